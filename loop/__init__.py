@@ -1,0 +1,17 @@
+"""loop: weak supervision and active learning in one closed loop."""
+
+from loop.core.apply import ApplyResult, apply_lfs
+from loop.core.label_model import LabelModel, MajorityVote
+from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+
+__all__ = [
+    "ABSTAIN",
+    "ApplyResult",
+    "LabelModel",
+    "LabelingFunction",
+    "MajorityVote",
+    "Record",
+    "apply_lfs",
+    "labeling_function",
+]
+__version__ = "0.1.0"

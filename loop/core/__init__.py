@@ -1,0 +1,1 @@
+"""The pure core of loop: numpy, scipy and scikit-learn only."""

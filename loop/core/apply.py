@@ -1,0 +1,189 @@
+"""Apply labeling functions to records and collect the label matrix ``L``.
+
+An LF that raises, or returns something outside the label space, does not stop
+the run: that vote becomes ``ABSTAIN`` and the error is counted per LF with one
+example, so the person who wrote the LF can fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from loop.core.lf import ABSTAIN, LabelingFunction, Record
+from loop.core.types import LabelMatrix
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class LFErrorSummary:
+    """Errors raised by one LF: how many, and the first one seen."""
+
+    lf: str
+    count: int = 0
+    example_id: Any = None
+    example_error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lf": self.lf,
+            "count": self.count,
+            "example_id": self.example_id,
+            "example_error": self.example_error,
+        }
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_lfs` returns: the label matrix and the LF errors.
+
+    Unpacks as ``L, errors = apply_lfs(...)``.
+    """
+
+    L: LabelMatrix
+    errors: dict[str, LFErrorSummary] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.L, self.errors))
+
+    def errors_as_dicts(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.errors.values() if e.count]
+
+
+def label_dtype(n_classes: int | None) -> np.dtype[Any]:
+    """Smallest signed integer dtype that holds ``-1 .. n_classes - 1``."""
+    if n_classes is None or n_classes <= 127:
+        return np.dtype(np.int8)
+    if n_classes <= 32767:
+        return np.dtype(np.int16)
+    return np.dtype(np.int32)
+
+
+def as_records(records: Any) -> list[Record]:
+    """Turn dicts, a list of dicts or a pandas DataFrame into :class:`Record` s."""
+    if hasattr(records, "to_dict") and hasattr(records, "columns"):
+        return [Record(r) for r in records.to_dict("records")]
+    out = []
+    for r in records:
+        if isinstance(r, Record):
+            out.append(r)
+        elif isinstance(r, dict):
+            out.append(Record(r))
+        else:
+            raise TypeError(
+                f"records must be dicts or a pandas DataFrame, got an item of type "
+                f"{type(r).__name__}"
+            )
+    return out
+
+
+def merge_errors(
+    parts: Iterable[dict[str, LFErrorSummary]],
+) -> dict[str, LFErrorSummary]:
+    """Merge error summaries of several chunks (first example wins)."""
+    out: dict[str, LFErrorSummary] = {}
+    for part in parts:
+        for name, e in part.items():
+            if name not in out:
+                out[name] = LFErrorSummary(name, e.count, e.example_id, e.example_error)
+            else:
+                out[name].count += e.count
+                if out[name].example_id is None:
+                    out[name].example_id = e.example_id
+                    out[name].example_error = e.example_error
+    return out
+
+
+def apply_lfs(
+    lfs: Sequence[LabelingFunction],
+    records: Any,
+    *,
+    n_classes: int | None = None,
+    ids: Sequence[Any] | None = None,
+    progress: ProgressCallback | None = None,
+    progress_every: int = 1000,
+) -> ApplyResult:
+    """Apply ``lfs`` to every record.
+
+    Parameters
+    ----------
+    lfs
+        Labeling functions; column ``j`` of ``L`` holds the votes of ``lfs[j]``.
+    records
+        Dicts, or a pandas DataFrame (one record per row).
+    n_classes
+        Size of the label space. Votes outside ``-1 .. n_classes - 1`` count as
+        errors of that LF. ``None`` accepts any non-negative integer.
+    ids
+        Record ids used in error examples (default: row positions).
+    progress
+        Called as ``progress(n_done, n_total)`` every ``progress_every`` records
+        and at the end.
+
+    Returns
+    -------
+    ApplyResult
+        ``L``: (n_items, n_lfs) int, -1 = abstain, in the smallest signed dtype
+        that holds the label space; ``errors``: per-LF error summaries.
+
+    >>> from loop.core.lf import labeling_function
+    >>> @labeling_function()
+    ... def short(x):
+    ...     return 0 if len(x.text) < 5 else ABSTAIN
+    >>> L, errors = apply_lfs([short], [{"text": "hi"}, {"text": "hello world"}])
+    >>> L.ravel().tolist(), errors
+    ([0, -1], {})
+    """
+    names = [lf.name for lf in lfs]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"LF names must be unique; repeated: {dup}")
+    recs = as_records(records)
+    n = len(recs)
+    if ids is not None and len(ids) != n:
+        raise ValueError(f"ids has {len(ids)} entries but there are {n} records")
+    dtype = label_dtype(n_classes)
+    hi = n_classes if n_classes is not None else int(np.iinfo(dtype).max) + 1
+    L = np.full((n, len(lfs)), ABSTAIN, dtype=dtype)
+    errors: dict[str, LFErrorSummary] = {}
+
+    def record_error(lf: LabelingFunction, i: int, message: str) -> None:
+        e = errors.setdefault(lf.name, LFErrorSummary(lf.name))
+        e.count += 1
+        if e.example_id is None:
+            e.example_id = ids[i] if ids is not None else i
+            e.example_error = message
+
+    for i, x in enumerate(recs):
+        for j, lf in enumerate(lfs):
+            try:
+                v = lf(x)
+            except Exception as exc:  # noqa: BLE001 - an LF bug must not stop the run
+                record_error(lf, i, f"{type(exc).__name__}: {exc}")
+                continue
+            if v is None or v == ABSTAIN:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v < hi:
+                record_error(lf, i, f"returned {v!r}, outside the label space -1..{hi - 1}")
+                continue
+            L[i, j] = v
+        if progress is not None and ((i + 1) % progress_every == 0):
+            progress(i + 1, n)
+    if progress is not None:
+        progress(n, n)
+    return ApplyResult(L, errors)
+
+
+def chunk_bounds(n_items: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Split ``range(n_items)`` into ``[start, stop)`` chunks for parallel workers.
+
+    >>> chunk_bounds(5, 2)
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    return [(a, min(a + chunk_size, n_items)) for a in range(0, n_items, chunk_size)]

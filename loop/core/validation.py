@@ -1,0 +1,68 @@
+"""Input checks shared by the label models, samplers and analysis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from loop.core.types import GoldVector, LabelMatrix
+
+
+def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L") -> LabelMatrix:
+    """Validate an (n_items, n_lfs) vote matrix and return it as a compact int array."""
+    if hasattr(L, "toarray"):
+        raise ValueError(f"{name} must be a dense (n_items, n_lfs) array, not a sparse matrix")
+    arr = np.asarray(L)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_items, n_lfs), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}): need at least one item and one LF")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold integer class ids or -1, found non-integers")
+    elif arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integers (class ids, -1 = abstain), got {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < -1:
+        raise ValueError(f"{name} holds {lo}; votes must be -1 (abstain) or a class id >= 0")
+    if n_classes is not None and hi >= n_classes:
+        raise ValueError(
+            f"{name} holds class {hi} but n_classes={n_classes}; "
+            f"votes must be in -1..{n_classes - 1}"
+        )
+    dtype = np.int8 if hi <= 127 else (np.int16 if hi <= 32767 else np.int32)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_gold(y: Any, n_items: int, n_classes: int | None = None) -> GoldVector:
+    """Validate a gold vector: one entry per item, a class id or -1 (unknown)."""
+    arr = np.asarray(y)
+    if arr.ndim != 1 or arr.shape[0] != n_items:
+        raise ValueError(f"y must have shape ({n_items},) to match L, got {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError("y must hold integer class ids or -1 (unlabeled)")
+    elif arr.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integers (class ids, -1 = unlabeled), got {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < -1:
+        raise ValueError(f"y holds {arr.min()}; use -1 for rows without a gold label")
+    if n_classes is not None and arr.size and arr.max() >= n_classes:
+        raise ValueError(
+            f"y holds class {arr.max()} but n_classes={n_classes}; gold labels must be "
+            f"in 0..{n_classes - 1} (or -1)"
+        )
+    return arr
+
+
+def infer_n_classes(L: LabelMatrix, y: GoldVector | None, n_classes: int | None) -> int:
+    """``n_classes`` if given, else the largest class seen plus one (at least 2)."""
+    if n_classes is not None:
+        if int(n_classes) < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        return int(n_classes)
+    hi = int(L.max())
+    if y is not None and y.size:
+        hi = max(hi, int(y.max()))
+    return max(2, hi + 1)
