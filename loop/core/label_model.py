@@ -1,12 +1,11 @@
-"""Label models: turn LF votes into probabilistic labels without gold labels.
+"""Label models: turn LF votes into probabilistic labels.
 
-:class:`LabelModel` is a Dawid-Skene-style generative model fitted by EM on the
-distinct vote patterns of ``L``. Each LF ``j`` has, for every true class ``c``,
-a probability of abstaining and a distribution over the classes it votes, so it
-learns class-dependent accuracies, one-sided LFs (which vote a single class and
-carry their signal in *when* they fire), LFs worse than random, and the class
-balance. Gold labels, where known, clamp the posterior of their rows and so
-anchor every estimate. :class:`MajorityVote` is the baseline.
+:class:`LabelModel` is a Dawid-Skene-style generative model fitted by a few EM
+steps from majority vote, on the distinct vote patterns of ``L``. LFs that vote
+several classes get a full confusion matrix (abstains missing at random); LFs
+that only ever vote one class get a class-conditional firing rate. Gold labels,
+where known, clamp the posterior of their rows and so anchor every estimate.
+:class:`MajorityVote` is the baseline.
 """
 
 from __future__ import annotations
@@ -49,8 +48,8 @@ def unique_rows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     (astronomically rare) hash collision it falls back to ``np.unique(axis=0)``.
 
     >>> rows, inv, counts = unique_rows(np.array([[1, -1], [0, 0], [1, -1]]))
-    >>> rows[inv].tolist(), counts.tolist()
-    ([[1, -1], [0, 0], [1, -1]], [2, 1])
+    >>> rows[inv].tolist(), sorted(counts.tolist())
+    ([[1, -1], [0, 0], [1, -1]], [1, 2])
     """
     n, m = M.shape
     rng = np.random.default_rng(0x5EED)
@@ -150,53 +149,87 @@ class MajorityVote(BaseEstimator):
 
 
 class LabelModel(BaseEstimator):
-    """Generative label model fitted by EM, optionally anchored by gold labels.
+    """Generative label model fitted by a few EM steps from majority vote.
 
-    For every LF ``j`` and true class ``c`` it learns the probability that
-    ``j`` abstains and the distribution of the class it votes, plus the class
-    balance. EM runs on the distinct vote patterns of ``L`` (weighted by their
-    counts), in sparse form, so its cost grows with the number of votes, not
-    ``n_items * n_lfs * n_classes``.
+    Model (conditionally independent LFs given the true class ``Y``):
+
+    * an LF that votes two or more classes in the training data has a full
+      confusion matrix ``P(vote v | Y=c, it votes)`` and abstains at random
+      (its abstains say nothing about ``Y``), as in Dawid & Skene;
+    * an LF that only ever votes one class ("one-sided", e.g. a keyword rule)
+      carries its signal in *when* it fires, so it gets a class-conditional
+      firing rate ``P(fires | Y=c)``; its abstains are evidence too, but
+      down-weighted by ``abstain_weight`` because many sparse one-sided LFs
+      are far from independent in what they miss;
+    * a class balance ``class_prior_``.
+
+    Estimates are MAP (Dirichlet pseudo-counts toward ``accuracy_prior`` for
+    confusions, toward the LF's overall rate for firing rates). EM starts
+    from majority-vote shares and runs at most ``max_iter`` steps: on the
+    real WRENCH/crowd sets a few steps beat running EM to convergence, which
+    drifts to spurious modes when LFs are sparse and one-sided (see
+    ``docs/benchmarks_label_models.md``), so the small default ``max_iter``
+    is deliberate early stopping, not a time limit. Rows where every LF
+    abstains take no part in EM and are predicted ``class_prior_``.
+
+    Gold labels (``y >= 0``) clamp the posterior of their rows to the known
+    class in every E-step (weighted by ``gold_weight``), so they anchor the
+    confusions and firing rates, and they set the class balance.
+
+    Scaling: EM runs on the distinct (votes, gold) patterns, with sparse
+    one-hot votes, never a dense ``n x (n_lfs * n_classes)`` matrix. When
+    ``L`` has more than ``max_fit_rows`` rows, EM is fitted on a fixed-seed
+    uniform subsample of ``max_fit_rows`` unlabeled rows (plus every gold
+    row); all rows are still predicted. Prediction is a table look-up on
+    groups of LF columns, so it costs a few passes over ``L``.
 
     Parameters
     ----------
     n_classes
         Size of the label space; inferred from ``L`` and ``y`` when ``None``.
-    class_conditional_coverage
-        Learn a separate abstain rate per class for each LF (needed for LFs
-        that only ever vote one class). ``False`` treats abstains as missing
-        at random, as most label models do.
+    abstain_weight
+        Weight in [0, 1] of the evidence in a one-sided LF's abstain
+        (1 = the full generative model, 0 = abstains ignored).
+    class_balance
+        ``"learn"``: the class prior is re-estimated by EM (from gold labels
+        alone when any are given). ``"votes"``: it is fixed to the smoothed
+        majority-vote shares of the covered rows (or the gold class counts).
     accuracy_prior
-        Prior mean of an LF's accuracy when it votes (Dirichlet pseudo-counts
-        split between the diagonal and the other classes).
+        Prior mean of the probability that an LF's vote is right.
     prior_strength
-        Number of pseudo-votes behind ``accuracy_prior``, per LF and class.
-        Larger values shrink rarely firing LFs towards the prior.
+        Pseudo-counts behind the priors, per LF and class; larger values
+        shrink rarely firing LFs more.
     gold_weight
         How many unlabeled rows one gold row counts for in the fit.
-    max_iter, tol
-        EM stops after ``max_iter`` iterations or when the mean log-likelihood
-        improves by less than ``tol``.
+    max_iter
+        Number of EM steps at most (see above: early stopping).
+    tol
+        EM stops earlier when no posterior moves by more than ``tol``.
+    max_fit_rows
+        Fit on a fixed subsample of this many unlabeled rows when ``L`` is
+        larger (``None`` = always use every row).
     tie_policy
         How :meth:`predict` breaks exact ties: ``"random"``, ``"first"`` or
         ``"abstain"`` (-1).
     random_state
-        Seed for tie breaking. The fit itself is deterministic.
+        Seed for tie breaking only. The fit itself is deterministic.
 
     Attributes
     ----------
     n_classes_, classes_, n_lfs_
         The label space and the number of LFs seen in ``fit``.
-    class_prior_ : (n_classes,) learned class balance; predicted for rows
-        where every LF abstains.
+    class_prior_ : (n_classes,) class balance; predicted for rows where every
+        LF abstains.
+    accuracy_ : (n_lfs,) expected fraction of each LF's votes that are right
+        under the fitted posteriors (NaN for an LF that never voted).
     coverage_ : (n_lfs, n_classes) probability that LF ``j`` votes given the
         true class ``c``.
     confusion_ : (n_lfs, n_classes, n_classes) probability that LF ``j``
         votes ``v`` given true class ``c`` and that it votes.
-    accuracy_ : (n_lfs,) probability that LF ``j`` is right when it votes.
-    n_iter_, converged_, log_likelihood_
-        EM diagnostics.
-    n_uncovered_ : rows of the training ``L`` with no vote (they get the prior).
+    one_sided_ : (n_lfs,) bool, LFs that voted at most one class in ``fit``.
+    n_uncovered_ : rows of the training ``L`` with no vote and no gold label.
+    n_iter_, converged_
+        EM diagnostics (``converged_`` is True when ``tol`` was reached).
 
     >>> L = [[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]]
     >>> LabelModel().fit(L).predict(L).tolist()
@@ -206,22 +239,26 @@ class LabelModel(BaseEstimator):
     def __init__(
         self,
         n_classes: int | None = None,
-        class_conditional_coverage: bool = True,
+        abstain_weight: float = 0.3,
+        class_balance: str = "learn",
         accuracy_prior: float = 0.7,
         prior_strength: float = 2.0,
         gold_weight: float = 1.0,
-        max_iter: int = 200,
-        tol: float = 1e-7,
+        max_iter: int = 2,
+        tol: float = 1e-4,
+        max_fit_rows: int | None = 100_000,
         tie_policy: str = "random",
         random_state: Any = None,
     ) -> None:
         self.n_classes = n_classes
-        self.class_conditional_coverage = class_conditional_coverage
+        self.abstain_weight = abstain_weight
+        self.class_balance = class_balance
         self.accuracy_prior = accuracy_prior
         self.prior_strength = prior_strength
         self.gold_weight = gold_weight
         self.max_iter = max_iter
         self.tol = tol
+        self.max_fit_rows = max_fit_rows
         self.tie_policy = tie_policy
         self.random_state = random_state
 
@@ -229,17 +266,27 @@ class LabelModel(BaseEstimator):
     def _check_params(self) -> None:
         if self.tie_policy not in TIE_POLICIES:
             raise ValueError(f"tie_policy must be one of {TIE_POLICIES}, got {self.tie_policy!r}")
+        if self.class_balance not in ("learn", "votes"):
+            raise ValueError(
+                f"class_balance must be 'learn' or 'votes', got {self.class_balance!r}"
+            )
+        if not 0.0 <= self.abstain_weight <= 1.0:
+            raise ValueError(f"abstain_weight must be in [0, 1], got {self.abstain_weight}")
         if not 0.0 < self.accuracy_prior < 1.0:
             raise ValueError(f"accuracy_prior must be in (0, 1), got {self.accuracy_prior}")
-        if self.prior_strength < 0:
-            raise ValueError(f"prior_strength must be >= 0, got {self.prior_strength}")
-        if self.gold_weight <= 0:
+        if not self.prior_strength > 0:
+            raise ValueError(f"prior_strength must be > 0, got {self.prior_strength}")
+        if not self.gold_weight > 0:
             raise ValueError(f"gold_weight must be > 0, got {self.gold_weight}")
         if int(self.max_iter) < 1:
             raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be >= 0, got {self.tol}")
+        if self.max_fit_rows is not None and int(self.max_fit_rows) < 1:
+            raise ValueError(f"max_fit_rows must be >= 1 or None, got {self.max_fit_rows}")
 
     def fit(self, L: Any, y: Any = None) -> LabelModel:
-        """Fit by EM on ``L``; rows of ``y`` other than -1 are known classes.
+        """Fit on ``L``; entries of ``y`` other than -1 are known classes.
 
         Parameters
         ----------
@@ -255,141 +302,149 @@ class LabelModel(BaseEstimator):
         k = infer_n_classes(L, y, self.n_classes)
         self.n_classes_, self.n_lfs_ = k, m
         self.classes_ = np.arange(k)
+        L = L.astype(np.int8 if k <= 127 else np.int16, copy=False)
+        has_gold = y is not None and bool((y >= 0).any())
+
+        # Rows used for fitting (a fixed subsample when L is huge).
+        self.n_uncovered_ = int(n - np.count_nonzero((L >= 0).any(axis=1)))
+        if has_gold:
+            self.n_uncovered_ -= int(np.count_nonzero((y >= 0) & (L < 0).all(axis=1)))
+        rows = None
+        if self.max_fit_rows is not None and n > int(self.max_fit_rows):
+            unl = np.flatnonzero(y < 0) if has_gold else np.arange(n)
+            if unl.size > int(self.max_fit_rows):
+                pick = np.random.default_rng(0).choice(unl.size, int(self.max_fit_rows), False)
+                keep_rows = np.zeros(n, dtype=bool)
+                keep_rows[unl[pick]] = True
+                if has_gold:
+                    keep_rows |= y >= 0
+                rows = np.flatnonzero(keep_rows)
+        Lf = L if rows is None else L[rows]
+        yf = None if not has_gold else (y if rows is None else y[rows])
 
         # Distinct (votes, gold) patterns with their multiplicities.
-        gold_col = np.full((n, 1), -1, dtype=L.dtype) if y is None else y.astype(L.dtype)[:, None]
-        P, _, counts = unique_rows(np.hstack([L, gold_col]))
-        gold = P[:, -1].astype(np.int64)
-        P = P[:, :-1]
+        if yf is None:
+            P, _, counts = unique_rows(Lf)
+            gold = np.full(P.shape[0], -1, dtype=np.int64)
+        else:
+            Pg, _, counts = unique_rows(np.hstack([Lf.astype(np.int16), yf[:, None]]))
+            P, gold = Pg[:, :-1].astype(Lf.dtype), Pg[:, -1].astype(np.int64)
         w = counts.astype(np.float64)
         is_gold = gold >= 0
-        w[is_gold] *= self.gold_weight
-        uncovered = (P < 0).all(axis=1) & ~is_gold
-        self.n_uncovered_ = int(counts[uncovered].sum())
-        if uncovered.all():
-            raise ValueError(
-                "every LF abstains on every row of L: there are no votes to learn from"
-            )
-        # Rows with no vote and no gold label carry no information about the LFs
-        # and, with class-dependent coverage, would form a spurious "silent"
-        # class: they are left out of EM and predicted with the prior.
-        keep = ~uncovered
+        w[is_gold] *= float(self.gold_weight)
+        # Rows with neither a vote nor a gold label tell nothing about the LFs.
+        keep = (P >= 0).any(axis=1) | is_gold
+        if not keep.any():
+            raise ValueError("L has no votes at all: every LF abstains on every row")
         P, gold, w, is_gold = P[keep], gold[keep], w[keep], is_gold[keep]
+
         A = _one_hot_votes(P, k)
         At = A.T.tocsr()
-        self._onesided = np.array([len(set(np.unique(P[:, j])) - {-1}) <= 1 for j in range(m)])
+        n_voted = np.zeros((m, k), dtype=bool)
+        n_voted[np.nonzero(P >= 0)[1], P[P >= 0]] = True
+        self.one_sided_ = n_voted.sum(axis=1) <= 1
+        self._gold_prior = None
+        if has_gold:
+            gc = np.bincount(gold[is_gold], weights=counts[keep][is_gold], minlength=k)
+            self._gold_prior = (gc + 1.0) / (gc.sum() + k)
 
-        # Initialise with (smoothed) majority vote shares; gold rows clamped.
-        R = np.asarray(A @ np.tile(np.eye(k), (m, 1)))
-        R += 1.0 / k
+        # Start from smoothed majority-vote shares; gold rows clamped.
+        R = np.asarray(A @ np.tile(np.eye(k), (m, 1))) + 1e-3
         R /= R.sum(axis=1, keepdims=True)
-        R[is_gold] = np.eye(k)[gold[is_gold]]
-
-        prev = -np.inf
+        onehot_gold = np.eye(k)[gold[is_gold]]
+        R[is_gold] = onehot_gold
+        self._vote_prior = None
         self.converged_ = False
         for it in range(1, int(self.max_iter) + 1):
-            log_prior, base, W = self._m_step(At, R, w, m, k)
-            logp = log_prior + base + np.asarray(A @ W)
-            mx = logp.max(axis=1, keepdims=True)
-            R = np.exp(logp - mx)
-            norm = R.sum(axis=1, keepdims=True)
-            R /= norm
-            ll_rows = (mx + np.log(norm)).ravel()
-            # Gold rows: the likelihood of their known class.
-            if is_gold.any():
-                ll_rows[is_gold] = logp[is_gold, gold[is_gold]]
-                R[is_gold] = np.eye(k)[gold[is_gold]]
-            ll = float(np.dot(w, ll_rows) / w.sum())
+            self._m_step(At, R, w, m, k)
+            logp = self._log_prior + self._base + np.asarray(A @ self._W)
+            logp -= logp.max(axis=1, keepdims=True)
+            R_new = np.exp(logp)
+            R_new /= R_new.sum(axis=1, keepdims=True)
+            R_new[is_gold] = onehot_gold
+            delta = float(np.abs(R_new - R).max())
+            R = R_new
             self.n_iter_ = it
-            if ll - prev < self.tol:
+            if delta <= self.tol:
                 self.converged_ = True
                 break
-            prev = ll
-        self.log_likelihood_ = ll
-        self._log_prior, self._base, self._W = self._m_step(At, R, w, m, k)
+        self._m_step(At, R, w, m, k)
         return self
 
-    def _m_step(
-        self, At: sp.csr_matrix, R: np.ndarray, w: np.ndarray, m: int, k: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _m_step(self, At: sp.csr_matrix, R: np.ndarray, w: np.ndarray, m: int, k: int) -> None:
+        """MAP estimates from posteriors ``R``; sets the log-weight tables."""
         Rw = R * w[:, None]
         N = Rw.sum(axis=0)  # expected rows per class
         S = np.asarray(At @ Rw).reshape(m, k, k)  # S[j, v, c]: LF j voted v, class c
-        S = S.transpose(0, 2, 1)  # -> [j, c, v]
-        fired = S.sum(axis=2)  # [j, c]
+        a = float(self.prior_strength)
 
-        # Class balance: a light symmetric Dirichlet prior.
-        prior = (N + 1.0) / (N.sum() + k)
-        if getattr(self, "fixpi", False):
-            if not hasattr(self, "_pi0"):
-                self._pi0 = prior
-            prior = self._pi0
-        # Confusion given a vote, with Dirichlet pseudo-counts favouring the diagonal.
-        a = self.prior_strength
-        if k > 1:
-            off = a * (1 - self.accuracy_prior) / (k - 1)
-        else:  # pragma: no cover - k >= 2 always
-            off = 0.0
-        pseudo = np.full((k, k), off) + np.eye(k) * (a * self.accuracy_prior - off)
-        conf = S + pseudo[None] + 1e-9
-        conf /= conf.sum(axis=2, keepdims=True)
-        # Coverage given class, shrunk towards the LF's overall coverage.
-        total = float(w.sum())
-        overall = (fired.sum(axis=1) + 0.5) / (total + 1.0)  # [j]
-        if self.class_conditional_coverage:
-            cov = (fired + 2.0 * overall[:, None]) / (N[None, :] + 2.0)
+        # Class balance.
+        if self._gold_prior is not None:
+            prior = self._gold_prior
+        elif self.class_balance == "votes" and self._vote_prior is not None:
+            prior = self._vote_prior
         else:
-            cov = np.repeat(overall[:, None], k, axis=1)
-        if getattr(self, "mode", "full") == "hyb2":
-            cc = (fired + 2.0 * overall[:, None]) / (N[None, :] + 2.0)
-            sh = np.repeat(overall[:, None], k, axis=1)
-            cov = np.where(self._onesided[:, None], cc, sh)
-        cov = np.clip(cov, 1e-6, 1 - 1e-6)
+            prior = (N + 1.0) / (N.sum() + k)
+            if self._vote_prior is None:
+                self._vote_prior = prior
+        # Confusion given a vote: Dirichlet pseudo-counts favouring the diagonal.
+        off = a * (1.0 - self.accuracy_prior) / (k - 1)
+        pseudo = np.full((k, k), off) + np.eye(k) * (a * self.accuracy_prior - off)
+        conf = S.transpose(0, 2, 1) + pseudo[None]  # [j, c, v]
+        conf /= conf.sum(axis=2, keepdims=True)
+        # Vote rates P(LF j votes v | c), shrunk towards the LF's overall rate.
+        q = S.sum(axis=2) / max(float(w.sum()), 1e-12)  # [j, v]
+        rate = (S + a * q[:, :, None]) / (N[None, None, :] + a)  # [j, v, c]
+        fires = np.clip(rate.sum(axis=1), 1e-9, 1.0 - 1e-6)  # [j, c]
+        log_miss = np.log1p(-fires)
+
+        one = self.one_sided_
+        W = np.log(conf).transpose(0, 2, 1)  # [j, v, c]: missing at random
+        W[one] = (np.log(np.maximum(rate, 1e-12)) - self.abstain_weight * log_miss[:, None, :])[
+            one
+        ]
+        self._log_prior = np.log(prior)
+        self._base = self.abstain_weight * log_miss[one].sum(axis=0)
+        self._W = W.reshape(m * k, k)
+        self._W3 = W  # [j, v, c]
 
         self.class_prior_ = prior
-        self.coverage_ = cov
         self.confusion_ = conf
-        mode = getattr(self, "mode", "full")
-        # One-coin factor per (LF, voted class): the vote v is right with prob a[j, v].
-        n_jv = S.sum(axis=1)  # [j, v] votes cast
-        right = np.einsum("jvv->jv", S)
-        acc = (right + a * self.accuracy_prior) / (n_jv + a)
-        acc = np.clip(acc, 1e-4, 1 - 1e-4)
-        W1 = np.empty((m, k, k))  # [j, v, c]
-        W1[:] = np.log((1 - acc) / (k - 1))[:, :, None]
-        idx = np.arange(k)
-        W1[:, idx, idx] = np.log(acc)
-        if mode == "post":
-            Sv = S.transpose(0, 2, 1)  # [j, v, c]
-            prec = (Sv + pseudo[None]) / (Sv.sum(axis=2, keepdims=True) + a)
-            beta = getattr(self, "beta", 1.0)
-            W = (np.log(prec) - beta * np.log(prior)[None, None, :]).reshape(m * k, k)
-            self._prec = prec
-            return beta * np.log(prior), np.zeros(k), W
-        if mode == "oc":
-            W = W1.reshape(m * k, k)
-            return np.log(prior), np.zeros(k), W
-        log_abst = np.log1p(-cov)  # [j, c]
-        base = log_abst.sum(axis=0)  # [c]
-        # W[(j, v), c] = log cov[j, c] + log conf[j, c, v] - log(1 - cov[j, c])
-        Wj = np.log(cov)[:, :, None] + np.log(conf) - log_abst[:, :, None]  # [j, c, v]
-        W = Wj.transpose(0, 2, 1).reshape(m * k, k)
-        if mode == "hybrid":
-            onesided = getattr(self, "_onesided", None)
-            W3 = W.reshape(m, k, k).copy()
-            W3[onesided] = W1[onesided]
-            base = log_abst[~onesided].sum(axis=0)
-            W = W3.reshape(m * k, k)
-        return np.log(prior), base, W
+        cov = np.where(one[:, None], fires, (S.sum(axis=1) + a * q.sum(axis=1)[:, None]) /
+                       (N[None, :] + a))
+        self.coverage_ = np.clip(cov, 0.0, 1.0)
+        n_votes = S.sum(axis=(1, 2))
+        right = np.einsum("jvv->j", S)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.accuracy_ = np.where(n_votes > 0, right / np.where(n_votes > 0, n_votes, 1),
+                                      np.nan)
 
     # -- inference -------------------------------------------------------------------
-    @property
-    def accuracy_(self) -> np.ndarray:
-        """(n_lfs,) learned probability that each LF's vote is right."""
-        check_is_fitted(self, "confusion_")
-        diag = np.einsum("jcc->jc", self.confusion_)
-        votes = self.coverage_ * self.class_prior_[None, :]
-        return (diag * votes).sum(axis=1) / votes.sum(axis=1)
+    def _log_joint(self, L: np.ndarray) -> np.ndarray:
+        """Unnormalised log posterior per row, by table look-up on LF groups."""
+        n, m = L.shape
+        k = self.n_classes_
+        base = k + 1  # vote states: abstain, 0..k-1
+        g = max(1, int(np.log(4096) / np.log(base)))
+        logp = np.empty((n, k), dtype=np.float64)
+        logp[:] = self._log_prior + self._base
+        W = self._W3
+        Lt = np.ascontiguousarray(L.T)  # contiguous columns
+        for start in range(0, m, g):
+            cols = list(range(start, min(m, start + g)))
+            code = np.zeros(n, dtype=np.int32)
+            for j in cols:
+                code *= base
+                code += Lt[j]
+                code += 1
+            # Table over every combination of the group's vote states.
+            states = np.indices((base,) * len(cols)).reshape(len(cols), -1)  # [g, T]
+            table = np.zeros((states.shape[1], k))
+            for t, j in enumerate(cols):
+                Wj = np.vstack([np.zeros((1, k)), W[j]])  # abstain row adds nothing
+                table += Wj[states[t]]
+            logp += table[code]
+        return logp
 
     def predict_proba(self, L: Any) -> Proba:
         """(n_items, n_classes) posterior class probabilities.
@@ -401,12 +456,11 @@ class LabelModel(BaseEstimator):
         L = check_label_matrix(L, n_classes=self.n_classes_)
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LFs, the model was fit with {self.n_lfs_}")
-        A = _one_hot_votes(L, self.n_classes_)
-        logp = self._log_prior + self._base + np.asarray(A @ self._W)
+        logp = self._log_joint(L)
         logp -= logp.max(axis=1, keepdims=True)
-        proba = np.exp(logp)
+        proba = np.exp(logp, out=logp)
         proba /= proba.sum(axis=1, keepdims=True)
-        uncovered = A.getnnz(axis=1) == 0
+        uncovered = (L < 0).all(axis=1)
         proba[uncovered] = self.class_prior_
         return proba
 

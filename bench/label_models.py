@@ -1,0 +1,154 @@
+"""Label models on the real WRENCH / crowd sets: scores and seconds side by side.
+
+Run: .venv-bench/bin/python bench/label_models.py
+Writes docs/benchmarks_label_models.md and docs/img/label_models.png.
+
+Protocol (the same rows for every system):
+* fit rows: ``train`` (youtube/sms keep their appended gold dev rows as ordinary
+  unlabeled rows); chemprot_partial has no train, so ``valid`` is the unlabeled
+  fit set; crowd sets fit and score on ``all``.
+* scored rows: ``test`` (``all`` for crowd sets); metric acc, sms F1 of class 1.
+* MV, ours, Snorkel: fit on the fit rows, predict the scored rows. hyperlm is
+  transductive: it infers on fit rows + scored rows stacked, and only the scored
+  rows are read.
+* gold variants: fit rows + valid rows with valid gold known (y=-1 elsewhere);
+  hyperlm gets the same matrix plus test rows and the valid gold.
+  Skipped for crowd sets and chemprot_partial (no separate valid split).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    DATASETS, ROOT, hyperlm_infer, load_task, score, snorkel_fit_predict,
+)
+
+from loop.core.label_model import LabelModel, MajorityVote  # noqa: E402
+
+SYSTEMS = ["MV", "Snorkel", "hyperlm", "ours", "hyperlm+gold", "ours+gold"]
+
+
+def run_one(name: str) -> dict[str, tuple[float, float]]:
+    t = load_task(name)
+    out: dict[str, tuple[float, float]] = {}
+
+    def rec(key, fn):
+        t0 = time.perf_counter()
+        pred = fn()
+        out[key] = (score(name, t.y_test, pred), time.perf_counter() - t0)
+
+    rec("MV", lambda: MajorityVote(n_classes=t.k, random_state=0).fit(t.L_train).predict(t.L_test))
+    rec("ours", lambda: LabelModel(n_classes=t.k, random_state=0).fit(t.L_train).predict(t.L_test))
+    rec("Snorkel", lambda: snorkel_fit_predict(t.L_train, t.L_test, t.k).argmax(axis=1))
+    if t.transductive_test:
+        rec("hyperlm", lambda: hyperlm_infer(t.L_train, t.k))
+    else:
+        n1 = len(t.L_train)
+        rec("hyperlm", lambda: hyperlm_infer(np.vstack([t.L_train, t.L_test]), t.k)[n1:])
+    if t.L_valid is not None:
+        n1, n2 = len(t.L_train), len(t.L_train) + len(t.L_valid)
+        Lg = np.vstack([t.L_train, t.L_valid])
+        yg = np.r_[np.full(n1, -1), t.y_valid]
+        rec("ours+gold",
+            lambda: LabelModel(n_classes=t.k, random_state=0).fit(Lg, yg).predict(t.L_test))
+        rec("hyperlm+gold", lambda: hyperlm_infer(
+            np.vstack([Lg, t.L_test]), t.k, np.arange(n1, n2), t.y_valid)[n2:])
+    return out
+
+
+def main() -> None:
+    results = {}
+    for name in DATASETS:
+        results[name] = run_one(name)
+        print(name, {k: round(v[0], 4) for k, v in results[name].items()}, flush=True)
+
+    def cell(r, key, i):
+        return f"{r[key][i]:.3f}" if key in r else "–"
+
+    lines = ["| dataset | metric | " + " | ".join(SYSTEMS)
+             + " | ours / best baseline | ours+gold / hyperlm+gold |",
+             "|---|---|" + "---|" * (len(SYSTEMS) + 2)]
+    tlines = ["| dataset | " + " | ".join(SYSTEMS) + " |", "|---|" + "---|" * len(SYSTEMS)]
+    sums = {s: [] for s in SYSTEMS}
+    for name, r in results.items():
+        best = max(r[s][0] for s in ("MV", "Snorkel", "hyperlm"))
+        ratio = r["ours"][0] / best if best > 0 else float("nan")
+        gr = (f"{r['ours+gold'][0] / r['hyperlm+gold'][0]:.3f}" if "ours+gold" in r
+              and r["hyperlm+gold"][0] > 0 else "–")
+        metric = "F1(spam)" if name == "sms" else "acc"
+        lines.append(f"| {name} | {metric} | " + " | ".join(cell(r, s, 0) for s in SYSTEMS)
+                     + f" | {ratio:.3f} | {gr} |")
+        tlines.append(f"| {name} | " + " | ".join(cell(r, s, 1) for s in SYSTEMS) + " |")
+        for s in SYSTEMS:
+            if s in r:
+                sums[s].append(r[s][0])
+    mean4 = {s: np.mean([results[n][s][0] for n in results]) for s in SYSTEMS[:4]}
+    lines.append("| **mean (9 sets)** | | " + " | ".join(
+        f"{mean4[s]:.3f}" if s in mean4 else "" for s in SYSTEMS) + " | | |")
+    table = "\n".join(lines)
+    ttable = "\n".join(tlines)
+    print(table)
+    print(ttable)
+
+    img = ROOT / "docs" / "img" / "label_models.png"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(12, 4.5))
+        names = list(results)
+        width = 0.13
+        for i, s in enumerate(SYSTEMS):
+            vals = [results[n][s][0] if s in results[n] else 0.0 for n in names]
+            ax.bar(np.arange(len(names)) + (i - 2.5) * width, vals, width, label=s)
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels(names, rotation=20)
+        ax.set_ylabel("test score (acc; sms: F1 spam)")
+        ax.legend(ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.12))
+        fig.tight_layout()
+        fig.savefig(img, dpi=110)
+    except ImportError:  # pragma: no cover
+        pass
+
+    md = ROOT / "docs" / "benchmarks_label_models.md"
+    md.write_text(
+        "# Label models on real weak-supervision data\n\n"
+        "Generated by `.venv-bench/bin/python bench/label_models.py` (protocol in the script's "
+        "docstring). Scores are on the test split (crowd sets: all rows, fit unsupervised on the "
+        "same rows); sms is F1 of the spam class, everything else accuracy. Uncovered rows: MV "
+        "and ours predict their class prior, Snorkel its `predict_proba` argmax, hyperlm its own "
+        "output. Snorkel: `LabelModel(cardinality=k).fit(L, n_epochs=500, log_freq=100, "
+        "seed=123)`. hyperlm 0.0.5: `HyperLabelModel().infer(L[, y_indices, y_vals])`.\n\n"
+        "## Test scores\n\n" + table + "\n\n"
+        "## Seconds (fit + predict; hyperlm includes inference on the stacked matrix)\n\n"
+        + ttable + "\n\n![test scores](img/label_models.png)\n\n"
+        "## Notes\n\n" + NOTES
+    )
+    print(f"wrote {md} and {img}")
+
+
+NOTES = """\
+* Design choices for `LabelModel` were made on train/valid only (see the
+  module docstring); test was only read by this script.
+* Running EM to convergence was worse than stopping after two steps from the
+  majority-vote start on most sets (train/valid): on sparse one-sided LF sets
+  (youtube, sms, chemprot, hausa, yoruba) the fitted model drifts to spurious
+  modes. `max_iter=2` is therefore the default.
+* sms: the test split's spam votes are mostly wrong (F1 of every system is
+  low); the design was not tuned to it.
+* semeval: ours is clearly behind Snorkel/hyperlm unsupervised (class-
+  conditional firing rates of its 164 one-sided LFs start from tied MV
+  shares and misallocate two large classes); with valid gold it catches up.
+"""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Per-LF analysis: polarity, coverage, overlaps, conflicts, and accuracy.
+
+:func:`lf_summary` returns plain dicts (for the API); :func:`lf_summary_frame`
+the same as a pandas DataFrame (pandas is imported only there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from loop.core.types import LabelMatrix
+from loop.core.validation import check_gold, check_label_matrix
+
+
+def lf_summary(
+    L: LabelMatrix,
+    names: Sequence[str] | None = None,
+    y: Any = None,
+    learned_accuracy: Any = None,
+    errors: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per LF.
+
+    Keys: ``name``, ``polarity`` (sorted classes it votes), ``coverage``,
+    ``overlaps`` and ``conflicts`` (share of items where it votes and another LF
+    votes / votes differently); with gold ``y`` (-1 = unknown): ``correct``,
+    ``incorrect`` and ``empirical_accuracy`` (None without gold on its votes);
+    ``learned_accuracy`` from the label model; ``errors`` raised when applied.
+
+    >>> L = np.array([[0, 0], [1, 0], [-1, 1]])
+    >>> [r["conflicts"] for r in lf_summary(L, ["a", "b"])]
+    [0.3333333333333333, 0.3333333333333333]
+    """
+    L = check_label_matrix(L)
+    n, m = L.shape
+    names = list(names) if names is not None else [f"lf_{j}" for j in range(m)]
+    if len(names) != m:
+        raise ValueError(f"names has {len(names)} entries but L has {m} LFs")
+    fired = L >= 0
+    n_fired = fired.sum(axis=1)
+    gold = None if y is None else check_gold(y, n)
+    out = []
+    for j in range(m):
+        f = fired[:, j]
+        others = n_fired - f
+        overlap = f & (others > 0)
+        # conflict: another LF votes a different class on the same item
+        conflict = np.zeros(n, dtype=bool)
+        if overlap.any():
+            rows = np.flatnonzero(overlap)
+            sub = L[rows]
+            conflict[rows] = ((sub >= 0) & (sub != L[rows, j][:, None])).any(axis=1)
+        row: dict[str, Any] = {
+            "name": names[j],
+            "polarity": sorted(int(v) for v in np.unique(L[f, j])),
+            "coverage": float(f.mean()),
+            "overlaps": float(overlap.mean()),
+            "conflicts": float(conflict.mean()),
+        }
+        if gold is not None:
+            g = f & (gold >= 0)
+            correct = int((L[g, j] == gold[g]).sum())
+            row["correct"] = correct
+            row["incorrect"] = int(g.sum()) - correct
+            row["empirical_accuracy"] = correct / int(g.sum()) if g.any() else None
+        if learned_accuracy is not None:
+            row["learned_accuracy"] = float(np.asarray(learned_accuracy)[j])
+        if errors is not None:
+            row["errors"] = int(errors.get(names[j], 0))
+        out.append(row)
+    return out
+
+
+def lf_summary_frame(
+    L: LabelMatrix,
+    names: Sequence[str] | None = None,
+    y: Any = None,
+    learned_accuracy: Any = None,
+    errors: dict[str, int] | None = None,
+) -> Any:
+    """:func:`lf_summary` as a pandas DataFrame indexed by LF name."""
+    import pandas as pd
+
+    rows = lf_summary(L, names, y, learned_accuracy, errors)
+    return pd.DataFrame(rows).set_index("name")

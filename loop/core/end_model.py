@@ -1,0 +1,169 @@
+"""The end model: a classifier over item features, trained on the label
+model's probabilistic labels (rows some LF covers) plus the gold labels, so the
+loop can label items that no LF covers.
+
+Soft labels are taught the standard way for classifiers without soft-label
+support: each covered row appears once per class with sample weight ``p(c)``.
+Gold rows appear once, with weight ``gold_weight``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from loop.core.types import Proba
+
+
+def make_text_pipeline(C: float = 4.0, random_state: Any = None) -> Pipeline:
+    """Default end model for text: word 1-2 gram TF-IDF + logistic regression."""
+    return Pipeline(
+        [
+            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)),
+            ("clf", LogisticRegression(C=C, solver="saga", max_iter=2000, random_state=random_state)),
+        ]
+    )
+
+
+def make_text_features(
+    texts: list[str], *others: list[str]
+) -> tuple[Any, ...]:
+    """TF-IDF features for ``texts`` (the vocabulary is learned there) and ``others``.
+
+    Featurize once and train :class:`EndModel` with
+    ``estimator=make_classifier()`` on the matrices: much faster in a loop than
+    refitting the text pipeline every round.
+    """
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True).fit(texts)
+    return (vec.transform(texts), *(vec.transform(o) for o in others))
+
+
+def make_classifier(C: float = 4.0, random_state: Any = None) -> LogisticRegression:
+    """The default classifier over precomputed features."""
+    return LogisticRegression(C=C, solver="saga", max_iter=2000, random_state=random_state)
+
+
+def _fit_weighted(estimator: Any, X: Any, y: np.ndarray, w: np.ndarray) -> Any:
+    if isinstance(estimator, Pipeline):
+        last = estimator.steps[-1][0]
+        return estimator.fit(X, y, **{f"{last}__sample_weight": w})
+    return estimator.fit(X, y, sample_weight=w)
+
+
+def _take(X: Any, idx: np.ndarray) -> Any:
+    if isinstance(X, list | tuple):
+        return [X[i] for i in idx]
+    return X[idx]
+
+
+class EndModel(BaseEstimator):
+    """Train any scikit-learn classifier on soft labels plus gold labels.
+
+    Parameters
+    ----------
+    estimator
+        An unfitted classifier or pipeline with ``sample_weight`` support in its
+        final step; cloned on every fit. Default: :func:`make_text_pipeline`.
+    n_classes
+        Size of the label space.
+    gold_weight
+        Weight of a gold row relative to a soft-labeled row.
+    min_confidence
+        Soft-labeled rows whose top probability is below this are left out.
+    random_state
+        Passed to the default pipeline.
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        n_classes: int = 2,
+        gold_weight: float = 3.0,
+        min_confidence: float = 0.0,
+        random_state: Any = None,
+    ) -> None:
+        self.estimator = estimator
+        self.n_classes = n_classes
+        self.gold_weight = gold_weight
+        self.min_confidence = min_confidence
+        self.random_state = random_state
+
+    def fit(self, X: Any, proba: Proba | None = None, y: Any = None) -> EndModel:
+        """Fit on ``X`` (texts or features).
+
+        Parameters
+        ----------
+        X
+            n_items inputs: a list of texts for the default pipeline, or a matrix.
+        proba
+            (n_items, n_classes) soft labels; rows of NaN (or ``None`` overall)
+            carry no soft label (e.g. items no LF covers).
+        y
+            (n_items,) gold labels, -1 where unknown. A gold label replaces the
+            row's soft label.
+        """
+        n = len(X) if isinstance(X, list | tuple) else X.shape[0]
+        k = int(self.n_classes)
+        gold = np.full(n, -1) if y is None else np.asarray(y, dtype=np.int64)
+        if gold.shape != (n,):
+            raise ValueError(f"y must have shape ({n},), got {gold.shape}")
+        rows, labels, weights = [], [], []
+        if proba is not None:
+            p = np.asarray(proba, dtype=np.float64)
+            if p.shape != (n, k):
+                raise ValueError(f"proba must have shape ({n}, {k}), got {p.shape}")
+            soft = np.isfinite(p).all(axis=1) & (gold < 0)
+            soft &= np.nan_to_num(p).max(axis=1) >= self.min_confidence
+            idx = np.flatnonzero(soft)
+            for c in range(k):
+                keep = idx[p[idx, c] > 1e-6]
+                rows.append(keep)
+                labels.append(np.full(keep.size, c))
+                weights.append(p[keep, c])
+        g = np.flatnonzero(gold >= 0)
+        rows.append(g)
+        labels.append(gold[g])
+        weights.append(np.full(g.size, float(self.gold_weight)))
+        r = np.concatenate(rows)
+        lab = np.concatenate(labels)
+        w = np.concatenate(weights)
+        if r.size == 0:
+            raise ValueError("nothing to train on: no soft labels and no gold labels")
+        present = np.unique(lab)
+        self.classes_ = np.arange(k)
+        if present.size < 2:
+            # One class only: a constant model (a classifier cannot be fitted).
+            self.constant_ = np.full(k, 1e-3)
+            self.constant_[present[0]] = 1.0
+            self.constant_ /= self.constant_.sum()
+            self.model_ = None
+            return self
+        self.constant_ = None
+        est = (
+            clone(self.estimator)
+            if self.estimator is not None
+            else make_text_pipeline(random_state=self.random_state)
+        )
+        self.model_ = _fit_weighted(est, _take(X, r), lab, w)
+        self.present_classes_ = np.asarray(self.model_.classes_)
+        return self
+
+    def predict_proba(self, X: Any) -> Proba:
+        """(n_items, n_classes) class probabilities."""
+        check_is_fitted(self, "classes_")
+        n = len(X) if isinstance(X, list | tuple) else X.shape[0]
+        if self.model_ is None:
+            return np.tile(self.constant_, (n, 1))
+        out = np.zeros((n, int(self.n_classes)))
+        out[:, self.present_classes_] = self.model_.predict_proba(X)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class per item."""
+        return self.predict_proba(X).argmax(axis=1)

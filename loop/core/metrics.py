@@ -1,0 +1,23 @@
+"""Scores reported by the CLI and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+METRICS = ("acc", "f1")
+
+
+def score(metric: str, y_true: Any, y_pred: Any) -> float:
+    """``"acc"``: accuracy over all rows; ``"f1"``: F1 of class 1.
+
+    >>> score("acc", [0, 1, 1], [0, 1, 0])
+    0.6666666666666666
+    """
+    if metric == "acc":
+        return float(accuracy_score(y_true, y_pred))
+    if metric == "f1":
+        return float(f1_score(np.asarray(y_true) == 1, np.asarray(y_pred) == 1, zero_division=0))
+    raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")

@@ -1,0 +1,426 @@
+"""Which items should an expert label next?
+
+Two layers, as in modAL: pure score functions over probabilities or vote
+matrices (higher = more worth a gold label), and small sampler classes whose
+``select(...)`` returns the indices of a batch, deterministic for a seed.
+End-model uncertainty uses modAL's measures; the LF-aware scores and
+:class:`LoopSampler` use the structure of the vote matrix ``L``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty
+from sklearn.utils import check_random_state
+
+from loop.core.label_model import unique_rows
+from loop.core.types import Indices, LabelMatrix, Proba
+
+
+# -- pure scores --------------------------------------------------------------------
+def _check_proba(proba: Any) -> Proba:
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"proba must be (n_items, n_classes>=2), got shape {p.shape}")
+    return p
+
+
+def least_confidence(proba: Any) -> np.ndarray:
+    """``1 - max_c p(c)`` (modAL's classifier uncertainty).
+
+    >>> least_confidence([[0.9, 0.1], [0.5, 0.5]]).tolist()
+    [0.09999999999999998, 0.5]
+    """
+    return np.asarray(_proba_uncertainty(_check_proba(proba)))
+
+
+def margin(proba: Any) -> np.ndarray:
+    """``1 - (p_top1 - p_top2)``: small margins score high (from modAL's margin).
+
+    >>> margin([[0.9, 0.1], [0.5, 0.5]]).round(2).tolist()
+    [0.2, 1.0]
+    """
+    return 1.0 - np.asarray(_proba_margin(_check_proba(proba)))
+
+
+def entropy(proba: Any) -> np.ndarray:
+    """Shannon entropy of each row, divided by ``log(n_classes)`` (so in [0, 1]).
+
+    >>> entropy([[1.0, 0.0], [0.5, 0.5]]).round(2).tolist()
+    [0.0, 1.0]
+    """
+    p = _check_proba(proba)
+    return np.asarray(_proba_entropy(p)) / np.log(p.shape[1])
+
+
+def lf_conflict(L: LabelMatrix) -> np.ndarray:
+    """Share of the votes on each row that disagree with its most voted class.
+
+    0 when the LFs agree (or abstain), up to ``1 - 1/n_classes`` for an even split.
+
+    >>> lf_conflict(np.array([[0, 0, -1], [0, 1, -1], [-1, -1, -1]])).tolist()
+    [0.0, 0.5, 0.0]
+    """
+    L = np.asarray(L)
+    k = int(L.max()) + 1 if L.size and L.max() >= 0 else 1
+    counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1)
+    total = counts.sum(axis=1)
+    top = counts.max(axis=1)
+    return np.divide(total - top, total, out=np.zeros(len(L)), where=total > 0)
+
+
+def lf_abstain(L: LabelMatrix) -> np.ndarray:
+    """1.0 for rows where every LF abstains, else 0.0.
+
+    >>> lf_abstain(np.array([[0, -1], [-1, -1]])).tolist()
+    [0.0, 1.0]
+    """
+    return (np.asarray(L) < 0).all(axis=1).astype(np.float64)
+
+
+# -- samplers -------------------------------------------------------------------------
+def _pool(n: int, exclude: Any) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    if exclude is not None:
+        ex = np.asarray(exclude)
+        if ex.dtype == bool:
+            if ex.shape != (n,):
+                raise ValueError(f"exclude mask must have shape ({n},), got {ex.shape}")
+            mask &= ~ex
+        elif ex.size:
+            mask[ex.astype(np.intp)] = False
+    return mask
+
+
+def _top_k(scores: np.ndarray, mask: np.ndarray, k: int, rng: np.random.RandomState) -> Indices:
+    """Indices of the ``k`` highest scores among ``mask``; ties broken at random."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0 or k <= 0:
+        return np.empty(0, dtype=np.intp)
+    jitter = rng.random_sample(idx.size)
+    order = np.lexsort((jitter, -scores[idx]))
+    return idx[order[:k]].astype(np.intp)
+
+
+class Sampler:
+    """Base class: ``select`` returns up to ``batch_size`` indices not in ``exclude``.
+
+    Parameters
+    ----------
+    batch_size
+        Items per batch.
+    random_state
+        Seed for tie breaking and random choices.
+    """
+
+    name = "base"
+    needs_proba = False
+
+    def __init__(self, batch_size: int = 10, random_state: Any = None) -> None:
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _check(self, n: int) -> None:
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if n == 0:
+            raise ValueError("there are no items to select from")
+
+    def select(
+        self,
+        proba: Proba | None = None,
+        *,
+        L: LabelMatrix | None = None,
+        lm_proba: Proba | None = None,
+        y: np.ndarray | None = None,
+        X: Any = None,
+        exclude: Any = None,
+    ) -> Indices:
+        """Pick a batch.
+
+        Parameters
+        ----------
+        proba
+            (n_items, n_classes) end-model probabilities, if an end model exists.
+        L
+            (n_items, n_lfs) int votes, -1 = abstain.
+        lm_proba
+            (n_items, n_classes) label-model probabilities.
+        y
+            (n_items,) gold labels so far, -1 where unknown.
+        X
+            Optional features (dense or sparse) used to avoid near-duplicates.
+        exclude
+            Indices or boolean mask of items that must not be picked (already
+            labeled, leased to someone, ...).
+        """
+        raise NotImplementedError
+
+
+class RandomSampler(Sampler):
+    """Uniform random batch: the baseline every strategy must beat."""
+
+    name = "random"
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        n = _n_items(proba, L, lm_proba)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        idx = np.flatnonzero(_pool(n, exclude))
+        take = min(int(self.batch_size), idx.size)
+        return np.sort(rng.choice(idx, size=take, replace=False)).astype(np.intp)
+
+
+_MEASURES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
+
+
+class UncertaintySampler(Sampler):
+    """Classic active learning: the items the end model is least sure about.
+
+    Parameters
+    ----------
+    measure
+        ``"entropy"``, ``"margin"`` or ``"least_confidence"`` (modAL's measures).
+    source
+        ``"end_model"`` scores ``proba``; ``"label_model"`` scores ``lm_proba``.
+
+    Cold start: with ``source="end_model"`` and no ``proba`` yet, it falls back
+    to a random batch (there is nothing to be uncertain about).
+    """
+
+    name = "uncertainty"
+
+    def __init__(
+        self,
+        measure: str = "entropy",
+        source: str = "end_model",
+        batch_size: int = 10,
+        random_state: Any = None,
+    ) -> None:
+        super().__init__(batch_size, random_state)
+        self.measure = measure
+        self.source = source
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        if self.measure not in _MEASURES:
+            raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {self.measure!r}")
+        if self.source not in ("end_model", "label_model"):
+            raise ValueError(f"source must be 'end_model' or 'label_model', got {self.source!r}")
+        p = proba if self.source == "end_model" else lm_proba
+        n = _n_items(proba, L, lm_proba)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        if p is None:
+            return RandomSampler(self.batch_size, rng).select(
+                proba, L=L, lm_proba=lm_proba, exclude=exclude
+            )
+        scores = _MEASURES[self.measure](p)
+        return _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+
+
+class LFConflictSampler(Sampler):
+    """Items whose LFs disagree most; ties (and no conflict) broken at random."""
+
+    name = "conflict"
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        if L is None:
+            raise ValueError("LFConflictSampler needs the vote matrix L")
+        n = len(L)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        return _top_k(lf_conflict(L), _pool(n, exclude), int(self.batch_size), rng)
+
+
+class AbstainSampler(Sampler):
+    """Items no LF covers (random among them), then the least covered."""
+
+    name = "abstain"
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        if L is None:
+            raise ValueError("AbstainSampler needs the vote matrix L")
+        n = len(L)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        scores = -(np.asarray(L) >= 0).sum(axis=1).astype(np.float64)
+        return _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+
+
+class WeaSuLSampler(Sampler):
+    """Active WeaSuL's maxKL (Biegel et al. 2021), the published reference.
+
+    Items are bucketed by their LF vote pattern. For each bucket it compares the
+    label model's mean posterior with the (smoothed) distribution of the gold
+    labels already in it, and samples one random item from each of the buckets
+    where the KL divergence is largest.
+    """
+
+    name = "weasul"
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        if L is None or lm_proba is None:
+            raise ValueError("WeaSuLSampler needs L and the label model's lm_proba")
+        n = len(L)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        k = lm_proba.shape[1]
+        _, bucket, _ = unique_rows(np.asarray(L))
+        nb = int(bucket.max()) + 1
+        mean_p = np.zeros((nb, k))
+        np.add.at(mean_p, bucket, lm_proba)
+        mean_p /= np.bincount(bucket, minlength=nb)[:, None]
+        gold = np.ones((nb, k))  # Laplace smoothing
+        if y is not None and (np.asarray(y) >= 0).any():
+            yy = np.asarray(y)
+            has = yy >= 0
+            np.add.at(gold, (bucket[has], yy[has]), 1.0)
+        gold /= gold.sum(axis=1, keepdims=True)
+        kl = (gold * np.log(gold / np.clip(mean_p, 1e-12, None))).sum(axis=1)
+        pool = _pool(n, exclude)
+        out: list[int] = []
+        for b in np.argsort(-kl + rng.random_sample(nb) * 1e-9):
+            members = np.flatnonzero((bucket == b) & pool)
+            if members.size:
+                out.append(int(rng.choice(members)))
+            if len(out) >= int(self.batch_size):
+                break
+        return np.asarray(out, dtype=np.intp)
+
+
+class LoopSampler(Sampler):
+    """The loop's own strategy: uncertainty where a gold label pays most.
+
+    Each unlabeled item scores the mean of three signals in [0, 1]: the end
+    model's entropy, the label model's entropy (1 for items no LF covers), and
+    whether the two models disagree on the class. That is multiplied by a
+    vote-pattern bonus: a gold label in a vote pattern with many unlabeled items
+    and few gold labels recalibrates the label model for all of them. Batches are
+    kept diverse: at most ``max_per_pattern`` items of one vote pattern, and no
+    two items whose feature vectors (``X``) have cosine similarity above
+    ``max_similarity``.
+
+    Cold start (no end model yet) uses the label model's signals alone.
+    """
+
+    name = "loop"
+
+    def __init__(
+        self,
+        batch_size: int = 10,
+        pattern_weight: float = 0.5,
+        max_per_pattern: int | None = None,
+        max_similarity: float = 0.9,
+        random_state: Any = None,
+    ) -> None:
+        super().__init__(batch_size, random_state)
+        self.pattern_weight = pattern_weight
+        self.max_per_pattern = max_per_pattern
+        self.max_similarity = max_similarity
+
+    def scores(
+        self,
+        proba: Proba | None,
+        L: LabelMatrix,
+        lm_proba: Proba,
+        y: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-item scores and vote-pattern ids (exposed for the 'why picked' view)."""
+        L = np.asarray(L)
+        covered = (L >= 0).any(axis=1)
+        u_lm = np.where(covered, entropy(lm_proba), 1.0)
+        signals = [u_lm]
+        if proba is not None:
+            signals.append(entropy(proba))
+            disagree = (np.argmax(proba, axis=1) != np.argmax(lm_proba, axis=1)) & covered
+            signals.append(disagree.astype(np.float64))
+        base = np.mean(signals, axis=0)
+        _, bucket, counts = unique_rows(L)
+        gold_in = np.zeros(counts.size)
+        if y is not None:
+            has = np.asarray(y) >= 0
+            np.add.at(gold_in, bucket[has], 1.0)
+        unl = counts - gold_in
+        bonus = np.log1p(unl) / (1.0 + gold_in)
+        bonus = bonus / bonus.max() if bonus.max() > 0 else bonus
+        return base * (1.0 + self.pattern_weight * bonus[bucket]), bucket
+
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+        if L is None or lm_proba is None:
+            raise ValueError("LoopSampler needs L and the label model's lm_proba")
+        n = len(L)
+        self._check(n)
+        rng = check_random_state(self.random_state)
+        scores, bucket = self.scores(proba, L, lm_proba, y)
+        batch = int(self.batch_size)
+        cap = self.max_per_pattern or max(1, batch // 3)
+        order = _top_k(scores, _pool(n, exclude), n, rng)
+        chosen: list[int] = []
+        per_bucket: dict[int, int] = {}
+        feats = _unit_rows(X) if X is not None else None
+        for i in order:
+            b = int(bucket[i])
+            if per_bucket.get(b, 0) >= cap:
+                continue
+            if feats is not None and chosen:
+                sims = feats[chosen] @ feats[i].T
+                sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+                if sims.max() > self.max_similarity:
+                    continue
+            chosen.append(int(i))
+            per_bucket[b] = per_bucket.get(b, 0) + 1
+            if len(chosen) >= batch:
+                break
+        if len(chosen) < batch:  # caps too tight for the pool: fill by score
+            rest = [int(i) for i in order if int(i) not in set(chosen)]
+            chosen += rest[: batch - len(chosen)]
+        return np.asarray(chosen, dtype=np.intp)
+
+
+def _unit_rows(X: Any) -> Any:
+    if hasattr(X, "multiply"):  # scipy sparse
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(X, dtype=np.float64)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+        norms[norms == 0] = 1.0
+        return sp.diags(1.0 / norms) @ X
+    X = np.asarray(X, dtype=np.float64)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return X / norms
+
+
+def _n_items(*arrays: Any) -> int:
+    for a in arrays:
+        if a is not None:
+            return len(a)
+    raise ValueError("pass at least one of proba, L or lm_proba")
+
+
+STRATEGIES: dict[str, type[Sampler]] = {
+    "loop": LoopSampler,
+    "random": RandomSampler,
+    "uncertainty": UncertaintySampler,
+    "conflict": LFConflictSampler,
+    "abstain": AbstainSampler,
+    "weasul": WeaSuLSampler,
+}
+
+
+def make_sampler(name: str, batch_size: int = 10, random_state: Any = None) -> Sampler:
+    """Build a sampler by strategy name (see ``STRATEGIES``).
+
+    ``"lm_entropy"``, ``"margin"`` and ``"least_confidence"`` are
+    :class:`UncertaintySampler` variants.
+    """
+    if name == "lm_entropy":
+        return UncertaintySampler("entropy", "label_model", batch_size, random_state)
+    if name in ("margin", "least_confidence"):
+        return UncertaintySampler(name, "end_model", batch_size, random_state)
+    if name not in STRATEGIES:
+        known = sorted([*STRATEGIES, "lm_entropy", "margin", "least_confidence"])
+        raise ValueError(f"unknown strategy {name!r}; choose one of {known}")
+    return STRATEGIES[name](batch_size=batch_size, random_state=random_state)

@@ -1,0 +1,136 @@
+"""The offline loop: evaluate label models and simulate an expert on a dataset.
+
+:func:`evaluate` scores majority vote and the label model (with and without
+gold labels) on a WRENCH-format dataset. :func:`simulate` runs the closed loop
+with a simulated expert who answers with the train split's gold labels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from loop.core.datasets import Dataset, Split
+from loop.core.end_model import EndModel, make_classifier, make_text_features
+from loop.core.label_model import LabelModel, MajorityVote
+from loop.core.metrics import score
+from loop.core.sampling import make_sampler
+
+Log = Callable[[str], None]
+
+
+def train_test(ds: Dataset) -> tuple[Split, Split]:
+    """The split to fit on and the split to score on.
+
+    Single-file (crowd) sets are fit and scored on the same rows; a set without
+    ``train.json`` (chemprot_partial) fits on ``valid``.
+    """
+    if ds.single_file:
+        return ds.splits["all"], ds.splits["all"]
+    train = ds.splits["train"] if "train" in ds.splits else ds.splits["valid"]
+    return train, ds.splits["test"]
+
+
+def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
+    """Score majority vote, the label model and the gold-anchored label model."""
+    train, test = train_test(ds)
+    k = ds.n_classes
+    models: dict[str, dict[str, float]] = {}
+
+    def run(name: str, model: Any, L: np.ndarray, y: np.ndarray | None) -> None:
+        t0 = time.perf_counter()
+        model.fit(L, y)
+        pred = model.predict(test.L)
+        models[name] = {
+            "score": score(metric, test.y, pred),
+            "seconds": time.perf_counter() - t0,
+        }
+
+    run("majority_vote", MajorityVote(n_classes=k, random_state=random_state), train.L, None)
+    run("label_model", LabelModel(n_classes=k, random_state=random_state), train.L, None)
+    if not ds.single_file and "train" in ds.splits and "valid" in ds.splits:
+        valid = ds.splits["valid"]
+        L = np.vstack([train.L, valid.L])
+        y = np.concatenate([np.full(len(train.y), -1), valid.y])
+        run("label_model_gold", LabelModel(n_classes=k, random_state=random_state), L, y)
+    return {
+        "dataset": ds.name,
+        "metric": metric,
+        "n_train": len(train.y),
+        "n_test": len(test.y),
+        "models": models,
+    }
+
+
+def simulate(
+    ds: Dataset,
+    *,
+    budget: int,
+    batch_size: int = 10,
+    seed: int = 0,
+    metric: str = "acc",
+    strategy: str = "loop",
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Run the loop with a simulated expert; return the learning curve.
+
+    Each round the strategy picks ``batch_size`` train items, the expert reveals
+    their gold labels, the label model is refit with all gold so far, the end
+    model retrained, and both are scored on the test split. ``end_model`` is
+    ``None`` for sets without text.
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    train, test = train_test(ds)
+    k = ds.n_classes
+    texts, test_texts = train.texts, test.texts
+    has_text = texts is not None and test_texts is not None
+    sampler = make_sampler(strategy, batch_size=batch_size, random_state=seed)
+    y = np.full(len(train.y), -1, dtype=np.int64)
+    X_feat = X_test = None
+    if has_text:
+        X_feat, X_test = make_text_features(texts, test_texts)
+    curve: list[dict[str, Any]] = []
+    covered = (train.L >= 0).any(axis=1)
+    while True:
+        lm = LabelModel(n_classes=k, random_state=seed).fit(train.L, y)
+        lm_proba = lm.predict_proba(train.L)
+        point: dict[str, Any] = {
+            "n_gold": int((y >= 0).sum()),
+            "label_model": score(metric, test.y, lm.predict(test.L)),
+            "end_model": None,
+        }
+        end_proba = None
+        if has_text:
+            soft = np.where(covered[:, None], lm_proba, np.nan)
+            em = EndModel(make_classifier(random_state=seed), n_classes=k).fit(X_feat, soft, y)
+            point["end_model"] = score(metric, test.y, em.predict(X_test))
+            end_proba = em.predict_proba(X_feat)
+        curve.append(point)
+        if log is not None:
+            log(
+                f"n_gold={point['n_gold']} label_model={point['label_model']:.4f} "
+                f"end_model={point['end_model']}"
+            )
+        n_gold = int((y >= 0).sum())
+        if n_gold >= budget or n_gold >= len(y):
+            break
+        sampler.batch_size = min(batch_size, budget - n_gold)
+        batch = sampler.select(
+            end_proba, L=train.L, lm_proba=lm_proba, y=y, X=X_feat, exclude=y >= 0
+        )
+        if batch.size == 0:
+            break
+        y[batch] = train.y[batch]  # the simulated expert answers
+    return {
+        "dataset": ds.name,
+        "metric": metric,
+        "strategy": strategy,
+        "seed": seed,
+        "curve": curve,
+    }

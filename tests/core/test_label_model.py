@@ -1,0 +1,166 @@
+"""Tests for loop.core.label_model (LabelModel, MajorityVote, unique_rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from loop.core.label_model import LabelModel, MajorityVote, unique_rows
+
+
+def synth(n=3000, accs=(0.9, 0.8, 0.75, 0.7, 0.65), covs=None, k=2, prior=None, seed=0):
+    """L with known truth: LF j votes with prob cov[j], right with prob accs[j]."""
+    rng = np.random.default_rng(seed)
+    m = len(accs)
+    covs = np.full(m, 0.6) if covs is None else np.asarray(covs)
+    y = rng.choice(k, size=n, p=prior)
+    L = np.full((n, m), -1, dtype=np.int64)
+    for j in range(m):
+        fire = rng.random(n) < covs[j]
+        right = rng.random(n) < accs[j]
+        wrong = (y + rng.integers(1, k, n)) % k
+        L[fire, j] = np.where(right, y, wrong)[fire]
+    return L, y
+
+
+def test_recovers_lf_accuracies():
+    accs = (0.9, 0.8, 0.75, 0.7, 0.65)
+    L, y = synth(accs=accs)
+    lm = LabelModel().fit(L)
+    assert lm.accuracy_.shape == (5,)
+    # Two EM steps from majority vote leave soft posteriors: the best LF's
+    # accuracy is slightly under-estimated, the ranking is right.
+    np.testing.assert_allclose(lm.accuracy_, accs, atol=0.08)
+    assert np.all(np.diff(lm.accuracy_[:3]) < 0)
+    assert (lm.predict(L) == y).mean() >= (MajorityVote(random_state=0).fit(L).predict(L) == y).mean()
+
+
+def test_worse_than_random_lf_learned_as_such():
+    L, y = synth(accs=(0.9, 0.85, 0.8, 0.75, 0.2))
+    lm = LabelModel().fit(L)
+    assert lm.accuracy_[4] < 0.4
+    assert lm.accuracy_[:4].min() > 0.6
+
+
+def test_gold_labels_fix_a_wrong_prior():
+    # Votes mostly say 1, but the truth is mostly 0: gold labels anchor the balance.
+    L, y = synth(n=2000, accs=(0.6, 0.6, 0.55), prior=[0.8, 0.2], seed=1)
+    gold = np.full(len(y), -1)
+    gold[:300] = y[:300]
+    lm = LabelModel().fit(L, gold)
+    assert abs(lm.class_prior_[0] - 0.8) < 0.07
+    unsup = LabelModel().fit(L)
+    assert (lm.predict(L)[300:] == y[300:]).mean() >= (unsup.predict(L)[300:] == y[300:]).mean()
+
+
+def test_deterministic_and_predict_proba_is_pure():
+    L, _ = synth(seed=3)
+    a = LabelModel(random_state=0).fit(L)
+    b = LabelModel(random_state=0).fit(L)
+    pa = a.predict_proba(L)
+    np.testing.assert_array_equal(pa, b.predict_proba(L))
+    before = {k: np.copy(v) for k, v in vars(a).items() if k.endswith("_")}
+    a.predict_proba(L[:10])
+    np.testing.assert_array_equal(pa, a.predict_proba(L))
+    for k, v in before.items():
+        np.testing.assert_array_equal(v, getattr(a, k))
+    np.testing.assert_allclose(pa.sum(axis=1), 1.0)
+
+
+def test_sklearn_contract():
+    lm = LabelModel(n_classes=3, max_iter=5)
+    assert clone(lm).get_params() == lm.get_params()
+    assert lm.set_params(abstain_weight=0.5) is lm and lm.abstain_weight == 0.5
+    with pytest.raises(NotFittedError):
+        lm.predict_proba([[0, 1]])
+    L, _ = synth(k=3, seed=4)
+    assert lm.fit(L) is lm
+    assert lm.n_classes_ == 3 and lm.n_lfs_ == 5
+    np.testing.assert_array_equal(lm.classes_, [0, 1, 2])
+    assert lm.coverage_.shape == (5, 3)
+    assert lm.n_iter_ >= 1 and isinstance(lm.converged_, bool)
+    with pytest.raises(NotFittedError):
+        MajorityVote().predict([[0, 1]])
+
+
+def test_uncovered_rows_get_class_prior():
+    L, _ = synth(seed=5)
+    L[:50] = -1
+    lm = LabelModel().fit(L)
+    assert lm.n_uncovered_ == int((L < 0).all(axis=1).sum()) >= 50
+    P = lm.predict_proba(L)
+    np.testing.assert_allclose(P[:50], np.tile(lm.class_prior_, (50, 1)))
+
+
+@pytest.mark.parametrize(
+    "L, y, match",
+    [
+        (np.zeros((3,), int), None, "L must be 2-D"),
+        (np.zeros((0, 3), int), None, "L is empty"),
+        (np.array([[0, 5]]), None, "n_classes"),
+        (np.array([[0, -2]]), None, "L holds -2"),
+        (np.array([[0, 1], [1, 0]]), np.array([0]), "y must have shape"),
+        (np.array([[0, 1], [1, 0]]), np.array([0, 7]), "y holds class 7"),
+        (np.full((4, 2), -1), None, "no votes"),
+    ],
+)
+def test_bad_input_errors(L, y, match):
+    with pytest.raises(ValueError, match=match):
+        LabelModel(n_classes=2 if match in ("n_classes", "y holds class 7") else None).fit(L, y)
+
+
+def test_bad_params_and_wrong_width_at_predict():
+    with pytest.raises(ValueError, match="abstain_weight"):
+        LabelModel(abstain_weight=2).fit([[0, 1]])
+    with pytest.raises(ValueError, match="tie_policy"):
+        LabelModel(tie_policy="coin").fit([[0, 1]])
+    lm = LabelModel().fit([[0, 1], [1, 1]])
+    with pytest.raises(ValueError, match="LFs"):
+        lm.predict([[0, 1, 1]])
+
+
+def test_ten_classes_and_two_hundred_lfs_run():
+    L, y = synth(n=800, k=10, accs=np.full(12, 0.7), covs=np.full(12, 0.3), seed=6)
+    lm = LabelModel().fit(L)
+    assert lm.predict_proba(L).shape == (800, 10)
+    assert (lm.predict(L) == y).mean() > 0.5
+    L, y = synth(n=500, accs=np.full(200, 0.7), covs=np.full(200, 0.01), seed=7)  # ~99% abstain
+    lm = LabelModel().fit(L)
+    assert lm.predict_proba(L).shape == (500, 2)
+    assert lm.n_uncovered_ > 0
+
+
+def test_one_sided_lfs():
+    # youtube-like: every LF votes a single class; signal is in when it fires.
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 2000)
+    L = np.full((2000, 4), -1)
+    for j, c in enumerate([0, 0, 1, 1]):
+        fire = rng.random(2000) < np.where(y == c, 0.5, 0.08)
+        L[fire, j] = c
+    lm = LabelModel().fit(L)
+    assert lm.one_sided_.all()
+    covered = (L >= 0).any(axis=1)
+    assert (lm.predict(L)[covered] == y[covered]).mean() > 0.8
+
+
+def test_unique_rows():
+    M = np.array([[1, -1], [0, 0], [1, -1]])
+    rows, inv, counts = unique_rows(M)
+    np.testing.assert_array_equal(rows[inv], M)
+    assert sorted(counts.tolist()) == [1, 2]
+
+
+def test_majority_vote_tie_policies():
+    L = np.array([[0, 1], [0, 0], [-1, -1]])
+    first = MajorityVote(tie_policy="first").fit(L)
+    assert first.predict(L)[:2].tolist() == [0, 0]
+    ab = MajorityVote(tie_policy="abstain").fit(L)
+    assert ab.predict(L).tolist() == [-1, 0, -1]
+    r = MajorityVote(tie_policy="random", random_state=0).fit(L)
+    assert r.predict(L).tolist() == MajorityVote(random_state=0).fit(L).predict(L).tolist()
+    assert set(r.predict(np.tile([[0, 1]], (200, 1)))) == {0, 1}
+    with pytest.raises(ValueError, match="tie_policy"):
+        MajorityVote(tie_policy="x").fit(L)
