@@ -52,6 +52,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from loop.demo import run_demo
+
+    return int(run_demo(args) or 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loop", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -73,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="one JSON object on stdout")
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="run the whole service on the bundled YouTube dataset")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--workers", type=int, default=2)
+    demo.add_argument("--data-dir", default="var/demo")
+    demo.add_argument("--no-browser", action="store_true")
+    demo.set_defaults(func=cmd_demo)
 
     try:
         from loop.service_cli import add_service_commands

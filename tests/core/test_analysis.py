@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from loop.core.analysis import lf_summary, lf_summary_frame
+
+
+def test_summary_counts_coverage_overlap_conflict_and_accuracy():
+    L = np.array([[0, 0, -1], [1, 0, -1], [-1, 1, 1], [-1, -1, -1]])
+    y = np.array([0, 1, 1, -1])
+    rows = lf_summary(L, ["a", "b", "c"], y=y, learned_accuracy=[0.9, 0.6, 0.8],
+                      errors={"c": 2})
+    a, b, c = rows
+    assert a["polarity"] == [0, 1] and b["polarity"] == [0, 1] and c["polarity"] == [1]
+    assert a["coverage"] == 0.5 and c["coverage"] == 0.25
+    assert b["overlaps"] == 0.75 and b["conflicts"] == 0.25
+    assert (a["correct"], a["incorrect"], a["empirical_accuracy"]) == (2, 0, 1.0)
+    assert (b["correct"], b["incorrect"]) == (2, 1)
+    assert c["learned_accuracy"] == 0.8 and c["errors"] == 2 and a["errors"] == 0
+
+
+def test_frame_and_bad_names():
+    L = np.array([[0, -1], [1, 1]])
+    df = lf_summary_frame(L, ["x", "y"])
+    assert list(df.index) == ["x", "y"]
+    assert "empirical_accuracy" not in df.columns
+    with pytest.raises(ValueError, match="names has 1"):
+        lf_summary(L, ["x"])

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from loop.core.datasets import DatasetError, load_wrench
+
+
+def write(tmp_path, name, obj):
+    (tmp_path / name).write_text(json.dumps(obj))
+
+
+def test_loads_any_wrench_directory(tmp_path):
+    write(tmp_path, "label.json", {"0": "neg", "1": "pos"})
+    split = {"7": {"label": 1, "weak_labels": [1, -1], "data": {"text": "good"}},
+             "9": {"label": 0, "weak_labels": [-1, 0], "data": {"text": "bad"}}}
+    write(tmp_path, "train.json", split)
+    write(tmp_path, "test.json", split)
+    ds = load_wrench(tmp_path)
+    tr = ds.splits["train"]
+    assert ds.label_names == ["neg", "pos"] and tr.ids == ["7", "9"]
+    assert tr.L.tolist() == [[1, -1], [-1, 0]] and tr.texts == ["good", "bad"]
+
+
+@pytest.mark.parametrize(
+    "split, match",
+    [
+        ({"0": {"label": 0}}, "needs 'label' and 'weak_labels'"),
+        ({"0": {"label": 5, "weak_labels": [0]}}, "outside"),
+        ({"0": {"label": 0, "weak_labels": [3]}}, "weak labels must be"),
+        ({"0": {"label": 0, "weak_labels": [0]}, "1": {"label": 0, "weak_labels": [0, 1]}},
+         "weak labels, earlier rows have"),
+    ],
+)
+def test_malformed_files_raise_one_clear_error(tmp_path, split, match):
+    write(tmp_path, "label.json", {"0": "a", "1": "b"})
+    write(tmp_path, "train.json", split)
+    write(tmp_path, "test.json", split)
+    with pytest.raises(DatasetError, match=match):
+        load_wrench(tmp_path)
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(DatasetError, match="no label.json"):
+        load_wrench(tmp_path)

@@ -1,0 +1,93 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from loop import ABSTAIN, LabelingFunction, apply_lfs, labeling_function
+from loop.core.apply import chunk_bounds, merge_errors
+
+
+@labeling_function()
+def has_link(x):
+    return 1 if "http" in x.text else ABSTAIN
+
+
+@labeling_function(name="short", resources={"limit": 10})
+def short_comment(x, limit):
+    return 0 if len(x["text"]) < limit else ABSTAIN
+
+
+@labeling_function()
+def broken(x):
+    return 1 if x.missing_field else ABSTAIN
+
+
+@labeling_function()
+def out_of_range(x):
+    return 7
+
+
+def test_decorator_names_and_resources():
+    assert has_link.name == "has_link"
+    assert short_comment.name == "short"
+    assert isinstance(short_comment, LabelingFunction)
+
+
+def test_preprocessor_runs_before_lf():
+    def lower(x):
+        return {**x, "text": x["text"].lower()}
+
+    @labeling_function(pre=[lower])
+    def shouts(x):
+        return 1 if "buy" in x["text"] else ABSTAIN
+
+    assert shouts({"text": "BUY NOW"}) == 1
+
+
+def test_apply_dicts_and_dataframe_give_the_same_compact_matrix():
+    rows = [{"text": "see http://x"}, {"text": "hi"}, {"text": "a long comment here"}]
+    L1, errors = apply_lfs([has_link, short_comment], rows, n_classes=2)
+    L2, _ = apply_lfs([has_link, short_comment], pd.DataFrame(rows), n_classes=2)
+    assert L1.dtype == np.int8
+    assert L1.tolist() == [[1, -1], [-1, 0], [-1, -1]]
+    assert np.array_equal(L1, L2)
+    assert errors == {}
+
+
+def test_errors_become_abstains_counted_per_lf_with_an_example():
+    rows = [{"text": "a"}, {"text": "b"}]
+    L, errors = apply_lfs([broken, out_of_range, has_link], rows, n_classes=2, ids=["r1", "r2"])
+    assert (L[:, :2] == ABSTAIN).all()
+    assert errors["broken"].count == 2
+    assert errors["broken"].example_id == "r1"
+    assert "AttributeError" in errors["broken"].example_error
+    assert errors["out_of_range"].count == 2
+    assert "outside the label space" in errors["out_of_range"].example_error
+    assert "has_link" not in errors
+
+
+def test_progress_is_reported():
+    seen = []
+    apply_lfs([has_link], [{"text": "x"}] * 5, progress=lambda d, t: seen.append((d, t)),
+              progress_every=2)
+    assert seen[-1] == (5, 5)
+    assert (2, 5) in seen
+
+
+def test_chunks_cover_everything_and_merge_errors():
+    rows = [{"text": str(i)} for i in range(7)]
+    parts = [apply_lfs([broken], rows[a:b], ids=list(range(a, b))) for a, b in chunk_bounds(7, 3)]
+    L = np.vstack([p.L for p in parts])
+    assert L.shape == (7, 1)
+    merged = merge_errors(p.errors for p in parts)
+    assert merged["broken"].count == 7
+    assert merged["broken"].example_id == 0
+
+
+def test_duplicate_lf_names_are_rejected():
+    with pytest.raises(ValueError, match="unique"):
+        apply_lfs([has_link, has_link], [{"text": ""}])
+
+
+def test_non_dict_records_are_rejected():
+    with pytest.raises(TypeError, match="dicts or a pandas DataFrame"):
+        apply_lfs([has_link], ["just a string"])

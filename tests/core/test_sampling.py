@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+from modAL.models import ActiveLearner
+from modAL.uncertainty import uncertainty_sampling
+from sklearn.linear_model import LogisticRegression
+
+from loop.core.sampling import (
+    AbstainSampler,
+    LFConflictSampler,
+    LoopSampler,
+    RandomSampler,
+    UncertaintySampler,
+    WeaSuLSampler,
+    entropy,
+    least_confidence,
+    lf_abstain,
+    lf_conflict,
+    make_sampler,
+    margin,
+)
+
+PROBA = np.array([[0.99, 0.01], [0.5, 0.5], [0.7, 0.3], [0.55, 0.45]])
+L = np.array([[0, 0, -1], [0, 1, -1], [-1, -1, -1], [1, 1, 1]], dtype=np.int8)
+
+
+def test_scores_rank_the_uncertain_first():
+    for score in (entropy, margin, least_confidence):
+        s = score(PROBA)
+        assert s.shape == (4,)
+        assert np.argmax(s) == 1 and np.argmin(s) == 0
+
+
+def test_lf_scores():
+    assert lf_conflict(L).tolist() == [0.0, 0.5, 0.0, 0.0]
+    assert lf_abstain(L).tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_uncertainty_sampler_excludes_and_is_deterministic():
+    s = UncertaintySampler(measure="margin", batch_size=2, random_state=0)
+    assert s.select(PROBA).tolist() == [1, 3]
+    assert s.select(PROBA, exclude=[1]).tolist() == [3, 2]
+    assert s.select(PROBA, exclude=np.array([False, True, False, True])).tolist() == [2, 0]
+
+
+def test_uncertainty_cold_start_is_random_but_seeded():
+    a = UncertaintySampler(batch_size=2, random_state=3).select(None, L=L)
+    b = UncertaintySampler(batch_size=2, random_state=3).select(None, L=L)
+    assert a.tolist() == b.tolist() and len(a) == 2
+
+
+def test_conflict_and_abstain_samplers():
+    assert LFConflictSampler(batch_size=1, random_state=0).select(L=L).tolist() == [1]
+    assert AbstainSampler(batch_size=1, random_state=0).select(L=L).tolist() == [2]
+
+
+def test_random_sampler_never_returns_excluded():
+    got = RandomSampler(batch_size=10, random_state=0).select(L=L, exclude=[0, 1])
+    assert sorted(got.tolist()) == [2, 3]
+
+
+def test_weasul_picks_from_buckets_where_gold_disagrees_with_the_model():
+    Lb = np.array([[0]] * 10 + [[1]] * 10, dtype=np.int8)
+    lm = np.array([[0.9, 0.1]] * 10 + [[0.1, 0.9]] * 10)
+    y = np.full(20, -1)
+    y[10:13] = 0  # the model says class 1 for bucket [1], gold says 0
+    got = WeaSuLSampler(batch_size=1, random_state=0).select(L=Lb, lm_proba=lm, y=y,
+                                                             exclude=y >= 0)
+    assert 13 <= got[0] < 20
+
+
+def test_loop_sampler_batches_are_diverse_and_deterministic():
+    rng = np.random.default_rng(0)
+    Lb = rng.choice([-1, 0, 1], size=(200, 4)).astype(np.int8)
+    lm = rng.dirichlet([1, 1], size=200)
+    end = rng.dirichlet([1, 1], size=200)
+    X = np.repeat(np.eye(20), 10, axis=0)  # 20 groups of identical items
+    s = LoopSampler(batch_size=8, random_state=1)
+    a = s.select(end, L=Lb, lm_proba=lm, X=X)
+    b = LoopSampler(batch_size=8, random_state=1).select(end, L=Lb, lm_proba=lm, X=X)
+    assert a.tolist() == b.tolist()
+    assert len(set(a.tolist())) == 8
+    assert len({int(i) // 10 for i in a}) == 8  # no two near-duplicates
+
+
+def test_loop_sampler_cold_start_uses_the_label_model():
+    lm = np.array([[0.5, 0.5], [0.99, 0.01], [0.6, 0.4]])
+    Lc = np.array([[0, 1], [0, 0], [0, -1]], dtype=np.int8)
+    assert LoopSampler(batch_size=1, random_state=0).select(None, L=Lc, lm_proba=lm)[0] == 0
+
+
+def test_make_sampler_names_and_errors():
+    assert isinstance(make_sampler("lm_entropy"), UncertaintySampler)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_sampler("nope")
+    with pytest.raises(ValueError, match="needs"):
+        LoopSampler().select(PROBA)
+    with pytest.raises(ValueError, match="proba must be"):
+        entropy([0.5, 0.5])
+
+
+@pytest.mark.filterwarnings("ignore:'force_all_finite' was renamed:FutureWarning")
+def test_modal_active_learner_works_with_the_pinned_scikit_learn():
+    """modAL 0.4.2.1 breaks on scikit-learn >= 1.8; we pin below it (pyproject)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    learner = ActiveLearner(LogisticRegression(), uncertainty_sampling,
+                            X_training=X[:10], y_training=y[:10])
+    idx, _ = learner.query(X[10:])
+    learner.teach(X[10:][idx], y[10:][idx])
+    assert learner.score(X, y) > 0.5
