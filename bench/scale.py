@@ -5,8 +5,8 @@ Writes docs/benchmarks_scale.md and docs/img/scale.png.
 
 Each (system, size) runs in a fresh subprocess. The child generates L itself
 (fixed seed; each LF's accuracy ~ U[0.55, 0.95], coverage ~ U[0.05, 0.5]),
-then times fit + predict_proba on all rows; the parent reads the child's peak
-RSS from resource.getrusage(RUSAGE_CHILDREN) (ru_maxrss, KiB on Linux). The
+then times fit + predict_proba on all rows; the parent reads that child's own
+peak RSS from os.wait4 (its rusage ru_maxrss, KiB on Linux). The
 peak includes the interpreter, imports and L itself (int8 for both systems;
 Snorkel converts it as it needs), so it is the honest whole-process figure.
 """
@@ -14,7 +14,7 @@ Snorkel converts it as it needs), so it is the honest whole-process figure.
 from __future__ import annotations
 
 import json
-import resource
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,15 +56,15 @@ print(json.dumps(dict(seconds=dt, acc=float(np.mean(P.argmax(1) == y)))))
 
 
 def run(system: str, n: int, m: int) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     code = CHILD.format(root=str(ROOT), n=n, m=m, system=system)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far; sizes
-    # run in increasing order per system, and we also report it only if it grew.
-    res["peak_mb"] = max(peak, before) / 1024
-    res["peak_grew"] = peak > before
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{system} {n}x{m} failed ({proc.returncode})")
+    res = json.loads(out.strip().splitlines()[-1])
+    res["peak_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
     return res
 
 
@@ -72,8 +72,6 @@ def main() -> None:
     rows = []
     for n, m in SIZES:
         r = {}
-        # Snorkel first per size would hide ours under its larger peak in
-        # RUSAGE_CHILDREN, so ours runs first; a fresh interpreter per run.
         r["ours"] = run("ours", n, m)
         r["snorkel"] = run("snorkel", n, m)
         rows.append((n, m, r))

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from loop.core.types import GoldVector, LabelMatrix, Proba
+from loop.core.types import Proba
 from loop.core.validation import check_gold, check_label_matrix, infer_n_classes
 
 TIE_POLICIES = ("random", "first", "abstain")
@@ -73,6 +73,14 @@ def _one_hot_votes(P: np.ndarray, n_classes: int) -> sp.csr_matrix:
     cols = lfs * n_classes + P[rows, lfs].astype(np.int64)
     data = np.ones(rows.size, dtype=np.float64)
     return sp.csr_matrix((data, (rows, cols)), shape=(P.shape[0], P.shape[1] * n_classes))
+
+
+def _covered_rows(L: np.ndarray) -> np.ndarray:
+    """Bool mask of rows with at least one vote (column-wise, fast for tall L)."""
+    covered = np.zeros(L.shape[0], dtype=bool)
+    for j in range(L.shape[1]):
+        covered |= L[:, j] >= 0
+    return covered
 
 
 class MajorityVote(BaseEstimator):
@@ -246,7 +254,7 @@ class LabelModel(BaseEstimator):
         gold_weight: float = 1.0,
         max_iter: int = 2,
         tol: float = 1e-4,
-        max_fit_rows: int | None = 100_000,
+        max_fit_rows: int | None = 50_000,
         tie_policy: str = "random",
         random_state: Any = None,
     ) -> None:
@@ -306,9 +314,10 @@ class LabelModel(BaseEstimator):
         has_gold = y is not None and bool((y >= 0).any())
 
         # Rows used for fitting (a fixed subsample when L is huge).
-        self.n_uncovered_ = int(n - np.count_nonzero((L >= 0).any(axis=1)))
+        covered = _covered_rows(L)
+        self.n_uncovered_ = int(n - np.count_nonzero(covered))
         if has_gold:
-            self.n_uncovered_ -= int(np.count_nonzero((y >= 0) & (L < 0).all(axis=1)))
+            self.n_uncovered_ -= int(np.count_nonzero((y >= 0) & ~covered))
         rows = None
         if self.max_fit_rows is not None and n > int(self.max_fit_rows):
             unl = np.flatnonzero(y < 0) if has_gold else np.arange(n)
@@ -420,8 +429,9 @@ class LabelModel(BaseEstimator):
                                       np.nan)
 
     # -- inference -------------------------------------------------------------------
-    def _log_joint(self, L: np.ndarray) -> np.ndarray:
-        """Unnormalised log posterior per row, by table look-up on LF groups."""
+    def _log_joint(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unnormalised log posterior per row (table look-up on LF groups) and
+        the mask of rows with at least one vote."""
         n, m = L.shape
         k = self.n_classes_
         base = k + 1  # vote states: abstain, 0..k-1
@@ -430,6 +440,7 @@ class LabelModel(BaseEstimator):
         logp[:] = self._log_prior + self._base
         W = self._W3
         Lt = np.ascontiguousarray(L.T)  # contiguous columns
+        covered = np.zeros(n, dtype=bool)
         for start in range(0, m, g):
             cols = list(range(start, min(m, start + g)))
             code = np.zeros(n, dtype=np.int32)
@@ -437,6 +448,7 @@ class LabelModel(BaseEstimator):
                 code *= base
                 code += Lt[j]
                 code += 1
+                covered |= Lt[j] >= 0
             # Table over every combination of the group's vote states.
             states = np.indices((base,) * len(cols)).reshape(len(cols), -1)  # [g, T]
             table = np.zeros((states.shape[1], k))
@@ -444,7 +456,7 @@ class LabelModel(BaseEstimator):
                 Wj = np.vstack([np.zeros((1, k)), W[j]])  # abstain row adds nothing
                 table += Wj[states[t]]
             logp += table[code]
-        return logp
+        return logp, covered
 
     def predict_proba(self, L: Any) -> Proba:
         """(n_items, n_classes) posterior class probabilities.
@@ -456,12 +468,11 @@ class LabelModel(BaseEstimator):
         L = check_label_matrix(L, n_classes=self.n_classes_)
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LFs, the model was fit with {self.n_lfs_}")
-        logp = self._log_joint(L)
+        logp, covered = self._log_joint(L)
         logp -= logp.max(axis=1, keepdims=True)
         proba = np.exp(logp, out=logp)
         proba /= proba.sum(axis=1, keepdims=True)
-        uncovered = (L < 0).all(axis=1)
-        proba[uncovered] = self.class_prior_
+        proba[~covered] = self.class_prior_
         return proba
 
     def predict(self, L: Any) -> np.ndarray:
