@@ -157,32 +157,31 @@ class MajorityVote(BaseEstimator):
 
 
 class LabelModel(BaseEstimator):
-    """Generative label model fitted by a few EM steps from majority vote.
+    """Generative label model fitted by EM, anchored by gold labels where known.
 
-    Model (conditionally independent LFs given the true class ``Y``):
+    Model (LFs conditionally independent given the true class ``Y``):
 
     * an LF that votes two or more classes in the training data has a full
-      confusion matrix ``P(vote v | Y=c, it votes)`` and abstains at random
-      (its abstains say nothing about ``Y``), as in Dawid & Skene;
-    * an LF that only ever votes one class ("one-sided", e.g. a keyword rule)
-      carries its signal in *when* it fires, so it gets a class-conditional
-      firing rate ``P(fires | Y=c)``; its abstains are evidence too, but
-      down-weighted by ``abstain_weight`` because many sparse one-sided LFs
-      are far from independent in what they miss;
-    * a class balance ``class_prior_``.
+      confusion matrix ``P(vote v | Y=c, it votes)`` and abstains at random,
+      as in Dawid & Skene; EM learns it (it can learn an LF worse than random);
+    * an LF that only ever votes one class ``v`` ("one-sided", e.g. a keyword
+      rule) is described by its precision ``p = P(Y=v | it fires)``; the other
+      classes share ``1 - p`` in proportion to their prevalence. Without gold
+      labels ``p`` is ``accuracy_prior`` for every one-sided LF: on sparse
+      one-sided LFs the data hardly identify per-LF precisions, and EM that
+      tries drifts to spurious modes (it reinforces whatever an LF already
+      says on the rows only it covers). Gold labels estimate each LF's
+      precision (Beta prior of ``precision_strength`` pseudo-votes). A
+      consequence of constant precision: a vote for a rare class is stronger
+      evidence than one for a common class, which settles most conflicts;
+    * a class balance ``class_prior_``, learned by EM.
 
-    Estimates are MAP (Dirichlet pseudo-counts toward ``accuracy_prior`` for
-    confusions, toward the LF's overall rate for firing rates). EM starts
-    from majority-vote shares and runs at most ``max_iter`` steps: on the
-    real WRENCH/crowd sets a few steps beat running EM to convergence, which
-    drifts to spurious modes when LFs are sparse and one-sided (see
-    ``docs/benchmarks_label_models.md``), so the small default ``max_iter``
-    is deliberate early stopping, not a time limit. Rows where every LF
-    abstains take no part in EM and are predicted ``class_prior_``.
-
-    Gold labels (``y >= 0``) clamp the posterior of their rows to the known
-    class in every E-step (weighted by ``gold_weight``), so they anchor the
-    confusions and firing rates, and they set the class balance.
+    EM starts from majority-vote shares and alternates posteriors with MAP
+    estimates (Dirichlet pseudo-counts toward ``accuracy_prior``) until no
+    posterior moves more than ``tol``. Gold rows (``y >= 0``) have their
+    posterior clamped to the known class (weighted by ``gold_weight``), so
+    they anchor confusions, precisions and the class balance. Rows where
+    every LF abstains take no part in EM and are predicted ``class_prior_``.
 
     Scaling: EM runs on the distinct (votes, gold) patterns, with sparse
     one-hot votes, never a dense ``n x (n_lfs * n_classes)`` matrix. When
@@ -195,24 +194,23 @@ class LabelModel(BaseEstimator):
     ----------
     n_classes
         Size of the label space; inferred from ``L`` and ``y`` when ``None``.
-    abstain_weight
-        Weight in [0, 1] of the evidence in a one-sided LF's abstain
-        (1 = the full generative model, 0 = abstains ignored).
     class_balance
-        ``"learn"``: the class prior is re-estimated by EM (from gold labels
-        alone when any are given). ``"votes"``: it is fixed to the smoothed
-        majority-vote shares of the covered rows (or the gold class counts).
+        ``"learn"``: the class prior is re-estimated by EM. ``"votes"``: it is
+        fixed to the smoothed majority-vote shares of the covered rows.
     accuracy_prior
-        Prior mean of the probability that an LF's vote is right.
+        Prior probability that an LF's vote is right (the precision of
+        one-sided LFs without gold; the diagonal prior of confusions).
     prior_strength
-        Pseudo-counts behind the priors, per LF and class; larger values
-        shrink rarely firing LFs more.
+        Dirichlet pseudo-counts behind the confusion prior, per LF and class.
+    precision_strength
+        Pseudo-votes behind ``accuracy_prior`` when gold labels estimate a
+        one-sided LF's precision.
     gold_weight
         How many unlabeled rows one gold row counts for in the fit.
     max_iter
-        Number of EM steps at most (see above: early stopping).
+        Number of EM steps at most.
     tol
-        EM stops earlier when no posterior moves by more than ``tol``.
+        EM stops when no posterior moves by more than ``tol``.
     max_fit_rows
         Fit on a fixed subsample of this many unlabeled rows when ``L`` is
         larger (``None`` = always use every row).
@@ -228,8 +226,8 @@ class LabelModel(BaseEstimator):
         The label space and the number of LFs seen in ``fit``.
     class_prior_ : (n_classes,) class balance; predicted for rows where every
         LF abstains.
-    accuracy_ : (n_lfs,) expected fraction of each LF's votes that are right
-        under the fitted posteriors (NaN for an LF that never voted).
+    accuracy_ : (n_lfs,) learned probability that each LF's vote is right
+        (the precision for one-sided LFs; NaN for an LF that never voted).
     coverage_ : (n_lfs, n_classes) probability that LF ``j`` votes given the
         true class ``c``.
     confusion_ : (n_lfs, n_classes, n_classes) probability that LF ``j``
@@ -247,22 +245,22 @@ class LabelModel(BaseEstimator):
     def __init__(
         self,
         n_classes: int | None = None,
-        abstain_weight: float = 0.3,
         class_balance: str = "learn",
         accuracy_prior: float = 0.7,
         prior_strength: float = 2.0,
+        precision_strength: float = 5.0,
         gold_weight: float = 1.0,
-        max_iter: int = 2,
+        max_iter: int = 100,
         tol: float = 1e-4,
         max_fit_rows: int | None = 50_000,
         tie_policy: str = "random",
         random_state: Any = None,
     ) -> None:
         self.n_classes = n_classes
-        self.abstain_weight = abstain_weight
         self.class_balance = class_balance
         self.accuracy_prior = accuracy_prior
         self.prior_strength = prior_strength
+        self.precision_strength = precision_strength
         self.gold_weight = gold_weight
         self.max_iter = max_iter
         self.tol = tol
@@ -278,8 +276,8 @@ class LabelModel(BaseEstimator):
             raise ValueError(
                 f"class_balance must be 'learn' or 'votes', got {self.class_balance!r}"
             )
-        if not 0.0 <= self.abstain_weight <= 1.0:
-            raise ValueError(f"abstain_weight must be in [0, 1], got {self.abstain_weight}")
+        if not self.precision_strength > 0:
+            raise ValueError(f"precision_strength must be > 0, got {self.precision_strength}")
         if not 0.0 < self.accuracy_prior < 1.0:
             raise ValueError(f"accuracy_prior must be in (0, 1), got {self.accuracy_prior}")
         if not self.prior_strength > 0:
@@ -352,10 +350,11 @@ class LabelModel(BaseEstimator):
         n_voted = np.zeros((m, k), dtype=bool)
         n_voted[np.nonzero(P >= 0)[1], P[P >= 0]] = True
         self.one_sided_ = n_voted.sum(axis=1) <= 1
-        self._gold_prior = None
-        if has_gold:
-            gc = np.bincount(gold[is_gold], weights=counts[keep][is_gold], minlength=k)
-            self._gold_prior = (gc + 1.0) / (gc.sum() + k)
+        # Gold votes per LF: G[j, v, c] = weight of gold rows of class c where j voted v.
+        Rg = np.zeros((P.shape[0], k))
+        Rg[is_gold] = np.eye(k)[gold[is_gold]] * w[is_gold, None]
+        self._gold_S = np.asarray(At @ Rg).reshape(m, k, k)
+        self._polarity = np.where(n_voted.any(axis=1), n_voted.argmax(axis=1), 0)
 
         # Start from smoothed majority-vote shares; gold rows clamped.
         R = np.asarray(A @ np.tile(np.eye(k), (m, 1))) + 1e-3
@@ -388,45 +387,50 @@ class LabelModel(BaseEstimator):
         a = float(self.prior_strength)
 
         # Class balance.
-        if self._gold_prior is not None:
-            prior = self._gold_prior
-        elif self.class_balance == "votes" and self._vote_prior is not None:
+        if self.class_balance == "votes" and self._vote_prior is not None:
             prior = self._vote_prior
         else:
             prior = (N + 1.0) / (N.sum() + k)
             if self._vote_prior is None:
                 self._vote_prior = prior
-        # Confusion given a vote: Dirichlet pseudo-counts favouring the diagonal.
+        # Two-sided LFs: confusion given a vote, Dirichlet pseudo-counts on the diagonal.
         off = a * (1.0 - self.accuracy_prior) / (k - 1)
         pseudo = np.full((k, k), off) + np.eye(k) * (a * self.accuracy_prior - off)
         conf = S.transpose(0, 2, 1) + pseudo[None]  # [j, c, v]
         conf /= conf.sum(axis=2, keepdims=True)
-        # Vote rates P(LF j votes v | c), shrunk towards the LF's overall rate.
-        q = S.sum(axis=2) / max(float(w.sum()), 1e-12)  # [j, v]
-        rate = (S + a * q[:, :, None]) / (N[None, None, :] + a)  # [j, v, c]
-        fires = np.clip(rate.sum(axis=1), 1e-9, 1.0 - 1e-6)  # [j, c]
-        log_miss = np.log1p(-fires)
+        W = np.log(conf).transpose(0, 2, 1).copy()  # [j, v, c]
 
+        # One-sided LFs: precision from gold votes (prior accuracy_prior otherwise);
+        # P(Y=c | fires) / P(Y=c) is p / prior[v] for its class v and
+        # (1 - p) / (1 - prior[v]) for every other class.
         one = self.one_sided_
-        W = np.log(conf).transpose(0, 2, 1)  # [j, v, c]: missing at random
-        W[one] = (np.log(np.maximum(rate, 1e-12)) - self.abstain_weight * log_miss[:, None, :])[
-            one
-        ]
+        js = np.flatnonzero(one)
+        v = self._polarity[js]
+        G = self._gold_S[js, v]  # [js, c]
+        b = float(self.precision_strength)
+        prec = (b * self.accuracy_prior + G[np.arange(js.size), v]) / (b + G.sum(axis=1))
+        prec = np.clip(prec, 1e-4, 1 - 1e-4)
+        pv = prior[v]
+        W[js] = 0.0
+        W[js, v, :] = np.log((1.0 - prec) / (1.0 - pv))[:, None]
+        W[js, v, v] = np.log(prec / pv)
+
         self._log_prior = np.log(prior)
-        self._base = self.abstain_weight * log_miss[one].sum(axis=0)
+        self._base = np.zeros(k)
         self._W = W.reshape(m * k, k)
         self._W3 = W  # [j, v, c]
 
         self.class_prior_ = prior
         self.confusion_ = conf
-        cov = np.where(one[:, None], fires, (S.sum(axis=1) + a * q.sum(axis=1)[:, None]) /
-                       (N[None, :] + a))
-        self.coverage_ = np.clip(cov, 0.0, 1.0)
+        q = S.sum(axis=(1, 2)) / max(float(w.sum()), 1e-12)  # share of fitted rows voted
+        rate = S.sum(axis=1) / np.maximum(N[None, :], 1e-12)  # [j, c]
+        self.coverage_ = np.clip(np.where(np.isfinite(rate), rate, q[:, None]), 0.0, 1.0)
         n_votes = S.sum(axis=(1, 2))
         right = np.einsum("jvv->j", S)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.accuracy_ = np.where(n_votes > 0, right / np.where(n_votes > 0, n_votes, 1),
-                                      np.nan)
+            acc = np.where(n_votes > 0, right / np.where(n_votes > 0, n_votes, 1), np.nan)
+        acc[js] = np.where(n_votes[js] > 0, prec, np.nan)
+        self.accuracy_ = acc
 
     # -- inference -------------------------------------------------------------------
     def _log_joint(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -73,7 +73,7 @@ def test_deterministic_and_predict_proba_is_pure():
 def test_sklearn_contract():
     lm = LabelModel(n_classes=3, max_iter=5)
     assert clone(lm).get_params() == lm.get_params()
-    assert lm.set_params(abstain_weight=0.5) is lm and lm.abstain_weight == 0.5
+    assert lm.set_params(precision_strength=0.5) is lm and lm.precision_strength == 0.5
     with pytest.raises(NotFittedError):
         lm.predict_proba([[0, 1]])
     L, _ = synth(k=3, seed=4)
@@ -113,8 +113,8 @@ def test_bad_input_errors(L, y, match):
 
 
 def test_bad_params_and_wrong_width_at_predict():
-    with pytest.raises(ValueError, match="abstain_weight"):
-        LabelModel(abstain_weight=2).fit([[0, 1]])
+    with pytest.raises(ValueError, match="precision_strength"):
+        LabelModel(precision_strength=0).fit([[0, 1]])
     with pytest.raises(ValueError, match="tie_policy"):
         LabelModel(tie_policy="coin").fit([[0, 1]])
     lm = LabelModel().fit([[0, 1], [1, 1]])
