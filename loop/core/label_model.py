@@ -400,20 +400,25 @@ class LabelModel(BaseEstimator):
         conf /= conf.sum(axis=2, keepdims=True)
         W = np.log(conf).transpose(0, 2, 1).copy()  # [j, v, c]
 
-        # One-sided LFs: precision from gold votes (prior accuracy_prior otherwise);
-        # P(Y=c | fires) / P(Y=c) is p / prior[v] for its class v and
-        # (1 - p) / (1 - prior[v]) for every other class.
+        # One-sided LFs: P(Y=. | LF j fires) has prior mean accuracy_prior on its
+        # class v and the rest spread in proportion to the class prior; gold rows
+        # where it fired update that distribution (Dirichlet with
+        # precision_strength pseudo-votes). The weight is P(Y=c | fires) / P(Y=c).
         one = self.one_sided_
         js = np.flatnonzero(one)
         v = self._polarity[js]
+        rows = np.arange(js.size)
+        pv = prior[v]
+        mean = (1.0 - self.accuracy_prior) * prior[None, :] / (1.0 - pv)[:, None]
+        mean[rows, v] = self.accuracy_prior
         G = self._gold_S[js, v]  # [js, c]
         b = float(self.precision_strength)
-        prec = (b * self.accuracy_prior + G[np.arange(js.size), v]) / (b + G.sum(axis=1))
-        prec = np.clip(prec, 1e-4, 1 - 1e-4)
-        pv = prior[v]
+        post = (b * mean + G) / (b + G.sum(axis=1, keepdims=True))
+        post = np.clip(post, 1e-4, None)
+        post /= post.sum(axis=1, keepdims=True)
+        prec = post[rows, v]
         W[js] = 0.0
-        W[js, v, :] = np.log((1.0 - prec) / (1.0 - pv))[:, None]
-        W[js, v, v] = np.log(prec / pv)
+        W[js, v, :] = np.log(post / prior[None, :])
 
         self._log_prior = np.log(prior)
         self._base = np.zeros(k)
