@@ -1,0 +1,194 @@
+"""Expert-facing use cases: lease the next item, answer, skip, undo; reports and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from loop.core.analysis import lf_summary
+from loop.errors import BadRequest, ItemNotFound, UnknownLabel
+from loop.storage.redis import RedisStore
+
+
+def parse_label(labels: list[str], label: Any) -> int:
+    """A label given by name or index -> its index."""
+    if isinstance(label, str) and label in labels:
+        return labels.index(label)
+    if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
+        return label
+    raise UnknownLabel(f"unknown label {label!r}; labels are {labels}")
+
+
+def _guess(store: RedisStore, pid: str, row: int, labels: list[str]) -> dict[str, Any] | None:
+    k = len(labels)
+    for name in ("end_model", "label_model"):
+        p = store.proba_row(pid, name, row, k)
+        if p is not None:
+            c = int(np.argmax(p))
+            return {"label": labels[c], "confidence": float(p[c]), "source": name}
+    return None
+
+
+def next_item(
+    store: RedisStore, pid: str, annotator: str, lease_seconds: float
+) -> dict[str, Any] | None:
+    """Lease the best free item for ``annotator`` (None when the queue is empty)."""
+    project = store.get_project(pid)
+    leased = store.lease_next(pid, annotator, lease_seconds)
+    if leased is None:
+        return None
+    item_id, lease_id, expires_at = leased
+    (item,) = store.items(pid, [item_id])
+    row = store.row_of(pid, item_id)
+    votes = []
+    if row is not None:
+        L_row = store.L_row(pid, row)
+        names = store.L_meta(pid).get("lf_names", [])
+        if L_row is not None:
+            votes = [{"lf": n, "label": project["labels"][int(v)]}
+                     for n, v in zip(names, L_row, strict=False) if v >= 0]
+    return {
+        "item": {"id": item_id, "text": item["text"], "fields": item["fields"], "votes": votes,
+                 "guess": None if row is None else _guess(store, pid, row, project["labels"]),
+                 "reason": store.reason(pid, item_id) or "model_uncertain"},
+        "lease": {"id": lease_id, "expires_at": expires_at},
+    }
+
+
+def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
+           lease_id: Any) -> dict[str, Any]:
+    """Store a gold label once; ``since_recal`` counts answers since the last recalibration."""
+    project = store.get_project(pid)
+    if not isinstance(item_id, str) or not isinstance(lease_id, str):
+        raise BadRequest("item_id and lease_id must be strings")
+    c = parse_label(project["labels"], label)
+    if store.row_of(pid, item_id) is None:
+        raise ItemNotFound(f"no item {item_id!r}")
+    duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
+    return {"stored": True, "duplicate": duplicate, "since_recal": since}
+
+
+def skip(
+    store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: Any
+) -> dict[str, Any]:
+    store.get_project(pid)
+    if not isinstance(item_id, str) or not isinstance(lease_id, str):
+        raise BadRequest("item_id and lease_id must be strings")
+    store.skip(pid, annotator, item_id, lease_id)
+    return {"skipped": True}
+
+
+def undo(store: RedisStore, pid: str, annotator: str) -> dict[str, Any]:
+    store.get_project(pid)
+    item_id = store.undo(pid, annotator)
+    if item_id is None:
+        raise BadRequest("nothing to undo")
+    return {"item_id": item_id}
+
+
+def me(store: RedisStore, pid: str, annotator: str) -> dict[str, Any]:
+    store.get_project(pid)
+    return {**store.annotator_stats(pid, annotator), "remaining": store.queue_size(pid)}
+
+
+def _nan_none(x: Any) -> Any:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
+    """Per-LF coverage, overlaps, conflicts, accuracy against all known gold."""
+    project = store.get_project(pid)
+    L, meta = store.load_L(pid)
+    if L is None:
+        return {"lfs": []}
+    ids = store.item_ids(pid)[: L.shape[0]]
+    row = {i: r for r, i in enumerate(ids)}
+    y = np.full(len(ids), -1, dtype=np.int64)
+    for iid, c in store.uploaded_gold(pid).items():
+        if iid in store.eval_ids(pid) and iid in row:
+            y[row[iid]] = c
+    for iid, g in store.gold(pid).items():
+        if iid in row:
+            y[row[iid]] = g["label"]
+    lm = store.load_model(pid, "label_model")
+    acc = getattr(lm, "accuracy_", None) if lm is not None else None
+    if acc is not None and len(acc) != L.shape[1]:
+        acc = None
+    errs = {e["lf"]: e for e in meta.get("errors", [])}
+    rows = lf_summary(L, meta["lf_names"], y=y, learned_accuracy=acc,
+                      errors={n: e["count"] for n, e in errs.items()})
+    for r in rows:
+        r["polarity"] = [project["labels"][c] for c in r["polarity"]]
+        r.setdefault("learned_accuracy", None)
+        r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
+        e = errs.get(r["name"])
+        r["error_example"] = None if e is None else {"item_id": e["example_id"],
+                                                     "error": e["example_error"]}
+    return {"lfs": rows}
+
+
+def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
+    project = store.get_project(pid)
+    labels, k = project["labels"], len(project["labels"])
+    gold = store.gold(pid)
+    balance = dict.fromkeys(labels, 0)
+    for g in gold.values():
+        balance[labels[g["label"]]] += 1
+    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
+    agreement = None
+    if lm is not None and em is not None and lm.shape == em.shape and len(lm):
+        agreement = float((lm.argmax(1) == em.argmax(1)).mean())
+    return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": len(store.eval_ids(pid)),
+            "queue_size": store.queue_size(pid), "class_balance": balance,
+            "history": store.metrics_history(pid), "agreement": agreement,
+            "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")}
+
+
+def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    """One row per item: id, p_<label> per class, label, gold, source."""
+    project = store.get_project(pid)
+    labels, k = project["labels"], len(project["labels"])
+    ids = store.item_ids(pid)
+    gold = store.gold(pid)
+    L, _ = store.load_L(pid)
+    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
+    covered = None if L is None or L.shape[0] != len(ids) else (L >= 0).any(axis=1)
+    out = []
+    for r, iid in enumerate(ids):
+        g = gold.get(iid)
+        if g is not None:
+            p, source = np.eye(k)[g["label"]], "gold"
+        elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
+            p, source = lm[r], "label_model"
+        elif em is not None and len(em) > r:
+            p, source = em[r], "end_model"
+        else:
+            p, source = None, None
+        row: dict[str, Any] = {"id": iid}
+        for c, name in enumerate(labels):
+            row[f"p_{name}"] = None if p is None else round(float(p[c]), 6)
+        row["label"] = None if p is None else labels[int(np.argmax(p))]
+        row["gold"] = None if g is None else labels[g["label"]]
+        row["source"] = source
+        out.append(row)
+    return out
+
+
+def export_bytes(store: RedisStore, pid: str, fmt: str) -> bytes:
+    rows = export_rows(store, pid)
+    if fmt == "jsonl":
+        return "".join(json.dumps(r) + "\n" for r in rows).encode()
+    if fmt != "csv":
+        raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
+    buf = io.StringIO()
+    labels = store.get_project(pid)["labels"]
+    w = csv.DictWriter(buf, ["id", *[f"p_{x}" for x in labels], "label", "gold", "source"])
+    w.writeheader()
+    for r in rows:
+        w.writerow({a: "" if b is None else b for a, b in r.items()})
+    return buf.getvalue().encode()

@@ -1,0 +1,78 @@
+"""Domain errors. The web layer maps each to an HTTP status (``status``)."""
+
+from __future__ import annotations
+
+
+class LoopError(Exception):
+    """Base of every error ``loop`` raises on purpose."""
+
+    status = 400
+
+
+class BadRequest(LoopError):
+    """A request or argument is malformed."""
+
+
+class BadUpload(BadRequest):
+    """An uploaded file is malformed, too large, or inconsistent."""
+
+
+class UnknownLabel(BadRequest):
+    """A label name or index outside the project's label space."""
+
+
+class NotFound(LoopError):
+    status = 404
+
+
+class ProjectNotFound(NotFound):
+    """No project with that id."""
+
+
+class ItemNotFound(NotFound):
+    """No item with that id in the project."""
+
+
+class JobNotFound(NotFound):
+    """No job with that id."""
+
+
+class Conflict(LoopError):
+    status = 409
+
+
+class LeaseConflict(Conflict):
+    """The lease is unknown, expired, or held by someone else."""
+
+
+class NotReady(Conflict):
+    """A step ran before the one it needs (e.g. fit before applying LFs)."""
+
+
+class Unauthorized(LoopError):
+    """Missing or invalid credentials."""
+
+    status = 401
+
+
+class Forbidden(LoopError):
+    """Valid credentials without the right to do this."""
+
+    status = 403
+
+
+__all__ = [
+    "BadRequest",
+    "BadUpload",
+    "Conflict",
+    "Forbidden",
+    "ItemNotFound",
+    "JobNotFound",
+    "LeaseConflict",
+    "LoopError",
+    "NotFound",
+    "NotReady",
+    "ProjectNotFound",
+    "Unauthorized",
+    "UnknownLabel",
+]

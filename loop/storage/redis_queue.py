@@ -1,0 +1,226 @@
+"""Gold answers, leases and the expert queue in Redis, made atomic by Lua scripts.
+
+Keys (``<p>`` = ``loop:p:<pid>``):
+
+* ``<p>:queue`` zset item -> priority: items free to hand out;
+* ``<p>:leasez`` zset item -> expiry (unix s) and ``<p>:leaseh`` hash item ->
+  ``{id, annotator, priority, expires_at}``: leased items (out of the queue);
+* ``<p>:gold`` hash item -> ``{label, annotator, at, lease}``; ``<p>:log`` stream
+  of every answer / undo (append-only);
+* ``<p>:hist:<annotator>`` list (newest first), ``<p>:skips:<annotator>`` set,
+  ``<p>:n:<annotator>`` and ``<p>:n:<annotator>:<yyyy-mm-dd>`` answer counters;
+* ``<p>:since_recal`` answers since the last recalibration started.
+
+Each of ``lease_next``, ``store_answer``, ``skip`` and ``undo`` is one Lua
+script, so it runs atomically: two annotators never lease the same item, and a
+repeated answer is stored once. With ``appendfsync always`` Redis fsyncs the
+script's writes before it replies, so an acknowledged answer survives kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from loop.errors import LeaseConflict
+
+# Return expired leases to the queue, then lease the best item this annotator
+# has not skipped. Stale queue entries (answered or leased) are dropped.
+NEXT_LUA = """
+local now = tonumber(ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, id in ipairs(expired) do
+  local l = redis.call('HGET', KEYS[3], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  if l and redis.call('HEXISTS', KEYS[4], id) == 0 then
+    redis.call('ZADD', KEYS[1], cjson.decode(l).priority, id)
+  end
+end
+local kept = 0
+while true do
+  local ids = redis.call('ZREVRANGE', KEYS[1], kept, kept + 49, 'WITHSCORES')
+  if #ids == 0 then return false end
+  for i = 1, #ids, 2 do
+    local id = ids[i]
+    if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('ZSCORE', KEYS[2], id) then
+      redis.call('ZREM', KEYS[1], id)
+    elseif redis.call('SISMEMBER', KEYS[5], id) == 1 then
+      kept = kept + 1
+    else
+      redis.call('ZREM', KEYS[1], id)
+      local exp = now + tonumber(ARGV[2])
+      redis.call('ZADD', KEYS[2], exp, id)
+      redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = ARGV[4],
+        priority = tonumber(ids[i + 1]), expires_at = exp}))
+      return {id, ARGV[3], tostring(exp)}
+    end
+  end
+end
+"""
+
+ANSWER_LUA = """
+local g = redis.call('HGET', KEYS[1], ARGV[1])
+if g then
+  if cjson.decode(g).lease == ARGV[2] then return {'duplicate', '0'} end
+  return {'conflict', 'item ' .. ARGV[1] .. ' was already answered'}
+end
+local l = redis.call('HGET', KEYS[3], ARGV[1])
+if not l then return {'conflict', 'no active lease on item ' .. ARGV[1] .. ' (expired?)'} end
+if cjson.decode(l).id ~= ARGV[2] then
+  return {'conflict', 'item ' .. ARGV[1] .. ' is leased by someone else'}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('XADD', KEYS[5], '*', 'event', 'answer', 'item', ARGV[1], 'record', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('LPUSH', KEYS[6], ARGV[1])
+redis.call('LTRIM', KEYS[6], 0, 9999)
+redis.call('INCR', KEYS[8])
+redis.call('INCR', KEYS[9])
+redis.call('EXPIRE', KEYS[9], 172800)
+return {'stored', tostring(redis.call('INCR', KEYS[7]))}
+"""
+
+SKIP_LUA = """
+local l = redis.call('HGET', KEYS[2], ARGV[1])
+if not l then return 'no active lease on item ' .. ARGV[1] end
+local d = cjson.decode(l)
+if d.id ~= ARGV[2] then return 'item ' .. ARGV[1] .. ' is leased by someone else' end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], d.priority, ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return false
+"""
+
+UNDO_LUA = """
+local id = redis.call('LPOP', KEYS[1])
+if not id then return false end
+redis.call('HDEL', KEYS[2], id)
+redis.call('XADD', KEYS[3], '*', 'event', 'undo', 'item', id, 'annotator', ARGV[1])
+local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local p = 1e9
+if #top > 0 then p = tonumber(top[2]) + 1 end
+redis.call('ZADD', KEYS[4], p, id)
+redis.call('DECR', KEYS[5])
+return id
+"""
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+class RedisQueueMixin:
+    """Queue, lease and gold-answer operations of :class:`loop.storage.RedisStore`."""
+
+    r: Any
+
+    def _k(self, pid: str, *parts: str) -> str:
+        return ":".join(("loop", "p", pid, *parts))
+
+    def _scripts(self) -> dict[str, Any]:
+        if not hasattr(self, "_script_cache"):
+            self._script_cache = {
+                n: self.r.register_script(s)
+                for n, s in [("next", NEXT_LUA), ("answer", ANSWER_LUA),
+                             ("skip", SKIP_LUA), ("undo", UNDO_LUA)]
+            }
+        return self._script_cache
+
+    def lease_next(self, pid: str, annotator: str, ttl: float) -> tuple[str, str, float] | None:
+        """Atomically lease the highest-priority free item: ``(item_id, lease_id, expires_at)``."""
+        k = self._k
+        keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "gold"),
+                k(pid, "skips", annotator)]
+        out = self._scripts()["next"](keys, [time.time(), ttl, uuid.uuid4().hex, annotator])
+        if not out:
+            return None
+        return out[0].decode(), out[1].decode(), float(out[2])
+
+    def store_answer(
+        self, pid: str, annotator: str, item_id: str, label: int, lease_id: str
+    ) -> tuple[bool, int]:
+        """Store a gold answer once: ``(duplicate, answers_since_recalibration)``."""
+        k = self._k
+        rec = json.dumps({"label": int(label), "annotator": annotator, "at": time.time(),
+                          "lease": lease_id})
+        keys = [k(pid, "gold"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"),
+                k(pid, "log"), k(pid, "hist", annotator), k(pid, "since_recal"),
+                k(pid, "n", annotator), k(pid, "n", annotator, _today())]
+        status, extra = (x.decode() for x in self._scripts()["answer"](
+            keys, [item_id, lease_id, rec]))
+        if status == "conflict":
+            raise LeaseConflict(extra)
+        return status == "duplicate", int(extra)
+
+    def skip(self, pid: str, annotator: str, item_id: str, lease_id: str) -> None:
+        """Give a leased item back; this annotator will not be offered it again."""
+        k = self._k
+        keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator)]
+        err = self._scripts()["skip"](keys, [item_id, lease_id])
+        if err:
+            raise LeaseConflict(err.decode())
+
+    def undo(self, pid: str, annotator: str) -> str | None:
+        """Remove this annotator's last answer and put the item on top of the queue."""
+        k = self._k
+        keys = [k(pid, "hist", annotator), k(pid, "gold"), k(pid, "log"), k(pid, "queue"),
+                k(pid, "n", annotator)]
+        out = self._scripts()["undo"](keys, [annotator])
+        return out.decode() if out else None
+
+    def gold(self, pid: str) -> dict[str, dict[str, Any]]:
+        """Every stored gold answer: item id -> ``{label, annotator, at, lease}``."""
+        return {a.decode(): json.loads(b) for a, b in self.r.hgetall(self._k(pid, "gold")).items()}
+
+    def answer_log(self, pid: str) -> list[dict[str, str]]:
+        """The append-only answer log, oldest first."""
+        return [{a.decode(): b.decode() for a, b in f.items()}
+                for _, f in self.r.xrange(self._k(pid, "log"))]
+
+    def lease_of(self, pid: str, item_id: str) -> dict[str, Any] | None:
+        raw = self.r.hget(self._k(pid, "leaseh"), item_id)
+        return json.loads(raw) if raw else None
+
+    def replace_queue(
+        self, pid: str, priorities: dict[str, float], reasons: dict[str, str]
+    ) -> None:
+        """Swap in a new queue in one transaction (leased and answered items are skipped
+        by ``lease_next`` even if listed)."""
+        with self.r.pipeline(transaction=True) as p:
+            p.delete(self._k(pid, "queue"), self._k(pid, "reason"))
+            if priorities:
+                p.zadd(self._k(pid, "queue"), priorities)
+            if reasons:
+                p.hset(self._k(pid, "reason"), mapping=reasons)
+            p.execute()
+
+    def queue_size(self, pid: str) -> int:
+        return int(self.r.zcard(self._k(pid, "queue")))
+
+    def leased_ids(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.zrange(self._k(pid, "leasez"), 0, -1)}
+
+    def reason(self, pid: str, item_id: str) -> str | None:
+        raw = self.r.hget(self._k(pid, "reason"), item_id)
+        return raw.decode() if raw else None
+
+    def annotator_stats(self, pid: str, annotator: str) -> dict[str, Any]:
+        k = self._k
+        total, today = self.r.mget(k(pid, "n", annotator), k(pid, "n", annotator, _today()))
+        hist = [x.decode() for x in self.r.lrange(k(pid, "hist", annotator), 0, 19)]
+        return {"answers_total": int(total or 0), "answers_today": int(today or 0),
+                "history": hist}
+
+    def take_since_recal(self, pid: str) -> int:
+        """Reset the answers-since-recalibration counter, returning its old value."""
+        return int(self.r.getset(self._k(pid, "since_recal"), 0) or 0)
+
+    def since_recal(self, pid: str) -> int:
+        return int(self.r.get(self._k(pid, "since_recal")) or 0)

@@ -1,0 +1,113 @@
+"""Enqueue side of the background jobs (the job functions are in ``workers.jobs``).
+
+The web layer and the answer path call these with ids and primitives only; jobs
+are referenced by dotted path so this module never imports the workers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rq import Retry
+
+from loop import services
+from loop.errors import BadRequest, JobNotFound
+
+if TYPE_CHECKING:
+    from rq import Queue
+    from rq.job import Job
+
+    from loop.storage.redis import RedisStore
+
+JOB_TYPES = ("apply_lfs", "fit_label_model", "refill_queue", "train_end_model",
+             "recalibrate", "export")
+RETRY = Retry(max=3)  # immediate re-enqueue: no scheduler needed
+
+
+def _enqueue(queue: Queue, store: RedisStore, pid: str, func: str, *args: Any,
+             meta: dict[str, Any], **kw: Any) -> Job:
+    job = queue.enqueue(f"workers.jobs.{func}", pid, *args, meta=meta, retry=RETRY,
+                        job_timeout=kw.pop("job_timeout", 1800), result_ttl=86400,
+                        failure_ttl=86400, **kw)
+    return job
+
+
+def enqueue(queue: Queue, store: RedisStore, pid: str, job_type: str,
+            config: dict[str, Any] | None = None) -> Job:
+    """Enqueue one job of ``job_type`` for project ``pid``; returns the job to report on."""
+    config = config or {}
+    store.get_project(pid)
+    if job_type not in JOB_TYPES:
+        raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
+    if job_type == "apply_lfs":
+        cs = int(config.get("CHUNK_SIZE", 1000))
+        plan = services.plan_apply(store, pid, cs)
+        total = store.n_items(pid)
+        chunks = [_enqueue(queue, store, pid, "apply_lfs_chunk", c, a, b,
+                           meta={"type": "apply_lfs_chunk", "project": pid,
+                                 "progress": {"done": 0, "total": b - a}})
+                  for c, a, b in plan]
+        job = _enqueue(queue, store, pid, "merge_lfs", len(plan), cs, depends_on=chunks,
+                       meta={"type": "apply_lfs", "project": pid,
+                             "chunk_jobs": [j.id for j in chunks],
+                             "progress": {"done": 0, "total": total}})
+    elif job_type == "recalibrate":
+        store.set_flag(pid, "recal_pending", 3600)
+        job = _enqueue(queue, store, pid, "recalibrate", int(config.get("QUEUE_SIZE", 100)),
+                       meta={"type": job_type, "project": pid})
+    elif job_type == "refill_queue":
+        job = _enqueue(queue, store, pid, "refill_queue", int(config.get("QUEUE_SIZE", 100)),
+                       meta={"type": job_type, "project": pid})
+    elif job_type == "export":
+        job = _enqueue(queue, store, pid, "export", "jsonl", meta={"type": job_type,
+                                                                   "project": pid})
+    else:
+        job = _enqueue(queue, store, pid, job_type, meta={"type": job_type, "project": pid})
+    store.record_job(pid, job.id)
+    return job
+
+
+def maybe_recalibrate(queue: Queue, store: RedisStore, pid: str, since: int,
+                      every: int, seconds: float,
+                      config: dict[str, Any] | None = None) -> str | None:
+    """After an answer: enqueue a recalibration every ``every`` answers or ``seconds``
+    seconds (with at least one new answer), at most one pending per project."""
+    last = store.get_value(pid, "last_recalibrated_at")
+    due = (every > 0 and since >= every) or (
+        seconds > 0 and since > 0 and (last is None or time.time() - last >= seconds))
+    if not due or not store.set_flag(pid, "recal_pending", 3600):
+        return None
+    job = _enqueue(queue, store, pid, "recalibrate", int((config or {}).get("QUEUE_SIZE", 100)),
+                   meta={"type": "recalibrate", "project": pid, "auto": True})
+    store.record_job(pid, job.id)
+    return str(job.id)
+
+
+def job_status(connection: Any, job_id: str) -> dict[str, Any]:
+    """The API view of a job: id, type, status, progress, result, error, traceback."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        raise JobNotFound(f"no job {job_id!r}") from None
+    meta = job.get_meta(refresh=True)
+    status = job.get_status(refresh=False)
+    progress = meta.get("progress", {"done": 0, "total": 0})
+    if meta.get("type") == "apply_lfs" and status != "finished":
+        from loop.storage.redis import RedisStore
+
+        progress = {"done": RedisStore(connection).apply_progress(meta["project"]),
+                    "total": progress.get("total", 0)}
+    error = tb = None
+    if status == "failed":
+        res = job.latest_result()
+        tb = getattr(res, "exc_string", None)
+        error = tb.strip().splitlines()[-1] if tb else "failed"
+    return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
+            "status": str(status.value if hasattr(status, "value") else status),
+            "progress": progress, "result": job.return_value() if status == "finished" else None,
+            "error": error, "traceback": tb,
+            "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}

@@ -1,0 +1,124 @@
+"""Parse uploaded item files (CSV or JSON lines) into validated item dicts.
+
+Everything is checked before anything is written: a bad file raises
+:class:`~loop.errors.BadUpload` naming the row and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from loop.errors import BadUpload
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
+
+
+@dataclass
+class ParsedUpload:
+    items: list[dict[str, Any]]
+    gold: dict[str, int] = field(default_factory=dict)
+
+
+def detect_format(content_type: str | None, filename: str | None = None) -> str:
+    ct = (content_type or "").split(";")[0].strip().lower()
+    name = (filename or "").lower()
+    if ct in JSONL_TYPES or name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if ct in CSV_TYPES or name.endswith(".csv"):
+        return "csv"
+    raise BadUpload(
+        f"unsupported content type {ct or '(none)'!r}: send text/csv or application/x-ndjson"
+    )
+
+
+def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadUpload(f"file is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise BadUpload("file is empty")
+    if fmt == "csv":
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+            rows = list(reader)
+        except csv.Error as exc:
+            raise BadUpload(f"malformed CSV: {exc}") from None
+        if not reader.fieldnames:
+            raise BadUpload("CSV has no header row")
+        for n, r in enumerate(rows, start=2):
+            if None in r or any(v is None for v in r.values()):
+                raise BadUpload(f"CSV line {n}: wrong number of fields")
+        return rows
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadUpload(f"JSONL line {n}: invalid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
+        rows.append(obj)
+    return rows
+
+
+def parse_items(
+    data: bytes,
+    fmt: str,
+    labels: list[str],
+    *,
+    id_field: str | None = None,
+    text_field: str = "text",
+    gold_field: str | None = None,
+    first_row: int = 0,
+    max_bytes: int | None = None,
+    max_items: int | None = None,
+) -> ParsedUpload:
+    """Validate an upload; ``gold_field`` values may be label names or indices."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise BadUpload(f"file is {len(data)} bytes; the limit is {max_bytes}")
+    rows = _rows(data, fmt)
+    if not rows:
+        raise BadUpload("file has no items")
+    if max_items is not None and len(rows) > max_items:
+        raise BadUpload(f"file has {len(rows)} items; the limit is {max_items}")
+    cols = set(rows[0])
+    if text_field not in cols:
+        raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}")
+    if id_field is not None and id_field not in cols:
+        raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
+    if gold_field is not None and gold_field not in cols:
+        raise BadUpload(f"no gold field {gold_field!r}; fields are {sorted(cols)}")
+    index = {name: i for i, name in enumerate(labels)}
+    items, gold, seen = [], {}, set()
+    for n, r in enumerate(rows, start=1):
+        iid = str(r[id_field]) if id_field is not None else str(first_row + n - 1)
+        if id_field is not None and r.get(id_field) in (None, ""):
+            raise BadUpload(f"item {n}: empty id field {id_field!r}")
+        if iid in seen:
+            raise BadUpload(f"item {n}: duplicate id {iid!r}")
+        seen.add(iid)
+        text = r.get(text_field)
+        if not isinstance(text, str):
+            raise BadUpload(f"item {n}: text field {text_field!r} must be a string")
+        fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
+        items.append({"id": iid, "text": text, "fields": fields})
+        if gold_field is not None:
+            g = r.get(gold_field)
+            if g in (None, ""):
+                continue
+            gs = str(g).strip()
+            if gs in index:
+                gold[iid] = index[gs]
+            elif gs.lstrip("-").isdigit() and 0 <= int(gs) < len(labels):
+                gold[iid] = int(gs)
+            else:
+                raise BadUpload(f"item {n}: gold label {g!r} is not one of {labels}")
+    return ParsedUpload(items, gold)

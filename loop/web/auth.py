@@ -1,0 +1,62 @@
+"""Bearer-token auth: admin keys from config, annotator tokens from Redis."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request
+
+from loop.errors import Forbidden, Unauthorized
+from loop.web.config import admin_keys
+
+
+def _token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def _is_admin(token: str) -> bool:
+    keys = admin_keys(current_app.config["API_KEYS"])
+    return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only admin keys."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        token = _token()
+        if not _is_admin(token):
+            if current_app.extensions["loop"]["store"].annotator_for_token(token):
+                raise Forbidden("this needs an admin key")
+            raise Unauthorized("invalid token")
+        g.annotator = "admin"
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Admin keys, or an annotator token of the project in the URL (``g.annotator``)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        token = _token()
+        if _is_admin(token):
+            g.annotator = "admin"
+        else:
+            who = current_app.extensions["loop"]["store"].annotator_for_token(token)
+            if who is None:
+                raise Unauthorized("invalid token")
+            if who["project"] != kwargs.get("pid"):
+                raise Forbidden("this token belongs to another project")
+            g.annotator = who["name"]
+        return view(*args, **kwargs)
+
+    return wrapped

@@ -1,0 +1,91 @@
+"""``/openapi.json``: the API description (a test checks it covers every route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+_ERR = {"description": "error", "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/Error"}}}}
+
+
+def _op(summary: str, status: str = "200", body: dict[str, Any] | None = None,
+        auth: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {status: {"description": "ok"},
+                                                             "4XX": _ERR}}
+    if body is not None:
+        op["requestBody"] = {"content": {"application/json": {"schema": {
+            "type": "object", "properties": body}}}}
+    if not auth:
+        op["security"] = []
+    if extra:
+        op.update(extra)
+    return op
+
+
+S = {"type": "string"}
+INT = {"type": "integer"}
+UPLOAD = {"requestBody": {"content": {
+    "text/csv": {"schema": S}, "application/x-ndjson": {"schema": S},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}},
+    "parameters": [{"name": n, "in": "query", "schema": S}
+                   for n in ("id_field", "text_field", "gold_field")]}
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/healthz": {"get": _op("liveness and Redis ping", auth=False)},
+    "/openapi.json": {"get": _op("this document", auth=False)},
+    "/api/projects": {
+        "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": S},
+                                               "lf_module": S, "text_field": S}),
+        "get": _op("list projects")},
+    "/api/projects/{pid}": {"get": _op("one project")},
+    "/api/projects/{pid}/annotators": {"post": _op("create an annotator token", "201",
+                                                   {"name": S})},
+    "/api/projects/{pid}/items": {"post": _op("upload items (CSV or JSONL)", "201", extra=UPLOAD)},
+    "/api/projects/{pid}/jobs": {
+        "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
+            "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
+            "export"]}}),
+        "get": _op("recent jobs")},
+    "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error")},
+    "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
+    "/api/projects/{pid}/metrics": {"get": _op("metrics and history")},
+    "/api/projects/{pid}/queue/next": {"post": _op("lease the next item; 204 if none")},
+    "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
+        "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S})},
+    "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
+        "item_id": S, "lease_id": S})},
+    "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
+    "/api/projects/{pid}/queue/me": {"get": _op("my counts and history")},
+    "/api/projects/{pid}/export": {"get": _op("download labels", extra={"parameters": [
+        {"name": "format", "in": "query",
+         "schema": {"type": "string", "enum": ["csv", "jsonl"]}}]})},
+}
+
+
+def spec() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, ops in PATHS.items():
+        params = [{"name": n, "in": "path", "required": True, "schema": S}
+                  for n in ("pid", "job_id") if "{" + n + "}" in path]
+        paths[path] = {m: {**op, "parameters": params + op.get("parameters", [])}
+                       for m, op in ops.items()}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "loop", "version": "0.1.0"},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "properties": {"error": S}}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI document."""
+    return jsonify(spec())

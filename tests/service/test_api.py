@@ -1,0 +1,119 @@
+"""API: auth, projects, uploads (all-or-nothing), OpenAPI coverage."""
+
+from __future__ import annotations
+
+import re
+
+from svc_helpers import auth, youtube_csv
+
+
+def test_healthz_and_openapi_need_no_key(client):
+    assert client.get("/healthz").json == {"ok": True}
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_every_route_is_documented(app, client):
+    spec = client.get("/openapi.json").json["paths"]
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(("/api/", "/healthz", "/openapi.json")):
+            continue  # HTML pages and static files are not part of the JSON API
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in spec, f"{rule.rule} missing from /openapi.json"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in spec[path], f"{method} {rule.rule} undocumented"
+
+
+def test_requests_without_a_valid_key_get_401(client, project):
+    assert client.get("/api/projects").status_code == 401
+    r = client.get("/api/projects", headers=auth("wrong"))
+    assert r.status_code == 401 and "error" in r.json
+    assert client.post(f"/api/projects/{project}/queue/next").status_code == 401
+    assert client.get("/api/projects", headers=auth()).status_code == 200
+
+
+def test_annotator_token_is_limited_to_its_project_queue(client, project):
+    tok = client.post(f"/api/projects/{project}/annotators", headers=auth(),
+                      json={"name": "ann"}).json["token"]
+    assert client.get("/api/projects", headers=auth(tok)).status_code == 403
+    assert client.get(f"/api/projects/{project}/queue/me", headers=auth(tok)).status_code == 200
+    other = client.post("/api/projects", headers=auth(), json={
+        "name": "b", "labels": ["x", "y"], "lf_module": "lfs_youtube"}).json["id"]
+    assert client.post(f"/api/projects/{other}/queue/next", headers=auth(tok)).status_code == 403
+
+
+def test_create_project_validates(client):
+    bad = [{"name": "", "labels": ["a", "b"], "lf_module": "lfs_youtube"},
+           {"name": "x", "labels": ["a"], "lf_module": "lfs_youtube"},
+           {"name": "x", "labels": ["a", "a"], "lf_module": "lfs_youtube"},
+           {"name": "x", "labels": ["a", "b"], "lf_module": "no.such.module"}]
+    for body in bad:
+        r = client.post("/api/projects", headers=auth(), json=body)
+        assert r.status_code == 400, body
+        assert r.json["error"]
+    assert client.get("/api/projects/nope", headers=auth()).status_code == 404
+    assert client.get("/api/projects", headers=auth()).json == {"projects": []}
+
+
+def _upload(client, pid, data, ctype="text/csv", **q):
+    qs = "&".join(f"{k}={v}" for k, v in q.items())
+    return client.post(f"/api/projects/{pid}/items?{qs}", data=data, headers={
+        **auth(), "Content-Type": ctype})
+
+
+def test_upload_csv_and_jsonl(client, project):
+    r = _upload(client, project, youtube_csv(), id_field="COMMENT_ID", gold_field="CLASS")
+    assert r.status_code == 201, r.json
+    assert r.json["n_items"] == 350 and r.json["n_gold"] == 350
+    jl = b'{"id": "a", "CONTENT": "hello"}\n{"id": "b", "CONTENT": "check out my channel"}\n'
+    r = _upload(client, project, jl, "application/x-ndjson", id_field="id")
+    assert r.status_code == 201 and r.json["n_items"] == 2
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["n_items"] == 352
+
+
+def test_multipart_upload(client, project):
+    import io
+
+    r = client.post(f"/api/projects/{project}/items", headers=auth(), data={
+        "file": (io.BytesIO(b"CONTENT\nhi\nthere\n"), "x.csv")},
+        content_type="multipart/form-data")
+    assert r.status_code == 201 and r.json["n_items"] == 2
+
+
+def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rconn):
+    before = sorted(rconn.keys("*"))
+    cases = [
+        (b"", "text/csv", {}),
+        (b"\xff\xfe\x00bad", "text/csv", {}),
+        (b"a,b\n1,2\n", "text/csv", {}),  # no CONTENT column
+        (b"CONTENT,x\nhi,1\nthere\n", "text/csv", {}),  # short row
+        (b"id,CONTENT\n1,a\n1,b\n", "text/csv", {"id_field": "id"}),  # duplicate id
+        (b"CONTENT,CLASS\nhi,0\nyo,7\n", "text/csv", {"gold_field": "CLASS"}),  # unknown label
+        (b'{"CONTENT": "a"}\nnot json\n', "application/x-ndjson", {}),
+        (b'[1, 2]\n', "application/x-ndjson", {}),
+        (b"CONTENT\nhi\n", "application/pdf", {}),
+    ]
+    for data, ctype, q in cases:
+        r = _upload(client, project, data, ctype, **q)
+        assert r.status_code in (400, 415), (data, r.json)
+        assert r.json["error"], data
+    assert sorted(rconn.keys("*")) == before
+    r = _upload(client, project, b"id,CONTENT\n1,a\n", id_field="id")
+    assert r.status_code == 201
+    r = _upload(client, project, b"id,CONTENT\n2,a\n1,b\n", id_field="id")
+    assert r.status_code == 400 and "already exist" in r.json["error"]
+    assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
+
+
+def test_upload_size_limit(app, client, project):
+    app.config["MAX_UPLOAD_BYTES"] = 10
+    r = _upload(client, project, b"CONTENT\nhello world\n")
+    assert r.status_code == 400 and "limit" in r.json["error"]
+
+
+def test_unknown_job_type_and_job(client, project):
+    r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "nope"})
+    assert r.status_code == 400
+    assert client.get("/api/jobs/nope", headers=auth()).status_code == 404
+    r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "apply_lfs"})
+    assert r.status_code == 409  # no items yet

@@ -1,0 +1,110 @@
+"""End to end with real `rq worker` processes: upload, apply, fit, 50 expert answers,
+automatic recalibration, held-out evaluation, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import time
+
+import pytest
+from svc_helpers import auth, rq_worker_cmd, worker_env, youtube_csv
+
+FILES = ("Youtube01-Psy.csv", "Youtube02-KatyPerry.csv", "Youtube03-LMFAO.csv")
+
+
+def _wait_job(client, jid, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+        if st["status"] in ("finished", "failed"):
+            assert st["status"] == "finished", st
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"job {jid} did not finish: {st}")
+
+
+def _run(client, pid, kind):
+    r = client.post(f"/api/projects/{pid}/jobs", headers=auth(), json={"type": kind})
+    assert r.status_code == 202, r.json
+    return _wait_job(client, r.json["job_id"])
+
+
+@pytest.mark.slow
+def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
+    data = youtube_csv(FILES)
+    truth = {r["COMMENT_ID"]: int(r["CLASS"])
+             for r in csv.DictReader(io.StringIO(data.decode()))}
+    logs = [open(tmp_path / f"w{i}.log", "wb") for i in range(2)]  # noqa: SIM115
+    procs = [subprocess.Popen(rq_worker_cmd(redis_url, "--name", f"w{i}"),
+                              env=worker_env(redis_url), stdout=log, stderr=subprocess.STDOUT)
+             for i, log in enumerate(logs)]
+    try:
+        pid = client.post("/api/projects", headers=auth(), json={
+            "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+            "text_field": "CONTENT"}).json["id"]
+        tok = client.post(f"/api/projects/{pid}/annotators", headers=auth(),
+                          json={"name": "expert"}).json["token"]
+        up = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
+                         data=data, headers={**auth(), "Content-Type": "text/csv"}).json
+        assert up["n_items"] == len(truth) and up["n_eval"] > 200
+
+        applied = _run(client, pid, "apply_lfs")
+        assert applied["result"]["n_items"] == len(truth)
+        first = _run(client, pid, "recalibrate")["result"]
+        assert first["n_gold"] == 0 and first["queue_size"] > 0
+        lm0, em0 = first["label_model"], first["end_model"]
+
+        answered = {}
+        while len(answered) < 50:
+            r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok))
+            if r.status_code == 204:  # a recalibration is refilling the queue
+                time.sleep(0.1)
+                continue
+            item = r.json["item"]
+            label = truth[item["id"]]
+            a = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(tok), json={
+                "item_id": item["id"], "label": label, "lease_id": r.json["lease"]["id"]})
+            assert a.status_code == 200, a.json
+            answered[item["id"]] = label
+
+        # recalibration was triggered automatically (every 10 answers); answers come
+        # faster than a recalibration runs, so pending triggers coalesce into few jobs
+        jobs = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+        auto = [j for j in jobs if j["type"] == "recalibrate"][:-1]
+        assert 1 <= len(auto) <= 5
+        for j in auto:
+            _wait_job(client, j["id"])
+        final = _run(client, pid, "recalibrate")["result"]
+        assert final["n_gold"] == 50
+        m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+        assert m["n_gold"] == 50 and len(m["history"]) >= 3
+        assert m["history"][-1]["n_gold"] == 50
+        print(f"held-out accuracy: label model {lm0:.3f} -> {final['label_model']:.3f}, "
+              f"end model {em0:.3f} -> {final['end_model']:.3f}")
+        # What holds today: before any gold the end model generalises well beyond the
+        # keyword LFs. After 50 queue-picked answers both held-out scores DROP: the
+        # sampler picks ~95% spam and LabelModel(class_balance="learn") takes the
+        # class prior from gold alone, so uncovered items flip to spam (reported to the
+        # label-model owner; see the service notes). Only the recording is asserted.
+        assert em0 > 0.8 and em0 > lm0
+        assert all(p["label_model"] is not None for p in m["history"])
+        rows = [json.loads(x) for x in client.get(
+            f"/api/projects/{pid}/export?format=jsonl", headers=auth()).data.splitlines()]
+        gold_rows = {r["id"]: r for r in rows if r["source"] == "gold"}
+        assert len(rows) == len(truth)
+        assert {k: ["ham", "spam"].index(r["gold"]) for k, r in gold_rows.items()} == answered
+
+        info = subprocess.run([rq_worker_cmd(redis_url)[0], "-m", "rq.cli", "info", "--url",
+                               redis_url, "--only-workers"], capture_output=True, text=True,
+                              env=worker_env(redis_url), timeout=30)
+        assert "w0" in info.stdout and "w1" in info.stdout
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        for log in logs:
+            log.close()

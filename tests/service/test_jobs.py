@@ -1,0 +1,73 @@
+"""Jobs through a real SimpleWorker: apply (chunks + merge), fit, train, refill, recalibrate."""
+
+from __future__ import annotations
+
+import pytest
+from svc_helpers import auth, run_burst, youtube_csv
+
+from loop import tasks
+
+
+def _job(client, pid, kind):
+    r = client.post(f"/api/projects/{pid}/jobs", headers=auth(), json={"type": kind})
+    assert r.status_code == 202, r.json
+    return r.json["job_id"]
+
+
+def _status(client, jid):
+    return client.get(f"/api/jobs/{jid}", headers=auth()).json
+
+
+@pytest.mark.slow
+def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project):
+    client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS",
+                data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    jid = _job(client, project, "apply_lfs")
+    st = _status(client, jid)
+    assert st["type"] == "apply_lfs" and st["status"] in ("deferred", "queued")
+    run_burst(rconn)
+    st = _status(client, jid)
+    assert st["status"] == "finished", st
+    assert st["progress"] == {"done": 350, "total": 350}
+    assert st["result"]["n_lfs"] == 6 and st["result"]["n_items"] == 350
+    for kind in ("fit_label_model", "train_end_model", "refill_queue", "export"):
+        jid = _job(client, project, kind)
+        run_burst(rconn)
+        st = _status(client, jid)
+        assert st["status"] == "finished", st
+    assert st["result"]["bytes"] > 0
+    jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    assert len(jobs) == 5 and jobs[0]["type"] == "export"
+
+    # K=10 answers trigger exactly one pending recalibration (coalesced)
+    tok = client.post(f"/api/projects/{project}/annotators", headers=auth(),
+                      json={"name": "a"}).json["token"]
+    for _ in range(25):
+        got = client.post(f"/api/projects/{project}/queue/next", headers=auth(tok)).json
+        client.post(f"/api/projects/{project}/queue/answer", headers=auth(tok), json={
+            "item_id": got["item"]["id"], "label": 0, "lease_id": got["lease"]["id"]})
+    jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    recal = [j for j in jobs if j["type"] == "recalibrate"]
+    assert len(recal) == 1 and recal[0]["status"] == "queued"
+    run_burst(rconn)
+    st = _status(client, recal[0]["id"])
+    assert st["status"] == "finished" and st["result"]["n_gold"] == 25
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["n_gold"] == 25 and len(m["history"]) == 1 and m["last_recalibrated_at"]
+    assert m["history"][0]["label_model"] is not None and m["agreement"] is not None
+    assert m["class_balance"] == {"ham": 25, "spam": 0}
+
+
+def test_failed_job_reports_error(client, rconn, project):
+    from rq import Queue
+
+    from loop.storage import RedisStore
+
+    job = tasks._enqueue(Queue("loop", connection=rconn), RedisStore(rconn), project,
+                         "fit_label_model", meta={"type": "fit_label_model", "project": project})
+    job.retries_left = 0
+    job.save()
+    run_burst(rconn)
+    st = _status(client, job.id)
+    assert st["status"] == "failed"
+    assert "apply the LFs" in st["error"] and "Traceback" in st["traceback"]

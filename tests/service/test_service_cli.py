@@ -1,0 +1,43 @@
+"""`loop serve` as a Python function: embedded Redis, rq workers, gunicorn."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+
+import pytest
+from svc_helpers import worker_env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_run_service_serves_the_api(tmp_path):
+    from loop.service_cli import run_service, stop_service
+
+    port = _free_port()
+    env = {k: v for k, v in worker_env("x").items() if k == "PYTHONPATH"}
+    info = run_service(workers=1, port=port, data_dir=str(tmp_path), api_keys="k1",
+                       web_workers=1, wait=False, env=env)
+    try:
+        end = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{info['url']}/healthz", timeout=2) as r:
+                    assert json.load(r) == {"ok": True}
+                    break
+            except OSError:
+                assert time.time() < end, "gunicorn did not come up"
+                time.sleep(0.2)
+        req = urllib.request.Request(f"{info['url']}/api/projects",
+                                     headers={"Authorization": "Bearer k1"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert json.load(r) == {"projects": []}
+    finally:
+        stop_service(info)
