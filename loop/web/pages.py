@@ -1,0 +1,75 @@
+"""Blueprint: HTML pages (sign-in, labeling, dashboard) that call the JSON API.
+
+The pages are static shells; all data arrives through ``/api/...`` with an
+``Authorization: Bearer`` token kept in the browser. Item text is untrusted:
+the scripts only ever put it in the DOM with ``textContent``, and a strict
+Content-Security-Policy (no inline script, same-origin only) backs that up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from loop.web.auth import annotator_required
+
+bp = Blueprint(
+    "pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/pages",
+)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    """Strict CSP and friends on every page of this blueprint."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+@bp.get("/signin")
+def signin() -> str:
+    """Paste an annotator token or admin key."""
+    return render_template("signin.html", title="Sign in")
+
+
+@bp.get("/p/<pid>")
+def project_home(pid: str) -> BaseResponse:
+    """A project's root goes to its labeling page."""
+    return redirect(url_for("pages.label", pid=pid))
+
+
+@bp.get("/p/<pid>/label")
+def label(pid: str) -> str:
+    """Label one item at a time."""
+    return render_template("label.html", pid=pid, title="Label")
+
+
+@bp.get("/p/<pid>/dashboard")
+def dashboard(pid: str) -> str:
+    """LF table, learning curve, queue, jobs and exports."""
+    return render_template("dashboard.html", pid=pid, title="Dashboard")
+
+
+@bp.get("/p/<pid>/label/session")
+@annotator_required
+def label_session(pid: str) -> Any:
+    """What the labeling page needs and an annotator token may read: the project's
+    name and labels, and when the model was last recalibrated."""
+    store = current_app.extensions["loop"]["store"]
+    project = store.get_project(pid)
+    return jsonify({"id": pid, "name": project.get("name"), "labels": project["labels"],
+                    "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")})

@@ -1,0 +1,278 @@
+/* Dashboard: LF table, learning curve (own SVG), class balance, queue, jobs, exports. */
+"use strict";
+(function () {
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const POLL_MS = 3000;
+  const pid = Loop.pid();
+  const base = "/api/projects/" + encodeURIComponent(pid);
+  const $ = function (id) { return document.getElementById(id); };
+  let labels = [];
+
+  function status(msg, isError) {
+    const s = $("dash-status");
+    s.textContent = msg || "";
+    s.classList.toggle("error", !!isError);
+  }
+
+  function svg(tag, attrs, text) {
+    const n = document.createElementNS(SVGNS, tag);
+    for (const k of Object.keys(attrs || {})) n.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) n.textContent = String(text);
+    return n;
+  }
+
+  function niceMax(v) {
+    if (!(v > 0)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return 10 * p;
+  }
+
+  /* history: [{n_gold, label_model, end_model, at}] -> SVG line chart. */
+  function drawCurve(history) {
+    const box = $("curve");
+    Loop.clear(box);
+    const series = [
+      { key: "label_model", name: "Label model", cls: "s-lm" },
+      { key: "end_model", name: "End model", cls: "s-em" },
+    ];
+    const pts = (history || []).filter(function (h) { return h && Number.isFinite(Number(h.n_gold)); })
+      .slice().sort(function (a, b) { return Number(a.n_gold) - Number(b.n_gold); });
+    const W = 640, H = 300, M = { l: 52, r: 16, t: 16, b: 44 };
+    const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", class: "chart",
+      "aria-labelledby": "curve-title curve-desc", preserveAspectRatio: "xMidYMid meet" });
+    root.appendChild(svg("title", { id: "curve-title" }, "Label-model and end-model score vs number of gold labels"));
+    const values = [];
+    pts.forEach(function (h) { series.forEach(function (s) { const v = Number(h[s.key]); if (Number.isFinite(v)) values.push(v); }); });
+    root.appendChild(svg("desc", { id: "curve-desc" }, pts.length
+      ? pts.length + " evaluations from " + pts[0].n_gold + " to " + pts[pts.length - 1].n_gold + " gold labels."
+      : "No evaluations yet."));
+    const xMax = niceMax(Math.max(1, ...pts.map(function (h) { return Number(h.n_gold); })));
+    const yLo = values.length && Math.min(...values) >= 0.5 ? 0.5 : 0;
+    const yHi = values.length && Math.max(...values) > 1 ? niceMax(Math.max(...values)) : 1;
+    const x = function (v) { return M.l + (W - M.l - M.r) * (v / xMax); };
+    const y = function (v) { return H - M.b - (H - M.t - M.b) * ((v - yLo) / (yHi - yLo)); };
+
+    const axes = svg("g", { class: "axes" });
+    for (let i = 0; i <= 5; i++) {
+      const yv = yLo + (yHi - yLo) * i / 5;
+      axes.appendChild(svg("line", { x1: M.l, x2: W - M.r, y1: y(yv), y2: y(yv), class: "grid" }));
+      axes.appendChild(svg("text", { x: M.l - 8, y: y(yv) + 4, "text-anchor": "end" }, yv.toFixed(2)));
+    }
+    for (let i = 0; i <= 5; i++) {
+      const xv = xMax * i / 5;
+      axes.appendChild(svg("line", { x1: x(xv), x2: x(xv), y1: H - M.b, y2: H - M.b + 5, class: "tick" }));
+      axes.appendChild(svg("text", { x: x(xv), y: H - M.b + 18, "text-anchor": "middle" }, Math.round(xv)));
+    }
+    axes.appendChild(svg("line", { x1: M.l, x2: W - M.r, y1: H - M.b, y2: H - M.b, class: "axis" }));
+    axes.appendChild(svg("line", { x1: M.l, x2: M.l, y1: M.t, y2: H - M.b, class: "axis" }));
+    axes.appendChild(svg("text", { x: (M.l + W - M.r) / 2, y: H - 6, "text-anchor": "middle", class: "axis-label" }, "gold labels"));
+    axes.appendChild(svg("text", { x: 14, y: (M.t + H - M.b) / 2, "text-anchor": "middle", class: "axis-label",
+      transform: "rotate(-90 14 " + (M.t + H - M.b) / 2 + ")" }, "score"));
+    root.appendChild(axes);
+
+    series.forEach(function (s) {
+      const sp = pts.filter(function (h) { return Number.isFinite(Number(h[s.key])); });
+      if (!sp.length) return;
+      const d = sp.map(function (h, i) {
+        return (i ? "L" : "M") + x(Number(h.n_gold)).toFixed(1) + " " + y(Number(h[s.key])).toFixed(1);
+      }).join(" ");
+      const g = svg("g", { class: "series " + s.cls });
+      g.appendChild(svg("path", { d: d, class: "line" }));
+      sp.forEach(function (h) {
+        const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5, class: "point" });
+        c.appendChild(svg("title", {}, s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold"));
+        g.appendChild(c);
+      });
+      root.appendChild(g);
+    });
+    const legend = svg("g", { class: "legend", transform: "translate(" + (W - M.r - 230) + "," + (H - M.b - 28) + ")" });
+    series.forEach(function (s, i) {
+      const g = svg("g", { class: "series " + s.cls, transform: "translate(" + i * 118 + ",0)" });
+      g.appendChild(svg("line", { x1: 0, x2: 22, y1: 0, y2: 0, class: "line" }));
+      g.appendChild(svg("circle", { cx: 11, cy: 0, r: 3.5, class: "point" }));
+      g.appendChild(svg("text", { x: 28, y: 4 }, s.name));
+      legend.appendChild(g);
+    });
+    root.appendChild(legend);
+    if (!pts.length) {
+      root.appendChild(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" },
+        "No gold-label evaluations yet"));
+    }
+    box.appendChild(root);
+  }
+
+  function drawBalance(balance) {
+    const box = $("balance");
+    Loop.clear(box);
+    let entries = [];
+    if (Array.isArray(balance)) entries = balance.map(function (v, i) { return [labels[i] || String(i), Number(v)]; });
+    else if (balance && typeof balance === "object") {
+      entries = Object.keys(balance).map(function (k) {
+        const idx = Number(k);
+        return [Number.isInteger(idx) && labels[idx] !== undefined ? labels[idx] : k, Number(balance[k])];
+      });
+    }
+    const total = entries.reduce(function (a, e) { return a + (Number.isFinite(e[1]) ? e[1] : 0); }, 0);
+    if (!entries.length || !total) { box.appendChild(Loop.el("p", { class: "muted", text: "No labels yet." })); return; }
+    const list = Loop.el("ul", { class: "bars" });
+    for (const e of entries) {
+      const share = total > 1.0001 ? e[1] / total : e[1];
+      const bar = Loop.el("span", { class: "bar" }, Loop.el("span", { class: "fill" }));
+      bar.firstChild.style.width = Math.round(100 * share) + "%";
+      list.appendChild(Loop.el("li", null, Loop.el("span", { class: "bar-label", text: e[0] }), bar,
+        Loop.el("span", { class: "bar-value", text: Loop.pct(share) + (total > 1.0001 ? " (" + e[1] + ")" : "") })));
+    }
+    box.appendChild(list);
+  }
+
+  function pick(o, keys) {
+    for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k];
+    return undefined;
+  }
+
+  function fmtShare(v) { return v === undefined ? "–" : Loop.pct(v, 1); }
+
+  function drawLfs(data) {
+    const rows = Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
+    const body = $("lf-rows");
+    Loop.clear(body);
+    if (!rows.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No LF statistics yet: run “Apply LFs”." })));
+      return;
+    }
+    for (const r of rows) {
+      const errs = pick(r, ["errors", "n_errors", "error_count"]);
+      const nErr = typeof errs === "object" && errs !== null ? (errs.count !== undefined ? errs.count : 0) : errs;
+      let errText = typeof errs === "object" && errs !== null && errs.example_error ? String(errs.example_error) : "";
+      if (r.error_example && r.error_example.error) {
+        errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
+      }
+      const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
+      body.appendChild(Loop.el("tr", null,
+        Loop.el("th", { scope: "row", class: "mono", text: String(pick(r, ["name", "lf"]) || "?") }),
+        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
+        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
+        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
+        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"])) }),
+        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) }),
+        errCell));
+    }
+  }
+
+  function drawJobs(data) {
+    const jobs = Array.isArray(data) ? data : (data && data.jobs) || [];
+    const body = $("job-rows");
+    Loop.clear(body);
+    if (!jobs.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "5", class: "muted", text: "No jobs yet." })));
+      return false;
+    }
+    let running = false;
+    for (const j of jobs.slice(0, 15)) {
+      const st = String(pick(j, ["status"]) || "unknown");
+      if (["queued", "started", "deferred", "scheduled", "running"].indexOf(st) !== -1) running = true;
+      let prog = pick(j, ["progress"]);
+      if (prog && typeof prog === "object") {
+        prog = prog.done !== undefined && prog.total ? prog.done / prog.total : pick(prog, ["fraction", "value"]);
+      }
+      const progCell = Loop.el("td", { class: "num" });
+      if (Number.isFinite(Number(prog))) {
+        const p = Number(prog) > 1 ? Number(prog) / 100 : Number(prog);
+        const m = Loop.el("progress", { max: "1", value: String(p), "aria-label": "progress" });
+        progCell.appendChild(m);
+        progCell.appendChild(document.createTextNode(" " + Loop.pct(p)));
+      } else progCell.textContent = "–";
+      body.appendChild(Loop.el("tr", null,
+        Loop.el("td", { class: "mono", text: String(pick(j, ["id", "job_id"]) || "").slice(0, 12) }),
+        Loop.el("td", { text: String(pick(j, ["type", "func"]) || "–") }),
+        Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
+        progCell,
+        Loop.el("td", { text: Loop.when(pick(j, ["started_at", "enqueued_at", "created_at"])) })));
+    }
+    return running;
+  }
+
+  async function refresh() {
+    const [m, lfs, jobs] = await Promise.allSettled([
+      Loop.api("GET", base + "/metrics"),
+      Loop.api("GET", base + "/lfs"),
+      Loop.api("GET", base + "/jobs"),
+    ]);
+    if (m.status === "fulfilled" && m.value) {
+      const v = m.value;
+      Loop.setText("n-items", v.n_items);
+      Loop.setText("n-gold", v.n_gold);
+      Loop.setText("queue-size", v.queue_size);
+      const ag = v.agreement;
+      Loop.setText("agreement", ag === null || ag === undefined ? "–"
+        : typeof ag === "object" ? (ag.rate !== undefined ? Loop.pct(ag.rate) : ag.kappa !== undefined ? "κ " + Loop.num(ag.kappa) : "–")
+          : Loop.pct(ag));
+      Loop.setText("recalibrated", Loop.when(v.last_recalibrated_at));
+      drawCurve(v.history);
+      drawBalance(v.class_balance);
+    }
+    if (lfs.status === "fulfilled") drawLfs(lfs.value);
+    let running = false;
+    if (jobs.status === "fulfilled") running = drawJobs(jobs.value);
+    const failed = [m, lfs, jobs].filter(function (r) { return r.status === "rejected"; });
+    if (failed.length) {
+      const e = failed[0].reason;
+      if (e && e.status === 401) { location.replace("/signin?next=" + encodeURIComponent(location.pathname)); return; }
+      if (e && e.status === 403) { status("The dashboard needs the admin API key: sign in with it.", true); return false; }
+      status("Some data could not be loaded: " + (e && e.message), true);
+    }
+    return running;
+  }
+
+  let timer = null;
+  function schedule(ms) {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(async function () {
+      timer = null;
+      let running = false;
+      try { running = await refresh(); } catch (e) { status(String(e), true); }
+      schedule(running ? POLL_MS : 4 * POLL_MS);
+    }, ms);
+  }
+
+  async function startJob(type, btn) {
+    btn.disabled = true;
+    try {
+      const res = await Loop.api("POST", base + "/jobs", { type: type });
+      const id = res && (res.id || res.job_id || (res.job && res.job.id));
+      status("Started " + type + (id ? " (job " + String(id).slice(0, 12) + ")" : "") + ".");
+      schedule(200);
+    } catch (e) {
+      status(e.status === 403 ? "Starting jobs needs the admin API key." : "Could not start " + type + ": " + e.message, true);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!Loop.requireToken()) return;
+    document.querySelectorAll(".job-btn").forEach(function (b) {
+      b.addEventListener("click", function () { startJob(b.dataset.job, b); });
+    });
+    document.querySelectorAll(".export-btn").forEach(function (b) {
+      b.addEventListener("click", async function () {
+        const fmt = b.dataset.format;
+        try {
+          await Loop.download(base + "/export?format=" + fmt, "project-" + pid + "." + fmt);
+          status("Downloaded " + fmt.toUpperCase() + ".");
+        } catch (e) { status("Export failed: " + e.message, true); }
+      });
+    });
+    try {
+      const project = await Loop.api("GET", base);
+      labels = Loop.labelNames(project);
+      if (project && project.name) Loop.setText("project-name", "· " + project.name);
+    } catch (e) {
+      if (e.status === 401) { location.replace("/signin?next=" + encodeURIComponent(location.pathname)); return; }
+      status("Could not load project: " + e.message, true);
+    }
+    drawCurve([]);
+    schedule(0);
+  });
+})();

@@ -1,0 +1,357 @@
+/* Labeling page: one item at a time, keyboard first, next item prefetched.
+ * Item text and fields are untrusted and only ever set with textContent. */
+"use strict";
+(function () {
+  const REASONS = {
+    conflict: "LFs conflict: the labeling functions that fired disagree.",
+    lf_conflict: "LFs conflict: the labeling functions that fired disagree.",
+    abstain: "No LF fired: nothing in the rules covers this item.",
+    lf_abstain: "No LF fired: nothing in the rules covers this item.",
+    no_lf: "No LF fired: nothing in the rules covers this item.",
+    uncovered: "No LF fired: nothing in the rules covers this item.",
+    uncertain: "Model uncertain: the label model's guess is close to a coin flip.",
+    uncertainty: "Model uncertain: the label model's guess is close to a coin flip.",
+    random: "Random pick: a spot check to keep the estimates honest.",
+    exploration: "Random pick: a spot check to keep the estimates honest.",
+    cold_start: "Cold start: the model has not been fitted yet.",
+    lfs_conflict: "LFs conflict: the labeling functions that fired disagree.",
+    no_lf_fired: "No LF fired: nothing in the rules covers this item.",
+    model_uncertain: "Model uncertain: the models are least sure about this item.",
+  };
+  const SHORT_REASONS = {
+    conflict: "LFs conflict", lf_conflict: "LFs conflict", abstain: "No LF fired",
+    lf_abstain: "No LF fired", no_lf: "No LF fired", uncovered: "No LF fired",
+    uncertain: "Model uncertain", uncertainty: "Model uncertain", random: "Random pick",
+    exploration: "Random pick", cold_start: "Cold start", lfs_conflict: "LFs conflict",
+    no_lf_fired: "No LF fired", model_uncertain: "Model uncertain",
+  };
+  const POLL_MS = Math.max(200, Number(new URLSearchParams(location.search).get("poll_ms")) || 10000);
+  const EMPTY_RETRY_MS = 5000;
+
+  const pid = Loop.pid();
+  const base = "/api/projects/" + encodeURIComponent(pid);
+  const state = {
+    labels: [],
+    current: null,      // {item, lease}
+    ready: [],          // [{item, lease}] shown next, in order
+    history: [],        // items answered or skipped here, newest last (for undo)
+    chain: Promise.resolve(),
+    prefetching: false,
+    exhausted: false,
+    recalibratedAt: undefined,
+    pendingKeyAt: null,
+    metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
+  };
+  const stats = { latencies: [], shown: 0 };
+  window.loopLabel = {
+    stats: stats,
+    currentId: function () { return state.current ? String(state.current.item.id) : null; },
+    readyCount: function () { return state.ready.length; },
+    idle: function () { return state.chain.then(function () { return true; }); },
+  };
+
+  const $ = function (id) { return document.getElementById(id); };
+
+  function status(msg, isError) {
+    const s = $("status");
+    s.textContent = msg || "";
+    s.classList.toggle("error", !!isError);
+  }
+
+  /* Serialize every request that changes queue state, in order. */
+  function enqueue(fn) {
+    const p = state.chain.then(fn);
+    state.chain = p.catch(function () { /* keep the chain alive */ });
+    return p;
+  }
+
+  function labelName(v) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v === "number") return v < 0 ? "abstain" : (state.labels[v] !== undefined ? state.labels[v] : String(v));
+    return String(v);
+  }
+
+  function isAbstain(v) { return v === -1 || v === "-1" || v === "abstain" || v === null; }
+
+  function renderItem() {
+    const cur = state.current;
+    const text = $("item-text");
+    const fields = $("item-fields");
+    const votes = $("votes");
+    Loop.clear(votes);
+    Loop.clear(fields);
+    document.querySelectorAll(".label-buttons button").forEach(function (b) { b.disabled = !cur; });
+    $("skip-btn").disabled = !cur;
+    if (!cur) {
+      Loop.setText("item-id", "");
+      text.textContent = state.exhausted
+        ? "Nothing left to label right now. New items appear here when the queue is refilled."
+        : "Loading…";
+      text.classList.add("muted");
+      $("reason").hidden = true;
+      Loop.setText("reason-text", "–");
+      Loop.setText("guess-label", "–");
+      Loop.setText("guess-conf", "");
+      $("guess-bar").style.width = "0";
+      fields.hidden = true;
+      return;
+    }
+    const item = cur.item;
+    text.classList.remove("muted");
+    Loop.setText("item-id", "#" + item.id);
+    text.textContent = item.text === undefined || item.text === null ? "" : String(item.text);
+
+    const f = item.fields && typeof item.fields === "object" ? item.fields : {};
+    const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
+    for (const k of keys.slice(0, 8)) {
+      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: k }), Loop.el("dd", { text: String(f[k]) })));
+    }
+    fields.hidden = keys.length === 0;
+
+    const reason = item.reason === undefined || item.reason === null ? "" : String(item.reason);
+    const badge = $("reason");
+    badge.hidden = !reason;
+    badge.textContent = SHORT_REASONS[reason] || reason;
+    badge.dataset.reason = reason;
+    Loop.setText("reason-text", REASONS[reason] || (reason ? reason : "–"));
+
+    const g = item.guess || {};
+    const conf = Number(g.confidence);
+    Loop.setText("guess-label", g.label === undefined ? "no guess yet" : labelName(g.label));
+    const src = g.source ? " · " + String(g.source).replace("_", " ") : "";
+    Loop.setText("guess-conf", Number.isFinite(conf) ? Loop.pct(conf) + " confident" + src : "");
+    $("guess-bar").style.width = Number.isFinite(conf) ? Math.round(100 * conf) + "%" : "0";
+
+    const list = Array.isArray(item.votes) ? item.votes : [];
+    if (!list.length) {
+      votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted", text: "No LF fired" })));
+    }
+    for (const v of list) {
+      const abstain = isAbstain(v.label);
+      votes.appendChild(Loop.el("tr", { class: abstain ? "abstain" : "" },
+        Loop.el("td", { class: "mono", text: String(v.lf) }),
+        Loop.el("td", { text: abstain ? "abstain" : labelName(v.label) })));
+    }
+  }
+
+  function markShown() {
+    const t0 = state.pendingKeyAt;
+    state.pendingKeyAt = null;
+    stats.shown += 1;
+    if (t0 === null) return;
+    requestAnimationFrame(function () {
+      /* After the frame with the new item has been laid out. */
+      setTimeout(function () { stats.latencies.push(performance.now() - t0); }, 0);
+    });
+  }
+
+  function showNext() {
+    state.current = state.ready.shift() || null;
+    renderItem();
+    if (state.current) markShown();
+    prefetch();
+  }
+
+  function takeNext(data) {
+    if (!data || !data.item) return null;
+    return { item: data.item, lease: data.lease || null };
+  }
+
+  function known(id) {
+    const s = String(id);
+    if (state.current && String(state.current.item.id) === s) return true;
+    return state.ready.some(function (r) { return String(r.item.id) === s; });
+  }
+
+  /* Keep one item ready beyond the current one. */
+  function prefetch() {
+    if (state.prefetching) return;
+    if (state.current && state.ready.length >= 1) return;
+    state.prefetching = true;
+    enqueue(async function () {
+      try {
+        for (let tries = 0; tries < 3; tries++) {
+          const got = takeNext(await Loop.api("POST", base + "/queue/next"));
+          if (!got) { state.exhausted = true; break; }
+          state.exhausted = false;
+          if (known(got.item.id)) continue;
+          state.ready.push(got);
+          break;
+        }
+      } finally {
+        state.prefetching = false;
+      }
+    }).then(function () {
+      if (!state.current && state.ready.length) {
+        showNext();
+      } else if (!state.current) {
+        renderItem();
+        setTimeout(prefetch, EMPTY_RETRY_MS);
+      } else if (state.ready.length < 1 && !state.exhausted) {
+        prefetch();
+      }
+    }, function (e) {
+      handleError(e);
+      setTimeout(prefetch, EMPTY_RETRY_MS);
+    });
+  }
+
+  function handleError(e) {
+    if (e && e.status === 401) {
+      location.replace("/signin?next=" + encodeURIComponent(location.pathname));
+      return;
+    }
+    status("Error: " + (e && e.message ? e.message : String(e)), true);
+  }
+
+  function flash(idx) {
+    const b = document.querySelector('.label-buttons button[data-index="' + idx + '"]');
+    if (!b) return;
+    b.classList.add("pressed");
+    setTimeout(function () { b.classList.remove("pressed"); }, 150);
+  }
+
+  function answer(idx, t0) {
+    const cur = state.current;
+    if (!cur) return;
+    state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
+    flash(idx);
+    state.history.push(cur.item);
+    showNext();
+    enqueue(function () {
+      return Loop.api("POST", base + "/queue/answer", {
+        item_id: cur.item.id, label: idx, lease_id: cur.lease ? cur.lease.id : null,
+      });
+    }).then(function () {
+      status("Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
+      refreshProgress();
+    }, function (e) {
+      state.history.pop();
+      handleError(e);
+    });
+  }
+
+  function skip(t0) {
+    const cur = state.current;
+    if (!cur) return;
+    state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
+    showNext();
+    enqueue(function () {
+      return Loop.api("POST", base + "/queue/skip", {
+        item_id: cur.item.id, lease_id: cur.lease ? cur.lease.id : null,
+      });
+    }).then(function () {
+      status("Skipped #" + cur.item.id + ".");
+      refreshProgress();
+    }, handleError);
+  }
+
+  /* Undo puts the item back on top of the queue, unleased: lease it again to relabel. */
+  function undo() {
+    enqueue(async function () {
+      const res = await Loop.api("POST", base + "/queue/undo");
+      if (!res || res.item_id === undefined || res.item_id === null) return null;
+      const got = takeNext(await Loop.api("POST", base + "/queue/next"));
+      return { id: String(res.item_id), got: got };
+    }).then(function (out) {
+      if (!out) { status("Nothing to undo."); return; }
+      const idx = state.history.findIndex(function (it) { return String(it.id) === out.id; });
+      if (idx !== -1) state.history.splice(idx, 1);
+      if (out.got && String(out.got.item.id) === out.id) {
+        if (state.current) state.ready.unshift(state.current);
+        state.current = out.got;
+        renderItem();
+        status("Undid the answer for #" + out.id + ". Label it again.");
+      } else {
+        if (out.got && !known(out.got.item.id)) state.ready.push(out.got);
+        if (!state.current) showNext();
+        status("Undid the answer for #" + out.id + "; it went back to the queue.");
+      }
+      refreshProgress();
+    }, handleError);
+  }
+
+  let progressTimer = null;
+  function refreshProgress() {
+    if (progressTimer) return;
+    progressTimer = setTimeout(async function () {
+      progressTimer = null;
+      try {
+        const me = await Loop.api("GET", base + "/queue/me");
+        if (!me) return;
+        Loop.setText("answers-today", me.answers_today);
+        Loop.setText("answers-total", me.answers_total);
+        Loop.setText("remaining", me.remaining);
+      } catch (e) { handleError(e); }
+    }, 50);
+  }
+
+  async function pollMetrics() {
+    try {
+      const m = await Loop.api("GET", state.metricsUrl);
+      const at = m ? m.last_recalibrated_at : null;
+      if (state.recalibratedAt === undefined) {
+        state.recalibratedAt = at === undefined ? null : at;
+      } else if (at && at !== state.recalibratedAt) {
+        const n = $("notice");
+        n.textContent = "The model was recalibrated at " + Loop.when(at) +
+          " using the latest answers. Guesses on new items use the updated model.";
+        n.hidden = false;
+        state.recalibratedAt = at;
+      }
+    } catch (e) {
+      if (e && e.status === 401) handleError(e);
+    }
+    setTimeout(pollMetrics, POLL_MS);
+  }
+
+  function buildButtons() {
+    const box = $("label-buttons");
+    Loop.clear(box);
+    state.labels.forEach(function (name, i) {
+      const b = Loop.el("button", { type: "button", class: "label-btn", "data-index": String(i),
+        "aria-keyshortcuts": i < 9 ? String(i + 1) : null },
+        i < 9 ? Loop.el("kbd", { text: String(i + 1) }) : null, " " + name);
+      b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
+      box.appendChild(b);
+    });
+    Loop.setText("max-key", String(Math.min(9, state.labels.length)));
+  }
+
+  function onKey(ev) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
+    const k = ev.key;
+    if (k >= "1" && k <= "9") {
+      const i = Number(k) - 1;
+      if (i < state.labels.length) { ev.preventDefault(); answer(i, ev.timeStamp); }
+    } else if (k === "s" || k === "S") {
+      ev.preventDefault(); skip(ev.timeStamp);
+    } else if (k === "u" || k === "U") {
+      ev.preventDefault(); undo();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!Loop.requireToken()) return;
+    $("skip-btn").addEventListener("click", function (ev) { skip(ev.timeStamp); });
+    $("undo-btn").addEventListener("click", function () { undo(); });
+    document.addEventListener("keydown", onKey);
+    try {
+      /* The API's project and metrics views are admin-only; this page's session view
+         gives annotators what they need (labels, last_recalibrated_at). */
+      const project = await Loop.api("GET", state.metricsUrl);
+      state.labels = Loop.labelNames(project);
+      if (project && project.name) document.title = "Label · " + project.name + " · loop";
+    } catch (e) {
+      handleError(e);
+      return;
+    }
+    buildButtons();
+    renderItem();
+    prefetch();
+    refreshProgress();
+    pollMetrics();
+  });
+})();

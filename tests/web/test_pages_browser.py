@@ -1,0 +1,179 @@
+"""The labeling page and dashboard in a real Chromium against the real service."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from web_helpers import DOCS_IMG, XSS_TEXTS, LiveServer, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _current_id(page: Any) -> str:
+    return str(page.evaluate("window.loopLabel.currentId()"))
+
+
+def _wait_new_item(page: Any, old: str) -> str:
+    page.wait_for_function("(old) => { const c = window.loopLabel.currentId(); "
+                           "return c !== null && c !== old; }", arg=old)
+    return _current_id(page)
+
+
+def _me(live: LiveServer, pid: str, token: str) -> dict[str, Any]:
+    from loop.demo.client import ApiClient
+
+    return ApiClient(live.url, token).call("GET", f"/api/projects/{pid}/queue/me")  # type: ignore[no-any-return]
+
+
+def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dict[str, str],
+                                             page: Any) -> None:
+    pid, token = demo_project["pid"], demo_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    expect_text = page.locator("#item-text")
+    assert expect_text.inner_text().strip()
+    assert page.locator(".label-btn").count() == 2
+    assert page.locator("#reason").is_visible()
+    reasons = ("LFs conflict", "No LF fired", "Model uncertain")
+    assert page.locator("#reason").inner_text() in reasons
+    page.wait_for_function("document.getElementById('answers-total').textContent === '0'")
+
+    seen = [_current_id(page)]
+    for n in range(5):
+        page.keyboard.press("1" if n % 2 else "2")
+        seen.append(_wait_new_item(page, seen[-1]))
+    assert len(set(seen)) == 6, seen
+    page.evaluate("window.loopLabel.idle()")
+    page.wait_for_function("document.getElementById('answers-total').textContent === '5'")
+    assert page.locator("#answers-today").inner_text() == "5"
+    assert _me(live, pid, token)["answers_total"] == 5
+
+    # Skip the item on screen: the next one shows and nothing is stored.
+    skipped = seen[-1]
+    page.keyboard.press("s")
+    after_skip = _wait_new_item(page, skipped)
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 5
+
+    # Undo the last answer: its item comes back on screen and the counters go down.
+    page.keyboard.press("u")
+    page.wait_for_function(f"window.loopLabel.currentId() === {seen[-2]!r}")
+    page.wait_for_function("document.getElementById('answers-total').textContent === '4'")
+    assert _me(live, pid, token)["answers_total"] == 4
+    # ... and label it again by keyboard; then the skipped-over item is back.
+    page.keyboard.press("2")
+    page.wait_for_function(f"window.loopLabel.currentId() === {after_skip!r}")
+    page.wait_for_function("document.getElementById('answers-total').textContent === '5'")
+    assert re.fullmatch(r"\d+", page.locator("#remaining").inner_text())
+
+    # Keyboard-only: Tab reaches the label buttons and shows a focus ring.
+    page.keyboard.press("Tab")
+    for _ in range(12):
+        if page.evaluate("document.activeElement.classList.contains('label-btn')"):
+            break
+        page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+    page.keyboard.press("Shift+Tab")  # leave a neutral focus for the screenshot
+    page.evaluate("document.activeElement.blur()")
+
+    assert not page.dialogs
+    assert not page.console_errors, page.console_errors
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / "labeling_page.png"))
+
+    # Phone width: no horizontal scrolling, buttons still on screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.locator(".label-btn").first.is_visible()
+
+
+def test_recalibration_notice(live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    pid, token = demo_project["pid"], demo_project["token"]
+    sign_in(page, live.url, token, pid, target="label?poll_ms=300")
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    page.wait_for_timeout(500)  # first poll records the baseline
+    assert page.locator("#notice").is_hidden()
+    live.admin.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    page.wait_for_selector("#notice", state="visible")
+    assert "recalibrated" in page.locator("#notice").inner_text()
+
+
+def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str],
+                                   page: Any) -> None:
+    from loop.demo.client import ApiClient
+
+    pid = demo_project["pid"]
+    api = live.admin
+    # A simulated expert answers in rounds with the uploaded CLASS (never the eval half),
+    # and each round ends with a recalibration: points on the learning curve.
+    expert = ApiClient(live.url, demo_project["token"])
+    labels = ["ham", "spam"]
+    store = live.app.extensions["loop"]["store"]
+    ugold = store.uploaded_gold(pid)
+    api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    for _ in range(3):
+        for _ in range(10):
+            nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
+            if nxt is None:
+                break
+            iid = nxt["item"]["id"]
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": iid, "label": labels[ugold.get(iid, 0)], "lease_id": nxt["lease"]["id"]})
+        api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#curve svg path.line")
+    n_points = page.locator("#curve svg circle.point").count()
+    assert n_points >= 2 * 3, n_points
+    d = page.locator("#curve .s-lm path.line").get_attribute("d")
+    assert d and d.startswith("M") and "L" in d
+    page.wait_for_selector("#lf-rows tr th.mono")
+    assert page.locator("#lf-rows tr").count() == 11
+    assert page.locator("#balance li").count() == 2
+    page.wait_for_function("document.getElementById('n-gold').textContent !== '–'")
+    assert int(page.locator("#n-gold").inner_text()) >= 25
+    page.wait_for_selector("#job-rows .pill")
+    assert "finished" in page.locator("#job-rows").inner_text()
+
+    # Start a job from the page; the jobs table shows it.
+    page.get_by_role("button", name="Refill queue").click()
+    page.wait_for_function("document.getElementById('dash-status').textContent.includes('Started')")
+    live.run_jobs()
+    # Export downloads through fetch + Bearer.
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    path = dl.value.path()
+    with open(path, encoding="utf-8") as f:
+        head = f.readline().strip()
+    assert head == "id,p_ham,p_spam,label,gold,source"
+
+    assert not page.dialogs
+    assert not page.console_errors, page.console_errors
+    page.evaluate("document.activeElement.blur()")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(DOCS_IMG / "dashboard.png"))
+
+
+def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], page: Any) -> None:
+    pid, token = xss_project["pid"], xss_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    shown = []
+    for i, _ in enumerate(XSS_TEXTS):
+        if i:  # the next item may still be on its way (prefetch): wait for it
+            page.wait_for_function("window.loopLabel.currentId() !== null")
+        text = page.locator("#item-text").inner_text()
+        shown.append(text)
+        assert page.locator("#item-text").evaluate("e => e.children.length") == 0
+        assert page.locator("#item-fields dd").first.inner_text() == "<svg onload=alert(2)>"
+        old = _current_id(page)
+        page.keyboard.press("1")
+        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    assert sorted(shown) == sorted(XSS_TEXTS)
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert page.locator("img[src='x'], main script, svg[onload]").count() == 0
+    assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0

@@ -1,0 +1,63 @@
+"""Helpers for the browser tests and the UI benchmark (importable: conftest puts this
+folder on sys.path)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "service"))
+
+from svc_helpers import ADMIN, run_burst  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+DOCS_IMG = HERE.parents[1] / "docs" / "img"
+XSS_TEXTS = [
+    "<img src=x onerror=alert(1)>",
+    "nice song <script>alert(1)</script> check it",
+]
+
+
+class LiveServer:
+    """The Flask app served by werkzeug in a thread, plus an admin API client."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        from loop.demo.client import ApiClient
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.admin = ApiClient(self.url, ADMIN)
+        self.rconn = app.extensions["loop"]["redis"]
+
+    def run_jobs(self) -> None:
+        """Work the job queue in this process (a real rq SimpleWorker, burst mode)."""
+        run_burst(self.rconn)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def sign_in(page: Any, base_url: str, token: str, pid: str, target: str = "label") -> None:
+    """Use the sign-in page like a person: type the token, press Enter.
+
+    ``target`` is the page after ``/p/<pid>/``, optionally with a query string."""
+    from urllib.parse import quote
+
+    dest = f"/p/{pid}/{target}"
+    page.goto(f"{base_url}/signin?next={quote(dest, safe='/')}")
+    page.fill("#token", token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: url.endswith(dest))
+    page.wait_for_load_state("load")
