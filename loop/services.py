@@ -173,7 +173,12 @@ def fit_label_model(store: RedisStore, pid: str) -> dict[str, Any]:
     """Fit the label model on ``L`` and all gold answers; store it and its proba."""
     project, L, ids, y = _state(store, pid)
     k = len(project["labels"])
-    lm = LabelModel(n_classes=k, random_state=0).fit(L, y)
+    # Only answers to items the queue drew at random ("exploration") re-estimate
+    # LF precisions; the rest were picked where the models are unsure, a biased
+    # sample (LabelModel.fit, random_gold).
+    audit = store.audit_ids(pid)
+    random_gold = np.array([i in audit for i in ids], dtype=bool) & (y >= 0)
+    lm = LabelModel(n_classes=k, random_state=0).fit(L, y, random_gold=random_gold)
     proba = lm.predict_proba(L)
     store.save_model(pid, "label_model", lm)
     store.save_proba(pid, "label_model", proba)
@@ -229,6 +234,9 @@ def refill_queue(store: RedisStore, pid: str, size: int = 100) -> dict[str, Any]
     # Keep the sampler's order (it enforces diversity), scores break nothing.
     prio = {ids[i]: float(n - rank) + float(scores[i]) / 1e3 for rank, i in enumerate(chosen)}
     reasons = {ids[i]: reason_for(L[i]) for i in chosen}
+    explore = [ids[i] for i in sampler.random_picks_]
+    reasons.update({i: "exploration" for i in explore})
+    store.add_audit(pid, explore)
     store.replace_queue(pid, prio, reasons)
     return {"queue_size": n}
 

@@ -144,8 +144,11 @@ def load_wrench(path: str | Path) -> Dataset:
             if p.exists():
                 ds.splits[split] = _parse_split(p, len(label_names))
                 break
-    if "all" not in ds.splits and ("test" not in ds.splits or not {"train", "valid"} & ds.splits.keys()):
-        raise DatasetError(f"{root} needs test.json and train.json (or valid.json), or a single all.json")
+    has_fit = bool({"train", "valid"} & ds.splits.keys())
+    if "all" not in ds.splits and ("test" not in ds.splits or not has_fit):
+        raise DatasetError(
+            f"{root} needs test.json and train.json (or valid.json), or a single all.json"
+        )
     n_lfs = {s.L.shape[1] for s in ds.splits.values()}
     if len(n_lfs) > 1:
         raise DatasetError(f"{root}: splits disagree on the number of LFs: {sorted(n_lfs)}")

@@ -26,7 +26,7 @@ def make_text_pipeline(C: float = 4.0, random_state: Any = None) -> Pipeline:
     return Pipeline(
         [
             ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)),
-            ("clf", LogisticRegression(C=C, solver="saga", max_iter=2000, random_state=random_state)),
+            ("clf", make_classifier(C=C, random_state=random_state)),
         ]
     )
 

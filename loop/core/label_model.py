@@ -181,7 +181,7 @@ class LabelModel(BaseEstimator):
     posterior moves more than ``tol``. Gold rows (``y >= 0``) have their
     posterior clamped to the known class (weighted by ``gold_weight``), so
     they anchor confusions, precisions and the class balance. Rows where
-    every LF abstains take no part in EM and are predicted ``class_prior_``.
+    every LF abstains take no part in EM and are predicted ``uncovered_prior_``.
 
     Scaling: EM runs on the distinct (votes, gold) patterns, with sparse
     one-hot votes, never a dense ``n x (n_lfs * n_classes)`` matrix. When
@@ -224,8 +224,10 @@ class LabelModel(BaseEstimator):
     ----------
     n_classes_, classes_, n_lfs_
         The label space and the number of LFs seen in ``fit``.
-    class_prior_ : (n_classes,) class balance; predicted for rows where every
-        LF abstains.
+    class_prior_ : (n_classes,) class balance of the rows some LF votes on.
+    uncovered_prior_ : (n_classes,) class balance predicted for rows where every
+        LF abstains: ``class_prior_`` updated by the gold labels of such rows
+        (``precision_strength`` pseudo-counts).
     accuracy_ : (n_lfs,) learned probability that each LF's vote is right
         (the precision for one-sided LFs; NaN for an LF that never voted).
     coverage_ : (n_lfs, n_classes) probability that LF ``j`` votes given the
@@ -248,7 +250,7 @@ class LabelModel(BaseEstimator):
         class_balance: str = "learn",
         accuracy_prior: float = 0.7,
         prior_strength: float = 2.0,
-        precision_strength: float = 5.0,
+        precision_strength: float = 20.0,
         gold_weight: float = 1.0,
         max_iter: int = 100,
         tol: float = 1e-4,
@@ -291,7 +293,7 @@ class LabelModel(BaseEstimator):
         if self.max_fit_rows is not None and int(self.max_fit_rows) < 1:
             raise ValueError(f"max_fit_rows must be >= 1 or None, got {self.max_fit_rows}")
 
-    def fit(self, L: Any, y: Any = None) -> LabelModel:
+    def fit(self, L: Any, y: Any = None, random_gold: Any = None) -> LabelModel:
         """Fit on ``L``; entries of ``y`` other than -1 are known classes.
 
         Parameters
@@ -300,11 +302,24 @@ class LabelModel(BaseEstimator):
             (n_items, n_lfs) int, -1 = abstain.
         y
             Optional (n_items,) int gold labels, -1 where unknown.
+        random_gold
+            Optional (n_items,) bool: which gold rows were sampled at random
+            from the items. Only those re-estimate the one-sided LFs'
+            precisions; gold picked by an active-learning sampler is biased
+            towards the items where an LF is wrong, so it only clamps its own
+            rows and anchors EM. Default: every gold row counts as random (a
+            random dev set). The loop passes an all-``False`` mask.
         """
         self._check_params()
         L = check_label_matrix(L, n_classes=self.n_classes)
         n, m = L.shape
         y = None if y is None else check_gold(y, n, self.n_classes)
+        if random_gold is not None:
+            random_gold = np.asarray(random_gold, dtype=bool)
+            if random_gold.shape != (n,):
+                raise ValueError(
+                    f"random_gold must have shape ({n},) to match L, got {random_gold.shape}"
+                )
         k = infer_n_classes(L, y, self.n_classes)
         self.n_classes_, self.n_lfs_ = k, m
         self.classes_ = np.arange(k)
@@ -333,17 +348,32 @@ class LabelModel(BaseEstimator):
         if yf is None:
             P, _, counts = unique_rows(Lf)
             gold = np.full(P.shape[0], -1, dtype=np.int64)
+            is_active = np.zeros(P.shape[0], dtype=bool)
         else:
-            Pg, _, counts = unique_rows(np.hstack([Lf.astype(np.int16), yf[:, None]]))
+            # Active (non-random) gold rows are coded y + k so they stay apart.
+            code = yf.copy()
+            if random_gold is not None:
+                rg = random_gold if rows is None else random_gold[rows]
+                code[(code >= 0) & ~rg] += k
+            Pg, _, counts = unique_rows(np.hstack([Lf.astype(np.int16), code[:, None]]))
             P, gold = Pg[:, :-1].astype(Lf.dtype), Pg[:, -1].astype(np.int64)
+        is_active = gold >= k
+        gold[is_active] -= k
         w = counts.astype(np.float64)
         is_gold = gold >= 0
         w[is_gold] *= float(self.gold_weight)
-        # Rows with neither a vote nor a gold label tell nothing about the LFs.
-        keep = (P >= 0).any(axis=1) | is_gold
+        # Rows without a vote tell nothing about the LFs: EM runs on covered rows
+        # only. Gold labels on uncovered rows set ``uncovered_prior_`` instead (they
+        # would otherwise drag the class balance of covered rows, and an active
+        # sampler picks them far from at random).
+        voted = (P >= 0).any(axis=1)
+        unc = ~voted & is_gold & ~is_active
+        unc_gold = np.bincount(gold[unc], weights=counts[unc], minlength=k)
+        keep = voted
         if not keep.any():
             raise ValueError("L has no votes at all: every LF abstains on every row")
-        P, gold, w, is_gold = P[keep], gold[keep], w[keep], is_gold[keep]
+        P, gold, w = P[keep], gold[keep], w[keep]
+        is_gold, is_active = is_gold[keep], is_active[keep]
 
         A = _one_hot_votes(P, k)
         At = A.T.tocsr()
@@ -352,7 +382,8 @@ class LabelModel(BaseEstimator):
         self.one_sided_ = n_voted.sum(axis=1) <= 1
         # Gold votes per LF: G[j, v, c] = weight of gold rows of class c where j voted v.
         Rg = np.zeros((P.shape[0], k))
-        Rg[is_gold] = np.eye(k)[gold[is_gold]] * w[is_gold, None]
+        learn = is_gold & ~is_active
+        Rg[learn] = np.eye(k)[gold[learn]] * w[learn, None]
         self._gold_S = np.asarray(At @ Rg).reshape(m, k, k)
         self._polarity = np.where(n_voted.any(axis=1), n_voted.argmax(axis=1), 0)
 
@@ -377,6 +408,8 @@ class LabelModel(BaseEstimator):
                 self.converged_ = True
                 break
         self._m_step(At, R, w, m, k)
+        b = float(self.precision_strength)
+        self.uncovered_prior_ = (b * self.class_prior_ + unc_gold) / (b + unc_gold.sum())
         return self
 
     def _m_step(self, At: sp.csr_matrix, R: np.ndarray, w: np.ndarray, m: int, k: int) -> None:
@@ -481,7 +514,7 @@ class LabelModel(BaseEstimator):
         logp -= logp.max(axis=1, keepdims=True)
         proba = np.exp(logp, out=logp)
         proba /= proba.sum(axis=1, keepdims=True)
-        proba[~covered] = self.class_prior_
+        proba[~covered] = self.uncovered_prior_
         return proba
 
     def predict(self, L: Any) -> np.ndarray:

@@ -303,6 +303,13 @@ class LoopSampler(Sampler):
     ``max_similarity``.
 
     Cold start (no end model yet) uses the label model's signals alone.
+
+    A share ``random_share`` of every batch is drawn uniformly at random from
+    the pool (at least one item when the share is positive). Those answers are
+    an unbiased sample, the only gold from which the label model may
+    re-estimate LF precisions (``LabelModel.fit(..., random_gold=...)``);
+    uncertainty-picked gold is biased towards the items where an LF is wrong.
+    After :meth:`select`, ``random_picks_`` holds the indices drawn at random.
     """
 
     name = "loop"
@@ -313,12 +320,14 @@ class LoopSampler(Sampler):
         pattern_weight: float = 0.5,
         max_per_pattern: int | None = None,
         max_similarity: float = 0.9,
+        random_share: float = 0.2,
         random_state: Any = None,
     ) -> None:
         super().__init__(batch_size, random_state)
         self.pattern_weight = pattern_weight
         self.max_per_pattern = max_per_pattern
         self.max_similarity = max_similarity
+        self.random_share = random_share
 
     def scores(
         self,
@@ -352,11 +361,21 @@ class LoopSampler(Sampler):
             raise ValueError("LoopSampler needs L and the label model's lm_proba")
         n = len(L)
         self._check(n)
+        if not 0.0 <= self.random_share <= 1.0:
+            raise ValueError(f"random_share must be in [0, 1], got {self.random_share}")
         rng = check_random_state(self.random_state)
         scores, bucket = self.scores(proba, L, lm_proba, y)
         batch = int(self.batch_size)
+        pool = _pool(n, exclude)
+        n_random = 0
+        if self.random_share > 0 and batch > 1:
+            n_random = min(max(1, int(round(batch * self.random_share))), int(pool.sum()))
+        random_picks = np.sort(rng.choice(np.flatnonzero(pool), n_random, replace=False))
+        self.random_picks_ = random_picks.astype(np.intp)
+        pool[random_picks] = False
+        batch -= n_random
         cap = self.max_per_pattern or max(1, batch // 3)
-        order = _top_k(scores, _pool(n, exclude), n, rng)
+        order = _top_k(scores, pool, n, rng)
         chosen: list[int] = []
         per_bucket: dict[int, int] = {}
         feats = _unit_rows(X) if X is not None else None
@@ -374,9 +393,17 @@ class LoopSampler(Sampler):
             if len(chosen) >= batch:
                 break
         if len(chosen) < batch:  # caps too tight for the pool: fill by score
-            rest = [int(i) for i in order if int(i) not in set(chosen)]
+            taken = set(chosen)
+            rest = [int(i) for i in order if int(i) not in taken]
             chosen += rest[: batch - len(chosen)]
-        return np.asarray(chosen, dtype=np.intp)
+        # Interleave the random picks evenly, so a queue served in this order
+        # mixes them in from the start.
+        out = np.asarray(chosen, dtype=np.intp)
+        total = out.size + self.random_picks_.size
+        slots = np.linspace(0, total - 1, self.random_picks_.size + 2)[1:-1].round().astype(int)
+        for pos, i in zip(slots, self.random_picks_, strict=True):
+            out = np.insert(out, min(pos, out.size), i)
+        return out
 
 
 def _unit_rows(X: Any) -> Any:

@@ -97,8 +97,10 @@ def simulate(
         X_feat, X_test = make_text_features(texts, test_texts)
     curve: list[dict[str, Any]] = []
     covered = (train.L >= 0).any(axis=1)
+    random_gold = np.zeros(len(y), dtype=bool)
     while True:
-        lm = LabelModel(n_classes=k, random_state=seed).fit(train.L, y)
+        # Only gold drawn at random re-estimates LF precisions (LabelModel.fit).
+        lm = LabelModel(n_classes=k, random_state=seed).fit(train.L, y, random_gold=random_gold)
         lm_proba = lm.predict_proba(train.L)
         point: dict[str, Any] = {
             "n_gold": int((y >= 0).sum()),
@@ -127,6 +129,11 @@ def simulate(
         if batch.size == 0:
             break
         y[batch] = train.y[batch]  # the simulated expert answers
+        picks = getattr(sampler, "random_picks_", None)
+        if picks is not None:
+            random_gold[picks] = True
+        elif strategy == "random":
+            random_gold[batch] = True
     return {
         "dataset": ds.name,
         "metric": metric,

@@ -201,6 +201,14 @@ class RedisQueueMixin:
                 p.hset(self._k(pid, "reason"), mapping=reasons)
             p.execute()
 
+    def add_audit(self, pid: str, item_ids: list[str]) -> None:
+        """Remember items the queue drew at random (their answers are unbiased)."""
+        if item_ids:
+            self.r.sadd(self._k(pid, "audit"), *item_ids)
+
+    def audit_ids(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.smembers(self._k(pid, "audit"))}
+
     def queue_size(self, pid: str) -> int:
         return int(self.r.zcard(self._k(pid, "queue")))
 

@@ -165,3 +165,23 @@ def test_majority_vote_tie_policies():
     assert set(r.predict(np.tile([[0, 1]], (200, 1)))) == {0, 1}
     with pytest.raises(ValueError, match="tie_policy"):
         MajorityVote(tie_policy="x").fit(L)
+
+
+def test_only_random_gold_re_estimates_one_sided_precision():
+    rng = np.random.default_rng(0)
+    n = 3000
+    y_true = rng.integers(0, 2, n)
+    L = np.full((n, 3), -1, dtype=np.int8)
+    L[(y_true == 1) & (rng.random(n) < 0.5), 0] = 1  # precise spam rule
+    L[rng.random(n) < 0.3, 1] = 0  # a "ham" rule that fires at random: 50% precise
+    L[(y_true == 0) & (rng.random(n) < 0.4), 2] = 0
+    y = np.full(n, -1)
+    gold = rng.choice(n, 400, replace=False)
+    y[gold] = y_true[gold]
+    random_fit = LabelModel().fit(L, y)
+    active_fit = LabelModel().fit(L, y, random_gold=np.zeros(n, dtype=bool))
+    unsup = LabelModel().fit(L)
+    assert abs(random_fit.accuracy_[1] - 0.5) < 0.08  # learned from random gold
+    assert active_fit.accuracy_[1] == pytest.approx(unsup.accuracy_[1])  # prior kept
+    with pytest.raises(ValueError, match="random_gold must have shape"):
+        LabelModel().fit(L, y, random_gold=np.zeros(3, dtype=bool))

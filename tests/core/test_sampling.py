@@ -74,9 +74,10 @@ def test_loop_sampler_batches_are_diverse_and_deterministic():
     lm = rng.dirichlet([1, 1], size=200)
     end = rng.dirichlet([1, 1], size=200)
     X = np.repeat(np.eye(20), 10, axis=0)  # 20 groups of identical items
-    s = LoopSampler(batch_size=8, random_state=1)
+    s = LoopSampler(batch_size=8, random_share=0.0, random_state=1)
     a = s.select(end, L=Lb, lm_proba=lm, X=X)
-    b = LoopSampler(batch_size=8, random_state=1).select(end, L=Lb, lm_proba=lm, X=X)
+    b = LoopSampler(batch_size=8, random_share=0.0, random_state=1).select(end, L=Lb,
+                                                                          lm_proba=lm, X=X)
     assert a.tolist() == b.tolist()
     assert len(set(a.tolist())) == 8
     assert len({int(i) // 10 for i in a}) == 8  # no two near-duplicates
@@ -109,3 +110,17 @@ def test_modal_active_learner_works_with_the_pinned_scikit_learn():
     idx, _ = learner.query(X[10:])
     learner.teach(X[10:][idx], y[10:][idx])
     assert learner.score(X, y) > 0.5
+
+
+def test_loop_sampler_mixes_in_random_exploration_picks():
+    rng = np.random.default_rng(0)
+    Lb = rng.choice([-1, 0, 1], size=(300, 4)).astype(np.int8)
+    lm = rng.dirichlet([1, 1], size=300)
+    s = LoopSampler(batch_size=20, random_share=0.2, random_state=0)
+    got = s.select(None, L=Lb, lm_proba=lm, exclude=np.arange(100))
+    assert len(got) == 20 and len(set(got.tolist())) == 20 and got.min() >= 100
+    assert len(s.random_picks_) == 4 and set(s.random_picks_) <= set(got.tolist())
+    positions = sorted(got.tolist().index(i) for i in s.random_picks_)
+    assert positions[0] < 10  # interleaved, not appended at the end
+    with pytest.raises(ValueError, match="random_share"):
+        LoopSampler(random_share=2).select(None, L=Lb, lm_proba=lm)

@@ -84,12 +84,13 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
         assert m["history"][-1]["n_gold"] == 50
         print(f"held-out accuracy: label model {lm0:.3f} -> {final['label_model']:.3f}, "
               f"end model {em0:.3f} -> {final['end_model']:.3f}")
-        # What holds today: before any gold the end model generalises well beyond the
-        # keyword LFs. After 50 queue-picked answers both held-out scores DROP: the
-        # sampler picks ~95% spam and LabelModel(class_balance="learn") takes the
-        # class prior from gold alone, so uncovered items flip to spam (reported to the
-        # label-model owner; see the service notes). Only the recording is asserted.
-        assert em0 > 0.8 and em0 > lm0
+        # 50 answers recalibrate both models. The end model (which labels the items
+        # no LF covers) improves on held-out gold; the label model may only learn LF
+        # precisions from the queue's random "exploration" picks (about 1 in 5 answers),
+        # so with ~10 of them it moves little, but it must not get worse.
+        assert em0 > lm0
+        assert final["end_model"] > em0
+        assert final["label_model"] >= lm0 - 0.005
         assert all(p["label_model"] is not None for p in m["history"])
         rows = [json.loads(x) for x in client.get(
             f"/api/projects/{pid}/export?format=jsonl", headers=auth()).data.splitlines()]
