@@ -101,6 +101,11 @@ return false
 UNDO_LUA = """
 local id = redis.call('LPOP', KEYS[1])
 if not id then return false end
+local rec = redis.call('HGET', KEYS[2], id)
+if rec then
+  local at = tonumber(cjson.decode(rec)['at'])
+  if at and at >= tonumber(ARGV[2]) then redis.call('DECR', KEYS[6]) end
+end
 redis.call('HDEL', KEYS[2], id)
 redis.call('XADD', KEYS[3], '*', 'event', 'undo', 'item', id, 'annotator', ARGV[1])
 local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
@@ -171,8 +176,9 @@ class RedisQueueMixin:
         """Remove this annotator's last answer and put the item on top of the queue."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "gold"), k(pid, "log"), k(pid, "queue"),
-                k(pid, "n", annotator)]
-        out = self._scripts()["undo"](keys, [annotator])
+                k(pid, "n", annotator), k(pid, "n", annotator, _today())]
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        out = self._scripts()["undo"](keys, [annotator, midnight.timestamp()])
         return out.decode() if out else None
 
     def gold(self, pid: str) -> dict[str, dict[str, Any]]:

@@ -125,9 +125,13 @@ def test_skip_and_undo(client, store, ready):
     assert other[0] == a["item"]["id"]  # but others get it
     client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
         "item_id": b["item"]["id"], "label": "ham", "lease_id": b["lease"]["id"]})
+    me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
+    assert (me["answers_today"], me["answers_total"]) == (1, 1)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
     assert r.json == {"item_id": b["item"]["id"]}
     assert store.gold(ready) == {}
+    me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
+    assert (me["answers_today"], me["answers_total"]) == (0, 0)
     c = _next(client, ready, tok)
     assert c["item"]["id"] == b["item"]["id"]  # undone item comes back first
     assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code == 400
