@@ -481,7 +481,7 @@ class LabelModel(BaseEstimator):
         logp = np.empty((n, k), dtype=np.float64)
         logp[:] = self._log_prior + self._base
         W = self._W3
-        Lt = np.ascontiguousarray(L.T)  # contiguous columns
+        Lt = L.T  # a view: no copy of L (peak memory matters at 1M rows)
         covered = np.zeros(n, dtype=bool)
         for start in range(0, m, g):
             cols = list(range(start, min(m, start + g)))
