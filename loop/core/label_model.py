@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -254,7 +255,7 @@ class LabelModel(BaseEstimator):
         gold_weight: float = 1.0,
         max_iter: int = 100,
         tol: float = 1e-4,
-        max_fit_rows: int | None = 50_000,
+        max_fit_rows: int | None = 20_000,
         tie_policy: str = "random",
         random_state: Any = None,
     ) -> None:
@@ -477,27 +478,42 @@ class LabelModel(BaseEstimator):
         n, m = L.shape
         k = self.n_classes_
         base = k + 1  # vote states: abstain, 0..k-1
-        g = max(1, int(np.log(4096) / np.log(base)))
+        g = max(1, int(np.log(65536) / np.log(base) + 1e-9))
         logp = np.empty((n, k), dtype=np.float64)
         logp[:] = self._log_prior + self._base
         W = self._W3
-        Lt = L.T  # a view: no copy of L (peak memory matters at 1M rows)
-        covered = np.zeros(n, dtype=bool)
+        # Votes as unsigned codes (abstain -1 -> the top value), so one look-up
+        # per column turns a vote into its place value in the group's code.
+        U = L.view(np.uint8 if L.dtype == np.int8 else np.uint16) if L.dtype in (
+            np.int8, np.int16) else L.astype(np.int16).view(np.uint16)
+        size = 256 if U.dtype == np.uint8 else 65536
+        groups = []
         for start in range(0, m, g):
             cols = list(range(start, min(m, start + g)))
-            code = np.zeros(n, dtype=np.int32)
-            for j in cols:
-                code *= base
-                code += Lt[j]
-                code += 1
-                covered |= Lt[j] >= 0
+            luts = []
+            for pos in range(len(cols)):
+                lut = np.zeros(size, dtype=np.int32)
+                lut[:k] = (np.arange(k) + 1) * base ** (len(cols) - 1 - pos)
+                luts.append(lut)
             # Table over every combination of the group's vote states.
             states = np.indices((base,) * len(cols)).reshape(len(cols), -1)  # [g, T]
             table = np.zeros((states.shape[1], k))
             for t, j in enumerate(cols):
                 Wj = np.vstack([np.zeros((1, k)), W[j]])  # abstain row adds nothing
                 table += Wj[states[t]]
-            logp += table[code]
+            groups.append((cols, luts, table))
+        covered = np.zeros(n, dtype=bool)
+        block = 1 << 15  # rows per block: the block's columns stay in cache
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            Ub = np.ascontiguousarray(U[a:b].T)  # (m, block), small
+            out = logp[a:b]
+            for cols, luts, table in groups:
+                code = luts[0][Ub[cols[0]]]
+                for pos in range(1, len(cols)):
+                    code += luts[pos][Ub[cols[pos]]]
+                covered[a:b] |= code != 0
+                out += table[code]
         return logp, covered
 
     def predict_proba(self, L: Any) -> Proba:
@@ -511,9 +527,15 @@ class LabelModel(BaseEstimator):
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LFs, the model was fit with {self.n_lfs_}")
         logp, covered = self._log_joint(L)
-        logp -= logp.max(axis=1, keepdims=True)
-        proba = np.exp(logp, out=logp)
-        proba /= proba.sum(axis=1, keepdims=True)
+        if self.n_classes_ == 2:  # a logistic of the log-odds: fewer passes
+            p1 = expit(logp[:, 1] - logp[:, 0])
+            proba = logp
+            proba[:, 1] = p1
+            np.subtract(1.0, p1, out=proba[:, 0])
+        else:
+            logp -= logp.max(axis=1, keepdims=True)
+            proba = np.exp(logp, out=logp)
+            proba /= proba.sum(axis=1, keepdims=True)
         proba[~covered] = self.uncovered_prior_
         return proba
 
