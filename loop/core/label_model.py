@@ -227,8 +227,8 @@ class LabelModel(BaseEstimator):
         The label space and the number of LFs seen in ``fit``.
     class_prior_ : (n_classes,) class balance of the rows some LF votes on.
     uncovered_prior_ : (n_classes,) class balance predicted for rows where every
-        LF abstains: ``class_prior_`` updated by the gold labels of such rows
-        (``precision_strength`` pseudo-counts).
+        LF abstains: ``class_prior_`` updated by the random gold labels of such
+        rows (``prior_strength`` pseudo-counts).
     accuracy_ : (n_lfs,) learned probability that each LF's vote is right
         (the precision for one-sided LFs; NaN for an LF that never voted).
     coverage_ : (n_lfs, n_classes) probability that LF ``j`` votes given the
@@ -409,7 +409,7 @@ class LabelModel(BaseEstimator):
                 self.converged_ = True
                 break
         self._m_step(At, R, w, m, k)
-        b = float(self.precision_strength)
+        b = float(self.prior_strength)
         self.uncovered_prior_ = (b * self.class_prior_ + unc_gold) / (b + unc_gold.sum())
         return self
 
