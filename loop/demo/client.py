@@ -113,7 +113,9 @@ def demo_csv(files: Sequence[str] = CSV_FILES, limit: int | None = None) -> byte
     return out.encode()
 
 
-PIPELINE = ("apply_lfs", "fit_label_model", "train_end_model", "refill_queue")
+# "recalibrate" fits the label model, trains the end model, fills the queue and
+# records the first point (0 gold labels) of the dashboard's learning curve.
+PIPELINE = ("apply_lfs", "recalibrate")
 
 
 def create_demo_project(
@@ -125,7 +127,7 @@ def create_demo_project(
     log: Callable[[str], None] | None = None,
 ) -> str:
     """Create the project, upload the comments (``CLASS`` as held-out gold only),
-    then apply LFs -> fit -> train end model -> refill the queue. Returns its id."""
+    then apply LFs -> recalibrate (fit, train end model, fill the queue). Returns its id."""
     say = log or (lambda _msg: None)
     p = api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
                                            "lf_module": LF_MODULE, "text_field": "CONTENT"})

@@ -116,6 +116,6 @@ def page(chromium: Any) -> Iterator[Any]:
 
     pg.on("dialog", on_dialog)
     pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))  # type: ignore[attr-defined]
-    pg.set_default_timeout(15000)
+    pg.set_default_timeout(45000)  # shared 2-core machines: be patient, not flaky
     yield pg
     ctx.close()
