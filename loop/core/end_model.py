@@ -144,7 +144,7 @@ class EndModel(BaseEstimator):
             self.constant_ /= self.constant_.sum()
             self.model_ = None
             return self
-        self.constant_ = None
+        self.constant_ = None  # type: ignore[assignment]
         est = (
             clone(self.estimator)
             if self.estimator is not None

@@ -58,7 +58,7 @@ def unique_rows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     key = np.zeros(n, dtype=np.int64)
     with np.errstate(over="ignore"):
         for j in range(m):
-            key = key * np.int64(1_000_003) + (M[:, j].astype(np.int64) + 2) * mult[j]
+            key = key * np.int64(1_000_003) + (M[:, j].astype(np.int64) + 2) * mult[j]  # type: ignore[index]
     _, index, inverse, counts = np.unique(
         key, return_index=True, return_inverse=True, return_counts=True
     )

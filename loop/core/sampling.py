@@ -77,7 +77,7 @@ def lf_abstain(L: LabelMatrix) -> np.ndarray:
     >>> lf_abstain(np.array([[0, -1], [-1, -1]])).tolist()
     [0.0, 1.0]
     """
-    return (np.asarray(L) < 0).all(axis=1).astype(np.float64)
+    return np.asarray((np.asarray(L) < 0).all(axis=1), dtype=np.float64)
 
 
 # -- samplers -------------------------------------------------------------------------

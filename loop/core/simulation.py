@@ -93,10 +93,10 @@ def simulate(
     sampler = make_sampler(strategy, batch_size=batch_size, random_state=seed)
     y = np.full(len(train.y), -1, dtype=np.int64)
     X_feat = X_test = None
-    if has_text:
+    if texts is not None and test_texts is not None:
         X_feat, X_test = make_text_features(texts, test_texts)
     curve: list[dict[str, Any]] = []
-    covered = (train.L >= 0).any(axis=1)
+    covered = np.asarray((train.L >= 0).any(axis=1), dtype=bool)
     random_gold = np.zeros(len(y), dtype=bool)
     while True:
         # Only gold drawn at random re-estimates LF precisions (LabelModel.fit).
