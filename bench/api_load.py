@@ -17,7 +17,7 @@ leased to / answered by two annotators (client-side intervals
 Scenarios (``--scenario``, repeatable; default: all three):
 
 * ``default``: the demo project as shipped (1,956 comments, 30 % of the gold held
-  out), the service defaults (``QUEUE_SIZE`` 100, recalibration every 10 answers);
+  out), the service defaults (``QUEUE_SIZE`` 1000, low-water refill, recalibration every 10);
 * ``recal``: the demo CSV uploaded ``--copies`` times (so the pool lasts the run),
   ``LOOP_QUEUE_SIZE`` big enough to queue the whole pool, recalibration every 10;
 * ``norecal``: as ``recal`` with ``LOOP_RECALIBRATE_EVERY`` set to 10**9 (never).
@@ -388,7 +388,7 @@ def _profile_report(tmp: str) -> str:
 
 # -- report ----------------------------------------------------------------------------------
 DESCR = {
-    "default": "demo as shipped, QUEUE_SIZE 100, recalibrate every 10 answers",
+    "default": "demo as shipped, QUEUE_SIZE 1000 (refill below 250), recalibrate every 10 answers",
     "recal": "demo x{copies}, whole pool queued, recalibrate every 10 answers",
     "norecal": "demo x{copies}, whole pool queued, recalibration off (every 10**9)",
 }

@@ -143,10 +143,11 @@ def instrument(timer: Timer) -> None:
     from loop.storage.redis import RedisStore
 
     for m in ("load_L", "item_ids", "gold", "items", "eval_ids", "audit_ids", "leased_ids",
-              "uploaded_gold", "load_proba", "get_project"):
+              "uploaded_gold", "load_proba", "get_project", "rows_of", "ids_at", "n_items",
+              "uploaded_gold_of", "load_features"):
         timer.wrap(RedisStore, m, f"redis read: {m}")
     for m in ("save_proba", "save_model", "replace_queue", "add_audit", "append_metric",
-              "take_since_recal", "set_value"):
+              "take_since_recal", "set_value", "save_features", "update_last_metric"):
         timer.wrap(RedisStore, m, f"redis write: {m}")
     timer.wrap(services.LabelModel, "fit", "label model: fit")
     timer.wrap(services.LabelModel, "predict_proba", "label model: predict_proba")
@@ -154,6 +155,7 @@ def instrument(timer: Timer) -> None:
     timer.wrap(services.EndModel, "fit", "end model: LR fit")
     timer.wrap(services.EndModel, "predict_proba", "end model: predict_proba")
     timer.wrap(services, "_eval_score", "eval score")
+    timer.wrap(services.State, "__init__", "state: read project, L, gold (total)")
     timer.wrap(sampling.LoopSampler, "select", "refill: LoopSampler.select")
     timer.wrap(sampling.LoopSampler, "scores", "refill: LoopSampler.scores")
     timer.wrap(services, "reason_for", "refill: reason_for")
@@ -166,7 +168,7 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
     t0 = time.perf_counter()
     services.fit_label_model(store, pid)
     t_lm = time.perf_counter() - t0
-    services.train_end_model(store, pid)
+    services.train_end_model(store, pid)  # also builds and stores the TF-IDF features
     t_em = time.perf_counter() - t0 - t_lm
     services.refill_queue(store, pid, args.queue_size)
     print(f"  n={n:,}: initial pipeline {time.perf_counter() - t0:.1f} s "
@@ -203,10 +205,20 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
         out = services.recalibrate(store, pid, args.queue_size, progress=progress)
         total = time.perf_counter() - t0
         timer.active = False
-        runs.append({"total": total, "steps": steps, "detail": dict(timer.t), "out": out})
+        detail = dict(timer.t)
+        # The slow path the fast one enqueues (workers.jobs.retrain_end_model):
+        # end model on the cached features, then a second re-rank.
+        timer.t.clear()
+        timer.active = True
+        t1 = time.perf_counter()
+        services.retrain_end_model(store, pid, args.queue_size)
+        em_total = time.perf_counter() - t1
+        timer.active = False
+        runs.append({"total": total, "steps": steps, "detail": detail, "out": out,
+                     "em_total": em_total, "em_detail": dict(timer.t)})
         print(f"  n={n:,} run {rep + 1}: recalibrate {total:.2f} s, steps "
-              f"{[round(s, 2) for s in steps]}, queue {out['queue_size']}", file=sys.stderr,
-              flush=True)
+              f"{[round(s, 2) for s in steps]}, queue {out['queue_size']}; end-model job "
+              f"{em_total:.2f} s", file=sys.stderr, flush=True)
     best = min(runs, key=lambda r: r["total"])
     # Free the memory of this project before the next size.
     for key in store.r.scan_iter(match=f"loop:p:{pid}:*", count=10000):
@@ -230,33 +242,37 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "answers in the gold hash plus one last answer through `lease_next` + "
         f"`store_answer`; queue size {args.queue_size}. Best of {args.repeats} runs.",
         "",
-        "| items | recalibrate total (s) | 1 fit label model | 2 train end model | "
-        "3 refill queue | goal < 1 s |",
-        "|---:|---:|---:|---:|---:|---|",
+        "`services.recalibrate` is the fast path the automatic trigger runs: (1) read the "
+        "state once and refit the label model with all gold, (2) re-rank the queue with the "
+        "label-model proba and the newest end-model proba there is (above "
+        "`RANK_MAX_ROWS` = 200,000 unlabeled rows, a uniform sample of them plus every gold "
+        "row is ranked). The end-model retrain is a separate coalesced job "
+        "(`services.retrain_end_model`: TF-IDF features cached in Redis per item set, LR "
+        "fit on at most `END_MODEL_MAX_ROWS` = 100,000 soft-labeled rows plus all gold, "
+        "then a second re-rank); it is timed after the fast path and is not part of the "
+        "latency goal. The TF-IDF build happened once, in the initial pipeline.",
+        "",
+        "| items | recalibrate = latency (s) | 1 read state + fit label model | "
+        "2 re-rank queue | goal < 1 s | end-model job (s) |",
+        "|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         b = r["best"]
-        s = b["steps"] + [float("nan")] * (3 - len(b["steps"]))
-        lines.append(f"| {r['n']:,} | {b['total']:.2f} | {s[0]:.2f} | {s[1]:.2f} | {s[2]:.2f} | "
-                     f"{'met' if b['total'] < 1 else 'not met'} |")
-    labels = sorted({k for r in results for k in r["best"]["detail"]})
-    lines += ["", "Breakdown (seconds, summed over the three steps; each step re-reads its "
-              "state from Redis):", "",
-              "| part | " + " | ".join(f"{r['n']:,}" for r in results) + " |",
-              "|---|" + "---:|" * len(results)]
-    for lab in sorted(labels, key=lambda k: -results[-1]["best"]["detail"].get(k, 0)):
-        vals = [r["best"]["detail"].get(lab, 0.0) for r in results]
-        if max(vals) < 0.005:
-            continue
-        lines.append(f"| {lab} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
-    other = []
-    for r in results:
-        b = r["best"]
-        # nested wrappers (scores inside select) would double count: drop scores from the sum
-        d = {k: v for k, v in b["detail"].items() if k != "refill: LoopSampler.scores"}
-        other.append(b["total"] - sum(d.values()))
-    lines.append("| other Python in services (id->row dicts, per-item loops, numpy) | "
-                 + " | ".join(f"{v:.2f}" for v in other) + " |")
+        s = b["steps"] + [float("nan")] * (2 - len(b["steps"]))
+        lines.append(f"| {r['n']:,} | {b['total']:.2f} | {s[0]:.2f} | {s[1]:.2f} | "
+                     f"{'met' if b['total'] < 1 else 'not met'} | {b['em_total']:.2f} |")
+    for title, key in (("fast path", "detail"),
+                       ("end-model job", "em_detail")):
+        labels = sorted({k for r in results for k in r["best"][key]})
+        lines += ["", f"Breakdown of the {title} (seconds; `state` includes the reads "
+                  "listed under it):", "",
+                  "| part | " + " | ".join(f"{r['n']:,}" for r in results) + " |",
+                  "|---|" + "---:|" * len(results)]
+        for lab in sorted(labels, key=lambda k: -results[-1]["best"][key].get(k, 0)):
+            vals = [r["best"][key].get(lab, 0.0) for r in results]
+            if max(vals) < 0.005:
+                continue
+            lines.append(f"| {lab} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
     lines.append("")
     lines.append("`refill: LoopSampler.scores` is called inside and after `select`; it is "
                  "counted inside `select` once and listed for reference.")

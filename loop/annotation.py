@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.analysis import lf_summary
-from loop.errors import BadRequest, ItemNotFound, UnknownLabel
+from loop.errors import BadRequest, UnknownLabel
 from loop.storage.redis import RedisStore
 
 
@@ -24,51 +24,63 @@ def parse_label(labels: list[str], label: Any) -> int:
     raise UnknownLabel(f"unknown label {label!r}; labels are {labels}")
 
 
-def _guess(store: RedisStore, pid: str, row: int, labels: list[str]) -> dict[str, Any] | None:
-    k = len(labels)
+def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, Any] | None:
     for name in ("end_model", "label_model"):
-        p = store.proba_row(pid, name, row, k)
+        p = proba.get(name)
         if p is not None:
             c = int(np.argmax(p))
             return {"label": labels[c], "confidence": float(p[c]), "source": name}
     return None
 
 
+def lease_item(
+    store: RedisStore, pid: str, annotator: str, lease_seconds: float
+) -> tuple[dict[str, Any] | None, int]:
+    """:func:`next_item` plus the queue length left after the lease (0 when empty).
+
+    One Redis round trip (the lease script returns the item, row, reason, votes
+    and model rows); the project and the LF names come from per-process caches.
+    """
+    project = store.get_project(pid)
+    labels = project["labels"]
+    got = store.lease_next_full(pid, annotator, lease_seconds, len(labels))
+    if got is None:
+        return None, 0
+    item = got["item"] or {"text": None, "fields": {}}
+    row, L_row = got["row"], got["L_row"]
+    votes = []
+    if row is not None and L_row is not None:
+        names = store.L_meta_cached(pid, got["L_version"]).get("lf_names", [])
+        votes = [{"lf": n, "label": labels[int(v)]}
+                 for n, v in zip(names, L_row, strict=False) if v >= 0]
+    out = {
+        "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
+                 "votes": votes,
+                 "guess": None if row is None else _guess(got["proba"], labels),
+                 "reason": got["reason"] or "model_uncertain"},
+        "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
+    }
+    return out, got["remaining"]
+
+
 def next_item(
     store: RedisStore, pid: str, annotator: str, lease_seconds: float
 ) -> dict[str, Any] | None:
     """Lease the best free item for ``annotator`` (None when the queue is empty)."""
-    project = store.get_project(pid)
-    leased = store.lease_next(pid, annotator, lease_seconds)
-    if leased is None:
-        return None
-    item_id, lease_id, expires_at = leased
-    (item,) = store.items(pid, [item_id])
-    row = store.row_of(pid, item_id)
-    votes = []
-    if row is not None:
-        L_row = store.L_row(pid, row)
-        names = store.L_meta(pid).get("lf_names", [])
-        if L_row is not None:
-            votes = [{"lf": n, "label": project["labels"][int(v)]}
-                     for n, v in zip(names, L_row, strict=False) if v >= 0]
-    return {
-        "item": {"id": item_id, "text": item["text"], "fields": item["fields"], "votes": votes,
-                 "guess": None if row is None else _guess(store, pid, row, project["labels"]),
-                 "reason": store.reason(pid, item_id) or "model_uncertain"},
-        "lease": {"id": lease_id, "expires_at": expires_at},
-    }
+    return lease_item(store, pid, annotator, lease_seconds)[0]
 
 
 def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
            lease_id: Any) -> dict[str, Any]:
-    """Store a gold label once; ``since_recal`` counts answers since the last recalibration."""
+    """Store a gold label once; ``since_recal`` counts answers since the last recalibration.
+
+    One Redis round trip: the answer script checks the lease (a valid lease
+    implies the item exists) and reports unknown items itself.
+    """
     project = store.get_project(pid)
     if not isinstance(item_id, str) or not isinstance(lease_id, str):
         raise BadRequest("item_id and lease_id must be strings")
     c = parse_label(project["labels"], label)
-    if store.row_of(pid, item_id) is None:
-        raise ItemNotFound(f"no item {item_id!r}")
     duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
     return {"stored": True, "duplicate": duplicate, "since_recal": since}
 

@@ -11,6 +11,15 @@ import sys
 import time
 from typing import Any
 
+#: Threads per gunicorn worker: requests mostly wait on Redis, but more threads
+#: than this per process just contend for the GIL.
+DEFAULT_WEB_THREADS = 8
+
+
+def default_web_workers() -> int:
+    """One gunicorn process per core (at least 2): the GIL caps each at one core."""
+    return max(2, os.cpu_count() or 1)
+
 
 def _worker_cmd(url: str, queue: str = "loop") -> list[str]:
     return [sys.executable, "-m", "rq.cli", "worker", "--url", url, queue]
@@ -18,9 +27,13 @@ def _worker_cmd(url: str, queue: str = "loop") -> list[str]:
 
 def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
                 data_dir: str = "var", api_keys: str | None = None,
-                web_workers: int = 2, wait: bool = True, env: dict[str, str] | None = None,
+                web_workers: int | None = None, wait: bool = True,
+                env: dict[str, str] | None = None, web_threads: int | None = None,
                 ) -> dict[str, Any]:
     """Start Redis (embedded unless ``LOOP_REDIS_URL``), ``workers`` rq workers and gunicorn.
+
+    gunicorn runs ``web_workers`` gthread processes with ``web_threads`` threads
+    each (defaults: :func:`default_web_workers`, :data:`DEFAULT_WEB_THREADS`).
 
     Returns ``{url, redis_url, api_keys, processes, connection}``; with ``wait`` it
     blocks until Ctrl-C / SIGTERM and then stops every process it started.
@@ -32,9 +45,12 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     child_env = {**os.environ, **(env or {}), "LOOP_REDIS_URL": conn.url, "LOOP_API_KEYS": keys,
                  "LOOP_DATA_DIR": data_dir}
     procs = [subprocess.Popen(_worker_cmd(conn.url), env=child_env) for _ in range(workers)]
+    web_workers = web_workers or default_web_workers()
+    web_threads = web_threads or DEFAULT_WEB_THREADS
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w",
-         str(web_workers), "-b", f"{host}:{port}", "loop.web:create_app()"], env=child_env))
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(web_threads),
+         "-w", str(web_workers), "-b", f"{host}:{port}", "loop.web:create_app()"],
+        env=child_env))
     url = f"http://{host}:{port}"
     print(f"loop: serving on {url}  (redis: {conn.url}, workers: {workers})", flush=True)
     print(f"loop: admin API key(s): {keys}", flush=True)
@@ -70,7 +86,8 @@ def stop_service(info: dict[str, Any]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    run_service(workers=args.workers, host=args.host, port=args.port, data_dir=args.data_dir)
+    run_service(workers=args.workers, host=args.host, port=args.port, data_dir=args.data_dir,
+                web_workers=args.web_workers, web_threads=args.web_threads)
     return 0
 
 
@@ -89,6 +106,10 @@ def add_service_commands(sub: Any) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--data-dir", default="var", help="embedded Redis data (append-only file)")
+    s.add_argument("--web-workers", type=int, default=None,
+                   help="gunicorn worker processes (default: one per core, at least 2)")
+    s.add_argument("--web-threads", type=int, default=None,
+                   help=f"threads per gunicorn worker (default {DEFAULT_WEB_THREADS})")
     s.set_defaults(func=cmd_serve)
     w = sub.add_parser("worker", help="run one rq worker for the loop queue")
     w.add_argument("--url", help="Redis URL (default $LOOP_REDIS_URL)")

@@ -142,64 +142,128 @@ def merge_lfs(store: RedisStore, pid: str, n_chunks: int, chunk_size: int) -> di
 
 
 # -- models ---------------------------------------------------------------------------------
-def _state(store: RedisStore, pid: str) -> tuple[dict[str, Any], np.ndarray, list[str], np.ndarray]:
-    """Project, current ``L``, item ids and the gold vector y (-1 = unknown)."""
-    project = store.get_project(pid)
-    L, meta = store.load_L(pid)
-    ids = store.item_ids(pid)
-    if L is None or L.shape[0] != len(ids):
-        raise NotReady("apply the LFs to every item first (job type apply_lfs)")
-    row = {i: r for r, i in enumerate(ids)}
-    y = np.full(len(ids), -1, dtype=np.int64)
-    for iid, g in store.gold(pid).items():
-        if iid in row:
-            y[row[iid]] = g["label"]
-    return project, L, ids, y
+#: Rank at most this many unlabeled rows (a uniform random sample, plus every gold
+#: row) when re-ranking the queue; keeps the fast recalibration path < 1 s at 1M.
+RANK_MAX_ROWS = 200_000
+#: Train the end model on at most this many soft-labeled rows (uniform sample;
+#: every gold row is always used); it still predicts every item.
+END_MODEL_MAX_ROWS = 100_000
 
 
-def _eval_score(
-    store: RedisStore, pid: str, ids: list[str], proba: np.ndarray | None
-) -> float | None:
-    ev = store.eval_ids(pid)
-    if proba is None or not ev:
+class State:
+    """What the model steps share, read once: project, ``L``, gold vector ``y``.
+
+    Built from row lookups of the (small) gold / eval / audit / leased sets: no
+    list of every item id is loaded and no Python loop runs over every item.
+    """
+
+    def __init__(self, store: RedisStore, pid: str) -> None:
+        self.store, self.pid = store, pid
+        self.project = store.get_project(pid)
+        self.k = len(self.project["labels"])
+        L, meta = store.load_L(pid)
+        n = store.n_items(pid)
+        if L is None or L.shape[0] != n:
+            raise NotReady("apply the LFs to every item first (job type apply_lfs)")
+        self.L, self.meta, self.n = L, meta, n
+        gold = store.gold(pid)
+        gids = list(gold)
+        rows = store.rows_of(pid, gids)
+        ok = rows >= 0
+        self.y = np.full(n, -1, dtype=np.int64)
+        self.y[rows[ok]] = np.array([gold[i]["label"] for i in gids], dtype=np.int64)[ok]
+        self._eval: tuple[np.ndarray, np.ndarray] | None = None
+
+    def rows(self, ids: set[str] | list[str]) -> np.ndarray:
+        r = self.store.rows_of(self.pid, list(ids))
+        return r[r >= 0]
+
+    def eval_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the held-out eval items and their uploaded classes."""
+        if self._eval is None:
+            ev = sorted(self.store.eval_ids(self.pid))
+            rows = self.store.rows_of(self.pid, ev)
+            y = self.store.uploaded_gold_of(self.pid, ev)
+            keep = [i for i, (r, c) in enumerate(zip(rows, y, strict=True))
+                    if r >= 0 and c is not None]
+            self._eval = (rows[keep], np.array([y[i] for i in keep], dtype=np.int64))
+        return self._eval
+
+    def eval_score(self, proba: np.ndarray | None) -> float | None:
+        return _eval_score(self, proba)
+
+
+def _eval_score(state: State, proba: np.ndarray | None) -> float | None:
+    rows, y_true = state.eval_rows()
+    if proba is None or rows.size == 0:
         return None
-    ugold = store.uploaded_gold(pid)
-    rows = [r for r, i in enumerate(ids) if i in ev]
-    y_true = [ugold[ids[r]] for r in rows]
-    return score("acc", y_true, np.asarray(proba)[rows].argmax(axis=1))
+    return score("acc", y_true.tolist(), np.asarray(proba)[rows].argmax(axis=1))
 
 
-def fit_label_model(store: RedisStore, pid: str) -> dict[str, Any]:
+def fit_label_model(store: RedisStore, pid: str, state: State | None = None) -> dict[str, Any]:
     """Fit the label model on ``L`` and all gold answers; store it and its proba."""
-    project, L, ids, y = _state(store, pid)
-    k = len(project["labels"])
+    st = state or State(store, pid)
     # Only answers to items the queue drew at random ("exploration") re-estimate
     # LF precisions; the rest were picked where the models are unsure, a biased
     # sample (LabelModel.fit, random_gold).
-    audit = store.audit_ids(pid)
-    random_gold = np.array([i in audit for i in ids], dtype=bool) & (y >= 0)
-    lm = LabelModel(n_classes=k, random_state=0).fit(L, y, random_gold=random_gold)
-    proba = lm.predict_proba(L)
+    random_gold = np.zeros(st.n, dtype=bool)
+    random_gold[st.rows(store.audit_ids(pid))] = True
+    random_gold &= st.y >= 0
+    lm = LabelModel(n_classes=st.k, random_state=0).fit(st.L, st.y, random_gold=random_gold)
+    proba = lm.predict_proba(st.L)
     store.save_model(pid, "label_model", lm)
     store.save_proba(pid, "label_model", proba)
-    return {"n_gold": int((y >= 0).sum()), "label_model": _eval_score(store, pid, ids, proba)}
+    return {"n_gold": int((st.y >= 0).sum()), "label_model": st.eval_score(proba)}
 
 
-def train_end_model(store: RedisStore, pid: str) -> dict[str, Any]:
-    """Train the text classifier on label-model soft labels plus gold answers."""
-    project, L, ids, y = _state(store, pid)
-    k = len(project["labels"])
-    lm_proba = store.load_proba(pid, "label_model", k)
-    if lm_proba is None or lm_proba.shape[0] != len(ids):
+def text_features(store: RedisStore, pid: str, n: int) -> Any:
+    """TF-IDF features of every item, built once per item set and kept in Redis.
+
+    Items are append-only, so ``n_items`` identifies the item set; a new upload
+    makes the next end-model training rebuild them.
+    """
+    version = str(n)
+    X = store.load_features(pid, version)
+    if X is None:
+        texts = [i["text"] for i in store.items(pid)]
+        (X,) = make_text_features(texts)
+        X = store.save_features(pid, version, X)
+    return X
+
+
+def train_end_model(store: RedisStore, pid: str, state: State | None = None,
+                    max_rows: int | None = None) -> dict[str, Any]:
+    """Train the text classifier on label-model soft labels plus gold answers.
+
+    At most ``max_rows`` (default :data:`END_MODEL_MAX_ROWS`) soft-labeled rows,
+    drawn uniformly, are used for the fit; every gold row is.
+    """
+    st = state or State(store, pid)
+    lm_proba = store.load_proba(pid, "label_model", st.k)
+    if lm_proba is None or lm_proba.shape[0] != st.n:
         raise NotReady("fit the label model first")
     soft = lm_proba.astype(np.float64)
-    soft[~(L >= 0).any(axis=1)] = np.nan
-    texts = [i["text"] for i in store.items(pid, ids)]
-    (X,) = make_text_features(texts)
-    em = EndModel(estimator=make_classifier(random_state=0), n_classes=k).fit(X, soft, y)
+    soft[~(st.L >= 0).any(axis=1)] = np.nan
+    cap = END_MODEL_MAX_ROWS if max_rows is None else max_rows
+    soft_rows = np.flatnonzero(~np.isnan(soft[:, 0]) & (st.y < 0))
+    if soft_rows.size > cap:
+        rng = np.random.default_rng(int((st.y >= 0).sum()))
+        drop = np.ones(st.n, dtype=bool)
+        drop[rng.choice(soft_rows, size=cap, replace=False)] = False
+        drop[st.y >= 0] = False
+        soft[drop] = np.nan
+        fit_rows = np.flatnonzero(~drop)
+    else:
+        fit_rows = None
+    X = text_features(store, pid, st.n)
+    em = EndModel(estimator=make_classifier(random_state=0), n_classes=st.k)
+    if fit_rows is None:
+        em.fit(X, soft, st.y)
+    else:
+        em.fit(X[fit_rows], soft[fit_rows], st.y[fit_rows])
     proba = em.predict_proba(X)
     store.save_proba(pid, "end_model", proba)
-    return {"n_gold": int((y >= 0).sum()), "end_model": _eval_score(store, pid, ids, proba)}
+    return {"n_gold": int((st.y >= 0).sum()), "end_model": st.eval_score(proba)}
 
 
 def reason_for(votes: np.ndarray) -> str:
@@ -209,32 +273,49 @@ def reason_for(votes: np.ndarray) -> str:
     return "lfs_conflict" if np.unique(fired).size > 1 else "model_uncertain"
 
 
-def refill_queue(store: RedisStore, pid: str, size: int = 100) -> dict[str, Any]:
-    """Rank unlabeled items with :class:`LoopSampler` and replace the queue."""
-    project, L, ids, y = _state(store, pid)
-    k = len(project["labels"])
-    lm_proba = store.load_proba(pid, "label_model", k)
-    if lm_proba is None or lm_proba.shape[0] != len(ids):
+def refill_queue(store: RedisStore, pid: str, size: int = 100, state: State | None = None,
+                 max_rows: int | None = None) -> dict[str, Any]:
+    """Rank unlabeled items with :class:`LoopSampler` and replace the queue.
+
+    Uses the stored label-model and end-model proba (no model is fitted: cheap).
+    Above ``max_rows`` (default :data:`RANK_MAX_ROWS`) unlabeled rows, a uniform
+    random sample of them (plus every gold row, for the per-pattern statistics)
+    is ranked.
+    """
+    st = state or State(store, pid)
+    lm_proba = store.load_proba(pid, "label_model", st.k)
+    if lm_proba is None or lm_proba.shape[0] != st.n:
         raise NotReady("fit the label model first")
-    em_proba = store.load_proba(pid, "end_model", k)
-    if em_proba is not None and em_proba.shape[0] != len(ids):
+    em_proba = store.load_proba(pid, "end_model", st.k)
+    if em_proba is not None and em_proba.shape[0] != st.n:
         em_proba = None
-    skip = set(store.eval_ids(pid)) | store.leased_ids(pid)
-    exclude = (y >= 0) | np.array([i in skip for i in ids], dtype=bool)
-    n_pool = int((~exclude).sum())
-    if n_pool == 0:
+    exclude = st.y >= 0
+    exclude[st.eval_rows()[0]] = True
+    exclude[st.rows(store.leased_ids(pid))] = True
+    pool = np.flatnonzero(~exclude)
+    if pool.size == 0:
         store.replace_queue(pid, {}, {})
         return {"queue_size": 0}
-    sampler = LoopSampler(batch_size=min(size, n_pool), random_state=0)
-    lm = lm_proba.astype(np.float64)
-    em = None if em_proba is None else em_proba.astype(np.float64)
-    chosen = sampler.select(em, L=L, lm_proba=lm, y=y, exclude=exclude)
+    cap = RANK_MAX_ROWS if max_rows is None else max_rows
+    if pool.size > cap:
+        rng = np.random.default_rng(int((st.y >= 0).sum()))
+        sub = np.union1d(rng.choice(pool, size=cap, replace=False), np.flatnonzero(st.y >= 0))
+    else:
+        sub = np.arange(st.n)
+    L, y, ex = st.L[sub], st.y[sub], exclude[sub]
+    lm = lm_proba[sub].astype(np.float64)
+    em = None if em_proba is None else em_proba[sub].astype(np.float64)
+    sampler = LoopSampler(batch_size=min(size, int((~ex).sum())), random_state=0)
+    chosen = sampler.select(em, L=L, lm_proba=lm, y=y, exclude=ex)
     scores, _ = sampler.scores(em, L, lm, y)
     n = len(chosen)
+    ids = store.ids_at(pid, sub[chosen])
     # Keep the sampler's order (it enforces diversity), scores break nothing.
-    prio = {ids[i]: float(n - rank) + float(scores[i]) / 1e3 for rank, i in enumerate(chosen)}
-    reasons = {ids[i]: reason_for(L[i]) for i in chosen}
-    explore = [ids[i] for i in sampler.random_picks_]
+    prio = {iid: float(n - rank) + float(scores[i]) / 1e3
+            for rank, (iid, i) in enumerate(zip(ids, chosen, strict=True))}
+    reasons = {iid: reason_for(L[i]) for iid, i in zip(ids, chosen, strict=True)}
+    picked = set(sampler.random_picks_.tolist())
+    explore = [iid for iid, i in zip(ids, chosen, strict=True) if int(i) in picked]
     reasons.update({i: "exploration" for i in explore})
     store.add_audit(pid, explore)
     store.replace_queue(pid, prio, reasons)
@@ -242,28 +323,60 @@ def refill_queue(store: RedisStore, pid: str, size: int = 100) -> dict[str, Any]
 
 
 def recalibrate(store: RedisStore, pid: str, queue_size: int = 100,
-                progress: Progress | None = None) -> dict[str, Any]:
-    """Refit the label model with all gold, retrain the end model, re-rank the queue."""
+                progress: Progress | None = None, end_model: bool = False) -> dict[str, Any]:
+    """Refit the label model with all gold and re-rank the queue (the fast path).
+
+    The queue is ranked with the newest end-model proba there is, and the point
+    added to the metrics history scores that end model. Retraining the end model
+    is :func:`retrain_end_model`: run right after when ``end_model`` is true,
+    else (the automatic trigger) a separate coalesced job. State is read from
+    Redis once for both steps of the fast path.
+    """
     store.take_since_recal(pid)
-    steps: list[Callable[[], dict[str, Any]]] = [
-        lambda: fit_label_model(store, pid), lambda: train_end_model(store, pid),
-        lambda: refill_queue(store, pid, queue_size)]
-    out: dict[str, Any] = {}
-    for n, step in enumerate(steps, start=1):
-        out.update(step())
-        if progress is not None:
-            progress(n, len(steps))
+    steps = 3 if end_model else 2
+    st = State(store, pid)
+    out = fit_label_model(store, pid, st)
+    if progress is not None:
+        progress(1, steps)
+    out.update(refill_queue(store, pid, queue_size, st))
+    if progress is not None:
+        progress(2, steps)
+    em = store.load_proba(pid, "end_model", st.k)
     point = {"n_gold": out["n_gold"], "label_model": out.get("label_model"),
-             "end_model": out.get("end_model"), "at": time.time()}
+             "end_model": st.eval_score(em) if em is not None and len(em) == st.n else None,
+             "at": time.time()}
     store.append_metric(pid, point)
     store.set_value(pid, "last_recalibrated_at", point["at"])
+    if end_model:
+        em_out = retrain_end_model(store, pid, queue_size, state=st)
+        point["end_model"] = em_out["end_model"]
+        out["queue_size"] = em_out["queue_size"]
+        if progress is not None:
+            progress(3, steps)
     return {**point, "queue_size": out["queue_size"]}
+
+
+def retrain_end_model(store: RedisStore, pid: str, queue_size: int = 100,
+                      progress: Progress | None = None,
+                      state: State | None = None) -> dict[str, Any]:
+    """Slow path after :func:`recalibrate`: retrain the end model, re-rank the queue,
+    and record its eval score on the newest metrics point."""
+    st = state or State(store, pid)
+    out = train_end_model(store, pid, st)
+    if progress is not None:
+        progress(1, 2)
+    out.update(refill_queue(store, pid, queue_size, st))
+    if progress is not None:
+        progress(2, 2)
+    store.update_last_metric(pid, {"end_model": out["end_model"]})
+    return out
 
 
 from loop.annotation import (  # noqa: E402  (re-exported use cases)
     answer,
     export_bytes,
     export_rows,
+    lease_item,
     lf_stats,
     me,
     metrics,
@@ -275,7 +388,8 @@ from loop.annotation import (  # noqa: E402  (re-exported use cases)
 
 __all__ = [
     "answer", "apply_lfs_chunk", "create_project", "export_bytes", "export_rows",
+    "lease_item",
     "fit_label_model", "import_items", "lf_stats", "load_lfs", "me", "merge_lfs", "metrics",
-    "next_item", "parse_label", "plan_apply", "recalibrate", "refill_queue", "skip",
-    "train_end_model", "undo",
+    "next_item", "parse_label", "plan_apply", "recalibrate", "refill_queue",
+    "retrain_end_model", "skip", "train_end_model", "undo",
 ]

@@ -7,6 +7,7 @@ are referenced by dotted path so this module never imports the workers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rq import Retry
@@ -55,7 +56,7 @@ def enqueue(queue: Queue, store: RedisStore, pid: str, job_type: str,
     elif job_type == "recalibrate":
         store.set_flag(pid, "recal_pending", 3600)
         job = _enqueue(queue, store, pid, "recalibrate", int(config.get("QUEUE_SIZE", 100)),
-                       meta={"type": job_type, "project": pid})
+                       True, meta={"type": job_type, "project": pid})
     elif job_type == "refill_queue":
         job = _enqueue(queue, store, pid, "refill_queue", int(config.get("QUEUE_SIZE", 100)),
                        meta={"type": job_type, "project": pid})
@@ -68,20 +69,78 @@ def enqueue(queue: Queue, store: RedisStore, pid: str, job_type: str,
     return job
 
 
+def _enqueue_recal(queue: Queue, store: RedisStore, pid: str, size: int,
+                   meta: dict[str, Any]) -> Job:
+    job = _enqueue(queue, store, pid, "recalibrate", size, meta=meta)
+    store.record_job(pid, job.id)
+    return job
+
+
 def maybe_recalibrate(queue: Queue, store: RedisStore, pid: str, since: int,
                       every: int, seconds: float,
                       config: dict[str, Any] | None = None) -> str | None:
     """After an answer: enqueue a recalibration every ``every`` answers or ``seconds``
-    seconds (with at least one new answer), at most one pending per project."""
-    last = store.get_value(pid, "last_recalibrated_at")
-    due = (every > 0 and since >= every) or (
-        seconds > 0 and since > 0 and (last is None or time.time() - last >= seconds))
+    seconds (with at least one new answer), at most one pending per project.
+
+    No Redis read unless a trigger can fire (the time trigger reads the last
+    recalibration time only when ``seconds`` > 0)."""
+    due = every > 0 and since >= every
+    if not due and seconds > 0 and since > 0:
+        last = store.get_value(pid, "last_recalibrated_at")
+        due = last is None or time.time() - last >= seconds
     if not due or not store.set_flag(pid, "recal_pending", 3600):
         return None
-    job = _enqueue(queue, store, pid, "recalibrate", int((config or {}).get("QUEUE_SIZE", 100)),
-                   meta={"type": "recalibrate", "project": pid, "auto": True})
-    store.record_job(pid, job.id)
+    job = _enqueue_recal(queue, store, pid, int((config or {}).get("QUEUE_SIZE", 100)),
+                         meta={"type": "recalibrate", "project": pid, "auto": True})
     return str(job.id)
+
+
+def low_water(config: dict[str, Any]) -> int:
+    """Queue length below which ``/next`` asks for a refill (0: never)."""
+    return int(float(config.get("QUEUE_LOW_WATER", 0.25)) * int(config.get("QUEUE_SIZE", 100)))
+
+
+def maybe_refill(queue: Queue, store: RedisStore, pid: str, remaining: int,
+                 config: dict[str, Any]) -> str | None:
+    """After a lease left ``remaining`` items: below the low-water mark, enqueue one
+    cheap refill (stored label / end model proba, no fitting), at most one pending
+    or running per project. A refill that found nothing to queue holds the flag
+    a few seconds so an exhausted pool does not enqueue a job per request."""
+    if remaining >= low_water(config) or not store.set_flag(pid, "refill_pending", 600):
+        return None
+    job = _enqueue(queue, store, pid, "refill_auto", int(config.get("QUEUE_SIZE", 100)),
+                   meta={"type": "refill_queue", "project": pid, "auto": True},
+                   job_timeout=600)
+    return str(job.id)
+
+
+def run_exclusive(store: RedisStore, pid: str, name: str, body: Callable[[], dict[str, Any]],
+                  again: Callable[[], Any], ttl: int = 1800,
+                  wait: bool = False) -> dict[str, Any]:
+    """Run ``body`` unless another ``name`` run of this project is running; then
+    ask that run to call ``again`` (enqueue one more run) when it finishes, or
+    with ``wait`` (a job an admin asked for) wait for it and run.
+
+    The lock (``flag:<name>_running``, with a TTL in case a worker dies) makes
+    "at most one running per project" hold across rq workers.
+    """
+    lock, rerun = f"{name}_running", f"{name}_rerun"
+    end = time.time() + ttl
+    while wait and not store.set_flag(pid, lock, ttl):
+        if time.time() > end:
+            raise TimeoutError(f"{name} of project {pid} still running after {ttl} s")
+        time.sleep(0.1)
+    if not wait and not store.set_flag(pid, lock, ttl):
+        store.r.set(store._k(pid, "flag", rerun), "1", ex=ttl)
+        if not store.set_flag(pid, lock, ttl):  # the holder may have just finished
+            return {"skipped": True, "reason": f"another {name} is running; it runs again"}
+        store.take_flag(pid, rerun)
+    try:
+        return body()
+    finally:
+        store.clear_flag(pid, lock)
+        if store.take_flag(pid, rerun):
+            again()
 
 
 def job_status(connection: Any, job_id: str) -> dict[str, Any]:

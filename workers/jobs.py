@@ -10,7 +10,7 @@ from typing import Any
 
 from rq import get_current_job
 
-from loop import services
+from loop import services, tasks
 from loop.storage.redis import RedisStore
 
 
@@ -61,11 +61,64 @@ def refill_queue(pid: str, size: int = 100) -> dict[str, Any]:
     return services.refill_queue(store, pid, size)
 
 
-def recalibrate(pid: str, size: int = 100) -> dict[str, Any]:
-    """Refit everything with the current gold; clears the pending flag first (coalescing)."""
+def _queue(job: Any) -> Any:
+    from rq import Queue
+
+    return Queue(job.origin, connection=job.connection)
+
+
+def recalibrate(pid: str, size: int = 100, full: bool = False) -> dict[str, Any]:
+    """Fast path: refit the label model, re-rank; then the end-model retrain (inline
+    when ``full``, as a separate coalesced job otherwise).
+
+    At most one runs per project (a second one asks it to run once more);
+    clears the pending flag when it starts (coalescing)."""
     store, job = _store()
-    store.clear_flag(pid, "recal_pending")
-    return services.recalibrate(store, pid, size, progress=_progress(job))
+    queue = _queue(job)
+
+    def body() -> dict[str, Any]:
+        store.clear_flag(pid, "recal_pending")
+        out = services.recalibrate(store, pid, size, progress=_progress(job), end_model=full)
+        if not full and store.set_flag(pid, "end_model_pending", 3600):
+            em = tasks._enqueue(queue, store, pid, "retrain_end_model", size,
+                                meta={"type": "train_end_model", "project": pid, "auto": True})
+            store.record_job(pid, em.id)
+        return out
+
+    return tasks.run_exclusive(store, pid, "recal", body, lambda: tasks._enqueue_recal(
+        queue, store, pid, size, meta={"type": "recalibrate", "project": pid, "auto": True}),
+        wait=full)
+
+
+def retrain_end_model(pid: str, size: int = 100) -> dict[str, Any]:
+    """Slow path: retrain the end model and re-rank (coalesced, one running per project)."""
+    store, job = _store()
+    queue = _queue(job)
+
+    def body() -> dict[str, Any]:
+        store.clear_flag(pid, "end_model_pending")
+        return services.retrain_end_model(store, pid, size, progress=_progress(job))
+
+    def again() -> None:
+        em = tasks._enqueue(queue, store, pid, "retrain_end_model", size,
+                            meta={"type": "train_end_model", "project": pid, "auto": True})
+        store.record_job(pid, em.id)
+
+    return tasks.run_exclusive(store, pid, "end_model", body, again)
+
+
+def refill_auto(pid: str, size: int = 100) -> dict[str, Any]:
+    """Low-water refill: re-rank with the stored proba (no model fit)."""
+    store, _ = _store()
+    out: dict[str, Any] = {"queue_size": -1}
+    try:
+        out = services.refill_queue(store, pid, size)
+    finally:
+        if out["queue_size"] == 0:  # pool exhausted: hold the flag a little
+            store.r.expire(store._k(pid, "flag", "refill_pending"), 5)
+        else:
+            store.clear_flag(pid, "refill_pending")
+    return out
 
 
 def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:

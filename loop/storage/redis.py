@@ -9,8 +9,11 @@
   and ``<p>:L:<chunk>`` raw int8 bytes (rows of the chunk x n_lfs);
 * ``<p>:proba:<name>`` float32 bytes (n_items x n_classes), ``<p>:model:<name>``
   pickles (trusted: only our workers write them);
+* ``<p>:features`` TF-IDF matrix of every item (float32 CSR ``.npz`` bytes) and
+  ``<p>:features:version`` the item count it was built for;
 * ``<p>:metrics`` list of JSON points, ``<p>:jobs`` list of recent job ids,
-  ``<p>:flag:<name>`` short-lived flags (SET NX);
+  ``<p>:flag:<name>`` short-lived flags (SET NX): ``recal_pending``,
+  ``recal_running``, ``recal_rerun``, ``end_model_*``, ``refill_pending``;
 * queue, leases and gold answers: see :mod:`loop.storage.redis_queue`.
 """
 
@@ -31,8 +34,18 @@ from loop.storage.redis_queue import RedisQueueMixin
 class RedisStore(RedisQueueMixin):
     """All persistent state of ``loop``, over one ``redis.Redis`` (bytes, not decoded)."""
 
+    #: How long an annotator-token lookup is cached in this process (seconds).
+    #: Tokens are never edited; if one is deleted from ``loop:tokens`` by hand it
+    #: keeps working for up to this long in each web worker.
+    token_cache_seconds: float = 30.0
+
     def __init__(self, client: Any) -> None:
         self.r = client
+        # Per-process caches of immutable data (project records never change,
+        # L meta is keyed on its ``applied_at``), shared by the request threads.
+        self._projects: dict[str, dict[str, Any]] = {}
+        self._tokens: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._L_meta: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # -- projects and annotators ---------------------------------------------------------
     def create_project(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -45,10 +58,16 @@ class RedisStore(RedisQueueMixin):
         return project
 
     def get_project(self, pid: str) -> dict[str, Any]:
+        """The project record (cached per process: records are never modified)."""
+        cached = self._projects.get(pid)
+        if cached is not None:
+            return dict(cached)
         raw = self.r.get(f"loop:project:{pid}")
         if raw is None:
             raise ProjectNotFound(f"no project {pid!r}")
-        return dict(json.loads(raw))
+        project = dict(json.loads(raw))
+        self._projects[pid] = project
+        return dict(project)
 
     def list_projects(self) -> list[dict[str, Any]]:
         ids = sorted(x.decode() for x in self.r.smembers("loop:projects"))
@@ -63,8 +82,19 @@ class RedisStore(RedisQueueMixin):
             p.execute()
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
+        """``{project, name}`` of a token; hits are cached ``token_cache_seconds``."""
+        now = time.monotonic()
+        hit = self._tokens.get(token)
+        if hit is not None and hit[0] > now:
+            return dict(hit[1])
         raw = self.r.hget("loop:tokens", token)
-        return json.loads(raw) if raw else None
+        if not raw:
+            return None
+        who = dict(json.loads(raw))
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[token] = (now + self.token_cache_seconds, who)
+        return dict(who)
 
     # -- items -------------------------------------------------------------------------
     def n_items(self, pid: str) -> int:
@@ -130,6 +160,18 @@ class RedisStore(RedisQueueMixin):
     def L_meta(self, pid: str) -> dict[str, Any]:
         raw = self.r.get(self._k(pid, "L", "meta"))
         return json.loads(raw) if raw else {}
+
+    def L_meta_cached(self, pid: str, version: str | None) -> dict[str, Any]:
+        """The L meta, cached per process on its version (``applied_at`` as returned
+        by :meth:`lease_next_full`); one Redis read when the version changes."""
+        if version is None:
+            return {}
+        hit = self._L_meta.get(pid)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        meta = self.L_meta(pid)
+        self._L_meta[pid] = (version, meta)
+        return meta
 
     def load_L(self, pid: str) -> tuple[np.ndarray | None, dict[str, Any]]:
         """``(L, meta)``: (n_items, n_lfs) int8, -1 = abstain; ``(None, {})`` before merge."""
@@ -209,3 +251,64 @@ class RedisStore(RedisQueueMixin):
 
     def reset_apply(self, pid: str) -> None:
         self.r.delete(self._k(pid, "apply_progress"))
+
+    # -- row lookups without loading every id ----------------------------------------------
+    def rows_of(self, pid: str, ids: list[str]) -> np.ndarray:
+        """(len(ids),) int64 matrix rows of ``ids``; -1 for unknown ids."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        for a in range(0, len(ids), 10000):
+            raws = self.r.hmget(self._k(pid, "row"), ids[a : a + 10000])
+            out[a : a + len(raws)] = [-1 if x is None else int(x) for x in raws]
+        return out
+
+    def ids_at(self, pid: str, rows: Any) -> list[str]:
+        """Item ids at matrix ``rows`` (pipelined LINDEX; for a few thousand rows)."""
+        with self.r.pipeline(transaction=False) as p:
+            for r in rows:
+                p.lindex(self._k(pid, "ids"), int(r))
+            return [x.decode() for x in p.execute()]
+
+    def uploaded_gold_of(self, pid: str, ids: list[str]) -> list[int | None]:
+        raws = self.r.hmget(self._k(pid, "ugold"), ids) if ids else []
+        return [None if x is None else int(x) for x in raws]
+
+    def take_flag(self, pid: str, name: str) -> bool:
+        """Delete a flag; True if it was set."""
+        return bool(self.r.delete(self._k(pid, "flag", name)))
+
+    # -- cached TF-IDF features of the end model -----------------------------------------
+    def save_features(self, pid: str, version: str, X: Any) -> Any:
+        """Store a CSR matrix as float32 ``.npz`` bytes; returns the stored matrix."""
+        import io
+
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(X, dtype=np.float32)
+        buf = io.BytesIO()
+        sp.save_npz(buf, X, compressed=False)
+        with self.r.pipeline(transaction=True) as p:
+            p.set(self._k(pid, "features"), buf.getvalue())
+            p.set(self._k(pid, "features", "version"), version)
+            p.execute()
+        return X
+
+    def load_features(self, pid: str, version: str) -> Any:
+        """The stored features if they were built for ``version``, else None."""
+        import io
+
+        import scipy.sparse as sp
+
+        with self.r.pipeline(transaction=True) as p:
+            p.get(self._k(pid, "features", "version"))
+            p.get(self._k(pid, "features"))
+            v, raw = p.execute()
+        if raw is None or v is None or v.decode() != version:
+            return None
+        return sp.load_npz(io.BytesIO(raw))
+
+    def update_last_metric(self, pid: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` into the newest metrics point (if any)."""
+        key = self._k(pid, "metrics")
+        raw = self.r.lindex(key, -1)
+        if raw is not None:
+            self.r.lset(key, -1, json.dumps({**json.loads(raw), **fields}))

@@ -25,10 +25,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from loop.errors import LeaseConflict
+import numpy as np
+
+from loop.errors import ItemNotFound, LeaseConflict
 
 # Return expired leases to the queue, then lease the best item this annotator
-# has not skipped. Stale queue entries (answered or leased) are dropped.
+# has not skipped. Stale queue entries (answered or leased) are dropped. The reply
+# also carries the item JSON, its row, queue reason, L row and proba rows (read
+# in the same atomic call: one round trip per /next). The L chunk key is built
+# from ARGV[5] inside the script, so this needs a standalone Redis (not Cluster).
 NEXT_LUA = """
 local now = tonumber(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -56,7 +61,29 @@ while true do
       redis.call('ZADD', KEYS[2], exp, id)
       redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = ARGV[4],
         priority = tonumber(ids[i + 1]), expires_at = exp}))
-      return {id, ARGV[3], tostring(exp)}
+      -- everything the /next response needs, in the same round trip
+      local item = redis.call('HGET', KEYS[6], id) or ''
+      local row = redis.call('HGET', KEYS[7], id)
+      local reason = redis.call('HGET', KEYS[8], id) or ''
+      local lrow, em, lm, version = '', '', '', ''
+      local meta = redis.call('GET', KEYS[9])
+      if row then
+        local r = tonumber(row)
+        local k = tonumber(ARGV[6])
+        em = redis.call('GETRANGE', KEYS[10], r * k * 4, (r + 1) * k * 4 - 1)
+        lm = redis.call('GETRANGE', KEYS[11], r * k * 4, (r + 1) * k * 4 - 1)
+        if meta then
+          local m = cjson.decode(meta)
+          version = tostring(m.applied_at)
+          if r < m.n_items then
+            local a = (r % m.chunk_size) * m.n_lfs
+            lrow = redis.call('GETRANGE', ARGV[5] .. math.floor(r / m.chunk_size),
+                              a, a + m.n_lfs - 1)
+          end
+        end
+      end
+      return {id, ARGV[3], tostring(exp), item, row or '', reason, lrow, em, lm, version,
+              redis.call('ZCARD', KEYS[1])}
     end
   end
 end
@@ -69,7 +96,10 @@ if g then
   return {'conflict', 'item ' .. ARGV[1] .. ' was already answered'}
 end
 local l = redis.call('HGET', KEYS[3], ARGV[1])
-if not l then return {'conflict', 'no active lease on item ' .. ARGV[1] .. ' (expired?)'} end
+if not l then
+  if redis.call('HEXISTS', KEYS[10], ARGV[1]) == 0 then return {'notfound', '0'} end
+  return {'conflict', 'no active lease on item ' .. ARGV[1] .. ' (expired?)'}
+end
 if cjson.decode(l).id ~= ARGV[2] then
   return {'conflict', 'item ' .. ARGV[1] .. ' is leased by someone else'}
 end
@@ -140,26 +170,63 @@ class RedisQueueMixin:
 
     def lease_next(self, pid: str, annotator: str, ttl: float) -> tuple[str, str, float] | None:
         """Atomically lease the highest-priority free item: ``(item_id, lease_id, expires_at)``."""
+        out = self.lease_next_full(pid, annotator, ttl)
+        return None if out is None else (out["item_id"], out["lease_id"], out["expires_at"])
+
+    def lease_next_full(
+        self, pid: str, annotator: str, ttl: float, n_classes: int = 2
+    ) -> dict[str, Any] | None:
+        """:meth:`lease_next` plus what the ``/next`` response needs, in one round trip.
+
+        Returns ``{item_id, lease_id, expires_at, item, row, reason, L_row, proba,
+        L_version, remaining}``: ``item`` the stored JSON (None if missing), ``row``
+        its matrix row (None if unknown), ``L_row`` (n_lfs,) int8 or None, ``proba``
+        ``{"end_model": (k,) float32 | None, "label_model": ...}``, ``L_version``
+        the ``applied_at`` of the L meta (None before LFs are applied) and
+        ``remaining`` the queue length after this lease.
+        """
         k = self._k
         keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "gold"),
-                k(pid, "skips", annotator)]
-        out = self._scripts()["next"](keys, [time.time(), ttl, uuid.uuid4().hex, annotator])
+                k(pid, "skips", annotator), k(pid, "items"), k(pid, "row"), k(pid, "reason"),
+                k(pid, "L", "meta"), k(pid, "proba", "end_model"),
+                k(pid, "proba", "label_model")]
+        out = self._scripts()["next"](keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
+                                             k(pid, "L", ""), n_classes])
         if not out:
             return None
-        return out[0].decode(), out[1].decode(), float(out[2])
+        iid, lid, exp, item, row, reason, lrow, em, lm, version, remaining = out
+        size = 4 * n_classes
+        return {
+            "item_id": iid.decode(), "lease_id": lid.decode(), "expires_at": float(exp),
+            "item": json.loads(item) if item else None,
+            "row": int(row) if row else None,
+            "reason": reason.decode() or None,
+            "L_row": np.frombuffer(lrow, dtype=np.int8) if lrow else None,
+            "proba": {"end_model": np.frombuffer(em, np.float32) if len(em) == size else None,
+                      "label_model": np.frombuffer(lm, np.float32) if len(lm) == size else None},
+            "L_version": version.decode() or None,
+            "remaining": int(remaining),
+        }
 
     def store_answer(
         self, pid: str, annotator: str, item_id: str, label: int, lease_id: str
     ) -> tuple[bool, int]:
-        """Store a gold answer once: ``(duplicate, answers_since_recalibration)``."""
+        """Store a gold answer once: ``(duplicate, answers_since_recalibration)``.
+
+        One round trip. Raises :class:`ItemNotFound` for an unknown item and
+        :class:`LeaseConflict` when the lease is not (or no longer) this one's. A
+        lease past its expiry is still accepted until ``lease_next`` hands the
+        item to someone else."""
         k = self._k
         rec = json.dumps({"label": int(label), "annotator": annotator, "at": time.time(),
                           "lease": lease_id})
         keys = [k(pid, "gold"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"),
                 k(pid, "log"), k(pid, "hist", annotator), k(pid, "since_recal"),
-                k(pid, "n", annotator), k(pid, "n", annotator, _today())]
+                k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "row")]
         status, extra = (x.decode() for x in self._scripts()["answer"](
             keys, [item_id, lease_id, rec]))
+        if status == "notfound":
+            raise ItemNotFound(f"no item {item_id!r}")
         if status == "conflict":
             raise LeaseConflict(extra)
         return status == "duplicate", int(extra)

@@ -148,7 +148,9 @@ def metrics(pid: str) -> Any:
 @annotator_required
 def queue_next(pid: str) -> Any:
     """Lease the next item (204 when the queue is empty)."""
-    out = services.next_item(_store(), pid, g.annotator, float(_cfg("LEASE_SECONDS")))
+    store = _store()
+    out, remaining = services.lease_item(store, pid, g.annotator, float(_cfg("LEASE_SECONDS")))
+    tasks.maybe_refill(_ext()["queue"], store, pid, remaining, current_app.config)
     if out is None:
         return Response(status=204)
     return jsonify(out)

@@ -9,7 +9,8 @@ DEFAULTS: dict[str, object] = {
     "DEMO": False,  # create and print an admin key when API_KEYS is empty
     "QUEUE_NAME": "loop",
     "CHUNK_SIZE": 1000,  # items per apply-LFs job
-    "QUEUE_SIZE": 100,  # items ranked into the expert queue
+    "QUEUE_SIZE": 1000,  # items ranked into the expert queue
+    "QUEUE_LOW_WATER": 0.25,  # share of QUEUE_SIZE below which /next enqueues a refill; 0 off
     "LEASE_SECONDS": 300,
     "RECALIBRATE_EVERY": 10,  # answers; 0 disables
     "RECALIBRATE_SECONDS": 0,  # seconds; 0 disables
