@@ -254,7 +254,7 @@ class LabelModel(BaseEstimator):
         precision_strength: float = 20.0,
         gold_weight: float = 1.0,
         max_iter: int = 100,
-        tol: float = 1e-4,
+        tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
         tie_policy: str = "random",
         random_state: Any = None,
@@ -474,13 +474,19 @@ class LabelModel(BaseEstimator):
     # -- inference -------------------------------------------------------------------
     def _log_joint(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unnormalised log posterior per row (table look-up on LF groups) and
-        the mask of rows with at least one vote."""
+        the mask of rows with at least one vote. With two classes it returns the
+        (n,) log-odds of class 1 instead, which halves the work."""
         n, m = L.shape
         k = self.n_classes_
+        binary = k == 2
         base = k + 1  # vote states: abstain, 0..k-1
         g = max(1, int(np.log(65536) / np.log(base) + 1e-9))
-        logp = np.empty((n, k), dtype=np.float64)
-        logp[:] = self._log_prior + self._base
+        start_row = self._log_prior + self._base
+        if binary:
+            logp = np.full(n, start_row[1] - start_row[0])
+        else:
+            logp = np.empty((n, k), dtype=np.float64)
+            logp[:] = start_row
         W = self._W3
         # Votes as unsigned codes (abstain -1 -> the top value), so one look-up
         # per column turns a vote into its place value in the group's code.
@@ -501,6 +507,8 @@ class LabelModel(BaseEstimator):
             for t, j in enumerate(cols):
                 Wj = np.vstack([np.zeros((1, k)), W[j]])  # abstain row adds nothing
                 table += Wj[states[t]]
+            if binary:
+                table = np.ascontiguousarray(table[:, 1] - table[:, 0])
             groups.append((cols, luts, table))
         covered = np.zeros(n, dtype=bool)
         block = 1 << 15  # rows per block: the block's columns stay in cache
@@ -527,9 +535,9 @@ class LabelModel(BaseEstimator):
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LFs, the model was fit with {self.n_lfs_}")
         logp, covered = self._log_joint(L)
-        if self.n_classes_ == 2:  # a logistic of the log-odds: fewer passes
-            p1 = expit(logp[:, 1] - logp[:, 0])
-            proba = logp
+        if self.n_classes_ == 2:  # a logistic of the log-odds
+            p1 = expit(logp, out=logp)
+            proba = np.empty((len(p1), 2))
             proba[:, 1] = p1
             np.subtract(1.0, p1, out=proba[:, 0])
         else:
