@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.agreement import fleiss, item_agreement
 from loop.core.analysis import lf_summary
 from loop.errors import BadRequest, UnknownLabel
 from loop.storage.redis import RedisStore
@@ -155,18 +156,31 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     agreement = None
     if lm is not None and em is not None and lm.shape == em.shape and len(lm):
         agreement = float((lm.argmax(1) == em.argmax(1)).mean())
+    # Between annotators, over items with >= 2 answers (answers_per_item > 1):
+    # observed pairwise agreement and Fleiss' kappa (see loop.agreement).
+    multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
     return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": len(store.eval_ids(pid)),
             "queue_size": store.queue_size(pid), "class_balance": balance,
             "history": store.metrics_history(pid), "agreement": agreement,
+            "answers_per_item": store.answers_per_item(pid),
+            "annotator_agreement": multi,
+            "n_items_multi": 0 if multi is None else multi["n_items_multi"],
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")}
 
 
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
-    """One row per item: id, p_<label> per class, label, gold, source."""
+    """One row per item: id, p_<label> per class, label, gold, source.
+
+    With ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
+    ``n_answers`` and ``agreement`` (share of agreeing pairs of answers, None
+    below two answers); ``gold`` is then the majority answer.
+    """
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
     ids = store.item_ids(pid)
     gold = store.gold(pid)
+    multi = store.answers_per_item(pid) > 1
+    answers = store.answers(pid) if multi else {}
     L, _ = store.load_L(pid)
     lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
     covered = None if L is None or L.shape[0] != len(ids) else (L >= 0).any(axis=1)
@@ -187,6 +201,12 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         row["label"] = None if p is None else labels[int(np.argmax(p))]
         row["gold"] = None if g is None else labels[g["label"]]
         row["source"] = source
+        if multi:
+            ans = answers.get(iid, [])
+            row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
+            row["n_answers"] = len(ans)
+            ag = item_agreement(a["label"] for a in ans)
+            row["agreement"] = None if ag is None else round(ag, 6)
         out.append(row)
     return out
 
@@ -199,7 +219,10 @@ def export_bytes(store: RedisStore, pid: str, fmt: str) -> bytes:
         raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
     buf = io.StringIO()
     labels = store.get_project(pid)["labels"]
-    w = csv.DictWriter(buf, ["id", *[f"p_{x}" for x in labels], "label", "gold", "source"])
+    cols = ["id", *[f"p_{x}" for x in labels], "label", "gold", "source"]
+    if store.answers_per_item(pid) > 1:
+        cols += ["n_answers", "agreement"]
+    w = csv.DictWriter(buf, cols, extrasaction="ignore")
     w.writeheader()
     for r in rows:
         w.writerow({a: "" if b is None else b for a, b in r.items()})

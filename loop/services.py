@@ -41,9 +41,16 @@ def load_lfs(module_path: str) -> list[LabelingFunction]:
     return list(lfs)
 
 
+#: Upper bound on a project's ``answers_per_item``.
+MAX_ANSWERS_PER_ITEM = 20
+
+
 def create_project(
-    store: RedisStore, name: str, labels: list[str], lf_module: str, text_field: str = "text"
+    store: RedisStore, name: str, labels: list[str], lf_module: str, text_field: str = "text",
+    answers_per_item: Any = 1,
 ) -> dict[str, Any]:
+    """Create a project. ``answers_per_item`` (k): how many different annotators
+    answer each queued item (1: one answer, the default)."""
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name must be a non-empty string")
     if (not isinstance(labels, list) or len(labels) < 2
@@ -55,9 +62,14 @@ def create_project(
         raise BadRequest("text_field must be a non-empty string")
     if not isinstance(lf_module, str):
         raise BadRequest("lf_module must be a dotted module path")
+    if (not isinstance(answers_per_item, int) or isinstance(answers_per_item, bool)
+            or not 1 <= answers_per_item <= MAX_ANSWERS_PER_ITEM):
+        raise BadRequest(f"answers_per_item must be an integer from 1 to "
+                         f"{MAX_ANSWERS_PER_ITEM}, got {answers_per_item!r}")
     lfs = load_lfs(lf_module)
     return store.create_project({"name": name.strip(), "labels": labels, "lf_module": lf_module,
-                                 "text_field": text_field, "lfs": [lf.name for lf in lfs]})
+                                 "text_field": text_field, "lfs": [lf.name for lf in lfs],
+                                 "answers_per_item": answers_per_item})
 
 
 def import_items(

@@ -15,6 +15,9 @@ Each of ``lease_next``, ``store_answer``, ``skip`` and ``undo`` is one Lua
 script, so it runs atomically: two annotators never lease the same item, and a
 repeated answer is stored once. With ``appendfsync always`` Redis fsyncs the
 script's writes before it replies, so an acknowledged answer survives kill -9.
+
+Projects with ``answers_per_item`` k > 1 use the variants and extra keys of
+:mod:`loop.storage.redis_multi` (k = 1 runs exactly the scripts below).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import ItemNotFound, LeaseConflict
+from loop.errors import ItemNotFound, LeaseConflict, ProjectNotFound
+from loop.storage.redis_multi import RedisMultiAnswerMixin
 
 # Return expired leases to the queue, then lease the best item this annotator
 # has not skipped. Stale queue entries (answered or leased) are dropped. The reply
@@ -88,6 +92,15 @@ while true do
   end
 end
 """
+
+# k > 1: the same script, where KEYS[4] is ``<p>:done`` (items with k answers) instead
+# of ``<p>:gold``, and items this annotator answered (KEYS[12]) are passed over like
+# the ones they skipped.
+_SKIPPED = "elseif redis.call('SISMEMBER', KEYS[5], id) == 1 then"
+NEXT_MULTI_LUA = NEXT_LUA.replace(_SKIPPED, "elseif redis.call('SISMEMBER', KEYS[5], id) == 1"
+                                  " or redis.call('SISMEMBER', KEYS[12], id) == 1 then")
+if NEXT_MULTI_LUA.count("KEYS[12]") != 1:  # pragma: no cover - guards the text edit above
+    raise RuntimeError("NEXT_MULTI_LUA: lease script changed; update the k > 1 variant")
 
 ANSWER_LUA = """
 local g = redis.call('HGET', KEYS[1], ARGV[1])
@@ -151,20 +164,28 @@ def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-class RedisQueueMixin:
+class RedisQueueMixin(RedisMultiAnswerMixin):
     """Queue, lease and gold-answer operations of :class:`loop.storage.RedisStore`."""
 
     r: Any
 
-    def _k(self, pid: str, *parts: str) -> str:
-        return ":".join(("loop", "p", pid, *parts))
+    def get_project(self, pid: str) -> dict[str, Any]:  # pragma: no cover - RedisStore's
+        raise NotImplementedError
+
+    def answers_per_item(self, pid: str) -> int:
+        """The project's k (1 for projects created before the setting, or unknown ones)."""
+        try:
+            return int(self.get_project(pid).get("answers_per_item", 1))
+        except ProjectNotFound:
+            return 1
 
     def _scripts(self) -> dict[str, Any]:
         if not hasattr(self, "_script_cache"):
             self._script_cache = {
                 n: self.r.register_script(s)
                 for n, s in [("next", NEXT_LUA), ("answer", ANSWER_LUA),
-                             ("skip", SKIP_LUA), ("undo", UNDO_LUA)]
+                             ("skip", SKIP_LUA), ("undo", UNDO_LUA),
+                             ("next_multi", NEXT_MULTI_LUA)]
             }
         return self._script_cache
 
@@ -186,12 +207,16 @@ class RedisQueueMixin:
         ``remaining`` the queue length after this lease.
         """
         k = self._k
-        keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "gold"),
+        multi = self.answers_per_item(pid) > 1
+        keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"),
+                k(pid, "done" if multi else "gold"),
                 k(pid, "skips", annotator), k(pid, "items"), k(pid, "row"), k(pid, "reason"),
                 k(pid, "L", "meta"), k(pid, "proba", "end_model"),
                 k(pid, "proba", "label_model")]
-        out = self._scripts()["next"](keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
-                                             k(pid, "L", ""), n_classes])
+        if multi:
+            keys.append(k(pid, "answered", annotator))
+        out = self._scripts()["next_multi" if multi else "next"](
+            keys, [time.time(), ttl, uuid.uuid4().hex, annotator, k(pid, "L", ""), n_classes])
         if not out:
             return None
         iid, lid, exp, item, row, reason, lrow, em, lm, version, remaining = out
@@ -216,7 +241,12 @@ class RedisQueueMixin:
         One round trip. Raises :class:`ItemNotFound` for an unknown item and
         :class:`LeaseConflict` when the lease is not (or no longer) this one's. A
         lease past its expiry is still accepted until ``lease_next`` hands the
-        item to someone else."""
+        item to someone else. With k > 1 answers per item, each annotator's answer
+        is kept (once), the gold label is their majority and the item goes back
+        to the queue until k annotators have answered it."""
+        n_answers = self.answers_per_item(pid)
+        if n_answers > 1:
+            return self._store_answer_multi(pid, annotator, item_id, label, lease_id, n_answers)
         k = self._k
         rec = json.dumps({"label": int(label), "annotator": annotator, "at": time.time(),
                           "lease": lease_id})
@@ -240,7 +270,13 @@ class RedisQueueMixin:
             raise LeaseConflict(err.decode())
 
     def undo(self, pid: str, annotator: str) -> str | None:
-        """Remove this annotator's last answer and put the item on top of the queue."""
+        """Remove this annotator's last answer and put the item on top of the queue.
+
+        With k > 1 answers per item only this annotator's answer is removed (the
+        gold label becomes the majority of the others); if someone else holds a
+        lease on the item it comes back when that lease ends."""
+        if self.answers_per_item(pid) > 1:
+            return self._undo_multi(pid, annotator)
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "gold"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today())]
@@ -265,11 +301,16 @@ class RedisQueueMixin:
         self, pid: str, priorities: dict[str, float], reasons: dict[str, str]
     ) -> None:
         """Swap in a new queue in one transaction (leased and answered items are skipped
-        by ``lease_next`` even if listed)."""
+        by ``lease_next`` even if listed). With k > 1 answers per item, items that
+        still need answers (``<p>:pending``) are merged in, at their priority."""
+        multi = self.answers_per_item(pid) > 1
         with self.r.pipeline(transaction=True) as p:
             p.delete(self._k(pid, "queue"), self._k(pid, "reason"))
             if priorities:
                 p.zadd(self._k(pid, "queue"), priorities)
+            if multi:
+                p.zunionstore(self._k(pid, "queue"),
+                              [self._k(pid, "queue"), self._k(pid, "pending")], aggregate="MAX")
             if reasons:
                 p.hset(self._k(pid, "reason"), mapping=reasons)
             p.execute()

@@ -44,7 +44,8 @@ def create_project() -> Any:
     """Create a project."""
     b = _body()
     p = services.create_project(_store(), b.get("name"), b.get("labels"), b.get("lf_module"),
-                                b.get("text_field", "text"))
+                                b.get("text_field", "text"),
+                                b.get("answers_per_item", _cfg("ANSWERS_PER_ITEM")))
     return jsonify(p), 201
 
 
@@ -60,8 +61,8 @@ def list_projects() -> Any:
 def get_project(pid: str) -> Any:
     """One project with its counts."""
     store = _store()
-    return jsonify({**store.get_project(pid), "n_items": store.n_items(pid),
-                    "queue_size": store.queue_size(pid)})
+    return jsonify({**store.get_project(pid), "answers_per_item": store.answers_per_item(pid),
+                    "n_items": store.n_items(pid), "queue_size": store.queue_size(pid)})
 
 
 @bp.post("/projects/<pid>/annotators")

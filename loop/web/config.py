@@ -12,6 +12,7 @@ DEFAULTS: dict[str, object] = {
     "QUEUE_SIZE": 1000,  # items ranked into the expert queue
     "QUEUE_LOW_WATER": 0.25,  # share of QUEUE_SIZE below which /next enqueues a refill; 0 off
     "LEASE_SECONDS": 300,
+    "ANSWERS_PER_ITEM": 1,  # default k of new projects (POST /api/projects answers_per_item)
     "RECALIBRATE_EVERY": 10,  # answers; 0 disables
     "RECALIBRATE_SECONDS": 0,  # seconds; 0 disables
     "EVAL_FRACTION": 0.3,  # share of uploaded gold held out for evaluation

@@ -40,7 +40,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/openapi.json": {"get": _op("this document", auth=False)},
     "/api/projects": {
         "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": S},
-                                               "lf_module": S, "text_field": S}),
+                                               "lf_module": S, "text_field": S,
+                                               "answers_per_item": {
+                                                   "type": "integer", "minimum": 1,
+                                                   "maximum": 20, "default": 1}}),
         "get": _op("list projects")},
     "/api/projects/{pid}": {"get": _op("one project")},
     "/api/projects/{pid}/annotators": {"post": _op("create an annotator token", "201",
@@ -53,7 +56,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("recent jobs")},
     "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error")},
     "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
-    "/api/projects/{pid}/metrics": {"get": _op("metrics and history")},
+    "/api/projects/{pid}/metrics": {"get": _op(
+        "metrics and history; annotator_agreement (observed pairwise agreement, Fleiss' "
+        "kappa, n_items_multi) over items with 2+ answers, null if none")},
     "/api/projects/{pid}/queue/next": {"post": _op("lease the next item; 204 if none")},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
         "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S})},
@@ -61,7 +66,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "item_id": S, "lease_id": S})},
     "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
     "/api/projects/{pid}/queue/me": {"get": _op("my counts and history")},
-    "/api/projects/{pid}/export": {"get": _op("download labels", extra={"parameters": [
+    "/api/projects/{pid}/export": {"get": _op(
+        "download labels (answers_per_item > 1: JSONL adds answers, n_answers, agreement; "
+        "CSV adds n_answers, agreement)", extra={"parameters": [
         {"name": "format", "in": "query",
          "schema": {"type": "string", "enum": ["csv", "jsonl"]}}]})},
 }

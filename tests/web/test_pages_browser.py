@@ -125,7 +125,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
         api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
 
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
-    page.wait_for_selector("#curve svg path.line")
+    page.wait_for_selector("#curve svg path.line", state="attached")  # a flat line has no height
     n_points = page.locator("#curve svg circle.point").count()
     assert n_points >= 2 * 3, n_points
     d = page.locator("#curve .s-lm path.line").get_attribute("d")
@@ -135,6 +135,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert page.locator("#balance li").count() == 2
     page.wait_for_function("document.getElementById('n-gold').textContent !== '–'")
     assert int(page.locator("#n-gold").inner_text()) >= 25
+    assert page.locator("#annotator-agreement").inner_text() == "–"  # one answer per item
     page.wait_for_selector("#job-rows .pill")
     assert "finished" in page.locator("#job-rows").inner_text()
 
@@ -177,3 +178,31 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
     assert page.dialogs == []
     assert page.locator("img[src='x'], main script, svg[onload]").count() == 0
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
+
+
+def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    p = api.call("POST", "/api/projects", {"name": "k2", "labels": ["ham", "spam"],
+                                           "lf_module": LF_MODULE, "answers_per_item": 2})
+    pid = str(p["id"])
+    texts = ["check out my channel", "great song", "subscribe please", "love it"]
+    data = ("text\n" + "\n".join(texts) + "\n").encode()
+    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    # two annotators answer every item; they disagree on the first item they see
+    for name, first in (("ann1", "spam"), ("ann2", "ham")):
+        expert = ApiClient(live.url, add_annotator(api, pid, name))
+        label = first
+        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+            label = "ham"
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function(
+        "document.getElementById('annotator-agreement').textContent !== '–'")
+    assert page.locator("#annotator-agreement").inner_text().startswith("75.0%")
+    assert page.locator("#annotator-agreement-n").inner_text() == "4 items with 2+ answers"
+    assert not page.console_errors, page.console_errors

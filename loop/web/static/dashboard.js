@@ -208,6 +208,14 @@
       Loop.setText("agreement", ag === null || ag === undefined ? "–"
         : typeof ag === "object" ? (ag.rate !== undefined ? Loop.pct(ag.rate) : ag.kappa !== undefined ? "κ " + Loop.num(ag.kappa) : "–")
           : Loop.pct(ag));
+      const aa = v.annotator_agreement;
+      const hasAa = aa !== null && aa !== undefined && typeof aa === "object";
+      Loop.setText("annotator-agreement", !hasAa ? "–"
+        : Loop.pct(aa.observed, 1) + (aa.kappa === null || aa.kappa === undefined ? "" : " · κ " + Loop.num(aa.kappa)));
+      const nMulti = hasAa ? Number(aa.n_items_multi) : 0;
+      Loop.setText("annotator-agreement-n", nMulti > 0
+        ? nMulti + (nMulti === 1 ? " item" : " items") + " with 2+ answers"
+        : "no items with 2+ answers");
       Loop.setText("recalibrated", Loop.when(v.last_recalibrated_at));
       drawCurve(v.history);
       drawBalance(v.class_balance);

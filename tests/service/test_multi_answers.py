@@ -1,0 +1,242 @@
+"""k answers per item: queue return, exclusive leases, one answer per annotator, undo,
+majority gold, annotator agreement (Fleiss' kappa), export columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+
+import pytest
+from svc_helpers import auth, youtube_csv
+
+from loop import services
+from loop.errors import BadRequest, LeaseConflict
+
+
+def _make(client, store, k):
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT", "answers_per_item": k})
+    assert r.status_code == 201, r.json
+    pid = r.json["id"]
+    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
+                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201
+    plan = services.plan_apply(store, pid, 200)
+    for c, a, b in plan:
+        services.apply_lfs_chunk(store, pid, c, a, b)
+    services.merge_lfs(store, pid, len(plan), 200)
+    services.fit_label_model(store, pid)
+    services.refill_queue(store, pid, 30)
+    return pid
+
+
+@pytest.fixture
+def k2(store, client):
+    return _make(client, store, 2)
+
+
+def _queued(store, pid):
+    return {x.decode() for x in store.r.zrange(store._k(pid, "queue"), 0, -1)}
+
+
+def test_setting_is_validated_stored_and_shown(client, store, k2):
+    assert client.get(f"/api/projects/{k2}", headers=auth()).json["answers_per_item"] == 2
+    assert store.answers_per_item(k2) == 2
+    for bad in (0, -1, "2", True, 2.5, 21):
+        r = client.post("/api/projects", headers=auth(), json={
+            "name": "x", "labels": ["a", "b"], "lf_module": "lfs_youtube",
+            "answers_per_item": bad})
+        assert r.status_code == 400 and "answers_per_item" in r.json["error"], bad
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "x", "labels": ["a", "b"], "lf_module": "lfs_youtube"})
+    assert r.json["answers_per_item"] == 1
+    m = client.get(f"/api/projects/{k2}/metrics", headers=auth()).json
+    assert m["answers_per_item"] == 2
+    assert m["annotator_agreement"] is None and m["n_items_multi"] == 0
+
+
+def test_item_returns_until_k_different_annotators_answered(store, k2):
+    iid, lid, _ = store.lease_next(k2, "a", 60)
+    assert services.answer(store, k2, "a", iid, "spam", lid)["duplicate"] is False
+    assert iid in _queued(store, k2)  # back in the queue after the first answer
+    assert store.gold(k2)[iid]["label"] == 1  # gold from its first answer on
+    # never offered again to the annotator who answered it
+    seen = []
+    while (x := store.lease_next(k2, "a", 60)) is not None:
+        seen.append(x[0])
+    assert iid not in seen and len(seen) == 29
+    # someone else gets it (it was the top item), answers, and then it is done
+    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"))  # drop a's leases
+    services.refill_queue(store, k2, 30)
+    got = store.lease_next(k2, "b", 60)
+    assert got[0] == iid
+    services.answer(store, k2, "b", iid, "ham", got[1])
+    assert iid not in _queued(store, k2)
+    # third annotator never gets it after two answers
+    third = []
+    while (x := store.lease_next(k2, "c", 60)) is not None:
+        third.append(x[0])
+    assert iid not in third
+    answers = store.answers(k2)[iid]
+    assert [(a["annotator"], a["label"]) for a in answers] == [("a", 1), ("b", 0)]
+    g = store.gold(k2)[iid]
+    assert (g["label"], g["annotator"], g["n_answers"]) == (1, "a", 2)  # tie: earliest
+
+
+def test_refill_keeps_items_that_need_more_answers(store, k2):
+    iid, lid, _ = store.lease_next(k2, "a", 60)
+    services.answer(store, k2, "a", iid, "ham", lid)
+    services.fit_label_model(store, k2)
+    services.refill_queue(store, k2, 30)
+    assert iid in _queued(store, k2)  # not dropped by the refill (it has 1 of 2 answers)
+    assert store.lease_next(k2, "b", 60)[0] == iid
+    x = store.lease_next(k2, "a", 60)
+    assert x[0] != iid
+
+
+def test_duplicate_submission_stored_once_and_lease_owner_checked(store, k2):
+    iid, lid, _ = store.lease_next(k2, "a", 60)
+    assert services.answer(store, k2, "a", iid, 1, lid)["duplicate"] is False
+    assert services.answer(store, k2, "a", iid, 1, lid)["duplicate"] is True
+    assert len(store.answers(k2)[iid]) == 1
+    assert [e["event"] for e in store.answer_log(k2)] == ["answer"]
+    assert store.annotator_stats(k2, "a")["answers_total"] == 1
+    # a lease is only good for the annotator who holds it
+    iid2, lid2, _ = store.lease_next(k2, "b", 60)
+    assert iid2 == iid  # back on top after a's answer
+    with pytest.raises(LeaseConflict):
+        services.answer(store, k2, "c", iid2, 0, lid2)
+    with pytest.raises(LeaseConflict):
+        services.answer(store, k2, "b", iid2, 0, "forged")
+    with pytest.raises(LeaseConflict):  # a's old lease is not a second answer by a
+        services.answer(store, k2, "a", iid2, 0, lid2)
+    assert [a["annotator"] for a in store.answers(k2)[iid]] == ["a"]
+    assert services.answer(store, k2, "a", iid, 1, lid)["duplicate"] is True
+
+
+def test_undo_removes_only_my_answer(store, k2):
+    iid, lid, _ = store.lease_next(k2, "a", 60)
+    services.answer(store, k2, "a", iid, "spam", lid)
+    x = store.lease_next(k2, "b", 60)
+    assert x[0] == iid
+    services.answer(store, k2, "b", iid, "ham", x[1])
+    assert store.gold(k2)[iid]["label"] == 1 and iid not in _queued(store, k2)
+    assert services.undo(store, k2, "a") == {"item_id": iid}
+    assert [a["annotator"] for a in store.answers(k2)[iid]] == ["b"]
+    assert store.gold(k2)[iid]["label"] == 0  # now b's answer alone
+    assert store.annotator_stats(k2, "a")["answers_total"] == 0
+    assert store.annotator_stats(k2, "b")["answers_total"] == 1
+    # back on top of the queue, offered to a again but not to b
+    assert store.lease_next(k2, "b", 60)[0] != iid
+    y = store.lease_next(k2, "a", 60)
+    assert y[0] == iid
+    services.answer(store, k2, "a", iid, "ham", y[1])
+    assert store.gold(k2)[iid]["label"] == 0
+    services.undo(store, k2, "a")
+    services.undo(store, k2, "b")
+    assert iid not in store.answers(k2) and iid not in store.gold(k2)
+    with pytest.raises(BadRequest):
+        services.undo(store, k2, "b")
+
+
+def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
+    from loop.storage import RedisStore
+
+    # 1. only leasing: every item is handed out once
+    held: list[str] = []
+    lock = threading.Lock()
+
+    def lease_all(name):
+        s = RedisStore(redis_server.client)
+        while (x := s.lease_next(k2, name, 60)) is not None:
+            with lock:
+                held.append(x[0])
+
+    threads = [threading.Thread(target=lease_all, args=(f"l{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(held) == 30 and len(set(held)) == 30
+    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"))
+    services.refill_queue(store, k2, 30)
+
+    # 2. leasing and answering: an item is never held by two annotators at once
+    now: set[str] = set()
+    errors: list[str] = []
+
+    def work(name):
+        s = RedisStore(redis_server.client)
+        while (x := s.lease_next(k2, name, 60)) is not None:
+            with lock:
+                if x[0] in now:
+                    errors.append(x[0])
+                now.add(x[0])
+            with lock:
+                now.discard(x[0])  # before the answer releases the lease in Redis
+            s.store_answer(k2, name, x[0], 1, x[1])
+
+    threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in ("z1", "z2"):  # finish what the threads left with one answer
+        work(name)
+    assert errors == []
+    answers = store.answers(k2)
+    assert len(answers) == 30
+    for ans in answers.values():
+        who = [a["annotator"] for a in ans]
+        assert len(who) == 2 and len(set(who)) == 2
+    assert store.queue_size(k2) == 0 and store.lease_next(k2, "late", 60) is None
+
+
+def _answer(store, pid, who, item, label):
+    """Answer ``item`` as ``who`` (leases it directly: a test shortcut)."""
+    store.r.zadd(store._k(pid, "queue"), {item: 1e12})
+    iid, lid, _ = store.lease_next(pid, who, 60)
+    assert iid == item
+    services.answer(store, pid, who, iid, label, lid)
+
+
+def test_agreement_kappa_and_export(client, store, k2):
+    ids = store.item_ids(k2)[:5]
+    # (0,0) (1,1) (0,1) (1,1) and one item with a single answer
+    for item, labels in zip(ids, [[0, 0], [1, 1], [0, 1], [1, 1], [1]], strict=True):
+        for who, c in zip(("a", "b"), labels, strict=False):
+            _answer(store, k2, who, item, c)
+    m = client.get(f"/api/projects/{k2}/metrics", headers=auth()).json
+    ag = m["annotator_agreement"]
+    assert ag["n_items_multi"] == 4 and m["n_items_multi"] == 4 and ag["n_answers"] == 8
+    assert ag["observed"] == pytest.approx(0.75)
+    # p = (3/8, 5/8), P_e = 34/64: kappa = (0.75 - 0.53125) / 0.46875 = 7/15
+    assert ag["kappa"] == pytest.approx(7 / 15)
+    assert m["n_gold"] == 5 and m["class_balance"] == {"ham": 2, "spam": 3}  # (0,1): earliest
+
+    csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
+    rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
+    assert list(rows[0]) == ["id", "p_ham", "p_spam", "label", "gold", "source",
+                             "n_answers", "agreement"]
+    by_id = {r["id"]: r for r in rows}
+    assert [(by_id[i]["n_answers"], by_id[i]["agreement"], by_id[i]["gold"]) for i in ids] == [
+        ("2", "1.0", "ham"), ("2", "1.0", "spam"), ("2", "0.0", "ham"), ("2", "1.0", "spam"),
+        ("1", "", "spam")]
+    assert by_id[store.item_ids(k2)[10]]["n_answers"] == "0"
+    jl = [json.loads(s) for s in client.get(f"/api/projects/{k2}/export?format=jsonl",
+                                             headers=auth()).data.splitlines()]
+    row = {r["id"]: r for r in jl}[ids[2]]
+    assert row["answers"] == {"a": "ham", "b": "spam"} and row["n_answers"] == 2
+    assert row["agreement"] == 0.0 and row["gold"] == "ham" and row["source"] == "gold"
+
+
+def test_k1_projects_are_unchanged(client, store, project):
+    assert client.get(f"/api/projects/{project}", headers=auth()).json["answers_per_item"] == 1
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["annotator_agreement"] is None and m["n_items_multi"] == 0
+    lines = client.get(f"/api/projects/{project}/export?format=csv",
+                       headers=auth()).data.decode().splitlines()
+    assert lines[0] == "id,p_ham,p_spam,label,gold,source"
