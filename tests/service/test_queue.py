@@ -159,3 +159,40 @@ def test_parse_label():
     assert services.parse_label(["a", "b"], "b") == 1
     with pytest.raises(UnknownLabel):
         services.parse_label(["a", "b"], 2)
+
+
+def test_exploration_picks_are_marked_and_only_their_answers_are_random_gold(
+    store, client, ready, monkeypatch
+):
+    """A share of every refill is drawn at random ("exploration"); only answers to
+    those items may re-estimate LF precisions in the label model."""
+    from loop.core.label_model import LabelModel
+
+    audit = store.audit_ids(ready)
+    assert audit, "the refill drew no random picks"
+    queued = [x.decode() for x in store.r.zrange(store._k(ready, "queue"), 0, -1)]
+    assert {store.reason(ready, i) for i in audit if i in queued} == {"exploration"}
+    explored = next(i for i in queued if i in audit)
+    picked = next(i for i in queued if i not in audit)
+    for item_id in (explored, picked):
+        while True:  # walk the queue to the item (skipped items go to others)
+            got = store.lease_next(ready, "expert", ttl=60)
+            if got[0] == item_id:
+                break
+            store.skip(ready, "expert", got[0], got[1])
+        services.answer(store, ready, "expert", item_id, "spam", got[1])
+
+    seen = {}
+    real_fit = LabelModel.fit
+
+    def spy(self, L, y=None, random_gold=None):
+        seen["y"], seen["random_gold"] = y, random_gold
+        return real_fit(self, L, y, random_gold=random_gold)
+
+    monkeypatch.setattr(LabelModel, "fit", spy)
+    services.fit_label_model(store, ready)
+    ids = store.item_ids(ready)
+    gold_rows = {ids[r] for r in (seen["y"] >= 0).nonzero()[0]}
+    random_rows = {ids[r] for r in seen["random_gold"].nonzero()[0]}
+    assert {explored, picked} <= gold_rows
+    assert explored in random_rows and picked not in random_rows
