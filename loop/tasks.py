@@ -6,6 +6,7 @@ are referenced by dotted path so this module never imports the workers.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -83,12 +84,19 @@ def maybe_recalibrate(queue: Queue, store: RedisStore, pid: str, since: int,
     seconds (with at least one new answer), at most one pending per project.
 
     No Redis read unless a trigger can fire (the time trigger reads the last
-    recalibration time only when ``seconds`` > 0)."""
+    recalibration time only when ``seconds`` > 0). Triggers closer together than
+    ``RECALIBRATE_MIN_SECONDS`` (config) are dropped: at machine answer rates the
+    next answer after the gap triggers it; at human rates the gap never binds."""
     due = every > 0 and since >= every
     if not due and seconds > 0 and since > 0:
         last = store.get_value(pid, "last_recalibrated_at")
         due = last is None or time.time() - last >= seconds
-    if not due or not store.set_flag(pid, "recal_pending", 3600):
+    if not due:
+        return None
+    gap = float((config or {}).get("RECALIBRATE_MIN_SECONDS", 0) or 0)
+    if gap > 0 and not store.set_flag(pid, "recal_recent", max(1, math.ceil(gap))):
+        return None
+    if not store.set_flag(pid, "recal_pending", 3600):
         return None
     job = _enqueue_recal(queue, store, pid, int((config or {}).get("QUEUE_SIZE", 100)),
                          meta={"type": "recalibrate", "project": pid, "auto": True})

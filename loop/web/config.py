@@ -15,6 +15,7 @@ DEFAULTS: dict[str, object] = {
     "ANSWERS_PER_ITEM": 1,  # default k of new projects (POST /api/projects answers_per_item)
     "RECALIBRATE_EVERY": 10,  # answers; 0 disables
     "RECALIBRATE_SECONDS": 0,  # seconds; 0 disables
+    "RECALIBRATE_MIN_SECONDS": 5,  # at most one automatic recalibration per this gap
     "EVAL_FRACTION": 0.3,  # share of uploaded gold held out for evaluation
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "MAX_ITEMS": 1_000_000,
