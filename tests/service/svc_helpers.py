@@ -42,3 +42,22 @@ def run_burst(rconn, queue_name="loop"):
 
     q = Queue(queue_name, connection=rconn)
     SimpleWorker([q], connection=rconn).work(burst=True)
+
+
+def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30) -> str:
+    """Upload the first YouTube CSV, apply LFs in chunks, fit, (train) and fill the
+    queue, all in-process: a project ready for queue tests."""
+    from loop import services
+
+    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
+                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    plan = services.plan_apply(store, pid, 200)
+    for c, a, b in plan:
+        services.apply_lfs_chunk(store, pid, c, a, b)
+    services.merge_lfs(store, pid, len(plan), 200)
+    services.fit_label_model(store, pid)
+    if end_model:
+        services.train_end_model(store, pid)
+    services.refill_queue(store, pid, queue)
+    return pid

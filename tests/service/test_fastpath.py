@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from svc_helpers import auth, run_burst, youtube_csv
+from svc_helpers import auth, prepare_project, run_burst
 
 from loop import services, tasks
 from loop.errors import ItemNotFound, LeaseConflict
@@ -12,17 +12,7 @@ from loop.errors import ItemNotFound, LeaseConflict
 
 @pytest.fixture
 def ready(store, client, project):
-    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
-    assert r.status_code == 201
-    plan = services.plan_apply(store, project, 200)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, project, c, a, b)
-    services.merge_lfs(store, project, len(plan), 200)
-    services.fit_label_model(store, project)
-    services.train_end_model(store, project)
-    services.refill_queue(store, project, 30)
-    return project
+    return prepare_project(store, client, project, end_model=True)
 
 
 class Counting:

@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from svc_helpers import auth, youtube_csv
+from svc_helpers import auth, prepare_project
 
 from loop import services
 from loop.errors import BadRequest, LeaseConflict
@@ -20,17 +20,7 @@ def _make(client, store, k):
         "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
         "text_field": "CONTENT", "answers_per_item": k})
     assert r.status_code == 201, r.json
-    pid = r.json["id"]
-    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
-    assert r.status_code == 201
-    plan = services.plan_apply(store, pid, 200)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, pid, c, a, b)
-    services.merge_lfs(store, pid, len(plan), 200)
-    services.fit_label_model(store, pid)
-    services.refill_queue(store, pid, 30)
-    return pid
+    return prepare_project(store, client, r.json["id"])
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from svc_helpers import auth, youtube_csv
+from svc_helpers import auth, prepare_project
 
 from loop import services
 from loop.errors import LeaseConflict, UnknownLabel
@@ -15,16 +15,7 @@ from loop.errors import LeaseConflict, UnknownLabel
 @pytest.fixture
 def ready(store, client, project):
     """A project with items, L, a label model and a filled queue (built in-process)."""
-    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
-    assert r.status_code == 201
-    plan = services.plan_apply(store, project, 200)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, project, c, a, b)
-    services.merge_lfs(store, project, len(plan), 200)
-    services.fit_label_model(store, project)
-    services.refill_queue(store, project, 30)
-    return project
+    return prepare_project(store, client, project)
 
 
 def _next(client, pid, token):
