@@ -40,7 +40,6 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import socket
 import sys
 import tempfile
 import threading
@@ -52,6 +51,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_service.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from _report import free_port, percentile, write_section  # noqa: E402
+
 ADMIN = "bench-admin"
 POOL_PER_COPY = 1956 - round(0.3 * 1956)  # queueable items of one demo upload
 
@@ -74,42 +76,7 @@ def worker_exit(server, worker):
 '''
 
 
-# -- doc section helper (same code in bench/recalibration.py) ----------------------------
-DOC_HEAD = """# Service benchmarks: API load and recalibration latency
-
-Written by `bench/api_load.py` and `bench/recalibration.py`; each rewrites its own
-section between the HTML comment markers below.
-"""
-
-
-def write_section(name: str, body: str, path: Path = DOC) -> None:
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else DOC_HEAD
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        a, b = text.index(start), text.index(end) + len(end)
-        text = text[:a] + block + text[b:]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text if text.endswith("\n") else text + "\n")
-
-
 # -- helpers ----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def demo_classes() -> list[int]:
     """CLASS of every row of the concatenated demo CSV (item id = row number)."""
     from loop.demo.client import demo_csv
@@ -303,7 +270,7 @@ def run_scenario(name: str, args: argparse.Namespace, classes: list[int]) -> dic
     if name == "norecal":
         env["LOOP_RECALIBRATE_EVERY"] = str(10**9)
     say = lambda m: print(f"  [{name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         if args.profile:
             cfg = Path(tmp) / "gprof.py"
@@ -422,10 +389,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         zero = sum(1 for s in r["secs"] if s == 0)
         lines.append(
             f"| {r['name']}: {DESCR[r['name']].format(copies=r['copies'])} | {r['n_items']:,} | "
-            f"{r['answers_per_s']:.0f} | {_pct(r['pair_ms'], .5):.1f} | "
-            f"{_pct(r['pair_ms'], .99):.1f} | {_pct(r['next_ms'], .5):.1f} / "
-            f"{_pct(r['next_ms'], .99):.1f} | {_pct(r['answer_ms'], .5):.1f} / "
-            f"{_pct(r['answer_ms'], .99):.1f} | {r['empty']:,} | {zero} | "
+            f"{r['answers_per_s']:.0f} | {percentile(r['pair_ms'], .5):.1f} | "
+            f"{percentile(r['pair_ms'], .99):.1f} | {percentile(r['next_ms'], .5):.1f} / "
+            f"{percentile(r['next_ms'], .99):.1f} | {percentile(r['answer_ms'], .5):.1f} / "
+            f"{percentile(r['answer_ms'], .99):.1f} | {r['empty']:,} | {zero} | "
             f"{r['recal_jobs_started']} | {c['lost']} | "
             f"{c['items_leased_twice']} ({c['overlapping_leases']} overlapping) |")
     lines += ["", "Checks (after each run, against Redis):", ""]
@@ -447,7 +414,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         top = sorted(r["cmds"].items(), key=lambda x: -x[1])[:8]
         cmds = ", ".join(f"{k} {v / acked:.1f}" for k, v in top)
         total = sum(r["cmds"].values()) / acked
-        lines.append(f"* {r['name']}: {s[0] if s else 0} / {_pct(s, .5):.0f} / "
+        lines.append(f"* {r['name']}: {s[0] if s else 0} / {percentile(s, .5):.0f} / "
                      f"{s[-1] if s else 0} answers/s; CPU s: {cpu}; Redis commands/answer "
                      f"{total:.1f} ({cmds}).")
     return "\n".join(lines)
@@ -478,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run_scenario(name, args, classes)
         c = r["checks"]
         print(f"{name}: {r['answers_per_s']:.0f} answers/s, pair p50 "
-              f"{_pct(r['pair_ms'], .5):.1f} ms p99 {_pct(r['pair_ms'], .99):.1f} ms, "
+              f"{percentile(r['pair_ms'], .5):.1f} ms p99 {percentile(r['pair_ms'], .99):.1f} ms, "
               f"204s {r['empty']}, lost {c['lost']}, leased twice {c['items_leased_twice']} "
               f"(overlapping {c['overlapping_leases']}), errors {r['errors']}, cpu "
               f"{ {k: round(v) for k, v in r['cpu'].items()} }", flush=True)
@@ -494,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             [{k: v for k, v in r.items() if k not in ("pair_ms", "next_ms", "answer_ms")}
              for r in results], indent=1, default=str))
     if not args.no_doc:
-        write_section("api_load", text)
+        write_section(DOC, "api_load", text)
     ok = all(r["checks"]["lost"] == 0 and r["checks"]["overlapping_leases"] == 0
              and r["checks"]["items_leased_twice"] == 0 for r in results)
     return 0 if ok else 1

@@ -41,28 +41,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks_service.md"
+sys.path.insert(0, str(ROOT / "bench"))
+from _report import write_section  # noqa: E402
+
 N_LFS = 20
 CHUNK = 1000  # the service's default CHUNK_SIZE: L is stored as n / 1000 Redis strings
-
-
-# -- doc section helper (same code in bench/api_load.py) ---------------------------------
-DOC_HEAD = """# Service benchmarks: API load and recalibration latency
-
-Written by `bench/api_load.py` and `bench/recalibration.py`; each rewrites its own
-section between the HTML comment markers below.
-"""
-
-
-def write_section(name: str, body: str, path: Path = DOC) -> None:
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else DOC_HEAD
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        a, b = text.index(start), text.index(end) + len(end)
-        text = text[:a] + block + text[b:]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text if text.endswith("\n") else text + "\n")
 
 
 # -- synthetic data ----------------------------------------------------------------------
@@ -306,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     argv if argv is not None else sys.argv[1:]))
                 print(text, flush=True)
                 if not args.no_doc:
-                    write_section("recalibration", text)
+                    write_section(DOC, "recalibration", text)
         finally:
             conn.shutdown()
     return 0

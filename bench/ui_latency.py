@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -26,25 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _report import free_port, percentile  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 def measure(base: str, pid: str, token: str, n_items: int) -> tuple[list[float], list[float], int]:
@@ -91,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from loop.service_cli import run_service, stop_service
 
     with tempfile.TemporaryDirectory() as tmp:
-        info = run_service(workers=args.workers, port=_free_port(), data_dir=tmp,
+        info = run_service(workers=args.workers, port=free_port(), data_dir=tmp,
                            api_keys="bench-admin", wait=False)
         try:
             _wait_healthy(info["url"], info["processes"])
@@ -116,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|---:|",
     ]
     for name, xs in rows:
-        lines.append(f"| {name} | {len(xs)} | {_pct(xs, 0.5):.1f} | {_pct(xs, 0.95):.1f} | "
-                     f"{max(xs) if xs else float('nan'):.1f} |")
+        lines.append(f"| {name} | {len(xs)} | {percentile(xs, 0.5):.1f} | "
+                     f"{percentile(xs, 0.95):.1f} | {max(xs) if xs else float('nan'):.1f} |")
     lines += [
         "",
         f"Items where the prefetched next item was not ready at the key press: {waits}.",
