@@ -349,7 +349,6 @@ class LabelModel(BaseEstimator):
         if yf is None:
             P, _, counts = unique_rows(Lf)
             gold = np.full(P.shape[0], -1, dtype=np.int64)
-            is_active = np.zeros(P.shape[0], dtype=bool)
         else:
             # Active (non-random) gold rows are coded y + k so they stay apart.
             code = yf.copy()
@@ -370,11 +369,10 @@ class LabelModel(BaseEstimator):
         voted = (P >= 0).any(axis=1)
         unc = ~voted & is_gold & ~is_active
         unc_gold = np.bincount(gold[unc], weights=counts[unc], minlength=k)
-        keep = voted
-        if not keep.any():
+        if not voted.any():
             raise ValueError("L has no votes at all: every LF abstains on every row")
-        P, gold, w = P[keep], gold[keep], w[keep]
-        is_gold, is_active = is_gold[keep], is_active[keep]
+        P, gold, w = P[voted], gold[voted], w[voted]
+        is_gold, is_active = is_gold[voted], is_active[voted]
 
         A = _one_hot_votes(P, k)
         At = A.T.tocsr()
@@ -397,7 +395,7 @@ class LabelModel(BaseEstimator):
         self.converged_ = False
         for it in range(1, int(self.max_iter) + 1):
             self._m_step(At, R, w, m, k)
-            logp = self._log_prior + self._base + np.asarray(A @ self._W)
+            logp = self._log_prior + np.asarray(A @ self._W3.reshape(m * k, k))
             logp -= logp.max(axis=1, keepdims=True)
             R_new = np.exp(logp)
             R_new /= R_new.sum(axis=1, keepdims=True)
@@ -455,9 +453,7 @@ class LabelModel(BaseEstimator):
         W[js, v, :] = np.log(post / prior[None, :])
 
         self._log_prior = np.log(prior)
-        self._base = np.zeros(k)
-        self._W = W.reshape(m * k, k)
-        self._W3 = W  # [j, v, c]
+        self._W3 = W  # [j, v, c]: log-weight of LF j voting v for class c
 
         self.class_prior_ = prior
         self.confusion_ = conf
@@ -481,7 +477,7 @@ class LabelModel(BaseEstimator):
         binary = k == 2
         base = k + 1  # vote states: abstain, 0..k-1
         g = max(1, int(np.log(65536) / np.log(base) + 1e-9))
-        start_row = self._log_prior + self._base
+        start_row = self._log_prior
         if binary:
             logp = np.full(n, start_row[1] - start_row[0])
         else:
