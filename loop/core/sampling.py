@@ -160,7 +160,11 @@ class Sampler:
 
 
 class RandomSampler(Sampler):
-    """Uniform random batch: the baseline every strategy must beat."""
+    """Uniform random batch: the baseline every strategy must beat.
+
+    After :meth:`select`, ``random_picks_`` holds the batch (all of it was drawn
+    at random), as for :class:`LoopSampler`'s exploration share.
+    """
 
     name = "random"
 
@@ -170,7 +174,8 @@ class RandomSampler(Sampler):
         rng = check_random_state(self.random_state)
         idx = np.flatnonzero(_pool(n, exclude))
         take = min(int(self.batch_size), idx.size)
-        return np.sort(rng.choice(idx, size=take, replace=False)).astype(np.intp)
+        self.random_picks_ = np.sort(rng.choice(idx, size=take, replace=False)).astype(np.intp)
+        return self.random_picks_
 
 
 _MEASURES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}

@@ -129,11 +129,9 @@ def simulate(
         if batch.size == 0:
             break
         y[batch] = train.y[batch]  # the simulated expert answers
-        picks = getattr(sampler, "random_picks_", None)
-        if picks is not None:
-            random_gold[picks] = True
-        elif strategy == "random":
-            random_gold[batch] = True
+        # Gold drawn at random (all of a random batch, LoopSampler's exploration
+        # share) is an unbiased sample; samplers without random picks have none.
+        random_gold[getattr(sampler, "random_picks_", [])] = True
     return {
         "dataset": ds.name,
         "metric": metric,
