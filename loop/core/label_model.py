@@ -42,6 +42,15 @@ def _argmax_with_ties(proba: Proba, tie_policy: str, random_state: Any) -> np.nd
     return pred
 
 
+def vote_counts(L: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_items, n_classes) number of LFs voting each class on each row.
+
+    >>> vote_counts(np.array([[0, 0, -1], [1, -1, 0]]), 2).tolist()
+    [[2, 0], [1, 1]]
+    """
+    return np.stack([(L == c).sum(axis=1) for c in range(n_classes)], axis=1)
+
+
 def unique_rows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct rows of an integer matrix: ``(rows, inverse, counts)``.
 
@@ -131,10 +140,7 @@ class MajorityVote(BaseEstimator):
         return self
 
     def _vote_shares(self, L: np.ndarray) -> np.ndarray:
-        k = self.n_classes_
-        counts = np.zeros((L.shape[0], k))
-        for c in range(k):
-            counts[:, c] = (L == c).sum(axis=1)
+        counts = vote_counts(L, self.n_classes_).astype(np.float64)
         total = counts.sum(axis=1, keepdims=True)
         return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
 

@@ -15,7 +15,7 @@ import numpy as np
 from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty
 from sklearn.utils import check_random_state
 
-from loop.core.label_model import unique_rows
+from loop.core.label_model import unique_rows, vote_counts
 from loop.core.types import Indices, LabelMatrix, Proba
 
 
@@ -65,7 +65,7 @@ def lf_conflict(L: LabelMatrix) -> np.ndarray:
     """
     L = np.asarray(L)
     k = int(L.max()) + 1 if L.size and L.max() >= 0 else 1
-    counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1)
+    counts = vote_counts(L, k)
     total = counts.sum(axis=1)
     top = counts.max(axis=1)
     return np.divide(total - top, total, out=np.zeros(len(L)), where=total > 0)
