@@ -122,8 +122,9 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     ids = store.item_ids(pid)[: L.shape[0]]
     row = {i: r for r, i in enumerate(ids)}
     y = np.full(len(ids), -1, dtype=np.int64)
+    held_out = store.eval_ids(pid)
     for iid, c in store.uploaded_gold(pid).items():
-        if iid in store.eval_ids(pid) and iid in row:
+        if iid in held_out and iid in row:
             y[row[iid]] = c
     for iid, g in store.gold(pid).items():
         if iid in row:
