@@ -61,3 +61,40 @@ def prepare_project(store, client, pid: str, end_model: bool = False, queue: int
         services.train_end_model(store, pid)
     services.refill_queue(store, pid, queue)
     return pid
+
+
+def annotator_token(client, pid: str, name: str) -> str:
+    """Create an annotator through the API and return its token."""
+    r = client.post(f"/api/projects/{pid}/annotators", headers=auth(), json={"name": name})
+    assert r.status_code == 201, r.json
+    return r.json["token"]
+
+
+def answer_n(client, pid: str, token: str, n: int, label) -> None:
+    """``n`` times: lease the next item and answer it with ``label``, through the API."""
+    for _ in range(n):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        client.post(f"/api/projects/{pid}/queue/answer", headers=auth(token), json={
+            "item_id": got["item"]["id"], "label": label, "lease_id": got["lease"]["id"]})
+
+
+def lease_concurrently(client_factory, pid: str, n_threads: int, **lease_kw) -> list[str]:
+    """Threads, each with its own store, lease items until the queue is empty;
+    returns every leased item id (to check nobody got the same item)."""
+    import threading
+
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def hammer(name: str) -> None:
+        s = client_factory()
+        while (x := s.lease_next(pid, name, **lease_kw)) is not None:
+            with lock:
+                got.append(x[0])
+
+    threads = [threading.Thread(target=hammer, args=(f"t{i}",)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got

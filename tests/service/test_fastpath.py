@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from svc_helpers import auth, prepare_project, run_burst
+from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
 
 from loop import services, tasks
 from loop.errors import ItemNotFound, LeaseConflict
@@ -78,8 +78,7 @@ def test_answer_rules_unchanged(store, ready):
 
 
 def test_token_lookups_are_cached_briefly(store, client, ready):
-    tok = client.post(f"/api/projects/{ready}/annotators", headers=auth(),
-                      json={"name": "x"}).json["token"]
+    tok = annotator_token(client, ready, "x")
     assert store.annotator_for_token(tok)["name"] == "x"
     store.r.hdel("loop:tokens", tok)  # revoked by hand
     assert store.annotator_for_token(tok)["name"] == "x"  # cached up to 30 s
@@ -89,12 +88,7 @@ def test_token_lookups_are_cached_briefly(store, client, ready):
 
 def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
     app.config.update(QUEUE_SIZE=30, QUEUE_LOW_WATER=0.5)
-    tok = client.post(f"/api/projects/{ready}/annotators", headers=auth(),
-                      json={"name": "w"}).json["token"]
-    for _ in range(20):
-        got = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok)).json
-        client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
-            "item_id": got["item"]["id"], "label": 0, "lease_id": got["lease"]["id"]})
+    answer_n(client, ready, annotator_token(client, ready, "w"), 20, 0)
     from rq import Queue
 
     q = Queue("loop", connection=rconn)
@@ -109,12 +103,7 @@ def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
 
 
 def test_auto_recalibration_is_split_and_exclusive(client, store, rconn, ready):
-    tok = client.post(f"/api/projects/{ready}/annotators", headers=auth(),
-                      json={"name": "r"}).json["token"]
-    for _ in range(10):
-        got = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok)).json
-        client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
-            "item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]})
+    answer_n(client, ready, annotator_token(client, ready, "r"), 10, 1)
     # a recalibration is "running" elsewhere: this one steps aside and asks for a rerun
     assert store.set_flag(ready, "recal_running", 60)
     run_burst(rconn)

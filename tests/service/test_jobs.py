@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from svc_helpers import auth, run_burst, youtube_csv
+from svc_helpers import annotator_token, answer_n, auth, run_burst, youtube_csv
 
 from loop import tasks
 
@@ -40,12 +40,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert len(jobs) == 5 and jobs[0]["type"] == "export"
 
     # K=10 answers trigger exactly one pending recalibration (coalesced)
-    tok = client.post(f"/api/projects/{project}/annotators", headers=auth(),
-                      json={"name": "a"}).json["token"]
-    for _ in range(25):
-        got = client.post(f"/api/projects/{project}/queue/next", headers=auth(tok)).json
-        client.post(f"/api/projects/{project}/queue/answer", headers=auth(tok), json={
-            "item_id": got["item"]["id"], "label": 0, "lease_id": got["lease"]["id"]})
+    answer_n(client, project, annotator_token(client, project, "a"), 25, 0)
     jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     recal = [j for j in jobs if j["type"] == "recalibrate"]
     assert len(recal) == 1 and recal[0]["status"] == "queued"

@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from svc_helpers import auth, prepare_project
+from svc_helpers import auth, lease_concurrently, prepare_project
 
 from loop import services
 from loop.errors import BadRequest, LeaseConflict
@@ -136,20 +136,7 @@ def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
     from loop.storage import RedisStore
 
     # 1. only leasing: every item is handed out once
-    held: list[str] = []
-    lock = threading.Lock()
-
-    def lease_all(name):
-        s = RedisStore(redis_server.client)
-        while (x := s.lease_next(k2, name, 60)) is not None:
-            with lock:
-                held.append(x[0])
-
-    threads = [threading.Thread(target=lease_all, args=(f"l{i}",)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    held = lease_concurrently(lambda: RedisStore(redis_server.client), k2, 6, ttl=60)
     assert len(held) == 30 and len(set(held)) == 30
     store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"))
     services.refill_queue(store, k2, 30)
@@ -157,6 +144,7 @@ def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
     # 2. leasing and answering: an item is never held by two annotators at once
     now: set[str] = set()
     errors: list[str] = []
+    lock = threading.Lock()
 
     def work(name):
         s = RedisStore(redis_server.client)

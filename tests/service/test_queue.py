@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from svc_helpers import auth, prepare_project
+from svc_helpers import annotator_token, auth, lease_concurrently, prepare_project
 
 from loop import services
 from loop.errors import LeaseConflict, UnknownLabel
@@ -23,13 +22,8 @@ def _next(client, pid, token):
     return None if r.status_code == 204 else r.json
 
 
-def _ann(client, pid, name):
-    return client.post(f"/api/projects/{pid}/annotators", headers=auth(),
-                       json={"name": name}).json["token"]
-
-
 def test_next_answer_and_me(client, ready):
-    tok = _ann(client, ready, "alice")
+    tok = annotator_token(client, ready, "alice")
     got = _next(client, ready, tok)
     item, lease = got["item"], got["lease"]
     assert item["reason"] in ("lfs_conflict", "no_lf_fired", "model_uncertain")
@@ -44,7 +38,7 @@ def test_next_answer_and_me(client, ready):
 
 
 def test_double_submission_is_stored_once(client, store, ready):
-    tok = _ann(client, ready, "bob")
+    tok = annotator_token(client, ready, "bob")
     got = _next(client, ready, tok)
     body = {"item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]}
     r1 = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
@@ -57,7 +51,7 @@ def test_double_submission_is_stored_once(client, store, ready):
 
 
 def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
-    tok = _ann(client, ready, "carol")
+    tok = annotator_token(client, ready, "carol")
     got = _next(client, ready, tok)
     iid, lid = got["item"]["id"], got["lease"]["id"]
     for body, code in [({"item_id": iid, "label": "eggs", "lease_id": lid}, 400),
@@ -87,25 +81,12 @@ def test_lease_expiry_returns_the_item(store, ready):
 def test_concurrent_annotators_never_share_an_item(redis_server, store, ready):
     from loop.storage import RedisStore
 
-    got: list[str] = []
-    lock = threading.Lock()
-
-    def hammer(name):
-        s = RedisStore(redis_server.client)
-        while (x := s.lease_next(ready, name, ttl=60)) is not None:
-            with lock:
-                got.append(x[0])
-
-    threads = [threading.Thread(target=hammer, args=(f"t{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = lease_concurrently(lambda: RedisStore(redis_server.client), ready, 8, ttl=60)
     assert len(got) == 30 and len(set(got)) == 30
 
 
 def test_skip_and_undo(client, store, ready):
-    tok = _ann(client, ready, "dan")
+    tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)
     r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
                     json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
