@@ -95,7 +95,7 @@ def _parse_split(path: Path, n_classes: int) -> Split:
             raise DatasetError(
                 f"{path}: row {key!r} has {len(wl)} weak labels, earlier rows have {n_lfs}"
             )
-        lab = row["label"]
+        lab = -1 if row["label"] is None else row["label"]  # null: gold unknown
         if not isinstance(lab, int) or not -1 <= lab < n_classes:
             raise DatasetError(f"{path}: row {key!r} has label {lab!r} outside 0..{n_classes - 1}")
         ids.append(str(key))

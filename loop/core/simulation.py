@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.datasets import Dataset, Split
+from loop.core.datasets import Dataset, DatasetError, Split
 from loop.core.end_model import EndModel, make_classifier, make_text_features
 from loop.core.label_model import LabelModel, MajorityVote
 from loop.core.metrics import score
@@ -88,6 +88,13 @@ def simulate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     train, test = train_test(ds)
     k = ds.n_classes
+    # The simulated expert can only answer items whose gold label the file has.
+    unknown = train.y < 0
+    if budget > 0 and unknown.all():
+        raise DatasetError(
+            f"{ds.name}: the fit split has no gold labels (all -1), so no expert can be "
+            "simulated; use 'loop evaluate', or add gold labels to train.json"
+        )
     texts, test_texts = train.texts, test.texts
     has_text = texts is not None and test_texts is not None
     sampler = make_sampler(strategy, batch_size=batch_size, random_state=seed)
@@ -120,11 +127,11 @@ def simulate(
                 f"end_model={point['end_model']}"
             )
         n_gold = int((y >= 0).sum())
-        if n_gold >= budget or n_gold >= len(y):
+        if n_gold >= budget or n_gold >= int((~unknown).sum()):
             break
         sampler.batch_size = min(batch_size, budget - n_gold)
         batch = sampler.select(
-            end_proba, L=train.L, lm_proba=lm_proba, y=y, X=X_feat, exclude=y >= 0
+            end_proba, L=train.L, lm_proba=lm_proba, y=y, X=X_feat, exclude=(y >= 0) | unknown
         )
         if batch.size == 0:
             break

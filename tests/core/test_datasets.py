@@ -42,3 +42,12 @@ def test_malformed_files_raise_one_clear_error(tmp_path, split, match):
 def test_missing_files(tmp_path):
     with pytest.raises(DatasetError, match="no label.json"):
         load_wrench(tmp_path)
+
+
+def test_null_label_means_gold_unknown(tmp_path):
+    write(tmp_path, "label.json", {"0": "neg", "1": "pos"})
+    split = {"0": {"label": None, "weak_labels": [1, -1]},
+             "1": {"label": 0, "weak_labels": [-1, 0]}}
+    write(tmp_path, "train.json", split)
+    write(tmp_path, "test.json", split)
+    assert load_wrench(tmp_path).splits["train"].y.tolist() == [-1, 0]

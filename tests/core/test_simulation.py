@@ -1,0 +1,43 @@
+import json
+
+import numpy as np
+import pytest
+
+from loop.core.datasets import DatasetError, load_wrench
+from loop.core.simulation import simulate
+
+
+def make_dataset(tmp_path, train_gold):
+    """Two classes, three LFs of known accuracy, train gold as given (-1 = unknown)."""
+    rng = np.random.default_rng(0)
+
+    def split(n, gold):
+        y = rng.integers(0, 2, n)
+        rows = {}
+        for i in range(n):
+            votes = [int(y[i]) if rng.random() < 0.8 else int(1 - y[i]) for _ in range(3)]
+            votes = [v if rng.random() < 0.6 else -1 for v in votes]
+            rows[str(i)] = {"label": int(y[i]) if gold is None else gold(i, int(y[i])),
+                            "weak_labels": votes}
+        return rows
+
+    (tmp_path / "label.json").write_text(json.dumps({"0": "a", "1": "b"}))
+    (tmp_path / "train.json").write_text(json.dumps(split(200, train_gold)))
+    (tmp_path / "test.json").write_text(json.dumps(split(100, None)))
+    return load_wrench(tmp_path)
+
+
+@pytest.mark.parametrize("strategy", ["random", "loop", "uncertainty", "weasul"])
+def test_expert_only_answers_items_whose_gold_is_known(tmp_path, strategy):
+    # Only the first 15 train rows have gold: the curve stops there, never loops.
+    ds = make_dataset(tmp_path, lambda i, y: y if i < 15 else -1)
+    out = simulate(ds, budget=40, batch_size=10, seed=0, strategy=strategy)
+    assert [p["n_gold"] for p in out["curve"]] == [0, 10, 15]
+
+
+def test_no_train_gold_is_a_clear_error(tmp_path):
+    ds = make_dataset(tmp_path, lambda i, y: None)
+    with pytest.raises(DatasetError, match="no gold labels"):
+        simulate(ds, budget=10, batch_size=10, seed=0)
+    # With budget 0 there is nothing to ask: the curve has its n_gold = 0 point.
+    assert [p["n_gold"] for p in simulate(ds, budget=0)["curve"]] == [0]
