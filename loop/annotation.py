@@ -170,7 +170,8 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
 
 
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
-    """One row per item: id, p_<label> per class, label, gold, source.
+    """One row per item: id, text, p_<label> per class, label, gold, source, and
+    (JSON lines only) the item's other uploaded ``fields``.
 
     With ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
     ``n_answers`` and ``agreement`` (share of agreeing pairs of answers, None
@@ -179,6 +180,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
     ids = store.item_ids(pid)
+    items = {it["id"]: it for it in store.items(pid, ids)}
     gold = store.gold(pid)
     multi = store.answers_per_item(pid) > 1
     answers = store.answers(pid) if multi else {}
@@ -196,12 +198,14 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
             p, source = em[r], "end_model"
         else:
             p, source = None, None
-        row: dict[str, Any] = {"id": iid}
+        item = items.get(iid, {})
+        row: dict[str, Any] = {"id": iid, "text": item.get("text")}
         for c, name in enumerate(labels):
             row[f"p_{name}"] = None if p is None else round(float(p[c]), 6)
         row["label"] = None if p is None else labels[int(np.argmax(p))]
         row["gold"] = None if g is None else labels[g["label"]]
         row["source"] = source
+        row["fields"] = item.get("fields") or {}
         if multi:
             ans = answers.get(iid, [])
             row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
@@ -220,7 +224,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: str) -> bytes:
         raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
     buf = io.StringIO()
     labels = store.get_project(pid)["labels"]
-    cols = ["id", *[f"p_{x}" for x in labels], "label", "gold", "source"]
+    cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source"]
     if store.answers_per_item(pid) > 1:
         cols += ["n_answers", "agreement"]
     w = csv.DictWriter(buf, cols, extrasaction="ignore")

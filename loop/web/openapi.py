@@ -67,7 +67,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
     "/api/projects/{pid}/queue/me": {"get": _op("my counts and history")},
     "/api/projects/{pid}/export": {"get": _op(
-        "download labels (answers_per_item > 1: JSONL adds answers, n_answers, agreement; "
+        "download labels: id, text, p_<label> per class, label, gold, source; JSONL adds "
+        "the other uploaded fields (answers_per_item > 1: JSONL adds answers, n_answers, "
+        "agreement; "
         "CSV adds n_answers, agreement)", extra={"parameters": [
         {"name": "format", "in": "query",
          "schema": {"type": "string", "enum": ["csv", "jsonl"]}}]})},

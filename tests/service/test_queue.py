@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import time
 
 import pytest
@@ -114,12 +117,18 @@ def test_export_and_lf_stats(client, store, ready):
     services.answer(store, ready, "f", x[0], "spam", x[1])
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
-    lines = csv_r.data.decode().splitlines()
-    assert lines[0] == "id,p_ham,p_spam,label,gold,source" and len(lines) == 351
-    rows = [__import__("json").loads(s) for s in client.get(
+    table = list(csv.reader(io.StringIO(csv_r.data.decode())))
+    assert table[0] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source"]
+    assert len(table) == 351
+    rows = [json.loads(s) for s in client.get(
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
     gold = [r for r in rows if r["source"] == "gold"]
     assert [(g["id"], g["gold"], g["label"]) for g in gold] == [(x[0], "spam", "spam")]
+    # Each row carries its item's text (CSV and JSON lines alike), so the export
+    # alone is a training set.
+    texts = {it["id"]: it["text"] for it in store.items(ready)}
+    assert all(r["text"] == texts[r["id"]] for r in rows)
+    assert {r[0]: r[1] for r in table[1:]} == texts
     lfs = client.get(f"/api/projects/{ready}/lfs", headers=auth()).json["lfs"]
     assert [r["name"] for r in lfs][:2] == ["check_out", "subscribe"]
     assert lfs[0]["polarity"] == ["spam"] and lfs[0]["empirical_accuracy"] is not None

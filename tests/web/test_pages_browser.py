@@ -149,7 +149,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     path = dl.value.path()
     with open(path, encoding="utf-8") as f:
         head = f.readline().strip()
-    assert head == "id,p_ham,p_spam,label,gold,source"
+    assert head == "id,text,p_ham,p_spam,label,gold,source"
 
     assert not page.dialogs
     assert not page.console_errors, page.console_errors
