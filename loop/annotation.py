@@ -186,7 +186,9 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     answers = store.answers(pid) if multi else {}
     L, _ = store.load_L(pid)
     lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
-    covered = None if L is None or L.shape[0] != len(ids) else (L >= 0).any(axis=1)
+    covered: np.ndarray | None = None
+    if L is not None and L.shape[0] == len(ids):
+        covered = np.asarray((L >= 0).any(axis=1))
     out = []
     for r, iid in enumerate(ids):
         g = gold.get(iid)

@@ -46,11 +46,12 @@ MAX_ANSWERS_PER_ITEM = 20
 
 
 def create_project(
-    store: RedisStore, name: str, labels: list[str], lf_module: str, text_field: str = "text",
+    store: RedisStore, name: Any, labels: Any, lf_module: Any, text_field: Any = "text",
     answers_per_item: Any = 1,
 ) -> dict[str, Any]:
     """Create a project. ``answers_per_item`` (k): how many different annotators
-    answer each queued item (1: one answer, the default)."""
+    answer each queued item (1: one answer, the default). Arguments come from a
+    request body and are validated here (400 with what to send instead)."""
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name must be a non-empty string")
     if (not isinstance(labels, list) or len(labels) < 2
