@@ -124,3 +124,14 @@ def test_loop_sampler_mixes_in_random_exploration_picks():
     assert positions[0] < 10  # interleaved, not appended at the end
     with pytest.raises(ValueError, match="random_share"):
         LoopSampler(random_share=2).select(None, L=Lb, lm_proba=lm)
+
+
+def test_loop_sampler_default_share_depends_on_the_number_of_classes():
+    rng = np.random.default_rng(0)
+    L2 = rng.choice([-1, 0, 1], size=(300, 4)).astype(np.int8)
+    s = LoopSampler(batch_size=10, random_state=0)
+    s.select(None, L=L2, lm_proba=rng.dirichlet([1, 1], size=300))
+    assert len(s.random_picks_) == 2  # two classes: 0.2
+    L5 = rng.choice([-1, 0, 1, 2, 3, 4], size=(300, 4)).astype(np.int8)
+    s.select(None, L=L5, lm_proba=rng.dirichlet([1] * 5, size=300))
+    assert len(s.random_picks_) == 5  # more classes: 0.5
