@@ -214,8 +214,9 @@ def breakdown_section(parts: dict) -> str:
         "Rows split by how majority vote sees them: one class has the most votes "
         "(`unique`), several classes tie for the most (`tie`), or no LF votes (`uncovered`, "
         "where a label model can only guess a class balance). On the sets whose LFs each vote "
-        "one class, the unsupervised label models agree with MV on `unique` rows, so their "
-        "scores differ only on ties and uncovered rows. Correct rows per kind, on the "
+        "one class, ours and hyperlm predict the MV winner on (almost) every `unique` row "
+        "(Snorkel on most), so their scores differ on ties and uncovered rows. Correct "
+        "rows per kind, on the "
         "scored rows and, for the sets with a separate train split, on the train (fit) "
         "rows, which every system also labels.\n\n"
     )
