@@ -205,9 +205,6 @@ def main() -> None:
     print(f"wrote {md} and {img}")
 
 
-BREAKDOWN_SYSTEMS = ("MV", "Snorkel", "hyperlm", "ours", "hyperlm+gold", "ours+gold")
-
-
 def breakdown_section(parts: dict) -> str:
     """Correct predictions per kind of row, scored split and (where there is one) train."""
     head = (
@@ -221,8 +218,8 @@ def breakdown_section(parts: dict) -> str:
         "rows, which every system also labels.\n\n"
     )
     lines = [
-        "| dataset | rows | kind | n | " + " | ".join(BREAKDOWN_SYSTEMS) + " |",
-        "|---|---|---|---|" + "---|" * len(BREAKDOWN_SYSTEMS),
+        "| dataset | rows | kind | n | " + " | ".join(SYSTEMS) + " |",
+        "|---|---|---|---|" + "---|" * len(SYSTEMS),
     ]
     for name, by_split in parts.items():
         for split, b in by_split.items():
@@ -231,7 +228,7 @@ def breakdown_section(parts: dict) -> str:
                     continue
                 cells = [
                     str(b["correct"][s][kind]) if s in b["correct"] else "–"
-                    for s in BREAKDOWN_SYSTEMS
+                    for s in SYSTEMS
                 ]
                 lines.append(
                     f"| {name} | {split} | {kind} | {b['rows'][kind]} | " + " | ".join(cells) + " |"

@@ -90,7 +90,8 @@ def simulate(
     k = ds.n_classes
     # The simulated expert can only answer items whose gold label the file has.
     unknown = train.y < 0
-    if budget > 0 and unknown.all():
+    n_known = int(np.count_nonzero(~unknown))
+    if budget > 0 and n_known == 0:
         raise DatasetError(
             f"{ds.name}: the fit split has no gold labels (all -1), so no expert can be "
             "simulated; use 'loop evaluate', or add gold labels to train.json"
@@ -127,7 +128,7 @@ def simulate(
                 f"end_model={point['end_model']}"
             )
         n_gold = int((y >= 0).sum())
-        if n_gold >= budget or n_gold >= int((~unknown).sum()):
+        if n_gold >= budget or n_gold >= n_known:
             break
         sampler.batch_size = min(batch_size, budget - n_gold)
         batch = sampler.select(
