@@ -213,7 +213,7 @@ def client_process(host: str, port: int, pid: str, tokens: list[tuple[str, str]]
 # -- setup, run, verify ------------------------------------------------------------------
 def build_project(api: Any, copies: int, log: Any) -> str:
     """The demo recipe of ``create_demo_project``, with the CSV uploaded ``copies`` times."""
-    from loop.demo.client import PIPELINE, create_demo_project, demo_csv
+    from loop.demo.client import EVAL_SHARE, PIPELINE, create_demo_project, demo_csv, hold_out_gold
 
     if copies == 1:
         return create_demo_project(api, log=log)
@@ -221,10 +221,10 @@ def build_project(api: Any, copies: int, log: Any) -> str:
                                            "lf_module": "loop.demo.youtube_lfs",
                                            "text_field": "CONTENT"})
     pid = str(p["id"])
-    data = demo_csv()
+    data = hold_out_gold(demo_csv(), "CLASS", EVAL_SHARE)
     for _ in range(copies):
-        api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS", data=data,
-                 content_type="text/csv")
+        api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS&eval_fraction=1",
+                 data=data, content_type="text/csv")
     log(f"uploaded {copies} x 1,956 = {copies * 1956:,} comments")
     for job_type in PIPELINE:
         t0 = time.monotonic()

@@ -122,9 +122,8 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     ids = store.item_ids(pid)[: L.shape[0]]
     row = {i: r for r, i in enumerate(ids)}
     y = np.full(len(ids), -1, dtype=np.int64)
-    held_out = store.eval_ids(pid)
-    for iid, c in store.uploaded_gold(pid).items():
-        if iid in held_out and iid in row:
+    for iid, c in store.uploaded_gold(pid).items():  # held out or fitted on: both known
+        if iid in row:
             y[row[iid]] = c
     for iid, g in store.gold(pid).items():
         if iid in row:
@@ -160,7 +159,9 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     # Between annotators, over items with >= 2 answers (answers_per_item > 1):
     # observed pairwise agreement and Fleiss' kappa (see loop.agreement).
     multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
-    return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": len(store.eval_ids(pid)),
+    n_eval = len(store.eval_ids(pid))
+    return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
+            "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "queue_size": store.queue_size(pid), "class_balance": balance,
             "history": store.metrics_history(pid), "agreement": agreement,
             "answers_per_item": store.answers_per_item(pid),
@@ -182,6 +183,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     ids = store.item_ids(pid)
     items = {it["id"]: it for it in store.items(pid, ids)}
     gold = store.gold(pid)
+    uploaded = store.uploaded_gold(pid)
     multi = store.answers_per_item(pid) > 1
     answers = store.answers(pid) if multi else {}
     L, _ = store.load_L(pid)
@@ -192,8 +194,12 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     out = []
     for r, iid in enumerate(ids):
         g = gold.get(iid)
+        u = uploaded.get(iid)
+        known = g["label"] if g is not None else u
         if g is not None:
             p, source = np.eye(k)[g["label"]], "gold"
+        elif u is not None:
+            p, source = np.eye(k)[u], "uploaded"
         elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
             p, source = lm[r], "label_model"
         elif em is not None and len(em) > r:
@@ -205,7 +211,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         for c, name in enumerate(labels):
             row[f"p_{name}"] = None if p is None else round(float(p[c]), 6)
         row["label"] = None if p is None else labels[int(np.argmax(p))]
-        row["gold"] = None if g is None else labels[g["label"]]
+        row["gold"] = None if known is None else labels[known]
         row["source"] = source
         row["fields"] = item.get("fields") or {}
         if multi:

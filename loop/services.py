@@ -78,7 +78,15 @@ def import_items(
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None,
 ) -> dict[str, Any]:
-    """Validate the whole file, then append every item in one transaction."""
+    """Validate the whole file, then append every item in one transaction.
+
+    Of the uploaded gold labels (``gold_field``), a seeded ``eval_fraction`` is
+    held out to score the models (never queued, never fitted on); the rest are
+    gold like an expert's answers: the models are fitted on them, and, being a
+    sample nobody's sampler picked, they also re-estimate LF precisions.
+    """
+    if not 0.0 <= eval_fraction <= 1.0:
+        raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
     project = store.get_project(pid)
     start = store.n_items(pid)
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
@@ -91,7 +99,8 @@ def import_items(
     rng = random.Random(f"{pid}:{start}")
     eval_ids = rng.sample(gold_ids, int(round(eval_fraction * len(gold_ids))))
     store.add_items(pid, parsed.items, parsed.gold, eval_ids)
-    return {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids)}
+    return {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
+            "n_fit_gold": len(parsed.gold) - len(eval_ids)}
 
 
 # -- labeling functions -------------------------------------------------------------------
@@ -185,6 +194,19 @@ class State:
         ok = rows >= 0
         self.y = np.full(n, -1, dtype=np.int64)
         self.y[rows[ok]] = np.array([gold[i]["label"] for i in gids], dtype=np.int64)[ok]
+        # Uploaded gold outside the eval hold-out is gold too (answers win).
+        held_out = store.eval_ids(pid)
+        up = {i: c for i, c in store.uploaded_gold(pid).items() if i not in held_out}
+        uids = list(up)
+        urows = store.rows_of(pid, uids)
+        uok = urows >= 0
+        ulabels = np.array([up[i] for i in uids], dtype=np.int64)[uok]
+        urows = urows[uok]
+        fresh = self.y[urows] < 0
+        self.y[urows[fresh]] = ulabels[fresh]
+        #: Rows whose gold came from an upload (a sample no sampler picked).
+        self.uploaded = np.zeros(n, dtype=bool)
+        self.uploaded[urows[fresh]] = True
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
     def rows(self, ids: set[str] | list[str]) -> np.ndarray:
@@ -214,12 +236,12 @@ def _eval_score(state: State, proba: np.ndarray | None) -> float | None:
 
 
 def fit_label_model(store: RedisStore, pid: str, state: State | None = None) -> dict[str, Any]:
-    """Fit the label model on ``L`` and all gold answers; store it and its proba."""
+    """Fit the label model on ``L`` and all gold; store it and its proba."""
     st = state or State(store, pid)
-    # Only answers to items the queue drew at random ("exploration") re-estimate
-    # LF precisions; the rest were picked where the models are unsure, a biased
-    # sample (LabelModel.fit, random_gold).
-    random_gold = np.zeros(st.n, dtype=bool)
+    # Only answers to items the queue drew at random ("exploration") and uploaded
+    # gold re-estimate LF precisions; the rest were picked where the models are
+    # unsure, a biased sample (LabelModel.fit, random_gold).
+    random_gold = st.uploaded.copy()
     random_gold[st.rows(store.audit_ids(pid))] = True
     random_gold &= st.y >= 0
     lm = LabelModel(n_classes=st.k, random_state=0).fit(st.L, st.y, random_gold=random_gold)

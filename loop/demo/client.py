@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import time
 import urllib.error
 import urllib.request
@@ -113,6 +114,29 @@ def demo_csv(files: Sequence[str] = CSV_FILES, limit: int | None = None) -> byte
     return out.encode()
 
 
+#: Share of the demo comments whose ``CLASS`` is uploaded, all of it held out to
+#: score the models; the other comments go up unlabeled, for the expert queue.
+EVAL_SHARE = 0.3
+
+
+def hold_out_gold(data: bytes, column: str, share: float, seed: int = 0) -> bytes:
+    """The CSV with ``column`` kept on a seeded ``share`` of rows and blanked elsewhere.
+
+    Upload the result with ``gold_field=column&eval_fraction=1``: the kept labels
+    only score the models, and the other rows are unlabeled, as a new project's are.
+    """
+    rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    header, body = rows[0], rows[1:]
+    col = header.index(column)
+    keep = set(random.Random(seed).sample(range(len(body)), round(share * len(body))))
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for i, row in enumerate(body):
+        w.writerow(row if i in keep else [*row[:col], "", *row[col + 1:]])
+    return buf.getvalue().encode()
+
+
 # "recalibrate" fits the label model, trains the end model, fills the queue and
 # records the first point (0 gold labels) of the dashboard's learning curve.
 PIPELINE = ("apply_lfs", "recalibrate")
@@ -126,14 +150,16 @@ def create_demo_project(
     on_idle: Callable[[], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> str:
-    """Create the project, upload the comments (``CLASS`` as held-out gold only),
+    """Create the project, upload the comments (``CLASS`` of :data:`EVAL_SHARE` of
+    them, as held-out gold only),
     then apply LFs -> recalibrate (fit, train end model, fill the queue). Returns its id."""
     say = log or (lambda _msg: None)
     p = api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
                                            "lf_module": LF_MODULE, "text_field": "CONTENT"})
     pid = str(p["id"])
-    up = api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS",
-                  data=demo_csv(files, limit), content_type="text/csv")
+    up = api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS&eval_fraction=1",
+                  data=hold_out_gold(demo_csv(files, limit), "CLASS", EVAL_SHARE),
+                  content_type="text/csv")
     say(f"uploaded {up['n_items']} comments ({up.get('n_eval', 0)} held out for evaluation)")
     for job_type in PIPELINE:
         t0 = time.monotonic()

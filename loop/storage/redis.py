@@ -4,7 +4,8 @@
   ``loop:tokens`` hash annotator token -> ``{project, name}``;
 * ``<p>:items`` hash id -> JSON ``{id, text, fields}``, ``<p>:ids`` list (upload
   order = matrix row), ``<p>:row`` hash id -> row, ``<p>:ugold`` hash id -> class
-  from the upload, ``<p>:eval`` set of held-out ids (never queued, never fitted on);
+  from the upload, ``<p>:eval`` the held-out part of those ids (never queued, never
+  fitted on; the rest are fitted on like answers);
 * ``<p>:L:meta`` JSON ``{n_lfs, lf_names, chunk_size, n_chunks, n_items, errors}``
   and ``<p>:L:<chunk>`` raw int8 bytes (rows of the chunk x n_lfs);
 * ``<p>:proba:<name>`` float32 bytes (n_items x n_classes), ``<p>:model:<name>``
@@ -146,6 +147,9 @@ class RedisStore(RedisQueueMixin):
 
     def uploaded_gold(self, pid: str) -> dict[str, int]:
         return {a.decode(): int(b) for a, b in self.r.hgetall(self._k(pid, "ugold")).items()}
+
+    def n_uploaded_gold(self, pid: str) -> int:
+        return int(self.r.hlen(self._k(pid, "ugold")))
 
     def eval_ids(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "eval"))}

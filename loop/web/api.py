@@ -34,6 +34,17 @@ def _body() -> dict[str, Any]:
     return data
 
 
+def _float_arg(name: str, default: float) -> float:
+    """A float query argument, or ``default`` when absent; 400 when not a number."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
+
+
 def _cfg(name: str) -> Any:
     return current_app.config[name]
 
@@ -95,8 +106,8 @@ def upload_items(pid: str) -> Any:
     out = services.import_items(
         _store(), pid, data, fmt, id_field=request.args.get("id_field"),
         text_field=request.args.get("text_field"), gold_field=request.args.get("gold_field"),
-        eval_fraction=float(_cfg("EVAL_FRACTION")), max_bytes=int(_cfg("MAX_UPLOAD_BYTES")),
-        max_items=int(_cfg("MAX_ITEMS")))
+        eval_fraction=_float_arg("eval_fraction", float(_cfg("EVAL_FRACTION"))),
+        max_bytes=int(_cfg("MAX_UPLOAD_BYTES")), max_items=int(_cfg("MAX_ITEMS")))
     return jsonify(out), 201
 
 

@@ -32,8 +32,12 @@ UPLOAD = {"requestBody": {"content": {
     "text/csv": {"schema": S}, "application/x-ndjson": {"schema": S},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}}},
-    "parameters": [{"name": n, "in": "query", "schema": S}
-                   for n in ("id_field", "text_field", "gold_field")]}
+    "parameters": [*({"name": n, "in": "query", "schema": S}
+                     for n in ("id_field", "text_field", "gold_field")),
+                   {"name": "eval_fraction", "in": "query", "description":
+                    "share of the uploaded gold held out to score the models (default "
+                    "LOOP_EVAL_FRACTION, 0.3); the rest is fitted on",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 1}}]}
 
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("liveness and Redis ping", auth=False)},

@@ -25,6 +25,17 @@ def youtube_csv(files=("Youtube01-Psy.csv",)) -> bytes:
     return "".join(out).encode()
 
 
+#: Upload query for :func:`held_out_csv` data: ids from the file, its CLASS only held out.
+HELD_OUT_QUERY = "id_field=COMMENT_ID&gold_field=CLASS&eval_fraction=1"
+
+
+def held_out_csv(files=("Youtube01-Psy.csv",)) -> bytes:
+    """:func:`youtube_csv` with CLASS kept on 30% of rows (the demo's recipe)."""
+    from loop.demo.client import EVAL_SHARE, hold_out_gold
+
+    return hold_out_gold(youtube_csv(files), "CLASS", EVAL_SHARE)
+
+
 def worker_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
@@ -49,8 +60,8 @@ def prepare_project(store, client, pid: str, end_model: bool = False, queue: int
     queue, all in-process: a project ready for queue tests."""
     from loop import services
 
-    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    r = client.post(f"/api/projects/{pid}/items?{HELD_OUT_QUERY}",
+                    data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     plan = services.plan_apply(store, pid, 200)
     for c, a, b in plan:

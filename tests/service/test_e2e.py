@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from svc_helpers import auth, rq_worker_cmd, worker_env, youtube_csv
+from svc_helpers import HELD_OUT_QUERY, auth, held_out_csv, rq_worker_cmd, worker_env, youtube_csv
 
 FILES = ("Youtube01-Psy.csv", "Youtube02-KatyPerry.csv", "Youtube03-LMFAO.csv")
 
@@ -47,8 +47,8 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
             "text_field": "CONTENT"}).json["id"]
         tok = client.post(f"/api/projects/{pid}/annotators", headers=auth(),
                           json={"name": "expert"}).json["token"]
-        up = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                         data=data, headers={**auth(), "Content-Type": "text/csv"}).json
+        up = client.post(f"/api/projects/{pid}/items?{HELD_OUT_QUERY}", data=held_out_csv(FILES),
+                         headers={**auth(), "Content-Type": "text/csv"}).json
         assert up["n_items"] == len(truth) and up["n_eval"] > 200
 
         applied = _run(client, pid, "apply_lfs")

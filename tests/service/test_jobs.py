@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from svc_helpers import annotator_token, answer_n, auth, run_burst, youtube_csv
+from svc_helpers import HELD_OUT_QUERY, annotator_token, answer_n, auth, held_out_csv, run_burst
 
 from loop import tasks
 
@@ -20,8 +20,8 @@ def _status(client, jid):
 
 @pytest.mark.slow
 def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project):
-    client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS",
-                data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
     jid = _job(client, project, "apply_lfs")
     st = _status(client, jid)
     assert st["type"] == "apply_lfs" and st["status"] in ("deferred", "queued")

@@ -202,7 +202,8 @@
     if (m.status === "fulfilled" && m.value) {
       const v = m.value;
       Loop.setText("n-items", v.n_items);
-      Loop.setText("n-gold", v.n_gold);
+      // Expert answers, plus uploaded gold the models are fitted on (if any).
+      Loop.setText("n-gold", v.n_uploaded_gold ? v.n_gold + " + " + v.n_uploaded_gold + " uploaded" : v.n_gold);
       Loop.setText("queue-size", v.queue_size);
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–"

@@ -1,0 +1,86 @@
+"""Gold labels that come with an upload: a held-out share scores the models, the
+rest is fitted on like an expert's answers (and never queued)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from svc_helpers import auth, youtube_csv
+
+from loop import services
+
+
+def _upload(client, pid, query):
+    return client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS{query}",
+                       data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+
+
+def _prepare(store, pid):
+    plan = services.plan_apply(store, pid, 200)
+    for c, a, b in plan:
+        services.apply_lfs_chunk(store, pid, c, a, b)
+    services.merge_lfs(store, pid, len(plan), 200)
+
+
+def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client, store,
+                                                                          project):
+    r = _upload(client, project, "&eval_fraction=0.4")
+    assert r.status_code == 201, r.json
+    assert (r.json["n_gold"], r.json["n_eval"], r.json["n_fit_gold"]) == (350, 140, 210)
+    _prepare(store, project)
+
+    st = services.State(store, project)
+    assert int((st.y >= 0).sum()) == 210 and int(st.uploaded.sum()) == 210
+    held_out = store.eval_ids(project)
+    fitted = set(store.ids_at(project, np.flatnonzero(st.y >= 0)))
+    assert not fitted & held_out and len(fitted | held_out) == 350
+
+    fit = services.fit_label_model(store, project)
+    assert fit["n_gold"] == 210 and fit["label_model"] is not None
+    # Uploaded gold is a sample no sampler picked, so it re-estimates each LF's
+    # precision (without gold every one-sided LF gets the same prior).
+    lfs = client.get(f"/api/projects/{project}/lfs", headers=auth()).json["lfs"]
+    learned = {round(lf["learned_accuracy"], 6) for lf in lfs}
+    assert len(learned) > 1
+    # ... and the LF table scores each LF against every uploaded label.
+    assert sum(lf["correct"] + lf["incorrect"] for lf in lfs) == int(
+        (store.load_L(project)[0] >= 0).sum())
+
+    services.refill_queue(store, project, 500)
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert (m["n_gold"], m["n_uploaded_gold"], m["n_eval"]) == (0, 210, 140)
+    assert m["queue_size"] == 0  # every item is known: nothing is left to ask
+
+    rows = [json.loads(s) for s in client.get(
+        f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
+    assert {r["source"] for r in rows} == {"uploaded"}
+    assert all(r["gold"] == r["label"] and r[f"p_{r['gold']}"] == 1.0 for r in rows)
+
+
+def test_items_without_gold_are_queued_beside_fitted_uploaded_gold(client, store, project):
+    data = youtube_csv().decode().splitlines(keepends=True)
+    head, body = data[0], data[1:]
+    # Blank CLASS (the last column) on every other row: those go up unlabeled.
+    body = [row if i % 2 else row[: row.rstrip("\r\n").rfind(",") + 1] + "\n"
+            for i, row in enumerate(body)]
+    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS",
+                    data=(head + "".join(body)).encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    assert r.json["n_gold"] == 175 and r.json["n_eval"] == 52  # default share 0.3
+    _prepare(store, project)
+    services.fit_label_model(store, project)
+    assert services.refill_queue(store, project, 500)["queue_size"] == 175
+    assert int((services.State(store, project).y >= 0).sum()) == 175 - 52
+    known = set(store.uploaded_gold(project))
+    leased = [store.lease_next(project, "a", ttl=60) for _ in range(175)]
+    assert all(x is not None and x[0] not in known for x in leased)
+
+
+def test_bad_eval_fraction_is_a_400_and_changes_nothing(client, project, rconn):
+    before = sorted(rconn.keys("*"))
+    for q in ("&eval_fraction=abc", "&eval_fraction=1.5", "&eval_fraction=-0.1"):
+        r = _upload(client, project, q)
+        assert r.status_code == 400 and "eval_fraction" in r.json["error"], q
+    assert sorted(rconn.keys("*")) == before
