@@ -70,9 +70,12 @@ def list_projects() -> Any:
 @bp.get("/projects/<pid>")
 @admin_required
 def get_project(pid: str) -> Any:
-    """One project with its counts."""
+    """One project with its counts; ``lfs`` as last applied (the module may have grown)."""
     store = _store()
-    return jsonify({**store.get_project(pid), "answers_per_item": store.answers_per_item(pid),
+    project = store.get_project(pid)
+    applied = store.L_meta(pid).get("lf_names")
+    return jsonify({**project, "lfs": applied or project["lfs"],
+                    "answers_per_item": store.answers_per_item(pid),
                     "n_items": store.n_items(pid), "queue_size": store.queue_size(pid)})
 
 

@@ -117,3 +117,26 @@ def test_unknown_job_type_and_job(client, project):
     assert client.get("/api/jobs/nope", headers=auth()).status_code == 404
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "apply_lfs"})
     assert r.status_code == 409  # no items yet
+
+
+def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypatch):
+    """Editing the LF module and re-applying is the LF-development loop: the project
+    then reports the LFs that produced ``L``, not those it was created with."""
+    import sys
+
+    from loop import services
+
+    lf = "from loop import labeling_function\n\n@labeling_function()\ndef {0}(x):\n    return 1\n"
+    mod = tmp_path / "lfs_growing.py"
+    mod.write_text(lf.format("first"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "g", "labels": ["a", "b"], "lf_module": "lfs_growing"}).json["id"]
+    _upload(client, pid, b"text\nx\ny\n")
+    mod.write_text(lf.format("first") + "\n" + lf.format("second"))
+    sys.modules.pop("lfs_growing")  # as in a fresh worker process
+    services.apply_lfs_chunk(store, pid, 0, 0, 2)
+    services.merge_lfs(store, pid, 1, 2)
+    assert client.get(f"/api/projects/{pid}", headers=auth()).json["lfs"] == ["first", "second"]
+    names = [r["name"] for r in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]]
+    assert names == ["first", "second"]
