@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from loop.core.datasets import Dataset, DatasetError, Split
-from loop.core.end_model import EndModel, make_classifier, make_text_features
+from loop.core.end_model import make_text_features
 from loop.core.label_model import LabelModel, MajorityVote
+from loop.core.labeling_loop import LabelingLoop
 from loop.core.metrics import score
 from loop.core.sampling import make_sampler
 
@@ -97,49 +98,33 @@ def simulate(
             "simulated; use 'loop evaluate', or add gold labels to train.json"
         )
     texts, test_texts = train.texts, test.texts
-    has_text = texts is not None and test_texts is not None
-    sampler = make_sampler(strategy, batch_size=batch_size, random_state=seed)
-    y = np.full(len(train.y), -1, dtype=np.int64)
     X_feat = X_test = None
     if texts is not None and test_texts is not None:
         X_feat, X_test = make_text_features(texts, test_texts)
+    loop = LabelingLoop(train.L, X_feat, n_classes=k, random_state=seed,
+                        sampler=make_sampler(strategy, batch_size=batch_size, random_state=seed))
     curve: list[dict[str, Any]] = []
-    covered = np.asarray((train.L >= 0).any(axis=1), dtype=bool)
-    random_gold = np.zeros(len(y), dtype=bool)
     while True:
-        # Only gold drawn at random re-estimates LF precisions (LabelModel.fit).
-        lm = LabelModel(n_classes=k, random_state=seed).fit(train.L, y, random_gold=random_gold)
-        lm_proba = lm.predict_proba(train.L)
+        loop.fit()
         point: dict[str, Any] = {
-            "n_gold": int((y >= 0).sum()),
-            "label_model": score(metric, test.y, lm.predict(test.L)),
+            "n_gold": loop.n_gold,
+            "label_model": score(metric, test.y, loop.label_model_.predict(test.L)),
             "end_model": None,
         }
-        end_proba = None
-        if has_text:
-            soft = np.where(covered[:, None], lm_proba, np.nan)
-            em = EndModel(make_classifier(random_state=seed), n_classes=k).fit(X_feat, soft, y)
-            point["end_model"] = score(metric, test.y, em.predict(X_test))
-            end_proba = em.predict_proba(X_feat)
+        if loop.end_model_ is not None:
+            point["end_model"] = score(metric, test.y, loop.end_model_.predict(X_test))
         curve.append(point)
         if log is not None:
             log(
                 f"n_gold={point['n_gold']} label_model={point['label_model']:.4f} "
                 f"end_model={point['end_model']}"
             )
-        n_gold = int((y >= 0).sum())
-        if n_gold >= budget or n_gold >= n_known:
+        if loop.n_gold >= budget or loop.n_gold >= n_known:
             break
-        sampler.batch_size = min(batch_size, budget - n_gold)
-        batch = sampler.select(
-            end_proba, L=train.L, lm_proba=lm_proba, y=y, X=X_feat, exclude=(y >= 0) | unknown
-        )
+        batch = loop.query(min(batch_size, budget - loop.n_gold), exclude=unknown)
         if batch.size == 0:
             break
-        y[batch] = train.y[batch]  # the simulated expert answers
-        # Gold drawn at random (all of a random batch, LoopSampler's exploration
-        # share) is an unbiased sample; samplers without random picks have none.
-        random_gold[getattr(sampler, "random_picks_", [])] = True
+        loop.teach(batch, train.y[batch], refit=False)  # the simulated expert answers
     return {
         "dataset": ds.name,
         "metric": metric,

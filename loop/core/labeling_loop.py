@@ -1,0 +1,160 @@
+"""The closed loop in memory: label model, end model, sampler and expert answers.
+
+:class:`LabelingLoop` is what the service runs over Redis and RQ, for one process
+and a notebook: ``query`` asks which items an expert should label next,
+``teach`` takes the answers and refits, ``predict_proba`` gives every item's
+best label so far. ``loop simulate`` drives it with a simulated expert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from loop.core.end_model import EndModel, make_classifier, make_text_features
+from loop.core.label_model import LabelModel
+from loop.core.sampling import LoopSampler
+from loop.core.types import Proba
+from loop.core.validation import check_label_matrix, infer_n_classes
+
+
+class LabelingLoop:
+    """Weak supervision and active learning in one closed loop.
+
+    Parameters
+    ----------
+    L
+        (n_items, n_lfs) LF votes, -1 = abstain (``apply_lfs(...)[0]``).
+    X
+        The items' features for the end model: a matrix, or a list of texts
+        (TF-IDF features are built once, :func:`make_text_features`). ``None``:
+        no end model; the loop then labels with the label model alone.
+    n_classes
+        Size of the label space (default: inferred from ``L``).
+    sampler
+        A sampler with ``select(...)`` (default :class:`LoopSampler`); its
+        ``batch_size`` is set by :meth:`query`.
+    label_model, end_model
+        Unfitted models, cloned on every fit (defaults: :class:`LabelModel`,
+        :class:`EndModel` over a logistic regression).
+    random_state
+        Seed for the default models and sampler.
+
+    Only answers to the items a sampler drew at random (``random_picks_``, the
+    exploration share of :class:`LoopSampler`) re-estimate LF precisions; the
+    others were picked where the models are unsure, a biased sample, and only
+    fix their own rows (see :meth:`LabelModel.fit`).
+
+    >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0], [-1, -1], [0, 1]])
+    >>> loop = LabelingLoop(L, random_state=0)
+    >>> ask = loop.query(2)
+    >>> loop.teach(ask, [1, 0]).predict_proba().shape
+    (6, 2)
+    """
+
+    def __init__(
+        self,
+        L: Any,
+        X: Any = None,
+        *,
+        n_classes: int | None = None,
+        sampler: Any = None,
+        label_model: Any = None,
+        end_model: Any = None,
+        random_state: Any = None,
+    ) -> None:
+        self.L = check_label_matrix(L, n_classes=n_classes)
+        n = self.L.shape[0]
+        self.n_classes = infer_n_classes(self.L, None, n_classes)
+        if X is not None and (len(X) if isinstance(X, list | tuple) else X.shape[0]) != n:
+            raise ValueError(f"X has {len(X) if isinstance(X, list | tuple) else X.shape[0]} "
+                             f"rows for {n} rows of L")
+        if isinstance(X, list | tuple):
+            (X,) = make_text_features([str(t) for t in X])
+        self.X = X
+        self.random_state = random_state
+        self.sampler = sampler if sampler is not None else LoopSampler(random_state=random_state)
+        self.label_model = label_model if label_model is not None else LabelModel(
+            n_classes=self.n_classes, random_state=random_state)
+        self.end_model = end_model if end_model is not None else EndModel(
+            make_classifier(random_state=random_state), n_classes=self.n_classes)
+        #: Gold labels so far, -1 where unknown.
+        self.y = np.full(n, -1, dtype=np.int64)
+        #: Rows whose gold was drawn at random (an unbiased sample).
+        self.random_gold = np.zeros(n, dtype=bool)
+        self._covered = np.asarray((self.L >= 0).any(axis=1), dtype=bool)
+        self._random_picks: set[int] = set()
+        self._fitted = False
+
+    @property
+    def n_gold(self) -> int:
+        return int((self.y >= 0).sum())
+
+    def fit(self) -> LabelingLoop:
+        """Refit the label model on ``L`` and all gold, then the end model on its
+        soft labels (rows some LF covers) plus the gold."""
+        self.label_model_ = clone(self.label_model).fit(
+            self.L, self.y, random_gold=self.random_gold)
+        self.lm_proba_: Proba = self.label_model_.predict_proba(self.L)
+        self.end_model_: Any = None
+        self.end_proba_: Proba | None = None
+        if self.X is not None:
+            soft = np.where(self._covered[:, None], self.lm_proba_, np.nan)
+            self.end_model_ = clone(self.end_model).fit(self.X, soft, self.y)
+            self.end_proba_ = self.end_model_.predict_proba(self.X)
+        self._fitted = True
+        return self
+
+    def query(self, n: int = 10, exclude: Any = None) -> np.ndarray:
+        """Indices of up to ``n`` unlabeled items to ask an expert about next.
+
+        ``exclude``: a bool mask of further items never to ask about.
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if not self._fitted:
+            self.fit()
+        skip = self.y >= 0
+        if exclude is not None:
+            skip = skip | np.asarray(exclude, dtype=bool)
+        if skip.all():
+            return np.zeros(0, dtype=np.intp)
+        self.sampler.batch_size = n
+        picked = self.sampler.select(self.end_proba_, L=self.L, lm_proba=self.lm_proba_,
+                                     y=self.y, X=self.X, exclude=skip)
+        self._random_picks = {int(i) for i in getattr(self.sampler, "random_picks_", [])}
+        return np.asarray(picked, dtype=np.intp)
+
+    def teach(self, idx: Any, labels: Any, refit: bool = True) -> LabelingLoop:
+        """Record the expert's ``labels`` for items ``idx`` and (by default) refit."""
+        idx = np.asarray(idx, dtype=np.intp).ravel()
+        labels = np.asarray(labels, dtype=np.int64).ravel()
+        if idx.shape != labels.shape:
+            raise ValueError(f"{idx.size} items but {labels.size} labels")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
+            raise ValueError(f"item indices must be in [0, {self.y.size})")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise ValueError(f"labels must be in [0, {self.n_classes})")
+        self.y[idx] = labels
+        self.random_gold[[i for i in idx.tolist() if i in self._random_picks]] = True
+        self._fitted = False
+        return self.fit() if refit else self
+
+    def predict_proba(self) -> Proba:
+        """Every item's label distribution: its gold label where known, the label
+        model's where an LF voted, else the end model's (the label model's prior
+        without one)."""
+        if not self._fitted:
+            self.fit()
+        out = np.array(self.lm_proba_, dtype=np.float64)
+        if self.end_proba_ is not None:
+            out[~self._covered] = self.end_proba_[~self._covered]
+        gold = self.y >= 0
+        out[gold] = np.eye(self.n_classes)[self.y[gold]]
+        return out
+
+    def predict(self) -> np.ndarray:
+        """Every item's most probable label (see :meth:`predict_proba`)."""
+        return self.predict_proba().argmax(axis=1)
