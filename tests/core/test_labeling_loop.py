@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from loop.core.labeling_loop import LabelingLoop
+from loop.core.sampling import RandomSampler
+
+
+def make_task(n=400, seed=0):
+    """Two classes. Each item has a telltale token (its class) plus noise tokens;
+    four keyword-style LFs (each votes one class, 80% precise) see only the
+    first half of the items, so the other half can be labeled only by the end
+    model."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    texts = [f"{'spam' if c else 'ham'} " + " ".join(f"w{rng.integers(50)}" for _ in range(5))
+             for c in y]
+    L = np.full((n, 4), -1)
+    for i in range(n // 2):
+        for j in range(4):
+            polarity = j % 2
+            fires = (y[i] == polarity and rng.random() < 0.5) or (
+                y[i] != polarity and rng.random() < 0.125)
+            if fires:
+                L[i, j] = polarity
+    return L, texts, y
+
+
+def test_the_loop_labels_items_no_lf_covers():
+    L, texts, y = make_task()
+    loop = LabelingLoop(L, texts, random_state=0)
+    for _ in range(5):
+        ask = loop.query(10)
+        assert ask.size == 10 and not (loop.y[ask] >= 0).any()
+        loop.teach(ask, y[ask])
+    assert loop.n_gold == 50
+    uncovered = ~(L >= 0).any(axis=1)
+    pred = loop.predict()
+    assert (pred[uncovered] == y[uncovered]).mean() > 0.85
+    proba = loop.predict_proba()
+    # Gold rows carry their answer; covered rows the label model's; the rest the end model's.
+    gold = loop.y >= 0
+    assert np.array_equal(proba[gold].argmax(1), y[gold]) and np.all(proba[gold].max(1) == 1)
+    rest = ~gold & ~uncovered
+    assert np.allclose(proba[rest], loop.lm_proba_[rest])
+    assert np.allclose(proba[uncovered & ~gold], loop.end_proba_[uncovered & ~gold])
+
+
+def test_only_the_samplers_random_picks_count_as_random_gold():
+    L, texts, y = make_task()
+    loop = LabelingLoop(L, texts, random_state=0)
+    ask = loop.query(10)
+    random_picks = set(loop.sampler.random_picks_.tolist())
+    assert 0 < len(random_picks) < 10  # LoopSampler: 20% exploration with two classes
+    loop.teach(ask, y[ask])
+    assert set(np.flatnonzero(loop.random_gold).tolist()) == random_picks
+    # A sampler that draws every item at random makes all of its answers random gold.
+    loop = LabelingLoop(L, texts, sampler=RandomSampler(random_state=0), random_state=0)
+    ask = loop.query(10)
+    loop.teach(ask, y[ask])
+    assert loop.random_gold.sum() == 10
+
+
+def test_deterministic_for_a_seed_and_respects_exclude():
+    L, texts, y = make_task()
+
+    def run():
+        loop = LabelingLoop(L, texts, random_state=3)
+        asked = []
+        for _ in range(2):
+            ask = loop.query(5, exclude=np.arange(len(y)) < 100)
+            asked += ask.tolist()
+            loop.teach(ask, y[ask])
+        return asked
+
+    first = run()
+    assert first == run() and min(first) >= 100
+
+
+def test_without_features_the_label_model_labels_alone():
+    L, _, y = make_task()
+    loop = LabelingLoop(L, random_state=0)
+    ask = loop.query(10)
+    loop.teach(ask, y[ask])
+    assert loop.end_model_ is None and loop.end_proba_ is None
+    proba = loop.predict_proba()
+    assert proba.shape == (len(y), 2) and np.allclose(proba.sum(1), 1)
+
+
+def test_query_stops_when_everything_is_labeled():
+    L = np.array([[0, -1], [1, 1], [-1, 0]])
+    loop = LabelingLoop(L, random_state=0)
+    loop.teach([0, 1, 2], [0, 1, 0])
+    assert loop.query(5).size == 0
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda lp: lp.teach([0, 1], [1]), "2 items but 1 labels"),
+    (lambda lp: lp.teach([0], [2]), r"labels must be in \[0, 2\)"),
+    (lambda lp: lp.teach([7], [0]), r"item indices must be in \[0, 3\)"),
+    (lambda lp: lp.query(0), "n must be >= 1"),
+])
+def test_bad_input_is_a_clear_error(call, match):
+    loop = LabelingLoop(np.array([[0, -1], [1, 1], [-1, 0]]), random_state=0)
+    with pytest.raises(ValueError, match=match):
+        call(loop)
+    assert loop.n_gold == 0  # and nothing was recorded
+
+
+def test_features_must_match_L():
+    with pytest.raises(ValueError, match="X has 2 rows for 3 rows of L"):
+        LabelingLoop(np.array([[0], [1], [0]]), ["a", "b"])
