@@ -31,6 +31,9 @@ def test_library_examples_run():
     for block in blocks:
         exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own README
     L, lm, loop = ns["L"], ns["lm"], ns["loop"]
+    table = ns["table"]
+    assert list(table.index) == ["has_link", "short_comment"]
+    assert {"coverage", "conflicts", "empirical_accuracy", "learned_accuracy"} <= set(table)
     assert L.shape == (len(records), 2) and lm.predict_proba(L).shape == (len(records), 2)
     assert loop.n_gold == 50 and ns["labels"].shape == (len(records),)
     truth = np.array([r["truth"] for r in records])
