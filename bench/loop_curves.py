@@ -1,8 +1,8 @@
 """Learning curves of the closed loop against weak supervision alone, active learning
 alone, and Snorkel labels plus random gold, at the same label budget.
 
-Run: .venv-bench/bin/python bench/loop_curves.py [--datasets youtube sms] [--seeds 0 1 2]
-     [--budget 200] [--batch-size 10]
+Run: .venv-bench/bin/python bench/loop_curves.py [--datasets youtube sms yoruba hausa semeval]
+     [--seeds 0 1 2] [--budget 200] [--batch-size 10]
 Writes docs/benchmarks_loop.md and docs/img/loop_<dataset>.png.
 
 Protocol (the same rows, features and classifier for every system):
@@ -290,7 +290,8 @@ def provenance() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", nargs="+", default=["youtube", "sms"])
+    ap.add_argument("--datasets", nargs="+",
+                    default=["youtube", "sms", "yoruba", "hausa", "semeval"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--budget", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=10)

@@ -5,6 +5,12 @@ loop can label items that no LF covers.
 Soft labels are taught the standard way for classifiers without soft-label
 support: each covered row appears once per class with sample weight ``p(c)``.
 Gold rows appear once, with weight ``gold_weight``.
+
+With more than two classes the probability a soft label leaves off its top
+class is by default spread evenly over the other classes (``residual``). The
+label model spreads it by class prevalence: that part is the prior, not evidence
+about the item, and summed over every row it teaches the classifier to favour the
+commonest class (``docs/benchmarks_loop.md`` has the measurements).
 """
 
 from __future__ import annotations
@@ -19,6 +25,23 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from loop.core.types import Proba
+
+RESIDUALS = ("uniform", "as_given")
+
+
+def even_residual(proba: Proba) -> Proba:
+    """Keep each row's top probability; spread the rest evenly over the other classes.
+
+    >>> even_residual(np.array([[0.6, 0.3, 0.1]])).round(2).tolist()
+    [[0.6, 0.2, 0.2]]
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    k = p.shape[1]
+    top = p.argmax(axis=1)
+    keep = p[np.arange(len(p)), top]
+    out = np.repeat(((1.0 - keep) / (k - 1))[:, None], k, axis=1)
+    out[np.arange(len(p)), top] = keep
+    return out
 
 
 def make_text_pipeline(C: float = 4.0, random_state: Any = None) -> Pipeline:
@@ -76,6 +99,10 @@ class EndModel(BaseEstimator):
         Weight of a gold row relative to a soft-labeled row.
     min_confidence
         Soft-labeled rows whose top probability is below this are left out.
+    residual
+        ``"uniform"``: a soft label keeps its top class's probability and the
+        rest is spread evenly over the other classes; ``"as_given"``: soft
+        labels are used as they are. Identical with two classes.
     random_state
         Passed to the default pipeline.
     """
@@ -86,12 +113,14 @@ class EndModel(BaseEstimator):
         n_classes: int = 2,
         gold_weight: float = 3.0,
         min_confidence: float = 0.0,
+        residual: str = "uniform",
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
         self.n_classes = n_classes
         self.gold_weight = gold_weight
         self.min_confidence = min_confidence
+        self.residual = residual
         self.random_state = random_state
 
     def fit(self, X: Any, proba: Proba | None = None, y: Any = None) -> EndModel:
@@ -108,6 +137,8 @@ class EndModel(BaseEstimator):
             (n_items,) gold labels, -1 where unknown. A gold label replaces the
             row's soft label.
         """
+        if self.residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {RESIDUALS}, got {self.residual!r}")
         n = len(X) if isinstance(X, list | tuple) else X.shape[0]
         k = int(self.n_classes)
         gold = np.full(n, -1) if y is None else np.asarray(y, dtype=np.int64)
@@ -121,6 +152,9 @@ class EndModel(BaseEstimator):
             soft = np.isfinite(p).all(axis=1) & (gold < 0)
             soft &= np.nan_to_num(p).max(axis=1) >= self.min_confidence
             idx = np.flatnonzero(soft)
+            if self.residual == "uniform" and k > 2 and idx.size:
+                p = p.copy()
+                p[idx] = even_residual(p[idx])
             for c in range(k):
                 keep = idx[p[idx, c] > 1e-6]
                 rows.append(keep)

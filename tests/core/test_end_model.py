@@ -32,3 +32,45 @@ def test_single_class_gives_a_constant_model_and_empty_input_errors():
         EndModel().fit(TEXTS, None, np.full(len(TEXTS), -1))
     with pytest.raises(ValueError, match="proba must have shape"):
         EndModel().fit(TEXTS, np.ones((2, 2)))
+
+
+class _Recorder:
+    """A classifier that records what it was fitted on (sample weights per class)."""
+
+    def __init__(self):
+        self.mass = None
+
+    def get_params(self, deep=True):
+        return {}
+
+    def set_params(self, **params):
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.mass = np.bincount(y, weights=sample_weight, minlength=3)
+        return self
+
+    def predict_proba(self, X):
+        return np.full((X.shape[0], len(self.classes_)), 1 / len(self.classes_))
+
+
+@pytest.mark.parametrize(("residual", "mass"), [
+    ("as_given", [0.9, 0.4, 0.7]),   # class 0, the prior's favourite, gets most residual
+    ("uniform", [0.8, 0.4, 0.8]),    # the 0.4 left off each top class split evenly
+])
+def test_residual_of_multi_class_soft_labels(residual, mass):
+    X = np.eye(2)
+    proba = np.array([[0.6, 0.3, 0.1], [0.3, 0.1, 0.6]])
+    model = EndModel(_Recorder(), n_classes=3, residual=residual).fit(X, proba)
+    assert np.allclose(model.model_.mass, mass)
+
+
+def test_residual_does_not_change_two_class_soft_labels():
+    X, = make_text_features(TEXTS)
+    proba = np.where(Y[:, None] == 1, [0.3, 0.7], [0.9, 0.1])
+    a = EndModel(make_classifier(random_state=0), n_classes=2, residual="uniform").fit(X, proba)
+    b = EndModel(make_classifier(random_state=0), n_classes=2, residual="as_given").fit(X, proba)
+    assert np.allclose(a.predict_proba(X), b.predict_proba(X))
+    with pytest.raises(ValueError, match="residual must be one of"):
+        EndModel(residual="nope").fit(X, proba)
