@@ -127,8 +127,14 @@ class LabelingLoop:
         self._random_picks = {int(i) for i in getattr(self.sampler, "random_picks_", [])}
         return np.asarray(picked, dtype=np.intp)
 
-    def teach(self, idx: Any, labels: Any, refit: bool = True) -> LabelingLoop:
-        """Record the expert's ``labels`` for items ``idx`` and (by default) refit."""
+    def teach(self, idx: Any, labels: Any, refit: bool = True,
+              random: bool = False) -> LabelingLoop:
+        """Record the expert's ``labels`` for items ``idx`` and (by default) refit.
+
+        Items the last :meth:`query` drew at random count as random gold; pass
+        ``random=True`` when all of ``idx`` were drawn at random by you (a random
+        dev set, say), so that they re-estimate LF precisions too.
+        """
         idx = np.asarray(idx, dtype=np.intp).ravel()
         labels = np.asarray(labels, dtype=np.int64).ravel()
         if idx.shape != labels.shape:
@@ -138,7 +144,8 @@ class LabelingLoop:
         if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
             raise ValueError(f"labels must be in [0, {self.n_classes})")
         self.y[idx] = labels
-        self.random_gold[[i for i in idx.tolist() if i in self._random_picks]] = True
+        self.random_gold[idx if random else
+                         [i for i in idx.tolist() if i in self._random_picks]] = True
         self._fitted = False
         return self.fit() if refit else self
 

@@ -60,6 +60,16 @@ def test_only_the_samplers_random_picks_count_as_random_gold():
     assert loop.random_gold.sum() == 10
 
 
+def test_a_random_dev_set_counts_as_random_gold():
+    L, texts, y = make_task()
+    loop = LabelingLoop(L, texts, random_state=0)
+    dev = np.random.default_rng(1).choice(len(y), 20, replace=False)
+    loop.teach(dev, y[dev], random=True)
+    assert set(np.flatnonzero(loop.random_gold).tolist()) == set(dev.tolist())
+    # Each one-sided LF's precision moves off the shared prior once random gold is in.
+    assert np.unique(loop.label_model_.accuracy_.round(6)).size > 1
+
+
 def test_deterministic_for_a_seed_and_respects_exclude():
     L, texts, y = make_task()
 
