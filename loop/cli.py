@@ -59,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="loop", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="loop", description=__doc__.splitlines()[0].replace("``", ""))
     sub = p.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="score label models on a WRENCH-format dataset")
