@@ -2,7 +2,8 @@
 
 Starts embedded Redis, rq workers and the web app on 127.0.0.1, creates the
 demo project (LFs from :mod:`loop.demo.youtube_lfs`), uploads the comments
-with ``CLASS`` kept as held-out gold for evaluation only, runs apply LFs ->
+with ``CLASS`` kept on 30% of them as held-out gold for evaluation only (the rest
+go up unlabeled, for the expert), runs apply LFs ->
 fit -> train end model -> refill queue, creates an annotator token and prints
 where to go. Serves until Ctrl-C. Re-running with the same ``--data-dir``
 reuses the project, the admin key and the token.
