@@ -159,7 +159,7 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     # Between annotators, over items with >= 2 answers (answers_per_item > 1):
     # observed pairwise agreement and Fleiss' kappa (see loop.agreement).
     multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
-    n_eval = len(store.eval_ids(pid))
+    n_eval = store.n_eval(pid)
     return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
             "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "queue_size": store.queue_size(pid), "class_balance": balance,

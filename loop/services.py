@@ -194,9 +194,12 @@ class State:
         ok = rows >= 0
         self.y = np.full(n, -1, dtype=np.int64)
         self.y[rows[ok]] = np.array([gold[i]["label"] for i in gids], dtype=np.int64)[ok]
-        # Uploaded gold outside the eval hold-out is gold too (answers win).
-        held_out = store.eval_ids(pid)
-        up = {i: c for i, c in store.uploaded_gold(pid).items() if i not in held_out}
+        # Uploaded gold outside the eval hold-out is gold too (answers win). Two
+        # counts first: an upload held out whole (eval_fraction=1) reads nothing.
+        up: dict[str, int] = {}
+        if store.n_uploaded_gold(pid) > store.n_eval(pid):
+            held_out = store.eval_ids(pid)
+            up = {i: c for i, c in store.uploaded_gold(pid).items() if i not in held_out}
         uids = list(up)
         urows = store.rows_of(pid, uids)
         uok = urows >= 0

@@ -151,6 +151,9 @@ class RedisStore(RedisQueueMixin):
     def n_uploaded_gold(self, pid: str) -> int:
         return int(self.r.hlen(self._k(pid, "ugold")))
 
+    def n_eval(self, pid: str) -> int:
+        return int(self.r.scard(self._k(pid, "eval")))
+
     def eval_ids(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "eval"))}
 
