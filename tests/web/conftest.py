@@ -119,3 +119,19 @@ def page(chromium: Any) -> Iterator[Any]:
     pg.set_default_timeout(45000)  # shared 2-core machines: be patient, not flaky
     yield pg
     ctx.close()
+
+
+@pytest.fixture(scope="module")
+def ten_label_project(live: LiveServer) -> dict[str, str]:
+    """Ten labels (keys 1..9 and 0) over a few demo comments."""
+    from loop.demo.client import LF_MODULE, add_annotator, demo_csv
+
+    api = live.admin
+    p = api.call("POST", "/api/projects", {"name": "ten", "labels": [f"c{i}" for i in range(10)],
+                                           "lf_module": LF_MODULE, "text_field": "CONTENT"})
+    pid = str(p["id"])
+    api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",), 20),
+             content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    return {"pid": pid, "token": add_annotator(api, pid, "tess")}

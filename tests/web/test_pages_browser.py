@@ -206,3 +206,26 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     assert page.locator("#annotator-agreement").inner_text().startswith("75.0%")
     assert page.locator("#annotator-agreement-n").inner_text() == "4 items with 2+ answers"
     assert not page.console_errors, page.console_errors
+
+
+def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project: dict[str, str],
+                                             page: Any) -> None:
+    import csv
+    import io
+
+    pid, token = ten_label_project["pid"], ten_label_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    kbds = page.locator(".label-btn kbd").all_inner_texts()
+    assert kbds == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0"]
+    assert page.locator("#max-key").inner_text() == "0"
+    first = _current_id(page)
+    page.keyboard.press("0")
+    second = _wait_new_item(page, first)
+    page.keyboard.press("3")
+    _wait_new_item(page, second)
+    page.evaluate("window.loopLabel.idle()")
+    raw = live.admin.call("GET", f"/api/projects/{pid}/export?format=csv")
+    rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    gold = {r["id"]: r["gold"] for r in rows if r["source"] == "gold"}
+    assert gold == {first: "c9", second: "c2"}

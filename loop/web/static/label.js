@@ -305,17 +305,21 @@
     setTimeout(pollMetrics, POLL_MS);
   }
 
+  /* Keys 1..9 answer the first nine labels and 0 the tenth, as on a number row. */
+  function shortcut(i) { return i < 9 ? String(i + 1) : i === 9 ? "0" : null; }
+
   function buildButtons() {
     const box = $("label-buttons");
     Loop.clear(box);
     state.labels.forEach(function (name, i) {
+      const key = shortcut(i);
       const b = Loop.el("button", { type: "button", class: "label-btn", "data-index": String(i),
-        "aria-keyshortcuts": i < 9 ? String(i + 1) : null },
-        i < 9 ? Loop.el("kbd", { text: String(i + 1) }) : null, " " + name);
+        "aria-keyshortcuts": key },
+        key ? Loop.el("kbd", { text: key }) : null, " " + name);
       b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
       box.appendChild(b);
     });
-    Loop.setText("max-key", String(Math.min(9, state.labels.length)));
+    Loop.setText("max-key", shortcut(Math.min(10, state.labels.length) - 1));
   }
 
   function onKey(ev) {
@@ -323,8 +327,8 @@
     const t = ev.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
     const k = ev.key;
-    if (k >= "1" && k <= "9") {
-      const i = Number(k) - 1;
+    if (k >= "0" && k <= "9" && k.length === 1) {
+      const i = k === "0" ? 9 : Number(k) - 1;
       if (i < state.labels.length) { ev.preventDefault(); answer(i, ev.timeStamp); }
     } else if (k === "s" || k === "S") {
       ev.preventDefault(); skip(ev.timeStamp);
