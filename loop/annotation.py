@@ -194,12 +194,9 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     out = []
     for r, iid in enumerate(ids):
         g = gold.get(iid)
-        u = uploaded.get(iid)
-        known = g["label"] if g is not None else u
-        if g is not None:
-            p, source = np.eye(k)[g["label"]], "gold"
-        elif u is not None:
-            p, source = np.eye(k)[u], "uploaded"
+        known = g["label"] if g is not None else uploaded.get(iid)  # answers win
+        if known is not None:
+            p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
         elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
             p, source = lm[r], "label_model"
         elif em is not None and len(em) > r:

@@ -68,10 +68,10 @@ class LabelingLoop:
         self.L = check_label_matrix(L, n_classes=n_classes)
         n = self.L.shape[0]
         self.n_classes = infer_n_classes(self.L, None, n_classes)
-        if X is not None and (len(X) if isinstance(X, list | tuple) else X.shape[0]) != n:
-            raise ValueError(f"X has {len(X) if isinstance(X, list | tuple) else X.shape[0]} "
-                             f"rows for {n} rows of L")
-        if isinstance(X, list | tuple):
+        texts = isinstance(X, list | tuple)
+        if X is not None and (n_x := len(X) if texts else X.shape[0]) != n:
+            raise ValueError(f"X has {n_x} rows for {n} rows of L")
+        if texts:
             (X,) = make_text_features([str(t) for t in X])
         self.X = X
         self.random_state = random_state

@@ -55,6 +55,16 @@ def run_burst(rconn, queue_name="loop"):
     SimpleWorker([q], connection=rconn).work(burst=True)
 
 
+def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> None:
+    """Apply the project's LFs chunk by chunk and merge, as the apply_lfs job does."""
+    from loop import services
+
+    plan = services.plan_apply(store, pid, chunk_size)
+    for c, a, b in plan:
+        services.apply_lfs_chunk(store, pid, c, a, b)
+    services.merge_lfs(store, pid, len(plan), chunk_size)
+
+
 def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30) -> str:
     """Upload the first YouTube CSV, apply LFs in chunks, fit, (train) and fill the
     queue, all in-process: a project ready for queue tests."""
@@ -63,10 +73,7 @@ def prepare_project(store, client, pid: str, end_model: bool = False, queue: int
     r = client.post(f"/api/projects/{pid}/items?{HELD_OUT_QUERY}",
                     data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
-    plan = services.plan_apply(store, pid, 200)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, pid, c, a, b)
-    services.merge_lfs(store, pid, len(plan), 200)
+    apply_lfs_in_process(store, pid)
     services.fit_label_model(store, pid)
     if end_model:
         services.train_end_model(store, pid)

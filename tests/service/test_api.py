@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svc_helpers import auth, youtube_csv
+from svc_helpers import apply_lfs_in_process, auth, youtube_csv
 
 
 def test_healthz_and_openapi_need_no_key(client):
@@ -124,7 +124,6 @@ def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypa
     then reports the LFs that produced ``L``, not those it was created with."""
     import sys
 
-    from loop import services
 
     lf = "from loop import labeling_function\n\n@labeling_function()\ndef {0}(x):\n    return 1\n"
     mod = tmp_path / "lfs_growing.py"
@@ -135,8 +134,7 @@ def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypa
     _upload(client, pid, b"text\nx\ny\n")
     mod.write_text(lf.format("first") + "\n" + lf.format("second"))
     sys.modules.pop("lfs_growing")  # as in a fresh worker process
-    services.apply_lfs_chunk(store, pid, 0, 0, 2)
-    services.merge_lfs(store, pid, 1, 2)
+    apply_lfs_in_process(store, pid)
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["lfs"] == ["first", "second"]
     names = [r["name"] for r in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]]
     assert names == ["first", "second"]

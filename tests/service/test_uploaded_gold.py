@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from svc_helpers import auth, youtube_csv
+from svc_helpers import apply_lfs_in_process, auth, youtube_csv
 
 from loop import services
 
@@ -16,19 +16,12 @@ def _upload(client, pid, query):
                        data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
 
 
-def _prepare(store, pid):
-    plan = services.plan_apply(store, pid, 200)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, pid, c, a, b)
-    services.merge_lfs(store, pid, len(plan), 200)
-
-
 def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client, store,
                                                                           project):
     r = _upload(client, project, "&eval_fraction=0.4")
     assert r.status_code == 201, r.json
     assert (r.json["n_gold"], r.json["n_eval"], r.json["n_fit_gold"]) == (350, 140, 210)
-    _prepare(store, project)
+    apply_lfs_in_process(store, project)
 
     st = services.State(store, project)
     assert int((st.y >= 0).sum()) == 210 and int(st.uploaded.sum()) == 210
@@ -69,7 +62,7 @@ def test_items_without_gold_are_queued_beside_fitted_uploaded_gold(client, store
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     assert r.json["n_gold"] == 175 and r.json["n_eval"] == 52  # default share 0.3
-    _prepare(store, project)
+    apply_lfs_in_process(store, project)
     services.fit_label_model(store, project)
     assert services.refill_queue(store, project, 500)["queue_size"] == 175
     assert int((services.State(store, project).y >= 0).sum()) == 175 - 52
