@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 
 from loop.core.end_model import EndModel, make_classifier, make_text_features
 from loop.core.label_model import LabelModel
-from loop.core.sampling import LoopSampler
+from loop.core.sampling import LoopSampler, Selection
+from loop.core.step import fit_end_model, fit_label_model, rank
 from loop.core.types import Proba
 from loop.core.validation import check_label_matrix, infer_n_classes
 
@@ -42,8 +42,11 @@ class LabelingLoop:
     random_state
         Seed for the default models and sampler.
 
-    Only answers to the items a sampler drew at random (``random_picks_``, the
-    exploration share of :class:`LoopSampler`) re-estimate LF precisions; the
+    Each step is a function of :mod:`loop.core.step`, the same ones the
+    service's recalibration jobs call.
+
+    Only answers to the items a sampler drew at random (the exploration share of
+    :class:`LoopSampler`, ``Selection.random``) re-estimate LF precisions; the
     others were picked where the models are unsure, a biased sample, and only
     fix their own rows (see :meth:`LabelModel.fit`).
 
@@ -94,18 +97,30 @@ class LabelingLoop:
 
     def fit(self) -> LabelingLoop:
         """Refit the label model on ``L`` and all gold, then the end model on its
-        soft labels (rows some LF covers) plus the gold."""
-        self.label_model_ = clone(self.label_model).fit(
-            self.L, self.y, random_gold=self.random_gold)
+        soft labels (rows some LF covers) plus the gold (:mod:`loop.core.step`)."""
+        self.label_model_ = fit_label_model(self.L, self.y, self.random_gold,
+                                            n_classes=self.n_classes,
+                                            label_model=self.label_model)
         self.lm_proba_: Proba = self.label_model_.predict_proba(self.L)
         self.end_model_: Any = None
         self.end_proba_: Proba | None = None
         if self.X is not None:
-            soft = np.where(self._covered[:, None], self.lm_proba_, np.nan)
-            self.end_model_ = clone(self.end_model).fit(self.X, soft, self.y)
+            self.end_model_ = fit_end_model(self.X, self.lm_proba_, self.L, self.y,
+                                            n_classes=self.n_classes,
+                                            end_model=self.end_model)
             self.end_proba_ = self.end_model_.predict_proba(self.X)
         self._fitted = True
         return self
+
+    def rank(self, n: int = 10, exclude: Any = None) -> Selection:
+        """The :class:`~loop.core.sampling.Selection` behind :meth:`query`: up to
+        ``n`` items, best first, their scores and which were drawn at random."""
+        if not self._fitted:
+            self.fit()
+        sel = rank(self.L, self.lm_proba_, self.y, n, end_proba=self.end_proba_, X=self.X,
+                   exclude=exclude, sampler=self.sampler)
+        self._random_picks = {int(i) for i in sel.random_indices}
+        return sel
 
     def query(self, n: int = 10, exclude: Any = None) -> np.ndarray:
         """Indices of up to ``n`` unlabeled items to ask an expert about next.
@@ -114,18 +129,7 @@ class LabelingLoop:
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        if not self._fitted:
-            self.fit()
-        skip = self.y >= 0
-        if exclude is not None:
-            skip = skip | np.asarray(exclude, dtype=bool)
-        if skip.all():
-            return np.zeros(0, dtype=np.intp)
-        self.sampler.batch_size = n
-        picked = self.sampler.select(self.end_proba_, L=self.L, lm_proba=self.lm_proba_,
-                                     y=self.y, X=self.X, exclude=skip)
-        self._random_picks = {int(i) for i in getattr(self.sampler, "random_picks_", [])}
-        return np.asarray(picked, dtype=np.intp)
+        return self.rank(n, exclude).indices
 
     def teach(self, idx: Any, labels: Any, refit: bool = True,
               random: bool = False) -> LabelingLoop:

@@ -9,6 +9,7 @@ End-model uncertainty uses modAL's measures; the LF-aware scores and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,48 @@ def lf_abstain(L: LabelMatrix) -> np.ndarray:
 
 
 # -- samplers -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """What a sampler picked, best first.
+
+    Attributes
+    ----------
+    indices
+        (n_picked,) item indices in the order to ask about them.
+    scores
+        (n_picked,) the sampler's score of each pick (higher = more worth a gold
+        label; 0 where the sampler has no score, e.g. a random pick).
+    random
+        (n_picked,) bool: drawn uniformly at random from the pool. Answers to
+        these are an unbiased sample (``LabelModel.fit(..., random_gold=...)``).
+    """
+
+    indices: Indices
+    scores: np.ndarray
+    random: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not self.indices.shape == self.scores.shape == self.random.shape:
+            raise ValueError("indices, scores and random must have one entry per pick")
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    @property
+    def random_indices(self) -> Indices:
+        """The picks drawn at random, in selection order."""
+        return self.indices[self.random]
+
+    @classmethod
+    def of(cls, indices: Any, scores: Any = None, random: Any = None) -> Selection:
+        """A selection from indices; ``scores`` default 0, ``random`` default False."""
+        idx = np.asarray(indices, dtype=np.intp).ravel()
+        sc = np.zeros(idx.size) if scores is None else np.asarray(scores, np.float64).ravel()
+        rnd = (np.zeros(idx.size, dtype=bool) if random is None
+               else np.broadcast_to(np.asarray(random, dtype=bool), idx.shape).copy())
+        return cls(idx, sc, rnd)
+
+
 def _pool(n: int, exclude: Any) -> np.ndarray:
     mask = np.ones(n, dtype=bool)
     if exclude is not None:
@@ -137,8 +180,9 @@ class Sampler:
         y: np.ndarray | None = None,
         X: Any = None,
         exclude: Any = None,
-    ) -> Indices:
-        """Pick a batch.
+    ) -> Selection:
+        """Pick a batch: a :class:`Selection` (indices best first, scores, which
+        picks were drawn at random).
 
         Parameters
         ----------
@@ -162,8 +206,7 @@ class Sampler:
 class RandomSampler(Sampler):
     """Uniform random batch: the baseline every strategy must beat.
 
-    After :meth:`select`, ``random_picks_`` holds the batch (all of it was drawn
-    at random), as for :class:`LoopSampler`'s exploration share.
+    Every pick is marked random in the returned :class:`Selection`.
     """
 
     name = "random"
@@ -174,8 +217,8 @@ class RandomSampler(Sampler):
         rng = check_random_state(self.random_state)
         idx = np.flatnonzero(_pool(n, exclude))
         take = min(int(self.batch_size), idx.size)
-        self.random_picks_ = np.sort(rng.choice(idx, size=take, replace=False)).astype(np.intp)
-        return self.random_picks_
+        picks = np.sort(rng.choice(idx, size=take, replace=False))
+        return Selection.of(picks, random=True)
 
 
 _MEASURES = {"entropy": entropy, "margin": margin, "least_confidence": least_confidence}
@@ -222,7 +265,8 @@ class UncertaintySampler(Sampler):
                 proba, L=L, lm_proba=lm_proba, exclude=exclude
             )
         scores = _MEASURES[self.measure](p)
-        return _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+        top = _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+        return Selection.of(top, scores[top])
 
 
 class LFConflictSampler(Sampler):
@@ -236,7 +280,9 @@ class LFConflictSampler(Sampler):
         n = len(L)
         self._check(n)
         rng = check_random_state(self.random_state)
-        return _top_k(lf_conflict(L), _pool(n, exclude), int(self.batch_size), rng)
+        scores = lf_conflict(L)
+        top = _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+        return Selection.of(top, scores[top])
 
 
 class AbstainSampler(Sampler):
@@ -251,7 +297,8 @@ class AbstainSampler(Sampler):
         self._check(n)
         rng = check_random_state(self.random_state)
         scores = -(np.asarray(L) >= 0).sum(axis=1).astype(np.float64)
-        return _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+        top = _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
+        return Selection.of(top, scores[top])
 
 
 class WeaSuLSampler(Sampler):
@@ -292,7 +339,8 @@ class WeaSuLSampler(Sampler):
                 out.append(int(rng.choice(members)))
             if len(out) >= int(self.batch_size):
                 break
-        return np.asarray(out, dtype=np.intp)
+        idx = np.asarray(out, dtype=np.intp)
+        return Selection.of(idx, kl[bucket[idx]])
 
 
 class LoopSampler(Sampler):
@@ -314,7 +362,7 @@ class LoopSampler(Sampler):
     an unbiased sample, the only gold from which the label model may
     re-estimate LF precisions (``LabelModel.fit(..., random_gold=...)``);
     uncertainty-picked gold is biased towards the items where an LF is wrong.
-    After :meth:`select`, ``random_picks_`` holds the indices drawn at random.
+    The returned :class:`Selection` marks them (``random``).
 
     ``random_share=None`` (default) picks it from the number of classes:
     0.2 for two classes, 0.5 for more. With more classes the label model has
@@ -387,53 +435,96 @@ class LoopSampler(Sampler):
         if share > 0 and batch > 1:
             n_random = min(max(1, int(round(batch * share))), int(pool.sum()))
         random_picks = np.sort(rng.choice(np.flatnonzero(pool), n_random, replace=False))
-        self.random_picks_ = random_picks.astype(np.intp)
         pool[random_picks] = False
         batch -= n_random
         cap = self.max_per_pattern or max(1, batch // 3)
         order = _top_k(scores, pool, n, rng)
-        chosen: list[int] = []
-        per_bucket: dict[int, int] = {}
-        feats = _unit_rows(X) if X is not None else None
-        for i in order:
-            b = int(bucket[i])
-            if per_bucket.get(b, 0) >= cap:
-                continue
-            if feats is not None and chosen:
-                sims = feats[chosen] @ feats[i].T
-                sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-                if sims.max() > self.max_similarity:
-                    continue
-            chosen.append(int(i))
-            per_bucket[b] = per_bucket.get(b, 0) + 1
-            if len(chosen) >= batch:
-                break
-        if len(chosen) < batch:  # caps too tight for the pool: fill by score
+        chosen = _diverse(order, bucket, cap, batch, X, self.max_similarity)
+        if len(chosen) < batch:  # pattern caps too tight for the pool: lift them,
+            taken = set(chosen)  # still no near-duplicates
+            rest = np.asarray([i for i in order if int(i) not in taken], dtype=np.intp)
+            chosen = _diverse(rest, bucket, batch, batch, X, self.max_similarity, chosen)
+        if len(chosen) < batch:  # only near-duplicates left: fill by score
             taken = set(chosen)
-            rest = [int(i) for i in order if int(i) not in taken]
-            chosen += rest[: batch - len(chosen)]
+            chosen += [int(i) for i in order if int(i) not in taken][: batch - len(chosen)]
         # Interleave the random picks evenly, so a queue served in this order
         # mixes them in from the start.
         out = np.asarray(chosen, dtype=np.intp)
-        total = out.size + self.random_picks_.size
-        slots = np.linspace(0, total - 1, self.random_picks_.size + 2)[1:-1].round().astype(int)
-        for pos, i in zip(slots, self.random_picks_, strict=True):
-            out = np.insert(out, min(pos, out.size), i)
-        return out
+        is_random = np.zeros(out.size, dtype=bool)
+        total = out.size + random_picks.size
+        slots = np.linspace(0, total - 1, random_picks.size + 2)[1:-1].round().astype(int)
+        for pos, i in zip(slots, random_picks, strict=True):
+            at = min(pos, out.size)
+            out = np.insert(out, at, i)
+            is_random = np.insert(is_random, at, True)
+        return Selection(out, scores[out], is_random)
 
 
-def _unit_rows(X: Any) -> Any:
-    if hasattr(X, "multiply"):  # scipy sparse
-        import scipy.sparse as sp
+def _unit(X: Any, rows: np.ndarray) -> Any:
+    """Rows of ``X`` (dense or sparse) scaled to unit length (zero rows stay zero)."""
+    import scipy.sparse as sp
 
-        X = sp.csr_matrix(X, dtype=np.float64)
-        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+    if sp.issparse(X):
+        U = sp.csr_matrix(X[rows], dtype=np.float64)
+        norms = np.sqrt(np.asarray(U.multiply(U).sum(axis=1))).ravel()
         norms[norms == 0] = 1.0
-        return sp.diags(1.0 / norms) @ X
-    X = np.asarray(X, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return sp.csr_matrix(sp.diags(1.0 / norms) @ U)
+    U = np.asarray(X[rows], dtype=np.float64)
+    norms = np.linalg.norm(U, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return X / norms
+    return U / norms
+
+
+def _dense(M: Any) -> np.ndarray:
+    return np.asarray(M.toarray() if hasattr(M, "toarray") else M)
+
+
+def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any,
+             max_similarity: float, kept: list[int] | None = None) -> list[int]:
+    """Walk ``order`` and keep items until ``batch`` are kept (counting ``kept``,
+    those kept before): at most ``cap`` per vote pattern and, with features
+    ``X``, none with cosine similarity above ``max_similarity`` to one kept before.
+
+    Candidates are compared in blocks (one sparse product per block), so a
+    queue of a thousand items out of a million costs a few products, not one per
+    candidate; the result is the same as comparing one by one.
+    """
+    import scipy.sparse as sp
+
+    chosen: list[int] = list(kept or [])
+    per_bucket: dict[int, int] = {}
+    for i in chosen:
+        per_bucket[int(bucket[i])] = per_bucket.get(int(bucket[i]), 0) + 1
+    if len(chosen) >= batch:
+        return chosen
+    kept_units: list[Any] = [_unit(X, np.asarray(chosen))] if X is not None and chosen else []
+    block = max(64, 2 * batch)
+    for start in range(0, order.size, block):
+        cand = [int(i) for i in order[start:start + block]]
+        if X is not None:
+            U = _unit(X, np.asarray(cand))
+            within = _dense(U @ U.T)
+            prev = None
+            if kept_units:
+                K = sp.vstack(kept_units) if sp.issparse(U) else np.vstack(kept_units)
+                prev = _dense(K @ U.T)  # (n kept before, len(cand))
+        kept_here: list[int] = []
+        for j, i in enumerate(cand):
+            b = int(bucket[i])
+            if per_bucket.get(b, 0) >= cap:
+                continue
+            if X is not None:
+                near = prev is not None and prev[:, j].max() > max_similarity
+                if near or (kept_here and within[kept_here, j].max() > max_similarity):
+                    continue
+            chosen.append(i)
+            kept_here.append(j)
+            per_bucket[b] = per_bucket.get(b, 0) + 1
+            if len(chosen) >= batch:
+                return chosen
+        if X is not None and kept_here:
+            kept_units.append(U[kept_here])
+    return chosen
 
 
 def _n_items(*arrays: Any) -> int:

@@ -48,8 +48,9 @@ def test_the_loop_labels_items_no_lf_covers():
 def test_only_the_samplers_random_picks_count_as_random_gold():
     L, texts, y = make_task()
     loop = LabelingLoop(L, texts, random_state=0)
-    ask = loop.query(10)
-    random_picks = set(loop.sampler.random_picks_.tolist())
+    sel = loop.rank(10)
+    ask = sel.indices
+    random_picks = set(sel.random_indices.tolist())
     assert 0 < len(random_picks) < 10  # LoopSampler: 20% exploration with two classes
     loop.teach(ask, y[ask])
     assert set(np.flatnonzero(loop.random_gold).tolist()) == random_picks

@@ -37,25 +37,28 @@ def test_lf_scores():
 
 def test_uncertainty_sampler_excludes_and_is_deterministic():
     s = UncertaintySampler(measure="margin", batch_size=2, random_state=0)
-    assert s.select(PROBA).tolist() == [1, 3]
-    assert s.select(PROBA, exclude=[1]).tolist() == [3, 2]
-    assert s.select(PROBA, exclude=np.array([False, True, False, True])).tolist() == [2, 0]
+    assert s.select(PROBA).indices.tolist() == [1, 3]
+    assert s.select(PROBA, exclude=[1]).indices.tolist() == [3, 2]
+    got = s.select(PROBA, exclude=np.array([False, True, False, True]))
+    assert got.indices.tolist() == [2, 0] and not got.random.any()
+    assert got.scores[0] >= got.scores[1]
 
 
 def test_uncertainty_cold_start_is_random_but_seeded():
     a = UncertaintySampler(batch_size=2, random_state=3).select(None, L=L)
     b = UncertaintySampler(batch_size=2, random_state=3).select(None, L=L)
-    assert a.tolist() == b.tolist() and len(a) == 2
+    assert a.indices.tolist() == b.indices.tolist() and len(a) == 2
+    assert a.random.all()  # nothing to be uncertain about yet: a random batch
 
 
 def test_conflict_and_abstain_samplers():
-    assert LFConflictSampler(batch_size=1, random_state=0).select(L=L).tolist() == [1]
-    assert AbstainSampler(batch_size=1, random_state=0).select(L=L).tolist() == [2]
+    assert LFConflictSampler(batch_size=1, random_state=0).select(L=L).indices.tolist() == [1]
+    assert AbstainSampler(batch_size=1, random_state=0).select(L=L).indices.tolist() == [2]
 
 
 def test_random_sampler_never_returns_excluded():
     got = RandomSampler(batch_size=10, random_state=0).select(L=L, exclude=[0, 1])
-    assert sorted(got.tolist()) == [2, 3]
+    assert sorted(got.indices.tolist()) == [2, 3] and got.random.all()
 
 
 def test_weasul_picks_from_buckets_where_gold_disagrees_with_the_model():
@@ -65,7 +68,7 @@ def test_weasul_picks_from_buckets_where_gold_disagrees_with_the_model():
     y[10:13] = 0  # the model says class 1 for bucket [1], gold says 0
     got = WeaSuLSampler(batch_size=1, random_state=0).select(L=Lb, lm_proba=lm, y=y,
                                                              exclude=y >= 0)
-    assert 13 <= got[0] < 20
+    assert 13 <= got.indices[0] < 20
 
 
 def test_loop_sampler_batches_are_diverse_and_deterministic():
@@ -78,15 +81,15 @@ def test_loop_sampler_batches_are_diverse_and_deterministic():
     a = s.select(end, L=Lb, lm_proba=lm, X=X)
     b = LoopSampler(batch_size=8, random_share=0.0, random_state=1).select(end, L=Lb,
                                                                           lm_proba=lm, X=X)
-    assert a.tolist() == b.tolist()
-    assert len(set(a.tolist())) == 8
-    assert len({int(i) // 10 for i in a}) == 8  # no two near-duplicates
+    assert a.indices.tolist() == b.indices.tolist()
+    assert len(set(a.indices.tolist())) == 8
+    assert len({int(i) // 10 for i in a.indices}) == 8  # no two near-duplicates
 
 
 def test_loop_sampler_cold_start_uses_the_label_model():
     lm = np.array([[0.5, 0.5], [0.99, 0.01], [0.6, 0.4]])
     Lc = np.array([[0, 1], [0, 0], [0, -1]], dtype=np.int8)
-    assert LoopSampler(batch_size=1, random_state=0).select(None, L=Lc, lm_proba=lm)[0] == 0
+    assert LoopSampler(batch_size=1, random_state=0).select(None, L=Lc, lm_proba=lm).indices[0] == 0
 
 
 def test_make_sampler_names_and_errors():
@@ -118,9 +121,10 @@ def test_loop_sampler_mixes_in_random_exploration_picks():
     lm = rng.dirichlet([1, 1], size=300)
     s = LoopSampler(batch_size=20, random_share=0.2, random_state=0)
     got = s.select(None, L=Lb, lm_proba=lm, exclude=np.arange(100))
-    assert len(got) == 20 and len(set(got.tolist())) == 20 and got.min() >= 100
-    assert len(s.random_picks_) == 4 and set(s.random_picks_) <= set(got.tolist())
-    positions = sorted(got.tolist().index(i) for i in s.random_picks_)
+    idx = got.indices
+    assert len(got) == 20 and len(set(idx.tolist())) == 20 and idx.min() >= 100
+    assert got.random.sum() == 4 and set(got.random_indices) <= set(idx.tolist())
+    positions = np.flatnonzero(got.random)
     assert positions[0] < 10  # interleaved, not appended at the end
     with pytest.raises(ValueError, match="random_share"):
         LoopSampler(random_share=2).select(None, L=Lb, lm_proba=lm)
@@ -130,8 +134,29 @@ def test_loop_sampler_default_share_depends_on_the_number_of_classes():
     rng = np.random.default_rng(0)
     L2 = rng.choice([-1, 0, 1], size=(300, 4)).astype(np.int8)
     s = LoopSampler(batch_size=10, random_state=0)
-    s.select(None, L=L2, lm_proba=rng.dirichlet([1, 1], size=300))
-    assert len(s.random_picks_) == 2  # two classes: 0.2
+    got = s.select(None, L=L2, lm_proba=rng.dirichlet([1, 1], size=300))
+    assert got.random.sum() == 2  # two classes: 0.2
     L5 = rng.choice([-1, 0, 1, 2, 3, 4], size=(300, 4)).astype(np.int8)
-    s.select(None, L=L5, lm_proba=rng.dirichlet([1] * 5, size=300))
-    assert len(s.random_picks_) == 5  # more classes: 0.5
+    got = s.select(None, L=L5, lm_proba=rng.dirichlet([1] * 5, size=300))
+    assert got.random.sum() == 5  # more classes: 0.5
+
+
+def test_loop_sampler_filters_near_duplicates_in_sparse_text_features():
+    from loop.core.end_model import make_text_features
+
+    texts = ["Hi. Check out and share our songs."] * 30 + [f"comment number {i}" for i in range(30)]
+    (X,) = make_text_features(texts)
+    L = np.full((60, 1), -1, dtype=np.int8)
+    lm = np.full((60, 2), 0.5)
+    got = LoopSampler(batch_size=10, random_share=0.0, random_state=0).select(
+        None, L=L, lm_proba=lm, X=X)
+    assert sum(int(i) < 30 for i in got.indices) == 1  # the repeated comment once
+
+
+def test_selection_checks_its_shapes():
+    from loop.core.sampling import Selection
+
+    sel = Selection.of([3, 1], [0.5, 0.2], [False, True])
+    assert len(sel) == 2 and sel.random_indices.tolist() == [1]
+    with pytest.raises(ValueError, match="one entry per pick"):
+        Selection(np.array([1]), np.array([0.1, 0.2]), np.array([True]))

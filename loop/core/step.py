@@ -1,0 +1,159 @@
+"""One step of the closed loop, the same wherever the loop runs.
+
+:class:`~loop.core.labeling_loop.LabelingLoop` (and through it ``loop simulate``
+and the benchmarks) and the service's recalibration jobs all call these
+functions, so what the benchmarks measure is what the service runs:
+
+* :func:`fit_label_model`: votes ``L`` + gold ``y`` (and which gold was drawn at
+  random) -> a fitted label model;
+* :func:`fit_end_model`: features ``X`` + the label model's soft labels + gold ->
+  a fitted end model;
+* :func:`rank`: both models' probabilities -> a :class:`~loop.core.sampling.Selection`
+  (which items to ask about next, their scores, which were drawn at random);
+* :func:`loop_step`: the fast path after new answers, label model then ranking,
+  with the end model's last output reused.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from loop.core.end_model import EndModel, make_classifier
+from loop.core.label_model import LabelModel
+from loop.core.sampling import LoopSampler, Selection
+from loop.core.types import LabelMatrix, Proba
+
+#: Train the end model on at most this many soft-labeled rows (a uniform sample;
+#: every gold row is always used). It still predicts every item.
+END_MODEL_MAX_ROWS = 100_000
+#: Rank at most this many unlabeled rows (a uniform sample, plus every gold row for
+#: the per-pattern statistics); keeps a re-rank of a million items well under 1 s.
+RANK_MAX_ROWS = 200_000
+
+
+def _covered(L: LabelMatrix) -> np.ndarray:
+    return np.asarray((np.asarray(L) >= 0).any(axis=1), dtype=bool)
+
+
+def fit_label_model(
+    L: LabelMatrix, y: np.ndarray, random_gold: np.ndarray | None = None, *,
+    n_classes: int, label_model: Any = None, random_state: Any = 0,
+) -> Any:
+    """A label model fitted on ``L`` and every gold label in ``y`` (-1 = unknown).
+
+    Only gold in ``random_gold`` (drawn at random: exploration picks, uploaded or
+    dev-set labels) re-estimates LF precisions; gold an uncertainty sampler
+    picked is a biased sample and only fixes its own rows.
+
+    >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0]])
+    >>> fit_label_model(L, np.array([1, -1, -1, -1]), n_classes=2).predict(L).shape
+    (4,)
+    """
+    y = np.asarray(y, dtype=np.int64)
+    rg = None if random_gold is None else np.asarray(random_gold, dtype=bool) & (y >= 0)
+    model = (clone(label_model) if label_model is not None
+             else LabelModel(n_classes=n_classes, random_state=random_state))
+    return model.fit(L, y, random_gold=rg)
+
+
+def soft_labels(lm_proba: Proba, L: LabelMatrix) -> Proba:
+    """The label model's probabilities on rows some LF votes on, NaN elsewhere
+    (rows no LF covers carry no evidence from the LFs)."""
+    soft = np.array(lm_proba, dtype=np.float64)
+    soft[~_covered(L)] = np.nan
+    return soft
+
+
+def fit_end_model(
+    X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
+    end_model: Any = None, max_rows: int | None = END_MODEL_MAX_ROWS, random_state: Any = 0,
+) -> Any:
+    """An end model fitted on features ``X``: soft labels where an LF voted, plus gold.
+
+    Above ``max_rows`` soft-labeled rows a uniform sample of them (seeded by the
+    number of gold labels) is used; every gold row always is.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    soft = soft_labels(lm_proba, L)
+    model = (clone(end_model) if end_model is not None
+             else EndModel(make_classifier(random_state=random_state), n_classes=n_classes))
+    soft_rows = np.flatnonzero(~np.isnan(soft[:, 0]) & (y < 0))
+    if max_rows is None or soft_rows.size <= max_rows:
+        return model.fit(X, soft, y)
+    rng = np.random.default_rng(int((y >= 0).sum()))
+    keep = np.union1d(rng.choice(soft_rows, size=max_rows, replace=False),
+                      np.flatnonzero(y >= 0))
+    return model.fit(X[keep], soft[keep], y[keep])
+
+
+def rank(
+    L: LabelMatrix, lm_proba: Proba, y: np.ndarray, n: int, *, end_proba: Proba | None = None,
+    X: Any = None, exclude: Any = None, sampler: Any = None,
+    max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
+) -> Selection:
+    """Up to ``n`` items to ask an expert about next, best first.
+
+    Items with gold and those in ``exclude`` (a bool mask: held out, leased, ...)
+    are never picked. ``sampler`` (default :class:`LoopSampler`) gets the
+    end model's probabilities ``end_proba`` (None before the first end model),
+    the label model's, the gold so far and the features ``X`` (for its
+    near-duplicate filter). Above ``max_rows`` candidates a uniform sample of
+    them is ranked (seeded by the number of gold labels).
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    y = np.asarray(y, dtype=np.int64)
+    skip = y >= 0
+    if exclude is not None:
+        skip = skip | np.asarray(exclude, dtype=bool)
+    pool = np.flatnonzero(~skip)
+    if pool.size == 0:
+        return Selection.of([])
+    sub: np.ndarray | slice = slice(None)
+    if max_rows is not None and pool.size > max_rows:
+        rng = np.random.default_rng(int((y >= 0).sum()))
+        sub = np.union1d(rng.choice(pool, size=max_rows, replace=False), np.flatnonzero(y >= 0))
+    s = copy.copy(sampler) if sampler is not None else LoopSampler(random_state=random_state)
+    s.batch_size = min(int(n), int((~skip[sub]).sum()))
+    sel = s.select(None if end_proba is None else np.asarray(end_proba)[sub], L=np.asarray(L)[sub],
+                   lm_proba=np.asarray(lm_proba)[sub], y=y[sub],
+                   X=None if X is None else X[sub], exclude=skip[sub])
+    if isinstance(sub, slice):
+        return sel
+    return Selection(sub[sel.indices].astype(np.intp), sel.scores, sel.random)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The output of :func:`loop_step`."""
+
+    label_model: Any
+    lm_proba: Proba
+    selection: Selection
+
+
+def loop_step(
+    L: LabelMatrix, y: np.ndarray, random_gold: np.ndarray | None, n: int, *, n_classes: int,
+    end_proba: Proba | None = None, X: Any = None, exclude: Any = None, sampler: Any = None,
+    label_model: Any = None, max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
+) -> StepResult:
+    """After new answers: refit the label model with all gold, then rank the next
+    ``n`` items with it and the end model's last probabilities ``end_proba``.
+
+    >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0], [-1, -1], [0, 1]])
+    >>> y = np.array([1, -1, -1, -1, -1, -1])
+    >>> out = loop_step(L, y, None, 2, n_classes=2)
+    >>> out.lm_proba.shape, len(out.selection)
+    ((6, 2), 2)
+    """
+    lm = fit_label_model(L, y, random_gold, n_classes=n_classes, label_model=label_model,
+                         random_state=random_state)
+    proba = lm.predict_proba(L)
+    sel = rank(L, proba, y, n, end_proba=end_proba, X=X, exclude=exclude, sampler=sampler,
+               max_rows=max_rows, random_state=random_state)
+    return StepResult(lm, proba, sel)
