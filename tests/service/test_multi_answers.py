@@ -9,10 +9,11 @@ import json
 import threading
 
 import pytest
-from svc_helpers import auth, lease_concurrently, prepare_project
+from svc_helpers import auth, prepare_project
 
-from loop import services
 from loop.errors import BadRequest, LeaseConflict
+from loop.service import models
+from loop.service import queue as services
 
 
 def _make(client, store, k):
@@ -29,7 +30,18 @@ def k2(store, client):
 
 
 def _queued(store, pid):
-    return {x.decode() for x in store.r.zrange(store._k(pid, "queue"), 0, -1)}
+    return set(store.queued_ids(pid))
+
+
+def _drain(store, pid, who):
+    """Every item ``who`` is handed, leasing until nothing is left (not answering)."""
+    seen: list[str] = []
+    while (x := store.lease_next_full(pid, who, 60, shown=seen)) is not None:
+        seen.append(x["item_id"])
+    return seen
+
+
+N = 350 - 105  # queueable items of the first YouTube CSV
 
 
 def test_setting_is_validated_stored_and_shown(client, store, k2):
@@ -54,22 +66,19 @@ def test_item_returns_until_k_different_annotators_answered(store, k2):
     assert iid in _queued(store, k2)  # back in the queue after the first answer
     assert store.gold(k2)[iid]["label"] == 1  # gold from its first answer on
     # never offered again to the annotator who answered it
-    seen = []
-    while (x := store.lease_next(k2, "a", 60)) is not None:
-        seen.append(x[0])
-    assert iid not in seen and len(seen) == 29
+    seen = _drain(store, k2, "a")
+    assert iid not in seen and len(seen) == N - 1
     # someone else gets it (it was the top item), answers, and then it is done
-    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"))  # drop a's leases
-    services.refill_queue(store, k2, 30)
+    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"),
+                   store._k(k2, "mine", "a"))  # drop a's leases
+    models.refill(store, k2, 30)
     got = store.lease_next(k2, "b", 60)
     assert got[0] == iid
     services.answer(store, k2, "b", iid, "ham", got[1])
     assert iid not in _queued(store, k2)
     # third annotator never gets it after two answers
-    third = []
-    while (x := store.lease_next(k2, "c", 60)) is not None:
-        third.append(x[0])
-    assert iid not in third
+    third = _drain(store, k2, "c")
+    assert iid not in third and len(third) == N - 1
     answers = store.answers(k2)[iid]
     assert [(a["annotator"], a["label"]) for a in answers] == [("a", 1), ("b", 0)]
     g = store.gold(k2)[iid]
@@ -79,8 +88,7 @@ def test_item_returns_until_k_different_annotators_answered(store, k2):
 def test_refill_keeps_items_that_need_more_answers(store, k2):
     iid, lid, _ = store.lease_next(k2, "a", 60)
     services.answer(store, k2, "a", iid, "ham", lid)
-    services.fit_label_model(store, k2)
-    services.refill_queue(store, k2, 30)
+    models.recalibrate(store, k2, 30)
     assert iid in _queued(store, k2)  # not dropped by the refill (it has 1 of 2 answers)
     assert store.lease_next(k2, "b", 60)[0] == iid
     x = store.lease_next(k2, "a", 60)
@@ -135,13 +143,6 @@ def test_undo_removes_only_my_answer(store, k2):
 def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
     from loop.storage import RedisStore
 
-    # 1. only leasing: every item is handed out once
-    held = lease_concurrently(lambda: RedisStore(redis_server.client), k2, 6, ttl=60)
-    assert len(held) == 30 and len(set(held)) == 30
-    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"))
-    services.refill_queue(store, k2, 30)
-
-    # 2. leasing and answering: an item is never held by two annotators at once
     now: set[str] = set()
     errors: list[str] = []
     lock = threading.Lock()
@@ -162,15 +163,13 @@ def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
         t.start()
     for t in threads:
         t.join()
-    for name in ("z1", "z2"):  # finish what the threads left with one answer
-        work(name)
     assert errors == []
     answers = store.answers(k2)
-    assert len(answers) == 30
+    assert len(answers) == N
     for ans in answers.values():
         who = [a["annotator"] for a in ans]
         assert len(who) == 2 and len(set(who)) == 2
-    assert store.queue_size(k2) == 0 and store.lease_next(k2, "late", 60) is None
+    assert store.pool_size(k2) == 0 and store.lease_next(k2, "late", 60) is None
 
 
 def _answer(store, pid, who, item, label):

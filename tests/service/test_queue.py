@@ -1,4 +1,5 @@
-"""Expert queue: leases, expiry, double submission, concurrency, skip, undo, export."""
+"""Expert queue: leases, expiry, double submission, concurrency, skip, undo,
+relabel, reloads, the pool fallback, export."""
 
 from __future__ import annotations
 
@@ -10,42 +11,49 @@ import time
 import pytest
 from svc_helpers import annotator_token, auth, lease_concurrently, prepare_project
 
-from loop import services
 from loop.errors import LeaseConflict, UnknownLabel
+from loop.service import models, queue
+
+N_QUEUEABLE = 350 - 105  # the first YouTube CSV, 30% of its CLASS held out
 
 
 @pytest.fixture
 def ready(store, client, project):
-    """A project with items, L, a label model and a filled queue (built in-process)."""
+    """A project with items, L, a label model and a queue of 30 (built in-process)."""
     return prepare_project(store, client, project)
 
 
-def _next(client, pid, token):
-    r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token))
+def _next(client, pid, token, shown=None):
+    r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token),
+                    json={} if shown is None else {"shown": shown})
     return None if r.status_code == 204 else r.json
+
+
+def _answer(client, pid, token, got, label="ham"):
+    return client.post(f"/api/projects/{pid}/queue/answer", headers=auth(token), json={
+        "item_id": got["item"]["id"], "label": label, "lease_id": got["lease"]["id"]})
 
 
 def test_next_answer_and_me(client, ready):
     tok = annotator_token(client, ready, "alice")
     got = _next(client, ready, tok)
-    item, lease = got["item"], got["lease"]
-    assert item["reason"] in ("lfs_conflict", "no_lf_fired", "model_uncertain")
+    item = got["item"]
+    assert item["reason"] in ("lfs_conflict", "no_lf_fired", "model_uncertain", "exploration")
     assert {"id", "text", "fields", "votes", "guess"} <= set(item)
     assert item["guess"]["label"] in ("ham", "spam")
-    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
-                    json={"item_id": item["id"], "label": "spam", "lease_id": lease["id"]})
+    r = _answer(client, ready, tok, got, "spam")
     assert r.status_code == 200 and r.json == {"stored": True, "duplicate": False}
     me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
     assert me["answers_total"] == 1 and me["answers_today"] == 1
-    assert me["history"] == [item["id"]] and me["remaining"] == 29
+    assert me["history"] == [item["id"]]
+    assert me["recent"][0]["item_id"] == item["id"] and me["recent"][0]["label"] == "spam"
+    assert me["remaining"] == N_QUEUEABLE - 1  # unlabeled items, not the queue length
 
 
 def test_double_submission_is_stored_once(client, store, ready):
     tok = annotator_token(client, ready, "bob")
     got = _next(client, ready, tok)
-    body = {"item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]}
-    r1 = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
-    r2 = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
+    r1, r2 = _answer(client, ready, tok, got), _answer(client, ready, tok, got)
     assert r1.json["duplicate"] is False and r2.json["duplicate"] is True
     assert len(store.gold(ready)) == 1
     assert [e["event"] for e in store.answer_log(ready)] == ["answer"]
@@ -62,10 +70,15 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
                        ({"item_id": iid, "label": True, "lease_id": lid}, 400),
                        ({"item_id": iid, "label": "ham", "lease_id": "forged"}, 409),
                        ({"item_id": "nope", "label": "ham", "lease_id": lid}, 404),
-                       ({"item_id": iid, "label": "ham"}, 400)]:
+                       ({"item_id": iid, "label": "ham"}, 400),
+                       ({"item_id": ["x"], "label": "ham", "lease_id": lid}, 400)]:
         r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
         assert r.status_code == code, body
         assert r.json["error"]
+    for shown in ("x", [1], ["a"] * 21):
+        r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok),
+                        json={"shown": shown})
+        assert r.status_code == 400 and "shown" in r.json["error"]
     assert store.gold(ready) == {} and store.answer_log(ready) == []
 
 
@@ -77,36 +90,108 @@ def test_lease_expiry_returns_the_item(store, ready):
     again = store.lease_next(ready, "c", ttl=60)
     assert again[0] == first[0]  # expired lease back on top of the queue
     with pytest.raises(LeaseConflict):
-        services.answer(store, ready, "a", first[0], "ham", first[1])
-    assert services.answer(store, ready, "c", again[0], "ham", again[1])["duplicate"] is False
+        queue.answer(store, ready, "a", first[0], "ham", first[1])
+    assert queue.answer(store, ready, "c", again[0], "ham", again[1])["duplicate"] is False
 
 
 def test_concurrent_annotators_never_share_an_item(redis_server, store, ready):
     from loop.storage import RedisStore
 
     got = lease_concurrently(lambda: RedisStore(redis_server.client), ready, 8, ttl=60)
-    assert len(got) == 30 and len(set(got)) == 30
+    # the 30 ranked items, then the rest of the pool: every queueable item once
+    assert len(got) == N_QUEUEABLE and len(set(got)) == N_QUEUEABLE
 
 
-def test_skip_and_undo(client, store, ready):
+def test_a_reload_gets_the_same_items_back(client, store, ready):
+    """The page shows one item and prefetches one; after a reload (or in a second
+    tab) ``next`` hands back the leases this annotator already holds."""
+    tok = annotator_token(client, ready, "reload")
+    shown = _next(client, ready, tok)
+    prefetched = _next(client, ready, tok, shown=[shown["item"]["id"]])
+    assert prefetched["item"]["id"] != shown["item"]["id"]
+    # reload: the page knows nothing
+    again = _next(client, ready, tok)
+    assert again["item"]["id"] == shown["item"]["id"]
+    assert again["lease"]["id"] == shown["lease"]["id"]
+    again2 = _next(client, ready, tok, shown=[again["item"]["id"]])
+    assert again2["item"]["id"] == prefetched["item"]["id"]
+    fresh = _next(client, ready, tok, shown=[again["item"]["id"], again2["item"]["id"]])
+    assert fresh["item"]["id"] not in (shown["item"]["id"], prefetched["item"]["id"])
+    assert _answer(client, ready, tok, again).status_code == 200  # the old lease still works
+
+
+def test_next_falls_back_to_the_pool_when_the_ranked_queue_is_empty(client, store, ready):
+    """No "queue empty" while unlabeled items remain: an empty ranked queue hands out
+    random unlabeled items (exploration picks: unbiased, so they count as random gold)."""
+    store.r.delete(store._k(ready, "queue"))
+    tok = annotator_token(client, ready, "pool")
+    seen = set()
+    for _ in range(5):
+        got = _next(client, ready, tok)
+        assert got["item"]["reason"] == "exploration"
+        assert _answer(client, ready, tok, got).status_code == 200
+        seen.add(got["item"]["id"])
+    assert seen <= store.audit_ids(ready)
+    assert not seen & store.eval_ids(ready) and not seen & set(store.uploaded_gold(ready))
+
+
+def test_skipped_items_come_back_only_when_nothing_else_is_left(client, store, project):
+    """Others get a skipped item first; the one who skipped it gets it again only
+    when nothing else is left for them."""
+    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\n",
+                headers={**auth(), "Content-Type": "text/csv"})
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 10)
+    tok = annotator_token(client, project, "solo")
+    a = _next(client, project, tok)
+    r = client.post(f"/api/projects/{project}/queue/skip", headers=auth(tok),
+                    json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
+    assert r.status_code == 200
+    other = store.lease_next(project, "other", 60)
+    assert other[0] == a["item"]["id"]  # someone else gets it first
+    queue.skip(store, project, "other", other[0], other[1])
+    b = _next(client, project, tok)
+    c = _next(client, project, tok, shown=[b["item"]["id"]])
+    assert a["item"]["id"] not in (b["item"]["id"], c["item"]["id"])
+    _answer(client, project, tok, b)
+    _answer(client, project, tok, c)
+    last = _next(client, project, tok)  # only the skipped item is left
+    assert last["item"]["id"] == a["item"]["id"]
+    _answer(client, project, tok, last)
+    assert _next(client, project, tok) is None
+    assert client.get(f"/api/projects/{project}/queue/me",
+                      headers=auth(tok)).json["remaining"] == 0
+
+
+def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)
     r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
                     json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
     assert r.status_code == 200
     b = _next(client, ready, tok)
-    assert b["item"]["id"] != a["item"]["id"]  # never offered a skipped item again
-    other = store.lease_next(ready, "erin", ttl=60)
-    assert other[0] == a["item"]["id"]  # but others get it
-    client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
-        "item_id": b["item"]["id"], "label": "ham", "lease_id": b["lease"]["id"]})
+    assert b["item"]["id"] != a["item"]["id"]  # not offered a skipped item while others remain
+    _answer(client, ready, tok, b)
     me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
     assert (me["answers_today"], me["answers_total"]) == (1, 1)
+    r = client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok),
+                    json={"item_id": b["item"]["id"], "label": "spam"})
+    assert r.json == {"item_id": b["item"]["id"], "label": "spam", "changed": True}
+    assert store.gold(ready)[b["item"]["id"]]["label"] == 1
+    assert [e["event"] for e in store.answer_log(ready)] == ["answer", "relabel"]
+    for body, code in [({"item_id": a["item"]["id"], "label": "ham"}, 404),
+                       ({"item_id": b["item"]["id"], "label": "eggs"}, 400),
+                       ({"label": "ham"}, 400)]:
+        r = client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok), json=body)
+        assert r.status_code == code and r.json["error"], body
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
     assert r.json == {"item_id": b["item"]["id"]}
     assert store.gold(ready) == {}
     me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
     assert (me["answers_today"], me["answers_total"]) == (0, 0)
+    assert me["remaining"] == N_QUEUEABLE
     c = _next(client, ready, tok)
     assert c["item"]["id"] == b["item"]["id"]  # undone item comes back first
     assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code == 400
@@ -114,7 +199,7 @@ def test_skip_and_undo(client, store, ready):
 
 def test_export_and_lf_stats(client, store, ready):
     x = store.lease_next(ready, "f", ttl=60)
-    services.answer(store, ready, "f", x[0], "spam", x[1])
+    queue.answer(store, ready, "f", x[0], "spam", x[1])
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
@@ -124,44 +209,59 @@ def test_export_and_lf_stats(client, store, ready):
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
     gold = [r for r in rows if r["source"] == "gold"]
     assert [(g["id"], g["gold"], g["label"]) for g in gold] == [(x[0], "spam", "spam")]
-    # Each row carries its item's text (CSV and JSON lines alike), so the export
-    # alone is a training set.
+    # Each row carries its item's text, so the export alone is a training set.
     texts = {it["id"]: it["text"] for it in store.items(ready)}
     assert all(r["text"] == texts[r["id"]] for r in rows)
-    assert {r[0]: r[1] for r in table[1:]} == texts
+    from loop.service.export import csv_safe
+
+    assert {r[0]: r[1] for r in table[1:]} == {k: csv_safe(v) for k, v in texts.items()}
     lfs = client.get(f"/api/projects/{ready}/lfs", headers=auth()).json["lfs"]
     assert [r["name"] for r in lfs][:2] == ["check_out", "subscribe"]
     assert lfs[0]["polarity"] == ["spam"] and lfs[0]["empirical_accuracy"] is not None
+    assert lfs[0]["learned_accuracy"] is not None
     assert {"coverage", "overlaps", "conflicts", "correct", "incorrect", "learned_accuracy",
             "errors", "error_example"} <= set(lfs[0])
 
 
+def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
+    client.post(f"/api/projects/{project}/items?id_field=id", data=(
+        b"id,CONTENT\n1,=HYPERLINK(\"http://x\")\n2,+1\n3,-2+3\n4,@SUM(A1)\n5,plain\n"),
+        headers={**auth(), "Content-Type": "text/csv"})
+    table = list(csv.reader(io.StringIO(client.get(
+        f"/api/projects/{project}/export?format=csv", headers=auth()).data.decode())))
+    assert [r[1] for r in table[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2+3",
+                                         "'@SUM(A1)", "plain"]
+    rows = [json.loads(s) for s in client.get(
+        f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
+    assert rows[0]["text"] == '=HYPERLINK("http://x")'
+
+
 def test_parse_label():
-    assert services.parse_label(["a", "b"], "b") == 1
+    assert queue.parse_label(["a", "b"], "b") == 1
     with pytest.raises(UnknownLabel):
-        services.parse_label(["a", "b"], 2)
+        queue.parse_label(["a", "b"], 2)
 
 
 def test_exploration_picks_are_marked_and_only_their_answers_are_random_gold(
     store, client, ready, monkeypatch
 ):
-    """A share of every refill is drawn at random ("exploration"); only answers to
+    """A share of every ranking is drawn at random ("exploration"); only answers to
     those items may re-estimate LF precisions in the label model."""
     from loop.core.label_model import LabelModel
 
     audit = store.audit_ids(ready)
-    assert audit, "the refill drew no random picks"
-    queued = [x.decode() for x in store.r.zrange(store._k(ready, "queue"), 0, -1)]
+    assert audit, "the ranking drew no random picks"
+    queued = store.queued_ids(ready)
     assert {store.reason(ready, i) for i in audit if i in queued} == {"exploration"}
     explored = next(i for i in queued if i in audit)
     picked = next(i for i in queued if i not in audit)
-    for item_id in (explored, picked):
-        while True:  # walk the queue to the item (skipped items go to others)
-            got = store.lease_next(ready, "expert", ttl=60)
+    for who, item_id in (("expert", explored), ("expert2", picked)):
+        while True:  # walk the queue to the item (skipped items go to others first)
+            got = store.lease_next(ready, who, ttl=60)
             if got[0] == item_id:
                 break
-            store.skip(ready, "expert", got[0], got[1])
-        services.answer(store, ready, "expert", item_id, "spam", got[1])
+            store.skip(ready, who, got[0], got[1])
+        queue.answer(store, ready, who, item_id, "spam", got[1])
 
     seen = {}
     real_fit = LabelModel.fit
@@ -171,7 +271,7 @@ def test_exploration_picks_are_marked_and_only_their_answers_are_random_gold(
         return real_fit(self, L, y, random_gold=random_gold)
 
     monkeypatch.setattr(LabelModel, "fit", spy)
-    services.fit_label_model(store, ready)
+    models.recalibrate(store, ready, 30)
     ids = store.item_ids(ready)
     gold_rows = {ids[r] for r in (seen["y"] >= 0).nonzero()[0]}
     random_rows = {ids[r] for r in seen["random_gold"].nonzero()[0]}

@@ -8,7 +8,8 @@ import json
 import numpy as np
 from svc_helpers import apply_lfs_in_process, auth, youtube_csv
 
-from loop import services
+from loop.service import models
+from loop.service.state import State
 
 
 def _upload(client, pid, query):
@@ -23,13 +24,13 @@ def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client
     assert (r.json["n_gold"], r.json["n_eval"], r.json["n_fit_gold"]) == (350, 140, 210)
     apply_lfs_in_process(store, project)
 
-    st = services.State(store, project)
-    assert int((st.y >= 0).sum()) == 210 and int(st.uploaded.sum()) == 210
+    st = State(store, project)
+    assert int((st.y >= 0).sum()) == 210 and int(st.random_gold.sum()) == 210
     held_out = store.eval_ids(project)
     fitted = set(store.ids_at(project, np.flatnonzero(st.y >= 0)))
     assert not fitted & held_out and len(fitted | held_out) == 350
 
-    fit = services.fit_label_model(store, project)
+    fit = models.recalibrate(store, project, 500)
     assert fit["n_gold"] == 210 and fit["label_model"] is not None
     # Uploaded gold is a sample no sampler picked, so it re-estimates each LF's
     # precision (without gold every one-sided LF gets the same prior).
@@ -40,10 +41,9 @@ def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client
     assert sum(lf["correct"] + lf["incorrect"] for lf in lfs) == int(
         (store.load_L(project)[0] >= 0).sum())
 
-    services.refill_queue(store, project, 500)
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert (m["n_gold"], m["n_uploaded_gold"], m["n_eval"]) == (0, 210, 140)
-    assert m["queue_size"] == 0  # every item is known: nothing is left to ask
+    assert m["queue_size"] == 0 and m["remaining"] == 0  # every item is known
 
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
@@ -63,12 +63,13 @@ def test_items_without_gold_are_queued_beside_fitted_uploaded_gold(client, store
     assert r.status_code == 201, r.json
     assert r.json["n_gold"] == 175 and r.json["n_eval"] == 52  # default share 0.3
     apply_lfs_in_process(store, project)
-    services.fit_label_model(store, project)
-    assert services.refill_queue(store, project, 500)["queue_size"] == 175
-    assert int((services.State(store, project).y >= 0).sum()) == 175 - 52
+    assert models.recalibrate(store, project, 500)["queue_size"] == 175
+    assert int((State(store, project).y >= 0).sum()) == 175 - 52
     known = set(store.uploaded_gold(project))
-    leased = [store.lease_next(project, "a", ttl=60) for _ in range(175)]
-    assert all(x is not None and x[0] not in known for x in leased)
+    leased: list[str] = []
+    while (x := store.lease_next_full(project, "a", 60, shown=leased)) is not None:
+        leased.append(x["item_id"])
+    assert len(leased) == 175 and not set(leased) & known
 
 
 def test_bad_eval_fraction_is_a_400_and_changes_nothing(client, project, rconn):

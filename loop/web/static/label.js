@@ -40,6 +40,7 @@
     exhausted: false,
     recalibratedAt: undefined,
     pendingKeyAt: null,
+    inFlight: new Set(), // ids answered or skipped here whose request has not returned
     metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
   };
   const stats = { latencies: [], shown: 0 };
@@ -157,6 +158,15 @@
     return { item: data.item, lease: data.lease || null };
   }
 
+  /* Ids of the items this page holds: the server returns a lease we already hold
+     (a reload, a second tab) unless we list it here. */
+  function shownIds() {
+    const ids = state.ready.map(function (r) { return String(r.item.id); });
+    if (state.current) ids.unshift(String(state.current.item.id));
+    state.inFlight.forEach(function (id) { ids.push(id); });
+    return ids.slice(0, 20);
+  }
+
   function known(id) {
     const s = String(id);
     if (state.current && String(state.current.item.id) === s) return true;
@@ -171,7 +181,7 @@
     enqueue(async function () {
       try {
         for (let tries = 0; tries < 3; tries++) {
-          const got = takeNext(await Loop.api("POST", base + "/queue/next"));
+          const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds() }));
           if (!got) { state.exhausted = true; break; }
           state.exhausted = false;
           if (known(got.item.id)) continue;
@@ -217,15 +227,19 @@
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     flash(idx);
     state.history.push(cur.item);
+    const id = String(cur.item.id);
+    state.inFlight.add(id);
     showNext();
     enqueue(function () {
       return Loop.api("POST", base + "/queue/answer", {
         item_id: cur.item.id, label: idx, lease_id: cur.lease ? cur.lease.id : null,
       });
     }).then(function () {
+      state.inFlight.delete(id);
       status("Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
       refreshProgress();
     }, function (e) {
+      state.inFlight.delete(id);
       state.history.pop();
       handleError(e);
     });
@@ -235,15 +249,21 @@
     const cur = state.current;
     if (!cur) return;
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
+    const id = String(cur.item.id);
+    state.inFlight.add(id);
     showNext();
     enqueue(function () {
       return Loop.api("POST", base + "/queue/skip", {
         item_id: cur.item.id, lease_id: cur.lease ? cur.lease.id : null,
       });
     }).then(function () {
+      state.inFlight.delete(id);
       status("Skipped #" + cur.item.id + ".");
       refreshProgress();
-    }, handleError);
+    }, function (e) {
+      state.inFlight.delete(id);
+      handleError(e);
+    });
   }
 
   /* Undo puts the item back on top of the queue, unleased: lease it again to relabel. */
@@ -251,7 +271,7 @@
     enqueue(async function () {
       const res = await Loop.api("POST", base + "/queue/undo");
       if (!res || res.item_id === undefined || res.item_id === null) return null;
-      const got = takeNext(await Loop.api("POST", base + "/queue/next"));
+      const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds() }));
       return { id: String(res.item_id), got: got };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }

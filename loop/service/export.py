@@ -1,0 +1,101 @@
+"""Exports: one row per item with its best label so far, as CSV or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from loop.agreement import item_agreement
+from loop.errors import BadRequest
+from loop.storage import RedisStore
+
+FORMATS = ("csv", "jsonl")
+#: Cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: a leading ``'`` before ``= + - @``,
+    tab or CR (OWASP); numbers and other values as they are.
+
+    >>> csv_safe("=1+2"), csv_safe("-5 stars"), csv_safe(0.25), csv_safe("ok")
+    ("'=1+2", "'-5 stars", 0.25, 'ok')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    """One row per item: id, text, p_<label> per class, label, gold, source, and
+    (JSON lines only) the item's other uploaded ``fields``.
+
+    ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label),
+    ``label_model`` (an LF voted), ``end_model`` (no LF voted). With
+    ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
+    ``n_answers`` and ``agreement``; ``gold`` is then the majority answer.
+    """
+    project = store.get_project(pid)
+    labels, k = project["labels"], len(project["labels"])
+    ids = store.item_ids(pid)
+    items = {it["id"]: it for it in store.items(pid, ids)}
+    gold = store.gold(pid)
+    uploaded = store.uploaded_gold(pid)
+    multi = store.answers_per_item(pid) > 1
+    answers = store.answers(pid) if multi else {}
+    L, _ = store.load_L(pid)
+    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
+    covered: np.ndarray | None = None
+    if L is not None and L.shape[0] == len(ids):
+        covered = np.asarray((L >= 0).any(axis=1))
+    out = []
+    for r, iid in enumerate(ids):
+        g = gold.get(iid)
+        known = g["label"] if g is not None else uploaded.get(iid)  # answers win
+        if known is not None:
+            p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
+        elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
+            p, source = lm[r], "label_model"
+        elif em is not None and len(em) > r:
+            p, source = em[r], "end_model"
+        else:
+            p, source = None, None
+        item = items.get(iid, {})
+        row: dict[str, Any] = {"id": iid, "text": item.get("text")}
+        for c, name in enumerate(labels):
+            row[f"p_{name}"] = None if p is None else round(float(p[c]), 6)
+        row["label"] = None if p is None else labels[int(np.argmax(p))]
+        row["gold"] = None if known is None else labels[known]
+        row["source"] = source
+        row["fields"] = item.get("fields") or {}
+        if multi:
+            ans = answers.get(iid, [])
+            row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
+            row["n_answers"] = len(ans)
+            ag = item_agreement(a["label"] for a in ans)
+            row["agreement"] = None if ag is None else round(ag, 6)
+        out.append(row)
+    return out
+
+
+def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
+    """The export as ``csv`` (formula cells escaped) or ``jsonl`` (values as they are)."""
+    if fmt not in FORMATS:
+        raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
+    rows = export_rows(store, pid)
+    if fmt == "jsonl":
+        return "".join(json.dumps(r) + "\n" for r in rows).encode()
+    buf = io.StringIO()
+    labels = store.get_project(pid)["labels"]
+    cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source"]
+    if store.answers_per_item(pid) > 1:
+        cols += ["n_answers", "agreement"]
+    w = csv.DictWriter(buf, cols, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({a: "" if b is None else csv_safe(b) for a, b in r.items()})
+    return buf.getvalue().encode()

@@ -1,0 +1,146 @@
+"""The job queue API side: enqueue jobs by name, report on them, cancel them.
+
+Jobs are the functions of :mod:`loop.service.tasks`, enqueued by dotted path with
+ids and primitives only, so this module never imports them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from rq import Retry
+
+from loop.errors import BadRequest, Conflict, JobNotFound
+from loop.service import labeling
+from loop.service.settings import Settings
+from loop.storage import RedisStore
+
+if TYPE_CHECKING:
+    from rq import Queue
+    from rq.job import Job
+
+#: What ``POST /api/projects/<pid>/jobs`` accepts as ``type``.
+JOB_TYPES = ("apply_lfs", "recalibrate", "fit_label_model", "train_end_model", "refill_queue",
+             "export")
+#: Retries of a job whose worker died or which raised (immediate re-enqueue).
+RETRY = Retry(max=2)
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: Any,
+                 meta: dict[str, Any], job_timeout: int = 1800, record: bool = True,
+                 **kw: Any) -> Job:
+    """Enqueue ``loop.service.tasks.<func>(pid, *args)``; with ``record``, list it
+    among the project's jobs."""
+    job = queue.enqueue(f"loop.service.tasks.{func}", pid, *args, meta=meta, retry=RETRY,
+                        job_timeout=job_timeout, result_ttl=86400, failure_ttl=86400, **kw)
+    if record:
+        store.record_job(pid, job.id)
+    return job
+
+
+def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
+            job_type: Any) -> Job:
+    """Enqueue one job of ``job_type`` for project ``pid``."""
+    store.get_project(pid)
+    if job_type not in JOB_TYPES:
+        raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
+    size = settings.queue_size
+    if job_type == "apply_lfs":
+        plan = labeling.plan(store, pid, settings.chunk_size)
+        v = plan["version"]
+        chunks = [enqueue_task(queue, store, "apply_lfs_chunk", pid, v, c, a, b, record=False,
+                               meta={"type": "apply_lfs_chunk", "project": pid,
+                                     "progress": {"done": 0, "total": b - a}})
+                  for c, a, b in plan["chunks"]]
+        return enqueue_task(queue, store, "merge_lfs", pid, v, len(chunks), plan["chunk_size"],
+                            plan["n_items"], depends_on=chunks,
+                            meta={"type": "apply_lfs", "project": pid, "L_version": v,
+                                  "chunk_jobs": [j.id for j in chunks],
+                                  "progress": {"done": 0, "total": plan["n_items"]}})
+    if job_type == "recalibrate":
+        return enqueue_task(queue, store, "recalibrate", pid, size, True,
+                            meta={"type": job_type, "project": pid})
+    if job_type == "fit_label_model":
+        return enqueue_task(queue, store, "recalibrate", pid, size, False, False,
+                            meta={"type": job_type, "project": pid})
+    if job_type == "train_end_model":
+        return enqueue_task(queue, store, "retrain_end_model", pid, size, None, True,
+                            meta={"type": job_type, "project": pid})
+    if job_type == "refill_queue":
+        return enqueue_task(queue, store, "refill_queue", pid, size,
+                            meta={"type": job_type, "project": pid})
+    return enqueue_task(queue, store, "export", pid, "jsonl",
+                        meta={"type": job_type, "project": pid})
+
+
+def _fetch(connection: Any, job_id: Any) -> Job:
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    if not isinstance(job_id, str) or not _JOB_ID.match(job_id):
+        raise JobNotFound(f"no job {job_id!r}")
+    try:
+        return Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        raise JobNotFound(f"no job {job_id!r}") from None
+
+
+def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
+    """The API view of a job: id, type, status, progress, result, error, traceback, times."""
+    job = _fetch(connection, job_id)
+    meta = job.get_meta(refresh=True)
+    status = job.get_status(refresh=False)
+    progress = meta.get("progress", {"done": 0, "total": 0})
+    if meta.get("type") == "apply_lfs" and status != "finished" and "L_version" in meta:
+        progress = {"done": RedisStore(connection).apply_progress(meta["project"],
+                                                                  int(meta["L_version"])),
+                    "total": progress.get("total", 0)}
+    error = tb = None
+    if status == "failed":
+        res = job.latest_result()
+        tb = getattr(res, "exc_string", None)
+        error = tb.strip().splitlines()[-1] if tb else "failed"
+    if status == "canceled" or status == "stopped":
+        error = meta.get("stop_reason") or "canceled"
+
+    def iso(t: Any) -> str | None:
+        return t.isoformat() if t else None
+
+    return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
+            "status": str(status.value if hasattr(status, "value") else status),
+            "progress": progress, "result": job.return_value() if status == "finished" else None,
+            "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),
+            "started_at": iso(job.started_at), "ended_at": iso(job.ended_at)}
+
+
+def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
+    """Stop a queued or running job (and the chunks of an apply run)."""
+    from rq.command import send_stop_job_command
+    from rq.exceptions import InvalidJobOperation
+
+    job = _fetch(connection, job_id)
+    ids = [job.id, *job.get_meta(refresh=True).get("chunk_jobs", [])]
+    stopped = []
+    for jid in ids:
+        j = _fetch(connection, jid)
+        st = j.get_status(refresh=True)
+        if st in ("finished", "failed", "canceled", "stopped"):
+            continue
+        j.meta["stop_reason"] = "canceled through the API"
+        j.save_meta()
+        if st == "started":
+            try:
+                send_stop_job_command(connection, jid)
+            except InvalidJobOperation:
+                pass
+        else:
+            try:
+                j.cancel()
+            except InvalidJobOperation:
+                continue
+        stopped.append(jid)
+    if not stopped and job.get_status(refresh=True) in ("finished", "failed"):
+        raise Conflict(f"job {job.id} already ended ({job.get_status()})")
+    return {"id": job.id, "canceled": stopped}

@@ -1,0 +1,148 @@
+"""The loop's model steps over a project in Redis: the functions of
+:mod:`loop.core.step` (the ones ``LabelingLoop`` and the benchmarks run) fed
+with the project's state, their outputs stored and the queue re-ranked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from loop.core.end_model import make_text_features
+from loop.core.sampling import Selection
+from loop.core.step import fit_end_model, loop_step, rank
+from loop.errors import NotReady
+from loop.service.state import State
+from loop.storage import RedisStore
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+def text_features(store: RedisStore, st: State, build: bool = True) -> Any:
+    """TF-IDF features of every item, built once per item set and kept in Redis.
+
+    Items are append-only, so the item count identifies the item set; a new upload
+    makes the next end-model training rebuild them. ``build=False``: None when
+    they are not built yet (the fast path never builds them).
+    """
+    version = str(st.n)
+    X = store.load_features(st.pid, version)
+    if X is None and build:
+        texts = [i["text"] for i in store.items(st.pid)]
+        (X,) = make_text_features(texts)
+        X = store.save_features(st.pid, version, X)
+    return X
+
+
+def _reason(votes: np.ndarray) -> str:
+    fired = votes[votes >= 0]
+    if fired.size == 0:
+        return "no_lf_fired"
+    return "lfs_conflict" if np.unique(fired).size > 1 else "model_uncertain"
+
+
+def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, Any]:
+    """Write a ranking as the queue (unless one from newer state is there): the
+    sampler's order is kept, random picks are remembered as exploration."""
+    n = len(sel)
+    ids = store.ids_at(st.pid, sel.indices)
+    random_ids = [iid for iid, r in zip(ids, sel.random, strict=True) if r]
+    ranking = [(iid, float(n - rank_) + float(sc) / 1e3,
+                "exploration" if r else _reason(st.L[i]))
+               for rank_, (iid, i, sc, r) in enumerate(
+                   zip(ids, sel.indices, sel.scores, sel.random, strict=True))]
+    store.add_audit(st.pid, random_ids)
+    replaced = store.replace_queue(st.pid, ranking, st.version)
+    if not replaced:
+        log.info("project %s: a ranking from newer state is queued; kept it", st.pid)
+    return {"queue_size": n, "queue_replaced": replaced}
+
+
+def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
+    em = store.load_proba(st.pid, "end_model", st.k)
+    return em if em is not None and em.shape[0] == st.n else None
+
+
+def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """The fast path after answers: refit the label model with all gold and re-rank
+    the queue with it and the end model's last output (:func:`loop_step`).
+
+    Appends a point to the metrics history (its ``id`` lets the end-model
+    retrain that follows fill in its score) and returns it.
+    """
+    st = State(store, pid)
+    X = text_features(store, st, build=False)
+    em = _end_proba(store, st)
+    out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
+                    exclude=st.exclude())
+    store.save_proba(pid, "label_model", out.lm_proba)
+    store.save_model_summary(pid, "label_model", {
+        "accuracy": [None if not np.isfinite(a) else float(a)
+                     for a in np.asarray(getattr(out.label_model, "accuracy_", []), float)],
+        "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
+        "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version})
+    if progress is not None:
+        progress(1, 2)
+    queued = publish_ranking(store, st, out.selection)
+    point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
+             "label_model": st.eval_score(out.lm_proba), "end_model": st.eval_score(em),
+             "n_eval": int(st.eval_rows()[0].size), "at": time.time()}
+    store.append_metric(pid, point)
+    store.set_value(pid, "last_recalibrated_at", point["at"])
+    if progress is not None:
+        progress(2, 2)
+    return {**point, **queued}
+
+
+def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
+                      point_id: str | None = None,
+                      progress: Progress | None = None) -> dict[str, Any]:
+    """The slow path: retrain the end model on the label model's newest soft labels
+    plus gold, then re-rank from the state as it is *after* training (answers that
+    came in meanwhile count), and fill in the end model's score on metrics point
+    ``point_id`` (default: the newest)."""
+    st = State(store, pid)
+    lm = store.load_proba(pid, "label_model", st.k)
+    if lm is None or lm.shape[0] != st.n:
+        raise NotReady("fit the label model first (job type recalibrate)")
+    X = text_features(store, st)
+    if progress is not None:
+        progress(1, 3)
+    model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k)
+    proba = model.predict_proba(X)
+    store.save_proba(pid, "end_model", proba)
+    if progress is not None:
+        progress(2, 3)
+    now = State(store, pid)
+    lm_now = store.load_proba(pid, "label_model", now.k)
+    if lm_now is None or lm_now.shape[0] != now.n:
+        lm_now = lm
+    sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X, exclude=now.exclude())
+    queued = publish_ranking(store, now, sel)
+    score = st.eval_score(proba)
+    if point_id is None:
+        hist = store.metrics_history(pid)
+        point_id = hist[-1].get("id") if hist else None
+    if point_id is not None:
+        store.update_metric(pid, point_id, {"end_model": score})
+    if progress is not None:
+        progress(3, 3)
+    return {"n_gold": st.n_gold, "end_model": score, **queued}
+
+
+def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:
+    """Re-rank with the stored probabilities (no model is fitted: cheap)."""
+    st = State(store, pid)
+    lm = store.load_proba(pid, "label_model", st.k)
+    if lm is None or lm.shape[0] != st.n:
+        raise NotReady("fit the label model first (job type recalibrate)")
+    sel = rank(st.L, lm, st.y, queue_size, end_proba=_end_proba(store, st),
+               X=text_features(store, st, build=False), exclude=st.exclude())
+    return publish_ranking(store, st, sel)

@@ -1,0 +1,143 @@
+"""The expert queue as annotators use it: next, answer, skip, undo, change an answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from loop.errors import BadRequest, NotFound, UnknownLabel
+from loop.storage import RedisStore
+
+#: Most item ids a client may list as already on screen (``shown``).
+MAX_SHOWN = 20
+
+
+def parse_label(labels: list[str], label: Any) -> int:
+    """A label given by name or index -> its index."""
+    if isinstance(label, str) and label in labels:
+        return labels.index(label)
+    if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
+        return label
+    raise UnknownLabel(f"unknown label {label!r}; labels are {labels}")
+
+
+def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, Any] | None:
+    for name in ("end_model", "label_model"):
+        p = proba.get(name)
+        if p is not None and np.isfinite(p).all():
+            c = int(np.argmax(p))
+            return {"label": labels[c], "confidence": float(p[c]), "source": name}
+    return None
+
+
+def _ids(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if (not isinstance(value, list) or len(value) > MAX_SHOWN
+            or not all(isinstance(x, str) for x in value)):
+        raise BadRequest(f"{name} must be a list of at most {MAX_SHOWN} item ids")
+    return value
+
+
+def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float,
+               shown: Any = None) -> tuple[dict[str, Any] | None, int]:
+    """Lease the next item for ``annotator``: ``(response, queue length left)``.
+
+    A lease they already hold comes back first (a reload, a second tab), except
+    items listed in ``shown`` (what the page already has). When the ranked queue
+    has nothing for them, a random unlabeled item is leased; items they skipped
+    come back only when nothing else is left. None when nothing is left at all.
+    One Redis round trip (``lua/lease.lua``).
+    """
+    project = store.get_project(pid)
+    labels = project["labels"]
+    got = store.lease_next_full(pid, annotator, lease_seconds, len(labels),
+                                shown=_ids(shown, "shown"))
+    if got is None:
+        return None, 0
+    item = got["item"] or {"text": None, "fields": {}}
+    row, L_row = got["row"], got["L_row"]
+    votes = []
+    if row is not None and L_row is not None:
+        names = store.L_meta_cached(pid, got["L_version"]).get("lf_names", [])
+        votes = [{"lf": n, "label": labels[int(v)]}
+                 for n, v in zip(names, L_row, strict=False) if 0 <= v < len(labels)]
+    out = {
+        "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
+                 "votes": votes,
+                 "guess": None if row is None else _guess(got["proba"], labels),
+                 "reason": got["reason"] or "model_uncertain"},
+        "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
+        "remaining": got["remaining"],
+    }
+    return out, got["queue_size"]
+
+
+def _strings(item_id: Any, lease_id: Any) -> None:
+    if not isinstance(item_id, str) or not isinstance(lease_id, str):
+        raise BadRequest("item_id and lease_id must be strings")
+
+
+def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
+           lease_id: Any) -> dict[str, Any]:
+    """Store a gold label once; ``since_recal`` counts answers since the last
+    recalibration. One Redis round trip (``lua/answer.lua``)."""
+    project = store.get_project(pid)
+    _strings(item_id, lease_id)
+    c = parse_label(project["labels"], label)
+    duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
+    return {"stored": True, "duplicate": duplicate, "since_recal": since}
+
+
+def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: Any
+         ) -> dict[str, Any]:
+    """Give the item back: other annotators get it first; this one gets it again
+    only when nothing else is left for them."""
+    store.get_project(pid)
+    _strings(item_id, lease_id)
+    store.skip(pid, annotator, item_id, lease_id)
+    return {"skipped": True}
+
+
+def undo(store: RedisStore, pid: str, annotator: str) -> dict[str, Any]:
+    store.get_project(pid)
+    item_id = store.undo(pid, annotator)
+    if item_id is None:
+        raise BadRequest("nothing to undo")
+    return {"item_id": item_id}
+
+
+def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any
+            ) -> dict[str, Any]:
+    """Change this annotator's earlier answer to ``item_id``."""
+    project = store.get_project(pid)
+    if not isinstance(item_id, str):
+        raise BadRequest("item_id must be a string")
+    c = parse_label(project["labels"], label)
+    out = store.relabel(pid, annotator, item_id, c)
+    if out is None:
+        raise NotFound(f"you have no answer to item {item_id!r}")
+    return {"item_id": item_id, "label": project["labels"][c], "changed": out == "changed"}
+
+
+def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:
+    """This annotator's counts, their last answers (with labels) and how many
+    items still need answers."""
+    project = store.get_project(pid)
+    labels = project["labels"]
+    stats = store.annotator_stats(pid, annotator, n_history)
+    ids = stats["history"]
+    answers = store.answers_of(pid, ids)
+    items = {i["id"]: i for i in store.items(pid, ids)}
+    recent = []
+    for iid, ans in zip(ids, answers, strict=True):
+        mine = next((a for a in ans if a["annotator"] == annotator), None)
+        if mine is None:
+            continue
+        text = (items.get(iid) or {}).get("text") or ""
+        recent.append({"item_id": iid, "label": labels[int(mine["label"])], "at": mine["at"],
+                       "text": text[:300]})
+    return {"answers_total": stats["answers_total"], "answers_today": stats["answers_today"],
+            "history": ids, "recent": recent, "remaining": store.pool_size(pid),
+            "queue_size": store.queue_size(pid)}

@@ -1,0 +1,217 @@
+"""When to recalibrate, and making sure it happens: the one owner of that decision.
+
+:class:`RecalibrationPolicy` is the pure rule ("every N answers, or every S
+seconds with a new answer, at most one per gap"). :class:`Recalibrator` applies
+it for a project in Redis: it is told that an answer arrived, enqueues at most
+one recalibration, runs it under an owned lock that frees itself if the worker
+dies, and re-checks the rule when a run ends, so answers that arrived during a
+run (or during a run that crashed) are never left without one.
+
+Self-healing, by construction:
+
+* the lock (``recal``, ``end_model``) has a 20 s TTL that the running job keeps
+  extending; a killed worker's lock frees itself within 20 s;
+* the "pending" flags last at most a minute: a job lost before it started is
+  requested again by the next answer after that;
+* ``since_recal`` (answers since the last recalibration) is only lowered by a run
+  that succeeded, so a crashed run leaves the next answer due at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from loop.service import models
+from loop.storage import KeepAlive, RedisStore
+
+log = logging.getLogger(__name__)
+
+#: TTL of the recalibration locks (seconds); extended every third of it while held.
+LOCK_TIMEOUT = 20.0
+#: TTL of the "a job is enqueued" flags (seconds).
+PENDING_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class RecalibrationPolicy:
+    """When answers make a recalibration due.
+
+    Parameters
+    ----------
+    every
+        After this many answers since the last one (0: never by count).
+    seconds
+        After this many seconds since the last one, with at least one new
+        answer (0: never by time).
+    min_gap
+        Seconds between two automatic recalibrations of a project, at least.
+
+    >>> RecalibrationPolicy(every=10).due(since=10, seconds_since_last=None)
+    True
+    >>> RecalibrationPolicy(every=10, seconds=60).due(since=3, seconds_since_last=61.0)
+    True
+    """
+
+    every: int = 10
+    seconds: float = 0.0
+    min_gap: float = 5.0
+
+    def due_by_count(self, since: int) -> bool:
+        return self.every > 0 and since >= self.every
+
+    def needs_clock(self, since: int) -> bool:
+        """Whether :meth:`due` needs the time since the last recalibration."""
+        return self.seconds > 0 and since > 0 and not self.due_by_count(since)
+
+    def due(self, since: int, seconds_since_last: float | None) -> bool:
+        if since <= 0:
+            return False
+        if self.due_by_count(since):
+            return True
+        return self.seconds > 0 and (seconds_since_last is None
+                                     or seconds_since_last >= self.seconds)
+
+
+class Recalibrator:
+    """Decide, enqueue and run a project's recalibrations (see the module doc).
+
+    ``enqueue(func, pid, *args, meta=...)`` enqueues an RQ job by its name in
+    :mod:`loop.service.tasks` and returns its id.
+    """
+
+    def __init__(self, store: RedisStore, enqueue: Callable[..., str],
+                 policy: RecalibrationPolicy, queue_size: int) -> None:
+        self.store = store
+        self.enqueue = enqueue
+        self.policy = policy
+        self.queue_size = queue_size
+
+    # -- deciding ------------------------------------------------------------------------
+    def answer_arrived(self, pid: str, since: int) -> str | None:
+        """An answer was stored (``since`` answers now since the last recalibration):
+        enqueue a recalibration if one is due; returns its job id."""
+        last = None
+        if self.policy.needs_clock(since):
+            at = self.store.get_value(pid, "last_recalibrated_at")
+            last = None if at is None else time.time() - float(at)
+        if not self.policy.due(since, last):
+            return None
+        return self.request(pid)
+
+    def request(self, pid: str, *, respect_gap: bool = True) -> str | None:
+        """Enqueue an automatic recalibration unless one is running or enqueued (or,
+        with ``respect_gap``, one was requested less than ``min_gap`` s ago)."""
+        s = self.store
+        if s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
+            return None  # the running one re-checks the policy when it ends
+        if respect_gap and self.policy.min_gap > 0 and not s.set_flag(
+                pid, "recal_recent", self.policy.min_gap):
+            return None
+        if not s.set_flag(pid, "recal_pending", PENDING_TTL):
+            return None
+        jid = self.enqueue("recalibrate", pid, self.queue_size, False, True,
+                           asdict(self.policy),
+                           meta={"type": "recalibrate", "project": pid, "auto": True})
+        log.info("project %s: recalibration %s enqueued", pid, jid)
+        return jid
+
+    def request_end_model(self, pid: str, point_id: str | None = None) -> str | None:
+        """Enqueue an end-model retrain unless one is enqueued already."""
+        if not self.store.set_flag(pid, "end_model_pending", PENDING_TTL):
+            return None
+        return self.enqueue("retrain_end_model", pid, self.queue_size, point_id,
+                            meta={"type": "train_end_model", "project": pid, "auto": True})
+
+    # -- running (inside a job) ------------------------------------------------------------
+    def run(self, pid: str, *, full: bool = False, end_model: bool = True,
+            progress: models.Progress | None = None) -> dict[str, Any]:
+        """Recalibrate: the fast path, then the end model (inline when ``full``, an
+        admin's request, which waits for a running one; else its own job).
+
+        An automatic run that finds another one running returns at once: the
+        running one re-checks the policy when it ends.
+        """
+        s = self.store
+        lock = s.lock(pid, "recal", LOCK_TIMEOUT)
+        if not full:
+            s.clear_flag(pid, "recal_pending")
+            if not self._acquire(lock, pid, "recal"):
+                return {"skipped": True, "reason": "another recalibration is running; "
+                        "it re-checks for new answers when it ends"}
+        elif not lock.acquire(blocking=True, blocking_timeout=1800):
+            raise TimeoutError(f"project {pid}: another recalibration held the lock 30 min")
+        try:
+            with KeepAlive(lock):
+                since = s.since_recal(pid)
+                out = models.recalibrate(s, pid, self.queue_size, progress=progress)
+                s.consume_since_recal(pid, since)
+                s.set_value(pid, "recal_status", {"ok_at": time.time(), "error": None})
+        except Exception as exc:
+            _record_failure(s, pid, "recal_status", exc)
+            raise
+        if full:
+            out.update(self.run_end_model(pid, point_id=out["id"], wait=True))
+        elif end_model:
+            self.request_end_model(pid, out["id"])
+        if self.policy.due(s.since_recal(pid), 0.0 if self.policy.seconds else None):
+            self.request(pid, respect_gap=False)  # answers that came in during this run
+        return out
+
+    def _acquire(self, lock: Any, pid: str, name: str) -> bool:
+        """Take ``lock`` now; if its holder is dead (it stopped extending it), wait
+        the few seconds until it expires and take it then. False while a live
+        holder has it."""
+        if lock.acquire(blocking=False):
+            return True
+        if self.store.lock_holder_alive(pid, name, LOCK_TIMEOUT):
+            return False
+        log.warning("project %s: the %s lock's holder died; taking over", pid, name)
+        return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT))
+
+    def run_end_model(self, pid: str, *, point_id: str | None = None, wait: bool = False,
+                      progress: models.Progress | None = None) -> dict[str, Any]:
+        """Retrain the end model and re-rank; at most one per project at a time. If
+        the label model was refit while it trained, it asks for one more run."""
+        s = self.store
+        lock = s.lock(pid, "end_model", LOCK_TIMEOUT)
+        if not wait:
+            s.clear_flag(pid, "end_model_pending")
+        got = (lock.acquire(blocking=True, blocking_timeout=1800) if wait
+               else self._acquire(lock, pid, "end_model"))
+        if not got:
+            if wait:
+                raise TimeoutError(f"project {pid}: another end-model retrain held the lock")
+            # The running retrain may have read the label model before this run was
+            # asked for: ask again when it ends (the flag is at most a minute old).
+            s.set_flag(pid, "end_model_again", PENDING_TTL)
+            return {"skipped": True, "reason": "another end-model retrain is running; "
+                    "it runs once more when it ends"}
+        fitted = (s.model_summary(pid, "label_model") or {}).get("fitted_at")
+        try:
+            with KeepAlive(lock):
+                out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
+                                               progress=progress)
+                s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
+        except Exception as exc:
+            _record_failure(s, pid, "end_model_status", exc)
+            raise
+        newer = (s.model_summary(pid, "label_model") or {}).get("fitted_at") != fitted
+        again = s.has_flag(pid, "end_model_again")
+        if newer or again:
+            s.clear_flag(pid, "end_model_again")
+            self.request_end_model(pid)
+        return out
+
+
+def _record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -> None:
+    """Keep the last failure where the dashboard and ``/metrics`` show it."""
+    prev = store.get_value(pid, name) or {}
+    store.set_value(pid, name, {"ok_at": prev.get("ok_at"), "error": {
+        "at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],
+        "traceback": "".join(traceback.format_exception(exc))[-4000:]}})
+    log.exception("project %s: %s failed", pid, name)

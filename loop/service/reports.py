@@ -1,0 +1,88 @@
+"""What the dashboard shows: the LF table and the project's metrics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from loop.agreement import fleiss
+from loop.core.analysis import lf_summary
+from loop.storage import RedisStore
+
+#: Below this many held-out items a score means little (the dashboard warns).
+MIN_EVAL = 30
+
+
+def _nan_none(x: Any) -> Any:
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
+    """Per-LF coverage, overlaps, conflicts, accuracy against all known gold, and
+    the label model's learned accuracy."""
+    project = store.get_project(pid)
+    L, meta = store.load_L(pid)
+    if L is None:
+        return {"lfs": [], "n_gold": 0}
+    ids = store.item_ids(pid)[: L.shape[0]]
+    row = {i: r for r, i in enumerate(ids)}
+    y = np.full(len(ids), -1, dtype=np.int64)
+    for iid, c in store.uploaded_gold(pid).items():  # held out or fitted on: both known
+        if iid in row:
+            y[row[iid]] = c
+    for iid, g in store.gold(pid).items():
+        if iid in row:
+            y[row[iid]] = g["label"]
+    summary = store.model_summary(pid, "label_model") or {}
+    acc = summary.get("accuracy")
+    acc_arr = (None if acc is None or len(acc) != L.shape[1]
+               else np.array([np.nan if a is None else a for a in acc], dtype=float))
+    errs = {e["lf"]: e for e in meta.get("errors", [])}
+    rows = lf_summary(L, meta["lf_names"], y=y, learned_accuracy=acc_arr,
+                      errors={n: e["count"] for n, e in errs.items()})
+    for r in rows:
+        r["polarity"] = [project["labels"][c] for c in r["polarity"]]
+        r.setdefault("learned_accuracy", None)
+        r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
+        e = errs.get(r["name"])
+        r["error_example"] = None if e is None else {"item_id": e["example_id"],
+                                                     "error": e["example_error"]}
+    return {"lfs": rows, "n_gold": int((y >= 0).sum())}
+
+
+def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
+    """Counts, the score-vs-gold history, class balance, agreement and the state of
+    the recalibration jobs (last success, last error)."""
+    project = store.get_project(pid)
+    labels, k = project["labels"], len(project["labels"])
+    gold = store.gold(pid)
+    balance = dict.fromkeys(labels, 0)
+    for g in gold.values():
+        balance[labels[g["label"]]] += 1
+    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
+    agreement = None
+    if lm is not None and em is not None and lm.shape == em.shape and len(lm):
+        agreement = float((lm.argmax(1) == em.argmax(1)).mean())
+    multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
+    n_eval = store.n_eval(pid)
+    return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
+            "eval_too_small": 0 < n_eval < MIN_EVAL, "min_eval": MIN_EVAL,
+            "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
+            "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
+            "class_balance": balance, "history": store.metrics_history(pid),
+            "agreement": agreement, "answers_per_item": store.answers_per_item(pid),
+            "annotator_agreement": multi,
+            "n_items_multi": 0 if multi is None else multi["n_items_multi"],
+            "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
+            "since_recalibration": store.since_recal(pid),
+            "recalibration": _status(store, pid, "recal_status", "recal"),
+            "end_model_training": _status(store, pid, "end_model_status", "end_model")}
+
+
+def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any]:
+    st = store.get_value(pid, value) or {}
+    err = st.get("error")
+    return {"running": store.is_locked(pid, lock), "last_ok_at": st.get("ok_at"),
+            "last_error": None if err is None else {"at": err["at"], "message": err["message"]}}

@@ -1,0 +1,127 @@
+"""Every setting of the service, with its default, in one place.
+
+Each can be overridden by a ``LOOP_<NAME>`` environment variable (the web app also
+takes a test mapping); :meth:`Settings.from_mapping` checks and converts them and
+names the variable when a value is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service settings (``LOOP_<NAME>`` in the environment, upper case)."""
+
+    #: Redis URL; empty: an embedded Redis in ``<data_dir>/redis``.
+    redis_url: str = ""
+    #: Where the embedded Redis and the demo keep their data.
+    data_dir: str = "var"
+    #: Comma-separated admin API keys.
+    api_keys: str = ""
+    #: Demo mode: create (and print) an admin key when ``api_keys`` is empty.
+    demo: bool = False
+    #: The RQ queue the web app enqueues on and the workers listen to.
+    queue_name: str = "loop"
+    #: Items per apply-LFs job.
+    chunk_size: int = 1000
+    #: Items ranked into the expert queue by each recalibration.
+    queue_size: int = 1000
+    #: Share of ``queue_size`` below which ``/next`` enqueues a refill (0: never).
+    queue_low_water: float = 0.25
+    #: Seconds an item stays leased to an annotator.
+    lease_seconds: float = 300.0
+    #: Default ``answers_per_item`` of new projects.
+    answers_per_item: int = 1
+    #: Recalibrate after this many answers (0: never).
+    recalibrate_every: int = 10
+    #: ... or after this many seconds with at least one new answer (0: never).
+    recalibrate_seconds: float = 0.0
+    #: At most one automatic recalibration per this many seconds.
+    recalibrate_min_seconds: float = 5.0
+    #: Default share of uploaded gold labels held out to score the models.
+    eval_fraction: float = 0.3
+    #: Largest upload accepted (bytes).
+    max_upload_bytes: int = 50 * 1024 * 1024
+    #: Most items in one upload.
+    max_items: int = 1_000_000
+    #: Seconds an LF module may take to import when a project is created.
+    lf_import_timeout: float = 20.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from upper-case names (``{"QUEUE_SIZE": "500", ...}``); unknown
+        names are ignored, wrong values raise ``ValueError`` naming the variable."""
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.name.upper()
+            if name not in values or values[name] is None:
+                continue
+            kw[f.name] = _convert(name, values[name], type(f.default))
+        out = cls(**kw)
+        out.check()
+        return out
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``LOOP_*`` environment variables."""
+        env = os.environ if environ is None else environ
+        return cls.from_mapping({k[5:]: v for k, v in env.items() if k.startswith("LOOP_")})
+
+    def as_config(self) -> dict[str, Any]:
+        """Upper-case mapping (a Flask config)."""
+        return {k.upper(): v for k, v in asdict(self).items()}
+
+    def check(self) -> None:
+        for name in ("chunk_size", "queue_size", "answers_per_item", "max_upload_bytes",
+                     "max_items"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"LOOP_{name.upper()} must be >= 1, got {getattr(self, name)}")
+        for name in ("lease_seconds", "lf_import_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"LOOP_{name.upper()} must be > 0, got {getattr(self, name)}")
+        for name in ("queue_low_water", "eval_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"LOOP_{name.upper()} must be in [0, 1], "
+                                 f"got {getattr(self, name)}")
+        for name in ("recalibrate_every", "recalibrate_seconds", "recalibrate_min_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"LOOP_{name.upper()} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def admin_keys(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def low_water(self) -> int:
+        """Queue length below which ``/next`` asks for a refill (0: never)."""
+        return int(self.queue_low_water * self.queue_size)
+
+
+def _convert(name: str, value: Any, kind: type) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        if isinstance(value, list | tuple):
+            return ",".join(str(v) for v in value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"LOOP_{name} must be {kind.__name__}, got {value!r}") from None
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,89 @@
+"""What the model steps read from Redis, once per step: ``L``, gold, exclusions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loop.core.metrics import score
+from loop.errors import NotReady
+from loop.storage import RedisStore
+
+
+class State:
+    """A project's ``L``, gold vector ``y`` and which gold was drawn at random.
+
+    ``version`` is the project's state version read *before* everything else, so
+    a ranking made from this state is never labeled newer than its data. Built
+    from row lookups of the (small) gold, eval, audit and lease sets: no list of
+    every item id is loaded and no Python loop runs over every item.
+    """
+
+    def __init__(self, store: RedisStore, pid: str) -> None:
+        self.store, self.pid = store, pid
+        self.version = store.state_version(pid)
+        self.project = store.get_project(pid)
+        self.k = len(self.project["labels"])
+        L, meta = store.load_L(pid)
+        n = store.n_items(pid)
+        if L is None or L.shape[0] != n:
+            raise NotReady("apply the LFs to every item first (job type apply_lfs)")
+        self.L, self.meta, self.n = L, meta, n
+        gold = store.gold(pid)
+        gids = list(gold)
+        rows = store.rows_of(pid, gids)
+        ok = rows >= 0
+        self.y = np.full(n, -1, dtype=np.int64)
+        self.y[rows[ok]] = np.array([gold[i]["label"] for i in gids], dtype=np.int64)[ok]
+        # Uploaded gold outside the eval hold-out is gold too (answers win). Two
+        # counts first: an upload held out whole (eval_fraction=1) reads nothing.
+        up: dict[str, int] = {}
+        if store.n_uploaded_gold(pid) > store.n_eval(pid):
+            held_out = store.eval_ids(pid)
+            up = {i: c for i, c in store.uploaded_gold(pid).items() if i not in held_out}
+        uids = list(up)
+        urows = store.rows_of(pid, uids)
+        uok = urows >= 0
+        ulabels = np.array([up[i] for i in uids], dtype=np.int64)[uok]
+        urows = urows[uok]
+        fresh = self.y[urows] < 0
+        self.y[urows[fresh]] = ulabels[fresh]
+        #: Rows whose gold was drawn at random: uploaded labels and the answers to
+        #: exploration picks (:mod:`loop.storage.queue` ``audit``).
+        self.random_gold = np.zeros(n, dtype=bool)
+        self.random_gold[urows[fresh]] = True
+        self.random_gold[self.rows(store.audit_ids(pid))] = True
+        self.random_gold &= self.y >= 0
+        self._eval: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_gold(self) -> int:
+        return int((self.y >= 0).sum())
+
+    def rows(self, ids: set[str] | list[str]) -> np.ndarray:
+        r = self.store.rows_of(self.pid, list(ids))
+        return r[r >= 0]
+
+    def exclude(self) -> np.ndarray:
+        """Rows never to rank: held out for evaluation, or leased to someone now."""
+        out = np.zeros(self.n, dtype=bool)
+        out[self.eval_rows()[0]] = True
+        out[self.rows(self.store.leased_ids(self.pid))] = True
+        return out
+
+    def eval_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the held-out eval items and their uploaded classes."""
+        if self._eval is None:
+            ev = sorted(self.store.eval_ids(self.pid))
+            rows = self.store.rows_of(self.pid, ev)
+            y = self.store.uploaded_gold_of(self.pid, ev)
+            keep = [i for i, (r, c) in enumerate(zip(rows, y, strict=True))
+                    if r >= 0 and c is not None]
+            self._eval = (rows[keep], np.array([y[i] for i in keep], dtype=np.int64))
+        return self._eval
+
+    def eval_score(self, proba: np.ndarray | None) -> float | None:
+        """Accuracy of ``proba``'s argmax on the held-out items (None without any)."""
+        rows, y_true = self.eval_rows()
+        if proba is None or rows.size == 0 or len(proba) != self.n:
+            return None
+        return score("acc", y_true.tolist(), np.asarray(proba)[rows].argmax(axis=1))

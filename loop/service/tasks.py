@@ -1,0 +1,91 @@
+"""RQ entry points: thin. Each builds the store from the worker's connection and
+calls one service function; each is idempotent (it recomputes and overwrites
+its outputs), so RQ may retry it or re-run it after its worker died.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rq import Queue, get_current_job
+
+from loop.service import labeling, models
+from loop.service.jobs import enqueue_task
+from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.storage import RedisStore
+
+
+def _job() -> Any:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("loop.service.tasks functions run inside an RQ worker")
+    return job
+
+
+def _progress(job: Any) -> Any:
+    def report(done: int, total: int) -> None:
+        job.meta["progress"] = {"done": done, "total": total}
+        job.save_meta()
+
+    return report
+
+
+def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalibrator:
+    store = RedisStore(job.connection)
+    queue = Queue(job.origin, connection=job.connection)
+
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any]) -> str:
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta).id)
+
+    return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size)
+
+
+def apply_lfs_chunk(pid: str, version: int, chunk: int, start: int, stop: int
+                    ) -> dict[str, Any]:
+    """Apply the LFs to rows [start, stop) under L version ``version``."""
+    job = _job()
+    return labeling.apply_chunk(RedisStore(job.connection), pid, version, chunk, start, stop,
+                                progress=_progress(job))
+
+
+def merge_lfs(pid: str, version: int, n_chunks: int, chunk_size: int, n_items: int
+              ) -> dict[str, Any]:
+    """Publish the new L once every chunk is stored."""
+    job = _job()
+    out = labeling.merge(RedisStore(job.connection), pid, version, n_chunks, chunk_size,
+                         n_items)
+    _progress(job)(out["n_items"], out["n_items"])
+    return out
+
+
+def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
+                policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Refit the label model and re-rank; then the end model (inline when ``full``)."""
+    job = _job()
+    return _recalibrator(job, size, policy).run(pid, full=full, end_model=end_model,
+                                                progress=_progress(job))
+
+
+def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,
+                      ) -> dict[str, Any]:
+    """Retrain the end model and re-rank (one at a time per project)."""
+    job = _job()
+    return _recalibrator(job, size, None).run_end_model(pid, point_id=point_id, wait=wait,
+                                                        progress=_progress(job))
+
+
+def refill_queue(pid: str, size: int) -> dict[str, Any]:
+    """Re-rank the queue with the stored probabilities (no model fit)."""
+    return models.refill(RedisStore(_job().connection), pid, size)
+
+
+def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
+    """Build the export file and keep it in Redis for a day."""
+    from loop.service.export import export_bytes
+
+    job = _job()
+    store = RedisStore(job.connection)
+    data = export_bytes(store, pid, fmt)
+    key = f"loop:p:{pid}:export:{fmt}"
+    store.r.set(key, data, ex=86400)
+    return {"key": key, "bytes": len(data), "format": fmt}

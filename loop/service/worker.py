@@ -1,0 +1,123 @@
+"""The RQ worker class of ``loop``: ``rq worker -w loop.service.worker.LoopWorker``.
+
+RQ's default :class:`~rq.Worker` with three additions:
+
+* **Preloaded**: the job code and its libraries (numpy, scikit-learn, the service)
+  are imported once in the worker, so each forked work horse starts warm instead
+  of importing them again per job.
+* **Horses die with their worker**: a horse gets ``PR_SET_PDEATHSIG`` (Linux), so
+  ``kill -9`` of a worker never leaves its job running unsupervised.
+* **Abandoned jobs are handled within a minute**: every worker keeps a liveness
+  key alive (``loop:alive:<name>``, TTL :attr:`LoopWorker.liveness_ttl`) from a
+  thread, and one worker at a time sweeps RQ's started-job registries: a job
+  whose worker's key expired is handed to RQ's own abandoned-job handling
+  (retried while it has retries left, else failed with ``AbandonedJobError``).
+  RQ alone notices only after its heartbeat TTL (job monitoring interval + 60 s,
+  then up to 10 minutes for the next registry cleanup).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import threading
+from typing import Any
+
+from rq import Worker
+from rq.registry import StartedJobRegistry
+from rq.utils import parse_composite_key
+
+log = logging.getLogger(__name__)
+
+#: Set of worker names that keep a liveness key (only those are judged by it).
+WORKERS_KEY = "loop:workers"
+
+
+def alive_key(name: str) -> str:
+    return f"loop:alive:{name}"
+
+
+def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
+    """Fail or re-queue (RQ's abandoned-job handling) the started jobs of
+    ``LoopWorker`` workers whose liveness key expired; returns their ids."""
+    found: list[str] = []
+    for queue in queues:
+        reg = StartedJobRegistry(queue=queue)
+        entries = [e.decode() if isinstance(e, bytes) else e
+                   for e in connection.zrange(reg.key, 0, -1)]
+        dead = []
+        for entry in entries:
+            job_id, _ = parse_composite_key(entry)
+            raw = connection.hget(f"rq:job:{job_id}", "worker_name")
+            name = raw.decode() if raw else ""
+            if (name and connection.sismember(WORKERS_KEY, name)
+                    and not connection.exists(alive_key(name))):
+                dead.append(entry)
+                found.append(job_id)
+        if dead:
+            connection.zadd(reg.key, dict.fromkeys(dead, 0), xx=True)
+            reg.cleanup()
+            log.warning("jobs of dead workers handed to RQ's abandoned-job handling: %s",
+                        [parse_composite_key(e)[0] for e in dead])
+    return found
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the horse may outlive a killed worker
+        pass
+
+
+class LoopWorker(Worker):
+    """See the module docstring."""
+
+    #: Seconds after its last beat that a worker counts as dead.
+    liveness_ttl = 12
+    #: Seconds between beats (and between sweeps, by one worker at a time).
+    beat_every = 3.0
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        preload()
+        stop = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(stop,), daemon=True,
+                                name="loop-liveness")
+        self.connection.sadd(WORKERS_KEY, self.name)
+        self._beat_once()
+        beat.start()
+        try:
+            return bool(super().work(*args, **kwargs))
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+            with self.connection.pipeline() as p:
+                p.delete(alive_key(self.name))
+                p.srem(WORKERS_KEY, self.name)
+                p.execute()
+
+    def _beat_once(self) -> None:
+        self.connection.set(alive_key(self.name), "1", ex=self.liveness_ttl)
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.beat_every):
+            try:
+                self._beat_once()
+                if self.connection.set("loop:janitor", self.name, nx=True,
+                                       ex=max(1, int(self.beat_every))):
+                    sweep_abandoned(self.connection, self.queues)
+            except Exception:  # a Redis hiccup must not kill the beat
+                log.exception("liveness beat failed; trying again")
+
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        _die_with_parent()
+        super().main_work_horse(job, queue)
+
+
+def preload() -> None:
+    """Import what jobs use, once, before the worker forks horses."""
+    import loop.core.end_model  # noqa: F401
+    import loop.core.label_model  # noqa: F401
+    import loop.service.export  # noqa: F401
+    import loop.service.tasks  # noqa: F401

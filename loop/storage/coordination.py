@@ -1,0 +1,104 @@
+"""Coordination between web processes and workers: locks and short-lived flags.
+
+* ``<p>:lock:<name>`` redis-py :class:`~redis.lock.Lock` keys: owned (a random
+  token; only the owner can release or extend), with a TTL that a holder extends
+  while it is alive (:class:`KeepAlive`), so a killed holder frees it within
+  ``timeout`` seconds;
+* ``<p>:flag:<name>`` flags set with SET NX EX: each has a TTL of at most a minute
+  (``recal_pending``, ``end_model_pending``, ``refill_pending``, ``recal_recent``),
+  so none outlives the job that set it for long;
+* ``<p>:since_recal`` answers since the last successful recalibration began (the
+  answer script increments it; a recalibration subtracts what it consumed only
+  when it succeeds, so the answers of a crashed one still count).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from redis.exceptions import LockError
+
+from loop.storage.base import StoreBase
+
+log = logging.getLogger(__name__)
+
+#: Upper bound on every flag's TTL (seconds).
+MAX_FLAG_TTL = 60
+
+
+class CoordinationMixin(StoreBase):
+    """Owned locks with a TTL, flags, the answers-since-recalibration counter."""
+
+    def set_flag(self, pid: str, name: str, ttl: float) -> bool:
+        """Set a flag unless set (SET NX EX, TTL capped at a minute); True if set now."""
+        ttl_ms = max(1, int(1000 * min(float(ttl), MAX_FLAG_TTL)))
+        return bool(self.r.set(self._k(pid, "flag", name), "1", nx=True, px=ttl_ms))
+
+    def clear_flag(self, pid: str, name: str) -> None:
+        self.r.delete(self._k(pid, "flag", name))
+
+    def has_flag(self, pid: str, name: str) -> bool:
+        return bool(self.r.exists(self._k(pid, "flag", name)))
+
+    def lock(self, pid: str, name: str, timeout: float = 20.0) -> Any:
+        """An owned lock ``name`` of project ``pid`` (not yet acquired)."""
+        return self.r.lock(self._k(pid, "lock", name), timeout=timeout, thread_local=False)
+
+    def is_locked(self, pid: str, name: str) -> bool:
+        return bool(self.r.exists(self._k(pid, "lock", name)))
+
+    def lock_holder_alive(self, pid: str, name: str, timeout: float = 20.0) -> bool:
+        """Whether lock ``name`` is held by a live holder: :class:`KeepAlive` extends
+        it to ``timeout`` every ``timeout / 3`` s, so a TTL that ran down further
+        than that (with 3 s of slack) means the holder stopped extending it
+        (killed or frozen): it will expire on its own within that TTL."""
+        ttl_ms = int(self.r.pttl(self._k(pid, "lock", name)))
+        if ttl_ms == -2:  # not held
+            return False
+        return ttl_ms < 0 or ttl_ms >= 1000 * (timeout * 2 / 3 - 3)
+
+    def since_recal(self, pid: str) -> int:
+        return int(self.r.get(self._k(pid, "since_recal")) or 0)
+
+    def consume_since_recal(self, pid: str, n: int) -> None:
+        """Subtract the ``n`` answers a successful recalibration took in."""
+        if n > 0:
+            self.r.decrby(self._k(pid, "since_recal"), n)
+
+
+class KeepAlive:
+    """Hold an acquired lock and extend its TTL every ``timeout / 3`` s until exit.
+
+    If the process dies the extensions stop and the lock frees itself; if an
+    extension fails (the lock expired, e.g. the process was paused), ``lost`` is set.
+    """
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lock-keepalive")
+
+    def _run(self) -> None:
+        every = max(0.2, float(self.lock.timeout) / 3)
+        while not self._stop.wait(every):
+            try:
+                self.lock.reacquire()
+            except LockError:
+                self.lost = True
+                log.warning("lost lock %s while holding it", self.lock.name)
+                return
+
+    def __enter__(self) -> KeepAlive:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            self.lock.release()
+        except LockError:  # expired or taken over: nothing of ours to release
+            pass

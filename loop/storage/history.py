@@ -1,0 +1,46 @@
+"""Metrics history, recent jobs and small values.
+
+* ``<p>:metrics`` list of JSON points ``{id, n_gold, label_model, end_model, at,
+  ...}``, appended by each recalibration; the end-model retrain that follows fills
+  in its score on the point with the same ``id`` (one Lua script: atomic);
+* ``<p>:jobs`` list of recent job ids (newest first, 50 kept);
+* ``<p>:val:<name>`` small JSON values (``last_recalibrated_at``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from loop.storage.base import StoreBase
+
+
+class HistoryMixin(StoreBase):
+    """Metrics history, recent jobs and named values."""
+
+    def append_metric(self, pid: str, point: dict[str, Any]) -> None:
+        self.r.rpush(self._k(pid, "metrics"), json.dumps(point))
+
+    def update_metric(self, pid: str, point_id: str, fields: dict[str, Any]) -> bool:
+        """Merge ``fields`` into the point ``point_id`` (atomic); False if not found."""
+        return bool(self.scripts.update_metric([self._k(pid, "metrics")],
+                                               [point_id, json.dumps(fields)]))
+
+    def metrics_history(self, pid: str) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.r.lrange(self._k(pid, "metrics"), 0, -1)]
+
+    def record_job(self, pid: str, job_id: str) -> None:
+        with self.r.pipeline(transaction=True) as p:
+            p.lpush(self._k(pid, "jobs"), job_id)
+            p.ltrim(self._k(pid, "jobs"), 0, 49)
+            p.execute()
+
+    def recent_jobs(self, pid: str) -> list[str]:
+        return [x.decode() for x in self.r.lrange(self._k(pid, "jobs"), 0, -1)]
+
+    def set_value(self, pid: str, name: str, value: Any) -> None:
+        self.r.set(self._k(pid, "val", name), json.dumps(value))
+
+    def get_value(self, pid: str, name: str, default: Any = None) -> Any:
+        raw = self.r.get(self._k(pid, "val", name))
+        return default if raw is None else json.loads(raw)

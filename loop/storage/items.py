@@ -1,0 +1,142 @@
+"""Items, in upload order (row ``i`` of every matrix is the ``i``-th item uploaded).
+
+* ``<p>:items`` hash id -> JSON ``{id, text, fields}``; ``<p>:ids`` list (upload
+  order = matrix row); ``<p>:row`` hash id -> row;
+* ``<p>:ugold`` hash id -> class from the upload; ``<p>:eval`` the held-out part of
+  those ids (never queued, never fitted on; the rest are fitted on like answers);
+* ``<p>:pool`` set of the items that still need answers (neither uploaded with a
+  label nor answered by ``answers_per_item`` annotators): what the queue may hand
+  out, and the "remaining" count;
+* ``<p>:version`` a counter bumped by every change the models see (upload,
+  answer, undo, relabel, a new ``L``): rankings carry the version they were made
+  from, so an older one never replaces a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from redis.exceptions import WatchError
+
+from loop.errors import BadUpload, Conflict
+from loop.storage.base import StoreBase
+
+
+class ItemsMixin(StoreBase):
+    """Items, uploaded gold, the held-out set and the pool of unlabeled items."""
+
+    def n_items(self, pid: str) -> int:
+        return int(self.r.llen(self._k(pid, "ids")))
+
+    def item_ids(self, pid: str, start: int = 0, stop: int | None = None) -> list[str]:
+        """Ids of rows ``[start, stop)`` (default: all), in row order."""
+        end = -1 if stop is None else stop - 1
+        if stop is not None and stop <= start:
+            return []
+        return [x.decode() for x in self.r.lrange(self._k(pid, "ids"), start, end)]
+
+    def existing_ids(self, pid: str, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        rows = self.r.hmget(self._k(pid, "row"), ids)
+        return [i for i, r in zip(ids, rows, strict=True) if r is not None]
+
+    def items(self, pid: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Items by id (``None``: all, in row order); unknown ids are left out."""
+        ids = self.item_ids(pid) if ids is None else ids
+        out = []
+        for a in range(0, len(ids), 5000):
+            raws = self.r.hmget(self._k(pid, "items"), ids[a : a + 5000])
+            out += [json.loads(x) for x in raws if x is not None]
+        return out
+
+    def add_items(
+        self, pid: str, items: list[dict[str, Any]], uploaded_gold: dict[str, int],
+        eval_ids: list[str], first_row: int,
+    ) -> None:
+        """Append items as rows ``first_row...`` in one transaction: all of them or none.
+
+        Optimistic: the id list is watched from the duplicate check to the write.
+        Raises :class:`Conflict` if another upload to the project was written in
+        between (``first_row`` is no longer the row count) and :class:`BadUpload`
+        if an id already exists; nothing is written in either case.
+        """
+        ids_key = self._k(pid, "ids")
+        with self.r.pipeline(transaction=True) as p:
+            try:
+                p.watch(ids_key)
+                if int(p.llen(ids_key)) != first_row:
+                    raise WatchError
+                dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])
+                if dup:
+                    raise BadUpload(f"{len(dup)} item ids already exist in the project, "
+                                    f"e.g. {dup[0]!r}")
+                p.multi()
+                for a in range(0, len(items), 5000):
+                    part = items[a : a + 5000]
+                    p.hset(self._k(pid, "items"),
+                           mapping={i["id"]: json.dumps(i) for i in part})
+                    p.rpush(ids_key, *[i["id"] for i in part])
+                    p.hset(self._k(pid, "row"),
+                           mapping={i["id"]: first_row + a + j for j, i in enumerate(part)})
+                    unlabeled = [i["id"] for i in part if i["id"] not in uploaded_gold]
+                    if unlabeled:
+                        p.sadd(self._k(pid, "pool"), *unlabeled)
+                if uploaded_gold:
+                    p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
+                if eval_ids:
+                    p.sadd(self._k(pid, "eval"), *eval_ids)
+                p.incr(self._k(pid, "version"))
+                p.execute()
+            except WatchError:
+                raise Conflict("another upload to this project was written at the same "
+                               "time; nothing of this one was stored: send it again") from None
+
+    def uploaded_gold(self, pid: str) -> dict[str, int]:
+        return {a.decode(): int(b) for a, b in self.r.hgetall(self._k(pid, "ugold")).items()}
+
+    def uploaded_gold_of(self, pid: str, ids: list[str]) -> list[int | None]:
+        raws = self.r.hmget(self._k(pid, "ugold"), ids) if ids else []
+        return [None if x is None else int(x) for x in raws]
+
+    def n_uploaded_gold(self, pid: str) -> int:
+        return int(self.r.hlen(self._k(pid, "ugold")))
+
+    def n_eval(self, pid: str) -> int:
+        return int(self.r.scard(self._k(pid, "eval")))
+
+    def eval_ids(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.smembers(self._k(pid, "eval"))}
+
+    def pool_size(self, pid: str) -> int:
+        """Items that still need answers."""
+        return int(self.r.scard(self._k(pid, "pool")))
+
+    def state_version(self, pid: str) -> int:
+        return int(self.r.get(self._k(pid, "version")) or 0)
+
+    # -- row lookups without loading every id ----------------------------------------------
+    def rows_of(self, pid: str, ids: list[str]) -> np.ndarray:
+        """(len(ids),) int64 matrix rows of ``ids``; -1 for unknown ids."""
+        out = np.full(len(ids), -1, dtype=np.int64)
+        for a in range(0, len(ids), 10000):
+            raws = self.r.hmget(self._k(pid, "row"), ids[a : a + 10000])
+            out[a : a + len(raws)] = [-1 if x is None else int(x) for x in raws]
+        return out
+
+    def ids_at(self, pid: str, rows: Any) -> list[str]:
+        """Item ids at matrix ``rows`` (pipelined LINDEX; for a few thousand rows)."""
+        with self.r.pipeline(transaction=False) as p:
+            for r in rows:
+                p.lindex(self._k(pid, "ids"), int(r))
+            return [x.decode() for x in p.execute()]
+
+
+def _existing(client: Any, key: str, ids: list[str]) -> list[str]:
+    out: list[str] = []
+    for a in range(0, len(ids), 10000):
+        part = ids[a : a + 10000]
+        out += [i for i, r in zip(part, client.hmget(key, part), strict=True) if r is not None]
+    return out

@@ -1,0 +1,52 @@
+-- Store one annotator's answer to a leased item, once (any k >= 1).
+-- KEYS: 1 answers, 2 leasez, 3 leaseh, 4 queue, 5 log, 6 hist:<a>, 7 since_recal,
+--       8 n:<a>, 9 n:<a>:<day>, 10 row, 11 gold, 12 done, 13 pending,
+--       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version
+-- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k
+-- Returns {'stored', answers since recalibration} | {'duplicate', '0'} |
+--         {'conflict', reason} | {'notfound', '0'}
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local list = {}
+if raw then list = cjson.decode(raw) end
+for _, a in ipairs(list) do
+  if a.annotator == ARGV[4] then
+    if a.lease == ARGV[2] then return {'duplicate', '0'} end
+    return {'conflict', 'you already answered item ' .. ARGV[1]}
+  end
+end
+if redis.call('HEXISTS', KEYS[12], ARGV[1]) == 1 then
+  return {'conflict', 'item ' .. ARGV[1] .. ' was already answered'}
+end
+local l = redis.call('HGET', KEYS[3], ARGV[1])
+if not l then
+  if redis.call('HEXISTS', KEYS[10], ARGV[1]) == 0 then return {'notfound', '0'} end
+  return {'conflict', 'no active lease on item ' .. ARGV[1] .. ' (expired?)'}
+end
+local d = cjson.decode(l)
+if d.id ~= ARGV[2] or d.annotator ~= ARGV[4] then
+  return {'conflict', 'item ' .. ARGV[1] .. ' is leased by someone else'}
+end
+list[#list + 1] = cjson.decode(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
+redis.call('HSET', KEYS[11], ARGV[1], majority(list))
+redis.call('XADD', KEYS[5], '*', 'event', 'answer', 'item', ARGV[1], 'record', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[15], ARGV[1])
+redis.call('SADD', KEYS[14], ARGV[1])
+if #list >= tonumber(ARGV[5]) then
+  redis.call('HSET', KEYS[12], ARGV[1], #list)
+  redis.call('ZREM', KEYS[13], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('SREM', KEYS[16], ARGV[1])
+else
+  redis.call('ZADD', KEYS[13], d.priority, ARGV[1])
+  redis.call('ZADD', KEYS[4], d.priority, ARGV[1])
+end
+redis.call('LPUSH', KEYS[6], ARGV[1])
+redis.call('LTRIM', KEYS[6], 0, 9999)
+redis.call('INCR', KEYS[8])
+redis.call('INCR', KEYS[9])
+redis.call('EXPIRE', KEYS[9], 172800)
+redis.call('INCR', KEYS[17])
+return {'stored', tostring(redis.call('INCR', KEYS[7]))}

@@ -1,0 +1,113 @@
+-- Lease the next item to an annotator (any answers_per_item k >= 1).
+-- KEYS: 1 queue, 2 leasez, 3 leaseh, 4 done, 5 skips:<a>, 6 items, 7 row, 8 reason,
+--       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
+--       13 mine:<a>, 14 pool, 15 audit
+-- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
+--       ids the caller already shows (never returned)
+-- Order: (1) expired leases go back to the queue; (2) a lease this annotator
+-- already holds (page reload, second tab) is renewed and returned; (3) the best
+-- queued item; (4) a random unlabeled item from the pool, when the ranked queue
+-- has nothing for this annotator (marked as an exploration pick: a random draw);
+-- (5) only then items this annotator skipped. Items answered k times, answered
+-- or skipped by this annotator, or leased to anyone are passed over.
+local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
+local shown = {}
+for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, id in ipairs(expired) do
+  local l = redis.call('HGET', KEYS[3], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  if l and redis.call('HEXISTS', KEYS[4], id) == 0 then
+    redis.call('ZADD', KEYS[1], cjson.decode(l).priority, id)
+  end
+end
+
+local mine = redis.call('ZRANGE', KEYS[13], 0, -1)
+for _, id in ipairs(mine) do
+  local l = redis.call('HGET', KEYS[3], id)
+  local d = l and cjson.decode(l)
+  if not d or d.annotator ~= me then
+    redis.call('ZREM', KEYS[13], id)
+  elseif not shown[id] then
+    local exp = now + ttl
+    d.expires_at = exp
+    redis.call('HSET', KEYS[3], id, cjson.encode(d))
+    redis.call('ZADD', KEYS[2], exp, id)
+    redis.call('ZADD', KEYS[13], exp, id)
+    return payload(id, d.id, exp)
+  end
+end
+
+local function lease(id, priority)
+  local exp = now + ttl
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZADD', KEYS[2], exp, id)
+  redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = me,
+    priority = priority, expires_at = exp}))
+  redis.call('ZADD', KEYS[13], exp, id)
+  return payload(id, ARGV[3], exp)
+end
+
+local function free(id, allow_skipped)
+  if shown[id] or redis.call('ZSCORE', KEYS[2], id) then return false end
+  if redis.call('HEXISTS', KEYS[4], id) == 1 then return false end
+  if redis.call('SISMEMBER', KEYS[12], id) == 1 then return false end
+  if not allow_skipped and redis.call('SISMEMBER', KEYS[5], id) == 1 then return false end
+  return true
+end
+
+-- (3) the ranked queue; entries answered k times or leased are dropped on the way
+local kept = 0
+while true do
+  local ids = redis.call('ZREVRANGE', KEYS[1], kept, kept + 49, 'WITHSCORES')
+  if #ids == 0 then break end
+  for i = 1, #ids, 2 do
+    local id = ids[i]
+    if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('ZSCORE', KEYS[2], id) then
+      redis.call('ZREM', KEYS[1], id)
+    elseif free(id, false) then
+      return lease(id, tonumber(ids[i + 1]))
+    else
+      kept = kept + 1
+    end
+  end
+end
+
+-- (4) a random unlabeled item from the pool
+local function from_pool(allow_skipped)
+  local n = redis.call('SCARD', KEYS[14])
+  if n == 0 then return nil end
+  for _ = 1, 3 do
+    for _, id in ipairs(redis.call('SRANDMEMBER', KEYS[14], 64)) do
+      if free(id, allow_skipped) then return id end
+    end
+    if n <= 64 then return nil end
+  end
+  local cursor = '0'
+  repeat
+    local res = redis.call('SSCAN', KEYS[14], cursor, 'COUNT', 1000)
+    cursor = res[1]
+    for _, id in ipairs(res[2]) do
+      if free(id, allow_skipped) then return id end
+    end
+  until cursor == '0'
+  return nil
+end
+
+local id = from_pool(false)
+if id then
+  redis.call('HSET', KEYS[8], id, 'exploration')
+  redis.call('SADD', KEYS[15], id)
+  return lease(id, 0)
+end
+
+-- (5) nothing else left for this annotator: the items they skipped
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  if redis.call('SISMEMBER', KEYS[14], sid) == 1 and free(sid, true) then
+    local p = redis.call('ZSCORE', KEYS[1], sid)
+    return lease(sid, tonumber(p or 0))
+  end
+end
+return false

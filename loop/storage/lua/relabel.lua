@@ -1,0 +1,22 @@
+-- Change this annotator's earlier answer to an item (no lease needed: it is theirs).
+-- KEYS: 1 answers, 2 gold, 3 log, 4 version
+-- ARGV: 1 item, 2 annotator, 3 new label, 4 now
+-- Returns 'changed', 'same' (already that label) or false (no answer of theirs).
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local list = cjson.decode(raw)
+local label = tonumber(ARGV[3])
+for _, a in ipairs(list) do
+  if a.annotator == ARGV[2] then
+    if a.label == label then return 'same' end
+    a.label = label
+    a.changed_at = tonumber(ARGV[4])
+    redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
+    redis.call('HSET', KEYS[2], ARGV[1], majority(list))
+    redis.call('XADD', KEYS[3], '*', 'event', 'relabel', 'item', ARGV[1],
+               'annotator', ARGV[2], 'label', ARGV[3])
+    redis.call('INCR', KEYS[4])
+    return 'changed'
+  end
+end
+return false

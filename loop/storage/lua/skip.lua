@@ -1,0 +1,17 @@
+-- Give a leased item back: others get it first; this annotator gets it again only
+-- when nothing else is left for them (lease.lua step 5).
+-- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>
+-- ARGV: 1 item, 2 lease id, 3 annotator
+-- Returns false on success, else the reason.
+local l = redis.call('HGET', KEYS[2], ARGV[1])
+if not l then return 'no active lease on item ' .. ARGV[1] end
+local d = cjson.decode(l)
+if d.id ~= ARGV[2] or d.annotator ~= ARGV[3] then
+  return 'item ' .. ARGV[1] .. ' is leased by someone else'
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZADD', KEYS[3], d.priority, ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return false

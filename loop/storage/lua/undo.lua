@@ -1,0 +1,38 @@
+-- Remove this annotator's last answer; the item goes back on top of the queue.
+-- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
+--       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version
+-- ARGV: 1 annotator, 2 start of today (unix s)
+-- With k > 1 only this annotator's answer goes; the gold record becomes the
+-- majority of the others. Returns the item id, or false with nothing to undo.
+local id = redis.call('LPOP', KEYS[1])
+if not id then return false end
+local raw = redis.call('HGET', KEYS[2], id)
+local keep, mine = {}, nil
+if raw then
+  for _, a in ipairs(cjson.decode(raw)) do
+    if mine == nil and a.annotator == ARGV[1] then mine = a else keep[#keep + 1] = a end
+  end
+end
+redis.call('XADD', KEYS[3], '*', 'event', 'undo', 'item', id, 'annotator', ARGV[1])
+if mine == nil then return id end
+local at = tonumber(mine.at)
+if at and at >= tonumber(ARGV[2]) then redis.call('DECR', KEYS[6]) end
+redis.call('DECR', KEYS[5])
+redis.call('SREM', KEYS[10], id)
+redis.call('HDEL', KEYS[8], id)
+redis.call('SADD', KEYS[12], id)
+redis.call('INCR', KEYS[13])
+local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local p = 1e9
+if #top > 0 then p = tonumber(top[2]) + 1 end
+if #keep == 0 then
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[7], id)
+  redis.call('ZREM', KEYS[9], id)
+else
+  redis.call('HSET', KEYS[2], id, cjson.encode(keep))
+  redis.call('HSET', KEYS[7], id, majority(keep))
+  redis.call('ZADD', KEYS[9], p, id)
+end
+if not redis.call('ZSCORE', KEYS[11], id) then redis.call('ZADD', KEYS[4], p, id) end
+return id

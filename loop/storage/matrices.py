@@ -1,0 +1,160 @@
+"""The vote matrix ``L``, model probabilities and summaries, cached features.
+
+* ``<p>:L:meta`` JSON ``{version, n_lfs, lf_names, chunk_size, chunks, n_items,
+  errors, applied_at}``: the published ``L``. Its row chunks are raw int8 bytes
+  (rows of the chunk x n_lfs) at the keys listed in ``chunks``, written under
+  ``<p>:L:<version>:<chunk>`` before the meta that names them is switched in one
+  SET; the chunks of the previous version expire ten minutes later, so a reader
+  that read the old meta still finds them. ``<p>:L:<version>:err:<chunk>`` are
+  the LF errors of each chunk, ``<p>:L:<version>:progress`` rows done per chunk.
+* ``<p>:proba:<name>`` float64 bytes (n_items x n_classes) of ``label_model`` and
+  ``end_model``; ``<p>:model:<name>`` JSON summary of the fitted model (no pickles:
+  nothing in Redis is ever executed);
+* ``<p>:features`` TF-IDF matrix of every item (float32 CSR ``.npz`` bytes) and
+  ``<p>:features:version`` the item count it was built for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from loop.storage.base import StoreBase
+
+#: Seconds a replaced L chunk stays readable after a new L is published.
+OLD_L_TTL = 600
+
+
+class MatricesMixin(StoreBase):
+    """``L`` (versioned, chunked), probabilities, model summaries and features."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._L_meta: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    # -- L ---------------------------------------------------------------------------------
+    def new_L_version(self, pid: str) -> int:
+        return int(self.r.incr(self._k(pid, "L", "next")))
+
+    def L_chunk_key(self, pid: str, version: int, chunk: int) -> str:
+        return self._k(pid, "L", str(version), str(chunk))
+
+    def save_L_chunk(self, pid: str, version: int, chunk: int, L: np.ndarray,
+                     errors: list[dict[str, Any]]) -> None:
+        """Store one row chunk of a (not yet published) ``L`` and its LF errors."""
+        with self.r.pipeline(transaction=True) as p:
+            p.set(self.L_chunk_key(pid, version, chunk),
+                  np.ascontiguousarray(L, np.int8).tobytes(), ex=7 * 86400)
+            p.set(self._k(pid, "L", str(version), "err", str(chunk)), json.dumps(errors),
+                  ex=7 * 86400)
+            p.execute()
+
+    def L_chunk(self, pid: str, key: str, n_lfs: int) -> np.ndarray | None:
+        raw = self.r.get(key)
+        return None if raw is None else np.frombuffer(raw, dtype=np.int8).reshape(-1, n_lfs)
+
+    def L_chunk_errors(self, pid: str, version: int, chunk: int) -> list[dict[str, Any]] | None:
+        raw = self.r.get(self._k(pid, "L", str(version), "err", str(chunk)))
+        return None if raw is None else list(json.loads(raw))
+
+    def publish_L(self, pid: str, meta: dict[str, Any]) -> None:
+        """Switch to a new ``L`` (its chunks stored): one SET of the meta; chunks
+        the new meta does not reuse expire after :data:`OLD_L_TTL` seconds."""
+        old = self.L_meta(pid)
+        keep = set(meta["chunks"])
+        with self.r.pipeline(transaction=True) as p:
+            p.set(self._k(pid, "L", "meta"), json.dumps(meta))
+            for key in meta["chunks"]:
+                p.persist(key)
+            for key in old.get("chunks", []):
+                if key not in keep:
+                    p.expire(key, OLD_L_TTL)
+            p.incr(self._k(pid, "version"))
+            p.execute()
+
+    def L_meta(self, pid: str) -> dict[str, Any]:
+        raw = self.r.get(self._k(pid, "L", "meta"))
+        return json.loads(raw) if raw else {}
+
+    def L_meta_cached(self, pid: str, version: str | None) -> dict[str, Any]:
+        """The L meta, cached per process on its version; one read when it changes."""
+        if version is None:
+            return {}
+        hit = self._L_meta.get(pid)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        meta = self.L_meta(pid)
+        self._L_meta[pid] = (str(meta.get("version")), meta)
+        return meta
+
+    def load_L(self, pid: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """``(L, meta)``: (n_items, n_lfs) int8, -1 = abstain; ``(None, {})`` before
+        the first publish."""
+        for _ in range(3):
+            meta = self.L_meta(pid)
+            if not meta:
+                return None, {}
+            parts = self.r.mget(meta["chunks"]) if meta["chunks"] else []
+            if all(b is not None for b in parts):
+                m = meta["n_lfs"]
+                arrs = [np.frombuffer(b, dtype=np.int8).reshape(-1, m) for b in parts]
+                L = np.concatenate(arrs) if arrs else np.zeros((0, m), np.int8)
+                return L, meta
+            time.sleep(0.05)  # a newer L was published mid-read: read again
+        raise RuntimeError(f"project {pid}: the published L has missing chunks")
+
+    def set_apply_progress(self, pid: str, version: int, chunk: int, done: int) -> None:
+        key = self._k(pid, "L", str(version), "progress")
+        with self.r.pipeline(transaction=False) as p:
+            p.hset(key, str(chunk), done)
+            p.expire(key, 7 * 86400)
+            p.execute()
+
+    def apply_progress(self, pid: str, version: int) -> int:
+        return sum(int(v) for v in self.r.hvals(self._k(pid, "L", str(version), "progress")))
+
+    # -- probabilities and model summaries -----------------------------------------------------
+    def save_proba(self, pid: str, name: str, proba: np.ndarray) -> None:
+        self.r.set(self._k(pid, "proba", name),
+                   np.ascontiguousarray(proba, np.float64).tobytes())
+
+    def load_proba(self, pid: str, name: str, k: int) -> np.ndarray | None:
+        raw = self.r.get(self._k(pid, "proba", name))
+        return None if raw is None else np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
+
+    def save_model_summary(self, pid: str, name: str, summary: dict[str, Any]) -> None:
+        self.r.set(self._k(pid, "model", name), json.dumps(summary))
+
+    def model_summary(self, pid: str, name: str) -> dict[str, Any] | None:
+        raw = self.r.get(self._k(pid, "model", name))
+        return None if raw is None else dict(json.loads(raw))
+
+    # -- cached TF-IDF features of the end model -----------------------------------------
+    def save_features(self, pid: str, version: str, X: Any) -> Any:
+        """Store a CSR matrix as float32 ``.npz`` bytes; returns the stored matrix."""
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(X, dtype=np.float32)
+        buf = io.BytesIO()
+        sp.save_npz(buf, X, compressed=False)
+        with self.r.pipeline(transaction=True) as p:
+            p.set(self._k(pid, "features"), buf.getvalue())
+            p.set(self._k(pid, "features", "version"), version)
+            p.execute()
+        return X
+
+    def load_features(self, pid: str, version: str) -> Any:
+        """The stored features if they were built for ``version``, else None."""
+        import scipy.sparse as sp
+
+        with self.r.pipeline(transaction=True) as p:
+            p.get(self._k(pid, "features", "version"))
+            p.get(self._k(pid, "features"))
+            v, raw = p.execute()
+        if raw is None or v is None or v.decode() != version:
+            return None
+        return sp.load_npz(io.BytesIO(raw))

@@ -1,0 +1,144 @@
+"""Projects and annotators.
+
+* ``loop:projects`` set of ids, ``loop:project:<pid>`` JSON (never modified after
+  creation, so cached per process); ``<p>:guidelines`` the labeling guidelines;
+* ``loop:tokens`` hash SHA-256(token) -> ``{project, name}``: tokens are stored
+  hashed (they are 192-bit random strings, so a plain hash is enough), shown once;
+* ``<p>:annotators`` hash name -> ``{token_hash, created_at}``. Adding a name again
+  revokes its old token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from typing import Any
+
+from loop.errors import ProjectNotFound
+from loop.storage.base import StoreBase
+
+#: Project records written by this version of the store (see ``schema`` in the record).
+SCHEMA = 2
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ProjectsMixin(StoreBase):
+    """Projects and annotator tokens."""
+
+    #: How long a token lookup is cached in this process (seconds): a revoked
+    #: token stops working within this time in every web worker.
+    token_cache_seconds: float = 2.0
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._projects: dict[str, dict[str, Any]] = {}
+        self._tokens: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def create_project(self, data: dict[str, Any]) -> dict[str, Any]:
+        pid = uuid.uuid4().hex[:10]
+        project = {**data, "id": pid, "created_at": time.time(), "schema": SCHEMA}
+        with self.r.pipeline(transaction=True) as p:
+            p.set(f"loop:project:{pid}", json.dumps(project))
+            p.sadd("loop:projects", pid)
+            p.execute()
+        return project
+
+    def get_project(self, pid: str) -> dict[str, Any]:
+        """The project record (cached per process: records are never modified)."""
+        cached = self._projects.get(pid)
+        if cached is not None:
+            return dict(cached)
+        raw = self.r.get(f"loop:project:{pid}") if _plain(pid) else None
+        if raw is None:
+            raise ProjectNotFound(f"no project {pid!r}")
+        project = dict(json.loads(raw))
+        self._projects[pid] = project
+        return dict(project)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        ids = sorted(x.decode() for x in self.r.smembers("loop:projects"))
+        raws = self.r.mget([f"loop:project:{i}" for i in ids]) if ids else []
+        out = [json.loads(r) for r in raws if r]
+        return sorted(out, key=lambda p: p["created_at"])
+
+    def answers_per_item(self, pid: str) -> int:
+        """The project's k: how many annotators answer each item."""
+        return int(self.get_project(pid).get("answers_per_item", 1))
+
+    def set_guidelines(self, pid: str, text: str) -> None:
+        self.r.set(self._k(pid, "guidelines"), text)
+
+    def guidelines(self, pid: str) -> str:
+        raw = self.r.get(self._k(pid, "guidelines"))
+        return raw.decode() if raw else ""
+
+    # -- annotators ----------------------------------------------------------------------
+    def add_annotator(self, pid: str, name: str) -> str:
+        """Create a token for ``name`` (revoking any earlier one); returns the token."""
+        token = secrets.token_urlsafe(24)
+        h = token_hash(token)
+        key = self._k(pid, "annotators")
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    p.watch(key)
+                    old = p.hget(key, name)
+                    p.multi()
+                    if old:
+                        p.hdel("loop:tokens", json.loads(old)["token_hash"])
+                    p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name}))
+                    p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time()}))
+                    p.execute()
+                    break
+                except _watch_error():
+                    continue
+        return token
+
+    def revoke_annotator(self, pid: str, name: str) -> bool:
+        """Revoke ``name``'s token; False if there is no such annotator."""
+        key = self._k(pid, "annotators")
+        raw = self.r.hget(key, name)
+        if not raw:
+            return False
+        with self.r.pipeline(transaction=True) as p:
+            p.hdel("loop:tokens", json.loads(raw)["token_hash"])
+            p.hdel(key, name)
+            p.execute()
+        return True
+
+    def annotators(self, pid: str) -> list[dict[str, Any]]:
+        """``[{name, created_at}]`` of the project's annotators, oldest first."""
+        out = [{"name": a.decode(), "created_at": json.loads(b)["created_at"]}
+               for a, b in self.r.hgetall(self._k(pid, "annotators")).items()]
+        return sorted(out, key=lambda a: a["created_at"])
+
+    def annotator_for_token(self, token: str) -> dict[str, Any] | None:
+        """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""
+        h = token_hash(token)
+        now = time.monotonic()
+        hit = self._tokens.get(h)
+        if hit is not None and hit[0] > now:
+            return None if hit[1] is None else dict(hit[1])
+        raw = self.r.hget("loop:tokens", h)
+        who = dict(json.loads(raw)) if raw else None
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[h] = (now + self.token_cache_seconds, who)
+        return None if who is None else dict(who)
+
+
+def _plain(pid: str) -> bool:
+    """Project ids are short hex strings; anything else is not one (no Redis read)."""
+    return 0 < len(pid) <= 64 and pid.isascii() and pid.isalnum()
+
+
+def _watch_error() -> type[Exception]:
+    from redis.exceptions import WatchError
+
+    return WatchError

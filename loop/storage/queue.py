@@ -1,0 +1,211 @@
+"""The expert queue, leases and answers in Redis; every operation one Lua script.
+
+Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
+
+* ``<p>:queue`` zset item -> priority: the ranked items free to hand out;
+  ``<p>:reason`` why each was ranked; ``<p>:queue:version`` the state version
+  (:mod:`loop.storage.items`) the ranking was made from;
+* ``<p>:leasez`` zset item -> expiry (unix s), ``<p>:leaseh`` hash item ->
+  ``{id, annotator, priority, expires_at}``, ``<p>:mine:<a>`` zset of the items
+  leased to ``<a>`` (a reload gets them back);
+* ``<p>:answers`` hash item -> JSON list of answer records ``{label, annotator,
+  at, lease}`` (one per annotator, oldest first); ``<p>:gold`` hash item -> the
+  majority record (ties: the label answered first) plus ``n_answers``: an item is
+  gold from its first answer on; ``<p>:done`` hash item -> answers, for items
+  with ``answers_per_item`` (k) answers; ``<p>:pending`` zset item -> priority,
+  for items with 1..k-1 answers (merged into every new ranking);
+* ``<p>:answered:<a>``, ``<p>:skips:<a>`` sets; ``<p>:hist:<a>`` list of answered
+  items, newest first; ``<p>:n:<a>`` and ``<p>:n:<a>:<yyyy-mm-dd>`` counters;
+  ``<p>:log`` stream of every answer, undo and relabel (append-only);
+* ``<p>:audit`` set of items drawn at random (exploration picks): their answers
+  are an unbiased sample and re-estimate LF precisions.
+
+The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
+``relabel.lua``, ``replace_queue.lua``) are one set for every k >= 1.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from loop.errors import ItemNotFound, LeaseConflict
+from loop.storage.base import StoreBase
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _midnight() -> float:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+class QueueMixin(StoreBase):
+    """Lease, answer, skip, undo, relabel; the ranked queue; answers and their log."""
+
+    def lease_next(self, pid: str, annotator: str, ttl: float) -> tuple[str, str, float] | None:
+        """Lease the next item: ``(item_id, lease_id, expires_at)`` or None."""
+        out = self.lease_next_full(pid, annotator, ttl)
+        return None if out is None else (out["item_id"], out["lease_id"], out["expires_at"])
+
+    def lease_next_full(
+        self, pid: str, annotator: str, ttl: float, n_classes: int = 2,
+        shown: list[str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Lease the next item for ``annotator`` (``lua/lease.lua`` says which), with
+        what the ``/next`` response needs, in one round trip.
+
+        ``shown``: item ids the caller already has on screen (never returned).
+        Returns ``{item_id, lease_id, expires_at, item, row, reason, L_row, proba,
+        L_version, queue_size, remaining}`` or None when nothing is left for them.
+        """
+        k = self._k
+        keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "done"),
+                k(pid, "skips", annotator), k(pid, "items"), k(pid, "row"), k(pid, "reason"),
+                k(pid, "L", "meta"), k(pid, "proba", "end_model"),
+                k(pid, "proba", "label_model"), k(pid, "answered", annotator),
+                k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit")]
+        out = self.scripts.lease(keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
+                                        n_classes, json.dumps(list(shown or []))])
+        if not out:
+            return None
+        iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool = out
+        size = 8 * n_classes
+        return {
+            "item_id": iid.decode(), "lease_id": lid.decode(), "expires_at": float(exp),
+            "item": json.loads(item) if item else None,
+            "row": int(row) if row else None,
+            "reason": reason.decode() or None,
+            "L_row": np.frombuffer(lrow, dtype=np.int8) if lrow else None,
+            "proba": {"end_model": np.frombuffer(em, np.float64) if len(em) == size else None,
+                      "label_model": np.frombuffer(lm, np.float64) if len(lm) == size else None},
+            "L_version": version.decode() or None,
+            "queue_size": int(qsize), "remaining": int(pool),
+        }
+
+    def store_answer(
+        self, pid: str, annotator: str, item_id: str, label: int, lease_id: str
+    ) -> tuple[bool, int]:
+        """Store an answer once: ``(duplicate, answers since recalibration)``.
+
+        Raises :class:`ItemNotFound` for an unknown item and :class:`LeaseConflict`
+        when the lease is not (or no longer) this annotator's. A lease past its
+        expiry is still accepted until the item is leased to someone else.
+        """
+        k = self._k
+        rec = json.dumps({"label": int(label), "annotator": annotator, "at": time.time(),
+                          "lease": lease_id})
+        keys = [k(pid, "answers"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"),
+                k(pid, "log"), k(pid, "hist", annotator), k(pid, "since_recal"),
+                k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "row"),
+                k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
+                k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
+                k(pid, "version")]
+        status, extra = (x.decode() for x in self.scripts.answer(
+            keys, [item_id, lease_id, rec, annotator, self.answers_per_item(pid)]))
+        if status == "notfound":
+            raise ItemNotFound(f"no item {item_id!r}")
+        if status == "conflict":
+            raise LeaseConflict(extra)
+        return status == "duplicate", int(extra)
+
+    def skip(self, pid: str, annotator: str, item_id: str, lease_id: str) -> None:
+        """Give a leased item back (others get it first)."""
+        k = self._k
+        keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
+                k(pid, "mine", annotator)]
+        err = self.scripts.skip(keys, [item_id, lease_id, annotator])
+        if err:
+            raise LeaseConflict(err.decode())
+
+    def undo(self, pid: str, annotator: str) -> str | None:
+        """Remove this annotator's last answer; the item goes back on top of the queue."""
+        k = self._k
+        keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
+                k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
+                k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
+                k(pid, "leasez"), k(pid, "pool"), k(pid, "version")]
+        out = self.scripts.undo(keys, [annotator, _midnight()])
+        return out.decode() if out else None
+
+    def relabel(self, pid: str, annotator: str, item_id: str, label: int) -> str | None:
+        """Change this annotator's earlier answer: ``"changed"``, ``"same"`` or None
+        when they never answered the item."""
+        k = self._k
+        out = self.scripts.relabel([k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
+                                    k(pid, "version")],
+                                   [item_id, annotator, int(label), time.time()])
+        return out.decode() if out else None
+
+    def replace_queue(self, pid: str, ranking: list[tuple[str, float, str]],
+                      version: int) -> bool:
+        """Swap in ``ranking`` (item, priority, reason) made from state ``version``,
+        unless the queue already holds one made from newer state; True if swapped."""
+        k = self._k
+        args: list[Any] = [version]
+        for iid, prio, reason in ranking:
+            args += [iid, prio, reason]
+        return bool(self.scripts.replace_queue(
+            [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version")],
+            args))
+
+    # -- reads ---------------------------------------------------------------------------
+    def gold(self, pid: str) -> dict[str, dict[str, Any]]:
+        """Every item with an answer: id -> majority record ``{label, annotator, at, ...}``."""
+        return {a.decode(): json.loads(b) for a, b in self.r.hgetall(self._k(pid, "gold")).items()}
+
+    def answers(self, pid: str) -> dict[str, list[dict[str, Any]]]:
+        """Every item's individual answers: id -> ``[{label, annotator, at, lease}, ...]``."""
+        return {a.decode(): json.loads(b)
+                for a, b in self.r.hgetall(self._k(pid, "answers")).items()}
+
+    def answers_of(self, pid: str, ids: list[str]) -> list[list[dict[str, Any]]]:
+        raws = self.r.hmget(self._k(pid, "answers"), ids) if ids else []
+        return [json.loads(x) if x else [] for x in raws]
+
+    def answer_log(self, pid: str) -> list[dict[str, str]]:
+        """The append-only answer log, oldest first."""
+        return [{a.decode(): b.decode() for a, b in f.items()}
+                for _, f in self.r.xrange(self._k(pid, "log"))]
+
+    def lease_of(self, pid: str, item_id: str) -> dict[str, Any] | None:
+        raw = self.r.hget(self._k(pid, "leaseh"), item_id)
+        return json.loads(raw) if raw else None
+
+    def add_audit(self, pid: str, item_ids: list[str]) -> None:
+        """Remember items drawn at random (their answers are an unbiased sample)."""
+        if item_ids:
+            self.r.sadd(self._k(pid, "audit"), *item_ids)
+
+    def audit_ids(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.smembers(self._k(pid, "audit"))}
+
+    def queue_size(self, pid: str) -> int:
+        return int(self.r.zcard(self._k(pid, "queue")))
+
+    def queued_ids(self, pid: str) -> list[str]:
+        """The ranked queue, best first."""
+        return [x.decode() for x in self.r.zrevrange(self._k(pid, "queue"), 0, -1)]
+
+    def leased_ids(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.zrange(self._k(pid, "leasez"), 0, -1)}
+
+    def reason(self, pid: str, item_id: str) -> str | None:
+        raw = self.r.hget(self._k(pid, "reason"), item_id)
+        return raw.decode() if raw else None
+
+    def annotator_stats(self, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:
+        k = self._k
+        total, today = self.r.mget(k(pid, "n", annotator), k(pid, "n", annotator, _today()))
+        hist = [x.decode() for x in self.r.lrange(k(pid, "hist", annotator), 0, n_history - 1)]
+        return {"answers_total": int(total or 0), "answers_today": int(today or 0),
+                "history": hist}
+
+    def skipped_ids(self, pid: str, annotator: str) -> set[str]:
+        return {x.decode() for x in self.r.smembers(self._k(pid, "skips", annotator))}

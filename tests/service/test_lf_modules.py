@@ -1,0 +1,66 @@
+"""LF modules are checked in a subprocess: whatever a module does on import, the
+web process stays up and the request gets a 400 naming the cause."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from svc_helpers import auth
+
+from loop.errors import BadRequest
+from loop.service.lf_modules import check_lf_module, load_lfs
+
+LF = "from loop import labeling_function\n\n@labeling_function()\ndef lf(x):\n    return 1\n"
+
+MODULES = {
+    "lfs_exits": ("import sys\nsys.exit(3)\n", "sys.exit(3)"),
+    "lfs_hard_exit": ("import os\nos._exit(4)\n", "exited with code 4"),
+    "lfs_raises": ("raise RuntimeError('boom')\n", "RuntimeError on import: boom"),
+    "lfs_hangs": ("import time\ntime.sleep(60)\n", "within 2 s"),
+    "lfs_none": ("X = 1\n", "defines no labeling functions"),
+    "lfs_bad_list": ("LFS = [1, 2]\n", "non-LFs"),
+    "lfs_dup": (LF + "\nLFS = [lf, lf]\n", "unique"),
+    "lfs_syntax": ("def (:\n", "SyntaxError"),
+}
+
+
+@pytest.fixture
+def lf_dir(tmp_path, monkeypatch):
+    for name, (src, _) in MODULES.items():
+        (tmp_path / f"{name}.py").write_text(src)
+    (tmp_path / "lfs_ok.py").write_text(LF)
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ['PYTHONPATH']}")
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_every_way_a_module_can_fail_is_a_clear_400(lf_dir, client, app):
+    from svc_helpers import configure
+
+    configure(app, LF_IMPORT_TIMEOUT=2)
+    for name, (_, why) in MODULES.items():
+        r = client.post("/api/projects", headers=auth(), json={
+            "name": "x", "labels": ["a", "b"], "lf_module": name})
+        assert r.status_code == 400, name
+        assert why in r.json["error"], (name, r.json["error"])
+    assert client.get("/healthz").status_code == 200  # this process never imported them
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "x", "labels": ["a", "b"], "lf_module": "lfs_ok"})
+    assert r.status_code == 201 and r.json["lfs"] == ["lf"]
+
+
+def test_the_check_never_imports_in_this_process(lf_dir):
+    import sys
+
+    assert check_lf_module("lfs_ok") == ["lf"]
+    assert "lfs_ok" not in sys.modules
+    with pytest.raises(BadRequest, match="dotted module path"):
+        check_lf_module("../lfs_ok")
+
+
+def test_load_lfs_in_a_worker(lf_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(lf_dir))
+    assert [lf.name for lf in load_lfs("lfs_ok")] == ["lf"]
+    with pytest.raises(BadRequest, match="no labeling functions"):
+        load_lfs("lfs_none")

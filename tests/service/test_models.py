@@ -1,0 +1,94 @@
+"""The service runs the loop the benchmarks measure: a project driven through the
+service gets the same probabilities and the same ranking as the same data in
+``LabelingLoop``. Rankings from older state never replace newer ones; a new L
+is published in one switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from svc_helpers import HELD_OUT_QUERY, apply_lfs_in_process, auth, held_out_csv
+
+from loop import LabelingLoop
+from loop.service import models, queue
+from loop.service.state import State
+
+
+@pytest.mark.slow
+def test_the_service_and_labeling_loop_compute_the_same_step(client, store, project):
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 40)
+    models.retrain_end_model(store, project, 40)
+    # 20 answers through the queue: exploration picks among them become random gold
+    for _ in range(20):
+        iid, lid, _ = store.lease_next(project, "expert", 60)
+        queue.answer(store, project, "expert", iid, int(iid[-1], 36) % 2, lid)
+    models.recalibrate(store, project, 40)
+    models.retrain_end_model(store, project, 40)
+
+    st = State(store, project)
+    assert st.n_gold == 20 and 0 < st.random_gold.sum() < 20
+    texts = [it["text"] for it in store.items(project)]
+    loop = LabelingLoop(st.L, texts, n_classes=2, random_state=0)
+    loop.y[:] = st.y
+    loop.random_gold[:] = st.random_gold
+    loop.fit()
+    assert np.array_equal(loop.lm_proba_, store.load_proba(project, "label_model", 2))
+    assert np.array_equal(loop.end_proba_, store.load_proba(project, "end_model", 2))
+    sel = loop.rank(40, exclude=st.exclude())
+    rows = store.rows_of(project, store.queued_ids(project))
+    assert rows.tolist() == sel.indices.tolist()
+    reasons = [store.reason(project, i) for i in store.queued_ids(project)]
+    assert [r == "exploration" for r in reasons] == sel.random.tolist()
+
+
+def test_a_ranking_from_older_state_never_replaces_a_newer_one(store, project):
+    store.add_items(project, [{"id": str(i), "text": "t", "fields": {}} for i in range(5)],
+                    {}, [], first_row=0)
+    v = store.state_version(project)
+    assert store.replace_queue(project, [("1", 2.0, "r"), ("2", 1.0, "r")], v + 1)
+    assert not store.replace_queue(project, [("3", 9.0, "r")], v)  # stale: kept the newer
+    assert store.queued_ids(project) == ["1", "2"]
+    assert store.replace_queue(project, [("4", 1.0, "r")], v + 1)  # same state: replaced
+    assert store.queued_ids(project) == ["4"]
+
+
+def test_an_answer_during_a_retrain_is_seen_by_its_ranking(client, store, project,
+                                                           monkeypatch):
+    """The end-model retrain re-reads the state after training: an answer that came
+    in while it trained is not ranked again, and its ranking is not stale."""
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 40)
+    answered = []
+    real_fit = models.fit_end_model
+
+    def fit_and_meanwhile_answer(*a, **kw):
+        out = real_fit(*a, **kw)
+        iid, lid, _ = store.lease_next(project, "fast", 60)
+        queue.answer(store, project, "fast", iid, 0, lid)
+        answered.append(iid)
+        return out
+
+    monkeypatch.setattr(models, "fit_end_model", fit_and_meanwhile_answer)
+    out = models.retrain_end_model(store, project, 40)
+    assert out["queue_replaced"] and answered[0] not in store.queued_ids(project)
+
+
+def test_a_new_L_is_published_in_one_switch(client, store, project):
+    client.post(f"/api/projects/{project}/items", data=b"CONTENT\nhttp://x\nhi\nsubscribe\n",
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project, chunk_size=2)
+    L1, meta1 = store.load_L(project)
+    old_chunks = meta1["chunks"]
+    apply_lfs_in_process(store, project, chunk_size=2)  # chunks of a new version ...
+    L2, meta2 = store.load_L(project)
+    assert meta2["version"] > meta1["version"] and not set(old_chunks) & set(meta2["chunks"])
+    assert np.array_equal(L1, L2)
+    # ... and the old version stays readable for a while (a reader mid-read still
+    # finds it), then expires
+    assert all(0 < store.r.ttl(k) <= 600 for k in old_chunks)
+    assert all(store.r.ttl(k) == -1 for k in meta2["chunks"])

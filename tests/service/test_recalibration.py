@@ -1,0 +1,149 @@
+"""The recalibration policy and its coordination: one decision, self-healing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
+
+from loop.service.recalibration import LOCK_TIMEOUT, RecalibrationPolicy, Recalibrator
+
+
+def test_policy():
+    p = RecalibrationPolicy(every=10, seconds=0, min_gap=5)
+    assert not p.due(0, None) and not p.due(9, None) and p.due(10, None)
+    t = RecalibrationPolicy(every=0, seconds=30)
+    assert t.needs_clock(1) and not t.due(1, 10.0) and t.due(1, 31.0) and t.due(1, None)
+    assert not t.due(0, 100.0)
+    both = RecalibrationPolicy(every=10, seconds=30)
+    assert not both.needs_clock(10) and both.due(10, 1.0)
+
+
+@pytest.fixture
+def ready(store, client, project):
+    return prepare_project(store, client, project)
+
+
+def _recal(store, enqueued):
+    def enqueue(func, pid, *args, meta):
+        enqueued.append((func, args))
+        return f"job-{len(enqueued)}"
+
+    return Recalibrator(store, enqueue, RecalibrationPolicy(every=10, min_gap=0), 30)
+
+
+def test_one_request_while_one_is_pending(store, ready):
+    jobs: list = []
+    r = _recal(store, jobs)
+    assert r.answer_arrived(ready, 9) is None
+    assert r.answer_arrived(ready, 10) == "job-1"
+    assert r.answer_arrived(ready, 11) is None  # pending: coalesced
+    store.clear_flag(ready, "recal_pending")  # the job started
+    assert r.answer_arrived(ready, 12) == "job-2"
+    assert store.r.pttl(store._k(ready, "flag", "recal_pending")) <= 60_000
+
+
+def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, ready,
+                                                              monkeypatch):
+    from loop.service import models
+
+    jobs: list = []
+    r = _recal(store, jobs)
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 12, 0)
+    out = r.run(ready)
+    assert out["n_gold"] == 12 and store.since_recal(ready) == 0
+    assert [f for f, _ in jobs] == ["retrain_end_model"]
+    # ten answers arrive while the next run is fitting: they stay counted, and the
+    # run asks for one more recalibration when it ends
+    answer_n(client, ready, tok, 10, 0)
+    real = models.recalibrate
+
+    def answers_meanwhile(*a, **kw):
+        out = real(*a, **kw)
+        answer_n(client, ready, tok, 10, 1)
+        return out
+
+    monkeypatch.setattr(models, "recalibrate", answers_meanwhile)
+    jobs.clear()
+    store.clear_flag(ready, "end_model_pending")
+    r.run(ready)
+    assert store.since_recal(ready) == 10
+    assert [f for f, _ in jobs] == ["retrain_end_model", "recalibrate"]
+
+
+def test_a_crashed_run_leaves_the_answers_due(store, client, ready, monkeypatch):
+    from loop.service import models
+
+    jobs: list = []
+    r = _recal(store, jobs)
+    answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)
+
+    def crash(*a, **kw):
+        raise RuntimeError("worker lost its mind")
+
+    monkeypatch.setattr(models, "recalibrate", crash)
+    with pytest.raises(RuntimeError):
+        r.run(ready)
+    assert store.since_recal(ready) == 10  # not consumed
+    assert not store.is_locked(ready, "recal")  # released on the way out
+    st = store.get_value(ready, "recal_status")
+    assert "worker lost its mind" in st["error"]["message"]
+    assert r.answer_arrived(ready, 11) is not None  # the next answer asks again
+
+
+def test_a_dead_holders_lock_is_taken_over(store, ready):
+    """A holder that stops extending its lock (kill -9) is dead after a third of
+    the TTL plus slack; a new run waits the rest of the TTL and takes over."""
+    jobs: list = []
+    r = _recal(store, jobs)
+    lock = store.lock(ready, "recal", LOCK_TIMEOUT)
+    assert lock.acquire(blocking=False)
+    assert store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
+    assert r.request(ready) is None  # a live holder re-checks when it ends
+    store.r.pexpire(store._k(ready, "lock", "recal"), 1500)  # as if it stopped extending
+    assert not store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
+    assert r.answer_arrived(ready, 10) is not None
+    t0 = time.time()
+    out = r.run(ready)
+    assert "skipped" not in out and 1.0 < time.time() - t0 < 5
+
+
+def test_keepalive_extends_the_lock_while_the_run_lasts(store, ready):
+    from loop.storage import KeepAlive
+
+    lock = store.lock(ready, "x", 0.9)
+    assert lock.acquire(blocking=False)
+    with KeepAlive(lock) as k:
+        time.sleep(1.5)
+        assert store.is_locked(ready, "x") and not k.lost
+    assert not store.is_locked(ready, "x")
+
+
+def test_end_model_runs_again_when_the_label_model_moved_during_it(store, client, ready,
+                                                                   rconn):
+    answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)
+    run_burst(rconn)  # the automatic recalibration and its end-model retrain
+    m = client.get(f"/api/projects/{ready}/metrics",
+                   headers={"Authorization": "Bearer test-admin-key"}).json
+    assert m["recalibration"]["last_ok_at"] and m["end_model_training"]["last_ok_at"]
+    assert m["history"][-1]["end_model"] is not None
+    jobs: list = []
+    r = _recal(store, jobs)
+
+    from loop.service import models
+
+    real = models.retrain_end_model
+
+    def meanwhile_the_label_model_is_refit(*a, **kw):
+        out = real(*a, **kw)
+        models.recalibrate(store, ready, 30)
+        return out
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "retrain_end_model", meanwhile_the_label_model_is_refit)
+        r.run_end_model(ready)
+    assert [f for f, _ in jobs] == ["retrain_end_model"]

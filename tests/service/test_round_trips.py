@@ -1,0 +1,138 @@
+"""One Redis round trip per next and per answer; token cache; the low-water refill."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
+
+from loop.errors import ItemNotFound, LeaseConflict
+from loop.service import queue
+
+
+@pytest.fixture
+def ready(store, client, project):
+    return prepare_project(store, client, project, end_model=True)
+
+
+class Counting:
+    """Counts commands sent to Redis (a pipeline or script call counts as one trip)."""
+
+    def __init__(self, r):
+        self.r, self.trips = r, 0
+        orig = r.execute_command
+
+        def exe(*a, **kw):
+            self.trips += 1
+            return orig(*a, **kw)
+
+        r.execute_command = exe
+        self.orig = orig
+
+    def close(self):
+        self.r.execute_command = self.orig
+
+
+def test_lease_returns_everything_next_needs_in_one_trip(store, ready):
+    # warm up: scripts loaded on the server, project and L meta cached in this process
+    warm, _ = queue.lease_item(store, ready, "w", 60)
+    queue.answer(store, ready, "w", warm["item"]["id"], "ham", warm["lease"]["id"])
+    c = Counting(store.r)
+    try:
+        out, queued = queue.lease_item(store, ready, "a", 60)
+        next_trips = c.trips
+        item_id, lease_id = out["item"]["id"], out["lease"]["id"]
+        c.trips = 0
+        queue.answer(store, ready, "a", item_id, "spam", lease_id)
+        answer_trips = c.trips
+    finally:
+        c.close()
+    assert next_trips == 1 and answer_trips == 1
+    assert queued == 28
+    # same payload as reading each part separately
+    row = int(store.rows_of(ready, [item_id])[0])
+    (item,) = store.items(ready, [item_id])
+    assert out["item"]["text"] == item["text"] and out["item"]["fields"] == item["fields"]
+    L, meta = store.load_L(ready)
+    assert out["item"]["votes"] == [{"lf": n, "label": ["ham", "spam"][v]}
+                                    for n, v in zip(meta["lf_names"], L[row], strict=True)
+                                    if v >= 0]
+    p = store.load_proba(ready, "end_model", 2)[row]
+    assert out["item"]["guess"] == {"label": ["ham", "spam"][int(p.argmax())],
+                                    "confidence": float(p.max()), "source": "end_model"}
+
+
+def test_answer_rules(store, ready):
+    iid, lid, _ = store.lease_next(ready, "a", 60)
+    with pytest.raises(ItemNotFound):
+        queue.answer(store, ready, "a", "nope", "ham", lid)
+    with pytest.raises(LeaseConflict):
+        queue.answer(store, ready, "a", iid, "ham", "forged")
+    with pytest.raises(LeaseConflict):  # the lease is a's, not b's
+        queue.answer(store, ready, "b", iid, "ham", lid)
+    # an expired lease is still accepted while nobody else holds the item
+    iid2, lid2, _ = store.lease_next(ready, "b", 0.01)
+    time.sleep(0.05)
+    assert queue.answer(store, ready, "b", iid2, "ham", lid2)["duplicate"] is False
+    assert queue.answer(store, ready, "b", iid2, "ham", lid2)["duplicate"] is True
+
+
+def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
+    from svc_helpers import auth
+
+    tok = annotator_token(client, ready, "x")
+    raw = store.r.hgetall("loop:tokens")
+    assert tok.encode() not in raw and not any(tok.encode() in v for v in raw.values())
+    assert store.annotator_for_token(tok)["name"] == "x"
+    # adding the same name again revokes the old token
+    tok2 = annotator_token(client, ready, "x")
+    store._tokens.clear()
+    assert store.annotator_for_token(tok) is None
+    assert store.annotator_for_token(tok2)["name"] == "x"
+    names = client.get(f"/api/projects/{ready}/annotators", headers=auth()).json
+    assert [a["name"] for a in names["annotators"]] == ["x"]
+    r = client.delete(f"/api/projects/{ready}/annotators/x", headers=auth())
+    assert r.status_code == 200 and r.json == {"name": "x", "revoked": True}
+    store._tokens.clear()
+    r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok2))
+    assert r.status_code == 401
+    assert client.delete(f"/api/projects/{ready}/annotators/x", headers=auth()).status_code == 404
+
+
+def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
+    from svc_helpers import configure
+
+    configure(app, QUEUE_SIZE=30, QUEUE_LOW_WATER=0.5)
+    answer_n(client, ready, annotator_token(client, ready, "w"), 20, 0)
+    from rq import Queue
+
+    q = Queue("loop", connection=rconn)
+    refills = [j for j in q.get_jobs() if j.func_name == "loop.service.tasks.refill_queue"]
+    assert len(refills) == 1  # coalesced
+    assert store.queue_size(ready) == 10
+    run_burst(rconn)  # the refill (30) and the recalibration the answers triggered (60)
+    assert store.queue_size(ready) >= 30
+    gold = set(store.gold(ready))
+    queued = set(store.queued_ids(ready))
+    assert not queued & gold and not queued & store.eval_ids(ready)
+
+
+def test_ranking_subsample_and_cached_features(store, ready, monkeypatch):
+    from loop.core import step
+    from loop.service import models
+
+    x = store.lease_next(ready, "z", 60)
+    monkeypatch.setattr(step, "RANK_MAX_ROWS", 50)
+    monkeypatch.setattr(step.rank, "__defaults__", (None, None, None, None, 50, 0))
+    assert models.refill(store, ready, 20)["queue_size"] == 20
+    queued = set(store.queued_ids(ready))
+    assert x[0] not in queued and not queued & store.eval_ids(ready)
+    calls = []
+    real = models.make_text_features
+    monkeypatch.setattr(models, "make_text_features", lambda *a: calls.append(1) or real(*a))
+    out = models.retrain_end_model(store, ready, 20)
+    assert calls == []  # features built once (by the fixture), then read from Redis
+    assert out["end_model"] is not None
+    assert np.isfinite(store.load_proba(ready, "end_model", 2)).all()

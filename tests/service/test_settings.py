@@ -1,0 +1,40 @@
+"""One settings object: every default once, LOOP_* overrides, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from loop.service.settings import Settings
+
+
+def test_defaults_and_environment():
+    s = Settings.from_env({"LOOP_QUEUE_SIZE": "500", "LOOP_DEMO": "true",
+                           "LOOP_API_KEYS": "a, b", "OTHER": "x"})
+    assert s.queue_size == 500 and s.demo is True and s.admin_keys == ["a", "b"]
+    assert s.low_water == 125 and Settings().queue_size == 1000
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"LOOP_QUEUE_SIZE": "lots"}, "LOOP_QUEUE_SIZE"),
+    ({"LOOP_QUEUE_SIZE": "0"}, "LOOP_QUEUE_SIZE"),
+    ({"LOOP_DEMO": "maybe"}, "LOOP_DEMO"),
+    ({"LOOP_EVAL_FRACTION": "2"}, "LOOP_EVAL_FRACTION"),
+    ({"LOOP_LEASE_SECONDS": "-1"}, "LOOP_LEASE_SECONDS"),
+])
+def test_bad_values_name_the_variable(env, name):
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env(env)
+
+
+def test_the_app_and_the_workers_read_the_same_settings(monkeypatch, tmp_path):
+    from loop.web import create_app
+
+    monkeypatch.setenv("LOOP_QUEUE_SIZE", "77")
+    monkeypatch.setenv("LOOP_DATA_DIR", str(tmp_path))
+    app = create_app({"TESTING": True, "API_KEYS": "k"})
+    try:
+        assert app.extensions["loop"]["settings"] == Settings.from_env().__class__.from_mapping(
+            {**Settings.from_env().as_config(), "API_KEYS": "k", "DATA_DIR": str(tmp_path)})
+        assert app.extensions["loop"]["settings"].queue_size == 77
+    finally:
+        app.extensions["loop"]["connection"].shutdown()
