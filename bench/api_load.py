@@ -14,13 +14,16 @@ no acknowledged answer is lost (gold hash and answer log) and that no item was
 leased to / answered by two annotators (client-side intervals
 (item, annotator, lease start, answer ack) checked for overlaps).
 
-Scenarios (``--scenario``, repeatable; default: all three):
+Scenarios (``--scenario``, repeatable; default: all four):
 
 * ``default``: the demo project as shipped (1,956 comments, 30 % of the gold held
   out), the service defaults (``QUEUE_SIZE`` 1000, low-water refill, recalibration every 10);
 * ``recal``: the demo CSV uploaded ``--copies`` times (so the pool lasts the run),
   ``LOOP_QUEUE_SIZE`` big enough to queue the whole pool, recalibration every 10;
-* ``norecal``: as ``recal`` with ``LOOP_RECALIBRATE_EVERY`` set to 10**9 (never).
+* ``norecal``: as ``recal`` with ``LOOP_RECALIBRATE_EVERY`` set to 10**9 (never);
+* ``large``: the demo CSV uploaded ``--copies`` times with the service defaults
+  (``QUEUE_SIZE`` 1000 and its low-water refill, recalibration every 10 answers):
+  the ranked queue is much smaller than what the run answers.
 
 ``--profile`` loads a gunicorn config (through ``GUNICORN_CMD_ARGS``, no service
 file changes) that runs cProfile in each web worker and prints the top functions.
@@ -122,7 +125,7 @@ def cpu_by_role() -> dict[str, float]:
             role = "redis"
         elif "gunicorn" in cmd:
             role = "gunicorn master" if ppid == os.getpid() else "gunicorn workers"
-        elif "rq.cli" in cmd or "rq worker" in cmd:
+        elif "rq.cli" in cmd or "rq worker" in cmd or "-m workers" in cmd:
             role = "rq workers (recalibration jobs)"
         elif "multiprocessing" in cmd or "spawn" in cmd:
             role = "load clients"
@@ -265,7 +268,7 @@ def run_scenario(name: str, args: argparse.Namespace, classes: list[int]) -> dic
 
     copies = 1 if name == "default" else args.copies
     env: dict[str, str] = {}
-    if name != "default":
+    if name in ("recal", "norecal"):
         env["LOOP_QUEUE_SIZE"] = str(copies * 1956)
     if name == "norecal":
         env["LOOP_RECALIBRATE_EVERY"] = str(10**9)
@@ -314,6 +317,7 @@ def run_scenario(name: str, args: argparse.Namespace, classes: list[int]) -> dic
             recal_jobs = max(0, len(store.recent_jobs(pid)) - jobs0)
             metrics_pts = len(store.metrics_history(pid))
             n_items = store.n_items(pid)
+            unlabeled_left = store.pool_size(pid)
         finally:
             stop_service(info)
         profile = _profile_report(tmp) if args.profile else ""
@@ -332,6 +336,7 @@ def run_scenario(name: str, args: argparse.Namespace, classes: list[int]) -> dic
     cpu["redis"] = sum(rcpu1[k] - rcpu0[k] for k in ("used_cpu_sys", "used_cpu_user"))
     return {
         "name": name, "copies": copies, "n_items": n_items, "env": env, "checks": checks,
+        "unlabeled_left": unlabeled_left,
         "answers_per_s": checks["acked"] / args.seconds, "pair_ms": pair, "next_ms": nxt,
         "answer_ms": ans, "empty": sum(o["empty"] for o in out.values()), "errors": dict(errors),
         "secs": secs, "recal_jobs_started": recal_jobs, "recal_points": metrics_pts,
@@ -358,6 +363,8 @@ DESCR = {
     "default": "demo as shipped, QUEUE_SIZE 1000 (refill below 250), recalibrate every 10 answers",
     "recal": "demo x{copies}, whole pool queued, recalibrate every 10 answers",
     "norecal": "demo x{copies}, whole pool queued, recalibration off (every 10**9)",
+    "large": "demo x{copies}, service defaults (QUEUE_SIZE 1000, refill below 250, "
+             "recalibrate every 10 answers)",
 }
 
 
@@ -381,8 +388,9 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "A 204 (queue empty) makes the annotator wait 50 ms and ask again.",
         "",
         "| scenario | items | answers/s | pair p50 (ms) | pair p99 (ms) | next p50/p99 | "
-        "answer p50/p99 | 204s | s with 0 answers | recal jobs | lost | double leases |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "answer p50/p99 | 204s | unlabeled left at the end | s with 0 answers | recal jobs | "
+        "lost | double leases |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         c = r["checks"]
@@ -392,7 +400,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
             f"{r['answers_per_s']:.0f} | {percentile(r['pair_ms'], .5):.1f} | "
             f"{percentile(r['pair_ms'], .99):.1f} | {percentile(r['next_ms'], .5):.1f} / "
             f"{percentile(r['next_ms'], .99):.1f} | {percentile(r['answer_ms'], .5):.1f} / "
-            f"{percentile(r['answer_ms'], .99):.1f} | {r['empty']:,} | {zero} | "
+            f"{percentile(r['answer_ms'], .99):.1f} | {r['empty']:,} | "
+            f"{r['unlabeled_left']:,} | {zero} | "
             f"{r['recal_jobs_started']} | {c['lost']} | "
             f"{c['items_leased_twice']} ({c['overlapping_leases']} overlapping) |")
     lines += ["", "Checks (after each run, against Redis):", ""]
@@ -427,8 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--procs", type=int, default=4, help="client processes (threads inside)")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--rq-workers", type=int, default=2)
-    ap.add_argument("--copies", type=int, default=12,
-                    help="demo CSV uploads for the recal/norecal scenarios")
+    ap.add_argument("--copies", type=int, default=20,
+                    help="demo CSV uploads for the recal/norecal/large scenarios")
     ap.add_argument("--scenario", action="append", choices=sorted(DESCR))
     ap.add_argument("--rate", type=float, default=0.0,
                     help="open loop: offered answers/s in total (each annotator paced to "
@@ -438,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--json", help="also dump raw results here")
     args = ap.parse_args(argv)
-    scenarios = args.scenario or ["default", "recal", "norecal"]
+    scenarios = args.scenario or ["default", "recal", "norecal", "large"]
     classes = demo_classes()
     results = []
     for name in scenarios:

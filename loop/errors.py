@@ -49,6 +49,12 @@ class NotReady(Conflict):
     """A step ran before the one it needs (e.g. fit before applying LFs)."""
 
 
+class LFTimeout(LoopError):
+    """An LF ran past the time limit of its apply-LFs chunk (never retried)."""
+
+    status = 500
+
+
 class Unauthorized(LoopError):
     """Missing or invalid credentials."""
 
@@ -69,6 +75,7 @@ __all__ = [
     "ItemNotFound",
     "JobNotFound",
     "LeaseConflict",
+    "LFTimeout",
     "LoopError",
     "NotFound",
     "NotReady",

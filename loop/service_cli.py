@@ -51,7 +51,8 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     web_threads = web_threads or DEFAULT_WEB_THREADS
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(web_threads),
-         "-w", str(web_workers), "-b", f"{host}:{port}", "loop.web:create_app()"],
+         "-w", str(web_workers), "-b", f"{host}:{port}", "--no-control-socket",
+         "loop.web:create_app()"],
         env=child_env))
     url = f"http://{host}:{port}"
     print(f"loop: serving on {url}  (redis: {conn.url}, workers: {workers})", flush=True)

@@ -9,5 +9,8 @@ from rq.cli.cli import main
 from workers import WORKER_CLASS
 
 if __name__ == "__main__":
-    sys.argv = ["rq", "worker", "--worker-class", WORKER_CLASS, *sys.argv[1:]]
+    # --with-scheduler: one worker at a time (RQ's lock) runs the scheduler that
+    # enqueues delayed jobs (a recalibration asked for inside the minimum gap).
+    sys.argv = ["rq", "worker", "--worker-class", WORKER_CLASS, "--with-scheduler",
+                *sys.argv[1:]]
     main()

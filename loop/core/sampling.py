@@ -479,11 +479,17 @@ def _dense(M: Any) -> np.ndarray:
     return np.asarray(M.toarray() if hasattr(M, "toarray") else M)
 
 
+#: The near-duplicate filter compares a candidate with at most this many of the
+#: items kept last (all of them for batches up to this size).
+DIVERSITY_WINDOW = 1000
+
+
 def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any,
              max_similarity: float, kept: list[int] | None = None) -> list[int]:
     """Walk ``order`` and keep items until ``batch`` are kept (counting ``kept``,
     those kept before): at most ``cap`` per vote pattern and, with features
-    ``X``, none with cosine similarity above ``max_similarity`` to one kept before.
+    ``X``, none with cosine similarity above ``max_similarity`` to one of the
+    :data:`DIVERSITY_WINDOW` items kept last.
 
     Candidates are compared in blocks (one sparse product per block), so a
     queue of a thousand items out of a million costs a few products, not one per
@@ -497,17 +503,15 @@ def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any
         per_bucket[int(bucket[i])] = per_bucket.get(int(bucket[i]), 0) + 1
     if len(chosen) >= batch:
         return chosen
-    kept_units: list[Any] = [_unit(X, np.asarray(chosen))] if X is not None and chosen else []
-    block = max(64, 2 * batch)
+    recent = chosen[-DIVERSITY_WINDOW:]
+    window: Any = _unit(X, np.asarray(recent)) if X is not None and recent else None
+    block = min(max(64, 2 * batch), DIVERSITY_WINDOW)
     for start in range(0, order.size, block):
         cand = [int(i) for i in order[start:start + block]]
         if X is not None:
             U = _unit(X, np.asarray(cand))
             within = _dense(U @ U.T)
-            prev = None
-            if kept_units:
-                K = sp.vstack(kept_units) if sp.issparse(U) else np.vstack(kept_units)
-                prev = _dense(K @ U.T)  # (n kept before, len(cand))
+            prev = None if window is None else _dense(window @ U.T)  # (kept before, cand)
         kept_here: list[int] = []
         for j, i in enumerate(cand):
             b = int(bucket[i])
@@ -523,7 +527,12 @@ def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any
             if len(chosen) >= batch:
                 return chosen
         if X is not None and kept_here:
-            kept_units.append(U[kept_here])
+            new = U[kept_here]
+            if window is None:
+                window = new
+            else:
+                window = sp.vstack([window, new]) if sp.issparse(new) else np.vstack([window, new])
+            window = window[-DIVERSITY_WINDOW:]
     return chosen
 
 

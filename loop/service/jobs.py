@@ -30,11 +30,19 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: Any,
                  meta: dict[str, Any], job_timeout: int = 1800, record: bool = True,
-                 **kw: Any) -> Job:
-    """Enqueue ``loop.service.tasks.<func>(pid, *args)``; with ``record``, list it
-    among the project's jobs."""
-    job = queue.enqueue(f"loop.service.tasks.{func}", pid, *args, meta=meta, retry=RETRY,
-                        job_timeout=job_timeout, result_ttl=86400, failure_ttl=86400, **kw)
+                 delay: float | None = None, **kw: Any) -> Job:
+    """Enqueue ``loop.service.tasks.<func>(pid, *args)`` (after ``delay`` seconds:
+    RQ's scheduler, which the workers run); with ``record``, list it among the
+    project's jobs."""
+    opts = dict(meta=meta, retry=RETRY, job_timeout=job_timeout, result_ttl=86400,
+                failure_ttl=86400, **kw)
+    name = f"loop.service.tasks.{func}"
+    if delay:
+        from datetime import timedelta
+
+        job = queue.enqueue_in(timedelta(seconds=delay), name, pid, *args, **opts)
+    else:
+        job = queue.enqueue(name, pid, *args, **opts)
     if record:
         store.record_job(pid, job.id)
     return job
@@ -51,6 +59,7 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
         plan = labeling.plan(store, pid, settings.chunk_size)
         v = plan["version"]
         chunks = [enqueue_task(queue, store, "apply_lfs_chunk", pid, v, c, a, b, record=False,
+                               job_timeout=settings.lf_chunk_timeout,
                                meta={"type": "apply_lfs_chunk", "project": pid,
                                      "progress": {"done": 0, "total": b - a}})
                   for c, a, b in plan["chunks"]]
@@ -104,6 +113,16 @@ def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
         error = tb.strip().splitlines()[-1] if tb else "failed"
     if status == "canceled" or status == "stopped":
         error = meta.get("stop_reason") or "canceled"
+    if meta.get("type") == "apply_lfs" and status == "deferred":
+        # the run waits on its chunks: a chunk that failed for good fails the run
+        for cid in meta.get("chunk_jobs", []):
+            try:
+                c = job_status(connection, cid)
+            except JobNotFound:
+                continue
+            if c["status"] in ("failed", "stopped", "canceled"):
+                status, error, tb = c["status"], c["error"], c["traceback"]
+                break
 
     def iso(t: Any) -> str | None:
         return t.isoformat() if t else None

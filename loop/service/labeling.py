@@ -12,12 +12,35 @@ from collections.abc import Callable
 from typing import Any
 
 from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
-from loop.core.lf import Record
-from loop.errors import NotReady
+from loop.core.lf import LabelingFunction, Record
+from loop.errors import LFTimeout, NotReady
 from loop.service.lf_modules import load_lfs
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
+
+
+class _Interrupted(BaseException):
+    """Carries a time-limit interrupt past ``apply_lfs``, which turns every
+    ``Exception`` an LF raises into an abstain."""
+
+    def __init__(self, lf: str, item: Any) -> None:
+        super().__init__(lf, item)
+        self.lf, self.item = lf, item
+
+
+class _Watched:
+    """An LF whose call, if the job's time limit interrupts it, names itself and the
+    item instead of counting as one more LF error."""
+
+    def __init__(self, lf: LabelingFunction, interrupts: tuple[type[BaseException], ...]):
+        self.lf, self.name, self.interrupts = lf, lf.name, interrupts
+
+    def __call__(self, x: Any) -> Any:
+        try:
+            return self.lf(x)
+        except self.interrupts:
+            raise _Interrupted(self.name, x.get("id")) from None
 
 
 def plan(store: RedisStore, pid: str, chunk_size: int) -> dict[str, Any]:
@@ -32,10 +55,18 @@ def plan(store: RedisStore, pid: str, chunk_size: int) -> dict[str, Any]:
 def apply_chunk(
     store: RedisStore, pid: str, version: int, chunk: int, start: int, stop: int,
     progress: Progress | None = None,
+    interrupts: tuple[type[BaseException], ...] = (),
 ) -> dict[str, Any]:
-    """Apply the project's LFs to rows ``[start, stop)``; store the chunk of ``L``."""
+    """Apply the project's LFs to rows ``[start, stop)``; store the chunk of ``L``.
+
+    ``interrupts``: the exception types a time limit raises inside a running LF
+    (RQ's job timeout); one of them stops the chunk with :class:`LFTimeout`
+    naming the LF and the item it was on.
+    """
     project = store.get_project(pid)
-    lfs = load_lfs(project["lf_module"])
+    lfs: list[Any] = load_lfs(project["lf_module"])
+    if interrupts:
+        lfs = [_Watched(lf, interrupts) for lf in lfs]
     ids = store.item_ids(pid, start, stop)
     items = store.items(pid, ids)
     recs = [Record({**i["fields"], "id": i["id"], "text": i["text"],
@@ -46,8 +77,13 @@ def apply_chunk(
         if progress is not None:
             progress(done, total)
 
-    res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
-                    progress_every=max(200, len(recs) // 5))
+    try:
+        res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
+                        progress_every=max(200, len(recs) // 5))
+    except _Interrupted as hit:
+        raise LFTimeout(f"LF {hit.lf!r} was still running on item {hit.item!r} when the "
+                        f"chunk of rows {start}-{stop - 1} hit its time limit "
+                        "(LOOP_LF_CHUNK_TIMEOUT); fix the LF and apply again") from None
     store.save_L_chunk(pid, version, chunk, res.L,
                        [{"lfs": [lf.name for lf in lfs]}, *res.errors_as_dicts()])
     return {"chunk": chunk, "n_items": stop - start,

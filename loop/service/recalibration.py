@@ -103,20 +103,27 @@ class Recalibrator:
             return None
         return self.request(pid)
 
-    def request(self, pid: str, *, respect_gap: bool = True) -> str | None:
-        """Enqueue an automatic recalibration unless one is running or enqueued (or,
-        with ``respect_gap``, one was requested less than ``min_gap`` s ago)."""
+    def request(self, pid: str, *, after_run: bool = False) -> str | None:
+        """Enqueue an automatic recalibration unless one is running or enqueued, or
+        one was requested less than ``min_gap`` s ago. ``after_run``: asked by a
+        run that just ended (answers came in meanwhile); within the gap it is
+        scheduled for the end of the gap instead of dropped."""
         s = self.store
-        if s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
+        if not after_run and s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
             return None  # the running one re-checks the policy when it ends
-        if respect_gap and self.policy.min_gap > 0 and not s.set_flag(
-                pid, "recal_recent", self.policy.min_gap):
-            return None
+        args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy))
+        meta = {"type": "recalibrate", "project": pid, "auto": True}
+        if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
+                                                      self.policy.min_gap):
+            if not after_run:
+                return None
+            # Scheduled for the end of the gap, without the pending flag: if the
+            # scheduler is late (its worker died), answers still trigger one.
+            delay = max(0.05, s.flag_ttl(pid, "recal_recent"))
+            return self.enqueue(*args, meta=meta, delay=delay)
         if not s.set_flag(pid, "recal_pending", PENDING_TTL):
             return None
-        jid = self.enqueue("recalibrate", pid, self.queue_size, False, True,
-                           asdict(self.policy),
-                           meta={"type": "recalibrate", "project": pid, "auto": True})
+        jid = self.enqueue(*args, meta=meta)
         log.info("project %s: recalibration %s enqueued", pid, jid)
         return jid
 
@@ -159,7 +166,7 @@ class Recalibrator:
         elif end_model:
             self.request_end_model(pid, out["id"])
         if self.policy.due(s.since_recal(pid), 0.0 if self.policy.seconds else None):
-            self.request(pid, respect_gap=False)  # answers that came in during this run
+            self.request(pid, after_run=True)  # answers that came in during this run
         return out
 
     def _acquire(self, lock: Any, pid: str, name: str) -> bool:

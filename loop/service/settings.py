@@ -51,6 +51,10 @@ class Settings:
     max_items: int = 1_000_000
     #: Seconds an LF module may take to import when a project is created.
     lf_import_timeout: float = 20.0
+    #: Seconds one apply-LFs chunk may take (``chunk_size`` items x every LF); past
+    #: it the run fails naming the LF and the item (a normal chunk of 1,000 items
+    #: takes well under a second).
+    lf_chunk_timeout: int = 300
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -78,7 +82,7 @@ class Settings:
 
     def check(self) -> None:
         for name in ("chunk_size", "queue_size", "answers_per_item", "max_upload_bytes",
-                     "max_items"):
+                     "max_items", "lf_chunk_timeout"):
             if getattr(self, name) < 1:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 1, got {getattr(self, name)}")
         for name in ("lease_seconds", "lf_import_timeout"):

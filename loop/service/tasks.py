@@ -9,6 +9,7 @@ from typing import Any
 
 from rq import Queue, get_current_job
 
+from loop.errors import LFTimeout
 from loop.service import labeling, models
 from loop.service.jobs import enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
@@ -34,18 +35,28 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
 
-    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any]) -> str:
-        return str(enqueue_task(queue, store, func, pid, *args, meta=meta).id)
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
+                delay: float | None = None) -> str:
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
     return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size)
 
 
 def apply_lfs_chunk(pid: str, version: int, chunk: int, start: int, stop: int
                     ) -> dict[str, Any]:
-    """Apply the LFs to rows [start, stop) under L version ``version``."""
+    """Apply the LFs to rows [start, stop) under L version ``version``; past the
+    job's time limit it fails naming the LF and item, and is not retried."""
+    from rq.timeouts import JobTimeoutException
+
     job = _job()
-    return labeling.apply_chunk(RedisStore(job.connection), pid, version, chunk, start, stop,
-                                progress=_progress(job))
+    try:
+        return labeling.apply_chunk(RedisStore(job.connection), pid, version, chunk, start,
+                                    stop, progress=_progress(job),
+                                    interrupts=(JobTimeoutException,))
+    except LFTimeout:
+        job.retries_left = 0  # the same LF on the same items would hang again
+        job.save()
+        raise
 
 
 def merge_lfs(pid: str, version: int, n_chunks: int, chunk_size: int, n_items: int

@@ -4,7 +4,7 @@
   token; only the owner can release or extend), with a TTL that a holder extends
   while it is alive (:class:`KeepAlive`), so a killed holder frees it within
   ``timeout`` seconds;
-* ``<p>:flag:<name>`` flags set with SET NX EX: each has a TTL of at most a minute
+* ``<p>:flag:<name>`` flags set with SET NX EX: each has a TTL of a minute or so
   (``recal_pending``, ``end_model_pending``, ``refill_pending``, ``recal_recent``),
   so none outlives the job that set it for long;
 * ``<p>:since_recal`` answers since the last successful recalibration began (the
@@ -24,7 +24,7 @@ from loop.storage.base import StoreBase
 
 log = logging.getLogger(__name__)
 
-#: Upper bound on every flag's TTL (seconds).
+#: Flags last at most twice this (seconds).
 MAX_FLAG_TTL = 60
 
 
@@ -32,12 +32,16 @@ class CoordinationMixin(StoreBase):
     """Owned locks with a TTL, flags, the answers-since-recalibration counter."""
 
     def set_flag(self, pid: str, name: str, ttl: float) -> bool:
-        """Set a flag unless set (SET NX EX, TTL capped at a minute); True if set now."""
-        ttl_ms = max(1, int(1000 * min(float(ttl), MAX_FLAG_TTL)))
+        """Set a flag unless set (SET NX PX, TTL capped at two minutes); True if set now."""
+        ttl_ms = max(1, int(1000 * min(float(ttl), 2 * MAX_FLAG_TTL)))
         return bool(self.r.set(self._k(pid, "flag", name), "1", nx=True, px=ttl_ms))
 
     def clear_flag(self, pid: str, name: str) -> None:
         self.r.delete(self._k(pid, "flag", name))
+
+    def flag_ttl(self, pid: str, name: str) -> float:
+        """Seconds until flag ``name`` expires (0 if not set)."""
+        return max(0.0, int(self.r.pttl(self._k(pid, "flag", name))) / 1000)
 
     def has_flag(self, pid: str, name: str) -> bool:
         return bool(self.r.exists(self._k(pid, "flag", name)))

@@ -51,8 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store = RedisStore(conn.client)
     queue = Queue(settings.queue_name, connection=conn.client)
 
-    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any]) -> str:
-        return str(enqueue_task(queue, store, func, pid, *args, meta=meta).id)
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
+                delay: float | None = None) -> str:
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
     policy = RecalibrationPolicy(settings.recalibrate_every, settings.recalibrate_seconds,
                                  settings.recalibrate_min_seconds)

@@ -25,12 +25,12 @@ def ready(store, client, project):
     return prepare_project(store, client, project)
 
 
-def _recal(store, enqueued):
-    def enqueue(func, pid, *args, meta):
-        enqueued.append((func, args))
+def _recal(store, enqueued, min_gap=0.0):
+    def enqueue(func, pid, *args, meta, delay=None):
+        enqueued.append((func, args) if delay is None else (func, args, delay))
         return f"job-{len(enqueued)}"
 
-    return Recalibrator(store, enqueue, RecalibrationPolicy(every=10, min_gap=0), 30)
+    return Recalibrator(store, enqueue, RecalibrationPolicy(every=10, min_gap=min_gap), 30)
 
 
 def test_one_request_while_one_is_pending(store, ready):
@@ -71,6 +71,17 @@ def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, re
     r.run(ready)
     assert store.since_recal(ready) == 10
     assert [f for f, _ in jobs] == ["retrain_end_model", "recalibrate"]
+
+
+def test_the_minimum_gap_drops_answer_triggers_but_delays_a_runs_own_request(store, ready):
+    jobs: list = []
+    r = _recal(store, jobs, min_gap=5)
+    assert r.answer_arrived(ready, 10) == "job-1"
+    store.clear_flag(ready, "recal_pending")  # the job started
+    assert r.answer_arrived(ready, 20) is None  # within the gap: the next answer asks again
+    assert r.request(ready, after_run=True) == "job-2"  # a run's own: scheduled, not lost
+    func, _, delay = jobs[-1]
+    assert func == "recalibrate" and 0 < delay <= 5
 
 
 def test_a_crashed_run_leaves_the_answers_due(store, client, ready, monkeypatch):
