@@ -5,6 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 COPY pyproject.toml README.md ./
 COPY loop ./loop
 COPY workers ./workers
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && useradd --create-home --uid 10001 loop \
+    && mkdir -p /app/lfs && chown loop /app/lfs
+USER loop
 EXPOSE 8000
-CMD ["gunicorn", "-k", "gthread", "--threads", "8", "-w", "2", "-b", "0.0.0.0:8000", "loop.web:create_app()"]
+CMD ["gunicorn", "-k", "gthread", "--threads", "8", "-w", "2", "-b", "0.0.0.0:8000", \
+     "--no-control-socket", "loop.web:create_app()"]

@@ -5,101 +5,74 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
-#: Threads per gunicorn worker: requests mostly wait on Redis, but more threads
-#: than this per process just contend for the GIL.
-DEFAULT_WEB_THREADS = 8
-
-
-def default_web_workers() -> int:
-    """One gunicorn process per core (at least 2): the GIL caps each at one core."""
-    return max(2, os.cpu_count() or 1)
-
-
-def _worker_cmd(url: str, queue: str = "loop") -> list[str]:
-    from workers import command
-
-    return command(url, queue)
+from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, say
 
 
 def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
                 data_dir: str = "var", api_keys: str | None = None,
                 web_workers: int | None = None, wait: bool = True,
                 env: dict[str, str] | None = None, web_threads: int | None = None,
-                ) -> dict[str, Any]:
-    """Start Redis (embedded unless ``LOOP_REDIS_URL``), ``workers`` rq workers and gunicorn.
+                ) -> Any:
+    """Start Redis (embedded unless ``LOOP_REDIS_URL``), ``workers`` RQ workers and
+    gunicorn under a :class:`~loop.service.supervisor.Supervisor`.
 
-    gunicorn runs ``web_workers`` gthread processes with ``web_threads`` threads
-    each (defaults: :func:`default_web_workers`, :data:`DEFAULT_WEB_THREADS`).
-
-    Returns ``{url, redis_url, api_keys, processes, connection}``; with ``wait`` it
-    blocks until Ctrl-C / SIGTERM and then stops every process it started.
+    The admin key comes from ``api_keys``, else ``LOOP_API_KEYS``; only a key it
+    had to generate is printed. With ``wait`` it supervises until Ctrl-C /
+    SIGTERM and returns the exit code; else it returns ``{url, redis_url,
+    api_keys, supervisor, processes, connection}`` (stop it with
+    :func:`stop_service`).
     """
-    from loop.redis_server import connect
-
-    conn = connect(os.environ.get("LOOP_REDIS_URL"), data_dir=os.path.join(data_dir, "redis"))
-    keys = api_keys or os.environ.get("LOOP_API_KEYS") or secrets.token_urlsafe(16)
-    child_env = {**os.environ, **(env or {}), "LOOP_REDIS_URL": conn.url, "LOOP_API_KEYS": keys,
-                 "LOOP_DATA_DIR": data_dir}
-    procs = [subprocess.Popen(_worker_cmd(conn.url), env=child_env) for _ in range(workers)]
-    web_workers = web_workers or default_web_workers()
-    web_threads = web_threads or DEFAULT_WEB_THREADS
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(web_threads),
-         "-w", str(web_workers), "-b", f"{host}:{port}", "--no-control-socket",
-         "loop.web:create_app()"],
-        env=child_env))
-    url = f"http://{host}:{port}"
-    print(f"loop: serving on {url}  (redis: {conn.url}, workers: {workers})", flush=True)
-    print(f"loop: admin API key(s): {keys}", flush=True)
-    info = {"url": url, "redis_url": conn.url, "api_keys": keys, "processes": procs,
-            "connection": conn}
+    keys = api_keys or os.environ.get("LOOP_API_KEYS") or ""
+    if not keys:
+        keys = secrets.token_urlsafe(16)
+        say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")
+    sup = Supervisor(data_dir=data_dir, redis_url=os.environ.get("LOOP_REDIS_URL", ""),
+                     workers=workers, host=host, port=port, web_workers=web_workers,
+                     web_threads=web_threads, api_keys=keys, env=env)
+    sup.start()
+    say(f"serving on {sup.url}  (redis: {sup.redis_url}, workers: {workers}); Ctrl-C stops")
     if wait:
-        def stop(*_: Any) -> None:
-            raise KeyboardInterrupt
+        return sup.run()
+    return {"url": sup.url, "redis_url": sup.redis_url, "api_keys": keys, "supervisor": sup,
+            "processes": [c.proc for c in sup.children], "connection": _Client(sup.redis_url)}
 
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            while all(p.poll() is None for p in procs):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            stop_service(info)
-    return info
+
+class _Client:
+    """A Redis client for the service's Redis (``.client``)."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+
+    def shutdown(self) -> None:
+        self.client.close()
 
 
 def stop_service(info: dict[str, Any]) -> None:
-    """Terminate the processes :func:`run_service` started, then the embedded Redis."""
-    for p in info["processes"]:
-        if p.poll() is None:
-            p.terminate()
-    for p in info["processes"]:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    """Stop what :func:`run_service` started (``wait=False``)."""
     info["connection"].shutdown()
+    info["supervisor"].stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    run_service(workers=args.workers, host=args.host, port=args.port, data_dir=args.data_dir,
-                web_workers=args.web_workers, web_threads=args.web_threads)
-    return 0
+    return int(run_service(workers=args.workers, host=args.host, port=args.port,
+                           data_dir=args.data_dir, web_workers=args.web_workers,
+                           web_threads=args.web_threads))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from workers import command
+
     url = args.url or os.environ.get("LOOP_REDIS_URL")
     if not url:
         print("loop: error: give --url or set LOOP_REDIS_URL", file=sys.stderr)
         return 2
-    return subprocess.call(_worker_cmd(url, args.queue))
+    return subprocess.call(command(url, args.queue))
 
 
 def add_service_commands(sub: Any) -> None:

@@ -65,7 +65,7 @@ def run_demo(args: Any) -> int:
     def _stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, _stop)  # until the supervisor takes over
     info = run_service(workers=int(getattr(args, "workers", 2)), host="127.0.0.1",
                        port=int(getattr(args, "port", 8000)), data_dir=str(data_dir),
                        api_keys=state.get("admin_key"), wait=False)
@@ -103,12 +103,13 @@ loop demo is running. Press Ctrl-C to stop.
 """, flush=True)
         if not getattr(args, "no_browser", False):
             webbrowser.open(f"{base}/signin?next=/p/{pid}/label#token={token}")
-        while all(p.poll() is None for p in info["processes"]):
-            time.sleep(0.5)
-        _log("a service process exited; stopping")
-        return 1
-    except KeyboardInterrupt:
-        _log("stopping")
-        return 0
-    finally:
+        # From here the supervisor owns the processes: restarts any that die,
+        # stops them all on Ctrl-C / SIGTERM and says "stopped".
+        return int(info["supervisor"].run())
+    except KeyboardInterrupt:  # Ctrl-C while the demo project was being set up
         stop_service(info)
+        _log("stopped")
+        return 0
+    except BaseException:
+        stop_service(info)
+        raise

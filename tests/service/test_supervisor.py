@@ -1,0 +1,169 @@
+"""``loop serve`` as an operator runs it: a real process tree, real kills, real
+signals. Each child killed with kill -9 comes back; Ctrl-C stops everything within
+10 s, frees the port, leaves no process behind and exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from svc_helpers import HELD_OUT_QUERY, held_out_csv, worker_env
+
+KEY = "serve-test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _call(base, method, path, body=None, data=None, ctype="application/json", token=KEY):
+    req = urllib.request.Request(base + path, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": ctype},
+        data=data if data is not None else (None if body is None else json.dumps(body).encode()))
+    with urllib.request.urlopen(req, timeout=30) as r:
+        raw = r.read()
+        return r.status, (json.loads(raw) if raw else None)
+
+
+def _health(base):
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+            return json.load(r)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _wait(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is not alive
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.slow
+def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
+    env.pop("LOOP_REDIS_URL")
+    out = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port", str(port),
+                              "--data-dir", str(tmp_path / "var"), "--workers", "2",
+                              "--web-workers", "2"], env=env, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    state_file = tmp_path / "var" / "serve.json"
+    try:
+        assert _wait(lambda: (_health(base) or {}).get("workers") == 2, 60), "not up"
+        log = (tmp_path / "serve.log").read_text()
+        assert KEY not in log  # the key came from LOOP_API_KEYS: never printed
+        _, p = _call(base, "POST", "/api/projects", {
+            "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+            "text_field": "CONTENT"})
+        pid = p["id"]
+        _call(base, "POST", f"/api/projects/{pid}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+              ctype="text/csv")
+        for kind in ("apply_lfs", "recalibrate"):
+            _, j = _call(base, "POST", f"/api/projects/{pid}/jobs", {"type": kind})
+            assert _wait(lambda j=j: _call(base, "GET", f"/api/jobs/{j['job_id']}")[1][
+                "status"] == "finished", 60)
+        _, tok = _call(base, "POST", f"/api/projects/{pid}/annotators", {"name": "ann"})
+        acked: dict[str, int] = {}
+        stop = threading.Event()
+
+        def annotate():  # load while children are killed
+            while not stop.is_set():
+                try:
+                    st, got = _call(base, "POST", f"/api/projects/{pid}/queue/next",
+                                    token=tok["token"])
+                    if st != 200:
+                        time.sleep(0.1)
+                        continue
+                    item = got["item"]["id"]
+                    st, _ = _call(base, "POST", f"/api/projects/{pid}/queue/answer", {
+                        "item_id": item, "label": 0, "lease_id": got["lease"]["id"]},
+                        token=tok["token"])
+                    if st == 200:
+                        acked[item] = 0
+                except (urllib.error.URLError, OSError, ValueError):
+                    time.sleep(0.2)  # a child is being restarted
+
+        t = threading.Thread(target=annotate)
+        t.start()
+        recovery = {}
+        for name in ("worker-1", "web", "redis", "worker-2"):
+            time.sleep(2)
+            victim = json.loads(state_file.read_text())["children"][name]
+            os.kill(victim, signal.SIGKILL)
+            t0 = time.time()
+            assert _wait(lambda v=victim, n=name: json.loads(state_file.read_text())[
+                "children"][n] != v and (_health(base) or {}).get("workers") == 2, 60), name
+            recovery[name] = time.time() - t0
+        time.sleep(3)
+        stop.set()
+        t.join(timeout=60)
+        print("healthy again after kill -9 of:", {k: round(v, 1) for k, v in recovery.items()})
+        assert len(acked) > 10
+        _, m = _call(base, "GET", f"/api/projects/{pid}/metrics")
+        assert m["n_gold"] >= len(acked)  # every acknowledged answer is there
+        children = json.loads(state_file.read_text())["children"]
+
+        # Ctrl-C: everything gone within 10 s, port free, exit 0, "stopped"
+        t0 = time.time()
+        os.killpg(serve.pid, signal.SIGINT)
+        code = serve.wait(timeout=15)
+        took = time.time() - t0
+        assert code == 0 and took < 10, (code, took)
+        assert (tmp_path / "serve.log").read_text().rstrip().endswith("loop: stopped")
+        assert not [p for p in children.values() if _alive(p)]
+        with socket.socket() as s:  # nothing listens on the port any more (a server
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # may bind it)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        print(f"Ctrl-C: stopped in {took:.1f} s")
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+        out.close()
+
+
+@pytest.mark.slow
+def test_kill_9_of_serve_itself_takes_its_children_along(tmp_path):
+    port = _free_port()
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
+    env.pop("LOOP_REDIS_URL")
+    serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port", str(port),
+                              "--data-dir", str(tmp_path), "--workers", "1",
+                              "--web-workers", "1"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        assert _wait(lambda: (_health(f"http://127.0.0.1:{port}") or {}).get("workers") == 1,
+                     60)
+        children = json.loads((tmp_path / "serve.json").read_text())["children"]
+    finally:
+        serve.kill()
+        serve.wait()
+    assert _wait(lambda: not [p for p in children.values() if _alive(p)], 10)
