@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,6 +64,36 @@ class LabelingFunction:
 
     def __repr__(self) -> str:
         return f"LabelingFunction({self.name!r})"
+
+    def fingerprint(self) -> str:
+        """A hash of what decides this LF's votes: its name, the source (or, where
+        there is none, the bytecode) of its function and preprocessors, and its
+        resources. Two applies with equal fingerprints vote the same, so only
+        LFs whose fingerprint changed need to run again.
+
+        >>> def vote(x):
+        ...     return 1
+        >>> LabelingFunction("a", vote).fingerprint() == LabelingFunction("a", vote).fingerprint()
+        True
+        >>> LabelingFunction("a", vote).fingerprint() == LabelingFunction("b", vote).fingerprint()
+        False
+        """
+        h = hashlib.sha256(self.name.encode())
+        for fn in (self.f, *self.pre):
+            h.update(_code_text(fn).encode())
+        h.update(repr(sorted(self.resources.items(), key=lambda kv: kv[0])).encode())
+        return h.hexdigest()[:16]
+
+
+def _code_text(fn: Any) -> str:
+    """The source of ``fn`` if Python can find it, else its bytecode and constants."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return repr(fn)
+        return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
 
 
 def labeling_function(

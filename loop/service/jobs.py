@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rq import Retry
 
-from loop.errors import BadRequest, Conflict, JobNotFound
-from loop.service import labeling
+from loop.errors import BadRequest, Conflict, JobNotFound, NotReady
 from loop.service.settings import Settings
 from loop.storage import RedisStore
 
@@ -56,18 +55,14 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
         raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
     size = settings.queue_size
     if job_type == "apply_lfs":
-        plan = labeling.plan(store, pid, settings.chunk_size)
-        v = plan["version"]
-        chunks = [enqueue_task(queue, store, "apply_lfs_chunk", pid, v, c, a, b, record=False,
-                               job_timeout=settings.lf_chunk_timeout,
-                               meta={"type": "apply_lfs_chunk", "project": pid,
-                                     "progress": {"done": 0, "total": b - a}})
-                  for c, a, b in plan["chunks"]]
-        return enqueue_task(queue, store, "merge_lfs", pid, v, len(chunks), plan["chunk_size"],
-                            plan["n_items"], depends_on=chunks,
-                            meta={"type": "apply_lfs", "project": pid, "L_version": v,
-                                  "chunk_jobs": [j.id for j in chunks],
-                                  "progress": {"done": 0, "total": plan["n_items"]}})
+        if store.n_items(pid) == 0:
+            raise NotReady("upload items before applying LFs")
+        # planned in a worker (it imports the LFs and sees what changed), which then
+        # enqueues the units of work and the merge
+        return enqueue_task(queue, store, "apply_lfs", pid, settings.chunk_size,
+                            settings.lf_chunk_timeout,
+                            meta={"type": "apply_lfs", "project": pid,
+                                  "progress": {"done": 0, "total": store.n_items(pid)}})
     if job_type == "recalibrate":
         return enqueue_task(queue, store, "recalibrate", pid, size, True,
                             meta={"type": job_type, "project": pid})
@@ -102,36 +97,49 @@ def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
     meta = job.get_meta(refresh=True)
     status = job.get_status(refresh=False)
     progress = meta.get("progress", {"done": 0, "total": 0})
-    if meta.get("type") == "apply_lfs" and status != "finished" and "L_version" in meta:
-        progress = {"done": RedisStore(connection).apply_progress(meta["project"],
-                                                                  int(meta["L_version"])),
-                    "total": progress.get("total", 0)}
     error = tb = None
+    result = job.return_value() if status == "finished" else None
     if status == "failed":
         res = job.latest_result()
         tb = getattr(res, "exc_string", None)
         error = tb.strip().splitlines()[-1] if tb else "failed"
-    if status == "canceled" or status == "stopped":
+    if status in ("canceled", "stopped"):
         error = meta.get("stop_reason") or "canceled"
-    if meta.get("type") == "apply_lfs" and status == "deferred":
-        # the run waits on its chunks: a chunk that failed for good fails the run
-        for cid in meta.get("chunk_jobs", []):
-            try:
-                c = job_status(connection, cid)
-            except JobNotFound:
-                continue
-            if c["status"] in ("failed", "stopped", "canceled"):
-                status, error, tb = c["status"], c["error"], c["traceback"]
-                break
+    ended = job.ended_at
+    if meta.get("type") == "apply_lfs" and status == "finished" and meta.get("merge_job"):
+        # the plan is done: the run is as far as its units and merge are
+        plan = result or {}
+        merge = job_status(connection, meta["merge_job"])
+        status, result, ended = merge["status"], merge["result"], None
+        if status == "finished":
+            result = {**(result or {}), "units": plan.get("units")}
+            ended = merge["ended_at"]
+        progress = {"done": RedisStore(connection).apply_progress(meta["project"],
+                                                                  int(meta["L_version"])),
+                    "total": meta.get("rows", 0)}
+        if status == "finished":
+            progress["done"] = progress["total"]
+        if status == "deferred":  # waits on its units: one that failed for good fails it
+            for cid in meta.get("chunk_jobs", []):
+                try:
+                    c = job_status(connection, cid)
+                except JobNotFound:
+                    continue
+                if c["status"] in ("failed", "stopped", "canceled"):
+                    status, error, tb = c["status"], c["error"], c["traceback"]
+                    break
+        elif status != "finished":
+            error, tb = merge["error"], merge["traceback"]
 
     def iso(t: Any) -> str | None:
         return t.isoformat() if t else None
 
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "status": str(status.value if hasattr(status, "value") else status),
-            "progress": progress, "result": job.return_value() if status == "finished" else None,
+            "progress": progress, "result": result if status == "finished" else None,
             "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),
-            "started_at": iso(job.started_at), "ended_at": iso(job.ended_at)}
+            "started_at": iso(job.started_at),
+            "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
 
 
 def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
@@ -140,7 +148,8 @@ def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
     from rq.exceptions import InvalidJobOperation
 
     job = _fetch(connection, job_id)
-    ids = [job.id, *job.get_meta(refresh=True).get("chunk_jobs", [])]
+    meta = job.get_meta(refresh=True)
+    ids = [job.id, *meta.get("chunk_jobs", []), *filter(None, [meta.get("merge_job")])]
     stopped = []
     for jid in ids:
         j = _fetch(connection, jid)
@@ -160,6 +169,6 @@ def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
             except InvalidJobOperation:
                 continue
         stopped.append(jid)
-    if not stopped and job.get_status(refresh=True) in ("finished", "failed"):
-        raise Conflict(f"job {job.id} already ended ({job.get_status()})")
+    if not stopped and job_status(connection, job.id)["status"] in ("finished", "failed"):
+        raise Conflict(f"job {job.id} already ended")
     return {"id": job.id, "canceled": stopped}

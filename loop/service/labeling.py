@@ -1,8 +1,14 @@
-"""Applying a project's LFs to its items, in chunks spread over the workers.
+"""Applying a project's LFs to its items, in units of work spread over the workers.
 
-A run stores its chunks under a new ``L`` version; :func:`merge` checks every
-chunk is there and publishes the new ``L`` with one write (readers see the old
-``L`` or the new one, never a mix).
+A run is planned in a worker (:func:`plan`: it imports the LFs), computes only
+what changed since the published ``L`` (:func:`apply_unit`), and one
+:func:`merge` publishes the new ``L`` under a new version with one write
+(readers see the old ``L`` or the new one, never a mix):
+
+* rows uploaded since the last run get every LF;
+* rows already applied get only the LFs whose fingerprint changed (edited, new);
+  the other columns are copied from the published ``L``, and chunks where nothing
+  changed are not even copied.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
@@ -43,76 +51,150 @@ class _Watched:
             raise _Interrupted(self.name, x.get("id")) from None
 
 
-def plan(store: RedisStore, pid: str, chunk_size: int) -> dict[str, Any]:
-    """A new ``L`` version and its chunks ``[(chunk, start, stop)]`` over every item."""
+def plan(store: RedisStore, pid: str, chunk_size: int,
+         lfs: list[LabelingFunction] | None = None) -> dict[str, Any]:
+    """What a run must compute, stored under a new ``L`` version: units of work
+    ``{start, stop, lfs}`` (rows ``[start, stop)``, those LFs only)."""
     n = store.n_items(pid)
     if n == 0:
         raise NotReady("upload items before applying LFs")
-    return {"version": store.new_L_version(pid), "n_items": n, "chunk_size": chunk_size,
-            "chunks": [(c, a, b) for c, (a, b) in enumerate(chunk_bounds(n, chunk_size))]}
+    if lfs is None:
+        lfs = load_lfs(store.get_project(pid)["lf_module"])
+    names = [lf.name for lf in lfs]
+    prints = {lf.name: lf.fingerprint() for lf in lfs}
+    old = store.L_meta(pid)
+    base = old if (old and old.get("chunk_size") == chunk_size and old.get("fingerprints")
+                   and old["n_items"] <= n) else None
+    old_n = base["n_items"] if base else 0
+    same = [x for x in names if base and base["fingerprints"].get(x) == prints[x]]
+    changed = [x for x in names if x not in same]
+    units: list[dict[str, Any]] = []
+    if changed and old_n:
+        units += [{"start": a, "stop": b, "lfs": changed}
+                  for a, b in chunk_bounds(old_n, chunk_size)]
+    a = old_n
+    while a < n:  # new rows: every LF, in units aligned to the chunks
+        b = min(n, (a // chunk_size + 1) * chunk_size)
+        units.append({"start": a, "stop": b, "lfs": names})
+        a = b
+    version = store.new_L_version(pid)
+    out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
+           "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
+           "changed": changed, "units": units,
+           "base_version": None if base is None else base["version"],
+           "rows": int(sum(u["stop"] - u["start"] for u in units))}
+    store.save_apply_plan(pid, version, out)
+    return out
 
 
-def apply_chunk(
-    store: RedisStore, pid: str, version: int, chunk: int, start: int, stop: int,
-    progress: Progress | None = None,
+def apply_unit(
+    store: RedisStore, pid: str, version: int, unit: int, progress: Progress | None = None,
     interrupts: tuple[type[BaseException], ...] = (),
 ) -> dict[str, Any]:
-    """Apply the project's LFs to rows ``[start, stop)``; store the chunk of ``L``.
+    """Compute one unit of a planned run and store it.
 
     ``interrupts``: the exception types a time limit raises inside a running LF
-    (RQ's job timeout); one of them stops the chunk with :class:`LFTimeout`
+    (RQ's job timeout); one of them stops the unit with :class:`LFTimeout`
     naming the LF and the item it was on.
     """
+    p = store.apply_plan(pid, version)
+    u = p["units"][unit]
+    start, stop = int(u["start"]), int(u["stop"])
     project = store.get_project(pid)
-    lfs: list[Any] = load_lfs(project["lf_module"])
+    by_name = {lf.name: lf for lf in load_lfs(project["lf_module"])}
+    if any(x not in by_name or by_name[x].fingerprint() != p["fingerprints"][x]
+           for x in u["lfs"]):
+        raise NotReady("the LF module changed during the run; apply the LFs again")
+    lfs: list[Any] = [by_name[x] for x in u["lfs"]]
     if interrupts:
         lfs = [_Watched(lf, interrupts) for lf in lfs]
     ids = store.item_ids(pid, start, stop)
     items = store.items(pid, ids)
-    recs = [Record({**i["fields"], "id": i["id"], "text": i["text"],
-                    project["text_field"]: i["text"]}) for i in items]
+    tf = project["text_field"]
+    recs = [Record({**i["fields"], "id": i["id"], "text": i["text"], tf: i["text"]})
+            for i in items]
 
     def report(done: int, total: int) -> None:
-        store.set_apply_progress(pid, version, chunk, done)
+        store.set_apply_progress(pid, version, unit, done)
         if progress is not None:
             progress(done, total)
 
     try:
         res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
-                        progress_every=max(200, len(recs) // 5))
+                        progress_every=max(50, len(recs) // 10))
     except _Interrupted as hit:
         raise LFTimeout(f"LF {hit.lf!r} was still running on item {hit.item!r} when the "
-                        f"chunk of rows {start}-{stop - 1} hit its time limit "
+                        f"unit of rows {start}-{stop - 1} hit its time limit "
                         "(LOOP_LF_CHUNK_TIMEOUT); fix the LF and apply again") from None
-    store.save_L_chunk(pid, version, chunk, res.L,
-                       [{"lfs": [lf.name for lf in lfs]}, *res.errors_as_dicts()])
-    return {"chunk": chunk, "n_items": stop - start,
+    store.save_L_chunk(pid, version, unit, res.L, res.errors_as_dicts())
+    return {"unit": unit, "rows": stop - start, "lfs": len(u["lfs"]),
             "n_errors": sum(e.count for e in res.errors.values())}
 
 
-def merge(store: RedisStore, pid: str, version: int, n_chunks: int, chunk_size: int,
-          n_items: int) -> dict[str, Any]:
-    """Publish the ``L`` of ``version`` once every chunk is stored."""
-    parts, names = [], None
-    for c in range(n_chunks):
-        errs = store.L_chunk_errors(pid, version, c)
-        if errs is None:
-            raise NotReady(f"chunk {c} of the LF run is missing")
-        head, rest = errs[0], errs[1:]
-        if names is not None and head["lfs"] != names:
-            raise NotReady("the LF module changed during the run; apply the LFs again")
-        names = head["lfs"]
-        parts.append({e["lf"]: LFErrorSummary(e["lf"], e["count"], e["example_id"],
-                                              e["example_error"]) for e in rest})
-    errors = [e.to_dict() for e in merge_errors(parts).values()]
-    chunks = [store.L_chunk_key(pid, version, c) for c in range(n_chunks)]
-    meta = {"version": version, "n_lfs": len(names or []), "lf_names": names or [],
-            "chunk_size": chunk_size, "chunks": chunks, "n_items": n_items,
-            "errors": errors, "applied_at": time.time()}
+def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
+    """Assemble and publish the ``L`` of run ``version`` once every unit is stored."""
+    p = store.apply_plan(pid, version)
+    cs, n, old_n, names = p["chunk_size"], p["n_items"], p["old_n"], p["lfs"]
+    published = store.L_meta(pid)
+    if p["base_version"] is not None and published.get("version") != p["base_version"]:
+        raise NotReady("another LF run was published during this one; apply the LFs again")
+    base = published if p["base_version"] is not None else None
+    m = len(names)
+    col = {x: j for j, x in enumerate(names)}
+    units: dict[int, Any] = {}
+    errs: list[dict[str, LFErrorSummary]] = []
+    for i, u in enumerate(p["units"]):
+        arr = store.L_chunk(store.L_chunk_key(pid, version, i), len(u["lfs"]))
+        e = store.L_chunk_errors(pid, version, i)
+        if arr is None or e is None:
+            raise NotReady(f"unit {i} of the LF run is missing; apply the LFs again")
+        units[i] = arr
+        errs.append({d["lf"]: LFErrorSummary(d["lf"], d["count"], d["example_id"],
+                                             d["example_error"]) for d in e})
+    if base is not None:  # unchanged LFs keep what they found on the rows done before
+        errs.append({d["lf"]: LFErrorSummary(d["lf"], d["count"], d["example_id"],
+                                             d["example_error"])
+                     for d in base.get("errors", []) if d["lf"] in p["same"]})
+    old_rows = {u["start"]: i for i, u in enumerate(p["units"])
+                if u["stop"] <= old_n and u["lfs"] == p["changed"]}
+    new_rows = {u["start"]: i for i, u in enumerate(p["units"]) if u["start"] >= old_n}
+    untouched = base is not None and not p["changed"] and base["lf_names"] == names
+    chunks = []
+    for c, (a, b) in enumerate(chunk_bounds(n, cs)):
+        if untouched and base is not None and b <= old_n:
+            chunks.append(base["chunks"][c])  # nothing changed here: keep the chunk
+            continue
+        if a >= old_n and len(p["units"][new_rows[a]]["lfs"]) == m and b == p["units"][
+                new_rows[a]]["stop"]:
+            chunks.append(store.L_chunk_key(pid, version, new_rows[a]))  # a new chunk as is
+            continue
+        block = np.full((b - a, m), -1, dtype=np.int8)
+        k = min(b, old_n) - a  # rows of this chunk applied before
+        if k > 0 and base is not None:
+            old = store.L_chunk(base["chunks"][c], base["n_lfs"])
+            if old is None:
+                raise NotReady("the published L lost a chunk; apply the LFs again")
+            old_col = {x: j for j, x in enumerate(base["lf_names"])}
+            for x in p["same"]:
+                block[:k, col[x]] = old[:k, old_col[x]]
+            if p["changed"]:
+                fresh = units[old_rows[a]]
+                for j, x in enumerate(p["changed"]):
+                    block[:k, col[x]] = fresh[:k, j]
+        if b > old_n:
+            block[max(k, 0):] = units[new_rows[max(a, old_n)]]
+        key = store.L_chunk_key(pid, version, f"m{c}")
+        store.save_L_block(key, block)
+        chunks.append(key)
+    errors = [e.to_dict() for e in merge_errors(errs).values()]
+    meta = {"version": version, "n_lfs": m, "lf_names": names, "chunk_size": cs,
+            "chunks": chunks, "n_items": n, "errors": errors, "applied_at": time.time(),
+            "fingerprints": p["fingerprints"]}
     store.publish_L(pid, meta)
     L, _ = store.load_L(pid)
-    if L is None or L.shape[0] != n_items:
-        raise NotReady(f"L has {0 if L is None else L.shape[0]} rows for {n_items} items; "
+    if L is None or L.shape[0] != n:
+        raise NotReady(f"L has {0 if L is None else L.shape[0]} rows for {n} items; "
                        "apply the LFs again")
-    return {"n_items": int(L.shape[0]), "n_lfs": len(names or []),
+    return {"n_items": int(L.shape[0]), "n_lfs": m, "rows_computed": p["rows"],
+            "lfs_recomputed": p["changed"], "incremental": p["base_version"] is not None,
             "coverage": float((L >= 0).any(axis=1).mean()) if L.size else 0.0}

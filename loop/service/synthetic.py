@@ -58,7 +58,7 @@ def write_project(store: RedisStore, n: int, n_eval: int = 1000, seed: int = 0,
     version = store.new_L_version(pid)
     chunks = []
     for c, a in enumerate(range(0, n, chunk_size)):
-        store.save_L_chunk(pid, version, c, L[a:a + chunk_size], [{"lfs": names}])
+        store.save_L_chunk(pid, version, c, L[a:a + chunk_size], [])
         chunks.append(store.L_chunk_key(pid, version, c))
     store.publish_L(pid, {"version": version, "n_lfs": N_LFS, "lf_names": names,
                           "chunk_size": chunk_size, "chunks": chunks, "n_items": n,

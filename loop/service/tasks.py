@@ -42,31 +42,47 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
     return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size)
 
 
-def apply_lfs_chunk(pid: str, version: int, chunk: int, start: int, stop: int
-                    ) -> dict[str, Any]:
-    """Apply the LFs to rows [start, stop) under L version ``version``; past the
-    job's time limit it fails naming the LF and item, and is not retried."""
+def apply_lfs(pid: str, chunk_size: int, unit_timeout: int) -> dict[str, Any]:
+    """Plan an apply run (what changed since the last one) and enqueue its units
+    of work, spread over every worker, and the merge that publishes ``L``."""
+    job = _job()
+    store = RedisStore(job.connection)
+    queue = Queue(job.origin, connection=job.connection)
+    p = labeling.plan(store, pid, chunk_size)
+    v = p["version"]
+    units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
+                          job_timeout=unit_timeout,
+                          meta={"type": "apply_lfs_unit", "project": pid,
+                                "progress": {"done": 0, "total": u["stop"] - u["start"]}})
+             for i, u in enumerate(p["units"])]
+    merge = enqueue_task(queue, store, "merge_lfs", pid, v, record=False,
+                         depends_on=units or None,
+                         meta={"type": "merge_lfs", "project": pid})
+    job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
+                     "merge_job": merge.id, "rows": p["rows"]})
+    job.save_meta()
+    return {"version": v, "units": len(units), "rows": p["rows"],
+            "lfs_recomputed": p["changed"], "new_rows": p["n_items"] - p["old_n"]}
+
+
+def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
+    """Compute one unit of an apply run; past the job's time limit it fails naming
+    the LF and item, and is not retried."""
     from rq.timeouts import JobTimeoutException
 
     job = _job()
     try:
-        return labeling.apply_chunk(RedisStore(job.connection), pid, version, chunk, start,
-                                    stop, progress=_progress(job),
-                                    interrupts=(JobTimeoutException,))
+        return labeling.apply_unit(RedisStore(job.connection), pid, version, unit,
+                                   progress=_progress(job), interrupts=(JobTimeoutException,))
     except LFTimeout:
         job.retries_left = 0  # the same LF on the same items would hang again
         job.save()
         raise
 
 
-def merge_lfs(pid: str, version: int, n_chunks: int, chunk_size: int, n_items: int
-              ) -> dict[str, Any]:
-    """Publish the new L once every chunk is stored."""
-    job = _job()
-    out = labeling.merge(RedisStore(job.connection), pid, version, n_chunks, chunk_size,
-                         n_items)
-    _progress(job)(out["n_items"], out["n_items"])
-    return out
+def merge_lfs(pid: str, version: int) -> dict[str, Any]:
+    """Publish the new L once every unit is stored."""
+    return labeling.merge(RedisStore(_job().connection), pid, version)
 
 
 def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,

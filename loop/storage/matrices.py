@@ -40,12 +40,29 @@ class MatricesMixin(StoreBase):
     def new_L_version(self, pid: str) -> int:
         return int(self.r.incr(self._k(pid, "L", "next")))
 
-    def L_chunk_key(self, pid: str, version: int, chunk: int) -> str:
+    def L_chunk_key(self, pid: str, version: int, chunk: int | str) -> str:
         return self._k(pid, "L", str(version), str(chunk))
+
+    def save_apply_plan(self, pid: str, version: int, plan: dict[str, Any]) -> None:
+        self.r.set(self._k(pid, "L", str(version), "plan"), json.dumps(plan), ex=7 * 86400)
+
+    def apply_plan(self, pid: str, version: int) -> dict[str, Any]:
+        raw = self.r.get(self._k(pid, "L", str(version), "plan"))
+        if raw is None:
+            from loop.errors import NotReady
+
+            raise NotReady(f"LF run {version} of project {pid} is unknown (expired?); "
+                           "apply the LFs again")
+        return dict(json.loads(raw))
+
+    def save_L_block(self, key: str, L: np.ndarray) -> None:
+        """Store a merged row chunk of a (not yet published) ``L``."""
+        self.r.set(key, np.ascontiguousarray(L, np.int8).tobytes(), ex=7 * 86400)
 
     def save_L_chunk(self, pid: str, version: int, chunk: int, L: np.ndarray,
                      errors: list[dict[str, Any]]) -> None:
-        """Store one row chunk of a (not yet published) ``L`` and its LF errors."""
+        """Store one unit (rows x its LFs) of a (not yet published) ``L`` and its LF
+        errors."""
         with self.r.pipeline(transaction=True) as p:
             p.set(self.L_chunk_key(pid, version, chunk),
                   np.ascontiguousarray(L, np.int8).tobytes(), ex=7 * 86400)
@@ -53,7 +70,7 @@ class MatricesMixin(StoreBase):
                   ex=7 * 86400)
             p.execute()
 
-    def L_chunk(self, pid: str, key: str, n_lfs: int) -> np.ndarray | None:
+    def L_chunk(self, key: str, n_lfs: int) -> np.ndarray | None:
         raw = self.r.get(key)
         return None if raw is None else np.frombuffer(raw, dtype=np.int8).reshape(-1, n_lfs)
 

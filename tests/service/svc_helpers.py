@@ -56,15 +56,14 @@ def run_burst(rconn, queue_name="loop"):
     SimpleWorker([q], connection=rconn).work(burst=True)
 
 
-def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> None:
+def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> dict:
     """Apply the project's LFs chunk by chunk and merge, as the apply_lfs job does."""
     from loop.service import labeling
 
     plan = labeling.plan(store, pid, chunk_size)
-    for c, a, b in plan["chunks"]:
-        labeling.apply_chunk(store, pid, plan["version"], c, a, b)
-    labeling.merge(store, pid, plan["version"], len(plan["chunks"]), chunk_size,
-                   plan["n_items"])
+    for i in range(len(plan["units"])):
+        labeling.apply_unit(store, pid, plan["version"], i)
+    return labeling.merge(store, pid, plan["version"])
 
 
 def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30) -> str:

@@ -73,7 +73,9 @@ def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
     workers.start("w1")
     jid = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
                       json={"type": "apply_lfs"}).json["job_id"]
-    chunk = Job.fetch(Job.fetch(jid, connection=rconn).meta["chunk_jobs"][0], connection=rconn)
+    plan = Job.fetch(jid, connection=rconn)
+    assert _wait(lambda: plan.get_meta(refresh=True).get("chunk_jobs"))  # planned in a worker
+    chunk = Job.fetch(plan.meta["chunk_jobs"][0], connection=rconn)
     assert _wait(lambda: chunk.get_meta(refresh=True).get("progress", {}).get("done", 0) > 0)
     workers.kill9("w1")
     killed = time.time()

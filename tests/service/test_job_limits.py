@@ -62,7 +62,7 @@ def test_a_hanging_lf_fails_within_the_limit_naming_itself_and_is_not_retried(
     assert "stuck_on_psy" in st["error"] and "still running on item" in st["error"]
     assert "LOOP_LF_CHUNK_TIMEOUT" in st["error"]
     failed = [Job.fetch(c, connection=rconn) for c in
-              Job.fetch(jid, connection=rconn).meta["chunk_jobs"]]
+              Job.fetch(jid, connection=rconn).get_meta(refresh=True)["chunk_jobs"]]
     failed = [j for j in failed if j.get_status(refresh=True) == "failed"]
     assert failed and all(j.retries_left == 0 for j in failed)
     assert took < 2 * 3 + 10  # the limit, once per chunk and worker, not again per retry

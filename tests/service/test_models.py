@@ -84,7 +84,7 @@ def test_a_new_L_is_published_in_one_switch(client, store, project):
     apply_lfs_in_process(store, project, chunk_size=2)
     L1, meta1 = store.load_L(project)
     old_chunks = meta1["chunks"]
-    apply_lfs_in_process(store, project, chunk_size=2)  # chunks of a new version ...
+    apply_lfs_in_process(store, project, chunk_size=3)  # a new layout: every chunk new ...
     L2, meta2 = store.load_L(project)
     assert meta2["version"] > meta1["version"] and not set(old_chunks) & set(meta2["chunks"])
     assert np.array_equal(L1, L2)
