@@ -120,14 +120,10 @@ def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
         if status == "finished":
             progress["done"] = progress["total"]
         if status == "deferred":  # waits on its units: one that failed for good fails it
-            for cid in meta.get("chunk_jobs", []):
-                try:
-                    c = job_status(connection, cid)
-                except JobNotFound:
-                    continue
-                if c["status"] in ("failed", "stopped", "canceled"):
-                    status, error, tb = c["status"], c["error"], c["traceback"]
-                    break
+            bad = _ended_badly(connection, job.origin, meta.get("chunk_jobs", []))
+            if bad is not None:
+                c = job_status(connection, bad)
+                status, error, tb = c["status"], c["error"], c["traceback"]
         elif status != "finished":
             error, tb = merge["error"], merge["traceback"]
 
@@ -140,6 +136,18 @@ def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
             "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),
             "started_at": iso(job.started_at),
             "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
+
+
+def _ended_badly(connection: Any, queue: str, ids: list[str]) -> str | None:
+    """The first of ``ids`` that failed for good or was stopped (two registry reads,
+    however many units a run has)."""
+    from rq import Queue
+    from rq.registry import CanceledJobRegistry, FailedJobRegistry
+
+    q = Queue(queue, connection=connection)
+    out = set(FailedJobRegistry(queue=q).get_job_ids(cleanup=False))
+    out |= set(CanceledJobRegistry(queue=q).get_job_ids(cleanup=False))
+    return next((i for i in ids if i in out), None)
 
 
 def cancel(connection: Any, job_id: Any) -> dict[str, Any]:

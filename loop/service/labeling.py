@@ -121,7 +121,7 @@ def apply_unit(
 
     try:
         res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
-                        progress_every=max(50, len(recs) // 10))
+                        progress_every=max(50, len(recs) // 5))
     except _Interrupted as hit:
         raise LFTimeout(f"LF {hit.lf!r} was still running on item {hit.item!r} when the "
                         f"unit of rows {start}-{stop - 1} hit its time limit "

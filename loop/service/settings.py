@@ -27,8 +27,9 @@ class Settings:
     demo: bool = False
     #: The RQ queue the web app enqueues on and the workers listen to.
     queue_name: str = "loop"
-    #: Items per apply-LFs job.
-    chunk_size: int = 1000
+    #: Items per apply-LFs unit of work (and per stored chunk of ``L``): big enough
+    #: that RQ's per-job cost is small beside the LFs' work.
+    chunk_size: int = 10000
     #: Items ranked into the expert queue by each recalibration.
     queue_size: int = 1000
     #: Share of ``queue_size`` below which ``/next`` enqueues a refill (0: never).

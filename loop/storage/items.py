@@ -46,10 +46,12 @@ class ItemsMixin(StoreBase):
     def items(self, pid: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Items by id (``None``: all, in row order); unknown ids are left out."""
         ids = self.item_ids(pid) if ids is None else ids
-        out = []
-        for a in range(0, len(ids), 5000):
-            raws = self.r.hmget(self._k(pid, "items"), ids[a : a + 5000])
-            out += [json.loads(x) for x in raws if x is not None]
+        out: list[dict[str, Any]] = []
+        for a in range(0, len(ids), 10000):
+            raws = [x for x in self.r.hmget(self._k(pid, "items"), ids[a : a + 10000])
+                    if x is not None]
+            if raws:  # one decode of a JSON array: about twice as fast as one per item
+                out += json.loads(b"[" + b",".join(raws) + b"]")
         return out
 
     def add_items(

@@ -1,0 +1,207 @@
+"""LF application: in one process against the service's apply_lfs job, 1 and 2 workers.
+
+Not a test. The demo's LFs (``loop.demo.youtube_lfs``) over the bundled YouTube
+comments replicated to ``--sizes`` items:
+
+* in-process: ``apply_lfs(lfs, records)`` on one core (records already in memory);
+* the service: ``loop serve`` (a subprocess: embedded Redis, gunicorn with one
+  web worker, 1 or 2 RQ workers) with the items written into Redis beforehand
+  (``RedisStore.add_items``, what an upload writes); timed from ``POST .../jobs
+  {"type": "apply_lfs"}`` to the job reported finished: planning in a worker, the
+  units on every worker (texts read from Redis, votes written back), the merge
+  that publishes ``L``;
+* then the same job again after an upload of 1 % more items (only the new rows
+  are computed) and after editing one LF (only its column).
+
+Rewrites its section of ``docs/benchmarks_service.md``.
+Run: ``.venv/bin/python bench/apply_speed.py [--sizes 100000 1000000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _report import free_port, write_section  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks_service.md"
+KEY = "apply-bench"
+
+
+def comments(n: int) -> list[dict[str, Any]]:
+    import csv
+    import io
+
+    from loop.demo.client import demo_csv
+
+    rows = list(csv.DictReader(io.StringIO(demo_csv().decode(), newline="")))
+    return [{"id": str(i), "text": rows[i % len(rows)]["CONTENT"],
+             "fields": {"AUTHOR": rows[i % len(rows)]["AUTHOR"]}} for i in range(n)]
+
+
+def in_process(items: list[dict[str, Any]]) -> float:
+    from loop.core.apply import apply_lfs
+    from loop.core.lf import Record
+    from loop.demo import youtube_lfs
+    from loop.service.lf_modules import load_lfs
+
+    lfs = load_lfs(youtube_lfs.__name__)
+    recs = [Record({**i["fields"], "id": i["id"], "text": i["text"], "CONTENT": i["text"]})
+            for i in items]
+    t0 = time.perf_counter()
+    apply_lfs(lfs, recs, n_classes=2)
+    return len(recs) / (time.perf_counter() - t0)
+
+
+class Serve:
+    def __init__(self, workers: int, tmp: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.tmp = tmp
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loop.cli", "serve", "--port", str(self.port), "--data-dir",
+             tmp, "--workers", str(workers), "--web-workers", "1"],
+            env={**os.environ, **env, "LOOP_API_KEYS": KEY}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        end = time.time() + 90
+        while time.time() < end:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
+                    if json.load(r)["workers"] == workers:
+                        return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("loop serve did not come up")
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        req = urllib.request.Request(self.base + path, method=method, headers={
+            "Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+            data=None if body is None else json.dumps(body).encode())
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.load(r)
+
+    def store(self) -> Any:
+        import redis
+
+        from loop.storage import RedisStore
+
+        url = json.loads((Path(self.tmp) / "serve.json").read_text())["redis_url"]
+        return RedisStore(redis.Redis.from_url(url))
+
+    def apply(self, pid: str) -> tuple[float, dict[str, Any]]:
+        t0 = time.perf_counter()
+        jid = self.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"]
+        while True:
+            st = self.call("GET", f"/api/jobs/{jid}")
+            if st["status"] in ("finished", "failed"):
+                break
+            time.sleep(0.05)
+        if st["status"] != "finished":
+            raise RuntimeError(st["error"])
+        return time.perf_counter() - t0, st["result"]
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=30)
+
+
+def service(items: list[dict[str, Any]], workers: int, lf_dir: Path,
+            incremental: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"PYTHONPATH": os.pathsep.join([str(lf_dir), str(ROOT)])}
+        srv = Serve(workers, tmp, env)
+        try:
+            pid = srv.call("POST", "/api/projects", {
+                "name": "apply", "labels": ["ham", "spam"], "lf_module": "bench_lfs",
+                "text_field": "CONTENT"})["id"]
+            store = srv.store()
+            n = len(items)
+            extra = comments(n + n // 100)[n:] if incremental else []
+            for a in range(0, n, 100_000):
+                store.add_items(pid, items[a:a + 100_000], {}, [], first_row=a)
+            secs, res = srv.apply(pid)
+            out: dict[str, Any] = {"n": n, "workers": workers, "seconds": secs,
+                                   "items_per_s": n / secs, "units": res.get("units")}
+            if incremental:
+                store.add_items(pid, extra, {}, [], first_row=n)
+                s2, r2 = srv.apply(pid)
+                out["upload_seconds"], out["upload_rows"] = s2, r2["rows_computed"]
+                src = (lf_dir / "bench_lfs.py").read_text()
+                (lf_dir / "bench_lfs.py").write_text(src.replace("<= 5", "<= 6"))
+                try:
+                    s3, r3 = srv.apply(pid)
+                finally:
+                    (lf_dir / "bench_lfs.py").write_text(src)
+                out["edit_seconds"], out["edit_lfs"] = s3, r3["lfs_recomputed"]
+            return out
+        finally:
+            srv.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--no-doc", action="store_true")
+    args = ap.parse_args(argv)
+    from loop.demo import youtube_lfs
+
+    rows = []
+    with tempfile.TemporaryDirectory() as lf_tmp:
+        lf_dir = Path(lf_tmp)
+        # the demo LFs under a module name the bench may edit (short_comment's threshold)
+        (lf_dir / "bench_lfs.py").write_text(Path(youtube_lfs.__file__).read_text())
+        for n in args.sizes:
+            items = comments(n)
+            rate = in_process(items)
+            print(f"n={n:,}: in-process {rate:,.0f} items/s", file=sys.stderr, flush=True)
+            row: dict[str, Any] = {"n": n, "in_process": rate}
+            for w in (1, 2):
+                r = service(items, w, lf_dir, incremental=(w == 2))
+                row[f"w{w}"] = r
+                print(f"n={n:,}: service, {w} worker(s): {r}", file=sys.stderr, flush=True)
+            rows.append(row)
+    cmd = ".venv/bin/python bench/apply_speed.py " + " ".join(argv or sys.argv[1:])
+    lines = ["## Applying LFs: in one process vs the service's apply_lfs job", "",
+             f"Command: `{cmd}`", "",
+             f"Machine: {os.cpu_count()} cores (shared by Redis, the web process, the workers "
+             f"and this script), {platform.machine()}, Python {platform.python_version()}. "
+             "The demo's 11 LFs over the bundled YouTube comments replicated; the service is "
+             "`loop serve` (embedded Redis, 1 gunicorn worker, 1 or 2 RQ `LoopWorker`s) with "
+             "the items already in Redis; a run is timed from the POST to the job reported "
+             f"finished (plan, units, merge). Units of `LOOP_CHUNK_SIZE` items.", "",
+             "| items | in-process items/s | service, 1 worker: items/s (s) | share of "
+             "in-process | 2 workers: items/s (s) | 2 vs 1 worker | after a 1 % upload (s) "
+             "| after editing one LF (s) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        w1, w2 = r["w1"], r["w2"]
+        lines.append(
+            f"| {r['n']:,} | {r['in_process']:,.0f} | {w1['items_per_s']:,.0f} "
+            f"({w1['seconds']:.1f}) | {w1['items_per_s'] / r['in_process']:.0%} | "
+            f"{w2['items_per_s']:,.0f} ({w2['seconds']:.1f}) | "
+            f"{w2['items_per_s'] / w1['items_per_s']:.2f}x | "
+            f"{w2['upload_seconds']:.1f} ({w2['upload_rows']:,} rows) | "
+            f"{w2['edit_seconds']:.1f} ({', '.join(w2['edit_lfs'])}) |")
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_doc:
+        write_section(DOC, "apply_speed", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
