@@ -15,10 +15,12 @@ commonest class (``docs/benchmarks_loop.md`` has the measurements).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -69,9 +71,21 @@ def make_text_features(
     return (vec.transform(texts), *(vec.transform(o) for o in others))
 
 
-def make_classifier(C: float = 4.0, random_state: Any = None) -> LogisticRegression:
-    """The default classifier over precomputed features."""
-    return LogisticRegression(C=C, solver="saga", max_iter=2000, random_state=random_state)
+def make_classifier(C: float = 4.0, random_state: Any = None,
+                    max_iter: int = 200) -> LogisticRegression:
+    """The default classifier over precomputed features: logistic regression fitted
+    by saga, at most ``max_iter`` epochs (:class:`EndModel` lowers that further on
+    large training sets; see ``max_row_epochs``)."""
+    return LogisticRegression(C=C, solver="saga", max_iter=max_iter, random_state=random_state)
+
+
+def _bound_epochs(est: Any, n_rows: int, max_row_epochs: float) -> None:
+    """Cap the epochs of an iterative final step at ``max_row_epochs / n_rows``
+    (at least 20): a fit's work, and so its time, is bounded whatever the labels."""
+    final = est.steps[-1][1] if isinstance(est, Pipeline) else est
+    if max_row_epochs and hasattr(final, "max_iter") and n_rows > 0:
+        cap = max(20, int(np.ceil(max_row_epochs / n_rows)))
+        final.set_params(max_iter=min(int(final.max_iter), cap))
 
 
 def _fit_weighted(estimator: Any, X: Any, y: np.ndarray, w: np.ndarray) -> Any:
@@ -105,6 +119,13 @@ class EndModel(BaseEstimator):
         ``"uniform"``: a soft label keeps its top class's probability and the
         rest is spread evenly over the other classes; ``"as_given"``: soft
         labels are used as they are. Identical with two classes.
+    max_row_epochs
+        Work bound of an iterative classifier: at most this many training rows x
+        epochs (and never more than its own ``max_iter``, never fewer than 20
+        epochs). A fit cannot run for minutes whatever the labels: saga on a
+        10-class set (chemprot, 1,607 rows) took up to 62 s per fit at 2,000
+        epochs and at most 5.7 s at 200, with the same accuracy (0.543 / 0.537
+        / 0.552 vs 0.543 / 0.530 / 0.553 at 200 answers). 0: no bound.
     random_state
         Passed to the default pipeline.
     """
@@ -116,6 +137,7 @@ class EndModel(BaseEstimator):
         gold_weight: float = 3.0,
         min_confidence: float = 0.0,
         residual: str = "uniform",
+        max_row_epochs: float = 4e6,
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
@@ -123,6 +145,7 @@ class EndModel(BaseEstimator):
         self.gold_weight = gold_weight
         self.min_confidence = min_confidence
         self.residual = residual
+        self.max_row_epochs = max_row_epochs
         self.random_state = random_state
 
     def fit(self, X: Any, proba: Proba | None = None, y: Any = None) -> EndModel:
@@ -186,7 +209,15 @@ class EndModel(BaseEstimator):
             if self.estimator is not None
             else make_text_pipeline(random_state=self.random_state)
         )
-        self.model_ = _fit_weighted(est, _take(X, r), lab, w)
+        _bound_epochs(est, r.size, self.max_row_epochs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            self.model_ = _fit_weighted(est, _take(X, r), lab, w)
+        #: False when the solver stopped at its epoch bound before converging.
+        self.converged_ = not any(issubclass(c.category, ConvergenceWarning) for c in caught)
+        for c in caught:  # anything else still surfaces
+            if not issubclass(c.category, ConvergenceWarning):
+                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
         self.present_classes_ = np.asarray(self.model_.classes_)
         return self
 
