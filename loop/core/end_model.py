@@ -214,10 +214,10 @@ class EndModel(BaseEstimator):
             warnings.simplefilter("always", ConvergenceWarning)
             self.model_ = _fit_weighted(est, _take(X, r), lab, w)
         #: False when the solver stopped at its epoch bound before converging.
-        self.converged_ = not any(issubclass(c.category, ConvergenceWarning) for c in caught)
-        for c in caught:  # anything else still surfaces
-            if not issubclass(c.category, ConvergenceWarning):
-                warnings.warn_explicit(c.message, c.category, c.filename, c.lineno)
+        self.converged_ = not any(issubclass(x.category, ConvergenceWarning) for x in caught)
+        for x in caught:  # anything else still surfaces
+            if not issubclass(x.category, ConvergenceWarning):
+                warnings.warn_explicit(x.message, x.category, x.filename, x.lineno)
         self.present_classes_ = np.asarray(self.model_.classes_)
         return self
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -214,6 +214,10 @@ class LabelModel(BaseEstimator):
         one-sided LF's precision.
     gold_weight
         How many unlabeled rows one gold row counts for in the fit.
+    gold_check
+        Check on the random gold itself that it helps (see :meth:`fit`).
+    gold_check_min
+        Random gold rows needed before the check runs.
     max_iter
         Number of EM steps at most.
     tol
@@ -259,6 +263,10 @@ class LabelModel(BaseEstimator):
         prior_strength: float = 2.0,
         precision_strength: float = 20.0,
         gold_weight: float = 1.0,
+        gold_check: bool = True,
+        balance_from_gold: float = 0.0,
+        balance_strength: float = 100.0,
+        gold_check_min: int = 30,
         max_iter: int = 100,
         tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
@@ -271,6 +279,10 @@ class LabelModel(BaseEstimator):
         self.prior_strength = prior_strength
         self.precision_strength = precision_strength
         self.gold_weight = gold_weight
+        self.gold_check = gold_check
+        self.balance_from_gold = balance_from_gold
+        self.balance_strength = balance_strength
+        self.gold_check_min = gold_check_min
         self.max_iter = max_iter
         self.tol = tol
         self.max_fit_rows = max_fit_rows
@@ -303,6 +315,12 @@ class LabelModel(BaseEstimator):
     def fit(self, L: Any, y: Any = None, random_gold: Any = None) -> LabelModel:
         """Fit on ``L``; entries of ``y`` other than -1 are known classes.
 
+        With ``gold_check`` and at least ``gold_check_min`` random gold rows, the
+        fit is checked on the gold itself (:meth:`_cross_check`): if letting the
+        random gold re-estimate LF precisions predicts held-out gold rows
+        significantly worse than using gold only to clamp its own rows, the
+        model is fitted the second way (``gold_check_`` says what was found).
+
         Parameters
         ----------
         L
@@ -317,6 +335,78 @@ class LabelModel(BaseEstimator):
             rows and anchors EM. Default: every gold row counts as random (a
             random dev set). The loop passes an all-``False`` mask.
         """
+        self._fit(L, y, random_gold)
+        self.gold_check_: dict[str, Any] | None = None
+        if not self.gold_check or y is None:
+            return self
+        yv = check_gold(y, check_label_matrix(L, n_classes=self.n_classes).shape[0],
+                        self.n_classes)
+        rg = yv >= 0
+        if random_gold is not None:
+            rg &= np.asarray(random_gold, dtype=bool)
+        if int(rg.sum()) < int(self.gold_check_min):
+            return self
+        self.gold_check_ = self._cross_check(L, yv, rg)
+        use = self.gold_check_["use"]
+        if use != "gold":
+            if use == "anchored":
+                self.balance_from_gold = float(self.balance_strength)
+            self._fit(L, yv, rg if use == "anchored" else np.zeros(len(yv), dtype=bool))
+            self.balance_from_gold = 0.0
+        return self
+
+    _log_prior: np.ndarray
+    _W3: np.ndarray
+    class_prior_: np.ndarray
+
+    #: How the random gold may enter the fit, in order of preference: it
+    #: re-estimates LF precisions ("gold"); as well, it anchors the class balance
+    #: ("anchored", a Dirichlet of ``balance_strength`` pseudo-rows around EM's);
+    #: or it only clamps its own rows ("clamp_only").
+    GOLD_USES = ("gold", "anchored", "clamp_only")
+
+    def _fit_use(self, use: str, L: np.ndarray, y: np.ndarray, rg: np.ndarray) -> LabelModel:
+        model = clone(self).set_params(gold_check=False)
+        if use == "anchored":
+            model.set_params(balance_from_gold=float(self.balance_strength))
+        if use == "clamp_only":
+            rg = np.zeros(len(y), dtype=bool)
+        return model._fit(L, y, rg)
+
+    def _cross_check(self, L: Any, y: np.ndarray, rg: np.ndarray, n_folds: int = 3
+                     ) -> dict[str, Any]:
+        """How should the random gold enter the fit? Three folds of it: each held
+        out in turn, the model is fitted each way of :data:`GOLD_USES` with the
+        other folds and scored on the held-out rows. The first way is kept
+        unless another predicts them better by more than two standard errors of
+        the paired difference (a sign test on the rows where exactly one of the
+        two is right), so noise in a small gold set does not flip the choice."""
+        idx = np.flatnonzero(rg)
+        order = np.random.default_rng(0).permutation(idx.size)
+        folds = np.array_split(idx[order], n_folds)
+        L = check_label_matrix(L, n_classes=self.n_classes)
+        right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
+        pos = 0
+        for fold in folds:
+            y_f = y.copy()
+            y_f[fold] = -1
+            rg_f = rg.copy()
+            rg_f[fold] = False
+            for u in self.GOLD_USES:
+                pred = self._fit_use(u, L, y_f, rg_f).predict(L[fold])
+                right[u][pos:pos + fold.size] = pred == y[fold]
+            pos += fold.size
+        use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
+        for u in self.GOLD_USES[1:]:
+            gain = int((right[u] & ~best).sum())
+            loss = int((~right[u] & best).sum())
+            if gain - loss > 2 * np.sqrt(gain + loss):
+                use, best = u, right[u]
+        return {"use": use, "n_random_gold": int(idx.size),
+                "correct": {u: int(r.sum()) for u, r in right.items()}}
+
+    def _fit(self, L: Any, y: Any = None, random_gold: Any = None) -> LabelModel:
+        """The fit itself (see :meth:`fit`)."""
         self._check_params()
         L = check_label_matrix(L, n_classes=self.n_classes)
         n, m = L.shape
@@ -390,8 +480,11 @@ class LabelModel(BaseEstimator):
         learn = is_gold & ~is_active
         Rg[learn] = np.eye(k)[gold[learn]] * w[learn, None]
         self._gold_S = np.asarray(At @ Rg).reshape(m, k, k)
+        self._gold_n = Rg.sum(axis=0)  # random gold rows per class (covered rows)
         self._polarity = np.where(n_voted.any(axis=1), n_voted.argmax(axis=1), 0)
 
+        one_votes = float((P[:, self.one_sided_] >= 0).sum(axis=1) @ w)
+        self._prior_step = 1.0 / max(1.0, one_votes / max(float(w.sum()), 1e-12))
         # Start from smoothed majority-vote shares; gold rows clamped.
         R = np.asarray(A @ np.tile(np.eye(k), (m, 1))) + 1e-3
         R /= R.sum(axis=1, keepdims=True)
@@ -429,8 +522,23 @@ class LabelModel(BaseEstimator):
             prior = self._vote_prior
         else:
             prior = (N + 1.0) / (N.sum() + k)
+            if self.balance_from_gold and self._gold_n.sum() > 0:
+                sb = float(self.balance_from_gold)
+                prior = (self._gold_n + sb * prior) / (self._gold_n.sum() + sb)
             if self._vote_prior is None:
                 self._vote_prior = prior
+            elif self._prior_step < 1.0:
+                # Damped (geometric) step towards the new balance. A one-sided LF's
+                # weight divides by the class balance, so on a row where F LFs
+                # fire the balance enters with power 1 - F: with many votes per row
+                # the plain update overshoots and EM flips between two states
+                # forever (its answer then depends on the parity of max_iter).
+                # A step of 1 / (one-sided votes per row) keeps it contracting;
+                # the fixed point is the same.
+                old = self.class_prior_
+                prior = np.exp((1 - self._prior_step) * np.log(old)
+                               + self._prior_step * np.log(prior))
+                prior /= prior.sum()
         # Two-sided LFs: confusion given a vote, Dirichlet pseudo-counts on the diagonal.
         off = a * (1.0 - self.accuracy_prior) / (k - 1)
         pseudo = np.full((k, k), off) + np.eye(k) * (a * self.accuracy_prior - off)
@@ -446,17 +554,32 @@ class LabelModel(BaseEstimator):
         js = np.flatnonzero(one)
         v = self._polarity[js]
         rows = np.arange(js.size)
-        pv = prior[v]
-        mean = (1.0 - self.accuracy_prior) * prior[None, :] / (1.0 - pv)[:, None]
-        mean[rows, v] = self.accuracy_prior
-        G = self._gold_S[js, v]  # [js, c]
+        # The weight P(Y=c | fires) / P(Y=c) must divide by the class balance of the
+        # population the numerator describes. Gold estimates the numerator on the
+        # random gold rows, so it is divided by their (smoothed) class balance, not
+        # by EM's: otherwise a class balance that drifts enters once per firing LF
+        # (a row where F LFs fire weighs P(Y=c)^(1 - F)) and EM can run away
+        # with it (docs/label_model_design.md, "gold that hurt").
         b = float(self.precision_strength)
+        ref = prior
+        pv = ref[v]
+        mean = (1.0 - self.accuracy_prior) * ref[None, :] / (1.0 - pv)[:, None]
+        mean[rows, v] = self.accuracy_prior
+        # Gold rows where the LF fired, reweighted from the gold rows' own class
+        # balance to the reference one: P(Y=c | fires) / P(Y=c) then divides by the
+        # balance of the population its estimate describes. Unweighted, a class
+        # balance that drifts enters once per firing LF (a row where F LFs fire
+        # weighs P(Y=c)^(1 - F)) and EM can run away with it ("gold that hurt",
+        # docs/label_model_design.md).
+        gold_bal = (self._gold_n + k * ref) / (self._gold_n.sum() + k)
+        G = self._gold_S[js, v] * (ref / gold_bal)[None, :]  # [js, c]
+
         post = (b * mean + G) / (b + G.sum(axis=1, keepdims=True))
         post = np.clip(post, 1e-4, None)
         post /= post.sum(axis=1, keepdims=True)
         prec = post[rows, v]
         W[js] = 0.0
-        W[js, v, :] = np.log(post / prior[None, :])
+        W[js, v, :] = np.log(post / ref[None, :])
 
         self._log_prior = np.log(prior)
         self._W3 = W  # [j, v, c]: log-weight of LF j voting v for class c
