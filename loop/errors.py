@@ -14,7 +14,16 @@ class BadRequest(LoopError):
 
 
 class BadUpload(BadRequest):
-    """An uploaded file is malformed, too large, or inconsistent."""
+    """An uploaded file is malformed, too large, or inconsistent. ``errors`` lists
+    the problems found row by row (at most :data:`MAX_ROW_ERRORS`)."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors or [])
+
+
+#: Row problems an upload reports at most.
+MAX_ROW_ERRORS = 20
 
 
 class UnknownLabel(BadRequest):

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from loop.errors import BadUpload
+from loop.errors import MAX_ROW_ERRORS, BadUpload
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
@@ -100,16 +100,25 @@ def parse_items(
         raise BadUpload(f"no gold field {gold_field!r}; fields are {sorted(cols)}")
     index = {name: i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
+    problems: list[str] = []
+
+    def bad(msg: str) -> None:
+        if len(problems) < MAX_ROW_ERRORS:
+            problems.append(msg)
+
     for n, r in enumerate(rows, start=1):
         iid = str(r[id_field]) if id_field is not None else str(first_row + n - 1)
         if id_field is not None and r.get(id_field) in (None, ""):
-            raise BadUpload(f"item {n}: empty id field {id_field!r}")
+            bad(f"item {n}: empty id field {id_field!r}")
+            continue
         if iid in seen:
-            raise BadUpload(f"item {n}: duplicate id {iid!r}")
+            bad(f"item {n}: duplicate id {iid!r}")
+            continue
         seen.add(iid)
         text = r.get(text_field)
         if not isinstance(text, str):
-            raise BadUpload(f"item {n}: text field {text_field!r} must be a string")
+            bad(f"item {n}: text field {text_field!r} must be a string")
+            continue
         fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:
@@ -122,5 +131,20 @@ def parse_items(
             elif gs.lstrip("-").isdigit() and 0 <= int(gs) < len(labels):
                 gold[iid] = int(gs)
             else:
-                raise BadUpload(f"item {n}: gold label {g!r} is not one of {labels}")
+                bad(f"item {n}: gold label {g!r} is not one of {labels}")
+    if problems:
+        more = "" if len(problems) < MAX_ROW_ERRORS else f" (first {MAX_ROW_ERRORS} shown)"
+        raise BadUpload(f"{problems[0]}; {len(problems)} problem(s) in the file{more}, "
+                        "nothing was stored", problems)
     return ParsedUpload(items, gold)
+
+
+def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
+    """The columns and first ``n`` rows of a file, for picking the id, text and gold
+    columns before an upload (no validation of the rows)."""
+    rows = _rows(data, fmt)
+    cols: list[str] = []
+    for r in rows[:50]:
+        cols += [c for c in r if c not in cols]
+    return {"columns": cols, "rows": [{c: r.get(c) for c in cols} for r in rows[:n]],
+            "n_rows": len(rows)}

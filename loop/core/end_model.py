@@ -119,6 +119,9 @@ class EndModel(BaseEstimator):
         ``"uniform"``: a soft label keeps its top class's probability and the
         rest is spread evenly over the other classes; ``"as_given"``: soft
         labels are used as they are. Identical with two classes.
+    soft_weight
+        Weight of a soft-labeled row relative to 1 (gold rows weigh
+        ``gold_weight``): how far the weak labels count against the gold.
     max_row_epochs
         Work bound of an iterative classifier: at most this many training rows x
         epochs (and never more than its own ``max_iter``, never fewer than 20
@@ -138,6 +141,7 @@ class EndModel(BaseEstimator):
         min_confidence: float = 0.0,
         residual: str = "uniform",
         max_row_epochs: float = 4e6,
+        soft_weight: float = 1.0,
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
@@ -146,6 +150,7 @@ class EndModel(BaseEstimator):
         self.min_confidence = min_confidence
         self.residual = residual
         self.max_row_epochs = max_row_epochs
+        self.soft_weight = soft_weight
         self.random_state = random_state
 
     def fit(self, X: Any, proba: Proba | None = None, y: Any = None) -> EndModel:
@@ -184,7 +189,7 @@ class EndModel(BaseEstimator):
                 keep = idx[p[idx, c] > 1e-6]
                 rows.append(keep)
                 labels.append(np.full(keep.size, c))
-                weights.append(p[keep, c])
+                weights.append(p[keep, c] * float(self.soft_weight))
         g = np.flatnonzero(gold >= 0)
         rows.append(g)
         labels.append(gold[g])

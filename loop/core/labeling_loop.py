@@ -15,7 +15,13 @@ import numpy as np
 from loop.core.end_model import EndModel, make_classifier, make_text_features
 from loop.core.label_model import LabelModel
 from loop.core.sampling import LoopSampler, Selection
-from loop.core.step import fit_end_model, fit_label_model, rank
+from loop.core.step import (
+    MIN_GOLD_FOR_CV,
+    choose_gold_weight,
+    fit_end_model,
+    fit_label_model,
+    rank,
+)
 from loop.core.types import Proba
 from loop.core.validation import check_label_matrix, infer_n_classes
 
@@ -41,6 +47,11 @@ class LabelingLoop:
         :class:`EndModel` over a logistic regression).
     random_state
         Seed for the default models and sampler.
+    tune_gold_weight
+        Choose how much a gold row weighs against the weak labels in the end
+        model by cross-validation on the gold (from 30 gold labels on, again
+        each time the gold has grown by a quarter); see
+        :func:`~loop.core.step.choose_gold_weight`.
 
     Each step is a function of :mod:`loop.core.step`, the same ones the
     service's recalibration jobs call.
@@ -67,6 +78,7 @@ class LabelingLoop:
         label_model: Any = None,
         end_model: Any = None,
         random_state: Any = None,
+        tune_gold_weight: bool = True,
     ) -> None:
         self.L = check_label_matrix(L, n_classes=n_classes)
         n = self.L.shape[0]
@@ -78,6 +90,11 @@ class LabelingLoop:
             (X,) = make_text_features([str(t) for t in X])
         self.X = X
         self.random_state = random_state
+        self.tune_gold_weight = tune_gold_weight
+        #: How much a gold row weighs in the end model, as last chosen by
+        #: :func:`~loop.core.step.choose_gold_weight` (None: the end model's own).
+        self.gold_weight_: float | None = None
+        self._gold_weight_at = 0
         self.sampler = sampler if sampler is not None else LoopSampler(random_state=random_state)
         self.label_model = label_model if label_model is not None else LabelModel(
             n_classes=self.n_classes, random_state=random_state)
@@ -105,9 +122,17 @@ class LabelingLoop:
         self.end_model_: Any = None
         self.end_proba_: Proba | None = None
         if self.X is not None:
+            n_gold = self.n_gold
+            if self.tune_gold_weight and n_gold >= MIN_GOLD_FOR_CV and (
+                    n_gold >= 1.25 * self._gold_weight_at):  # re-chosen as gold grows
+                self.gold_weight_ = choose_gold_weight(
+                    self.X, self.lm_proba_, self.L, self.y, n_classes=self.n_classes,
+                    end_model=self.end_model)["gold_weight"]
+                self._gold_weight_at = n_gold
             self.end_model_ = fit_end_model(self.X, self.lm_proba_, self.L, self.y,
                                             n_classes=self.n_classes,
-                                            end_model=self.end_model)
+                                            end_model=self.end_model,
+                                            gold_weight=self.gold_weight_)
             self.end_proba_ = self.end_model_.predict_proba(self.X)
         self._fitted = True
         return self

@@ -70,19 +70,29 @@ def soft_labels(lm_proba: Proba, L: LabelMatrix) -> Proba:
     return soft
 
 
+#: Gold weights (relative to a soft-labeled row) :func:`choose_gold_weight` tries.
+GOLD_WEIGHTS = (3.0, 10.0, 30.0, 100.0)
+#: Gold labels needed before the gold weight is chosen by cross-validation.
+MIN_GOLD_FOR_CV = 30
+
+
 def fit_end_model(
     X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
     end_model: Any = None, max_rows: int | None = END_MODEL_MAX_ROWS, random_state: Any = 0,
+    gold_weight: float | None = None,
 ) -> Any:
     """An end model fitted on features ``X``: soft labels where an LF voted, plus gold.
 
     Above ``max_rows`` soft-labeled rows a uniform sample of them (seeded by the
-    number of gold labels) is used; every gold row always is.
+    number of gold labels) is used; every gold row always is. ``gold_weight``
+    overrides the end model's weight of a gold row (see :func:`choose_gold_weight`).
     """
     y = np.asarray(y, dtype=np.int64)
     soft = soft_labels(lm_proba, L)
     model = (clone(end_model) if end_model is not None
              else EndModel(make_classifier(random_state=random_state), n_classes=n_classes))
+    if gold_weight is not None:
+        model.set_params(gold_weight=float(gold_weight))
     soft_rows = np.flatnonzero(~np.isnan(soft[:, 0]) & (y < 0))
     if max_rows is None or soft_rows.size <= max_rows:
         return model.fit(X, soft, y)
@@ -90,6 +100,52 @@ def fit_end_model(
     keep = np.union1d(rng.choice(soft_rows, size=max_rows, replace=False),
                       np.flatnonzero(y >= 0))
     return model.fit(X[keep], soft[keep], y[keep])
+
+
+def choose_gold_weight(
+    X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
+    end_model: Any = None, weights: tuple[float, ...] = GOLD_WEIGHTS, n_folds: int = 3,
+    max_rows: int | None = END_MODEL_MAX_ROWS, random_state: Any = 0,
+) -> dict[str, Any]:
+    """How much should a gold row weigh against a soft-labeled one? What the gold
+    says: for each weight in ``weights``, end models fitted on the soft labels
+    plus all but one fold of the gold predict the held-out fold; the weight with
+    clearly more held-out gold right than the current one wins. With little gold
+    the weak labels carry the end model; as gold accumulates it can outweigh them,
+    so the loop follows active learning where gold is plentiful.
+
+    Returns ``{"gold_weight", "n_gold", "correct": {weight: rows right}}``.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    gold = np.flatnonzero(y >= 0)
+    base = float((end_model.get_params()["gold_weight"] if end_model is not None
+                  else EndModel().gold_weight))
+    if gold.size < MIN_GOLD_FOR_CV:
+        return {"gold_weight": base, "n_gold": int(gold.size), "correct": {}}
+    folds = np.array_split(np.random.default_rng(0).permutation(gold), n_folds)
+    right = {w: np.zeros(gold.size, dtype=bool) for w in weights}
+    pos = 0
+    for fold in folds:
+        y_f = y.copy()
+        y_f[fold] = -1  # held out: back to unlabeled (a soft label where an LF voted)
+        for w in weights:
+            m = fit_end_model(X, lm_proba, L, y_f, n_classes=n_classes, end_model=end_model,
+                              max_rows=max_rows, random_state=random_state, gold_weight=w)
+            right[w][pos:pos + fold.size] = m.predict(X[fold]) == y[fold]
+        pos += fold.size
+    # The end model's own weight stays unless another predicts the held-out gold
+    # better by more than two standard errors of the paired difference: a few
+    # dozen sampler-picked rows are a noisy judge.
+    best = base if base in right else weights[0]
+    for w in weights:
+        if w == best:
+            continue
+        gain = int((right[w] & ~right[best]).sum())
+        loss = int((~right[w] & right[best]).sum())
+        if gain - loss > 2 * np.sqrt(gain + loss):
+            best = w
+    correct = {w: int(r.sum()) for w, r in right.items()}
+    return {"gold_weight": float(best), "n_gold": int(gold.size), "correct": correct}
 
 
 def rank(

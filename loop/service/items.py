@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from loop.errors import BadRequest
+from loop.errors import BadRequest, BadUpload
 from loop.storage import RedisStore
 from loop.uploads import parse_items
 
@@ -13,9 +13,12 @@ from loop.uploads import parse_items
 def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
-    max_bytes: int | None = None, max_items: int | None = None,
+    max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
+
+    ``dry_run``: validate (ids new to the project included) and report what would
+    be stored, storing nothing.
 
     Two uploads to one project at the same time: one is stored, the other gets
     409 and nothing of it is written (:meth:`RedisStore.add_items`).
@@ -35,6 +38,13 @@ def import_items(
     gold_ids = sorted(parsed.gold)
     rng = random.Random(f"{pid}:{start}")
     eval_ids = rng.sample(gold_ids, int(round(eval_fraction * len(gold_ids))))
+    out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
+           "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
+    if dry_run:
+        dup = store.existing_ids(pid, [i["id"] for i in parsed.items])
+        if dup:
+            raise BadUpload(f"{len(dup)} item ids already exist in the project, e.g. "
+                            f"{dup[0]!r}", [f"id {d!r} already exists" for d in dup[:20]])
+        return out
     store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start)
-    return {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
-            "n_fit_gold": len(parsed.gold) - len(eval_ids)}
+    return out

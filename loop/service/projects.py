@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from loop.errors import BadRequest, NotFound
@@ -25,11 +26,7 @@ def create_project(
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise BadRequest("name must be a non-empty string of at most 200 characters")
-    if (not isinstance(labels, list) or len(labels) < 2
-            or not all(isinstance(x, str) and x.strip() for x in labels)):
-        raise BadRequest("labels must be a list of at least two non-empty strings")
-    if len(set(labels)) != len(labels):
-        raise BadRequest(f"labels must be unique, got {labels}")
+    names, style = check_labels(labels)
     if not isinstance(text_field, str) or not text_field:
         raise BadRequest("text_field must be a non-empty string")
     if (not isinstance(answers_per_item, int) or isinstance(answers_per_item, bool)
@@ -38,12 +35,52 @@ def create_project(
                          f"{MAX_ANSWERS_PER_ITEM}, got {answers_per_item!r}")
     text = check_guidelines(guidelines)
     lf_names = check_lf_module(lf_module, timeout=lf_import_timeout)
-    project = store.create_project({"name": name.strip(), "labels": labels,
-                                    "lf_module": lf_module, "text_field": text_field,
-                                    "lfs": lf_names, "answers_per_item": answers_per_item})
+    project = store.create_project({"name": name.strip(), "labels": names,
+                                    "label_style": style, "lf_module": lf_module,
+                                    "text_field": text_field, "lfs": lf_names,
+                                    "answers_per_item": answers_per_item})
     if text:
         store.set_guidelines(project["id"], text)
     return project
+
+
+#: Colours labels get by default (in order), and keys that are not free for labels.
+PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
+           "#db2777", "#4b5563", "#65a30d")
+RESERVED_KEYS = frozenset("sugh?")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """Label names and their look: ``labels`` is a list of names or of
+    ``{name, color, key}`` (colour ``#rrggbb``, key one letter or digit); missing
+    colours come from :data:`PALETTE`, missing keys are 1..9 and 0 in order."""
+    if not isinstance(labels, list) or len(labels) < 2:
+        raise BadRequest("labels must be a list of at least two labels (names, or "
+                         "objects {name, color, key})")
+    raw = [x if isinstance(x, dict) else {"name": x} for x in labels]
+    names = [x.get("name") for x in raw]
+    if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
+        raise BadRequest("every label needs a non-empty name of at most 100 characters")
+    if len(set(names)) != len(names):
+        raise BadRequest(f"labels must be unique, got {names}")
+    style, used = [], set()
+    for i, x in enumerate(raw):
+        color = x.get("color") or PALETTE[i % len(PALETTE)]
+        if not isinstance(color, str) or not _COLOR.match(color):
+            raise BadRequest(f"label {names[i]!r}: color must look like #1f77b4, got {color!r}")
+        key = x.get("key")
+        if key in (None, ""):
+            key = str(i + 1) if i < 9 else ("0" if i == 9 else None)
+        if key is not None:
+            if (not isinstance(key, str) or len(key) != 1 or not key.isalnum()
+                    or key.lower() in RESERVED_KEYS or key.lower() in used):
+                raise BadRequest(f"label {names[i]!r}: key must be one free letter or digit "
+                                 f"(not s, u, g, h or one already used), got {key!r}")
+            key = key.lower()
+            used.add(key)
+        style.append({"name": names[i], "color": color.lower(), "key": key})
+    return [str(x) for x in names], style
 
 
 def check_guidelines(text: Any) -> str:

@@ -86,3 +86,50 @@ def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any
     err = st.get("error")
     return {"running": store.is_locked(pid, lock), "last_ok_at": st.get("ok_at"),
             "last_error": None if err is None else {"at": err["at"], "message": err["message"]}}
+
+
+def summary(store: RedisStore, pid: str) -> dict[str, Any]:
+    """A project's line on the home page: counts, latest scores, last recalibration."""
+    project = store.get_project(pid)
+    hist = store.metrics_history(pid)
+    last = hist[-1] if hist else {}
+    return {"id": pid, "name": project["name"], "labels": project["labels"],
+            "created_at": project.get("created_at"), "n_items": store.n_items(pid),
+            "n_gold": len(store.gold(pid)), "remaining": store.pool_size(pid),
+            "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
+            "label_model": last.get("label_model"), "end_model": last.get("end_model"),
+            "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
+            "lfs_applied": bool(store.L_meta(pid))}
+
+
+def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    """Each annotator's progress: answers today / total, agreement with the other
+    annotators on shared items (k > 1), and with the label model's guess."""
+    project = store.get_project(pid)
+    k = len(project["labels"])
+    lm = store.load_proba(pid, "label_model", k)
+    answers = store.answers(pid)
+    rows = dict(zip(answers, store.rows_of(pid, list(answers)).tolist(), strict=True))
+    out = []
+    for a in store.annotators(pid):
+        name = a["name"]
+        st = store.annotator_stats(pid, name, 0)
+        with_others = same_others = with_model = same_model = 0
+        for iid, ans in answers.items():
+            mine = next((x for x in ans if x["annotator"] == name), None)
+            if mine is None:
+                continue
+            others = [x["label"] for x in ans if x["annotator"] != name]
+            with_others += len(others)
+            same_others += sum(1 for o in others if o == mine["label"])
+            r = rows.get(iid, -1)
+            if lm is not None and 0 <= r < len(lm):
+                with_model += 1
+                same_model += int(int(np.argmax(lm[r])) == mine["label"])
+        out.append({**a, "answers_total": st["answers_total"],
+                    "answers_today": st["answers_today"],
+                    "agreement_with_others": same_others / with_others if with_others else None,
+                    "n_compared_with_others": with_others,
+                    "agreement_with_model": same_model / with_model if with_model else None,
+                    "n_compared_with_model": with_model})
+    return out

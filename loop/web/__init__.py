@@ -65,7 +65,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(LoopError)
     def loop_error(exc: LoopError) -> Any:
-        return jsonify({"error": str(exc)}), exc.status
+        body: dict[str, Any] = {"error": str(exc)}
+        errors = getattr(exc, "errors", None)
+        if errors:
+            body["errors"] = errors  # row by row, for an upload
+        return jsonify(body), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

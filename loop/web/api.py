@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from loop.errors import BadRequest, JobNotFound
+from loop.errors import BadRequest, JobNotFound, Unauthorized
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports
 from loop.service.settings import Settings
-from loop.uploads import detect_format
-from loop.web.auth import admin_required, annotator_required
+from loop.uploads import detect_format, preview
+from loop.web.auth import admin_required, annotator_required, bearer_token, is_admin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -73,8 +73,23 @@ def create_project() -> Any:
 @bp.get("/projects")
 @admin_required
 def list_projects() -> Any:
-    """List projects."""
-    return jsonify({"projects": _store().list_projects()})
+    """List projects with their progress (items, gold, queue, latest scores)."""
+    store = _store()
+    return jsonify({"projects": [{**p, **reports.summary(store, p["id"])}
+                                 for p in store.list_projects()]})
+
+
+@bp.get("/me")
+def whoami() -> Any:
+    """Who the bearer token is: an admin, or an annotator of one project."""
+    token = bearer_token()
+    if is_admin(token):
+        return jsonify({"role": "admin", "name": "admin", "projects": None})
+    who = _store().annotator_for_token(token)
+    if who is None:
+        raise Unauthorized("invalid token")
+    return jsonify({"role": "annotator", "name": who["name"],
+                    "projects": [reports.summary(_store(), who["project"])]})
 
 
 @bp.get("/projects/<pid>")
@@ -103,9 +118,8 @@ def set_guidelines(pid: str) -> Any:
 @bp.get("/projects/<pid>/annotators")
 @admin_required
 def list_annotators(pid: str) -> Any:
-    """The project's annotators (names and when their token was made)."""
-    _store().get_project(pid)
-    return jsonify({"annotators": _store().annotators(pid)})
+    """The project's annotators and their progress."""
+    return jsonify({"annotators": reports.annotators(_store(), pid)})
 
 
 @bp.post("/projects/<pid>/annotators")
@@ -123,27 +137,43 @@ def revoke_annotator(pid: str, name: str) -> Any:
 
 
 # -- items -------------------------------------------------------------------------------
-@bp.post("/projects/<pid>/items")
-@admin_required
-def upload_items(pid: str) -> Any:
-    """Upload items as CSV or JSON lines (raw body or multipart field ``file``)."""
-    _store().get_project(pid)
+def _upload() -> tuple[bytes, str]:
+    """The uploaded file: raw body or multipart field ``file``; and its format."""
     if request.files:
         f = request.files.get("file")
         if f is None:
             raise BadRequest("multipart upload needs a field named 'file'")
-        fmt = detect_format(f.mimetype, f.filename)
-        data = f.read()
-    else:
-        fmt = detect_format(request.content_type)
-        data = request.get_data()
+        return f.read(), detect_format(f.mimetype, f.filename)
+    return request.get_data(), detect_format(request.content_type)
+
+
+@bp.post("/projects/<pid>/items")
+@admin_required
+def upload_items(pid: str) -> Any:
+    """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing)."""
+    _store().get_project(pid)
+    data, fmt = _upload()
     s = _settings()
+    dry = request.args.get("dry_run", "0") not in ("0", "", "false")
     out = items.import_items(
-        _store(), pid, data, fmt, id_field=request.args.get("id_field"),
-        text_field=request.args.get("text_field"), gold_field=request.args.get("gold_field"),
+        _store(), pid, data, fmt, id_field=request.args.get("id_field") or None,
+        text_field=request.args.get("text_field") or None,
+        gold_field=request.args.get("gold_field") or None,
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
-        max_bytes=s.max_upload_bytes, max_items=s.max_items)
-    return jsonify(out), 201
+        max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry)
+    return jsonify(out), 200 if dry else 201
+
+
+@bp.post("/projects/<pid>/items/preview")
+@admin_required
+def preview_items(pid: str) -> Any:
+    """The columns and first rows of a file (nothing is checked or stored)."""
+    _store().get_project(pid)
+    data, fmt = _upload()
+    if len(data) > _settings().max_upload_bytes:
+        raise BadRequest(f"file is {len(data)} bytes; the limit is "
+                         f"{_settings().max_upload_bytes}")
+    return jsonify(preview(data, fmt))
 
 
 # -- jobs --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from flask import current_app, g, request
 from loop.errors import Forbidden, Unauthorized
 
 
-def _token() -> str:
+def bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -30,7 +30,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        token = _token()
+        token = bearer_token()
         if not is_admin(token):
             if current_app.extensions["loop"]["store"].annotator_for_token(token):
                 raise Forbidden("this needs an admin key")
@@ -46,7 +46,7 @@ def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        token = _token()
+        token = bearer_token()
         if is_admin(token):
             g.annotator = "admin"
         else:

@@ -44,7 +44,8 @@ PATHS: dict[str, dict[str, Any]] = {
                             "is unreachable", auth=False)},
     "/openapi.json": {"get": _op("this document", auth=False)},
     "/api/projects": {
-        "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": S},
+        "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": {
+            "oneOf": [S, {"type": "object", "properties": {"name": S, "color": S, "key": S}}]}},
                                                "lf_module": S, "text_field": S,
                                                "answers_per_item": {
                                                    "type": "integer", "minimum": 1,
@@ -52,6 +53,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                "guidelines": S}),
         "get": _op("list projects")},
     "/api/projects/{pid}": {"get": _op("one project")},
+    "/api/me": {"get": _op("who the token is: admin, or an annotator with their project")},
+    "/api/projects/{pid}/items/preview": {"post": _op(
+        "columns and first rows of a file (nothing checked or stored)", extra={
+            "requestBody": UPLOAD["requestBody"]})},
     "/api/projects/{pid}/guidelines": {"put": _op("replace the labeling guidelines",
                                                   body={"guidelines": S})},
     "/api/projects/{pid}/annotators": {
@@ -59,7 +64,10 @@ PATHS: dict[str, dict[str, Any]] = {
                     "old token)", "201", {"name": S}),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
-    "/api/projects/{pid}/items": {"post": _op("upload items (CSV or JSONL)", "201", extra=UPLOAD)},
+    "/api/projects/{pid}/items": {"post": _op(
+        "upload items (CSV or JSONL); dry_run=1 checks and stores nothing (200); errors "
+        "list the bad rows", "201", extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], {
+            "name": "dry_run", "in": "query", "schema": {"type": "boolean"}}]})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",

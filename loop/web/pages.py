@@ -24,10 +24,34 @@ bp = Blueprint(
 )
 
 
+@bp.get("/")
+def home() -> str:
+    """Sign in once; then the projects (an annotator sees theirs)."""
+    return render_template("home.html", title="Projects")
+
+
 @bp.get("/signin")
 def signin() -> str:
-    """Paste an annotator token or admin key."""
+    """Paste an annotator token or admin key (one-click links land here)."""
     return render_template("signin.html", title="Sign in")
+
+
+@bp.get("/new")
+def new_project() -> str:
+    """Create a project (admin)."""
+    return render_template("new_project.html", title="New project")
+
+
+@bp.get("/p/<pid>/data")
+def data(pid: str) -> str:
+    """Import items: preview, pick columns, check, upload; then apply the LFs."""
+    return render_template("data.html", pid=pid, title="Data")
+
+
+@bp.get("/p/<pid>/annotators")
+def annotators(pid: str) -> str:
+    """Create and revoke annotator tokens; their progress."""
+    return render_template("annotators.html", pid=pid, title="Annotators")
 
 
 @bp.get("/p/<pid>")
@@ -56,5 +80,7 @@ def label_session(pid: str) -> Any:
     store = current_app.extensions["loop"]["store"]
     project = store.get_project(pid)
     return jsonify({"id": pid, "name": project.get("name"), "labels": project["labels"],
+                    "label_style": project.get("label_style") or [],
+                    "answers_per_item": project.get("answers_per_item", 1),
                     "guidelines": store.guidelines(pid),
                     "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")})

@@ -21,6 +21,14 @@ DOCS_IMG = HERE.parents[1] / "docs" / "img"
 XSS_TEXTS = [
     "<img src=x onerror=alert(1)>",
     "nice song <script>alert(1)</script> check it",
+    "fun &lt;3<br /><b>bold</b> &amp; <a href=\"javascript:alert(3)\">link</a>",
+]
+#: What the labeling page shows for each: entities decoded, <br> a line break,
+#: formatting tags dropped, anything else shown as the text it is.
+XSS_SHOWN = [
+    "<img src=x onerror=alert(1)>",
+    "nice song <script>alert(1)</script> check it",
+    "fun <3\nbold & link",
 ]
 
 

@@ -113,17 +113,92 @@
   function requireToken() {
     if (getToken()) return true;
     const next = location.pathname + location.search;
-    location.replace("/signin?next=" + encodeURIComponent(next));
+    location.replace("/?next=" + encodeURIComponent(next));
     return false;
+  }
+
+  /* Item text often carries HTML (<br />, &#39;, &amp;): show it as plain text, with
+   * line breaks for <br> and block ends, formatting tags (b, i, a, span, p, ...)
+   * dropped, entities decoded; any other tag (<script>, <img ...>) stays visible as
+   * the text it is. Never parsed as HTML: the result is only ever set with textContent. */
+  const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0", "#39": "'" };
+  function plainText(raw) {
+    if (raw === undefined || raw === null) return "";
+    let s = String(raw);
+    s = s.replace(/<\s*br\s*\/?\s*>/gi, "\n").replace(/<\s*\/\s*(p|div|li|h[1-6])\s*>/gi, "\n");
+    s = s.replace(/<\/?(a|b|i|u|s|em|strong|span|p|div|font|small|big|sub|sup|li|ul|ol|h[1-6]|blockquote|code|pre|wbr)(\s[^<>]*)?\/?>/gi, "");
+    s = s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, function (m, e) {
+      if (e[0] === "#") {
+        const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+        return Number.isFinite(code) && code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
+      }
+      return ENTITIES[e.toLowerCase()] !== undefined ? ENTITIES[e.toLowerCase()] : m;
+    });
+    return s.replace(/\n{3,}/g, "\n\n").trim();
+  }
+
+  /* A small, safe Markdown subset for guidelines: # headings, - and 1. lists, blank-line
+   * paragraphs, **bold**, *italic*, `code`, [text](https://...). Builds DOM nodes only. */
+  function inline(text, parent) {
+    const re = /(\*\*[^*]+\*\*|\*[^*]+\*|`[^`]+`|\[[^\]]+\]\(https?:\/\/[^)\s]+\))/g;
+    let last = 0, m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const t = m[0];
+      if (t.startsWith("**")) parent.appendChild(el("strong", { text: t.slice(2, -2) }));
+      else if (t.startsWith("`")) parent.appendChild(el("code", { text: t.slice(1, -1) }));
+      else if (t.startsWith("[")) {
+        const i = t.indexOf("](");
+        parent.appendChild(el("a", { href: t.slice(i + 2, -1), rel: "noopener noreferrer", target: "_blank", text: t.slice(1, i) }));
+      } else parent.appendChild(el("em", { text: t.slice(1, -1) }));
+      last = m.index + t.length;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+    return parent;
+  }
+  function markdown(src) {
+    const frag = document.createDocumentFragment();
+    let list = null, para = null;
+    const close = function () { list = null; para = null; };
+    for (const raw of String(src || "").split(/\r?\n/)) {
+      const line = raw.trimEnd();
+      let m;
+      if (!line.trim()) { close(); continue; }
+      if ((m = /^(#{1,3})\s+(.*)$/.exec(line))) {
+        close();
+        frag.appendChild(inline(m[2], el("h" + (m[1].length + 2))));
+      } else if ((m = /^\s*([-*]|\d+[.)])\s+(.*)$/.exec(line))) {
+        para = null;
+        const tag = /\d/.test(m[1]) ? "ol" : "ul";
+        if (!list || list.tagName.toLowerCase() !== tag) { list = el(tag); frag.appendChild(list); }
+        list.appendChild(inline(m[2], el("li")));
+      } else {
+        list = null;
+        if (!para) { para = el("p"); frag.appendChild(para); } else para.appendChild(document.createTextNode(" "));
+        inline(line.trim(), para);
+      }
+    }
+    return frag;
+  }
+
+  let me = null;
+  async function whoami() {
+    if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
+    return me;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     const out = document.getElementById("signout");
-    const link = document.getElementById("signin-link");
     if (getToken() && out) {
       out.hidden = false;
-      if (link) link.hidden = true;
-      out.addEventListener("click", function () { clearToken(); location.href = "/signin"; });
+      out.addEventListener("click", function () { clearToken(); location.href = "/"; });
+      whoami().then(function (who) {
+        const w = document.getElementById("whoami");
+        if (w && who) { w.textContent = who.role === "admin" ? "admin" : String(who.name); w.hidden = false; }
+        if (who && who.role !== "admin") {
+          document.querySelectorAll(".admin-only").forEach(function (n) { n.hidden = true; });
+        }
+      }, function () { /* shown by the page */ });
     }
   });
 
@@ -131,6 +206,7 @@
     api: api, download: download, el: el, setText: setText, clear: clear, pct: pct,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
+    plainText: plainText, markdown: markdown, whoami: whoami,
     pid: function () { return document.body.dataset.pid; },
   };
 })();

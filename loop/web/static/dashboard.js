@@ -47,7 +47,7 @@
     root.appendChild(svg("desc", { id: "curve-desc" }, pts.length
       ? pts.length + " evaluations from " + pts[0].n_gold + " to " + pts[pts.length - 1].n_gold + " gold labels."
       : "No evaluations yet."));
-    const xMax = niceMax(Math.max(1, ...pts.map(function (h) { return Number(h.n_gold); })));
+    const xMax = niceMax(Math.max(5, ...pts.map(function (h) { return Number(h.n_gold); })));
     const yLo = values.length && Math.min(...values) >= 0.5 ? 0.5 : 0;
     const yHi = values.length && Math.max(...values) > 1 ? niceMax(Math.max(...values)) : 1;
     const x = function (v) { return M.l + (W - M.l - M.r) * (v / xMax); };
@@ -59,8 +59,8 @@
       axes.appendChild(svg("line", { x1: M.l, x2: W - M.r, y1: y(yv), y2: y(yv), class: "grid" }));
       axes.appendChild(svg("text", { x: M.l - 8, y: y(yv) + 4, "text-anchor": "end" }, yv.toFixed(2)));
     }
-    for (let i = 0; i <= 5; i++) {
-      const xv = xMax * i / 5;
+    const step = Math.max(1, niceMax(xMax / 5));  /* whole numbers of gold labels */
+    for (let xv = 0; xv <= xMax + 1e-9; xv += step) {
       axes.appendChild(svg("line", { x1: x(xv), x2: x(xv), y1: H - M.b, y2: H - M.b + 5, class: "tick" }));
       axes.appendChild(svg("text", { x: x(xv), y: H - M.b + 18, "text-anchor": "middle" }, Math.round(xv)));
     }
@@ -135,6 +135,11 @@
 
   function drawLfs(data) {
     const rows = Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
+    if (data && data.n_gold !== undefined) {
+      $("lf-help").textContent = "Coverage, overlaps and conflicts over every item; empirical accuracy on " +
+        data.n_gold + " known labels (answers and uploaded)" + (data.n_gold < 30 ? ", too few to trust" : "") +
+        "; learned accuracy from the label model.";
+    }
     const body = $("lf-rows");
     Loop.clear(body);
     if (!rows.length) {
@@ -160,37 +165,78 @@
     }
   }
 
+  const HINTS = [
+    [/apply the LFs/i, "Run “Apply LFs” (after every upload), then “Recalibrate”."],
+    [/upload items/i, "Import items on the Data page first."],
+    [/fit the label model/i, "Run “Recalibrate” first."],
+    [/time limit|LOOP_LF_CHUNK_TIMEOUT/i, "An LF ran too long on one item: fix it in the LF module and apply again."],
+    [/AbandonedJob|Work-horse terminated/i, "The worker running it died; it is retried automatically while it has retries left."],
+  ];
+
+  function hint(error) {
+    const h = HINTS.find(function (x) { return x[0].test(error || ""); });
+    return h ? h[1] : "See the details; fix the cause and start the job again.";
+  }
+
+  function took(j) {
+    if (!j.started_at) return "–";
+    const a = new Date(j.started_at).getTime();
+    const b = j.ended_at ? new Date(j.ended_at).getTime() : Date.now();
+    const s = Math.max(0, (b - a) / 1000);
+    return (j.ended_at ? "" : "running ") + (s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min");
+  }
+
   function drawJobs(data) {
     const jobs = Array.isArray(data) ? data : (data && data.jobs) || [];
     const body = $("job-rows");
     Loop.clear(body);
     if (!jobs.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "5", class: "muted", text: "No jobs yet." })));
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No jobs yet." })));
       return false;
     }
     let running = false;
     for (const j of jobs.slice(0, 15)) {
-      const st = String(pick(j, ["status"]) || "unknown");
-      if (["queued", "started", "deferred", "scheduled", "running"].indexOf(st) !== -1) running = true;
-      let prog = pick(j, ["progress"]);
-      if (prog && typeof prog === "object") {
-        prog = prog.done !== undefined && prog.total ? prog.done / prog.total : pick(prog, ["fraction", "value"]);
-      }
+      const st = String(j.status || "unknown");
+      const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(st) !== -1;
+      if (live) running = true;
+      const prog = j.progress && j.progress.total ? j.progress.done / j.progress.total : null;
       const progCell = Loop.el("td", { class: "num" });
-      if (Number.isFinite(Number(prog))) {
-        const p = Number(prog) > 1 ? Number(prog) / 100 : Number(prog);
-        const m = Loop.el("progress", { max: "1", value: String(p), "aria-label": "progress" });
-        progCell.appendChild(m);
-        progCell.appendChild(document.createTextNode(" " + Loop.pct(p)));
+      if (prog !== null) {
+        progCell.appendChild(Loop.el("progress", { max: "1", value: String(prog), "aria-label": "progress" }));
+        progCell.appendChild(document.createTextNode(" " + Loop.pct(prog)));
       } else progCell.textContent = "–";
-      body.appendChild(Loop.el("tr", null,
-        Loop.el("td", { class: "mono", text: String(pick(j, ["id", "job_id"]) || "").slice(0, 12) }),
-        Loop.el("td", { text: String(pick(j, ["type", "func"]) || "–") }),
+      const act = Loop.el("td");
+      if (live) {
+        act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
+          onclick: function () { cancel(j.id); } }));
+      }
+      body.appendChild(Loop.el("tr", { "data-job": j.id },
+        Loop.el("td", { text: String(j.type || "–") + (j.result && j.result.skipped ? " (skipped)" : "") }),
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
-        Loop.el("td", { text: Loop.when(pick(j, ["started_at", "enqueued_at", "created_at"])) })));
+        Loop.el("td", { text: Loop.when(j.started_at || j.enqueued_at) }),
+        Loop.el("td", { class: "num", text: took(j) }),
+        Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "") }),
+        act));
+      if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) {
+        const cell = Loop.el("td", { colspan: "7", class: "job-error" },
+          Loop.el("strong", { text: j.error }), " ", Loop.el("span", { text: hint(j.error) }));
+        if (j.traceback) {
+          cell.appendChild(Loop.el("details", null, Loop.el("summary", { text: "Traceback" }),
+            Loop.el("pre", { text: j.traceback })));
+        }
+        body.appendChild(Loop.el("tr", { class: "error-row" }, cell));
+      }
     }
     return running;
+  }
+
+  async function cancel(id) {
+    try {
+      await Loop.api("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel");
+      status("Canceled job " + id + ".");
+      schedule(200);
+    } catch (e) { status("Could not cancel: " + e.message, true); }
   }
 
   async function refresh() {
@@ -203,12 +249,23 @@
       const v = m.value;
       Loop.setText("n-items", v.n_items);
       // Expert answers, plus uploaded gold the models are fitted on (if any).
-      Loop.setText("n-gold", v.n_uploaded_gold ? v.n_gold + " + " + v.n_uploaded_gold + " uploaded" : v.n_gold);
+      Loop.setText("n-gold", v.n_uploaded_gold ? v.n_gold + " + " + v.n_uploaded_gold : v.n_gold);
+      Loop.setText("n-gold-help", v.n_uploaded_gold ? "expert answers + uploaded labels fitted on"
+        : "expert answers");
+      Loop.setText("remaining", v.remaining);
       Loop.setText("queue-size", v.queue_size);
+      const help = $("curve-help");
+      help.classList.toggle("warn-text", !!v.eval_too_small);
+      help.textContent = !v.n_eval ? "No held-out labels: upload some known labels (Data page) to score the models."
+        : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
+          (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little." : ".");
+      const rc = v.recalibration || {};
+      const health = $("recal-health");
+      health.classList.toggle("warn-text", !!rc.last_error);
+      health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
+        : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + " answers since" : ""));
       const ag = v.agreement;
-      Loop.setText("agreement", ag === null || ag === undefined ? "–"
-        : typeof ag === "object" ? (ag.rate !== undefined ? Loop.pct(ag.rate) : ag.kappa !== undefined ? "κ " + Loop.num(ag.kappa) : "–")
-          : Loop.pct(ag));
+      Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_items);
       const aa = v.annotator_agreement;
       const hasAa = aa !== null && aa !== undefined && typeof aa === "object";
       Loop.setText("annotator-agreement", !hasAa ? "–"
@@ -227,7 +284,7 @@
     const failed = [m, lfs, jobs].filter(function (r) { return r.status === "rejected"; });
     if (failed.length) {
       const e = failed[0].reason;
-      if (e && e.status === 401) { location.replace("/signin?next=" + encodeURIComponent(location.pathname)); return; }
+      if (e && e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
       if (e && e.status === 403) { status("The dashboard needs the admin API key: sign in with it.", true); return false; }
       status("Some data could not be loaded: " + (e && e.message), true);
     }
@@ -278,8 +335,11 @@
       labels = Loop.labelNames(project);
       if (project && project.name) Loop.setText("project-name", "· " + project.name);
     } catch (e) {
-      if (e.status === 401) { location.replace("/signin?next=" + encodeURIComponent(location.pathname)); return; }
-      status("Could not load project: " + e.message, true);
+      if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
+      if (e.status === 404) { status("There is no project “" + pid + "”.", true); return; }
+      status(e.status === 403 ? "The dashboard needs the admin API key: sign in with it."
+        : "Could not load project: " + e.message, true);
+      return;
     }
     drawCurve([]);
     schedule(0);

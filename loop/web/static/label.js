@@ -32,6 +32,8 @@
   const base = "/api/projects/" + encodeURIComponent(pid);
   const state = {
     labels: [],
+    style: [],          // [{name, color, key}] per label
+    keys: {},           // key -> label index
     current: null,      // {item, lease}
     ready: [],          // [{item, lease}] shown next, in order
     history: [],        // items answered or skipped here, newest last (for undo)
@@ -85,9 +87,10 @@
     $("skip-btn").disabled = !cur;
     if (!cur) {
       Loop.setText("item-id", "");
-      text.textContent = state.exhausted
-        ? "Nothing left to label right now. New items appear here when the queue is refilled."
-        : "Loading…";
+      text.textContent = state.exhausted ? "" : "Loading…";
+      text.hidden = state.exhausted;
+      $("done").hidden = !state.exhausted;
+      if (state.exhausted) showDone();
       text.classList.add("muted");
       $("reason").hidden = true;
       Loop.setText("reason-text", "–");
@@ -98,14 +101,17 @@
       return;
     }
     const item = cur.item;
+    text.hidden = false;
+    $("done").hidden = true;
     text.classList.remove("muted");
     Loop.setText("item-id", "#" + item.id);
-    text.textContent = item.text === undefined || item.text === null ? "" : String(item.text);
+    text.textContent = Loop.plainText(item.text);
 
     const f = item.fields && typeof item.fields === "object" ? item.fields : {};
     const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
-    for (const k of keys.slice(0, 8)) {
-      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: k }), Loop.el("dd", { text: String(f[k]) })));
+    for (const k of keys.filter(function (k) { return String(f[k]) !== String(item.id); }).slice(0, 8)) {
+      const v = Loop.plainText(f[k]);
+      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: k }), Loop.el("dd", { text: v, title: v })));
     }
     fields.hidden = keys.length === 0;
 
@@ -133,6 +139,15 @@
         Loop.el("td", { class: "mono", text: String(v.lf) }),
         Loop.el("td", { text: abstain ? "abstain" : labelName(v.label) })));
     }
+  }
+
+  function showDone() {
+    Loop.api("GET", base + "/queue/me").then(function (me) {
+      if (!me) return;
+      $("done-text").textContent = "Nothing is left for you to label: you answered " + me.answers_total +
+        (me.answers_total === 1 ? " item" : " items") + " (" + me.answers_today + " today). " +
+        (me.remaining ? me.remaining + " items still need answers from others." : "Every item has its answers.");
+    }, function () { /* keep the default text */ });
   }
 
   function markShown() {
@@ -208,7 +223,7 @@
 
   function handleError(e) {
     if (e && e.status === 401) {
-      location.replace("/signin?next=" + encodeURIComponent(location.pathname));
+      location.replace("/?next=" + encodeURIComponent(location.pathname));
       return;
     }
     status("Error: " + (e && e.message ? e.message : String(e)), true);
@@ -302,6 +317,7 @@
         Loop.setText("answers-today", me.answers_today);
         Loop.setText("answers-total", me.answers_total);
         Loop.setText("remaining", me.remaining);
+        renderMine(me.recent);
       } catch (e) { handleError(e); }
     }, 50);
   }
@@ -325,50 +341,128 @@
     setTimeout(pollMetrics, POLL_MS);
   }
 
-  /* Keys 1..9 answer the first nine labels and 0 the tenth, as on a number row. */
-  function shortcut(i) { return i < 9 ? String(i + 1) : i === 9 ? "0" : null; }
-
   function buildButtons() {
     const box = $("label-buttons");
     Loop.clear(box);
+    state.keys = {};
     state.labels.forEach(function (name, i) {
-      const key = shortcut(i);
+      const st = state.style[i] || {};
+      const key = st.key || (i < 9 ? String(i + 1) : i === 9 ? "0" : null);
+      if (key) state.keys[key] = i;
       const b = Loop.el("button", { type: "button", class: "label-btn", "data-index": String(i),
         "aria-keyshortcuts": key },
         key ? Loop.el("kbd", { text: key }) : null, " " + name);
+      if (st.color) b.style.setProperty("--label-color", st.color);
       b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
       box.appendChild(b);
     });
-    Loop.setText("max-key", shortcut(Math.min(10, state.labels.length) - 1));
+    const rows = $("help-keys");
+    Loop.clear(rows);
+    const add = function (k, what) {
+      rows.appendChild(Loop.el("tr", null, Loop.el("td", null, Loop.el("kbd", { text: k })), Loop.el("td", { text: what })));
+    };
+    state.labels.forEach(function (name, i) {
+      const k = Object.keys(state.keys).find(function (x) { return state.keys[x] === i; });
+      if (k) add(k, "answer “" + name + "”");
+    });
+    add("s", "skip (it comes back when nothing else is left)");
+    add("u", "undo your last answer");
+    add("g", "show or hide the guidelines");
+    add("?", "this list");
+    add("Esc", "close this list");
+  }
+
+  function toggleGuidelines(force) {
+    const g = $("guidelines");
+    const show = force === undefined ? g.hidden : force;
+    g.hidden = !show;
+    $("guidelines-btn").setAttribute("aria-expanded", String(show));
+  }
+
+  function toggleHelp(force) {
+    const h = $("help");
+    const show = force === undefined ? h.hidden : force;
+    h.hidden = !show;
+    if (show) $("help-close").focus();
+  }
+
+  function renderMine(recent) {
+    const ol = $("my-answers");
+    Loop.clear(ol);
+    if (!recent || !recent.length) {
+      ol.appendChild(Loop.el("li", { class: "muted", text: "None yet." }));
+      return;
+    }
+    for (const r of recent.slice(0, 10)) {
+      const sel = Loop.el("select", { "aria-label": "Answer for item " + r.item_id });
+      state.labels.forEach(function (name) {
+        sel.appendChild(Loop.el("option", { value: name, text: name, selected: name === r.label }));
+      });
+      sel.addEventListener("change", function () { relabel(r.item_id, sel.value); });
+      const li = Loop.el("li", { "data-item": r.item_id },
+        Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
+        sel);
+      const st = state.style[state.labels.indexOf(r.label)];
+      if (st && st.color) li.style.setProperty("--label-color", st.color);
+      ol.appendChild(li);
+    }
+  }
+
+  function relabel(itemId, name) {
+    enqueue(function () {
+      return Loop.api("POST", base + "/queue/relabel", { item_id: itemId, label: name });
+    }).then(function (res) {
+      status(res.changed ? "Changed #" + itemId + " to “" + name + "”." : "#" + itemId + " was already “" + name + "”.");
+      refreshProgress();
+    }, handleError);
   }
 
   function onKey(ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
     const t = ev.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
-    const k = ev.key;
-    if (k >= "0" && k <= "9" && k.length === 1) {
-      const i = k === "0" ? 9 : Number(k) - 1;
-      if (i < state.labels.length) { ev.preventDefault(); answer(i, ev.timeStamp); }
-    } else if (k === "s" || k === "S") {
-      ev.preventDefault(); skip(ev.timeStamp);
-    } else if (k === "u" || k === "U") {
-      ev.preventDefault(); undo();
-    }
+    const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    if (k === "Escape") { toggleHelp(false); return; }
+    if (k === "?" || k === "h") { ev.preventDefault(); toggleHelp(); return; }
+    if (!$("help").hidden) return;
+    if (state.keys[k] !== undefined) { ev.preventDefault(); answer(state.keys[k], ev.timeStamp); }
+    else if (k === "s") { ev.preventDefault(); skip(ev.timeStamp); }
+    else if (k === "u") { ev.preventDefault(); undo(); }
+    else if (k === "g") { ev.preventDefault(); toggleGuidelines(); }
   }
 
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
     $("skip-btn").addEventListener("click", function (ev) { skip(ev.timeStamp); });
     $("undo-btn").addEventListener("click", function () { undo(); });
+    $("guidelines-btn").addEventListener("click", function () { toggleGuidelines(); });
+    $("help-btn").addEventListener("click", function () { toggleHelp(true); });
+    $("help-close").addEventListener("click", function () { toggleHelp(false); });
     document.addEventListener("keydown", onKey);
     try {
       /* The API's project and metrics views are admin-only; this page's session view
          gives annotators what they need (labels, last_recalibrated_at). */
       const project = await Loop.api("GET", state.metricsUrl);
       state.labels = Loop.labelNames(project);
-      if (project && project.name) document.title = "Label · " + project.name + " · loop";
+      state.style = project.label_style || [];
+      if (project && project.name) {
+        document.title = "Label · " + project.name + " · loop";
+        Loop.setText("project-name", project.name);
+      }
+      const g = $("g-body");
+      Loop.clear(g);
+      if (project.guidelines) {
+        g.appendChild(Loop.markdown(project.guidelines));
+        toggleGuidelines(true);
+      } else {
+        g.appendChild(Loop.el("p", { class: "muted", text: "No guidelines for this project yet." }));
+      }
     } catch (e) {
+      if (e && e.status === 404) {
+        $("item-text").textContent = "There is no project “" + pid + "”. Go back to the projects.";
+        $("item-text").classList.add("muted");
+        return;
+      }
       handleError(e);
       return;
     }

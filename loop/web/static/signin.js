@@ -1,3 +1,4 @@
+/* One-click sign-in links (/signin?next=...#token=...) and the plain sign-in form. */
 "use strict";
 (function () {
   function safeNext(raw) {
@@ -9,16 +10,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("signin-form");
     const input = document.getElementById("token");
-    const project = document.getElementById("project");
     const status = document.getElementById("signin-status");
-    const params = new URLSearchParams(location.search);
-    const next = safeNext(params.get("next"));
-    if (params.get("project")) project.value = params.get("project");
-    if (next) {
-      const m = /^\/p\/([^/]+)\//.exec(next);
-      if (m && !project.value) project.value = decodeURIComponent(m[1]);
-    }
-    /* A one-click link may carry the token in the fragment (never sent to the server). */
+    const next = safeNext(new URLSearchParams(location.search).get("next")) || "/";
+    /* A one-click link carries the token in the fragment (never sent to the server). */
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("token")) {
       input.value = hash.get("token");
@@ -31,22 +25,23 @@
       const token = input.value.trim();
       if (!token) { status.textContent = "Paste a token first."; input.focus(); return; }
       Loop.setToken(token);
-      const pid = project.value.trim();
-      if (pid) {
-        try {
-          await Loop.api("GET", "/p/" + encodeURIComponent(pid) + "/label/session");
-        } catch (e) {
-          status.textContent = e.status === 401 || e.status === 403
-            ? "That token was not accepted for project " + pid + " (" + e.message + ")."
-            : "Could not reach project " + pid + ": " + e.message;
-          status.classList.add("error");
-          Loop.clearToken();
-          return;
-        }
+      let who;
+      try { who = await Loop.whoami(); } catch (e) {
+        status.textContent = e.status === 401 ? "That token was not accepted (revoked or mistyped)."
+          : "Could not sign in: " + e.message;
+        status.classList.add("error");
+        Loop.clearToken();
+        return;
+      }
+      const m = /^\/p\/([^/]+)\//.exec(next);
+      if (who.role !== "admin" && m && who.projects.every(function (p) { return p.id !== decodeURIComponent(m[1]); })) {
+        status.textContent = "This token belongs to another project.";
+        status.classList.add("error");
+        return;
       }
       status.textContent = "Signed in.";
-      location.href = next || (pid ? "/p/" + encodeURIComponent(pid) + "/label" : "/signin");
+      location.href = next;
     });
-    if (hash.get("token") && (next || project.value)) form.requestSubmit();
+    if (hash.get("token")) form.requestSubmit();
   });
 })();

@@ -1,0 +1,72 @@
+/* Annotators: create (token shown once, with a one-click link), revoke, progress. */
+"use strict";
+(function () {
+  const $ = function (id) { return document.getElementById(id); };
+  const pid = Loop.pid();
+  const base = "/api/projects/" + encodeURIComponent(pid);
+
+  function status(msg, isError) {
+    $("a-status").textContent = msg || "";
+    $("a-status").classList.toggle("error", !!isError);
+  }
+
+  function share(v, n) { return v === null || v === undefined ? "–" : Loop.pct(v) + " of " + n; }
+
+  async function refresh() {
+    const data = await Loop.api("GET", base + "/annotators");
+    const body = $("a-rows");
+    Loop.clear(body);
+    if (!data.annotators.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No annotators yet." })));
+    }
+    for (const a of data.annotators) {
+      body.appendChild(Loop.el("tr", { "data-name": a.name },
+        Loop.el("th", { scope: "row", text: a.name }),
+        Loop.el("td", { class: "num", text: a.answers_today }),
+        Loop.el("td", { class: "num", text: a.answers_total }),
+        Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
+        Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
+        Loop.el("td", { text: Loop.when(a.created_at) }),
+        Loop.el("td", null, Loop.el("button", { type: "button", class: "revoke", text: "Revoke",
+          onclick: function () { revoke(a.name); } }))));
+    }
+  }
+
+  async function revoke(name) {
+    if (!confirm("Revoke " + name + "'s token? Their answers stay.")) return;
+    try {
+      await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name));
+      status("Revoked " + name + "'s token.");
+      $("new-token").hidden = true;
+      await refresh();
+    } catch (e) { status(e.message, true); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!Loop.requireToken()) return;
+    Loop.api("GET", base).then(function (p) { Loop.setText("project-name", "· " + p.name); },
+      function (e) { status(e.status === 403 ? "This page needs the admin key." : e.message, true); });
+    refresh().catch(function (e) { status(e.message, true); });
+    $("add-form").addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const name = $("a-name").value.trim();
+      if (!name) { status("Type a name first.", true); return; }
+      try {
+        const a = await Loop.api("POST", base + "/annotators", { name: name });
+        const link = location.origin + "/signin?next=" + encodeURIComponent("/p/" + pid + "/label") +
+          "#token=" + encodeURIComponent(a.token);
+        Loop.setText("nt-name", a.name);
+        Loop.setText("nt-token", a.token);
+        Loop.setText("nt-link", link);
+        $("new-token").hidden = false;
+        $("a-name").value = "";
+        status("Created a token for " + a.name + ".");
+        await refresh();
+      } catch (e) { status(e.message, true); }
+    });
+    $("copy-link").addEventListener("click", async function () {
+      try { await navigator.clipboard.writeText($("nt-link").textContent); status("Link copied."); }
+      catch (e) { status("Select the link and copy it.", true); }
+    });
+  });
+})();

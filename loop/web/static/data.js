@@ -1,0 +1,154 @@
+/* Data: import a CSV / JSON lines file (preview, pick columns, check, import), then
+ * apply the LFs and recalibrate. */
+"use strict";
+(function () {
+  const $ = function (id) { return document.getElementById(id); };
+  const pid = Loop.pid();
+  const base = "/api/projects/" + encodeURIComponent(pid);
+  let file = null, project = null;
+
+  function status(id, msg, isError) {
+    $(id).textContent = msg || "";
+    $(id).classList.toggle("error", !!isError);
+  }
+
+  function options(sel, cols, pick, optional) {
+    Loop.clear(sel);
+    if (optional) sel.appendChild(Loop.el("option", { value: "", text: "(none)" }));
+    for (const c of cols) sel.appendChild(Loop.el("option", { value: c, text: c, selected: c === pick }));
+  }
+
+  function guess(cols, names) {
+    return cols.find(function (c) { return names.indexOf(c.toLowerCase()) !== -1; });
+  }
+
+  async function counts() {
+    const p = await Loop.api("GET", base);
+    project = p;
+    Loop.setText("project-name", "· " + p.name);
+    $("counts").textContent = p.n_items + " items, " + p.remaining + " still need an answer; labels: " + p.labels.join(", ") + ".";
+  }
+
+  function form() {
+    const fd = new FormData();
+    fd.append("file", file, file.name);
+    return fd;
+  }
+
+  async function send(path) {
+    const res = await fetch(path, { method: "POST", body: form(), cache: "no-store",
+      headers: { Authorization: "Bearer " + Loop.getToken() } });
+    const body = await res.json().catch(function () { return {}; });
+    return { ok: res.ok, status: res.status, body: body };
+  }
+
+  function query(dry) {
+    const q = new URLSearchParams();
+    q.set("text_field", $("col-text").value);
+    if ($("col-id").value) q.set("id_field", $("col-id").value);
+    if ($("col-gold").value) q.set("gold_field", $("col-gold").value);
+    q.set("eval_fraction", $("eval-fraction").value);
+    if (dry) q.set("dry_run", "1");
+    return q.toString();
+  }
+
+  function showErrors(body) {
+    const ul = $("row-errors");
+    Loop.clear(ul);
+    const errs = (body && body.errors) || [];
+    for (const e of errs) ul.appendChild(Loop.el("li", { text: e }));
+    ul.hidden = !errs.length;
+  }
+
+  async function choose(f) {
+    file = f;
+    showErrors(null);
+    $("import").disabled = true;
+    status("import-status", "Reading " + f.name + " …");
+    const r = await send(base + "/items/preview");
+    if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); $("mapping").hidden = true; return; }
+    const cols = r.body.columns;
+    $("file-info").textContent = f.name + ": " + r.body.n_rows + " rows, columns " + cols.join(", ") + ".";
+    const tf = project && cols.indexOf(project.text_field) !== -1 ? project.text_field
+      : guess(cols, ["text", "content", "body", "comment", "message"]) || cols[0];
+    options($("col-text"), cols, tf, false);
+    options($("col-id"), cols, guess(cols, ["id", "comment_id", "item_id"]), true);
+    options($("col-gold"), cols, guess(cols, ["label", "class", "gold"]), true);
+    const head = $("preview-head"), rows = $("preview-rows");
+    Loop.clear(head); Loop.clear(rows);
+    head.appendChild(Loop.el("tr", null, ...cols.map(function (c) { return Loop.el("th", { scope: "col", text: c }); })));
+    for (const row of r.body.rows) {
+      rows.appendChild(Loop.el("tr", null, ...cols.map(function (c) {
+        const v = row[c] === null || row[c] === undefined ? "" : String(row[c]);
+        return Loop.el("td", { title: v, text: v.length > 80 ? v.slice(0, 80) + "…" : v });
+      })));
+    }
+    $("mapping").hidden = false;
+    status("import-status", "Pick the columns, then “Check”.");
+  }
+
+  async function check() {
+    showErrors(null);
+    status("import-status", "Checking every row …");
+    const r = await send(base + "/items?" + query(true));
+    if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); showErrors(r.body); $("import").disabled = true; return; }
+    const b = r.body;
+    status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
+      b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting). Press “Import”.");
+    $("import").disabled = false;
+  }
+
+  async function doImport() {
+    $("import").disabled = true;
+    const r = await send(base + "/items?" + query(false));
+    if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); showErrors(r.body); return; }
+    status("import-status", "Imported " + r.body.n_items + " items.");
+    await counts();
+  }
+
+  async function wait(id) {
+    for (;;) {
+      const j = await Loop.api("GET", "/api/jobs/" + encodeURIComponent(id));
+      if (["finished", "failed", "stopped", "canceled"].indexOf(j.status) !== -1) return j;
+      const pr = j.progress && j.progress.total ? " " + Loop.pct(j.progress.done / j.progress.total) : "";
+      status("apply-status", j.type + ": " + j.status + pr);
+      await new Promise(function (r) { setTimeout(r, 500); });
+    }
+  }
+
+  async function apply() {
+    $("apply").disabled = true;
+    try {
+      for (const type of ["apply_lfs", "recalibrate"]) {
+        const res = await Loop.api("POST", base + "/jobs", { type: type });
+        const j = await wait(res.job_id);
+        if (j.status !== "finished") { status("apply-status", type + " " + j.status + ": " + (j.error || ""), true); return; }
+      }
+      status("apply-status", "Done: LFs applied, models fitted, queue filled.");
+      await counts();
+    } catch (e) { status("apply-status", e.message, true); } finally { $("apply").disabled = false; }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!Loop.requireToken()) return;
+    $("to-dashboard").href = "/p/" + encodeURIComponent(pid) + "/dashboard";
+    counts().catch(function (e) { status("import-status", e.status === 403 ? "This page needs the admin key." : e.message, true); });
+    $("file").addEventListener("change", function () { if (this.files[0]) choose(this.files[0]); });
+    const drop = $("drop");
+    drop.addEventListener("dragover", function (ev) { ev.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
+    drop.addEventListener("drop", function (ev) {
+      ev.preventDefault(); drop.classList.remove("over");
+      if (ev.dataTransfer.files[0]) choose(ev.dataTransfer.files[0]);
+    });
+    ["col-text", "col-id", "col-gold", "eval-fraction"].forEach(function (id) {
+      $(id).addEventListener("input", function () {
+        $("import").disabled = true;
+        $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
+      });
+    });
+    $("check").addEventListener("click", function () { check().catch(function (e) { status("import-status", e.message, true); }); });
+    $("import").addEventListener("click", function () { doImport().catch(function (e) { status("import-status", e.message, true); }); });
+    $("apply").addEventListener("click", apply);
+  });
+})();

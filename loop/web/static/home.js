@@ -1,0 +1,88 @@
+/* Home: sign in once, then the projects this token may see, with their progress. */
+"use strict";
+(function () {
+  const $ = function (id) { return document.getElementById(id); };
+
+  function safeNext(raw) {
+    if (raw && raw.charAt(0) === "/" && raw.charAt(1) !== "/" && raw.charAt(1) !== "\\") return raw;
+    return null;
+  }
+
+  function score(p) {
+    const parts = [];
+    if (p.label_model !== null && p.label_model !== undefined) parts.push("LM " + Loop.pct(p.label_model, 1));
+    if (p.end_model !== null && p.end_model !== undefined) parts.push("EM " + Loop.pct(p.end_model, 1));
+    if (!parts.length) return p.n_eval ? "not yet" : "no held-out labels";
+    return parts.join(" · ") + (p.n_eval ? " (" + p.n_eval + " items)" : "");
+  }
+
+  function row(p, admin) {
+    const id = encodeURIComponent(p.id);
+    const links = Loop.el("td", { class: "links" },
+      Loop.el("a", { href: "/p/" + id + "/label", text: "Label" }));
+    if (admin) {
+      links.appendChild(Loop.el("a", { href: "/p/" + id + "/dashboard", text: "Dashboard" }));
+      links.appendChild(Loop.el("a", { href: "/p/" + id + "/data", text: "Data" }));
+      links.appendChild(Loop.el("a", { href: "/p/" + id + "/annotators", text: "Annotators" }));
+    }
+    return Loop.el("tr", { "data-project": p.id },
+      Loop.el("th", { scope: "row" }, Loop.el("span", { class: "pname", text: p.name }),
+        Loop.el("span", { class: "muted small mono", text: " " + p.id })),
+      Loop.el("td", { class: "num", text: p.n_items }),
+      Loop.el("td", { class: "num", text: p.n_gold }),
+      Loop.el("td", { class: "num", text: p.remaining }),
+      Loop.el("td", { class: "num", text: score(p) }),
+      Loop.el("td", { text: Loop.when(p.last_recalibrated_at) }),
+      links);
+  }
+
+  async function showProjects() {
+    let who;
+    try { who = await Loop.whoami(); } catch (e) {
+      Loop.clearToken();
+      $("signin").hidden = false;
+      $("signin-status").textContent = e.status === 401 ? "That token is not valid (any more)." : e.message;
+      $("signin-status").classList.add("error");
+      return;
+    }
+    const admin = who.role === "admin";
+    $("projects").hidden = false;
+    $("new-project").hidden = !admin;
+    const list = admin ? (await Loop.api("GET", "/api/projects")).projects : who.projects;
+    const body = $("project-rows");
+    Loop.clear(body);
+    if (!list.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted",
+        text: admin ? "No projects yet: create one with “New project”." : "No projects." })));
+    }
+    for (const p of list) body.appendChild(row(p, admin));
+    $("home-status").textContent = admin ? "Signed in with the admin key." :
+      "Signed in as " + who.name + ".";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const params = new URLSearchParams(location.search);
+    const next = safeNext(params.get("next"));
+    const hash = new URLSearchParams(location.hash.slice(1));
+    if (hash.get("token")) {  /* a one-click link: the token never reaches the server */
+      Loop.setToken(hash.get("token"));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    $("signin-form").addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const token = $("token").value.trim();
+      if (!token) { $("signin-status").textContent = "Paste a token first."; return; }
+      Loop.setToken(token);
+      try { await Loop.whoami(); } catch (e) {
+        Loop.clearToken();
+        $("signin-status").textContent = e.status === 401 ? "That token was not accepted." : e.message;
+        $("signin-status").classList.add("error");
+        return;
+      }
+      location.href = next || "/";
+    });
+    if (!Loop.getToken()) { $("signin").hidden = false; $("token").focus(); return; }
+    if (next) { location.replace(next); return; }
+    showProjects();
+  });
+})();

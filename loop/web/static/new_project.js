@@ -1,0 +1,61 @@
+/* New project: name, labels (colour, key), LF module, text field, k, guidelines. */
+"use strict";
+(function () {
+  const $ = function (id) { return document.getElementById(id); };
+  const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
+    "#db2777", "#4b5563", "#65a30d"];
+
+  function addLabel(name) {
+    const box = $("label-rows");
+    const i = box.children.length;
+    const row = Loop.el("div", { class: "label-row" },
+      Loop.el("input", { type: "text", class: "l-name", "aria-label": "Label " + (i + 1) + " name", value: name || "", placeholder: "label name" }),
+      Loop.el("input", { type: "color", class: "l-color", "aria-label": "Label " + (i + 1) + " colour", value: PALETTE[i % PALETTE.length] }),
+      Loop.el("input", { type: "text", class: "l-key mono", maxlength: "1", "aria-label": "Label " + (i + 1) + " key", placeholder: i < 9 ? String(i + 1) : (i === 9 ? "0" : "key") }),
+      Loop.el("button", { type: "button", class: "l-remove", "aria-label": "Remove label " + (i + 1), text: "×",
+        onclick: function () { row.remove(); } }));
+    box.appendChild(row);
+    return row;
+  }
+
+  function status(msg, isError) {
+    $("form-status").textContent = msg;
+    $("form-status").classList.toggle("error", !!isError);
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!Loop.requireToken()) return;
+    try {
+      const who = await Loop.whoami();
+      if (who.role !== "admin") { status("Creating projects needs the admin key.", true); $("create").disabled = true; }
+    } catch (e) { status(e.message, true); }
+    addLabel(""); addLabel("");
+    $("add-label").addEventListener("click", function () { addLabel("").querySelector("input").focus(); });
+    $("p-guidelines").addEventListener("input", function () {
+      const box = $("g-preview");
+      Loop.clear(box);
+      box.appendChild(Loop.markdown($("p-guidelines").value));
+    });
+    $("project-form").addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const labels = Array.from(document.querySelectorAll(".label-row")).map(function (r) {
+        const key = r.querySelector(".l-key").value.trim();
+        return { name: r.querySelector(".l-name").value.trim(), color: r.querySelector(".l-color").value,
+          key: key || null };
+      }).filter(function (l) { return l.name; });
+      const body = { name: $("p-name").value.trim(), labels: labels, lf_module: $("p-lf").value.trim(),
+        text_field: $("p-text").value.trim() || "text", answers_per_item: Number($("p-k").value) || 1,
+        guidelines: $("p-guidelines").value };
+      $("create").disabled = true;
+      status("Checking the LF module and creating the project …");
+      try {
+        const p = await Loop.api("POST", "/api/projects", body);
+        location.href = "/p/" + encodeURIComponent(p.id) + "/data";
+      } catch (e) {
+        status(e.message, true);
+      } finally {
+        $("create").disabled = false;
+      }
+    });
+  });
+})();
