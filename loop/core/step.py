@@ -118,8 +118,8 @@ def choose_gold_weight(
     """
     y = np.asarray(y, dtype=np.int64)
     gold = np.flatnonzero(y >= 0)
-    base = float((end_model.get_params()["gold_weight"] if end_model is not None
-                  else EndModel().gold_weight))
+    base = float(end_model.get_params()["gold_weight"] if end_model is not None
+                  else EndModel().gold_weight)
     if gold.size < MIN_GOLD_FOR_CV:
         return {"gold_weight": base, "n_gold": int(gold.size), "correct": {}}
     folds = np.array_split(np.random.default_rng(0).permutation(gold), n_folds)
