@@ -92,17 +92,18 @@ def run_demo(args: Any) -> int:
         print(f"""
 loop demo is running. Press Ctrl-C to stop.
 
+  Start here:       {base}/#token={admin_key}
+                    (signs you in as admin: projects, new project, data, annotators)
   Labeling page:    {base}/p/{pid}/label
   Dashboard:        {base}/p/{pid}/dashboard
-  Sign in:          {base}/signin?next=/p/{pid}/label
   Annotator token:  {token}
-  Admin API key:    {admin_key}   (use it on the dashboard; it can start jobs)
+  Admin API key:    {admin_key}
 
-  One-click sign-in (token in the URL fragment, never sent to the server):
-  {base}/signin?next=/p/{pid}/label#token={token}
+  One-click sign-in for the annotator (token in the URL fragment, never sent to
+  the server): {base}/signin?next=/p/{pid}/label#token={token}
 """, flush=True)
         if not getattr(args, "no_browser", False):
-            webbrowser.open(f"{base}/signin?next=/p/{pid}/label#token={token}")
+            webbrowser.open(f"{base}/#token={admin_key}")
         # From here the supervisor owns the processes: restarts any that die,
         # stops them all on Ctrl-C / SIGTERM and says "stopped".
         return int(info["supervisor"].run())

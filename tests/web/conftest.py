@@ -135,3 +135,10 @@ def ten_label_project(live: LiveServer) -> dict[str, str]:
     for job in ("apply_lfs", "fit_label_model", "refill_queue"):
         api.run_job(pid, job, on_idle=live.run_jobs)
     return {"pid": pid, "token": add_annotator(api, pid, "tess")}
+
+
+@pytest.fixture(autouse=True)
+def _lf_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test LF modules (tests/service) importable in the LF-module check subprocess."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(SERVICE_TESTS), str(HERE.parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))

@@ -28,15 +28,19 @@
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: Loop.when(a.created_at) }),
         Loop.el("td", null, Loop.el("button", { type: "button", class: "revoke", text: "Revoke",
-          onclick: function () { revoke(a.name); } }))));
+          onclick: function () {
+            if (this.dataset.armed) { revoke(a.name); return; }
+            this.dataset.armed = "1";  /* a second click confirms */
+            this.textContent = "Revoke " + a.name + "?";
+            this.classList.add("danger");
+          } }))));
     }
   }
 
   async function revoke(name) {
-    if (!confirm("Revoke " + name + "'s token? Their answers stay.")) return;
     try {
       await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name));
-      status("Revoked " + name + "'s token.");
+      status("Revoked " + name + "'s token (their answers stay).");
       $("new-token").hidden = true;
       await refresh();
     } catch (e) { status(e.message, true); }
@@ -53,7 +57,7 @@
       if (!name) { status("Type a name first.", true); return; }
       try {
         const a = await Loop.api("POST", base + "/annotators", { name: name });
-        const link = location.origin + "/signin?next=" + encodeURIComponent("/p/" + pid + "/label") +
+        const link = location.origin + "/signin?next=/p/" + encodeURIComponent(pid) + "/label" +
           "#token=" + encodeURIComponent(a.token);
         Loop.setText("nt-name", a.name);
         Loop.setText("nt-token", a.token);

@@ -166,6 +166,7 @@
   }
 
   const HINTS = [
+    [/canceled/i, "Canceled: start it again when you are ready."],
     [/apply the LFs/i, "Run “Apply LFs” (after every upload), then “Recalibrate”."],
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
@@ -179,7 +180,8 @@
   }
 
   function took(j) {
-    if (!j.started_at) return "–";
+    const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(j.status) !== -1;
+    if (!j.started_at || (!j.ended_at && !live)) return "–";
     const a = new Date(j.started_at).getTime();
     const b = j.ended_at ? new Date(j.ended_at).getTime() : Date.now();
     const s = Math.max(0, (b - a) / 1000);

@@ -1,0 +1,226 @@
+"""The product in a real Chromium: sign in at /, create a project, import data (a bad
+file first), apply LFs, add and revoke an annotator, label with the guidelines open,
+change an earlier answer, see a failed job's error and cancel a running job. Jobs run
+on a real worker process. Screenshots of each page go to docs/img/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from svc_helpers import ADMIN, worker_env, youtube_csv
+from web_helpers import DOCS_IMG, LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def worker(live: LiveServer) -> Iterator[None]:
+    """A real worker process on the live server's Redis for this module."""
+    url = live.app.config["REDIS_URL"]
+    proc = subprocess.Popen([sys.executable, "-m", "workers", "--url", url, "loop"],
+                            env=worker_env(url), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    yield
+    os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+def _shot(page: Any, name: str) -> None:
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=True)
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue().encode()
+
+
+def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, worker: None,
+                                                           page: Any) -> None:
+    page.goto(live.url + "/")
+    page.wait_for_selector("#signin", state="visible")
+    page.fill("#token", ADMIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#projects", state="visible")
+    page.wait_for_selector("#new-project", state="visible")
+
+    # create a project in the browser
+    page.click("#new-project")
+    page.wait_for_selector("#project-form")
+    page.fill("#p-name", "Comments <i>2026</i>")
+    names = page.locator(".l-name")
+    names.nth(0).fill("ham")
+    names.nth(1).fill("spam")
+    page.locator(".l-key").nth(0).fill("a")
+    page.locator(".l-key").nth(1).fill("b")
+    page.fill("#p-lf", "loop.demo.youtube_lfs")
+    page.fill("#p-text", "CONTENT")
+    page.fill("#p-guidelines", "# Spam\n- **links** to channels are spam\n- song praise is ham")
+    _shot(page, "new_project")
+    page.click("#create")
+    page.wait_for_url("**/data")
+    pid = page.url.split("/p/")[1].split("/")[0]
+    project = live.admin.call("GET", f"/api/projects/{pid}")
+    assert project["name"] == "Comments <i>2026</i>"
+    assert [s["key"] for s in project["label_style"]] == ["a", "b"]
+
+    # a file with bad rows: the errors show and nothing is stored
+    good = list(csv.reader(io.StringIO(youtube_csv().decode(), newline="")))
+    bad = [good[0], *good[1:40], [*good[40][:-1], "maybe"], *good[41:60]]
+    page.set_input_files("#file", files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                          "buffer": _csv(bad)}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.select_option("#col-gold", "CLASS")
+    page.select_option("#col-id", "COMMENT_ID")
+    page.click("#check")
+    page.wait_for_selector("#row-errors", state="visible")
+    assert "gold label 'maybe'" in page.locator("#row-errors").inner_text()
+    assert page.locator("#import").is_disabled()
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 0
+
+    # the good file: check, import, apply the LFs and recalibrate (the worker runs them)
+    page.set_input_files("#file", files=[{"name": "good.csv", "mimeType": "text/csv",
+                                          "buffer": _csv(good)}])
+    page.wait_for_function("document.getElementById('file-info').textContent.includes('good.csv')")
+    page.select_option("#col-gold", "CLASS")
+    page.select_option("#col-id", "COMMENT_ID")
+    page.click("#check")
+    page.wait_for_function("!document.getElementById('import').disabled")
+    assert "All 350 rows are fine" in page.locator("#import-status").inner_text()
+    page.click("#import")
+    page.wait_for_function("document.getElementById('import-status').textContent.includes('Imported')")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 350
+    page.click("#apply")
+    page.wait_for_function("document.getElementById('apply-status').textContent.startsWith('Done')",
+                           timeout=120000)
+    _shot(page, "data_page")
+
+    # annotators: a token shown once, with a one-click link; revoked, it stops working
+    page.goto(f"{live.url}/p/{pid}/annotators")
+    page.fill("#a-name", "zoe")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_selector("#new-token", state="visible")
+    token = page.locator("#nt-token").inner_text()
+    assert f"/p/{pid}/label" in page.locator("#nt-link").inner_text()
+    page.wait_for_selector("tr[data-name='zoe']")
+    _shot(page, "annotators")
+    from loop.demo.client import ApiClient, ApiError
+
+    assert ApiClient(live.url, token).call("GET", "/api/me")["name"] == "zoe"
+    page.locator("tr[data-name='zoe'] button.revoke").click()
+    page.locator("tr[data-name='zoe'] button.revoke").click()  # "Revoke zoe?": confirm
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('Revoked')")
+    live.app.extensions["loop"]["store"]._tokens.clear()  # this test's process cache
+    import time
+
+    time.sleep(2.1)  # the web workers' token cache
+    with pytest.raises(ApiError) as err:
+        ApiClient(live.url, token).call("GET", "/api/me")
+    assert err.value.status == 401
+
+    # the home page lists the project with its progress
+    page.goto(live.url + "/")
+    row = page.locator(f"tr[data-project='{pid}']")
+    row.wait_for()
+    assert "350" in row.inner_text()
+    _shot(page, "home")
+    unexpected = [e for e in page.console_errors if "status of 400" not in e]  # the bad file
+    assert not unexpected, unexpected
+
+
+def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, worker: None,
+                                                            page: Any) -> None:
+    from loop.demo.client import LF_MODULE, add_annotator, demo_csv
+
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {
+        "name": "Guided", "labels": [{"name": "ham", "color": "#16a34a"},
+                                     {"name": "spam", "color": "#dc2626"}],
+        "lf_module": LF_MODULE, "text_field": "CONTENT",
+        "guidelines": "**Like this comment if** ... is *spam*.\n\n1. links: spam\n2. praise: ham",
+    })["id"]
+    api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",), 60),
+             content_type="text/csv")
+    for job in ("apply_lfs", "recalibrate"):
+        api.run_job(pid, job)
+    token = add_annotator(api, pid, "gil")
+    page.goto(f"{live.url}/signin?next=/p/{pid}/label#token={token}")  # a one-click link
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    assert page.locator("#project-name").inner_text() == "Guided"
+    assert page.locator("#guidelines").is_visible()
+    assert page.locator("#g-body strong").inner_text() == "Like this comment if"
+    assert page.locator("#g-body ol li").count() == 2
+    colors = page.locator(".label-btn").evaluate_all(
+        "bs => bs.map(b => getComputedStyle(b).borderLeftColor)")
+    assert colors == ["rgb(22, 163, 74)", "rgb(220, 38, 38)"]
+    first = page.evaluate("window.loopLabel.currentId()")
+    page.keyboard.press("1")
+    page.wait_for_function("(f) => window.loopLabel.currentId() !== f", arg=first)
+    second = page.evaluate("window.loopLabel.currentId()")
+    page.keyboard.press("2")
+    page.wait_for_function("(s) => window.loopLabel.currentId() !== s", arg=second)
+    page.evaluate("window.loopLabel.idle()")
+    sel = page.locator(f"#my-answers li[data-item='{first}'] select")
+    sel.wait_for()
+    assert sel.input_value() == "ham"
+    sel.select_option("spam")  # change an earlier answer (not only the last)
+    page.wait_for_function("document.getElementById('status').textContent.includes('Changed')")
+    gold = live.app.extensions["loop"]["store"].gold(pid)
+    assert gold[first]["label"] == 1 and gold[second]["label"] == 1
+    page.keyboard.press("g")
+    page.wait_for_selector("#guidelines", state="hidden")
+    page.keyboard.press("g")
+    page.wait_for_selector("#guidelines", state="visible")
+    _shot(page, "labeling_guidelines")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    _shot(page, "labeling_page_390")
+    assert not page.console_errors, page.console_errors
+
+
+def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worker: None,
+                                                         page: Any) -> None:
+    from loop.demo.client import ApiClient
+
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "Slow", "labels": ["ham", "spam"],
+                                             "lf_module": "lfs_slow", "text_field": "CONTENT"})["id"]
+    from loop.demo.client import demo_csv
+
+    api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(), content_type="text/csv")
+    failed = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "recalibrate"})["job_id"]
+    page.goto(live.url + "/")
+    page.fill("#token", ADMIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector(".job-error", timeout=60000)
+    err = page.locator(".job-error").first.inner_text()
+    assert "apply the LFs" in err and "Run “Apply LFs”" in err
+    page.locator(".job-error summary").first.click()
+    assert "Traceback" in page.locator(".job-error pre").first.inner_text()
+    # a running job can be canceled from the dashboard
+    running = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"]
+    page.reload()  # 1,956 items x 10 ms: the run lasts about 20 s
+    page.wait_for_selector(f"tr[data-job='{running}'] button.cancel", timeout=60000)
+    page.wait_for_function(
+        f"document.querySelector(\"tr[data-job='{running}'] .pill\").textContent === 'started'"
+        f" || document.querySelector(\"tr[data-job='{running}'] .pill\").textContent === 'deferred'",
+        timeout=60000)
+    page.locator(f"tr[data-job='{running}'] button.cancel").click()
+    page.wait_for_function(
+        f"['stopped', 'canceled'].includes(document.querySelector(\"tr[data-job='{running}'] .pill\").textContent)",
+        timeout=60000)
+    assert ApiClient(live.url, ADMIN).call("GET", f"/api/jobs/{failed}")["status"] == "failed"
+    _shot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    _shot(page, "dashboard_390")
