@@ -348,7 +348,9 @@ class LabelModel(BaseEstimator):
             return self
         self.gold_check_ = self._cross_check(L, yv, rg)
         use = self.gold_check_["use"]
-        if use != "gold":
+        if use == "none":
+            self._fit(L, None)
+        elif use != "gold":
             if use == "anchored":
                 self.balance_from_gold = float(self.balance_strength)
             self._fit(L, yv, rg if use == "anchored" else np.zeros(len(yv), dtype=bool))
@@ -362,8 +364,8 @@ class LabelModel(BaseEstimator):
     #: How the random gold may enter the fit, in order of preference: it
     #: re-estimates LF precisions ("gold"); as well, it anchors the class balance
     #: ("anchored", a Dirichlet of ``balance_strength`` pseudo-rows around EM's);
-    #: or it only clamps its own rows ("clamp_only").
-    GOLD_USES = ("gold", "anchored", "clamp_only")
+    #: it only clamps its own rows ("clamp_only"); or the fit ignores it ("none").
+    GOLD_USES = ("gold", "anchored", "clamp_only", "none")
 
     def _fit_use(self, use: str, L: np.ndarray, y: np.ndarray, rg: np.ndarray) -> LabelModel:
         model = clone(self).set_params(gold_check=False)
@@ -371,6 +373,8 @@ class LabelModel(BaseEstimator):
             model.set_params(balance_from_gold=float(self.balance_strength))
         if use == "clamp_only":
             rg = np.zeros(len(y), dtype=bool)
+        if use == "none":
+            return model._fit(L, None)
         return model._fit(L, y, rg)
 
     def _cross_check(self, L: Any, y: np.ndarray, rg: np.ndarray, n_folds: int = 3
@@ -563,16 +567,23 @@ class LabelModel(BaseEstimator):
         b = float(self.precision_strength)
         ref = prior
         pv = ref[v]
-        mean = (1.0 - self.accuracy_prior) * ref[None, :] / (1.0 - pv)[:, None]
-        mean[rows, v] = self.accuracy_prior
+        gold_bal = (self._gold_n + k * ref) / (self._gold_n.sum() + k)
+        G = self._gold_S[js, v] * (ref / gold_bal)[None, :]  # [js, c]
+        # The prior precision of an LF: pooled over the LFs that vote the same class,
+        # from the random gold where they fired (``accuracy_prior`` without gold):
+        # rules for a rare class are often mostly wrong, and one shared prior of
+        # 0.7 hid that where each rule fired on a handful of gold rows.
+        right = np.bincount(v, weights=G[rows, v], minlength=k)
+        fired = np.bincount(v, weights=G.sum(axis=1), minlength=k)
+        pooled = (right + b * self.accuracy_prior) / (fired + b)
+        mean = (1.0 - pooled[v])[:, None] * ref[None, :] / (1.0 - pv)[:, None]
+        mean[rows, v] = pooled[v]
         # Gold rows where the LF fired, reweighted from the gold rows' own class
         # balance to the reference one: P(Y=c | fires) / P(Y=c) then divides by the
         # balance of the population its estimate describes. Unweighted, a class
         # balance that drifts enters once per firing LF (a row where F LFs fire
         # weighs P(Y=c)^(1 - F)) and EM can run away with it ("gold that hurt",
         # docs/label_model_design.md).
-        gold_bal = (self._gold_n + k * ref) / (self._gold_n.sum() + k)
-        G = self._gold_S[js, v] * (ref / gold_bal)[None, :]  # [js, c]
 
         post = (b * mean + G) / (b + G.sum(axis=1, keepdims=True))
         post = np.clip(post, 1e-4, None)
