@@ -191,8 +191,9 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     from loop.demo.client import ApiClient
 
     api = live.admin
-    pid = api.call("POST", "/api/projects", {"name": "Slow", "labels": ["ham", "spam"],
-                                             "lf_module": "lfs_slow", "text_field": "CONTENT"})["id"]
+    spec = {"name": "Slow", "labels": ["ham", "spam"], "lf_module": "lfs_slow",
+            "text_field": "CONTENT"}
+    pid = api.call("POST", "/api/projects", spec)["id"]
     from loop.demo.client import demo_csv
 
     api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(), content_type="text/csv")
@@ -211,14 +212,10 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     running = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"]
     page.reload()  # 1,956 items x 10 ms: the run lasts about 20 s
     page.wait_for_selector(f"tr[data-job='{running}'] button.cancel", timeout=60000)
-    page.wait_for_function(
-        f"document.querySelector(\"tr[data-job='{running}'] .pill\").textContent === 'started'"
-        f" || document.querySelector(\"tr[data-job='{running}'] .pill\").textContent === 'deferred'",
-        timeout=60000)
+    pill = f"document.querySelector(\"tr[data-job='{running}'] .pill\").textContent"
+    page.wait_for_function(f"['started', 'deferred'].includes({pill})", timeout=60000)
     page.locator(f"tr[data-job='{running}'] button.cancel").click()
-    page.wait_for_function(
-        f"['stopped', 'canceled'].includes(document.querySelector(\"tr[data-job='{running}'] .pill\").textContent)",
-        timeout=60000)
+    page.wait_for_function(f"['stopped', 'canceled'].includes({pill})", timeout=60000)
     assert ApiClient(live.url, ADMIN).call("GET", f"/api/jobs/{failed}")["status"] == "failed"
     _shot(page, "dashboard")
     page.set_viewport_size({"width": 390, "height": 844})

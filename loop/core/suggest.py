@@ -1,0 +1,196 @@
+"""Rule suggestions mined from gold labels (Snuba / interactive weak supervision,
+in a small, explainable form).
+
+Candidates are words and two-word phrases of the gold items' texts (and, where
+items have fields, ``field == value`` for fields with few distinct values). Each
+candidate and label is scored by
+
+* its smoothed precision on the gold: ``(n_right + 1) / (n_fires + 2)`` (one
+  Beta(1, 1) pseudo-vote each way), kept only above ``min_precision`` and with at
+  least ``min_support`` gold items behind it;
+* how many unlabeled items it covers, and how many of those no LF covers yet
+  ("new coverage");
+
+and ranked by ``precision * log(1 + coverage) * (1 + new share)``. Each suggestion
+carries its evidence: the gold items that support it and those that contradict it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+from loop.core.rules import Rule
+
+#: English words too common to make a rule of on their own.
+STOP = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been "
+    "it its this that these those i you he she we they me my your our their them his her "
+    "not no so do does did have has had will would can could should just very all any".split())
+
+
+@dataclass
+class Suggestion:
+    """A candidate rule and the gold behind it."""
+
+    rule: Rule
+    precision: float
+    n_gold: int
+    n_right: int
+    coverage: int
+    new_coverage: int
+    score: float
+    support: list[int] = field(default_factory=list)
+    contradict: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Identifies the candidate (a rejected one is never proposed again)."""
+        r = self.rule
+        what = "|".join(r.keywords) if r.kind == "keywords" else f"{r.field}{r.op}{r.value}"
+        return f"{r.kind}:{what.lower()}:{r.label}"
+
+    def to_dict(self, labels: Sequence[str] | None = None) -> dict[str, Any]:
+        d = {"key": self.key, "rule": self.rule.to_dict(), "precision": self.precision,
+             "n_gold": self.n_gold, "n_right": self.n_right, "coverage": self.coverage,
+             "new_coverage": self.new_coverage, "score": self.score,
+             "support": self.support, "contradict": self.contradict}
+        if labels is not None:
+            d["label_name"] = labels[self.rule.label]
+        return d
+
+
+class TermIndex:
+    """Binary word / two-word-phrase occurrences of a set of texts (built once)."""
+
+    def __init__(self, texts: Sequence[str], min_df: int = 2) -> None:
+        self.vec = CountVectorizer(ngram_range=(1, 2), binary=True, min_df=min_df,
+                                   token_pattern=r"(?u)\b\w\w+\b", lowercase=True,
+                                   dtype=np.int8)
+        try:
+            self.X = self.vec.fit_transform(list(texts)).tocsc()
+            self.terms = self.vec.get_feature_names_out()
+        except ValueError:  # no term occurs min_df times
+            import scipy.sparse as sp
+
+            self.X = sp.csc_matrix((len(texts), 0), dtype=np.int8)
+            self.terms = np.array([], dtype=object)
+
+
+def suggest_rules(
+    texts: Sequence[str], y: np.ndarray, L: np.ndarray, n_classes: int, *, k: int = 10,
+    index: TermIndex | None = None, records: Sequence[dict[str, Any]] | None = None,
+    exclude: set[str] | frozenset[str] = frozenset(), min_precision: float = 0.7,
+    min_support: int = 3, n_evidence: int = 5, name_prefix: str = "sug",
+) -> list[Suggestion]:
+    """The ``k`` best rule candidates from the gold labels ``y`` (-1 = unknown).
+
+    ``L`` says which items some LF already covers; ``exclude`` holds the keys
+    (:attr:`Suggestion.key`) never to propose again (rejected, already rules).
+
+    >>> texts = ["free money now", "free money", "hello friend", "free money here",
+    ...          "hi there", "win free money", "free money today", "see you"]
+    >>> y = np.array([1, 1, 0, 1, 0, -1, -1, -1])
+    >>> L = np.full((8, 1), -1)
+    >>> best = suggest_rules(texts, y, L, 2, k=1, min_support=2)[0]
+    >>> best.rule.keywords, best.rule.label, best.coverage
+    (('free',), 1, 2)
+    """
+    y = np.asarray(y, dtype=np.int64)
+    n = len(texts)
+    index = index or TermIndex(texts)
+    gold = np.flatnonzero(y >= 0)
+    if gold.size == 0 or index.X.shape[1] == 0:
+        return []
+    unl = y < 0
+    covered = (np.asarray(L) >= 0).any(axis=1) if np.asarray(L).size else np.zeros(n, bool)
+    X = index.X
+    Xg = X[gold]
+    fires = np.asarray(Xg.sum(axis=0)).ravel()
+    cov = np.asarray(X[np.flatnonzero(unl)].sum(axis=0)).ravel()
+    new = np.asarray(X[np.flatnonzero(unl & ~covered)].sum(axis=0)).ravel()
+    by_class = np.stack([np.asarray(Xg[y[gold] == c].sum(axis=0)).ravel()
+                         for c in range(n_classes)])  # [c, term]
+    out: list[Suggestion] = []
+    cand = np.flatnonzero(fires >= min_support)
+    for t in cand:
+        term = str(index.terms[t])
+        words = term.split()
+        if all(w in STOP for w in words):
+            continue
+        c = int(np.argmax(by_class[:, t]))
+        right = int(by_class[c, t])
+        prec = (right + 1) / (int(fires[t]) + 2)
+        if prec < min_precision or cov[t] == 0:
+            continue
+        rule = Rule(f"{name_prefix}_{'_'.join(words)}_{c}", c, "keywords", keywords=(term,))
+        s = Suggestion(rule, float(prec), int(fires[t]), right, int(cov[t]), int(new[t]),
+                       float(prec * np.log1p(cov[t]) * (1 + new[t] / max(cov[t], 1))))
+        if s.key not in exclude:
+            out.append(s)
+    if records is not None:
+        out += _field_candidates(records, y, np.asarray(covered, dtype=bool), n_classes,
+                                 min_precision, min_support,
+                                 exclude, name_prefix)
+    out.sort(key=lambda s: -s.score)
+    out = _dedupe(out)[:k]
+    for s in out:  # evidence: the gold rows behind it
+        gl = [int(i) for i in gold]
+        hit = s.rule.match([texts[i] for i in gl],
+                           None if records is None else [records[i] for i in gl])
+        rows = gold[hit]
+        s.support = [int(i) for i in rows[y[rows] == s.rule.label][:n_evidence]]
+        s.contradict = [int(i) for i in rows[y[rows] != s.rule.label][:n_evidence]]
+    return out
+
+
+def _dedupe(sugs: list[Suggestion]) -> list[Suggestion]:
+    """Drop a phrase when one of its words (same label) is already higher up."""
+    kept: list[Suggestion] = []
+    seen: set[tuple[str, int]] = set()
+    for s in sugs:
+        words = s.rule.keywords[0].split() if s.rule.kind == "keywords" else []
+        if any((w, s.rule.label) in seen for w in words):
+            continue
+        kept.append(s)
+        if s.rule.kind == "keywords":
+            seen.add((s.rule.keywords[0], s.rule.label))
+    return kept
+
+
+def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, covered: np.ndarray,
+                      n_classes: int, min_precision: float, min_support: int,
+                      exclude: set[str] | frozenset[str], prefix: str) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    fields = {f for r in records[:200] for f in r}
+    unl = y < 0
+    for f in sorted(fields):
+        vals = [str(r.get(f, "")) for r in records]
+        distinct = set(vals)
+        if not 2 <= len(distinct) <= 50:
+            continue
+        arr = np.array(vals)
+        for v in distinct:
+            if v == "":
+                continue
+            hit = arr == v
+            g = hit & (y >= 0)
+            n_f = int(g.sum())
+            if n_f < min_support:
+                continue
+            counts = np.bincount(y[g], minlength=n_classes)
+            c = int(np.argmax(counts))
+            prec = (int(counts[c]) + 1) / (n_f + 2)
+            cov, new = int((hit & unl).sum()), int((hit & unl & ~covered).sum())
+            if prec < min_precision or cov == 0:
+                continue
+            rule = Rule(f"{prefix}_{f}_{v}_{c}"[:100], c, "field", field=f, op="==", value=v)
+            s = Suggestion(rule, float(prec), n_f, int(counts[c]), cov, new,
+                           float(prec * np.log1p(cov) * (1 + new / max(cov, 1))))
+            if s.key not in exclude:
+                out.append(s)
+    return out
