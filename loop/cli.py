@@ -47,6 +47,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         metric=args.metric,
         strategy=args.strategy,
         log=None if args.quiet else _log,
+        suggest_rules=args.suggest_rules,
     )
     _emit(result, args.json)
     return 0
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--metric", choices=METRICS, default="acc")
     sim.add_argument("--strategy", default="loop")
+    sim.add_argument("--suggest-rules", type=int, default=0, metavar="K",
+                     help="after each batch, show K suggested rules to the simulated "
+                          "expert, who accepts those with train-gold precision >= 0.8")
     sim.add_argument("--json", action="store_true", help="one JSON object on stdout")
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=cmd_simulate)

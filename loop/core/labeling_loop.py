@@ -137,6 +137,21 @@ class LabelingLoop:
         self._fitted = True
         return self
 
+    def add_lfs(self, columns: Any) -> LabelingLoop:
+        """Append the votes of new LFs (an (n_items, k) array, -1 = abstain), e.g.
+        rules accepted from :func:`~loop.core.suggest.suggest_rules`; the next fit
+        uses them."""
+        cols = np.asarray(columns)
+        if cols.ndim == 1:
+            cols = cols[:, None]
+        if cols.shape[0] != self.L.shape[0]:
+            raise ValueError(f"columns have {cols.shape[0]} rows for {self.L.shape[0]} items")
+        self.L = check_label_matrix(np.hstack([self.L, cols.astype(self.L.dtype)]),
+                                    n_classes=self.n_classes)
+        self._covered = np.asarray((self.L >= 0).any(axis=1), dtype=bool)
+        self._fitted = False
+        return self
+
     def rank(self, n: int = 10, exclude: Any = None) -> Selection:
         """The :class:`~loop.core.sampling.Selection` behind :meth:`query`: up to
         ``n`` items, best first, their scores and which were drawn at random."""

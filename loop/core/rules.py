@@ -11,7 +11,9 @@ enough for a live preview over 100,000 items.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -30,6 +32,8 @@ OPS = ("==", "!=", ">", ">=", "<", "<=")
 MAX_PATTERN = 2000
 #: Character between items when a rule scans many texts at once.
 _SEP = "\x00"
+#: Line or text anchors, whose meaning a scan of joined texts would change.
+_ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,9 @@ class Rule:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
     # -- matching --------------------------------------------------------------------------
-    def compiled(self) -> Any:
-        """The RE2 pattern of a keyword or regex rule (None for a field rule)."""
+    def compiled(self, as_bytes: bool = False) -> Any:
+        """The RE2 pattern of a keyword or regex rule (None for a field rule), for
+        ``str`` texts or (``as_bytes``) UTF-8 ``bytes``."""
         if self.kind == "field":
             return None
         if self._compiled is None:
@@ -143,40 +148,53 @@ class Rule:
             else:
                 src = self.pattern
             try:
-                object.__setattr__(self, "_compiled", re2.compile(src, opts))
+                object.__setattr__(self, "_compiled", (re2.compile(src, opts),
+                                                       re2.compile(src.encode(), opts)))
             except re2.error as exc:
                 raise ValueError(f"pattern does not compile: {exc}") from None
-        return self._compiled
+        return self._compiled[1 if as_bytes else 0]
 
     def matches(self, text: Any, record: Any = None) -> bool:
         """Does the rule match one item (its text, or its fields for a field rule)?"""
         if self.kind == "field":
             value = None if record is None else record.get(self.field)
             return _compare(value, self.op, self.value)
-        return self.compiled().search(str(text or "")) is not None
+        return self.compiled().search(str(text or "").replace(_SEP, " ")) is not None
 
-    def match(self, texts: Sequence[str], records: Sequence[Any] | None = None) -> np.ndarray:
+    def match(self, texts: Sequence[str] | TextBatch,
+              records: Sequence[Any] | None = None) -> np.ndarray:
         """(n,) bool: which of ``texts`` (or ``records``, for a field rule) it matches.
 
-        One scan over the texts joined by NUL, then a check of each row that scan
-        hit (so a match can never span two items)."""
-        n = len(texts) if records is None else len(records)
-        out = np.zeros(n, dtype=bool)
+        One scan over the texts joined by NUL (:class:`TextBatch`; pass one to
+        match many rules against the same texts), then a check of each row that
+        scan hit (so a match can never span two items)."""
         if self.kind == "field":
+            n = len(texts) if records is None else len(records)
+            out = np.zeros(n, dtype=bool)
             recs = records if records is not None else [{}] * n
             for i, r in enumerate(recs):
                 out[i] = _compare(r.get(self.field), self.op, self.value)
             return out
-        strs = [str(t or "").replace(_SEP, " ") for t in texts]
-        lens = np.fromiter((len(s) + 1 for s in strs), dtype=np.int64, count=n)
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]]) if n else np.zeros(0, np.int64)
-        pat = self.compiled()
-        cand = set()
-        for m in pat.finditer(_SEP.join(strs)):
-            cand.add(int(np.searchsorted(starts, m.start(), side="right") - 1))
-        for i in cand:
-            if 0 <= i < n and pat.search(strs[i]) is not None:
-                out[i] = True
+        batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
+        out = np.zeros(batch.n, dtype=bool)
+        pat = self.compiled(as_bytes=True)
+        if self.kind == "regex" and _ANCHORS.search(self.pattern):
+            # ^ and $ mean the ends of each text: search them one by one
+            for i, t in enumerate(batch.texts):
+                out[i] = pat.search(t) is not None
+            return out
+        # Search from the start of a text; a match inside that text marks it and
+        # the search goes on at the next text (one search per matching text). A
+        # match across a separator is checked against its first text alone.
+        starts, joined, n = batch.starts, batch.joined, batch.n
+        pos, end = 0, len(joined)
+        while pos <= end:
+            m = pat.search(joined, pos)
+            if m is None:
+                break
+            i = bisect.bisect_right(starts, m.start()) - 1
+            out[i] = m.end() < starts[i + 1] or pat.search(batch.texts[i]) is not None
+            pos = starts[i + 1]
         return out
 
     def as_lf(self) -> LabelingFunction:
@@ -190,6 +208,20 @@ class Rule:
         lf = LabelingFunction(self.name, vote)
         lf.fingerprint = self.fingerprint  # type: ignore[method-assign]
         return lf
+
+
+class TextBatch:
+    """Texts prepared for :meth:`Rule.match`: UTF-8, joined once by NUL, with the
+    byte offset where each starts (and one past the end)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = [str(t or "").replace(_SEP, " ").encode() for t in texts]
+        self.n = len(self.texts)
+        self.starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts)]
+        self.joined = _SEP.encode().join(self.texts)
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def _number(v: Any) -> float | None:

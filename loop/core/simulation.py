@@ -75,6 +75,8 @@ def simulate(
     metric: str = "acc",
     strategy: str = "loop",
     log: Log | None = None,
+    suggest_rules: int = 0,
+    rule_precision: float = 0.8,
 ) -> dict[str, Any]:
     """Run the loop with a simulated expert; return the learning curve.
 
@@ -82,6 +84,13 @@ def simulate(
     their gold labels, the label model is refit with all gold so far, the end
     model retrained, and both are scored on the test split. ``end_model`` is
     ``None`` for sets without text.
+
+    ``suggest_rules``: after each batch, up to this many rules suggested from the
+    gold so far (:func:`~loop.core.suggest.suggest_rules`) are shown to the
+    simulated expert, who accepts one when its precision on the train split's
+    gold is at least ``rule_precision`` (an oracle on rules, as it is on items)
+    and rejects it otherwise; an accepted rule becomes an LF on train and test.
+    Each curve point then lists the rules accepted so far.
     """
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}")
@@ -104,13 +113,30 @@ def simulate(
     loop = LabelingLoop(train.L, X_feat, n_classes=k, random_state=seed,
                         sampler=make_sampler(strategy, batch_size=batch_size, random_state=seed))
     curve: list[dict[str, Any]] = []
+    test_L = test.L
+    rules: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    index = None
+    if suggest_rules and texts is not None:
+        from loop.core.suggest import TermIndex
+
+        index = TermIndex(texts)
     while True:
+        if index is not None and loop.n_gold:
+            added = _expert_rules(loop, train, index, suggest_rules, rule_precision, seen, k)
+            if added:
+                loop.add_lfs(_votes(added, texts))
+                test_L = np.hstack([test_L, _votes(added, test_texts or []).astype(
+                    test_L.dtype)])
+                rules += [{"n_gold": loop.n_gold, "rule": r.to_dict()} for r in added]
         loop.fit()
         point: dict[str, Any] = {
             "n_gold": loop.n_gold,
-            "label_model": score(metric, test.y, loop.label_model_.predict(test.L)),
+            "label_model": score(metric, test.y, loop.label_model_.predict(test_L)),
             "end_model": None,
         }
+        if suggest_rules:
+            point["rules_accepted"] = len(rules)
         if loop.end_model_ is not None:
             point["end_model"] = score(metric, test.y, loop.end_model_.predict(X_test))
         curve.append(point)
@@ -125,10 +151,35 @@ def simulate(
         if batch.size == 0:
             break
         loop.teach(batch, train.y[batch], refit=False)  # the simulated expert answers
-    return {
+    out = {
         "dataset": ds.name,
         "metric": metric,
         "strategy": strategy,
         "seed": seed,
         "curve": curve,
     }
+    if suggest_rules:
+        out["rules"] = rules
+    return out
+
+
+def _votes(rules: list[Any], texts: list[str]) -> np.ndarray:
+    return np.stack([np.where(r.match(texts), r.label, -1) for r in rules], axis=1)
+
+
+def _expert_rules(loop: LabelingLoop, train: Any, index: Any, k: int, min_precision: float,
+                  seen: set[str], n_classes: int) -> list[Any]:
+    """The suggested rules the simulated expert accepts (see :func:`simulate`)."""
+    from loop.core.suggest import suggest_rules
+
+    texts = train.texts
+    known = train.y >= 0
+    sugs = suggest_rules(texts, loop.y, loop.L, n_classes, k=k, index=index,
+                         exclude=seen, name_prefix=f"rule{len(seen)}")
+    added = []
+    for s in sugs:
+        seen.add(s.key)
+        hit = s.rule.match(texts) & known
+        if hit.any() and float((train.y[hit] == s.rule.label).mean()) >= min_precision:
+            added.append(s.rule)
+    return added

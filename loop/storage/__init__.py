@@ -5,7 +5,8 @@ projects and annotators (:mod:`~loop.storage.projects`), items and the pool of
 unlabeled items (:mod:`~loop.storage.items`), ``L``, probabilities and features
 (:mod:`~loop.storage.matrices`), the queue and answers
 (:mod:`~loop.storage.queue`, Lua scripts in ``lua/``), metrics and jobs
-(:mod:`~loop.storage.history`), locks and flags (:mod:`~loop.storage.coordination`).
+(:mod:`~loop.storage.history`), locks and flags (:mod:`~loop.storage.coordination`),
+rules (:mod:`~loop.storage.rules`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from loop.storage.items import ItemsMixin
 from loop.storage.matrices import MatricesMixin
 from loop.storage.projects import ProjectsMixin
 from loop.storage.queue import QueueMixin
+from loop.storage.rules import RulesMixin
 
 
 class RedisStore(ProjectsMixin, ItemsMixin, MatricesMixin, QueueMixin, HistoryMixin,
-                 CoordinationMixin):
+                 CoordinationMixin, RulesMixin):
     """All persistent state of ``loop``, over one ``redis.Redis`` (bytes, not decoded)."""
 
     def __init__(self, client: Any) -> None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from loop.core.rules import Rule
+from loop.core.rules import Rule, TextBatch
 from loop.core.suggest import TermIndex, suggest_rules
 
 
@@ -98,3 +98,20 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
     assert all(gold[i] != 1 for i in top.contradict)
     again = suggest_rules(texts, gold, L, 2, k=3, exclude={top.key})
     assert all(s.key != top.key for s in again)  # rejected: never proposed again
+
+
+@pytest.mark.parametrize("rule", [
+    Rule("kw", 1, "keywords", keywords=("check out", "é")),
+    Rule("sub", 1, "keywords", keywords=("ab",), whole_word=False, case_sensitive=True),
+    Rule("dense", 1, "regex", pattern=r"\W+"),
+    Rule("anchored", 1, "regex", pattern=r"^(a+)+$"),
+    Rule("across", 1, "regex", pattern=r"a\Wb|x.*y"),
+])
+def test_matching_many_texts_at_once_equals_one_by_one(rule):
+    rng = np.random.default_rng(3)
+    alphabet = list("abxy é\x00.") + ["check out", "Check Out", "AB"]
+    texts = ["".join(rng.choice(alphabet, rng.integers(0, 12))) for _ in range(3000)]
+    texts += ["", "a", "b", "x", "y"]
+    batch = TextBatch(texts)
+    assert rule.match(batch).tolist() == [rule.matches(t) for t in texts]
+    assert rule.match(texts).tolist() == rule.match(batch).tolist()

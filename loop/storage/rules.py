@@ -1,0 +1,67 @@
+"""Rules: a project's declarative LFs (:class:`loop.core.rules.Rule`).
+
+* ``<p>:rules`` hash name -> JSON ``{rule, enabled, source, created_at, updated_at,
+  history}`` (``history``: the earlier versions of the rule, newest last);
+* ``<p>:rules_rejected`` set of rule-suggestion keys never to propose again;
+* ``<p>:rules_version`` a counter bumped by every change (caches key on it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.exceptions import WatchError
+
+from loop.errors import Conflict
+from loop.storage.base import StoreBase
+
+
+class RulesMixin(StoreBase):
+    """Rules and rejected rule suggestions."""
+
+    def rules(self, pid: str) -> dict[str, dict[str, Any]]:
+        """Every rule record by name, in creation order."""
+        out = {a.decode(): json.loads(b)
+               for a, b in self.r.hgetall(self._k(pid, "rules")).items()}
+        return dict(sorted(out.items(), key=lambda kv: kv[1]["created_at"]))
+
+    def rules_version(self, pid: str) -> int:
+        return int(self.r.get(self._k(pid, "rules_version")) or 0)
+
+    def write_rule(self, pid: str, name: str, record: dict[str, Any] | None,
+                   expect: dict[str, Any] | None, rename_from: str | None = None) -> None:
+        """Set (or with ``record=None`` delete) rule ``name`` if the stored record of
+        ``rename_from or name`` is still ``expect`` (None: absent); else
+        :class:`Conflict` (someone changed it meanwhile)."""
+        key = self._k(pid, "rules")
+        old_name = rename_from or name
+        with self.r.pipeline(transaction=True) as p:
+            try:
+                p.watch(key)
+                raw = p.hget(key, old_name)
+                if (json.loads(raw) if raw else None) != expect:
+                    raise Conflict(f"rule {old_name!r} was changed by someone else; "
+                                   "reload and try again")
+                if rename_from is not None and rename_from != name and p.hexists(key, name):
+                    raise Conflict(f"a rule named {name!r} exists already")
+                p.multi()
+                if rename_from is not None and rename_from != name:
+                    p.hdel(key, rename_from)
+                if record is None:
+                    p.hdel(key, name)
+                else:
+                    p.hset(key, name, json.dumps(record))
+                p.incr(self._k(pid, "rules_version"))
+                p.execute()
+            except WatchError:
+                raise Conflict("the rules changed while saving; try again") from None
+
+    def reject_suggestion(self, pid: str, key: str) -> None:
+        with self.r.pipeline(transaction=True) as p:
+            p.sadd(self._k(pid, "rules_rejected"), key)
+            p.incr(self._k(pid, "rules_version"))
+            p.execute()
+
+    def rejected_suggestions(self, pid: str) -> set[str]:
+        return {x.decode() for x in self.r.smembers(self._k(pid, "rules_rejected"))}
