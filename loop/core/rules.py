@@ -142,6 +142,7 @@ class Rule:
             opts = re2.Options()
             opts.case_sensitive = bool(self.case_sensitive)
             opts.max_mem = 64 << 20
+            opts.log_errors = False
             if self.kind == "keywords":
                 alt = "|".join(re2.escape(w) for w in self.keywords)
                 src = rf"\b(?:{alt})\b" if self.whole_word else f"(?:{alt})"

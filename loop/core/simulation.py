@@ -125,7 +125,7 @@ def simulate(
         if index is not None and loop.n_gold:
             added = _expert_rules(loop, train, index, suggest_rules, rule_precision, seen, k)
             if added:
-                loop.add_lfs(_votes(added, texts))
+                loop.add_lfs(_votes(added, texts or []))
                 test_L = np.hstack([test_L, _votes(added, test_texts or []).astype(
                     test_L.dtype)])
                 rules += [{"n_gold": loop.n_gold, "rule": r.to_dict()} for r in added]

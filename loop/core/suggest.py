@@ -50,9 +50,7 @@ class Suggestion:
     @property
     def key(self) -> str:
         """Identifies the candidate (a rejected one is never proposed again)."""
-        r = self.rule
-        what = "|".join(r.keywords) if r.kind == "keywords" else f"{r.field}{r.op}{r.value}"
-        return f"{r.kind}:{what.lower()}:{r.label}"
+        return rule_key(self.rule)
 
     def to_dict(self, labels: Sequence[str] | None = None) -> dict[str, Any]:
         d = {"key": self.key, "rule": self.rule.to_dict(), "precision": self.precision,
@@ -62,6 +60,13 @@ class Suggestion:
         if labels is not None:
             d["label_name"] = labels[self.rule.label]
         return d
+
+
+def rule_key(r: Rule) -> str:
+    """What a rule matches and votes, whatever its name (see :attr:`Suggestion.key`)."""
+    what = {"keywords": "|".join(r.keywords), "regex": r.pattern,
+            "field": f"{r.field}{r.op}{r.value}"}[r.kind]
+    return f"{r.kind}:{what.lower()}:{r.label}"
 
 
 class TermIndex:

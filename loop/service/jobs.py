@@ -48,8 +48,9 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
 
 
 def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
-            job_type: Any) -> Job:
-    """Enqueue one job of ``job_type`` for project ``pid``."""
+            job_type: Any, recalibrate_after: bool = False) -> Job:
+    """Enqueue one job of ``job_type`` for project ``pid`` (``recalibrate_after``:
+    an ``apply_lfs`` run is followed by a recalibration)."""
     store.get_project(pid)
     if job_type not in JOB_TYPES:
         raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
@@ -61,6 +62,7 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
         # enqueues the units of work and the merge
         return enqueue_task(queue, store, "apply_lfs", pid, settings.chunk_size,
                             settings.lf_chunk_timeout,
+                            size if recalibrate_after else None,
                             meta={"type": "apply_lfs", "project": pid,
                                   "progress": {"done": 0, "total": store.n_items(pid)}})
     if job_type == "recalibrate":

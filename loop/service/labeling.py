@@ -1,6 +1,7 @@
 """Applying a project's LFs to its items, in units of work spread over the workers.
 
-A run is planned in a worker (:func:`plan`: it imports the LFs), computes only
+A run is planned in a worker (:func:`plan`: it imports the LF module and adds the
+project's enabled rules, :func:`loop.service.rules.project_lfs`), computes only
 what changed since the published ``L`` (:func:`apply_unit`), and one
 :func:`merge` publishes the new ``L`` under a new version with one write
 (readers see the old ``L`` or the new one, never a mix):
@@ -22,7 +23,6 @@ import numpy as np
 from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
 from loop.errors import LFTimeout, NotReady
-from loop.service.lf_modules import load_lfs
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
@@ -59,7 +59,9 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     if n == 0:
         raise NotReady("upload items before applying LFs")
     if lfs is None:
-        lfs = load_lfs(store.get_project(pid)["lf_module"])
+        from loop.service.rules import project_lfs
+
+        lfs = project_lfs(store, pid)
     names = [lf.name for lf in lfs]
     prints = {lf.name: lf.fingerprint() for lf in lfs}
     old = store.L_meta(pid)
@@ -100,11 +102,14 @@ def apply_unit(
     p = store.apply_plan(pid, version)
     u = p["units"][unit]
     start, stop = int(u["start"]), int(u["stop"])
+    from loop.service.rules import project_lfs
+
     project = store.get_project(pid)
-    by_name = {lf.name: lf for lf in load_lfs(project["lf_module"])}
+    by_name = {lf.name: lf for lf in project_lfs(store, pid)}
     if any(x not in by_name or by_name[x].fingerprint() != p["fingerprints"][x]
            for x in u["lfs"]):
-        raise NotReady("the LF module changed during the run; apply the LFs again")
+        raise NotReady("the LFs (module or rules) changed during the run; apply the LFs "
+                       "again")
     lfs: list[Any] = [by_name[x] for x in u["lfs"]]
     if interrupts:
         lfs = [_Watched(lf, interrupts) for lf in lfs]

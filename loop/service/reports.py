@@ -42,7 +42,9 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     errs = {e["lf"]: e for e in meta.get("errors", [])}
     rows = lf_summary(L, meta["lf_names"], y=y, learned_accuracy=acc_arr,
                       errors={n: e["count"] for n, e in errs.items()})
+    rule_names = {n: rec for n, rec in store.rules(pid).items() if rec["enabled"]}
     for r in rows:
+        r["source"] = "rule" if r["name"] in rule_names else "module"
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)
         r["learned_accuracy"] = _nan_none(r["learned_accuracy"])

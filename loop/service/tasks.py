@@ -42,9 +42,11 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
     return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size)
 
 
-def apply_lfs(pid: str, chunk_size: int, unit_timeout: int) -> dict[str, Any]:
+def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
+              recalibrate_size: int | None = None) -> dict[str, Any]:
     """Plan an apply run (what changed since the last one) and enqueue its units
-    of work, spread over every worker, and the merge that publishes ``L``."""
+    of work, spread over every worker, and the merge that publishes ``L``
+    (followed by a recalibration when ``recalibrate_size`` is given)."""
     job = _job()
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
@@ -55,7 +57,7 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int) -> dict[str, Any]:
                           meta={"type": "apply_lfs_unit", "project": pid,
                                 "progress": {"done": 0, "total": u["stop"] - u["start"]}})
              for i, u in enumerate(p["units"])]
-    merge = enqueue_task(queue, store, "merge_lfs", pid, v, record=False,
+    merge = enqueue_task(queue, store, "merge_lfs", pid, v, recalibrate_size, record=False,
                          depends_on=units or None,
                          meta={"type": "merge_lfs", "project": pid})
     job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
@@ -80,9 +82,18 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
         raise
 
 
-def merge_lfs(pid: str, version: int) -> dict[str, Any]:
-    """Publish the new L once every unit is stored."""
-    return labeling.merge(RedisStore(_job().connection), pid, version)
+def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None) -> dict[str, Any]:
+    """Publish the new L once every unit is stored; then, with
+    ``recalibrate_size``, enqueue a recalibration (label model, queue, end model)."""
+    job = _job()
+    store = RedisStore(job.connection)
+    out = labeling.merge(store, pid, version)
+    if recalibrate_size is not None:
+        rc = enqueue_task(Queue(job.origin, connection=job.connection), store, "recalibrate",
+                          pid, recalibrate_size, True,
+                          meta={"type": "recalibrate", "project": pid, "auto": True})
+        out["recalibrate_job"] = rc.id
+    return out
 
 
 def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from loop.errors import BadRequest, JobNotFound, Unauthorized
 from loop.service import export as exports
-from loop.service import items, jobs, projects, queue, reports
+from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
 from loop.uploads import detect_format, preview
 from loop.web.auth import admin_required, annotator_required, bearer_token, is_admin
@@ -212,6 +212,80 @@ def get_job(job_id: str) -> Any:
 def cancel_job(job_id: str) -> Any:
     """Stop a queued or running job."""
     return jsonify(jobs.cancel(_store().r, job_id))
+
+
+# -- rules -------------------------------------------------------------------------------
+def _reapply(pid: str) -> str | None:
+    """After a rule changed: apply the LFs (only the changed column is computed),
+    then recalibrate; the job id (None before any item is uploaded)."""
+    if _store().n_items(pid) == 0:
+        return None
+    return str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, "apply_lfs",
+                            recalibrate_after=True).id)
+
+
+@bp.get("/projects/<pid>/rules")
+@admin_required
+def list_rules(pid: str) -> Any:
+    """The project's rules (enabled or not) with their history."""
+    return jsonify({"rules": rules.list_rules(_store(), pid)})
+
+
+@bp.post("/projects/<pid>/rules")
+@admin_required
+def create_rule(pid: str) -> Any:
+    """Add a rule; applies its column and recalibrates."""
+    out = rules.create_rule(_store(), pid, _body())
+    return jsonify({"rule": out, "job_id": _reapply(pid)}), 201
+
+
+@bp.put("/projects/<pid>/rules/<name>")
+@admin_required
+def update_rule(pid: str, name: str) -> Any:
+    """Edit, rename, disable or enable a rule; re-applies and recalibrates."""
+    out = rules.update_rule(_store(), pid, name, _body())
+    return jsonify({"rule": out, "job_id": _reapply(pid)})
+
+
+@bp.delete("/projects/<pid>/rules/<name>")
+@admin_required
+def delete_rule(pid: str, name: str) -> Any:
+    """Delete a rule; re-applies and recalibrates."""
+    out = rules.delete_rule(_store(), pid, name)
+    return jsonify({**out, "job_id": _reapply(pid)})
+
+
+@bp.post("/projects/<pid>/rules/preview")
+@admin_required
+def preview_rule(pid: str) -> Any:
+    """What a rule would do (nothing is stored): coverage, overlaps, conflicts,
+    precision and recall on the gold so far, matched items."""
+    return jsonify(rules.preview(_store(), pid, _body()))
+
+
+@bp.get("/projects/<pid>/rules/suggestions")
+@admin_required
+def rule_suggestions(pid: str) -> Any:
+    """Rule candidates mined from the gold labels, with their evidence."""
+    raw = request.args.get("k", "10")
+    if not raw.isdigit():
+        raise BadRequest(f"k must be a whole number, got {raw!r}")
+    return jsonify(rules.suggestions(_store(), pid, int(raw)))
+
+
+@bp.post("/projects/<pid>/rules/suggestions/accept")
+@admin_required
+def accept_suggestion(pid: str) -> Any:
+    """Turn a suggestion into a rule; applies its column and recalibrates."""
+    out = rules.accept_suggestion(_store(), pid, _body().get("key"))
+    return jsonify({"rule": out, "job_id": _reapply(pid)}), 201
+
+
+@bp.post("/projects/<pid>/rules/suggestions/reject")
+@admin_required
+def reject_suggestion(pid: str) -> Any:
+    """Never propose a suggestion again."""
+    return jsonify(rules.reject_suggestion(_store(), pid, _body().get("key")))
 
 
 # -- reports -----------------------------------------------------------------------------

@@ -39,6 +39,13 @@ UPLOAD = {"requestBody": {"content": {
                     "LOOP_EVAL_FRACTION, 0.3); the rest is fitted on",
                     "schema": {"type": "number", "minimum": 0, "maximum": 1}}]}
 
+RULE = {"name": S, "label": INT, "kind": {"type": "string", "enum": ["keywords", "regex",
+                                                                     "field"]},
+        "keywords": {"type": "array", "items": S}, "whole_word": {"type": "boolean"},
+        "case_sensitive": {"type": "boolean"}, "pattern": S, "field": S,
+        "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<="]},
+        "value": {"oneOf": [S, {"type": "number"}]}}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "
                             "is unreachable", auth=False)},
@@ -53,6 +60,25 @@ PATHS: dict[str, dict[str, Any]] = {
                                                "guidelines": S}),
         "get": _op("list projects")},
     "/api/projects/{pid}": {"get": _op("one project")},
+    "/api/projects/{pid}/rules": {
+        "get": _op("the project's rules (keywords, regex, field conditions) and history"),
+        "post": _op("add a rule; its column is applied and the models recalibrated "
+                    "(job_id)", "201", RULE)},
+    "/api/projects/{pid}/rules/{name}": {
+        "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
+                   body={**RULE, "enabled": {"type": "boolean"}}),
+        "delete": _op("delete a rule; re-applies")},
+    "/api/projects/{pid}/rules/preview": {"post": _op(
+        "what a rule would do, nothing stored: coverage, overlaps and conflicts with the "
+        "LFs, precision/recall on the gold so far, matched items with the model's guess",
+        body={**RULE, "replacing": S})},
+    "/api/projects/{pid}/rules/suggestions": {"get": _op(
+        "rule candidates mined from the gold labels, with supporting and contradicting "
+        "gold items", extra={"parameters": [{"name": "k", "in": "query", "schema": INT}]})},
+    "/api/projects/{pid}/rules/suggestions/accept": {"post": _op(
+        "turn a suggestion into a rule (re-applies)", "201", {"key": S})},
+    "/api/projects/{pid}/rules/suggestions/reject": {"post": _op(
+        "never propose a suggestion again", body={"key": S})},
     "/api/me": {"get": _op("who the token is: admin, or an annotator with their project")},
     "/api/projects/{pid}/items/preview": {"post": _op(
         "columns and first rows of a file (nothing checked or stored)", extra={

@@ -1,0 +1,311 @@
+"""Rules as data in the service: a project's declarative LFs beside its LF module,
+their live preview, and rule suggestions mined from the gold labels.
+
+A rule (:class:`loop.core.rules.Rule`) is stored in the project
+(:mod:`loop.storage.rules`), never code: the workers apply every enabled rule as
+one more LF column (:func:`project_lfs`), and the incremental apply computes only
+the columns whose rule changed. Previews and suggestions run in the web process:
+RE2 matching takes linear time whatever the pattern, and the items' texts are
+cached per process (items are only ever appended).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from loop.core.lf import LabelingFunction
+from loop.core.rules import Rule, TextBatch
+from loop.core.suggest import Suggestion, TermIndex, rule_key, suggest_rules
+from loop.errors import BadRequest, Conflict, NotFound
+from loop.service.lf_modules import load_lfs
+from loop.storage import RedisStore
+
+#: Most rules a project may have.
+MAX_RULES = 500
+#: Earlier versions kept per rule.
+MAX_HISTORY = 50
+#: Matched items shown in a preview.
+N_EXAMPLES = 8
+
+
+# -- the LFs a worker applies ------------------------------------------------------------
+def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
+    """The project's LFs: its module's, then its enabled rules (for workers only:
+    imports the module)."""
+    project = store.get_project(pid)
+    lfs = load_lfs(project["lf_module"])
+    taken = {lf.name for lf in lfs}
+    k = len(project["labels"])
+    for name, rec in store.rules(pid).items():
+        if rec["enabled"] and name not in taken:
+            lfs.append(Rule.from_dict(rec["rule"], k).as_lf())
+    return lfs
+
+
+# -- editing ------------------------------------------------------------------------------
+def _check(store: RedisStore, pid: str, data: Any) -> Rule:
+    project = store.get_project(pid)
+    try:
+        rule = Rule.from_dict(data, len(project["labels"]))
+    except ValueError as exc:
+        raise BadRequest(f"rule: {exc}") from None
+    if rule.name in project.get("lfs", []):
+        raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
+                         f"{project['lf_module']!r}; pick another name")
+    return rule
+
+
+def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
+    return {"name": name, **rec, "label_name": labels[rec["rule"]["label"]],
+            "history": rec.get("history", [])}
+
+
+def list_rules(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    labels = store.get_project(pid)["labels"]
+    return [_view(n, r, labels) for n, r in store.rules(pid).items()]
+
+
+def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
+                ) -> dict[str, Any]:
+    """Store a new, enabled rule (400 naming what is wrong; 409 if the name exists)."""
+    rule = _check(store, pid, data)
+    rules = store.rules(pid)
+    if len(rules) >= MAX_RULES:
+        raise BadRequest(f"a project holds at most {MAX_RULES} rules; delete some first")
+    if rule.name in rules:
+        raise Conflict(f"a rule named {rule.name!r} exists already; edit it or pick "
+                       "another name")
+    now = time.time()
+    rec = {"rule": rule.to_dict(), "enabled": True, "source": source, "created_at": now,
+           "updated_at": now, "history": []}
+    store.write_rule(pid, rule.name, rec, expect=None)
+    return _view(rule.name, rec, store.get_project(pid)["labels"])
+
+
+def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
+    rec = store.rules(pid).get(name)
+    if rec is None:
+        raise NotFound(f"no rule {name!r} in project {pid!r}")
+    return rec
+
+
+def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, Any]:
+    """Edit rule ``name`` (its earlier version goes to its history); ``data`` may
+    also rename it, or hold only ``enabled``."""
+    old = _existing(store, pid, name)
+    if isinstance(data, dict) and set(data) == {"enabled"}:
+        if not isinstance(data["enabled"], bool):
+            raise BadRequest("enabled must be true or false")
+        new = {**old, "enabled": data["enabled"], "updated_at": time.time()}
+        store.write_rule(pid, name, new, expect=old)
+        return _view(name, new, store.get_project(pid)["labels"])
+    rule = _check(store, pid, {**old["rule"], **data} if isinstance(data, dict) else data)
+    history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
+    new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
+           "enabled": bool(data.get("enabled", old["enabled"])),
+           "history": history[-MAX_HISTORY:]}
+    store.write_rule(pid, rule.name, new, expect=old, rename_from=name)
+    return _view(rule.name, new, store.get_project(pid)["labels"])
+
+
+def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
+    old = _existing(store, pid, name)
+    store.write_rule(pid, name, None, expect=old)
+    return {"deleted": name}
+
+
+# -- what the web process reads: texts, gold, L ----------------------------------------------
+class _Corpus:
+    """A project's item texts (and fields) in row order, grown as items are appended."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.fields: list[dict[str, Any]] = []
+        self.batch: TextBatch | None = None
+        self.index: tuple[int, TermIndex] | None = None
+        self.lock = threading.Lock()
+
+
+_CORPORA: dict[str, _Corpus] = {}
+
+
+def _corpus(store: RedisStore, pid: str) -> _Corpus:
+    c = _CORPORA.setdefault(pid, _Corpus())
+    with c.lock:
+        n = store.n_items(pid)
+        if n > len(c.ids):
+            ids = store.item_ids(pid, len(c.ids), n)
+            items = store.items(pid, ids)
+            c.ids += [i["id"] for i in items]
+            c.texts += [i["text"] for i in items]
+            c.fields += [i.get("fields") or {} for i in items]
+            c.batch = None
+        if c.batch is None:
+            c.batch = TextBatch(c.texts)
+        return c
+
+
+def _term_index(c: _Corpus) -> TermIndex:
+    with c.lock:
+        if c.index is None or c.index[0] != len(c.texts):
+            c.index = (len(c.texts), TermIndex(c.texts))
+        return c.index[1]
+
+
+def _gold(store: RedisStore, pid: str, n: int, held_out: bool) -> np.ndarray:
+    """Known classes by row (answers win over uploaded ones); ``held_out``: also
+    the held-out evaluation items."""
+    y = np.full(n, -1, dtype=np.int64)
+    up = store.uploaded_gold(pid)
+    if not held_out:
+        ev = store.eval_ids(pid)
+        up = {i: c for i, c in up.items() if i not in ev}
+    gold = {i: g["label"] for i, g in store.gold(pid).items()}
+    for src in (up, gold):
+        ids = list(src)
+        rows = store.rows_of(pid, ids)
+        ok = (rows >= 0) & (rows < n)
+        y[rows[ok]] = np.array([src[i] for i in ids], dtype=np.int64)[ok]
+    return y
+
+
+def _records(c: _Corpus, rule: Rule) -> list[dict[str, Any]] | None:
+    return c.fields if rule.kind == "field" else None
+
+
+# -- preview ------------------------------------------------------------------------------
+def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
+    """What a rule would do, before it is saved: coverage on all items, overlaps and
+    conflicts with the current LFs, precision and recall on the gold so far, and
+    matched items with the current model's guess."""
+    t0 = time.perf_counter()
+    project = store.get_project(pid)
+    labels = project["labels"]
+    replacing = data.get("replacing") if isinstance(data, dict) else None
+    rule = _check(store, pid, {k: v for k, v in data.items() if k != "replacing"}
+                  if isinstance(data, dict) else data)
+    c = _corpus(store, pid)
+    n = len(c.ids)
+    hit = rule.match(c.batch if c.batch is not None else c.texts, _records(c, rule))
+    L, meta = store.load_L(pid)
+    others = np.zeros((n, 0), dtype=np.int8)
+    if L is not None and L.shape[0] == n:
+        keep = [j for j, x in enumerate(meta["lf_names"]) if x not in (rule.name, replacing)]
+        others = L[:, keep]
+    voted = others >= 0
+    over = voted[hit].any(axis=1) if others.shape[1] else np.zeros(int(hit.sum()), bool)
+    conf = ((others[hit] >= 0) & (others[hit] != rule.label)).any(axis=1) \
+        if others.shape[1] else np.zeros(int(hit.sum()), bool)
+    covered = voted.any(axis=1) if others.shape[1] else np.zeros(n, bool)
+    y = _gold(store, pid, n, held_out=True)
+    g = y >= 0
+    gh = g & hit
+    right = int((y[gh] == rule.label).sum())
+    n_class = int((y[g] == rule.label).sum())
+    proba = (store.load_proba(pid, "end_model", len(labels))
+             if store.model_summary(pid, "end_model") else None)
+    if proba is None or len(proba) != n:
+        proba = store.load_proba(pid, "label_model", len(labels))
+    rows = np.flatnonzero(hit)
+    ex_rows = np.random.default_rng(0).choice(rows, min(N_EXAMPLES, rows.size),
+                                              replace=False) if rows.size else rows
+    examples = []
+    for r in sorted(ex_rows.tolist()):
+        guess = None
+        if proba is not None and len(proba) == n:
+            k = int(proba[r].argmax())
+            guess = {"label": labels[k], "p": round(float(proba[r, k]), 3)}
+        examples.append({"id": c.ids[r], "text": c.texts[r][:500],
+                         "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
+    m = int(hit.sum())
+    return {
+        "rule": rule.to_dict(), "label_name": labels[rule.label], "n_items": n,
+        "matched": m, "coverage": m / n if n else 0.0,
+        "new_coverage": int((hit & ~covered).sum()),
+        "overlaps": int(over.sum()), "conflicts": int(conf.sum()),
+        "n_lfs_compared": int(others.shape[1]),
+        "gold": {"n_gold": int(g.sum()), "matched": int(gh.sum()), "right": right,
+                 "precision": right / int(gh.sum()) if gh.any() else None,
+                 "recall": right / n_class if n_class else None},
+        "examples": examples, "ms": round(1000 * (time.perf_counter() - t0), 1),
+    }
+
+
+# -- suggestions ------------------------------------------------------------------------------
+def _suggest(store: RedisStore, pid: str, k: int) -> tuple[list[Suggestion], _Corpus]:
+    project = store.get_project(pid)
+    c = _corpus(store, pid)
+    n = len(c.ids)
+    y = _gold(store, pid, n, held_out=False)  # mined from gold that is not held out
+    L, _ = store.load_L(pid)
+    if L is None or L.shape[0] != n:
+        L = np.full((n, 0), -1, dtype=np.int8)
+    exclude = store.rejected_suggestions(pid)
+    kk = len(project["labels"])
+    exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in store.rules(pid).values()}
+    records = c.fields if any(c.fields[:200]) else None
+    sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
+                         exclude=exclude)
+    labels = project["labels"]
+    taken = set(store.rules(pid)) | set(project.get("lfs", []))
+    out = []
+    for s in sugs:  # readable names: <label>_<words>
+        r = s.rule
+        what = "_".join(r.keywords[0].split()) if r.kind == "keywords" else \
+            f"{r.field}_{r.value}"
+        base = f"{labels[r.label]}_{what}"[:90]
+        name, i = base, 2
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        out.append(dataclasses.replace(s, rule=dataclasses.replace(r, name=name)))
+    return out, c
+
+
+def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
+    """The ``k`` best rule candidates, each with its evidence items."""
+    if not 1 <= k <= 100:
+        raise BadRequest(f"k must be from 1 to 100, got {k}")
+    t0 = time.perf_counter()
+    sugs, c = _suggest(store, pid, k)
+    labels = store.get_project(pid)["labels"]
+    n = len(c.ids)
+    y = _gold(store, pid, n, held_out=False)
+
+    def item(r: int) -> dict[str, Any]:
+        return {"id": c.ids[r], "text": c.texts[r][:300], "gold": labels[y[r]]}
+
+    out = []
+    for s in sugs:
+        d = s.to_dict(labels)
+        d["support"] = [item(r) for r in s.support]
+        d["contradict"] = [item(r) for r in s.contradict]
+        out.append(d)
+    return {"suggestions": out, "n_gold": int((y >= 0).sum()),
+            "ms": round(1000 * (time.perf_counter() - t0), 1)}
+
+
+def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
+    """Turn the suggestion ``key`` into a rule (404 when it is no longer proposed)."""
+    if not isinstance(key, str) or not key:
+        raise BadRequest("key must be a suggestion's key")
+    sugs, _ = _suggest(store, pid, 100)
+    match = [s for s in sugs if s.key == key]
+    if not match:
+        raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
+    return create_rule(store, pid, match[0].rule.to_dict(), source="suggestion")
+
+
+def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
+    """Never propose suggestion ``key`` again."""
+    store.get_project(pid)
+    if not isinstance(key, str) or not key or len(key) > 3000:
+        raise BadRequest("key must be a suggestion's key")
+    store.reject_suggestion(pid, key)
+    return {"rejected": key}

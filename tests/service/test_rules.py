@@ -1,0 +1,143 @@
+"""Rules as data through the API: CRUD with history, the preview, suggestions, and
+the incremental apply of a rule's column (equal to a full re-apply)."""
+
+from __future__ import annotations
+
+import numpy as np
+from svc_helpers import apply_lfs_in_process, auth, prepare_project, youtube_csv
+
+from loop.core.apply import apply_lfs
+from loop.core.lf import Record
+from loop.core.rules import Rule
+
+
+def _rules(client, pid):
+    r = client.get(f"/api/projects/{pid}/rules", headers=auth())
+    assert r.status_code == 200
+    return r.json["rules"]
+
+
+def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
+    pid = project
+    new = {"name": "says_subscribe", "label": 1, "kind": "keywords",
+           "keywords": ["subscribe", "check out"]}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=new)
+    assert r.status_code == 201, r.json
+    assert r.json["job_id"] is None  # no items yet: nothing to apply
+    for bad, why in [({**new, "name": "x2", "kind": "regex", "pattern": "(unclosed"},
+                      "does not compile"),
+                     ({**new, "name": "x3", "label": 5}, "class index"),
+                     ({**new, "name": "link"}, "taken by an LF of the module"),
+                     ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
+                       "value": "abc"}, "needs a number"),
+                     ([1, 2], "must be a JSON object")]:
+        r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=bad)
+        assert r.status_code == 400 and why in r.json["error"], (bad, r.json)
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=new)
+    assert r.status_code == 409
+    assert [x["name"] for x in _rules(client, pid)] == ["says_subscribe"]
+    # edit: the old version goes to the history; rename; disable
+    r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
+                   json={"keywords": ["subscribe"], "name": "sub_rule"})
+    assert r.status_code == 200, r.json
+    (rule,) = _rules(client, pid)
+    assert rule["name"] == "sub_rule" and rule["rule"]["keywords"] == ["subscribe"]
+    assert rule["history"][0]["rule"]["keywords"] == ["subscribe", "check out"]
+    r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
+                   json={"enabled": False})
+    assert r.status_code == 200 and not _rules(client, pid)[0]["enabled"]
+    assert client.put(f"/api/projects/{pid}/rules/nope", headers=auth(),
+                      json={"enabled": True}).status_code == 404
+    assert client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
+                      json={"enabled": "yes"}).status_code == 400
+    assert client.delete(f"/api/projects/{pid}/rules/sub_rule",
+                         headers=auth()).status_code == 200
+    assert _rules(client, pid) == []
+    assert client.get(f"/api/projects/{pid}/rules").status_code == 401
+
+
+def _full(store, pid):
+    """Every LF of the module and every enabled rule applied to every item at once."""
+    from loop.service.rules import project_lfs
+
+    recs = [Record({**i["fields"], "id": i["id"], "text": i["text"], "CONTENT": i["text"]})
+            for i in store.items(pid)]
+    return apply_lfs(project_lfs(store, pid), recs, n_classes=2).L
+
+
+def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, store,
+                                                                        project):
+    pid = prepare_project(store, client, project)
+    before, meta0 = store.load_L(pid)
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "my_stuff", "label": 1, "kind": "regex", "pattern": r"my (channel|video)"})
+    assert r.status_code == 201 and r.json["job_id"]
+    out = apply_lfs_in_process(store, pid)
+    assert out["lfs_recomputed"] == ["my_stuff"] and out["incremental"]
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == [*meta0["lf_names"], "my_stuff"]
+    assert np.array_equal(L[:, :-1], before)  # the other columns as they were
+    assert np.array_equal(L, _full(store, pid))
+    assert (L[:, -1] == 1).sum() > 10
+    # disabling drops the column without computing anything
+    client.put(f"/api/projects/{pid}/rules/my_stuff", headers=auth(), json={"enabled": False})
+    out = apply_lfs_in_process(store, pid)
+    assert out["rows_computed"] == 0 and np.array_equal(store.load_L(pid)[0], before)
+    stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert {s["source"] for s in stats} == {"module"}
+
+
+def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, project):
+    pid = prepare_project(store, client, project)
+    rule = {"name": "says_check_out", "label": 1, "kind": "keywords", "keywords": ["check out"]}
+    r = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule)
+    assert r.status_code == 200, r.json
+    p = r.json
+    items = store.items(pid)
+    want = Rule.from_dict(rule, 2).match([i["text"] for i in items])
+    assert p["matched"] == int(want.sum()) > 0 and p["n_items"] == len(items)
+    L, _ = store.load_L(pid)
+    assert p["overlaps"] == int((L[want] >= 0).any(axis=1).sum())
+    assert p["conflicts"] == int(((L[want] >= 0) & (L[want] != 1)).any(axis=1).sum())
+    assert p["new_coverage"] == int((want & ~(L >= 0).any(axis=1)).sum())
+    g = p["gold"]
+    assert g["n_gold"] > 0 and g["matched"] > 0 and 0.5 < g["precision"] <= 1
+    assert 0 < len(p["examples"]) <= 8 and all("check out" in e["text"].lower()
+                                                for e in p["examples"])
+    assert p["examples"][0]["guess"]["label"] in ("ham", "spam")
+    assert store.rules(pid) == {}  # a preview stores nothing
+    bad = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
+                      json={**rule, "kind": "regex", "pattern": "a{1001}"})
+    assert bad.status_code == 400
+
+
+def test_suggestions_accept_and_reject(client, store, project):
+    pid = project
+    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                    "&eval_fraction=0.5", data=youtube_csv(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json  # half the gold is fitted on: mined from
+    apply_lfs_in_process(store, pid)
+    r = client.get(f"/api/projects/{pid}/rules/suggestions?k=5", headers=auth())
+    assert r.status_code == 200, r.json
+    sugs = r.json["suggestions"]
+    assert sugs and r.json["n_gold"] > 0
+    first, second = sugs[0], sugs[1]
+    assert first["precision"] >= 0.7 and first["support"]
+    assert all(e["gold"] == first["label_name"] for e in first["support"])
+    r = client.post(f"/api/projects/{pid}/rules/suggestions/accept", headers=auth(),
+                    json={"key": first["key"]})
+    assert r.status_code == 201, r.json
+    assert r.json["rule"]["source"] == "suggestion"
+    assert r.json["rule"]["name"].startswith(first["label_name"] + "_")
+    r = client.post(f"/api/projects/{pid}/rules/suggestions/reject", headers=auth(),
+                    json={"key": second["key"]})
+    assert r.status_code == 200
+    again = client.get(f"/api/projects/{pid}/rules/suggestions?k=20",
+                       headers=auth()).json["suggestions"]
+    keys = {s["key"] for s in again}
+    assert first["key"] not in keys and second["key"] not in keys  # never proposed again
+    assert client.post(f"/api/projects/{pid}/rules/suggestions/accept", headers=auth(),
+                       json={"key": second["key"]}).status_code == 404
+    assert client.get(f"/api/projects/{pid}/rules/suggestions?k=x",
+                      headers=auth()).status_code == 400
