@@ -188,13 +188,14 @@ class Rule:
         # the search goes on at the next text (one search per matching text). A
         # match across a separator is checked against its first text alone.
         starts, joined, n = batch.starts, batch.joined, batch.n
+        search = _span_search(pat)
         pos, end = 0, len(joined)
         while pos <= end:
-            m = pat.search(joined, pos)
-            if m is None:
+            span = search(joined, pos, end)
+            if span is None:
                 break
-            i = bisect.bisect_right(starts, m.start()) - 1
-            out[i] = m.end() < starts[i + 1] or pat.search(batch.texts[i]) is not None
+            i = bisect.bisect_right(starts, span[0]) - 1
+            out[i] = span[1] < starts[i + 1] or pat.search(batch.texts[i]) is not None
             pos = starts[i + 1]
         return out
 
@@ -209,6 +210,26 @@ class Rule:
         lf = LabelingFunction(self.name, vote)
         lf.fingerprint = self.fingerprint  # type: ignore[method-assign]
         return lf
+
+
+def _span_search(pat: Any) -> Any:
+    """``search(data, pos, end) -> (start, end) | None`` over bytes: RE2's own
+    match call when this google-re2 exposes it (no Match object per hit, several
+    times faster), else the public ``search``."""
+    low = getattr(pat, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if low is not None and anchor is not None and hasattr(low, "Match"):
+        def fast(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
+            span = low.Match(anchor, data, pos, end)[0]
+            return None if span[0] < 0 else (span[0], span[1])
+
+        return fast
+
+    def slow(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
+        m = pat.search(data, pos, end)
+        return None if m is None else (m.start(), m.end())
+
+    return slow
 
 
 class TextBatch:

@@ -39,10 +39,13 @@ def synth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def write_project(store: RedisStore, n: int, n_eval: int = 1000, seed: int = 0,
-                  chunk_size: int = 1000, **project: Any) -> tuple[str, np.ndarray]:
+                  chunk_size: int = 1000, texts: list[str] | None = None,
+                  **project: Any) -> tuple[str, np.ndarray]:
     """A project of ``n`` synthetic items with ``L`` published and ``n_eval`` items
-    held out with their class; returns ``(pid, y)``."""
-    y, L, texts = synth(n, seed)
+    held out with their class; returns ``(pid, y)``. ``texts``: the items' texts
+    instead of synthetic ones (repeated to ``n``)."""
+    y, L, synthetic = synth(n, seed)
+    texts = synthetic if texts is None else [texts[i % len(texts)] for i in range(n)]
     names = [f"lf{j}" for j in range(N_LFS)]
     pid = store.create_project({"name": f"synthetic-{n}", "labels": ["neg", "pos"],
                                 "lf_module": "loop.service.synthetic", "text_field": "text",

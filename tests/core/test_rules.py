@@ -115,3 +115,17 @@ def test_matching_many_texts_at_once_equals_one_by_one(rule):
     batch = TextBatch(texts)
     assert rule.match(batch).tolist() == [rule.matches(t) for t in texts]
     assert rule.match(texts).tolist() == rule.match(batch).tolist()
+
+
+def test_the_fallback_search_finds_the_same_spans():
+    from loop.core import rules as mod
+
+    pat = Rule("r", 1, "regex", pattern=r"a\Wb|ab+").compiled(as_bytes=True)
+
+    class Public:  # a google-re2 without the low-level match call
+        search = pat.search
+
+    data = b"xx ab\x00a.b abbb"
+    for pos in range(len(data)):
+        assert mod._span_search(Public())(data, pos, len(data)) == \
+            mod._span_search(pat)(data, pos, len(data))
