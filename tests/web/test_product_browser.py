@@ -221,3 +221,81 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     _shot(page, "dashboard_390")
+
+
+def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None,
+                                                  page: Any) -> None:
+    """Write a keyword rule, see its live preview, save it: its column is applied,
+    the models recalibrate (queue re-ranked) and the LF table shows it; then accept
+    one suggestion and reject another."""
+    import time
+
+    from loop.demo.client import ApiClient, create_demo_project, demo_csv
+
+    api = live.admin
+    pid = create_demo_project(api, name="Rules", files=("Youtube01-Psy.csv",))
+    truth = {r["CONTENT"]: r["CLASS"]
+             for r in csv.DictReader(io.StringIO(demo_csv(("Youtube01-Psy.csv",)).decode()))}
+    me = ApiClient(live.url, api.call("POST", f"/api/projects/{pid}/annotators",
+                                      {"name": "rita"})["token"])
+    for _ in range(45):  # an expert's answers: the gold suggestions are mined from
+        item = me.call("POST", f"/api/projects/{pid}/queue/next", {})
+        if item is None:
+            break
+        me.call("POST", f"/api/projects/{pid}/queue/answer", {
+            "item_id": item["item"]["id"], "lease_id": item["lease"]["id"],
+            "label": int(truth[item["item"]["text"]])})
+    before = api.call("GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]
+
+    page.goto(live.url + "/")
+    page.fill("#token", ADMIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector("#rule-rows tr")
+    page.fill("#rule-name", "says_subscribe")
+    page.select_option("#rule-label", "1")
+    page.fill("#rule-keywords", "subscribe, my channel")
+    page.wait_for_selector(".preview-stats", timeout=10000)
+    stats = page.locator(".preview-stats").inner_text()
+    assert " of 350 items" in stats and "vote spam" in stats and "precision" in stats, stats
+    assert page.locator(".rule-preview .examples li").count() > 0
+    _shot(page, "rule_editor")
+    page.click("#rule-save")
+    page.wait_for_selector("#rule-rows tr[data-rule='says_subscribe']")
+    assert "applying it and recalibrating" in page.locator("#rule-status").inner_text()
+    # the worker applies the one new column, then recalibrates: the LF table and the
+    # queue follow without a reload
+    page.wait_for_function(
+        "[...document.querySelectorAll('#lf-rows th')].some(t => "
+        "t.textContent.startsWith('says_subscribe') && t.querySelector('.tag'))",
+        timeout=90000)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        after = api.call("GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]
+        if after and after != before:
+            break
+        time.sleep(0.5)
+    assert after != before, "saving a rule did not recalibrate the models"
+    jobs = api.call("GET", f"/api/projects/{pid}/jobs")["jobs"]
+    applied = next(j for j in jobs if j["type"] == "apply_lfs")
+    assert applied["result"]["lfs_recomputed"] == ["says_subscribe"]
+
+    # suggestions: accept the first, reject the second
+    page.wait_for_selector("#sug-list li[data-key]", timeout=20000)
+    first = page.locator("#sug-list li[data-key]").nth(0)
+    second = page.locator("#sug-list li[data-key]").nth(1)
+    key1, key2 = first.get_attribute("data-key"), second.get_attribute("data-key")
+    first.locator("details summary").click()
+    assert first.locator("details li").count() > 0  # its evidence
+    _shot(page, "rule_suggestions")
+    second.locator("button.reject").click()
+    page.wait_for_selector(f"#sug-list li[data-key='{key2}']", state="detached")
+    page.locator(f"#sug-list li[data-key='{key1}'] button.accept").click()
+    page.wait_for_selector("#rule-rows tr .tag")  # "suggested"
+    rules = api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+    assert [r["source"] for r in rules] == ["editor", "suggestion"]
+    keys = {s["key"] for s in api.call(
+        "GET", f"/api/projects/{pid}/rules/suggestions?k=50")["suggestions"]}
+    assert key1 not in keys and key2 not in keys
+    assert not page.console_errors

@@ -155,7 +155,8 @@
       }
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
       body.appendChild(Loop.el("tr", null,
-        Loop.el("th", { scope: "row", class: "mono", text: String(pick(r, ["name", "lf"]) || "?") }),
+        Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
+          r.source === "rule" ? Loop.el("span", { class: "tag", text: "rule" }) : null),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
@@ -344,6 +345,7 @@
       return;
     }
     drawCurve([]);
+    document.addEventListener("loop:refresh", function () { schedule(300); });
     schedule(0);
   });
 })();

@@ -1,0 +1,256 @@
+/* Dashboard: rules (declarative LFs) with a live preview, and rule suggestions.
+ * Item text and rule contents are untrusted: built with Loop.el/textContent only. */
+"use strict";
+(function () {
+  const pid = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const base = "/api/projects/" + encodeURIComponent(pid);
+  const $ = function (id) { return document.getElementById(id); };
+  let labels = [];
+  let editing = null;      // name of the rule being edited, or null for a new one
+  let previewTimer = null;
+  let previewSeq = 0;
+
+  function status(msg, isError) {
+    const s = $("rule-status");
+    s.textContent = msg || "";
+    s.classList.toggle("error", !!isError);
+  }
+  function refreshDashboard() { document.dispatchEvent(new Event("loop:refresh")); }
+
+  function describe(rule) {
+    if (rule.kind === "keywords") {
+      return (rule.whole_word ? "words " : "text ") + rule.keywords.map(function (k) { return "“" + k + "”"; }).join(", ");
+    }
+    if (rule.kind === "regex") return "/" + rule.pattern + "/";
+    return rule.field + " " + rule.op + " " + JSON.stringify(rule.value);
+  }
+
+  /* -- the form ------------------------------------------------------------------------ */
+  function kindChanged() {
+    const kind = $("rule-kind").value;
+    document.querySelectorAll(".rule-kind").forEach(function (d) { d.hidden = d.dataset.kind !== kind; });
+    $("rule-form").querySelector(".rule-case").hidden = kind === "field";
+  }
+
+  function formRule() {
+    const kind = $("rule-kind").value;
+    const rule = { name: $("rule-name").value.trim(), label: Number($("rule-label").value), kind: kind,
+                   case_sensitive: $("rule-case").checked };
+    if (kind === "keywords") {
+      rule.keywords = $("rule-keywords").value.split(",").map(function (w) { return w.trim(); })
+        .filter(function (w) { return w; });
+      rule.whole_word = $("rule-whole").checked;
+    } else if (kind === "regex") {
+      rule.pattern = $("rule-pattern").value;
+    } else {
+      rule.field = $("rule-field").value.trim();
+      rule.op = $("rule-op").value;
+      const v = $("rule-value").value;
+      rule.value = v.trim() !== "" && !Number.isNaN(Number(v)) && rule.op !== "==" && rule.op !== "!=" ? Number(v) : v;
+    }
+    return rule;
+  }
+
+  function fillForm(name, rule) {
+    editing = name;
+    $("rule-form-title").textContent = name ? "Edit rule " + name : "New rule";
+    $("rule-cancel").hidden = !name;
+    $("rule-name").value = rule ? rule.name : "";
+    $("rule-label").value = rule ? String(rule.label) : "0";
+    $("rule-kind").value = rule ? rule.kind : "keywords";
+    $("rule-keywords").value = rule && rule.keywords ? rule.keywords.join(", ") : "";
+    $("rule-whole").checked = rule ? rule.whole_word !== false : true;
+    $("rule-case").checked = rule ? !!rule.case_sensitive : false;
+    $("rule-pattern").value = rule && rule.pattern ? rule.pattern : "";
+    $("rule-field").value = rule && rule.field ? rule.field : "";
+    $("rule-op").value = rule && rule.op ? rule.op : "==";
+    $("rule-value").value = rule && rule.value !== null && rule.value !== undefined ? String(rule.value) : "";
+    kindChanged();
+    schedulePreview();
+  }
+
+  /* -- live preview -------------------------------------------------------------------- */
+  function schedulePreview() {
+    if (previewTimer) clearTimeout(previewTimer);
+    previewTimer = setTimeout(preview, 250);
+  }
+
+  async function preview() {
+    const box = $("rule-preview");
+    const rule = formRule();
+    const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
+      || (rule.kind === "field" && (!rule.field || rule.value === ""));
+    if (empty) { Loop.clear(box); return; }
+    if (!rule.name) rule.name = "preview";
+    if (editing) rule.replacing = editing;
+    const seq = ++previewSeq;
+    let p;
+    try {
+      p = await Loop.api("POST", base + "/rules/preview", rule);
+    } catch (e) {
+      if (seq !== previewSeq) return;
+      Loop.clear(box);
+      box.appendChild(Loop.el("p", { class: "status error", text: e.message }));
+      return;
+    }
+    if (seq !== previewSeq) return;  // a newer preview is on its way
+    Loop.clear(box);
+    const g = p.gold;
+    const gold = g.matched
+      ? "precision " + Loop.pct(g.precision) + " on " + g.matched + " of " + g.n_gold + " known labels" +
+        (g.recall === null ? "" : ", recall " + Loop.pct(g.recall)) + (g.matched < 10 ? " (few: a rough guide)" : "")
+      : "no known label among its matches (" + g.n_gold + " known in all)";
+    box.appendChild(Loop.el("p", { class: "preview-stats" },
+      Loop.el("strong", { text: p.matched + " of " + p.n_items + " items (" + Loop.pct(p.coverage, 1) + ")" }),
+      " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
+      ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + " LFs); " + gold + ". ",
+      Loop.el("span", { class: "muted", text: p.ms + " ms" })));
+    if (p.examples.length) {
+      const ul = Loop.el("ul", { class: "examples" });
+      for (const ex of p.examples) {
+        const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? "model: " + ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
+        ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
+          Loop.plainText ? Loop.plainText(ex.text) : ex.text));
+      }
+      box.appendChild(ul);
+    }
+  }
+
+  /* -- rules table --------------------------------------------------------------------- */
+  async function loadRules() {
+    const data = await Loop.api("GET", base + "/rules");
+    const body = $("rule-rows");
+    Loop.clear(body);
+    if (!data.rules.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "5", class: "muted", text: "No rules yet: write one below or accept a suggestion." })));
+    }
+    for (const r of data.rules) {
+      const toggle = Loop.el("input", { type: "checkbox", "aria-label": "enable " + r.name });
+      toggle.checked = !!r.enabled;
+      toggle.addEventListener("change", function () { change(r.name, "PUT", { enabled: toggle.checked }); });
+      let armed = false;
+      const del = Loop.el("button", { type: "button", class: "small danger", text: "Delete" });
+      del.addEventListener("click", function () {
+        if (!armed) { armed = true; del.textContent = "Really delete?"; return; }
+        change(r.name, "DELETE");
+      });
+      body.appendChild(Loop.el("tr", { "data-rule": r.name },
+        Loop.el("th", { scope: "row", class: "mono" }, r.name,
+          r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
+          r.history.length ? Loop.el("span", { class: "muted", title: "earlier versions kept", text: " (v" + (r.history.length + 1) + ")" }) : null),
+        Loop.el("td", { class: "mono", text: describe(r.rule) }),
+        Loop.el("td", { text: r.label_name }),
+        Loop.el("td", null, toggle),
+        Loop.el("td", null,
+          Loop.el("button", { type: "button", class: "small", text: "Edit", onclick: function () { fillForm(r.name, r.rule); $("rule-name").focus(); } }),
+          " ", del)));
+    }
+  }
+
+  async function change(name, method, body) {
+    try {
+      const res = await Loop.api(method, base + "/rules/" + encodeURIComponent(name), body);
+      status((method === "DELETE" ? "Deleted " + name : "Saved " + name) + applying(res));
+      await loadRules();
+      refreshDashboard();
+    } catch (e) { status(e.message, true); }
+  }
+
+  function applying(res) {
+    return res && res.job_id ? ": applying it and recalibrating (job " + res.job_id.slice(0, 8) + ")." : ".";
+  }
+
+  async function save(ev) {
+    ev.preventDefault();
+    const rule = formRule();
+    const btn = $("rule-save");
+    btn.disabled = true;
+    try {
+      const res = editing
+        ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing), rule)
+        : await Loop.api("POST", base + "/rules", rule);
+      status("Saved " + res.rule.name + applying(res));
+      fillForm(null, null);
+      Loop.clear($("rule-preview"));
+      await loadRules();
+      refreshDashboard();
+    } catch (e) { status(e.message, true); } finally { btn.disabled = false; }
+  }
+
+  /* -- suggestions --------------------------------------------------------------------- */
+  function evidence(title, items) {
+    if (!items.length) return null;
+    const ul = Loop.el("ul");
+    for (const it of items) {
+      ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: it.gold + " · " }),
+        Loop.plainText ? Loop.plainText(it.text) : it.text));
+    }
+    return Loop.el("div", null, Loop.el("strong", { text: title }), ul);
+  }
+
+  async function loadSuggestions() {
+    const list = $("sug-list");
+    let data;
+    try {
+      data = await Loop.api("GET", base + "/rules/suggestions?k=8");
+    } catch (e) {
+      Loop.clear(list);
+      list.appendChild(Loop.el("li", { class: "status error", text: e.message }));
+      return;
+    }
+    Loop.clear(list);
+    if (!data.suggestions.length) {
+      list.appendChild(Loop.el("li", { class: "muted", text: data.n_gold
+        ? "No candidate yet from " + data.n_gold + " gold labels: a word needs 3+ gold items that agree."
+        : "No gold labels yet: suggestions come from the experts' answers." }));
+      return;
+    }
+    for (const s of data.suggestions) {
+      const li = Loop.el("li", { "data-key": s.key });
+      const accept = Loop.el("button", { type: "button", class: "small primary accept", text: "Accept" });
+      const reject = Loop.el("button", { type: "button", class: "small reject", text: "Reject" });
+      accept.addEventListener("click", async function () {
+        accept.disabled = reject.disabled = true;
+        try {
+          const res = await Loop.api("POST", base + "/rules/suggestions/accept", { key: s.key });
+          status("Accepted " + res.rule.name + applying(res));
+          await Promise.all([loadRules(), loadSuggestions()]);
+          refreshDashboard();
+        } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
+      });
+      reject.addEventListener("click", async function () {
+        accept.disabled = reject.disabled = true;
+        try {
+          await Loop.api("POST", base + "/rules/suggestions/reject", { key: s.key });
+          li.remove();
+        } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
+      });
+      const details = Loop.el("details", { class: "evidence" }, Loop.el("summary", { text: "Evidence: " +
+        s.support.length + " agreeing, " + s.contradict.length + " contradicting gold items" }),
+        evidence("Agreeing", s.support), evidence("Contradicting", s.contradict));
+      li.appendChild(Loop.el("div", null,
+        Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
+        Loop.el("span", { class: "muted", text: " · precision " + Loop.pct(s.precision) + " on " + s.n_gold +
+          " gold · covers " + s.coverage + " unlabeled (" + s.new_coverage + " new) " })));
+      li.appendChild(Loop.el("div", { class: "row" }, accept, reject));
+      li.appendChild(details);
+      list.appendChild(li);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!Loop.getToken || !Loop.getToken()) return;
+    let project;
+    try { project = await Loop.api("GET", base); } catch (e) { return; }  // dashboard.js reports it
+    labels = Loop.labelNames(project);
+    const sel = $("rule-label");
+    labels.forEach(function (l, i) { sel.appendChild(Loop.el("option", { value: String(i), text: l })); });
+    $("rule-kind").addEventListener("change", function () { kindChanged(); schedulePreview(); });
+    $("rule-form").addEventListener("input", schedulePreview);
+    $("rule-form").addEventListener("submit", save);
+    $("rule-cancel").addEventListener("click", function () { fillForm(null, null); });
+    $("sug-refresh").addEventListener("click", loadSuggestions);
+    kindChanged();
+    await Promise.all([loadRules().catch(function (e) { status(e.message, true); }), loadSuggestions()]);
+  });
+})();
