@@ -15,13 +15,7 @@ import numpy as np
 from loop.core.end_model import EndModel, make_classifier, make_text_features
 from loop.core.label_model import LabelModel
 from loop.core.sampling import LoopSampler, Selection
-from loop.core.step import (
-    MIN_GOLD_FOR_CV,
-    choose_gold_weight,
-    fit_end_model,
-    fit_label_model,
-    rank,
-)
+from loop.core.step import fit_end_model, fit_label_model, rank, update_gold_weight
 from loop.core.types import Proba
 from loop.core.validation import check_label_matrix, infer_n_classes
 
@@ -122,13 +116,11 @@ class LabelingLoop:
         self.end_model_: Any = None
         self.end_proba_: Proba | None = None
         if self.X is not None:
-            n_gold = self.n_gold
-            if self.tune_gold_weight and n_gold >= MIN_GOLD_FOR_CV and (
-                    n_gold >= 1.25 * self._gold_weight_at):  # re-chosen as gold grows
-                self.gold_weight_ = choose_gold_weight(
+            if self.tune_gold_weight:
+                self.gold_weight_, self._gold_weight_at = update_gold_weight(
                     self.X, self.lm_proba_, self.L, self.y, n_classes=self.n_classes,
-                    end_model=self.end_model)["gold_weight"]
-                self._gold_weight_at = n_gold
+                    current=self.gold_weight_, chosen_at=self._gold_weight_at,
+                    end_model=self.end_model)
             self.end_model_ = fit_end_model(self.X, self.lm_proba_, self.L, self.y,
                                             n_classes=self.n_classes,
                                             end_model=self.end_model,

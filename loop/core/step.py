@@ -148,6 +148,23 @@ def choose_gold_weight(
     return {"gold_weight": float(best), "n_gold": int(gold.size), "correct": correct}
 
 
+def update_gold_weight(
+    X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
+    current: float | None, chosen_at: int, end_model: Any = None,
+) -> tuple[float | None, int]:
+    """``(gold_weight, chosen_at)`` for the next end model: re-chosen by
+    :func:`choose_gold_weight` once there are :data:`MIN_GOLD_FOR_CV` gold labels
+    and again each time the gold has grown by a quarter since it was last chosen
+    (at ``chosen_at`` gold labels); else ``current``. ``LabelingLoop`` and the
+    service's end-model job both keep the weight this way."""
+    n_gold = int((np.asarray(y) >= 0).sum())
+    if n_gold >= MIN_GOLD_FOR_CV and n_gold >= 1.25 * chosen_at:
+        w = choose_gold_weight(X, lm_proba, L, y, n_classes=n_classes,
+                               end_model=end_model)["gold_weight"]
+        return float(w), n_gold
+    return current, chosen_at
+
+
 def rank(
     L: LabelMatrix, lm_proba: Proba, y: np.ndarray, n: int, *, end_proba: Proba | None = None,
     X: Any = None, exclude: Any = None, sampler: Any = None,

@@ -15,7 +15,7 @@ import numpy as np
 
 from loop.core.end_model import make_text_features
 from loop.core.sampling import Selection
-from loop.core.step import fit_end_model, loop_step, rank
+from loop.core.step import fit_end_model, loop_step, rank, update_gold_weight
 from loop.errors import NotReady
 from loop.service.state import State
 from loop.storage import RedisStore
@@ -105,9 +105,10 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                       point_id: str | None = None,
                       progress: Progress | None = None) -> dict[str, Any]:
     """The slow path: retrain the end model on the label model's newest soft labels
-    plus gold, then re-rank from the state as it is *after* training (answers that
-    came in meanwhile count), and fill in the end model's score on metrics point
-    ``point_id`` (default: the newest)."""
+    plus gold (a gold row's weight kept as ``LabelingLoop`` keeps it,
+    :func:`~loop.core.step.update_gold_weight`), then re-rank from the state as it
+    is *after* training (answers that came in meanwhile count), and fill in the end
+    model's score on metrics point ``point_id`` (default: the newest)."""
     st = State(store, pid)
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None or lm.shape[0] != st.n:
@@ -115,9 +116,16 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     X = text_features(store, st)
     if progress is not None:
         progress(1, 3)
-    model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k)
+    last = store.model_summary(pid, "end_model") or {}
+    weight, chosen_at = update_gold_weight(X, lm, st.L, st.y, n_classes=st.k,
+                                           current=last.get("gold_weight"),
+                                           chosen_at=int(last.get("gold_weight_at", 0)))
+    model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight)
     proba = model.predict_proba(X)
     store.save_proba(pid, "end_model", proba)
+    store.save_model_summary(pid, "end_model", {
+        "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
+        "fitted_at": time.time(), "state_version": st.version})
     if progress is not None:
         progress(2, 3)
     now = State(store, pid)

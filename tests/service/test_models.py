@@ -21,21 +21,24 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     apply_lfs_in_process(store, project)
     models.recalibrate(store, project, 40)
     models.retrain_end_model(store, project, 40)
-    # 20 answers through the queue: exploration picks among them become random gold
-    for _ in range(20):
+    # 40 answers through the queue: exploration picks among them become random gold,
+    # and the end model's gold weight is chosen by cross-validation (30+ gold)
+    for _ in range(40):
         iid, lid, _ = store.lease_next(project, "expert", 60)
         queue.answer(store, project, "expert", iid, int(iid[-1], 36) % 2, lid)
     models.recalibrate(store, project, 40)
     models.retrain_end_model(store, project, 40)
 
     st = State(store, project)
-    assert st.n_gold == 20 and 0 < st.random_gold.sum() < 20
+    assert st.n_gold == 40 and 0 < st.random_gold.sum() < 40
     texts = [it["text"] for it in store.items(project)]
     loop = LabelingLoop(st.L, texts, n_classes=2, random_state=0)
     loop.y[:] = st.y
     loop.random_gold[:] = st.random_gold
     loop.fit()
     assert np.array_equal(loop.lm_proba_, store.load_proba(project, "label_model", 2))
+    assert loop.gold_weight_ is not None
+    assert store.model_summary(project, "end_model")["gold_weight"] == loop.gold_weight_
     assert np.array_equal(loop.end_proba_, store.load_proba(project, "end_model", 2))
     sel = loop.rank(40, exclude=st.exclude())
     rows = store.rows_of(project, store.queued_ids(project))
