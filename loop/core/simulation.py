@@ -8,7 +8,7 @@ with a simulated expert who answers with the train split's gold labels.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,7 @@ def simulate(
     log: Log | None = None,
     suggest_rules: int = 0,
     rule_precision: float = 0.8,
+    stops: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Run the loop with a simulated expert; return the learning curve.
 
@@ -84,6 +85,9 @@ def simulate(
     their gold labels, the label model is refit with all gold so far, the end
     model retrained, and both are scored on the test split. ``end_model`` is
     ``None`` for sets without text.
+
+    ``stops``: answer counts a batch never crosses, so the curve has a point at
+    each (a batch is cut short there; see :func:`schedule`).
 
     ``suggest_rules``: after each batch, up to this many rules suggested from the
     gold so far (:func:`~loop.core.suggest.suggest_rules`) are shown to the
@@ -147,7 +151,7 @@ def simulate(
             )
         if loop.n_gold >= budget or loop.n_gold >= n_known:
             break
-        batch = loop.query(min(batch_size, budget - loop.n_gold), exclude=unknown)
+        batch = loop.query(next_batch(loop.n_gold, budget, batch_size, stops), exclude=unknown)
         if batch.size == 0:
             break
         loop.teach(batch, train.y[batch], refit=False)  # the simulated expert answers
@@ -160,6 +164,21 @@ def simulate(
     }
     if suggest_rules:
         out["rules"] = rules
+    return out
+
+
+def next_batch(n_gold: int, budget: int, batch_size: int, stops: Sequence[int] = ()) -> int:
+    """Size of the next batch: ``batch_size``, cut at the budget and at the next stop."""
+    nxt = min([s for s in stops if s > n_gold] + [budget])
+    return max(1, min(batch_size, nxt - n_gold))
+
+
+def schedule(budget: int, batch_size: int, stops: Sequence[int] = ()) -> list[int]:
+    """The answer counts :func:`simulate` scores at (when every item can be asked)."""
+    out, n = [0], 0
+    while n < budget:
+        n += next_batch(n, budget, batch_size, stops)
+        out.append(n)
     return out
 
 
