@@ -43,8 +43,8 @@ class LabelingLoop:
         Seed for the default models and sampler.
     tune_gold_weight
         Choose how much a gold row weighs against the weak labels in the end
-        model by cross-validation on the gold (from 30 gold labels on, again
-        each time the gold has grown by a quarter); see
+        model by cross-validation judged on the random gold (from 30 random
+        gold labels on, again each time the gold has grown by a quarter); see
         :func:`~loop.core.step.choose_gold_weight`.
 
     Each step is a function of :mod:`loop.core.step`, the same ones the
@@ -120,7 +120,7 @@ class LabelingLoop:
                 self.gold_weight_, self._gold_weight_at = update_gold_weight(
                     self.X, self.lm_proba_, self.L, self.y, n_classes=self.n_classes,
                     current=self.gold_weight_, chosen_at=self._gold_weight_at,
-                    end_model=self.end_model)
+                    end_model=self.end_model, judge=self.random_gold)
             self.end_model_ = fit_end_model(self.X, self.lm_proba_, self.L, self.y,
                                             n_classes=self.n_classes,
                                             end_model=self.end_model,

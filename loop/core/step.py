@@ -106,6 +106,7 @@ def choose_gold_weight(
     X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
     end_model: Any = None, weights: tuple[float, ...] = GOLD_WEIGHTS, n_folds: int = 3,
     max_rows: int | None = END_MODEL_MAX_ROWS, random_state: Any = 0,
+    judge: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How much should a gold row weigh against a soft-labeled one? What the gold
     says: for each weight in ``weights``, end models fitted on the soft labels
@@ -114,14 +115,23 @@ def choose_gold_weight(
     the weak labels carry the end model; as gold accumulates it can outweigh them,
     so the loop follows active learning where gold is plentiful.
 
-    Returns ``{"gold_weight", "n_gold", "correct": {weight: rows right}}``.
+    ``judge``: a bool mask of the gold rows that may be held out and scored (the
+    random gold: an unbiased sample of the items). Sampler-picked gold is where
+    the models are unsure, so it rewards trusting gold over weak labels far more
+    than the items at large do; it then always stays in the fit. With fewer than
+    :data:`MIN_GOLD_FOR_CV` judge rows the end model's own weight stays.
+
+    Returns ``{"gold_weight", "n_gold", "n_judged", "correct": {weight: rows right}}``.
     """
     y = np.asarray(y, dtype=np.int64)
     gold = np.flatnonzero(y >= 0)
+    judged = gold if judge is None else np.flatnonzero(np.asarray(judge, bool) & (y >= 0))
     base = float(end_model.get_params()["gold_weight"] if end_model is not None
                   else EndModel().gold_weight)
-    if gold.size < MIN_GOLD_FOR_CV:
-        return {"gold_weight": base, "n_gold": int(gold.size), "correct": {}}
+    if judged.size < MIN_GOLD_FOR_CV:
+        return {"gold_weight": base, "n_gold": int(gold.size), "n_judged": int(judged.size),
+                "correct": {}}
+    gold = judged
     folds = np.array_split(np.random.default_rng(0).permutation(gold), n_folds)
     right = {w: np.zeros(gold.size, dtype=bool) for w in weights}
     pos = 0
@@ -145,12 +155,14 @@ def choose_gold_weight(
         if gain - loss > 2 * np.sqrt(gain + loss):
             best = w
     correct = {w: int(r.sum()) for w, r in right.items()}
-    return {"gold_weight": float(best), "n_gold": int(gold.size), "correct": correct}
+    return {"gold_weight": float(best), "n_gold": int((y >= 0).sum()),
+            "n_judged": int(gold.size), "correct": correct}
 
 
 def update_gold_weight(
     X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
     current: float | None, chosen_at: int, end_model: Any = None,
+    judge: np.ndarray | None = None,
 ) -> tuple[float | None, int]:
     """``(gold_weight, chosen_at)`` for the next end model: re-chosen by
     :func:`choose_gold_weight` once there are :data:`MIN_GOLD_FOR_CV` gold labels
@@ -160,7 +172,7 @@ def update_gold_weight(
     n_gold = int((np.asarray(y) >= 0).sum())
     if n_gold >= MIN_GOLD_FOR_CV and n_gold >= 1.25 * chosen_at:
         w = choose_gold_weight(X, lm_proba, L, y, n_classes=n_classes,
-                               end_model=end_model)["gold_weight"]
+                               end_model=end_model, judge=judge)["gold_weight"]
         return float(w), n_gold
     return current, chosen_at
 

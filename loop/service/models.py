@@ -119,7 +119,8 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     last = store.model_summary(pid, "end_model") or {}
     weight, chosen_at = update_gold_weight(X, lm, st.L, st.y, n_classes=st.k,
                                            current=last.get("gold_weight"),
-                                           chosen_at=int(last.get("gold_weight_at", 0)))
+                                           chosen_at=int(last.get("gold_weight_at", 0)),
+                                           judge=st.random_gold)
     model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight)
     proba = model.predict_proba(X)
     store.save_proba(pid, "end_model", proba)
