@@ -141,6 +141,7 @@ def simulate(
         }
         if suggest_rules:
             point["rules_accepted"] = len(rules)
+            point["rules_proposed"] = len(seen)
         if loop.end_model_ is not None:
             point["end_model"] = score(metric, test.y, loop.end_model_.predict(X_test))
         curve.append(point)
