@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -30,6 +31,8 @@ KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
 #: Longest pattern (or keyword list, joined) a rule may have.
 MAX_PATTERN = 2000
+#: What a rule's name may not hold (it names an LF column and a URL path segment).
+_BAD_NAME = re.compile(r"[\s/\\\x00-\x1f\x7f]")
 #: Character between items when a rule scans many texts at once.
 _SEP = "\x00"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
@@ -77,8 +80,10 @@ class Rule:
         if not isinstance(d, dict):
             raise ValueError("a rule must be an object")
         name = d.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValueError("rule name must be a non-empty string of at most 100 characters")
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100 or (
+                _BAD_NAME.search(name.strip())) or not name.strip(".").strip():
+            raise ValueError("rule name must be 1 to 100 characters with no '/', spaces "
+                             f"or control characters; got {name!r}")
         label = d.get("label")
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < n_classes:
             raise ValueError(f"rule label must be a class index 0..{n_classes - 1}, "
@@ -230,6 +235,11 @@ def _span_search(pat: Any) -> Any:
         return None if m is None else (m.start(), m.end())
 
     return slow
+
+
+def safe_name(text: str) -> str:
+    """``text`` made into a valid rule name (runs of other characters become ``_``)."""
+    return "_".join(x for x in _BAD_NAME.split(text) if x)[:100] or "rule"
 
 
 class TextBatch:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
-from loop.core.rules import Rule
+from loop.core.rules import Rule, safe_name
 
 #: English words too common to make a rule of on their own.
 STOP = frozenset(
@@ -193,7 +193,8 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, covered:
             cov, new = int((hit & unl).sum()), int((hit & unl & ~covered).sum())
             if prec < min_precision or cov == 0:
                 continue
-            rule = Rule(f"{prefix}_{f}_{v}_{c}"[:100], c, "field", field=f, op="==", value=v)
+            rule = Rule(safe_name(f"{prefix}_{f}_{v}_{c}"), c, "field", field=f, op="==",
+                        value=v)
             s = Suggestion(rule, float(prec), n_f, int(counts[c]), cov, new,
                            float(prec * np.log1p(cov) * (1 + new / max(cov, 1))))
             if s.key not in exclude:

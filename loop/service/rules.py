@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.lf import LabelingFunction
-from loop.core.rules import Rule, TextBatch
+from loop.core.rules import Rule, TextBatch, safe_name
 from loop.core.suggest import Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound
 from loop.service.lf_modules import load_lfs
@@ -259,7 +259,7 @@ def _suggest(store: RedisStore, pid: str, k: int) -> tuple[list[Suggestion], _Co
         r = s.rule
         what = "_".join(r.keywords[0].split()) if r.kind == "keywords" else \
             f"{r.field}_{r.value}"
-        base = f"{labels[r.label]}_{what}"[:90]
+        base = safe_name(f"{labels[r.label]}_{what}")[:90]
         name, i = base, 2
         while name in taken:
             name, i = f"{base}_{i}", i + 1

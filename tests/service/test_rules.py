@@ -3,6 +3,8 @@ the incremental apply of a rule's column (equal to a full re-apply)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import numpy as np
 from svc_helpers import apply_lfs_in_process, auth, prepare_project, youtube_csv
 
@@ -54,6 +56,15 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
                          headers=auth()).status_code == 200
     assert _rules(client, pid) == []
     assert client.get(f"/api/projects/{pid}/rules").status_code == 401
+    # any name without '/', spaces or control characters, in a URL path segment too
+    odd = "ẹ̀kọ́%20?#.x"
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                       json={**new, "name": odd}).status_code == 201
+    assert client.put(f"/api/projects/{pid}/rules/{quote(odd, safe='')}", headers=auth(),
+                      json={"enabled": False}).status_code == 200
+    for bad in ("a/b", "a b", "..", "x" * 101):
+        r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={**new, "name": bad})
+        assert r.status_code == 400 and "rule name" in r.json["error"]
 
 
 def _full(store, pid):
