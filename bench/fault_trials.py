@@ -107,8 +107,9 @@ class Annotators:
     """Threads that lease and answer until stopped; they remember every answer the
     service acknowledged (2xx)."""
 
-    def __init__(self, api: Api, pid: str, tokens: list[str]) -> None:
-        self.api, self.pid, self.tokens = api, pid, tokens
+    def __init__(self, api: Api, pid: str, tokens: list[str],
+                 labels: tuple[str, ...] = ("ham", "spam")) -> None:
+        self.api, self.pid, self.tokens, self.labels = api, pid, tokens, labels
         self.acked: dict[str, str] = {}
         self.errors = 0
         self._stop = threading.Event()
@@ -122,7 +123,8 @@ class Annotators:
                 if st != 200:
                     time.sleep(0.2)
                     continue
-                item, label = got["item"]["id"], ["ham", "spam"][len(self.acked) % 2]
+                item = got["item"]["id"]
+                label = self.labels[len(self.acked) % len(self.labels)]
                 st, _ = self.api.call("POST", f"/api/projects/{self.pid}/queue/answer", {
                     "item_id": item, "label": label, "lease_id": got["lease"]["id"]},
                     token=token)
@@ -261,7 +263,7 @@ def trial_mid_job(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                 oks = [m[k]["last_ok_at"] for k in ("recalibration", "end_model_training")]
                 return all(x is not None and x > t for x in oks)
 
-            with Annotators(api, pid, toks) as ann:
+            with Annotators(api, pid, toks, labels=("neg", "pos")) as ann:
                 for lock, label in (("recal", "a recalibration"),
                                     ("end_model", "an end-model retrain")):
                     secs = []
@@ -450,9 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", type=int, default=150_000)
     ap.add_argument("--compose", action="store_true", help="also the docker compose trial")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--only", nargs="*", help="run only these trials (e.g. trial_mid_job)")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for trial in (trial_children, trial_mid_job, trial_fed):
+        if args.only and trial.__name__ not in args.only:
+            continue
         print(f"== {trial.__name__}", file=sys.stderr, flush=True)
         trial(args, rows)
     if args.compose:
