@@ -354,9 +354,9 @@ def main() -> None:
     if "<!-- loop_curves:start -->" not in old:  # keep only other scripts' sections
         import re
 
-        old = "".join(re.findall(r"<!-- (\w+):start -->.*?<!-- \1:end -->\n?", old, re.S))
-        blocks = re.findall(r"(<!-- (\w+):start -->.*?<!-- \2:end -->)", old, re.S)
-        old = "# The closed loop against its parts\n\n" + "\n\n".join(b for b, _ in blocks)
+        blocks = [m.group(0) for m in re.finditer(
+            r"<!-- (\w+):start -->.*?<!-- \1:end -->", old, re.S)]
+        old = "# The closed loop against its parts\n\n" + "\n\n".join(blocks)
         md.write_text(old + "\n")
     write_section(md, "loop_curves", (
         "## Learning curves\n\n"
