@@ -165,6 +165,8 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str) -> str:
+    from loop.core.step import END_MODEL_MAX_ROWS, RANK_MAX_ROWS
+
     lines = [
         "## Recalibration latency: last answer in -> queue re-ranked",
         "",
@@ -187,10 +189,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "state once and refit the label model with all gold, (2) re-rank the queue with the "
         "label-model proba, the newest end-model proba there is and the cached features "
         "(for the near-duplicate filter; above "
-        "`RANK_MAX_ROWS` = 200,000 unlabeled rows, a uniform sample of them plus every gold "
+        f"`RANK_MAX_ROWS` = {RANK_MAX_ROWS:,} unlabeled rows, a uniform sample of them plus "
+        "every gold "
         "row is ranked). The end-model retrain is a separate coalesced job "
         "(`models.retrain_end_model`: TF-IDF features cached in Redis per item set, LR "
-        "fit on at most `END_MODEL_MAX_ROWS` = 100,000 soft-labeled rows plus all gold, "
+        f"fit on at most `END_MODEL_MAX_ROWS` = {END_MODEL_MAX_ROWS:,} soft-labeled rows plus "
+        "all gold (the gold weight re-chosen by cross-validation on the random gold when "
+        "the gold grew by a quarter), "
         "then a second re-rank from the state as it is after training); it is timed after "
         "the fast path and is not part of the "
         "latency goal. The TF-IDF build happened once, in the initial pipeline.",
