@@ -157,7 +157,10 @@ class Rule:
                 object.__setattr__(self, "_compiled", (re2.compile(src, opts),
                                                        re2.compile(src.encode(), opts)))
             except re2.error as exc:
-                raise ValueError(f"pattern does not compile: {exc}") from None
+                why = exc.args[0] if exc.args else exc
+                why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+                raise ValueError(f"pattern does not compile: {why} (RE2 syntax: no "
+                                 "look-around or backreferences)") from None
         return self._compiled[1 if as_bytes else 0]
 
     def matches(self, text: Any, record: Any = None) -> bool:
