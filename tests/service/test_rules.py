@@ -152,3 +152,18 @@ def test_suggestions_accept_and_reject(client, store, project):
                        json={"key": second["key"]}).status_code == 404
     assert client.get(f"/api/projects/{pid}/rules/suggestions?k=x",
                       headers=auth()).status_code == 400
+
+
+def test_concurrent_saves_of_one_rule_store_it_once(app, store, project):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rule = {"name": "dup", "label": 1, "kind": "keywords", "keywords": ["x"]}
+
+    def save(_):
+        return app.test_client().post(f"/api/projects/{project}/rules", headers=auth(),
+                                      json=rule).status_code
+
+    with ThreadPoolExecutor(8) as ex:
+        codes = sorted(ex.map(save, range(8)))
+    assert codes == [201] + [409] * 7
+    assert list(store.rules(project)) == ["dup"]
