@@ -23,6 +23,7 @@ import numpy as np
 from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
 from loop.errors import LFTimeout, NotReady
+from loop.service.rules import project_lfs
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
@@ -59,8 +60,6 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     if n == 0:
         raise NotReady("upload items before applying LFs")
     if lfs is None:
-        from loop.service.rules import project_lfs
-
         lfs = project_lfs(store, pid)
     names = [lf.name for lf in lfs]
     prints = {lf.name: lf.fingerprint() for lf in lfs}
@@ -102,8 +101,6 @@ def apply_unit(
     p = store.apply_plan(pid, version)
     u = p["units"][unit]
     start, stop = int(u["start"]), int(u["stop"])
-    from loop.service.rules import project_lfs
-
     project = store.get_project(pid)
     by_name = {lf.name: lf for lf in project_lfs(store, pid)}
     if any(x not in by_name or by_name[x].fingerprint() != p["fingerprints"][x]

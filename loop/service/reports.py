@@ -9,6 +9,7 @@ import numpy as np
 
 from loop.agreement import fleiss
 from loop.core.analysis import lf_summary
+from loop.service.state import known_labels
 from loop.storage import RedisStore
 
 #: Below this many held-out items a score means little (the dashboard warns).
@@ -26,15 +27,7 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     L, meta = store.load_L(pid)
     if L is None:
         return {"lfs": [], "n_gold": 0}
-    ids = store.item_ids(pid)[: L.shape[0]]
-    row = {i: r for r, i in enumerate(ids)}
-    y = np.full(len(ids), -1, dtype=np.int64)
-    for iid, c in store.uploaded_gold(pid).items():  # held out or fitted on: both known
-        if iid in row:
-            y[row[iid]] = c
-    for iid, g in store.gold(pid).items():
-        if iid in row:
-            y[row[iid]] = g["label"]
+    y = known_labels(store, pid, L.shape[0], held_out=True)  # held out or fitted on
     summary = store.model_summary(pid, "label_model") or {}
     acc = summary.get("accuracy")
     acc_arr = (None if acc is None or len(acc) != L.shape[1]

@@ -23,6 +23,7 @@ from loop.core.rules import Rule, TextBatch, safe_name
 from loop.core.suggest import Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound
 from loop.service.lf_modules import load_lfs
+from loop.service.state import known_labels
 from loop.storage import RedisStore
 
 #: Most rules a project may have.
@@ -158,23 +159,6 @@ def _term_index(c: _Corpus) -> TermIndex:
         return c.index[1]
 
 
-def _gold(store: RedisStore, pid: str, n: int, held_out: bool) -> np.ndarray:
-    """Known classes by row (answers win over uploaded ones); ``held_out``: also
-    the held-out evaluation items."""
-    y = np.full(n, -1, dtype=np.int64)
-    up = store.uploaded_gold(pid)
-    if not held_out:
-        ev = store.eval_ids(pid)
-        up = {i: c for i, c in up.items() if i not in ev}
-    gold = {i: g["label"] for i, g in store.gold(pid).items()}
-    for src in (up, gold):
-        ids = list(src)
-        rows = store.rows_of(pid, ids)
-        ok = (rows >= 0) & (rows < n)
-        y[rows[ok]] = np.array([src[i] for i in ids], dtype=np.int64)[ok]
-    return y
-
-
 def _records(c: _Corpus, rule: Rule) -> list[dict[str, Any]] | None:
     return c.fields if rule.kind == "field" else None
 
@@ -198,12 +182,11 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     if L is not None and L.shape[0] == n:
         keep = [j for j, x in enumerate(meta["lf_names"]) if x not in (rule.name, replacing)]
         others = L[:, keep]
-    voted = others >= 0
-    over = voted[hit].any(axis=1) if others.shape[1] else np.zeros(int(hit.sum()), bool)
-    conf = ((others[hit] >= 0) & (others[hit] != rule.label)).any(axis=1) \
-        if others.shape[1] else np.zeros(int(hit.sum()), bool)
-    covered = voted.any(axis=1) if others.shape[1] else np.zeros(n, bool)
-    y = _gold(store, pid, n, held_out=True)
+    voted = others >= 0  # any() over zero LF columns is False: no LFs, no overlaps
+    over = voted[hit].any(axis=1)
+    conf = (voted[hit] & (others[hit] != rule.label)).any(axis=1)
+    covered = voted.any(axis=1)
+    y = known_labels(store, pid, n, held_out=True)
     g = y >= 0
     gh = g & hit
     right = int((y[gh] == rule.label).sum())
@@ -238,22 +221,25 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
 
 
 # -- suggestions ------------------------------------------------------------------------------
-def _suggest(store: RedisStore, pid: str, k: int) -> tuple[list[Suggestion], _Corpus]:
+def _suggest(store: RedisStore, pid: str, k: int,
+             ) -> tuple[list[Suggestion], _Corpus, np.ndarray]:
+    """The suggestions, the corpus and the gold they were mined from."""
     project = store.get_project(pid)
     c = _corpus(store, pid)
     n = len(c.ids)
-    y = _gold(store, pid, n, held_out=False)  # mined from gold that is not held out
+    y = known_labels(store, pid, n, held_out=False)  # mined from gold not held out
     L, _ = store.load_L(pid)
     if L is None or L.shape[0] != n:
         L = np.full((n, 0), -1, dtype=np.int8)
     exclude = store.rejected_suggestions(pid)
     kk = len(project["labels"])
-    exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in store.rules(pid).values()}
+    existing = store.rules(pid)
+    exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in existing.values()}
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude)
     labels = project["labels"]
-    taken = set(store.rules(pid)) | set(project.get("lfs", []))
+    taken = set(existing) | set(project.get("lfs", []))
     out = []
     for s in sugs:  # readable names: <label>_<words>
         r = s.rule
@@ -265,7 +251,7 @@ def _suggest(store: RedisStore, pid: str, k: int) -> tuple[list[Suggestion], _Co
             name, i = f"{base}_{i}", i + 1
         taken.add(name)
         out.append(dataclasses.replace(s, rule=dataclasses.replace(r, name=name)))
-    return out, c
+    return out, c, y
 
 
 def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
@@ -273,10 +259,8 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
     if not 1 <= k <= 100:
         raise BadRequest(f"k must be from 1 to 100, got {k}")
     t0 = time.perf_counter()
-    sugs, c = _suggest(store, pid, k)
+    sugs, c, y = _suggest(store, pid, k)
     labels = store.get_project(pid)["labels"]
-    n = len(c.ids)
-    y = _gold(store, pid, n, held_out=False)
 
     def item(r: int) -> dict[str, Any]:
         return {"id": c.ids[r], "text": c.texts[r][:300], "gold": labels[y[r]]}
@@ -295,7 +279,7 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     """Turn the suggestion ``key`` into a rule (404 when it is no longer proposed)."""
     if not isinstance(key, str) or not key:
         raise BadRequest("key must be a suggestion's key")
-    sugs, _ = _suggest(store, pid, 100)
+    sugs, _, _ = _suggest(store, pid, 100)
     match = [s for s in sugs if s.key == key]
     if not match:
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")

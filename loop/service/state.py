@@ -9,6 +9,24 @@ from loop.errors import NotReady
 from loop.storage import RedisStore
 
 
+def known_labels(store: RedisStore, pid: str, n: int, held_out: bool) -> np.ndarray:
+    """Every known class by row (``n`` rows, -1 = unknown): uploaded labels, then
+    answers (answers win); ``held_out``: the held-out evaluation items' labels too.
+    For reports and rule statistics; the model steps read :class:`State`."""
+    y = np.full(n, -1, dtype=np.int64)
+    up = store.uploaded_gold(pid)
+    if not held_out:
+        ev = store.eval_ids(pid)
+        up = {i: c for i, c in up.items() if i not in ev}
+    gold = {i: g["label"] for i, g in store.gold(pid).items()}
+    for src in (up, gold):
+        ids = list(src)
+        rows = store.rows_of(pid, ids)
+        ok = (rows >= 0) & (rows < n)
+        y[rows[ok]] = np.array([src[i] for i in ids], dtype=np.int64)[ok]
+    return y
+
+
 class State:
     """A project's ``L``, gold vector ``y`` and which gold was drawn at random.
 
