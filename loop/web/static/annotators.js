@@ -27,13 +27,8 @@
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: Loop.when(a.created_at) }),
-        Loop.el("td", null, Loop.el("button", { type: "button", class: "revoke", text: "Revoke",
-          onclick: function () {
-            if (this.dataset.armed) { revoke(a.name); return; }
-            this.dataset.armed = "1";  /* a second click confirms */
-            this.textContent = "Revoke " + a.name + "?";
-            this.classList.add("danger");
-          } }))));
+        Loop.el("td", null, Loop.confirmButton({ class: "revoke", text: "Revoke" },
+          "Revoke " + a.name + "?", function () { revoke(a.name); }))));
     }
   }
 

@@ -202,11 +202,24 @@
     }
   });
 
+  /* A button that asks once more before it acts: the first click shows confirmText
+   * (in the danger style), the second runs action(). */
+  function confirmButton(attrs, confirmText, action) {
+    const btn = el("button", Object.assign({ type: "button" }, attrs));
+    btn.addEventListener("click", function () {
+      if (btn.dataset.armed) { action(); return; }
+      btn.dataset.armed = "1";
+      btn.textContent = confirmText;
+      btn.classList.add("danger");
+    });
+    return btn;
+  }
+
   window.Loop = {
     api: api, download: download, el: el, setText: setText, clear: clear, pct: pct,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
-    plainText: plainText, markdown: markdown, whoami: whoami,
+    plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },
   };
 })();

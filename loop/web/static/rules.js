@@ -2,7 +2,7 @@
  * Item text and rule contents are untrusted: built with Loop.el/textContent only. */
 "use strict";
 (function () {
-  const pid = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const pid = Loop.pid();
   const base = "/api/projects/" + encodeURIComponent(pid);
   const $ = function (id) { return document.getElementById(id); };
   let labels = [];
@@ -110,7 +110,7 @@
       for (const ex of p.examples) {
         const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? "model: " + ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
         ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
-          Loop.plainText ? Loop.plainText(ex.text) : ex.text));
+          Loop.plainText(ex.text)));
       }
       box.appendChild(ul);
     }
@@ -128,12 +128,8 @@
       const toggle = Loop.el("input", { type: "checkbox", "aria-label": "enable " + r.name });
       toggle.checked = !!r.enabled;
       toggle.addEventListener("change", function () { change(r.name, "PUT", { enabled: toggle.checked }); });
-      let armed = false;
-      const del = Loop.el("button", { type: "button", class: "small danger", text: "Delete" });
-      del.addEventListener("click", function () {
-        if (!armed) { armed = true; del.textContent = "Really delete?"; return; }
-        change(r.name, "DELETE");
-      });
+      const del = Loop.confirmButton({ class: "small danger", text: "Delete" }, "Really delete?",
+        function () { change(r.name, "DELETE"); });
       body.appendChild(Loop.el("tr", { "data-rule": r.name },
         Loop.el("th", { scope: "row", class: "mono" }, r.name,
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
@@ -183,7 +179,7 @@
     const ul = Loop.el("ul");
     for (const it of items) {
       ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: it.gold + " · " }),
-        Loop.plainText ? Loop.plainText(it.text) : it.text));
+        Loop.plainText(it.text)));
     }
     return Loop.el("div", null, Loop.el("strong", { text: title }), ul);
   }
@@ -239,7 +235,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", async function () {
-    if (!Loop.getToken || !Loop.getToken()) return;
+    if (!Loop.getToken()) return;  // dashboard.js sends the visitor to sign in
     let project;
     try { project = await Loop.api("GET", base); } catch (e) { return; }  // dashboard.js reports it
     labels = Loop.labelNames(project);
