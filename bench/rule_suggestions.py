@@ -46,8 +46,7 @@ def run(args: tuple[str, int, int, int]) -> dict:
     return {"set": name, "seed": seed, "k": k, "seconds": time.perf_counter() - t,
             "end": {n: pts[n]["end_model"] for n in AT if n in pts},
             "lm": {n: pts[n]["label_model"] for n in AT if n in pts},
-            "rules": {n: pts[n].get("rules_accepted", 0) for n in AT if n in pts},
-            "rejected": None}
+            "rules": {n: pts[n].get("rules_accepted", 0) for n in AT if n in pts}}
 
 
 def main() -> None:
