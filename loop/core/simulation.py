@@ -122,16 +122,18 @@ def simulate(
     seen: set[str] = set()
     index = None
     if suggest_rules and texts is not None:
+        from loop.core.rules import TextBatch
         from loop.core.suggest import TermIndex
 
         index = TermIndex(texts)
+        batches = TextBatch(texts), TextBatch(test_texts or [])  # joined once, matched often
     while True:
         if index is not None and loop.n_gold:
-            added = _expert_rules(loop, train, index, suggest_rules, rule_precision, seen, k)
+            added, votes = _expert_rules(loop, train, batches[0], index, suggest_rules,
+                                         rule_precision, seen, k)
             if added:
-                loop.add_lfs(_votes(added, texts or []))
-                test_L = np.hstack([test_L, _votes(added, test_texts or []).astype(
-                    test_L.dtype)])
+                loop.add_lfs(votes)
+                test_L = np.hstack([test_L, _votes(added, batches[1]).astype(test_L.dtype)])
                 rules += [{"n_gold": loop.n_gold, "rule": r.to_dict()} for r in added]
         loop.fit()
         point: dict[str, Any] = {
@@ -183,23 +185,26 @@ def schedule(budget: int, batch_size: int, stops: Sequence[int] = ()) -> list[in
     return out
 
 
-def _votes(rules: list[Any], texts: list[str]) -> np.ndarray:
+def _votes(rules: list[Any], texts: Any) -> np.ndarray:
     return np.stack([np.where(r.match(texts), r.label, -1) for r in rules], axis=1)
 
 
-def _expert_rules(loop: LabelingLoop, train: Any, index: Any, k: int, min_precision: float,
-                  seen: set[str], n_classes: int) -> list[Any]:
-    """The suggested rules the simulated expert accepts (see :func:`simulate`)."""
+def _expert_rules(loop: LabelingLoop, train: Any, batch: Any, index: Any, k: int,
+                  min_precision: float, seen: set[str], n_classes: int,
+                  ) -> tuple[list[Any], np.ndarray]:
+    """The suggested rules the simulated expert accepts (see :func:`simulate`) and
+    their votes on the train rows (``batch``: the train texts)."""
     from loop.core.suggest import suggest_rules
 
-    texts = train.texts
     known = train.y >= 0
-    sugs = suggest_rules(texts, loop.y, loop.L, n_classes, k=k, index=index,
+    sugs = suggest_rules(train.texts, loop.y, loop.L, n_classes, k=k, index=index,
                          exclude=seen, name_prefix=f"rule{len(seen)}")
-    added = []
+    added, votes = [], []
     for s in sugs:
         seen.add(s.key)
-        hit = s.rule.match(texts) & known
+        match = s.rule.match(batch)
+        hit = match & known
         if hit.any() and float((train.y[hit] == s.rule.label).mean()) >= min_precision:
             added.append(s.rule)
-    return added
+            votes.append(np.where(match, s.rule.label, -1))
+    return added, (np.stack(votes, axis=1) if votes else np.zeros((batch.n, 0), np.int64))
