@@ -77,19 +77,17 @@ def test_residual_does_not_change_two_class_soft_labels():
 
 
 def test_the_fit_is_bounded_and_says_whether_it_converged():
-    """saga stops at the work bound (rows x epochs) instead of running for minutes;
-    the ConvergenceWarning becomes ``converged_`` (tests turn warnings into errors)."""
-    import time
-
+    """The solver stops at the work bound (rows x iterations) instead of running for
+    minutes; the ConvergenceWarning becomes ``converged_`` (tests turn warnings
+    into errors)."""
     from loop.core.end_model import EndModel, make_classifier
 
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(3000, 40))
-    y = rng.integers(0, 5, size=3000)  # labels that carry no signal: slow to converge
-    t0 = time.perf_counter()
-    m = EndModel(make_classifier(C=1e4, random_state=0), n_classes=5,
-                 max_row_epochs=3000 * 20).fit(X, None, y)
-    assert time.perf_counter() - t0 < 5
+    X = rng.normal(size=(600, 1200))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.integers(0, 5, size=600)  # separable noise at C=1e4: slow to converge
+    m = EndModel(make_classifier(C=1e4, random_state=0), n_classes=5, gold_weight=1.0,
+                 max_row_epochs=600 * 20).fit(X, None, y)
     assert m.model_.max_iter == 20 and m.converged_ is False
     Xe = X[:, :3] / np.linalg.norm(X[:, :3], axis=1, keepdims=True)  # scaled, like TF-IDF
     easy = EndModel(make_classifier(C=1.0, random_state=0), n_classes=2).fit(
