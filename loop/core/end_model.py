@@ -25,6 +25,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from loop.core.types import Proba
 
@@ -224,7 +225,10 @@ class EndModel(BaseEstimator):
             else make_text_pipeline(random_state=self.random_state)
         )
         _bound_epochs(est, r.size, self.max_row_epochs)
-        with warnings.catch_warnings(record=True) as caught:
+        # One thread: processes are the unit of parallelism here (RQ workers, the
+        # benchmarks' jobs); OpenMP threads of two fits on two cores spun against
+        # each other and made a 5-class fit 4-5x slower (hausa: 6.3-8.4 s vs 1.7 s).
+        with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             self.model_ = _fit_weighted(est, _take(X, r), lab, w)
         #: False when the solver stopped at its epoch bound before converging.
