@@ -101,6 +101,23 @@ def _fit_weighted(estimator: Any, X: Any, y: np.ndarray, w: np.ndarray) -> Any:
     return estimator.fit(X, y, sample_weight=w)
 
 
+def _used_columns(X: Any, estimator: Any) -> np.ndarray | None:
+    """The feature columns with a nonzero in the training rows ``X`` (None: all of
+    them, or ``X`` is not a matrix). A regularised linear model gives every other
+    column weight 0, so fitting on these alone is the same model; it keeps the
+    fit's cost off the vocabulary of items it does not train on (a million items'
+    TF-IDF bigrams made an L-BFGS fit on 20,000 rows take 14 s)."""
+    import scipy.sparse as sp
+
+    if isinstance(X, list | tuple) or isinstance(estimator, Pipeline) or X.ndim != 2:
+        return None
+    if sp.issparse(X):
+        used = np.unique(sp.csr_matrix(X).indices)
+    else:
+        used = np.flatnonzero(np.asarray(X != 0).any(axis=0))
+    return None if used.size == X.shape[1] else used
+
+
 def _take(X: Any, idx: np.ndarray) -> Any:
     if isinstance(X, list | tuple):
         return [X[i] for i in idx]
@@ -230,7 +247,11 @@ class EndModel(BaseEstimator):
         # each other and made a 5-class fit 4-5x slower (hausa: 6.3-8.4 s vs 1.7 s).
         with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            self.model_ = _fit_weighted(est, _take(X, r), lab, w)
+            Xr = _take(X, r)
+            self.columns_ = _used_columns(Xr, est)
+            if self.columns_ is not None:
+                Xr = Xr[:, self.columns_]
+            self.model_ = _fit_weighted(est, Xr, lab, w)
         #: False when the solver stopped at its epoch bound before converging.
         self.converged_ = not any(issubclass(x.category, ConvergenceWarning) for x in caught)
         for x in caught:  # anything else still surfaces
@@ -246,6 +267,8 @@ class EndModel(BaseEstimator):
         if self.model_ is None:
             return np.tile(self.constant_, (n, 1))
         out = np.zeros((n, int(self.n_classes)))
+        if getattr(self, "columns_", None) is not None:
+            X = X[:, self.columns_]
         out[:, self.present_classes_] = self.model_.predict_proba(X)
         return out
 

@@ -93,3 +93,20 @@ def test_the_fit_is_bounded_and_says_whether_it_converged():
     easy = EndModel(make_classifier(C=1.0, random_state=0), n_classes=2).fit(
         Xe, None, (Xe[:, 0] > 0).astype(int))
     assert easy.converged_ is True
+
+
+def test_columns_no_training_row_uses_are_left_out_of_the_fit_with_the_same_model():
+    """Fitting on the used columns only is the same regularised model (it keeps a
+    fit's cost off a million items' vocabulary)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from loop.core.end_model import EndModel, make_classifier
+
+    X, = make_text_features(TEXTS + ["zz unseen words only here", "qq more unseen"])
+    y = np.r_[Y, -1, -1]
+    m = EndModel(make_classifier(random_state=0), n_classes=2, gold_weight=2.0).fit(X, None, y)
+    assert m.columns_ is not None and m.columns_.size < X.shape[1]
+    g = y >= 0
+    full = LogisticRegression(C=4.0, max_iter=1000, tol=1e-10).fit(
+        X[g], y[g], sample_weight=np.full(g.sum(), 2.0))
+    assert np.allclose(m.predict_proba(X), full.predict_proba(X), atol=1e-3)
