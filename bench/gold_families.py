@@ -1,6 +1,6 @@
 """Does random gold ever hurt the label model? Synthetic families and the shared sets.
 
-Run: .venv-bench/bin/python bench/gold_families.py [--families 40] [--no-hyperlm]
+Run: .venv-bench/bin/python bench/gold_families.py [--families 40] [--draws 2] [--no-hyperlm]
 Writes its section of docs/label_model_design.md.
 
 * Synthetic families (``loop.core.synthetic.rules_task``): 2-10 classes, 10-200
@@ -59,19 +59,20 @@ def fit_use(k: int, L: np.ndarray, y: np.ndarray | None, use: str | None) -> Lab
     return lm._fit_use(use, L, y, rg)
 
 
-def families(n_families: int, with_hyperlm: bool) -> list[dict]:
+def families(n_families: int, with_hyperlm: bool, draws: int = 1) -> list[dict]:
+    """One row per family and gold draw (draw ``d`` samples gold with seed f + 100 d)."""
     rows = []
-    for f in range(n_families):
+    for f, d in [(f, d) for f in range(n_families) for d in range(draws)]:
         rng = np.random.default_rng(1000 + f)
         k = int(rng.integers(2, 11))
         m = int(rng.integers(10, 201))
         L, y, _ = rules_task(n=6000, k=k, m=m, seed=f)
         tr, te = slice(0, 4000), slice(4000, 6000)
         base = float((fit_use(k, L[tr], None, None).predict(L[te]) == y[te]).mean())
-        row = {"family": f, "k": k, "m": m, "no_gold": base, "gold": {}, "uses": {},
-               "hyperlm": {}}
+        row = {"family": f, "draw": d, "k": k, "m": m, "no_gold": base, "gold": {},
+               "uses": {}, "hyperlm": {}}
         for g in GOLD:
-            yy = gold_sample(y[tr], g, f)
+            yy = gold_sample(y[tr], g, f + 100 * d)
             lm = fit_use(k, L[tr], yy, None)
             row["gold"][g] = float((lm.predict(L[te]) == y[te]).mean())
             for use in LabelModel.GOLD_USES:
@@ -84,7 +85,7 @@ def families(n_families: int, with_hyperlm: bool) -> list[dict]:
                 pred = hyperlm_infer(L, k, gi, yy[gi])[4000:]
                 row["hyperlm"][g] = float((pred == y[te]).mean())
         rows.append(row)
-        print(f"family {f}: k={k} m={m} no gold {base:.3f} gold "
+        print(f"family {f} draw {d}: k={k} m={m} no gold {base:.3f} gold "
               f"{[round(row['gold'][g], 3) for g in GOLD]} hyperlm "
               f"{[round(row['hyperlm'].get(g, np.nan), 3) for g in GOLD]}",
               file=sys.stderr, flush=True)
@@ -136,24 +137,29 @@ def report(fam: list[dict], sh: list[dict], cmd: str) -> str:
              f"Written by `{cmd}` (`bench/gold_families.py`).", ""]
     deltas = np.array([[r["gold"][g] - r["no_gold"] for g in GOLD] for r in fam])
     worst = deltas.min(axis=1)
-    lines += [f"**{len(fam)} synthetic families** (`rules_task`: 2-10 classes, 10-200 one-sided "
+    n_fam = len({r["family"] for r in fam})
+    n_draws = len(fam) // max(n_fam, 1)
+    lines += [f"**{n_fam} synthetic families** (`rules_task`: 2-10 classes, 10-200 one-sided "
               "rules with confusable pairs and correlated rules; 4,000 fit rows, 2,000 "
-              "scored): label model with random gold minus without, in accuracy points.", "",
+              f"scored), {n_draws} random gold draw(s) each: label model with random gold "
+              "minus without, in accuracy points; worst and counts over every family and "
+              "draw.", "",
               "| gold labels | " + " | ".join(f"{g:,}" for g in GOLD) + " |",
               "|---|" + "---:|" * len(GOLD),
               "| mean | " + " | ".join(f"{100 * d:+.1f}" for d in deltas.mean(axis=0)) + " |",
               "| worst family | " + " | ".join(f"{100 * d:+.1f}" for d in deltas.min(axis=0))
               + " |",
-              "| families below -0.5 | " + " | ".join(
+              "| (family, draw) cells below -0.5 | " + " | ".join(
                   str(int((deltas[:, i] < -0.005).sum())) for i in range(len(GOLD))) + " |"]
     if fam and fam[0]["hyperlm"]:
         vs = np.array([[r["gold"][g] - r["hyperlm"][g] for g in GOLD] for r in fam])
         lines += ["| ours+gold minus hyperlm+gold, mean | " + " | ".join(
                       f"{100 * d:+.1f}" for d in vs.mean(axis=0)) + " |",
-                  "| families where ours+gold is below hyperlm+gold by > 0.5 | " + " | ".join(
+                  "| cells where ours+gold is below hyperlm+gold by > 0.5 | " + " | ".join(
                       str(int((vs[:, i] < -0.005).sum())) for i in range(len(GOLD))) + " |"]
-    lines += ["", f"Worst family over all gold sizes: {100 * worst.min():+.1f} points "
-              f"(family {int(np.argmin(worst))}).", "",
+    w = fam[int(np.argmin(worst))]
+    lines += ["", f"Worst cell over all gold sizes: {100 * worst.min():+.1f} points "
+              f"(family {w['family']}, draw {w['draw']}: {w['k']} classes, {w['m']} rules).", "",
               "**Shared sets** (test split; sms: F1 of spam):", "",
               "| set | no gold | valid gold | hyperlm + valid gold | 100 random train gold "
               "| 500 random train gold |", "|---|---:|---:|---:|---:|---:|"]
@@ -185,10 +191,11 @@ def report(fam: list[dict], sh: list[dict], cmd: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", type=int, default=40)
+    ap.add_argument("--draws", type=int, default=2, help="random gold draws per family")
     ap.add_argument("--no-hyperlm", action="store_true")
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args(argv)
-    fam = families(args.families, not args.no_hyperlm)
+    fam = families(args.families, not args.no_hyperlm, args.draws)
     sh = shared(not args.no_hyperlm)
     text = report(fam, sh, "bench/gold_families.py " + " ".join(argv or sys.argv[1:]))
     print(text)

@@ -243,3 +243,26 @@ def test_the_gold_check_falls_back_when_gold_predicts_worse(monkeypatch):
     check = lm._cross_check(L, _gold_sample(y, 300, 2), _gold_sample(y, 300, 2) >= 0)
     assert check["use"] == "clamp_only"
     assert check["correct"]["clamp_only"] > check["correct"]["gold"]
+
+
+def test_random_gold_anchors_the_class_balance():
+    """Issue 13 again, on a family with correlated rules: re-estimating precisions
+    from 100 random gold labels without anchoring the class balance let EM's
+    balance run away (one class 0.48 of the covered rows, EM 0.72) and made the
+    model 4 points worse than no gold. Anchored to the gold's class counts it
+    stays near the truth and gold helps."""
+    from loop.core.synthetic import rules_task
+
+    L, y, _ = rules_task(n=6000, k=3, m=109, seed=0)
+    tr, te = slice(0, 4000), slice(4000, 6000)
+    yg = _gold_sample(y[tr], 100, 0)
+    base = LabelModel(n_classes=3, random_state=0).fit(L[tr]).score(L[te], y[te])
+    lm = LabelModel(n_classes=3, random_state=0).fit(L[tr], yg)
+    assert lm.score(L[te], y[te]) >= base + 0.02
+    covered = (L[tr] >= 0).any(axis=1)
+    truth = np.bincount(y[tr][covered], minlength=3) / covered.sum()
+    assert np.abs(lm.class_prior_ - truth).max() < 0.1
+    free = LabelModel(n_classes=3, random_state=0)._fit_use("gold", L[tr], yg, yg >= 0)
+    assert np.abs(free.class_prior_ - truth).max() > 0.2  # the runaway, unanchored
+    with pytest.raises(ValueError, match="balance_strength"):
+        LabelModel(balance_strength=-1).fit(L[tr])
