@@ -8,11 +8,17 @@ candidate and label is scored by
 * its smoothed precision on the gold: ``(n_right + 1) / (n_fires + 2)`` (one
   Beta(1, 1) pseudo-vote each way), kept only above ``min_precision`` and with at
   least ``min_support`` gold items behind it;
-* how many unlabeled items it covers, and how many of those no LF covers yet
-  ("new coverage");
+* how many unlabeled items it covers; how many of those no LF covers yet ("new
+  coverage"); and how many no LF votes its label on yet ("fresh": new coverage
+  plus the items where the LFs vote another class).
 
-and ranked by ``precision * log(1 + coverage) * (1 + new share)``. Each suggestion
-carries its evidence: the gold items that support it and those that contradict it.
+and ranked by ``precision * log(1 + fresh)``; a candidate with no fresh item is
+not proposed. A rule that only fires where LFs already vote its label adds no
+information, only a vote correlated with theirs that the label model counts as
+independent: on youtube, twenty such spam words made the label model's soft labels
+overconfident and the end model 2-3 points worse (docs/benchmarks_loop.md). Each
+suggestion carries its evidence: the gold items that support it and those that
+contradict it.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Suggestion:
     coverage: int
     new_coverage: int
     score: float
+    fresh: int = 0
     support: list[int] = field(default_factory=list)
     contradict: list[int] = field(default_factory=list)
 
@@ -55,7 +62,7 @@ class Suggestion:
     def to_dict(self, labels: Sequence[str] | None = None) -> dict[str, Any]:
         d = {"key": self.key, "rule": self.rule.to_dict(), "precision": self.precision,
              "n_gold": self.n_gold, "n_right": self.n_right, "coverage": self.coverage,
-             "new_coverage": self.new_coverage, "score": self.score,
+             "new_coverage": self.new_coverage, "fresh": self.fresh, "score": self.score,
              "support": self.support, "contradict": self.contradict}
         if labels is not None:
             d["label_name"] = labels[self.rule.label]
@@ -120,6 +127,9 @@ def suggest_rules(
     new = np.asarray(X[np.flatnonzero(unl & ~covered)].sum(axis=0)).ravel()
     by_class = np.stack([np.asarray(Xg[y[gold] == c].sum(axis=0)).ravel()
                          for c in range(n_classes)])  # [c, term]
+    votes_for = _votes_for(L, n, n_classes)
+    fresh_by = np.stack([np.asarray(X[np.flatnonzero(unl & ~votes_for[c])].sum(axis=0)).ravel()
+                         for c in range(n_classes)])  # [c, term]
     out: list[Suggestion] = []
     cand = np.flatnonzero(fires >= min_support)
     for t in cand:
@@ -130,17 +140,17 @@ def suggest_rules(
         c = int(np.argmax(by_class[:, t]))
         right = int(by_class[c, t])
         prec = (right + 1) / (int(fires[t]) + 2)
-        if prec < min_precision or cov[t] == 0:
+        fresh = int(fresh_by[c, t])
+        if prec < min_precision or fresh == 0:
             continue
         rule = Rule(f"{name_prefix}_{'_'.join(words)}_{c}", c, "keywords", keywords=(term,))
         s = Suggestion(rule, float(prec), int(fires[t]), right, int(cov[t]), int(new[t]),
-                       float(prec * np.log1p(cov[t]) * (1 + new[t] / max(cov[t], 1))))
+                       float(prec * np.log1p(fresh)), fresh)
         if s.key not in exclude:
             out.append(s)
     if records is not None:
-        out += _field_candidates(records, y, np.asarray(covered, dtype=bool), n_classes,
-                                 min_precision, min_support,
-                                 exclude, name_prefix)
+        out += _field_candidates(records, y, np.asarray(covered, dtype=bool), votes_for,
+                                 n_classes, min_precision, min_support, exclude, name_prefix)
     out.sort(key=lambda s: -s.score)
     out = _dedupe(out)[:k]
     for s in out:  # evidence: the gold rows behind it
@@ -151,6 +161,14 @@ def suggest_rules(
         s.support = [int(i) for i in rows[y[rows] == s.rule.label][:n_evidence]]
         s.contradict = [int(i) for i in rows[y[rows] != s.rule.label][:n_evidence]]
     return out
+
+
+def _votes_for(L: Any, n: int, n_classes: int) -> np.ndarray:
+    """(n_classes, n) bool: some LF votes class c on the item."""
+    L = np.asarray(L)
+    if not L.size:
+        return np.zeros((n_classes, n), dtype=bool)
+    return np.stack([(L == c).any(axis=1) for c in range(n_classes)])
 
 
 def _dedupe(sugs: list[Suggestion]) -> list[Suggestion]:
@@ -168,7 +186,8 @@ def _dedupe(sugs: list[Suggestion]) -> list[Suggestion]:
 
 
 def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, covered: np.ndarray,
-                      n_classes: int, min_precision: float, min_support: int,
+                      votes_for: np.ndarray, n_classes: int, min_precision: float,
+                      min_support: int,
                       exclude: set[str] | frozenset[str], prefix: str) -> list[Suggestion]:
     out: list[Suggestion] = []
     fields = {f for r in records[:200] for f in r}
@@ -191,12 +210,13 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, covered:
             c = int(np.argmax(counts))
             prec = (int(counts[c]) + 1) / (n_f + 2)
             cov, new = int((hit & unl).sum()), int((hit & unl & ~covered).sum())
-            if prec < min_precision or cov == 0:
+            fresh = int((hit & unl & ~votes_for[c]).sum())
+            if prec < min_precision or fresh == 0:
                 continue
             rule = Rule(safe_name(f"{prefix}_{f}_{v}_{c}"), c, "field", field=f, op="==",
                         value=v)
             s = Suggestion(rule, float(prec), n_f, int(counts[c]), cov, new,
-                           float(prec * np.log1p(cov) * (1 + new / max(cov, 1))))
+                           float(prec * np.log1p(fresh)), fresh)
             if s.key not in exclude:
                 out.append(s)
     return out
