@@ -147,7 +147,7 @@ def report(fam: list[dict], sh: list[dict], cmd: str) -> str:
               "| gold labels | " + " | ".join(f"{g:,}" for g in GOLD) + " |",
               "|---|" + "---:|" * len(GOLD),
               "| mean | " + " | ".join(f"{100 * d:+.1f}" for d in deltas.mean(axis=0)) + " |",
-              "| worst family | " + " | ".join(f"{100 * d:+.1f}" for d in deltas.min(axis=0))
+              "| worst cell | " + " | ".join(f"{100 * d:+.1f}" for d in deltas.min(axis=0))
               + " |",
               "| (family, draw) cells below -0.5 | " + " | ".join(
                   str(int((deltas[:, i] < -0.005).sum())) for i in range(len(GOLD))) + " |"]
