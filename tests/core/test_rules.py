@@ -99,15 +99,17 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
     again = suggest_rules(texts, gold, L, 2, k=3, exclude={top.key})
     assert all(s.key != top.key for s in again)  # rejected: never proposed again
     assert top.fresh == top.coverage  # no LF votes yet
-    # An LF that already votes 1 wherever "zebra" occurs: the rule would add nothing
-    # but a vote correlated with it, so it is not proposed; one voting 0 there
-    # leaves every item fresh (the rule would correct it).
+    # "fresh": items where no LF votes the rule's label yet. An LF that already votes
+    # 1 wherever "zebra" occurs leaves none; one voting 0 there leaves them all.
     has = np.array([" zebra " in f" {t} " for t in texts])
-    agree = np.where(has, 1, -1)[:, None]
-    assert all(s.rule.keywords != ("zebra",) for s in suggest_rules(texts, gold, agree, 2, k=20))
-    other = suggest_rules(texts, gold, np.where(has, 0, -1)[:, None], 2, k=3)
-    assert other[0].rule.keywords == ("zebra",) and other[0].fresh == top.coverage
-    assert other[0].new_coverage == 0
+
+    def zebra(L):
+        return next(s for s in suggest_rules(texts, gold, L, 2, k=50)
+                    if s.rule.keywords == ("zebra",))
+
+    assert zebra(np.where(has, 1, -1)[:, None]).fresh == 0
+    other = zebra(np.where(has, 0, -1)[:, None])
+    assert other.fresh == top.coverage and other.new_coverage == 0
 
 
 @pytest.mark.parametrize("rule", [
