@@ -127,8 +127,8 @@ def suggest_rules(
     by_class = np.stack([np.asarray(Xg[y[gold] == c].sum(axis=0)).ravel()
                          for c in range(n_classes)])  # [c, term]
     votes_for = _votes_for(L, n, n_classes)
-    fresh_by = np.stack([np.asarray(X[np.flatnonzero(unl & ~votes_for[c])].sum(axis=0)).ravel()
-                         for c in range(n_classes)])  # [c, term]
+    fresh_rows = (unl[None, :] & ~votes_for).T.astype(np.float64)  # [item, c]
+    fresh_by = np.asarray(X.T @ fresh_rows).T  # [c, term]
     out: list[Suggestion] = []
     cand = np.flatnonzero(fires >= min_support)
     for t in cand:
