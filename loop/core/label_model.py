@@ -214,14 +214,6 @@ class LabelModel(BaseEstimator):
         one-sided LF's precision.
     gold_weight
         How many unlabeled rows one gold row counts for in the fit.
-    pool_strength
-        Pseudo-votes behind ``accuracy_prior`` when the random gold estimates the
-        precision shared by the one-sided LFs of one class (the prior each LF's
-        own precision is shrunk toward). Fewer than ``precision_strength``: the
-        pooled estimate rests on every rule of the class. Rules for a rare class
-        are often mostly wrong (true precision 0.04 for a class of 2% of the
-        items on one synthetic family), and 20 pseudo-votes at 0.7 kept them at
-        0.10, which over-predicted that class.
     balance_strength
         Pseudo-rows of EM's own class balance against which the random gold's
         class counts update it (see :data:`GOLD_USES`; 0 = EM's balance alone).
@@ -273,7 +265,6 @@ class LabelModel(BaseEstimator):
         accuracy_prior: float = 0.7,
         prior_strength: float = 2.0,
         precision_strength: float = 20.0,
-        pool_strength: float = 5.0,
         gold_weight: float = 1.0,
         gold_check: bool = True,
         balance_strength: float = 20.0,
@@ -289,7 +280,6 @@ class LabelModel(BaseEstimator):
         self.accuracy_prior = accuracy_prior
         self.prior_strength = prior_strength
         self.precision_strength = precision_strength
-        self.pool_strength = pool_strength
         self.gold_weight = gold_weight
         self.gold_check = gold_check
         self.balance_strength = balance_strength
@@ -314,8 +304,6 @@ class LabelModel(BaseEstimator):
             raise ValueError(f"accuracy_prior must be in (0, 1), got {self.accuracy_prior}")
         if not self.prior_strength > 0:
             raise ValueError(f"prior_strength must be > 0, got {self.prior_strength}")
-        if not self.pool_strength > 0:
-            raise ValueError(f"pool_strength must be > 0, got {self.pool_strength}")
         if not self.balance_strength >= 0:
             raise ValueError(f"balance_strength must be >= 0, got {self.balance_strength}")
         if not self.gold_weight > 0:
@@ -597,8 +585,7 @@ class LabelModel(BaseEstimator):
         # 0.7 hid that where each rule fired on a handful of gold rows.
         right = np.bincount(v, weights=G[rows, v], minlength=k)
         fired = np.bincount(v, weights=G.sum(axis=1), minlength=k)
-        bp = float(self.pool_strength)
-        pooled = (right + bp * self.accuracy_prior) / (fired + bp)
+        pooled = (right + b * self.accuracy_prior) / (fired + b)
         mean = (1.0 - pooled[v])[:, None] * ref[None, :] / (1.0 - pv)[:, None]
         mean[rows, v] = pooled[v]
         # Gold rows where the LF fired, reweighted from the gold rows' own class
