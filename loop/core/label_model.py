@@ -20,7 +20,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from loop.core.types import Proba
-from loop.core.validation import check_gold, check_label_matrix, infer_n_classes
+from loop.core.validation import (
+    check_gold,
+    check_label_matrix,
+    check_random_gold,
+    infer_n_classes,
+)
 
 TIE_POLICIES = ("random", "first", "abstain")
 
@@ -346,10 +351,7 @@ class LabelModel(BaseEstimator):
                             self.n_classes)
             rg = yv >= 0
             if random_gold is not None:
-                if np.shape(random_gold) != rg.shape:
-                    raise ValueError(f"random_gold must have shape {rg.shape} to match L, "
-                                     f"got {np.shape(random_gold)}")
-                rg &= np.asarray(random_gold, dtype=bool)
+                rg &= check_random_gold(random_gold, rg.size)
             if int(rg.sum()) >= int(self.gold_check_min):
                 self.gold_check_ = self._cross_check(L, yv, rg)
                 use = self.gold_check_["use"]
@@ -426,11 +428,7 @@ class LabelModel(BaseEstimator):
         n, m = L.shape
         y = None if y is None else check_gold(y, n, self.n_classes)
         if random_gold is not None:
-            random_gold = np.asarray(random_gold, dtype=bool)
-            if random_gold.shape != (n,):
-                raise ValueError(
-                    f"random_gold must have shape ({n},) to match L, got {random_gold.shape}"
-                )
+            random_gold = check_random_gold(random_gold, n)
         k = infer_n_classes(L, y, self.n_classes)
         self.n_classes_, self.n_lfs_ = k, m
         self.classes_ = np.arange(k)

@@ -118,7 +118,8 @@ def suggest_rules(
     if gold.size == 0 or index.X.shape[1] == 0:
         return []
     unl = y < 0
-    covered = (np.asarray(L) >= 0).any(axis=1) if np.asarray(L).size else np.zeros(n, bool)
+    votes_for = _votes_for(L, n, n_classes)
+    covered = votes_for.any(axis=0)
     X = index.X
     Xg = X[gold]
     fires = np.asarray(Xg.sum(axis=0)).ravel()
@@ -126,7 +127,6 @@ def suggest_rules(
     new = np.asarray(X[np.flatnonzero(unl & ~covered)].sum(axis=0)).ravel()
     by_class = np.stack([np.asarray(Xg[y[gold] == c].sum(axis=0)).ravel()
                          for c in range(n_classes)])  # [c, term]
-    votes_for = _votes_for(L, n, n_classes)
     fresh_rows = (unl[None, :] & ~votes_for).T.astype(np.float64)  # [item, c]
     fresh_by = np.asarray(X.T @ fresh_rows).T  # [c, term]
     out: list[Suggestion] = []
@@ -148,8 +148,8 @@ def suggest_rules(
         if s.key not in exclude:
             out.append(s)
     if records is not None:
-        out += _field_candidates(records, y, np.asarray(covered, dtype=bool), votes_for,
-                                 n_classes, min_precision, min_support, exclude, name_prefix)
+        out += _field_candidates(records, y, votes_for, n_classes, min_precision, min_support,
+                                 exclude, name_prefix)
     out.sort(key=lambda s: -s.score)
     out = _dedupe(out)[:k]
     for s in out:  # evidence: the gold rows behind it
@@ -184,11 +184,11 @@ def _dedupe(sugs: list[Suggestion]) -> list[Suggestion]:
     return kept
 
 
-def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, covered: np.ndarray,
-                      votes_for: np.ndarray, n_classes: int, min_precision: float,
-                      min_support: int,
+def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, votes_for: np.ndarray,
+                      n_classes: int, min_precision: float, min_support: int,
                       exclude: set[str] | frozenset[str], prefix: str) -> list[Suggestion]:
     out: list[Suggestion] = []
+    covered = votes_for.any(axis=0)
     fields = {f for r in records[:200] for f in r}
     unl = y < 0
     for f in sorted(fields):

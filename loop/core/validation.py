@@ -56,6 +56,14 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None) -> GoldVector
     return arr
 
 
+def check_random_gold(random_gold: Any, n_items: int) -> np.ndarray:
+    """``random_gold`` as an (n_items,) bool mask (which gold rows were drawn at random)."""
+    arr = np.asarray(random_gold, dtype=bool)
+    if arr.shape != (n_items,):
+        raise ValueError(f"random_gold must have shape ({n_items},) to match L, got {arr.shape}")
+    return arr
+
+
 def infer_n_classes(L: LabelMatrix, y: GoldVector | None, n_classes: int | None) -> int:
     """``n_classes`` if given, else the largest class seen plus one (at least 2)."""
     if n_classes is not None:
