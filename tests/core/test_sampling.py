@@ -160,3 +160,22 @@ def test_selection_checks_its_shapes():
     assert len(sel) == 2 and sel.random_indices.tolist() == [1]
     with pytest.raises(ValueError, match="one entry per pick"):
         Selection(np.array([1]), np.array([0.1, 0.2]), np.array([True]))
+
+
+def test_loop_sampler_explores_less_once_the_gold_is_plentiful():
+    rng = np.random.default_rng(0)
+    L = rng.choice([-1, 0, 1], size=(600, 4)).astype(np.int8)
+    lm = rng.dirichlet([1, 1], size=600)
+    y = np.full(600, -1)
+    y[:200] = rng.integers(0, 2, size=200)
+
+    def n_random(gold: np.ndarray, **kw: object) -> int:
+        s = LoopSampler(batch_size=20, random_share=0.2, random_state=0, **kw)
+        return int(s.select(None, L=L, lm_proba=lm, y=gold).random.sum())
+
+    few = np.where(np.arange(600) < 40, y, -1)
+    assert n_random(few) == 4  # up to explore_gold (50) gold: the full share
+    assert n_random(y) == 1  # 200 gold: 0.2 * 50 / 200 of 20, at least one
+    assert n_random(y, explore_gold=None) == 4
+    with pytest.raises(ValueError, match="explore_gold"):
+        n_random(y, explore_gold=0)
