@@ -104,7 +104,7 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
     has = np.array([" zebra " in f" {t} " for t in texts])
 
     def zebra(L):
-        return next(s for s in suggest_rules(texts, gold, L, 2, k=50)
+        return next(s for s in suggest_rules(texts, gold, L, 2, k=50, min_fresh=0.0)
                     if s.rule.keywords == ("zebra",))
 
     assert zebra(np.where(has, 1, -1)[:, None]).fresh == 0
@@ -141,3 +141,34 @@ def test_the_fallback_search_finds_the_same_spans():
     for pos in range(len(data)):
         assert mod._span_search(Public())(data, pos, len(data)) == \
             mod._span_search(pat)(data, pos, len(data))
+
+
+def test_suggestions_skip_words_that_repeat_evidence_already_there():
+    """Two spam words that always occur together: once one is suggested, the other
+    adds no item without a spam vote, so it is not suggested as well; nor is a word
+    an LF already votes spam on."""
+    rng = np.random.default_rng(1)
+    texts, y = [], []
+    for _ in range(1500):
+        spam = rng.random() < 0.4
+        toks = [f"w{i}" for i in rng.integers(0, 300, 5)]
+        if spam and rng.random() < 0.6:
+            toks += ["www", "com"]
+        elif spam:
+            toks += ["subscribe"]  # spam the two words miss
+        texts.append(" ".join(toks))
+        y.append(int(spam))
+    y = np.array(y)
+    gold = np.where(rng.random(1500) < 0.2, y, -1)
+    L = np.full((1500, 1), -1)
+
+    def spam_words(L: np.ndarray, **kw: float) -> set[str]:
+        return {s.rule.keywords[0] for s in suggest_rules(texts, gold, L, 2, k=10, **kw)
+                if s.rule.label == 1}
+
+    both = spam_words(L, min_fresh=0.0)
+    assert {"www", "com", "subscribe"} <= both
+    one = spam_words(L)
+    assert len(one & {"www", "com", "www com"}) == 1 and "subscribe" in one
+    has_sub = np.array(["subscribe" in t.split() for t in texts])
+    assert "subscribe" not in spam_words(np.where(has_sub, 1, -1)[:, None])
