@@ -380,7 +380,10 @@ class LoopSampler(Sampler):
     and sms (3 seeds) 50 lifted the end model at 200 / 300 answers from 0.582 /
     0.610 to 0.608 / 0.636 (hausa) and from 0.871 / 0.897 to 0.884 / 0.898
     (sms, F1), and changed nothing up to 50 answers; 100 gained less (hausa
-    0.609 / 0.615, sms 0.874 / 0.878). ``None``: the share never shrinks.
+    0.609 / 0.615, sms 0.874 / 0.878). On the test splits it carried over to
+    sms (0.905 / 0.909 -> 0.918 / 0.931) and yoruba, not to hausa (0.571 /
+    0.607 -> 0.570 / 0.598; ``docs/benchmarks_loop.md``). ``None``: the share
+    never shrinks.
     """
 
     name = "loop"

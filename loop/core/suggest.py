@@ -110,6 +110,9 @@ def suggest_rules(
 
     ``L`` says which items some LF already covers; ``exclude`` holds the keys
     (:attr:`Suggestion.key`) never to propose again (rejected, already rules).
+    ``min_fresh``: a candidate is skipped unless at least this share of its
+    unlabeled items has no vote for its label yet, from an LF or a suggestion
+    ranked above it (0 keeps every candidate).
 
     >>> texts = ["free money now", "free money", "hello friend", "free money here",
     ...          "hi there", "win free money", "free money today", "see you"]
@@ -119,6 +122,8 @@ def suggest_rules(
     >>> best.rule.keywords, best.rule.label, best.coverage
     (('free',), 1, 2)
     """
+    if not 0.0 <= min_fresh <= 1.0:
+        raise ValueError(f"min_fresh must be in [0, 1], got {min_fresh}")
     y = np.asarray(y, dtype=np.int64)
     n = len(texts)
     index = index or TermIndex(texts)
@@ -183,10 +188,10 @@ def _votes_for(L: Any, n: int, n_classes: int) -> np.ndarray:
 def _non_redundant(sugs: list[Suggestion], index: TermIndex, terms: dict[str, int],
                    votes_for: np.ndarray, unl: np.ndarray, min_fresh: float, k: int,
                    ) -> list[Suggestion]:
-    """The first ``k`` suggestions, best first, skipping one whose unlabeled items
-    mostly (all but ``min_fresh`` of them) already have a vote for its label, from
-    an LF or from a suggestion higher up: such a rule mostly repeats evidence the
-    label model already has, and counted as independent it overweighs it."""
+    """The first ``k`` suggestions, best first, skipping one where fewer than a
+    share ``min_fresh`` of its unlabeled items lack a vote for its label (from an
+    LF or from a suggestion kept above it): such a rule mostly repeats evidence
+    the label model already has, and counted as independent it overweighs it."""
     voted = votes_for & unl[None, :]
     kept: list[Suggestion] = []
     for s in sugs:

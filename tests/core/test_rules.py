@@ -172,3 +172,5 @@ def test_suggestions_skip_words_that_repeat_evidence_already_there():
     assert len(one & {"www", "com", "www com"}) == 1 and "subscribe" in one
     has_sub = np.array(["subscribe" in t.split() for t in texts])
     assert "subscribe" not in spam_words(np.where(has_sub, 1, -1)[:, None])
+    with pytest.raises(ValueError, match="min_fresh"):
+        spam_words(L, min_fresh=1.5)
