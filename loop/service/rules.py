@@ -221,9 +221,10 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
 
 
 # -- suggestions ------------------------------------------------------------------------------
-def _suggest(store: RedisStore, pid: str, k: int,
+def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
              ) -> tuple[list[Suggestion], _Corpus, np.ndarray]:
-    """The suggestions, the corpus and the gold they were mined from."""
+    """The suggestions, the corpus and the gold they were mined from
+    (``keep_redundant``: also rules whose items mostly have a vote for their label)."""
     project = store.get_project(pid)
     c = _corpus(store, pid)
     n = len(c.ids)
@@ -237,7 +238,7 @@ def _suggest(store: RedisStore, pid: str, k: int,
     exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in existing.values()}
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
-                         exclude=exclude)
+                         exclude=exclude, **({"min_fresh": 0.0} if keep_redundant else {}))
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []
@@ -271,7 +272,14 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
         d["support"] = [item(r) for r in s.support]
         d["contradict"] = [item(r) for r in s.contradict]
         out.append(d)
-    return {"suggestions": out, "n_gold": int((y >= 0).sum()),
+    # None left: say whether that is for want of evidence, or because the candidates
+    # would repeat votes the LFs already cast (then the user knows rules are not missing).
+    redundant = []
+    if not sugs and (y >= 0).any():
+        redundant = [{"key": s.key, "rule": s.rule.to_dict(), "label_name": labels[s.rule.label],
+                      "coverage": s.coverage, "fresh": s.fresh}
+                     for s in _suggest(store, pid, 3, keep_redundant=True)[0]]
+    return {"suggestions": out, "n_gold": int((y >= 0).sum()), "redundant": redundant,
             "ms": round(1000 * (time.perf_counter() - t0), 1)}
 
 

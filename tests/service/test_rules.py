@@ -167,3 +167,25 @@ def test_concurrent_saves_of_one_rule_store_it_once(app, store, project):
         codes = sorted(ex.map(save, range(8)))
     assert codes == [201] + [409] * 7
     assert list(store.rules(project)) == ["dup"]
+
+
+def test_no_suggestion_says_when_the_candidates_would_repeat_the_lfs(client, store, project):
+    """"zebra" and "yak" always occur together in spam; with a rule on "zebra", a rule
+    on "yak" would only repeat its votes: no suggestion, and the answer says why."""
+    pid = project
+    rows = ["COMMENT_ID,CONTENT,CLASS"]
+    rows += [f"s{i},zebra yak s{i},1" for i in range(30)]
+    rows += [f"h{i},h{i} g{i},0" for i in range(30)]
+    rows += [f"u{i},zebra yak u{i}," for i in range(30)]  # unlabeled: what a rule would cover
+    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                    "&eval_fraction=0", data="\n".join(rows).encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "zebra", "label": 1, "kind": "keywords", "keywords": ["zebra"]})
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, pid)
+    got = client.get(f"/api/projects/{pid}/rules/suggestions?k=5", headers=auth()).json
+    assert got["suggestions"] == [] and got["n_gold"] == 60
+    assert {x["rule"]["keywords"][0] for x in got["redundant"]} & {"yak", "zebra yak"}
+    assert all(x["label_name"] == "spam" and x["fresh"] == 0 for x in got["redundant"])

@@ -196,9 +196,13 @@
     }
     Loop.clear(list);
     if (!data.suggestions.length) {
-      list.appendChild(Loop.el("li", { class: "muted", text: data.n_gold
-        ? "No candidate yet from " + data.n_gold + " gold labels: a word needs 3+ gold items that agree."
-        : "No gold labels yet: suggestions come from the experts' answers." }));
+      const same = (data.redundant || []).map(function (r) { return describe(r.rule) + " → " + r.label_name; });
+      list.appendChild(Loop.el("li", { class: "muted", text: !data.n_gold
+        ? "No gold labels yet: suggestions come from the experts' answers."
+        : same.length
+          ? "No new rule from " + data.n_gold + " gold labels: the candidates (" + same.join("; ") +
+            ") would mostly repeat votes your LFs already cast on their items."
+          : "No candidate yet from " + data.n_gold + " gold labels: a word needs 3+ gold items that agree." }));
       return;
     }
     for (const s of data.suggestions) {
