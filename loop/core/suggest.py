@@ -45,6 +45,11 @@ STOP = frozenset(
     "not no so do does did have has had will would can could should just very all any".split())
 
 
+#: Default share of a candidate's unlabeled items that must lack a vote for its label
+#: (see :func:`suggest_rules`).
+MIN_FRESH = 0.5
+
+
 @dataclass
 class Suggestion:
     """A candidate rule and the gold behind it."""
@@ -104,7 +109,7 @@ def suggest_rules(
     index: TermIndex | None = None, records: Sequence[dict[str, Any]] | None = None,
     exclude: set[str] | frozenset[str] = frozenset(), min_precision: float = 0.7,
     min_support: int = 3, n_evidence: int = 5, name_prefix: str = "sug",
-    min_fresh: float = 0.5,
+    min_fresh: float = MIN_FRESH,
 ) -> list[Suggestion]:
     """The ``k`` best rule candidates from the gold labels ``y`` (-1 = unknown).
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.rules import Rule, TextBatch, safe_name
-from loop.core.suggest import Suggestion, TermIndex, rule_key, suggest_rules
+from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound
 from loop.service.lf_modules import load_lfs
 from loop.service.state import known_labels
@@ -51,10 +51,17 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
 # -- editing ------------------------------------------------------------------------------
 def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     project = store.get_project(pid)
+    labels = list(project["labels"])
+    if isinstance(data, dict) and isinstance(data.get("label"), str):
+        if data["label"] not in labels:  # a label may be named, as everywhere else
+            raise BadRequest(f"rule label must be one of {labels} or a class index "
+                             f"0..{len(labels) - 1}, got {data['label']!r}")
+        data = {**data, "label": labels.index(data["label"])}
     try:
-        rule = Rule.from_dict(data, len(project["labels"]))
+        rule = Rule.from_dict(data, len(labels))
     except ValueError as exc:
-        raise BadRequest(f"rule: {exc}") from None
+        msg = str(exc)
+        raise BadRequest(msg if msg.startswith(("rule", "a rule")) else f"rule: {msg}") from None
     if rule.name in project.get("lfs", []):
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
                          f"{project['lf_module']!r}; pick another name")
@@ -238,7 +245,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in existing.values()}
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
-                         exclude=exclude, **({"min_fresh": 0.0} if keep_redundant else {}))
+                         exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH)
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []

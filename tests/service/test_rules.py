@@ -29,6 +29,7 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     for bad, why in [({**new, "name": "x2", "kind": "regex", "pattern": "(unclosed"},
                       "does not compile"),
                      ({**new, "name": "x3", "label": 5}, "class index"),
+                     ({**new, "name": "x5", "label": "eggs"}, "one of ['ham', 'spam']"),
                      ({**new, "name": "link"}, "taken by an LF of the module"),
                      ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
                        "value": "abc"}, "needs a number"),
@@ -37,6 +38,11 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
         assert r.status_code == 400 and why in r.json["error"], (bad, r.json)
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=new)
     assert r.status_code == 409
+    named = {**new, "name": "named_label", "label": "spam", "keywords": ["free"]}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=named)
+    assert r.status_code == 201 and r.json["rule"]["rule"]["label"] == 1, r.json
+    assert client.delete(f"/api/projects/{pid}/rules/named_label",
+                         headers=auth()).status_code == 200
     assert [x["name"] for x in _rules(client, pid)] == ["says_subscribe"]
     # edit: the old version goes to the history; rename; disable
     r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),

@@ -131,6 +131,9 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     row = page.locator(f"tr[data-project='{pid}']")
     row.wait_for()
     assert "350" in row.inner_text()
+    page.set_viewport_size({"width": 1280, "height": 800})  # a laptop: no hidden links
+    assert page.evaluate("() => { const w = document.querySelector('table.projects')"
+                         ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
     _shot(page, "home")
     unexpected = [e for e in page.console_errors if "status of 400" not in e]  # the bad file
     assert not unexpected, unexpected

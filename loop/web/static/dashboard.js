@@ -266,7 +266,7 @@
       const health = $("recal-health");
       health.classList.toggle("warn-text", !!rc.last_error);
       health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
-        : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + " answers since" : ""));
+        : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_items);
       const aa = v.annotator_agreement;
