@@ -23,6 +23,7 @@ from loop.core.rules import Rule, TextBatch, safe_name
 from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound
 from loop.service.lf_modules import load_lfs
+from loop.service.queue import parse_label
 from loop.service.state import known_labels
 from loop.storage import RedisStore
 
@@ -53,10 +54,7 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     project = store.get_project(pid)
     labels = list(project["labels"])
     if isinstance(data, dict) and isinstance(data.get("label"), str):
-        if data["label"] not in labels:  # a label may be named, as everywhere else
-            raise BadRequest(f"rule label must be one of {labels} or a class index "
-                             f"0..{len(labels) - 1}, got {data['label']!r}")
-        data = {**data, "label": labels.index(data["label"])}
+        data = {**data, "label": parse_label(labels, data["label"])}  # named, as for answers
     try:
         rule = Rule.from_dict(data, len(labels))
     except ValueError as exc:
