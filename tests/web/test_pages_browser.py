@@ -209,6 +209,23 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     assert not page.console_errors, page.console_errors
 
 
+def test_dashboard_with_an_annotator_token_points_to_the_labeling_page(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    pid, token = demo_project["pid"], demo_project["token"]
+    sign_in(page, live.url, token, pid, target="dashboard")
+    page.wait_for_selector("#dash-status a")
+    status = page.locator("#dash-status").inner_text()
+    assert "needs the admin API key" in status and "annotator" in status, status
+    assert page.locator("#dash-status a").get_attribute("href") == f"/p/{pid}/label"
+    # no empty cards, and no admin-only request was sent (no 403 in the console)
+    assert page.locator("#lf-heading").is_hidden()
+    assert page.locator(".cards").is_hidden()
+    page.wait_for_timeout(500)
+    assert not page.console_errors, page.console_errors
+    page.click("#dash-status a")
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+
+
 def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project: dict[str, str],
                                              page: Any) -> None:
     import csv

@@ -319,8 +319,28 @@
     }
   }
 
+  /* An annotator's token opens the labeling page, not the dashboard (its data and
+   * jobs need the admin key): say so and load nothing else. */
+  function annotatorOnly(who) {
+    document.querySelectorAll("#main > :not(.page-title):not(#dash-status)")
+      .forEach(function (n) { n.hidden = true; });
+    const s = $("dash-status");
+    Loop.clear(s);
+    s.append("The dashboard needs the admin API key; you are signed in as annotator “"
+      + String(who.name) + "”. ");
+    s.appendChild(Loop.el("a", { href: "/p/" + encodeURIComponent(pid) + "/label",
+                                 text: "Label items" }));
+    s.append(".");
+  }
+
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
+    try {
+      const who = await Loop.whoami();
+      if (who && who.role !== "admin") { annotatorOnly(who); return; }
+    } catch (e) {
+      if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
+    }
     document.querySelectorAll(".job-btn").forEach(function (b) {
       b.addEventListener("click", function () { startJob(b.dataset.job, b); });
     });

@@ -241,6 +241,10 @@
 
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.getToken()) return;  // dashboard.js sends the visitor to sign in
+    try {
+      const who = await Loop.whoami();
+      if (who && who.role !== "admin") return;  // dashboard.js points annotators to labeling
+    } catch (e) { return; }
     let project;
     try { project = await Loop.api("GET", base); } catch (e) { return; }  // dashboard.js reports it
     labels = Loop.labelNames(project);
