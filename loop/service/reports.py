@@ -99,14 +99,19 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
 
 def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """Each annotator's progress: answers today / total, agreement with the other
-    annotators on shared items (k > 1), and with the label model's guess."""
+    annotators on shared items (k > 1), and with the label model's guess. Answers
+    given with an admin key are listed last, as ``admin`` (``"role": "admin"``),
+    when there are any."""
     project = store.get_project(pid)
     k = len(project["labels"])
     lm = store.load_proba(pid, "label_model", k)
     answers = store.answers(pid)
     rows = dict(zip(answers, store.rows_of(pid, list(answers)).tolist(), strict=True))
+    who = [{**a, "role": "annotator"} for a in store.annotators(pid)]
+    if store.annotator_stats(pid, "admin", 0)["answers_total"]:
+        who.append({"name": "admin", "created_at": None, "role": "admin"})
     out = []
-    for a in store.annotators(pid):
+    for a in who:
         name = a["name"]
         st = store.annotator_stats(pid, name, 0)
         with_others = same_others = with_model = same_model = 0

@@ -101,6 +101,19 @@ def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
     assert client.delete(f"/api/projects/{ready}/annotators/x", headers=auth()).status_code == 404
 
 
+def test_admin_answers_are_listed_with_the_annotators(client, ready):
+    from svc_helpers import ADMIN, auth
+
+    url = f"/api/projects/{ready}/annotators"
+    assert [a["name"] for a in client.get(url, headers=auth()).json["annotators"]] == []
+    answer_n(client, ready, annotator_token(client, ready, "x"), 2, 0)
+    answer_n(client, ready, ADMIN, 3, 1)
+    rows = client.get(url, headers=auth()).json["annotators"]
+    assert [(a["name"], a["role"], a["answers_total"]) for a in rows] == [
+        ("x", "annotator", 2), ("admin", "admin", 3)]
+    assert rows[1]["created_at"] is None
+
+
 def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
     from svc_helpers import configure
 

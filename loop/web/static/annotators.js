@@ -26,8 +26,8 @@
         Loop.el("td", { class: "num", text: a.answers_total }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
-        Loop.el("td", { text: Loop.when(a.created_at) }),
-        Loop.el("td", null, Loop.confirmButton({ class: "revoke", text: "Revoke" },
+        Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
+        Loop.el("td", null, a.role === "admin" ? null : Loop.confirmButton({ class: "revoke", text: "Revoke" },
           "Revoke " + a.name + "?", function () { revoke(a.name); }))));
     }
   }
