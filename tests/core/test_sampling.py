@@ -179,3 +179,31 @@ def test_loop_sampler_explores_less_once_the_gold_is_plentiful():
     assert n_random(y, explore_gold=None) == 4
     with pytest.raises(ValueError, match="explore_gold"):
         n_random(y, explore_gold=0)
+
+
+def test_loop_sampler_scores_follow_the_end_model_once_the_gold_is_plentiful():
+    # 4 kinds of unlabeled items: end model unsure or sure x label model unsure or sure
+    n = 400
+    L = np.zeros((n, 2), dtype=np.int8)
+    end = np.tile([[0.5, 0.5], [0.5, 0.5], [0.98, 0.02], [0.98, 0.02]], (n // 4, 1))
+    lm = np.tile([[0.5, 0.5], [0.98, 0.02], [0.5, 0.5], [0.98, 0.02]], (n // 4, 1))
+    kind = np.arange(n) % 4
+    y = np.full(n + 300, -1)
+    y[n:] = 0  # gold elsewhere
+    Lg, endg, lmg = (np.vstack([a, a[:300]]) for a in (L, end, lm))
+
+    def scores(n_gold: int) -> np.ndarray:
+        gold = np.where(np.arange(n + 300) < n + n_gold, y, -1)
+        s, _ = LoopSampler(explore_gold=50).scores(endg, Lg, lmg, gold)
+        return np.array([s[:n][kind == k].mean() for k in range(4)])
+
+    few, many = scores(30), scores(300)
+    # up to explore_gold, the label model's doubt counts as much as the end model's
+    assert few[1] == pytest.approx(few[2], rel=0.05)
+    # with 300 gold the end model's doubt dominates: its unsure items come first
+    assert many[1] > 3 * many[2]
+    assert many[0] > many[1] > many[3]
+    # explore_gold=None keeps the even mix at any amount of gold
+    gold = np.where(np.arange(n + 300) < n + 300, y, -1)
+    s, _ = LoopSampler(explore_gold=None).scores(endg, Lg, lmg, gold)
+    assert s[:n][kind == 1].mean() == pytest.approx(few[1], rel=0.05)
