@@ -15,6 +15,9 @@ Self-healing, by construction:
   requested again by the next answer after that;
 * ``since_recal`` (answers since the last recalibration) is only lowered by a run
   that succeeded, so a crashed run leaves the next answer due at once.
+* answers that become due within ``min_gap`` of the last request schedule one run
+  for the end of the gap (RQ's scheduler), so a burst that ends just after a run
+  is recalibrated without waiting for more answers.
 """
 
 from __future__ import annotations
@@ -104,10 +107,12 @@ class Recalibrator:
         return self.request(pid)
 
     def request(self, pid: str, *, after_run: bool = False) -> str | None:
-        """Enqueue an automatic recalibration unless one is running or enqueued, or
-        one was requested less than ``min_gap`` s ago. ``after_run``: asked by a
-        run that just ended (answers came in meanwhile); within the gap it is
-        scheduled for the end of the gap instead of dropped."""
+        """Enqueue an automatic recalibration unless one is running or enqueued.
+        Within ``min_gap`` s of the last request it is scheduled for the end of
+        the gap instead (one scheduled run at a time), so answers that arrive just
+        after a run are never left waiting for more answers that may not come.
+        ``after_run``: asked by a run that just ended (its own lock still looks
+        held)."""
         s = self.store
         if not after_run and s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
             return None  # the running one re-checks the policy when it ends
@@ -115,12 +120,15 @@ class Recalibrator:
         meta = {"type": "recalibrate", "project": pid, "auto": True}
         if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
                                                       self.policy.min_gap):
-            if not after_run:
-                return None
-            # Scheduled for the end of the gap, without the pending flag: if the
-            # scheduler is late (its worker died), answers still trigger one.
             delay = max(0.05, s.flag_ttl(pid, "recal_recent"))
-            return self.enqueue(*args, meta=meta, delay=delay)
+            # One scheduled run per gap. Its flag outlives the delay by a lock
+            # timeout: if the scheduler is later than that (its worker died), the
+            # next answer schedules another.
+            if not s.set_flag(pid, "recal_scheduled", delay + LOCK_TIMEOUT):
+                return None
+            jid = self.enqueue(*args, meta=meta, delay=delay)
+            log.info("project %s: recalibration %s scheduled in %.1f s", pid, jid, delay)
+            return jid
         if not s.set_flag(pid, "recal_pending", PENDING_TTL):
             return None
         jid = self.enqueue(*args, meta=meta)
@@ -147,6 +155,7 @@ class Recalibrator:
         lock = s.lock(pid, "recal", LOCK_TIMEOUT)
         if not full:
             s.clear_flag(pid, "recal_pending")
+            s.clear_flag(pid, "recal_scheduled")
             if not self._acquire(lock, pid, "recal"):
                 return {"skipped": True, "reason": "another recalibration is running; "
                         "it re-checks for new answers when it ends"}

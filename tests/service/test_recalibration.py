@@ -73,15 +73,62 @@ def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, re
     assert [f for f, _ in jobs] == ["retrain_end_model", "recalibrate"]
 
 
-def test_the_minimum_gap_drops_answer_triggers_but_delays_a_runs_own_request(store, ready):
+def test_within_the_minimum_gap_one_run_is_scheduled_for_its_end(store, ready):
     jobs: list = []
     r = _recal(store, jobs, min_gap=5)
     assert r.answer_arrived(ready, 10) == "job-1"
     store.clear_flag(ready, "recal_pending")  # the job started
-    assert r.answer_arrived(ready, 20) is None  # within the gap: the next answer asks again
-    assert r.request(ready, after_run=True) == "job-2"  # a run's own: scheduled, not lost
+    # answers due within the gap: not dropped, one run scheduled for the gap's end
+    assert r.answer_arrived(ready, 20) == "job-2"
     func, _, delay = jobs[-1]
     assert func == "recalibrate" and 0 < delay <= 5
+    assert r.answer_arrived(ready, 30) is None  # already scheduled
+    assert r.request(ready, after_run=True) is None  # a run's own request: the same one
+    assert len(jobs) == 2
+    # the scheduled run starts: the next gap may schedule again
+    store.clear_flag(ready, "recal_pending")
+    store.clear_flag(ready, "recal_scheduled")
+    assert r.request(ready, after_run=True) == "job-3"
+
+
+@pytest.mark.slow
+def test_answers_just_after_a_run_are_recalibrated_without_more_answers(
+        store, client, ready, redis_url, tmp_path):
+    """With real worker processes (one runs RQ's scheduler): ten answers trigger a
+    run; ten more within the minimum gap (5 s) after it, then silence: they are
+    recalibrated at the end of the gap, not left until someone answers again."""
+    import subprocess
+
+    from svc_helpers import auth, rq_worker_cmd, worker_env
+
+    log = open(tmp_path / "w.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(rq_worker_cmd(redis_url, "--name", "w-gap"), env=worker_env(redis_url),
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        tok = annotator_token(client, ready, "a")
+
+        def history() -> list:
+            return client.get(f"/api/projects/{ready}/metrics", headers=auth()).json["history"]
+
+        def wait_for(n_gold: int, timeout: float) -> float:
+            t0 = time.time()
+            while time.time() - t0 < timeout:
+                h = history()
+                if h and h[-1]["n_gold"] == n_gold and store.since_recal(ready) == 0:
+                    return time.time() - t0
+                time.sleep(0.2)
+            raise AssertionError(f"no recalibration with {n_gold} gold after {timeout} s: "
+                                 f"since_recal={store.since_recal(ready)}, last={history()[-1:]}")
+
+        answer_n(client, ready, tok, 10, 0)
+        wait_for(10, 60)
+        answer_n(client, ready, tok, 10, 1)  # within the 5 s gap after that run
+        waited = wait_for(20, 30)
+        assert waited < 20, waited
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
 
 
 def test_a_crashed_run_leaves_the_answers_due(store, client, ready, monkeypatch):
