@@ -54,6 +54,15 @@ class LeaseConflict(Conflict):
     """The lease is unknown, expired, or held by someone else."""
 
 
+class AlreadyAnswered(Conflict):
+    """This annotator already answered the item with another label (``label``, a
+    class index); the answer is changed by a relabel, not a second answer."""
+
+    def __init__(self, message: str, label: int) -> None:
+        super().__init__(message)
+        self.label = label
+
+
 class NotReady(Conflict):
     """A step ran before the one it needs (e.g. fit before applying LFs)."""
 

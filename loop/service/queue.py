@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import BadRequest, NotFound, UnknownLabel
+from loop.errors import AlreadyAnswered, BadRequest, NotFound, UnknownLabel
 from loop.storage import RedisStore
 
 #: Most item ids a client may list as already on screen (``shown``).
@@ -82,11 +82,20 @@ def _strings(item_id: Any, lease_id: Any) -> None:
 def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
            lease_id: Any) -> dict[str, Any]:
     """Store a gold label once; ``since_recal`` counts answers since the last
-    recalibration. One Redis round trip (``lua/answer.lua``)."""
+    recalibration. One Redis round trip (``lua/answer.lua``). The same answer again
+    is a ``duplicate``; another label on the same lease is a 409 that points to
+    :func:`relabel`."""
     project = store.get_project(pid)
     _strings(item_id, lease_id)
     c = parse_label(project["labels"], label)
-    duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
+    try:
+        duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
+    except AlreadyAnswered as e:
+        labels = project["labels"]
+        raise AlreadyAnswered(
+            f"you already answered item {item_id!r} as {labels[e.label]!r}; to change it, "
+            f"POST /api/projects/{pid}/queue/relabel {{\"item_id\", \"label\"}}",
+            e.label) from None
     return {"stored": True, "duplicate": duplicate, "since_recal": since}
 
 

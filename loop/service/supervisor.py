@@ -115,6 +115,7 @@ class Supervisor:
         else:
             redis_dir = self.data_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
+            redis_dir.chmod(0o700)  # the answers and tokens' hashes: owner only
             sock = redis_dir / "redis.sock"
             self.redis_url = f"unix://{sock}"
             self.children.append(Child("redis", redis_command(redis_dir, sock), base))

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import ItemNotFound, LeaseConflict
+from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict
 from loop.storage.base import StoreBase
 
 
@@ -94,8 +94,9 @@ class QueueMixin(StoreBase):
     ) -> tuple[bool, int]:
         """Store an answer once: ``(duplicate, answers since recalibration)``.
 
-        Raises :class:`ItemNotFound` for an unknown item and :class:`LeaseConflict`
-        when the lease is not (or no longer) this annotator's. A lease past its
+        Raises :class:`ItemNotFound` for an unknown item, :class:`LeaseConflict`
+        when the lease is not (or no longer) this annotator's and
+        :class:`AlreadyAnswered` when this lease's answer had another label. A lease past its
         expiry is still accepted until the item is leased to someone else.
         """
         k = self._k
@@ -113,6 +114,8 @@ class QueueMixin(StoreBase):
             raise ItemNotFound(f"no item {item_id!r}")
         if status == "conflict":
             raise LeaseConflict(extra)
+        if status == "relabel":
+            raise AlreadyAnswered(f"you already answered item {item_id!r}", int(extra))
         return status == "duplicate", int(extra)
 
     def skip(self, pid: str, annotator: str, item_id: str, lease_id: str) -> None:

@@ -75,6 +75,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def http_error(exc: HTTPException) -> Any:
         return jsonify({"error": exc.description or exc.name}), exc.code
 
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    @app.errorhandler(RedisDown)
+    @app.errorhandler(RedisTimeout)
+    def redis_unavailable(exc: Exception) -> Any:
+        # Redis restarting (the supervisor brings it back in about a second) or
+        # unreachable: the client should retry; answers are idempotent.
+        log.warning("Redis unavailable: %s: %s", type(exc).__name__, exc)
+        resp = jsonify({"error": f"the database is unavailable ({type(exc).__name__}); "
+                                 "retry in a moment (a repeated answer is stored once)"})
+        resp.headers["Retry-After"] = "1"
+        return resp, 503
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")

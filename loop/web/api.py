@@ -38,7 +38,10 @@ def _body() -> dict[str, Any]:
     except RecursionError:
         raise BadRequest("body is nested too deeply") from None
     if data is None and request.get_data():
-        raise BadRequest("body must be a JSON object")
+        if not request.is_json:
+            raise BadRequest("send the body as a JSON object with "
+                             "'Content-Type: application/json'")
+        raise BadRequest("body is not valid JSON")
     if data is None:
         data = {}
     if not isinstance(data, dict):

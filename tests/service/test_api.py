@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from svc_helpers import apply_lfs_in_process, auth, youtube_csv
+from svc_helpers import ADMIN, apply_lfs_in_process, auth, youtube_csv
 
 
 def test_healthz_and_openapi_need_no_key(client):
@@ -178,3 +178,24 @@ def test_security_headers_on_every_response(client, project):
         r = client.get(url, headers=auth())
         assert r.headers["X-Content-Type-Options"] == "nosniff", url
         assert "default-src 'self'" in r.headers["Content-Security-Policy"], url
+
+
+def test_an_unreachable_redis_is_a_503_with_retry_after():
+    from loop.web import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": "redis://127.0.0.1:1/0", "API_KEYS": ADMIN})
+    r = app.test_client().post("/api/projects/abc/queue/next", headers=auth(), json={})
+    assert r.status_code == 503, r.json
+    assert r.headers["Retry-After"] == "1"
+    assert "database is unavailable (ConnectionError)" in r.json["error"]
+    assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
+    url = f"/api/projects/{project}/queue/answer"
+    r = client.post(url, headers=auth(), data='{"item_id": "x"}', content_type="text/plain")
+    assert r.status_code == 400 and "Content-Type: application/json" in r.json["error"]
+    r = client.post(url, headers=auth(), data='{"item_id": ', content_type="application/json")
+    assert r.status_code == 400 and r.json["error"] == "body is not valid JSON"
+    r = client.post(url, headers=auth(), json=["a"])
+    assert r.status_code == 400 and r.json["error"] == "body must be a JSON object"

@@ -61,6 +61,33 @@ def test_double_submission_is_stored_once(client, store, ready):
         "answers_total"] == 1
 
 
+def test_another_label_on_an_answered_lease_is_a_409_that_points_to_relabel(
+        client, store, ready):
+    tok = annotator_token(client, ready, "dora")
+    got = _next(client, ready, tok)
+    assert _answer(client, ready, tok, got, "spam").json["duplicate"] is False
+    r = _answer(client, ready, tok, got, "ham")
+    assert r.status_code == 409
+    assert "already answered" in r.json["error"] and "'spam'" in r.json["error"]
+    assert "/queue/relabel" in r.json["error"]
+    iid = got["item"]["id"]
+    assert store.gold(ready)[iid]["label"] == 1 and len(store.gold(ready)) == 1  # unchanged
+    # the relabel it points to does change it
+    r = client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok),
+                    json={"item_id": got["item"]["id"], "label": "ham"})
+    assert r.status_code == 200 and r.json["changed"] is True
+    assert store.gold(ready)[iid]["label"] == 0
+
+
+def test_a_stale_lease_of_the_holder_says_so(client, ready):
+    tok = annotator_token(client, ready, "eve")
+    got = _next(client, ready, tok)
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
+        "item_id": got["item"]["id"], "label": "ham", "lease_id": "not-my-lease"})
+    assert r.status_code == 409
+    assert "not your current lease" in r.json["error"], r.json
+
+
 def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
     tok = annotator_token(client, ready, "carol")
     got = _next(client, ready, tok)

@@ -79,6 +79,7 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert _wait(lambda: (_health(base) or {}).get("workers") == 2, 60), "not up"
         log = (tmp_path / "serve.log").read_text()
         assert KEY not in log  # the key came from LOOP_API_KEYS: never printed
+        assert (tmp_path / "var" / "redis").stat().st_mode & 0o077 == 0  # owner only
         _, p = _call(base, "POST", "/api/projects", {
             "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
             "text_field": "CONTENT"})

@@ -4,13 +4,17 @@
 --       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version
 -- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k
 -- Returns {'stored', answers since recalibration} | {'duplicate', '0'} |
+--         {'relabel', label stored before} (the same lease, another label) |
 --         {'conflict', reason} | {'notfound', '0'}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local list = {}
 if raw then list = cjson.decode(raw) end
 for _, a in ipairs(list) do
   if a.annotator == ARGV[4] then
-    if a.lease == ARGV[2] then return {'duplicate', '0'} end
+    if a.lease == ARGV[2] then
+      if a.label == cjson.decode(ARGV[3]).label then return {'duplicate', '0'} end
+      return {'relabel', tostring(a.label)}
+    end
     return {'conflict', 'you already answered item ' .. ARGV[1]}
   end
 end
@@ -23,8 +27,12 @@ if not l then
   return {'conflict', 'no active lease on item ' .. ARGV[1] .. ' (expired?)'}
 end
 local d = cjson.decode(l)
-if d.id ~= ARGV[2] or d.annotator ~= ARGV[4] then
+if d.annotator ~= ARGV[4] then
   return {'conflict', 'item ' .. ARGV[1] .. ' is leased by someone else'}
+end
+if d.id ~= ARGV[2] then
+  return {'conflict', 'lease ' .. ARGV[2] .. ' is not your current lease on item ' .. ARGV[1] ..
+          '; answer with the lease id your last /queue/next returned'}
 end
 list[#list + 1] = cjson.decode(ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
