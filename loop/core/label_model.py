@@ -90,6 +90,12 @@ def _one_hot_votes(P: np.ndarray, n_classes: int) -> sp.csr_matrix:
     return sp.csr_matrix((data, (rows, cols)), shape=(P.shape[0], P.shape[1] * n_classes))
 
 
+def _layer_features(L: np.ndarray, proba: np.ndarray, n_classes: int) -> sp.csr_matrix:
+    """The gold layer's inputs: one-hot votes and the log-posterior."""
+    logp = np.log(np.clip(proba, 1e-6, 1.0))
+    return sp.hstack([_one_hot_votes(L, n_classes), sp.csr_matrix(logp)], format="csr")
+
+
 def _covered_rows(L: np.ndarray) -> np.ndarray:
     """Bool mask of rows with at least one vote (column-wise, fast for tall L)."""
     covered = np.zeros(L.shape[0], dtype=bool)
@@ -226,6 +232,12 @@ class LabelModel(BaseEstimator):
         Check on the random gold itself that it helps (see :meth:`fit`).
     gold_check_min
         Random gold rows needed before the check runs.
+    gold_layer
+        With the check on, also try a logistic regression on top, fitted on
+        the random gold: its inputs are the LF votes (one-hot) and the model's
+        log-posterior, so it can discount LFs that fire together or correct a
+        confused pair. It replaces the posterior only when it predicts held-out
+        random gold significantly better (see :meth:`fit`; ``gold_layer_``).
     max_iter
         Number of EM steps at most.
     tol
@@ -257,6 +269,9 @@ class LabelModel(BaseEstimator):
     n_uncovered_ : rows of the training ``L`` with no vote and no gold label.
     n_iter_, converged_
         EM diagnostics (``converged_`` is True when ``tol`` was reached).
+    gold_check_ : what the check on the random gold found (None without it).
+    gold_layer_ : the fitted gold layer (a scikit-learn ``LogisticRegression``),
+        or None when it is not used.
 
     >>> L = [[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]]
     >>> LabelModel().fit(L).predict(L).tolist()
@@ -274,6 +289,7 @@ class LabelModel(BaseEstimator):
         gold_check: bool = True,
         balance_strength: float = 20.0,
         gold_check_min: int = 30,
+        gold_layer: bool = True,
         max_iter: int = 100,
         tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
@@ -289,6 +305,7 @@ class LabelModel(BaseEstimator):
         self.gold_check = gold_check
         self.balance_strength = balance_strength
         self.gold_check_min = gold_check_min
+        self.gold_layer = gold_layer
         self.max_iter = max_iter
         self.tol = tol
         self.max_fit_rows = max_fit_rows
@@ -345,7 +362,9 @@ class LabelModel(BaseEstimator):
             random dev set). The loop passes its exploration picks.
         """
         self.gold_check_: dict[str, Any] | None = None
+        self.gold_layer_: Any = None
         use = self.GOLD_USES[0]
+        checked = False
         if self.gold_check and y is not None:
             yv = check_gold(y, check_label_matrix(L, n_classes=self.n_classes).shape[0],
                             self.n_classes)
@@ -355,7 +374,12 @@ class LabelModel(BaseEstimator):
             if int(rg.sum()) >= int(self.gold_check_min):
                 self.gold_check_ = self._cross_check(L, yv, rg)
                 use = self.gold_check_["use"]
-        return self._fit_way(use, L, y, random_gold)
+                checked = True
+        self._fit_way(use, L, y, random_gold)
+        if checked and self.gold_layer and self.gold_check_ is not None:
+            self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
+                L, yv, rg, use)
+        return self
 
     _log_prior: np.ndarray
     _W3: np.ndarray
@@ -417,6 +441,46 @@ class LabelModel(BaseEstimator):
                 use, best = u, right[u]
         return {"use": use, "n_random_gold": int(idx.size),
                 "correct": {u: int(r.sum()) for u, r in right.items()}}
+
+    def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str
+                        ) -> tuple[Any, dict[str, Any]]:
+        """A logistic regression over the LF votes (one-hot) and this model's
+        log-posterior, fitted on the random gold, and whether it predicts held-out
+        random gold better than the model alone (three folds; the same sign test
+        as :meth:`_cross_check`). The model's posteriors of the gold rows it is
+        fitted on come from models fitted without them, as at prediction time.
+        Returns ``(layer or None, report)``."""
+        from sklearn.linear_model import LogisticRegression
+
+        L = check_label_matrix(L, n_classes=self.n_classes_)
+        k = self.n_classes_
+        idx = np.flatnonzero(rg)
+        if np.unique(y[idx]).size < k:
+            return None, {"used": False, "why": "a class has no random gold yet"}
+        folds = np.array_split(idx[np.random.default_rng(1).permutation(idx.size)], 3)
+        lp = np.zeros((L.shape[0], k))
+        for fold in folds:  # out-of-fold posteriors of the gold rows
+            y_f, rg_f = y.copy(), rg.copy()
+            y_f[fold], rg_f[fold] = -1, False
+            lp[fold] = self._fit_use(use, L, y_f, rg_f).predict_proba(L[fold])
+        X = _layer_features(L[idx], lp[idx], k)
+        pos = {int(i): j for j, i in enumerate(idx)}
+        right_model = lp[idx].argmax(axis=1) == y[idx]
+        right_layer = right_model.copy()
+        for fold in folds:
+            rows = np.array([pos[int(i)] for i in fold])
+            rest = np.setdiff1d(np.arange(idx.size), rows)
+            if np.unique(y[idx[rest]]).size < 2:
+                continue
+            clf = LogisticRegression(C=1.0, max_iter=1000).fit(X[rest], y[idx[rest]])
+            right_layer[rows] = clf.predict(X[rows]) == y[idx[rows]]
+        gain = int((right_layer & ~right_model).sum())
+        loss = int((~right_layer & right_model).sum())
+        report = {"used": bool(gain - loss > 2 * np.sqrt(gain + loss)),
+                  "correct": {"model": int(right_model.sum()), "layer": int(right_layer.sum())}}
+        if not report["used"]:
+            return None, report
+        return LogisticRegression(C=1.0, max_iter=1000).fit(X, y[idx]), report
 
     def _fit(self, L: Any, y: Any = None, random_gold: Any = None, anchor: float = 0.0
              ) -> LabelModel:
@@ -689,6 +753,12 @@ class LabelModel(BaseEstimator):
             proba = np.exp(logp, out=logp)
             proba /= proba.sum(axis=1, keepdims=True)
         proba[~covered] = self.uncovered_prior_
+        layer = getattr(self, "gold_layer_", None)
+        if layer is not None:
+            out = np.zeros_like(proba)
+            out[:, layer.classes_] = layer.predict_proba(
+                _layer_features(L, proba, self.n_classes_))
+            return out
         return proba
 
     def predict(self, L: Any) -> np.ndarray:

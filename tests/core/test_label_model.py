@@ -266,3 +266,32 @@ def test_random_gold_anchors_the_class_balance():
     assert np.abs(free.class_prior_ - truth).max() > 0.2  # the runaway, unanchored
     with pytest.raises(ValueError, match="balance_strength"):
         LabelModel(balance_strength=-1).fit(L[tr])
+
+
+def test_the_gold_layer_discounts_rules_that_fire_together():
+    """A family whose rules copy each other's firings: with 1,000 random gold
+    labels the model, which counts rules as independent, got worse than with 500
+    (0.906 -> 0.869 on held-out rows). The gold layer (a logistic regression on the
+    votes and the model's log-posterior, fitted on the random gold) is used only
+    because it predicts held-out gold better, and recovers it."""
+    from loop.core.synthetic import rules_task
+
+    L, y, _ = rules_task(n=6000, k=3, m=81, seed=21)
+    tr, te = slice(0, 4000), slice(4000, 6000)
+    gold = _gold_sample(y[tr], 1000, 21)
+    plain = LabelModel(n_classes=3, random_state=0, gold_layer=False).fit(L[tr], gold)
+    lm = LabelModel(n_classes=3, random_state=0).fit(L[tr], gold)
+    assert lm.gold_layer_ is not None and lm.gold_check_["gold_layer"]["used"]
+    assert lm.score(L[te], y[te]) >= plain.score(L[te], y[te]) + 0.05
+    assert np.allclose(lm.predict_proba(L[te]).sum(axis=1), 1.0)
+    # no gold, or too little to check it: no layer
+    assert LabelModel(n_classes=3).fit(L[tr]).gold_layer_ is None
+    assert LabelModel(n_classes=3).fit(L[tr], _gold_sample(y[tr], 20, 0)).gold_layer_ is None
+
+
+def test_the_gold_layer_is_not_used_when_it_predicts_no_better():
+    from loop.core.synthetic import rules_task
+
+    L, y, _ = rules_task(n=3000, k=2, m=30, seed=3, correlated=0.0)
+    lm = LabelModel(n_classes=2, random_state=0).fit(L, _gold_sample(y, 300, 2))
+    assert lm.gold_layer_ is None and lm.gold_check_["gold_layer"]["used"] is False
