@@ -116,6 +116,8 @@ class Recalibrator:
         s = self.store
         if not after_run and s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
             return None  # the running one re-checks the policy when it ends
+        if s.has_flag(pid, "recal_pending"):
+            return None  # one is enqueued and not started: it will see these answers
         args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy))
         meta = {"type": "recalibrate", "project": pid, "auto": True}
         if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
