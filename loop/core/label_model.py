@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from loop.core.metrics import significantly_better
 from loop.core.types import Proba
 from loop.core.validation import (
     check_gold,
@@ -388,19 +389,19 @@ class LabelModel(BaseEstimator):
         use = self.GOLD_USES[0]
         checked = False
         if self.gold_check and y is not None:
-            yv = check_gold(y, check_label_matrix(L, n_classes=self.n_classes).shape[0],
-                            self.n_classes)
+            Lc = check_label_matrix(L, n_classes=self.n_classes)
+            yv = check_gold(y, Lc.shape[0], self.n_classes)
             rg = yv >= 0
             if random_gold is not None:
                 rg &= check_random_gold(random_gold, rg.size)
             if int(rg.sum()) >= int(self.gold_check_min):
-                self.gold_check_ = self._cross_check(L, yv, rg)
+                self.gold_check_ = self._cross_check(Lc, yv, rg)
                 use = self.gold_check_["use"]
                 checked = True
         self._fit_way(use, L, y, random_gold)
         if checked and self.gold_layer and self.gold_check_ is not None:
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
-                L, yv, rg, use)
+                Lc, yv, rg, use)
         return self
 
     _log_prior: np.ndarray
@@ -438,12 +439,11 @@ class LabelModel(BaseEstimator):
         out in turn, the model is fitted each way of :data:`GOLD_USES` with the
         other folds and scored on the held-out rows. The first way is kept
         unless another predicts them better by more than two standard errors of
-        the paired difference (a sign test on the rows where exactly one of the
-        two is right), so noise in a small gold set does not flip the choice."""
+        the paired difference (:func:`~loop.core.metrics.significantly_better`).
+        ``L`` is checked already (:meth:`fit`)."""
         idx = np.flatnonzero(rg)
         order = np.random.default_rng(0).permutation(idx.size)
         folds = np.array_split(idx[order], n_folds)
-        L = check_label_matrix(L, n_classes=self.n_classes)
         right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         pos = 0
         for fold in folds:
@@ -457,9 +457,7 @@ class LabelModel(BaseEstimator):
             pos += fold.size
         use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
         for u in self.GOLD_USES[1:]:
-            gain = int((right[u] & ~best).sum())
-            loss = int((~right[u] & best).sum())
-            if gain - loss > 2 * np.sqrt(gain + loss):
+            if significantly_better(right[u], best):
                 use, best = u, right[u]
         return {"use": use, "n_random_gold": int(idx.size),
                 "correct": {u: int(r.sum()) for u, r in right.items()}}
@@ -472,35 +470,31 @@ class LabelModel(BaseEstimator):
         as :meth:`_cross_check`). The model's posteriors of the gold rows it is
         fitted on come from models fitted without them, as at prediction time.
         Returns ``(layer or None, report)``."""
-        L = check_label_matrix(L, n_classes=self.n_classes_)
         k = self.n_classes_
         idx = np.flatnonzero(rg)
-        if np.unique(y[idx]).size < k:
+        yg = y[idx]
+        if np.unique(yg).size < k:
             return None, {"used": False, "why": "a class has no random gold yet"}
-        folds = np.array_split(idx[np.random.default_rng(1).permutation(idx.size)], 3)
-        lp = np.zeros((L.shape[0], k))
+        # folds as positions into idx (the gold rows)
+        folds = np.array_split(np.random.default_rng(1).permutation(idx.size), 3)
+        lp = np.zeros((idx.size, k))
         for fold in folds:  # out-of-fold posteriors of the gold rows
             y_f, rg_f = y.copy(), rg.copy()
-            y_f[fold], rg_f[fold] = -1, False
-            lp[fold] = self._fit_use(use, L, y_f, rg_f).predict_proba(L[fold])
-        X = _layer_features(L[idx], lp[idx], k)
-        pos = {int(i): j for j, i in enumerate(idx)}
-        right_model = lp[idx].argmax(axis=1) == y[idx]
+            y_f[idx[fold]], rg_f[idx[fold]] = -1, False
+            lp[fold] = self._fit_use(use, L, y_f, rg_f).predict_proba(L[idx[fold]])
+        X = _layer_features(L[idx], lp, k)
+        right_model = lp.argmax(axis=1) == yg
         right_layer = right_model.copy()
         for fold in folds:
-            rows = np.array([pos[int(i)] for i in fold])
-            rest = np.setdiff1d(np.arange(idx.size), rows)
-            if np.unique(y[idx[rest]]).size < 2:
+            rest = np.setdiff1d(np.arange(idx.size), fold)
+            if np.unique(yg[rest]).size < 2:
                 continue
-            clf = _layer_regression().fit(X[rest], y[idx[rest]])
-            right_layer[rows] = clf.predict(X[rows]) == y[idx[rows]]
-        gain = int((right_layer & ~right_model).sum())
-        loss = int((~right_layer & right_model).sum())
-        report = {"used": bool(gain - loss > 2 * np.sqrt(gain + loss)),
+            clf = _layer_regression().fit(X[rest], yg[rest])
+            right_layer[fold] = clf.predict(X[fold]) == yg[fold]
+        used = significantly_better(right_layer, right_model)
+        report = {"used": used,
                   "correct": {"model": int(right_model.sum()), "layer": int(right_layer.sum())}}
-        if not report["used"]:
-            return None, report
-        return _layer_regression().fit(X, y[idx]), report
+        return (_layer_regression().fit(X, yg) if used else None), report
 
     def _fit(self, L: Any, y: Any = None, random_gold: Any = None, anchor: float = 0.0
              ) -> LabelModel:

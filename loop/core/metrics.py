@@ -21,3 +21,17 @@ def score(metric: str, y_true: Any, y_pred: Any) -> float:
     if metric == "f1":
         return float(f1_score(np.asarray(y_true) == 1, np.asarray(y_pred) == 1, zero_division=0))
     raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def significantly_better(new_right: Any, old_right: Any) -> bool:
+    """Whether ``new_right`` (bool per held-out row: predicted right) beats
+    ``old_right`` by more than two standard errors of the paired difference: a
+    sign test on the rows where exactly one of the two is right, so noise in a
+    small gold set does not flip a choice.
+
+    >>> significantly_better([True] * 10, [False] * 10), significantly_better([True], [False])
+    (True, False)
+    """
+    new, old = np.asarray(new_right, dtype=bool), np.asarray(old_right, dtype=bool)
+    gain, loss = int((new & ~old).sum()), int((~new & old).sum())
+    return bool(gain - loss > 2 * np.sqrt(gain + loss))

@@ -25,6 +25,7 @@ from sklearn.base import clone
 
 from loop.core.end_model import EndModel, make_classifier
 from loop.core.label_model import LabelModel
+from loop.core.metrics import significantly_better
 from loop.core.sampling import LoopSampler, Selection
 from loop.core.types import LabelMatrix, Proba
 
@@ -150,9 +151,7 @@ def choose_gold_weight(
     for w in weights:
         if w == best:
             continue
-        gain = int((right[w] & ~right[best]).sum())
-        loss = int((~right[w] & right[best]).sum())
-        if gain - loss > 2 * np.sqrt(gain + loss):
+        if significantly_better(right[w], right[best]):
             best = w
     correct = {w: int(r.sum()) for w, r in right.items()}
     return {"gold_weight": float(best), "n_gold": int((y >= 0).sum()),

@@ -108,12 +108,13 @@ def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     answers = store.answers(pid)
     rows = dict(zip(answers, store.rows_of(pid, list(answers)).tolist(), strict=True))
     who = [{**a, "role": "annotator"} for a in store.annotators(pid)]
-    if store.annotator_stats(pid, "admin", 0)["answers_total"]:
-        who.append({"name": "admin", "created_at": None, "role": "admin"})
+    who.append({"name": "admin", "created_at": None, "role": "admin"})
     out = []
     for a in who:
         name = a["name"]
         st = store.annotator_stats(pid, name, 0)
+        if a["role"] == "admin" and not st["answers_total"]:
+            continue  # no answers given with an admin key
         with_others = same_others = with_model = same_model = 0
         for iid, ans in answers.items():
             mine = next((x for x in ans if x["annotator"] == name), None)

@@ -206,7 +206,8 @@ class QueueMixin(StoreBase):
     def annotator_stats(self, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:
         k = self._k
         total, today = self.r.mget(k(pid, "n", annotator), k(pid, "n", annotator, _today()))
-        hist = [x.decode() for x in self.r.lrange(k(pid, "hist", annotator), 0, n_history - 1)]
+        hist = ([x.decode() for x in self.r.lrange(k(pid, "hist", annotator), 0, n_history - 1)]
+                if n_history > 0 else [])  # LRANGE 0 -1 would read the whole history
         return {"answers_total": int(total or 0), "answers_today": int(today or 0),
                 "history": hist}
 
