@@ -16,6 +16,12 @@ RQ's default :class:`~rq.Worker` with three additions:
   (retried while it has retries left, else failed with ``AbandonedJobError``).
   RQ alone notices only after its heartbeat TTL (job monitoring interval + 60 s,
   then up to 10 minutes for the next registry cleanup).
+* **Jobs popped by a dying worker run anyway**: a worker killed while it waits in
+  its blocking pop (BLMOVE) can still be handed a job by Redis, which then sits in
+  RQ's intermediate list with nobody to start it; RQ would only fail it, minutes
+  later. The same sweep puts such a job (still ``queued``, not started by anyone,
+  stranded for :attr:`LoopWorker.stranded_after` seconds) back at the head of
+  its queue.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import gc
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from rq import Worker
@@ -66,6 +73,51 @@ def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     return found
 
 
+# Atomically: a job still "queued" leaves the intermediate list for the head of
+# its queue. A worker that starts it first sets it "started" in one transaction.
+_REQUEUE = """
+if redis.call('HGET', KEYS[3], 'status') ~= 'queued' then return 0 end
+if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return 0 end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[str]:
+    """Put back at the head of its queue each job that has sat for ``after``
+    seconds in RQ's intermediate list (popped, never started: its worker died
+    between the pop and the start); returns their ids.
+
+    A live worker starts a job milliseconds after popping it (it is then in the
+    started-job registry, and ``started`` once its horse runs), so a job found
+    there on two sweeps ``after`` seconds apart was popped by a dead worker.
+    """
+    from rq.job import Job
+
+    moved: list[str] = []
+    now = time.time()
+    for queue in queues:
+        started = {parse_composite_key(e.decode() if isinstance(e, bytes) else e)[0]
+                   for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)}
+        for raw in connection.lrange(queue.intermediate_queue_key, 0, -1):
+            job_id = raw.decode() if isinstance(raw, bytes) else raw
+            seen_key = f"loop:stranded:{job_id}"
+            if job_id in started:
+                continue
+            connection.set(seen_key, now, nx=True, ex=3600)
+            first = float(connection.get(seen_key) or now)
+            if now - first < after:
+                continue
+            if connection.eval(_REQUEUE, 3, queue.key, queue.intermediate_queue_key,
+                               Job.key_for(job_id), job_id):
+                moved.append(job_id)
+            connection.delete(seen_key, queue.intermediate_queue.get_first_seen_key(job_id))
+    if moved:
+        log.warning("jobs popped by a worker that died before starting them, "
+                    "queued again: %s", moved)
+    return moved
+
+
 def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -81,6 +133,8 @@ class LoopWorker(Worker):
     liveness_ttl = 12
     #: Seconds between beats (and between sweeps, by one worker at a time).
     beat_every = 3.0
+    #: Seconds a popped job may wait unstarted before it counts as stranded.
+    stranded_after = 6.0
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         preload()
@@ -110,6 +164,7 @@ class LoopWorker(Worker):
                 if self.connection.set("loop:janitor", self.name, nx=True,
                                        ex=max(1, int(self.beat_every))):
                     sweep_abandoned(self.connection, self.queues)
+                    requeue_stranded(self.connection, self.queues, self.stranded_after)
             except Exception:  # a Redis hiccup must not kill the beat
                 log.exception("liveness beat failed; trying again")
 

@@ -94,6 +94,42 @@ def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
     assert L.shape == (350, 1) and meta["n_items"] == 350
 
 
+def _blocked_in_pop(rconn):
+    return any(c.get("cmd") == "blmove" for c in rconn.client_list())
+
+
+@pytest.mark.slow
+def test_job_handed_to_a_worker_that_died_in_its_pop_still_runs(client, rconn, workers):
+    """Redis can hand a job to a worker killed while it waits in BLMOVE; the job
+    then sits in RQ's intermediate list, popped and never started. Reproduced for
+    certain: the worker is frozen in its pop, the job is enqueued (Redis moves it
+    to the frozen worker), then the worker is killed."""
+    from rq import Queue
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT"}).json["id"]
+    client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    workers.start("w1")
+    assert _wait(lambda: _blocked_in_pop(rconn), timeout=60)
+    os.killpg(workers.procs["w1"].pid, signal.SIGSTOP)
+    jid = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
+                      json={"type": "apply_lfs"}).json["job_id"]
+    q = Queue("loop", connection=rconn)
+    assert _wait(lambda: jid.encode() in rconn.lrange(q.intermediate_queue_key, 0, -1))
+    workers.kill9("w1")
+    killed = time.time()
+    workers.start("w2")
+    assert _wait(lambda: client.get(f"/api/jobs/{jid}", headers=auth()).json["status"]
+                 in ("finished", "failed"), timeout=60)
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "finished", st
+    assert st["result"]["n_items"] == 350
+    assert rconn.llen(q.intermediate_queue_key) == 0
+    print(f"stranded job finished {time.time() - killed:.1f} s after the kill")
+
+
 def _answer_some(client, pid, tok, n):
     for _ in range(n):
         r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok))
@@ -195,3 +231,20 @@ def test_acknowledged_answers_survive_redis_kill9(tmp_path):
         assert store2.queue_size(p) == 15 and store2.pool_size(p) == 15
     finally:
         server2.shutdown()
+
+
+def test_requeue_stranded_moves_only_jobs_nobody_started(rconn):
+    from rq import Queue
+
+    from loop.service.worker import requeue_stranded
+
+    q = Queue("loop", connection=rconn)
+    stranded = q.enqueue("builtins.len", "ab")
+    running = q.enqueue("builtins.len", "abc")
+    for _ in range(2):
+        rconn.lmove(q.key, q.intermediate_queue_key)  # popped, as by a worker
+    running.set_status("started")
+    assert requeue_stranded(rconn, [q], after=60) == []  # first sight: too soon to tell
+    assert requeue_stranded(rconn, [q], after=0) == [stranded.id]
+    assert q.job_ids == [stranded.id]
+    assert [j.decode() for j in rconn.lrange(q.intermediate_queue_key, 0, -1)] == [running.id]
