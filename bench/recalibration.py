@@ -119,6 +119,11 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
     recs = {str(r): json.dumps({"label": int(y[r]), "annotator": "seed", "at": now,
                                 "lease": f"seed{r}"}) for r in rows}
     store.r.hset(store._k(pid, "gold"), mapping=recs)
+    # The sampler's exploration share of them was drawn at random (LoopSampler's
+    # random picks are remembered as audit items): that gold re-estimates the
+    # label model and judges it (gold check, gold layer, the end model's gold weight).
+    n_random = int(round(args.random_share * len(rows)))
+    store.add_audit(pid, [str(r) for r in rows[:n_random]])
     store.r.srem(store._k(pid, "pool"), *recs)
     # The last answer, through the real path.
     leased = store.lease_next(pid, "bench", 300)
@@ -157,11 +162,14 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
         print(f"  n={n:,} run {rep + 1}: recalibrate {total:.2f} s, steps "
               f"{[round(s, 2) for s in steps]}, queue {out['queue_size']}; end-model job "
               f"{em_total:.2f} s", file=sys.stderr, flush=True)
-    best = min(runs, key=lambda r: r["total"])
+    # The first run checks how the label model uses the random gold and chooses the
+    # end model's gold weight; the next keep those decisions (until the random gold
+    # grows by a quarter): the latency is the best of those.
+    best = min(runs[1:] or runs, key=lambda r: r["total"])
     # Free the memory of this project before the next size.
     for key in store.r.scan_iter(match=f"loop:p:{pid}:*", count=10000):
         store.r.unlink(key)
-    return {"n": n, "runs": runs, "best": best, "gold": len(rows) + 1}
+    return {"n": n, "runs": runs, "best": best, "gold": len(rows) + 1, "n_random": n_random}
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str) -> str:
@@ -182,7 +190,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "`RedisStore` (not the upload "
         f"endpoint / apply-LFs jobs); {args.eval:,} eval items held out; {args.gold:,} earlier "
         "answers in the gold hash plus one last answer through `lease_next` + "
-        f"`store_answer`; queue size {args.queue_size}. Best of {args.repeats} runs.",
+        f"`store_answer`; queue size {args.queue_size}. "
+        f"{results[0]['n_random']:,} of the earlier answers were drawn at random "
+        "(exploration picks): the first recalibration runs the label model's gold check "
+        "(15 fits on at most 20,000 unlabeled rows plus the gold) and the first end-model "
+        "job chooses the gold weight (12 fits); the runs after keep those decisions, as "
+        "the service does until the random gold has grown by a quarter. Latency: the best "
+        f"of the {args.repeats - 1} runs after the first.",
         "",
         "`models.recalibrate` is the fast path the automatic trigger runs "
         "(`loop.core.step.loop_step`, the step `LabelingLoop` runs): (1) read the "
@@ -201,14 +215,16 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "latency goal. The TF-IDF build happened once, in the initial pipeline.",
         "",
         "| items | recalibrate = latency (s) | 1 read state, fit label model, rank | "
-        "2 write proba, queue, metrics | goal < 1 s | end-model job (s) |",
-        "|---:|---:|---:|---:|---|---:|",
+        "2 write proba, queue, metrics | goal < 1 s | end-model job (s) | first run, "
+        "with the gold check (s) | first end-model job, gold weight chosen (s) |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
         b = r["best"]
         s = b["steps"] + [float("nan")] * (2 - len(b["steps"]))
         lines.append(f"| {r['n']:,} | {b['total']:.2f} | {s[0]:.2f} | {s[1]:.2f} | "
-                     f"{'met' if b['total'] < 1 else 'not met'} | {b['em_total']:.2f} |")
+                     f"{'met' if b['total'] < 1 else 'not met'} | {b['em_total']:.2f} | "
+                     f"{r['runs'][0]['total']:.2f} | {r['runs'][0]['em_total']:.2f} |")
     for title, key in (("fast path", "detail"),
                        ("end-model job", "em_detail")):
         labels = sorted({k for r in results for k in r["best"][key]})
@@ -230,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--gold", type=int, default=2000, help="earlier answers in the gold hash")
+    ap.add_argument("--random-share", type=float, default=0.2,
+                    help="share of the earlier answers drawn at random (exploration)")
     ap.add_argument("--eval", type=int, default=1000, help="held-out items with uploaded gold")
     ap.add_argument("--queue-size", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=2)

@@ -119,6 +119,12 @@ def _layer_features(L: np.ndarray, proba: np.ndarray, n_classes: int) -> sp.csr_
     return sp.hstack([_one_hot_votes(L, n_classes), sp.csr_matrix(logp)], format="csr")
 
 
+#: Up to this many rows, :meth:`LabelModel._log_joint` sums the LF weights row by
+#: row instead of through tables of every vote combination (the gold check predicts
+#: held-out folds of a few hundred rows 16 times per fit).
+_DIRECT_ROWS = 4096
+
+
 def _covered_rows(L: np.ndarray) -> np.ndarray:
     """Bool mask of rows with at least one vote (column-wise, fast for tall L)."""
     covered = np.zeros(L.shape[0], dtype=bool)
@@ -261,6 +267,14 @@ class LabelModel(BaseEstimator):
         log-posterior, so it can discount LFs that fire together or correct a
         confused pair. It replaces the posterior only when it predicts held-out
         random gold significantly better (see :meth:`fit`; ``gold_layer_``).
+        ``"use"``: fit the layer and use it without checking (a decision of an
+        earlier check kept, see ``gold_use``).
+    gold_use
+        ``None``: the check decides how the random gold enters the fit. One of
+        :data:`GOLD_USES`: that way, without checking: what an earlier check of
+        a model on much the same gold decided (``gold_check_["use"]``), kept by
+        :func:`loop.core.step.fit_label_model` until the random gold has grown
+        by a quarter, because a check costs 15 fits.
     max_iter
         Number of EM steps at most.
     tol
@@ -312,7 +326,8 @@ class LabelModel(BaseEstimator):
         gold_check: bool = True,
         balance_strength: float = 20.0,
         gold_check_min: int = 30,
-        gold_layer: bool = True,
+        gold_layer: bool | str = True,
+        gold_use: str | None = None,
         max_iter: int = 100,
         tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
@@ -329,6 +344,7 @@ class LabelModel(BaseEstimator):
         self.balance_strength = balance_strength
         self.gold_check_min = gold_check_min
         self.gold_layer = gold_layer
+        self.gold_use = gold_use
         self.max_iter = max_iter
         self.tol = tol
         self.max_fit_rows = max_fit_rows
@@ -386,6 +402,10 @@ class LabelModel(BaseEstimator):
         """
         self.gold_check_: dict[str, Any] | None = None
         self.gold_layer_: Any = None
+        if self.gold_layer not in (True, False, "use"):
+            raise ValueError(f"gold_layer must be True, False or 'use', got {self.gold_layer!r}")
+        if self.gold_use is not None:
+            return self._fit_kept(L, y, random_gold)
         use = self.GOLD_USES[0]
         checked = False
         if self.gold_check and y is not None:
@@ -395,6 +415,7 @@ class LabelModel(BaseEstimator):
             if random_gold is not None:
                 rg &= check_random_gold(random_gold, rg.size)
             if int(rg.sum()) >= int(self.gold_check_min):
+                Lc, yv, rg = self._check_rows(Lc, yv, rg)
                 self.gold_check_ = self._cross_check(Lc, yv, rg)
                 use = self.gold_check_["use"]
                 checked = True
@@ -403,6 +424,42 @@ class LabelModel(BaseEstimator):
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
                 Lc, yv, rg, use)
         return self
+
+    def _fit_kept(self, L: Any, y: Any, random_gold: Any) -> LabelModel:
+        """:meth:`fit` with the decisions of an earlier check (``gold_use``, and
+        ``gold_layer="use"``) instead of a check."""
+        if self.gold_use not in self.GOLD_USES:
+            raise ValueError(f"gold_use must be None or one of {self.GOLD_USES}, "
+                             f"got {self.gold_use!r}")
+        self._fit_way(self.gold_use, L, y, random_gold)
+        if y is None:
+            return self
+        Lc = check_label_matrix(L, n_classes=self.n_classes)
+        yv = check_gold(y, Lc.shape[0], self.n_classes)
+        rg = yv >= 0
+        if random_gold is not None:
+            rg &= check_random_gold(random_gold, rg.size)
+        self.gold_check_ = {"use": self.gold_use, "kept": True}
+        if self.gold_layer == "use":
+            Lk, yk, rk = self._check_rows(Lc, yv, rg)
+            self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
+                Lk, yk, rk, self.gold_use, check=False)
+        return self
+
+    def _check_rows(self, L: np.ndarray, y: np.ndarray, rg: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows the gold check and the gold layer fit on: every row up to
+        ``max_fit_rows`` unlabeled ones, else the same fixed subsample of them
+        :meth:`_fit` takes plus every gold row, drawn once instead of by each of the
+        check's 15 fits (whose cost was then that of scanning all of ``L``)."""
+        cap = self.max_fit_rows
+        unl = np.flatnonzero(y < 0)
+        if cap is None or unl.size <= int(cap):
+            return L, y, rg
+        keep = np.zeros(y.size, dtype=bool)
+        keep[unl[np.random.default_rng(0).choice(unl.size, int(cap), False)]] = True
+        keep |= y >= 0
+        return L[keep], y[keep], rg[keep]
 
     _log_prior: np.ndarray
     _W3: np.ndarray
@@ -459,16 +516,17 @@ class LabelModel(BaseEstimator):
         for u in self.GOLD_USES[1:]:
             if significantly_better(right[u], best):
                 use, best = u, right[u]
-        return {"use": use, "n_random_gold": int(idx.size),
+        return {"use": use, "n_random_gold": int(idx.size), "n_lfs": int(L.shape[1]),
                 "correct": {u: int(r.sum()) for u, r in right.items()}}
 
-    def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str
-                        ) -> tuple[Any, dict[str, Any]]:
+    def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
+                        check: bool = True) -> tuple[Any, dict[str, Any]]:
         """A logistic regression over the LF votes (one-hot) and this model's
         log-posterior, fitted on the random gold, and whether it predicts held-out
         random gold better than the model alone (three folds; the same sign test
         as :meth:`_cross_check`). The model's posteriors of the gold rows it is
         fitted on come from models fitted without them, as at prediction time.
+        ``check=False``: fitted and used without the comparison (a kept decision).
         Returns ``(layer or None, report)``."""
         k = self.n_classes_
         idx = np.flatnonzero(rg)
@@ -483,6 +541,8 @@ class LabelModel(BaseEstimator):
             y_f[idx[fold]], rg_f[idx[fold]] = -1, False
             lp[fold] = self._fit_use(use, L, y_f, rg_f).predict_proba(L[idx[fold]])
         X = _layer_features(L[idx], lp, k)
+        if not check:
+            return _layer_regression().fit(X, yg), {"used": True, "kept": True}
         right_model = lp.argmax(axis=1) == yg
         right_layer = right_model.copy()
         for fold in folds:
@@ -710,6 +770,8 @@ class LabelModel(BaseEstimator):
             logp = np.empty((n, k), dtype=np.float64)
             logp[:] = start_row
         W = self._W3
+        if n <= _DIRECT_ROWS:
+            return self._log_joint_direct(L, logp, g)
         # Votes as unsigned codes (abstain -1 -> the top value), so one look-up
         # per column turns a vote into its place value in the group's code.
         U = L.view(np.uint8 if L.dtype == np.int8 else np.uint16) if L.dtype in (
@@ -745,6 +807,27 @@ class LabelModel(BaseEstimator):
                 covered[a:b] |= code != 0
                 out += table[code]
         return logp, covered
+
+    def _log_joint_direct(self, L: np.ndarray, logp: np.ndarray, g: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_log_joint` for a few rows: the same sums in the same order (per
+        group of ``g`` LFs, from zero), without building the groups' tables, whose
+        cost (3^10 entries per group with two classes) is fixed whatever the rows."""
+        n, m = L.shape
+        k = self.n_classes_
+        W = self._W3
+        rows = np.arange(n)
+        for start in range(0, m, g):
+            acc = np.zeros((n, k))
+            for j in range(start, min(m, start + g)):
+                v = L[:, j].astype(np.intp)
+                on = v >= 0
+                acc[rows[on]] += W[j][v[on]]
+            if k == 2:
+                logp += acc[:, 1] - acc[:, 0]
+            else:
+                logp += acc
+        return logp, _covered_rows(L)
 
     def predict_proba(self, L: Any) -> Proba:
         """(n_items, n_classes) posterior class probabilities.

@@ -109,9 +109,11 @@ class LabelingLoop:
     def fit(self) -> LabelingLoop:
         """Refit the label model on ``L`` and all gold, then the end model on its
         soft labels (rows some LF covers) plus the gold (:mod:`loop.core.step`)."""
+        last = getattr(self, "label_model_", None)
         self.label_model_ = fit_label_model(self.L, self.y, self.random_gold,
                                             n_classes=self.n_classes,
-                                            label_model=self.label_model)
+                                            label_model=self.label_model,
+                                            checked=getattr(last, "gold_check_", None))
         self.lm_proba_: Proba = self.label_model_.predict_proba(self.L)
         self.end_model_: Any = None
         self.end_proba_: Proba | None = None

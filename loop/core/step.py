@@ -42,15 +42,29 @@ def _covered(L: LabelMatrix) -> np.ndarray:
     return np.asarray((np.asarray(L) >= 0).any(axis=1), dtype=bool)
 
 
+#: The label model's gold check runs again once the random gold has grown by this
+#: factor since it last ran; in between, fits keep its decisions.
+RECHECK_GROWTH = 1.25
+
+
 def fit_label_model(
     L: LabelMatrix, y: np.ndarray, random_gold: np.ndarray | None = None, *,
     n_classes: int, label_model: Any = None, random_state: Any = 0,
+    checked: dict[str, Any] | None = None,
 ) -> Any:
     """A label model fitted on ``L`` and every gold label in ``y`` (-1 = unknown).
 
     Only gold in ``random_gold`` (drawn at random: exploration picks, uploaded or
     dev-set labels) re-estimates LF precisions; gold an uncertainty sampler
     picked is a biased sample and only fixes its own rows.
+
+    ``checked``: the ``gold_check_`` of the previous fit. Until the random gold
+    has grown by :data:`RECHECK_GROWTH` since that check (or the number of LFs
+    changed), its decisions (how the
+    gold enters the fit, whether the gold layer is used) are kept instead of
+    checked again: a check is 15 fits, and it ran on much the same gold. So the
+    check runs at 30, 38, 48, ... random gold labels, as the end model's gold
+    weight is re-chosen (:func:`update_gold_weight`).
 
     >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0]])
     >>> fit_label_model(L, np.array([1, -1, -1, -1]), n_classes=2).predict(L).shape
@@ -60,7 +74,29 @@ def fit_label_model(
     rg = None if random_gold is None else np.asarray(random_gold, dtype=bool) & (y >= 0)
     model = (clone(label_model) if label_model is not None
              else LabelModel(n_classes=n_classes, random_state=random_state))
-    return model.fit(L, y, random_gold=rg)
+    n_random = int((y >= 0).sum()) if rg is None else int(rg.sum())
+    keep = _kept_check(model, checked, n_random, np.shape(L)[1])
+    if not keep:
+        return model.fit(L, y, random_gold=rg)
+    model.set_params(**keep).fit(L, y, random_gold=rg)
+    # what the check found, at the gold it had, and that it was kept
+    model.gold_check_ = {**(checked or {}), **(model.gold_check_ or {})}
+    return model
+
+
+def _kept_check(model: Any, checked: dict[str, Any] | None, n_random: int,
+                n_lfs: int) -> dict[str, Any]:
+    """The parameters that keep ``checked``'s decisions, or {} to check again
+    (also when the LFs are not the ones checked)."""
+    if (not checked or checked.get("use") is None or checked.get("n_lfs") != n_lfs
+            or "gold_use" not in model.get_params() or model.get_params()["gold_use"]
+            or not model.get_params().get("gold_check", False)):
+        return {}
+    if n_random >= RECHECK_GROWTH * int(checked.get("n_random_gold", 0)):
+        return {}
+    layer = model.get_params().get("gold_layer")
+    used = bool((checked.get("gold_layer") or {}).get("used"))
+    return {"gold_use": checked["use"], "gold_layer": "use" if layer and used else False}
 
 
 def soft_labels(lm_proba: Proba, L: LabelMatrix) -> Proba:
@@ -226,9 +262,11 @@ def loop_step(
     L: LabelMatrix, y: np.ndarray, random_gold: np.ndarray | None, n: int, *, n_classes: int,
     end_proba: Proba | None = None, X: Any = None, exclude: Any = None, sampler: Any = None,
     label_model: Any = None, max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
+    checked: dict[str, Any] | None = None,
 ) -> StepResult:
     """After new answers: refit the label model with all gold, then rank the next
     ``n`` items with it and the end model's last probabilities ``end_proba``.
+    ``checked``: the label model's last gold check (see :func:`fit_label_model`).
 
     >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0], [-1, -1], [0, 1]])
     >>> y = np.array([1, -1, -1, -1, -1, -1])
@@ -237,7 +275,7 @@ def loop_step(
     ((6, 2), 2)
     """
     lm = fit_label_model(L, y, random_gold, n_classes=n_classes, label_model=label_model,
-                         random_state=random_state)
+                         random_state=random_state, checked=checked)
     proba = lm.predict_proba(L)
     sel = rank(L, proba, y, n, end_proba=end_proba, X=X, exclude=exclude, sampler=sampler,
                max_rows=max_rows, random_state=random_state)

@@ -80,13 +80,16 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     st = State(store, pid)
     X = text_features(store, st, build=False)
     em = _end_proba(store, st)
+    # the label model's last gold check: kept until the random gold grows by a quarter
+    last = store.model_summary(pid, "label_model") or {}
     out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
-                    exclude=st.exclude())
+                    exclude=st.exclude(), checked=last.get("gold_check"))
     store.save_proba(pid, "label_model", out.lm_proba)
     store.save_model_summary(pid, "label_model", {
         "accuracy": [None if not np.isfinite(a) else float(a)
                      for a in np.asarray(getattr(out.label_model, "accuracy_", []), float)],
         "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
+        "gold_check": out.label_model.gold_check_,
         "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version})
     if progress is not None:
         progress(1, 2)

@@ -95,3 +95,39 @@ def test_a_new_L_is_published_in_one_switch(client, store, project):
     # finds it), then expires
     assert all(0 < store.r.ttl(k) <= 600 for k in old_chunks)
     assert all(store.r.ttl(k) == -1 for k in meta2["chunks"])
+
+
+def test_the_gold_check_is_kept_between_recalibrations_as_in_labeling_loop(store):
+    """With 30+ random gold the label model checks how to use it (15 fits); the fast
+    path keeps that decision until the random gold grew by a quarter, in the
+    service (label-model summary) exactly as in ``LabelingLoop``."""
+    import json
+
+    from loop.service.synthetic import write_project
+
+    pid, y = write_project(store, 3000, n_eval=200)
+    models.recalibrate(store, pid, 20)
+    st = State(store, pid)
+    loop = LabelingLoop(st.L, n_classes=2, random_state=0)
+    rows = [r for r in np.random.default_rng(0).permutation(3000)
+            if str(r) not in store.eval_ids(pid)]
+
+    def answer(rs):  # random picks (exploration), as the sampler draws them
+        store.r.hset(store._k(pid, "gold"), mapping={
+            str(r): json.dumps({"label": int(y[r]), "annotator": "t", "at": 0, "lease": f"l{r}"})
+            for r in rs})
+        store.add_audit(pid, [str(r) for r in rs])
+        loop.teach(np.asarray(rs), y[np.asarray(rs)], refit=False, random=True)
+        models.recalibrate(store, pid, 20)
+        loop.fit()
+        check = store.model_summary(pid, "label_model")["gold_check"]
+        assert np.array_equal(loop.lm_proba_, store.load_proba(pid, "label_model", 2))
+        assert check == json.loads(json.dumps(loop.label_model_.gold_check_))
+        return check
+
+    first = answer(rows[:40])
+    assert first["n_random_gold"] == 40 and "kept" not in first
+    kept = answer(rows[40:45])
+    assert kept["kept"] and kept["n_random_gold"] == 40
+    again = answer(rows[45:50])  # 50 >= 1.25 x 40
+    assert "kept" not in again and again["n_random_gold"] == 50
