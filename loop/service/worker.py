@@ -22,6 +22,13 @@ RQ's default :class:`~rq.Worker` with three additions:
   later. The same sweep puts such a job (still ``queued``, not started by anyone,
   stranded for :attr:`LoopWorker.stranded_after` seconds) back at the head of
   its queue.
+* **The scheduler comes back within seconds**: RQ's scheduler (delayed jobs: a
+  recalibration due at the end of the minimum gap) runs in one worker at a time,
+  under a lock that outlives a killed holder by a minute, and RQ's other workers
+  try to take it over only every 10 minutes. Here the sweep frees the lock of a
+  scheduler whose worker's liveness key expired, and an idle worker without a
+  scheduler looks every :attr:`LoopWorker.scheduler_check_every` seconds whether
+  one is running, and starts one if not.
 """
 
 from __future__ import annotations
@@ -118,6 +125,39 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
     return moved
 
 
+#: Hash: RQ scheduler name -> the name of the LoopWorker that started it.
+SCHEDULERS_KEY = "loop:schedulers"
+
+# Atomically: free a scheduler lock still held by ``ARGV[1]``.
+_FREE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def free_dead_schedulers(connection: Any, queues: list[Any]) -> list[str]:
+    """Free the scheduler locks held by schedulers of ``LoopWorker`` workers whose
+    liveness key expired; returns the queue names whose lock was freed."""
+    from rq.scheduler import RQScheduler
+
+    freed = []
+    for queue in queues:
+        key = RQScheduler.get_locking_key(queue.name)
+        holder = connection.get(key)
+        if holder is None:
+            continue
+        owner = connection.hget(SCHEDULERS_KEY, holder)
+        name = owner.decode() if isinstance(owner, bytes) else owner
+        if (name and connection.sismember(WORKERS_KEY, name)
+                and not connection.exists(alive_key(name))
+                and connection.eval(_FREE_LOCK, 1, key, holder)):
+            connection.hdel(SCHEDULERS_KEY, holder)
+            freed.append(queue.name)
+    if freed:
+        log.warning("scheduler lock of a dead worker freed for queues %s", freed)
+    return freed
+
+
 def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -135,6 +175,39 @@ class LoopWorker(Worker):
     beat_every = 3.0
     #: Seconds a popped job may wait unstarted before it counts as stranded.
     stranded_after = 6.0
+    #: Seconds at most between an idle worker's looks for a running scheduler.
+    scheduler_check_every = 5
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # an idle worker wakes this often (RQ: worker TTL - 15 s = 405 s) to see
+        # whether a scheduler needs starting
+        if getattr(self, "scheduler", None) is None:
+            return int(super().dequeue_timeout)
+        return min(int(super().dequeue_timeout), self.scheduler_check_every)
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        return bool(super().should_run_maintenance_tasks) or self._scheduler_missing()
+
+    def _scheduler_missing(self) -> bool:
+        """This worker runs with a scheduler, its own is not running, and no other
+        holds the lock of one of its queues."""
+        sched = getattr(self, "scheduler", None)
+        if sched is None or self.last_cleaned_at is None:
+            return False
+        proc = getattr(sched, "_process", None)
+        if proc is not None and proc.is_alive():
+            return False
+        return any(not self.connection.exists(sched.get_locking_key(q.name))
+                   for q in self.queues)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        sched = getattr(self, "scheduler", None)
+        proc = getattr(sched, "_process", None)
+        if sched is not None and proc is not None and proc.is_alive():
+            self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         preload()
@@ -152,6 +225,9 @@ class LoopWorker(Worker):
             with self.connection.pipeline() as p:
                 p.delete(alive_key(self.name))
                 p.srem(WORKERS_KEY, self.name)
+                sched = getattr(self, "scheduler", None)
+                if sched is not None:
+                    p.hdel(SCHEDULERS_KEY, sched.name)
                 p.execute()
 
     def _beat_once(self) -> None:
@@ -165,6 +241,7 @@ class LoopWorker(Worker):
                                        ex=max(1, int(self.beat_every))):
                     sweep_abandoned(self.connection, self.queues)
                     requeue_stranded(self.connection, self.queues, self.stranded_after)
+                    free_dead_schedulers(self.connection, self.queues)
             except Exception:  # a Redis hiccup must not kill the beat
                 log.exception("liveness beat failed; trying again")
 

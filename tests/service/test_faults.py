@@ -248,3 +248,30 @@ def test_requeue_stranded_moves_only_jobs_nobody_started(rconn):
     assert requeue_stranded(rconn, [q], after=0) == [stranded.id]
     assert q.job_ids == [stranded.id]
     assert [j.decode() for j in rconn.lrange(q.intermediate_queue_key, 0, -1)] == [running.id]
+
+
+@pytest.mark.slow
+def test_a_killed_workers_scheduler_is_replaced_within_seconds(rconn, workers):
+    """Delayed jobs (a recalibration due at the end of the minimum gap) need RQ's
+    scheduler, which runs in one worker under a lock that outlives a killed holder
+    by a minute; RQ's other workers looked for it again only every 10 minutes."""
+    from datetime import timedelta
+
+    from rq import Queue
+    from rq.scheduler import RQScheduler
+
+    lock = RQScheduler.get_locking_key("loop")
+    workers.start("w1")  # alone: it takes the scheduler lock
+    assert _wait(lambda: rconn.exists(lock), timeout=60)
+    workers.start("w2")
+    assert _wait(lambda: rconn.sismember("loop:workers", "w2"), timeout=60)
+    time.sleep(1)
+    workers.kill9("w1")  # with its work horse and its scheduler
+    killed = time.time()
+    job = Queue("loop", connection=rconn).enqueue_in(timedelta(seconds=1), "builtins.len", "ab")
+    assert _wait(lambda: job.get_status(refresh=True) == "finished", timeout=45), \
+        job.get_status(refresh=True)
+    from loop.service.worker import SCHEDULERS_KEY
+
+    assert rconn.hget(SCHEDULERS_KEY, rconn.get(lock)) == b"w2"
+    print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler's worker died")
