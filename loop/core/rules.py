@@ -91,9 +91,12 @@ class Rule:
         kind = d.get("kind")
         if kind not in KINDS:
             raise ValueError(f"rule kind must be one of {list(KINDS)}, got {kind!r}")
-        kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind,
-                              "whole_word": bool(d.get("whole_word", True)),
-                              "case_sensitive": bool(d.get("case_sensitive", False))}
+        flags = {"whole_word": d.get("whole_word", True),
+                 "case_sensitive": d.get("case_sensitive", False)}
+        for flag, v in flags.items():
+            if not isinstance(v, bool):  # "false" would be truthy
+                raise ValueError(f"{flag} must be true or false, got {v!r}")
+        kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
         if kind == "keywords":
             words = d.get("keywords")
             if isinstance(words, str):

@@ -51,6 +51,10 @@ def test_regex_and_field_rules():
     ({"name": "x", "label": 0, "kind": "regex", "pattern": "(unclosed"}, "compile"),
     ({"name": "x", "label": 0, "kind": "field", "field": "f", "op": ">", "value": "big"},
      "number"),
+    ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"],
+      "case_sensitive": "false"}, "case_sensitive must be true or false"),
+    ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"], "whole_word": "no"},
+     "whole_word must be true or false"),
 ])
 def test_bad_rules_are_refused_with_a_reason(bad, why):
     with pytest.raises(ValueError, match=why):
