@@ -67,6 +67,11 @@ class NotReady(Conflict):
     """A step ran before the one it needs (e.g. fit before applying LFs)."""
 
 
+class LFRunSuperseded(NotReady):
+    """Another apply-LFs run published ``L`` while this one ran (its merge would
+    overwrite newer columns); the worker plans a new run if LFs are still missing."""
+
+
 class LFTimeout(LoopError):
     """An LF ran past the time limit of its apply-LFs chunk (never retried)."""
 

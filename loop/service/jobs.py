@@ -93,8 +93,11 @@ def _fetch(connection: Any, job_id: Any) -> Job:
         raise JobNotFound(f"no job {job_id!r}") from None
 
 
-def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
-    """The API view of a job: id, type, status, progress, result, error, traceback, times."""
+def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
+    """The API view of a job: id, type, status, progress, result, error, traceback, times.
+
+    An apply-LFs run superseded by another and planned again shows the status of
+    the run that replaced it (``result["reapplied_as"]`` of its merge)."""
     job = _fetch(connection, job_id)
     meta = job.get_meta(refresh=True)
     status = job.get_status(refresh=False)
@@ -113,6 +116,9 @@ def job_status(connection: Any, job_id: Any) -> dict[str, Any]:
         plan = result or {}
         merge = job_status(connection, meta["merge_job"])
         status, result, ended = merge["status"], merge["result"], None
+        again = (result or {}).get("reapplied_as") if status == "finished" else None
+        if again and _hops < 10:
+            return {**job_status(connection, again, _hops + 1), "id": job.id}
         if status == "finished":
             result = {**(result or {}), "units": plan.get("units")}
             ended = merge["ended_at"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
-from loop.errors import LFTimeout, NotReady
+from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service.rules import project_lfs
 from loop.storage import RedisStore
 
@@ -133,13 +133,26 @@ def apply_unit(
             "n_errors": sum(e.count for e in res.errors.values())}
 
 
+def up_to_date(store: RedisStore, pid: str) -> bool:
+    """Whether the published ``L`` has every item and every LF (module and enabled
+    rules) as it is now."""
+    meta = store.L_meta(pid)
+    if not meta or meta.get("n_items") != store.n_items(pid):
+        return False
+    prints = meta.get("fingerprints") or {}
+    lfs = project_lfs(store, pid)
+    return (meta.get("lf_names") == [lf.name for lf in lfs]
+            and all(prints.get(lf.name) == lf.fingerprint() for lf in lfs))
+
+
 def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
     """Assemble and publish the ``L`` of run ``version`` once every unit is stored."""
     p = store.apply_plan(pid, version)
     cs, n, old_n, names = p["chunk_size"], p["n_items"], p["old_n"], p["lfs"]
     published = store.L_meta(pid)
     if p["base_version"] is not None and published.get("version") != p["base_version"]:
-        raise NotReady("another LF run was published during this one; apply the LFs again")
+        raise LFRunSuperseded("another LF run was published during this one; apply the "
+                              "LFs again")
     base = published if p["base_version"] is not None else None
     m = len(names)
     col = {x: j for j, x in enumerate(names)}

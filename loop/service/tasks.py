@@ -9,7 +9,7 @@ from typing import Any
 
 from rq import Queue, get_current_job
 
-from loop.errors import LFTimeout
+from loop.errors import LFRunSuperseded, LFTimeout
 from loop.service import labeling, models
 from loop.service.jobs import enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
@@ -57,7 +57,8 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
                           meta={"type": "apply_lfs_unit", "project": pid,
                                 "progress": {"done": 0, "total": u["stop"] - u["start"]}})
              for i, u in enumerate(p["units"])]
-    merge = enqueue_task(queue, store, "merge_lfs", pid, v, recalibrate_size, record=False,
+    merge = enqueue_task(queue, store, "merge_lfs", pid, v, recalibrate_size, chunk_size,
+                         unit_timeout, record=False,
                          depends_on=units or None,
                          meta={"type": "merge_lfs", "project": pid})
     job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
@@ -82,14 +83,31 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
         raise
 
 
-def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None) -> dict[str, Any]:
+def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
+              chunk_size: int | None = None, unit_timeout: int | None = None,
+              ) -> dict[str, Any]:
     """Publish the new L once every unit is stored; then, with
-    ``recalibrate_size``, enqueue a recalibration (label model, queue, end model)."""
+    ``recalibrate_size``, enqueue a recalibration (label model, queue, end model).
+
+    If another run published ``L`` meanwhile (two rules saved a moment apart), this
+    one is superseded: when the published ``L`` still lacks an LF or item, a new
+    run is planned from it (``result["reapplied_as"]``), else nothing is left to do.
+    """
     job = _job()
     store = RedisStore(job.connection)
-    out = labeling.merge(store, pid, version)
+    queue = Queue(job.origin, connection=job.connection)
+    try:
+        out = labeling.merge(store, pid, version)
+    except LFRunSuperseded:
+        if labeling.up_to_date(store, pid) or chunk_size is None:
+            return {"superseded": True, "up_to_date": chunk_size is not None}
+        again = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout or 600,
+                             recalibrate_size,
+                             meta={"type": "apply_lfs", "project": pid,
+                                   "progress": {"done": 0, "total": store.n_items(pid)}})
+        return {"superseded": True, "reapplied_as": again.id}
     if recalibrate_size is not None:
-        rc = enqueue_task(Queue(job.origin, connection=job.connection), store, "recalibrate",
+        rc = enqueue_task(queue, store, "recalibrate",
                           pid, recalibrate_size, True,
                           meta={"type": "recalibrate", "project": pid, "auto": True})
         out["recalibrate_job"] = rc.id

@@ -195,3 +195,30 @@ def test_no_suggestion_says_when_the_candidates_would_repeat_the_lfs(client, sto
     assert got["suggestions"] == [] and got["n_gold"] == 60
     assert {x["rule"]["keywords"][0] for x in got["redundant"]} & {"yak", "zebra yak"}
     assert all(x["label_name"] == "spam" and x["fresh"] == 0 for x in got["redundant"])
+
+
+def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, project, rconn):
+    """Two rules saved a moment apart: the first rule's run plans with the first
+    only; the second's run plans from the same published L, so its merge is
+    superseded when the first publishes. It must not drop the second rule: the
+    worker plans again from the new L, and the second job id follows that run."""
+    from rq import Queue, SimpleWorker
+
+    pid = prepare_project(store, client, project)
+    apply_lfs_in_process(store, pid, chunk_size=300)  # the service's chunks: incremental
+    q = Queue("loop", connection=rconn)
+    a = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "x", "label": 1, "kind": "keywords", "keywords": ["video"]}).json["job_id"]
+    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # plans with x only
+    b = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "y", "label": 1, "kind": "keywords", "keywords": ["song"]}).json["job_id"]
+    SimpleWorker([q], connection=rconn).work(burst=True)
+    names = store.L_meta(pid)["lf_names"]
+    assert "x" in names and "y" in names
+    lfs = {s["name"] for s in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]}
+    assert {"x", "y"} <= lfs
+    for jid in (a, b):
+        st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+        assert st["status"] == "finished", st
+    st = client.get(f"/api/jobs/{b}", headers=auth()).json
+    assert "y" in st["result"]["lfs_recomputed"], st
