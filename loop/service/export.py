@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from loop.agreement import item_agreement
-from loop.errors import BadRequest
+from loop.errors import BadRequest, JobNotFound, NotReady
 from loop.storage import RedisStore
 
 FORMATS = ("csv", "jsonl")
@@ -80,6 +80,27 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
             row["agreement"] = None if ag is None else round(ag, 6)
         out.append(row)
     return out
+
+
+def export_key(job_id: str) -> str:
+    """Where an export job keeps its file (a day)."""
+    return f"loop:export:{job_id}"
+
+
+def download(connection: Any, job_id: Any) -> tuple[bytes, str, str]:
+    """``(file, format, project)`` of a finished export job."""
+    from loop.service.jobs import job_status
+
+    st = job_status(connection, job_id)
+    if st["type"] != "export":
+        raise BadRequest(f"job {job_id} is a {st['type']} job, not an export")
+    if st["status"] != "finished":
+        raise NotReady(f"export job {job_id} is {st['status']}; download it once finished")
+    data = connection.get(export_key(job_id))
+    if data is None:
+        raise JobNotFound(f"the file of export job {job_id} has expired (kept a day); "
+                          "start another export")
+    return data, st["result"]["format"], st["project"]
 
 
 def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:

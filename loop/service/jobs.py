@@ -48,9 +48,10 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
 
 
 def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
-            job_type: Any, recalibrate_after: bool = False) -> Job:
+            job_type: Any, recalibrate_after: bool = False, fmt: Any = "jsonl") -> Job:
     """Enqueue one job of ``job_type`` for project ``pid`` (``recalibrate_after``:
-    an ``apply_lfs`` run is followed by a recalibration)."""
+    an ``apply_lfs`` run is followed by a recalibration; ``fmt``: an export's
+    format, ``csv`` or ``jsonl``)."""
     store.get_project(pid)
     if job_type not in JOB_TYPES:
         raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
@@ -77,7 +78,11 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     if job_type == "refill_queue":
         return enqueue_task(queue, store, "refill_queue", pid, size,
                             meta={"type": job_type, "project": pid})
-    return enqueue_task(queue, store, "export", pid, "jsonl",
+    from loop.service.export import FORMATS
+
+    if fmt not in FORMATS:
+        raise BadRequest(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    return enqueue_task(queue, store, "export", pid, fmt,
                         meta={"type": job_type, "project": pid})
 
 

@@ -136,12 +136,12 @@ def refill_queue(pid: str, size: int) -> dict[str, Any]:
 
 
 def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
-    """Build the export file and keep it in Redis for a day."""
-    from loop.service.export import export_bytes
+    """Build the export file and keep it in Redis for a day, for
+    ``GET /api/jobs/<id>/download``."""
+    from loop.service.export import export_bytes, export_key
 
     job = _job()
     store = RedisStore(job.connection)
     data = export_bytes(store, pid, fmt)
-    key = f"loop:p:{pid}:export:{fmt}"
-    store.r.set(key, data, ex=86400)
-    return {"key": key, "bytes": len(data), "format": fmt}
+    store.r.set(export_key(job.id), data, ex=86400)
+    return {"bytes": len(data), "format": fmt, "download": f"/api/jobs/{job.id}/download"}

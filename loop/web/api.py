@@ -184,7 +184,9 @@ def preview_items(pid: str) -> Any:
 @admin_required
 def start_job(pid: str) -> Any:
     """Enqueue a background job."""
-    job = jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, _body().get("type"))
+    body = _body()
+    job = jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, body.get("type"),
+                       fmt=body.get("format", "jsonl"))
     return jsonify({"job_id": job.id}), 202
 
 
@@ -208,6 +210,16 @@ def list_jobs(pid: str) -> Any:
 def get_job(job_id: str) -> Any:
     """Status, progress and result of one job."""
     return jsonify(jobs.job_status(_store().r, job_id))
+
+
+@bp.get("/jobs/<job_id>/download")
+@admin_required
+def download_export(job_id: str) -> Any:
+    """The file a finished export job built (kept a day)."""
+    data, fmt, pid = exports.download(_store().r, job_id)
+    mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(data, mimetype=mime, headers={
+        "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
 
 
 @bp.post("/jobs/<job_id>/cancel")

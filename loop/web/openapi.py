@@ -97,10 +97,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
-            "export"]}}),
+            "export"]}, "format": {"type": "string", "enum": ["jsonl", "csv"]}}),
         "get": _op("recent jobs")},
     "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error, times")},
     "/api/jobs/{job_id}/cancel": {"post": _op("stop a queued or running job")},
+    "/api/jobs/{job_id}/download": {"get": _op(
+        "the file of a finished export job (kept a day); 409 before it finished")},
     "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
     "/api/projects/{pid}/metrics": {"get": _op(
         "metrics and history; annotator_agreement (observed pairwise agreement, Fleiss' "

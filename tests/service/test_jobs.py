@@ -35,9 +35,26 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
         run_burst(rconn)
         st = _status(client, jid)
         assert st["status"] == "finished", st
-    assert st["result"]["bytes"] > 0
+    assert st["result"]["bytes"] > 0 and st["result"]["format"] == "jsonl"
     jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     assert len(jobs) == 5 and jobs[0]["type"] == "export"
+    # the export job's file: downloaded, in the format asked for, as the direct export
+    r = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                    json={"type": "export", "format": "csv"})
+    early = client.get(f"/api/jobs/{r.json['job_id']}/download", headers=auth())
+    assert early.status_code == 409 and "once finished" in early.json["error"]
+    run_burst(rconn)
+    st = _status(client, r.json["job_id"])
+    assert st["result"]["download"] == f"/api/jobs/{r.json['job_id']}/download"
+    got = client.get(st["result"]["download"], headers=auth())
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    assert got.data == client.get(f"/api/projects/{project}/export?format=csv",
+                                  headers=auth()).data
+    bad = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                      json={"type": "export", "format": "xml"})
+    assert bad.status_code == 400 and "format must be one of" in bad.json["error"]
+    not_export = client.get(f"/api/jobs/{jobs[-1]['id']}/download", headers=auth())
+    assert not_export.status_code == 400 and "not an export" in not_export.json["error"]
 
     # K=10 answers trigger exactly one pending recalibration (coalesced)
     answer_n(client, project, annotator_token(client, project, "a"), 25, 0)
