@@ -63,7 +63,26 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     if rule.name in project.get("lfs", []):
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
                          f"{project['lf_module']!r}; pick another name")
+    if rule.kind == "field":
+        _check_field(store, pid, project, rule.field)
     return rule
+
+
+def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str) -> None:
+    """A field rule must name a field the items have (looked for in every item up
+    to 1,000, else in 200 spread over the upload order; before any upload,
+    anything goes)."""
+    n = store.n_items(pid)
+    if n == 0:
+        return
+    ids = store.ids_at(pid, np.linspace(0, n - 1, 200).astype(int)) if n > 1000 else None
+    seen = {"id", "text", project.get("text_field") or "text"}
+    for it in store.items(pid, ids):
+        seen.update(it.get("fields", {}))
+        if name in seen:
+            return
+    raise BadRequest(f"rule: no item has a field {name!r}; the items' fields are "
+                     f"{sorted(seen)}")
 
 
 def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:

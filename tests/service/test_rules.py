@@ -222,3 +222,14 @@ def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, proj
         assert st["status"] == "finished", st
     st = client.get(f"/api/jobs/{b}", headers=auth()).json
     assert "y" in st["result"]["lfs_recomputed"], st
+
+
+def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
+    pid = prepare_project(store, client, project)
+    bad = {"name": "f", "label": 1, "kind": "field", "field": "NOPE", "value": "x"}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=bad)
+    assert r.status_code == 400 and "no item has a field 'NOPE'" in r.json["error"], r.json
+    assert "DATE" in r.json["error"]  # the fields it has are listed
+    assert _rules(client, pid) == []
+    ok = {**bad, "field": "AUTHOR", "value": "someone"}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=ok).status_code == 201
