@@ -73,6 +73,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if exc.code == 413:
+            return jsonify({"error": (
+                f"the request body is over the limit of "
+                f"{app.extensions['loop']['settings'].max_upload_bytes:,} bytes "
+                "(LOOP_MAX_UPLOAD_BYTES); split the upload into smaller files")}), 413
         return jsonify({"error": exc.description or exc.name}), exc.code
 
     from redis.exceptions import ConnectionError as RedisDown
