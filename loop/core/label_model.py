@@ -306,7 +306,9 @@ class LabelModel(BaseEstimator):
     n_uncovered_ : rows of the training ``L`` with no vote and no gold label.
     n_iter_, converged_
         EM diagnostics (``converged_`` is True when ``tol`` was reached).
-    gold_check_ : what the check on the random gold found (None without it).
+    gold_check_ : what the check on the random gold found (None without it);
+        ``"kept": True`` when the fit took an earlier check's decisions
+        (``gold_use``).
     gold_layer_ : the fitted gold layer (a scikit-learn ``LogisticRegression``),
         or None when it is not used.
 
