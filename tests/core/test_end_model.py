@@ -62,7 +62,7 @@ class _Recorder:
 def test_residual_of_multi_class_soft_labels(residual, mass):
     X = np.eye(2)
     proba = np.array([[0.6, 0.3, 0.1], [0.3, 0.1, 0.6]])
-    model = EndModel(_Recorder(), n_classes=3, residual=residual).fit(X, proba)
+    model = EndModel(_Recorder(), n_classes=3, residual=residual, class_balance=0).fit(X, proba)
     assert np.allclose(model.model_.mass, mass)
 
 
@@ -110,3 +110,21 @@ def test_columns_no_training_row_uses_are_left_out_of_the_fit_with_the_same_mode
     full = LogisticRegression(C=4.0, max_iter=1000, tol=1e-10).fit(
         X[g], y[g], sample_weight=np.full(g.sum(), 2.0))
     assert np.allclose(m.predict_proba(X), full.predict_proba(X), atol=1e-3)
+
+
+def test_class_balance_evens_the_soft_label_mass_and_shrinks_with_gold():
+    X = np.eye(40)
+    soft = np.tile([0.9, 0.1], (40, 1))  # class 1 holds a tenth of the soft-label mass
+
+    def seen(y=None, **kw):
+        return EndModel(_Recorder(), n_classes=2, **kw).fit(X, soft, y).model_.mass[:2]
+
+    assert np.allclose(seen(class_balance=0), [36, 4])  # as given
+    assert np.allclose(seen(class_balance=1.0), [20, 20])  # each class weighs the same
+    half = seen(class_balance=0.5)
+    assert np.isclose(half[1] / half[0], 1 / 3)  # (1/9) ** 0.5
+    # 20 gold rows with balance_gold=10: half the power
+    y = np.full(40, -1)
+    y[:20] = 0
+    w = seen(y, class_balance=1.0, balance_gold=10, gold_weight=1.0)
+    assert np.isclose((w[1]) / (w[0] - 20), 1 / 3)  # soft rows only: (1/9) ** 0.5
