@@ -61,15 +61,21 @@ def workers(redis_url, tmp_path):
     w.stop()
 
 
+def _youtube_project(client, lf_module):
+    """A project with the first YouTube CSV uploaded and the LFs of ``lf_module``."""
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": lf_module, "labels": ["ham", "spam"], "lf_module": lf_module,
+        "text_field": "CONTENT"}).json["id"]
+    client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    return pid
+
+
 @pytest.mark.slow
 def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
     from rq.job import Job
 
-    pid = client.post("/api/projects", headers=auth(), json={
-        "name": "slow", "labels": ["ham", "spam"], "lf_module": "lfs_slow",
-        "text_field": "CONTENT"}).json["id"]
-    client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
-                headers={**auth(), "Content-Type": "text/csv"})
+    pid = _youtube_project(client, "lfs_slow")
     workers.start("w1")
     jid = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
                       json={"type": "apply_lfs"}).json["job_id"]
@@ -106,11 +112,7 @@ def test_job_handed_to_a_worker_that_died_in_its_pop_still_runs(client, rconn, w
     to the frozen worker), then the worker is killed."""
     from rq import Queue
 
-    pid = client.post("/api/projects", headers=auth(), json={
-        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
-        "text_field": "CONTENT"}).json["id"]
-    client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
-                headers={**auth(), "Content-Type": "text/csv"})
+    pid = _youtube_project(client, "lfs_youtube")
     workers.start("w1")
     assert _wait(lambda: _blocked_in_pop(rconn), timeout=60)
     os.killpg(workers.procs["w1"].pid, signal.SIGSTOP)
