@@ -61,6 +61,15 @@ def workers(redis_url, tmp_path):
     w.stop()
 
 
+def _apply_job_finishes(client, jid):
+    """The apply-LFs job ``jid`` ends (within a minute) finished, with every row."""
+    assert _wait(lambda: client.get(f"/api/jobs/{jid}", headers=auth()).json["status"]
+                 in ("finished", "failed"), timeout=60)
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "finished", st
+    assert st["result"]["n_items"] == 350
+
+
 def _youtube_project(client, lf_module):
     """A project with the first YouTube CSV uploaded and the LFs of ``lf_module``."""
     pid = client.post("/api/projects", headers=auth(), json={
@@ -88,11 +97,7 @@ def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
     assert chunk.get_status(refresh=True) == "started"
     workers.start("w2")
     # w1's liveness key expires, w2's sweep hands the chunk to RQ, which re-queues it
-    assert _wait(lambda: client.get(f"/api/jobs/{jid}", headers=auth()).json["status"]
-                 in ("finished", "failed"), timeout=60)
-    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
-    assert st["status"] == "finished", st
-    assert st["result"]["n_items"] == 350
+    _apply_job_finishes(client, jid)
     print(f"apply job finished {time.time() - killed:.1f} s after the kill")
     from loop.storage import RedisStore
 
@@ -123,11 +128,7 @@ def test_job_handed_to_a_worker_that_died_in_its_pop_still_runs(client, rconn, w
     workers.kill9("w1")
     killed = time.time()
     workers.start("w2")
-    assert _wait(lambda: client.get(f"/api/jobs/{jid}", headers=auth()).json["status"]
-                 in ("finished", "failed"), timeout=60)
-    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
-    assert st["status"] == "finished", st
-    assert st["result"]["n_items"] == 350
+    _apply_job_finishes(client, jid)
     assert rconn.llen(q.intermediate_queue_key) == 0
     print(f"stranded job finished {time.time() - killed:.1f} s after the kill")
 
