@@ -26,6 +26,16 @@ class BadUpload(BadRequest):
 MAX_ROW_ERRORS = 20
 
 
+class TooLarge(LoopError):
+    """A body or file over the size limit."""
+
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is over the limit of {limit:,} bytes "
+                         "(LOOP_MAX_UPLOAD_BYTES); split it into smaller files")
+
+
 class UnknownLabel(BadRequest):
     """A label name or index outside the project's label space."""
 

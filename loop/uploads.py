@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from loop.errors import MAX_ROW_ERRORS, BadUpload
+from loop.errors import MAX_ROW_ERRORS, BadUpload, TooLarge
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
@@ -85,7 +85,7 @@ def parse_items(
 ) -> ParsedUpload:
     """Validate an upload; ``gold_field`` values may be label names or indices."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise BadUpload(f"file is {len(data)} bytes; the limit is {max_bytes}")
+        raise TooLarge(max_bytes)  # len(data) may be a cut: do not quote it
     rows = _rows(data, fmt)
     if not rows:
         raise BadUpload("file has no items")

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from loop.errors import LoopError
+from loop.errors import LoopError, TooLarge
 from loop.service.settings import Settings
 
 log = logging.getLogger("loop.web")
@@ -74,10 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if exc.code == 413:
-            return jsonify({"error": (
-                f"the request body is over the limit of "
-                f"{app.extensions['loop']['settings'].max_upload_bytes:,} bytes "
-                "(LOOP_MAX_UPLOAD_BYTES); split the upload into smaller files")}), 413
+            too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes)
+            return jsonify({"error": str(too)}), too.status
         return jsonify({"error": exc.description or exc.name}), exc.code
 
     from redis.exceptions import ConnectionError as RedisDown

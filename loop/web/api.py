@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from loop.errors import BadRequest, JobNotFound, Unauthorized
+from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
@@ -174,8 +174,7 @@ def preview_items(pid: str) -> Any:
     _store().get_project(pid)
     data, fmt = _upload()
     if len(data) > _settings().max_upload_bytes:
-        raise BadRequest(f"file is {len(data)} bytes; the limit is "
-                         f"{_settings().max_upload_bytes}")
+        raise TooLarge(_settings().max_upload_bytes)
     return jsonify(preview(data, fmt))
 
 

@@ -110,7 +110,7 @@ def test_upload_size_limit(app, client, project):
 
     configure(app, MAX_UPLOAD_BYTES=10)
     r = _upload(client, project, b"CONTENT\nhello world\n")
-    assert r.status_code == 400 and "limit" in r.json["error"]
+    assert r.status_code == 413 and "limit of 10 bytes (LOOP_MAX_UPLOAD_BYTES)" in r.json["error"]
     app.config["MAX_CONTENT_LENGTH"] = 2000  # what the web server refuses to read
     r = _upload(client, project, b"CONTENT\n" + b"x" * 3000 + b"\n")
     assert r.status_code == 413 and "limit of 10 bytes (LOOP_MAX_UPLOAD_BYTES)" in r.json["error"]
