@@ -88,11 +88,14 @@ class Recalibrator:
     """
 
     def __init__(self, store: RedisStore, enqueue: Callable[..., str],
-                 policy: RecalibrationPolicy, queue_size: int) -> None:
+                 policy: RecalibrationPolicy, queue_size: int, owner: str | None = None,
+                 ) -> None:
         self.store = store
         self.enqueue = enqueue
         self.policy = policy
         self.queue_size = queue_size
+        #: The worker running this (its liveness sweep frees our locks if it dies).
+        self.owner = owner
 
     # -- deciding ------------------------------------------------------------------------
     def answer_arrived(self, pid: str, since: int) -> str | None:
@@ -164,7 +167,7 @@ class Recalibrator:
         elif not lock.acquire(blocking=True, blocking_timeout=1800):
             raise TimeoutError(f"project {pid}: another recalibration held the lock 30 min")
         try:
-            with KeepAlive(lock):
+            with KeepAlive(lock, self.owner):
                 since = s.since_recal(pid)
                 out = models.recalibrate(s, pid, self.queue_size, progress=progress)
                 s.consume_since_recal(pid, since)
@@ -211,7 +214,7 @@ class Recalibrator:
                     "it runs once more when it ends"}
         fitted = (s.model_summary(pid, "label_model") or {}).get("fitted_at")
         try:
-            with KeepAlive(lock):
+            with KeepAlive(lock, self.owner):
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})

@@ -39,7 +39,8 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
                 delay: float | None = None) -> str:
         return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
-    return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size)
+    return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size,
+                        owner=job.worker_name)
 
 
 def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,

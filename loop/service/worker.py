@@ -29,6 +29,10 @@ RQ's default :class:`~rq.Worker` with three additions:
   scheduler whose worker's liveness key expired, and an idle worker without a
   scheduler looks every :attr:`LoopWorker.scheduler_check_every` seconds whether
   one is running, and starts one if not.
+* **A dead worker's project locks are freed**: the recalibration and end-model
+  locks a job holds are listed with its worker's name (``loop:lock_owners``), and
+  the sweep frees those of a dead worker, so the job's re-run does not wait for
+  the lock's TTL (20 s after the last extension).
 """
 
 from __future__ import annotations
@@ -158,6 +162,29 @@ def free_dead_schedulers(connection: Any, queues: list[Any]) -> list[str]:
     return freed
 
 
+def free_dead_locks(connection: Any) -> list[str]:
+    """Free the project locks (recalibration, end model) held by ``LoopWorker``
+    workers whose liveness key expired: a re-run of their job need not wait for the
+    lock's TTL. Returns the freed lock keys."""
+    import json
+
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    freed = []
+    for key, raw in connection.hgetall(LOCK_OWNERS_KEY).items():
+        rec = json.loads(raw)
+        name = rec.get("owner")
+        if not (name and connection.sismember(WORKERS_KEY, name)
+                and not connection.exists(alive_key(name))):
+            continue
+        if connection.eval(_FREE_LOCK, 1, key, rec.get("token", "")):
+            freed.append(key.decode() if isinstance(key, bytes) else key)
+        connection.hdel(LOCK_OWNERS_KEY, key)
+    if freed:
+        log.warning("locks of a dead worker freed: %s", freed)
+    return freed
+
+
 def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -242,6 +269,7 @@ class LoopWorker(Worker):
                     sweep_abandoned(self.connection, self.queues)
                     requeue_stranded(self.connection, self.queues, self.stranded_after)
                     free_dead_schedulers(self.connection, self.queues)
+                    free_dead_locks(self.connection)
             except Exception:  # a Redis hiccup must not kill the beat
                 log.exception("liveness beat failed; trying again")
 

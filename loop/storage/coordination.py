@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
@@ -72,15 +73,23 @@ class CoordinationMixin(StoreBase):
             self.r.decrby(self._k(pid, "since_recal"), n)
 
 
+#: Hash: lock key -> JSON ``{"owner", "token"}`` of locks held by a named process
+#: (a worker), so that one noticing the owner's death can free them at once.
+LOCK_OWNERS_KEY = "loop:lock_owners"
+
+
 class KeepAlive:
     """Hold an acquired lock and extend its TTL every ``timeout / 3`` s until exit.
 
     If the process dies the extensions stop and the lock frees itself; if an
     extension fails (the lock expired, e.g. the process was paused), ``lost`` is set.
+    ``owner``: a name under which the lock is listed in :data:`LOCK_OWNERS_KEY`
+    while held (a worker's: its liveness sweep frees the locks of a dead worker).
     """
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: Any, owner: str | None = None) -> None:
         self.lock = lock
+        self.owner = owner
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="lock-keepalive")
@@ -96,12 +105,19 @@ class KeepAlive:
                 return
 
     def __enter__(self) -> KeepAlive:
+        token = getattr(self.lock.local, "token", None)
+        if self.owner and token is not None:
+            self.lock.redis.hset(LOCK_OWNERS_KEY, self.lock.name, json.dumps(
+                {"owner": self.owner, "token": token.decode() if isinstance(token, bytes)
+                 else str(token)}))
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if self.owner:
+            self.lock.redis.hdel(LOCK_OWNERS_KEY, self.lock.name)
         try:
             self.lock.release()
         except LockError:  # expired or taken over: nothing of ours to release

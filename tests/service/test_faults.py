@@ -278,3 +278,24 @@ def test_a_killed_workers_scheduler_is_replaced_within_seconds(rconn, workers):
 
     assert rconn.hget(SCHEDULERS_KEY, rconn.get(lock)) == b"w2"
     print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler's worker died")
+
+
+def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store):
+    import json
+
+    from loop.service.worker import WORKERS_KEY, alive_key, free_dead_locks
+    from loop.storage.coordination import LOCK_OWNERS_KEY, KeepAlive
+
+    dead, live = store.lock("p1", "recal", 20), store.lock("p2", "recal", 20)
+    assert dead.acquire(blocking=False) and live.acquire(blocking=False)
+    rconn.sadd(WORKERS_KEY, "gone", "here")
+    rconn.set(alive_key("here"), "1", ex=12)
+    with KeepAlive(live, "here"):
+        assert json.loads(rconn.hget(LOCK_OWNERS_KEY, live.name))["owner"] == "here"
+        # as a worker killed while holding it leaves it: listed, no longer extended
+        rconn.hset(LOCK_OWNERS_KEY, dead.name, json.dumps(
+            {"owner": "gone", "token": dead.local.token.decode()}))
+        assert free_dead_locks(rconn) == [dead.name]
+        assert not store.is_locked("p1", "recal") and store.is_locked("p2", "recal")
+        assert not rconn.hexists(LOCK_OWNERS_KEY, dead.name)
+    assert not rconn.hexists(LOCK_OWNERS_KEY, live.name)  # released: unlisted
