@@ -95,7 +95,7 @@ class Rule:
                  "case_sensitive": d.get("case_sensitive", False)}
         for flag, v in flags.items():
             if not isinstance(v, bool):  # "false" would be truthy
-                raise ValueError(f"{flag} must be true or false, got {v!r}")
+                raise ValueError(f"{flag} must be true or false, got {json.dumps(v, default=repr)}")
         kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
         if kind == "keywords":
             words = d.get("keywords")

@@ -55,6 +55,8 @@ def test_regex_and_field_rules():
       "case_sensitive": "false"}, "case_sensitive must be true or false"),
     ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"], "whole_word": "no"},
      "whole_word must be true or false"),
+    ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"], "whole_word": None},
+     "whole_word must be true or false, got null"),
 ])
 def test_bad_rules_are_refused_with_a_reason(bad, why):
     with pytest.raises(ValueError, match=why):
