@@ -411,11 +411,7 @@ class LabelModel(BaseEstimator):
         use = self.GOLD_USES[0]
         checked = False
         if self.gold_check and y is not None:
-            Lc = check_label_matrix(L, n_classes=self.n_classes)
-            yv = check_gold(y, Lc.shape[0], self.n_classes)
-            rg = yv >= 0
-            if random_gold is not None:
-                rg &= check_random_gold(random_gold, rg.size)
+            Lc, yv, rg = self._random_gold_rows(L, y, random_gold)
             if int(rg.sum()) >= int(self.gold_check_min):
                 Lc, yv, rg = self._check_rows(Lc, yv, rg)
                 self.gold_check_ = self._cross_check(Lc, yv, rg)
@@ -436,17 +432,22 @@ class LabelModel(BaseEstimator):
         self._fit_way(self.gold_use, L, y, random_gold)
         if y is None:
             return self
+        self.gold_check_ = {"use": self.gold_use, "kept": True}
+        if self.gold_layer == "use":
+            Lk, yk, rk = self._check_rows(*self._random_gold_rows(L, y, random_gold))
+            self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
+                Lk, yk, rk, self.gold_use, check=False)
+        return self
+
+    def _random_gold_rows(self, L: Any, y: Any, random_gold: Any
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``L`` and ``y`` checked, and the mask of the random gold rows."""
         Lc = check_label_matrix(L, n_classes=self.n_classes)
         yv = check_gold(y, Lc.shape[0], self.n_classes)
         rg = yv >= 0
         if random_gold is not None:
             rg &= check_random_gold(random_gold, rg.size)
-        self.gold_check_ = {"use": self.gold_use, "kept": True}
-        if self.gold_layer == "use":
-            Lk, yk, rk = self._check_rows(Lc, yv, rg)
-            self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
-                Lk, yk, rk, self.gold_use, check=False)
-        return self
+        return Lc, yv, rg
 
     def _check_rows(self, L: np.ndarray, y: np.ndarray, rg: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -100,9 +100,11 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
     try:
         out = labeling.merge(store, pid, version)
     except LFRunSuperseded:
-        if labeling.up_to_date(store, pid) or chunk_size is None:
-            return {"superseded": True, "up_to_date": chunk_size is not None}
-        again = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout or 600,
+        if chunk_size is None or unit_timeout is None:  # enqueued before runs said how
+            return {"superseded": True, "up_to_date": False}
+        if labeling.up_to_date(store, pid):
+            return {"superseded": True, "up_to_date": True}
+        again = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
                              recalibrate_size,
                              meta={"type": "apply_lfs", "project": pid,
                                    "progress": {"done": 0, "total": store.n_items(pid)}})

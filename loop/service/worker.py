@@ -47,7 +47,8 @@ from typing import Any
 
 from rq import Worker
 from rq.registry import StartedJobRegistry
-from rq.utils import parse_composite_key
+from rq.scripts import release_lock
+from rq.utils import as_text, parse_composite_key
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +60,28 @@ def alive_key(name: str) -> str:
     return f"loop:alive:{name}"
 
 
+def is_dead(connection: Any, name: Any) -> bool:
+    """Whether ``name`` is a ``LoopWorker`` whose liveness key expired (workers of
+    other classes keep no key and are never judged dead here)."""
+    return bool(name and connection.sismember(WORKERS_KEY, name)
+                and not connection.exists(alive_key(as_text(name))))
+
+
+def _started_entries(connection: Any, queue: Any) -> list[str]:
+    """The ``job_id:execution_id`` entries of ``queue``'s started-job registry."""
+    return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]
+
+
 def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     """Fail or re-queue (RQ's abandoned-job handling) the started jobs of
     ``LoopWorker`` workers whose liveness key expired; returns their ids."""
     found: list[str] = []
     for queue in queues:
         reg = StartedJobRegistry(queue=queue)
-        entries = [e.decode() if isinstance(e, bytes) else e
-                   for e in connection.zrange(reg.key, 0, -1)]
         dead = []
-        for entry in entries:
+        for entry in _started_entries(connection, queue):
             job_id, _ = parse_composite_key(entry)
-            raw = connection.hget(f"rq:job:{job_id}", "worker_name")
-            name = raw.decode() if raw else ""
-            if (name and connection.sismember(WORKERS_KEY, name)
-                    and not connection.exists(alive_key(name))):
+            if is_dead(connection, connection.hget(f"rq:job:{job_id}", "worker_name")):
                 dead.append(entry)
                 found.append(job_id)
         if dead:
@@ -108,13 +116,12 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
     moved: list[str] = []
     now = time.time()
     for queue in queues:
-        started = {parse_composite_key(e.decode() if isinstance(e, bytes) else e)[0]
-                   for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)}
+        started = {parse_composite_key(e)[0] for e in _started_entries(connection, queue)}
         for raw in connection.lrange(queue.intermediate_queue_key, 0, -1):
-            job_id = raw.decode() if isinstance(raw, bytes) else raw
-            seen_key = f"loop:stranded:{job_id}"
+            job_id = as_text(raw)
             if job_id in started:
                 continue
+            seen_key = f"loop:stranded:{job_id}"
             connection.set(seen_key, now, nx=True, ex=3600)
             first = float(connection.get(seen_key) or now)
             if now - first < after:
@@ -132,12 +139,6 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
 #: Hash: RQ scheduler name -> the name of the LoopWorker that started it.
 SCHEDULERS_KEY = "loop:schedulers"
 
-# Atomically: free a scheduler lock still held by ``ARGV[1]``.
-_FREE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 def free_dead_schedulers(connection: Any, queues: list[Any]) -> list[str]:
     """Free the scheduler locks held by schedulers of ``LoopWorker`` workers whose
@@ -150,11 +151,8 @@ def free_dead_schedulers(connection: Any, queues: list[Any]) -> list[str]:
         holder = connection.get(key)
         if holder is None:
             continue
-        owner = connection.hget(SCHEDULERS_KEY, holder)
-        name = owner.decode() if isinstance(owner, bytes) else owner
-        if (name and connection.sismember(WORKERS_KEY, name)
-                and not connection.exists(alive_key(name))
-                and connection.eval(_FREE_LOCK, 1, key, holder)):
+        if (is_dead(connection, connection.hget(SCHEDULERS_KEY, holder))
+                and release_lock(connection, key, holder)):
             connection.hdel(SCHEDULERS_KEY, holder)
             freed.append(queue.name)
     if freed:
@@ -173,12 +171,10 @@ def free_dead_locks(connection: Any) -> list[str]:
     freed = []
     for key, raw in connection.hgetall(LOCK_OWNERS_KEY).items():
         rec = json.loads(raw)
-        name = rec.get("owner")
-        if not (name and connection.sismember(WORKERS_KEY, name)
-                and not connection.exists(alive_key(name))):
+        if not is_dead(connection, rec.get("owner")):
             continue
-        if connection.eval(_FREE_LOCK, 1, key, rec.get("token", "")):
-            freed.append(key.decode() if isinstance(key, bytes) else key)
+        if release_lock(connection, key, rec.get("token", "")):
+            freed.append(as_text(key))
         connection.hdel(LOCK_OWNERS_KEY, key)
     if freed:
         log.warning("locks of a dead worker freed: %s", freed)

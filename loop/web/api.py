@@ -215,7 +215,11 @@ def get_job(job_id: str) -> Any:
 @admin_required
 def download_export(job_id: str) -> Any:
     """The file a finished export job built (kept a day)."""
-    data, fmt, pid = exports.download(_store().r, job_id)
+    return _file(*exports.download(_store().r, job_id))
+
+
+def _file(data: bytes, fmt: str, pid: str) -> Response:
+    """An export file as a download named after the project."""
     mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return Response(data, mimetype=mime, headers={
         "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
@@ -322,10 +326,7 @@ def metrics(pid: str) -> Any:
 def export(pid: str) -> Any:
     """Download labels as CSV or JSON lines."""
     fmt = request.args.get("format", "csv")
-    data = exports.export_bytes(_store(), pid, fmt)
-    mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
+    return _file(exports.export_bytes(_store(), pid, fmt), fmt, pid)
 
 
 # -- the expert queue --------------------------------------------------------------------------
