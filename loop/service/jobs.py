@@ -32,7 +32,7 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
                  delay: float | None = None, **kw: Any) -> Job:
     """Enqueue ``loop.service.tasks.<func>(pid, *args)`` (after ``delay`` seconds:
     RQ's scheduler, which the workers run); with ``record``, list it among the
-    project's jobs."""
+    project's jobs (``meta["auto"]``: among the automatic ones)."""
     opts = dict(meta=meta, retry=RETRY, job_timeout=job_timeout, result_ttl=86400,
                 failure_ttl=86400, **kw)
     name = f"loop.service.tasks.{func}"
@@ -43,7 +43,7 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
     else:
         job = queue.enqueue(name, pid, *args, **opts)
     if record:
-        store.record_job(pid, job.id)
+        store.record_job(pid, job.id, auto=bool(meta.get("auto")))
     return job
 
 
@@ -99,7 +99,8 @@ def _fetch(connection: Any, job_id: Any) -> Job:
 
 
 def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
-    """The API view of a job: id, type, status, progress, result, error, traceback, times.
+    """The API view of a job: id, type, whether it was automatic, status, progress,
+    result, error, traceback, times.
 
     An apply-LFs run superseded by another and planned again shows the status of
     the run that replaced it (``result["reapplied_as"]`` of its merge)."""
@@ -144,6 +145,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
         return t.isoformat() if t else None
 
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
+            "auto": bool(meta.get("auto")),
             "status": str(status.value if hasattr(status, "value") else status),
             "progress": progress, "result": result if status == "finished" else None,
             "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),

@@ -3,7 +3,9 @@
 * ``<p>:metrics`` list of JSON points ``{id, n_gold, label_model, end_model, at,
   ...}``, appended by each recalibration; the end-model retrain that follows fills
   in its score on the point with the same ``id`` (one Lua script: atomic);
-* ``<p>:jobs`` list of recent job ids (newest first, 50 kept);
+* ``<p>:jobs`` list of recent job ids someone asked for (newest first, 50 kept);
+  ``<p>:jobs:auto`` the same for automatic ones (recalibrations after answers,
+  refills), so a busy queue's runs never push a requested export or apply run out;
 * ``<p>:val:<name>`` small JSON values (``last_recalibrated_at``, ...).
 """
 
@@ -29,14 +31,20 @@ class HistoryMixin(StoreBase):
     def metrics_history(self, pid: str) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.r.lrange(self._k(pid, "metrics"), 0, -1)]
 
-    def record_job(self, pid: str, job_id: str) -> None:
+    def record_job(self, pid: str, job_id: str, auto: bool = False) -> None:
+        key = self._k(pid, "jobs", "auto") if auto else self._k(pid, "jobs")
         with self.r.pipeline(transaction=True) as p:
-            p.lpush(self._k(pid, "jobs"), job_id)
-            p.ltrim(self._k(pid, "jobs"), 0, 49)
+            p.lpush(key, job_id)
+            p.ltrim(key, 0, 49)
             p.execute()
 
-    def recent_jobs(self, pid: str) -> list[str]:
-        return [x.decode() for x in self.r.lrange(self._k(pid, "jobs"), 0, -1)]
+    def recent_jobs(self, pid: str, auto: bool | None = None) -> list[str]:
+        """Ids of recent jobs, newest first within each list: requested ones
+        (``auto=False``), automatic ones (``True``) or both (``None``: requested
+        first)."""
+        keys = [self._k(pid, "jobs")] if auto is not True else []
+        keys += [self._k(pid, "jobs", "auto")] if auto is not False else []
+        return [x.decode() for k in keys for x in self.r.lrange(k, 0, -1)]
 
     def set_value(self, pid: str, name: str, value: Any) -> None:
         self.r.set(self._k(pid, "val", name), json.dumps(value))

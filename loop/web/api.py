@@ -192,15 +192,20 @@ def start_job(pid: str) -> Any:
 @bp.get("/projects/<pid>/jobs")
 @admin_required
 def list_jobs(pid: str) -> Any:
-    """Recent jobs of the project, newest first."""
+    """Recent jobs of the project, newest first: the last 50 someone asked for and
+    the last 50 automatic ones (``?auto=false`` / ``?auto=true``: only those)."""
     store = _store()
     store.get_project(pid)
+    flag = request.args.get("auto")
+    if flag not in (None, "true", "false"):
+        raise BadRequest(f"auto must be true or false, got {flag!r}")
     out = []
-    for jid in store.recent_jobs(pid):
+    for jid in store.recent_jobs(pid, None if flag is None else flag == "true"):
         try:
             out.append(jobs.job_status(store.r, jid))
         except JobNotFound:  # expired from RQ
             continue
+    out.sort(key=lambda j: j["enqueued_at"] or j["started_at"] or "", reverse=True)
     return jsonify({"jobs": out})
 
 

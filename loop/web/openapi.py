@@ -98,7 +98,10 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
             "export"]}, "format": {"type": "string", "enum": ["jsonl", "csv"]}}),
-        "get": _op("recent jobs")},
+        "get": _op("recent jobs, newest first: the last 50 requested and the last 50 "
+                   "automatic ones", extra={"parameters": [{
+                       "name": "auto", "in": "query", "description": "true: only automatic "
+                       "jobs; false: only requested ones", "schema": {"type": "boolean"}}]})},
     "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error, times")},
     "/api/jobs/{job_id}/cancel": {"post": _op("stop a queued or running job")},
     "/api/jobs/{job_id}/download": {"get": _op(

@@ -73,6 +73,27 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert last["end_model"] is not None and m["agreement"] is not None
     assert m["since_recalibration"] == 0 and m["recalibration"]["last_error"] is None
     assert m["class_balance"] == {"ham": 25, "spam": 0}
+    # requested and automatic jobs are listed apart, and can be asked for apart
+    both = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    asked = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
+    auto = client.get(f"/api/projects/{project}/jobs?auto=true", headers=auth()).json["jobs"]
+    assert len(asked) == 6 and not any(j["auto"] for j in asked)
+    assert {"recalibrate", "train_end_model"} <= {j["type"] for j in auto}
+    assert all(j["auto"] for j in auto) and len(both) == len(asked) + len(auto)
+    stamps = [j["enqueued_at"] for j in both]
+    assert stamps == sorted(stamps, reverse=True)
+    bad = client.get(f"/api/projects/{project}/jobs?auto=maybe", headers=auth())
+    assert bad.status_code == 400 and "auto must be true or false" in bad.json["error"]
+
+
+def test_automatic_jobs_never_push_requested_ones_out(store, project):
+    for i in range(3):
+        store.record_job(project, f"asked{i}")
+    for i in range(80):
+        store.record_job(project, f"auto{i}", auto=True)
+    assert store.recent_jobs(project, auto=False) == ["asked2", "asked1", "asked0"]
+    assert len(store.recent_jobs(project, auto=True)) == 50
+    assert store.recent_jobs(project)[:4] == ["asked2", "asked1", "asked0", "auto79"]
 
 
 def test_failed_job_reports_error(client, rconn, project):

@@ -198,7 +198,12 @@
       return false;
     }
     let running = false;
-    for (const j of jobs.slice(0, 15)) {
+    // the last 10 jobs someone asked for and the last 5 automatic ones (a busy
+    // queue recalibrates every few answers), newest first
+    const asked = jobs.filter(function (j) { return !j.auto; }).slice(0, 10);
+    const auto = jobs.filter(function (j) { return j.auto; }).slice(0, 5);
+    const shown = jobs.filter(function (j) { return asked.indexOf(j) !== -1 || auto.indexOf(j) !== -1; });
+    for (const j of shown) {
       const st = String(j.status || "unknown");
       const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(st) !== -1;
       if (live) running = true;
@@ -214,7 +219,7 @@
           onclick: function () { cancel(j.id); } }));
       }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
-        Loop.el("td", { text: String(j.type || "–") + (j.result && j.result.skipped ? " (skipped)" : "") }),
+        Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") }),
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
         Loop.el("td", { text: Loop.when(j.started_at || j.enqueued_at) }),
