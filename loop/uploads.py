@@ -119,6 +119,11 @@ def parse_items(
         if not isinstance(text, str):
             bad(f"item {n}: text field {text_field!r} must be a string")
             continue
+        if not text.strip():
+            # nothing for an expert to read or a rule to match: almost always a
+            # broken row (a shifted column, a stray line)
+            bad(f"item {n}: text field {text_field!r} is empty; fill it or leave the row out")
+            continue
         fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:

@@ -89,6 +89,8 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         (b"CONTENT,x\nhi,1\nthere\n", "text/csv", {}),  # short row
         (b"id,CONTENT\n1,a\n1,b\n", "text/csv", {"id_field": "id"}),  # duplicate id
         (b"CONTENT,CLASS\nhi,0\nyo,7\n", "text/csv", {"gold_field": "CLASS"}),  # unknown label
+        (b"CONTENT,x\nhi,1\n  ,2\n", "text/csv", {}),  # empty text
+        (b'{"CONTENT": ""}\n', "application/x-ndjson", {}),  # empty text
         (b'{"CONTENT": "a"}\nnot json\n', "application/x-ndjson", {}),
         (b'[1, 2]\n', "application/x-ndjson", {}),
         (b"CONTENT\nhi\n", "application/pdf", {}),
@@ -97,6 +99,8 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         r = _upload(client, project, data, ctype, **q)
         assert r.status_code in (400, 415), (data, r.json)
         assert r.json["error"], data
+        if data in (b"CONTENT,x\nhi,1\n  ,2\n", b'{"CONTENT": ""}\n'):
+            assert "is empty; fill it or leave the row out" in r.json["error"]
     assert sorted(rconn.keys("*")) == before
     r = _upload(client, project, b"id,CONTENT\n1,a\n", id_field="id")
     assert r.status_code == 201
