@@ -90,6 +90,44 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     assert page.locator(".label-btn").first.is_visible()
 
 
+def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    from loop.demo.client import add_annotator
+
+    pid = demo_project["pid"]
+    token = add_annotator(live.admin, pid, "quick")
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null "
+                           "&& window.loopLabel.readyCount() >= 1")
+    held: list[Any] = []
+    release = False
+
+    def slow_server(route: Any) -> None:
+        if release:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/queue/next", slow_server)
+    first = _current_id(page)
+    page.keyboard.press("1")  # answers the item on screen; the prefetched one shows
+    second = _wait_new_item(page, first)
+    page.keyboard.press("1")  # answers that one; the next is still on its way
+    page.wait_for_function("window.loopLabel.currentId() === null")
+    assert page.locator("#item-text").inner_text() == "Loading…"
+    page.keyboard.press("2")  # nothing on screen to apply it to
+    status = page.locator("#status")
+    assert "still loading: that key was not applied" in status.inner_text()
+    release = True
+    for route in held:
+        route.continue_()
+    third = _wait_new_item(page, second)
+    assert third not in (first, second)
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 2
+    assert not page.console_errors, page.console_errors
+
+
 def test_recalibration_notice(live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid, token = demo_project["pid"], demo_project["token"]
     sign_in(page, live.url, token, pid, target="label?poll_ms=300")

@@ -236,9 +236,15 @@
     setTimeout(function () { b.classList.remove("pressed"); }, 150);
   }
 
+  /* A key pressed while the next item loads is not applied to an item nobody has
+     seen yet; say so instead of dropping it silently. */
+  function notReady() {
+    if (!state.exhausted) status("The next item is still loading: that key was not applied.", true);
+  }
+
   function answer(idx, t0) {
     const cur = state.current;
-    if (!cur) return;
+    if (!cur) { notReady(); return; }
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     flash(idx);
     state.history.push(cur.item);
@@ -262,7 +268,7 @@
 
   function skip(t0) {
     const cur = state.current;
-    if (!cur) return;
+    if (!cur) { notReady(); return; }
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     const id = String(cur.item.id);
     state.inFlight.add(id);
