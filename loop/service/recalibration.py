@@ -132,11 +132,13 @@ class Recalibrator:
             if not s.set_flag(pid, "recal_scheduled", delay + LOCK_TIMEOUT):
                 return None
             jid = self.enqueue(*args, meta=meta, delay=delay)
+            s.mark_recal_requested(pid, time.time() + delay)
             log.info("project %s: recalibration %s scheduled in %.1f s", pid, jid, delay)
             return jid
         if not s.set_flag(pid, "recal_pending", PENDING_TTL):
             return None
         jid = self.enqueue(*args, meta=meta)
+        s.mark_recal_requested(pid, time.time())
         log.info("project %s: recalibration %s enqueued", pid, jid)
         return jid
 
@@ -172,6 +174,7 @@ class Recalibrator:
                 out = models.recalibrate(s, pid, self.queue_size, progress=progress)
                 s.consume_since_recal(pid, since)
                 s.set_value(pid, "recal_status", {"ok_at": time.time(), "error": None})
+                s.clear_recal_requested(pid)
         except Exception as exc:
             _record_failure(s, pid, "recal_status", exc)
             raise

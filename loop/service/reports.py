@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,27 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "since_recalibration": store.since_recal(pid),
             "recalibration": _status(store, pid, "recal_status", "recal"),
-            "end_model_training": _status(store, pid, "end_model_status", "end_model")}
+            "end_model_training": _status(store, pid, "end_model_status", "end_model"),
+            "loop": loop_health(store, pid)}
+
+
+#: A recalibration asked for this many seconds ago and not run is overdue.
+OVERDUE_AFTER = 60.0
+
+
+def loop_health(store: RedisStore, pid: str) -> dict[str, Any]:
+    """Is the loop closing? ``workers`` alive, since when a recalibration has been
+    waiting (``waiting_since``, None when none is), and ``overdue``: it has waited
+    more than :data:`OVERDUE_AFTER` s and none is running (no worker, or every
+    worker busy with other jobs). Answers are never lost meanwhile; they are
+    recalibrated once a worker takes the job."""
+    from loop.service.worker import alive_workers
+
+    since = store.recal_requested_at(pid)
+    waited = None if since is None else max(0.0, time.time() - since)
+    return {"workers": alive_workers(store.r), "waiting_since": since,
+            "overdue": bool(waited is not None and waited > OVERDUE_AFTER
+                            and not store.is_locked(pid, "recal"))}
 
 
 def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any]:

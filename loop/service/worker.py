@@ -67,6 +67,12 @@ def is_dead(connection: Any, name: Any) -> bool:
                 and not connection.exists(alive_key(as_text(name))))
 
 
+def alive_workers(connection: Any) -> int:
+    """How many ``LoopWorker`` processes keep their liveness key (alive now)."""
+    return sum(bool(connection.exists(alive_key(as_text(n))))
+               for n in connection.smembers(WORKERS_KEY))
+
+
 def _started_entries(connection: Any, queue: Any) -> list[str]:
     """The ``job_id:execution_id`` entries of ``queue``'s started-job registry."""
     return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]

@@ -7,6 +7,8 @@
 * ``<p>:flag:<name>`` flags set with SET NX EX: each has a TTL of a minute or so
   (``recal_pending``, ``end_model_pending``, ``refill_pending``, ``recal_recent``),
   so none outlives the job that set it for long;
+* ``<p>:recal_requested_at`` when the oldest automatic recalibration asked for since
+  the last successful one was due (the dashboard warns when it waits too long);
 * ``<p>:since_recal`` answers since the last successful recalibration began (the
   answer script increments it; a recalibration subtracts what it consumed only
   when it succeeds, so the answers of a crashed one still count).
@@ -63,6 +65,20 @@ class CoordinationMixin(StoreBase):
         if ttl_ms == -2:  # not held
             return False
         return ttl_ms < 0 or ttl_ms >= 1000 * (timeout * 2 / 3 - 3)
+
+    def mark_recal_requested(self, pid: str, at: float) -> None:
+        """Note that a recalibration was asked for (to run at ``at``), unless an
+        earlier request is still outstanding: the oldest one is what waits."""
+        self.r.set(self._k(pid, "recal_requested_at"), repr(float(at)), nx=True)
+
+    def clear_recal_requested(self, pid: str) -> None:
+        """A recalibration succeeded: no request is outstanding."""
+        self.r.delete(self._k(pid, "recal_requested_at"))
+
+    def recal_requested_at(self, pid: str) -> float | None:
+        """When the oldest recalibration asked for since the last success was due."""
+        v = self.r.get(self._k(pid, "recal_requested_at"))
+        return None if v is None else float(v)
 
     def since_recal(self, pid: str) -> int:
         return int(self.r.get(self._k(pid, "since_recal")) or 0)

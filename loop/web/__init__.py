@@ -109,12 +109,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Any:
         """Redis answers, and how many workers are alive (no key needed)."""
-        from loop.service.worker import WORKERS_KEY, alive_key
+        from loop.service.worker import alive_workers
 
         try:
-            names = [n.decode() if isinstance(n, bytes) else str(n)
-                     for n in conn.client.smembers(WORKERS_KEY)]
-            alive = sum(bool(conn.client.exists(alive_key(n))) for n in names)
+            alive = alive_workers(conn.client)
         except Exception as exc:  # Redis down: say so, with 503
             return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
                             "workers": None}), 503

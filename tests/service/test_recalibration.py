@@ -205,3 +205,25 @@ def test_end_model_runs_again_when_the_label_model_moved_during_it(store, client
         mp.setattr(models, "retrain_end_model", meanwhile_the_label_model_is_refit)
         r.run_end_model(ready)
     assert [f for f, _ in jobs] == ["retrain_end_model"]
+
+
+def test_a_recalibration_waiting_for_a_worker_is_reported(store, client, rconn, ready,
+                                                          monkeypatch):
+    from svc_helpers import auth
+
+    from loop.service import reports
+
+    def health():
+        return client.get(f"/api/projects/{ready}/metrics", headers=auth()).json["loop"]
+
+    assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
+    t0 = time.time()
+    answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)  # due: enqueued
+    got = health()
+    assert t0 <= got["waiting_since"] <= time.time() and not got["overdue"]
+    monkeypatch.setattr(reports, "OVERDUE_AFTER", 0.0)  # as if a minute went by
+    assert health() == {"workers": 0, "waiting_since": got["waiting_since"], "overdue": True}
+    run_burst(rconn)  # a worker comes and takes the job
+    assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
+    m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
+    assert m["since_recalibration"] == 0

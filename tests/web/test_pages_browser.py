@@ -196,6 +196,34 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.screenshot(path=str(DOCS_IMG / "dashboard.png"))
 
 
+def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from loop.demo.client import ApiClient, add_annotator
+    from loop.service import reports
+    from loop.service.recalibration import RecalibrationPolicy
+
+    pid = demo_project["pid"]
+    live.run_jobs()
+    monkeypatch.setattr(live.app.extensions["loop"]["recalibrator"], "policy",
+                        RecalibrationPolicy(every=10))  # this module's app never asks
+    expert = ApiClient(live.url, add_annotator(live.admin, pid, "nobody-works"))
+    for _ in range(10):  # a recalibration is due and enqueued; no worker runs it
+        nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
+        expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+            "item_id": nxt["item"]["id"], "label": "ham", "lease_id": nxt["lease"]["id"]})
+    monkeypatch.setattr(reports, "OVERDUE_AFTER", 0.0)  # as if a minute went by
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    warning = page.locator("#loop-warning")
+    warning.wait_for(state="visible")
+    text = warning.inner_text()
+    assert "no worker is running" in text and "loop worker" in text, text
+    live.run_jobs()  # a worker takes it: the warning goes at the next refresh
+    page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
+    warning.wait_for(state="hidden")
+    assert not page.console_errors, page.console_errors
+
+
 def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], page: Any) -> None:
     pid, token = xss_project["pid"], xss_project["token"]
     sign_in(page, live.url, token, pid)

@@ -247,6 +247,24 @@
     } catch (e) { status("Could not cancel: " + e.message, true); }
   }
 
+  /* The loop has stopped closing (no worker, or none free): say so, with what to do. */
+  function drawLoopWarning(lp, since) {
+    const w = $("loop-warning");
+    Loop.clear(w);
+    w.hidden = !lp.overdue;
+    if (!lp.overdue) return;
+    const mins = Math.max(1, Math.round((Date.now() / 1000 - lp.waiting_since) / 60));
+    const waits = "A recalibration has been waiting " + mins + (mins === 1 ? " minute" : " minutes") +
+      (since ? " (" + since + (since === 1 ? " answer" : " answers") + " not yet in the models)" : "") + ": ";
+    if (!lp.workers) {
+      w.append(waits + "no worker is running. Answers are saved; start one with ",
+        Loop.el("code", { text: "loop worker" }), " and the queue catches up.");
+    } else {
+      w.append(waits + lp.workers + (lp.workers === 1 ? " worker is" : " workers are") +
+        " busy with other jobs (see Jobs below).");
+    }
+  }
+
   async function refresh() {
     const [m, lfs, jobs] = await Promise.allSettled([
       Loop.api("GET", base + "/metrics"),
@@ -272,6 +290,7 @@
       health.classList.toggle("warn-text", !!rc.last_error);
       health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
         : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
+      drawLoopWarning(v.loop || {}, v.since_recalibration);
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_items);
       const aa = v.annotator_agreement;
