@@ -342,7 +342,10 @@ def queue_next(pid: str) -> Any:
     store, s = _store(), _settings()
     out, queued = queue.lease_item(store, pid, g.annotator, s.lease_seconds,
                                    shown=_body().get("shown"))
-    if queued < s.low_water and store.set_flag(pid, "refill_pending", 5):
+    # Refill a short queue while the pool holds items it lacks; not when nothing is
+    # left for this annotator (an idle page asks every few seconds).
+    if (out is not None and queued < s.low_water and out["remaining"] > queued
+            and store.set_flag(pid, "refill_pending", 5)):
         jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
                           meta={"type": "refill_queue", "project": pid, "auto": True},
                           job_timeout=600)

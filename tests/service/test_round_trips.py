@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
+from svc_helpers import annotator_token, answer_n, auth, prepare_project, run_burst
 
 from loop.errors import ItemNotFound, LeaseConflict
 from loop.service import queue
@@ -80,7 +80,6 @@ def test_answer_rules(store, ready):
 
 
 def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
-    from svc_helpers import auth
 
     tok = annotator_token(client, ready, "x")
     raw = store.r.hgetall("loop:tokens")
@@ -102,7 +101,7 @@ def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
 
 
 def test_admin_answers_are_listed_with_the_annotators(client, ready):
-    from svc_helpers import ADMIN, auth
+    from svc_helpers import ADMIN
 
     url = f"/api/projects/{ready}/annotators"
     assert [a["name"] for a in client.get(url, headers=auth()).json["annotators"]] == []
@@ -130,6 +129,20 @@ def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
     gold = set(store.gold(ready))
     queued = set(store.queued_ids(ready))
     assert not queued & gold and not queued & store.eval_ids(ready)
+
+
+def test_nothing_left_asks_for_no_refill(app, client, store, rconn, ready):
+    from rq import Queue
+
+    token = annotator_token(client, ready, "last")
+    answer_n(client, ready, token, store.pool_size(ready), 0)  # everything answered
+    q = Queue("loop", connection=rconn)
+    q.empty()
+    for _ in range(3):  # an idle page keeps asking
+        store.clear_flag(ready, "refill_pending")
+        r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(token))
+        assert r.status_code == 204
+    assert not [j for j in q.get_jobs() if j.func_name.endswith("refill_queue")]
 
 
 def test_ranking_subsample_and_cached_features(store, ready, monkeypatch):
