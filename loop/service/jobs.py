@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: What ``POST /api/projects/<pid>/jobs`` accepts as ``type``.
 JOB_TYPES = ("apply_lfs", "recalibrate", "fit_label_model", "train_end_model", "refill_queue",
              "export")
+#: Job types that need ``L`` for every item (a 409 until ``apply_lfs`` has run).
+NEEDS_L = ("recalibrate", "fit_label_model", "train_end_model", "refill_queue")
 #: Retries of a job whose worker died or which raised (immediate re-enqueue).
 RETRY = Retry(max=2)
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -56,6 +58,13 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     if job_type not in JOB_TYPES:
         raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
     size = settings.queue_size
+    if job_type in NEEDS_L:
+        meta = store.L_meta(pid)
+        if not meta or meta.get("n_items") != store.n_items(pid):
+            raise NotReady(f"{job_type} needs the LFs applied to every item first: POST "
+                           '{"type": "apply_lfs", "recalibrate": true} applies them and '
+                           "then recalibrates (or wait until the running apply_lfs job has "
+                           "finished)")
     if job_type == "apply_lfs":
         if store.n_items(pid) == 0:
             raise NotReady("upload items before applying LFs")

@@ -6,6 +6,7 @@ returns its result; domain errors become 4xx answers in ``create_app``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -184,8 +185,13 @@ def preview_items(pid: str) -> Any:
 def start_job(pid: str) -> Any:
     """Enqueue a background job."""
     body = _body()
+    after = body.get("recalibrate", False)
+    if not isinstance(after, bool):
+        raise BadRequest(f"recalibrate must be true or false, got {json.dumps(after)}")
+    if after and body.get("type") != "apply_lfs":
+        raise BadRequest("recalibrate: true goes with type apply_lfs only")
     job = jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, body.get("type"),
-                       fmt=body.get("format", "jsonl"))
+                       recalibrate_after=after, fmt=body.get("format", "jsonl"))
     return jsonify({"job_id": job.id}), 202
 
 

@@ -126,6 +126,11 @@ def test_unknown_job_type_and_job(client, project):
     assert client.get("/api/jobs/nope", headers=auth()).status_code == 404
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "apply_lfs"})
     assert r.status_code == 409  # no items yet
+    _upload(client, project, b"CONTENT\nhi\nthere\n")
+    for kind in ("recalibrate", "fit_label_model", "train_end_model", "refill_queue"):
+        r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": kind})
+        assert r.status_code == 409, kind  # the LFs were never applied
+        assert '{"type": "apply_lfs", "recalibrate": true}' in r.json["error"]
 
 
 def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypatch):
@@ -158,6 +163,8 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", "/api/jobs/nope/cancel", None, 404),
         ("get", "/api/projects/%00", None, 404),
         ("post", f"/api/projects/{project}/jobs", {"type": ["apply_lfs"]}, 400),
+        ("post", f"/api/projects/{project}/jobs", {"type": "apply_lfs", "recalibrate": 1}, 400),
+        ("post", f"/api/projects/{project}/jobs", {"type": "export", "recalibrate": True}, 400),
         ("post", f"/api/projects/{project}/annotators", {"name": ""}, 400),
         ("post", f"/api/projects/{project}/annotators", {"name": "admin"}, 400),
         ("delete", f"/api/projects/{project}/annotators/nobody", None, 404),

@@ -22,7 +22,9 @@ def _status(client, jid):
 def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project):
     client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
                 data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
-    jid = _job(client, project, "apply_lfs")
+    r = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                    json={"type": "apply_lfs", "recalibrate": True})
+    jid = r.json["job_id"]
     st = _status(client, jid)
     assert st["type"] == "apply_lfs" and st["status"] in ("deferred", "queued")
     run_burst(rconn)
@@ -30,13 +32,16 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert st["status"] == "finished", st
     assert st["progress"] == {"done": 350, "total": 350}
     assert st["result"]["n_lfs"] == 6 and st["result"]["n_items"] == 350
+    # ... and then recalibrated: the label model is fitted and the queue filled
+    assert _status(client, st["result"]["recalibrate_job"])["status"] == "finished"
+    assert store.queue_size(project) > 0
     for kind in ("fit_label_model", "train_end_model", "refill_queue", "export"):
         jid = _job(client, project, kind)
         run_burst(rconn)
         st = _status(client, jid)
         assert st["status"] == "finished", st
     assert st["result"]["bytes"] > 0 and st["result"]["format"] == "jsonl"
-    jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    jobs = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
     assert len(jobs) == 5 and jobs[0]["type"] == "export"
     # the export job's file: downloaded, in the format asked for, as the direct export
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(),
@@ -59,15 +64,16 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     # K=10 answers trigger exactly one pending recalibration (coalesced)
     answer_n(client, project, annotator_token(client, project, "a"), 25, 0)
     jobs = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
-    recal = [j for j in jobs if j["type"] == "recalibrate"]
+    recal = [j for j in jobs if j["type"] == "recalibrate" and j["status"] != "finished"]
     assert len(recal) == 1 and recal[0]["status"] == "queued"
     run_burst(rconn)
     st = _status(client, recal[0]["id"])
     assert st["status"] == "finished" and st["result"]["n_gold"] == 25
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
-    # one point from the fit_label_model job, one from the automatic recalibration;
-    # the end-model retrain it enqueued filled in its end-model score
-    assert m["n_gold"] == 25 and len(m["history"]) == 2 and m["last_recalibrated_at"]
+    # a point from the recalibration after applying the LFs, one from the
+    # fit_label_model job, one from the automatic recalibration; the end-model
+    # retrain it enqueued filled in its end-model score
+    assert m["n_gold"] == 25 and len(m["history"]) == 3 and m["last_recalibrated_at"]
     last = m["history"][-1]
     assert last["n_gold"] == 25 and last["label_model"] is not None
     assert last["end_model"] is not None and m["agreement"] is not None

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -200,7 +201,14 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     from loop.demo.client import demo_csv
 
     api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(), content_type="text/csv")
-    failed = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "recalibrate"})["job_id"]
+    # An LF that takes 10 ms per item against a 1 s limit per unit of 1,000 items
+    ext = live.app.extensions["loop"]
+    normal = ext["settings"]
+    ext["settings"] = replace(normal, lf_chunk_timeout=1)
+    try:
+        failed = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"]
+    finally:
+        ext["settings"] = normal
     page.goto(live.url + "/")
     page.fill("#token", ADMIN)
     page.keyboard.press("Enter")
@@ -208,7 +216,7 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     page.goto(f"{live.url}/p/{pid}/dashboard")
     page.wait_for_selector(".job-error", timeout=60000)
     err = page.locator(".job-error").first.inner_text()
-    assert "apply the LFs" in err and "Run “Apply LFs”" in err
+    assert "LOOP_LF_CHUNK_TIMEOUT" in err and "An LF ran too long on one item" in err
     page.locator(".job-error summary").first.click()
     assert "Traceback" in page.locator(".job-error pre").first.inner_text()
     # a running job can be canceled from the dashboard

@@ -168,7 +168,7 @@
 
   const HINTS = [
     [/canceled/i, "Canceled: start it again when you are ready."],
-    [/apply the LFs/i, "Run “Apply LFs” (after every upload), then “Recalibrate”."],
+    [/apply the LFs|LFs applied to every item/i, "Run “Apply LFs” after every upload: it recalibrates when it ends."],
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
     [/time limit|LOOP_LF_CHUNK_TIMEOUT/i, "An LF ran too long on one item: fix it in the LF module and apply again."],
@@ -332,7 +332,9 @@
   async function startJob(type, btn) {
     btn.disabled = true;
     try {
-      const res = await Loop.api("POST", base + "/jobs", { type: type });
+      // applying the LFs changes every model's input: recalibrate when it ends
+      const body = type === "apply_lfs" ? { type: type, recalibrate: true } : { type: type };
+      const res = await Loop.api("POST", base + "/jobs", body);
       const id = res && (res.id || res.job_id || (res.job && res.job.id));
       status("Started " + type + (id ? " (job " + String(id).slice(0, 12) + ")" : "") + ".");
       schedule(200);
