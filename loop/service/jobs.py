@@ -68,6 +68,11 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     if job_type == "apply_lfs":
         if store.n_items(pid) == 0:
             raise NotReady("upload items before applying LFs")
+        if not store.get_project(pid).get("lf_module") and not any(
+                r["enabled"] for r in store.rules(pid).values()):
+            from loop.service.labeling import NO_LFS
+
+            raise NotReady(NO_LFS)
         # planned in a worker (it imports the LFs and sees what changed), which then
         # enqueues the units of work and the merge
         return enqueue_task(queue, store, "apply_lfs", pid, settings.chunk_size,

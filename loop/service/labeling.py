@@ -52,6 +52,11 @@ class _Watched:
             raise _Interrupted(self.name, x.get("id")) from None
 
 
+#: Why an apply run cannot start in a project without LFs.
+NO_LFS = ("the project has no LFs yet: write a rule (dashboard, or POST "
+          "/api/projects/<pid>/rules), or enable one")
+
+
 def plan(store: RedisStore, pid: str, chunk_size: int,
          lfs: list[LabelingFunction] | None = None) -> dict[str, Any]:
     """What a run must compute, stored under a new ``L`` version: units of work
@@ -61,6 +66,8 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         raise NotReady("upload items before applying LFs")
     if lfs is None:
         lfs = project_lfs(store, pid)
+    if not lfs:
+        raise NotReady(NO_LFS)
     names = [lf.name for lf in lfs]
     prints = {lf.name: lf.fingerprint() for lf in lfs}
     old = store.L_meta(pid)

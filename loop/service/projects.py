@@ -21,7 +21,8 @@ def create_project(
 ) -> dict[str, Any]:
     """Create a project after checking every argument (400 naming what to send).
 
-    The LF module is imported in a subprocess with a time limit, never here.
+    The LF module is imported in a subprocess with a time limit, never here. Without
+    one (``lf_module`` None or ""), the project's LFs are its rules.
     ``answers_per_item`` (k): how many different annotators answer each item.
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -34,7 +35,10 @@ def create_project(
         raise BadRequest(f"answers_per_item must be an integer from 1 to "
                          f"{MAX_ANSWERS_PER_ITEM}, got {answers_per_item!r}")
     text = check_guidelines(guidelines)
-    lf_names = check_lf_module(lf_module, timeout=lf_import_timeout)
+    if lf_module in (None, ""):  # rules only: written on the dashboard or through the API
+        lf_module, lf_names = None, []
+    else:
+        lf_names = check_lf_module(lf_module, timeout=lf_import_timeout)
     project = store.create_project({"name": name.strip(), "labels": names,
                                     "label_style": style, "lf_module": lf_module,
                                     "text_field": text_field, "lfs": lf_names,

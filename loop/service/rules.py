@@ -40,7 +40,7 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
     """The project's LFs: its module's, then its enabled rules (for workers only:
     imports the module)."""
     project = store.get_project(pid)
-    lfs = load_lfs(project["lf_module"])
+    lfs = load_lfs(project["lf_module"]) if project.get("lf_module") else []
     taken = {lf.name for lf in lfs}
     k = len(project["labels"])
     for name, rec in store.rules(pid).items():
@@ -119,10 +119,22 @@ def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     return rec
 
 
+def _keep_one(store: RedisStore, pid: str, name: str) -> None:
+    """A project without an LF module keeps at least one enabled rule once its LFs
+    were applied: the models would go on using the votes of the rule taken away."""
+    if store.get_project(pid).get("lf_module") or not store.L_meta(pid):
+        return
+    if not any(r["enabled"] for n, r in store.rules(pid).items() if n != name):
+        raise Conflict(f"rule {name!r} is the project's only enabled LF: write or enable "
+                       "another rule first")
+
+
 def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, Any]:
     """Edit rule ``name`` (its earlier version goes to its history); ``data`` may
     also rename it, or hold only ``enabled``."""
     old = _existing(store, pid, name)
+    if isinstance(data, dict) and data.get("enabled") is False and old["enabled"]:
+        _keep_one(store, pid, name)
     if isinstance(data, dict) and set(data) == {"enabled"}:
         if not isinstance(data["enabled"], bool):
             raise BadRequest("enabled must be true or false")
@@ -140,6 +152,8 @@ def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, 
 
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     old = _existing(store, pid, name)
+    if old["enabled"]:
+        _keep_one(store, pid, name)
     store.write_rule(pid, name, None, expect=old)
     return {"deleted": name}
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rq import Queue, get_current_job
 
-from loop.errors import LFRunSuperseded, LFTimeout
+from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
 from loop.service.jobs import enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
@@ -21,6 +21,18 @@ def _job() -> Any:
     if job is None:
         raise RuntimeError("loop.service.tasks functions run inside an RQ worker")
     return job
+
+
+def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)``; a :class:`NotReady` (a step it needs has not run, e.g.
+    the LFs are not applied to new items) fails the job without retries: running
+    it again at once finds the same."""
+    try:
+        return fn(*args, **kw)
+    except NotReady:
+        job.retries_left = 0
+        job.save()
+        raise
 
 
 def _progress(job: Any) -> Any:
@@ -51,7 +63,7 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     job = _job()
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
-    p = labeling.plan(store, pid, chunk_size)
+    p = _no_retry(job, labeling.plan, store, pid, chunk_size)
     v = p["version"]
     units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
                           job_timeout=unit_timeout,
@@ -121,16 +133,16 @@ def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
                 policy: dict[str, Any] | None = None) -> dict[str, Any]:
     """Refit the label model and re-rank; then the end model (inline when ``full``)."""
     job = _job()
-    return _recalibrator(job, size, policy).run(pid, full=full, end_model=end_model,
-                                                progress=_progress(job))
+    return _no_retry(job, _recalibrator(job, size, policy).run, pid, full=full,
+                     end_model=end_model, progress=_progress(job))
 
 
 def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,
                       ) -> dict[str, Any]:
     """Retrain the end model and re-rank (one at a time per project)."""
     job = _job()
-    return _recalibrator(job, size, None).run_end_model(pid, point_id=point_id, wait=wait,
-                                                        progress=_progress(job))
+    return _no_retry(job, _recalibrator(job, size, None).run_end_model, pid,
+                     point_id=point_id, wait=wait, progress=_progress(job))
 
 
 def refill_queue(pid: str, size: int) -> dict[str, Any]:

@@ -233,3 +233,46 @@ def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
     assert _rules(client, pid) == []
     ok = {**bad, "field": "AUTHOR", "value": "someone"}
     assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=ok).status_code == 201
+
+
+def test_a_project_of_rules_only(client, store, rconn):
+    """No LF module: the rules are the LFs, from the first one on."""
+    from svc_helpers import annotator_token, run_burst
+
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "rules only", "labels": ["ham", "spam"], "text_field": "CONTENT"})
+    assert r.status_code == 201, r.json
+    pid = r.json["id"]
+    assert client.post(f"/api/projects/{pid}/items", data=youtube_csv(), headers={
+        **auth(), "Content-Type": "text/csv"}).status_code == 201
+    r = client.post(f"/api/projects/{pid}/jobs", headers=auth(), json={"type": "apply_lfs"})
+    assert r.status_code == 409 and "no LFs yet: write a rule" in r.json["error"]
+    # labeling can start before any rule: random items, answers kept
+    token = annotator_token(client, pid, "a")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+    assert got["item"]["votes"] == []
+    rule = {"name": "says_subscribe", "label": 1, "kind": "keywords",
+            "keywords": ["subscribe", "check out"]}
+    preview = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule)
+    assert preview.status_code == 200 and preview.json["coverage"] > 0, preview.json
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
+    assert r.status_code == 201 and r.json["job_id"]
+    run_burst(rconn)  # its column is applied, then the models are fitted
+    st = client.get(f"/api/jobs/{r.json['job_id']}", headers=auth()).json
+    assert st["status"] == "finished" and st["result"]["n_lfs"] == 1, st
+    assert store.queue_size(pid) > 0
+    lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json
+    assert [x["name"] for x in lfs["lfs"]] == ["says_subscribe"]
+    nxt = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token),
+                      json={"shown": [got["item"]["id"]]}).json
+    assert nxt["item"]["reason"]
+    # the only rule cannot be taken away (the models would keep its votes)
+    for method, body in (("put", {"enabled": False}), ("delete", None)):
+        r = getattr(client, method)(f"/api/projects/{pid}/rules/says_subscribe",
+                                    headers=auth(), json=body)
+        assert r.status_code == 409 and "only enabled LF" in r.json["error"], r.json
+    more = {**rule, "name": "has_link", "kind": "regex", "pattern": "https?://"}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=more).status_code == 201
+    r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
+                   json={"enabled": False})
+    assert r.status_code == 200

@@ -248,7 +248,7 @@
   }
 
   /* The loop has stopped closing (no worker, or none free): say so, with what to do. */
-  function drawLoopWarning(lp, since) {
+  function drawLoopWarning(lp, since, lastError) {
     const w = $("loop-warning");
     Loop.clear(w);
     w.hidden = !lp.overdue;
@@ -256,7 +256,9 @@
     const mins = Math.max(1, Math.round((Date.now() / 1000 - lp.waiting_since) / 60));
     const waits = "A recalibration has been waiting " + mins + (mins === 1 ? " minute" : " minutes") +
       (since ? " (" + since + (since === 1 ? " answer" : " answers") + " not yet in the models)" : "") + ": ";
-    if (!lp.workers) {
+    if (lastError && lastError.at >= lp.waiting_since) {
+      w.append(waits + "its last run failed: " + lastError.message + " " + hint(lastError.message));
+    } else if (!lp.workers) {
       w.append(waits + "no worker is running. Answers are saved; start one with ",
         Loop.el("code", { text: "loop worker" }), " and the queue catches up.");
     } else {
@@ -290,7 +292,7 @@
       health.classList.toggle("warn-text", !!rc.last_error);
       health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
         : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
-      drawLoopWarning(v.loop || {}, v.since_recalibration);
+      drawLoopWarning(v.loop || {}, v.since_recalibration, rc.last_error);
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_items);
       const aa = v.annotator_agreement;

@@ -47,7 +47,7 @@
         text_field: $("p-text").value.trim() || "text", answers_per_item: Number($("p-k").value) || 1,
         guidelines: $("p-guidelines").value };
       $("create").disabled = true;
-      status("Checking the LF module and creating the project …");
+      status(body.lf_module ? "Checking the LF module and creating the project …" : "Creating the project …");
       try {
         const p = await Loop.api("POST", "/api/projects", body);
         location.href = "/p/" + encodeURIComponent(p.id) + "/data";
