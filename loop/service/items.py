@@ -44,7 +44,23 @@ def import_items(
         dup = store.existing_ids(pid, [i["id"] for i in parsed.items])
         if dup:
             raise BadUpload(f"{len(dup)} item ids already exist in the project, e.g. "
-                            f"{dup[0]!r}", [f"id {d!r} already exists" for d in dup[:20]])
+                            f"{dup[0]!r}{_auto_hint(id_field, start)}",
+                            [f"id {d!r} already exists" for d in dup[:20]])
         return out
-    store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start)
+    try:
+        store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start)
+    except BadUpload as exc:
+        if id_field is not None:
+            raise
+        raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
     return out
+
+
+def _auto_hint(id_field: str | None, start: int) -> str:
+    """Why ids the user never gave can exist already: without ``id_field`` an item's
+    id is its row number, which an earlier upload with explicit ids may have used."""
+    if id_field is not None:
+        return ""
+    return (f" (without id_field each item's id is its row number, from {start} here, "
+            "and an earlier upload gave that id explicitly: upload with id_field naming "
+            "an id column)")

@@ -151,11 +151,19 @@ def _upload() -> tuple[bytes, str]:
     return request.get_data(), detect_format(request.content_type)
 
 
+#: The query parameters of an upload.
+UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run")
+
+
 @bp.post("/projects/<pid>/items")
 @admin_required
 def upload_items(pid: str) -> Any:
     """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing)."""
     _store().get_project(pid)
+    unknown = sorted(set(request.args) - set(UPLOAD_ARGS))
+    if unknown:  # a typo (idfield) would otherwise upload with made-up ids
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}; an upload takes "
+                         f"{', '.join(UPLOAD_ARGS)}")
     data, fmt = _upload()
     s = _settings()
     dry = request.args.get("dry_run", "0") not in ("0", "", "false")

@@ -94,6 +94,7 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         (b'{"CONTENT": "a"}\nnot json\n', "application/x-ndjson", {}),
         (b'[1, 2]\n', "application/x-ndjson", {}),
         (b"CONTENT\nhi\n", "application/pdf", {}),
+        (b"id,CONTENT\nc2,hi\n", "text/csv", {"idfield": "id"}),  # a typo'd parameter
     ]
     for data, ctype, q in cases:
         r = _upload(client, project, data, ctype, **q)
@@ -106,6 +107,10 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
     assert r.status_code == 201
     r = _upload(client, project, b"id,CONTENT\n2,a\n1,b\n", id_field="id")
     assert r.status_code == 400 and "already exist" in r.json["error"]
+    # without id_field an item's id is its row number: 1 here, taken by the upload above
+    for dry in ("0", "1"):
+        r = _upload(client, project, b"CONTENT\nb\n", dry_run=dry)
+        assert r.status_code == 400 and "upload with id_field" in r.json["error"], r.json
     assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
 
 
