@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -18,14 +19,20 @@ FORMATS = ("csv", "jsonl")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: A signed number alone in a cell: a spreadsheet reads it as that number, no formula.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def csv_safe(value: Any) -> Any:
     """A text cell a spreadsheet will not run: a leading ``'`` before ``= + - @``,
-    tab or CR (OWASP); numbers and other values as they are.
+    tab or CR (OWASP), unless the cell is just a number such as ``-3``; numbers and
+    other values as they are.
 
-    >>> csv_safe("=1+2"), csv_safe("-5 stars"), csv_safe(0.25), csv_safe("ok")
-    ("'=1+2", "'-5 stars", 0.25, 'ok')
+    >>> csv_safe("=1+2"), csv_safe("-5 stars"), csv_safe("-3"), csv_safe(0.25), csv_safe("ok")
+    ("'=1+2", "'-5 stars", '-3', 0.25, 'ok')
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if (isinstance(value, str) and value.startswith(_FORMULA_START)
+            and not _NUMBER.fullmatch(value)):
         return "'" + value
     return value
 

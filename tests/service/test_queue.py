@@ -252,12 +252,13 @@ def test_export_and_lf_stats(client, store, ready):
 
 def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
     client.post(f"/api/projects/{project}/items?id_field=id", data=(
-        b"id,CONTENT\n1,=HYPERLINK(\"http://x\")\n2,+1\n3,-2+3\n4,@SUM(A1)\n5,plain\n"),
+        b"id,CONTENT\n1,=HYPERLINK(\"http://x\")\n2,+1\n3,-2+3\n4,@SUM(A1)\n5,plain\n"
+        b"6,-3.5\n7,-1e3\n"),
         headers={**auth(), "Content-Type": "text/csv"})
     table = list(csv.reader(io.StringIO(client.get(
         f"/api/projects/{project}/export?format=csv", headers=auth()).data.decode())))
-    assert [r[1] for r in table[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2+3",
-                                         "'@SUM(A1)", "plain"]
+    assert [r[1] for r in table[1:]] == ["'=HYPERLINK(\"http://x\")", "+1", "'-2+3",
+                                         "'@SUM(A1)", "plain", "-3.5", "-1e3"]  # numbers stay
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
     assert rows[0]["text"] == '=HYPERLINK("http://x")'
