@@ -210,8 +210,9 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     project = store.get_project(pid)
     labels = project["labels"]
     replacing = data.get("replacing") if isinstance(data, dict) else None
-    rule = _check(store, pid, {k: v for k, v in data.items() if k != "replacing"}
-                  if isinstance(data, dict) else data)
+    if isinstance(data, dict):  # a rule being written may have no name yet
+        data = {"name": "preview", **{k: v for k, v in data.items() if k != "replacing"}}
+    rule = _check(store, pid, data)
     c = _corpus(store, pid)
     n = len(c.ids)
     hit = rule.match(c.batch if c.batch is not None else c.texts, _records(c, rule))

@@ -123,6 +123,9 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
                                                 for e in p["examples"])
     assert p["examples"][0]["guess"]["label"] in ("ham", "spam")
     assert store.rules(pid) == {}  # a preview stores nothing
+    unnamed = {k: v for k, v in rule.items() if k != "name"}  # not named yet
+    r2 = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=unnamed)
+    assert r2.status_code == 200 and r2.json["matched"] == p["matched"]
     bad = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
                       json={**rule, "kind": "regex", "pattern": "a{1001}"})
     assert bad.status_code == 400
