@@ -98,6 +98,15 @@ def merge_errors(
     return out
 
 
+class LFInterrupted(BaseException):
+    """An exception of ``apply_lfs(interrupts=...)`` (a time limit) stopped LF
+    ``lf`` on the record with id ``item``; the original is its ``__cause__``."""
+
+    def __init__(self, lf: str, item: Any) -> None:
+        super().__init__(lf, item)
+        self.lf, self.item = lf, item
+
+
 def apply_lfs(
     lfs: Sequence[LabelingFunction],
     records: Any,
@@ -106,6 +115,7 @@ def apply_lfs(
     ids: Sequence[Any] | None = None,
     progress: ProgressCallback | None = None,
     progress_every: int = 1000,
+    interrupts: tuple[type[BaseException], ...] = (),
 ) -> ApplyResult:
     """Apply ``lfs`` to every record.
 
@@ -123,6 +133,10 @@ def apply_lfs(
     progress
         Called as ``progress(n_done, n_total)`` every ``progress_every`` records
         and at the end.
+    interrupts
+        Exception types that stop the run instead of counting as an LF's error
+        (a job's time limit raised inside an LF): re-raised as
+        :class:`LFInterrupted` naming the LF and the record.
 
     Returns
     -------
@@ -162,6 +176,8 @@ def apply_lfs(
         for j, lf in enumerate(lfs):
             try:
                 v = lf(x)
+            except interrupts as exc:
+                raise LFInterrupted(lf.name, ids[i] if ids is not None else i) from exc
             except Exception as exc:  # noqa: BLE001 - an LF bug must not stop the run
                 record_error(lf, i, f"{type(exc).__name__}: {exc}")
                 continue

@@ -20,36 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.apply import LFErrorSummary, apply_lfs, chunk_bounds, merge_errors
+from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service.rules import project_lfs
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
-
-
-class _Interrupted(BaseException):
-    """Carries a time-limit interrupt past ``apply_lfs``, which turns every
-    ``Exception`` an LF raises into an abstain."""
-
-    def __init__(self, lf: str, item: Any) -> None:
-        super().__init__(lf, item)
-        self.lf, self.item = lf, item
-
-
-class _Watched:
-    """An LF whose call, if the job's time limit interrupts it, names itself and the
-    item instead of counting as one more LF error."""
-
-    def __init__(self, lf: LabelingFunction, interrupts: tuple[type[BaseException], ...]):
-        self.lf, self.name, self.interrupts = lf, lf.name, interrupts
-
-    def __call__(self, x: Any) -> Any:
-        try:
-            return self.lf(x)
-        except self.interrupts:
-            raise _Interrupted(self.name, x.get("id")) from None
 
 
 #: Why an apply run cannot start in a project without LFs.
@@ -115,8 +92,6 @@ def apply_unit(
         raise NotReady("the LFs (module or rules) changed during the run; apply the LFs "
                        "again")
     lfs: list[Any] = [by_name[x] for x in u["lfs"]]
-    if interrupts:
-        lfs = [_Watched(lf, interrupts) for lf in lfs]
     ids = store.item_ids(pid, start, stop)
     items = store.items(pid, ids)
     tf = project["text_field"]
@@ -130,8 +105,8 @@ def apply_unit(
 
     try:
         res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
-                        progress_every=max(50, len(recs) // 5))
-    except _Interrupted as hit:
+                        progress_every=max(50, len(recs) // 5), interrupts=interrupts)
+    except LFInterrupted as hit:
         raise LFTimeout(f"LF {hit.lf!r} was still running on item {hit.item!r} when the "
                         f"unit of rows {start}-{stop - 1} hit its time limit "
                         "(LOOP_LF_CHUNK_TIMEOUT); fix the LF and apply again") from None

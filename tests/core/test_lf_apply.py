@@ -91,3 +91,28 @@ def test_duplicate_lf_names_are_rejected():
 def test_non_dict_records_are_rejected():
     with pytest.raises(TypeError, match="dicts or a pandas DataFrame"):
         apply_lfs([has_link], ["just a string"])
+
+
+def test_an_interrupt_stops_the_run_naming_the_lf_and_record():
+    from loop.core.apply import LFInterrupted
+
+    class TimeLimit(Exception):
+        pass
+
+    @labeling_function()
+    def buggy(x):
+        raise ValueError("a bug: counted, the run goes on")
+
+    @labeling_function()
+    def slow(x):
+        if x.text == "stuck":
+            raise TimeLimit
+        return 1
+
+    recs = [{"text": "fine"}, {"text": "stuck"}]
+    with pytest.raises(LFInterrupted) as hit:
+        apply_lfs([buggy, slow], recs, n_classes=2, ids=["a", "b"], interrupts=(TimeLimit,))
+    assert (hit.value.lf, hit.value.item) == ("slow", "b")
+    assert isinstance(hit.value.__cause__, TimeLimit)
+    res = apply_lfs([buggy, slow], recs[:1], n_classes=2)  # without interrupts: as before
+    assert res.L.tolist() == [[-1, 1]] and res.errors["buggy"].count == 1
