@@ -131,14 +131,15 @@ class Recalibrator:
             # next answer schedules another.
             if not s.set_flag(pid, "recal_scheduled", delay + LOCK_TIMEOUT):
                 return None
-            jid = self.enqueue(*args, meta=meta, delay=delay)
+            # noted before the enqueue: a run that ends first clears it
             s.mark_recal_requested(pid, time.time() + delay)
+            jid = self.enqueue(*args, meta=meta, delay=delay)
             log.info("project %s: recalibration %s scheduled in %.1f s", pid, jid, delay)
             return jid
         if not s.set_flag(pid, "recal_pending", PENDING_TTL):
             return None
-        jid = self.enqueue(*args, meta=meta)
         s.mark_recal_requested(pid, time.time())
+        jid = self.enqueue(*args, meta=meta)
         log.info("project %s: recalibration %s enqueued", pid, jid)
         return jid
 
