@@ -2,9 +2,12 @@
 condition on a field, never as code.
 
 A :class:`Rule` votes its ``label`` on the items it matches and abstains on the
-rest. Regular expressions (and keywords, compiled into one) run on RE2
-(``google-re2``): matching takes linear time whatever the pattern, so a rule
-cannot hang a worker or the web process. :meth:`Rule.match` checks many texts at
+rest. Keyword and regex rules read an item's text as the labeling page shows it
+(HTML entities decoded, ``<br>`` a line break, formatting tags dropped:
+:func:`loop.core.text.readable`), so a rule matches what its author sees.
+Regular expressions (and keywords, compiled into one) run on RE2 (``google-re2``):
+matching takes linear time whatever the pattern, so a rule cannot hang a worker or
+the web process. :meth:`Rule.match` checks many texts at
 once (one scan of their concatenation, then each candidate row on its own), fast
 enough for a live preview over 100,000 items.
 """
@@ -26,6 +29,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
+from loop.core.text import readable
 
 KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
@@ -35,6 +39,10 @@ MAX_PATTERN = 2000
 _BAD_NAME = re.compile(r"[\s/\\\x00-\x1f\x7f]")
 #: Character between items when a rule scans many texts at once.
 _SEP = "\x00"
+#: What keyword and regex rules read: the text as the labeling page shows it
+#: (:func:`loop.core.text.readable`). Part of every rule's fingerprint, so a change
+#: of it re-applies every rule.
+MATCHES = "readable-1"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
@@ -138,7 +146,8 @@ class Rule:
 
     def fingerprint(self) -> str:
         """What decides its votes, hashed (see :meth:`LabelingFunction.fingerprint`)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        what = {**self.to_dict(), "matches": MATCHES}
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- matching --------------------------------------------------------------------------
     def compiled(self, as_bytes: bool = False) -> Any:
@@ -171,7 +180,7 @@ class Rule:
         if self.kind == "field":
             value = None if record is None else record.get(self.field)
             return _compare(value, self.op, self.value)
-        return self.compiled().search(str(text or "").replace(_SEP, " ")) is not None
+        return self.compiled().search(readable(str(text or "")).replace(_SEP, " ")) is not None
 
     def match(self, texts: Sequence[str] | TextBatch,
               records: Sequence[Any] | None = None) -> np.ndarray:
@@ -249,11 +258,12 @@ def safe_name(text: str) -> str:
 
 
 class TextBatch:
-    """Texts prepared for :meth:`Rule.match`: UTF-8, joined once by NUL, with the
-    byte offset where each starts (and one past the end)."""
+    """Texts prepared for :meth:`Rule.match`: as people read them
+    (:func:`~loop.core.text.readable`), UTF-8, joined once by NUL, with the byte
+    offset where each starts (and one past the end)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = [str(t or "").replace(_SEP, " ").encode() for t in texts]
+        self.texts = [readable(str(t or "")).replace(_SEP, " ").encode() for t in texts]
         self.n = len(self.texts)
         self.starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts)]
         self.joined = _SEP.encode().join(self.texts)

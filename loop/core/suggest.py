@@ -37,6 +37,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from loop.core.rules import Rule, safe_name
+from loop.core.text import readable
 
 #: English words too common to make a rule of on their own.
 STOP = frozenset(
@@ -95,7 +96,7 @@ class TermIndex:
                                    token_pattern=r"(?u)\b\w\w+\b", lowercase=True,
                                    dtype=np.int8)
         try:
-            self.X = self.vec.fit_transform(list(texts)).tocsc()
+            self.X = self.vec.fit_transform([readable(str(t or "")) for t in texts]).tocsc()
             self.terms = self.vec.get_feature_names_out()
         except ValueError:  # no term occurs min_df times
             import scipy.sparse as sp

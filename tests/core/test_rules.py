@@ -180,3 +180,18 @@ def test_suggestions_skip_words_that_repeat_evidence_already_there():
     assert "subscribe" not in spam_words(np.where(has_sub, 1, -1)[:, None])
     with pytest.raises(ValueError, match="min_fresh"):
         spam_words(L, min_fresh=1.5)
+
+
+def test_rules_read_the_text_as_the_labeling_page_shows_it():
+    texts = ["Don&#39;t miss <b>this</b>", "fish &amp; chips<br />today", "<img src=x>",
+             "don't panic"]
+    dont = Rule(name="dont", label=1, kind="keywords", keywords=["don't"])
+    assert dont.match(texts).tolist() == [True, False, False, True]
+    assert [dont.matches(t) for t in texts] == [True, False, False, True]
+    line = Rule(name="line", label=1, kind="regex", pattern="^today$|chips\ntoday")
+    assert line.match(texts).tolist() == [False, True, False, False]
+    tag = Rule(name="tag", label=0, kind="keywords", keywords=["<img"], whole_word=False)
+    assert tag.match(texts).tolist() == [False, False, True, False]  # not a formatting tag
+    # suggestions are made of readable words: no "39" from &#39;
+    index = TermIndex(texts * 3)
+    assert "39" not in set(index.terms) and "amp" not in set(index.terms)
