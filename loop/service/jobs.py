@@ -7,6 +7,7 @@ ids and primitives only, so this module never imports them.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rq import Retry
@@ -158,8 +159,14 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
     def iso(t: Any) -> str | None:
         return t.isoformat() if t else None
 
+    starts = meta.get("starts") or []
+
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "auto": bool(meta.get("auto")),
+            # runs of it so far (more than 1: re-run after its worker died or it
+            # raised), and when the first began
+            "attempts": len(starts), "first_started_at": iso(
+                datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
             "status": str(status.value if hasattr(status, "value") else status),
             "progress": progress, "result": result if status == "finished" else None,
             "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),

@@ -5,6 +5,7 @@ its outputs), so RQ may retry it or re-run it after its worker died.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -17,9 +18,13 @@ from loop.storage import RedisStore
 
 
 def _job() -> Any:
+    """The running job, with this attempt's start noted in its meta (``starts``):
+    a job re-run after its worker died keeps the time of its first attempt."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("loop.service.tasks functions run inside an RQ worker")
+    job.meta["starts"] = [*job.meta.get("starts", []), time.time()][-10:]
+    job.save_meta()
     return job
 
 

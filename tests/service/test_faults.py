@@ -103,6 +103,11 @@ def test_worker_killed_mid_chunk_loses_only_that_chunk(client, rconn, workers):
 
     L, meta = RedisStore(rconn).load_L(pid)
     assert L.shape == (350, 1) and meta["n_items"] == 350
+    # the chunk's record says it ran twice, and when it first began
+    from loop.service.jobs import job_status
+
+    st = job_status(rconn, chunk.id)
+    assert st["attempts"] == 2 and st["first_started_at"] < st["started_at"], st
 
 
 def _blocked_in_pop(rconn):

@@ -219,10 +219,11 @@
           onclick: function () { cancel(j.id); } }));
       }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
-        Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") }),
+        Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
+          (j.attempts > 1 ? " (run " + j.attempts + " times)" : "") }),
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
-        Loop.el("td", { text: Loop.when(j.started_at || j.enqueued_at) }),
+        Loop.el("td", { text: Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
         Loop.el("td", { class: "num", text: took(j) }),
         Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "") }),
         act));
