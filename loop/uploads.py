@@ -122,7 +122,9 @@ def parse_items(
         if not text.strip():
             # nothing for an expert to read or a rule to match: almost always a
             # broken row (a shifted column, a stray line)
-            bad(f"item {n}: text field {text_field!r} is empty; fill it or leave the row out")
+            at = f" (id {iid!r})" if id_field is not None else ""
+            bad(f"item {n}{at}: text field {text_field!r} is empty; fill it or leave the "
+                "row out")
             continue
         fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
         items.append({"id": iid, "text": text, "fields": fields})

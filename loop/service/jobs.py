@@ -62,10 +62,10 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     if job_type in NEEDS_L:
         meta = store.L_meta(pid)
         if not meta or meta.get("n_items") != store.n_items(pid):
-            raise NotReady(f"{job_type} needs the LFs applied to every item first: POST "
+            raise NotReady(f"{job_type} needs the LFs applied to every item first: "
                            '{"type": "apply_lfs", "recalibrate": true} applies them and '
-                           "then recalibrates (or wait until the running apply_lfs job has "
-                           "finished)")
+                           "then recalibrates (if an apply_lfs job is running, start this "
+                           "one once it has finished)")
     if job_type == "apply_lfs":
         if store.n_items(pid) == 0:
             raise NotReady("upload items before applying LFs")

@@ -30,8 +30,8 @@ Progress = Callable[[int, int], None]
 
 
 #: Why an apply run cannot start in a project without LFs.
-NO_LFS = ("the project has no LFs yet: write a rule (dashboard, or POST "
-          "/api/projects/<pid>/rules), or enable one")
+NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or enable "
+          "one; through the API, POST it to the project's rules")
 
 
 def plan(store: RedisStore, pid: str, chunk_size: int,

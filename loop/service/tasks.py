@@ -129,7 +129,8 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
     if recalibrate_size is not None:
         rc = enqueue_task(queue, store, "recalibrate",
                           pid, recalibrate_size, True,
-                          meta={"type": "recalibrate", "project": pid, "auto": True})
+                          # asked for with the apply run (recalibrate: true, a rule saved)
+                          meta={"type": "recalibrate", "project": pid})
         out["recalibrate_job"] = rc.id
     return out
 

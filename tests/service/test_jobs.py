@@ -42,7 +42,9 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
         assert st["status"] == "finished", st
     assert st["result"]["bytes"] > 0 and st["result"]["format"] == "jsonl"
     jobs = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
-    assert len(jobs) == 5 and jobs[0]["type"] == "export"
+    # the recalibration asked for with the apply run is listed as requested too
+    assert len(jobs) == 6 and jobs[0]["type"] == "export"
+    assert [j["type"] for j in jobs].count("recalibrate") == 1
     # the export job's file: downloaded, in the format asked for, as the direct export
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(),
                     json={"type": "export", "format": "csv"})
@@ -83,7 +85,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     both = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     asked = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
     auto = client.get(f"/api/projects/{project}/jobs?auto=true", headers=auth()).json["jobs"]
-    assert len(asked) == 6 and not any(j["auto"] for j in asked)
+    assert len(asked) == 7 and not any(j["auto"] for j in asked)
     assert {"recalibrate", "train_end_model"} <= {j["type"] for j in auto}
     assert all(j["auto"] for j in auto) and len(both) == len(asked) + len(auto)
     stamps = [j["enqueued_at"] for j in both]

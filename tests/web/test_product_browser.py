@@ -310,3 +310,49 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
         "GET", f"/api/projects/{pid}/rules/suggestions?k=50")["suggestions"]}
     assert key1 not in keys and key2 not in keys
     assert not page.console_errors
+
+
+def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
+                                                page: Any) -> None:
+    """No LF module: the first rule is written on the dashboard; the last enabled rule
+    cannot be switched off (its box comes back); no held-out labels, no curve."""
+    import time
+
+    from loop.demo.client import demo_csv
+
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "No code", "labels": ["ham", "spam"],
+                                             "text_field": "CONTENT"})["id"]
+    api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",)),
+             content_type="text/csv")
+    page.goto(live.url + "/")
+    page.fill("#token", ADMIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector("#rule-rows tr")
+    page.fill("#rule-name", "says_love")
+    page.select_option("#rule-label", "0")
+    page.fill("#rule-keywords", "love, song")
+    page.wait_for_selector(".preview-stats", timeout=10000)
+    page.click("#rule-save")
+    page.wait_for_selector("#rule-rows tr[data-rule='says_love']")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not api.call(
+            "GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]:
+        time.sleep(0.5)
+    assert api.call("GET", f"/api/projects/{pid}/metrics")["queue_size"] > 0
+    page.reload()
+    box = page.locator("#rule-rows tr[data-rule='says_love'] input[type=checkbox]")
+    box.wait_for()
+    box.uncheck()
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".includes('only enabled LF')")
+    page.wait_for_function("document.querySelector(\"#rule-rows tr[data-rule='says_love'] "
+                           "input[type=checkbox]\").checked")
+    # recalibrated, but nothing held out to score on: no points, not a line at 0
+    page.wait_for_selector("#curve svg text.empty", state="attached")
+    assert page.locator("#curve svg g.series:not(.legend *) circle.point").count() == 0
+    assert page.locator("#curve svg .legend circle.point").count() == 2
+    # the one console line: the browser's own note of the refused switch-off (409)
+    assert all("409" in e for e in page.console_errors), page.console_errors

@@ -43,7 +43,9 @@
       "aria-labelledby": "curve-title curve-desc", preserveAspectRatio: "xMidYMid meet" });
     root.appendChild(svg("title", { id: "curve-title" }, "Label-model and end-model score vs number of gold labels"));
     const values = [];
-    pts.forEach(function (h) { series.forEach(function (s) { const v = Number(h[s.key]); if (Number.isFinite(v)) values.push(v); }); });
+    // a score is a number; null (nothing held out to score on) is no point, not 0
+    const score = function (h, key) { return typeof h[key] === "number" && Number.isFinite(h[key]); };
+    pts.forEach(function (h) { series.forEach(function (s) { if (score(h, s.key)) values.push(h[s.key]); }); });
     root.appendChild(svg("desc", { id: "curve-desc" }, pts.length
       ? pts.length + " evaluations from " + pts[0].n_gold + " to " + pts[pts.length - 1].n_gold + " gold labels."
       : "No evaluations yet."));
@@ -72,7 +74,7 @@
     root.appendChild(axes);
 
     series.forEach(function (s) {
-      const sp = pts.filter(function (h) { return Number.isFinite(Number(h[s.key])); });
+      const sp = pts.filter(function (h) { return score(h, s.key); });
       if (!sp.length) return;
       const d = sp.map(function (h, i) {
         return (i ? "L" : "M") + x(Number(h.n_gold)).toFixed(1) + " " + y(Number(h[s.key])).toFixed(1);
@@ -95,7 +97,7 @@
       legend.appendChild(g);
     });
     root.appendChild(legend);
-    if (!pts.length) {
+    if (!values.length) {
       root.appendChild(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "empty" },
         "No gold-label evaluations yet"));
     }
@@ -260,8 +262,9 @@
     if (lastError && lastError.at >= lp.waiting_since) {
       w.append(waits + "its last run failed: " + lastError.message + " " + hint(lastError.message));
     } else if (!lp.workers) {
-      w.append(waits + "no worker is running. Answers are saved; start one with ",
-        Loop.el("code", { text: "loop worker" }), " and the queue catches up.");
+      w.append(waits + "no worker is running. Answers are saved; start one (",
+        Loop.el("code", { text: "loop worker" }), ", or with compose ",
+        Loop.el("code", { text: "docker compose start worker" }), ") and the queue catches up.");
     } else {
       w.append(waits + lp.workers + (lp.workers === 1 ? " worker is" : " workers are") +
         " busy with other jobs (see Jobs below).");

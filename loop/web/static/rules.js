@@ -134,7 +134,7 @@
         Loop.el("th", { scope: "row", class: "mono" }, r.name,
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
           r.history.length ? Loop.el("span", { class: "muted", title: "earlier versions kept", text: " (v" + (r.history.length + 1) + ")" }) : null),
-        Loop.el("td", { class: "mono", text: describe(r.rule) }),
+        Loop.el("td", { class: "mono rule-desc", text: describe(r.rule) }),
         Loop.el("td", { text: r.label_name }),
         Loop.el("td", null, toggle),
         Loop.el("td", null,
@@ -147,9 +147,12 @@
     try {
       const res = await Loop.api(method, base + "/rules/" + encodeURIComponent(name), body);
       status((method === "DELETE" ? "Deleted " + name : "Saved " + name) + applying(res));
-      await loadRules();
+      await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
-    } catch (e) { status(e.message, true); }
+    } catch (e) {
+      status(e.message, true);
+      await loadRules().catch(function () { /* keep the message above */ });  // undo the box / button
+    }
   }
 
   function applying(res) {
@@ -168,7 +171,7 @@
       status("Saved " + res.rule.name + applying(res));
       fillForm(null, null);
       Loop.clear($("rule-preview"));
-      await loadRules();
+      await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) { status(e.message, true); } finally { btn.disabled = false; }
   }
@@ -225,8 +228,10 @@
           li.remove();
         } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
       });
+      const wrong = s.n_gold - s.n_right;
       const details = Loop.el("details", { class: "evidence" }, Loop.el("summary", { text: "Evidence: " +
-        s.support.length + " agreeing, " + s.contradict.length + " contradicting gold items" }),
+        s.n_right + " agreeing, " + wrong + " contradicting gold items" +
+        (s.support.length + s.contradict.length < s.n_gold ? " (examples below)" : "") }),
         evidence("Agreeing", s.support), evidence("Contradicting", s.contradict));
       li.appendChild(Loop.el("div", null,
         Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
