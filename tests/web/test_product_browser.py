@@ -38,6 +38,24 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=True)
 
 
+def _admin_dashboard(page: Any, live: LiveServer, pid: str) -> None:
+    """Sign in at home with the admin key, as a person does, and open a dashboard."""
+    page.goto(live.url + "/")
+    page.fill("#token", ADMIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+
+
+def _write_keyword_rule(page: Any, name: str, label: str, words: str) -> None:
+    """Fill the dashboard's new-rule form and wait for its live preview."""
+    page.wait_for_selector("#rule-rows tr")
+    page.fill("#rule-name", name)
+    page.select_option("#rule-label", label)
+    page.fill("#rule-keywords", words)
+    page.wait_for_selector(".preview-stats", timeout=10000)
+
+
 def _csv(rows: list[list[str]]) -> bytes:
     buf = io.StringIO(newline="")
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -209,11 +227,7 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
         failed = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"]
     finally:
         ext["settings"] = normal
-    page.goto(live.url + "/")
-    page.fill("#token", ADMIN)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#projects", state="visible")
-    page.goto(f"{live.url}/p/{pid}/dashboard")
+    _admin_dashboard(page, live, pid)
     page.wait_for_selector(".job-error", timeout=60000)
     err = page.locator(".job-error").first.inner_text()
     assert "LOOP_LF_CHUNK_TIMEOUT" in err and "An LF ran too long on one item" in err
@@ -258,16 +272,8 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
             "label": int(truth[item["item"]["text"]])})
     before = api.call("GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]
 
-    page.goto(live.url + "/")
-    page.fill("#token", ADMIN)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#projects", state="visible")
-    page.goto(f"{live.url}/p/{pid}/dashboard")
-    page.wait_for_selector("#rule-rows tr")
-    page.fill("#rule-name", "says_subscribe")
-    page.select_option("#rule-label", "1")
-    page.fill("#rule-keywords", "subscribe, my channel")
-    page.wait_for_selector(".preview-stats", timeout=10000)
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
     stats = page.locator(".preview-stats").inner_text()
     assert " of 350 items" in stats and "vote spam" in stats and "precision" in stats, stats
     assert page.locator(".rule-preview .examples li").count() > 0
@@ -325,16 +331,8 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
                                              "text_field": "CONTENT"})["id"]
     api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",)),
              content_type="text/csv")
-    page.goto(live.url + "/")
-    page.fill("#token", ADMIN)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#projects", state="visible")
-    page.goto(f"{live.url}/p/{pid}/dashboard")
-    page.wait_for_selector("#rule-rows tr")
-    page.fill("#rule-name", "says_love")
-    page.select_option("#rule-label", "0")
-    page.fill("#rule-keywords", "love, song")
-    page.wait_for_selector(".preview-stats", timeout=10000)
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "says_love", "0", "love, song")
     page.click("#rule-save")
     page.wait_for_selector("#rule-rows tr[data-rule='says_love']")
     deadline = time.monotonic() + 90
