@@ -123,6 +123,7 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
         route.continue_()
     third = _wait_new_item(page, second)
     assert third not in (first, second)
+    assert "still loading" not in status.inner_text()  # the item is here now
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 2
     assert not page.console_errors, page.console_errors

@@ -163,6 +163,7 @@
 
   function showNext() {
     state.current = state.ready.shift() || null;
+    if (state.current && $("status").textContent === NOT_READY) status("");  // it is here now
     renderItem();
     if (state.current) markShown();
     prefetch();
@@ -238,8 +239,9 @@
 
   /* A key pressed while the next item loads is not applied to an item nobody has
      seen yet; say so instead of dropping it silently. */
+  const NOT_READY = "The next item is still loading: that key was not applied.";
   function notReady() {
-    if (!state.exhausted) status("The next item is still loading: that key was not applied.", true);
+    if (!state.exhausted) status(NOT_READY, true);
   }
 
   function answer(idx, t0) {
