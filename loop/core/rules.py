@@ -29,7 +29,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
-from loop.core.text import readable
+from loop.core.text import plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
@@ -42,7 +42,7 @@ _SEP = "\x00"
 #: What keyword and regex rules read: the text as the labeling page shows it
 #: (:func:`loop.core.text.readable`). Part of every rule's fingerprint, so a change
 #: of it re-applies every rule.
-MATCHES = "readable-1"
+MATCHES = "readable-2"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
@@ -161,10 +161,10 @@ class Rule:
             opts.max_mem = 64 << 20
             opts.log_errors = False
             if self.kind == "keywords":
-                alt = "|".join(re2.escape(w) for w in self.keywords)
+                alt = "|".join(re2.escape(plain_quotes(w)) for w in self.keywords)
                 src = rf"\b(?:{alt})\b" if self.whole_word else f"(?:{alt})"
             else:
-                src = self.pattern
+                src = plain_quotes(self.pattern)  # the texts have plain quotes only
             try:
                 object.__setattr__(self, "_compiled", (re2.compile(src, opts),
                                                        re2.compile(src.encode(), opts)))

@@ -3,7 +3,8 @@
 Uploaded text often carries HTML (``<br />``, ``&#39;``, ``&amp;``). The labeling
 page shows it as plain text: line breaks for ``<br>`` and block ends, formatting
 tags dropped, entities decoded; any other tag stays the text it is
-(``loop/web/static/api.js`` ``plainText``). :func:`readable` is the same
+(``loop/web/static/api.js`` ``plainText``); typographic quotes are read as plain
+ones. :func:`readable` is the same
 transformation, so that rules (written by people looking at that page) match what
 they see and rule suggestions are made of words they can read. Python LFs and
 exports get the text as uploaded.
@@ -18,6 +19,14 @@ _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(?:p|div|li|h[1-6])\s*>", re.IGNOR
 _FORMAT = re.compile(r"</?(?:a|b|i|u|s|em|strong|span|p|div|font|small|big|sub|sup|li|ul|ol|"
                      r"h[1-6]|blockquote|code|pre|wbr)(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _BLANK_LINES = re.compile(r"\n{3,}")
+#: Typographic quotes (what phones and smart punctuation type) as plain ones.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+_CURLY = frozenset("\u2018\u2019\u201c\u201d")
+
+
+def plain_quotes(text: str) -> str:
+    """``text`` with typographic quotes as plain ones: ``don’t`` -> ``don't``."""
+    return text.translate(_QUOTES) if _CURLY.intersection(text) else text
 
 
 def readable(text: str) -> str:
@@ -27,8 +36,11 @@ def readable(text: str) -> str:
     "Don't miss it\\nnow & then"
     >>> readable("<img src=x onerror=alert(1)>")
     '<img src=x onerror=alert(1)>'
+
+    Typographic quotes become plain ones (:func:`plain_quotes`), in texts and in
+    rules alike, so ``don’t`` and ``don't`` match each other.
     """
-    if "<" not in text and "&" not in text:
-        return text
-    s = _FORMAT.sub("", _BREAK.sub("\n", text))
-    return _BLANK_LINES.sub("\n\n", html.unescape(s)).strip()
+    if "<" in text or "&" in text:
+        text = _FORMAT.sub("", _BREAK.sub("\n", text))
+        text = _BLANK_LINES.sub("\n\n", html.unescape(text)).strip()
+    return plain_quotes(text)

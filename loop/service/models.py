@@ -111,7 +111,8 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     plus gold (a gold row's weight kept as ``LabelingLoop`` keeps it,
     :func:`~loop.core.step.update_gold_weight`), then re-rank from the state as it
     is *after* training (answers that came in meanwhile count), and fill in the end
-    model's score on metrics point ``point_id`` (default: the newest)."""
+    model's score on metrics point ``point_id`` (default: the newest), or, when it
+    was trained on more gold than that point counts, on a point of its own."""
     st = State(store, pid)
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None or lm.shape[0] != st.n:
@@ -139,11 +140,15 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X, exclude=now.exclude())
     queued = publish_ranking(store, now, sel)
     score = st.eval_score(proba)
-    if point_id is None:
-        hist = store.metrics_history(pid)
-        point_id = hist[-1].get("id") if hist else None
-    if point_id is not None:
-        store.update_metric(pid, point_id, {"end_model": score})
+    hist = store.metrics_history(pid)
+    point = next((h for h in hist if h.get("id") == point_id), None) if point_id else (
+        hist[-1] if hist else None)
+    if point is not None and point.get("n_gold") == st.n_gold:
+        store.update_metric(pid, point["id"], {"end_model": score})
+    else:  # trained on more answers than the recalibration that asked for it saw
+        store.append_metric(pid, {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
+                                  "label_model": None, "end_model": score,
+                                  "n_eval": int(st.eval_rows()[0].size), "at": time.time()})
     if progress is not None:
         progress(3, 3)
     return {"n_gold": st.n_gold, "end_model": score, **queued}

@@ -192,6 +192,10 @@ def test_rules_read_the_text_as_the_labeling_page_shows_it():
     assert line.match(texts).tolist() == [False, True, False, False]
     tag = Rule(name="tag", label=0, kind="keywords", keywords=["<img"], whole_word=False)
     assert tag.match(texts).tolist() == [False, False, True, False]  # not a formatting tag
+    # typographic quotes, in the text or in the rule, match plain ones
+    curly = Rule(name="curly", label=1, kind="keywords", keywords=["don\u2019t"])
+    assert curly.match(texts + ["Don\u2019t go", "don&rsquo;t"]).tolist() == [
+        True, False, False, True, True, True]
     # suggestions are made of readable words: no "39" from &#39;
     index = TermIndex(texts * 3)
     assert "39" not in set(index.terms) and "amp" not in set(index.terms)

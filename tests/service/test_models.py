@@ -81,6 +81,31 @@ def test_an_answer_during_a_retrain_is_seen_by_its_ranking(client, store, projec
     assert out["queue_replaced"] and answered[0] not in store.queued_ids(project)
 
 
+def test_an_end_model_trained_on_more_answers_gets_its_own_point(client, store, project):
+    """The retrain a recalibration asked for may run after more answers came in: its
+    score goes on a point at the gold it was trained on, not on the older one."""
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    asked = models.recalibrate(store, project, 40)["id"]
+    models.retrain_end_model(store, project, 40, point_id=asked)  # same gold: filled in
+    first = store.metrics_history(project)
+    assert len(first) == 1 and first[0]["end_model"] is not None
+    for _ in range(3):
+        iid, lid, _ = store.lease_next(project, "fast", 60)
+        queue.answer(store, project, "fast", iid, 0, lid)
+    asked = models.recalibrate(store, project, 40)["id"]
+    before = [h for h in store.metrics_history(project) if h["id"] == asked][0]
+    for _ in range(2):  # two more answers before the retrain runs
+        iid, lid, _ = store.lease_next(project, "fast", 60)
+        queue.answer(store, project, "fast", iid, 0, lid)
+    models.retrain_end_model(store, project, 40, point_id=asked)
+    hist = store.metrics_history(project)
+    assert [h["n_gold"] for h in hist] == [0, 3, 5]
+    assert hist[1] == before  # the recalibration's point keeps what it had
+    assert hist[2]["label_model"] is None and hist[2]["end_model"] is not None
+
+
 def test_a_new_L_is_published_in_one_switch(client, store, project):
     client.post(f"/api/projects/{project}/items", data=b"CONTENT\nhttp://x\nhi\nsubscribe\n",
                 headers={**auth(), "Content-Type": "text/csv"})

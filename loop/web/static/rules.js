@@ -146,7 +146,9 @@
   async function change(name, method, body) {
     try {
       const res = await Loop.api(method, base + "/rules/" + encodeURIComponent(name), body);
-      status((method === "DELETE" ? "Deleted " + name : "Saved " + name) + applying(res));
+      const did = method === "DELETE" ? "Deleted " : body && body.enabled === false ? "Disabled "
+        : body && body.enabled === true ? "Enabled " : "Saved ";
+      status(did + name + applying(res));
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) {
