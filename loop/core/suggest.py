@@ -63,6 +63,8 @@ class Suggestion:
     new_coverage: int
     score: float
     fresh: int = 0
+    #: Unlabeled items it covers where an LF votes another label (it would conflict).
+    against: int = 0
     support: list[int] = field(default_factory=list)
     contradict: list[int] = field(default_factory=list)
 
@@ -74,7 +76,8 @@ class Suggestion:
     def to_dict(self, labels: Sequence[str] | None = None) -> dict[str, Any]:
         d = {"key": self.key, "rule": self.rule.to_dict(), "precision": self.precision,
              "n_gold": self.n_gold, "n_right": self.n_right, "coverage": self.coverage,
-             "new_coverage": self.new_coverage, "fresh": self.fresh, "score": self.score,
+             "new_coverage": self.new_coverage, "fresh": self.fresh, "against": self.against,
+             "score": self.score,
              "support": self.support, "contradict": self.contradict}
         if labels is not None:
             d["label_name"] = labels[self.rule.label]
@@ -148,6 +151,8 @@ def suggest_rules(
                          for c in range(n_classes)])  # [c, term]
     fresh_rows = (unl[None, :] & ~votes_for).T.astype(np.float64)  # [item, c]
     fresh_by = np.asarray(X.T @ fresh_rows).T  # [c, term]
+    others = _votes_against(votes_for)
+    against_by = np.asarray(X.T @ (unl[None, :] & others).T.astype(np.float64)).T  # [c, term]
     out: list[Suggestion] = []
     terms: dict[str, int] = {}
     cand = np.flatnonzero(fires >= min_support)
@@ -164,7 +169,7 @@ def suggest_rules(
         rule = Rule(f"{name_prefix}_{'_'.join(words)}_{c}", c, "keywords", keywords=(term,))
         s = Suggestion(rule, float(prec), int(fires[t]), right, int(cov[t]), int(new[t]),
                        float(prec * np.log1p(cov[t]) * (1 + new[t] / max(cov[t], 1))),
-                       int(fresh_by[c, t]))
+                       int(fresh_by[c, t]), int(against_by[c, t]))
         if s.key not in exclude:
             out.append(s)
             terms[s.key] = int(t)
@@ -181,6 +186,12 @@ def suggest_rules(
         s.support = [int(i) for i in rows[y[rows] == s.rule.label][:n_evidence]]
         s.contradict = [int(i) for i in rows[y[rows] != s.rule.label][:n_evidence]]
     return out
+
+
+def _votes_against(votes_for: np.ndarray) -> np.ndarray:
+    """(n_classes, n) bool: some LF votes a class other than c on the item."""
+    n_votes = votes_for.sum(axis=0)
+    return (n_votes[None, :] - votes_for) > 0
 
 
 def _votes_for(L: Any, n: int, n_classes: int) -> np.ndarray:
@@ -238,6 +249,7 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, votes_fo
                       exclude: set[str] | frozenset[str], prefix: str) -> list[Suggestion]:
     out: list[Suggestion] = []
     covered = votes_for.any(axis=0)
+    others = _votes_against(votes_for)
     fields = {f for r in records[:200] for f in r}
     unl = y < 0
     for f in sorted(fields):
@@ -259,12 +271,14 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, votes_fo
             prec = (int(counts[c]) + 1) / (n_f + 2)
             cov, new = int((hit & unl).sum()), int((hit & unl & ~covered).sum())
             fresh = int((hit & unl & ~votes_for[c]).sum())
+            against = int((hit & unl & others[c]).sum())
             if prec < min_precision or cov == 0:
                 continue
             rule = Rule(safe_name(f"{prefix}_{f}_{v}_{c}"), c, "field", field=f, op="==",
                         value=v)
             s = Suggestion(rule, float(prec), n_f, int(counts[c]), cov, new,
-                           float(prec * np.log1p(cov) * (1 + new / max(cov, 1))), fresh)
+                           float(prec * np.log1p(cov) * (1 + new / max(cov, 1))), fresh,
+                           against)
             if s.key not in exclude:
                 out.append(s)
     return out

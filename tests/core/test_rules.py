@@ -199,3 +199,14 @@ def test_rules_read_the_text_as_the_labeling_page_shows_it():
     # suggestions are made of readable words: no "39" from &#39;
     index = TermIndex(texts * 3)
     assert "39" not in set(index.terms) and "amp" not in set(index.terms)
+
+
+def test_a_suggestion_counts_the_items_where_an_lf_votes_against_it():
+    texts = ["great song"] * 6 + ["song lyrics"] * 4 + ["hello"] * 4
+    y = np.array([1] * 5 + [-1] + [-1] * 4 + [0] * 4)
+    L = np.full((len(texts), 1), -1)
+    L[5:10, 0] = 0  # an LF votes the other label on the unlabeled "song" items
+    best = next(s for s in suggest_rules(texts, y, L, 2, k=5, min_support=3, min_fresh=0)
+                if s.rule.keywords == ("song",))
+    assert best.rule.label == 1 and best.coverage == 5 and best.against == 5
+    assert best.to_dict()["against"] == 5

@@ -239,7 +239,9 @@
         Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
         Loop.el("span", { class: "muted", text: " · precision " + Loop.pct(s.precision) + " on " + s.n_gold +
           " gold · covers " + s.coverage + " unlabeled (" + s.new_coverage + " covered by no LF, " + s.fresh +
-          " where no LF votes " + s.label_name + ") " })));
+          " where no LF votes " + s.label_name + ") " }),
+        s.against ? Loop.el("span", { class: "warn-text", text: "· on " + s.against +
+          " of them an LF votes another label " }) : null));
       li.appendChild(Loop.el("div", { class: "row" }, accept, reject));
       li.appendChild(details);
       list.appendChild(li);
