@@ -108,12 +108,15 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
     """A project's line on the home page: counts, latest scores, last recalibration."""
     project = store.get_project(pid)
     hist = store.metrics_history(pid)
-    last = hist[-1] if hist else {}
+
+    def latest(key: str) -> Any:  # a retrain's own point has no label-model score
+        return next((h[key] for h in reversed(hist) if h.get(key) is not None), None)
+
     return {"id": pid, "name": project["name"], "labels": project["labels"],
             "created_at": project.get("created_at"), "n_items": store.n_items(pid),
             "n_gold": len(store.gold(pid)), "remaining": store.pool_size(pid),
             "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
-            "label_model": last.get("label_model"), "end_model": last.get("end_model"),
+            "label_model": latest("label_model"), "end_model": latest("end_model"),
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "lfs_applied": bool(store.L_meta(pid))}
 
