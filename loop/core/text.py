@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(?:p|div|li|h[1-6])\s*>", re.IGNORECASE)
 _FORMAT = re.compile(r"</?(?:a|b|i|u|s|em|strong|span|p|div|font|small|big|sub|sup|li|ul|ol|"
@@ -29,8 +30,10 @@ def plain_quotes(text: str) -> str:
     return text.translate(_QUOTES) if _CURLY.intersection(text) else text
 
 
+@lru_cache(maxsize=1024)
 def readable(text: str) -> str:
-    """``text`` as the labeling page shows it.
+    """``text`` as the labeling page shows it (remembered for the last texts seen:
+    every rule reads an item's text, one after the other, in an apply run).
 
     >>> readable("Don&#39;t <b>miss</b> it<br />now &amp; then")
     "Don't miss it\\nnow & then"
