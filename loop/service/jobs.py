@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rq import Retry
 
 from loop.errors import BadRequest, Conflict, JobNotFound, NotReady
+from loop.service.rules import NO_LFS, has_lfs
 from loop.service.settings import Settings
 from loop.storage import RedisStore
 
@@ -69,10 +70,7 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     if job_type == "apply_lfs":
         if store.n_items(pid) == 0:
             raise NotReady("upload items before applying LFs")
-        if not store.get_project(pid).get("lf_module") and not any(
-                r["enabled"] for r in store.rules(pid).values()):
-            from loop.service.labeling import NO_LFS
-
+        if not has_lfs(store, pid):
             raise NotReady(NO_LFS)
         # planned in a worker (it imports the LFs and sees what changed), which then
         # enqueues the units of work and the merge

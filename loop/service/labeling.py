@@ -23,15 +23,10 @@ import numpy as np
 from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
-from loop.service.rules import project_lfs
+from loop.service.rules import NO_LFS, project_lfs
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
-
-
-#: Why an apply run cannot start in a project without LFs.
-NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or enable "
-          "one; through the API, POST it to the project's rules")
 
 
 def plan(store: RedisStore, pid: str, chunk_size: int,

@@ -36,6 +36,18 @@ N_EXAMPLES = 8
 
 
 # -- the LFs a worker applies ------------------------------------------------------------
+#: Why an apply run cannot start in a project without LFs.
+NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or enable "
+          "one; through the API, POST it to the project's rules")
+
+
+def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
+    """Whether the project has an LF to apply (an LF module, or an enabled rule other
+    than ``without``), read without importing the module."""
+    return bool(store.get_project(pid).get("lf_module")) or any(
+        r["enabled"] for n, r in store.rules(pid).items() if n != without)
+
+
 def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
     """The project's LFs: its module's, then its enabled rules (for workers only:
     imports the module)."""
@@ -122,9 +134,7 @@ def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
 def _keep_one(store: RedisStore, pid: str, name: str) -> None:
     """A project without an LF module keeps at least one enabled rule once its LFs
     were applied: the models would go on using the votes of the rule taken away."""
-    if store.get_project(pid).get("lf_module") or not store.L_meta(pid):
-        return
-    if not any(r["enabled"] for n, r in store.rules(pid).items() if n != name):
+    if store.L_meta(pid) and not has_lfs(store, pid, without=name):
         raise Conflict(f"rule {name!r} is the project's only enabled LF: write or enable "
                        "another rule first")
 
