@@ -128,3 +128,46 @@ def test_class_balance_evens_the_soft_label_mass_and_shrinks_with_gold():
     y[:20] = 0
     w = seen(y, class_balance=1.0, balance_gold=10, gold_weight=1.0)
     assert np.isclose((w[1]) / (w[0] - 20), 1 / 3)  # soft rows only: (1/9) ** 0.5
+
+
+def _one_sided_weak_labels(n=2000, n_gold=100, seed=0):
+    """Items whose class is the sign of feature 0; an LF votes class 1 on every item
+    with feature 1 > 0.5 (a third of them, half of those wrongly): weak labels a
+    linear model cannot discount, since they are wrong on one side only."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    y_true = (X[:, 0] > 0).astype(int)
+    soft = np.where(y_true[:, None] == 1, [0.2, 0.8], [0.8, 0.2])
+    one_sided = X[:, 1] > 0.5
+    soft[one_sided] = [0.2, 0.8]
+    y = np.full(n, -1)
+    gold = rng.choice(n, n_gold, replace=False)
+    y[gold] = y_true[gold]
+    return X, soft, y, y_true, one_sided
+
+
+def test_the_gold_view_overrules_weak_labels_the_gold_contradicts():
+    X, soft, y, y_true, one_sided = _one_sided_weak_labels()
+
+    def accuracy(gold_view):
+        model = EndModel(make_classifier(random_state=0), n_classes=2, gold_view=gold_view)
+        pred = model.fit(X, soft, y).predict(X)
+        return (pred == y_true).mean(), (pred[one_sided] == y_true[one_sided]).mean()
+
+    (alone, alone_there), (viewed, viewed_there) = accuracy(None), accuracy("product")
+    assert alone_there < 0.85  # the weak labels pulled the boundary over
+    assert viewed_there > 0.95 and viewed > alone + 0.05
+
+
+def test_the_gold_view_needs_gold_of_two_classes():
+    X, soft, _, _, _ = _one_sided_weak_labels()
+    y = np.full(len(X), -1)
+    y[:3] = 0
+
+    def proba(gold_view):
+        model = EndModel(make_classifier(random_state=0), n_classes=2, gold_view=gold_view)
+        return model.fit(X, soft, y).predict_proba(X)
+
+    assert np.allclose(proba(None), proba("product"))
+    with pytest.raises(ValueError, match="gold_view must be"):
+        EndModel(n_classes=2, gold_view="sum").fit(X, soft, y)

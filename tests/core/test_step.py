@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from loop.core.end_model import EndModel, make_text_features
+from loop.core.end_model import EndModel, make_classifier, make_text_features
 from loop.core.step import MIN_GOLD_FOR_CV, choose_gold_weight, update_gold_weight
 
 
@@ -27,11 +27,15 @@ def test_gold_weight_is_judged_on_the_rows_given_and_waits_for_enough_of_them():
     few = choose_gold_weight(X, lm, L, y, n_classes=2, judge=judge)
     assert few["correct"] == {} and few["n_judged"] == MIN_GOLD_FOR_CV - 1
     judge[:100] = True
-    out = choose_gold_weight(X, lm, L, y, n_classes=2, judge=judge)
+    plain = EndModel(make_classifier(random_state=0), gold_view=None)  # weak labels as given
+    out = choose_gold_weight(X, lm, L, y, n_classes=2, judge=judge, end_model=plain)
     assert out["n_judged"] == 100 and out["n_gold"] == 200
     # gold that is clean against weak labels that are 60% right: trust the gold more
-    assert out["gold_weight"] > EndModel().gold_weight
+    assert out["gold_weight"] > plain.gold_weight
     assert all(0 <= c <= 100 for c in out["correct"].values())
+    # with the gold's own view of the items the weak labels are overruled at any weight
+    viewed = choose_gold_weight(X, lm, L, y, n_classes=2, judge=judge)
+    assert min(viewed["correct"].values()) >= max(out["correct"].values()) - 2
 
 
 def test_the_weight_is_chosen_again_only_when_the_gold_grew_by_a_quarter():
