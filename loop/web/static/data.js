@@ -79,8 +79,11 @@
     head.appendChild(Loop.el("tr", null, ...cols.map(function (c) { return Loop.el("th", { scope: "col", text: c }); })));
     for (const row of r.body.rows) {
       rows.appendChild(Loop.el("tr", null, ...cols.map(function (c) {
-        const v = row[c] === null || row[c] === undefined ? "" : String(row[c]);
-        return Loop.el("td", { title: v, text: v.length > 80 ? v.slice(0, 80) + "…" : v });
+        // shown as the labeling page will show it (entities decoded, tags dropped);
+        // the tooltip has the cell as written in the file
+        const raw = row[c] === null || row[c] === undefined ? "" : String(row[c]);
+        const v = Loop.plainText(raw);
+        return Loop.el("td", { title: raw, text: v.length > 80 ? v.slice(0, 80) + "…" : v });
       })));
     }
     $("mapping").hidden = false;
