@@ -156,7 +156,7 @@ def test_the_gold_view_overrules_weak_labels_the_gold_contradicts():
 
     (alone, alone_there), (viewed, viewed_there) = accuracy(None), accuracy("product")
     assert alone_there < 0.85  # the weak labels pulled the boundary over
-    assert viewed_there > 0.95 and viewed > alone + 0.05
+    assert viewed_there > 0.92 and viewed > alone + 0.04
 
 
 def test_the_gold_view_needs_gold_of_two_classes():
@@ -169,5 +169,9 @@ def test_the_gold_view_needs_gold_of_two_classes():
         return model.fit(X, soft, y).predict_proba(X)
 
     assert np.allclose(proba(None), proba("product"))
+    # with no weight on the gold's view it changes nothing either
+    y[3:6] = 1
+    trusting_none = EndModel(make_classifier(random_state=0), n_classes=2, gold_view_shrink=1e12)
+    assert np.allclose(trusting_none.fit(X, soft, y).predict_proba(X), proba(None), atol=1e-6)
     with pytest.raises(ValueError, match="gold_view must be"):
         EndModel(n_classes=2, gold_view="sum").fit(X, soft, y)
