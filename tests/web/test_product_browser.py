@@ -251,6 +251,12 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     _shot(page, "dashboard")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # the chart is redrawn at the phone's width: its labels keep their 12 px
+    page.wait_for_function("(() => { const s = document.querySelector('#curve svg');"
+                           " return s && s.viewBox.baseVal.width < 400; })()")
+    scale = page.evaluate("(() => { const s = document.querySelector('#curve svg');"
+                          " return s.getBoundingClientRect().width / s.viewBox.baseVal.width; })()")
+    assert scale > 0.9
     _shot(page, "dashboard_390")
 
 

@@ -28,9 +28,14 @@
     return 10 * p;
   }
 
-  /* history: [{n_gold, label_model, end_model, at}] -> SVG line chart. */
+  /* history: [{n_gold, label_model, end_model, at}] -> SVG line chart, drawn at the
+   * width it is shown at (a 640-wide drawing scaled to a phone made its text 7 px);
+   * redrawn when the window is resized. */
+  let lastHistory = [];
   function drawCurve(history) {
+    lastHistory = history || [];
     const box = $("curve");
+    const shown = box.clientWidth || 640;
     Loop.clear(box);
     const series = [
       { key: "label_model", name: "Label model", cls: "s-lm" },
@@ -38,7 +43,8 @@
     ];
     const pts = (history || []).filter(function (h) { return h && Number.isFinite(Number(h.n_gold)); })
       .slice().sort(function (a, b) { return Number(a.n_gold) - Number(b.n_gold); });
-    const W = 640, H = 300, M = { l: 52, r: 16, t: 16, b: 44 };
+    const W = Math.round(Math.max(300, Math.min(640, shown))), H = W < 480 ? 260 : 300;
+    const M = { l: 52, r: 16, t: 16, b: 44 };
     const root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", class: "chart",
       "aria-labelledby": "curve-title curve-desc", preserveAspectRatio: "xMidYMid meet" });
     root.appendChild(svg("title", { id: "curve-title" }, "Label-model and end-model score vs number of gold labels"));
@@ -76,7 +82,14 @@
     series.forEach(function (s) {
       const sp = pts.filter(function (h) { return score(h, s.key); });
       if (!sp.length) return;
-      const d = sp.map(function (h, i) {
+      // the line goes through the latest score at each gold count (several runs at
+      // one count drew a vertical stroke); every run stays a point with its tooltip
+      const latest = new Map();
+      sp.forEach(function (h) {
+        const k = Number(h.n_gold), was = latest.get(k);
+        if (!was || Number(h.at || 0) >= Number(was.at || 0)) latest.set(k, h);
+      });
+      const d = Array.from(latest.values()).map(function (h, i) {
         return (i ? "L" : "M") + x(Number(h.n_gold)).toFixed(1) + " " + y(Number(h[s.key])).toFixed(1);
       }).join(" ");
       const g = svg("g", { class: "series " + s.cls });
@@ -397,6 +410,11 @@
       return;
     }
     drawCurve([]);
+    let resized = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resized);
+      resized = setTimeout(function () { drawCurve(lastHistory); }, 150);
+    });
     document.addEventListener("loop:refresh", function () { schedule(300); });
     schedule(0);
   });
