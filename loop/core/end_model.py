@@ -253,6 +253,8 @@ class EndModel(BaseEstimator):
             raise ValueError(f"residual must be one of {RESIDUALS}, got {self.residual!r}")
         if self.gold_view not in GOLD_VIEWS:
             raise ValueError(f"gold_view must be one of {GOLD_VIEWS}, got {self.gold_view!r}")
+        if not float(self.gold_view_shrink) >= 0:
+            raise ValueError(f"gold_view_shrink must be >= 0, got {self.gold_view_shrink}")
         n = len(X) if isinstance(X, list | tuple) else X.shape[0]
         k = int(self.n_classes)
         gold = np.full(n, -1) if y is None else np.asarray(y, dtype=np.int64)
@@ -329,7 +331,8 @@ class EndModel(BaseEstimator):
     def _with_gold_view(self, X: Any, p: Proba, idx: np.ndarray, gold: np.ndarray,
                         k: int) -> Proba:
         """The soft labels ``p`` of rows ``idx`` combined with a classifier fitted on
-        the gold alone, as a product of experts: ``p(c) * q(c) / prior(c)``."""
+        the gold alone, as a product of experts: ``p(c) * q(c) / prior(c)``, with
+        ``q / prior`` shrunk towards 1 by ``gold_view_shrink`` pseudo-answers."""
         g = gold[gold >= 0]
         if np.unique(g).size < 2:
             return p

@@ -175,3 +175,5 @@ def test_the_gold_view_needs_gold_of_two_classes():
     assert np.allclose(trusting_none.fit(X, soft, y).predict_proba(X), proba(None), atol=1e-6)
     with pytest.raises(ValueError, match="gold_view must be"):
         EndModel(n_classes=2, gold_view="sum").fit(X, soft, y)
+    with pytest.raises(ValueError, match="gold_view_shrink must be"):
+        EndModel(n_classes=2, gold_view_shrink=-1).fit(X, soft, y)
