@@ -42,7 +42,7 @@ _SEP = "\x00"
 #: What keyword and regex rules read: the text as the labeling page shows it
 #: (:func:`loop.core.text.readable`). Part of every rule's fingerprint, so a change
 #: of it re-applies every rule.
-MATCHES = "readable-2"
+MATCHES = "readable-3"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
@@ -160,14 +160,22 @@ class Rule:
             opts.case_sensitive = bool(self.case_sensitive)
             opts.max_mem = 64 << 20
             opts.log_errors = False
+            words = False
             if self.kind == "keywords":
                 alt = "|".join(re2.escape(plain_quotes(w)) for w in self.keywords)
-                src = rf"\b(?:{alt})\b" if self.whole_word else f"(?:{alt})"
+                src = f"(?:{alt})"
+                if self.whole_word:
+                    # RE2's \b knows ASCII letters only ("café" never ended a word),
+                    # so a word boundary is a text end or a character that is no
+                    # letter, digit or _ in any script; the match takes that
+                    # character up (see match() for the scan over joined texts)
+                    words = True
+                    src = rf"(?:^|[^\pL\pN_])(?:{alt})(?:$|[^\pL\pN_])"
             else:
                 src = plain_quotes(self.pattern)  # the texts have plain quotes only
             try:
-                object.__setattr__(self, "_compiled", (re2.compile(src, opts),
-                                                       re2.compile(src.encode(), opts)))
+                object.__setattr__(self, "_compiled", (
+                    re2.compile(src, opts), re2.compile(src.encode(), opts), words))
             except re2.error as exc:
                 why = exc.args[0] if exc.args else exc
                 why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
@@ -199,6 +207,7 @@ class Rule:
         batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
         out = np.zeros(batch.n, dtype=bool)
         pat = self.compiled(as_bytes=True)
+        words = self._compiled[2]  # whole words: a match takes up its boundaries
         if self.kind == "regex" and _ANCHORS.search(self.pattern):
             # ^ and $ mean the ends of each text: search them one by one
             for i, t in enumerate(batch.texts):
@@ -215,8 +224,13 @@ class Rule:
             if span is None:
                 break
             i = bisect.bisect_right(starts, span[0]) - 1
-            out[i] = span[1] < starts[i + 1] or pat.search(batch.texts[i]) is not None
-            pos = starts[i + 1]
+            if words and joined[span[0]] == 0:
+                i += 1  # the separator was the boundary before a word of the next text
+            # a whole-word match may take up the separator after its text as its end
+            inside = span[1] <= starts[i + 1] if words else span[1] < starts[i + 1]
+            out[i] = inside or pat.search(batch.texts[i]) is not None
+            # whole words: the next text's separator is the boundary before its start
+            pos = starts[i + 1] - 1 if words else starts[i + 1]
         return out
 
     def as_lf(self) -> LabelingFunction:

@@ -27,6 +27,22 @@ def test_keyword_rules_whole_word_and_case():
     assert [r.matches(t) for t in texts] == r.match(texts).tolist()
 
 
+def test_whole_words_end_at_letters_of_any_script():
+    texts = ["Café au lait", "les cafés", "un café.", "caf", "ÉCOLE ouverte", "l'école",
+             "naïve idea", "naïvement", "ọjà Ọ̀yọ́"]
+    rule = Rule.from_dict({"name": "fr", "label": 1, "kind": "keywords",
+                           "keywords": ["café", "école", "naïve"]}, 2)
+    assert rule.match(texts).tolist() == [True, False, True, False, True, True,
+                                          True, False, False]
+    assert [rule.matches(t) for t in texts] == rule.match(texts).tolist()
+    # RE2's \b took "é" for a word end: "caf" was a whole word of "café"
+    caf = Rule.from_dict({"name": "c", "label": 1, "kind": "keywords", "keywords": ["caf"]}, 2)
+    assert caf.match(texts).tolist() == [False, False, False, True, False, False,
+                                         False, False, False]
+    yo = Rule.from_dict({"name": "y", "label": 1, "kind": "keywords", "keywords": ["ọjà"]}, 2)
+    assert yo.match(texts).tolist()[-1]
+
+
 def test_regex_and_field_rules():
     rx = Rule.from_dict({"name": "link", "label": 1, "kind": "regex",
                          "pattern": r"https?://\S+"}, 2)
@@ -120,6 +136,7 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
 
 @pytest.mark.parametrize("rule", [
     Rule("kw", 1, "keywords", keywords=("check out", "é")),
+    Rule("words", 1, "keywords", keywords=("ab", "x é", "y")),
     Rule("sub", 1, "keywords", keywords=("ab",), whole_word=False, case_sensitive=True),
     Rule("dense", 1, "regex", pattern=r"\W+"),
     Rule("anchored", 1, "regex", pattern=r"^(a+)+$"),
