@@ -107,14 +107,14 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
 
     # the good file: check, import, apply the LFs and recalibrate (the worker runs them)
     content = good[0].index("CONTENT")
-    good[1][content] = "Don&#39;t <b>miss</b> this"
+    good[1][content] = "Don&#39;t <b>miss</b> this caf&eacute;"
     page.set_input_files("#file", files=[{"name": "good.csv", "mimeType": "text/csv",
                                           "buffer": _csv(good)}])
     page.wait_for_function("document.getElementById('file-info').textContent.includes('good.csv')")
     # the preview shows a text as the labeling page will, the file's own on hover
     cell = page.locator("#preview-rows tr").first.locator("td").nth(content)
-    assert cell.inner_text() == "Don't miss this"
-    assert cell.get_attribute("title") == "Don&#39;t <b>miss</b> this"
+    assert cell.inner_text() == "Don't miss this café"
+    assert cell.get_attribute("title") == "Don&#39;t <b>miss</b> this caf&eacute;"
     page.select_option("#col-gold", "CLASS")
     page.select_option("#col-id", "COMMENT_ID")
     page.click("#check")

@@ -132,7 +132,13 @@
         const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
         return Number.isFinite(code) && code > 0 && code < 0x110000 ? String.fromCodePoint(code) : m;
       }
-      return ENTITIES[e.toLowerCase()] !== undefined ? ENTITIES[e.toLowerCase()] : m;
+      if (ENTITIES[e.toLowerCase()] !== undefined) return ENTITIES[e.toLowerCase()];
+      // any other named entity (&eacute;, &hellip;, ...) as the server's html.unescape
+      // reads it: a detached textarea's content is text (RCDATA), so only the
+      // character reference is decoded, and nothing else is parsed or run
+      const box = document.createElement("textarea");
+      box.innerHTML = m;
+      return box.value;
     });
     return s.replace(/\n{3,}/g, "\n\n").trim();
   }
