@@ -94,8 +94,13 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     if progress is not None:
         progress(1, 2)
     queued = publish_ranking(store, st, out.selection)
+    # the end model's score belongs on this point only if it was trained on this
+    # much gold; else the retrain this run asks for fills it in (or gets its own
+    # point), and an older model's score is not shown at a gold count it never saw
+    trained_at = (store.model_summary(pid, "end_model") or {}).get("n_gold")
+    em_score = st.eval_score(em) if em is not None and trained_at == st.n_gold else None
     point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
-             "label_model": st.eval_score(out.lm_proba), "end_model": st.eval_score(em),
+             "label_model": st.eval_score(out.lm_proba), "end_model": em_score,
              "n_eval": int(st.eval_rows()[0].size), "at": time.time()}
     store.append_metric(pid, point)
     store.set_value(pid, "last_recalibrated_at", point["at"])

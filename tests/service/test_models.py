@@ -103,6 +103,8 @@ def test_an_end_model_trained_on_more_answers_gets_its_own_point(client, store, 
     hist = store.metrics_history(project)
     assert [h["n_gold"] for h in hist] == [0, 3, 5]
     assert hist[1] == before  # the recalibration's point keeps what it had
+    # and shows no end-model score: the model then was trained on 0 answers, not 3
+    assert before["label_model"] is not None and before["end_model"] is None
     assert hist[2]["label_model"] is None and hist[2]["end_model"] is not None
 
 
