@@ -102,6 +102,12 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
         r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
         assert r.status_code == code, body
         assert r.json["error"]
+    # an item that was never leased: a 409 that says how to get a lease
+    other = next(i for i in store.queued_ids(ready) if i != iid)
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
+                    json={"item_id": other, "label": "ham", "lease_id": lid})
+    assert r.status_code == 409 and "never leased to you" in r.json["error"]
+    assert "/queue/next" in r.json["error"]
     for shown in ("x", [1], ["a"] * 21):
         r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok),
                         json={"shown": shown})
