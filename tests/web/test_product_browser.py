@@ -344,6 +344,12 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",)),
              content_type="text/csv")
     _admin_dashboard(page, live, pid)
+    # nothing to apply yet: the data page says to write a rule instead of a 409
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.wait_for_function("document.getElementById('apply-status').textContent"
+                           ".includes('write a rule')")
+    assert page.locator("#apply").is_disabled()
+    page.goto(f"{live.url}/p/{pid}/dashboard")
     _write_keyword_rule(page, "says_love", "0", "love, song")
     page.click("#rule-save")
     page.wait_for_selector("#rule-rows tr[data-rule='says_love']")
@@ -352,7 +358,9 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
             "GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]:
         time.sleep(0.5)
     assert api.call("GET", f"/api/projects/{pid}/metrics")["queue_size"] > 0
-    page.reload()
+    page.goto(f"{live.url}/p/{pid}/data")  # now there is an LF to apply
+    page.wait_for_function("!document.getElementById('apply').disabled")
+    page.goto(f"{live.url}/p/{pid}/dashboard")
     box = page.locator("#rule-rows tr[data-rule='says_love'] input[type=checkbox]")
     box.wait_for()
     box.uncheck()
