@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ def parse_label(labels: list[str], label: Any) -> int:
         return labels.index(label)
     if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
         return label
-    raise UnknownLabel(f"unknown label {label!r}; labels are {labels}")
+    shown = json.dumps(label, default=repr)  # as it was sent: true, not True
+    raise UnknownLabel(f"unknown label {shown}; labels are {json.dumps(labels)}")
 
 
 def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, Any] | None:

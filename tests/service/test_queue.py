@@ -102,6 +102,8 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
         r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
         assert r.status_code == code, body
         assert r.json["error"]
+        if body.get("label") is True:
+            assert "unknown label true;" in r.json["error"]  # as sent, not Python's True
     # an item that was never leased: a 409 that says how to get a lease
     other = next(i for i in store.queued_ids(ready) if i != iid)
     r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),

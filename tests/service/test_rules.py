@@ -29,7 +29,7 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     for bad, why in [({**new, "name": "x2", "kind": "regex", "pattern": "(unclosed"},
                       "does not compile"),
                      ({**new, "name": "x3", "label": 5}, "class index"),
-                     ({**new, "name": "x5", "label": "eggs"}, "labels are ['ham', 'spam']"),
+                     ({**new, "name": "x5", "label": "eggs"}, 'labels are ["ham", "spam"]'),
                      ({**new, "name": "link"}, "taken by an LF of the module"),
                      ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
                        "value": "abc"}, "needs a number"),
