@@ -188,7 +188,7 @@ class Rule:
         if self.kind == "field":
             value = None if record is None else record.get(self.field)
             return _compare(value, self.op, self.value)
-        return self.compiled().search(readable(str(text or "")).replace(_SEP, " ")) is not None
+        return self.compiled().search(_as_read(text)) is not None
 
     def match(self, texts: Sequence[str] | TextBatch,
               records: Sequence[Any] | None = None) -> np.ndarray:
@@ -271,13 +271,19 @@ def safe_name(text: str) -> str:
     return "_".join(x for x in _BAD_NAME.split(text) if x)[:100] or "rule"
 
 
+def _as_read(text: Any) -> str:
+    """What a keyword or regex rule matches: ``text`` as the labeling page shows it,
+    with no separator character of a joined scan in it."""
+    return readable(str(text or "")).replace(_SEP, " ")
+
+
 class TextBatch:
     """Texts prepared for :meth:`Rule.match`: as people read them
     (:func:`~loop.core.text.readable`), UTF-8, joined once by NUL, with the byte
     offset where each starts (and one past the end)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = [readable(str(t or "")).replace(_SEP, " ").encode() for t in texts]
+        self.texts = [_as_read(t).encode() for t in texts]
         self.n = len(self.texts)
         self.starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts)]
         self.joined = _SEP.encode().join(self.texts)
