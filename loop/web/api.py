@@ -99,11 +99,13 @@ def whoami() -> Any:
 @bp.get("/projects/<pid>")
 @admin_required
 def get_project(pid: str) -> Any:
-    """One project with its counts; ``lfs`` as last applied (the module may have grown)."""
+    """One project with its counts; ``lfs`` as last applied (the module may have grown);
+    ``has_lfs``: whether there is an LF to apply (a module or an enabled rule)."""
     store = _store()
     project = store.get_project(pid)
     applied = store.L_meta(pid).get("lf_names")
     return jsonify({**project, "lfs": applied or project["lfs"],
+                    "has_lfs": rules.has_lfs(store, pid),
                     "guidelines": store.guidelines(pid), "n_items": store.n_items(pid),
                     "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid)})
 

@@ -250,6 +250,7 @@ def test_a_project_of_rules_only(client, store, rconn):
         **auth(), "Content-Type": "text/csv"}).status_code == 201
     r = client.post(f"/api/projects/{pid}/jobs", headers=auth(), json={"type": "apply_lfs"})
     assert r.status_code == 409 and "no LFs yet: write a rule" in r.json["error"]
+    assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is False
     # labeling can start before any rule: random items, answers kept
     token = annotator_token(client, pid, "a")
     got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
@@ -264,6 +265,7 @@ def test_a_project_of_rules_only(client, store, rconn):
     st = client.get(f"/api/jobs/{r.json['job_id']}", headers=auth()).json
     assert st["status"] == "finished" and st["result"]["n_lfs"] == 1, st
     assert store.queue_size(pid) > 0
+    assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is True
     lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json
     assert [x["name"] for x in lfs["lfs"]] == ["says_subscribe"]
     nxt = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token),

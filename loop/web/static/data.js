@@ -27,19 +27,12 @@
     project = p;
     Loop.setText("project-name", "· " + p.name);
     $("counts").textContent = p.n_items + " items, " + p.remaining + " still need an answer; labels: " + p.labels.join(", ") + ".";
-    await lfsReady(p);
+    lfsReady(p.has_lfs);
   }
 
   /* A project without an LF module has LFs once a rule is enabled: until then there
    * is nothing to apply (the server would answer 409), so say what to do instead. */
-  async function lfsReady(p) {
-    let ready = !!p.lf_module;
-    if (!ready) {
-      try {
-        const r = await Loop.api("GET", base + "/rules");
-        ready = (r.rules || []).some(function (x) { return x.enabled; });
-      } catch (e) { ready = true; }  // the server will say why, if it must
-    }
+  function lfsReady(ready) {
     $("apply").disabled = !ready;
     if (!ready) {
       status("apply-status", "No LFs yet: write a rule on the dashboard (Rules) first; " +
