@@ -1,12 +1,16 @@
 """The RQ worker class of ``loop``: ``rq worker -w loop.service.worker.LoopWorker``.
 
-RQ's default :class:`~rq.Worker` with three additions:
+RQ's default :class:`~rq.Worker` with these additions:
 
 * **Preloaded**: the job code and its libraries (numpy, scikit-learn, the service)
   are imported once in the worker, so each forked work horse starts warm instead
   of importing them again per job.
 * **Cheap forks**: the worker's objects are frozen out of the garbage collector
   before each fork, so a horse's collections do not touch (and copy) its memory.
+* **A dead horse's record is kept**: when a horse dies (killed, out of memory),
+  RQ retries its job from the worker's copy fetched before the fork; the meta the
+  horse wrote (the run's start, progress) is read back first, so the job's record
+  still counts that run.
 * **Horses die with their worker**: a horse gets ``PR_SET_PDEATHSIG`` (Linux), so
   ``kill -9`` of a worker never leaves its job running unsupervised.
 * **Abandoned jobs are handled within a minute**: every worker keeps a liveness
@@ -285,6 +289,20 @@ class LoopWorker(Worker):
     def main_work_horse(self, job: Any, queue: Any) -> None:
         _die_with_parent()
         super().main_work_horse(job, queue)
+
+    def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None,
+                           exc_string: str = "", execution: Any = None) -> None:
+        # A horse that died (killed, out of memory, past its time limit) is failed or
+        # retried here, in the worker, from the copy of the job it fetched before the
+        # fork; RQ's retry saves that copy whole, meta included, which would erase
+        # what the horse wrote (its run's start, progress, an apply plan's units).
+        # Read the meta back first.
+        try:
+            job.get_meta(refresh=True)
+        except Exception:  # the job is gone: RQ's own handling reports it
+            log.debug("could not reload the meta of job %s", job.id, exc_info=True)
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
+                                   exc_string=exc_string, execution=execution)
 
 
 def preload() -> None:

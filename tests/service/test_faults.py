@@ -304,3 +304,37 @@ def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store)
         assert not store.is_locked("p1", "recal") and store.is_locked("p2", "recal")
         assert not rconn.hexists(LOCK_OWNERS_KEY, dead.name)
     assert not rconn.hexists(LOCK_OWNERS_KEY, live.name)  # released: unlisted
+
+
+def _horse_of(worker_pid):
+    """The pid of ``worker_pid``'s work horse (RQ forks it into its own process group;
+    the scheduler, the worker's other child, stays in the worker's)."""
+    from pathlib import Path
+
+    kids = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
+    horses = [int(k) for k in kids if os.getpgid(int(k)) == int(k)]
+    return horses[0] if horses else None
+
+
+@pytest.mark.slow
+def test_work_horse_killed_mid_chunk_is_retried_and_counted(client, rconn, workers):
+    """kill -9 of the work horse only (out of memory, say): its worker sees it die,
+    RQ retries the job, and the job's record counts both runs."""
+    from rq.job import Job
+
+    from loop.service.jobs import job_status
+
+    pid = _youtube_project(client, "lfs_slow")
+    workers.start("w1")
+    jid = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
+                      json={"type": "apply_lfs"}).json["job_id"]
+    plan = Job.fetch(jid, connection=rconn)
+    assert _wait(lambda: plan.get_meta(refresh=True).get("chunk_jobs"))
+    chunk = Job.fetch(plan.meta["chunk_jobs"][0], connection=rconn)
+    assert _wait(lambda: chunk.get_meta(refresh=True).get("progress", {}).get("done", 0) > 0)
+    horse = _horse_of(workers.procs["w1"].pid)
+    assert horse is not None
+    os.kill(horse, signal.SIGKILL)
+    _apply_job_finishes(client, jid)
+    st = job_status(rconn, chunk.id)
+    assert st["attempts"] == 2 and st["first_started_at"] < st["started_at"], st
