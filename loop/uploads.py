@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,26 @@ JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-li
 class ParsedUpload:
     items: list[dict[str, Any]]
     gold: dict[str, int] = field(default_factory=dict)
+
+
+def lone_surrogate(obj: Any) -> str | None:
+    """The first lone UTF-16 surrogate (``\\ud800``) in the strings of a parsed
+    JSON value, written as its escape, or None. JSON's ``\\uXXXX`` escapes can
+    spell one; it is no character, cannot be stored or written out as UTF-8, and
+    would fail every export and rule scan that meets it."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"\\u{ord(str(exc.object)[exc.start]):04x}"
+    return None
+
+
+def _bad_id_char(iid: str) -> str | None:
+    """A control or invisible (format) character in an item id, as its escape."""
+    for ch in iid:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            return f"\\u{ord(ch):04x}"
+    return None
 
 
 def detect_format(content_type: str | None, filename: str | None = None) -> str:
@@ -67,6 +88,10 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
             raise BadUpload(f"JSONL line {n}: nested too deeply") from None
         if not isinstance(obj, dict):
             raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
+        bad = lone_surrogate(obj)
+        if bad is not None:
+            raise BadUpload(f"JSONL line {n}: {bad} is half of a UTF-16 surrogate pair, not "
+                            "a character; write the whole pair or the character itself")
         rows.append(obj)
     return rows
 
@@ -107,10 +132,24 @@ def parse_items(
             problems.append(msg)
 
     for n, r in enumerate(rows, start=1):
-        iid = str(r[id_field]) if id_field is not None else str(first_row + n - 1)
-        if id_field is not None and r.get(id_field) in (None, ""):
-            bad(f"item {n}: empty id field {id_field!r}")
-            continue
+        if id_field is None:
+            iid = str(first_row + n - 1)
+        else:
+            raw = r.get(id_field)
+            if raw is not None and (isinstance(raw, bool) or not isinstance(raw, str | int)):
+                bad(f"item {n}: id field {id_field!r} must be a string or an integer, "
+                    f"got {type(raw).__name__}")
+                continue
+            # surrounding spaces never tell two items apart (a CSV's "1, text")
+            iid = "" if raw is None else str(raw).strip()
+            if not iid:
+                bad(f"item {n}: empty id field {id_field!r}")
+                continue
+            odd = _bad_id_char(iid)
+            if odd is not None:
+                bad(f"item {n}: id {iid!r} holds the control or invisible character "
+                    f"{odd}; ids are shown in URLs, exports and the labeling page")
+                continue
         if iid in seen:
             bad(f"item {n}: duplicate id {iid!r}")
             continue

@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -89,9 +90,10 @@ class Rule:
             raise ValueError("a rule must be an object")
         name = d.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100 or (
-                _BAD_NAME.search(name.strip())) or not name.strip(".").strip():
-            raise ValueError("rule name must be 1 to 100 characters with no '/', spaces "
-                             f"or control characters; got {name!r}")
+                _BAD_NAME.search(name.strip())) or not name.strip(".").strip() or any(
+                unicodedata.category(c) == "Cf" for c in name):  # invisible: \u200b
+            raise ValueError("rule name must be 1 to 100 characters with no '/', spaces, "
+                             f"control or invisible characters; got {name!r}")
         label = d.get("label")
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < n_classes:
             raise ValueError(f"rule label must be a class index 0..{n_classes - 1}, "

@@ -15,7 +15,7 @@ from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
-from loop.uploads import detect_format, preview
+from loop.uploads import detect_format, lone_surrogate, preview
 from loop.web.auth import admin_required, annotator_required, bearer_token, is_admin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -47,6 +47,10 @@ def _body() -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
+    bad = lone_surrogate(data)
+    if bad is not None:
+        raise BadRequest(f"body holds {bad}, half of a UTF-16 surrogate pair and not a "
+                         "character; send the whole pair or the character itself")
     return data
 
 
@@ -145,10 +149,10 @@ def revoke_annotator(pid: str, name: str) -> Any:
 # -- items -------------------------------------------------------------------------------
 def _upload() -> tuple[bytes, str]:
     """The uploaded file: raw body or multipart field ``file``; and its format."""
-    if request.files:
+    if request.files or request.mimetype == "multipart/form-data":
         f = request.files.get("file")
         if f is None:
-            raise BadRequest("multipart upload needs a field named 'file'")
+            raise BadRequest("multipart upload needs a file field named 'file'")
         return f.read(), detect_format(f.mimetype, f.filename)
     return request.get_data(), detect_format(request.content_type)
 

@@ -39,8 +39,8 @@ UPLOAD = {"requestBody": {"content": {
                     "LOOP_EVAL_FRACTION, 0.3); the rest is fitted on",
                     "schema": {"type": "number", "minimum": 0, "maximum": 1}}]}
 
-RULE = {"name": S, "label": INT, "kind": {"type": "string", "enum": ["keywords", "regex",
-                                                                     "field"]},
+RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or a class index"},
+        "kind": {"type": "string", "enum": ["keywords", "regex", "field"]},
         "keywords": {"type": "array", "items": S}, "whole_word": {"type": "boolean"},
         "case_sensitive": {"type": "boolean"}, "pattern": S, "field": S,
         "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<="]},
@@ -97,7 +97,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
-            "export"]}, "format": {"type": "string", "enum": ["jsonl", "csv"]}}),
+            "export"]}, "format": {"type": "string", "enum": ["jsonl", "csv"],
+                                   "default": "jsonl", "description": "export jobs"},
+            "recalibrate": {"type": "boolean", "default": False, "description":
+                            "apply_lfs: recalibrate (label model, queue, end model) once "
+                            "the new votes are in"}}),
         "get": _op("recent jobs, newest first: the last 50 requested and the last 50 "
                    "automatic ones", extra={"parameters": [{
                        "name": "auto", "in": "query", "description": "true: only automatic "
@@ -129,7 +133,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "agreement; "
         "CSV adds n_answers, agreement)", extra={"parameters": [
         {"name": "format", "in": "query",
-         "schema": {"type": "string", "enum": ["csv", "jsonl"]}}]})},
+         "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}}]})},
 }
 
 

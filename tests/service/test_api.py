@@ -80,6 +80,20 @@ def test_multipart_upload(client, project):
     assert r.status_code == 201 and r.json["n_items"] == 2
 
 
+def test_a_multipart_upload_without_a_file_says_so(client, project):
+    r = client.post(f"/api/projects/{project}/items", headers=auth(), data={"x": "1"},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "field named 'file'" in r.json["error"], r.json
+
+
+def test_a_json_body_with_a_lone_surrogate_is_rejected(client, project):
+    body = b'{"name": "a\\udc00", "label": 1, "kind": "keywords", "keywords": ["x"]}'
+    r = client.post(f"/api/projects/{project}/rules", headers={
+        **auth(), "Content-Type": "application/json"}, data=body)
+    assert r.status_code == 400 and "\\udc00" in r.json["error"], r.json
+    assert client.get(f"/api/projects/{project}/rules", headers=auth()).json["rules"] == []
+
+
 def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rconn):
     before = sorted(rconn.keys("*"))
     cases = [
@@ -95,6 +109,14 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         (b'[1, 2]\n', "application/x-ndjson", {}),
         (b"CONTENT\nhi\n", "application/pdf", {}),
         (b"id,CONTENT\nc2,hi\n", "text/csv", {"idfield": "id"}),  # a typo'd parameter
+        # a lone surrogate is no character: every CSV export and rule scan would fail
+        (b'{"id": "s1", "CONTENT": "a\\ud800b"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b'{"id": {"a": 1}, "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b'{"id": 1.0, "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b'{"id": true, "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b'{"id": "n\\n1", "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b'{"id": "fr\\u200bee", "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
+        (b"id,CONTENT\n11,a\n 11,b\n", "text/csv", {"id_field": "id"}),  # the same id
     ]
     for data, ctype, q in cases:
         r = _upload(client, project, data, ctype, **q)
@@ -102,6 +124,10 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         assert r.json["error"], data
         if data in (b"CONTENT,x\nhi,1\n  ,2\n", b'{"CONTENT": ""}\n'):
             assert "is empty; fill it or leave the row out" in r.json["error"]
+        if b"ud800" in data:
+            assert "\\ud800 is half of a UTF-16 surrogate pair" in r.json["error"], r.json
+        if b"u200b" in data:
+            assert "invisible character \\u200b" in r.json["error"], r.json
     assert sorted(rconn.keys("*")) == before
     r = _upload(client, project, b"id,CONTENT\n1,a\n", id_field="id")
     assert r.status_code == 201
