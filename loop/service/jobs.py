@@ -51,6 +51,48 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
     return job
 
 
+def _pending_apply_key(pid: str, recalibrate: bool) -> str:
+    return f"loop:apply_pending:{pid}:{int(recalibrate)}"
+
+
+#: Delete KEYS[1] if it still names the job ARGV[1].
+_CLAIM = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+          "end return 0")
+
+
+def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
+                  unit_timeout: int, recalibrate_size: int | None) -> Job:
+    """An ``apply_lfs`` run of project ``pid``: a run already queued and not yet
+    started (the same ``recalibrate_size`` or not) is returned instead of a second
+    one. A run reads the LFs when it starts, so it will apply every rule saved
+    before that; ten rules saved in a second make one run, not ten."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    key = _pending_apply_key(pid, recalibrate_size is not None)
+    jid = store.r.get(key)
+    if jid:
+        try:
+            job = Job.fetch(jid.decode() if isinstance(jid, bytes) else str(jid),
+                            connection=queue.connection)
+            if job.get_status(refresh=True) == "queued":
+                return job
+        except NoSuchJobError:
+            pass
+    job = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
+                       recalibrate_size,
+                       meta={"type": "apply_lfs", "project": pid,
+                             "progress": {"done": 0, "total": store.n_items(pid)}})
+    store.r.set(key, job.id, ex=86400)
+    return job
+
+
+def claim_apply(store: RedisStore, pid: str, recalibrate: bool, job_id: str) -> None:
+    """Run ``job_id`` starts: later requests get a run of their own (it may have
+    read the LFs before their rule was saved)."""
+    store.r.eval(_CLAIM, 1, _pending_apply_key(pid, recalibrate), job_id)
+
+
 def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
             job_type: Any, recalibrate_after: bool = False, fmt: Any = "jsonl") -> Job:
     """Enqueue one job of ``job_type`` for project ``pid`` (``recalibrate_after``:
@@ -74,11 +116,8 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
             raise NotReady(NO_LFS)
         # planned in a worker (it imports the LFs and sees what changed), which then
         # enqueues the units of work and the merge
-        return enqueue_task(queue, store, "apply_lfs", pid, settings.chunk_size,
-                            settings.lf_chunk_timeout,
-                            size if recalibrate_after else None,
-                            meta={"type": "apply_lfs", "project": pid,
-                                  "progress": {"done": 0, "total": store.n_items(pid)}})
+        return enqueue_apply(queue, store, pid, settings.chunk_size,
+                             settings.lf_chunk_timeout, size if recalibrate_after else None)
     if job_type == "recalibrate":
         return enqueue_task(queue, store, "recalibrate", pid, size, True,
                             meta={"type": job_type, "project": pid})

@@ -82,10 +82,11 @@ def apply_unit(
     start, stop = int(u["start"]), int(u["stop"])
     project = store.get_project(pid)
     by_name = {lf.name: lf for lf in project_lfs(store, pid)}
-    if any(x not in by_name or by_name[x].fingerprint() != p["fingerprints"][x]
-           for x in u["lfs"]):
-        raise NotReady("the LFs (module or rules) changed during the run; apply the LFs "
-                       "again")
+    if _stale(p, by_name, u["lfs"]):
+        # a rule was edited or removed since the run was planned: the edit queued a
+        # run of its own, and this one's merge gives way to it
+        raise LFRunSuperseded("the LFs (module or rules) changed during the run; a newer "
+                              "run applies them")
     lfs: list[Any] = [by_name[x] for x in u["lfs"]]
     ids = store.item_ids(pid, start, stop)
     items = store.items(pid, ids)
@@ -108,6 +109,12 @@ def apply_unit(
     store.save_L_chunk(pid, version, unit, res.L, res.errors_as_dicts())
     return {"unit": unit, "rows": stop - start, "lfs": len(u["lfs"]),
             "n_errors": sum(e.count for e in res.errors.values())}
+
+
+def _stale(plan: dict[str, Any], by_name: dict[str, Any], names: list[str]) -> bool:
+    """Whether any LF of ``names`` is gone or changed since ``plan`` was made."""
+    return any(x not in by_name or by_name[x].fingerprint() != plan["fingerprints"][x]
+               for x in names)
 
 
 def up_to_date(store: RedisStore, pid: str) -> bool:
@@ -139,6 +146,9 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
         arr = store.L_chunk(store.L_chunk_key(pid, version, i), len(u["lfs"]))
         e = store.L_chunk_errors(pid, version, i)
         if arr is None or e is None:
+            if _stale(p, {lf.name: lf for lf in project_lfs(store, pid)}, u["lfs"]):
+                raise LFRunSuperseded("the LFs (module or rules) changed during the run; "
+                                      "a newer run applies them")
             raise NotReady(f"unit {i} of the LF run is missing; apply the LFs again")
         units[i] = arr
         errs.append({d["lf"]: LFErrorSummary(d["lf"], d["count"], d["example_id"],

@@ -12,7 +12,7 @@ from rq import Queue, get_current_job
 
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
-from loop.service.jobs import enqueue_task
+from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.storage import RedisStore
 
@@ -68,6 +68,7 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     job = _job()
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
+    claim_apply(store, pid, recalibrate_size is not None, job.id)  # before reading the LFs
     p = _no_retry(job, labeling.plan, store, pid, chunk_size)
     v = p["version"]
     units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
@@ -95,6 +96,8 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
     try:
         return labeling.apply_unit(RedisStore(job.connection), pid, version, unit,
                                    progress=_progress(job), interrupts=(JobTimeoutException,))
+    except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
+        return {"unit": unit, "superseded": True}
     except LFTimeout:
         job.retries_left = 0  # the same LF on the same items would hang again
         job.save()
@@ -121,10 +124,7 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
             return {"superseded": True, "up_to_date": False}
         if labeling.up_to_date(store, pid):
             return {"superseded": True, "up_to_date": True}
-        again = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
-                             recalibrate_size,
-                             meta={"type": "apply_lfs", "project": pid,
-                                   "progress": {"done": 0, "total": store.n_items(pid)}})
+        again = enqueue_apply(queue, store, pid, chunk_size, unit_timeout, recalibrate_size)
         return {"superseded": True, "reapplied_as": again.id}
     if recalibrate_size is not None:
         rc = enqueue_task(queue, store, "recalibrate",

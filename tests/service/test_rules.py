@@ -68,7 +68,7 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
                        json={**new, "name": odd}).status_code == 201
     assert client.put(f"/api/projects/{pid}/rules/{quote(odd, safe='')}", headers=auth(),
                       json={"enabled": False}).status_code == 200
-    for bad in ("a/b", "a b", "..", "x" * 101):
+    for bad in ("a/b", "a b", "..", "x" * 101, "fr\u200bee"):  # \u200b: invisible
         r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={**new, "name": bad})
         assert r.status_code == 400 and "rule name" in r.json["error"]
 
@@ -225,6 +225,56 @@ def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, proj
         assert st["status"] == "finished", st
     st = client.get(f"/api/jobs/{b}", headers=auth()).json
     assert "y" in st["result"]["lfs_recomputed"], st
+
+
+def test_rules_saved_while_a_run_waits_share_that_run(client, store, project, rconn):
+    """Rules saved while an apply run is queued and not started join that run: it
+    reads the LFs when it starts. A rule saved once the run has started gets a run
+    of its own."""
+    from rq import Queue, SimpleWorker
+
+    pid = prepare_project(store, client, project)
+    apply_lfs_in_process(store, pid, chunk_size=300)
+    q = Queue("loop", connection=rconn)
+    ids = [client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": f"r{i}", "label": 1, "kind": "keywords", "keywords": [w]}).json["job_id"]
+        for i, w in enumerate(["video", "song", "love"])]
+    assert len(set(ids)) == 1, ids
+    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # the run starts
+    later = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "r3", "label": 1, "kind": "keywords", "keywords": ["check"]}).json["job_id"]
+    assert later != ids[0]
+    SimpleWorker([q], connection=rconn).work(burst=True)
+    assert {"r0", "r1", "r2", "r3"} <= set(store.L_meta(pid)["lf_names"])
+    for jid in (ids[0], later):
+        assert client.get(f"/api/jobs/{jid}", headers=auth()).json["status"] == "finished"
+
+
+def test_a_rule_edited_during_its_run_is_no_failure(client, store, project, rconn):
+    """A rule edited after its run was planned: the run's units give way (the edit
+    queued a newer run) instead of failing, and the newer run applies the edit."""
+    from rq import Queue, SimpleWorker
+
+    pid = prepare_project(store, client, project)
+    apply_lfs_in_process(store, pid, chunk_size=300)
+    q = Queue("loop", connection=rconn)
+    first = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "x", "label": 1, "kind": "keywords", "keywords": ["video"]}).json["job_id"]
+    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # planned: units wait
+    second = client.put(f"/api/projects/{pid}/rules/x", headers=auth(), json={
+        "name": "x", "label": 1, "kind": "keywords", "keywords": ["song"]}).json["job_id"]
+    assert second != first
+    SimpleWorker([q], connection=rconn).work(burst=True)
+    listed = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+    assert [j["status"] for j in listed if j["status"] != "finished"] == [], listed
+    st = client.get(f"/api/jobs/{first}", headers=auth()).json
+    assert st["status"] == "finished" and st["result"]["superseded"], st
+    from loop.service.labeling import up_to_date
+
+    assert up_to_date(store, pid)
+    L, meta = store.load_L(pid)
+    assert np.array_equal(L, _full(store, pid))  # "song", as edited
+    assert store.rules(pid)["x"]["rule"]["keywords"] == ["song"]
 
 
 def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
