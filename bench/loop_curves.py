@@ -493,6 +493,20 @@ NOTES = """\
   yoruba .575 / .594 / .614 / .651 / .651 / .663: sms's early points back, 2-5
   points lost at 200-300), and its probabilities to the power 0.5 (unshrunk; hausa
   .572 / .587 / .629 / .657 at 50-300).
+* The gold view's strength chosen by the gold itself (not kept): the strength
+  that gives the held-out gold the highest likelihood (three folds of the gold,
+  the view fitted on the other two, strengths 0 to 1), on the valid splits of
+  hausa, sms and yoruba (3 seeds; 10 / 25 / 50 / 100 / 200 / 300 answers) against
+  the fixed `n / (n + 50)`: on its own (sms .877 / .861 / .858 / .889 / .931 /
+  .934 against .864 / .865 / .864 / .880 / .922 / .931; hausa .539 / .551 / .592
+  / .641 / .641 / .676 against .534 / .557 / .584 / .622 / .655 / .695; yoruba
+  .596 / .612 / .640 / .644 / .633 / .642 against .577 / .601 / .619 / .668 /
+  .686 / .683), capped at `n / (n + 50)` (yoruba .649 at 300, hausa .682) or
+  averaged with it (yoruba .635 at 300). Early points gained up to 2, late ones
+  lost up to 5. The held-out answers are sampler picks, where the LFs are often
+  wrong, so they favour the view (0.8-1.0 from 100 answers on hausa and sms), and
+  a few dozen of them choose noisily (0 at one round, 1 at the next, at 25-50
+  answers).
 """
 
 
