@@ -100,8 +100,10 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     trained_at = (store.model_summary(pid, "end_model") or {}).get("n_gold")
     em_score = st.eval_score(em) if em is not None and trained_at == st.n_gold else None
     point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
-             "label_model": st.eval_score(out.lm_proba), "end_model": em_score,
-             "n_eval": int(st.eval_rows()[0].size), "at": time.time()}
+             # where an LF votes: the export's labels there (see State.eval_covered)
+             "label_model": st.eval_score(out.lm_proba, covered_only=True),
+             "end_model": em_score, "n_eval": int(st.eval_rows()[0].size),
+             "n_eval_covered": int(st.eval_covered().sum()), "at": time.time()}
     store.append_metric(pid, point)
     store.set_value(pid, "last_recalibrated_at", point["at"])
     if progress is not None:

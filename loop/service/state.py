@@ -99,9 +99,21 @@ class State:
             self._eval = (rows[keep], np.array([y[i] for i in keep], dtype=np.int64))
         return self._eval
 
-    def eval_score(self, proba: np.ndarray | None) -> float | None:
-        """Accuracy of ``proba``'s argmax on the held-out items (None without any)."""
+    def eval_score(self, proba: np.ndarray | None, covered_only: bool = False) -> float | None:
+        """Accuracy of ``proba``'s argmax on the held-out items (None without any);
+        ``covered_only``: on those some LF votes on (see :meth:`eval_covered`)."""
         rows, y_true = self.eval_rows()
+        if covered_only:
+            keep = self.eval_covered()
+            rows, y_true = rows[keep], y_true[keep]
         if proba is None or rows.size == 0 or len(proba) != self.n:
             return None
         return score("acc", y_true.tolist(), np.asarray(proba)[rows].argmax(axis=1))
+
+    def eval_covered(self) -> np.ndarray:
+        """Bool mask over :meth:`eval_rows`: an LF votes on the item. The label
+        model decides only there: elsewhere its output is the class balance, one
+        guess for every such item (a balance near even flips them all at once), and
+        the export labels them with the end model."""
+        rows, _ = self.eval_rows()
+        return np.asarray((self.L[rows] >= 0).any(axis=1), dtype=bool)

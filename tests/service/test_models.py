@@ -158,3 +158,24 @@ def test_the_gold_check_is_kept_between_recalibrations_as_in_labeling_loop(store
     assert kept["kept"] and kept["n_random_gold"] == 40
     again = answer(rows[45:50])  # 50 >= 1.25 x 40
     assert "kept" not in again and again["n_random_gold"] == 50
+
+
+def test_the_label_models_score_counts_the_held_out_items_an_lf_votes_on(
+        client, store, project):
+    """Where no LF votes the label model gives the class balance, one guess for all
+    such items (the export labels them with the end model): its held-out score is
+    taken where an LF votes, and the point says on how many."""
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    point = models.recalibrate(store, project, 20)
+    st = State(store, project)
+    rows, y = st.eval_rows()
+    covered = (st.L[rows] >= 0).any(axis=1)
+    assert 0 < covered.sum() < rows.size  # the youtube LFs leave some comments alone
+    lm = store.load_proba(project, "label_model", 2)
+    assert point["n_eval"] == rows.size and point["n_eval_covered"] == int(covered.sum())
+    assert point["label_model"] == pytest.approx(
+        float((lm[rows[covered]].argmax(axis=1) == y[covered]).mean()))
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["history"][-1]["n_eval_covered"] == int(covered.sum())

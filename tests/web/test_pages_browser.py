@@ -169,6 +169,10 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert n_points >= 2 * 3, n_points
     d = page.locator("#curve .s-lm path.line").get_attribute("d")
     assert d and d.startswith("M") and "L" in d
+    # the label model is scored where an LF votes (some comments get no vote)
+    page.wait_for_function(
+        "document.getElementById('curve-help').textContent.includes('an LF votes on')")
+    assert "the end model labels the rest" in page.locator("#curve-help").inner_text()
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
     assert page.locator("#balance li").count() == 2

@@ -301,8 +301,14 @@
       Loop.setText("queue-size", v.queue_size);
       const help = $("curve-help");
       help.classList.toggle("warn-text", !!v.eval_too_small);
+      // the label model decides only where an LF votes (the export's labels there);
+      // the end model is scored on every held-out item
+      const withLm = (v.history || []).filter(function (h) { return typeof h.n_eval_covered === "number"; });
+      const covered = withLm.length ? withLm[withLm.length - 1].n_eval_covered : null;
       help.textContent = !v.n_eval ? "No held-out labels: upload some known labels (Data page) to score the models."
         : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
+          (covered !== null && covered < v.n_eval ? " (the label model on the " + covered +
+            " an LF votes on; the end model labels the rest)" : "") +
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little." : ".");
       const rc = v.recalibration || {};
       const health = $("recal-health");
