@@ -322,3 +322,37 @@ def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project
     rows = list(csv.DictReader(io.StringIO(raw.decode())))
     gold = {r["id"]: r["gold"] for r in rows if r["source"] == "gold"}
     assert gold == {first: "c9", second: "c2"}
+
+
+def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
+                                                       demo_project: dict[str, str],
+                                                       page: Any) -> None:
+    """A token revoked while its page is open: the next request signs the browser
+    out and the home page asks for a new token, saying why; no redirect loop between
+    the page and the sign-in page (each had sent the browser to the other)."""
+    from loop.demo.client import ApiClient
+
+    pid = demo_project["pid"]
+    admin = ApiClient(live.url, "test-admin-key")
+    token = admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "leaver"})["token"]
+    for target in ("label", "dashboard"):
+        sign_in(page, live.url, token if target == "label" else "test-admin-key", pid, target)
+        page.wait_for_load_state("networkidle")
+        if target == "label":
+            admin.call("DELETE", f"/api/projects/{pid}/annotators/leaver")
+        else:  # a stale key in the browser's storage
+            page.evaluate("localStorage.setItem('loop.token', 'stale-key')")
+        navigations: list[str] = []
+
+        def seen(frame: Any, into: list[str] = navigations) -> None:
+            if frame == page.main_frame:
+                into.append(frame.url)
+
+        page.on("framenavigated", seen)
+        page.reload()
+        page.wait_for_selector("#signin:not([hidden])")
+        page.wait_for_timeout(1500)  # a loop would keep navigating
+        assert len(navigations) <= 6, navigations
+        assert "signed out" in page.locator("#signin-status").inner_text()
+        assert page.evaluate("localStorage.getItem('loop.token')") is None
+        page.remove_listener("framenavigated", seen)

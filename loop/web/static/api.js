@@ -35,9 +35,23 @@
     if (type.indexOf("json") !== -1) data = await res.json();
     if (!res.ok) {
       const msg = (data && (data.error || data.message || data.description)) || res.statusText;
+      if (res.status === 401 && token) dropToken(msg);
       throw new ApiError(res.status, String(msg), data);
     }
     return data;
+  }
+
+  /* The server no longer accepts the stored token (revoked, replaced, a restarted
+   * demo's key): forget it, so the sign-in page asks for a new one instead of
+   * sending the browser straight back to the page that failed, and say why. */
+  function dropToken(msg) {
+    clearToken();
+    try { sessionStorage.setItem(KEY + "-why", String(msg || "the token was not accepted")); } catch (e) { /* ignore */ }
+  }
+  function signedOutBecause() {
+    let why = null;
+    try { why = sessionStorage.getItem(KEY + "-why"); sessionStorage.removeItem(KEY + "-why"); } catch (e) { /* ignore */ }
+    return why;
   }
 
   async function download(path, filename) {
@@ -45,6 +59,7 @@
     const token = getToken();
     if (token) headers["Authorization"] = "Bearer " + token;
     const res = await fetch(path, { headers: headers, cache: "no-store" });
+    if (res.status === 401 && token) dropToken(res.statusText);
     if (!res.ok) throw new ApiError(res.status, res.statusText, null);
     const blob = await res.blob();
     const url = URL.createObjectURL(blob);
@@ -225,6 +240,7 @@
     api: api, download: download, el: el, setText: setText, clear: clear, pct: pct,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
+    signedOutBecause: signedOutBecause,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },
   };

@@ -40,6 +40,7 @@
     let who;
     try { who = await Loop.whoami(); } catch (e) {
       Loop.clearToken();
+      Loop.signedOutBecause();  /* said below */
       $("signin").hidden = false;
       $("signin-status").textContent = e.status === 401 ? "That token is not valid (any more)." : e.message;
       $("signin-status").classList.add("error");
@@ -81,8 +82,21 @@
       }
       location.href = next || "/";
     });
-    if (!Loop.getToken()) { $("signin").hidden = false; $("token").focus(); return; }
-    if (next) { location.replace(next); return; }
+    const why = Loop.signedOutBecause();
+    if (!Loop.getToken()) {
+      $("signin").hidden = false;
+      if (why) {
+        $("signin-status").textContent = "You were signed out: the server no longer accepts your " +
+          "token (" + why + "). It may have been revoked or replaced: sign in with a new one.";
+        $("signin-status").classList.add("error");
+      }
+      $("token").focus();
+      return;
+    }
+    if (next) {  /* only with a token the server accepts: else back here, and again */
+      Loop.whoami().then(function () { location.replace(next); }, function () { showProjects(); });
+      return;
+    }
     showProjects();
   });
 })();
