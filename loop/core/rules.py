@@ -30,7 +30,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
-from loop.core.text import plain_quotes, readable
+from loop.core.text import nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
@@ -43,7 +43,7 @@ _SEP = "\x00"
 #: What keyword and regex rules read: the text as the labeling page shows it
 #: (:func:`loop.core.text.readable`). Part of every rule's fingerprint, so a change
 #: of it re-applies every rule.
-MATCHES = "readable-3"
+MATCHES = "readable-4"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
@@ -164,17 +164,19 @@ class Rule:
             opts.log_errors = False
             words = False
             if self.kind == "keywords":
-                alt = "|".join(re2.escape(plain_quotes(w)) for w in self.keywords)
+                alt = "|".join(re2.escape(plain_quotes(nfc(w))) for w in self.keywords)
                 src = f"(?:{alt})"
                 if self.whole_word:
                     # RE2's \b knows ASCII letters only ("café" never ended a word),
                     # so a word boundary is a text end or a character that is no
-                    # letter, digit or _ in any script; the match takes that
+                    # letter, combining mark (Yoruba's tone marks, Hindi's vowel
+                    # signs), digit or _ in any script; the match takes that
                     # character up (see match() for the scan over joined texts)
                     words = True
-                    src = rf"(?:^|[^\pL\pN_])(?:{alt})(?:$|[^\pL\pN_])"
+                    src = rf"(?:^|[^\pL\pM\pN_])(?:{alt})(?:$|[^\pL\pM\pN_])"
             else:
-                src = plain_quotes(self.pattern)  # the texts have plain quotes only
+                # the texts have plain quotes only, in composed form (NFC)
+                src = plain_quotes(nfc(self.pattern))
             try:
                 object.__setattr__(self, "_compiled", (
                     re2.compile(src, opts), re2.compile(src.encode(), opts), words))

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from loop.core.rules import Rule, safe_name
-from loop.core.text import readable
+from loop.core.text import readable, word_token_pattern
 
 #: English words too common to make a rule of on their own.
 STOP = frozenset(
@@ -96,7 +96,7 @@ class TermIndex:
 
     def __init__(self, texts: Sequence[str], min_df: int = 2) -> None:
         self.vec = CountVectorizer(ngram_range=(1, 2), binary=True, min_df=min_df,
-                                   token_pattern=r"(?u)\b\w\w+\b", lowercase=True,
+                                   token_pattern=word_token_pattern(), lowercase=True,
                                    dtype=np.int8)
         try:
             self.X = self.vec.fit_transform([readable(str(t or "")) for t in texts]).tocsc()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import re
+import sys
+import unicodedata
 from functools import lru_cache
 
 _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(?:p|div|li|h[1-6])\s*>", re.IGNORECASE)
@@ -46,4 +48,40 @@ def readable(text: str) -> str:
     if "<" in text or "&" in text:
         text = _FORMAT.sub("", _BREAK.sub("\n", text))
         text = _BLANK_LINES.sub("\n\n", html.unescape(text)).strip()
-    return plain_quotes(text)
+    return plain_quotes(nfc(text))
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC): an accent typed as a letter plus a
+    combining mark (``i`` + U+0300) and the same accent as one character (``ì``)
+    are then the same text, for rules and the words suggestions are made of.
+
+    >>> nfc("i\u0300") == "\u00ec"
+    True
+    """
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+@lru_cache(maxsize=1)
+def _mark_class() -> str:
+    """The combining marks of every script (Unicode category M), as the body of a
+    regex character class."""
+    out, start, prev = [], None, None
+    for c in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(c))[0] == "M":
+            if start is None:
+                start = c
+            prev = c
+        elif start is not None:
+            out.append(f"\\U{start:08x}-\\U{prev:08x}")
+            start = None
+    return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def word_token_pattern() -> str:
+    """A token pattern (scikit-learn's ``token_pattern``) for words of 2+ characters
+    in any script. The default, ``\\b\\w\\w+\\b``, ends a word at a combining mark:
+    Yoruba's ``rẹ̀`` became ``rẹ`` and Hindi's ``हिंदी`` no word at all."""
+    w = rf"[\w{_mark_class()}]"
+    return rf"(?<!{w}){w}{w}+(?!{w})"

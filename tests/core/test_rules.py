@@ -43,6 +43,21 @@ def test_whole_words_end_at_letters_of_any_script():
     assert yo.match(texts).tolist()[-1]
 
 
+def test_a_combining_mark_is_part_of_its_word_and_accents_match_however_typed():
+    # Yoruba's tone marks on ẹ are combining marks (no precomposed character):
+    # "rẹ" is not a whole word of "rẹ̀" (r, ẹ, U+0300), nor "हिं" of Hindi "हिंदी"
+    texts = ["ó rẹ̀ mí", "ó rẹ mí", "हिंदी भाषा", "ìdìbò náà", "i\u0300di\u0300bo\u0300 náà"]
+    re_ = Rule.from_dict({"name": "re", "label": 1, "kind": "keywords", "keywords": ["rẹ"]}, 2)
+    assert re_.match(texts).tolist() == [False, True, False, False, False]
+    hi = Rule.from_dict({"name": "hi", "label": 1, "kind": "keywords", "keywords": ["हिं"]}, 2)
+    assert not hi.match(texts).any()
+    # "ìdìbò" typed precomposed or as letters + marks: the same word, in rules and texts
+    for typed in ("ìdìbò", "i\u0300di\u0300bo\u0300"):
+        r = Rule.from_dict({"name": "d", "label": 1, "kind": "keywords", "keywords": [typed]}, 2)
+        assert r.match(texts).tolist() == [False, False, False, True, True], typed
+        assert [r.matches(t) for t in texts] == r.match(texts).tolist()
+
+
 def test_regex_and_field_rules():
     rx = Rule.from_dict({"name": "link", "label": 1, "kind": "regex",
                          "pattern": r"https?://\S+"}, 2)
@@ -227,3 +242,22 @@ def test_a_suggestion_counts_the_items_where_an_lf_votes_against_it():
                 if s.rule.keywords == ("song",))
     assert best.rule.label == 1 and best.coverage == 5 and best.against == 5
     assert best.to_dict()["against"] == 5
+
+
+def test_suggested_words_keep_their_combining_marks():
+    """Suggestions are whole words of any script: "rẹ̀" (tone mark U+0300), not "rẹ";
+    Hindi words (vowel signs are marks) at all."""
+    rng = np.random.default_rng(0)
+    texts, y = [], []
+    for i in range(1000):
+        label = i % 2
+        planted = ("ó rẹ̀" if rng.random() < 0.5 else "हिंदी") if label else "ó dára"
+        texts.append(f"{planted} {' '.join(rng.choice(['a1', 'b2', 'c3', 'd4'], 3))}")
+        y.append(label)
+    gold = np.full(1000, -1)
+    known = rng.choice(1000, 300, replace=False)
+    gold[known] = np.array(y)[known]
+    words = {w for s in suggest_rules(texts, gold, np.full((1000, 1), -1), 2, k=20)
+             for w in s.rule.keywords}
+    assert {"rẹ̀", "हिंदी"} <= words, words
+    assert "rẹ" not in words
