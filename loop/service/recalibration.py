@@ -107,6 +107,11 @@ class Recalibrator:
             last = None if at is None else time.time() - float(at)
         if not self.policy.due(since, last):
             return None
+        if not self.store.L_meta(pid):
+            # no LF applied yet (a rules-only project before its first rule): there
+            # is nothing to refit, and the apply that comes recalibrates with every
+            # answer given by then
+            return None
         return self.request(pid)
 
     def request(self, pid: str, *, after_run: bool = False) -> str | None:

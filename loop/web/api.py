@@ -364,7 +364,10 @@ def queue_next(pid: str) -> Any:
                                    shown=_body().get("shown"))
     # Refill a short queue while the pool holds items it lacks; not when nothing is
     # left for this annotator (an idle page asks every few seconds).
+    # (Before a label model exists, e.g. no rule yet, the queue hands out the pool
+    # in random order and there is nothing to rank with.)
     if (out is not None and queued < s.low_water and out["remaining"] > queued
+            and store.model_summary(pid, "label_model") is not None
             and store.set_flag(pid, "refill_pending", 5)):
         jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
                           meta={"type": "refill_queue", "project": pid, "auto": True},

@@ -303,8 +303,17 @@ def test_a_project_of_rules_only(client, store, rconn):
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is False
     # labeling can start before any rule: random items, answers kept
     token = annotator_token(client, pid, "a")
+    for i in range(25):  # past the point where answers ask for a recalibration
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        assert got["item"]["votes"] == []
+        a = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(token), json={
+            "item_id": got["item"]["id"], "label": i % 2, "lease_id": got["lease"]["id"]})
+        assert a.status_code == 200, a.json
+    # nothing to fit or rank before an LF: no automatic job is started, none fails
+    run_burst(rconn)
+    listed = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+    assert listed == [], listed
     got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
-    assert got["item"]["votes"] == []
     rule = {"name": "says_subscribe", "label": 1, "kind": "keywords",
             "keywords": ["subscribe", "check out"]}
     preview = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule)
@@ -315,6 +324,8 @@ def test_a_project_of_rules_only(client, store, rconn):
     st = client.get(f"/api/jobs/{r.json['job_id']}", headers=auth()).json
     assert st["status"] == "finished" and st["result"]["n_lfs"] == 1, st
     assert store.queue_size(pid) > 0
+    hist = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json["history"]
+    assert hist[-1]["n_gold"] == 25  # the answers given before the rule count
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is True
     lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json
     assert [x["name"] for x in lfs["lfs"]] == ["says_subscribe"]

@@ -148,6 +148,7 @@
 
   function fmtShare(v) { return v === undefined ? "–" : Loop.pct(v, 1); }
 
+  let hasLfs = true;  /* the project has an LF module or an enabled rule */
   function drawLfs(data) {
     const rows = Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
     if (data && data.n_gold !== undefined) {
@@ -158,7 +159,9 @@
     const body = $("lf-rows");
     Loop.clear(body);
     if (!rows.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No LF statistics yet: run “Apply LFs”." })));
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: hasLfs
+        ? "No LF statistics yet: run “Apply LFs”."
+        : "No LFs yet: write a rule (Rules, below). Answers given before then count once it is saved." })));
       return;
     }
     for (const r of rows) {
@@ -407,6 +410,7 @@
     try {
       const project = await Loop.api("GET", base);
       labels = Loop.labelNames(project);
+      hasLfs = project.has_lfs !== false;
       if (project && project.name) Loop.setText("project-name", "· " + project.name);
     } catch (e) {
       if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
