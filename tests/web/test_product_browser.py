@@ -330,6 +330,35 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     assert not page.console_errors
 
 
+def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer,
+                                                                 worker: None,
+                                                                 page: Any) -> None:
+    """Save, then type the next rule at once: the save's reply must not wipe it."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name="Quick rules", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "first_rule", "1", "subscribe")
+    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
+        (i && i.method === 'POST' && String(u).endsWith('/rules'))
+          ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
+    page.click("#rule-save")
+    page.fill("#rule-name", "second_rule")
+    page.fill("#rule-keywords", "check out")
+    page.wait_for_selector("#rule-rows tr[data-rule='first_rule']")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".includes('still in the form')")
+    assert page.input_value("#rule-name") == "second_rule"
+    assert page.input_value("#rule-keywords") == "check out"
+    page.click("#rule-save")
+    page.wait_for_selector("#rule-rows tr[data-rule='second_rule']")
+    assert page.input_value("#rule-name") == ""  # nothing typed meanwhile: a fresh form
+    assert [r["name"] for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]] == [
+        "first_rule", "second_rule"]
+    assert not page.console_errors
+
+
 def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
                                                 page: Any) -> None:
     """No LF module: the first rule is written on the dashboard; the last enabled rule

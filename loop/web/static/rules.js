@@ -171,8 +171,17 @@
         ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing), rule)
         : await Loop.api("POST", base + "/rules", rule);
       status("Saved " + res.rule.name + applying(res));
-      fillForm(null, null);
-      Loop.clear($("rule-preview"));
+      if (JSON.stringify(formRule()) === JSON.stringify(rule)) {
+        fillForm(null, null);
+        Loop.clear($("rule-preview"));
+      } else {
+        /* typed into while the save was on its way (the next rule, say): keep it */
+        if (editing) {
+          editing = res.rule.name;
+          $("rule-form-title").textContent = "Edit rule " + editing;
+        }
+        status("Saved " + res.rule.name + applying(res) + " What you typed since is still in the form.");
+      }
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) { status(e.message, true); } finally { btn.disabled = false; }
