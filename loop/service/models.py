@@ -90,6 +90,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
                      for a in np.asarray(getattr(out.label_model, "accuracy_", []), float)],
         "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
         "gold_check": out.label_model.gold_check_,
+        "n_random_gold": int(st.random_gold.sum()),
         "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version})
     if progress is not None:
         progress(1, 2)

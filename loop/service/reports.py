@@ -42,6 +42,11 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)
         r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
+        # a one-sided LF's precision comes from random gold (uploaded labels, answers
+        # to exploration picks); before any, it is the label model's prior guess
+        r["learned_assumed"] = bool(r["learned_accuracy"] is not None
+                                    and len(r["polarity"]) <= 1
+                                    and summary.get("n_random_gold") == 0)
         e = errs.get(r["name"])
         r["error_example"] = None if e is None else {"item_id": e["example_id"],
                                                      "error": e["example_error"]}

@@ -254,6 +254,9 @@ def test_export_and_lf_stats(client, store, ready):
     assert [r["name"] for r in lfs][:2] == ["check_out", "subscribe"]
     assert lfs[0]["polarity"] == ["spam"] and lfs[0]["empirical_accuracy"] is not None
     assert lfs[0]["learned_accuracy"] is not None
+    # no random gold yet (held-out labels only): a one-sided LF's precision is assumed
+    assert all(r["learned_assumed"] for r in lfs if len(r["polarity"]) == 1)
+    assert lfs[0]["learned_accuracy"] == pytest.approx(0.7)
     assert {"coverage", "overlaps", "conflicts", "correct", "incorrect", "learned_accuracy",
             "errors", "error_example"} <= set(lfs[0])
 

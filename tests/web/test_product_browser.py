@@ -160,6 +160,12 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     assert page.evaluate("() => { const w = document.querySelector('table.projects')"
                          ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
     _shot(page, "home")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the links under the name
+    assert page.evaluate("() => { const w = document.querySelector('table.projects')"
+                         ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
+    assert row.locator(".row-links a", has_text="Dashboard").is_visible()
+    assert row.locator(".row-links a", has_text="Label").bounding_box()["x"] < 390
+    page.set_viewport_size({"width": 1280, "height": 800})
     unexpected = [e for e in page.console_errors if "status of 400" not in e]  # the bad file
     assert not unexpected, unexpected
 

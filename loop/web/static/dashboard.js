@@ -179,7 +179,10 @@
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"])) }),
-        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) }),
+        Loop.el("td", { class: r.learned_assumed ? "num muted" : "num",
+          title: r.learned_assumed ? "Assumed, not learned yet: a one-sided LF's precision is learned from " +
+            "answers to random picks (exploration) and uploaded labels, and there are none yet." : null,
+          text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
         errCell));
     }
   }

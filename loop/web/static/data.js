@@ -85,6 +85,7 @@
     options($("col-text"), cols, tf, false);
     options($("col-id"), cols, guess(cols, ["id", "comment_id", "item_id"]), true);
     options($("col-gold"), cols, guess(cols, ["label", "class", "gold"]), true);
+    $("eval-box").hidden = !$("col-gold").value;
     const head = $("preview-head"), rows = $("preview-rows");
     Loop.clear(head); Loop.clear(rows);
     head.appendChild(Loop.el("tr", null, ...cols.map(function (c) { return Loop.el("th", { scope: "col", text: c }); })));
@@ -159,6 +160,7 @@
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
         $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
+        $("eval-box").hidden = !$("col-gold").value;  /* held out of the known labels */
       });
     });
     $("check").addEventListener("click", function () { check().catch(function (e) { status("import-status", e.message, true); }); });

@@ -16,24 +16,30 @@
     return parts.join(" · ") + (p.n_eval ? " (" + p.n_eval + " items)" : "");
   }
 
-  function row(p, admin) {
+  function links(p, admin, cls) {
     const id = encodeURIComponent(p.id);
-    const links = Loop.el("td", { class: "links" },
+    const box = Loop.el(cls === "links" ? "td" : "div", { class: cls },
       Loop.el("a", { href: "/p/" + id + "/label", text: "Label" }));
     if (admin) {
-      links.appendChild(Loop.el("a", { href: "/p/" + id + "/dashboard", text: "Dashboard" }));
-      links.appendChild(Loop.el("a", { href: "/p/" + id + "/data", text: "Data" }));
-      links.appendChild(Loop.el("a", { href: "/p/" + id + "/annotators", text: "Annotators" }));
+      box.appendChild(Loop.el("a", { href: "/p/" + id + "/dashboard", text: "Dashboard" }));
+      box.appendChild(Loop.el("a", { href: "/p/" + id + "/data", text: "Data" }));
+      box.appendChild(Loop.el("a", { href: "/p/" + id + "/annotators", text: "Annotators" }));
     }
+    return box;
+  }
+
+  function row(p, admin) {
+    /* the links twice: in their column, and under the name where a phone hides it */
     return Loop.el("tr", { "data-project": p.id },
       Loop.el("th", { scope: "row" }, Loop.el("span", { class: "pname", text: p.name }),
-        Loop.el("span", { class: "muted small mono", text: " " + p.id })),
+        Loop.el("span", { class: "muted small mono", text: " " + p.id }),
+        links(p, admin, "row-links")),
       Loop.el("td", { class: "num", text: p.n_items }),
       Loop.el("td", { class: "num", text: p.n_gold }),
       Loop.el("td", { class: "num", text: p.remaining }),
       Loop.el("td", { class: "num", text: score(p) }),
       Loop.el("td", { text: Loop.when(p.last_recalibrated_at) }),
-      links);
+      links(p, admin, "links"));
   }
 
   async function showProjects() {

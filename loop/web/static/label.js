@@ -466,8 +466,12 @@
         g.appendChild(Loop.el("p", { class: "muted", text: "No guidelines for this project yet." }));
       }
     } catch (e) {
-      if (e && e.status === 404) {
-        $("item-text").textContent = "There is no project “" + pid + "”. Go back to the projects.";
+      if (e && (e.status === 404 || e.status === 403)) {
+        /* a 403: an annotator's token for another project */
+        $("item-text").textContent = e.status === 404
+          ? "There is no project “" + pid + "”. Go back to the projects."
+          : "Your token does not open this project (" + e.message + "). Go back to the projects " +
+            "for yours, or sign in with another token.";
         $("item-text").classList.add("muted");
         return;
       }

@@ -36,6 +36,10 @@
       Loop.clear(box);
       box.appendChild(Loop.markdown($("p-guidelines").value));
     });
+    /* an error is about what was sent: once the form changes it no longer applies */
+    $("project-form").addEventListener("input", function () {
+      if ($("form-status").classList.contains("error") && !$("create").disabled) status("");
+    });
     $("project-form").addEventListener("submit", async function (ev) {
       ev.preventDefault();
       const labels = Array.from(document.querySelectorAll(".label-row")).map(function (r) {

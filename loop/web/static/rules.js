@@ -205,13 +205,13 @@
       data = await Loop.api("GET", base + "/rules/suggestions?k=8");
     } catch (e) {
       Loop.clear(list);
-      list.appendChild(Loop.el("li", { class: "status error", text: e.message }));
+      list.appendChild(Loop.el("li", { class: "status error note", text: e.message }));
       return;
     }
     Loop.clear(list);
     if (!data.suggestions.length) {
       const same = (data.redundant || []).map(function (r) { return describe(r.rule) + " → " + r.label_name; });
-      list.appendChild(Loop.el("li", { class: "muted", text: !data.n_gold
+      list.appendChild(Loop.el("li", { class: "muted note", text: !data.n_gold
         ? "No gold labels yet: suggestions come from the experts' answers."
         : same.length
           ? "No new rule from " + data.n_gold + " gold labels: the candidates (" + same.join("; ") +
