@@ -137,7 +137,7 @@
         Loop.el("td", { class: "mono rule-desc", text: describe(r.rule) }),
         Loop.el("td", { text: r.label_name }),
         Loop.el("td", null, toggle),
-        Loop.el("td", null,
+        Loop.el("td", { class: "rule-btns" },
           Loop.el("button", { type: "button", class: "small", text: "Edit", onclick: function () { fillForm(r.name, r.rule); $("rule-name").focus(); } }),
           " ", del)));
     }
