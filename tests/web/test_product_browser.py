@@ -407,5 +407,15 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.wait_for_selector("#curve svg text.empty", state="attached")
     assert page.locator("#curve svg g.series:not(.legend *) circle.point").count() == 0
     assert page.locator("#curve svg .legend circle.point").count() == 2
+    # a phone: each rule is a card; its buttons are on screen, nothing scrolls sideways
+    page.set_viewport_size({"width": 390, "height": 844})
+    card = page.locator("#rule-rows tr[data-rule='says_love']")
+    card.scroll_into_view_if_needed()
+    for button in ("Edit", "Delete"):
+        b = card.locator("button", has_text=button).bounding_box()
+        assert b and b["x"] + b["width"] <= 390, (button, b)
+    assert page.evaluate("() => { const w = document.querySelector('.rules-table')"
+                         ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
+    page.set_viewport_size({"width": 1280, "height": 800})
     # the one console line: the browser's own note of the refused switch-off (409)
     assert all("409" in e for e in page.console_errors), page.console_errors
