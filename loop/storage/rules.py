@@ -36,26 +36,37 @@ class RulesMixin(StoreBase):
         :class:`Conflict` (someone changed it meanwhile)."""
         key = self._k(pid, "rules")
         old_name = rename_from or name
-        with self.r.pipeline(transaction=True) as p:
-            try:
-                p.watch(key)
-                raw = p.hget(key, old_name)
-                if (json.loads(raw) if raw else None) != expect:
-                    raise Conflict(f"rule {old_name!r} was changed by someone else; "
-                                   "reload and try again")
-                if rename_from is not None and rename_from != name and p.hexists(key, name):
-                    raise Conflict(f"a rule named {name!r} exists already")
-                p.multi()
-                if rename_from is not None and rename_from != name:
-                    p.hdel(key, rename_from)
-                if record is None:
-                    p.hdel(key, name)
-                else:
-                    p.hset(key, name, json.dumps(record))
-                p.incr(self._k(pid, "rules_version"))
-                p.execute()
-            except WatchError:
-                raise Conflict("the rules changed while saving; try again") from None
+        # WATCH sees any change to the project's rules. For a write that leaves this
+        # rule enabled, one to another rule is no conflict (three scripts adding
+        # rules at once each got 409s): the check runs again, up to a few times,
+        # and this rule's record decides. A disable or delete is checked against
+        # every rule as it was read (the project keeps an enabled rule: two at once
+        # could take away the last two).
+        tries = 8 if record is not None and record.get("enabled", True) else 1
+        for _ in range(tries):
+            with self.r.pipeline(transaction=True) as p:
+                try:
+                    p.watch(key)
+                    raw = p.hget(key, old_name)
+                    if (json.loads(raw) if raw else None) != expect:
+                        raise Conflict(f"rule {old_name!r} was changed by someone else; "
+                                       "reload and try again")
+                    if (rename_from is not None and rename_from != name
+                            and p.hexists(key, name)):
+                        raise Conflict(f"a rule named {name!r} exists already")
+                    p.multi()
+                    if rename_from is not None and rename_from != name:
+                        p.hdel(key, rename_from)
+                    if record is None:
+                        p.hdel(key, name)
+                    else:
+                        p.hset(key, name, json.dumps(record))
+                    p.incr(self._k(pid, "rules_version"))
+                    p.execute()
+                    return
+                except WatchError:
+                    continue
+        raise Conflict("the rules changed while saving, again and again; try again")
 
     def reject_suggestion(self, pid: str, key: str) -> None:
         with self.r.pipeline(transaction=True) as p:

@@ -342,3 +342,26 @@ def test_a_project_of_rules_only(client, store, rconn):
     r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
                    json={"enabled": False})
     assert r.status_code == 200
+
+
+def test_rules_added_at_once_by_several_clients_all_land(client, store, project):
+    """Saving one rule does not conflict with saving another at the same moment
+    (a 409 asked scripts that add rules in parallel to try again)."""
+    import threading
+
+    pid = prepare_project(store, client, project)
+    out: list[int] = []
+
+    def add(k):
+        for i in range(5):
+            out.append(client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+                "name": f"r{k}_{i}", "label": 1, "kind": "keywords",
+                "keywords": [f"w{k}{i}"]}).status_code)
+
+    threads = [threading.Thread(target=add, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [201] * 20, out
+    assert len(_rules(client, pid)) == 20
