@@ -5,7 +5,7 @@ its outputs), so RQ may retry it or re-run it after its worker died.
 
 from __future__ import annotations
 
-import time
+import os
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -14,17 +14,20 @@ from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
 from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.service.worker import START_NOTED_ENV, note_start
 from loop.storage import RedisStore
 
 
 def _job() -> Any:
     """The running job, with this attempt's start noted in its meta (``starts``):
-    a job re-run after its worker died keeps the time of its first attempt."""
+    a job re-run after its worker died keeps the time of its first attempt. A
+    ``LoopWorker`` notes it before it forks the run (:func:`note_start`); another
+    worker class (RQ's ``SimpleWorker`` in tests) here."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("loop.service.tasks functions run inside an RQ worker")
-    job.meta["starts"] = [*job.meta.get("starts", []), time.time()][-10:]
-    job.save_meta()
+    if os.environ.get(START_NOTED_ENV) != job.id:
+        note_start(job)
     return job
 
 

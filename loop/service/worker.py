@@ -44,6 +44,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import os
 import signal
 import threading
 import time
@@ -191,6 +192,18 @@ def free_dead_locks(connection: Any) -> list[str]:
     return freed
 
 
+#: Set by a worker to the id of the job whose run it noted (its horse inherits it).
+START_NOTED_ENV = "LOOP_START_NOTED"
+
+
+def note_start(job: Any) -> None:
+    """Add this run's start to the job's meta (``starts``, the last 10): the job's
+    record then says how many runs it took (``attempts``) and when the first began."""
+    meta = job.get_meta(refresh=True)
+    meta["starts"] = [*meta.get("starts", []), time.time()][-10:]
+    job.save_meta()
+
+
 def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -278,6 +291,11 @@ class LoopWorker(Worker):
                     free_dead_locks(self.connection)
             except Exception:  # a Redis hiccup must not kill the beat
                 log.exception("liveness beat failed; trying again")
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        note_start(job)  # before the fork: a horse killed at once is a run too
+        os.environ[START_NOTED_ENV] = job.id
+        super().execute_job(job, queue)
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         # Move every object the worker holds to the GC's permanent generation: the

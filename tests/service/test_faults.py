@@ -338,3 +338,19 @@ def test_work_horse_killed_mid_chunk_is_retried_and_counted(client, rconn, worke
     _apply_job_finishes(client, jid)
     st = job_status(rconn, chunk.id)
     assert st["attempts"] == 2 and st["first_started_at"] < st["started_at"], st
+
+
+@pytest.mark.slow
+def test_a_run_whose_horse_dies_before_the_task_starts_is_counted(rconn, workers):
+    """The worker notes a run's start before it forks the horse: a horse that dies at
+    once (here it exits before any task code) is a run in the job's record too."""
+    from rq import Queue, Retry
+
+    from loop.service.jobs import job_status
+
+    job = Queue("loop", connection=rconn).enqueue("os._exit", 3, retry=Retry(max=1),
+                                                  meta={"type": "probe"})
+    workers.start("w1")
+    assert _wait(lambda: job.get_status(refresh=True) == "failed", timeout=60)
+    st = job_status(rconn, job.id)
+    assert st["attempts"] == 2 and st["first_started_at"] < st["started_at"], st
