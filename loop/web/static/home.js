@@ -82,6 +82,7 @@
       Loop.setToken(token);
       try { await Loop.whoami(); } catch (e) {
         Loop.clearToken();
+        Loop.signedOutBecause();  /* a mistyped token: said here, not on a later visit */
         $("signin-status").textContent = e.status === 401 ? "That token was not accepted." : e.message;
         $("signin-status").classList.add("error");
         return;

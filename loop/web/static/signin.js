@@ -31,6 +31,7 @@
           : "Could not sign in: " + e.message;
         status.classList.add("error");
         Loop.clearToken();
+        Loop.signedOutBecause();  /* said here, not on a later visit */
         return;
       }
       const m = /^\/p\/([^/]+)\//.exec(next);
