@@ -7,10 +7,11 @@ RQ's default :class:`~rq.Worker` with these additions:
   of importing them again per job.
 * **Cheap forks**: the worker's objects are frozen out of the garbage collector
   before each fork, so a horse's collections do not touch (and copy) its memory.
-* **A dead horse's record is kept**: when a horse dies (killed, out of memory),
-  RQ retries its job from the worker's copy fetched before the fork; the meta the
-  horse wrote (the run's start, progress) is read back first, so the job's record
-  still counts that run.
+* **A dead horse's record is kept**: the worker notes each run's start in the
+  job's meta before it forks the horse (a horse killed at once is a run too); when
+  a horse dies (killed, out of memory), RQ retries its job from the worker's copy
+  fetched before the fork, so the meta the horse wrote (progress, an apply plan's
+  units) is read back first.
 * **Horses die with their worker**: a horse gets ``PR_SET_PDEATHSIG`` (Linux), so
   ``kill -9`` of a worker never leaves its job running unsupervised.
 * **Abandoned jobs are handled within a minute**: every worker keeps a liveness
