@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -30,7 +29,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
-from loop.core.text import nfc, plain_quotes, readable
+from loop.core.text import hidden_char, nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
@@ -90,8 +89,8 @@ class Rule:
             raise ValueError("a rule must be an object")
         name = d.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100 or (
-                _BAD_NAME.search(name.strip())) or not name.strip(".").strip() or any(
-                unicodedata.category(c) == "Cf" for c in name):  # invisible: \u200b
+                _BAD_NAME.search(name.strip())) or not name.strip(".").strip() or (
+                hidden_char(name, ("Cf",))):  # invisible: \u200b
             raise ValueError("rule name must be 1 to 100 characters with no '/', spaces, "
                              f"control or invisible characters; got {name!r}")
         label = d.get("label")

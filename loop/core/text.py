@@ -62,6 +62,20 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
+def hidden_char(text: str, categories: tuple[str, ...] = ("Cc", "Cf")) -> str | None:
+    """The first character of ``text`` in one of the Unicode ``categories`` (by
+    default control and format characters, which no one sees: ``\\u200b``), as its
+    escape, or None.
+
+    >>> print(hidden_char("fr\u200bee"), hidden_char("free"))
+    \\u200b None
+    """
+    for ch in text:
+        if unicodedata.category(ch) in categories:
+            return f"\\u{ord(ch):04x}"
+    return None
+
+
 @lru_cache(maxsize=1)
 def _mark_class() -> str:
     """The combining marks of every script (Unicode category M), as the body of a
