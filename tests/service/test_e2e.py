@@ -99,12 +99,18 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
         print(f"held-out accuracy after {n} answers: label model {lm0:.3f} -> "
               f"{final['label_model']:.3f}, end model {em0:.3f} -> {final['end_model']:.3f}")
         assert final["label_model"] > lm0
-        # The end model starts far ahead (it generalises beyond the keyword LFs).
-        # Answers picked where the models are unsure are a biased sample, so its
-        # held-out score moves either way after a few dozen of them (seen: 0.89 ->
-        # 0.82 .. 0.90 -> 0.94); it must stay ahead of the label model's start.
-        assert em0 > lm0
-        assert final["end_model"] > lm0
+        # The end model is scored on every held-out item, the label model only
+        # where an LF votes, so the two are not compared. The end model must be
+        # far ahead of always guessing the held-out majority class, at the start
+        # and after the answers. Answers picked where the models are unsure are a
+        # biased sample (mostly spam here), so its score moves either way after a
+        # few dozen of them (seen from 0.856: 0.79 .. 0.90 at 50, 0.93 at 100).
+        held = [r["CLASS"] for r in csv.DictReader(io.StringIO(
+            held_out_csv(FILES).decode())) if r["CLASS"]]
+        majority = max(held.count("0"), held.count("1")) / len(held)
+        assert m["history"][0]["n_eval"] == len(held)
+        assert em0 > majority + 0.25
+        assert final["end_model"] > majority + 0.15
         # every point scores a model: a recalibration's both (its end model filled in
         # by the retrain it asked for), or a retrain that ran after more answers
         # came in its own end model, at the gold it was trained on
