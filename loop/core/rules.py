@@ -33,6 +33,9 @@ from loop.core.text import hidden_char, nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
 OPS = ("==", "!=", ">", ">=", "<", "<=")
+#: The keys of a rule's JSON form (:meth:`Rule.to_dict`).
+FIELDS = ("name", "label", "kind", "keywords", "whole_word", "case_sensitive", "pattern",
+          "field", "op", "value")
 #: Longest pattern (or keyword list, joined) a rule may have.
 MAX_PATTERN = 2000
 #: What a rule's name may not hold (it names an LF column and a URL path segment).
@@ -83,10 +86,18 @@ class Rule:
 
     # -- checking and (de)serialising ----------------------------------------------------
     @classmethod
-    def from_dict(cls, d: Any, n_classes: int) -> Rule:
-        """A rule from JSON-like data; ``ValueError`` naming what is wrong."""
+    def from_dict(cls, d: Any, n_classes: int, also: Sequence[str] = ()) -> Rule:
+        """A rule from JSON-like data; ``ValueError`` naming what is wrong. Keys
+        other than a rule's fields (:data:`FIELDS`) and ``also`` are refused: a
+        misspelt ``"case_sensitve"`` silently ignored would be a rule that does
+        not do what its author asked."""
         if not isinstance(d, dict):
             raise ValueError("a rule must be an object")
+        unknown = sorted(set(map(str, d)) - set(FIELDS) - set(also))
+        if unknown:
+            raise ValueError(f"rule: unknown key{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(map(repr, unknown))}; a rule has "
+                             f"{', '.join([*FIELDS, *also])}")
         name = d.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100 or (
                 _BAD_NAME.search(name.strip())) or not name.strip(".").strip() or (

@@ -67,8 +67,10 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     labels = list(project["labels"])
     if isinstance(data, dict) and isinstance(data.get("label"), str):
         data = {**data, "label": parse_label(labels, data["label"])}  # named, as for answers
+    if isinstance(data, dict) and "enabled" in data and not isinstance(data["enabled"], bool):
+        raise BadRequest("enabled must be true or false")  # "false" would be truthy
     try:
-        rule = Rule.from_dict(data, len(labels))
+        rule = Rule.from_dict(data, len(labels), also=("enabled",))
     except ValueError as exc:
         msg = str(exc)
         raise BadRequest(msg if msg.startswith(("rule", "a rule")) else f"rule: {msg}") from None
@@ -109,7 +111,8 @@ def list_rules(store: RedisStore, pid: str) -> list[dict[str, Any]]:
 
 def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
                 ) -> dict[str, Any]:
-    """Store a new, enabled rule (400 naming what is wrong; 409 if the name exists)."""
+    """Store a new rule, enabled unless ``data`` says ``"enabled": false`` (400
+    naming what is wrong; 409 if the name exists)."""
     rule = _check(store, pid, data)
     rules = store.rules(pid)
     if len(rules) >= MAX_RULES:
@@ -118,7 +121,8 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
         raise Conflict(f"a rule named {rule.name!r} exists already; edit it or pick "
                        "another name")
     now = time.time()
-    rec = {"rule": rule.to_dict(), "enabled": True, "source": source, "created_at": now,
+    enabled = data.get("enabled", True) if isinstance(data, dict) else True
+    rec = {"rule": rule.to_dict(), "enabled": enabled, "source": source, "created_at": now,
            "updated_at": now, "history": []}
     store.write_rule(pid, rule.name, rec, expect=None)
     return _view(rule.name, rec, store.get_project(pid)["labels"])
@@ -154,7 +158,7 @@ def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, 
     rule = _check(store, pid, {**old["rule"], **data} if isinstance(data, dict) else data)
     history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
-           "enabled": bool(data.get("enabled", old["enabled"])),
+           "enabled": data.get("enabled", old["enabled"]),
            "history": history[-MAX_HISTORY:]}
     store.write_rule(pid, rule.name, new, expect=old, rename_from=name)
     return _view(rule.name, new, store.get_project(pid)["labels"])

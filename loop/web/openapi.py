@@ -62,8 +62,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}": {"get": _op("one project")},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),
-        "post": _op("add a rule; its column is applied and the models recalibrated "
-                    "(job_id)", "201", RULE)},
+        "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400); "
+                    "its column is applied and the models recalibrated (job_id)", "201",
+                    {**RULE, "enabled": {"type": "boolean"}})},
     "/api/projects/{pid}/rules/{name}": {
         "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
                    body={**RULE, "enabled": {"type": "boolean"}}),

@@ -88,6 +88,8 @@ def test_regex_and_field_rules():
      "whole_word must be true or false"),
     ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"], "whole_word": None},
      "whole_word must be true or false, got null"),
+    ({"name": "x", "label": 0, "kind": "keywords", "keywords": ["a"], "case_sensitve": True},
+     "unknown key 'case_sensitve'; a rule has name, label, kind, keywords"),
 ])
 def test_bad_rules_are_refused_with_a_reason(bad, why):
     with pytest.raises(ValueError, match=why):

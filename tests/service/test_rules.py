@@ -33,6 +33,8 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
                      ({**new, "name": "link"}, "taken by an LF of the module"),
                      ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
                        "value": "abc"}, "needs a number"),
+                     ({**new, "name": "x6", "wholeword": False}, "unknown key 'wholeword'"),
+                     ({**new, "name": "x7", "enabled": "false"}, "enabled must be true or false"),
                      ([1, 2], "must be a JSON object")]:
         r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=bad)
         assert r.status_code == 400 and why in r.json["error"], (bad, r.json)
@@ -56,8 +58,17 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     assert r.status_code == 200 and not _rules(client, pid)[0]["enabled"]
     assert client.put(f"/api/projects/{pid}/rules/nope", headers=auth(),
                       json={"enabled": True}).status_code == 404
-    assert client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
-                      json={"enabled": "yes"}).status_code == 400
+    for bad in ({"enabled": "yes"}, {"keywords": ["sub"], "enabled": "false"},
+                {"keywords": ["sub"], "kinds": "regex"}):
+        r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json=bad)
+        assert r.status_code == 400, (bad, r.json)
+    assert _rules(client, pid)[0]["rule"]["keywords"] == ["subscribe"]  # unchanged
+    assert not _rules(client, pid)[0]["enabled"]
+    # a rule can be created disabled (a draft): stored, not applied
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                    json={**new, "name": "draft", "enabled": False})
+    assert r.status_code == 201 and r.json["rule"]["enabled"] is False
+    assert client.delete(f"/api/projects/{pid}/rules/draft", headers=auth()).status_code == 200
     assert client.delete(f"/api/projects/{pid}/rules/sub_rule",
                          headers=auth()).status_code == 200
     assert _rules(client, pid) == []
