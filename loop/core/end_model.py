@@ -39,6 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from loop.core.text import token_pattern_for
 from loop.core.types import Proba
 
 RESIDUALS = ("uniform", "as_given")
@@ -74,13 +75,16 @@ def make_text_features(
     texts: list[str], *others: list[str]
 ) -> tuple[Any, ...]:
     """TF-IDF features (float32 CSR) for ``texts`` (the vocabulary is learned
-    there) and ``others``.
+    there) and ``others``. Words are scikit-learn's, unless ``texts`` are in a
+    language whose words those would lose (Hindi's vowel signs cut every word
+    into dropped one-letter pieces; :func:`~loop.core.text.token_pattern_for`).
 
     Featurize once and train :class:`EndModel` with
     ``estimator=make_classifier()`` on the matrices: much faster in a loop than
     refitting the text pipeline every round.
     """
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True,
+                          token_pattern=token_pattern_for(texts),
                           dtype=np.float32).fit(texts)
     return (vec.transform(texts), *(vec.transform(o) for o in others))
 

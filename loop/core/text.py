@@ -16,6 +16,7 @@ import html
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(?:p|div|li|h[1-6])\s*>", re.IGNORECASE)
@@ -99,3 +100,44 @@ def word_token_pattern() -> str:
     Yoruba's ``rẹ̀`` became ``rẹ`` and Hindi's ``हिंदी`` no word at all."""
     w = rf"[\w{_mark_class()}]"
     return rf"(?<!{w}){w}{w}+(?!{w})"
+
+
+#: scikit-learn's default token pattern (words of 2+ ``\w`` characters).
+DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+#: :func:`token_pattern_for` switches to :func:`word_token_pattern` when the default
+#: pattern leaves more than this share of the letters of words out of every token.
+#: Hindi loses about half (a vowel sign cuts a word into one-letter pieces, which
+#: the default drops); yoruba 0.8% (its tone marks only shorten words), English 0.
+MAX_LOST_LETTERS = 0.1
+
+
+def token_pattern_for(texts: Sequence[str], sample: int = 2000) -> str:
+    """The token pattern for an end model on ``texts``: scikit-learn's default,
+    unless it would lose the words of the language (more than
+    :data:`MAX_LOST_LETTERS` of their letters, on up to ``sample`` texts spread
+    over ``texts``); then :func:`word_token_pattern`, which keeps a word whole with
+    its combining marks. On yoruba the default stayed better from 100 answers on
+    (``docs/benchmarks_loop.md``, "The end model's words"), so only a language the
+    default cannot read at all switches.
+
+    >>> token_pattern_for(["so sweet", "so bad"]) == DEFAULT_TOKEN_PATTERN
+    True
+    >>> token_pattern_for(["यह किताब बहुत अच्छी है"]) == word_token_pattern()
+    True
+    """
+    if not len(texts):
+        return DEFAULT_TOKEN_PATTERN
+    step = max(1, len(texts) // sample)
+    default, words = re.compile(DEFAULT_TOKEN_PATTERN), re.compile(word_token_pattern())
+    letters = lost = 0
+    for text in list(texts[::step])[:sample]:
+        text = str(text)
+        kept = bytearray(len(text))
+        for m in default.finditer(text):
+            kept[m.start():m.end()] = b"\1" * (m.end() - m.start())
+        for m in words.finditer(text):
+            for i in range(m.start(), m.end()):
+                if unicodedata.category(text[i])[0] == "L":
+                    letters += 1
+                    lost += not kept[i]
+    return word_token_pattern() if lost > MAX_LOST_LETTERS * letters else DEFAULT_TOKEN_PATTERN

@@ -121,9 +121,9 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
         raise Conflict(f"a rule named {rule.name!r} exists already; edit it or pick "
                        "another name")
     now = time.time()
-    enabled = data.get("enabled", True) if isinstance(data, dict) else True
-    rec = {"rule": rule.to_dict(), "enabled": enabled, "source": source, "created_at": now,
-           "updated_at": now, "history": []}
+    enabled = bool(data.get("enabled", True)) if isinstance(data, dict) else True
+    rec: dict[str, Any] = {"rule": rule.to_dict(), "enabled": enabled, "source": source,
+                           "created_at": now, "updated_at": now, "history": []}
     store.write_rule(pid, rule.name, rec, expect=None)
     return _view(rule.name, rec, store.get_project(pid)["labels"])
 

@@ -177,3 +177,22 @@ def test_the_gold_view_needs_gold_of_two_classes():
         EndModel(n_classes=2, gold_view="sum").fit(X, soft, y)
     with pytest.raises(ValueError, match="gold_view_shrink must be"):
         EndModel(n_classes=2, gold_view_shrink=-1).fit(X, soft, y)
+
+
+def test_features_keep_the_words_of_a_language_written_with_combining_marks():
+    # Hindi: a vowel sign cuts a word into one-letter pieces, which scikit-learn's
+    # default token pattern drops: "अच्छी" (good) and "बुरी" (bad) gave no feature
+    good = ["यह किताब अच्छी है", "फिल्म अच्छी थी", "खाना अच्छी तरह बना"] * 4
+    bad = ["यह किताब बुरी है", "फिल्म बुरी थी", "खाना बुरी तरह बना"] * 4
+    X, X_new = make_text_features(good + bad, ["बहुत अच्छी", "बहुत बुरी"])
+    assert X.getnnz(axis=1).min() >= 3  # every text has its words
+    y = np.array([1] * len(good) + [0] * len(bad))
+    model = EndModel(make_classifier(), n_classes=2).fit(X, None, y)
+    assert model.predict(X_new).tolist() == [1, 0]
+    # texts the default reads are featurized as before
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = ["Check out my channel", "so sweet ẹ̀kọ́ ọ̀nà", "a b"]
+    (Xe,) = make_text_features(texts)
+    ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
+    assert abs(Xe - ref).max() < 1e-6
