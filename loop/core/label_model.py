@@ -269,6 +269,16 @@ class LabelModel(BaseEstimator):
         random gold significantly better (see :meth:`fit`; ``gold_layer_``).
         ``"use"``: fit the layer and use it without checking (a decision of an
         earlier check kept, see ``gold_use``).
+    abstentions
+        With the check on, also try reading an abstention as evidence at
+        prediction: LF ``j`` silent on a row adds ``log(1 - coverage_[j, c])``
+        for class ``c`` (and a two-sided LF's vote ``log coverage_[j, c]``), so
+        a one-sided rule that fires on most of its class's items speaks against
+        that class where it is silent. Used only when it predicts held-out
+        random gold significantly better (``abstentions_used_``), and not with
+        the gold layer, which is checked first: LFs that fire together
+        (youtube's keyword rules) would count one silence many times.
+        ``"use"``: use it without checking (a decision of an earlier check kept).
     gold_use
         ``None``: the check decides how the random gold enters the fit. One of
         :data:`GOLD_USES`: that way, without checking: what an earlier check of
@@ -311,6 +321,8 @@ class LabelModel(BaseEstimator):
         (``gold_use``).
     gold_layer_ : the fitted gold layer (a scikit-learn ``LogisticRegression``),
         or None when it is not used.
+    abstentions_used_ : whether predictions read abstentions as evidence
+        (``abstentions``).
 
     >>> L = [[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]]
     >>> LabelModel().fit(L).predict(L).tolist()
@@ -330,6 +342,7 @@ class LabelModel(BaseEstimator):
         gold_check_min: int = 30,
         gold_layer: bool | str = True,
         gold_use: str | None = None,
+        abstentions: bool | str = True,
         max_iter: int = 100,
         tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
@@ -347,6 +360,7 @@ class LabelModel(BaseEstimator):
         self.gold_check_min = gold_check_min
         self.gold_layer = gold_layer
         self.gold_use = gold_use
+        self.abstentions = abstentions
         self.max_iter = max_iter
         self.tol = tol
         self.max_fit_rows = max_fit_rows
@@ -404,8 +418,12 @@ class LabelModel(BaseEstimator):
         """
         self.gold_check_: dict[str, Any] | None = None
         self.gold_layer_: Any = None
+        self.abstentions_used_ = False
         if self.gold_layer not in (True, False, "use"):
             raise ValueError(f"gold_layer must be True, False or 'use', got {self.gold_layer!r}")
+        if self.abstentions not in (True, False, "use"):
+            raise ValueError(f"abstentions must be True, False or 'use', "
+                             f"got {self.abstentions!r}")
         if self.gold_use is not None:
             return self._fit_kept(L, y, random_gold)
         use = self.GOLD_USES[0]
@@ -418,9 +436,15 @@ class LabelModel(BaseEstimator):
                 use = self.gold_check_["use"]
                 checked = True
         self._fit_way(use, L, y, random_gold)
-        if checked and self.gold_layer and self.gold_check_ is not None:
-            self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
-                Lc, yv, rg, use)
+        if checked and self.gold_check_ is not None:
+            if self.gold_layer:
+                self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
+                    Lc, yv, rg, use)
+            silent = self.gold_check_.get("abstentions")
+            if silent is not None and self.gold_layer_ is not None and silent["used"]:
+                # the layer reads the votes whole (it can weigh a silence itself)
+                silent.update(used=False, why="the gold layer is used")
+            self.abstentions_used_ = bool(silent and silent["used"])
         return self
 
     def _fit_kept(self, L: Any, y: Any, random_gold: Any) -> LabelModel:
@@ -433,6 +457,9 @@ class LabelModel(BaseEstimator):
         if y is None:
             return self
         self.gold_check_ = {"use": self.gold_use, "kept": True}
+        if self.abstentions == "use":
+            self.abstentions_used_ = True
+            self.gold_check_["abstentions"] = {"used": True, "kept": True}
         if self.gold_layer == "use":
             Lk, yk, rk = self._check_rows(*self._random_gold_rows(L, y, random_gold))
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
@@ -490,8 +517,11 @@ class LabelModel(BaseEstimator):
                          anchor=float(self.balance_strength) if use == "anchored" else 0.0)
 
     def _fit_use(self, use: str, L: np.ndarray, y: np.ndarray, rg: np.ndarray) -> LabelModel:
-        """A fresh copy fitted the way ``use`` says (no check)."""
-        return clone(self).set_params(gold_check=False)._fit_way(use, L, y, rg)
+        """A fresh copy fitted the way ``use`` says (no check), reading abstentions
+        as this model does."""
+        model = clone(self).set_params(gold_check=False)._fit_way(use, L, y, rg)
+        model.abstentions_used_ = bool(getattr(self, "abstentions_used_", False))
+        return model
 
     def _cross_check(self, L: Any, y: np.ndarray, rg: np.ndarray, n_folds: int = 3
                      ) -> dict[str, Any]:
@@ -505,22 +535,32 @@ class LabelModel(BaseEstimator):
         order = np.random.default_rng(0).permutation(idx.size)
         folds = np.array_split(idx[order], n_folds)
         right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
+        silent = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         pos = 0
+        self.abstentions_used_ = False
         for fold in folds:
             y_f = y.copy()
             y_f[fold] = -1
             rg_f = rg.copy()
             rg_f[fold] = False
             for u in self.GOLD_USES:
-                pred = self._fit_use(u, L, y_f, rg_f).predict(L[fold])
-                right[u][pos:pos + fold.size] = pred == y[fold]
+                model = self._fit_use(u, L, y_f, rg_f)
+                right[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
+                if self.abstentions:  # the same fit, abstentions read as evidence
+                    model.abstentions_used_ = True
+                    silent[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
             pos += fold.size
         use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
         for u in self.GOLD_USES[1:]:
             if significantly_better(right[u], best):
                 use, best = u, right[u]
-        return {"use": use, "n_random_gold": int(idx.size), "n_lfs": int(L.shape[1]),
-                "correct": {u: int(r.sum()) for u, r in right.items()}}
+        out: dict[str, Any] = {"use": use, "n_random_gold": int(idx.size),
+                               "n_lfs": int(L.shape[1]),
+                               "correct": {u: int(r.sum()) for u, r in right.items()}}
+        if self.abstentions:
+            out["abstentions"] = {"used": significantly_better(silent[use], right[use]),
+                                  "correct": int(silent[use].sum())}
+        return out
 
     def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
                         check: bool = True) -> tuple[Any, dict[str, Any]]:
@@ -757,6 +797,20 @@ class LabelModel(BaseEstimator):
         self.accuracy_ = acc
 
     # -- inference -------------------------------------------------------------------
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The log class prior and the log-weights ``[j, v, c]`` a prediction adds
+        up: EM's, or with abstentions read as evidence (``abstentions_used_``)
+        ``sum_j log(1 - r[j, c])`` added to the prior and, for a vote of LF ``j``,
+        ``log r[j, c] - log(1 - r[j, c])`` to its weights (one-sided LFs: only
+        the second term; their weight holds their firing rate already), ``r`` =
+        ``coverage_``. Votes still cost one look-up each."""
+        if not getattr(self, "abstentions_used_", False):
+            return self._log_prior, self._W3
+        r = np.clip(np.asarray(self.coverage_, dtype=np.float64), 1e-3, 1 - 1e-3)
+        silent = np.log1p(-r)  # [j, c]
+        vote = np.where(self.one_sided_[:, None], 0.0, np.log(r))
+        return self._log_prior + silent.sum(axis=0), self._W3 + (vote - silent)[:, None, :]
+
     def _log_joint(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unnormalised log posterior per row (table look-up on LF groups) and
         the mask of rows with at least one vote. With two classes it returns the
@@ -766,15 +820,14 @@ class LabelModel(BaseEstimator):
         binary = k == 2
         base = k + 1  # vote states: abstain, 0..k-1
         g = max(1, int(np.log(65536) / np.log(base) + 1e-9))
-        start_row = self._log_prior
+        start_row, W = self._tables()
         if binary:
             logp = np.full(n, start_row[1] - start_row[0])
         else:
             logp = np.empty((n, k), dtype=np.float64)
             logp[:] = start_row
-        W = self._W3
         if n <= _DIRECT_ROWS:
-            return self._log_joint_direct(L, logp, g)
+            return self._log_joint_direct(L, logp, g, W)
         # Votes as unsigned codes (abstain -1 -> the top value), so one look-up
         # per column turns a vote into its place value in the group's code.
         U = L.view(np.uint8 if L.dtype == np.int8 else np.uint16) if L.dtype in (
@@ -811,14 +864,13 @@ class LabelModel(BaseEstimator):
                 out += table[code]
         return logp, covered
 
-    def _log_joint_direct(self, L: np.ndarray, logp: np.ndarray, g: int
+    def _log_joint_direct(self, L: np.ndarray, logp: np.ndarray, g: int, W: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_log_joint` for a few rows: the same sums in the same order (per
         group of ``g`` LFs, from zero), without building the groups' tables, whose
         cost (3^10 entries per group with two classes) is fixed whatever the rows."""
         n, m = L.shape
         k = self.n_classes_
-        W = self._W3
         rows = np.arange(n)
         for start in range(0, m, g):
             acc = np.zeros((n, k))

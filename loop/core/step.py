@@ -60,11 +60,11 @@ def fit_label_model(
 
     ``checked``: the ``gold_check_`` of the previous fit. Until the random gold
     has grown by :data:`RECHECK_GROWTH` since that check (or the number of LFs
-    changed), its decisions (how the
-    gold enters the fit, whether the gold layer is used) are kept instead of
-    checked again: a check is 15 fits, and it ran on much the same gold. So the
-    check runs at 30, 38, 48, ... random gold labels, as the end model's gold
-    weight is re-chosen (:func:`update_gold_weight`).
+    changed), its decisions (how the gold enters the fit, whether the gold layer
+    is used and abstentions read) are kept instead of checked again: a check is
+    15 fits, and it ran on much the same gold. So the check runs at 30, 38, 48,
+    ... random gold labels, as the end model's gold weight is re-chosen
+    (:func:`update_gold_weight`).
 
     >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0]])
     >>> fit_label_model(L, np.array([1, -1, -1, -1]), n_classes=2).predict(L).shape
@@ -94,9 +94,14 @@ def _kept_check(model: Any, checked: dict[str, Any] | None, n_random: int,
         return {}
     if n_random >= RECHECK_GROWTH * int(checked.get("n_random_gold", 0)):
         return {}
-    layer = model.get_params().get("gold_layer")
+    params = model.get_params()
+    layer = params.get("gold_layer")
     used = bool((checked.get("gold_layer") or {}).get("used"))
-    return {"gold_use": checked["use"], "gold_layer": "use" if layer and used else False}
+    keep = {"gold_use": checked["use"], "gold_layer": "use" if layer and used else False}
+    if "abstentions" in params:
+        silent = bool((checked.get("abstentions") or {}).get("used"))
+        keep["abstentions"] = "use" if params["abstentions"] and silent else False
+    return keep
 
 
 def soft_labels(lm_proba: Proba, L: LabelMatrix) -> Proba:
