@@ -5,8 +5,10 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
 * ``<p>:queue`` zset item -> priority: the ranked items free to hand out;
   ``<p>:reason`` why each was ranked; ``<p>:queue:version`` the state version
   (:mod:`loop.storage.items`) the ranking was made from;
-* ``<p>:leasez`` zset item -> expiry (unix s), ``<p>:leaseh`` hash item ->
-  ``{id, annotator, priority, expires_at}``, ``<p>:mine:<a>`` zset of the items
+* ``<p>:leasez`` zset item -> expiry (unix s) of the leases held now,
+  ``<p>:leaseh`` hash item -> ``{id, annotator, priority, expires_at}`` (an
+  expired lease's record stays until the item is leased again, so that a late
+  answer is accepted while nobody else took it), ``<p>:mine:<a>`` zset of the items
   leased to ``<a>`` (a reload gets them back);
 * ``<p>:answers`` hash item -> JSON list of answer records ``{label, annotator,
   at, lease}`` (one per annotator, oldest first); ``<p>:gold`` hash item -> the
@@ -178,6 +180,11 @@ class QueueMixin(StoreBase):
                 for _, f in self.r.xrange(self._k(pid, "log"))]
 
     def lease_of(self, pid: str, item_id: str) -> dict[str, Any] | None:
+        """The lease on ``item_id`` now (None when it is not leased or its lease
+        expired: an expired lease's record is kept only for a late answer)."""
+        until = self.r.zscore(self._k(pid, "leasez"), item_id)
+        if until is None or until <= time.time():
+            return None
         raw = self.r.hget(self._k(pid, "leaseh"), item_id)
         return json.loads(raw) if raw else None
 

@@ -129,6 +129,32 @@ def test_lease_expiry_returns_the_item(store, ready):
     assert queue.answer(store, ready, "c", again[0], "ham", again[1])["duplicate"] is False
 
 
+def test_a_late_answer_is_accepted_while_nobody_else_took_the_item(store, ready):
+    """Any /next runs the expiry; a late answer used to be refused from then on,
+    though nobody had taken the item (an idle page polls /next every few seconds)."""
+    held = store.lease_next(ready, "d", ttl=60)
+    late = store.lease_next(ready, "a", ttl=0.3)
+    time.sleep(0.4)
+    assert store.lease_of(ready, late[0]) is None  # expired: leased to nobody now
+    assert store.lease_next(ready, "d", ttl=60)[0] == held[0]  # d's poll: its own item
+    assert queue.answer(store, ready, "a", late[0], "spam", late[1])["duplicate"] is False
+    assert store.gold(ready)[late[0]]["label"] == 1
+    # a's own /next after the expiry gives a the same lease back
+    mine = store.lease_next(ready, "a", ttl=0.3)
+    time.sleep(0.4)
+    again = store.lease_next(ready, "a", ttl=60)
+    assert again[:2] == mine[:2]
+    assert queue.answer(store, ready, "a", mine[0], "ham", mine[1])["duplicate"] is False
+    # once someone else took the item, the late answer is refused, and theirs lands
+    gone = store.lease_next(ready, "a", ttl=0.3)
+    time.sleep(0.4)
+    taken = store.lease_next(ready, "b", ttl=60)
+    assert taken[0] == gone[0]  # the expired item went back on top of the queue
+    with pytest.raises(LeaseConflict, match="leased by someone else"):
+        queue.answer(store, ready, "a", gone[0], "ham", gone[1])
+    assert queue.answer(store, ready, "b", taken[0], "spam", taken[1])["duplicate"] is False
+
+
 def test_concurrent_annotators_never_share_an_item(redis_server, store, ready):
     from loop.storage import RedisStore
 

@@ -14,11 +14,13 @@ local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 local shown = {}
 for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
 
+-- An expired lease's record stays in leaseh (it is no longer in leasez, so the item
+-- is free to lease) until someone leases the item again: a late answer with it is
+-- accepted while nobody else took the item (answer.lua).
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, id in ipairs(expired) do
   local l = redis.call('HGET', KEYS[3], id)
   redis.call('ZREM', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
   if l and redis.call('HEXISTS', KEYS[4], id) == 0 then
     redis.call('ZADD', KEYS[1], cjson.decode(l).priority, id)
   end
