@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from loop.core.text import hidden_char
 from loop.errors import BadRequest, NotFound
 from loop.service.lf_modules import check_lf_module
 from loop.storage import RedisStore
@@ -102,6 +103,11 @@ def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
             or len(name) > 100:
         raise BadRequest("name must be a non-empty string (at most 100 characters) "
                          "other than 'admin'")
+    if "/" in name or "\\" in name or not name.strip(".").strip() or hidden_char(name):
+        # the name is a URL path segment (DELETE .../annotators/<name>): a '/' in it
+        # made the annotator impossible to revoke
+        raise BadRequest(f"annotator name may not hold '/', '\\', control or invisible "
+                         f"characters, or be only dots; got {name!r}")
     store.get_project(pid)
     token = store.add_annotator(pid, name.strip())
     return {"name": name.strip(), "token": token}

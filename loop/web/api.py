@@ -33,7 +33,20 @@ def _settings() -> Settings:
     return _ext()["settings"]  # type: ignore[no-any-return]
 
 
-def _body() -> dict[str, Any]:
+def _body(*keys: str) -> dict[str, Any]:
+    """The request's JSON object; with ``keys``, a key outside them is a 400 naming
+    it (a misspelt ``"guideline"`` or ``"answer_per_item"`` silently ignored would
+    store something else than was asked for)."""
+    data = _json_object()
+    unknown = sorted(set(data) - set(keys)) if keys else []
+    if unknown:
+        raise BadRequest(f"unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; this request takes "
+                         f"{', '.join(keys)}")
+    return data
+
+
+def _json_object() -> dict[str, Any]:
     try:
         data = request.get_json(silent=True)
     except RecursionError:
@@ -70,7 +83,7 @@ def _float_arg(name: str, default: float) -> float:
 @admin_required
 def create_project() -> Any:
     """Create a project (its LF module is checked in a subprocess)."""
-    b = _body()
+    b = _body("name", "labels", "lf_module", "text_field", "answers_per_item", "guidelines")
     p = projects.create_project(
         _store(), b.get("name"), b.get("labels"), b.get("lf_module"), b.get("text_field", "text"),
         b.get("answers_per_item", _settings().answers_per_item), b.get("guidelines", ""),
@@ -120,7 +133,10 @@ def set_guidelines(pid: str) -> Any:
     """Replace the labeling guidelines (plain text or Markdown)."""
     store = _store()
     store.get_project(pid)
-    text = projects.check_guidelines(_body().get("guidelines"))
+    body = _body("guidelines")
+    if "guidelines" not in body:
+        raise BadRequest('send {"guidelines": "..."} (an empty string clears them)')
+    text = projects.check_guidelines(body["guidelines"])
     store.set_guidelines(pid, text)
     return jsonify({"guidelines": text})
 
@@ -136,7 +152,7 @@ def list_annotators(pid: str) -> Any:
 @admin_required
 def add_annotator(pid: str) -> Any:
     """Create an annotator token (shown once; re-adding a name revokes the old one)."""
-    return jsonify(projects.add_annotator(_store(), pid, _body().get("name"))), 201
+    return jsonify(projects.add_annotator(_store(), pid, _body("name").get("name"))), 201
 
 
 @bp.delete("/projects/<pid>/annotators/<name>")
@@ -198,7 +214,7 @@ def preview_items(pid: str) -> Any:
 @admin_required
 def start_job(pid: str) -> Any:
     """Enqueue a background job."""
-    body = _body()
+    body = _body("type", "recalibrate", "format")
     after = body.get("recalibrate", False)
     if not isinstance(after, bool):
         raise BadRequest(f"recalibrate must be true or false, got {json.dumps(after)}")
@@ -320,7 +336,7 @@ def rule_suggestions(pid: str) -> Any:
 @admin_required
 def accept_suggestion(pid: str) -> Any:
     """Turn a suggestion into a rule; applies its column and recalibrates."""
-    out = rules.accept_suggestion(_store(), pid, _body().get("key"))
+    out = rules.accept_suggestion(_store(), pid, _body("key").get("key"))
     return jsonify({"rule": out, "job_id": _reapply(pid)}), 201
 
 
@@ -328,7 +344,7 @@ def accept_suggestion(pid: str) -> Any:
 @admin_required
 def reject_suggestion(pid: str) -> Any:
     """Never propose a suggestion again."""
-    return jsonify(rules.reject_suggestion(_store(), pid, _body().get("key")))
+    return jsonify(rules.reject_suggestion(_store(), pid, _body("key").get("key")))
 
 
 # -- reports -----------------------------------------------------------------------------
@@ -361,7 +377,7 @@ def queue_next(pid: str) -> Any:
     """Lease the next item (204 when nothing is left for this annotator)."""
     store, s = _store(), _settings()
     out, queued = queue.lease_item(store, pid, g.annotator, s.lease_seconds,
-                                   shown=_body().get("shown"))
+                                   shown=_body("shown").get("shown"))
     # Refill a short queue while the pool holds items it lacks; not when nothing is
     # left for this annotator (an idle page asks every few seconds).
     # (Before a label model exists, e.g. no rule yet, the queue hands out the pool
@@ -381,7 +397,7 @@ def queue_next(pid: str) -> Any:
 @annotator_required
 def queue_answer(pid: str) -> Any:
     """Store a gold label; may trigger a recalibration."""
-    b = _body()
+    b = _body("item_id", "label", "lease_id")
     out = queue.answer(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
                        b.get("lease_id"))
     if not out["duplicate"]:
@@ -393,7 +409,7 @@ def queue_answer(pid: str) -> Any:
 @annotator_required
 def queue_skip(pid: str) -> Any:
     """Give the item back without an answer."""
-    b = _body()
+    b = _body("item_id", "lease_id")
     return jsonify(queue.skip(_store(), pid, g.annotator, b.get("item_id"), b.get("lease_id")))
 
 
@@ -408,7 +424,7 @@ def queue_undo(pid: str) -> Any:
 @annotator_required
 def queue_relabel(pid: str) -> Any:
     """Change this annotator's earlier answer to an item."""
-    b = _body()
+    b = _body("item_id", "label")
     out = queue.relabel(_store(), pid, g.annotator, b.get("item_id"), b.get("label"))
     if out["changed"]:
         _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))

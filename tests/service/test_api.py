@@ -200,6 +200,21 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", f"/api/projects/{project}/annotators", {"name": "admin"}, 400),
         ("delete", f"/api/projects/{project}/annotators/nobody", None, 404),
         ("put", f"/api/projects/{project}/guidelines", {"guidelines": 5}, 400),
+        # a misspelt key used to be ignored: the guidelines were wiped, the project
+        # got one answer per item, the export came as JSON lines
+        ("put", f"/api/projects/{project}/guidelines", {"guideline": "x"}, 400),
+        ("put", f"/api/projects/{project}/guidelines", {}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b"], "answer_per_item": 3},
+         400),
+        ("post", f"/api/projects/{project}/jobs", {"type": "export", "fromat": "csv"}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"nmae": "bob"}, 400),
+        ("post", f"/api/projects/{project}/queue/next", {"shwon": []}, 400),
+        ("post", f"/api/projects/{project}/queue/answer",
+         {"item_id": "1", "label": 0, "lease": "x"}, 400),
+        # the name is a path segment: "team/alice" could never be revoked
+        ("post", f"/api/projects/{project}/annotators", {"name": "team/alice"}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": ".."}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": "al\u200bice"}, 400),
         ("get", f"/api/projects/{project}/export?format=xml", None, 400),
     ]
     for lf_module in (".", "../x", "a..b", "x/y", 5, "no_such_module_here"):  # ""/None: rules only
