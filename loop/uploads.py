@@ -57,6 +57,9 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
     if not text.strip():
         raise BadUpload("file is empty")
     if fmt == "csv":
+        # a field as long as the upload may be (the csv module's default, 131,072
+        # characters, refused a long text that JSON lines took)
+        csv.field_size_limit(max(csv.field_size_limit(), len(text)))
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
             rows = list(reader)
@@ -64,12 +67,18 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
             raise BadUpload(f"malformed CSV: {exc}") from None
         if not reader.fieldnames:
             raise BadUpload("CSV has no header row")
+        twice = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+        if twice:  # csv.DictReader keeps the last of them, silently
+            raise BadUpload(f"CSV header names {', '.join(map(repr, twice))} more than once; "
+                            "give every column its own name")
         for n, r in enumerate(rows, start=2):
             if None in r or any(v is None for v in r.values()):
                 raise BadUpload(f"CSV line {n}: wrong number of fields")
         return rows
     rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    # lines end at \n only: JSON strings may hold U+2028, U+2029 and U+0085 raw
+    # (json.dumps(ensure_ascii=False) writes them so), which str.splitlines splits at
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -78,6 +87,9 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
             raise BadUpload(f"JSONL line {n}: invalid JSON ({exc.msg})") from None
         except RecursionError:
             raise BadUpload(f"JSONL line {n}: nested too deeply") from None
+        except ValueError:  # Python reads integers of at most 4,300 digits
+            raise BadUpload(f"JSONL line {n}: a number has more than 4,300 digits; "
+                            "write it as a string") from None
         if not isinstance(obj, dict):
             raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
         # only a \uD800-\uDFFF escape spells one (UTF-8 decoding refused the rest):
@@ -168,7 +180,7 @@ def parse_items(
             gs = str(g).strip()
             if gs in index:
                 gold[iid] = index[gs]
-            elif gs.lstrip("-").isdigit() and 0 <= int(gs) < len(labels):
+            elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
                 gold[iid] = int(gs)
             else:
                 bad(f"item {n}: gold label {g!r} is not one of {labels}")

@@ -327,7 +327,7 @@ def preview_rule(pid: str) -> Any:
 def rule_suggestions(pid: str) -> Any:
     """Rule candidates mined from the gold labels, with their evidence."""
     raw = request.args.get("k", "10")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
         raise BadRequest(f"k must be a whole number, got {raw!r}")
     return jsonify(rules.suggestions(_store(), pid, int(raw)))
 

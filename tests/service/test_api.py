@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from svc_helpers import ADMIN, apply_lfs_in_process, auth, youtube_csv
@@ -117,6 +118,14 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         (b'{"id": "n\\n1", "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
         (b'{"id": "fr\\u200bee", "CONTENT": "x"}\n', "application/x-ndjson", {"id_field": "id"}),
         (b"id,CONTENT\n11,a\n 11,b\n", "text/csv", {"id_field": "id"}),  # the same id
+        # a repeated column: the csv module kept the last one, so the text stored was
+        # another column's
+        (b"id,CONTENT,x,CONTENT\nA,the comment,1,\n", "text/csv", {"id_field": "id"}),
+        # these were 500s: "\u00b2".isdigit() but int() refuses it; an integer longer
+        # than Python reads
+        (b"CONTENT,CLASS\nhi,\xc2\xb2\n", "text/csv", {"gold_field": "CLASS"}),
+        (b'{"id": ' + b"1" * 5000 + b', "CONTENT": "x"}\n', "application/x-ndjson",
+         {"id_field": "id"}),
     ]
     for data, ctype, q in cases:
         r = _upload(client, project, data, ctype, **q)
@@ -128,6 +137,8 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
             assert "\\ud800 is half of a UTF-16 surrogate pair" in r.json["error"], r.json
         if b"u200b" in data:
             assert "invisible character \\u200b" in r.json["error"], r.json
+        if data.startswith(b"id,CONTENT,x,CONTENT"):
+            assert "'CONTENT' more than once" in r.json["error"], r.json
     assert sorted(rconn.keys("*")) == before
     r = _upload(client, project, b"id,CONTENT\n1,a\n", id_field="id")
     assert r.status_code == 201
@@ -138,6 +149,21 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         r = _upload(client, project, b"CONTENT\nb\n", dry_run=dry)
         assert r.status_code == 400 and "upload with id_field" in r.json["error"], r.json
     assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
+
+
+def test_texts_any_reader_takes_are_taken(client, project, store):
+    """JSON lines may hold U+2028, U+2029 and U+0085 raw (str.splitlines split the
+    line there: a 400 "invalid JSON"); a CSV field may be longer than the csv
+    module's default 131,072 characters, as a JSON line's may."""
+    odd = "one\u2028two\u2029three\x85four"
+    long = "word " * 40_000
+    data = (json.dumps({"id": "u", "CONTENT": odd}, ensure_ascii=False) + "\n").encode()
+    r = _upload(client, project, data, "application/x-ndjson", id_field="id")
+    assert r.status_code == 201, r.json
+    r = _upload(client, project, f"id,CONTENT\nlong,{long}\n".encode(), id_field="id")
+    assert r.status_code == 201, r.json
+    texts = {i["id"]: i["text"] for i in store.items(project)}
+    assert texts == {"u": odd, "long": long}
 
 
 def test_upload_size_limit(app, client, project):
