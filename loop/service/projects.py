@@ -116,5 +116,5 @@ def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
 def revoke_annotator(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     store.get_project(pid)
     if not store.revoke_annotator(pid, name):
-        raise NotFound(f"no annotator {name!r} in project {pid}")
+        raise NotFound(f"no annotator {name!r} with a working token in project {pid}")
     return {"name": name, "revoked": True}

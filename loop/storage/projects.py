@@ -90,7 +90,7 @@ class ProjectsMixin(StoreBase):
                     p.watch(key)
                     old = p.hget(key, name)
                     p.multi()
-                    if old:
+                    if old and json.loads(old).get("token_hash"):
                         p.hdel("loop:tokens", json.loads(old)["token_hash"])
                     p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name}))
                     p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time()}))
@@ -101,21 +101,30 @@ class ProjectsMixin(StoreBase):
         return token
 
     def revoke_annotator(self, pid: str, name: str) -> bool:
-        """Revoke ``name``'s token; False if there is no such annotator."""
+        """Revoke ``name``'s token (the annotator stays listed, as revoked, with their
+        answers) and give back the items they hold; False if there is no such
+        annotator with a token."""
         key = self._k(pid, "annotators")
         raw = self.r.hget(key, name)
-        if not raw:
+        rec = json.loads(raw) if raw else None
+        if not rec or not rec.get("token_hash"):
             return False
         with self.r.pipeline(transaction=True) as p:
-            p.hdel("loop:tokens", json.loads(raw)["token_hash"])
-            p.hdel(key, name)
+            p.hdel("loop:tokens", rec["token_hash"])
+            p.hset(key, name, json.dumps({**rec, "token_hash": None,
+                                          "revoked_at": time.time()}))
             p.execute()
+        self.release_leases(pid, name)
         return True
 
     def annotators(self, pid: str) -> list[dict[str, Any]]:
-        """``[{name, created_at}]`` of the project's annotators, oldest first."""
-        out = [{"name": a.decode(), "created_at": json.loads(b)["created_at"]}
-               for a, b in self.r.hgetall(self._k(pid, "annotators")).items()]
+        """``[{name, created_at, revoked_at}]`` of the project's annotators, oldest
+        first (``revoked_at``: None while their token works)."""
+        out = []
+        for a, b in self.r.hgetall(self._k(pid, "annotators")).items():
+            rec = json.loads(b)
+            out.append({"name": a.decode(), "created_at": rec["created_at"],
+                        "revoked_at": rec.get("revoked_at")})
         return sorted(out, key=lambda a: a["created_at"])
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:

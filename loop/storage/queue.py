@@ -23,7 +23,7 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   are an unbiased sample and re-estimate LF precisions.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
-``relabel.lua``, ``replace_queue.lua``) are one set for every k >= 1.
+``relabel.lua``, ``replace_queue.lua``, ``release.lua``) are one set for every k >= 1.
 """
 
 from __future__ import annotations
@@ -128,6 +128,14 @@ class QueueMixin(StoreBase):
         err = self.scripts.skip(keys, [item_id, lease_id, annotator])
         if err:
             raise LeaseConflict(err.decode())
+
+    def release_leases(self, pid: str, annotator: str) -> int:
+        """End every lease ``annotator`` holds (their token was revoked): the items
+        go back to the queue now, not when the leases expire. Returns how many."""
+        k = self._k
+        keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "done"),
+                k(pid, "mine", annotator)]
+        return int(self.scripts.release(keys, [annotator]))
 
     def undo(self, pid: str, annotator: str) -> str | None:
         """Remove this annotator's last answer; the item goes back on top of the queue."""

@@ -19,6 +19,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "undo": ("_majority",),
     "relabel": ("_majority",),
     "skip": (),
+    "release": (),
     "replace_queue": (),
     "update_metric": (),
 }

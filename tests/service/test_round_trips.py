@@ -92,12 +92,28 @@ def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
     assert store.annotator_for_token(tok2)["name"] == "x"
     names = client.get(f"/api/projects/{ready}/annotators", headers=auth()).json
     assert [a["name"] for a in names["annotators"]] == ["x"]
+    held = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok2)).json
     r = client.delete(f"/api/projects/{ready}/annotators/x", headers=auth())
     assert r.status_code == 200 and r.json == {"name": "x", "revoked": True}
     store._tokens.clear()
+    client.application.extensions["loop"]["store"]._tokens.clear()  # its 2 s cache
     r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok2))
     assert r.status_code == 401
     assert client.delete(f"/api/projects/{ready}/annotators/x", headers=auth()).status_code == 404
+    # the item x held goes back to the queue now, not when the lease expires ...
+    assert store.lease_of(ready, held["item"]["id"]) is None
+    other = client.post(f"/api/projects/{ready}/queue/next",
+                        headers=auth(annotator_token(client, ready, "y"))).json
+    assert other["item"]["id"] == held["item"]["id"]
+    # ... and x stays listed, as revoked, with their progress; a new token revives x
+    rows = {a["name"]: a for a in client.get(f"/api/projects/{ready}/annotators",
+                                             headers=auth()).json["annotators"]}
+    assert rows["x"]["revoked_at"] is not None and rows["y"]["revoked_at"] is None
+    tok3 = annotator_token(client, ready, "x")
+    rows = {a["name"]: a for a in client.get(f"/api/projects/{ready}/annotators",
+                                             headers=auth()).json["annotators"]}
+    assert rows["x"]["revoked_at"] is None
+    assert client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok3)).status_code == 200
 
 
 def test_admin_answers_are_listed_with_the_annotators(client, ready):
