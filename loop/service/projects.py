@@ -117,4 +117,5 @@ def revoke_annotator(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     store.get_project(pid)
     if not store.revoke_annotator(pid, name):
         raise NotFound(f"no annotator {name!r} with a working token in project {pid}")
+    store.release_leases(pid, name)  # the items they held go back to the queue now
     return {"name": name, "revoked": True}

@@ -102,8 +102,8 @@ class ProjectsMixin(StoreBase):
 
     def revoke_annotator(self, pid: str, name: str) -> bool:
         """Revoke ``name``'s token (the annotator stays listed, as revoked, with their
-        answers) and give back the items they hold; False if there is no such
-        annotator with a token."""
+        answers); False if there is no such annotator with a token. The items they
+        hold are given back by ``release_leases``."""
         key = self._k(pid, "annotators")
         raw = self.r.hget(key, name)
         rec = json.loads(raw) if raw else None
@@ -114,7 +114,6 @@ class ProjectsMixin(StoreBase):
             p.hset(key, name, json.dumps({**rec, "token_hash": None,
                                           "revoked_at": time.time()}))
             p.execute()
-        self.release_leases(pid, name)
         return True
 
     def annotators(self, pid: str) -> list[dict[str, Any]]:
