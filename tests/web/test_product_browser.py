@@ -384,6 +384,16 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.wait_for_function("document.getElementById('apply-status').textContent"
                            ".includes('write a rule')")
     assert page.locator("#apply").is_disabled()
+    # a file of other column names: the text column is the one with text in it, the
+    # id column is named like one (the first column was taken as the text, and
+    # "Check" passed with the ids as texts)
+    reviews = (b"review_id,stars,opinion,verdict\nr1,4,Loved every song on it,good\n"
+               b"r2,1,The sound was thin and the lyrics dull,bad\n")
+    page.set_input_files("#file", files=[{"name": "reviews.csv", "mimeType": "text/csv",
+                                          "buffer": reviews}])
+    page.wait_for_selector("#mapping", state="visible")
+    assert page.locator("#col-text").input_value() == "opinion"
+    assert page.locator("#col-id").input_value() == "review_id"
     page.goto(f"{live.url}/p/{pid}/dashboard")
     _write_keyword_rule(page, "says_love", "0", "love, song")
     page.click("#rule-save")

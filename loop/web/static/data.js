@@ -22,6 +22,32 @@
     return cols.find(function (c) { return names.indexOf(c.toLowerCase()) !== -1; });
   }
 
+  /* The id column: a usual name, else one named like "review_id" / "ReviewId". */
+  function guessId(cols) {
+    return guess(cols, ["id", "comment_id", "item_id", "uid", "key"])
+      || cols.find(function (c) { return /(^|[_\W])id$/i.test(c) || /[a-z]Id$/.test(c); });
+  }
+
+  /* The text column: the project's, a usual name, else the column whose cells in the
+     preview are longest (never the id column: "Check" would pass and the ids would
+     be stored as the texts). */
+  function guessText(cols, rows, idCol) {
+    const named = guess(cols, ["text", "content", "body", "comment", "message", "review",
+      "sentence", "tweet", "document", "description", "title"]);
+    if (named) return named;
+    let best = null, bestLen = -1;
+    for (const c of cols) {
+      if (c === idCol) continue;
+      let len = 0;
+      for (const row of rows) {
+        const v = row[c] === null || row[c] === undefined ? "" : String(row[c]);
+        if (!/^\s*-?[\d.,]*\s*$/.test(v)) len += v.length;  // numbers are no text
+      }
+      if (len > bestLen) { best = c; bestLen = len; }
+    }
+    return best || cols[0];
+  }
+
   async function counts() {
     const p = await Loop.api("GET", base);
     project = p;
@@ -80,11 +106,13 @@
     if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); $("mapping").hidden = true; return; }
     const cols = r.body.columns;
     $("file-info").textContent = f.name + ": " + r.body.n_rows + " rows, columns " + cols.join(", ") + ".";
+    const idCol = guessId(cols);
     const tf = project && cols.indexOf(project.text_field) !== -1 ? project.text_field
-      : guess(cols, ["text", "content", "body", "comment", "message"]) || cols[0];
+      : guessText(cols, r.body.rows, idCol);
     options($("col-text"), cols, tf, false);
-    options($("col-id"), cols, guess(cols, ["id", "comment_id", "item_id"]), true);
-    options($("col-gold"), cols, guess(cols, ["label", "class", "gold"]), true);
+    options($("col-id"), cols, idCol === tf ? undefined : idCol, true);
+    options($("col-gold"), cols, guess(cols, ["label", "class", "gold", "sentiment", "category",
+      "target", "y"]), true);
     $("eval-box").hidden = !$("col-gold").value;
     const head = $("preview-head"), rows = $("preview-rows");
     Loop.clear(head); Loop.clear(rows);
