@@ -69,6 +69,13 @@
     schedulePreview();
   }
 
+  /* The form changed: a save's error is about the rule as it was, so it goes (the
+     preview says what is wrong with the rule as it is now, once). */
+  function edited() {
+    if ($("rule-status").classList.contains("error")) status("");
+    schedulePreview();
+  }
+
   /* -- live preview -------------------------------------------------------------------- */
   function schedulePreview() {
     if (previewTimer) clearTimeout(previewTimer);
@@ -268,8 +275,8 @@
     labels = Loop.labelNames(project);
     const sel = $("rule-label");
     labels.forEach(function (l, i) { sel.appendChild(Loop.el("option", { value: String(i), text: l })); });
-    $("rule-kind").addEventListener("change", function () { kindChanged(); schedulePreview(); });
-    $("rule-form").addEventListener("input", schedulePreview);
+    $("rule-kind").addEventListener("change", function () { kindChanged(); edited(); });
+    $("rule-form").addEventListener("input", edited);
     $("rule-form").addEventListener("submit", save);
     $("rule-cancel").addEventListener("click", function () { fillForm(null, null); });
     $("sug-refresh").addEventListener("click", loadSuggestions);
