@@ -394,6 +394,13 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.wait_for_function("document.getElementById('apply-status').textContent"
                            ".includes('write a rule')")
     assert page.locator("#apply").is_disabled()
+    # ... and the dashboard's job buttons wait for the rule, saying so
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_function("document.querySelector('.job-btn[data-job=recalibrate]').disabled")
+    for job in ("apply_lfs", "fit_label_model", "train_end_model", "refill_queue", "recalibrate"):
+        button = page.locator(f".job-btn[data-job={job}]")
+        assert button.is_disabled() and "write a rule first" in button.get_attribute("title")
+    page.goto(f"{live.url}/p/{pid}/data")
     # a file of other column names: the text column is the one with text in it, the
     # id column is named like one (the first column was taken as the text, and
     # "Check" passed with the ids as texts)
@@ -416,6 +423,8 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.goto(f"{live.url}/p/{pid}/data")  # now there is an LF to apply
     page.wait_for_function("!document.getElementById('apply').disabled")
     page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_function("!document.querySelector('.job-btn[data-job=recalibrate]').disabled")
+    assert "Apply every LF" in page.locator(".job-btn[data-job=apply_lfs]").get_attribute("title")
     box = page.locator("#rule-rows tr[data-rule='says_love'] input[type=checkbox]")
     box.wait_for()
     box.uncheck()

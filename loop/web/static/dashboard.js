@@ -290,12 +290,31 @@
     }
   }
 
+  /* What the job buttons can do now: nothing to apply without an LF (a rules-only
+     project before its first rule), no model to fit before the LFs were applied.
+     (They said so only after a click, with an API request to send instead.) */
+  function jobButtons(applied) {
+    document.querySelectorAll(".job-btn").forEach(function (b) {
+      const why = b.dataset.job === "apply_lfs"
+        ? (hasLfs ? "" : "write a rule first (Rules, below)")
+        : (!hasLfs ? "write a rule first (Rules, below)" : applied ? "" : "apply the LFs first");
+      if (why) {
+        if (!b.dataset.blocked) b.dataset.title = b.title;
+        b.disabled = true; b.title = why; b.dataset.blocked = "1";
+      } else if (b.dataset.blocked) {
+        b.disabled = false; b.title = b.dataset.title || ""; delete b.dataset.blocked;
+      }
+    });
+  }
+
   async function refresh() {
-    const [m, lfs, jobs] = await Promise.allSettled([
+    const [m, lfs, jobs, project] = await Promise.allSettled([
       Loop.api("GET", base + "/metrics"),
       Loop.api("GET", base + "/lfs"),
       Loop.api("GET", base + "/jobs"),
+      Loop.api("GET", base),
     ]);
+    if (project.status === "fulfilled" && project.value) hasLfs = project.value.has_lfs !== false;
     if (m.status === "fulfilled" && m.value) {
       const v = m.value;
       Loop.setText("n-items", v.n_items);
@@ -336,7 +355,12 @@
       drawCurve(v.history);
       drawBalance(v.class_balance);
     }
-    if (lfs.status === "fulfilled") drawLfs(lfs.value);
+    if (lfs.status === "fulfilled") {
+      drawLfs(lfs.value);
+      const v = lfs.value;
+      const rows = Array.isArray(v) ? v : (v && (v.lfs || v.summary || v.items)) || [];
+      jobButtons(rows.length > 0);
+    }
     let running = false;
     if (jobs.status === "fulfilled") running = drawJobs(jobs.value);
     const failed = [m, lfs, jobs].filter(function (r) { return r.status === "rejected"; });
