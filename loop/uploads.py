@@ -132,8 +132,11 @@ def parse_items(
     index = {name: i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
     problems: list[str] = []
+    n_problems = 0
 
     def bad(msg: str) -> None:
+        nonlocal n_problems
+        n_problems += 1
         if len(problems) < MAX_ROW_ERRORS:
             problems.append(msg)
 
@@ -185,8 +188,8 @@ def parse_items(
             else:
                 bad(f"item {n}: gold label {g!r} is not one of {labels}")
     if problems:
-        more = "" if len(problems) < MAX_ROW_ERRORS else f" (first {MAX_ROW_ERRORS} shown)"
-        raise BadUpload(f"{problems[0]}; {len(problems)} problem(s) in the file{more}, "
+        more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
+        raise BadUpload(f"{problems[0]}; {n_problems} problem(s) in the file{more}, "
                         "nothing was stored", problems)
     return ParsedUpload(items, gold)
 

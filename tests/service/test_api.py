@@ -151,6 +151,17 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
     assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
 
 
+def test_an_upload_with_many_bad_rows_counts_them_all(client, project):
+    """The message counted only the rows it lists (20)."""
+    from loop.errors import MAX_ROW_ERRORS
+
+    rows = "".join(f"t{i},{'maybe' if i % 2 else 'spam'}\n" for i in range(100))
+    r = _upload(client, project, ("CONTENT,CLASS\n" + rows).encode(), gold_field="CLASS")
+    assert r.status_code == 400
+    assert f"50 problem(s) in the file (first {MAX_ROW_ERRORS} shown)" in r.json["error"]
+    assert len(r.json["errors"]) == MAX_ROW_ERRORS
+
+
 def test_texts_any_reader_takes_are_taken(client, project, store):
     """JSON lines may hold U+2028, U+2029 and U+0085 raw (str.splitlines split the
     line there: a 400 "invalid JSON"); a CSV field may be longer than the csv
