@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 import numpy as np
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
 from loop.errors import BadUpload, Conflict
@@ -93,6 +94,12 @@ class ItemsMixin(StoreBase):
                 p.incr(self._k(pid, "version"))
                 p.execute()
             except WatchError:
+                if int(self.r.llen(ids_key)) == first_row:
+                    # nobody else wrote: the connection was lost inside the
+                    # transaction (Redis restarting), which redis-py reports as a
+                    # WatchError; a 503 (retry), not a 409 about another upload
+                    raise RedisConnectionError("the connection to Redis was lost during "
+                                               "the upload; nothing was stored") from None
                 raise Conflict("another upload to this project was written at the same "
                                "time; nothing of this one was stored: send it again") from None
 

@@ -288,6 +288,30 @@ def test_an_unreachable_redis_is_a_503_with_retry_after():
     assert app.test_client().get("/healthz").status_code == 503
 
 
+def test_an_upload_whose_connection_is_lost_is_a_503_and_stores_nothing(
+        client, project, rconn, monkeypatch):
+    """Redis restarting inside the upload's transaction: redis-py reports the lost
+    connection as a WatchError, which was answered 409 "another upload was written
+    at the same time". Here every client connection is killed (CLIENT KILL) between
+    the transaction's WATCH and its EXEC."""
+    import loop.storage.items as items_mod
+
+    real = items_mod._existing
+
+    def then_kill(p, key, ids):
+        out = real(p, key, ids)
+        rconn.client_kill_filter(_type="normal", skipme=True)
+        return out
+
+    monkeypatch.setattr(items_mod, "_existing", then_kill)
+    r = _upload(client, project, youtube_csv(), id_field="COMMENT_ID")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.json
+    monkeypatch.setattr(items_mod, "_existing", real)
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["n_items"] == 0
+    assert _upload(client, project, youtube_csv(), id_field="COMMENT_ID").status_code == 201
+
+
 def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
     url = f"/api/projects/{project}/queue/answer"
     r = client.post(url, headers=auth(), data='{"item_id": "x"}', content_type="text/plain")
