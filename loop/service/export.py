@@ -89,6 +89,13 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     return out
 
 
+#: Export files an export job keeps per project (the newest), and for how long.
+EXPORTS_KEPT = 3
+EXPORT_TTL = 86400
+#: Largest export file a job keeps in Redis (a Redis string holds at most 512 MB).
+MAX_EXPORT_BYTES = 256 << 20
+
+
 def export_key(job_id: str) -> str:
     """Where an export job keeps its file (a day)."""
     return f"loop:export:{job_id}"
@@ -105,8 +112,8 @@ def download(connection: Any, job_id: Any) -> tuple[bytes, str, str]:
         raise NotReady(f"export job {job_id} is {st['status']}; download it once finished")
     data = connection.get(export_key(job_id))
     if data is None:
-        raise JobNotFound(f"the file of export job {job_id} has expired (kept a day); "
-                          "start another export")
+        raise JobNotFound(f"the file of export job {job_id} is gone: a project keeps its "
+                          f"{EXPORTS_KEPT} newest export files, for a day; start another export")
     return data, st["result"]["format"], st["project"]
 
 

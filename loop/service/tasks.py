@@ -161,11 +161,21 @@ def refill_queue(pid: str, size: int) -> dict[str, Any]:
 
 def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
     """Build the export file and keep it in Redis for a day, for
-    ``GET /api/jobs/<id>/download``."""
-    from loop.service.export import export_bytes, export_key
+    ``GET /api/jobs/<id>/download`` (a project keeps its newest few: ``keep_export``)."""
+    from loop.service.export import (
+        EXPORT_TTL,
+        EXPORTS_KEPT,
+        MAX_EXPORT_BYTES,
+        export_bytes,
+        export_key,
+    )
 
     job = _job()
     store = RedisStore(job.connection)
     data = export_bytes(store, pid, fmt)
-    store.r.set(export_key(job.id), data, ex=86400)
+    if len(data) > MAX_EXPORT_BYTES:
+        raise ValueError(f"the export is {len(data) >> 20} MB, more than an export job keeps "
+                         f"({MAX_EXPORT_BYTES >> 20} MB); read it from GET "
+                         f"/api/projects/{pid}/export?format={fmt} instead")
+    store.keep_export(pid, export_key(job.id), data, keep=EXPORTS_KEPT, ttl=EXPORT_TTL)
     return {"bytes": len(data), "format": fmt, "download": f"/api/jobs/{job.id}/download"}

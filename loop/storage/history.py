@@ -6,7 +6,9 @@
 * ``<p>:jobs`` list of recent job ids someone asked for (newest first, 50 kept);
   ``<p>:jobs:auto`` the same for automatic ones (recalibrations after answers,
   refills), so a busy queue's runs never push a requested export or apply run out;
-* ``<p>:val:<name>`` small JSON values (``last_recalibrated_at``, ...).
+* ``<p>:val:<name>`` small JSON values (``last_recalibrated_at``, ...);
+* ``<p>:exports`` the keys of the export files kept (newest first; see
+  :meth:`HistoryMixin.keep_export`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,21 @@ class HistoryMixin(StoreBase):
             p.lpush(key, job_id)
             p.ltrim(key, 0, 49)
             p.execute()
+
+    def keep_export(self, pid: str, key: str, data: bytes, keep: int, ttl: int) -> None:
+        """Store an export file at ``key`` for ``ttl`` seconds; the project's older
+        ones beyond the newest ``keep`` are deleted (each was kept whole in Redis
+        memory and its append-only file: five exports of 200,000 items took 311 MB)."""
+        lst = self._k(pid, "exports")
+        with self.r.pipeline(transaction=True) as p:
+            p.set(key, data, ex=ttl)
+            p.lpush(lst, key)
+            p.lrange(lst, keep, -1)
+            p.ltrim(lst, 0, keep - 1)
+            p.expire(lst, ttl)
+            old = p.execute()[2]
+        if old:
+            self.r.delete(*old)
 
     def recent_jobs(self, pid: str, auto: bool | None = None) -> list[str]:
         """Ids of recent jobs, newest first within each list: requested ones

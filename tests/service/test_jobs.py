@@ -62,6 +62,17 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert bad.status_code == 400 and "format must be one of" in bad.json["error"]
     not_export = client.get(f"/api/jobs/{jobs[-1]['id']}/download", headers=auth())
     assert not_export.status_code == 400 and "not an export" in not_export.json["error"]
+    # a project keeps its newest export files only (each is whole in Redis)
+    from loop.service.export import EXPORTS_KEPT
+
+    later = [_job(client, project, "export") for _ in range(EXPORTS_KEPT)]
+    run_burst(rconn)
+    gone = client.get(f"/api/jobs/{r.json['job_id']}/download", headers=auth())
+    assert gone.status_code == 404 and "newest export files" in gone.json["error"]
+    for jid in later:
+        assert client.get(f"/api/jobs/{jid}/download", headers=auth()).status_code == 200
+    assert rconn.llen(f"loop:p:{project}:exports") == EXPORTS_KEPT
+    assert len(rconn.keys("loop:export:*")) == EXPORTS_KEPT
 
     # K=10 answers trigger exactly one pending recalibration (coalesced)
     answer_n(client, project, annotator_token(client, project, "a"), 25, 0)
@@ -85,7 +96,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     both = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     asked = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
     auto = client.get(f"/api/projects/{project}/jobs?auto=true", headers=auth()).json["jobs"]
-    assert len(asked) == 7 and not any(j["auto"] for j in asked)
+    assert len(asked) == 7 + EXPORTS_KEPT and not any(j["auto"] for j in asked)
     assert {"recalibrate", "train_end_model"} <= {j["type"] for j in auto}
     assert all(j["auto"] for j in auto) and len(both) == len(asked) + len(auto)
     stamps = [j["enqueued_at"] for j in both]
