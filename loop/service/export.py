@@ -108,6 +108,9 @@ def download(connection: Any, job_id: Any) -> tuple[bytes, str, str]:
     st = job_status(connection, job_id)
     if st["type"] != "export":
         raise BadRequest(f"job {job_id} is a {st['type']} job, not an export")
+    if st["status"] in ("failed", "canceled", "stopped"):
+        raise NotReady(f"export job {job_id} is {st['status']}: it has no file; start another "
+                       "export")
     if st["status"] != "finished":
         raise NotReady(f"export job {job_id} is {st['status']}; download it once finished")
     data = connection.get(export_key(job_id))

@@ -62,6 +62,11 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert bad.status_code == 400 and "format must be one of" in bad.json["error"]
     not_export = client.get(f"/api/jobs/{jobs[-1]['id']}/download", headers=auth())
     assert not_export.status_code == 400 and "not an export" in not_export.json["error"]
+    # a canceled export will never have a file: it says so (not "once finished")
+    jid = _job(client, project, "export")
+    assert client.post(f"/api/jobs/{jid}/cancel", headers=auth()).status_code == 200
+    r2 = client.get(f"/api/jobs/{jid}/download", headers=auth())
+    assert r2.status_code == 409 and "start another export" in r2.json["error"], r2.json
     # a project keeps its newest export files only (each is whole in Redis)
     from loop.service.export import EXPORTS_KEPT
 
@@ -96,7 +101,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     both = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     asked = client.get(f"/api/projects/{project}/jobs?auto=false", headers=auth()).json["jobs"]
     auto = client.get(f"/api/projects/{project}/jobs?auto=true", headers=auth()).json["jobs"]
-    assert len(asked) == 7 + EXPORTS_KEPT and not any(j["auto"] for j in asked)
+    assert len(asked) == 8 + EXPORTS_KEPT and not any(j["auto"] for j in asked)
     assert {"recalibrate", "train_end_model"} <= {j["type"] for j in auto}
     assert all(j["auto"] for j in auto) and len(both) == len(asked) + len(auto)
     stamps = [j["enqueued_at"] for j in both]
