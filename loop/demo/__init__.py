@@ -12,6 +12,7 @@ reuses the project, the admin key and the token.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -66,9 +67,11 @@ def run_demo(args: Any) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)  # until the supervisor takes over
+    # LOOP_API_KEYS, when set, replaces the key the last run saved (a key rotated)
     info = run_service(workers=int(getattr(args, "workers", 2)), host="127.0.0.1",
                        port=int(getattr(args, "port", 8000)), data_dir=str(data_dir),
-                       api_keys=state.get("admin_key"), wait=False)
+                       api_keys=os.environ.get("LOOP_API_KEYS") or state.get("admin_key"),
+                       wait=False)
     try:
         _wait_healthy(info["url"], info["processes"])
         admin_key = str(info["api_keys"]).split(",")[0]
