@@ -121,7 +121,10 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
             "created_at": project.get("created_at"), "n_items": store.n_items(pid),
             "n_gold": len(store.gold(pid)), "remaining": store.pool_size(pid),
             "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
+            "eval_too_small": 0 < store.n_eval(pid) < MIN_EVAL,
             "label_model": latest("label_model"), "end_model": latest("end_model"),
+            # the label model is scored where an LF votes (see State.eval_covered)
+            "n_eval_covered": latest("n_eval_covered"),
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "lfs_applied": bool(store.L_meta(pid))}
 

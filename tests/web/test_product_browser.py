@@ -156,6 +156,13 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     row = page.locator(f"tr[data-project='{pid}']")
     row.wait_for()
     assert "350" in row.inner_text()
+    # each model's score says on how many held-out items it was taken (the label
+    # model's only where an LF votes): two numbers on different items, not a race
+    summary = next(p for p in live.admin.call("GET", "/api/projects")["projects"]
+                   if p["id"] == pid)
+    assert summary["label_model"] is not None and summary["n_eval_covered"] is not None
+    page.wait_for_function(f"document.querySelector(\"tr[data-project='{pid}']\").textContent"
+                           f".includes('of {summary['n_eval_covered']}')")
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop: no hidden links
     assert page.evaluate("() => { const w = document.querySelector('table.projects')"
                          ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")

@@ -8,12 +8,19 @@
     return null;
   }
 
+  /* Held-out accuracy: the label model on the items an LF votes on, the end model on
+     all of them (so the two are not a race on the same items). */
   function score(p) {
     const parts = [];
-    if (p.label_model !== null && p.label_model !== undefined) parts.push("LM " + Loop.pct(p.label_model, 1));
-    if (p.end_model !== null && p.end_model !== undefined) parts.push("EM " + Loop.pct(p.end_model, 1));
+    const lmOn = p.n_eval_covered !== null && p.n_eval_covered !== undefined ? p.n_eval_covered : p.n_eval;
+    if (p.label_model !== null && p.label_model !== undefined) {
+      parts.push("LM " + Loop.pct(p.label_model, 1) + (lmOn ? " of " + lmOn : ""));
+    }
+    if (p.end_model !== null && p.end_model !== undefined) {
+      parts.push("EM " + Loop.pct(p.end_model, 1) + (p.n_eval ? " of " + p.n_eval : ""));
+    }
     if (!parts.length) return p.n_eval ? "not yet" : "no held-out labels";
-    return parts.join(" · ") + (p.n_eval ? " (" + p.n_eval + " items)" : "");
+    return parts.join(" · ") + (p.eval_too_small ? " (too few held-out labels to trust)" : "");
   }
 
   function links(p, admin, cls) {
