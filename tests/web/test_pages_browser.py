@@ -162,11 +162,17 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
             expert.call("POST", f"/api/projects/{pid}/queue/answer", {
                 "item_id": iid, "label": labels[ugold.get(iid, 0)], "lease_id": nxt["lease"]["id"]})
         api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    api.run_job(pid, "recalibrate", on_idle=live.run_jobs)  # again, at the same count
 
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_selector("#curve svg path.line", state="attached")  # a flat line has no height
     n_points = page.locator("#curve svg circle.point").count()
     assert n_points >= 2 * 3, n_points
+    # the earlier run at the last count is a faded point that says so; the line goes
+    # through the latest
+    earlier = page.locator("#curve .s-lm circle.point.earlier")
+    assert earlier.count() >= 1
+    assert "an earlier run at this count" in earlier.first.locator("title").text_content()
     d = page.locator("#curve .s-lm path.line").get_attribute("d")
     assert d and d.startswith("M") and "L" in d
     # the label model is scored where an LF votes (some comments get no vote)

@@ -95,8 +95,14 @@
       const g = svg("g", { class: "series " + s.cls });
       g.appendChild(svg("path", { d: d, class: "line" }));
       sp.forEach(function (h) {
-        const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5, class: "point" });
-        c.appendChild(svg("title", {}, s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold"));
+        // an earlier run at a count the line has a later one for (rules edited, LFs
+        // applied again): faded, and its tooltip says so, with when it ran
+        const earlier = latest.get(Number(h.n_gold)) !== h;
+        const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5,
+          class: earlier ? "point earlier" : "point" });
+        c.appendChild(svg("title", {}, s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold" +
+          (h.at ? ", " + Loop.when(h.at) : "") +
+          (earlier ? " (an earlier run at this count; the line shows the latest)" : "")));
         g.appendChild(c);
       });
       root.appendChild(g);
