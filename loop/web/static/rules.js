@@ -244,6 +244,8 @@
         try {
           await Loop.api("POST", base + "/rules/suggestions/reject", { key: s.key });
           li.remove();
+          // the last one gone: what is left to say (the next candidates, or why none)
+          if (!list.querySelector("li[data-key]")) await loadSuggestions();
         } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
       });
       const wrong = s.n_gold - s.n_right;
