@@ -96,7 +96,7 @@ def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str
         if name in seen:
             return
     raise BadRequest(f"rule: no item has a field {name!r}; the items' fields are "
-                     f"{sorted(seen)}")
+                     f"{', '.join(sorted(seen))}")
 
 
 def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
