@@ -68,7 +68,7 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
         raise BadRequest("every label needs a non-empty name of at most 100 characters")
     if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = sorted({str(n) for n in names if names.count(n) > 1})
         raise BadRequest(f"labels must be unique: {', '.join(twice)} given more than once")
     style, used = [], set()
     for i, x in enumerate(raw):
