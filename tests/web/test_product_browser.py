@@ -162,7 +162,7 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
                    if p["id"] == pid)
     assert summary["label_model"] is not None and summary["n_eval_covered"] is not None
     page.wait_for_function(f"document.querySelector(\"tr[data-project='{pid}']\").textContent"
-                           f".includes('of {summary['n_eval_covered']}')")
+                           f".replace(/\\u00a0/g, ' ').includes('of {summary['n_eval_covered']}')")
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop: no hidden links
     assert page.evaluate("() => { const w = document.querySelector('table.projects')"
                          ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")

@@ -20,7 +20,9 @@
       parts.push("EM " + Loop.pct(p.end_model, 1) + (p.n_eval ? " of " + p.n_eval : ""));
     }
     if (!parts.length) return p.n_eval ? "not yet" : "no held-out labels";
-    return parts.join(" · ") + (p.eval_too_small ? " (too few held-out labels to trust)" : "");
+    // each score on one line when the cell wraps
+    return parts.map(function (x) { return x.replace(/ /g, "\u00a0"); }).join(" · ") +
+      (p.eval_too_small ? " (too few held-out labels to trust)" : "");
   }
 
   function links(p, admin, cls) {
