@@ -235,6 +235,12 @@ class LoopWorker(Worker):
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
+        if getattr(self, "_stop_requested", False):
+            # told to stop mid-job: RQ stopped the scheduler already, and its
+            # maintenance would start a new one, which may miss the stop signal
+            # (the inherited handler ignores a second one within a second): the
+            # worker then hung in its teardown, joining it
+            return False
         return bool(super().should_run_maintenance_tasks) or self._scheduler_missing()
 
     def _scheduler_missing(self) -> bool:

@@ -354,3 +354,33 @@ def test_a_run_whose_horse_dies_before_the_task_starts_is_counted(rconn, workers
     assert _wait(lambda: job.get_status(refresh=True) == "failed", timeout=60)
     st = job_status(rconn, job.id)
     assert st["attempts"] == 2 and st["first_started_at"] < st["started_at"], st
+
+
+@pytest.mark.slow
+def test_a_worker_told_to_stop_mid_job_stops_when_the_job_ends(rconn, workers):
+    """SIGTERM while a job runs: RQ stops the scheduler at once and the worker after
+    the job. The worker's maintenance then saw the scheduler missing and started
+    a new one, whose SIGTERM (the inherited handler ignores a second signal
+    within a second) never ended it: the worker hung in its teardown until
+    killed (seen in CI: a test's `terminate()` waited 30 s in vain)."""
+    from rq import Queue
+    from rq.scheduler import RQScheduler
+
+    workers.start("w1")
+    lock = RQScheduler.get_locking_key("loop")
+    assert _wait(lambda: rconn.exists(lock), timeout=60)
+    time.sleep(6)  # past the first maintenance (RQ starts no scheduler before it)
+    # a short job: the new scheduler got its SIGTERM within a second of the first
+    job = Queue("loop", connection=rconn).enqueue("time.sleep", 0.3)
+    assert _wait(lambda: job.get_status(refresh=True) == "started", timeout=30, every=0.01)
+    p = workers.procs["w1"]
+    p.send_signal(signal.SIGTERM)
+    asked = time.time()
+    assert _wait(lambda: p.poll() is not None, timeout=30), "the worker did not stop"
+    print(f"stopped {time.time() - asked:.1f} s after SIGTERM")
+    assert job.get_status(refresh=True) == "finished"
+    # the cause, whether or not this run lost the race: no scheduler is started
+    # once the worker was told to stop
+    log = (workers.tmp / "w1.log").read_text()
+    after = log[log.index("warm shut down requested"):]
+    assert "Scheduler for loop started" not in after, after
