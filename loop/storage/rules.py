@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import Any
 
 from redis.exceptions import WatchError
@@ -42,8 +44,10 @@ class RulesMixin(StoreBase):
         # and this rule's record decides. A disable or delete is checked against
         # every rule as it was read (the project keeps an enabled rule: two at once
         # could take away the last two).
-        tries = 8 if record is not None and record.get("enabled", True) else 1
-        for _ in range(tries):
+        tries = 50 if record is not None and record.get("enabled", True) else 1
+        for attempt in range(tries):
+            if attempt:  # writers that collided retry apart (8 tries in lockstep ran out)
+                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             with self.r.pipeline(transaction=True) as p:
                 try:
                     p.watch(key)
