@@ -532,7 +532,8 @@ NOTES = """\
   .686 / .683; power 0.5: youtube .872 / .883 / .897 / .906 / .903 / .897, sms
   .864 / .866 / .863 / .877 / .922 / .912, yoruba .577 / .605 / .633 / .660 /
   .663 / .660; power 1: youtube .872 / .886 / .900 / .886 / .894 / .897, sms
-  .864 / .856 / .861 / .863 / .894 / .899. A point or so early, two to three
+  .864 / .856 / .861 / .863 / .894 / .899, yoruba .577 / .594 / .626 / .642 /
+  .660 / .667. A point or so early, two to three
   lost late: the picks' class skew is information (where the classes meet), not
   only bias.
 """
