@@ -537,7 +537,6 @@ class LabelModel(BaseEstimator):
         right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         silent = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         pos = 0
-        self.abstentions_used_ = False
         for fold in folds:
             y_f = y.copy()
             y_f[fold] = -1

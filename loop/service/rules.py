@@ -67,8 +67,7 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     labels = list(project["labels"])
     if isinstance(data, dict) and isinstance(data.get("label"), str):
         data = {**data, "label": parse_label(labels, data["label"])}  # named, as for answers
-    if isinstance(data, dict) and "enabled" in data and not isinstance(data["enabled"], bool):
-        raise BadRequest("enabled must be true or false")  # "false" would be truthy
+    _enabled(data, True)  # checked with the rest; create_rule and update_rule read it
     try:
         rule = Rule.from_dict(data, len(labels), also=("enabled",))
     except ValueError as exc:
@@ -80,6 +79,15 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     if rule.kind == "field":
         _check_field(store, pid, project, rule.field)
     return rule
+
+
+def _enabled(data: Any, default: bool) -> bool:
+    """``data``'s ``enabled`` (``default`` without one); 400 unless a boolean (the
+    string "false" would be truthy)."""
+    value = data.get("enabled", default) if isinstance(data, dict) else default
+    if not isinstance(value, bool):
+        raise BadRequest("enabled must be true or false")
+    return value
 
 
 def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str) -> None:
@@ -121,8 +129,8 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
         raise Conflict(f"a rule named {rule.name!r} exists already; edit it or pick "
                        "another name")
     now = time.time()
-    enabled = bool(data.get("enabled", True)) if isinstance(data, dict) else True
-    rec: dict[str, Any] = {"rule": rule.to_dict(), "enabled": enabled, "source": source,
+    rec: dict[str, Any] = {"rule": rule.to_dict(), "enabled": _enabled(data, True),
+                           "source": source,
                            "created_at": now, "updated_at": now, "history": []}
     store.write_rule(pid, rule.name, rec, expect=None)
     return _view(rule.name, rec, store.get_project(pid)["labels"])
@@ -150,15 +158,13 @@ def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, 
     if isinstance(data, dict) and data.get("enabled") is False and old["enabled"]:
         _keep_one(store, pid, name)
     if isinstance(data, dict) and set(data) == {"enabled"}:
-        if not isinstance(data["enabled"], bool):
-            raise BadRequest("enabled must be true or false")
-        new = {**old, "enabled": data["enabled"], "updated_at": time.time()}
+        new = {**old, "enabled": _enabled(data, old["enabled"]), "updated_at": time.time()}
         store.write_rule(pid, name, new, expect=old)
         return _view(name, new, store.get_project(pid)["labels"])
     rule = _check(store, pid, {**old["rule"], **data} if isinstance(data, dict) else data)
     history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
-           "enabled": data.get("enabled", old["enabled"]),
+           "enabled": _enabled(data, old["enabled"]),
            "history": history[-MAX_HISTORY:]}
     store.write_rule(pid, rule.name, new, expect=old, rename_from=name)
     return _view(rule.name, new, store.get_project(pid)["labels"])

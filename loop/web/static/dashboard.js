@@ -155,8 +155,11 @@
   function fmtShare(v) { return v === undefined ? "–" : Loop.pct(v, 1); }
 
   let hasLfs = true;  /* the project has an LF module or an enabled rule */
+  function lfRows(data) {
+    return Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
+  }
   function drawLfs(data) {
-    const rows = Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
+    const rows = lfRows(data);
     if (data && data.n_gold !== undefined) {
       $("lf-help").textContent = "Coverage, overlaps and conflicts over every item; empirical accuracy on " +
         data.n_gold + " known labels (answers and uploaded)" + (data.n_gold < 30 ? ", too few to trust" : "") +
@@ -363,9 +366,7 @@
     }
     if (lfs.status === "fulfilled") {
       drawLfs(lfs.value);
-      const v = lfs.value;
-      const rows = Array.isArray(v) ? v : (v && (v.lfs || v.summary || v.items)) || [];
-      jobButtons(rows.length > 0);
+      jobButtons(lfRows(lfs.value).length > 0);
     }
     let running = false;
     if (jobs.status === "fulfilled") running = drawJobs(jobs.value);
