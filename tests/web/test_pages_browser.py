@@ -135,9 +135,12 @@ def test_recalibration_notice(live: LiveServer, demo_project: dict[str, str], pa
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
     page.wait_for_timeout(500)  # first poll records the baseline
     assert page.locator("#notice").is_hidden()
+    buttons = page.locator("#label-buttons").bounding_box()
     live.admin.run_job(pid, "recalibrate", on_idle=live.run_jobs)
     page.wait_for_selector("#notice", state="visible")
     assert "recalibrated" in page.locator("#notice").inner_text()
+    # the notice is beside the item: the answer buttons stay where the expert's pointer is
+    assert page.locator("#label-buttons").bounding_box() == buttons
 
 
 def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str],
