@@ -9,6 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
+from loop.service.settings import Settings
 from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, say
 
 
@@ -30,6 +31,9 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     if not keys:
         keys = secrets.token_urlsafe(16)
         say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")
+    # every setting checked here, where a bad one is one clear error (the web app
+    # would refuse it too, but as a crash the supervisor restarts five times)
+    Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
     sup = Supervisor(data_dir=data_dir, redis_url=os.environ.get("LOOP_REDIS_URL", ""),
                      workers=workers, host=host, port=port, web_workers=web_workers,
                      web_threads=web_threads, api_keys=keys, env=env)

@@ -149,5 +149,5 @@ def test_compose_up_survives_kill_9_of_every_container(tmp_path):
         if user.returncode == 0:  # compose v1 container name
             assert user.stdout.strip() != "0"
     finally:
-        subprocess.run([*dc, "down", "-v", "--remove-orphans"], cwd=ROOT, env=env,
+        subprocess.run([*dc, "down", "-v", "--remove-orphans", "--rmi", "local"], cwd=ROOT, env=env,
                        capture_output=True, timeout=300)

@@ -11,6 +11,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
+
+#: How the secrets in ``.env.example`` start: refused, so a copied file is never live.
+PLACEHOLDER = "change-me"
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,18 @@ class Settings:
         for name in ("recalibrate_every", "recalibrate_seconds", "recalibrate_min_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 0, got {getattr(self, name)}")
+
+        placeholder = [k for k in self.admin_keys if k.lower().startswith(PLACEHOLDER)]
+        if placeholder:
+            raise ValueError(
+                f"LOOP_API_KEYS holds the placeholder {placeholder[0]!r} from .env.example: "
+                "anyone who has read it could sign in. Set your own key, e.g. "
+                "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"")
+        password = urlsplit(self.redis_url).password or ""
+        if password.lower().startswith(PLACEHOLDER):
+            raise ValueError(
+                f"the Redis password in LOOP_REDIS_URL is the placeholder {password!r} from "
+                ".env.example: set LOOP_REDIS_PASSWORD to a secret of your own")
 
     @property
     def admin_keys(self) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from loop.service.settings import Settings
@@ -38,3 +40,26 @@ def test_the_app_and_the_workers_read_the_same_settings(monkeypatch, tmp_path):
         assert app.extensions["loop"]["settings"].queue_size == 77
     finally:
         app.extensions["loop"]["connection"].shutdown()
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
+    ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
+    ({"LOOP_REDIS_URL": "redis://:change-me-too@redis:6379/0"}, "Redis password"),
+])
+def test_the_placeholder_secrets_of_env_example_are_refused(env, says):
+    # .env.example ships them: a copied, unedited file must not give a live service
+    with pytest.raises(ValueError, match=says):
+        Settings.from_env(env)
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    assert "=change-me" in example  # the values refused are the ones it ships
+
+
+def test_serve_refuses_a_placeholder_key_before_starting_anything(tmp_path, capsys,
+                                                                   monkeypatch):
+    from loop.cli import main
+
+    monkeypatch.setenv("LOOP_API_KEYS", "change-me")
+    assert main(["serve", "--data-dir", str(tmp_path)]) == 2
+    assert "placeholder" in capsys.readouterr().err
+    assert not (tmp_path / "redis").exists()  # nothing was started
