@@ -129,6 +129,36 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
     assert not page.console_errors, page.console_errors
 
 
+def test_closing_the_tab_with_an_answer_unsent_asks_first(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    from loop.demo.client import add_annotator
+
+    pid = demo_project["pid"]
+    token = add_annotator(live.admin, pid, "leaver")
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null "
+                           "&& window.loopLabel.readyCount() >= 1")
+    held: list[Any] = []
+    def hold(route: Any) -> None:  # the answer is on its way, not back
+        held.append(route)
+
+    page.route("**/queue/answer", hold)
+    first = _current_id(page)
+    page.keyboard.press("1")
+    _wait_new_item(page, first)
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"  # the fixture dismisses it: the tab stays
+    page.unroute("**/queue/answer")
+    for route in held:
+        route.continue_()
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 1
+    # nothing unsent: the tab closes without asking
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")
+
+
 def test_recalibration_notice(live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid, token = demo_project["pid"], demo_project["token"]
     sign_in(page, live.url, token, pid, target="label?poll_ms=300")

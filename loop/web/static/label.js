@@ -61,6 +61,15 @@
     s.classList.toggle("error", !!isError);
   }
 
+  /* An answer is sent after the ones before it: closing the tab right after a key
+     press would drop those not sent yet, so the browser asks first. */
+  window.addEventListener("beforeunload", function (e) {
+    if (state.inFlight.size) {
+      e.preventDefault();
+      e.returnValue = "";
+    }
+  });
+
   /* Serialize every request that changes queue state, in order. */
   function enqueue(fn) {
     const p = state.chain.then(fn);
