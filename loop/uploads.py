@@ -124,7 +124,8 @@ def parse_items(
         raise BadUpload(f"file has {len(rows)} items; the limit is {max_items}")
     cols = set(rows[0])
     if text_field not in cols:
-        raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}")
+        raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}: pass "
+                        "text_field naming the column with the text to label")
     if id_field is not None and id_field not in cols:
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
