@@ -294,7 +294,13 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     exclude = store.rejected_suggestions(pid)
     kk = len(project["labels"])
     existing = store.rules(pid)
-    exclude |= {rule_key(Rule.from_dict(r["rule"], kk)) for r in existing.values()}
+    for rec in existing.values():
+        rule = Rule.from_dict(rec["rule"], kk)
+        exclude.add(rule_key(rule))
+        # each keyword of a saved rule, alone: its items are the rule's already, and
+        # until the rule is applied nothing in L says so
+        exclude |= {rule_key(dataclasses.replace(rule, keywords=(kw,)))
+                    for kw in rule.keywords if rule.kind == "keywords"}
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH)

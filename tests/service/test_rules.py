@@ -175,6 +175,27 @@ def test_suggestions_accept_and_reject(client, store, project):
                           headers=auth()).status_code == 400
 
 
+def test_a_word_of_a_saved_rule_is_not_suggested_even_before_the_rule_is_applied(
+        client, store, project):
+    pid = project
+    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                    "&eval_fraction=0.5", data=youtube_csv(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, pid)
+    url = f"/api/projects/{pid}/rules/suggestions?k=20"
+    first = client.get(url, headers=auth()).json["suggestions"][0]
+    assert first["rule"]["kind"] == "keywords"
+    word = first["rule"]["keywords"][0]
+    rule = {"name": "mine", "label": first["rule"]["label"], "kind": "keywords",
+            "keywords": ["zzz unlikely", word.upper()]}  # one of its words, written otherwise
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                       json=rule).status_code == 201
+    again = client.get(url, headers=auth()).json["suggestions"]  # rule not applied yet
+    assert word not in {s["rule"]["keywords"][0] for s in again if s["rule"]["kind"] ==
+                        "keywords" and s["rule"]["label"] == rule["label"]}
+
+
 def test_concurrent_saves_of_one_rule_store_it_once(app, store, project):
     from concurrent.futures import ThreadPoolExecutor
 
