@@ -26,8 +26,9 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     the label model's learned accuracy."""
     project = store.get_project(pid)
     L, meta = store.load_L(pid)
-    if L is None:
-        return {"lfs": [], "n_gold": 0}
+    if L is None:  # not applied yet: no rows, but the known labels exist already
+        known = known_labels(store, pid, store.n_items(pid), held_out=True)
+        return {"lfs": [], "n_gold": int((known >= 0).sum())}
     y = known_labels(store, pid, L.shape[0], held_out=True)  # held out or fitted on
     summary = store.model_summary(pid, "label_model") or {}
     acc = summary.get("accuracy")

@@ -223,6 +223,14 @@ def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypa
     assert names == ["first", "second"]
 
 
+def test_lf_stats_count_the_known_labels_before_the_lfs_are_applied(client, project):
+    r = _upload(client, project, b"CONTENT,label\nfree money,spam\nhi mum,ham\nsee you,\n",
+                gold_field="label")
+    assert r.status_code == 201, r.json
+    got = client.get(f"/api/projects/{project}/lfs", headers=auth()).json
+    assert got == {"lfs": [], "n_gold": 2}  # was 0: "accuracy on 0 known labels"
+
+
 def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project, rconn):
     before = sorted(rconn.keys("*"))
     cases = [

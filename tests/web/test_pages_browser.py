@@ -210,8 +210,8 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert d and d.startswith("M") and "L" in d
     # the label model is scored where an LF votes (some comments get no vote)
     page.wait_for_function(
-        "document.getElementById('curve-help').textContent.includes('an LF votes on')")
-    assert "the end model labels the rest" in page.locator("#curve-help").inner_text()
+        "document.getElementById('curve-help').textContent.includes('where an LF votes')")
+    assert "the end model on all" in page.locator("#curve-help").inner_text()
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
     assert page.locator("#balance li").count() == 2
@@ -238,6 +238,31 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.evaluate("document.activeElement.blur()")
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS_IMG / "dashboard.png"))
+
+
+def test_dashboard_flags_an_lf_the_answers_contradict(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from loop.service import reports
+
+    pid = demo_project["pid"]
+    live.run_jobs()
+    real = reports.lf_stats
+
+    def contradicted(store: Any, project: str) -> dict[str, Any]:
+        out = real(store, project)  # as if picked answers had gone against the first LF
+        out["lfs"][0].update(correct=3, incorrect=9, empirical_accuracy=0.25,
+                             learned_accuracy=0.8, learned_assumed=False)
+        return out  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(reports, "lf_stats", contradicted)
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#lf-rows tr th.mono")
+    flagged = page.locator("#lf-rows td.warn", has_text="⚠")
+    assert flagged.count() == 1
+    assert flagged.inner_text().startswith("25")
+    assert "9 of the 12 known labels" in flagged.get_attribute("title")
+    assert "switch it off" in flagged.get_attribute("title")
 
 
 def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(

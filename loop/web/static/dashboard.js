@@ -158,6 +158,20 @@
   function lfRows(data) {
     return Array.isArray(data) ? data : (data && (data.lfs || data.summary || data.items)) || [];
   }
+  /* Empirical accuracy, flagged where the answers contradict the learned accuracy:
+     a one-sided LF's precision is learned from random answers only, so a bad LF can
+     keep its learned accuracy while the expert's answers say otherwise. */
+  function empCell(r) {
+    const emp = pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"]);
+    const n = (r.correct || 0) + (r.incorrect || 0);
+    const learned = r.learned_accuracy;
+    const off = typeof emp === "number" && typeof learned === "number" && n >= 10 && learned - emp > 0.25;
+    return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + (off ? " ⚠" : ""),
+      title: off ? r.incorrect + " of the " + n + " known labels where it votes say it is wrong, far more " +
+        "than its learned accuracy. The label model learns a one-sided LF's precision from random " +
+        "answers only (the queue's picks are the hard cases), so check this LF and switch it off if it is wrong." : null });
+  }
+
   function drawLfs(data) {
     const rows = lfRows(data);
     if (data && data.n_gold !== undefined) {
@@ -187,7 +201,7 @@
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
-        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"])) }),
+        empCell(r),
         Loop.el("td", { class: r.learned_assumed ? "num muted" : "num",
           title: r.learned_assumed ? "Assumed, not learned yet: a one-sided LF's precision is learned from " +
             "answers to random picks (exploration) and uploaded labels, and there are none yet." : null,
@@ -342,7 +356,7 @@
       help.textContent = !v.n_eval ? "No held-out labels: upload some known labels (Data page) to score the models."
         : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
           (covered !== null && covered < v.n_eval ? " (the label model on the " + covered +
-            " an LF votes on; the end model labels the rest)" : "") +
+            " of them where an LF votes, the end model on all)" : "") +
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little." : ".");
       const rc = v.recalibration || {};
       const health = $("recal-health");
