@@ -240,6 +240,22 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.screenshot(path=str(DOCS_IMG / "dashboard.png"))
 
 
+def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    pid = demo_project["pid"]
+    out = live.admin.call("POST", f"/api/projects/{pid}/jobs",
+                          {"type": "export", "format": "csv"})
+    live.admin.wait_job(out["job_id"], on_idle=live.run_jobs)
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    row = page.locator(f"#job-rows tr[data-job='{out['job_id']}']")
+    with page.expect_download() as dl:
+        row.get_by_role("button", name="Download").click()
+    assert dl.value.suggested_filename == f"project-{pid}.csv"
+    with open(dl.value.path(), encoding="utf-8") as f:
+        assert f.readline().strip() == "id,text,p_ham,p_spam,label,gold,source"
+    assert not page.console_errors, page.console_errors
+
+
 def test_dashboard_flags_an_lf_the_answers_contradict(
         live: LiveServer, demo_project: dict[str, str], page: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -261,6 +261,16 @@
       if (live) {
         act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
           onclick: function () { cancel(j.id); } }));
+      } else if (st === "finished" && j.result && j.result.download) {
+        // an export job (started through the API): its file, kept a day
+        const fmt = String(j.result.format || "jsonl");
+        act.appendChild(Loop.el("button", { type: "button", class: "small", text: "Download",
+          onclick: async function () {
+            try {
+              await Loop.download(j.result.download, "project-" + pid + "." + fmt);
+              status("Downloaded the export of job " + j.id + ".");
+            } catch (e) { status("Download failed: " + e.message, true); }
+          } }));
       }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
         Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
