@@ -9,9 +9,10 @@
   so none outlives the job that set it for long;
 * ``<p>:recal_requested_at`` when the oldest automatic recalibration asked for since
   the last successful one was due (the dashboard warns when it waits too long);
-* ``<p>:since_recal`` answers since the last successful recalibration began (the
-  answer script increments it; a recalibration subtracts what it consumed only
-  when it succeeds, so the answers of a crashed one still count).
+* ``<p>:since_recal`` answers (and undone or changed ones) since the last successful
+  recalibration began (the answer, undo and relabel scripts increment it; a
+  recalibration subtracts what it consumed only when it succeeds, so the answers
+  of a crashed one still count).
 """
 
 from __future__ import annotations

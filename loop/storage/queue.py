@@ -143,7 +143,7 @@ class QueueMixin(StoreBase):
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
-                k(pid, "leasez"), k(pid, "pool"), k(pid, "version")]
+                k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal")]
         out = self.scripts.undo(keys, [annotator, _midnight()])
         return out.decode() if out else None
 
@@ -152,7 +152,7 @@ class QueueMixin(StoreBase):
         when they never answered the item."""
         k = self._k
         out = self.scripts.relabel([k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
-                                    k(pid, "version")],
+                                    k(pid, "version"), k(pid, "since_recal")],
                                    [item_id, annotator, int(label), time.time()])
         return out.decode() if out else None
 

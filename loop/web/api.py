@@ -416,8 +416,10 @@ def queue_skip(pid: str) -> Any:
 @bp.post("/projects/<pid>/queue/undo")
 @annotator_required
 def queue_undo(pid: str) -> Any:
-    """Undo this annotator's last answer."""
-    return jsonify(queue.undo(_store(), pid, g.annotator))
+    """Undo this annotator's last answer; like an answer, it may trigger a recalibration."""
+    out = queue.undo(_store(), pid, g.annotator)
+    _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+    return jsonify(out)
 
 
 @bp.post("/projects/<pid>/queue/relabel")

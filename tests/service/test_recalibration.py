@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
+from svc_helpers import annotator_token, answer_n, auth, prepare_project, run_burst
 
 from loop.service.recalibration import LOCK_TIMEOUT, RecalibrationPolicy, Recalibrator
 
@@ -71,6 +71,33 @@ def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, re
     r.run(ready)
     assert store.since_recal(ready) == 10
     assert [f for f, _ in jobs] == ["retrain_end_model", "recalibrate"]
+
+
+def test_undone_and_changed_answers_count_towards_the_next_recalibration(store, client,
+                                                                         ready):
+    """Withdrawn or changed gold is as new to the models as a new answer: 10 relabels
+    and undos after a run make the next one due (they counted nothing before)."""
+    jobs: list = []
+    r = _recal(store, jobs)
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)
+    r.run(ready)
+    assert store.since_recal(ready) == 0
+    mine = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json["history"]
+    for iid in mine[:5]:
+        got = client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok),
+                          json={"item_id": iid, "label": 1}).json
+        assert got["changed"]
+    client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok),
+                json={"item_id": mine[0], "label": 1})  # the same label: no change
+    assert store.since_recal(ready) == 5
+    for _ in range(5):
+        assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code \
+            == 200
+    assert store.since_recal(ready) == 10
+    # the service's own recalibrator was asked, by the last undo (now, or at the end
+    # of its minimum gap)
+    assert store.has_flag(ready, "recal_pending") or store.has_flag(ready, "recal_scheduled")
 
 
 def test_within_the_minimum_gap_one_run_is_scheduled_for_its_end(store, ready):

@@ -1,5 +1,6 @@
 -- Change this annotator's earlier answer to an item (no lease needed: it is theirs).
--- KEYS: 1 answers, 2 gold, 3 log, 4 version
+-- KEYS: 1 answers, 2 gold, 3 log, 4 version, 5 since_recal (a changed label is a change
+--       the models have not seen, like a new answer)
 -- ARGV: 1 item, 2 annotator, 3 new label, 4 now
 -- Returns 'changed', 'same' (already that label) or false (no answer of theirs).
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -16,6 +17,7 @@ for _, a in ipairs(list) do
     redis.call('XADD', KEYS[3], '*', 'event', 'relabel', 'item', ARGV[1],
                'annotator', ARGV[2], 'label', ARGV[3])
     redis.call('INCR', KEYS[4])
+    redis.call('INCR', KEYS[5])
     return 'changed'
   end
 end

@@ -1,6 +1,7 @@
 -- Remove this annotator's last answer; the item goes back on top of the queue.
 -- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
---       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version
+--       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
+--       withdrawn answer is a change the models have not seen, like a new one)
 -- ARGV: 1 annotator, 2 start of today (unix s)
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
 -- majority of the others. Returns the item id, or false with nothing to undo.
@@ -22,6 +23,7 @@ redis.call('SREM', KEYS[10], id)
 redis.call('HDEL', KEYS[8], id)
 redis.call('SADD', KEYS[12], id)
 redis.call('INCR', KEYS[13])
+redis.call('INCR', KEYS[14])
 local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local p = 1e9
 if #top > 0 then p = tonumber(top[2]) + 1 end
