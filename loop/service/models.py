@@ -22,6 +22,27 @@ from loop.storage import RedisStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+#: Asked right before a run writes anything: False when the run no longer holds
+#: its project's lock (it was paused past the lock's TTL and another run took over).
+Fence = Callable[[], bool]
+
+
+class Superseded(Exception):
+    """A run found, before writing, that a newer run took over: it writes nothing."""
+
+
+def _check(fence: Fence | None, what: str, pid: str) -> None:
+    if fence is not None and not fence():
+        raise Superseded(f"project {pid}: this {what} lost its lock while it ran (paused "
+                         "or frozen past the lock's TTL); a newer run took over, so it "
+                         "writes nothing")
+
+
+def _save(store: RedisStore, pid: str, name: str, proba: np.ndarray,
+          summary: dict[str, Any]) -> None:
+    if not store.save_model(pid, name, proba, summary):
+        raise Superseded(f"project {pid}: a {name} fitted on newer state is stored; this "
+                         "run's older one is not written")
 
 
 def text_features(store: RedisStore, st: State, build: bool = True) -> Any:
@@ -70,12 +91,15 @@ def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
 
 
 def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
-                progress: Progress | None = None) -> dict[str, Any]:
+                progress: Progress | None = None, fence: Fence | None = None,
+                ) -> dict[str, Any]:
     """The fast path after answers: refit the label model with all gold and re-rank
     the queue with it and the end model's last output (:func:`loop_step`).
 
     Appends a point to the metrics history (its ``id`` lets the end-model
-    retrain that follows fill in its score) and returns it.
+    retrain that follows fill in its score) and returns it. Raises
+    :class:`Superseded`, having written nothing, when ``fence`` says the run lost
+    its lock, or a label model of newer state is stored.
     """
     st = State(store, pid)
     X = text_features(store, st, build=False)
@@ -84,8 +108,8 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     last = store.model_summary(pid, "label_model") or {}
     out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
                     exclude=st.exclude(), checked=last.get("gold_check"))
-    store.save_proba(pid, "label_model", out.lm_proba)
-    store.save_model_summary(pid, "label_model", {
+    _check(fence, "recalibration", pid)
+    _save(store, pid, "label_model", out.lm_proba, {
         "accuracy": [None if not np.isfinite(a) else float(a)
                      for a in np.asarray(getattr(out.label_model, "accuracy_", []), float)],
         "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
@@ -113,14 +137,15 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
 
 
 def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
-                      point_id: str | None = None,
-                      progress: Progress | None = None) -> dict[str, Any]:
+                      point_id: str | None = None, progress: Progress | None = None,
+                      fence: Fence | None = None) -> dict[str, Any]:
     """The slow path: retrain the end model on the label model's newest soft labels
     plus gold (a gold row's weight kept as ``LabelingLoop`` keeps it,
     :func:`~loop.core.step.update_gold_weight`), then re-rank from the state as it
     is *after* training (answers that came in meanwhile count), and fill in the end
     model's score on metrics point ``point_id`` (default: the newest), or, when it
-    was trained on more gold than that point counts, on a point of its own."""
+    was trained on more gold than that point counts, on a point of its own.
+    :class:`Superseded` as for :func:`recalibrate`."""
     st = State(store, pid)
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None or lm.shape[0] != st.n:
@@ -135,8 +160,8 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                                            judge=st.random_gold)
     model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight)
     proba = model.predict_proba(X)
-    store.save_proba(pid, "end_model", proba)
-    store.save_model_summary(pid, "end_model", {
+    _check(fence, "end-model retrain", pid)
+    _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
         "fitted_at": time.time(), "state_version": st.version})
     if progress is not None:

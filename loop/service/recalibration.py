@@ -177,10 +177,18 @@ class Recalibrator:
         try:
             with KeepAlive(lock, self.owner):
                 since = s.since_recal(pid)
-                out = models.recalibrate(s, pid, self.queue_size, progress=progress)
+                out = models.recalibrate(s, pid, self.queue_size, progress=progress,
+                                         fence=lock.owned)
                 s.consume_since_recal(pid, since)
                 s.set_value(pid, "recal_status", {"ok_at": time.time(), "error": None})
                 s.clear_recal_requested(pid)
+        except models.Superseded as exc:
+            # the run that took over consumed these answers; any left are re-checked
+            log.warning("%s", exc)
+            out = {"skipped": True, "reason": str(exc)}
+            if self.policy.due(s.since_recal(pid), 0.0 if self.policy.seconds else None):
+                self.request(pid, after_run=True)
+            return out
         except Exception as exc:
             _record_failure(s, pid, "recal_status", exc)
             raise
@@ -225,8 +233,11 @@ class Recalibrator:
         try:
             with KeepAlive(lock, self.owner):
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
-                                               progress=progress)
+                                               progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
+        except models.Superseded as exc:
+            log.warning("%s", exc)
+            return {"skipped": True, "reason": str(exc)}
         except Exception as exc:
             _record_failure(s, pid, "end_model_status", exc)
             raise

@@ -135,6 +135,33 @@ class MatricesMixin(StoreBase):
         return sum(int(v) for v in self.r.hvals(self._k(pid, "L", str(version), "progress")))
 
     # -- probabilities and model summaries -----------------------------------------------------
+    def save_model(self, pid: str, name: str, proba: np.ndarray,
+                   summary: dict[str, Any]) -> bool:
+        """Store a model's probabilities and summary together, unless the stored
+        model was fitted on newer state (``summary["state_version"]``): a run that
+        was paused past its lock and resumed must not put its older model back.
+        True if stored."""
+        from redis.exceptions import WatchError
+
+        key = self._k(pid, "model", name)
+        data = np.ascontiguousarray(proba, np.float64).tobytes()
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    p.watch(key)
+                    raw = p.get(key)
+                    stored = json.loads(raw).get("state_version", -1) if raw else -1
+                    if int(stored) > int(summary["state_version"]):
+                        p.unwatch()
+                        return False
+                    p.multi()
+                    p.set(self._k(pid, "proba", name), data)
+                    p.set(key, json.dumps(summary))
+                    p.execute()
+                    return True
+                except WatchError:
+                    continue
+
     def save_proba(self, pid: str, name: str, proba: np.ndarray) -> None:
         self.r.set(self._k(pid, "proba", name),
                    np.ascontiguousarray(proba, np.float64).tobytes())

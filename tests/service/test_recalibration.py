@@ -178,6 +178,68 @@ def test_a_crashed_run_leaves_the_answers_due(store, client, ready, monkeypatch)
     assert r.answer_arrived(ready, 11) is not None  # the next answer asks again
 
 
+def test_a_run_frozen_past_its_lock_writes_nothing_over_the_run_that_took_over(
+        store, client, ready, monkeypatch):
+    """Operator trial: a recalibration's process SIGSTOPped past the lock's TTL, then
+    SIGCONTed, put its n_gold 30 label model over the n_gold 70 one of the run that
+    took over, and drove the answers-since counter to -10."""
+    from loop.service import models
+
+    jobs: list = []
+    frozen, other = _recal(store, jobs), _recal(store, [])
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)
+    real = models.loop_step
+    history = len(store.metrics_history(ready))
+
+    def freeze(*a, **kw):
+        out = real(*a, **kw)  # fitted on 10 answers; then the process is frozen:
+        store.r.delete(store._k(ready, "lock", "recal"))  # its lock expires,
+        answer_n(client, ready, tok, 10, 1)  # answers come in, another run takes over
+        monkeypatch.setattr(models, "loop_step", real)
+        assert other.run(ready)["n_gold"] == 20
+        return out  # ... and the frozen one resumes
+
+    monkeypatch.setattr(models, "loop_step", freeze)
+    out = frozen.run(ready)
+    assert out["skipped"] and "lost its lock" in out["reason"]
+    assert store.model_summary(ready, "label_model")["n_gold"] == 20
+    assert store.since_recal(ready) == 0
+    assert [h["n_gold"] for h in store.metrics_history(ready)[history:]] == [20]
+    assert store.get_value(ready, "recal_status")["error"] is None  # not a failure
+
+    # the store's own fence: a model of older state never replaces a newer one
+    summary = store.model_summary(ready, "label_model")
+    proba = store.load_proba(ready, "label_model", 2)
+    older = {**summary, "n_gold": 10, "state_version": summary["state_version"] - 1}
+    assert not store.save_model(ready, "label_model", proba * 0 + 0.5, older)
+    assert store.model_summary(ready, "label_model") == summary
+    assert (store.load_proba(ready, "label_model", 2) == proba).all()
+
+
+def test_an_end_model_retrain_frozen_past_its_lock_writes_nothing(store, client, ready,
+                                                                   monkeypatch):
+    from loop.service import models
+
+    frozen, other = _recal(store, []), _recal(store, [])
+    tok = annotator_token(client, ready, "a")
+    real = models.fit_end_model
+
+    def freeze(*a, **kw):
+        out = real(*a, **kw)  # trained without gold; frozen past its lock's TTL
+        store.r.delete(store._k(ready, "lock", "end_model"))
+        answer_n(client, ready, tok, 10, 1)
+        monkeypatch.setattr(models, "fit_end_model", real)
+        models.recalibrate(store, ready, 30)
+        assert other.run_end_model(ready, wait=True)["n_gold"] == 10
+        return out
+
+    monkeypatch.setattr(models, "fit_end_model", freeze)
+    out = frozen.run_end_model(ready, wait=True)
+    assert out["skipped"] and "lost its lock" in out["reason"]
+    assert store.model_summary(ready, "end_model")["n_gold"] == 10
+
+
 def test_a_dead_holders_lock_is_taken_over(store, ready):
     """A holder that stops extending its lock (kill -9) is dead after a third of
     the TTL plus slack; a new run waits the rest of the TTL and takes over."""
