@@ -284,7 +284,12 @@ class LoopWorker(Worker):
                 p.execute()
 
     def _beat_once(self) -> None:
-        self.connection.set(alive_key(self.name), "1", ex=self.liveness_ttl)
+        # the set too, not only at start: after Redis lost its data (restored
+        # without it, flushed) a worker must still be counted and judged by its key
+        with self.connection.pipeline() as p:
+            p.set(alive_key(self.name), "1", ex=self.liveness_ttl)
+            p.sadd(WORKERS_KEY, self.name)
+            p.execute()
 
     def _beat(self, stop: threading.Event) -> None:
         while not stop.wait(self.beat_every):

@@ -1,7 +1,9 @@
 """Projects and annotators.
 
 * ``loop:projects`` set of ids, ``loop:project:<pid>`` JSON (never modified after
-  creation, so cached per process); ``<p>:guidelines`` the labeling guidelines;
+  creation, so cached per process for a few seconds: long enough to spare the
+  reads of one request, short enough that a project whose data Redis lost stops
+  answering); ``<p>:guidelines`` the labeling guidelines;
 * ``loop:tokens`` hash SHA-256(token) -> ``{project, name}``: tokens are stored
   hashed (they are 192-bit random strings, so a plain hash is enough), shown once;
 * ``<p>:annotators`` hash name -> ``{token_hash, created_at}``. Adding a name again
@@ -34,10 +36,14 @@ class ProjectsMixin(StoreBase):
     #: How long a token lookup is cached in this process (seconds): a revoked
     #: token stops working within this time in every web worker.
     token_cache_seconds: float = 2.0
+    #: How long a project record is cached in this process (seconds). Records never
+    #: change, but Redis may lose them (a flush, a restore without its data): then
+    #: the project is a 404 within this time, not served from memory for ever.
+    project_cache_seconds: float = 2.0
 
     def __init__(self, client: Any) -> None:
         super().__init__(client)
-        self._projects: dict[str, dict[str, Any]] = {}
+        self._projects: dict[str, tuple[float, dict[str, Any]]] = {}
         self._tokens: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     def create_project(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -50,15 +56,17 @@ class ProjectsMixin(StoreBase):
         return project
 
     def get_project(self, pid: str) -> dict[str, Any]:
-        """The project record (cached per process: records are never modified)."""
+        """The project record (cached per process for :attr:`project_cache_seconds`)."""
         cached = self._projects.get(pid)
-        if cached is not None:
-            return dict(cached)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.project_cache_seconds:
+            return dict(cached[1])
         raw = self.r.get(f"loop:project:{pid}") if _plain(pid) else None
         if raw is None:
+            self._projects.pop(pid, None)
             raise ProjectNotFound(f"no project {pid!r}")
         project = dict(json.loads(raw))
-        self._projects[pid] = project
+        self._projects[pid] = (now, project)
         return dict(project)
 
     def list_projects(self) -> list[dict[str, Any]]:

@@ -328,3 +328,20 @@ def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
     assert r.status_code == 400 and r.json["error"] == "body is not valid JSON"
     r = client.post(url, headers=auth(), json=["a"])
     assert r.status_code == 400 and r.json["error"] == "body must be a JSON object"
+
+
+def test_a_project_redis_lost_is_a_404_not_served_from_memory(app, client, project, rconn):
+    """Operator trial: after a FLUSHALL the web processes kept answering for the
+    project from their cache (200, zero metrics) and an upload wrote keys for it."""
+    import time
+
+    app.extensions["loop"]["store"].project_cache_seconds = 0.2
+    assert client.get(f"/api/projects/{project}", headers=auth()).status_code == 200
+    rconn.delete(f"loop:project:{project}")  # what a FLUSHALL does to it
+    rconn.srem("loop:projects", project)
+    time.sleep(0.3)
+    assert client.get(f"/api/projects/{project}", headers=auth()).status_code == 404
+    before = set(rconn.keys(f"loop:p:{project}:*"))
+    r = _upload(client, project, b"CONTENT\nhello\n")
+    assert r.status_code == 404 and "no project" in r.json["error"]
+    assert set(rconn.keys(f"loop:p:{project}:*")) == before  # nothing written

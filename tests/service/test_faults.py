@@ -384,3 +384,17 @@ def test_a_worker_told_to_stop_mid_job_stops_when_the_job_ends(rconn, workers):
     log = (workers.tmp / "w1.log").read_text()
     after = log[log.index("warm shut down requested"):]
     assert "Scheduler for loop started" not in after, after
+
+
+def test_a_worker_is_counted_again_after_redis_lost_its_data(rconn, workers):
+    """Operator trial: after a FLUSHALL (or Redis restored without its data) the
+    workers were reported as 0 and never judged dead, since the set of workers was
+    written only when one started."""
+    from loop.service.worker import WORKERS_KEY, alive_key, alive_workers
+
+    workers.start("w-flushed")
+    assert _wait(lambda: alive_workers(rconn) == 1, timeout=30)
+    rconn.delete(WORKERS_KEY, alive_key("w-flushed"))  # what a FLUSHALL leaves of them
+    assert alive_workers(rconn) == 0
+    assert _wait(lambda: alive_workers(rconn) == 1, timeout=10)  # its next beat
+    assert rconn.sismember(WORKERS_KEY, "w-flushed")
