@@ -15,7 +15,9 @@ from typing import Any
 
 import redis
 
-SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always"}
+SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always",
+                 # full, it refuses writes (a 503 that says so); it never evicts data
+                 "maxmemory-policy": "noeviction"}
 
 
 @dataclass

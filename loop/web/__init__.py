@@ -79,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return jsonify({"error": exc.description or exc.name}), exc.code
 
     from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import ResponseError
     from redis.exceptions import TimeoutError as RedisTimeout
 
     @app.errorhandler(RedisDown)
@@ -90,6 +91,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         resp = jsonify({"error": f"the database is unavailable ({type(exc).__name__}); "
                                  "retry in a moment (a repeated answer is stored once)"})
         resp.headers["Retry-After"] = "1"
+        return resp, 503
+
+    @app.errorhandler(ResponseError)
+    def redis_refused(exc: ResponseError) -> Any:
+        if "OOM" not in str(exc):  # a bug of ours: as any other
+            return unexpected(exc)
+        # maxmemory reached: Redis refuses every write that would add memory (an
+        # answer's script refuses before its first write); the client may retry
+        log.error("Redis is out of memory: %s", exc)
+        resp = jsonify({"error": "the database is full (Redis reached its maxmemory): "
+                                 "nothing was stored; an operator must free memory or raise "
+                                 "maxmemory, then retry"})
+        resp.headers["Retry-After"] = "30"
         return resp, 503
 
     @app.errorhandler(Exception)
@@ -113,9 +127,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         try:
             alive = alive_workers(conn.client)
+            mem = conn.client.info("memory")
         except Exception as exc:  # Redis down: say so, with 503
             return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
                             "workers": None}), 503
+        cap = int(mem.get("maxmemory") or 0)
+        if cap and int(mem.get("used_memory") or 0) >= 0.95 * cap:
+            # writes are (or are about to be) refused: answers, the loop's models
+            return jsonify({"ok": False, "redis": f"full: {mem.get('used_memory_human')} "
+                            f"of maxmemory {mem.get('maxmemory_human')}",
+                            "workers": alive}), 503
         return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)

@@ -398,3 +398,29 @@ def test_a_worker_is_counted_again_after_redis_lost_its_data(rconn, workers):
     assert alive_workers(rconn) == 0
     assert _wait(lambda: alive_workers(rconn) == 1, timeout=10)  # its next beat
     assert rconn.sismember(WORKERS_KEY, "w-flushed")
+
+
+def test_a_full_redis_is_a_503_that_says_so_and_loses_nothing(client, rconn, store,
+                                                               project):
+    """Operator trial: with Redis at its maxmemory, answers got a bare 500."""
+    from svc_helpers import annotator_token, prepare_project
+
+    pid = prepare_project(store, client, project)
+    tok = annotator_token(client, pid, "a")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
+    used = int(rconn.info("memory")["used_memory"])
+    rconn.config_set("maxmemory", used)  # full: every write that adds memory is refused
+    try:
+        r = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(tok), json={
+            "item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]})
+        assert r.status_code == 503, r.json
+        assert "database is full" in r.json["error"] and r.headers["Retry-After"]
+        assert store.gold(pid) == {}  # refused, not half-stored
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json["redis"].startswith("full")
+    finally:
+        rconn.config_set("maxmemory", 0)
+    r = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(tok), json={
+        "item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]})
+    assert r.status_code == 200, r.json  # the retry the message asks for
+    assert list(store.gold(pid)) == [got["item"]["id"]]

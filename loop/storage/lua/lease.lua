@@ -44,11 +44,13 @@ end
 
 local function lease(id, priority)
   local exp = now + ttl
-  redis.call('ZREM', KEYS[1], id)
+  -- the writes a full Redis refuses (maxmemory) first, the removal last: a refused
+  -- lease leaves the item where it was, not out of the queue and unleased
   redis.call('ZADD', KEYS[2], exp, id)
   redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = me,
     priority = priority, expires_at = exp}))
   redis.call('ZADD', KEYS[13], exp, id)
+  redis.call('ZREM', KEYS[1], id)
   return payload(id, ARGV[3], exp)
 end
 
