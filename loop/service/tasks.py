@@ -156,7 +156,9 @@ def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bo
 
 def refill_queue(pid: str, size: int) -> dict[str, Any]:
     """Re-rank the queue with the stored probabilities (no model fit)."""
-    return models.refill(RedisStore(_job().connection), pid, size)
+    store = RedisStore(_job().connection)
+    store.clear_flag(pid, "refill_pending")  # a short queue from now on asks again
+    return models.refill(store, pid, size)
 
 
 def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:

@@ -371,6 +371,12 @@ def export(pid: str) -> Any:
 
 
 # -- the expert queue --------------------------------------------------------------------------
+#: Seconds a refill stays asked for: until its job starts (it clears the flag), or
+#: this long if the job is lost. (5 s, as it was, let busy or frozen workers collect
+#: a refill job every 5 s per project.)
+REFILL_PENDING_TTL = 60.0
+
+
 @bp.post("/projects/<pid>/queue/next")
 @annotator_required
 def queue_next(pid: str) -> Any:
@@ -384,7 +390,7 @@ def queue_next(pid: str) -> Any:
     # in random order and there is nothing to rank with.)
     if (out is not None and queued < s.low_water and out["remaining"] > queued
             and store.model_summary(pid, "label_model") is not None
-            and store.set_flag(pid, "refill_pending", 5)):
+            and store.set_flag(pid, "refill_pending", REFILL_PENDING_TTL)):
         jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
                           meta={"type": "refill_queue", "project": pid, "auto": True},
                           job_timeout=600)

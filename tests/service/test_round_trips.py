@@ -139,9 +139,11 @@ def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
     q = Queue("loop", connection=rconn)
     refills = [j for j in q.get_jobs() if j.func_name == "loop.service.tasks.refill_queue"]
     assert len(refills) == 1  # coalesced
+    assert store.flag_ttl(ready, "refill_pending") > 30  # until the job starts
     assert store.queue_size(ready) == 10
     run_burst(rconn)  # the refill (30) and the recalibration the answers triggered (60)
     assert store.queue_size(ready) >= 30
+    assert not store.has_flag(ready, "refill_pending")  # the next short queue asks again
     gold = set(store.gold(ready))
     queued = set(store.queued_ids(ready))
     assert not queued & gold and not queued & store.eval_ids(ready)
