@@ -165,7 +165,8 @@ class QueueMixin(StoreBase):
         for iid, prio, reason in ranking:
             args += [iid, prio, reason]
         return bool(self.scripts.replace_queue(
-            [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version")],
+            [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version"),
+             k(pid, "done"), k(pid, "leasez")],
             args))
 
     # -- reads ---------------------------------------------------------------------------

@@ -50,6 +50,25 @@ def test_next_answer_and_me(client, ready):
     assert me["remaining"] == N_QUEUEABLE - 1  # unlabeled items, not the queue length
 
 
+def test_a_ranking_leaves_out_items_answered_or_leased_since_its_state_was_read(
+        client, store, ready):
+    """Operator trial: after answers raced a recalibration, answered items were back
+    in the ranked queue (leasing skipped them, but the queue's length counted them)."""
+    from loop.service.state import State
+
+    st = State(store, ready)  # a recalibration reads the state ...
+    ranked = store.queued_ids(ready)
+    tok = annotator_token(client, ready, "racer")
+    answered = _next(client, ready, tok)  # ... answers and leases come in meanwhile ...
+    assert _answer(client, ready, tok, answered, "spam").status_code == 200
+    leased = _next(client, ready, tok)
+    ranking = [(iid, float(len(ranked) - i), "model_uncertain") for i, iid in enumerate(ranked)]
+    assert store.replace_queue(ready, ranking, st.version + 2)  # ... and it publishes
+    queued = set(store.queued_ids(ready))
+    assert answered["item"]["id"] not in queued and leased["item"]["id"] not in queued
+    assert len(queued) == len(ranked) - 2
+
+
 def test_double_submission_is_stored_once(client, store, ready):
     tok = annotator_token(client, ready, "bob")
     got = _next(client, ready, tok)

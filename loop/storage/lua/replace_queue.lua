@@ -1,17 +1,22 @@
 -- Swap in a new ranking, unless the queue holds one made from newer state.
--- KEYS: 1 queue, 2 reason, 3 pending, 4 queue:version
+-- KEYS: 1 queue, 2 reason, 3 pending, 4 queue:version, 5 done, 6 leasez
 -- ARGV: 1 state version the ranking was made from, then triples id, priority, reason
 -- Items that still need answers (k > 1, in pending) are merged in at their
--- priority. Returns 1 if replaced, 0 if a newer ranking is already there.
+-- priority. Items answered or leased since the ranking's state was read are left
+-- out (leasing would skip them, but the queue's length would count them).
+-- Returns 1 if replaced, 0 if a newer ranking is already there.
 local cur = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if tonumber(ARGV[1]) < cur then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 local z, h = {}, {}
 for i = 2, #ARGV, 3 do
-  z[#z + 1] = ARGV[i + 1]
-  z[#z + 1] = ARGV[i]
-  h[#h + 1] = ARGV[i]
-  h[#h + 1] = ARGV[i + 2]
+  if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 0
+      and not redis.call('ZSCORE', KEYS[6], ARGV[i]) then
+    z[#z + 1] = ARGV[i + 1]
+    z[#z + 1] = ARGV[i]
+    h[#h + 1] = ARGV[i]
+    h[#h + 1] = ARGV[i + 2]
+  end
   if #z >= 2000 then
     redis.call('ZADD', KEYS[1], unpack(z))
     redis.call('HSET', KEYS[2], unpack(h))
