@@ -90,15 +90,22 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     assert page.locator(".label-btn").first.is_visible()
 
 
-def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
-        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+def _label_with_next_ready(live: LiveServer, page: Any, pid: str, name: str) -> str:
+    """A new annotator ``name`` on the labeling page, an item shown and the next one
+    prefetched; returns their token."""
     from loop.demo.client import add_annotator
 
-    pid = demo_project["pid"]
-    token = add_annotator(live.admin, pid, "quick")
+    token = add_annotator(live.admin, pid, name)
     sign_in(page, live.url, token, pid)
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null "
                            "&& window.loopLabel.readyCount() >= 1")
+    return str(token)
+
+
+def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "quick")
     held: list[Any] = []
     release = False
 
@@ -131,14 +138,10 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
 
 def test_closing_the_tab_with_an_answer_unsent_asks_first(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
-    from loop.demo.client import add_annotator
-
     pid = demo_project["pid"]
-    token = add_annotator(live.admin, pid, "leaver")
-    sign_in(page, live.url, token, pid)
-    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null "
-                           "&& window.loopLabel.readyCount() >= 1")
+    token = _label_with_next_ready(live, page, pid, "leaver")
     held: list[Any] = []
+
     def hold(route: Any) -> None:  # the answer is on its way, not back
         held.append(route)
 
