@@ -49,7 +49,9 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
     )
 
 
-def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
+def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows of a file and the line each starts on (a CSV's header is line 1, a
+    quoted text may span lines; blank JSON lines are skipped)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,7 +64,11 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
         csv.field_size_limit(max(csv.field_size_limit(), len(text)))
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-            rows = list(reader)
+            rows, lines, last = [], [], 1
+            for r in reader:
+                rows.append(r)
+                lines.append(last + 1)
+                last = reader.line_num
         except csv.Error as exc:
             raise BadUpload(f"malformed CSV: {exc}") from None
         if not reader.fieldnames:
@@ -71,11 +77,11 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
         if twice:  # csv.DictReader keeps the last of them, silently
             raise BadUpload(f"CSV header names {', '.join(map(repr, twice))} more than once; "
                             "give every column its own name")
-        for n, r in enumerate(rows, start=2):
+        for n, r in zip(lines, rows, strict=True):
             if None in r or any(v is None for v in r.values()):
                 raise BadUpload(f"CSV line {n}: wrong number of fields")
-        return rows
-    rows = []
+        return rows, lines
+    rows, lines = [], []
     # lines end at \n only: JSON strings may hold U+2028, U+2029 and U+0085 raw
     # (json.dumps(ensure_ascii=False) writes them so), which str.splitlines splits at
     for n, line in enumerate(text.split("\n"), start=1):
@@ -99,7 +105,8 @@ def _rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
             raise BadUpload(f"JSONL line {n}: {bad} is half of a UTF-16 surrogate pair, not "
                             "a character; write the whole pair or the character itself")
         rows.append(obj)
-    return rows
+        lines.append(n)
+    return rows, lines
 
 
 def parse_items(
@@ -117,7 +124,7 @@ def parse_items(
     """Validate an upload; ``gold_field`` values may be label names or indices."""
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(max_bytes)  # len(data) may be a cut: do not quote it
-    rows = _rows(data, fmt)
+    rows, lines = _rows(data, fmt)
     if not rows:
         raise BadUpload("file has no items")
     if max_items is not None and len(rows) > max_items:
@@ -141,38 +148,39 @@ def parse_items(
         if len(problems) < MAX_ROW_ERRORS:
             problems.append(msg)
 
-    for n, r in enumerate(rows, start=1):
+    for n, (r, line) in enumerate(zip(rows, lines, strict=True), start=1):
+        at_n = f"item {n} (line {line})"  # the n-th item, where the file shows it
         if id_field is None:
             iid = str(first_row + n - 1)
         else:
             raw = r.get(id_field)
             if raw is not None and (isinstance(raw, bool) or not isinstance(raw, str | int)):
-                bad(f"item {n}: id field {id_field!r} must be a string or an integer, "
+                bad(f"{at_n}: id field {id_field!r} must be a string or an integer, "
                     f"got {type(raw).__name__}")
                 continue
             # surrounding spaces never tell two items apart (a CSV's "1, text")
             iid = "" if raw is None else str(raw).strip()
             if not iid:
-                bad(f"item {n}: empty id field {id_field!r}")
+                bad(f"{at_n}: empty id field {id_field!r}")
                 continue
             odd = hidden_char(iid)
             if odd is not None:
-                bad(f"item {n}: id {iid!r} holds the control or invisible character "
+                bad(f"{at_n}: id {iid!r} holds the control or invisible character "
                     f"{odd}; ids are shown in URLs, exports and the labeling page")
                 continue
         if iid in seen:
-            bad(f"item {n}: duplicate id {iid!r}")
+            bad(f"{at_n}: duplicate id {iid!r}")
             continue
         seen.add(iid)
         text = r.get(text_field)
         if not isinstance(text, str):
-            bad(f"item {n}: text field {text_field!r} must be a string")
+            bad(f"{at_n}: text field {text_field!r} must be a string")
             continue
         if not text.strip():
             # nothing for an expert to read or a rule to match: almost always a
             # broken row (a shifted column, a stray line)
             at = f" (id {iid!r})" if id_field is not None else ""
-            bad(f"item {n}{at}: text field {text_field!r} is empty; fill it or leave the "
+            bad(f"{at_n}{at}: text field {text_field!r} is empty; fill it or leave the "
                 "row out")
             continue
         fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
@@ -187,7 +195,7 @@ def parse_items(
             elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
                 gold[iid] = int(gs)
             else:
-                bad(f"item {n}: gold label {g!r} is not one of {labels}")
+                bad(f"{at_n}: gold label {g!r} is not one of {labels}")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         raise BadUpload(f"{problems[0]}; {n_problems} problem(s) in the file{more}, "
@@ -198,7 +206,7 @@ def parse_items(
 def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
     """The columns and first ``n`` rows of a file, for picking the id, text and gold
     columns before an upload (no validation of the rows)."""
-    rows = _rows(data, fmt)
+    rows, _ = _rows(data, fmt)
     cols: list[str] = []
     for r in rows[:50]:
         cols += [c for c in r if c not in cols]

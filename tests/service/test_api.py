@@ -133,6 +133,14 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         assert r.json["error"], data
         if data in (b"CONTENT,x\nhi,1\n  ,2\n", b'{"CONTENT": ""}\n'):
             assert "is empty; fill it or leave the row out" in r.json["error"]
+    # a problem says which item and where the file shows it: the header is line 1, a
+    # quoted text may span lines, blank JSON lines are skipped
+    for data, ctype, where in [
+            (b'CONTENT,x\n"two\nlines",1\n  ,2\n', "text/csv", "item 2 (line 4)"),
+            (b'{"CONTENT": "a"}\n\n{"CONTENT": " "}\n', "application/x-ndjson",
+             "item 2 (line 3)")]:
+        r = _upload(client, project, data, ctype)
+        assert r.json["error"].startswith(where + ": text field"), r.json
         if b"ud800" in data:
             assert "\\ud800 is half of a UTF-16 surrogate pair" in r.json["error"], r.json
         if b"u200b" in data:
