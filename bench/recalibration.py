@@ -85,7 +85,7 @@ def instrument(timer: Timer) -> None:
               "uploaded_gold", "load_proba", "get_project", "rows_of", "ids_at", "n_items",
               "uploaded_gold_of", "load_features"):
         timer.wrap(RedisStore, m, f"redis read: {m}")
-    for m in ("save_proba", "save_model_summary", "replace_queue", "add_audit", "append_metric",
+    for m in ("save_model", "replace_queue", "add_audit", "append_metric",
               "set_value", "save_features", "update_metric"):
         timer.wrap(RedisStore, m, f"redis write: {m}")
     timer.wrap(label_model.LabelModel, "fit", "label model: fit")

@@ -9,7 +9,8 @@
   the LF errors of each chunk, ``<p>:L:<version>:progress`` rows done per chunk.
 * ``<p>:proba:<name>`` float64 bytes (n_items x n_classes) of ``label_model`` and
   ``end_model``; ``<p>:model:<name>`` JSON summary of the fitted model (no pickles:
-  nothing in Redis is ever executed);
+  nothing in Redis is ever executed); the two are written together, and never over
+  a model fitted on newer state (``save_model``);
 * ``<p>:features`` TF-IDF matrix of every item (float32 CSR ``.npz`` bytes) and
   ``<p>:features:version`` the item count it was built for.
 """
@@ -162,16 +163,9 @@ class MatricesMixin(StoreBase):
                 except WatchError:
                     continue
 
-    def save_proba(self, pid: str, name: str, proba: np.ndarray) -> None:
-        self.r.set(self._k(pid, "proba", name),
-                   np.ascontiguousarray(proba, np.float64).tobytes())
-
     def load_proba(self, pid: str, name: str, k: int) -> np.ndarray | None:
         raw = self.r.get(self._k(pid, "proba", name))
         return None if raw is None else np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
-
-    def save_model_summary(self, pid: str, name: str, summary: dict[str, Any]) -> None:
-        self.r.set(self._k(pid, "model", name), json.dumps(summary))
 
     def model_summary(self, pid: str, name: str) -> dict[str, Any] | None:
         raw = self.r.get(self._k(pid, "model", name))
