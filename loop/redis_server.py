@@ -47,3 +47,16 @@ def connect(url: str | None = None, data_dir: str = "var/redis") -> Connection:
                              serverconfig=dict(SERVER_CONFIG))
     sock = server.socket_file
     return Connection(redis.Redis(unix_socket_path=sock), f"unix://{sock}", server)
+
+
+def memory_full(client: Any, share: float = 0.95) -> str | None:
+    """``"<used> of maxmemory <cap>"`` when Redis uses ``share`` of its
+    ``maxmemory`` or more, else None. At its maxmemory Redis refuses every write
+    that adds memory (answers, heartbeats, models); its use moves as clients come
+    and go, so a little short of it counts as full. Raises what the client raises
+    when Redis does not answer."""
+    mem = client.info("memory")
+    cap = int(mem.get("maxmemory") or 0)
+    if cap and int(mem.get("used_memory") or 0) >= share * cap:
+        return f"{mem.get('used_memory_human')} of maxmemory {mem.get('maxmemory_human')}"
+    return None

@@ -5,7 +5,10 @@
 * A child that dies is started again (a worker, the gunicorn master, the embedded
   Redis on the same data directory and socket: its append-only file holds every
   acknowledged answer). One that dies more than :attr:`Supervisor.max_restarts`
-  times in a minute stops the service with a message saying which.
+  times in a minute stops the service with a message saying which. While Redis
+  is (nearly) full, a worker dies of its refused heartbeats: it is started again
+  every few seconds without counting, since giving up would stop the web app and
+  the very Redis whose maxmemory an operator must raise.
 * Ctrl-C or SIGTERM stops everything within :attr:`Supervisor.stop_timeout`
   seconds (the web server first, then the workers, Redis last), frees the port
   and returns 0 after printing "stopped".
@@ -52,6 +55,9 @@ class Child:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     deaths: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    #: Not restarted before this (monotonic s): with Redis full, it is tried again
+    #: every few seconds, its deaths not counted; 0 otherwise.
+    not_before: float = 0.0
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.cmd, env=self.env, start_new_session=True,
@@ -99,6 +105,8 @@ class Supervisor:
     max_restarts = 5
     #: Seconds within which :meth:`stop` has every process gone.
     stop_timeout = 8.0
+    #: Seconds between looks for room in a full Redis before a dead child restarts.
+    full_retry_seconds = 5.0
 
     def __init__(self, data_dir: str = "var", redis_url: str = "", workers: int = 2,
                  host: str = "127.0.0.1", port: int = 8000, web_workers: int | None = None,
@@ -169,6 +177,24 @@ class Supervisor:
                 continue
             code = None if child.proc is None else child.proc.returncode
             now = time.monotonic()
+            if now < child.not_before:
+                continue
+            full = self._redis_full() if child.name != "redis" else None
+            if full:
+                # (nearly) full, a worker cannot write its heartbeats: its deaths are
+                # not counted, or the service would give up and stop the web app and
+                # the Redis where an operator raises maxmemory; it is tried again
+                # every few seconds instead
+                if not child.not_before:
+                    say(f"{child.name} exited (code {code}) with Redis full ({full}): "
+                        "raise its maxmemory (CONFIG SET maxmemory) or free memory; "
+                        f"starting it every {self.full_retry_seconds:.0f} s meanwhile")
+                child.not_before = now + self.full_retry_seconds
+                child.signal_group(signal.SIGKILL)
+                child.start()
+                restarted.append(child.name)
+                continue
+            child.not_before = 0.0
             child.deaths.append(now)
             recent = [t for t in child.deaths if now - t < 60]
             if len(recent) > self.max_restarts:
@@ -184,6 +210,21 @@ class Supervisor:
         if restarted:
             self._write_state()
         return restarted
+
+    def _redis_full(self) -> str | None:
+        """Whether the service's Redis uses 95% of its maxmemory or more (None if
+        not, or if it does not answer): :func:`~loop.redis_server.memory_full`."""
+        import redis
+
+        from loop.redis_server import memory_full
+
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+        try:
+            return memory_full(client)
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            client.close()
 
     def _write_state(self) -> None:
         state = {"pid": os.getpid(), "url": self.url, "redis_url": self.redis_url,

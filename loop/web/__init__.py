@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
 
-    from loop.redis_server import connect
+    from loop.redis_server import connect, memory_full
     from loop.service.jobs import enqueue_task
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
@@ -79,7 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return jsonify({"error": exc.description or exc.name}), exc.code
 
     from redis.exceptions import ConnectionError as RedisDown
-    from redis.exceptions import ResponseError
+    from redis.exceptions import OutOfMemoryError, ResponseError
     from redis.exceptions import TimeoutError as RedisTimeout
 
     @app.errorhandler(RedisDown)
@@ -95,8 +95,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(ResponseError)
     def redis_refused(exc: ResponseError) -> Any:
-        if "OOM" not in str(exc):  # a bug of ours: as any other
-            return unexpected(exc)
+        # redis-py raises OutOfMemoryError for a command; inside a script it is a
+        # ResponseError naming OOM
+        if not isinstance(exc, OutOfMemoryError) and "OOM" not in str(exc):
+            return unexpected(exc)  # a bug of ours: as any other
         # maxmemory reached: Redis refuses every write that would add memory (an
         # answer's script refuses before its first write); the client may retry
         log.error("Redis is out of memory: %s", exc)
@@ -127,16 +129,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         try:
             alive = alive_workers(conn.client)
-            mem = conn.client.info("memory")
+            full = memory_full(conn.client)
         except Exception as exc:  # Redis down: say so, with 503
             return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
                             "workers": None}), 503
-        cap = int(mem.get("maxmemory") or 0)
-        if cap and int(mem.get("used_memory") or 0) >= 0.95 * cap:
-            # writes are (or are about to be) refused: answers, the loop's models
-            return jsonify({"ok": False, "redis": f"full: {mem.get('used_memory_human')} "
-                            f"of maxmemory {mem.get('maxmemory_human')}",
-                            "workers": alive}), 503
+        if full:  # writes are refused: answers, the loop's models
+            return jsonify({"ok": False, "redis": f"full: {full}", "workers": alive}), 503
         return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)

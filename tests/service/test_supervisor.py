@@ -168,3 +168,46 @@ def test_kill_9_of_serve_itself_takes_its_children_along(tmp_path):
         serve.kill()
         serve.wait()
     assert _wait(lambda: not [p for p in children.values() if _alive(p)], 10)
+
+
+@pytest.mark.slow
+def test_a_full_redis_keeps_the_service_up_until_there_is_room(tmp_path):
+    """Operator trial: Redis at its maxmemory refused the workers' heartbeats; each
+    worker died 6 times within a minute and the supervisor stopped everything, the
+    Redis where maxmemory must be raised included."""
+    import redis
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
+    env.pop("LOOP_REDIS_URL")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
+                                  str(port), "--data-dir", str(tmp_path / "var"),
+                                  "--workers", "1", "--web-workers", "1"], env=env,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    r = redis.Redis(unix_socket_path=str(tmp_path / "var" / "redis" / "redis.sock"))
+    try:
+        assert _wait(lambda: (_health(base) or {}).get("workers") == 1, 60), "not up"
+        # below what it holds (a tiny Redis's use moves by more than 5% as clients come
+        # and go; a real one at its cap does not)
+        r.config_set("maxmemory", int(0.9 * r.info("memory")["used_memory"]))
+        assert _wait(lambda: "with Redis full" in log.read_text(), 90), log.read_text()
+        time.sleep(20)  # past where 6 deaths in a minute stopped everything
+        assert serve.poll() is None, log.read_text()
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+            raise AssertionError("healthz said ok with Redis full")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and json.load(e)["redis"].startswith("full")
+        r.config_set("maxmemory", 0)  # the operator makes room
+        assert _wait(lambda: (_health(base) or {}).get("workers") == 1, 60), log.read_text()
+        assert "Stopping" not in log.read_text()
+    finally:
+        try:
+            r.config_set("maxmemory", 0)
+        except redis.RedisError:
+            pass
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=30)
