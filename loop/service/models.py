@@ -98,8 +98,10 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
 
     Appends a point to the metrics history (its ``id`` lets the end-model
     retrain that follows fill in its score) and returns it. Raises
-    :class:`Superseded`, having written nothing, when ``fence`` says the run lost
-    its lock, or a label model of newer state is stored.
+    :class:`Superseded` when ``fence`` says the run lost its lock (asked before
+    the model and before the point are written), or a label model of newer state
+    is stored: a stale run writes nothing, or no more than its model, which was
+    then still the newest.
     """
     st = State(store, pid)
     X = text_features(store, st, build=False)
@@ -124,6 +126,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     # point), and an older model's score is not shown at a gold count it never saw
     trained_at = (store.model_summary(pid, "end_model") or {}).get("n_gold")
     em_score = st.eval_score(em) if em is not None and trained_at == st.n_gold else None
+    _check(fence, "recalibration", pid)  # paused after its model: no stale point either
     point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
              # where an LF votes: the export's labels there (see State.eval_covered)
              "label_model": st.eval_score(out.lm_proba, covered_only=True),
@@ -173,6 +176,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X, exclude=now.exclude())
     queued = publish_ranking(store, now, sel)
     score = st.eval_score(proba)
+    _check(fence, "end-model retrain", pid)
     hist = store.metrics_history(pid)
     point = next((h for h in hist if h.get("id") == point_id), None) if point_id else (
         hist[-1] if hist else None)

@@ -179,7 +179,10 @@ class Recalibrator:
                 since = s.since_recal(pid)
                 out = models.recalibrate(s, pid, self.queue_size, progress=progress,
                                          fence=lock.owned)
-                s.consume_since_recal(pid, since)
+                if not s.consume_since_recal(pid, since, lock=lock):
+                    raise models.Superseded(f"project {pid}: this recalibration lost its "
+                                            "lock at its end; the run that took over counts "
+                                            "its answers")
                 s.set_value(pid, "recal_status", {"ok_at": time.time(), "error": None})
                 s.clear_recal_requested(pid)
         except models.Superseded as exc:

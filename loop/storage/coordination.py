@@ -84,10 +84,30 @@ class CoordinationMixin(StoreBase):
     def since_recal(self, pid: str) -> int:
         return int(self.r.get(self._k(pid, "since_recal")) or 0)
 
-    def consume_since_recal(self, pid: str, n: int) -> None:
-        """Subtract the ``n`` answers a successful recalibration took in."""
-        if n > 0:
-            self.r.decrby(self._k(pid, "since_recal"), n)
+    def consume_since_recal(self, pid: str, n: int, lock: Any = None) -> bool:
+        """Subtract the ``n`` answers a successful recalibration took in; with
+        ``lock``, only while that lock is still held (a run paused past it has had
+        its answers taken in by the run that took over). True if subtracted."""
+        if n <= 0:
+            return True
+        key = self._k(pid, "since_recal")
+        if lock is None:
+            self.r.decrby(key, n)
+            return True
+        from redis.exceptions import WatchError
+
+        with self.r.pipeline(transaction=True) as p:
+            try:
+                p.watch(lock.name)
+                if p.get(lock.name) != lock.local.token:
+                    p.unwatch()
+                    return False
+                p.multi()
+                p.decrby(key, n)
+                p.execute()
+                return True
+            except WatchError:  # the lock changed hands meanwhile
+                return False
 
 
 #: Hash: lock key -> JSON ``{"owner", "token"}`` of locks held by a named process

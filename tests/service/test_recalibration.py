@@ -217,6 +217,34 @@ def test_a_run_frozen_past_its_lock_writes_nothing_over_the_run_that_took_over(
     assert (store.load_proba(ready, "label_model", 2) == proba).all()
 
 
+def test_a_run_frozen_just_after_its_model_write_adds_no_point_and_counts_nothing(
+        store, client, ready, monkeypatch):
+    """The same pause, after the model was written: the re-trial drove the answers-since
+    counter to -10 and put an n_gold 160 point after the 200 one."""
+    from loop.service import models
+
+    frozen, other = _recal(store, []), _recal(store, [])
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)
+    real = models.publish_ranking
+    history = len(store.metrics_history(ready))
+
+    def freeze(*a, **kw):  # the model is written; then the process is frozen
+        out = real(*a, **kw)
+        store.r.delete(store._k(ready, "lock", "recal"))
+        answer_n(client, ready, tok, 10, 1)
+        monkeypatch.setattr(models, "publish_ranking", real)
+        assert other.run(ready)["n_gold"] == 20
+        return out
+
+    monkeypatch.setattr(models, "publish_ranking", freeze)
+    out = frozen.run(ready)
+    assert out["skipped"] and "lost its lock" in out["reason"]
+    assert store.since_recal(ready) == 0
+    assert [h["n_gold"] for h in store.metrics_history(ready)[history:]] == [20]
+    assert store.model_summary(ready, "label_model")["n_gold"] == 20
+
+
 def test_an_end_model_retrain_frozen_past_its_lock_writes_nothing(store, client, ready,
                                                                    monkeypatch):
     from loop.service import models
