@@ -172,6 +172,12 @@ class Recalibrator:
             if not self._acquire(lock, pid, "recal"):
                 return {"skipped": True, "reason": "another recalibration is running; "
                         "it re-checks for new answers when it ends"}
+            fitted = (s.model_summary(pid, "label_model") or {}).get("state_version")
+            if fitted is not None and fitted == s.state_version(pid):
+                # asked for while another ran (a pause, a burst): that one took it all in
+                lock.release()
+                return {"skipped": True, "reason": "nothing changed since the last "
+                        "recalibration"}
         elif not lock.acquire(blocking=True, blocking_timeout=1800):
             raise TimeoutError(f"project {pid}: another recalibration held the lock 30 min")
         try:

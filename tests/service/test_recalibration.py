@@ -100,6 +100,20 @@ def test_undone_and_changed_answers_count_towards_the_next_recalibration(store, 
     assert store.has_flag(ready, "recal_pending") or store.has_flag(ready, "recal_scheduled")
 
 
+def test_a_run_asked_for_while_another_took_everything_in_is_skipped(store, client, ready):
+    """Re-trial: the runs queued while a frozen one held the lock each ran, giving
+    three history points at one gold count."""
+    r = _recal(store, [])
+    answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)
+    assert "skipped" not in r.run(ready)
+    points = len(store.metrics_history(ready))
+    out = r.run(ready)  # nothing changed since
+    assert out == {"skipped": True, "reason": "nothing changed since the last recalibration"}
+    assert len(store.metrics_history(ready)) == points
+    assert not store.is_locked(ready, "recal")
+    assert "skipped" not in r.run(ready, full=True)  # an admin's full run always runs
+
+
 def test_within_the_minimum_gap_one_run_is_scheduled_for_its_end(store, ready):
     jobs: list = []
     r = _recal(store, jobs, min_gap=5)
@@ -268,11 +282,12 @@ def test_an_end_model_retrain_frozen_past_its_lock_writes_nothing(store, client,
     assert store.model_summary(ready, "end_model")["n_gold"] == 10
 
 
-def test_a_dead_holders_lock_is_taken_over(store, ready):
+def test_a_dead_holders_lock_is_taken_over(store, client, ready):
     """A holder that stops extending its lock (kill -9) is dead after a third of
     the TTL plus slack; a new run waits the rest of the TTL and takes over."""
     jobs: list = []
     r = _recal(store, jobs)
+    answer_n(client, ready, annotator_token(client, ready, "a"), 1, 0)  # work to do
     lock = store.lock(ready, "recal", LOCK_TIMEOUT)
     assert lock.acquire(blocking=False)
     assert store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
