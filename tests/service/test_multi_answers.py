@@ -96,6 +96,20 @@ def test_refill_keeps_items_that_need_more_answers(store, k2):
     assert x[0] != iid
 
 
+def test_a_ranking_does_not_merge_back_a_pending_item_someone_holds(store, k2):
+    """Re-trial (k = 2): an item answered once and leased by a second annotator was
+    back in the queue after a ranking merged the items that need more answers."""
+    iid, lid, _ = store.lease_next(k2, "a", 60)
+    services.answer(store, k2, "a", iid, "ham", lid)
+    got = store.lease_next(k2, "b", 60)
+    assert got[0] == iid  # b holds it now
+    models.refill(store, k2, 30)
+    assert iid not in _queued(store, k2)
+    store.release_leases(k2, "b")  # given back: the next ranking has it again
+    models.refill(store, k2, 30)
+    assert iid in _queued(store, k2)
+
+
 def test_duplicate_submission_stored_once_and_lease_owner_checked(store, k2):
     iid, lid, _ = store.lease_next(k2, "a", 60)
     assert services.answer(store, k2, "a", iid, 1, lid)["duplicate"] is False

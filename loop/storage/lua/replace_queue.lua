@@ -29,6 +29,12 @@ if #z > 0 then
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[3], 'AGGREGATE', 'MAX')
+  -- a pending item someone holds now waits for that answer, not in the queue
+  -- (the leases are few: one or two per annotator)
+  local leased = redis.call('ZRANGE', KEYS[6], 0, -1)
+  for i = 1, #leased, 500 do
+    redis.call('ZREM', KEYS[1], unpack(leased, i, math.min(i + 499, #leased)))
+  end
 end
 redis.call('SET', KEYS[4], ARGV[1])
 return 1
