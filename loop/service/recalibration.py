@@ -126,7 +126,7 @@ class Recalibrator:
             return None  # the running one re-checks the policy when it ends
         if s.has_flag(pid, "recal_pending"):
             return None  # one is enqueued and not started: it will see these answers
-        args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy))
+        args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True)
         meta = {"type": "recalibrate", "project": pid, "auto": True}
         if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
                                                       self.policy.min_gap):
@@ -157,12 +157,13 @@ class Recalibrator:
 
     # -- running (inside a job) ------------------------------------------------------------
     def run(self, pid: str, *, full: bool = False, end_model: bool = True,
-            progress: models.Progress | None = None) -> dict[str, Any]:
+            progress: models.Progress | None = None, auto: bool = False) -> dict[str, Any]:
         """Recalibrate: the fast path, then the end model (inline when ``full``, an
         admin's request, which waits for a running one; else its own job).
 
-        An automatic run that finds another one running returns at once: the
-        running one re-checks the policy when it ends.
+        A run that finds another one running returns at once: the running one
+        re-checks the policy when it ends. An ``auto`` run (one the policy asked
+        for) also returns when nothing changed since the label model was fitted.
         """
         s = self.store
         lock = s.lock(pid, "recal", LOCK_TIMEOUT)
@@ -173,7 +174,7 @@ class Recalibrator:
                 return {"skipped": True, "reason": "another recalibration is running; "
                         "it re-checks for new answers when it ends"}
             fitted = (s.model_summary(pid, "label_model") or {}).get("state_version")
-            if fitted is not None and fitted == s.state_version(pid):
+            if auto and fitted is not None and fitted == s.state_version(pid):
                 # asked for while another ran (a pause, a burst): that one took it all in
                 lock.release()
                 return {"skipped": True, "reason": "nothing changed since the last "

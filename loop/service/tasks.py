@@ -139,11 +139,12 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
 
 
 def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
-                policy: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Refit the label model and re-rank; then the end model (inline when ``full``)."""
+                policy: dict[str, Any] | None = None, auto: bool = False) -> dict[str, Any]:
+    """Refit the label model and re-rank; then the end model (inline when ``full``).
+    ``auto``: asked for by the recalibration policy (skipped if nothing changed)."""
     job = _job()
     return _no_retry(job, _recalibrator(job, size, policy).run, pid, full=full,
-                     end_model=end_model, progress=_progress(job))
+                     end_model=end_model, progress=_progress(job), auto=auto)
 
 
 def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,

@@ -105,13 +105,17 @@ def test_a_run_asked_for_while_another_took_everything_in_is_skipped(store, clie
     three history points at one gold count."""
     r = _recal(store, [])
     answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)
-    assert "skipped" not in r.run(ready)
+    assert "skipped" not in r.run(ready, auto=True)
     points = len(store.metrics_history(ready))
-    out = r.run(ready)  # nothing changed since
+    out = r.run(ready, auto=True)  # nothing changed since
     assert out == {"skipped": True, "reason": "nothing changed since the last recalibration"}
     assert len(store.metrics_history(ready)) == points
     assert not store.is_locked(ready, "recal")
-    assert "skipped" not in r.run(ready, full=True)  # an admin's full run always runs
+    assert "skipped" not in r.run(ready)  # what an admin asks for runs
+    assert "skipped" not in r.run(ready, full=True)
+    jobs: list = []
+    _recal(store, jobs).request(ready)
+    assert jobs[0][1][-1] is True  # the policy's requests are auto
 
 
 def test_within_the_minimum_gap_one_run_is_scheduled_for_its_end(store, ready):
@@ -287,7 +291,6 @@ def test_a_dead_holders_lock_is_taken_over(store, client, ready):
     the TTL plus slack; a new run waits the rest of the TTL and takes over."""
     jobs: list = []
     r = _recal(store, jobs)
-    answer_n(client, ready, annotator_token(client, ready, "a"), 1, 0)  # work to do
     lock = store.lock(ready, "recal", LOCK_TIMEOUT)
     assert lock.acquire(blocking=False)
     assert store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
