@@ -261,7 +261,7 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     page.locator(f"tr[data-job='{running}'] button.cancel").click()
     page.wait_for_function(f"['stopped', 'canceled'].includes({pill})", timeout=60000)
     assert ApiClient(live.url, ADMIN).call("GET", f"/api/jobs/{failed}")["status"] == "failed"
-    _shot(page, "dashboard")
+    _shot(page, "dashboard_job_error")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     # the chart is redrawn at the phone's width: its labels keep their 12 px
@@ -270,7 +270,6 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     scale = page.evaluate("(() => { const s = document.querySelector('#curve svg');"
                           " return s.getBoundingClientRect().width / s.viewBox.baseVal.width; })()")
     assert scale > 0.9
-    _shot(page, "dashboard_390")
 
 
 def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None,
