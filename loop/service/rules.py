@@ -62,6 +62,11 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
 
 
 # -- editing ------------------------------------------------------------------------------
+#: Paths under ``/rules/`` that are not rules: a rule of that name could be neither
+#: edited nor deleted through its URL.
+RESERVED_NAMES = ("preview", "suggestions")
+
+
 def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     project = store.get_project(pid)
     labels = list(project["labels"])
@@ -78,6 +83,14 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
                          f"{project['lf_module']!r}; pick another name")
     if rule.kind == "field":
         _check_field(store, pid, project, rule.field)
+    return rule
+
+
+def _stored_name(rule: Rule) -> Rule:
+    """A rule about to be stored: its name must not be one of the API's paths."""
+    if rule.name in RESERVED_NAMES:
+        raise BadRequest(f"rule name {rule.name!r} is the API's own "
+                         f"(/rules/{rule.name}); pick another name")
     return rule
 
 
@@ -121,7 +134,7 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
                 ) -> dict[str, Any]:
     """Store a new rule, enabled unless ``data`` says ``"enabled": false`` (400
     naming what is wrong; 409 if the name exists)."""
-    rule = _check(store, pid, data)
+    rule = _stored_name(_check(store, pid, data))
     rules = store.rules(pid)
     if len(rules) >= MAX_RULES:
         raise BadRequest(f"a project holds at most {MAX_RULES} rules; delete some first")
@@ -161,7 +174,8 @@ def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, 
         new = {**old, "enabled": _enabled(data, old["enabled"]), "updated_at": time.time()}
         store.write_rule(pid, name, new, expect=old)
         return _view(name, new, store.get_project(pid)["labels"])
-    rule = _check(store, pid, {**old["rule"], **data} if isinstance(data, dict) else data)
+    rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
+                               else data))
     history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
            "enabled": _enabled(data, old["enabled"]),

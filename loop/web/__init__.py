@@ -76,7 +76,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if exc.code == 413:
             too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes)
             return jsonify({"error": str(too)}), too.status
-        return jsonify({"error": exc.description or exc.name}), exc.code
+        resp = jsonify({"error": exc.description or exc.name})
+        for key, value in exc.get_headers():  # e.g. a 405's Allow
+            if key.lower() != "content-type":
+                resp.headers[key] = value
+        return resp, exc.code
 
     from redis.exceptions import ConnectionError as RedisDown
     from redis.exceptions import OutOfMemoryError, ResponseError

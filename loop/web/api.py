@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized
 from loop.service import export as exports
@@ -298,10 +299,20 @@ def create_rule(pid: str) -> Any:
     return jsonify({"rule": out, "job_id": _reapply(pid)}), 201
 
 
+def _not_a_rule(name: str) -> None:
+    """``/rules/preview`` and ``/rules/suggestions`` are not rules: a PUT or DELETE
+    there is a 405 naming what the path takes, not "no rule 'preview'"."""
+    if name in rules.RESERVED_NAMES:
+        allowed = ["POST"] if name == "preview" else ["GET"]
+        raise MethodNotAllowed(valid_methods=allowed, description=(
+            f"/rules/{name} takes {allowed[0]} only"))
+
+
 @bp.put("/projects/<pid>/rules/<name>")
 @admin_required
 def update_rule(pid: str, name: str) -> Any:
     """Edit, rename, disable or enable a rule; re-applies and recalibrates."""
+    _not_a_rule(name)
     out = rules.update_rule(_store(), pid, name, _body())
     return jsonify({"rule": out, "job_id": _reapply(pid)})
 
@@ -310,6 +321,7 @@ def update_rule(pid: str, name: str) -> Any:
 @admin_required
 def delete_rule(pid: str, name: str) -> Any:
     """Delete a rule; re-applies and recalibrates."""
+    _not_a_rule(name)
     out = rules.delete_rule(_store(), pid, name)
     return jsonify({**out, "job_id": _reapply(pid)})
 

@@ -196,6 +196,25 @@ def test_a_word_of_a_saved_rule_is_not_suggested_even_before_the_rule_is_applied
                         "keywords" and s["rule"]["label"] == rule["label"]}
 
 
+def test_the_api_paths_under_rules_are_not_rule_names(client, project):
+    """A trial's PUT /rules/preview got "no rule 'preview'" (404): the path reads as
+    a rule name. It is a 405 saying what the path takes, and no rule can take the
+    name (its URL would be the API's)."""
+    pid = project
+    for method, path, allow in [("put", "preview", "POST"), ("delete", "preview", "POST"),
+                                ("put", "suggestions", "GET"),
+                                ("delete", "suggestions", "GET")]:
+        r = getattr(client, method)(f"/api/projects/{pid}/rules/{path}", headers=auth(),
+                                    json={"enabled": False})
+        assert r.status_code == 405 and r.headers["Allow"] == allow, (method, path, r.json)
+        assert f"takes {allow} only" in r.json["error"]
+    for name in ("preview", "suggestions"):
+        r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+            "name": name, "label": 1, "kind": "keywords", "keywords": ["x"]})
+        assert r.status_code == 400 and "is the API's own" in r.json["error"], r.json
+    assert _rules(client, pid) == []
+
+
 def test_concurrent_saves_of_one_rule_store_it_once(app, store, project):
     from concurrent.futures import ThreadPoolExecutor
 
