@@ -195,10 +195,8 @@ class Recalibrator:
         except models.Superseded as exc:
             # the run that took over consumed these answers; any left are re-checked
             log.warning("%s", exc)
-            out = {"skipped": True, "reason": str(exc)}
-            if self.policy.due(s.since_recal(pid), 0.0 if self.policy.seconds else None):
-                self.request(pid, after_run=True)
-            return out
+            self._recheck(pid)
+            return {"skipped": True, "reason": str(exc)}
         except Exception as exc:
             _record_failure(s, pid, "recal_status", exc)
             raise
@@ -206,9 +204,14 @@ class Recalibrator:
             out.update(self.run_end_model(pid, point_id=out["id"], wait=True))
         elif end_model:
             self.request_end_model(pid, out["id"])
-        if self.policy.due(s.since_recal(pid), 0.0 if self.policy.seconds else None):
-            self.request(pid, after_run=True)  # answers that came in during this run
+        self._recheck(pid)  # answers that came in during this run
         return out
+
+    def _recheck(self, pid: str) -> None:
+        """A run ends: ask for the next one if the answers since are due already."""
+        if self.policy.due(self.store.since_recal(pid),
+                           0.0 if self.policy.seconds else None):
+            self.request(pid, after_run=True)
 
     def _acquire(self, lock: Any, pid: str, name: str) -> bool:
         """Take ``lock`` now; if its holder is dead (it stopped extending it), wait
