@@ -183,7 +183,7 @@ def parse_items(
             bad(f"{at_n}{at}: text field {text_field!r} is empty; fill it or leave the "
                 "row out")
             continue
-        fields = {k: v for k, v in r.items() if k not in (text_field, gold_field)}
+        fields = {k: v for k, v in r.items() if k not in (text_field, gold_field, id_field)}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:
             g = r.get(gold_field)

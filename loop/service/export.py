@@ -38,11 +38,13 @@ def csv_safe(value: Any) -> Any:
 
 
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
-    """One row per item: id, text, p_<label> per class, label, gold, source, and
-    (JSON lines only) the item's other uploaded ``fields``.
+    """One row per item: id, text, p_<label> per class, label, gold, source,
+    annotator, held_out, and (JSON lines only) the item's other uploaded ``fields``.
 
     ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label),
-    ``label_model`` (an LF voted), ``end_model`` (no LF voted). With
+    ``label_model`` (an LF voted), ``end_model`` (no LF voted). ``annotator``: who
+    gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
+    of every fit to score the models (the dashboard's held-out score). With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
     ``n_answers`` and ``agreement``; ``gold`` is then the majority answer.
     """
@@ -52,6 +54,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     items = {it["id"]: it for it in store.items(pid, ids)}
     gold = store.gold(pid)
     uploaded = store.uploaded_gold(pid)
+    held_out = store.eval_ids(pid)
     multi = store.answers_per_item(pid) > 1
     answers = store.answers(pid) if multi else {}
     L, _ = store.load_L(pid)
@@ -78,6 +81,9 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         row["label"] = None if p is None else labels[int(np.argmax(p))]
         row["gold"] = None if known is None else labels[known]
         row["source"] = source
+        # with several answers per item, ``answers`` says who said what
+        row["annotator"] = g.get("annotator") if g is not None and not multi else None
+        row["held_out"] = iid in held_out
         row["fields"] = item.get("fields") or {}
         if multi:
             ans = answers.get(iid, [])
@@ -129,7 +135,8 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
         return "".join(json.dumps(r) + "\n" for r in rows).encode()
     buf = io.StringIO()
     labels = store.get_project(pid)["labels"]
-    cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source"]
+    cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
+            "annotator", "held_out"]
     if store.answers_per_item(pid) > 1:
         cols += ["n_answers", "agreement"]
     w = csv.DictWriter(buf, cols, extrasaction="ignore")

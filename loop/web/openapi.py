@@ -129,7 +129,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/queue/me": {"get": _op(
         "my counts, my recent answers, remaining (items that still need answers)")},
     "/api/projects/{pid}/export": {"get": _op(
-        "download labels: id, text, p_<label> per class, label, gold, source; JSONL adds "
+        "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
+        "held_out; JSONL adds "
         "the other uploaded fields (answers_per_item > 1: JSONL adds answers, n_answers, "
         "agreement; "
         "CSV adds n_answers, agreement)", extra={"parameters": [

@@ -132,6 +132,7 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
         gold_rows = {r["id"]: r for r in rows if r["source"] == "gold"}
         assert len(rows) == len(truth)
         assert {k: ["ham", "spam"].index(r["gold"]) for k, r in gold_rows.items()} == answered
+        assert all(r["annotator"] and not r["held_out"] for r in gold_rows.values())
 
         info = subprocess.run([rq_worker_cmd(redis_url)[0], "-m", "rq.cli", "info", "--url",
                                redis_url, "--only-workers"], capture_output=True, text=True,

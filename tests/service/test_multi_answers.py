@@ -220,7 +220,8 @@ def test_agreement_kappa_and_export(client, store, k2):
     csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
     assert list(rows[0]) == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
-                             "n_answers", "agreement"]
+                             "annotator", "held_out", "n_answers", "agreement"]
+    assert {r["annotator"] for r in rows} == {""}  # several answers: see ``answers``
     by_id = {r["id"]: r for r in rows}
     assert [(by_id[i]["n_answers"], by_id[i]["agreement"], by_id[i]["gold"]) for i in ids] == [
         ("2", "1.0", "ham"), ("2", "1.0", "spam"), ("2", "0.0", "ham"), ("2", "1.0", "spam"),
@@ -239,4 +240,4 @@ def test_k1_projects_are_unchanged(client, store, project):
     assert m["annotator_agreement"] is None and m["n_items_multi"] == 0
     lines = client.get(f"/api/projects/{project}/export?format=csv",
                        headers=auth()).data.decode().splitlines()
-    assert lines[0] == "id,text,p_ham,p_spam,label,gold,source"
+    assert lines[0] == "id,text,p_ham,p_spam,label,gold,source,annotator,held_out"

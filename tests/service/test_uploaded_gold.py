@@ -3,6 +3,8 @@ rest is fitted on like an expert's answers (and never queued)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -49,6 +51,13 @@ def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
     assert {r["source"] for r in rows} == {"uploaded"}
     assert all(r["gold"] == r["label"] and r[f"p_{r['gold']}"] == 1.0 for r in rows)
+    # which rows score the models, and nobody answered them; the id column is the id
+    assert {r["id"] for r in rows if r["held_out"]} == held_out
+    assert all(r["annotator"] is None and "COMMENT_ID" not in r["fields"] for r in rows)
+    table = list(csv.DictReader(io.StringIO(client.get(
+        f"/api/projects/{project}/export?format=csv", headers=auth()).data.decode())))
+    assert {r["id"] for r in table if r["held_out"] == "True"} == held_out
+    assert {r["annotator"] for r in table} == {""}
 
 
 def test_items_without_gold_are_queued_beside_fitted_uploaded_gold(client, store, project):
