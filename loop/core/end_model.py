@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -62,31 +62,95 @@ def even_residual(proba: Proba) -> Proba:
 
 
 def make_text_pipeline(C: float = 4.0, random_state: Any = None) -> Pipeline:
-    """Default end model for text: word 1-2 gram TF-IDF + logistic regression."""
+    """Default end model for text: :class:`TextFeatures` + logistic regression."""
     return Pipeline(
         [
-            ("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)),
+            ("features", TextFeatures()),
             ("clf", make_classifier(C=C, random_state=random_state)),
         ]
     )
 
 
-def make_text_features(
-    texts: list[str], *others: list[str]
-) -> tuple[Any, ...]:
-    """TF-IDF features (float32 CSR) for ``texts`` (the vocabulary is learned
-    there) and ``others``. Words are scikit-learn's, unless ``texts`` are in a
-    language whose words those would lose (Hindi's vowel signs cut every word
-    into dropped one-letter pieces; :func:`~loop.core.text.token_pattern_for`).
+#: Character n-grams join the word features unless the texts to learn them from hold
+#: more than this many characters (about 50,000 SMS-length items): their columns have
+#: 6-8 times the nonzeros of the words', so the features kept in Redis grow as much
+#: and every fit slows (the loop on yoruba's valid split: 3.5x the time). Beyond it
+#: the end model reads words only.
+CHAR_NGRAMS_MAX_CHARS = 4_000_000
+
+
+class TextFeatures(TransformerMixin, BaseEstimator):
+    """TF-IDF features (float32 CSR) of texts: word 1-2 grams and character 2-5
+    grams within word boundaries (seen in 2+ texts), each block weighing half of a
+    row's unit norm.
+
+    Words are scikit-learn's, unless the texts are in a language whose words those
+    would lose (Hindi's vowel signs cut every word into dropped one-letter pieces;
+    :func:`~loop.core.text.token_pattern_for`). Character n-grams read what words
+    miss: numbers, symbols and spellings (``£1000``, ``txt``, ``0800``), and the
+    stems and affixes of a language whose words take many forms. Chosen in the loop
+    on the valid splits of sms, hausa and yoruba (3 seeds; end model at 0 / 50 / 100
+    / 200 answers; ``docs/benchmarks_loop.md``): words only -> words and character
+    n-grams, sms (F1) .860 / .864 / .880 / .922 -> .918 / .919 / .962 / .957, hausa
+    .528 / .584 / .622 / .655 -> .531 / .587 / .633 / .689, yoruba .540 / .619 /
+    .668 / .686 -> .593 / .683 / .713 / .713.
+
+    Parameters
+    ----------
+    char_ngrams
+        ``None``: add them unless the texts fitted on hold more than
+        :data:`CHAR_NGRAMS_MAX_CHARS` characters; ``True`` / ``False``: always / never.
+    """
+
+    def __init__(self, char_ngrams: bool | None = None) -> None:
+        self.char_ngrams = char_ngrams
+
+    def fit(self, texts: Any, y: Any = None) -> TextFeatures:
+        texts = [str(t) for t in texts]
+        chars: TfidfVectorizer | None = None
+        use_chars = self.char_ngrams
+        if use_chars is None:
+            use_chars = sum(map(len, texts)) <= CHAR_NGRAMS_MAX_CHARS
+        if use_chars:
+            chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                                    sublinear_tf=True, dtype=np.float32)
+            try:
+                chars.fit(texts)
+            except ValueError:  # no n-gram in two texts (a handful of items)
+                chars = None
+        words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True,
+                                token_pattern=token_pattern_for(texts), dtype=np.float32)
+        try:
+            self.blocks_ = [words.fit(texts)]
+        except ValueError:  # no word of two letters anywhere ("a", "?")
+            if chars is None:
+                raise ValueError("the texts hold no word of two or more letters: the end "
+                                 "model has nothing to read") from None
+            self.blocks_ = []
+        if chars is not None:
+            self.blocks_.append(chars)
+        return self
+
+    def transform(self, texts: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "blocks_")
+        texts = [str(t) for t in texts]
+        parts = [v.transform(texts) for v in self.blocks_]
+        if len(parts) == 1:
+            return sp.csr_matrix(parts[0])
+        scale = np.float32(1.0 / np.sqrt(len(parts)))
+        return (sp.hstack(parts, format="csr") * scale).astype(np.float32)
+
+
+def make_text_features(texts: list[str], *others: list[str]) -> tuple[Any, ...]:
+    """:class:`TextFeatures` of ``texts`` (the vocabulary is learned there) and of
+    ``others``.
 
     Featurize once and train :class:`EndModel` with
     ``estimator=make_classifier()`` on the matrices: much faster in a loop than
     refitting the text pipeline every round.
     """
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True,
-                          token_pattern=token_pattern_for(texts),
-                          dtype=np.float32).fit(texts)
-    return (vec.transform(texts), *(vec.transform(o) for o in others))
+    feats = TextFeatures().fit(texts)
+    return (feats.transform(texts), *(feats.transform(o) for o in others))
 
 
 def make_classifier(C: float = 4.0, random_state: Any = None,

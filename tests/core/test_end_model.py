@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from loop.core.end_model import EndModel, make_classifier, make_text_features
+from loop.core.end_model import EndModel, TextFeatures, make_classifier, make_text_features
 
 TEXTS = ["buy cheap pills now", "great song love it", "subscribe to my channel",
          "this song is beautiful", "check out my channel", "love this video"] * 5
@@ -104,7 +104,8 @@ def test_columns_no_training_row_uses_are_left_out_of_the_fit_with_the_same_mode
 
     X, = make_text_features(TEXTS + ["zz unseen words only here", "qq more unseen"])
     y = np.r_[Y, -1, -1]
-    m = EndModel(make_classifier(random_state=0), n_classes=2, gold_weight=2.0).fit(X, None, y)
+    tight = make_classifier(random_state=0).set_params(max_iter=1000, tol=1e-10)
+    m = EndModel(tight, n_classes=2, gold_weight=2.0).fit(X, None, y)
     assert m.columns_ is not None and m.columns_.size < X.shape[1]
     g = y >= 0
     full = LogisticRegression(C=4.0, max_iter=1000, tol=1e-10).fit(
@@ -193,6 +194,28 @@ def test_features_keep_the_words_of_a_language_written_with_combining_marks():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = ["Check out my channel", "so sweet ẹ̀kọ́ ọ̀nà", "a b"]
-    (Xe,) = make_text_features(texts)
+    Xe = TextFeatures(char_ngrams=False).fit_transform(texts)
     ref = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(texts)
     assert abs(Xe - ref).max() < 1e-6
+
+
+def test_features_add_character_ngrams_unless_the_texts_are_long(monkeypatch):
+    """Words and character n-grams, each half of a row's norm; beyond
+    CHAR_NGRAMS_MAX_CHARS of text only words (the features are kept in Redis)."""
+    import loop.core.end_model as end_model
+
+    texts = ["WIN £1000 now", "win £500 today", "see you at 5", "see you soon"]
+    X, X_new = make_text_features(texts, ["£2000 prize"])
+    words = TextFeatures(char_ngrams=False).fit(texts)
+    n_words = words.transform(texts).shape[1]
+    assert X.shape[1] > n_words and X.dtype == np.float32
+    assert np.allclose(np.asarray(X.multiply(X).sum(axis=1)).ravel(), 1.0, atol=1e-5)
+    assert np.allclose(np.asarray(X[:, :n_words].multiply(X[:, :n_words]).sum(axis=1)), 0.5,
+                       atol=1e-5)
+    # no word of the new text was seen, but "£" and its digits were
+    assert X_new[:, :n_words].nnz == 0 and X_new[:, n_words:].nnz > 0
+    monkeypatch.setattr(end_model, "CHAR_NGRAMS_MAX_CHARS", sum(map(len, texts)) - 1)
+    (Xw,) = make_text_features(texts)
+    assert Xw.shape[1] == n_words
+    with pytest.raises(ValueError, match="nothing to read"):
+        make_text_features(["a", "?"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from loop.core.end_model import EndModel, make_classifier, make_text_features
+from loop.core.end_model import EndModel, TextFeatures, make_classifier
 from loop.core.step import MIN_GOLD_FOR_CV, choose_gold_weight, update_gold_weight
 
 
@@ -12,7 +12,7 @@ def _task(n=600, seed=0):
     y = rng.integers(0, 2, n)
     texts = [f"w{c}{rng.integers(0, 5)} x{rng.integers(0, 50)} x{rng.integers(0, 50)}"
              for c in y]
-    (X,) = make_text_features(texts)
+    X = TextFeatures(char_ngrams=False).fit_transform(texts)  # words that say the class
     L = np.where(rng.random((n, 1)) < 0.6, y[:, None], 1 - y[:, None])
     lm = np.eye(2)[L[:, 0]] * 0.8 + 0.1
     return X, L, lm, y
