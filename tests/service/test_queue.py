@@ -283,12 +283,14 @@ def test_export_and_lf_stats(client, store, ready):
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
-    assert table[0] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source"]
+    assert table[0] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
+                        "annotator", "held_out"]
     assert len(table) == 351
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
     gold = [r for r in rows if r["source"] == "gold"]
-    assert [(g["id"], g["gold"], g["label"]) for g in gold] == [(x[0], "spam", "spam")]
+    assert [(g["id"], g["gold"], g["label"], g["annotator"]) for g in gold] == [
+        (x[0], "spam", "spam", "f")]
     # Each row carries its item's text, so the export alone is a training set.
     texts = {it["id"]: it["text"] for it in store.items(ready)}
     assert all(r["text"] == texts[r["id"]] for r in rows)
