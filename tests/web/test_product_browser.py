@@ -304,7 +304,14 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.click("#rule-save")
     page.wait_for_function("document.getElementById('rule-status').classList.contains('error')")
     assert "keywords" in page.locator("#rule-status").inner_text()
+    # a typo matches nothing: the preview says so before it is saved
+    _write_keyword_rule(page, "says_subscribe", "1", "subscrbie")
+    assert "0 of 350 items" in page.locator(".preview-stats").inner_text()
+    assert "matches no item" in page.locator(".preview-none").inner_text()
+    page.fill("#rule-keywords", "")
+    page.wait_for_selector(".preview-stats", state="detached")
     _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
+    assert page.locator(".preview-none").count() == 0
     assert page.locator("#rule-status").inner_text() == ""
     stats = page.locator(".preview-stats").inner_text()
     assert " of 350 items" in stats and "vote spam" in stats and "precision" in stats, stats

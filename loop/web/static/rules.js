@@ -112,6 +112,14 @@
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
       ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + " LFs); " + gold + ". ",
       Loop.el("span", { class: "muted", text: p.ms + " ms" })));
+    if (!p.matched) {
+      /* saved, it would vote on nothing: almost always a typo or the wrong field */
+      const check = rule.kind === "keywords" ? "the spelling of its words"
+        : rule.kind === "regex" ? "the pattern" : "the field's name and the value as the data holds it";
+      box.appendChild(Loop.el("p", { class: "warn-text preview-none",
+        text: "It matches no item, so saving it would change no label: check " + check +
+          (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") + "." }));
+    }
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
       for (const ex of p.examples) {
