@@ -106,35 +106,52 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.char_ngrams = char_ngrams
 
     def fit(self, texts: Any, y: Any = None) -> TextFeatures:
+        self._fit_blocks(texts)
+        return self
+
+    def fit_transform(self, texts: Any, y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        """Fit and featurize ``texts`` in one pass (a vectorizer's fit computes its
+        matrix anyway: fit, then transform, tokenized every text twice)."""
+        return self._stack(self._fit_blocks(texts))
+
+    def transform(self, texts: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "blocks_")
         texts = [str(t) for t in texts]
-        chars: TfidfVectorizer | None = None
+        return self._stack([v.transform(texts) for v in self.blocks_])
+
+    def _fit_blocks(self, texts: Any) -> list[Any]:
+        """Fit the vectorizers (``blocks_``); the matrices of ``texts``, one per block."""
+        texts = [str(t) for t in texts]
         use_chars = self.char_ngrams
         if use_chars is None:
             use_chars = sum(map(len, texts)) <= CHAR_NGRAMS_MAX_CHARS
+        chars: TfidfVectorizer | None = None
+        char_matrix = None
         if use_chars:
             chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
                                     sublinear_tf=True, dtype=np.float32)
             try:
-                chars.fit(texts)
+                char_matrix = chars.fit_transform(texts)
             except ValueError:  # no n-gram in two texts (a handful of items)
                 chars = None
         words = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True,
                                 token_pattern=token_pattern_for(texts), dtype=np.float32)
         try:
-            self.blocks_ = [words.fit(texts)]
+            parts = [words.fit_transform(texts)]
+            self.blocks_ = [words]
         except ValueError:  # no word of two letters anywhere ("a", "?")
             if chars is None:
                 raise ValueError("the texts hold no word of two or more letters: the end "
                                  "model has nothing to read") from None
-            self.blocks_ = []
+            parts, self.blocks_ = [], []
         if chars is not None:
+            parts.append(char_matrix)
             self.blocks_.append(chars)
-        return self
+        return parts
 
-    def transform(self, texts: Any) -> sp.csr_matrix:
-        check_is_fitted(self, "blocks_")
-        texts = [str(t) for t in texts]
-        parts = [v.transform(texts) for v in self.blocks_]
+    @staticmethod
+    def _stack(parts: list[Any]) -> sp.csr_matrix:
+        """The blocks side by side, each weighing an equal share of a row's norm."""
         if len(parts) == 1:
             return sp.csr_matrix(parts[0])
         scale = np.float32(1.0 / np.sqrt(len(parts)))
@@ -149,8 +166,8 @@ def make_text_features(texts: list[str], *others: list[str]) -> tuple[Any, ...]:
     ``estimator=make_classifier()`` on the matrices: much faster in a loop than
     refitting the text pipeline every round.
     """
-    feats = TextFeatures().fit(texts)
-    return (feats.transform(texts), *(feats.transform(o) for o in others))
+    feats = TextFeatures()
+    return (feats.fit_transform(texts), *(feats.transform(o) for o in others))
 
 
 def make_classifier(C: float = 4.0, random_state: Any = None,
