@@ -394,25 +394,26 @@ NOTES = """\
 * **Why the loop trails on youtube at 200-300 answers: which items it asks about
   (session 28, after this run; no setting changed).** The same loop with its picks
   drawn at random instead (`--methods random`, the loop's label model, gold weight and
-  end model unchanged; 3 seeds) on youtube's test split: 0.957 / 0.957 / 0.956 /
-  0.967 / 0.969 at 25 / 50 / 100 / 200 / 300 answers, against the loop's own picks
-  0.965 / 0.956 / 0.947 / 0.939 / 0.945 and Snorkel labels + random gold 0.936 / 0.941 /
-  0.949 / 0.959 / 0.963. Valid shows the same direction (0.892 / 0.911 / 0.919 / 0.911
-  / 0.933 against 0.864 / 0.892 / 0.906 / 0.900 / 0.903). So the gap is the choice of
+  end model unchanged; 3 seeds) on youtube's test split: 0.957 / 0.957 / 0.956 / 0.967
+  / 0.969 at 25 / 50 / 100 / 200 / 300 answers, against the loop's own picks 0.965 /
+  0.956 / 0.947 / 0.939 / 0.945 and Snorkel labels + random gold 0.936 / 0.941 / 0.949
+  / 0.959 / 0.963. Valid shows the same direction (0.892 / 0.911 / 0.919 / 0.911 /
+  0.933 against 0.864 / 0.892 / 0.906 / 0.900 / 0.903). So the gap is the choice of
   items, not how the gold is weighed: youtube's end model is above 0.93 from 25
   answers on, and the items it is least sure of are then the ambiguous comments; our
   reading (not measured further) is that their answers move its boundary more than
-  they inform it (active learning alone stalls too: 0.933 at 100 and 200). No fixed exploration share serves every set: on sms
-  random picks are far worse (test 0.876 / 0.860 / 0.791 / 0.802 / 0.827 against the
-  loop's 0.885 / 0.908 / 0.922 / 0.962 / 0.970; its spam is 13% of items and the
-  uncertain ones find it), and on hausa's valid split they were level or better
-  (0.546 / 0.592 / 0.654 / 0.697 / 0.700). On youtube, measured on both splits and not
-  kept: a share that never shrinks (valid 0.864 / 0.892 / 0.894 / 0.897 / 0.897, test
-  0.965 / 0.956 / 0.944 / 0.935 / 0.940) and half of every batch at random (valid
-  0.878 / 0.897 / 0.914 / 0.914 / 0.906, test 0.956 / 0.960 / 0.960 / 0.955 / 0.931):
-  neither helps on both, and youtube's 120 valid rows cannot tell them apart (one row
-  is 0.8 points). A sampler that learns per project which picks pay (judged on the
-  random answers it already keeps) is the open route.
+  they inform it (active learning alone stalls too: 0.933 at 100 and 200). No fixed
+  exploration share serves every set: on sms random picks are far worse (test 0.876 /
+  0.860 / 0.791 / 0.802 / 0.827 against the loop's 0.885 / 0.908 / 0.922 / 0.962 /
+  0.970; its spam is 13% of items and the uncertain ones find it), and on hausa's
+  valid split they were level or better (0.546 / 0.592 / 0.654 / 0.697 / 0.700). On
+  youtube, measured on both splits and not kept: a share that never shrinks (valid
+  0.864 / 0.892 / 0.894 / 0.897 / 0.897, test 0.965 / 0.956 / 0.944 / 0.935 / 0.940)
+  and half of every batch at random (valid 0.878 / 0.897 / 0.914 / 0.914 / 0.906, test
+  0.956 / 0.960 / 0.960 / 0.955 / 0.931): neither helps on both, and youtube's 120
+  valid rows cannot tell them apart (one row is 0.8 points). A sampler that learns per
+  project which picks pay (judged on the random answers it already keeps) is the open
+  route.
 * **Random gold can cost sms's loop F1, and why (session 28).** With random picks the
   loop on sms falls from 0.898 with no answers to 0.791 at 100 (test; valid 0.918 ->
   0.815), where Snorkel labels + random gold rise. Not the gold weight (the chosen
