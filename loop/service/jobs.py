@@ -7,6 +7,7 @@ ids and primitives only, so this module never imports them.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -150,16 +151,23 @@ def _fetch(connection: Any, job_id: Any) -> Job:
         raise JobNotFound(f"no job {job_id!r}") from None
 
 
-def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
+def job_status(connection: Any, job_id: Any, _hops: int = 0,
+               stall_seconds: float | None = None) -> dict[str, Any]:
     """The API view of a job: id, type, whether it was automatic, status, progress,
     result, error, traceback, times.
+
+    ``quiet_seconds``: how long a running job has reported no progress (since it
+    started, or since its last report; None unless it runs); ``stalled``: whether
+    that is ``stall_seconds`` or more (its worker may be frozen or overloaded).
 
     An apply-LFs run superseded by another and planned again shows the status of
     the run that replaced it (``result["reapplied_as"]`` of its merge)."""
     job = _fetch(connection, job_id)
     meta = job.get_meta(refresh=True)
     status = job.get_status(refresh=False)
-    progress = meta.get("progress", {"done": 0, "total": 0})
+    progress = dict(meta.get("progress", {"done": 0, "total": 0}))
+    # when it last showed a sign of work: its start, then each progress report
+    signs = [_epoch(job.started_at), progress.pop("at", None)]
     error = tb = None
     result = job.return_value() if status == "finished" else None
     if status == "failed":
@@ -180,9 +188,11 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
         if status == "finished":
             result = {**(result or {}), "units": plan.get("units")}
             ended = merge["ended_at"]
-        progress = {"done": RedisStore(connection).apply_progress(meta["project"],
-                                                                  int(meta["L_version"])),
-                    "total": meta.get("rows", 0)}
+        done, at = RedisStore(connection).apply_progress(meta["project"],
+                                                         int(meta["L_version"]))
+        progress = {"done": done, "total": meta.get("rows", 0)}
+        # the plan ended when its units were queued; then the units and the merge work
+        signs += [_epoch(job.ended_at), at, _epoch(merge["started_at"])]
         if status == "finished":
             progress["done"] = progress["total"]
         if status == "deferred":  # waits on its units: one that failed for good fails it
@@ -197,6 +207,10 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
         return t.isoformat() if t else None
 
     starts = meta.get("starts") or []
+    running = str(status.value if hasattr(status, "value") else status) in ("started",
+                                                                             "deferred")
+    last = max((float(t) for t in signs if t is not None), default=None)
+    quiet = round(max(0.0, time.time() - last), 1) if running and last is not None else None
 
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "auto": bool(meta.get("auto")),
@@ -206,9 +220,19 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0) -> dict[str, Any]:
                 datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
             "status": str(status.value if hasattr(status, "value") else status),
             "progress": progress, "result": result if status == "finished" else None,
+            "quiet_seconds": quiet,
+            "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
             "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),
             "started_at": iso(job.started_at),
             "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
+
+
+def _epoch(t: datetime | str | None) -> float | None:
+    """Epoch seconds of an RQ time (a datetime, naive meaning UTC) or an ISO string."""
+    if t is None:
+        return None
+    d = datetime.fromisoformat(t) if isinstance(t, str) else t
+    return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
 
 
 def _ended_badly(connection: Any, queue: str, ids: list[str]) -> str | None:

@@ -60,6 +60,10 @@ class Settings:
     #: it the run fails naming the LF and the item (a normal chunk of 1,000 items
     #: takes well under a second).
     lf_chunk_timeout: int = 300
+    #: A running job that has reported no progress for this many seconds is flagged
+    #: (``stalled`` in the jobs API, a note on the dashboard): its worker may be
+    #: frozen or overloaded. Time limits still decide when it is given up.
+    stall_seconds: float = 120.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -90,7 +94,7 @@ class Settings:
                      "max_items", "lf_chunk_timeout"):
             if getattr(self, name) < 1:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 1, got {getattr(self, name)}")
-        for name in ("lease_seconds", "lf_import_timeout"):
+        for name in ("lease_seconds", "lf_import_timeout", "stall_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LOOP_{name.upper()} must be > 0, got {getattr(self, name)}")
         for name in ("queue_low_water", "eval_fraction"):

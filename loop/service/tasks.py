@@ -6,6 +6,7 @@ its outputs), so RQ may retry it or re-run it after its worker died.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -45,7 +46,7 @@ def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
 
 def _progress(job: Any) -> Any:
     def report(done: int, total: int) -> None:
-        job.meta["progress"] = {"done": done, "total": total}
+        job.meta["progress"] = {"done": done, "total": total, "at": time.time()}
         job.save_meta()
 
     return report

@@ -128,12 +128,16 @@ class MatricesMixin(StoreBase):
     def set_apply_progress(self, pid: str, version: int, chunk: int, done: int) -> None:
         key = self._k(pid, "L", str(version), "progress")
         with self.r.pipeline(transaction=False) as p:
-            p.hset(key, str(chunk), done)
+            p.hset(key, mapping={str(chunk): done, "at": time.time()})
             p.expire(key, 7 * 86400)
             p.execute()
 
-    def apply_progress(self, pid: str, version: int) -> int:
-        return sum(int(v) for v in self.r.hvals(self._k(pid, "L", str(version), "progress")))
+    def apply_progress(self, pid: str, version: int) -> tuple[int, float | None]:
+        """Items done by an apply run's units so far, and when one last reported
+        (epoch seconds; None before the first report)."""
+        got = self.r.hgetall(self._k(pid, "L", str(version), "progress"))
+        at = got.pop(b"at", None)
+        return sum(int(v) for v in got.values()), None if at is None else float(at)
 
     # -- probabilities and model summaries -----------------------------------------------------
     def save_model(self, pid: str, name: str, proba: np.ndarray,

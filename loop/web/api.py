@@ -239,7 +239,7 @@ def list_jobs(pid: str) -> Any:
     out = []
     for jid in store.recent_jobs(pid, None if flag is None else flag == "true"):
         try:
-            out.append(jobs.job_status(store.r, jid))
+            out.append(jobs.job_status(store.r, jid, stall_seconds=_settings().stall_seconds))
         except JobNotFound:  # expired from RQ
             continue
     out.sort(key=lambda j: j["enqueued_at"] or j["started_at"] or "", reverse=True)
@@ -250,7 +250,7 @@ def list_jobs(pid: str) -> Any:
 @admin_required
 def get_job(job_id: str) -> Any:
     """Status, progress and result of one job."""
-    return jsonify(jobs.job_status(_store().r, job_id))
+    return jsonify(jobs.job_status(_store().r, job_id, stall_seconds=_settings().stall_seconds))
 
 
 @bp.get("/jobs/<job_id>/download")

@@ -27,9 +27,11 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     jid = r.json["job_id"]
     st = _status(client, jid)
     assert st["type"] == "apply_lfs" and st["status"] in ("deferred", "queued")
+    assert st["quiet_seconds"] is None and st["stalled"] is False  # waits, does not run
     run_burst(rconn)
     st = _status(client, jid)
     assert st["status"] == "finished", st
+    assert st["quiet_seconds"] is None and st["stalled"] is False
     assert st["progress"] == {"done": 350, "total": 350}
     assert st["result"]["n_lfs"] == 6 and st["result"]["n_items"] == 350
     # ... and then recalibrated: the label model is fitted and the queue filled
@@ -138,3 +140,30 @@ def test_failed_job_reports_error(client, rconn, project):
     # the failure is also on the project's metrics, where the dashboard shows it
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert "apply the LFs" in m["recalibration"]["last_error"]["message"]
+
+
+def test_a_running_job_without_progress_is_flagged_stalled(client, rconn, project):
+    """A started job is quiet since its last progress report (or its start); past
+    ``stall_seconds`` (the API's setting, 120 s) it is ``stalled``. The job's record is
+    set as a worker frozen mid-job leaves it (the dashboard's browser test freezes a
+    real one)."""
+    import time
+    from datetime import UTC, datetime
+
+    from rq.job import Job, JobStatus
+
+    jid = _job(client, project, "export")
+    job = Job.fetch(jid, connection=rconn)
+    job.started_at = datetime.fromtimestamp(time.time() - 600, tz=UTC)
+    job.meta["progress"] = {"done": 1, "total": 2, "at": time.time() - 30}
+    job.save()
+    job.set_status(JobStatus.STARTED)
+    st = _status(client, jid)
+    assert st["progress"] == {"done": 1, "total": 2}
+    assert 29 <= st["quiet_seconds"] < 60 and st["stalled"] is False
+    job.meta["progress"]["at"] = time.time() - 200
+    job.save_meta()
+    st = _status(client, jid)
+    assert 199 <= st["quiet_seconds"] < 260 and st["stalled"] is True
+    listed = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    assert next(j for j in listed if j["id"] == jid)["stalled"] is True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,13 +23,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker(live: LiveServer) -> Iterator[None]:
+def worker(live: LiveServer) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker process on the live server's Redis for this module."""
     url = live.app.config["REDIS_URL"]
     proc = subprocess.Popen([sys.executable, "-m", "workers", "--url", url, "loop"],
                             env=worker_env(url), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    yield
+    yield proc
     os.killpg(proc.pid, 9)
     proc.wait()
 
@@ -227,8 +228,8 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     assert not page.console_errors, page.console_errors
 
 
-def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worker: None,
-                                                         page: Any) -> None:
+def test_a_failed_jobs_error_and_cancel_on_the_dashboard(
+        live: LiveServer, worker: subprocess.Popen[bytes], page: Any) -> None:
     from loop.demo.client import ApiClient
 
     api = live.admin
@@ -258,6 +259,19 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(live: LiveServer, worke
     page.wait_for_selector(f"tr[data-job='{running}'] button.cancel", timeout=60000)
     pill = f"document.querySelector(\"tr[data-job='{running}'] .pill\").textContent"
     page.wait_for_function(f"['started', 'deferred'].includes({pill})", timeout=60000)
+    # its worker frozen (SIGSTOP, as in a stalled VM): the row says the job stands still
+    stalled = f"tr[data-job='{running}'] + tr.stall-row"
+    assert page.locator(stalled).count() == 0
+    ext["settings"] = replace(normal, stall_seconds=2)
+    os.killpg(worker.pid, signal.SIGSTOP)
+    try:
+        page.wait_for_selector(stalled, timeout=30000)
+        assert "No progress for" in page.locator(stalled).inner_text()
+        _shot(page, "dashboard_stalled_job")
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+    page.wait_for_selector(stalled, state="detached", timeout=30000)  # going again
+    ext["settings"] = normal
     page.locator(f"tr[data-job='{running}'] button.cancel").click()
     page.wait_for_function(f"['stopped', 'canceled'].includes({pill})", timeout=60000)
     assert ApiClient(live.url, ADMIN).call("GET", f"/api/jobs/{failed}")["status"] == "failed"

@@ -281,6 +281,16 @@
         Loop.el("td", { class: "num", text: took(j) }),
         Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "") }),
         act));
+      if (live && j.stalled) {
+        // no progress for a while: say so, rather than a bar that silently stands still
+        const q = Number(j.quiet_seconds) || 0;
+        const quiet = q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
+        body.appendChild(Loop.el("tr", { class: "stall-row" }, Loop.el("td", { colspan: "7", class: "job-stall" },
+          Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
+          Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
+            "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
+            "is given up and run again; Cancel stops it now." }))));
+      }
       if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) {
         const cell = Loop.el("td", { colspan: "7", class: "job-error" },
           Loop.el("strong", { text: j.error }), " ", Loop.el("span", { text: hint(j.error) }));
