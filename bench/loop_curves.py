@@ -411,9 +411,16 @@ NOTES = """\
   0.864 / 0.892 / 0.894 / 0.897 / 0.897, test 0.965 / 0.956 / 0.944 / 0.935 / 0.940)
   and half of every batch at random (valid 0.878 / 0.897 / 0.914 / 0.914 / 0.906, test
   0.956 / 0.960 / 0.960 / 0.955 / 0.931): neither helps on both, and youtube's 120
-  valid rows cannot tell them apart (one row is 0.8 points). A sampler that learns per
-  project which picks pay (judged on the random answers it already keeps) is the open
-  route.
+  valid rows cannot tell them apart (one row is 0.8 points). Also on valid, not kept:
+  uncertainty weighted by how typical an item is (cosine to the mean of all items'
+  features, to the power 1; information density, Settles & Craven 2008) lifted youtube
+  (0.878 / 0.889 / 0.917 / 0.922 / 0.906) but cost sms 4-5 points at 100-200 answers
+  (0.901 / 0.898 / 0.914 / 0.917 / 0.968; its spam is the atypical class); with more
+  than two classes, keeping the exploration share and the label model's signals at
+  full weight past 50 answers changed hausa by nothing (0.632 / 0.690 at 100 / 200
+  against 0.633 / 0.689) and yoruba by +0.5 / +1.5 (0.718 / 0.728), too little to
+  re-run on. A sampler that learns per project which picks pay (judged on the random
+  answers it already keeps) is the open route.
 * **Random gold can cost sms's loop F1, and why (session 28).** With random picks the
   loop on sms falls from 0.898 with no answers to 0.791 at 100 (test; valid 0.918 ->
   0.815), where Snorkel labels + random gold rise. Not the gold weight (the chosen
