@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out: an error
+    that quotes what a client sent must not grow with it."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
 class LoopError(Exception):
     """Base of every error ``loop`` raises on purpose."""
 
@@ -31,9 +39,13 @@ class TooLarge(LoopError):
 
     status = 413
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the file is over the limit of {limit:,} bytes "
-                         "(LOOP_MAX_UPLOAD_BYTES); split it into smaller files")
+    def __init__(self, limit: int, upload: bool = True) -> None:
+        super().__init__(
+            f"the file is over the limit of {limit:,} bytes (LOOP_MAX_UPLOAD_BYTES); split "
+            "it into smaller files" if upload else
+            f"the request body is over the limit of {limit:,} bytes (LOOP_MAX_UPLOAD_BYTES); "
+            "an API request other than an upload is a few kilobytes at most: check what "
+            "the client sends")
 
 
 class UnknownLabel(BadRequest):

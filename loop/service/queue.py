@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import AlreadyAnswered, BadRequest, NotFound, UnknownLabel
+from loop.errors import AlreadyAnswered, BadRequest, NotFound, UnknownLabel, shorten
 from loop.storage import RedisStore
 
 #: Most item ids a client may list as already on screen (``shown``).
@@ -20,7 +20,7 @@ def parse_label(labels: list[str], label: Any) -> int:
         return labels.index(label)
     if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
         return label
-    shown = json.dumps(label, default=repr)  # as it was sent: true, not True
+    shown = shorten(json.dumps(label, default=repr))  # as it was sent: true, not True
     raise UnknownLabel(f"unknown label {shown}; labels are {json.dumps(labels)}")
 
 

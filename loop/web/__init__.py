@@ -7,11 +7,16 @@ import secrets
 from dataclasses import asdict
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from loop.errors import LoopError, TooLarge
+from loop.errors import LoopError, TooLarge, shorten
 from loop.service.settings import Settings
+
+#: Longest error message (characters) an API answer carries.
+MAX_ERROR_CHARS = 2000
+#: The endpoints that take files (their 413 says to split the file).
+UPLOAD_PATHS = ("/items", "/items/preview")
 
 log = logging.getLogger("loop.web")
 
@@ -65,16 +70,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(LoopError)
     def loop_error(exc: LoopError) -> Any:
-        body: dict[str, Any] = {"error": str(exc)}
+        # however much of a request a message quotes, the answer stays small
+        body: dict[str, Any] = {"error": shorten(str(exc), MAX_ERROR_CHARS)}
         errors = getattr(exc, "errors", None)
-        if errors:
-            body["errors"] = errors  # row by row, for an upload
+        if errors:  # row by row, for an upload
+            body["errors"] = [shorten(str(e), MAX_ERROR_CHARS) for e in errors]
         return jsonify(body), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if exc.code == 413:
-            too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes)
+            too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes,
+                           upload=request.path.endswith(UPLOAD_PATHS))
             return jsonify({"error": str(too)}), too.status
         resp = jsonify({"error": exc.description or exc.name})
         for key, value in exc.get_headers():  # e.g. a 405's Allow

@@ -194,6 +194,12 @@ def test_upload_size_limit(app, client, project):
     app.config["MAX_CONTENT_LENGTH"] = 2000  # what the web server refuses to read
     r = _upload(client, project, b"CONTENT\n" + b"x" * 3000 + b"\n")
     assert r.status_code == 413 and "limit of 10 bytes (LOOP_MAX_UPLOAD_BYTES)" in r.json["error"]
+    assert "split it into smaller files" in r.json["error"]
+    # any other request that big: the same limit, without the advice about files
+    r = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                    json={"type": "export", "pad": "x" * 3000})
+    assert r.status_code == 413 and "request body is over the limit" in r.json["error"]
+    assert "files" not in r.json["error"]
 
 
 def test_unknown_job_type_and_job(client, project):

@@ -123,6 +123,11 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
         assert r.json["error"]
         if body.get("label") is True:
             assert "unknown label true;" in r.json["error"]  # as sent, not Python's True
+    # a huge unknown label is quoted short: the error does not grow with the request
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
+                    json={"item_id": iid, "label": "x" * 1_000_000, "lease_id": lid})
+    assert r.status_code == 400 and len(r.data) < 500, len(r.data)
+    assert "more characters); labels are" in r.json["error"]
     # an item that was never leased: a 409 that says how to get a lease
     other = next(i for i in store.queued_ids(ready) if i != iid)
     r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
