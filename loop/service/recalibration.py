@@ -18,6 +18,9 @@ Self-healing, by construction:
 * answers that become due within ``min_gap`` of the last request schedule one run
   for the end of the gap (RQ's scheduler), so a burst that ends just after a run
   is recalibrated without waiting for more answers.
+* with a time rule (``seconds``), an answer that is not yet due schedules one run
+  for when it will be: answers that stop short of ``every`` are taken in within
+  ``seconds`` even if no further answer comes to check the clock.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ class Recalibrator:
             at = self.store.get_value(pid, "last_recalibrated_at")
             last = None if at is None else time.time() - float(at)
         if not self.policy.due(since, last):
+            if last is not None:  # due by time later: make sure it runs then
+                return self._schedule_when_due(pid, self.policy.seconds - last)
             return None
         if not self.store.L_meta(pid):
             # no LF applied yet (a rules-only project before its first rule): there
@@ -126,8 +131,7 @@ class Recalibrator:
             return None  # the running one re-checks the policy when it ends
         if s.has_flag(pid, "recal_pending"):
             return None  # one is enqueued and not started: it will see these answers
-        args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True)
-        meta = {"type": "recalibrate", "project": pid, "auto": True}
+        args, meta = self._auto_job(pid)
         if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
                                                       self.policy.min_gap):
             delay = max(0.05, s.flag_ttl(pid, "recal_recent"))
@@ -146,6 +150,30 @@ class Recalibrator:
         s.mark_recal_requested(pid, time.time())
         jid = self.enqueue(*args, meta=meta)
         log.info("project %s: recalibration %s enqueued", pid, jid)
+        return jid
+
+    def _auto_job(self, pid: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments and meta of an automatic recalibration job."""
+        return (("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True),
+                {"type": "recalibrate", "project": pid, "auto": True})
+
+    def _schedule_when_due(self, pid: str, delay: float) -> str | None:
+        """One automatic recalibration ``delay`` seconds from now, when the time rule
+        makes the answers so far due. One at a time: until it is due, the answers
+        that come are taken in by it; after, the next answer schedules the next (an
+        extra run, when the scheduler is late, finds nothing changed and skips)."""
+        s = self.store
+        if not s.set_flag(pid, "recal_when_due", delay):
+            return None
+        if not s.L_meta(pid):  # nothing to refit yet (see answer_arrived)
+            s.clear_flag(pid, "recal_when_due")
+            return None
+        # not noted as requested (what the dashboard's "waiting" banner reads): a
+        # run due only later would count as waiting from now
+        args, meta = self._auto_job(pid)
+        jid = self.enqueue(*args, meta=meta, delay=max(0.05, delay))
+        log.info("project %s: recalibration %s scheduled in %.1f s, when the answers "
+                 "so far are due", pid, jid, delay)
         return jid
 
     def request_end_model(self, pid: str, point_id: str | None = None) -> str | None:

@@ -44,8 +44,9 @@ class Settings:
     answers_per_item: int = 1
     #: Recalibrate after this many answers (0: never).
     recalibrate_every: int = 10
-    #: ... or after this many seconds with at least one new answer (0: never).
-    recalibrate_seconds: float = 0.0
+    #: ... or after this many seconds with at least one new answer (0: never): the
+    #: answers that stop short of ``recalibrate_every`` are in the models by then.
+    recalibrate_seconds: float = 60.0
     #: At most one automatic recalibration per this many seconds.
     recalibrate_min_seconds: float = 5.0
     #: Default share of uploaded gold labels held out to score the models.

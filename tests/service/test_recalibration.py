@@ -362,3 +362,37 @@ def test_a_recalibration_waiting_for_a_worker_is_reported(store, client, rconn, 
     assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
     m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
     assert m["since_recalibration"] == 0
+
+
+def test_answers_short_of_the_count_are_taken_in_when_the_time_rule_says(
+        app, client, store, rconn, ready):
+    """New-user trial: with the rule "every 10 answers or every S seconds", 4 answers
+    and then none stayed out of the models (the clock was only looked at when an
+    answer came). An answer not yet due now schedules one run for when it will be."""
+    from rq import Queue
+
+    from loop.service.jobs import enqueue_task
+
+    queue = Queue("loop", connection=rconn)
+
+    def enqueue(func, pid, *args, meta, delay=None):
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
+
+    app.extensions["loop"]["recalibrator"] = Recalibrator(
+        store, enqueue, RecalibrationPolicy(every=10, seconds=3, min_gap=0), 30)
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)  # due by count
+    run_burst(rconn)
+    assert store.since_recal(ready) == 0
+    answer_n(client, ready, tok, 4, 1)  # not due: 4 answers, under 3 s since the run
+    assert store.since_recal(ready) == 4
+    # one scheduled run for these 4 (and, when the 10 took over 3 s, one for those)
+    assert 1 <= len(queue.scheduled_job_registry.get_job_ids()) <= 2
+    time.sleep(3.2)
+    from rq import SimpleWorker
+
+    SimpleWorker([queue], connection=rconn).work(burst=True, with_scheduler=True)
+    assert store.since_recal(ready) == 0
+    assert store.model_summary(ready, "label_model")["n_gold"] == 14
+    assert not store.has_flag(ready, "recal_when_due")  # the next answer schedules anew
+    assert not queue.scheduled_job_registry.get_job_ids()
