@@ -71,6 +71,13 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     page.keyboard.press("Enter")
     page.wait_for_selector("#projects", state="visible")
     page.wait_for_selector("#new-project", state="visible")
+    # the demo's one-click "Start here" link signs in too, and the header says who
+    page.evaluate("localStorage.clear()")
+    page.goto("about:blank")  # (from / itself, only the hash would change: no new page)
+    page.goto(live.url + "/#token=" + ADMIN)
+    page.wait_for_selector("#projects", state="visible")
+    page.wait_for_selector("#signout", state="visible")
+    page.wait_for_function("document.getElementById('whoami').textContent === 'admin'")
 
     # create a project in the browser
     page.click("#new-project")
@@ -103,6 +110,9 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     page.click("#check")
     page.wait_for_selector("#row-errors", state="visible")
     assert "gold label 'maybe'" in page.locator("#row-errors").inner_text()
+    # the summary above the list, without the row again
+    said = page.locator("#import-status").inner_text()
+    assert said.startswith("1 problem(s) in the file, nothing was stored") and "maybe" not in said
     assert page.locator("#import").is_disabled()
     assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 0
 

@@ -208,9 +208,11 @@
     return me;
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  /* The header's "who" and Sign out, once there is a token (on the home page that
+     is after its sign-in, which runs after this file's DOMContentLoaded). */
+  function showSignedIn() {
     const out = document.getElementById("signout");
-    if (getToken() && out) {
+    if (getToken() && out && out.hidden) {
       out.hidden = false;
       out.addEventListener("click", function () { clearToken(); location.href = "/"; });
       whoami().then(function (who) {
@@ -221,7 +223,8 @@
         }
       }, function () { /* shown by the page */ });
     }
-  });
+  }
+  document.addEventListener("DOMContentLoaded", showSignedIn);
 
   /* A button that asks once more before it acts: the first click shows confirmText
    * (in the danger style), the second runs action(). */
@@ -238,6 +241,7 @@
 
   window.Loop = {
     api: api, download: download, el: el, setText: setText, clear: clear, pct: pct,
+    showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause,

@@ -89,6 +89,16 @@
     return q.toString();
   }
 
+  /* A refused upload: its summary in the status line, its rows in the list below
+     (the summary starts with the first row's problem, which the list shows too). */
+  function refused(r) {
+    const errs = (r.body && r.body.errors) || [];
+    let msg = (r.body && r.body.error) || ("error " + r.status);
+    if (errs.length && msg.indexOf(errs[0] + "; ") === 0) msg = msg.slice(errs[0].length + 2) + ":";
+    status("import-status", msg.charAt(0).toUpperCase() + msg.slice(1), true);
+    showErrors(r.body);
+  }
+
   function showErrors(body) {
     const ul = $("row-errors");
     Loop.clear(ul);
@@ -134,7 +144,7 @@
     showErrors(null);
     status("import-status", "Checking every row …");
     const r = await send(base + "/items?" + query(true));
-    if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); showErrors(r.body); $("import").disabled = true; return; }
+    if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
     status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting). Press “Import”.");
@@ -144,7 +154,7 @@
   async function doImport() {
     $("import").disabled = true;
     const r = await send(base + "/items?" + query(false));
-    if (!r.ok) { status("import-status", r.body.error || ("error " + r.status), true); showErrors(r.body); return; }
+    if (!r.ok) { refused(r); return; }
     status("import-status", "Imported " + r.body.n_items + " items.");
     await counts();
   }

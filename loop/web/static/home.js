@@ -62,6 +62,7 @@
       return;
     }
     const admin = who.role === "admin";
+    Loop.showSignedIn();
     $("projects").hidden = false;
     $("new-project").hidden = !admin;
     const list = admin ? (await Loop.api("GET", "/api/projects")).projects : who.projects;
