@@ -222,7 +222,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,
             "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
-            "error": error, "traceback": tb, "enqueued_at": iso(job.enqueued_at),
+            "error": error, "traceback": tb, "created_at": iso(job.created_at),
+            "enqueued_at": iso(job.enqueued_at),
             "started_at": iso(job.started_at),
             "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
 

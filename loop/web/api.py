@@ -242,7 +242,9 @@ def list_jobs(pid: str) -> Any:
             out.append(jobs.job_status(store.r, jid, stall_seconds=_settings().stall_seconds))
         except JobNotFound:  # expired from RQ
             continue
-    out.sort(key=lambda j: j["enqueued_at"] or j["started_at"] or "", reverse=True)
+    # (a scheduled job is not enqueued yet: it sorts by when it was asked for)
+    out.sort(key=lambda j: j["enqueued_at"] or j["started_at"] or j["created_at"] or "",
+             reverse=True)
     return jsonify({"jobs": out})
 
 
