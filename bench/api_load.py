@@ -20,7 +20,8 @@ Scenarios (``--scenario``, repeatable; default: all four):
   out), the service defaults (``QUEUE_SIZE`` 1000, low-water refill, recalibration every 10);
 * ``recal``: the demo CSV uploaded ``--copies`` times (so the pool lasts the run),
   ``LOOP_QUEUE_SIZE`` big enough to queue the whole pool, recalibration every 10;
-* ``norecal``: as ``recal`` with ``LOOP_RECALIBRATE_EVERY`` set to 10**9 (never);
+* ``norecal``: as ``recal`` with ``LOOP_RECALIBRATE_EVERY`` set to 10**9 and
+  ``LOOP_RECALIBRATE_SECONDS`` to 0 (never);
 * ``large``: the demo CSV uploaded ``--copies`` times with the service defaults
   (``QUEUE_SIZE`` 1000 and its low-water refill, recalibration every 10 answers):
   the ranked queue is much smaller than what the run answers.
@@ -272,6 +273,7 @@ def run_scenario(name: str, args: argparse.Namespace, classes: list[int]) -> dic
         env["LOOP_QUEUE_SIZE"] = str(copies * 1956)
     if name == "norecal":
         env["LOOP_RECALIBRATE_EVERY"] = str(10**9)
+        env["LOOP_RECALIBRATE_SECONDS"] = "0"
     say = lambda m: print(f"  [{name}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     port = free_port()
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
@@ -362,7 +364,7 @@ def _profile_report(tmp: str) -> str:
 DESCR = {
     "default": "demo as shipped, QUEUE_SIZE 1000 (refill below 250), recalibrate every 10 answers",
     "recal": "demo x{copies}, whole pool queued, recalibrate every 10 answers",
-    "norecal": "demo x{copies}, whole pool queued, recalibration off (every 10**9)",
+    "norecal": "demo x{copies}, whole pool queued, recalibration off (every 10**9, no time rule)",
     "large": "demo x{copies}, service defaults (QUEUE_SIZE 1000, refill below 250, "
              "recalibrate every 10 answers)",
 }
