@@ -168,8 +168,8 @@ class Recalibrator:
         if not s.L_meta(pid):  # nothing to refit yet (see answer_arrived)
             s.clear_flag(pid, "recal_when_due")
             return None
-        # not noted as requested (what the dashboard's "waiting" banner reads): a
-        # run due only later would count as waiting from now
+        # noted for when it is due: if no worker runs it then, the dashboard says so
+        s.mark_recal_requested(pid, time.time() + delay)
         args, meta = self._auto_job(pid)
         jid = self.enqueue(*args, meta=meta, delay=max(0.05, delay))
         log.info("project %s: recalibration %s scheduled in %.1f s, when the answers "

@@ -97,6 +97,8 @@ def loop_health(store: RedisStore, pid: str) -> dict[str, Any]:
     from loop.service.worker import alive_workers
 
     since = store.recal_requested_at(pid)
+    if since is not None and since > time.time():
+        since = None  # set for later (the time rule's run): nothing waits yet
     waited = None if since is None else max(0.0, time.time() - since)
     return {"workers": alive_workers(store.r), "waiting_since": since,
             "overdue": bool(waited is not None and waited > OVERDUE_AFTER

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 #: Flags last at most twice this (seconds).
 MAX_FLAG_TTL = 60
 
+#: SET KEYS[1] to ARGV[1] unless it holds a smaller number already.
+_SET_MIN = ("local v = redis.call('GET', KEYS[1]) "
+            "if (not v) or tonumber(ARGV[1]) < tonumber(v) then "
+            "redis.call('SET', KEYS[1], ARGV[1]) end return 0")
+
 
 class CoordinationMixin(StoreBase):
     """Owned locks with a TTL, flags, the answers-since-recalibration counter."""
@@ -68,9 +73,10 @@ class CoordinationMixin(StoreBase):
         return ttl_ms < 0 or ttl_ms >= 1000 * (timeout * 2 / 3 - 3)
 
     def mark_recal_requested(self, pid: str, at: float) -> None:
-        """Note that a recalibration was asked for (to run at ``at``), unless an
-        earlier request is still outstanding: the oldest one is what waits."""
-        self.r.set(self._k(pid, "recal_requested_at"), repr(float(at)), nx=True)
+        """Note that a recalibration was asked for (to run at ``at``, now or later),
+        unless one asked for earlier is still outstanding: the earliest is what
+        waits."""
+        self.r.eval(_SET_MIN, 1, self._k(pid, "recal_requested_at"), repr(float(at)))
 
     def clear_recal_requested(self, pid: str) -> None:
         """A recalibration succeeded: no request is outstanding."""

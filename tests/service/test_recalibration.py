@@ -396,3 +396,33 @@ def test_answers_short_of_the_count_are_taken_in_when_the_time_rule_says(
     assert store.model_summary(ready, "label_model")["n_gold"] == 14
     assert not store.has_flag(ready, "recal_when_due")  # the next answer schedules anew
     assert not queue.scheduled_job_registry.get_job_ids()
+
+
+def test_the_time_rules_run_waiting_for_a_worker_is_reported_once_due(
+        app, client, store, ready, monkeypatch):
+    """The run the time rule schedules counts as waiting from when it is due (not
+    from the answer that scheduled it); with no worker to run it, the loop says so."""
+    from svc_helpers import auth
+
+    from loop.service import reports
+
+    jobs: list = []
+
+    def enqueue(func, pid, *args, meta, delay=None):
+        jobs.append(delay)
+        return f"job-{len(jobs)}"
+
+    app.extensions["loop"]["recalibrator"] = Recalibrator(
+        store, enqueue, RecalibrationPolicy(every=10, seconds=1, min_gap=0), 30)
+    store.set_value(ready, "last_recalibrated_at", time.time())
+
+    def health():
+        return client.get(f"/api/projects/{ready}/metrics", headers=auth()).json["loop"]
+
+    answer_n(client, ready, annotator_token(client, ready, "a"), 3, 0)
+    assert len(jobs) == 1 and 0 < jobs[0] <= 1  # one run, scheduled
+    monkeypatch.setattr(reports, "OVERDUE_AFTER", 0.0)
+    assert health()["waiting_since"] is None  # not due yet: nothing waits
+    time.sleep(1.2)
+    got = health()
+    assert got["waiting_since"] <= time.time() and got["overdue"] and got["workers"] == 0
