@@ -176,10 +176,14 @@ def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
 
     job = _job()
     store = RedisStore(job.connection)
+    progress = _progress(job)
+    progress(0, 2)  # building the file, then storing it
     data = export_bytes(store, pid, fmt)
+    progress(1, 2)
     if len(data) > MAX_EXPORT_BYTES:
         raise ValueError(f"the export is {len(data) >> 20} MB, more than an export job keeps "
                          f"({MAX_EXPORT_BYTES >> 20} MB); read it from GET "
                          f"/api/projects/{pid}/export?format={fmt} instead")
     store.keep_export(pid, export_key(job.id), data, keep=EXPORTS_KEPT, ttl=EXPORT_TTL)
+    progress(2, 2)
     return {"bytes": len(data), "format": fmt, "download": f"/api/jobs/{job.id}/download"}

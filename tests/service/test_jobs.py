@@ -55,6 +55,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     run_burst(rconn)
     st = _status(client, r.json["job_id"])
     assert st["result"]["download"] == f"/api/jobs/{r.json['job_id']}/download"
+    assert st["progress"] == {"done": 2, "total": 2}  # built, stored
     got = client.get(st["result"]["download"], headers=auth())
     assert got.status_code == 200 and got.mimetype == "text/csv"
     assert got.data == client.get(f"/api/projects/{project}/export?format=csv",
