@@ -236,10 +236,14 @@ class Recalibrator:
         return out
 
     def _recheck(self, pid: str) -> None:
-        """A run ends: ask for the next one if the answers since are due already."""
-        if self.policy.due(self.store.since_recal(pid),
-                           0.0 if self.policy.seconds else None):
+        """A run ends: ask for the next one if the answers since are due already,
+        else (with a time rule) schedule it for when they will be. An answer that
+        came during the run found it running and left them to this check."""
+        since = self.store.since_recal(pid)
+        if self.policy.due(since, 0.0 if self.policy.seconds else None):
             self.request(pid, after_run=True)
+        elif since > 0 and self.policy.seconds > 0:
+            self._schedule_when_due(pid, self.policy.seconds)
 
     def _acquire(self, lock: Any, pid: str, name: str) -> bool:
         """Take ``lock`` now; if its holder is dead (it stopped extending it), wait

@@ -426,3 +426,34 @@ def test_the_time_rules_run_waiting_for_a_worker_is_reported_once_due(
     time.sleep(1.2)
     got = health()
     assert got["waiting_since"] <= time.time() and got["overdue"] and got["workers"] == 0
+
+
+def test_an_answer_during_a_run_is_taken_in_by_the_time_rule(store, client, ready,
+                                                             monkeypatch):
+    """Fault trial: one answer that came while a run was fitting found it running
+    (so asked for nothing) and, short of the count, stayed out of the label model
+    with nothing scheduled and no banner. The run schedules one when it ends."""
+    from loop.service import models
+
+    jobs: list = []
+
+    def enqueue(func, pid, *args, meta, delay=None):
+        jobs.append((func, delay))
+        return f"job-{len(jobs)}"
+
+    r = Recalibrator(store, enqueue, RecalibrationPolicy(every=10, seconds=60, min_gap=0), 30)
+    tok = annotator_token(client, ready, "a")
+    real = models.recalibrate
+
+    def one_answer_meanwhile(*a, **kw):
+        # over 60 s since the last run: the answer is due, finds this run holding
+        # the lock and leaves it to this run's check at its end
+        answer_n(client, ready, tok, 1, 1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(models, "recalibrate", one_answer_meanwhile)
+    store.set_value(ready, "last_recalibrated_at", time.time() - 120)
+    r.run(ready)
+    assert store.since_recal(ready) == 1
+    assert ("recalibrate", 60) in jobs  # scheduled for when the time rule makes it due
+    assert store.recal_requested_at(ready) > time.time() + 50
