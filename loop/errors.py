@@ -40,12 +40,11 @@ class TooLarge(LoopError):
     status = 413
 
     def __init__(self, limit: int, upload: bool = True) -> None:
-        super().__init__(
-            f"the file is over the limit of {limit:,} bytes (LOOP_MAX_UPLOAD_BYTES); split "
-            "it into smaller files" if upload else
-            f"the request body is over the limit of {limit:,} bytes (LOOP_MAX_UPLOAD_BYTES); "
-            "an API request other than an upload is a few kilobytes at most: check what "
-            "the client sends")
+        what = "the file" if upload else "the request body"
+        advice = ("split it into smaller files" if upload else "an API request other than "
+                  "an upload is a few kilobytes at most: check what the client sends")
+        super().__init__(f"{what} is over the limit of {limit:,} bytes "
+                         f"(LOOP_MAX_UPLOAD_BYTES); {advice}")
 
 
 class UnknownLabel(BadRequest):

@@ -207,8 +207,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
         return t.isoformat() if t else None
 
     starts = meta.get("starts") or []
-    running = str(status.value if hasattr(status, "value") else status) in ("started",
-                                                                             "deferred")
+    state = str(status.value if hasattr(status, "value") else status)
+    running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
     quiet = round(max(0.0, time.time() - last), 1) if running and last is not None else None
 
@@ -218,7 +218,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             # raised), and when the first began
             "attempts": len(starts), "first_started_at": iso(
                 datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
-            "status": str(status.value if hasattr(status, "value") else status),
+            "status": state,
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,
             "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
