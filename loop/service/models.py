@@ -28,14 +28,15 @@ Fence = Callable[[], bool]
 
 
 class Superseded(Exception):
-    """A run found, before writing, that a newer run took over: it writes nothing."""
+    """A run found, before writing, that it lost its lock (a newer run may have taken
+    over): it writes nothing."""
 
 
 def _check(fence: Fence | None, what: str, pid: str) -> None:
     if fence is not None and not fence():
         raise Superseded(f"project {pid}: this {what} lost its lock while it ran (paused "
-                         "or frozen past the lock's TTL); a newer run took over, so it "
-                         "writes nothing")
+                         "or frozen past the lock's TTL), so it writes nothing: another "
+                         "run may hold the lock now")
 
 
 def _save(store: RedisStore, pid: str, name: str, proba: np.ndarray,

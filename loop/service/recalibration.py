@@ -282,7 +282,14 @@ class Recalibrator:
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
         except models.Superseded as exc:
             log.warning("%s", exc)
-            return {"skipped": True, "reason": str(exc)}
+            if s.is_locked(pid, "end_model"):
+                return {"skipped": True, "reason": f"{exc}; the retrain that holds it "
+                        "writes its own end model"}
+            # Nobody took over (the lock ran out while this run was frozen): its
+            # answers would reach no end model until the next recalibration.
+            self.request_end_model(pid, point_id)
+            return {"skipped": True, "reason": f"{exc}; none does, so a fresh retrain "
+                    "was asked for"}
         except Exception as exc:
             _record_failure(s, pid, "end_model_status", exc)
             raise

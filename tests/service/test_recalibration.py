@@ -286,6 +286,34 @@ def test_an_end_model_retrain_frozen_past_its_lock_writes_nothing(store, client,
     assert store.model_summary(ready, "end_model")["n_gold"] == 10
 
 
+def test_an_end_model_retrain_whose_lock_ran_out_with_no_taker_asks_for_a_fresh_one(
+        store, client, ready, monkeypatch):
+    """Fault trial: an admin retrain frozen past its lock's TTL ended "finished" saying a
+    newer run took over when none had, and its answers reached no end model."""
+    from loop.service import models
+
+    jobs: list = []
+    frozen = _recal(store, jobs)
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 1)
+    models.recalibrate(store, ready, 30)
+    real = models.fit_end_model
+
+    def freeze(*a, **kw):
+        out = real(*a, **kw)  # frozen past its lock's TTL; nobody takes over
+        store.r.delete(store._k(ready, "lock", "end_model"))
+        return out
+
+    monkeypatch.setattr(models, "fit_end_model", freeze)
+    out = frozen.run_end_model(ready, wait=True)
+    assert out["skipped"] and "lost its lock" in out["reason"]
+    assert "took over" not in out["reason"] and "fresh retrain" in out["reason"]
+    assert store.model_summary(ready, "end_model") is None  # it wrote nothing ...
+    assert [j[0] for j in jobs] == ["retrain_end_model"]  # ... and asked for a new run
+    monkeypatch.setattr(models, "fit_end_model", real)
+    assert frozen.run_end_model(ready)["n_gold"] == 10
+
+
 def test_a_dead_holders_lock_is_taken_over(store, client, ready):
     """A holder that stops extending its lock (kill -9) is dead after a third of
     the TTL plus slack; a new run waits the rest of the TTL and takes over."""
