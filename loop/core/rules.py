@@ -202,7 +202,34 @@ class Rule:
         if self.kind == "field":
             value = None if record is None else record.get(self.field)
             return _compare(value, self.op, self.value)
-        return self.compiled().search(_as_read(text)) is not None
+        return self.compiled().search(shown(text)) is not None
+
+    def spans(self, text: Any, limit: int = 100) -> list[tuple[int, int]]:
+        """Where a keyword or regex rule matches ``text``: up to ``limit`` ``(start,
+        end)`` character offsets into the text as read (:func:`shown`), in order and
+        not overlapping, each a keyword (never its word boundaries) or a non-empty
+        regex match; ``[]`` for a field rule. For highlighting what a rule found."""
+        if self.kind == "field":
+            return []
+        t = shown(text)
+        out: list[tuple[int, int]] = []
+        pat, words = self.compiled(), self._compiled[2]
+        if words:  # the keyword is the group between the boundaries a match takes up
+            opts = re2.Options()
+            opts.case_sensitive = bool(self.case_sensitive)
+            opts.log_errors = False
+            alt = "|".join(re2.escape(plain_quotes(nfc(w))) for w in self.keywords)
+            pat = re2.compile(rf"(?:^|[^\pL\pM\pN_])({alt})(?:$|[^\pL\pM\pN_])", opts)
+        pos = 0
+        while len(out) < limit and pos <= len(t):
+            m = pat.search(t, pos)
+            if m is None:
+                break
+            s, e = m.span(1) if words else m.span()
+            if e > s:
+                out.append((s, e))
+            pos = e if e > pos else pos + 1  # a trailing boundary starts the next word
+        return out
 
     def match(self, texts: Sequence[str] | TextBatch,
               records: Sequence[Any] | None = None) -> np.ndarray:
@@ -285,9 +312,10 @@ def safe_name(text: str) -> str:
     return "_".join(x for x in _BAD_NAME.split(text) if x)[:100] or "rule"
 
 
-def _as_read(text: Any) -> str:
+def shown(text: Any) -> str:
     """What a keyword or regex rule matches: ``text`` as the labeling page shows it,
-    with no separator character of a joined scan in it."""
+    with no separator character of a joined scan in it (:meth:`Rule.spans` are
+    offsets into it)."""
     return readable(str(text or "")).replace(_SEP, " ")
 
 
@@ -297,7 +325,7 @@ class TextBatch:
     offset where each starts (and one past the end)."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        self.texts = [_as_read(t).encode() for t in texts]
+        self.texts = [shown(t).encode() for t in texts]
         self.n = len(self.texts)
         self.starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts)]
         self.joined = _SEP.encode().join(self.texts)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.lf import LabelingFunction
-from loop.core.rules import Rule, TextBatch, safe_name
+from loop.core.rules import Rule, TextBatch, safe_name, shown
 from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound
 from loop.service.lf_modules import load_lfs
@@ -33,6 +33,8 @@ MAX_RULES = 500
 MAX_HISTORY = 50
 #: Matched items shown in a preview.
 N_EXAMPLES = 8
+#: Characters of an example's text a preview shows.
+EXAMPLE_CHARS = 500
 
 
 # -- the LFs a worker applies ------------------------------------------------------------
@@ -277,7 +279,9 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         if proba is not None and len(proba) == n:
             k = int(proba[r].argmax())
             guess = {"label": labels[k], "p": round(float(proba[r, k]), 3)}
-        examples.append({"id": c.ids[r], "text": c.texts[r][:500],
+        text = shown(c.texts[r])[:EXAMPLE_CHARS]
+        marks = [[a, b] for a, b in rule.spans(c.texts[r]) if b <= len(text)]
+        examples.append({"id": c.ids[r], "text": text, "marks": marks,
                          "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
     m = int(hit.sum())
     return {

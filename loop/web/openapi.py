@@ -71,7 +71,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "delete": _op("delete a rule; re-applies")},
     "/api/projects/{pid}/rules/preview": {"post": _op(
         "what a rule would do, nothing stored: coverage, overlaps and conflicts with the "
-        "LFs, precision/recall on the gold so far, matched items with the model's guess",
+        "LFs, precision/recall on the gold so far, matched items with the model's guess and "
+        "where the rule matched (marks: [start, end] offsets into each item's text)",
         body={**RULE, "replacing": S})},
     "/api/projects/{pid}/rules/suggestions": {"get": _op(
         "rule candidates mined from the gold labels, with supporting and contradicting "

@@ -167,6 +167,21 @@ def test_matching_many_texts_at_once_equals_one_by_one(rule):
     batch = TextBatch(texts)
     assert rule.match(batch).tolist() == [rule.matches(t) for t in texts]
     assert rule.match(texts).tolist() == rule.match(batch).tolist()
+    assert [bool(rule.spans(t)) for t in texts] == [rule.matches(t) for t in texts]
+
+
+def test_spans_mark_each_keyword_in_the_text_as_read():
+    kw = Rule("kw", 1, "keywords", keywords=("check out", "sub"))
+    text = "CHECK OUT&amp;sub sub!sub subs \U0001f600 sub"
+    read = "CHECK OUT&sub sub!sub subs \U0001f600 sub"
+    spans = kw.spans(text)
+    assert [read[a:b] for a, b in spans] == ["CHECK OUT", "sub", "sub", "sub", "sub"]
+    assert spans[-1] == (len(read) - 3, len(read))  # code points, as the page counts them
+    assert kw.spans(text, limit=2) == spans[:2]
+    part = Rule("p", 1, "keywords", keywords=("ab",), whole_word=False)
+    assert part.spans("abab xab") == [(0, 2), (2, 4), (6, 8)]
+    assert Rule("r", 1, "regex", pattern=r"\d*").spans("a12b3") == [(1, 3), (4, 5)]
+    assert Rule("f", 1, "field", field="n", op=">", value=1).spans("anything") == []
 
 
 def test_the_fallback_search_finds_the_same_spans():

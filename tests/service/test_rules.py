@@ -133,6 +133,9 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
     assert 0 < len(p["examples"]) <= 8 and all("check out" in e["text"].lower()
                                                 for e in p["examples"])
     assert p["examples"][0]["guess"]["label"] in ("ham", "spam")
+    for e in p["examples"]:  # what it matched, to highlight: the keyword, case kept
+        assert e["marks"] and all(e["text"][a:b].lower() == "check out"
+                                  for a, b in e["marks"]), e
     assert store.rules(pid) == {}  # a preview stores nothing
     unnamed = {k: v for k, v in rule.items() if k != "name"}  # not named yet
     r2 = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=unnamed)

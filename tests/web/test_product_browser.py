@@ -340,6 +340,8 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     stats = page.locator(".preview-stats").inner_text()
     assert " of 350 items" in stats and "vote spam" in stats and "precision" in stats, stats
     assert page.locator(".rule-preview .examples li").count() > 0
+    marks = page.locator(".rule-preview .examples mark").all_inner_texts()
+    assert marks and {m.lower() for m in marks} <= {"subscribe", "my channel"}, marks
     _shot(page, "rule_editor")
     page.click("#rule-save")
     page.wait_for_selector("#rule-rows tr[data-rule='says_subscribe']")

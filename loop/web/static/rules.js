@@ -125,10 +125,26 @@
       for (const ex of p.examples) {
         const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? "model: " + ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
         ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
-          Loop.plainText(ex.text)));
+          ...marked(ex.text, ex.marks)));
       }
       box.appendChild(ul);
     }
+  }
+
+  /* An example's text (as the rule reads it) with what the rule matched in <mark>:
+     text nodes only, nothing parsed. The server's offsets count code points. */
+  function marked(text, marks) {
+    const chars = Array.from(text);
+    const out = [];
+    let at = 0;
+    for (const [a, b] of marks || []) {
+      if (a < at || b <= a) continue;
+      if (a > at) out.push(chars.slice(at, a).join(""));
+      out.push(Loop.el("mark", { text: chars.slice(a, b).join("") }));
+      at = b;
+    }
+    if (at < chars.length) out.push(chars.slice(at).join(""));
+    return out;
   }
 
   /* -- rules table --------------------------------------------------------------------- */
