@@ -157,8 +157,9 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     result, error, traceback, times.
 
     ``quiet_seconds``: how long a running job has reported no progress (since it
-    started, or since its last report; None unless it runs); ``stalled``: whether
-    that is ``stall_seconds`` or more (its worker may be frozen or overloaded).
+    started, or since its last report), or a queued one has waited for a worker
+    (None otherwise); ``stalled``: whether that is ``stall_seconds`` or more (its
+    worker may be frozen or overloaded; for a queued job, no worker is free).
 
     An apply-LFs run superseded by another and planned again shows the status of
     the run that replaced it (``result["reapplied_as"]`` of its merge)."""
@@ -210,7 +211,10 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     state = str(status.value if hasattr(status, "value") else status)
     running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
-    quiet = round(max(0.0, time.time() - last), 1) if running and last is not None else None
+    if state == "queued":  # no worker has taken it (none free, none running or all frozen)
+        last = _epoch(job.enqueued_at)
+    quiet = (round(max(0.0, time.time() - last), 1)
+             if (running or state == "queued") and last is not None else None)
 
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "auto": bool(meta.get("auto")),

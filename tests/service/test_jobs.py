@@ -27,7 +27,8 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     jid = r.json["job_id"]
     st = _status(client, jid)
     assert st["type"] == "apply_lfs" and st["status"] in ("deferred", "queued")
-    assert st["quiet_seconds"] is None and st["stalled"] is False  # waits, does not run
+    assert st["stalled"] is False  # waits for a worker (a queued job: since queued)
+    assert st["quiet_seconds"] is None if st["status"] == "deferred" else st["quiet_seconds"] < 60
     run_burst(rconn)
     st = _status(client, jid)
     assert st["status"] == "finished", st
@@ -171,3 +172,21 @@ def test_a_running_job_without_progress_is_flagged_stalled(client, rconn, projec
     assert 199 <= st["quiet_seconds"] < 260 and st["stalled"] is True
     listed = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
     assert next(j for j in listed if j["id"] == jid)["stalled"] is True
+
+
+def test_a_job_no_worker_takes_is_flagged_stalled(client, rconn, project):
+    """Fault trial: with every worker frozen, a queued job only ever said "queued";
+    past ``stall_seconds`` of waiting it is ``stalled`` too (quiet since queued)."""
+    import time
+    from datetime import UTC, datetime
+
+    from rq.job import Job
+
+    jid = _job(client, project, "export")
+    st = _status(client, jid)
+    assert st["status"] == "queued" and st["quiet_seconds"] < 60 and st["stalled"] is False
+    job = Job.fetch(jid, connection=rconn)
+    job.enqueued_at = datetime.fromtimestamp(time.time() - 300, tz=UTC)
+    job.save()
+    st = _status(client, jid)
+    assert st["status"] == "queued" and 299 <= st["quiet_seconds"] < 360 and st["stalled"]

@@ -278,6 +278,11 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(
         page.wait_for_selector(stalled, timeout=30000)
         assert "No progress for" in page.locator(stalled).inner_text()
         _shot(page, "dashboard_stalled_job")
+        # a job no worker takes (the only one is frozen) says it waits for one
+        waiting = api.call("POST", f"/api/projects/{pid}/jobs", {"type": "export"})["job_id"]
+        page.wait_for_selector(f"tr[data-job='{waiting}'] + tr.stall-row", timeout=30000)
+        assert "Waiting for a worker" in page.locator(
+            f"tr[data-job='{waiting}'] + tr.stall-row").inner_text()
     finally:
         os.killpg(worker.pid, signal.SIGCONT)
     page.wait_for_selector(stalled, state="detached", timeout=30000)  # going again

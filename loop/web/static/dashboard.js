@@ -285,11 +285,19 @@
         // no progress for a while: say so, rather than a bar that silently stands still
         const q = Number(j.quiet_seconds) || 0;
         const quiet = q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
-        body.appendChild(Loop.el("tr", { class: "stall-row" }, Loop.el("td", { colspan: "7", class: "job-stall" },
-          Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
-          Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
-            "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
-            "is given up and run again; Cancel stops it now." }))));
+        const cell = Loop.el("td", { colspan: "7", class: "job-stall" });
+        if (st === "queued") {
+          cell.append(Loop.el("strong", { text: "Waiting for a worker for " + quiet + "." }), " ",
+            "No worker has taken it: every worker is busy, frozen or stopped (see Jobs and the " +
+            "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ", or with compose ",
+            Loop.el("code", { text: "docker compose up -d --scale worker=3" }), ") and it runs.");
+        } else {
+          cell.append(Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
+            Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
+              "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
+              "is given up and run again; Cancel stops it now." }));
+        }
+        body.appendChild(Loop.el("tr", { class: "stall-row" }, cell));
       }
       if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) {
         const cell = Loop.el("td", { colspan: "7", class: "job-error" },
