@@ -23,11 +23,14 @@ class BadRequest(LoopError):
 
 class BadUpload(BadRequest):
     """An uploaded file is malformed, too large, or inconsistent. ``errors`` lists
-    the problems found row by row (at most :data:`MAX_ROW_ERRORS`)."""
+    the problems found row by row (at most :data:`MAX_ROW_ERRORS`); ``summary``
+    says what they add up to, without the first of them (the message has both)."""
 
-    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+    def __init__(self, message: str, errors: list[str] | None = None,
+                 summary: str | None = None) -> None:
         super().__init__(message)
         self.errors = list(errors or [])
+        self.summary = summary
 
 
 #: Row problems an upload reports at most.

@@ -198,8 +198,8 @@ def parse_items(
                 bad(f"{at_n}: gold label {g!r} is not one of {labels}")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
-        raise BadUpload(f"{problems[0]}; {n_problems} problem(s) in the file{more}, "
-                        "nothing was stored", problems)
+        summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"
+        raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
     return ParsedUpload(items, gold)
 
 

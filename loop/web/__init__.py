@@ -73,8 +73,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # however much of a request a message quotes, the answer stays small
         body: dict[str, Any] = {"error": shorten(str(exc), MAX_ERROR_CHARS)}
         errors = getattr(exc, "errors", None)
-        if errors:  # row by row, for an upload
+        if errors:  # row by row, for an upload, and what they add up to
             body["errors"] = [shorten(str(e), MAX_ERROR_CHARS) for e in errors]
+            if summary := getattr(exc, "summary", None):
+                body["summary"] = str(summary)
         return jsonify(body), exc.status
 
     @app.errorhandler(HTTPException)

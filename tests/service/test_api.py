@@ -168,6 +168,9 @@ def test_an_upload_with_many_bad_rows_counts_them_all(client, project):
     assert r.status_code == 400
     assert f"50 problem(s) in the file (first {MAX_ROW_ERRORS} shown)" in r.json["error"]
     assert len(r.json["errors"]) == MAX_ROW_ERRORS
+    assert r.json["summary"] == (f"50 problem(s) in the file (first {MAX_ROW_ERRORS} shown), "
+                                 "nothing was stored")
+    assert r.json["error"] == r.json["errors"][0] + "; " + r.json["summary"]
 
 
 def test_texts_any_reader_takes_are_taken(client, project, store):

@@ -90,11 +90,10 @@
   }
 
   /* A refused upload: its summary in the status line, its rows in the list below
-     (the summary starts with the first row's problem, which the list shows too). */
+     (the error message starts with the first row's problem, which the list shows too). */
   function refused(r) {
-    const errs = (r.body && r.body.errors) || [];
-    let msg = (r.body && r.body.error) || ("error " + r.status);
-    if (errs.length && msg.indexOf(errs[0] + "; ") === 0) msg = msg.slice(errs[0].length + 2) + ":";
+    const b = r.body || {};
+    const msg = b.summary ? b.summary + ":" : b.error || ("error " + r.status);
     status("import-status", msg.charAt(0).toUpperCase() + msg.slice(1), true);
     showErrors(r.body);
   }
