@@ -227,6 +227,20 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     page.wait_for_function("document.getElementById('status').textContent.includes('Changed')")
     gold = live.app.extensions["loop"]["store"].gold(pid)
     assert gold[first]["label"] == 1 and gold[second]["label"] == 1
+    # a shortcut pressed with that select still focused is the shortcut, not the
+    # select's type-ahead ("h" picked "ham" and changed the answer; "s" did not skip)
+    sel.focus()
+    page.keyboard.press("h")
+    page.wait_for_selector("#help", state="visible")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    current = page.evaluate("window.loopLabel.currentId()")
+    sel.focus()
+    page.keyboard.press("s")
+    page.wait_for_function("(c) => window.loopLabel.currentId() !== c", arg=current)
+    page.evaluate("window.loopLabel.idle()")
+    assert sel.input_value() == "spam"
+    assert live.app.extensions["loop"]["store"].gold(pid)[first]["label"] == 1
     page.keyboard.press("g")
     page.wait_for_selector("#guidelines", state="hidden")
     page.keyboard.press("g")

@@ -416,6 +416,16 @@
         sel.appendChild(Loop.el("option", { value: name, text: name, selected: name === r.label }));
       });
       sel.addEventListener("change", function () { relabel(r.item_id, sel.value); });
+      sel.addEventListener("keydown", function (ev) {
+        /* A letter or digit here is the page's shortcut, not the select's type-ahead:
+           "s" to skip, with this select still focused, changed an earlier answer to
+           "spam". Arrow keys and the mouse still change it. */
+        if (ev.key.length !== 1 || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+        ev.preventDefault();
+        ev.stopPropagation();
+        sel.blur();
+        if (!ev.repeat) shortcut(ev);
+      });
       const li = Loop.el("li", { "data-item": r.item_id },
         Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
         sel);
@@ -438,6 +448,10 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
     const t = ev.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
+    shortcut(ev);
+  }
+
+  function shortcut(ev) {
     const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
     if (k === "Escape") { toggleHelp(false); return; }
     if (k === "?" || k === "h") { ev.preventDefault(); toggleHelp(); return; }
