@@ -166,24 +166,33 @@ def _keep_one(store: RedisStore, pid: str, name: str) -> None:
                        "another rule first")
 
 
-def update_rule(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, Any]:
+def update_rule(store: RedisStore, pid: str, name: str,
+                data: Any) -> tuple[dict[str, Any], bool]:
     """Edit rule ``name`` (its earlier version goes to its history); ``data`` may
-    also rename it, or hold only ``enabled``."""
+    also rename it, or hold only ``enabled``. Returns the rule's view and whether
+    anything changed: an edit that changes nothing writes nothing (no history
+    entry; the caller re-applies nothing)."""
     old = _existing(store, pid, name)
+    labels = store.get_project(pid)["labels"]
     if isinstance(data, dict) and data.get("enabled") is False and old["enabled"]:
         _keep_one(store, pid, name)
     if isinstance(data, dict) and set(data) == {"enabled"}:
-        new = {**old, "enabled": _enabled(data, old["enabled"]), "updated_at": time.time()}
+        enabled = _enabled(data, old["enabled"])
+        if enabled == old["enabled"]:
+            return _view(name, old, labels), False
+        new = {**old, "enabled": enabled, "updated_at": time.time()}
         store.write_rule(pid, name, new, expect=old)
-        return _view(name, new, store.get_project(pid)["labels"])
+        return _view(name, new, labels), True
     rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
                                else data))
+    if rule.to_dict() == old["rule"] and _enabled(data, old["enabled"]) == old["enabled"]:
+        return _view(name, old, labels), False
     history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
            "enabled": _enabled(data, old["enabled"]),
            "history": history[-MAX_HISTORY:]}
     store.write_rule(pid, rule.name, new, expect=old, rename_from=name)
-    return _view(rule.name, new, store.get_project(pid)["labels"])
+    return _view(rule.name, new, labels), True
 
 
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:

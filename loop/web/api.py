@@ -313,10 +313,12 @@ def _not_a_rule(name: str) -> None:
 @bp.put("/projects/<pid>/rules/<name>")
 @admin_required
 def update_rule(pid: str, name: str) -> Any:
-    """Edit, rename, disable or enable a rule; re-applies and recalibrates."""
+    """Edit, rename, disable or enable a rule; re-applies and recalibrates (unless
+    the edit changes nothing: ``changed`` false, no job)."""
     _not_a_rule(name)
-    out = rules.update_rule(_store(), pid, name, _body())
-    return jsonify({"rule": out, "job_id": _reapply(pid)})
+    out, changed = rules.update_rule(_store(), pid, name, _body())
+    return jsonify({"rule": out, "changed": changed,
+                    "job_id": _reapply(pid) if changed else None})
 
 
 @bp.delete("/projects/<pid>/rules/<name>")

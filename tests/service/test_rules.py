@@ -49,10 +49,16 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     # edit: the old version goes to the history; rename; disable
     r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
                    json={"keywords": ["subscribe"], "name": "sub_rule"})
-    assert r.status_code == 200, r.json
+    assert r.status_code == 200 and r.json["changed"] is True, r.json
     (rule,) = _rules(client, pid)
     assert rule["name"] == "sub_rule" and rule["rule"]["keywords"] == ["subscribe"]
     assert rule["history"][0]["rule"]["keywords"] == ["subscribe", "check out"]
+    # an edit that changes nothing writes nothing and re-applies nothing
+    for same in ({}, {"keywords": ["subscribe"]}, {"enabled": True}, {"name": "sub_rule"}):
+        r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json=same)
+        assert r.status_code == 200 and r.json["changed"] is False, (same, r.json)
+        assert r.json["job_id"] is None
+    assert len(_rules(client, pid)[0]["history"]) == 1
     r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
                    json={"enabled": False})
     assert r.status_code == 200 and not _rules(client, pid)[0]["enabled"]

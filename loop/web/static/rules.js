@@ -189,6 +189,7 @@
   }
 
   function applying(res) {
+    if (res && res.changed === false) return ": nothing changed, so nothing is re-applied.";
     return res && res.job_id ? ": applying it and recalibrating (job " + res.job_id.slice(0, 8) + ")." : ".";
   }
 
