@@ -242,8 +242,16 @@ def _term_index(c: _Corpus) -> TermIndex:
         return c.index[1]
 
 
-def _records(c: _Corpus, rule: Rule) -> list[dict[str, Any]] | None:
-    return c.fields if rule.kind == "field" else None
+def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, Any]] | None:
+    """What a field rule reads of each item, as the worker's LFs see it: the uploaded
+    fields, then ``id``, ``text`` and the text field's own name (the item's own)."""
+    if rule.kind != "field":
+        return None
+    if rule.field == "id":
+        return [{"id": i} for i in c.ids]
+    if rule.field in ("text", text_field or "text"):
+        return [{rule.field: t} for t in c.texts]
+    return c.fields
 
 
 # -- preview ------------------------------------------------------------------------------
@@ -260,7 +268,8 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     rule = _check(store, pid, data)
     c = _corpus(store, pid)
     n = len(c.ids)
-    hit = rule.match(c.batch if c.batch is not None else c.texts, _records(c, rule))
+    hit = rule.match(c.batch if c.batch is not None else c.texts,
+                     _records(c, rule, project.get("text_field")))
     L, meta = store.load_L(pid)
     others = np.zeros((n, 0), dtype=np.int8)
     if L is not None and L.shape[0] == n:

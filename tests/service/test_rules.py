@@ -347,6 +347,18 @@ def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
     assert _rules(client, pid) == []
     ok = {**bad, "field": "AUTHOR", "value": "someone"}
     assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=ok).status_code == 201
+    # id, text and the text field's name are fields to a rule, in the preview as in
+    # the worker's run (the preview matched none of them)
+    items = store.items(pid)
+    first = items[0]
+    for field, value, want in [("id", "zzz", len(items)), ("text", first["text"], 1),
+                               ("CONTENT", first["text"], 1)]:
+        rule = {**bad, "field": field, "op": "!=" if field == "id" else "==", "value": value}
+        p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule).json
+        matched = Rule.from_dict(rule, 2).match([i["text"] for i in items], [
+            Record({**i["fields"], "id": i["id"], "text": i["text"], "CONTENT": i["text"]})
+            for i in items])
+        assert p["matched"] == int(matched.sum()) >= want, (field, p)
 
 
 def test_a_project_of_rules_only(client, store, rconn):
