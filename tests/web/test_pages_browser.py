@@ -228,6 +228,8 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert "the end model on all" in page.locator("#curve-help").inner_text()
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
+    votes = page.locator("#lf-rows td.votes").all_inner_texts()  # which class each votes
+    assert set(votes) <= {"ham", "spam", "ham, spam"} and "spam" in votes, votes
     assert page.locator("#balance li").count() == 2
     page.wait_for_function("document.getElementById('n-gold').textContent !== '–'")
     assert int(page.locator("#n-gold").inner_text()) >= 25

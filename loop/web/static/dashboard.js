@@ -182,7 +182,7 @@
     const body = $("lf-rows");
     Loop.clear(body);
     if (!rows.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: hasLfs
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: hasLfs
         ? "No LF statistics yet: run “Apply LFs”."
         : "No LFs yet: write a rule (Rules, below). Answers given before then count once it is saved." })));
       return;
@@ -198,6 +198,8 @@
       body.appendChild(Loop.el("tr", null,
         Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
           r.source === "rule" ? Loop.el("span", { class: "tag", text: "rule" }) : null),
+        Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
+          title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
