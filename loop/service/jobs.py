@@ -100,6 +100,8 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
     an ``apply_lfs`` run is followed by a recalibration; ``fmt``: an export's
     format, ``csv`` or ``jsonl``)."""
     store.get_project(pid)
+    if job_type is None:
+        raise BadRequest(f"say which job to run: {{\"type\": ...}}, one of {list(JOB_TYPES)}")
     if job_type not in JOB_TYPES:
         raise BadRequest(f"unknown job type {job_type!r}; choose one of {list(JOB_TYPES)}")
     size = settings.queue_size

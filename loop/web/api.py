@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized
+from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized, shorten
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
@@ -189,7 +189,10 @@ def upload_items(pid: str) -> Any:
                          f"{', '.join(UPLOAD_ARGS)}")
     data, fmt = _upload()
     s = _settings()
-    dry = request.args.get("dry_run", "0") not in ("0", "", "false")
+    dry_arg = request.args.get("dry_run", "0").strip().lower()
+    if dry_arg not in ("0", "", "false", "1", "true"):
+        raise BadRequest(f"dry_run must be 1 / true or 0 / false, got {shorten(dry_arg)!r}")
+    dry = dry_arg in ("1", "true")
     out = items.import_items(
         _store(), pid, data, fmt, id_field=request.args.get("id_field") or None,
         text_field=request.args.get("text_field") or None,
@@ -344,7 +347,8 @@ def rule_suggestions(pid: str) -> Any:
     """Rule candidates mined from the gold labels, with their evidence."""
     raw = request.args.get("k", "10")
     if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
-        raise BadRequest(f"k must be a whole number, got {raw!r}")
+        raise BadRequest(f"k must be a whole number of suggestions (0, 1, 2, ...), "
+                         f"got {shorten(raw)!r}")
     return jsonify(rules.suggestions(_store(), pid, int(raw)))
 
 

@@ -153,9 +153,11 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
     r = _upload(client, project, b"id,CONTENT\n2,a\n1,b\n", id_field="id")
     assert r.status_code == 400 and "already exist" in r.json["error"]
     # without id_field an item's id is its row number: 1 here, taken by the upload above
-    for dry in ("0", "1"):
+    for dry in ("0", "1", "true"):
         r = _upload(client, project, b"CONTENT\nb\n", dry_run=dry)
         assert r.status_code == 400 and "upload with id_field" in r.json["error"], r.json
+    r = _upload(client, project, b"id,CONTENT\n9,b\n", id_field="id", dry_run="maybe")
+    assert r.status_code == 400 and "dry_run must be" in r.json["error"], r.json
     assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
 
 
@@ -208,6 +210,9 @@ def test_upload_size_limit(app, client, project):
 def test_unknown_job_type_and_job(client, project):
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "nope"})
     assert r.status_code == 400
+    for empty in ({}, None):  # no body at all: say what to send, not "type None"
+        r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json=empty)
+        assert r.status_code == 400 and "say which job to run" in r.json["error"], r.json
     assert client.get("/api/jobs/nope", headers=auth()).status_code == 404
     r = client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "apply_lfs"})
     assert r.status_code == 409  # no items yet
