@@ -399,6 +399,36 @@ def test_dashboard_with_an_annotator_token_points_to_the_labeling_page(
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
 
 
+@pytest.mark.parametrize("target", ["data", "annotators", "/new"])
+def test_admin_pages_refuse_an_annotator_with_one_message(
+        live: LiveServer, demo_project: dict[str, str], page: Any, target: str) -> None:
+    """New-user trial: the Data page showed its whole import form around a one-line
+    refusal, Annotators a raw message, /new a form with its button disabled."""
+    pid, token = demo_project["pid"], demo_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    page.goto(live.url + (target if target.startswith("/") else f"/p/{pid}/{target}"))
+    refused = page.locator("#main > .page-refused")
+    refused.wait_for()
+    assert "needs the admin API key" in refused.inner_text()
+    assert "annotator" in refused.inner_text()
+    assert page.locator("#main form").count() == 0 or not page.locator("#main form").first.is_visible()
+    assert page.locator("#main section:visible").count() == 0
+    assert not page.console_errors, page.console_errors
+
+
+def test_a_project_that_does_not_exist_shows_no_dashboard(live: LiveServer, page: Any) -> None:
+    for target in ("dashboard", "data", "annotators"):
+        sign_in(page, live.url, "test-admin-key", "nosuchproject", target=target)
+        refused = page.locator("#main > .page-refused, #dash-status")
+        page.wait_for_function("[...document.querySelectorAll('#main > .page-refused, "
+                               "#dash-status')].some(n => n.textContent.includes('no project'))")
+        assert "There is no project “nosuchproject”" in refused.first.inner_text() or \
+            "There is no project “nosuchproject”" in refused.last.inner_text()
+        assert page.locator("#main section:visible, #main .cards:visible").count() == 0, target
+        assert page.locator("#main a", has_text="Go back to the projects").count() == 1
+
+
 def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project: dict[str, str],
                                              page: Any) -> None:
     import csv

@@ -44,11 +44,16 @@
     } catch (e) { status(e.message, true); }
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
-    Loop.api("GET", base).then(function (p) { Loop.setText("project-name", "· " + p.name); },
-      function (e) { status(e.status === 403 ? "This page needs the admin key." : e.message, true); });
-    refresh().catch(function (e) { status(e.message, true); });
+    if (!await Loop.adminOnly("The Annotators page", pid)) return;
+    try {
+      Loop.setText("project-name", "· " + (await Loop.api("GET", base)).name);
+      await refresh();
+    } catch (e) {
+      if (e.status === 404) { Loop.noProject(pid); return; }
+      status(e.message, true);
+    }
     $("add-form").addEventListener("submit", async function (ev) {
       ev.preventDefault();
       const name = $("a-name").value.trim();

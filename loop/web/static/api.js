@@ -203,6 +203,43 @@
   }
 
   let me = null;
+  /* A page this user cannot use (an annotator on an admin page, a project that does
+     not exist): its title and one message with the way on (``link``: {href, text}),
+     instead of a form whose every action would fail. ``box``: the page's own status
+     element, if it is a direct child of <main>. */
+  function pageRefused(text, link, box) {
+    const main = document.getElementById("main");
+    let p = box && box.parentNode === main ? box : null;
+    for (const n of Array.from(main.children)) {
+      if (n !== p && n.tagName !== "H1") n.hidden = true;
+    }
+    if (!p) { p = el("p", { class: "status page-refused", role: "status" }); main.appendChild(p); }
+    clear(p);
+    p.hidden = false;
+    p.append(text + " ");
+    if (link) { p.appendChild(el("a", { href: link.href, text: link.text })); p.append("."); }
+  }
+
+  /* An admin page's gate: null when the signed-in user is an admin, else the page is
+     refused (an annotator: a link to their labeling page) and the caller stops. */
+  async function adminOnly(what, pid, box) {
+    let who;
+    try { who = await whoami(); } catch (e) {
+      if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return false; }
+      return true;  // say nothing here: the page's own requests will say what failed
+    }
+    if (who && who.role === "admin") return true;
+    pageRefused(what + " needs the admin API key; you are signed in as annotator “" + String(who && who.name) + "”.",
+      pid ? { href: "/p/" + encodeURIComponent(pid) + "/label", text: "Label items" }
+        : { href: "/", text: "Your projects" }, box);
+    return false;
+  }
+
+  /* A project page whose project does not exist. */
+  function noProject(pid, box) {
+    pageRefused("There is no project “" + pid + "”.", { href: "/", text: "Go back to the projects" }, box);
+  }
+
   async function whoami() {
     if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
     return me;
@@ -245,6 +282,7 @@
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause,
+    pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },
   };

@@ -453,26 +453,9 @@
 
   /* An annotator's token opens the labeling page, not the dashboard (its data and
    * jobs need the admin key): say so and load nothing else. */
-  function annotatorOnly(who) {
-    document.querySelectorAll("#main > :not(.page-title):not(#dash-status)")
-      .forEach(function (n) { n.hidden = true; });
-    const s = $("dash-status");
-    Loop.clear(s);
-    s.append("The dashboard needs the admin API key; you are signed in as annotator “"
-      + String(who.name) + "”. ");
-    s.appendChild(Loop.el("a", { href: "/p/" + encodeURIComponent(pid) + "/label",
-                                 text: "Label items" }));
-    s.append(".");
-  }
-
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
-    try {
-      const who = await Loop.whoami();
-      if (who && who.role !== "admin") { annotatorOnly(who); return; }
-    } catch (e) {
-      if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
-    }
+    if (!await Loop.adminOnly("The dashboard", pid, $("dash-status"))) return;
     document.querySelectorAll(".job-btn").forEach(function (b) {
       b.addEventListener("click", function () { startJob(b.dataset.job, b); });
     });
@@ -492,7 +475,7 @@
       if (project && project.name) Loop.setText("project-name", "· " + project.name);
     } catch (e) {
       if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
-      if (e.status === 404) { status("There is no project “" + pid + "”.", true); return; }
+      if (e.status === 404) { Loop.noProject(pid, $("dash-status")); return; }
       status(e.status === 403 ? "The dashboard needs the admin API key: sign in with it."
         : "Could not load project: " + e.message, true);
       return;

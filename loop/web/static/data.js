@@ -181,10 +181,14 @@
     } catch (e) { status("apply-status", e.message, true); } finally { $("apply").disabled = false; }
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
+    if (!await Loop.adminOnly("The Data page", pid)) return;
     $("to-dashboard").href = "/p/" + encodeURIComponent(pid) + "/dashboard";
-    counts().catch(function (e) { status("import-status", e.status === 403 ? "This page needs the admin key." : e.message, true); });
+    counts().catch(function (e) {
+      if (e.status === 404) Loop.noProject(pid);
+      else status("import-status", e.message, true);
+    });
     $("file").addEventListener("change", function () { if (this.files[0]) choose(this.files[0]); });
     const drop = $("drop");
     drop.addEventListener("dragover", function (ev) { ev.preventDefault(); drop.classList.add("over"); });

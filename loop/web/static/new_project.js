@@ -25,10 +25,7 @@
 
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
-    try {
-      const who = await Loop.whoami();
-      if (who.role !== "admin") { status("Creating projects needs the admin key.", true); $("create").disabled = true; }
-    } catch (e) { status(e.message, true); }
+    if (!await Loop.adminOnly("Creating a project", null)) return;
     addLabel(""); addLabel("");
     $("add-label").addEventListener("click", function () { addLabel("").querySelector("input").focus(); });
     $("p-guidelines").addEventListener("input", function () {
