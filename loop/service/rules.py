@@ -324,19 +324,29 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     c = _corpus(store, pid)
     n = len(c.ids)
     y = known_labels(store, pid, n, held_out=False)  # mined from gold not held out
-    L, _ = store.load_L(pid)
+    L, meta = store.load_L(pid)
     if L is None or L.shape[0] != n:
-        L = np.full((n, 0), -1, dtype=np.int8)
+        L, meta = np.full((n, 0), -1, dtype=np.int8), {}
+    applied = set((meta or {}).get("lf_names", []))
     exclude = store.rejected_suggestions(pid)
     kk = len(project["labels"])
     existing = store.rules(pid)
-    for rec in existing.values():
+    pending = []
+    for name, rec in existing.items():
         rule = Rule.from_dict(rec["rule"], kk)
         exclude.add(rule_key(rule))
         # each keyword of a saved rule, alone: its items are the rule's already, and
         # until the rule is applied nothing in L says so
         exclude |= {rule_key(dataclasses.replace(rule, keywords=(kw,)))
                     for kw in rule.keywords if rule.kind == "keywords"}
+        if rec.get("enabled", True) and name not in applied:
+            # saved, not applied yet: its votes count already, so a phrase that holds
+            # its keyword ("like this" after "like") is not proposed for its items
+            hit = rule.match(c.batch if c.batch is not None else c.texts,
+                             _records(c, rule, project.get("text_field")))
+            pending.append(np.where(hit, rule.label, -1).astype(L.dtype))
+    if pending:
+        L = np.column_stack([L, *pending])
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH)

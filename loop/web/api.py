@@ -347,8 +347,7 @@ def rule_suggestions(pid: str) -> Any:
     """Rule candidates mined from the gold labels, with their evidence."""
     raw = request.args.get("k", "10")
     if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
-        raise BadRequest(f"k must be a whole number of suggestions (0, 1, 2, ...), "
-                         f"got {shorten(raw)!r}")
+        raise BadRequest(f"k must be a whole number from 1 to 100, got {shorten(raw)!r}")
     return jsonify(rules.suggestions(_store(), pid, int(raw)))
 
 

@@ -276,7 +276,10 @@
       }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
         Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
-          (j.attempts > 1 ? " (run " + j.attempts + " times)" : "") }),
+          (j.result && j.result.superseded ? " (superseded)" : "") +
+          (j.attempts > 1 ? " (run " + j.attempts + " times)" : ""),
+          title: j.result && j.result.superseded ? "A newer run of the LFs took its place: it wrote nothing, " +
+            "the newer run applies every LF." : (j.result && j.result.reason) || null }),
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
         Loop.el("td", { text: Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
