@@ -22,7 +22,13 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from loop.demo.client import ApiClient, ApiError, add_annotator, create_demo_project
+from loop.demo.client import (
+    GUIDELINES,
+    ApiClient,
+    ApiError,
+    add_annotator,
+    create_demo_project,
+)
 from loop.storage.projects import SCHEMA
 
 __all__ = ["run_demo"]
@@ -71,6 +77,8 @@ def run_demo(args: Any) -> int:
     info = run_service(workers=int(getattr(args, "workers", 2)), host="127.0.0.1",
                        port=int(getattr(args, "port", 8000)), data_dir=str(data_dir),
                        api_keys=os.environ.get("LOOP_API_KEYS") or state.get("admin_key"),
+                       env={"LOOP_WORKER_LOG_LEVEL": os.environ.get("LOOP_WORKER_LOG_LEVEL",
+                                                                    "WARNING")},
                        wait=False)
     try:
         _wait_healthy(info["url"], info["processes"])
@@ -86,7 +94,7 @@ def run_demo(args: Any) -> int:
                 pid = token = None
         if not pid:
             _log("creating the demo project (1,956 YouTube comments) ...")
-            pid = create_demo_project(api, log=_log)
+            pid = create_demo_project(api, log=_log, guidelines=GUIDELINES)
             token = add_annotator(api, pid, "expert")
         state = {"pid": pid, "token": token, "admin_key": admin_key}
         state_file.write_text(json.dumps(state, indent=2))

@@ -142,6 +142,20 @@ def hold_out_gold(data: bytes, column: str, share: float, seed: int = 0) -> byte
 PIPELINE = ("apply_lfs", "recalibrate")
 
 
+#: The demo project's labeling guidelines (the labeling page shows them; ``g``).
+GUIDELINES = """\
+**spam**: the comment advertises something other than the video: it asks you to
+check out, subscribe to or visit a channel, a link or an offer, or it is a chain
+message or a way to make money.
+
+**ham**: anything else about the video or the song, rude, off-topic or a question
+included, as long as it advertises nothing.
+
+Not sure? Press **s** to skip it. **u** undoes your last answer; earlier answers can
+be changed under *My answers*.
+"""
+
+
 def create_demo_project(
     api: ApiClient,
     name: str = "YouTube comment spam",
@@ -149,13 +163,17 @@ def create_demo_project(
     limit: int | None = None,
     on_idle: Callable[[], None] | None = None,
     log: Callable[[str], None] | None = None,
+    guidelines: str | None = None,
 ) -> str:
     """Create the project, upload the comments (``CLASS`` of :data:`EVAL_SHARE` of
     them, as held-out gold only),
     then apply LFs -> recalibrate (fit, train end model, fill the queue). Returns its id."""
     say = log or (lambda _msg: None)
-    p = api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
-                                           "lf_module": LF_MODULE, "text_field": "CONTENT"})
+    spec = {"name": name, "labels": ["ham", "spam"], "lf_module": LF_MODULE,
+            "text_field": "CONTENT"}
+    if guidelines:
+        spec["guidelines"] = guidelines
+    p = api.call("POST", "/api/projects", spec)
     pid = str(p["id"])
     up = api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS&eval_fraction=1",
                   data=hold_out_gold(demo_csv(files, limit), "CLASS", EVAL_SHARE),

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+#: Log levels a worker takes (``LOOP_WORKER_LOG_LEVEL``).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: How the secrets in ``.env.example`` start: refused, so a copied file is never live.
 PLACEHOLDER = "change-me"
 
@@ -65,6 +67,9 @@ class Settings:
     #: (``stalled`` in the jobs API, a note on the dashboard): its worker may be
     #: frozen or overloaded. Time limits still decide when it is given up.
     stall_seconds: float = 120.0
+    #: The workers' log level (RQ's; INFO logs four lines per job). The demo uses
+    #: WARNING, so its sign-in links stay in view; failures are logged at any level.
+    worker_log_level: str = "INFO"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -106,6 +111,9 @@ class Settings:
             if getattr(self, name) < 0:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 0, got {getattr(self, name)}")
 
+        if self.worker_log_level.upper() not in LOG_LEVELS:
+            raise ValueError(f"LOOP_WORKER_LOG_LEVEL must be one of {list(LOG_LEVELS)}, "
+                             f"got {self.worker_log_level!r}")
         placeholder = [k for k in self.admin_keys if k.lower().startswith(PLACEHOLDER)]
         if placeholder:
             raise ValueError(

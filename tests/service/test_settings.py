@@ -22,6 +22,7 @@ def test_defaults_and_environment():
     ({"LOOP_DEMO": "maybe"}, "LOOP_DEMO"),
     ({"LOOP_EVAL_FRACTION": "2"}, "LOOP_EVAL_FRACTION"),
     ({"LOOP_LEASE_SECONDS": "-1"}, "LOOP_LEASE_SECONDS"),
+    ({"LOOP_WORKER_LOG_LEVEL": "loud"}, "LOOP_WORKER_LOG_LEVEL"),
     # the placeholders .env.example ships: a copied, unedited file is no live service
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
