@@ -27,9 +27,11 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     project = store.get_project(pid)
     L, meta = store.load_L(pid)
     if L is None:  # not applied yet: no rows, but the known labels exist already
-        known = known_labels(store, pid, store.n_items(pid), held_out=True)
+        known = known_labels(store, pid, store.n_items(pid), held_out=False)
         return {"lfs": [], "n_gold": int((known >= 0).sum())}
-    y = known_labels(store, pid, L.shape[0], held_out=True)  # held out or fitted on
+    # not the held-out labels: they score the models, and LFs tuned on them would
+    # make that score optimistic (as the suggestions, which never read them)
+    y = known_labels(store, pid, L.shape[0], held_out=False)
     summary = store.model_summary(pid, "label_model") or {}
     acc = summary.get("accuracy")
     acc_arr = (None if acc is None or len(acc) != L.shape[1]

@@ -279,7 +279,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     over = voted[hit].any(axis=1)
     conf = (voted[hit] & (others[hit] != rule.label)).any(axis=1)
     covered = voted.any(axis=1)
-    y = known_labels(store, pid, n, held_out=True)
+    y = known_labels(store, pid, n, held_out=False)  # never the held-out labels (lf_stats)
     g = y >= 0
     gh = g & hit
     right = int((y[gh] == rule.label).sum())

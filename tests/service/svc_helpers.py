@@ -66,13 +66,16 @@ def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> dict:
     return labeling.merge(store, pid, plan["version"])
 
 
-def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30) -> str:
+def prepare_project(store, client, pid: str, end_model: bool = False, queue: int = 30,
+                    eval_fraction: float = 1.0) -> str:
     """Upload the first YouTube CSV, apply LFs in chunks, recalibrate (fit the label
     model and rank ``queue`` items) and, with ``end_model``, train the end model:
-    all in-process, a project ready for queue tests."""
+    all in-process, a project ready for queue tests. Its known labels (30% of rows)
+    are held out, all of them by default."""
     from loop.service import models
 
-    r = client.post(f"/api/projects/{pid}/items?{HELD_OUT_QUERY}",
+    query = HELD_OUT_QUERY.replace("eval_fraction=1", f"eval_fraction={eval_fraction}")
+    r = client.post(f"/api/projects/{pid}/items?{query}",
                     data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)

@@ -246,11 +246,16 @@ def test_project_lists_the_lfs_as_last_applied(client, store, tmp_path, monkeypa
 
 
 def test_lf_stats_count_the_known_labels_before_the_lfs_are_applied(client, project):
-    r = _upload(client, project, b"CONTENT,label\nfree money,spam\nhi mum,ham\nsee you,\n",
-                gold_field="label")
+    r = _upload(client, project, b"id,CONTENT,label\n1,free money,spam\n2,hi mum,ham\n3,see,\n",
+                id_field="id", gold_field="label", eval_fraction="0")
     assert r.status_code == 201, r.json
     got = client.get(f"/api/projects/{project}/lfs", headers=auth()).json
     assert got == {"lfs": [], "n_gold": 2}  # was 0: "accuracy on 0 known labels"
+    # held-out labels score the models; LFs are not judged (nor tuned) on them
+    r = _upload(client, project, b"id,CONTENT,label\n4,win cash,spam\n", id_field="id",
+                gold_field="label", eval_fraction="1")
+    assert r.status_code == 201 and r.json["n_eval"] == 1, r.json
+    assert client.get(f"/api/projects/{project}/lfs", headers=auth()).json["n_gold"] == 2
 
 
 def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project, rconn):

@@ -122,7 +122,7 @@ def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, s
 
 
 def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, project):
-    pid = prepare_project(store, client, project)
+    pid = prepare_project(store, client, project, eval_fraction=0.5)
     rule = {"name": "says_check_out", "label": 1, "kind": "keywords", "keywords": ["check out"]}
     r = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule)
     assert r.status_code == 200, r.json
@@ -136,6 +136,8 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
     assert p["new_coverage"] == int((want & ~(L >= 0).any(axis=1)).sum())
     g = p["gold"]
     assert g["n_gold"] > 0 and g["matched"] > 0 and 0.5 < g["precision"] <= 1
+    # never judged on the held-out labels (they score the models): half of them here
+    assert g["n_gold"] == len(store.uploaded_gold(pid)) - len(store.eval_ids(pid))
     assert 0 < len(p["examples"]) <= 8 and all("check out" in e["text"].lower()
                                                 for e in p["examples"])
     assert p["examples"][0]["guess"]["label"] in ("ham", "spam")

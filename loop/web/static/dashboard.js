@@ -176,7 +176,8 @@
     const rows = lfRows(data);
     if (data && data.n_gold !== undefined) {
       $("lf-help").textContent = "Coverage, overlaps and conflicts over every item; empirical accuracy on " +
-        data.n_gold + " known labels (answers and uploaded)" + (data.n_gold < 30 ? ", too few to trust" : "") +
+        data.n_gold + " known labels (answers and uploaded labels not held out; the held-out ones only " +
+        "score the models)" + (data.n_gold < 30 ? ", too few to trust" : "") +
         "; learned accuracy from the label model.";
     }
     const body = $("lf-rows");

@@ -104,9 +104,9 @@
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
-      ? "precision " + Loop.pct(g.precision) + " on " + g.matched + " of " + g.n_gold + " known labels" +
+      ? "precision " + Loop.pct(g.precision) + " on " + g.matched + " of " + g.n_gold + " known labels not held out" +
         (g.recall === null ? "" : ", recall " + Loop.pct(g.recall)) + (g.matched < 10 ? " (few: a rough guide)" : "")
-      : "no known label among its matches (" + g.n_gold + " known in all)";
+      : "no known label among its matches (" + g.n_gold + " known, not held out, in all)";
     box.appendChild(Loop.el("p", { class: "preview-stats" },
       Loop.el("strong", { text: p.matched + " of " + p.n_items + " items (" + Loop.pct(p.coverage, 1) + ")" }),
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
