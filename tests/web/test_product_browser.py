@@ -151,6 +151,12 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     from loop.demo.client import ApiClient, ApiError
 
     assert ApiClient(live.url, token).call("GET", "/api/me")["name"] == "zoe"
+    # the same name again would revoke zoe's token: the page asks first
+    page.fill("#a-name", "zoe")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('again')")
+    assert ApiClient(live.url, token).call("GET", "/api/me")["name"] == "zoe"  # still valid
+    page.fill("#a-name", "")
     page.locator("tr[data-name='zoe'] button.revoke").click()
     page.locator("tr[data-name='zoe'] button.revoke").click()  # "Revoke zoe?": confirm
     page.wait_for_function("document.getElementById('a-status').textContent.includes('Revoked')")

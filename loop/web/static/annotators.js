@@ -4,6 +4,7 @@
   const $ = function (id) { return document.getElementById(id); };
   const pid = Loop.pid();
   const base = "/api/projects/" + encodeURIComponent(pid);
+  let replacing = null;  // a name whose token the next "Create token" may replace
 
   function status(msg, isError) {
     $("a-status").textContent = msg || "";
@@ -58,6 +59,16 @@
       ev.preventDefault();
       const name = $("a-name").value.trim();
       if (!name) { status("Type a name first.", true); return; }
+      /* the same name again revokes that annotator's token: ask first (press again) */
+      const holder = Array.from(document.querySelectorAll("#a-rows tr[data-name]"))
+        .find(function (tr) { return tr.dataset.name === name && tr.querySelector("button.revoke"); });
+      if (holder && replacing !== name) {
+        replacing = name;
+        status("“" + name + "” has a token already: a new one revokes it (their answers stay). " +
+          "Press “Create token” again to go ahead.", true);
+        return;
+      }
+      replacing = null;
       try {
         const a = await Loop.api("POST", base + "/annotators", { name: name });
         const link = location.origin + "/signin?next=/p/" + encodeURIComponent(pid) + "/label" +
