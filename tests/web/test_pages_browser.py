@@ -488,3 +488,22 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
         assert "signed out" in page.locator("#signin-status").inner_text()
         assert page.evaluate("localStorage.getItem('loop.token')") is None
         page.remove_listener("framenavigated", seen)
+
+
+@pytest.mark.parametrize("path", ["signin", ""])
+def test_sign_in_never_leaves_the_site(live: LiveServer, page: Any, path: str) -> None:
+    """Fault trial: /signin?next=/%09/example.com/phish#token=... signed in, then the
+    browser dropped the tab and went to example.com (an open redirect: a genuine link
+    that ends on a page asking for the admin key)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(live.url).netloc
+    for bad in ("/%09/example.com/phish", "/%0a/example.com", "/\\example.com", "//example.com"):
+        page.goto(f"{live.url}/{path}?next={bad}#token=test-admin-key")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(300)
+        assert urlsplit(page.url).netloc == host, (bad, page.url)
+        page.evaluate("localStorage.clear()")
+    # a path of this site is still where it goes
+    page.goto(f"{live.url}/{path}?next=/new#token=test-admin-key")
+    page.wait_for_url(f"{live.url}/new")

@@ -203,6 +203,17 @@
   }
 
   let me = null;
+  /* Where to go after signing in: ``raw`` only if it is a path on this site, as the
+     browser reads it ("/\t/evil.example" drops the tab and leaves the site, so no
+     look at the first characters can decide that); else null. */
+  function safeNext(raw) {
+    if (!raw || raw.charAt(0) !== "/") return null;
+    let u;
+    try { u = new URL(raw, location.origin); } catch (e) { return null; }
+    if (u.origin !== location.origin) return null;
+    return u.pathname + u.search + u.hash;
+  }
+
   /* A page this user cannot use (an annotator on an admin page, a project that does
      not exist): its title and one message with the way on (``link``: {href, text}),
      instead of a form whose every action would fail. ``box``: the page's own status
@@ -282,7 +293,7 @@
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause,
-    pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject,
+    pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },
   };

@@ -3,11 +3,6 @@
 (function () {
   const $ = function (id) { return document.getElementById(id); };
 
-  function safeNext(raw) {
-    if (raw && raw.charAt(0) === "/" && raw.charAt(1) !== "/" && raw.charAt(1) !== "\\") return raw;
-    return null;
-  }
-
   /* Held-out accuracy: the label model on the items an LF votes on, the end model on
      all of them (so the two are not a race on the same items). */
   function score(p) {
@@ -79,7 +74,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     const params = new URLSearchParams(location.search);
-    const next = safeNext(params.get("next"));
+    const next = Loop.safeNext(params.get("next"));
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("token")) {  /* a one-click link: the token never reaches the server */
       Loop.setToken(hash.get("token"));

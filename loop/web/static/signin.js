@@ -1,17 +1,11 @@
 /* One-click sign-in links (/signin?next=...#token=...) and the plain sign-in form. */
 "use strict";
 (function () {
-  function safeNext(raw) {
-    /* Only same-origin absolute paths: no "//host" or "javascript:". */
-    if (raw && raw.charAt(0) === "/" && raw.charAt(1) !== "/" && raw.charAt(1) !== "\\") return raw;
-    return null;
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.getElementById("signin-form");
     const input = document.getElementById("token");
     const status = document.getElementById("signin-status");
-    const next = safeNext(new URLSearchParams(location.search).get("next")) || "/";
+    const next = Loop.safeNext(new URLSearchParams(location.search).get("next")) || "/";
     /* A one-click link carries the token in the fragment (never sent to the server). */
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("token")) {
