@@ -128,7 +128,10 @@ class Recalibrator:
         held)."""
         s = self.store
         if not after_run and s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
-            return None  # the running one re-checks the policy when it ends
+            # the running one re-checks the policy when it ends; a check once its lock
+            # would have run out covers a run that never ends (see run())
+            self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
+            return None
         if s.has_flag(pid, "recal_pending"):
             return None  # one is enqueued and not started: it will see these answers
         args, meta = self._auto_job(pid)
@@ -157,13 +160,18 @@ class Recalibrator:
         return (("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True),
                 {"type": "recalibrate", "project": pid, "auto": True})
 
-    def _schedule_when_due(self, pid: str, delay: float) -> str | None:
+    def _schedule_when_due(self, pid: str, delay: float, renote: bool = False) -> str | None:
         """One automatic recalibration ``delay`` seconds from now, when the time rule
         makes the answers so far due. One at a time: until it is due, the answers
         that come are taken in by it; after, the next answer schedules the next (an
         extra run, when the scheduler is late, finds nothing changed and skips)."""
         s = self.store
         if not s.set_flag(pid, "recal_when_due", delay):
+            # one is scheduled; ``renote`` (a run that just ended and cleared the
+            # note): noted again for when it is due, so the banner covers it
+            left = s.flag_ttl(pid, "recal_when_due") if renote else 0.0
+            if left > 0:
+                s.mark_recal_requested(pid, time.time() + left)
             return None
         if not s.L_meta(pid):  # nothing to refit yet (see answer_arrived)
             s.clear_flag(pid, "recal_when_due")
@@ -199,6 +207,11 @@ class Recalibrator:
             s.clear_flag(pid, "recal_pending")
             s.clear_flag(pid, "recal_scheduled")
             if not self._acquire(lock, pid, "recal"):
+                # The holder re-checks when it ends. Should it never end (its work
+                # horse killed, or the job canceled, while the worker lives on), its
+                # lock runs out within LOCK_TIMEOUT: a run then takes in what it left
+                # (fault trial: the answers stayed out until another answer came).
+                self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
                 return {"skipped": True, "reason": "another recalibration is running; "
                         "it re-checks for new answers when it ends"}
             fitted = (s.model_summary(pid, "label_model") or {}).get("state_version")
@@ -243,7 +256,7 @@ class Recalibrator:
         if self.policy.due(since, 0.0 if self.policy.seconds else None):
             self.request(pid, after_run=True)
         elif since > 0 and self.policy.seconds > 0:
-            self._schedule_when_due(pid, self.policy.seconds)
+            self._schedule_when_due(pid, self.policy.seconds, renote=True)
 
     def _acquire(self, lock: Any, pid: str, name: str) -> bool:
         """Take ``lock`` now; if its holder is dead (it stopped extending it), wait

@@ -425,8 +425,12 @@ def queue_answer(pid: str) -> Any:
     b = _body("item_id", "label", "lease_id")
     out = queue.answer(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
                        b.get("lease_id"))
-    if not out["duplicate"]:
-        _ext()["recalibrator"].answer_arrived(pid, out["since_recal"])
+    # A repeat asks too: the first send may have been stored and then cut off before
+    # it asked (Redis paused, the process killed), leaving its answer out of the
+    # models until another answer came (fault trial).
+    since = out["since_recal"] if not out["duplicate"] else _store().since_recal(pid)
+    if since > 0:
+        _ext()["recalibrator"].answer_arrived(pid, since)
     return jsonify({"stored": True, "duplicate": out["duplicate"]})
 
 

@@ -314,6 +314,55 @@ def test_an_end_model_retrain_whose_lock_ran_out_with_no_taker_asks_for_a_fresh_
     assert frozen.run_end_model(ready)["n_gold"] == 10
 
 
+def test_a_run_that_never_ends_leaves_a_check_for_when_its_lock_runs_out(store, client,
+                                                                        ready):
+    """Fault trial: the work horse of an automatic recalibration killed (or the job
+    canceled) while its worker lived on. RQ's re-run and the next request found the
+    dead run's lock still held, were skipped ("it re-checks when it ends"), and the
+    answers stayed out of the models until another answer came."""
+    from loop.service.recalibration import LOCK_TIMEOUT
+
+    jobs: list = []
+    r = _recal(store, jobs)
+    client.application.extensions["loop"]["recalibrator"] = r  # the answers' too
+    lock = store.lock(ready, "recal", LOCK_TIMEOUT)
+    assert lock.acquire(blocking=False)  # the dead run's: it will never release it
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)  # due: the holder looks alive, so a check later
+    assert [(j[0], round(j[2])) for j in jobs] == [("recalibrate", LOCK_TIMEOUT + 2)]
+    store.clear_flag(ready, "recal_when_due")  # (as if that check had run, too early)
+    out = r.run(ready, auto=True)  # RQ's re-run of the killed job
+    assert out["skipped"] and "another recalibration is running" in out["reason"]
+    assert [(j[0], round(j[2])) for j in jobs[1:]] == [("recalibrate", LOCK_TIMEOUT + 2)]
+    assert r.request(ready) is None and len(jobs) == 2  # one check, not one per request
+    assert store.recal_requested_at(ready) <= time.time() + LOCK_TIMEOUT + 2
+    store.r.delete(store._k(ready, "lock", "recal"))  # ... its lock runs out
+    assert r.run(ready, auto=True)["n_gold"] == 10  # the check takes the answers in
+
+
+def test_a_repeated_answer_asks_for_the_recalibration_the_first_send_did_not(
+        store, client, ready):
+    """Fault trial: an answer stored while Redis was paused got a 503, so the web
+    process never asked for a recalibration; the retry was a duplicate and asked for
+    nothing either, and the answer stayed out of the models."""
+    tok = annotator_token(client, ready, "a")
+    got = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok)).json
+    body = {"item_id": got["item"]["id"], "label": 0, "lease_id": got["lease"]["id"]}
+    app_recal = client.application.extensions["loop"]["recalibrator"]
+    calls: list = []
+    real = app_recal.answer_arrived
+    app_recal.answer_arrived = lambda pid, since: calls.append(since)
+    try:
+        from loop.service import queue
+
+        queue.answer(store, ready, "a", body["item_id"], 0, body["lease_id"])  # cut off
+        r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json=body)
+    finally:
+        app_recal.answer_arrived = real
+    assert r.status_code == 200 and r.json["duplicate"] is True
+    assert calls == [1]
+
+
 def test_a_dead_holders_lock_is_taken_over(store, client, ready):
     """A holder that stops extending its lock (kill -9) is dead after a third of
     the TTL plus slack; a new run waits the rest of the TTL and takes over."""
@@ -483,5 +532,8 @@ def test_an_answer_during_a_run_is_taken_in_by_the_time_rule(store, client, read
     store.set_value(ready, "last_recalibrated_at", time.time() - 120)
     r.run(ready)
     assert store.since_recal(ready) == 1
-    assert ("recalibrate", 60) in jobs  # scheduled for when the time rule makes it due
-    assert store.recal_requested_at(ready) > time.time() + 50
+    # scheduled: by the answer itself, for when the run's lock would have run out had
+    # the run died (then this run's end check leaves it be), else for when the time
+    # rule makes it due
+    assert store.has_flag(ready, "recal_when_due")
+    assert time.time() + 15 < store.recal_requested_at(ready) <= time.time() + 61
