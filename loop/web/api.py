@@ -406,9 +406,11 @@ def queue_next(pid: str) -> Any:
     # Refill a short queue while the pool holds items it lacks; not when nothing is
     # left for this annotator (an idle page asks every few seconds).
     # (Before a label model exists, e.g. no rule yet, the queue hands out the pool
-    # in random order and there is nothing to rank with.)
+    # in random order and there is nothing to rank with; after an upload, until the
+    # LFs are applied to the new items, the refill would fail: the apply re-ranks.)
     if (out is not None and queued < s.low_water and out["remaining"] > queued
             and store.model_summary(pid, "label_model") is not None
+            and store.L_meta(pid).get("n_items") == store.n_items(pid)
             and store.set_flag(pid, "refill_pending", REFILL_PENDING_TTL)):
         jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
                           meta={"type": "refill_queue", "project": pid, "auto": True},

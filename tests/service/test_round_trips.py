@@ -149,6 +149,24 @@ def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):
     assert not queued & gold and not queued & store.eval_ids(ready)
 
 
+def test_items_the_lfs_have_not_seen_yet_ask_for_no_refill(app, client, store, rconn,
+                                                           ready):
+    """Fault trial: /next after an upload, before the LFs were applied to the new
+    items, enqueued a refill that failed 3 times ("apply the LFs") on the dashboard."""
+    from rq import Queue
+    from svc_helpers import configure, youtube_csv
+
+    configure(app, QUEUE_SIZE=30, QUEUE_LOW_WATER=0.5)
+    r = client.post(f"/api/projects/{ready}/items?id_field=COMMENT_ID",
+                    data=youtube_csv(("Youtube02-KatyPerry.csv",)),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    q = Queue("loop", connection=rconn)
+    q.empty()
+    answer_n(client, ready, annotator_token(client, ready, "w"), 20, 0)
+    assert not [j for j in q.get_jobs() if j.func_name.endswith("refill_queue")]
+
+
 def test_nothing_left_asks_for_no_refill(app, client, store, rconn, ready):
     from rq import Queue
 
