@@ -254,6 +254,9 @@ def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)
     r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
+                    json={"item_id": a["item"]["id"], "lease_id": "an-old-lease"})
+    assert r.status_code == 409 and "not your current lease" in r.json["error"], r.json
+    r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
                     json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
     assert r.status_code == 200
     b = _next(client, ready, tok)

@@ -6,8 +6,12 @@
 local l = redis.call('HGET', KEYS[2], ARGV[1])
 if not l then return 'no active lease on item ' .. ARGV[1] end
 local d = cjson.decode(l)
-if d.id ~= ARGV[2] or d.annotator ~= ARGV[3] then
+if d.annotator ~= ARGV[3] then
   return 'item ' .. ARGV[1] .. ' is leased by someone else'
+end
+if d.id ~= ARGV[2] then
+  return 'lease ' .. ARGV[2] .. ' is not your current lease on item ' .. ARGV[1] ..
+         '; skip with the lease id your last /queue/next returned'
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
