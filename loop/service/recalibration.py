@@ -270,10 +270,18 @@ class Recalibrator:
         return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT))
 
     def run_end_model(self, pid: str, *, point_id: str | None = None, wait: bool = False,
-                      progress: models.Progress | None = None) -> dict[str, Any]:
+                      progress: models.Progress | None = None,
+                      again_only: bool = False) -> dict[str, Any]:
         """Retrain the end model and re-rank; at most one per project at a time. If
-        the label model was refit while it trained, it asks for one more run."""
+        the label model was refit while it trained, it asks for one more run.
+
+        A retrain asked for while another runs is owed by that one when it ends;
+        should it never end (its work horse killed), a check once its lock has run
+        out (``again_only``) retrains if that is still owed."""
         s = self.store
+        if again_only and not s.has_flag(pid, "end_model_again"):
+            return {"skipped": True, "reason": "the retrain that was running ended and "
+                    "took in what was asked for meanwhile"}
         lock = s.lock(pid, "end_model", LOCK_TIMEOUT)
         if not wait:
             s.clear_flag(pid, "end_model_pending")
@@ -283,10 +291,17 @@ class Recalibrator:
             if wait:
                 raise TimeoutError(f"project {pid}: another end-model retrain held the lock")
             # The running retrain may have read the label model before this run was
-            # asked for: ask again when it ends (the flag is at most a minute old).
+            # asked for: ask again when it ends (the flag is at most a minute old),
+            # and check once its lock would have run out, should it never end.
             s.set_flag(pid, "end_model_again", PENDING_TTL)
+            if s.set_flag(pid, "end_model_check", LOCK_TIMEOUT + 2.0):
+                self.enqueue("retrain_end_model", pid, self.queue_size, None, False, True,
+                             meta={"type": "train_end_model", "project": pid, "auto": True},
+                             delay=LOCK_TIMEOUT + 2.0)
             return {"skipped": True, "reason": "another end-model retrain is running; "
                     "it runs once more when it ends"}
+        if again_only:
+            s.clear_flag(pid, "end_model_again")  # this is the retrain that was owed
         fitted = (s.model_summary(pid, "label_model") or {}).get("fitted_at")
         try:
             with KeepAlive(lock, self.owner):

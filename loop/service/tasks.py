@@ -149,11 +149,14 @@ def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
 
 
 def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,
-                      ) -> dict[str, Any]:
-    """Retrain the end model and re-rank (one at a time per project)."""
+                      again_only: bool = False) -> dict[str, Any]:
+    """Retrain the end model and re-rank (one at a time per project); ``again_only``:
+    only if a retrain asked for while another ran is still owed (see
+    :meth:`Recalibrator.run_end_model`)."""
     job = _job()
     return _no_retry(job, _recalibrator(job, size, None).run_end_model, pid,
-                     point_id=point_id, wait=wait, progress=_progress(job))
+                     point_id=point_id, wait=wait, progress=_progress(job),
+                     again_only=again_only)
 
 
 def refill_queue(pid: str, size: int) -> dict[str, Any]:

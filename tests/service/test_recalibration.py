@@ -340,6 +340,29 @@ def test_a_run_that_never_ends_leaves_a_check_for_when_its_lock_runs_out(store, 
     assert r.run(ready, auto=True)["n_gold"] == 10  # the check takes the answers in
 
 
+def test_an_end_model_retrain_that_never_ends_is_made_up_for(store, client, ready):
+    """Fault trial: the work horse of an automatic end-model retrain killed; RQ's
+    re-run found its lock held, left the retrain to it ("it runs once more when it
+    ends"), and the end model missed the answers until the time rule's next run."""
+    from loop.service import models
+
+    jobs: list = []
+    r = _recal(store, jobs)
+    answer_n(client, ready, annotator_token(client, ready, "a"), 10, 1)
+    models.recalibrate(store, ready, 30)
+    lock = store.lock(ready, "end_model", LOCK_TIMEOUT)
+    assert lock.acquire(blocking=False)  # the dead retrain's
+    assert r.run_end_model(ready)["skipped"]
+    assert [(j[0], j[1][-1], round(j[2])) for j in jobs] == [
+        ("retrain_end_model", True, LOCK_TIMEOUT + 2)]  # a check, only if still owed
+    store.r.delete(store._k(ready, "lock", "end_model"))  # its lock runs out
+    assert r.run_end_model(ready, again_only=True)["n_gold"] == 10
+    assert store.model_summary(ready, "end_model")["n_gold"] == 10
+    assert not store.has_flag(ready, "end_model_again")  # nothing owed: no rerun
+    # had the running one ended, it would have run again itself: the check is a no-op
+    assert r.run_end_model(ready, again_only=True)["skipped"]
+
+
 def test_a_repeated_answer_asks_for_the_recalibration_the_first_send_did_not(
         store, client, ready):
     """Fault trial: an answer stored while Redis was paused got a 503, so the web
