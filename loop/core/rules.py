@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -143,8 +144,9 @@ class Rule:
             value = d.get("value")
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise ValueError("value must be a string or a number")
-            if op not in ("==", "!=") and _number(value) is None:
-                raise ValueError(f"{op} needs a number, got {value!r}")
+            if op not in ("==", "!=") and _ordered(value) is None:
+                raise ValueError(f"{op} needs a number or a date (ISO 8601: 2015-01-31, "
+                                 f"2015-01-31T12:00), got {value!r}")
             kw.update(field=fld, op=op, value=value)
         rule = cls(**kw)
         rule.compiled()  # a bad pattern fails here, as a ValueError
@@ -344,6 +346,29 @@ def _number(v: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?")
+
+
+def _ordered(v: Any) -> tuple[int, float] | None:
+    """``v`` as something ``<`` and ``>`` can compare: ``(0, number)``, ``(1, epoch
+    seconds)`` for an ISO 8601 date or date-time (no zone: UTC), else None.
+
+    >>> _ordered("2015-01-31") < _ordered("2015-02-01T08:00"), _ordered("soon")
+    (True, None)
+    """
+    n = _number(v)
+    if n is not None:
+        return (0, n)
+    if isinstance(v, str) and _ISO_DATE.fullmatch(v.strip()):
+        try:
+            d = datetime.fromisoformat(v.strip())
+        except ValueError:
+            return None
+        return (1, (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp())
+    return None
+
+
 def _compare(value: Any, op: str, target: Any) -> bool:
     if value is None or value == "":
         return False
@@ -351,7 +376,8 @@ def _compare(value: Any, op: str, target: Any) -> bool:
         a, b = _number(value), _number(target)
         same = (a == b) if a is not None and b is not None else str(value) == str(target)
         return same if op == "==" else not same
-    a, b = _number(value), _number(target)
-    if a is None or b is None:
+    x, y = _ordered(value), _ordered(target)
+    if x is None or y is None or x[0] != y[0]:  # a number and a date do not compare
         return False
+    a, b = x[1], y[1]
     return bool({">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op])

@@ -69,6 +69,14 @@ def test_regex_and_field_rules():
     eq = Rule.from_dict({"name": "x", "label": 0, "kind": "field", "field": "stars",
                          "op": "==", "value": "x"}, 2)
     assert eq.match([""] * 5, recs).tolist() == [False, False, False, False, True]
+    # dates compare as dates (ISO 8601; no zone: UTC), never with numbers or text
+    # (a trial's DATE > 2015-01-01 was refused: "> needs a number")
+    dates = [{"d": "2014-11-08T04:08:09"}, {"d": "2015-01-01"}, {"d": "2015-03-02 10:00"},
+             {"d": "2015-01-01T00:30:00+01:00"}, {"d": "2016"}, {"d": "soon"}, {}]
+    after = Rule.from_dict({"name": "new", "label": 1, "kind": "field", "field": "d",
+                            "op": ">", "value": "2015-01-01"}, 2)
+    assert after.match([""] * 7, dates).tolist() == [False, False, True, False, False,
+                                                     False, False]
     # a match never spans two items
     across = Rule.from_dict({"name": "ab", "label": 0, "kind": "regex", "pattern": "a.b"}, 2)
     assert across.match(["xa", "bx"]).tolist() == [False, False]
