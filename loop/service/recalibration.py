@@ -269,6 +269,27 @@ class Recalibrator:
         log.warning("project %s: the %s lock's holder died; taking over", pid, name)
         return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT))
 
+    def _end_model_owed(self, pid: str) -> None:
+        """A retrain is owed: the running one retrains once more when it ends; a check
+        once its lock would have run out retrains if it never ended."""
+        s = self.store
+        s.set_flag(pid, "end_model_again", PENDING_TTL)
+        if s.set_flag(pid, "end_model_check", LOCK_TIMEOUT + 2.0):
+            self.enqueue("retrain_end_model", pid, self.queue_size, None, False, True,
+                         meta={"type": "train_end_model", "project": pid, "auto": True},
+                         delay=LOCK_TIMEOUT + 2.0)
+
+    def canceled(self, pid: str, job_type: str | None) -> None:
+        """A recalibration or end-model retrain was canceled (a running one's work
+        horse stopped, its lock left to run out): what it would have taken in still
+        reaches the models, by a check once that lock would have run out (fault
+        trial: one answer whose run was canceled stayed out with nothing to retry)."""
+        if job_type == "recalibrate":
+            self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
+        elif job_type == "train_end_model":
+            self.store.clear_flag(pid, "end_model_pending")
+            self._end_model_owed(pid)
+
     def run_end_model(self, pid: str, *, point_id: str | None = None, wait: bool = False,
                       progress: models.Progress | None = None,
                       again_only: bool = False) -> dict[str, Any]:
@@ -293,11 +314,7 @@ class Recalibrator:
             # The running retrain may have read the label model before this run was
             # asked for: ask again when it ends (the flag is at most a minute old),
             # and check once its lock would have run out, should it never end.
-            s.set_flag(pid, "end_model_again", PENDING_TTL)
-            if s.set_flag(pid, "end_model_check", LOCK_TIMEOUT + 2.0):
-                self.enqueue("retrain_end_model", pid, self.queue_size, None, False, True,
-                             meta={"type": "train_end_model", "project": pid, "auto": True},
-                             delay=LOCK_TIMEOUT + 2.0)
+            self._end_model_owed(pid)
             return {"skipped": True, "reason": "another end-model retrain is running; "
                     "it runs once more when it ends"}
         if again_only:

@@ -363,6 +363,32 @@ def test_an_end_model_retrain_that_never_ends_is_made_up_for(store, client, read
     assert r.run_end_model(ready, again_only=True)["skipped"]
 
 
+def test_a_canceled_recalibration_or_retrain_is_checked_again(store, client, ready, rconn):
+    """Fault trial: one answer, its automatic recalibration canceled while it ran: RQ
+    does not re-run a canceled job, nothing else asked, and the answer stayed out of
+    the models (240 s+) under a banner saying the workers were busy."""
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    q = Queue("loop", connection=rconn)
+    q.empty()
+    store.set_value(ready, "last_recalibrated_at", time.time() - 120)  # due at once
+    answer_n(client, ready, annotator_token(client, ready, "a"), 1, 1)
+    (auto,) = q.job_ids  # the automatic recalibration that answer asked for
+    scheduled = ScheduledJobRegistry(queue=q)
+    for kind, flag in (("recalibrate", "recal_when_due"), ("train_end_model", "end_model_again")):
+        before = set(scheduled.get_job_ids())
+        jid = auto if kind == "recalibrate" else client.post(
+            f"/api/projects/{ready}/jobs", headers=auth(), json={"type": kind}).json["job_id"]
+        assert client.post(f"/api/jobs/{jid}/cancel", headers=auth()).status_code == 200
+        assert store.has_flag(ready, flag), kind
+        (new,) = set(scheduled.get_job_ids()) - before
+        assert q.fetch_job(new).func_name.endswith(
+            "recalibrate" if kind == "recalibrate" else "retrain_end_model")
+    run_burst(rconn)  # (the scheduled ones are not due yet: nothing else runs)
+    assert store.since_recal(ready) == 1
+
+
 def test_a_repeated_answer_asks_for_the_recalibration_the_first_send_did_not(
         store, client, ready):
     """Fault trial: an answer stored while Redis was paused got a 503, so the web
