@@ -104,13 +104,14 @@ def loop_health(store: RedisStore, pid: str) -> dict[str, Any]:
     waited = None if since is None else max(0.0, time.time() - since)
     return {"workers": alive_workers(store.r), "waiting_since": since,
             "overdue": bool(waited is not None and waited > OVERDUE_AFTER
-                            and not store.is_locked(pid, "recal"))}
+                            and not store.lock_holder_alive(pid, "recal"))}
 
 
 def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any]:
     st = store.get_value(pid, value) or {}
     err = st.get("error")
-    return {"running": store.is_locked(pid, lock), "last_ok_at": st.get("ok_at"),
+    # a lock whose holder stopped extending it (killed) is no run: it only runs out
+    return {"running": store.lock_holder_alive(pid, lock), "last_ok_at": st.get("ok_at"),
             "last_error": None if err is None else {"at": err["at"], "message": err["message"]}}
 
 

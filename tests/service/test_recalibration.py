@@ -421,8 +421,13 @@ def test_a_dead_holders_lock_is_taken_over(store, client, ready):
     assert lock.acquire(blocking=False)
     assert store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
     assert r.request(ready) is None  # a live holder re-checks when it ends
+    m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
+    assert m["recalibration"]["running"] is True
     store.r.pexpire(store._k(ready, "lock", "recal"), 1500)  # as if it stopped extending
     assert not store.lock_holder_alive(ready, "recal", LOCK_TIMEOUT)
+    # a dead holder's lock is no run (the dashboard said "running now" for 20 s)
+    m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
+    assert m["recalibration"]["running"] is False
     assert r.answer_arrived(ready, 10) is not None
     t0 = time.time()
     out = r.run(ready)
