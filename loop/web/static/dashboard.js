@@ -342,8 +342,10 @@
         Loop.el("code", { text: "loop worker" }), ", or with compose ",
         Loop.el("code", { text: "docker compose start worker" }), ") and the queue catches up.");
     } else {
+      /* the service cannot see what the workers do: say what is known */
       w.append(waits + lp.workers + (lp.workers === 1 ? " worker is" : " workers are") +
-        " busy with other jobs (see Jobs below).");
+        " running but none has started it: busy with other jobs, or frozen (see Jobs below " +
+        "and the workers' log). Answers are saved meanwhile.");
     }
   }
 
