@@ -84,8 +84,9 @@ def _strings(item_id: Any, lease_id: Any) -> None:
 def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
            lease_id: Any) -> dict[str, Any]:
     """Store a gold label once; ``since_recal`` counts answers since the last
-    recalibration. One Redis round trip (``lua/answer.lua``). The same answer again
-    is a ``duplicate``; another label on the same lease is a 409 that points to
+    recalibration (a duplicate's too: its first send may not have asked for one).
+    One Redis round trip (``lua/answer.lua``). The same answer again is a
+    ``duplicate``; another label on the same lease is a 409 that points to
     :func:`relabel`."""
     project = store.get_project(pid)
     _strings(item_id, lease_id)

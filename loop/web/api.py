@@ -437,9 +437,8 @@ def queue_answer(pid: str) -> Any:
     # A repeat asks too: the first send may have been stored and then cut off before
     # it asked (Redis paused, the process killed), leaving its answer out of the
     # models until another answer came (fault trial).
-    since = out["since_recal"] if not out["duplicate"] else _store().since_recal(pid)
-    if since > 0:
-        _ext()["recalibrator"].answer_arrived(pid, since)
+    if out["since_recal"] > 0:
+        _ext()["recalibrator"].answer_arrived(pid, out["since_recal"])
     return jsonify({"stored": True, "duplicate": out["duplicate"]})
 
 

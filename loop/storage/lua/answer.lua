@@ -3,7 +3,8 @@
 --       8 n:<a>, 9 n:<a>:<day>, 10 row, 11 gold, 12 done, 13 pending,
 --       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version
 -- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k
--- Returns {'stored', answers since recalibration} | {'duplicate', '0'} |
+-- Returns {'stored', answers since recalibration} |
+--         {'duplicate', answers since recalibration} |
 --         {'relabel', label stored before} (the same lease, another label) |
 --         {'conflict', reason} | {'notfound', '0'}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -12,7 +13,9 @@ if raw then list = cjson.decode(raw) end
 for _, a in ipairs(list) do
   if a.annotator == ARGV[4] then
     if a.lease == ARGV[2] then
-      if a.label == cjson.decode(ARGV[3]).label then return {'duplicate', '0'} end
+      if a.label == cjson.decode(ARGV[3]).label then
+        return {'duplicate', tostring(tonumber(redis.call('GET', KEYS[7]) or '0'))}
+      end
       return {'relabel', tostring(a.label)}
     end
     return {'conflict', 'you already answered item ' .. ARGV[1]}
