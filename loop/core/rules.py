@@ -170,11 +170,10 @@ class Rule:
         if self.kind == "field":
             return None
         if self._compiled is None:
-            opts = re2.Options()
-            opts.case_sensitive = bool(self.case_sensitive)
-            opts.max_mem = 64 << 20
-            opts.log_errors = False
+            opts = self._options()
             words = False
+            keyword_src = None  # whole words: the keyword alone as group 1 (spans()
+            # compiles it when asked: not on the matching path)
             if self.kind == "keywords":
                 alt = "|".join(re2.escape(plain_quotes(nfc(w))) for w in self.keywords)
                 src = f"(?:{alt})"
@@ -185,19 +184,29 @@ class Rule:
                     # signs), digit or _ in any script; the match takes that
                     # character up (see match() for the scan over joined texts)
                     words = True
-                    src = rf"(?:^|[^\pL\pM\pN_])(?:{alt})(?:$|[^\pL\pM\pN_])"
+                    edge = r"[^\pL\pM\pN_]"
+                    src = rf"(?:^|{edge})(?:{alt})(?:$|{edge})"
+                    keyword_src = rf"(?:^|{edge})({alt})(?:$|{edge})"
             else:
                 # the texts have plain quotes only, in composed form (NFC)
                 src = plain_quotes(nfc(self.pattern))
             try:
                 object.__setattr__(self, "_compiled", (
-                    re2.compile(src, opts), re2.compile(src.encode(), opts), words))
+                    re2.compile(src, opts), re2.compile(src.encode(), opts), words,
+                    keyword_src))
             except re2.error as exc:
                 why = exc.args[0] if exc.args else exc
                 why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
                 raise ValueError(f"pattern does not compile: {why} (RE2 syntax: no "
                                  "look-around or backreferences)") from None
         return self._compiled[1 if as_bytes else 0]
+
+    def _options(self) -> Any:
+        opts = re2.Options()
+        opts.case_sensitive = bool(self.case_sensitive)
+        opts.max_mem = 64 << 20
+        opts.log_errors = False
+        return opts
 
     def matches(self, text: Any, record: Any = None) -> bool:
         """Does the rule match one item (its text, or its fields for a field rule)?"""
@@ -217,11 +226,7 @@ class Rule:
         out: list[tuple[int, int]] = []
         pat, words = self.compiled(), self._compiled[2]
         if words:  # the keyword is the group between the boundaries a match takes up
-            opts = re2.Options()
-            opts.case_sensitive = bool(self.case_sensitive)
-            opts.log_errors = False
-            alt = "|".join(re2.escape(plain_quotes(nfc(w))) for w in self.keywords)
-            pat = re2.compile(rf"(?:^|[^\pL\pM\pN_])({alt})(?:$|[^\pL\pM\pN_])", opts)
+            pat = re2.compile(self._compiled[3], self._options())
         pos = 0
         while len(out) < limit and pos <= len(t):
             m = pat.search(t, pos)
