@@ -231,8 +231,9 @@
     if (link) { p.appendChild(el("a", { href: link.href, text: link.text })); p.append("."); }
   }
 
-  /* An admin page's gate: null when the signed-in user is an admin, else the page is
-     refused (an annotator: a link to their labeling page) and the caller stops. */
+  /* An admin page's gate: true when the signed-in user is an admin (or who it is
+     could not be read: the page's own requests say what failed); else false, with
+     the page refused (an annotator: a link to their labeling page). */
   async function adminOnly(what, pid, box) {
     let who;
     try { who = await whoami(); } catch (e) {

@@ -457,10 +457,10 @@
     }
   }
 
-  /* An annotator's token opens the labeling page, not the dashboard (its data and
-   * jobs need the admin key): say so and load nothing else. */
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
+    /* an annotator's token opens the labeling page, not the dashboard (its data and
+       jobs need the admin key): say so and load nothing else */
     if (!await Loop.adminOnly("The dashboard", pid, $("dash-status"))) return;
     document.querySelectorAll(".job-btn").forEach(function (b) {
       b.addEventListener("click", function () { startJob(b.dataset.job, b); });
