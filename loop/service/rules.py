@@ -242,6 +242,12 @@ def _term_index(c: _Corpus) -> TermIndex:
         return c.index[1]
 
 
+def _hits(c: _Corpus, rule: Rule, project: dict[str, Any]) -> np.ndarray:
+    """(n_items,) bool: the items ``rule`` matches, as the worker's run would."""
+    return rule.match(c.batch if c.batch is not None else c.texts,
+                      _records(c, rule, project.get("text_field")))
+
+
 def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, Any]] | None:
     """What a field rule reads of each item, as the worker's LFs see it: the uploaded
     fields, then ``id``, ``text`` and the text field's own name (the item's own)."""
@@ -268,8 +274,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     rule = _check(store, pid, data)
     c = _corpus(store, pid)
     n = len(c.ids)
-    hit = rule.match(c.batch if c.batch is not None else c.texts,
-                     _records(c, rule, project.get("text_field")))
+    hit = _hits(c, rule, project)
     L, meta = store.load_L(pid)
     others = np.zeros((n, 0), dtype=np.int8)
     if L is not None and L.shape[0] == n:
@@ -342,9 +347,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
         if rec.get("enabled", True) and name not in applied:
             # saved, not applied yet: its votes count already, so a phrase that holds
             # its keyword ("like this" after "like") is not proposed for its items
-            hit = rule.match(c.batch if c.batch is not None else c.texts,
-                             _records(c, rule, project.get("text_field")))
-            pending.append(np.where(hit, rule.label, -1).astype(L.dtype))
+            pending.append(np.where(_hits(c, rule, project), rule.label, -1).astype(L.dtype))
     if pending:
         L = np.column_stack([L, *pending])
     records = c.fields if any(c.fields[:200]) else None
