@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: TTL of the recalibration locks (seconds); extended every third of it while held.
 LOCK_TIMEOUT = 20.0
+#: Seconds from a canceled run (its lock freed) to the check that takes in what it
+#: would have: time for its work horse to be stopped.
+CANCELED_CHECK_DELAY = 2.0
 #: TTL of the "a job is enqueued" flags (seconds).
 PENDING_TTL = 60.0
 
@@ -92,13 +95,15 @@ class Recalibrator:
 
     def __init__(self, store: RedisStore, enqueue: Callable[..., str],
                  policy: RecalibrationPolicy, queue_size: int, owner: str | None = None,
-                 ) -> None:
+                 job_id: str | None = None) -> None:
         self.store = store
         self.enqueue = enqueue
         self.policy = policy
         self.queue_size = queue_size
         #: The worker running this (its liveness sweep frees our locks if it dies).
         self.owner = owner
+        #: The job running this: a lock an earlier run of it left is ours to take.
+        self.job_id = job_id
 
     # -- deciding ------------------------------------------------------------------------
     def answer_arrived(self, pid: str, since: int) -> str | None:
@@ -220,10 +225,11 @@ class Recalibrator:
                 lock.release()
                 return {"skipped": True, "reason": "nothing changed since the last "
                         "recalibration"}
-        elif not lock.acquire(blocking=True, blocking_timeout=1800):
+        elif not (self._take(lock, pid, "recal")
+                  or lock.acquire(blocking=True, blocking_timeout=1800)):
             raise TimeoutError(f"project {pid}: another recalibration held the lock 30 min")
         try:
-            with KeepAlive(lock, self.owner):
+            with KeepAlive(lock, self.owner, self.job_id):
                 since = s.since_recal(pid)
                 out = models.recalibrate(s, pid, self.queue_size, progress=progress,
                                          fence=lock.owned)
@@ -258,37 +264,57 @@ class Recalibrator:
         elif since > 0 and self.policy.seconds > 0:
             self._schedule_when_due(pid, self.policy.seconds, renote=True)
 
-    def _acquire(self, lock: Any, pid: str, name: str) -> bool:
-        """Take ``lock`` now; if its holder is dead (it stopped extending it), wait
-        the few seconds until it expires and take it then. False while a live
-        holder has it."""
+    def _take(self, lock: Any, pid: str, name: str) -> bool:
+        """Take ``lock`` now if it is free or an earlier run of this job holds it
+        (that run ended without releasing it: its work horse was killed)."""
         if lock.acquire(blocking=False):
+            return True
+        if self.job_id and self.store.free_lock_of_job(pid, name, self.job_id):
+            log.warning("project %s: the %s lock was held by an earlier run of job %s, "
+                        "which ended; taking over", pid, name, self.job_id)
+            return bool(lock.acquire(blocking=False))
+        return False
+
+    def _acquire(self, lock: Any, pid: str, name: str) -> bool:
+        """Take ``lock`` now (see :meth:`_take`); if its holder is dead (it stopped
+        extending it), wait the few seconds until it expires and take it then.
+        False while a live holder has it."""
+        if self._take(lock, pid, name):
             return True
         if self.store.lock_holder_alive(pid, name, LOCK_TIMEOUT):
             return False
         log.warning("project %s: the %s lock's holder died; taking over", pid, name)
         return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT))
 
-    def _end_model_owed(self, pid: str) -> None:
+    def _end_model_owed(self, pid: str, delay: float = LOCK_TIMEOUT + 2.0) -> None:
         """A retrain is owed: the running one retrains once more when it ends; a check
-        once its lock would have run out retrains if it never ended."""
+        ``delay`` s from now (by default once its lock would have run out) retrains
+        if it never ended."""
         s = self.store
         s.set_flag(pid, "end_model_again", PENDING_TTL)
-        if s.set_flag(pid, "end_model_check", LOCK_TIMEOUT + 2.0):
+        if s.set_flag(pid, "end_model_check", delay):
             self.enqueue("retrain_end_model", pid, self.queue_size, None, False, True,
                          meta={"type": "train_end_model", "project": pid, "auto": True},
-                         delay=LOCK_TIMEOUT + 2.0)
+                         delay=delay)
 
-    def canceled(self, pid: str, job_type: str | None) -> None:
+    def canceled(self, pid: str, job_type: str | None, job_id: str | None = None) -> None:
         """A recalibration or end-model retrain was canceled (a running one's work
-        horse stopped, its lock left to run out): what it would have taken in still
-        reaches the models, by a check once that lock would have run out (fault
-        trial: one answer whose run was canceled stayed out with nothing to retry)."""
-        if job_type == "recalibrate":
-            self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
-        elif job_type == "train_end_model":
+        horse is being stopped): what it would have taken in still reaches the
+        models, by a check a moment from now. The lock the canceled run held is
+        freed; if it was not listed as that job's (an older worker), the check
+        waits until the lock would have run out (fault trial: one answer whose run
+        was canceled stayed out with nothing to retry)."""
+        name = {"recalibrate": "recal", "train_end_model": "end_model"}.get(job_type or "")
+        if name is None:
+            return
+        freed = bool(job_id) and self.store.free_lock_of_job(pid, name, str(job_id))
+        delay = CANCELED_CHECK_DELAY if freed or not self.store.is_locked(pid, name) \
+            else LOCK_TIMEOUT + 2.0
+        if name == "recal":
+            self._schedule_when_due(pid, delay)
+        else:
             self.store.clear_flag(pid, "end_model_pending")
-            self._end_model_owed(pid)
+            self._end_model_owed(pid, delay)
 
     def run_end_model(self, pid: str, *, point_id: str | None = None, wait: bool = False,
                       progress: models.Progress | None = None,
@@ -306,7 +332,8 @@ class Recalibrator:
         lock = s.lock(pid, "end_model", LOCK_TIMEOUT)
         if not wait:
             s.clear_flag(pid, "end_model_pending")
-        got = (lock.acquire(blocking=True, blocking_timeout=1800) if wait
+        got = ((self._take(lock, pid, "end_model")
+                or lock.acquire(blocking=True, blocking_timeout=1800)) if wait
                else self._acquire(lock, pid, "end_model"))
         if not got:
             if wait:
@@ -321,7 +348,7 @@ class Recalibrator:
             s.clear_flag(pid, "end_model_again")  # this is the retrain that was owed
         fitted = (s.model_summary(pid, "label_model") or {}).get("fitted_at")
         try:
-            with KeepAlive(lock, self.owner):
+            with KeepAlive(lock, self.owner, self.job_id):
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})

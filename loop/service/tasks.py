@@ -61,7 +61,7 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
         return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
     return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size,
-                        owner=job.worker_name)
+                        owner=job.worker_name, job_id=job.id)
 
 
 def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,

@@ -275,14 +275,14 @@ def _file(data: bytes, fmt: str, pid: str) -> Response:
 @bp.post("/jobs/<job_id>/cancel")
 @admin_required
 def cancel_job(job_id: str) -> Any:
-    """Stop a queued or running job. A canceled recalibration or retrain is checked
-    again once its lock would have run out: the answers it would have taken in still
-    reach the models (the policy still wants them there)."""
+    """Stop a queued or running job. A canceled recalibration or retrain frees its
+    lock and is checked again a moment later: the answers it would have taken in
+    still reach the models (the policy still wants them there)."""
     out = jobs.cancel(_store().r, job_id)
     if out["canceled"]:
         view = jobs.job_status(_store().r, job_id)
         if view.get("project"):
-            _ext()["recalibrator"].canceled(view["project"], view.get("type"))
+            _ext()["recalibrator"].canceled(view["project"], view.get("type"), job_id)
     return jsonify(out)
 
 

@@ -341,6 +341,39 @@ def test_work_horse_killed_mid_chunk_is_retried_and_counted(client, rconn, worke
 
 
 @pytest.mark.slow
+def test_a_recalibration_whose_horse_is_killed_is_re_run_at_once(client, rconn, store,
+                                                                  workers):
+    """kill -9 of the work horse of an automatic recalibration (its worker lives on):
+    RQ's re-run found its own first run's lock, was skipped ("another recalibration
+    is running"), and the answers waited for a check once the lock ran out. The re-run
+    now takes that lock and takes the answers in itself."""
+    from rq.job import Job
+
+    from loop.service import models
+    from loop.service.jobs import job_status
+    from loop.service.synthetic import write_project
+
+    pid, _ = write_project(store, 150_000, n_eval=500)
+    models.recalibrate(store, pid, 60)
+    models.retrain_end_model(store, pid, 60)
+    tok = annotator_token(client, pid, "expert")
+    workers.start("w1")
+    _answer_some(client, pid, tok, 10)
+    assert _wait(lambda: store.is_locked(pid, "recal"), timeout=60, every=0.001)
+    recal = [j for j in (Job.fetch(i, connection=rconn) for i in store.recent_jobs(pid))
+             if j.get_status(refresh=True) == "started"]
+    horse = _horse_of(workers.procs["w1"].pid)
+    assert horse is not None and len(recal) == 1
+    os.kill(horse, signal.SIGKILL)
+    assert _wait(lambda: job_status(rconn, recal[0].id)["status"] in ("finished", "failed"),
+                 timeout=120)
+    st = job_status(rconn, recal[0].id)
+    assert st["status"] == "finished" and st["attempts"] == 2, st
+    assert not st["result"].get("skipped"), st["result"]  # the re-run did the work
+    assert st["result"]["n_gold"] >= 10
+
+
+@pytest.mark.slow
 def test_a_run_whose_horse_dies_before_the_task_starts_is_counted(rconn, workers):
     """The worker notes a run's start before it forks the horse: a horse that dies at
     once (here it exits before any task code) is a run in the job's record too."""

@@ -340,6 +340,102 @@ def test_a_run_that_never_ends_leaves_a_check_for_when_its_lock_runs_out(store, 
     assert r.run(ready, auto=True)["n_gold"] == 10  # the check takes the answers in
 
 
+def _held_by_a_dead_run(store, pid, name, job_id):
+    """Lock ``name`` taken and listed as a run of ``job_id`` that never releases it
+    (its work horse killed)."""
+    import json
+
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    lock = store.lock(pid, name, LOCK_TIMEOUT)
+    assert lock.acquire(blocking=False)
+    store.r.hset(LOCK_OWNERS_KEY, lock.name, json.dumps(
+        {"owner": "w1", "job": job_id, "token": lock.local.token.decode()}))
+    return lock
+
+
+def test_a_re_run_takes_over_the_lock_its_own_killed_run_left(store, client, ready):
+    """Fault trial: RQ's re-run of a recalibration whose work horse was killed found
+    the lock of its own first run, was skipped ("another recalibration is running")
+    and its record read "(skipped) (run 2 times)"; the answers waited 22 s for a
+    check. The first run has ended, so the re-run takes its lock at once."""
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)
+    stale = _held_by_a_dead_run(store, ready, "recal", "job-A")
+    other = Recalibrator(store, lambda *a, **kw: "x", RecalibrationPolicy(every=10), 30,
+                         job_id="job-B")
+    assert other.run(ready, auto=True)["skipped"]  # another job's run: it may be alive
+    assert store.is_locked(ready, "recal")
+    rerun = Recalibrator(store, lambda *a, **kw: "x", RecalibrationPolicy(every=10), 30,
+                         owner="w2", job_id="job-A")
+    out = rerun.run(ready, auto=True, end_model=False)
+    assert "skipped" not in out and out["n_gold"] == 10
+    assert store.since_recal(ready) == 0
+    assert not store.r.hexists(LOCK_OWNERS_KEY, stale.name)  # unlisted when it ended
+    # the killed run, had it only been frozen, finds its lock gone and writes nothing
+    assert not stale.owned()
+    # an admin's re-run (which waits for a running one) takes it at once too
+    import threading
+
+    _held_by_a_dead_run(store, ready, "end_model", "job-C")
+    store.r.expire(store._k(ready, "lock", "end_model"), 3600)  # it would wait an hour
+    rerun = Recalibrator(store, lambda *a, **kw: "x", RecalibrationPolicy(every=10), 30,
+                         job_id="job-C")
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(rerun.run_end_model(ready, wait=True)),
+                         daemon=True)
+    t.start()
+    t.join(120)
+    assert got and got[0]["n_gold"] == 10
+
+
+def test_a_canceled_run_frees_its_lock_and_is_checked_a_moment_later(store, ready):
+    """Cancel of a running recalibration or retrain stops its work horse, which never
+    releases its lock: the check that takes in its answers waited 22 s for it."""
+    from loop.service.recalibration import CANCELED_CHECK_DELAY
+
+    for kind, name in (("recalibrate", "recal"), ("train_end_model", "end_model")):
+        jobs: list = []
+        r = _recal(store, jobs)
+        _held_by_a_dead_run(store, ready, name, f"job-{kind}")
+        r.canceled(ready, kind, f"job-{kind}")
+        assert not store.is_locked(ready, name)
+        assert [round(j[2], 1) for j in jobs] == [CANCELED_CHECK_DELAY], kind
+    # a lock held by another job (or an older worker's, not listed) is left to run out
+    jobs = []
+    r = _recal(store, jobs)
+    store.clear_flag(ready, "recal_when_due")
+    _held_by_a_dead_run(store, ready, "recal", "job-other")
+    r.canceled(ready, "recalibrate", "job-canceled")
+    assert store.is_locked(ready, "recal")
+    assert [round(j[2]) for j in jobs] == [LOCK_TIMEOUT + 2]
+
+
+def test_a_frozen_run_that_resumes_leaves_the_new_holders_listing(store, ready):
+    """A run frozen past its lock's TTL resumes and exits after another run took the
+    lock: it unlisted the new holder, whose killed worker's lock then could not be
+    freed by the liveness sweep."""
+    import json
+
+    from loop.storage import KeepAlive
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    frozen = store.lock(ready, "recal", 0.3)
+    assert frozen.acquire(blocking=False)
+    k = KeepAlive(frozen, "w1", "job-A")
+    k.__enter__()
+    k._stop.set()  # frozen: it stops extending
+    time.sleep(0.5)  # ... past its TTL
+    new = store.lock(ready, "recal", LOCK_TIMEOUT)
+    assert new.acquire(blocking=False)
+    with KeepAlive(new, "w2", "job-B"):
+        k.__exit__(None, None, None)  # the frozen run resumes and ends
+        assert json.loads(store.r.hget(LOCK_OWNERS_KEY, new.name))["owner"] == "w2"
+    assert not store.r.hexists(LOCK_OWNERS_KEY, new.name)
+
+
 def test_an_end_model_retrain_that_never_ends_is_made_up_for(store, client, ready):
     """Fault trial: the work horse of an automatic end-model retrain killed; RQ's
     re-run found its lock held, left the retrain to it ("it runs once more when it
