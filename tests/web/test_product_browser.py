@@ -439,6 +439,39 @@ def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer
     assert not page.console_errors
 
 
+def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,
+                                                                    worker: None,
+                                                                    page: Any) -> None:
+    """New-user trial: a bad regex's error was shown twice (the preview's and the
+    save's) and Save stayed enabled. The preview says it; Save waits for the fix."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name="Bad pattern", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    page.fill("#rule-name", "bad_pattern")
+    page.select_option("#rule-kind", "regex")
+    page.fill("#rule-pattern", "(check out")
+    page.wait_for_selector("#rule-preview .status.error")
+    assert "does not compile" in page.locator("#rule-preview").inner_text()
+    assert page.is_disabled("#rule-save")
+    assert "does not compile" in page.get_attribute("#rule-save", "title")
+    page.press("#rule-pattern", "Enter")  # the form's submit: nothing is sent
+    assert page.locator("#rule-status").inner_text() == ""
+    page.fill("#rule-pattern", "check (out|it)")
+    page.wait_for_selector(".preview-stats")
+    assert not page.is_disabled("#rule-save")
+    # typed wrong and saved at once, before the preview came back: said once
+    page.fill("#rule-pattern", "[check")
+    page.click("#rule-save")
+    page.wait_for_selector("#rule-preview .status.error")
+    page.wait_for_function("document.getElementById('rule-save').disabled")
+    assert page.locator("#rule-status").inner_text() == ""
+    assert page.locator("text=does not compile").count() == 1
+    assert api.call("GET", f"/api/projects/{pid}/rules")["rules"] == []
+    assert all("status of 400" in e for e in page.console_errors)
+
+
 def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
                                                 page: Any) -> None:
     """No LF module: the first rule is written on the dashboard; the last enabled rule

@@ -9,11 +9,21 @@
   let editing = null;      // name of the rule being edited, or null for a new one
   let previewTimer = null;
   let previewSeq = 0;
+  let saving = false;      // a save is on its way (its button stays disabled)
+  let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
 
   function status(msg, isError) {
     const s = $("rule-status");
     s.textContent = msg || "";
     s.classList.toggle("error", !!isError);
+  }
+  /* The preview refused the rule as it is (a bad pattern, an unknown field): Save
+     waits until it is fixed, and the reason is said once, under the form. */
+  function markInvalid(msg) {
+    invalid = msg || null;
+    const btn = $("rule-save");
+    btn.disabled = saving || !!invalid;
+    btn.title = invalid ? "Fix the rule first: " + invalid : "";
   }
   function refreshDashboard() { document.dispatchEvent(new Event("loop:refresh")); }
 
@@ -73,6 +83,7 @@
      preview says what is wrong with the rule as it is now, once). */
   function edited() {
     if ($("rule-status").classList.contains("error")) status("");
+    markInvalid(null);  /* the preview says again if it still is */
     schedulePreview();
   }
 
@@ -87,7 +98,7 @@
     const rule = formRule();
     const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
       || (rule.kind === "field" && (!rule.field || rule.value === ""));
-    if (empty) { Loop.clear(box); return; }
+    if (empty) { Loop.clear(box); markInvalid(null); return; }
     if (!rule.name) rule.name = "preview";
     if (editing) rule.replacing = editing;
     const seq = ++previewSeq;
@@ -98,9 +109,15 @@
       if (seq !== previewSeq) return;
       Loop.clear(box);
       box.appendChild(Loop.el("p", { class: "status error", text: e.message }));
+      if (e.status === 400) {
+        markInvalid(e.message);
+        /* a save sent before this preview said the same: once is enough */
+        if ($("rule-status").textContent === e.message) status("");
+      }
       return;
     }
     if (seq !== previewSeq) return;  // a newer preview is on its way
+    markInvalid(null);
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
@@ -196,8 +213,9 @@
   async function save(ev) {
     ev.preventDefault();
     const rule = formRule();
-    const btn = $("rule-save");
-    btn.disabled = true;
+    if (invalid) return;  /* (Enter in a field) the preview says what to fix */
+    saving = true;
+    markInvalid(invalid);
     try {
       const res = editing
         ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing), rule)
@@ -216,7 +234,13 @@
       }
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
-    } catch (e) { status(e.message, true); } finally { btn.disabled = false; }
+    } catch (e) {
+      /* the preview shows a refused rule's reason already */
+      const shown = Array.from($("rule-preview").querySelectorAll(".status.error"))
+        .some(function (el) { return el.textContent === e.message; });
+      if (!shown) status(e.message, true);
+      if (e.status === 400) markInvalid(e.message);
+    } finally { saving = false; markInvalid(invalid); }
   }
 
   /* -- suggestions --------------------------------------------------------------------- */
