@@ -12,9 +12,11 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 class LoopError(Exception):
-    """Base of every error ``loop`` raises on purpose."""
+    """Base of every error ``loop`` raises on purpose. ``code``: a name a client can
+    act on (in the error's JSON body), where the status alone does not say enough."""
 
     status = 400
+    code: str | None = None
 
 
 class BadRequest(LoopError):
@@ -72,6 +74,13 @@ class JobNotFound(NotFound):
 
 class Conflict(LoopError):
     status = 409
+
+
+class DuplicateUpload(Conflict):
+    """A file without ids whose items are all in the project already (the same
+    texts and fields, in the same order): uploaded twice by mistake, most likely."""
+
+    code = "duplicate_upload"
 
 
 class LeaseConflict(Conflict):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from loop.errors import BadRequest, BadUpload
+from loop.errors import BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import parse_items
 
@@ -14,6 +18,7 @@ def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
+    allow_duplicate: bool = False,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
@@ -22,6 +27,11 @@ def import_items(
 
     Two uploads to one project at the same time: one is stored, the other gets
     409 and nothing of it is written (:meth:`RedisStore.add_items`).
+
+    A file without ids (no ``id_field``) whose items were all uploaded before (the
+    same texts and fields in the same order) is refused with
+    :class:`DuplicateUpload`, unless ``allow_duplicate``: each item would be added
+    a second time, under new ids. With ids, an id already in the project is refused.
 
     Of the uploaded gold labels (``gold_field``), a seeded ``eval_fraction`` is
     held out to score the models (never queued, never fitted on); the rest are
@@ -40,6 +50,21 @@ def import_items(
     eval_ids = rng.sample(gold_ids, int(round(eval_fraction * len(gold_ids))))
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
+    upload = None
+    if id_field is None:
+        digest = content_digest(parsed.items, parsed.gold)
+        seen = store.upload_of(pid, digest)
+        if seen is not None and not allow_duplicate:
+            at = datetime.fromtimestamp(seen["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+            raise DuplicateUpload(
+                f"these {len(parsed.items):,} items were uploaded already ({at}, as ids "
+                f"{seen['first_id']} to {seen['last_id']}); importing them again would add "
+                "each one a second time under a new id. To add them anyway, upload with "
+                "allow_duplicate=1; to update items, give the file an id column (id_field)")
+        if parsed.items:
+            upload = (digest, {"at": time.time(), "n_items": len(parsed.items),
+                               "first_id": parsed.items[0]["id"],
+                               "last_id": parsed.items[-1]["id"]})
     if dry_run:
         dup = store.existing_ids(pid, [i["id"] for i in parsed.items])
         if dup:
@@ -48,12 +73,24 @@ def import_items(
                             [f"id {d!r} already exists" for d in dup[:20]])
         return out
     try:
-        store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start)
+        store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
+                        upload=upload)
     except BadUpload as exc:
         if id_field is not None:
             raise
         raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
     return out
+
+
+def content_digest(items: list[dict[str, Any]], gold: dict[str, int]) -> str:
+    """A digest of what a file without ids holds: each row's text, fields and known
+    label, in order (the ids it was given are row numbers, so they are left out)."""
+    h = hashlib.sha256()
+    for i in items:
+        h.update(json.dumps([i["text"], i["fields"], gold.get(i["id"])], sort_keys=True,
+                            ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
 
 
 def _auto_hint(id_field: str | None, start: int) -> str:

@@ -57,9 +57,11 @@ class ItemsMixin(StoreBase):
 
     def add_items(
         self, pid: str, items: list[dict[str, Any]], uploaded_gold: dict[str, int],
-        eval_ids: list[str], first_row: int,
+        eval_ids: list[str], first_row: int, upload: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         """Append items as rows ``first_row...`` in one transaction: all of them or none.
+        ``upload``: the file's content digest and what to remember of it
+        (:meth:`upload_of`), written with the items.
 
         Optimistic: the id list is watched from the duplicate check to the write.
         Raises :class:`Conflict` if another upload to the project was written in
@@ -91,6 +93,8 @@ class ItemsMixin(StoreBase):
                     p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
                 if eval_ids:
                     p.sadd(self._k(pid, "eval"), *eval_ids)
+                if upload is not None:
+                    p.hset(self._k(pid, "uploads"), upload[0], json.dumps(upload[1]))
                 p.incr(self._k(pid, "version"))
                 p.execute()
             except WatchError:
@@ -102,6 +106,11 @@ class ItemsMixin(StoreBase):
                                                "the upload; nothing was stored") from None
                 raise Conflict("another upload to this project was written at the same "
                                "time; nothing of this one was stored: send it again") from None
+
+    def upload_of(self, pid: str, digest: str) -> dict[str, Any] | None:
+        """What was noted of an earlier upload of the same content (``digest``), or None."""
+        raw = self.r.hget(self._k(pid, "uploads"), digest)
+        return None if raw is None else dict(json.loads(raw))
 
     def uploaded_gold(self, pid: str) -> dict[str, int]:
         return {a.decode(): int(b) for a, b in self.r.hgetall(self._k(pid, "ugold")).items()}

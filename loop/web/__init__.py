@@ -72,6 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def loop_error(exc: LoopError) -> Any:
         # however much of a request a message quotes, the answer stays small
         body: dict[str, Any] = {"error": shorten(str(exc), MAX_ERROR_CHARS)}
+        if exc.code:
+            body["code"] = exc.code
         errors = getattr(exc, "errors", None)
         if errors:  # row by row, for an upload, and what they add up to
             body["errors"] = [shorten(str(e), MAX_ERROR_CHARS) for e in errors]

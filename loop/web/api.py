@@ -79,6 +79,15 @@ def _float_arg(name: str, default: float) -> float:
         raise BadRequest(f"{name} must be a number, got {raw!r}") from None
 
 
+def _bool_arg(name: str) -> bool:
+    """A yes/no query argument (1 / true or 0 / false; absent: false); 400 otherwise
+    (``maybe`` must not mean yes)."""
+    raw = request.args.get(name, "0").strip().lower()
+    if raw not in ("0", "", "false", "1", "true"):
+        raise BadRequest(f"{name} must be 1 / true or 0 / false, got {shorten(raw)!r}")
+    return raw in ("1", "true")
+
+
 # -- projects and annotators -----------------------------------------------------------------
 @bp.post("/projects")
 @admin_required
@@ -175,7 +184,8 @@ def _upload() -> tuple[bytes, str]:
 
 
 #: The query parameters of an upload.
-UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run")
+UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
+               "allow_duplicate")
 
 
 @bp.post("/projects/<pid>/items")
@@ -189,16 +199,14 @@ def upload_items(pid: str) -> Any:
                          f"{', '.join(UPLOAD_ARGS)}")
     data, fmt = _upload()
     s = _settings()
-    dry_arg = request.args.get("dry_run", "0").strip().lower()
-    if dry_arg not in ("0", "", "false", "1", "true"):
-        raise BadRequest(f"dry_run must be 1 / true or 0 / false, got {shorten(dry_arg)!r}")
-    dry = dry_arg in ("1", "true")
+    dry = _bool_arg("dry_run")
     out = items.import_items(
         _store(), pid, data, fmt, id_field=request.args.get("id_field") or None,
         text_field=request.args.get("text_field") or None,
         gold_field=request.args.get("gold_field") or None,
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
-        max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry)
+        max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
+        allow_duplicate=_bool_arg("allow_duplicate"))
     return jsonify(out), 200 if dry else 201
 
 

@@ -94,8 +94,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/items": {"post": _op(
         "upload items (CSV or JSONL); dry_run=1 checks and stores nothing (200); errors "
-        "list the bad rows", "201", extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], {
-            "name": "dry_run", "in": "query", "schema": {"type": "boolean"}}]})},
+        "list the bad rows; a file without ids uploaded before is a 409 (code "
+        "duplicate_upload) unless allow_duplicate=1", "201",
+        extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
+            {"name": n, "in": "query", "schema": {"type": "boolean"}}
+            for n in ("dry_run", "allow_duplicate"))]})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
@@ -152,7 +155,7 @@ def spec() -> dict[str, Any]:
         "info": {"title": "loop", "version": "0.1.0"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "properties": {"error": S}}}},
+            "schemas": {"Error": {"type": "object", "properties": {"error": S, "code": S}}}},
         "security": [{"bearer": []}],
         "paths": paths,
     }

@@ -88,3 +88,36 @@ def test_a_conflicting_write_is_a_409_that_writes_nothing(store, project):
     with pytest.raises(Conflict, match="send it again"):  # planned before the first landed
         store.add_items(project, [{"id": "y", "text": "t", "fields": {}}], {}, [], first_row=0)
     assert store.item_ids(project) == before and store.pool_size(project) == 1
+
+
+def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, store, project):
+    """New-user trial: a file without an id column imported twice held every item
+    twice, and nothing said so."""
+    body = b"CONTENT,CLASS\nfirst comment,1\nsecond comment,0\n"
+
+    def up(data=body, **args):
+        q = "&".join(f"{k}={v}" for k, v in args.items())
+        return client.post(f"/api/projects/{project}/items?{q}", data=data,
+                           headers={**auth(), "Content-Type": "text/csv"})
+
+    assert up().status_code == 201
+    n = store.n_items(project)
+    for args in ({}, {"dry_run": "1"}):
+        r = up(**args)
+        assert r.status_code == 409 and r.json["code"] == "duplicate_upload", r.json
+        assert "uploaded already" in r.json["error"] and "allow_duplicate=1" in r.json["error"]
+        assert store.n_items(project) == n  # nothing stored
+    assert up(allow_duplicate="maybe").status_code == 400
+    # other content (another order, a changed row, the known labels read) is new
+    assert up(b"CONTENT,CLASS\nsecond comment,0\nfirst comment,1\n", dry_run="1").status_code == 200
+    assert up(gold_field="CLASS", dry_run="1").status_code == 200
+    # asked for: stored again, under new ids
+    assert up(allow_duplicate="1").status_code == 201
+    assert store.n_items(project) == n + 2
+    texts = [it["text"] for it in store.items(project, store.item_ids(project))]
+    assert texts.count("first comment") == 2
+    # with ids, an id already there is what is refused (as before)
+    r = up(b"id,CONTENT\na,x\n", id_field="id")
+    assert r.status_code == 201
+    r = up(b"id,CONTENT\na,x\n", id_field="id")
+    assert r.status_code == 400 and "already exist" in r.json["error"]

@@ -439,6 +439,45 @@ def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer
     assert not page.console_errors
 
 
+def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
+                                                                 page: Any) -> None:
+    """New-user trial: a file without an id column could be imported twice, every
+    item then held twice. The Data page says so and imports it again only if asked."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Twice", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    body = b"text\ncheck out my channel\nlove this song\ngreat video\n"
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+
+    def choose_and_check() -> None:
+        page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
+                                              "buffer": body}])
+        page.wait_for_selector("#mapping", state="visible")
+        page.wait_for_function(
+            "document.getElementById('import-status').textContent.startsWith('Pick')")
+        page.click("#check")
+
+    choose_and_check()
+    page.wait_for_function("!document.getElementById('import').disabled")
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('Imported 3')")
+    assert page.locator("#dup-box").is_hidden()
+    choose_and_check()  # the same file again
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('uploaded already')")
+    assert page.is_disabled("#import") and page.locator("#dup-box").is_visible()
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 3
+    page.check("#allow-dup")  # on purpose: checked again, then imported
+    page.wait_for_function("!document.getElementById('import').disabled")
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('Imported 3')")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 6
+    assert page.locator("#dup-box").is_hidden()
+    assert all("status of 409" in e for e in page.console_errors)
+
+
 def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,
                                                                     worker: None,
                                                                     page: Any) -> None:

@@ -86,6 +86,7 @@
     if ($("col-gold").value) q.set("gold_field", $("col-gold").value);
     q.set("eval_fraction", $("eval-fraction").value);
     if (dry) q.set("dry_run", "1");
+    if ($("allow-dup").checked) q.set("allow_duplicate", "1");
     return q.toString();
   }
 
@@ -96,6 +97,8 @@
     const msg = b.summary ? b.summary + ":" : b.error || ("error " + r.status);
     status("import-status", msg.charAt(0).toUpperCase() + msg.slice(1), true);
     showErrors(r.body);
+    /* the same file again, by mistake most likely: importing it anyway is a choice */
+    if (b.code === "duplicate_upload") $("dup-box").hidden = false;
   }
 
   function showErrors(body) {
@@ -109,6 +112,8 @@
   async function choose(f) {
     file = f;
     showErrors(null);
+    $("allow-dup").checked = false;
+    $("dup-box").hidden = true;
     $("import").disabled = true;
     status("import-status", "Reading " + f.name + " …");
     const r = await send(base + "/items/preview");
@@ -154,6 +159,8 @@
     $("import").disabled = true;
     const r = await send(base + "/items?" + query(false));
     if (!r.ok) { refused(r); return; }
+    $("allow-dup").checked = false;
+    $("dup-box").hidden = true;
     status("import-status", "Imported " + r.body.n_items + " items.");
     await counts();
   }
@@ -197,9 +204,12 @@
       ev.preventDefault(); drop.classList.remove("over");
       if (ev.dataTransfer.files[0]) choose(ev.dataTransfer.files[0]);
     });
+    $("allow-dup").addEventListener("change", check);
     ["col-text", "col-id", "col-gold", "eval-fraction"].forEach(function (id) {
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
+        $("allow-dup").checked = false;  /* another mapping: another file, for this check */
+        $("dup-box").hidden = true;
         $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
         $("eval-box").hidden = !$("col-gold").value;  /* held out of the known labels */
       });
