@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC
 from typing import Any
 
 from rq import Queue, get_current_job
@@ -17,6 +18,9 @@ from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.worker import START_NOTED_ENV, note_start
 from loop.storage import RedisStore
+
+#: Job id -> when this process's run of it started (a work horse runs one job).
+RUN_STARTED: dict[str, float] = {}
 
 
 def _job() -> Any:
@@ -29,7 +33,32 @@ def _job() -> Any:
         raise RuntimeError("loop.service.tasks functions run inside an RQ worker")
     if os.environ.get(START_NOTED_ENV) != job.id:
         note_start(job)
+    starts = job.meta.get("starts") or [time.time()]
+    RUN_STARTED[job.id] = float(starts[-1])  # this run's (see _outlived)
     return job
+
+
+def _outlived(job: Any, out: dict[str, Any]) -> dict[str, Any]:
+    """What a run of ``job`` that was skipped reports. A run frozen past its worker's
+    liveness (SIGSTOP, a stalled VM) was re-run by another worker and lost its lock;
+    when it resumes and ends, RQ writes its outcome over the job's one record. If a
+    later run of the job has finished, its outcome stands (fault trial: the record of
+    a recalibration that did complete read "skipped ... lost its lock")."""
+    from rq.results import Result
+
+    if not out.get("skipped"):
+        return out
+    mine = RUN_STARTED.get(job.id)
+    starts = job.get_meta(refresh=True).get("starts") or []
+    if mine is None or not starts or max(float(t) for t in starts) <= mine:
+        return out
+    last = job.latest_result()
+    if last is None or last.type != Result.Type.SUCCESSFUL:
+        return out
+    at = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
+    if at.timestamp() > mine and isinstance(last.return_value, dict):
+        return dict(last.return_value)
+    return out
 
 
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -46,7 +75,10 @@ def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
 
 def _progress(job: Any) -> Any:
     def report(done: int, total: int) -> None:
-        job.meta["progress"] = {"done": done, "total": total, "at": time.time()}
+        # read first: the job's meta holds more than this run knew when it began (a
+        # later run's start, should this one have been frozen and re-run meanwhile)
+        meta = job.get_meta(refresh=True)
+        meta["progress"] = {"done": done, "total": total, "at": time.time()}
         job.save_meta()
 
     return report
@@ -144,8 +176,9 @@ def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
     """Refit the label model and re-rank; then the end model (inline when ``full``).
     ``auto``: asked for by the recalibration policy (skipped if nothing changed)."""
     job = _job()
-    return _no_retry(job, _recalibrator(job, size, policy).run, pid, full=full,
-                     end_model=end_model, progress=_progress(job), auto=auto)
+    return _outlived(job, _no_retry(job, _recalibrator(job, size, policy).run, pid,
+                                    full=full, end_model=end_model, progress=_progress(job),
+                                    auto=auto))
 
 
 def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,
@@ -154,9 +187,9 @@ def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bo
     only if a retrain asked for while another ran is still owed (see
     :meth:`Recalibrator.run_end_model`)."""
     job = _job()
-    return _no_retry(job, _recalibrator(job, size, None).run_end_model, pid,
-                     point_id=point_id, wait=wait, progress=_progress(job),
-                     again_only=again_only)
+    return _outlived(job, _no_retry(job, _recalibrator(job, size, None).run_end_model, pid,
+                                    point_id=point_id, wait=wait, progress=_progress(job),
+                                    again_only=again_only))
 
 
 def refill_queue(pid: str, size: int) -> dict[str, Any]:

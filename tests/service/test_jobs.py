@@ -190,3 +190,31 @@ def test_a_job_no_worker_takes_is_flagged_stalled(client, rconn, project):
     job.save()
     st = _status(client, jid)
     assert st["status"] == "queued" and 299 <= st["quiet_seconds"] < 360 and st["stalled"]
+
+
+def test_a_run_that_resumes_after_its_re_run_finished_keeps_that_runs_outcome(rconn):
+    """Fault trial: a worker frozen (SIGSTOP) mid-recalibration past its liveness; the
+    job was re-run by another worker and completed; the frozen run then resumed, found
+    its lock gone, was skipped, and RQ wrote that over the job's one record."""
+    import time
+
+    from rq import Queue
+    from rq.results import Result
+
+    from loop.service import tasks
+
+    job = Queue("outlived", connection=rconn).enqueue("builtins.print", "x")
+    first, second = time.time() - 30, time.time() - 10
+    job.meta["starts"] = [first, second]
+    job.save_meta()
+    done = {"id": "point-7", "n_gold": 10}
+    Result.create(job, Result.Type.SUCCESSFUL, ttl=60, return_value=done)  # the re-run's
+    skip = {"skipped": True, "reason": "this recalibration lost its lock at its end"}
+    tasks.RUN_STARTED[job.id] = first  # the frozen, first run
+    assert tasks._outlived(job, skip) == done
+    tasks.RUN_STARTED[job.id] = second  # the re-run itself, skipped for its own reasons
+    assert tasks._outlived(job, skip) == skip
+    tasks.RUN_STARTED[job.id] = first
+    assert tasks._outlived(job, {"n_gold": 12}) == {"n_gold": 12}  # not skipped: its own
+    Result.create(job, Result.Type.FAILED, ttl=60, exc_string="boom")
+    assert tasks._outlived(job, skip) == skip  # the later run failed: nothing to keep
