@@ -34,6 +34,7 @@ from typing import Any
 
 from loop.service import models
 from loop.storage import KeepAlive, RedisStore
+from loop.storage.coordination import job_token
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +227,10 @@ class Recalibrator:
                 return {"skipped": True, "reason": "nothing changed since the last "
                         "recalibration"}
         elif not (self._take(lock, pid, "recal")
-                  or lock.acquire(blocking=True, blocking_timeout=1800)):
+                  or lock.acquire(blocking=True, blocking_timeout=1800, token=self._token())):
             raise TimeoutError(f"project {pid}: another recalibration held the lock 30 min")
         try:
-            with KeepAlive(lock, self.owner, self.job_id):
+            with KeepAlive(lock, self.owner):
                 since = s.since_recal(pid)
                 out = models.recalibrate(s, pid, self.queue_size, progress=progress,
                                          fence=lock.owned)
@@ -264,15 +265,20 @@ class Recalibrator:
         elif since > 0 and self.policy.seconds > 0:
             self._schedule_when_due(pid, self.policy.seconds, renote=True)
 
+    def _token(self) -> str | None:
+        """The token this run's locks are taken with: it names the job (a random
+        one outside a job)."""
+        return job_token(self.job_id)
+
     def _take(self, lock: Any, pid: str, name: str) -> bool:
         """Take ``lock`` now if it is free or an earlier run of this job holds it
         (that run ended without releasing it: its work horse was killed)."""
-        if lock.acquire(blocking=False):
+        if lock.acquire(blocking=False, token=self._token()):
             return True
         if self.job_id and self.store.free_lock_of_job(pid, name, self.job_id):
             log.warning("project %s: the %s lock was held by an earlier run of job %s, "
                         "which ended; taking over", pid, name, self.job_id)
-            return bool(lock.acquire(blocking=False))
+            return bool(lock.acquire(blocking=False, token=self._token()))
         return False
 
     def _acquire(self, lock: Any, pid: str, name: str) -> bool:
@@ -284,7 +290,8 @@ class Recalibrator:
         if self.store.lock_holder_alive(pid, name, LOCK_TIMEOUT):
             return False
         log.warning("project %s: the %s lock's holder died; taking over", pid, name)
-        return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT))
+        return bool(lock.acquire(blocking=True, blocking_timeout=LOCK_TIMEOUT,
+                                 token=self._token()))
 
     def _end_model_owed(self, pid: str, delay: float = LOCK_TIMEOUT + 2.0) -> None:
         """A retrain is owed: the running one retrains once more when it ends; a check
@@ -308,9 +315,15 @@ class Recalibrator:
         if name is None:
             return
         freed = bool(job_id) and self.store.free_lock_of_job(pid, name, str(job_id))
-        delay = CANCELED_CHECK_DELAY if freed or not self.store.is_locked(pid, name) \
-            else LOCK_TIMEOUT + 2.0
-        if name == "recal":
+        soon = freed or not self.store.is_locked(pid, name)
+        delay = CANCELED_CHECK_DELAY if soon else LOCK_TIMEOUT + 2.0
+        if name == "recal" and soon:
+            # not _schedule_when_due: a run the time rule scheduled may be most of a
+            # minute away (fault trial: the answers came in 38-53 s after the cancel)
+            self.store.mark_recal_requested(pid, time.time() + delay)
+            args, meta = self._auto_job(pid)
+            self.enqueue(*args, meta=meta, delay=delay)
+        elif name == "recal":
             self._schedule_when_due(pid, delay)
         else:
             self.store.clear_flag(pid, "end_model_pending")
@@ -333,7 +346,8 @@ class Recalibrator:
         if not wait:
             s.clear_flag(pid, "end_model_pending")
         got = ((self._take(lock, pid, "end_model")
-                or lock.acquire(blocking=True, blocking_timeout=1800)) if wait
+                or lock.acquire(blocking=True, blocking_timeout=1800,
+                                token=self._token())) if wait
                else self._acquire(lock, pid, "end_model"))
         if not got:
             if wait:
@@ -348,7 +362,7 @@ class Recalibrator:
             s.clear_flag(pid, "end_model_again")  # this is the retrain that was owed
         fitted = (s.model_summary(pid, "label_model") or {}).get("fitted_at")
         try:
-            with KeepAlive(lock, self.owner, self.job_id):
+            with KeepAlive(lock, self.owner):
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})

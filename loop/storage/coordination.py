@@ -116,8 +116,8 @@ class CoordinationMixin(StoreBase):
                 return False
 
     def free_lock_of_job(self, pid: str, name: str, job_id: str) -> bool:
-        """Free lock ``name`` if a run of job ``job_id`` holds it (as listed by
-        :class:`KeepAlive`); True if freed. For a run of that job that has ended
+        """Free lock ``name`` if a run of job ``job_id`` holds it (its token is
+        :func:`job_token`'s); True if freed. For a run of that job that has ended
         without releasing it: RQ runs a job again only after its run ended (its work
         horse killed, the job stopped or timed out, or its worker found dead), and a
         canceled run's horse is being killed. Such a holder never releases the lock,
@@ -125,27 +125,31 @@ class CoordinationMixin(StoreBase):
         that resumes finds the lock gone and writes nothing (its writes are fenced
         by the lock)."""
         return bool(self.r.eval(_FREE_IF_JOB, 2, self._k(pid, "lock", name),
-                                LOCK_OWNERS_KEY, job_id))
+                                LOCK_OWNERS_KEY, f"{job_id}:"))
 
 
-#: Hash: lock key -> JSON ``{"owner", "token", "job"}`` of locks held by a named
-#: process (a worker) or a job's run, so that one noticing the owner's death, or the
-#: end of the run, can free them at once.
+def job_token(job_id: str | None) -> str | None:
+    """A lock token that names the job whose run takes the lock (None: a random one):
+    set in the same command that takes the lock, so the job's next run can always
+    tell it is its own."""
+    import uuid
+
+    return None if not job_id else f"{job_id}:{uuid.uuid4().hex}"
+
+
+#: Hash: lock key -> JSON ``{"owner", "token"}`` of locks held by a named process
+#: (a worker), so that one noticing the owner's death can free them at once.
 LOCK_OWNERS_KEY = "loop:lock_owners"
 
-#: KEYS[1] a lock, KEYS[2] LOCK_OWNERS_KEY: if the lock's listed holder is a run of
-#: job ARGV[1], unlist it and delete the lock (if it still has that holder's token).
+#: KEYS[1] a lock, KEYS[2] LOCK_OWNERS_KEY: if the lock's token starts with ARGV[1]
+#: (a run of that job holds it), delete it and its listing.
 _FREE_IF_JOB = """
+local tok = redis.call('GET', KEYS[1])
+if (not tok) or string.sub(tok, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
 local raw = redis.call('HGET', KEYS[2], KEYS[1])
-if not raw then return 0 end
-local rec = cjson.decode(raw)
-if rec['job'] ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[2], KEYS[1])
-if redis.call('GET', KEYS[1]) == rec['token'] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
+if raw and cjson.decode(raw)['token'] == tok then redis.call('HDEL', KEYS[2], KEYS[1]) end
+return 1
 """
 
 #: KEYS[1] a lock, KEYS[2] LOCK_OWNERS_KEY: unlist the lock if listed with token ARGV[1].
@@ -162,15 +166,12 @@ class KeepAlive:
     If the process dies the extensions stop and the lock frees itself; if an
     extension fails (the lock expired, e.g. the process was paused), ``lost`` is set.
     ``owner``: a name under which the lock is listed in :data:`LOCK_OWNERS_KEY`
-    while held (a worker's: its liveness sweep frees the locks of a dead worker);
-    ``job``: the id of the job whose run holds it, listed with it (the job's next
-    run frees it at once, :meth:`CoordinationMixin.free_lock_of_job`).
+    while held (a worker's: its liveness sweep frees the locks of a dead worker).
     """
 
-    def __init__(self, lock: Any, owner: str | None = None, job: str | None = None) -> None:
+    def __init__(self, lock: Any, owner: str | None = None) -> None:
         self.lock = lock
         self.owner = owner
-        self.job = job
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="lock-keepalive")
@@ -187,9 +188,9 @@ class KeepAlive:
 
     def __enter__(self) -> KeepAlive:
         token = getattr(self.lock.local, "token", None)
-        if (self.owner or self.job) and token is not None:
+        if self.owner and token is not None:
             self.lock.redis.hset(LOCK_OWNERS_KEY, self.lock.name, json.dumps(
-                {"owner": self.owner, "job": self.job,
+                {"owner": self.owner,
                  "token": token.decode() if isinstance(token, bytes) else str(token)}))
         self._thread.start()
         return self
@@ -198,7 +199,7 @@ class KeepAlive:
         self._stop.set()
         self._thread.join(timeout=5)
         token = getattr(self.lock.local, "token", None)
-        if (self.owner or self.job) and token is not None:
+        if self.owner and token is not None:
             # unlisted only if still listed as ours (a run that took over lists itself)
             self.lock.redis.eval(_UNLIST, 2, self.lock.name, LOCK_OWNERS_KEY, token)
         try:
