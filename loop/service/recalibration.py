@@ -96,7 +96,8 @@ class Recalibrator:
 
     def __init__(self, store: RedisStore, enqueue: Callable[..., str],
                  policy: RecalibrationPolicy, queue_size: int, owner: str | None = None,
-                 job_id: str | None = None) -> None:
+                 job_id: str | None = None,
+                 apply: Callable[[str], str] | None = None) -> None:
         self.store = store
         self.enqueue = enqueue
         self.policy = policy
@@ -105,6 +106,9 @@ class Recalibrator:
         self.owner = owner
         #: The job running this: a lock an earlier run of it left is ours to take.
         self.job_id = job_id
+        #: ``apply(pid)`` enqueues an apply-LFs run followed by a recalibration
+        #: (returns its job id): what a run does when items came without LF votes.
+        self.apply = apply
 
     # -- deciding ------------------------------------------------------------------------
     def answer_arrived(self, pid: str, since: int) -> str | None:
@@ -206,8 +210,14 @@ class Recalibrator:
         A run that finds another one running returns at once: the running one
         re-checks the policy when it ends. An ``auto`` run (one the policy asked
         for) also returns when nothing changed since the label model was fitted.
+        Items uploaded since the LFs were last applied have no votes: the run asks
+        for an apply run, which recalibrates after it, and returns.
         """
         s = self.store
+        if self.apply is not None and (unapplied := self._unapplied(pid)):
+            return {"skipped": True, "reason": f"{unapplied:,} items have no LF votes yet "
+                    f"(uploaded since the LFs were applied): apply run {self.apply(pid)} "
+                    "applies them and then recalibrates"}
         lock = s.lock(pid, "recal", LOCK_TIMEOUT)
         if not full:
             s.clear_flag(pid, "recal_pending")
@@ -254,6 +264,12 @@ class Recalibrator:
             self.request_end_model(pid, out["id"])
         self._recheck(pid)  # answers that came in during this run
         return out
+
+    def _unapplied(self, pid: str) -> int:
+        """How many items the applied LFs have not seen (0 when nothing was applied
+        yet: the first apply is the user's to start)."""
+        seen = self.store.L_meta(pid).get("n_items")
+        return 0 if seen is None else max(0, self.store.n_items(pid) - int(seen))
 
     def _recheck(self, pid: str) -> None:
         """A run ends: ask for the next one if the answers since are due already,

@@ -16,6 +16,7 @@ from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
 from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.service.settings import Settings
 from loop.service.worker import START_NOTED_ENV, note_start
 from loop.storage import RedisStore
 
@@ -92,8 +93,13 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
                 delay: float | None = None) -> str:
         return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
+    def apply(pid: str) -> str:
+        settings = Settings.from_env()
+        return str(enqueue_apply(queue, store, pid, settings.chunk_size,
+                                 settings.lf_chunk_timeout, size).id)
+
     return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size,
-                        owner=job.worker_name, job_id=job.id)
+                        owner=job.worker_name, job_id=job.id, apply=apply)
 
 
 def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,

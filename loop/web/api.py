@@ -191,7 +191,9 @@ UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run
 @bp.post("/projects/<pid>/items")
 @admin_required
 def upload_items(pid: str) -> Any:
-    """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing)."""
+    """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing). In a
+    project whose LFs were applied before, the LFs are applied to the new items and
+    the models recalibrated (``apply_job``)."""
     _store().get_project(pid)
     unknown = sorted(set(request.args) - set(UPLOAD_ARGS))
     if unknown:  # a typo (idfield) would otherwise upload with made-up ids
@@ -207,6 +209,11 @@ def upload_items(pid: str) -> Any:
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
         allow_duplicate=_bool_arg("allow_duplicate"))
+    if not dry and out["n_items"] and _store().L_meta(pid) and rules.has_lfs(_store(), pid):
+        # a project in use: the new items get their LF votes and join the queue (the
+        # first apply is the user's to start; fault trial: items uploaded to a
+        # running project stopped every recalibration until someone applied)
+        out["apply_job"] = _reapply(pid)
     return jsonify(out), 200 if dry else 201
 
 

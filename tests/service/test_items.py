@@ -121,3 +121,46 @@ def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, sto
     assert r.status_code == 201
     r = up(b"id,CONTENT\na,x\n", id_field="id")
     assert r.status_code == 400 and "already exist" in r.json["error"]
+
+
+def test_items_uploaded_to_a_project_in_use_get_their_votes_and_the_loop_goes_on(
+        client, store, project, rconn):
+    """Fault trial: 300 items uploaded while an apply ran; that run's recalibration
+    and every automatic one after it failed ("apply the LFs to every item first"),
+    the queue ran dry and 526 answers stayed out of the models until someone applied
+    the LFs by hand."""
+    from svc_helpers import answer_n, annotator_token, prepare_project, run_burst
+
+    pid = prepare_project(store, client, project)
+    first = client.post(f"/api/projects/{pid}/items", data=b"CONTENT\nnew one\n",
+                        headers={**auth(), "Content-Type": "text/csv"})
+    assert first.status_code == 201 and first.json["apply_job"], first.json
+    # an automatic recalibration before that apply has run: it asks for the apply (the
+    # same queued one) instead of failing, and the apply recalibrates after it
+    answer_n(client, pid, annotator_token(client, pid, "a"), 10, 0)
+    run_burst(rconn)
+    assert store.L_meta(pid)["n_items"] == store.n_items(pid)
+    jobs = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+    assert not [j for j in jobs if j["status"] == "failed"], jobs
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert m["history"][-1]["n_gold"] >= 10 and store.since_recal(pid) == 0
+    assert m["recalibration"]["last_error"] is None
+
+
+def test_a_recalibration_that_finds_items_without_votes_asks_for_an_apply(store, client,
+                                                                          project):
+    """The safety net whatever added the items: a run never fails for good on them."""
+    from svc_helpers import prepare_project
+
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+
+    pid = prepare_project(store, client, project)
+    store.add_items(pid, [{"id": "x1", "text": "new", "fields": {}}], {}, [],
+                    first_row=store.n_items(pid))
+    asked: list = []
+    r = Recalibrator(store, lambda *a, **kw: "j", RecalibrationPolicy(every=1), 30,
+                     apply=lambda p: asked.append(p) or "apply-1")
+    out = r.run(pid, auto=True)
+    assert out["skipped"] and "apply run apply-1" in out["reason"] and asked == [pid]
+    out = r.run(pid, full=True)  # an apply run's own, started before the upload
+    assert out["skipped"] and asked == [pid, pid]

@@ -161,7 +161,9 @@
     if (!r.ok) { refused(r); return; }
     $("allow-dup").checked = false;
     $("dup-box").hidden = true;
-    status("import-status", "Imported " + r.body.n_items + " items.");
+    status("import-status", "Imported " + r.body.n_items + " items." + (r.body.apply_job
+      ? " The LFs are being applied to them and the models recalibrated (job " +
+        r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
     await counts();
   }
 
