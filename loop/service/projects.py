@@ -28,6 +28,7 @@ def create_project(
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise BadRequest("name must be a non-empty string of at most 200 characters")
+    _no_hidden_char("the project name", name)
     names, style = check_labels(labels)
     if not isinstance(text_field, str) or not text_field:
         raise BadRequest("text_field must be a non-empty string")
@@ -67,6 +68,8 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
     names = [x.get("name") for x in raw]
     if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
         raise BadRequest("every label needs a non-empty name of at most 100 characters")
+    for n in names:  # shown on every page and as export columns (p_<label>)
+        _no_hidden_char(f"label {n!r}", str(n))
     if len(set(names)) != len(names):
         twice = sorted({str(n) for n in names if names.count(n) > 1})
         raise BadRequest(f"labels must be unique: {', '.join(twice)} given more than once")
@@ -87,6 +90,16 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
             used.add(key)
         style.append({"name": names[i], "color": color.lower(), "key": key})
     return [str(x) for x in names], style
+
+
+def _no_hidden_char(what: str, text: str) -> None:
+    """400 when ``text`` holds a control or invisible character (NUL, a right-to-left
+    override, a zero-width space): it would be shown, or go into export headers, as
+    something else than it is. The joiner of emoji sequences is allowed."""
+    odd = hidden_char(text.replace("\u200d", ""))
+    if odd:
+        raise BadRequest(f"{what} holds the control or invisible character {odd}; "
+                         "write it without")
 
 
 def check_guidelines(text: Any) -> str:

@@ -12,6 +12,7 @@ cached per process (items are only ever appended).
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 from loop.core.lf import LabelingFunction
 from loop.core.rules import Rule, TextBatch, safe_name, shown
 from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
-from loop.errors import BadRequest, Conflict, NotFound
+from loop.errors import BadRequest, Conflict, NotFound, shorten
 from loop.service.lf_modules import load_lfs
 from loop.service.queue import parse_label
 from loop.service.state import known_labels
@@ -29,6 +30,8 @@ from loop.storage import RedisStore
 
 #: Most rules a project may have.
 MAX_RULES = 500
+#: What :func:`~loop.core.suggest.rule_key` makes: ``kind:what:label``.
+SUGGESTION_KEY = re.compile(r"(?:keywords|regex|field):.*:(\d{1,3})", re.S)
 #: Earlier versions kept per rule.
 MAX_HISTORY = 50
 #: Matched items shown in a preview.
@@ -410,8 +413,10 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
 
 def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     """Never propose suggestion ``key`` again."""
-    store.get_project(pid)
-    if not isinstance(key, str) or not key or len(key) > 3000:
-        raise BadRequest("key must be a suggestion's key")
+    k = len(store.get_project(pid)["labels"])
+    m = SUGGESTION_KEY.fullmatch(key) if isinstance(key, str) and len(key) <= 3000 else None
+    if m is None or int(m.group(1)) >= k:
+        raise BadRequest(f"key must be a suggestion's key (kind:what:label, as GET "
+                         f".../rules/suggestions gives it), got {shorten(str(key))!r}")
     store.reject_suggestion(pid, key)
     return {"rejected": key}

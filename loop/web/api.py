@@ -146,6 +146,8 @@ def set_guidelines(pid: str) -> Any:
     body = _body("guidelines")
     if "guidelines" not in body:
         raise BadRequest('send {"guidelines": "..."} (an empty string clears them)')
+    if body["guidelines"] is None:  # not a way to clear them by accident
+        raise BadRequest('guidelines must be text; send {"guidelines": ""} to clear them')
     text = projects.check_guidelines(body["guidelines"])
     store.set_guidelines(pid, text)
     return jsonify({"guidelines": text})

@@ -53,6 +53,10 @@ def test_create_project_validates(client):
         assert r.json["error"]
     assert client.get("/api/projects/nope", headers=auth()).status_code == 404
     assert client.get("/api/projects", headers=auth()).json == {"projects": []}
+    # an emoji sequence's joiner is no hidden character
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "Family 👨\u200d👩\u200d👧", "labels": ["👍", "👎\u200d🔥"]})
+    assert r.status_code == 201, r.json
 
 
 def _upload(client, pid, data, ctype="text/csv", **q):
@@ -288,6 +292,17 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", f"/api/projects/{project}/annotators", {"name": ".."}, 400),
         ("post", f"/api/projects/{project}/annotators", {"name": "al\u200bice"}, 400),
         ("get", f"/api/projects/{project}/export?format=xml", None, 400),
+        # fault trial: null wiped the guidelines; NUL, BEL, a right-to-left override
+        # or a zero-width space went into names, labels and export headers; any key
+        # was "rejected"
+        ("put", f"/api/projects/{project}/guidelines", {"guidelines": None}, 400),
+        ("post", "/api/projects", {"name": "a\x00b", "labels": ["a", "b"]}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a\x07", "b"]}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b\u202e"]}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": [{"name": "\u200bham"}, "b"]}, 400),
+        ("post", f"/api/projects/{project}/rules/suggestions/reject", {"key": "nope"}, 400),
+        ("post", f"/api/projects/{project}/rules/suggestions/reject",
+         {"key": "keywords:free:7"}, 400),  # no label 7
     ]
     for lf_module in (".", "../x", "a..b", "x/y", 5, "no_such_module_here"):  # ""/None: rules only
         cases.append(("post", "/api/projects", {"name": "x", "labels": ["a", "b"],
