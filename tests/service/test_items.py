@@ -129,7 +129,7 @@ def test_items_uploaded_to_a_project_in_use_get_their_votes_and_the_loop_goes_on
     and every automatic one after it failed ("apply the LFs to every item first"),
     the queue ran dry and 526 answers stayed out of the models until someone applied
     the LFs by hand."""
-    from svc_helpers import answer_n, annotator_token, prepare_project, run_burst
+    from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
 
     pid = prepare_project(store, client, project)
     first = client.post(f"/api/projects/{pid}/items", data=b"CONTENT\nnew one\n",
