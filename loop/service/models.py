@@ -170,12 +170,24 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
         "fitted_at": time.time(), "state_version": st.version})
     if progress is not None:
         progress(2, 3)
-    now = State(store, pid)
-    lm_now = store.load_proba(pid, "label_model", now.k)
-    if lm_now is None or lm_now.shape[0] != now.n:
-        lm_now = lm
-    sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X, exclude=now.exclude())
-    queued = publish_ranking(store, now, sel)
+    try:
+        now: State | None = State(store, pid)
+    except NotReady:  # items came while it trained, without LF votes yet
+        now = None
+    if now is not None and now.n == st.n:
+        lm_now = store.load_proba(pid, "label_model", now.k)
+        if lm_now is None or lm_now.shape[0] != now.n:
+            lm_now = lm
+        sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X,
+                   exclude=now.exclude())
+        queued: dict[str, Any] = publish_ranking(store, now, sel)
+    else:
+        # Items were added while it trained (fault trial: a broadcast error ranked 2,556
+        # predictions against 2,856 items): the apply run that gives them their votes
+        # recalibrates and re-ranks; this model's score on the held-out rows stands.
+        queued = {"queue_size": None, "queue_replaced": False,
+                  "not_ranked": "items were added while it trained; the apply run that "
+                                "gives them LF votes re-ranks the queue"}
     score = st.eval_score(proba)
     _check(fence, "end-model retrain", pid)
     hist = store.metrics_history(pid)

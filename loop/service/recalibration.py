@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from loop.errors import NotReady
 from loop.service import models
 from loop.storage import KeepAlive, RedisStore
 from loop.storage.coordination import job_token
@@ -214,10 +215,8 @@ class Recalibrator:
         for an apply run, which recalibrates after it, and returns.
         """
         s = self.store
-        if self.apply is not None and (unapplied := self._unapplied(pid)):
-            return {"skipped": True, "reason": f"{unapplied:,} items have no LF votes yet "
-                    f"(uploaded since the LFs were applied): apply run {self.apply(pid)} "
-                    "applies them and then recalibrates"}
+        if (gave_way := self._give_way_to_apply(pid)) is not None:
+            return gave_way
         lock = s.lock(pid, "recal", LOCK_TIMEOUT)
         if not full:
             s.clear_flag(pid, "recal_pending")
@@ -255,15 +254,34 @@ class Recalibrator:
             log.warning("%s", exc)
             self._recheck(pid)
             return {"skipped": True, "reason": str(exc)}
+        except NotReady:
+            if (gave_way := self._give_way_to_apply(pid)) is not None:
+                return gave_way
+            raise
         except Exception as exc:
             _record_failure(s, pid, "recal_status", exc)
             raise
         if full:
-            out.update(self.run_end_model(pid, point_id=out["id"], wait=True))
+            em = self.run_end_model(pid, point_id=out["id"], wait=True)
+            if em.get("skipped"):  # the label model was fitted: this run was not skipped
+                out["end_model_skipped"] = em["reason"]
+            else:
+                out.update(em)
         elif end_model:
             self.request_end_model(pid, out["id"])
         self._recheck(pid)  # answers that came in during this run
         return out
+
+    def _give_way_to_apply(self, pid: str) -> dict[str, Any] | None:
+        """If items were uploaded since the LFs were applied: ask for the apply run
+        (it recalibrates after it) and return this run's skip; else None. Checked
+        when a run starts and when one fails for want of those votes (items that
+        came while it ran: the fault trial saw such runs fail)."""
+        if self.apply is None or not (n := self._unapplied(pid)):
+            return None
+        return {"skipped": True, "reason": f"{n:,} items have no LF votes yet (uploaded "
+                f"since the LFs were applied): apply run {self.apply(pid)} applies them "
+                "and then recalibrates"}
 
     def _unapplied(self, pid: str) -> int:
         """How many items the applied LFs have not seen (0 when nothing was applied
@@ -382,6 +400,10 @@ class Recalibrator:
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
+        except NotReady:
+            if (gave_way := self._give_way_to_apply(pid)) is not None:
+                return gave_way
+            raise
         except models.Superseded as exc:
             log.warning("%s", exc)
             if s.is_locked(pid, "end_model"):

@@ -164,3 +164,56 @@ def test_a_recalibration_that_finds_items_without_votes_asks_for_an_apply(store,
     assert out["skipped"] and "apply run apply-1" in out["reason"] and asked == [pid]
     out = r.run(pid, full=True)  # an apply run's own, started before the upload
     assert out["skipped"] and asked == [pid, pid]
+
+
+def test_items_that_come_while_the_models_train_fail_no_run(store, client, project,
+                                                          monkeypatch):
+    """Re-trial: an end-model retrain that items reached mid-run raised "operands could
+    not be broadcast together with shapes (2556,) (2856,)" (the items' LFs applied
+    meanwhile), or NotReady (not applied yet), and so did an admin's recalibration
+    in its end-model step."""
+    from svc_helpers import apply_lfs_in_process, prepare_project
+
+    from loop.service import models
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+
+    pid = prepare_project(store, client, project)
+    real = models.fit_end_model
+    added = iter(range(1000))
+
+    def upload_meanwhile(*a, applied=True, **kw):
+        out = real(*a, **kw)
+        i = next(added)
+        store.add_items(pid, [{"id": f"new{i}", "text": "check out my channel", "fields": {}}],
+                        {}, [], first_row=store.n_items(pid))
+        if applied:
+            apply_lfs_in_process(store, pid)
+        return out
+
+    monkeypatch.setattr(models, "fit_end_model", upload_meanwhile)
+    out = models.retrain_end_model(store, pid, 30)  # the new items applied meanwhile
+    assert out["queue_replaced"] is False and "re-ranks" in out["not_ranked"]
+    assert store.model_summary(pid, "end_model")["n_gold"] == out["n_gold"]
+    models.recalibrate(store, pid, 30)  # (what the apply run's recalibration does)
+    # not applied yet when the retrain re-ranks: the same
+    monkeypatch.setattr(models, "fit_end_model",
+                        lambda *a, **kw: upload_meanwhile(*a, applied=False, **kw))
+    assert "re-ranks" in models.retrain_end_model(store, pid, 30)["not_ranked"]
+    apply_lfs_in_process(store, pid)
+    monkeypatch.setattr(models, "fit_end_model", real)
+    # items that come between an admin's label-model fit and its end-model step
+    real_recal = models.recalibrate
+
+    def recal_then_upload(*a, **kw):
+        out = real_recal(*a, **kw)
+        store.add_items(pid, [{"id": "later", "text": "nice song", "fields": {}}], {}, [],
+                        first_row=store.n_items(pid))
+        return out
+
+    monkeypatch.setattr(models, "recalibrate", recal_then_upload)
+    asked: list = []
+    r = Recalibrator(store, lambda *a, **kw: "j", RecalibrationPolicy(every=1), 30,
+                     apply=lambda p: asked.append(p) or "apply-9")
+    out = r.run(pid, full=True)  # an admin's: the label model, then the end model inline
+    assert "skipped" not in out and out["n_gold"] is not None
+    assert "apply run apply-9" in out["end_model_skipped"] and asked == [pid]
