@@ -254,9 +254,10 @@ class Recalibrator:
             log.warning("%s", exc)
             self._recheck(pid)
             return {"skipped": True, "reason": str(exc)}
-        except NotReady:
+        except NotReady as exc:
             if (gave_way := self._give_way_to_apply(pid)) is not None:
                 return gave_way
+            _record_failure(s, pid, "recal_status", exc)
             raise
         except Exception as exc:
             _record_failure(s, pid, "recal_status", exc)
@@ -400,9 +401,10 @@ class Recalibrator:
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
-        except NotReady:
+        except NotReady as exc:
             if (gave_way := self._give_way_to_apply(pid)) is not None:
                 return gave_way
+            _record_failure(s, pid, "end_model_status", exc)
             raise
         except models.Superseded as exc:
             log.warning("%s", exc)
