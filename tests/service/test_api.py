@@ -300,6 +300,7 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", "/api/projects", {"name": "x", "labels": ["a\x07", "b"]}, 400),
         ("post", "/api/projects", {"name": "x", "labels": ["a", "b\u202e"]}, 400),
         ("post", "/api/projects", {"name": "x", "labels": [{"name": "\u200bham"}, "b"]}, 400),
+        ("post", "/api/projects", {"name": "x\u2028y", "labels": ["a", "b"]}, 400),
         ("post", f"/api/projects/{project}/rules/suggestions/reject", {"key": "nope"}, 400),
         ("post", f"/api/projects/{project}/rules/suggestions/reject",
          {"key": "keywords:free:7"}, 400),  # no label 7
