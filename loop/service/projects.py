@@ -94,8 +94,9 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
 
 def _no_hidden_char(what: str, text: str) -> None:
     """400 when ``text`` holds a control or invisible character (NUL, a right-to-left
-    override, a zero-width space) or a line or paragraph separator: it would be shown, or go into export headers, as
-    something else than it is. The joiner of emoji sequences is allowed."""
+    override, a zero-width space) or a line or paragraph separator: it would be
+    shown, or go into export headers, as something else than it is. The joiner of
+    emoji sequences is allowed."""
     odd = hidden_char(text.replace("\u200d", ""), ("Cc", "Cf", "Zl", "Zp"))
     if odd:
         raise BadRequest(f"{what} holds the control or invisible character {odd}; "

@@ -198,10 +198,16 @@ def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bo
                                     again_only=again_only))
 
 
+#: Seconds from a refill's start until a short queue may ask for the next: when a
+#: refill cannot fill the queue (the items left are leased to others, or skipped),
+#: every answer asked for one, each ranking every item again (fault trial).
+REFILL_GAP = 5.0
+
+
 def refill_queue(pid: str, size: int) -> dict[str, Any]:
     """Re-rank the queue with the stored probabilities (no model fit)."""
     store = RedisStore(_job().connection)
-    store.clear_flag(pid, "refill_pending")  # a short queue from now on asks again
+    store.shorten_flag(pid, "refill_pending", REFILL_GAP)  # then a short queue asks again
     return models.refill(store, pid, size)
 
 

@@ -48,6 +48,10 @@ class CoordinationMixin(StoreBase):
     def clear_flag(self, pid: str, name: str) -> None:
         self.r.delete(self._k(pid, "flag", name))
 
+    def shorten_flag(self, pid: str, name: str, ttl: float) -> None:
+        """Let flag ``name`` (if set) expire ``ttl`` seconds from now."""
+        self.r.pexpire(self._k(pid, "flag", name), max(1, int(1000 * float(ttl))))
+
     def flag_ttl(self, pid: str, name: str) -> float:
         """Seconds until flag ``name`` expires (0 if not set)."""
         return max(0.0, int(self.r.pttl(self._k(pid, "flag", name))) / 1000)
