@@ -10,6 +10,8 @@ annotators on it, and then:
 * kills the worker that runs a recalibration, and the one that runs an end-model
   retrain, in the middle of it (150,000-item synthetic project): seconds until a
   recalibration and a retrain have completed again, with answers still coming;
+  then kills only a recalibration's work horse (its worker lives on), and cancels a
+  running one through the API: seconds until a recalibration completed again;
 * feeds it bad input: LF modules that exit, raise, hang or define nothing; an LF
   that never returns; malformed uploads; the same upload three times at once;
 * stops it with Ctrl-C (SIGINT) after the load: seconds, exit code, leftovers;
@@ -287,8 +289,42 @@ def trial_mid_job(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                                  "times": args.repeats, "seconds": secs,
                                  "note": "seconds until a recalibration and a retrain "
                                          "completed again"})
+                # the work horse only (the kernel's OOM killer's pick), and a cancel
+                def recal_since(t: float) -> bool:
+                    _, m = api.call("GET", f"/api/projects/{pid}/metrics")
+                    x = m["recalibration"]["last_ok_at"]
+                    return x is not None and x > t
+
+                for label in ("kill -9 only the work horse of", "cancel (API) of"):
+                    secs = []
+                    for _ in range(args.repeats):
+                        if not wait(lambda: store.is_locked(pid, "recal"), 120, 0.002):
+                            secs.append(float("nan"))
+                            continue
+                        t0 = time.time()
+                        if label.startswith("kill"):
+                            horses = [int(c) for i in range(args.workers)
+                                      for w in [json.loads(state.read_text())["children"][
+                                          f"worker-{i + 1}"]]
+                                      for c in Path(f"/proc/{w}/task/{w}/children")
+                                      .read_text().split()
+                                      if alive(int(c)) and os.getpgid(int(c)) == int(c)]
+                            for h in horses:
+                                os.kill(h, signal.SIGKILL)
+                        else:
+                            _, js = api.call("GET", f"/api/projects/{pid}/jobs")
+                            for j in js["jobs"]:
+                                if j["type"] == "recalibrate" and j["status"] == "started":
+                                    api.call("POST", f"/api/jobs/{j['id']}/cancel")
+                        ok = wait(lambda t=t0: recal_since(t), 120, 0.1)
+                        secs.append(time.time() - t0 if ok else float("nan"))
+                        time.sleep(3)  # the next one is a fresh run
+                    rows.append({"trial": f"{label} a running recalibration ({args.synthetic:,} "
+                                          "items, annotators answering)",
+                                 "times": args.repeats, "seconds": secs,
+                                 "note": "seconds until a recalibration completed again"})
             lost = ann.lost(api)
-            for r in rows[-2:]:
+            for r in rows[-4:]:
                 r["acked"], r["lost"] = len(ann.acked), lost
         finally:
             os.killpg(proc.pid, signal.SIGINT)
