@@ -343,8 +343,8 @@ class Recalibrator:
         """A recalibration or end-model retrain was canceled (a running one's work
         horse is being stopped): what it would have taken in still reaches the
         models, by a check a moment from now. The lock the canceled run held is
-        freed; if it was not listed as that job's (an older worker), the check
-        waits until the lock would have run out (fault trial: one answer whose run
+        freed; if its token does not name that job (taken by an older version),
+        the check waits until the lock would have run out (fault trial: one answer whose run
         was canceled stayed out with nothing to retry)."""
         name = {"recalibrate": "recal", "train_end_model": "end_model"}.get(job_type or "")
         if name is None:
