@@ -145,7 +145,6 @@ class Recalibrator:
             return None
         if s.has_flag(pid, "recal_pending"):
             return None  # one is enqueued and not started: it will see these answers
-        args, meta = self._auto_job(pid)
         if self.policy.min_gap > 0 and not s.set_flag(pid, "recal_recent",
                                                       self.policy.min_gap):
             delay = max(0.05, s.flag_ttl(pid, "recal_recent"))
@@ -154,22 +153,25 @@ class Recalibrator:
             # next answer schedules another.
             if not s.set_flag(pid, "recal_scheduled", delay + LOCK_TIMEOUT):
                 return None
-            # noted before the enqueue: a run that ends first clears it
-            s.mark_recal_requested(pid, time.time() + delay)
-            jid = self.enqueue(*args, meta=meta, delay=delay)
+            jid = self._enqueue_auto(pid, delay)
             log.info("project %s: recalibration %s scheduled in %.1f s", pid, jid, delay)
             return jid
         if not s.set_flag(pid, "recal_pending", PENDING_TTL):
             return None
-        s.mark_recal_requested(pid, time.time())
-        jid = self.enqueue(*args, meta=meta)
+        jid = self._enqueue_auto(pid)
         log.info("project %s: recalibration %s enqueued", pid, jid)
         return jid
 
-    def _auto_job(self, pid: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The arguments and meta of an automatic recalibration job."""
-        return (("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True),
-                {"type": "recalibrate", "project": pid, "auto": True})
+    def _enqueue_auto(self, pid: str, delay: float = 0.0) -> str:
+        """Enqueue an automatic recalibration job (``delay`` s from now, if any),
+        noted first as asked for to run then (a run that ends first clears the note;
+        if no worker runs it then, the dashboard says so)."""
+        self.store.mark_recal_requested(pid, time.time() + delay)
+        args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True)
+        meta = {"type": "recalibrate", "project": pid, "auto": True}
+        if delay > 0:
+            return self.enqueue(*args, meta=meta, delay=max(0.05, delay))
+        return self.enqueue(*args, meta=meta)
 
     def _schedule_when_due(self, pid: str, delay: float, renote: bool = False) -> str | None:
         """One automatic recalibration ``delay`` seconds from now, when the time rule
@@ -187,10 +189,7 @@ class Recalibrator:
         if not s.L_meta(pid):  # nothing to refit yet (see answer_arrived)
             s.clear_flag(pid, "recal_when_due")
             return None
-        # noted for when it is due: if no worker runs it then, the dashboard says so
-        s.mark_recal_requested(pid, time.time() + delay)
-        args, meta = self._auto_job(pid)
-        jid = self.enqueue(*args, meta=meta, delay=max(0.05, delay))
+        jid = self._enqueue_auto(pid, delay)
         log.info("project %s: recalibration %s scheduled in %.1f s, when the answers "
                  "so far are due", pid, jid, delay)
         return jid
@@ -355,9 +354,7 @@ class Recalibrator:
         if name == "recal" and soon:
             # not _schedule_when_due: a run the time rule scheduled may be most of a
             # minute away (fault trial: the answers came in 38-53 s after the cancel)
-            self.store.mark_recal_requested(pid, time.time() + delay)
-            args, meta = self._auto_job(pid)
-            self.enqueue(*args, meta=meta, delay=delay)
+            self._enqueue_auto(pid, delay)
         elif name == "recal":
             self._schedule_when_due(pid, delay)
         else:
