@@ -170,7 +170,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     status = job.get_status(refresh=False)
     progress = dict(meta.get("progress", {"done": 0, "total": 0}))
     # when it last showed a sign of work: its start, then each progress report
-    signs = [_epoch(job.started_at), progress.pop("at", None)]
+    signs = [epoch(job.started_at), progress.pop("at", None)]
     error = tb = None
     result = job.return_value() if status == "finished" else None
     if status == "failed":
@@ -195,7 +195,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
                                                          int(meta["L_version"]))
         progress = {"done": done, "total": meta.get("rows", 0)}
         # the plan ended when its units were queued; then the units and the merge work
-        signs += [_epoch(job.ended_at), at, _epoch(merge["started_at"])]
+        signs += [epoch(job.ended_at), at, epoch(merge["started_at"])]
         if status == "finished":
             progress["done"] = progress["total"]
         if status == "deferred":  # waits on its units: one that failed for good fails it
@@ -214,7 +214,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
     if state == "queued":  # no worker has taken it (none free, none running or all frozen)
-        last = _epoch(job.enqueued_at)
+        last = epoch(job.enqueued_at)
     quiet = (round(max(0.0, time.time() - last), 1)
              if (running or state == "queued") and last is not None else None)
 
@@ -234,7 +234,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
 
 
-def _epoch(t: datetime | str | None) -> float | None:
+def epoch(t: datetime | str | None) -> float | None:
     """Epoch seconds of an RQ time (a datetime, naive meaning UTC) or an ISO string."""
     if t is None:
         return None

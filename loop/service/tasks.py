@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC
 from typing import Any
 
 from rq import Queue, get_current_job
 
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
-from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task
+from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task, epoch
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.settings import Settings
 from loop.service.worker import START_NOTED_ENV, note_start
@@ -56,8 +55,7 @@ def _outlived(job: Any, out: dict[str, Any]) -> dict[str, Any]:
     last = job.latest_result()
     if last is None or last.type != Result.Type.SUCCESSFUL:
         return out
-    at = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
-    if at.timestamp() > mine and isinstance(last.return_value, dict):
+    if (epoch(last.created_at) or 0.0) > mine and isinstance(last.return_value, dict):
         return dict(last.return_value)
     return out
 
