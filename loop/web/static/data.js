@@ -101,6 +101,12 @@
     if (b.code === "duplicate_upload") $("dup-box").hidden = false;
   }
 
+  /* "Import them again anyway" goes, unticked: it was for one refused file */
+  function noDuplicate() {
+    $("allow-dup").checked = false;
+    $("dup-box").hidden = true;
+  }
+
   function showErrors(body) {
     const ul = $("row-errors");
     Loop.clear(ul);
@@ -112,8 +118,7 @@
   async function choose(f) {
     file = f;
     showErrors(null);
-    $("allow-dup").checked = false;
-    $("dup-box").hidden = true;
+    noDuplicate();
     $("import").disabled = true;
     status("import-status", "Reading " + f.name + " …");
     const r = await send(base + "/items/preview");
@@ -159,8 +164,7 @@
     $("import").disabled = true;
     const r = await send(base + "/items?" + query(false));
     if (!r.ok) { refused(r); return; }
-    $("allow-dup").checked = false;
-    $("dup-box").hidden = true;
+    noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
@@ -210,8 +214,7 @@
     ["col-text", "col-id", "col-gold", "eval-fraction"].forEach(function (id) {
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
-        $("allow-dup").checked = false;  /* another mapping: another file, for this check */
-        $("dup-box").hidden = true;
+        noDuplicate();  /* another mapping: another file, for this check */
         $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
         $("eval-box").hidden = !$("col-gold").value;  /* held out of the known labels */
       });
