@@ -145,23 +145,22 @@ def job_token(job_id: str | None) -> str | None:
 #: (a worker), so that one noticing the owner's death can free them at once.
 LOCK_OWNERS_KEY = "loop:lock_owners"
 
+#: Lua: unlist lock KEYS[1] from KEYS[2] (LOCK_OWNERS_KEY) if listed with token ``tok``.
+_UNLIST_TOKEN = """
+local raw = redis.call('HGET', KEYS[2], KEYS[1])
+if raw and cjson.decode(raw)['token'] == tok then redis.call('HDEL', KEYS[2], KEYS[1]) end
+"""
+
 #: KEYS[1] a lock, KEYS[2] LOCK_OWNERS_KEY: if the lock's token starts with ARGV[1]
 #: (a run of that job holds it), delete it and its listing.
 _FREE_IF_JOB = """
 local tok = redis.call('GET', KEYS[1])
 if (not tok) or string.sub(tok, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-local raw = redis.call('HGET', KEYS[2], KEYS[1])
-if raw and cjson.decode(raw)['token'] == tok then redis.call('HDEL', KEYS[2], KEYS[1]) end
-return 1
-"""
+""" + _UNLIST_TOKEN + "return 1"
 
 #: KEYS[1] a lock, KEYS[2] LOCK_OWNERS_KEY: unlist the lock if listed with token ARGV[1].
-_UNLIST = """
-local raw = redis.call('HGET', KEYS[2], KEYS[1])
-if raw and cjson.decode(raw)['token'] == ARGV[1] then redis.call('HDEL', KEYS[2], KEYS[1]) end
-return 0
-"""
+_UNLIST = "local tok = ARGV[1]\n" + _UNLIST_TOKEN + "return 0"
 
 
 class KeepAlive:
