@@ -793,11 +793,13 @@ class LabelModel(BaseEstimator):
         # observation, not 12 (counted in votes, 100 gold rows outweighed the
         # 20-vote prior 20 to 1 and moved every rule of a class at once on a
         # sampling fluke). And the prior precision follows the class balance the
-        # gold anchors: P(Y=v | fires) / P(Y=v) = P(fires | Y=v) / P(fires) does
-        # not depend on the balance, so when the gold says class v is half as
-        # common as EM thought, a rule for v is taken to be about half as precise
-        # until the gold where it fired says otherwise. Without that, a rare
-        # class's votes weighed more after the gold than before it.
+        # gold anchors: a rule's firing rate within each class does not change with
+        # the balance, so its precision P(Y=v | fires) = P(fires | v) P(v) /
+        # P(fires) moves with P(v), about in proportion for a rare class. When the
+        # gold says class v is half as common as EM thought, a rule for v is taken
+        # to be about half as precise until the gold where it fired says otherwise.
+        # Without that, a rare class's votes weighed more after the gold than
+        # before it.
         right = np.bincount(v, weights=G[rows, v], minlength=k) * self._pool_scale
         fired = np.bincount(v, weights=G.sum(axis=1), minlength=k) * self._pool_scale
         acc0 = np.clip(float(self.accuracy_prior) * self._lift_ratio, 1e-3, 0.99)
