@@ -125,27 +125,6 @@ def _layer_features(L: np.ndarray, proba: np.ndarray, n_classes: int) -> sp.csr_
 _DIRECT_ROWS = 4096
 
 
-def _rows_per_vote(P: np.ndarray, w: np.ndarray, one_sided: np.ndarray,
-                   polarity: np.ndarray, k: int) -> np.ndarray:
-    """(k,) for each class ``c``: the weight of the rows (``P``, weighted ``w``) where a
-    one-sided LF for ``c`` fires, per vote of those LFs on them; 1 where none fires.
-
-    >>> P = np.array([[0, 0, -1], [0, -1, 1]])
-    >>> _rows_per_vote(P, np.ones(2), np.ones(3, bool), np.array([0, 0, 1]), 2).tolist()
-    [0.6666666666666666, 1.0]
-    """
-    votes = np.zeros(k)
-    rows = np.zeros(k)
-    ones = np.flatnonzero(one_sided)
-    for c in range(k):
-        cols = ones[polarity[ones] == c]
-        if cols.size:
-            fired = (P[:, cols] >= 0).sum(axis=1)
-            votes[c] = fired @ w
-            rows[c] = (fired > 0) @ w
-    return np.where(votes > 0, rows / np.where(votes > 0, votes, 1.0), 1.0)
-
-
 def _covered_rows(L: np.ndarray) -> np.ndarray:
     """Bool mask of rows with at least one vote (column-wise, fast for tall L)."""
     covered = np.zeros(L.shape[0], dtype=bool)
@@ -695,8 +674,6 @@ class LabelModel(BaseEstimator):
         self._gold_S = np.asarray(At @ Rg).reshape(m, k, k)
         self._gold_n = Rg.sum(axis=0)  # random gold rows per class (covered rows)
         self._polarity = np.where(n_voted.any(axis=1), n_voted.argmax(axis=1), 0)
-        self._pool_scale = _rows_per_vote(P, w * learn, self.one_sided_, self._polarity, k)
-        self._lift_ratio = np.ones(k)
 
         one_votes = float((P[:, self.one_sided_] >= 0).sum(axis=1) @ w)
         self._prior_step = 1.0 / max(1.0, one_votes / max(float(w.sum()), 1e-12))
@@ -739,10 +716,7 @@ class LabelModel(BaseEstimator):
             prior = (N + 1.0) / (N.sum() + k)
             if self._anchor and self._gold_n.sum() > 0:
                 sb = self._anchor
-                em = prior
                 prior = (self._gold_n + sb * prior) / (self._gold_n.sum() + sb)
-                # how far the gold moved each class's share (see the precisions below)
-                self._lift_ratio = prior / em
             if self._vote_prior is None:
                 self._vote_prior = prior
             elif self._prior_step < 1.0:
@@ -787,23 +761,9 @@ class LabelModel(BaseEstimator):
         # from the random gold where they fired (``accuracy_prior`` without gold):
         # rules for a rare class are often mostly wrong, and one shared prior of
         # 0.7 hid that where each rule fired on a handful of gold rows.
-        #
-        # The gold is counted in rows, not votes: the rules of one class that fire on
-        # a row are right or wrong together, so a row where 12 of them fire is one
-        # observation, not 12 (counted in votes, 100 gold rows outweighed the
-        # 20-vote prior 20 to 1 and moved every rule of a class at once on a
-        # sampling fluke). And the prior precision follows the class balance the
-        # gold anchors: a rule's firing rate within each class does not change with
-        # the balance, so its precision P(Y=v | fires) = P(fires | v) P(v) /
-        # P(fires) moves with P(v), about in proportion for a rare class. When the
-        # gold says class v is half as common as EM thought, a rule for v is taken
-        # to be about half as precise until the gold where it fired says otherwise.
-        # Without that, a rare class's votes weighed more after the gold than
-        # before it.
-        right = np.bincount(v, weights=G[rows, v], minlength=k) * self._pool_scale
-        fired = np.bincount(v, weights=G.sum(axis=1), minlength=k) * self._pool_scale
-        acc0 = np.clip(float(self.accuracy_prior) * self._lift_ratio, 1e-3, 0.99)
-        pooled = (right + b * acc0) / (fired + b)
+        right = np.bincount(v, weights=G[rows, v], minlength=k)
+        fired = np.bincount(v, weights=G.sum(axis=1), minlength=k)
+        pooled = (right + b * self.accuracy_prior) / (fired + b)
         mean = (1.0 - pooled[v])[:, None] * ref[None, :] / (1.0 - pv)[:, None]
         mean[rows, v] = pooled[v]
         # Gold rows where the LF fired, reweighted from the gold rows' own class

@@ -224,26 +224,6 @@ def test_random_gold_does_not_hurt_on_many_sparse_one_sided_rules():
         assert lm.gold_check_ is not None and lm.gold_check_["n_random_gold"] == n_gold
 
 
-def test_a_gold_sampling_fluke_does_not_move_every_rule_of_a_class():
-    """Issue 13 again (selection family 29: 7 classes, 169 one-sided rules, about
-    6 of them firing per row). 100 random gold labels held 2 rows of a class of
-    11%: the anchored balance fell to 3%, while its rules' prior precision stayed
-    0.7 and their gold counted once per firing rule, so each vote for it weighed
-    more than before the gold, and the model lost 1.5 points to no gold. Counted
-    in rows, and with the prior precision following the balance, gold helps."""
-    from loop.core.synthetic import rules_task
-
-    L, y, _ = rules_task(n=6000, k=7, m=169, seed=29)
-    tr, te = slice(0, 4000), slice(4000, 6000)
-    base = LabelModel(n_classes=7, random_state=0).fit(L[tr]).score(L[te], y[te])
-    yg = np.full(4000, -1)
-    idx = np.random.default_rng(129).choice(4000, 100, replace=False)
-    yg[idx] = y[tr][idx]
-    lm = LabelModel(n_classes=7, random_state=0).fit(L[tr], yg)
-    assert lm.score(L[te], y[te]) >= base
-    assert (lm._pool_scale < 0.9).all()  # several rules of each class fire per row
-
-
 def test_the_gold_check_falls_back_when_gold_predicts_worse(monkeypatch):
     """If re-estimating precisions from the gold predicts held-out gold rows worse,
     the gold only clamps its rows."""
@@ -270,8 +250,7 @@ def test_random_gold_anchors_the_class_balance():
     from 100 random gold labels without anchoring the class balance let EM's
     balance run away (one class 0.48 of the covered rows, EM 0.72) and made the
     model 4 points worse than no gold. Anchored to the gold's class counts it
-    stays near the truth and gold helps. (Since the gold is counted in rows, not
-    votes, the unanchored balance runs less far: 0.12 off the truth, not 0.2.)"""
+    stays near the truth and gold helps."""
     from loop.core.synthetic import rules_task
 
     L, y, _ = rules_task(n=6000, k=3, m=109, seed=0)
@@ -284,8 +263,7 @@ def test_random_gold_anchors_the_class_balance():
     truth = np.bincount(y[tr][covered], minlength=3) / covered.sum()
     assert np.abs(lm.class_prior_ - truth).max() < 0.1
     free = LabelModel(n_classes=3, random_state=0)._fit_use("gold", L[tr], yg, yg >= 0)
-    # the runaway, unanchored
-    assert np.abs(free.class_prior_ - truth).max() > np.abs(lm.class_prior_ - truth).max() + 0.02
+    assert np.abs(free.class_prior_ - truth).max() > 0.2  # the runaway, unanchored
     with pytest.raises(ValueError, match="balance_strength"):
         LabelModel(balance_strength=-1).fit(L[tr])
 
