@@ -253,12 +253,10 @@ class Recalibrator:
             log.warning("%s", exc)
             self._recheck(pid)
             return {"skipped": True, "reason": str(exc)}
-        except NotReady as exc:
-            if (gave_way := self._give_way_to_apply(pid)) is not None:
-                return gave_way
-            _record_failure(s, pid, "recal_status", exc)
-            raise
         except Exception as exc:
+            # items that came while it ran, without LF votes: the apply run takes over
+            if isinstance(exc, NotReady) and (gave_way := self._give_way_to_apply(pid)):
+                return gave_way
             _record_failure(s, pid, "recal_status", exc)
             raise
         if full:
@@ -398,11 +396,6 @@ class Recalibrator:
                 out = models.retrain_end_model(s, pid, self.queue_size, point_id=point_id,
                                                progress=progress, fence=lock.owned)
                 s.set_value(pid, "end_model_status", {"ok_at": time.time(), "error": None})
-        except NotReady as exc:
-            if (gave_way := self._give_way_to_apply(pid)) is not None:
-                return gave_way
-            _record_failure(s, pid, "end_model_status", exc)
-            raise
         except models.Superseded as exc:
             log.warning("%s", exc)
             if s.is_locked(pid, "end_model"):
@@ -414,6 +407,9 @@ class Recalibrator:
             return {"skipped": True, "reason": f"{exc}; none does, so a fresh retrain "
                     "was asked for"}
         except Exception as exc:
+            # items that came while it ran, without LF votes: the apply run takes over
+            if isinstance(exc, NotReady) and (gave_way := self._give_way_to_apply(pid)):
+                return gave_way
             _record_failure(s, pid, "end_model_status", exc)
             raise
         newer = (s.model_summary(pid, "label_model") or {}).get("fitted_at") != fitted
