@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.lf import LabelingFunction
-from loop.core.rules import Rule, TextBatch, safe_name, shown
+from loop.core.rules import KINDS, Rule, TextBatch, safe_name, shown
 from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
 from loop.errors import BadRequest, Conflict, NotFound, shorten
 from loop.service.lf_modules import load_lfs
@@ -31,7 +31,7 @@ from loop.storage import RedisStore
 #: Most rules a project may have.
 MAX_RULES = 500
 #: What :func:`~loop.core.suggest.rule_key` makes: ``kind:what:label``.
-SUGGESTION_KEY = re.compile(r"(?:keywords|regex|field):.*:(\d{1,3})", re.S)
+SUGGESTION_KEY = re.compile(rf"(?:{'|'.join(KINDS)}):.*:(\d{{1,3}})", re.S)
 #: Earlier versions kept per rule.
 MAX_HISTORY = 50
 #: Matched items shown in a preview.
