@@ -74,28 +74,42 @@ def demo_project(live: LiveServer) -> dict[str, str]:
     return {"pid": pid, "token": add_annotator(live.admin, pid, "alice")}
 
 
-@pytest.fixture(scope="module")
-def xss_project(live: LiveServer) -> dict[str, str]:
-    """A tiny project whose only items carry HTML/script payloads as text."""
+def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
+                  ) -> dict[str, str]:
+    """A project of ``texts`` (each with an AUTHOR field), its LFs applied and its
+    queue filled, and an annotator's token."""
     import csv
     import io
 
     from loop.demo.client import LF_MODULE, add_annotator
 
     api = live.admin
-    p = api.call("POST", "/api/projects", {"name": "<b>xss</b>", "labels": ["ham", "spam"],
+    p = api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
                                            "lf_module": LF_MODULE})
     pid = str(p["id"])
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["text", "AUTHOR"])
-    for t in XSS_TEXTS:
+    for t in texts:
         w.writerow([t, "<svg onload=alert(2)>"])
     api.call("POST", f"/api/projects/{pid}/items", data=buf.getvalue().encode(),
              content_type="text/csv")
     for job in ("apply_lfs", "fit_label_model", "refill_queue"):
         api.run_job(pid, job, on_idle=live.run_jobs)
-    return {"pid": pid, "token": add_annotator(live.admin, pid, "mallory")}
+    return {"pid": pid, "token": add_annotator(live.admin, pid, annotator)}
+
+
+@pytest.fixture(scope="module")
+def xss_project(live: LiveServer) -> dict[str, str]:
+    """A tiny project whose only items carry HTML/script payloads as text."""
+    return _tiny_project(live, "<b>xss</b>", XSS_TEXTS, "mallory")
+
+
+@pytest.fixture
+def tiny_project(live: LiveServer) -> dict[str, str]:
+    """A new project of three items for each test, none answered yet."""
+    return _tiny_project(live, "tiny", ["first comment", "check out my channel",
+                                        "great song"], "tess")
 
 
 @pytest.fixture

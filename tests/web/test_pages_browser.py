@@ -354,6 +354,24 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
 
 
+def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project: dict[str, str],
+                                                 page: Any) -> None:
+    """Answering the last item at once: the "nothing left" message counts it (it
+    asked for the counts while that answer was still being sent: "you answered 2
+    items ... 1 items still need answers")."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    for _ in range(3):
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        old = _current_id(page)
+        page.keyboard.press("1")
+        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    page.wait_for_function("document.getElementById('done-text').textContent"
+                           ".includes('you answered')")
+    done = page.locator("#done-text").inner_text()
+    assert "you answered 3 items" in done, done
+    assert "Every item has its answers." in done, done
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     from loop.demo.client import LF_MODULE, ApiClient, add_annotator
 

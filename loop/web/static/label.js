@@ -150,12 +150,16 @@
     }
   }
 
+  /* Counted after the answers still being sent (in the chain): else the last
+     answer is missing from the count. */
   function showDone() {
-    Loop.api("GET", base + "/queue/me").then(function (me) {
+    enqueue(function () { return Loop.api("GET", base + "/queue/me"); }).then(function (me) {
       if (!me) return;
       $("done-text").textContent = "Nothing is left for you to label: you answered " + me.answers_total +
         (me.answers_total === 1 ? " item" : " items") + " (" + me.answers_today + " today). " +
-        (me.remaining ? me.remaining + " items still need answers from others." : "Every item has its answers.");
+        (!me.remaining ? "Every item has its answers." :
+          me.remaining === 1 ? "1 item still needs answers from others." :
+            me.remaining + " items still need answers from others.");
     }, function () { /* keep the default text */ });
   }
 
