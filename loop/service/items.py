@@ -60,7 +60,8 @@ def import_items(
                 f"these {len(parsed.items):,} items were uploaded already ({at}, as ids "
                 f"{seen['first_id']} to {seen['last_id']}); importing them again would add "
                 "each one a second time under a new id. To add them anyway, upload with "
-                "allow_duplicate=1; to update items, give the file an id column (id_field)")
+                "allow_duplicate=1. Uploads only add items (they never change stored ones): "
+                "with an id column (id_field) a row whose id is stored already is refused")
         if parsed.items:
             upload = (digest, {"at": time.time(), "n_items": len(parsed.items),
                                "first_id": parsed.items[0]["id"],

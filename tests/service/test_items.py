@@ -106,6 +106,7 @@ def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, sto
         r = up(**args)
         assert r.status_code == 409 and r.json["code"] == "duplicate_upload", r.json
         assert "uploaded already" in r.json["error"] and "allow_duplicate=1" in r.json["error"]
+        assert "update" not in r.json["error"]  # uploads never change stored items
         assert store.n_items(project) == n  # nothing stored
     assert up(allow_duplicate="maybe").status_code == 400
     # other content (another order, a changed row, the known labels read) is new
