@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -27,6 +28,7 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     api_keys, supervisor, processes, connection}`` (stop it with
     :func:`stop_service`).
     """
+    check_port_free(host, port)
     keys = api_keys or os.environ.get("LOOP_API_KEYS") or ""
     if not keys:
         keys = secrets.token_urlsafe(16)
@@ -43,6 +45,25 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
         return sup.run()
     return {"url": sup.url, "redis_url": sup.redis_url, "api_keys": keys, "supervisor": sup,
             "processes": [c.proc for c in sup.children], "connection": _Client(sup.redis_url)}
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``ValueError`` unless the web server could listen on ``host:port`` (bound
+    as gunicorn binds: with SO_REUSEADDR). Checked before anything starts: else the
+    service says it serves there while another process answers on the port, and its
+    web server fails five times before the supervisor gives up."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as exc:
+        raise ValueError(f"cannot serve on {host}:{port}: {exc}; check --host") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise ValueError(f"cannot serve on {host}:{port}: {exc.strerror or exc} (another "
+                             "process listens there?); stop it or choose another --port"
+                             ) from None
 
 
 class _Client:

@@ -17,6 +17,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def test_serve_on_a_port_in_use_says_so_and_starts_nothing(tmp_path, capsys):
+    """Another process listens on the port: one clear error before anything starts
+    (it said "serving on" that port while gunicorn failed five times)."""
+    from loop.cli import main
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        rc = main(["serve", "--port", str(port), "--data-dir", str(tmp_path / "var")])
+    err = capsys.readouterr()
+    assert rc == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in err.err and "--port" in err.err, err
+    assert "serving on" not in err.out + err.err and "generated" not in err.out + err.err
+    assert not (tmp_path / "var").exists()  # no Redis, no workers started
+
+
 @pytest.mark.slow
 def test_run_service_serves_the_api(tmp_path):
     from loop.service_cli import run_service, stop_service
