@@ -389,7 +389,7 @@
     add("s", "skip (it comes back when nothing else is left)");
     add("u", "undo your last answer");
     add("g", "show or hide the guidelines");
-    add("?", "this list");
+    add("? or h", "this list");
     add("Esc", "close this list");
   }
 

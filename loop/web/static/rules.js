@@ -196,7 +196,7 @@
       const res = await Loop.api(method, base + "/rules/" + encodeURIComponent(name), body);
       const did = method === "DELETE" ? "Deleted " : body && body.enabled === false ? "Disabled "
         : body && body.enabled === true ? "Enabled " : "Saved ";
-      status(did + name + applying(res));
+      status(did + name + applying(res, method === "DELETE" || (body && body.enabled === false)));
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) {
@@ -205,9 +205,12 @@
     }
   }
 
-  function applying(res) {
+  /* ``removed``: the rule was deleted or disabled: the LFs left are re-applied. */
+  function applying(res, removed) {
     if (res && res.changed === false) return ": nothing changed, so nothing is re-applied.";
-    return res && res.job_id ? ": applying it and recalibrating (job " + res.job_id.slice(0, 8) + ")." : ".";
+    if (!(res && res.job_id)) return ".";
+    return (removed ? ": re-applying the other LFs and recalibrating (job "
+      : ": applying it and recalibrating (job ") + res.job_id.slice(0, 8) + ").";
   }
 
   async function save(ev) {
