@@ -47,6 +47,14 @@ def _body(*keys: str) -> dict[str, Any]:
     return data
 
 
+def _no_body() -> None:
+    """A request that takes no fields: a body, if sent, must be an empty JSON object
+    (a malformed one is refused as everywhere else, before anything changes)."""
+    data = _json_object()
+    if data:
+        raise BadRequest(f"this request takes no body; got {', '.join(map(repr, sorted(data)))}")
+
+
 def _json_object() -> dict[str, Any]:
     try:
         data = request.get_json(silent=True)
@@ -295,6 +303,7 @@ def cancel_job(job_id: str) -> Any:
     """Stop a queued or running job. A canceled recalibration or retrain frees its
     lock and is checked again a moment later: the answers it would have taken in
     still reach the models (the policy still wants them there)."""
+    _no_body()
     out = jobs.cancel(_store().r, job_id)
     if out["canceled"]:
         view = jobs.job_status(_store().r, job_id)
@@ -471,6 +480,7 @@ def queue_skip(pid: str) -> Any:
 @annotator_required
 def queue_undo(pid: str) -> Any:
     """Undo this annotator's last answer; like an answer, it may trigger a recalibration."""
+    _no_body()
     out = queue.undo(_store(), pid, g.annotator)
     _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
     return jsonify(out)

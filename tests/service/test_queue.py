@@ -274,6 +274,13 @@ def test_skip_undo_and_relabel(client, store, ready):
                        ({"label": "ham"}, 400)]:
         r = client.post(f"/api/projects/{ready}/queue/relabel", headers=auth(tok), json=body)
         assert r.status_code == code and r.json["error"], body
+    # a malformed or unexpected body is refused, and nothing is undone (fault trial:
+    # undo read no body, so '{garbage' undid the answer with a 200)
+    for data in ('{garbage', '{"item_id": "x"}', '[]'):
+        r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok), data=data,
+                        content_type="application/json")
+        assert r.status_code == 400 and r.json["error"], data
+        assert b["item"]["id"] in store.gold(ready)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
     assert r.json == {"item_id": b["item"]["id"]}
     assert store.gold(ready) == {}
