@@ -43,15 +43,18 @@ class HistoryMixin(StoreBase):
     def keep_export(self, pid: str, key: str, data: bytes, keep: int, ttl: int) -> None:
         """Store an export file at ``key`` for ``ttl`` seconds; the project's older
         ones beyond the newest ``keep`` are deleted (each was kept whole in Redis
-        memory and its append-only file: five exports of 200,000 items took 311 MB)."""
+        memory and its append-only file: five exports of 200,000 items took 311 MB).
+        The same ``key`` stored again (a frozen run that resumed after its re-run)
+        is listed once: else it took two of the ``keep`` places."""
         lst = self._k(pid, "exports")
         with self.r.pipeline(transaction=True) as p:
             p.set(key, data, ex=ttl)
+            p.lrem(lst, 0, key)
             p.lpush(lst, key)
             p.lrange(lst, keep, -1)
             p.ltrim(lst, 0, keep - 1)
             p.expire(lst, ttl)
-            old = p.execute()[2]
+            old = p.execute()[3]
         if old:
             self.r.delete(*old)
 

@@ -72,7 +72,7 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     r2 = client.get(f"/api/jobs/{jid}/download", headers=auth())
     assert r2.status_code == 409 and "start another export" in r2.json["error"], r2.json
     # a project keeps its newest export files only (each is whole in Redis)
-    from loop.service.export import EXPORTS_KEPT
+    from loop.service.export import EXPORTS_KEPT, export_key
 
     later = [_job(client, project, "export") for _ in range(EXPORTS_KEPT)]
     run_burst(rconn)
@@ -82,6 +82,14 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
         assert client.get(f"/api/jobs/{jid}/download", headers=auth()).status_code == 200
     assert rconn.llen(f"loop:p:{project}:exports") == EXPORTS_KEPT
     assert len(rconn.keys("loop:export:*")) == EXPORTS_KEPT
+    # a frozen run that resumes after its re-run stores the same file again: it is
+    # listed once, so no other export loses its place (fault trial: two of three)
+    newest = export_key(later[-1])
+    store.keep_export(project, newest, b"again", EXPORTS_KEPT, 3600)
+    assert [k.decode() for k in rconn.lrange(f"loop:p:{project}:exports", 0, -1)] == [
+        export_key(j) for j in reversed(later)]
+    for jid in later:
+        assert client.get(f"/api/jobs/{jid}/download", headers=auth()).status_code == 200
 
     # K=10 answers trigger exactly one pending recalibration (coalesced)
     answer_n(client, project, annotator_token(client, project, "a"), 25, 0)
