@@ -85,7 +85,8 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
             if (not isinstance(key, str) or len(key) != 1 or not key.isalnum()
                     or key.lower() in RESERVED_KEYS or key.lower() in used):
                 raise BadRequest(f"label {names[i]!r}: key must be one free letter or digit "
-                                 f"(not s: skip, u: undo, g: guidelines, h: help, or one already used), got {key!r}")
+                                 "(not s: skip, u: undo, g: guidelines, h: help, or one "
+                                 f"already used), got {key!r}")
             key = key.lower()
             used.add(key)
         style.append({"name": names[i], "color": color.lower(), "key": key})
