@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,12 @@ class Child:
     #: Not restarted before this (monotonic s): with Redis full, it is tried again
     #: every few seconds, its deaths not counted; 0 otherwise.
     not_before: float = 0.0
+    #: Called before each start (e.g. clearing what a killed Redis left).
+    prepare: Callable[[], None] | None = None
 
     def start(self) -> None:
+        if self.prepare is not None:
+            self.prepare()
         self.proc = subprocess.Popen(self.cmd, env=self.env, start_new_session=True,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
@@ -126,7 +131,8 @@ class Supervisor:
             redis_dir.chmod(0o700)  # the answers and tokens' hashes: owner only
             sock = redis_dir / "redis.sock"
             self.redis_url = f"unix://{sock}"
-            self.children.append(Child("redis", redis_command(redis_dir, sock), base))
+            self.children.append(Child("redis", redis_command(redis_dir, sock), base,
+                                       prepare=lambda: remove_partial_saves(redis_dir)))
         base["LOOP_REDIS_URL"] = self.redis_url
         from workers import command
 
@@ -303,6 +309,22 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
+
+
+def remove_partial_saves(redis_dir: Path) -> list[str]:
+    """Delete the files a Redis killed while saving in the background left in
+    ``redis_dir`` (``temp-<pid>.rdb``, ``temp-rewriteaof-*.aof``): a new Redis never
+    reads them, and nothing else deletes them (fault trial: 31 MB and 143 MB after
+    two kills). Called before the embedded Redis starts, when no Redis of this
+    directory runs: its whole process group, a saving child too, was killed."""
+    gone = []
+    for pattern in ("temp-*.rdb", "temp-rewriteaof-*.aof"):
+        for f in redis_dir.glob(pattern):
+            f.unlink(missing_ok=True)
+            gone.append(f.name)
+    if gone:
+        say(f"removed what a killed Redis left half-saved: {', '.join(sorted(gone))}")
+    return gone
 
 
 def redis_command(redis_dir: Path, sock: Path) -> list[str]:

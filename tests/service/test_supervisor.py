@@ -117,6 +117,9 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
         for name in ("worker-1", "web", "redis", "worker-2"):
             time.sleep(2)
             victim = json.loads(state_file.read_text())["children"][name]
+            if name == "redis":  # as a Redis killed during a background save leaves them
+                for left in ("temp-99999.rdb", "temp-rewriteaof-bg-99999.aof"):
+                    (tmp_path / "var" / "redis" / left).write_bytes(b"half a save")
             os.kill(victim, signal.SIGKILL)
             t0 = time.time()
             assert _wait(lambda v=victim, n=name: json.loads(state_file.read_text())[
@@ -126,6 +129,7 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
         stop.set()
         t.join(timeout=60)
         print("healthy again after kill -9 of:", {k: round(v, 1) for k, v in recovery.items()})
+        assert not list((tmp_path / "var" / "redis").glob("temp-*"))  # removed at its restart
         assert len(acked) > 10
         _, m = _call(base, "GET", f"/api/projects/{pid}/metrics")
         assert m["n_gold"] >= len(acked)  # every acknowledged answer is there
