@@ -60,7 +60,7 @@ class Child:
     #: every few seconds, its deaths not counted; 0 otherwise.
     not_before: float = 0.0
     #: Called before each start (e.g. clearing what a killed Redis left).
-    prepare: Callable[[], None] | None = None
+    prepare: Callable[[], object] | None = None
 
     def start(self) -> None:
         if self.prepare is not None:
