@@ -139,9 +139,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Any:
-        """Redis answers, and how many workers are alive (no key needed)."""
+        """Redis answers, and how many workers are alive (no key needed).
+
+        ``?workers=N``: also 503 while fewer than ``N`` workers are alive (killed,
+        frozen, never started): the API still takes answers then, but nothing
+        carries them into the models, and a probe of the status code alone would
+        not see it."""
         from loop.service.worker import alive_workers
 
+        raw = request.args.get("workers")
+        need = None
+        if raw is not None:
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+                return jsonify({"error": f"workers must be a whole number >= 0, got {raw!r}"}), 400
+            need = int(raw)
         try:
             alive = alive_workers(conn.client)
             full = memory_full(conn.client)
@@ -150,6 +161,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                             "workers": None}), 503
         if full:  # writes are refused: answers, the loop's models
             return jsonify({"ok": False, "redis": f"full: {full}", "workers": alive}), 503
+        if need is not None and alive < need:
+            return jsonify({"ok": False, "redis": "ok", "workers": alive,
+                            "error": f"{alive} of the {need} workers asked for are alive: "
+                                     "answers are kept but do not reach the models"}), 503
         return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)

@@ -10,6 +10,13 @@ from svc_helpers import ADMIN, apply_lfs_in_process, auth, youtube_csv
 
 def test_healthz_and_openapi_need_no_key(client):
     assert client.get("/healthz").json == {"ok": True, "redis": "ok", "workers": 0}
+    # a probe that needs the loop served: no worker alive is a 503 that says so
+    r = client.get("/healthz?workers=1")
+    assert r.status_code == 503 and r.json["workers"] == 0 and "1 workers" in r.json["error"]
+    assert client.get("/healthz?workers=0").status_code == 200
+    for bad in ("x", "-1", "1.5", "\u00b2", "9" * 40):
+        r = client.get("/healthz", query_string={"workers": bad})
+        assert r.status_code == 400 and "whole number" in r.json["error"], bad
     assert client.get("/openapi.json").status_code == 200
 
 

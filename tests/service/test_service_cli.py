@@ -46,8 +46,8 @@ def test_run_service_serves_the_api(tmp_path):
         end = time.time() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{info['url']}/healthz", timeout=2) as r:
-                    assert json.load(r)["ok"] is True
+                with urllib.request.urlopen(f"{info['url']}/healthz?workers=1", timeout=2) as r:
+                    assert json.load(r)["ok"] is True  # and its one worker is alive
                     break
             except OSError:
                 assert time.time() < end, "gunicorn did not come up"
