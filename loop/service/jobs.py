@@ -255,14 +255,18 @@ def _ended_badly(connection: Any, queue: str, ids: list[str]) -> str | None:
 
 
 def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
-    """Stop a queued or running job (and the chunks of an apply run)."""
+    """Stop a queued or running job (and the chunks of an apply run).
+
+    ``canceled``: every job told to stop; ``stopping``: those of them already
+    running, which are asked to stop and may still finish first (read the job's
+    status)."""
     from rq.command import send_stop_job_command
     from rq.exceptions import InvalidJobOperation
 
     job = _fetch(connection, job_id)
     meta = job.get_meta(refresh=True)
     ids = [job.id, *meta.get("chunk_jobs", []), *filter(None, [meta.get("merge_job")])]
-    stopped = []
+    stopped, running = [], []
     for jid in ids:
         j = _fetch(connection, jid)
         st = j.get_status(refresh=True)
@@ -275,6 +279,7 @@ def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
                 send_stop_job_command(connection, jid)
             except InvalidJobOperation:
                 pass
+            running.append(jid)
         else:
             try:
                 j.cancel()
@@ -283,4 +288,4 @@ def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
         stopped.append(jid)
     if not stopped and job_status(connection, job.id)["status"] in ("finished", "failed"):
         raise Conflict(f"job {job.id} already ended")
-    return {"id": job.id, "canceled": stopped}
+    return {"id": job.id, "canceled": stopped, "stopping": running}

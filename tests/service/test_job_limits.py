@@ -85,6 +85,7 @@ def test_cancel_a_running_job(app, client, rconn, workers):
     assert _wait(lambda: _status(client, jid)["progress"]["done"] > 0, timeout=30)
     r = client.post(f"/api/jobs/{jid}/cancel", headers=auth())
     assert r.status_code == 200 and r.json["canceled"], r.json
+    assert r.json["stopping"], r.json  # its running chunks: asked to stop (may still finish)
     assert _wait(lambda: _ended(client, jid), timeout=10)
     st = _status(client, jid)
     assert st["status"] in ("stopped", "canceled") and "canceled" in st["error"]

@@ -68,7 +68,8 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert not_export.status_code == 400 and "not an export" in not_export.json["error"]
     # a canceled export will never have a file: it says so (not "once finished")
     jid = _job(client, project, "export")
-    assert client.post(f"/api/jobs/{jid}/cancel", headers=auth()).status_code == 200
+    c = client.post(f"/api/jobs/{jid}/cancel", headers=auth())
+    assert c.status_code == 200 and c.json["stopping"] == [], c.json  # queued: canceled
     r2 = client.get(f"/api/jobs/{jid}/download", headers=auth())
     assert r2.status_code == 409 and "start another export" in r2.json["error"], r2.json
     # a project keeps its newest export files only (each is whole in Redis)

@@ -320,8 +320,10 @@
 
   async function cancel(id) {
     try {
-      await Loop.api("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel");
-      status("Canceled job " + id + ".");
+      const res = await Loop.api("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel");
+      status(res && res.stopping && res.stopping.length
+        ? "Asked job " + id + " to stop; if it was about to finish, it may still finish (see its status)."
+        : "Canceled job " + id + ".");
       schedule(200);
     } catch (e) { status("Could not cancel: " + e.message, true); }
   }
