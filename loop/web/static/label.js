@@ -150,8 +150,8 @@
     }
   }
 
-  /* Counted after the answers still being sent (in the chain): else the last
-     answer is missing from the count. */
+  /* Counted after the answers still being sent (in the chain, which answer() fills
+     before it shows the next item): else the last answer is missing from the count. */
   function showDone() {
     enqueue(function () { return Loop.api("GET", base + "/queue/me"); }).then(function (me) {
       if (!me) return;
@@ -265,12 +265,15 @@
     state.history.push(cur.item);
     const id = String(cur.item.id);
     state.inFlight.add(id);
-    showNext();
-    enqueue(function () {
+    /* Sent before the next item shows: what that asks for (the next item, or the
+       counts once nothing is left) then comes after this answer. */
+    const sent = enqueue(function () {
       return Loop.api("POST", base + "/queue/answer", {
         item_id: cur.item.id, label: idx, lease_id: cur.lease ? cur.lease.id : null,
       });
-    }).then(function () {
+    });
+    showNext();
+    sent.then(function () {
       state.inFlight.delete(id);
       status("Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
       refreshProgress();
@@ -287,12 +290,13 @@
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     const id = String(cur.item.id);
     state.inFlight.add(id);
-    showNext();
-    enqueue(function () {
+    const sent = enqueue(function () {
       return Loop.api("POST", base + "/queue/skip", {
         item_id: cur.item.id, lease_id: cur.lease ? cur.lease.id : null,
       });
-    }).then(function () {
+    });
+    showNext();
+    sent.then(function () {
       state.inFlight.delete(id);
       status("Skipped #" + cur.item.id + ".");
       refreshProgress();
