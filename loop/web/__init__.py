@@ -147,12 +147,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         not see it."""
         from loop.service.worker import alive_workers
 
-        raw = request.args.get("workers")
-        need = None
-        if raw is not None:
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
-                return jsonify({"error": f"workers must be a whole number >= 0, got {raw!r}"}), 400
-            need = int(raw)
+        need = (api.whole_arg("workers", "0", "a whole number >= 0")
+                if "workers" in request.args else None)
         try:
             alive = alive_workers(conn.client)
             full = memory_full(conn.client)

@@ -87,6 +87,16 @@ def _float_arg(name: str, default: float) -> float:
         raise BadRequest(f"{name} must be a number, got {raw!r}") from None
 
 
+def whole_arg(name: str, default: str, what: str) -> int:
+    """A whole-number query argument (``default`` when absent); 400 naming ``what``
+    it must be otherwise. ASCII digits only ("²".isdigit(), yet int("²") fails) and
+    at most 9 of them (int() refuses thousands of digits)."""
+    raw = request.args.get(name, default)
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        raise BadRequest(f"{name} must be {what}, got {shorten(raw)!r}")
+    return int(raw)
+
+
 def _bool_arg(name: str) -> bool:
     """A yes/no query argument (1 / true or 0 / false; absent: false); 400 otherwise
     (``maybe`` must not mean yes)."""
@@ -378,10 +388,8 @@ def preview_rule(pid: str) -> Any:
 @admin_required
 def rule_suggestions(pid: str) -> Any:
     """Rule candidates mined from the gold labels, with their evidence."""
-    raw = request.args.get("k", "10")
-    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit(), yet int("²") fails
-        raise BadRequest(f"k must be a whole number from 1 to 100, got {shorten(raw)!r}")
-    return jsonify(rules.suggestions(_store(), pid, int(raw)))
+    k = whole_arg("k", "10", "a whole number from 1 to 100")
+    return jsonify(rules.suggestions(_store(), pid, k))
 
 
 @bp.post("/projects/<pid>/rules/suggestions/accept")
