@@ -14,6 +14,9 @@ from loop.storage import RedisStore
 MAX_ANSWERS_PER_ITEM = 20
 #: Longest guidelines text accepted (characters).
 MAX_GUIDELINES = 20_000
+#: Most labels a project may have: each is a button on the labeling page, a
+#: column of every export and a class the label model estimates.
+MAX_LABELS = 100
 
 
 def create_project(
@@ -30,8 +33,10 @@ def create_project(
         raise BadRequest("name must be a non-empty string of at most 200 characters")
     _no_hidden_char("the project name", name)
     names, style = check_labels(labels)
-    if not isinstance(text_field, str) or not text_field:
-        raise BadRequest("text_field must be a non-empty string")
+    if not isinstance(text_field, str) or not text_field.strip() or len(text_field) > 200:
+        raise BadRequest("text_field must be the name (at most 200 characters) of the "
+                         "uploaded field that holds the text to label")
+    _no_hidden_char("text_field", text_field)
     if (not isinstance(answers_per_item, int) or isinstance(answers_per_item, bool)
             or not 1 <= answers_per_item <= MAX_ANSWERS_PER_ITEM):
         raise BadRequest(f"answers_per_item must be an integer from 1 to "
@@ -64,6 +69,9 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if not isinstance(labels, list) or len(labels) < 2:
         raise BadRequest("labels must be a list of at least two labels (names, or "
                          "objects {name, color, key})")
+    if len(labels) > MAX_LABELS:
+        raise BadRequest(f"labels: a project has at most {MAX_LABELS} labels, got "
+                         f"{len(labels)}; group rare classes under fewer labels")
     raw = [x if isinstance(x, dict) else {"name": x} for x in labels]
     names = [x.get("name") for x in raw]
     if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
@@ -109,6 +117,9 @@ def check_guidelines(text: Any) -> str:
         return ""
     if not isinstance(text, str) or len(text) > MAX_GUIDELINES:
         raise BadRequest(f"guidelines must be text of at most {MAX_GUIDELINES} characters")
+    odd = hidden_char(text.replace("\n", "").replace("\t", "").replace("\r", ""), ("Cc",))
+    if odd:  # line breaks and tabs are text; a NUL or an escape sequence is not
+        raise BadRequest(f"guidelines hold the control character {odd}; write them without")
     return text
 
 

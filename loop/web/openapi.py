@@ -51,9 +51,11 @@ PATHS: dict[str, dict[str, Any]] = {
                             "is unreachable", auth=False)},
     "/openapi.json": {"get": _op("this document", auth=False)},
     "/api/projects": {
-        "post": _op("create a project", "201", {"name": S, "labels": {"type": "array", "items": {
-            "oneOf": [S, {"type": "object", "properties": {"name": S, "color": S, "key": S}}]}},
-                                               "lf_module": S, "text_field": S,
+        "post": _op("create a project", "201", {"name": S, "labels": {
+            "type": "array", "minItems": 2, "maxItems": 100, "items": {
+                "oneOf": [S, {"type": "object", "properties": {"name": S, "color": S, "key": S}}]}},
+                                               "lf_module": S,
+                                               "text_field": {**S, "maxLength": 200},
                                                "answers_per_item": {
                                                    "type": "integer", "minimum": 1,
                                                    "maximum": 20, "default": 1},

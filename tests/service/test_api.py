@@ -64,6 +64,15 @@ def test_create_project_validates(client):
     r = client.post("/api/projects", headers=auth(), json={
         "name": "Family 👨\u200d👩\u200d👧", "labels": ["👍", "👎\u200d🔥"]})
     assert r.status_code == 201, r.json
+    # at the limits: 100 labels, a 200-character text field, guidelines with line
+    # breaks and tabs
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "Many", "labels": [f"c{i}" for i in range(100)], "text_field": "t" * 200,
+        "guidelines": "# Classes\n\n- c0:\tthe first\r\n"})
+    assert r.status_code == 201, r.json
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "Too many", "labels": [f"c{i}" for i in range(101)]})
+    assert r.status_code == 400 and "at most 100 labels, got 101" in r.json["error"]
 
 
 def _upload(client, pid, data, ctype="text/csv", **q):
@@ -308,6 +317,17 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", "/api/projects", {"name": "x", "labels": ["a", "b\u202e"]}, 400),
         ("post", "/api/projects", {"name": "x", "labels": [{"name": "\u200bham"}, "b"]}, 400),
         ("post", "/api/projects", {"name": "x\u2028y", "labels": ["a", "b"]}, 400),
+        # operator's trial: accepted as they came, shown or used as something else
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b"], "text_field": "t\x00"},
+         400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b"],
+                                   "text_field": "\u202etxet"}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b"], "text_field": "t" * 201},
+         400),
+        ("post", "/api/projects", {"name": "x", "labels": ["a", "b"], "text_field": " "}, 400),
+        ("post", "/api/projects", {"name": "x", "labels": [f"c{i}" for i in range(5000)]}, 400),
+        ("put", f"/api/projects/{project}/guidelines", {"guidelines": "a\x00b"}, 400),
+        ("put", f"/api/projects/{project}/guidelines", {"guidelines": "\x1b[31mred"}, 400),
         ("post", f"/api/projects/{project}/rules/suggestions/reject", {"key": "nope"}, 400),
         ("post", f"/api/projects/{project}/rules/suggestions/reject",
          {"key": "keywords:free:7"}, 400),  # no label 7
