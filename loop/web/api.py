@@ -64,7 +64,14 @@ def _json_object() -> dict[str, Any]:
         if not request.is_json:
             raise BadRequest("send the body as a JSON object with "
                              "'Content-Type: application/json'")
-        raise BadRequest("body is not valid JSON")
+        try:  # say where: Flask's silent parse dropped the reason
+            json.loads(request.get_data())
+            reason = ""
+        except (ValueError, RecursionError) as exc:
+            reason = f": {exc}"
+            if "integer string conversion" in reason:  # not sys.set_int_max_str_digits()
+                reason = ": a number in it has more than 4300 digits"
+        raise BadRequest(f"body is not valid JSON{reason}")
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -395,7 +395,13 @@ def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
     r = client.post(url, headers=auth(), data='{"item_id": "x"}', content_type="text/plain")
     assert r.status_code == 400 and "Content-Type: application/json" in r.json["error"]
     r = client.post(url, headers=auth(), data='{"item_id": ', content_type="application/json")
-    assert r.status_code == 400 and r.json["error"] == "body is not valid JSON"
+    assert r.status_code == 400, r.json
+    assert r.json["error"] == "body is not valid JSON: Expecting value: line 1 column 13 (char 12)"
+    # fault trial: a 5000-digit number was "not valid JSON" with no reason
+    r = client.post(url, headers=auth(), data='{"label": ' + "9" * 5000 + "}",
+                    content_type="application/json")
+    assert r.status_code == 400
+    assert r.json["error"] == "body is not valid JSON: a number in it has more than 4300 digits"
     r = client.post(url, headers=auth(), json=["a"])
     assert r.status_code == 400 and r.json["error"] == "body must be a JSON object"
 
