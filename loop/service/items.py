@@ -28,10 +28,12 @@ def import_items(
     Two uploads to one project at the same time: one is stored, the other gets
     409 and nothing of it is written (:meth:`RedisStore.add_items`).
 
-    A file without ids (no ``id_field``) whose items were all uploaded before (the
-    same texts and fields in the same order) is refused with
+    A file whose items were all uploaded before is refused with
     :class:`DuplicateUpload`, unless ``allow_duplicate``: each item would be added
-    a second time, under new ids. With ids, an id already in the project is refused.
+    a second time, under new ids. That is a file without ids (no ``id_field``) with
+    the same texts and fields in the same order, or any file whose texts, in any
+    order, are those of one earlier upload. With ids, an id already in the project
+    is refused.
 
     Of the uploaded gold labels (``gold_field``), a seeded ``eval_fraction`` is
     held out to score the models (never queued, never fitted on); the rest are
@@ -50,37 +52,69 @@ def import_items(
     eval_ids = rng.sample(gold_ids, int(round(eval_fraction * len(gold_ids))))
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
-    upload = None
-    if id_field is None:
-        digest = content_digest(parsed.items, parsed.gold)
-        seen = store.upload_of(pid, digest)
-        if seen is not None and not allow_duplicate:
-            at = datetime.fromtimestamp(seen["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-            raise DuplicateUpload(
-                f"these {len(parsed.items):,} items were uploaded already ({at}, as ids "
-                f"{seen['first_id']} to {seen['last_id']}); importing them again would add "
-                "each one a second time under a new id. To add them anyway, upload with "
-                "allow_duplicate=1. Uploads only add items (they never change stored ones): "
-                "with an id column (id_field) a row whose id is stored already is refused")
-        if parsed.items:
-            upload = (digest, {"at": time.time(), "n_items": len(parsed.items),
-                               "first_id": parsed.items[0]["id"],
-                               "last_id": parsed.items[-1]["id"]})
+    uploads: list[tuple[str, dict[str, Any]]] = []
+    if parsed.items:
+        noted = {"at": time.time(), "n_items": len(parsed.items),
+                 "first_id": parsed.items[0]["id"], "last_id": parsed.items[-1]["id"]}
+        texts = "texts:" + texts_digest(parsed.items)
+        digest = content_digest(parsed.items, parsed.gold) if id_field is None else None
+        if not allow_duplicate:
+            _not_uploaded_before(store, pid, parsed.items, digest, texts, id_field)
+        uploads = [(texts, noted)] + ([(digest, noted)] if digest else [])
     if dry_run:
-        dup = store.existing_ids(pid, [i["id"] for i in parsed.items])
-        if dup:
-            raise BadUpload(f"{len(dup)} item ids already exist in the project, e.g. "
-                            f"{dup[0]!r}{_auto_hint(id_field, start)}",
-                            [f"id {d!r} already exists" for d in dup[:20]])
+        _no_stored_ids(store, pid, parsed.items, id_field, start)
         return out
     try:
         store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
-                        upload=upload)
+                        uploads=uploads)
     except BadUpload as exc:
         if id_field is not None:
             raise
         raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
     return out
+
+
+def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]],
+                         digest: str | None, texts: str, id_field: str | None) -> None:
+    """:class:`DuplicateUpload` when the file was uploaded before: the same rows
+    (``digest``, files without ids), or the same texts (``texts``: the file again
+    with other arguments, e.g. its id column read as a field, or its known labels
+    now read; new-user trial: that doubled every item, and the held-out texts were
+    also fitted on). With ids, an id already stored is refused first."""
+    seen = store.upload_of(pid, digest) if digest else None
+    if seen is None and id_field is not None:  # add_items' check, said before the texts'
+        _no_stored_ids(store, pid, items, id_field, 0)
+    what = "items were uploaded already"
+    if seen is None:
+        seen = store.upload_of(pid, texts)
+        what = "items' texts were all uploaded already, in another upload"
+    if seen is None:
+        return
+    at = datetime.fromtimestamp(seen["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    raise DuplicateUpload(
+        f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
+        f"{seen['last_id']}); importing them again would add each one a second time "
+        "under a new id. To add them anyway, upload with allow_duplicate=1. Uploads only "
+        "add items (they never change stored ones): with an id column (id_field) a row "
+        "whose id is stored already is refused")
+
+
+def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
+                   id_field: str | None, start: int) -> None:
+    dup = store.existing_ids(pid, [i["id"] for i in items])
+    if dup:
+        raise BadUpload(f"{len(dup)} item ids already exist in the project, e.g. "
+                        f"{dup[0]!r}{_auto_hint(id_field, start)}",
+                        [f"id {d!r} already exists" for d in dup[:20]])
+
+
+def texts_digest(items: list[dict[str, Any]]) -> str:
+    """A digest of the texts of a file, in any order, whatever its other columns."""
+    h = hashlib.sha256()
+    for t in sorted(i["text"] for i in items):
+        h.update(json.dumps(t, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
 
 
 def content_digest(items: list[dict[str, Any]], gold: dict[str, int]) -> str:

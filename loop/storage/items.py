@@ -57,11 +57,12 @@ class ItemsMixin(StoreBase):
 
     def add_items(
         self, pid: str, items: list[dict[str, Any]], uploaded_gold: dict[str, int],
-        eval_ids: list[str], first_row: int, upload: tuple[str, dict[str, Any]] | None = None,
+        eval_ids: list[str], first_row: int,
+        uploads: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
         """Append items as rows ``first_row...`` in one transaction: all of them or none.
-        ``upload``: the file's content digest and what to remember of it
-        (:meth:`upload_of`), written with the items.
+        ``uploads``: digests of the file's content and what to remember of it under
+        each (:meth:`upload_of`), written with the items.
 
         Optimistic: the id list is watched from the duplicate check to the write.
         Raises :class:`Conflict` if another upload to the project was written in
@@ -93,8 +94,8 @@ class ItemsMixin(StoreBase):
                     p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
                 if eval_ids:
                     p.sadd(self._k(pid, "eval"), *eval_ids)
-                if upload is not None:
-                    p.hset(self._k(pid, "uploads"), upload[0], json.dumps(upload[1]))
+                for digest, noted in uploads or []:
+                    p.hset(self._k(pid, "uploads"), digest, json.dumps(noted))
                 p.incr(self._k(pid, "version"))
                 p.execute()
             except WatchError:

@@ -109,9 +109,17 @@ def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, sto
         assert "update" not in r.json["error"]  # uploads never change stored items
         assert store.n_items(project) == n  # nothing stored
     assert up(allow_duplicate="maybe").status_code == 400
-    # other content (another order, a changed row, the known labels read) is new
-    assert up(b"CONTENT,CLASS\nsecond comment,0\nfirst comment,1\n", dry_run="1").status_code == 200
-    assert up(gold_field="CLASS", dry_run="1").status_code == 200
+    # the same texts read another way (another order, the known labels read, a
+    # column dropped) are the same items: new-user trial, the file uploaded again
+    # without id_field stored each text twice
+    for data, args in ((b"CONTENT,CLASS\nsecond comment,0\nfirst comment,1\n", {}),
+                       (body, {"gold_field": "CLASS"}), (b"CONTENT\nfirst comment\n"
+                                                         b"second comment\n", {})):
+        r = up(data, dry_run="1", **args)
+        assert r.status_code == 409 and "texts were all uploaded already" in r.json["error"]
+    # a changed row, or some of the texts only, is new
+    assert up(b"CONTENT\nfirst comment\nthird comment\n", dry_run="1").status_code == 200
+    assert up(b"CONTENT\nfirst comment\n", dry_run="1").status_code == 200
     # asked for: stored again, under new ids
     assert up(allow_duplicate="1").status_code == 201
     assert store.n_items(project) == n + 2
@@ -122,6 +130,16 @@ def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, sto
     assert r.status_code == 201
     r = up(b"id,CONTENT\na,x\n", id_field="id")
     assert r.status_code == 400 and "already exist" in r.json["error"]
+    # ... and the same file without id_field (its ids read as a field): the texts
+    n = store.n_items(project)
+    for args in ({}, {"dry_run": "1"}):
+        r = up(b"id,CONTENT\na,x\n", **args)
+        assert r.status_code == 409 and r.json["code"] == "duplicate_upload", r.json
+        assert "as ids a to a" in r.json["error"]
+    assert store.n_items(project) == n
+    # new ids for the same texts too
+    assert up(b"id,CONTENT\nb,x\n", id_field="id").status_code == 409
+    assert up(b"id,CONTENT\nb,x\n", id_field="id", allow_duplicate="1").status_code == 201
 
 
 def test_items_uploaded_to_a_project_in_use_get_their_votes_and_the_loop_goes_on(
