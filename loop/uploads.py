@@ -15,7 +15,7 @@ from typing import Any
 from loop.core.text import hidden_char
 from loop.errors import MAX_ROW_ERRORS, BadUpload, TooLarge
 
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+CSV_TYPES = ("text/csv", "application/csv", "text/plain", "text/tab-separated-values")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
 
 
@@ -38,33 +38,69 @@ def lone_surrogate(obj: Any) -> str | None:
 
 
 def detect_format(content_type: str | None, filename: str | None = None) -> str:
+    """``"csv"``, ``"jsonl"`` or ``"json"`` (JSON lines, or one JSON array of
+    objects) from a content type or a file name."""
     ct = (content_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
     if ct in JSONL_TYPES or name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
-    if ct in CSV_TYPES or name.endswith(".csv"):
+    if ct == "application/json" or name.endswith(".json"):
+        return "json"
+    if ct in CSV_TYPES or name.endswith((".csv", ".tsv", ".txt")):
         return "csv"
     raise BadUpload(
-        f"unsupported content type {ct or '(none)'!r}: send text/csv or application/x-ndjson"
+        f"unsupported content type {ct or '(none)'!r}: send text/csv, application/x-ndjson "
+        "(JSON lines) or application/json (JSON lines or an array of objects)"
     )
 
 
-def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int]]:
+#: Column separators a CSV header may use instead of commas.
+DELIMITERS = ";\t|"
+
+
+def csv_delimiter(header: str) -> str:
+    """The header's column separator: a comma, else the commonest of ``;``, tab and
+    ``|`` in it (a spreadsheet in a European locale writes ``;``), else a comma
+    (a file of one column).
+
+    >>> csv_delimiter("id;text;gold"), csv_delimiter("text"), csv_delimiter("a,b;c")
+    (';', ',', ',')
+    """
+    if "," in header:
+        return ","
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
     """The rows of a file and the line each starts on (a CSV's header is line 1, a
-    quoted text may span lines; blank JSON lines are skipped)."""
+    quoted text may span lines; blank JSON lines are skipped; in a JSON array, the
+    element's number is the item's: None)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadUpload(f"file is not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
         raise BadUpload("file is empty")
+    if fmt == "csv" and text.lstrip()[:1] in ("{", "["):  # JSON in a .txt / text/plain
+        fmt = "json"
+    if fmt == "json":
+        start = text.lstrip()[:1]
+        if start != "[":
+            fmt = "jsonl"  # JSON lines named .json
+        else:
+            return _json_array(text)
     if fmt == "csv":
         # a field as long as the upload may be (the csv module's default, 131,072
         # characters, refused a long text that JSON lines took)
         csv.field_size_limit(max(csv.field_size_limit(), len(text)))
         try:
-            reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-            rows, lines, last = [], [], 1
+            reader = csv.DictReader(io.StringIO(text, newline=""), strict=True,
+                                    delimiter=csv_delimiter(text.split("\n", 1)[0]))
+            rows: list[dict[str, Any]] = []
+            lines: list[int | None] = []
+            last = 1
             for r in reader:
                 rows.append(r)
                 lines.append(last + 1)
@@ -109,6 +145,30 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int]]:
     return rows, lines
 
 
+def _json_array(text: str) -> tuple[list[dict[str, Any]], list[int | None]]:
+    """The objects of a JSON array (``[{...}, {...}]``) and their numbers."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadUpload(f"invalid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise BadUpload("JSON nested too deeply") from None
+    except ValueError:
+        raise BadUpload("a number has more than 4,300 digits; write it as a string") from None
+    if not isinstance(obj, list):
+        raise BadUpload("a JSON file holds an array of objects, one per item, or one "
+                        "object per line (JSON lines)")
+    for n, row in enumerate(obj, start=1):
+        if not isinstance(row, dict):
+            raise BadUpload(f"JSON array element {n}: expected an object, got "
+                            f"{type(row).__name__}")
+    bad = lone_surrogate(obj) if "\\ud" in text or "\\uD" in text else None
+    if bad is not None:
+        raise BadUpload(f"{bad} is half of a UTF-16 surrogate pair, not a character; "
+                        "write the whole pair or the character itself")
+    return obj, [None] * len(obj)  # an element's number is the item's
+
+
 def parse_items(
     data: bytes,
     fmt: str,
@@ -149,7 +209,7 @@ def parse_items(
             problems.append(msg)
 
     for n, (r, line) in enumerate(zip(rows, lines, strict=True), start=1):
-        at_n = f"item {n} (line {line})"  # the n-th item, where the file shows it
+        at_n = f"item {n}" if line is None else f"item {n} (line {line})"  # where the file has it
         if id_field is None:
             iid = str(first_row + n - 1)
         else:
@@ -195,7 +255,10 @@ def parse_items(
             elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
                 gold[iid] = int(gs)
             else:
-                bad(f"{at_n}: gold label {g!r} is not one of {labels}")
+                at = f" (id {iid!r})" if id_field is not None else ""
+                like = [x for x in labels if x.casefold() == gs.casefold()]
+                hint = f"; did you mean {like[0]!r}? (labels are case-sensitive)" if like else ""
+                bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"

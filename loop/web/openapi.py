@@ -95,9 +95,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/items": {"post": _op(
-        "upload items (CSV or JSONL); dry_run=1 checks and stores nothing (200); errors "
-        "list the bad rows; a file without ids uploaded before is a 409 (code "
-        "duplicate_upload) unless allow_duplicate=1", "201",
+        "upload items (CSV, JSON lines or a JSON array); dry_run=1 checks and stores "
+        "nothing (200); errors list the bad rows; a file uploaded before (its rows, or all "
+        "its texts) is a 409 (code duplicate_upload) unless allow_duplicate=1", "201",
         extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
             for n in ("dry_run", "allow_duplicate"))]})},

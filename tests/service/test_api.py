@@ -210,6 +210,45 @@ def test_texts_any_reader_takes_are_taken(client, project, store):
     assert texts == {"u": odd, "long": long}
 
 
+def test_the_files_spreadsheets_and_scripts_write_are_read(client, project, store):
+    """New-user trial: a ';'-separated CSV was read as one column (its whole lines
+    stored as texts), a .json file was refused as an unknown content type, a .txt of
+    JSON lines was read as CSV."""
+    import io
+
+    def send(data, name):
+        return client.post(f"/api/projects/{project}/items?id_field=id&gold_field=gold",
+                           headers=auth(), content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(data), name)})
+
+    files = [(b"id;CONTENT;gold\ns1;free money, now;spam\n", "europe.csv"),
+             (b"id\tCONTENT\tgold\nt1\thello; there\tham\n", "sheet.tsv"),
+             (b'[{"id": "a1", "CONTENT": "win", "gold": "spam"},\n {"id": "a2", '
+              b'"CONTENT": "hi mum", "gold": ""}]', "array.json"),
+             (b'{"id": "j1", "CONTENT": "lines", "gold": "ham"}\n', "lines.json"),
+             (b'{"id": "x1", "CONTENT": "in a txt", "gold": "ham"}\n', "lines.txt")]
+    for data, name in files:
+        r = send(data, name)
+        assert r.status_code == 201, (name, r.json)
+    texts = {i["id"]: i["text"] for i in store.items(project)}
+    assert texts == {"s1": "free money, now", "t1": "hello; there", "a1": "win",
+                     "a2": "hi mum", "j1": "lines", "x1": "in a txt"}
+    assert store.uploaded_gold(project) == {"s1": 1, "t1": 0, "a1": 1, "j1": 0, "x1": 0}
+    r = _upload(client, project, b'[{"id": "b1", "CONTENT": "x"}, 5]', "application/json",
+                id_field="id")
+    assert r.status_code == 400 and r.json["error"] == (
+        "JSON array element 2: expected an object, got int"), r.json
+    r = _upload(client, project, b'[{"id": "b1", "CONTENT": " "}]', "application/json",
+                id_field="id")
+    assert r.json["error"].startswith("item 1 (id 'b1'): text field"), r.json
+    # a label in the wrong case: which row, by its id, and what was meant
+    r = _upload(client, project, b"id,CONTENT,gold\nc1,x,Spam\n", id_field="id",
+                gold_field="gold")
+    assert r.status_code == 400 and r.json["error"].startswith(
+        "item 1 (line 2) (id 'c1'): gold label 'Spam' is not one of ['ham', 'spam']; "
+        "did you mean 'spam'?"), r.json
+
+
 def test_upload_size_limit(app, client, project):
     from svc_helpers import configure
 
