@@ -41,6 +41,9 @@ def load_lfs(module: str) -> list[LabelingFunction]:
         mod = importlib.import_module(module)
     except ImportError as exc:
         raise BadRequest(f"cannot import lf_module {module!r}: {exc}") from None
+    except Exception as exc:  # a syntax error, a NameError at import: say where
+        raise BadRequest(f"lf_module {module!r} raised {type(exc).__name__} on import: "
+                         f"{str(exc)[:300]}") from exc
     lfs = getattr(mod, "LFS", None)
     if lfs is None:
         lfs = [v for v in vars(mod).values() if isinstance(v, LabelingFunction)]

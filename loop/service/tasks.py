@@ -11,7 +11,7 @@ from typing import Any
 
 from rq import Queue, get_current_job
 
-from loop.errors import LFRunSuperseded, LFTimeout, NotReady
+from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
 from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task, epoch
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
@@ -62,11 +62,13 @@ def _outlived(job: Any, out: dict[str, Any]) -> dict[str, Any]:
 
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)``; a :class:`NotReady` (a step it needs has not run, e.g.
-    the LFs are not applied to new items) fails the job without retries: running
-    it again at once finds the same."""
+    the LFs are not applied to new items) or a :class:`BadRequest` (the project's
+    LF module does not import) fails the job without retries: running it again at
+    once finds the same (new-user trial: a syntax error was run 3 times, which
+    reads as a worker that died twice)."""
     try:
         return fn(*args, **kw)
-    except NotReady:
+    except (NotReady, BadRequest):
         job.retries_left = 0
         job.save()
         raise

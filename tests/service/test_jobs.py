@@ -156,6 +156,33 @@ def test_failed_job_reports_error(client, rconn, project):
     assert "apply the LFs" in m["recalibration"]["last_error"]["message"]
 
 
+def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, tmp_path,
+                                                           monkeypatch):
+    """New-user trial: a syntax error in the LF module failed apply_lfs after 3 runs
+    ("attempts": 3, as if a worker had died twice), its error without file or line."""
+    import os
+    import sys
+
+    mod = tmp_path / "lfs_edited.py"
+    mod.write_text("from loop import labeling_function\n\n@labeling_function()\n"
+                   "def one(x):\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ['PYTHONPATH']}")
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "e", "labels": ["a", "b"], "lf_module": "lfs_edited"}).json["id"]
+    r = client.post(f"/api/projects/{pid}/items", data=b"text\nx\ny\n",
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201
+    mod.write_text(mod.read_text() + "\ndef broken(:\n    pass\n")
+    sys.modules.pop("lfs_edited", None)  # as in a fresh worker process
+    jid = _job(client, pid, "apply_lfs")
+    run_burst(rconn)
+    st = _status(client, jid)
+    assert st["status"] == "failed" and st["attempts"] == 1, st
+    assert "lf_module 'lfs_edited' raised SyntaxError on import" in st["error"], st["error"]
+    assert "lfs_edited.py, line 7" in st["error"], st["error"]
+
+
 def test_a_running_job_without_progress_is_flagged_stalled(client, rconn, project):
     """A started job is quiet since its last progress report (or its start); past
     ``stall_seconds`` (the API's setting, 120 s) it is ``stalled``. The job's record is
