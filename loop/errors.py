@@ -77,8 +77,8 @@ class Conflict(LoopError):
 
 
 class DuplicateUpload(Conflict):
-    """A file without ids whose items are all in the project already (the same
-    texts and fields, in the same order): uploaded twice by mistake, most likely."""
+    """A file whose items are all in the project already (the same rows, or the
+    same texts): uploaded twice by mistake, most likely."""
 
     code = "duplicate_upload"
 
@@ -90,6 +90,8 @@ class LeaseConflict(Conflict):
 class AlreadyAnswered(Conflict):
     """This annotator already answered the item with another label (``label``, a
     class index); the answer is changed by a relabel, not a second answer."""
+
+    code = "already_answered"
 
     def __init__(self, message: str, label: int) -> None:
         super().__init__(message)

@@ -372,6 +372,31 @@ def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project:
     assert "Every item has its answers." in done, done
 
 
+def test_an_item_answered_in_another_tab_says_so_in_words(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """New-user trial: two tabs of one annotator show the same item; the second
+    answer with another label said "Error: ... POST /api/projects/.../queue/relabel"."""
+    other = page.context.new_page()
+    errors: list[str] = []
+    other.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    for pg in (page, other):
+        sign_in(pg, live.url, tiny_project["token"], tiny_project["pid"])
+        pg.wait_for_function("window.loopLabel.currentId() !== null")
+    first = _current_id(page)
+    assert _current_id(other) == first  # the annotator's one lease, in both tabs
+    page.keyboard.press("1")
+    page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
+    other.keyboard.press("2")
+    other.wait_for_function("document.getElementById('status').textContent"
+                            ".includes('answered already')")
+    said = other.locator("#status").inner_text()
+    assert said == (f"#{first} was answered already (in another tab?), so “spam” was not "
+                    "saved. To change that answer, pick it under My answers."), said
+    assert "POST" not in said and "error" in (other.locator("#status").get_attribute("class"))
+    # the 409 itself is logged by the browser as a failed resource; nothing else
+    assert all("409" in e for e in errors) and not page.console_errors, errors
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     from loop.demo.client import LF_MODULE, ApiClient, add_annotator
 

@@ -273,13 +273,22 @@
       });
     });
     showNext();
-    sent.then(function () {
+    sent.then(function (res) {
       state.inFlight.delete(id);
-      status("Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
+      /* the same item open in two tabs: the first answer counts */
+      status(res && res.duplicate
+        ? "#" + cur.item.id + " was answered “" + labelName(idx) + "” already (in another tab?); nothing changed."
+        : "Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
       refreshProgress();
     }, function (e) {
       state.inFlight.delete(id);
       state.history.pop();
+      if (e && e.body && e.body.code === "already_answered") {
+        status("#" + cur.item.id + " was answered already (in another tab?), so “" +
+               labelName(idx) + "” was not saved. To change that answer, pick it under My answers.", true);
+        refreshProgress();
+        return;
+      }
       handleError(e);
     });
   }
