@@ -271,7 +271,7 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
     row = page.locator(f"#job-rows tr[data-job='{out['job_id']}']")
     with page.expect_download() as dl:
         row.get_by_role("button", name="Download").click()
-    assert dl.value.suggested_filename == f"project-{pid}.csv"
+    assert dl.value.suggested_filename == f"{pid}.csv"  # the name GET /export gives it
     with open(dl.value.path(), encoding="utf-8") as f:
         assert f.readline().strip() == "id,text,p_ham,p_spam,label,gold,source,annotator,held_out"
     assert not page.console_errors, page.console_errors

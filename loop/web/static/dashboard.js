@@ -270,7 +270,7 @@
         act.appendChild(Loop.el("button", { type: "button", class: "small", text: "Download",
           onclick: async function () {
             try {
-              await Loop.download(j.result.download, "project-" + pid + "." + fmt);
+              await Loop.download(j.result.download, pid + "." + fmt);
               status("Downloaded the export of job " + j.id + ".");
             } catch (e) { status("Download failed: " + e.message, true); }
           } }));
@@ -471,7 +471,7 @@
       b.addEventListener("click", async function () {
         const fmt = b.dataset.format;
         try {
-          await Loop.download(base + "/export?format=" + fmt, "project-" + pid + "." + fmt);
+          await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt);
           status("Downloaded " + fmt.toUpperCase() + ".");
         } catch (e) { status("Export failed: " + e.message, true); }
       });
