@@ -55,6 +55,18 @@ def create_project(
     return project
 
 
+def delete_project(store: RedisStore, pid: str, confirm: Any) -> dict[str, Any]:
+    """Delete a project for good: its items, answers, rules, models, exports' list
+    and annotators (their tokens stop working). ``confirm`` must be the project's
+    name, so that no id pasted by mistake deletes anything."""
+    project = store.get_project(pid)
+    if confirm != project["name"]:
+        raise BadRequest(f"to delete project {project['name']!r} with its items, answers, "
+                         "rules and annotators for good, send {\"confirm\": \"<its name>\"}")
+    store.delete_project(pid)
+    return {"deleted": pid, "name": project["name"]}
+
+
 #: Colours labels get by default (in order), and keys that are not free for labels.
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
            "#db2777", "#4b5563", "#65a30d")

@@ -235,3 +235,10 @@ def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
     store.keep_export(pid, export_key(job.id), data, keep=EXPORTS_KEPT, ttl=EXPORT_TTL)
     progress(2, 2)
     return {"bytes": len(data), "format": fmt, "download": f"/api/jobs/{job.id}/download"}
+
+
+def purge_project(pid: str) -> dict[str, Any]:
+    """Sweep a deleted project's keys again (those a job running at its deletion
+    wrote after it)."""
+    job = _job()
+    return {"keys": RedisStore(job.connection).purge_project_keys(pid)}

@@ -75,6 +75,38 @@ class ProjectsMixin(StoreBase):
         out = [json.loads(r) for r in raws if r]
         return sorted(out, key=lambda p: p["created_at"])
 
+    def delete_project(self, pid: str) -> None:
+        """Delete the project record and its annotators' tokens in one transaction
+        (from then on every request and job about it finds no project), then every
+        key of the project (:meth:`purge_project_keys`)."""
+        hashes = [json.loads(v).get("token_hash")
+                  for v in self.r.hvals(self._k(pid, "annotators"))]
+        with self.r.pipeline(transaction=True) as p:
+            p.delete(f"loop:project:{pid}", *(f"loop:apply_pending:{pid}:{i}" for i in (0, 1)))
+            p.srem("loop:projects", pid)
+            if any(hashes):
+                p.hdel("loop:tokens", *[h for h in hashes if h])
+            p.execute()
+        self._projects.pop(pid, None)
+        self._tokens.clear()
+        self.purge_project_keys(pid)
+
+    def purge_project_keys(self, pid: str) -> int:
+        """Unlink every ``loop:p:<pid>:*`` key of a deleted project (a job that was
+        running when it was deleted may write some after; run again later). Returns
+        how many there were; refuses while the project exists."""
+        if self.r.exists(f"loop:project:{pid}") or not _plain(pid):
+            raise ValueError(f"project {pid!r} exists or is no project id: nothing purged")
+        n, batch = 0, []
+        for key in self.r.scan_iter(match=self._k(pid, "*"), count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                n += int(self.r.unlink(*batch))
+                batch = []
+        if batch:
+            n += int(self.r.unlink(*batch))
+        return n
+
     def answers_per_item(self, pid: str) -> int:
         """The project's k: how many annotators answer each item."""
         return int(self.get_project(pid).get("answers_per_item", 1))

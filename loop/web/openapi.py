@@ -61,7 +61,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                    "maximum": 20, "default": 1},
                                                "guidelines": S}),
         "get": _op("list projects")},
-    "/api/projects/{pid}": {"get": _op("one project")},
+    "/api/projects/{pid}": {
+        "get": _op("one project"),
+        "delete": _op("delete the project for good: items, answers, rules, models, "
+                      "annotators (their tokens stop working)", body={"confirm": S})},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),
         "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400); "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from svc_helpers import ADMIN, apply_lfs_in_process, auth, youtube_csv
 
 
@@ -385,6 +386,47 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
                     data=b"[" * 100_000 + b"]" * 100_000)
     assert r.status_code == 400 and r.json["error"]
     assert sorted(rconn.keys("*")) == before
+
+
+def test_deleting_a_project_takes_all_of_it_and_nothing_else(client, project, rconn, store):
+    """New-user trial: a project made by mistake (a test, a file uploaded twice)
+    stayed on the home page for good: there was no way to delete one."""
+    from rq.registry import ScheduledJobRegistry
+    from svc_helpers import annotator_token
+
+    other = client.post("/api/projects", headers=auth(), json={
+        "name": "keep me", "labels": ["a", "b"]}).json["id"]
+    for pid in (project, other):
+        assert _upload(client, pid, b"CONTENT,text\nhello,hello\nwin cash,win cash\n"
+                       ).status_code == 201
+        client.put(f"/api/projects/{pid}/guidelines", headers=auth(), json={"guidelines": "g"})
+    token = annotator_token(client, project, "ann")
+    kept = sorted(k for k in rconn.keys("*") if other.encode() in k)
+    url = f"/api/projects/{project}"
+    name = client.get(url, headers=auth()).json["name"]
+    before = sorted(rconn.keys("*"))
+    for body in (None, {}, {"confirm": project}, {"confirm": name.upper()},
+                 {"confirm": name, "force": True}):
+        r = client.delete(url, headers=auth(), json=body)
+        assert r.status_code == 400 and "confirm" in r.json["error"], (body, r.json)
+    assert client.delete(url, headers=auth(token), json={"confirm": name}).status_code == 403
+    assert sorted(rconn.keys("*")) == before  # nothing changed
+    r = client.delete(url, headers=auth(), json={"confirm": name})
+    assert r.status_code == 200 and r.json == {"deleted": project, "name": name}, r.json
+    assert client.get(url, headers=auth()).status_code == 404
+    assert client.delete(url, headers=auth(), json={"confirm": name}).status_code == 404
+    assert client.post(f"{url}/queue/next", headers=auth(token)).status_code == 401
+    assert [p["id"] for p in client.get("/api/projects", headers=auth()).json["projects"]] == [
+        other]
+    assert not [k for k in rconn.keys("*") if project.encode() in k and b"rq:" not in k]
+    assert sorted(k for k in rconn.keys("*") if other.encode() in k) == kept
+    # swept again later, for what a job running at the deletion wrote after it
+    q = ScheduledJobRegistry("loop", connection=rconn)
+    assert len(q.get_job_ids()) == 1
+    rconn.set(f"loop:p:{project}:late", b"x")
+    assert store.purge_project_keys(project) == 1
+    with pytest.raises(ValueError, match="exists"):
+        store.purge_project_keys(other)
 
 
 def test_security_headers_on_every_response(client, project):

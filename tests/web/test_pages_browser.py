@@ -397,6 +397,23 @@ def test_an_item_answered_in_another_tab_says_so_in_words(
     assert all("409" in e for e in errors) and not page.console_errors, errors
 
 
+def test_a_project_is_deleted_from_its_dashboard_once_its_name_is_typed(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.locator("#delete-box summary").click()
+    btn = page.locator("#delete-btn")
+    page.wait_for_function("document.getElementById('project-name').textContent.includes('tiny')")
+    page.fill("#delete-confirm", "tin")
+    assert btn.is_disabled()
+    page.fill("#delete-confirm", "tiny")
+    assert btn.is_enabled()
+    btn.click()
+    page.wait_for_url(lambda url: url.rstrip("/") == live.url.rstrip("/"))
+    assert pid not in [p["id"] for p in live.admin.call("GET", "/api/projects")["projects"]]
+    assert not page.console_errors, page.console_errors
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     from loop.demo.client import LF_MODULE, ApiClient, add_annotator
 

@@ -459,6 +459,27 @@
     }
   }
 
+  /* Delete for good, once the project's name is typed (no id pasted by mistake). */
+  function wireDelete(name) {
+    const input = $("delete-confirm"), btn = $("delete-btn"), st = $("delete-status");
+    input.addEventListener("input", function () { btn.disabled = input.value !== name; });
+    $("delete-form").addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      if (input.value !== name) return;
+      btn.disabled = true;
+      try {
+        await Loop.api("DELETE", base, { confirm: input.value });
+        st.classList.remove("error");
+        st.textContent = "Deleted “" + name + "”. Back to the projects …";
+        location.assign("/");
+      } catch (e) {
+        st.classList.add("error");
+        st.textContent = "Could not delete it: " + e.message;
+        btn.disabled = false;
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.requireToken()) return;
     /* an annotator's token opens the labeling page, not the dashboard (its data and
@@ -481,6 +502,7 @@
       labels = Loop.labelNames(project);
       hasLfs = project.has_lfs !== false;
       if (project && project.name) Loop.setText("project-name", "· " + project.name);
+      wireDelete(project.name);
     } catch (e) {
       if (e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
       if (e.status === 404) { Loop.noProject(pid, $("dash-status")); return; }
