@@ -47,9 +47,7 @@ def import_items(
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
                          text_field=text_field or project["text_field"], gold_field=gold_field,
                          first_row=start, max_bytes=max_bytes, max_items=max_items)
-    gold_ids = sorted(parsed.gold)
-    rng = random.Random(f"{pid}:{start}")
-    eval_ids = rng.sample(gold_ids, int(round(eval_fraction * len(gold_ids))))
+    eval_ids = held_out(parsed.items, parsed.gold, eval_fraction, f"{pid}:{start}")
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
     uploads: list[tuple[str, dict[str, Any]]] = []
@@ -71,6 +69,30 @@ def import_items(
         if id_field is not None:
             raise
         raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
+    return out
+
+
+def held_out(items: list[dict[str, Any]], gold: dict[str, int], fraction: float,
+             seed: str) -> list[str]:
+    """The ids of a seeded ``fraction`` of the labeled items, held out to score the
+    models. Items of one text go to one side: a text held out and also fitted on
+    (spam messages sent many times) scores the models on what they were taught."""
+    gold_ids = sorted(gold)
+    rng = random.Random(seed)
+    target = int(round(fraction * len(gold_ids)))
+    text = {i["id"]: i["text"] for i in items}
+    groups: dict[str, list[str]] = {}
+    for iid in gold_ids:
+        groups.setdefault(text[iid], []).append(iid)
+    if len(groups) == len(gold_ids):  # every text once: a plain sample (as always)
+        return rng.sample(gold_ids, target)
+    order = list(groups.values())
+    rng.shuffle(order)
+    out: list[str] = []
+    for ids in order:
+        if len(out) >= target:
+            break
+        out += ids
     return out
 
 

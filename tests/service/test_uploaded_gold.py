@@ -88,3 +88,32 @@ def test_bad_eval_fraction_is_a_400_and_changes_nothing(client, project, rconn):
         r = _upload(client, project, q)
         assert r.status_code == 400 and "eval_fraction" in r.json["error"], q
     assert sorted(rconn.keys("*")) == before
+
+
+def test_a_text_is_held_out_whole_or_not_at_all(client, store, project):
+    """A text uploaded several times (sms spam sent to many people) was split at
+    random: held out once and fitted on twice, the held-out score read what the
+    models were taught."""
+    rows = [(f"i{i}", "WIN a prize, call now" if i % 3 == 0 else f"note {i}",
+             "spam" if i % 3 == 0 else "ham") for i in range(90)]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([("id", "CONTENT", "label"), *rows])
+    url = f"/api/projects/{project}/items?id_field=id&gold_field=label&eval_fraction=0.3"
+    r = client.post(url, data=buf.getvalue().encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    held = store.eval_ids(project)
+    texts = {i["id"]: i["text"] for i in store.items(project)}
+    repeated = {iid for iid, t in texts.items() if t.startswith("WIN")}
+    assert repeated <= held or not repeated & held  # all 30 copies on one side
+    assert 27 <= len(held) <= 57 and r.json["n_eval"] == len(held)
+
+
+def test_held_out_is_a_plain_sample_when_every_text_is_new():
+    import random
+
+    from loop.service.items import held_out
+
+    items = [{"id": str(i), "text": f"t{i}", "fields": {}} for i in range(10)]
+    gold = {str(i): i % 2 for i in range(10)}
+    assert held_out(items, gold, 0.3, "s") == random.Random("s").sample(sorted(gold), 3)
