@@ -33,7 +33,8 @@ RQ's default :class:`~rq.Worker` with these additions:
   try to take it over only every 10 minutes. Here the sweep frees the lock of a
   scheduler whose worker's liveness key expired, and an idle worker without a
   scheduler looks every :attr:`LoopWorker.scheduler_check_every` seconds whether
-  one is running, and starts one if not.
+  one is running, and starts one if not; a worker whose own scheduler process
+  died (a Redis restart can raise in it) starts it again the same way.
 * **A dead worker's project locks are freed**: the recalibration and end-model
   locks a job holds are listed with its worker's name (``loop:lock_owners``), and
   the sweep frees those of a dead worker, so the job's re-run does not wait for
@@ -244,16 +245,20 @@ class LoopWorker(Worker):
         return bool(super().should_run_maintenance_tasks) or self._scheduler_missing()
 
     def _scheduler_missing(self) -> bool:
-        """This worker runs with a scheduler, its own is not running, and no other
-        holds the lock of one of its queues."""
+        """This worker runs with a scheduler, its own is not running, and the lock
+        of one of its queues is free or still its own scheduler's: a scheduler
+        process that died under a live worker (a Redis restart raised in it) keeps
+        its lock for a minute, and RQ's maintenance, which would take it back and
+        start the process again, runs only every 10 minutes (operator's trial:
+        delayed recalibrations waited 51-60 s)."""
         sched = getattr(self, "scheduler", None)
         if sched is None or self.last_cleaned_at is None:
             return False
         proc = getattr(sched, "_process", None)
         if proc is not None and proc.is_alive():
             return False
-        return any(not self.connection.exists(sched.get_locking_key(q.name))
-                   for q in self.queues)
+        holders = self.connection.mget([sched.get_locking_key(q.name) for q in self.queues])
+        return any(h is None or as_text(h) == sched.name for h in holders)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()

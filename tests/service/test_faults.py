@@ -285,6 +285,32 @@ def test_a_killed_workers_scheduler_is_replaced_within_seconds(rconn, workers):
     print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler's worker died")
 
 
+@pytest.mark.slow
+def test_a_scheduler_that_died_under_its_live_worker_is_started_again(rconn, workers):
+    """Operator's trial: a Redis restart killed a worker's scheduler process, not the
+    worker; its lock held for a minute and delayed recalibrations waited 51-60 s."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from rq import Queue
+    from rq.scheduler import RQScheduler
+
+    lock = RQScheduler.get_locking_key("loop")
+    workers.start("w1")
+    assert _wait(lambda: rconn.exists(lock), timeout=60)
+    wpid = workers.procs["w1"].pid
+    kids = Path(f"/proc/{wpid}/task/{wpid}/children").read_text().split()
+    sched = [int(k) for k in kids if os.getpgid(int(k)) != int(k)]  # not a horse
+    assert len(sched) == 1, kids
+    os.kill(sched[0], signal.SIGKILL)
+    killed = time.time()
+    job = Queue("loop", connection=rconn).enqueue_in(timedelta(seconds=1), "builtins.len", "ab")
+    assert _wait(lambda: job.get_status(refresh=True) == "finished", timeout=30), \
+        job.get_status(refresh=True)
+    assert workers.procs["w1"].poll() is None  # the worker itself lived on
+    print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler died")
+
+
 def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store):
     import json
 
