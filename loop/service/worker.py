@@ -35,6 +35,9 @@ RQ's default :class:`~rq.Worker` with these additions:
   scheduler looks every :attr:`LoopWorker.scheduler_check_every` seconds whether
   one is running, and starts one if not; a worker whose own scheduler process
   died (a Redis restart can raise in it) starts it again the same way.
+* **A worker outlives a Redis outage during a job**: RQ quits the worker when
+  Redis is unreachable as its job ends; here it waits for Redis and hands the job
+  to RQ's abandoned-job handling (retried while it has retries left).
 * **A dead worker's project locks are freed**: the recalibration and end-model
   locks a job holds are listed with its worker's name (``loop:lock_owners``), and
   the sweep frees those of a dead worker, so the job's re-run does not wait for
@@ -52,6 +55,8 @@ import threading
 import time
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 from rq.registry import StartedJobRegistry
 from rq.scripts import release_lock
@@ -85,6 +90,13 @@ def _started_entries(connection: Any, queue: Any) -> list[str]:
     return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]
 
 
+def _abandon(connection: Any, reg: Any, entries: list[str]) -> None:
+    """Expire ``entries`` of the started-job registry ``reg`` and let RQ's cleanup
+    handle their jobs as abandoned (retried while they have retries left)."""
+    connection.zadd(reg.key, dict.fromkeys(entries, 0), xx=True)
+    reg.cleanup()
+
+
 def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     """Fail or re-queue (RQ's abandoned-job handling) the started jobs of
     ``LoopWorker`` workers whose liveness key expired; returns their ids."""
@@ -98,8 +110,7 @@ def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
                 dead.append(entry)
                 found.append(job_id)
         if dead:
-            connection.zadd(reg.key, dict.fromkeys(dead, 0), xx=True)
-            reg.cleanup()
+            _abandon(connection, reg, dead)
             log.warning("jobs of dead workers handed to RQ's abandoned-job handling: %s",
                         [parse_composite_key(e)[0] for e in dead])
     return found
@@ -147,6 +158,28 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
         log.warning("jobs popped by a worker that died before starting them, "
                     "queued again: %s", moved)
     return moved
+
+
+def hand_back(connection: Any, queue: Any, job_id: str) -> bool:
+    """A job whose run lost Redis midway, and is neither finished nor failed: hand
+    it to RQ's abandoned-job handling (retried while it has retries left, else
+    failed), as the sweep does for a dead worker's. Returns whether it was."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=True)
+    except NoSuchJobError:
+        return False
+    if status in ("finished", "failed", "stopped", "canceled"):
+        return False
+    reg = StartedJobRegistry(queue=queue)
+    mine = [e for e in _started_entries(connection, queue) if parse_composite_key(e)[0] == job_id]
+    if not mine:
+        return False
+    _abandon(connection, reg, mine)
+    log.warning("job %s handed to RQ's abandoned-job handling after Redis came back", job_id)
+    return True
 
 
 #: Hash: RQ scheduler name -> the name of the LoopWorker that started it.
@@ -312,7 +345,37 @@ class LoopWorker(Worker):
     def execute_job(self, job: Any, queue: Any) -> None:
         note_start(job)  # before the fork: a horse killed at once is a run too
         os.environ[START_NOTED_ENV] = job.id
-        super().execute_job(job, queue)
+        try:
+            super().execute_job(job, queue)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # RQ quits the worker on any error here (operator's trial: Redis stopped
+            # during a job, both workers exited and restarted with the engine's
+            # back-off, 40 s after Redis came back). Stay, and hand the job back.
+            log.warning("Redis went away during job %s (%s); waiting for it", job.id, exc)
+            self._reap_horse()
+            if self._wait_for_redis():
+                hand_back(self.connection, queue, job.id)
+
+    def _reap_horse(self) -> None:
+        """Wait for the work horse to end (it fails on its own without Redis)."""
+        pid, self._horse_pid = getattr(self, "_horse_pid", 0), 0
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+    def _wait_for_redis(self) -> bool:
+        """Ping Redis until it answers (True) or the worker is told to stop."""
+        wait = 0.5
+        while not getattr(self, "_stop_requested", False):
+            try:
+                self.connection.ping()
+                return True
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                time.sleep(wait)
+                wait = min(2 * wait, 5.0)
+        return False
 
     def fork_work_horse(self, job: Any, queue: Any) -> None:
         # Move every object the worker holds to the GC's permanent generation: the

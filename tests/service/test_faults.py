@@ -311,6 +311,58 @@ def test_a_scheduler_that_died_under_its_live_worker_is_started_again(rconn, wor
     print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler died")
 
 
+@pytest.mark.slow
+def test_a_worker_outlives_a_redis_outage_during_a_job(tmp_path):
+    """Operator's trial: Redis stopped while a job ran; as the job ended the worker
+    met the dead connection and quit (rc 9), and came back only with the container
+    engine's restart back-off. It now waits for Redis, the job is handed to RQ's
+    abandoned-job handling, and the worker takes the next job."""
+    import redis
+    from rq import Queue
+
+    from loop.service.supervisor import redis_command
+
+    sock = tmp_path / "r.sock"
+    url = f"unix://{sock}"
+
+    conn = redis.Redis.from_url(url)
+
+    def answers():
+        try:
+            return conn.ping()
+        except redis.ConnectionError:
+            return False
+
+    def start_redis():
+        sock.unlink(missing_ok=True)  # a killed server leaves it
+        proc = subprocess.Popen(redis_command(tmp_path, sock), stdout=subprocess.DEVNULL,
+                                start_new_session=True)
+        assert _wait(answers, 10)
+        return proc
+
+    server = start_redis()
+    workers = Workers(url, tmp_path)
+    try:
+        workers.start("w1")
+        q = Queue("loop", connection=conn)
+        job = q.enqueue("time.sleep", 3)
+        assert _wait(lambda: job.get_status(refresh=True) == "started", 60)
+        server.kill()
+        server.wait()
+        time.sleep(6)  # the job's horse ends meanwhile, and cannot say so
+        assert workers.procs["w1"].poll() is None
+        server = start_redis()
+        assert _wait(lambda: job.get_status(refresh=True) in ("finished", "failed"), 30), \
+            job.get_status(refresh=True)
+        assert workers.procs["w1"].poll() is None, "the worker quit"
+        after = q.enqueue("builtins.len", "abc")
+        assert _wait(lambda: after.get_status(refresh=True) == "finished", 30)
+    finally:
+        workers.stop()
+        server.kill()
+        server.wait()
+
+
 def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store):
     import json
 
