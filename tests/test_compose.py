@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY, REDIS_PASSWORD = "compose-test-key", "compose-test-redis"
+KEY, REDIS_PASSWORD = "compose-test-key", "compose/test@redis#:1"  # any characters
 
 
 def _compose_cmd() -> list[str] | None:
@@ -56,6 +57,25 @@ def test_compose_is_hardened():
     assert "ports" not in redis_block  # Redis is not published
     assert "USER loop" in (ROOT / "Dockerfile").read_text()  # web and worker not as root
     assert (ROOT / ".env.example").exists()
+    # operator's trial: the password was in the worker's command line (ps shows it to
+    # every user of the host), and in a URL a password with '/' or '@' broke it
+    assert "@redis" not in text and "--url" not in text
+
+
+def test_every_setting_reaches_the_containers():
+    """Operator's trial: .env only fed the compose file's own ${...}, so no setting
+    of the README (LEASE_SECONDS, RECALIBRATE_EVERY, ...) reached web or worker."""
+    from dataclasses import fields
+
+    from loop.service.settings import Settings
+
+    app = (ROOT / "docker-compose.yml").read_text().split("\nservices:")[0]
+    passed = set(re.findall(r"^    (LOOP_[A-Z_]+):", app, re.M))
+    # not for compose: where an embedded Redis keeps data, demo mode, and the queue
+    # that the workers' command names
+    left = {"LOOP_DATA_DIR", "LOOP_DEMO", "LOOP_QUEUE_NAME"}
+    wanted = {f"LOOP_{f.name.upper()}" for f in fields(Settings)} - left
+    assert passed == wanted, (sorted(wanted - passed), sorted(passed - wanted))
 
 
 def _docker_usable() -> bool:

@@ -10,8 +10,11 @@ from __future__ import annotations
 WORKER_CLASS = "loop.service.worker.LoopWorker"
 
 
-def command(url: str, *queues: str, python: str | None = None) -> list[str]:
-    """The command line of one worker process."""
+def command(url: str | None, *queues: str, python: str | None = None) -> list[str]:
+    """The command line of one worker process (without ``url``, it connects to
+    ``$LOOP_REDIS_URL``: a URL with a password is better kept out of the command
+    line, which every user of the machine reads in ``ps``)."""
     import sys
 
-    return [python or sys.executable, "-m", "workers", "--url", url, *(queues or ("loop",))]
+    where = ["--url", url] if url else []
+    return [python or sys.executable, "-m", "workers", *where, *(queues or ("loop",))]

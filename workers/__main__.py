@@ -7,20 +7,32 @@ import sys
 
 from rq.cli.cli import main
 
+from loop.redis_server import with_password
 from loop.service.settings import Settings
 from workers import WORKER_CLASS
 
 if __name__ == "__main__":
     # --with-scheduler: one worker at a time (RQ's lock) runs the scheduler that
     # enqueues delayed jobs (a recalibration asked for inside the minimum gap).
-    # LOOP_WORKER_LOG_LEVEL, checked by Settings (only it is read here: the web app
-    # checks the rest)
+    # LOOP_WORKER_LOG_LEVEL and the Redis settings, checked by Settings (only these
+    # are read here: the web app checks the rest). The Redis URL reaches RQ through
+    # its environment (RQ_REDIS_URL), never the command line, where any user of the
+    # machine reads it in ps: --url is taken off, LOOP_REDIS_PASSWORD put in.
+    args = sys.argv[1:]
+    url = os.environ.get("LOOP_REDIS_URL", "")
+    for flag in ("--url", "-u"):
+        if flag in args[:-1]:
+            at = args.index(flag)
+            url = args[at + 1]
+            del args[at:at + 2]
     try:
-        level = Settings.from_mapping(
-            {"WORKER_LOG_LEVEL": os.environ.get("LOOP_WORKER_LOG_LEVEL")}).worker_log_level
+        settings = Settings.from_mapping({
+            "WORKER_LOG_LEVEL": os.environ.get("LOOP_WORKER_LOG_LEVEL"), "REDIS_URL": url,
+            "REDIS_PASSWORD": os.environ.get("LOOP_REDIS_PASSWORD")})
     except ValueError as exc:
         sys.exit(str(exc))
-    level = level.upper()
+    if url:
+        os.environ["RQ_REDIS_URL"] = with_password(url, settings.redis_password)
     sys.argv = ["rq", "worker", "--worker-class", WORKER_CLASS, "--with-scheduler",
-                "--logging_level", level, *sys.argv[1:]]
+                "--logging_level", settings.worker_log_level.upper(), *args]
     main()

@@ -25,6 +25,9 @@ class Settings:
 
     #: Redis URL; empty: an embedded Redis in ``<data_dir>/redis``.
     redis_url: str = ""
+    #: The password of the Redis at ``redis_url``, if it is not in the URL: any
+    #: characters (in a URL, ``/ @ # ? :`` would have to be percent-encoded).
+    redis_password: str = ""
     #: Where the embedded Redis and the demo keep their data.
     data_dir: str = "var"
     #: Comma-separated admin API keys.
@@ -120,10 +123,17 @@ class Settings:
                 f"LOOP_API_KEYS holds the placeholder {placeholder[0]!r} from .env.example: "
                 "anyone who has read it could sign in. Set your own key, e.g. "
                 "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"")
-        password = urlsplit(self.redis_url).password or ""
+        try:
+            urlsplit(self.redis_url).port  # noqa: B018 - parses the URL's host part
+        except ValueError:  # never quote the URL: it may hold the password
+            raise ValueError(
+                "LOOP_REDIS_URL is not a valid Redis URL. A password in it must have its "
+                "/ @ # ? : characters percent-encoded; or give the password on its own in "
+                "LOOP_REDIS_PASSWORD") from None
+        password = self.redis_password or urlsplit(self.redis_url).password or ""
         if password.lower().startswith(PLACEHOLDER):
             raise ValueError(
-                f"the Redis password in LOOP_REDIS_URL is the placeholder {password!r} from "
+                f"the Redis password is the placeholder {password!r} from "
                 ".env.example: set LOOP_REDIS_PASSWORD to a secret of your own")
 
     @property

@@ -137,7 +137,7 @@ class Supervisor:
         from workers import command
 
         for i in range(workers):
-            self.children.append(Child(f"worker-{i + 1}", command(self.redis_url), base))
+            self.children.append(Child(f"worker-{i + 1}", command(None), base))
         self.children.append(Child("web", [
             sys.executable, "-m", "gunicorn", "-k", "gthread",
             "--threads", str(web_threads or DEFAULT_WEB_THREADS),
@@ -233,7 +233,9 @@ class Supervisor:
             client.close()
 
     def _write_state(self) -> None:
-        state = {"pid": os.getpid(), "url": self.url, "redis_url": self.redis_url,
+        from loop.redis_server import redacted
+
+        state = {"pid": os.getpid(), "url": self.url, "redis_url": redacted(self.redis_url),
                  "children": {c.name: c.pid for c in self.children}}
         path = self.data_dir / "serve.json"
         self.data_dir.mkdir(parents=True, exist_ok=True)

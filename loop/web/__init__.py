@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
 
-    from loop.redis_server import connect, memory_full
+    from loop.redis_server import connect, memory_full, with_password
     from loop.service.jobs import enqueue_task
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
@@ -52,7 +52,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.as_config())
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 1024 * 1024
 
-    conn = connect(settings.redis_url or None, data_dir=f"{settings.data_dir}/redis")
+    url = with_password(settings.redis_url, settings.redis_password)
+    conn = connect(url or None, data_dir=f"{settings.data_dir}/redis")
     store = RedisStore(conn.client)
     queue = Queue(settings.queue_name, connection=conn.client)
 

@@ -27,10 +27,64 @@ def test_defaults_and_environment():
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_REDIS_URL": "redis://:change-me-too@redis:6379/0"}, "Redis password"),
+    ({"LOOP_REDIS_URL": "redis://redis:6379/0", "LOOP_REDIS_PASSWORD": "change-me-too"},
+     "Redis password"),
+    # operator's trial: "Port could not be cast to integer value as 'Kx9q'", a piece
+    # of the password in every log line
+    ({"LOOP_REDIS_URL": "redis://:Kx9q/Lm2@Zp7#Wv4@redis:6379/0"},
+     "not a valid Redis URL.*LOOP_REDIS_PASSWORD"),
 ])
 def test_bad_values_name_the_variable(env, name):
     with pytest.raises(ValueError, match=name):
         Settings.from_env(env)
+
+
+def test_a_redis_error_never_shows_the_password():
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"LOOP_REDIS_URL": "redis://:Kx9q/Lm2@Zp7#Wv4@redis:6379/0"})
+    assert "Kx9q" not in str(err.value) and "Zp7" not in str(err.value)
+
+
+def test_a_password_of_any_characters_reaches_redis(tmp_path):
+    """LOOP_REDIS_PASSWORD beside a URL without one: the web app and a worker
+    process both connect to a Redis that requires it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    from loop.redis_server import redacted, with_password
+    from loop.service.supervisor import redis_command
+    from loop.web import create_app
+
+    secret = "Kx9q/Lm2@Zp7#Wv4:?"
+    sock = tmp_path / "r.sock"
+    cmd = redis_command(tmp_path, sock)
+    server = subprocess.Popen([*cmd[:1], "--requirepass", secret, *cmd[1:]],
+                              stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"unix://{sock}"
+        conn = redis.Redis.from_url(with_password(url, secret))
+        for _ in range(100):
+            try:
+                conn.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        assert "Kx9q" not in redacted(with_password("redis://redis:6379/0", secret))
+        app = create_app({"TESTING": True, "API_KEYS": "k", "REDIS_URL": url,
+                          "REDIS_PASSWORD": secret})
+        assert app.test_client().get("/healthz").status_code == 200
+        env = {**os.environ, "LOOP_REDIS_URL": url, "LOOP_REDIS_PASSWORD": secret}
+        worker = subprocess.run([sys.executable, "-m", "workers", "--burst", "loop"],
+                                env=env, capture_output=True, text=True, timeout=60,
+                                cwd=Path(__file__).parents[2])
+        assert worker.returncode == 0, worker.stderr[-2000:]
+    finally:
+        server.kill()
+        server.wait()
 
 
 def test_the_app_and_the_workers_read_the_same_settings(monkeypatch, tmp_path):
