@@ -289,6 +289,28 @@ def trial_mid_job(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                                  "times": args.repeats, "seconds": secs,
                                  "note": "seconds until a recalibration and a retrain "
                                          "completed again"})
+                # Redis itself, while a worker runs a recalibration: the worker must
+                # outlive the outage (RQ quits it when its job ends without Redis)
+                secs, restarted = [], 0
+                for _ in range(args.repeats):
+                    if not wait(lambda: store.is_locked(pid, "recal"), 120, 0.002):
+                        secs.append(float("nan"))
+                        continue
+                    children = json.loads(state.read_text())["children"]
+                    workers_before = {children[f"worker-{i + 1}"] for i in range(args.workers)}
+                    os.kill(children["redis"], signal.SIGKILL)
+                    t0 = time.time()
+                    ok = wait(lambda t=t0: closed_since(t), 120, 0.5)
+                    secs.append(time.time() - t0 if ok else float("nan"))
+                    children = json.loads(state.read_text())["children"]
+                    restarted += len(workers_before - {children[f"worker-{i + 1}"]
+                                                       for i in range(args.workers)})
+                rows.append({"trial": f"kill -9 `loop serve`'s redis while a recalibration runs "
+                                      f"({args.synthetic:,} items, annotators answering)",
+                             "times": args.repeats, "seconds": secs,
+                             "note": "seconds until a recalibration and a retrain completed "
+                                     f"again; workers that had to be restarted: {restarted}"})
+
                 # the work horse only (the kernel's OOM killer's pick), and a cancel
                 def recal_since(t: float) -> bool:
                     _, m = api.call("GET", f"/api/projects/{pid}/metrics")
@@ -324,7 +346,7 @@ def trial_mid_job(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
                                  "times": args.repeats, "seconds": secs,
                                  "note": "seconds until a recalibration completed again"})
             lost = ann.lost(api)
-            for r in rows[-4:]:
+            for r in rows[-5:]:
                 r["acked"], r["lost"] = len(ann.acked), lost
         finally:
             os.killpg(proc.pid, signal.SIGINT)
