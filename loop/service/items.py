@@ -11,7 +11,7 @@ from typing import Any
 
 from loop.errors import BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
-from loop.uploads import parse_items
+from loop.uploads import ParsedUpload, parse_items
 
 
 def import_items(
@@ -47,6 +47,8 @@ def import_items(
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
                          text_field=text_field or project["text_field"], gold_field=gold_field,
                          first_row=start, max_bytes=max_bytes, max_items=max_items)
+    if id_field is None:
+        parsed = _free_row_ids(store, pid, parsed)
     eval_ids = held_out(parsed.items, parsed.gold, eval_fraction, f"{pid}:{start}")
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
@@ -70,6 +72,18 @@ def import_items(
             raise
         raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
     return out
+
+
+def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload) -> ParsedUpload:
+    """Items without ids are named by their row number, unless an earlier upload gave
+    such a number as an item's own id: then every item of the file is ``row-<n>``
+    (new-user trial: a file with ids 1..50, then a file without ids, could not be
+    imported at all, "import anyway" included)."""
+    if not store.existing_ids(pid, [i["id"] for i in parsed.items]):
+        return parsed
+    new = {i["id"]: f"row-{i['id']}" for i in parsed.items}
+    return ParsedUpload([{**i, "id": new[i["id"]]} for i in parsed.items],
+                        {new[k]: v for k, v in parsed.gold.items()})
 
 
 def held_out(items: list[dict[str, Any]], gold: dict[str, int], fraction: float,
@@ -116,17 +130,19 @@ def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]
     raise DuplicateUpload(
         f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
         f"{seen['last_id']}); importing them again would add each one a second time "
-        "under a new id. To add them anyway, upload with allow_duplicate=1. Uploads only "
-        "add items (they never change stored ones): with an id column (id_field) a row "
-        "whose id is stored already is refused")
+        "under a new id. To add them anyway, upload with allow_duplicate=1 (on the Data "
+        "page: Import them again anyway). Uploads only add items, they never change "
+        "stored ones: with an id column (id_field) a row whose id is stored already is "
+        "refused.")
 
 
 def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
                    id_field: str | None, start: int) -> None:
     dup = store.existing_ids(pid, [i["id"] for i in items])
     if dup:
-        raise BadUpload(f"{len(dup)} item ids already exist in the project, e.g. "
-                        f"{dup[0]!r}{_auto_hint(id_field, start)}",
+        some = "1 item id already exists" if len(dup) == 1 else \
+            f"{len(dup)} item ids already exist"
+        raise BadUpload(f"{some} in the project, e.g. {dup[0]!r}{_auto_hint(id_field, start)}",
                         [f"id {d!r} already exists" for d in dup[:20]])
 
 

@@ -236,3 +236,22 @@ def test_items_that_come_while_the_models_train_fail_no_run(store, client, proje
     out = r.run(pid, full=True)  # an admin's: the label model, then the end model inline
     assert "skipped" not in out and out["n_gold"] is not None
     assert "apply run apply-9" in out["end_model_skipped"] and asked == [pid]
+
+
+def test_import_anyway_works_after_a_file_with_numeric_ids(client, store, project):
+    """New-user trial: ids 1..50, then the same file without an id column: the 409
+    offered "import them again anyway", which then failed (row numbers 50.. were
+    taken by the first file's ids) and so did choosing the id column."""
+    body = ("id,CONTENT\n" + "".join(f"{i},text {i}\n" for i in range(1, 51))).encode()
+
+    def up(**args):
+        q = "&".join(f"{k}={v}" for k, v in args.items())
+        return client.post(f"/api/projects/{project}/items?{q}", data=body,
+                           headers={**auth(), "Content-Type": "text/csv"})
+
+    assert up(id_field="id").status_code == 201
+    assert up().status_code == 409
+    r = up(allow_duplicate="1")
+    assert r.status_code == 201, r.json
+    ids = store.item_ids(project)
+    assert len(ids) == 100 and ids[50:52] == ["row-50", "row-51"]
