@@ -462,6 +462,7 @@
   /* Delete for good, once the project's name is typed (no id pasted by mistake). */
   function wireDelete(name) {
     const input = $("delete-confirm"), btn = $("delete-btn"), st = $("delete-status");
+    Loop.setText("delete-name", name);
     input.addEventListener("input", function () { btn.disabled = input.value !== name; });
     $("delete-form").addEventListener("submit", async function (ev) {
       ev.preventDefault();
