@@ -299,10 +299,13 @@ def test_a_scheduler_that_died_under_its_live_worker_is_started_again(rconn, wor
     workers.start("w1")
     assert _wait(lambda: rconn.exists(lock), timeout=60)
     wpid = workers.procs["w1"].pid
-    kids = Path(f"/proc/{wpid}/task/{wpid}/children").read_text().split()
-    sched = [int(k) for k in kids if os.getpgid(int(k)) != int(k)]  # not a horse
-    assert len(sched) == 1, kids
-    os.kill(sched[0], signal.SIGKILL)
+
+    def scheduler_process():  # the worker takes the lock, then forks the scheduler
+        kids = Path(f"/proc/{wpid}/task/{wpid}/children").read_text().split()
+        return [int(k) for k in kids if os.getpgid(int(k)) != int(k)]  # not a horse
+
+    assert _wait(lambda: len(scheduler_process()) == 1, timeout=30), scheduler_process()
+    os.kill(scheduler_process()[0], signal.SIGKILL)
     killed = time.time()
     job = Queue("loop", connection=rconn).enqueue_in(timedelta(seconds=1), "builtins.len", "ab")
     assert _wait(lambda: job.get_status(refresh=True) == "finished", timeout=30), \
