@@ -168,6 +168,13 @@ def test_compose_up_survives_kill_9_of_every_container(tmp_path):
                               capture_output=True, text=True)
         if user.returncode == 0:  # compose v1 container name
             assert user.stdout.strip() != "0"
+
+            def health():
+                return subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}",
+                                       f"{project}_web_1"], capture_output=True,
+                                      text=True).stdout.strip()
+
+            assert _wait(lambda: health() == "healthy", 60), health()
     finally:
         subprocess.run([*dc, "down", "-v", "--remove-orphans", "--rmi", "local"], cwd=ROOT, env=env,
                        capture_output=True, timeout=300)
