@@ -67,5 +67,6 @@ def sign_in(page: Any, base_url: str, token: str, pid: str, target: str = "label
     page.goto(f"{base_url}/signin?next={quote(dest, safe='/')}")
     page.fill("#token", token)
     page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: url.endswith(dest))
+    # the sign-in page's own URL ends with its ?next=<dest> too: wait until it is left
+    page.wait_for_url(lambda url: url.endswith(dest) and "/signin" not in url)
     page.wait_for_load_state("load")
