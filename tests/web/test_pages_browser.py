@@ -410,6 +410,9 @@ def test_a_project_is_deleted_from_its_dashboard_once_its_name_is_typed(
     assert btn.is_enabled()
     btn.click()
     page.wait_for_url(lambda url: url.rstrip("/") == live.url.rstrip("/"))
+    page.wait_for_function("document.getElementById('home-status').textContent"
+                           ".startsWith('Deleted')")
+    assert page.locator("#home-status").inner_text() == "Deleted the project “tiny”."
     assert pid not in [p["id"] for p in live.admin.call("GET", "/api/projects")["projects"]]
     assert not page.console_errors, page.console_errors
 

@@ -472,6 +472,7 @@
         await Loop.api("DELETE", base, { confirm: input.value });
         st.classList.remove("error");
         st.textContent = "Deleted “" + name + "”. Back to the projects …";
+        try { sessionStorage.setItem("loop:deleted", name); } catch (e) { /* private mode */ }
         location.assign("/");
       } catch (e) {
         st.classList.add("error");

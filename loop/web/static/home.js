@@ -70,6 +70,13 @@
     for (const p of list) body.appendChild(row(p, admin));
     $("home-status").textContent = admin ? "Signed in with the admin key." :
       "Signed in as " + who.name + ".";
+    /* the dashboard's delete box leaves its name here (not in the URL: a link could
+       then announce any "deletion") */
+    const deleted = sessionStorage.getItem("loop:deleted");
+    if (deleted) {
+      sessionStorage.removeItem("loop:deleted");
+      $("home-status").textContent = "Deleted the project “" + deleted + "”.";
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -99,7 +106,8 @@
       $("signin").hidden = false;
       if (why) {
         $("signin-status").textContent = "You were signed out: the server no longer accepts your " +
-          "token (" + why + "). It may have been revoked or replaced: sign in with a new one.";
+          "token (" + why + "). It may have been revoked or replaced, or its project deleted: " +
+          "sign in with a new one.";
         $("signin-status").classList.add("error");
       }
       $("token").focus();
