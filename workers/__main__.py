@@ -25,6 +25,9 @@ if __name__ == "__main__":
             at = args.index(flag)
             url = args[at + 1]
             del args[at:at + 2]
+    for a in [a for a in args if a.startswith("--url=")]:
+        url = a.split("=", 1)[1]
+        args.remove(a)
     try:
         settings = Settings.from_mapping({
             "WORKER_LOG_LEVEL": os.environ.get("LOOP_WORKER_LOG_LEVEL"), "REDIS_URL": url,
