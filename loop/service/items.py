@@ -47,8 +47,12 @@ def import_items(
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
                          text_field=text_field or project["text_field"], gold_field=gold_field,
                          first_row=start, max_bytes=max_bytes, max_items=max_items)
+    # ids already stored: refused (with ids) or avoided (row numbers), once here;
+    # add_items checks again in its transaction
     if id_field is None:
-        parsed = _free_row_ids(store, pid, parsed)
+        parsed = _free_row_ids(store, pid, parsed, start)
+    else:
+        _no_stored_ids(store, pid, parsed.items, id_field, start)
     eval_ids = held_out(parsed.items, parsed.gold, eval_fraction, f"{pid}:{start}")
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
@@ -59,10 +63,9 @@ def import_items(
         texts = "texts:" + texts_digest(parsed.items)
         digest = content_digest(parsed.items, parsed.gold) if id_field is None else None
         if not allow_duplicate:
-            _not_uploaded_before(store, pid, parsed.items, digest, texts, id_field)
+            _not_uploaded_before(store, pid, parsed.items, digest, texts)
         uploads = [(texts, noted)] + ([(digest, noted)] if digest else [])
     if dry_run:
-        _no_stored_ids(store, pid, parsed.items, id_field, start)
         return out
     try:
         store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
@@ -74,7 +77,8 @@ def import_items(
     return out
 
 
-def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload) -> ParsedUpload:
+def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload,
+                  start: int) -> ParsedUpload:
     """Items without ids are named by their row number, unless an earlier upload gave
     such a number as an item's own id: then every item of the file is ``row-<n>``
     (new-user trial: a file with ids 1..50, then a file without ids, could not be
@@ -82,8 +86,10 @@ def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload) -> ParsedUp
     if not store.existing_ids(pid, [i["id"] for i in parsed.items]):
         return parsed
     new = {i["id"]: f"row-{i['id']}" for i in parsed.items}
-    return ParsedUpload([{**i, "id": new[i["id"]]} for i in parsed.items],
-                        {new[k]: v for k, v in parsed.gold.items()})
+    out = ParsedUpload([{**i, "id": new[i["id"]]} for i in parsed.items],
+                       {new[k]: v for k, v in parsed.gold.items()})
+    _no_stored_ids(store, pid, out.items, None, start)
+    return out
 
 
 def held_out(items: list[dict[str, Any]], gold: dict[str, int], fraction: float,
@@ -111,15 +117,13 @@ def held_out(items: list[dict[str, Any]], gold: dict[str, int], fraction: float,
 
 
 def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]],
-                         digest: str | None, texts: str, id_field: str | None) -> None:
+                         digest: str | None, texts: str) -> None:
     """:class:`DuplicateUpload` when the file was uploaded before: the same rows
     (``digest``, files without ids), or the same texts (``texts``: the file again
     with other arguments, e.g. its id column read as a field, or its known labels
     now read; new-user trial: that doubled every item, and the held-out texts were
-    also fitted on). With ids, an id already stored is refused first."""
+    also fitted on)."""
     seen = store.upload_of(pid, digest) if digest else None
-    if seen is None and id_field is not None:  # add_items' check, said before the texts'
-        _no_stored_ids(store, pid, items, id_field, 0)
     what = "items were uploaded already"
     if seen is None:
         seen = store.upload_of(pid, texts)
