@@ -56,6 +56,19 @@ def _pending_apply_key(pid: str, recalibrate: bool) -> str:
     return f"loop:apply_pending:{pid}:{int(recalibrate)}"
 
 
+#: When a deleted project's keys are swept again: after any job that was running on
+#: it when it was deleted has ended (a job's time limit is 30 minutes).
+PURGE_AGAIN_SECONDS = 3600
+
+
+def after_delete(queue: Queue, store: RedisStore, pid: str) -> None:
+    """A project was deleted: its pending apply-run marks go, and its keys are swept
+    again later (those a job running at the deletion writes after it)."""
+    store.r.delete(*(_pending_apply_key(pid, r) for r in (False, True)))
+    enqueue_task(queue, store, "purge_project", pid, record=False, delay=PURGE_AGAIN_SECONDS,
+                 meta={"type": "purge_project", "project": pid})
+
+
 #: Delete KEYS[1] if it still names the job ARGV[1].
 _CLAIM = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
           "end return 0")

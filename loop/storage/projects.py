@@ -82,7 +82,7 @@ class ProjectsMixin(StoreBase):
         hashes = [json.loads(v).get("token_hash")
                   for v in self.r.hvals(self._k(pid, "annotators"))]
         with self.r.pipeline(transaction=True) as p:
-            p.delete(f"loop:project:{pid}", *(f"loop:apply_pending:{pid}:{i}" for i in (0, 1)))
+            p.delete(f"loop:project:{pid}")
             p.srem("loop:projects", pid)
             if any(hashes):
                 p.hdel("loop:tokens", *[h for h in hashes if h])

@@ -162,19 +162,13 @@ def get_project(pid: str) -> Any:
                     "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid)})
 
 
-#: When a deleted project's keys are swept again: after any job that was running on
-#: it when it was deleted has ended (a job's time limit is 30 minutes).
-PURGE_AGAIN_SECONDS = 3600
-
-
 @bp.delete("/projects/<pid>")
 @admin_required
 def delete_project(pid: str) -> Any:
     """Delete a project for good (``{"confirm": "<its name>"}``)."""
     store = _store()
     out = projects.delete_project(store, pid, _body("confirm").get("confirm"))
-    jobs.enqueue_task(_ext()["queue"], store, "purge_project", pid, record=False,
-                      delay=PURGE_AGAIN_SECONDS, meta={"type": "purge_project", "project": pid})
+    jobs.after_delete(_ext()["queue"], store, pid)
     return jsonify(out)
 
 
