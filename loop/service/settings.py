@@ -123,14 +123,15 @@ class Settings:
                 f"LOOP_API_KEYS holds the placeholder {placeholder[0]!r} from .env.example: "
                 "anyone who has read it could sign in. Set your own key, e.g. "
                 "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"")
+        url = urlsplit(self.redis_url)
         try:
-            urlsplit(self.redis_url).port  # noqa: B018 - parses the URL's host part
+            url.port  # noqa: B018 - parses the URL's host part
         except ValueError:  # never quote the URL: it may hold the password
             raise ValueError(
                 "LOOP_REDIS_URL is not a valid Redis URL. A password in it must have its "
                 "/ @ # ? : characters percent-encoded; or give the password on its own in "
                 "LOOP_REDIS_PASSWORD") from None
-        password = self.redis_password or urlsplit(self.redis_url).password or ""
+        password = self.redis_password or url.password or ""
         if password.lower().startswith(PLACEHOLDER):
             raise ValueError(
                 f"the Redis password is the placeholder {password!r} from "
