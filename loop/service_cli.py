@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
-from loop.redis_server import redacted, url_from_env
+from loop.redis_server import redacted, with_password
 from loop.service.settings import Settings
 from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, say
 
@@ -36,8 +36,9 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
         say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")
     # every setting checked here, where a bad one is one clear error (the web app
     # would refuse it too, but as a crash the supervisor restarts five times)
-    Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
-    sup = Supervisor(data_dir=data_dir, redis_url=url_from_env(),
+    settings = Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
+    sup = Supervisor(data_dir=data_dir,
+                     redis_url=with_password(settings.redis_url, settings.redis_password),
                      workers=workers, host=host, port=port, web_workers=web_workers,
                      web_threads=web_threads, api_keys=keys, env=env)
     sup.start()
