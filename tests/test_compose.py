@@ -53,13 +53,18 @@ def test_compose_is_hardened():
     assert "appendfsync" in text and "always" in text
     assert text.count("<<: *app") == 2  # web and worker: same image, differ in command
     assert "--requirepass" in text and "LOOP_REDIS_PASSWORD" in text
-    redis_block = text.split("  redis:")[1].split("\n  web:")[0]
+    redis_block = text.split("\n  redis:\n")[1].split("\n  web:")[0]
     assert "ports" not in redis_block  # Redis is not published
     assert "USER loop" in (ROOT / "Dockerfile").read_text()  # web and worker not as root
     assert (ROOT / ".env.example").exists()
     # operator's trial: the password was in the worker's command line (ps shows it to
     # every user of the host), and in a URL a password with '/' or '@' broke it
     assert "@redis" not in text and "--url" not in text
+    # operator's trials: web and workers raced a Redis still loading its append-only
+    # file, and web kept no access log
+    assert "redis-cli ping" in redis_block and "REDISCLI_AUTH" in redis_block
+    assert text.count("condition: service_healthy") == 1  # in x-app: web and worker
+    assert '"--access-logfile", "-"' in text
 
 
 def test_every_setting_reaches_the_containers():
