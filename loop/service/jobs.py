@@ -184,6 +184,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     progress = dict(meta.get("progress", {"done": 0, "total": 0}))
     # when it last showed a sign of work: its start, then each progress report
     signs = [epoch(job.started_at), progress.pop("at", None)]
+    queued_since = epoch(job.enqueued_at)
     error = tb = None
     result = job.return_value() if status == "finished" else None
     if status == "failed":
@@ -209,6 +210,9 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
         progress = {"done": done, "total": meta.get("rows", 0)}
         # the plan ended when its units were queued; then the units and the merge work
         signs += [epoch(job.ended_at), at, epoch(merge["started_at"])]
+        # queued is the merge waiting for a worker: since its units let it go, not
+        # since the run was asked for (units that finish after an outage)
+        queued_since = epoch(merge["enqueued_at"])
         if status == "finished":
             progress["done"] = progress["total"]
         if status == "deferred":  # waits on its units: one that failed for good fails it
@@ -227,7 +231,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
     if state == "queued":  # no worker has taken it (none free, none running or all frozen)
-        last = epoch(job.enqueued_at)
+        last = queued_since
     quiet = (round(max(0.0, time.time() - last), 1)
              if (running or state == "queued") and last is not None else None)
 

@@ -228,6 +228,33 @@ def test_a_job_no_worker_takes_is_flagged_stalled(client, rconn, project):
     assert st["status"] == "queued" and 299 <= st["quiet_seconds"] < 360 and st["stalled"]
 
 
+@pytest.mark.slow
+def test_an_apply_run_waiting_for_its_merge_is_quiet_since_the_merge_was_queued(
+        client, rconn, project):
+    """Operator's trial: an apply run whose units finished after an outage showed
+    ``queued`` and ``stalled`` at once, quiet since the run was asked for, not since
+    its merge was queued. The records are set as the outage leaves them."""
+    import time
+    from datetime import UTC, datetime
+
+    from rq.job import Job, JobStatus
+
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    jid = _job(client, project, "apply_lfs")
+    run_burst(rconn)
+    plan = Job.fetch(jid, connection=rconn)
+    plan.enqueued_at = datetime.fromtimestamp(time.time() - 900, tz=UTC)
+    plan.save()
+    merge = Job.fetch(plan.meta["merge_job"], connection=rconn)
+    merge.enqueued_at = datetime.fromtimestamp(time.time() - 5, tz=UTC)
+    merge.save()
+    merge.set_status(JobStatus.QUEUED)
+    st = _status(client, jid)
+    assert st["status"] == "queued" and 4 <= st["quiet_seconds"] < 60, st
+    assert st["stalled"] is False
+
+
 def test_a_run_that_resumes_after_its_re_run_finished_keeps_that_runs_outcome(rconn):
     """Fault trial: a worker frozen (SIGSTOP) mid-recalibration past its liveness; the
     job was re-run by another worker and completed; the frozen run then resumed, found
