@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +38,19 @@ def lone_surrogate(obj: Any) -> str | None:
     return None
 
 
+#: Files that are not text: named in the error, with what to save them as.
+BINARY_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers", ".parquet", ".feather",
+                   ".zip", ".gz", ".bz2", ".xz", ".7z", ".pdf", ".doc", ".docx", ".pkl")
+
+
 def detect_format(content_type: str | None, filename: str | None = None) -> str:
     """``"csv"``, ``"jsonl"`` or ``"json"`` (JSON lines, or one JSON array of
-    objects) from a content type or a file name."""
+    objects) from a content type or a file name.
+
+    A file with no known name and no content type (a browser sends
+    ``application/octet-stream`` for a file without an extension, such as the UCI
+    ``SMSSpamCollection``) is read as text: JSON if it starts with ``{`` or ``[``,
+    else CSV with its separator taken from the header (tab-separated included)."""
     ct = (content_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
     if ct in JSONL_TYPES or name.endswith((".jsonl", ".ndjson")):
@@ -48,6 +59,12 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
         return "json"
     if ct in CSV_TYPES or name.endswith((".csv", ".tsv", ".txt")):
         return "csv"
+    suffix = next((x for x in BINARY_SUFFIXES if name.endswith(x)), None)
+    if suffix is not None:
+        raise BadUpload(f"a {suffix} file is not read: save it as CSV (UTF-8) or JSON lines "
+                        "and upload that")
+    if ct in ("", "application/octet-stream"):
+        return "csv"  # sniffed in _rows: JSON if it starts with { or [
     raise BadUpload(
         f"unsupported content type {ct or '(none)'!r}: send text/csv, application/x-ndjson "
         "(JSON lines) or application/json (JSON lines or an array of objects)"
@@ -58,19 +75,60 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
 DELIMITERS = ";\t|"
 
 
-def csv_delimiter(header: str) -> str:
-    """The header's column separator: a comma, else the commonest of ``;``, tab and
-    ``|`` in it (a spreadsheet in a European locale writes ``;``), else a comma
-    (a file of one column).
+def csv_delimiter(text: str, sample_rows: int = 50) -> str:
+    """A CSV's column separator: of the tab, comma, ``;`` and ``|`` that its first
+    line holds (a spreadsheet in a European locale writes ``;``), the first that
+    splits the first ``sample_rows`` rows into as many fields as that line (a tab
+    first, which texts rarely hold, then a comma, then the commoner in the line); a
+    comma for a file of one column.
+
+    A text in the first line may hold a comma (a tab-separated file without the
+    usual quoting, such as UCI's ``SMSSpamCollection``): the rows show which
+    separator is meant.
 
     >>> csv_delimiter("id;text;gold"), csv_delimiter("text"), csv_delimiter("a,b;c")
     (';', ',', ',')
+    >>> csv_delimiter("ham\\tOk, see you\\nspam\\tWin now\\nham\\tSo, so, so\\n")
+    '\\t'
     """
-    if "," in header:
+    header = text.split("\n", 1)[0]
+    present = sorted((d for d in "\t," + DELIMITERS if d in header),
+                     key=lambda d: ("\t,".find(d) % 3, -header.count(d)))
+    if not present:
         return ","
-    counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    sample = text[:1 << 16]
+    whole = len(sample) == len(text)
+    for d in present:
+        try:
+            rows = [r for r in itertools.islice(
+                csv.reader(io.StringIO(sample, newline=""), delimiter=d), sample_rows) if r]
+        except csv.Error:
+            continue
+        if not whole and len(rows) > 1:
+            rows = rows[:-1]  # the sample may end inside a row
+        if all(len(r) == len(rows[0]) for r in rows):
+            return d
+    return present[0]
+
+
+def _csv_rows(text: str, delimiter: str, quoted: bool = True
+              ) -> tuple[list[dict[str, Any]], list[int | None], list[str] | None]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter,
+                            quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+    rows: list[dict[str, Any]] = []
+    lines: list[int | None] = []
+    last = 1
+    try:
+        for r in reader:
+            rows.append(r)
+            lines.append(last + 1)
+            last = reader.line_num
+    except csv.Error as exc:
+        shown = str(exc).replace("\t", "\\t")  # a tab in the message is read as a space
+        raise BadUpload(f"malformed CSV at line {reader.line_num + 1}: {shown} (a field that "
+                        'starts with a quote must end with one; write a quote inside a '
+                        'quoted field as two, "")') from None
+    return rows, lines, list(reader.fieldnames) if reader.fieldnames else None
 
 
 def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
@@ -95,27 +153,29 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
         # a field as long as the upload may be (the csv module's default, 131,072
         # characters, refused a long text that JSON lines took)
         csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+        delimiter = csv_delimiter(text)
         try:
-            reader = csv.DictReader(io.StringIO(text, newline=""), strict=True,
-                                    delimiter=csv_delimiter(text.split("\n", 1)[0]))
-            rows: list[dict[str, Any]] = []
-            lines: list[int | None] = []
-            last = 1
-            for r in reader:
-                rows.append(r)
-                lines.append(last + 1)
-                last = reader.line_num
-        except csv.Error as exc:
-            raise BadUpload(f"malformed CSV: {exc}") from None
-        if not reader.fieldnames:
+            rows, lines, names = _csv_rows(text, delimiter)
+        except BadUpload as quoted:
+            if delimiter != "\t":
+                raise
+            # tab-separated values as IANA defines them have no quoting: a text may
+            # start with a quote it does not close (UCI's SMSSpamCollection)
+            rows, lines, names = _csv_rows(text, delimiter, quoted=False)
+            if any(None in r or None in r.values() for r in rows):
+                raise quoted from None
+        if not names:
             raise BadUpload("CSV has no header row")
-        twice = sorted({c for c in reader.fieldnames if reader.fieldnames.count(c) > 1})
+        twice = sorted({c for c in names if names.count(c) > 1})
         if twice:  # csv.DictReader keeps the last of them, silently
             raise BadUpload(f"CSV header names {', '.join(map(repr, twice))} more than once; "
                             "give every column its own name")
         for n, r in zip(lines, rows, strict=True):
             if None in r or any(v is None for v in r.values()):
-                raise BadUpload(f"CSV line {n}: wrong number of fields")
+                shown = ", ".join(repr(c) for c in names[:6]) + (", ..." if len(names) > 6 else "")
+                raise BadUpload(f"CSV line {n}: wrong number of fields (line 1, the header "
+                                f"naming the columns, has {len(names)}: {shown})"
+                                + _looks_like_data(names))
         return rows, lines
     rows, lines = [], []
     # lines end at \n only: JSON strings may hold U+2028, U+2029 and U+0085 raw
@@ -143,6 +203,17 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
         rows.append(obj)
         lines.append(n)
     return rows, lines
+
+
+#: What to do about a CSV whose first line is a row of data, not column names.
+NO_HEADER = ("the first line of a CSV names its columns, and this one looks like data: "
+             "add a line of column names at the top (e.g. label,text)")
+
+
+def _looks_like_data(names: list[str]) -> str:
+    """A hint when a CSV's first line, read as column names, looks like a row of data
+    (a name longer than any column name: a file without a header line)."""
+    return f"; {NO_HEADER}" if any(len(str(c)) > 40 for c in names) else ""
 
 
 def _json_array(text: str) -> tuple[list[dict[str, Any]], list[int | None]]:
@@ -192,7 +263,8 @@ def parse_items(
     cols = set(rows[0])
     if text_field not in cols:
         raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}: pass "
-                        "text_field naming the column with the text to label")
+                        "text_field naming the column with the text to label"
+                        + _looks_like_data(list(rows[0])))
     if id_field is not None and id_field not in cols:
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
@@ -273,5 +345,9 @@ def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
     cols: list[str] = []
     for r in rows[:50]:
         cols += [c for c in r if c not in cols]
-    return {"columns": cols, "rows": [{c: r.get(c) for c in cols} for r in rows[:n]],
-            "n_rows": len(rows)}
+    out: dict[str, Any] = {"columns": cols, "rows": [{c: r.get(c) for c in cols}
+                                                     for r in rows[:n]],
+                           "n_rows": len(rows)}
+    if data.lstrip()[:1] not in (b"{", b"[") and _looks_like_data(cols):
+        out["warning"] = NO_HEADER[0].upper() + NO_HEADER[1:] + "."
+    return out

@@ -253,6 +253,48 @@ def test_the_files_spreadsheets_and_scripts_write_are_read(client, project, stor
         "did you mean 'spam'?"), r.json
 
 
+def test_a_raw_tab_separated_file_without_an_extension_is_read(client, project, store):
+    """New-user trial with UCI's SMSSpamCollection (no extension, tab-separated, texts
+    that start with a quote they do not close, a comma in the first line): the page
+    got "unsupported content type 'application/octet-stream'", then, renamed,
+    "malformed CSV: ',' expected after '\"'" with no line, and without a header line
+    no word about one."""
+    import io
+
+    def send(data, name, **q):
+        query = "&".join(f"{k}={v}" for k, v in q.items())
+        return client.post(f"/api/projects/{project}/items?{query}", headers=auth(),
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(data), name)})
+
+    body = (b'ham\tOk, see you at 5\nspam\tWIN a prize, txt 80082\n'
+            b'ham\t"Wen u miss someone, the person is special" gdeve..\n')
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(body), "SMSSpamCollection")})
+    assert r.status_code == 200 and r.json["columns"] == ["ham", "Ok, see you at 5"], r.json
+    assert "warning" not in r.json  # short enough to be column names
+    r = send(body, "SMSSpamCollection", text_field="CONTENT")
+    assert r.status_code == 400 and "no text field 'CONTENT'" in r.json["error"], r.json
+    long = b"ham\tGo until jurong point, crazy.. Available only in bugis n great world\n"
+    r = send(long + body, "SMSSpamCollection", text_field="CONTENT")
+    assert r.json["error"].endswith("add a line of column names at the top (e.g. "
+                                    "label,text)"), r.json
+    r = send(b"CLASS\tCONTENT\n" + body, "SMSSpamCollection", gold_field="CLASS")
+    assert r.status_code == 201, r.json
+    texts = sorted(i["text"] for i in store.items(project))
+    assert texts[0] == '"Wen u miss someone, the person is special" gdeve..'  # as written
+    assert sorted(store.uploaded_gold(project).values()) == [0, 0, 1]
+    # a quote in a comma-separated file: where, and what to do
+    r = _upload(client, project, b'id,CONTENT\n1,a\n2,"ab"c\n', id_field="id")
+    assert r.status_code == 400 and r.json["error"].startswith(
+        "malformed CSV at line 3: ',' expected after '\"' (a field that starts with a "
+        "quote must end with one"), r.json
+    r = send(b"PK\x03\x04", "labels.xlsx")
+    assert r.status_code == 400 and r.json["error"] == (
+        "a .xlsx file is not read: save it as CSV (UTF-8) or JSON lines and upload that")
+
+
 def test_upload_size_limit(app, client, project):
     from svc_helpers import configure
 

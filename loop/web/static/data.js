@@ -146,7 +146,8 @@
       })));
     }
     $("mapping").hidden = false;
-    status("import-status", "Pick the columns, then “Check”.");
+    if (r.body.warning) status("import-status", r.body.warning, true);
+    else status("import-status", "Pick the columns, then “Check”.");
   }
 
   async function check() {
