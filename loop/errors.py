@@ -82,6 +82,11 @@ class DuplicateUpload(Conflict):
 
     code = "duplicate_upload"
 
+    def __init__(self, message: str, ids_stored: bool = False) -> None:
+        super().__init__(message)
+        #: its ids are stored already: ``allow_duplicate`` cannot import it either
+        self.ids_stored = ids_stored
+
 
 class LeaseConflict(Conflict):
     """The lease is unknown, expired, or held by someone else."""

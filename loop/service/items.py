@@ -52,7 +52,13 @@ def import_items(
     if id_field is None:
         parsed = _free_row_ids(store, pid, parsed, start)
     else:
-        _no_stored_ids(store, pid, parsed.items, id_field, start)
+        try:
+            _no_stored_ids(store, pid, parsed.items, id_field, start)
+        except BadUpload:
+            if not allow_duplicate and parsed.items:  # the file again: say so, a 409
+                _not_uploaded_before(store, pid, parsed.items, None,
+                                     "texts:" + texts_digest(parsed.items), ids_stored=True)
+            raise
     eval_ids = held_out(parsed.items, parsed.gold, eval_fraction, f"{pid}:{start}")
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
            "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
@@ -117,7 +123,7 @@ def held_out(items: list[dict[str, Any]], gold: dict[str, int], fraction: float,
 
 
 def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]],
-                         digest: str | None, texts: str) -> None:
+                         digest: str | None, texts: str, ids_stored: bool = False) -> None:
     """:class:`DuplicateUpload` when the file was uploaded before: the same rows
     (``digest``, files without ids), or the same texts (``texts``: the file again
     with other arguments, e.g. its id column read as a field, or its known labels
@@ -131,6 +137,12 @@ def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]
     if seen is None:
         return
     at = datetime.fromtimestamp(seen["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if ids_stored:  # new-user trial: the same file with its ids was a 400 about ids
+        raise DuplicateUpload(
+            f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
+            f"{seen['last_id']}), and ids of this file are in the project already: "
+            "uploads only add items, they never change stored ones, so there is nothing "
+            "to import. A file of other items imports as usual.", ids_stored=True)
     raise DuplicateUpload(
         f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
         f"{seen['last_id']}); importing them again would add each one a second time "

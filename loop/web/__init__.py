@@ -75,6 +75,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         body: dict[str, Any] = {"error": shorten(str(exc), MAX_ERROR_CHARS)}
         if exc.code:
             body["code"] = exc.code
+        if getattr(exc, "ids_stored", False):  # a duplicate upload importing cannot add
+            body["ids_stored"] = True
         errors = getattr(exc, "errors", None)
         if errors:  # row by row, for an upload, and what they add up to
             body["errors"] = [shorten(str(e), MAX_ERROR_CHARS) for e in errors]

@@ -125,10 +125,18 @@ def test_the_same_file_without_ids_twice_is_refused_unless_asked_for(client, sto
     assert store.n_items(project) == n + 2
     texts = [it["text"] for it in store.items(project, store.item_ids(project))]
     assert texts.count("first comment") == 2
-    # with ids, an id already there is what is refused (as before)
+    # with ids, an id already there is what is refused (as before) ...
     r = up(b"id,CONTENT\na,x\n", id_field="id")
     assert r.status_code == 201
+    r = up(b"id,CONTENT\na,x\nz,new\n", id_field="id")
+    assert r.status_code == 400 and "already exist" in r.json["error"]
+    # ... and the same file again is said to be one (new-user trial: a 400 about ids),
+    # without offering allow_duplicate, which could not import it
     r = up(b"id,CONTENT\na,x\n", id_field="id")
+    assert r.status_code == 409 and r.json["code"] == "duplicate_upload", r.json
+    assert "nothing to import" in r.json["error"] and "allow_duplicate" not in r.json["error"]
+    assert r.json["ids_stored"] is True  # the Data page offers no "import anyway"
+    r = up(b"id,CONTENT\na,x\n", id_field="id", allow_duplicate="1")
     assert r.status_code == 400 and "already exist" in r.json["error"]
     # ... and the same file without id_field (its ids read as a field): the texts
     n = store.n_items(project)

@@ -98,7 +98,8 @@
     status("import-status", msg.charAt(0).toUpperCase() + msg.slice(1), true);
     showErrors(r.body);
     /* the same file again, by mistake most likely: importing it anyway is a choice */
-    if (b.code === "duplicate_upload") $("dup-box").hidden = false;
+    // "nothing to import": its ids are stored, and importing anyway cannot add them
+    if (b.code === "duplicate_upload" && !b.ids_stored) $("dup-box").hidden = false;
   }
 
   /* "Import them again anyway" goes, unticked: it was for one refused file */
