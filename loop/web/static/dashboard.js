@@ -55,10 +55,16 @@
     root.appendChild(svg("desc", { id: "curve-desc" }, pts.length
       ? pts.length + " evaluations from " + pts[0].n_gold + " to " + pts[pts.length - 1].n_gold + " gold labels."
       : "No evaluations yet."));
-    const xMax = niceMax(Math.max(5, ...pts.map(function (h) { return Number(h.n_gold); })));
+    // the axis starts near the first count when every point is far from 0 (420
+    // uploaded labels, then 30 answers: the answers' effect took 6% of the width)
+    const counts = pts.map(function (h) { return Number(h.n_gold); });
+    const gMin = counts.length ? Math.min(...counts) : 0, gMax = counts.length ? Math.max(...counts) : 0;
+    const lead = Math.max(1, niceMax(Math.max(5, gMax - gMin) / 5));
+    const xMin = gMin > 0.25 * gMax ? Math.floor(gMin / lead) * lead : 0;
+    const xMax = xMin + niceMax(Math.max(5, gMax - xMin));
     const yLo = values.length && Math.min(...values) >= 0.5 ? 0.5 : 0;
     const yHi = values.length && Math.max(...values) > 1 ? niceMax(Math.max(...values)) : 1;
-    const x = function (v) { return M.l + (W - M.l - M.r) * (v / xMax); };
+    const x = function (v) { return M.l + (W - M.l - M.r) * ((v - xMin) / (xMax - xMin)); };
     const y = function (v) { return H - M.b - (H - M.t - M.b) * ((v - yLo) / (yHi - yLo)); };
 
     const axes = svg("g", { class: "axes" });
@@ -67,8 +73,8 @@
       axes.appendChild(svg("line", { x1: M.l, x2: W - M.r, y1: y(yv), y2: y(yv), class: "grid" }));
       axes.appendChild(svg("text", { x: M.l - 8, y: y(yv) + 4, "text-anchor": "end" }, yv.toFixed(2)));
     }
-    const step = Math.max(1, niceMax(xMax / 5));  /* whole numbers of gold labels */
-    for (let xv = 0; xv <= xMax + 1e-9; xv += step) {
+    const step = Math.max(1, niceMax((xMax - xMin) / 5));  /* whole numbers of gold labels */
+    for (let xv = xMin; xv <= xMax + 1e-9; xv += step) {
       axes.appendChild(svg("line", { x1: x(xv), x2: x(xv), y1: H - M.b, y2: H - M.b + 5, class: "tick" }));
       axes.appendChild(svg("text", { x: x(xv), y: H - M.b + 18, "text-anchor": "middle" }, Math.round(xv)));
     }
