@@ -26,7 +26,7 @@ from sklearn.base import clone
 from loop.core.end_model import EndModel, make_classifier
 from loop.core.label_model import LabelModel
 from loop.core.metrics import significantly_better
-from loop.core.sampling import LoopSampler, Selection
+from loop.core.sampling import LoopSampler, Selection, copies
 from loop.core.types import LabelMatrix, Proba
 
 #: Train the end model on at most this many soft-labeled rows (a uniform sample;
@@ -225,11 +225,12 @@ def rank(
     """Up to ``n`` items to ask an expert about next, best first.
 
     Items with gold and those in ``exclude`` (a bool mask: held out, leased, ...)
-    are never picked. ``sampler`` (default :class:`LoopSampler`) gets the
-    end model's probabilities ``end_proba`` (None before the first end model),
-    the label model's, the gold so far and the features ``X`` (for its
-    near-duplicate filter). Above ``max_rows`` candidates a uniform sample of
-    them is ranked (seeded by the number of gold labels).
+    are never picked, nor, with features ``X``, an exact copy of one of them or of
+    another candidate (:func:`~loop.core.sampling.copies`). ``sampler`` (default
+    :class:`LoopSampler`) gets the end model's probabilities ``end_proba`` (None
+    before the first end model), the label model's, the gold so far and the
+    features ``X`` (for its near-duplicate filter). Above ``max_rows`` candidates
+    a uniform sample of them is ranked (seeded by the number of gold labels).
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -244,6 +245,13 @@ def rank(
     if max_rows is not None and pool.size > max_rows:
         rng = np.random.default_rng(int((y >= 0).sum()))
         sub = np.union1d(rng.choice(pool, size=max_rows, replace=False), np.flatnonzero(y >= 0))
+    if X is not None:  # a copy of an answered, queued or held-out item, or of another
+        look = (np.arange(skip.size) if isinstance(sub, slice)
+                else np.union1d(sub, np.flatnonzero(skip)))
+        skip = skip.copy()
+        skip[look[copies(X if isinstance(sub, slice) else X[look], skip[look])]] = True
+        if not skip[sub].size or skip[sub].all():
+            return Selection.of([])
     s = copy.copy(sampler) if sampler is not None else LoopSampler(random_state=random_state)
     s.batch_size = min(int(n), int((~skip[sub]).sum()))
     sel = s.select(None if end_proba is None else np.asarray(end_proba)[sub], L=np.asarray(L)[sub],

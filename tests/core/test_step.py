@@ -81,3 +81,28 @@ def test_the_label_models_gold_check_is_kept_until_the_random_gold_grew_by_a_qua
     other = fit_label_model(L[tr][:, :80], gold(1000), None, n_classes=3,
                             checked=first.gold_check_)
     assert "kept" not in other.gold_check_
+
+
+def test_rank_never_asks_about_a_copy_of_an_answered_queued_or_other_candidate_item():
+    """New-user trial: SMS data repeats messages, and one was served twice in a row.
+    A text the expert answered, or one waiting in the queue, is no new question; nor
+    is one of two copies once the other is asked about (also when ranking a sample)."""
+    from loop.core.step import rank
+
+    texts = ["win a free prize now", "see you at five", "win a free prize now",
+             "call me later", "see you at five", "win a free prize now", "ok",
+             "call me later", "lunch?", "lunch?"]
+    X = TextFeatures().fit(texts).transform(texts)
+    L = np.full((len(texts), 1), -1)
+    lm = np.full((len(texts), 2), 0.5)
+    y = np.full(len(texts), -1)
+    y[0] = 1  # answered: its two copies are out
+    queued = np.zeros(len(texts), dtype=bool)
+    queued[3] = True  # waits in the queue: its copy is out
+    for max_rows in (None, 3):
+        sel = rank(L, lm, y, 10, X=X, exclude=queued, max_rows=max_rows, random_state=0)
+        picked = [texts[i] for i in sel.indices]
+        assert len(picked) == len(set(picked)), picked
+        assert not {"win a free prize now", "call me later"} & set(picked)
+        if max_rows is None:
+            assert sorted(picked) == ["lunch?", "ok", "see you at five"]
