@@ -336,7 +336,7 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
              for r in csv.DictReader(io.StringIO(demo_csv(("Youtube01-Psy.csv",)).decode()))}
     me = ApiClient(live.url, api.call("POST", f"/api/projects/{pid}/annotators",
                                       {"name": "rita"})["token"])
-    for _ in range(45):  # an expert's answers: the gold suggestions are mined from
+    for _ in range(80):  # an expert's answers: the gold suggestions are mined from
         item = me.call("POST", f"/api/projects/{pid}/queue/next", {})
         if item is None:
             break
