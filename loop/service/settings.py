@@ -7,6 +7,7 @@ names the variable when a value is wrong.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -99,6 +100,10 @@ class Settings:
         return {k.upper(): v for k, v in asdict(self).items()}
 
     def check(self) -> None:
+        for name in (f.name for f in fields(self)):  # set directly, not through the env
+            v = getattr(self, name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"LOOP_{name.upper()} must be a finite number, got {v}")
         for name in ("chunk_size", "queue_size", "answers_per_item", "max_upload_bytes",
                      "max_items", "lf_chunk_timeout"):
             if getattr(self, name) < 1:
@@ -113,6 +118,10 @@ class Settings:
         for name in ("recalibrate_every", "recalibrate_seconds", "recalibrate_min_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 0, got {getattr(self, name)}")
+        if self.recalibrate_every == 0 and self.recalibrate_seconds == 0:
+            raise ValueError("LOOP_RECALIBRATE_EVERY and LOOP_RECALIBRATE_SECONDS are both 0: "
+                             "answers would never recalibrate the models. Set one of them "
+                             "(0 turns that rule off: by time only, or by count only)")
 
         if self.worker_log_level.upper() not in LOG_LEVELS:
             raise ValueError(f"LOOP_WORKER_LOG_LEVEL must be one of {list(LOG_LEVELS)}, "
@@ -161,7 +170,10 @@ def _convert(name: str, value: Any, kind: type) -> Any:
                 raise ValueError(value)
             return int(value)
         if kind is float:
-            return float(value)
+            out = float(value)
+            if not math.isfinite(out):  # "nan" and "inf" parse, and broke every lease
+                raise ValueError(value)
+            return out
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
         return str(value)

@@ -23,6 +23,14 @@ def test_defaults_and_environment():
     ({"LOOP_EVAL_FRACTION": "2"}, "LOOP_EVAL_FRACTION"),
     ({"LOOP_LEASE_SECONDS": "-1"}, "LOOP_LEASE_SECONDS"),
     ({"LOOP_WORKER_LOG_LEVEL": "loud"}, "LOOP_WORKER_LOG_LEVEL"),
+    # operator's trial: nan and inf passed "> 0", then every /queue/next was a 500
+    ({"LOOP_LEASE_SECONDS": "nan"}, "LOOP_LEASE_SECONDS"),
+    ({"LOOP_LEASE_SECONDS": "inf"}, "LOOP_LEASE_SECONDS"),
+    ({"LOOP_STALL_SECONDS": "-inf"}, "LOOP_STALL_SECONDS"),
+    ({"LOOP_RECALIBRATE_SECONDS": "NaN"}, "LOOP_RECALIBRATE_SECONDS"),
+    # ... and with both rules off answers never reached the models, silently
+    ({"LOOP_RECALIBRATE_EVERY": "0", "LOOP_RECALIBRATE_SECONDS": "0"},
+     "LOOP_RECALIBRATE_EVERY and LOOP_RECALIBRATE_SECONDS are both 0"),
     # the placeholders .env.example ships: a copied, unedited file is no live service
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
