@@ -56,6 +56,11 @@ def _pending_apply_key(pid: str, recalibrate: bool) -> str:
     return f"loop:apply_pending:{pid}:{int(recalibrate)}"
 
 
+def _running_apply_key(pid: str) -> str:
+    """The last apply run of the project that started and recalibrates after it."""
+    return f"loop:apply_running:{pid}"
+
+
 #: When a deleted project's keys are swept again: after any job that was running on
 #: it when it was deleted has ended (a job's time limit is 30 minutes).
 PURGE_AGAIN_SECONDS = 3600
@@ -64,7 +69,8 @@ PURGE_AGAIN_SECONDS = 3600
 def after_delete(queue: Queue, store: RedisStore, pid: str) -> None:
     """A project was deleted: its pending apply-run marks go, and its keys are swept
     again later (those a job running at the deletion writes after it)."""
-    store.r.delete(*(_pending_apply_key(pid, r) for r in (False, True)))
+    store.r.delete(*(_pending_apply_key(pid, r) for r in (False, True)),
+                   _running_apply_key(pid))
     enqueue_task(queue, store, "purge_project", pid, record=False, delay=PURGE_AGAIN_SECONDS,
                  meta={"type": "purge_project", "project": pid})
 
@@ -105,6 +111,35 @@ def claim_apply(store: RedisStore, pid: str, recalibrate: bool, job_id: str) -> 
     """Run ``job_id`` starts: later requests get a run of their own (it may have
     read the LFs before their rule was saved)."""
     store.r.eval(_CLAIM, 1, _pending_apply_key(pid, recalibrate), job_id)
+    if recalibrate:
+        store.r.set(_running_apply_key(pid), job_id, ex=86400)
+
+
+def apply_covering(connection: Any, store: RedisStore, pid: str) -> str | None:
+    """The id of an apply run of ``pid`` that has started, is still going, plans
+    every item the project holds now and recalibrates after it; else None.
+
+    A recalibration that finds items without LF votes waits for it instead of
+    asking for a run of its own (operator's trial: answers during an upload's run
+    made two to four runs compute the same new items)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    jid = store.r.get(_running_apply_key(pid))
+    if not jid:
+        return None
+    jid = jid.decode() if isinstance(jid, bytes) else str(jid)
+    try:
+        status = job_status(connection, jid)["status"]
+        meta = Job.fetch(jid, connection=connection).get_meta(refresh=False)
+    except (JobNotFound, NoSuchJobError):
+        return None
+    if status not in ("queued", "started", "deferred", "scheduled"):
+        return None
+    if meta.get("L_version") is None:  # planning now: it reads the items as they are
+        return jid
+    plan = store.apply_plan(pid, int(meta["L_version"]))
+    return jid if plan and int(plan["n_items"]) >= store.n_items(pid) else None
 
 
 def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,

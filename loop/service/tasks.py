@@ -13,7 +13,7 @@ from rq import Queue, get_current_job
 
 from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
-from loop.service.jobs import claim_apply, enqueue_apply, enqueue_task, epoch
+from loop.service.jobs import apply_covering, claim_apply, enqueue_apply, enqueue_task, epoch
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.settings import Settings
 from loop.service.worker import START_NOTED_ENV, note_start
@@ -94,6 +94,9 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
         return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
     def apply(pid: str) -> str:
+        running = apply_covering(job.connection, store, pid)
+        if running is not None:  # it applies them and then recalibrates
+            return running
         settings = Settings.from_env()
         return str(enqueue_apply(queue, store, pid, settings.chunk_size,
                                  settings.lf_chunk_timeout, size).id)

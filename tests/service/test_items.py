@@ -174,6 +174,48 @@ def test_items_uploaded_to_a_project_in_use_get_their_votes_and_the_loop_goes_on
     assert m["recalibration"]["last_error"] is None
 
 
+def test_a_recalibration_during_an_uploads_apply_run_waits_for_it(client, store, project,
+                                                                  rconn):
+    """Operator's trial: answers during an upload's apply run made each automatic
+    recalibration ask for a run of its own (the upload's had started, so it was not
+    reused): two to four runs computed the same new items."""
+    from rq.job import Job, JobStatus
+    from svc_helpers import annotator_token, answer_n, prepare_project, run_burst
+
+    from loop.service import jobs as service_jobs
+
+    pid = prepare_project(store, client, project)
+    r = client.post(f"/api/projects/{pid}/items", data=b"CONTENT\nnew one\nnew two\n",
+                    headers={**auth(), "Content-Type": "text/csv"})
+    apply_id = r.json["apply_job"]
+    assert service_jobs.apply_covering(rconn, store, pid) is None  # not started yet
+    run = Job.fetch(apply_id, connection=rconn)
+    run.set_status(JobStatus.STARTED)
+    run.perform()  # a worker plans it: its units and merge wait in the queue
+    run.set_status(JobStatus.FINISHED)
+    assert service_jobs.apply_covering(rconn, store, pid) == apply_id
+    answer_n(client, pid, annotator_token(client, pid, "a"), 10, 0)  # a recalibration
+    run_burst(rconn)
+    jobs = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+    applies = [j for j in jobs if j["type"] == "apply_lfs"]
+    assert [j["id"] for j in applies] == [apply_id], applies
+    assert not [j for j in jobs if j["status"] == "failed"], jobs
+    assert store.L_meta(pid)["n_items"] == store.n_items(pid)
+    assert service_jobs.apply_covering(rconn, store, pid) is None  # finished
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert m["history"][-1]["n_gold"] >= 10 and store.since_recal(pid) == 0
+    # a run that does not plan every item now covers nothing
+    r = client.post(f"/api/projects/{pid}/items", data=b"CONTENT\nnew three\n",
+                    headers={**auth(), "Content-Type": "text/csv"})
+    run = Job.fetch(r.json["apply_job"], connection=rconn)
+    run.set_status(JobStatus.STARTED)
+    run.perform()
+    assert service_jobs.apply_covering(rconn, store, pid) == run.id
+    store.add_items(pid, [{"id": "late", "text": "later", "fields": {}}], {}, [],
+                    first_row=store.n_items(pid))
+    assert service_jobs.apply_covering(rconn, store, pid) is None
+
+
 def test_a_recalibration_that_finds_items_without_votes_asks_for_an_apply(store, client,
                                                                           project):
     """The safety net whatever added the items: a run never fails for good on them."""
