@@ -90,6 +90,8 @@ def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
     from rq.job import Job
 
     key = _pending_apply_key(pid, recalibrate_size is not None)
+    if recalibrate_size is not None:  # a recalibration waits on it: /metrics' loop says
+        store.mark_recal_requested(pid, time.time())  # so, and when it is overdue
     jid = store.r.get(key)
     if jid:
         try:

@@ -599,6 +599,14 @@ def test_a_recalibration_waiting_for_a_worker_is_reported(store, client, rconn, 
     assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
     m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
     assert m["since_recalibration"] == 0
+    # operator's trial: a rule saved (an apply run that recalibrates after it) behind
+    # another project's backlog waited 3 minutes while this said nothing waited
+    r = client.post(f"/api/projects/{ready}/jobs", headers=auth(),
+                    json={"type": "apply_lfs", "recalibrate": True})
+    assert r.status_code == 202
+    assert health()["waiting_since"] is not None and health()["overdue"]
+    run_burst(rconn)
+    assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
 
 
 def test_answers_short_of_the_count_are_taken_in_when_the_time_rule_says(
