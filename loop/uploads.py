@@ -10,6 +10,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +206,9 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
     return rows, lines
 
 
+#: Control characters: a text of nothing else (a NUL) is empty to a reader.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 #: What to do about a CSV whose first line is a row of data, not column names.
 NO_HEADER = ("the first line of a CSV names its columns, and this one looks like data: "
              "add a line of column names at the top (e.g. label,text)")
@@ -269,6 +273,12 @@ def parse_items(
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
         raise BadUpload(f"no gold field {gold_field!r}; fields are {sorted(cols)}")
+    for name, other in (("gold_field", gold_field), ("id_field", id_field)):
+        if other is not None and other == text_field:  # operator's trial: texts as labels
+            raise BadUpload(f"{name} and text_field both name the column {other!r}: "
+                            "the text to label and its " + ("known label" if name ==
+                                                             "gold_field" else "id") +
+                            " are two columns")
     index = {name: i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
     problems: list[str] = []
@@ -308,7 +318,8 @@ def parse_items(
         if not isinstance(text, str):
             bad(f"{at_n}: text field {text_field!r} must be a string")
             continue
-        if not text.strip():
+        core = text.strip()
+        if not core or (len(core) < 8 and not _CONTROL.sub("", core).strip()):
             # nothing for an expert to read or a rule to match: almost always a
             # broken row (a shifted column, a stray line)
             at = f" (id {iid!r})" if id_field is not None else ""

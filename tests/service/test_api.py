@@ -126,6 +126,9 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         (b"id,CONTENT\n1,a\n1,b\n", "text/csv", {"id_field": "id"}),  # duplicate id
         (b"CONTENT,CLASS\nhi,0\nyo,7\n", "text/csv", {"gold_field": "CLASS"}),  # unknown label
         (b"CONTENT,x\nhi,1\n  ,2\n", "text/csv", {}),  # empty text
+        # operator's trial: a text of a NUL, and the texts read as their own labels
+        (b"CONTENT,x\nhi,1\n\x00,2\n", "text/csv", {}),
+        (b"CONTENT,x\nham,1\n", "text/csv", {"gold_field": "CONTENT"}),
         (b'{"CONTENT": ""}\n', "application/x-ndjson", {}),  # empty text
         (b'{"CONTENT": "a"}\nnot json\n', "application/x-ndjson", {}),
         (b'[1, 2]\n', "application/x-ndjson", {}),
