@@ -137,10 +137,14 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     labels = store.get_project(pid)["labels"]
     cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
             "annotator", "held_out"]
-    if store.answers_per_item(pid) > 1:
-        cols += ["n_answers", "agreement"]
+    multi = store.answers_per_item(pid) > 1
+    if multi:
+        cols += ["answers", "n_answers", "agreement"]
     w = csv.DictWriter(buf, cols, extrasaction="ignore")
     w.writeheader()
     for r in rows:
+        if multi:  # operator's trial: who said what was in JSON lines only
+            r = {**r, "annotator": "; ".join(r["answers"]) or None,
+                 "answers": "; ".join(f"{a}: {x}" for a, x in r["answers"].items()) or None}
         w.writerow({a: "" if b is None else csv_safe(b) for a, b in r.items()})
     return buf.getvalue().encode()

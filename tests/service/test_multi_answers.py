@@ -220,9 +220,12 @@ def test_agreement_kappa_and_export(client, store, k2):
     csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
     assert list(rows[0]) == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
-                             "annotator", "held_out", "n_answers", "agreement"]
-    assert {r["annotator"] for r in rows} == {""}  # several answers: see ``answers``
+                             "annotator", "held_out", "answers", "n_answers", "agreement"]
     by_id = {r["id"]: r for r in rows}
+    # operator's trial: the annotator column was empty and who said what was in JSON
+    # lines only
+    assert (by_id[ids[2]]["annotator"], by_id[ids[2]]["answers"]) == ("a; b", "a: ham; b: spam")
+    assert by_id[store.item_ids(k2)[10]]["answers"] == ""
     assert [(by_id[i]["n_answers"], by_id[i]["agreement"], by_id[i]["gold"]) for i in ids] == [
         ("2", "1.0", "ham"), ("2", "1.0", "spam"), ("2", "0.0", "ham"), ("2", "1.0", "spam"),
         ("1", "", "spam")]
