@@ -107,9 +107,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # unreachable: the client should retry; answers are idempotent.
         log.warning("Redis unavailable: %s: %s", type(exc).__name__, exc)
         resp = jsonify({"error": f"the database is unavailable ({type(exc).__name__}); "
-                                 "retry in a moment (a repeated answer is stored once)"})
+                                 "retry in a moment" + _retry_note()})
         resp.headers["Retry-After"] = "1"
         return resp, 503
+
+    def _retry_note() -> str:
+        """What a retry does, for the request at hand (operator's trial: an upload was
+        told about answers)."""
+        path = request.path
+        if path.endswith("/queue/answer"):
+            return " (a repeated answer is stored once)"
+        if request.method in ("POST", "PUT", "DELETE", "PATCH"):
+            return (" (an upload is all or nothing: a retry of a file that was stored "
+                    "is refused as a duplicate)") if path.endswith("/items") else ""
+        return ""
 
     @app.errorhandler(ResponseError)
     def redis_refused(exc: ResponseError) -> Any:

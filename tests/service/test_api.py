@@ -492,6 +492,9 @@ def test_an_unreachable_redis_is_a_503_with_retry_after():
     assert r.status_code == 503, r.json
     assert r.headers["Retry-After"] == "1"
     assert "database is unavailable (ConnectionError)" in r.json["error"]
+    assert "answer" not in r.json["error"]  # operator's trial: "a repeated answer ..."
+    r = app.test_client().post("/api/projects/abc/queue/answer", headers=auth(), json={})
+    assert r.json["error"].endswith("(a repeated answer is stored once)"), r.json
     assert app.test_client().get("/healthz").status_code == 503
 
 
