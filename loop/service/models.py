@@ -32,6 +32,11 @@ class Superseded(Exception):
     over): it writes nothing."""
 
 
+class LabelModelBehind(NotReady):
+    """The label model was fitted before the newest items got their LF votes: the
+    recalibration that follows their apply run fits it on them (then retrains)."""
+
+
 def _check(fence: Fence | None, what: str, pid: str) -> None:
     if fence is not None and not fence():
         raise Superseded(f"project {pid}: this {what} lost its lock while it ran (paused "
@@ -152,8 +157,11 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     :class:`Superseded` as for :func:`recalibrate`."""
     st = State(store, pid)
     lm = store.load_proba(pid, "label_model", st.k)
-    if lm is None or lm.shape[0] != st.n:
+    if lm is None:
         raise NotReady("fit the label model first (job type recalibrate)")
+    if lm.shape[0] != st.n:
+        raise LabelModelBehind(f"the label model knows {lm.shape[0]:,} of {st.n:,} items: "
+                               "a recalibration fits it on the new ones, then retrains")
     X = text_features(store, st)
     if progress is not None:
         progress(1, 3)

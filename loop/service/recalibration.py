@@ -410,6 +410,9 @@ class Recalibrator:
             # items that came while it ran, without LF votes: the apply run takes over
             if isinstance(exc, NotReady) and (gave_way := self._give_way_to_apply(pid)):
                 return gave_way
+            if isinstance(exc, models.LabelModelBehind):  # operator's trial: a retrain
+                self.request(pid)  # right after an upload's merge was a failed job
+                return {"skipped": True, "reason": str(exc)}
             _record_failure(s, pid, "end_model_status", exc)
             raise
         newer = (s.model_summary(pid, "label_model") or {}).get("fitted_at") != fitted

@@ -216,6 +216,30 @@ def test_a_recalibration_during_an_uploads_apply_run_waits_for_it(client, store,
     assert service_jobs.apply_covering(rconn, store, pid) is None
 
 
+def test_a_retrain_before_the_label_model_saw_new_items_asks_for_a_recalibration(
+        store, client, project, rconn):
+    """Operator's trial: an automatic retrain that ran between an upload's merge and
+    its recalibration was a failed job ("fit the label model first")."""
+    from svc_helpers import prepare_project, run_burst
+
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+
+    pid = prepare_project(store, client, project)
+    store.add_items(pid, [{"id": "x1", "text": "new", "fields": {}}], {}, [],
+                    first_row=store.n_items(pid))
+    r = client.post(f"/api/projects/{pid}/jobs", headers=auth(),
+                    json={"type": "apply_lfs", "recalibrate": False})
+    assert r.status_code == 202
+    run_burst(rconn)  # the LFs saw the item; the label model has not
+    asked: list = []
+    r = Recalibrator(store, lambda f, *a, **kw: asked.append(f) or "j",
+                     RecalibrationPolicy(every=1, min_gap=0), 30)
+    out = r.run_end_model(pid)
+    assert out["skipped"] and "a recalibration fits it on the new ones" in out["reason"]
+    assert asked == ["recalibrate"]
+    assert (store.get_value(pid, "end_model_status") or {}).get("error") is None
+
+
 def test_a_recalibration_that_finds_items_without_votes_asks_for_an_apply(store, client,
                                                                           project):
     """The safety net whatever added the items: a run never fails for good on them."""
