@@ -165,13 +165,38 @@ class Recalibrator:
     def _enqueue_auto(self, pid: str, delay: float = 0.0) -> str:
         """Enqueue an automatic recalibration job (``delay`` s from now, if any),
         noted first as asked for to run then (a run that ends first clears the note;
-        if no worker runs it then, the dashboard says so)."""
+        if no worker runs it then, the dashboard says so).
+
+        One that waits in the queue for a worker takes in every answer given until
+        it starts: while it waits, it is returned instead of a second (operator's
+        trial: behind a backlog the flags ran out and 32 of one project's runs
+        queued up, ahead of another project's jobs)."""
         self.store.mark_recal_requested(pid, time.time() + delay)
+        waiting = self._waiting_auto(pid)
+        if waiting is not None:
+            return waiting
         args = ("recalibrate", pid, self.queue_size, False, True, asdict(self.policy), True)
         meta = {"type": "recalibrate", "project": pid, "auto": True}
         if delay > 0:
-            return self.enqueue(*args, meta=meta, delay=max(0.05, delay))
-        return self.enqueue(*args, meta=meta)
+            jid = self.enqueue(*args, meta=meta, delay=max(0.05, delay))
+        else:
+            jid = self.enqueue(*args, meta=meta)
+        self.store.set_value(pid, "recal_auto_job", jid)
+        return jid
+
+    def _waiting_auto(self, pid: str) -> str | None:
+        """The last automatic recalibration, if it is queued and not yet started."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        jid = self.store.get_value(pid, "recal_auto_job")
+        if not isinstance(jid, str):
+            return None
+        try:
+            status = Job.fetch(jid, connection=self.store.r).get_status(refresh=False)
+        except NoSuchJobError:
+            return None
+        return jid if str(getattr(status, "value", status)) == "queued" else None
 
     def _schedule_when_due(self, pid: str, delay: float, renote: bool = False) -> str | None:
         """One automatic recalibration ``delay`` seconds from now, when the time rule

@@ -33,6 +33,16 @@ def _recal(store, enqueued, min_gap=0.0):
     return Recalibrator(store, enqueue, RecalibrationPolicy(every=10, min_gap=min_gap), 30)
 
 
+def _started(store, pid):
+    """A worker takes the automatic recalibration the answers queued (the tests run
+    it in-process): while it waits, a new request is answered with it."""
+    from rq.job import Job, JobStatus
+
+    jid = store.get_value(pid, "recal_auto_job")
+    if isinstance(jid, str) and not jid.startswith("job-"):
+        Job.fetch(jid, connection=store.r).set_status(JobStatus.STARTED)
+
+
 def test_one_request_while_one_is_pending(store, ready):
     jobs: list = []
     r = _recal(store, jobs)
@@ -52,6 +62,7 @@ def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, re
     r = _recal(store, jobs)
     tok = annotator_token(client, ready, "a")
     answer_n(client, ready, tok, 12, 0)
+    _started(store, ready)
     out = r.run(ready)
     assert out["n_gold"] == 12 and store.since_recal(ready) == 0
     assert [f for f, _ in jobs] == ["retrain_end_model"]
@@ -68,6 +79,7 @@ def test_a_run_that_ends_with_answers_waiting_asks_for_another(store, client, re
     monkeypatch.setattr(models, "recalibrate", answers_meanwhile)
     jobs.clear()
     store.clear_flag(ready, "end_model_pending")
+    _started(store, ready)
     r.run(ready)
     assert store.since_recal(ready) == 10
     assert [f for f, _ in jobs] == ["retrain_end_model", "recalibrate"]
@@ -114,6 +126,7 @@ def test_a_run_asked_for_while_another_took_everything_in_is_skipped(store, clie
     assert "skipped" not in r.run(ready)  # what an admin asks for runs
     assert "skipped" not in r.run(ready, full=True)
     jobs: list = []
+    _started(store, ready)
     _recal(store, jobs).request(ready)
     assert jobs[0][1][-1] is True  # the policy's requests are auto
 
@@ -705,3 +718,30 @@ def test_an_answer_during_a_run_is_taken_in_by_the_time_rule(store, client, read
     # rule makes it due
     assert store.has_flag(ready, "recal_when_due")
     assert time.time() + 15 < store.recal_requested_at(ready) <= time.time() + 61
+
+
+def test_one_automatic_recalibration_waits_in_the_queue_however_long(store, client, rconn,
+                                                                     ready):
+    """Operator's trial: behind another project's backlog the coalescing flags ran
+    out (a minute) and 32 automatic runs of one project queued up, ahead of the
+    other project's jobs. One that waits for a worker takes in every answer until it
+    starts: it is the only one."""
+    from rq import Queue
+    from rq.job import Job
+
+    tok = annotator_token(client, ready, "a")
+    q = Queue("loop", connection=rconn)
+
+    def waiting():
+        return [j for j in (Job.fetch(i, connection=rconn) for i in q.job_ids)
+                if j.meta.get("type") == "recalibrate"]
+
+    for rnd in range(3):
+        answer_n(client, ready, tok, 10, 0)
+        assert len(waiting()) == 1, rnd
+        for flag in ("recal_pending", "recal_recent", "recal_scheduled", "recal_when_due"):
+            store.clear_flag(ready, flag)  # as if a minute or more went by
+    run_burst(rconn)
+    assert store.since_recal(ready) == 0 and not waiting()
+    answer_n(client, ready, tok, 10, 0)  # the next one is queued as before
+    assert len(waiting()) == 1
