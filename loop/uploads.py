@@ -211,7 +211,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: What to do about a CSV whose first line is a row of data, not column names.
 NO_HEADER = ("the first line of a CSV names its columns, and this one looks like data: "
-             "add a line of column names at the top (e.g. label,text)")
+             "add a line of column names at the top, separated as the rows are (label "
+             "and text with a tab between them in a tab-separated file; label,text in a "
+             "comma-separated one)")
 
 
 def _looks_like_data(names: list[str]) -> str:

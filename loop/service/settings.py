@@ -172,12 +172,14 @@ def _convert(name: str, value: Any, kind: type) -> Any:
         if kind is float:
             out = float(value)
             if not math.isfinite(out):  # "nan" and "inf" parse, and broke every lease
-                raise ValueError(value)
+                raise ValueError(f"LOOP_{name} must be a finite number, got {value!r}")
             return out
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith("LOOP_"):
+            raise
         raise ValueError(f"LOOP_{name} must be {kind.__name__}, got {value!r}") from None
 
 

@@ -281,8 +281,10 @@ def test_a_raw_tab_separated_file_without_an_extension_is_read(client, project, 
     assert r.status_code == 400 and "no text field 'CONTENT'" in r.json["error"], r.json
     long = b"ham\tGo until jurong point, crazy.. Available only in bugis n great world\n"
     r = send(long + body, "SMSSpamCollection", text_field="CONTENT")
-    assert r.json["error"].endswith("add a line of column names at the top (e.g. "
-                                    "label,text)"), r.json
+    assert r.json["error"].endswith("add a line of column names at the top, separated as "
+                                    "the rows are (label and text with a tab between them "
+                                    "in a tab-separated file; label,text in a "
+                                    "comma-separated one)"), r.json
     r = send(b"CLASS\tCONTENT\n" + body, "SMSSpamCollection", gold_field="CLASS")
     assert r.status_code == 201, r.json
     texts = sorted(i["text"] for i in store.items(project))
