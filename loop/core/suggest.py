@@ -41,11 +41,17 @@ from sklearn.feature_extraction.text import CountVectorizer
 from loop.core.rules import Rule, safe_name
 from loop.core.text import readable, word_token_pattern
 
-#: English words too common to make a rule of on their own.
+#: English function words, too common to make a rule of on their own (a phrase with
+#: another word may use them). Not a general stop list such as scikit-learn's: that one
+#: holds "call", "now", "please" and "get", words SMS and comment spam is made of.
 STOP = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been "
     "it its this that these those i you he she we they me my your our their them his her "
-    "not no so do does did have has had will would can could should just very all any".split())
+    "not no so do does did have has had will would can could should just very all any "
+    # function words a new user saw suggested on SMS ("how", "what", "when", "there",
+    # "then", "up" -> ham: as precise as guessing the commonest class, near enough)
+    "how what when where why who whom which whose there then than here up down out off "
+    "over under again also too only about into onto am im ll ve re s t d m".split())
 
 
 #: Default share of a candidate's unlabeled items that must lack a vote for its label
