@@ -41,8 +41,9 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """One row per item: id, text, p_<label> per class, label, gold, source,
     annotator, held_out, and (JSON lines only) the item's other uploaded ``fields``.
 
-    ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label),
-    ``label_model`` (an LF voted), ``end_model`` (no LF voted). ``annotator``: who
+    ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label), ``copy``
+    (the same text as answered items, which agree: their answer), ``label_model``
+    (an LF voted), ``end_model`` (no LF voted). ``annotator``: who
     gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
     of every fit to score the models (the dashboard's held-out score). With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
@@ -62,12 +63,23 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     covered: np.ndarray | None = None
     if L is not None and L.shape[0] == len(ids):
         covered = np.asarray((L >= 0).any(axis=1))
+    # an exact copy of an answered text is never asked about (the sampler skips it):
+    # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
+    # answered ham was exported as spam from the label model in its copies)
+    by_text: dict[str, int | None] = {}
+    for iid, ans in gold.items():
+        t, c = items.get(iid, {}).get("text"), ans["label"]
+        if t is not None:
+            by_text[t] = c if by_text.get(t, c) == c else None
     out = []
     for r, iid in enumerate(ids):
         g = gold.get(iid)
         known = g["label"] if g is not None else uploaded.get(iid)  # answers win
+        copied = by_text.get(items.get(iid, {}).get("text") or "") if known is None else None
         if known is not None:
             p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
+        elif copied is not None and iid not in held_out:
+            p, source = np.eye(k)[copied], "copy"
         elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
             p, source = lm[r], "label_model"
         elif em is not None and len(em) > r:

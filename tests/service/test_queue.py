@@ -380,3 +380,36 @@ def test_exploration_picks_are_marked_and_only_their_answers_are_random_gold(
     random_rows = {ids[r] for r in seen["random_gold"].nonzero()[0]}
     assert {explored, picked} <= gold_rows
     assert explored in random_rows and picked not in random_rows
+
+
+def test_copies_of_an_answered_text_are_exported_with_its_answer(client, store, project):
+    """Re-trial: the loop never asks about a copy of an answered text, and the export
+    gave two copies of a message answered ham the label model's spam."""
+    from svc_helpers import apply_lfs_in_process
+
+    from loop.service import models
+
+    body = ("CONTENT\n" + "check out my channel\n" * 3 + "subscribe to me\n" * 2
+            + "".join(f"comment number {i}\n" for i in range(20))).encode()
+    r = client.post(f"/api/projects/{project}/items", data=body,
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 10)
+    ids = store.item_ids(project)
+
+    def answer(n, who, label):  # that item, whatever the sampler would ask about
+        assert store.replace_queue(project, [(ids[n], 1.0, "test")], 10**6 + n)
+        x = store.lease_next(project, who, ttl=60)
+        assert x[0] == ids[n]
+        queue.answer(store, project, who, ids[n], label, x[1])
+
+    answer(0, "f", "ham")  # "check out my channel"
+    answer(3, "f", "ham")  # copies answered differently: no answer is theirs
+    answer(4, "g", "spam")
+    rows = {r["id"]: r for r in (json.loads(s) for s in client.get(
+        f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines())}
+    assert [(rows[i]["source"], rows[i]["label"], rows[i]["gold"]) for i in ids[:3]] == [
+        ("gold", "ham", "ham"), ("copy", "ham", None), ("copy", "ham", None)]
+    assert {rows[i]["source"] for i in ids[3:5]} == {"gold"}
+    assert rows[ids[5]]["source"] in ("label_model", "end_model")
