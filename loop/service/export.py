@@ -67,8 +67,8 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
     by_text: dict[str, int | None] = {}
-    for iid, ans in gold.items():
-        t, c = items.get(iid, {}).get("text"), ans["label"]
+    for iid, one in gold.items():
+        t, c = items.get(iid, {}).get("text"), one["label"]
         if t is not None:
             by_text[t] = c if by_text.get(t, c) == c else None
     out = []
