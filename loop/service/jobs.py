@@ -86,27 +86,34 @@ def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
     started (the same ``recalibrate_size`` or not) is returned instead of a second
     one. A run reads the LFs when it starts, so it will apply every rule saved
     before that; ten rules saved in a second make one run, not ten."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
     key = _pending_apply_key(pid, recalibrate_size is not None)
     if recalibrate_size is not None:  # a recalibration waits on it: /metrics' loop says
         store.mark_recal_requested(pid, time.time())  # so, and when it is overdue
-    jid = store.r.get(key)
-    if jid:
-        try:
-            job = Job.fetch(jid.decode() if isinstance(jid, bytes) else str(jid),
-                            connection=queue.connection)
-            if job.get_status(refresh=True) == "queued":
-                return job
-        except NoSuchJobError:
-            pass
+    job = waiting_job(queue.connection, store.r.get(key))
+    if job is not None:
+        return job
     job = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
                        recalibrate_size,
                        meta={"type": "apply_lfs", "project": pid,
                              "progress": {"done": 0, "total": store.n_items(pid)}})
     store.r.set(key, job.id, ex=86400)
     return job
+
+
+def waiting_job(connection: Any, job_id: str | bytes | None) -> Job | None:
+    """Job ``job_id`` if it waits in its queue for a worker (queued, not yet started);
+    else None (started, ended, gone, or no id)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    if not job_id:
+        return None
+    try:
+        job = Job.fetch(job_id.decode() if isinstance(job_id, bytes) else str(job_id),
+                        connection=connection)
+    except NoSuchJobError:
+        return None
+    return job if job.get_status(refresh=False) == "queued" else None
 
 
 def claim_apply(store: RedisStore, pid: str, recalibrate: bool, job_id: str) -> None:

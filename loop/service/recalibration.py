@@ -186,17 +186,11 @@ class Recalibrator:
 
     def _waiting_auto(self, pid: str) -> str | None:
         """The last automatic recalibration, if it is queued and not yet started."""
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
+        from loop.service.jobs import waiting_job
 
         jid = self.store.get_value(pid, "recal_auto_job")
-        if not isinstance(jid, str):
-            return None
-        try:
-            status = Job.fetch(jid, connection=self.store.r).get_status(refresh=False)
-        except NoSuchJobError:
-            return None
-        return jid if str(getattr(status, "value", status)) == "queued" else None
+        job = waiting_job(self.store.r, jid) if isinstance(jid, str) else None
+        return None if job is None else str(job.id)
 
     def _schedule_when_due(self, pid: str, delay: float, renote: bool = False) -> str | None:
         """One automatic recalibration ``delay`` seconds from now, when the time rule
