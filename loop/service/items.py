@@ -137,15 +137,14 @@ def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]
     if seen is None:
         return
     at = datetime.fromtimestamp(seen["at"], tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    which = f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to {seen['last_id']})"
     if ids_stored:  # new-user trial: the same file with its ids was a 400 about ids
         raise DuplicateUpload(
-            f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
-            f"{seen['last_id']}), and ids of this file are in the project already: "
-            "uploads only add items, they never change stored ones, so there is nothing "
-            "to import. A file of other items imports as usual.", ids_stored=True)
+            f"{which}, and ids of this file are in the project already: uploads only add "
+            "items, they never change stored ones, so there is nothing to import. A file "
+            "of other items imports as usual.", ids_stored=True)
     raise DuplicateUpload(
-        f"these {len(items):,} {what} ({at}, as ids {seen['first_id']} to "
-        f"{seen['last_id']}); importing them again would add each one a second time "
+        f"{which}; importing them again would add each one a second time "
         "under a new id. To add them anyway, upload with allow_duplicate=1 (on the Data "
         "page: Import them again anyway). Uploads only add items, they never change "
         "stored ones: with an id column (id_field) a row whose id is stored already is "
