@@ -65,19 +65,20 @@ class QueueMixin(StoreBase):
 
         ``shown``: item ids the caller already has on screen (never returned).
         Returns ``{item_id, lease_id, expires_at, item, row, reason, L_row, proba,
-        L_version, queue_size, remaining}`` or None when nothing is left for them.
+        L_version, queue_size, remaining, answered}`` (``answered``: someone has
+        answered the item) or None when nothing is left for them.
         """
         k = self._k
         keys = [k(pid, "queue"), k(pid, "leasez"), k(pid, "leaseh"), k(pid, "done"),
                 k(pid, "skips", annotator), k(pid, "items"), k(pid, "row"), k(pid, "reason"),
                 k(pid, "L", "meta"), k(pid, "proba", "end_model"),
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
-                k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit")]
+                k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers")]
         out = self.scripts.lease(keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
                                         n_classes, json.dumps(list(shown or []))])
         if not out:
             return None
-        iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool = out
+        iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool, answered = out
         size = 8 * n_classes
         return {
             "item_id": iid.decode(), "lease_id": lid.decode(), "expires_at": float(exp),
@@ -88,7 +89,7 @@ class QueueMixin(StoreBase):
             "proba": {"end_model": np.frombuffer(em, np.float64) if len(em) == size else None,
                       "label_model": np.frombuffer(lm, np.float64) if len(lm) == size else None},
             "L_version": version.decode() or None,
-            "queue_size": int(qsize), "remaining": int(pool),
+            "queue_size": int(qsize), "remaining": int(pool), "answered": bool(answered),
         }
 
     def store_answer(

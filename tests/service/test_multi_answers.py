@@ -86,6 +86,24 @@ def test_item_returns_until_k_different_annotators_answered(store, k2):
     assert (g["label"], g["annotator"], g["n_answers"]) == (1, "a", 2)  # tie: earliest
 
 
+def test_the_next_annotator_does_not_see_the_first_answer_as_the_models_guess(store, k2):
+    """The models are refitted on the first answer: their guess for the item would
+    tell the second annotator what the first one said."""
+    first, _ = services.lease_item(store, k2, "a", 60)
+    item = first["item"]
+    assert item["guess"] is not None and item["guess_hidden"] is False
+    services.answer(store, k2, "a", item["id"], "spam", first["lease"]["id"])
+    store.r.delete(store._k(k2, "leasez"), store._k(k2, "leaseh"), store._k(k2, "mine", "a"))
+    models.refill(store, k2, 30)
+    second, _ = services.lease_item(store, k2, "b", 60)
+    assert second["item"]["id"] == item["id"]  # still the top item
+    assert second["item"]["guess"] is None and second["item"]["guess_hidden"] is True
+    assert second["item"]["votes"] == item["votes"]  # the LFs' votes are no answer
+    # an item nobody has answered keeps its guess
+    third, _ = services.lease_item(store, k2, "b", 60, shown=[item["id"]])
+    assert third["item"]["guess"] is not None and third["item"]["guess_hidden"] is False
+
+
 def test_refill_keeps_items_that_need_more_answers(store, k2):
     iid, lid, _ = store.lease_next(k2, "a", 60)
     services.answer(store, k2, "a", iid, "ham", lid)

@@ -1,7 +1,7 @@
 -- Shared by lease.lua (prepended by loop/storage/scripts.py): what a /next
 -- response needs about an item, read in the same atomic call.
 -- KEYS used: items(6) row(7) reason(8) L:meta(9) proba:end_model(10)
---            proba:label_model(11) pool(14) queue(1)
+--            proba:label_model(11) pool(14) queue(1) answers(16)
 local function payload(id, lease_id, exp)
   local item = redis.call('HGET', KEYS[6], id) or ''
   local row = redis.call('HGET', KEYS[7], id)
@@ -24,5 +24,6 @@ local function payload(id, lease_id, exp)
     end
   end
   return {id, lease_id, tostring(exp), item, row or '', reason, lrow, em, lm, version,
-          redis.call('ZCARD', KEYS[1]), redis.call('SCARD', KEYS[14])}
+          redis.call('ZCARD', KEYS[1]), redis.call('SCARD', KEYS[14]),
+          redis.call('HEXISTS', KEYS[16], id)}
 end

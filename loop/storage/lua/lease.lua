@@ -1,7 +1,7 @@
 -- Lease the next item to an annotator (any answers_per_item k >= 1).
 -- KEYS: 1 queue, 2 leasez, 3 leaseh, 4 done, 5 skips:<a>, 6 items, 7 row, 8 reason,
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
---       13 mine:<a>, 14 pool, 15 audit
+--       13 mine:<a>, 14 pool, 15 audit, 16 answers
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
 --       ids the caller already shows (never returned)
 -- Order: (1) expired leases go back to the queue; (2) a lease this annotator

@@ -133,7 +133,8 @@
 
     const g = item.guess || {};
     const conf = Number(g.confidence);
-    Loop.setText("guess-label", g.label === undefined ? "no guess yet" : labelName(g.label));
+    Loop.setText("guess-label", item.guess_hidden ? "hidden: others have answered this item" :
+      g.label === undefined ? "no guess yet" : labelName(g.label));
     const src = g.source ? " · " + String(g.source).replace("_", " ") : "";
     Loop.setText("guess-conf", Number.isFinite(conf) ? Loop.pct(conf) + " confident" + src : "");
     $("guess-bar").style.width = Number.isFinite(conf) ? Math.round(100 * conf) + "%" : "0";
