@@ -48,8 +48,8 @@ class TooLarge(LoopError):
         what = "the file" if upload else "the request body"
         advice = ("split it into smaller files" if upload else "an API request other than "
                   "an upload is a few kilobytes at most: check what the client sends")
-        super().__init__(f"{what} is over the limit of {limit:,} bytes "
-                         f"(LOOP_MAX_UPLOAD_BYTES); {advice}")
+        setting = " (LOOP_MAX_UPLOAD_BYTES)" if upload else ""
+        super().__init__(f"{what} is over the limit of {limit:,} bytes{setting}; {advice}")
 
 
 class UnknownLabel(BadRequest):

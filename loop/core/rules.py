@@ -118,12 +118,22 @@ class Rule:
             if not isinstance(v, bool):  # "false" would be truthy
                 raise ValueError(f"{flag} must be true or false, got {json.dumps(v, default=repr)}")
         kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
+        other = {"keywords": ("pattern", "field", "value"), "regex": ("keywords", "field", "value"),
+                 "field": ("keywords", "pattern")}[kind]
+        stray = [f for f in other if d.get(f) not in (None, "", [])]
+        if stray:  # a pattern sent with a keywords rule was dropped without a word
+            raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "
+                             "rule's kind or leave those out")
         if kind == "keywords":
             words = d.get("keywords")
             if isinstance(words, str):
                 words = [w for w in words.split(",")]
             if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
                 raise ValueError("keywords must be a list of words or phrases")
+            odd = next((c for c in map(hidden_char, words) if c), None)
+            if odd:  # a NUL or an escape sequence is no word anyone sees or types
+                raise ValueError(f"keywords hold the control or invisible character {odd}; "
+                                 "write them without")
             words = [" ".join(w.split()) for w in words if w.strip()]
             if not words or sum(map(len, words)) > MAX_PATTERN:
                 raise ValueError(f"keywords: give 1 or more words or phrases (at most "

@@ -142,11 +142,13 @@ def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
             or len(name) > 100:
         raise BadRequest("name must be a non-empty string (at most 100 characters) "
                          "other than 'admin'")
-    if "/" in name or "\\" in name or not name.strip(".").strip() or hidden_char(name):
+    if (any(c in name for c in "/\\;:") or not name.strip(".").strip()
+            or hidden_char(name)):
         # the name is a URL path segment (DELETE .../annotators/<name>): a '/' in it
-        # made the annotator impossible to revoke
-        raise BadRequest(f"annotator name may not hold '/', '\\', control or invisible "
-                         f"characters, or be only dots; got {name!r}")
+        # made the annotator impossible to revoke; and the CSV export lists answers
+        # as "name: label; name: label" (a name "x: spam; y" read as two annotators)
+        raise BadRequest(f"annotator name may not hold '/', '\\', ';', ':', control or "
+                         f"invisible characters, or be only dots; got {name!r}")
     store.get_project(pid)
     token = store.add_annotator(pid, name.strip())
     return {"name": name.strip(), "token": token}

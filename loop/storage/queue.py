@@ -36,8 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict
+from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, Unauthorized
 from loop.storage.base import StoreBase
+
+#: What a revoked annotator's lease or answer is told (the token may still be
+#: cached for a moment in this process; the queue's scripts check the record).
+REVOKED = "this token was revoked; ask the project's admin for a new one"
 
 
 def _today() -> str:
@@ -73,9 +77,12 @@ class QueueMixin(StoreBase):
                 k(pid, "skips", annotator), k(pid, "items"), k(pid, "row"), k(pid, "reason"),
                 k(pid, "L", "meta"), k(pid, "proba", "end_model"),
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
-                k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers")]
+                k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
+                k(pid, "annotators")]
         out = self.scripts.lease(keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
                                         n_classes, json.dumps(list(shown or []))])
+        if out == b"revoked":
+            raise Unauthorized(REVOKED)
         if not out:
             return None
         iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool, answered = out
@@ -99,7 +106,8 @@ class QueueMixin(StoreBase):
 
         Raises :class:`ItemNotFound` for an unknown item, :class:`LeaseConflict`
         when the lease is not (or no longer) this annotator's and
-        :class:`AlreadyAnswered` when this lease's answer had another label. A lease past its
+        :class:`AlreadyAnswered` when this lease's answer had another label, and
+        :class:`Unauthorized` once the annotator is revoked. A lease past its
         expiry is still accepted until the item is leased to someone else.
         """
         k = self._k
@@ -110,9 +118,11 @@ class QueueMixin(StoreBase):
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "row"),
                 k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
                 k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
-                k(pid, "version")]
+                k(pid, "version"), k(pid, "annotators")]
         status, extra = (x.decode() for x in self.scripts.answer(
             keys, [item_id, lease_id, rec, annotator, self.answers_per_item(pid)]))
+        if status == "revoked":
+            raise Unauthorized(REVOKED)
         if status == "notfound":
             raise ItemNotFound(f"no item {item_id!r}")
         if status == "conflict":

@@ -14,8 +14,8 @@ from typing import Any
 
 #: script -> the shared files it needs, in order.
 SCRIPTS: dict[str, tuple[str, ...]] = {
-    "lease": ("_payload",),
-    "answer": ("_majority",),
+    "lease": ("_payload", "_revoked"),
+    "answer": ("_majority", "_revoked"),
     "undo": ("_majority",),
     "relabel": ("_majority",),
     "skip": (),

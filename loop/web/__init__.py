@@ -17,6 +17,8 @@ from loop.service.settings import Settings
 MAX_ERROR_CHARS = 2000
 #: The endpoints that take files (their 413 says to split the file).
 UPLOAD_PATHS = ("/items", "/items/preview")
+#: Largest body of any other request (a rule, guidelines, an answer: a few kB).
+MAX_API_BODY = 1 << 20
 
 log = logging.getLogger("loop.web")
 
@@ -84,11 +86,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 body["summary"] = str(summary)
         return jsonify(body), exc.status
 
+    @app.before_request
+    def body_limit() -> None:
+        # operator's trial: any annotator token could send 50 MB to /queue/answer
+        if not request.path.endswith(UPLOAD_PATHS):
+            request.max_content_length = _api_body_limit()
+
+    def _api_body_limit() -> int:
+        return min(MAX_API_BODY, app.config.get("MAX_CONTENT_LENGTH") or MAX_API_BODY)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if exc.code == 413:
-            too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes,
-                           upload=request.path.endswith(UPLOAD_PATHS))
+            upload = request.path.endswith(UPLOAD_PATHS)
+            too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes
+                           if upload else _api_body_limit(), upload=upload)
             return jsonify({"error": str(too)}), too.status
         resp = jsonify({"error": exc.description or exc.name})
         for key, value in exc.get_headers():  # e.g. a 405's Allow

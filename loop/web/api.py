@@ -66,12 +66,12 @@ def _json_object() -> dict[str, Any]:
                              "'Content-Type: application/json'")
         try:  # say where: Flask's silent parse dropped the reason
             json.loads(request.get_data())
-            reason = ""
         except (ValueError, RecursionError) as exc:
             reason = f": {exc}"
             if "integer string conversion" in reason:  # not sys.set_int_max_str_digits()
                 reason = ": a number in it has more than 4300 digits"
-        raise BadRequest(f"body is not valid JSON{reason}")
+            raise BadRequest(f"body is not valid JSON{reason}") from None
+        raise BadRequest("body must be a JSON object, got null")  # valid JSON, no object
     if data is None:
         data = {}
     if not isinstance(data, dict):

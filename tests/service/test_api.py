@@ -315,6 +315,13 @@ def test_upload_size_limit(app, client, project):
                     json={"type": "export", "pad": "x" * 3000})
     assert r.status_code == 413 and "request body is over the limit" in r.json["error"]
     assert "files" not in r.json["error"]
+    # ... and whatever the upload limit, at most 1 MB (operator's trial: any
+    # annotator could send 20 MB to /queue/answer, and it was read in full)
+    app.config["MAX_CONTENT_LENGTH"] = 100 << 20
+    r = client.post(f"/api/projects/{project}/queue/answer", headers=auth(),
+                    json={"item_id": "x" * (2 << 20), "lease_id": "l", "label": 0})
+    assert r.status_code == 413, r.json
+    assert "limit of 1,048,576 bytes; an API request other than an upload" in r.json["error"]
 
 
 def test_unknown_job_type_and_job(client, project):
@@ -421,6 +428,14 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", f"/api/projects/{project}/rules/suggestions/reject", {"key": "nope"}, 400),
         ("post", f"/api/projects/{project}/rules/suggestions/reject",
          {"key": "keywords:free:7"}, 400),  # no label 7
+        # multi-annotator trial: a name the CSV export would read as two annotators;
+        # a keyword of a NUL; a pattern sent with a keywords rule, dropped unsaid
+        ("post", f"/api/projects/{project}/annotators", {"name": "x: spam; y"}, 400),
+        ("post", f"/api/projects/{project}/rules", {"name": "r", "label": 1, "kind": "keywords",
+                                                    "keywords": ["\x00"]}, 400),
+        ("post", f"/api/projects/{project}/rules", {"name": "r", "label": 1, "kind": "keywords",
+                                                    "keywords": ["free"], "pattern": "win"},
+         400),
     ]
     for lf_module in (".", "../x", "a..b", "x/y", 5, "no_such_module_here"):  # ""/None: rules only
         cases.append(("post", "/api/projects", {"name": "x", "labels": ["a", "b"],
@@ -435,6 +450,9 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
     r = client.post("/api/projects", headers={**auth(), "Content-Type": "application/json"},
                     data=b"[" * 100_000 + b"]" * 100_000)
     assert r.status_code == 400 and r.json["error"]
+    r = client.post("/api/projects", headers={**auth(), "Content-Type": "application/json"},
+                    data=b"null")
+    assert r.status_code == 400 and r.json["error"] == "body must be a JSON object, got null"
     assert sorted(rconn.keys("*")) == before
 
 

@@ -116,6 +116,23 @@ def test_tokens_are_stored_hashed_and_revocable(store, client, ready):
     assert client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok3)).status_code == 200
 
 
+def test_a_revoked_token_still_cached_takes_no_item_and_stores_no_answer(store, client, ready):
+    """Operator's trial: in the moment a revoked token is still cached, it took an
+    item that stayed leased to nobody working, and stored answers."""
+    tok = annotator_token(client, ready, "x")
+    held = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok)).json
+    assert client.delete(f"/api/projects/{ready}/annotators/x", headers=auth()).status_code == 200
+    assert client.application.extensions["loop"]["store"].annotator_for_token(tok) is not None
+    before = store.gold(ready)
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok), json={
+        "item_id": held["item"]["id"], "lease_id": held["lease"]["id"], "label": 1})
+    assert r.status_code == 401 and "revoked" in r.json["error"], r.json
+    r = client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok))
+    assert r.status_code == 401 and "revoked" in r.json["error"], r.json
+    assert store.gold(ready) == before and store.lease_of(ready, held["item"]["id"]) is None
+    assert not store.r.zcard(store._k(ready, "mine", "x"))
+
+
 def test_admin_answers_are_listed_with_the_annotators(client, ready):
     from svc_helpers import ADMIN
 

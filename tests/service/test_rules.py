@@ -27,13 +27,15 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=new)
     assert r.status_code == 201, r.json
     assert r.json["job_id"] is None  # no items yet: nothing to apply
-    for bad, why in [({**new, "name": "x2", "kind": "regex", "pattern": "(unclosed"},
-                      "does not compile"),
+    for bad, why in [({**new, "name": "x2", "kind": "regex", "keywords": [],
+                       "pattern": "(unclosed"}, "does not compile"),
                      ({**new, "name": "x3", "label": 5}, "class index"),
                      ({**new, "name": "x5", "label": "eggs"}, 'labels are ["ham", "spam"]'),
                      ({**new, "name": "link"}, "taken by an LF of the module"),
                      ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
-                       "value": "abc"}, "needs a number"),
+                       "value": "abc", "keywords": None}, "needs a number"),
+                     ({**new, "name": "x8", "kind": "regex", "pattern": "sub"},
+                      "a regex rule takes no keywords"),
                      ({**new, "name": "x6", "wholeword": False}, "unknown key 'wholeword'"),
                      ({**new, "name": "x7", "enabled": "false"}, "enabled must be true or false"),
                      ([1, 2], "must be a JSON object")]:
@@ -155,7 +157,7 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
     r2 = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=unnamed)
     assert r2.status_code == 200 and r2.json["matched"] == p["matched"]
     bad = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
-                      json={**rule, "kind": "regex", "pattern": "a{1001}"})
+                      json={**rule, "kind": "regex", "keywords": [], "pattern": "a{1001}"})
     assert bad.status_code == 400
 
 
@@ -435,7 +437,7 @@ def test_a_project_of_rules_only(client, store, rconn):
         r = getattr(client, method)(f"/api/projects/{pid}/rules/says_subscribe",
                                     headers=auth(), json=body)
         assert r.status_code == 409 and "only enabled LF" in r.json["error"], r.json
-    more = {**rule, "name": "has_link", "kind": "regex", "pattern": "https?://"}
+    more = {**rule, "name": "has_link", "kind": "regex", "keywords": [], "pattern": "https?://"}
     assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=more).status_code == 201
     r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
                    json={"enabled": False})

@@ -1,7 +1,7 @@
 -- Lease the next item to an annotator (any answers_per_item k >= 1).
 -- KEYS: 1 queue, 2 leasez, 3 leaseh, 4 done, 5 skips:<a>, 6 items, 7 row, 8 reason,
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
---       13 mine:<a>, 14 pool, 15 audit, 16 answers
+--       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 annotators
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
 --       ids the caller already shows (never returned)
 -- Order: (1) expired leases go back to the queue; (2) a lease this annotator
@@ -11,6 +11,7 @@
 -- (5) only then items this annotator skipped. Items answered k times, answered
 -- or skipped by this annotator, or leased to anyone are passed over.
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
+if revoked(KEYS[17], me) then return 'revoked' end
 local shown = {}
 for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
 
