@@ -146,10 +146,13 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
         fmt = "json"
     if fmt == "json":
         start = text.lstrip()[:1]
-        if start != "[":
-            fmt = "jsonl"  # JSON lines named .json
-        else:
-            return _json_array(text)
+        if start == "[":
+            rows, lines = _json_array(text)
+            return [_flat(r) for r in rows], lines
+        keyed = _keyed_rows(text) if start == "{" else None
+        if keyed is not None:
+            return keyed, [None] * len(keyed)
+        fmt = "jsonl"  # JSON lines named .json
     if fmt == "csv":
         # a field as long as the upload may be (the csv module's default, 131,072
         # characters, refused a long text that JSON lines took)
@@ -167,6 +170,10 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
                 raise quoted from None
         if not names:
             raise BadUpload("CSV has no header row")
+        if not rows:  # new-user trial: the page said "0 rows, columns ."
+            shown = ", ".join(repr(c) for c in names[:6]) + (", ..." if len(names) > 6 else "")
+            raise BadUpload(f"the file has its header line ({shown}) and no rows below it: "
+                            "nothing to import")
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:  # csv.DictReader keeps the last of them, silently
             raise BadUpload(f"CSV header names {', '.join(map(repr, twice))} more than once; "
@@ -201,9 +208,54 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
         if bad is not None:
             raise BadUpload(f"JSONL line {n}: {bad} is half of a UTF-16 surrogate pair, not "
                             "a character; write the whole pair or the character itself")
-        rows.append(obj)
+        rows.append(_flat(obj))
         lines.append(n)
     return rows, lines
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its nested objects spread into dotted columns (WRENCH's
+    ``{"data": {"text": ...}}`` -> ``data.text``), as pandas' ``json_normalize``
+    names them; lists stay values. A name the row already has is not overwritten.
+
+    >>> _flat({"label": 1, "data": {"text": "hi", "meta": {"n": 2}}, "votes": [0, -1]})
+    {'label': 1, 'data.text': 'hi', 'data.meta.n': 2, 'votes': [0, -1]}
+    """
+    if not any(isinstance(v, dict) for v in row.values()):
+        return row
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, dict) and v:
+            for kk, vv in _flat(v).items():
+                out.setdefault(f"{k}.{kk}", vv)
+        else:
+            out.setdefault(k, v)
+    return out
+
+
+def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
+    """The rows of one JSON object of objects keyed by id (WRENCH's ``train.json``:
+    ``{"0": {"label": 1, "data": {"text": ...}}, ...}``), each with its key as
+    ``id`` (``_key`` if the row has an ``id``); None when the text is not such an
+    object (then it is read as JSON lines). On one line it must hold several rows
+    with the same fields; else it is one row of JSON lines."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
+                                                       for v in obj.values()):
+        return None
+    if len(text.strip().splitlines()) == 1 and (
+            len(obj) < 2 or len({frozenset(v) for v in obj.values()}) > 1):
+        return None  # one line: a row whose fields are objects ({"data": {...}}), unless
+        # it holds several rows alike
+    if "\\ud" in text.lower():
+        bad = lone_surrogate(obj)
+        if bad is not None:
+            raise BadUpload(f"{bad} is half of a UTF-16 surrogate pair, not a character; "
+                            "write the whole pair or the character itself")
+    return [_flat({("_key" if "id" in row else "id"): key, **row}) for key, row in obj.items()]
 
 
 #: Control characters: a text of nothing else (a NUL) is empty to a reader.

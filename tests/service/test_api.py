@@ -93,6 +93,46 @@ def test_upload_csv_and_jsonl(client, project):
     assert m["n_items"] == 352
 
 
+def test_a_wrench_file_uploads_as_it_is(client, project, store):
+    """New-user trial: WRENCH's ``train.json`` (one object of rows keyed by id, the
+    text nested in ``data``) was "JSONL line 1: invalid JSON"; as an array, its
+    ``data`` column was ``[object Object]`` and could not be the text."""
+    rows = {"17": {"label": 1, "data": {"text": "check out my channel", "meta": {"n": 2}},
+                   "weak_labels": [1, -1]},
+            "4": {"label": 0, "data": {"text": "great song"}, "weak_labels": [-1, 0]}}
+    body = json.dumps(rows, indent=4).encode()  # pretty-printed, over many lines
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="application/json", data=body)
+    assert r.status_code == 200, r.json
+    assert r.json["columns"] == ["id", "label", "data.text", "data.meta.n", "weak_labels"]
+    assert r.json["rows"][0]["data.text"] == "check out my channel"
+    r = _upload(client, project, body, "application/json", id_field="id",
+                text_field="data.text", gold_field="label")
+    assert r.status_code == 201 and r.json["n_items"] == 2 and r.json["n_gold"] == 2, r.json
+    got = {i["id"]: i for i in store.items(project)}
+    assert got["17"]["text"] == "check out my channel"
+    assert got["17"]["fields"] == {"data.meta.n": 2, "weak_labels": [1, -1]}
+    # the same rows as an array, and as JSON lines: the nested text is a column too
+    arr = json.dumps([{"k": "a", **rows["17"]}]).encode()
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="application/json", data=arr)
+    assert r.json["columns"] == ["k", "label", "data.text", "data.meta.n", "weak_labels"]
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="application/x-ndjson", data=arr[1:-1] + b"\n")
+    assert r.json["columns"] == ["k", "label", "data.text", "data.meta.n", "weak_labels"]
+    # one object per line whose values are not all rows stays JSON lines
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="application/json", data=b'{"text": "a", "x": {"y": 1}}\n')
+    assert r.json["columns"] == ["text", "x.y"] and r.json["n_rows"] == 1, r.json
+    for one_line in (b'{"data": {"text": "a"}, "meta": {"n": 1}}', b'{"data": {"text": "a"}}'):
+        r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                        content_type="application/json", data=one_line)
+        assert r.json["n_rows"] == 1 and "data.text" in r.json["columns"], r.json
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="application/json", data=json.dumps(rows).encode())
+    assert r.json["n_rows"] == 2 and r.json["columns"][:3] == ["id", "label", "data.text"]
+
+
 def test_multipart_upload(client, project):
     import io
 
@@ -157,6 +197,12 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
         assert r.json["error"], data
         if data in (b"CONTENT,x\nhi,1\n  ,2\n", b'{"CONTENT": ""}\n'):
             assert "is empty; fill it or leave the row out" in r.json["error"]
+    # new-user trial: a header and no rows previewed as "0 rows, columns ."
+    r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),
+                    content_type="text/csv", data=b"CONTENT,x\n")
+    assert r.status_code == 400 and r.json["error"] == (
+        "the file has its header line ('CONTENT', 'x') and no rows below it: nothing to "
+        "import"), r.json
     # a problem says which item and where the file shows it: the header is line 1, a
     # quoted text may span lines, blank JSON lines are skipped
     for data, ctype, where in [

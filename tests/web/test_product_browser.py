@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
 import subprocess
@@ -553,6 +554,16 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.wait_for_selector("#mapping", state="visible")
     assert page.locator("#col-text").input_value() == "opinion"
     assert page.locator("#col-id").input_value() == "review_id"
+    # a WRENCH file as it is: its nested text is picked, never the list of votes
+    wrench = json.dumps({"3": {"label": 0, "weak_labels": [0, -1, -1, -1, -1, -1, -1],
+                               "data": {"text": "Loved every song on it"}},
+                         "8": {"label": 1, "weak_labels": [-1, 1, 1, 1, 1, 1, 1],
+                               "data": {"text": "thin sound"}}}, indent=2).encode()
+    page.set_input_files("#file", files=[{"name": "train.json", "mimeType": "application/json",
+                                          "buffer": wrench}])
+    page.wait_for_function("document.getElementById('col-text').value === 'data.text'")
+    assert page.locator("#col-id").input_value() == "id"
+    assert page.locator("#col-gold").input_value() == "label"
     page.goto(f"{live.url}/p/{pid}/dashboard")
     _write_keyword_rule(page, "says_love", "0", "love, song")
     page.click("#rule-save")

@@ -18,8 +18,10 @@
     for (const c of cols) sel.appendChild(Loop.el("option", { value: c, text: c, selected: c === pick }));
   }
 
+  /* A column by a usual name; a nested one counts by its last part ("data.text"). */
   function guess(cols, names) {
-    return cols.find(function (c) { return names.indexOf(c.toLowerCase()) !== -1; });
+    return cols.find(function (c) { return names.indexOf(c.toLowerCase()) !== -1; })
+      || cols.find(function (c) { return names.indexOf(c.toLowerCase().split(".").pop()) !== -1; });
   }
 
   /* The id column: a usual name, else one named like "review_id" / "ReviewId". */
@@ -40,6 +42,7 @@
       if (c === idCol) continue;
       let len = 0;
       for (const row of rows) {
+        if (row[c] !== null && typeof row[c] === "object") continue;  // a list is no text
         const v = row[c] === null || row[c] === undefined ? "" : String(row[c]);
         if (!/^\s*-?[\d.,]*\s*$/.test(v)) len += v.length;  // numbers are no text
       }
