@@ -25,6 +25,8 @@ JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-li
 class ParsedUpload:
     items: list[dict[str, Any]]
     gold: dict[str, int] = field(default_factory=dict)
+    #: How many gold labels were given as a class index (a number), not a name.
+    by_index: int = 0
 
 
 def lone_surrogate(obj: Any) -> str | None:
@@ -335,6 +337,7 @@ def parse_items(
                             " are two columns")
     index = {name: i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
+    by_index = 0
     problems: list[str] = []
     n_problems = 0
 
@@ -391,6 +394,7 @@ def parse_items(
                 gold[iid] = index[gs]
             elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
                 gold[iid] = int(gs)
+                by_index += 1
             else:
                 at = f" (id {iid!r})" if id_field is not None else ""
                 like = [x for x in labels if x.casefold() == gs.casefold()]
@@ -400,7 +404,7 @@ def parse_items(
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"
         raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
-    return ParsedUpload(items, gold)
+    return ParsedUpload(items, gold, by_index)
 
 
 def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from loop.errors import BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
@@ -60,8 +62,15 @@ def import_items(
                                      "texts:" + texts_digest(parsed.items), ids_stored=True)
             raise
     eval_ids = held_out(parsed.items, parsed.gold, eval_fraction, f"{pid}:{start}")
+    labels = project["labels"]
+    counts = np.bincount(np.fromiter(parsed.gold.values(), dtype=np.int64,
+                                     count=len(parsed.gold)), minlength=len(labels))
     out = {"n_items": len(parsed.items), "n_gold": len(parsed.gold), "n_eval": len(eval_ids),
-           "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run}
+           "n_fit_gold": len(parsed.gold) - len(eval_ids), "dry_run": dry_run,
+           # new-user trial: a gold column of numbers is read as class indices from 0
+           # while the labeling keys count from 1; say which class each number became
+           "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
+           "gold_by_index": parsed.by_index}
     uploads: list[tuple[str, dict[str, Any]]] = []
     if parsed.items:
         noted = {"at": time.time(), "n_items": len(parsed.items),

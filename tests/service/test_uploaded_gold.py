@@ -24,6 +24,10 @@ def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client
     r = _upload(client, project, "&eval_fraction=0.4")
     assert r.status_code == 201, r.json
     assert (r.json["n_gold"], r.json["n_eval"], r.json["n_fit_gold"]) == (350, 140, 210)
+    # the CLASS column's 0 and 1 are class indices: which class each became is said
+    truth = [int(row["CLASS"]) for row in csv.DictReader(io.StringIO(youtube_csv().decode()))]
+    assert r.json["gold_counts"] == {"ham": truth.count(0), "spam": truth.count(1)}
+    assert r.json["gold_by_index"] == 350
     apply_lfs_in_process(store, project)
 
     st = State(store, project)

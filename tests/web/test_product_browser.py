@@ -132,6 +132,9 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     page.click("#check")
     page.wait_for_function("!document.getElementById('import').disabled")
     assert "All 350 rows are fine" in page.locator("#import-status").inner_text()
+    # the numbers of the gold column: which class each was read as
+    assert "Numbers are class indices from 0: 0 = ham, 1 = spam." in page.locator(
+        "#import-status").inner_text()
     page.click("#import")
     page.wait_for_function("document.getElementById('import-status').textContent.includes('Imported')")
     assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 350

@@ -154,6 +154,18 @@
     else status("import-status", "Pick the columns, then “Check”.");
   }
 
+  /* Which class the known labels were read as: a number is a class index counted
+     from 0 (the labeling page's keys count from 1), so say what each became. */
+  function goldNote(b) {
+    if (!b.n_gold || !b.gold_counts) return "";
+    const names = Object.keys(b.gold_counts);
+    const counts = names.filter(function (n) { return b.gold_counts[n]; })
+      .map(function (n) { return n + " " + b.gold_counts[n]; }).join(", ");
+    const index = b.gold_by_index ? " Numbers are class indices from 0: " +
+      names.map(function (n, i) { return i + " = " + n; }).join(", ") + "." : "";
+    return " Known labels: " + counts + "." + index;
+  }
+
   async function check() {
     showErrors(null);
     status("import-status", "Checking every row …");
@@ -161,7 +173,8 @@
     if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
     status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
-      b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting). Press “Import”.");
+      b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
+      goldNote(b) + " Press “Import”.");
     $("import").disabled = false;
   }
 
