@@ -71,6 +71,10 @@ def import_items(
            # while the labeling keys count from 1; say which class each number became
            "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
            "gold_by_index": parsed.by_index}
+    ids = [c for c in ("id", "ID", "Id") if parsed.items and c in parsed.items[0]["fields"]]
+    if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
+        out["note"] = (f"the column {ids[0]!r} is kept as a field and the items are "
+                       f"numbered by row; pass id_field={ids[0]} to use it as their ids")
     uploads: list[tuple[str, dict[str, Any]]] = []
     if parsed.items:
         noted = {"at": time.time(), "n_items": len(parsed.items),

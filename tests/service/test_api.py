@@ -133,6 +133,15 @@ def test_a_wrench_file_uploads_as_it_is(client, project, store):
     assert r.json["n_rows"] == 2 and r.json["columns"][:3] == ["id", "label", "data.text"]
 
 
+def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
+    r = _upload(client, project, b"id,CONTENT\nA,hello there\nB,check out my channel\n")
+    assert r.status_code == 201 and r.json["note"] == (
+        "the column 'id' is kept as a field and the items are numbered by row; pass "
+        "id_field=id to use it as their ids"), r.json
+    r = _upload(client, project, b"id,CONTENT\nC,hello again\n", id_field="id")
+    assert r.status_code == 201 and "note" not in r.json
+
+
 def test_multipart_upload(client, project):
     import io
 

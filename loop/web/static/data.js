@@ -174,7 +174,7 @@
     const b = r.body;
     status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
-      goldNote(b) + " Press “Import”.");
+      goldNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
     $("import").disabled = false;
   }
 

@@ -127,7 +127,7 @@
     box.appendChild(Loop.el("p", { class: "preview-stats" },
       Loop.el("strong", { text: p.matched + " of " + p.n_items + " items (" + Loop.pct(p.coverage, 1) + ")" }),
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
-      ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + " LFs); " + gold + ". ",
+      ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + (p.n_lfs_compared === 1 ? " LF); " : " LFs); ") + gold + ". ",
       Loop.el("span", { class: "muted", text: p.ms + " ms" })));
     if (!p.matched) {
       /* saved, it would vote on nothing: almost always a typo or the wrong field */
