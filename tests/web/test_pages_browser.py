@@ -490,6 +490,11 @@ def test_a_project_that_does_not_exist_shows_no_dashboard(live: LiveServer, page
             "There is no project “nosuchproject”" in refused.last.inner_text()
         assert page.locator("#main section:visible, #main .cards:visible").count() == 0, target
         assert page.locator("#main a", has_text="Go back to the projects").count() == 1
+    # the labeling page: the refusal, without Skip / Undo or the side panels
+    sign_in(page, live.url, "test-admin-key", "nosuchproject", target="label")
+    page.wait_for_function("document.getElementById('item-text').textContent"
+                           ".includes('There is no project')")
+    assert not page.locator("#skip-btn").is_visible() and not page.locator("aside").is_visible()
 
 
 def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project: dict[str, str],

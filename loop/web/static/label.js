@@ -514,6 +514,10 @@
           : "Your token does not open this project (" + e.message + "). Go back to the projects " +
             "for yours, or sign in with another token.";
         $("item-text").classList.add("muted");
+        /* nothing to skip, undo or read about here (new-user trial) */
+        document.querySelector(".item-card .actions").hidden = true;
+        document.querySelector(".label-layout > .side").hidden = true;
+        $("item-heading").hidden = true;
         return;
       }
       handleError(e);
