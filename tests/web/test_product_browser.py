@@ -86,6 +86,9 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     page.fill("#p-name", "Comments <i>2026</i>")
     names = page.locator(".l-name")
     names.nth(0).fill("ham")
+    page.click("#create")  # the second label's name forgotten: said in the form's words
+    page.wait_for_function("document.getElementById('form-status').textContent"
+                           ".includes('Name at least two labels')")
     names.nth(1).fill("spam")
     page.locator(".l-key").nth(0).fill("a")
     page.locator(".l-key").nth(1).fill("b")

@@ -44,6 +44,10 @@
         return { name: r.querySelector(".l-name").value.trim(), color: r.querySelector(".l-color").value,
           key: key || null };
       }).filter(function (l) { return l.name; });
+      if (labels.length < 2) {  /* the API's "a list of at least two labels (names, or objects ...)" */
+        status("Name at least two labels: a row with no name is left out.", true);
+        return;
+      }
       const body = { name: $("p-name").value.trim(), labels: labels, lf_module: $("p-lf").value.trim(),
         text_field: $("p-text").value.trim() || "text", answers_per_item: Number($("p-k").value) || 1,
         guidelines: $("p-guidelines").value };
