@@ -12,6 +12,8 @@ from loop.storage import RedisStore
 
 #: Most item ids a client may list as already on screen (``shown``).
 MAX_SHOWN = 20
+#: Most earlier answers ``/queue/me`` lists (``history``).
+MAX_HISTORY = 500
 
 
 def parse_label(labels: list[str], label: Any) -> int:

@@ -525,5 +525,10 @@ def queue_relabel(pid: str) -> Any:
 @bp.get("/projects/<pid>/queue/me")
 @annotator_required
 def queue_me(pid: str) -> Any:
-    """This annotator's counts, recent answers and what remains."""
-    return jsonify(queue.me(_store(), pid, g.annotator))
+    """This annotator's counts, recent answers (``?history=N``: the last N, 20 by
+    default, at most 500) and what remains."""
+    n = whole_arg("history", "20", "a whole number of answers from 1 to "
+                  f"{queue.MAX_HISTORY}")
+    if not 1 <= n <= queue.MAX_HISTORY:
+        raise BadRequest(f"history must be from 1 to {queue.MAX_HISTORY}, got {n}")
+    return jsonify(queue.me(_store(), pid, g.annotator, n_history=n))

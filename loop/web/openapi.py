@@ -136,7 +136,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
         "item_id": S, "label": {"oneOf": [S, INT]}})},
     "/api/projects/{pid}/queue/me": {"get": _op(
-        "my counts, my recent answers, remaining (items that still need answers)")},
+        "my counts, my last answers (?history=N, 1 to 500, default 20), remaining (items "
+        "that still need answers)")},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
         "held_out; JSONL adds "

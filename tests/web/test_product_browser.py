@@ -262,6 +262,24 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     _shot(page, "labeling_page_390")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    # an answer older than the ten listed can still be changed (new-user trial)
+    assert not page.locator("#mine-more").is_visible()  # 2 answers: all listed
+    for _ in range(10):
+        page.wait_for_function("window.loopLabel.currentId() !== null")  # the next is shown
+        current = page.evaluate("window.loopLabel.currentId()")
+        page.keyboard.press("1")
+        page.wait_for_function("(c) => window.loopLabel.currentId() !== c", arg=current)
+    page.evaluate("window.loopLabel.idle()")
+    page.wait_for_selector("#mine-more", state="visible")
+    assert page.locator(f"#my-answers li[data-item='{first}']").count() == 0
+    page.click("#mine-more")
+    old = page.locator(f"#my-answers li[data-item='{first}'] select")
+    old.wait_for()
+    assert page.locator("#my-answers li").count() == 12  # 2 + 10 (one item skipped)
+    old.select_option("ham")
+    page.wait_for_function("document.getElementById('status').textContent.includes('Changed')")
+    assert live.app.extensions["loop"]["store"].gold(pid)[first]["label"] == 0
     assert not page.console_errors, page.console_errors
 
 

@@ -37,6 +37,7 @@
     current: null,      // {item, lease}
     ready: [],          // [{item, lease}] shown next, in order
     history: [],        // items answered or skipped here, newest last (for undo)
+    mineShown: 10,      // how many of my earlier answers "My answers" lists
     chain: Promise.resolve(),
     prefetching: false,
     exhausted: false,
@@ -347,7 +348,7 @@
     progressTimer = setTimeout(async function () {
       progressTimer = null;
       try {
-        const me = await Loop.api("GET", base + "/queue/me");
+        const me = await Loop.api("GET", base + "/queue/me?history=" + state.mineShown);
         if (!me) return;
         Loop.setText("answers-today", me.answers_today);
         Loop.setText("answers-total", me.answers_total);
@@ -428,7 +429,7 @@
       ol.appendChild(Loop.el("li", { class: "muted", text: "None yet." }));
       return;
     }
-    for (const r of recent.slice(0, 10)) {
+    for (const r of recent.slice(0, state.mineShown)) {
       const sel = Loop.el("select", { "aria-label": "Answer for item " + r.item_id });
       state.labels.forEach(function (name) {
         sel.appendChild(Loop.el("option", { value: name, text: name, selected: name === r.label }));
@@ -451,6 +452,9 @@
       if (st && st.color) li.style.setProperty("--label-color", st.color);
       ol.appendChild(li);
     }
+    /* new-user trial: an answer given 17 items ago could not be changed here */
+    const more = $("mine-more");
+    more.hidden = recent.length < state.mineShown || state.mineShown >= 500;
   }
 
   function relabel(itemId, name) {
@@ -484,6 +488,10 @@
     if (!Loop.requireToken()) return;
     $("skip-btn").addEventListener("click", function (ev) { skip(ev.timeStamp); });
     $("undo-btn").addEventListener("click", function () { undo(); });
+    $("mine-more").addEventListener("click", function () {
+      state.mineShown = Math.min(500, state.mineShown * 5);
+      refreshProgress();
+    });
     $("guidelines-btn").addEventListener("click", function () { toggleGuidelines(); });
     $("help-btn").addEventListener("click", function () { toggleHelp(true); });
     $("help-close").addEventListener("click", function () { toggleHelp(false); });
