@@ -486,6 +486,9 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         # multi-annotator trial: a name the CSV export would read as two annotators;
         # a keyword of a NUL; a pattern sent with a keywords rule, dropped unsaid
         ("post", f"/api/projects/{project}/annotators", {"name": "x: spam; y"}, 400),
+        ("get", f"/api/projects/{project}/queue/me?history=0", None, 400),
+        ("get", f"/api/projects/{project}/queue/me?history=501", None, 400),
+        ("get", f"/api/projects/{project}/queue/me?history=-3", None, 400),
         ("post", f"/api/projects/{project}/rules", {"name": "r", "label": 1, "kind": "keywords",
                                                     "keywords": ["\x00"]}, 400),
         ("post", f"/api/projects/{project}/rules", {"name": "r", "label": 1, "kind": "keywords",
