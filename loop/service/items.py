@@ -71,10 +71,17 @@ def import_items(
            # while the labeling keys count from 1; say which class each number became
            "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
            "gold_by_index": parsed.by_index}
+    notes = []
     ids = [c for c in ("id", "ID", "Id") if parsed.items and c in parsed.items[0]["fields"]]
     if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
-        out["note"] = (f"the column {ids[0]!r} is kept as a field and the items are "
-                       f"numbered by row; pass id_field={ids[0]} to use it as their ids")
+        notes.append(f"the column {ids[0]!r} is kept as a field and the items are numbered "
+                     f"by row; pass id_field={ids[0]} to use it as their ids")
+    if parsed.items and len(parsed.gold) == len(parsed.items):
+        # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
+        notes.append(f"every item has a known label ({gold_field!r}), so none is left to "
+                     "label; to label them yourself, upload without gold_field")
+    if notes:
+        out["note"] = "; ".join(notes)
     uploads: list[tuple[str, dict[str, Any]]] = []
     if parsed.items:
         noted = {"at": time.time(), "n_items": len(parsed.items),

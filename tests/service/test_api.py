@@ -140,6 +140,11 @@ def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
         "id_field=id to use it as their ids"), r.json
     r = _upload(client, project, b"id,CONTENT\nC,hello again\n", id_field="id")
     assert r.status_code == 201 and "note" not in r.json
+    # every item with a known label: nothing will be left to label, said before import
+    r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
+                gold_field="CLASS", dry_run="1")
+    assert r.json["note"] == ("every item has a known label ('CLASS'), so none is left to "
+                              "label; to label them yourself, upload without gold_field")
 
 
 def test_multipart_upload(client, project):

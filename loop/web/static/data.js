@@ -183,7 +183,8 @@
     const r = await send(base + "/items?" + query(false));
     if (!r.ok) { refused(r); return; }
     noDuplicate();
-    status("import-status", "Imported " + r.body.n_items + " items." + (r.body.apply_job
+    status("import-status", "Imported " + r.body.n_items + " items." +
+      (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
     await counts();
