@@ -45,7 +45,7 @@ def _ids(value: Any, name: str) -> list[str]:
 
 
 def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float,
-               shown: Any = None) -> tuple[dict[str, Any] | None, int]:
+               shown: Any = None, token: str = "") -> tuple[dict[str, Any] | None, int]:
     """Lease the next item for ``annotator``: ``(response, queue length left)``.
 
     A lease they already hold comes back first (a reload, a second tab), except
@@ -59,7 +59,7 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     project = store.get_project(pid)
     labels = project["labels"]
     got = store.lease_next_full(pid, annotator, lease_seconds, len(labels),
-                                shown=_ids(shown, "shown"))
+                                shown=_ids(shown, "shown"), token=token)
     if got is None:
         return None, 0
     item = got["item"] or {"text": None, "fields": {}}
@@ -91,7 +91,7 @@ def _strings(item_id: Any, lease_id: Any) -> None:
 
 
 def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
-           lease_id: Any) -> dict[str, Any]:
+           lease_id: Any, token: str = "") -> dict[str, Any]:
     """Store a gold label once; ``since_recal`` counts answers since the last
     recalibration (a duplicate's too: its first send may not have asked for one).
     One Redis round trip (``lua/answer.lua``). The same answer again is a
@@ -101,7 +101,7 @@ def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any
     _strings(item_id, lease_id)
     c = parse_label(project["labels"], label)
     try:
-        duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id)
+        duplicate, since = store.store_answer(pid, annotator, item_id, c, lease_id, token)
     except AlreadyAnswered as e:
         labels = project["labels"]
         raise AlreadyAnswered(
@@ -111,32 +111,32 @@ def answer(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any
     return {"stored": True, "duplicate": duplicate, "since_recal": since}
 
 
-def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: Any
-         ) -> dict[str, Any]:
+def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: Any,
+         token: str = "") -> dict[str, Any]:
     """Give the item back: other annotators get it first; this one gets it again
     only when nothing else is left for them."""
     store.get_project(pid)
     _strings(item_id, lease_id)
-    store.skip(pid, annotator, item_id, lease_id)
+    store.skip(pid, annotator, item_id, lease_id, token)
     return {"skipped": True}
 
 
-def undo(store: RedisStore, pid: str, annotator: str) -> dict[str, Any]:
+def undo(store: RedisStore, pid: str, annotator: str, token: str = "") -> dict[str, Any]:
     store.get_project(pid)
-    item_id = store.undo(pid, annotator)
+    item_id = store.undo(pid, annotator, token)
     if item_id is None:
         raise BadRequest("nothing to undo")
     return {"item_id": item_id}
 
 
-def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any
-            ) -> dict[str, Any]:
+def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,
+            token: str = "") -> dict[str, Any]:
     """Change this annotator's earlier answer to ``item_id``."""
     project = store.get_project(pid)
     if not isinstance(item_id, str):
         raise BadRequest("item_id must be a string")
     c = parse_label(project["labels"], label)
-    out = store.relabel(pid, annotator, item_id, c)
+    out = store.relabel(pid, annotator, item_id, c, token)
     if out is None:
         raise NotFound(f"you have no answer to item {item_id!r}")
     return {"item_id": item_id, "label": project["labels"][c], "changed": out == "changed"}

@@ -145,16 +145,23 @@ class ProjectsMixin(StoreBase):
         answers); False if there is no such annotator with a token. The items they
         hold are given back by ``release_leases``."""
         key = self._k(pid, "annotators")
-        raw = self.r.hget(key, name)
-        rec = json.loads(raw) if raw else None
-        if not rec or not rec.get("token_hash"):
-            return False
         with self.r.pipeline(transaction=True) as p:
-            p.hdel("loop:tokens", rec["token_hash"])
-            p.hset(key, name, json.dumps({**rec, "token_hash": None,
-                                          "revoked_at": time.time()}))
-            p.execute()
-        return True
+            while True:  # the record read and rewritten as one: a token added for the
+                try:     # name meanwhile is not marked revoked (operator's trial)
+                    p.watch(key)
+                    raw = p.hget(key, name)
+                    rec = json.loads(raw) if raw else None
+                    if not rec or not rec.get("token_hash"):
+                        p.unwatch()
+                        return False
+                    p.multi()
+                    p.hdel("loop:tokens", rec["token_hash"])
+                    p.hset(key, name, json.dumps({**rec, "token_hash": None,
+                                                  "revoked_at": time.time()}))
+                    p.execute()
+                    return True
+                except _watch_error():
+                    continue
 
     def annotators(self, pid: str) -> list[dict[str, Any]]:
         """``[{name, created_at, revoked_at}]`` of the project's annotators, oldest

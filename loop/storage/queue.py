@@ -41,7 +41,8 @@ from loop.storage.base import StoreBase
 
 #: What a revoked annotator's lease or answer is told (the token may still be
 #: cached for a moment in this process; the queue's scripts check the record).
-REVOKED = "this token was revoked; ask the project's admin for a new one"
+REVOKED = ("this token was revoked or replaced (its name was added again); ask the "
+           "project's admin for a new one")
 
 
 def _today() -> str:
@@ -55,6 +56,18 @@ def _midnight() -> float:
 class QueueMixin(StoreBase):
     """Lease, answer, skip, undo, relabel; the ranked queue; answers and their log."""
 
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of the queue's scripts; a refused token (``lua/_revoked.lua``) is
+        :class:`Unauthorized`."""
+        from redis.exceptions import ResponseError
+
+        try:
+            return getattr(self.scripts, script)(keys, args)
+        except ResponseError as exc:
+            if str(exc) == "revoked":
+                raise Unauthorized(REVOKED) from None
+            raise
+
     def lease_next(self, pid: str, annotator: str, ttl: float) -> tuple[str, str, float] | None:
         """Lease the next item: ``(item_id, lease_id, expires_at)`` or None."""
         out = self.lease_next_full(pid, annotator, ttl)
@@ -62,12 +75,15 @@ class QueueMixin(StoreBase):
 
     def lease_next_full(
         self, pid: str, annotator: str, ttl: float, n_classes: int = 2,
-        shown: list[str] | None = None,
+        shown: list[str] | None = None, token: str = "",
     ) -> dict[str, Any] | None:
         """Lease the next item for ``annotator`` (``lua/lease.lua`` says which), with
         what the ``/next`` response needs, in one round trip.
 
         ``shown``: item ids the caller already has on screen (never returned).
+        ``token``: the SHA-256 of the caller's token, checked against the
+        annotator's record in the script (:class:`Unauthorized` once revoked or
+        replaced); "" for an admin or an internal caller.
         Returns ``{item_id, lease_id, expires_at, item, row, reason, L_row, proba,
         L_version, queue_size, remaining, answered}`` (``answered``: someone has
         answered the item) or None when nothing is left for them.
@@ -79,10 +95,8 @@ class QueueMixin(StoreBase):
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
                 k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
                 k(pid, "annotators")]
-        out = self.scripts.lease(keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
-                                        n_classes, json.dumps(list(shown or []))])
-        if out == b"revoked":
-            raise Unauthorized(REVOKED)
+        out = self._run("lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
+                                        n_classes, json.dumps(list(shown or [])), token])
         if not out:
             return None
         iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool, answered = out
@@ -100,7 +114,8 @@ class QueueMixin(StoreBase):
         }
 
     def store_answer(
-        self, pid: str, annotator: str, item_id: str, label: int, lease_id: str
+        self, pid: str, annotator: str, item_id: str, label: int, lease_id: str,
+        token: str = "",
     ) -> tuple[bool, int]:
         """Store an answer once: ``(duplicate, answers since recalibration)``.
 
@@ -119,10 +134,8 @@ class QueueMixin(StoreBase):
                 k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
                 k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
                 k(pid, "version"), k(pid, "annotators")]
-        status, extra = (x.decode() for x in self.scripts.answer(
-            keys, [item_id, lease_id, rec, annotator, self.answers_per_item(pid)]))
-        if status == "revoked":
-            raise Unauthorized(REVOKED)
+        status, extra = (x.decode() for x in self._run(
+            "answer", keys, [item_id, lease_id, rec, annotator, self.answers_per_item(pid), token]))
         if status == "notfound":
             raise ItemNotFound(f"no item {item_id!r}")
         if status == "conflict":
@@ -131,12 +144,13 @@ class QueueMixin(StoreBase):
             raise AlreadyAnswered(f"you already answered item {item_id!r}", int(extra))
         return status == "duplicate", int(extra)
 
-    def skip(self, pid: str, annotator: str, item_id: str, lease_id: str) -> None:
+    def skip(self, pid: str, annotator: str, item_id: str, lease_id: str,
+             token: str = "") -> None:
         """Give a leased item back (others get it first)."""
         k = self._k
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
-                k(pid, "mine", annotator)]
-        err = self.scripts.skip(keys, [item_id, lease_id, annotator])
+                k(pid, "mine", annotator), k(pid, "annotators")]
+        err = self._run("skip", keys, [item_id, lease_id, annotator, token])
         if err:
             raise LeaseConflict(err.decode())
 
@@ -148,23 +162,26 @@ class QueueMixin(StoreBase):
                 k(pid, "mine", annotator)]
         return int(self.scripts.release(keys, [annotator]))
 
-    def undo(self, pid: str, annotator: str) -> str | None:
+    def undo(self, pid: str, annotator: str, token: str = "") -> str | None:
         """Remove this annotator's last answer; the item goes back on top of the queue."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
-                k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal")]
-        out = self.scripts.undo(keys, [annotator, _midnight()])
+                k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
+                k(pid, "annotators")]
+        out = self._run("undo", keys, [annotator, _midnight(), token])
         return out.decode() if out else None
 
-    def relabel(self, pid: str, annotator: str, item_id: str, label: int) -> str | None:
+    def relabel(self, pid: str, annotator: str, item_id: str, label: int,
+                token: str = "") -> str | None:
         """Change this annotator's earlier answer: ``"changed"``, ``"same"`` or None
         when they never answered the item."""
         k = self._k
-        out = self.scripts.relabel([k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
-                                    k(pid, "version"), k(pid, "since_recal")],
-                                   [item_id, annotator, int(label), time.time()])
+        out = self._run("relabel", [k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
+                                    k(pid, "version"), k(pid, "since_recal"),
+                                    k(pid, "annotators")],
+                        [item_id, annotator, int(label), time.time(), token])
         return out.decode() if out else None
 
     def replace_queue(self, pid: str, ranking: list[tuple[str, float, str]],

@@ -16,9 +16,9 @@ from typing import Any
 SCRIPTS: dict[str, tuple[str, ...]] = {
     "lease": ("_payload", "_revoked"),
     "answer": ("_majority", "_revoked"),
-    "undo": ("_majority",),
-    "relabel": ("_majority",),
-    "skip": (),
+    "undo": ("_majority", "_revoked"),
+    "relabel": ("_majority", "_revoked"),
+    "skip": ("_revoked",),
     "release": (),
     "replace_queue": (),
     "update_metric": (),

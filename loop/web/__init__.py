@@ -16,7 +16,7 @@ from loop.service.settings import Settings
 #: Longest error message (characters) an API answer carries.
 MAX_ERROR_CHARS = 2000
 #: The endpoints that take files (their 413 says to split the file).
-UPLOAD_PATHS = ("/items", "/items/preview")
+UPLOAD_ENDPOINTS = ("api.upload_items", "api.preview_items")
 #: Largest body of any other request (a rule, guidelines, an answer: a few kB).
 MAX_API_BODY = 1 << 20
 
@@ -89,7 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def body_limit() -> None:
         # operator's trial: any annotator token could send 50 MB to /queue/answer
-        if not request.path.endswith(UPLOAD_PATHS):
+        if request.endpoint not in UPLOAD_ENDPOINTS:  # not by path: .../rules/items
             request.max_content_length = _api_body_limit()
 
     def _api_body_limit() -> int:
@@ -98,7 +98,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if exc.code == 413:
-            upload = request.path.endswith(UPLOAD_PATHS)
+            upload = request.endpoint in UPLOAD_ENDPOINTS
             too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes
                            if upload else _api_body_limit(), upload=upload)
             return jsonify({"error": str(too)}), too.status

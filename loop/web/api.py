@@ -17,7 +17,7 @@ from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
 from loop.uploads import detect_format, lone_surrogate, preview
-from loop.web.auth import admin_required, annotator_required, bearer_token, is_admin
+from loop.web.auth import INVALID, admin_required, annotator_required, bearer_token, is_admin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -56,6 +56,10 @@ def _no_body() -> None:
 
 
 def _json_object() -> dict[str, Any]:
+    limit = request.max_content_length
+    if request.content_length is None and limit and len(request.get_data()) >= limit:
+        # a chunked body is cut at the limit, not refused: say so, not "invalid JSON"
+        raise TooLarge(limit, upload=False)
     try:
         data = request.get_json(silent=True)
     except RecursionError:
@@ -143,7 +147,7 @@ def whoami() -> Any:
         return jsonify({"role": "admin", "name": "admin", "projects": None})
     who = _store().annotator_for_token(token)
     if who is None:
-        raise Unauthorized("invalid token")
+        raise Unauthorized(INVALID)
     return jsonify({"role": "annotator", "name": who["name"],
                     "projects": [reports.summary(_store(), who["project"])]})
 
@@ -460,7 +464,7 @@ def queue_next(pid: str) -> Any:
     """Lease the next item (204 when nothing is left for this annotator)."""
     store, s = _store(), _settings()
     out, queued = queue.lease_item(store, pid, g.annotator, s.lease_seconds,
-                                   shown=_body("shown").get("shown"))
+                                   shown=_body("shown").get("shown"), token=g.token_hash)
     # Refill a short queue while the pool holds items it lacks; not when nothing is
     # left for this annotator (an idle page asks every few seconds).
     # (Before a label model exists, e.g. no rule yet, the queue hands out the pool
@@ -484,7 +488,7 @@ def queue_answer(pid: str) -> Any:
     """Store a gold label; may trigger a recalibration."""
     b = _body("item_id", "label", "lease_id")
     out = queue.answer(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
-                       b.get("lease_id"))
+                       b.get("lease_id"), token=g.token_hash)
     # A repeat asks too: the first send may have been stored and then cut off before
     # it asked (Redis paused, the process killed), leaving its answer out of the
     # models until another answer came (fault trial).
@@ -498,7 +502,8 @@ def queue_answer(pid: str) -> Any:
 def queue_skip(pid: str) -> Any:
     """Give the item back without an answer."""
     b = _body("item_id", "lease_id")
-    return jsonify(queue.skip(_store(), pid, g.annotator, b.get("item_id"), b.get("lease_id")))
+    return jsonify(queue.skip(_store(), pid, g.annotator, b.get("item_id"), b.get("lease_id"),
+                              token=g.token_hash))
 
 
 @bp.post("/projects/<pid>/queue/undo")
@@ -506,7 +511,7 @@ def queue_skip(pid: str) -> Any:
 def queue_undo(pid: str) -> Any:
     """Undo this annotator's last answer; like an answer, it may trigger a recalibration."""
     _no_body()
-    out = queue.undo(_store(), pid, g.annotator)
+    out = queue.undo(_store(), pid, g.annotator, token=g.token_hash)
     _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
     return jsonify(out)
 
@@ -516,7 +521,8 @@ def queue_undo(pid: str) -> Any:
 def queue_relabel(pid: str) -> Any:
     """Change this annotator's earlier answer to an item."""
     b = _body("item_id", "label")
-    out = queue.relabel(_store(), pid, g.annotator, b.get("item_id"), b.get("label"))
+    out = queue.relabel(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
+                        token=g.token_hash)
     if out["changed"]:
         _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
     return jsonify(out)

@@ -10,6 +10,11 @@ from typing import Any
 from flask import current_app, g, request
 
 from loop.errors import Forbidden, Unauthorized
+from loop.storage.projects import token_hash
+
+#: An unknown token: mistyped, or revoked or replaced since it was given out.
+INVALID = ("invalid token: not one the service gave out, or revoked or replaced since; "
+           "ask the project's admin for a new one")
 
 
 def bearer_token() -> str:
@@ -34,8 +39,8 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if not is_admin(token):
             if current_app.extensions["loop"]["store"].annotator_for_token(token):
                 raise Forbidden("this needs an admin key")
-            raise Unauthorized("invalid token")
-        g.annotator = "admin"
+            raise Unauthorized(INVALID)
+        g.annotator, g.token_hash = "admin", ""
         return view(*args, **kwargs)
 
     return wrapped
@@ -48,14 +53,16 @@ def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = bearer_token()
         if is_admin(token):
-            g.annotator = "admin"
+            g.annotator, g.token_hash = "admin", ""
         else:
             who = current_app.extensions["loop"]["store"].annotator_for_token(token)
             if who is None:
-                raise Unauthorized("invalid token")
+                raise Unauthorized(INVALID)
             if who["project"] != kwargs.get("pid"):
                 raise Forbidden("this token belongs to another project")
-            g.annotator = who["name"]
+            # the queue's scripts check it against the annotator's record: the token
+            # lookup above is cached for a moment, a revocation takes effect at once
+            g.annotator, g.token_hash = who["name"], token_hash(token)
         return view(*args, **kwargs)
 
     return wrapped

@@ -382,6 +382,19 @@ def test_upload_size_limit(app, client, project):
                     json={"item_id": "x" * (2 << 20), "lease_id": "l", "label": 0})
     assert r.status_code == 413, r.json
     assert "limit of 1,048,576 bytes; an API request other than an upload" in r.json["error"]
+    # ... sent chunked (no length): the same 413, not "invalid JSON" of the cut body
+    import io
+
+    big = json.dumps({"item_id": "x" * (2 << 20), "lease_id": "l", "label": 0}).encode()
+    r = client.post(f"/api/projects/{project}/queue/answer", input_stream=io.BytesIO(big),
+                    headers={**auth(), "Content-Type": "application/json",
+                             "Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True})
+    assert r.status_code == 413, r.json
+    # a path that ends like the upload's is no upload (operator's trial: .../rules/items)
+    r = client.put(f"/api/projects/{project}/rules/items", data=b"x" * (2 << 20),
+                   headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 413, r.json
 
 
 def test_unknown_job_type_and_job(client, project):

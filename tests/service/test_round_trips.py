@@ -133,6 +133,44 @@ def test_a_revoked_token_still_cached_takes_no_item_and_stores_no_answer(store, 
     assert not store.r.zcard(store._k(ready, "mine", "x"))
 
 
+def test_a_revoked_or_replaced_token_cannot_undo_change_or_skip(store, client, ready):
+    """Operator's trial: 60 answers were undone 80 ms after their annotator was
+    revoked; a token replaced by adding its name again kept answering for 2 s."""
+    web = client.application.extensions["loop"]["store"]
+    tok = annotator_token(client, ready, "x")
+    url = f"/api/projects/{ready}/queue"
+    got = client.post(f"{url}/next", headers=auth(tok)).json
+    assert client.post(f"{url}/answer", headers=auth(tok), json={
+        "item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": 1}
+    ).status_code == 200
+    held = client.post(f"{url}/next", headers=auth(tok)).json
+    assert client.delete(f"/api/projects/{ready}/annotators/x", headers=auth()).status_code == 200
+    assert web.annotator_for_token(tok) is not None  # still cached
+    before = (store.gold(ready), store.answers(ready))
+    for path, body in (("undo", None), ("relabel", {"item_id": got["item"]["id"], "label": 0}),
+                       ("skip", {"item_id": held["item"]["id"],
+                                 "lease_id": held["lease"]["id"]})):
+        r = client.post(f"{url}/{path}", headers=auth(tok), json=body)
+        assert r.status_code == 401 and "revoked" in r.json["error"], (path, r.json)
+    assert (store.gold(ready), store.answers(ready)) == before
+    # the name added again: its new token works, the old one (cached) does nothing
+    new = annotator_token(client, ready, "x")
+    assert web.annotator_for_token(tok) is not None
+    r = client.post(f"{url}/next", headers=auth(tok))
+    assert r.status_code == 401 and "replaced" in r.json["error"], r.json
+    r = client.post(f"{url}/next", headers=auth(new))
+    assert r.status_code == 200, r.json
+    r = client.post(f"{url}/relabel", headers=auth(new),
+                    json={"item_id": got["item"]["id"], "label": 0})
+    assert r.status_code == 200 and r.json["changed"], r.json
+    # an admin acts as "admin", with no token to check
+    assert client.post(f"{url}/next", headers=auth()).status_code == 200
+    # once the cache lets go, the old token is unknown, and the reply says why it may be
+    web._tokens.clear()
+    r = client.post(f"{url}/next", headers=auth(tok))
+    assert r.status_code == 401 and "revoked or replaced" in r.json["error"], r.json
+
+
 def test_admin_answers_are_listed_with_the_annotators(client, ready):
     from svc_helpers import ADMIN
 

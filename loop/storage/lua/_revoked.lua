@@ -1,12 +1,13 @@
--- Shared by lease.lua and answer.lua: whether annotator `name` has been revoked
--- (their record in the project's annotators hash says so; admins are not listed).
--- Token lookups are cached for a moment in each web process; this check is not,
--- so a revoked annotator takes no item and stores no answer from the moment of
--- the revocation (operator's trial: a lease taken in that moment was held until
--- it expired).
-local function revoked(key, name)
-  local rec = redis.call('HGET', key, name)
-  if not rec then return false end
-  local at = cjson.decode(rec).revoked_at
-  return at ~= nil and at ~= cjson.null
+-- Shared by the scripts an annotator's request runs (lease, answer, skip, undo,
+-- relabel): the caller's token (its SHA-256, the LAST ARGV; '' for an admin or an
+-- internal caller) must be the one the annotator's record (the project's annotators
+-- hash, the LAST KEY) holds now. Token lookups are cached for a moment in each web
+-- process; this check is not, so a revoked token, or one replaced by adding the
+-- name again, changes nothing from that moment (operator's trials: a lease taken
+-- then was held until it expired; 60 answers were undone 80 ms after the revoke).
+local function revoked(name)
+  local h = ARGV[#ARGV]
+  if h == '' then return false end
+  local rec = redis.call('HGET', KEYS[#KEYS], name)
+  return not rec or cjson.decode(rec).token_hash ~= h
 end

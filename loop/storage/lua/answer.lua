@@ -2,12 +2,12 @@
 -- KEYS: 1 answers, 2 leasez, 3 leaseh, 4 queue, 5 log, 6 hist:<a>, 7 since_recal,
 --       8 n:<a>, 9 n:<a>:<day>, 10 row, 11 gold, 12 done, 13 pending,
 --       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version, 18 annotators
--- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k
+-- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k, 6 token hash
 -- Returns {'stored', answers since recalibration} |
 --         {'duplicate', answers since recalibration} |
 --         {'relabel', label stored before} (the same lease, another label) |
---         {'conflict', reason} | {'notfound', '0'} | {'revoked', '0'}
-if revoked(KEYS[18], ARGV[4]) then return {'revoked', '0'} end
+--         {'conflict', reason} | {'notfound', '0'}; an error 'revoked'
+if revoked(ARGV[4]) then return redis.error_reply('revoked') end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local list = {}
 if raw then list = cjson.decode(raw) end

@@ -3,7 +3,7 @@
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
 --       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 annotators
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
---       ids the caller already shows (never returned)
+--       ids the caller already shows (never returned), 7 token hash
 -- Order: (1) expired leases go back to the queue; (2) a lease this annotator
 -- already holds (page reload, second tab) is renewed and returned; (3) the best
 -- queued item; (4) a random unlabeled item from the pool, when the ranked queue
@@ -11,7 +11,7 @@
 -- (5) only then items this annotator skipped. Items answered k times, answered
 -- or skipped by this annotator, or leased to anyone are passed over.
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
-if revoked(KEYS[17], me) then return 'revoked' end
+if revoked(me) then return redis.error_reply('revoked') end
 local shown = {}
 for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
 

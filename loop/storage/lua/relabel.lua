@@ -1,8 +1,10 @@
 -- Change this annotator's earlier answer to an item (no lease needed: it is theirs).
 -- KEYS: 1 answers, 2 gold, 3 log, 4 version, 5 since_recal (a changed label is a change
---       the models have not seen, like a new answer)
--- ARGV: 1 item, 2 annotator, 3 new label, 4 now
--- Returns 'changed', 'same' (already that label) or false (no answer of theirs).
+--       the models have not seen, like a new answer), 6 annotators
+-- ARGV: 1 item, 2 annotator, 3 new label, 4 now, 5 token hash
+-- Returns 'changed', 'same' (already that label) or false (no answer of theirs);
+-- an error 'revoked'.
+if revoked(ARGV[2]) then return redis.error_reply('revoked') end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local list = cjson.decode(raw)

@@ -1,8 +1,9 @@
 -- Give a leased item back: others get it first; this annotator gets it again only
 -- when nothing else is left for them (lease.lua step 5).
--- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>
--- ARGV: 1 item, 2 lease id, 3 annotator
--- Returns false on success, else the reason.
+-- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>, 6 annotators
+-- ARGV: 1 item, 2 lease id, 3 annotator, 4 token hash
+-- Returns false on success, else the reason; an error 'revoked'.
+if revoked(ARGV[3]) then return redis.error_reply('revoked') end
 local l = redis.call('HGET', KEYS[2], ARGV[1])
 if not l then return 'no active lease on item ' .. ARGV[1] end
 local d = cjson.decode(l)

@@ -1,10 +1,13 @@
 -- Remove this annotator's last answer; the item goes back on top of the queue.
 -- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
---       withdrawn answer is a change the models have not seen, like a new one)
--- ARGV: 1 annotator, 2 start of today (unix s)
+--       withdrawn answer is a change the models have not seen, like a new one),
+--       15 annotators
+-- ARGV: 1 annotator, 2 start of today (unix s), 3 token hash
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
--- majority of the others. Returns the item id, or false with nothing to undo.
+-- majority of the others. Returns the item id, or false with nothing to undo;
+-- an error 'revoked'.
+if revoked(ARGV[1]) then return redis.error_reply('revoked') end
 local id = redis.call('LPOP', KEYS[1])
 if not id then return false end
 local raw = redis.call('HGET', KEYS[2], id)
