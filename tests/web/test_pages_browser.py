@@ -556,6 +556,17 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
         assert "signed out" in page.locator("#signin-status").inner_text()
         assert page.evaluate("localStorage.getItem('loop.token')") is None
         page.remove_listener("framenavigated", seen)
+    # revoked while labeling: the answer pressed then is refused, and the sign-in page
+    # says it was not saved (re-trial: it said only that the token was refused)
+    token = admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "leaver"})["token"]
+    sign_in(page, live.url, token, pid, "label")
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    shown = page.evaluate("window.loopLabel.currentId()")
+    admin.call("DELETE", f"/api/projects/{pid}/annotators/leaver")
+    page.keyboard.press("1")
+    page.wait_for_selector("#signin:not([hidden])")
+    said = page.locator("#signin-status").inner_text()
+    assert f"for #{shown} was not saved" in said and "revoked" in said, said
 
 
 @pytest.mark.parametrize("path", ["signin", ""])

@@ -48,6 +48,13 @@
     clearToken();
     try { sessionStorage.setItem(KEY + "-why", String(msg || "the token was not accepted")); } catch (e) { /* ignore */ }
   }
+  /* Add to why the page signed out (the labeling page: the answer it could not save). */
+  function noteSignOut(extra) {
+    try {
+      const why = sessionStorage.getItem(KEY + "-why");
+      if (why !== null) sessionStorage.setItem(KEY + "-why", why + "; " + extra);
+    } catch (e) { /* ignore */ }
+  }
   function signedOutBecause() {
     let why = null;
     try { why = sessionStorage.getItem(KEY + "-why"); sessionStorage.removeItem(KEY + "-why"); } catch (e) { /* ignore */ }
@@ -293,7 +300,7 @@
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
-    signedOutBecause: signedOutBecause,
+    signedOutBecause: signedOutBecause, noteSignOut: noteSignOut,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },

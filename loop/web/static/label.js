@@ -285,6 +285,9 @@
     }, function (e) {
       state.inFlight.delete(id);
       state.history.pop();
+      if (e && e.status === 401) {  /* re-trial: the sign-in page did not say it was lost */
+        Loop.noteSignOut("your answer “" + labelName(idx) + "” for #" + cur.item.id + " was not saved");
+      }
       if (e && e.body && e.body.code === "already_answered") {
         status("#" + cur.item.id + " was answered already (in another tab?), so “" +
                labelName(idx) + "” was not saved. To change that answer, pick it under My answers.", true);
