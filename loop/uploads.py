@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,8 +312,10 @@ def parse_items(
     first_row: int = 0,
     max_bytes: int | None = None,
     max_items: int | None = None,
+    drop: Sequence[str] = (),
 ) -> ParsedUpload:
-    """Validate an upload; ``gold_field`` values may be label names or indices."""
+    """Validate an upload; ``gold_field`` values may be label names or indices.
+    ``drop``: columns left out of the items' stored fields (never shown)."""
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(max_bytes)  # len(data) may be a cut: do not quote it
     rows, lines = _rows(data, fmt)
@@ -329,6 +332,12 @@ def parse_items(
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
         raise BadUpload(f"no gold field {gold_field!r}; fields are {sorted(cols)}")
+    missing = [c for c in drop if c not in cols]
+    if missing:
+        raise BadUpload(f"no column {missing[0]!r} to leave out (drop); fields are {sorted(cols)}")
+    if text_field in drop:
+        raise BadUpload(f"drop names the text column {text_field!r}: the text to label "
+                        "cannot be left out")
     for name, other in (("gold_field", gold_field), ("id_field", id_field)):
         if other is not None and other == text_field:  # operator's trial: texts as labels
             raise BadUpload(f"{name} and text_field both name the column {other!r}: "
@@ -383,7 +392,8 @@ def parse_items(
             bad(f"{at_n}{at}: text field {text_field!r} is empty; fill it or leave the "
                 "row out")
             continue
-        fields = {k: v for k, v in r.items() if k not in (text_field, gold_field, id_field)}
+        fields = {k: v for k, v in r.items()
+                  if k not in (text_field, gold_field, id_field) and k not in drop}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:
             g = r.get(gold_field)

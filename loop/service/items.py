@@ -6,6 +6,7 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +21,12 @@ def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
-    allow_duplicate: bool = False,
+    allow_duplicate: bool = False, drop: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
     ``dry_run``: validate (ids new to the project included) and report what would
-    be stored, storing nothing.
+    be stored, storing nothing. ``drop``: columns not kept as the items' fields.
 
     Two uploads to one project at the same time: one is stored, the other gets
     409 and nothing of it is written (:meth:`RedisStore.add_items`).
@@ -48,7 +49,8 @@ def import_items(
     start = store.n_items(pid)
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
                          text_field=text_field or project["text_field"], gold_field=gold_field,
-                         first_row=start, max_bytes=max_bytes, max_items=max_items)
+                         first_row=start, max_bytes=max_bytes, max_items=max_items,
+                         drop=drop)
     # ids already stored: refused (with ids) or avoided (row numbers), once here;
     # add_items checks again in its transaction
     if id_field is None:

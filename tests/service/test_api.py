@@ -112,6 +112,19 @@ def test_a_wrench_file_uploads_as_it_is(client, project, store):
     got = {i["id"]: i for i in store.items(project)}
     assert got["17"]["text"] == "check out my channel"
     assert got["17"]["fields"] == {"data.meta.n": 2, "weak_labels": [1, -1]}
+    # to label them yourself: no known labels, and the label column left out, or it
+    # is shown to the annotators beside the text (re-trial)
+    again = json.dumps({f"n{k}": v for k, v in rows.items()}).encode()
+    r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=data.text"
+                    "&drop=label&drop=weak_labels&allow_duplicate=1", data=again,
+                    headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 201 and r.json["n_gold"] == 0, r.json
+    assert {i["id"]: i["fields"] for i in store.items(project)}["n17"] == {"data.meta.n": 2}
+    for bad, why in (("drop=nope", "no column 'nope' to leave out"),
+                     ("drop=data.text", "cannot be left out")):
+        r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=data.text&{bad}",
+                        data=again, headers={**auth(), "Content-Type": "application/json"})
+        assert r.status_code == 400 and why in r.json["error"], r.json
     # the same rows as an array, and as JSON lines: the nested text is a column too
     arr = json.dumps([{"k": "a", **rows["17"]}]).encode()
     r = client.post(f"/api/projects/{project}/items/preview", headers=auth(),

@@ -579,15 +579,28 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     assert page.locator("#col-text").input_value() == "opinion"
     assert page.locator("#col-id").input_value() == "review_id"
     # a WRENCH file as it is: its nested text is picked, never the list of votes
-    wrench = json.dumps({"3": {"label": 0, "weak_labels": [0, -1, -1, -1, -1, -1, -1],
+    wrench = json.dumps({"w3": {"label": 0, "weak_labels": [0, -1, -1, -1, -1, -1, -1],
                                "data": {"text": "Loved every song on it"}},
-                         "8": {"label": 1, "weak_labels": [-1, 1, 1, 1, 1, 1, 1],
+                         "w8": {"label": 1, "weak_labels": [-1, 1, 1, 1, 1, 1, 1],
                                "data": {"text": "thin sound"}}}, indent=2).encode()
     page.set_input_files("#file", files=[{"name": "train.json", "mimeType": "application/json",
                                           "buffer": wrench}])
     page.wait_for_function("document.getElementById('col-text').value === 'data.text'")
     assert page.locator("#col-id").input_value() == "id"
     assert page.locator("#col-gold").input_value() == "label"
+    # labeled yourself: no known labels, and the label column left out of the fields
+    page.select_option("#col-gold", "")
+    page.locator("#drop-cols input[value='label']").check()
+    page.locator("#drop-cols input[value='weak_labels']").check()
+    assert page.locator("#drop-cols input").count() == 2  # not the text or the id
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    page.click("#import")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('Imported 2 items')")
+    stored = {i["id"]: i for i in live.app.extensions["loop"]["store"].items(pid)}
+    assert stored["w3"]["fields"] == {} and stored["w3"]["text"] == "Loved every song on it"
     page.goto(f"{live.url}/p/{pid}/dashboard")
     _write_keyword_rule(page, "says_love", "0", "love, song")
     page.click("#rule-save")

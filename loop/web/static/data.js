@@ -88,6 +88,9 @@
     if ($("col-id").value) q.set("id_field", $("col-id").value);
     if ($("col-gold").value) q.set("gold_field", $("col-gold").value);
     q.set("eval_fraction", $("eval-fraction").value);
+    document.querySelectorAll("#drop-cols input:checked").forEach(function (c) {
+      q.append("drop", c.value);
+    });
     if (dry) q.set("dry_run", "1");
     if ($("allow-dup").checked) q.set("allow_duplicate", "1");
     return q.toString();
@@ -137,6 +140,7 @@
     options($("col-gold"), cols, guess(cols, ["label", "class", "gold", "sentiment", "category",
       "target", "y"]), true);
     $("eval-box").hidden = !$("col-gold").value;
+    dropBoxes(cols);
     const head = $("preview-head"), rows = $("preview-rows");
     Loop.clear(head); Loop.clear(rows);
     head.appendChild(Loop.el("tr", null, ...cols.map(function (c) { return Loop.el("th", { scope: "col", text: c }); })));
@@ -152,6 +156,25 @@
     $("mapping").hidden = false;
     if (r.body.warning) status("import-status", r.body.warning, true);
     else status("import-status", "Pick the columns, then “Check”.");
+  }
+
+  /* One box per column that would be kept as a field (not the text, id or known
+     labels): checked, the column is left out of the stored items (re-trial: a WRENCH
+     file's "label" column, not imported as known labels, was shown to annotators). */
+  let fileCols = [];
+  function dropBoxes(cols) {
+    if (cols) fileCols = cols;
+    const box = $("drop-cols");
+    const checked = cols ? [] : Array.from(box.querySelectorAll("input:checked"), function (c) { return c.value; });
+    Loop.clear(box);
+    const used = [$("col-text").value, $("col-id").value, $("col-gold").value];
+    for (const c of fileCols) {
+      if (used.indexOf(c) !== -1) continue;
+      const input = Loop.el("input", { type: "checkbox", value: c, checked: checked.indexOf(c) !== -1 });
+      input.addEventListener("change", function () { $("import").disabled = true; noDuplicate(); });
+      box.appendChild(Loop.el("label", { class: "drop-col" }, input, " " + c));
+    }
+    $("drop-box").hidden = !box.childElementCount;
   }
 
   /* Which class the known labels were read as: a number is a class index counted
@@ -236,6 +259,7 @@
         noDuplicate();  /* another mapping: another file, for this check */
         $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
         $("eval-box").hidden = !$("col-gold").value;  /* held out of the known labels */
+        if (id !== "eval-fraction") dropBoxes();
       });
     });
     $("check").addEventListener("click", function () { check().catch(function (e) { status("import-status", e.message, true); }); });
