@@ -98,12 +98,17 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/items": {"post": _op(
-        "upload items (CSV, JSON lines or a JSON array); dry_run=1 checks and stores "
-        "nothing (200); errors list the bad rows; a file uploaded before (its rows, or all "
-        "its texts) is a 409 (code duplicate_upload) unless allow_duplicate=1", "201",
+        "upload items (CSV, JSON lines, a JSON array, or a JSON object of rows keyed by "
+        "id such as WRENCH's; nested objects become dotted columns, data.text); "
+        "dry_run=1 checks and stores nothing (200); errors list the bad rows; a file "
+        "uploaded before (its rows, or all its texts) is a 409 (code duplicate_upload) "
+        "unless allow_duplicate=1; the reply counts known labels per class (gold_counts) "
+        "and may carry a note", "201",
         extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
-            for n in ("dry_run", "allow_duplicate"))]})},
+            for n in ("dry_run", "allow_duplicate")),
+            {"name": "drop", "in": "query", "description": "a column not kept as a field "
+             "(repeatable)", "schema": {"type": "array", "items": S}, "explode": True}]})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",
@@ -126,8 +131,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "kappa, n_items_multi) over items with 2+ answers, null if none")},
     "/api/projects/{pid}/queue/next": {"post": _op(
         "lease the next item (a lease you already hold first, except items in shown); "
-        "204 if nothing is left for you", body={"shown": {"type": "array", "items": S,
-                                                          "maxItems": 20}})},
+        "204 if nothing is left for you; with answers_per_item > 1 an item someone has "
+        "answered comes with guess null and guess_hidden true",
+        body={"shown": {"type": "array", "items": S, "maxItems": 20}})},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
         "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S})},
     "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
