@@ -16,6 +16,9 @@ from loop.errors import BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
 
+#: Column names that usually hold the answer: kept as a field, annotators would see it.
+GOLD_LIKE = ("label", "labels", "class", "gold", "target", "y", "category")
+
 
 def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
@@ -78,6 +81,12 @@ def import_items(
     if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
         notes.append(f"the column {ids[0]!r} is kept as a field and the items are numbered "
                      f"by row; pass id_field={ids[0]} to use it as their ids")
+    kept = parsed.items[0]["fields"] if parsed.items else {}
+    answers = [c for c in kept if c.lower() in GOLD_LIKE]
+    if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
+        notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "
+                     f"shows beside the text; pass gold_field={answers[0]} to import it as "
+                     f"known labels, or drop={answers[0]} to leave it out")
     if parsed.items and len(parsed.gold) == len(parsed.items):
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
         notes.append(f"every item has a known label ({gold_field!r}), so none is left to "

@@ -186,7 +186,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if need is not None and alive < need:
             return jsonify({"ok": False, "redis": "ok", "workers": alive,
                             "error": f"{alive} of the {need} workers asked for are alive: "
-                                     "answers are kept but do not reach the models"}), 503
+                                     + ("answers are kept but do not reach the models"
+                                        if not alive else "the loop runs, more slowly")}), 503
         return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)

@@ -14,6 +14,7 @@ def test_healthz_and_openapi_need_no_key(client):
     # a probe that needs the loop served: no worker alive is a 503 that says so
     r = client.get("/healthz?workers=1")
     assert r.status_code == 503 and r.json["workers"] == 0 and "1 workers" in r.json["error"]
+    assert "do not reach the models" in r.json["error"]  # none alive (some: "more slowly")
     assert client.get("/healthz?workers=0").status_code == 200
     for bad in ("x", "-1", "1.5", "\u00b2", "9" * 40):
         r = client.get("/healthz", query_string={"workers": bad})
@@ -109,6 +110,13 @@ def test_a_wrench_file_uploads_as_it_is(client, project, store):
     r = _upload(client, project, body, "application/json", id_field="id",
                 text_field="data.text", gold_field="label")
     assert r.status_code == 201 and r.json["n_items"] == 2 and r.json["n_gold"] == 2, r.json
+    # as it is, without gold_field: the label would be shown to annotators; said so
+    fresh = json.dumps({f"d{k}": v for k, v in rows.items()}, indent=4).encode()
+    r = _upload(client, project, fresh, "application/json", id_field="id",
+                text_field="data.text", dry_run="1", allow_duplicate="1")
+    assert r.json["note"].startswith("the column 'label' is kept as a field, which the "
+                                     "labeling page shows beside the text; pass "
+                                     "gold_field=label"), r.json
     got = {i["id"]: i for i in store.items(project)}
     assert got["17"]["text"] == "check out my channel"
     assert got["17"]["fields"] == {"data.meta.n": 2, "weak_labels": [1, -1]}

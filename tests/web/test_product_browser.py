@@ -590,7 +590,7 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     assert page.locator("#col-gold").input_value() == "label"
     # labeled yourself: no known labels, and the label column left out of the fields
     page.select_option("#col-gold", "")
-    page.locator("#drop-cols input[value='label']").check()
+    assert page.locator("#drop-cols input[value='label']").is_checked()  # the answer
     page.locator("#drop-cols input[value='weak_labels']").check()
     assert page.locator("#drop-cols input").count() == 2  # not the text or the id
     page.click("#check")

@@ -162,15 +162,21 @@
      labels): checked, the column is left out of the stored items (re-trial: a WRENCH
      file's "label" column, not imported as known labels, was shown to annotators). */
   let fileCols = [];
+  const GOLD_LIKE = ["label", "labels", "class", "gold", "target", "y", "category"];
   function dropBoxes(cols) {
     if (cols) fileCols = cols;
     const box = $("drop-cols");
+    const shown = cols ? [] : Array.from(box.querySelectorAll("input"), function (c) { return c.value; });
     const checked = cols ? [] : Array.from(box.querySelectorAll("input:checked"), function (c) { return c.value; });
     Loop.clear(box);
     const used = [$("col-text").value, $("col-id").value, $("col-gold").value];
     for (const c of fileCols) {
       if (used.indexOf(c) !== -1) continue;
-      const input = Loop.el("input", { type: "checkbox", value: c, checked: checked.indexOf(c) !== -1 });
+      /* a column that holds the answer, not imported as known labels: left out unless
+         unchecked (compose trial: a WRENCH file's label was shown to annotators) */
+      const on = shown.indexOf(c) !== -1 ? checked.indexOf(c) !== -1
+        : GOLD_LIKE.indexOf(c.toLowerCase()) !== -1;
+      const input = Loop.el("input", { type: "checkbox", value: c, checked: on });
       input.addEventListener("change", function () { $("import").disabled = true; noDuplicate(); });
       box.appendChild(Loop.el("label", { class: "drop-col" }, input, " " + c));
     }
