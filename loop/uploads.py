@@ -42,6 +42,18 @@ def lone_surrogate(obj: Any) -> str | None:
     return None
 
 
+def _no_lone_surrogate(obj: Any, text: str, where: str = "") -> None:
+    """Refuse a lone UTF-16 surrogate in ``obj``, parsed from ``text`` (``where``
+    prefixes the error). Only a ``\\uD800``-``\\uDFFF`` escape spells one (UTF-8
+    decoding refused the rest): a scan of the text spares most rows the check (a
+    third of the parse)."""
+    if "\\ud" in text or "\\uD" in text:
+        bad = lone_surrogate(obj)
+        if bad is not None:
+            raise BadUpload(f"{where}{bad} is half of a UTF-16 surrogate pair, not a "
+                            "character; write the whole pair or the character itself")
+
+
 #: Files that are not text: named in the error, with what to save them as.
 BINARY_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".ods", ".numbers", ".parquet", ".feather",
                    ".zip", ".gz", ".bz2", ".xz", ".7z", ".pdf", ".doc", ".docx", ".pkl")
@@ -205,12 +217,7 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
                             "write it as a string") from None
         if not isinstance(obj, dict):
             raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
-        # only a \uD800-\uDFFF escape spells one (UTF-8 decoding refused the rest):
-        # a scan of the line spares the other rows the check (a third of the parse)
-        bad = lone_surrogate(obj) if "\\ud" in line or "\\uD" in line else None
-        if bad is not None:
-            raise BadUpload(f"JSONL line {n}: {bad} is half of a UTF-16 surrogate pair, not "
-                            "a character; write the whole pair or the character itself")
+        _no_lone_surrogate(obj, line, f"JSONL line {n}: ")
         rows.append(_flat(obj))
         lines.append(n)
     return rows, lines
@@ -249,15 +256,11 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
                                                        for v in obj.values()):
         return None
-    if len(text.strip().splitlines()) == 1 and (
+    if "\n" not in text.strip() and (
             len(obj) < 2 or len({frozenset(v) for v in obj.values()}) > 1):
         return None  # one line: a row whose fields are objects ({"data": {...}}), unless
         # it holds several rows alike
-    if "\\ud" in text.lower():
-        bad = lone_surrogate(obj)
-        if bad is not None:
-            raise BadUpload(f"{bad} is half of a UTF-16 surrogate pair, not a character; "
-                            "write the whole pair or the character itself")
+    _no_lone_surrogate(obj, text)
     return [_flat({("_key" if "id" in row else "id"): key, **row}) for key, row in obj.items()]
 
 
@@ -294,10 +297,7 @@ def _json_array(text: str) -> tuple[list[dict[str, Any]], list[int | None]]:
         if not isinstance(row, dict):
             raise BadUpload(f"JSON array element {n}: expected an object, got "
                             f"{type(row).__name__}")
-    bad = lone_surrogate(obj) if "\\ud" in text or "\\uD" in text else None
-    if bad is not None:
-        raise BadUpload(f"{bad} is half of a UTF-16 surrogate pair, not a character; "
-                        "write the whole pair or the character itself")
+    _no_lone_surrogate(obj, text)
     return obj, [None] * len(obj)  # an element's number is the item's
 
 
