@@ -16,8 +16,9 @@ from loop.errors import BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
 
-#: Column names that usually hold the answer: kept as a field, annotators would see it.
-GOLD_LIKE = ("label", "labels", "class", "gold", "target", "y", "category")
+#: Column names that usually hold the answer: kept as a field, annotators would see it
+#: (the Data page's GOLD_NAMES, which it picks as known labels and else leaves out).
+GOLD_LIKE = ("label", "labels", "class", "gold", "sentiment", "category", "target", "y")
 
 
 def import_items(
@@ -77,11 +78,11 @@ def import_items(
            "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
            "gold_by_index": parsed.by_index}
     notes = []
-    ids = [c for c in ("id", "ID", "Id") if parsed.items and c in parsed.items[0]["fields"]]
+    kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
+    ids = [c for c in ("id", "ID", "Id") if c in kept]
     if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
         notes.append(f"the column {ids[0]!r} is kept as a field and the items are numbered "
                      f"by row; pass id_field={ids[0]} to use it as their ids")
-    kept = parsed.items[0]["fields"] if parsed.items else {}
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
         notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "

@@ -18,6 +18,10 @@
     for (const c of cols) sel.appendChild(Loop.el("option", { value: c, text: c, selected: c === pick }));
   }
 
+  /* Columns that usually hold the answer: picked as the known labels, else left out of
+     the fields annotators see (the server's items.GOLD_LIKE). */
+  const GOLD_NAMES = ["label", "labels", "class", "gold", "sentiment", "category", "target", "y"];
+
   /* A column by a usual name; a nested one counts by its last part ("data.text"). */
   function guess(cols, names) {
     return cols.find(function (c) { return names.indexOf(c.toLowerCase()) !== -1; })
@@ -137,8 +141,7 @@
       : guessText(cols, r.body.rows, idCol);
     options($("col-text"), cols, tf, false);
     options($("col-id"), cols, idCol === tf ? undefined : idCol, true);
-    options($("col-gold"), cols, guess(cols, ["label", "class", "gold", "sentiment", "category",
-      "target", "y"]), true);
+    options($("col-gold"), cols, guess(cols, GOLD_NAMES), true);
     $("eval-box").hidden = !$("col-gold").value;
     dropBoxes(cols);
     const head = $("preview-head"), rows = $("preview-rows");
@@ -162,7 +165,6 @@
      labels): checked, the column is left out of the stored items (re-trial: a WRENCH
      file's "label" column, not imported as known labels, was shown to annotators). */
   let fileCols = [];
-  const GOLD_LIKE = ["label", "labels", "class", "gold", "target", "y", "category"];
   function dropBoxes(cols) {
     if (cols) fileCols = cols;
     const box = $("drop-cols");
@@ -175,7 +177,7 @@
       /* a column that holds the answer, not imported as known labels: left out unless
          unchecked (compose trial: a WRENCH file's label was shown to annotators) */
       const on = shown.indexOf(c) !== -1 ? checked.indexOf(c) !== -1
-        : GOLD_LIKE.indexOf(c.toLowerCase()) !== -1;
+        : GOLD_NAMES.indexOf(c.toLowerCase()) !== -1;
       const input = Loop.el("input", { type: "checkbox", value: c, checked: on });
       input.addEventListener("change", function () { $("import").disabled = true; noDuplicate(); });
       box.appendChild(Loop.el("label", { class: "drop-col" }, input, " " + c));
