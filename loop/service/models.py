@@ -76,15 +76,14 @@ def _reason(votes: np.ndarray) -> str:
 
 def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, Any]:
     """Write a ranking as the queue (unless one from newer state is there): the
-    sampler's order is kept, random picks are remembered as exploration."""
+    sampler's order is kept, random picks are marked "exploration" (an answer is
+    random gold when its item was leased as one, see ``lease.lua``)."""
     n = len(sel)
     ids = store.ids_at(st.pid, sel.indices)
-    random_ids = [iid for iid, r in zip(ids, sel.random, strict=True) if r]
     ranking = [(iid, float(n - rank_) + float(sc) / 1e3,
                 "exploration" if r else _reason(st.L[i]))
                for rank_, (iid, i, sc, r) in enumerate(
                    zip(ids, sel.indices, sel.scores, sel.random, strict=True))]
-    store.add_audit(st.pid, random_ids)
     replaced = store.replace_queue(st.pid, ranking, st.version)
     if not replaced:
         log.info("project %s: a ranking from newer state is queued; kept it", st.pid)

@@ -66,7 +66,7 @@ class State:
         fresh = self.y[urows] < 0
         self.y[urows[fresh]] = ulabels[fresh]
         #: Rows whose gold was drawn at random: uploaded labels and the answers to
-        #: exploration picks (:mod:`loop.storage.queue` ``audit``).
+        #: items served as exploration picks (:mod:`loop.storage.queue` ``audit``).
         self.random_gold = np.zeros(n, dtype=bool)
         self.random_gold[urows[fresh]] = True
         self.random_gold[self.rows(store.audit_ids(pid))] = True

@@ -8,7 +8,12 @@
 -- already holds (page reload, second tab) is renewed and returned; (3) the best
 -- queued item; (4) a random unlabeled item from the pool, when the ranked queue
 -- has nothing for this annotator (marked as an exploration pick: a random draw);
--- (5) only then items this annotator skipped. Items answered k times, answered
+-- (5) only then items this annotator skipped.
+-- An item's first lease decides whether its answers are random gold (audit): it
+-- is when it was served as an exploration pick (drawn at random by the ranking it
+-- came from, or from the pool in (4)). A ranking draws many random picks, and the
+-- next ranking may list one of them as an uncertain item; its answer is then not
+-- a random draw, so the lease, not the ranking, sets the mark. Items answered k times, answered
 -- or skipped by this annotator, or leased to anyone are passed over.
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 if revoked(me) then return redis.error_reply('revoked') end
@@ -43,7 +48,7 @@ for _, id in ipairs(mine) do
   end
 end
 
-local function lease(id, priority)
+local function lease(id, priority, random)
   local exp = now + ttl
   -- the writes a full Redis refuses (maxmemory) first, the removal last: a refused
   -- lease leaves the item where it was, not out of the queue and unleased
@@ -52,6 +57,13 @@ local function lease(id, priority)
     priority = priority, expires_at = exp}))
   redis.call('ZADD', KEYS[13], exp, id)
   redis.call('ZREM', KEYS[1], id)
+  if redis.call('HEXISTS', KEYS[16], id) == 0 then  -- no answer yet
+    if random then
+      redis.call('SADD', KEYS[15], id)
+    else
+      redis.call('SREM', KEYS[15], id)
+    end
+  end
   return payload(id, ARGV[3], exp)
 end
 
@@ -73,7 +85,7 @@ while true do
     if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('ZSCORE', KEYS[2], id) then
       redis.call('ZREM', KEYS[1], id)
     elseif free(id, false) then
-      return lease(id, tonumber(ids[i + 1]))
+      return lease(id, tonumber(ids[i + 1]), redis.call('HGET', KEYS[8], id) == 'exploration')
     else
       kept = kept + 1
     end
@@ -104,15 +116,14 @@ end
 local id = from_pool(false)
 if id then
   redis.call('HSET', KEYS[8], id, 'exploration')
-  redis.call('SADD', KEYS[15], id)
-  return lease(id, 0)
+  return lease(id, 0, true)
 end
 
 -- (5) nothing else left for this annotator: the items they skipped
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   if redis.call('SISMEMBER', KEYS[14], sid) == 1 and free(sid, true) then
     local p = redis.call('ZSCORE', KEYS[1], sid)
-    return lease(sid, tonumber(p or 0))
+    return lease(sid, tonumber(p or 0), false)
   end
 end
 return false
