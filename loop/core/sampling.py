@@ -249,7 +249,10 @@ class RandomSampler(Sampler):
         rng = check_random_state(self.random_state)
         idx = np.flatnonzero(_pool(n, exclude))
         take = min(int(self.batch_size), idx.size)
-        picks = np.sort(rng.choice(idx, size=take, replace=False))
+        # In the order drawn, not sorted: a queue longer than what is answered before
+        # the next ranking hands out its head, which must be random too (sorted, it
+        # is the items uploaded first).
+        picks = rng.choice(idx, size=take, replace=False)
         return Selection.of(picks, random=True)
 
 
@@ -427,6 +430,17 @@ class LoopSampler(Sampler):
     (hausa) and from 0.859 / 0.884 / 0.898 to 0.875 / 0.893 / 0.926 (sms, F1);
     shrinking only the signals or only the bonus, or both at the square of the
     rate, gained less (``docs/benchmarks_loop.md``).
+
+    A ranking longer than ``block_size`` (the service ranks a queue of a
+    thousand, answered from its head until the next ranking) is built as
+    consecutive blocks of ``block_size`` that each keep what one batch keeps:
+    its share of random picks, interleaved, and at most ``max_per_pattern``
+    items of one vote pattern (default a third of its sampler-picked items).
+    So the head of a long queue is the batch the benchmarks measure, not a
+    run of one vote pattern (a new user's first 9 items on the demo held 7
+    one-line "subscribe" comments of one pattern when the cap was a third of
+    the whole queue). Beyond the first block a block looks for its items among
+    the next ``50 * block_size`` candidates by score, not the whole pool.
     """
 
     name = "loop"
@@ -439,6 +453,7 @@ class LoopSampler(Sampler):
         max_similarity: float = 0.9,
         random_share: float | None = None,
         explore_gold: int | None = 50,
+        block_size: int = 10,
         random_state: Any = None,
     ) -> None:
         super().__init__(batch_size, random_state)
@@ -447,6 +462,7 @@ class LoopSampler(Sampler):
         self.max_similarity = max_similarity
         self.random_share = random_share
         self.explore_gold = explore_gold
+        self.block_size = block_size
 
     def scores(
         self,
@@ -503,19 +519,32 @@ class LoopSampler(Sampler):
         n_random = 0
         if share > 0 and batch > 1:
             n_random = min(max(1, int(round(batch * share))), int(pool.sum()))
-        random_picks = np.sort(rng.choice(np.flatnonzero(pool), n_random, replace=False))
+        # In the order drawn (see RandomSampler): the first of them in the queue must
+        # be a random draw too, not the items uploaded first.
+        random_picks = rng.choice(np.flatnonzero(pool), n_random, replace=False)
         pool[random_picks] = False
-        batch -= n_random
-        cap = self.max_per_pattern or max(1, batch // 3)
+        total, batch = batch, batch - n_random
+        if int(self.block_size) < 1:
+            raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+        # sampler-picked items per block (all of them when the ranking is one block)
+        per_block = (batch if total <= int(self.block_size)
+                     else max(1, int(round(batch * int(self.block_size) / total))))
+        cap = self.max_per_pattern or max(1, per_block // 3)
         order = _top_k(scores, pool, n, rng)
-        chosen = _diverse(order, bucket, cap, batch, X, self.max_similarity)
-        if len(chosen) < batch:  # pattern caps too tight for the pool: lift them,
-            taken = set(chosen)  # still no near-duplicates
-            rest = np.asarray([i for i in order if int(i) not in taken], dtype=np.intp)
-            chosen = _diverse(rest, bucket, batch, batch, X, self.max_similarity, chosen)
-        if len(chosen) < batch:  # only near-duplicates left: fill by score
-            taken = set(chosen)
-            chosen += [int(i) for i in order if int(i) not in taken][: batch - len(chosen)]
+        chosen = _batch(order, bucket, cap, min(batch, per_block), X, self.max_similarity, [])
+        if len(chosen) < batch:  # the blocks after the first
+            first = set(chosen)
+            rest = np.asarray([i for i in order if int(i) not in first], dtype=np.intp)
+            need = batch - len(chosen)
+            # no near-duplicates (of the first block or each other), twice what is
+            # needed, then dealt into blocks under the pattern cap
+            cands = _diverse(rest, bucket, need, len(chosen) + 2 * need, X,
+                             self.max_similarity, chosen, counted_from=len(chosen))
+            cands = cands[len(chosen):]
+            if len(cands) < need:  # only near-duplicates left: fill by score
+                more = set(cands)
+                cands += [int(i) for i in rest if int(i) not in more][: need - len(cands)]
+            chosen += _deal(cands, bucket, cap, per_block, need)
         # Interleave the random picks evenly, so a queue served in this order
         # mixes them in from the start.
         out = np.asarray(chosen, dtype=np.intp)
@@ -553,12 +582,66 @@ def _dense(M: Any) -> np.ndarray:
 DIVERSITY_WINDOW = 1000
 
 
+def _deal(cands: list[int], bucket: np.ndarray, cap: int, per_block: int, need: int
+          ) -> list[int]:
+    """``need`` of ``cands`` (best first) in blocks of ``per_block``, each with at
+    most ``cap`` items of one vote pattern where the candidates allow: an item over
+    its block's cap waits, first in line, for the next block."""
+    out: list[int] = []
+    waiting: list[int] = []
+    pos = 0
+    while len(out) < need and (waiting or pos < len(cands)):
+        size = min(per_block, need - len(out))
+        counts: dict[int, int] = {}
+        block: list[int] = []
+        later: list[int] = []
+        j = 0
+        while len(block) < size and (j < len(waiting) or pos < len(cands)):
+            if j < len(waiting):
+                i, j = waiting[j], j + 1
+            else:
+                i, pos = cands[pos], pos + 1
+            b = int(bucket[i])
+            if counts.get(b, 0) < cap:
+                block.append(i)
+                counts[b] = counts.get(b, 0) + 1
+            else:
+                later.append(i)
+        waiting = later + waiting[j:]
+        if len(block) < size:  # the caps are too tight for what is left: lift them
+            take = size - len(block)
+            block, waiting = block + waiting[:take], waiting[take:]
+        out += block
+    return out
+
+
+def _batch(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any,
+           max_similarity: float, kept: list[int]) -> list[int]:
+    """``kept`` plus items of ``order`` (none of them in ``kept``) up to ``batch``
+    in all: at most ``cap`` per vote pattern among the new ones and no near-duplicate
+    (:func:`_diverse`); if the caps are too tight for ``order``, lifted (still no
+    near-duplicates); if only near-duplicates are left, filled by score."""
+    start = len(kept)
+    chosen = _diverse(order, bucket, cap, batch, X, max_similarity, kept, counted_from=start)
+    if len(chosen) < batch:  # pattern caps too tight for the pool: lift them,
+        taken = set(chosen)  # still no near-duplicates
+        rest = np.asarray([i for i in order if int(i) not in taken], dtype=np.intp)
+        chosen = _diverse(rest, bucket, batch, batch, X, max_similarity, chosen,
+                          counted_from=start)
+    if len(chosen) < batch:  # only near-duplicates left: fill by score
+        taken = set(chosen)
+        chosen += [int(i) for i in order if int(i) not in taken][: batch - len(chosen)]
+    return chosen
+
+
 def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any,
-             max_similarity: float, kept: list[int] | None = None) -> list[int]:
+             max_similarity: float, kept: list[int] | None = None,
+             counted_from: int = 0) -> list[int]:
     """Walk ``order`` and keep items until ``batch`` are kept (counting ``kept``,
-    those kept before): at most ``cap`` per vote pattern and, with features
-    ``X``, none with cosine similarity above ``max_similarity`` to one of the
-    :data:`DIVERSITY_WINDOW` items kept last.
+    those kept before): at most ``cap`` per vote pattern (counting ``kept`` from
+    position ``counted_from`` on) and, with features ``X``, none with cosine
+    similarity above ``max_similarity`` to one of the :data:`DIVERSITY_WINDOW`
+    items kept last.
 
     Candidates are compared in blocks (one sparse product per block), so a
     queue of a thousand items out of a million costs a few products, not one per
@@ -568,13 +651,13 @@ def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any
 
     chosen: list[int] = list(kept or [])
     per_bucket: dict[int, int] = {}
-    for i in chosen:
+    for i in chosen[counted_from:]:
         per_bucket[int(bucket[i])] = per_bucket.get(int(bucket[i]), 0) + 1
     if len(chosen) >= batch:
         return chosen
     recent = chosen[-DIVERSITY_WINDOW:]
     window: Any = _unit(X, np.asarray(recent)) if X is not None and recent else None
-    block = min(max(64, 2 * batch), DIVERSITY_WINDOW)
+    block = min(max(64, 2 * (batch - len(chosen))), DIVERSITY_WINDOW)
     for start in range(0, order.size, block):
         cand = [int(i) for i in order[start:start + block]]
         if X is not None:

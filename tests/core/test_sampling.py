@@ -207,3 +207,51 @@ def test_loop_sampler_scores_follow_the_end_model_once_the_gold_is_plentiful():
     gold = np.where(np.arange(n + 300) < n + 300, y, -1)
     s, _ = LoopSampler(explore_gold=None).scores(endg, Lg, lmg, gold)
     assert s[:n][kind == 1].mean() == pytest.approx(few[1], rel=0.05)
+
+
+def test_a_long_ranking_is_built_in_blocks_each_diverse_like_one_batch():
+    """Regression (new-user trial on the demo): the service ranks a queue of a
+    thousand and the pattern cap was a third of all of it, so the head of the
+    queue held 7 of 9 items of one vote pattern; each block of ``block_size`` now
+    keeps what one batch of the benchmarks keeps."""
+    from loop.core.label_model import unique_rows
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    Lb = np.full((n, 3), -1, dtype=np.int8)
+    Lb[:1000, 0] = 1  # one pattern covers half the items, and they score highest
+    Lb[1000:, 1] = rng.choice([-1, 0, 1], size=1000)
+    Lb[1000:, 2] = rng.choice([-1, 0, 1], size=1000)
+    lm = np.where(np.arange(n)[:, None] < 1000, [[0.5, 0.5]], [[0.8, 0.2]])
+    lm = lm + rng.uniform(0, 0.01, size=(n, 2))
+    lm /= lm.sum(axis=1, keepdims=True)
+    _, bucket, _ = unique_rows(Lb)
+    s = LoopSampler(batch_size=500, random_share=0.2, random_state=0)
+    got = s.select(None, L=Lb, lm_proba=lm)
+    assert len(got) == 500 and len(set(got.indices.tolist())) == 500
+    assert got.random.sum() == 100
+    picked = got.indices[~got.random]
+    for start in range(0, 400, 8):  # every block of 8 sampler picks: at most 2 of a pattern
+        block = bucket[picked[start:start + 8]]
+        assert np.bincount(block).max() <= 2, (start, block)
+    # one batch (the benchmarks' unit) is what it was: 8 picks, at most 2 of a pattern
+    one = LoopSampler(batch_size=10, random_share=0.2, random_state=0).select(
+        None, L=Lb, lm_proba=lm)
+    assert np.bincount(bucket[one.indices[~one.random]]).max() <= 2
+    with pytest.raises(ValueError, match="block_size"):
+        LoopSampler(batch_size=50, block_size=0).select(None, L=Lb, lm_proba=lm)
+
+
+def test_random_picks_are_served_in_random_order_not_by_index():
+    """The head of a long queue must be a random draw too: sorted, the random picks
+    at its head were the items uploaded first."""
+    rng = np.random.default_rng(0)
+    Lb = rng.choice([-1, 0, 1], size=(5000, 4)).astype(np.int8)
+    lm = rng.dirichlet([1, 1], size=5000)
+    got = LoopSampler(batch_size=1000, random_share=0.2, random_state=0).select(
+        None, L=Lb, lm_proba=lm)
+    first = got.random_indices[:20]
+    assert not np.all(np.diff(first) > 0)
+    assert np.median(first) > 1000  # not the lowest indices of the draw
+    picks = RandomSampler(batch_size=200, random_state=0).select(None, L=Lb).indices
+    assert not np.all(np.diff(picks) > 0)
