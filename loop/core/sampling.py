@@ -545,16 +545,24 @@ class LoopSampler(Sampler):
                 more = set(cands)
                 cands += [int(i) for i in rest if int(i) not in more][: need - len(cands)]
             chosen += _deal(cands, bucket, cap, per_block, need)
-        # Interleave the random picks evenly, so a queue served in this order
-        # mixes them in from the start.
-        out = np.asarray(chosen, dtype=np.intp)
-        is_random = np.zeros(out.size, dtype=bool)
-        total = out.size + random_picks.size
-        slots = np.linspace(0, total - 1, random_picks.size + 2)[1:-1].round().astype(int)
-        for pos, i in zip(slots, random_picks, strict=True):
-            at = min(pos, out.size)
-            out = np.insert(out, at, i)
-            is_random = np.insert(is_random, at, True)
+        # Interleave the random picks evenly within each block, so a queue served
+        # in this order mixes them in from the start at the batch's share.
+        n_blocks = 1 if total <= int(self.block_size) else -(-len(chosen) // per_block)
+        parts_out, parts_random = [], []
+        for b, rand in enumerate(np.array_split(random_picks, max(n_blocks, 1))):
+            picks = chosen if n_blocks <= 1 else chosen[b * per_block:(b + 1) * per_block]
+            out = np.asarray(picks, dtype=np.intp)
+            is_random = np.zeros(out.size, dtype=bool)
+            size = out.size + rand.size
+            slots = np.linspace(0, size - 1, rand.size + 2)[1:-1].round().astype(int)
+            for pos, i in zip(slots, rand, strict=True):
+                at = min(pos, out.size)
+                out = np.insert(out, at, i)
+                is_random = np.insert(is_random, at, True)
+            parts_out.append(out)
+            parts_random.append(is_random)
+        out = np.concatenate(parts_out) if parts_out else np.zeros(0, dtype=np.intp)
+        is_random = np.concatenate(parts_random) if parts_random else np.zeros(0, dtype=bool)
         return Selection(out, scores[out], is_random)
 
 

@@ -230,14 +230,20 @@ def test_a_long_ranking_is_built_in_blocks_each_diverse_like_one_batch():
     got = s.select(None, L=Lb, lm_proba=lm)
     assert len(got) == 500 and len(set(got.indices.tolist())) == 500
     assert got.random.sum() == 100
-    picked = got.indices[~got.random]
-    for start in range(0, 400, 8):  # every block of 8 sampler picks: at most 2 of a pattern
-        block = bucket[picked[start:start + 8]]
-        assert np.bincount(block).max() <= 2, (start, block)
+    for start in range(0, 500, 10):  # every block of 10: 2 random picks, and at most
+        block = slice(start, start + 10)  # 2 of its 8 sampler picks of one pattern
+        assert got.random[block].sum() == 2
+        picked = bucket[got.indices[block][~got.random[block]]]
+        assert np.bincount(picked).max() <= 2, (start, picked)
     # one batch (the benchmarks' unit) is what it was: 8 picks, at most 2 of a pattern
     one = LoopSampler(batch_size=10, random_share=0.2, random_state=0).select(
         None, L=Lb, lm_proba=lm)
     assert np.bincount(bucket[one.indices[~one.random]]).max() <= 2
+    # and the long ranking's head is built like that batch: its random draws, in the
+    # same places (the sampler picks may differ: the long ranking's other random
+    # draws leave the pool)
+    assert got.random[:10].tolist() == one.random.tolist()
+    assert got.indices[:10][got.random[:10]].tolist() == one.random_indices.tolist()
     with pytest.raises(ValueError, match="block_size"):
         LoopSampler(batch_size=50, block_size=0).select(None, L=Lb, lm_proba=lm)
 
