@@ -74,6 +74,21 @@ def _reason(votes: np.ndarray) -> str:
     return "lfs_conflict" if np.unique(fired).size > 1 else "model_uncertain"
 
 
+def save_agreement(store: RedisStore, st: State, lm: np.ndarray | None,
+                   em: np.ndarray | None) -> None:
+    """How often the two models pick the same label on the items some LF votes on
+    (the dashboard's "model agreement"). Elsewhere the label model can only guess
+    its class balance, so agreement there says nothing: a new user's project with
+    rules for 3 of 7 labels showed 100% while the end model was right on 25% of
+    the items no rule covered."""
+    if lm is None or em is None or lm.shape != em.shape or lm.shape[0] != st.n:
+        return
+    covered = (st.L >= 0).any(axis=1)
+    n = int(covered.sum())
+    same = float((lm[covered].argmax(1) == em[covered].argmax(1)).mean()) if n else None
+    store.set_value(st.pid, "agreement", {"agreement": same, "n_covered": n, "n_items": st.n})
+
+
 def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, Any]:
     """Write a ranking as the queue (unless one from newer state is there): the
     sampler's order is kept, random picks are marked "exploration" (an answer is
@@ -123,6 +138,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
         "gold_check": out.label_model.gold_check_,
         "n_random_gold": int(st.random_gold.sum()),
         "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version})
+    save_agreement(store, st, out.lm_proba, em)
     if progress is not None:
         progress(1, 2)
     queued = publish_ranking(store, st, out.selection)
@@ -175,6 +191,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
         "fitted_at": time.time(), "state_version": st.version})
+    save_agreement(store, st, store.load_proba(pid, "label_model", st.k), proba)
     if progress is not None:
         progress(2, 3)
     try:

@@ -65,10 +65,7 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     balance = dict.fromkeys(labels, 0)
     for g in gold.values():
         balance[labels[g["label"]]] += 1
-    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
-    agreement = None
-    if lm is not None and em is not None and lm.shape == em.shape and len(lm):
-        agreement = float((lm.argmax(1) == em.argmax(1)).mean())
+    agreed = store.get_value(pid, "agreement") or {}
     multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
     n_eval = store.n_eval(pid)
     return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
@@ -76,7 +73,8 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
             "class_balance": balance, "history": store.metrics_history(pid),
-            "agreement": agreement, "answers_per_item": store.answers_per_item(pid),
+            "agreement": agreed.get("agreement"), "n_agreement": agreed.get("n_covered"),
+            "answers_per_item": store.answers_per_item(pid),
             "annotator_agreement": multi,
             "n_items_multi": 0 if multi is None else multi["n_items_multi"],
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),

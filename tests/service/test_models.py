@@ -45,6 +45,12 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     assert rows.tolist() == sel.indices.tolist()
     reasons = [store.reason(project, i) for i in store.queued_ids(project)]
     assert [r == "exploration" for r in reasons] == sel.random.tolist()
+    # the dashboard's model agreement: on the items an LF votes on (elsewhere the
+    # label model only guesses its class balance)
+    covered = (st.L >= 0).any(axis=1)
+    same = loop.lm_proba_[covered].argmax(1) == loop.end_proba_[covered].argmax(1)
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["n_agreement"] == int(covered.sum()) and m["agreement"] == pytest.approx(same.mean())
 
 
 def test_a_ranking_from_older_state_never_replaces_a_newer_one(store, project):

@@ -413,7 +413,7 @@
         : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
       drawLoopWarning(v.loop || {}, v.since_recalibration, rc.last_error);
       const ag = v.agreement;
-      Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_items);
+      Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_agreement);
       const aa = v.annotator_agreement;
       const hasAa = aa !== null && aa !== undefined && typeof aa === "object";
       Loop.setText("annotator-agreement", !hasAa ? "–"
