@@ -161,12 +161,17 @@ def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     return rec
 
 
-def _keep_one(store: RedisStore, pid: str, name: str) -> None:
+def _keep_one(store: RedisStore, pid: str, name: str) -> str | None:
     """A project without an LF module keeps at least one enabled rule once its LFs
-    were applied: the models would go on using the votes of the rule taken away."""
-    if store.L_meta(pid) and not has_lfs(store, pid, without=name):
-        raise Conflict(f"rule {name!r} is the project's only enabled LF: write or enable "
-                       "another rule first")
+    were applied: the models would go on using the votes of the rule taken away.
+    Refused at once when that is plain now; else the message the write checks again
+    in its transaction (:meth:`~loop.storage.rules.RulesMixin.write_rule`)."""
+    if not store.L_meta(pid) or store.get_project(pid).get("lf_module"):
+        return None
+    msg = f"rule {name!r} is the project's only enabled LF: write or enable another rule first"
+    if not has_lfs(store, pid, without=name):
+        raise Conflict(msg)
+    return msg
 
 
 def update_rule(store: RedisStore, pid: str, name: str,
@@ -177,14 +182,15 @@ def update_rule(store: RedisStore, pid: str, name: str,
     entry; the caller re-applies nothing)."""
     old = _existing(store, pid, name)
     labels = store.get_project(pid)["labels"]
+    last_one = None
     if isinstance(data, dict) and data.get("enabled") is False and old["enabled"]:
-        _keep_one(store, pid, name)
+        last_one = _keep_one(store, pid, name)
     if isinstance(data, dict) and set(data) == {"enabled"}:
         enabled = _enabled(data, old["enabled"])
         if enabled == old["enabled"]:
             return _view(name, old, labels), False
         new = {**old, "enabled": enabled, "updated_at": time.time()}
-        store.write_rule(pid, name, new, expect=old)
+        store.write_rule(pid, name, new, expect=old, last_one=last_one)
         return _view(name, new, labels), True
     rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
                                else data))
@@ -194,15 +200,14 @@ def update_rule(store: RedisStore, pid: str, name: str,
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
            "enabled": _enabled(data, old["enabled"]),
            "history": history[-MAX_HISTORY:]}
-    store.write_rule(pid, rule.name, new, expect=old, rename_from=name)
+    store.write_rule(pid, rule.name, new, expect=old, rename_from=name, last_one=last_one)
     return _view(rule.name, new, labels), True
 
 
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     old = _existing(store, pid, name)
-    if old["enabled"]:
-        _keep_one(store, pid, name)
-    store.write_rule(pid, name, None, expect=old)
+    last_one = _keep_one(store, pid, name) if old["enabled"] else None
+    store.write_rule(pid, name, None, expect=old, last_one=last_one)
     return {"deleted": name}
 
 

@@ -32,10 +32,14 @@ class RulesMixin(StoreBase):
         return int(self.r.get(self._k(pid, "rules_version")) or 0)
 
     def write_rule(self, pid: str, name: str, record: dict[str, Any] | None,
-                   expect: dict[str, Any] | None, rename_from: str | None = None) -> None:
+                   expect: dict[str, Any] | None, rename_from: str | None = None,
+                   last_one: str | None = None) -> None:
         """Set (or with ``record=None`` delete) rule ``name`` if the stored record of
         ``rename_from or name`` is still ``expect`` (None: absent); else
-        :class:`Conflict` (someone changed it meanwhile)."""
+        :class:`Conflict` (someone changed it meanwhile). ``last_one``: a write that
+        would leave no enabled rule is refused with this message, checked inside the
+        transaction (two deletes of the last two rules at once each saw the other
+        still there when the check ran before it)."""
         key = self._k(pid, "rules")
         old_name = rename_from or name
         # WATCH sees any change to the project's rules. For a write that leaves this
@@ -58,6 +62,11 @@ class RulesMixin(StoreBase):
                     if (rename_from is not None and rename_from != name
                             and p.hexists(key, name)):
                         raise Conflict(f"a rule named {name!r} exists already")
+                    if last_one is not None and not (record or {}).get("enabled", False):
+                        others = [json.loads(v) for n, v in p.hgetall(key).items()
+                                  if n.decode() not in (old_name, name)]
+                        if not any(r.get("enabled") for r in others):
+                            raise Conflict(last_one)
                     p.multi()
                     if rename_from is not None and rename_from != name:
                         p.hdel(key, rename_from)

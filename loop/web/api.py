@@ -346,8 +346,10 @@ def cancel_job(job_id: str) -> Any:
 # -- rules -------------------------------------------------------------------------------
 def _reapply(pid: str) -> str | None:
     """After a rule changed: apply the LFs (only the changed column is computed),
-    then recalibrate; the job id (None before any item is uploaded)."""
-    if _store().n_items(pid) == 0:
+    then recalibrate; the job id (None before any item is uploaded, or while the
+    project has no LF to apply: the change is stored, and answering 409 would say
+    it was not)."""
+    if _store().n_items(pid) == 0 or not rules.has_lfs(_store(), pid):
         return None
     return str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, "apply_lfs",
                             recalibrate_after=True).id)

@@ -401,6 +401,13 @@ def test_a_project_of_rules_only(client, store, rconn):
     r = client.post(f"/api/projects/{pid}/jobs", headers=auth(), json={"type": "apply_lfs"})
     assert r.status_code == 409 and "no LFs yet: write a rule" in r.json["error"]
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is False
+    # a disabled rule is stored, and says so (it answered 409 "no LFs yet" after
+    # storing it: a retry then met "exists already")
+    off = {"name": "off", "label": 0, "kind": "keywords", "keywords": ["zzz"], "enabled": False}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=off)
+    assert r.status_code == 201 and r.json["job_id"] is None, r.json
+    r = client.delete(f"/api/projects/{pid}/rules/off", headers=auth())
+    assert r.status_code == 200 and r.json["job_id"] is None, r.json
     # labeling can start before any rule: random items, answers kept
     token = annotator_token(client, pid, "a")
     for i in range(25):  # past the point where answers ask for a recalibration
@@ -442,6 +449,24 @@ def test_a_project_of_rules_only(client, store, rconn):
     r = client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
                    json={"enabled": False})
     assert r.status_code == 200
+    # Operator's trial: two deletes of the last two enabled rules at once both
+    # passed the check (each read the other still there) and left none, while the
+    # models kept the deleted rules' votes. The check runs again in the write's
+    # transaction: here the second delete comes after the first one's check.
+    from loop.errors import Conflict
+    from loop.service import rules as svc_rules
+
+    assert client.put(f"/api/projects/{pid}/rules/says_subscribe", headers=auth(),
+                      json={"enabled": True}).status_code == 200
+    recs = store.rules(pid)
+    msgs = {n: svc_rules._keep_one(store, pid, n) for n in ("says_subscribe", "has_link")}
+    assert all(msgs.values())  # each alone may go
+    store.write_rule(pid, "has_link", None, expect=recs["has_link"],
+                     last_one=msgs["has_link"])
+    with pytest.raises(Conflict, match="only enabled LF"):
+        store.write_rule(pid, "says_subscribe", None, expect=recs["says_subscribe"],
+                         last_one=msgs["says_subscribe"])
+    assert [n for n, r in store.rules(pid).items() if r["enabled"]] == ["says_subscribe"]
 
 
 def test_rules_added_at_once_by_several_clients_all_land(client, store, project):
