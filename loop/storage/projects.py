@@ -79,14 +79,25 @@ class ProjectsMixin(StoreBase):
         """Delete the project record and its annotators' tokens in one transaction
         (from then on every request and job about it finds no project), then every
         key of the project (:meth:`purge_project_keys`)."""
-        hashes = [json.loads(v).get("token_hash")
-                  for v in self.r.hvals(self._k(pid, "annotators"))]
+        ann = self._k(pid, "annotators")
         with self.r.pipeline(transaction=True) as p:
-            p.delete(f"loop:project:{pid}")
-            p.srem("loop:projects", pid)
-            if any(hashes):
-                p.hdel("loop:tokens", *[h for h in hashes if h])
-            p.execute()
+            while True:  # an annotator added meanwhile: read again (its token went on
+                try:     # working after the delete in an operator's trial)
+                    p.watch(ann, self._k(pid, "exports"))
+                    hashes = [json.loads(v).get("token_hash") for v in p.hvals(ann)]
+                    # its export files live outside its keys (``loop:export:<job>``)
+                    exports = p.lrange(self._k(pid, "exports"), 0, -1)
+                    p.multi()
+                    p.delete(f"loop:project:{pid}")
+                    p.srem("loop:projects", pid)
+                    if any(hashes):
+                        p.hdel("loop:tokens", *[h for h in hashes if h])
+                    if exports:
+                        p.delete(*exports)
+                    p.execute()
+                    break
+                except _watch_error():
+                    continue
         self._projects.pop(pid, None)
         self._tokens.clear()
         self.purge_project_keys(pid)
@@ -126,8 +137,11 @@ class ProjectsMixin(StoreBase):
         key = self._k(pid, "annotators")
         with self.r.pipeline(transaction=True) as p:
             while True:
-                try:
-                    p.watch(key)
+                try:  # not for a project deleted meanwhile (its tokens are purged once)
+                    p.watch(key, f"loop:project:{pid}")
+                    if not p.exists(f"loop:project:{pid}"):
+                        p.unwatch()
+                        raise ProjectNotFound(f"no project {pid!r}")
                     old = p.hget(key, name)
                     p.multi()
                     if old and json.loads(old).get("token_hash"):

@@ -317,8 +317,10 @@ def get_job(job_id: str) -> Any:
 @bp.get("/jobs/<job_id>/download")
 @admin_required
 def download_export(job_id: str) -> Any:
-    """The file a finished export job built (kept a day)."""
-    return _file(*exports.download(_store().r, job_id))
+    """The file a finished export job built (kept a day; gone with its project)."""
+    data, fmt, pid = exports.download(_store().r, job_id)
+    _store().get_project(pid)  # 404 once the project is deleted
+    return _file(data, fmt, pid)
 
 
 def _file(data: bytes, fmt: str, pid: str) -> Response:

@@ -566,6 +566,10 @@ def test_deleting_a_project_takes_all_of_it_and_nothing_else(client, project, rc
                        ).status_code == 201
         client.put(f"/api/projects/{pid}/guidelines", headers=auth(), json={"guidelines": "g"})
     token = annotator_token(client, project, "ann")
+    # an export file lives outside the project's keys (operator's trial: downloaded
+    # whole after the delete)
+    from loop.service.export import export_key
+    store.keep_export(project, export_key("job-x"), b"id,label\n", keep=3, ttl=600)
     kept = sorted(k for k in rconn.keys("*") if other.encode() in k)
     url = f"/api/projects/{project}"
     name = client.get(url, headers=auth()).json["name"]
@@ -584,7 +588,16 @@ def test_deleting_a_project_takes_all_of_it_and_nothing_else(client, project, rc
     assert [p["id"] for p in client.get("/api/projects", headers=auth()).json["projects"]] == [
         other]
     assert not [k for k in rconn.keys("*") if project.encode() in k and b"rq:" not in k]
+    assert not rconn.exists(export_key("job-x"))
     assert sorted(k for k in rconn.keys("*") if other.encode() in k) == kept
+    # what a request or job racing the delete would still write is refused
+    from loop.errors import ProjectNotFound
+    with pytest.raises(ProjectNotFound):
+        store.keep_export(project, export_key("job-y"), b"late", keep=3, ttl=600)
+    with pytest.raises(ProjectNotFound):
+        store.add_annotator(project, "late")
+    assert not rconn.exists(export_key("job-y"))
+    assert not [v for v in rconn.hvals("loop:tokens") if project.encode() in v]
     # swept again later, for what a job running at the deletion wrote after it
     q = ScheduledJobRegistry("loop", connection=rconn)
     assert len(q.get_job_ids()) == 1
