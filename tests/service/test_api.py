@@ -252,6 +252,10 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
             assert "invisible character \\u200b" in r.json["error"], r.json
         if data.startswith(b"id,CONTENT,x,CONTENT"):
             assert "'CONTENT' more than once" in r.json["error"], r.json
+    # a header of 200,000 columns held a web worker two minutes (operator's trial)
+    wide = (",".join(f"c{i}" for i in range(200_000)) + ",CONTENT\n").encode()
+    r = _upload(client, project, wide + b"," * 200_000 + b"a\n")
+    assert r.status_code == 400 and "200,001 columns" in r.json["error"], r.json
     assert sorted(rconn.keys("*")) == before
     r = _upload(client, project, b"id,CONTENT\n1,a\n", id_field="id")
     assert r.status_code == 201
