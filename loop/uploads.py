@@ -88,6 +88,8 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
     )
 
 
+#: Longest item id (characters).
+MAX_ID_CHARS = 200
 #: Most columns a CSV file may have.
 MAX_COLUMNS = 1000
 #: Column separators a CSV header may use instead of commas.
@@ -376,6 +378,10 @@ def parse_items(
             iid = "" if raw is None else str(raw).strip()
             if not iid:
                 bad(f"{at_n}: empty id field {id_field!r}")
+                continue
+            if len(iid) > MAX_ID_CHARS:  # an id is in every lease, answer and export row
+                bad(f"{at_n}: id of {len(iid):,} characters in id field {id_field!r}; "
+                    f"at most {MAX_ID_CHARS} (is it the text column?)")
                 continue
             odd = hidden_char(iid)
             if odd is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from loop.core.text import hidden_char
@@ -93,6 +94,16 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if len(set(names)) != len(names):
         twice = sorted({str(n) for n in names if names.count(n) > 1})
         raise BadRequest(f"labels must be unique: {', '.join(twice)} given more than once")
+    for n in names:  # "spam " beside "spam": two labels that read alike on every page
+        if n != n.strip():
+            raise BadRequest(f"label {n!r} starts or ends with a space; write it without")
+    seen: dict[str, str] = {}
+    for n in names:  # "Africa" and "africa", or é composed and decomposed
+        same = seen.setdefault(unicodedata.normalize("NFKC", n).casefold(), n)
+        if same != n:
+            raise BadRequest(f"labels {same!r} and {n!r} differ only in case or in how "
+                             "their characters are written; uploads and exports tell "
+                             "labels apart by name, so give them names that differ")
     style, used = [], set()
     for i, x in enumerate(raw):
         color = x.get("color") or PALETTE[i % len(PALETTE)]

@@ -60,6 +60,14 @@ def test_create_project_validates(client):
         r = client.post("/api/projects", headers=auth(), json=body)
         assert r.status_code == 400, body
         assert r.json["error"]
+    # labels that read alike (a new user's "africa" and "Africa"; an operator's
+    # "spam " and NFD "café"): uploads and exports tell labels apart by name
+    for labels, said in ((["africa", "Africa"], "differ only in case"),
+                         (["caf\u00e9", "cafe\u0301"], "differ only in case"),
+                         (["spam", "spam "], "starts or ends with a space"),
+                         (["a\u00a0", "b"], "starts or ends with a space")):
+        r = client.post("/api/projects", headers=auth(), json={"name": "x", "labels": labels})
+        assert r.status_code == 400 and said in r.json["error"], (labels, r.json)
     assert client.get("/api/projects/nope", headers=auth()).status_code == 404
     assert client.get("/api/projects", headers=auth()).json == {"projects": []}
     # an emoji sequence's joiner is no hidden character
@@ -252,6 +260,8 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
             assert "invisible character \\u200b" in r.json["error"], r.json
         if data.startswith(b"id,CONTENT,x,CONTENT"):
             assert "'CONTENT' more than once" in r.json["error"], r.json
+    r = _upload(client, project, b"id,CONTENT\n" + b"7" * 100_000 + b",a\n", id_field="id")
+    assert r.status_code == 400 and "id of 100,000 characters" in r.json["error"], r.json
     # a header of 200,000 columns held a web worker two minutes (operator's trial)
     wide = (",".join(f"c{i}" for i in range(200_000)) + ",CONTENT\n").encode()
     r = _upload(client, project, wide + b"," * 200_000 + b"a\n")
