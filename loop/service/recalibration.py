@@ -276,7 +276,7 @@ class Recalibrator:
             # items that came while it ran, without LF votes: the apply run takes over
             if isinstance(exc, NotReady) and (gave_way := self._give_way_to_apply(pid)):
                 return gave_way
-            _record_failure(s, pid, "recal_status", exc)
+            record_failure(s, pid, "recal_status", exc)
             raise
         if full:
             em = self.run_end_model(pid, point_id=out["id"], wait=True)
@@ -296,9 +296,18 @@ class Recalibrator:
         came while it ran: the fault trial saw such runs fail)."""
         if self.apply is None or not (n := self._unapplied(pid)):
             return None
-        return {"skipped": True, "reason": f"{n:,} items have no LF votes yet (uploaded "
-                f"since the LFs were applied): apply run {self.apply(pid)} applies them "
-                "and then recalibrates"}
+        reason = (f"{n:,} items have no LF votes yet (uploaded since the LFs were "
+                  f"applied): apply run {self.apply(pid)} applies them and then "
+                  "recalibrates")
+        failed = (self.store.get_value(pid, "apply_status") or {}).get("error")
+        if failed is not None:
+            # Operator's trial: with the LF module gone every apply failed, and each
+            # recalibration was a quiet skip while 25 answers stayed out of the models.
+            reason += f"; the last apply run failed ({failed['message']})"
+            prev = self.store.get_value(pid, "recal_status") or {}
+            self.store.set_value(pid, "recal_status", {"ok_at": prev.get("ok_at"), "error": {
+                "at": time.time(), "message": f"NotReady: {reason}"[:500], "traceback": ""}})
+        return {"skipped": True, "reason": reason}
 
     def _unapplied(self, pid: str) -> int:
         """How many items the applied LFs have not seen (0 when nothing was applied
@@ -432,7 +441,7 @@ class Recalibrator:
             if isinstance(exc, models.LabelModelBehind):  # operator's trial: a retrain
                 self.request(pid)  # right after an upload's merge was a failed job
                 return {"skipped": True, "reason": str(exc)}
-            _record_failure(s, pid, "end_model_status", exc)
+            record_failure(s, pid, "end_model_status", exc)
             raise
         newer = (s.model_summary(pid, "label_model") or {}).get("fitted_at") != fitted
         again = s.has_flag(pid, "end_model_again")
@@ -442,8 +451,9 @@ class Recalibrator:
         return out
 
 
-def _record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -> None:
-    """Keep the last failure where the dashboard and ``/metrics`` show it."""
+def record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -> None:
+    """Keep the last failure where the dashboard and ``/metrics`` show it (or, for an
+    apply run, where a recalibration waiting for it finds it)."""
     prev = store.get_value(pid, name) or {}
     store.set_value(pid, name, {"ok_at": prev.get("ok_at"), "error": {
         "at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],

@@ -14,7 +14,7 @@ from rq import Queue, get_current_job
 from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady
 from loop.service import labeling, models
 from loop.service.jobs import apply_covering, claim_apply, enqueue_apply, enqueue_task, epoch
-from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.service.recalibration import RecalibrationPolicy, Recalibrator, record_failure
 from loop.service.settings import Settings
 from loop.service.worker import START_NOTED_ENV, note_start
 from loop.storage import RedisStore
@@ -114,7 +114,11 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
     claim_apply(store, pid, recalibrate_size is not None, job.id)  # before reading the LFs
-    p = _no_retry(job, labeling.plan, store, pid, chunk_size)
+    try:
+        p = _no_retry(job, labeling.plan, store, pid, chunk_size)
+    except Exception as exc:  # kept for /metrics: recalibrations wait for this run
+        record_failure(store, pid, "apply_status", exc)
+        raise
     v = p["version"]
     units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
                           job_timeout=unit_timeout,
@@ -143,9 +147,10 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
                                    progress=_progress(job), interrupts=(JobTimeoutException,))
     except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
         return {"unit": unit, "superseded": True}
-    except LFTimeout:
+    except LFTimeout as exc:
         job.retries_left = 0  # the same LF on the same items would hang again
         job.save()
+        record_failure(RedisStore(job.connection), pid, "apply_status", exc)
         raise
 
 
@@ -171,6 +176,7 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
             return {"superseded": True, "up_to_date": True}
         again = enqueue_apply(queue, store, pid, chunk_size, unit_timeout, recalibrate_size)
         return {"superseded": True, "reapplied_as": again.id}
+    store.set_value(pid, "apply_status", {"ok_at": time.time(), "error": None})
     if recalibrate_size is not None:
         rc = enqueue_task(queue, store, "recalibrate",
                           pid, recalibrate_size, True,

@@ -156,7 +156,7 @@ def test_failed_job_reports_error(client, rconn, project):
     assert "apply the LFs" in m["recalibration"]["last_error"]["message"]
 
 
-def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, tmp_path,
+def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, store, tmp_path,
                                                            monkeypatch):
     """New-user trial: a syntax error in the LF module failed apply_lfs after 3 runs
     ("attempts": 3, as if a worker had died twice), its error without file or line."""
@@ -181,6 +181,9 @@ def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, tmp_p
     assert st["status"] == "failed" and st["attempts"] == 1, st
     assert "lf_module 'lfs_edited' raised SyntaxError on import" in st["error"], st["error"]
     assert "lfs_edited.py, line 7" in st["error"], st["error"]
+    # kept where a recalibration waiting for this apply run finds it
+    failed = store.get_value(pid, "apply_status")["error"]
+    assert "raised SyntaxError on import" in failed["message"], failed
 
 
 def test_a_running_job_without_progress_is_flagged_stalled(client, rconn, project):

@@ -745,3 +745,25 @@ def test_one_automatic_recalibration_waits_in_the_queue_however_long(store, clie
     assert store.since_recal(ready) == 0 and not waiting()
     answer_n(client, ready, tok, 10, 0)  # the next one is queued as before
     assert len(waiting()) == 1
+
+
+def test_a_recalibration_waiting_for_a_failed_apply_run_says_so(store, client, ready):
+    """Operator's trial: with the LF module gone every apply run failed, and each
+    recalibration skipped quietly (items without LF votes) while answers stayed out
+    of the models; /metrics showed no error. The skip now names the failure."""
+    r = Recalibrator(store, lambda *a, **k: "job-x", RecalibrationPolicy(every=10), 30,
+                     apply=lambda pid: "apply-1")
+    assert client.post(f"/api/projects/{ready}/items", data=b"CONTENT\nnew one\nnew two\n",
+                       headers={**auth(), "Content-Type": "text/csv"}).status_code == 201
+    out = r.run(ready)
+    assert out["skipped"] and "apply run apply-1" in out["reason"]
+    assert "failed" not in out["reason"]
+    m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
+    assert m["recalibration"]["last_error"] is None
+    store.set_value(ready, "apply_status", {"ok_at": None, "error": {
+        "at": time.time(), "message": "BadRequest: cannot import lf_module 'gone'"}})
+    out = r.run(ready)
+    assert "the last apply run failed (BadRequest: cannot import lf_module 'gone')" in \
+        out["reason"]
+    m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
+    assert "cannot import lf_module 'gone'" in m["recalibration"]["last_error"]["message"]
