@@ -94,11 +94,12 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if len(set(names)) != len(names):
         twice = sorted({str(n) for n in names if names.count(n) > 1})
         raise BadRequest(f"labels must be unique: {', '.join(twice)} given more than once")
-    for n in names:  # "spam " beside "spam": two labels that read alike on every page
+    checked = [str(n) for n in names]  # all strings by now
+    for n in checked:  # "spam " beside "spam": two labels that read alike on every page
         if n != n.strip():
             raise BadRequest(f"label {n!r} starts or ends with a space; write it without")
     seen: dict[str, str] = {}
-    for n in names:  # "Africa" and "africa", or é composed and decomposed
+    for n in checked:  # "Africa" and "africa", or é composed and decomposed
         same = seen.setdefault(unicodedata.normalize("NFKC", n).casefold(), n)
         if same != n:
             raise BadRequest(f"labels {same!r} and {n!r} differ only in case or in how "
