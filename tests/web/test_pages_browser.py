@@ -522,6 +522,13 @@ def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project
     rows = list(csv.DictReader(io.StringIO(raw.decode())))
     gold = {r["id"]: r["gold"] for r in rows if r["source"] == "gold"}
     assert gold == {first: "c9", second: "c2"}
+    # the dashboard names the labels no LF votes for (the demo's LFs vote c0 and c1):
+    # a new user's 3 rules for 7 labels exported 656 of 800 items as one label
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#lf-gaps", state="visible")
+    gaps = page.locator("#lf-gaps").inner_text()
+    assert gaps.startswith("No LF votes for “c2”, “c3”") and "“c9”" in gaps, gaps
+    assert "“c0”" not in gaps and "“c1”" not in gaps, gaps
 
 
 def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
