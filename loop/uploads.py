@@ -88,6 +88,8 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
     )
 
 
+#: A text that is only a number (an id or a count, not something to label).
+_NUMBER = re.compile(r"\s*[-+]?[\d.,]+\s*")
 #: Longest item id (characters).
 MAX_ID_CHARS = 200
 #: Most columns a CSV file may have.
@@ -426,6 +428,11 @@ def parse_items(
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"
         raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
+    if len(items) > 1 and all(_NUMBER.fullmatch(i["text"]) for i in items):
+        # new-user trial: a file of one id column passed the Data page's check, its
+        # ids to be stored as the texts to label
+        raise BadUpload(f"every text in the column {text_field!r} is a number: is it the "
+                        "text to label? Pass text_field naming the column with the text")
     return ParsedUpload(items, gold, by_index)
 
 
