@@ -428,7 +428,7 @@ def parse_items(
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"
         raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
-    if len(items) > 1 and all(_NUMBER.fullmatch(i["text"]) for i in items):
+    if len(items) > 1 and all(_NUMBER.fullmatch(str(i["text"])) for i in items):
         # new-user trial: a file of one id column passed the Data page's check, its
         # ids to be stored as the texts to label
         raise BadUpload(f"every text in the column {text_field!r} is a number: is it the "
