@@ -28,7 +28,7 @@
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
-        Loop.el("td", null, a.role === "admin" ? null : a.revoked_at
+        Loop.el("td", { class: "wrap" }, a.role === "admin" ? null : a.revoked_at
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
           : Loop.confirmButton({ class: "revoke", text: "Revoke" },

@@ -308,7 +308,7 @@
         progCell,
         Loop.el("td", { text: Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
         Loop.el("td", { class: "num", text: took(j) }),
-        Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "") }),
+        Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "").slice(0, 8) }),
         act));
       if (live && j.stalled) {
         // no progress for a while: say so, rather than a bar that silently stands still
