@@ -64,11 +64,13 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}": {
         "get": _op("one project"),
         "delete": _op("delete the project for good: items, answers, rules, models, "
-                      "annotators (their tokens stop working)", body={"confirm": S})},
+                      "annotators (their tokens stop working), export files",
+                      body={"confirm": S})},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),
         "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400); "
-                    "its column is applied and the models recalibrated (job_id)", "201",
+                    "its column is applied and the models recalibrated (job_id; null while the "
+                    "project has no item or no enabled LF)", "201",
                     {**RULE, "enabled": {"type": "boolean"}})},
     "/api/projects/{pid}/rules/{name}": {
         "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
@@ -124,10 +126,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/jobs/{job_id}": {"get": _op("job status, progress, result, error, times")},
     "/api/jobs/{job_id}/cancel": {"post": _op("stop a queued or running job")},
     "/api/jobs/{job_id}/download": {"get": _op(
-        "the file of a finished export job (kept a day); 409 before it finished")},
+        "the file of a finished export job (kept a day, gone with its project); 409 "
+        "before it finished")},
     "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
     "/api/projects/{pid}/metrics": {"get": _op(
-        "metrics and history; annotator_agreement (observed pairwise agreement, Fleiss' "
+        "metrics and history; agreement of the two models on the n_agreement items an "
+        "LF votes on; annotator_agreement (observed pairwise agreement, Fleiss' "
         "kappa, n_items_multi) over items with 2+ answers, null if none")},
     "/api/projects/{pid}/queue/next": {"post": _op(
         "lease the next item (a lease you already hold first, except items in shown); "
