@@ -157,7 +157,17 @@ def _csv_rows(text: str, delimiter: str, quoted: bool = True
 def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
     """The rows of a file and the line each starts on (a CSV's header is line 1, a
     quoted text may span lines; blank JSON lines are skipped; in a JSON array, the
-    element's number is the item's: None)."""
+    element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row."""
+    rows, lines = _all_rows(data, fmt)
+    for n, r in enumerate(rows, start=1):
+        if len(r) > MAX_COLUMNS:  # every field goes out with each lease of the item
+            raise BadUpload(f"item {n} has {len(r):,} fields; at most {MAX_COLUMNS:,} are "
+                            "read: keep the text, id and label fields")
+    return rows, lines
+
+
+def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
+    """:func:`_rows` before its check of the number of fields."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from loop.agreement import item_agreement
-from loop.errors import BadRequest, JobNotFound, NotReady
+from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
 from loop.storage import RedisStore
 
 FORMATS = ("csv", "jsonl")
@@ -131,6 +131,9 @@ def download(connection: Any, job_id: Any) -> tuple[bytes, str, str]:
                        "export")
     if st["status"] != "finished":
         raise NotReady(f"export job {job_id} is {st['status']}; download it once finished")
+    if not connection.exists(f"loop:project:{st['project']}"):
+        raise ProjectNotFound(f"project {st['project']!r} was deleted, and the files of its "
+                              "exports with it")
     data = connection.get(export_key(job_id))
     if data is None:
         raise JobNotFound(f"the file of export job {job_id} is gone: a project keeps its "

@@ -318,9 +318,7 @@ def get_job(job_id: str) -> Any:
 @admin_required
 def download_export(job_id: str) -> Any:
     """The file a finished export job built (kept a day; gone with its project)."""
-    data, fmt, pid = exports.download(_store().r, job_id)
-    _store().get_project(pid)  # 404 once the project is deleted
-    return _file(data, fmt, pid)
+    return _file(*exports.download(_store().r, job_id))
 
 
 def _file(data: bytes, fmt: str, pid: str) -> Response:

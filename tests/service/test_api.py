@@ -264,6 +264,9 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
     assert r.status_code == 400 and "id of 100,000 characters" in r.json["error"], r.json
     r = _upload(client, project, b"doc_id\n17\n18\n19\n", text_field="doc_id")
     assert r.status_code == 400 and "is a number: is it the text" in r.json["error"], r.json
+    wide_json = json.dumps({"CONTENT": "a", **{f"c{i}": 1 for i in range(1500)}}).encode()
+    r = _upload(client, project, wide_json + b"\n", "application/x-ndjson")
+    assert r.status_code == 400 and "item 1 has 1,501 fields" in r.json["error"], r.json
     # a header of 200,000 columns held a web worker two minutes (operator's trial)
     wide = (",".join(f"c{i}" for i in range(200_000)) + ",CONTENT\n").encode()
     r = _upload(client, project, wide + b"," * 200_000 + b"a\n")

@@ -91,6 +91,11 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
         export_key(j) for j in reversed(later)]
     for jid in later:
         assert client.get(f"/api/jobs/{jid}/download", headers=auth()).status_code == 200
+    # its project deleted (the record gone for a moment here), a download says so
+    rconn.rename(f"loop:project:{project}", "loop:test:aside")
+    r3 = client.get(f"/api/jobs/{later[0]}/download", headers=auth())
+    rconn.rename("loop:test:aside", f"loop:project:{project}")
+    assert r3.status_code == 404 and "was deleted" in r3.json["error"], r3.json
 
     # K=10 answers trigger exactly one pending recalibration (coalesced)
     answer_n(client, project, annotator_token(client, project, "a"), 25, 0)

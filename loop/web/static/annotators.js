@@ -22,7 +22,7 @@
     }
     for (const a of data.annotators) {
       body.appendChild(Loop.el("tr", { "data-name": a.name },
-        Loop.el("th", { scope: "row", text: a.name }),
+        Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
         Loop.el("td", { class: "num", text: a.answers_total }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
