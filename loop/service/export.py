@@ -39,7 +39,8 @@ def csv_safe(value: Any) -> Any:
 
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """One row per item: id, text, p_<label> per class, label, gold, source,
-    annotator, held_out, and (JSON lines only) the item's other uploaded ``fields``.
+    annotator, held_out, and the item's other uploaded ``fields`` (in CSV a column
+    each, ``field:<name>`` where the name is taken).
 
     ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label), ``copy``
     (the same text as answered items, which agree: their answer), ``label_model``
@@ -155,11 +156,20 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     multi = store.answers_per_item(pid) > 1
     if multi:
         cols += ["answers", "n_answers", "agreement"]
-    w = csv.DictWriter(buf, cols, extrasaction="ignore")
+    # the other uploaded columns, as uploaded (new-user trial: without an id column
+    # the CSV could not be joined back to the user's data); "field:" before a name
+    # that is one of the columns above
+    names = list(dict.fromkeys(f for r in rows for f in r.get("fields") or {}))
+    as_col = {f: f"field:{f}" if f in cols or f.startswith("field:") else f for f in names}
+    w = csv.DictWriter(buf, cols + list(as_col.values()), extrasaction="ignore")
     w.writeheader()
     for r in rows:
         if multi:  # operator's trial: who said what was in JSON lines only
             r = {**r, "annotator": "; ".join(r["answers"]) or None,
                  "answers": "; ".join(f"{a}: {x}" for a, x in r["answers"].items()) or None}
-        w.writerow({a: "" if b is None else csv_safe(b) for a, b in r.items()})
+        out = {a: "" if b is None else csv_safe(b) for a, b in r.items() if a != "fields"}
+        for f, v in (r.get("fields") or {}).items():
+            v = json.dumps(v) if isinstance(v, list | dict) else v
+            out[as_col[f]] = "" if v is None else csv_safe(v)
+        w.writerow(out)
     return buf.getvalue().encode()

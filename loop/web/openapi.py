@@ -150,8 +150,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "that still need answers)")},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
-        "held_out; JSONL adds "
-        "the other uploaded fields (answers_per_item > 1: JSONL adds answers, n_answers, "
+        "held_out, and the other uploaded fields (JSONL: an object; CSV: a column each, "
+        "field:<name> where the name is taken) (answers_per_item > 1: JSONL adds answers, "
+        "n_answers, "
         "agreement; "
         "CSV adds n_answers, agreement)", extra={"parameters": [
         {"name": "format", "in": "query",

@@ -237,8 +237,9 @@ def test_agreement_kappa_and_export(client, store, k2):
 
     csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
-    assert list(rows[0]) == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
-                             "annotator", "held_out", "answers", "n_answers", "agreement"]
+    assert list(rows[0])[:12] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
+                                  "annotator", "held_out", "answers", "n_answers", "agreement"]
+    assert list(rows[0])[12:] == ["AUTHOR", "DATE"]  # the other uploaded columns
     by_id = {r["id"]: r for r in rows}
     # operator's trial: the annotator column was empty and who said what was in JSON
     # lines only

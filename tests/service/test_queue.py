@@ -298,11 +298,17 @@ def test_export_and_lf_stats(client, store, ready):
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
-    assert table[0] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
-                        "annotator", "held_out"]
+    std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "annotator", "held_out"]
+    assert table[0][:9] == std
     assert len(table) == 351
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
+    # the other uploaded columns too, as in JSON lines (new-user trial: the CSV could
+    # not be joined back to the user's data)
+    fields = list(rows[0]["fields"])
+    assert fields and table[0][9:] == fields
+    assert [dict(zip(table[0], t, strict=True))[fields[0]] for t in table[1:]] == [
+        str(r["fields"][fields[0]]) for r in rows]
     gold = [r for r in rows if r["source"] == "gold"]
     assert [(g["id"], g["gold"], g["label"], g["annotator"]) for g in gold] == [
         (x[0], "spam", "spam", "f")]
@@ -327,13 +333,15 @@ def test_export_and_lf_stats(client, store, ready):
 
 def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
     client.post(f"/api/projects/{project}/items?id_field=id", data=(
-        b"id,CONTENT\n1,=HYPERLINK(\"http://x\")\n2,+1\n3,-2+3\n4,@SUM(A1)\n5,plain\n"
-        b"6,-3.5\n7,-1e3\n"),
+        b"id,CONTENT,source\n1,=HYPERLINK(\"http://x\"),=1+2\n2,+1,a\n3,-2+3,a\n"
+        b"4,@SUM(A1),a\n5,plain,a\n6,-3.5,a\n7,-1e3,a\n"),
         headers={**auth(), "Content-Type": "text/csv"})
     table = list(csv.reader(io.StringIO(client.get(
         f"/api/projects/{project}/export?format=csv", headers=auth()).data.decode())))
     assert [r[1] for r in table[1:]] == ["'=HYPERLINK(\"http://x\")", "+1", "'-2+3",
                                          "'@SUM(A1)", "plain", "-3.5", "-1e3"]  # numbers stay
+    # an uploaded column named like an export column keeps its own, escaped too
+    assert table[0][-1] == "field:source" and table[1][-1] == "'=1+2"
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
     assert rows[0]["text"] == '=HYPERLINK("http://x")'
