@@ -296,14 +296,16 @@ class Recalibrator:
         came while it ran: the fault trial saw such runs fail)."""
         if self.apply is None or not (n := self._unapplied(pid)):
             return None
-        reason = (f"{n:,} items have no LF votes yet (uploaded since the LFs were "
-                  f"applied): apply run {self.apply(pid)} applies them and then "
-                  "recalibrates")
         failed = (self.store.get_value(pid, "apply_status") or {}).get("error")
+        run = self.apply(pid)
+        reason = (f"{n:,} items have no LF votes yet (uploaded since the LFs were "
+                  f"applied): apply run {run} applies them and then recalibrates")
         if failed is not None:
             # Operator's trial: with the LF module gone every apply failed, and each
             # recalibration was a quiet skip while 25 answers stayed out of the models.
-            reason += f"; the last apply run failed ({failed['message']})"
+            reason = (f"{n:,} items have no LF votes yet: the last apply run failed "
+                      f"({failed['message']}); apply run {run} tries again, then "
+                      "recalibrates")
             prev = self.store.get_value(pid, "recal_status") or {}
             self.store.set_value(pid, "recal_status", {"ok_at": prev.get("ok_at"), "error": {
                 "at": time.time(), "message": f"NotReady: {reason}"[:500], "traceback": ""}})

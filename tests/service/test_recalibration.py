@@ -763,7 +763,7 @@ def test_a_recalibration_waiting_for_a_failed_apply_run_says_so(store, client, r
     store.set_value(ready, "apply_status", {"ok_at": None, "error": {
         "at": time.time(), "message": "BadRequest: cannot import lf_module 'gone'"}})
     out = r.run(ready)
-    assert "the last apply run failed (BadRequest: cannot import lf_module 'gone')" in \
-        out["reason"]
+    assert "the last apply run failed (BadRequest: cannot import lf_module 'gone'); " \
+        "apply run apply-1 tries again" in out["reason"], out["reason"]
     m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
     assert "cannot import lf_module 'gone'" in m["recalibration"]["last_error"]["message"]
