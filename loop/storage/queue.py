@@ -19,11 +19,12 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
 * ``<p>:answered:<a>``, ``<p>:skips:<a>`` sets; ``<p>:hist:<a>`` list of answered
   items, newest first; ``<p>:n:<a>`` and ``<p>:n:<a>:<yyyy-mm-dd>`` counters;
   ``<p>:log`` stream of every answer, undo and relabel (append-only);
-* ``<p>:audit`` set of items first leased as exploration picks (drawn at random by
-  the ranking they were served from, or from the pool when the ranking had nothing
-  left; set by ``lease.lua``): their answers are an unbiased sample and re-estimate
-  LF precisions. A ranking's other random picks are not in it: the next ranking
-  may list them as uncertain items, and an answer to one of those is no random draw.
+* ``<p>:audit`` set of items whose last lease before their first answer was an
+  exploration pick (drawn at random by the ranking they were served from, or from
+  the pool when the ranking had nothing left; set by ``lease.lua``): their answers
+  are an unbiased sample and re-estimate LF precisions. A ranking's other random
+  picks are not in it: the next ranking may list them as uncertain items, and an
+  answer to one of those is no random draw.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``replace_queue.lua``, ``release.lua``) are one set for every k >= 1.
@@ -227,12 +228,6 @@ class QueueMixin(StoreBase):
             return None
         raw = self.r.hget(self._k(pid, "leaseh"), item_id)
         return json.loads(raw) if raw else None
-
-    def add_audit(self, pid: str, item_ids: list[str]) -> None:
-        """Mark items as served at random (their answers are an unbiased sample);
-        ``lease.lua`` does this for the exploration picks it hands out."""
-        if item_ids:
-            self.r.sadd(self._k(pid, "audit"), *item_ids)
 
     def audit_ids(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "audit"))}

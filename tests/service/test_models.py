@@ -149,7 +149,7 @@ def test_the_gold_check_is_kept_between_recalibrations_as_in_labeling_loop(store
         store.r.hset(store._k(pid, "gold"), mapping={
             str(r): json.dumps({"label": int(y[r]), "annotator": "t", "at": 0, "lease": f"l{r}"})
             for r in rs})
-        store.add_audit(pid, [str(r) for r in rs])
+        store.r.sadd(store._k(pid, "audit"), *[str(r) for r in rs])  # as lease.lua marks
         loop.teach(np.asarray(rs), y[np.asarray(rs)], refit=False, random=True)
         models.recalibrate(store, pid, 20)
         loop.fit()

@@ -8,13 +8,13 @@
 -- already holds (page reload, second tab) is renewed and returned; (3) the best
 -- queued item; (4) a random unlabeled item from the pool, when the ranked queue
 -- has nothing for this annotator (marked as an exploration pick: a random draw);
--- (5) only then items this annotator skipped.
--- An item's first lease decides whether its answers are random gold (audit): it
--- is when it was served as an exploration pick (drawn at random by the ranking it
--- came from, or from the pool in (4)). A ranking draws many random picks, and the
--- next ranking may list one of them as an uncertain item; its answer is then not
--- a random draw, so the lease, not the ranking, sets the mark. Items answered k times, answered
+-- (5) only then items this annotator skipped. Items answered k times, answered
 -- or skipped by this annotator, or leased to anyone are passed over.
+-- Whether an item's answers are random gold (audit) is set by each lease until its
+-- first answer: they are when it was served as an exploration pick (drawn at random
+-- by the ranking it came from, or from the pool in (4)). A ranking draws many random
+-- picks, and the next ranking may list one of them as an uncertain item; its answer
+-- is then no random draw, so the lease, not the ranking, sets the mark.
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 if revoked(me) then return redis.error_reply('revoked') end
 local shown = {}
