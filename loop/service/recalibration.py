@@ -306,9 +306,7 @@ class Recalibrator:
             reason = (f"{n:,} items have no LF votes yet: the last apply run failed "
                       f"({failed['message']}); apply run {run} tries again, then "
                       "recalibrates")
-            prev = self.store.get_value(pid, "recal_status") or {}
-            self.store.set_value(pid, "recal_status", {"ok_at": prev.get("ok_at"), "error": {
-                "at": time.time(), "message": f"NotReady: {reason}"[:500], "traceback": ""}})
+            record_failure(self.store, pid, "recal_status", NotReady(reason))
         return {"skipped": True, "reason": reason}
 
     def _unapplied(self, pid: str) -> int:
@@ -460,4 +458,4 @@ def record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -
     store.set_value(pid, name, {"ok_at": prev.get("ok_at"), "error": {
         "at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],
         "traceback": "".join(traceback.format_exception(exc))[-4000:]}})
-    log.exception("project %s: %s failed", pid, name)
+    log.error("project %s: %s failed", pid, name, exc_info=exc)
