@@ -191,7 +191,8 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
         "fitted_at": time.time(), "state_version": st.version})
-    save_agreement(store, st, store.load_proba(pid, "label_model", st.k), proba)
+    lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows
+    save_agreement(store, st, lm_now, proba)
     if progress is not None:
         progress(2, 3)
     try:
@@ -199,7 +200,6 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     except NotReady:  # items came while it trained, without LF votes yet
         now = None
     if now is not None and now.n == st.n:
-        lm_now = store.load_proba(pid, "label_model", now.k)
         if lm_now is None or lm_now.shape[0] != now.n:
             lm_now = lm
         sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X,
