@@ -510,7 +510,12 @@ def test_a_worker_is_counted_again_after_redis_lost_its_data(rconn, workers):
     assert _wait(lambda: alive_workers(rconn) == 1, timeout=30)
     rconn.delete(WORKERS_KEY, alive_key("w-flushed"))  # what a FLUSHALL leaves of them
     assert alive_workers(rconn) == 0
-    assert _wait(lambda: alive_workers(rconn) == 1, timeout=10)  # its next beat
+    # its next beat (every 3 s; a CI run once saw none within 10 s: the wait is the
+    # liveness TTL, and a failure says whether the worker was still running)
+    proc = workers.procs["w-flushed"]
+    assert _wait(lambda: alive_workers(rconn) == 1, timeout=20), (
+        f"worker exit code {proc.poll()}; its log:\n"
+        + (workers.tmp / "w-flushed.log").read_text(errors="replace")[-3000:])
     assert rconn.sismember(WORKERS_KEY, "w-flushed")
 
 
