@@ -86,6 +86,11 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
 
 
 def _strings(item_id: Any, lease_id: Any) -> None:
+    missing = [k for k, v in (("item_id", item_id), ("lease_id", lease_id)) if v is None]
+    if missing:  # a new user's first answer left the lease out: say so, not "types"
+        raise BadRequest(f"{' and '.join(missing)} missing: send {{\"item_id\", "
+                         "\"lease_id\", ...}} as /queue/next returned them (item.id, "
+                         "lease.id)")
     if not isinstance(item_id, str) or not isinstance(lease_id, str):
         raise BadRequest("item_id and lease_id must be strings")
 

@@ -21,6 +21,23 @@ class StoreBase:
     def _k(self, pid: str, *parts: str) -> str:
         return ":".join(("loop", "p", pid, *parts))
 
+    @staticmethod
+    def project_key(pid: str) -> str:
+        """The key of project ``pid``'s record (gone once the project is deleted)."""
+        return f"loop:project:{pid}"
+
+    def _watch_project(self, pipe: Any, pid: str, *keys: str) -> None:
+        """Inside a WATCH transaction: watch the project's record (and ``keys``) and
+        raise :class:`ProjectNotFound` if it is gone. A write checked this way is not
+        acknowledged for a project deleted a moment before, and then lost with it
+        (operator's trial: rules and guidelines saved just after a delete got 201s)."""
+        from loop.errors import ProjectNotFound
+
+        pipe.watch(self.project_key(pid), *keys)
+        if not pipe.exists(self.project_key(pid)):
+            pipe.unwatch()
+            raise ProjectNotFound(f"no project {pid!r} (it was deleted)")
+
     def get_project(self, pid: str) -> dict[str, Any]:  # pragma: no cover - ProjectsMixin's
         raise NotImplementedError
 

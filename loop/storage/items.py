@@ -72,7 +72,7 @@ class ItemsMixin(StoreBase):
         ids_key = self._k(pid, "ids")
         with self.r.pipeline(transaction=True) as p:
             try:
-                p.watch(ids_key)
+                self._watch_project(p, pid, ids_key)  # not into a deleted project
                 if int(p.llen(ids_key)) != first_row:
                     raise WatchError
                 dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])

@@ -55,9 +55,10 @@ class ProjectsMixin(StoreBase):
             p.execute()
         return project
 
-    def get_project(self, pid: str) -> dict[str, Any]:
-        """The project record (cached per process for :attr:`project_cache_seconds`)."""
-        cached = self._projects.get(pid)
+    def get_project(self, pid: str, fresh: bool = False) -> dict[str, Any]:
+        """The project record (cached per process for :attr:`project_cache_seconds`;
+        ``fresh``: read from Redis whatever the cache holds)."""
+        cached = None if fresh else self._projects.get(pid)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.project_cache_seconds:
             return dict(cached[1])
@@ -123,7 +124,16 @@ class ProjectsMixin(StoreBase):
         return int(self.get_project(pid).get("answers_per_item", 1))
 
     def set_guidelines(self, pid: str, text: str) -> None:
-        self.r.set(self._k(pid, "guidelines"), text)
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    self._watch_project(p, pid)
+                    p.multi()
+                    p.set(self._k(pid, "guidelines"), text)
+                    p.execute()
+                    return
+                except _watch_error():
+                    continue
 
     def guidelines(self, pid: str) -> str:
         raw = self.r.get(self._k(pid, "guidelines"))
@@ -138,10 +148,7 @@ class ProjectsMixin(StoreBase):
         with self.r.pipeline(transaction=True) as p:
             while True:
                 try:  # not for a project deleted meanwhile (its tokens are purged once)
-                    p.watch(key, f"loop:project:{pid}")
-                    if not p.exists(f"loop:project:{pid}"):
-                        p.unwatch()
-                        raise ProjectNotFound(f"no project {pid!r}")
+                    self._watch_project(p, pid, key)
                     old = p.hget(key, name)
                     p.multi()
                     if old and json.loads(old).get("token_hash"):

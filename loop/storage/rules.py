@@ -54,7 +54,7 @@ class RulesMixin(StoreBase):
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             with self.r.pipeline(transaction=True) as p:
                 try:
-                    p.watch(key)
+                    self._watch_project(p, pid, key)
                     raw = p.hget(key, old_name)
                     if (json.loads(raw) if raw else None) != expect:
                         raise Conflict(f"rule {old_name!r} was changed by someone else; "
@@ -83,9 +83,16 @@ class RulesMixin(StoreBase):
 
     def reject_suggestion(self, pid: str, key: str) -> None:
         with self.r.pipeline(transaction=True) as p:
-            p.sadd(self._k(pid, "rules_rejected"), key)
-            p.incr(self._k(pid, "rules_version"))
-            p.execute()
+            while True:
+                try:
+                    self._watch_project(p, pid)
+                    p.multi()
+                    p.sadd(self._k(pid, "rules_rejected"), key)
+                    p.incr(self._k(pid, "rules_version"))
+                    p.execute()
+                    return
+                except WatchError:
+                    continue
 
     def rejected_suggestions(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "rules_rejected"))}

@@ -41,6 +41,11 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
                 raise Forbidden("this needs an admin key")
             raise Unauthorized(INVALID)
         g.annotator, g.token_hash = "admin", ""
+        if "pid" in kwargs:
+            # read, not cached: another web worker may have deleted it a moment ago
+            # (operator's trial: metrics and an export of a deleted project were a
+            # 200 with nothing in them for the cache's 2 s)
+            current_app.extensions["loop"]["store"].get_project(kwargs["pid"], fresh=True)
         return view(*args, **kwargs)
 
     return wrapped

@@ -13,12 +13,16 @@ _ERR = {"description": "error", "content": {"application/json": {"schema": {
 
 
 def _op(summary: str, status: str = "200", body: dict[str, Any] | None = None,
-        auth: bool = True, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        auth: bool = True, extra: dict[str, Any] | None = None,
+        required: tuple[str, ...] = ()) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {status: {"description": "ok"},
                                                              "4XX": _ERR}}
     if body is not None:
-        op["requestBody"] = {"content": {"application/json": {"schema": {
-            "type": "object", "properties": body}}}}
+        schema: dict[str, Any] = {"type": "object", "properties": body}
+        if required:
+            schema["required"] = list(required)
+        op["requestBody"] = {"required": bool(required),
+                             "content": {"application/json": {"schema": schema}}}
     if not auth:
         op["security"] = []
     if extra:
@@ -59,19 +63,21 @@ PATHS: dict[str, dict[str, Any]] = {
                                                "answers_per_item": {
                                                    "type": "integer", "minimum": 1,
                                                    "maximum": 20, "default": 1},
-                                               "guidelines": S}),
+                                               "guidelines": S},
+                    required=("name", "labels")),
         "get": _op("list projects")},
     "/api/projects/{pid}": {
         "get": _op("one project"),
         "delete": _op("delete the project for good: items, answers, rules, models, "
                       "annotators (their tokens stop working), export files",
-                      body={"confirm": S})},
+                      body={"confirm": S}, required=("confirm",))},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),
         "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400); "
                     "its column is applied and the models recalibrated (job_id; null while the "
                     "project has no item or no enabled LF)", "201",
-                    {**RULE, "enabled": {"type": "boolean"}})},
+                    {**RULE, "enabled": {"type": "boolean"}},
+                    required=("name", "label", "kind"))},
     "/api/projects/{pid}/rules/{name}": {
         "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
                    body={**RULE, "enabled": {"type": "boolean"}}),
@@ -85,18 +91,19 @@ PATHS: dict[str, dict[str, Any]] = {
         "rule candidates mined from the gold labels, with supporting and contradicting "
         "gold items", extra={"parameters": [{"name": "k", "in": "query", "schema": INT}]})},
     "/api/projects/{pid}/rules/suggestions/accept": {"post": _op(
-        "turn a suggestion into a rule (re-applies)", "201", {"key": S})},
+        "turn a suggestion into a rule (re-applies)", "201", {"key": S}, required=("key",))},
     "/api/projects/{pid}/rules/suggestions/reject": {"post": _op(
-        "never propose a suggestion again", body={"key": S})},
+        "never propose a suggestion again", body={"key": S}, required=("key",))},
     "/api/me": {"get": _op("who the token is: admin, or an annotator with their project")},
     "/api/projects/{pid}/items/preview": {"post": _op(
         "columns and first rows of a file (nothing checked or stored)", extra={
             "requestBody": UPLOAD["requestBody"]})},
     "/api/projects/{pid}/guidelines": {"put": _op("replace the labeling guidelines",
-                                                  body={"guidelines": S})},
+                                                  body={"guidelines": S},
+                                                  required=("guidelines",))},
     "/api/projects/{pid}/annotators": {
         "post": _op("create an annotator token (shown once; re-adding a name revokes its "
-                    "old token)", "201", {"name": S}),
+                    "old token)", "201", {"name": S}, required=("name",)),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/items": {"post": _op(
@@ -139,12 +146,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "answered comes with guess null and guess_hidden true",
         body={"shown": {"type": "array", "items": S, "maxItems": 20}})},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
-        "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S})},
+        "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S},
+        required=("item_id", "label", "lease_id"))},
     "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
-        "item_id": S, "lease_id": S})},
+        "item_id": S, "lease_id": S}, required=("item_id", "lease_id"))},
     "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
-        "item_id": S, "label": {"oneOf": [S, INT]}})},
+        "item_id": S, "label": {"oneOf": [S, INT]}}, required=("item_id", "label"))},
     "/api/projects/{pid}/queue/me": {"get": _op(
         "my counts, my last answers (?history=N, 1 to 500, default 20), remaining (items "
         "that still need answers)")},

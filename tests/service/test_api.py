@@ -626,6 +626,40 @@ def test_deleting_a_project_takes_all_of_it_and_nothing_else(client, project, rc
         store.purge_project_keys(other)
 
 
+def test_writes_and_reads_just_after_a_delete_in_another_worker_are_404s(
+        app, client, project, redis_url, store, rconn):
+    """Operator's trial: a rule or guidelines saved through another web worker just
+    after a delete (its project cache still held the project) got 201 / 200 and were
+    lost with the project; its metrics and export were a 200 with nothing in them."""
+    from loop.web import create_app
+
+    other = create_app({"TESTING": True, "REDIS_URL": redis_url, "API_KEYS": ADMIN})
+    oc = other.test_client()
+    url = f"/api/projects/{project}"
+    name = oc.get(url, headers=auth()).json["name"]  # in that worker's cache now
+    assert oc.get(f"{url}/metrics", headers=auth()).status_code == 200
+    assert client.delete(url, headers=auth(), json={"confirm": name}).status_code == 200
+    rule = {"name": "late", "label": "spam", "kind": "keywords", "keywords": ["hello"]}
+    for method, path, body in [("post", "/rules", rule),
+                               ("put", "/guidelines", {"guidelines": "g"}),
+                               ("post", "/rules/suggestions/reject", {"key": "k"}),
+                               ("get", "/metrics", None), ("get", "/export", None),
+                               ("get", "/annotators", None), ("get", "/rules", None)]:
+        r = getattr(oc, method)(url + path, headers=auth(), json=body)
+        assert r.status_code == 404 and "no project" in r.json["error"], (path, r.json)
+    other.extensions["loop"]["redis"].close()
+    assert not [k for k in rconn.keys("*") if project.encode() in k and b"rq:" not in k]
+    # and in the store itself, for a write that passed the check a moment before
+    from loop.errors import ProjectNotFound
+    for write in (lambda: store.set_guidelines(project, "g"),
+                  lambda: store.write_rule(project, "late", {"enabled": True}, None),
+                  lambda: store.reject_suggestion(project, "k"),
+                  lambda: store.add_items(project, [{"id": "1", "text": "t"}], {}, [], 0)):
+        with pytest.raises(ProjectNotFound):
+            write()
+    assert not [k for k in rconn.keys("*") if project.encode() in k and b"rq:" not in k]
+
+
 def test_security_headers_on_every_response(client, project):
     for url in ("/healthz", "/openapi.json", "/api/projects", "/signin", "/nope"):
         r = client.get(url, headers=auth())

@@ -123,6 +123,8 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
         assert r.json["error"]
         if body.get("label") is True:
             assert "unknown label true;" in r.json["error"]  # as sent, not Python's True
+        if "lease_id" not in body:  # new-user trial: "must be strings" for a missing one
+            assert r.json["error"].startswith("lease_id missing"), r.json
     # a huge unknown label is quoted short: the error does not grow with the request
     r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
                     json={"item_id": iid, "label": "x" * 1_000_000, "lease_id": lid})
