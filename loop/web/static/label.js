@@ -56,6 +56,33 @@
 
   const $ = function (id) { return document.getElementById(id); };
 
+  /* Tabs of one annotator show the same lease (a reload, a second tab). What one
+     tab answers or skips, the others drop at once, and their "My answers" follow
+     (new-user trial: the second tab kept the answered item, and 5 of 10 keys
+     pressed in turn in two tabs were spent on items answered already). */
+  const tabs = typeof BroadcastChannel === "function" ? new BroadcastChannel("loop-label:" + pid) : null;
+  function whoKey() {  /* which annotator a tab is: a digest, the token never leaves */
+    const t = Loop.getToken() || "";
+    let h = 0;
+    for (let i = 0; i < t.length; i++) h = (Math.imul(h, 31) + t.charCodeAt(i)) | 0;
+    return String(h);
+  }
+  function tellTabs(kind, itemId) {
+    if (tabs) tabs.postMessage({ kind: kind, item_id: String(itemId), who: whoKey() });
+  }
+  function onTabMessage(ev) {
+    const m = ev.data || {};
+    if (m.who !== whoKey()) return;  /* another annotator signed in in this browser */
+    if (m.kind === "answered" || m.kind === "skipped") {
+      state.ready = state.ready.filter(function (r) { return String(r.item.id) !== m.item_id; });
+      if (state.current && String(state.current.item.id) === m.item_id) {
+        showNext();
+        status("#" + m.item_id + " was " + m.kind + " in another tab.");
+      }
+    }
+    refreshProgress();
+  }
+
   function status(msg, isError) {
     const s = $("status");
     s.textContent = msg || "";
@@ -277,6 +304,7 @@
     showNext();
     sent.then(function (res) {
       state.inFlight.delete(id);
+      tellTabs("answered", id);
       /* the same item open in two tabs: the first answer counts */
       status(res && res.duplicate
         ? "#" + cur.item.id + " was answered “" + labelName(idx) + "” already (in another tab?); nothing changed."
@@ -312,6 +340,7 @@
     showNext();
     sent.then(function () {
       state.inFlight.delete(id);
+      tellTabs("skipped", id);
       status("Skipped #" + cur.item.id + ".");
       refreshProgress();
     }, function (e) {
@@ -329,6 +358,7 @@
       return { id: String(res.item_id), got: got };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }
+      tellTabs("undone", out.id);
       const idx = state.history.findIndex(function (it) { return String(it.id) === out.id; });
       if (idx !== -1) state.history.splice(idx, 1);
       if (out.got && String(out.got.item.id) === out.id) {
@@ -465,6 +495,7 @@
       return Loop.api("POST", base + "/queue/relabel", { item_id: itemId, label: name });
     }).then(function (res) {
       status(res.changed ? "Changed #" + itemId + " to “" + name + "”." : "#" + itemId + " was already “" + name + "”.");
+      tellTabs("relabelled", itemId);
       refreshProgress();
     }, handleError);
   }
@@ -536,6 +567,7 @@
     }
     buildButtons();
     renderItem();
+    if (tabs) tabs.addEventListener("message", onTabMessage);
     prefetch();
     refreshProgress();
     pollMetrics();
