@@ -35,6 +35,30 @@ def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, 
     return None
 
 
+#: Below this top-class probability the models count as unsure of an item.
+SURE = 0.75
+
+
+def _reason_now(reason: str | None, proba: dict[str, np.ndarray | None]) -> str:
+    """Why an item is asked, told from the models as they are now. The ranking's
+    ``model_uncertain`` (its LFs agree) was shown beside an end model 92% sure of
+    the item (new-user trial): the models had learnt since, or the item was picked
+    for its vote pattern. Now: ``models_disagree`` (the two models' guesses differ),
+    ``model_uncertain`` (the guess is below :data:`SURE`), else ``pattern_check``
+    (few answers yet on the items its LFs' votes cover)."""
+    if reason not in (None, "", "model_uncertain"):
+        return str(reason)
+    tops = [int(np.argmax(p)) for p in (proba.get("label_model"), proba.get("end_model"))
+            if p is not None and np.isfinite(p).all()]
+    if len(set(tops)) > 1:
+        return "models_disagree"
+    guess = next((p for p in (proba.get("end_model"), proba.get("label_model"))
+                  if p is not None and np.isfinite(p).all()), None)
+    if guess is None or float(np.max(guess)) < SURE:
+        return "model_uncertain"
+    return "pattern_check"
+
+
 def _ids(value: Any, name: str) -> list[str]:
     if value is None:
         return []
@@ -78,7 +102,9 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
                  "votes": votes,
                  "guess": None if row is None or hidden else _guess(got["proba"], labels),
                  "guess_hidden": hidden,
-                 "reason": got["reason"] or "model_uncertain"},
+                 # with the guess hidden, so is what the models say now
+                 "reason": (got["reason"] or "model_uncertain") if hidden
+                 else _reason_now(got["reason"], got["proba"])},
         "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
         "remaining": got["remaining"],
     }

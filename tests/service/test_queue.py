@@ -38,7 +38,8 @@ def test_next_answer_and_me(client, ready):
     tok = annotator_token(client, ready, "alice")
     got = _next(client, ready, tok)
     item = got["item"]
-    assert item["reason"] in ("lfs_conflict", "no_lf_fired", "model_uncertain", "exploration")
+    assert item["reason"] in ("lfs_conflict", "no_lf_fired", "model_uncertain", "exploration",
+                              "models_disagree", "pattern_check")
     assert {"id", "text", "fields", "votes", "guess"} <= set(item)
     assert item["guess"]["label"] in ("ham", "spam")
     r = _answer(client, ready, tok, got, "spam")
@@ -459,3 +460,25 @@ def test_copies_of_an_answered_text_are_exported_with_its_answer(client, store, 
         ("gold", "ham", "ham"), ("copy", "ham", None), ("copy", "ham", None)]
     assert {rows[i]["source"] for i in ids[3:5]} == {"gold"}
     assert rows[ids[5]]["source"] in ("label_model", "end_model")
+
+
+def test_the_reason_shown_is_told_from_the_models_as_they_are_now():
+    """New-user trial: "Model uncertain" beside an end-model guess 92% sure."""
+    import numpy as np
+
+    from loop.service.queue import _reason_now
+
+    def p(*x):
+        return np.array(x, dtype=np.float64)
+
+    nan = p(np.nan, np.nan)
+    assert _reason_now("lfs_conflict", {"label_model": p(.5, .5), "end_model": None}) \
+        == "lfs_conflict"  # the ranking's own reasons stand
+    assert _reason_now("model_uncertain", {"label_model": p(.3, .7),
+                                           "end_model": p(.92, .08)}) == "models_disagree"
+    assert _reason_now("model_uncertain", {"label_model": p(.4, .6),
+                                           "end_model": p(.35, .65)}) == "model_uncertain"
+    assert _reason_now("model_uncertain", {"label_model": p(.1, .9),
+                                           "end_model": p(.08, .92)}) == "pattern_check"
+    assert _reason_now(None, {"label_model": nan, "end_model": None}) == "model_uncertain"
+    assert _reason_now(None, {"label_model": nan, "end_model": p(.9, .1)}) == "pattern_check"

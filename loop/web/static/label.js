@@ -17,6 +17,8 @@
     lfs_conflict: "LFs conflict: the labeling functions that fired disagree.",
     no_lf_fired: "No LF fired: nothing in the rules covers this item.",
     model_uncertain: "Model uncertain: the models are least sure about this item.",
+    models_disagree: "Models disagree: the label model (from the LF votes) and the end model (from the text) guess different labels.",
+    pattern_check: "Checks the LFs: few answers so far on items these LFs vote on; an answer here recalibrates them all.",
   };
   const SHORT_REASONS = {
     conflict: "LFs conflict", lf_conflict: "LFs conflict", abstain: "No LF fired",
@@ -24,6 +26,7 @@
     uncertain: "Model uncertain", uncertainty: "Model uncertain", random: "Random pick",
     exploration: "Random pick", cold_start: "Cold start", lfs_conflict: "LFs conflict",
     no_lf_fired: "No LF fired", model_uncertain: "Model uncertain",
+    models_disagree: "Models disagree", pattern_check: "Checks the LFs",
   };
   const POLL_MS = Math.max(200, Number(new URLSearchParams(location.search).get("poll_ms")) || 10000);
   const EMPTY_RETRY_MS = 5000;
