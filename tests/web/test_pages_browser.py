@@ -37,7 +37,8 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     assert expect_text.inner_text().strip()
     assert page.locator(".label-btn").count() == 2
     assert page.locator("#reason").is_visible()
-    reasons = ("LFs conflict", "No LF fired", "Model uncertain")
+    reasons = ("LFs conflict", "No LF fired", "Model uncertain", "Models disagree",
+               "Checks the LFs", "Random pick")
     assert page.locator("#reason").inner_text() in reasons
     page.wait_for_function("document.getElementById('answers-total').textContent === '0'")
 
@@ -58,6 +59,13 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 5
 
+    # "u" right after "s" says a skip is not undone, and undoes nothing (new-user
+    # trial: it undid the answer before the skip); "u" again undoes that answer.
+    page.keyboard.press("u")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('Undo takes back answers')")
+    assert _current_id(page) == after_skip
+    assert _me(live, pid, token)["answers_total"] == 5
     # Undo the last answer: its item comes back on screen and the counters go down.
     page.keyboard.press("u")
     page.wait_for_function(f"window.loopLabel.currentId() === {seen[-2]!r}")

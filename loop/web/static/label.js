@@ -47,6 +47,7 @@
     recalibratedAt: undefined,
     pendingKeyAt: null,
     inFlight: new Set(), // ids answered or skipped here whose request has not returned
+    skippedLast: null,   // the id skipped by the last action here (undo does not take it back)
     metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
   };
   const stats = { latencies: [], shown: 0 };
@@ -292,6 +293,7 @@
   function answer(idx, t0) {
     const cur = state.current;
     if (!cur) { notReady(); return; }
+    state.skippedLast = null;
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     flash(idx);
     state.history.push(cur.item);
@@ -332,6 +334,7 @@
   function skip(t0) {
     const cur = state.current;
     if (!cur) { notReady(); return; }
+    state.skippedLast = String(cur.item.id);
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     const id = String(cur.item.id);
     state.inFlight.add(id);
@@ -354,6 +357,15 @@
 
   /* Undo puts the item back on top of the queue, unleased: lease it again to relabel. */
   function undo() {
+    /* new-user trial: "u" right after "s" undid the answer before the skip, a good
+       one, and the skipped item did not come back. A skip is not undone (the item
+       comes back when nothing else is left): say so; "u" again undoes the answer. */
+    if (state.skippedLast !== null) {
+      status("Undo takes back answers, not skips: #" + state.skippedLast + " comes back when " +
+             "nothing else is left. Press u again to undo your last answer.");
+      state.skippedLast = null;
+      return;
+    }
     enqueue(async function () {
       const res = await Loop.api("POST", base + "/queue/undo");
       if (!res || res.item_id === undefined || res.item_id === null) return null;
