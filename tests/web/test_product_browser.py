@@ -391,7 +391,14 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     _write_keyword_rule(page, "says_subscribe", "1", "subscrbie")
     assert "0 of 350 items" in page.locator(".preview-stats").inner_text()
     assert "matches no item" in page.locator(".preview-none").inner_text()
+    # ... and Save asks once more (new-user trial: it was saved and applied at once)
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
+    assert "matches no item" in page.locator("#rule-status").inner_text()
+    assert "says_subscribe" not in [r["name"] for r in
+                                    api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
     page.fill("#rule-keywords", "")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save rule'")
     page.wait_for_selector(".preview-stats", state="detached")
     _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
     assert page.locator(".preview-none").count() == 0

@@ -11,6 +11,8 @@
   let previewSeq = 0;
   let saving = false;      // a save is on its way (its button stays disabled)
   let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
+  let matchesNone = null;  // the rule (JSON) the last preview found matching no item
+  let confirmedNone = null; // ... once Save was pressed for it and said so
 
   function status(msg, isError) {
     const s = $("rule-status");
@@ -84,6 +86,8 @@
   function edited() {
     if ($("rule-status").classList.contains("error")) status("");
     markInvalid(null);  /* the preview says again if it still is */
+    confirmedNone = null;
+    $("rule-save").textContent = "Save rule";
     schedulePreview();
   }
 
@@ -118,6 +122,7 @@
     }
     if (seq !== previewSeq) return;  // a newer preview is on its way
     markInvalid(null);
+    matchesNone = p.matched ? null : ruleKey(rule);
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
@@ -213,10 +218,27 @@
       : ": applying it and recalibrating (job ") + res.job_id.slice(0, 8) + ").";
   }
 
+  function ruleKey(rule) {
+    const r = Object.assign({}, rule);
+    delete r.name;  /* the preview may have named it "preview" */
+    delete r.replacing;
+    return JSON.stringify(r);
+  }
+
   async function save(ev) {
     ev.preventDefault();
     const rule = formRule();
     if (invalid) return;  /* (Enter in a field) the preview says what to fix */
+    /* new-user trial: a rule the preview said matches nothing was saved at once and
+       started an apply run and a recalibration; Save now asks once more */
+    if (matchesNone !== null && matchesNone === ruleKey(rule) && confirmedNone !== matchesNone) {
+      confirmedNone = matchesNone;
+      $("rule-save").textContent = "Save anyway";
+      status("It matches no item: press Save anyway to save it all the same.", true);
+      return;
+    }
+    confirmedNone = null;
+    $("rule-save").textContent = "Save rule";
     saving = true;
     markInvalid(invalid);
     try {
@@ -308,7 +330,8 @@
       li.appendChild(Loop.el("div", null,
         Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
         Loop.el("span", { class: "muted", text: " · precision " + Loop.pct(s.precision) + " on " + s.n_gold +
-          " gold · covers " + s.coverage + " unlabeled (" + s.new_coverage + " covered by no LF, " + s.fresh +
+          " gold" + (s.model_precision == null ? "" : ", about " + Loop.pct(s.model_precision) +
+          " on all its items as the models read them") + " · covers " + s.coverage + " unlabeled (" + s.new_coverage + " covered by no LF, " + s.fresh +
           " where no LF votes " + s.label_name + ") " }),
         s.against ? Loop.el("span", { class: "warn-text", text: "· on " + s.against +
           " of them an LF votes another label " }) : null));
