@@ -84,7 +84,10 @@ def apply_unit(
     by_name = {lf.name: lf for lf in project_lfs(store, pid)}
     if _stale(p, by_name, u["lfs"]):
         # a rule was edited or removed since the run was planned: the edit queued a
-        # run of its own, and this one's merge gives way to it
+        # run of its own, and this one's merge gives way to it (told so: the rule may
+        # be back as it was by the merge, which then found this unit missing and
+        # failed with "apply the LFs again"; operator's trial, a rule saved each second)
+        store.mark_unit_superseded(pid, version, unit)
         raise LFRunSuperseded("the LFs (module or rules) changed during the run; a newer "
                               "run applies them")
     lfs: list[Any] = [by_name[x] for x in u["lfs"]]
@@ -146,7 +149,8 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
         arr = store.L_chunk(store.L_chunk_key(pid, version, i), len(u["lfs"]))
         e = store.L_chunk_errors(pid, version, i)
         if arr is None or e is None:
-            if _stale(p, {lf.name: lf for lf in project_lfs(store, pid)}, u["lfs"]):
+            if (store.unit_superseded(pid, version, i)
+                    or _stale(p, {lf.name: lf for lf in project_lfs(store, pid)}, u["lfs"])):
                 raise LFRunSuperseded("the LFs (module or rules) changed during the run; "
                                       "a newer run applies them")
             raise NotReady(f"unit {i} of the LF run is missing; apply the LFs again")

@@ -71,6 +71,14 @@ class MatricesMixin(StoreBase):
                   ex=7 * 86400)
             p.execute()
 
+    def mark_unit_superseded(self, pid: str, version: int, chunk: int) -> None:
+        """Unit ``chunk`` of run ``version`` stopped because the LFs changed under it
+        (its merge then gives way, whatever the LFs are by then)."""
+        self.r.set(self._k(pid, "L", str(version), "superseded", str(chunk)), 1, ex=7 * 86400)
+
+    def unit_superseded(self, pid: str, version: int, chunk: int) -> bool:
+        return bool(self.r.exists(self._k(pid, "L", str(version), "superseded", str(chunk))))
+
     def L_chunk(self, key: str, n_lfs: int) -> np.ndarray | None:
         raw = self.r.get(key)
         return None if raw is None else np.frombuffer(raw, dtype=np.int8).reshape(-1, n_lfs)

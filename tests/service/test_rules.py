@@ -338,6 +338,29 @@ def test_rules_saved_while_a_run_waits_share_that_run(client, store, project, rc
         assert client.get(f"/api/jobs/{jid}", headers=auth()).json["status"] == "finished"
 
 
+def test_a_rule_edited_and_back_during_its_run_gives_way_without_an_error(
+        client, store, project):
+    """Operator's trial (a rule saved every second): a unit found the rule changed and
+    gave way, the rule was back as planned by the merge, which then found the unit
+    missing and failed with "unit 0 of the LF run is missing; apply the LFs again"."""
+    from loop.errors import LFRunSuperseded
+    from loop.service import labeling
+
+    pid = prepare_project(store, client, project)
+    rule = {"name": "x", "label": 1, "kind": "keywords", "keywords": ["video"]}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule
+                       ).status_code == 201
+    plan = labeling.plan(store, pid, 300)
+    client.put(f"/api/projects/{pid}/rules/x", headers=auth(), json={**rule, "keywords": ["a"]})
+    with pytest.raises(LFRunSuperseded):
+        labeling.apply_unit(store, pid, plan["version"], 0)
+    client.put(f"/api/projects/{pid}/rules/x", headers=auth(), json=rule)  # as planned again
+    for i in range(1, len(plan["units"])):
+        labeling.apply_unit(store, pid, plan["version"], i)
+    with pytest.raises(LFRunSuperseded, match="changed during the run"):
+        labeling.merge(store, pid, plan["version"])
+
+
 def test_a_rule_edited_during_its_run_is_no_failure(client, store, project, rconn):
     """A rule edited after its run was planned: the run's units give way (the edit
     queued a newer run) instead of failing, and the newer run applies the edit."""
