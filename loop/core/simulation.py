@@ -198,7 +198,8 @@ def _expert_rules(loop: LabelingLoop, train: Any, batch: Any, index: Any, k: int
 
     known = train.y >= 0
     sugs = suggest_rules(train.texts, loop.y, loop.L, n_classes, k=k, index=index,
-                         exclude=seen, name_prefix=f"rule{len(seen)}")
+                         exclude=seen, name_prefix=f"rule{len(seen)}",
+                         proba=loop.end_proba_)  # as the service reads them
     added, votes = [], []
     for s in sugs:
         seen.add(s.key)

@@ -297,10 +297,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     gh = g & hit
     right = int((y[gh] == rule.label).sum())
     n_class = int((y[g] == rule.label).sum())
-    proba = (store.load_proba(pid, "end_model", len(labels))
-             if store.model_summary(pid, "end_model") else None)
-    if proba is None or len(proba) != n:
-        proba = store.load_proba(pid, "label_model", len(labels))
+    proba = _model_proba(store, pid, len(labels), n)
     rows = np.flatnonzero(hit)
     ex_rows = np.random.default_rng(0).choice(rows, min(N_EXAMPLES, rows.size),
                                               replace=False) if rows.size else rows
@@ -326,6 +323,16 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
                  "recall": right / n_class if n_class else None},
         "examples": examples, "ms": round(1000 * (time.perf_counter() - t0), 1),
     }
+
+
+def _model_proba(store: RedisStore, pid: str, k: int, n: int) -> np.ndarray | None:
+    """The models' class probabilities of the ``n`` items: the end model's (every
+    item), else the label model's (NaN where no LF votes), else None."""
+    proba = (store.load_proba(pid, "end_model", k)
+             if store.model_summary(pid, "end_model") else None)
+    if proba is None or len(proba) != n:
+        proba = store.load_proba(pid, "label_model", k)
+    return proba if proba is not None and len(proba) == n else None
 
 
 # -- suggestions ------------------------------------------------------------------------------
@@ -360,7 +367,8 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
         L = np.column_stack([L, *pending])
     records = c.fields if any(c.fields[:200]) else None
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
-                         exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH)
+                         exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH,
+                         proba=_model_proba(store, pid, kk, n))
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []

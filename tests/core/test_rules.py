@@ -330,3 +330,27 @@ def test_function_words_are_never_suggested_alone():
              for w in s.rule.keywords}
     assert not words & {"how", "what", "then", "out"}, words
     assert {"cash", "call", "check out"} & words, words
+
+
+def test_a_word_right_on_the_asked_items_only_is_not_suggested_against_the_models():
+    """New-user trial: "love" -> spam at 80% on 8 answered items (the sampler asks
+    where the LFs conflict), on a set where 28% of its items are spam. The models'
+    reading of its unlabeled items drops it; a word the models agree with stays."""
+    texts, y, p_spam = [], [], []
+    for i in range(200):
+        love, cash = i < 60, 100 <= i < 140
+        texts.append(" ".join(["love" if love else "hello", "cash" if cash else "day",
+                               f"w{i % 7}"]))
+        y.append(1 if i < 7 or 100 <= i < 110 else 0 if i == 7 or i >= 150 else -1)
+        p_spam.append(0.9 if cash else 0.2 if love else 0.1)
+    y = np.array(y)
+    proba = np.column_stack([1 - np.array(p_spam), p_spam])
+    L = np.full((200, 1), -1)
+    kw = {"k": 10, "min_support": 3, "min_fresh": 0.0}
+    plain = {s.rule.keywords[0]: s for s in suggest_rules(texts, y, L, 2, **kw)}
+    assert plain["love"].rule.label == 1 and plain["love"].model_precision is None
+    read = {s.rule.keywords[0]: s for s in suggest_rules(texts, y, L, 2, proba=proba, **kw)}
+    assert "love" not in read  # 7 of 8 answered, 0.2 of 52 unlabeled: about 0.29
+    assert read["cash"].rule.label == 1 and read["cash"].model_precision > 0.9
+    with pytest.raises(ValueError, match="proba must have shape"):
+        suggest_rules(texts, y, L, 2, proba=proba[:10], **kw)
