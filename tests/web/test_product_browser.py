@@ -387,6 +387,17 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.click("#rule-save")
     page.wait_for_function("document.getElementById('rule-status').classList.contains('error')")
     assert "keywords" in page.locator("#rule-status").inner_text()
+    # a typo matches nothing, saved with Enter at once (before its preview came
+    # back: re-trial, it was saved): Save asks once more
+    page.fill("#rule-name", "says_subscribe")
+    page.select_option("#rule-label", "1")
+    page.type("#rule-keywords", "subscrbie")
+    page.press("#rule-keywords", "Enter")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
+    assert "says_subscribe" not in [r["name"] for r in
+                                    api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+    page.fill("#rule-keywords", "")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save rule'")
     # a typo matches nothing: the preview says so before it is saved
     _write_keyword_rule(page, "says_subscribe", "1", "subscrbie")
     assert "0 of 350 items" in page.locator(".preview-stats").inner_text()

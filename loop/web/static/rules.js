@@ -13,6 +13,7 @@
   let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
   let matchesNone = null;  // the rule (JSON) the last preview found matching no item
   let confirmedNone = null; // ... once Save was pressed for it and said so
+  let previewed = null;    // the rule (JSON) the last preview that came back was for
 
   function status(msg, isError) {
     const s = $("rule-status");
@@ -122,7 +123,8 @@
     }
     if (seq !== previewSeq) return;  // a newer preview is on its way
     markInvalid(null);
-    matchesNone = p.matched ? null : ruleKey(rule);
+    previewed = ruleKey(rule);
+    matchesNone = p.matched ? null : previewed;
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
@@ -229,6 +231,13 @@
     ev.preventDefault();
     const rule = formRule();
     if (invalid) return;  /* (Enter in a field) the preview says what to fix */
+    if (previewed !== ruleKey(rule)) {
+      /* saved (Enter) before the preview of what was typed came back (re-trial: a
+         typo saved at once): preview it now, then decide */
+      if (previewTimer) { clearTimeout(previewTimer); previewTimer = null; }
+      await preview();
+      if (invalid) return;
+    }
     /* new-user trial: a rule the preview said matches nothing was saved at once and
        started an apply run and a recalibration; Save now asks once more */
     if (matchesNone !== null && matchesNone === ruleKey(rule) && confirmedNone !== matchesNone) {
@@ -294,6 +303,9 @@
       const same = (data.redundant || []).map(function (r) { return describe(r.rule) + " → " + r.label_name; });
       list.appendChild(Loop.el("li", { class: "muted note", text: !data.n_gold
         ? "No gold labels yet: suggestions come from the experts' answers."
+        : data.waiting_for_models
+          ? "Suggestions come once the models are fitted (the first recalibration): each is " +
+            "checked against them on all the items it covers, not only the answered ones."
         : same.length
           ? "No new rule from " + data.n_gold + " gold labels: the candidates (" + same.join("; ") +
             ") would mostly repeat votes your LFs already cast on their items."
