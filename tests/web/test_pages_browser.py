@@ -414,6 +414,22 @@ def test_an_item_answered_in_one_tab_leaves_the_others(
     assert not page.console_errors and not errors, (page.console_errors, errors)
 
 
+def test_a_sign_in_as_someone_else_in_another_tab_reloads_this_one(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Re-trial: the annotator's tab went on saying "expert" while, after an admin
+    sign-in in another tab, it answered as admin ("leased by someone else")."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    page.wait_for_function("window.loopLabel.currentId() !== null")
+    page.evaluate("window.__before = 1")
+    other = page.context.new_page()
+    sign_in(other, live.url, "test-admin-key", tiny_project["pid"], target="dashboard")
+    page.wait_for_function("window.__before === undefined")  # reloaded
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    who = page.evaluate("Loop.whoami()")
+    assert who["role"] == "admin", who
+    other.close()
+
+
 def test_an_item_answered_in_another_tab_says_so_in_words(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: two tabs of one annotator show the same item; the second

@@ -15,6 +15,15 @@
     try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ }
   }
 
+  /* The sign-in is kept per browser. Signed in as someone else (or out) in another
+     tab, this page reloads as them: it went on showing "expert" while it answered
+     as admin, and its keys failed with "leased by someone else" (re-trial). */
+  const signedInAtLoad = getToken();
+  window.addEventListener("storage", function (e) {
+    if (e.key !== KEY && e.key !== null) return;
+    if (getToken() !== signedInAtLoad) location.reload();
+  });
+
   class ApiError extends Error {
     constructor(status, message, body) { super(message); this.status = status; this.body = body; }
   }
