@@ -366,9 +366,14 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     if pending:
         L = np.column_stack([L, *pending])
     records = c.fields if any(c.fields[:200]) else None
+    proba = _model_proba(store, pid, kk, n)
+    if proba is None:
+        # no model fitted yet: a candidate cannot be checked beyond the few answers
+        # behind it (re-trial: "reply" -> spam at 80% on 3 answers, 70% true)
+        return [], c, y
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH,
-                         proba=_model_proba(store, pid, kk, n))
+                         proba=proba)
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []
@@ -405,12 +410,13 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
     # None left: say whether that is for want of evidence, or because the candidates
     # would repeat votes the LFs already cast (then the user knows rules are not missing).
     redundant = []
-    if not sugs and (y >= 0).any():
+    waiting = _model_proba(store, pid, len(labels), len(c.ids)) is None
+    if not sugs and (y >= 0).any() and not waiting:
         redundant = [{"key": s.key, "rule": s.rule.to_dict(), "label_name": labels[s.rule.label],
                       "coverage": s.coverage, "fresh": s.fresh}
                      for s in _suggest(store, pid, 3, keep_redundant=True)[0]]
     return {"suggestions": out, "n_gold": int((y >= 0).sum()), "redundant": redundant,
-            "ms": round(1000 * (time.perf_counter() - t0), 1)}
+            "waiting_for_models": waiting, "ms": round(1000 * (time.perf_counter() - t0), 1)}
 
 
 def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:

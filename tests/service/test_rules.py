@@ -12,6 +12,7 @@ from svc_helpers import apply_lfs_in_process, auth, prepare_project, youtube_csv
 from loop.core.apply import apply_lfs
 from loop.core.lf import Record
 from loop.core.rules import Rule
+from loop.service import models
 
 
 def _rules(client, pid):
@@ -168,6 +169,10 @@ def test_suggestions_accept_and_reject(client, store, project):
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json  # half the gold is fitted on: mined from
     apply_lfs_in_process(store, pid)
+    # no model fitted yet: nothing to check a candidate against beyond its answers
+    got = client.get(f"/api/projects/{pid}/rules/suggestions?k=5", headers=auth()).json
+    assert got["suggestions"] == [] and got["waiting_for_models"] and got["n_gold"] > 0
+    models.recalibrate(store, pid, 30)
     r = client.get(f"/api/projects/{pid}/rules/suggestions?k=5", headers=auth())
     assert r.status_code == 200, r.json
     sugs = r.json["suggestions"]
@@ -202,6 +207,7 @@ def test_a_word_of_a_saved_rule_is_not_suggested_even_before_the_rule_is_applied
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
+    models.recalibrate(store, pid, 30)
     url = f"/api/projects/{pid}/rules/suggestions?k=20"
     first = client.get(url, headers=auth()).json["suggestions"][0]
     assert first["rule"]["kind"] == "keywords"
@@ -282,6 +288,7 @@ def test_no_suggestion_says_when_the_candidates_would_repeat_the_lfs(client, sto
         "name": "zebra", "label": 1, "kind": "keywords", "keywords": ["zebra"]})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
+    models.recalibrate(store, pid, 30)
     got = client.get(f"/api/projects/{pid}/rules/suggestions?k=5", headers=auth()).json
     assert got["suggestions"] == [] and got["n_gold"] == 60
     assert {x["rule"]["keywords"][0] for x in got["redundant"]} & {"yak", "zebra yak"}
