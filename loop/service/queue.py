@@ -101,6 +101,9 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
         "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
                  "votes": votes,
                  "guess": None if row is None or hidden else _guess(got["proba"], labels),
+                 # the label model's own guess: "models disagree" names it
+                 "label_model_guess": None if row is None or hidden else _guess(
+                     {"label_model": got["proba"].get("label_model")}, labels),
                  "guess_hidden": hidden,
                  # with the guess hidden, so is what the models say now
                  "reason": (got["reason"] or "model_uncertain") if hidden
@@ -114,9 +117,8 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
 def _strings(item_id: Any, lease_id: Any) -> None:
     missing = [k for k, v in (("item_id", item_id), ("lease_id", lease_id)) if v is None]
     if missing:  # a new user's first answer left the lease out: say so, not "types"
-        raise BadRequest(f"{' and '.join(missing)} missing: send {{\"item_id\", "
-                         "\"lease_id\", ...}} as /queue/next returned them (item.id, "
-                         "lease.id)")
+        raise BadRequest(f"{' and '.join(missing)} missing: send item_id and lease_id "
+                         "as /queue/next returned them (item.id, lease.id)")
     if not isinstance(item_id, str) or not isinstance(lease_id, str):
         raise BadRequest("item_id and lease_id must be strings")
 

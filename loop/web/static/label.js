@@ -161,7 +161,12 @@
     badge.hidden = !reason;
     badge.textContent = SHORT_REASONS[reason] || reason;
     badge.dataset.reason = reason;
-    Loop.setText("reason-text", REASONS[reason] || (reason ? reason : "–"));
+    const lg = item.label_model_guess, eg = item.guess;
+    Loop.setText("reason-text", reason === "models_disagree" && lg && eg && eg.source === "end_model"
+      ? "Models disagree: the label model (from the LF votes) says " + labelName(lg.label) + " (" +
+        Loop.pct(lg.confidence) + "), the end model (from the text) " + labelName(eg.label) + " (" +
+        Loop.pct(eg.confidence) + ")."
+      : REASONS[reason] || (reason ? reason : "–"));
 
     const g = item.guess || {};
     const conf = Number(g.confidence);
