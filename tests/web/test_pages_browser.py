@@ -383,20 +383,31 @@ def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project:
     assert "Every item has its answers." in done, done
 
 
+def _two_tabs(page: Any, live: LiveServer, project: dict[str, str],
+              init_script: str | None = None) -> tuple[Any, list[str], str]:
+    """A second tab of the same annotator beside ``page``, both on the labeling page
+    with the same item (the annotator's one lease): the tab, its console errors and
+    the item's id."""
+    other = page.context.new_page()
+    if init_script:
+        other.add_init_script(init_script)
+    errors: list[str] = []
+    other.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    for pg in (page, other):
+        sign_in(pg, live.url, project["token"], project["pid"])
+        pg.wait_for_function("window.loopLabel.currentId() !== null")
+    first = _current_id(page)
+    assert _current_id(other) == first
+    return other, errors, first
+
+
 def test_an_item_answered_in_one_tab_leaves_the_others(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: two tabs of one annotator show the same item (its one lease);
     after an answer in one, the other kept it, and a key pressed there was spent on
     an item answered already. Now the other tab drops it and its "My answers"
     follows."""
-    other = page.context.new_page()
-    errors: list[str] = []
-    other.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    for pg in (page, other):
-        sign_in(pg, live.url, tiny_project["token"], tiny_project["pid"])
-        pg.wait_for_function("window.loopLabel.currentId() !== null")
-    first = _current_id(page)
-    assert _current_id(other) == first
+    other, errors, first = _two_tabs(page, live, tiny_project)
     page.keyboard.press("1")
     other.wait_for_function(f"window.loopLabel.currentId() !== {json.dumps(first)}")
     other.wait_for_function("document.getElementById('status').textContent"
@@ -435,15 +446,8 @@ def test_an_item_answered_in_another_tab_says_so_in_words(
     """New-user trial: two tabs of one annotator show the same item; the second
     answer with another label said "Error: ... POST /api/projects/.../queue/relabel".
     (A browser without BroadcastChannel, or a key pressed before the news arrives.)"""
-    other = page.context.new_page()
-    other.add_init_script("delete window.BroadcastChannel;")
-    errors: list[str] = []
-    other.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    for pg in (page, other):
-        sign_in(pg, live.url, tiny_project["token"], tiny_project["pid"])
-        pg.wait_for_function("window.loopLabel.currentId() !== null")
-    first = _current_id(page)
-    assert _current_id(other) == first  # the annotator's one lease, in both tabs
+    other, errors, first = _two_tabs(page, live, tiny_project,
+                                     init_script="delete window.BroadcastChannel;")
     page.keyboard.press("1")
     page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
     other.keyboard.press("2")
