@@ -767,3 +767,23 @@ def test_a_recalibration_waiting_for_a_failed_apply_run_says_so(store, client, r
         "apply run apply-1 tries again" in out["reason"], out["reason"]
     m = client.get(f"/api/projects/{ready}/metrics", headers=auth()).json
     assert "cannot import lf_module 'gone'" in m["recalibration"]["last_error"]["message"]
+
+
+def test_an_automatic_recalibration_goes_ahead_of_heavy_work_waiting(store, client, rconn,
+                                                                      ready):
+    """Operator's trial: behind another project's backlog a small project's first rule
+    took 3 min 22 s from save to fitted models. The runs that close the loop (about a
+    second each) go to the head of the one queue; heavy work keeps its order."""
+    from rq import Queue, SimpleWorker
+    from rq.job import Job
+
+    q = Queue("loop", connection=rconn)
+    heavy = [q.enqueue("time.sleep", 0, meta={"type": "train_end_model"}) for _ in range(3)]
+    tok = annotator_token(client, ready, "a")
+    answer_n(client, ready, tok, 10, 0)  # due: an automatic recalibration
+    types = [Job.fetch(i, connection=rconn).meta.get("type") for i in q.job_ids]
+    assert types[0] == "recalibrate" and types[1:4] == ["train_end_model"] * 3, types
+    assert [i for i in q.job_ids if i in {j.id for j in heavy}] == [j.id for j in heavy]
+    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)
+    assert store.since_recal(ready) == 0  # the one job run was the recalibration
+    assert all(j.get_status(refresh=True) == "queued" for j in heavy)
