@@ -226,9 +226,9 @@ def build_project(api: Any, copies: int, log: Any) -> str:
                                            "text_field": "CONTENT"})
     pid = str(p["id"])
     data = hold_out_gold(demo_csv(), "CLASS", EVAL_SHARE)
-    for _ in range(copies):
-        api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS&eval_fraction=1",
-                 data=data, content_type="text/csv")
+    for _ in range(copies):  # the same file again on purpose: allow_duplicate
+        api.call("POST", f"/api/projects/{pid}/items?gold_field=CLASS&eval_fraction=1"
+                 "&allow_duplicate=1", data=data, content_type="text/csv")
     log(f"uploaded {copies} x 1,956 = {copies * 1956:,} comments")
     for job_type in PIPELINE:
         t0 = time.monotonic()

@@ -85,7 +85,7 @@ def instrument(timer: Timer) -> None:
               "uploaded_gold", "load_proba", "get_project", "rows_of", "ids_at", "n_items",
               "uploaded_gold_of", "load_features"):
         timer.wrap(RedisStore, m, f"redis read: {m}")
-    for m in ("save_model", "replace_queue", "add_audit", "append_metric",
+    for m in ("save_model", "replace_queue", "append_metric",
               "set_value", "save_features", "update_metric"):
         timer.wrap(RedisStore, m, f"redis write: {m}")
     timer.wrap(label_model.LabelModel, "fit", "label model: fit")
@@ -123,7 +123,8 @@ def run_size(store: Any, n: int, args: argparse.Namespace, timer: Timer) -> dict
     # random picks are remembered as audit items): that gold re-estimates the
     # label model and judges it (gold check, gold layer, the end model's gold weight).
     n_random = int(round(args.random_share * len(rows)))
-    store.add_audit(pid, [str(r) for r in rows[:n_random]])
+    # (the service marks an item when it leases it as an exploration pick: lease.lua)
+    store.r.sadd(store._k(pid, "audit"), *[str(r) for r in rows[:n_random]])
     store.r.srem(store._k(pid, "pool"), *recs)
     # The last answer, through the real path.
     leased = store.lease_next(pid, "bench", 300)
