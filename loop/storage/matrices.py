@@ -106,6 +106,22 @@ class MatricesMixin(StoreBase):
         raw = self.r.get(self._k(pid, "L", "meta"))
         return json.loads(raw) if raw else {}
 
+    def refill_possible(self, pid: str) -> bool:
+        """In one round trip: no refill is asked for yet (flag ``refill_pending``), a
+        label model exists to rank with, and the applied LFs have seen every item.
+        ``/next`` checks this before it asks for a refill: four round trips on every
+        request while a short queue waited for its refill took a third of the web
+        workers' time under load."""
+        with self.r.pipeline(transaction=False) as p:
+            p.exists(self._k(pid, "flag", "refill_pending"))
+            p.exists(self._k(pid, "model", "label_model"))
+            p.get(self._k(pid, "L", "meta"))
+            p.llen(self._k(pid, "ids"))
+            pending, has_lm, meta, n = p.execute()
+        if pending or not has_lm or not meta:
+            return False
+        return bool(json.loads(meta).get("n_items") == int(n))
+
     def L_meta_cached(self, pid: str, version: str | None) -> dict[str, Any]:
         """The L meta, cached per process on its version; one read when it changes."""
         if version is None:

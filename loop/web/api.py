@@ -473,8 +473,7 @@ def queue_next(pid: str) -> Any:
     # in random order and there is nothing to rank with; after an upload, until the
     # LFs are applied to the new items, the refill would fail: the apply re-ranks.)
     if (out is not None and queued < s.low_water and out["remaining"] > queued
-            and store.model_summary(pid, "label_model") is not None
-            and store.L_meta(pid).get("n_items") == store.n_items(pid)
+            and store.refill_possible(pid)
             and store.set_flag(pid, "refill_pending", REFILL_PENDING_TTL)):
         jobs.enqueue_task(_ext()["queue"], store, "refill_queue", pid, s.queue_size,
                           meta={"type": "refill_queue", "project": pid, "auto": True},

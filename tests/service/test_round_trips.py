@@ -257,3 +257,24 @@ def test_ranking_subsample_and_cached_features(store, ready, monkeypatch):
     assert calls == []  # features built once (by the fixture), then read from Redis
     assert out["end_model"] is not None
     assert np.isfinite(store.load_proba(ready, "end_model", 2)).all()
+
+
+def test_the_refill_check_of_next_is_one_round_trip(store, ready, monkeypatch):
+    """Load profile: while a short queue waited for its refill, every /next read the
+    label model, the L meta and the item count and tried the flag: four round trips,
+    a third of the web workers' time. The check is one pipeline."""
+    assert store.refill_possible(ready)
+    sent = []
+    real = type(store.r).pipeline
+
+    def counting(self, *a, **kw):
+        sent.append(1)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(type(store.r), "pipeline", counting)
+    for name in ("get", "llen", "exists", "set"):  # no single commands
+        monkeypatch.setattr(store.r, name, lambda *a, **kw: pytest.fail(name))
+    assert store.refill_possible(ready) and len(sent) == 1
+    monkeypatch.undo()
+    store.set_flag(ready, "refill_pending", 60)
+    assert not store.refill_possible(ready)  # asked for already
