@@ -273,7 +273,7 @@ def test_the_refill_check_of_next_is_one_round_trip(store, ready, monkeypatch):
 
     monkeypatch.setattr(type(store.r), "pipeline", counting)
     for name in ("get", "llen", "exists", "set"):  # no single commands
-        monkeypatch.setattr(store.r, name, lambda *a, **kw: pytest.fail(name))
+        monkeypatch.setattr(store.r, name, lambda *a, _n=name, **kw: pytest.fail(_n))
     assert store.refill_possible(ready) and len(sent) == 1
     monkeypatch.undo()
     store.set_flag(ready, "refill_pending", 60)
