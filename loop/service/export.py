@@ -132,7 +132,7 @@ def download(connection: Any, job_id: Any) -> tuple[bytes, str, str]:
                        "export")
     if st["status"] != "finished":
         raise NotReady(f"export job {job_id} is {st['status']}; download it once finished")
-    if not connection.exists(f"loop:project:{st['project']}"):
+    if not connection.exists(RedisStore.project_key(st["project"])):
         raise ProjectNotFound(f"project {st['project']!r} was deleted, and the files of its "
                               "exports with it")
     data = connection.get(export_key(job_id))

@@ -6,6 +6,7 @@ in the docstrings of the parts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from loop.storage.scripts import Scripts
@@ -26,17 +27,36 @@ class StoreBase:
         """The key of project ``pid``'s record (gone once the project is deleted)."""
         return f"loop:project:{pid}"
 
-    def _watch_project(self, pipe: Any, pid: str, *keys: str) -> None:
+    def _watch_project(self, pipe: Any, pid: str, *keys: str, gone: str | None = None,
+                       ) -> None:
         """Inside a WATCH transaction: watch the project's record (and ``keys``) and
-        raise :class:`ProjectNotFound` if it is gone. A write checked this way is not
-        acknowledged for a project deleted a moment before, and then lost with it
-        (operator's trial: rules and guidelines saved just after a delete got 201s)."""
+        raise :class:`ProjectNotFound` (saying ``gone``) if it is gone. A write checked
+        this way is not acknowledged for a project deleted a moment before, and then
+        lost with it (operator's trial: rules and guidelines saved just after a delete
+        got 201s)."""
         from loop.errors import ProjectNotFound
 
         pipe.watch(self.project_key(pid), *keys)
         if not pipe.exists(self.project_key(pid)):
             pipe.unwatch()
-            raise ProjectNotFound(f"no project {pid!r} (it was deleted)")
+            raise ProjectNotFound(gone or f"no project {pid!r} (it was deleted)")
+
+    def _while_project(self, pid: str, writes: Callable[[Any], None],
+                       gone: str | None = None) -> list[Any]:
+        """Run the commands ``writes`` queues on a pipeline as one transaction, only
+        while project ``pid`` exists (:meth:`_watch_project`; tried again if it
+        changed meanwhile); returns the commands' replies."""
+        from redis.exceptions import WatchError
+
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    self._watch_project(p, pid, gone=gone)
+                    p.multi()
+                    writes(p)
+                    return list(p.execute())
+                except WatchError:
+                    continue
 
     def get_project(self, pid: str) -> dict[str, Any]:  # pragma: no cover - ProjectsMixin's
         raise NotImplementedError

@@ -16,9 +16,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from redis.exceptions import WatchError
-
-from loop.errors import ProjectNotFound
 from loop.storage.base import StoreBase
 
 
@@ -50,25 +47,18 @@ class HistoryMixin(StoreBase):
         The same ``key`` stored again (a frozen run that resumed after its re-run)
         is listed once: else it took two of the ``keep`` places."""
         lst = self._k(pid, "exports")
-        with self.r.pipeline(transaction=True) as p:
-            while True:
-                try:  # a project deleted while its export ran keeps no file
-                    p.watch(f"loop:project:{pid}")
-                    if not p.exists(f"loop:project:{pid}"):
-                        p.unwatch()
-                        raise ProjectNotFound(f"project {pid!r} was deleted while its "
-                                              "export ran; its file is not kept")
-                    p.multi()
-                    p.set(key, data, ex=ttl)
-                    p.lrem(lst, 0, key)
-                    p.lpush(lst, key)
-                    p.lrange(lst, keep, -1)
-                    p.ltrim(lst, 0, keep - 1)
-                    p.expire(lst, ttl)
-                    old = p.execute()[3]
-                    break
-                except WatchError:
-                    continue
+
+        def writes(p: Any) -> None:
+            p.set(key, data, ex=ttl)
+            p.lrem(lst, 0, key)
+            p.lpush(lst, key)
+            p.lrange(lst, keep, -1)
+            p.ltrim(lst, 0, keep - 1)
+            p.expire(lst, ttl)
+
+        # a project deleted while its export ran keeps no file
+        old = self._while_project(pid, writes, gone=f"project {pid!r} was deleted while "
+                                  "its export ran; its file is not kept")[3]
         if old:
             self.r.delete(*old)
 

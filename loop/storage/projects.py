@@ -124,16 +124,7 @@ class ProjectsMixin(StoreBase):
         return int(self.get_project(pid).get("answers_per_item", 1))
 
     def set_guidelines(self, pid: str, text: str) -> None:
-        with self.r.pipeline(transaction=True) as p:
-            while True:
-                try:
-                    self._watch_project(p, pid)
-                    p.multi()
-                    p.set(self._k(pid, "guidelines"), text)
-                    p.execute()
-                    return
-                except _watch_error():
-                    continue
+        self._while_project(pid, lambda p: p.set(self._k(pid, "guidelines"), text))
 
     def guidelines(self, pid: str) -> str:
         raw = self.r.get(self._k(pid, "guidelines"))

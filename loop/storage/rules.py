@@ -82,17 +82,11 @@ class RulesMixin(StoreBase):
         raise Conflict("the rules changed while saving, again and again; try again")
 
     def reject_suggestion(self, pid: str, key: str) -> None:
-        with self.r.pipeline(transaction=True) as p:
-            while True:
-                try:
-                    self._watch_project(p, pid)
-                    p.multi()
-                    p.sadd(self._k(pid, "rules_rejected"), key)
-                    p.incr(self._k(pid, "rules_version"))
-                    p.execute()
-                    return
-                except WatchError:
-                    continue
+        def writes(p: Any) -> None:
+            p.sadd(self._k(pid, "rules_rejected"), key)
+            p.incr(self._k(pid, "rules_version"))
+
+        self._while_project(pid, writes)
 
     def rejected_suggestions(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "rules_rejected"))}
