@@ -337,8 +337,9 @@ def _model_proba(store: RedisStore, pid: str, k: int, n: int) -> np.ndarray | No
 
 # -- suggestions ------------------------------------------------------------------------------
 def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
-             ) -> tuple[list[Suggestion], _Corpus, np.ndarray]:
-    """The suggestions, the corpus and the gold they were mined from
+             ) -> tuple[list[Suggestion], _Corpus, np.ndarray, bool]:
+    """The suggestions, the corpus and the gold they were mined from, and whether
+    there is no model yet to check them against (then no suggestion)
     (``keep_redundant``: also rules whose items mostly have a vote for their label)."""
     project = store.get_project(pid)
     c = _corpus(store, pid)
@@ -370,7 +371,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     if proba is None:
         # no model fitted yet: a candidate cannot be checked beyond the few answers
         # behind it (re-trial: "reply" -> spam at 80% on 3 answers, 70% true)
-        return [], c, y
+        return [], c, y, True
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH,
                          proba=proba)
@@ -387,7 +388,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
             name, i = f"{base}_{i}", i + 1
         taken.add(name)
         out.append(dataclasses.replace(s, rule=dataclasses.replace(r, name=name)))
-    return out, c, y
+    return out, c, y, False
 
 
 def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
@@ -395,7 +396,7 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
     if not 1 <= k <= 100:
         raise BadRequest(f"k must be from 1 to 100, got {k}")
     t0 = time.perf_counter()
-    sugs, c, y = _suggest(store, pid, k)
+    sugs, c, y, waiting = _suggest(store, pid, k)
     labels = store.get_project(pid)["labels"]
 
     def item(r: int) -> dict[str, Any]:
@@ -410,7 +411,6 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
     # None left: say whether that is for want of evidence, or because the candidates
     # would repeat votes the LFs already cast (then the user knows rules are not missing).
     redundant = []
-    waiting = _model_proba(store, pid, len(labels), len(c.ids)) is None
     if not sugs and (y >= 0).any() and not waiting:
         redundant = [{"key": s.key, "rule": s.rule.to_dict(), "label_name": labels[s.rule.label],
                       "coverage": s.coverage, "fresh": s.fresh}
@@ -423,7 +423,7 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     """Turn the suggestion ``key`` into a rule (404 when it is no longer proposed)."""
     if not isinstance(key, str) or not key:
         raise BadRequest("key must be a suggestion's key")
-    sugs, _, _ = _suggest(store, pid, 100)
+    sugs = _suggest(store, pid, 100)[0]
     match = [s for s in sugs if s.key == key]
     if not match:
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
