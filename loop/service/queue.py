@@ -39,22 +39,20 @@ def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, 
 SURE = 0.75
 
 
-def _reason_now(reason: str | None, proba: dict[str, np.ndarray | None]) -> str:
-    """Why an item is asked, told from the models as they are now. The ranking's
-    ``model_uncertain`` (its LFs agree) was shown beside an end model 92% sure of
-    the item (new-user trial): the models had learnt since, or the item was picked
-    for its vote pattern. Now: ``models_disagree`` (the two models' guesses differ),
-    ``model_uncertain`` (the guess is below :data:`SURE`), else ``pattern_check``
-    (few answers yet on the items its LFs' votes cover)."""
+def _reason_now(reason: str | None, guess: dict[str, Any] | None,
+                lm_guess: dict[str, Any] | None) -> str:
+    """Why an item is asked, told from the models as they are now (``guess``: the
+    models' guess, :func:`_guess`; ``lm_guess``: the label model's own). The
+    ranking's ``model_uncertain`` (its LFs agree) was shown beside an end model 92%
+    sure of the item (new-user trial): the models had learnt since, or the item was
+    picked for its vote pattern. Now: ``models_disagree`` (the two models' guesses
+    differ), ``model_uncertain`` (the guess is below :data:`SURE`), else
+    ``pattern_check`` (few answers yet on the items its LFs' votes cover)."""
     if reason not in (None, "", "model_uncertain"):
         return str(reason)
-    tops = [int(np.argmax(p)) for p in (proba.get("label_model"), proba.get("end_model"))
-            if p is not None and np.isfinite(p).all()]
-    if len(set(tops)) > 1:
+    if guess is not None and lm_guess is not None and guess["label"] != lm_guess["label"]:
         return "models_disagree"
-    guess = next((p for p in (proba.get("end_model"), proba.get("label_model"))
-                  if p is not None and np.isfinite(p).all()), None)
-    if guess is None or float(np.max(guess)) < SURE:
+    if guess is None or guess["confidence"] < SURE:
         return "model_uncertain"
     return "pattern_check"
 
@@ -97,17 +95,20 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     # answer: their guess would show the next annotators what the first one said
     # (operator's trial: 811 of 811 such guesses were the majority so far)
     hidden = got["answered"] and int(project.get("answers_per_item", 1)) > 1
+    guess = lm_guess = None
+    if row is not None and not hidden:
+        guess = _guess(got["proba"], labels)
+        lm_guess = _guess({"label_model": got["proba"].get("label_model")}, labels)
     out = {
         "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
                  "votes": votes,
-                 "guess": None if row is None or hidden else _guess(got["proba"], labels),
+                 "guess": guess,
                  # the label model's own guess: "models disagree" names it
-                 "label_model_guess": None if row is None or hidden else _guess(
-                     {"label_model": got["proba"].get("label_model")}, labels),
+                 "label_model_guess": lm_guess,
                  "guess_hidden": hidden,
                  # with the guess hidden, so is what the models say now
                  "reason": (got["reason"] or "model_uncertain") if hidden
-                 else _reason_now(got["reason"], got["proba"])},
+                 else _reason_now(got["reason"], guess, lm_guess)},
         "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
         "remaining": got["remaining"],
     }

@@ -466,19 +466,23 @@ def test_the_reason_shown_is_told_from_the_models_as_they_are_now():
     """New-user trial: "Model uncertain" beside an end-model guess 92% sure."""
     import numpy as np
 
-    from loop.service.queue import _reason_now
+    from loop.service.queue import _guess, _reason_now
 
     def p(*x):
         return np.array(x, dtype=np.float64)
 
+    def reason(r, proba):  # as lease_item asks: from the two guesses
+        return _reason_now(r, _guess(proba, ["ham", "spam"]),
+                           _guess({"label_model": proba["label_model"]}, ["ham", "spam"]))
+
     nan = p(np.nan, np.nan)
-    assert _reason_now("lfs_conflict", {"label_model": p(.5, .5), "end_model": None}) \
+    assert reason("lfs_conflict", {"label_model": p(.5, .5), "end_model": None}) \
         == "lfs_conflict"  # the ranking's own reasons stand
-    assert _reason_now("model_uncertain", {"label_model": p(.3, .7),
-                                           "end_model": p(.92, .08)}) == "models_disagree"
-    assert _reason_now("model_uncertain", {"label_model": p(.4, .6),
-                                           "end_model": p(.35, .65)}) == "model_uncertain"
-    assert _reason_now("model_uncertain", {"label_model": p(.1, .9),
-                                           "end_model": p(.08, .92)}) == "pattern_check"
-    assert _reason_now(None, {"label_model": nan, "end_model": None}) == "model_uncertain"
-    assert _reason_now(None, {"label_model": nan, "end_model": p(.9, .1)}) == "pattern_check"
+    assert reason("model_uncertain", {"label_model": p(.3, .7),
+                                      "end_model": p(.92, .08)}) == "models_disagree"
+    assert reason("model_uncertain", {"label_model": p(.4, .6),
+                                      "end_model": p(.35, .65)}) == "model_uncertain"
+    assert reason("model_uncertain", {"label_model": p(.1, .9),
+                                      "end_model": p(.08, .92)}) == "pattern_check"
+    assert reason(None, {"label_model": nan, "end_model": None}) == "model_uncertain"
+    assert reason(None, {"label_model": nan, "end_model": p(.9, .1)}) == "pattern_check"
