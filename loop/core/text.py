@@ -63,6 +63,18 @@ def nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
+def name_key(name: str) -> str:
+    """What two names are told apart by: case and how characters are written
+    (composed or not, full-width or not) do not count. ``"Spam"`` and ``"spam"``
+    read as one name on every page and in an export, so a project's labels, rules
+    and annotators may not differ only in that.
+
+    >>> name_key("Spam") == name_key("spam"), name_key("\uff33pam") == name_key("spam")
+    (True, True)
+    """
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def hidden_char(text: str, categories: tuple[str, ...] = ("Cc", "Cf")) -> str | None:
     """The first character of ``text`` in one of the Unicode ``categories`` (by
     default control and format characters, which no one sees: ``\\u200b``), as its

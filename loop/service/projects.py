@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
-from loop.core.text import hidden_char
+from loop.core.text import hidden_char, name_key
 from loop.errors import BadRequest, NotFound
 from loop.service.lf_modules import check_lf_module
 from loop.storage import RedisStore
@@ -100,7 +99,7 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
             raise BadRequest(f"label {n!r} starts or ends with a space; write it without")
     seen: dict[str, str] = {}
     for n in checked:  # "Africa" and "africa", or é composed and decomposed
-        same = seen.setdefault(unicodedata.normalize("NFKC", n).casefold(), n)
+        same = seen.setdefault(name_key(n), n)
         if same != n:
             raise BadRequest(f"labels {same!r} and {n!r} differ only in case or in how "
                              "their characters are written; uploads and exports tell "

@@ -44,6 +44,13 @@ def test_requests_without_a_valid_key_get_401(client, project):
 def test_annotator_token_is_limited_to_its_project_queue(client, project):
     tok = client.post(f"/api/projects/{project}/annotators", headers=auth(),
                       json={"name": "ann"}).json["token"]
+    # "Ann" beside "ann" would be one person in two rows of the export, or two
+    # people the export cannot tell apart; the same name again is a new token
+    r = client.post(f"/api/projects/{project}/annotators", headers=auth(), json={"name": "Ann"})
+    assert r.status_code == 409 and "only in case" in r.json["error"], r.json
+    assert [a["name"] for a in client.get(f"/api/projects/{project}/annotators",
+                                          headers=auth()).json["annotators"]] == ["ann"]
+    assert client.get(f"/api/projects/{project}/queue/me", headers=auth(tok)).status_code == 200
     assert client.get("/api/projects", headers=auth(tok)).status_code == 403
     assert client.get(f"/api/projects/{project}/queue/me", headers=auth(tok)).status_code == 200
     other = client.post("/api/projects", headers=auth(), json={

@@ -44,6 +44,10 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
         assert r.status_code == 400 and why in r.json["error"], (bad, r.json)
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=new)
     assert r.status_code == 409
+    # a name that differs only in case reads as the same rule on every page
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                    json={**new, "name": "Says_Subscribe"})
+    assert r.status_code == 409 and "only in case" in r.json["error"], r.json
     named = {**new, "name": "named_label", "label": "spam", "keywords": ["free"]}
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=named)
     assert r.status_code == 201 and r.json["rule"]["rule"]["label"] == 1, r.json
@@ -56,6 +60,14 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     assert r.status_code == 200 and r.json["changed"] is True, r.json
     (rule,) = _rules(client, pid)
     assert rule["name"] == "sub_rule" and rule["rule"]["keywords"] == ["subscribe"]
+    # a rule may be renamed to its own name in another case, not to another's
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                       json={**new, "name": "other"}).status_code == 201
+    r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Sub_Rule"})
+    assert r.status_code == 409 and "only in case" in r.json["error"], r.json
+    r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Other"})
+    assert r.status_code == 200, r.json
+    assert client.delete(f"/api/projects/{pid}/rules/Other", headers=auth()).status_code == 200
     assert rule["history"][0]["rule"]["keywords"] == ["subscribe", "check out"]
     # an edit that changes nothing writes nothing and re-applies nothing
     for same in ({}, {"keywords": ["subscribe"]}, {"enabled": True}, {"name": "sub_rule"}):
