@@ -7,6 +7,7 @@ Everything is checked before anything is written: a bad file raises
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import itertools
 import json
@@ -433,6 +434,9 @@ def parse_items(
                 at = f" (id {iid!r})" if id_field is not None else ""
                 like = [x for x in labels if x.casefold() == gs.casefold()]
                 hint = f"; did you mean {like[0]!r}? (labels are case-sensitive)" if like else ""
+                if not like:  # a typo: "Cause-Efect"
+                    near = difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"

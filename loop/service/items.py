@@ -125,7 +125,7 @@ def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload,
         return parsed
     new = {i["id"]: f"row-{i['id']}" for i in parsed.items}
     out = ParsedUpload([{**i, "id": new[i["id"]]} for i in parsed.items],
-                       {new[k]: v for k, v in parsed.gold.items()})
+                       {new[k]: v for k, v in parsed.gold.items()}, parsed.by_index)
     _no_stored_ids(store, pid, out.items, None, start)
     return out
 

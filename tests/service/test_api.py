@@ -290,6 +290,10 @@ def test_malformed_uploads_are_rejected_and_change_nothing(client, project, rcon
     # was "import anyway")
     for dry in ("1", "true"):
         assert _upload(client, project, b"CONTENT\nb\n", dry_run=dry).status_code == 200
+    # ... and that its gold numbers were read as class indices is still said (the
+    # renamed upload dropped the count, and the Data page its warning)
+    r = _upload(client, project, b"CONTENT,g\nb,1\n", dry_run="1", gold_field="g")
+    assert r.status_code == 200 and r.json["gold_by_index"] == 1, r.json
     assert client.get(f"/api/projects/{project}/metrics", headers=auth()).json["n_items"] == 1
     assert _upload(client, project, b"CONTENT\nb\n").status_code == 201
     assert rconn.hget(f"loop:p:{project}:row", "row-1") == b"1"
@@ -361,6 +365,10 @@ def test_the_files_spreadsheets_and_scripts_write_are_read(client, project, stor
     assert r.status_code == 400 and r.json["error"].startswith(
         "item 1 (line 2) (id 'c1'): gold label 'Spam' is not one of ['ham', 'spam']; "
         "did you mean 'spam'?"), r.json
+    r = _upload(client, project, b"id,CONTENT,gold\nc1,x,spamm\n", id_field="id",
+                gold_field="gold")
+    assert r.status_code == 400 and ("'spamm' is not one of ['ham', 'spam']; did you mean "
+                                     "'spam'?") in r.json["error"], r.json
 
 
 def test_a_raw_tab_separated_file_without_an_extension_is_read(client, project, store):
