@@ -297,16 +297,16 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     gh = g & hit
     right = int((y[gh] == rule.label).sum())
     n_class = int((y[g] == rule.label).sum())
-    proba = _model_proba(store, pid, len(labels), n)
+    proba, source = _model_proba(store, pid, len(labels), n)
     rows = np.flatnonzero(hit)
     ex_rows = np.random.default_rng(0).choice(rows, min(N_EXAMPLES, rows.size),
                                               replace=False) if rows.size else rows
     examples = []
     for r in sorted(ex_rows.tolist()):
         guess = None
-        if proba is not None and len(proba) == n:
-            k = int(proba[r].argmax())
-            guess = {"label": labels[k], "p": round(float(proba[r, k]), 3)}
+        if proba is not None and np.isfinite(proba[r]).all():  # the label model's
+            k = int(proba[r].argmax())                        # rows without a vote: none
+            guess = {"label": labels[k], "p": round(float(proba[r, k]), 3), "model": source}
         text = shown(c.texts[r])[:EXAMPLE_CHARS]
         marks = [[a, b] for a, b in rule.spans(c.texts[r]) if b <= len(text)]
         examples.append({"id": c.ids[r], "text": text, "marks": marks,
@@ -325,14 +325,17 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     }
 
 
-def _model_proba(store: RedisStore, pid: str, k: int, n: int) -> np.ndarray | None:
-    """The models' class probabilities of the ``n`` items: the end model's (every
-    item), else the label model's (NaN where no LF votes), else None."""
-    proba = (store.load_proba(pid, "end_model", k)
-             if store.model_summary(pid, "end_model") else None)
-    if proba is None or len(proba) != n:
-        proba = store.load_proba(pid, "label_model", k)
-    return proba if proba is not None and len(proba) == n else None
+def _model_proba(store: RedisStore, pid: str, k: int, n: int
+                 ) -> tuple[np.ndarray | None, str | None]:
+    """The models' class probabilities of the ``n`` items and which model's they are:
+    the end model's (every item), else the label model's (NaN where no LF votes),
+    else ``(None, None)``."""
+    if store.model_summary(pid, "end_model"):
+        proba = store.load_proba(pid, "end_model", k)
+        if proba is not None and len(proba) == n:
+            return proba, "end_model"
+    proba = store.load_proba(pid, "label_model", k)
+    return (proba, "label_model") if proba is not None and len(proba) == n else (None, None)
 
 
 # -- suggestions ------------------------------------------------------------------------------
@@ -367,7 +370,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     if pending:
         L = np.column_stack([L, *pending])
     records = c.fields if any(c.fields[:200]) else None
-    proba = _model_proba(store, pid, kk, n)
+    proba, _ = _model_proba(store, pid, kk, n)
     if proba is None:
         # no model fitted yet: a candidate cannot be checked beyond the few answers
         # behind it (re-trial: "reply" -> spam at 80% on 3 answers, 70% true)

@@ -165,6 +165,9 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
     for e in p["examples"]:  # what it matched, to highlight: the words, case kept
         assert e["marks"] and all(e["text"][a:b].lower() in words for a, b in e["marks"]), e
     assert p["examples"][0]["guess"]["label"] in ("ham", "spam")
+    # whose guess it is (no end model fitted here: the label model's)
+    assert not store.model_summary(pid, "end_model")
+    assert {e["guess"]["model"] for e in p["examples"] if e["guess"]} == {"label_model"}
     assert store.rules(pid) == {}  # a preview stores nothing
     unnamed = {k: v for k, v in rule.items() if k != "name"}  # not named yet
     r2 = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=unnamed)

@@ -147,7 +147,8 @@
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
       for (const ex of p.examples) {
-        const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? "model: " + ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
+        const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? (ex.guess.model === "label_model" ? "label model: " : "end model: ") +
+          ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
         ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
           ...marked(ex.text, ex.marks)));
       }
