@@ -441,6 +441,30 @@ def test_a_sign_in_as_someone_else_in_another_tab_reloads_this_one(
     other.close()
 
 
+@pytest.mark.parametrize("path", ["signin", ""])
+def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
+        live: LiveServer, tiny_project: dict[str, str], page: Any, path: str) -> None:
+    """New-user trial: a one-click link with a token the server refuses replaced the
+    working one ("You were signed out: the server no longer accepts your token"), and
+    the labeling tab open beside it had to sign in again."""
+    pid, token = tiny_project["pid"], tiny_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel.currentId() !== null")
+    page.evaluate("window.__before = 1")
+    other = page.context.new_page()
+    other.goto(f"{live.url}/{path}?next=/p/{pid}/label#token=bogus123")
+    status = "#signin-status" if path else "#home-status"
+    other.wait_for_function(f"document.querySelector('{status}').textContent.includes("
+                            "'still signed in as before')")
+    assert "not accepted" in other.locator(status).inner_text()
+    assert other.evaluate("localStorage.getItem('loop.token')") == token
+    page.wait_for_timeout(500)  # a change of the stored token would reload this tab
+    assert page.evaluate("window.__before") == 1
+    page.keyboard.press("1")  # and it still answers as the annotator
+    page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
+    other.close()
+
+
 def test_an_item_answered_in_another_tab_says_so_in_words(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: two tabs of one annotator show the same item; the second

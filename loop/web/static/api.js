@@ -268,6 +268,20 @@
     pageRefused("There is no project “" + pid + "”.", { href: "/", text: "Go back to the projects" }, box);
   }
 
+  /* Whom a token signs in as, asked without storing it: a link or a paste the server
+     refuses leaves this browser's sign-in (and its other tabs) as they were (a bogus
+     one-click link had signed out a working session). */
+  async function tryToken(token) {
+    const res = await fetch("/api/me", { cache: "no-store",
+      headers: { "Accept": "application/json", "Authorization": "Bearer " + token } });
+    let data = null;
+    try { data = await res.json(); } catch (e) { /* not JSON: the status says it */ }
+    if (!res.ok) {
+      throw new ApiError(res.status, String((data && data.error) || res.statusText), data);
+    }
+    return data;
+  }
+
   async function whoami() {
     if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
     return me;
@@ -309,7 +323,7 @@
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
-    signedOutBecause: signedOutBecause, noteSignOut: noteSignOut,
+    signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },

@@ -79,32 +79,45 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  document.addEventListener("DOMContentLoaded", async function () {
     const params = new URLSearchParams(location.search);
     const next = Loop.safeNext(params.get("next"));
     const hash = new URLSearchParams(location.hash.slice(1));
+    let linkRefused = null;
     if (hash.get("token")) {  /* a one-click link: the token never reaches the server */
-      Loop.setToken(hash.get("token"));
       history.replaceState(null, "", location.pathname + location.search);
+      /* kept only once accepted: a bogus link leaves the sign-in there was */
+      try { await Loop.tryToken(hash.get("token")); Loop.setToken(hash.get("token")); } catch (e) {
+        linkRefused = (e.status === 401 ? "The link's token was not accepted (revoked or mistyped)."
+          : "Could not sign in with the link: " + e.message) +
+          (Loop.getToken() ? " You are still signed in as before." : "");
+      }
     }
     $("signin-form").addEventListener("submit", async function (ev) {
       ev.preventDefault();
       const token = $("token").value.trim();
       if (!token) { $("signin-status").textContent = "Paste a token first."; return; }
-      Loop.setToken(token);
-      try { await Loop.whoami(); } catch (e) {
-        Loop.clearToken();
-        Loop.signedOutBecause();  /* a mistyped token: said here, not on a later visit */
+      try { await Loop.tryToken(token); } catch (e) {
         $("signin-status").textContent = e.status === 401 ? "That token was not accepted." : e.message;
         $("signin-status").classList.add("error");
         return;
       }
+      Loop.setToken(token);
       location.href = next || "/";
     });
+    if (linkRefused && Loop.getToken()) {  /* said above the projects of the sign-in kept */
+      await showProjects();
+      $("home-status").textContent = linkRefused;
+      $("home-status").classList.add("error");
+      return;
+    }
     const why = Loop.signedOutBecause();
     if (!Loop.getToken()) {
       $("signin").hidden = false;
-      if (why) {
+      if (linkRefused) {
+        $("signin-status").textContent = linkRefused;
+        $("signin-status").classList.add("error");
+      } else if (why) {
         $("signin-status").textContent = "You were signed out: the server no longer accepts your " +
           "token (" + why + "). It may have been revoked or replaced, or its project deleted: " +
           "sign in with a new one.";

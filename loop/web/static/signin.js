@@ -18,22 +18,22 @@
       ev.preventDefault();
       const token = input.value.trim();
       if (!token) { status.textContent = "Paste a token first."; input.focus(); return; }
-      Loop.setToken(token);
+      /* stored only once accepted: a refused token leaves the sign-in there was */
+      const still = Loop.getToken() ? " You are still signed in as before." : "";
       let who;
-      try { who = await Loop.whoami(); } catch (e) {
-        status.textContent = e.status === 401 ? "That token was not accepted (revoked or mistyped)."
-          : "Could not sign in: " + e.message;
+      try { who = await Loop.tryToken(token); } catch (e) {
+        status.textContent = (e.status === 401 ? "That token was not accepted (revoked or mistyped)."
+          : "Could not sign in: " + e.message) + still;
         status.classList.add("error");
-        Loop.clearToken();
-        Loop.signedOutBecause();  /* said here, not on a later visit */
         return;
       }
       const m = /^\/p\/([^/]+)\//.exec(next);
       if (who.role !== "admin" && m && who.projects.every(function (p) { return p.id !== decodeURIComponent(m[1]); })) {
-        status.textContent = "This token belongs to another project.";
+        status.textContent = "This token belongs to another project." + still;
         status.classList.add("error");
         return;
       }
+      Loop.setToken(token);
       status.textContent = "Signed in.";
       location.href = next;
     });
