@@ -58,7 +58,8 @@ def measure(base: str, pid: str, token: str, n_items: int) -> tuple[list[float],
             page.wait_for_function("(o) => { const c = window.loopLabel.currentId();"
                                    " return c !== null && c !== o; }", arg=old, polling="raf")
             driver.append(1000 * (time.perf_counter() - t0))
-            page.wait_for_timeout(150)  # a (very fast) human reading time
+            page.wait_for_timeout(300)  # a (very fast) human reading time (the page
+            # ignores a key pressed within 250 ms of an item appearing: a double press)
         page.evaluate("window.loopLabel.idle()")
         in_page = list(page.evaluate("window.loopLabel.stats.latencies"))
         browser.close()

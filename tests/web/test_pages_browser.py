@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from web_helpers import DOCS_IMG, XSS_SHOWN, XSS_TEXTS, LiveServer, sign_in
+from web_helpers import DOCS_IMG, XSS_SHOWN, XSS_TEXTS, LiveServer, press, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
 
     seen = [_current_id(page)]
     for n in range(5):
-        page.keyboard.press("1" if n % 2 else "2")
+        press(page, "1" if n % 2 else "2")
         seen.append(_wait_new_item(page, seen[-1]))
     assert len(set(seen)) == 6, seen
     page.evaluate("window.loopLabel.idle()")
@@ -54,7 +54,7 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
 
     # Skip the item on screen: the next one shows and nothing is stored.
     skipped = seen[-1]
-    page.keyboard.press("s")
+    press(page, "s")
     after_skip = _wait_new_item(page, skipped)
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 5
@@ -72,7 +72,7 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     page.wait_for_function("document.getElementById('answers-total').textContent === '4'")
     assert _me(live, pid, token)["answers_total"] == 4
     # ... and label it again by keyboard; then the skipped-over item is back.
-    page.keyboard.press("2")
+    press(page, "2")
     page.wait_for_function(f"window.loopLabel.currentId() === {after_skip!r}")
     page.wait_for_function("document.getElementById('answers-total').textContent === '5'")
     assert re.fullmatch(r"\d+", page.locator("#remaining").inner_text())
@@ -126,12 +126,12 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
 
     page.route("**/queue/next", slow_server)
     first = _current_id(page)
-    page.keyboard.press("1")  # answers the item on screen; the prefetched one shows
+    press(page, "1")  # answers the item on screen; the prefetched one shows
     second = _wait_new_item(page, first)
-    page.keyboard.press("1")  # answers that one; the next is still on its way
+    press(page, "1")  # answers that one; the next is still on its way
     page.wait_for_function("window.loopLabel.currentId() === null")
     assert page.locator("#item-text").inner_text() == "Loading…"
-    page.keyboard.press("2")  # nothing on screen to apply it to
+    press(page, "2")  # nothing on screen to apply it to
     status = page.locator("#status")
     assert "still loading: that key was not applied" in status.inner_text()
     release = True
@@ -140,6 +140,28 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
     third = _wait_new_item(page, second)
     assert third not in (first, second)
     assert "still loading" not in status.inner_text()  # the item is here now
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 2
+    assert not page.console_errors, page.console_errors
+
+
+def test_a_double_press_does_not_answer_the_item_that_just_appeared(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """New-user trial: "5" pressed twice 150 ms apart saved "5" for the next item too,
+    on screen for 0.1 s, and only the status line told."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "double")
+    first = _current_id(page)
+    press(page, "1")
+    page.keyboard.press("1")  # the second half of a double press
+    second = _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    status = page.locator("#status").inner_text()
+    assert f"#{second} appeared just now" in status and "not applied" in status, status
+    assert _current_id(page) == second
+    assert _me(live, pid, token)["answers_total"] == 1
+    press(page, "2")  # read, then pressed: applied
+    _wait_new_item(page, second)
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 2
     assert not page.console_errors, page.console_errors
@@ -156,7 +178,7 @@ def test_closing_the_tab_with_an_answer_unsent_asks_first(
 
     page.route("**/queue/answer", hold)
     first = _current_id(page)
-    page.keyboard.press("1")
+    press(page, "1")
     _wait_new_item(page, first)
     with page.expect_event("dialog") as asked:
         page.close(run_before_unload=True)
@@ -355,7 +377,7 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
         assert page.locator("#item-text").evaluate("e => e.children.length") == 0
         assert page.locator("#item-fields dd").first.inner_text() == "<svg onload=alert(2)>"
         old = _current_id(page)
-        page.keyboard.press("1")
+        press(page, "1")
         page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
     assert sorted(shown) == sorted(XSS_SHOWN)
     page.wait_for_timeout(300)
@@ -374,7 +396,7 @@ def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project:
     for _ in range(3):
         page.wait_for_function("window.loopLabel.currentId() !== null")
         old = _current_id(page)
-        page.keyboard.press("1")
+        press(page, "1")
         page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
     page.wait_for_function("document.getElementById('done-text').textContent"
                            ".includes('you answered')")
@@ -408,7 +430,7 @@ def test_an_item_answered_in_one_tab_leaves_the_others(
     an item answered already. Now the other tab drops it and its "My answers"
     follows."""
     other, errors, first = _two_tabs(page, live, tiny_project)
-    page.keyboard.press("1")
+    press(page, "1")
     other.wait_for_function(f"window.loopLabel.currentId() !== {json.dumps(first)}")
     other.wait_for_function("document.getElementById('status').textContent"
                             ".includes('in another tab')")
@@ -419,7 +441,7 @@ def test_an_item_answered_in_one_tab_leaves_the_others(
     page.wait_for_function(f"window.loopLabel.currentId() !== {json.dumps(first)}")
     nxt = _current_id(page)
     if _current_id(other) == nxt:
-        other.keyboard.press("s")
+        press(other, "s")
         page.wait_for_function(f"window.loopLabel.currentId() !== {json.dumps(nxt)}")
         assert page.locator("#status").inner_text() == f"#{nxt} was skipped in another tab."
     assert not page.console_errors and not errors, (page.console_errors, errors)
@@ -460,7 +482,7 @@ def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
     assert other.evaluate("localStorage.getItem('loop.token')") == token
     page.wait_for_timeout(500)  # a change of the stored token would reload this tab
     assert page.evaluate("window.__before") == 1
-    page.keyboard.press("1")  # and it still answers as the annotator
+    press(page, "1")  # and it still answers as the annotator
     page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
     other.close()
 
@@ -472,9 +494,9 @@ def test_an_item_answered_in_another_tab_says_so_in_words(
     (A browser without BroadcastChannel, or a key pressed before the news arrives.)"""
     other, errors, first = _two_tabs(page, live, tiny_project,
                                      init_script="delete window.BroadcastChannel;")
-    page.keyboard.press("1")
+    press(page, "1")
     page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
-    other.keyboard.press("2")
+    press(other, "2")
     other.wait_for_function("document.getElementById('status').textContent"
                             ".includes('answered already')")
     said = other.locator("#status").inner_text()
@@ -601,9 +623,9 @@ def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project
     page.keyboard.press("Escape")
     page.wait_for_selector("#help", state="hidden")
     first = _current_id(page)
-    page.keyboard.press("0")
+    press(page, "0")
     second = _wait_new_item(page, first)
-    page.keyboard.press("3")
+    press(page, "3")
     _wait_new_item(page, second)
     page.evaluate("window.loopLabel.idle()")
     raw = live.admin.call("GET", f"/api/projects/{pid}/export?format=csv")
@@ -658,7 +680,7 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
     shown = page.evaluate("window.loopLabel.currentId()")
     admin.call("DELETE", f"/api/projects/{pid}/annotators/leaver")
-    page.keyboard.press("1")
+    press(page, "1")
     page.wait_for_selector("#signin:not([hidden])")
     said = page.locator("#signin-status").inner_text()
     assert f"for #{shown} was not saved" in said and "revoked" in said, said

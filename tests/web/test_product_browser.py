@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import ADMIN, worker_env, youtube_csv
-from web_helpers import DOCS_IMG, LiveServer
+from web_helpers import DOCS_IMG, LiveServer, press
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -227,10 +227,10 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
         "bs => bs.map(b => getComputedStyle(b).borderLeftColor)")
     assert colors == ["rgb(22, 163, 74)", "rgb(220, 38, 38)"]
     first = page.evaluate("window.loopLabel.currentId()")
-    page.keyboard.press("1")
+    press(page, "1")
     page.wait_for_function("(f) => window.loopLabel.currentId() !== f", arg=first)
     second = page.evaluate("window.loopLabel.currentId()")
-    page.keyboard.press("2")
+    press(page, "2")
     page.wait_for_function("(s) => window.loopLabel.currentId() !== s", arg=second)
     page.evaluate("window.loopLabel.idle()")
     sel = page.locator(f"#my-answers li[data-item='{first}'] select")
@@ -249,7 +249,7 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     page.wait_for_selector("#help", state="hidden")
     current = page.evaluate("window.loopLabel.currentId()")
     sel.focus()
-    page.keyboard.press("s")
+    press(page, "s")
     page.wait_for_function("(c) => window.loopLabel.currentId() !== c", arg=current)
     page.evaluate("window.loopLabel.idle()")
     assert sel.input_value() == "spam"
@@ -268,7 +268,7 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     for _ in range(10):
         page.wait_for_function("window.loopLabel.currentId() !== null")  # the next is shown
         current = page.evaluate("window.loopLabel.currentId()")
-        page.keyboard.press("1")
+        press(page, "1")
         page.wait_for_function("(c) => window.loopLabel.currentId() !== c", arg=current)
     page.evaluate("window.loopLabel.idle()")
     page.wait_for_selector("#mine-more", state="visible")

@@ -70,3 +70,12 @@ def sign_in(page: Any, base_url: str, token: str, pid: str, target: str = "label
     # the sign-in page's own URL ends with its ?next=<dest> too: wait until it is left
     page.wait_for_url(lambda url: url.endswith(dest) and "/signin" not in url)
     page.wait_for_load_state("load")
+
+
+def press(page: Any, key: str) -> None:
+    """Press an answer or skip key as a person does: once the item on screen has been
+    there long enough to be read (the page ignores a key pressed sooner: the second
+    half of a double press, meant for the item before), or while nothing is shown."""
+    page.wait_for_function("window.loopLabel && (window.loopLabel.currentId() === null"
+                           " || window.loopLabel.shownFor() >= 300)")
+    page.keyboard.press(key)

@@ -46,6 +46,8 @@
     exhausted: false,
     recalibratedAt: undefined,
     pendingKeyAt: null,
+    shownAt: 0,          // performance.now() when the item on screen appeared
+    tooSoon: null,       // {at, text}: the last key refused as pressed before it was read
     inFlight: new Set(), // ids answered or skipped here whose request has not returned
     skippedLast: null,   // the id skipped by the last action here (undo does not take it back)
     metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
@@ -54,6 +56,7 @@
   window.loopLabel = {
     stats: stats,
     currentId: function () { return state.current ? String(state.current.item.id) : null; },
+    shownFor: function () { return state.current ? performance.now() - state.shownAt : null; },
     readyCount: function () { return state.ready.length; },
     idle: function () { return state.chain.then(function () { return true; }); },
   };
@@ -142,6 +145,7 @@
       return;
     }
     const item = cur.item;
+    state.shownAt = performance.now();
     text.hidden = false;
     $("done").hidden = true;
     text.classList.remove("muted");
@@ -295,9 +299,31 @@
     if (!state.exhausted) status(NOT_READY, true);
   }
 
+  /* A key pressed before anyone could have read the item on screen is the second
+     half of a double press, meant for the item before: not applied (new-user trial:
+     "5" pressed twice 150 ms apart saved "5" for an item on screen for 0.1 s). */
+  const MIN_LOOK_MS = 250;
+  function tooSoon(t0, what) {
+    const t = t0 === undefined ? performance.now() : t0;
+    if (!state.current || t - state.shownAt >= MIN_LOOK_MS) return false;
+    state.tooSoon = { at: performance.now(), text: "#" + state.current.item.id +
+      " appeared just now, so that " + what + " was not applied (a double press?). " +
+      "Press it again to apply it." };
+    status(state.tooSoon.text, true);
+    return true;
+  }
+  /* What an answer or skip sent at ``since`` says once saved, keeping a key refused
+     meanwhile in view (the "Saved" of the first press had replaced it). */
+  function saidOnceSaved(text, since) {
+    const refused = state.tooSoon && state.tooSoon.at >= since ? state.tooSoon.text : "";
+    status(refused ? text + " " + refused : text, !!refused);
+  }
+
   function answer(idx, t0) {
     const cur = state.current;
     if (!cur) { notReady(); return; }
+    if (tooSoon(t0, "“" + labelName(idx) + "”")) return;
+    const sentAt = performance.now();
     state.skippedLast = null;
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     flash(idx);
@@ -316,9 +342,9 @@
       state.inFlight.delete(id);
       tellTabs("answered", id);
       /* the same item open in two tabs: the first answer counts */
-      status(res && res.duplicate
+      saidOnceSaved(res && res.duplicate
         ? "#" + cur.item.id + " was answered “" + labelName(idx) + "” already (in another tab?); nothing changed."
-        : "Saved “" + labelName(idx) + "” for #" + cur.item.id + ".");
+        : "Saved “" + labelName(idx) + "” for #" + cur.item.id + ".", sentAt);
       refreshProgress();
     }, function (e) {
       state.inFlight.delete(id);
@@ -339,6 +365,8 @@
   function skip(t0) {
     const cur = state.current;
     if (!cur) { notReady(); return; }
+    if (tooSoon(t0, "skip")) return;
+    const sentAt = performance.now();
     state.skippedLast = String(cur.item.id);
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     const id = String(cur.item.id);
@@ -352,7 +380,7 @@
     sent.then(function () {
       state.inFlight.delete(id);
       tellTabs("skipped", id);
-      status("Skipped #" + cur.item.id + ".");
+      saidOnceSaved("Skipped #" + cur.item.id + ".", sentAt);
       refreshProgress();
     }, function (e) {
       state.inFlight.delete(id);
