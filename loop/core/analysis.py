@@ -21,6 +21,7 @@ def lf_summary(
     y: Any = None,
     learned_accuracy: Any = None,
     errors: dict[str, int] | None = None,
+    random_gold: Any = None,
 ) -> list[dict[str, Any]]:
     """One dict per LF.
 
@@ -28,7 +29,10 @@ def lf_summary(
     ``overlaps`` and ``conflicts`` (share of items where it votes and another LF
     votes / votes differently); with gold ``y`` (-1 = unknown): ``correct``,
     ``incorrect`` and ``empirical_accuracy`` (None without gold on its votes);
-    ``learned_accuracy`` from the label model; ``errors`` raised when applied.
+    ``learned_accuracy`` from the label model; ``errors`` raised when applied;
+    with ``random_gold`` (a mask of the gold rows drawn at random, which an
+    active-learning sampler's picks are not): ``random_correct`` and
+    ``random_incorrect``, the same counts on those rows only.
 
     >>> L = np.array([[0, 0], [1, 0], [-1, 1]])
     >>> [r["conflicts"] for r in lf_summary(L, ["a", "b"])]
@@ -66,6 +70,10 @@ def lf_summary(
             row["correct"] = correct
             row["incorrect"] = int(g.sum()) - correct
             row["empirical_accuracy"] = correct / int(g.sum()) if g.any() else None
+            if random_gold is not None:
+                gr = g & np.asarray(random_gold, dtype=bool)
+                row["random_correct"] = int((L[gr, j] == gold[gr]).sum())
+                row["random_incorrect"] = int(gr.sum()) - row["random_correct"]
         if learned_accuracy is not None:
             row["learned_accuracy"] = float(np.asarray(learned_accuracy)[j])
         if errors is not None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from loop.agreement import fleiss
 from loop.core.analysis import lf_summary
-from loop.service.state import known_labels
+from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
 
 #: Below this many held-out items a score means little (the dashboard warns).
@@ -38,7 +38,8 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
                else np.array([np.nan if a is None else a for a in acc], dtype=float))
     errs = {e["lf"]: e for e in meta.get("errors", [])}
     rows = lf_summary(L, meta["lf_names"], y=y, learned_accuracy=acc_arr,
-                      errors={n: e["count"] for n, e in errs.items()})
+                      errors={n: e["count"] for n, e in errs.items()},
+                      random_gold=random_gold_rows(store, pid, y))
     rule_names = {n: rec for n, rec in store.rules(pid).items() if rec["enabled"]}
     for r in rows:
         r["source"] = "rule" if r["name"] in rule_names else "module"

@@ -27,6 +27,22 @@ def known_labels(store: RedisStore, pid: str, n: int, held_out: bool) -> np.ndar
     return y
 
 
+def random_gold_rows(store: RedisStore, pid: str, y: np.ndarray) -> np.ndarray:
+    """Which rows of the known labels ``y`` were drawn at random: uploaded labels
+    outside the hold-out that no answer replaced, and the answers to items served as
+    exploration picks (:mod:`loop.storage.queue` ``audit``). The sampler's other picks
+    are the hard cases, where an LF is wrong far more often than on its items at large."""
+    n = y.size
+    out = np.zeros(n, dtype=bool)
+    ids = list(store.audit_ids(pid))
+    if store.n_uploaded_gold(pid) > store.n_eval(pid):
+        skip = store.eval_ids(pid) | set(store.gold(pid))
+        ids += [i for i in store.uploaded_gold(pid) if i not in skip]
+    rows = store.rows_of(pid, ids)
+    out[rows[(rows >= 0) & (rows < n)]] = True
+    return out & (y >= 0)
+
+
 class State:
     """A project's ``L``, gold vector ``y`` and which gold was drawn at random.
 
@@ -65,12 +81,8 @@ class State:
         urows = urows[uok]
         fresh = self.y[urows] < 0
         self.y[urows[fresh]] = ulabels[fresh]
-        #: Rows whose gold was drawn at random: uploaded labels and the answers to
-        #: items served as exploration picks (:mod:`loop.storage.queue` ``audit``).
-        self.random_gold = np.zeros(n, dtype=bool)
-        self.random_gold[urows[fresh]] = True
-        self.random_gold[self.rows(store.audit_ids(pid))] = True
-        self.random_gold &= self.y >= 0
+        #: Rows whose gold was drawn at random (:func:`random_gold_rows`).
+        self.random_gold = random_gold_rows(store, pid, self.y)
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
     @property

@@ -18,6 +18,18 @@ def test_summary_counts_coverage_overlap_conflict_and_accuracy():
     assert c["learned_accuracy"] == 0.8 and c["errors"] == 2 and a["errors"] == 0
 
 
+def test_counts_on_the_random_gold_alone():
+    """An active-learning sampler picks the items where LFs conflict: there a fine LF
+    is wrong far more often, so its counts on the random gold are kept apart."""
+    L = np.array([[1], [1], [1], [1], [-1]])
+    y = np.array([1, 0, 0, 1, 0])
+    rows = lf_summary(L, ["a"], y=y, random_gold=[True, False, False, True, True])
+    (a,) = rows
+    assert (a["correct"], a["incorrect"]) == (2, 2)
+    assert (a["random_correct"], a["random_incorrect"]) == (2, 0)
+    assert "random_correct" not in lf_summary(L, ["a"], y=y)[0]
+
+
 def test_frame_and_bad_names():
     L = np.array([[0, -1], [1, 1]])
     df = lf_summary_frame(L, ["x", "y"])

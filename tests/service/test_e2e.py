@@ -110,6 +110,10 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
                  and learned0[r["name"]] is not None
                  and abs(r["learned_accuracy"] - learned0[r["name"]]) > 0.01]
         assert moved and not any(r["learned_assumed"] for r in lfs), lfs
+        # the answers to exploration picks are counted apart (they are random)
+        assert all(r["random_correct"] + r["random_incorrect"] <= r["correct"] + r["incorrect"]
+                   for r in lfs)
+        assert any(r["random_correct"] + r["random_incorrect"] > 0 for r in lfs), lfs
         # The end model is scored on every held-out item, the label model only
         # where an LF votes, so the two are not compared. The end model must be
         # far ahead of always guessing the held-out majority class at the start

@@ -322,7 +322,13 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     def contradicted(store: Any, project: str) -> dict[str, Any]:
         out = real(store, project)  # as if picked answers had gone against the first LF
         out["lfs"][0].update(correct=3, incorrect=9, empirical_accuracy=0.25,
-                             learned_accuracy=0.8, learned_assumed=False)
+                             learned_accuracy=0.8, learned_assumed=False,
+                             random_correct=1, random_incorrect=2)
+        # the same answers, but the random ones among them say it is fine: the
+        # queue's picks are the hard cases (new-user trial: a 73% LF flagged at 31%)
+        out["lfs"][1].update(correct=3, incorrect=9, empirical_accuracy=0.25,
+                             learned_accuracy=0.8, learned_assumed=False,
+                             random_correct=5, random_incorrect=1)
         return out  # type: ignore[no-any-return]
 
     monkeypatch.setattr(reports, "lf_stats", contradicted)
@@ -334,6 +340,10 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     assert flagged.inner_text().startswith("25")
     assert "9 of the 12 known labels" in flagged.get_attribute("title")
     assert "switch it off" in flagged.get_attribute("title")
+    assert "On the 3 random answers it votes on" in flagged.get_attribute("title")
+    second = page.locator("#lf-rows tr").nth(1).locator("td", has_text="25")
+    assert second.count() == 1 and "⚠" not in second.inner_text()
+    assert "right 5 times" in second.get_attribute("title")
 
 
 def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(

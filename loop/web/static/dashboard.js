@@ -167,15 +167,30 @@
   /* Empirical accuracy, flagged where the answers contradict the learned accuracy:
      a one-sided LF's precision is learned from random answers only, so a bad LF can
      keep its learned accuracy while the expert's answers say otherwise. */
+  /* Not flagged where the random answers alone agree with the learned accuracy: most
+     answers are the queue's picks, items where LFs conflict, and there a fine LF is
+     wrong far more often than on its items at large (new-user trial: 31% ⚠ for an LF
+     right on 73% of its items). */
   function empCell(r) {
     const emp = pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"]);
     const n = (r.correct || 0) + (r.incorrect || 0);
+    const nr = (r.random_correct || 0) + (r.random_incorrect || 0);
     const learned = r.learned_accuracy;
-    const off = typeof emp === "number" && typeof learned === "number" && n >= 10 && learned - emp > 0.25;
+    const randomAgree = nr >= 5 && typeof learned === "number" && learned - r.random_correct / nr <= 0.25;
+    const off = typeof emp === "number" && typeof learned === "number" && n >= 10 &&
+      learned - emp > 0.25 && !randomAgree;
+    const onRandom = r.random_correct === undefined ? "" : nr
+      ? " On the " + nr + " random answers it votes on (exploration picks, uploaded labels) it is right " +
+        r.random_correct + " time" + (r.random_correct === 1 ? "" : "s") + "."
+      : " No random answer (exploration pick, uploaded label) has reached it yet.";
+    const title = !n ? null : off
+      ? r.incorrect + " of the " + n + " known labels where it votes say it is wrong, far more " +
+        "than its learned accuracy." + onRandom + " Most answers are the queue's picks, the hard " +
+        "cases where LFs conflict, which understate an LF: look at a few of its items, and " +
+        "switch it off if it is wrong."
+      : "Right on " + (r.correct || 0) + " of the " + n + " known labels where it votes." + onRandom;
     return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + (off ? " ⚠" : ""),
-      title: off ? r.incorrect + " of the " + n + " known labels where it votes say it is wrong, far more " +
-        "than its learned accuracy. The label model learns a one-sided LF's precision from random " +
-        "answers only (the queue's picks are the hard cases), so check this LF and switch it off if it is wrong." : null });
+      title: title });
   }
 
   function drawLfs(data) {
