@@ -210,6 +210,7 @@ def add_annotator(pid: str) -> Any:
 @admin_required
 def revoke_annotator(pid: str, name: str) -> Any:
     """Revoke an annotator's token."""
+    _no_body()  # a malformed body is refused before the token is (operator's trial)
     return jsonify(projects.revoke_annotator(_store(), pid, name))
 
 
@@ -395,6 +396,7 @@ def update_rule(pid: str, name: str) -> Any:
 def delete_rule(pid: str, name: str) -> Any:
     """Delete a rule; re-applies and recalibrates."""
     _not_a_rule(name)
+    _no_body()
     out = rules.delete_rule(_store(), pid, name)
     return jsonify({**out, "job_id": _reapply(pid)})
 

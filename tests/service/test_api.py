@@ -734,6 +734,22 @@ def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
     assert r.json["error"] == "body is not valid JSON: a number in it has more than 4300 digits"
     r = client.post(url, headers=auth(), json=["a"])
     assert r.status_code == 400 and r.json["error"] == "body must be a JSON object"
+    # operator's trial: the deletes that take no body went ahead with a broken one
+    tok = client.post(f"/api/projects/{project}/annotators", headers=auth(),
+                      json={"name": "victim"}).json["token"]
+    client.post(f"/api/projects/{project}/rules", headers=auth(),
+                json={"name": "r9", "label": "ham", "kind": "keywords", "keywords": ["nice"]})
+    for path in ("annotators/victim", "rules/r9"):
+        for data, ctype in (("this is not json", "text/plain"), ("{broken", "application/json"),
+                            ('{"confirm": "x"}', "application/json")):
+            r = client.delete(f"/api/projects/{project}/{path}", headers=auth(), data=data,
+                              content_type=ctype)
+            assert r.status_code == 400, (path, data, r.json)
+    assert client.get(f"/api/projects/{project}/queue/me", headers=auth(tok)).status_code == 200
+    assert "r9" in [x["name"] for x in client.get(f"/api/projects/{project}/rules",
+                                                  headers=auth()).json["rules"]]
+    assert client.delete(f"/api/projects/{project}/annotators/victim",
+                         headers=auth()).status_code == 200
 
 
 def test_a_project_redis_lost_is_a_404_not_served_from_memory(app, client, project, rconn):
