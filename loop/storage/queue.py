@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, Unauthorized
+from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, ProjectNotFound, Unauthorized
 from loop.storage.base import StoreBase
 
 #: What a revoked annotator's lease or answer is told (the token may still be
@@ -69,6 +69,11 @@ class QueueMixin(StoreBase):
             return getattr(self.scripts, script)(keys, args)
         except ResponseError as exc:
             if str(exc) == "revoked":
+                # the annotators hash (the last key) is gone with a deleted project:
+                # say that, not "revoked or replaced" (operator's trial)
+                pid = keys[-1].split(":")[2]
+                if not self.r.exists(self.project_key(pid)):
+                    raise ProjectNotFound(f"no project {pid!r} (it was deleted)") from None
                 raise Unauthorized(REVOKED) from None
             raise
 

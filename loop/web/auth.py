@@ -12,9 +12,10 @@ from flask import current_app, g, request
 from loop.errors import Forbidden, Unauthorized
 from loop.storage.projects import token_hash
 
-#: An unknown token: mistyped, or revoked or replaced since it was given out.
-INVALID = ("invalid token: not one the service gave out, or revoked or replaced since; "
-           "ask the project's admin for a new one")
+#: An unknown token: mistyped, revoked or replaced since it was given out, or of a
+#: deleted project (its tokens are deleted with it).
+INVALID = ("invalid token: not one the service gave out, or revoked or replaced since, "
+           "or its project was deleted; ask the project's admin for a new one")
 
 
 def bearer_token() -> str:

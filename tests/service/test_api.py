@@ -653,7 +653,15 @@ def test_writes_and_reads_just_after_a_delete_in_another_worker_are_404s(
     url = f"/api/projects/{project}"
     name = oc.get(url, headers=auth()).json["name"]  # in that worker's cache now
     assert oc.get(f"{url}/metrics", headers=auth()).status_code == 200
+    tok = client.post(f"{url}/annotators", headers=auth(), json={"name": "ann"}).json["token"]
+    assert oc.get(f"{url}/queue/me", headers=auth(tok)).status_code == 200  # token cached
     assert client.delete(url, headers=auth(), json={"confirm": name}).status_code == 200
+    # an annotator's request is told the project is gone, not that the token was
+    # "revoked or replaced (its name was added again)" (operator's trial)
+    r = oc.post(f"{url}/queue/next", headers=auth(tok), json={})
+    assert r.status_code == 404 and "was deleted" in r.json["error"], r.json
+    r = client.post(f"{url}/queue/next", headers=auth(tok), json={})
+    assert r.status_code == 401 and "its project was deleted" in r.json["error"], r.json
     rule = {"name": "late", "label": "spam", "kind": "keywords", "keywords": ["hello"]}
     for method, path, body in [("post", "/rules", rule),
                                ("put", "/guidelines", {"guidelines": "g"}),
