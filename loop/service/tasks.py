@@ -5,13 +5,14 @@ its outputs), so RQ may retry it or re-run it after its worker died.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
 
 from rq import Queue, get_current_job
 
-from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady
+from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady, ProjectNotFound
 from loop.service import labeling, models
 from loop.service.jobs import apply_covering, claim_apply, enqueue_apply, enqueue_task, epoch
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator, record_failure
@@ -60,6 +61,30 @@ def _outlived(job: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _of_project(task: Any) -> Any:
+    """A task of project ``pid`` (its first argument) that fails because the project
+    was deleted while it waited or ran fails once, saying so: its keys went from under
+    it (an ``IndexError`` that RQ retried twice, and only then "no project":
+    operator's trial), and nothing is left to run it for."""
+    @functools.wraps(task)
+    def run(pid: str, *args: Any, **kw: Any) -> Any:
+        try:
+            return task(pid, *args, **kw)
+        except Exception as exc:
+            job = get_current_job()
+            try:
+                there = job is None or bool(job.connection.exists(RedisStore.project_key(pid)))
+            except Exception:  # Redis unreachable: RQ's retries are right then
+                there = True
+            if there:
+                raise
+            job.retries_left = 0
+            job.save()
+            raise ProjectNotFound(f"project {pid!r} was deleted while this job ran; "
+                                  "nothing to retry") from exc
+    return run
+
+
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)``; a :class:`NotReady` (a step it needs has not run, e.g.
     the LFs are not applied to new items) or a :class:`BadRequest` (the project's
@@ -105,6 +130,7 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
                         owner=job.worker_name, job_id=job.id, apply=apply)
 
 
+@_of_project
 def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
               recalibrate_size: int | None = None) -> dict[str, Any]:
     """Plan an apply run (what changed since the last one) and enqueue its units
@@ -136,6 +162,7 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
             "lfs_recomputed": p["changed"], "new_rows": p["n_items"] - p["old_n"]}
 
 
+@_of_project
 def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
     """Compute one unit of an apply run; past the job's time limit it fails naming
     the LF and item, and is not retried."""
@@ -154,6 +181,7 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
         raise
 
 
+@_of_project
 def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
               chunk_size: int | None = None, unit_timeout: int | None = None,
               ) -> dict[str, Any]:
@@ -186,6 +214,7 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
     return out
 
 
+@_of_project
 def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
                 policy: dict[str, Any] | None = None, auto: bool = False) -> dict[str, Any]:
     """Refit the label model and re-rank; then the end model (inline when ``full``).
@@ -196,6 +225,7 @@ def recalibrate(pid: str, size: int, full: bool = False, end_model: bool = True,
                                     auto=auto))
 
 
+@_of_project
 def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bool = False,
                       again_only: bool = False) -> dict[str, Any]:
     """Retrain the end model and re-rank (one at a time per project); ``again_only``:
@@ -213,6 +243,7 @@ def retrain_end_model(pid: str, size: int, point_id: str | None = None, wait: bo
 REFILL_GAP = 5.0
 
 
+@_of_project
 def refill_queue(pid: str, size: int) -> dict[str, Any]:
     """Re-rank the queue with the stored probabilities (no model fit)."""
     store = RedisStore(_job().connection)
@@ -220,6 +251,7 @@ def refill_queue(pid: str, size: int) -> dict[str, Any]:
     return models.refill(store, pid, size)
 
 
+@_of_project
 def export(pid: str, fmt: str = "jsonl") -> dict[str, Any]:
     """Build the export file and keep it in Redis for a day, for
     ``GET /api/jobs/<id>/download`` (a project keeps its newest few: ``keep_export``)."""

@@ -161,6 +161,24 @@ def test_failed_job_reports_error(client, rconn, project):
     assert "apply the LFs" in m["recalibration"]["last_error"]["message"]
 
 
+def test_a_job_of_a_project_deleted_while_it_waited_fails_once_saying_so(rconn, project):
+    """Operator's trial: a recalibration of a project deleted meanwhile failed on its
+    missing keys (IndexError), was run twice more, and only then said "no project"."""
+    from rq import Queue
+
+    from loop.storage import RedisStore
+
+    job = service_jobs.enqueue_task(Queue("loop", connection=rconn), RedisStore(rconn),
+                                    "recalibrate", project, 60, False,
+                                    meta={"type": "recalibrate", "project": project})
+    rconn.delete(RedisStore.project_key(project))  # deleted, its keys not purged yet
+    run_burst(rconn)
+    st = service_jobs.job_status(rconn, job.id)
+    assert st["status"] == "failed" and st["attempts"] == 1, st
+    assert st["error"] == (f"loop.errors.ProjectNotFound: project {project!r} was deleted "
+                           "while this job ran; nothing to retry"), st["error"]
+
+
 def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, store, tmp_path,
                                                            monkeypatch):
     """New-user trial: a syntax error in the LF module failed apply_lfs after 3 runs
