@@ -76,7 +76,7 @@ def _of_project(task: Any) -> Any:
                 there = job is None or bool(job.connection.exists(RedisStore.project_key(pid)))
             except Exception:  # Redis unreachable: RQ's retries are right then
                 there = True
-            if there:
+            if there or job is None:
                 raise
             job.retries_left = 0
             job.save()
