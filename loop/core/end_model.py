@@ -192,11 +192,98 @@ def _bound_epochs(est: Any, n_rows: int, max_row_epochs: float) -> None:
         final.set_params(max_iter=min(int(final.max_iter), cap))
 
 
-def _fit_weighted(estimator: Any, X: Any, y: np.ndarray, w: np.ndarray) -> Any:
+def _fit_weighted(estimator: Any, X: Any, rows: np.ndarray, y: np.ndarray,
+                  w: np.ndarray) -> Any:
+    """``estimator`` fitted on rows ``rows`` of ``X`` with labels ``y`` and weights
+    ``w``, a row repeated once per class it is taught (a soft label). A logistic
+    regression fitted by L-BFGS is fitted on each row once, to the same objective
+    (:func:`fit_soft_logistic`); anything else on the repeated rows."""
+    if _takes_soft_labels(estimator):
+        u, inv = np.unique(rows, return_inverse=True)
+        classes = np.unique(y)
+        P = np.zeros((u.size, classes.size))
+        np.add.at(P, (inv, np.searchsorted(classes, y)), w)
+        return fit_soft_logistic(estimator, X[u], P, classes)
+    X = _take(X, rows)
     if isinstance(estimator, Pipeline):
         last = estimator.steps[-1][0]
         return estimator.fit(X, y, **{f"{last}__sample_weight": w})
     return estimator.fit(X, y, sample_weight=w)
+
+
+def _takes_soft_labels(est: Any) -> bool:
+    """A plain L2 logistic regression fitted by L-BFGS (what :func:`make_classifier`
+    makes), whose objective :func:`fit_soft_logistic` solves with soft labels."""
+    if type(est) is not LogisticRegression:
+        return False
+    p = est.get_params()
+    return (p["solver"] == "lbfgs" and p["penalty"] in ("l2", "deprecated")
+            and p["fit_intercept"] and p["class_weight"] is None and not p["warm_start"]
+            and p.get("l1_ratio") in (None, 0, 0.0)
+            and p.get("multi_class", "auto") in ("auto", "deprecated", "multinomial")
+            and float(p["intercept_scaling"]) == 1.0)
+
+
+def fit_soft_logistic(est: LogisticRegression, X: Any, P: np.ndarray,
+                      classes: np.ndarray) -> LogisticRegression:
+    """Fit ``est`` (:func:`_takes_soft_labels`) to soft labels: ``P[i, c]`` is how
+    much row ``i`` of ``X`` is taught class ``classes[c]`` (a soft label times its
+    row's weight). The objective is the one scikit-learn minimises on each row
+    repeated once per class with those weights (its L2 penalty, ``C``, ``tol`` and
+    ``max_iter``, L-BFGS from zero; one sigmoid column for two classes, a softmax
+    over all of them for more), so the model is the same, but each iteration reads
+    every row once instead of once per class. The end model on five shared sets'
+    train splits (0 / 100 / 300 gold): the same class probabilities to 1e-10 and
+    1.9-2.6x faster with 5-9 classes (semeval, 9 classes, 1,749 texts: 2.5-4.5 s
+    instead of 6.5-8.3 s), 1.1-1.5x with two (the rest is L-BFGS's own work on
+    every feature's weight).
+    scikit-learn has no soft-label classifier; the fitted ``est`` is a plain
+    ``LogisticRegression`` (``coef_``, ``intercept_``, ``classes_``), and a
+    :class:`~sklearn.exceptions.ConvergenceWarning` says it stopped at ``max_iter``,
+    as scikit-learn's own fit does."""
+    from scipy.optimize import minimize
+    from scipy.special import expit, logsumexp
+
+    X = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, np.float64)
+    n, d = X.shape
+    k = P.shape[1]
+    mass = P.sum(axis=1)  # the row's total weight
+    a = 1.0 / float(mass.sum())  # scikit-learn averages over the weights,
+    lam = a / float(est.C)  # and scales the penalty to match
+    if k == 2:  # one column: the log-odds of classes[1]
+        t = P[:, 1]
+
+        def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            coef, b = theta[:d], theta[d]
+            z = X @ coef + b
+            val = a * float(mass @ np.logaddexp(0.0, z) - t @ z) + 0.5 * lam * float(coef @ coef)
+            r = a * (mass * expit(z) - t)
+            return val, np.concatenate([X.T @ r + lam * coef, [r.sum()]])
+        x0 = np.zeros(d + 1)
+    else:
+        def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            W, b = theta[:d * k].reshape(d, k), theta[d * k:]
+            Z = X @ W + b
+            lse = logsumexp(Z, axis=1)
+            val = a * float(mass @ lse - (P * Z).sum()) + 0.5 * lam * float((W * W).sum())
+            R = a * (np.exp(Z - lse[:, None]) * mass[:, None] - P)
+            return val, np.concatenate([(X.T @ R + lam * W).ravel(), R.sum(axis=0)])
+        x0 = np.zeros(d * k + k)
+    res = minimize(f, x0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": int(est.max_iter), "maxls": 50, "gtol": float(est.tol),
+                            "ftol": 64 * np.finfo(float).eps})
+    if res.status != 0:
+        warnings.warn(f"lbfgs failed to converge after {res.nit} iterations ({res.message})",
+                      ConvergenceWarning, stacklevel=2)
+    if k == 2:
+        est.coef_, est.intercept_ = res.x[None, :d].copy(), res.x[d:].copy()
+    else:
+        est.coef_ = res.x[:d * k].reshape(d, k).T.copy()
+        est.intercept_ = res.x[d * k:].copy()
+    est.classes_ = np.asarray(classes)
+    est.n_features_in_ = d
+    est.n_iter_ = np.array([min(int(res.nit), int(est.max_iter))], dtype=np.int32)
+    return est
 
 
 def _used_columns(X: Any, estimator: Any) -> np.ndarray | None:
@@ -400,11 +487,12 @@ class EndModel(BaseEstimator):
         # each other and made a 5-class fit 4-5x slower (hausa: 6.3-8.4 s vs 1.7 s).
         with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            Xr = _take(X, r)
-            self.columns_ = _used_columns(Xr, est)
+            u = np.unique(r)
+            Xu = _take(X, u)
+            self.columns_ = _used_columns(Xu, est)
             if self.columns_ is not None:
-                Xr = Xr[:, self.columns_]
-            self.model_ = _fit_weighted(est, Xr, lab, w)
+                Xu = Xu[:, self.columns_]
+            self.model_ = _fit_weighted(est, Xu, np.searchsorted(u, r), lab, w)
         #: False when the solver stopped at its epoch bound before converging.
         self.converged_ = not any(issubclass(x.category, ConvergenceWarning) for x in caught)
         for x in caught:  # anything else still surfaces

@@ -113,6 +113,37 @@ def test_columns_no_training_row_uses_are_left_out_of_the_fit_with_the_same_mode
     assert np.allclose(m.predict_proba(X), full.predict_proba(X), atol=1e-3)
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_soft_labels_are_fitted_once_per_row_to_the_same_model(k):
+    """A logistic regression by L-BFGS is fitted to each soft-labeled row once, not
+    once per class; the objective is scikit-learn's on the repeated rows, so the
+    model is the same (a subclass of LogisticRegression still takes the repeated
+    rows)."""
+    from sklearn.linear_model import LogisticRegression
+
+    class Repeated(LogisticRegression):
+        pass
+
+    rng = np.random.default_rng(k)
+    X = rng.normal(size=(300, 40))
+    truth = (X[:, :k] + rng.normal(scale=1.5, size=(300, k))).argmax(axis=1)
+    proba = rng.dirichlet(np.ones(k), size=300)
+    proba[np.arange(300), truth] += 1.0
+    proba /= proba.sum(axis=1, keepdims=True)
+    proba[:20] = np.nan  # no LF voted there
+    y = np.full(300, -1)
+    y[::15] = truth[::15]
+    fits = {}
+    for name, clf in (("soft", make_classifier(random_state=0)),
+                      ("repeated", Repeated(C=4.0, random_state=0))):
+        fits[name] = EndModel(clf, n_classes=k).fit(X, proba, y)
+    soft, repeated = fits["soft"], fits["repeated"]
+    assert type(soft.model_) is LogisticRegression and soft.converged_
+    assert soft.model_.coef_.shape == repeated.model_.coef_.shape
+    assert np.allclose(soft.predict_proba(X), repeated.predict_proba(X), atol=1e-6)
+    assert soft.model_.n_iter_[0] == repeated.model_.n_iter_[0]
+
+
 def test_class_balance_evens_the_soft_label_mass_and_shrinks_with_gold():
     X = np.eye(40)
     soft = np.tile([0.9, 0.1], (40, 1))  # class 1 holds a tenth of the soft-label mass
