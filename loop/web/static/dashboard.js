@@ -265,14 +265,28 @@
     return h ? h[1] : "See the details; fix the cause and start the job again.";
   }
 
+  function seconds(s) { return s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min"; }
   function took(j) {
     const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(j.status) !== -1;
     if (!j.started_at || (!j.ended_at && !live)) return "–";
     const a = new Date(j.started_at).getTime();
     const b = j.ended_at ? new Date(j.ended_at).getTime() : Date.now();
-    const s = Math.max(0, (b - a) / 1000);
-    return (j.ended_at ? "" : "running ") + (s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min");
+    return (j.ended_at ? "" : "running ") + seconds(Math.max(0, (b - a) / 1000));
   }
+  /* A running job's time counts up between polls (new-user trial: "running 0.3 s"
+     stood still for the 3 s until the next one). */
+  function tookCell(j) {
+    const td = Loop.el("td", { class: "num", text: took(j) });
+    if (j.started_at && !j.ended_at && took(j) !== "–") {
+      td.setAttribute("data-started", String(new Date(j.started_at).getTime()));
+    }
+    return td;
+  }
+  setInterval(function () {
+    document.querySelectorAll("#job-rows td[data-started]").forEach(function (td) {
+      td.textContent = "running " + seconds(Math.max(0, (Date.now() - Number(td.dataset.started)) / 1000));
+    });
+  }, 1000);
 
   function drawJobs(data) {
     const jobs = Array.isArray(data) ? data : (data && data.jobs) || [];
@@ -322,7 +336,7 @@
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
         Loop.el("td", { text: Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
-        Loop.el("td", { class: "num", text: took(j) }),
+        tookCell(j),
         Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "").slice(0, 8) }),
         act));
       if (live && j.stalled) {
