@@ -494,6 +494,15 @@ def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
     assert page.evaluate("window.__before") == 1
     press(page, "1")  # and it still answers as the annotator
     page.wait_for_function("document.getElementById('status').textContent.includes('Saved')")
+    page.close()
+    # a stored sign-in that is no longer accepted either is not "still signed in"
+    other.evaluate("localStorage.setItem('loop.token', 'stale-key')")
+    other.goto("about:blank")  # (the same URL again would only change its fragment)
+    other.goto(f"{live.url}/{path}?next=/p/{pid}/label#token=bogus123")
+    other.wait_for_function("document.querySelector('#signin-status').textContent.includes("
+                            "'not accepted')")  # the sign-in form, on either page
+    assert "still signed in" not in other.locator("#signin-status").inner_text()
+    assert other.evaluate("localStorage.getItem('loop.token')") is None
     other.close()
 
 

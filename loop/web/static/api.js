@@ -282,6 +282,17 @@
     return data;
   }
 
+  /* After a refused token: is the one stored still accepted? (a stale one is dropped,
+     so no page says "still signed in" over a sign-in that is gone too) */
+  async function stillSignedIn() {
+    const t = getToken();
+    if (!t) return false;
+    try { await tryToken(t); return true; } catch (e) {
+      if (e.status === 401) clearToken();
+      return e.status !== 401;
+    }
+  }
+
   async function whoami() {
     if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
     return me;
@@ -324,6 +335,7 @@
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
+    stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     pid: function () { return document.body.dataset.pid; },

@@ -90,7 +90,7 @@
       try { await Loop.tryToken(hash.get("token")); Loop.setToken(hash.get("token")); } catch (e) {
         linkRefused = (e.status === 401 ? "The link's token was not accepted (revoked or mistyped)."
           : "Could not sign in with the link: " + e.message) +
-          (Loop.getToken() ? " You are still signed in as before." : "");
+          (await Loop.stillSignedIn() ? " You are still signed in as before." : "");
       }
     }
     $("signin-form").addEventListener("submit", async function (ev) {
