@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _report import free_port, percentile  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+#: Pause after an item appears, a (very fast) reader: the page ignores a key pressed
+#: within 250 ms of an item appearing (a double press). 150 ms before session 38.
+READ_MS = 300
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -58,8 +61,7 @@ def measure(base: str, pid: str, token: str, n_items: int) -> tuple[list[float],
             page.wait_for_function("(o) => { const c = window.loopLabel.currentId();"
                                    " return c !== null && c !== o; }", arg=old, polling="raf")
             driver.append(1000 * (time.perf_counter() - t0))
-            page.wait_for_timeout(300)  # a (very fast) human reading time (the page
-            # ignores a key pressed within 250 ms of an item appearing: a double press)
+            page.wait_for_timeout(READ_MS)  # a (very fast) human reading time
         page.evaluate("window.loopLabel.idle()")
         in_page = list(page.evaluate("window.loopLabel.stats.latencies"))
         browser.close()
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({platform.machine()}, Python {platform.python_version()}), against `loop serve` "
         f"(gunicorn gthread, {args.workers} rq workers, embedded Redis with appendfsync always) "
         "on 127.0.0.1, demo project (1,956 YouTube comments); recalibration every 10 answers "
-        "runs in the background during the run. 150 ms pause between items.",
+        f"runs in the background during the run. {READ_MS} ms pause between items.",
         "",
         "| measure | n | p50 (ms) | p95 (ms) | max (ms) |",
         "|---|---:|---:|---:|---:|",
