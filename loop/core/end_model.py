@@ -248,6 +248,8 @@ def fit_soft_logistic(est: LogisticRegression, X: Any, P: np.ndarray,
     n, d = X.shape
     k = P.shape[1]
     mass = P.sum(axis=1)  # the row's total weight
+    if not mass.sum() > 0:
+        raise ValueError("nothing to train on: every training row has weight 0")
     a = 1.0 / float(mass.sum())  # scikit-learn averages over the weights,
     lam = a / float(est.C)  # and scales the penalty to match
     if k == 2:  # one column: the log-odds of classes[1]
