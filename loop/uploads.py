@@ -434,8 +434,10 @@ def parse_items(
                 at = f" (id {iid!r})" if id_field is not None else ""
                 like = [x for x in labels if x.casefold() == gs.casefold()]
                 hint = f"; did you mean {like[0]!r}? (labels are case-sensitive)" if like else ""
-                if not like:  # a typo: "Cause-Efect"
-                    near = difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
+                if not like:  # a typo: "Cause-Efect", or two letters swapped: "spma"
+                    near = [x for x in labels if len(x) == len(gs) and len(x) > 2
+                            and sorted(x.casefold()) == sorted(gs.casefold())]
+                    near = near or difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
                     hint = f"; did you mean {near[0]!r}?" if near else ""
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     if problems:

@@ -369,6 +369,9 @@ def test_the_files_spreadsheets_and_scripts_write_are_read(client, project, stor
                 gold_field="gold")
     assert r.status_code == 400 and ("'spamm' is not one of ['ham', 'spam']; did you mean "
                                      "'spam'?") in r.json["error"], r.json
+    r = _upload(client, project, b"id,CONTENT,gold\nc1,x,spma\n", id_field="id",
+                gold_field="gold")  # two letters swapped (re-trial)
+    assert "'spma' is not one of ['ham', 'spam']; did you mean 'spam'?" in r.json["error"], r.json
 
 
 def test_a_raw_tab_separated_file_without_an_extension_is_read(client, project, store):

@@ -180,7 +180,8 @@
     const off = typeof emp === "number" && typeof learned === "number" && n >= 10 &&
       learned - emp > 0.25 && !randomAgree;
     const onRandom = r.random_correct === undefined ? "" : nr
-      ? " On the " + nr + " random answers it votes on (exploration picks, uploaded labels) it is right " +
+      ? " On the " + nr + (nr === 1 ? " random answer" : " random answers") +
+        " it votes on (exploration picks, uploaded labels) it is right " +
         r.random_correct + " time" + (r.random_correct === 1 ? "" : "s") + "."
       : " No random answer (exploration pick, uploaded label) has reached it yet.";
     const title = !n ? null : off
