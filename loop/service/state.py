@@ -27,18 +27,22 @@ def known_labels(store: RedisStore, pid: str, n: int, held_out: bool) -> np.ndar
     return y
 
 
-def random_gold_rows(store: RedisStore, pid: str, y: np.ndarray) -> np.ndarray:
+def random_gold_rows(store: RedisStore, pid: str, y: np.ndarray,
+                     uploaded: np.ndarray | None = None) -> np.ndarray:
     """Which rows of the known labels ``y`` were drawn at random: uploaded labels
-    outside the hold-out that no answer replaced, and the answers to items served as
+    outside the hold-out that no answer replaced (``uploaded``, their rows, when the
+    caller has read them already; else read here), and the answers to items served as
     exploration picks (:mod:`loop.storage.queue` ``audit``). The sampler's other picks
     are the hard cases, where an LF is wrong far more often than on its items at large."""
     n = y.size
-    out = np.zeros(n, dtype=bool)
     ids = list(store.audit_ids(pid))
-    if store.n_uploaded_gold(pid) > store.n_eval(pid):
+    if uploaded is None and store.n_uploaded_gold(pid) > store.n_eval(pid):
         skip = store.eval_ids(pid) | set(store.gold(pid))
         ids += [i for i in store.uploaded_gold(pid) if i not in skip]
     rows = store.rows_of(pid, ids)
+    if uploaded is not None:
+        rows = np.concatenate([rows, uploaded])
+    out = np.zeros(n, dtype=bool)
     out[rows[(rows >= 0) & (rows < n)]] = True
     return out & (y >= 0)
 
@@ -82,7 +86,7 @@ class State:
         fresh = self.y[urows] < 0
         self.y[urows[fresh]] = ulabels[fresh]
         #: Rows whose gold was drawn at random (:func:`random_gold_rows`).
-        self.random_gold = random_gold_rows(store, pid, self.y)
+        self.random_gold = random_gold_rows(store, pid, self.y, uploaded=urows[fresh])
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
