@@ -34,12 +34,28 @@ class StoreBase:
         this way is not acknowledged for a project deleted a moment before, and then
         lost with it (operator's trial: rules and guidelines saved just after a delete
         got 201s)."""
-        from loop.errors import ProjectNotFound
-
         pipe.watch(self.project_key(pid), *keys)
         if not pipe.exists(self.project_key(pid)):
             pipe.unwatch()
-            raise ProjectNotFound(gone or f"no project {pid!r} (it was deleted)")
+            raise self.project_gone(pid, gone)
+
+    @staticmethod
+    def project_gone(pid: str, message: str | None = None) -> Exception:
+        """The :class:`ProjectNotFound` of a project deleted meanwhile."""
+        from loop.errors import ProjectNotFound
+
+        return ProjectNotFound(message or f"no project {pid!r} (it was deleted)")
+
+    @staticmethod
+    def alike_name(pipe: Any, key: str, name: str, besides: str) -> str | None:
+        """A field of hash ``key`` other than ``besides`` whose name differs from
+        ``name`` only in case or Unicode form (:func:`~loop.core.text.name_key`), or
+        None: two such rules or annotators read as one on every page and in exports."""
+        from loop.core.text import name_key
+
+        want = name_key(name)
+        return next((f for f in (x.decode() for x in pipe.hkeys(key))
+                     if f != besides and name_key(f) == want), None)
 
     def _while_project(self, pid: str, writes: Callable[[Any], None],
                        gone: str | None = None) -> list[Any]:

@@ -19,7 +19,6 @@ import time
 import uuid
 from typing import Any
 
-from loop.core.text import name_key
 from loop.errors import Conflict, ProjectNotFound
 from loop.storage.base import StoreBase
 
@@ -142,12 +141,11 @@ class ProjectsMixin(StoreBase):
                 try:  # not for a project deleted meanwhile (its tokens are purged once)
                     self._watch_project(p, pid, key)
                     old = p.hget(key, name)
-                    alike = [n.decode() for n in p.hkeys(key)
-                             if n.decode() != name and name_key(n.decode()) == name_key(name)]
+                    alike = self.alike_name(p, key, name, besides=name)
                     if alike:  # "Alice" beside "alice": one person, or two the export mixes up
                         p.unwatch()
-                        raise Conflict(f"annotator {alike[0]!r} exists, and {name!r} differs "
-                                       f"from it only in case; add {alike[0]!r} to give them "
+                        raise Conflict(f"annotator {alike!r} exists, and {name!r} differs "
+                                       f"from it only in case; add {alike!r} to give them "
                                        "a new token, or pick a name that differs")
                     p.multi()
                     if old and json.loads(old).get("token_hash"):

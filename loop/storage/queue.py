@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, ProjectNotFound, Unauthorized
+from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, Unauthorized
 from loop.storage.base import StoreBase
 
 #: What a revoked annotator's lease or answer is told (the token may still be
@@ -60,20 +60,20 @@ def _midnight() -> float:
 class QueueMixin(StoreBase):
     """Lease, answer, skip, undo, relabel; the ranked queue; answers and their log."""
 
-    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """Run one of the queue's scripts; a refused token (``lua/_revoked.lua``) is
-        :class:`Unauthorized`."""
+    def _run(self, pid: str, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of project ``pid``'s queue scripts; a refused token
+        (``lua/_revoked.lua``) is :class:`Unauthorized`, or :class:`ProjectNotFound`
+        once the project is deleted."""
         from redis.exceptions import ResponseError
 
         try:
             return getattr(self.scripts, script)(keys, args)
         except ResponseError as exc:
             if str(exc) == "revoked":
-                # the annotators hash (the last key) is gone with a deleted project:
-                # say that, not "revoked or replaced" (operator's trial)
-                pid = keys[-1].split(":")[2]
+                # the annotators hash is gone with a deleted project: say that, not
+                # "revoked or replaced" (operator's trial)
                 if not self.r.exists(self.project_key(pid)):
-                    raise ProjectNotFound(f"no project {pid!r} (it was deleted)") from None
+                    raise self.project_gone(pid) from None
                 raise Unauthorized(REVOKED) from None
             raise
 
@@ -104,8 +104,8 @@ class QueueMixin(StoreBase):
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
                 k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
                 k(pid, "annotators")]
-        out = self._run("lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
-                                        n_classes, json.dumps(list(shown or [])), token])
+        out = self._run(pid, "lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
+                                             n_classes, json.dumps(list(shown or [])), token])
         if not out:
             return None
         iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool, answered = out
@@ -144,7 +144,8 @@ class QueueMixin(StoreBase):
                 k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
                 k(pid, "version"), k(pid, "annotators")]
         status, extra = (x.decode() for x in self._run(
-            "answer", keys, [item_id, lease_id, rec, annotator, self.answers_per_item(pid), token]))
+            pid, "answer", keys,
+            [item_id, lease_id, rec, annotator, self.answers_per_item(pid), token]))
         if status == "notfound":
             raise ItemNotFound(f"no item {item_id!r}")
         if status == "conflict":
@@ -159,7 +160,7 @@ class QueueMixin(StoreBase):
         k = self._k
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
                 k(pid, "mine", annotator), k(pid, "annotators")]
-        err = self._run("skip", keys, [item_id, lease_id, annotator, token])
+        err = self._run(pid, "skip", keys, [item_id, lease_id, annotator, token])
         if err:
             raise LeaseConflict(err.decode())
 
@@ -179,7 +180,7 @@ class QueueMixin(StoreBase):
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
                 k(pid, "annotators")]
-        out = self._run("undo", keys, [annotator, _midnight(), token])
+        out = self._run(pid, "undo", keys, [annotator, _midnight(), token])
         return out.decode() if out else None
 
     def relabel(self, pid: str, annotator: str, item_id: str, label: int,
@@ -187,9 +188,9 @@ class QueueMixin(StoreBase):
         """Change this annotator's earlier answer: ``"changed"``, ``"same"`` or None
         when they never answered the item."""
         k = self._k
-        out = self._run("relabel", [k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
-                                    k(pid, "version"), k(pid, "since_recal"),
-                                    k(pid, "annotators")],
+        out = self._run(pid, "relabel", [k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
+                                         k(pid, "version"), k(pid, "since_recal"),
+                                         k(pid, "annotators")],
                         [item_id, annotator, int(label), time.time(), token])
         return out.decode() if out else None
 

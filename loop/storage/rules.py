@@ -15,7 +15,6 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from loop.core.text import name_key
 from loop.errors import Conflict
 from loop.storage.base import StoreBase
 
@@ -64,10 +63,9 @@ class RulesMixin(StoreBase):
                             and p.hexists(key, name)):
                         raise Conflict(f"a rule named {name!r} exists already")
                     if record is not None and (expect is None or old_name != name):
-                        alike = [n.decode() for n in p.hkeys(key) if n.decode() != old_name
-                                 and name_key(n.decode()) == name_key(name)]
+                        alike = self.alike_name(p, key, name, besides=old_name)
                         if alike:  # both would read as one rule on the dashboard
-                            raise Conflict(f"a rule named {alike[0]!r} exists, and {name!r} "
+                            raise Conflict(f"a rule named {alike!r} exists, and {name!r} "
                                            "differs from it only in case; edit it or pick "
                                            "another name")
                     if last_one is not None and not (record or {}).get("enabled", False):
