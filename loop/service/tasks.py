@@ -73,16 +73,21 @@ def _of_project(task: Any) -> Any:
         except Exception as exc:
             job = get_current_job()
             try:
-                there = job is None or bool(job.connection.exists(RedisStore.project_key(pid)))
+                gone = job is not None and not job.connection.exists(RedisStore.project_key(pid))
             except Exception:  # Redis unreachable: RQ's retries are right then
-                there = True
-            if there or job is None:
+                gone = False
+            if not gone:
                 raise
-            job.retries_left = 0
-            job.save()
+            _no_more_tries(job)
             raise ProjectNotFound(f"project {pid!r} was deleted while this job ran; "
                                   "nothing to retry") from exc
     return run
+
+
+def _no_more_tries(job: Any) -> None:
+    """RQ fails this run of ``job`` for good: running it again would find the same."""
+    job.retries_left = 0
+    job.save()
 
 
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -94,8 +99,7 @@ def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
     try:
         return fn(*args, **kw)
     except (NotReady, BadRequest):
-        job.retries_left = 0
-        job.save()
+        _no_more_tries(job)
         raise
 
 
@@ -175,8 +179,7 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
     except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
         return {"unit": unit, "superseded": True}
     except LFTimeout as exc:
-        job.retries_left = 0  # the same LF on the same items would hang again
-        job.save()
+        _no_more_tries(job)  # the same LF on the same items would hang again
         record_failure(RedisStore(job.connection), pid, "apply_status", exc)
         raise
 
