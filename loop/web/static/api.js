@@ -28,9 +28,11 @@
     constructor(status, message, body) { super(message); this.status = status; this.body = body; }
   }
 
-  async function api(method, path, body) {
+  /* ``asToken``: call with that token instead of the stored one, and leave the stored
+     one as it is whatever the answer (a sign-in being tried: tryToken). */
+  async function api(method, path, body, asToken) {
     const headers = { "Accept": "application/json" };
-    const token = getToken();
+    const token = asToken === undefined ? getToken() : asToken;
     if (token) headers["Authorization"] = "Bearer " + token;
     const init = { method: method, headers: headers, cache: "no-store" };
     if (body !== undefined) {
@@ -44,7 +46,7 @@
     if (type.indexOf("json") !== -1) data = await res.json();
     if (!res.ok) {
       const msg = (data && (data.error || data.message || data.description)) || res.statusText;
-      if (res.status === 401 && token) dropToken(msg);
+      if (res.status === 401 && token && asToken === undefined) dropToken(msg);
       throw new ApiError(res.status, String(msg), data);
     }
     return data;
@@ -271,26 +273,20 @@
   /* Whom a token signs in as, asked without storing it: a link or a paste the server
      refuses leaves this browser's sign-in (and its other tabs) as they were (a bogus
      one-click link had signed out a working session). */
-  async function tryToken(token) {
-    const res = await fetch("/api/me", { cache: "no-store",
-      headers: { "Accept": "application/json", "Authorization": "Bearer " + token } });
-    let data = null;
-    try { data = await res.json(); } catch (e) { /* not JSON: the status says it */ }
-    if (!res.ok) {
-      throw new ApiError(res.status, String((data && data.error) || res.statusText), data);
-    }
-    return data;
-  }
+  function tryToken(token) { return api("GET", "/api/me", undefined, token); }
 
-  /* After a refused token: is the one stored still accepted? (a stale one is dropped,
-     so no page says "still signed in" over a sign-in that is gone too) */
+  /* After a refused token, what to add: " You are still signed in as before." where the
+     stored one is still accepted, else "" (a stale one is dropped, so no page says
+     "still signed in" over a sign-in that is gone too). */
   async function stillSignedIn() {
     const t = getToken();
-    if (!t) return false;
-    try { await tryToken(t); return true; } catch (e) {
-      if (e.status === 401) clearToken();
-      return e.status !== 401;
+    if (!t) return "";
+    try { await tryToken(t); } catch (e) {
+      if (e.status !== 401) return " You are still signed in as before.";
+      clearToken();
+      return "";
     }
+    return " You are still signed in as before.";
   }
 
   async function whoami() {

@@ -166,11 +166,11 @@
   }
   /* Empirical accuracy, flagged where the answers contradict the learned accuracy:
      a one-sided LF's precision is learned from random answers only, so a bad LF can
-     keep its learned accuracy while the expert's answers say otherwise. */
-  /* Not flagged where the random answers alone agree with the learned accuracy: most
-     answers are the queue's picks, items where LFs conflict, and there a fine LF is
-     wrong far more often than on its items at large (new-user trial: 31% ⚠ for an LF
-     right on 73% of its items). */
+     keep its learned accuracy while the expert's answers say otherwise. Not flagged
+     where the random answers alone agree with the learned accuracy: most answers are
+     the queue's picks, items where LFs conflict, and there a fine LF is wrong far
+     more often than on its items at large (new-user trial: 31% ⚠ for an LF right on
+     73% of its items). */
   function empCell(r) {
     const emp = pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"]);
     const n = (r.correct || 0) + (r.incorrect || 0);
@@ -277,8 +277,9 @@
   /* A running job's time counts up between polls (new-user trial: "running 0.3 s"
      stood still for the 3 s until the next one). */
   function tookCell(j) {
-    const td = Loop.el("td", { class: "num", text: took(j) });
-    if (j.started_at && !j.ended_at && took(j) !== "–") {
+    const text = took(j);
+    const td = Loop.el("td", { class: "num", text: text });
+    if (!j.ended_at && text !== "–") {
       td.setAttribute("data-started", String(new Date(j.started_at).getTime()));
     }
     return td;

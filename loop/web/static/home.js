@@ -89,8 +89,7 @@
       /* kept only once accepted: a bogus link leaves the sign-in there was */
       try { await Loop.tryToken(hash.get("token")); Loop.setToken(hash.get("token")); } catch (e) {
         linkRefused = (e.status === 401 ? "The link's token was not accepted (revoked or mistyped)."
-          : "Could not sign in with the link: " + e.message) +
-          (await Loop.stillSignedIn() ? " You are still signed in as before." : "");
+          : "Could not sign in with the link: " + e.message) + await Loop.stillSignedIn();
       }
     }
     $("signin-form").addEventListener("submit", async function (ev) {

@@ -19,19 +19,16 @@
       const token = input.value.trim();
       if (!token) { status.textContent = "Paste a token first."; input.focus(); return; }
       /* stored only once accepted: a refused token leaves the sign-in there was */
-      const still = async function () {
-        return await Loop.stillSignedIn() ? " You are still signed in as before." : "";
-      };
       let who;
       try { who = await Loop.tryToken(token); } catch (e) {
         status.textContent = (e.status === 401 ? "That token was not accepted (revoked or mistyped)."
-          : "Could not sign in: " + e.message) + await still();
+          : "Could not sign in: " + e.message) + await Loop.stillSignedIn();
         status.classList.add("error");
         return;
       }
       const m = /^\/p\/([^/]+)\//.exec(next);
       if (who.role !== "admin" && m && who.projects.every(function (p) { return p.id !== decodeURIComponent(m[1]); })) {
-        status.textContent = "This token belongs to another project." + await still();
+        status.textContent = "This token belongs to another project." + await Loop.stillSignedIn();
         status.classList.add("error");
         return;
       }
