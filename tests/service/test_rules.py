@@ -60,6 +60,7 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     assert r.status_code == 200 and r.json["changed"] is True, r.json
     (rule,) = _rules(client, pid)
     assert rule["name"] == "sub_rule" and rule["rule"]["keywords"] == ["subscribe"]
+    assert rule["history"][0]["rule"]["keywords"] == ["subscribe", "check out"]
     # a rule may be renamed to its own name in another case, not to another's
     assert client.post(f"/api/projects/{pid}/rules", headers=auth(),
                        json={**new, "name": "other"}).status_code == 201
@@ -68,7 +69,6 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Other"})
     assert r.status_code == 200, r.json
     assert client.delete(f"/api/projects/{pid}/rules/Other", headers=auth()).status_code == 200
-    assert rule["history"][0]["rule"]["keywords"] == ["subscribe", "check out"]
     # an edit that changes nothing writes nothing and re-applies nothing
     for same in ({}, {"keywords": ["subscribe"]}, {"enabled": True}, {"name": "sub_rule"}):
         r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json=same)
