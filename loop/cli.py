@@ -27,10 +27,18 @@ def _emit(result: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(result, indent=2))
 
 
+def _load(args: argparse.Namespace) -> Any:
+    ds = load_wrench(args.dataset_dir)
+    if args.metric == "f1" and ds.n_classes != 2:
+        raise ValueError(f"--metric f1 is the F1 of class 1, for two-class sets; {ds.name} has "
+                         f"{ds.n_classes} classes: use --metric acc")
+    return ds
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from loop.core.simulation import evaluate
 
-    ds = load_wrench(args.dataset_dir)
+    ds = _load(args)
     _emit(evaluate(ds, args.metric, random_state=args.seed), args.json)
     return 0
 
@@ -38,7 +46,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from loop.core.simulation import simulate
 
-    ds = load_wrench(args.dataset_dir)
+    ds = _load(args)
+    if args.suggest_rules and not args.quiet and ds.splits and all(
+            sp.texts is None for sp in ds.splits.values()):
+        _log(f"loop: {ds.name} has no texts, so no rules are suggested (--suggest-rules)")
     result = simulate(
         ds,
         budget=args.budget,
@@ -59,28 +70,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args) or 0)
 
 
+def _count(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
+METRIC_HELP = "acc: accuracy; f1: F1 of class 1 (two-class sets such as spam / not spam)"
+JSON_HELP = "the JSON object on one line (default: indented)"
+DATASET_HELP = ("a WRENCH-format directory: train.json, valid.json, test.json and label.json "
+                "(or one all.json)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from loop.core.sampling import STRATEGY_NAMES
+
     p = argparse.ArgumentParser(prog="loop", description=__doc__.splitlines()[0].replace("``", ""))
     sub = p.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="score label models on a WRENCH-format dataset")
-    ev.add_argument("dataset_dir")
-    ev.add_argument("--metric", choices=METRICS, default="acc")
-    ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ev.add_argument("dataset_dir", help=DATASET_HELP)
+    ev.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
+    ev.add_argument("--seed", type=int, default=0,
+                    help="seed of the label model's random tie-breaks")
+    ev.add_argument("--json", action="store_true", help=JSON_HELP)
     ev.set_defaults(func=cmd_evaluate)
 
     sim = sub.add_parser("simulate", help="run the loop with a simulated expert")
-    sim.add_argument("dataset_dir")
-    sim.add_argument("--budget", type=int, required=True)
-    sim.add_argument("--batch-size", type=int, default=10)
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--metric", choices=METRICS, default="acc")
-    sim.add_argument("--strategy", default="loop")
-    sim.add_argument("--suggest-rules", type=int, default=0, metavar="K",
+    sim.add_argument("dataset_dir", help=DATASET_HELP + "; fitted on train, scored on test")
+    sim.add_argument("--budget", type=_count, required=True,
+                     help="answers the simulated expert gives (from the train split's gold)")
+    sim.add_argument("--batch-size", type=_count, default=10,
+                     help="answers between two refits")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the models and the sampler")
+    sim.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
+    sim.add_argument("--strategy", default="loop", choices=STRATEGY_NAMES,
+                     help="which items the expert is asked about (default: loop, ours)")
+    sim.add_argument("--suggest-rules", type=_count, default=0, metavar="K",
                      help="after each batch, show K suggested rules to the simulated "
                           "expert, who accepts those with train-gold precision >= 0.8")
-    sim.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    sim.add_argument("--json", action="store_true", help=JSON_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=cmd_simulate)
 

@@ -63,3 +63,16 @@ def test_missing_or_malformed_dataset_exits_non_zero_with_one_line(tmp_path, cap
     (tmp_path / "test.json").write_text("not json")
     assert main(["simulate", str(tmp_path), "--budget", "10", "--json"]) == 2
     assert "loop: error:" in capsys.readouterr().err
+
+
+def test_f1_on_more_than_two_classes_and_a_negative_budget_are_refused(tmp_path, capsys):
+    row = {"label": 2, "weak_labels": [2, -1], "data": {"text": "x"}}
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.json").write_text(json.dumps({"0": row, "1": row}))
+    (tmp_path / "label.json").write_text('{"0": "a", "1": "b", "2": "c"}')
+    assert main(["evaluate", str(tmp_path), "--metric", "f1"]) == 2
+    assert "3 classes: use --metric acc" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["simulate", str(tmp_path), "--budget", "-5"])
+    assert stop.value.code == 2
+    assert "--budget: must be 0 or more, got -5" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The README's library examples run as written (given some records and an expert)."""
+"""The README's library examples run as written, in a fresh namespace."""
 
 from __future__ import annotations
 
@@ -18,26 +18,46 @@ def _section(title: str) -> str:
     return text[start:end]
 
 
-def test_library_examples_run():
+def _blocks() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", _section("Use it as a library"), re.S)
     assert len(blocks) == 2
-    path = ROOT / "loop" / "demo" / "data" / "Youtube01-Psy.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-    records = [{"text": r["CONTENT"], "truth": int(r["CLASS"])} for r in rows]
-    y = np.full(len(records), -1)
-    y[:40] = [r["truth"] for r in records[:40]]
-    ns = {"records": records, "y": y, "expert": lambda r: r["truth"]}
-    for block in blocks:
+    return blocks
+
+
+def test_library_examples_run():
+    ns: dict = {}
+    for block in _blocks():
         exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own README
-    L, lm, loop = ns["L"], ns["lm"], ns["loop"]
+    L, lm, loop, records = ns["L"], ns["lm"], ns["loop"], ns["records"]
     table = ns["table"]
     assert list(table.index) == ["has_link", "short_comment"]
-    assert {"coverage", "conflicts", "empirical_accuracy", "learned_accuracy"} <= set(table)
+    assert {"coverage", "conflicts", "empirical_accuracy", "learned_accuracy",
+            "errors"} <= set(table)
     assert L.shape == (len(records), 2) and lm.predict_proba(L).shape == (len(records), 2)
     assert loop.n_gold == 50 and ns["labels"].shape == (len(records),)
-    truth = np.array([r["truth"] for r in records])
+    truth = np.array(ns["truth"])
+    with open(ROOT / "loop" / "demo" / "data" / "Youtube01-Psy.csv", newline="",
+              encoding="utf-8-sig") as f:
+        assert truth.tolist() == [int(r["CLASS"]) for r in csv.DictReader(f)]
     gold = loop.y >= 0
     assert np.array_equal(ns["labels"][gold], truth[gold])
     # Two crude LFs and 50 answers: well above the 50% of either constant guess.
     assert (ns["labels"] == truth).mean() > 0.7
+
+
+def test_library_loop_takes_a_pandas_series_of_texts():
+    """The comment says a Series works: it gives the same queries as the list."""
+    import pandas as pd
+
+    ns: dict = {}
+    first, second = _blocks()
+    exec(compile(first, "README.md", "exec"), ns)  # noqa: S102 - our own README
+    from loop import LabelingLoop
+
+    texts = [r["text"] for r in ns["records"]]
+    a = LabelingLoop(ns["L"], texts, n_classes=2, random_state=0).query(10)
+    b = LabelingLoop(ns["L"], pd.Series(texts, index=range(5, 5 + len(texts))),
+                     n_classes=2, random_state=0).query(10)
+    c = LabelingLoop(ns["L"], np.array(texts, dtype=object), n_classes=2,
+                     random_state=0).query(10)
+    assert a.tolist() == b.tolist() == c.tolist()

@@ -6,7 +6,7 @@ the same as a pandas DataFrame (pandas is imported only there).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ def lf_summary(
     names: Sequence[str] | None = None,
     y: Any = None,
     learned_accuracy: Any = None,
-    errors: dict[str, int] | None = None,
+    errors: Mapping[str, Any] | None = None,
     random_gold: Any = None,
 ) -> list[dict[str, Any]]:
     """One dict per LF.
@@ -29,7 +29,9 @@ def lf_summary(
     ``overlaps`` and ``conflicts`` (share of items where it votes and another LF
     votes / votes differently); with gold ``y`` (-1 = unknown): ``correct``,
     ``incorrect`` and ``empirical_accuracy`` (None without gold on its votes);
-    ``learned_accuracy`` from the label model; ``errors`` raised when applied;
+    ``learned_accuracy`` from the label model; ``errors``: how many items it raised on
+    or returned a bad vote for (``errors`` as :func:`~loop.core.apply.apply_lfs`
+    returns them, or counts by LF name);
     with ``random_gold`` (a mask of the gold rows drawn at random, which an
     active-learning sampler's picks are not): ``random_correct`` and
     ``random_incorrect``, the same counts on those rows only.
@@ -77,7 +79,8 @@ def lf_summary(
         if learned_accuracy is not None:
             row["learned_accuracy"] = float(np.asarray(learned_accuracy)[j])
         if errors is not None:
-            row["errors"] = int(errors.get(names[j], 0))
+            e = errors.get(names[j], 0)
+            row["errors"] = int(getattr(e, "count", e))
         out.append(row)
     return out
 
@@ -87,7 +90,7 @@ def lf_summary_frame(
     names: Sequence[str] | None = None,
     y: Any = None,
     learned_accuracy: Any = None,
-    errors: dict[str, int] | None = None,
+    errors: Mapping[str, Any] | None = None,
 ) -> Any:
     """:func:`lf_summary` as a pandas DataFrame indexed by LF name."""
     import pandas as pd

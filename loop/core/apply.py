@@ -7,6 +7,7 @@ example, so the person who wrote the LF can fix it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +117,7 @@ def apply_lfs(
     progress: ProgressCallback | None = None,
     progress_every: int = 1000,
     interrupts: tuple[type[BaseException], ...] = (),
+    warn: bool = True,
 ) -> ApplyResult:
     """Apply ``lfs`` to every record.
 
@@ -137,6 +139,10 @@ def apply_lfs(
         Exception types that stop the run instead of counting as an LF's error
         (a job's time limit raised inside an LF): re-raised as
         :class:`LFInterrupted` naming the LF and the record.
+    warn
+        Warn (``UserWarning``) about each LF that failed on every record: its
+        column is all abstain, which would otherwise look like an LF that never
+        fires (a misspelt field name, say).
 
     Returns
     -------
@@ -183,7 +189,11 @@ def apply_lfs(
                 continue
             if v is None or v == ABSTAIN:
                 continue
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v < hi:
+            if isinstance(v, bool) or not isinstance(v, int | np.integer):
+                record_error(lf, i, f"returned {v!r} ({type(v).__name__}); an LF returns an "
+                                    f"int class id in 0..{hi - 1} or ABSTAIN (-1)")
+                continue
+            if not 0 <= v < hi:
                 record_error(lf, i, f"returned {v!r}, outside the label space -1..{hi - 1}")
                 continue
             L[i, j] = v
@@ -191,6 +201,12 @@ def apply_lfs(
             progress(i + 1, n)
     if progress is not None:
         progress(n, n)
+    if warn:
+        for e in errors.values():
+            if e.count == n:
+                warnings.warn(f"LF {e.lf!r} failed on all {n} records, so it abstains on "
+                              f"every one; first: {e.example_error}", UserWarning,
+                              stacklevel=2)
     return ApplyResult(L, errors)
 
 

@@ -20,6 +20,38 @@ from loop.core.types import Proba
 from loop.core.validation import check_label_matrix, infer_n_classes
 
 
+def _texts(X: Any) -> list[str] | None:
+    """``X`` as a list of texts if it is one (a list or tuple, or a one-dimensional
+    array or pandas Series of strings); None for a feature matrix or None."""
+    if X is None:
+        return None
+    if isinstance(X, list | tuple):
+        return [str(t) for t in X]
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 1:
+        a = np.asarray(X)
+        if a.dtype.kind in "OUS":
+            return [str(t) for t in a.tolist()]
+        raise ValueError(
+            f"X is one {a.dtype} value per item; pass the items' texts (strings) or a "
+            "2-D feature matrix of shape (n_items, n_features)")
+    return None
+
+
+def _ids(values: Any, what: str, expected: str) -> np.ndarray:
+    """``values`` as a flat int array, or a ValueError saying what was expected
+    (a bool mask, strings or fractions are not taken as ids)."""
+    a = np.asarray(values).ravel()
+    if a.size == 0:
+        return a.astype(np.int64)
+    if a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all():
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{what} must be {expected}; got {a.dtype} values such as "
+                         f"{a[0]!r}")
+    return a.astype(np.int64)
+
+
 class LabelingLoop:
     """Weak supervision and active learning in one closed loop.
 
@@ -28,8 +60,9 @@ class LabelingLoop:
     L
         (n_items, n_lfs) LF votes, -1 = abstain (``apply_lfs(...)[0]``).
     X
-        The items' features for the end model: a matrix, or a list of texts
-        (TF-IDF features are built once, :func:`make_text_features`). ``None``:
+        The items' features for the end model: a matrix, or their texts (a list,
+        or a one-dimensional array or pandas Series of strings; TF-IDF features
+        are built once, :func:`make_text_features`). ``None``:
         no end model; the loop then labels with the label model alone.
     n_classes
         Size of the label space (default: inferred from ``L``).
@@ -77,11 +110,11 @@ class LabelingLoop:
         self.L = check_label_matrix(L, n_classes=n_classes)
         n = self.L.shape[0]
         self.n_classes = infer_n_classes(self.L, None, n_classes)
-        texts = isinstance(X, list | tuple)
-        if X is not None and (n_x := len(X) if texts else X.shape[0]) != n:
+        texts = _texts(X)
+        if X is not None and (n_x := len(texts) if texts is not None else X.shape[0]) != n:
             raise ValueError(f"X has {n_x} rows for {n} rows of L")
-        if texts:
-            (X,) = make_text_features([str(t) for t in X])
+        if texts is not None:
+            (X,) = make_text_features(texts)
         self.X = X
         self.random_state = random_state
         self.tune_gold_weight = tune_gold_weight
@@ -173,14 +206,22 @@ class LabelingLoop:
         ``random=True`` when all of ``idx`` were drawn at random by you (a random
         dev set, say), so that they re-estimate LF precisions too.
         """
-        idx = np.asarray(idx, dtype=np.intp).ravel()
-        labels = np.asarray(labels, dtype=np.int64).ravel()
+        idx = _ids(idx, "idx", "item indices, e.g. np.flatnonzero(mask) for a bool mask")
+        labels = _ids(labels, "labels", "class ids 0 .. n_classes - 1 (map label names "
+                      "to their ids first)")
         if idx.shape != labels.shape:
             raise ValueError(f"{idx.size} items but {labels.size} labels")
         if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
             raise ValueError(f"item indices must be in [0, {self.y.size})")
         if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValueError(f"labels must be in [0, {self.n_classes})")
+            raise ValueError(
+                f"labels must be in [0, {self.n_classes}), got {int(labels.max())}: this loop "
+                f"has {self.n_classes} classes; if there are more, pass "
+                "LabelingLoop(..., n_classes=)")
+        first: dict[int, int] = {}
+        for i, c in zip(idx.tolist(), labels.tolist(), strict=True):
+            if first.setdefault(i, c) != c:
+                raise ValueError(f"item {i} is given two labels, {first[i]} and {c}")
         self.y[idx] = labels
         self.random_gold[idx if random else
                          [i for i in idx.tolist() if i in self._random_picks]] = True

@@ -21,10 +21,16 @@ class Record(dict):  # type: ignore[type-arg]
     """
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and numpy probe for these
+            raise AttributeError(name)
         try:
             return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        except KeyError as exc:
+            raise AttributeError(exc.args[0]) from None
+
+    def __missing__(self, name: Any) -> Any:
+        fields = ", ".join(repr(k) for k in list(self)[:20]) or "none"
+        raise KeyError(f"no field {name!r} in this record; its fields: {fields}")
 
 
 class LabelingFunction:

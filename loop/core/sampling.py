@@ -715,6 +715,10 @@ STRATEGIES: dict[str, type[Sampler]] = {
 }
 
 
+#: Every name :func:`make_sampler` takes.
+STRATEGY_NAMES = (*STRATEGIES, "lm_entropy", "margin", "least_confidence")
+
+
 def make_sampler(name: str, batch_size: int = 10, random_state: Any = None) -> Sampler:
     """Build a sampler by strategy name (see ``STRATEGIES``).
 
@@ -726,6 +730,5 @@ def make_sampler(name: str, batch_size: int = 10, random_state: Any = None) -> S
     if name in ("margin", "least_confidence"):
         return UncertaintySampler(name, "end_model", batch_size, random_state)
     if name not in STRATEGIES:
-        known = sorted([*STRATEGIES, "lm_entropy", "margin", "least_confidence"])
-        raise ValueError(f"unknown strategy {name!r}; choose one of {known}")
+        raise ValueError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGY_NAMES)}")
     return STRATEGIES[name](batch_size=batch_size, random_state=random_state)

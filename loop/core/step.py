@@ -237,7 +237,12 @@ def rank(
     y = np.asarray(y, dtype=np.int64)
     skip = y >= 0
     if exclude is not None:
-        skip = skip | np.asarray(exclude, dtype=bool)
+        mask = np.asarray(exclude)
+        if mask.shape != skip.shape or mask.dtype.kind not in "bui":
+            raise ValueError(f"exclude must be a bool mask over all {skip.size} items, got "
+                             f"shape {mask.shape}; for indices: mask = np.zeros({skip.size}, "
+                             "bool); mask[indices] = True")
+        skip = skip | mask.astype(bool)
     pool = np.flatnonzero(~skip)
     if pool.size == 0:
         return Selection.of([])

@@ -104,7 +104,8 @@ def apply_unit(
 
     try:
         res = apply_lfs(lfs, recs, n_classes=len(project["labels"]), ids=ids, progress=report,
-                        progress_every=max(50, len(recs) // 5), interrupts=interrupts)
+                        progress_every=max(50, len(recs) // 5), interrupts=interrupts,
+                        warn=False)  # the LF table shows its errors
     except LFInterrupted as hit:
         raise LFTimeout(f"LF {hit.lf!r} was still running on item {hit.item!r} when the "
                         f"unit of rows {start}-{stop - 1} hit its time limit "

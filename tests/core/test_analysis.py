@@ -37,3 +37,21 @@ def test_frame_and_bad_names():
     assert "empirical_accuracy" not in df.columns
     with pytest.raises(ValueError, match="names has 1"):
         lf_summary(L, ["x"])
+
+
+def test_the_errors_of_apply_lfs_are_counted_per_lf():
+    from loop.core.apply import apply_lfs
+    from loop.core.lf import labeling_function
+
+    @labeling_function()
+    def broken(x):
+        return x.missing
+
+    @labeling_function()
+    def fine(x):
+        return 0
+
+    L, errors = apply_lfs([broken, fine], [{"text": "a"}] * 3, n_classes=2, warn=False)
+    rows = lf_summary(L, ["broken", "fine"], errors=errors)
+    assert [r["errors"] for r in rows] == [3, 0]
+    assert [r["errors"] for r in lf_summary(L, ["broken", "fine"], errors={"broken": 2})] == [2, 0]

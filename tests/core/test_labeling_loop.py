@@ -106,9 +106,14 @@ def test_query_stops_when_everything_is_labeled():
 
 @pytest.mark.parametrize(("call", "match"), [
     (lambda lp: lp.teach([0, 1], [1]), "2 items but 1 labels"),
-    (lambda lp: lp.teach([0], [2]), r"labels must be in \[0, 2\)"),
+    (lambda lp: lp.teach([0], [2]), r"labels must be in \[0, 2\).*n_classes="),
     (lambda lp: lp.teach([7], [0]), r"item indices must be in \[0, 3\)"),
+    (lambda lp: lp.teach([True, False, True], [0, 1, 0]), r"np.flatnonzero\(mask\)"),
+    (lambda lp: lp.teach([0], ["spam"]), "map label names to their ids"),
+    (lambda lp: lp.teach([0], [0.5]), "class ids"),
+    (lambda lp: lp.teach([1, 1], [0, 1]), "item 1 is given two labels, 0 and 1"),
     (lambda lp: lp.query(0), "n must be >= 1"),
+    (lambda lp: lp.query(2, exclude=[1, 2]), "exclude must be a bool mask over all 3 items"),
 ])
 def test_bad_input_is_a_clear_error(call, match):
     loop = LabelingLoop(np.array([[0, -1], [1, 1], [-1, 0]]), random_state=0)
@@ -120,3 +125,14 @@ def test_bad_input_is_a_clear_error(call, match):
 def test_features_must_match_L():
     with pytest.raises(ValueError, match="X has 2 rows for 3 rows of L"):
         LabelingLoop(np.array([[0], [1], [0]]), ["a", "b"])
+
+
+def test_labels_as_whole_floats_and_a_repeated_answer_are_taken():
+    loop = LabelingLoop(np.array([[0, -1], [1, 1], [-1, 0]]), random_state=0)
+    loop.teach(np.array([0, 2, 2]), np.array([1.0, 0.0, 0.0]))
+    assert loop.y.tolist() == [1, -1, 0]
+
+
+def test_one_value_per_item_is_neither_texts_nor_features():
+    with pytest.raises(ValueError, match="pass the items' texts .* or a 2-D feature matrix"):
+        LabelingLoop(np.array([[0], [1], [0]]), np.array([0.1, 0.2, 0.3]))

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,7 +57,8 @@ def test_apply_dicts_and_dataframe_give_the_same_compact_matrix():
 
 def test_errors_become_abstains_counted_per_lf_with_an_example():
     rows = [{"text": "a"}, {"text": "b"}]
-    L, errors = apply_lfs([broken, out_of_range, has_link], rows, n_classes=2, ids=["r1", "r2"])
+    L, errors = apply_lfs([broken, out_of_range, has_link], rows, n_classes=2, ids=["r1", "r2"],
+                          warn=False)
     assert (L[:, :2] == ABSTAIN).all()
     assert errors["broken"].count == 2
     assert errors["broken"].example_id == "r1"
@@ -75,7 +78,8 @@ def test_progress_is_reported():
 
 def test_chunks_cover_everything_and_merge_errors():
     rows = [{"text": str(i)} for i in range(7)]
-    parts = [apply_lfs([broken], rows[a:b], ids=list(range(a, b))) for a, b in chunk_bounds(7, 3)]
+    parts = [apply_lfs([broken], rows[a:b], ids=list(range(a, b)), warn=False)
+             for a, b in chunk_bounds(7, 3)]
     L = np.vstack([p.L for p in parts])
     assert L.shape == (7, 1)
     merged = merge_errors(p.errors for p in parts)
@@ -114,5 +118,30 @@ def test_an_interrupt_stops_the_run_naming_the_lf_and_record():
         apply_lfs([buggy, slow], recs, n_classes=2, ids=["a", "b"], interrupts=(TimeLimit,))
     assert (hit.value.lf, hit.value.item) == ("slow", "b")
     assert isinstance(hit.value.__cause__, TimeLimit)
-    res = apply_lfs([buggy, slow], recs[:1], n_classes=2)  # without interrupts: as before
+    res = apply_lfs([buggy, slow], recs[:1], n_classes=2, warn=False)  # no interrupts: as before
     assert res.L.tolist() == [[-1, 1]] and res.errors["buggy"].count == 1
+
+
+def test_an_lf_failing_on_every_record_warns_and_names_the_fields():
+    @labeling_function()
+    def wrong_field(x):
+        return 1 if "buy" in x.text else ABSTAIN
+
+    @labeling_function()
+    def returns_float(x):
+        return 1.0
+
+    rows = [{"CONTENT": "buy"}, {"CONTENT": "hello"}]
+    with pytest.warns(UserWarning) as seen:
+        L, errors = apply_lfs([wrong_field, returns_float], rows, n_classes=2)
+    assert [str(w.message).split(",")[0] for w in seen] == [
+        "LF 'wrong_field' failed on all 2 records", "LF 'returns_float' failed on all 2 records"]
+    assert (L == ABSTAIN).all()
+    assert "no field 'text' in this record; its fields: 'CONTENT'" in (
+        errors["wrong_field"].example_error)
+    assert "returned 1.0 (float); an LF returns an int class id in 0..1" in (
+        errors["returns_float"].example_error)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        apply_lfs([wrong_field], rows, warn=False)
+        apply_lfs([wrong_field], rows + [{"text": "buy"}])  # fails on 2 of 3: no warning
