@@ -307,7 +307,9 @@ class LabelModel(BaseEstimator):
         LF abstains: ``class_prior_`` updated by the random gold labels of such
         rows (``prior_strength`` pseudo-counts).
     accuracy_ : (n_lfs,) learned probability that each LF's vote is right
-        (the precision for one-sided LFs; NaN for an LF that never voted).
+        (the precision for one-sided LFs; NaN for an LF that never voted). A
+        one-sided LF's precision is learned from random gold only: fitted without
+        any, it is ``accuracy_prior`` for every one of them, assumed, not learned.
     coverage_ : (n_lfs, n_classes) probability that LF ``j`` votes given the
         true class ``c``.
     confusion_ : (n_lfs, n_classes, n_classes) probability that LF ``j``
