@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,13 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
+def _iso(t: Any) -> str | None:
+    """Unix seconds as ISO 8601 UTC (seconds), None for none."""
+    if t is None:
+        return None
+    return datetime.fromtimestamp(float(t), UTC).isoformat(timespec="seconds")
+
+
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """One row per item: id, text, p_<label> per class, label, gold, source,
     annotator, held_out, and the item's other uploaded ``fields`` (in CSV a column
@@ -48,7 +56,10 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
     of every fit to score the models (the dashboard's held-out score). With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
-    ``n_answers`` and ``agreement``; ``gold`` is then the majority answer.
+    ``answers_at`` ``{annotator: when}`` (its last change), ``n_answers``,
+    ``agreement``, ``disputed`` (answers that tie: no gold) and ``resolved_by``
+    (the admin who settled the label); ``gold`` is then the majority answer, or
+    the resolution. ``answered_at``: when the gold answer was given (UTC, ISO 8601).
     """
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
@@ -59,6 +70,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     held_out = store.eval_ids(pid)
     multi = store.answers_per_item(pid) > 1
     answers = store.answers(pid) if multi else {}
+    resolved = store.resolutions(pid) if multi else {}
     L, _ = store.load_L(pid)
     lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
     covered: np.ndarray | None = None
@@ -96,14 +108,20 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         row["source"] = source
         # with several answers per item, ``answers`` says who said what
         row["annotator"] = g.get("annotator") if g is not None and not multi else None
+        row["answered_at"] = _iso(g.get("at")) if g is not None else None
         row["held_out"] = iid in held_out
         row["fields"] = item.get("fields") or {}
         if multi:
             ans = answers.get(iid, [])
             row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
+            row["answers_at"] = {a["annotator"]: _iso(a.get("changed_at", a["at"]))
+                                 for a in ans}
             row["n_answers"] = len(ans)
             ag = item_agreement(a["label"] for a in ans)
             row["agreement"] = None if ag is None else round(ag, 6)
+            # answers that tie: no gold label until one more answer or the admin
+            row["disputed"] = bool(ans) and g is None
+            row["resolved_by"] = resolved[iid]["annotator"] if iid in resolved else None
         out.append(row)
     return out
 
@@ -152,10 +170,10 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     buf = io.StringIO()
     labels = store.get_project(pid)["labels"]
     cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
-            "annotator", "held_out"]
+            "annotator", "answered_at", "held_out"]
     multi = store.answers_per_item(pid) > 1
     if multi:
-        cols += ["answers", "n_answers", "agreement"]
+        cols += ["answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by"]
     # the other uploaded columns, as uploaded (new-user trial: without an id column
     # the CSV could not be joined back to the user's data); "field:" before a name
     # that is one of the columns above
@@ -165,8 +183,10 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     w.writeheader()
     for r in rows:
         if multi:  # operator's trial: who said what was in JSON lines only
+            # a JSON object: labels may hold "; " or ": " (team lead's trial)
             r = {**r, "annotator": "; ".join(r["answers"]) or None,
-                 "answers": "; ".join(f"{a}: {x}" for a, x in r["answers"].items()) or None}
+                 "answers": json.dumps(r["answers"]) if r["answers"] else None,
+                 "answers_at": json.dumps(r["answers_at"]) if r["answers_at"] else None}
         out = {a: "" if b is None else csv_safe(b) for a, b in r.items() if a != "fields"}
         for f, v in (r.get("fields") or {}).items():
             v = json.dumps(v) if isinstance(v, list | dict) else v

@@ -18,6 +18,8 @@ MAX_HISTORY = 500
 
 def parse_label(labels: list[str], label: Any) -> int:
     """A label given by name or index -> its index."""
+    if label is None:
+        raise UnknownLabel(f"label missing: send one of {json.dumps(labels)} (or its index)")
     if isinstance(label, str) and label in labels:
         return labels.index(label)
     if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
@@ -172,8 +174,56 @@ def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: An
     c = parse_label(project["labels"], label)
     out = store.relabel(pid, annotator, item_id, c, token)
     if out is None:
-        raise NotFound(f"you have no answer to item {item_id!r}")
+        raise NotFound(f"you have no answer to item {item_id!r}" + (
+            "; to settle the label of an item others answered, POST "
+            f"/api/projects/{pid}/resolve {{\"item_id\", \"label\"}}"
+            if annotator == "admin" else ""))
     return {"item_id": item_id, "label": project["labels"][c], "changed": out == "changed"}
+
+
+def _answers_out(ans: list[dict[str, Any]], labels: list[str]) -> list[dict[str, Any]]:
+    return [{"annotator": a["annotator"], "label": labels[int(a["label"])], "at": a["at"],
+             **({"changed_at": a["changed_at"]} if "changed_at" in a else {})} for a in ans]
+
+
+def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
+    """With ``answers_per_item`` > 1: the answered items whose answers tie (no gold
+    label; they wait for one more answer, after k + 1 for the admin), and the items
+    the admin resolved, with every answer."""
+    project = store.get_project(pid)
+    labels = project["labels"]
+    open_ = store.disputes(pid)
+    done = store.resolutions(pid)
+    ids = [*open_, *done]
+    texts = {i["id"]: i["text"] for i in store.items(pid, ids)}
+    answers = dict(zip(done, store.answers_of(pid, list(done)), strict=True))
+    k = store.answers_per_item(pid)
+    return {
+        "answers_per_item": k,
+        "disputes": [{"item_id": iid, "text": texts.get(iid), "waiting_for":
+                      "admin" if len(ans) > k else "answer",
+                      "answers": _answers_out(ans, labels)}
+                     for iid, ans in sorted(open_.items(), key=lambda x: x[1][-1]["at"])],
+        "resolved": [{"item_id": iid, "text": texts.get(iid), "label": labels[int(r["label"])],
+                      "by": r["annotator"], "at": r["at"],
+                      "answers": _answers_out(answers[iid], labels)}
+                     for iid, r in sorted(done.items(), key=lambda x: x[1]["at"])],
+    }
+
+
+def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str) -> dict[str, Any]:
+    """The admin settles answered item ``item_id`` as ``label`` (its gold label from
+    now on, whatever its answers); ``label`` null takes a resolution back."""
+    project = store.get_project(pid)
+    if not isinstance(item_id, str):
+        raise BadRequest("item_id must be a string: the id of an answered item")
+    c = None if label is None else parse_label(project["labels"], label)
+    out = store.resolve(pid, item_id, c, by)
+    if out is None:
+        raise NotFound(f"item {item_id!r} has no answers to resolve (a resolution settles "
+                       "what annotators answered; GET /disputes lists the ties)")
+    return {"item_id": item_id, "label": None if c is None else project["labels"][c],
+            "resolved": out == "resolved"}
 
 
 def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:

@@ -12,10 +12,13 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   leased to ``<a>`` (a reload gets them back);
 * ``<p>:answers`` hash item -> JSON list of answer records ``{label, annotator,
   at, lease}`` (one per annotator, oldest first); ``<p>:gold`` hash item -> the
-  majority record (ties: the label answered first) plus ``n_answers``: an item is
-  gold from its first answer on; ``<p>:done`` hash item -> answers, for items
-  with ``answers_per_item`` (k) answers; ``<p>:pending`` zset item -> priority,
-  for items with 1..k-1 answers (merged into every new ranking);
+  majority record plus ``n_answers``, or the admin's resolution: an item is gold
+  from its first answer on, except while two labels tie for the most answers
+  (k > 1; ``disputes``); ``<p>:resolved`` hash item -> the admin's resolution
+  ``{label, annotator, at, resolved}``, which outranks the answers; ``<p>:done``
+  hash item -> answers, for items that need no more (k answers with a majority,
+  k + 1 answers, or resolved); ``<p>:pending`` zset item -> priority, for
+  answered items that need more (merged into every new ranking);
 * ``<p>:answered:<a>``, ``<p>:skips:<a>`` sets; ``<p>:hist:<a>`` list of answered
   items, newest first; ``<p>:n:<a>`` and ``<p>:n:<a>:<yyyy-mm-dd>`` counters;
   ``<p>:log`` stream of every answer, undo and relabel (append-only);
@@ -27,7 +30,8 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   answer to one of those is no random draw.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
-``relabel.lua``, ``replace_queue.lua``, ``release.lua``) are one set for every k >= 1.
+``relabel.lua``, ``resolve.lua``, ``replace_queue.lua``, ``release.lua``) are one set
+for every k >= 1.
 """
 
 from __future__ import annotations
@@ -142,7 +146,7 @@ class QueueMixin(StoreBase):
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "row"),
                 k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
                 k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
-                k(pid, "version"), k(pid, "annotators")]
+                k(pid, "version"), k(pid, "resolved"), k(pid, "annotators")]
         status, extra = (x.decode() for x in self._run(
             pid, "answer", keys,
             [item_id, lease_id, rec, annotator, self.answers_per_item(pid), token]))
@@ -179,8 +183,9 @@ class QueueMixin(StoreBase):
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
-                k(pid, "annotators")]
-        out = self._run(pid, "undo", keys, [annotator, _midnight(), token])
+                k(pid, "resolved"), k(pid, "annotators")]
+        out = self._run(pid, "undo", keys,
+                        [annotator, _midnight(), self.answers_per_item(pid), token])
         return out.decode() if out else None
 
     def relabel(self, pid: str, annotator: str, item_id: str, label: int,
@@ -190,9 +195,38 @@ class QueueMixin(StoreBase):
         k = self._k
         out = self._run(pid, "relabel", [k(pid, "answers"), k(pid, "gold"), k(pid, "log"),
                                          k(pid, "version"), k(pid, "since_recal"),
-                                         k(pid, "annotators")],
-                        [item_id, annotator, int(label), time.time(), token])
+                                         k(pid, "done"), k(pid, "pending"),
+                                         k(pid, "queue"), k(pid, "pool"), k(pid, "resolved"),
+                                         k(pid, "leasez"), k(pid, "annotators")],
+                        [item_id, annotator, int(label), time.time(),
+                         self.answers_per_item(pid), token])
         return out.decode() if out else None
+
+    def resolve(self, pid: str, item_id: str, label: int | None, by: str) -> str | None:
+        """The admin ``by`` settles answered item ``item_id`` as ``label`` (None: takes
+        a resolution back): ``"resolved"``, ``"unresolved"``, or None when the item
+        has no answers."""
+        k = self._k
+        rec = "" if label is None else json.dumps(
+            {"label": int(label), "annotator": by, "at": time.time(), "resolved": True})
+        out = self.scripts.resolve(
+            [k(pid, "resolved"), k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
+             k(pid, "queue"), k(pid, "pool"), k(pid, "log"), k(pid, "version"),
+             k(pid, "since_recal"), k(pid, "answers"), k(pid, "leasez")],
+            [item_id, rec, self.answers_per_item(pid)])
+        return out.decode() if out else None
+
+    def resolutions(self, pid: str) -> dict[str, dict[str, Any]]:
+        """Items the admin resolved: id -> ``{label, annotator (the admin), at}``."""
+        return {a.decode(): json.loads(b)
+                for a, b in self.r.hgetall(self._k(pid, "resolved")).items()}
+
+    def disputes(self, pid: str) -> dict[str, list[dict[str, Any]]]:
+        """Answered items without a gold record (their answers tie, and nobody
+        resolved them): id -> their answers."""
+        gold = set(self.r.hkeys(self._k(pid, "gold")))
+        return {a.decode(): json.loads(b)
+                for a, b in self.r.hgetall(self._k(pid, "answers")).items() if a not in gold}
 
     def replace_queue(self, pid: str, ranking: list[tuple[str, float, str]],
                       version: int) -> bool:

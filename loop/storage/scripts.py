@@ -18,6 +18,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "answer": ("_majority", "_revoked"),
     "undo": ("_majority", "_revoked"),
     "relabel": ("_majority", "_revoked"),
+    "resolve": ("_majority",),
     "skip": ("_revoked",),
     "release": (),
     "replace_queue": (),

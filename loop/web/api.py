@@ -531,6 +531,26 @@ def queue_relabel(pid: str) -> Any:
     return jsonify(out)
 
 
+@bp.get("/projects/<pid>/disputes")
+@admin_required
+def disputes(pid: str) -> Any:
+    """Items whose answers tie (answers_per_item > 1) and the items the admin resolved."""
+    return jsonify(queue.disputes(_store(), pid))
+
+
+@bp.post("/projects/<pid>/resolve")
+@admin_required
+def resolve(pid: str) -> Any:
+    """Settle an answered item's label (``label`` null: take the resolution back)."""
+    b = _body("item_id", "label")
+    if "label" not in b:
+        raise BadRequest('send {"item_id": ..., "label": ...} (label null takes a '
+                         "resolution back)")
+    out = queue.resolve(_store(), pid, b.get("item_id"), b.get("label"), g.annotator)
+    _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+    return jsonify(out)
+
+
 @bp.get("/projects/<pid>/queue/me")
 @annotator_required
 def queue_me(pid: str) -> Any:

@@ -153,16 +153,24 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
         "item_id": S, "label": {"oneOf": [S, INT]}}, required=("item_id", "label"))},
+    "/api/projects/{pid}/disputes": {"get": _op(
+        "(admin) answers_per_item > 1: answered items whose answers tie (no gold label; "
+        "waiting_for answer or admin) and the items the admin resolved, with every "
+        "answer")},
+    "/api/projects/{pid}/resolve": {"post": _op(
+        "(admin) settle an answered item's gold label whatever its answers; label null "
+        "takes the resolution back", body={
+            "item_id": S, "label": {"oneOf": [S, INT, {"type": "null"}]}},
+        required=("item_id", "label"))},
     "/api/projects/{pid}/queue/me": {"get": _op(
         "my counts, my last answers (?history=N, 1 to 500, default 20), remaining (items "
         "that still need answers)")},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
-        "held_out, and the other uploaded fields (JSONL: an object; CSV: a column each, "
-        "field:<name> where the name is taken) (answers_per_item > 1: JSONL adds answers, "
-        "n_answers, "
-        "agreement; "
-        "CSV adds n_answers, agreement)", extra={"parameters": [
+        "answered_at, held_out, and the other uploaded fields (JSONL: an object; CSV: a "
+        "column each, field:<name> where the name is taken) (answers_per_item > 1 adds "
+        "answers, answers_at, n_answers, agreement, disputed, resolved_by)",
+        extra={"parameters": [
         {"name": "format", "in": "query",
          "schema": {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}}]})},
 }

@@ -1,5 +1,6 @@
 """k answers per item: queue return, exclusive leases, one answer per annotator, undo,
-majority gold, annotator agreement (Fleiss' kappa), export columns."""
+majority gold, ties and their resolution, annotator agreement (Fleiss' kappa), export
+columns."""
 
 from __future__ import annotations
 
@@ -75,15 +76,15 @@ def test_item_returns_until_k_different_annotators_answered(store, k2):
     models.refill(store, k2, 30)
     got = store.lease_next(k2, "b", 60)
     assert got[0] == iid
-    services.answer(store, k2, "b", iid, "ham", got[1])
+    services.answer(store, k2, "b", iid, "spam", got[1])
     assert iid not in _queued(store, k2)
     # third annotator never gets it after two answers
     third = _drain(store, k2, "c")
     assert iid not in third and len(third) == N - 1
     answers = store.answers(k2)[iid]
-    assert [(a["annotator"], a["label"]) for a in answers] == [("a", 1), ("b", 0)]
+    assert [(a["annotator"], a["label"]) for a in answers] == [("a", 1), ("b", 1)]
     g = store.gold(k2)[iid]
-    assert (g["label"], g["annotator"], g["n_answers"]) == (1, "a", 2)  # tie: earliest
+    assert (g["label"], g["annotator"], g["n_answers"]) == (1, "a", 2)  # the first of them
 
 
 def test_the_next_annotator_does_not_see_the_first_answer_as_the_models_guess(store, k2):
@@ -154,7 +155,7 @@ def test_undo_removes_only_my_answer(store, k2):
     x = store.lease_next(k2, "b", 60)
     assert x[0] == iid
     services.answer(store, k2, "b", iid, "ham", x[1])
-    assert store.gold(k2)[iid]["label"] == 1 and iid not in _queued(store, k2)
+    assert iid not in store.gold(k2) and iid in store.disputes(k2)  # a tie: no gold
     assert services.undo(store, k2, "a") == {"item_id": iid}
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["b"]
     assert store.gold(k2)[iid]["label"] == 0  # now b's answer alone
@@ -233,27 +234,36 @@ def test_agreement_kappa_and_export(client, store, k2):
     assert ag["observed"] == pytest.approx(0.75)
     # p = (3/8, 5/8), P_e = 34/64: kappa = (0.75 - 0.53125) / 0.46875 = 7/15
     assert ag["kappa"] == pytest.approx(7 / 15)
-    assert m["n_gold"] == 5 and m["class_balance"] == {"ham": 2, "spam": 3}  # (0,1): earliest
+    # (0, 1) is a tie: no gold label until a third answer or the admin settles it
+    assert m["n_gold"] == 4 and m["class_balance"] == {"ham": 1, "spam": 3}
 
     csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
-    assert list(rows[0])[:12] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
-                                  "annotator", "held_out", "answers", "n_answers", "agreement"]
-    assert list(rows[0])[12:] == ["AUTHOR", "DATE"]  # the other uploaded columns
+    assert list(rows[0])[:16] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
+                                  "annotator", "answered_at", "held_out", "answers",
+                                  "answers_at", "n_answers", "agreement", "disputed",
+                                  "resolved_by"]
+    assert list(rows[0])[16:] == ["AUTHOR", "DATE"]  # the other uploaded columns
     by_id = {r["id"]: r for r in rows}
     # operator's trial: the annotator column was empty and who said what was in JSON
     # lines only
-    assert (by_id[ids[2]]["annotator"], by_id[ids[2]]["answers"]) == ("a; b", "a: ham; b: spam")
+    # lines only; then labels holding "; " made "a: x; b: y" unreadable: now JSON
+    assert by_id[ids[2]]["annotator"] == "a; b"
+    assert json.loads(by_id[ids[2]]["answers"]) == {"a": "ham", "b": "spam"}
+    assert set(json.loads(by_id[ids[2]]["answers_at"])) == {"a", "b"}
     assert by_id[store.item_ids(k2)[10]]["answers"] == ""
-    assert [(by_id[i]["n_answers"], by_id[i]["agreement"], by_id[i]["gold"]) for i in ids] == [
-        ("2", "1.0", "ham"), ("2", "1.0", "spam"), ("2", "0.0", "ham"), ("2", "1.0", "spam"),
-        ("1", "", "spam")]
+    assert [(by_id[i]["n_answers"], by_id[i]["agreement"], by_id[i]["gold"],
+             by_id[i]["disputed"]) for i in ids] == [
+        ("2", "1.0", "ham", "False"), ("2", "1.0", "spam", "False"), ("2", "0.0", "", "True"),
+        ("2", "1.0", "spam", "False"), ("1", "", "spam", "False")]
+    assert by_id[ids[0]]["answered_at"].endswith("+00:00") and by_id[ids[2]]["answered_at"] == ""
     assert by_id[store.item_ids(k2)[10]]["n_answers"] == "0"
     jl = [json.loads(s) for s in client.get(f"/api/projects/{k2}/export?format=jsonl",
                                              headers=auth()).data.splitlines()]
     row = {r["id"]: r for r in jl}[ids[2]]
     assert row["answers"] == {"a": "ham", "b": "spam"} and row["n_answers"] == 2
-    assert row["agreement"] == 0.0 and row["gold"] == "ham" and row["source"] == "gold"
+    assert row["agreement"] == 0.0 and row["gold"] is None and row["source"] != "gold"
+    assert row["disputed"] is True and row["resolved_by"] is None
 
 
 def test_k1_projects_are_unchanged(client, store, project):
@@ -262,4 +272,108 @@ def test_k1_projects_are_unchanged(client, store, project):
     assert m["annotator_agreement"] is None and m["n_items_multi"] == 0
     lines = client.get(f"/api/projects/{project}/export?format=csv",
                        headers=auth()).data.decode().splitlines()
-    assert lines[0] == "id,text,p_ham,p_spam,label,gold,source,annotator,held_out"
+    assert lines[0] == "id,text,p_ham,p_spam,label,gold,source,annotator,answered_at,held_out"
+
+
+def _answered_by(store, pid, item, pairs):
+    """Answer ``item`` as each (annotator, label) in turn, leasing it to each."""
+    for who, label in pairs:
+        seen: list[str] = []
+        while (x := store.lease_next_full(pid, who, 60, shown=seen)) is not None:
+            if x["item_id"] == item:
+                services.answer(store, pid, who, item, label, x["lease_id"])
+                break
+            seen.append(x["item_id"])
+            store.skip(pid, who, x["item_id"], x["lease_id"])
+        else:
+            raise AssertionError(f"{item} was not offered to {who}")
+
+
+def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
+    """Team lead's trial: a 1-1 tie was exported as certain gold (the first answer won)
+    and the models learned it. Now a tie is no gold; the item goes to a third
+    annotator, and after k + 1 answers waits for the admin."""
+    iid, first, second = store.queued_ids(k2)[:3]
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    assert iid not in store.gold(k2)
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert [(x["item_id"], x["waiting_for"], [a["label"] for a in x["answers"]])
+            for x in d["disputes"]] == [(iid, "answer", ["ham", "spam"])]
+    _answered_by(store, k2, iid, [("c", "spam")])  # the third answer breaks the tie
+    assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["n_answers"] == 3
+    assert iid not in _queued(store, k2)
+    assert client.get(f"/api/projects/{k2}/disputes", headers=auth()).json["disputes"] == []
+
+    # the tie-break undone: a tie again, open for another answer
+    assert services.undo(store, k2, "c") == {"item_id": iid}
+    assert iid not in store.gold(k2) and iid in _queued(store, k2)
+
+    # Two answers that agree, then a relabel that makes a tie: the item wants one more
+    _answered_by(store, k2, first, [("a", "ham"), ("b", "ham")])
+    assert store.gold(k2)[first]["label"] == 0 and first not in _queued(store, k2)
+    assert services.relabel(store, k2, "b", first, "spam")["changed"]
+    assert first not in store.gold(k2) and first in _queued(store, k2)
+    assert services.relabel(store, k2, "b", first, "ham")["changed"]  # and back
+    assert store.gold(k2)[first]["label"] == 0 and first not in _queued(store, k2)
+    assert second in _queued(store, k2)
+
+
+def test_the_admin_resolves_a_tie_and_can_take_it_back(client, store, k2):
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    url = f"/api/projects/{k2}/resolve"
+    # bad input: a clear 4xx and nothing changed
+    for body, code, words in [
+            ({"item_id": iid}, 400, "label null takes a resolution back"),
+            ({"item_id": iid, "label": "eggs"}, 400, "unknown label"),
+            ({"item_id": 7, "label": "ham"}, 400, "item_id must be a string"),
+            ({"item_id": "nope", "label": "ham"}, 404, "has no answers to resolve"),
+            ({"item_id": iid, "label": "ham", "x": 1}, 400, "unknown key 'x'")]:
+        r = client.post(url, headers=auth(), json=body)
+        assert r.status_code == code and words in r.json["error"], (body, r.json)
+    assert iid not in store.gold(k2) and store.resolutions(k2) == {}
+    ann = client.post(f"/api/projects/{k2}/annotators", headers=auth(),
+                      json={"name": "zed"}).json["token"]
+    r = client.post(url, headers={"Authorization": f"Bearer {ann}"},
+                    json={"item_id": iid, "label": "ham"})
+    assert r.status_code == 403 and iid not in store.gold(k2)
+
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham"})
+    assert r.status_code == 200 and r.json == {"item_id": iid, "label": "ham", "resolved": True}
+    g = store.gold(k2)[iid]
+    assert (g["label"], g["annotator"], g["resolved"]) == (0, "admin", True)
+    assert iid not in _queued(store, k2) and iid not in store.disputes(k2)
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert d["disputes"] == [] and [(x["item_id"], x["label"], x["by"]) for x in d["resolved"]] \
+        == [(iid, "ham", "admin")]
+    # the resolution outranks the answers: a's change of mind to spam does not move it
+    assert services.relabel(store, k2, "a", iid, "spam")["changed"]
+    assert store.gold(k2)[iid]["label"] == 0
+    rows = {json.loads(x)["id"]: json.loads(x) for x in client.get(
+        f"/api/projects/{k2}/export?format=jsonl", headers=auth()).data.splitlines()}
+    assert (rows[iid]["gold"], rows[iid]["source"], rows[iid]["resolved_by"],
+            rows[iid]["disputed"]) == ("ham", "gold", "admin", False)
+    assert any(e["event"] == "resolve" and e["item"] == iid for e in store.answer_log(k2))
+    # taken back: the answers rule again (2 x spam now: gold spam, no more answers)
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": None})
+    assert r.json == {"item_id": iid, "label": None, "resolved": False}
+    assert store.gold(k2)[iid]["label"] == 1 and "resolved" not in store.gold(k2)[iid]
+    assert store.resolutions(k2) == {} and iid not in _queued(store, k2)
+    # a tie taken back waits again: b changes to ham, the admin settles, takes it back
+    services.relabel(store, k2, "b", iid, "ham")
+    assert iid not in store.gold(k2) and iid in _queued(store, k2)
+    client.post(url, headers=auth(), json={"item_id": iid, "label": "spam"})
+    assert iid not in _queued(store, k2)
+    client.post(url, headers=auth(), json={"item_id": iid, "label": None})
+    assert iid not in store.gold(k2) and iid in _queued(store, k2)
+
+
+def test_the_admins_relabel_of_an_item_it_never_answered_points_to_resolve(client, store, k2):
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "ham")])
+    r = client.post(f"/api/projects/{k2}/queue/relabel", headers=auth(),
+                    json={"item_id": iid, "label": "spam"})
+    assert r.status_code == 404 and f"/api/projects/{k2}/resolve" in r.json["error"]
+    r = client.post(f"/api/projects/{k2}/queue/answer", headers=auth(),
+                    json={"item_id": iid, "lease_id": "x"})
+    assert r.status_code == 400 and "label missing" in r.json["error"]

@@ -301,7 +301,8 @@ def test_export_and_lf_stats(client, store, ready):
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
-    std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "annotator", "held_out"]
+    std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "annotator",
+           "answered_at", "held_out"]
     assert table[0][:9] == std
     assert len(table) == 351
     rows = [json.loads(s) for s in client.get(

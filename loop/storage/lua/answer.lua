@@ -1,7 +1,7 @@
 -- Store one annotator's answer to a leased item, once (any k >= 1).
 -- KEYS: 1 answers, 2 leasez, 3 leaseh, 4 queue, 5 log, 6 hist:<a>, 7 since_recal,
 --       8 n:<a>, 9 n:<a>:<day>, 10 row, 11 gold, 12 done, 13 pending,
---       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version, 18 annotators
+--       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version, 18 resolved, 19 annotators
 -- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k, 6 token hash
 -- Returns {'stored', answers since recalibration} |
 --         {'duplicate', answers since recalibration} |
@@ -41,13 +41,14 @@ if d.id ~= ARGV[2] then
 end
 list[#list + 1] = cjson.decode(ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
-redis.call('HSET', KEYS[11], ARGV[1], majority(list))
+local resolution = redis.call('HGET', KEYS[18], ARGV[1])
+put_gold(KEYS[11], ARGV[1], list, resolution)
 redis.call('XADD', KEYS[5], '*', 'event', 'answer', 'item', ARGV[1], 'record', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[15], ARGV[1])
 redis.call('SADD', KEYS[14], ARGV[1])
-if #list >= tonumber(ARGV[5]) then
+if settled(list, tonumber(ARGV[5]), resolution) then
   redis.call('HSET', KEYS[12], ARGV[1], #list)
   redis.call('ZREM', KEYS[13], ARGV[1])
   redis.call('ZREM', KEYS[4], ARGV[1])

@@ -1,9 +1,11 @@
 -- Change this annotator's earlier answer to an item (no lease needed: it is theirs).
 -- KEYS: 1 answers, 2 gold, 3 log, 4 version, 5 since_recal (a changed label is a change
---       the models have not seen, like a new answer), 6 annotators
--- ARGV: 1 item, 2 annotator, 3 new label, 4 now, 5 token hash
--- Returns 'changed', 'same' (already that label) or false (no answer of theirs);
--- an error 'revoked'.
+--       the models have not seen, like a new answer), 6 done, 7 pending, 8 queue,
+--       9 pool, 10 resolved, 11 leasez, 12 annotators
+-- ARGV: 1 item, 2 annotator, 3 new label, 4 now, 5 k, 6 token hash
+-- A change can make or break a tie (k > 1): the item then wants one more answer
+-- again, or no longer. Returns 'changed', 'same' (already that label) or false (no
+-- answer of theirs); an error 'revoked'.
 if revoked(ARGV[2]) then return redis.error_reply('revoked') end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
@@ -15,7 +17,27 @@ for _, a in ipairs(list) do
     a.label = label
     a.changed_at = tonumber(ARGV[4])
     redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
-    redis.call('HSET', KEYS[2], ARGV[1], majority(list))
+    local resolution = redis.call('HGET', KEYS[10], ARGV[1])
+    put_gold(KEYS[2], ARGV[1], list, resolution)
+    local done = redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1
+    if settled(list, tonumber(ARGV[5]), resolution) then
+      if not done then
+        redis.call('HSET', KEYS[6], ARGV[1], #list)
+        redis.call('ZREM', KEYS[7], ARGV[1])
+        redis.call('ZREM', KEYS[8], ARGV[1])
+        redis.call('SREM', KEYS[9], ARGV[1])
+      end
+    elseif done then  -- a tie again: it wants one more answer, first in line
+      local top = redis.call('ZREVRANGE', KEYS[8], 0, 0, 'WITHSCORES')
+      local p = 1e9
+      if #top > 0 then p = tonumber(top[2]) + 1 end
+      redis.call('HDEL', KEYS[6], ARGV[1])
+      redis.call('ZADD', KEYS[7], p, ARGV[1])
+      redis.call('SADD', KEYS[9], ARGV[1])
+      if not redis.call('ZSCORE', KEYS[11], ARGV[1]) then
+        redis.call('ZADD', KEYS[8], p, ARGV[1])
+      end
+    end
     redis.call('XADD', KEYS[3], '*', 'event', 'relabel', 'item', ARGV[1],
                'annotator', ARGV[2], 'label', ARGV[3])
     redis.call('INCR', KEYS[4])

@@ -2,10 +2,11 @@
 -- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
 --       withdrawn answer is a change the models have not seen, like a new one),
---       15 annotators
--- ARGV: 1 annotator, 2 start of today (unix s), 3 token hash
+--       15 resolved, 16 annotators
+-- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 token hash
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
--- majority of the others. Returns the item id, or false with nothing to undo;
+-- majority of the others. An item the admin resolved keeps its resolution and
+-- stays done. Returns the item id, or false with nothing to undo;
 -- an error 'revoked'.
 if revoked(ARGV[1]) then return redis.error_reply('revoked') end
 local id = redis.call('LPOP', KEYS[1])
@@ -23,10 +24,22 @@ local at = tonumber(mine.at)
 if at and at >= tonumber(ARGV[2]) then redis.call('DECR', KEYS[6]) end
 redis.call('DECR', KEYS[5])
 redis.call('SREM', KEYS[10], id)
-redis.call('HDEL', KEYS[8], id)
-redis.call('SADD', KEYS[12], id)
 redis.call('INCR', KEYS[13])
 redis.call('INCR', KEYS[14])
+local resolution = redis.call('HGET', KEYS[15], id)
+if resolution then
+  if #keep == 0 then redis.call('HDEL', KEYS[2], id)
+  else redis.call('HSET', KEYS[2], id, cjson.encode(keep)) end
+  return id
+end
+if #keep > 0 and settled(keep, tonumber(ARGV[3]), false) then  -- a tie-break undone
+  redis.call('HSET', KEYS[2], id, cjson.encode(keep))
+  put_gold(KEYS[7], id, keep, false)
+  redis.call('HSET', KEYS[8], id, #keep)
+  return id
+end
+redis.call('HDEL', KEYS[8], id)
+redis.call('SADD', KEYS[12], id)
 local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local p = 1e9
 if #top > 0 then p = tonumber(top[2]) + 1 end
@@ -36,7 +49,7 @@ if #keep == 0 then
   redis.call('ZREM', KEYS[9], id)
 else
   redis.call('HSET', KEYS[2], id, cjson.encode(keep))
-  redis.call('HSET', KEYS[7], id, majority(keep))
+  put_gold(KEYS[7], id, keep, false)
   redis.call('ZADD', KEYS[9], p, id)
 end
 if not redis.call('ZSCORE', KEYS[11], id) then redis.call('ZADD', KEYS[4], p, id) end

@@ -1,0 +1,41 @@
+-- The admin settles an answered item's label (a tie, or any disagreement): the
+-- resolution is its gold record from now on, whatever its answers; the item needs
+-- no more answers. An empty record takes a resolution back (the majority rules
+-- again, and a tie wants answers again).
+-- KEYS: 1 resolved, 2 gold, 3 done, 4 pending, 5 queue, 6 pool, 7 log, 8 version,
+--       9 since_recal, 10 answers, 11 leasez
+-- ARGV: 1 item, 2 resolution record JSON ('' to take it back), 3 k
+-- Returns 'resolved', 'unresolved', or false when the item has no answers.
+local raw = redis.call('HGET', KEYS[10], ARGV[1])
+if not raw then return false end
+local list = cjson.decode(raw)
+local resolution = ARGV[2]
+if resolution == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  resolution = false
+else
+  redis.call('HSET', KEYS[1], ARGV[1], resolution)
+end
+put_gold(KEYS[2], ARGV[1], list, resolution)
+local done = redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1
+if settled(list, tonumber(ARGV[3]), resolution) then
+  if not done then
+    redis.call('HSET', KEYS[3], ARGV[1], #list)
+    redis.call('ZREM', KEYS[4], ARGV[1])
+    redis.call('ZREM', KEYS[5], ARGV[1])
+    redis.call('SREM', KEYS[6], ARGV[1])
+  end
+elseif done then
+  local top = redis.call('ZREVRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  local p = 1e9
+  if #top > 0 then p = tonumber(top[2]) + 1 end
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], p, ARGV[1])
+  redis.call('SADD', KEYS[6], ARGV[1])
+  if not redis.call('ZSCORE', KEYS[11], ARGV[1]) then redis.call('ZADD', KEYS[5], p, ARGV[1]) end
+end
+redis.call('XADD', KEYS[7], '*', 'event', 'resolve', 'item', ARGV[1], 'record', ARGV[2])
+redis.call('INCR', KEYS[8])
+redis.call('INCR', KEYS[9])
+if resolution then return 'resolved' end
+return 'unresolved'
