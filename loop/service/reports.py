@@ -67,9 +67,13 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     for g in gold.values():
         balance[labels[g["label"]]] += 1
     agreed = store.get_value(pid, "agreement") or {}
-    multi = fleiss(([a["label"] for a in ans] for ans in store.answers(pid).values()), k)
+    answers = store.answers(pid)
+    multi = fleiss(([a["label"] for a in ans] for ans in answers.values()), k)
     n_eval = store.n_eval(pid)
     return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
+            # with k > 1 an item's gold label is made of several answers; a tie is none
+            "n_answers": sum(len(a) for a in answers.values()),
+            "n_disputed": sum(1 for i in answers if i not in gold),
             "eval_too_small": 0 < n_eval < MIN_EVAL, "min_eval": MIN_EVAL,
             "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
@@ -124,7 +128,8 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
 
     return {"id": pid, "name": project["name"], "labels": project["labels"],
             "created_at": project.get("created_at"), "n_items": store.n_items(pid),
-            "n_gold": len(store.gold(pid)), "remaining": store.pool_size(pid),
+            "n_gold": len(store.gold(pid)), "answers_per_item": store.answers_per_item(pid),
+            "n_answers": store.n_answers(pid), "remaining": store.pool_size(pid),
             "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
             "eval_too_small": 0 < store.n_eval(pid) < MIN_EVAL,
             "label_model": latest("label_model"), "end_model": latest("end_model"),

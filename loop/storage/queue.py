@@ -251,6 +251,12 @@ class QueueMixin(StoreBase):
         return {a.decode(): json.loads(b)
                 for a, b in self.r.hgetall(self._k(pid, "answers")).items()}
 
+    def n_answers(self, pid: str) -> int:
+        """Every annotator's answers to every item, counted (k > 1: several per item)."""
+        if self.answers_per_item(pid) == 1:
+            return int(self.r.hlen(self._k(pid, "answers")))
+        return sum(len(a) for a in self.answers(pid).values())
+
     def answers_of(self, pid: str, ids: list[str]) -> list[list[dict[str, Any]]]:
         raws = self.r.hmget(self._k(pid, "answers"), ids) if ids else []
         return [json.loads(x) if x else [] for x in raws]

@@ -572,6 +572,29 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
         "document.getElementById('annotator-agreement').textContent !== '–'")
     assert page.locator("#annotator-agreement").inner_text().startswith("75.0%")
     assert page.locator("#annotator-agreement-n").inner_text() == "4 items with 2+ answers"
+    # the one tie (spam / ham) is no gold label: listed under Disagreements, settled there
+    assert page.locator("#n-gold").inner_text() == "3"
+    assert page.locator("#n-gold-help").inner_text() == (
+        "items settled by 8 answers (2 wanted per item; 1 tied)")
+    row = page.locator("#dispute-rows tr")
+    row.first.wait_for()
+    assert row.count() == 1
+    cells = row.first.locator("td")
+    assert cells.nth(0).inner_text() in texts
+    assert sorted(cells.nth(1).inner_text().split(" · ")) == ["ann1: spam", "ann2: ham"]
+    assert cells.nth(2).inner_text() == "one more answer"
+    tied = cells.nth(0).get_attribute("title") or ""
+    row.first.locator("select").select_option("spam")
+    row.first.get_by_role("button", name="Settle").click()
+    page.locator("#disputes-none").wait_for(state="visible")
+    page.locator("#resolved-details summary").click()
+    assert page.locator("#resolved-rows tr td").nth(2).inner_text() == "spam (admin)"
+    gold = api.call("GET", f"/api/projects/{pid}/disputes")
+    assert gold["disputes"] == [] and [r["label"] for r in gold["resolved"]] == ["spam"]
+    assert tied.startswith(f"item {gold['resolved'][0]['item_id']}: ")
+    page.get_by_role("button", name="Take back").click()
+    row.first.wait_for()
+    assert api.call("GET", f"/api/projects/{pid}/disputes")["resolved"] == []
     assert not page.console_errors, page.console_errors
 
 

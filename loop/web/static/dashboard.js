@@ -422,6 +422,55 @@
     });
   }
 
+  /* Ties of answers (answers_per_item > 1) and the admin's resolutions. */
+  function answersText(answers) {
+    return answers.map(function (a) { return a.annotator + ": " + a.label; }).join(" · ");
+  }
+  function itemCell(d) {
+    const t = d.text || "";
+    return Loop.el("td", { class: "text", title: "item " + d.item_id + ": " + t },
+      t.length > 140 ? t.slice(0, 140) + "…" : t);
+  }
+  async function settle(itemId, label, btn) {
+    if (btn) btn.disabled = true;
+    try {
+      await Loop.api("POST", base + "/resolve", { item_id: itemId, label: label });
+      status(label === null ? "Took the resolution of item " + itemId + " back."
+        : "Settled item " + itemId + " as “" + label + "”; the models will learn it.");
+      await drawDisputes();
+    } catch (e) {
+      status("Could not settle item " + itemId + ": " + e.message, true);
+      if (btn) btn.disabled = false;
+    }
+  }
+  async function drawDisputes() {
+    const d = await Loop.api("GET", base + "/disputes");
+    $("disputes-card").hidden = false;
+    const rows = $("dispute-rows");
+    rows.replaceChildren();
+    (d.disputes || []).forEach(function (x) {
+      const sel = Loop.el("select", { "aria-label": "Label for item " + x.item_id });
+      labels.forEach(function (l) { sel.appendChild(Loop.el("option", { value: l, text: l })); });
+      const btn = Loop.el("button", { type: "button", onclick: function () { settle(x.item_id, sel.value, btn); } },
+        "Settle");
+      rows.appendChild(Loop.el("tr", {}, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+        Loop.el("td", { text: x.waiting_for === "admin" ? "you" : "one more answer" }),
+        Loop.el("td", {}, Loop.el("div", { class: "row" }, sel, btn))));
+    });
+    $("disputes-none").hidden = (d.disputes || []).length > 0;
+    const done = $("resolved-rows");
+    done.replaceChildren();
+    (d.resolved || []).forEach(function (x) {
+      const btn = Loop.el("button", { type: "button",
+        title: "The answers decide again (a tie waits again)",
+        onclick: function () { settle(x.item_id, null, btn); } }, "Take back");
+      done.appendChild(Loop.el("tr", {}, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+        Loop.el("td", { text: x.label + " (" + x.by + ")" }), Loop.el("td", {}, btn)));
+    });
+    Loop.setText("n-resolved", (d.resolved || []).length);
+    $("resolved-details").hidden = !(d.resolved || []).length;
+  }
+
   async function refresh() {
     const [m, lfs, jobs, project] = await Promise.allSettled([
       Loop.api("GET", base + "/metrics"),
@@ -437,8 +486,11 @@
       Loop.setText("n-items", v.n_items);
       // Expert answers, plus uploaded gold the models are fitted on (if any).
       Loop.setText("n-gold", v.n_uploaded_gold ? v.n_gold + " + " + v.n_uploaded_gold : v.n_gold);
-      Loop.setText("n-gold-help", v.n_uploaded_gold ? "expert answers + uploaded labels fitted on"
-        : "expert answers");
+      const multi = v.answers_per_item > 1;
+      Loop.setText("n-gold-help", (multi ? "items settled by " + v.n_answers + " answers (" +
+        v.answers_per_item + " wanted per item" + (v.n_disputed ? "; " + v.n_disputed + " tied" : "") + ")"
+        : "expert answers") + (v.n_uploaded_gold ? " + uploaded labels fitted on" : ""));
+      if (multi) drawDisputes().catch(function (e) { status("Could not load the disagreements: " + e.message, true); });
       Loop.setText("remaining", v.remaining);
       Loop.setText("queue-size", v.queue_size);
       const help = $("curve-help");

@@ -39,7 +39,10 @@
         Loop.el("span", { class: "muted small mono", text: " " + p.id }),
         links(p, admin, "row-links")),
       Loop.el("td", { class: "num", text: p.n_items }),
-      Loop.el("td", { class: "num", text: p.n_gold }),
+      // several answers per item (team lead's trial: 580 answers showed as 290)
+      Loop.el("td", { class: "num", text: p.answers_per_item > 1 ? p.n_answers : p.n_gold,
+        title: p.answers_per_item > 1 ? p.n_answers + " answers; " + p.n_gold +
+          " items with a gold label (" + p.answers_per_item + " answers wanted per item)" : null }),
       Loop.el("td", { class: "num", text: p.remaining }),
       Loop.el("td", { class: "num", text: score(p) }),
       Loop.el("td", { text: Loop.when(p.last_recalibrated_at) }),
