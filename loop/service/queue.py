@@ -62,9 +62,11 @@ def _reason_now(reason: str | None, guess: dict[str, Any] | None,
 def _ids(value: Any, name: str) -> list[str]:
     if value is None:
         return []
-    if (not isinstance(value, list) or len(value) > MAX_SHOWN
-            or not all(isinstance(x, str) for x in value)):
+    if not isinstance(value, list) or len(value) > MAX_SHOWN:
         raise BadRequest(f"{name} must be a list of at most {MAX_SHOWN} item ids")
+    if not all(isinstance(x, str) for x in value):
+        raise BadRequest(f"{name} must hold item ids as strings (as /queue/next returns "
+                         f"them), got {shorten(json.dumps(value, default=repr))}")
     return value
 
 

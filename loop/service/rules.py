@@ -177,10 +177,22 @@ def _keep_one(store: RedisStore, pid: str, name: str) -> str | None:
 def update_rule(store: RedisStore, pid: str, name: str,
                 data: Any) -> tuple[dict[str, Any], bool]:
     """Edit rule ``name`` (its earlier version goes to its history); ``data`` may
-    also rename it, or hold only ``enabled``. Returns the rule's view and whether
-    anything changed: an edit that changes nothing writes nothing (no history
-    entry; the caller re-applies nothing)."""
+    also rename it, or hold only ``enabled``. ``data``'s ``if_unchanged_since``
+    (the rule's ``updated_at`` as the editor read it): 409 if it changed since (an
+    edit in another tab would be overwritten unseen). Returns the rule's view and
+    whether anything changed: an edit that changes nothing writes nothing (no
+    history entry; the caller re-applies nothing)."""
     old = _existing(store, pid, name)
+    if isinstance(data, dict) and "if_unchanged_since" in data:
+        data = dict(data)
+        seen = data.pop("if_unchanged_since")
+        if isinstance(seen, bool) or not isinstance(seen, int | float):
+            raise BadRequest("if_unchanged_since must be the rule's updated_at as you read it")
+        if float(seen) != float(old["updated_at"]):
+            when = time.strftime("%H:%M:%S UTC", time.gmtime(old["updated_at"]))
+            raise Conflict(f"rule {name!r} was changed at {when} (in another tab, or by "
+                           "someone else) after you opened it; your edit is not saved: "
+                           "open the rule again to see the change, then edit it")
     labels = store.get_project(pid)["labels"]
     last_one = None
     if isinstance(data, dict) and data.get("enabled") is False and old["enabled"]:
@@ -271,8 +283,9 @@ def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, A
 # -- preview ------------------------------------------------------------------------------
 def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     """What a rule would do, before it is saved: coverage on all items, overlaps and
-    conflicts with the current LFs, precision and recall on the gold so far, and
-    matched items with the current model's guess."""
+    conflicts with the current LFs (``same_as``: those that vote its label on exactly
+    its items), precision and recall on the gold so far, and matched items with the
+    current model's guess."""
     t0 = time.perf_counter()
     project = store.get_project(pid)
     labels = project["labels"]
@@ -285,9 +298,15 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     hit = _hits(c, rule, project)
     L, meta = store.load_L(pid)
     others = np.zeros((n, 0), dtype=np.int8)
+    names: list[str] = []
     if L is not None and L.shape[0] == n:
         keep = [j for j, x in enumerate(meta["lf_names"]) if x not in (rule.name, replacing)]
         others = L[:, keep]
+        names = [meta["lf_names"][j] for j in keep]
+    # an LF voting the same label on exactly these items: saved, the rule would count
+    # the same evidence twice (rule author's trial: a copy of a rule, no warning)
+    votes = np.where(hit, rule.label, -1)
+    same_as = [names[j] for j in np.flatnonzero((others == votes[:, None]).all(axis=0))]
     voted = others >= 0  # any() over zero LF columns is False: no LFs, no overlaps
     over = voted[hit].any(axis=1)
     conf = (voted[hit] & (others[hit] != rule.label)).any(axis=1)
@@ -317,7 +336,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "matched": m, "coverage": m / n if n else 0.0,
         "new_coverage": int((hit & ~covered).sum()),
         "overlaps": int(over.sum()), "conflicts": int(conf.sum()),
-        "n_lfs_compared": int(others.shape[1]),
+        "n_lfs_compared": int(others.shape[1]), "same_as": same_as if m else [],
         "gold": {"n_gold": int(g.sum()), "matched": int(gh.sum()), "right": right,
                  "precision": right / int(gh.sum()) if gh.any() else None,
                  "recall": right / n_class if n_class else None},

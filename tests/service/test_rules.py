@@ -535,3 +535,49 @@ def test_rules_added_at_once_by_several_clients_all_land(client, store, project)
         t.join()
     assert out == [201] * 20, out
     assert len(_rules(client, pid)) == 20
+
+
+def test_an_edit_of_a_rule_changed_since_it_was_opened_is_refused(client, store, project):
+    """Rule author's trial: two tabs edited one rule; the second save silently undid
+    the first. An edit that says which version it was made on is refused once the
+    rule changed since."""
+    pid = project
+    url = f"/api/projects/{pid}/rules"
+    made = client.post(url, headers=auth(), json={
+        "name": "topic", "label": 1, "kind": "keywords", "keywords": ["about"]}).json["rule"]
+    opened = made["updated_at"]
+    a = client.put(f"{url}/topic", headers=auth(),
+                   json={"keywords": ["regarding"], "if_unchanged_since": opened})
+    assert a.status_code == 200, a.json
+    b = client.put(f"{url}/topic", headers=auth(),
+                   json={"keywords": ["concerning"], "if_unchanged_since": opened})
+    assert b.status_code == 409 and "was changed at" in b.json["error"]
+    assert "your edit is not saved" in b.json["error"]
+    assert store.rules(pid)["topic"]["rule"]["keywords"] == ["regarding"]
+    for bad in ("yesterday", True, None):
+        r = client.put(f"{url}/topic", headers=auth(),
+                       json={"keywords": ["x"], "if_unchanged_since": bad})
+        assert r.status_code == 400 and "if_unchanged_since" in r.json["error"], bad
+    now = a.json["rule"]["updated_at"]
+    c = client.put(f"{url}/topic", headers=auth(),
+                   json={"keywords": ["concerning"], "if_unchanged_since": now})
+    assert c.status_code == 200 and store.rules(pid)["topic"]["rule"]["keywords"] == [
+        "concerning"]
+    # without it, as before: the last write wins
+    d = client.put(f"{url}/topic", headers=auth(), json={"keywords": ["anyway"]})
+    assert d.status_code == 200
+
+
+def test_the_preview_names_an_lf_a_rule_would_copy(client, store, project):
+    pid = prepare_project(store, client, project)
+    rule = {"name": "my_stuff", "label": 1, "kind": "regex", "pattern": r"my (channel|video)"}
+    client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
+    apply_lfs_in_process(store, pid)
+    url = f"/api/projects/{pid}/rules/preview"
+    copy = client.post(url, headers=auth(), json={**rule, "name": "again"}).json
+    assert copy["same_as"] == ["my_stuff"]
+    # the rule itself, being edited, is no copy of itself; another label is none either
+    assert client.post(url, headers=auth(), json={**rule, "replacing": "my_stuff"}).json[
+        "same_as"] == []
+    assert client.post(url, headers=auth(), json={**rule, "name": "x", "label": 0}).json[
+        "same_as"] == []

@@ -491,6 +491,71 @@ def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer
     assert not page.console_errors
 
 
+def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Rule author's trial: Enter pressed while a save was on its way saved nothing;
+    an edit in a second tab silently undid the first tab's; a copy of a rule was
+    saved unsaid and doubled its evidence."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name="Rule burst", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "first_rule", "1", "subscribe")
+    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
+        (i && i.method === 'POST' && String(u).endsWith('/rules'))
+          ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
+    page.press("#rule-keywords", "Enter")
+    page.fill("#rule-name", "second_rule")
+    page.fill("#rule-keywords", "check out")
+    page.wait_for_selector(".preview-stats")
+    page.press("#rule-keywords", "Enter")  # the first save is still on its way
+    assert "saved right after it" in page.locator("#rule-status").inner_text()
+    page.wait_for_selector("#rule-rows tr[data-rule='second_rule']", timeout=20000)
+    assert [r["name"] for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]] == [
+        "first_rule", "second_rule"]
+
+    # two tabs open the same rule; the first saves; the second's save is refused
+    other = page.context.new_page()
+    other.goto(f"{live.url}/p/{pid}/dashboard")
+    for tab in (page, other):
+        tab.locator("#rule-rows tr[data-rule='first_rule'] button", has_text="Edit").click()
+        tab.wait_for_function("document.getElementById('rule-keywords').value === 'subscribe'")
+    page.fill("#rule-keywords", "subscribe, sub")
+    page.wait_for_selector(".preview-stats")
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-status').textContent.startsWith('Saved')")
+    other.fill("#rule-keywords", "subscribe, channel")
+    other.wait_for_selector(".preview-stats")
+    other.click("#rule-save")
+    other.wait_for_function("document.getElementById('rule-status').textContent"
+                            ".includes('was changed at')")
+    assert "your edit is not saved" in other.locator("#rule-status").inner_text()
+    rule = next(r for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+                if r["name"] == "first_rule")
+    assert rule["rule"]["keywords"] == ["subscribe", "sub"]
+    # the second tab's table shows the rule as it is now
+    other.wait_for_function("document.querySelector(\"#rule-rows tr[data-rule='first_rule'] "
+                            ".rule-desc\").textContent.includes('sub”')")
+    other.close()
+
+    # a copy of second_rule, once it is applied: the preview names it, Save asks again
+    page.wait_for_function(
+        "[...document.querySelectorAll('#lf-rows th')].some(t => "
+        "t.textContent.startsWith('second_rule'))", timeout=90000)
+    if page.locator("#rule-cancel").is_visible():
+        page.locator("#rule-cancel").click()
+    _write_keyword_rule(page, "second_again", "1", "check out")
+    page.wait_for_selector(".preview-same")
+    assert "“second_rule”" in page.locator(".preview-same").inner_text()
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
+    assert "votes as “second_rule” does" in page.locator("#rule-status").inner_text()
+    assert "second_again" not in [r["name"] for r in
+                                  api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+    assert [e for e in page.console_errors if "status of 409" not in e] == []
+
+
 def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
                                                                  page: Any) -> None:
     """New-user trial: a file without an id column could be imported twice, every

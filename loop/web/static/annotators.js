@@ -21,7 +21,7 @@
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No annotators yet." })));
     }
     for (const a of data.annotators) {
-      body.appendChild(Loop.el("tr", { "data-name": a.name },
+      body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total },
         Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
         Loop.el("td", { class: "num", text: a.answers_total }),
@@ -59,13 +59,19 @@
       ev.preventDefault();
       const name = $("a-name").value.trim();
       if (!name) { status("Type a name first.", true); return; }
-      /* the same name again revokes that annotator's token: ask first (press again) */
-      const holder = Array.from(document.querySelectorAll("#a-rows tr[data-name]"))
-        .find(function (tr) { return tr.dataset.name === name && tr.querySelector("button.revoke"); });
-      if (holder && replacing !== name) {
+      /* the same name again revokes that annotator's token, and the new token carries
+         the name's answers (team lead's trial: a revoked name given to someone else
+         let them see and undo the earlier person's answers): ask first (press again) */
+      const row = Array.from(document.querySelectorAll("#a-rows tr[data-name]"))
+        .find(function (tr) { return tr.dataset.name === name; });
+      const held = row && row.querySelector("button.revoke");
+      const answered = row ? Number(row.dataset.answers) || 0 : 0;
+      if ((held || answered) && replacing !== name) {
         replacing = name;
-        status("“" + name + "” has a token already: a new one revokes it (their answers stay). " +
-          "Press “Create token” again to go ahead.", true);
+        status("“" + name + "” " + (held ? "has a token already: a new one revokes it. " : "was revoked. ") +
+          (answered ? "The name's " + answered + (answered === 1 ? " answer" : " answers") +
+            " go with the new token (its holder sees them and can undo the last); for another person, use another name. "
+            : "") + "Press “Create token” again to go ahead.", true);
         return;
       }
       replacing = null;

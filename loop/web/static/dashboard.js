@@ -545,13 +545,17 @@
   }
 
   let timer = null;
+  let busyUntil = 0;  // poll as while a job runs until then (a rule was just saved)
   function schedule(ms) {
     if (timer) clearTimeout(timer);
     timer = setTimeout(async function () {
       timer = null;
       let running = false;
       try { running = await refresh(); } catch (e) { status(String(e), true); }
-      schedule(running ? POLL_MS : 4 * POLL_MS);
+      document.dispatchEvent(new Event("loop:polled"));
+      /* a rule just saved: its apply run may not have started at the first look
+         (rule author's trial: the table then waited for the 12 s idle poll) */
+      schedule(running || Date.now() < busyUntil ? POLL_MS : 4 * POLL_MS);
     }, ms);
   }
 
@@ -630,7 +634,7 @@
       clearTimeout(resized);
       resized = setTimeout(function () { drawCurve(lastHistory); }, 150);
     });
-    document.addEventListener("loop:refresh", function () { schedule(300); });
+    document.addEventListener("loop:refresh", function () { busyUntil = Date.now() + 20000; schedule(300); });
     schedule(0);
   });
 })();

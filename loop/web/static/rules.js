@@ -7,12 +7,16 @@
   const $ = function (id) { return document.getElementById(id); };
   let labels = [];
   let editing = null;      // name of the rule being edited, or null for a new one
+  let editingAt = null;    // ... its updated_at when it was opened (a later change: 409)
   let previewTimer = null;
   let previewSeq = 0;
-  let saving = false;      // a save is on its way (its button stays disabled)
+  let saving = false;      // a save is on its way
+  let saveAgain = false;   // Save (Enter) was pressed meanwhile: the form goes next
   let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
-  let matchesNone = null;  // the rule (JSON) the last preview found matching no item
-  let confirmedNone = null; // ... once Save was pressed for it and said so
+  let doubt = null;        // {key, why}: the last preview's rule (JSON) and why Save asks
+                           // once more (it matches nothing or everything, or copies an LF)
+  let confirmed = null;    // ... the key once Save was pressed for it and said so
+  let shownRules = null;   // the rules (JSON) the table shows
   let previewed = null;    // the rule (JSON) the last preview that came back was for
 
   function status(msg, isError) {
@@ -25,7 +29,7 @@
   function markInvalid(msg) {
     invalid = msg || null;
     const btn = $("rule-save");
-    btn.disabled = saving || !!invalid;
+    btn.disabled = !!invalid;  /* not while saving: Enter then would do nothing at all */
     btn.title = invalid ? "Fix the rule first: " + invalid : "";
   }
   function refreshDashboard() { document.dispatchEvent(new Event("loop:refresh")); }
@@ -64,8 +68,9 @@
     return rule;
   }
 
-  function fillForm(name, rule) {
+  function fillForm(name, rule, updatedAt) {
     editing = name;
+    editingAt = name ? updatedAt : null;
     $("rule-form-title").textContent = name ? "Edit rule " + name : "New rule";
     $("rule-cancel").hidden = !name;
     $("rule-name").value = rule ? rule.name : "";
@@ -87,7 +92,7 @@
   function edited() {
     if ($("rule-status").classList.contains("error")) status("");
     markInvalid(null);  /* the preview says again if it still is */
-    confirmedNone = null;
+    confirmed = null;
     $("rule-save").textContent = "Save rule";
     schedulePreview();
   }
@@ -124,7 +129,10 @@
     if (seq !== previewSeq) return;  // a newer preview is on its way
     markInvalid(null);
     previewed = ruleKey(rule);
-    matchesNone = p.matched ? null : previewed;
+    const same = p.same_as || [];
+    doubt = !p.matched ? { key: previewed, why: "It matches no item" }
+      : same.length ? { key: previewed, why: "It votes as “" + same[0] + "” does, on the same items" }
+      : p.matched === p.n_items ? { key: previewed, why: "It matches every item" } : null;
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
@@ -143,6 +151,17 @@
       box.appendChild(Loop.el("p", { class: "warn-text preview-none",
         text: "It matches no item, so saving it would change no label: check " + check +
           (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") + "." }));
+    }
+    if (same.length) {
+      /* rule author's trial: a copy of a rule was saved unsaid and doubled its evidence */
+      box.appendChild(Loop.el("p", { class: "warn-text preview-same",
+        text: "It votes " + p.label_name + " on exactly the items " + same.map(function (x) { return "“" + x + "”"; }).join(", ") +
+          (same.length === 1 ? " votes it on" : " vote it on") + ": saved, the models would count the same evidence twice." }));
+    } else if (p.matched && p.coverage >= 0.5) {
+      /* a pattern that matches the empty string (x*) matched all 1,927 items */
+      box.appendChild(Loop.el("p", { class: "warn-text preview-broad",
+        text: "It votes " + p.label_name + " on " + Loop.pct(p.coverage, 0) + " of all items: a rule that broad says little" +
+          " beyond the class balance" + (rule.kind === "regex" ? " (does the pattern match an empty string?)" : "") + "." }));
     }
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
@@ -173,8 +192,13 @@
   }
 
   /* -- rules table --------------------------------------------------------------------- */
-  async function loadRules() {
+  async function loadRules(onlyIfChanged) {
     const data = await Loop.api("GET", base + "/rules");
+    const key = JSON.stringify(data.rules);
+    /* the poll redraws only a change (another tab's, the API's): a half-confirmed
+       Delete stays as it is */
+    if (onlyIfChanged && key === shownRules) return;
+    shownRules = key;
     const body = $("rule-rows");
     Loop.clear(body);
     if (!data.rules.length) {
@@ -194,7 +218,7 @@
         Loop.el("td", { text: r.label_name }),
         Loop.el("td", null, toggle),
         Loop.el("td", { class: "rule-btns" },
-          Loop.el("button", { type: "button", class: "small", text: "Edit", onclick: function () { fillForm(r.name, r.rule); $("rule-name").focus(); } }),
+          Loop.el("button", { type: "button", class: "small", text: "Edit", onclick: function () { fillForm(r.name, r.rule, r.updated_at); $("rule-name").focus(); } }),
           " ", del)));
     }
   }
@@ -230,6 +254,13 @@
 
   async function save(ev) {
     ev.preventDefault();
+    if (saving) {
+      /* rule author's trial: Enter pressed while the last save was on its way did
+         nothing, and the rule typed was never saved; it goes right after */
+      saveAgain = true;
+      status("Saving the rule before; this one is saved right after it.");
+      return;
+    }
     const rule = formRule();
     if (invalid) return;  /* (Enter in a field) the preview says what to fix */
     if (previewed !== ruleKey(rule)) {
@@ -241,19 +272,20 @@
     }
     /* new-user trial: a rule the preview said matches nothing was saved at once and
        started an apply run and a recalibration; Save now asks once more */
-    if (matchesNone !== null && matchesNone === ruleKey(rule) && confirmedNone !== matchesNone) {
-      confirmedNone = matchesNone;
+    if (doubt !== null && doubt.key === ruleKey(rule) && confirmed !== doubt.key) {
+      confirmed = doubt.key;
       $("rule-save").textContent = "Save anyway";
-      status("It matches no item: press Save anyway to save it all the same.", true);
+      status(doubt.why + ": press Save anyway to save it all the same.", true);
       return;
     }
-    confirmedNone = null;
+    confirmed = null;
     $("rule-save").textContent = "Save rule";
     saving = true;
     markInvalid(invalid);
     try {
       const res = editing
-        ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing), rule)
+        ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing),
+          Object.assign({ if_unchanged_since: editingAt }, rule))
         : await Loop.api("POST", base + "/rules", rule);
       status("Saved " + res.rule.name + applying(res));
       if (JSON.stringify(formRule()) === JSON.stringify(rule)) {
@@ -263,6 +295,7 @@
         /* typed into while the save was on its way (the next rule, say): keep it */
         if (editing) {
           editing = res.rule.name;
+          editingAt = res.rule.updated_at;
           $("rule-form-title").textContent = "Edit rule " + editing;
         }
         status("Saved " + res.rule.name + applying(res) + " What you typed since is still in the form.");
@@ -275,7 +308,13 @@
         .some(function (el) { return el.textContent === e.message; });
       if (!shown) status(e.message, true);
       if (e.status === 400) markInvalid(e.message);
-    } finally { saving = false; markInvalid(invalid); }
+      /* changed or gone meanwhile (another tab): show the rules as they are now */
+      if (e.status === 404 || e.status === 409) await loadRules().catch(function () { /* keep the message */ });
+    } finally {
+      saving = false;
+      markInvalid(invalid);
+      if (saveAgain) { saveAgain = false; save(new Event("submit")); }
+    }
   }
 
   /* -- suggestions --------------------------------------------------------------------- */
@@ -370,6 +409,7 @@
     $("rule-form").addEventListener("submit", save);
     $("rule-cancel").addEventListener("click", function () { fillForm(null, null); });
     $("sug-refresh").addEventListener("click", loadSuggestions);
+    document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
     kindChanged();
     await Promise.all([loadRules().catch(function (e) { status(e.message, true); }), loadSuggestions()]);
   });
