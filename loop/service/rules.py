@@ -21,7 +21,14 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.rules import KINDS, Rule, TextBatch, safe_name, shown
-from loop.core.suggest import MIN_FRESH, Suggestion, TermIndex, rule_key, suggest_rules
+from loop.core.suggest import (
+    MIN_FRESH,
+    MIN_MODEL_PRECISION,
+    Suggestion,
+    TermIndex,
+    rule_key,
+    suggest_rules,
+)
 from loop.errors import BadRequest, Conflict, NotFound, shorten
 from loop.service.lf_modules import load_lfs
 from loop.service.queue import parse_label
@@ -359,10 +366,12 @@ def _model_proba(store: RedisStore, pid: str, k: int, n: int
 
 # -- suggestions ------------------------------------------------------------------------------
 def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
+             min_model_precision: float = MIN_MODEL_PRECISION,
              ) -> tuple[list[Suggestion], _Corpus, np.ndarray, bool]:
     """The suggestions, the corpus and the gold they were mined from, and whether
     there is no model yet to check them against (then no suggestion)
-    (``keep_redundant``: also rules whose items mostly have a vote for their label)."""
+    (``keep_redundant``: also rules whose items mostly have a vote for their label;
+    ``min_model_precision``: see :func:`~loop.core.suggest.suggest_rules`)."""
     project = store.get_project(pid)
     c = _corpus(store, pid)
     n = len(c.ids)
@@ -396,7 +405,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
         return [], c, y, True
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH,
-                         proba=proba)
+                         proba=proba, min_model_precision=min_model_precision)
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []
@@ -432,12 +441,18 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
         out.append(d)
     # None left: say whether that is for want of evidence, or because the candidates
     # would repeat votes the LFs already cast (then the user knows rules are not missing).
-    redundant = []
+    redundant, doubtful = [], []
     if not sugs and (y >= 0).any() and not waiting:
         redundant = [{"key": s.key, "rule": s.rule.to_dict(), "label_name": labels[s.rule.label],
                       "coverage": s.coverage, "fresh": s.fresh}
                      for s in _suggest(store, pid, 3, keep_redundant=True)[0]]
+        if not redundant:  # right on their answers, but not as the models read their items
+            doubtful = [{"key": s.key, "rule": s.rule.to_dict(),
+                         "label_name": labels[s.rule.label], "n_gold": s.n_gold,
+                         "n_right": s.n_right, "model_precision": s.model_precision}
+                        for s in _suggest(store, pid, 3, min_model_precision=0.0)[0]]
     return {"suggestions": out, "n_gold": int((y >= 0).sum()), "redundant": redundant,
+            "doubtful": doubtful, "min_model_precision": MIN_MODEL_PRECISION,
             "waiting_for_models": waiting, "ms": round(1000 * (time.perf_counter() - t0), 1)}
 
 

@@ -303,14 +303,14 @@ def test_export_and_lf_stats(client, store, ready):
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
     std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "annotator",
            "answered_at", "held_out"]
-    assert table[0][:9] == std
+    assert table[0][:10] == std
     assert len(table) == 351
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
     # the other uploaded columns too, as in JSON lines (new-user trial: the CSV could
     # not be joined back to the user's data)
     fields = list(rows[0]["fields"])
-    assert fields and table[0][9:] == fields
+    assert fields and table[0][10:] == fields
     assert [dict(zip(table[0], t, strict=True))[fields[0]] for t in table[1:]] == [
         str(r["fields"][fields[0]]) for r in rows]
     gold = [r for r in rows if r["source"] == "gold"]

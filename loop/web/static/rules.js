@@ -349,6 +349,13 @@
         : same.length
           ? "No new rule from " + data.n_gold + " gold labels: the candidates (" + same.join("; ") +
             ") would mostly repeat votes your LFs already cast on their items."
+        : (data.doubtful || []).length
+          /* rule author's trial: "a word needs 3+ gold items that agree" when three did */
+          ? "No rule to suggest from " + data.n_gold + " gold labels: the candidates (" +
+            data.doubtful.map(function (r) {
+              return describe(r.rule) + " → " + r.label_name + ", right on " + r.n_right + " of " + r.n_gold +
+                " answers" + (r.model_precision == null ? "" : " but about " + Loop.pct(r.model_precision) + " on all its items as the models read them");
+            }).join("; ") + ") are below " + Loop.pct(data.min_model_precision) + " as the models read their items."
           : "No candidate yet from " + data.n_gold + " gold labels: a word needs 3+ gold items that agree." }));
       return;
     }
