@@ -77,6 +77,13 @@ def _count(text: str) -> int:
     return n
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
 METRIC_HELP = "acc: accuracy; f1: F1 of class 1 (two-class sets such as spam / not spam)"
 JSON_HELP = "the JSON object on one line (default: indented)"
 DATASET_HELP = ("a WRENCH-format directory: train.json, valid.json, test.json and label.json "
@@ -101,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("dataset_dir", help=DATASET_HELP + "; fitted on train, scored on test")
     sim.add_argument("--budget", type=_count, required=True,
                      help="answers the simulated expert gives (from the train split's gold)")
-    sim.add_argument("--batch-size", type=_count, default=10,
-                     help="answers between two refits")
+    sim.add_argument("--batch-size", type=_positive, default=10,
+                     help="answers between two refits (default 10)")
     sim.add_argument("--seed", type=int, default=0, help="seed of the models and the sampler")
     sim.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
     sim.add_argument("--strategy", default="loop", choices=STRATEGY_NAMES,

@@ -25,9 +25,15 @@ def _texts(X: Any) -> list[str] | None:
     array or pandas Series of strings); None for a feature matrix or None."""
     if X is None:
         return None
+    if isinstance(X, str):
+        raise ValueError("X is one string; pass one text per item (a list of strings)")
     if isinstance(X, list | tuple):
         return [str(t) for t in X]
     shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 1 and not hasattr(X, "tocsr"):
+        col = np.asarray(X)[:, 0]  # one column of texts (a DataFrame's [["text"]])
+        if col.dtype.kind in "OUS":
+            X, shape = col, col.shape
     if shape is not None and len(shape) == 1:
         a = np.asarray(X)
         if a.dtype.kind in "OUS":
@@ -115,6 +121,8 @@ class LabelingLoop:
             raise ValueError(f"X has {n_x} rows for {n} rows of L")
         if texts is not None:
             (X,) = make_text_features(texts)
+        elif hasattr(X, "columns"):  # a pandas DataFrame of features: rows by position
+            X = X.to_numpy()
         self.X = X
         self.random_state = random_state
         self.tune_gold_weight = tune_gold_weight

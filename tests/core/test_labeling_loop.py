@@ -136,3 +136,18 @@ def test_labels_as_whole_floats_and_a_repeated_answer_are_taken():
 def test_one_value_per_item_is_neither_texts_nor_features():
     with pytest.raises(ValueError, match="pass the items' texts .* or a 2-D feature matrix"):
         LabelingLoop(np.array([[0], [1], [0]]), np.array([0.1, 0.2, 0.3]))
+
+
+def test_a_column_of_texts_or_a_dataframe_of_features_is_taken_and_one_string_is_not():
+    import pandas as pd
+
+    L = np.array([[0, -1], [1, 1], [-1, 0]])
+    texts = ["hello there", "check this", "nice song"]
+    want = LabelingLoop(L, texts, random_state=0).query(2).tolist()
+    assert LabelingLoop(L, pd.DataFrame({"text": texts})[["text"]],
+                        random_state=0).query(2).tolist() == want
+    feats = pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [1.0, 0.0, 1.0]}, index=[7, 8, 9])
+    assert LabelingLoop(L, feats, random_state=0).query(2).tolist() == LabelingLoop(
+        L, feats.to_numpy(), random_state=0).query(2).tolist()
+    with pytest.raises(ValueError, match="X is one string; pass one text per item"):
+        LabelingLoop(L, "hello there")

@@ -575,7 +575,7 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     # the one tie (spam / ham) is no gold label: listed under Disagreements, settled there
     assert page.locator("#n-gold").inner_text() == "3"
     assert page.locator("#n-gold-help").inner_text() == (
-        "items settled by 8 answers (2 wanted per item; 1 tied)")
+        "items with a gold label, of 8 answers in all (2 wanted per item; 1 item tied)")
     row = page.locator("#dispute-rows tr")
     row.first.wait_for()
     assert row.count() == 1

@@ -493,9 +493,9 @@ def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer
 
 def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
         live: LiveServer, worker: None, page: Any) -> None:
-    """Rule author's trial: Enter pressed while a save was on its way saved nothing;
-    an edit in a second tab silently undid the first tab's; a copy of a rule was
-    saved unsaid and doubled its evidence."""
+    """Rule author's trial: Enter pressed while a save was on its way saved nothing,
+    unsaid; an edit in a second tab silently undid the first tab's; a copy of a rule
+    was saved unsaid and doubled its evidence."""
     from loop.demo.client import create_demo_project
 
     api = live.admin
@@ -510,7 +510,12 @@ def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
     page.fill("#rule-keywords", "check out")
     page.wait_for_selector(".preview-stats")
     page.press("#rule-keywords", "Enter")  # the first save is still on its way
-    assert "saved right after it" in page.locator("#rule-status").inner_text()
+    assert page.locator("#rule-status").inner_text() == (
+        "Still saving “first_rule”: press Enter again in a moment to save “second_rule” "
+        "(it is not saved yet).")
+    page.wait_for_selector("#rule-rows tr[data-rule='first_rule']", timeout=20000)
+    assert page.input_value("#rule-keywords") == "check out"  # kept, not half saved
+    page.press("#rule-keywords", "Enter")
     page.wait_for_selector("#rule-rows tr[data-rule='second_rule']", timeout=20000)
     assert [r["name"] for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]] == [
         "first_rule", "second_rule"]

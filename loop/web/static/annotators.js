@@ -69,8 +69,8 @@
       if ((held || answered) && replacing !== name) {
         replacing = name;
         status("“" + name + "” " + (held ? "has a token already: a new one revokes it. " : "was revoked. ") +
-          (answered ? "The name's " + answered + (answered === 1 ? " answer" : " answers") +
-            " go with the new token (its holder sees them and can undo the last); for another person, use another name. "
+          (answered ? "The name's " + answered + (answered === 1 ? " answer goes" : " answers go") +
+            " with the new token (its holder sees them and can undo the last); for another person, use another name. "
             : "") + "Press “Create token” again to go ahead.", true);
         return;
       }

@@ -487,8 +487,9 @@
       // Expert answers, plus uploaded gold the models are fitted on (if any).
       Loop.setText("n-gold", v.n_uploaded_gold ? v.n_gold + " + " + v.n_uploaded_gold : v.n_gold);
       const multi = v.answers_per_item > 1;
-      Loop.setText("n-gold-help", (multi ? "items settled by " + v.n_answers + " answers (" +
-        v.answers_per_item + " wanted per item" + (v.n_disputed ? "; " + v.n_disputed + " tied" : "") + ")"
+      Loop.setText("n-gold-help", (multi ? "items with a gold label, of " + v.n_answers + " answers in all (" +
+        v.answers_per_item + " wanted per item" + (v.n_disputed ? "; " + v.n_disputed + (v.n_disputed === 1
+          ? " item tied" : " items tied") : "") + ")"
         : "expert answers") + (v.n_uploaded_gold ? " + uploaded labels fitted on" : ""));
       if (multi) drawDisputes().catch(function (e) { status("Could not load the disagreements: " + e.message, true); });
       Loop.setText("remaining", v.remaining);

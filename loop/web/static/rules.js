@@ -10,8 +10,7 @@
   let editingAt = null;    // ... its updated_at when it was opened (a later change: 409)
   let previewTimer = null;
   let previewSeq = 0;
-  let saving = false;      // a save is on its way
-  let saveAgain = false;   // Save (Enter) was pressed meanwhile: the form goes next
+  let saving = false;      // a save is on its way (the name it saves)
   let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
   let doubt = null;        // {key, why}: the last preview's rule (JSON) and why Save asks
                            // once more (it matches nothing or everything, or copies an LF)
@@ -132,7 +131,8 @@
     const same = p.same_as || [];
     doubt = !p.matched ? { key: previewed, why: "It matches no item" }
       : same.length ? { key: previewed, why: "It votes as “" + same[0] + "” does, on the same items" }
-      : p.matched === p.n_items ? { key: previewed, why: "It matches every item" } : null;
+      : p.coverage >= 0.9 ? { key: previewed, why: "It matches " + (p.matched === p.n_items ? "every item"
+        : Loop.pct(p.coverage, 1) + " of all items") } : null;
     Loop.clear(box);
     const g = p.gold;
     const gold = g.matched
@@ -192,8 +192,12 @@
   }
 
   /* -- rules table --------------------------------------------------------------------- */
+  let rulesSeq = 0, rulesShownSeq = 0;
   async function loadRules(onlyIfChanged) {
+    const seq = ++rulesSeq;
     const data = await Loop.api("GET", base + "/rules");
+    if (seq < rulesShownSeq) return;  /* an older read came back late: never draw it over a newer */
+    rulesShownSeq = seq;
     const key = JSON.stringify(data.rules);
     /* the poll redraws only a change (another tab's, the API's): a half-confirmed
        Delete stays as it is */
@@ -256,9 +260,10 @@
     ev.preventDefault();
     if (saving) {
       /* rule author's trial: Enter pressed while the last save was on its way did
-         nothing, and the rule typed was never saved; it goes right after */
-      saveAgain = true;
-      status("Saving the rule before; this one is saved right after it.");
+         nothing, unsaid, and the rule typed was never saved. (Saved after it, the
+         next rule was read when that save ended: half typed, it mixed two rules.) */
+      status("Still saving “" + saving + "”: press Enter again in a moment to save “" +
+        (formRule().name || "this rule") + "” (it is not saved yet).", true);
       return;
     }
     const rule = formRule();
@@ -280,13 +285,15 @@
     }
     confirmed = null;
     $("rule-save").textContent = "Save rule";
-    saving = true;
+    saving = rule.name || "the rule";
     markInvalid(invalid);
     try {
       const res = editing
         ? await Loop.api("PUT", base + "/rules/" + encodeURIComponent(editing),
           Object.assign({ if_unchanged_since: editingAt }, rule))
         : await Loop.api("POST", base + "/rules", rule);
+      saving = false;  /* stored: the next rule may go (the tables reload meanwhile) */
+      markInvalid(invalid);
       status("Saved " + res.rule.name + applying(res));
       if (JSON.stringify(formRule()) === JSON.stringify(rule)) {
         fillForm(null, null);
@@ -313,7 +320,6 @@
     } finally {
       saving = false;
       markInvalid(invalid);
-      if (saveAgain) { saveAgain = false; save(new Event("submit")); }
     }
   }
 
@@ -356,7 +362,9 @@
               return describe(r.rule) + " → " + r.label_name + ", right on " + r.n_right + " of " + r.n_gold +
                 " answers" + (r.model_precision == null ? "" : " but about " + Loop.pct(r.model_precision) + " on all its items as the models read them");
             }).join("; ") + ") are below " + Loop.pct(data.min_model_precision) + " as the models read their items."
-          : "No candidate yet from " + data.n_gold + " gold labels: a word needs 3+ gold items that agree." }));
+          : "No candidate yet from " + data.n_gold + " gold labels: a word is one once the answers on its items " +
+            "agree clearly more often than its label's share of all answers would by chance (3 of 3 will do " +
+            "for a rare label, a common one needs more)." }));
       return;
     }
     for (const s of data.suggestions) {
