@@ -58,6 +58,20 @@ def _write_keyword_rule(page: Any, name: str, label: str, words: str) -> None:
     page.wait_for_selector(".preview-stats", timeout=10000)
 
 
+def _first_rule_saved_slowly(live: LiveServer, page: Any, name: str) -> str:
+    """A demo project's dashboard with rule ``first_rule`` typed (not saved), whose
+    saves now take 1.5 s on their way to the server: the project's id."""
+    from loop.demo.client import create_demo_project
+
+    pid = create_demo_project(live.admin, name=name, files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "first_rule", "1", "subscribe")
+    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
+        (i && i.method === 'POST' && String(u).endsWith('/rules'))
+          ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
+    return pid
+
+
 def _csv(rows: list[list[str]]) -> bytes:
     buf = io.StringIO(newline="")
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -466,15 +480,8 @@ def test_the_next_rule_typed_while_a_save_is_on_its_way_is_kept(live: LiveServer
                                                                  worker: None,
                                                                  page: Any) -> None:
     """Save, then type the next rule at once: the save's reply must not wipe it."""
-    from loop.demo.client import create_demo_project
-
     api = live.admin
-    pid = create_demo_project(api, name="Quick rules", files=("Youtube01-Psy.csv",))
-    _admin_dashboard(page, live, pid)
-    _write_keyword_rule(page, "first_rule", "1", "subscribe")
-    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
-        (i && i.method === 'POST' && String(u).endsWith('/rules'))
-          ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
+    pid = _first_rule_saved_slowly(live, page, "Quick rules")
     page.click("#rule-save")
     page.fill("#rule-name", "second_rule")
     page.fill("#rule-keywords", "check out")
@@ -496,15 +503,8 @@ def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
     """Rule author's trial: Enter pressed while a save was on its way saved nothing,
     unsaid; an edit in a second tab silently undid the first tab's; a copy of a rule
     was saved unsaid and doubled its evidence."""
-    from loop.demo.client import create_demo_project
-
     api = live.admin
-    pid = create_demo_project(api, name="Rule burst", files=("Youtube01-Psy.csv",))
-    _admin_dashboard(page, live, pid)
-    _write_keyword_rule(page, "first_rule", "1", "subscribe")
-    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
-        (i && i.method === 'POST' && String(u).endsWith('/rules'))
-          ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
+    pid = _first_rule_saved_slowly(live, page, "Rule burst")
     page.press("#rule-keywords", "Enter")
     page.fill("#rule-name", "second_rule")
     page.fill("#rule-keywords", "check out")

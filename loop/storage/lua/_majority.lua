@@ -41,3 +41,26 @@ local function settled(list, k, resolution)
   if #list >= k + 1 then return true end
   return #list >= k and majority(list) ~= nil
 end
+
+-- After a change to item id's answers or resolution: mark it done (KEYS done) when it
+-- needs no more answers, out of pending, queue and pool; or, when it was done and
+-- now wants one more (a tie again), back on top of the queue (not while leased).
+local function refile(done, pending, queue, pool, leasez, id, list, k, resolution)
+  local was = redis.call('HEXISTS', done, id) == 1
+  if settled(list, k, resolution) then
+    if not was then
+      redis.call('HSET', done, id, #list)
+      redis.call('ZREM', pending, id)
+      redis.call('ZREM', queue, id)
+      redis.call('SREM', pool, id)
+    end
+  elseif was then
+    local top = redis.call('ZREVRANGE', queue, 0, 0, 'WITHSCORES')
+    local p = 1e9
+    if #top > 0 then p = tonumber(top[2]) + 1 end
+    redis.call('HDEL', done, id)
+    redis.call('ZADD', pending, p, id)
+    redis.call('SADD', pool, id)
+    if not redis.call('ZSCORE', leasez, id) then redis.call('ZADD', queue, p, id) end
+  end
+end

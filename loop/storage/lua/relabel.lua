@@ -19,25 +19,8 @@ for _, a in ipairs(list) do
     redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(list))
     local resolution = redis.call('HGET', KEYS[10], ARGV[1])
     put_gold(KEYS[2], ARGV[1], list, resolution)
-    local done = redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1
-    if settled(list, tonumber(ARGV[5]), resolution) then
-      if not done then
-        redis.call('HSET', KEYS[6], ARGV[1], #list)
-        redis.call('ZREM', KEYS[7], ARGV[1])
-        redis.call('ZREM', KEYS[8], ARGV[1])
-        redis.call('SREM', KEYS[9], ARGV[1])
-      end
-    elseif done then  -- a tie again: it wants one more answer, first in line
-      local top = redis.call('ZREVRANGE', KEYS[8], 0, 0, 'WITHSCORES')
-      local p = 1e9
-      if #top > 0 then p = tonumber(top[2]) + 1 end
-      redis.call('HDEL', KEYS[6], ARGV[1])
-      redis.call('ZADD', KEYS[7], p, ARGV[1])
-      redis.call('SADD', KEYS[9], ARGV[1])
-      if not redis.call('ZSCORE', KEYS[11], ARGV[1]) then
-        redis.call('ZADD', KEYS[8], p, ARGV[1])
-      end
-    end
+    refile(KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], ARGV[1], list, tonumber(ARGV[5]),
+           resolution)
     redis.call('XADD', KEYS[3], '*', 'event', 'relabel', 'item', ARGV[1],
                'annotator', ARGV[2], 'label', ARGV[3])
     redis.call('INCR', KEYS[4])

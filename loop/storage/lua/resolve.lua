@@ -17,23 +17,7 @@ else
   redis.call('HSET', KEYS[1], ARGV[1], resolution)
 end
 put_gold(KEYS[2], ARGV[1], list, resolution)
-local done = redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1
-if settled(list, tonumber(ARGV[3]), resolution) then
-  if not done then
-    redis.call('HSET', KEYS[3], ARGV[1], #list)
-    redis.call('ZREM', KEYS[4], ARGV[1])
-    redis.call('ZREM', KEYS[5], ARGV[1])
-    redis.call('SREM', KEYS[6], ARGV[1])
-  end
-elseif done then
-  local top = redis.call('ZREVRANGE', KEYS[5], 0, 0, 'WITHSCORES')
-  local p = 1e9
-  if #top > 0 then p = tonumber(top[2]) + 1 end
-  redis.call('HDEL', KEYS[3], ARGV[1])
-  redis.call('ZADD', KEYS[4], p, ARGV[1])
-  redis.call('SADD', KEYS[6], ARGV[1])
-  if not redis.call('ZSCORE', KEYS[11], ARGV[1]) then redis.call('ZADD', KEYS[5], p, ARGV[1]) end
-end
+refile(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[11], ARGV[1], list, tonumber(ARGV[3]), resolution)
 redis.call('XADD', KEYS[7], '*', 'event', 'resolve', 'item', ARGV[1], 'record', ARGV[2])
 redis.call('INCR', KEYS[8])
 redis.call('INCR', KEYS[9])
