@@ -11,6 +11,9 @@ a varying number of raters ``n_i`` per item:
 * ``p_c = sum_i n_ic / sum_i n_i`` and ``P_e = sum_c p_c^2``: chance agreement;
 * ``kappa = (P_bar - P_e) / (1 - P_e)``, ``None`` when ``P_e = 1`` (every answer
   is the same class: no disagreement is possible by chance either).
+
+:func:`pairs` gives each pair of annotators Cohen's kappa on the items both
+answered (there the same two raters did rate every item).
 """
 
 from __future__ import annotations
@@ -63,3 +66,36 @@ def fleiss(answers: Iterable[Iterable[int]], n_classes: int) -> dict[str, Any] |
     kappa = None if chance >= 1.0 - 1e-12 else (observed - chance) / (1.0 - chance)
     return {"observed": observed, "kappa": kappa, "n_items_multi": len(rows),
             "n_answers": int(n_i.sum())}
+
+
+def pairs(answers: Iterable[Iterable[tuple[str, int]]], n_classes: int) -> list[dict[str, Any]]:
+    """Each pair of annotators who answered some items both: how many
+    (``n_items``), how often they agree (``observed``) and Cohen's kappa there
+    (``kappa``: chance agreement from each one's own class shares on those items;
+    None when it is 1), and ``confusion``: ``[a's class][b's class]`` counts.
+
+    ``answers`` holds each item's ``(annotator, label)`` answers.
+
+    >>> out = pairs([[("a", 0), ("b", 0)], [("a", 1), ("b", 0)], [("a", 1), ("b", 1)],
+    ...              [("a", 0), ("c", 0)]], n_classes=2)
+    >>> [(x["a"], x["b"], x["n_items"], round(x["observed"], 3)) for x in out]
+    [('a', 'b', 3, 0.667), ('a', 'c', 1, 1.0)]
+    >>> round(out[0]["kappa"], 4), out[0]["confusion"]
+    (0.4, [[1, 0], [1, 1]])
+    """
+    tables: dict[tuple[str, str], np.ndarray] = {}
+    for item in answers:
+        got = sorted(dict(item).items())  # one answer per annotator, by name
+        for i, (a, la) in enumerate(got):
+            for b, lb in got[i + 1:]:
+                t = tables.setdefault((a, b), np.zeros((n_classes, n_classes), np.int64))
+                t[int(la), int(lb)] += 1
+    out = []
+    for (a, b), t in sorted(tables.items()):
+        n = int(t.sum())
+        observed = float(np.trace(t)) / n
+        chance = float((t.sum(axis=1) / n) @ (t.sum(axis=0) / n))
+        kappa = None if chance >= 1.0 - 1e-12 else (observed - chance) / (1.0 - chance)
+        out.append({"a": a, "b": b, "n_items": n, "observed": observed, "kappa": kappa,
+                    "confusion": t.tolist()})
+    return out

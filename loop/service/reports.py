@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.agreement import fleiss
+from loop.agreement import fleiss, pairs
 from loop.core.analysis import lf_summary
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
@@ -137,6 +137,14 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
             "n_eval_covered": latest("n_eval_covered"),
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "lfs_applied": bool(store.L_meta(pid))}
+
+
+def annotator_pairs(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    """Each pair of annotators who answered some items both: agreement, Cohen's
+    kappa and the confusion of their labels there (:func:`loop.agreement.pairs`)."""
+    k = len(store.get_project(pid)["labels"])
+    return pairs(([(a["annotator"], a["label"]) for a in ans]
+                  for ans in store.answers(pid).values()), k)
 
 
 def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:

@@ -195,8 +195,12 @@ def set_guidelines(pid: str) -> Any:
 @bp.get("/projects/<pid>/annotators")
 @admin_required
 def list_annotators(pid: str) -> Any:
-    """The project's annotators and their progress."""
-    return jsonify({"annotators": reports.annotators(_store(), pid)})
+    """The project's annotators and their progress; ``pairs``: agreement of each two
+    who answered items both (answers_per_item > 1)."""
+    store = _store()
+    return jsonify({"annotators": reports.annotators(store, pid),
+                    "pairs": reports.annotator_pairs(store, pid),
+                    "labels": store.get_project(pid)["labels"]})
 
 
 @bp.post("/projects/<pid>/annotators")

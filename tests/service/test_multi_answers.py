@@ -264,6 +264,15 @@ def test_agreement_kappa_and_export(client, store, k2):
     assert row["answers"] == {"a": "ham", "b": "spam"} and row["n_answers"] == 2
     assert row["agreement"] == 0.0 and row["gold"] is None and row["source"] != "gold"
     assert row["disputed"] is True and row["resolved_by"] is None
+    # team lead's trial: agreement per pair, and who said what
+    got = client.get(f"/api/projects/{k2}/annotators", headers=auth()).json
+    assert got["labels"] == ["ham", "spam"]
+    (pair,) = got["pairs"]
+    assert (pair["a"], pair["b"], pair["n_items"]) == ("a", "b", 4)
+    assert pair["observed"] == pytest.approx(0.75)
+    assert pair["confusion"] == [[1, 1], [0, 2]]  # a ham / b spam once
+    # chance: a (2/4, 2/4) x b (1/4, 3/4) = 0.5; kappa (0.75 - 0.5) / 0.5
+    assert pair["kappa"] == pytest.approx(0.5)
 
 
 def test_k1_projects_are_unchanged(client, store, project):

@@ -595,6 +595,17 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     page.get_by_role("button", name="Take back").click()
     row.first.wait_for()
     assert api.call("GET", f"/api/projects/{pid}/disputes")["resolved"] == []
+    # the annotators page: the pair's agreement and, opened, who said what
+    page.goto(f"{live.url}/p/{pid}/annotators")
+    pair = page.locator("#pair-rows tr[data-pair='ann1|ann2']")
+    pair.wait_for()
+    assert pair.locator(":scope > td").all_inner_texts() == ["4", "75%", "0.00"]
+    pair.locator("summary").click()
+    # ann1's one spam is ann2's ham; the other three both said ham (so kappa 0: ann2
+    # said ham to all, as chance from its shares would)
+    rows = pair.locator("table.confusion tbody tr")
+    assert [rows.nth(i).locator("td").all_inner_texts() for i in (0, 1)] == [["3", "0"],
+                                                                            ["1", "0"]]
     assert not page.console_errors, page.console_errors
 
 

@@ -15,6 +15,7 @@
 
   async function refresh() {
     const data = await Loop.api("GET", base + "/annotators");
+    drawPairs(data.pairs || [], data.labels || []);
     const body = $("a-rows");
     Loop.clear(body);
     if (!data.annotators.length) {
@@ -33,6 +34,28 @@
               " (add the name again for a new token)" })
           : Loop.confirmButton({ class: "revoke", text: "Revoke" },
             "Revoke " + a.name + "?", function () { revoke(a.name); }))));
+    }
+  }
+
+  /* Each pair's agreement, and (opened) the confusion of their labels. */
+  function drawPairs(pairs, labels) {
+    $("pairs-card").hidden = !pairs.length;
+    const body = $("pair-rows");
+    Loop.clear(body);
+    for (const p of pairs) {
+      const table = Loop.el("table", { class: "data confusion" },
+        Loop.el("thead", null, Loop.el("tr", null, Loop.el("th", { scope: "col", text: p.a + " ↓ · " + p.b + " →" }),
+          ...labels.map(function (l) { return Loop.el("th", { scope: "col", text: l }); }))),
+        Loop.el("tbody", null, ...p.confusion.map(function (row, i) {
+          return Loop.el("tr", null, Loop.el("th", { scope: "row", text: labels[i] }),
+            ...row.map(function (n, j) { return Loop.el("td", { class: i === j ? "num" : n ? "num warn" : "num", text: n }); }));
+        })));
+      body.appendChild(Loop.el("tr", { "data-pair": p.a + "|" + p.b },
+        Loop.el("th", { scope: "row", class: "name" },
+          Loop.el("details", null, Loop.el("summary", { text: p.a + " · " + p.b }), table)),
+        Loop.el("td", { class: "num", text: p.n_items }),
+        Loop.el("td", { class: "num", text: Loop.pct(p.observed) }),
+        Loop.el("td", { class: "num", text: p.kappa === null ? "–" : Loop.num(p.kappa) })));
     }
   }
 
