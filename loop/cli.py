@@ -84,7 +84,8 @@ def _positive(text: str) -> int:
     return n
 
 
-METRIC_HELP = "acc: accuracy; f1: F1 of class 1 (two-class sets such as spam / not spam)"
+METRIC_HELP = ("acc (the default): accuracy; f1: F1 of class 1 (two-class sets such as spam / "
+               "not spam)")
 JSON_HELP = "the JSON object on one line (default: indented)"
 DATASET_HELP = ("a WRENCH-format directory: train.json, valid.json, test.json and label.json "
                 "(or one all.json)")
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("dataset_dir", help=DATASET_HELP)
     ev.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
     ev.add_argument("--seed", type=int, default=0,
-                    help="seed of the label model's random tie-breaks")
+                    help="seed of the label model's random tie-breaks (default 0)")
     ev.add_argument("--json", action="store_true", help=JSON_HELP)
     ev.set_defaults(func=cmd_evaluate)
 
@@ -110,13 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="answers the simulated expert gives (from the train split's gold)")
     sim.add_argument("--batch-size", type=_positive, default=10,
                      help="answers between two refits (default 10)")
-    sim.add_argument("--seed", type=int, default=0, help="seed of the models and the sampler")
+    sim.add_argument("--seed", type=int, default=0,
+                     help="seed of the models and the sampler (default 0)")
     sim.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
     sim.add_argument("--strategy", default="loop", choices=STRATEGY_NAMES,
                      help="which items the expert is asked about (default: loop, ours)")
     sim.add_argument("--suggest-rules", type=_count, default=0, metavar="K",
                      help="after each batch, show K suggested rules to the simulated "
-                          "expert, who accepts those with train-gold precision >= 0.8")
+                          "expert, who accepts those with train-gold precision >= 0.8 "
+                          "(default 0: none)")
     sim.add_argument("--json", action="store_true", help=JSON_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=cmd_simulate)
