@@ -70,18 +70,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args) or 0)
 
 
-def _count(text: str) -> int:
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
-    return n
-
-
-def _positive(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
+def _at_least(least: int) -> Any:
+    """An argparse type: a whole number ``least`` or more."""
+    def whole(text: str) -> int:
+        n = int(text)
+        if n < least:
+            raise argparse.ArgumentTypeError(f"must be {least} or more, got {n}")
+        return n
+    return whole
 
 
 METRIC_HELP = ("acc (the default): accuracy; f1: F1 of class 1 (two-class sets such as spam / "
@@ -107,16 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="run the loop with a simulated expert")
     sim.add_argument("dataset_dir", help=DATASET_HELP + "; fitted on train, scored on test")
-    sim.add_argument("--budget", type=_count, required=True,
+    sim.add_argument("--budget", type=_at_least(0), required=True,
                      help="answers the simulated expert gives (from the train split's gold)")
-    sim.add_argument("--batch-size", type=_positive, default=10,
+    sim.add_argument("--batch-size", type=_at_least(1), default=10,
                      help="answers between two refits (default 10)")
     sim.add_argument("--seed", type=int, default=0,
                      help="seed of the models and the sampler (default 0)")
     sim.add_argument("--metric", choices=METRICS, default="acc", help=METRIC_HELP)
     sim.add_argument("--strategy", default="loop", choices=STRATEGY_NAMES,
                      help="which items the expert is asked about (default: loop, ours)")
-    sim.add_argument("--suggest-rules", type=_count, default=0, metavar="K",
+    sim.add_argument("--suggest-rules", type=_at_least(0), default=0, metavar="K",
                      help="after each batch, show K suggested rules to the simulated "
                           "expert, who accepts those with train-gold precision >= 0.8 "
                           "(default 0: none)")

@@ -313,7 +313,8 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     # an LF voting the same label on exactly these items: saved, the rule would count
     # the same evidence twice (rule author's trial: a copy of a rule, no warning)
     votes = np.where(hit, rule.label, -1)
-    same_as = [names[j] for j in np.flatnonzero((others == votes[:, None]).all(axis=0))]
+    same_as = ([names[j] for j in np.flatnonzero((others == votes[:, None]).all(axis=0))]
+               if hit.any() else [])  # (a rule matching nothing is no copy of a silent LF)
     voted = others >= 0  # any() over zero LF columns is False: no LFs, no overlaps
     over = voted[hit].any(axis=1)
     conf = (voted[hit] & (others[hit] != rule.label)).any(axis=1)
@@ -343,7 +344,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "matched": m, "coverage": m / n if n else 0.0,
         "new_coverage": int((hit & ~covered).sum()),
         "overlaps": int(over.sum()), "conflicts": int(conf.sum()),
-        "n_lfs_compared": int(others.shape[1]), "same_as": same_as if m else [],
+        "n_lfs_compared": int(others.shape[1]), "same_as": same_as,
         "gold": {"n_gold": int(g.sum()), "matched": int(gh.sum()), "right": right,
                  "precision": right / int(gh.sum()) if gh.any() else None,
                  "recall": right / n_class if n_class else None},

@@ -504,6 +504,12 @@ def queue_answer(pid: str) -> Any:
     return jsonify({"stored": True, "duplicate": out["duplicate"]})
 
 
+def _answers_changed(pid: str) -> None:
+    """An answer was taken back or changed, or an item settled: a change the models
+    have not seen, like a new answer (the recalibrator counts it as one)."""
+    _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+
+
 @bp.post("/projects/<pid>/queue/skip")
 @annotator_required
 def queue_skip(pid: str) -> Any:
@@ -519,7 +525,7 @@ def queue_undo(pid: str) -> Any:
     """Undo this annotator's last answer; like an answer, it may trigger a recalibration."""
     _no_body()
     out = queue.undo(_store(), pid, g.annotator, token=g.token_hash)
-    _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+    _answers_changed(pid)
     return jsonify(out)
 
 
@@ -531,7 +537,7 @@ def queue_relabel(pid: str) -> Any:
     out = queue.relabel(_store(), pid, g.annotator, b.get("item_id"), b.get("label"),
                         token=g.token_hash)
     if out["changed"]:
-        _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+        _answers_changed(pid)
     return jsonify(out)
 
 
@@ -551,7 +557,7 @@ def resolve(pid: str) -> Any:
         raise BadRequest('send {"item_id": ..., "label": ...} (label null takes a '
                          "resolution back)")
     out = queue.resolve(_store(), pid, b.get("item_id"), b.get("label"), g.annotator)
-    _ext()["recalibrator"].answer_arrived(pid, _store().since_recal(pid))
+    _answers_changed(pid)
     return jsonify(out)
 
 

@@ -386,3 +386,17 @@ def test_the_admins_relabel_of_an_item_it_never_answered_points_to_resolve(clien
     r = client.post(f"/api/projects/{k2}/queue/answer", headers=auth(),
                     json={"item_id": iid, "lease_id": "x"})
     assert r.status_code == 400 and "label missing" in r.json["error"]
+
+
+def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    client.post(f"/api/projects/{k2}/resolve", headers=auth(), json={"item_id": iid,
+                                                                     "label": "spam"})
+    assert services.undo(store, k2, "b") == {"item_id": iid}
+    assert [a["annotator"] for a in store.answers(k2)[iid]] == ["a"]
+    assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["resolved"]
+    assert iid not in _queued(store, k2)
+    services.undo(store, k2, "a")  # no answers left: still the admin's label
+    assert iid not in store.answers(k2) and store.gold(k2)[iid]["label"] == 1
+    assert iid not in _queued(store, k2)

@@ -27,14 +27,11 @@ redis.call('SREM', KEYS[10], id)
 redis.call('INCR', KEYS[13])
 redis.call('INCR', KEYS[14])
 local resolution = redis.call('HGET', KEYS[15], id)
-if resolution then
-  if #keep == 0 then redis.call('HDEL', KEYS[2], id)
-  else redis.call('HSET', KEYS[2], id, cjson.encode(keep)) end
-  return id
-end
+if #keep == 0 then redis.call('HDEL', KEYS[2], id)
+else redis.call('HSET', KEYS[2], id, cjson.encode(keep)) end
+put_gold(KEYS[7], id, keep, resolution)  -- a resolution stays the gold label
+if resolution then return id end  -- and the item stays done
 if #keep > 0 and settled(keep, tonumber(ARGV[3]), false) then  -- a tie-break undone
-  redis.call('HSET', KEYS[2], id, cjson.encode(keep))
-  put_gold(KEYS[7], id, keep, false)
   redis.call('HSET', KEYS[8], id, #keep)
   return id
 end
@@ -43,14 +40,6 @@ redis.call('SADD', KEYS[12], id)
 local top = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local p = 1e9
 if #top > 0 then p = tonumber(top[2]) + 1 end
-if #keep == 0 then
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[7], id)
-  redis.call('ZREM', KEYS[9], id)
-else
-  redis.call('HSET', KEYS[2], id, cjson.encode(keep))
-  put_gold(KEYS[7], id, keep, false)
-  redis.call('ZADD', KEYS[9], p, id)
-end
+if #keep == 0 then redis.call('ZREM', KEYS[9], id) else redis.call('ZADD', KEYS[9], p, id) end
 if not redis.call('ZSCORE', KEYS[11], id) then redis.call('ZADD', KEYS[4], p, id) end
 return id
