@@ -58,6 +58,15 @@ def _write_keyword_rule(page: Any, name: str, label: str, words: str) -> None:
     page.wait_for_selector(".preview-stats", timeout=10000)
 
 
+def _save_asks_again(page: Any, api: Any, pid: str, name: str, why: str) -> None:
+    """Save is pressed for rule ``name`` the preview doubts: the page says ``why`` and
+    asks once more ("Save anyway"); nothing is stored."""
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
+    assert why in page.locator("#rule-status").inner_text()
+    assert name not in [r["name"] for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+
+
 def _first_rule_saved_slowly(live: LiveServer, page: Any, name: str) -> str:
     """A demo project's dashboard with rule ``first_rule`` typed (not saved), whose
     saves now take 1.5 s on their way to the server: the project's id."""
@@ -417,11 +426,7 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     assert "0 of 350 items" in page.locator(".preview-stats").inner_text()
     assert "matches no item" in page.locator(".preview-none").inner_text()
     # ... and Save asks once more (new-user trial: it was saved and applied at once)
-    page.click("#rule-save")
-    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
-    assert "matches no item" in page.locator("#rule-status").inner_text()
-    assert "says_subscribe" not in [r["name"] for r in
-                                    api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+    _save_asks_again(page, api, pid, "says_subscribe", "matches no item")
     page.fill("#rule-keywords", "")
     page.wait_for_function("document.getElementById('rule-save').textContent === 'Save rule'")
     page.wait_for_selector(".preview-stats", state="detached")
@@ -553,11 +558,7 @@ def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
     _write_keyword_rule(page, "second_again", "1", "check out")
     page.wait_for_selector(".preview-same")
     assert "“second_rule”" in page.locator(".preview-same").inner_text()
-    page.click("#rule-save")
-    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
-    assert "votes as “second_rule” does" in page.locator("#rule-status").inner_text()
-    assert "second_again" not in [r["name"] for r in
-                                  api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+    _save_asks_again(page, api, pid, "second_again", "votes as “second_rule” does")
     assert [e for e in page.console_errors if "status of 409" not in e] == []
 
 
