@@ -171,3 +171,25 @@ def revoke_annotator(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
         raise NotFound(f"no annotator {name!r} with a working token in project {pid}")
     store.release_leases(pid, name)  # the items they held go back to the queue now
     return {"name": name, "revoked": True}
+
+
+def discard_answers(store: RedisStore, pid: str, name: str, confirm: Any) -> dict[str, Any]:
+    """Take back every answer annotator ``name`` gave (``admin``: those given with an
+    admin key); ``confirm`` must be the name. Items others answered keep their
+    answers, and the majority of those is their gold label; items nobody else
+    answered need answers again."""
+    store.get_project(pid)
+    listed = {a["name"]: a for a in store.annotators(pid)}
+    if name not in listed and not (name == "admin" and store.annotator_stats(
+            pid, name, 0)["answers_total"]):
+        raise NotFound(f"no annotator {name!r} in project {pid}")
+    if confirm != name:
+        raise BadRequest(f"this takes back every answer {name} gave, for good; to do it, "
+                         f'send {{"confirm": "<the annotator\'s name>"}}')
+    n, reopened = store.discard_answers(pid, name)
+    rec = listed.get(name)
+    out: dict[str, Any] = {"name": name, "discarded": n, "reopened": reopened}
+    if rec is not None and not rec["revoked_at"]:
+        out["note"] = (f"{name}'s token still works, so their new answers count; revoke "
+                       "it (DELETE /annotators/<name>) to stop them answering")
+    return out

@@ -21,7 +21,8 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   answered items that need more (merged into every new ranking);
 * ``<p>:answered:<a>``, ``<p>:skips:<a>`` sets; ``<p>:hist:<a>`` list of answered
   items, newest first; ``<p>:n:<a>`` and ``<p>:n:<a>:<yyyy-mm-dd>`` counters;
-  ``<p>:log`` stream of every answer, undo and relabel (append-only);
+  ``<p>:log`` stream of every answer, undo, relabel, resolution and discard
+  (append-only);
 * ``<p>:audit`` set of items whose last lease before their first answer was an
   exploration pick (drawn at random by the ranking they were served from, or from
   the pool when the ranking had nothing left; set by ``lease.lua``): their answers
@@ -30,8 +31,8 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   answer to one of those is no random draw.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
-``relabel.lua``, ``resolve.lua``, ``replace_queue.lua``, ``release.lua``) are one set
-for every k >= 1.
+``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,
+``release.lua``) are one set for every k >= 1.
 """
 
 from __future__ import annotations
@@ -215,6 +216,21 @@ class QueueMixin(StoreBase):
              k(pid, "since_recal"), k(pid, "answers"), k(pid, "leasez")],
             [item_id, rec, self.answers_per_item(pid)])
         return out.decode() if out else None
+
+    def discard_answers(self, pid: str, annotator: str) -> tuple[int, int]:
+        """Take back every answer ``annotator`` gave (the admin's decision): each
+        item's gold record becomes the majority of the other answers (or stays the
+        admin's resolution); an item that needs answers again goes back to the
+        queue. Returns ``(answers discarded, items that need answers again)``."""
+        k = self._k
+        n, reopened = self.scripts.discard(
+            [k(pid, "answered", annotator), k(pid, "answers"), k(pid, "gold"),
+             k(pid, "resolved"), k(pid, "done"), k(pid, "pending"), k(pid, "queue"),
+             k(pid, "pool"), k(pid, "leasez"), k(pid, "hist", annotator),
+             k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "log"),
+             k(pid, "version"), k(pid, "since_recal")],
+            [annotator, self.answers_per_item(pid)])
+        return int(n), int(reopened)
 
     def resolutions(self, pid: str) -> dict[str, dict[str, Any]]:
         """Items the admin resolved: id -> ``{label, annotator (the admin), at}``."""

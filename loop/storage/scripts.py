@@ -19,6 +19,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "undo": ("_majority", "_revoked"),
     "relabel": ("_majority", "_revoked"),
     "resolve": ("_majority",),
+    "discard": ("_majority",),
     "skip": ("_revoked",),
     "release": (),
     "replace_queue": (),

@@ -218,6 +218,16 @@ def revoke_annotator(pid: str, name: str) -> Any:
     return jsonify(projects.revoke_annotator(_store(), pid, name))
 
 
+@bp.delete("/projects/<pid>/annotators/<name>/answers")
+@admin_required
+def discard_answers(pid: str, name: str) -> Any:
+    """Take back every answer an annotator gave (``{"confirm": "<their name>"}``)."""
+    out = projects.discard_answers(_store(), pid, name, _body("confirm").get("confirm"))
+    if out["discarded"]:
+        _answers_changed(pid)
+    return jsonify(out)
+
+
 # -- items -------------------------------------------------------------------------------
 def _upload() -> tuple[bytes, str]:
     """The uploaded file: raw body or multipart field ``file``; and its format."""

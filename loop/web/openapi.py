@@ -106,6 +106,10 @@ PATHS: dict[str, dict[str, Any]] = {
                     "old token)", "201", {"name": S}, required=("name",)),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
+    "/api/projects/{pid}/annotators/{name}/answers": {"delete": _op(
+        "take back every answer an annotator gave: the other answers decide each item; "
+        "items nobody else answered need answers again", body={"confirm": S},
+        required=("confirm",))},
     "/api/projects/{pid}/items": {"post": _op(
         "upload items (CSV, JSON lines, a JSON array, or a JSON object of rows keyed by "
         "id such as WRENCH's; nested objects become dotted columns, data.text); "

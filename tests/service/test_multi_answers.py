@@ -400,3 +400,78 @@ def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
     services.undo(store, k2, "a")  # no answers left: still the admin's label
     assert iid not in store.answers(k2) and store.gold(k2)[iid]["label"] == 1
     assert iid not in _queued(store, k2)
+
+
+def test_the_admin_discards_every_answer_of_one_annotator(client, store, k2):
+    """Team lead's trial: a careless annotator's answers could not be taken out. Now
+    the admin discards them in one go: each item's gold becomes the majority of the
+    others' answers, and items that need answers again go back to the queue."""
+    tie, agreed, lone, kept, resolved = store.queued_ids(k2)[:5]
+    for name in ("a", "b", "c", "sloppy"):
+        client.post(f"/api/projects/{k2}/annotators", headers=auth(), json={"name": name})
+    _answered_by(store, k2, tie, [("a", "ham"), ("sloppy", "spam"), ("b", "spam")])
+    _answered_by(store, k2, agreed, [("sloppy", "spam"), ("a", "spam")])
+    _answered_by(store, k2, lone, [("sloppy", "spam")])
+    _answered_by(store, k2, kept, [("a", "ham"), ("b", "ham")])
+    _answered_by(store, k2, resolved, [("sloppy", "spam"), ("c", "ham")])
+    client.post(f"/api/projects/{k2}/resolve", headers=auth(),
+                json={"item_id": resolved, "label": "ham"})
+    assert store.gold(k2)[tie]["label"] == 1 and tie not in _queued(store, k2)
+    url = f"/api/projects/{k2}/annotators/sloppy/answers"
+    before = (store.answers(k2), store.gold(k2), _queued(store, k2))
+    # bad input: a clear 4xx and nothing changed
+    for path, body, code, words in [
+            (url, None, 400, '"confirm"'), (url, {"confirm": "Sloppy"}, 400, '"confirm"'),
+            (url, {"confirm": "sloppy", "x": 1}, 400, "unknown key 'x'"),
+            (f"/api/projects/{k2}/annotators/nobody/answers", {"confirm": "nobody"}, 404,
+             "no annotator 'nobody'")]:
+        r = client.delete(path, headers=auth(), json=body) if body is not None else \
+            client.delete(path, headers=auth())
+        assert r.status_code == code and words in r.json["error"], (body, r.json)
+    tok = client.post(f"/api/projects/{k2}/annotators", headers=auth(),
+                      json={"name": "eve"}).json["token"]
+    r = client.delete(url, headers=auth(tok), json={"confirm": "sloppy"})
+    assert r.status_code == 403
+    assert (store.answers(k2), store.gold(k2), _queued(store, k2)) == before
+
+    r = client.delete(url, headers=auth(), json={"confirm": "sloppy"})
+    assert r.status_code == 200, r.json
+    assert (r.json["discarded"], r.json["reopened"]) == (4, 2)
+    assert "still works" in r.json["note"]  # their token was not revoked
+    ans = store.answers(k2)
+    assert all("sloppy" not in [a["annotator"] for a in x] for x in ans.values())
+    gold = store.gold(k2)
+    # the tie-break was sloppy's: a 1-1 tie again, open for one more answer
+    assert tie not in gold and tie in _queued(store, k2)
+    # a's answer alone is not k answers: it wants one more, and is gold meanwhile
+    assert gold[agreed]["label"] == 1 and agreed in _queued(store, k2)
+    # nobody else answered it: unanswered again, back in the queue
+    assert lone not in ans and lone not in gold and lone in _queued(store, k2)
+    assert gold[kept]["label"] == 0 and kept not in _queued(store, k2)
+    assert gold[resolved]["resolved"] and resolved not in _queued(store, k2)
+    assert store.annotator_stats(k2, "sloppy")["answers_total"] == 0
+    assert any(e["event"] == "discard" and e["annotator"] == "sloppy" and e["n"] == "4"
+               for e in store.answer_log(k2))
+    rows = {json.loads(x)["id"]: json.loads(x) for x in client.get(
+        f"/api/projects/{k2}/export?format=jsonl", headers=auth()).data.splitlines()}
+    assert rows[tie]["disputed"] and rows[lone]["source"] != "gold"
+    assert "sloppy" not in json.dumps([rows[i] for i in (tie, agreed, lone, resolved)])
+    # and a second time there is nothing left to discard
+    r = client.delete(url, headers=auth(), json={"confirm": "sloppy"})
+    assert (r.json["discarded"], r.json["reopened"]) == (0, 0)
+
+
+def test_discarding_with_one_answer_per_item_reopens_the_items(client, store):
+    project = _make(client, store, 1)
+    mine, theirs = store.queued_ids(project)[:2]
+    _answered_by(store, project, mine, [("sloppy", "spam")])
+    _answered_by(store, project, theirs, [("admin", "ham")])
+    assert mine not in _queued(store, project)
+    r = client.delete(f"/api/projects/{project}/annotators/admin/answers", headers=auth(),
+                      json={"confirm": "admin"})  # answers given with an admin key
+    assert (r.json["discarded"], r.json["reopened"]) == (1, 1) and "note" not in r.json
+    assert theirs not in store.gold(project) and theirs in _queued(store, project)
+    assert store.gold(project)[mine]["label"] == 1
+    r = client.delete(f"/api/projects/{project}/annotators/sloppy/answers", headers=auth(),
+                      json={"confirm": "sloppy"})
+    assert r.status_code == 404  # never added: answers stored straight in the store

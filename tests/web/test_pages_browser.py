@@ -606,6 +606,21 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     rows = pair.locator("table.confusion tbody tr")
     assert [rows.nth(i).locator("td").all_inner_texts() for i in (0, 1)] == [["3", "0"],
                                                                             ["1", "0"]]
+    # ann2's answers discarded (asked once more first): the pair goes, 3 items reopen
+    button = page.locator("#a-rows tr[data-name='ann2'] button.discard")
+    button.click()
+    assert button.inner_text() == "Discard all 4 of ann2's answers?"
+    button.click()
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('Discarded')")
+    assert page.locator("#a-status").inner_text() == (
+        "Discarded 4 of ann2's answers; 3 items need answers again. Their token still "
+        "works: revoke it to stop them answering.")
+    assert page.locator("#pairs-card").is_hidden()
+    assert page.locator("#a-rows tr[data-name='ann2'] td").nth(1).inner_text() == "0"
+    assert page.locator("#a-rows tr[data-name='ann2'] button.discard").count() == 0
+    # the tie was ann1's spam against ann2's ham: ann1's answer alone stands now
+    assert api.call("GET", f"/api/projects/{pid}/disputes")["disputes"] == []
+    assert api.call("GET", f"/api/projects/{pid}/metrics")["n_answers"] == 4
     assert not page.console_errors, page.console_errors
 
 

@@ -33,8 +33,24 @@
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
           : Loop.confirmButton({ class: "revoke", text: "Revoke" },
-            "Revoke " + a.name + "?", function () { revoke(a.name); }))));
+            "Revoke " + a.name + "?", function () { revoke(a.name); }),
+          a.answers_total ? Loop.confirmButton({ class: "discard", text: "Discard answers" },
+            "Discard all " + a.answers_total + " of " + a.name + "'s answers?",
+            function () { discard(a.name); }) : null)));
     }
+  }
+
+  /* Every answer of one annotator taken back (a careless one, or the wrong person):
+     the other answers decide each item; items nobody else answered are asked again. */
+  async function discard(name) {
+    try {
+      const out = await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name) +
+        "/answers", { confirm: name });
+      status("Discarded " + out.discarded + " of " + name + "'s answers; " + out.reopened +
+        (out.reopened === 1 ? " item needs" : " items need") + " answers again." +
+        (out.note ? " Their token still works: revoke it to stop them answering." : ""));
+      await refresh();
+    } catch (e) { status(e.message, true); }
   }
 
   /* Each pair's agreement, and (opened) the confusion of their labels. */
