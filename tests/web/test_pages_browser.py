@@ -587,6 +587,10 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     row.first.locator("select").select_option("spam")
     row.first.get_by_role("button", name="Settle").click()
     page.locator("#disputes-none").wait_for(state="visible")
+    # the gold card follows at once, not at the next poll (12 s)
+    page.wait_for_function("document.getElementById('n-gold').textContent === '4'",
+                           timeout=5000)
+    assert "tied" not in page.locator("#n-gold-help").inner_text()
     page.locator("#resolved-details summary").click()
     assert page.locator("#resolved-rows tr td").nth(2).inner_text() == "spam (admin)"
     gold = api.call("GET", f"/api/projects/{pid}/disputes")

@@ -437,7 +437,7 @@
       await Loop.api("POST", base + "/resolve", { item_id: itemId, label: label });
       status(label === null ? "Took the resolution of item " + itemId + " back."
         : "Settled item " + itemId + " as “" + label + "”; the models will learn it.");
-      await drawDisputes();
+      await refresh();  // the gold card's counts too, not at the next poll
     } catch (e) {
       status("Could not settle item " + itemId + ": " + e.message, true);
       if (btn) btn.disabled = false;
