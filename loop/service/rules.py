@@ -12,6 +12,7 @@ cached per process (items are only ever appended).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import threading
 import time
@@ -43,6 +44,8 @@ SUGGESTION_KEY = re.compile(rf"(?:{'|'.join(KINDS)}):.*:(\d{{1,3}})", re.S)
 MAX_HISTORY = 50
 #: Matched items shown in a preview.
 N_EXAMPLES = 8
+#: Most matched items one preview shows (``examples``).
+MAX_EXAMPLES = 100
 #: Characters of an example's text a preview shows.
 EXAMPLE_CHARS = 500
 
@@ -297,8 +300,14 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     project = store.get_project(pid)
     labels = project["labels"]
     replacing = data.get("replacing") if isinstance(data, dict) else None
+    n_examples = data.get("examples", N_EXAMPLES) if isinstance(data, dict) else N_EXAMPLES
+    if (not isinstance(n_examples, int) or isinstance(n_examples, bool)
+            or not 1 <= n_examples <= MAX_EXAMPLES):
+        raise BadRequest(f"examples must be a whole number from 1 to {MAX_EXAMPLES}, got "
+                         f"{json.dumps(n_examples, default=repr)}")
     if isinstance(data, dict):  # a rule being written may have no name yet
-        data = {"name": "preview", **{k: v for k, v in data.items() if k != "replacing"}}
+        data = {"name": "preview", **{k: v for k, v in data.items()
+                                      if k not in ("replacing", "examples")}}
     rule = _check(store, pid, data)
     c = _corpus(store, pid)
     n = len(c.ids)
@@ -326,8 +335,8 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     n_class = int((y[g] == rule.label).sum())
     proba, source = _model_proba(store, pid, len(labels), n)
     rows = np.flatnonzero(hit)
-    ex_rows = np.random.default_rng(0).choice(rows, min(N_EXAMPLES, rows.size),
-                                              replace=False) if rows.size else rows
+    # a fixed shuffle: asking for more examples keeps the ones shown and adds others
+    ex_rows = np.random.default_rng(0).permutation(rows)[:n_examples]
     examples = []
     for r in sorted(ex_rows.tolist()):
         guess = None

@@ -175,6 +175,15 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
     bad = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
                       json={**rule, "kind": "regex", "keywords": [], "pattern": "a{1001}"})
     assert bad.status_code == 400
+    # more examples: the ones shown stay, others join them
+    more = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
+                       json={**rule, "examples": 20}).json["examples"]
+    assert len(more) == min(20, p["matched"]) > len(p["examples"])
+    assert {e["id"] for e in p["examples"]} < {e["id"] for e in more}
+    for n in (0, 101, "20", True, 2.5):
+        r3 = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
+                         json={**rule, "examples": n})
+        assert r3.status_code == 400 and "examples must be" in r3.json["error"], n
 
 
 def test_suggestions_accept_and_reject(client, store, project):

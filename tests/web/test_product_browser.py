@@ -439,6 +439,15 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     marks = page.locator(".rule-preview .examples mark").all_inner_texts()
     assert marks and {m.lower() for m in marks} <= {"subscribe", "my channel"}, marks
     _shot(page, "rule_editor")
+    # more of the matched items than the first 8, the first ones kept
+    first = page.locator(".rule-preview .examples li").all_inner_texts()
+    matched = int(stats.split(" of 350")[0])
+    assert len(first) == 8 < matched
+    assert page.locator(".preview-more").inner_text() == f"Show more (8 of {matched} shown)"
+    page.click(".preview-more")
+    page.wait_for_function(f"document.querySelectorAll('.rule-preview .examples li').length "
+                           f"=== {min(32, matched)}")
+    assert set(first) < set(page.locator(".rule-preview .examples li").all_inner_texts())
     page.click("#rule-save")
     page.wait_for_selector("#rule-rows tr[data-rule='says_subscribe']")
     assert "applying it and recalibrating" in page.locator("#rule-status").inner_text()

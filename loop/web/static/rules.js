@@ -10,6 +10,7 @@
   let editingAt = null;    // ... its updated_at when it was opened (a later change: 409)
   let previewTimer = null;
   let previewSeq = 0;
+  let nExamples = 8;       // matched items the preview shows ("Show more" adds to it)
   let saving = false;      // a save is on its way (the name it saves)
   let invalid = null;      // why the rule as it is cannot be saved (the preview's 400), or null
   let doubt = null;        // {key, why}: the last preview's rule (JSON) and why Save asks
@@ -69,6 +70,7 @@
 
   function fillForm(name, rule, updatedAt) {
     editing = name;
+    nExamples = 8;
     editingAt = name ? updatedAt : null;
     $("rule-form-title").textContent = name ? "Edit rule " + name : "New rule";
     $("rule-cancel").hidden = !name;
@@ -93,6 +95,7 @@
     markInvalid(null);  /* the preview says again if it still is */
     confirmed = null;
     $("rule-save").textContent = "Save rule";
+    nExamples = 8;
     schedulePreview();
   }
 
@@ -110,6 +113,7 @@
     if (empty) { Loop.clear(box); markInvalid(null); return; }
     if (!rule.name) rule.name = "preview";
     if (editing) rule.replacing = editing;
+    if (nExamples !== 8) rule.examples = nExamples;
     const seq = ++previewSeq;
     let p;
     try {
@@ -172,6 +176,13 @@
           ...marked(ex.text, ex.marks)));
       }
       box.appendChild(ul);
+      if (p.matched > p.examples.length && nExamples < 100) {
+        /* rule author's trial: 8 examples of 300 matches were all one could read */
+        box.appendChild(Loop.el("button", { type: "button", class: "preview-more", onclick: function () {
+          nExamples = Math.min(100, nExamples + 24);
+          preview();
+        } }, "Show more (" + p.examples.length + " of " + p.matched + " shown)"));
+      }
     }
   }
 
@@ -253,6 +264,7 @@
     const r = Object.assign({}, rule);
     delete r.name;  /* the preview may have named it "preview" */
     delete r.replacing;
+    delete r.examples;
     return JSON.stringify(r);
   }
 
