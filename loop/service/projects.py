@@ -21,13 +21,16 @@ MAX_LABELS = 100
 
 def create_project(
     store: RedisStore, name: Any, labels: Any, lf_module: Any, text_field: Any = "text",
-    answers_per_item: Any = 1, guidelines: Any = "", lf_import_timeout: float = 20.0,
+    answers_per_item: Any = 1, guidelines: Any = "", blind: Any = False,
+    lf_import_timeout: float = 20.0,
 ) -> dict[str, Any]:
     """Create a project after checking every argument (400 naming what to send).
 
     The LF module is imported in a subprocess with a time limit, never here. Without
     one (``lf_module`` None or ""), the project's LFs are its rules.
     ``answers_per_item`` (k): how many different annotators answer each item.
+    ``blind``: the labeling page shows neither the models' guess nor the LF votes,
+    so that every answer is the annotator's own reading (a guess anchors people).
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise BadRequest("name must be a non-empty string of at most 200 characters")
@@ -41,6 +44,8 @@ def create_project(
             or not 1 <= answers_per_item <= MAX_ANSWERS_PER_ITEM):
         raise BadRequest(f"answers_per_item must be an integer from 1 to "
                          f"{MAX_ANSWERS_PER_ITEM}, got {answers_per_item!r}")
+    if not isinstance(blind, bool):
+        raise BadRequest(f"blind must be true or false, got {blind!r}")
     text = check_guidelines(guidelines)
     if lf_module in (None, ""):  # rules only: written on the dashboard or through the API
         lf_module, lf_names = None, []
@@ -49,7 +54,8 @@ def create_project(
     project = store.create_project({"name": name.strip(), "labels": names,
                                     "label_style": style, "lf_module": lf_module,
                                     "text_field": text_field, "lfs": lf_names,
-                                    "answers_per_item": answers_per_item})
+                                    "answers_per_item": answers_per_item,
+                                    "blind": blind})
     if text:
         store.set_guidelines(project["id"], text)
     return project

@@ -80,7 +80,8 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     come back only when nothing else is left. None when nothing is left at all.
     One Redis round trip (``lua/lease.lua``). With ``answers_per_item`` > 1 an
     item someone has answered comes without the models' guess (``guess_hidden``),
-    so that each answer stays independent of the others.
+    so that each answer stays independent of the others; in a ``blind`` project
+    every item comes without the guess and without the LF votes.
     """
     project = store.get_project(pid)
     labels = project["labels"]
@@ -98,18 +99,19 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     # With several answers per item the models have learnt an answered item's
     # answer: their guess would show the next annotators what the first one said
     # (operator's trial: 811 of 811 such guesses were the majority so far)
-    hidden = got["answered"] and int(project.get("answers_per_item", 1)) > 1
+    blind = bool(project.get("blind", False))
+    hidden = blind or (got["answered"] and int(project.get("answers_per_item", 1)) > 1)
     guess = lm_guess = None
     if row is not None and not hidden:
         guess = _guess(got["proba"], labels)
         lm_guess = _guess({"label_model": got["proba"].get("label_model")}, labels)
     out = {
         "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
-                 "votes": votes,
+                 "votes": [] if blind else votes,
                  "guess": guess,
                  # the label model's own guess: "models disagree" names it
                  "label_model_guess": lm_guess,
-                 "guess_hidden": hidden,
+                 "guess_hidden": hidden, "blind": blind,
                  # with the guess hidden, so is what the models say now
                  "reason": (got["reason"] or "model_uncertain") if hidden
                  else _reason_now(got["reason"], guess, lm_guess)},

@@ -122,11 +122,12 @@ def _bool_arg(name: str) -> bool:
 @admin_required
 def create_project() -> Any:
     """Create a project (its LF module is checked in a subprocess)."""
-    b = _body("name", "labels", "lf_module", "text_field", "answers_per_item", "guidelines")
+    b = _body("name", "labels", "lf_module", "text_field", "answers_per_item", "guidelines",
+              "blind")
     p = projects.create_project(
         _store(), b.get("name"), b.get("labels"), b.get("lf_module"), b.get("text_field", "text"),
         b.get("answers_per_item", _settings().answers_per_item), b.get("guidelines", ""),
-        lf_import_timeout=_settings().lf_import_timeout)
+        blind=b.get("blind", False), lf_import_timeout=_settings().lf_import_timeout)
     return jsonify(p), 201
 
 

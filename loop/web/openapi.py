@@ -63,7 +63,9 @@ PATHS: dict[str, dict[str, Any]] = {
                                                "answers_per_item": {
                                                    "type": "integer", "minimum": 1,
                                                    "maximum": 20, "default": 1},
-                                               "guidelines": S},
+                                               "guidelines": S,
+                                               "blind": {"type": "boolean",
+                                                         "default": False}},
                     required=("name", "labels")),
         "get": _op("list projects")},
     "/api/projects/{pid}": {

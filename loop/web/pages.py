@@ -82,5 +82,6 @@ def label_session(pid: str) -> Any:
     return jsonify({"id": pid, "name": project.get("name"), "labels": project["labels"],
                     "label_style": project.get("label_style") or [],
                     "answers_per_item": project.get("answers_per_item", 1),
+                    "blind": bool(project.get("blind", False)),
                     "guidelines": store.guidelines(pid),
                     "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")})

@@ -475,3 +475,38 @@ def test_discarding_with_one_answer_per_item_reopens_the_items(client, store):
     r = client.delete(f"/api/projects/{project}/annotators/sloppy/answers", headers=auth(),
                       json={"confirm": "sloppy"})
     assert r.status_code == 404  # never added: answers stored straight in the store
+
+
+def test_a_blind_project_shows_neither_the_guess_nor_the_votes(client, store):
+    """Team lead's trial: the first annotator of an item saw the models' guess, which
+    leans answers towards the models. A blind project hides it, and the LF votes, from
+    everyone."""
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT", "answers_per_item": 2, "blind": "yes"})
+    assert r.status_code == 400 and "blind must be true or false" in r.json["error"]
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT", "blind": True})
+    assert r.status_code == 201 and r.json["blind"] is True
+    pid = prepare_project(store, client, r.json["id"])
+    tok = client.post(f"/api/projects/{pid}/annotators", headers=auth(),
+                      json={"name": "a"}).json["token"]
+    seen = []
+    for _ in range(5):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok),
+                          json={"shown": seen}).json["item"]
+        seen.append(got["id"])
+        assert (got["guess"], got["label_model_guess"], got["votes"], got["guess_hidden"],
+                got["blind"]) == (None, None, [], True, True)
+    # the same items in a project that is not blind come with both
+    plain, shown = _make(client, store, 1), []
+    for _ in range(10):
+        got = client.post(f"/api/projects/{plain}/queue/next", headers=auth(),
+                          json={"shown": shown}).json["item"]
+        shown.append(got["id"])
+        assert got["guess"] is not None and got["blind"] is False
+        if got["votes"]:
+            break
+    else:
+        raise AssertionError("no LF voted on 10 items")

@@ -628,6 +628,38 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     assert not page.console_errors, page.console_errors
 
 
+def test_a_blind_project_made_in_the_form_hides_the_guess_and_votes(live: LiveServer,
+                                                                     page: Any) -> None:
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    page.goto(live.url + "/#token=test-admin-key")  # the one-click sign-in link
+    page.wait_for_selector("#new-project", state="visible")
+    page.click("#new-project")
+    page.fill("#p-name", "blind")
+    page.locator(".l-name").nth(0).fill("ham")
+    page.locator(".l-name").nth(1).fill("spam")
+    page.fill("#p-lf", LF_MODULE)
+    page.check("#p-blind")
+    page.click("#create")
+    page.wait_for_url("**/data")
+    pid = page.url.split("/p/")[1].split("/")[0]
+    assert api.call("GET", f"/api/projects/{pid}")["blind"] is True
+    data = b"text\ncheck out my channel\nsubscribe to my channel\n"
+    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    token = add_annotator(api, pid, "ann")
+    assert ApiClient(live.url, token).call("POST", f"/api/projects/{pid}/queue/next")[
+        "item"]["votes"] == []  # (an LF votes spam on both: hidden, not absent)
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    assert page.locator("#guess-label").inner_text() == (
+        "hidden: blind labeling (each answer your own reading)")
+    assert page.locator("#votes").inner_text() == "Hidden: blind labeling"
+    assert not page.console_errors, page.console_errors
+
+
 def test_dashboard_with_an_annotator_token_points_to_the_labeling_page(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid, token = demo_project["pid"], demo_project["token"]

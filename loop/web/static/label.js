@@ -174,7 +174,8 @@
 
     const g = item.guess || {};
     const conf = Number(g.confidence);
-    Loop.setText("guess-label", item.guess_hidden ? "hidden: others have answered this item" :
+    Loop.setText("guess-label", item.blind ? "hidden: blind labeling (each answer your own reading)"
+      : item.guess_hidden ? "hidden: others have answered this item" :
       g.label === undefined ? "no guess yet" : labelName(g.label));
     const src = g.source ? " · " + String(g.source).replace("_", " ") : "";
     Loop.setText("guess-conf", Number.isFinite(conf) ? Loop.pct(conf) + " confident" + src : "");
@@ -182,7 +183,8 @@
 
     const list = Array.isArray(item.votes) ? item.votes : [];
     if (!list.length) {
-      votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted", text: "No LF fired" })));
+      votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
+        text: item.blind ? "Hidden: blind labeling" : "No LF fired" })));
     }
     for (const v of list) {
       const abstain = isAbstain(v.label);

@@ -50,7 +50,7 @@
       }
       const body = { name: $("p-name").value.trim(), labels: labels, lf_module: $("p-lf").value.trim(),
         text_field: $("p-text").value.trim() || "text", answers_per_item: Number($("p-k").value) || 1,
-        guidelines: $("p-guidelines").value };
+        guidelines: $("p-guidelines").value, blind: $("p-blind").checked };
       $("create").disabled = true;
       status(body.lf_module ? "Checking the LF module and creating the project …" : "Creating the project …");
       try {
