@@ -166,10 +166,12 @@ def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         if a["role"] == "admin" and not st["answers_total"]:
             continue  # no answers given with an admin key
         with_others = same_others = with_model = same_model = 0
+        times = []
         for iid, ans in answers.items():
             mine = next((x for x in ans if x["annotator"] == name), None)
             if mine is None:
                 continue
+            times.append(float(mine["at"]))
             others = [x["label"] for x in ans if x["annotator"] != name]
             with_others += len(others)
             same_others += sum(1 for o in others if o == mine["label"])
@@ -182,5 +184,19 @@ def annotators(store: RedisStore, pid: str) -> list[dict[str, Any]]:
                     "agreement_with_others": same_others / with_others if with_others else None,
                     "n_compared_with_others": with_others,
                     "agreement_with_model": same_model / with_model if with_model else None,
-                    "n_compared_with_model": with_model})
+                    "n_compared_with_model": with_model,
+                    "seconds_per_answer": pace(times)})
     return out
+
+
+#: Longer than this between two answers is a break, not time spent on an item.
+PACE_BREAK_SECONDS = 600.0
+
+
+def pace(times: list[float]) -> float | None:
+    """Median seconds between one's consecutive answers, breaks (gaps over
+    :data:`PACE_BREAK_SECONDS`) left out; None with fewer than 2 answers in a row."""
+    t = np.sort(np.asarray(times, dtype=np.float64))
+    gaps = np.diff(t)
+    gaps = gaps[gaps <= PACE_BREAK_SECONDS]
+    return round(float(np.median(gaps)), 1) if gaps.size else None

@@ -182,6 +182,17 @@ def test_admin_answers_are_listed_with_the_annotators(client, ready):
     assert [(a["name"], a["role"], a["answers_total"]) for a in rows] == [
         ("x", "annotator", 2), ("admin", "admin", 3)]
     assert rows[1]["created_at"] is None
+    # answered in a burst: well under a second per answer
+    assert all(0 <= a["seconds_per_answer"] < 5 for a in rows)
+
+
+def test_pace_is_the_median_gap_between_answers_without_breaks():
+    from loop.service.reports import pace
+
+    assert pace([]) is None and pace([5.0]) is None
+    # 10 s, 20 s, 12 s between answers, then an hour's lunch (left out), given unsorted
+    assert pace([100.0, 130.0, 110.0, 142.0, 142.0 + 3600]) == 12.0
+    assert pace([0.0, 3600.0]) is None
 
 
 def test_low_water_enqueues_one_refill(app, client, store, rconn, ready):

@@ -19,13 +19,15 @@
     const body = $("a-rows");
     Loop.clear(body);
     if (!data.annotators.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No annotators yet." })));
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: "No annotators yet." })));
     }
     for (const a of data.annotators) {
       body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total },
         Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
         Loop.el("td", { class: "num", text: a.answers_total }),
+        Loop.el("td", { class: "num", text: a.seconds_per_answer === null || a.seconds_per_answer === undefined
+          ? "–" : Loop.num(a.seconds_per_answer, a.seconds_per_answer < 10 ? 1 : 0) + " s" }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
