@@ -173,6 +173,9 @@ def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: An
             token: str = "") -> dict[str, Any]:
     """Change this annotator's earlier answer to ``item_id``."""
     project = store.get_project(pid)
+    if item_id is None:
+        raise BadRequest('item_id missing: send {"item_id": ..., "label": ...} for an item '
+                         "you answered")
     if not isinstance(item_id, str):
         raise BadRequest("item_id must be a string")
     c = parse_label(project["labels"], label)

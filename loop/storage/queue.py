@@ -164,7 +164,7 @@ class QueueMixin(StoreBase):
         """Give a leased item back (others get it first)."""
         k = self._k
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
-                k(pid, "mine", annotator), k(pid, "annotators")]
+                k(pid, "mine", annotator), k(pid, "done"), k(pid, "annotators")]
         err = self._run(pid, "skip", keys, [item_id, lease_id, annotator, token])
         if err:
             raise LeaseConflict(err.decode())

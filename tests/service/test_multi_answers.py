@@ -510,3 +510,63 @@ def test_a_blind_project_shows_neither_the_guess_nor_the_votes(client, store):
             break
     else:
         raise AssertionError("no LF voted on 10 items")
+
+
+def test_an_item_settled_while_someone_holds_it_is_not_served_to_them_again(client, store,
+                                                                             k2):
+    """Fault trial: b held item r0 when the admin settled it; /next renewed b's lease on
+    it after every refused answer, 467 times under load, and a skip put it back in
+    the queue."""
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "spam")])
+    seen: list[str] = []
+    while (x := store.lease_next_full(k2, "b", 60, shown=seen))["item_id"] != iid:
+        seen.append(x["item_id"])
+    lease = x["lease_id"]
+    client.post(f"/api/projects/{k2}/resolve", headers=auth(),
+                json={"item_id": iid, "label": "spam"})
+    again = store.lease_next_full(k2, "b", 60, shown=seen)
+    assert again is None or again["item_id"] != iid
+    with pytest.raises(LeaseConflict, match="already answered"):
+        services.answer(store, k2, "b", iid, "ham", lease)
+    with pytest.raises(LeaseConflict):  # the lease ended with the settlement
+        services.skip(store, k2, "b", iid, lease)
+    assert iid not in _queued(store, k2) and store.lease_of(k2, iid) is None
+    # a skip racing the settlement (lease still held) does not requeue a settled item
+    other = store.queued_ids(k2)[0]
+    _answered_by(store, k2, other, [("a", "spam")])
+    y = store.lease_next_full(k2, "c", 60)
+    while y["item_id"] != other:
+        y = store.lease_next_full(k2, "c", 60, shown=[y["item_id"]])
+    client.post(f"/api/projects/{k2}/resolve", headers=auth(),
+                json={"item_id": other, "label": "ham"})
+    services.skip(store, k2, "c", other, y["lease_id"])
+    assert other not in _queued(store, k2)
+
+
+def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back(client,
+                                                                               store, k2):
+    """Fault trial: c answered, the admin resolved, c undid: the item stayed gold with
+    the admin's label for good, and both 'Take back' and another label were a 404."""
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("c", "ham")])
+    url = f"/api/projects/{k2}/resolve"
+    client.post(url, headers=auth(), json={"item_id": iid, "label": "spam"})
+    assert services.undo(store, k2, "c") == {"item_id": iid}
+    assert iid not in store.answers(k2) and store.gold(k2)[iid]["label"] == 1
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham"})
+    assert r.status_code == 200 and store.gold(k2)[iid]["label"] == 0
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": None})
+    assert r.status_code == 200 and r.json["resolved"] is False
+    # unanswered again: no gold, back in the queue, not pending, listed nowhere
+    assert iid not in store.gold(k2) and iid in _queued(store, k2)
+    assert store.r.zscore(store._k(k2, "pending"), iid) is None
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert d["disputes"] == [] and d["resolved"] == []
+    assert client.post(url, headers=auth(), json={"item_id": iid, "label": None}
+                       ).status_code == 404  # nothing to take back now
+
+
+def test_an_empty_relabel_says_what_is_missing(client, store, k2):
+    r = client.post(f"/api/projects/{k2}/queue/relabel", headers=auth(), json={})
+    assert r.status_code == 400 and r.json["error"].startswith("item_id missing"), r.json

@@ -253,6 +253,24 @@ def test_skipped_items_come_back_only_when_nothing_else_is_left(client, store, p
                       headers=auth(tok)).json["remaining"] == 0
 
 
+def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project):
+    """Fault trial: once an annotator had skipped everything, next and skip returned
+    the same skipped item for ever: r3, r2, r1, r0, r1, r2, r2, r2, r2, r2."""
+    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\nd\n",
+                headers={**auth(), "Content-Type": "text/csv"})
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 10)
+    served = []
+    for _ in range(24):
+        x = store.lease_next_full(project, "a", 60)
+        served.append(x["item_id"])
+        store.skip(project, "a", x["item_id"], x["lease_id"])
+    assert len(set(served[:4])) == 4
+    assert set(served[4:]) == set(served[:4])  # every skipped item came back
+
+
 def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)

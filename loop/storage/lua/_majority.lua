@@ -44,7 +44,8 @@ end
 
 -- After a change to item id's answers or resolution: mark it done (KEYS done) when it
 -- needs no more answers, out of pending, queue and pool; or, when it was done and
--- now wants one more (a tie again), back on top of the queue (not while leased).
+-- now wants one more (a tie again) or has no answer left, back on top of the queue
+-- (not while leased). Pending holds items with some answers only.
 local function refile(done, pending, queue, pool, leasez, id, list, k, resolution)
   local was = redis.call('HEXISTS', done, id) == 1
   if settled(list, k, resolution) then
@@ -54,12 +55,15 @@ local function refile(done, pending, queue, pool, leasez, id, list, k, resolutio
       redis.call('ZREM', queue, id)
       redis.call('SREM', pool, id)
     end
-  elseif was then
+    return
+  end
+  if #list == 0 then redis.call('ZREM', pending, id) end
+  if was then
     local top = redis.call('ZREVRANGE', queue, 0, 0, 'WITHSCORES')
     local p = 1e9
     if #top > 0 then p = tonumber(top[2]) + 1 end
     redis.call('HDEL', done, id)
-    redis.call('ZADD', pending, p, id)
+    if #list > 0 then redis.call('ZADD', pending, p, id) end
     redis.call('SADD', pool, id)
     if not redis.call('ZSCORE', leasez, id) then redis.call('ZADD', queue, p, id) end
   end

@@ -25,20 +25,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if #keep == 0 then redis.call('HDEL', KEYS[2], id)
     else redis.call('HSET', KEYS[2], id, cjson.encode(keep)) end
     put_gold(KEYS[3], id, keep, resolution)
-    if #keep == 0 and not resolution then
-      -- nobody else answered it: an unanswered item again
-      redis.call('ZREM', KEYS[6], id)
-      if was then
-        redis.call('HDEL', KEYS[5], id)
-        redis.call('SADD', KEYS[8], id)
-        local top = redis.call('ZREVRANGE', KEYS[7], 0, 0, 'WITHSCORES')
-        local p = 1e9
-        if #top > 0 then p = tonumber(top[2]) + 1 end
-        if not redis.call('ZSCORE', KEYS[9], id) then redis.call('ZADD', KEYS[7], p, id) end
-      end
-    else
-      refile(KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], id, keep, k, resolution)
-    end
+    refile(KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], id, keep, k, resolution)
     if was and redis.call('HEXISTS', KEYS[5], id) == 0 then reopened = reopened + 1 end
   end
 end

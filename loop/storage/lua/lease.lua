@@ -38,6 +38,12 @@ for _, id in ipairs(mine) do
   local d = l and cjson.decode(l)
   if not d or d.annotator ~= me then
     redis.call('ZREM', KEYS[13], id)
+  elseif redis.call('HEXISTS', KEYS[4], id) == 1 then
+    -- settled while held (the admin resolved it, a relabel broke its tie): the lease
+    -- ends; renewed, it came back after every refused answer (fault trial)
+    redis.call('ZREM', KEYS[13], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
   elseif not shown[id] then
     local exp = now + ttl
     d.expires_at = exp
@@ -119,11 +125,20 @@ if id then
   return lease(id, 0, true)
 end
 
--- (5) nothing else left for this annotator: the items they skipped
-for _, sid in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+-- (5) nothing else left for this annotator: the items they skipped, in random order
+-- (in the set's own order one skipped item came back after every skip, for ever)
+local function skipped(sid)
   if redis.call('SISMEMBER', KEYS[14], sid) == 1 and free(sid, true) then
     local p = redis.call('ZSCORE', KEYS[1], sid)
     return lease(sid, tonumber(p or 0), false)
   end
+end
+-- (from a place the new lease id, random hex, picks: SRANDMEMBER in a script is not
+-- random on every Redis)
+local skips = redis.call('SMEMBERS', KEYS[5])
+local start = tonumber(string.sub(ARGV[3], 1, 8), 16) or 0
+for i = 0, #skips - 1 do
+  local out = skipped(skips[(start + i) % #skips + 1])
+  if out then return out end
 end
 return false

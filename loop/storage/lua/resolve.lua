@@ -5,10 +5,13 @@
 -- KEYS: 1 resolved, 2 gold, 3 done, 4 pending, 5 queue, 6 pool, 7 log, 8 version,
 --       9 since_recal, 10 answers, 11 leasez
 -- ARGV: 1 item, 2 resolution record JSON ('' to take it back), 3 k
--- Returns 'resolved', 'unresolved', or false when the item has no answers.
+-- Returns 'resolved', 'unresolved', or false when the item has neither answers nor
+-- a resolution (a resolution whose answers were all undone can still be changed or
+-- taken back: the item is then unanswered again).
 local raw = redis.call('HGET', KEYS[10], ARGV[1])
-if not raw then return false end
-local list = cjson.decode(raw)
+if not raw and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+local list = {}
+if raw then list = cjson.decode(raw) end
 local resolution = ARGV[2]
 if resolution == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])

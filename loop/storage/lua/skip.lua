@@ -1,6 +1,6 @@
 -- Give a leased item back: others get it first; this annotator gets it again only
 -- when nothing else is left for them (lease.lua step 5).
--- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>, 6 annotators
+-- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>, 6 done, 7 annotators
 -- ARGV: 1 item, 2 lease id, 3 annotator, 4 token hash
 -- Returns false on success, else the reason; an error 'revoked'.
 if revoked(ARGV[3]) then return redis.error_reply('revoked') end
@@ -17,6 +17,8 @@ end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('ZADD', KEYS[3], d.priority, ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
+if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 0 then  -- not settled meanwhile
+  redis.call('ZADD', KEYS[3], d.priority, ARGV[1])
+  redis.call('SADD', KEYS[4], ARGV[1])
+end
 return false
