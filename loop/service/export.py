@@ -176,9 +176,11 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
         cols += ["answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by"]
     # the other uploaded columns, as uploaded (new-user trial: without an id column
     # the CSV could not be joined back to the user's data); "field:" before a name
-    # that is one of the columns above
+    # that is one of the columns above, or that a spreadsheet would run as a formula
+    # (security trial: a column named =HYPERLINK(...) reached the header as it was)
     names = list(dict.fromkeys(f for r in rows for f in r.get("fields") or {}))
-    as_col = {f: f"field:{f}" if f in cols or f.startswith("field:") else f for f in names}
+    as_col = {f: f"field:{f}" if f in cols or f.startswith("field:") or csv_safe(f) != f
+              else f for f in names}
     w = csv.DictWriter(buf, cols + list(as_col.values()), extrasaction="ignore")
     w.writeheader()
     for r in rows:

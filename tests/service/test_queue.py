@@ -355,15 +355,17 @@ def test_export_and_lf_stats(client, store, ready):
 
 def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
     client.post(f"/api/projects/{project}/items?id_field=id", data=(
-        b"id,CONTENT,source\n1,=HYPERLINK(\"http://x\"),=1+2\n2,+1,a\n3,-2+3,a\n"
-        b"4,@SUM(A1),a\n5,plain,a\n6,-3.5,a\n7,-1e3,a\n"),
+        b"id,CONTENT,source,=HYPERLINK(\"http://y\")\n1,=HYPERLINK(\"http://x\"),=1+2,b\n"
+        b"2,+1,a,b\n3,-2+3,a,b\n4,@SUM(A1),a,b\n5,plain,a,b\n6,-3.5,a,b\n7,-1e3,a,b\n"),
         headers={**auth(), "Content-Type": "text/csv"})
     table = list(csv.reader(io.StringIO(client.get(
         f"/api/projects/{project}/export?format=csv", headers=auth()).data.decode())))
     assert [r[1] for r in table[1:]] == ["'=HYPERLINK(\"http://x\")", "+1", "'-2+3",
                                          "'@SUM(A1)", "plain", "-3.5", "-1e3"]  # numbers stay
     # an uploaded column named like an export column keeps its own, escaped too
-    assert table[0][-1] == "field:source" and table[1][-1] == "'=1+2"
+    assert table[0][-2] == "field:source" and table[1][-2] == "'=1+2"
+    # and one whose name a spreadsheet would run, in the header (security trial)
+    assert table[0][-1] == 'field:=HYPERLINK("http://y")'
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
     assert rows[0]["text"] == '=HYPERLINK("http://x")'

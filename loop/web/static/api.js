@@ -229,6 +229,9 @@
     let u;
     try { u = new URL(raw, location.origin); } catch (e) { return null; }
     if (u.origin !== location.origin) return null;
+    /* "/..//evil.example" is this origin, but its path "//evil.example", assigned to
+       location, is another site's address (security trial) */
+    if (/^[/\\]{2}/.test(u.pathname)) return null;
     return u.pathname + u.search + u.hash;
   }
 
