@@ -58,7 +58,7 @@ DOC = ROOT / "docs" / "benchmarks_service.md"
 sys.path.insert(0, str(ROOT / "bench"))
 from _report import free_port, percentile, write_section  # noqa: E402
 
-ADMIN = "bench-admin"
+ADMIN = "bench-admin-key"
 POOL_PER_COPY = 1956 - round(0.3 * 1956)  # queueable items of one demo upload
 
 GUNICORN_PROFILE = '''

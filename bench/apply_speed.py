@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _report import free_port, write_section  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks_service.md"
-KEY = "apply-bench"
+KEY = "apply-bench-key"
 
 
 def comments(n: int) -> list[dict[str, Any]]:

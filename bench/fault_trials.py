@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "service"))  # lfs_hang, lfs_slow (LF modules)
 DOC = ROOT / "docs" / "fault_trials.md"
-KEY = "fault-trials"
+KEY = "fault-trials-key"
 
 
 def free_port() -> int:

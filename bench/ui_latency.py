@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         info = run_service(workers=args.workers, port=free_port(), data_dir=tmp,
-                           api_keys="bench-admin", wait=False)
+                           api_keys="bench-admin-key", wait=False)
         try:
             _wait_healthy(info["url"], info["processes"])
-            api = ApiClient(info["url"], "bench-admin", timeout=120)
+            api = ApiClient(info["url"], "bench-admin-key", timeout=120)
             pid = create_demo_project(api, log=lambda m: print("  " + m, file=sys.stderr))
             token = add_annotator(api, pid, "bench")
             in_page, driver, waits = measure(info["url"], pid, token, args.items)

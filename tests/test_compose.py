@@ -42,7 +42,7 @@ def test_compose_file_is_valid():
         if os.environ.get("LOOP_REQUIRE_BROWSER"):  # CI installs it with chromium
             pytest.fail("docker-compose is not installed (CI must validate the compose file)")
         pytest.skip("docker-compose not installed: apt-get install docker-compose")
-    env = {**os.environ, "LOOP_API_KEYS": "ci-check", "LOOP_REDIS_PASSWORD": "ci-check"}
+    env = {**os.environ, "LOOP_API_KEYS": "ci-check-key-only", "LOOP_REDIS_PASSWORD": "ci-check"}
     out = subprocess.run([*exe, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: How the secrets in ``.env.example`` start: refused, so a copied file is never live.
 PLACEHOLDER = "change-me"
+#: Shortest admin key accepted (security trial: a one-letter key was).
+MIN_KEY_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,13 @@ class Settings:
                 f"LOOP_API_KEYS holds the placeholder {placeholder[0]!r} from .env.example: "
                 "anyone who has read it could sign in. Set your own key, e.g. "
                 "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"")
+        short = [k for k in self.admin_keys if len(k) < MIN_KEY_LENGTH]
+        if short:  # never quote a key: it may be the real one, one character short
+            raise ValueError(
+                f"LOOP_API_KEYS holds a key of {len(short[0])} characters: an admin key needs "
+                f"{MIN_KEY_LENGTH} or more (the API answers hundreds of wrong keys a second, "
+                "so a short one can be guessed). Make one with python3 -c \"import secrets; "
+                "print(secrets.token_urlsafe(24))\"")
         url = urlsplit(self.redis_url)
         try:
             url.port  # noqa: B018 - parses the URL's host part

@@ -161,6 +161,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/api/"):  # tokens, answers, exports: never cached
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.get("/healthz")

@@ -517,6 +517,8 @@ def test_bad_input_gets_a_4xx_with_a_reason_and_changes_nothing(client, project,
         ("post", f"/api/projects/{project}/jobs", {"type": "export", "recalibrate": True}, 400),
         ("post", f"/api/projects/{project}/annotators", {"name": ""}, 400),
         ("post", f"/api/projects/{project}/annotators", {"name": "admin"}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": " ADMIN"}, 400),
+        ("post", f"/api/projects/{project}/annotators", {"name": "\uff41dmin"}, 400),
         ("delete", f"/api/projects/{project}/annotators/nobody", None, 404),
         ("put", f"/api/projects/{project}/guidelines", {"guidelines": 5}, 400),
         # a misspelt key used to be ignored: the guidelines were wiped, the project
@@ -690,6 +692,10 @@ def test_security_headers_on_every_response(client, project):
         r = client.get(url, headers=auth())
         assert r.headers["X-Content-Type-Options"] == "nosniff", url
         assert "default-src 'self'" in r.headers["Content-Security-Policy"], url
+        # the API's answers (tokens, answers, exports) are never cached
+        assert (r.headers.get("Cache-Control") == "no-store") == url.startswith("/api/"), url
+    r = client.post(f"/api/projects/{project}/annotators", headers=auth(), json={"name": "t"})
+    assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
 
 
 def test_an_unreachable_redis_is_a_503_with_retry_after():

@@ -40,7 +40,7 @@ def test_run_service_serves_the_api(tmp_path):
 
     port = _free_port()
     env = {k: v for k, v in worker_env("x").items() if k == "PYTHONPATH"}
-    info = run_service(workers=1, port=port, data_dir=str(tmp_path), api_keys="k1",
+    info = run_service(workers=1, port=port, data_dir=str(tmp_path), api_keys="k1-long-enough",
                        web_workers=1, wait=False, env=env)
     try:
         end = time.time() + 30
@@ -53,7 +53,7 @@ def test_run_service_serves_the_api(tmp_path):
                 assert time.time() < end, "gunicorn did not come up"
                 time.sleep(0.2)
         req = urllib.request.Request(f"{info['url']}/api/projects",
-                                     headers={"Authorization": "Bearer k1"})
+                                     headers={"Authorization": "Bearer k1-long-enough"})
         with urllib.request.urlopen(req, timeout=5) as r:
             assert json.load(r) == {"projects": []}
     finally:

@@ -11,8 +11,9 @@ from loop.service.settings import PLACEHOLDER, Settings
 
 def test_defaults_and_environment():
     s = Settings.from_env({"LOOP_QUEUE_SIZE": "500", "LOOP_DEMO": "true",
-                           "LOOP_API_KEYS": "a, b", "OTHER": "x"})
-    assert s.queue_size == 500 and s.demo is True and s.admin_keys == ["a", "b"]
+                           "LOOP_API_KEYS": "key-a-0123456, key-b-0123456", "OTHER": "x"})
+    assert s.queue_size == 500 and s.demo is True
+    assert s.admin_keys == ["key-a-0123456", "key-b-0123456"]
     assert s.low_water == 125 and Settings().queue_size == 1000
 
 
@@ -33,6 +34,8 @@ def test_defaults_and_environment():
      "LOOP_RECALIBRATE_EVERY and LOOP_RECALIBRATE_SECONDS are both 0"),
     # the placeholders .env.example ships: a copied, unedited file is no live service
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
+    # a one-letter key was accepted (security trial); the key itself is never quoted
+    ({"LOOP_API_KEYS": "good-long-key-1, a"}, "a key of 1 characters: an admin key needs 12"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_REDIS_URL": "redis://:change-me-too@redis:6379/0"}, "Redis password"),
     ({"LOOP_REDIS_URL": "redis://redis:6379/0", "LOOP_REDIS_PASSWORD": "change-me-too"},
@@ -82,7 +85,7 @@ def test_a_password_of_any_characters_reaches_redis(tmp_path):
             except redis.ConnectionError:
                 time.sleep(0.1)
         assert "Kx9q" not in redacted(with_password("redis://redis:6379/0", secret))
-        app = create_app({"TESTING": True, "API_KEYS": "k", "REDIS_URL": url,
+        app = create_app({"TESTING": True, "API_KEYS": "k-0123456789ab", "REDIS_URL": url,
                           "REDIS_PASSWORD": secret})
         assert app.test_client().get("/healthz").status_code == 200
         env = {**os.environ, "LOOP_REDIS_URL": url, "LOOP_REDIS_PASSWORD": secret}
@@ -100,10 +103,11 @@ def test_the_app_and_the_workers_read_the_same_settings(monkeypatch, tmp_path):
 
     monkeypatch.setenv("LOOP_QUEUE_SIZE", "77")
     monkeypatch.setenv("LOOP_DATA_DIR", str(tmp_path))
-    app = create_app({"TESTING": True, "API_KEYS": "k"})
+    app = create_app({"TESTING": True, "API_KEYS": "k-0123456789ab"})
     try:
         assert app.extensions["loop"]["settings"] == Settings.from_env().__class__.from_mapping(
-            {**Settings.from_env().as_config(), "API_KEYS": "k", "DATA_DIR": str(tmp_path)})
+            {**Settings.from_env().as_config(), "API_KEYS": "k-0123456789ab",
+             "DATA_DIR": str(tmp_path)})
         assert app.extensions["loop"]["settings"].queue_size == 77
     finally:
         app.extensions["loop"]["connection"].shutdown()
