@@ -507,6 +507,27 @@ def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
     other.close()
 
 
+@pytest.mark.parametrize("path", ["signin", ""])
+def test_a_link_with_another_working_token_asks_before_it_switches(
+        live: LiveServer, tiny_project: dict[str, str], page: Any, path: str) -> None:
+    """Security trial: the admin, opening an annotator's one-click link (sent to them,
+    or planted), was silently signed in as that annotator, and what they labeled then
+    counted as the annotator's."""
+    pid, token = tiny_project["pid"], tiny_project["token"]
+    page.goto(f"{live.url}/#token=test-admin-key")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/{path}?next=/p/{pid}/label#token={token}")
+    page.wait_for_function("document.getElementById('signin-status').textContent"
+                           ".includes('press Sign in to switch')")
+    said = page.locator("#signin-status").inner_text()
+    assert said.startswith("You are signed in as the admin. This link signs you in as “"), said
+    assert page.evaluate("localStorage.getItem('loop.token')") == "test-admin-key"
+    assert token not in page.url  # the token left the address bar all the same
+    page.click("#signin-form button[type=submit]")  # asked: switch
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    assert page.evaluate("localStorage.getItem('loop.token')") == token
+
+
 def test_an_item_answered_in_another_tab_says_so_in_words(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: two tabs of one annotator show the same item; the second

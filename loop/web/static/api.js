@@ -292,6 +292,18 @@
     return " You are still signed in as before.";
   }
 
+  /* Before a one-click link replaces the sign-in this browser has: who that is, when
+     it is another token the server still accepts (else null). A link opened unasked
+     signed the admin in as someone's annotator, silently (security trial). */
+  async function signedInOther(token) {
+    const t = getToken();
+    if (!t || t === token) return null;
+    try { return await tryToken(t); } catch (e) { return null; }
+  }
+  function whoName(who) {
+    return who.role === "admin" ? "the admin" : "“" + who.name + "”";
+  }
+
   async function whoami() {
     if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
     return me;
@@ -337,6 +349,7 @@
     stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
+    signedInOther: signedInOther, whoName: whoName,
     pid: function () { return document.body.dataset.pid; },
   };
 })();

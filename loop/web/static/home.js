@@ -90,7 +90,15 @@
     if (hash.get("token")) {  /* a one-click link: the token never reaches the server */
       history.replaceState(null, "", location.pathname + location.search);
       /* kept only once accepted: a bogus link leaves the sign-in there was */
-      try { await Loop.tryToken(hash.get("token")); Loop.setToken(hash.get("token")); } catch (e) {
+      try {
+        await Loop.tryToken(hash.get("token"));
+        if (await Loop.signedInOther(hash.get("token"))) {  /* the sign-in page asks first */
+          location.replace("/signin" + (next ? "?next=" + encodeURIComponent(next) : "") +
+            "#token=" + encodeURIComponent(hash.get("token")));
+          return;
+        }
+        Loop.setToken(hash.get("token"));
+      } catch (e) {
         linkRefused = (e.status === 401 ? "The link's token was not accepted (revoked or mistyped)."
           : "Could not sign in with the link: " + e.message) + await Loop.stillSignedIn();
       }

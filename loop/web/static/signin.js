@@ -36,6 +36,15 @@
       status.textContent = "Signed in.";
       location.href = next;
     });
-    if (hash.get("token")) form.requestSubmit();
+    if (!hash.get("token")) return;
+    Loop.signedInOther(hash.get("token")).then(async function (now) {
+      if (!now) { form.requestSubmit(); return; }
+      /* signed in as someone else: a working link switches only when asked to (a
+         refused one is said so, as ever) */
+      let as;
+      try { as = await Loop.tryToken(hash.get("token")); } catch (e) { form.requestSubmit(); return; }
+      status.textContent = "You are signed in as " + Loop.whoName(now) + ". This link signs you in as " +
+        Loop.whoName(as) + " instead: press Sign in to switch, or go back to stay as you are.";
+    });
   });
 })();
