@@ -13,7 +13,7 @@ import time
 import pytest
 from svc_helpers import auth, prepare_project
 
-from loop.errors import BadRequest, LeaseConflict
+from loop.errors import AlreadyAnswered, BadRequest, ItemNotFound, LeaseConflict, NotFound
 from loop.service import models
 from loop.service import queue as services
 
@@ -570,3 +570,84 @@ def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back
 def test_an_empty_relabel_says_what_is_missing(client, store, k2):
     r = client.post(f"/api/projects/{k2}/queue/relabel", headers=auth(), json={})
     assert r.status_code == 400 and r.json["error"].startswith("item_id missing"), r.json
+
+
+def test_concurrent_answers_changes_undos_and_resolutions_keep_one_item_consistent(
+        redis_server, store, k2):
+    """Fault trial, as a test: three annotators and the admin answer, relabel, undo,
+    resolve and take back one item at the same moment, round after round; after each
+    round its gold label, its place (done or open) and whether a newcomer is offered
+    it follow from its answers and resolution alone."""
+    import random
+    from collections import Counter
+
+    from loop.storage import RedisStore
+
+    rng = random.Random(0)
+    errors: list[str] = []
+    item = store.queued_ids(k2)[0]
+    others = [i["id"] for i in store.items(k2) if i["id"] != item]
+    names = ["a", "b", "c"]
+
+    def op(kind, who, label):
+        s = RedisStore(redis_server.client)
+        try:
+            if kind == "answer":
+                x = s.lease_next_full(k2, who, 60, shown=others)
+                if x is not None and x["item_id"] == item:
+                    try:
+                        services.answer(s, k2, who, item, label, x["lease_id"])
+                    except LeaseConflict:  # settled meanwhile: not served to them again
+                        y = s.lease_next_full(k2, who, 60, shown=others)
+                        if y is not None:
+                            s.skip(k2, who, y["item_id"], y["lease_id"])
+                            if s.r.hexists(s._k(k2, "done"), item):
+                                errors.append(f"settled item served to {who} again")
+            elif kind == "relabel":
+                services.relabel(s, k2, who, item, label)
+            elif kind == "undo":
+                services.undo(s, k2, who)
+            else:
+                services.resolve(s, k2, item, label, "admin")
+        except (AlreadyAnswered, BadRequest, LeaseConflict, ItemNotFound, NotFound):
+            pass  # refused as it should be (nothing to undo, no answer to change, two
+            # answers of one annotator on one lease, ...)
+
+    for rnd in range(40):
+        answers = {a["annotator"]: a["label"] for a in store.answers(k2).get(item, [])}
+        ops = []
+        for who in names:
+            if who not in answers and rng.random() < 0.7:
+                ops.append(("answer", who, rng.choice(["ham", "spam"])))
+            elif who in answers:
+                ops.append(rng.choice([("relabel", who, rng.choice(["ham", "spam"])),
+                                       ("undo", who, None), ("answer", who, "ham")]))
+        ops.append(rng.choice([("resolve", None, rng.choice(["ham", "spam"])),
+                               ("resolve", None, None), ("answer", "a", "ham")]))
+        threads = [threading.Thread(target=op, args=o) for o in ops]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ans = [a["label"] for a in store.answers(k2).get(item, [])]
+        resolution = store.resolutions(k2).get(item)
+        counts = Counter(ans).most_common()
+        majority = (counts[0][0] if counts and (len(counts) == 1 or counts[0][1] > counts[1][1])
+                    else None)
+        want = resolution["label"] if resolution else majority
+        assert store.gold(k2).get(item, {}).get("label") == want, (rnd, ans, resolution)
+        settled = bool(resolution) or len(ans) >= 3 or (len(ans) >= 2 and majority is not None)
+        done = store.r.hexists(store._k(k2, "done"), item)
+        assert done == settled, (rnd, ans, resolution)
+        assert (store.r.zscore(store._k(k2, "pending"), item) is not None) == (
+            bool(ans) and not settled), (rnd, ans, resolution)
+        # a newcomer is offered it exactly while it needs answers
+        x = store.lease_next_full(k2, f"new{rnd}", 60, shown=others)
+        offered = x is not None and x["item_id"] == item
+        if x is not None:
+            store.skip(k2, f"new{rnd}", x["item_id"], x["lease_id"])
+        assert offered == (not settled), (rnd, ans, resolution)
+        if resolution:  # the admin can always change or take back a resolution
+            label = ["ham", "spam"][resolution["label"]]
+            assert services.resolve(store, k2, item, label, "admin")["resolved"], rnd
+        assert errors == [], (rnd, errors)
