@@ -38,6 +38,13 @@ RQ's default :class:`~rq.Worker` with these additions:
 * **A worker outlives a Redis outage during a job**: RQ quits the worker when
   Redis is unreachable as its job ends; here it waits for Redis and hands the job
   to RQ's abandoned-job handling (retried while it has retries left).
+* **A job whose dependencies finished is started**: RQ moves it to its ready
+  registry and then onto the queue under a WATCH of that registry, which every
+  worker finishing a job at the same moment touches; the loser leaves it there
+  for RQ's next registry cleanup, 10 minutes on (re-trial: one of two projects'
+  apply runs applied at once stayed "deferred", its merge never started). Here
+  the worker drains the registry again right after a job, and the sweep every
+  few seconds.
 * **A dead worker's project locks are freed**: the recalibration and end-model
   locks a job holds are listed with its worker's name (``loop:lock_owners``), and
   the sweep frees those of a dead worker, so the job's re-run does not wait for
@@ -58,7 +65,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.registry import StartedJobRegistry
+from rq.registry import ReadyJobRegistry, StartedJobRegistry
 from rq.scripts import release_lock
 from rq.utils import as_text, parse_composite_key
 
@@ -88,6 +95,19 @@ def alive_workers(connection: Any) -> int:
 def _started_entries(connection: Any, queue: Any) -> list[str]:
     """The ``job_id:execution_id`` entries of ``queue``'s started-job registry."""
     return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]
+
+
+def enqueue_ready(connection: Any, queues: list[Any]) -> list[str]:
+    """Put on their queues the jobs RQ left in ``queues``' ready registries (their
+    dependencies finished, but the enqueue lost a WATCH race); returns their ids."""
+    done: list[str] = []
+    for queue in queues:
+        reg = ReadyJobRegistry(queue=queue)
+        if connection.zcard(reg.key):
+            done += [j.id for j in reg.cleanup()]
+    if done:
+        log.info("jobs whose dependencies had finished, enqueued: %s", done)
+    return done
 
 
 def _abandon(connection: Any, reg: Any, entries: list[str]) -> None:
@@ -339,6 +359,7 @@ class LoopWorker(Worker):
                     requeue_stranded(self.connection, self.queues, self.stranded_after)
                     free_dead_schedulers(self.connection, self.queues)
                     free_dead_locks(self.connection)
+                    enqueue_ready(self.connection, self.queues)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 # Redis away: one line, not a traceback every beat (compose trial: 42
                 # tracebacks of 35 lines in a 15 s outage with 3 workers)
@@ -392,6 +413,21 @@ class LoopWorker(Worker):
     def main_work_horse(self, job: Any, queue: Any) -> None:
         _die_with_parent()
         super().main_work_horse(job, queue)
+
+    def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any,
+                           execution: Any) -> None:
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        # the dependents RQ just moved to ready, should another worker's enqueue have
+        # won the WATCH on the ready registry (a few tries, each a moment apart)
+        for attempt in range(3):
+            try:
+                enqueue_ready(self.connection, [queue])
+                if not self.connection.zcard(ReadyJobRegistry(queue=queue).key):
+                    break
+            except Exception:  # the sweep tries again within seconds
+                log.debug("could not enqueue ready jobs", exc_info=True)
+                break
+            time.sleep(0.01 * (attempt + 1))
 
     def handle_job_failure(self, job: Any, queue: Any, started_job_registry: Any = None,
                            exc_string: str = "", execution: Any = None) -> None:

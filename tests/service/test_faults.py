@@ -545,3 +545,54 @@ def test_a_full_redis_is_a_503_that_says_so_and_loses_nothing(client, rconn, sto
         "item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]})
     assert r.status_code == 200, r.json  # the retry the message asks for
     assert list(store.gold(pid)) == [got["item"]["id"]]
+
+
+def test_enqueue_ready_starts_a_dependent_rq_left_in_its_ready_registry(rconn):
+    """Re-trial: two projects' apply runs at once; one merge stayed 'ready to enqueue'
+    for good (its enqueue lost a WATCH race on RQ's ready registry to the other
+    worker's, and RQ retries only at its 10-minute registry cleanup)."""
+    from rq import Queue
+    from rq.job import JobStatus
+
+    from loop.service.worker import enqueue_ready
+
+    q = Queue("loop", connection=rconn)
+    unit = q.enqueue("builtins.len", "ab")
+    merge = q.enqueue("builtins.len", "abc", depends_on=unit)
+    assert merge.get_status() == JobStatus.DEFERRED
+    unit.set_status(JobStatus.FINISHED)
+    with rconn.pipeline() as p:  # what RQ's worker does before the enqueue it lost
+        p.watch(unit.dependents_key)
+        ready = q.move_dependents_to_ready(unit, pipeline=p)
+        p.execute()
+    assert ready == {"loop": [merge.id]} and merge.id not in q.job_ids
+    assert merge.get_status() == JobStatus.READY_TO_ENQUEUE
+    assert enqueue_ready(rconn, [q]) == [merge.id]
+    assert merge.id in q.job_ids and merge.get_status() == JobStatus.QUEUED
+    assert enqueue_ready(rconn, [q]) == []
+
+
+@pytest.mark.slow
+def test_a_worker_starts_a_dependent_left_ready_within_seconds(rconn, workers):
+    """The same, with a real worker: its sweep enqueues the stranded dependent, which
+    then runs (RQ alone: at its next registry cleanup, 10 minutes on)."""
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    q = Queue("loop", connection=rconn)
+    workers.start("w1")  # up, and past the registry cleanup RQ runs at a worker's start
+    assert _wait(lambda: rconn.sismember("loop:workers", "w1"), timeout=60)
+    time.sleep(2)
+    unit = Job.create("builtins.len", args=("ab",), connection=rconn, origin="loop")
+    unit.save()
+    unit.set_status(JobStatus.STARTED)  # running elsewhere, never on this queue
+    merge = q.enqueue("builtins.len", "abc", depends_on=unit)
+    assert merge.get_status() == JobStatus.DEFERRED
+    unit.set_status(JobStatus.FINISHED)
+    with rconn.pipeline() as p:
+        p.watch(unit.dependents_key)
+        q.move_dependents_to_ready(unit, pipeline=p)
+        p.execute()
+    assert merge.get_status() == JobStatus.READY_TO_ENQUEUE
+    assert _wait(lambda: merge.get_status() == JobStatus.FINISHED, timeout=20)
+    assert merge.return_value() == 3
