@@ -30,7 +30,7 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     :func:`stop_service`).
     """
     check_port_free(host, port)
-    keys = api_keys or os.environ.get("LOOP_API_KEYS") or ""
+    keys = api_keys or os.environ.get("LOOP_API_KEYS") or ""  # " " is refused below
     if not keys:
         keys = secrets.token_urlsafe(16)
         say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")

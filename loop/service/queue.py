@@ -113,7 +113,7 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
                  "label_model_guess": lm_guess,
                  "guess_hidden": hidden, "blind": blind,
                  # with the guess hidden, so is what the models say now
-                 "reason": (got["reason"] or "model_uncertain") if hidden
+                 "reason": None if blind else (got["reason"] or "model_uncertain") if hidden
                  else _reason_now(got["reason"], guess, lm_guess)},
         "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
         "remaining": got["remaining"],

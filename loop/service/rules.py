@@ -338,7 +338,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     # a fixed shuffle: asking for more examples keeps the ones shown and adds others
     ex_rows = np.random.default_rng(0).permutation(rows)[:n_examples]
     examples = []
-    for r in sorted(ex_rows.tolist()):
+    for r in ex_rows.tolist():  # in the shuffle's order: "Show more" appends
         guess = None
         if proba is not None and np.isfinite(proba[r]).all():  # the label model's
             k = int(proba[r].argmax())                        # rows without a vote: none

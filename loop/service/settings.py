@@ -134,6 +134,10 @@ class Settings:
                 f"LOOP_API_KEYS holds the placeholder {placeholder[0]!r} from .env.example: "
                 "anyone who has read it could sign in. Set your own key, e.g. "
                 "python3 -c \"import secrets; print(secrets.token_urlsafe(24))\"")
+        if self.api_keys and not self.admin_keys:  # " " or "," (re-trial: served, with
+            raise ValueError(                     # no key that could ever sign in)
+                "LOOP_API_KEYS is set but holds no key (only spaces or commas): set a key, "
+                "or unset it to have one generated")
         short = [k for k in self.admin_keys if len(k) < MIN_KEY_LENGTH]
         if short:  # never quote a key: it may be the real one, one character short
             raise ValueError(

@@ -497,8 +497,9 @@ def test_a_blind_project_shows_neither_the_guess_nor_the_votes(client, store):
         got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok),
                           json={"shown": seen}).json["item"]
         seen.append(got["id"])
+        # nor why it is asked: "LFs conflict" or "no LF fired" speaks of the LFs
         assert (got["guess"], got["label_model_guess"], got["votes"], got["guess_hidden"],
-                got["blind"]) == (None, None, [], True, True)
+                got["blind"], got["reason"]) == (None, None, [], True, True, None)
     # the same items in a project that is not blind come with both
     plain, shown = _make(client, store, 1), []
     for _ in range(10):

@@ -36,6 +36,8 @@ def test_defaults_and_environment():
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
     # a one-letter key was accepted (security trial); the key itself is never quoted
     ({"LOOP_API_KEYS": "good-long-key-1, a"}, "a key of 1 characters: an admin key needs 12"),
+    # only spaces or commas: served with no key that could sign in (re-trial)
+    ({"LOOP_API_KEYS": " , "}, "LOOP_API_KEYS is set but holds no key"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),
     ({"LOOP_REDIS_URL": "redis://:change-me-too@redis:6379/0"}, "Redis password"),
     ({"LOOP_REDIS_URL": "redis://redis:6379/0", "LOOP_REDIS_PASSWORD": "change-me-too"},

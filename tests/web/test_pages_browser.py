@@ -528,6 +528,21 @@ def test_a_link_with_another_working_token_asks_before_it_switches(
     assert page.evaluate("localStorage.getItem('loop.token')") == token
 
 
+def test_a_link_opened_in_a_tab_already_on_that_page_is_read(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Re-trial: on /, a link to /#token=... changed only the part after '#': the page
+    did not load again, and the link was ignored with the token left in the address."""
+    token = tiny_project["token"]
+    page.goto(f"{live.url}/#token=test-admin-key")
+    page.wait_for_selector("#projects", state="visible")
+    page.goto(f"{live.url}/#token={token}")  # the same page: only the hash changes
+    page.wait_for_function("document.getElementById('signin-status') && document"
+                           ".getElementById('signin-status').textContent"
+                           ".includes('press Sign in to switch')")
+    assert token not in page.url
+    assert page.evaluate("localStorage.getItem('loop.token')") == "test-admin-key"
+
+
 def test_an_item_answered_in_another_tab_says_so_in_words(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: two tabs of one annotator show the same item; the second
@@ -636,10 +651,11 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     button.click()
     assert button.inner_text() == "Discard all 4 of ann2's answers?"
     button.click()
-    page.wait_for_function("document.getElementById('a-status').textContent.includes('Discarded')")
-    assert page.locator("#a-status").inner_text() == (
-        "Discarded 4 of ann2's answers; 3 items need answers again. Their token still "
-        "works: revoke it to stop them answering.")
+    page.wait_for_function(
+        "document.getElementById('list-status').textContent.includes('Discarded')")
+    assert page.locator("#list-status").inner_text() == (
+        "Discarded 4 of ann2's answers; 3 finished items need answers again. Their token "
+        "still works: revoke it to stop them answering.")
     assert page.locator("#pairs-card").is_hidden()
     assert page.locator("#a-rows tr[data-name='ann2'] td").nth(1).inner_text() == "0"
     assert page.locator("#a-rows tr[data-name='ann2'] button.discard").count() == 0

@@ -23,7 +23,8 @@ for _, a in ipairs(list) do
   end
 end
 if redis.call('HEXISTS', KEYS[12], ARGV[1]) == 1 then
-  return {'conflict', 'item ' .. ARGV[1] .. ' was already answered'}
+  return {'conflict', 'item ' .. ARGV[1] .. ' was already answered: it needs no more ' ..
+          'answers (others answered it, or the admin settled it, meanwhile)'}
 end
 local l = redis.call('HGET', KEYS[3], ARGV[1])
 if not l then

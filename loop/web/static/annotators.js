@@ -48,11 +48,11 @@
     try {
       const out = await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name) +
         "/answers", { confirm: name });
-      status("Discarded " + out.discarded + " of " + name + "'s answers; " + out.reopened +
-        (out.reopened === 1 ? " item needs" : " items need") + " answers again." +
+      listStatus("Discarded " + out.discarded + " of " + name + "'s answers; " + out.reopened +
+        (out.reopened === 1 ? " finished item needs" : " finished items need") + " answers again." +
         (out.note ? " Their token still works: revoke it to stop them answering." : ""));
       await refresh();
-    } catch (e) { status(e.message, true); }
+    } catch (e) { listStatus(e.message, true); }
   }
 
   /* Each pair's agreement, and (opened) the confusion of their labels. */
@@ -80,10 +80,16 @@
   async function revoke(name) {
     try {
       await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name));
-      status("Revoked " + name + "'s token (their answers stay; the items they held go back to the queue).");
+      listStatus("Revoked " + name + "'s token (their answers stay; the items they held go back to the queue).");
       $("new-token").hidden = true;
       await refresh();
-    } catch (e) { status(e.message, true); }
+    } catch (e) { listStatus(e.message, true); }
+  }
+
+  /* What a row's action (revoke, discard) did: said beside the table it changed. */
+  function listStatus(msg, isError) {
+    $("list-status").textContent = msg || "";
+    $("list-status").classList.toggle("error", !!isError);
   }
 
   document.addEventListener("DOMContentLoaded", async function () {
