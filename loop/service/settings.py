@@ -141,7 +141,8 @@ class Settings:
         short = [k for k in self.admin_keys if len(k) < MIN_KEY_LENGTH]
         if short:  # never quote a key: it may be the real one, one character short
             raise ValueError(
-                f"LOOP_API_KEYS holds a key of {len(short[0])} characters: an admin key needs "
+                f"LOOP_API_KEYS holds a key of {len(short[0])} character"
+                f"{'' if len(short[0]) == 1 else 's'}: an admin key needs "
                 f"{MIN_KEY_LENGTH} or more (the API answers hundreds of wrong keys a second, "
                 "so a short one can be guessed). Make one with python3 -c \"import secrets; "
                 "print(secrets.token_urlsafe(24))\"")

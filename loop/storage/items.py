@@ -153,7 +153,13 @@ class ItemsMixin(StoreBase):
             with self.r.pipeline(transaction=False) as p:
                 for r in rows:
                     p.lindex(self._k(pid, "ids"), r)
-                return [x.decode() for x in p.execute()]
+                raws = p.execute()
+            if any(x is None for x in raws):  # deleted under a running job (re-trial)
+                if not self.r.exists(f"loop:project:{pid}"):
+                    raise self.project_gone(pid)
+                raise IndexError(f"project {pid} has no item at rows "
+                                 f"{[r for r, x in zip(rows, raws, strict=True) if x is None]}")
+            return [x.decode() for x in raws]
         lo, hi = min(rows), max(rows)
         span = self.item_ids(pid, lo, hi + 1)
         return [span[r - lo] for r in rows]

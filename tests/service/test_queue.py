@@ -507,3 +507,15 @@ def test_the_reason_shown_is_told_from_the_models_as_they_are_now():
                                       "end_model": p(.08, .92)}) == "pattern_check"
     assert reason(None, {"label_model": nan, "end_model": None}) == "model_uncertain"
     assert reason(None, {"label_model": nan, "end_model": p(.9, .1)}) == "pattern_check"
+
+
+def test_ids_at_of_a_project_deleted_under_a_job_says_so(client, store, ready):
+    """Re-trial: a recalibration of a project deleted mid-run ended in a raw
+    AttributeError from ids_at, not as a deleted project."""
+    from loop.errors import ProjectNotFound
+
+    assert len(store.ids_at(ready, [0, 1])) == 2
+    name = client.get(f"/api/projects/{ready}", headers=auth()).json["name"]
+    client.delete(f"/api/projects/{ready}", headers=auth(), json={"confirm": name})
+    with pytest.raises(ProjectNotFound):
+        store.ids_at(ready, [0, 1])

@@ -35,7 +35,7 @@ def test_defaults_and_environment():
     # the placeholders .env.example ships: a copied, unedited file is no live service
     ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
     # a one-letter key was accepted (security trial); the key itself is never quoted
-    ({"LOOP_API_KEYS": "good-long-key-1, a"}, "a key of 1 characters: an admin key needs 12"),
+    ({"LOOP_API_KEYS": "good-long-key-1, a"}, "a key of 1 character: an admin key needs 12"),
     # only spaces or commas: served with no key that could sign in (re-trial)
     ({"LOOP_API_KEYS": " , "}, "LOOP_API_KEYS is set but holds no key"),
     ({"LOOP_API_KEYS": "mine-0123456789, Change-Me"}, "LOOP_API_KEYS holds the placeholder"),

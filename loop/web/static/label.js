@@ -166,7 +166,7 @@
     badge.textContent = SHORT_REASONS[reason] || reason;
     badge.dataset.reason = reason;
     const lg = item.label_model_guess, eg = item.guess;
-    Loop.setText("reason-text", reason === "models_disagree" && lg && eg && eg.source === "end_model"
+    Loop.setText("reason-text", item.blind ? "Hidden: blind labeling" : reason === "models_disagree" && lg && eg && eg.source === "end_model"
       ? "Models disagree: the label model (from the LF votes) says " + labelName(lg.label) + " (" +
         Loop.pct(lg.confidence) + "), the end model (from the text) " + labelName(eg.label) + " (" +
         Loop.pct(eg.confidence) + ")."
@@ -282,6 +282,11 @@
   function handleError(e) {
     if (e && e.status === 401) {
       location.replace("/?next=" + encodeURIComponent(location.pathname));
+      return;
+    }
+    if (e && e.status === 409 && /needs no more answers/.test(e.message || "")) {
+      /* settled by others or the admin while on screen: nobody's mistake (re-trial) */
+      status("That item was settled meanwhile (others answered it, or the admin did): your answer was not needed. Here is the next one.");
       return;
     }
     status("Error: " + (e && e.message ? e.message : String(e)), true);
