@@ -155,7 +155,7 @@ class ItemsMixin(StoreBase):
                     p.lindex(self._k(pid, "ids"), r)
                 raws = p.execute()
             if any(x is None for x in raws):  # deleted under a running job (re-trial)
-                if not self.r.exists(f"loop:project:{pid}"):
+                if not self.r.exists(self.project_key(pid)):
                     raise self.project_gone(pid)
                 raise IndexError(f"project {pid} has no item at rows "
                                  f"{[r for r, x in zip(rows, raws, strict=True) if x is None]}")

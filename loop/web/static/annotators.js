@@ -6,10 +6,14 @@
   const base = "/api/projects/" + encodeURIComponent(pid);
   let replacing = null;  // a name whose token the next "Create token" may replace
 
-  function status(msg, isError) {
-    $("a-status").textContent = msg || "";
-    $("a-status").classList.toggle("error", !!isError);
+  /* What the add form did (a-status), or a row's action: revoke, discard (list-status,
+     beside the table it changed). */
+  function say(id, msg, isError) {
+    $(id).textContent = msg || "";
+    $(id).classList.toggle("error", !!isError);
   }
+  function status(msg, isError) { say("a-status", msg, isError); }
+  function listStatus(msg, isError) { say("list-status", msg, isError); }
 
   function share(v, n) { return v === null || v === undefined ? "–" : Loop.pct(v) + " of " + n; }
 
@@ -84,12 +88,6 @@
       $("new-token").hidden = true;
       await refresh();
     } catch (e) { listStatus(e.message, true); }
-  }
-
-  /* What a row's action (revoke, discard) did: said beside the table it changed. */
-  function listStatus(msg, isError) {
-    $("list-status").textContent = msg || "";
-    $("list-status").classList.toggle("error", !!isError);
   }
 
   document.addEventListener("DOMContentLoaded", async function () {

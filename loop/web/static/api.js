@@ -300,6 +300,14 @@
     if (!t || t === token) return null;
     try { return await tryToken(t); } catch (e) { return null; }
   }
+  /* A one-click link opened in a tab already on the page it leads to changes only the
+     part after "#": no new page, so nothing read it (re-trial). The pages that read
+     links (home, sign-in) load again when one arrives that way. */
+  function readLinksOpenedHere() {
+    window.addEventListener("hashchange", function () {
+      if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
+    });
+  }
   function whoName(who) {
     return who.role === "admin" ? "the admin" : "“" + who.name + "”";
   }
@@ -349,7 +357,7 @@
     stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
-    signedInOther: signedInOther, whoName: whoName,
+    signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
     pid: function () { return document.body.dataset.pid; },
   };
 })();

@@ -86,11 +86,7 @@
     const params = new URLSearchParams(location.search);
     const next = Loop.safeNext(params.get("next"));
     const hash = new URLSearchParams(location.hash.slice(1));
-    /* a one-click link opened in a tab already on this page changes only the part
-       after "#": no new page, so nothing read it (re-trial); read it now */
-    window.addEventListener("hashchange", function () {
-      if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
-    });
+    Loop.readLinksOpenedHere();
     let linkRefused = null;
     if (hash.get("token")) {  /* a one-click link: the token never reaches the server */
       history.replaceState(null, "", location.pathname + location.search);

@@ -6,11 +6,7 @@
     const input = document.getElementById("token");
     const status = document.getElementById("signin-status");
     const next = Loop.safeNext(new URLSearchParams(location.search).get("next")) || "/";
-    /* a one-click link opened in a tab already on this page changes only the part
-       after "#": no new page, so nothing read it (re-trial); read it now */
-    window.addEventListener("hashchange", function () {
-      if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
-    });
+    Loop.readLinksOpenedHere();
     /* A one-click link carries the token in the fragment (never sent to the server). */
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("token")) {
