@@ -467,11 +467,20 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
 
 
 def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
-    """Turn the suggestion ``key`` into a rule (404 when it is no longer proposed)."""
+    """Turn the suggestion ``key`` into a rule (404 when it is no longer a candidate).
+
+    What the user saw is what they accept: a recalibration between showing the list
+    and the click can move a suggestion under the precision bar or make it mostly
+    repeat votes (CI: the list was drawn before a rule's recalibration, Accept then
+    found nothing), so it is looked for among every candidate the gold still
+    supports, not only the ones proposed now. A rejected one, or one that is a rule
+    already, is not a candidate."""
     if not isinstance(key, str) or not key:
         raise BadRequest("key must be a suggestion's key")
-    sugs = _suggest(store, pid, 100)[0]
-    match = [s for s in sugs if s.key == key]
+    match = [s for s in _suggest(store, pid, 100)[0] if s.key == key]
+    if not match:
+        match = [s for s in _suggest(store, pid, 1000, keep_redundant=True,
+                                     min_model_precision=0.0)[0] if s.key == key]
     if not match:
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
     return create_rule(store, pid, match[0].rule.to_dict(), source="suggestion")

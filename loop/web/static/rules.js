@@ -390,7 +390,13 @@
           status("Accepted " + res.rule.name + applying(res));
           await Promise.all([loadRules(), loadSuggestions()]);
           refreshDashboard();
-        } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
+        } catch (e) {
+          /* gone meanwhile (rejected in another tab, a rule already): the list is redrawn */
+          status(e.status === 404 ? "That suggestion is gone (rejected or saved as a rule " +
+            "meanwhile): the list is up to date now." : e.message, true);
+          if (e.status === 404) await loadSuggestions();
+          else accept.disabled = reject.disabled = false;
+        }
       });
       reject.addEventListener("click", async function () {
         accept.disabled = reject.disabled = true;
