@@ -180,6 +180,8 @@
     const src = g.source ? " · " + String(g.source).replace("_", " ") : "";
     Loop.setText("guess-conf", Number.isFinite(conf) ? Loop.pct(conf) + " confident" + src : "");
     $("guess-bar").style.width = Number.isFinite(conf) ? Math.round(100 * conf) + "%" : "0";
+    /* no guess (blind, hidden, none yet): no empty bar that reads as "0% sure" */
+    $("guess-bar").parentNode.hidden = !Number.isFinite(conf);
 
     const list = Array.isArray(item.votes) ? item.votes : [];
     if (!list.length) {
@@ -287,6 +289,7 @@
     if (e && e.status === 409 && /needs no more answers/.test(e.message || "")) {
       /* settled by others or the admin while on screen: nobody's mistake (re-trial) */
       status("That item was settled meanwhile (others answered it, or the admin did): your answer was not needed. Here is the next one.");
+      refreshProgress();  /* "Remaining" counted it still */
       return;
     }
     status("Error: " + (e && e.message ? e.message : String(e)), true);
