@@ -225,17 +225,22 @@ def test_suggestions_accept_and_reject(client, store, project):
                           headers=auth()).status_code == 400
 
 
-def test_a_suggestion_shown_before_the_models_moved_is_still_accepted(client, store, project):
-    """CI: the list was drawn, a rule's recalibration then made its first entry mostly
-    repeat votes, and Accept found "no current suggestion". What was shown is what is
-    accepted while the gold still supports it; a rejected one is not."""
-    pid = project
+def _youtube_with_models(client, store, pid):
+    """YouTube comments with half their gold held out, LFs applied, models fitted."""
     r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
                     "&eval_fraction=0.5", data=youtube_csv(),
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
     models.recalibrate(store, pid, 30)
+
+
+def test_a_suggestion_shown_before_the_models_moved_is_still_accepted(client, store, project):
+    """CI: the list was drawn, a rule's recalibration then made its first entry mostly
+    repeat votes, and Accept found "no current suggestion". What was shown is what is
+    accepted while the gold still supports it; a rejected one is not."""
+    pid = project
+    _youtube_with_models(client, store, pid)
     url = f"/api/projects/{pid}/rules/suggestions?k=20"
     shown = client.get(url, headers=auth()).json["suggestions"]
     first = next(s for s in shown if s["rule"]["kind"] == "keywords")
@@ -264,12 +269,7 @@ def test_a_suggestion_shown_before_the_models_moved_is_still_accepted(client, st
 def test_a_word_of_a_saved_rule_is_not_suggested_even_before_the_rule_is_applied(
         client, store, project):
     pid = project
-    r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
-                    "&eval_fraction=0.5", data=youtube_csv(),
-                    headers={**auth(), "Content-Type": "text/csv"})
-    assert r.status_code == 201, r.json
-    apply_lfs_in_process(store, pid)
-    models.recalibrate(store, pid, 30)
+    _youtube_with_models(client, store, pid)
     url = f"/api/projects/{pid}/rules/suggestions?k=20"
     first = client.get(url, headers=auth()).json["suggestions"][0]
     assert first["rule"]["kind"] == "keywords"
