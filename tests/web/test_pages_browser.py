@@ -167,6 +167,27 @@ def test_a_double_press_does_not_answer_the_item_that_just_appeared(
     assert not page.console_errors, page.console_errors
 
 
+def test_space_after_a_clicked_answer_scrolls_and_answers_nothing(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """New-user trial: a clicked label button kept the focus, and the Space meant to
+    scroll the next item pressed it again: "spam" saved for a ham message, unread."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "clicker")
+    first = _current_id(page)
+    page.wait_for_timeout(400)  # past the double-press guard
+    page.locator(".label-btn").nth(1).click()
+    second = _wait_new_item(page, first)
+    page.wait_for_timeout(400)  # read for a while: past the double-press guard
+    page.keyboard.press(" ")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    page.evaluate("window.loopLabel.idle()")
+    assert _current_id(page) == second
+    assert _me(live, pid, token)["answers_total"] == 1
+    assert page.evaluate("document.activeElement.id") == "item-text"
+    assert not page.console_errors, page.console_errors
+
+
 def test_closing_the_tab_with_an_answer_unsent_asks_first(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid = demo_project["pid"]

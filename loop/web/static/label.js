@@ -224,7 +224,16 @@
     state.current = state.ready.shift() || null;
     if (state.current && $("status").textContent === NOT_READY) status("");  // it is here now
     renderItem();
-    if (state.current) markShown();
+    if (state.current) {
+      markShown();
+      /* a label button clicked for the item before keeps the focus, and Space or Enter
+         would press it again for this one, unread (new-user trial: "spam" saved for a
+         ham message by the Space meant to scroll it): the focus goes to the item */
+      const f = document.activeElement;
+      if (f && f.closest && f.closest(".label-buttons, #skip-btn")) {
+        $("item-text").focus({ preventScroll: true });
+      }
+    }
     prefetch();
   }
 
