@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import AlreadyAnswered, BadRequest, NotFound, UnknownLabel, shorten
+from loop.errors import (
+    AlreadyAnswered,
+    BadRequest,
+    Conflict,
+    ItemNotFound,
+    NotFound,
+    UnknownLabel,
+    shorten,
+)
 from loop.storage import RedisStore
 
 #: Most item ids a client may list as already on screen (``shown``).
@@ -161,12 +169,30 @@ def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: An
     return {"skipped": True}
 
 
-def undo(store: RedisStore, pid: str, annotator: str, token: str = "") -> dict[str, Any]:
+def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
+         item_id: Any = None) -> dict[str, Any]:
+    """Take back this annotator's last answer: ``{"item_id", "undone": true}``.
+
+    ``item_id``: only if the last answer is to that item. Sent again (a retry after
+    a timeout or a 503, when the first may have been applied), it is
+    ``{"item_id", "undone": false}`` and takes nothing more back (operator's trial:
+    the retry of an undo that had been applied took back a second answer)."""
     store.get_project(pid)
-    item_id = store.undo(pid, annotator, token)
-    if item_id is None:
+    if item_id is not None and (not isinstance(item_id, str) or not item_id):
+        raise BadRequest("item_id must be the id (a string) of the item whose answer to undo")
+    out = store.undo(pid, annotator, token, item_id or "")
+    if out is None:
         raise BadRequest("nothing to undo")
-    return {"item_id": item_id}
+    if isinstance(out, tuple):
+        why, other = out
+        if why == "gone":
+            return {"item_id": other, "undone": False}
+        if why == "unknown":
+            raise ItemNotFound(f"no item {shorten(other)!r} in this project")
+        raise Conflict(f"your last answer is to item {other!r}, not {item_id!r}: only the "
+                       "last answer is undone (to change an earlier one, POST "
+                       f"/api/projects/{pid}/queue/relabel)")
+    return {"item_id": out, "undone": True}
 
 
 def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,

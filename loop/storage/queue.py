@@ -177,16 +177,23 @@ class QueueMixin(StoreBase):
                 k(pid, "mine", annotator)]
         return int(self.scripts.release(keys, [annotator]))
 
-    def undo(self, pid: str, annotator: str, token: str = "") -> str | None:
-        """Remove this annotator's last answer; the item goes back on top of the queue."""
+    def undo(self, pid: str, annotator: str, token: str = "",
+             item_id: str = "") -> str | tuple[str, str] | None:
+        """Remove this annotator's last answer; the item goes back on top of the queue.
+
+        ``item_id``: only if the last answer is to that item; else ``("gone", item_id)``
+        when they have no answer to it (undone before: a retry), ``("not_last",
+        last item)`` or ``("unknown", item_id)``. None: nothing to undo."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
-                k(pid, "resolved"), k(pid, "annotators")]
+                k(pid, "resolved"), k(pid, "row"), k(pid, "annotators")]
         out = self._run(pid, "undo", keys,
-                        [annotator, _midnight(), self.answers_per_item(pid), token])
+                        [annotator, _midnight(), self.answers_per_item(pid), item_id, token])
+        if isinstance(out, list):
+            return out[0].decode(), out[1].decode()
         return out.decode() if out else None
 
     def relabel(self, pid: str, annotator: str, item_id: str, label: int,

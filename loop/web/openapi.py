@@ -156,7 +156,9 @@ PATHS: dict[str, dict[str, Any]] = {
         required=("item_id", "label", "lease_id"))},
     "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
         "item_id": S, "lease_id": S}, required=("item_id", "lease_id"))},
-    "/api/projects/{pid}/queue/undo": {"post": _op("undo my last answer")},
+    "/api/projects/{pid}/queue/undo": {"post": _op(
+        "undo my last answer; with item_id only if it is that item's (safe to retry: "
+        "undone false once it was), 409 if another answer is last", body={"item_id": S})},
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
         "item_id": S, "label": {"oneOf": [S, INT]}}, required=("item_id", "label"))},
     "/api/projects/{pid}/disputes": {"get": _op(

@@ -156,7 +156,7 @@ def test_undo_removes_only_my_answer(store, k2):
     assert x[0] == iid
     services.answer(store, k2, "b", iid, "ham", x[1])
     assert iid not in store.gold(k2) and iid in store.disputes(k2)  # a tie: no gold
-    assert services.undo(store, k2, "a") == {"item_id": iid}
+    assert services.undo(store, k2, "a") == {"item_id": iid, "undone": True}
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["b"]
     assert store.gold(k2)[iid]["label"] == 0  # now b's answer alone
     assert store.annotator_stats(k2, "a")["answers_total"] == 0
@@ -314,7 +314,7 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
     assert client.get(f"/api/projects/{k2}/disputes", headers=auth()).json["disputes"] == []
 
     # the tie-break undone: a tie again, open for another answer
-    assert services.undo(store, k2, "c") == {"item_id": iid}
+    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True}
     assert iid not in store.gold(k2) and iid in _queued(store, k2)
 
     # Two answers that agree, then a relabel that makes a tie: the item wants one more
@@ -393,7 +393,7 @@ def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
     client.post(f"/api/projects/{k2}/resolve", headers=auth(), json={"item_id": iid,
                                                                      "label": "spam"})
-    assert services.undo(store, k2, "b") == {"item_id": iid}
+    assert services.undo(store, k2, "b") == {"item_id": iid, "undone": True}
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["a"]
     assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["resolved"]
     assert iid not in _queued(store, k2)
@@ -553,7 +553,7 @@ def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back
     _answered_by(store, k2, iid, [("c", "ham")])
     url = f"/api/projects/{k2}/resolve"
     client.post(url, headers=auth(), json={"item_id": iid, "label": "spam"})
-    assert services.undo(store, k2, "c") == {"item_id": iid}
+    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True}
     assert iid not in store.answers(k2) and store.gold(k2)[iid]["label"] == 1
     r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham"})
     assert r.status_code == 200 and store.gold(k2)[iid]["label"] == 0

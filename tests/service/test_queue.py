@@ -297,13 +297,19 @@ def test_skip_undo_and_relabel(client, store, ready):
         assert r.status_code == code and r.json["error"], body
     # a malformed or unexpected body is refused, and nothing is undone (fault trial:
     # undo read no body, so '{garbage' undid the answer with a 200)
-    for data in ('{garbage', '{"item_id": "x"}', '[]'):
+    for data, code in (('{garbage', 400), ('{"item": "x"}', 400), ('[]', 400),
+                       ('{"item_id": 7}', 400), ('{"item_id": "no-such-item"}', 404)):
         r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok), data=data,
                         content_type="application/json")
-        assert r.status_code == 400 and r.json["error"], data
+        assert r.status_code == code and r.json["error"], data
         assert b["item"]["id"] in store.gold(ready)
+    # the skipped item: no answer of dan's to take back
+    r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok),
+                    json={"item_id": a["item"]["id"]})
+    assert r.json == {"item_id": a["item"]["id"], "undone": False}
+    assert b["item"]["id"] in store.gold(ready)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
-    assert r.json == {"item_id": b["item"]["id"]}
+    assert r.json == {"item_id": b["item"]["id"], "undone": True}
     assert store.gold(ready) == {}
     me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
     assert (me["answers_today"], me["answers_total"]) == (0, 0)
@@ -311,6 +317,43 @@ def test_skip_undo_and_relabel(client, store, ready):
     c = _next(client, ready, tok)
     assert c["item"]["id"] == b["item"]["id"]  # undone item comes back first
     assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code == 400
+
+
+def test_an_undo_sent_again_takes_back_nothing_more(client, store, ready):
+    """Operator's trial: an undo answered 503 (Redis paused) had been applied, and
+    its retry took back a second answer; five undos at once took back four. With
+    the item named, a retry or a double click undoes that answer once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tok = annotator_token(client, ready, "retry")
+    got = []
+    for _ in range(3):
+        x = _next(client, ready, tok)
+        _answer(client, ready, tok, x)
+        got.append(x["item"]["id"])
+    url = f"/api/projects/{ready}/queue/undo"
+
+    def undo(_):
+        r = client.application.test_client().post(url, headers=auth(tok),
+                                                  json={"item_id": got[-1]})
+        return r.status_code, r.json
+
+    with ThreadPoolExecutor(5) as ex:
+        outs = list(ex.map(undo, range(5)))
+    assert sorted(c for c, _ in outs) == [200] * 5
+    assert sorted(o["undone"] for _, o in outs) == [False] * 4 + [True]
+    assert {o["item_id"] for _, o in outs} == {got[-1]}
+    assert set(store.gold(ready)) == set(got[:2])  # the two before it kept
+    me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
+    assert me["answers_total"] == 2
+    # an earlier answer named while another is last: 409, nothing undone
+    r = client.post(url, headers=auth(tok), json={"item_id": got[0]})
+    assert r.status_code == 409 and f"your last answer is to item {got[1]!r}" in r.json["error"]
+    assert set(store.gold(ready)) == set(got[:2])
+    # and the last one named is undone as asked
+    r = client.post(url, headers=auth(tok), json={"item_id": got[1]})
+    assert r.json == {"item_id": got[1], "undone": True}
+    assert set(store.gold(ready)) == {got[0]}
 
 
 def test_export_and_lf_stats(client, store, ready):

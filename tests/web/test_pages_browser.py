@@ -188,6 +188,32 @@ def test_space_after_a_clicked_answer_scrolls_and_answers_nothing(
     assert not page.console_errors, page.console_errors
 
 
+def test_undo_names_the_answer_it_takes_back(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Operator's trial: an undo retried after an error took back a second answer.
+    The page names the answer it undoes: undone meanwhile, nothing more goes."""
+    from loop.demo.client import ApiClient
+
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "namer")
+    for n in range(2):
+        first = _current_id(page)
+        page.wait_for_timeout(300)
+        press(page, "1")
+        _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    me = ApiClient(live.url, token)
+    last = me.call("GET", f"/api/projects/{pid}/queue/me")["recent"][0]["item_id"]
+    assert me.call("POST", f"/api/projects/{pid}/queue/undo",
+                   {"item_id": last})["undone"] is True  # as if the page's first try did
+    page.keyboard.press("u")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".includes('was undone already')")
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 1  # the answer before it kept
+    assert not page.console_errors, page.console_errors
+
+
 def test_closing_the_tab_with_an_answer_unsent_asks_first(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid = demo_project["pid"]

@@ -2,13 +2,25 @@
 -- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
 --       withdrawn answer is a change the models have not seen, like a new one),
---       15 resolved, 16 annotators
--- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 token hash
+--       15 resolved, 16 row (item id -> row: which items exist), 17 annotators
+--       (last, for _revoked.lua)
+-- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 the item whose answer is to
+--       go ('' = whichever is last), 5 token hash (last, for _revoked.lua)
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
 -- majority of the others. An item the admin resolved keeps its resolution and
--- stays done. Returns the item id, or false with nothing to undo;
--- an error 'revoked'.
+-- stays done. Returns the item id, or false with nothing to undo; with ARGV[4]
+-- and another answer last, {'gone', item} when this annotator has no answer to
+-- that item (undone already: a retry), {'not_last', last item}, or {'unknown', item}
+-- when the project has no such item; an error 'revoked'.
 if revoked(ARGV[1]) then return redis.error_reply('revoked') end
+if ARGV[4] ~= '' then
+  local last = redis.call('LINDEX', KEYS[1], 0)
+  if last ~= ARGV[4] then
+    if redis.call('HEXISTS', KEYS[16], ARGV[4]) == 0 then return {'unknown', ARGV[4]} end
+    if redis.call('SISMEMBER', KEYS[10], ARGV[4]) == 0 then return {'gone', ARGV[4]} end
+    return {'not_last', last or ''}
+  end
+end
 local id = redis.call('LPOP', KEYS[1])
 if not id then return false end
 local raw = redis.call('HGET', KEYS[2], id)

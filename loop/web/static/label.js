@@ -419,12 +419,34 @@
       return;
     }
     enqueue(async function () {
-      const res = await Loop.api("POST", base + "/queue/undo");
+      /* the answer this tab gave last, named: pressed again after an error (a 503 of
+         an undo that was applied: operator's trial), it takes back nothing more */
+      const last = state.history.length ? state.history[state.history.length - 1] : null;
+      let res;
+      try {
+        res = await Loop.api("POST", base + "/queue/undo", last ? { item_id: last.id } : undefined);
+      } catch (e) {
+        if (!e || e.status !== 409) throw e;
+        state.history = [];  /* answered after it elsewhere (another tab): that one is last */
+        return { stale: true };
+      }
       if (!res || res.item_id === undefined || res.item_id === null) return null;
+      if (res.undone === false) return { gone: String(res.item_id) };
       const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds() }));
       return { id: String(res.item_id), got: got };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }
+      if (out.stale) {
+        status("Your last answer is to another item, given after this tab's (in another tab?): " +
+               "nothing was undone. Press u again to undo that one.", true);
+        return;
+      }
+      if (out.gone) {
+        state.history.pop();
+        status("The answer for #" + out.gone + " was undone already; nothing more was taken back.");
+        refreshProgress();
+        return;
+      }
       tellTabs("undone", out.id);
       const idx = state.history.findIndex(function (it) { return String(it.id) === out.id; });
       if (idx !== -1) state.history.splice(idx, 1);
