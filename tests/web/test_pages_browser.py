@@ -196,7 +196,7 @@ def test_undo_names_the_answer_it_takes_back(
 
     pid = demo_project["pid"]
     token = _label_with_next_ready(live, page, pid, "namer")
-    for n in range(2):
+    for _ in range(2):
         first = _current_id(page)
         page.wait_for_timeout(300)
         press(page, "1")
