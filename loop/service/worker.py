@@ -65,7 +65,9 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.registry import ReadyJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.utils import as_text, parse_composite_key
 
@@ -259,12 +261,29 @@ def note_start(job: Any) -> None:
     job.save_meta()
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(sig: int = signal.SIGKILL) -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the horse may outlive a killed worker
         pass
+
+
+class LoopScheduler(RQScheduler):
+    """RQ's scheduler process, stopped (SIGTERM: it lets its locks go) when its
+    worker dies: a worker killed with SIGKILL left it running, holding and renewing
+    the lock, and each restart of the worker added one more (operator's trial: two
+    orphans after three kills, gone only at the next Redis outage)."""
+
+    def start(self) -> Any:
+        self._worker_pid = os.getpid()
+        return super().start()
+
+    def work(self) -> None:
+        _die_with_parent(signal.SIGTERM)
+        if os.getppid() != getattr(self, "_worker_pid", os.getppid()):
+            return  # the worker died while this process started
+        super().work()
 
 
 class LoopWorker(Worker):
@@ -409,6 +428,26 @@ class LoopWorker(Worker):
         # worker's memory. Measured: a 5,000-item apply unit 0.32 s -> 0.24 s.
         gc.freeze()
         super().fork_work_horse(job, queue)
+
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO",
+                         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format: str = DEFAULT_LOGGING_FORMAT) -> None:
+        # RQ's, with the scheduler that stops with its worker
+        self.scheduler = LoopScheduler(
+            self.queues, connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format, log_format=log_format, serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
 
     def main_work_horse(self, job: Any, queue: Any) -> None:
         _die_with_parent()

@@ -314,6 +314,37 @@ def test_a_scheduler_that_died_under_its_live_worker_is_started_again(rconn, wor
     print(f"delayed job ran {time.time() - killed:.1f} s after the scheduler died")
 
 
+def test_a_workers_scheduler_stops_when_the_worker_is_killed(rconn, workers):
+    """Operator's trial: kill -9 of a worker's own process (not its group) left its
+    scheduler process running, holding and renewing its lock; every restart of the
+    worker could add one more."""
+    from pathlib import Path
+
+    from rq.scheduler import RQScheduler
+
+    lock = RQScheduler.get_locking_key("loop")
+    workers.start("w1")
+    assert _wait(lambda: rconn.exists(lock), timeout=60)
+    wpid = workers.procs["w1"].pid
+
+    def kids():
+        return [int(k) for k in Path(f"/proc/{wpid}/task/{wpid}/children").read_text().split()]
+
+    assert _wait(lambda: len(kids()) == 1, timeout=30), kids()
+    sched = kids()[0]
+    os.kill(wpid, signal.SIGKILL)  # the worker alone
+    workers.procs["w1"].wait()
+
+    def gone():
+        try:
+            state = Path(f"/proc/{sched}/status").read_text().split("State:")[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return True
+        return state in ("Z", "X")  # exited (a zombie until someone reaps it)
+
+    assert _wait(gone, timeout=15), f"scheduler {sched} outlived its worker"
+
+
 @pytest.mark.slow
 def test_a_worker_outlives_a_redis_outage_during_a_job(tmp_path):
     """Operator's trial: Redis stopped while a job ran; as the job ended the worker
