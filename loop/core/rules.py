@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -47,6 +48,8 @@ _SEP = "\x00"
 #: (:func:`loop.core.text.readable`). Part of every rule's fingerprint, so a change
 #: of it re-applies every rule.
 MATCHES = "readable-4"
+#: How keyword rules find whole words (:func:`_whole_words`); in their fingerprint.
+WHOLE_WORDS = "2: n't and symbol edges"
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
 
@@ -171,6 +174,8 @@ class Rule:
     def fingerprint(self) -> str:
         """What decides its votes, hashed (see :meth:`LabelingFunction.fingerprint`)."""
         what = {**self.to_dict(), "matches": MATCHES}
+        if self.kind == "keywords" and self.whole_word:
+            what["whole_words"] = WHOLE_WORDS
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- matching --------------------------------------------------------------------------
@@ -185,18 +190,12 @@ class Rule:
             keyword_src = None  # whole words: the keyword alone as group 1 (spans()
             # compiles it when asked: not on the matching path)
             if self.kind == "keywords":
-                alt = "|".join(re2.escape(plain_quotes(nfc(w))) for w in self.keywords)
+                kws = [plain_quotes(nfc(w)) for w in self.keywords]
+                alt = "|".join(re2.escape(w) for w in kws)
                 src = f"(?:{alt})"
                 if self.whole_word:
-                    # RE2's \b knows ASCII letters only ("café" never ended a word),
-                    # so a word boundary is a text end or a character that is no
-                    # letter, combining mark (Yoruba's tone marks, Hindi's vowel
-                    # signs), digit or _ in any script; the match takes that
-                    # character up (see match() for the scan over joined texts)
                     words = True
-                    edge = r"[^\pL\pM\pN_]"
-                    src = rf"(?:^|{edge})(?:{alt})(?:$|{edge})"
-                    keyword_src = rf"(?:^|{edge})({alt})(?:$|{edge})"
+                    src, keyword_src = _whole_words(kws)
             else:
                 # the texts have plain quotes only, in composed form (NFC)
                 src = plain_quotes(nfc(self.pattern))
@@ -242,7 +241,10 @@ class Rule:
             m = pat.search(t, pos)
             if m is None:
                 break
-            s, e = m.span(1) if words else m.span()
+            s, e = m.span()
+            if words:  # the one group (of up to four) that took part
+                s, e = next(sp for g in range(1, len(m.groups()) + 1)
+                            if (sp := m.span(g))[0] >= 0)
             if e > s:
                 out.append((s, e))
             pos = e if e > pos else pos + 1  # a trailing boundary starts the next word
@@ -302,6 +304,39 @@ class Rule:
         lf = LabelingFunction(self.name, vote)
         lf.fingerprint = self.fingerprint  # type: ignore[method-assign]
         return lf
+
+
+#: A character inside a word: a letter, a combining mark (Yoruba's tone marks, Hindi's
+#: vowel signs), a digit or _, in any script (RE2's \b knows ASCII letters only:
+#: "café" ended a word at "é").
+_IN_WORD = r"\pL\pM\pN_"
+#: Before a whole word: a text's start or a character outside words.
+_LEAD = rf"(?:^|[^{_IN_WORD}])"
+#: After one: a text's end, or a character outside words, but not the apostrophe of
+#: "n't" ("won" is no word of "won't", nor "don" of "don't": new-user trial); a
+#: possessive or an elision stays a boundary ("apple's", "l'amour").
+_TRAIL = rf"(?:$|[^{_IN_WORD}']|'(?:$|[^tT]|[tT][{_IN_WORD}]))"
+
+
+def _whole_words(keywords: Sequence[str]) -> tuple[str, str]:
+    """The patterns of keywords as whole words: for matching, and with the keyword
+    as a group (one of four) for highlighting. A match takes up the boundaries
+    around it (see :meth:`Rule.match` for the scan over joined texts). A keyword
+    that starts or ends with a symbol ("<script>", "£", "c++") is its own boundary
+    there (new-user trial: "£" matched no price, "£5" has a digit after it)."""
+    def inside(ch: str) -> bool:
+        return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+
+    groups: dict[tuple[bool, bool], list[str]] = {}
+    for w in filter(None, keywords):
+        groups.setdefault((inside(w[0]), inside(w[-1])), []).append(re2.escape(w))
+    plain, captured = [], []
+    for (lead, trail), ws in sorted(groups.items(), reverse=True):
+        a, b = (_LEAD if lead else ""), (_TRAIL if trail else "")
+        alt = "|".join(ws)
+        plain.append(f"{a}(?:{alt}){b}")
+        captured.append(f"{a}({alt}){b}")
+    return "|".join(plain), "|".join(captured)
 
 
 def _span_search(pat: Any) -> Any:

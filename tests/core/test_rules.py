@@ -354,3 +354,25 @@ def test_a_word_right_on_the_asked_items_only_is_not_suggested_against_the_model
     assert read["cash"].rule.label == 1 and read["cash"].model_precision > 0.9
     with pytest.raises(ValueError, match="proba must have shape"):
         suggest_rules(texts, y, L, 2, proba=proba[:10], **kw)
+
+
+def test_whole_words_leave_out_nt_and_take_symbols_as_their_own_edge(monkeypatch):
+    """New-user trial: "won" matched "won't" and "don" "don't"; "£" matched no
+    price ("£5": a digit after it) and "<script>" nothing, with whole words on."""
+    r = Rule("p", 1, "keywords", keywords=("won", "£", "<script>", "c++", "apple", "amour"))
+    texts = ["I won't go", "we won!", "only £5 now", "x<script>alert(1)</script>",
+             "I like c++ a lot", "the apple's core", "l'amour", "It's 'won'", "Won't",
+             "abc++", "pineapple"]
+    assert list(r.match(texts)) == [False, True, True, True, True, True, True, True, False,
+                                    False, False]
+    assert [r.spans(t) for t in texts[:3]] == [[], [(3, 6)], [(5, 6)]]
+    assert r.spans("they won't, we won") == [(15, 18)]
+    # the same, one text at a time and over joined texts (the scan takes up the
+    # boundaries, the separator included)
+    assert [r.matches(t) for t in texts] == list(r.match(texts))
+    # a changed meaning re-applies: how whole words are found is in the fingerprint
+    import loop.core.rules as rules_module
+
+    before = r.fingerprint()
+    monkeypatch.setattr(rules_module, "WHOLE_WORDS", "another way")
+    assert r.fingerprint() != before
