@@ -22,13 +22,17 @@ XSS_TEXTS = [
     "<img src=x onerror=alert(1)>",
     "nice song <script>alert(1)</script> check it",
     "fun &lt;3<br /><b>bold</b> &amp; <a href=\"javascript:alert(3)\">link</a>",
+    # a direction override: "cod.exe" would read as "exe.doc" (new-user trials)
+    "invoice \u202eexe.doc",
 ]
 #: What the labeling page shows for each: entities decoded, <br> a line break,
-#: formatting tags dropped, anything else shown as the text it is.
+#: formatting tags dropped, anything else shown as the text it is; a direction
+#: control as its code.
 XSS_SHOWN = [
     "<img src=x onerror=alert(1)>",
     "nice song <script>alert(1)</script> check it",
     "fun <3\nbold & link",
+    "invoice [U+202E]exe.doc",
 ]
 
 

@@ -173,6 +173,12 @@
       box.innerHTML = m;
       return box.value;
     });
+    /* direction overrides, embeddings and isolates (U+202A-202E, U+2066-2069) shown
+       as their code, not obeyed: "\u202Etxet" read as "text" while the models and the
+       export read the characters in stored order (new-user trials) */
+    s = s.replace(/[\u202A-\u202E\u2066-\u2069]/g, function (c) {
+      return "[U+" + c.charCodeAt(0).toString(16).toUpperCase() + "]";
+    });
     return s.replace(/\n{3,}/g, "\n\n").trim();
   }
 
