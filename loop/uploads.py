@@ -172,7 +172,12 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadUpload(f"file is not UTF-8 text (byte {exc.start})") from None
+        # new-user trials: an Excel / Windows file got "byte 14" and nothing more
+        line = data[:exc.start].count(b"\n") + 1
+        raise BadUpload(f"file is not UTF-8 text (line {line}, byte {exc.start:,}: "
+                        f"0x{data[exc.start]:02x}); save it as UTF-8 (in Excel: Save As, "
+                        "'CSV UTF-8'; or iconv -f cp1252 -t utf-8) and upload it again"
+                        ) from None
     if not text.strip():
         raise BadUpload("file is empty")
     if fmt == "csv" and text.lstrip()[:1] in ("{", "["):  # JSON in a .txt / text/plain
@@ -210,6 +215,11 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         if len(names) > MAX_COLUMNS:  # 200,000 held a web worker 2 minutes (quadratic)
             raise BadUpload(f"the CSV header names {len(names):,} columns; at most "
                             f"{MAX_COLUMNS:,} are read: keep the text, id and label columns")
+        if "" in names and all(not r.get("") for r in rows):
+            # columns without a name or a value (Excel's "Category,Message,,"): left out
+            names = [c for c in names if c != ""]
+            for r in rows:
+                r.pop("", None)
         twice = sorted(c for c, n in Counter(names).items() if n > 1)
         if twice:  # csv.DictReader keeps the last of them, silently
             raise BadUpload(f"CSV header names {', '.join(map(repr, twice))} more than once; "
@@ -366,6 +376,8 @@ def parse_items(
                                                              "gold_field" else "id") +
                             " are two columns")
     index = {name: i for i, name in enumerate(labels)}
+    # "HAM" for "ham": project labels never differ only in case, so this is one label
+    folded = {name.casefold(): i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
     by_index = 0
     problems: list[str] = []
@@ -427,18 +439,18 @@ def parse_items(
             gs = str(g).strip()
             if gs in index:
                 gold[iid] = index[gs]
+            elif gs.casefold() in folded:
+                gold[iid] = folded[gs.casefold()]
             elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
                 gold[iid] = int(gs)
                 by_index += 1
             else:
                 at = f" (id {iid!r})" if id_field is not None else ""
-                like = [x for x in labels if x.casefold() == gs.casefold()]
-                hint = f"; did you mean {like[0]!r}? (labels are case-sensitive)" if like else ""
-                if not like:  # a typo: "Cause-Efect", or two letters swapped: "spma"
-                    near = [x for x in labels if len(x) == len(gs) and len(x) > 2
-                            and sorted(x.casefold()) == sorted(gs.casefold())]
-                    near = near or difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
-                    hint = f"; did you mean {near[0]!r}?" if near else ""
+                # a typo: "Cause-Efect", or two letters swapped: "spma"
+                near = [x for x in labels if len(x) == len(gs) and len(x) > 2
+                        and sorted(x.casefold()) == sorted(gs.casefold())]
+                near = near or difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
