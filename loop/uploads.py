@@ -173,8 +173,8 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         # new-user trials: an Excel / Windows file got "byte 14" and nothing more
-        line = data[:exc.start].count(b"\n") + 1
-        raise BadUpload(f"file is not UTF-8 text (line {line}, byte {exc.start:,}: "
+        at_line = data[:exc.start].count(b"\n") + 1
+        raise BadUpload(f"file is not UTF-8 text (line {at_line}, byte {exc.start:,}: "
                         f"0x{data[exc.start]:02x}); save it as UTF-8 (in Excel: Save As, "
                         "'CSV UTF-8'; or iconv -f cp1252 -t utf-8) and upload it again"
                         ) from None
