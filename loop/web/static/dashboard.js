@@ -188,7 +188,8 @@
       ? r.incorrect + " of the " + n + " known labels where it votes say it is wrong, far more " +
         "than its learned accuracy." + onRandom + " Most answers are the queue's picks, the hard " +
         "cases where LFs conflict, which understate an LF: look at a few of its items, and " +
-        "switch it off if it is wrong."
+        (r.source === "rule" ? "switch it off (Rules) if it is wrong."
+          : "if it is wrong, take it out of the LF module and apply the LFs again.")
       : "Right on " + (r.correct || 0) + " of the " + n + " known labels where it votes." + onRandom;
     return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + (off ? " ⚠" : ""),
       title: title });

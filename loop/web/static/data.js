@@ -69,7 +69,8 @@
     $("apply").disabled = !ready;
     if (!ready) {
       status("apply-status", "No LFs yet: write a rule on the dashboard (Rules) first; " +
-        "saving it applies it and recalibrates. Labeling can start now, on random items.");
+        "saving it applies it and recalibrates." + (project && project.n_items
+          ? " Labeling can start now, on random items." : ""));
     }
   }
 

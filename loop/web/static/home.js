@@ -9,10 +9,10 @@
     const parts = [];
     const lmOn = p.n_eval_covered !== null && p.n_eval_covered !== undefined ? p.n_eval_covered : p.n_eval;
     if (p.label_model !== null && p.label_model !== undefined) {
-      parts.push("LM " + Loop.pct(p.label_model, 1) + (lmOn ? " of " + lmOn : ""));
+      parts.push("label model " + Loop.pct(p.label_model, 1) + (lmOn ? " of " + lmOn : ""));
     }
     if (p.end_model !== null && p.end_model !== undefined) {
-      parts.push("EM " + Loop.pct(p.end_model, 1) + (p.n_eval ? " of " + p.n_eval : ""));
+      parts.push("end model " + Loop.pct(p.end_model, 1) + (p.n_eval ? " of " + p.n_eval : ""));
     }
     if (!parts.length) return p.n_eval ? "not yet" : "no held-out labels";
     // each score on one line when the cell wraps
