@@ -42,14 +42,13 @@ class RulesMixin(StoreBase):
         still there when the check ran before it)."""
         key = self._k(pid, "rules")
         old_name = rename_from or name
-        # WATCH sees any change to the project's rules. For a write that leaves this
-        # rule enabled, one to another rule is no conflict (three scripts adding
-        # rules at once each got 409s): the check runs again, up to a few times,
-        # and this rule's record decides. A disable or delete is checked against
-        # every rule as it was read (the project keeps an enabled rule: two at once
-        # could take away the last two).
-        tries = 50 if record is not None and record.get("enabled", True) else 1
-        for attempt in range(tries):
+        # WATCH sees any change to the project's rules; a change to another rule is
+        # no conflict (three scripts adding rules at once each got 409s; operator's
+        # trial: 2 of 4 deletes of different rules at once): the checks run again on
+        # what the rules are now, up to many times, and this rule's record decides.
+        # A disable or delete is checked against every rule inside the transaction,
+        # so two at once cannot take away the last two enabled rules.
+        for attempt in range(50):
             if attempt:  # writers that collided retry apart (8 tries in lockstep ran out)
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             with self.r.pipeline(transaction=True) as p:

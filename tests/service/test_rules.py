@@ -584,6 +584,32 @@ def test_rules_added_at_once_by_several_clients_all_land(client, store, project)
     assert len(_rules(client, pid)) == 20
 
 
+def test_rules_deleted_and_disabled_at_once_all_go(app, client, store, project):
+    """Operator's trial: of 4 deletes and disables of different rules at once, 2
+    were 409 "the rules changed while saving, again and again"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = prepare_project(store, client, project)
+    for i in range(9):
+        assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+            "name": f"r{i}", "label": 1, "kind": "keywords",
+            "keywords": [f"w{i}"]}).status_code == 201
+
+    def change(i):
+        c = app.test_client()
+        url = f"/api/projects/{pid}/rules/r{i}"
+        r = c.delete(url, headers=auth()) if i % 2 else c.put(url, headers=auth(),
+                                                               json={"enabled": False})
+        return r.status_code
+
+    with ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(change, range(8)))
+    assert codes == [200] * 8, codes
+    rules = store.rules(pid)
+    assert sorted(rules) == ["r0", "r2", "r4", "r6", "r8"]
+    assert [n for n, r in rules.items() if r["enabled"]] == ["r8"]
+
+
 def test_an_edit_of_a_rule_changed_since_it_was_opened_is_refused(client, store, project):
     """Rule author's trial: two tabs edited one rule; the second save silently undid
     the first. An edit that says which version it was made on is refused once the
