@@ -348,8 +348,21 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         examples.append({"id": c.ids[r], "text": text, "marks": marks,
                          "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
     m = int(hit.sum())
+    # what the models read its items as: a rule voting ham on items they read as spam
+    # is most likely a slip of the label box (new-user trial: no warning)
+    models = None
+    if proba is not None and m:
+        ok = np.isfinite(proba[rows]).all(axis=1)
+        if ok.any():
+            read = proba[rows[ok]].argmax(axis=1)
+            counts = np.bincount(read, minlength=len(labels))
+            top = int(counts.argmax())
+            models = {"model": source, "n": int(ok.sum()),
+                      "agree": float(proba[rows[ok], rule.label].mean()),
+                      "most": labels[top], "most_share": float(counts[top] / ok.sum())}
     return {
         "rule": rule.to_dict(), "label_name": labels[rule.label], "n_items": n,
+        "models": models,
         "matched": m, "coverage": m / n if n else 0.0,
         "new_coverage": int((hit & ~covered).sum()),
         "overlaps": int(over.sum()), "conflicts": int(conf.sum()),
@@ -443,6 +456,7 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
     def item(r: int) -> dict[str, Any]:
         return {"id": c.ids[r], "text": c.texts[r][:300], "gold": labels[y[r]]}
 
+    store.note_shown_suggestions(pid, {s.key: s.rule.to_dict() for s in sugs})
     out = []
     for s in sugs:
         d = s.to_dict(labels)
@@ -477,13 +491,23 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     already, is not a candidate."""
     if not isinstance(key, str) or not key:
         raise BadRequest("key must be a suggestion's key")
-    match = [s for s in _suggest(store, pid, 100)[0] if s.key == key]
+    match = [s.rule.to_dict() for s in _suggest(store, pid, 100)[0] if s.key == key]
     if not match:
-        match = [s for s in _suggest(store, pid, 1000, keep_redundant=True,
-                                     min_model_precision=0.0)[0] if s.key == key]
+        match = [s.rule.to_dict() for s in _suggest(store, pid, 1000, keep_redundant=True,
+                                                    min_model_precision=0.0)[0]
+                 if s.key == key]
+    if not match:
+        # shown, and since then no candidate at all: a phrase ranks under its word
+        # once the models moved ("the world" after "world": CI), and is left out
+        shown_rule = store.shown_suggestion(pid, key)
+        kk = len(store.get_project(pid)["labels"])
+        taken = {rule_key(Rule.from_dict(r["rule"], kk)) for r in store.rules(pid).values()}
+        if (shown_rule is not None and key not in store.rejected_suggestions(pid)
+                and key not in taken):
+            match = [shown_rule]
     if not match:
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
-    return create_rule(store, pid, match[0].rule.to_dict(), source="suggestion")
+    return create_rule(store, pid, match[0], source="suggestion")
 
 
 def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:

@@ -93,5 +93,26 @@ class RulesMixin(StoreBase):
 
         self._while_project(pid, writes)
 
+    def note_shown_suggestions(self, pid: str, rules: dict[str, dict[str, Any]],
+                               ttl: int = 86400, most: int = 500) -> None:
+        """Remember the rules of suggestions shown (key -> rule), so that Accept takes
+        the one the user saw after the models moved (a day; the newest ``most``)."""
+        if not rules:
+            return
+        key = self._k(pid, "rules_shown")
+
+        def writes(p: Any) -> None:
+            p.hset(key, mapping={k: json.dumps(v) for k, v in rules.items()})
+            p.expire(key, ttl)
+
+        if self.r.hlen(key) > most:  # a long-lived project: start over, keep these
+            self.r.delete(key)
+        self._while_project(pid, writes)
+
+    def shown_suggestion(self, pid: str, key: str) -> dict[str, Any] | None:
+        """The rule of suggestion ``key`` as last shown, if remembered."""
+        raw = self.r.hget(self._k(pid, "rules_shown"), key)
+        return None if raw is None else dict(json.loads(raw))
+
     def rejected_suggestions(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "rules_rejected"))}
