@@ -432,6 +432,13 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.wait_for_selector(".preview-stats", state="detached")
     _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
     assert page.locator(".preview-none").count() == 0
+    assert page.locator(".preview-against").count() == 0
+    # the label box left at the wrong label: the models read its items otherwise
+    page.select_option("#rule-label", "0")
+    page.wait_for_selector(".preview-against")
+    assert "is “Votes” the label you mean?" in page.locator(".preview-against").inner_text()
+    page.select_option("#rule-label", "1")
+    page.wait_for_selector(".preview-against", state="detached")
     assert page.locator("#rule-status").inner_text() == ""
     stats = page.locator(".preview-stats").inner_text()
     assert " of 350 items" in stats and "vote spam" in stats and "precision" in stats, stats

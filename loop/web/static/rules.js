@@ -167,6 +167,15 @@
         text: "It votes " + p.label_name + " on " + Loop.pct(p.coverage, 0) + " of all items: a rule that broad says little" +
           " beyond the class balance" + (rule.kind === "regex" ? " (does the pattern match an empty string?)" : "") + "." }));
     }
+    const mr = p.models;
+    if (mr && mr.n >= 5 && mr.most !== p.label_name && mr.most_share >= 0.6) {
+      /* new-user trial: a gift-card rule voted ham (the first label, the default) on
+         items the end model read as spam at 71-88%, and nothing said so */
+      box.appendChild(Loop.el("p", { class: "warn-text preview-against",
+        text: "The " + (mr.model === "label_model" ? "label model" : "end model") + " reads " +
+          Loop.pct(mr.most_share, 0) + " of its " + mr.n + " items as " + mr.most + ", not " +
+          p.label_name + ": is “Votes” the label you mean?" }));
+    }
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
       for (const ex of p.examples) {
