@@ -387,7 +387,8 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     assert flagged.count() == 1
     assert flagged.inner_text().startswith("25")
     assert "9 of the 12 known labels" in flagged.get_attribute("title")
-    assert "switch it off" in flagged.get_attribute("title")
+    # a module LF has no switch: it says how to take it out (new-user trial)
+    assert "take it out of the LF module" in flagged.get_attribute("title")
     assert "On the 3 random answers it votes on" in flagged.get_attribute("title")
     second = page.locator("#lf-rows tr").nth(1).locator("td", has_text="25")
     assert second.count() == 1 and "⚠" not in second.inner_text()
