@@ -491,6 +491,9 @@
         n.textContent = "The model was recalibrated at " + Loop.when(at) +
           " using the latest answers. Guesses on new items use the updated model.";
         n.hidden = false;
+        /* said, then out of the way (new-user trial: it stayed for good) */
+        clearTimeout(state.noticeTimer);
+        state.noticeTimer = setTimeout(function () { n.hidden = true; }, 30000);
         state.recalibratedAt = at;
       }
     } catch (e) {

@@ -423,8 +423,9 @@
         evidence("Agreeing", s.support), evidence("Contradicting", s.contradict));
       li.appendChild(Loop.el("div", null,
         Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
-        Loop.el("span", { class: "muted", text: " · precision " + Loop.pct(s.precision) + " on " + s.n_gold +
-          " gold" + (s.model_precision == null ? "" : ", about " + Loop.pct(s.model_precision) +
+        Loop.el("span", { class: "muted", text: " · right on " + s.n_right + " of " + s.n_gold +
+          " answered items (estimated precision " + Loop.pct(s.precision) + ": a few answers are a rough guide)" +
+          (s.model_precision == null ? "" : ", about " + Loop.pct(s.model_precision) +
           " on all its items as the models read them") + " · covers " + s.coverage + " unlabeled (" + s.new_coverage + " covered by no LF, " + s.fresh +
           " where no LF votes " + s.label_name + ") " }),
         s.against ? Loop.el("span", { class: "warn-text", text: "· on " + s.against +
