@@ -388,6 +388,19 @@ def _model_proba(store: RedisStore, pid: str, k: int, n: int
 
 
 # -- suggestions ------------------------------------------------------------------------------
+def _never_proposed(store: RedisStore, pid: str, rules: dict[str, Any], k: int) -> set[str]:
+    """The keys of suggestions never to propose or accept: rejected ones, the saved
+    ``rules``, and each keyword of a saved keyword rule alone (its items are the
+    rule's already, and until the rule is applied nothing in L says so)."""
+    out = store.rejected_suggestions(pid)
+    for rec in rules.values():
+        rule = Rule.from_dict(rec["rule"], k)
+        out.add(rule_key(rule))
+        out |= {rule_key(dataclasses.replace(rule, keywords=(kw,)))
+                for kw in rule.keywords if rule.kind == "keywords"}
+    return out
+
+
 def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
              min_model_precision: float = MIN_MODEL_PRECISION,
              ) -> tuple[list[Suggestion], _Corpus, np.ndarray, bool]:
@@ -403,17 +416,12 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
     if L is None or L.shape[0] != n:
         L, meta = np.full((n, 0), -1, dtype=np.int8), {}
     applied = set((meta or {}).get("lf_names", []))
-    exclude = store.rejected_suggestions(pid)
     kk = len(project["labels"])
     existing = store.rules(pid)
+    exclude = _never_proposed(store, pid, existing, kk)
     pending = []
     for name, rec in existing.items():
         rule = Rule.from_dict(rec["rule"], kk)
-        exclude.add(rule_key(rule))
-        # each keyword of a saved rule, alone: its items are the rule's already, and
-        # until the rule is applied nothing in L says so
-        exclude |= {rule_key(dataclasses.replace(rule, keywords=(kw,)))
-                    for kw in rule.keywords if rule.kind == "keywords"}
         if rec.get("enabled", True) and name not in applied:
             # saved, not applied yet: its votes count already, so a phrase that holds
             # its keyword ("like this" after "like") is not proposed for its items
@@ -481,30 +489,22 @@ def suggestions(store: RedisStore, pid: str, k: int = 10) -> dict[str, Any]:
 
 
 def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
-    """Turn the suggestion ``key`` into a rule (404 when it is no longer a candidate).
+    """Turn the suggestion ``key`` into a rule (404 when it is neither shown in the
+    last day nor proposed now, or is rejected or a rule already).
 
-    What the user saw is what they accept: a recalibration between showing the list
-    and the click can move a suggestion under the precision bar or make it mostly
-    repeat votes (CI: the list was drawn before a rule's recalibration, Accept then
-    found nothing), so it is looked for among every candidate the gold still
-    supports, not only the ones proposed now. A rejected one, or one that is a rule
-    already, is not a candidate."""
+    What the user saw is what they accept: the rule as the suggestions list showed
+    it. A recalibration between showing the list and the click can drop it from
+    the candidates altogether (CI: a phrase ranked under its word once the models
+    moved, "the world" after "world", and Accept found nothing)."""
     if not isinstance(key, str) or not key:
         raise BadRequest("key must be a suggestion's key")
-    match = [s.rule.to_dict() for s in _suggest(store, pid, 100)[0] if s.key == key]
-    if not match:
-        match = [s.rule.to_dict() for s in _suggest(store, pid, 1000, keep_redundant=True,
-                                                    min_model_precision=0.0)[0]
-                 if s.key == key]
-    if not match:
-        # shown, and since then no candidate at all: a phrase ranks under its word
-        # once the models moved ("the world" after "world": CI), and is left out
-        shown_rule = store.shown_suggestion(pid, key)
-        kk = len(store.get_project(pid)["labels"])
-        taken = {rule_key(Rule.from_dict(r["rule"], kk)) for r in store.rules(pid).values()}
-        if (shown_rule is not None and key not in store.rejected_suggestions(pid)
-                and key not in taken):
-            match = [shown_rule]
+    shown_rule = store.shown_suggestion(pid, key)
+    if shown_rule is not None:
+        k = len(store.get_project(pid)["labels"])
+        if key in _never_proposed(store, pid, store.rules(pid), k):
+            shown_rule = None
+    match = ([shown_rule] if shown_rule is not None else
+             [s.rule.to_dict() for s in _suggest(store, pid, 100)[0] if s.key == key])
     if not match:
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
     return create_rule(store, pid, match[0], source="suggestion")
