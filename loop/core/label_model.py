@@ -29,6 +29,8 @@ from loop.core.validation import (
 )
 
 TIE_POLICIES = ("random", "first", "abstain")
+#: A one-sided LF's precision before gold says otherwise (``accuracy_prior``).
+ACCURACY_PRIOR = 0.7
 
 
 def _argmax_with_ties(proba: Proba, tie_policy: str, random_state: Any) -> np.ndarray:
@@ -335,7 +337,7 @@ class LabelModel(BaseEstimator):
         self,
         n_classes: int | None = None,
         class_balance: str = "learn",
-        accuracy_prior: float = 0.7,
+        accuracy_prior: float = ACCURACY_PRIOR,
         prior_strength: float = 2.0,
         precision_strength: float = 20.0,
         gold_weight: float = 1.0,

@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -310,6 +309,7 @@ class Rule:
 #: vowel signs), a digit or _, in any script (RE2's \b knows ASCII letters only:
 #: "café" ended a word at "é").
 _IN_WORD = r"\pL\pM\pN_"
+_WORD_CHAR = re2.compile(rf"[{_IN_WORD}]")
 #: Before a whole word: a text's start or a character outside words.
 _LEAD = rf"(?:^|[^{_IN_WORD}])"
 #: After one: a text's end, or a character outside words, but not the apostrophe of
@@ -325,7 +325,7 @@ def _whole_words(keywords: Sequence[str]) -> tuple[str, str]:
     that starts or ends with a symbol ("<script>", "£", "c++") is its own boundary
     there (new-user trial: "£" matched no price, "£5" has a digit after it)."""
     def inside(ch: str) -> bool:
-        return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+        return _WORD_CHAR.fullmatch(ch) is not None
 
     groups: dict[tuple[bool, bool], list[str]] = {}
     for w in filter(None, keywords):

@@ -10,13 +10,9 @@ import numpy as np
 
 from loop.agreement import fleiss, pairs
 from loop.core.analysis import lf_summary
-from loop.core.label_model import LabelModel
+from loop.core.label_model import ACCURACY_PRIOR
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
-
-#: A one-sided LF's precision before any random gold says otherwise (the service's
-#: label model keeps its default).
-ACCURACY_PRIOR = LabelModel(n_classes=2).accuracy_prior
 
 #: Below this many held-out items a score means little (the dashboard warns).
 MIN_EVAL = 30
@@ -57,7 +53,7 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         # 42 answers none of the random ones on their items)
         # (one that random gold elsewhere moved, through the class balance, is not)
         reached = r.get("random_correct", 0) + r.get("random_incorrect", 0)
-        still_prior = (not reached and r["learned_accuracy"] is not None
+        still_prior = (not reached and r["learned_accuracy"] is not None  # the default
                        and abs(r["learned_accuracy"] - ACCURACY_PRIOR) < 5e-4)
         r["learned_assumed"] = bool(r["learned_accuracy"] is not None
                                     and len(r["polarity"]) <= 1
