@@ -45,8 +45,8 @@ def _check(fence: Fence | None, what: str, pid: str) -> None:
 
 
 def _save(store: RedisStore, pid: str, name: str, proba: np.ndarray,
-          summary: dict[str, Any]) -> None:
-    if not store.save_model(pid, name, proba, summary):
+          summary: dict[str, Any], fit_gold: np.ndarray | None = None) -> None:
+    if not store.save_model(pid, name, proba, summary, fit_gold=fit_gold):
         raise Superseded(f"project {pid}: a {name} fitted on newer state is stored; this "
                          "run's older one is not written")
 
@@ -105,6 +105,50 @@ def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, A
     return {"queue_size": n, "queue_replaced": replaced}
 
 
+MODELS = ("label_model", "end_model")
+
+
+def check_unseen(store: RedisStore, st: State) -> int:
+    """Score the stored models on the exploration answers they have not seen yet.
+
+    Exploration picks are drawn uniformly from the items nobody has answered, the
+    items whose labels the export takes from the models. Each such answer is looked
+    at once per model, the first time a run reads that model after the answer came:
+    if the stored model was fitted without it (``fit_gold`` of
+    :meth:`~loop.storage.RedisStore.save_model`), its class for the item is kept
+    and later scored against the answer (:func:`loop.service.reports.unseen_scores`),
+    a held-out check that needs no uploaded labels (prequential: each answer is
+    predicted by the model of its moment, so older models count too). The label
+    model is checked where an LF votes (elsewhere it only guesses the balance), as
+    on the held-out uploaded labels. Returns how many checks were kept.
+    """
+    ids = sorted(store.audit_ids(st.pid))
+    if not ids:
+        return 0
+    rows = store.rows_of(st.pid, ids)
+    kept = 0
+    for name in MODELS:
+        done = store.unseen_checks(st.pid, name)
+        new = [(i, int(r)) for i, r in zip(ids, rows, strict=True)
+               if i not in done and 0 <= r < st.n and st.y[r] >= 0]
+        if not new:
+            continue
+        got = store.load_model(st.pid, name, st.k)
+        if got is None:
+            continue
+        proba, summary, fit_gold = got
+        if fit_gold is None or proba.shape[0] != st.n:
+            continue  # stored before items were added (or before fit_gold was kept)
+        voted = np.flatnonzero((np.asarray(st.L) >= 0).any(axis=1))
+        checks = {}
+        for iid, r in new:
+            seen = bool(fit_gold[r]) or (name == "label_model" and r not in voted)
+            checks[iid] = "-" if seen else f"{int(np.argmax(proba[r]))}:{summary.get('n_gold', 0)}"
+        store.note_unseen(st.pid, name, checks)
+        kept += sum(v != "-" for v in checks.values())
+    return kept
+
+
 def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
     em = store.load_proba(st.pid, "end_model", st.k)
     return em if em is not None and em.shape[0] == st.n else None
@@ -124,6 +168,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     then still the newest.
     """
     st = State(store, pid)
+    check_unseen(store, st)  # before this run's label model has seen the new answers
     X = text_features(store, st, build=False)
     em = _end_proba(store, st)
     # the label model's last gold check: kept until the random gold grows by a quarter
@@ -137,7 +182,8 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
         "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
         "gold_check": out.label_model.gold_check_,
         "n_random_gold": int(st.random_gold.sum()),
-        "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version})
+        "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version},
+        fit_gold=st.y >= 0)
     save_agreement(store, st, out.lm_proba, em)
     if progress is not None:
         progress(1, 2)
@@ -171,6 +217,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     was trained on more gold than that point counts, on a point of its own.
     :class:`Superseded` as for :func:`recalibrate`."""
     st = State(store, pid)
+    check_unseen(store, st)
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None:
         raise NotReady("fit the label model first (job type recalibrate)")
@@ -190,7 +237,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _check(fence, "end-model retrain", pid)
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
-        "fitted_at": time.time(), "state_version": st.version})
+        "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0)
     lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows
     save_agreement(store, st, lm_now, proba)
     if progress is not None:

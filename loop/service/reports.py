@@ -11,6 +11,7 @@ import numpy as np
 from loop.agreement import fleiss, pairs
 from loop.core.analysis import lf_summary
 from loop.core.label_model import ACCURACY_PRIOR
+from loop.core.metrics import proportion_interval
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
 
@@ -64,6 +65,34 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     return {"lfs": rows, "n_gold": int((y >= 0).sum())}
 
 
+#: The newest checks a model's ``recent`` share counts.
+RECENT_UNSEEN = 50
+
+
+def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str, Any]:
+    """Per model, how often it was right on the exploration answers it had not seen
+    when it predicted them (``loop.service.models.check_unseen``), against each
+    item's gold label now: ``n``, ``right``, ``low`` / ``high`` (95% Wilson
+    interval), and ``recent_n`` / ``recent_right`` over the :data:`RECENT_UNSEEN`
+    checks of the newest models (the whole count lags: early models count too)."""
+    out: dict[str, Any] = {}
+    for name in ("label_model", "end_model"):
+        got = []
+        for iid, v in store.unseen_checks(pid, name).items():
+            g = gold.get(iid)
+            if v == "-" or g is None:
+                continue
+            pred, at = v.split(":")
+            got.append((int(at), int(pred) == int(g["label"])))
+        got.sort(key=lambda t: t[0])
+        n, right = len(got), sum(r for _, r in got)
+        recent = [r for _, r in got[-RECENT_UNSEEN:]]
+        low, high = proportion_interval(right, n) if n else (None, None)
+        out[name] = {"n": n, "right": right, "low": low, "high": high,
+                     "recent_n": len(recent), "recent_right": sum(recent)}
+    return out
+
+
 def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     """Counts, the score-vs-gold history, class balance, agreement and the state of
     the recalibration jobs (last success, last error)."""
@@ -88,6 +117,7 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "agreement": agreed.get("agreement"), "n_agreement": agreed.get("n_covered"),
             "answers_per_item": store.answers_per_item(pid),
             "annotator_agreement": multi,
+            "unseen": unseen_scores(store, pid, gold),
             "n_items_multi": 0 if multi is None else multi["n_items_multi"],
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "since_recalibration": store.since_recal(pid),

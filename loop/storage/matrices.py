@@ -10,7 +10,12 @@
 * ``<p>:proba:<name>`` float64 bytes (n_items x n_classes) of ``label_model`` and
   ``end_model``; ``<p>:model:<name>`` JSON summary of the fitted model (no pickles:
   nothing in Redis is ever executed); the two are written together, and never over
-  a model fitted on newer state (``save_model``);
+  a model fitted on newer state (``save_model``); ``<p>:fitgold:<name>`` which rows
+  had gold when it was fitted (``np.packbits`` of a bool per item), written with them;
+* ``<p>:unseen:<name>`` hash item id -> ``"<class>:<n_gold>"``: the model's class for
+  an exploration answer it had not seen, predicted by the model fitted on
+  ``n_gold`` gold labels, or ``"-"`` when it had seen it (or, for the label model,
+  no LF voted on it) when first looked at (``note_unseen``);
 * ``<p>:features`` TF-IDF matrix of every item (float32 CSR ``.npz`` bytes) and
   ``<p>:features:version`` the item count it was built for.
 """
@@ -165,11 +170,11 @@ class MatricesMixin(StoreBase):
 
     # -- probabilities and model summaries -----------------------------------------------------
     def save_model(self, pid: str, name: str, proba: np.ndarray,
-                   summary: dict[str, Any]) -> bool:
+                   summary: dict[str, Any], fit_gold: np.ndarray | None = None) -> bool:
         """Store a model's probabilities and summary together, unless the stored
         model was fitted on newer state (``summary["state_version"]``): a run that
         was paused past its lock and resumed must not put its older model back.
-        True if stored."""
+        ``fit_gold``: a bool per item, the rows with gold in its fit. True if stored."""
         from redis.exceptions import WatchError
 
         key = self._k(pid, "model", name)
@@ -186,6 +191,11 @@ class MatricesMixin(StoreBase):
                     p.multi()
                     p.set(self._k(pid, "proba", name), data)
                     p.set(key, json.dumps(summary))
+                    if fit_gold is not None:
+                        p.set(self._k(pid, "fitgold", name),
+                              np.packbits(np.asarray(fit_gold, bool)).tobytes())
+                    else:
+                        p.delete(self._k(pid, "fitgold", name))
                     p.execute()
                     return True
                 except WatchError:
@@ -198,6 +208,37 @@ class MatricesMixin(StoreBase):
     def model_summary(self, pid: str, name: str) -> dict[str, Any] | None:
         raw = self.r.get(self._k(pid, "model", name))
         return None if raw is None else dict(json.loads(raw))
+
+    def load_model(self, pid: str, name: str, k: int
+                   ) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
+        """A stored model's probabilities, summary and ``fit_gold`` (None when it
+        was stored without), read together; None when there is none."""
+        with self.r.pipeline(transaction=True) as p:
+            p.get(self._k(pid, "proba", name))
+            p.get(self._k(pid, "model", name))
+            p.get(self._k(pid, "fitgold", name))
+            raw, summary, bits = p.execute()
+        if raw is None or summary is None:
+            return None
+        proba = np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
+        fit = (None if bits is None else
+               np.unpackbits(np.frombuffer(bits, np.uint8), count=proba.shape[0]).astype(bool))
+        return proba, dict(json.loads(summary)), fit
+
+    # -- models' predictions of exploration answers they had not seen ----------------------
+    def note_unseen(self, pid: str, name: str, checks: dict[str, str]) -> None:
+        """Keep the first check of each item (HSETNX): a later model has seen it."""
+        if not checks:
+            return
+        key = self._k(pid, "unseen", name)
+        with self.r.pipeline(transaction=False) as p:
+            for iid, value in checks.items():
+                p.hsetnx(key, iid, value)
+            p.execute()
+
+    def unseen_checks(self, pid: str, name: str) -> dict[str, str]:
+        return {k.decode(): v.decode()
+                for k, v in self.r.hgetall(self._k(pid, "unseen", name)).items()}
 
     # -- cached TF-IDF features of the end model -----------------------------------------
     def save_features(self, pid: str, version: str, X: Any) -> Any:

@@ -145,7 +145,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/metrics": {"get": _op(
         "metrics and history; agreement of the two models on the n_agreement items an "
         "LF votes on; annotator_agreement (observed pairwise agreement, Fleiss' "
-        "kappa, n_items_multi) over items with 2+ answers, null if none")},
+        "kappa, n_items_multi) over items with 2+ answers, null if none; unseen: per "
+        "model, right of n exploration answers it predicted before it learned them, "
+        "with a 95% Wilson interval (low, high) and the newest 50 (recent_n, "
+        "recent_right)")},
     "/api/projects/{pid}/queue/next": {"post": _op(
         "lease the next item (a lease you already hold first, except items in shown); "
         "204 if nothing is left for you; with answers_per_item > 1 an item someone has "

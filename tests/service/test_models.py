@@ -185,3 +185,64 @@ def test_the_label_models_score_counts_the_held_out_items_an_lf_votes_on(
         float((lm[rows[covered]].argmax(axis=1) == y[covered]).mean()))
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert m["history"][-1]["n_eval_covered"] == int(covered.sum())
+
+
+def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, store, project):
+    """Without uploaded labels the dashboard still has a held-out score: each
+    exploration answer is predicted by the stored models before they learn it,
+    once, and scored against the answer."""
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 40)
+    models.retrain_end_model(store, project, 40)
+    lm = store.load_proba(project, "label_model", 2).copy()
+    em = store.load_proba(project, "end_model", 2).copy()
+    said = {}
+    for _ in range(20):
+        iid, lid, _ = store.lease_next(project, "expert", 60)
+        said[iid] = int(iid[-1], 36) % 2
+        queue.answer(store, project, "expert", iid, said[iid], lid)
+    explored = sorted(store.audit_ids(project))
+    assert 0 < len(explored) < 20
+    rows = store.rows_of(project, explored)
+    covered = (State(store, project).L >= 0).any(axis=1)
+
+    models.recalibrate(store, project, 40)  # both stored models, before it learns them
+    want_lm = {i: f"{lm[r].argmax()}:0" if covered[r] else "-"
+               for i, r in zip(explored, rows, strict=True)}
+    want_em = {i: f"{em[r].argmax()}:0" for i, r in zip(explored, rows, strict=True)}
+    assert store.unseen_checks(project, "label_model") == want_lm
+    assert store.unseen_checks(project, "end_model") == want_em
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
+    right = sum(int(v.split(":")[0]) == said[i] for i, v in want_em.items())
+    assert m["end_model"]["n"] == len(explored) and m["end_model"]["right"] == right
+    assert m["end_model"]["low"] <= right / len(explored) <= m["end_model"]["high"]
+    n_lm = sum(v != "-" for v in want_lm.values())
+    assert 0 < n_lm and m["label_model"]["n"] == n_lm and m["label_model"]["recent_n"] == n_lm
+
+    # once each: the models fitted on these answers do not score them again
+    models.retrain_end_model(store, project, 40)
+    models.recalibrate(store, project, 40)
+    assert store.unseen_checks(project, "end_model") == want_em
+    assert store.unseen_checks(project, "label_model") == want_lm
+    # a relabeled answer is scored against the label it has now
+    iid = next(iter(want_em))
+    queue.relabel(store, project, "expert", iid, 1 - said[iid])
+    was_right = int(want_em[iid].split(":")[0]) == said[iid]
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
+    assert m["end_model"]["right"] == right + (-1 if was_right else 1)
+
+
+def test_an_answer_the_stored_model_was_fitted_on_is_not_scored(store, project):
+    store.add_items(project, [{"id": str(i), "text": f"t {i}", "fields": {}} for i in range(4)],
+                    {}, [], first_row=0)
+    st_rows = np.zeros(4, dtype=bool)
+    st_rows[:2] = True  # rows 0 and 1 had gold in its fit
+    store.save_model(project, "end_model", np.full((4, 2), 0.5),
+                     {"n_gold": 2, "state_version": 0}, fit_gold=st_rows)
+    proba, summary, fit = store.load_model(project, "end_model", 2)
+    assert fit.tolist() == [True, True, False, False] and summary["n_gold"] == 2
+    store.note_unseen(project, "end_model", {"1": "-", "2": "0:2"})
+    store.note_unseen(project, "end_model", {"2": "1:9"})  # the first check stays
+    assert store.unseen_checks(project, "end_model") == {"1": "-", "2": "0:2"}

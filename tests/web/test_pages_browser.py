@@ -304,6 +304,15 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.wait_for_function(
         "document.getElementById('curve-help').textContent.includes('where an LF votes')")
     assert "the end model on all" in page.locator("#curve-help").inner_text()
+    # the random picks among the answers score the models as well, before they learn them
+    unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]
+    lm, em = unseen["label_model"], unseen["end_model"]
+    assert lm["n"] > 0 and em["n"] > 0, unseen
+    page.wait_for_selector("#unseen-help:not([hidden])")
+    told = page.locator("#unseen-help").inner_text()
+    assert told.startswith("On the random picks: label model right on "
+                           f"{lm['right']} of {lm['n']} where an LF votes"), told
+    assert f"end model right on {em['right']} of {em['n']} (" in told, told
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
     votes = page.locator("#lf-rows td.votes").all_inner_texts()  # which class each votes

@@ -472,6 +472,24 @@
     $("resolved-details").hidden = !(d.resolved || []).length;
   }
 
+  /* How the models did on exploration answers (random picks) they had not seen:
+     a held-out check that needs no uploaded labels. */
+  function drawUnseen(u, noEval) {
+    const out = $("unseen-help");
+    const one = function (name, m, where) {
+      if (!m || !m.n) return null;
+      return name + " right on " + m.right + " of " + m.n + where + " (" + Loop.pct(m.right / m.n) +
+        ", 95% interval " + Loop.pct(m.low) + "–" + Loop.pct(m.high) + ")";
+    };
+    const parts = [one("label model", u.label_model, " where an LF votes"), one("end model", u.end_model, "")]
+      .filter(Boolean);
+    out.hidden = !parts.length;
+    if (!parts.length) return;
+    out.textContent = (noEval ? "Without held-out labels, the random picks tell: " : "On the random picks: ") +
+      parts.join("; ") + ". Each answer was predicted before the models learned it, by the models of " +
+      "its moment, so older models count too.";
+  }
+
   async function refresh() {
     const [m, lfs, jobs, project] = await Promise.allSettled([
       Loop.api("GET", base + "/metrics"),
@@ -510,6 +528,7 @@
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little."
             : fewCovered ? ": the label model's line rests on fewer than " + v.min_eval +
               " items, so it says little." : ".");
+      drawUnseen(v.unseen || {}, !v.n_eval);
       const rc = v.recalibration || {};
       const health = $("recal-health");
       health.classList.toggle("warn-text", !!rc.last_error);
