@@ -259,7 +259,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             return {**job_status(connection, again, _hops + 1), "id": job.id}
         if status == "finished":
             result = {**(result or {}), "units": plan.get("units")}
-            ended = merge["ended_at"]
+        ended = merge["ended_at"]  # None while it runs; set when it finished or failed
         done, at = RedisStore(connection).apply_progress(meta["project"],
                                                          int(meta["L_version"]))
         progress = {"done": done, "total": meta.get("rows", 0)}
@@ -275,6 +275,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             if bad is not None:
                 c = job_status(connection, bad)
                 status, error, tb = c["status"], c["error"], c["traceback"]
+                ended = c["ended_at"]
         elif status != "finished":
             error, tb = merge["error"], merge["traceback"]
 

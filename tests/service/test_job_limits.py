@@ -59,7 +59,7 @@ def test_a_hanging_lf_fails_within_the_limit_naming_itself_and_is_not_retried(
     assert _wait(lambda: _ended(client, jid), timeout=30)
     took = time.time() - t0
     st = _status(client, jid)
-    assert st["status"] == "failed", st
+    assert st["status"] == "failed" and st["ended_at"], st  # when its unit failed
     assert "stuck_on_psy" in st["error"] and "still running on item" in st["error"]
     assert "LOOP_LF_CHUNK_TIMEOUT" in st["error"]
     failed = [Job.fetch(c, connection=rconn) for c in

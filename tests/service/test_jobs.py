@@ -210,7 +210,7 @@ def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, store
     jid = _job(client, pid, "apply_lfs")
     run_burst(rconn)
     st = _status(client, jid)
-    assert st["status"] == "failed" and st["attempts"] == 1, st
+    assert st["status"] == "failed" and st["attempts"] == 1 and st["ended_at"], st
     assert "lf_module 'lfs_edited' raised SyntaxError on import" in st["error"], st["error"]
     assert "lfs_edited.py, line 7" in st["error"], st["error"]
     # kept where a recalibration waiting for this apply run finds it
