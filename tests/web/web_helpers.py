@@ -24,6 +24,8 @@ XSS_TEXTS = [
     "fun &lt;3<br /><b>bold</b> &amp; <a href=\"javascript:alert(3)\">link</a>",
     # a direction override: "cod.exe" would read as "exe.doc" (new-user trials)
     "invoice \u202eexe.doc",
+    # control characters a browser shows as nothing
+    "ring\u0007 then \u001b[2J clear",
 ]
 #: What the labeling page shows for each: entities decoded, <br> a line break,
 #: formatting tags dropped, anything else shown as the text it is; a direction
@@ -33,6 +35,7 @@ XSS_SHOWN = [
     "nice song <script>alert(1)</script> check it",
     "fun <3\nbold & link",
     "invoice [U+202E]exe.doc",
+    "ring[U+0007] then [U+001B][2J clear",
 ]
 
 
