@@ -406,7 +406,18 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     # a mistake: saved without keywords; the error goes once the rule is fixed (it
     # stayed under a working preview)
     page.wait_for_selector("#rule-rows tr")
+    # a name with a space is flagged at the name, before anything is sent
+    page.fill("#rule-name", "says subscribe")
+    page.fill("#rule-keywords", "subscribe")
+    page.wait_for_selector(".preview-stats")  # the preview shows the matches all the same
+    page.click("#rule-save")
+    assert page.eval_on_selector("#rule-name", "e => e.matches(':invalid')")
+    assert "no spaces" in page.eval_on_selector("#rule-name", "e => e.title")
+    assert "says subscribe" not in [r["name"] for r in
+                                    api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
+    page.fill("#rule-keywords", "")
     page.fill("#rule-name", "says_subscribe")
+    assert page.eval_on_selector("#rule-name", "e => e.matches(':valid')")
     page.click("#rule-save")
     page.wait_for_function("document.getElementById('rule-status').classList.contains('error')")
     assert "keywords" in page.locator("#rule-status").inner_text()

@@ -111,7 +111,8 @@
     const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
       || (rule.kind === "field" && (!rule.field || rule.value === ""));
     if (empty) { Loop.clear(box); markInvalid(null); return; }
-    if (!rule.name) rule.name = "preview";
+    /* the name is checked at its field (its pattern): the preview shows the matches */
+    if (!rule.name || !$("rule-name").checkValidity()) rule.name = "preview";
     if (editing) rule.replacing = editing;
     if (nExamples !== 8) rule.examples = nExamples;
     const seq = ++previewSeq;
