@@ -457,6 +457,27 @@ def test_exploration_picks_are_marked_and_only_their_answers_are_random_gold(
     assert explored in random_rows and picked not in random_rows
 
 
+def test_a_held_item_keeps_why_it_was_asked_through_a_new_ranking(store, ready):
+    """New-user trial: a random pick held on screen came back after a recalibration
+    (page reload) badged "Checks the LFs": the new ranking had dropped the reasons
+    of the items it leaves out because they are leased."""
+    queued = store.queued_ids(ready)
+    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
+    while True:  # walk the queue to the random pick (the rest are skipped)
+        got = store.lease_next_full(ready, "expert", ttl=60)
+        if got["item_id"] == explored:
+            break
+        store.skip(ready, "expert", got["item_id"], got["lease_id"])
+    assert got["reason"] == "exploration"
+    others = [i for i in store.item_ids(ready) if i != explored][:3]
+    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
+                               store.state_version(ready))
+    again = store.lease_next_full(ready, "expert", ttl=60)  # a reload: the held lease
+    assert again["item_id"] == explored and again["lease_id"] == got["lease_id"]
+    assert again["reason"] == "exploration"
+    assert store.reason(ready, others[0]) == "lfs_conflict"
+
+
 def test_a_random_pick_served_later_as_an_uncertain_item_is_not_random_gold(
     store, client, ready
 ):

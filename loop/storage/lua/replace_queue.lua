@@ -7,7 +7,27 @@
 -- Returns 1 if replaced, 0 if a newer ranking is already there.
 local cur = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if tonumber(ARGV[1]) < cur then return 0 end
+-- why a held or pending item is asked stays with it: a held lease is served again
+-- (reload, second tab) with the reason it was leased for (a random pick's badge
+-- read "Checks the LFs" after a recalibration, new-user trial)
+local kept = {}
+for _, key in ipairs({KEYS[6], KEYS[3]}) do
+  local ids = redis.call('ZRANGE', key, 0, -1)
+  for i = 1, #ids, 500 do
+    local part = {unpack(ids, i, math.min(i + 499, #ids))}
+    local reasons = redis.call('HMGET', KEYS[2], unpack(part))
+    for j = 1, #part do
+      if reasons[j] then
+        kept[#kept + 1] = part[j]
+        kept[#kept + 1] = reasons[j]
+      end
+    end
+  end
+end
 redis.call('DEL', KEYS[1], KEYS[2])
+for i = 1, #kept, 1000 do
+  redis.call('HSET', KEYS[2], unpack(kept, i, math.min(i + 999, #kept)))
+end
 local z, h = {}, {}
 for i = 2, #ARGV, 3 do
   if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 0
