@@ -386,6 +386,9 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
         out["lfs"][1].update(correct=3, incorrect=9, empirical_accuracy=0.25,
                              learned_accuracy=0.8, learned_assumed=False,
                              random_correct=5, random_incorrect=1)
+        # one known label: its share is shown with it
+        out["lfs"][2].update(correct=0, incorrect=1, empirical_accuracy=0.0,
+                             learned_accuracy=0.77, learned_assumed=False)
         return out  # type: ignore[no-any-return]
 
     monkeypatch.setattr(reports, "lf_stats", contradicted)
@@ -402,6 +405,8 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     second = page.locator("#lf-rows tr").nth(1).locator("td", has_text="25")
     assert second.count() == 1 and "⚠" not in second.inner_text()
     assert "right 5 times" in second.get_attribute("title")
+    third = page.locator("#lf-rows tr").nth(2).locator("td", has_text="(0 of 1)")
+    assert third.count() == 1 and "⚠" not in third.inner_text(), third.all_inner_texts()
 
 
 def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(

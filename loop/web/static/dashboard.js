@@ -191,7 +191,10 @@
         (r.source === "rule" ? "switch it off (Rules) if it is wrong."
           : "if it is wrong, take it out of the LF module and apply the LFs again.")
       : "Right on " + (r.correct || 0) + " of the " + n + " known labels where it votes." + onRandom;
-    return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + (off ? " ⚠" : ""),
+    /* a share of a handful of labels is shown with them (a new user read "0.0%" of
+       1 label beside a learned 76.9% as a verdict) */
+    const few = n > 0 && n < 10 ? " (" + (r.correct || 0) + " of " + n + ")" : "";
+    return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + few + (off ? " ⚠" : ""),
       title: title });
   }
 
