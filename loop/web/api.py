@@ -304,8 +304,9 @@ def start_job(pid: str) -> Any:
 @bp.get("/projects/<pid>/jobs")
 @admin_required
 def list_jobs(pid: str) -> Any:
-    """Recent jobs of the project, newest first: the last 50 someone asked for and
-    the last 50 automatic ones (``?auto=false`` / ``?auto=true``: only those)."""
+    """Recent jobs of the project, scheduled ones first, then newest first: the last
+    50 someone asked for and the last 50 automatic ones (``?auto=false`` /
+    ``?auto=true``: only those)."""
     store = _store()
     store.get_project(pid)
     flag = request.args.get("auto")
@@ -317,8 +318,11 @@ def list_jobs(pid: str) -> Any:
             out.append(jobs.job_status(store.r, jid, stall_seconds=_settings().stall_seconds))
         except JobNotFound:  # expired from RQ
             continue
-    # (a scheduled job is not enqueued yet: it sorts by when it was asked for)
-    out.sort(key=lambda j: j["enqueued_at"] or j["started_at"] or j["created_at"] or "",
+    # a scheduled job (not enqueued yet) comes first, as the next to run; the others
+    # newest first (a trial found the time rule's run, sorted by when it was asked
+    # for, between finished jobs)
+    out.sort(key=lambda j: (j["status"] == "scheduled",
+                            j["enqueued_at"] or j["started_at"] or j["created_at"] or ""),
              reverse=True)
     return jsonify({"jobs": out})
 

@@ -134,7 +134,10 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert len(asked) == 8 + EXPORTS_KEPT and not any(j["auto"] for j in asked)
     assert {"recalibrate", "train_end_model"} <= {j["type"] for j in auto}
     assert all(j["auto"] for j in auto) and len(both) == len(asked) + len(auto)
-    stamps = [j["enqueued_at"] or j["created_at"] for j in both]  # scheduled: not enqueued yet
+    # a scheduled run (the time rule's) first, as the next to run; then newest first
+    waiting = [j["status"] == "scheduled" for j in both]
+    assert waiting == sorted(waiting, reverse=True)
+    stamps = [j["enqueued_at"] or j["created_at"] for j in both if j["status"] != "scheduled"]
     assert stamps == sorted(stamps, reverse=True)
     bad = client.get(f"/api/projects/{project}/jobs?auto=maybe", headers=auth())
     assert bad.status_code == 400 and "auto must be true or false" in bad.json["error"]
