@@ -488,9 +488,10 @@
       .filter(Boolean);
     out.hidden = !parts.length;
     if (!parts.length) return;
-    out.textContent = (noEval ? "Without held-out labels, the random picks tell: " : "On the random picks: ") +
-      parts.join("; ") + ". Each answer was predicted before the models learned it, by the models of " +
-      "its moment, so older models count too.";
+    out.textContent = (noEval ? "No held-out labels, but the random picks tell: " : "On the random picks: ") +
+      parts.join("; ") + ". Random picks are the items the queue draws at random among the others " +
+      "(badged “Random pick”); each was predicted before its answer came, so this is a held-out " +
+      "score. Earlier models count too, so it lags the models a little.";
   }
 
   async function refresh() {
