@@ -149,6 +149,16 @@ def check_unseen(store: RedisStore, st: State) -> int:
     return kept
 
 
+def _check_unseen(store: RedisStore, st: State) -> None:
+    """:func:`check_unseen`, whose data errors are logged, not raised: a score for the
+    dashboard must never stop the loop from closing."""
+    try:
+        check_unseen(store, st)
+    except (ValueError, KeyError, IndexError, TypeError):
+        log.exception("project %s: the check on unseen random picks failed; the run goes on",
+                      st.pid)
+
+
 def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
     em = store.load_proba(st.pid, "end_model", st.k)
     return em if em is not None and em.shape[0] == st.n else None
@@ -168,7 +178,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     then still the newest.
     """
     st = State(store, pid)
-    check_unseen(store, st)  # before this run's label model has seen the new answers
+    _check_unseen(store, st)  # before this run's label model has seen the new answers
     X = text_features(store, st, build=False)
     em = _end_proba(store, st)
     # the label model's last gold check: kept until the random gold grows by a quarter
@@ -217,7 +227,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     was trained on more gold than that point counts, on a point of its own.
     :class:`Superseded` as for :func:`recalibrate`."""
     st = State(store, pid)
-    check_unseen(store, st)
+    _check_unseen(store, st)
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None:
         raise NotReady("fit the label model first (job type recalibrate)")

@@ -246,3 +246,19 @@ def test_an_answer_the_stored_model_was_fitted_on_is_not_scored(store, project):
     store.note_unseen(project, "end_model", {"1": "-", "2": "0:2"})
     store.note_unseen(project, "end_model", {"2": "1:9"})  # the first check stays
     assert store.unseen_checks(project, "end_model") == {"1": "-", "2": "0:2"}
+
+
+def test_a_failing_check_on_random_picks_never_stops_a_recalibration(
+        client, store, project, monkeypatch, caplog):
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+
+    def broken(*a, **kw):
+        raise ValueError("a bad stored check")
+
+    monkeypatch.setattr(models, "check_unseen", broken)
+    out = models.recalibrate(store, project, 40)
+    assert out["queue_size"] == 40 and out["label_model"] is not None
+    assert models.retrain_end_model(store, project, 40)["end_model"] is not None
+    assert "the check on unseen random picks failed" in caplog.text
