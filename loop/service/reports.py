@@ -159,13 +159,15 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
     """A project's line on the home page: counts, latest scores, last recalibration."""
     project = store.get_project(pid)
     hist = store.metrics_history(pid)
+    gold = store.gold(pid)
 
     def latest(key: str) -> Any:  # a retrain's own point has no label-model score
         return next((h[key] for h in reversed(hist) if h.get(key) is not None), None)
 
     return {"id": pid, "name": project["name"], "labels": project["labels"],
             "created_at": project.get("created_at"), "n_items": store.n_items(pid),
-            "n_gold": len(store.gold(pid)), "answers_per_item": store.answers_per_item(pid),
+            "n_gold": len(gold), "answers_per_item": store.answers_per_item(pid),
+            "unseen": unseen_scores(store, pid, gold),
             "n_answers": store.n_answers(pid), "remaining": store.pool_size(pid),
             "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
             "eval_too_small": 0 < store.n_eval(pid) < MIN_EVAL,

@@ -220,6 +220,11 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     assert m["end_model"]["low"] <= right / len(explored) <= m["end_model"]["high"]
     n_lm = sum(v != "-" for v in want_lm.values())
     assert 0 < n_lm and m["label_model"]["n"] == n_lm and m["label_model"]["recent_n"] == n_lm
+    # the home page's line has them too (shown where no uploaded labels are held out)
+    home = client.get("/api/projects", headers=auth()).json
+    mine = [p for p in (home["projects"] if isinstance(home, dict) else home)
+            if p["id"] == project]
+    assert mine[0]["unseen"] == m
 
     # once each: the models fitted on these answers do not score them again
     models.retrain_end_model(store, project, 40)

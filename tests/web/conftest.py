@@ -156,3 +156,10 @@ def _lf_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The test LF modules (tests/service) importable in the LF-module check subprocess."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(SERVICE_TESTS), str(HERE.parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
+
+
+@pytest.fixture
+def new_project(live: LiveServer) -> Any:
+    """Makes a project of the given texts: ``new_project(name, texts, annotator)``
+    (as :func:`_tiny_project`)."""
+    return lambda name, texts, annotator: _tiny_project(live, name, texts, annotator)

@@ -908,3 +908,38 @@ def test_sign_in_never_leaves_the_site(live: LiveServer, page: Any, path: str) -
     # a path of this site is still where it goes
     page.goto(f"{live.url}/{path}?next=/new#token=test-admin-key")
     page.wait_for_url(f"{live.url}/new")
+
+
+def test_home_scores_a_project_without_held_out_labels_on_its_random_picks(
+        live: LiveServer, new_project: Any, page: Any) -> None:
+    """No uploaded labels: the home page's score is the models' on the random picks
+    they had not seen (it said "no held-out labels" and nothing else)."""
+    import csv
+    import io
+
+    from loop.demo.client import ApiClient, demo_csv
+
+    rows = list(csv.DictReader(io.StringIO(demo_csv(("Youtube01-Psy.csv",)).decode())))[:60]
+    truth = {r["CONTENT"]: int(r["CLASS"]) for r in rows}
+    made = new_project("unheld", list(truth), "uma")
+    pid, api = made["pid"], live.admin
+    expert = ApiClient(live.url, made["token"])
+    labels = ["ham", "spam"]
+    for _ in range(30):
+        nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
+        if nxt is None:
+            break
+        expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+            "item_id": nxt["item"]["id"], "lease_id": nxt["lease"]["id"],
+            "label": labels[truth[nxt["item"]["text"]]]})
+    api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]["label_model"]
+    assert unseen["n"] > 0, unseen
+
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.goto(live.url + "/")
+    row = page.locator("#projects tr", has_text="unheld")
+    want = f"label model {round(100 * unseen['right'] / unseen['n'])}% on {unseen['n']} random pick"
+    row.filter(has_text="random pick").wait_for()
+    assert want in row.inner_text().replace("\u00a0", " "), row.inner_text()
+    assert "no held-out labels" not in row.inner_text()

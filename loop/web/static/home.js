@@ -14,6 +14,17 @@
     if (p.end_model !== null && p.end_model !== undefined) {
       parts.push("end model " + Loop.pct(p.end_model, 1) + (p.n_eval ? " of " + p.n_eval : ""));
     }
+    if (!parts.length && !p.n_eval) {
+      /* no held-out labels: the random picks the models had not seen yet */
+      const u = p.unseen || {};
+      ["label_model", "end_model"].forEach(function (name) {
+        const m = u[name];
+        if (m && m.n) {
+          parts.push(name.replace("_", " ") + " " + Loop.pct(m.right / m.n, 0) + " on " + m.n +
+            (m.n === 1 ? " random pick" : " random picks"));
+        }
+      });
+    }
     if (!parts.length) return p.n_eval ? "not yet" : "no held-out labels";
     // each score on one line when the cell wraps
     return parts.map(function (x) { return x.replace(/ /g, "\u00a0"); }).join(" · ") +
