@@ -72,15 +72,19 @@ RECENT_UNSEEN = 50
 def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str, Any]:
     """Per model, how often it was right on the exploration answers it had not seen
     when it predicted them (``loop.service.models.check_unseen``), against each
-    item's gold label now: ``n``, ``right``, ``low`` / ``high`` (95% Wilson
-    interval), and ``recent_n`` / ``recent_right`` over the :data:`RECENT_UNSEEN`
-    checks of the newest models (the whole count lags: early models count too)."""
+    item's gold label now, over the items whose answer is a random pick now:
+    ``n``, ``right``, ``low`` / ``high`` (95% Wilson interval), and ``recent_n`` /
+    ``recent_right`` over the :data:`RECENT_UNSEEN` checks of the newest models (the
+    whole count lags: early models count too)."""
     out: dict[str, Any] = {}
+    # answers that are random picks now: one undone, then answered as another pick,
+    # is not (an operator's trial counted it)
+    explored = store.audit_ids(pid)
     for name in ("label_model", "end_model"):
         got = []
         for iid, v in store.unseen_checks(pid, name).items():
             g = gold.get(iid)
-            if v == "-" or g is None:
+            if v == "-" or g is None or iid not in explored:
                 continue
             pred, at = v.split(":")
             got.append((int(at), int(pred) == int(g["label"])))

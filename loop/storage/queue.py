@@ -6,7 +6,7 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   ``<p>:reason`` why each was ranked; ``<p>:queue:version`` the state version
   (:mod:`loop.storage.items`) the ranking was made from;
 * ``<p>:leasez`` zset item -> expiry (unix s) of the leases held now,
-  ``<p>:leaseh`` hash item -> ``{id, annotator, priority, expires_at}`` (an
+  ``<p>:leaseh`` hash item -> ``{id, annotator, priority, expires_at, reason}`` (an
   expired lease's record stays until the item is leased again, so that a late
   answer is accepted while nobody else took it), ``<p>:mine:<a>`` zset of the items
   leased to ``<a>`` (a reload gets them back);

@@ -237,6 +237,24 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     was_right = int(want_em[iid].split(":")[0]) == said[iid]
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
     assert m["end_model"]["right"] == right + (-1 if was_right else 1)
+    # an answer undone and given again to an item served as another pick is no
+    # random pick any more, and no longer counted (an operator's trial)
+    queue.relabel(store, project, "expert", iid, said[iid])  # back as it was
+    n_before = m["end_model"]["n"]
+    order = list(said)  # in the order answered; undo takes back the last answer
+    other = [i for i in order if i in explored and i != iid][-1]
+    undone = order[order.index(other):]
+    for i in reversed(undone):
+        assert queue.undo(store, project, "expert", item_id=i)["undone"]
+    got = store.lease_next_full(project, "second", 60)
+    while got["item_id"] != other:  # walk the queue to it
+        store.skip(project, "second", got["item_id"], got["lease_id"])
+        got = store.lease_next_full(project, "second", 60)
+    assert got["reason"] != "exploration"
+    queue.answer(store, project, "second", other, said[other], got["lease_id"])
+    assert other not in store.audit_ids(project)
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
+    assert m["end_model"]["n"] == n_before - sum(i in explored for i in undone)
 
 
 def test_an_answer_the_stored_model_was_fitted_on_is_not_scored(store, project):

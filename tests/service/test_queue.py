@@ -478,6 +478,31 @@ def test_a_held_item_keeps_why_it_was_asked_through_a_new_ranking(store, ready):
     assert store.reason(ready, others[0]) == "lfs_conflict"
 
 
+def test_an_expired_lease_renewed_by_its_holder_keeps_its_reason_and_leaves_the_queue(
+        store, ready):
+    """An operator's trial: a random pick held past its lease went back to the queue,
+    a new ranking called it "pattern_check", and the holder's next call renewed it
+    with that badge (its answer still random gold) while it also stayed queued."""
+    import time
+
+    queued = store.queued_ids(ready)
+    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
+    while True:
+        got = store.lease_next_full(ready, "holder", ttl=0.2)
+        if got["item_id"] == explored:
+            break
+        store.skip(ready, "holder", got["item_id"], got["lease_id"])
+    time.sleep(0.3)  # expired: the next lease by anyone puts it back in the queue
+    other = store.lease_next_full(ready, "someone", ttl=60, shown=[explored])
+    assert other["item_id"] != explored and explored in store.queued_ids(ready)
+    assert store.replace_queue(ready, [(explored, 9.0, "pattern_check")],
+                               store.state_version(ready))
+    again = store.lease_next_full(ready, "holder", ttl=60)
+    assert again["item_id"] == explored and again["lease_id"] == got["lease_id"]
+    assert again["reason"] == "exploration" and explored in store.audit_ids(ready)
+    assert explored not in store.queued_ids(ready)  # leased, so not counted as queued too
+
+
 def test_a_random_pick_served_later_as_an_uncertain_item_is_not_random_gold(
     store, client, ready
 ):

@@ -50,6 +50,11 @@ for _, id in ipairs(mine) do
     redis.call('HSET', KEYS[3], id, cjson.encode(d))
     redis.call('ZADD', KEYS[2], exp, id)
     redis.call('ZADD', KEYS[13], exp, id)
+    -- expired meanwhile, it went back to the queue, where a new ranking may have
+    -- given it another reason: it is leased again, so out of the queue, and asked
+    -- for the reason it was leased for (which its audit mark follows)
+    redis.call('ZREM', KEYS[1], id)
+    if d.reason then redis.call('HSET', KEYS[8], id, d.reason) end
     return payload(id, d.id, exp)
   end
 end
@@ -60,7 +65,7 @@ local function lease(id, priority, random)
   -- lease leaves the item where it was, not out of the queue and unleased
   redis.call('ZADD', KEYS[2], exp, id)
   redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = me,
-    priority = priority, expires_at = exp}))
+    priority = priority, expires_at = exp, reason = redis.call('HGET', KEYS[8], id) or nil}))
   redis.call('ZADD', KEYS[13], exp, id)
   redis.call('ZREM', KEYS[1], id)
   if redis.call('HEXISTS', KEYS[16], id) == 0 then  -- no answer yet
