@@ -479,8 +479,33 @@ class LoopWorker(Worker):
             job.get_meta(refresh=True)
         except Exception:  # the job is gone: RQ's own handling reports it
             log.debug("could not reload the meta of job %s", job.id, exc_info=True)
+        if exc_string.startswith("Work-horse terminated unexpectedly"):
+            exc_string = exc_string.rstrip() + "\n" + self._horse_died(job)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
                                    exc_string=exc_string, execution=execution)
+
+    def _horse_died(self, job: Any) -> str:
+        """The last line of a job whose horse died, which the job list shows: what it
+        was doing, and what to do (new-user trial: an LF that called ``os._exit``
+        was reported as "work-horse terminated", naming nothing)."""
+        meta = job.meta or {}
+        if meta.get("type") == "apply_lfs_unit":
+            try:
+                from loop.storage import RedisStore
+
+                pid, version, unit = job.args[:3]
+                u = RedisStore(self.connection).apply_plan(pid, int(version))["units"][int(unit)]
+                rows = f" to rows {int(u['start'])}-{int(u['stop']) - 1}"
+            except Exception:  # the plan expired or the project is gone
+                rows = ""
+            done = (meta.get("progress") or {}).get("done")
+            return ("The worker process died while applying the "
+                    f"LFs{rows}" + (f" ({done} done at its last report)" if done else "") +
+                    ": an LF may end the process (os._exit, a crash in a C extension) or "
+                    "use more memory than the machine has; or the process was killed. "
+                    "Run the LFs on those rows in a Python shell to find which.")
+        return ("The worker process running this job died: it ran out of memory or was "
+                "killed. It is run again while it has retries left.")
 
 
 def preload() -> None:

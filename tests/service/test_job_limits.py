@@ -79,6 +79,22 @@ def test_a_hanging_lf_fails_within_the_limit_naming_itself_and_is_not_retried(
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_an_lf_that_ends_its_process_fails_the_run_saying_where_and_why(
+        app, client, workers):
+    """New-user trial: an LF that called os._exit failed its run as "work-horse
+    terminated", naming neither the rows nor a cause."""
+    configure(app, CHUNK_SIZE=100)
+    pid = _project(client, "lfs_exit")
+    workers.start("w1")
+    jid = _job(client, pid, "apply_lfs")
+    assert _wait(lambda: _ended(client, jid), timeout=90)
+    st = _status(client, jid)
+    assert st["status"] == "failed" and st["ended_at"], st
+    assert "The worker process died while applying the LFs to rows " in st["error"], st
+    assert "os._exit" in st["error"] and "Work-horse terminated" in st["traceback"], st
+
+
 def test_cancel_a_running_job(app, client, rconn, workers):
     slow = _project(client, "lfs_slow")
     other = _project(client, "lfs_youtube", held_out_csv(), HELD_OUT_QUERY)

@@ -262,7 +262,7 @@
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
     [/time limit|LOOP_LF_CHUNK_TIMEOUT/i, "An LF ran too long on one item: fix it in the LF module and apply again."],
-    [/AbandonedJob|Work-horse terminated/i, "The worker running it died; it is retried automatically while it has retries left."],
+    [/AbandonedJob|Work-horse terminated|worker process running this job died/i, "The worker running it died; it is retried automatically while it has retries left."],
   ];
 
   function hint(error) {
