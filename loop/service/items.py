@@ -25,7 +25,7 @@ def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
-    allow_duplicate: bool = False, drop: Sequence[str] = (),
+    allow_duplicate: bool = False, drop: Sequence[str] = (), skip_stored: bool = False,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
@@ -40,7 +40,9 @@ def import_items(
     a second time, under new ids. That is a file without ids (no ``id_field``) with
     the same texts and fields in the same order, or any file whose texts, in any
     order, are those of one earlier upload. With ids, an id already in the project
-    is refused.
+    is refused, unless ``skip_stored``: then the rows whose id is stored already are
+    left out (``n_skipped``, ``skipped_ids``: the first 20), so that a file that grew
+    can be uploaded again for its new rows; stored items are never changed.
 
     Of the uploaded gold labels (``gold_field``), a seeded ``eval_fraction`` is
     held out to score the models (never queued, never fitted on); the rest are
@@ -49,6 +51,9 @@ def import_items(
     """
     if not 0.0 <= eval_fraction <= 1.0:
         raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    if skip_stored and id_field is None:
+        raise BadRequest("skip_stored needs id_field: without it items are numbered by "
+                         "row, so no row of a file is 'stored already'")
     project = store.get_project(pid)
     start = store.n_items(pid)
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
@@ -57,6 +62,14 @@ def import_items(
                          drop=drop)
     # ids already stored: refused (with ids) or avoided (row numbers), once here;
     # add_items checks again in its transaction
+    skipped: list[str] = []
+    if skip_stored:
+        skipped = store.existing_ids(pid, [i["id"] for i in parsed.items])
+        if skipped:
+            gone = set(skipped)
+            parsed = ParsedUpload([i for i in parsed.items if i["id"] not in gone],
+                                  {k: v for k, v in parsed.gold.items() if k not in gone},
+                                  parsed.by_index)
     if id_field is None:
         parsed = _free_row_ids(store, pid, parsed, start)
     else:
@@ -77,6 +90,8 @@ def import_items(
            # while the labeling keys count from 1; say which class each number became
            "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
            "gold_by_index": parsed.by_index}
+    if skip_stored:
+        out.update(n_skipped=len(skipped), skipped_ids=skipped[:20])
     notes = []
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
     ids = [c for c in ("id", "ID", "Id") if c in kept]
@@ -103,7 +118,7 @@ def import_items(
         if not allow_duplicate:
             _not_uploaded_before(store, pid, parsed.items, digest, texts)
         uploads = [(texts, noted)] + ([(digest, noted)] if digest else [])
-    if dry_run:
+    if dry_run or not parsed.items:  # (every row stored already, with skip_stored)
         return out
     try:
         store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
@@ -174,7 +189,9 @@ def _not_uploaded_before(store: RedisStore, pid: str, items: list[dict[str, Any]
         raise DuplicateUpload(
             f"{which}, and ids of this file are in the project already: uploads only add "
             "items, they never change stored ones, so there is nothing to import. A file "
-            "of other items imports as usual.", ids_stored=True)
+            "of other items imports as usual; one that grew imports its new rows with "
+            "skip_stored=1 (on the Data page: Skip rows whose id is stored already).",
+            ids_stored=True)
     raise DuplicateUpload(
         f"{which}; importing them again would add each one a second time "
         "under a new id. To add them anyway, upload with allow_duplicate=1 (on the Data "
@@ -189,7 +206,10 @@ def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
     if dup:
         some = "1 item id already exists" if len(dup) == 1 else \
             f"{len(dup)} item ids already exist"
-        raise BadUpload(f"{some} in the project, e.g. {dup[0]!r}{_auto_hint(id_field, start)}",
+        also = ("; to import only the rows whose id is new, upload with skip_stored=1 (on "
+                "the Data page: Skip rows whose id is stored already)" if id_field else "")
+        raise BadUpload(f"{some} in the project, e.g. {dup[0]!r}"
+                        f"{_auto_hint(id_field, start)}{also}",
                         [f"id {d!r} already exists" for d in dup[:20]])
 
 

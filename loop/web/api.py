@@ -242,7 +242,7 @@ def _upload() -> tuple[bytes, str]:
 
 #: The query parameters of an upload.
 UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
-               "allow_duplicate", "drop")
+               "allow_duplicate", "skip_stored", "drop")
 
 
 @bp.post("/projects/<pid>/items")
@@ -265,7 +265,8 @@ def upload_items(pid: str) -> Any:
         gold_field=request.args.get("gold_field") or None,
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
-        allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"))
+        allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"),
+        skip_stored=_bool_arg("skip_stored"))
     if not dry and out["n_items"] and _store().L_meta(pid) and rules.has_lfs(_store(), pid):
         # a project in use: the new items get their LF votes and join the queue (the
         # first apply is the user's to start; fault trial: items uploaded to a

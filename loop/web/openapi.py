@@ -117,11 +117,12 @@ PATHS: dict[str, dict[str, Any]] = {
         "id such as WRENCH's; nested objects become dotted columns, data.text); "
         "dry_run=1 checks and stores nothing (200); errors list the bad rows; a file "
         "uploaded before (its rows, or all its texts) is a 409 (code duplicate_upload) "
-        "unless allow_duplicate=1; the reply counts known labels per class (gold_counts) "
-        "and may carry a note", "201",
+        "unless allow_duplicate=1; skip_stored=1 (with id_field) leaves out the rows "
+        "whose id is stored already (n_skipped, skipped_ids); the reply counts known "
+        "labels per class (gold_counts) and may carry a note", "201",
         extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
-            for n in ("dry_run", "allow_duplicate")),
+            for n in ("dry_run", "allow_duplicate", "skip_stored")),
             {"name": "drop", "in": "query", "description": "a column not kept as a field "
              "(repeatable)", "schema": {"type": "array", "items": S}, "explode": True}]})},
     "/api/projects/{pid}/jobs": {

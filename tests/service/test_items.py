@@ -329,3 +329,37 @@ def test_import_anyway_works_after_a_file_with_numeric_ids(client, store, projec
     assert r.status_code == 201, r.json
     ids = store.item_ids(project)
     assert len(ids) == 100 and ids[50:52] == ["row-50", "row-51"]
+
+
+def test_a_file_that_grew_imports_its_new_rows_with_skip_stored(client, store, project):
+    """A file uploaded again with rows added: refused whole before (the error named
+    the stored ids); with skip_stored=1 only its new rows go in, and stored items
+    stay as they were."""
+    def up(body, query):
+        return client.post(f"/api/projects/{project}/items?id_field=id&{query}", data=body,
+                           headers={**auth(), "Content-Type": "text/csv"})
+
+    assert up(b"id,CONTENT,label\na,first,ham\nb,second,spam\n",
+              "gold_field=label&eval_fraction=0").status_code == 201
+    grown = b"id,CONTENT,label\na,changed,spam\nb,second,spam\nc,third,ham\nd,fourth,spam\n"
+    r = up(grown, "gold_field=label&eval_fraction=0")
+    assert r.status_code == 400 and "skip_stored=1" in r.json["error"], r.json
+    assert store.n_items(project) == 2
+    r = up(grown, "gold_field=label&eval_fraction=0&skip_stored=1&dry_run=1")
+    assert r.status_code == 200 and r.json["n_items"] == 2 and r.json["n_skipped"] == 2
+    assert store.n_items(project) == 2
+    r = up(grown, "gold_field=label&eval_fraction=0&skip_stored=1")
+    assert r.status_code == 201, r.json
+    assert (r.json["n_items"], r.json["n_skipped"], r.json["skipped_ids"]) == (2, 2, ["a", "b"])
+    assert r.json["n_gold"] == 2 and r.json["gold_counts"] == {"ham": 1, "spam": 1}
+    assert store.item_ids(project) == ["a", "b", "c", "d"]
+    assert [i["text"] for i in store.items(project)] == ["first", "second", "third", "fourth"]
+    assert store.uploaded_gold(project)["a"] == 0  # stored as it was: "ham"
+    # every row stored: nothing to import, said so, nothing written
+    r = up(grown, "gold_field=label&eval_fraction=0&skip_stored=1")
+    assert r.status_code == 201 and r.json["n_items"] == 0 and r.json["n_skipped"] == 4
+    assert store.n_items(project) == 4
+    # without ids there is nothing to skip by
+    r = client.post(f"/api/projects/{project}/items?skip_stored=1", data=b"CONTENT\nx\n",
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 400 and "skip_stored needs id_field" in r.json["error"]

@@ -628,6 +628,47 @@ def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServ
     assert all("status of 409" in e for e in page.console_errors)
 
 
+def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer,
+                                                                page: Any) -> None:
+    """A file with ids uploaded again with rows added was refused whole; the Data page
+    offers to skip the rows whose id is stored already."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Grew", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+
+    def choose_and_check(body: bytes) -> None:
+        page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
+                                              "buffer": body}])
+        page.wait_for_selector("#mapping", state="visible")
+        page.wait_for_function(
+            "document.getElementById('import-status').textContent.startsWith('Pick')")
+        assert page.locator("#col-id").input_value() == "id"
+        page.click("#check")
+
+    choose_and_check(b"id,text\na1,check out my channel\na2,love this song\n")
+    page.wait_for_function("!document.getElementById('import').disabled")
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('Imported 2')")
+    assert page.locator("#skip-box").is_hidden()
+    choose_and_check(b"id,text\na1,check out my channel\na2,love this song\n"
+                     b"a3,great video\n")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('already exist')")
+    assert page.is_disabled("#import") and page.locator("#skip-box").is_visible()
+    page.check("#skip-stored")  # checks again, skipping them
+    page.wait_for_function("!document.getElementById('import').disabled")
+    assert "2 rows are left out" in page.locator("#import-status").inner_text()
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('Imported 1 items')")
+    assert "2 rows are left out" in page.locator("#import-status").inner_text()
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 3
+    assert page.locator("#skip-box").is_hidden()
+    assert all("status of 400" in e for e in page.console_errors)
+
+
 def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,
                                                                     worker: None,
                                                                     page: Any) -> None:

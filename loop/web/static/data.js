@@ -98,6 +98,7 @@
     });
     if (dry) q.set("dry_run", "1");
     if ($("allow-dup").checked) q.set("allow_duplicate", "1");
+    if ($("skip-stored").checked && $("col-id").value) q.set("skip_stored", "1");
     return q.toString();
   }
 
@@ -111,12 +112,21 @@
     /* the same file again, by mistake most likely: importing it anyway is a choice */
     // "nothing to import": its ids are stored, and importing anyway cannot add them
     if (b.code === "duplicate_upload" && !b.ids_stored) $("dup-box").hidden = false;
+    /* ids stored already: a file that grew imports its new rows (stored items never change) */
+    if (/skip_stored=1/.test(b.error || "") && !$("skip-stored").checked) $("skip-box").hidden = false;
+  }
+
+  function skippedNote(b) {
+    return b.n_skipped ? " " + b.n_skipped + (b.n_skipped === 1 ? " row is" : " rows are") +
+      " left out: " + (b.n_skipped === 1 ? "its id is" : "their ids are") + " stored already." : "";
   }
 
   /* "Import them again anyway" goes, unticked: it was for one refused file */
   function noDuplicate() {
     $("allow-dup").checked = false;
     $("dup-box").hidden = true;
+    $("skip-stored").checked = false;
+    $("skip-box").hidden = true;
   }
 
   function showErrors(body) {
@@ -206,7 +216,7 @@
     const b = r.body;
     status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
-      goldNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
+      skippedNote(b) + goldNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
     $("import").disabled = false;
   }
 
@@ -215,7 +225,7 @@
     const r = await send(base + "/items?" + query(false));
     if (!r.ok) { refused(r); return; }
     noDuplicate();
-    status("import-status", "Imported " + r.body.n_items + " items." +
+    status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
       (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
@@ -262,6 +272,7 @@
       if (ev.dataTransfer.files[0]) choose(ev.dataTransfer.files[0]);
     });
     $("allow-dup").addEventListener("change", check);
+    $("skip-stored").addEventListener("change", check);
     ["col-text", "col-id", "col-gold", "eval-fraction"].forEach(function (id) {
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
