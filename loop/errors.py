@@ -56,6 +56,16 @@ class UnknownLabel(BadRequest):
     """A label name or index outside the project's label space."""
 
 
+class TooManyRequests(LoopError):
+    """Too many refused tokens from one client address: ``retry_after`` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(LoopError):
     status = 404
 

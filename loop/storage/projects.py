@@ -191,6 +191,23 @@ class ProjectsMixin(StoreBase):
                         "revoked_at": rec.get("revoked_at")})
         return sorted(out, key=lambda a: a["created_at"])
 
+    def note_refused_token(self, addr: str, window: int) -> int:
+        """Count a refused token from client address ``addr`` in the current window
+        of ``window`` seconds; the count so far."""
+        key = f"loop:refused:{addr}:{int(time.time() // window)}"
+        with self.r.pipeline(transaction=False) as p:
+            p.incr(key)
+            p.expire(key, 2 * window)
+            n, _ = p.execute()
+        return int(n)
+
+    def refused_tokens(self, addr: str, window: int) -> tuple[int, int]:
+        """Refused tokens from ``addr`` in the current window, and the seconds left
+        of it (at least 1)."""
+        now = time.time()
+        raw = self.r.get(f"loop:refused:{addr}:{int(now // window)}")
+        return int(raw or 0), max(1, int(window - now % window + 0.999))
+
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
         """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""
         h = token_hash(token)

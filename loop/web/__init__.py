@@ -84,7 +84,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             body["errors"] = [shorten(str(e), MAX_ERROR_CHARS) for e in errors]
             if summary := getattr(exc, "summary", None):
                 body["summary"] = str(summary)
-        return jsonify(body), exc.status
+        resp = jsonify(body)
+        if (retry := getattr(exc, "retry_after", None)) is not None:
+            resp.headers["Retry-After"] = str(retry)
+        return resp, exc.status
 
     @app.before_request
     def body_limit() -> None:

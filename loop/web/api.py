@@ -12,12 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from loop.errors import BadRequest, JobNotFound, TooLarge, Unauthorized, shorten
+from loop.errors import BadRequest, JobNotFound, TooLarge, shorten
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
 from loop.uploads import detect_format, lone_surrogate, preview
-from loop.web.auth import INVALID, admin_required, annotator_required, bearer_token, is_admin
+from loop.web.auth import admin_required, annotator_required, bearer_token, invalid_token, is_admin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -148,7 +148,7 @@ def whoami() -> Any:
         return jsonify({"role": "admin", "name": "admin", "projects": None})
     who = _store().annotator_for_token(token)
     if who is None:
-        raise Unauthorized(INVALID)
+        raise invalid_token()
     return jsonify({"role": "annotator", "name": who["name"],
                     "projects": [reports.summary(_store(), who["project"])]})
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from loop.errors import Forbidden, Unauthorized
+from loop.errors import Forbidden, TooManyRequests, Unauthorized
 from loop.storage.projects import token_hash
 
 #: An unknown token: mistyped, revoked or replaced since it was given out, or of a
@@ -18,7 +18,34 @@ INVALID = ("invalid token: not one the service gave out, or revoked or replaced 
            "or its project was deleted; ask the project's admin for a new one")
 
 
+#: The window the refused tokens of one client address are counted in (seconds).
+REFUSED_WINDOW = 60
+
+
+def _limit() -> int:
+    return int(current_app.extensions["loop"]["settings"].refused_tokens_per_minute)
+
+
+def invalid_token() -> Unauthorized:
+    """The error for an unknown token, counted against the client's address."""
+    if _limit() > 0:
+        store = current_app.extensions["loop"]["store"]
+        store.note_refused_token(request.remote_addr or "-", REFUSED_WINDOW)
+    return Unauthorized(INVALID)
+
+
 def bearer_token() -> str:
+    """The request's bearer token; 429 while its address is over the refused-token
+    limit (before the token is looked at: a guesser learns nothing more)."""
+    limit = _limit()
+    if limit > 0:
+        store = current_app.extensions["loop"]["store"]
+        n, left = store.refused_tokens(request.remote_addr or "-", REFUSED_WINDOW)
+        if n >= limit:
+            raise TooManyRequests(
+                f"{n} refused tokens from this address in the last minute: wait {left} s. "
+                "Check the token the client sends (the limit is "
+                "LOOP_REFUSED_TOKENS_PER_MINUTE)", retry_after=left)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -40,7 +67,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if not is_admin(token):
             if current_app.extensions["loop"]["store"].annotator_for_token(token):
                 raise Forbidden("this needs an admin key")
-            raise Unauthorized(INVALID)
+            raise invalid_token()
         g.annotator, g.token_hash = "admin", ""
         if "pid" in kwargs:
             # read, not cached: another web worker may have deleted it a moment ago
@@ -63,7 +90,7 @@ def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
         else:
             who = current_app.extensions["loop"]["store"].annotator_for_token(token)
             if who is None:
-                raise Unauthorized(INVALID)
+                raise invalid_token()
             if who["project"] != kwargs.get("pid"):
                 raise Forbidden("this token belongs to another project")
             # the queue's scripts check it against the annotator's record: the token

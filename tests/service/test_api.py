@@ -780,3 +780,27 @@ def test_a_project_redis_lost_is_a_404_not_served_from_memory(app, client, proje
     r = _upload(client, project, b"CONTENT\nhello\n")
     assert r.status_code == 404 and "no project" in r.json["error"]
     assert set(rconn.keys(f"loop:p:{project}:*")) == before  # nothing written
+
+
+def test_refused_tokens_from_one_address_are_limited(app, client, store):
+    """Wrong keys were answered several hundred a second, as fast as a guesser could
+    send them: past the limit an address gets 429 for the rest of the minute, the
+    right key too (it learns nothing more), and other addresses go on."""
+    import time
+
+    from svc_helpers import configure
+
+    configure(app, REFUSED_TOKENS_PER_MINUTE=5)
+    if store.refused_tokens("127.0.0.1", 60)[1] < 5:  # not across a minute's end
+        time.sleep(5)
+    for _ in range(5):
+        assert client.get("/api/projects", headers=auth("not-a-key-at-all")).status_code == 401
+    r = client.get("/api/projects", headers=auth())
+    assert r.status_code == 429, r.json
+    assert "LOOP_REFUSED_TOKENS_PER_MINUTE" in r.json["error"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert client.get("/api/me", headers=auth("not-a-key-at-all")).status_code == 429
+    other = {"REMOTE_ADDR": "10.0.0.2"}
+    assert client.get("/api/projects", headers=auth(), environ_base=other).status_code == 200
+    configure(app, REFUSED_TOKENS_PER_MINUTE=0)  # no limit
+    assert client.get("/api/projects", headers=auth()).status_code == 200
