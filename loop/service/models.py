@@ -19,6 +19,7 @@ from loop.core.step import fit_end_model, loop_step, rank, update_gold_weight
 from loop.errors import NotReady
 from loop.service.state import State
 from loop.storage import RedisStore
+from loop.storage.matrices import MODELS
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -105,9 +106,6 @@ def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, A
     return {"queue_size": n, "queue_replaced": replaced}
 
 
-MODELS = ("label_model", "end_model")
-
-
 def check_unseen(store: RedisStore, st: State) -> int:
     """Score the stored models on the exploration answers they have not seen yet.
 
@@ -126,6 +124,7 @@ def check_unseen(store: RedisStore, st: State) -> int:
     if not ids:
         return 0
     rows = store.rows_of(st.pid, ids)
+    voted: np.ndarray | None = None  # rows an LF votes on, read once if a check needs it
     kept = 0
     for name in MODELS:
         done = store.unseen_checks(st.pid, name)
@@ -139,10 +138,11 @@ def check_unseen(store: RedisStore, st: State) -> int:
         proba, summary, fit_gold = got
         if fit_gold is None or proba.shape[0] != st.n:
             continue  # stored before items were added (or before fit_gold was kept)
-        voted = np.flatnonzero((np.asarray(st.L) >= 0).any(axis=1))
+        if voted is None:
+            voted = np.asarray((st.L >= 0).any(axis=1), dtype=bool)
         checks = {}
         for iid, r in new:
-            seen = bool(fit_gold[r]) or (name == "label_model" and r not in voted)
+            seen = bool(fit_gold[r]) or (name == "label_model" and not voted[r])
             checks[iid] = "-" if seen else f"{int(np.argmax(proba[r]))}:{summary.get('n_gold', 0)}"
         store.note_unseen(st.pid, name, checks)
         kept += sum(v != "-" for v in checks.values())

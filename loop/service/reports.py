@@ -14,6 +14,7 @@ from loop.core.label_model import ACCURACY_PRIOR
 from loop.core.metrics import proportion_interval
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
+from loop.storage.matrices import MODELS
 
 #: Below this many held-out items a score means little (the dashboard warns).
 MIN_EVAL = 30
@@ -80,7 +81,7 @@ def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str
     # answers that are random picks now: one undone, then answered as another pick,
     # is not (an operator's trial counted it)
     explored = store.audit_ids(pid)
-    for name in ("label_model", "end_model"):
+    for name in MODELS:
         got = []
         for iid, v in store.unseen_checks(pid, name).items():
             g = gold.get(iid)

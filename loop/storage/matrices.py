@@ -31,6 +31,8 @@ import numpy as np
 
 from loop.storage.base import StoreBase
 
+#: The models whose probabilities are stored (``<p>:proba:<name>``).
+MODELS = ("label_model", "end_model")
 #: Seconds a replaced L chunk stays readable after a new L is published.
 OLD_L_TTL = 600
 
