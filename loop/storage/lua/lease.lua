@@ -50,9 +50,9 @@ for _, id in ipairs(mine) do
     redis.call('HSET', KEYS[3], id, cjson.encode(d))
     redis.call('ZADD', KEYS[2], exp, id)
     redis.call('ZADD', KEYS[13], exp, id)
-    -- expired meanwhile, it went back to the queue, where a new ranking may have
-    -- given it another reason: it is leased again, so out of the queue, and asked
-    -- for the reason it was leased for (which its audit mark follows)
+    -- asked for the reason it was leased for (which its audit mark follows), though
+    -- a new ranking dropped it or, the lease expired meanwhile and the item back in
+    -- the queue, gave it another; leased again, so out of the queue
     redis.call('ZREM', KEYS[1], id)
     if d.reason then redis.call('HSET', KEYS[8], id, d.reason) end
     return payload(id, d.id, exp)

@@ -7,20 +7,18 @@
 -- Returns 1 if replaced, 0 if a newer ranking is already there.
 local cur = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if tonumber(ARGV[1]) < cur then return 0 end
--- why a held or pending item is asked stays with it: a held lease is served again
--- (reload, second tab) with the reason it was leased for (a random pick's badge
--- read "Checks the LFs" after a recalibration, new-user trial)
+-- why a pending item is asked stays with it (a held one's reason is in its lease
+-- record, which lease.lua serves it again with: a random pick's badge read "Checks
+-- the LFs" after a recalibration, new-user trial)
 local kept = {}
-for _, key in ipairs({KEYS[6], KEYS[3]}) do
-  local ids = redis.call('ZRANGE', key, 0, -1)
-  for i = 1, #ids, 500 do
-    local part = {unpack(ids, i, math.min(i + 499, #ids))}
-    local reasons = redis.call('HMGET', KEYS[2], unpack(part))
-    for j = 1, #part do
-      if reasons[j] then
-        kept[#kept + 1] = part[j]
-        kept[#kept + 1] = reasons[j]
-      end
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+for i = 1, #ids, 500 do
+  local part = {unpack(ids, i, math.min(i + 499, #ids))}
+  local reasons = redis.call('HMGET', KEYS[2], unpack(part))
+  for j = 1, #part do
+    if reasons[j] then
+      kept[#kept + 1] = part[j]
+      kept[#kept + 1] = reasons[j]
     end
   end
 end
