@@ -191,10 +191,15 @@ class ProjectsMixin(StoreBase):
                         "revoked_at": rec.get("revoked_at")})
         return sorted(out, key=lambda a: a["created_at"])
 
+    @staticmethod
+    def _refused_key(addr: str, window: int, now: float) -> str:
+        """The counter of refused tokens from ``addr`` in the window holding ``now``."""
+        return f"loop:refused:{addr}:{int(now // window)}"
+
     def note_refused_token(self, addr: str, window: int) -> int:
         """Count a refused token from client address ``addr`` in the current window
         of ``window`` seconds; the count so far."""
-        key = f"loop:refused:{addr}:{int(time.time() // window)}"
+        key = self._refused_key(addr, window, time.time())
         with self.r.pipeline(transaction=False) as p:
             p.incr(key)
             p.expire(key, 2 * window)
@@ -205,7 +210,7 @@ class ProjectsMixin(StoreBase):
         """Refused tokens from ``addr`` in the current window, and the seconds left
         of it (at least 1)."""
         now = time.time()
-        raw = self.r.get(f"loop:refused:{addr}:{int(now // window)}")
+        raw = self.r.get(self._refused_key(addr, window, now))
         return int(raw or 0), max(1, int(window - now % window + 0.999))
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:

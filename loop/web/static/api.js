@@ -173,17 +173,13 @@
       box.innerHTML = m;
       return box.value;
     });
-    /* direction overrides, embeddings and isolates (U+202A-202E, U+2066-2069) shown
-       as their code, not obeyed: "\u202Etxet" read as "text" while the models and the
-       export read the characters in stored order (new-user trials) */
-    s = s.replace(/[\u202A-\u202E\u2066-\u2069]/g, function (c) {
-      return "[U+" + c.charCodeAt(0).toString(16).toUpperCase() + "]";
-    });
-    /* control characters other than tab and line breaks (NUL, BEL, ESC, DEL, C1),
-       which a browser shows as nothing: their code, so annotators see they are there */
-    s = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g, function (c) {
-      return "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]";
-    });
+    /* shown as their code: direction overrides, embeddings and isolates (U+202A-202E,
+       U+2066-2069), not obeyed ("\u202Etxet" read as "text" while the models and the
+       export read the characters in stored order; new-user trials), and control
+       characters other than tab and line breaks (NUL, BEL, ESC, DEL, C1), which a
+       browser shows as nothing */
+    s = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g,
+      function (c) { return "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]"; });
     return s.replace(/\n{3,}/g, "\n\n").trim();
   }
 
