@@ -222,8 +222,7 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     assert 0 < n_lm and m["label_model"]["n"] == n_lm and m["label_model"]["recent_n"] == n_lm
     # the home page's line has them too (shown where no uploaded labels are held out)
     home = client.get("/api/projects", headers=auth()).json
-    mine = [p for p in (home["projects"] if isinstance(home, dict) else home)
-            if p["id"] == project]
+    mine = [p for p in home["projects"] if p["id"] == project]
     assert mine[0]["unseen"] == m
 
     # once each: the models fitted on these answers do not score them again
@@ -257,7 +256,9 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     assert m["end_model"]["n"] == n_before - sum(i in explored for i in undone)
 
 
-def test_an_answer_the_stored_model_was_fitted_on_is_not_scored(store, project):
+def test_a_model_is_stored_with_its_fit_gold_and_the_first_check_stays(store, project):
+    """What check_unseen reads: which rows had gold in a model's fit (an answer
+    among them was seen by it: "-"), and one check per item, the first."""
     store.add_items(project, [{"id": str(i), "text": f"t {i}", "fields": {}} for i in range(4)],
                     {}, [], first_row=0)
     st_rows = np.zeros(4, dtype=bool)
