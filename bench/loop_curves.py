@@ -178,7 +178,7 @@ def run_dataset(name: str, seeds: list[int], budget: int, batch: int) -> dict:
 
 
 def _at(res: dict, m: str, g: int) -> tuple[float, float, float]:
-    if g not in res["grid"]:
+    if m not in res["curves"] or g not in res["grid"]:  # a method not run (--methods)
         return (np.nan, np.nan, np.nan)
     col = res["curves"][m][:, res["grid"].index(g)]
     if np.isnan(col).all():
