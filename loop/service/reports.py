@@ -10,7 +10,7 @@ import numpy as np
 
 from loop.agreement import fleiss, pairs
 from loop.core.analysis import lf_summary
-from loop.core.label_model import ACCURACY_PRIOR
+from loop.core.label_model import ACCURACY_PRIOR, LabelModel
 from loop.core.metrics import proportion_interval
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
@@ -63,7 +63,33 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         e = errs.get(r["name"])
         r["error_example"] = None if e is None else {"item_id": e["example_id"],
                                                      "error": e["example_error"]}
-    return {"lfs": rows, "n_gold": int((y >= 0).sum())}
+    return {"lfs": rows, "n_gold": int((y >= 0).sum()), "gold_use": gold_use(summary)}
+
+
+#: Random gold the label model needs before it checks how to use it.
+GOLD_CHECK_MIN = int(LabelModel().gold_check_min)
+
+
+def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
+    """How the stored label model (its ``summary``) lets in the gold drawn at random
+    (answers to exploration picks, uploaded labels): ``n_random_gold`` it was fitted
+    with, and what its last check on that gold found (``check``, None before
+    :data:`GOLD_CHECK_MIN` of it): the way kept (``use``, one of
+    ``LabelModel.GOLD_USES``: ``anchored`` and ``gold`` learn LF precisions from it,
+    ``clamp_only`` and ``none`` do not), the held-out rows each way predicted right
+    (``correct``) of the ``n`` checked, and whether the gold layer and abstentions
+    as evidence are used. So a user sees that gold which would hurt is not used."""
+    check = summary.get("gold_check") or {}
+    out: dict[str, Any] = {"n_random_gold": int(summary.get("n_random_gold") or 0),
+                           "check_from": GOLD_CHECK_MIN, "check": None}
+    if check.get("correct"):  # a check ran (now, or kept from an earlier fit)
+        out["check"] = {
+            "use": check.get("use"), "n": int(check.get("n_random_gold") or 0),
+            "correct": {u: int(c) for u, c in check["correct"].items()},
+            "learns_precisions": check.get("use") in ("anchored", "gold"),
+            "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
+            "abstentions": bool((check.get("abstentions") or {}).get("used"))}
+    return out
 
 
 #: The newest checks a model's ``recent`` share counts.

@@ -142,7 +142,10 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/jobs/{job_id}/download": {"get": _op(
         "the file of a finished export job (kept a day, gone with its project); 409 "
         "before it finished")},
-    "/api/projects/{pid}/lfs": {"get": _op("per-LF statistics")},
+    "/api/projects/{pid}/lfs": {"get": _op(
+        "per-LF statistics; gold_use: the random gold the label model was fitted with "
+        "and what its last check on that gold found (the way kept, held-out rows right "
+        "each way)")},
     "/api/projects/{pid}/metrics": {"get": _op(
         "metrics and history; agreement of the two models on the n_agreement items an "
         "LF votes on; annotator_agreement (observed pairwise agreement, Fleiss' "

@@ -10,7 +10,8 @@ import pytest
 from svc_helpers import HELD_OUT_QUERY, apply_lfs_in_process, auth, held_out_csv
 
 from loop import LabelingLoop
-from loop.service import models, queue
+from loop.core.label_model import LabelModel
+from loop.service import models, queue, reports
 from loop.service.state import State
 
 
@@ -160,8 +161,16 @@ def test_the_gold_check_is_kept_between_recalibrations_as_in_labeling_loop(store
 
     first = answer(rows[:40])
     assert first["n_random_gold"] == 40 and "kept" not in first
+    # the LF table says how the gold was let in, and what the check found
+    use = reports.lf_stats(store, pid)["gold_use"]
+    assert use["n_random_gold"] == 40 and use["check"]["n"] == 40, use
+    assert use["check"]["use"] == first["use"]
+    assert use["check"]["correct"] == first["correct"]
+    assert set(use["check"]["correct"]) == set(LabelModel.GOLD_USES)
     kept = answer(rows[40:45])
     assert kept["kept"] and kept["n_random_gold"] == 40
+    use = reports.lf_stats(store, pid)["gold_use"]  # fitted on 45, the check's 40 kept
+    assert use["n_random_gold"] == 45 and use["check"]["n"] == 40, use
     again = answer(rows[45:50])  # 50 >= 1.25 x 40
     assert "kept" not in again and again["n_random_gold"] == 50
 
@@ -286,3 +295,18 @@ def test_a_failing_check_on_random_picks_never_stops_a_recalibration(
     assert out["queue_size"] == 40 and out["label_model"] is not None
     assert models.retrain_end_model(store, project, 40)["end_model"] is not None
     assert "the check on unseen random picks failed" in caplog.text
+
+
+def test_the_lf_table_says_how_the_random_gold_is_used():
+    """Before the check, the count and when it starts; after it, the way kept and
+    each way's held-out rows right, from the stored label model's summary."""
+    before = reports.gold_use({"n_random_gold": 12, "gold_check": None})
+    assert before == {"n_random_gold": 12, "check_from": reports.GOLD_CHECK_MIN, "check": None}
+    assert reports.gold_use({}) == {"n_random_gold": 0, "check_from": 30, "check": None}
+    correct = {"anchored": 28, "gold": 29, "clamp_only": 33, "none": 36}
+    refused = reports.gold_use({"n_random_gold": 50, "gold_check": {
+        "use": "none", "n_random_gold": 40, "n_lfs": 3, "kept": True, "correct": correct,
+        "abstentions": {"used": False, "correct": 35}, "gold_layer": {"used": True}}})
+    assert refused["check"] == {"use": "none", "n": 40, "correct": correct,
+                                "learns_precisions": False, "gold_layer": True,
+                                "abstentions": False}

@@ -315,6 +315,14 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert f"end model right on {em['right']} of {em['n']} (" in told, told
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
+    # where the learned accuracies come from, and when the label model starts to
+    # check that they help (30 answers, about 6 of them random picks: before the check)
+    use = api.call("GET", f"/api/projects/{pid}/lfs")["gold_use"]
+    assert 0 < use["n_random_gold"] < use["check_from"] and use["check"] is None, use
+    told = page.locator("#lf-gold").inner_text()
+    assert told.startswith("The label model learns each LF's accuracy from the "
+                           f"{use['n_random_gold']} label"), told
+    assert f"From {use['check_from']} of them on, the label model checks" in told, told
     votes = page.locator("#lf-rows td.votes").all_inner_texts()  # which class each votes
     assert set(votes) <= {"ham", "spam", "ham, spam"} and "spam" in votes, votes
     assert page.locator("#balance li").count() == 2
@@ -943,3 +951,40 @@ def test_home_scores_a_project_without_held_out_labels_on_its_random_picks(
     row.filter(has_text="random pick").wait_for()
     assert want in row.inner_text().replace("\u00a0", " "), row.inner_text()
     assert "no held-out labels" not in row.inner_text()
+
+
+def test_the_lf_table_says_what_the_check_on_random_gold_found(live: LiveServer,
+                                                               page: Any) -> None:
+    """Labels uploaded to fit on (none held out) are random gold: with 30 or more the
+    label model checks, in thirds held out, whether learning from them predicts
+    better, and the page says what it kept and each way's count, as the API has it."""
+    from loop.demo.client import LF_MODULE, demo_csv
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {
+        "name": "checked gold", "labels": ["ham", "spam"], "lf_module": LF_MODULE})["id"])
+    api.call("POST", f"/api/projects/{pid}/items?text_field=CONTENT&gold_field=CLASS"
+             "&eval_fraction=0", data=demo_csv(("Youtube01-Psy.csv",), limit=120),
+             content_type="text/csv")
+    for job in ("apply_lfs", "recalibrate"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    use = api.call("GET", f"/api/projects/{pid}/lfs")["gold_use"]
+    check = use["check"]
+    assert use["n_random_gold"] >= use["check_from"] and check is not None, use
+    assert check["n"] == use["n_random_gold"] and sum(check["correct"].values()) > 0, use
+
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#lf-gold:not([hidden])")
+    told = page.locator("#lf-gold").inner_text()
+    right = check["correct"][check["use"]]
+    if check["learns_precisions"]:
+        assert told.startswith("The label model learns each LF's accuracy from the "
+                               f"{use['n_random_gold']} labels of items drawn at random"), told
+        assert (f"checked on {check['n']} of them, each third held out in turn: learning from "
+                f"them the label model predicted {right} of {check['n']} right, ignoring them "
+                f"{check['correct']['none']}.") in told, told
+    else:
+        assert told.startswith("The label model does not learn accuracies from the "
+                               f"{use['n_random_gold']} labels"), told
+        assert f"ignoring them it predicted {right} of {check['n']} right" in told, told
+    assert not page.console_errors, page.console_errors

@@ -209,6 +209,7 @@
     const body = $("lf-rows");
     Loop.clear(body);
     drawGaps(rows);
+    drawGoldUse(data && data.gold_use);
     if (!rows.length) {
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: hasLfs
         ? "No LF statistics yet: run “Apply LFs”."
@@ -238,6 +239,38 @@
           text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
         errCell));
     }
+  }
+
+  /* How the label model lets in the labels of items drawn at random (answers to
+     random picks, uploaded labels), and what its check on them found: gold that
+     would make it predict worse is not used, and the user can see so. */
+  function drawGoldUse(g) {
+    const out = $("lf-gold");
+    out.hidden = !g || !g.n_random_gold;
+    if (out.hidden) return;
+    const c = g.check;
+    const labels = g.n_random_gold + (g.n_random_gold === 1 ? " label" : " labels") +
+      " of items drawn at random (answers to random picks, uploaded labels)";
+    if (!c) {
+      out.textContent = "The label model learns each LF's accuracy from the " + labels + ". From " + g.check_from +
+        " of them on, the label model checks on them that learning from them predicts better than not.";
+      return;
+    }
+    const learned = c.correct.anchored !== undefined ? c.correct.anchored : c.correct.gold;
+    const checked = "checked on " + c.n + " of them, each third held out in turn: ";
+    let text = c.learns_precisions
+      ? "The label model learns each LF's accuracy from the " + labels + "; " + checked + "learning from them the label model " +
+        "predicted " + c.correct[c.use] + " of " + c.n + " right, ignoring them " + c.correct.none + "."
+      : "The label model does not learn accuracies from the " + labels + ": " + checked + "ignoring them it " +
+        "predicted " + c.correct[c.use] + " of " + c.n + " right, learning from them " + learned +
+        ". They still label their own items.";
+    if (c.gold_layer) {
+      text += " It also corrects its output with a layer fitted on them (for LFs that vote together), " +
+        "which predicted them better still.";
+    } else if (c.abstentions) {
+      text += " It also reads an LF's silence as a hint against the label it votes, which predicted them better.";
+    }
+    out.textContent = text;
   }
 
   /* Labels no LF votes for: the models learn them from answers alone (a new user's
