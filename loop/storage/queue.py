@@ -189,7 +189,8 @@ class QueueMixin(StoreBase):
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
-                k(pid, "resolved"), k(pid, "row"), k(pid, "annotators")]
+                k(pid, "resolved"), k(pid, "row"), k(pid, "audit"), k(pid, "reason"),
+                k(pid, "annotators")]
         out = self._run(pid, "undo", keys,
                         [annotator, _midnight(), self.answers_per_item(pid), item_id, token])
         if isinstance(out, list):

@@ -608,3 +608,36 @@ def test_ids_at_of_a_project_deleted_under_a_job_says_so(client, store, ready):
     client.delete(f"/api/projects/{ready}", headers=auth(), json={"confirm": name})
     with pytest.raises(ProjectNotFound):
         store.ids_at(ready, [0, 1])
+
+
+def test_an_undone_random_pick_comes_back_as_one_and_its_answer_stays_random_gold(
+        store, ready):
+    """A new-user trial: a random pick answered, undone and answered again came back
+    badged "Model uncertain", and its answer no longer counted as random gold."""
+    queued = store.queued_ids(ready)
+    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
+    while True:
+        got = store.lease_next_full(ready, "expert", ttl=60)
+        if got["item_id"] == explored:
+            break
+        store.skip(ready, "expert", got["item_id"], got["lease_id"])
+    queue.answer(store, ready, "expert", explored, "spam", got["lease_id"])
+    assert explored in store.audit_ids(ready)
+    # a new ranking meanwhile drops the answered item's reason
+    others = [i for i in store.item_ids(ready) if i != explored][:3]
+    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
+                               store.state_version(ready))
+    assert queue.undo(store, ready, "expert", item_id=explored)["undone"] is True
+    again = store.lease_next_full(ready, "expert", ttl=60)
+    assert again["item_id"] == explored and again["reason"] == "exploration"
+    queue.answer(store, ready, "expert", explored, "ham", again["lease_id"])
+    assert explored in store.audit_ids(ready)
+    # an item the sampler picked stays one after an undo
+    got = store.lease_next_full(ready, "second", ttl=60)
+    picked = got["item_id"]
+    assert picked in others and got["reason"] == "lfs_conflict"
+    queue.answer(store, ready, "second", picked, "ham", got["lease_id"])
+    assert queue.undo(store, ready, "second", item_id=picked)["undone"] is True
+    again = store.lease_next_full(ready, "second", ttl=60)
+    assert again["item_id"] == picked and again["reason"] != "exploration"
+    assert picked not in store.audit_ids(ready)

@@ -2,8 +2,8 @@
 -- KEYS: 1 hist:<a>, 2 answers, 3 log, 4 queue, 5 n:<a>, 6 n:<a>:<day>, 7 gold, 8 done,
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
 --       withdrawn answer is a change the models have not seen, like a new one),
---       15 resolved, 16 row (item id -> row: which items exist), 17 annotators
---       (last, for _revoked.lua)
+--       15 resolved, 16 row (item id -> row: which items exist), 17 audit, 18 reason,
+--       19 annotators (last, for _revoked.lua)
 -- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 the item whose answer is to
 --       go ('' = whichever is last), 5 token hash (last, for _revoked.lua)
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
@@ -54,4 +54,11 @@ local p = 1e9
 if #top > 0 then p = tonumber(top[2]) + 1 end
 if #keep == 0 then redis.call('ZREM', KEYS[9], id) else redis.call('ZADD', KEYS[9], p, id) end
 if not redis.call('ZSCORE', KEYS[11], id) then redis.call('ZADD', KEYS[4], p, id) end
+-- an item drawn at random stays a random pick when its answer is taken back: served
+-- again as one (lease.lua sets the audit mark by the reason until the first answer;
+-- a new-user trial saw an undone random pick come back as "Model uncertain", and its
+-- second answer was no longer counted as random gold)
+if #keep == 0 and redis.call('SISMEMBER', KEYS[17], id) == 1 then
+  redis.call('HSET', KEYS[18], id, 'exploration')
+end
 return id
