@@ -12,6 +12,7 @@ from loop.agreement import fleiss, pairs
 from loop.core.analysis import lf_summary
 from loop.core.label_model import ACCURACY_PRIOR, LabelModel
 from loop.core.metrics import proportion_interval
+from loop.core.step import RECHECK_GROWTH
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
 from loop.storage.matrices import MODELS
@@ -73,15 +74,19 @@ GOLD_CHECK_MIN = int(LabelModel().gold_check_min)
 def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
     """How the stored label model (its ``summary``) lets in the gold drawn at random
     (answers to exploration picks, uploaded labels): ``n_random_gold`` it was fitted
-    with, and what its last check on that gold found (``check``, None before
-    :data:`GOLD_CHECK_MIN` of it): the way kept (``use``, one of
-    ``LabelModel.GOLD_USES``: ``anchored`` and ``gold`` learn LF precisions from it,
-    ``clamp_only`` and ``none`` do not), the held-out rows each way predicted right
-    (``correct``) of the ``n`` checked, and whether the gold layer and abstentions
-    as evidence are used. So a user sees that gold which would hurt is not used."""
+    with (``fitted``: False before any fit), and what its last check on that gold
+    found (``check``, None before :data:`GOLD_CHECK_MIN` of it): the way kept
+    (``use``, one of ``LabelModel.GOLD_USES``: ``anchored`` and ``gold`` learn LF
+    precisions from it, ``clamp_only`` and ``none`` do not), the held-out rows each
+    way predicted right (``correct``) of the ``n`` checked, and whether the gold
+    layer and abstentions as evidence are used. The check runs again once the
+    random gold has grown by ``recheck_growth``. So a user sees that gold which
+    would hurt is not used."""
     check = summary.get("gold_check") or {}
-    out: dict[str, Any] = {"n_random_gold": int(summary.get("n_random_gold") or 0),
-                           "check_from": GOLD_CHECK_MIN, "check": None}
+    out: dict[str, Any] = {"fitted": bool(summary), "assumed_accuracy": ACCURACY_PRIOR,
+                           "n_random_gold": int(summary.get("n_random_gold") or 0),
+                           "check_from": GOLD_CHECK_MIN, "recheck_growth": RECHECK_GROWTH,
+                           "check": None}
     if check.get("correct"):  # a check ran (now, or kept from an earlier fit)
         out["check"] = {
             "use": check.get("use"), "n": int(check.get("n_random_gold") or 0),

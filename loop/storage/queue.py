@@ -28,7 +28,9 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   the pool when the ranking had nothing left; set by ``lease.lua``): their answers
   are an unbiased sample and re-estimate LF precisions. A ranking's other random
   picks are not in it: the next ranking may list them as uncertain items, and an
-  answer to one of those is no random draw.
+  answer to one of those is no random draw. An answered random pick whose answer
+  is undone goes back on top of the queue as a random pick (``undo.lua``), so its
+  next answer is one too.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,

@@ -245,8 +245,10 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     was_right = int(want_em[iid].split(":")[0]) == said[iid]
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
     assert m["end_model"]["right"] == right + (-1 if was_right else 1)
-    # an answer undone and given again to an item served as another pick is no
-    # random pick any more, and no longer counted (an operator's trial)
+    # an undone random pick comes back as one: answered again, it is still a random
+    # pick, scored by the prediction made before its first answer was learned (a
+    # new-user trial saw it come back as "Model uncertain" and drop from the count);
+    # undone ones not answered again are not counted
     queue.relabel(store, project, "expert", iid, said[iid])  # back as it was
     n_before = m["end_model"]["n"]
     order = list(said)  # in the order answered; undo takes back the last answer
@@ -258,11 +260,11 @@ def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, stor
     while got["item_id"] != other:  # walk the queue to it
         store.skip(project, "second", got["item_id"], got["lease_id"])
         got = store.lease_next_full(project, "second", 60)
-    assert got["reason"] != "exploration"
+    assert got["reason"] == "exploration"
     queue.answer(store, project, "second", other, said[other], got["lease_id"])
-    assert other not in store.audit_ids(project)
+    assert other in store.audit_ids(project)
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["unseen"]
-    assert m["end_model"]["n"] == n_before - sum(i in explored for i in undone)
+    assert m["end_model"]["n"] == n_before - sum(i in explored for i in undone) + 1
 
 
 def test_a_model_is_stored_with_its_fit_gold_and_the_first_check_stays(store, project):
@@ -301,8 +303,10 @@ def test_the_lf_table_says_how_the_random_gold_is_used():
     """Before the check, the count and when it starts; after it, the way kept and
     each way's held-out rows right, from the stored label model's summary."""
     before = reports.gold_use({"n_random_gold": 12, "gold_check": None})
-    assert before == {"n_random_gold": 12, "check_from": reports.GOLD_CHECK_MIN, "check": None}
-    assert reports.gold_use({}) == {"n_random_gold": 0, "check_from": 30, "check": None}
+    assert before == {"fitted": True, "assumed_accuracy": 0.7, "n_random_gold": 12,
+                      "check_from": reports.GOLD_CHECK_MIN, "recheck_growth": 1.25,
+                      "check": None}
+    assert reports.gold_use({})["fitted"] is False and reports.gold_use({})["check"] is None
     correct = {"anchored": 28, "gold": 29, "clamp_only": 33, "none": 36}
     refused = reports.gold_use({"n_random_gold": 50, "gold_check": {
         "use": "none", "n_random_gold": 40, "n_lfs": 3, "kept": True, "correct": correct,

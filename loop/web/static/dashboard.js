@@ -246,24 +246,32 @@
      would make it predict worse is not used, and the user can see so. */
   function drawGoldUse(g) {
     const out = $("lf-gold");
-    out.hidden = !g || !g.n_random_gold;
+    out.hidden = !g || !g.fitted;
     if (out.hidden) return;
     const c = g.check;
-    const labels = g.n_random_gold + (g.n_random_gold === 1 ? " label" : " labels") +
-      " of items drawn at random (answers to random picks, uploaded labels)";
+    const source = " of items drawn at random (answers to random picks, uploaded labels)";
+    if (!g.n_random_gold) {
+      out.textContent = "The label model has no labels" + source + " yet, so a one-sided LF's learned " +
+        "accuracy is the " + Loop.pct(g.assumed_accuracy) + " it assumes (marked “assumed”).";
+      return;
+    }
+    const learnt = "At its last fit the label model learned each LF's accuracy from the " + g.n_random_gold +
+      (g.n_random_gold === 1 ? " label" : " labels") + source;
+    const recheck = "checked again when they have grown by a " +
+      (g.recheck_growth === 1.25 ? "quarter" : Loop.pct(g.recheck_growth - 1));
     if (!c) {
-      out.textContent = "The label model learns each LF's accuracy from the " + labels + ". From " + g.check_from +
-        " of them on, the label model checks on them that learning from them predicts better than not.";
+      out.textContent = learnt + "; LFs none of them reached are marked “assumed”. From " + g.check_from +
+        " of them on, it checks on them that learning from them predicts better than not.";
       return;
     }
     const learned = c.correct.anchored !== undefined ? c.correct.anchored : c.correct.gold;
-    const checked = "checked on " + c.n + " of them, each third held out in turn: ";
+    const checked = "checked on " + c.n + " of them (each third held out in turn; " + recheck + "): ";
     let text = c.learns_precisions
-      ? "The label model learns each LF's accuracy from the " + labels + "; " + checked + "learning from them the label model " +
-        "predicted " + c.correct[c.use] + " of " + c.n + " right, ignoring them " + c.correct.none + "."
-      : "The label model does not learn accuracies from the " + labels + ": " + checked + "ignoring them it " +
-        "predicted " + c.correct[c.use] + " of " + c.n + " right, learning from them " + learned +
-        ". They still label their own items.";
+      ? learnt + "; " + checked + "learning from them it predicted " + c.correct[c.use] + " of " + c.n +
+        " right, ignoring them " + c.correct.none + "."
+      : "At its last fit the label model did not learn accuracies from the " + g.n_random_gold + " labels" +
+        source + ": " + checked + "ignoring them it predicted " + c.correct[c.use] + " of " + c.n +
+        " right, learning from them " + learned + ". They still label their own items.";
     if (c.gold_layer) {
       text += " It also corrects its output with a layer fitted on them (for LFs that vote together), " +
         "which predicted them better still.";
