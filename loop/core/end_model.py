@@ -434,6 +434,8 @@ class EndModel(BaseEstimator):
         gold = np.full(n, -1) if y is None else np.asarray(y, dtype=np.int64)
         if gold.shape != (n,):
             raise ValueError(f"y must have shape ({n},), got {gold.shape}")
+        #: the model fitted on the gold alone for ``gold_view`` (None without one)
+        self.gold_view_model_: EndModel | None = None
         rows, labels, weights = [], [], []
         if proba is not None:
             p = np.asarray(proba, dtype=np.float64)
@@ -513,6 +515,7 @@ class EndModel(BaseEstimator):
             return p
         helper = clone(self).set_params(gold_view=None)
         helper.fit(X, None, gold)
+        self.gold_view_model_ = helper
         q = helper.predict_proba(_take(X, idx))
         prior = (np.bincount(g, minlength=k) + 1.0) / (g.size + k)
         trust = g.size / (g.size + float(self.gold_view_shrink))
@@ -530,6 +533,15 @@ class EndModel(BaseEstimator):
             X = X[:, self.columns_]
         out[:, self.present_classes_] = self.model_.predict_proba(X)
         return out
+
+    def gold_view_proba(self, X: Any) -> Proba | None:
+        """(n_items, n_classes) class probabilities of the model fitted on the gold
+        alone (the ``gold_view``), or None when this fit had none. The loop's
+        sampler asks where it doubts this model's labels
+        (:class:`~loop.core.sampling.LoopSampler`, ``gold_view_weight``)."""
+        check_is_fitted(self, "classes_")
+        model = getattr(self, "gold_view_model_", None)
+        return None if model is None else model.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class per item."""

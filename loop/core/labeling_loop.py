@@ -158,6 +158,7 @@ class LabelingLoop:
         self.lm_proba_: Proba = self.label_model_.predict_proba(self.L)
         self.end_model_: Any = None
         self.end_proba_: Proba | None = None
+        self.gold_proba_: Proba | None = None
         if self.X is not None:
             if self.tune_gold_weight:
                 self.gold_weight_, self._gold_weight_at = update_gold_weight(
@@ -169,6 +170,8 @@ class LabelingLoop:
                                             end_model=self.end_model,
                                             gold_weight=self.gold_weight_)
             self.end_proba_ = self.end_model_.predict_proba(self.X)
+            view = getattr(self.end_model_, "gold_view_proba", None)  # an EndModel's
+            self.gold_proba_ = None if view is None else view(self.X)
         self._fitted = True
         return self
 
@@ -193,7 +196,7 @@ class LabelingLoop:
         if not self._fitted:
             self.fit()
         sel = rank(self.L, self.lm_proba_, self.y, n, end_proba=self.end_proba_, X=self.X,
-                   exclude=exclude, sampler=self.sampler)
+                   exclude=exclude, sampler=self.sampler, gold_proba=self.gold_proba_)
         self._random_picks = {int(i) for i in sel.random_indices}
         return sel
 

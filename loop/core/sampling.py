@@ -212,6 +212,7 @@ class Sampler:
         y: np.ndarray | None = None,
         X: Any = None,
         exclude: Any = None,
+        gold_proba: Proba | None = None,
     ) -> Selection:
         """Pick a batch: a :class:`Selection` (indices best first, scores, which
         picks were drawn at random).
@@ -231,6 +232,10 @@ class Sampler:
         exclude
             Indices or boolean mask of items that must not be picked (already
             labeled, leased to someone, ...).
+        gold_proba
+            Optional (n_items, n_classes) probabilities of the end model fitted on
+            the gold alone (:meth:`loop.core.end_model.EndModel.gold_view_proba`);
+            only :class:`LoopSampler` reads them.
         """
         raise NotImplementedError
 
@@ -243,7 +248,8 @@ class RandomSampler(Sampler):
 
     name = "random"
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         n = _n_items(proba, L, lm_proba)
         self._check(n)
         rng = check_random_state(self.random_state)
@@ -286,7 +292,8 @@ class UncertaintySampler(Sampler):
         self.measure = measure
         self.source = source
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         if self.measure not in _MEASURES:
             raise ValueError(f"measure must be one of {sorted(_MEASURES)}, got {self.measure!r}")
         if self.source not in ("end_model", "label_model"):
@@ -309,7 +316,8 @@ class LFConflictSampler(Sampler):
 
     name = "conflict"
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         if L is None:
             raise ValueError("LFConflictSampler needs the vote matrix L")
         n = len(L)
@@ -325,7 +333,8 @@ class AbstainSampler(Sampler):
 
     name = "abstain"
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         if L is None:
             raise ValueError("AbstainSampler needs the vote matrix L")
         n = len(L)
@@ -347,7 +356,8 @@ class WeaSuLSampler(Sampler):
 
     name = "weasul"
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         if L is None or lm_proba is None:
             raise ValueError("WeaSuLSampler needs L and the label model's lm_proba")
         n = len(L)
@@ -431,6 +441,20 @@ class LoopSampler(Sampler):
     shrinking only the signals or only the bonus, or both at the square of the
     rate, gained less (``docs/benchmarks_loop.md``).
 
+    With the gold's own view (``gold_proba``: the end model fitted on the gold
+    alone, :meth:`~loop.core.end_model.EndModel.gold_view_proba`), a share
+    ``gold_view_weight * (1 - explore_gold / n_gold)`` of each score beyond
+    ``explore_gold`` gold labels goes to how much that model doubts the end
+    model's label, ``1 - q(argmax p)``. As gold accumulates, weak labels that
+    were a help become noise where the LFs are wrong; the end model, trained on
+    them, can be confident there while the gold alone reads the item otherwise,
+    and an answer there settles which is right. On the valid splits of sms, hausa
+    and yoruba (3 seeds; 100 / 200 / 300 answers) 0.66 moved the end model by
+    +0.6 / 0.0 / +0.3 points (sms, F1), +2.5 / +1.6 / +2.1 (hausa) and -0.6 /
+    +0.3 / +1.6 (yoruba); 0.33 gained less (+0.0 / -0.0 / +1.4 on average), 1.0
+    lost at 100 answers (-0.2 / +0.8 / +1.2); youtube and semeval held out
+    (``docs/benchmarks_loop.md``). 0: not used.
+
     A ranking longer than ``block_size`` (the service ranks a queue of a
     thousand, answered from its head until the next ranking) is built as
     consecutive blocks of ``block_size`` that each keep what one batch keeps:
@@ -456,9 +480,11 @@ class LoopSampler(Sampler):
         random_share: float | None = None,
         explore_gold: int | None = 50,
         block_size: int = 10,
+        gold_view_weight: float = 0.66,
         random_state: Any = None,
     ) -> None:
         super().__init__(batch_size, random_state)
+        self.gold_view_weight = gold_view_weight
         self.pattern_weight = pattern_weight
         self.max_per_pattern = max_per_pattern
         self.max_similarity = max_similarity
@@ -472,6 +498,7 @@ class LoopSampler(Sampler):
         L: LabelMatrix,
         lm_proba: Proba,
         y: np.ndarray | None = None,
+        gold_proba: Proba | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-item scores and vote-pattern ids (exposed for the 'why picked' view)."""
         L = np.asarray(L)
@@ -484,6 +511,14 @@ class LoopSampler(Sampler):
             disagree = (np.argmax(proba, axis=1) != np.argmax(lm_proba, axis=1)) & covered
             w = lm_share / 3.0  # each of the label model's two signals
             base = (1.0 - 2.0 * w) * entropy(proba) + w * u_lm + w * disagree
+            w_gold = float(self.gold_view_weight) * (1.0 - lm_share)
+            if gold_proba is not None and w_gold > 0:
+                gp = np.asarray(gold_proba, dtype=np.float64)
+                if gp.shape != np.shape(proba):
+                    raise ValueError(f"gold_proba must have the shape of proba "
+                                     f"{np.shape(proba)}, got {gp.shape}")
+                doubt = 1.0 - gp[np.arange(gp.shape[0]), np.argmax(proba, axis=1)]
+                base = (1.0 - w_gold) * base + w_gold * doubt
         _, bucket, counts = unique_rows(L)
         gold_in = np.zeros(counts.size)
         if y is not None:
@@ -503,7 +538,8 @@ class LoopSampler(Sampler):
         n_gold = 0 if y is None else int(np.count_nonzero(np.asarray(y) >= 0))
         return min(1.0, int(self.explore_gold) / max(n_gold, 1))
 
-    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None):  # type: ignore[no-untyped-def]
+    def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
+               gold_proba=None):
         if L is None or lm_proba is None:
             raise ValueError("LoopSampler needs L and the label model's lm_proba")
         n = len(L)
@@ -515,7 +551,9 @@ class LoopSampler(Sampler):
             raise ValueError(f"random_share must be in [0, 1], got {share}")
         share *= self._label_model_share(y)
         rng = check_random_state(self.random_state)
-        scores, bucket = self.scores(proba, L, lm_proba, y)
+        if not 0.0 <= float(self.gold_view_weight) <= 1.0:
+            raise ValueError(f"gold_view_weight must be in [0, 1], got {self.gold_view_weight}")
+        scores, bucket = self.scores(proba, L, lm_proba, y, gold_proba)
         batch = int(self.batch_size)
         pool = _pool(n, exclude)
         n_random = 0

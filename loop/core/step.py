@@ -221,6 +221,7 @@ def rank(
     L: LabelMatrix, lm_proba: Proba, y: np.ndarray, n: int, *, end_proba: Proba | None = None,
     X: Any = None, exclude: Any = None, sampler: Any = None,
     max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
+    gold_proba: Proba | None = None,
 ) -> Selection:
     """Up to ``n`` items to ask an expert about next, best first.
 
@@ -229,7 +230,10 @@ def rank(
     another candidate (:func:`~loop.core.sampling.copies`). ``sampler`` (default
     :class:`LoopSampler`) gets the end model's probabilities ``end_proba`` (None
     before the first end model), the label model's, the gold so far and the
-    features ``X`` (for its near-duplicate filter). Above ``max_rows`` candidates
+    features ``X`` (for its near-duplicate filter), and ``gold_proba``, the
+    probabilities of the same end model fitted on the gold alone
+    (:meth:`~loop.core.end_model.EndModel.gold_view_proba`; None when it had
+    none). Above ``max_rows`` candidates
     a uniform sample of them is ranked (seeded by the number of gold labels).
     """
     if n < 1:
@@ -261,7 +265,8 @@ def rank(
     s.batch_size = min(int(n), int((~skip[sub]).sum()))
     sel = s.select(None if end_proba is None else np.asarray(end_proba)[sub], L=np.asarray(L)[sub],
                    lm_proba=np.asarray(lm_proba)[sub], y=y[sub],
-                   X=None if X is None else X[sub], exclude=skip[sub])
+                   X=None if X is None else X[sub], exclude=skip[sub],
+                   gold_proba=None if gold_proba is None else np.asarray(gold_proba)[sub])
     if isinstance(sub, slice):
         return sel
     return Selection(sub[sel.indices].astype(np.intp), sel.scores, sel.random)
@@ -280,10 +285,11 @@ def loop_step(
     L: LabelMatrix, y: np.ndarray, random_gold: np.ndarray | None, n: int, *, n_classes: int,
     end_proba: Proba | None = None, X: Any = None, exclude: Any = None, sampler: Any = None,
     label_model: Any = None, max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
-    checked: dict[str, Any] | None = None,
+    checked: dict[str, Any] | None = None, gold_proba: Proba | None = None,
 ) -> StepResult:
     """After new answers: refit the label model with all gold, then rank the next
-    ``n`` items with it and the end model's last probabilities ``end_proba``.
+    ``n`` items with it and the end model's last probabilities ``end_proba`` (and
+    its gold-only model's, ``gold_proba``: see :func:`rank`).
     ``checked``: the label model's last gold check (see :func:`fit_label_model`).
 
     >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0], [-1, -1], [0, 1]])
@@ -296,5 +302,5 @@ def loop_step(
                          random_state=random_state, checked=checked)
     proba = lm.predict_proba(L)
     sel = rank(L, proba, y, n, end_proba=end_proba, X=X, exclude=exclude, sampler=sampler,
-               max_rows=max_rows, random_state=random_state)
+               max_rows=max_rows, random_state=random_state, gold_proba=gold_proba)
     return StepResult(lm, proba, sel)

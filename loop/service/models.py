@@ -46,8 +46,9 @@ def _check(fence: Fence | None, what: str, pid: str) -> None:
 
 
 def _save(store: RedisStore, pid: str, name: str, proba: np.ndarray,
-          summary: dict[str, Any], fit_gold: np.ndarray | None = None) -> None:
-    if not store.save_model(pid, name, proba, summary, fit_gold=fit_gold):
+          summary: dict[str, Any], fit_gold: np.ndarray | None = None,
+          also: dict[str, np.ndarray | None] | None = None) -> None:
+    if not store.save_model(pid, name, proba, summary, fit_gold=fit_gold, also=also):
         raise Superseded(f"project {pid}: a {name} fitted on newer state is stored; this "
                          "run's older one is not written")
 
@@ -164,6 +165,13 @@ def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
     return em if em is not None and em.shape[0] == st.n else None
 
 
+def _gold_proba(store: RedisStore, st: State) -> np.ndarray | None:
+    """The stored end model's model of the gold alone (``EndModel.gold_view_proba``),
+    written with it: what the sampler reads with ``_end_proba``."""
+    gp = store.load_proba(st.pid, "gold_view", st.k)
+    return gp if gp is not None and gp.shape[0] == st.n else None
+
+
 def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
                 progress: Progress | None = None, fence: Fence | None = None,
                 ) -> dict[str, Any]:
@@ -184,7 +192,8 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     # the label model's last gold check: kept until the random gold grows by a quarter
     last = store.model_summary(pid, "label_model") or {}
     out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
-                    exclude=st.exclude(), checked=last.get("gold_check"))
+                    exclude=st.exclude(), checked=last.get("gold_check"),
+                    gold_proba=None if em is None else _gold_proba(store, st))
     _check(fence, "recalibration", pid)
     _save(store, pid, "label_model", out.lm_proba, {
         "accuracy": [None if not np.isfinite(a) else float(a)
@@ -244,10 +253,12 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                                            judge=st.random_gold)
     model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight)
     proba = model.predict_proba(X)
+    gold_proba = model.gold_view_proba(X)
     _check(fence, "end-model retrain", pid)
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
-        "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0)
+        "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0,
+        also={"gold_view": gold_proba})
     lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows
     save_agreement(store, st, lm_now, proba)
     if progress is not None:
@@ -260,7 +271,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
         if lm_now is None or lm_now.shape[0] != now.n:
             lm_now = lm
         sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X,
-                   exclude=now.exclude())
+                   exclude=now.exclude(), gold_proba=gold_proba)
         queued: dict[str, Any] = publish_ranking(store, now, sel)
     else:
         # Items were added while it trained (fault trial: a broadcast error ranked 2,556
@@ -291,6 +302,8 @@ def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None or lm.shape[0] != st.n:
         raise NotReady("fit the label model first (job type recalibrate)")
-    sel = rank(st.L, lm, st.y, queue_size, end_proba=_end_proba(store, st),
-               X=text_features(store, st, build=False), exclude=st.exclude())
+    em = _end_proba(store, st)
+    sel = rank(st.L, lm, st.y, queue_size, end_proba=em,
+               X=text_features(store, st, build=False), exclude=st.exclude(),
+               gold_proba=None if em is None else _gold_proba(store, st))
     return publish_ranking(store, st, sel)

@@ -8,9 +8,11 @@
   that read the old meta still finds them. ``<p>:L:<version>:err:<chunk>`` are
   the LF errors of each chunk, ``<p>:L:<version>:progress`` rows done per chunk.
 * ``<p>:proba:<name>`` float64 bytes (n_items x n_classes) of ``label_model`` and
-  ``end_model``; ``<p>:model:<name>`` JSON summary of the fitted model (no pickles:
-  nothing in Redis is ever executed); the two are written together, and never over
-  a model fitted on newer state (``save_model``); ``<p>:fitgold:<name>`` which rows
+  ``end_model`` (and ``gold_view``, the end model's model of the gold alone, written
+  with it: ``save_model``'s ``also``); ``<p>:model:<name>`` JSON summary of the
+  fitted model (no pickles: nothing in Redis is ever executed); the two are
+  written together, and never over a model fitted on newer state
+  (``save_model``); ``<p>:fitgold:<name>`` which rows
   had gold when it was fitted (``np.packbits`` of a bool per item), written with them;
 * ``<p>:unseen:<name>`` hash item id -> ``"<class>:<n_gold>"``: the model's class for
   an exploration answer it had not seen, predicted by the model fitted on
@@ -172,11 +174,14 @@ class MatricesMixin(StoreBase):
 
     # -- probabilities and model summaries -----------------------------------------------------
     def save_model(self, pid: str, name: str, proba: np.ndarray,
-                   summary: dict[str, Any], fit_gold: np.ndarray | None = None) -> bool:
+                   summary: dict[str, Any], fit_gold: np.ndarray | None = None,
+                   also: dict[str, np.ndarray | None] | None = None) -> bool:
         """Store a model's probabilities and summary together, unless the stored
         model was fitted on newer state (``summary["state_version"]``): a run that
         was paused past its lock and resumed must not put its older model back.
-        ``fit_gold``: a bool per item, the rows with gold in its fit. True if stored."""
+        ``fit_gold``: a bool per item, the rows with gold in its fit. ``also``: other
+        probabilities of the same fit, stored with it as ``<p>:proba:<key>`` (None
+        deletes the key: this fit had none). True if stored."""
         from redis.exceptions import WatchError
 
         key = self._k(pid, "model", name)
@@ -198,6 +203,12 @@ class MatricesMixin(StoreBase):
                               np.packbits(np.asarray(fit_gold, bool)).tobytes())
                     else:
                         p.delete(self._k(pid, "fitgold", name))
+                    for other, extra in (also or {}).items():
+                        if extra is None:
+                            p.delete(self._k(pid, "proba", other))
+                        else:
+                            p.set(self._k(pid, "proba", other),
+                                  np.ascontiguousarray(extra, np.float64).tobytes())
                     p.execute()
                     return True
                 except WatchError:

@@ -209,6 +209,38 @@ def test_loop_sampler_scores_follow_the_end_model_once_the_gold_is_plentiful():
     assert s[:n][kind == 1].mean() == pytest.approx(few[1], rel=0.05)
 
 
+def test_loop_sampler_asks_where_the_gold_alone_doubts_the_end_model_once_gold_grows():
+    """Beyond explore_gold answers, items whose end-model label the model of the gold
+    alone doubts come first among items the end model is as sure of; before, and
+    with gold_view_weight 0, that model changes nothing."""
+    n = 200
+    L = np.zeros((n, 2), dtype=np.int8)
+    end = np.tile([[0.9, 0.1]], (n, 1))
+    lm = end.copy()
+    gold_view = np.tile([[0.9, 0.1]], (n, 1))
+    gold_view[::10] = [0.2, 0.8]  # the gold alone reads every tenth item otherwise
+    y = np.full(n + 300, -1)
+    Lg, endg, lmg, gvg = (np.vstack([a, a[:300 - n], a[:n]]) for a in (L, end, lm, gold_view))
+
+    def top(n_gold: int, weight: float = 0.66) -> np.ndarray:
+        gold = y.copy()
+        gold[n:n + n_gold] = 0
+        s = LoopSampler(batch_size=20, random_share=0.0, max_per_pattern=20,
+                        gold_view_weight=weight, random_state=0)
+        return s.select(endg, L=Lg, lm_proba=lmg, y=gold, exclude=gold >= 0,
+                        gold_proba=gvg).indices
+
+    doubted = set(range(0, n, 10))
+    assert set(top(300).tolist()) == doubted
+    assert len(set(top(40).tolist()) & doubted) < 10  # up to explore_gold: not read
+    assert len(set(top(300, weight=0.0).tolist()) & doubted) < 10
+    plenty = np.where(np.arange(n + 300) >= n, 0, -1)
+    with pytest.raises(ValueError, match="gold_proba must have the shape"):
+        LoopSampler().scores(endg, Lg, lmg, plenty, gold_proba=gvg[:10])
+    with pytest.raises(ValueError, match="gold_view_weight"):
+        LoopSampler(gold_view_weight=1.5).select(endg, L=Lg, lm_proba=lmg, y=y)
+
+
 def test_a_long_ranking_is_built_in_blocks_each_diverse_like_one_batch():
     """Regression (new-user trial on the demo): the service ranks a queue of a
     thousand and the pattern cap was a third of all of it, so the head of the

@@ -22,16 +22,17 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     apply_lfs_in_process(store, project)
     models.recalibrate(store, project, 40)
     models.retrain_end_model(store, project, 40)
-    # 40 answers through the queue: exploration picks among them become random gold,
-    # and the end model's gold weight is chosen by cross-validation (30+ gold)
-    for _ in range(40):
+    # 80 answers through the queue: exploration picks among them become random gold,
+    # the end model's gold weight is chosen by cross-validation (30+ gold), and
+    # beyond 50 the sampler reads the end model's model of the gold alone too
+    for _ in range(80):
         iid, lid, _ = store.lease_next(project, "expert", 60)
         queue.answer(store, project, "expert", iid, int(iid[-1], 36) % 2, lid)
     models.recalibrate(store, project, 40)
     models.retrain_end_model(store, project, 40)
 
     st = State(store, project)
-    assert st.n_gold == 40 and 0 < st.random_gold.sum() < 40
+    assert st.n_gold == 80 and 0 < st.random_gold.sum() < 80
     texts = [it["text"] for it in store.items(project)]
     loop = LabelingLoop(st.L, texts, n_classes=2, random_state=0)
     loop.y[:] = st.y
@@ -41,9 +42,14 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     assert loop.gold_weight_ is not None
     assert store.model_summary(project, "end_model")["gold_weight"] == loop.gold_weight_
     assert np.array_equal(loop.end_proba_, store.load_proba(project, "end_model", 2))
+    assert loop.gold_proba_ is not None
+    assert np.array_equal(loop.gold_proba_, store.load_proba(project, "gold_view", 2))
     sel = loop.rank(40, exclude=st.exclude())
     rows = store.rows_of(project, store.queued_ids(project))
     assert rows.tolist() == sel.indices.tolist()
+    # and the gold's view moves the ranking (without it, another order)
+    loop.sampler.gold_view_weight = 0.0
+    assert loop.rank(40, exclude=st.exclude()).indices.tolist() != sel.indices.tolist()
     reasons = [store.reason(project, i) for i in store.queued_ids(project)]
     assert [r == "exploration" for r in reasons] == sel.random.tolist()
     # the dashboard's model agreement: on the items an LF votes on (elsewhere the
@@ -281,6 +287,15 @@ def test_a_model_is_stored_with_its_fit_gold_and_the_first_check_stays(store, pr
     store.note_unseen(project, "end_model", {"1": "-", "2": "0:2"})
     store.note_unseen(project, "end_model", {"2": "1:9"})  # the first check stays
     assert store.unseen_checks(project, "end_model") == {"1": "-", "2": "0:2"}
+    # the end model's model of the gold alone goes with it, and a fit without one
+    # leaves none behind
+    view = np.tile([0.2, 0.8], (4, 1))
+    assert store.save_model(project, "end_model", np.full((4, 2), 0.5),
+                            {"n_gold": 2, "state_version": 1}, also={"gold_view": view})
+    assert np.array_equal(store.load_proba(project, "gold_view", 2), view)
+    assert store.save_model(project, "end_model", np.full((4, 2), 0.5),
+                            {"n_gold": 2, "state_version": 2}, also={"gold_view": None})
+    assert store.load_proba(project, "gold_view", 2) is None
 
 
 def test_a_failing_check_on_random_picks_never_stops_a_recalibration(
