@@ -461,13 +461,7 @@ def test_a_held_item_keeps_why_it_was_asked_through_a_new_ranking(store, ready):
     """New-user trial: a random pick held on screen came back after a recalibration
     (page reload) badged "Checks the LFs": the new ranking had dropped the reasons
     of the items it leaves out because they are leased."""
-    queued = store.queued_ids(ready)
-    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
-    while True:  # walk the queue to the random pick (the rest are skipped)
-        got = store.lease_next_full(ready, "expert", ttl=60)
-        if got["item_id"] == explored:
-            break
-        store.skip(ready, "expert", got["item_id"], got["lease_id"])
+    explored, got = _lease_a_random_pick(store, ready, "expert", ttl=60)
     assert got["reason"] == "exploration"
     others = [i for i in store.item_ids(ready) if i != explored][:3]
     assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
@@ -485,13 +479,7 @@ def test_an_expired_lease_renewed_by_its_holder_keeps_its_reason_and_leaves_the_
     with that badge (its answer still random gold) while it also stayed queued."""
     import time
 
-    queued = store.queued_ids(ready)
-    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
-    while True:
-        got = store.lease_next_full(ready, "holder", ttl=0.2)
-        if got["item_id"] == explored:
-            break
-        store.skip(ready, "holder", got["item_id"], got["lease_id"])
+    explored, got = _lease_a_random_pick(store, ready, "holder", ttl=0.2)
     time.sleep(0.3)  # expired: the next lease by anyone puts it back in the queue
     other = store.lease_next_full(ready, "someone", ttl=60, shown=[explored])
     assert other["item_id"] != explored and explored in store.queued_ids(ready)
@@ -614,13 +602,7 @@ def test_an_undone_random_pick_comes_back_as_one_and_its_answer_stays_random_gol
         store, ready):
     """A new-user trial: a random pick answered, undone and answered again came back
     badged "Model uncertain", and its answer no longer counted as random gold."""
-    queued = store.queued_ids(ready)
-    explored = next(i for i in queued if store.reason(ready, i) == "exploration")
-    while True:
-        got = store.lease_next_full(ready, "expert", ttl=60)
-        if got["item_id"] == explored:
-            break
-        store.skip(ready, "expert", got["item_id"], got["lease_id"])
+    explored, got = _lease_a_random_pick(store, ready, "expert", ttl=60)
     queue.answer(store, ready, "expert", explored, "spam", got["lease_id"])
     assert explored in store.audit_ids(ready)
     # a new ranking meanwhile drops the answered item's reason
@@ -641,3 +623,15 @@ def test_an_undone_random_pick_comes_back_as_one_and_its_answer_stays_random_gol
     again = store.lease_next_full(ready, "second", ttl=60)
     assert again["item_id"] == picked and again["reason"] != "exploration"
     assert picked not in store.audit_ids(ready)
+
+
+def _lease_a_random_pick(store, pid: str, annotator: str, ttl: float) -> tuple[str, dict]:
+    """Walk the queue to its first random pick (the items before it are skipped) and
+    lease it: its id and the lease."""
+    queued = store.queued_ids(pid)
+    explored = next(i for i in queued if store.reason(pid, i) == "exploration")
+    while True:
+        got = store.lease_next_full(pid, annotator, ttl=ttl)
+        if got["item_id"] == explored:
+            return explored, got
+        store.skip(pid, annotator, got["item_id"], got["lease_id"])
