@@ -160,16 +160,15 @@ def _check_unseen(store: RedisStore, st: State) -> None:
                       st.pid)
 
 
-def _end_proba(store: RedisStore, st: State) -> np.ndarray | None:
+def _end_probas(store: RedisStore, st: State) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The stored end model's probabilities and its model of the gold alone's
+    (``EndModel.gold_view_proba``, written with it), for the sampler: both None when
+    there is no end model for every item, the second when that fit had none."""
     em = store.load_proba(st.pid, "end_model", st.k)
-    return em if em is not None and em.shape[0] == st.n else None
-
-
-def _gold_proba(store: RedisStore, st: State) -> np.ndarray | None:
-    """The stored end model's model of the gold alone (``EndModel.gold_view_proba``),
-    written with it: what the sampler reads with ``_end_proba``."""
+    if em is None or em.shape[0] != st.n:
+        return None, None
     gp = store.load_proba(st.pid, "gold_view", st.k)
-    return gp if gp is not None and gp.shape[0] == st.n else None
+    return em, gp if gp is not None and gp.shape[0] == st.n else None
 
 
 def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
@@ -188,12 +187,12 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     st = State(store, pid)
     _check_unseen(store, st)  # before this run's label model has seen the new answers
     X = text_features(store, st, build=False)
-    em = _end_proba(store, st)
+    em, gold = _end_probas(store, st)
     # the label model's last gold check: kept until the random gold grows by a quarter
     last = store.model_summary(pid, "label_model") or {}
     out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
                     exclude=st.exclude(), checked=last.get("gold_check"),
-                    gold_proba=None if em is None else _gold_proba(store, st))
+                    gold_proba=gold)
     _check(fence, "recalibration", pid)
     _save(store, pid, "label_model", out.lm_proba, {
         "accuracy": [None if not np.isfinite(a) else float(a)
@@ -302,8 +301,8 @@ def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None or lm.shape[0] != st.n:
         raise NotReady("fit the label model first (job type recalibrate)")
-    em = _end_proba(store, st)
+    em, gold = _end_probas(store, st)
     sel = rank(st.L, lm, st.y, queue_size, end_proba=em,
                X=text_features(store, st, build=False), exclude=st.exclude(),
-               gold_proba=None if em is None else _gold_proba(store, st))
+               gold_proba=gold)
     return publish_ranking(store, st, sel)

@@ -109,8 +109,9 @@ def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str
     ``recent_right`` over the :data:`RECENT_UNSEEN` checks of the newest models (the
     whole count lags: early models count too)."""
     out: dict[str, Any] = {}
-    # answers that are random picks now: one undone, then answered as another pick,
-    # is not (an operator's trial counted it)
+    # answers that are random picks now: an item a ranking drew at random but served
+    # as an uncertain pick is not (an operator's trial counted it); an undone random
+    # pick is served again as one (undo.lua), so its new answer is
     explored = store.audit_ids(pid)
     for name in MODELS:
         got = []
