@@ -72,7 +72,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     answers = store.answers(pid) if multi else {}
     resolved = store.resolutions(pid) if multi else {}
     L, _ = store.load_L(pid)
-    lm, em = store.load_proba(pid, "label_model", k), store.load_proba(pid, "end_model", k)
+    lm, em = store.load_probas(pid, ["label_model", "end_model"], k)
     covered: np.ndarray | None = None
     if L is not None and L.shape[0] == len(ids):
         covered = np.asarray((L >= 0).any(axis=1))

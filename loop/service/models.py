@@ -164,10 +164,9 @@ def _end_probas(store: RedisStore, st: State) -> tuple[np.ndarray | None, np.nda
     """The stored end model's probabilities and its model of the gold alone's
     (``EndModel.gold_view_proba``, written with it), for the sampler: both None when
     there is no end model for every item, the second when that fit had none."""
-    em = store.load_proba(st.pid, "end_model", st.k)
+    em, gp = store.load_probas(st.pid, ["end_model", "gold_view"], st.k)
     if em is None or em.shape[0] != st.n:
         return None, None
-    gp = store.load_proba(st.pid, "gold_view", st.k)
     return em, gp if gp is not None and gp.shape[0] == st.n else None
 
 

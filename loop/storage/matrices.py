@@ -215,8 +215,14 @@ class MatricesMixin(StoreBase):
                     continue
 
     def load_proba(self, pid: str, name: str, k: int) -> np.ndarray | None:
-        raw = self.r.get(self._k(pid, "proba", name))
-        return None if raw is None else np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
+        return self.load_probas(pid, [name], k)[0]
+
+    def load_probas(self, pid: str, names: list[str], k: int) -> list[np.ndarray | None]:
+        """Several stored probabilities read at one instant (one ``MGET``): the
+        ones ``save_model`` wrote together are of one fit. None where absent."""
+        raws = self.r.mget([self._k(pid, "proba", name) for name in names])
+        return [None if raw is None else np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
+                for raw in raws]
 
     def model_summary(self, pid: str, name: str) -> dict[str, Any] | None:
         raw = self.r.get(self._k(pid, "model", name))

@@ -293,9 +293,13 @@ def test_a_model_is_stored_with_its_fit_gold_and_the_first_check_stays(store, pr
     assert store.save_model(project, "end_model", np.full((4, 2), 0.5),
                             {"n_gold": 2, "state_version": 1}, also={"gold_view": view})
     assert np.array_equal(store.load_proba(project, "gold_view", 2), view)
+    # read together, both are of one fit
+    em, gv = store.load_probas(project, ["end_model", "gold_view"], 2)
+    assert np.array_equal(gv, view) and em.shape == (4, 2)
     assert store.save_model(project, "end_model", np.full((4, 2), 0.5),
                             {"n_gold": 2, "state_version": 2}, also={"gold_view": None})
     assert store.load_proba(project, "gold_view", 2) is None
+    assert store.load_probas(project, ["gold_view", "nothing"], 2) == [None, None]
 
 
 def test_a_failing_check_on_random_picks_never_stops_a_recalibration(
