@@ -77,9 +77,15 @@ def _running_apply_key(pid: str) -> str:
 PURGE_AGAIN_SECONDS = 3600
 
 
-def after_delete(queue: Queue, store: RedisStore, pid: str) -> None:
-    """A project was deleted: its pending apply-run marks go, and its keys are swept
-    again later (those a job running at the deletion writes after it)."""
+def after_delete(queue: Queue, store: RedisStore, pid: str, job_ids: list[str]) -> None:
+    """A project was deleted: its jobs (``job_ids``, read before the delete) are
+    stopped, its pending apply-run marks go, and its keys are swept again later
+    (those a job that finished its step before it was stopped writes after it)."""
+    for jid in job_ids:  # a heavy run held a worker for up to its time limit
+        try:
+            cancel(store.r, jid, reason="its project was deleted")
+        except (JobNotFound, Conflict):
+            continue
     store.r.delete(*(_pending_apply_key(pid, r) for r in (False, True)),
                    _running_apply_key(pid))
     enqueue_task(queue, store, "purge_project", pid, record=False, delay=PURGE_AGAIN_SECONDS,
@@ -327,12 +333,13 @@ def _ended_badly(connection: Any, queue: str, ids: list[str]) -> str | None:
     return next((i for i in ids if i in out), None)
 
 
-def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
+def cancel(connection: Any, job_id: Any, reason: str = "canceled through the API"
+           ) -> dict[str, Any]:
     """Stop a queued or running job (and the chunks of an apply run).
 
     ``canceled``: every job told to stop; ``stopping``: those of them already
     running, which are asked to stop and may still finish first (read the job's
-    status)."""
+    status, whose ``error`` is ``reason``)."""
     from rq.command import send_stop_job_command
     from rq.exceptions import InvalidJobOperation
 
@@ -345,7 +352,7 @@ def cancel(connection: Any, job_id: Any) -> dict[str, Any]:
         st = j.get_status(refresh=True)
         if st in ("finished", "failed", "canceled", "stopped"):
             continue
-        j.meta["stop_reason"] = "canceled through the API"
+        j.meta["stop_reason"] = reason
         j.save_meta()
         if st == "started":
             try:

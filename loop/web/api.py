@@ -172,8 +172,9 @@ def get_project(pid: str) -> Any:
 def delete_project(pid: str) -> Any:
     """Delete a project for good (``{"confirm": "<its name>"}``)."""
     store = _store()
+    running = store.recent_jobs(pid)  # read before the delete takes the list
     out = projects.delete_project(store, pid, _body("confirm").get("confirm"))
-    jobs.after_delete(_ext()["queue"], store, pid)
+    jobs.after_delete(_ext()["queue"], store, pid, running)
     return jsonify(out)
 
 

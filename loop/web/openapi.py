@@ -71,7 +71,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}": {
         "get": _op("one project"),
         "delete": _op("delete the project for good: items, answers, rules, models, "
-                      "annotators (their tokens stop working), export files",
+                      "annotators (their tokens stop working), export files; its jobs "
+                      "are stopped",
                       body={"confirm": S}, required=("confirm",))},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),

@@ -79,7 +79,6 @@ def test_a_hanging_lf_fails_within_the_limit_naming_itself_and_is_not_retried(
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_an_lf_that_ends_its_process_fails_the_run_saying_where_and_why(
         app, client, workers):
     """New-user trial: an LF that called os._exit failed its run as "work-horse
@@ -113,3 +112,27 @@ def test_cancel_a_running_job(app, client, rconn, workers):
     assert _status(client, aid)["status"] == "finished"
     r = client.post(f"/api/jobs/{jid}/cancel", headers=auth())
     assert r.status_code in (200, 409)
+
+
+def test_deleting_a_project_stops_its_running_job(app, client, rconn, workers):
+    """Operator's trial: a project deleted during a long apply run kept a worker
+    busy until the run ended (up to its time limit), its work thrown away."""
+    from loop.service import jobs as service_jobs
+
+    slow = _project(client, "lfs_slow")
+    other = _project(client, "lfs_youtube", held_out_csv(), HELD_OUT_QUERY)
+    workers.start("w1")
+    jid = _job(client, slow, "apply_lfs")
+    assert _wait(lambda: _status(client, jid)["progress"]["done"] > 0, timeout=30)
+    r = client.delete(f"/api/projects/{slow}", headers=auth(), json={"confirm": "lfs_slow"})
+    assert r.status_code == 200, r.json
+
+    def ended():
+        return service_jobs.job_status(rconn, jid)["status"] in ("stopped", "canceled")
+
+    assert _wait(ended, timeout=10)
+    assert service_jobs.job_status(rconn, jid)["error"] == "its project was deleted"
+    # the worker is free for the next project's job
+    aid = _job(client, other, "apply_lfs")
+    assert _wait(lambda: _ended(client, aid), timeout=30)
+    assert _status(client, aid)["status"] == "finished"
