@@ -281,6 +281,13 @@ class LabelModel(BaseEstimator):
         the gold layer, which is checked first: LFs that fire together
         (youtube's keyword rules) would count one silence many times.
         ``"use"``: use it without checking (a decision of an earlier check kept).
+        The check also tries reading every vote by the rates alone
+        (``"rates"``): a one-sided LF that fires adds ``log coverage_[j, c]``
+        instead of its precision's weight, a naive Bayes over firing and
+        silence whose rates are the fitted model's (its posteriors' firing
+        rates per class). It is used when it predicts held-out random gold
+        significantly better than the reading chosen before it; ``"rates"``:
+        use it without checking.
     gold_use
         ``None``: the check decides how the random gold enters the fit. One of
         :data:`GOLD_USES`: that way, without checking: what an earlier check of
@@ -326,7 +333,8 @@ class LabelModel(BaseEstimator):
     gold_layer_ : the fitted gold layer (a scikit-learn ``LogisticRegression``),
         or None when it is not used.
     abstentions_used_ : whether predictions read abstentions as evidence
-        (``abstentions``).
+        (``abstentions``): False, True, or ``"rates"`` (votes read by the
+        firing rates too).
 
     >>> L = [[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]]
     >>> LabelModel().fit(L).predict(L).tolist()
@@ -422,11 +430,11 @@ class LabelModel(BaseEstimator):
         """
         self.gold_check_: dict[str, Any] | None = None
         self.gold_layer_: Any = None
-        self.abstentions_used_ = False
+        self.abstentions_used_: bool | str = False
         if self.gold_layer not in (True, False, "use"):
             raise ValueError(f"gold_layer must be True, False or 'use', got {self.gold_layer!r}")
-        if self.abstentions not in (True, False, "use"):
-            raise ValueError(f"abstentions must be True, False or 'use', "
+        if self.abstentions not in (True, False, "use", "rates"):
+            raise ValueError(f"abstentions must be True, False, 'use' or 'rates', "
                              f"got {self.abstentions!r}")
         if self.gold_use is not None:
             return self._fit_kept(L, y, random_gold)
@@ -448,7 +456,8 @@ class LabelModel(BaseEstimator):
             if silent is not None and self.gold_layer_ is not None and silent["used"]:
                 # the layer reads the votes whole (it can weigh a silence itself)
                 silent.update(used=False, why="the gold layer is used")
-            self.abstentions_used_ = bool(silent and silent["used"])
+            self.abstentions_used_ = (False if not (silent and silent["used"]) else
+                                      "rates" if silent.get("reading") == "rates" else True)
         return self
 
     def _fit_kept(self, L: Any, y: Any, random_gold: Any) -> LabelModel:
@@ -461,9 +470,11 @@ class LabelModel(BaseEstimator):
         if y is None:
             return self
         self.gold_check_ = {"use": self.gold_use, "kept": True}
-        if self.abstentions == "use":
-            self.abstentions_used_ = True
-            self.gold_check_["abstentions"] = {"used": True, "kept": True}
+        if self.abstentions in ("use", "rates"):
+            self.abstentions_used_ = True if self.abstentions == "use" else "rates"
+            self.gold_check_["abstentions"] = {
+                "used": True, "kept": True,
+                "reading": "rates" if self.abstentions == "rates" else "silence"}
         if self.gold_layer == "use":
             Lk, yk, rk = self._check_rows(*self._random_gold_rows(L, y, random_gold))
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
@@ -524,7 +535,7 @@ class LabelModel(BaseEstimator):
         """A fresh copy fitted the way ``use`` says (no check), reading abstentions
         as this model does."""
         model = clone(self).set_params(gold_check=False)._fit_way(use, L, y, rg)
-        model.abstentions_used_ = bool(getattr(self, "abstentions_used_", False))
+        model.abstentions_used_ = getattr(self, "abstentions_used_", False)
         return model
 
     def _cross_check(self, L: Any, y: np.ndarray, rg: np.ndarray, n_folds: int = 3
@@ -540,6 +551,7 @@ class LabelModel(BaseEstimator):
         folds = np.array_split(idx[order], n_folds)
         right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         silent = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
+        rates = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         pos = 0
         for fold in folds:
             y_f = y.copy()
@@ -552,6 +564,8 @@ class LabelModel(BaseEstimator):
                 if self.abstentions:  # the same fit, abstentions read as evidence
                     model.abstentions_used_ = True
                     silent[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
+                    model.abstentions_used_ = "rates"
+                    rates[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
             pos += fold.size
         use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
         for u in self.GOLD_USES[1:]:
@@ -561,8 +575,14 @@ class LabelModel(BaseEstimator):
                                "n_lfs": int(L.shape[1]),
                                "correct": {u: int(r.sum()) for u, r in right.items()}}
         if self.abstentions:
-            out["abstentions"] = {"used": significantly_better(silent[use], right[use]),
-                                  "correct": int(silent[use].sum())}
+            used = significantly_better(silent[use], right[use])
+            best = silent[use] if used else right[use]
+            reading = "silence"
+            if significantly_better(rates[use], best):
+                used, reading = True, "rates"
+            out["abstentions"] = {"used": used, "reading": reading,
+                                  "correct": int(silent[use].sum()),
+                                  "correct_rates": int(rates[use].sum())}
         return out
 
     def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
@@ -807,10 +827,14 @@ class LabelModel(BaseEstimator):
         ``log r[j, c] - log(1 - r[j, c])`` to its weights (one-sided LFs: only
         the second term; their weight holds their firing rate already), ``r`` =
         ``coverage_``. Votes still cost one look-up each."""
-        if not getattr(self, "abstentions_used_", False):
+        reading = getattr(self, "abstentions_used_", False)
+        if not reading:
             return self._log_prior, self._W3
         r = np.clip(np.asarray(self.coverage_, dtype=np.float64), 1e-3, 1 - 1e-3)
         silent = np.log1p(-r)  # [j, c]
+        if reading == "rates":  # a one-sided LF's vote: its firing rates, not its precision
+            W = np.where(self.one_sided_[:, None, None], 0.0, self._W3)
+            return self._log_prior + silent.sum(axis=0), W + (np.log(r) - silent)[:, None, :]
         vote = np.where(self.one_sided_[:, None], 0.0, np.log(r))
         return self._log_prior + silent.sum(axis=0), self._W3 + (vote - silent)[:, None, :]
 

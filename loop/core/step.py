@@ -99,8 +99,10 @@ def _kept_check(model: Any, checked: dict[str, Any] | None, n_random: int,
     used = bool((checked.get("gold_layer") or {}).get("used"))
     keep = {"gold_use": checked["use"], "gold_layer": "use" if layer and used else False}
     if "abstentions" in params:
-        silent = bool((checked.get("abstentions") or {}).get("used"))
-        keep["abstentions"] = "use" if params["abstentions"] and silent else False
+        found = checked.get("abstentions") or {}
+        silent = bool(found.get("used"))
+        keep["abstentions"] = (False if not (params["abstentions"] and silent) else
+                               "rates" if found.get("reading") == "rates" else "use")
     return keep
 
 

@@ -79,7 +79,8 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
     (``use``, one of ``LabelModel.GOLD_USES``: ``anchored`` and ``gold`` learn LF
     precisions from it, ``clamp_only`` and ``none`` do not), the held-out rows each
     way predicted right (``correct``) of the ``n`` checked, and whether the gold
-    layer and abstentions as evidence are used. The check runs again once the
+    layer and abstentions as evidence are used (``reading``: ``rates`` when every
+    vote is read by its LF's firing rates too). The check runs again once the
     random gold has grown by ``recheck_growth``. So a user sees that gold which
     would hurt is not used."""
     check = summary.get("gold_check") or {}
@@ -93,7 +94,9 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
             "correct": {u: int(c) for u, c in check["correct"].items()},
             "learns_precisions": check.get("use") in ("anchored", "gold"),
             "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
-            "abstentions": bool((check.get("abstentions") or {}).get("used"))}
+            "abstentions": bool((check.get("abstentions") or {}).get("used")),
+            # how votes and silences are read when they are: "silence" or "rates"
+            "reading": (check.get("abstentions") or {}).get("reading", "silence")}
     return out
 
 

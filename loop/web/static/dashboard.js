@@ -275,6 +275,9 @@
     if (c.gold_layer) {
       text += " It also corrects its output with a layer fitted on them (for LFs that vote together), " +
         "which predicted them better still.";
+    } else if (c.abstentions && c.reading === "rates") {
+      text += " It also weighs each LF's vote by how often the LF fires on items of each label, and reads its " +
+        "silence as a hint against the label it votes, which predicted them better.";
     } else if (c.abstentions) {
       text += " It also reads an LF's silence as a hint against the label it votes, which predicted them better.";
     }
