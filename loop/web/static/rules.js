@@ -19,10 +19,12 @@
   let shownRules = null;   // the rules (JSON) the table shows
   let previewed = null;    // the rule (JSON) the last preview that came back was for
 
+  let saidAt = 0;
   function status(msg, isError) {
     const s = $("rule-status");
     s.textContent = msg || "";
     s.classList.toggle("error", !!isError);
+    saidAt = Date.now();
   }
   /* The preview refused the rule as it is (a bad pattern, an unknown field): Save
      waits until it is fixed, and the reason is said once, under the form. */
@@ -91,7 +93,10 @@
   /* The form changed: a save's error is about the rule as it was, so it goes (the
      preview says what is wrong with the rule as it is now, once). */
   function edited() {
-    if ($("rule-status").classList.contains("error")) status("");
+    /* an error is fixed by typing; "Saved A: applying it" is about the last rule,
+       and under the next one being typed it read as if that one were saved
+       (a done message stays a few seconds, to be read) */
+    if ($("rule-status").classList.contains("error") || Date.now() - saidAt > 4000) status("");
     markInvalid(null);  /* the preview says again if it still is */
     confirmed = null;
     $("rule-save").textContent = "Save rule";
