@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from loop.core.metrics import significantly_better
+from loop.core.metrics import likelier, significantly_better
 from loop.core.types import Proba
 from loop.core.validation import (
     check_gold,
@@ -521,6 +521,9 @@ class LabelModel(BaseEstimator):
     #: correlated rules (0.48 -> 0.72 for one class of a 3-class family, 4 points
     #: worse than no gold at all), and EM ignored what 1,000 gold rows said of it.
     GOLD_USES = ("anchored", "gold", "clamp_only", "none")
+    #: How a prediction reads the votes (``abstentions_used_``): votes only (False),
+    #: votes and silences (True), every vote and silence by the firing rates ("rates").
+    READINGS: tuple[bool | str, ...] = (False, True, "rates")
 
     def _fit_way(self, use: str, L: Any, y: Any, random_gold: Any) -> LabelModel:
         """Fit in place, letting the random gold in the way ``use`` says."""
@@ -552,20 +555,26 @@ class LabelModel(BaseEstimator):
         right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         silent = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
         rates = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
+        # log-probability of the true class per held-out row, per reading of the votes
+        logp = {(u, r): np.zeros(idx.size) for u in self.GOLD_USES for r in self.READINGS}
         pos = 0
         for fold in folds:
             y_f = y.copy()
             y_f[fold] = -1
             rg_f = rg.copy()
             rg_f[fold] = False
+            at = slice(pos, pos + fold.size)
             for u in self.GOLD_USES:
                 model = self._fit_use(u, L, y_f, rg_f)
-                right[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
-                if self.abstentions:  # the same fit, abstentions read as evidence
-                    model.abstentions_used_ = True
-                    silent[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
-                    model.abstentions_used_ = "rates"
-                    rates[u][pos:pos + fold.size] = model.predict(L[fold]) == y[fold]
+                for r, hit in zip(self.READINGS, (right, silent, rates), strict=True):
+                    if r and not self.abstentions:
+                        continue
+                    model.abstentions_used_ = r  # the same fit, read another way
+                    p = model.predict_proba(L[fold])
+                    hit[u][at] = _argmax_with_ties(p, self.tie_policy,
+                                                   self.random_state) == y[fold]
+                    logp[u, r][at] = np.log(np.clip(p[np.arange(fold.size), y[fold]],
+                                                    1e-6, None))
             pos += fold.size
         use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
         for u in self.GOLD_USES[1:]:
@@ -575,14 +584,19 @@ class LabelModel(BaseEstimator):
                                "n_lfs": int(L.shape[1]),
                                "correct": {u: int(r.sum()) for u, r in right.items()}}
         if self.abstentions:
-            used = significantly_better(silent[use], right[use])
-            best = silent[use] if used else right[use]
-            reading = "silence"
-            if significantly_better(rates[use], best):
-                used, reading = True, "rates"
-            out["abstentions"] = {"used": used, "reading": reading,
-                                  "correct": int(silent[use].sum()),
-                                  "correct_rates": int(rates[use].sum())}
+            # how to read the votes, by the held-out log-likelihood: the readings
+            # mostly agree on the argmax, so rows right could not tell them apart
+            # (docs/label_model_design.md, "Votes read by their firing rates")
+            now: bool | str = False
+            for r in self.READINGS[1:]:
+                if likelier(logp[use, r], logp[use, now]):
+                    now = r
+            out["abstentions"] = {
+                "used": bool(now), "reading": "rates" if now == "rates" else "silence",
+                "correct": int(silent[use].sum()), "correct_rates": int(rates[use].sum()),
+                "log_likelihood": {("votes" if not r else "silence" if r is True else "rates"):
+                                   round(float(logp[use, r].mean()), 4)
+                                   for r in self.READINGS}}
         return out
 
     def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
