@@ -412,11 +412,11 @@ def main() -> None:
 NOTES = """\
 * **The label model's readings of the votes (session 44; in this run).** The label
   model's gold check now also tries reading every vote by its LF's firing rates and
-  chooses among the readings by held-out log-likelihood
-  (`docs/label_model_design.md`, "Votes read by their firing rates"). In the loop the
-  check needs 30 random answers, so it changes little: on the valid splits (3 seeds;
-  100 / 200 / 300 answers) hausa and youtube the same to a row, sms 0.965 -> 0.962 at
-  300, yoruba .707 / .716 / .725 -> .700 / .727 / .723 (session 43's code first); on test (this run against git
+  chooses among the readings by held-out log-likelihood (`docs/label_model_design.md`,
+  "Votes read by their firing rates"). In the loop the check needs 30 random answers,
+  so it changes little: on the valid splits (3 seeds; 100 / 200 / 300 answers) hausa
+  and youtube the same to a row, sms 0.965 -> 0.962 at 300, yoruba .707 / .716 / .725
+  -> .700 / .727 / .723 (session 43's code first); on test (this run against git
   `2026928`) semeval .813 / .816 / .814 -> .808 / .806 / .815, yoruba .668 / .662 /
   .680 -> .669 / .669 / .682, sms .972 -> .970 at 300, hausa and youtube the same.
   semeval, held out of the loop's choices, lost its goal against Snorkel labels +
