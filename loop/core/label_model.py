@@ -276,18 +276,17 @@ class LabelModel(BaseEstimator):
         prediction: LF ``j`` silent on a row adds ``log(1 - coverage_[j, c])``
         for class ``c`` (and a two-sided LF's vote ``log coverage_[j, c]``), so
         a one-sided rule that fires on most of its class's items speaks against
-        that class where it is silent. Used only when it predicts held-out
-        random gold significantly better (``abstentions_used_``), and not with
-        the gold layer, which is checked first: LFs that fire together
-        (youtube's keyword rules) would count one silence many times.
-        ``"use"``: use it without checking (a decision of an earlier check kept).
-        The check also tries reading every vote by the rates alone
-        (``"rates"``): a one-sided LF that fires adds ``log coverage_[j, c]``
-        instead of its precision's weight, a naive Bayes over firing and
+        that class where it is silent. The check also tries reading every vote
+        by the rates alone: a one-sided LF that fires adds ``log coverage_[j,
+        c]`` instead of its precision's weight, a naive Bayes over firing and
         silence whose rates are the fitted model's (its posteriors' firing
-        rates per class). It is used when it predicts held-out random gold
-        significantly better than the reading chosen before it; ``"rates"``:
-        use it without checking.
+        rates per class). A reading is used only when the held-out random gold
+        is significantly likelier under it than under the one chosen before it
+        (:func:`~loop.core.metrics.likelier`; ``abstentions_used_``), and not
+        with the gold layer, which is checked first: LFs that fire together
+        (youtube's keyword rules) would count one silence many times.
+        ``"use"`` / ``"rates"``: read silences / rates without checking (a
+        decision of an earlier check kept).
     gold_use
         ``None``: the check decides how the random gold enters the fit. One of
         :data:`GOLD_USES`: that way, without checking: what an earlier check of
@@ -524,6 +523,8 @@ class LabelModel(BaseEstimator):
     #: How a prediction reads the votes (``abstentions_used_``): votes only (False),
     #: votes and silences (True), every vote and silence by the firing rates ("rates").
     READINGS: tuple[bool | str, ...] = (False, True, "rates")
+    #: Their names in ``gold_check_``.
+    READING_NAMES: dict[bool | str, str] = {False: "votes", True: "silence", "rates": "rates"}
 
     def _fit_way(self, use: str, L: Any, y: Any, random_gold: Any) -> LabelModel:
         """Fit in place, letting the random gold in the way ``use`` says."""
@@ -552,11 +553,12 @@ class LabelModel(BaseEstimator):
         idx = np.flatnonzero(rg)
         order = np.random.default_rng(0).permutation(idx.size)
         folds = np.array_split(idx[order], n_folds)
-        right = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
-        silent = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
-        rates = {u: np.zeros(idx.size, dtype=bool) for u in self.GOLD_USES}
-        # log-probability of the true class per held-out row, per reading of the votes
-        logp = {(u, r): np.zeros(idx.size) for u in self.GOLD_USES for r in self.READINGS}
+        # per way and reading of the votes: held-out rows right, and the
+        # log-probability of each one's true class
+        readings = self.READINGS if self.abstentions else self.READINGS[:1]
+        right = {(u, r): np.zeros(idx.size, dtype=bool)
+                 for u in self.GOLD_USES for r in readings}
+        logp = {(u, r): np.zeros(idx.size) for u in self.GOLD_USES for r in readings}
         pos = 0
         for fold in folds:
             y_f = y.copy()
@@ -566,23 +568,22 @@ class LabelModel(BaseEstimator):
             at = slice(pos, pos + fold.size)
             for u in self.GOLD_USES:
                 model = self._fit_use(u, L, y_f, rg_f)
-                for r, hit in zip(self.READINGS, (right, silent, rates), strict=True):
-                    if r and not self.abstentions:
-                        continue
+                for r in readings:
                     model.abstentions_used_ = r  # the same fit, read another way
                     p = model.predict_proba(L[fold])
-                    hit[u][at] = _argmax_with_ties(p, self.tie_policy,
-                                                   self.random_state) == y[fold]
+                    right[u, r][at] = _argmax_with_ties(p, self.tie_policy,
+                                                        self.random_state) == y[fold]
                     logp[u, r][at] = np.log(np.clip(p[np.arange(fold.size), y[fold]],
                                                     1e-6, None))
             pos += fold.size
-        use, best = self.GOLD_USES[0], right[self.GOLD_USES[0]]
+        use, best = self.GOLD_USES[0], right[self.GOLD_USES[0], False]
         for u in self.GOLD_USES[1:]:
-            if significantly_better(right[u], best):
-                use, best = u, right[u]
+            if significantly_better(right[u, False], best):
+                use, best = u, right[u, False]
         out: dict[str, Any] = {"use": use, "n_random_gold": int(idx.size),
                                "n_lfs": int(L.shape[1]),
-                               "correct": {u: int(r.sum()) for u, r in right.items()}}
+                               "correct": {u: int(right[u, False].sum())
+                                           for u in self.GOLD_USES}}
         if self.abstentions:
             # how to read the votes, by the held-out log-likelihood: the readings
             # mostly agree on the argmax, so rows right could not tell them apart
@@ -593,9 +594,9 @@ class LabelModel(BaseEstimator):
                     now = r
             out["abstentions"] = {
                 "used": bool(now), "reading": "rates" if now == "rates" else "silence",
-                "correct": int(silent[use].sum()), "correct_rates": int(rates[use].sum()),
-                "log_likelihood": {("votes" if not r else "silence" if r is True else "rates"):
-                                   round(float(logp[use, r].mean()), 4)
+                "correct": int(right[use, True].sum()),
+                "correct_rates": int(right[use, "rates"].sum()),
+                "log_likelihood": {self.READING_NAMES[r]: round(float(logp[use, r].mean()), 4)
                                    for r in self.READINGS}}
         return out
 
