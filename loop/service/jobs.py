@@ -233,9 +233,12 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     result, error, traceback, times.
 
     ``quiet_seconds``: how long a running job has reported no progress (since it
-    started, or since its last report), or a queued one has waited for a worker
-    (None otherwise); ``stalled``: whether that is ``stall_seconds`` or more (its
-    worker may be frozen or overloaded; for a queued job, no worker is free).
+    started, or since its last report), a queued one has waited for a worker, or a
+    scheduled one has been due without a scheduler moving it to the queue (None
+    otherwise); ``stalled``: whether that is ``stall_seconds`` or more (its worker
+    may be frozen or overloaded; for a queued job, no worker is free; for a
+    scheduled one, no worker runs the scheduler). ``scheduled_for``: when a
+    scheduled job is due (a delayed recalibration: its answers wait until then).
 
     An apply-LFs run superseded by another and planned again shows the status of
     the run that replaced it (``result["reapplied_as"]`` of its merge)."""
@@ -294,8 +297,12 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     last = max((float(t) for t in signs if t is not None), default=None)
     if state == "queued":  # no worker has taken it (none free, none running or all frozen)
         last = queued_since
+    due = _scheduled_for(connection, job) if state == "scheduled" else None
+    if due is not None and due.timestamp() < time.time():
+        last = due.timestamp()  # due, and no scheduler has queued it since
     quiet = (round(max(0.0, time.time() - last), 1)
-             if (running or state == "queued") and last is not None else None)
+             if (running or state == "queued" or due is not None) and last is not None
+             else None)
 
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "auto": bool(meta.get("auto")),
@@ -303,7 +310,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             # raised), and when the first began
             "attempts": len(starts), "first_started_at": iso(
                 datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
-            "status": state,
+            "status": state, "scheduled_for": iso(due),
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,
             "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
@@ -311,6 +318,17 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             "enqueued_at": iso(job.enqueued_at),
             "started_at": iso(job.started_at),
             "ended_at": ended if isinstance(ended, str) or ended is None else iso(ended)}
+
+
+def _scheduled_for(connection: Any, job: Job) -> datetime | None:
+    """When a scheduled job is due (None if it left the schedule meanwhile)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.registry import ScheduledJobRegistry
+
+    try:
+        return ScheduledJobRegistry(job.origin, connection=connection).get_scheduled_time(job)
+    except NoSuchJobError:
+        return None
 
 
 def epoch(t: datetime | str | None) -> float | None:

@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 from svc_helpers import HELD_OUT_QUERY, auth, held_out_csv, rq_worker_cmd, worker_env, youtube_csv
@@ -82,7 +83,10 @@ def test_full_loop_with_real_workers(client, rconn, redis_url, tmp_path):
         auto = [j for j in jobs if j["type"] == "recalibrate"][:-1]
         assert 1 <= len(auto) <= 5
         for j in auto:
-            _wait_job(client, j["id"])
+            # one the time rule scheduled may be due up to a minute on (60 s waited
+            # from its start ran out on CI)
+            due = j["scheduled_for"] and datetime.fromisoformat(j["scheduled_for"]).timestamp()
+            _wait_job(client, j["id"], timeout=60 + max(0.0, (due or 0.0) - time.time()))
         final = _run(client, pid, "recalibrate")["result"]
         assert final["n_gold"] == 50
         # The label model learns only from the queue's random "exploration" picks

@@ -266,6 +266,37 @@ def test_a_job_no_worker_takes_is_flagged_stalled(client, rconn, project):
     assert st["status"] == "queued" and 299 <= st["quiet_seconds"] < 360 and st["stalled"]
 
 
+def test_a_scheduled_job_says_when_it_is_due_and_is_stalled_when_no_scheduler_moves_it(
+        client, rconn, project):
+    """A delayed recalibration (answers within the minimum gap, or the time rule's)
+    said only "scheduled": not when it runs, nor that no scheduler ever queued it
+    (CI: a test waited 60 s on one due 58 s on). ``scheduled_for`` says when; past
+    it, the job is quiet since then and ``stalled`` past ``stall_seconds``."""
+    import time
+    from datetime import UTC, datetime
+
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+
+    from loop.service.jobs import enqueue_task
+    from loop.storage import RedisStore
+
+    job = enqueue_task(Queue("loop", connection=rconn), RedisStore(rconn), "recalibrate",
+                       project, meta={"type": "recalibrate", "project": project,
+                                      "auto": True}, delay=30)
+    st = _status(client, job.id)
+    due = datetime.fromisoformat(st["scheduled_for"]).timestamp()
+    assert st["status"] == "scheduled" and 28 <= due - time.time() <= 31
+    assert st["quiet_seconds"] is None and st["stalled"] is False
+    # its time came 300 s ago and no scheduler has queued it
+    ScheduledJobRegistry("loop", connection=rconn).schedule(
+        job, datetime.fromtimestamp(time.time() - 300, tz=UTC))
+    st = _status(client, job.id)
+    assert st["status"] == "scheduled" and 299 <= st["quiet_seconds"] < 360 and st["stalled"]
+    listed = client.get(f"/api/projects/{project}/jobs", headers=auth()).json["jobs"]
+    assert next(j for j in listed if j["id"] == job.id)["scheduled_for"] == st["scheduled_for"]
+
+
 @pytest.mark.slow
 def test_an_apply_run_waiting_for_its_merge_is_quiet_since_the_merge_was_queued(
         client, rconn, project):

@@ -385,7 +385,8 @@
             "the newer run applies every LF." : (j.result && j.result.reason) || null }),
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
-        Loop.el("td", { text: Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
+        Loop.el("td", { text: st === "scheduled" && j.scheduled_for ? "due " + Loop.when(j.scheduled_for) :
+          Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
         tookCell(j),
         Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "").slice(0, 8) }),
         act));
@@ -399,6 +400,11 @@
             "No worker has taken it: every worker is busy, frozen or stopped (see Jobs and the " +
             "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ", or with compose ",
             Loop.el("code", { text: "docker compose up -d --scale worker=3" }), ") and it runs.");
+        } else if (st === "scheduled") {
+          cell.append(Loop.el("strong", { text: "Due " + quiet + " ago, still not queued." }), " ",
+            "No scheduler has moved it to the queue: the scheduler runs inside a worker " +
+            "(one at a time), so no worker is running or they cannot reach Redis (see the " +
+            "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ") and it runs.");
         } else {
           cell.append(Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
             Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
