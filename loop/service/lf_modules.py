@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -40,7 +41,15 @@ def load_lfs(module: str) -> list[LabelingFunction]:
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise BadRequest(f"cannot import lf_module {module!r}: {exc}") from None
+        where = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
+            # a new user tried "my_lfs" against the running demo: say where it looks
+            path = os.environ.get("PYTHONPATH")
+            where = (f". Modules are imported from the service's working directory "
+                     f"({os.getcwd()})" + (f" and PYTHONPATH ({path})" if path else "") +
+                     ": put the module there (with docker compose, in ./lfs) and restart "
+                     "the workers, or write rules on the project's Rules page instead")
+        raise BadRequest(f"cannot import lf_module {module!r}: {exc}{where}") from None
     except Exception as exc:  # a syntax error, a NameError at import: say where
         raise BadRequest(f"lf_module {module!r} raised {type(exc).__name__} on import: "
                          f"{str(exc)[:300]}") from exc

@@ -57,6 +57,13 @@ def test_the_check_never_imports_in_this_process(lf_dir):
     assert "lfs_ok" not in sys.modules
     with pytest.raises(BadRequest, match="dotted module path"):
         check_lf_module("../lfs_ok")
+    # a module not on the path: where modules are looked for, and the way without one
+    # (new-user trial: "my_lfs" against the running demo said only "No module named")
+    with pytest.raises(BadRequest) as missing:
+        check_lf_module("my_lfs")
+    told = str(missing.value)
+    assert "No module named 'my_lfs'" in told and f"working directory ({os.getcwd()})" in told
+    assert f"PYTHONPATH ({os.environ['PYTHONPATH']})" in told and "Rules page" in told, told
 
 
 def test_load_lfs_in_a_worker(lf_dir, monkeypatch):

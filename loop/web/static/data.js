@@ -229,6 +229,10 @@
       (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
+    if (r.body.apply_job) {
+      status("apply-status", "Applying the LFs to the new items by itself (job " +
+        r.body.apply_job.slice(0, 8) + "): no need to press the button.");
+    }
     await counts();
   }
 
