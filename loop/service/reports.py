@@ -44,9 +44,14 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     rows = lf_summary(L, meta["lf_names"], y=y, learned_accuracy=acc_arr,
                       errors={n: e["count"] for n, e in errs.items()},
                       random_gold=random_gold_rows(store, pid, y))
-    rule_names = {n: rec for n, rec in store.rules(pid).items() if rec["enabled"]}
+    rules = store.rules(pid)
     for r in rows:
-        r["source"] = "rule" if r["name"] in rule_names else "module"
+        # a rule deleted or switched off keeps its column until the LFs are applied
+        # again (new-user trial: shown for a moment as a module's LF); in a project
+        # without a module, every LF is a rule
+        rule = rules.get(r["name"])
+        r["source"] = "rule" if rule is not None or not project.get("lf_module") else "module"
+        r["leaving"] = r["source"] == "rule" and not (rule or {}).get("enabled", False)
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)
         r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
@@ -80,7 +85,8 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
     precisions from it, ``clamp_only`` and ``none`` do not), the held-out rows each
     way predicted right (``correct``) of the ``n`` checked, and whether the gold
     layer and abstentions as evidence are used (``reading``: ``rates`` when every
-    vote is read by its LF's firing rates too). The check runs again once the
+    vote is read by its LF's firing rates too, the heavier in the blend whose
+    ``weights`` of votes, silences and rates the held-out gold chose). The check runs again once the
     random gold has grown by ``recheck_growth``. So a user sees that gold which
     would hurt is not used."""
     check = summary.get("gold_check") or {}
@@ -96,7 +102,9 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
             "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
             "abstentions": bool((check.get("abstentions") or {}).get("used")),
             # how votes and silences are read when they are: "silence" or "rates"
-            "reading": (check.get("abstentions") or {}).get("reading", "silence")}
+            # (the heavier), and the blend of the readings (None before blends)
+            "reading": (check.get("abstentions") or {}).get("reading", "silence"),
+            "weights": (check.get("abstentions") or {}).get("weights")}
     return out
 
 

@@ -132,6 +132,12 @@ def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, s
     assert (L[:, -1] == 1).sum() > 10
     # disabling drops the column without computing anything
     client.put(f"/api/projects/{pid}/rules/my_stuff", headers=auth(), json={"enabled": False})
+    # until the LFs are applied again its column stays: a rule on its way out, not a
+    # module's LF (new-user trial)
+    stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    mine = next(s for s in stats if s["name"] == "my_stuff")
+    assert mine["source"] == "rule" and mine["leaving"]
+    assert not any(s["leaving"] for s in stats if s["name"] != "my_stuff")
     out = apply_lfs_in_process(store, pid)
     assert out["rows_computed"] == 0 and np.array_equal(store.load_L(pid)[0], before)
     stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
