@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from loop.core.metrics import likelier, significantly_better
+from loop.core.metrics import mixture_weights, significantly_better
 from loop.core.types import Proba
 from loop.core.validation import (
     check_gold,
@@ -29,6 +29,23 @@ from loop.core.validation import (
 )
 
 TIE_POLICIES = ("random", "first", "abstain")
+
+
+def _check_abstentions(value: Any) -> None:
+    """``LabelModel(abstentions=...)``: True, False, "use", "rates" or three weights."""
+    if isinstance(value, tuple | list):
+        w = np.asarray(value, dtype=np.float64)
+        if w.shape == (3,) and np.all(w >= 0) and w.sum() > 0:
+            return
+    elif value in (True, False, "use", "rates"):
+        return
+    raise ValueError(f"abstentions must be True, False, 'use', 'rates' or three weights "
+                     f"(votes, silences, rates) >= 0 with a positive sum, got {value!r}")
+
+
+def _reading_name(weights: Any) -> str:
+    """The heavier of the two readings besides votes alone: "silence" or "rates"."""
+    return "rates" if weights[2] > weights[1] else "silence"
 #: A one-sided LF's precision before gold says otherwise (``accuracy_prior``).
 ACCURACY_PRIOR = 0.7
 
@@ -280,13 +297,15 @@ class LabelModel(BaseEstimator):
         by the rates alone: a one-sided LF that fires adds ``log coverage_[j,
         c]`` instead of its precision's weight, a naive Bayes over firing and
         silence whose rates are the fitted model's (its posteriors' firing
-        rates per class). A reading is used only when the held-out random gold
-        is significantly likelier under it than under the one chosen before it
-        (:func:`~loop.core.metrics.likelier`; ``abstentions_used_``), and not
-        with the gold layer, which is checked first: LFs that fire together
-        (youtube's keyword rules) would count one silence many times.
-        ``"use"`` / ``"rates"``: read silences / rates without checking (a
-        decision of an earlier check kept).
+        rates per class). Predictions blend the three readings with the
+        weights that make the held-out random gold likeliest
+        (:func:`~loop.core.metrics.mixture_weights`; ``reading_weights_``): on
+        a hundred rows one reading is rarely significantly better than another,
+        a blend of them is better than either. Not with the gold layer, which
+        is checked first: LFs that fire together (youtube's keyword rules)
+        would count one silence many times. ``"use"`` / ``"rates"``: read
+        silences / rates without checking, a tuple of three weights: blend the
+        readings so (a decision of an earlier check kept).
     gold_use
         ``None``: the check decides how the random gold enters the fit. One of
         :data:`GOLD_USES`: that way, without checking: what an earlier check of
@@ -333,7 +352,9 @@ class LabelModel(BaseEstimator):
         or None when it is not used.
     abstentions_used_ : whether predictions read abstentions as evidence
         (``abstentions``): False, True, or ``"rates"`` (votes read by the
-        firing rates too).
+        firing rates too); with a blend, its heaviest reading.
+    reading_weights_ : (3,) weights of the readings votes, silences and rates
+        that predictions blend (None: ``abstentions_used_`` alone).
 
     >>> L = [[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]]
     >>> LabelModel().fit(L).predict(L).tolist()
@@ -353,7 +374,7 @@ class LabelModel(BaseEstimator):
         gold_check_min: int = 30,
         gold_layer: bool | str = True,
         gold_use: str | None = None,
-        abstentions: bool | str = True,
+        abstentions: bool | str | tuple[float, float, float] = True,
         max_iter: int = 100,
         tol: float = 1e-3,
         max_fit_rows: int | None = 20_000,
@@ -430,11 +451,10 @@ class LabelModel(BaseEstimator):
         self.gold_check_: dict[str, Any] | None = None
         self.gold_layer_: Any = None
         self.abstentions_used_: bool | str = False
+        self.reading_weights_: np.ndarray | None = None
         if self.gold_layer not in (True, False, "use"):
             raise ValueError(f"gold_layer must be True, False or 'use', got {self.gold_layer!r}")
-        if self.abstentions not in (True, False, "use", "rates"):
-            raise ValueError(f"abstentions must be True, False, 'use' or 'rates', "
-                             f"got {self.abstentions!r}")
+        _check_abstentions(self.abstentions)
         if self.gold_use is not None:
             return self._fit_kept(L, y, random_gold)
         use = self.GOLD_USES[0]
@@ -455,9 +475,18 @@ class LabelModel(BaseEstimator):
             if silent is not None and self.gold_layer_ is not None and silent["used"]:
                 # the layer reads the votes whole (it can weigh a silence itself)
                 silent.update(used=False, why="the gold layer is used")
-            self.abstentions_used_ = (False if not (silent and silent["used"]) else
-                                      "rates" if silent.get("reading") == "rates" else True)
+            if silent and silent["used"]:
+                self._use_weights([silent["weights"][self.READING_NAMES[r]]
+                                   for r in self.READINGS])
         return self
+
+    def _use_weights(self, weights: Any) -> None:
+        """Predict with the readings blended by ``weights`` (one reading alone when
+        every other weight is 0)."""
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.sum()
+        self.abstentions_used_ = self.READINGS[int(np.argmax(w))]
+        self.reading_weights_ = None if np.count_nonzero(w) == 1 else w
 
     def _fit_kept(self, L: Any, y: Any, random_gold: Any) -> LabelModel:
         """:meth:`fit` with the decisions of an earlier check (``gold_use``, and
@@ -469,11 +498,14 @@ class LabelModel(BaseEstimator):
         if y is None:
             return self
         self.gold_check_ = {"use": self.gold_use, "kept": True}
-        if self.abstentions in ("use", "rates"):
-            self.abstentions_used_ = True if self.abstentions == "use" else "rates"
+        if self.abstentions in ("use", "rates") or isinstance(self.abstentions, tuple | list):
+            w = (self.abstentions if isinstance(self.abstentions, tuple | list) else
+                 (0.0, 1.0, 0.0) if self.abstentions == "use" else (0.0, 0.0, 1.0))
+            self._use_weights(w)
             self.gold_check_["abstentions"] = {
-                "used": True, "kept": True,
-                "reading": "rates" if self.abstentions == "rates" else "silence"}
+                "used": True, "kept": True, "reading": _reading_name(w),
+                "weights": {self.READING_NAMES[r]: float(x) for r, x in zip(self.READINGS, w,
+                                                                             strict=True)}}
         if self.gold_layer == "use":
             Lk, yk, rk = self._check_rows(*self._random_gold_rows(L, y, random_gold))
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
@@ -540,6 +572,7 @@ class LabelModel(BaseEstimator):
         as this model does."""
         model = clone(self).set_params(gold_check=False)._fit_way(use, L, y, rg)
         model.abstentions_used_ = getattr(self, "abstentions_used_", False)
+        model.reading_weights_ = getattr(self, "reading_weights_", None)
         return model
 
     def _cross_check(self, L: Any, y: np.ndarray, rg: np.ndarray, n_folds: int = 3
@@ -549,6 +582,8 @@ class LabelModel(BaseEstimator):
         other folds and scored on the held-out rows. The first way is kept
         unless another predicts them better by more than two standard errors of
         the paired difference (:func:`~loop.core.metrics.significantly_better`).
+        The readings of the votes (:data:`READINGS`) of the way kept are then
+        blended by the weights that make the held-out rows likeliest.
         ``L`` is checked already (:meth:`fit`)."""
         idx = np.flatnonzero(rg)
         order = np.random.default_rng(0).permutation(idx.size)
@@ -568,6 +603,7 @@ class LabelModel(BaseEstimator):
             at = slice(pos, pos + fold.size)
             for u in self.GOLD_USES:
                 model = self._fit_use(u, L, y_f, rg_f)
+                model.reading_weights_ = None
                 for r in readings:
                     model.abstentions_used_ = r  # the same fit, read another way
                     p = model.predict_proba(L[fold])
@@ -586,18 +622,22 @@ class LabelModel(BaseEstimator):
                                            for u in self.GOLD_USES}}
         if self.abstentions:
             # how to read the votes, by the held-out log-likelihood: the readings
-            # mostly agree on the argmax, so rows right could not tell them apart
-            # (docs/label_model_design.md, "Votes read by their firing rates")
-            now: bool | str = False
-            for r in self.READINGS[1:]:
-                if likelier(logp[use, r], logp[use, now]):
-                    now = r
+            # mostly agree on the argmax, so rows right could not tell them apart,
+            # and on a hundred rows one is rarely significantly likelier than
+            # another, while a blend is likelier than either (docs/
+            # label_model_design.md, "Readings blended by the gold")
+            P = np.stack([logp[use, r] for r in self.READINGS], axis=1)
+            w = mixture_weights(P)
+            blend = np.log(np.clip(np.exp(P) @ w, 1e-6, None))
             out["abstentions"] = {
-                "used": bool(now), "reading": "rates" if now == "rates" else "silence",
+                "used": bool(w[0] < 1), "reading": _reading_name(w),
+                "weights": {self.READING_NAMES[r]: round(float(x), 3)
+                            for r, x in zip(self.READINGS, w, strict=True)},
                 "correct": int(right[use, True].sum()),
                 "correct_rates": int(right[use, "rates"].sum()),
-                "log_likelihood": {self.READING_NAMES[r]: round(float(logp[use, r].mean()), 4)
-                                   for r in self.READINGS}}
+                "log_likelihood": {**{self.READING_NAMES[r]: round(float(logp[use, r].mean()), 4)
+                                      for r in self.READINGS},
+                                   "blend": round(float(blend.mean()), 4)}}
         return out
 
     def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
@@ -835,14 +875,13 @@ class LabelModel(BaseEstimator):
         self.accuracy_ = acc
 
     # -- inference -------------------------------------------------------------------
-    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+    def _tables(self, reading: bool | str) -> tuple[np.ndarray, np.ndarray]:
         """The log class prior and the log-weights ``[j, v, c]`` a prediction adds
         up: EM's, or with abstentions read as evidence (``abstentions_used_``)
         ``sum_j log(1 - r[j, c])`` added to the prior and, for a vote of LF ``j``,
         ``log r[j, c] - log(1 - r[j, c])`` to its weights (one-sided LFs: only
         the second term; their weight holds their firing rate already), ``r`` =
         ``coverage_``. Votes still cost one look-up each."""
-        reading = getattr(self, "abstentions_used_", False)
         if not reading:
             return self._log_prior, self._W3
         r = np.clip(np.asarray(self.coverage_, dtype=np.float64), 1e-3, 1 - 1e-3)
@@ -853,7 +892,8 @@ class LabelModel(BaseEstimator):
         vote = np.where(self.one_sided_[:, None], 0.0, np.log(r))
         return self._log_prior + silent.sum(axis=0), self._W3 + (vote - silent)[:, None, :]
 
-    def _log_joint(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _log_joint(self, L: np.ndarray, reading: bool | str = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """Unnormalised log posterior per row (table look-up on LF groups) and
         the mask of rows with at least one vote. With two classes it returns the
         (n,) log-odds of class 1 instead, which halves the work."""
@@ -862,7 +902,7 @@ class LabelModel(BaseEstimator):
         binary = k == 2
         base = k + 1  # vote states: abstain, 0..k-1
         g = max(1, int(np.log(65536) / np.log(base) + 1e-9))
-        start_row, W = self._tables()
+        start_row, W = self._tables(reading)
         if binary:
             logp = np.full(n, start_row[1] - start_row[0])
         else:
@@ -936,7 +976,28 @@ class LabelModel(BaseEstimator):
         L = check_label_matrix(L, n_classes=self.n_classes_)
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LFs, the model was fit with {self.n_lfs_}")
-        logp, covered = self._log_joint(L)
+        weights = getattr(self, "reading_weights_", None)
+        if weights is None:
+            proba, covered = self._posterior(L, getattr(self, "abstentions_used_", False))
+        else:  # the readings blended
+            proba = np.zeros((L.shape[0], self.n_classes_))
+            for w, r in zip(weights, self.READINGS, strict=True):
+                if w > 0:
+                    p, covered = self._posterior(L, r)
+                    proba += w * p
+        proba[~covered] = self.uncovered_prior_
+        layer = getattr(self, "gold_layer_", None)
+        if layer is not None:
+            out = np.zeros_like(proba)
+            out[:, layer.classes_] = layer.predict_proba(
+                _layer_features(L, proba, self.n_classes_))
+            return out
+        return proba
+
+    def _posterior(self, L: np.ndarray, reading: bool | str) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior class probabilities under one reading of the votes, and the
+        mask of rows some LF votes on."""
+        logp, covered = self._log_joint(L, reading)
         if self.n_classes_ == 2:  # a logistic of the log-odds
             p1 = expit(logp, out=logp)
             proba = np.empty((len(p1), 2))
@@ -946,14 +1007,7 @@ class LabelModel(BaseEstimator):
             logp -= logp.max(axis=1, keepdims=True)
             proba = np.exp(logp, out=logp)
             proba /= proba.sum(axis=1, keepdims=True)
-        proba[~covered] = self.uncovered_prior_
-        layer = getattr(self, "gold_layer_", None)
-        if layer is not None:
-            out = np.zeros_like(proba)
-            out[:, layer.classes_] = layer.predict_proba(
-                _layer_features(L, proba, self.n_classes_))
-            return out
-        return proba
+        return proba, covered
 
     def predict(self, L: Any) -> np.ndarray:
         """Most probable class per row (ties by ``tie_policy``)."""

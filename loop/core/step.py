@@ -101,7 +101,10 @@ def _kept_check(model: Any, checked: dict[str, Any] | None, n_random: int,
     if "abstentions" in params:
         found = checked.get("abstentions") or {}
         silent = bool(found.get("used"))
+        w = found.get("weights") or {}
         keep["abstentions"] = (False if not (params["abstentions"] and silent) else
+                               (float(w.get("votes", 0.0)), float(w.get("silence", 0.0)),
+                                float(w.get("rates", 0.0))) if w else
                                "rates" if found.get("reading") == "rates" else "use")
     return keep
 

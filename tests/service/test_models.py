@@ -332,8 +332,9 @@ def test_the_lf_table_says_how_the_random_gold_is_used():
         "abstentions": {"used": False, "correct": 35}, "gold_layer": {"used": True}}})
     assert refused["check"] == {"use": "none", "n": 40, "correct": correct,
                                 "learns_precisions": False, "gold_layer": True,
-                                "abstentions": False, "reading": "silence"}
+                                "abstentions": False, "reading": "silence", "weights": None}
+    w = {"votes": 0.1, "silence": 0.2, "rates": 0.7}
     rates = reports.gold_use({"n_random_gold": 100, "gold_check": {
         "use": "anchored", "n_random_gold": 100, "correct": correct,
-        "abstentions": {"used": True, "reading": "rates", "correct": 80}}})["check"]
-    assert rates["abstentions"] is True and rates["reading"] == "rates"
+        "abstentions": {"used": True, "reading": "rates", "weights": w, "correct": 80}}})["check"]
+    assert rates["abstentions"] is True and rates["reading"] == "rates" and rates["weights"] == w

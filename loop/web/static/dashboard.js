@@ -226,7 +226,9 @@
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
       body.appendChild(Loop.el("tr", null,
         Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
-          r.source === "rule" ? Loop.el("span", { class: "tag", text: "rule" }) : null),
+          r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving" : "rule",
+            title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
+              : null }) : null),
         Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
           title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
@@ -260,7 +262,9 @@
     const recheck = "checked again when they have grown by a " +
       (g.recheck_growth === 1.25 ? "quarter" : Loop.pct(g.recheck_growth - 1));
     if (!c) {
-      out.textContent = learnt + "; LFs none of them reached are marked “assumed”. From " + g.check_from +
+      out.textContent = learnt + "; an LF none of them reached has no accuracy of its own yet: the " +
+        Loop.pct(g.assumed_accuracy) + " it assumes (marked “assumed”), or that moved by the class balance " +
+        "they taught. From " + g.check_from +
         " of them on, it checks on them that learning from them predicts better than not.";
       return;
     }
@@ -277,11 +281,22 @@
         "which predicted them better still.";
     } else if (c.abstentions && c.reading === "rates") {
       text += " It also weighs each LF's vote by how often the LF fires on items of each label, and reads its " +
-        "silence as a hint against the label it votes, which predicted them better.";
+        "silence as a hint against the label it votes, which predicted them better" + blend(c.weights) + ".";
     } else if (c.abstentions) {
-      text += " It also reads an LF's silence as a hint against the label it votes, which predicted them better.";
+      text += " It also reads an LF's silence as a hint against the label it votes, which predicted them better" +
+        blend(c.weights) + ".";
     }
     out.textContent = text;
+  }
+
+  /* How the label model blends its readings of the votes, when it does: ", blended
+     with ... (the weights the held-out labels gave)". */
+  function blend(w) {
+    if (!w) return "";
+    const parts = [["votes", "the plain votes"], ["silence", "silences as hints"], ["rates", "firing rates"]]
+      .filter(function (p) { return w[p[0]] > 0; })
+      .map(function (p) { return p[1] + " " + Loop.pct(w[p[0]]); });
+    return parts.length > 1 ? " (a blend the held-out labels weighed: " + parts.join(", ") + ")" : "";
   }
 
   /* Labels no LF votes for: the models learn them from answers alone (a new user's
