@@ -36,6 +36,9 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     n = store.n_items(pid)
     if n == 0:
         raise NotReady("upload items before applying LFs")
+    # read before the rules: a rule saved meanwhile leaves this run behind it, and the
+    # workers' reconciler (loop.service.reconcile) sees so and asks for another
+    rules_version = store.rules_version(pid)
     if lfs is None:
         lfs = project_lfs(store, pid)
     if not lfs:
@@ -62,6 +65,7 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
            "changed": changed, "units": units,
            "base_version": None if base is None else base["version"],
+           "rules_version": rules_version,
            "rows": int(sum(u["stop"] - u["start"] for u in units))}
     store.save_apply_plan(pid, version, out)
     return out
@@ -196,7 +200,7 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
     errors = [e.to_dict() for e in merge_errors(errs).values()]
     meta = {"version": version, "n_lfs": m, "lf_names": names, "chunk_size": cs,
             "chunks": chunks, "n_items": n, "errors": errors, "applied_at": time.time(),
-            "fingerprints": p["fingerprints"]}
+            "fingerprints": p["fingerprints"], "rules_version": p.get("rules_version")}
     store.publish_L(pid, meta)
     L, _ = store.load_L(pid)
     if L is None or L.shape[0] != n:

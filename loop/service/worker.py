@@ -379,6 +379,7 @@ class LoopWorker(Worker):
                     free_dead_schedulers(self.connection, self.queues)
                     free_dead_locks(self.connection)
                     enqueue_ready(self.connection, self.queues)
+                self._maybe_reconcile()
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 # Redis away: one line, not a traceback every beat (compose trial: 42
                 # tracebacks of 35 lines in a 15 s outage with 3 workers)
@@ -386,6 +387,25 @@ class LoopWorker(Worker):
                             "again", type(exc).__name__, exc)
             except Exception:  # anything else must not kill the beat either
                 log.exception("liveness beat failed; trying again")
+
+    def _maybe_reconcile(self) -> None:
+        """Once per :data:`loop.service.reconcile.EVERY` s, by one worker: ask for the
+        work a request stored and never asked for (its web process killed between
+        the two). In a thread of its own, so that many projects never hold up the
+        beats that keep this worker counted alive."""
+        from loop.service.reconcile import EVERY, reconcile
+
+        if not self.connection.set("loop:reconciler", self.name, nx=True, ex=int(EVERY)):
+            return
+
+        def run() -> None:
+            try:
+                reconcile(self.connection, self.queues[0])
+            except Exception:
+                log.exception("reconciling the projects failed; trying again in %d s",
+                              int(EVERY))
+
+        threading.Thread(target=run, daemon=True, name="loop-reconcile").start()
 
     def execute_job(self, job: Any, queue: Any) -> None:
         note_start(job)  # before the fork: a horse killed at once is a run too

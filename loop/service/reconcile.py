@@ -1,0 +1,115 @@
+"""Work a request stored but never asked for, asked for by the workers.
+
+A request stores first and asks for the work after: a rule is saved, then its
+apply run is enqueued; an answer is stored, then the recalibration it makes due;
+items are uploaded, then their apply run. A web process killed between the two
+(operator's trial: SIGKILL injected right after the store's transaction) left the
+change stored and the work never asked for: a rule listed as enabled but never
+applied (and a retried save refused as existing), an answer outside the models
+until another came, 50,000 items without LF votes. Every :data:`EVERY` seconds one
+worker (:meth:`loop.service.worker.LoopWorker._beat`) looks at every project for
+such work and asks for it as the request would have. Nothing is asked twice: the
+apply run is returned when one is queued, and the recalibrator's flags hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from loop.service.jobs import _pending_apply_key, _running_apply_key, enqueue_apply, waiting_job
+from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.service.rules import has_lfs
+from loop.service.settings import Settings
+from loop.storage import RedisStore
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks (by one worker at a time).
+EVERY = 30.0
+#: A failed apply run is not asked for again sooner than this (it would fail alike;
+#: its error is on the dashboard).
+AFTER_FAILURE = 600.0
+
+
+def apply_wanted(store: RedisStore, pid: str) -> str | None:
+    """Why project ``pid`` needs an apply run that no run covers (items without LF
+    votes, rules changed since the LFs were read), or None. Before the first apply
+    there is none to want: that one is the user's."""
+    meta = store.L_meta(pid)
+    if not meta:
+        return None
+    n, applied = store.n_items(pid), int(meta.get("n_items", 0))
+    read, now = meta.get("rules_version"), store.rules_version(pid)
+    why = []
+    if n > applied:
+        why.append(f"{n - applied:,} items have no LF votes")
+    if read is not None and now > int(read):
+        why.append("rules changed since the LFs were applied")
+    if not why or not has_lfs(store, pid):
+        return None
+    err = (store.get_value(pid, "apply_status") or {}).get("error")
+    if err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE:
+        return None
+    r = store.r
+    for recal in (True, False):  # a run waiting to start reads everything when it does
+        if waiting_job(r, r.get(_pending_apply_key(pid, recal))) is not None:
+            return None
+    from loop.service.jobs import job_status
+
+    running = r.get(_running_apply_key(pid))
+    if running:
+        try:
+            st = job_status(r, running.decode() if isinstance(running, bytes) else running)
+        except Exception:  # gone: no run covers it
+            st = {"status": "gone"}
+        if st["status"] in ("queued", "started", "deferred", "scheduled"):
+            from rq.job import Job
+
+            version = Job.fetch(st["id"], connection=r).get_meta(refresh=False).get("L_version")
+            plan = None if version is None else store.apply_plan(pid, int(version))
+            if version is None or (plan and int(plan["n_items"]) >= n
+                                   and int(plan.get("rules_version") or 0) >= now):
+                return None  # planning now, or planned with all of it
+    return "; ".join(why)
+
+
+def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> list[str]:
+    """Ask for the work each project's stored state wants and no job covers (see the
+    module docstring); returns the ids of the jobs asked for."""
+    settings = settings or Settings.from_env()
+    store = RedisStore(connection)
+
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
+                delay: float | None = None) -> str:
+        from loop.service.jobs import enqueue_task
+
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
+
+    recal = Recalibrator(store, enqueue, RecalibrationPolicy(
+        settings.recalibrate_every, settings.recalibrate_seconds,
+        settings.recalibrate_min_seconds), settings.queue_size)
+    asked = []
+    for project in store.list_projects():
+        pid = project["id"]
+        try:
+            why = apply_wanted(store, pid)
+            if why is not None:
+                job = enqueue_apply(queue, store, pid, settings.chunk_size,
+                                    settings.lf_chunk_timeout, settings.queue_size)
+                log.warning("project %s: %s and no run was asked for (a request cut "
+                            "short?): apply run %s", pid, why, job.id)
+                asked.append(str(job.id))
+                continue
+            since = store.since_recal(pid)
+            if (since > 0 and store.recal_requested_at(pid) is None
+                    and not store.lock_holder_alive(pid, "recal")):
+                jid = recal.answer_arrived(pid, since)
+                if jid is not None:
+                    log.warning("project %s: %d answers since the last recalibration and "
+                                "none asked for (a request cut short?): %s", pid, since, jid)
+                    asked.append(jid)
+        except Exception:  # one project must not keep the others waiting
+            log.exception("project %s: could not reconcile", pid)
+    return asked

@@ -1,0 +1,98 @@
+"""Work stored and never asked for (the web process killed between the two) is asked
+for by the workers' reconciler. Each case stores through the service functions the
+API calls, without the request's second step, as a SIGKILL there leaves it (the
+operator's trial injected it with strace), then runs real RQ jobs."""
+
+from __future__ import annotations
+
+import pytest
+from rq import Queue
+from svc_helpers import annotator_token, auth, prepare_project, run_burst
+
+from loop.service import queue as queue_service
+from loop.service import rules
+from loop.service.reconcile import apply_wanted, reconcile
+from loop.service.settings import Settings
+
+
+def _reconcile(rconn) -> list[str]:
+    return reconcile(rconn, Queue("loop", connection=rconn), Settings())
+
+
+@pytest.mark.slow
+def test_a_rule_saved_without_its_apply_run_is_applied(client, store, rconn, project):
+    pid = prepare_project(store, client, project)
+    run_burst(rconn)
+    assert apply_wanted(store, pid) is None and _reconcile(rconn) == []
+    # saved, and the web process killed before it asked for the apply run
+    rules.create_rule(store, pid, {"name": "lost1", "label": 1, "kind": "keywords",
+                                   "keywords": ["subscribe"]})
+    assert "lost1" not in store.L_meta(pid)["lf_names"]
+    assert "rules changed" in apply_wanted(store, pid)
+    asked = _reconcile(rconn)
+    assert len(asked) == 1 and _reconcile(rconn) == []  # one run queued: not a second
+    run_burst(rconn)
+    assert "lost1" in store.L_meta(pid)["lf_names"]
+    assert apply_wanted(store, pid) is None and _reconcile(rconn) == []
+    # switched off, the same: its votes leave the models; here asked for as a
+    # worker's liveness beat does (one worker per 30 s, in a thread of its own)
+    import time
+
+    from loop.service.worker import LoopWorker
+
+    rules.update_rule(store, pid, "lost1", {"enabled": False})
+    q = Queue("loop", connection=rconn)
+    LoopWorker([q], connection=rconn)._maybe_reconcile()
+    end = time.time() + 10
+    while not q.count and time.time() < end:
+        time.sleep(0.05)
+    assert q.count == 1 and rconn.ttl("loop:reconciler") > 20
+    LoopWorker([q], connection=rconn)._maybe_reconcile()  # not again within 30 s
+    run_burst(rconn)
+    assert "lost1" not in store.L_meta(pid)["lf_names"] and _reconcile(rconn) == []
+
+
+@pytest.mark.slow
+def test_items_uploaded_without_their_apply_run_get_votes(client, store, rconn, project):
+    pid = prepare_project(store, client, project)
+    run_burst(rconn)
+    n0 = store.L_meta(pid)["n_items"]
+    more = "COMMENT_ID,CONTENT,CLASS\nnew-1,check out my channel,\nnew-2,great song,\n"
+    r = client.post(f"/api/projects/{pid}/items", data=more,
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    # the upload's apply run never enqueued (the process died after the items)
+    for jid in Queue("loop", connection=rconn).get_job_ids():
+        Queue("loop", connection=rconn).remove(jid)
+    rconn.delete(f"loop:apply_pending:{pid}:1", f"loop:apply_pending:{pid}:0")
+    assert "2 items have no LF votes" in apply_wanted(store, pid)
+    assert len(_reconcile(rconn)) == 1
+    run_burst(rconn)
+    assert store.L_meta(pid)["n_items"] == n0 + 2 and apply_wanted(store, pid) is None
+
+
+@pytest.mark.slow
+def test_an_answer_stored_without_its_recalibration_reaches_the_models(
+        client, store, rconn, project):
+    pid = prepare_project(store, client, project)
+    run_burst(rconn)
+    tok = annotator_token(client, pid, "ann")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
+    # stored, then the process killed before it asked for the recalibration
+    out = queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
+    assert out["since_recal"] == 1 and store.recal_requested_at(pid) is None
+    asked = _reconcile(rconn)
+    assert len(asked) == 1  # the time rule's run, for one answer short of ten
+    assert store.recal_requested_at(pid) is not None and _reconcile(rconn) == []
+    # it runs when due (here at once, by the scheduler's burst)
+    from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    q = Queue("loop", connection=rconn)
+    reg = ScheduledJobRegistry(queue=q)
+    for jid in reg.get_job_ids():
+        q.enqueue_job(q.fetch_job(jid))
+        reg.remove(jid)
+    SimpleWorker([q], connection=rconn).work(burst=True)
+    assert store.since_recal(pid) == 0
+    assert store.model_summary(pid, "label_model")["n_gold"] == 1
