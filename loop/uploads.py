@@ -160,10 +160,14 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
     quoted text may span lines; blank JSON lines are skipped; in a JSON array, the
     element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row."""
     rows, lines = _all_rows(data, fmt)
+    nul = b"\\u0000" in data  # JSON spells one so too
     for n, r in enumerate(rows, start=1):
         if len(r) > MAX_COLUMNS:  # every field goes out with each lease of the item
             raise BadUpload(f"item {n} has {len(r):,} fields; at most {MAX_COLUMNS:,} are "
                             "read: keep the text, id and label fields")
+        if nul and any(isinstance(v, str) and "\x00" in v for v in r.values()):
+            raise BadUpload(f"item {n} holds a NUL character (\\u0000); remove it and "
+                            "upload again")
     return rows, lines
 
 
@@ -180,6 +184,10 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
                         ) from None
     if not text.strip():
         raise BadUpload("file is empty")
+    if "\x00" in text:  # operator's trial: stored, then written raw into the CSV export
+        at_line = text[:text.index("\x00")].count("\n") + 1
+        raise BadUpload(f"line {at_line} holds a NUL character (byte 0x00): the file is "
+                        "binary or damaged there; remove it and upload again")
     if fmt == "csv" and text.lstrip()[:1] in ("{", "["):  # JSON in a .txt / text/plain
         fmt = "json"
     if fmt == "json":

@@ -14,6 +14,18 @@ def test_a_windows_file_is_refused_with_its_line_and_how_to_save_it():
     assert "CSV UTF-8" in str(e.value)
 
 
+def test_a_nul_character_is_refused_with_where_it_is():
+    """Operator's trial: a NUL byte in an item's text was stored and written raw
+    into the CSV export."""
+    with pytest.raises(BadUpload, match="line 3 holds a NUL character"):
+        parse_items(b"id,text\n1,plain\n2,bro\x00ken\n", "csv", ["a", "b"], id_field="id")
+    with pytest.raises(BadUpload, match=r"item 2 holds a NUL character \(\\u0000\)"):
+        parse_items(b'{"text": "fine"}\n{"text": "bro\\u0000ken"}\n', "jsonl", ["a", "b"])
+    # the six characters of the escape, escaped themselves, are text
+    out = parse_items(b'{"text": "say \\\\u0000"}\n', "jsonl", ["a", "b"])
+    assert out.items[0]["text"] == "say \\u0000"
+
+
 def test_excel_columns_without_a_name_or_a_value_are_left_out():
     data = b"Category,Message,,\nham,hello there,,\nspam,WIN a prize,,\n"
     out = parse_items(data, "csv", ["ham", "spam"], text_field="Message",

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from loop.errors import Conflict
+from loop.errors import Conflict, NotFound
 from loop.storage.base import StoreBase
 
 
@@ -55,6 +55,12 @@ class RulesMixin(StoreBase):
                 try:
                     self._watch_project(p, pid, key)
                     raw = p.hget(key, old_name)
+                    if raw is None and expect is not None:
+                        # deleted (or renamed) meanwhile, e.g. by a delete sent twice at
+                        # once (operator's trial: 9 of 10 were told "changed by someone
+                        # else" instead of that it is gone)
+                        raise NotFound(f"no rule {old_name!r} (deleted or renamed "
+                                       "meanwhile); reload the rules")
                     if (json.loads(raw) if raw else None) != expect:
                         raise Conflict(f"rule {old_name!r} was changed by someone else; "
                                        "reload and try again")
