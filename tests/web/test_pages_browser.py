@@ -405,7 +405,7 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     # (the module's project has truthful answers by now: a real LF may be flagged too)
     flagged = page.locator("#lf-rows tr").first.locator("td.warn", has_text="⚠")
     assert flagged.count() == 1
-    assert flagged.inner_text().startswith("25")
+    assert flagged.inner_text().startswith("25") and "(3 of 12) ⚠" in flagged.inner_text()
     assert "9 of the 12 known labels" in flagged.get_attribute("title")
     # a module LF has no switch: it says how to take it out (new-user trial)
     assert "take it out of the LF module" in flagged.get_attribute("title")

@@ -193,7 +193,9 @@
       : "Right on " + (r.correct || 0) + " of the " + n + " known labels where it votes." + onRandom;
     /* a share of a handful of labels is shown with them (a new user read "0.0%" of
        1 label beside a learned 76.9% as a verdict) */
-    const few = n > 0 && n < 10 ? " (" + (r.correct || 0) + " of " + n + ")" : "";
+    /* ... and with a warning, which says what it counts (new-user trial: "38.5% ⚠"
+       alone, its reason only in a tooltip that touch and keyboard users cannot open) */
+    const few = n > 0 && (n < 10 || off) ? " (" + (r.correct || 0) + " of " + n + ")" : "";
     return Loop.el("td", { class: off ? "num warn" : "num", text: fmtShare(emp) + few + (off ? " ⚠" : ""),
       title: title });
   }
