@@ -159,11 +159,11 @@ class MatricesMixin(StoreBase):
         raise RuntimeError(f"project {pid}: the published L has missing chunks")
 
     def set_apply_progress(self, pid: str, version: int, chunk: int, done: int) -> None:
+        """Rows unit ``chunk`` of an apply run has done; never fewer than it reported
+        before (a unit run again after its worker died starts from 0)."""
         key = self._k(pid, "L", str(version), "progress")
-        with self.r.pipeline(transaction=False) as p:
-            p.hset(key, mapping={str(chunk): done, "at": time.time()})
-            p.expire(key, 7 * 86400)
-            p.execute()
+        self.scripts.apply_progress(keys=[key], args=[str(chunk), int(done), time.time(),
+                                                      7 * 86400])
 
     def apply_progress(self, pid: str, version: int) -> tuple[int, float | None]:
         """Items done by an apply run's units so far, and when one last reported

@@ -24,6 +24,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "release": (),
     "replace_queue": (),
     "update_metric": (),
+    "apply_progress": (),
 }
 
 

@@ -94,3 +94,15 @@ def test_editing_one_lf_recomputes_only_its_column(client, store, editable):
     L, meta = store.load_L(pid)
     assert np.array_equal(L, _full(store, pid))
     assert meta["lf_names"] == ["has_link", "short", "says_song"]
+
+
+def test_an_apply_runs_progress_never_goes_back_when_a_unit_runs_again(store, project):
+    """Operator's trial: a unit run again after its worker was killed counted from 0,
+    and the run's progress went from 3,342 rows back to 1,114."""
+    store.set_apply_progress(project, 7, 0, 3342)
+    store.set_apply_progress(project, 7, 1, 500)
+    store.set_apply_progress(project, 7, 0, 1114)  # the unit again, from the start
+    done, at = store.apply_progress(project, 7)
+    assert done == 3842 and at is not None
+    store.set_apply_progress(project, 7, 0, 5000)
+    assert store.apply_progress(project, 7)[0] == 5500
