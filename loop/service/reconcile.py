@@ -75,6 +75,33 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     return "; ".join(why)
 
 
+def _live(r: Any, jid: Any) -> bool:
+    """Whether job ``jid`` is still to run or running."""
+    from loop.service.jobs import job_status
+
+    if not jid:
+        return False
+    try:
+        st = job_status(r, jid.decode() if isinstance(jid, bytes) else str(jid))
+    except Exception:  # gone
+        return False
+    return st["status"] in ("queued", "started", "deferred", "scheduled")
+
+
+def recalibration_coming(store: RedisStore, pid: str) -> bool:
+    """Whether a recalibration of ``pid`` runs, or a job that makes one exists: the
+    automatic one (queued or scheduled), an apply run that recalibrates after it.
+    Judged by the jobs, not by the note that one was asked for: that note is written
+    before the job is enqueued, and a request killed between the two left it set
+    with no job behind it (fault re-trial: the answer waited for the next one)."""
+    if store.lock_holder_alive(pid, "recal"):
+        return True
+    r = store.r
+    return (_live(r, store.get_value(pid, "recal_auto_job"))
+            or _live(r, r.get(_pending_apply_key(pid, True)))
+            or _live(r, r.get(_running_apply_key(pid))))
+
+
 def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> list[str]:
     """Ask for the work each project's stored state wants and no job covers (see the
     module docstring); returns the ids of the jobs asked for."""
@@ -103,8 +130,7 @@ def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> 
                 asked.append(str(job.id))
                 continue
             since = store.since_recal(pid)
-            if (since > 0 and store.recal_requested_at(pid) is None
-                    and not store.lock_holder_alive(pid, "recal")):
+            if since > 0 and not recalibration_coming(store, pid):
                 jid = recal.answer_arrived(pid, since)
                 if jid is not None:
                     log.warning("project %s: %d answers since the last recalibration and "

@@ -81,6 +81,11 @@ def test_an_answer_stored_without_its_recalibration_reaches_the_models(
     # stored, then the process killed before it asked for the recalibration
     out = queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
     assert out["since_recal"] == 1 and store.recal_requested_at(pid) is None
+    # ... or killed after the note that a run was asked for, before the job (fault
+    # re-trial: the note alone held the reconciler back for good)
+    import time
+
+    store.mark_recal_requested(pid, time.time())
     asked = _reconcile(rconn)
     assert len(asked) == 1  # the time rule's run, for one answer short of ten
     assert store.recal_requested_at(pid) is not None and _reconcile(rconn) == []
