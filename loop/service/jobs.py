@@ -98,11 +98,12 @@ _CLAIM = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL'
 
 
 def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
-                  unit_timeout: int, recalibrate_size: int | None) -> Job:
+                  unit_timeout: int, recalibrate_size: int | None, auto: bool = False) -> Job:
     """An ``apply_lfs`` run of project ``pid``: a run already queued and not yet
     started (the same ``recalibrate_size`` or not) is returned instead of a second
     one. A run reads the LFs when it starts, so it will apply every rule saved
-    before that; ten rules saved in a second make one run, not ten."""
+    before that; ten rules saved in a second make one run, not ten. ``auto``: asked
+    for by the service, not by a user (listed among the automatic jobs)."""
     key = _pending_apply_key(pid, recalibrate_size is not None)
     if recalibrate_size is not None:  # a recalibration waits on it: /metrics' loop says
         store.mark_recal_requested(pid, time.time())  # so, and when it is overdue
@@ -111,7 +112,7 @@ def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
         return job
     job = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
                        recalibrate_size,
-                       meta={"type": "apply_lfs", "project": pid,
+                       meta={"type": "apply_lfs", "project": pid, "auto": auto,
                              "progress": {"done": 0, "total": store.n_items(pid)}})
     store.r.set(key, job.id, ex=86400)
     return job

@@ -124,7 +124,8 @@ def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> 
             why = apply_wanted(store, pid)
             if why is not None:
                 job = enqueue_apply(queue, store, pid, settings.chunk_size,
-                                    settings.lf_chunk_timeout, settings.queue_size)
+                                    settings.lf_chunk_timeout, settings.queue_size,
+                                    auto=True)
                 log.warning("project %s: %s and no run was asked for (a request cut "
                             "short?): apply run %s", pid, why, job.id)
                 asked.append(str(job.id))

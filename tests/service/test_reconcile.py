@@ -31,6 +31,8 @@ def test_a_rule_saved_without_its_apply_run_is_applied(client, store, rconn, pro
     assert "rules changed" in apply_wanted(store, pid)
     asked = _reconcile(rconn)
     assert len(asked) == 1 and _reconcile(rconn) == []  # one run queued: not a second
+    listed = client.get(f"/api/projects/{pid}/jobs?auto=true", headers=auth()).json["jobs"]
+    assert asked[0] in [j["id"] for j in listed]  # the service's, not the user's
     run_burst(rconn)
     assert "lost1" in store.L_meta(pid)["lf_names"]
     assert apply_wanted(store, pid) is None and _reconcile(rconn) == []
