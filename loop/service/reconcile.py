@@ -18,7 +18,16 @@ import logging
 import time
 from typing import Any
 
-from loop.service.jobs import _pending_apply_key, _running_apply_key, enqueue_apply, waiting_job
+from rq.job import Job
+
+from loop.service.jobs import (
+    _pending_apply_key,
+    _running_apply_key,
+    enqueue_apply,
+    enqueue_task,
+    job_status,
+    waiting_job,
+)
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.rules import has_lfs
 from loop.service.settings import Settings
@@ -56,33 +65,27 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     for recal in (True, False):  # a run waiting to start reads everything when it does
         if waiting_job(r, r.get(_pending_apply_key(pid, recal))) is not None:
             return None
-    from loop.service.jobs import job_status
-
     running = r.get(_running_apply_key(pid))
-    if running:
-        try:
-            st = job_status(r, running.decode() if isinstance(running, bytes) else running)
-        except Exception:  # gone: no run covers it
-            st = {"status": "gone"}
-        if st["status"] in ("queued", "started", "deferred", "scheduled"):
-            from rq.job import Job
-
-            version = Job.fetch(st["id"], connection=r).get_meta(refresh=False).get("L_version")
-            plan = None if version is None else store.apply_plan(pid, int(version))
-            if version is None or (plan and int(plan["n_items"]) >= n
-                                   and int(plan.get("rules_version") or 0) >= now):
-                return None  # planning now, or planned with all of it
+    if _live(r, running):
+        version = Job.fetch(_text(running), connection=r).get_meta(refresh=False).get(
+            "L_version")
+        plan = None if version is None else store.apply_plan(pid, int(version))
+        if version is None or (plan and int(plan["n_items"]) >= n
+                               and int(plan.get("rules_version") or 0) >= now):
+            return None  # planning now, or planned with all of it
     return "; ".join(why)
+
+
+def _text(jid: Any) -> str:
+    return jid.decode() if isinstance(jid, bytes) else str(jid)
 
 
 def _live(r: Any, jid: Any) -> bool:
     """Whether job ``jid`` is still to run or running."""
-    from loop.service.jobs import job_status
-
     if not jid:
         return False
     try:
-        st = job_status(r, jid.decode() if isinstance(jid, bytes) else str(jid))
+        st = job_status(r, _text(jid))
     except Exception:  # gone
         return False
     return st["status"] in ("queued", "started", "deferred", "scheduled")
@@ -110,8 +113,6 @@ def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> 
 
     def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
                 delay: float | None = None) -> str:
-        from loop.service.jobs import enqueue_task
-
         return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
 
     recal = Recalibrator(store, enqueue, RecalibrationPolicy(
