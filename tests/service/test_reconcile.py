@@ -103,3 +103,30 @@ def test_an_answer_stored_without_its_recalibration_reaches_the_models(
     SimpleWorker([q], connection=rconn).work(burst=True)
     assert store.since_recal(pid) == 0
     assert store.model_summary(pid, "label_model")["n_gold"] == 1
+
+
+@pytest.mark.slow
+def test_a_running_apply_covers_a_change_only_if_it_read_it(client, store, rconn, project):
+    """An apply run already running covers a rule saved meanwhile only if it planned
+    after the save (it reads the rules when it plans); while it plans, it does."""
+    from rq.job import JobStatus
+
+    from loop.service.jobs import claim_apply, enqueue_apply
+
+    pid = prepare_project(store, client, project)
+    run_burst(rconn)
+    before = store.rules_version(pid)
+    rules.create_rule(store, pid, {"name": "late", "label": 1, "kind": "keywords",
+                                   "keywords": ["subscribe"]})
+    q = Queue("loop", connection=rconn)
+    job = enqueue_apply(q, store, pid, 10000, 300, 30)
+    claim_apply(store, pid, True, job.id)  # started: no longer waiting in the queue
+    job.set_status(JobStatus.STARTED)
+    assert apply_wanted(store, pid) is None  # planning now: it reads the new rule
+    n = store.n_items(pid)
+    job.meta["L_version"] = 99
+    job.save_meta()
+    store.save_apply_plan(pid, 99, {"n_items": n, "rules_version": before})
+    assert "rules changed" in apply_wanted(store, pid)  # planned before the save
+    store.save_apply_plan(pid, 99, {"n_items": n, "rules_version": before + 1})
+    assert apply_wanted(store, pid) is None  # planned with it
