@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,17 @@ def enqueue_task(queue: Queue, store: RedisStore, func: str, pid: str, *args: An
     if record:
         store.record_job(pid, job.id, auto=bool(meta.get("auto")))
     return job
+
+
+def enqueuer(queue: Queue, store: RedisStore) -> Callable[..., str]:
+    """``enqueue(func, pid, *args, meta=..., delay=None)`` -> job id: :func:`enqueue_task`
+    on ``queue``, the form a :class:`~loop.service.recalibration.Recalibrator` takes."""
+
+    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
+                delay: float | None = None) -> str:
+        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
+
+    return enqueue
 
 
 def _pending_apply_key(pid: str, recalibrate: bool) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 
 from loop.errors import NotReady
 from loop.service import models
+from loop.service.settings import Settings
 from loop.storage import KeepAlive, RedisStore
 from loop.storage.coordination import job_token
 
@@ -71,6 +72,12 @@ class RecalibrationPolicy:
     every: int = 10
     seconds: float = 0.0
     min_gap: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecalibrationPolicy:
+        """The policy ``LOOP_RECALIBRATE_EVERY`` / ``_SECONDS`` / ``_MIN_SECONDS`` set."""
+        return cls(settings.recalibrate_every, settings.recalibrate_seconds,
+                   settings.recalibrate_min_seconds)
 
     def due_by_count(self, since: int) -> bool:
         return self.every > 0 and since >= self.every

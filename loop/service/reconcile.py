@@ -24,7 +24,7 @@ from loop.service.jobs import (
     _pending_apply_key,
     _running_apply_key,
     enqueue_apply,
-    enqueue_task,
+    enqueuer,
     job_status,
     waiting_job,
 )
@@ -110,14 +110,8 @@ def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> 
     module docstring); returns the ids of the jobs asked for."""
     settings = settings or Settings.from_env()
     store = RedisStore(connection)
-
-    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
-                delay: float | None = None) -> str:
-        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
-
-    recal = Recalibrator(store, enqueue, RecalibrationPolicy(
-        settings.recalibrate_every, settings.recalibrate_seconds,
-        settings.recalibrate_min_seconds), settings.queue_size)
+    recal = Recalibrator(store, enqueuer(queue, store),
+                         RecalibrationPolicy.from_settings(settings), settings.queue_size)
     asked = []
     for project in store.list_projects():
         pid = project["id"]

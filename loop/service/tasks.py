@@ -14,7 +14,14 @@ from rq import Queue, get_current_job
 
 from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady, ProjectNotFound
 from loop.service import labeling, models
-from loop.service.jobs import apply_covering, claim_apply, enqueue_apply, enqueue_task, epoch
+from loop.service.jobs import (
+    apply_covering,
+    claim_apply,
+    enqueue_apply,
+    enqueue_task,
+    enqueuer,
+    epoch,
+)
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator, record_failure
 from loop.service.settings import Settings
 from loop.service.worker import START_NOTED_ENV, note_start
@@ -117,11 +124,6 @@ def _progress(job: Any) -> Any:
 def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalibrator:
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
-
-    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
-                delay: float | None = None) -> str:
-        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
-
     def apply(pid: str) -> str:
         running = apply_covering(job.connection, store, pid)
         if running is not None:  # it applies them and then recalibrates
@@ -130,8 +132,8 @@ def _recalibrator(job: Any, size: int, policy: dict[str, Any] | None) -> Recalib
         return str(enqueue_apply(queue, store, pid, settings.chunk_size,
                                  settings.lf_chunk_timeout, size).id)
 
-    return Recalibrator(store, enqueue, RecalibrationPolicy(**(policy or {})), size,
-                        owner=job.worker_name, job_id=job.id, apply=apply)
+    return Recalibrator(store, enqueuer(queue, store), RecalibrationPolicy(**(policy or {})),
+                        size, owner=job.worker_name, job_id=job.id, apply=apply)
 
 
 @_of_project

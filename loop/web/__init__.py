@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from rq import Queue
 
     from loop.redis_server import connect, memory_full, with_password
-    from loop.service.jobs import enqueue_task
+    from loop.service.jobs import enqueuer
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
     from loop.web import api, openapi, pages
@@ -59,16 +59,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     store = RedisStore(conn.client)
     queue = Queue(settings.queue_name, connection=conn.client)
 
-    def enqueue(func: str, pid: str, *args: Any, meta: dict[str, Any],
-                delay: float | None = None) -> str:
-        return str(enqueue_task(queue, store, func, pid, *args, meta=meta, delay=delay).id)
-
-    policy = RecalibrationPolicy(settings.recalibrate_every, settings.recalibrate_seconds,
-                                 settings.recalibrate_min_seconds)
+    policy = RecalibrationPolicy.from_settings(settings)
     app.extensions["loop"] = {
         "redis": conn.client, "connection": conn, "store": store, "queue": queue,
         "settings": settings, "policy": asdict(policy),
-        "recalibrator": Recalibrator(store, enqueue, policy, settings.queue_size),
+        "recalibrator": Recalibrator(store, enqueuer(queue, store), policy,
+                                     settings.queue_size),
     }
 
     @app.errorhandler(LoopError)
