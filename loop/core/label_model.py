@@ -30,6 +30,9 @@ from loop.core.validation import (
 
 TIE_POLICIES = ("random", "first", "abstain")
 
+#: A one-sided LF's precision before gold says otherwise (``accuracy_prior``).
+ACCURACY_PRIOR = 0.7
+
 
 def _check_abstentions(value: Any) -> None:
     """``LabelModel(abstentions=...)``: True, False, "use", "rates" or three weights."""
@@ -46,8 +49,6 @@ def _check_abstentions(value: Any) -> None:
 def _reading_name(weights: Any) -> str:
     """The heavier of the two readings besides votes alone: "silence" or "rates"."""
     return "rates" if weights[2] > weights[1] else "silence"
-#: A one-sided LF's precision before gold says otherwise (``accuracy_prior``).
-ACCURACY_PRIOR = 0.7
 
 
 def _argmax_with_ties(proba: Proba, tie_policy: str, random_state: Any) -> np.ndarray:

@@ -37,21 +37,6 @@ def significantly_better(new_right: Any, old_right: Any) -> bool:
     return bool(gain - loss > 2 * np.sqrt(gain + loss))
 
 
-def likelier(new_logp: Any, old_logp: Any) -> bool:
-    """Whether ``new_logp`` (log-probability of each held-out row's true class)
-    beats ``old_logp`` by more than two standard errors of the paired mean
-    difference: a sharper test than :func:`significantly_better` where two models
-    mostly agree on the argmax and differ in how sure they are.
-
-    >>> likelier([-0.1, -0.2, -0.1], [-0.9, -1.2, -1.0]), likelier([-0.1], [-0.9])
-    (True, False)
-    """
-    d = np.asarray(new_logp, dtype=np.float64) - np.asarray(old_logp, dtype=np.float64)
-    if d.size < 2:
-        return False
-    return bool(d.mean() > 2 * d.std(ddof=1) / np.sqrt(d.size))
-
-
 def mixture_weights(logp: Any, floor: float = 0.02, n_iter: int = 200) -> np.ndarray:
     """Weights of the mixture of models that makes held-out rows likeliest.
 

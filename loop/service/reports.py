@@ -86,10 +86,11 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
     way predicted right (``correct``) of the ``n`` checked, and whether the gold
     layer and abstentions as evidence are used (``reading``: ``rates`` when every
     vote is read by its LF's firing rates too, the heavier in the blend whose
-    ``weights`` of votes, silences and rates the held-out gold chose). The check runs again once the
-    random gold has grown by ``recheck_growth``. So a user sees that gold which
-    would hurt is not used."""
+    ``weights`` of votes, silences and rates the held-out gold chose). The check
+    runs again once the random gold has grown by ``recheck_growth``. So a user sees
+    that gold which would hurt is not used."""
     check = summary.get("gold_check") or {}
+    silent = check.get("abstentions") or {}
     out: dict[str, Any] = {"fitted": bool(summary), "assumed_accuracy": ACCURACY_PRIOR,
                            "n_random_gold": int(summary.get("n_random_gold") or 0),
                            "check_from": GOLD_CHECK_MIN, "recheck_growth": RECHECK_GROWTH,
@@ -100,11 +101,10 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
             "correct": {u: int(c) for u, c in check["correct"].items()},
             "learns_precisions": check.get("use") in ("anchored", "gold"),
             "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
-            "abstentions": bool((check.get("abstentions") or {}).get("used")),
+            "abstentions": bool(silent.get("used")),
             # how votes and silences are read when they are: "silence" or "rates"
             # (the heavier), and the blend of the readings (None before blends)
-            "reading": (check.get("abstentions") or {}).get("reading", "silence"),
-            "weights": (check.get("abstentions") or {}).get("weights")}
+            "reading": silent.get("reading", "silence"), "weights": silent.get("weights")}
     return out
 
 

@@ -331,8 +331,8 @@ def test_votes_are_read_by_their_firing_rates_where_the_gold_says_that_helps():
     ``bench/gold_families.py``, its second draw), a rule's precision is the prior's
     and the gold's pooled one, and the model predicted 0.853 where hyperlm with the
     same gold got 0.856. Read by the fitted model's firing rates per class (a naive
-    Bayes over firing and silence), held-out random gold is significantly likelier
-    (the check's test for readings) and more of it is right, and so are the scored
+    Bayes over firing and silence), held-out random gold is likelier (the check
+    weighs the readings by it) and more of it is right, and so are the scored
     rows."""
     from loop.core.step import fit_label_model
     from loop.core.synthetic import rules_task
