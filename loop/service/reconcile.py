@@ -23,6 +23,7 @@ from rq.job import Job
 from loop.service.jobs import (
     _pending_apply_key,
     _running_apply_key,
+    apply_covering,
     enqueue_apply,
     enqueuer,
     job_status,
@@ -65,14 +66,12 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     for recal in (True, False):  # a run waiting to start reads everything when it does
         if waiting_job(r, r.get(_pending_apply_key(pid, recal))) is not None:
             return None
-    running = r.get(_running_apply_key(pid))
-    if _live(r, running):
-        version = Job.fetch(_text(running), connection=r).get_meta(refresh=False).get(
-            "L_version")
-        plan = None if version is None else store.apply_plan(pid, int(version))
-        if version is None or (plan and int(plan["n_items"]) >= n
-                               and int(plan.get("rules_version") or 0) >= now):
-            return None  # planning now, or planned with all of it
+    running = apply_covering(r, store, pid)  # planning now, or planned every item
+    if running is not None:
+        version = Job.fetch(running, connection=r).get_meta(refresh=False).get("L_version")
+        if version is None or int(store.apply_plan(pid, int(version)).get(
+                "rules_version") or 0) >= now:
+            return None  # ... and every rule saved so far
     return "; ".join(why)
 
 
