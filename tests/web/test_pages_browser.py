@@ -375,6 +375,21 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
     assert not page.console_errors, page.console_errors
 
 
+
+def test_a_skipped_automatic_run_says_why_in_the_jobs_table(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """A skipped run's reason was in its tooltip only."""
+    pid = demo_project["pid"]
+    jid = live.app.extensions["loop"]["recalibrator"]._enqueue_auto(pid)
+    live.admin.wait_job(jid, on_idle=live.run_jobs)  # nothing changed since the demo's run
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    note = page.locator(f"#job-rows tr[data-job='{jid}'] .job-note")
+    note.wait_for()
+    assert note.inner_text() == "nothing changed since the last recalibration"
+    first_cell = page.locator(f"#job-rows tr[data-job='{jid}'] td").first
+    assert "(auto) (skipped)" in first_cell.inner_text()
+    assert not page.console_errors, page.console_errors
+
 def test_dashboard_flags_an_lf_the_answers_contradict(
         live: LiveServer, demo_project: dict[str, str], page: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -394,12 +394,17 @@
             } catch (e) { status("Download failed: " + e.message, true); }
           } }));
       }
-      body.appendChild(Loop.el("tr", { "data-job": j.id },
-        Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
+      const typeCell = Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
           (j.result && j.result.superseded ? " (superseded)" : "") +
           (j.attempts > 1 ? " (run " + j.attempts + " times)" : ""),
           title: j.result && j.result.superseded ? "A newer run of the LFs took its place: it wrote nothing, " +
-            "the newer run applies every LF." : (j.result && j.result.reason) || null }),
+            "the newer run applies every LF." : (j.result && j.result.reason) || null });
+      if (j.result && j.result.skipped && j.result.reason) {
+        // why it did nothing, on the page (it was in the tooltip only)
+        typeCell.appendChild(Loop.el("div", { class: "job-note", text: String(j.result.reason) }));
+      }
+      body.appendChild(Loop.el("tr", { "data-job": j.id },
+        typeCell,
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
         progCell,
         Loop.el("td", { text: st === "scheduled" && j.scheduled_for ? "due " + Loop.when(j.scheduled_for) :
