@@ -6,6 +6,7 @@ Everything is checked before anything is written: a bad file raises
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -171,11 +172,31 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
     return rows, lines
 
 
+def _refuse_utf16_without_mark(data: bytes) -> None:
+    """Refuse, saying so, a file of UTF-16 text without its byte-order mark (about
+    every other byte 0x00 in its first 2,000): as UTF-8 it is NULs or undecodable."""
+    head = data[:2000]
+    if head.count(0) * 3 > len(head):
+        raise BadUpload("file looks like UTF-16 text without a byte-order mark (every "
+                        "other byte is 0x00): save it as UTF-8 (in Excel: Save As, 'CSV "
+                        "UTF-8'; or iconv -f utf-16le -t utf-8) and upload it again")
+
+
 def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
     """:func:`_rows` before its check of the number of fields."""
     try:
-        text = data.decode("utf-8-sig")
+        if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            # Excel's "Unicode Text" (tab-separated UTF-16): new-user trial, refused as
+            # "not UTF-8" with advice (iconv -f cp1252) that made it NULs
+            text = data.decode("utf-16")
+        else:
+            text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise BadUpload(f"file starts as UTF-16 text but is not UTF-16 at byte "
+                            f"{exc.start:,}: save it again (as 'CSV UTF-8' in Excel)"
+                            ) from None
+        _refuse_utf16_without_mark(data)
         # new-user trials: an Excel / Windows file got "byte 14" and nothing more
         at_line = data[:exc.start].count(b"\n") + 1
         raise BadUpload(f"file is not UTF-8 text (line {at_line}, byte {exc.start:,}: "
@@ -186,6 +207,7 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         raise BadUpload("file is empty")
     if "\x00" in text:  # operator's trial: stored, then written raw into the CSV export
         at_line = text[:text.index("\x00")].count("\n") + 1
+        _refuse_utf16_without_mark(data)
         raise BadUpload(f"line {at_line} holds a NUL character (byte 0x00): the file is "
                         "binary or damaged there; remove it and upload again")
     if fmt == "csv" and text.lstrip()[:1] in ("{", "["):  # JSON in a .txt / text/plain
@@ -388,6 +410,8 @@ def parse_items(
     folded = {name.casefold(): i for i, name in enumerate(labels)}
     items, gold, seen = [], {}, set()
     by_index = 0
+    #: (id, value, as a class name, as a class index, where) of each gold value
+    readings: list[tuple[str, str, int | None, int | None, str]] = []
     problems: list[str] = []
     n_problems = 0
 
@@ -445,13 +469,11 @@ def parse_items(
             if g in (None, ""):
                 continue
             gs = str(g).strip()
-            if gs in index:
-                gold[iid] = index[gs]
-            elif gs.casefold() in folded:
-                gold[iid] = folded[gs.casefold()]
-            elif gs.isascii() and gs.isdigit() and int(gs) < len(labels):
-                gold[iid] = int(gs)
-                by_index += 1
+            name = index.get(gs, folded.get(gs.casefold()))
+            position = int(gs) if gs.isascii() and gs.isdigit() and int(gs) < len(labels) \
+                else None
+            if name is not None or position is not None:
+                readings.append((iid, gs, name, position, at_n))
             else:
                 at = f" (id {iid!r})" if id_field is not None else ""
                 # a typo: "Cause-Efect", or two letters swapped: "spma"
@@ -460,6 +482,22 @@ def parse_items(
                 near = near or difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
+    # One reading for the whole column: every value a class name, else every value a
+    # class index from 0 (new-user trial: with classes named "1".."5", a column of 0-4
+    # was read value by value, 0 as an index and 1-4 as names, and 0 and 1 both
+    # became class "1")
+    if readings and all(r[2] is not None for r in readings):
+        gold.update((iid, name) for iid, _, name, _, _ in readings)
+    elif readings and all(r[3] is not None for r in readings):
+        gold.update((iid, pos) for iid, _, _, pos, _ in readings)
+        by_index = len(readings)
+    elif readings:
+        only_pos = next(r for r in readings if r[2] is None)
+        only_name = next(r for r in readings if r[3] is None)
+        bad(f"the gold labels mix class names and class indices: {only_pos[1]!r} "
+            f"({only_pos[4]}) can only be a class index (from 0), {only_name[1]!r} "
+            f"({only_name[4]}) only a class name of {labels}; write every label "
+            "one way")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
         summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"

@@ -45,3 +45,38 @@ def test_gold_labels_in_another_case_are_the_projects():
     with pytest.raises(BadUpload, match="did you mean 'spam'"):
         parse_items(b"id,text,label\n1,hi,spma\n", "csv", ["ham", "spam"], id_field="id",
                     gold_field="label")
+
+
+def test_a_gold_column_is_read_one_way_names_or_indices_never_both():
+    """New-user trial: with classes named "1".."5", a column of 0-4 was read value by
+    value (0 as an index, 1-4 as names), so 0 and 1 both became class "1"."""
+    stars = ["1", "2", "3", "4", "5"]
+    rows = "".join(f"a{i},t {i},{i}\n" for i in range(5)).encode()
+    out = parse_items(b"id,text,stars\n" + rows, "csv", stars, id_field="id",
+                      gold_field="stars")
+    assert out.gold == {f"a{i}": i for i in range(5)} and out.by_index == 5
+    # every value a class name: names, though they are numbers below 5 too
+    out = parse_items(b"id,text,stars\nb1,x,1\nb4,y,4\n", "csv", stars, id_field="id",
+                      gold_field="stars")
+    assert out.gold == {"b1": 0, "b4": 3} and out.by_index == 0
+    # 0 can only be an index and 5 only a name: refused, naming both
+    with pytest.raises(BadUpload, match=r"mix class names and class indices: '0' \(item 1"
+                       r" \(line 2\)\) can only be a class index .* '5' \(item 2"):
+        parse_items(b"id,text,stars\nc0,x,0\nc5,y,5\n", "csv", stars, id_field="id",
+                    gold_field="stars")
+    # names and indices of named classes mixed
+    with pytest.raises(BadUpload, match="mix class names and class indices"):
+        parse_items(b"id,text,label\n1,hi,ham\n2,win,1\n", "csv", ["ham", "spam"],
+                    id_field="id", gold_field="label")
+
+
+def test_an_excel_unicode_text_file_is_read_and_one_without_its_mark_is_named():
+    """New-user trial: Excel's "Unicode Text" (tab-separated UTF-16) was refused as not
+    UTF-8, with advice (iconv -f cp1252) that turned it into NULs."""
+    table = "id\ttext\tlabel\n1\tcafé crème\tham\n2\tWIN £1000\tspam\n"
+    out = parse_items(table.encode("utf-16"), "csv", ["ham", "spam"], id_field="id",
+                      gold_field="label")
+    assert [i["text"] for i in out.items] == ["café crème", "WIN £1000"]
+    assert out.gold == {"1": 0, "2": 1}
+    with pytest.raises(BadUpload, match="UTF-16 text without a byte-order mark.*utf-16le"):
+        parse_items(table.encode("utf-16-le"), "csv", ["ham", "spam"], id_field="id")

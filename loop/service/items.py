@@ -208,6 +208,23 @@ def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
             f"{len(dup)} item ids already exist"
         also = ("; to import only the rows whose id is new, upload with skip_stored=1 (on "
                 "the Data page: Skip rows whose id is stored already)" if id_field else "")
+        if id_field:
+            # new-user trial: a dataset's second split, numbered from 0 like the first,
+            # was told to skip_stored=1, which left out every row of it
+            mine = {i["id"]: i["text"] for i in items}
+            sample = dup[:1000]
+            stored = {i["id"]: i["text"] for i in store.items(pid, sample)}
+            other = sum(stored.get(d) != mine[d] for d in sample)
+            reuse = ("are other items that reuse ids (a second split numbered like the "
+                     "first?): to import them as new items, upload without id_field (they "
+                     "get new ids) or give them ids of their own")
+            if other == len(sample):
+                also = (f"; but none of {'them' if len(sample) == len(dup) else 'those compared'}"
+                        f" holds the text stored under its id, so these rows {reuse} "
+                        "(skipping the stored ids would leave them all out)")
+            elif other:
+                also += (f". {other:,} of the {len(sample):,} compared hold another text "
+                         f"than the one stored under their id: if these rows {reuse}")
         raise BadUpload(f"{some} in the project, e.g. {dup[0]!r}"
                         f"{_auto_hint(id_field, start)}{also}",
                         [f"id {d!r} already exists" for d in dup[:20]])

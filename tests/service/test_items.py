@@ -331,6 +331,29 @@ def test_import_anyway_works_after_a_file_with_numeric_ids(client, store, projec
     assert len(ids) == 100 and ids[50:52] == ["row-50", "row-51"]
 
 
+def test_a_second_split_that_reuses_ids_is_told_to_drop_its_ids_not_to_skip_them(
+        client, store, project):
+    """New-user trial: a dataset's valid split, numbered from 0 like its train split,
+    was told to upload with skip_stored=1, which left out every one of its rows."""
+    def up(body, query=""):
+        return client.post(f"/api/projects/{project}/items?eval_fraction=0{query}",
+                           data=body, headers={**auth(), "Content-Type": "text/csv"})
+
+    assert up(b"id,CONTENT\n0,train zero\n1,train one\n", "&id_field=id").status_code == 201
+    second = b"id,CONTENT\n0,valid zero\n1,valid one\n2,valid two\n"
+    r = up(second, "&id_field=id")
+    assert r.status_code == 400, r.json
+    assert ("none of them holds the text stored under its id, so these rows are other "
+            "items that reuse ids" in r.json["error"]), r.json
+    assert "upload without id_field" in r.json["error"]
+    assert "skip_stored=1" not in r.json["error"]  # (the Data page offers it on that)
+    assert store.n_items(project) == 2
+    # ... which imports them all, under new ids
+    r = up(second)
+    assert r.status_code == 201 and r.json["n_items"] == 3, r.json
+    assert [i["text"] for i in store.items(project)][2:] == ["valid zero", "valid one",
+                                                             "valid two"]
+
 def test_a_file_that_grew_imports_its_new_rows_with_skip_stored(client, store, project):
     """A file uploaded again with rows added: refused whole before (the error named
     the stored ids); with skip_stored=1 only its new rows go in, and stored items
