@@ -359,7 +359,13 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
             top = int(counts.argmax())
             models = {"model": source, "n": int(ok.sum()),
                       "agree": float(proba[rows[ok], rule.label].mean()),
-                      "most": labels[top], "most_share": float(counts[top] / ok.sum())}
+                      "most": labels[top], "most_share": float(counts[top] / ok.sum()),
+                      # how sure they are of it, and whether anything has taught them
+                      # the rule's class yet: an LF voting it or a known label of it
+                      # (new-user trial: "reads 100% as Health" of a Politics rule when
+                      # one Health rule was all the models knew, every guess at 43%)
+                      "most_p": float(proba[rows[ok][read == top], top].mean()),
+                      "label_taught": bool((others == rule.label).any() or n_class > 0)}
     return {
         "rule": rule.to_dict(), "label_name": labels[rule.label], "n_items": n,
         "models": models,

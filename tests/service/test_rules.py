@@ -687,3 +687,35 @@ def test_the_preview_names_an_lf_a_rule_would_copy(client, store, project):
         "same_as"] == []
     assert client.post(url, headers=auth(), json={**rule, "name": "x", "label": 0}).json[
         "same_as"] == []
+
+
+def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_they_are(
+        client, store, rconn):
+    """New-user trial: a correct Politics rule was doubted ("the end model reads 100%
+    of its items as Health") when one Health rule was all the models knew, every
+    guess at 43%. The preview now says how sure the models are and whether anything
+    has taught them the rule's class; the page doubts a rule only then."""
+    from svc_helpers import run_burst
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "three", "labels": ["ham", "spam", "other"], "text_field": "CONTENT"}).json["id"]
+    assert client.post(f"/api/projects/{pid}/items", data=youtube_csv(), headers={
+        **auth(), "Content-Type": "text/csv"}).status_code == 201
+    rule = {"name": "says_subscribe", "label": 1, "kind": "keywords", "keywords": ["subscribe"]}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule).status_code == 201
+    run_burst(rconn)
+    assert store.model_summary(pid, "label_model")
+
+    def models(label):
+        r = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
+                        json={**rule, "name": "x", "keywords": ["subscribe", "channel"],
+                              "label": label})
+        assert r.status_code == 200, r.json
+        return r.json["models"]
+
+    spam = models(1)  # a class an LF votes
+    assert spam["label_taught"] is True and spam["most"] == "spam"
+    assert 0 < spam["most_p"] <= 1
+    for label in (0, 2):  # classes nothing has taught the models yet: no doubt to raise
+        m = models(label)
+        assert m["label_taught"] is False and m["most"] == "spam", m

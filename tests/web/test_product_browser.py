@@ -447,7 +447,8 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     # the label box left at the wrong label: the models read its items otherwise
     page.select_option("#rule-label", "0")
     page.wait_for_selector(".preview-against")
-    assert "is “Votes” the label you mean?" in page.locator(".preview-against").inner_text()
+    assert "not ham: is ham the label you mean to vote?" in page.locator(
+        ".preview-against").inner_text()
     page.select_option("#rule-label", "1")
     page.wait_for_selector(".preview-against", state="detached")
     assert page.locator("#rule-status").inner_text() == ""
@@ -805,3 +806,32 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.set_viewport_size({"width": 1280, "height": 800})
     # the one console line: the browser's own note of the refused switch-off (409)
     assert all("409" in e for e in page.console_errors), page.console_errors
+
+
+def test_a_rule_broad_for_its_number_of_classes_is_called_so(live: LiveServer,
+                                                               page: Any) -> None:
+    """New-user trial: the word "a" voted one class of five on 45% of the items and
+    the preview said nothing (it warned from 50% whatever the classes)."""
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "Five", "labels": list("vwxyz"),
+                                             "text_field": "text"})["id"]
+    texts = [f"item {i} has a word" if i < 9 else f"item {i} plain" for i in range(20)]
+    api.call("POST", f"/api/projects/{pid}/items",
+             data=("text\n" + "\n".join(texts) + "\n").encode(), content_type="text/csv")
+    _admin_dashboard(page, live, pid)
+    page.fill("#rule-name", "says_a")
+    page.select_option("#rule-label", "0")
+    page.fill("#rule-keywords", "a")
+    page.wait_for_selector(".preview-broad")
+    assert "9 of 20 items (45.0%)" in page.locator(".preview-stats").inner_text()
+    assert ("It votes v on 45% of all items: with 5 classes, few make up that many items"
+            in page.locator(".preview-broad").inner_text())
+    page.fill("#rule-keywords", "word, plain")  # all of them: the old reason
+    page.wait_for_function("document.querySelector('.preview-broad') && document"
+                           ".querySelector('.preview-broad').textContent.includes('100%')")
+    assert "says little beyond the class balance" in page.locator(".preview-broad").inner_text()
+    page.fill("#rule-keywords", "item 3")  # one item: no warning
+    page.wait_for_function("document.querySelector('.preview-stats') && document.querySelector"
+                           "('.preview-stats').textContent.includes('1 of 20 items (5.0%)')")
+    assert page.locator(".preview-broad").count() == 0
+    assert not page.console_errors, page.console_errors

@@ -167,20 +167,29 @@
       box.appendChild(Loop.el("p", { class: "warn-text preview-same",
         text: "It votes " + p.label_name + " on exactly the items " + same.map(function (x) { return "“" + x + "”"; }).join(", ") +
           (same.length === 1 ? " votes it on" : " vote it on") + ": saved, the models would count the same evidence twice." }));
-    } else if (p.matched && p.coverage >= 0.5) {
-      /* a pattern that matches the empty string (x*) matched all 1,927 items */
+    } else if (p.matched && p.coverage >= Math.min(0.5, 2 / Math.max(labels.length, 2))) {
+      /* a pattern that matches the empty string (x*) matched all 1,927 items; with more
+         classes, less is already broad (new-user trial: the word "a" voted one class of
+         five on 45% of the items, unsaid) */
+      const many = labels.length > 4 && p.coverage < 0.5;
       box.appendChild(Loop.el("p", { class: "warn-text preview-broad",
-        text: "It votes " + p.label_name + " on " + Loop.pct(p.coverage, 0) + " of all items: a rule that broad says little" +
-          " beyond the class balance" + (rule.kind === "regex" ? " (does the pattern match an empty string?)" : "") + "." }));
+        text: "It votes " + p.label_name + " on " + Loop.pct(p.coverage, 0) + " of all items: " +
+          (many ? "with " + labels.length + " classes, few make up that many items, so it will often be wrong"
+            : "a rule that broad says little beyond the class balance") +
+          (rule.kind === "regex" ? " (does the pattern match an empty string?)" : "") + "." }));
     }
     const mr = p.models;
-    if (mr && mr.n >= 5 && mr.most !== p.label_name && mr.most_share >= 0.6) {
+    if (mr && mr.n >= 5 && mr.most !== p.label_name && mr.most_share >= 0.6 &&
+        mr.most_p >= 0.6 && mr.label_taught) {
       /* new-user trial: a gift-card rule voted ham (the first label, the default) on
-         items the end model read as spam at 71-88%, and nothing said so */
+         items the end model read as spam at 71-88%, and nothing said so. Only when the
+         models are sure and something taught them the rule's class: a second trial's
+         correct Politics rule was doubted when one Health rule was all they knew */
       box.appendChild(Loop.el("p", { class: "warn-text preview-against",
         text: "The " + (mr.model === "label_model" ? "label model" : "end model") + " reads " +
-          Loop.pct(mr.most_share, 0) + " of its " + mr.n + " items as " + mr.most + ", not " +
-          p.label_name + ": is “Votes” the label you mean?" }));
+          Loop.pct(mr.most_share, 0) + " of its " + mr.n + " items as " + mr.most + " (at " +
+          Loop.pct(mr.most_p, 0) + " on average), not " + p.label_name + ": is " +
+          p.label_name + " the label you mean to vote?" }));
     }
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
