@@ -110,6 +110,33 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
 
 #: The newest checks a model's ``recent`` share counts.
 RECENT_UNSEEN = 50
+#: The curve of the checks on random picks: groups of at least this many checks, at
+#: most :data:`UNSEEN_POINTS` groups.
+UNSEEN_GROUP = 10
+UNSEEN_POINTS = 8
+
+
+def unseen_curve(checks: list[tuple[int, bool]]) -> list[dict[str, Any]]:
+    """Checks ``(gold labels the predicting model had, right)``, sorted by the first,
+    as a curve: consecutive groups of at least :data:`UNSEEN_GROUP` checks (at most
+    :data:`UNSEEN_POINTS` of them), each ``{n_gold`` (their mean), ``from``, ``to``,
+    ``n``, ``right``, ``low``, ``high}`` (95% Wilson interval). A project without
+    uploaded labels has no other curve of its models' scores (new-user trial: "Score
+    vs gold labels" stayed empty after 42 answers).
+
+    >>> curve = unseen_curve([(0, True)] * 12 + [(30, False)] * 10)
+    >>> [(p["n_gold"], p["from"], p["to"], p["n"], p["right"]) for p in curve]
+    [(0, 0, 0, 11, 11), (27, 0, 30, 11, 1)]
+    """
+    groups = min(UNSEEN_POINTS, len(checks) // UNSEEN_GROUP)
+    out = []
+    for part in np.array_split(np.arange(len(checks)), groups) if groups else []:
+        at = [checks[i][0] for i in part]
+        right = sum(checks[i][1] for i in part)
+        low, high = proportion_interval(right, len(part))
+        out.append({"n_gold": int(round(float(np.mean(at)))), "from": min(at), "to": max(at),
+                    "n": len(part), "right": right, "low": low, "high": high})
+    return out
 
 
 def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +164,8 @@ def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str
         recent = [r for _, r in got[-RECENT_UNSEEN:]]
         low, high = proportion_interval(right, n) if n else (None, None)
         out[name] = {"n": n, "right": right, "low": low, "high": high,
-                     "recent_n": len(recent), "recent_right": sum(recent)}
+                     "recent_n": len(recent), "recent_right": sum(recent),
+                     "curve": unseen_curve(got)}
     return out
 
 

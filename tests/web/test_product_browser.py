@@ -835,3 +835,47 @@ def test_a_rule_broad_for_its_number_of_classes_is_called_so(live: LiveServer,
                            "('.preview-stats').textContent.includes('1 of 20 items (5.0%)')")
     assert page.locator(".preview-broad").count() == 0
     assert not page.console_errors, page.console_errors
+
+
+def test_without_held_out_labels_the_chart_plots_the_scores_on_unseen_random_picks(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial: a project without uploaded known labels (the usual start) had
+    an empty "Score vs gold labels" chart after 42 answers; the scores on random picks
+    the models had not seen were a sentence only."""
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "No labels", "labels": ["ham", "spam"],
+                                             "text_field": "CONTENT",
+                                             "lf_module": LF_MODULE})["id"]
+    api.call("POST", f"/api/projects/{pid}/items", data=youtube_csv(), content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "train_end_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    expert = ApiClient(live.url, add_annotator(api, pid, "solo"))
+    curve: list = []
+    for n in range(150):  # answered by a rule of thumb: what is scored is the models
+        got = expert.call("POST", f"/api/projects/{pid}/queue/next")
+        item = got["item"]
+        label = int(any(w in item["text"].lower() for w in ("http", "subscri", "check", "channel")))
+        expert.call("POST", f"/api/projects/{pid}/queue/answer",
+                    {"item_id": item["id"], "lease_id": got["lease"]["id"], "label": label})
+        if n % 10 == 9:  # (this server recalibrates when asked to only)
+            for job in ("recalibrate", "train_end_model"):
+                api.run_job(pid, job, on_idle=live.run_jobs)
+            unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]
+            curve = unseen["end_model"]["curve"]
+            if len(curve) >= 2:
+                break
+    assert len(curve) >= 2 and all(c["n"] >= 10 for c in curve), curve
+    _admin_dashboard(page, live, pid)
+    points = page.locator("#curve svg g.series:not(.legend *) circle.point")
+    points.first.wait_for()
+    titles = page.locator("#curve svg g.series:not(.legend *) circle.point title")\
+        .all_text_contents()
+    em = [t for t in titles if t.startswith("End model: right on ")]
+    assert len(em) == len(curve), titles
+    assert f"right on {curve[0]['right']} of {curve[0]['n']} random picks" in em[0]
+    assert page.locator("#curve svg line.whisker").count() == len(titles)
+    assert page.locator("#curve svg text.empty").count() == 0
+    assert "right on random picks it had not seen yet" in page.locator("#curve-help").inner_text()
+    assert not page.console_errors, page.console_errors

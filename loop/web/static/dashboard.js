@@ -31,9 +31,10 @@
   /* history: [{n_gold, label_model, end_model, at}] -> SVG line chart, drawn at the
    * width it is shown at (a 640-wide drawing scaled to a phone made its text 7 px);
    * redrawn when the window is resized. */
-  let lastHistory = [];
-  function drawCurve(history) {
+  let lastHistory = [], lastPicks = null;
+  function drawCurve(history, picks) {
     lastHistory = history || [];
+    lastPicks = picks || null;
     const box = $("curve");
     const shown = box.clientWidth || 640;
     Loop.clear(box);
@@ -41,7 +42,7 @@
       { key: "label_model", name: "Label model", cls: "s-lm" },
       { key: "end_model", name: "End model", cls: "s-em" },
     ];
-    const pts = (history || []).filter(function (h) { return h && Number.isFinite(Number(h.n_gold)); })
+    let pts = (history || []).filter(function (h) { return h && Number.isFinite(Number(h.n_gold)); })
       .slice().sort(function (a, b) { return Number(a.n_gold) - Number(b.n_gold); });
     const W = Math.round(Math.max(300, Math.min(640, shown))), H = W < 480 ? 260 : 300;
     const M = { l: 52, r: 16, t: 16, b: 44 };
@@ -52,9 +53,28 @@
     // a score is a number; null (nothing held out to score on) is no point, not 0
     const score = function (h, key) { return typeof h[key] === "number" && Number.isFinite(h[key]); };
     pts.forEach(function (h) { series.forEach(function (s) { if (score(h, s.key)) values.push(h[s.key]); }); });
-    root.appendChild(svg("desc", { id: "curve-desc" }, pts.length
+    // no held-out labels: the models' scores on random picks they had not seen, in
+    // groups, each with its 95% interval (new-user trial: the chart stayed empty)
+    let fromPicks = false;
+    if (!values.length && picks) {
+      const extra = [];
+      series.forEach(function (s) {
+        ((picks[s.key] || {}).curve || []).forEach(function (c) {
+          if (!(c.n > 0)) return;
+          const h = { n_gold: c.n_gold, pick: c };
+          h[s.key] = c.right / c.n;
+          extra.push(h);
+          values.push(h[s.key], c.low, c.high);
+        });
+      });
+      if (extra.length) {
+        fromPicks = true;
+        pts = extra.sort(function (a, b) { return Number(a.n_gold) - Number(b.n_gold); });
+      }
+    }
+    root.appendChild(svg("desc", { id: "curve-desc" }, (pts.length
       ? pts.length + " evaluations from " + pts[0].n_gold + " to " + pts[pts.length - 1].n_gold + " gold labels."
-      : "No evaluations yet."));
+      : "No evaluations yet.") + (fromPicks ? " Scores on random picks the models had not seen." : "")));
     // the axis starts near the first count when every point is far from 0 (420
     // uploaded labels, then 30 answers: the answers' effect took 6% of the width)
     const counts = pts.map(function (h) { return Number(h.n_gold); });
@@ -106,9 +126,19 @@
         const earlier = latest.get(Number(h.n_gold)) !== h;
         const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5,
           class: earlier ? "point earlier" : "point" });
-        c.appendChild(svg("title", {}, s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold" +
-          (h.at ? ", " + Loop.when(h.at) : "") +
-          (earlier ? " (an earlier run at this count; the line shows the latest)" : "")));
+        const k = h.pick;
+        c.appendChild(svg("title", {}, k
+          ? s.name + ": right on " + k.right + " of " + k.n + " random picks it had not seen (" + Loop.pct(k.right / k.n) +
+            ", 95% interval " + Loop.pct(k.low) + "–" + Loop.pct(k.high) + "), predicted by models of " +
+            (k.from === k.to ? k.from : k.from + "–" + k.to) + " gold labels"
+          : s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold" +
+            (h.at ? ", " + Loop.when(h.at) : "") +
+            (earlier ? " (an earlier run at this count; the line shows the latest)" : "")));
+        if (k) {  // its interval: what a group of a dozen picks can say
+          g.appendChild(svg("line", { x1: x(Number(h.n_gold)).toFixed(1), x2: x(Number(h.n_gold)).toFixed(1),
+            y1: y(Math.max(yLo, Number(k.low))).toFixed(1), y2: y(Math.min(yHi, Number(k.high))).toFixed(1),
+            class: "whisker" }));
+        }
         g.appendChild(c);
       });
       root.appendChild(g);
@@ -597,7 +627,14 @@
       // new-user trial: the label model's line moved 1.00 -> 0.70 -> 0.62 on 15 items, unsaid
       const fewCovered = covered !== null && v.min_eval && covered < v.min_eval && !v.eval_too_small;
       help.classList.toggle("warn-text", !!v.eval_too_small || !!fewCovered);
-      help.textContent = !v.n_eval ? "No held-out labels: upload some known labels (Data page) to score the models."
+      const pickCurve = ["label_model", "end_model"].some(function (m) {
+        return ((v.unseen || {})[m] || {}).curve && v.unseen[m].curve.length; });
+      help.textContent = !v.n_eval ? (pickCurve
+        ? "No held-out labels: the chart shows how often each model was right on random picks it had not " +
+          "seen yet, in groups of 10 or more by the gold labels the models had (bars: 95% interval). " +
+          "Upload some known labels (Data page) for a finer score."
+        : "No held-out labels: upload some known labels (Data page) to score the models, or answer on: " +
+          "random picks the models had not seen are plotted once there are 10.")
         : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
           (covered !== null && covered < v.n_eval ? " (the label model on the " + covered +
             " of them where an LF votes, the end model on all)" : "") +
@@ -622,7 +659,7 @@
         ? nMulti + (nMulti === 1 ? " item" : " items") + " with 2+ answers"
         : "no items with 2+ answers");
       Loop.setText("recalibrated", Loop.when(v.last_recalibrated_at));
-      drawCurve(v.history);
+      drawCurve(v.history, v.n_eval ? null : v.unseen);
       drawBalance(v.class_balance);
     }
     if (lfs.status === "fulfilled") {
@@ -729,7 +766,7 @@
     let resized = null;
     window.addEventListener("resize", function () {
       clearTimeout(resized);
-      resized = setTimeout(function () { drawCurve(lastHistory); }, 150);
+      resized = setTimeout(function () { drawCurve(lastHistory, lastPicks); }, 150);
     });
     document.addEventListener("loop:refresh", function () { busyUntil = Date.now() + 20000; schedule(300); });
     schedule(0);
