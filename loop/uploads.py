@@ -408,7 +408,8 @@ def parse_items(
     index = {name: i for i, name in enumerate(labels)}
     # "HAM" for "ham": project labels never differ only in case, so this is one label
     folded = {name.casefold(): i for i, name in enumerate(labels)}
-    items, gold, seen = [], {}, set()
+    items, seen = [], set()
+    gold: dict[str, int] = {}
     by_index = 0
     #: (id, value, as a class name, as a class index, where) of each gold value
     readings: list[tuple[str, str, int | None, int | None, str]] = []
@@ -469,11 +470,11 @@ def parse_items(
             if g in (None, ""):
                 continue
             gs = str(g).strip()
-            name = index.get(gs, folded.get(gs.casefold()))
-            position = int(gs) if gs.isascii() and gs.isdigit() and int(gs) < len(labels) \
+            as_name = index.get(gs, folded.get(gs.casefold()))
+            as_index = int(gs) if gs.isascii() and gs.isdigit() and int(gs) < len(labels) \
                 else None
-            if name is not None or position is not None:
-                readings.append((iid, gs, name, position, at_n))
+            if as_name is not None or as_index is not None:
+                readings.append((iid, gs, as_name, as_index, at_n))
             else:
                 at = f" (id {iid!r})" if id_field is not None else ""
                 # a typo: "Cause-Efect", or two letters swapped: "spma"
@@ -487,9 +488,9 @@ def parse_items(
     # was read value by value, 0 as an index and 1-4 as names, and 0 and 1 both
     # became class "1")
     if readings and all(r[2] is not None for r in readings):
-        gold.update((iid, name) for iid, _, name, _, _ in readings)
+        gold.update((iid, c) for iid, _, c, _, _ in readings if c is not None)
     elif readings and all(r[3] is not None for r in readings):
-        gold.update((iid, pos) for iid, _, _, pos, _ in readings)
+        gold.update((iid, c) for iid, _, _, c, _ in readings if c is not None)
         by_index = len(readings)
     elif readings:
         only_pos = next(r for r in readings if r[2] is None)

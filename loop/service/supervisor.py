@@ -132,7 +132,7 @@ class Supervisor:
             sock = redis_dir / "redis.sock"
             self.redis_url = f"unix://{sock}"
             self.children.append(Child("redis", redis_command(redis_dir, sock), base,
-                                       prepare=lambda: remove_partial_saves(redis_dir)))
+                                       prepare=lambda: prepare_redis_dir(redis_dir)))
         base["LOOP_REDIS_URL"] = self.redis_url
         from workers import command
 
@@ -327,6 +327,20 @@ def remove_partial_saves(redis_dir: Path) -> list[str]:
     if gone:
         say(f"removed what a killed Redis left half-saved: {', '.join(sorted(gone))}")
     return gone
+
+
+def prepare_redis_dir(redis_dir: Path) -> None:
+    """What a killed Redis left in ``redis_dir``, cleared before the embedded Redis
+    starts: half-saved files (:func:`remove_partial_saves`) and an unfinished
+    transaction at the end of the append-only file
+    (:func:`~loop.service.aof.cut_unfinished_transaction`)."""
+    from loop.service.aof import AOF_NAME, cut_unfinished_transaction
+
+    remove_partial_saves(redis_dir)
+    cut = cut_unfinished_transaction(redis_dir)
+    if cut:
+        say(f"cut {cut:,} bytes off the end of {AOF_NAME}: a transaction Redis was killed "
+            "while writing (never acknowledged; its client was told to retry)")
 
 
 def redis_command(redis_dir: Path, sock: Path) -> list[str]:
