@@ -113,6 +113,19 @@ def test_a_pathological_regex_cannot_hang():
     assert time.perf_counter() - t0 < 2
 
 
+@pytest.mark.timeout(120)
+def test_a_pattern_that_runs_on_past_its_text_is_not_quadratic():
+    """Operator's trial: a preview of "(.*)(.*)(.*)(.*)(.*)x" took 118 s on 4,571 texts
+    in the web process, each search of the joined texts reading to their end; on
+    180,000 items a few previews held every web worker for minutes. Here 40,000
+    texts, minutes before (the time limit fails it), seconds now."""
+    rng = np.random.default_rng(0)
+    texts = ["".join(rng.choice(list("abcx "), 60)) for _ in range(40_000)]
+    for pattern in (r"(.*)(.*)(.*)(.*)(.*)x", r".*", r"a.*b"):
+        r = Rule.from_dict({"name": "wide", "label": 0, "kind": "regex", "pattern": pattern}, 2)
+        assert r.match(texts).all()
+
+
 def test_rules_as_lfs_and_their_fingerprints():
     r = Rule.from_dict({"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}, 2)
     lf = r.as_lf()
@@ -194,6 +207,8 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
     Rule("dense", 1, "regex", pattern=r"\W+"),
     Rule("anchored", 1, "regex", pattern=r"^(a+)+$"),
     Rule("across", 1, "regex", pattern=r"a\Wb|x.*y"),
+    Rule("greedy", 1, "regex", pattern=r"a.*b"),  # runs on past its text: searched
+    Rule("nested", 1, "regex", pattern=r"(.*)(.*)(.*)x"),  # one by one after a few
 ])
 def test_matching_many_texts_at_once_equals_one_by_one(rule):
     rng = np.random.default_rng(3)
