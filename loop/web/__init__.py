@@ -15,6 +15,10 @@ from loop.service.settings import Settings
 
 #: Longest error message (characters) an API answer carries.
 MAX_ERROR_CHARS = 2000
+#: Bytes of a body refused for its size read before the 413, so the connection can
+#: carry the next request (see ``_close_after`` in :func:`create_app`).
+DRAIN_MAX_BYTES = 16 << 20
+
 #: The endpoints that take files (their 413 says to split the file).
 UPLOAD_ENDPOINTS = ("api.upload_items", "api.preview_items")
 #: Largest body of any other request (a rule, guidelines, an answer: a few kB).
@@ -83,7 +87,34 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         resp = jsonify(body)
         if (retry := getattr(exc, "retry_after", None)) is not None:
             resp.headers["Retry-After"] = str(retry)
+        if exc.status == 413:
+            _close_after(resp)
         return resp, exc.status
+
+    def _close_after(resp: Any) -> Any:
+        """A body refused for its size is read to its end (up to
+        :data:`DRAIN_MAX_BYTES`) before the answer, so the connection can carry the
+        next request: gunicorn reads on 64 KB of what a request left and then closes
+        the connection after answering "keep-alive" (operator's trial: the client's
+        next request on it got no answer at all). Beyond that, ``Connection: close``
+        says what happens (a server that honours it closes; gunicorn does anyway)."""
+        stream = request.environ.get("wsgi.input")
+        length = request.content_length
+        left = DRAIN_MAX_BYTES
+        try:
+            while stream is not None and left > 0 and (length is None or length > 0):
+                chunk = stream.read(min(1 << 16, left, length if length is not None else left))
+                if not chunk:
+                    return resp
+                left -= len(chunk)
+                if length is not None:
+                    length -= len(chunk)
+            if length == 0:
+                return resp
+        except OSError:  # the client went away
+            pass
+        resp.headers["Connection"] = "close"
+        return resp
 
     @app.before_request
     def body_limit() -> None:
@@ -100,7 +131,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             upload = request.endpoint in UPLOAD_ENDPOINTS
             too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes
                            if upload else _api_body_limit(), upload=upload)
-            return jsonify({"error": str(too)}), too.status
+            return _close_after(jsonify({"error": str(too)})), too.status
         resp = jsonify({"error": exc.description or exc.name})
         for key, value in exc.get_headers():  # e.g. a 405's Allow
             if key.lower() != "content-type":

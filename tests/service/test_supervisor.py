@@ -90,6 +90,21 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
             _, j = _call(base, "POST", f"/api/projects/{pid}/jobs", {"type": kind})
             assert _wait(lambda j=j: _call(base, "GET", f"/api/jobs/{j['job_id']}")[1][
                 "status"] == "finished", 60)
+        # a body refused for its size (413) is read to its end first, so the connection
+        # carries the next request (operator's trial: gunicorn closed it after answering
+        # "keep-alive", and the client's next request on it got no answer at all)
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/projects", body=json.dumps({"name": "n" * 2_000_000}),
+                     headers={"Authorization": f"Bearer {KEY}",
+                              "Content-Type": "application/json"})
+        r = conn.getresponse()
+        assert r.status == 413 and r.getheader("Connection") == "keep-alive", r.read()
+        r.read()
+        conn.request("GET", "/healthz")  # on the same connection
+        assert conn.getresponse().status == 200
+        conn.close()
         _, tok = _call(base, "POST", f"/api/projects/{pid}/annotators", {"name": "ann"})
         acked: dict[str, int] = {}
         stop = threading.Event()
