@@ -250,10 +250,20 @@ REFILL_GAP = 5.0
 
 @_of_project
 def refill_queue(pid: str, size: int) -> dict[str, Any]:
-    """Re-rank the queue with the stored probabilities (no model fit)."""
-    store = RedisStore(_job().connection)
+    """Re-rank the queue with the stored probabilities (no model fit). An automatic
+    refill (the queue ran low) that finds items the LFs have not seen yet is skipped:
+    the apply run of those items re-ranks after it (operator's trial: one failed three
+    times while uploads landed, and read as a fault)."""
+    job = _job()
+    store = RedisStore(job.connection)
     store.shorten_flag(pid, "refill_pending", REFILL_GAP)  # then a short queue asks again
-    return models.refill(store, pid, size)
+    try:
+        return models.refill(store, pid, size)
+    except NotReady as exc:
+        if not job.meta.get("auto"):
+            _no_more_tries(job)
+            raise
+        return {"skipped": True, "reason": f"{exc}; the queue is re-ranked once they are"}
 
 
 @_of_project

@@ -191,6 +191,32 @@ def test_a_job_of_a_project_deleted_while_it_waited_fails_once_saying_so(rconn, 
                            "while this job ran; nothing to retry"), st["error"]
 
 
+
+def test_an_automatic_refill_finding_items_without_votes_is_skipped_not_failed(
+        client, rconn, store, project):
+    """Operator's trial: a refill asked for by a short queue failed three times while
+    uploads landed (their items had no LF votes yet). It is skipped, saying why; one an
+    admin asked for fails once, saying what to run."""
+    from rq import Queue
+    from svc_helpers import prepare_project
+
+    prepare_project(store, client, project)
+    store.add_items(project, [{"id": "new-1", "text": "just uploaded", "fields": {}}], {}, [],
+                    first_row=store.n_items(project))
+    queue = Queue("loop", connection=rconn)
+    auto = service_jobs.enqueue_task(queue, store, "refill_queue", project, 30,
+                                     meta={"type": "refill_queue", "project": project,
+                                           "auto": True})
+    asked = service_jobs.enqueue_task(queue, store, "refill_queue", project, 30,
+                                      meta={"type": "refill_queue", "project": project})
+    run_burst(rconn)
+    st = service_jobs.job_status(rconn, auto.id)
+    assert st["status"] == "finished" and st["result"]["skipped"], st
+    assert "apply the LFs to every item first" in st["result"]["reason"]
+    st = service_jobs.job_status(rconn, asked.id)
+    assert st["status"] == "failed" and st["attempts"] == 1, st
+    assert "apply the LFs to every item first" in st["error"]
+
 def test_a_broken_lf_module_fails_its_job_once_saying_where(client, rconn, store, tmp_path,
                                                            monkeypatch):
     """New-user trial: a syntax error in the LF module failed apply_lfs after 3 runs
