@@ -28,31 +28,32 @@ AOF_NAME = "appendonly.aof"
 _TORN, _BAD = "torn", "bad"
 
 
+def _number_line(data: bytes, at: int, prefix: bytes) -> tuple[int, int] | str:
+    """The number of the RESP line ``<prefix><digits>\\r\\n`` at ``at`` and where the
+    next line starts; ``"torn"`` if ``data`` ends first, ``"bad"`` if it is not one."""
+    stop = data.find(b"\r\n", at)
+    if stop < 0:
+        return _TORN
+    head = data[at:stop]
+    if not head.startswith(prefix) or not head[len(prefix):].isdigit():
+        return _BAD
+    return int(head[len(prefix):]), stop + 2
+
+
 def _command(data: bytes, pos: int) -> tuple[bytes, int] | str:
     """The name and end of the RESP command at ``pos``, ``"torn"`` if ``data`` ends
     inside it, ``"bad"`` if it is not one."""
-    end = len(data)
-
-    def line(at: int) -> tuple[bytes, int] | str:
-        stop = data.find(b"\r\n", at)
-        return _TORN if stop < 0 else (data[at:stop], stop + 2)
-
-    got = line(pos)
+    got = _number_line(data, pos, b"*")
     if isinstance(got, str):
         return got
-    head, at = got
-    if not head.startswith(b"*") or not head[1:].isdigit():
-        return _BAD
+    argc, at = got
     name = b""
-    for i in range(int(head[1:])):
-        got = line(at)
+    for i in range(argc):
+        got = _number_line(data, at, b"$")
         if isinstance(got, str):
             return got
-        size, at = got
-        if not size.startswith(b"$") or not size[1:].isdigit():
-            return _BAD
-        n = int(size[1:])
-        if at + n + 2 > end:
+        n, at = got
+        if at + n + 2 > len(data):
             return _TORN
         if data[at + n:at + n + 2] != b"\r\n":
             return _BAD
