@@ -16,7 +16,8 @@ from loop.service.settings import Settings
 #: Longest error message (characters) an API answer carries.
 MAX_ERROR_CHARS = 2000
 #: Bytes of a body refused for its size read before the 413, so the connection can
-#: carry the next request (see ``_close_after`` in :func:`create_app`).
+#: carry the next request and the client sees the answer (see ``_close_after`` in
+#: :func:`create_app`): an API body's, and an upload's beyond twice its limit.
 DRAIN_MAX_BYTES = 16 << 20
 
 #: The endpoints that take files (their 413 says to split the file).
@@ -92,15 +93,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return resp, exc.status
 
     def _close_after(resp: Any) -> Any:
-        """A body refused for its size is read to its end (up to
-        :data:`DRAIN_MAX_BYTES`) before the answer, so the connection can carry the
-        next request: gunicorn reads on 64 KB of what a request left and then closes
-        the connection after answering "keep-alive" (operator's trial: the client's
-        next request on it got no answer at all). Beyond that, ``Connection: close``
-        says what happens (a server that honours it closes; gunicorn does anyway)."""
+        """A body refused for its size is read to its end before the answer (up to
+        :data:`DRAIN_MAX_BYTES`; an upload's up to twice its limit), so the connection
+        can carry the next request: gunicorn reads on 64 KB of what a request left and
+        then closes the connection after answering "keep-alive" (operator's trial: the
+        client's next request on it got no answer at all), and a client still sending
+        a file it closed on sees a broken pipe, not the 413 that says to split it
+        (re-trial: 55 MB). A bigger body still has the connection closed after the
+        answer; gunicorn drops the ``Connection: close`` set here (a hop-by-hop header)
+        and says "keep-alive" all the same, which other servers do not."""
         stream = request.environ.get("wsgi.input")
         length = request.content_length
         left = DRAIN_MAX_BYTES
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            left = max(left, 2 * app.extensions["loop"]["settings"].max_upload_bytes)
         try:
             while stream is not None and left > 0 and (length is None or length > 0):
                 chunk = stream.read(min(1 << 16, left, length if length is not None else left))

@@ -67,7 +67,7 @@ def _alive(pid):
 def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY, "LOOP_MAX_UPLOAD_BYTES": str(10 << 20)}
     env.pop("LOOP_REDIS_URL")
     out = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port", str(port),
@@ -103,6 +103,16 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert r.status == 413 and r.getheader("Connection") == "keep-alive", r.read()
         r.read()
         conn.request("GET", "/healthz")  # on the same connection
+        r = conn.getresponse()
+        assert r.status == 200 and r.read()
+        # ... an upload too, past 16 MB (re-trial: a 55 MB file over the 50 MB limit
+        # got a broken pipe, never the 413 saying to split it)
+        conn.request("POST", f"/api/projects/{pid}/items?dry_run=1",
+                     body=b"CONTENT\n" + b"x" * (18 << 20) + b"\n",
+                     headers={"Authorization": f"Bearer {KEY}", "Content-Type": "text/csv"})
+        r = conn.getresponse()
+        assert r.status == 413 and b"split it into smaller files" in r.read()
+        conn.request("GET", "/healthz")
         assert conn.getresponse().status == 200
         conn.close()
         _, tok = _call(base, "POST", f"/api/projects/{pid}/annotators", {"name": "ann"})
