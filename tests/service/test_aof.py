@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from loop.service.aof import AOF_NAME
+from loop.service.aof import AOF_NAME, cut_unfinished_transaction
 from loop.service.supervisor import prepare_redis_dir, redis_command
 
 
@@ -86,3 +86,13 @@ def test_a_file_damaged_elsewhere_is_left_for_redis_to_judge(tmp_path: Path) -> 
     aof.write_bytes(head)
     prepare_redis_dir(tmp_path)
     assert aof.read_bytes() == head
+
+
+def test_without_a_checker_to_run_the_file_is_left_to_redis(tmp_path: Path) -> None:
+    """A checker that cannot run never keeps the embedded Redis from starting."""
+    aof = tmp_path / AOF_NAME
+    torn = _resp("SET", "a", "1") + _resp("MULTI") + _resp("SET", "b", "2")
+    aof.write_bytes(torn)
+    assert cut_unfinished_transaction(tmp_path, redis_server=str(tmp_path / "none")) == 0
+    assert aof.read_bytes() == torn
+    assert cut_unfinished_transaction(tmp_path) == len(torn) - len(_resp("SET", "a", "1"))
