@@ -146,6 +146,25 @@ def waiting_job(connection: Any, job_id: str | bytes | None) -> Job | None:
     return job if job.get_status(refresh=False) == "queued" else None
 
 
+#: The states of a job still to run or running.
+LIVE_STATES = ("queued", "started", "deferred", "scheduled")
+
+
+def live_job(connection: Any, job_id: str | bytes | None) -> bool:
+    """Whether job ``job_id`` is still to run or running (False: ended, gone, or no
+    id)."""
+    from rq.exceptions import NoSuchJobError
+
+    if not job_id:
+        return False
+    try:
+        status = job_status(connection, job_id.decode() if isinstance(job_id, bytes)
+                            else str(job_id))["status"]
+    except (JobNotFound, NoSuchJobError):
+        return False
+    return status in LIVE_STATES
+
+
 def claim_apply(store: RedisStore, pid: str, recalibrate: bool, job_id: str) -> None:
     """Run ``job_id`` starts: later requests get a run of their own (it may have
     read the LFs before their rule was saved)."""
@@ -173,7 +192,7 @@ def apply_covering(connection: Any, store: RedisStore, pid: str) -> str | None:
         meta = Job.fetch(jid, connection=connection).get_meta(refresh=False)
     except (JobNotFound, NoSuchJobError):
         return None
-    if status not in ("queued", "started", "deferred", "scheduled"):
+    if status not in LIVE_STATES:
         return None
     if meta.get("L_version") is None:  # planning now: it reads the items as they are
         return jid

@@ -26,7 +26,7 @@ from loop.service.jobs import (
     apply_covering,
     enqueue_apply,
     enqueuer,
-    job_status,
+    live_job,
     waiting_job,
 )
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
@@ -75,21 +75,6 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     return "; ".join(why)
 
 
-def _text(jid: Any) -> str:
-    return jid.decode() if isinstance(jid, bytes) else str(jid)
-
-
-def _live(r: Any, jid: Any) -> bool:
-    """Whether job ``jid`` is still to run or running."""
-    if not jid:
-        return False
-    try:
-        st = job_status(r, _text(jid))
-    except Exception:  # gone
-        return False
-    return st["status"] in ("queued", "started", "deferred", "scheduled")
-
-
 def recalibration_coming(store: RedisStore, pid: str) -> bool:
     """Whether a recalibration of ``pid`` runs, or a job that makes one exists: the
     automatic one (queued or scheduled), an apply run that recalibrates after it.
@@ -99,9 +84,9 @@ def recalibration_coming(store: RedisStore, pid: str) -> bool:
     if store.lock_holder_alive(pid, "recal"):
         return True
     r = store.r
-    return (_live(r, store.get_value(pid, "recal_auto_job"))
-            or _live(r, r.get(_pending_apply_key(pid, True)))
-            or _live(r, r.get(_running_apply_key(pid))))
+    return (live_job(r, store.get_value(pid, "recal_auto_job"))
+            or live_job(r, r.get(_pending_apply_key(pid, True)))
+            or live_job(r, r.get(_running_apply_key(pid))))
 
 
 def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> list[str]:
