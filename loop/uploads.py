@@ -184,15 +184,13 @@ def _refuse_utf16_without_mark(data: bytes) -> None:
 
 def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
     """:func:`_rows` before its check of the number of fields."""
+    # Excel's "Unicode Text" (tab-separated UTF-16): new-user trial, refused as "not
+    # UTF-8" with advice (iconv -f cp1252) that made it NULs
+    utf16 = data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     try:
-        if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            # Excel's "Unicode Text" (tab-separated UTF-16): new-user trial, refused as
-            # "not UTF-8" with advice (iconv -f cp1252) that made it NULs
-            text = data.decode("utf-16")
-        else:
-            text = data.decode("utf-8-sig")
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as exc:
-        if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if utf16:
             raise BadUpload(f"file starts as UTF-16 text but is not UTF-16 at byte "
                             f"{exc.start:,}: save it again (as 'CSV UTF-8' in Excel)"
                             ) from None

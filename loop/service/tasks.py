@@ -257,12 +257,11 @@ def refill_queue(pid: str, size: int) -> dict[str, Any]:
     job = _job()
     store = RedisStore(job.connection)
     store.shorten_flag(pid, "refill_pending", REFILL_GAP)  # then a short queue asks again
+    if not job.meta.get("auto"):
+        return _no_retry(job, models.refill, store, pid, size)
     try:
         return models.refill(store, pid, size)
     except NotReady as exc:
-        if not job.meta.get("auto"):
-            _no_more_tries(job)
-            raise
         return {"skipped": True, "reason": f"{exc}; the queue is re-ranked once they are"}
 
 

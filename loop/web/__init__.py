@@ -16,7 +16,7 @@ from loop.service.settings import Settings
 #: Longest error message (characters) an API answer carries.
 MAX_ERROR_CHARS = 2000
 #: Bytes of a body refused for its size read before the 413, so the connection can
-#: carry the next request and the client sees the answer (see ``_close_after`` in
+#: carry the next request and the client sees the answer (see ``_drain_refused_body`` in
 #: :func:`create_app`): an API body's, and an upload's beyond twice its limit.
 DRAIN_MAX_BYTES = 16 << 20
 
@@ -89,10 +89,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if (retry := getattr(exc, "retry_after", None)) is not None:
             resp.headers["Retry-After"] = str(retry)
         if exc.status == 413:
-            _close_after(resp)
+            _drain_refused_body(resp)
         return resp, exc.status
 
-    def _close_after(resp: Any) -> Any:
+    def _drain_refused_body(resp: Any) -> Any:
         """A body refused for its size is read to its end before the answer (up to
         :data:`DRAIN_MAX_BYTES`; an upload's up to twice its limit), so the connection
         can carry the next request: gunicorn reads on 64 KB of what a request left and
@@ -102,21 +102,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         (re-trial: 55 MB). A bigger body still has the connection closed after the
         answer; gunicorn drops the ``Connection: close`` set here (a hop-by-hop header)
         and says "keep-alive" all the same, which other servers do not."""
-        stream = request.environ.get("wsgi.input")
-        length = request.content_length
-        left = DRAIN_MAX_BYTES
+        limit = DRAIN_MAX_BYTES
         if request.endpoint in UPLOAD_ENDPOINTS:
-            left = max(left, 2 * app.extensions["loop"]["settings"].max_upload_bytes)
+            limit = max(limit, 2 * app.extensions["loop"]["settings"].max_upload_bytes)
+        length = request.content_length  # None: sent chunked
+        want = limit if length is None else min(limit, length)
+        stream = request.environ["wsgi.input"]
         try:
-            while stream is not None and left > 0 and (length is None or length > 0):
-                chunk = stream.read(min(1 << 16, left, length if length is not None else left))
+            while want > 0:
+                chunk = stream.read(min(1 << 16, want))
                 if not chunk:
-                    return resp
-                left -= len(chunk)
-                if length is not None:
-                    length -= len(chunk)
-            if length == 0:
-                return resp
+                    return resp  # the body ended
+                want -= len(chunk)
+            if length is not None and length <= limit:
+                return resp  # read to its end
         except OSError:  # the client went away
             pass
         resp.headers["Connection"] = "close"
@@ -137,7 +136,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             upload = request.endpoint in UPLOAD_ENDPOINTS
             too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes
                            if upload else _api_body_limit(), upload=upload)
-            return _close_after(jsonify({"error": str(too)})), too.status
+            return _drain_refused_body(jsonify({"error": str(too)})), too.status
         resp = jsonify({"error": exc.description or exc.name})
         for key, value in exc.get_headers():  # e.g. a 405's Allow
             if key.lower() != "content-type":
