@@ -29,13 +29,14 @@ from loop.demo.client import (
     add_annotator,
     create_demo_project,
 )
+from loop.service.supervisor import say
 from loop.storage.projects import SCHEMA
 
 __all__ = ["run_demo"]
 
 
 def _log(msg: str) -> None:
-    print(f"loop demo: {msg}", file=sys.stderr, flush=True)
+    say(msg, who="loop demo")
 
 
 def _wait_healthy(url: str, procs: list[Any], timeout: float = 60.0) -> None:

@@ -43,8 +43,10 @@ def default_web_workers() -> int:
     return max(2, os.cpu_count() or 1)
 
 
-def say(msg: str) -> None:
-    print(f"loop: {msg}", file=sys.stderr, flush=True)
+def say(msg: str, who: str = "loop") -> None:
+    """One line of the service's own log on stderr, timed like the workers' lines
+    (``05:10:42 loop: ...``), so it can be read against theirs."""
+    print(f"{time.strftime('%H:%M:%S')} {who}: {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass
