@@ -216,7 +216,8 @@ def update_rule(store: RedisStore, pid: str, name: str,
         return _view(name, new, labels), True
     rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
                                else data))
-    if rule.to_dict() == old["rule"] and _enabled(data, old["enabled"]) == old["enabled"]:
+    same = rule == Rule.from_dict(old["rule"], len(labels))  # stored before a new flag too
+    if same and _enabled(data, old["enabled"]) == old["enabled"]:
         return _view(name, old, labels), False
     history = [*old.get("history", []), {"rule": old["rule"], "until": time.time()}]
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),

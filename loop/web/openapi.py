@@ -46,7 +46,9 @@ UPLOAD = {"requestBody": {"content": {
 RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or a class index"},
         "kind": {"type": "string", "enum": ["keywords", "regex", "field"]},
         "keywords": {"type": "array", "items": S}, "whole_word": {"type": "boolean"},
-        "case_sensitive": {"type": "boolean"}, "pattern": S, "field": S,
+        "case_sensitive": {"type": "boolean"},
+        "ignore_accents": {"type": "boolean", "description": "keyword rules: é, è, ẹ and e "
+                           "match one another"}, "pattern": S, "field": S,
         "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<="]},
         "value": {"oneOf": [S, {"type": "number"}]}}
 

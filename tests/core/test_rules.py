@@ -27,6 +27,34 @@ def test_keyword_rules_whole_word_and_case():
     assert [r.matches(t) for t in texts] == r.match(texts).tolist()
 
 
+def test_keyword_rules_can_ignore_accents():
+    """Yoruba headlines write tones and under-dots, or leave them out (new-user
+    trial: "Naijiria" matched 18 items, "Nàìjíríà" 84)."""
+    texts = ["Ìjọba Nàìjíríà", "ijoba naijiria", "NAIJIRIA", "Naijiriàs", "Ọ̀mọ̀ ọba", None]
+    d = {"name": "ng", "label": 0, "kind": "keywords", "keywords": ["naijiria", "ọmọ"]}
+    plain = Rule.from_dict(d, 2)
+    assert plain.match(texts).tolist() == [False, True, True, False, False, False]
+    r = Rule.from_dict({**d, "ignore_accents": True}, 2)
+    # accented and plain match one another, both ways; whole words still whole
+    assert r.match(texts).tolist() == [True, True, True, False, True, False]
+    assert [r.matches(t) for t in texts] == r.match(texts).tolist()
+    assert r.spans("Ìjọba Nàìjíríà; Ọ̀mọ̀") == [(6, 14), (16, 21)]  # marks included
+    cs = Rule.from_dict({**d, "keywords": ["Nàìjíríà"], "ignore_accents": True,
+                         "case_sensitive": True, "whole_word": False}, 2)
+    assert cs.match(texts).tolist() == [True, False, False, True, False, False]
+    # a flag that changes the votes changes the fingerprint; rules saved before the
+    # flag existed keep theirs (this one is the fingerprint of the code before it)
+    assert Rule("ng", 1, "keywords", keywords=("Naijiria", "ọmọ")).fingerprint() == (
+        "fba5ab1bd03e53d6")
+    assert r.fingerprint() != plain.fingerprint()
+    assert Rule.from_dict(r.to_dict(), 2) == r
+    with pytest.raises(ValueError, match="for keyword rules"):
+        Rule.from_dict({"name": "x", "label": 0, "kind": "regex", "pattern": "a",
+                        "ignore_accents": True}, 2)
+    with pytest.raises(ValueError, match="ignore_accents must be true or false"):
+        Rule.from_dict({**d, "ignore_accents": "yes"}, 2)
+
+
 def test_whole_words_end_at_letters_of_any_script():
     texts = ["Café au lait", "les cafés", "un café.", "caf", "ÉCOLE ouverte", "l'école",
              "naïve idea", "naïvement", "ọjà Ọ̀yọ́"]

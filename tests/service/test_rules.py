@@ -76,6 +76,17 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
         assert r.status_code == 200 and r.json["changed"] is False, (same, r.json)
         assert r.json["job_id"] is None
     assert len(_rules(client, pid)[0]["history"]) == 1
+    # nor does one of a rule stored before a flag it now has (ignore_accents)
+    (old,) = store.rules(pid).values()
+    older = {**old, "rule": {k: v for k, v in old["rule"].items() if k != "ignore_accents"}}
+    store.write_rule(pid, "sub_rule", older, expect=old)
+    r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json={})
+    assert r.status_code == 200 and r.json["changed"] is False, r.json
+    r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
+                   json={"ignore_accents": True})
+    assert r.status_code == 200 and r.json["changed"] is True, r.json
+    assert _rules(client, pid)[0]["rule"]["ignore_accents"] is True
+    assert len(_rules(client, pid)[0]["history"]) == 2
     r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(),
                    json={"enabled": False})
     assert r.status_code == 200 and not _rules(client, pid)[0]["enabled"]

@@ -441,6 +441,18 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.fill("#rule-keywords", "")
     page.wait_for_function("document.getElementById('rule-save').textContent === 'Save rule'")
     page.wait_for_selector(".preview-stats", state="detached")
+    # written with an accent the items leave out: nothing, until accents are ignored
+    _write_keyword_rule(page, "says_subscribe", "1", "subscríbe")
+    assert "0 of 350 items" in page.locator(".preview-stats").inner_text()
+    page.check("#rule-accents")
+    plain = api.call("POST", f"/api/projects/{pid}/rules/preview", {
+        "name": "p", "label": 1, "kind": "keywords", "keywords": ["subscribe"]})["matched"]
+    assert plain > 0
+    page.wait_for_function("document.querySelector('.preview-stats').textContent"
+                           f".startsWith('{plain} of 350 items')")
+    page.uncheck("#rule-accents")
+    page.fill("#rule-keywords", "")
+    page.wait_for_selector(".preview-stats", state="detached")
     _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
     assert page.locator(".preview-none").count() == 0
     assert page.locator(".preview-against").count() == 0

@@ -38,7 +38,8 @@
 
   function describe(rule) {
     if (rule.kind === "keywords") {
-      return (rule.whole_word ? "words " : "text ") + rule.keywords.map(function (k) { return "“" + k + "”"; }).join(", ");
+      return (rule.whole_word ? "words " : "text ") + rule.keywords.map(function (k) { return "“" + k + "”"; }).join(", ") +
+        (rule.ignore_accents ? " (any accents)" : "");
     }
     if (rule.kind === "regex") return "/" + rule.pattern + "/";
     return rule.field + " " + rule.op + " " + JSON.stringify(rule.value);
@@ -59,6 +60,7 @@
       rule.keywords = $("rule-keywords").value.split(",").map(function (w) { return w.trim(); })
         .filter(function (w) { return w; });
       rule.whole_word = $("rule-whole").checked;
+      rule.ignore_accents = $("rule-accents").checked;
     } else if (kind === "regex") {
       rule.pattern = $("rule-pattern").value;
     } else {
@@ -82,6 +84,7 @@
     $("rule-keywords").value = rule && rule.keywords ? rule.keywords.join(", ") : "";
     $("rule-whole").checked = rule ? rule.whole_word !== false : true;
     $("rule-case").checked = rule ? !!rule.case_sensitive : false;
+    $("rule-accents").checked = rule ? !!rule.ignore_accents : false;
     $("rule-pattern").value = rule && rule.pattern ? rule.pattern : "";
     $("rule-field").value = rule && rule.field ? rule.field : "";
     $("rule-op").value = rule && rule.op ? rule.op : "==";
