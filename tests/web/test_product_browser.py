@@ -277,6 +277,24 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     page.evaluate("window.loopLabel.idle()")
     assert sel.input_value() == "spam"
     assert live.app.extensions["loop"]["store"].gold(pid)[first]["label"] == 1
+    # reached with Tab, a label's key changes that answer, not the item on screen
+    # (new-user trial: "1" there answered the item shown, unread)
+    current = page.evaluate("window.loopLabel.currentId()")
+    sel.focus()
+    press(page, "1")
+    page.wait_for_function("document.getElementById('status').textContent.includes('to “ham”')")
+    gold = live.app.extensions["loop"]["store"].gold(pid)
+    assert gold[first]["label"] == 0 and current not in gold
+    assert page.evaluate("window.loopLabel.currentId()") == current
+    # arrow keys send no answer per step: they say how to change it
+    sel.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("document.getElementById('status').textContent.includes('new label')")
+    assert sel.input_value() == "ham"
+    sel.focus()
+    press(page, "2")
+    page.wait_for_function("document.getElementById('status').textContent.includes('to “spam”')")
+    assert live.app.extensions["loop"]["store"].gold(pid)[first]["label"] == 1
     page.keyboard.press("g")
     page.wait_for_selector("#guidelines", state="hidden")
     page.keyboard.press("g")

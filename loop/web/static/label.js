@@ -529,6 +529,7 @@
     add("s", "skip (it comes back when nothing else is left)");
     add("u", "undo your last answer");
     add("g", "show or hide the guidelines");
+    add("Tab", "to an earlier answer: then a label's key changes it");
     add("? or h", "this list");
     add("Esc", "close this list");
   }
@@ -549,6 +550,11 @@
 
   function renderMine(recent) {
     const ol = $("my-answers");
+    /* the list is redrawn after every answer: a select someone had tabbed to keeps
+       the focus (it went to the page, and their label key answered the item shown) */
+    const active = document.activeElement;
+    const focused = active && active.tagName === "SELECT" && ol.contains(active)
+      ? active.closest("li").dataset.item : null;
     Loop.clear(ol);
     if (!recent || !recent.length) {
       ol.appendChild(Loop.el("li", { class: "muted", text: "None yet." }));
@@ -559,23 +565,17 @@
       state.labels.forEach(function (name) {
         sel.appendChild(Loop.el("option", { value: name, text: name, selected: name === r.label }));
       });
-      sel.addEventListener("change", function () { relabel(r.item_id, sel.value); });
-      sel.addEventListener("keydown", function (ev) {
-        /* A letter or digit here is the page's shortcut, not the select's type-ahead:
-           "s" to skip, with this select still focused, changed an earlier answer to
-           "spam". Arrow keys and the mouse still change it. */
-        if (ev.key.length !== 1 || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-        ev.preventDefault();
-        ev.stopPropagation();
-        sel.blur();
-        if (!ev.repeat) shortcut(ev);
-      });
+      /* a changed answer is sent, and the page has the keys again: a shortcut typed
+         next is for the item on screen */
+      sel.addEventListener("change", function () { relabel(r.item_id, sel.value); sel.blur(); });
+      sel.addEventListener("keydown", function (ev) { mineKey(ev, sel, r.item_id); });
       const li = Loop.el("li", { "data-item": r.item_id },
         Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
         sel);
       const st = state.style[state.labels.indexOf(r.label)];
       if (st && st.color) li.style.setProperty("--label-color", st.color);
       ol.appendChild(li);
+      if (focused === String(r.item_id)) sel.focus();
     }
     /* new-user trial: an answer given 17 items ago could not be changed here */
     const more = $("mine-more");
@@ -590,6 +590,35 @@
       tellTabs("relabelled", itemId);
       refreshProgress();
     }, handleError);
+  }
+
+  /* A key on an earlier answer's select (reached with Tab). A label's key changes
+     that answer (new-user trial: it answered the item on screen, unread). Other
+     letters are the page's shortcuts, not the select's type-ahead ("s" to skip
+     changed an earlier answer to "spam"). Arrow keys would change the answer one
+     label at a time, each step sent: they say how to change it instead. Space and
+     Alt+Down open the list, as in any select. */
+  function mineKey(ev, sel, itemId) {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(k)) {
+      ev.preventDefault();
+      status("To change this answer press its new label's key, or Space to open the list.");
+      return;
+    }
+    if (ev.key.length !== 1 || k === " ") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    if (ev.repeat) return;
+    if (state.keys[k] !== undefined && $("help").hidden) {
+      const name = state.labels[state.keys[k]];
+      sel.blur();
+      if (sel.value !== name) { sel.value = name; relabel(itemId, name); }
+      else status("#" + itemId + " is “" + name + "” already.");
+      return;
+    }
+    sel.blur();
+    shortcut(ev);
   }
 
   function onKey(ev) {
