@@ -221,8 +221,9 @@ def _answers_out(ans: list[dict[str, Any]], labels: list[str]) -> list[dict[str,
 
 def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
     """With ``answers_per_item`` > 1: the answered items whose answers tie (no gold
-    label; they wait for one more answer, after k + 1 for the admin), and the items
-    the admin resolved, with every answer."""
+    label; they wait for one more answer, after k + 1, or once every annotator whose
+    token works has answered, for the admin), and the items the admin resolved,
+    with every answer."""
     project = store.get_project(pid)
     labels = project["labels"]
     open_ = store.disputes(pid)
@@ -231,10 +232,17 @@ def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
     texts = {i["id"]: i["text"] for i in store.items(pid, ids)}
     answers = dict(zip(done, store.answers_of(pid, list(done)), strict=True))
     k = store.answers_per_item(pid)
+    # new-user trial: two annotators tied, and the item waited for a third who does
+    # not exist
+    can_answer = {a["name"] for a in store.annotators(pid) if not a.get("revoked_at")}
+
+    def waits_for(ans: list[dict[str, Any]]) -> str:
+        left = can_answer - {a["annotator"] for a in ans}
+        return "admin" if len(ans) > k or not left else "answer"
+
     return {
         "answers_per_item": k,
-        "disputes": [{"item_id": iid, "text": texts.get(iid), "waiting_for":
-                      "admin" if len(ans) > k else "answer",
+        "disputes": [{"item_id": iid, "text": texts.get(iid), "waiting_for": waits_for(ans),
                       "answers": _answers_out(ans, labels)}
                      for iid, ans in sorted(open_.items(), key=lambda x: x[1][-1]["at"])],
         "resolved": [{"item_id": iid, "text": texts.get(iid), "label": labels[int(r["label"])],

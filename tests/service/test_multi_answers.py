@@ -303,11 +303,19 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
     and the models learned it. Now a tie is no gold; the item goes to a third
     annotator, and after k + 1 answers waits for the admin."""
     iid, first, second = store.queued_ids(k2)[:3]
+    for name in ("a", "b", "c"):
+        store.add_annotator(k2, name)
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
     assert iid not in store.gold(k2)
     d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
     assert [(x["item_id"], x["waiting_for"], [a["label"] for a in x["answers"]])
             for x in d["disputes"]] == [(iid, "answer", ["ham", "spam"])]
+    # with c's token revoked nobody who has not answered it is left: the admin
+    # settles it (new-user trial: a tie of the only two annotators waited for a third)
+    store.revoke_annotator(k2, "c")
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert [x["waiting_for"] for x in d["disputes"]] == ["admin"]
+    store.add_annotator(k2, "c")
     _answered_by(store, k2, iid, [("c", "spam")])  # the third answer breaks the tie
     assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["n_answers"] == 3
     assert iid not in _queued(store, k2)

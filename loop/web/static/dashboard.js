@@ -549,16 +549,23 @@
       if (btn) btn.disabled = false;
     }
   }
+  const settleChoice = {};  /* item id -> the label chosen to settle it, not yet sent */
   async function drawDisputes() {
     const d = await Loop.api("GET", base + "/disputes");
     $("disputes-card").hidden = false;
     const rows = $("dispute-rows");
     rows.replaceChildren();
     (d.disputes || []).forEach(function (x) {
+      /* no label chosen until the admin chooses one (new-user trial: every row showed
+         the first label, which no annotator had given, one click from being stored);
+         a choice survives the table's redraw at the next poll */
       const sel = Loop.el("select", { "aria-label": "Label for item " + x.item_id });
+      sel.appendChild(Loop.el("option", { value: "", text: "choose…", disabled: true }));
       labels.forEach(function (l) { sel.appendChild(Loop.el("option", { value: l, text: l })); });
-      const btn = Loop.el("button", { type: "button", onclick: function () { settle(x.item_id, sel.value, btn); } },
-        "Settle");
+      sel.value = settleChoice[x.item_id] || "";
+      const btn = Loop.el("button", { type: "button", disabled: !sel.value,
+        onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn); } }, "Settle");
+      sel.addEventListener("change", function () { settleChoice[x.item_id] = sel.value; btn.disabled = !sel.value; });
       rows.appendChild(Loop.el("tr", {}, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
         Loop.el("td", { text: x.waiting_for === "admin" ? "you" : "one more answer" }),
         Loop.el("td", {}, Loop.el("div", { class: "row" }, sel, btn))));
