@@ -14,10 +14,14 @@ class Record(dict):  # type: ignore[type-arg]
     """A data point: a dict whose keys can also be read as attributes.
 
     LFs may write ``x.text`` or ``x["text"]`` for the same field, whether the
-    records came from dicts, JSON lines or a pandas DataFrame.
+    records came from dicts, JSON lines or a pandas DataFrame. Nested objects of an
+    upload are stored as dotted fields (``data.entity1``); ``x.data`` is then a
+    record of those, so ``x.data.entity1`` reads as the JSON was written.
 
     >>> Record(text="hi").text
     'hi'
+    >>> Record({"data.entity1": "canons", "text": "..."}).data.entity1
+    'canons'
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -29,8 +33,21 @@ class Record(dict):  # type: ignore[type-arg]
             raise AttributeError(exc.args[0]) from None
 
     def __missing__(self, name: Any) -> Any:
+        if isinstance(name, str):
+            prefix = name + "."
+            inner = {k[len(prefix):]: v for k, v in self.items()
+                     if isinstance(k, str) and k.startswith(prefix)}
+            if inner:  # "data" of "data.entity1", "data.entity2"
+                return Record(inner)
         fields = ", ".join(repr(k) for k in list(self)[:20]) or "none"
-        raise KeyError(f"no field {name!r} in this record; its fields: {fields}")
+        near = [k for k in self if isinstance(k, str) and k.endswith(f".{name}")][:3]
+        hint = "".join(f"; did you mean x[{k!r}]{_as_attributes(k)}?" for k in near)
+        raise KeyError(f"no field {name!r} in this record; its fields: {fields}{hint}")
+
+
+def _as_attributes(field: str) -> str:
+    """`` or x.data.entity1`` for ``data.entity1`` when each part is a name."""
+    return f" or x.{field}" if all(p.isidentifier() for p in field.split(".")) else ""
 
 
 class LabelingFunction:

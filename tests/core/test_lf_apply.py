@@ -141,6 +141,23 @@ def test_an_lf_failing_on_every_record_warns_and_names_the_fields():
         errors["wrong_field"].example_error)
     assert "returned 1.0 (float); an LF returns an int class id in 0..1" in (
         errors["returns_float"].example_error)
+    # WRENCH's nested "data" object, uploaded, is dotted fields: x.data.entity2 reads
+    # them as the JSON was written; x.entity2 names them (new-user trial)
+    @labeling_function()
+    def container(x):
+        return 1 if x.data.entity2 in ("box", "bottle") else ABSTAIN
+
+    @labeling_function()
+    def short(x):
+        return 1 if x.entity2 == "box" else ABSTAIN
+
+    rows2 = [{"text": "a", "data.entity1": "tea", "data.entity2": "box"},
+             {"text": "b", "data.entity1": "car", "data.entity2": "road"}]
+    L2, errors2 = apply_lfs([container, short], rows2, n_classes=2, warn=False)
+    assert L2[:, 0].tolist() == [1, ABSTAIN]
+    assert "no field 'entity2' in this record; its fields: 'text', 'data.entity1', " \
+        "'data.entity2'; did you mean x['data.entity2'] or x.data.entity2?" in (
+            errors2["short"].example_error)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         apply_lfs([wrong_field], rows, warn=False)
