@@ -103,10 +103,16 @@ def import_items(
         notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "
                      f"shows beside the text; pass gold_field={answers[0]} to import it as "
                      f"known labels, or drop={answers[0]} to leave it out")
-    if parsed.items and len(parsed.gold) == len(parsed.items):
+    if parsed.items and len(parsed.gold) == len(parsed.items) and eval_fraction >= 1.0:
+        # new-user trial: a scoring set was told to upload without its labels
+        notes.append(f"all {len(parsed.gold)} known labels ({gold_field!r}) are held out to "
+                     "score the models, so none of these items is put in the queue: upload "
+                     "the items to label without known labels")
+    elif parsed.items and len(parsed.gold) == len(parsed.items):
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
         notes.append(f"every item has a known label ({gold_field!r}), so none is left to "
-                     "label; to label them yourself, upload without gold_field")
+                     "label; to label them yourself, upload without known labels "
+                     "(no gold_field)")
     if notes:
         out["note"] = "; ".join(notes)
     uploads: list[tuple[str, dict[str, Any]]] = []

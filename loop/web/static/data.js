@@ -154,6 +154,7 @@
     options($("col-id"), cols, idCol === tf ? undefined : idCol, true);
     options($("col-gold"), cols, guess(cols, GOLD_NAMES), true);
     $("eval-box").hidden = !$("col-gold").value;
+    fileRows = r.body.rows || [];
     dropBoxes(cols);
     const head = $("preview-head"), rows = $("preview-rows");
     Loop.clear(head); Loop.clear(rows);
@@ -175,7 +176,14 @@
   /* One box per column that would be kept as a field (not the text, id or known
      labels): checked, the column is left out of the stored items (re-trial: a WRENCH
      file's "label" column, not imported as known labels, was shown to annotators). */
-  let fileCols = [];
+  let fileCols = [], fileRows = [];
+  /* a column of lists in every row shown (WRENCH's weak_labels, a span's offsets):
+     no reading for an annotator ("-1,-1,-1,..."), so left out unless unchecked
+     (new-user trial) */
+  function listColumn(c) {
+    return fileRows.some(function (row) { return Array.isArray(row[c]); }) &&
+      fileRows.every(function (row) { return Array.isArray(row[c]) || row[c] === null || row[c] === undefined; });
+  }
   function dropBoxes(cols) {
     if (cols) fileCols = cols;
     const box = $("drop-cols");
@@ -188,7 +196,7 @@
       /* a column that holds the answer, not imported as known labels: left out unless
          unchecked (compose trial: a WRENCH file's label was shown to annotators) */
       const on = shown.indexOf(c) !== -1 ? checked.indexOf(c) !== -1
-        : GOLD_NAMES.indexOf(c.toLowerCase()) !== -1;
+        : GOLD_NAMES.indexOf(c.toLowerCase()) !== -1 || listColumn(c);
       const input = Loop.el("input", { type: "checkbox", value: c, checked: on });
       input.addEventListener("change", function () { $("import").disabled = true; noDuplicate(); });
       box.appendChild(Loop.el("label", { class: "drop-col" }, input, " " + c));
