@@ -18,6 +18,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import redis
 
 SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always",
+                 # no RDB snapshots: the AOF holds every write, and a snapshot failing
+                 # on a full disk makes Redis refuse every write (MISCONF)
+                 "save": '""',
                  # full, it refuses writes (a 503 that says so); it never evicts data
                  "maxmemory-policy": "noeviction"}
 
@@ -97,4 +100,17 @@ def memory_full(client: Any, share: float = 0.95) -> str | None:
     cap = int(mem.get("maxmemory") or 0)
     if cap and int(mem.get("used_memory") or 0) >= share * cap:
         return f"{mem.get('used_memory_human')} of maxmemory {mem.get('maxmemory_human')}"
+    return None
+
+
+def disk_refused(client: Any) -> str | None:
+    """Why Redis refuses writes for its disk, else None: its last RDB snapshot
+    failed (it then refuses every write, MISCONF, while ``stop-writes-on-bgsave-error``
+    is on: a full disk, an external Redis with snapshots) or it cannot write its
+    append-only file. Raises what the client raises when Redis does not answer."""
+    info = client.info("persistence")
+    if info.get("rdb_last_bgsave_status") == "err":
+        return "its last snapshot (RDB) could not be saved: a full disk?"
+    if info.get("aof_last_write_status") == "err":
+        return "it cannot write its append-only file: a full disk?"
     return None

