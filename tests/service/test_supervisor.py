@@ -375,3 +375,34 @@ def test_a_redis_that_cannot_save_says_so_with_503s(tmp_path):
             server.shutdown()
         finally:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_loop_worker_is_the_worker_a_kill_stops_it(redis_url, rconn):
+    """Operator's trial: `loop worker` ran the worker as a child and did not pass a kill
+    on; killed 13 times, it left 13 workers running as orphans, taking jobs."""
+    from loop.service.worker import alive_workers
+
+    env = worker_env("")
+    w = subprocess.Popen([sys.executable, "-m", "loop.cli", "worker", "--url", redis_url],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    try:
+        assert _wait(lambda: alive_workers(rconn) >= 1, 60), "no worker"
+        cmdline = Path(f"/proc/{w.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"workers" in cmdline  # the same process, not a parent of it
+        w.kill()
+        w.wait(timeout=10)
+        assert _wait(lambda: not [p for p in Path("/proc").glob("[0-9]*")
+                                  if _parent_is(p, w.pid)], 10)
+    finally:
+        if w.poll() is None:
+            os.killpg(w.pid, signal.SIGKILL)
+            w.wait()
+
+
+def _parent_is(proc: Path, pid: int) -> bool:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+    except (OSError, ValueError, IndexError):
+        return False
