@@ -62,6 +62,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
@@ -75,6 +76,9 @@ log = logging.getLogger(__name__)
 
 #: Set of worker names that keep a liveness key (only those are judged by it).
 WORKERS_KEY = "loop:workers"
+#: Seconds a beat waits on Redis before it gives up and tries again at the next one
+#: (within a worker's liveness TTL of 12 s).
+BEAT_SOCKET_TIMEOUT = 5.0
 
 
 def alive_key(name: str) -> str:
@@ -367,10 +371,25 @@ class LoopWorker(Worker):
                     p.hdel(SCHEDULERS_KEY, sched.name)
                 p.execute()
 
+    @property
+    def _beat_connection(self) -> Any:
+        """The beats' own client, whose reads time out: on the worker's, a network
+        cut left a beat waiting on its socket for as long as TCP retransmits (an
+        operator's trial: counted dead for 95 s after the network was back, its
+        jobs run again elsewhere and its own work thrown away)."""
+        conn = getattr(self, "_beat_conn", None)
+        if conn is None:
+            pool = self.connection.connection_pool
+            kwargs = {**pool.connection_kwargs, "socket_timeout": BEAT_SOCKET_TIMEOUT,
+                      "socket_connect_timeout": BEAT_SOCKET_TIMEOUT}
+            conn = self._beat_conn = redis.Redis(connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class, **kwargs))
+        return conn
+
     def _beat_once(self) -> None:
         # the set too, not only at start: after Redis lost its data (restored
         # without it, flushed) a worker must still be counted and judged by its key
-        with self.connection.pipeline() as p:
+        with self._beat_connection.pipeline() as p:
             p.set(alive_key(self.name), "1", ex=self.liveness_ttl)
             p.sadd(WORKERS_KEY, self.name)
             p.execute()
@@ -379,13 +398,14 @@ class LoopWorker(Worker):
         while not stop.wait(self.beat_every):
             try:
                 self._beat_once()
-                if self.connection.set("loop:janitor", self.name, nx=True,
-                                       ex=max(1, int(self.beat_every))):
-                    sweep_abandoned(self.connection, self.queues)
-                    requeue_stranded(self.connection, self.queues, self.stranded_after)
-                    free_dead_schedulers(self.connection, self.queues)
-                    free_dead_locks(self.connection)
-                    enqueue_ready(self.connection, self.queues)
+                conn = self._beat_connection
+                if conn.set("loop:janitor", self.name, nx=True,
+                            ex=max(1, int(self.beat_every))):
+                    sweep_abandoned(conn, self.queues)
+                    requeue_stranded(conn, self.queues, self.stranded_after)
+                    free_dead_schedulers(conn, self.queues)
+                    free_dead_locks(conn)
+                    enqueue_ready(conn, self.queues)
                 self._maybe_reconcile()
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 # Redis away: one line, not a traceback every beat (compose trial: 42

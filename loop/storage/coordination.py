@@ -22,7 +22,9 @@ import logging
 import threading
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from loop.storage.base import StoreBase
 
@@ -188,6 +190,12 @@ class KeepAlive:
                 self.lost = True
                 log.warning("lost lock %s while holding it", self.lock.name)
                 return
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                # Redis out of reach for a moment (operator's trial: a network cut
+                # killed this thread, and the lock was never extended again once
+                # Redis was back): try again; past its TTL the next try says lost
+                log.warning("could not extend lock %s (%s: %s); trying again",
+                            self.lock.name, type(exc).__name__, exc)
 
     def __enter__(self) -> KeepAlive:
         token = getattr(self.lock.local, "token", None)

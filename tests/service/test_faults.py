@@ -627,3 +627,99 @@ def test_a_worker_starts_a_dependent_left_ready_within_seconds(rconn, workers):
     assert merge.get_status() == JobStatus.READY_TO_ENQUEUE
     assert _wait(lambda: merge.get_status() == JobStatus.FINISHED, timeout=20)
     assert merge.return_value() == 3
+
+
+class _TcpLink:
+    """The test Redis (a unix socket) on a TCP port of localhost, so that the network
+    between a worker and Redis can be cut for real (iptables)."""
+
+    def __init__(self, unix_path: str) -> None:
+        import socket
+        import threading
+
+        self.unix_path = unix_path
+        self.sockets: list[socket.socket] = []
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            self.sockets += [client, upstream]
+            upstream.connect(self.unix_path)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+                if not data:
+                    dst.close()
+                    return
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.server.close()
+        for s in self.sockets:
+            s.close()
+
+
+def _iptables(action: str, port: int) -> bool:
+    """Drop (``-I``) or let through again (``-D``) every packet to and from ``port``
+    on localhost: a network cut, SYNs included."""
+    ok = True
+    for way in ("--dport", "--sport"):
+        done = subprocess.run(["iptables", action, "INPUT", "-i", "lo", "-p", "tcp", way,
+                               str(port), "-j", "DROP"], capture_output=True)
+        ok = ok and done.returncode == 0
+    return ok
+
+
+@pytest.mark.slow
+def test_a_worker_cut_off_from_redis_is_counted_again_soon_after_the_network_is_back(
+        rconn, redis_server):
+    """Operator's trial: a compose worker's network cut for 2 min; for 95 s after it
+    was back, the worker's liveness beat still waited (a reconnect begun during the
+    cut, its SYNs retransmitted ever more slowly), so it counted as dead while it ran
+    jobs, which were run again elsewhere and its own work thrown away. The beats now
+    have a client of their own whose reads and connects time out after 5 s, whatever
+    the worker's connection was made with. (On localhost the 95 s did not show: the
+    worker's own connection timed out after RQ's 15 s here; this checks the bound.)"""
+    import shutil
+
+    from loop.service.worker import alive_workers
+
+    if os.geteuid() != 0 or not shutil.which("iptables"):
+        pytest.skip("cutting the network needs root and iptables")
+    link = _TcpLink(redis_server.client.connection_pool.connection_kwargs["path"])
+    w = subprocess.Popen(rq_worker_cmd(f"redis://127.0.0.1:{link.port}/0"),
+                         env=worker_env(""), start_new_session=True)
+    try:
+        assert _wait(lambda: alive_workers(rconn) == 1, 60), "worker not up"
+        if not _iptables("-I", link.port):
+            pytest.skip("iptables refused the rule")
+        assert _wait(lambda: alive_workers(rconn) == 0, 30), "counted alive while cut off"
+        time.sleep(15)  # reconnects under way, their SYNs dropped
+        _iptables("-D", link.port)
+        t0 = time.time()
+        assert _wait(lambda: alive_workers(rconn) == 1, 12), "not counted again in 12 s"
+        print(f"counted alive again {time.time() - t0:.1f} s after the network was back")
+    finally:
+        _iptables("-D", link.port)
+        os.killpg(w.pid, signal.SIGKILL)
+        w.wait()
+        link.close()
