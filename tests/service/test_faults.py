@@ -723,3 +723,40 @@ def test_a_worker_cut_off_from_redis_is_counted_again_soon_after_the_network_is_
         os.killpg(w.pid, signal.SIGKILL)
         w.wait()
         link.close()
+
+
+@pytest.mark.slow
+def test_a_locks_keep_alive_outlives_a_moment_without_redis(rconn, redis_server):
+    """Operator's trial: a connection error killed the thread that extends a run's
+    lock, and the lock was never extended again once Redis was back."""
+    import shutil
+
+    import redis
+
+    from loop.storage.coordination import KeepAlive
+
+    if os.geteuid() != 0 or not shutil.which("iptables"):
+        pytest.skip("cutting the network needs root and iptables")
+    link = _TcpLink(redis_server.client.connection_pool.connection_kwargs["path"])
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # no retries of the client's own: an error reaches the thread (as a failed DNS
+    # lookup of "redis" did in compose, at once, three times)
+    client = redis.Redis(host="127.0.0.1", port=link.port, socket_timeout=1,
+                         socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    lock = client.lock("loop:test:keepalive", timeout=6, thread_local=False)  # as the store
+    try:
+        assert lock.acquire(blocking=False)
+        with KeepAlive(lock) as k:
+            assert _iptables("-I", link.port)
+            time.sleep(3)  # two extensions fail (every 2 s), within the lock's 6 s
+            _iptables("-D", link.port)
+            time.sleep(8)  # past the TTL: only extensions kept it
+            assert k._thread.is_alive() and not k.lost
+            assert rconn.exists("loop:test:keepalive")
+    finally:
+        _iptables("-D", link.port)
+        rconn.delete("loop:test:keepalive")
+        client.close()
+        link.close()
