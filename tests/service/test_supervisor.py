@@ -54,6 +54,16 @@ def _wait(pred, timeout):
     return False
 
 
+def _youtube_project(base, query=""):
+    """A project of the test LF module with the YouTube comments uploaded: its id."""
+    _, p = _call(base, "POST", "/api/projects", {
+        "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT"})
+    _call(base, "POST", f"/api/projects/{p['id']}/items{query}", data=held_out_csv(),
+          ctype="text/csv")
+    return p["id"]
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -80,12 +90,7 @@ def test_serve_restarts_killed_children_and_stops_cleanly_on_ctrl_c(tmp_path):
         log = (tmp_path / "serve.log").read_text()
         assert KEY not in log  # the key came from LOOP_API_KEYS: never printed
         assert (tmp_path / "var" / "redis").stat().st_mode & 0o077 == 0  # owner only
-        _, p = _call(base, "POST", "/api/projects", {
-            "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
-            "text_field": "CONTENT"})
-        pid = p["id"]
-        _call(base, "POST", f"/api/projects/{pid}/items?{HELD_OUT_QUERY}", data=held_out_csv(),
-              ctype="text/csv")
+        pid = _youtube_project(base, f"?{HELD_OUT_QUERY}")
         for kind in ("apply_lfs", "recalibrate"):
             _, j = _call(base, "POST", f"/api/projects/{pid}/jobs", {"type": kind})
             assert _wait(lambda j=j: _call(base, "GET", f"/api/jobs/{j['job_id']}")[1][
@@ -279,12 +284,7 @@ def test_a_full_disk_stops_nothing_and_the_service_comes_back_when_there_is_room
                                  stderr=subprocess.STDOUT, start_new_session=True)
     try:
         assert _wait(lambda: (_health(base) or {}).get("workers") == 1, 60), "not up"
-        _, p = _call(base, "POST", "/api/projects", {
-            "name": "yt", "labels": ["ham", "spam"], "lf_module": "lfs_youtube",
-            "text_field": "CONTENT"})
-        pid = p["id"]
-        _call(base, "POST", f"/api/projects/{pid}/items", data=held_out_csv(),
-              ctype="text/csv")
+        pid = _youtube_project(base)
         _, j = _call(base, "POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})
         assert _wait(lambda: _call(base, "GET", f"/api/jobs/{j['job_id']}")[1][
             "status"] == "finished", 60)
