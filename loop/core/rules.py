@@ -35,7 +35,9 @@ from loop.core.lf import ABSTAIN, LabelingFunction
 from loop.core.text import hidden_char, nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
-OPS = ("==", "!=", ">", ">=", "<", "<=")
+OPS = ("==", "!=", ">", ">=", "<", "<=", "in")
+#: Most values an ``in`` rule may list.
+MAX_VALUES = 1000
 #: The keys of a rule's JSON form (:meth:`Rule.to_dict`).
 FIELDS = ("name", "label", "kind", "keywords", "whole_word", "case_sensitive",
           "ignore_accents", "pattern", "field", "op", "value")
@@ -77,7 +79,8 @@ class Rule:
         ``case_sensitive``, and reading every accented letter as its plain one
         (and the other way round) if ``ignore_accents``; ``"regex"``: ``pattern``
         (RE2 syntax) matches somewhere in the text; ``"field"``: ``field op
-        value`` holds for an uploaded field (numbers compared as numbers).
+        value`` holds for an uploaded field (numbers compared as numbers; ``in``:
+        equal to one of a list of values, given as a list or comma-separated).
 
     >>> r = Rule("says_free", 1, "keywords", keywords=("free", "win money"))
     >>> r.match(["FREE stuff", "freedom", "you win money"]).tolist()
@@ -172,9 +175,11 @@ class Rule:
             if op not in OPS:
                 raise ValueError(f"op must be one of {list(OPS)}, got {op!r}")
             value = d.get("value")
-            if not isinstance(value, str | int | float) or isinstance(value, bool):
+            if op == "in":
+                value = tuple(_value_list(value))  # a tuple: a rule is hashable
+            elif not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise ValueError("value must be a string or a number")
-            if op not in ("==", "!=") and _ordered(value) is None:
+            if op not in ("==", "!=", "in") and _ordered(value) is None:
                 raise ValueError(f"{op} needs a number or a date (ISO 8601: 2015-01-31, "
                                  f"2015-01-31T12:00), got {value!r}")
             kw.update(field=fld, op=op, value=value)
@@ -187,7 +192,8 @@ class Rule:
                 "keywords": list(self.keywords), "whole_word": self.whole_word,
                 "case_sensitive": self.case_sensitive, "ignore_accents": self.ignore_accents,
                 "pattern": self.pattern,
-                "field": self.field, "op": self.op, "value": self.value}
+                "field": self.field, "op": self.op,
+                "value": list(self.value) if isinstance(self.value, tuple) else self.value}
 
     def fingerprint(self) -> str:
         """What decides its votes, hashed (see :meth:`LabelingFunction.fingerprint`)."""
@@ -488,9 +494,27 @@ def _ordered(v: Any) -> tuple[int, float] | None:
     return None
 
 
+def _value_list(value: Any) -> list[Any]:
+    """The values of an ``in`` rule: a list of strings and numbers, or one string of
+    them separated by commas (as the editor sends it), trimmed, without repeats."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+        raise ValueError("an 'in' rule's value is a list of strings and numbers, or one "
+                         "string of them separated by commas")
+    out = list(dict.fromkeys(v.strip() if isinstance(v, str) else v for v in value))
+    out = [v for v in out if v != ""]
+    if not out or len(out) > MAX_VALUES:
+        raise ValueError(f"an 'in' rule lists 1 to {MAX_VALUES} values")
+    return out
+
+
 def _compare(value: Any, op: str, target: Any) -> bool:
     if value is None or value == "":
         return False
+    if op == "in":
+        return any(_compare(value, "==", t) for t in target)
     if op in ("==", "!="):
         a, b = _number(value), _number(target)
         same = (a == b) if a is not None and b is not None else str(value) == str(target)

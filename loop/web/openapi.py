@@ -49,8 +49,9 @@ RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or 
         "case_sensitive": {"type": "boolean"},
         "ignore_accents": {"type": "boolean", "description": "keyword rules: é, è, ẹ and e "
                            "match one another"}, "pattern": S, "field": S,
-        "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<="]},
-        "value": {"oneOf": [S, {"type": "number"}]}}
+        "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<=", "in"]},
+        "value": {"oneOf": [S, {"type": "number"}, {"type": "array", "items": {
+            "oneOf": [S, {"type": "number"}]}, "description": "op in: the values"}]}}
 
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "

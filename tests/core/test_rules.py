@@ -105,6 +105,18 @@ def test_regex_and_field_rules():
                             "op": ">", "value": "2015-01-01"}, 2)
     assert after.match([""] * 7, dates).tolist() == [False, False, True, False, False,
                                                      False, False]
+    # one of several values (new-user trial: entity2 in box, bottle, suitcase took one
+    # rule per value), from a list or from the editor's comma-separated text
+    one_of = Rule.from_dict({"name": "o", "label": 0, "kind": "field", "field": "stars",
+                             "op": "in", "value": " 5, x ,5"}, 2)
+    assert one_of.value == ("5", "x") and one_of.to_dict()["value"] == ["5", "x"]
+    assert one_of.match([""] * 5, recs).tolist() == [True, False, False, False, True]
+    nums = Rule.from_dict({**one_of.to_dict(), "value": [2, 5.0]}, 2)
+    assert nums.match([""] * 5, recs).tolist() == [True, True, False, False, False]
+    assert Rule.from_dict(nums.to_dict(), 2) == nums and hash(nums)
+    for bad in ("", " , ", [True], {"a": 1}, list(range(1001))):
+        with pytest.raises(ValueError, match="'in' rule"):
+            Rule.from_dict({**one_of.to_dict(), "value": bad}, 2)
     # a match never spans two items
     across = Rule.from_dict({"name": "ab", "label": 0, "kind": "regex", "pattern": "a.b"}, 2)
     assert across.match(["xa", "bx"]).tolist() == [False, False]

@@ -515,6 +515,15 @@ def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
             Record({**i["fields"], "id": i["id"], "text": i["text"], "CONTENT": i["text"]})
             for i in items])
         assert p["matched"] == int(matched.sum()) >= want, (field, p)
+    # one of several authors: as many items as each author's rule, added up
+    authors = sorted({i["fields"]["AUTHOR"] for i in items})[:3]
+    each = [client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json={
+        **bad, "field": "AUTHOR", "value": a}).json["matched"] for a in authors]
+    rule = {**bad, "name": "authors", "field": "AUTHOR", "op": "in", "value": ", ".join(authors)}
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule).json
+    assert p["matched"] == sum(each) > 0, p
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
+    assert r.status_code == 201 and r.json["rule"]["rule"]["value"] == authors, r.json
 
 
 def test_a_project_of_rules_only(client, store, rconn):

@@ -471,6 +471,22 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.uncheck("#rule-accents")
     page.fill("#rule-keywords", "")
     page.wait_for_selector(".preview-stats", state="detached")
+    # a field equal to one of several values, typed comma-separated (new-user trial)
+    authors = sorted({i["fields"]["AUTHOR"] for i in live.app.extensions["loop"][
+        "store"].items(pid) if "," not in i["fields"]["AUTHOR"]})[:3]
+    one_of = {"name": "p", "label": 1, "kind": "field", "field": "AUTHOR", "op": "in",
+              "value": authors}
+    want = api.call("POST", f"/api/projects/{pid}/rules/preview", one_of)["matched"]
+    page.select_option("#rule-kind", "field")
+    page.fill("#rule-field", "AUTHOR")
+    page.select_option("#rule-op", "in")
+    page.fill("#rule-value", ", ".join(authors))
+    page.wait_for_function("document.querySelector('.preview-stats') && document."
+                           f"querySelector('.preview-stats').textContent.startsWith('{want} of')")
+    page.fill("#rule-value", "")
+    page.select_option("#rule-op", "==")
+    page.select_option("#rule-kind", "keywords")
+    page.wait_for_selector(".preview-stats", state="detached")
     _write_keyword_rule(page, "says_subscribe", "1", "subscribe, my channel")
     assert page.locator(".preview-none").count() == 0
     assert page.locator(".preview-against").count() == 0

@@ -42,6 +42,7 @@
         (rule.ignore_accents ? " (any accents)" : "");
     }
     if (rule.kind === "regex") return "/" + rule.pattern + "/";
+    if (rule.op === "in") return rule.field + " one of " + rule.value.map(function (v) { return JSON.stringify(v); }).join(", ");
     return rule.field + " " + rule.op + " " + JSON.stringify(rule.value);
   }
 
@@ -67,7 +68,8 @@
       rule.field = $("rule-field").value.trim();
       rule.op = $("rule-op").value;
       const v = $("rule-value").value;
-      rule.value = v.trim() !== "" && !Number.isNaN(Number(v)) && rule.op !== "==" && rule.op !== "!=" ? Number(v) : v;
+      /* "one of": the values as typed, comma-separated (the server splits them) */
+      rule.value = v.trim() !== "" && !Number.isNaN(Number(v)) && ["==", "!=", "in"].indexOf(rule.op) === -1 ? Number(v) : v;
     }
     return rule;
   }
@@ -88,7 +90,8 @@
     $("rule-pattern").value = rule && rule.pattern ? rule.pattern : "";
     $("rule-field").value = rule && rule.field ? rule.field : "";
     $("rule-op").value = rule && rule.op ? rule.op : "==";
-    $("rule-value").value = rule && rule.value !== null && rule.value !== undefined ? String(rule.value) : "";
+    $("rule-value").value = rule && rule.value !== null && rule.value !== undefined
+      ? (Array.isArray(rule.value) ? rule.value.join(", ") : String(rule.value)) : "";
     kindChanged();
     schedulePreview();
   }
