@@ -76,8 +76,9 @@ def demo_project(live: LiveServer) -> dict[str, str]:
 
 def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
                   ) -> dict[str, str]:
-    """A project of ``texts`` (each with an AUTHOR field), its LFs applied and its
-    queue filled, and an annotator's token."""
+    """A project of ``texts`` (each with an AUTHOR field and a nested object's
+    ``data.entity1``, as WRENCH's are stored), its LFs applied and its queue filled,
+    and an annotator's token."""
     import csv
     import io
 
@@ -89,9 +90,9 @@ def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
     pid = str(p["id"])
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["text", "AUTHOR"])
+    w.writerow(["text", "AUTHOR", "data.entity1"])
     for t in texts:
-        w.writerow([t, "<svg onload=alert(2)>"])
+        w.writerow([t, "<svg onload=alert(2)>", "<i>e1</i>"])
     api.call("POST", f"/api/projects/{pid}/items", data=buf.getvalue().encode(),
              content_type="text/csv")
     for job in ("apply_lfs", "fit_label_model", "refill_queue"):

@@ -472,6 +472,9 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
         shown.append(text)
         assert page.locator("#item-text").evaluate("e => e.children.length") == 0
         assert page.locator("#item-fields dd").first.inner_text() == "<svg onload=alert(2)>"
+        # a nested object's field by its own name, the full one on hover (new-user trial)
+        assert page.locator("#item-fields dt").all_inner_texts() == ["AUTHOR", "entity1"]
+        assert page.locator("#item-fields dt").nth(1).get_attribute("title") == "data.entity1"
         old = _current_id(page)
         press(page, "1")
         page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)

@@ -154,9 +154,14 @@
 
     const f = item.fields && typeof item.fields === "object" ? item.fields : {};
     const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
-    for (const k of keys.filter(function (k) { return String(f[k]) !== String(item.id); }).slice(0, 8)) {
+    /* a nested object's field by its own name (WRENCH's "data.entity1" as "entity1",
+       new-user trial), unless two would read the same; the full name on hover */
+    const shown = keys.filter(function (k) { return String(f[k]) !== String(item.id); }).slice(0, 8);
+    const own = function (k) { return k.slice(k.lastIndexOf(".") + 1) || k; };
+    for (const k of shown) {
       const v = Loop.plainText(f[k]);
-      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: k }), Loop.el("dd", { text: v, title: v })));
+      const name = shown.filter(function (o) { return own(o) === own(k); }).length > 1 ? k : own(k);
+      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: name, title: k }), Loop.el("dd", { text: v, title: v })));
     }
     fields.hidden = keys.length === 0;
 
