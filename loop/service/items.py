@@ -111,8 +111,7 @@ def import_items(
     elif parsed.items and len(parsed.gold) == len(parsed.items):
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
         notes.append(f"every item has a known label ({gold_field!r}), so none is left to "
-                     "label; to label them yourself, upload without known labels "
-                     "(no gold_field)")
+                     "label; to label them yourself, upload without known labels")
     if notes:
         out["note"] = "; ".join(notes)
     uploads: list[tuple[str, dict[str, Any]]] = []

@@ -179,8 +179,7 @@ def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
                 gold_field="CLASS", dry_run="1")
     assert r.json["note"] == ("every item has a known label ('CLASS'), so none is left to "
-                              "label; to label them yourself, upload without known labels "
-                              "(no gold_field)")
+                              "label; to label them yourself, upload without known labels")
     # ... unless they are all held out to score the models: a scoring set, said so
     r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
                 gold_field="CLASS", dry_run="1", eval_fraction="1")

@@ -283,9 +283,15 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     sel.focus()
     press(page, "1")
     page.wait_for_function("document.getElementById('status').textContent.includes('to “ham”')")
+    # ... and so does a second press (re-trial: a double press answered the item
+    # on screen): the select keeps the focus until Tab or Esc
+    page.keyboard.press("1")
+    page.wait_for_function("document.getElementById('status').textContent.includes('already')")
     gold = live.app.extensions["loop"]["store"].gold(pid)
     assert gold[first]["label"] == 0 and current not in gold
     assert page.evaluate("window.loopLabel.currentId()") == current
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.tagName") == "BODY"
     # arrow keys send no answer per step: they say how to change it
     sel.focus()
     page.keyboard.press("ArrowDown")

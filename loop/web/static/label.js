@@ -534,7 +534,7 @@
     add("s", "skip (it comes back when nothing else is left)");
     add("u", "undo your last answer");
     add("g", "show or hide the guidelines");
-    add("Tab", "to an earlier answer: then a label's key changes it");
+    add("Tab", "to an earlier answer: then a label's key changes it (Esc: back to the item)");
     add("? or h", "this list");
     add("Esc", "close this list");
   }
@@ -602,10 +602,11 @@
      letters are the page's shortcuts, not the select's type-ahead ("s" to skip
      changed an earlier answer to "spam"). Arrow keys would change the answer one
      label at a time, each step sent: they say how to change it instead. Space and
-     Alt+Down open the list, as in any select. */
+     Alt+Down open the list, as in any select; Esc leaves it. */
   function mineKey(ev, sel, itemId) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    if (k === "Escape") { sel.blur(); status("Back to the item: its keys answer it."); return; }
     if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(k)) {
       ev.preventDefault();
       status("To change this answer press its new label's key, or Space to open the list.");
@@ -616,8 +617,10 @@
     ev.stopPropagation();
     if (ev.repeat) return;
     if (state.keys[k] !== undefined && $("help").hidden) {
+      /* the select keeps the focus: a second key changes this answer again, never
+         the item on screen (re-trial: a double press answered it, unread); Tab or
+         Esc go back to the item */
       const name = state.labels[state.keys[k]];
-      sel.blur();
       if (sel.value !== name) { sel.value = name; relabel(itemId, name); }
       else status("#" + itemId + " is “" + name + "” already.");
       return;
