@@ -184,6 +184,12 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     then still the newest.
     """
     st = State(store, pid)
+    if not (st.L >= 0).any():
+        # not a moment's state: a retry finds the same (re-trial: an LF that failed on
+        # every item, then this failed three times with the label model's message)
+        raise NotReady("no LF votes on any item (each abstains or fails on every one): "
+                       "the label model has nothing to learn from. The LF table says "
+                       "which LFs fail and why; fix them or write a rule, then apply")
     _check_unseen(store, st)  # before this run's label model has seen the new answers
     X = text_features(store, st, build=False)
     em, gold = _end_probas(store, st)

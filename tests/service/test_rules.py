@@ -739,3 +739,23 @@ def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_the
     for label in (0, 2):  # classes nothing has taught the models yet: no doubt to raise
         m = models(label)
         assert m["label_taught"] is False and m["most"] == "spam", m
+
+
+def test_a_project_whose_lfs_vote_nowhere_is_told_so_once(client, store, rconn):
+    """Re-trial: an LF that failed on every item, then the automatic recalibration
+    failed three times with the label model's own words ("L has no votes at all")."""
+    from svc_helpers import run_burst
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "nowhere", "labels": ["ham", "spam"], "text_field": "CONTENT"}).json["id"]
+    assert client.post(f"/api/projects/{pid}/items", data=youtube_csv(), headers={
+        **auth(), "Content-Type": "text/csv"}).status_code == 201
+    rule = {"name": "typo", "label": 1, "kind": "keywords", "keywords": ["subscrbie"]}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
+    assert r.status_code == 201 and r.json["job_id"]
+    run_burst(rconn)  # the column is applied; the recalibration it asks for fails once
+    jobs = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
+    failed = [j for j in jobs if j["status"] == "failed"]
+    assert [j["type"] for j in failed] == ["recalibrate"], jobs
+    assert failed[0]["attempts"] == 1 and "no LF votes on any item" in failed[0]["error"]
+    assert "LF table" in failed[0]["error"]
