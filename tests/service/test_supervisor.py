@@ -307,7 +307,7 @@ def test_a_full_disk_stops_nothing_and_the_service_comes_back_when_there_is_room
             answer_one()
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         filler.write_bytes(b"\0" * (free - 200_000))  # the disk fills up
-        assert _wait(lambda: (answer_one(), "with its disk full" in log.read_text())[1], 60), \
+        assert _wait(lambda: (answer_one(), "its disk is full" in log.read_text())[1], 60), \
             log.read_text()
         for _ in range(5):
             answer_one()
