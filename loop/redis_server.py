@@ -114,3 +114,32 @@ def disk_refused(client: Any) -> str | None:
     if info.get("aof_last_write_status") == "err":
         return "it cannot write its append-only file: a full disk?"
     return None
+
+
+#: Free bytes below which a disk holding Redis's files counts as full (or a quarter
+#: of a smaller disk): an upload's transaction is written in one piece (30 MB for
+#: 150,000 items).
+MIN_FREE_DISK = 64 << 20
+
+
+def disk_full(path: str | os.PathLike[str], min_free: int = MIN_FREE_DISK) -> str | None:
+    """``"1.2 MB free on <path>"`` when the disk of ``path`` has less than
+    ``min_free`` bytes free (or a quarter of a smaller disk), else None (None too
+    when ``path`` cannot be read)."""
+    import shutil
+
+    try:
+        disk = shutil.disk_usage(path)
+    except OSError:
+        return None
+    if disk.free >= min(min_free, disk.total // 4):
+        return None
+    return f"{disk.free / 2**20:.1f} MB free on {path}"
+
+
+def embedded_dir(url: str) -> str | None:
+    """The directory of a Redis on a unix socket (``loop serve``'s embedded one keeps
+    its files there), else None."""
+    if not url.startswith("unix://"):
+        return None
+    return os.path.dirname(urlsplit(url).path) or None

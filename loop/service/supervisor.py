@@ -120,8 +120,7 @@ class Supervisor:
     full_retry_seconds = 5.0
     #: Free bytes on the embedded Redis's disk below which a Redis that exited is
     #: taken to have run out of room, and is started again only once there is this
-    #: much (an upload's transaction is written in one piece: 30 MB for 150,000
-    #: items), or a quarter of a smaller disk.
+    #: much, or a quarter of a smaller disk (:func:`loop.redis_server.disk_full`).
     min_free_disk = 64 << 20
 
     def __init__(self, data_dir: str = "var", redis_url: str = "", workers: int = 2,
@@ -242,15 +241,10 @@ class Supervisor:
     def _disk_full(self) -> str | None:
         """``"1.2 MB free on <dir>"`` when the embedded Redis's disk has less than
         :attr:`min_free_disk` free (None with room, or with an external Redis)."""
-        if self.redis_dir is None:
-            return None
-        try:
-            disk = shutil.disk_usage(self.redis_dir)
-        except OSError:
-            return None
-        room = min(self.min_free_disk, disk.total // 4)
-        return f"{disk.free / 2**20:.1f} MB free on {self.redis_dir}" if disk.free < room \
-            else None
+        from loop.redis_server import disk_full
+
+        return None if self.redis_dir is None else disk_full(self.redis_dir,
+                                                             self.min_free_disk)
 
     def _aof_share(self) -> str:
         """``"; its own files alone take ..."`` when Redis's files fill most of the

@@ -40,7 +40,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
 
-    from loop.redis_server import connect, disk_refused, memory_full, with_password
+    from loop.redis_server import (
+        connect,
+        disk_full,
+        disk_refused,
+        embedded_dir,
+        memory_full,
+        with_password,
+    )
     from loop.service.jobs import enqueuer
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
@@ -153,10 +160,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Redis restarting (the supervisor brings it back in about a second) or
         # unreachable: the client should retry; answers are idempotent.
         log.warning("Redis unavailable: %s: %s", type(exc).__name__, exc)
-        resp = jsonify({"error": f"the database is unavailable ({type(exc).__name__}); "
-                                 "retry in a moment" + _retry_note()})
+        resp = jsonify({"error": f"the database is unavailable ({type(exc).__name__}"
+                                 f"{_full_disk()}); retry in a moment" + _retry_note()})
         resp.headers["Retry-After"] = "1"
         return resp, 503
+
+    def _full_disk() -> str:
+        """``"; its disk is full: ..."`` when the embedded Redis's disk is (nearly)
+        full (operator's re-trial: clients were told only "ConnectionError" while
+        `loop serve` waited for room)."""
+        where = embedded_dir(conn.url)
+        full = disk_full(where) if where else None
+        return f"; its disk is full, {full}: an operator must free space there" if full else ""
 
     def _retry_note() -> str:
         """What a retry does, for the request at hand (operator's trial: an upload was
@@ -226,8 +241,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             full = memory_full(conn.client)
             disk = disk_refused(conn.client)
         except Exception as exc:  # Redis down: say so, with 503
-            return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}",
-                            "workers": None}), 503
+            return jsonify({"ok": False, "redis": f"unreachable: {type(exc).__name__}"
+                                                  f"{_full_disk()}", "workers": None}), 503
         if full:  # writes are refused: answers, the loop's models
             return jsonify({"ok": False, "redis": f"full: {full}", "workers": alive}), 503
         if disk:  # operator's trial: Redis refused every write, /healthz said ok

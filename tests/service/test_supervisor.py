@@ -312,6 +312,16 @@ def test_a_full_disk_stops_nothing_and_the_service_comes_back_when_there_is_room
         for _ in range(5):
             answer_one()
         assert refused and set(refused) <= {503}, refused  # said, not a 500
+        try:  # ... and why (re-trial: it said only "ConnectionError")
+            _call(base, "POST", f"/api/projects/{pid}/queue/next", {})
+            raise AssertionError("served with the disk full")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and "its disk is full" in json.load(e)["error"]
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+            raise AssertionError("healthz said ok with the disk full")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and "its disk is full" in json.load(e)["redis"]
         time.sleep(12)  # past where the restarts in a row stopped everything
         assert serve.poll() is None, log.read_text()
         assert _health(base) is None or _health(base)["ok"] is False
