@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from loop.errors import BadRequest, BadUpload, DuplicateUpload
+from loop.core.votes import read_votes, votes_names
+from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
 
@@ -26,6 +27,7 @@ def import_items(
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
     allow_duplicate: bool = False, drop: Sequence[str] = (), skip_stored: bool = False,
+    votes_field: str | None = None,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
@@ -48,6 +50,13 @@ def import_items(
     held out to score the models (never queued, never fitted on); the rest are
     gold like an expert's answers: the models are fitted on them, and, being a
     sample nobody's sampler picked, they also re-estimate LF precisions.
+
+    ``votes_field``: a column of LF votes computed elsewhere (WRENCH's
+    ``weak_labels``: one vote per LF, a class index from 0, -1 to abstain; see
+    :func:`loop.core.votes.read_votes`). Each of its positions becomes an LF
+    (``weak_labels[0]`` ...); the first upload that has it fixes the column and the
+    number of LFs, and later uploads read the same column (items without it
+    abstain). The votes are not kept as a field: annotators never see them.
     """
     if not 0.0 <= eval_fraction <= 1.0:
         raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
@@ -56,10 +65,23 @@ def import_items(
                          "row, so no row of a file is 'stored already'")
     project = store.get_project(pid)
     start = store.n_items(pid)
+    spec = store.votes_spec(pid)
+    if votes_field is not None and spec is not None and votes_field != spec["field"]:
+        raise BadRequest(f"the project's LF votes are read from the column "
+                         f"{spec['field']!r} (set by its first upload with votes); upload "
+                         f"them in that column, or leave votes_field out")
+    if votes_field is not None and votes_field in drop:
+        raise BadRequest(f"column {votes_field!r} is both votes_field and dropped; "
+                         "leave it out of drop to read it as LF votes")
     parsed = parse_items(data, fmt, project["labels"], id_field=id_field,
                          text_field=text_field or project["text_field"], gold_field=gold_field,
                          first_row=start, max_bytes=max_bytes, max_items=max_items,
                          drop=drop)
+    votes = None
+    field = votes_field or (spec["field"] if spec else None)
+    if field is not None:
+        votes = _take_votes(parsed.items, field, project, spec, store.rules(pid),
+                            given=votes_field is not None)
     # ids already stored: refused (with ids) or avoided (row numbers), once here;
     # add_items checks again in its transaction
     skipped: list[str] = []
@@ -92,6 +114,9 @@ def import_items(
            "gold_by_index": parsed.by_index}
     if skip_stored:
         out.update(n_skipped=len(skipped), skipped_ids=skipped[:20])
+    if votes is not None:
+        out["votes"] = {**votes, "lfs": votes_names(votes["field"], votes["n"])[:5],
+                        "n_items_with_votes": sum("votes" in i for i in parsed.items)}
     notes = []
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
     ids = [c for c in ("id", "ID", "Id") if c in kept]
@@ -127,12 +152,53 @@ def import_items(
         return out
     try:
         store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
-                        uploads=uploads)
+                        uploads=uploads, votes=votes)
     except BadUpload as exc:
         if id_field is not None:
             raise
         raise BadUpload(f"{exc}{_auto_hint(id_field, start)}", exc.errors) from None
     return out
+
+
+def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any],
+                spec: dict[str, Any] | None, rules: dict[str, Any],
+                given: bool) -> dict[str, Any] | None:
+    """Move each item's ``field`` out of its fields into its ``votes`` (checked,
+    class indices; an item without a value keeps none); the project's votes column
+    ``{field, n}`` (None when no item of a file without ``votes_field`` has it).
+    :class:`BadUpload` naming the rows whose votes are malformed."""
+    n = spec["n"] if spec else None
+    problems: list[str] = []
+    count = 0
+    for row, item in enumerate(items, start=1):
+        value = item["fields"].pop(field, None)
+        try:
+            got = read_votes(value, project["labels"], n)
+        except ValueError as exc:
+            count += 1
+            if len(problems) < MAX_ROW_ERRORS:
+                problems.append(f"item {row} (id {item['id']!r}): {exc}")
+            continue
+        if got is not None:
+            n = len(got) if n is None else n
+            item["votes"] = got
+    if problems:
+        more = "" if count <= len(problems) else f" (first {len(problems)} shown)"
+        summary = f"{count} problem(s) in the column {field!r}{more}, nothing was stored"
+        raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
+    if n is None:
+        if given:
+            raise BadRequest(f"no row has LF votes in the column {field!r} (votes_field); "
+                             "name the column that holds them, e.g. weak_labels")
+        return None
+    if spec is None:  # a new votes column: its LF names must be free
+        names = votes_names(field, n)
+        taken = sorted((set(rules) | set(project.get("lfs") or [])) & set(names))
+        if taken:
+            raise BadRequest(f"LF votes in {field!r} would be the LFs {names[0]} .. "
+                             f"{names[-1]}, but {taken[0]!r} is taken by a rule or an LF of "
+                             "the module; rename it first")
+    return {"field": field, "n": n}
 
 
 def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload,

@@ -98,8 +98,10 @@ def apply_unit(
     ids = store.item_ids(pid, start, stop)
     items = store.items(pid, ids)
     tf = project["text_field"]
-    recs = [Record({**i["fields"], "id": i["id"], "text": i["text"], tf: i["text"]})
-            for i in items]
+    spec = store.votes_spec(pid)  # uploaded LF votes: read under their column's name
+    votes = (lambda i: {spec["field"]: i.get("votes")}) if spec else (lambda i: {})
+    recs = [Record({**i["fields"], **votes(i), "id": i["id"], "text": i["text"],
+                    tf: i["text"]}) for i in items]
 
     def report(done: int, total: int) -> None:
         store.set_apply_progress(pid, version, unit, done)

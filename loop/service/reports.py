@@ -13,6 +13,7 @@ from loop.core.analysis import lf_summary
 from loop.core.label_model import ACCURACY_PRIOR, LabelModel
 from loop.core.metrics import proportion_interval
 from loop.core.step import RECHECK_GROWTH
+from loop.service.rules import uploaded_lf_names
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
 from loop.storage.matrices import MODELS
@@ -45,12 +46,14 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
                       errors={n: e["count"] for n, e in errs.items()},
                       random_gold=random_gold_rows(store, pid, y))
     rules = store.rules(pid)
+    uploaded = set(uploaded_lf_names(store, pid))
     for r in rows:
         # a rule deleted or switched off keeps its column until the LFs are applied
         # again (new-user trial: shown for a moment as a module's LF); in a project
         # without a module, every LF is a rule
         rule = rules.get(r["name"])
-        r["source"] = "rule" if rule is not None or not project.get("lf_module") else "module"
+        r["source"] = ("votes" if r["name"] in uploaded else "rule"
+                       if rule is not None or not project.get("lf_module") else "module")
         r["leaving"] = r["source"] == "rule" and not (rule or {}).get("enabled", False)
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)

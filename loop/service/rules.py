@@ -30,6 +30,7 @@ from loop.core.suggest import (
     rule_key,
     suggest_rules,
 )
+from loop.core.votes import votes_lfs, votes_names
 from loop.errors import BadRequest, Conflict, NotFound, shorten
 from loop.service.lf_modules import load_lfs
 from loop.service.queue import parse_label
@@ -57,17 +58,26 @@ NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or
 
 
 def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
-    """Whether the project has an LF to apply (an LF module, or an enabled rule other
-    than ``without``), read without importing the module."""
-    return bool(store.get_project(pid).get("lf_module")) or any(
+    """Whether the project has an LF to apply (an LF module, uploaded LF votes, or
+    an enabled rule other than ``without``), read without importing the module."""
+    return bool(store.get_project(pid).get("lf_module")) or bool(store.votes_spec(pid)) or any(
         r["enabled"] for n, r in store.rules(pid).items() if n != without)
 
 
+def uploaded_lf_names(store: RedisStore, pid: str) -> list[str]:
+    """The names of the LFs whose votes came with the items (``weak_labels[0]`` ...)."""
+    spec = store.votes_spec(pid)
+    return votes_names(spec["field"], spec["n"]) if spec else []
+
+
 def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
-    """The project's LFs: its module's, then its enabled rules (for workers only:
-    imports the module)."""
+    """The project's LFs: its module's, the columns of its uploaded votes, then its
+    enabled rules (for workers only: imports the module)."""
     project = store.get_project(pid)
     lfs = load_lfs(project["lf_module"]) if project.get("lf_module") else []
+    spec = store.votes_spec(pid)
+    if spec:
+        lfs += votes_lfs(spec["field"], spec["n"])
     taken = {lf.name for lf in lfs}
     k = len(project["labels"])
     for name, rec in store.rules(pid).items():
@@ -96,6 +106,9 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     if rule.name in project.get("lfs", []):
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
                          f"{project['lf_module']!r}; pick another name")
+    if rule.name in uploaded_lf_names(store, pid):
+        raise BadRequest(f"rule name {rule.name!r} is taken by an LF whose votes were "
+                         "uploaded with the items; pick another name")
     if rule.kind == "field":
         _check_field(store, pid, project, rule.field)
     return rule

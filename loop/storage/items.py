@@ -1,7 +1,10 @@
 """Items, in upload order (row ``i`` of every matrix is the ``i``-th item uploaded).
 
-* ``<p>:items`` hash id -> JSON ``{id, text, fields}``; ``<p>:ids`` list (upload
-  order = matrix row); ``<p>:row`` hash id -> row;
+* ``<p>:items`` hash id -> JSON ``{id, text, fields}`` (and ``votes``: the LF votes
+  uploaded with it, :mod:`loop.core.votes`); ``<p>:ids`` list (upload order = matrix
+  row); ``<p>:row`` hash id -> row;
+* ``<p>:votes`` JSON ``{field, n}``: the column of uploaded LF votes and how many
+  LFs it holds, set by the first upload that has them;
 * ``<p>:ugold`` hash id -> class from the upload; ``<p>:eval`` the held-out part of
   those ids (never queued, never fitted on; the rest are fitted on like answers);
 * ``<p>:pool`` set of the items that still need answers (neither uploaded with a
@@ -55,14 +58,24 @@ class ItemsMixin(StoreBase):
                 out += json.loads(b"[" + b",".join(raws) + b"]")
         return out
 
+    def votes_spec(self, pid: str) -> dict[str, Any] | None:
+        """``{"field": name, "n": number of LFs}`` of the LF votes uploaded with the
+        items, or None (read fresh: a worker planning an apply right after the upload
+        that set it must see it)."""
+        raw = self.r.get(self._k(pid, "votes"))
+        return json.loads(raw) if raw else None
+
     def add_items(
         self, pid: str, items: list[dict[str, Any]], uploaded_gold: dict[str, int],
         eval_ids: list[str], first_row: int,
         uploads: list[tuple[str, dict[str, Any]]] | None = None,
+        votes: dict[str, Any] | None = None,
     ) -> None:
         """Append items as rows ``first_row...`` in one transaction: all of them or none.
         ``uploads``: digests of the file's content and what to remember of it under
-        each (:meth:`upload_of`), written with the items.
+        each (:meth:`upload_of`), written with the items. ``votes``: the project's
+        votes column (:meth:`votes_spec`), written with the items if it has none;
+        :class:`Conflict` if it has another.
 
         Optimistic: the id list is watched from the duplicate check to the write.
         Raises :class:`Conflict` if another upload to the project was written in
@@ -72,9 +85,15 @@ class ItemsMixin(StoreBase):
         ids_key = self._k(pid, "ids")
         with self.r.pipeline(transaction=True) as p:
             try:
-                self._watch_project(p, pid, ids_key)  # not into a deleted project
+                votes_key = self._k(pid, "votes")
+                self._watch_project(p, pid, ids_key, votes_key)  # not into a deleted project
                 if int(p.llen(ids_key)) != first_row:
                     raise WatchError
+                had = p.get(votes_key)
+                if votes is not None and had is not None and json.loads(had) != votes:
+                    p.unwatch()
+                    raise Conflict(f"the project's LF votes are {json.loads(had)}, not "
+                                   f"{votes}; nothing of this upload was stored")
                 dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])
                 if dup:
                     raise BadUpload(f"{len(dup)} item ids already exist in the project, "
@@ -96,6 +115,8 @@ class ItemsMixin(StoreBase):
                     p.sadd(self._k(pid, "eval"), *eval_ids)
                 for digest, noted in uploads or []:
                     p.hset(self._k(pid, "uploads"), digest, json.dumps(noted))
+                if votes is not None and had is None:
+                    p.set(votes_key, json.dumps(votes))
                 p.incr(self._k(pid, "version"))
                 p.execute()
             except WatchError:

@@ -157,12 +157,13 @@ def whoami() -> Any:
 @admin_required
 def get_project(pid: str) -> Any:
     """One project with its counts; ``lfs`` as last applied (the module may have grown);
-    ``has_lfs``: whether there is an LF to apply (a module or an enabled rule)."""
+    ``has_lfs``: whether there is an LF to apply (a module, uploaded votes or an
+    enabled rule); ``votes``: the column of uploaded LF votes ``{field, n}``, or null."""
     store = _store()
     project = store.get_project(pid)
     applied = store.L_meta(pid).get("lf_names")
     return jsonify({**project, "lfs": applied or project["lfs"],
-                    "has_lfs": rules.has_lfs(store, pid),
+                    "has_lfs": rules.has_lfs(store, pid), "votes": store.votes_spec(pid),
                     "guidelines": store.guidelines(pid), "n_items": store.n_items(pid),
                     "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid)})
 
@@ -243,7 +244,7 @@ def _upload() -> tuple[bytes, str]:
 
 #: The query parameters of an upload.
 UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
-               "allow_duplicate", "skip_stored", "drop")
+               "allow_duplicate", "skip_stored", "drop", "votes_field")
 
 
 @bp.post("/projects/<pid>/items")
@@ -251,7 +252,8 @@ UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run
 def upload_items(pid: str) -> Any:
     """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing). In a
     project whose LFs were applied before, the LFs are applied to the new items and
-    the models recalibrated (``apply_job``)."""
+    the models recalibrated (``apply_job``); so they are after the first upload with
+    LF votes (``votes_field``), which are LFs ready to apply."""
     _store().get_project(pid)
     unknown = sorted(set(request.args) - set(UPLOAD_ARGS))
     if unknown:  # a typo (idfield) would otherwise upload with made-up ids
@@ -267,8 +269,9 @@ def upload_items(pid: str) -> Any:
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
         allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"),
-        skip_stored=_bool_arg("skip_stored"))
-    if not dry and out["n_items"] and _store().L_meta(pid) and rules.has_lfs(_store(), pid):
+        skip_stored=_bool_arg("skip_stored"), votes_field=request.args.get("votes_field") or None)
+    applied = bool(_store().L_meta(pid)) or "votes" in out  # votes: LFs to apply now
+    if not dry and out["n_items"] and applied and rules.has_lfs(_store(), pid):
         # a project in use: the new items get their LF votes and join the queue (the
         # first apply is the user's to start; fault trial: items uploaded to a
         # running project stopped every recalibration until someone applied)

@@ -128,7 +128,11 @@ PATHS: dict[str, dict[str, Any]] = {
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
             for n in ("dry_run", "allow_duplicate", "skip_stored")),
             {"name": "drop", "in": "query", "description": "a column not kept as a field "
-             "(repeatable)", "schema": {"type": "array", "items": S}, "explode": True}]})},
+             "(repeatable)", "schema": {"type": "array", "items": S}, "explode": True},
+            {"name": "votes_field", "in": "query", "description": "a column of LF votes "
+             "computed elsewhere (WRENCH's weak_labels: a list per row, one class index "
+             "per LF, -1 to abstain); each position becomes an LF, applied at once",
+             "schema": S}]})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",

@@ -729,6 +729,46 @@ def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer
     assert all("status of 400" in e for e in page.console_errors)
 
 
+def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
+        live: LiveServer, worker: None, page: Any, shared_data: Any) -> None:
+    """WRENCH's train.json on the Data page: its weak_labels are read as LF votes by
+    default, the import applies them by itself, the dashboard lists them as uploaded
+    LFs, and annotators never see them."""
+    import time
+
+    from loop.demo.client import ApiClient
+
+    rows = json.loads((shared_data / "youtube" / "train.json").read_text())
+    part = {k: rows[k] for k in list(rows)[:300]}
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "WRENCH", "labels": ["ham", "spam"]})["id"]
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.set_input_files("#file", files=[{"name": "train.json", "mimeType": "application/json",
+                                          "buffer": json.dumps(part).encode()}])
+    page.wait_for_function("document.getElementById('col-text').value === 'data.text'")
+    assert page.locator("#col-votes").input_value() == "weak_labels"
+    page.select_option("#col-gold", "")
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    note = page.locator("#import-status").text_content()
+    assert "LF votes (weak_labels): 10 LFs, weak_labels[0] to weak_labels[9], on 300" in note
+    page.click("#import")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('being applied')")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not api.call(
+            "GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]:
+        time.sleep(0.5)
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector("#lf-rows th:has-text('weak_labels[9]')")
+    assert page.locator("#lf-rows th .tag:has-text('uploaded')").count() == 10
+    token = api.call("POST", f"/api/projects/{pid}/annotators", {"name": "ann"})["token"]
+    got = ApiClient(live.url, token).call("POST", f"/api/projects/{pid}/queue/next")
+    assert got["item"] and "weak_labels" not in got["item"]["fields"], got
+
+
 def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,
                                                                     worker: None,
                                                                     page: Any) -> None:
@@ -811,7 +851,11 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     # labeled yourself: no known labels, and the label column left out of the fields
     page.select_option("#col-gold", "")
     assert page.locator("#drop-cols input[value='label']").is_checked()  # the answer
-    # and the lists of votes: no reading for an annotator (new-user trial)
+    # the lists of votes are read as LF votes unless told not to; then they are left
+    # out: no reading for an annotator (new-user trial)
+    assert page.locator("#col-votes").input_value() == "weak_labels"
+    assert page.locator("#drop-cols input[value='weak_labels']").count() == 0
+    page.select_option("#col-votes", "")
     assert page.locator("#drop-cols input[value='weak_labels']").is_checked()
     assert page.locator("#drop-cols input").count() == 2  # not the text or the id
     page.click("#check")

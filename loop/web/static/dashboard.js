@@ -219,6 +219,7 @@
         "than its learned accuracy." + onRandom + " Most answers are the queue's picks, the hard " +
         "cases where LFs conflict, which understate an LF: look at a few of its items, and " +
         (r.source === "rule" ? "switch it off (Rules) if it is wrong."
+          : r.source === "votes" ? "its votes came with the items; the label model weighs it by its learned accuracy."
           : "if it is wrong, take it out of the LF module and apply the LFs again.")
       : "Right on " + (r.correct || 0) + " of the " + n + " known labels where it votes." + onRandom;
     /* a share of a handful of labels is shown with them (a new user read "0.0%" of
@@ -260,7 +261,8 @@
         Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
           r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving" : "rule",
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
-              : null }) : null),
+              : null }) : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
+            title: "Its votes came with the items (the upload's LF votes column)." }) : null),
         Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
           title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),

@@ -21,6 +21,8 @@
   /* Columns that usually hold the answer: picked as the known labels, else left out of
      the fields annotators see (the server's items.GOLD_LIKE). */
   const GOLD_NAMES = ["label", "labels", "class", "gold", "sentiment", "category", "target", "y"];
+  /* Columns that usually hold LF votes computed elsewhere (WRENCH, Snorkel's L). */
+  const VOTES_NAMES = ["weak_labels", "votes", "lf_votes", "weak_label", "l"];
 
   /* A column by a usual name; a nested one counts by its last part ("data.text"). */
   function guess(cols, names) {
@@ -92,6 +94,7 @@
     q.set("text_field", $("col-text").value);
     if ($("col-id").value) q.set("id_field", $("col-id").value);
     if ($("col-gold").value) q.set("gold_field", $("col-gold").value);
+    if ($("col-votes").value) q.set("votes_field", $("col-votes").value);
     q.set("eval_fraction", $("eval-fraction").value);
     document.querySelectorAll("#drop-cols input:checked").forEach(function (c) {
       q.append("drop", c.value);
@@ -155,6 +158,13 @@
     options($("col-gold"), cols, guess(cols, GOLD_NAMES), true);
     $("eval-box").hidden = !$("col-gold").value;
     fileRows = r.body.rows || [];
+    /* LF votes computed elsewhere: a column of lists; the project's own column if it
+       has one, else one by a usual name (WRENCH's weak_labels) */
+    const lists = cols.filter(listColumn);
+    const had = project && project.votes ? project.votes.field : null;
+    options($("col-votes"), lists, had && lists.indexOf(had) !== -1 ? had
+      : guess(lists, VOTES_NAMES), true);
+    $("votes-box").hidden = !lists.length;
     dropBoxes(cols);
     const head = $("preview-head"), rows = $("preview-rows");
     Loop.clear(head); Loop.clear(rows);
@@ -190,7 +200,7 @@
     const shown = cols ? [] : Array.from(box.querySelectorAll("input"), function (c) { return c.value; });
     const checked = cols ? [] : Array.from(box.querySelectorAll("input:checked"), function (c) { return c.value; });
     Loop.clear(box);
-    const used = [$("col-text").value, $("col-id").value, $("col-gold").value];
+    const used = [$("col-text").value, $("col-id").value, $("col-gold").value, $("col-votes").value];
     for (const c of fileCols) {
       if (used.indexOf(c) !== -1) continue;
       /* a column that holds the answer, not imported as known labels: left out unless
@@ -216,6 +226,14 @@
     return " Known labels: " + counts + "." + index;
   }
 
+  /* What the votes column became: one LF per position. */
+  function votesNote(b) {
+    if (!b.votes) return "";
+    return " LF votes (" + b.votes.field + "): " + b.votes.n + " LFs, " + b.votes.lfs[0] +
+      (b.votes.n > 1 ? " to " + b.votes.field + "[" + (b.votes.n - 1) + "]" : "") + ", on " +
+      b.votes.n_items_with_votes + " of the rows.";
+  }
+
   async function check() {
     showErrors(null);
     status("import-status", "Checking every row …");
@@ -224,7 +242,7 @@
     const b = r.body;
     status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
-      skippedNote(b) + goldNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
+      skippedNote(b) + goldNote(b) + votesNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
     $("import").disabled = false;
   }
 
@@ -285,7 +303,7 @@
     });
     $("allow-dup").addEventListener("change", check);
     $("skip-stored").addEventListener("change", check);
-    ["col-text", "col-id", "col-gold", "eval-fraction"].forEach(function (id) {
+    ["col-text", "col-id", "col-gold", "col-votes", "eval-fraction"].forEach(function (id) {
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
         noDuplicate();  /* another mapping: another file, for this check */

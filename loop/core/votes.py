@@ -1,0 +1,98 @@
+"""LF votes that come with the data: one column per LF, computed elsewhere.
+
+WRENCH's ``weak_labels``, the output of a Snorkel ``LFApplier`` or of an in-house
+pipeline: each item carries a list of votes, one per LF, a class index from 0 or
+``-1`` to abstain. :func:`read_votes` checks one item's list, and
+:func:`votes_lfs` turns the columns into :class:`~loop.core.lf.LabelingFunction`
+objects that read them back, so the label model, the LF table and the loop treat
+them as any other LF (an LF that votes several classes, a crowd worker say, is
+modelled with its own confusion matrix).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from loop.core.lf import ABSTAIN, LabelingFunction
+
+#: Most LF columns one votes field may hold.
+MAX_VOTES = 1000
+#: How the columns are read; in every votes LF's fingerprint.
+READS = "votes-1"
+
+
+def read_votes(value: Any, labels: Sequence[str], n: int | None = None) -> list[int] | None:
+    """One item's votes as class indices (``-1``: abstain), or None when the item
+    has none (no value: every LF abstains on it). ``value`` is a list (or the text
+    of a JSON list, as a CSV cell holds it) of class indices from 0, ``-1`` or
+    ``null`` to abstain, or class names. ``n``: the number of LFs it must hold.
+    ``ValueError`` saying what is wrong.
+
+    >>> read_votes([-1, 0, 1, None, "spam"], ["ham", "spam"])
+    [-1, 0, 1, -1, 1]
+    >>> read_votes("[1, -1]", ["ham", "spam"], n=2)
+    [1, -1]
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"votes must be a list such as [-1, 0, 1], got {value[:40]!r}"
+                             ) from None
+    if not isinstance(value, list):
+        raise ValueError(f"votes must be a list such as [-1, 0, 1], one per LF; got "
+                         f"{type(value).__name__}")
+    if not value or len(value) > MAX_VOTES:
+        raise ValueError(f"votes must list 1 to {MAX_VOTES} LFs' votes, got {len(value)}")
+    if n is not None and len(value) != n:
+        raise ValueError(f"votes must list {n} LFs' votes, as the project's other items "
+                         f"do, got {len(value)}")
+    index = {name: i for i, name in enumerate(labels)}
+    folded = {name.casefold(): i for i, name in enumerate(labels)}
+    out = []
+    for v in value:
+        if isinstance(v, float) and v.is_integer():  # 1.0: numpy's or pandas' output
+            v = int(v)
+        if v is None or v == ABSTAIN:
+            out.append(ABSTAIN)
+        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v < len(labels):
+            out.append(v)
+        elif isinstance(v, str) and v.strip().casefold() in folded:
+            out.append(index.get(v.strip(), folded[v.strip().casefold()]))
+        else:
+            raise ValueError(f"a vote must be a class index 0..{len(labels) - 1}, -1 or "
+                             f"null to abstain, or one of {list(labels)}; got "
+                             f"{json.dumps(v, default=repr)}")
+    return out
+
+
+def votes_names(field: str, n: int) -> list[str]:
+    """The LF names of a votes field's columns: ``weak_labels[0]`` ...
+
+    >>> votes_names("weak_labels", 2)
+    ['weak_labels[0]', 'weak_labels[1]']
+    """
+    return [f"{field}[{j}]" for j in range(n)]
+
+
+def votes_lfs(field: str, n: int) -> list[LabelingFunction]:
+    """LFs that read the ``n`` columns of the votes stored in field ``field`` of
+    each record (as :func:`read_votes` left them): an item without votes, or with
+    a shorter list, abstains."""
+    lfs = []
+    for j, name in enumerate(votes_names(field, n)):
+        def vote(x: Any, j: int = j) -> int:
+            got = x.get(field) if hasattr(x, "get") else None
+            return int(got[j]) if isinstance(got, list) and j < len(got) else ABSTAIN
+
+        lf = LabelingFunction(name, vote)
+        digest = hashlib.sha256(json.dumps([READS, field, j]).encode()).hexdigest()[:16]
+        lf.fingerprint = functools.partial(str, digest)  # type: ignore[method-assign]
+        lfs.append(lf)
+    return lfs

@@ -1,0 +1,130 @@
+"""LF votes uploaded with the items (WRENCH's ``weak_labels``) are LFs of the project."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from svc_helpers import annotator_token, auth, run_burst
+
+
+@pytest.fixture
+def rules_project(client):
+    r = client.post("/api/projects", headers=auth(), json={"name": "wrench",
+                                                           "labels": ["ham", "spam"]})
+    assert r.status_code == 201, r.json
+    return r.json["id"]
+
+
+def _upload(client, pid, data: bytes, ctype="application/json", **args):
+    query = "&".join(f"{k}={v}" for k, v in args.items())
+    return client.post(f"/api/projects/{pid}/items?{query}", data=data,
+                       headers={**auth(), "Content-Type": ctype})
+
+
+def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does(
+        client, store, rules_project, rconn, shared_data):
+    """The service's loop on uploaded votes is the library's: its L is the file's
+    weak_labels and its label model the one `LabelModel` fits on them."""
+    from loop.core.step import fit_label_model
+
+    pid = rules_project
+    raw = (shared_data / "youtube" / "train.json").read_bytes()
+    rows = json.loads(raw)
+    r = _upload(client, pid, raw, id_field="id", text_field="data.text", drop="label",
+                votes_field="weak_labels")
+    assert r.status_code == 201, r.json
+    assert r.json["votes"]["n"] == 10 and r.json["votes"]["lfs"][0] == "weak_labels[0]"
+    assert r.json["votes"]["n_items_with_votes"] == len(rows)
+    assert r.json["apply_job"]  # votes are LFs ready to apply: no button to press first
+    run_burst(rconn)
+
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == [f"weak_labels[{j}]" for j in range(10)]
+    ids = store.item_ids(pid)
+    expected = np.array([rows[i]["weak_labels"] for i in ids])
+    assert np.array_equal(L, expected)
+    ours = store.load_proba(pid, "label_model", 2)
+    core = fit_label_model(expected, np.full(len(ids), -1), n_classes=2).predict_proba(expected)
+    assert np.allclose(ours, core, atol=1e-6)
+
+    lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert {x["source"] for x in lfs} == {"votes"} and len(lfs) == 10
+    # annotators never see the machine's votes
+    token = annotator_token(client, pid, "ann")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+    assert "weak_labels" not in got["item"]["fields"], got["item"]
+    # a rule may not take a votes LF's name; other rules join the votes
+    bad = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "weak_labels[3]", "label": "spam", "kind": "keywords", "keywords": ["x"]})
+    assert bad.status_code == 400 and "uploaded" in bad.json["error"]
+    ok = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "subscribe", "label": "spam", "kind": "keywords", "keywords": ["subscribe"]})
+    assert ok.status_code == 201, ok.json
+    run_burst(rconn)
+    L2, meta2 = store.load_L(pid)
+    assert meta2["lf_names"][:10] == meta["lf_names"] and meta2["lf_names"][10] == "subscribe"
+    assert np.array_equal(L2[:, :10], expected)
+
+
+def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
+        client, store, rules_project, rconn):
+    pid = rules_project
+    first = [{"id": "a", "text": "check out my channel", "weak_labels": [1, -1, None]},
+             {"id": "b", "text": "love this song", "weak_labels": [-1, "ham", 0]}]
+    r = _upload(client, pid, json.dumps(first).encode(), id_field="id",
+                votes_field="weak_labels")
+    assert r.status_code == 201, r.json
+    run_burst(rconn)
+    # no votes_field: the project's column is read; a row without it abstains
+    more = b'{"id": "c", "text": "subscribe pls", "weak_labels": [1, 1, -1]}\n' \
+           b'{"id": "d", "text": "no votes here"}\n'
+    r = _upload(client, pid, more, "application/x-ndjson", id_field="id")
+    assert r.status_code == 201 and r.json["votes"]["n_items_with_votes"] == 1, r.json
+    assert r.json["apply_job"]
+    run_burst(rconn)
+    L, _ = store.load_L(pid)
+    assert L.tolist() == [[1, -1, -1], [-1, 0, 0], [1, 1, -1], [-1, -1, -1]]
+    assert "weak_labels" not in store.items(pid, ["c"])[0]["fields"]
+    # another column is refused: the project's LFs are those of the first
+    r = _upload(client, pid, b'{"id": "e", "text": "x y z w v", "v": [1, 1, 1]}\n',
+                "application/x-ndjson", id_field="id", votes_field="v")
+    assert r.status_code == 400 and "'weak_labels'" in r.json["error"]
+    assert store.n_items(pid) == 4
+
+
+@pytest.mark.parametrize("votes,why", [
+    ([1, -1], "must list 3"),          # another number of LFs than the first row's
+    ([1, 2, -1], "class index 0..1"),  # no class 2
+    ([1, "eggs", -1], 'got "eggs"'),       # no class of that name
+    ("1,0,1", "a list such as"),       # not a list
+    ([True, 0, 1], "class index"),     # a boolean is no class
+])
+def test_malformed_votes_are_a_400_that_stores_nothing(client, store, rules_project,
+                                                       votes, why):
+    rows = [{"id": "a", "text": "first item text", "wl": [0, 1, -1]},
+            {"id": "b", "text": "second item text", "wl": votes}]
+    r = _upload(client, rules_project, json.dumps(rows).encode(), id_field="id",
+                votes_field="wl")
+    assert r.status_code == 400 and why in r.json["error"], r.json
+    assert "item 2 (id 'b')" in r.json["error"]
+    assert store.n_items(rules_project) == 0 and store.votes_spec(rules_project) is None
+
+
+def test_a_votes_column_no_row_has_is_a_400(client, store, rules_project):
+    r = _upload(client, rules_project, b'[{"text": "an item of text"}]', votes_field="wl")
+    assert r.status_code == 400 and "no row has LF votes" in r.json["error"]
+    r = _upload(client, rules_project, b'[{"text": "an item of text", "wl": [1]}]',
+                votes_field="wl", drop="wl")
+    assert r.status_code == 400 and "both" in r.json["error"]
+    assert store.n_items(rules_project) == 0
+
+
+def test_votes_from_a_csv_cell_are_read_as_json(client, store, rules_project, rconn):
+    csv = b'text,votes\n"buy now, cheap","[1,-1]"\nnice video,"[0, 0]"\n'
+    r = _upload(client, rules_project, csv, "text/csv", votes_field="votes")
+    assert r.status_code == 201, r.json
+    run_burst(rconn)
+    L, _ = store.load_L(rules_project)
+    assert L.tolist() == [[1, -1], [0, 0]]
