@@ -178,8 +178,27 @@ def apply_lfs(
             e.example_id = ids[i] if ids is not None else i
             e.example_error = message
 
-    for i, x in enumerate(recs):
-        for j, lf in enumerate(lfs):
+    # LFs that vote on every record at once (rules, uploaded votes): one call each;
+    # one that fails or votes outside the label space runs record by record, where
+    # its errors are counted as any LF's
+    one_by_one: list[tuple[int, LabelingFunction]] = []
+    shared: dict[Any, Any] = {}
+    for j, lf in enumerate(lfs):
+        col = None
+        if lf.batch is not None and n:
+            try:
+                col = np.asarray(lf.batch(recs, shared))
+            except interrupts as exc:
+                raise LFInterrupted(lf.name, ids[0] if ids is not None else 0) from exc
+            except Exception:  # noqa: BLE001 - record by record says where and why
+                col = None
+        if col is not None and col.shape == (n,) and col.dtype.kind in "iu" and (
+                (col >= ABSTAIN) & (col < hi)).all():
+            L[:, j] = col
+        elif n:
+            one_by_one.append((j, lf))
+    for i, x in enumerate(recs if one_by_one else ()):
+        for j, lf in one_by_one:
             try:
                 v = lf(x)
             except interrupts as exc:

@@ -64,6 +64,12 @@ class LabelingFunction:
     pre
         Preprocessors applied to the record, in order, before ``f`` sees it.
         Each takes a record and returns a record.
+    batch
+        ``batch(records, shared) -> (n,) int votes``: the same votes as calling the
+        LF on each record, for all of them at once (a rule scans every text in one
+        pass; uploaded votes are read as columns). :func:`~loop.core.apply.apply_lfs`
+        uses it where given; ``shared`` is a dict the LFs of one call share (the
+        texts prepared once for every rule).
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class LabelingFunction:
         f: Callable[..., int],
         resources: Mapping[str, Any] | None = None,
         pre: Sequence[Callable[[Any], Any]] | None = None,
+        batch: Callable[[Sequence[Any], dict[Any, Any]], Any] | None = None,
     ) -> None:
         if not name:
             raise ValueError("name must be a non-empty string")
@@ -79,6 +86,7 @@ class LabelingFunction:
         self.f = f
         self.resources = dict(resources or {})
         self.pre = list(pre or [])
+        self.batch = batch
 
     def __call__(self, x: Any) -> int:
         for p in self.pre:

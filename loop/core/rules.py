@@ -340,7 +340,17 @@ class Rule:
             text = x.get("text") if hasattr(x, "get") else None
             return rule.label if rule.matches(text, x) else ABSTAIN
 
-        lf = LabelingFunction(self.name, vote)
+        def batch(records: Sequence[Any], shared: dict[Any, Any]) -> np.ndarray:
+            if rule.kind == "field":
+                hit = rule.match(records, records)
+            else:  # the texts joined once for every rule of the call
+                if "rules.texts" not in shared:
+                    shared["rules.texts"] = TextBatch(
+                        [(x.get("text") if hasattr(x, "get") else None) or "" for x in records])
+                hit = rule.match(shared["rules.texts"])
+            return np.where(hit, rule.label, ABSTAIN)
+
+        lf = LabelingFunction(self.name, vote, batch=batch)
         lf.fingerprint = self.fingerprint  # type: ignore[method-assign]
         return lf
 

@@ -17,6 +17,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from loop.core.lf import ABSTAIN, LabelingFunction
 
 #: Most LF columns one votes field may hold.
@@ -85,13 +87,28 @@ def votes_lfs(field: str, n: int) -> list[LabelingFunction]:
     """LFs that read the ``n`` columns of the votes stored in field ``field`` of
     each record (as :func:`read_votes` left them): an item without votes, or with
     a shorter list, abstains."""
+    def columns(records: Sequence[Any], shared: dict[Any, Any]) -> np.ndarray:
+        """Every record's votes as one (n, n_lfs) matrix, made once per call."""
+        key = ("votes", field, n)
+        if key not in shared:
+            out = np.full((len(records), n), ABSTAIN, dtype=np.int64)
+            for i, x in enumerate(records):
+                got = x.get(field) if hasattr(x, "get") else None
+                if isinstance(got, list) and got:
+                    out[i, :min(n, len(got))] = got[:n]
+            shared[key] = out
+        return shared[key]  # type: ignore[no-any-return]
+
     lfs = []
     for j, name in enumerate(votes_names(field, n)):
         def vote(x: Any, j: int = j) -> int:
             got = x.get(field) if hasattr(x, "get") else None
             return int(got[j]) if isinstance(got, list) and j < len(got) else ABSTAIN
 
-        lf = LabelingFunction(name, vote)
+        def batch(records: Sequence[Any], shared: dict[Any, Any], j: int = j) -> np.ndarray:
+            return columns(records, shared)[:, j]
+
+        lf = LabelingFunction(name, vote, batch=batch)
         digest = hashlib.sha256(json.dumps([READS, field, j]).encode()).hexdigest()[:16]
         lf.fingerprint = functools.partial(str, digest)  # type: ignore[method-assign]
         lfs.append(lf)

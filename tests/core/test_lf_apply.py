@@ -162,3 +162,38 @@ def test_an_lf_failing_on_every_record_warns_and_names_the_fields():
         warnings.simplefilter("error")
         apply_lfs([wrong_field], rows, warn=False)
         apply_lfs([wrong_field], rows + [{"text": "buy"}])  # fails on 2 of 3: no warning
+
+
+def test_lfs_with_a_batch_vote_as_they_would_record_by_record():
+    """Rules and uploaded votes vote on all records at once (one scan of the texts
+    for every rule); their matrix is the one calling them record by record gives."""
+    from loop.core.rules import Rule
+    from loop.core.votes import votes_lfs
+
+    rules = [Rule("kw", 1, "keywords", keywords=("free", "win money")),
+             Rule("rx", 0, "regex", pattern=r"^hi\b"),  # anchors: text by text
+             Rule("fld", 1, "field", field="n", op=">", value=3)]
+    lfs = [r.as_lf() for r in rules] + votes_lfs("wl", 2) + [has_link]
+    recs = [{"text": "FREE stuff http://x", "n": 5, "wl": [1, -1]},
+            {"text": "hi there\nwin money", "n": 1},
+            {"text": None, "wl": [0, 0]}, {"text": "", "n": "7"}]
+    fast = apply_lfs(lfs, recs, n_classes=2)
+    slow = apply_lfs([LabelingFunction(lf.name, lf.f) for lf in lfs], recs, n_classes=2)
+    assert fast.L.tolist() == slow.L.tolist() == [
+        [1, -1, 1, 1, -1, 1], [1, 0, -1, -1, -1, -1], [-1, -1, -1, 0, 0, -1],
+        [-1, -1, 1, -1, -1, -1]]
+    assert set(fast.errors) == set(slow.errors) == {"has_link"}  # None has no "in"
+
+
+def test_a_batch_that_fails_or_votes_outside_the_classes_runs_record_by_record():
+    def boom(records, shared):
+        raise RuntimeError("no batch today")
+
+    def seven(records, shared):
+        return np.full(len(records), 7)
+
+    lfs = [LabelingFunction("a", lambda x: 1, batch=boom),
+           LabelingFunction("b", lambda x: 7, batch=seven)]
+    res = apply_lfs(lfs, [{"text": "x"}, {"text": "y"}], n_classes=2, warn=False)
+    assert res.L.tolist() == [[1, -1], [1, -1]]
+    assert res.errors["b"].count == 2 and "outside the label space" in res.errors["b"].example_error
