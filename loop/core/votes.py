@@ -53,12 +53,11 @@ def read_votes(value: Any, labels: Sequence[str], n: int | None = None) -> list[
     if not value or len(value) > MAX_VOTES:
         raise ValueError(f"votes must list 1 to {MAX_VOTES} LFs' votes, got {len(value)}")
     if n is not None and len(value) != n:
-        raise ValueError(f"votes must list {n} LFs' votes, as the project's other items "
-                         f"do, got {len(value)}")
+        raise ValueError(f"votes must list {n} LFs' votes, got {len(value)}")
     index = {name: i for i, name in enumerate(labels)}
     folded = {name.casefold(): i for i, name in enumerate(labels)}
     out = []
-    for v in value:
+    for j, v in enumerate(value):
         if isinstance(v, float) and v.is_integer():  # 1.0: numpy's or pandas' output
             v = int(v)
         if v is None or v == ABSTAIN:
@@ -68,10 +67,30 @@ def read_votes(value: Any, labels: Sequence[str], n: int | None = None) -> list[
         elif isinstance(v, str) and v.strip().casefold() in folded:
             out.append(index.get(v.strip(), folded[v.strip().casefold()]))
         else:
-            raise ValueError(f"a vote must be a class index 0..{len(labels) - 1}, -1 or "
-                             f"null to abstain, or one of {list(labels)}; got "
-                             f"{json.dumps(v, default=repr)}")
+            raise ValueError(f"vote {j} (counted from 0) is {json.dumps(v, default=repr)}; a "
+                             f"vote is a class index 0..{len(labels) - 1}, -1 or null to "
+                             f"abstain, or one of {list(labels)}")
     return out
+
+
+def votes_count(values: Sequence[Any]) -> int | None:
+    """How many LFs' votes most of ``values`` list (lists, or JSON lists as text;
+    anything else is not counted), or None when none is a list: the number a
+    file's odd rows are checked against.
+
+    >>> votes_count([[0, 1, -1], "[1, 1, 1]", [0], None, "x"])
+    3
+    """
+    sizes: dict[int, int] = {}
+    for v in values:
+        if isinstance(v, str) and v.lstrip().startswith("["):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                continue
+        if isinstance(v, list) and v:
+            sizes[len(v)] = sizes.get(len(v), 0) + 1
+    return max(sizes, key=lambda k: (sizes[k], -k)) if sizes else None
 
 
 def votes_names(field: str, n: int) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.votes import read_votes, votes_names
+from loop.core.votes import read_votes, votes_count, votes_names
 from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
@@ -137,6 +137,14 @@ def import_items(
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
         notes.append(f"every item has a known label ({gold_field!r}), so none is left to "
                      "label; to label them yourself, upload without known labels")
+    if spec and parsed.items and not any("votes" in i for i in parsed.items):
+        # new-user trial: votes in another column were kept as a field, unread
+        lists = [c for c in kept if isinstance(kept[c], list)]
+        other = f" (this file has a column of lists, {lists[0]!r}: kept as a field)" \
+            if lists else ""
+        notes.append(f"the project's LF votes are read from the column {spec['field']!r}, "
+                     f"which no row of this file has{other}, so its items get no uploaded "
+                     f"votes: every uploaded LF abstains on them")
     if notes:
         out["note"] = "; ".join(notes)
     uploads: list[tuple[str, dict[str, Any]]] = []
@@ -167,17 +175,21 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     class indices; an item without a value keeps none); the project's votes column
     ``{field, n}`` (None when no item of a file without ``votes_field`` has it).
     :class:`BadUpload` naming the rows whose votes are malformed."""
-    n = spec["n"] if spec else None
+    values = [item["fields"].pop(field, None) for item in items]
+    # the number of LFs: the project's, else what most rows of the file list (a
+    # new-user trial: an odd first row had every other row blamed)
+    n = spec["n"] if spec else votes_count(values)
+    why = "as the project's other items do" if spec else "as most rows of this file do"
     problems: list[str] = []
     count = 0
-    for row, item in enumerate(items, start=1):
-        value = item["fields"].pop(field, None)
+    for row, (item, value) in enumerate(zip(items, values, strict=True), start=1):
         try:
             got = read_votes(value, project["labels"], n)
         except ValueError as exc:
             count += 1
+            msg = f"{exc}, {why}" if "must list" in str(exc) else str(exc)
             if len(problems) < MAX_ROW_ERRORS:
-                problems.append(f"item {row} (id {item['id']!r}): {exc}")
+                problems.append(f"item {row} (id {item['id']!r}): {msg}")
             continue
         if got is not None:
             n = len(got) if n is None else n

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.core.votes import votes_names
 from loop.errors import (
     AlreadyAnswered,
     BadRequest,
@@ -89,7 +90,8 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     One Redis round trip (``lua/lease.lua``). With ``answers_per_item`` > 1 an
     item someone has answered comes without the models' guess (``guess_hidden``),
     so that each answer stays independent of the others; in a ``blind`` project
-    every item comes without the guess and without the LF votes.
+    every item comes without the guess and without the LF votes. LF votes uploaded
+    with the items are never shown.
     """
     project = store.get_project(pid)
     labels = project["labels"]
@@ -102,8 +104,12 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     votes = []
     if row is not None and L_row is not None:
         names = store.L_meta_cached(pid, got["L_version"]).get("lf_names", [])
-        votes = [{"lf": n, "label": labels[int(v)]}
-                 for n, v in zip(names, L_row, strict=False) if 0 <= v < len(labels)]
+        spec = store.votes_spec(pid)
+        # not the votes uploaded with the items: nameless columns, and often other
+        # people's answers (crowd workers) that an answer should not lean on
+        uploaded = set(votes_names(spec["field"], spec["n"])) if spec else set()
+        votes = [{"lf": n, "label": labels[int(v)]} for n, v in zip(names, L_row, strict=False)
+                 if 0 <= v < len(labels) and n not in uploaded]
     # With several answers per item the models have learnt an answered item's
     # answer: their guess would show the next annotators what the first one said
     # (operator's trial: 811 of 811 such guesses were the majority so far)

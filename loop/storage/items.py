@@ -27,6 +27,10 @@ from redis.exceptions import WatchError
 from loop.errors import BadUpload, Conflict
 from loop.storage.base import StoreBase
 
+#: Votes columns read so far, by project id (a project's is set once and never
+#: changes; project ids are never reused).
+_VOTES_SEEN: dict[str, dict[str, Any]] = {}
+
 
 class ItemsMixin(StoreBase):
     """Items, uploaded gold, the held-out set and the pool of unlabeled items."""
@@ -62,8 +66,13 @@ class ItemsMixin(StoreBase):
         """``{"field": name, "n": number of LFs}`` of the LF votes uploaded with the
         items, or None (read fresh: a worker planning an apply right after the upload
         that set it must see it)."""
-        raw = self.r.get(self._k(pid, "votes"))
-        return json.loads(raw) if raw else None
+        spec = _VOTES_SEEN.get(pid)
+        if spec is None:
+            raw = self.r.get(self._k(pid, "votes"))
+            if not raw:
+                return None
+            spec = _VOTES_SEEN[pid] = json.loads(raw)  # set once, never changed
+        return dict(spec)
 
     def add_items(
         self, pid: str, items: list[dict[str, Any]], uploaded_gold: dict[str, int],

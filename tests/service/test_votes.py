@@ -51,10 +51,15 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
 
     lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
     assert {x["source"] for x in lfs} == {"votes"} and len(lfs) == 10
-    # annotators never see the machine's votes
+    # annotators never see the uploaded votes: neither as a field nor as LF votes
+    # (new-user trial: every item listed them, "weak_labels[136] Member-Collection")
     token = annotator_token(client, pid, "ann")
-    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
-    assert "weak_labels" not in got["item"]["fields"], got["item"]
+    for _ in range(5):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        assert "weak_labels" not in got["item"]["fields"], got["item"]
+        assert got["item"]["votes"] == [], got["item"]
+        assert client.post(f"/api/projects/{pid}/queue/skip", headers=auth(token), json={
+            "item_id": got["item"]["id"], "lease_id": got["lease"]["id"]}).status_code == 200
     # a rule may not take a votes LF's name; other rules join the votes
     bad = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "weak_labels[3]", "label": "spam", "kind": "keywords", "keywords": ["x"]})
@@ -66,6 +71,14 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
     L2, meta2 = store.load_L(pid)
     assert meta2["lf_names"][:10] == meta["lf_names"] and meta2["lf_names"][10] == "subscribe"
     assert np.array_equal(L2[:, :10], expected)
+    # ... and a rule's votes are shown as before
+    seen = []
+    for _ in range(30):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        seen += got["item"]["votes"]
+        assert client.post(f"/api/projects/{pid}/queue/skip", headers=auth(token), json={
+            "item_id": got["item"]["id"], "lease_id": got["lease"]["id"]}).status_code == 200
+    assert {v["lf"] for v in seen} <= {"subscribe"}
 
 
 def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
@@ -87,6 +100,26 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
     L, _ = store.load_L(pid)
     assert L.tolist() == [[1, -1, -1], [-1, 0, 0], [1, 1, -1], [-1, -1, -1]]
     assert "weak_labels" not in store.items(pid, ["c"])[0]["fields"]
+    # annotators see a rule's votes, never the uploaded ones
+    ok = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "subscribe", "label": "spam", "kind": "keywords", "keywords": ["subscribe"]})
+    assert ok.status_code == 201, ok.json
+    run_burst(rconn)
+    token = annotator_token(client, pid, "ann")
+    shown = {}
+    for _ in range(4):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        shown[got["item"]["id"]] = got["item"]["votes"]
+        assert client.post(f"/api/projects/{pid}/queue/skip", headers=auth(token), json={
+            "item_id": got["item"]["id"], "lease_id": got["lease"]["id"]}).status_code == 200
+    assert shown == {"a": [], "b": [], "c": [{"lf": "subscribe", "label": "spam"}], "d": []}
+    # a file without the column is told so (new-user trial: votes in another column
+    # were kept as a field, silently)
+    r = _upload(client, pid, b'{"id": "f", "text": "other column", "v2": [1, 1, 1]}\n',
+                "application/x-ndjson", id_field="id", dry_run="1")
+    assert r.status_code == 200 and r.json["votes"]["n_items_with_votes"] == 0
+    assert "read from the column 'weak_labels', which no row of this file has (this file " \
+           "has a column of lists, 'v2'" in r.json["note"], r.json
     # another column is refused: the project's LFs are those of the first
     r = _upload(client, pid, b'{"id": "e", "text": "x y z w v", "v": [1, 1, 1]}\n',
                 "application/x-ndjson", id_field="id", votes_field="v")
@@ -95,16 +128,18 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
 
 
 @pytest.mark.parametrize("votes,why", [
-    ([1, -1], "must list 3"),          # another number of LFs than the first row's
-    ([1, 2, -1], "class index 0..1"),  # no class 2
-    ([1, "eggs", -1], 'got "eggs"'),       # no class of that name
+    ([1, -1], "must list 3 LFs' votes, got 2, as most rows of this file do"),
+    ([1, 2, -1], "vote 1 (counted from 0) is 2; a vote is a class index 0..1"),
+    ([1, "eggs", -1], 'vote 1 (counted from 0) is "eggs"'),  # no class of that name
     ("1,0,1", "a list such as"),       # not a list
-    ([True, 0, 1], "class index"),     # a boolean is no class
+    ([True, 0, 1], "vote 0 (counted from 0) is true"),     # a boolean is no class
 ])
 def test_malformed_votes_are_a_400_that_stores_nothing(client, store, rules_project,
                                                        votes, why):
-    rows = [{"id": "a", "text": "first item text", "wl": [0, 1, -1]},
-            {"id": "b", "text": "second item text", "wl": votes}]
+    # the odd row second: the number of LFs is what most rows list, not the first's
+    rows = [{"id": "c", "text": "an item of text", "wl": [1, 1, 1]},
+            {"id": "b", "text": "second item text", "wl": votes},
+            {"id": "a", "text": "first item text", "wl": [0, 1, -1]}]
     r = _upload(client, rules_project, json.dumps(rows).encode(), id_field="id",
                 votes_field="wl")
     assert r.status_code == 400 and why in r.json["error"], r.json

@@ -757,6 +757,10 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
     page.click("#import")
     page.wait_for_function("document.getElementById('import-status').textContent"
                            ".includes('being applied')")
+    assert "10 LFs" in page.locator("#import-status").text_content()
+    # followed to its end (new-user trial: "Applying ..." stayed after it was done)
+    page.wait_for_function("document.getElementById('apply-status').textContent"
+                           ".startsWith('Done: the LFs are applied')", timeout=60_000)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not api.call(
             "GET", f"/api/projects/{pid}/metrics")["last_recalibrated_at"]:
@@ -767,6 +771,7 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
     token = api.call("POST", f"/api/projects/{pid}/annotators", {"name": "ann"})["token"]
     got = ApiClient(live.url, token).call("POST", f"/api/projects/{pid}/queue/next")
     assert got["item"] and "weak_labels" not in got["item"]["fields"], got
+    assert got["item"]["votes"] == [], got  # nor among the LF votes the page shows
 
 
 def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,

@@ -252,14 +252,24 @@
     if (!r.ok) { refused(r); return; }
     noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
-      (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
+      votesNote(r.body) + (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
+    await counts();
     if (r.body.apply_job) {
       status("apply-status", "Applying the LFs to the new items by itself (job " +
         r.body.apply_job.slice(0, 8) + "): no need to press the button.");
+      /* followed to its end (new-user trial: "Applying ..." stayed after it was done) */
+      const j = await wait(r.body.apply_job);
+      if (j.status === "finished") {
+        status("apply-status", "Done: the LFs are applied to the new items; the models are " +
+          "being recalibrated and the queue filled (the dashboard shows them when ready).");
+      } else {
+        status("apply-status", "Applying the LFs " + j.status + ": " + (j.error || "") +
+          " Fix it and press the button.", true);
+      }
+      await counts();
     }
-    await counts();
   }
 
   async function wait(id) {
