@@ -85,6 +85,12 @@ class LabelingLoop:
         model by cross-validation judged on the random gold (from 30 random
         gold labels on, again each time the gold has grown by a quarter); see
         :func:`~loop.core.step.choose_gold_weight`.
+    held_out
+        Rows held out to score the models (a bool mask or indices): never asked
+        about, and never fitted by the end model, not even by their soft label
+        (see :func:`~loop.core.step.fit_end_model`); the label model reads their
+        votes (it needs no labels). The service holds out its uploaded eval
+        labels this way.
 
     Each step is a function of :mod:`loop.core.step`, the same ones the
     service's recalibration jobs call.
@@ -112,9 +118,14 @@ class LabelingLoop:
         end_model: Any = None,
         random_state: Any = None,
         tune_gold_weight: bool = True,
+        held_out: Any = None,
     ) -> None:
         self.L = check_label_matrix(L, n_classes=n_classes)
         n = self.L.shape[0]
+        #: Rows held out to score the models (see ``held_out``).
+        self.held_out = np.zeros(n, dtype=bool)
+        if held_out is not None:
+            self.held_out[np.asarray(held_out)] = True
         self.n_classes = infer_n_classes(self.L, None, n_classes)
         texts = _texts(X)
         if X is not None and (n_x := len(texts) if texts is not None else X.shape[0]) != n:
@@ -164,11 +175,13 @@ class LabelingLoop:
                 self.gold_weight_, self._gold_weight_at = update_gold_weight(
                     self.X, self.lm_proba_, self.L, self.y, n_classes=self.n_classes,
                     current=self.gold_weight_, chosen_at=self._gold_weight_at,
-                    end_model=self.end_model, judge=self.random_gold)
+                    end_model=self.end_model, judge=self.random_gold,
+                    leave_out=self.held_out)
             self.end_model_ = fit_end_model(self.X, self.lm_proba_, self.L, self.y,
                                             n_classes=self.n_classes,
                                             end_model=self.end_model,
-                                            gold_weight=self.gold_weight_)
+                                            gold_weight=self.gold_weight_,
+                                            leave_out=self.held_out)
             self.end_proba_ = self.end_model_.predict_proba(self.X)
             view = getattr(self.end_model_, "gold_view_proba", None)  # an EndModel's
             self.gold_proba_ = None if view is None else view(self.X)
@@ -195,8 +208,11 @@ class LabelingLoop:
         ``n`` items, best first, their scores and which were drawn at random."""
         if not self._fitted:
             self.fit()
+        skip = self.held_out if exclude is None else exclude
+        if exclude is not None and np.shape(exclude) == self.held_out.shape:
+            skip = self.held_out | np.asarray(exclude).astype(bool)  # (else rank says why)
         sel = rank(self.L, self.lm_proba_, self.y, n, end_proba=self.end_proba_, X=self.X,
-                   exclude=exclude, sampler=self.sampler, gold_proba=self.gold_proba_)
+                   exclude=skip, sampler=self.sampler, gold_proba=self.gold_proba_)
         self._random_picks = {int(i) for i in sel.random_indices}
         return sel
 

@@ -121,8 +121,14 @@ def import_items(
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
     ids = [c for c in ("id", "ID", "Id") if c in kept]
     if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
-        notes.append(f"the column {ids[0]!r} is kept as a field and the items are numbered "
-                     f"by row; pass id_field={ids[0]} to use it as their ids")
+        values = [str(i["fields"].get(ids[0])) for i in parsed.items[:1000]]
+        if store.existing_ids(pid, values):  # a second split numbered like the first:
+            # what the 400 about its ids said to do (service trial: told to pass id_field)
+            notes.append(f"the column {ids[0]!r} is kept as a field (its values are ids of "
+                         "items stored already) and the items are numbered by row")
+        else:
+            notes.append(f"the column {ids[0]!r} is kept as a field and the items are "
+                         f"numbered by row; pass id_field={ids[0]} to use it as their ids")
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
         notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "

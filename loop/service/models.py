@@ -251,11 +251,13 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     if progress is not None:
         progress(1, 3)
     last = store.model_summary(pid, "end_model") or {}
+    held_out = st.eval_rows()[0]  # scored on, never fitted on (not even a soft label)
     weight, chosen_at = update_gold_weight(X, lm, st.L, st.y, n_classes=st.k,
                                            current=last.get("gold_weight"),
                                            chosen_at=int(last.get("gold_weight_at", 0)),
-                                           judge=st.random_gold)
-    model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight)
+                                           judge=st.random_gold, leave_out=held_out)
+    model = fit_end_model(X, lm, st.L, st.y, n_classes=st.k, gold_weight=weight,
+                          leave_out=held_out)
     proba = model.predict_proba(X)
     gold_proba = model.gold_view_proba(X)
     _check(fence, "end-model retrain", pid)

@@ -353,6 +353,9 @@ def test_a_second_split_that_reuses_ids_is_told_to_drop_its_ids_not_to_skip_them
     assert r.status_code == 201 and r.json["n_items"] == 3, r.json
     assert [i["text"] for i in store.items(project)][2:] == ["valid zero", "valid one",
                                                              "valid two"]
+    # ... and is not told to pass the id_field that was just refused (service trial)
+    assert "ids of items stored already" in r.json["note"] and "pass id_field" not in r.json[
+        "note"], r.json
 
 def test_a_file_that_grew_imports_its_new_rows_with_skip_stored(client, store, project):
     """A file uploaded again with rows added: refused whole before (the error named

@@ -34,7 +34,7 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     st = State(store, project)
     assert st.n_gold == 80 and 0 < st.random_gold.sum() < 80
     texts = [it["text"] for it in store.items(project)]
-    loop = LabelingLoop(st.L, texts, n_classes=2, random_state=0)
+    loop = LabelingLoop(st.L, texts, n_classes=2, random_state=0, held_out=st.eval_rows()[0])
     loop.y[:] = st.y
     loop.random_gold[:] = st.random_gold
     loop.fit()
