@@ -205,6 +205,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
         "class_prior": np.asarray(out.label_model.class_prior_, float).tolist(),
         "gold_check": out.label_model.gold_check_,
         "n_random_gold": int(st.random_gold.sum()),
+        "held_out": st.eval_report(out.lm_proba, covered_only=True),
         "n_gold": st.n_gold, "fitted_at": time.time(), "state_version": st.version},
         fit_gold=st.y >= 0)
     save_agreement(store, st, out.lm_proba, em)
@@ -263,6 +264,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _check(fence, "end-model retrain", pid)
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
+        "held_out": st.eval_report(proba),
         "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0,
         also={"gold_view": gold_proba})
     lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows

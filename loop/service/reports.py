@@ -193,6 +193,9 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
             "class_balance": balance, "history": store.metrics_history(pid),
+            # the last models' precision, recall and F1 per class on the held-out items
+            "held_out_by_class": {m: (store.model_summary(pid, m) or {}).get("held_out")
+                                  for m in ("label_model", "end_model")},
             "agreement": agreed.get("agreement"), "n_agreement": agreed.get("n_covered"),
             "answers_per_item": store.answers_per_item(pid),
             "annotator_agreement": multi,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from sklearn.metrics import precision_recall_fscore_support
 
 from loop.core.metrics import score
 from loop.errors import NotReady
@@ -125,6 +128,31 @@ class State:
         if proba is None or rows.size == 0 or len(proba) != self.n:
             return None
         return score("acc", y_true.tolist(), np.asarray(proba)[rows].argmax(axis=1))
+
+    def eval_report(self, proba: np.ndarray | None,
+                    covered_only: bool = False) -> dict[str, Any] | None:
+        """Precision, recall and F1 of ``proba``'s argmax per class on the held-out
+        items (``covered_only`` as in :meth:`eval_score`), their macro mean, and how
+        many items: ``{"n", "macro_f1", "classes": {label: {precision, recall, f1,
+        support}}}``; None without any. Accuracy hides a rare class (sms: 0.97
+        right while a third of the spam is missed)."""
+        rows, y_true = self.eval_rows()
+        if covered_only:
+            keep = self.eval_covered()
+            rows, y_true = rows[keep], y_true[keep]
+        if proba is None or rows.size == 0 or len(proba) != self.n:
+            return None
+        pred = np.asarray(proba)[rows].argmax(axis=1)
+        labels = self.project["labels"]
+        p, r, f, n = precision_recall_fscore_support(
+            y_true, pred, labels=list(range(self.k)), zero_division=0)
+        present = n > 0  # the macro mean over the classes the held-out items have
+        return {"n": int(rows.size),
+                "macro_f1": float(f[present].mean()) if present.any() else None,
+                "classes": {labels[c]: {"precision": round(float(p[c]), 6),
+                                        "recall": round(float(r[c]), 6),
+                                        "f1": round(float(f[c]), 6), "support": int(n[c])}
+                            for c in range(self.k)}}
 
     def eval_covered(self) -> np.ndarray:
         """Bool mask over :meth:`eval_rows`: an LF votes on the item. The label

@@ -338,3 +338,28 @@ def test_the_lf_table_says_how_the_random_gold_is_used():
         "use": "anchored", "n_random_gold": 100, "correct": correct,
         "abstentions": {"used": True, "reading": "rates", "weights": w, "correct": 80}}})["check"]
     assert rates["abstentions"] is True and rates["reading"] == "rates" and rates["weights"] == w
+
+
+def test_metrics_give_precision_recall_and_f1_per_class_on_the_held_out_items(
+        client, store, project):
+    """Accuracy hides a rare class (a service trial had to read sms's F1 of spam out
+    of Redis); /metrics has each class's precision, recall and F1 of the last
+    models on the held-out items, the label model's where an LF votes."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+    from svc_helpers import prepare_project
+
+    pid = prepare_project(store, client, project, end_model=True)
+    st = State(store, pid)
+    rows, y = st.eval_rows()
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json["held_out_by_class"]
+    em = store.load_proba(pid, "end_model", 2)[rows].argmax(1)
+    spam = m["end_model"]["classes"]["spam"]
+    assert m["end_model"]["n"] == rows.size and spam["support"] == int((y == 1).sum())
+    assert spam["precision"] == pytest.approx(precision_score(y, em), abs=1e-6)
+    assert spam["recall"] == pytest.approx(recall_score(y, em), abs=1e-6)
+    assert m["end_model"]["macro_f1"] == pytest.approx(f1_score(y, em, average="macro"))
+    covered = st.eval_covered()
+    lm = store.load_proba(pid, "label_model", 2)[rows[covered]].argmax(1)
+    assert m["label_model"]["n"] == int(covered.sum())
+    assert m["label_model"]["classes"]["ham"]["f1"] == pytest.approx(
+        f1_score(y[covered], lm, pos_label=0), abs=1e-6)

@@ -304,6 +304,13 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.wait_for_function(
         "document.getElementById('curve-help').textContent.includes('where an LF votes')")
     assert "the end model on all" in page.locator("#curve-help").inner_text()
+    # each class's precision, recall and F1 on the held-out labels, as /metrics has them
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
+    assert page.locator("#by-class tr").count() == 2
+    by_class = api.call("GET", f"/api/projects/{pid}/metrics")["held_out_by_class"]
+    spam = page.locator("#by-class tr", has_text="spam").locator("td")
+    assert spam.nth(4).inner_text() == str(by_class["end_model"]["classes"]["spam"]["support"])
+    assert "macro F1" in page.locator("#by-class-help").inner_text()
     # the random picks among the answers score the models as well, before they learn them
     unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]
     lm, em = unseen["label_model"], unseen["end_model"]

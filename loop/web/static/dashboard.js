@@ -605,6 +605,34 @@
       "score. Earlier models count too, so it lags the models a little.";
   }
 
+  /* Precision, recall and F1 per class on the held-out labels: accuracy hides a rare
+     class (sms: 97% right with a third of the spam missed; service trial). */
+  function drawByClass(r) {
+    const em = r && r.end_model, lm = r && r.label_model;
+    const box = $("by-class-box"), body = $("by-class");
+    box.hidden = !(em || lm);
+    if (box.hidden) return;
+    Loop.clear(body);
+    const names = Object.keys((em || lm).classes);
+    for (const c of names) {
+      const e = em ? em.classes[c] : null, l = lm ? lm.classes[c] : null;
+      const support = e ? e.support : l.support;
+      const rare = support > 0 && e && e.recall < 0.5;
+      body.appendChild(Loop.el("tr", null,
+        Loop.el("th", { scope: "row", text: c }),
+        Loop.el("td", { class: "num", text: e ? fmtShare(e.precision) : "–" }),
+        Loop.el("td", { class: rare ? "num warn" : "num", text: e ? fmtShare(e.recall) : "–",
+          title: rare ? "The end model finds fewer than half of the held-out items of this class." : null }),
+        Loop.el("td", { class: "num", text: e ? fmtShare(e.f1) : "–" }),
+        Loop.el("td", { class: "num", text: l && l.support ? fmtShare(l.f1) : "–" }),
+        Loop.el("td", { class: "num", text: String(support) })));
+    }
+    $("by-class-help").textContent = (em && em.macro_f1 !== null ? "End model: macro F1 " +
+      fmtShare(em.macro_f1) + " on " + em.n + " items" : "") +
+      (lm && lm.macro_f1 !== null ? (em ? "; label" : "Label") + " model: macro F1 " +
+        fmtShare(lm.macro_f1) + " on the " + lm.n + " of them an LF votes on" : "") + ".";
+  }
+
   async function refresh() {
     const [m, lfs, jobs, project] = await Promise.allSettled([
       Loop.api("GET", base + "/metrics"),
@@ -651,6 +679,7 @@
             : fewCovered ? ": the label model's line rests on fewer than " + v.min_eval +
               " items, so it says little." : ".");
       drawUnseen(v.unseen || {}, !v.n_eval);
+      drawByClass(v.held_out_by_class);
       const rc = v.recalibration || {};
       const health = $("recal-health");
       health.classList.toggle("warn-text", !!rc.last_error);
