@@ -22,6 +22,7 @@ import numpy as np
 
 from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
+from loop.core.votes import votes_names
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
 from loop.service.rules import NO_LFS, project_lfs
 from loop.storage import RedisStore
@@ -61,8 +62,11 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         units.append({"start": a, "stop": b, "lfs": names})
         a = b
     version = store.new_L_version(pid)
+    spec = store.votes_spec(pid)
+    uploaded = [x for x in votes_names(spec["field"], spec["n"]) if x in prints] if spec else []
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
+           "uploaded": uploaded,
            "changed": changed, "units": units,
            "base_version": None if base is None else base["version"],
            "rules_version": rules_version,
@@ -202,7 +206,9 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
     errors = [e.to_dict() for e in merge_errors(errs).values()]
     meta = {"version": version, "n_lfs": m, "lf_names": names, "chunk_size": cs,
             "chunks": chunks, "n_items": n, "errors": errors, "applied_at": time.time(),
-            "fingerprints": p["fingerprints"], "rules_version": p.get("rules_version")}
+            "fingerprints": p["fingerprints"], "rules_version": p.get("rules_version"),
+            # the LFs whose votes came with the items: never shown to annotators
+            "uploaded": p.get("uploaded", [])}
     store.publish_L(pid, meta)
     L, _ = store.load_L(pid)
     if L is None or L.shape[0] != n:

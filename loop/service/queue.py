@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.votes import votes_names
 from loop.errors import (
     AlreadyAnswered,
     BadRequest,
@@ -103,11 +102,11 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     row, L_row = got["row"], got["L_row"]
     votes = []
     if row is not None and L_row is not None:
-        names = store.L_meta_cached(pid, got["L_version"]).get("lf_names", [])
-        spec = store.votes_spec(pid)
+        meta = store.L_meta_cached(pid, got["L_version"])
+        names = meta.get("lf_names", [])
         # not the votes uploaded with the items: nameless columns, and often other
         # people's answers (crowd workers) that an answer should not lean on
-        uploaded = set(votes_names(spec["field"], spec["n"])) if spec else set()
+        uploaded = set(meta.get("uploaded", ()))
         votes = [{"lf": n, "label": labels[int(v)]} for n, v in zip(names, L_row, strict=False)
                  if 0 <= v < len(labels) and n not in uploaded]
     # With several answers per item the models have learnt an answered item's
