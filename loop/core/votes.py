@@ -93,19 +93,52 @@ def votes_count(values: Sequence[Any]) -> int | None:
     return max(sizes, key=lambda k: (sizes[k], -k)) if sizes else None
 
 
-def votes_names(field: str, n: int) -> list[str]:
-    """The LF names of a votes field's columns: ``weak_labels[0]`` ...
+def votes_names(field: str, n: int, names: Sequence[str] | None = None) -> list[str]:
+    """The LF names of a votes field's columns: ``names`` if given (the LFs' own,
+    see :func:`check_names`), else ``weak_labels[0]`` ...
 
     >>> votes_names("weak_labels", 2)
     ['weak_labels[0]', 'weak_labels[1]']
     """
-    return [f"{field}[{j}]" for j in range(n)]
+    return list(names) if names else [f"{field}[{j}]" for j in range(n)]
 
 
-def votes_lfs(field: str, n: int) -> list[LabelingFunction]:
+def check_names(names: Any, n: int) -> list[str]:
+    """The names of ``n`` uploaded LF columns, in order: a list of strings, or one
+    string of them separated by commas; each 1 to 100 characters without spaces,
+    ``/`` or control characters (as a rule's name), none twice. ``ValueError``.
+
+    >>> check_names("has_link, short", 2)
+    ['has_link', 'short']
+    """
+    from loop.core.rules import _BAD_NAME  # the rules' own test of a name
+    from loop.core.text import hidden_char
+
+    if isinstance(names, str):
+        names = names.split(",")
+    if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+        raise ValueError("votes_names must be a list of names, or one string of them "
+                         "separated by commas")
+    names = [x.strip() for x in names]
+    if len(names) != n:
+        raise ValueError(f"votes_names gives {len(names)} names for {n} LFs' votes; name "
+                         "each, in the order of the votes")
+    bad = next((x for x in names if not x or len(x) > 100 or _BAD_NAME.search(x)
+                or hidden_char(x, ("Cf",))), None)
+    if bad is not None:
+        raise ValueError(f"an LF name must be 1 to 100 characters with no '/', spaces, "
+                         f"control or invisible characters; got {bad!r}")
+    twice = sorted({x for x in names if names.count(x) > 1})
+    if twice:
+        raise ValueError(f"LF names must differ; given twice: {twice[0]!r}")
+    return names
+
+
+def votes_lfs(field: str, n: int, names: Sequence[str] | None = None,
+              ) -> list[LabelingFunction]:
     """LFs that read the ``n`` columns of the votes stored in field ``field`` of
-    each record (as :func:`read_votes` left them): an item without votes, or with
-    a shorter list, abstains."""
+    each record (as :func:`read_votes` left them), named by :func:`votes_names`:
+    an item without votes, or with a shorter list, abstains."""
     def columns(records: Sequence[Any], shared: dict[Any, Any]) -> np.ndarray:
         """Every record's votes as one (n, n_lfs) matrix, made once per call."""
         key = ("votes", field, n)
@@ -119,7 +152,7 @@ def votes_lfs(field: str, n: int) -> list[LabelingFunction]:
         return shared[key]  # type: ignore[no-any-return]
 
     lfs = []
-    for j, name in enumerate(votes_names(field, n)):
+    for j, name in enumerate(votes_names(field, n, names)):
         def vote(x: Any, j: int = j) -> int:
             got = x.get(field) if hasattr(x, "get") else None
             return int(got[j]) if isinstance(got, list) and j < len(got) else ABSTAIN

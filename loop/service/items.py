@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.votes import read_votes, votes_count, votes_names
+from loop.core.votes import check_names, read_votes, votes_count
+from loop.core.votes import votes_names as lf_names
 from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
 from loop.uploads import ParsedUpload, parse_items
@@ -27,7 +28,7 @@ def import_items(
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
     allow_duplicate: bool = False, drop: Sequence[str] = (), skip_stored: bool = False,
-    votes_field: str | None = None,
+    votes_field: str | None = None, votes_names: Any = None,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
@@ -57,6 +58,8 @@ def import_items(
     (``weak_labels[0]`` ...); the first upload that has it fixes the column and the
     number of LFs, and later uploads read the same column (items without it
     abstain). The votes are not kept as a field: annotators never see them.
+    ``votes_names``: the LFs' names, in the order of the votes (a list, or one
+    string separated by commas), with the first upload of votes only.
     """
     if not 0.0 <= eval_fraction <= 1.0:
         raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
@@ -70,6 +73,11 @@ def import_items(
         raise BadRequest(f"the project's LF votes are read from the column "
                          f"{spec['field']!r} (set by its first upload with votes); upload "
                          f"them in that column, or leave votes_field out")
+    if votes_names is not None and spec is not None:
+        raise BadRequest("the project's uploaded LFs are named already (by its first upload "
+                         "with votes); leave votes_names out")
+    if votes_names is not None and votes_field is None:
+        raise BadRequest("votes_names names the LFs of votes_field: give that too")
     if votes_field is not None and votes_field in drop:
         raise BadRequest(f"column {votes_field!r} is both votes_field and dropped; "
                          "leave it out of drop to read it as LF votes")
@@ -81,7 +89,7 @@ def import_items(
     field = votes_field or (spec["field"] if spec else None)
     if field is not None:
         votes = _take_votes(parsed.items, field, project, spec, store.rules(pid),
-                            given=votes_field is not None)
+                            given=votes_field is not None, names=votes_names)
     # ids already stored: refused (with ids) or avoided (row numbers), once here;
     # add_items checks again in its transaction
     skipped: list[str] = []
@@ -115,7 +123,8 @@ def import_items(
     if skip_stored:
         out.update(n_skipped=len(skipped), skipped_ids=skipped[:20])
     if votes is not None:
-        out["votes"] = {**votes, "lfs": votes_names(votes["field"], votes["n"])[:5],
+        out["votes"] = {"field": votes["field"], "n": votes["n"],
+                        "lfs": lf_names(votes["field"], votes["n"], votes.get("names"))[:5],
                         "n_items_with_votes": sum("votes" in i for i in parsed.items)}
     notes = []
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
@@ -176,11 +185,12 @@ def import_items(
 
 def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any],
                 spec: dict[str, Any] | None, rules: dict[str, Any],
-                given: bool) -> dict[str, Any] | None:
+                given: bool, names: Any = None) -> dict[str, Any] | None:
     """Move each item's ``field`` out of its fields into its ``votes`` (checked,
     class indices; an item without a value keeps none); the project's votes column
-    ``{field, n}`` (None when no item of a file without ``votes_field`` has it).
-    :class:`BadUpload` naming the rows whose votes are malformed."""
+    ``{field, n}`` and, with ``names``, the LFs' names (None when no item of a
+    file without ``votes_field`` has it). :class:`BadUpload` naming the rows whose
+    votes are malformed."""
     values = [item["fields"].pop(field, None) for item in items]
     # the number of LFs: the project's, else what most rows of the file list (a
     # new-user trial: an odd first row had every other row blamed)
@@ -209,14 +219,20 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
             raise BadRequest(f"no row has LF votes in the column {field!r} (votes_field); "
                              "name the column that holds them, e.g. weak_labels")
         return None
-    if spec is None:  # a new votes column: its LF names must be free
-        names = votes_names(field, n)
-        taken = sorted((set(rules) | set(project.get("lfs") or [])) & set(names))
-        if taken:
-            raise BadRequest(f"LF votes in {field!r} would be the LFs {names[0]} .. "
-                             f"{names[-1]}, but {taken[0]!r} is taken by a rule or an LF of "
-                             "the module; rename it first")
-    return {"field": field, "n": n}
+    if spec is not None:
+        return spec
+    # a new votes column: its LFs' names (given, or weak_labels[0] ...) must be free
+    try:
+        own = None if names is None else check_names(names, n)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    every = lf_names(field, n, own)
+    taken = sorted((set(rules) | set(project.get("lfs") or [])) & set(every))
+    if taken:
+        raise BadRequest(f"LF votes in {field!r} would be the LFs {every[0]} .. "
+                         f"{every[-1]}, but {taken[0]!r} is taken by a rule or an LF of "
+                         "the module; rename it first")
+    return {"field": field, "n": n, **({"names": own} if own else {})}
 
 
 def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload,

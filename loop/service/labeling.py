@@ -63,7 +63,8 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         a = b
     version = store.new_L_version(pid)
     spec = store.votes_spec(pid)
-    uploaded = [x for x in votes_names(spec["field"], spec["n"]) if x in prints] if spec else []
+    uploaded = [x for x in votes_names(spec["field"], spec["n"], spec.get("names"))
+                if x in prints] if spec else []
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
            "uploaded": uploaded,

@@ -67,7 +67,7 @@ def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
 def uploaded_lf_names(store: RedisStore, pid: str) -> list[str]:
     """The names of the LFs whose votes came with the items (``weak_labels[0]`` ...)."""
     spec = store.votes_spec(pid)
-    return votes_names(spec["field"], spec["n"]) if spec else []
+    return votes_names(spec["field"], spec["n"], spec.get("names")) if spec else []
 
 
 def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
@@ -77,7 +77,7 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
     lfs = load_lfs(project["lf_module"]) if project.get("lf_module") else []
     spec = store.votes_spec(pid)
     if spec:
-        lfs += votes_lfs(spec["field"], spec["n"])
+        lfs += votes_lfs(spec["field"], spec["n"], spec.get("names"))
     taken = {lf.name for lf in lfs}
     k = len(project["labels"])
     for name, rec in store.rules(pid).items():

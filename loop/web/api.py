@@ -244,7 +244,7 @@ def _upload() -> tuple[bytes, str]:
 
 #: The query parameters of an upload.
 UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
-               "allow_duplicate", "skip_stored", "drop", "votes_field")
+               "allow_duplicate", "skip_stored", "drop", "votes_field", "votes_names")
 
 
 @bp.post("/projects/<pid>/items")
@@ -269,7 +269,8 @@ def upload_items(pid: str) -> Any:
         eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
         allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"),
-        skip_stored=_bool_arg("skip_stored"), votes_field=request.args.get("votes_field") or None)
+        skip_stored=_bool_arg("skip_stored"), votes_field=request.args.get("votes_field") or None,
+        votes_names=request.args.get("votes_names") or None)
     applied = bool(_store().L_meta(pid)) or "votes" in out  # votes: LFs to apply now
     if not dry and out["n_items"] and applied and rules.has_lfs(_store(), pid):
         # a project in use: the new items get their LF votes and join the queue (the

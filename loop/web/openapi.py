@@ -132,7 +132,10 @@ PATHS: dict[str, dict[str, Any]] = {
             {"name": "votes_field", "in": "query", "description": "a column of LF votes "
              "computed elsewhere (WRENCH's weak_labels: a list per row, one class index "
              "per LF, -1 to abstain); each position becomes an LF, applied at once",
-             "schema": S}]})},
+             "schema": S},
+            {"name": "votes_names", "in": "query", "description": "the LFs' names, in "
+             "the order of the votes, separated by commas (first upload with votes only; "
+             "default weak_labels[0], weak_labels[1], ...)", "schema": S}]})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",

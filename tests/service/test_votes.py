@@ -163,3 +163,28 @@ def test_votes_from_a_csv_cell_are_read_as_json(client, store, rules_project, rc
     run_burst(rconn)
     L, _ = store.load_L(rules_project)
     assert L.tolist() == [[1, -1], [0, 0]]
+
+
+def test_uploaded_lfs_can_be_named_at_their_first_upload(client, store, rules_project, rconn):
+    """A Snorkel user's L comes with its LFs' names; the LF table shows them."""
+    pid = rules_project
+    rows = b'[{"text": "check my channel", "L": [1, -1]}, {"text": "nice song", "L": [-1, 0]}]'
+    bad = _upload(client, pid, rows, votes_field="L", votes_names="has_channel")
+    assert bad.status_code == 400 and "gives 1 names for 2" in bad.json["error"]
+    bad = _upload(client, pid, rows, votes_field="L", votes_names="a,a")
+    assert bad.status_code == 400 and "given twice: 'a'" in bad.json["error"]
+    assert store.n_items(pid) == 0
+    r = _upload(client, pid, rows, votes_field="L", votes_names="has_channel, says_song")
+    assert r.status_code == 201 and r.json["votes"]["lfs"] == ["has_channel", "says_song"]
+    run_burst(rconn)
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == ["has_channel", "says_song"] and L.tolist() == [[1, -1], [-1, 0]]
+    lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert [(x["name"], x["source"]) for x in lfs] == [("has_channel", "votes"),
+                                                       ("says_song", "votes")]
+    again = _upload(client, pid, b'[{"text": "more text here", "L": [1, 1]}]',
+                    votes_field="L", votes_names="x,y")
+    assert again.status_code == 400 and "named already" in again.json["error"]
+    rule = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "says_song", "label": "ham", "kind": "keywords", "keywords": ["song"]})
+    assert rule.status_code == 400 and "uploaded" in rule.json["error"]
