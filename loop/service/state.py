@@ -121,13 +121,20 @@ class State:
     def eval_score(self, proba: np.ndarray | None, covered_only: bool = False) -> float | None:
         """Accuracy of ``proba``'s argmax on the held-out items (None without any);
         ``covered_only``: on those some LF votes on (see :meth:`eval_covered`)."""
+        got = self._eval_predictions(proba, covered_only)
+        return None if got is None else score("acc", got[0].tolist(), got[1])
+
+    def _eval_predictions(self, proba: np.ndarray | None, covered_only: bool,
+                          ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The held-out items' classes and ``proba``'s argmax on them (only where an
+        LF votes with ``covered_only``); None without any."""
         rows, y_true = self.eval_rows()
         if covered_only:
             keep = self.eval_covered()
             rows, y_true = rows[keep], y_true[keep]
         if proba is None or rows.size == 0 or len(proba) != self.n:
             return None
-        return score("acc", y_true.tolist(), np.asarray(proba)[rows].argmax(axis=1))
+        return y_true, np.asarray(proba)[rows].argmax(axis=1)
 
     def eval_report(self, proba: np.ndarray | None,
                     covered_only: bool = False) -> dict[str, Any] | None:
@@ -136,18 +143,15 @@ class State:
         many items: ``{"n", "macro_f1", "classes": {label: {precision, recall, f1,
         support}}}``; None without any. Accuracy hides a rare class (sms: 0.97
         right while a third of the spam is missed)."""
-        rows, y_true = self.eval_rows()
-        if covered_only:
-            keep = self.eval_covered()
-            rows, y_true = rows[keep], y_true[keep]
-        if proba is None or rows.size == 0 or len(proba) != self.n:
+        got = self._eval_predictions(proba, covered_only)
+        if got is None:
             return None
-        pred = np.asarray(proba)[rows].argmax(axis=1)
+        y_true, pred = got
         labels = self.project["labels"]
         p, r, f, n = precision_recall_fscore_support(
             y_true, pred, labels=list(range(self.k)), zero_division=0)
         present = n > 0  # the macro mean over the classes the held-out items have
-        return {"n": int(rows.size),
+        return {"n": int(y_true.size),
                 "macro_f1": float(f[present].mean()) if present.any() else None,
                 "classes": {labels[c]: {"precision": round(float(p[c]), 6),
                                         "recall": round(float(r[c]), 6),
