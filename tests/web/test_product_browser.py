@@ -774,6 +774,23 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
     assert got["item"]["votes"] == [], got  # nor among the LF votes the page shows
 
 
+def test_votes_in_a_csv_cell_are_offered_as_lf_votes(live: LiveServer, page: Any) -> None:
+    """A CSV whose column holds each row's votes as JSON text ("[1,-1]", a Snorkel L
+    written out): offered as the LF votes, and read so by the check."""
+    pid = live.admin.call("POST", "/api/projects", {"name": "CSV votes",
+                                                    "labels": ["ham", "spam"]})["id"]
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+    body = b'text,votes\n"win a free prize now","[1,-1]"\nlovely song,"[-1,0]"\n'
+    page.set_input_files("#file", files=[{"name": "l.csv", "mimeType": "text/csv",
+                                          "buffer": body}])
+    page.wait_for_function("document.getElementById('col-votes').value === 'votes'")
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    assert "LF votes (votes): 2 LFs" in page.locator("#import-status").text_content()
+
+
 def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveServer,
                                                                     worker: None,
                                                                     page: Any) -> None:

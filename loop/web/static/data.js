@@ -191,8 +191,14 @@
      no reading for an annotator ("-1,-1,-1,..."), so left out unless unchecked
      (new-user trial) */
   function listColumn(c) {
-    return fileRows.some(function (row) { return Array.isArray(row[c]); }) &&
-      fileRows.every(function (row) { return Array.isArray(row[c]) || row[c] === null || row[c] === undefined; });
+    return fileRows.some(function (row) { return asList(row[c]); }) &&
+      fileRows.every(function (row) { return asList(row[c]) || row[c] === null || row[c] === undefined || row[c] === ""; });
+  }
+  /* a list, or a CSV cell holding one as JSON ("[1,-1,0]": LF votes written out) */
+  function asList(v) {
+    if (Array.isArray(v)) return v;
+    if (typeof v !== "string" || !/^\s*\[.*\]\s*$/.test(v)) return null;
+    try { const x = JSON.parse(v); return Array.isArray(x) ? x : null; } catch (e) { return null; }
   }
   function dropBoxes(cols) {
     if (cols) fileCols = cols;
