@@ -112,7 +112,7 @@ def check_names(names: Any, n: int) -> list[str]:
     ['has_link', 'short']
     """
     from loop.core.rules import _BAD_NAME  # the rules' own test of a name
-    from loop.core.text import hidden_char
+    from loop.core.text import hidden_char, name_key
 
     if isinstance(names, str):
         names = names.split(",")
@@ -128,9 +128,11 @@ def check_names(names: Any, n: int) -> list[str]:
     if bad is not None:
         raise ValueError(f"an LF name must be 1 to 100 characters with no '/', spaces, "
                          f"control or invisible characters; got {bad!r}")
-    twice = sorted({x for x in names if names.count(x) > 1})
+    keys = [name_key(x) for x in names]  # "Spam" and "spam" read as one name
+    twice = sorted({x for x, k in zip(names, keys, strict=True) if keys.count(k) > 1})
     if twice:
-        raise ValueError(f"LF names must differ; given twice: {twice[0]!r}")
+        raise ValueError(f"LF names must differ (in more than case); given twice: "
+                         f"{twice[0]!r}")
     return names
 
 

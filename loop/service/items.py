@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.core.text import name_key
 from loop.core.votes import check_names, read_votes, votes_count
 from loop.core.votes import votes_names as lf_names
 from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
@@ -124,7 +125,7 @@ def import_items(
         out.update(n_skipped=len(skipped), skipped_ids=skipped[:20])
     if votes is not None:
         out["votes"] = {"field": votes["field"], "n": votes["n"],
-                        "lfs": lf_names(votes["field"], votes["n"], votes.get("names"))[:5],
+                        "lfs": lf_names(votes["field"], votes["n"], votes.get("names")),
                         "n_items_with_votes": sum("votes" in i for i in parsed.items)}
     notes = []
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
@@ -157,9 +158,11 @@ def import_items(
         lists = [c for c in kept if isinstance(kept[c], list)]
         other = f" (this file has a column of lists, {lists[0]!r}: kept as a field)" \
             if lists else ""
+        where = ("which this upload leaves out (drop)" if spec["field"] in drop
+                 else f"which no row of this file has{other}")
         notes.append(f"the project's LF votes are read from the column {spec['field']!r}, "
-                     f"which no row of this file has{other}, so its items get no uploaded "
-                     f"votes: every uploaded LF abstains on them")
+                     f"{where}, so its items get no uploaded votes: every uploaded LF "
+                     "abstains on them")
     if notes:
         out["note"] = "; ".join(notes)
     uploads: list[tuple[str, dict[str, Any]]] = []
@@ -227,7 +230,8 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     every = lf_names(field, n, own)
-    taken = sorted((set(rules) | set(project.get("lfs") or [])) & set(every))
+    taken = sorted({name_key(x) for x in (*rules, *(project.get("lfs") or []))}
+                   & {name_key(x) for x in every})
     if taken:
         raise BadRequest(f"LF votes in {field!r} would be the LFs {every[0]} .. "
                          f"{every[-1]}, but {taken[0]!r} is taken by a rule or an LF of "

@@ -100,7 +100,7 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
         return None, 0
     item = got["item"] or {"text": None, "fields": {}}
     row, L_row = got["row"], got["L_row"]
-    votes = []
+    votes, hidden_votes = [], 0
     if row is not None and L_row is not None:
         meta = store.L_meta_cached(pid, got["L_version"])
         names = meta.get("lf_names", [])
@@ -109,6 +109,10 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
         uploaded = set(meta.get("uploaded", ()))
         votes = [{"lf": n, "label": labels[int(v)]} for n, v in zip(names, L_row, strict=False)
                  if 0 <= v < len(labels) and n not in uploaded]
+        # how many there are, unshown: else the page says "no LF fired" beside the
+        # badge "LFs conflict" (re-trial)
+        hidden_votes = sum(1 for n, v in zip(names, L_row, strict=False)
+                           if 0 <= v < len(labels) and n in uploaded)
     # With several answers per item the models have learnt an answered item's
     # answer: their guess would show the next annotators what the first one said
     # (operator's trial: 811 of 811 such guesses were the majority so far)
@@ -121,6 +125,8 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     out = {
         "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
                  "votes": [] if blind else votes,
+                 # votes of uploaded LFs on it, never shown (see above)
+                 "uploaded_votes": 0 if blind else hidden_votes,
                  "guess": guess,
                  # the label model's own guess: "models disagree" names it
                  "label_model_guess": lm_guess,

@@ -772,6 +772,14 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
     got = ApiClient(live.url, token).call("POST", f"/api/projects/{pid}/queue/next")
     assert got["item"] and "weak_labels" not in got["item"]["fields"], got
     assert got["item"]["votes"] == [], got  # nor among the LF votes the page shows
+    # the labeling page says how many there are, never what they say
+    page.goto(f"{live.url}/signin?next=/p/{pid}/label#token={token}")
+    page.click("button[type=submit]")  # signed in as the admin: switch, as the page asks
+    page.wait_for_selector("#votes tr", state="attached")
+    shown = page.locator("#votes").inner_text()
+    n = got["item"]["uploaded_votes"]
+    assert "weak_labels" not in shown and "weak_labels" not in page.content()
+    assert (f"{n} vote" in shown and "not shown" in shown) if n else "No LF fired" in shown
 
 
 def test_votes_in_a_csv_cell_are_offered_as_lf_votes(live: LiveServer, page: Any) -> None:

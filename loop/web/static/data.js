@@ -235,8 +235,9 @@
   /* What the votes column became: one LF per position. */
   function votesNote(b) {
     if (!b.votes) return "";
-    return " LF votes (" + b.votes.field + "): " + b.votes.n + " LFs, " + b.votes.lfs[0] +
-      (b.votes.n > 1 ? " to " + b.votes.field + "[" + (b.votes.n - 1) + "]" : "") + ", on " +
+    const names = b.votes.lfs || [];
+    return " LF votes (" + b.votes.field + "): " + b.votes.n + " LFs, " + names[0] +
+      (names.length > 1 ? " to " + names[names.length - 1] : "") + ", on " +
       b.votes.n_items_with_votes + " of the rows.";
   }
 

@@ -189,9 +189,14 @@
     $("guess-bar").parentNode.hidden = !Number.isFinite(conf);
 
     const list = Array.isArray(item.votes) ? item.votes : [];
-    if (!list.length) {
+    const unshown = item.uploaded_votes || 0;  /* votes that came with the items: not shown */
+    if (!list.length && !unshown) {
       votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
         text: item.blind ? "Hidden: blind labeling" : "No LF fired" })));
+    }
+    if (unshown) {
+      votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
+        text: unshown + (unshown === 1 ? " vote" : " votes") + " of LFs uploaded with the items, not shown" })));
     }
     for (const v of list) {
       const abstain = isAbstain(v.label);
