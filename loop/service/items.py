@@ -325,8 +325,9 @@ def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
             stored = {i["id"]: i["text"] for i in store.items(pid, sample)}
             other = sum(stored.get(d) != mine[d] for d in sample)
             reuse = ("are other items that reuse ids (a second split numbered like the "
-                     "first?): to import them as new items, upload without id_field (they "
-                     "get new ids) or give them ids of their own")
+                     "first?): to import them as new items, upload without id_field (on "
+                     "the Data page: Id column (none); they get new ids, and the id column "
+                     "is best left out) or give them ids of their own")
             if other == len(sample):
                 also = (f"; but none of {'them' if len(sample) == len(dup) else 'those compared'}"
                         f" holds the text stored under its id, so these rows {reuse} "
