@@ -23,6 +23,17 @@ def _upload(client, pid, data: bytes, ctype="application/json", **args):
                        headers={**auth(), "Content-Type": ctype})
 
 
+def _applied(store, pid, timeout=60.0):
+    """Wait for the apply run and its recalibration (a burst runs them here; a worker
+    left by another test of the session may have taken them instead)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not (
+            store.L_meta(pid) and store.model_summary(pid, "label_model")):
+        time.sleep(0.1)
+
+
 def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does(
         client, store, rules_project, rconn, shared_data):
     """The service's loop on uploaded votes is the library's: its L is the file's
@@ -39,6 +50,7 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
     assert r.json["votes"]["n_items_with_votes"] == len(rows)
     assert r.json["apply_job"]  # votes are LFs ready to apply: no button to press first
     run_burst(rconn)
+    _applied(store, pid)
 
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == [f"weak_labels[{j}]" for j in range(10)]
