@@ -24,13 +24,16 @@ def _upload(client, pid, data: bytes, ctype="application/json", **args):
 
 
 def _applied(store, pid, timeout=60.0):
-    """Wait for the apply run and its recalibration (a burst runs them here; a worker
-    left by another test of the session may have taken them instead)."""
+    """Wait until ``L`` has every item and LF, and a label model is fitted (a burst
+    runs the jobs here; CI once found the burst's queue empty, the run taken
+    elsewhere)."""
     import time
+
+    from loop.service.labeling import up_to_date
 
     end = time.monotonic() + timeout
     while time.monotonic() < end and not (
-            store.L_meta(pid) and store.model_summary(pid, "label_model")):
+            up_to_date(store, pid) and store.model_summary(pid, "label_model")):
         time.sleep(0.1)
 
 
@@ -83,6 +86,7 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
         "name": "subscribe", "label": "spam", "kind": "keywords", "keywords": ["subscribe"]})
     assert ok.status_code == 201, ok.json
     run_burst(rconn)
+    _applied(store, pid)
     L2, meta2 = store.load_L(pid)
     assert meta2["lf_names"][:10] == meta["lf_names"] and meta2["lf_names"][10] == "subscribe"
     assert np.array_equal(L2[:, :10], expected)
@@ -105,6 +109,7 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
                 votes_field="weak_labels")
     assert r.status_code == 201, r.json
     run_burst(rconn)
+    _applied(store, pid)
     # no votes_field: the project's column is read; a row without it abstains
     more = b'{"id": "c", "text": "subscribe pls", "weak_labels": [1, 1, -1]}\n' \
            b'{"id": "d", "text": "no votes here"}\n'
@@ -112,6 +117,7 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
     assert r.status_code == 201 and r.json["votes"]["n_items_with_votes"] == 1, r.json
     assert r.json["apply_job"]
     run_burst(rconn)
+    _applied(store, pid)
     L, _ = store.load_L(pid)
     assert L.tolist() == [[1, -1, -1], [-1, 0, 0], [1, 1, -1], [-1, -1, -1]]
     assert "weak_labels" not in store.items(pid, ["c"])[0]["fields"]
@@ -120,6 +126,7 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
         "name": "subscribe", "label": "spam", "kind": "keywords", "keywords": ["subscribe"]})
     assert ok.status_code == 201, ok.json
     run_burst(rconn)
+    _applied(store, pid)
     token = annotator_token(client, pid, "ann")
     shown = {}
     for _ in range(4):
@@ -179,6 +186,7 @@ def test_votes_from_a_csv_cell_are_read_as_json(client, store, rules_project, rc
     r = _upload(client, rules_project, csv, "text/csv", votes_field="votes")
     assert r.status_code == 201, r.json
     run_burst(rconn)
+    _applied(store, rules_project)
     L, _ = store.load_L(rules_project)
     assert L.tolist() == [[1, -1], [0, 0]]
 
@@ -195,6 +203,7 @@ def test_uploaded_lfs_can_be_named_at_their_first_upload(client, store, rules_pr
     r = _upload(client, pid, rows, votes_field="L", votes_names="has_channel, says_song")
     assert r.status_code == 201 and r.json["votes"]["lfs"] == ["has_channel", "says_song"]
     run_burst(rconn)
+    _applied(store, pid)
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == ["has_channel", "says_song"] and L.tolist() == [[1, -1], [-1, 0]]
     lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
