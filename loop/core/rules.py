@@ -118,9 +118,7 @@ class Rule:
                              f"{', '.join(map(repr, unknown))}; a rule has "
                              f"{', '.join([*FIELDS, *also])}")
         name = d.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100 or (
-                _BAD_NAME.search(name.strip())) or not name.strip(".").strip() or (
-                hidden_char(name, ("Cf",))):  # invisible: \u200b
+        if not isinstance(name, str) or not good_name(name):
             raise ValueError("rule name must be 1 to 100 characters with no '/', spaces, "
                              f"control or invisible characters; got {name!r}")
         label = d.get("label")
@@ -442,6 +440,19 @@ def _span_search(pat: Any) -> Any:
         return None if m is None else (m.start(), m.end())
 
     return slow
+
+
+def good_name(name: str) -> bool:
+    """Whether ``name`` (stripped of surrounding spaces) can name an LF: a column of
+    ``L`` and a URL path segment. 1 to 100 characters with no spaces, ``/``, ``\\``,
+    control or invisible characters (``\\u200b``), and not dots alone.
+
+    >>> good_name("says_free"), good_name("a/b"), good_name(".."), good_name("x\u200b")
+    (True, False, False, False)
+    """
+    n = name.strip()
+    return bool(n) and len(n) <= 100 and not _BAD_NAME.search(n) and bool(
+        n.strip(".").strip()) and hidden_char(name, ("Cf",)) is None
 
 
 def safe_name(text: str) -> str:

@@ -105,14 +105,14 @@ def votes_names(field: str, n: int, names: Sequence[str] | None = None) -> list[
 
 def check_names(names: Any, n: int) -> list[str]:
     """The names of ``n`` uploaded LF columns, in order: a list of strings, or one
-    string of them separated by commas; each 1 to 100 characters without spaces,
-    ``/`` or control characters (as a rule's name), none twice. ``ValueError``.
+    string of them separated by commas; each a good rule name
+    (:func:`~loop.core.rules.good_name`), none twice. ``ValueError``.
 
     >>> check_names("has_link, short", 2)
     ['has_link', 'short']
     """
-    from loop.core.rules import _BAD_NAME  # the rules' own test of a name
-    from loop.core.text import hidden_char, name_key
+    from loop.core.rules import good_name  # the rules' own test of a name
+    from loop.core.text import name_key
 
     if isinstance(names, str):
         names = names.split(",")
@@ -123,8 +123,7 @@ def check_names(names: Any, n: int) -> list[str]:
     if len(names) != n:
         raise ValueError(f"votes_names gives {len(names)} names for {n} LFs' votes; name "
                          "each, in the order of the votes")
-    bad = next((x for x in names if not x or len(x) > 100 or _BAD_NAME.search(x)
-                or hidden_char(x, ("Cf",))), None)
+    bad = next((x for x in names if not good_name(x)), None)
     if bad is not None:
         raise ValueError(f"an LF name must be 1 to 100 characters with no '/', spaces, "
                          f"control or invisible characters; got {bad!r}")

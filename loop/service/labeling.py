@@ -22,9 +22,8 @@ import numpy as np
 
 from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
-from loop.core.votes import votes_names
 from loop.errors import LFRunSuperseded, LFTimeout, NotReady
-from loop.service.rules import NO_LFS, project_lfs
+from loop.service.rules import NO_LFS, project_lfs, uploaded_lf_names
 from loop.storage import RedisStore
 
 Progress = Callable[[int, int], None]
@@ -62,9 +61,7 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         units.append({"start": a, "stop": b, "lfs": names})
         a = b
     version = store.new_L_version(pid)
-    spec = store.votes_spec(pid)
-    uploaded = [x for x in votes_names(spec["field"], spec["n"], spec.get("names"))
-                if x in prints] if spec else []
+    uploaded = [x for x in uploaded_lf_names(store, pid) if x in prints]
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
            "uploaded": uploaded,

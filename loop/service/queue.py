@@ -100,19 +100,21 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
         return None, 0
     item = got["item"] or {"text": None, "fields": {}}
     row, L_row = got["row"], got["L_row"]
-    votes, hidden_votes = [], 0
+    votes: list[dict[str, Any]] = []
+    hidden_votes = 0
     if row is not None and L_row is not None:
         meta = store.L_meta_cached(pid, got["L_version"])
         names = meta.get("lf_names", [])
         # not the votes uploaded with the items: nameless columns, and often other
         # people's answers (crowd workers) that an answer should not lean on
         uploaded = set(meta.get("uploaded", ()))
-        votes = [{"lf": n, "label": labels[int(v)]} for n, v in zip(names, L_row, strict=False)
-                 if 0 <= v < len(labels) and n not in uploaded]
-        # how many there are, unshown: else the page says "no LF fired" beside the
-        # badge "LFs conflict" (re-trial)
-        hidden_votes = sum(1 for n, v in zip(names, L_row, strict=False)
-                           if 0 <= v < len(labels) and n in uploaded)
+        for n, v in zip(names, L_row, strict=False):
+            if not 0 <= v < len(labels):
+                continue
+            if n in uploaded:  # counted, unshown: else the page says "no LF fired"
+                hidden_votes += 1  # beside the badge "LFs conflict" (re-trial)
+            else:
+                votes.append({"lf": n, "label": labels[int(v)]})
     # With several answers per item the models have learnt an answered item's
     # answer: their guess would show the next annotators what the first one said
     # (operator's trial: 811 of 811 such guesses were the majority so far)

@@ -3,8 +3,9 @@
 * ``<p>:items`` hash id -> JSON ``{id, text, fields}`` (and ``votes``: the LF votes
   uploaded with it, :mod:`loop.core.votes`); ``<p>:ids`` list (upload order = matrix
   row); ``<p>:row`` hash id -> row;
-* ``<p>:votes`` JSON ``{field, n}``: the column of uploaded LF votes and how many
-  LFs it holds, set by the first upload that has them;
+* ``<p>:votes`` JSON ``{field, n}`` (and ``names``, when given): the column of
+  uploaded LF votes and how many LFs it holds, set by the first upload that has
+  them and never changed;
 * ``<p>:ugold`` hash id -> class from the upload; ``<p>:eval`` the held-out part of
   those ids (never queued, never fitted on; the rest are fitted on like answers);
 * ``<p>:pool`` set of the items that still need answers (neither uploaded with a
@@ -63,9 +64,10 @@ class ItemsMixin(StoreBase):
         return out
 
     def votes_spec(self, pid: str) -> dict[str, Any] | None:
-        """``{"field": name, "n": number of LFs}`` of the LF votes uploaded with the
-        items, or None (read fresh: a worker planning an apply right after the upload
-        that set it must see it)."""
+        """``{"field": name, "n": number of LFs}`` (and ``"names"``) of the LF votes
+        uploaded with the items, or None. Only a spec found is remembered (it never
+        changes once set); None is read again each time, so a worker planning an
+        apply right after the upload that set it sees it."""
         spec = _VOTES_SEEN.get(pid)
         if spec is None:
             raw = self.r.get(self._k(pid, "votes"))
