@@ -26,7 +26,9 @@ RQ's default :class:`~rq.Worker` with these additions:
   RQ's intermediate list with nobody to start it; RQ would only fail it, minutes
   later. The same sweep puts such a job (still ``queued``, not started by anyone,
   stranded for :attr:`LoopWorker.stranded_after` seconds) back at the head of
-  its queue.
+  its queue. A worker killed alone leaves no such pop behind: its scheduler
+  process, which stops seconds after it, closes its copies of the worker's
+  sockets as it starts (a copy kept the dead worker's pop waiting in Redis).
 * **The scheduler comes back within seconds**: RQ's scheduler (delayed jobs: a
   recalibration due at the end of the minimum gap) runs in one worker at a time,
   under a lock that outlives a killed holder by a minute, and RQ's other workers
@@ -273,11 +275,34 @@ def _die_with_parent(sig: int = signal.SIGKILL) -> None:
         pass
 
 
+def close_inherited(pool: Any) -> None:
+    """In a forked child: close its copies of the sockets of ``pool``, its parent's
+    connections (the parent's stay open). A worker SIGKILLed in its blocking pop
+    (BLMOVE) stays blocked in Redis while any copy of that socket is open, and
+    Redis hands it the next job pushed, into RQ's intermediate list: the scheduler
+    process, seconds in stopping after its worker's death, kept one (fault trial: a
+    job enqueued right after ``kill -9`` of a worker sat stranded)."""
+    if pool is None:
+        return
+    conns = [*getattr(pool, "_available_connections", ()),
+             *getattr(pool, "_in_use_connections", ())]
+    for conn in conns:
+        try:
+            conn.disconnect()  # redis-py: in a child, a close of its copy, no shutdown
+        except Exception:  # a copy half set up at the fork: nothing of ours to close
+            pass
+
+
 class LoopScheduler(RQScheduler):
     """RQ's scheduler process, stopped (SIGTERM: it lets its locks go) when its
     worker dies: a worker killed with SIGKILL left it running, holding and renewing
     the lock, and each restart of the worker added one more (operator's trial: two
     orphans after three kills, gone only at the next Redis outage)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        connection = kw.get("connection", args[1] if len(args) > 1 else None)
+        self._worker_pool = getattr(connection, "connection_pool", None)
 
     def start(self) -> Any:
         self._worker_pid = os.getpid()
@@ -285,6 +310,7 @@ class LoopScheduler(RQScheduler):
 
     def work(self) -> None:
         _die_with_parent(signal.SIGTERM)
+        close_inherited(self._worker_pool)
         if os.getppid() != getattr(self, "_worker_pid", os.getppid()):
             return  # the worker died while this process started
         try:

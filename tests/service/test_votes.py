@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from svc_helpers import annotator_token, auth, run_burst
+from svc_helpers import annotator_token, apply_lfs_in_process, auth, run_burst
 
 
 @pytest.fixture
@@ -21,20 +21,6 @@ def _upload(client, pid, data: bytes, ctype="application/json", **args):
     query = "&".join(f"{k}={v}" for k, v in args.items())
     return client.post(f"/api/projects/{pid}/items?{query}", data=data,
                        headers={**auth(), "Content-Type": ctype})
-
-
-def _applied(store, pid, timeout=60.0):
-    """Wait until ``L`` has every item and LF, and a label model is fitted (a burst
-    runs the jobs here; CI once found the burst's queue empty, the run taken
-    elsewhere)."""
-    import time
-
-    from loop.service.labeling import up_to_date
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and not (
-            up_to_date(store, pid) and store.model_summary(pid, "label_model")):
-        time.sleep(0.1)
 
 
 def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does(
@@ -52,15 +38,7 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
     assert r.json["votes"]["n"] == 10 and r.json["votes"]["lfs"][-1] == "weak_labels[9]"
     assert r.json["votes"]["n_items_with_votes"] == len(rows)
     assert r.json["apply_job"]  # votes are LFs ready to apply: no button to press first
-    # run here, as its jobs do (in CI, and only there, this first test of the module
-    # found the burst's queue empty three times: the jobs taken by something else and
-    # never run; the tests after it pass with bursts)
-    from svc_helpers import apply_lfs_in_process
-
-    from loop.service import models
-
-    apply_lfs_in_process(store, pid)
-    models.recalibrate(store, pid, 60)
+    run_burst(rconn)
 
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == [f"weak_labels[{j}]" for j in range(10)]
@@ -115,7 +93,6 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
                 votes_field="weak_labels")
     assert r.status_code == 201, r.json
     run_burst(rconn)
-    _applied(store, pid)
     # no votes_field: the project's column is read; a row without it abstains
     more = b'{"id": "c", "text": "subscribe pls", "weak_labels": [1, 1, -1]}\n' \
            b'{"id": "d", "text": "no votes here"}\n'
@@ -123,7 +100,6 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
     assert r.status_code == 201 and r.json["votes"]["n_items_with_votes"] == 1, r.json
     assert r.json["apply_job"]
     run_burst(rconn)
-    _applied(store, pid)
     L, _ = store.load_L(pid)
     assert L.tolist() == [[1, -1, -1], [-1, 0, 0], [1, 1, -1], [-1, -1, -1]]
     assert "weak_labels" not in store.items(pid, ["c"])[0]["fields"]
@@ -132,7 +108,6 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
         "name": "subscribe", "label": "spam", "kind": "keywords", "keywords": ["subscribe"]})
     assert ok.status_code == 201, ok.json
     run_burst(rconn)
-    _applied(store, pid)
     token = annotator_token(client, pid, "ann")
     shown = {}
     for _ in range(4):
@@ -192,7 +167,6 @@ def test_votes_from_a_csv_cell_are_read_as_json(client, store, rules_project, rc
     r = _upload(client, rules_project, csv, "text/csv", votes_field="votes")
     assert r.status_code == 201, r.json
     run_burst(rconn)
-    _applied(store, rules_project)
     L, _ = store.load_L(rules_project)
     assert L.tolist() == [[1, -1], [0, 0]]
 
@@ -209,7 +183,6 @@ def test_uploaded_lfs_can_be_named_at_their_first_upload(client, store, rules_pr
     r = _upload(client, pid, rows, votes_field="L", votes_names="has_channel, says_song")
     assert r.status_code == 201 and r.json["votes"]["lfs"] == ["has_channel", "says_song"]
     run_burst(rconn)
-    _applied(store, pid)
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == ["has_channel", "says_song"] and L.tolist() == [[1, -1], [-1, 0]]
     lfs = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
