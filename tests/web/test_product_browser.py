@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -780,6 +781,57 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
     n = got["item"]["uploaded_votes"]
     assert "weak_labels" not in shown and "weak_labels" not in page.content()
     assert (f"{n} vote" in shown and "not shown" in shown) if n else "No LF fired" in shown
+
+
+def test_the_lf_table_folds_many_lfs_and_sorts_by_a_column(
+        live: LiveServer, worker: None, page: Any, shared_data: Any) -> None:
+    """SemEval's 164 LFs uploaded with the items: the dashboard shows the first 30
+    until asked for all (they put 164 rows above the rules editor), and a column's
+    header sorts by it, high to low first, then the other way."""
+    rows = json.loads((shared_data / "semeval" / "train.json").read_text())
+    names = json.loads((shared_data / "semeval" / "label.json").read_text())
+    part = [{"id": k, "text": rows[k]["data"]["text"], "weak_labels": rows[k]["weak_labels"]}
+            for k in list(rows)[:400]]
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {
+        "name": "SemEval", "labels": [names[str(i)] for i in range(len(names))]})["id"]
+    out = api.call("POST", f"/api/projects/{pid}/items?id_field=id&votes_field=weak_labels",
+                   data="\n".join(json.dumps(r) for r in part).encode(),
+                   content_type="application/x-ndjson")
+    assert out["votes"]["n"] == 164
+    api.wait_job(out["apply_job"], timeout=120)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(
+            "coverage" in x for x in api.call("GET", f"/api/projects/{pid}/lfs")["lfs"]):
+        time.sleep(0.3)
+    _admin_dashboard(page, live, pid)
+    page.wait_for_selector("#lf-rows th:has-text('weak_labels[0]')")
+    assert page.locator("#lf-rows tr").count() == 30
+    assert page.locator("#lf-more").inner_text() == "Show all 164 LFs"
+    page.click("#lf-more")
+    page.wait_for_function("document.querySelectorAll('#lf-rows tr').length === 164")
+    assert page.locator("#lf-more").inner_text() == "Show the first 30 LFs"
+
+    def coverage() -> list[float]:
+        cells = page.locator("#lf-rows tr td:nth-of-type(2)").all_inner_texts()
+        return [float(c.rstrip("%")) for c in cells]
+
+    page.click("#lf-head button[data-sort=coverage]")
+    got = coverage()
+    assert got == sorted(got, reverse=True) and got[0] > got[-1], got[:5]
+    assert page.locator("#lf-head th:has(button[data-sort=coverage])").get_attribute(
+        "aria-sort") == "descending"
+    page.click("#lf-head button[data-sort=coverage]")
+    got = coverage()
+    assert got == sorted(got)
+    assert page.locator("#lf-head th[aria-sort]").count() == 1
+    page.click("#lf-head button[data-sort=name]")  # names in their numbers' order
+    first = page.locator("#lf-rows tr th").all_inner_texts()[:3]
+    assert [f.removesuffix("uploaded").strip() for f in first] == [
+        "weak_labels[0]", "weak_labels[1]", "weak_labels[2]"], first
+    page.click("#lf-more")  # folded again, in the order chosen
+    assert page.locator("#lf-rows tr").count() == 30
+    assert not page.console_errors
 
 
 def test_votes_in_a_csv_cell_are_offered_as_lf_votes(live: LiveServer, page: Any) -> None:

@@ -231,8 +231,69 @@
       title: title });
   }
 
+  /* The LF table sorts by a column (a header's button; again: the other way) and
+     shows the first LF_FOLD rows until asked for all: a WRENCH file's 164 uploaded
+     LFs put 164 rows above the rules editor. */
+  const LF_FOLD = 30;
+  let lfSort = null, lfAll = false, lfData = null;
+  function lfErrors(r) {
+    const errs = pick(r, ["errors", "n_errors", "error_count"]);
+    return typeof errs === "object" && errs !== null ? (errs.count !== undefined ? errs.count : 0) : errs;
+  }
+  const LF_KEYS = {
+    name: function (r) { return String(pick(r, ["name", "lf"]) || ""); },
+    coverage: function (r) { return pick(r, ["coverage"]); },
+    overlaps: function (r) { return pick(r, ["overlaps", "overlap"]); },
+    conflicts: function (r) { return pick(r, ["conflicts", "conflict"]); },
+    emp: function (r) { return pick(r, ["emp_acc", "empirical_acc", "empirical_accuracy", "accuracy"]); },
+    learned: function (r) { return pick(r, ["learned_acc", "learned_accuracy", "weight"]); },
+    errors: lfErrors,
+  };
+  function sortedLfs(rows) {
+    if (!lfSort) return rows;
+    const key = LF_KEYS[lfSort.key], dir = lfSort.dir;
+    return rows.map(function (r, i) { return [key(r), i, r]; }).sort(function (a, b) {
+      const va = a[0], vb = b[0];
+      const na = va === undefined || va === null, nb = vb === undefined || vb === null;
+      if (na || nb) return na === nb ? a[1] - b[1] : (na ? 1 : -1);  // no value: last either way
+      const c = typeof va === "string" ? va.localeCompare(vb, undefined, { numeric: true }) : va - vb;
+      return c ? dir * c : a[1] - b[1];
+    }).map(function (x) { return x[2]; });
+  }
+  function markSort() {
+    document.querySelectorAll("#lf-head th").forEach(function (th) {
+      const b = th.querySelector("button.sort");
+      if (!b) return;
+      if (lfSort && b.dataset.sort === lfSort.key) {
+        th.setAttribute("aria-sort", lfSort.dir > 0 ? "ascending" : "descending");
+      } else {
+        th.removeAttribute("aria-sort");
+      }
+    });
+  }
+  function initLfTable() {
+    document.querySelectorAll("#lf-head button.sort").forEach(function (b) {
+      b.addEventListener("click", function () {
+        const key = b.dataset.sort;
+        // names A-Z first; numbers high to low first (the most covering, the worst errors)
+        const first = key === "name" ? 1 : -1;
+        lfSort = lfSort && lfSort.key === key ? { key: key, dir: -lfSort.dir } : { key: key, dir: first };
+        markSort();
+        if (lfData) drawLfs(lfData);
+      });
+    });
+    $("lf-more").addEventListener("click", function () {
+      lfAll = !lfAll;
+      if (lfData) drawLfs(lfData);
+    });
+  }
+
   function drawLfs(data) {
-    const rows = lfRows(data);
+    lfData = data;
+    const all = lfRows(data);
+    const rows = sortedLfs(all).slice(0, lfAll ? undefined : LF_FOLD);
+    $("lf-more-box").hidden = all.length <= LF_FOLD;
+    $("lf-more").textContent = lfAll ? "Show the first " + LF_FOLD + " LFs" : "Show all " + all.length + " LFs";
     if (data && data.n_gold !== undefined) {
       $("lf-help").textContent = "Coverage, overlaps and conflicts over every item; empirical accuracy on " +
         data.n_gold + " known labels (answers and uploaded labels not held out; the held-out ones only " +
@@ -241,7 +302,7 @@
     }
     const body = $("lf-rows");
     Loop.clear(body);
-    drawGaps(rows);
+    drawGaps(all);
     drawGoldUse(data && data.gold_use);
     if (!rows.length) {
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: hasLfs
@@ -251,7 +312,7 @@
     }
     for (const r of rows) {
       const errs = pick(r, ["errors", "n_errors", "error_count"]);
-      const nErr = typeof errs === "object" && errs !== null ? (errs.count !== undefined ? errs.count : 0) : errs;
+      const nErr = lfErrors(r);
       let errText = typeof errs === "object" && errs !== null && errs.example_error ? String(errs.example_error) : "";
       if (r.error_example && r.error_example.error) {
         errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
@@ -778,6 +839,7 @@
     document.querySelectorAll(".job-btn").forEach(function (b) {
       b.addEventListener("click", function () { startJob(b.dataset.job, b); });
     });
+    initLfTable();
     document.querySelectorAll(".export-btn").forEach(function (b) {
       b.addEventListener("click", async function () {
         const fmt = b.dataset.format;
