@@ -158,6 +158,12 @@ def apply_lfs(
     >>> L.ravel().tolist(), errors
     ([0, -1], {})
     """
+    for lf in lfs:
+        if not isinstance(lf, LabelingFunction):
+            raise TypeError(
+                f"{getattr(lf, '__name__', repr(lf))} is not a labeling function: wrap "
+                "it with @labeling_function() (from loop.core.lf import "
+                "labeling_function) so that it has a name and its own errors")
     names = [lf.name for lf in lfs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})

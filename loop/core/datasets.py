@@ -105,10 +105,13 @@ def _parse_split(path: Path, n_classes: int) -> Split:
     L = np.asarray(votes, dtype=np.int64)
     if n_lfs == 0:
         raise DatasetError(f"{path}: rows have no weak labels")
-    if L.min() < -1 or L.max() >= n_classes:
+    bad = np.argwhere((L < -1) | (L >= n_classes))
+    if bad.size:
+        r, j = (int(v) for v in bad[0])
         raise DatasetError(
-            f"{path}: weak labels must be -1 or a class id in 0..{n_classes - 1}, "
-            f"found {int(L.min())}..{int(L.max())}"
+            f"{path}: row {ids[r]!r} has weak label {int(L[r, j])} (LF {j}); weak labels "
+            f"must be -1 or a class id in 0..{n_classes - 1} (label.json has {n_classes} "
+            f"classes), found {int(L.min())}..{int(L.max())}"
         )
     dtype = np.int8 if n_classes <= 127 else np.int16
     return Split(ids, L.astype(dtype), np.asarray(gold, dtype=np.int64), data)

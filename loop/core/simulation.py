@@ -35,9 +35,24 @@ def train_test(ds: Dataset) -> tuple[Split, Split]:
     return train, ds.splits["test"]
 
 
+def scored_rows(ds: Dataset, split: Split) -> np.ndarray:
+    """The rows of ``split`` with a gold label (``label`` -1 is unknown: scored as
+    wrong it would pull every score down); a DatasetError when there are none."""
+    known = split.y >= 0
+    if not known.any():
+        raise DatasetError(
+            f"{ds.name}: the split scored on (test.json; all.json for a single-file set) "
+            "has no gold labels (all -1), so nothing can be scored; add the labels of "
+            "some of its rows")
+    return known
+
+
 def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
-    """Score majority vote, the label model and the gold-anchored label model."""
+    """Score majority vote, the label model and the gold-anchored label model on
+    the test rows with a gold label (majority vote breaks ties at random, and
+    gives a row without votes the class the train split's votes favour)."""
     train, test = train_test(ds)
+    known = scored_rows(ds, test)
     k = ds.n_classes
     models: dict[str, dict[str, float]] = {}
 
@@ -46,13 +61,14 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         model.fit(L, y)
         pred = model.predict(test.L)
         models[name] = {
-            "score": score(metric, test.y, pred),
+            "score": score(metric, test.y[known], pred[known]),
             "seconds": time.perf_counter() - t0,
         }
 
     run("majority_vote", MajorityVote(n_classes=k, random_state=random_state), train.L, None)
     run("label_model", LabelModel(n_classes=k, random_state=random_state), train.L, None)
-    if not ds.single_file and "train" in ds.splits and "valid" in ds.splits:
+    if (not ds.single_file and "train" in ds.splits and "valid" in ds.splits
+            and (ds.splits["valid"].y >= 0).any()):  # a valid split without gold: no row
         valid = ds.splits["valid"]
         L = np.vstack([train.L, valid.L])
         y = np.concatenate([np.full(len(train.y), -1), valid.y])
@@ -61,7 +77,8 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         "dataset": ds.name,
         "metric": metric,
         "n_train": len(train.y),
-        "n_test": len(test.y),
+        "n_test": int(known.sum()),  # scored: the test rows with a gold label
+        "n_test_unlabeled": int((~known).sum()),
         "models": models,
     }
 
@@ -101,6 +118,7 @@ def simulate(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     train, test = train_test(ds)
+    scored = scored_rows(ds, test)
     k = ds.n_classes
     # The simulated expert can only answer items whose gold label the file has.
     unknown = train.y < 0
@@ -138,19 +156,22 @@ def simulate(
         loop.fit()
         point: dict[str, Any] = {
             "n_gold": loop.n_gold,
-            "label_model": score(metric, test.y, loop.label_model_.predict(test_L)),
+            "label_model": score(metric, test.y[scored],
+                                 loop.label_model_.predict(test_L)[scored]),
             "end_model": None,
         }
         if suggest_rules:
             point["rules_accepted"] = len(rules)
             point["rules_proposed"] = len(seen)
         if loop.end_model_ is not None:
-            point["end_model"] = score(metric, test.y, loop.end_model_.predict(X_test))
+            point["end_model"] = score(metric, test.y[scored],
+                                       loop.end_model_.predict(X_test)[scored])
         curve.append(point)
         if log is not None:
+            end = point["end_model"]
             log(
                 f"n_gold={point['n_gold']} label_model={point['label_model']:.4f} "
-                f"end_model={point['end_model']}"
+                f"end_model={'-' if end is None else format(end, '.4f')}"
             )
         if loop.n_gold >= budget or loop.n_gold >= n_known:
             break

@@ -9,8 +9,20 @@ import numpy as np
 from loop.core.types import GoldVector, LabelMatrix
 
 
+def check_n_classes(n_classes: Any) -> int:
+    """``n_classes`` as an int, or a ValueError: a whole number >= 2 (2.5 or 0 would
+    otherwise surface later as a confusing vote range)."""
+    if (isinstance(n_classes, bool) or not isinstance(n_classes, int | np.integer)
+            or n_classes < 2):
+        raise ValueError(f"n_classes must be a whole number >= 2 (the size of the label "
+                         f"space), got {n_classes!r}")
+    return int(n_classes)
+
+
 def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L") -> LabelMatrix:
     """Validate an (n_items, n_lfs) vote matrix and return it as a compact int array."""
+    if n_classes is not None:
+        n_classes = check_n_classes(n_classes)
     if hasattr(L, "toarray"):
         raise ValueError(f"{name} must be a dense (n_items, n_lfs) array, not a sparse matrix")
     arr = np.asarray(L)
@@ -67,9 +79,7 @@ def check_random_gold(random_gold: Any, n_items: int) -> np.ndarray:
 def infer_n_classes(L: LabelMatrix, y: GoldVector | None, n_classes: int | None) -> int:
     """``n_classes`` if given, else the largest class seen plus one (at least 2)."""
     if n_classes is not None:
-        if int(n_classes) < 2:
-            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
-        return int(n_classes)
+        return check_n_classes(n_classes)
     hi = int(L.max())
     if y is not None and y.size:
         hi = max(hi, int(y.max()))

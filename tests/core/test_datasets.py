@@ -26,7 +26,8 @@ def test_loads_any_wrench_directory(tmp_path):
     [
         ({"0": {"label": 0}}, "needs 'label' and 'weak_labels'"),
         ({"0": {"label": 5, "weak_labels": [0]}}, "outside"),
-        ({"0": {"label": 0, "weak_labels": [3]}}, "weak labels must be"),
+        ({"0": {"label": 0, "weak_labels": [0]}, "1": {"label": 0, "weak_labels": [3]}},
+         r"row '1' has weak label 3 \(LF 0\); weak labels must be"),
         ({"0": {"label": 0, "weak_labels": [0]}, "1": {"label": 0, "weak_labels": [0, 1]}},
          "weak labels, earlier rows have"),
     ],

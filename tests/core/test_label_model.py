@@ -391,3 +391,9 @@ def test_readings_are_blended_by_the_weights_the_held_out_gold_gives_them():
     assert np.allclose(kept.predict_proba(L[te]), lm.predict_proba(L[te]), atol=1e-3)
     with pytest.raises(ValueError, match="three weights"):
         LabelModel(abstentions=(1.0, -1.0, 0.0)).fit(L[tr], gold)
+
+
+@pytest.mark.parametrize("k", [2.5, 0, 1, True, "2"])
+def test_n_classes_must_be_a_whole_number_of_at_least_two(k):
+    with pytest.raises(ValueError, match="n_classes must be a whole number >= 2"):
+        LabelModel(n_classes=k).fit(np.array([[0, 1], [1, -1]]))

@@ -92,6 +92,14 @@ def test_duplicate_lf_names_are_rejected():
         apply_lfs([has_link, has_link], [{"text": ""}])
 
 
+def test_a_plain_function_is_told_to_be_wrapped():
+    def has_word(x):
+        return 1
+    with pytest.raises(TypeError, match=r"has_word is not a labeling function: wrap it with "
+                                        r"@labeling_function\(\)"):
+        apply_lfs([has_link, has_word], [{"text": ""}])
+
+
 def test_non_dict_records_are_rejected():
     with pytest.raises(TypeError, match="dicts or a pandas DataFrame"):
         apply_lfs([has_link], ["just a string"])

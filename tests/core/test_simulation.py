@@ -41,3 +41,28 @@ def test_no_train_gold_is_a_clear_error(tmp_path):
         simulate(ds, budget=10, batch_size=10, seed=0)
     # With budget 0 there is nothing to ask: the curve has its n_gold = 0 point.
     assert [p["n_gold"] for p in simulate(ds, budget=0)["curve"]] == [0]
+
+
+def test_test_rows_without_a_label_are_not_scored(tmp_path):
+    """WRENCH files mark unknown gold with -1 (the README says so for your own data):
+    on the test split those rows are left out of every score, not counted wrong."""
+    from loop.core.simulation import evaluate
+
+    ds = make_dataset(tmp_path, None)
+    full = evaluate(ds, "acc")
+    test = json.loads((tmp_path / "test.json").read_text())
+    for i, row in enumerate(test.values()):
+        if i % 2:
+            row["label"] = -1
+    (tmp_path / "test.json").write_text(json.dumps(test))
+    half = evaluate(load_wrench(tmp_path), "acc")
+    assert half["n_test"] == 50 and half["n_test_unlabeled"] == 50 and full["n_test"] == 100
+    lm = half["models"]["label_model"]["score"]
+    assert lm > 0.7 and abs(lm - full["models"]["label_model"]["score"]) < 0.1
+    curve = simulate(load_wrench(tmp_path), budget=10, batch_size=10)["curve"]
+    assert curve[0]["label_model"] > 0.7
+    for row in test.values():
+        row["label"] = -1
+    (tmp_path / "test.json").write_text(json.dumps(test))
+    with pytest.raises(DatasetError, match="has no gold labels"):
+        evaluate(load_wrench(tmp_path), "acc")
