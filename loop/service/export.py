@@ -51,8 +51,12 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     each, ``field:<name>`` where the name is taken).
 
     ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label), ``copy``
-    (the same text as answered items, which agree: their answer), ``label_model``
-    (an LF voted), ``end_model`` (no LF voted). ``annotator``: who
+    (the same text as answered items, which agree: their answer), ``end_model``
+    (the others, once an end model is trained: it learns from the label model's
+    soft labels and the answers; on five WRENCH sets its labels of the items
+    without gold are level with the label model's before any answer and 2 to 15
+    points ahead from 100 answers on, also where an LF votes), ``label_model``
+    (before then, items uploaded since, or a project without texts). ``annotator``: who
     gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
     of every fit to score the models (the dashboard's held-out score). With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
@@ -71,11 +75,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     multi = store.answers_per_item(pid) > 1
     answers = store.answers(pid) if multi else {}
     resolved = store.resolutions(pid) if multi else {}
-    L, _ = store.load_L(pid)
     lm, em = store.load_probas(pid, ["label_model", "end_model"], k)
-    covered: np.ndarray | None = None
-    if L is not None and L.shape[0] == len(ids):
-        covered = np.asarray((L >= 0).any(axis=1))
     # an exact copy of an answered text is never asked about (the sampler skips it):
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
@@ -93,10 +93,10 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
             p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
         elif copied is not None and iid not in held_out:
             p, source = np.eye(k)[copied], "copy"
-        elif lm is not None and len(lm) > r and (em is None or covered is None or covered[r]):
-            p, source = lm[r], "label_model"
         elif em is not None and len(em) > r:
             p, source = em[r], "end_model"
+        elif lm is not None and len(lm) > r:
+            p, source = lm[r], "label_model"
         else:
             p, source = None, None
         item = items.get(iid, {})

@@ -219,7 +219,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     em_score = st.eval_score(em) if em is not None and trained_at == st.n_gold else None
     _check(fence, "recalibration", pid)  # paused after its model: no stale point either
     point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
-             # where an LF votes: the export's labels there (see State.eval_covered)
+             # where an LF votes, the only items it reads (see State.eval_covered)
              "label_model": st.eval_score(out.lm_proba, covered_only=True),
              "end_model": em_score, "n_eval": int(st.eval_rows()[0].size),
              "n_eval_covered": int(st.eval_covered().sum()), "at": time.time()}

@@ -161,7 +161,6 @@ class State:
     def eval_covered(self) -> np.ndarray:
         """Bool mask over :meth:`eval_rows`: an LF votes on the item. The label
         model decides only there: elsewhere its output is the class balance, one
-        guess for every such item (a balance near even flips them all at once), and
-        the export labels them with the end model."""
+        guess for every such item (a balance near even flips them all at once)."""
         rows, _ = self.eval_rows()
         return np.asarray((self.L[rows] >= 0).any(axis=1), dtype=bool)

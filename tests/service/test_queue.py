@@ -399,6 +399,39 @@ def test_export_and_lf_stats(client, store, ready):
             "errors", "error_example"} <= set(lfs[0])
 
 
+def test_the_export_labels_items_without_gold_by_the_end_model_once_there(
+        client, store, ready):
+    """The exported label of an item without gold is the end model's once one is
+    trained (it learns from the answers too: on five WRENCH sets 2 to 15 points
+    ahead of the label model's labels from 100 answers on, also where an LF votes),
+    the label model's before then."""
+    def export():
+        return [json.loads(s) for s in client.get(
+            f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
+
+    assert {r["source"] for r in export() if not r["held_out"]} == {"label_model"}
+    models.retrain_end_model(store, ready, 30)
+    em = store.load_proba(ready, "end_model", 2)
+    row = {iid: r for r, iid in enumerate(store.item_ids(ready))}
+    rows = [r for r in export() if not r["held_out"]]
+    assert {r["source"] for r in rows} == {"end_model"}
+    assert all(r["p_spam"] == pytest.approx(float(em[row[r["id"]], 1]), abs=1e-6)
+               and r["label"] == ("spam" if em[row[r["id"]], 1] > 0.5 else "ham")
+               for r in rows)
+    # items uploaded after it was trained: the label model's until the next training
+    body = b"CONTENT\ncheck out my channel please\n"
+    assert client.post(f"/api/projects/{ready}/items", data=body, headers={
+        **auth(), "Content-Type": "text/csv"}).status_code == 201
+    assert (export()[-1]["source"], export()[-1]["label"]) == (None, None)  # nothing yet
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, ready)
+    models.recalibrate(store, ready, 30)
+    rows = export()
+    assert (rows[-1]["source"], rows[-1]["label"]) == ("label_model", "spam")
+    assert {r["source"] for r in rows[:-1] if not r["held_out"]} == {"end_model"}
+
+
 def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
     client.post(f"/api/projects/{project}/items?id_field=id", data=(
         b"id,CONTENT,source,=HYPERLINK(\"http://y\")\n1,=HYPERLINK(\"http://x\"),=1+2,b\n"

@@ -718,8 +718,8 @@
       Loop.setText("remaining", v.remaining);
       Loop.setText("queue-size", v.queue_size);
       const help = $("curve-help");
-      // the label model decides only where an LF votes (the export's labels there);
-      // the end model is scored on every held-out item
+      // the label model is scored where an LF votes (it reads nothing else); the end
+      // model, whose labels the export takes, on every held-out item
       const withLm = (v.history || []).filter(function (h) { return typeof h.n_eval_covered === "number"; });
       const covered = withLm.length ? withLm[withLm.length - 1].n_eval_covered : null;
       // new-user trial: the label model's line moved 1.00 -> 0.70 -> 0.62 on 15 items, unsaid
