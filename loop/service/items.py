@@ -195,6 +195,13 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     file without ``votes_field`` has it). :class:`BadUpload` naming the rows whose
     votes are malformed."""
     values = [item["fields"].pop(field, None) for item in items]
+    # a JSON object there was read as fields "<field>.<key>": not votes, and never
+    # to be shown to annotators as fields (operator's trial)
+    prefix = field + "."
+    nested = [[k for k in item["fields"] if k.startswith(prefix)] for item in items]
+    for item, keys in zip(items, nested, strict=True):
+        for k in keys:
+            item["fields"].pop(k)
     # the number of LFs: the project's, else what most rows of the file list (a
     # new-user trial: an odd first row had every other row blamed)
     n = spec["n"] if spec else votes_count(values)
@@ -203,6 +210,10 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     count = 0
     for row, (item, value) in enumerate(zip(items, values, strict=True), start=1):
         try:
+            if value is None and nested[row - 1]:
+                shown = ", ".join(k[len(prefix):] for k in nested[row - 1][:3])
+                raise ValueError(f"its LF votes are an object ({shown}), not a list of "
+                                 "votes, one per LF in the LFs' order")
             got = read_votes(value, project["labels"], n)
         except ValueError as exc:
             count += 1

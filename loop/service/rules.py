@@ -186,11 +186,13 @@ def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
 
 
 def _keep_one(store: RedisStore, pid: str, name: str) -> str | None:
-    """A project without an LF module keeps at least one enabled rule once its LFs
-    were applied: the models would go on using the votes of the rule taken away.
-    Refused at once when that is plain now; else the message the write checks again
-    in its transaction (:meth:`~loop.storage.rules.RulesMixin.write_rule`)."""
-    if not store.L_meta(pid) or store.get_project(pid).get("lf_module"):
+    """A project without an LF module or uploaded LF votes keeps at least one
+    enabled rule once its LFs were applied: the models would go on using the votes
+    of the rule taken away. Refused at once when that is plain now; else the
+    message the write checks again in its transaction
+    (:meth:`~loop.storage.rules.RulesMixin.write_rule`)."""
+    if (not store.L_meta(pid) or store.get_project(pid).get("lf_module")
+            or store.votes_spec(pid)):  # uploaded votes stay LFs (operator's trial)
         return None
     msg = f"rule {name!r} is the project's only enabled LF: write or enable another rule first"
     if not has_lfs(store, pid, without=name):

@@ -25,6 +25,8 @@ import numpy as np
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
+from loop.core.text import name_key
+from loop.core.votes import votes_names
 from loop.errors import BadUpload, Conflict
 from loop.storage.base import StoreBase
 
@@ -94,51 +96,77 @@ class ItemsMixin(StoreBase):
         if an id already exists; nothing is written in either case.
         """
         ids_key = self._k(pid, "ids")
-        with self.r.pipeline(transaction=True) as p:
-            try:
-                votes_key = self._k(pid, "votes")
-                self._watch_project(p, pid, ids_key, votes_key)  # not into a deleted project
-                if int(p.llen(ids_key)) != first_row:
-                    raise WatchError
-                had = p.get(votes_key)
-                if votes is not None and had is not None and json.loads(had) != votes:
-                    p.unwatch()
-                    raise Conflict(f"the project's LF votes are {json.loads(had)}, not "
-                                   f"{votes}; nothing of this upload was stored")
-                dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])
-                if dup:
-                    raise BadUpload(f"{len(dup)} item ids already exist in the project, "
-                                    f"e.g. {dup[0]!r}")
-                p.multi()
-                for a in range(0, len(items), 5000):
-                    part = items[a : a + 5000]
-                    p.hset(self._k(pid, "items"),
-                           mapping={i["id"]: json.dumps(i) for i in part})
-                    p.rpush(ids_key, *[i["id"] for i in part])
-                    p.hset(self._k(pid, "row"),
-                           mapping={i["id"]: first_row + a + j for j, i in enumerate(part)})
-                    unlabeled = [i["id"] for i in part if i["id"] not in uploaded_gold]
-                    if unlabeled:
-                        p.sadd(self._k(pid, "pool"), *unlabeled)
-                if uploaded_gold:
-                    p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
-                if eval_ids:
-                    p.sadd(self._k(pid, "eval"), *eval_ids)
-                for digest, noted in uploads or []:
-                    p.hset(self._k(pid, "uploads"), digest, json.dumps(noted))
-                if votes is not None and had is None:
-                    p.set(votes_key, json.dumps(votes))
-                p.incr(self._k(pid, "version"))
-                p.execute()
-            except WatchError:
-                if int(self.r.llen(ids_key)) == first_row:
-                    # nobody else wrote: the connection was lost inside the
-                    # transaction (Redis restarting), which redis-py reports as a
-                    # WatchError; a 503 (retry), not a 409 about another upload
-                    raise RedisConnectionError("the connection to Redis was lost during "
-                                               "the upload; nothing was stored") from None
-                raise Conflict("another upload to this project was written at the same "
-                               "time; nothing of this one was stored: send it again") from None
+        for _ in range(5):
+            with self.r.pipeline(transaction=True) as p:
+                try:
+                    self._add_items_once(p, pid, items, uploaded_gold, eval_ids, first_row,
+                                         uploads, votes)
+                    return
+                except WatchError:
+                    if int(self.r.llen(ids_key)) != first_row:
+                        raise Conflict("another upload to this project was written at the "
+                                       "same time; nothing of this one was stored: send it "
+                                       "again") from None
+                    # nobody else uploaded: a rule saved meanwhile (checked again), or
+                    # the connection lost inside the transaction (Redis restarting),
+                    # which redis-py reports as a WatchError: tried again, then a 503
+        raise RedisConnectionError("the connection to Redis was lost during the upload; "
+                                   "nothing was stored")
+
+    def _add_items_once(self, p: Any, pid: str, items: list[dict[str, Any]],
+                        uploaded_gold: dict[str, int], eval_ids: list[str], first_row: int,
+                        uploads: list[tuple[str, dict[str, Any]]] | None,
+                        votes: dict[str, Any] | None) -> None:
+        """One try of :meth:`add_items` in the WATCH pipeline ``p``."""
+        ids_key = self._k(pid, "ids")
+        votes_key, rules_key = self._k(pid, "votes"), self._k(pid, "rules")
+        self._watch_project(p, pid, ids_key, votes_key)  # not into a deleted project
+        if int(p.llen(ids_key)) != first_row:
+            raise WatchError
+        had = p.get(votes_key)
+        if votes is not None and had is not None and json.loads(had) != votes:
+            p.unwatch()
+            raise Conflict(f"the project's LF votes are {json.loads(had)}, not "
+                           f"{votes}; nothing of this upload was stored")
+        if votes is not None and had is None:
+            # a new votes column: its LFs' names against the rules as they are when
+            # it is written (a rule saved at the same moment took one: operator's trial)
+            p.watch(rules_key)
+            new = {name_key(x): x for x in votes_names(
+                votes["field"], votes["n"], votes.get("names"))}
+            rule = next((r.decode() for r in p.hkeys(rules_key)
+                         if name_key(r.decode()) in new), None)
+            if rule is not None:
+                p.unwatch()
+                raise Conflict(f"the LF votes in {votes['field']!r} would have an LF named "
+                               f"{new[name_key(rule)]!r}, but a rule {rule!r} was saved "
+                               "meanwhile; rename it, or name the LFs otherwise "
+                               "(votes_names); nothing of this upload was stored")
+        dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])
+        if dup:
+            raise BadUpload(f"{len(dup)} item ids already exist in the project, "
+                            f"e.g. {dup[0]!r}")
+        p.multi()
+        for a in range(0, len(items), 5000):
+            part = items[a : a + 5000]
+            p.hset(self._k(pid, "items"),
+                   mapping={i["id"]: json.dumps(i) for i in part})
+            p.rpush(ids_key, *[i["id"] for i in part])
+            p.hset(self._k(pid, "row"),
+                   mapping={i["id"]: first_row + a + j for j, i in enumerate(part)})
+            unlabeled = [i["id"] for i in part if i["id"] not in uploaded_gold]
+            if unlabeled:
+                p.sadd(self._k(pid, "pool"), *unlabeled)
+        if uploaded_gold:
+            p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
+        if eval_ids:
+            p.sadd(self._k(pid, "eval"), *eval_ids)
+        for digest, noted in uploads or []:
+            p.hset(self._k(pid, "uploads"), digest, json.dumps(noted))
+        if votes is not None and had is None:
+            p.set(votes_key, json.dumps(votes))
+        p.incr(self._k(pid, "version"))
+        p.execute()
 
     def upload_of(self, pid: str, digest: str) -> dict[str, Any] | None:
         """What was noted of an earlier upload of the same content (``digest``), or None."""

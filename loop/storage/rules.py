@@ -15,8 +15,21 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
+from loop.core.text import name_key
+from loop.core.votes import votes_names
 from loop.errors import Conflict, NotFound
 from loop.storage.base import StoreBase
+
+
+def _uploaded_name(spec: bytes | None, name: str) -> str | None:
+    """The uploaded LF (of the votes column ``spec``, stored JSON) that ``name``
+    would read as, if any."""
+    if not spec:
+        return None
+    d = json.loads(spec)
+    key = name_key(name)
+    return next((x for x in votes_names(d["field"], d["n"], d.get("names"))
+                 if name_key(x) == key), None)
 
 
 class RulesMixin(StoreBase):
@@ -53,7 +66,8 @@ class RulesMixin(StoreBase):
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             with self.r.pipeline(transaction=True) as p:
                 try:
-                    self._watch_project(p, pid, key)
+                    votes_key = self._k(pid, "votes")
+                    self._watch_project(p, pid, key, votes_key)
                     raw = p.hget(key, old_name)
                     if raw is None and expect is not None:
                         # deleted (or renamed) meanwhile, e.g. by a delete sent twice at
@@ -73,6 +87,12 @@ class RulesMixin(StoreBase):
                             raise Conflict(f"a rule named {alike!r} exists, and {name!r} "
                                            "differs from it only in case; edit it or pick "
                                            "another name")
+                    if record is not None and (expect is None or old_name != name):
+                        uploaded = _uploaded_name(p.get(votes_key), name)
+                        if uploaded:  # the first upload of LF votes came first
+                            raise Conflict(f"rule name {name!r} is taken by an LF whose "
+                                           f"votes were uploaded with the items "
+                                           f"({uploaded!r}); pick another name")
                     if last_one is not None and not (record or {}).get("enabled", False):
                         others = [json.loads(v) for n, v in p.hgetall(key).items()
                                   if n.decode() not in (old_name, name)]

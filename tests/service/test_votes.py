@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -139,6 +140,8 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
     ([1, "eggs", -1], 'vote 1 (counted from 0) is "eggs"'),  # no class of that name
     ("1,0,1", "a list such as"),       # not a list
     ([True, 0, 1], "vote 0 (counted from 0) is true"),     # a boolean is no class
+    # an object: read as fields wl.a, wl.b, and so shown to annotators (operator's trial)
+    ({"a": 1, "b": 0}, "its LF votes are an object (a, b), not a list"),
 ])
 def test_malformed_votes_are_a_400_that_stores_nothing(client, store, rules_project,
                                                        votes, why):
@@ -194,3 +197,52 @@ def test_uploaded_lfs_can_be_named_at_their_first_upload(client, store, rules_pr
     rule = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "Says_Song", "label": "ham", "kind": "keywords", "keywords": ["song"]})
     assert rule.status_code == 400 and "uploaded" in rule.json["error"]
+
+
+def test_a_rule_and_the_first_upload_of_votes_cannot_take_one_name(client, store,
+                                                                  rules_project):
+    """Operator's trial: a rule and the first votes upload sent at the same moment
+    both got a 201 with one name (the rule never applied, and could be neither edited
+    nor deleted). Each side's write checks the other's names as they are when it is
+    written: here the other side's record lands between the check and the write."""
+    from loop.core.rules import Rule
+    from loop.errors import Conflict
+
+    pid = rules_project
+    rule = {"name": "zz", "label": 1, "kind": "keywords", "keywords": ["x"]}
+    # the upload's checks passed, then the rule was saved: the upload is refused
+    now = time.time()
+    store.write_rule(pid, "zz", {"rule": Rule.from_dict(rule, 2).to_dict(), "enabled": True,
+                                 "created_at": now, "updated_at": now, "history": []},
+                     expect=None)
+    items = [{"id": "a", "text": "t", "fields": {}, "votes": [1, -1]}]
+    with pytest.raises(Conflict, match="a rule 'zz' was saved meanwhile"):
+        store.add_items(pid, items, {}, [], 0, votes={"field": "L", "n": 2,
+                                                      "names": ["ZZ", "b"]})
+    assert store.n_items(pid) == 0 and store.votes_spec(pid) is None
+    # the rule's checks passed, then the votes were stored: the rule is refused
+    store.add_items(pid, items, {}, [], 0, votes={"field": "L", "n": 2, "names": ["q", "b"]})
+    with pytest.raises(Conflict, match="taken by an LF whose votes were uploaded"):
+        store.write_rule(pid, "Q", {"rule": {**rule, "name": "Q"}, "enabled": True,
+                                    "created_at": now, "updated_at": now, "history": []},
+                         expect=None)
+    assert list(store.rules(pid)) == ["zz"]
+
+
+def test_the_last_rule_of_a_project_with_votes_can_be_switched_off(client, store,
+                                                                   rules_project, rconn):
+    """Operator's trial: 409 "the project's only enabled LF" beside 10 uploaded ones."""
+    pid = rules_project
+    rows = b'[{"text": "check my channel", "L": [1, -1]}, {"text": "nice song", "L": [-1, 0]}]'
+    assert _upload(client, pid, rows, votes_field="L").status_code == 201
+    run_burst(rconn)
+    url = f"/api/projects/{pid}/rules"
+    assert client.post(url, headers=auth(), json={
+        "name": "song", "label": "ham", "kind": "keywords",
+        "keywords": ["song"]}).status_code == 201
+    run_burst(rconn)
+    r = client.put(f"{url}/song", headers=auth(), json={"enabled": False})
+    assert r.status_code == 200, r.json
+    r = client.delete(f"{url}/song", headers=auth())
+    assert r.status_code in (200, 204), r.json
+    assert store.rules(pid) == {}
