@@ -235,6 +235,12 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
         return None
     if spec is not None:
         return spec
+    if not any(v >= 0 for item in items for v in item.get("votes") or ()):
+        # else accepted, and every recalibration failed "no LF votes on any item"
+        # (operator's trial), where a file without the column is told at once
+        raise BadRequest(f"every LF vote in the column {field!r} abstains (-1 or null) on "
+                         "every row: nothing for the label model to read; check the "
+                         "column, or upload without votes_field")
     # a new votes column: its LFs' names (given, or weak_labels[0] ...) must be free
     try:
         own = None if names is None else check_names(names, n)

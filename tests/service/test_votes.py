@@ -159,6 +159,11 @@ def test_malformed_votes_are_a_400_that_stores_nothing(client, store, rules_proj
 def test_a_votes_column_no_row_has_is_a_400(client, store, rules_project):
     r = _upload(client, rules_project, b'[{"text": "an item of text"}]', votes_field="wl")
     assert r.status_code == 400 and "no row has LF votes" in r.json["error"]
+    # ... nor one where every vote abstains (operator's trial: accepted, and then every
+    # recalibration failed "no LF votes on any item")
+    r = _upload(client, rules_project, b'[{"text": "an item", "wl": [-1, null]}, '
+                b'{"text": "another", "wl": [null, -1]}]', votes_field="wl")
+    assert r.status_code == 400 and "abstains" in r.json["error"], r.json
     r = _upload(client, rules_project, b'[{"text": "an item of text", "wl": [1]}]',
                 votes_field="wl", drop="wl")
     assert r.status_code == 400 and "both" in r.json["error"]
