@@ -250,6 +250,11 @@ class LabelingLoop:
                 f"labels must be in [0, {self.n_classes}), got {int(bad[0])}: this loop "
                 f"has {self.n_classes} classes; if there are more, pass "
                 "LabelingLoop(..., n_classes=)")
+        held = idx[self.held_out[idx]] if idx.size else idx
+        if held.size:  # its label would score the models on their own training row
+            raise ValueError(f"item {int(held[0])} is held out (held_out=): its label scores "
+                             "the models and is never taught; make a loop without it in "
+                             "held_out to train on it")
         first: dict[int, int] = {}
         for i, c in zip(idx.tolist(), labels.tolist(), strict=True):
             if first.setdefault(i, c) != c:

@@ -198,3 +198,12 @@ def test_new_items_of_a_loop_without_texts():
         alone.predict_proba(X[300:])
     with pytest.raises(ValueError, match="L has 3 LFs, the loop has 4"):
         alone.predict_proba(L=L[300:, :3])
+
+
+def test_held_out_items_are_not_taught():
+    """Library trial: teaching held-out rows was accepted, and their score became 1.0."""
+    L, texts, y = make_task()
+    loop = LabelingLoop(L, texts, random_state=0, held_out=np.arange(10))
+    with pytest.raises(ValueError, match="item 3 is held out"):
+        loop.teach([20, 3], [y[20], y[3]])
+    assert loop.n_gold == 0
