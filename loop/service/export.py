@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from loop.agreement import item_agreement
+from loop.core.metrics import significantly_better
 from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
 from loop.storage import RedisStore
 
@@ -45,6 +46,30 @@ def _iso(t: Any) -> str | None:
     return datetime.fromtimestamp(float(t), UTC).isoformat(timespec="seconds")
 
 
+def label_model_rows(store: RedisStore, pid: str, ids: list[str], uploaded: dict[str, int],
+                     held_out: set[str], lm: np.ndarray | None,
+                     em: np.ndarray | None) -> np.ndarray | None:
+    """The rows the export labels by the label model although an end model is
+    there: those an LF votes on, when on the held-out labels where an LF votes the
+    label model is right significantly more often than the end model (a sign test,
+    :func:`~loop.core.metrics.significantly_better`); else None. The end model's
+    labels are the better ones on the five text sets measured, but items whose words
+    say little of their class could make them the worse (a guard, per project)."""
+    if lm is None or em is None or not held_out:
+        return None
+    L, _ = store.load_L(pid)
+    if L is None or L.shape[0] != len(ids) or len(lm) < len(ids) or len(em) < len(ids):
+        return None
+    covered = np.asarray((L >= 0).any(axis=1))
+    rows = np.array([r for r, iid in enumerate(ids)
+                     if iid in held_out and iid in uploaded and covered[r]], dtype=np.int64)
+    if not rows.size:
+        return None
+    truth = np.array([uploaded[ids[r]] for r in rows])
+    lm_right, em_right = lm[rows].argmax(1) == truth, em[rows].argmax(1) == truth
+    return covered if significantly_better(lm_right, em_right) else None
+
+
 def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """One row per item: id, text, p_<label> per class, label, gold, source,
     annotator, held_out, and the item's other uploaded ``fields`` (in CSV a column
@@ -56,7 +81,9 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     soft labels and the answers; on five WRENCH sets its labels of the items
     without gold are level with the label model's before any answer and 2 to 15
     points ahead from 100 answers on, also where an LF votes), ``label_model``
-    (before then, items uploaded since, or a project without texts). ``annotator``: who
+    (before then, items uploaded since, a project without texts, and the items an LF
+    votes on where the held-out labels say the label model is the better there:
+    :func:`label_model_rows`). ``annotator``: who
     gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
     of every fit to score the models (the dashboard's held-out score). With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
@@ -76,6 +103,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     answers = store.answers(pid) if multi else {}
     resolved = store.resolutions(pid) if multi else {}
     lm, em = store.load_probas(pid, ["label_model", "end_model"], k)
+    by_lm = label_model_rows(store, pid, ids, uploaded, held_out, lm, em)
     # an exact copy of an answered text is never asked about (the sampler skips it):
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
@@ -93,7 +121,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
             p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
         elif copied is not None and iid not in held_out:
             p, source = np.eye(k)[copied], "copy"
-        elif em is not None and len(em) > r:
+        elif em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
             p, source = em[r], "end_model"
         elif lm is not None and len(lm) > r:
             p, source = lm[r], "label_model"

@@ -432,6 +432,28 @@ def test_the_export_labels_items_without_gold_by_the_end_model_once_there(
     assert {r["source"] for r in rows[:-1] if not r["held_out"]} == {"end_model"}
 
 
+def test_the_export_keeps_the_label_models_labels_where_the_held_out_labels_say_so(
+        store, ready):
+    """The guard: where an LF votes, the held-out labels can show the label model the
+    better (a text whose words say little of its class); then its labels are kept
+    there, and the end model's elsewhere."""
+    import numpy as np
+
+    from loop.service.export import label_model_rows
+
+    ids = store.item_ids(ready)
+    uploaded, held_out = store.uploaded_gold(ready), store.eval_ids(ready)
+    lm = store.load_proba(ready, "label_model", 2)
+    truth = np.array([uploaded.get(i, 0) for i in ids])
+    right, wrong = np.eye(2)[truth], np.eye(2)[1 - truth]
+    L, _ = store.load_L(ready)
+    covered = (L >= 0).any(axis=1)
+    got = label_model_rows(store, ready, ids, uploaded, held_out, lm, wrong)
+    assert got is not None and np.array_equal(got, covered)  # the end model always wrong
+    assert label_model_rows(store, ready, ids, uploaded, held_out, lm, right) is None
+    assert label_model_rows(store, ready, ids, uploaded, set(), lm, wrong) is None
+
+
 def test_csv_export_escapes_formulas_and_jsonl_keeps_them(client, store, project):
     client.post(f"/api/projects/{project}/items?id_field=id", data=(
         b"id,CONTENT,source,=HYPERLINK(\"http://y\")\n1,=HYPERLINK(\"http://x\"),=1+2,b\n"
