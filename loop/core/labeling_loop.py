@@ -154,7 +154,6 @@ class LabelingLoop:
         self.y = np.full(n, -1, dtype=np.int64)
         #: Rows whose gold was drawn at random (an unbiased sample).
         self.random_gold = np.zeros(n, dtype=bool)
-        self._covered = np.asarray((self.L >= 0).any(axis=1), dtype=bool)
         self._random_picks: set[int] = set()
         self._fitted = False
 
@@ -203,7 +202,6 @@ class LabelingLoop:
             raise ValueError(f"columns have {cols.shape[0]} rows for {self.L.shape[0]} items")
         self.L = check_label_matrix(np.hstack([self.L, cols.astype(self.L.dtype)]),
                                     n_classes=self.n_classes)
-        self._covered = np.asarray((self.L >= 0).any(axis=1), dtype=bool)
         self._fitted = False
         return self
 

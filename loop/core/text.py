@@ -16,7 +16,7 @@ import html
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 _BREAK = re.compile(r"<\s*br\s*/?\s*>|<\s*/\s*(?:p|div|li|h[1-6])\s*>", re.IGNORECASE)
@@ -73,6 +73,17 @@ def name_key(name: str) -> str:
     (True, True)
     """
     return unicodedata.normalize("NFKC", name).casefold()
+
+
+def alike(name: str, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that reads as ``name`` (the same :func:`name_key`),
+    or None.
+
+    >>> alike("SPAM", ["ham", "spam"]), alike("eggs", ["ham"])
+    ('spam', None)
+    """
+    key = name_key(name)
+    return next((x for x in names if name_key(x) == key), None)
 
 
 def hidden_char(text: str, categories: tuple[str, ...] = ("Cc", "Cf")) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.text import name_key
+from loop.core.text import alike
 from loop.core.votes import check_names, read_votes, votes_count
 from loop.core.votes import votes_names as lf_names
 from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
@@ -247,11 +247,11 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     every = lf_names(field, n, own)
-    taken = sorted({name_key(x) for x in (*rules, *(project.get("lfs") or []))}
-                   & {name_key(x) for x in every})
-    if taken:
+    others = [*rules, *(project.get("lfs") or [])]
+    taken = next((x for x in every if alike(x, others) is not None), None)
+    if taken is not None:
         raise BadRequest(f"LF votes in {field!r} would be the LFs {every[0]} .. "
-                         f"{every[-1]}, but {taken[0]!r} is taken by a rule or an LF of "
+                         f"{every[-1]}, but {taken!r} is taken by a rule or an LF of "
                          "the module; rename it first")
     return {"field": field, "n": n, **({"names": own} if own else {})}
 

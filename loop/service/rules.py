@@ -30,7 +30,7 @@ from loop.core.suggest import (
     rule_key,
     suggest_rules,
 )
-from loop.core.text import name_key
+from loop.core.text import alike
 from loop.core.votes import votes_lfs, votes_names
 from loop.errors import BadRequest, Conflict, NotFound, shorten
 from loop.service.lf_modules import load_lfs
@@ -107,7 +107,7 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     if rule.name in project.get("lfs", []):
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
                          f"{project['lf_module']!r}; pick another name")
-    if name_key(rule.name) in {name_key(x) for x in uploaded_lf_names(store, pid)}:
+    if alike(rule.name, uploaded_lf_names(store, pid)) is not None:
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF whose votes were "
                          "uploaded with the items; pick another name")
     if rule.kind == "field":

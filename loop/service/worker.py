@@ -299,10 +299,9 @@ class LoopScheduler(RQScheduler):
     the lock, and each restart of the worker added one more (operator's trial: two
     orphans after three kills, gone only at the next Redis outage)."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        connection = kw.get("connection", args[1] if len(args) > 1 else None)
-        self._worker_pool = getattr(connection, "connection_pool", None)
+    def __init__(self, queues: Any, connection: Any, **kw: Any) -> None:
+        super().__init__(queues, connection, **kw)
+        self._worker_pool = connection.connection_pool  # closed in the forked process
 
     def start(self) -> Any:
         self._worker_pid = os.getpid()

@@ -51,11 +51,9 @@ class StoreBase:
         """A field of hash ``key`` other than ``besides`` whose name differs from
         ``name`` only in case or Unicode form (:func:`~loop.core.text.name_key`), or
         None: two such rules or annotators read as one on every page and in exports."""
-        from loop.core.text import name_key
+        from loop.core.text import alike
 
-        want = name_key(name)
-        return next((f for f in (x.decode() for x in pipe.hkeys(key))
-                     if f != besides and name_key(f) == want), None)
+        return alike(name, (f for f in (x.decode() for x in pipe.hkeys(key)) if f != besides))
 
     def _while_project(self, pid: str, writes: Callable[[Any], None],
                        gone: str | None = None) -> list[Any]:

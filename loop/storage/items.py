@@ -25,7 +25,7 @@ import numpy as np
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
-from loop.core.text import name_key
+from loop.core.text import alike
 from loop.core.votes import votes_names
 from loop.errors import BadUpload, Conflict
 from loop.storage.base import StoreBase
@@ -132,14 +132,13 @@ class ItemsMixin(StoreBase):
             # a new votes column: its LFs' names against the rules as they are when
             # it is written (a rule saved at the same moment took one: operator's trial)
             p.watch(rules_key)
-            new = {name_key(x): x for x in votes_names(
-                votes["field"], votes["n"], votes.get("names"))}
-            rule = next((r.decode() for r in p.hkeys(rules_key)
-                         if name_key(r.decode()) in new), None)
-            if rule is not None:
+            every = votes_names(votes["field"], votes["n"], votes.get("names"))
+            hit = next(((r, lf) for r in (x.decode() for x in p.hkeys(rules_key))
+                        if (lf := alike(r, every)) is not None), None)
+            if hit is not None:
                 p.unwatch()
                 raise Conflict(f"the LF votes in {votes['field']!r} would have an LF named "
-                               f"{new[name_key(rule)]!r}, but a rule {rule!r} was saved "
+                               f"{hit[1]!r}, but a rule {hit[0]!r} was saved "
                                "meanwhile; rename it, or name the LFs otherwise "
                                "(votes_names); nothing of this upload was stored")
         dup = _existing(p, self._k(pid, "row"), [i["id"] for i in items])

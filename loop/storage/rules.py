@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.exceptions import WatchError
 
-from loop.core.text import name_key
+from loop.core.text import alike
 from loop.core.votes import votes_names
 from loop.errors import Conflict, NotFound
 from loop.storage.base import StoreBase
@@ -27,9 +27,7 @@ def _uploaded_name(spec: bytes | None, name: str) -> str | None:
     if not spec:
         return None
     d = json.loads(spec)
-    key = name_key(name)
-    return next((x for x in votes_names(d["field"], d["n"], d.get("names"))
-                 if name_key(x) == key), None)
+    return alike(name, votes_names(d["field"], d["n"], d.get("names")))
 
 
 class RulesMixin(StoreBase):
