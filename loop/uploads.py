@@ -307,7 +307,8 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     ``{"0": {"label": 1, "data": {"text": ...}}, ...}``), each with its key as
     ``id`` (``_key`` if the row has an ``id``); None when the text is not such an
     object (then it is read as JSON lines). On one line it must hold several rows
-    with the same fields; else it is one row of JSON lines."""
+    with the same fields, or several keyed by numbers; else it is one row of JSON
+    lines."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):
@@ -315,10 +316,13 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
                                                        for v in obj.values()):
         return None
-    if "\n" not in text.strip() and (
-            len(obj) < 2 or len({frozenset(v) for v in obj.values()}) > 1):
+    if "\n" not in text.strip() and (len(obj) < 2 or (
+            len({frozenset(v) for v in obj.values()}) > 1
+            and not all(k.strip().isdigit() for k in obj))):
         return None  # one line: a row whose fields are objects ({"data": {...}}), unless
-        # it holds several rows alike
+        # it holds several rows alike or is keyed by numbers as WRENCH writes its splits
+        # (then a row missing a field is that row's problem, not a reason to read the
+        # whole file as one row)
     _no_lone_surrogate(obj, text)
     return [_flat({("_key" if "id" in row else "id"): key, **row}) for key, row in obj.items()]
 

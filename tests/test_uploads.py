@@ -80,3 +80,21 @@ def test_an_excel_unicode_text_file_is_read_and_one_without_its_mark_is_named():
     assert out.gold == {"1": 0, "2": 1}
     with pytest.raises(BadUpload, match="UTF-16 text without a byte-order mark.*utf-16le"):
         parse_items(table.encode("utf-16-le"), "csv", ["ham", "spam"], id_field="id")
+
+
+def test_a_wrench_split_on_one_line_with_a_row_missing_a_field_is_read_row_by_row():
+    """Operator's trial: WRENCH writes a split as one JSON object on one line; a row
+    without ``weak_labels`` made the whole file one row whose columns were
+    ``0.data.text``, ``1.label``, ... and the error named none of the rows."""
+    import json
+
+    split = {"0": {"label": 1, "weak_labels": [1, -1], "data": {"text": "win cash"}},
+             "1": {"label": 0, "weak_labels": [0, -1], "data": {"text": "see you"}},
+             "2": {"label": 0, "data": {"text": "no votes here"}}}
+    out = parse_items(json.dumps(split).encode(), "json", ["ham", "spam"],
+                      id_field="id", text_field="data.text")
+    assert [i["text"] for i in out.items] == ["win cash", "see you", "no votes here"]
+    split["2"] = {"label": 0, "data": {"body": "the text is elsewhere"}}
+    with pytest.raises(BadUpload, match="item 3: text field 'data.text' must be a string"):
+        parse_items(json.dumps(split).encode(), "json", ["ham", "spam"],
+                    id_field="id", text_field="data.text")
