@@ -49,7 +49,7 @@ def read_votes(value: Any, labels: Sequence[str], n: int | None = None) -> list[
                              ) from None
     if not isinstance(value, list):
         raise ValueError(f"votes must be a list such as [-1, 0, 1], one per LF; got "
-                         f"{type(value).__name__}")
+                         f"{_json_kind(value)}")
     if not value or len(value) > MAX_VOTES:
         raise ValueError(f"votes must list 1 to {MAX_VOTES} LFs' votes, got {len(value)}")
     if n is not None and len(value) != n:
@@ -71,6 +71,24 @@ def read_votes(value: Any, labels: Sequence[str], n: int | None = None) -> list[
                              f"vote is a class index 0..{len(labels) - 1}, -1 or null to "
                              f"abstain, or one of {list(labels)}")
     return out
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words (a CSV cell "null" is JSON's null, not
+    Python's ``NoneType``).
+
+    >>> _json_kind(None), _json_kind(3), _json_kind({"a": 1})
+    ('null', 'the number 3', 'an object')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"the number {str(value)[:40]}"
+    if isinstance(value, dict):
+        return "an object"
+    return f"the text {str(value)[:40]!r}" if isinstance(value, str) else type(value).__name__
 
 
 def votes_count(values: Sequence[Any]) -> int | None:

@@ -39,6 +39,14 @@ def test_read_votes_refuses_what_is_no_vote(value):
         read_votes(value, ["neg", "pos", "neutral"])
 
 
+@pytest.mark.parametrize("cell,said", [("null", "got null$"), ("7", "got the number 7$"),
+                                       ('{"a": 1}', "got an object$")])
+def test_a_cell_that_is_json_but_no_list_is_named_as_json_names_it(cell, said):
+    """Operator's trial: a CSV cell ``null`` was refused as "got NoneType"."""
+    with pytest.raises(ValueError, match=said):
+        read_votes(cell, ["neg", "pos"])
+
+
 def test_read_votes_checks_the_number_of_lfs():
     assert read_votes(np.array([0, 1]).tolist(), ["a", "b"], n=2) == [0, 1]
     with pytest.raises(ValueError, match="must list 3"):
