@@ -108,6 +108,11 @@ class LFInterrupted(BaseException):
         self.lf, self.item = lf, item
 
 
+#: An LF failing on this share of the records or more is warned about (a field most
+#: records lack: a library trial's LF failed on 74% of them, and only ``errors`` said so).
+WARN_FAILING_SHARE = 0.5
+
+
 def apply_lfs(
     lfs: Sequence[LabelingFunction],
     records: Any,
@@ -140,9 +145,10 @@ def apply_lfs(
         (a job's time limit raised inside an LF): re-raised as
         :class:`LFInterrupted` naming the LF and the record.
     warn
-        Warn (``UserWarning``) about each LF that failed on every record: its
-        column is all abstain, which would otherwise look like an LF that never
-        fires (a misspelt field name, say).
+        Warn (``UserWarning``) about each LF that failed on every record, or on
+        :data:`WARN_FAILING_SHARE` of them or more: those votes are abstentions,
+        which would otherwise look like an LF that rarely fires (a misspelt field
+        name, a field most records lack). ``errors`` counts every failure.
 
     Returns
     -------
@@ -231,6 +237,11 @@ def apply_lfs(
             if e.count == n:
                 warnings.warn(f"LF {e.lf!r} failed on all {n} records, so it abstains on "
                               f"every one; first: {e.example_error}", UserWarning,
+                              stacklevel=2)
+            elif e.count >= WARN_FAILING_SHARE * n:
+                warnings.warn(f"LF {e.lf!r} failed on {e.count} of {n} records "
+                              f"({e.count / n:.0%}), which count as abstentions; first "
+                              f"(record {e.example_id!r}): {e.example_error}", UserWarning,
                               stacklevel=2)
     return ApplyResult(L, errors)
 

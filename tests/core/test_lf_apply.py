@@ -130,6 +130,22 @@ def test_an_interrupt_stops_the_run_naming_the_lf_and_record():
     assert res.L.tolist() == [[-1, 1]] and res.errors["buggy"].count == 1
 
 
+def test_an_lf_failing_on_most_records_warns_with_how_many():
+    """Library trial: an LF failing on 74% of the records said so only in ``errors``."""
+    @labeling_function()
+    def needs_title(x):
+        return 1 if "sale" in x.title else ABSTAIN
+
+    rows = [{"text": "a", "title": "sale"}] + [{"text": "b"}] * 3
+    with pytest.warns(UserWarning, match=r"LF 'needs_title' failed on 3 of 4 records \(75%\), "
+                      r"which count as abstentions; first \(record 1\): "):
+        L, errors = apply_lfs([needs_title], rows, n_classes=2)
+    assert L.ravel().tolist() == [1, -1, -1, -1] and errors["needs_title"].count == 3
+    with warnings.catch_warnings():  # 1 of 3: counted in errors, no warning
+        warnings.simplefilter("error")
+        _, errors = apply_lfs([needs_title], rows[:1] * 2 + rows[1:2], n_classes=2)
+    assert errors["needs_title"].count == 1
+
 def test_an_lf_failing_on_every_record_warns_and_names_the_fields():
     @labeling_function()
     def wrong_field(x):
@@ -169,7 +185,9 @@ def test_an_lf_failing_on_every_record_warns_and_names_the_fields():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         apply_lfs([wrong_field], rows, warn=False)
-        apply_lfs([wrong_field], rows + [{"text": "buy"}])  # fails on 2 of 3: no warning
+        apply_lfs([wrong_field], rows + [{"text": "buy"}] * 3)  # fails on 2 of 5: no warning
+    with pytest.warns(UserWarning, match="failed on 2 of 3 records"):
+        apply_lfs([wrong_field], rows + [{"text": "buy"}])
 
 
 def test_lfs_with_a_batch_vote_as_they_would_record_by_record():
