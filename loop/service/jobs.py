@@ -325,6 +325,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
 
     starts = meta.get("starts") or []
     state = str(status.value if hasattr(status, "value") else status)
+    if state == "ready_to_enqueue":  # RQ 3: what it waited on ended, it is being queued
+        state = "queued"  # (RQ's own step; it was shown raw, and counted as ended)
     running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
     if state == "queued":  # no worker has taken it (none free, none running or all frozen)

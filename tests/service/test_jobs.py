@@ -376,3 +376,17 @@ def test_a_run_that_resumes_after_its_re_run_finished_keeps_that_runs_outcome(rc
     assert tasks._outlived(job, {"n_gold": 12}) == {"n_gold": 12}  # not skipped: its own
     Result.create(job, Result.Type.FAILED, ttl=60, exc_string="boom")
     assert tasks._outlived(job, skip) == skip  # the later run failed: nothing to keep
+
+
+def test_a_job_rq_is_about_to_queue_reads_as_queued_and_live(app, rconn, project):
+    """New-user trial: an apply run's merge showed RQ 3's internal status
+    ``ready_to_enqueue`` (its units done, RQ moving it to the queue), which the API
+    does not list, and which the checks for a live run counted as ended."""
+    from rq import Queue
+    from rq.job import JobStatus
+
+    job = Queue("loop", connection=rconn).enqueue("builtins.len", "abc")
+    job.set_status(JobStatus.READY_TO_ENQUEUE)
+    assert job.get_status(refresh=True) == "ready_to_enqueue"
+    assert service_jobs.job_status(rconn, job.id)["status"] == "queued"
+    assert service_jobs.live_job(rconn, job.id)
