@@ -189,7 +189,9 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
     ``item_id``: only if the last answer is to that item. Sent again (a retry after
     a timeout or a 503, when the first may have been applied), it is
     ``{"item_id", "undone": false}`` and takes nothing more back (operator's trial:
-    the retry of an undo that had been applied took back a second answer)."""
+    the retry of an undo that had been applied took back a second answer). An item
+    the annotator has no answer to (and did not just undo) is a 409, as another
+    item's is (new-user trial: it read as a retry that had been applied)."""
     store.get_project(pid)
     if item_id is not None and (not isinstance(item_id, str) or not item_id):
         raise BadRequest("item_id must be the id (a string) of the item whose answer to undo")
@@ -202,6 +204,9 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
             return {"item_id": other, "undone": False}
         if why == "unknown":
             raise ItemNotFound(f"no item {shorten(other)!r} in this project")
+        if why == "not_yours":  # answered by another, an uploaded label, or never
+            raise Conflict(f"you have no answer to item {shorten(other)!r} to undo: only "
+                           "your own last answer is undone")
         raise Conflict(f"your last answer is to item {other!r}, not {item_id!r}: only the "
                        "last answer is undone (to change an earlier one, POST "
                        f"/api/projects/{pid}/queue/relabel)")

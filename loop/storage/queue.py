@@ -184,15 +184,16 @@ class QueueMixin(StoreBase):
         """Remove this annotator's last answer; the item goes back on top of the queue.
 
         ``item_id``: only if the last answer is to that item; else ``("gone", item_id)``
-        when they have no answer to it (undone before: a retry), ``("not_last",
-        last item)`` or ``("unknown", item_id)``. None: nothing to undo."""
+        when their last undo took it back (a retry), ``("not_yours", item_id)`` when
+        they have no answer to it otherwise, ``("not_last", last item)`` or
+        ``("unknown", item_id)``. None: nothing to undo."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
                 k(pid, "resolved"), k(pid, "row"), k(pid, "audit"), k(pid, "reason"),
-                k(pid, "annotators")]
+                k(pid, "undone", annotator), k(pid, "annotators")]
         out = self._run(pid, "undo", keys,
                         [annotator, _midnight(), self.answers_per_item(pid), item_id, token])
         if isinstance(out, list):

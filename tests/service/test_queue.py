@@ -306,10 +306,13 @@ def test_skip_undo_and_relabel(client, store, ready):
                         content_type="application/json")
         assert r.status_code == code and r.json["error"], data
         assert b["item"]["id"] in store.gold(ready)
-    # the skipped item: no answer of dan's to take back
+    # the skipped item: no answer of dan's to take back, and not a retry of an undo
+    # (new-user trial: another's item read as one, 200 "undone": false)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok),
                     json={"item_id": a["item"]["id"]})
-    assert r.json == {"item_id": a["item"]["id"], "undone": False}
+    assert r.status_code == 409 and r.json["error"] == (
+        f"you have no answer to item {a['item']['id']!r} to undo: only your own last "
+        "answer is undone"), r.json
     assert b["item"]["id"] in store.gold(ready)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
     assert r.json == {"item_id": b["item"]["id"], "undone": True}
@@ -320,6 +323,25 @@ def test_skip_undo_and_relabel(client, store, ready):
     c = _next(client, ready, tok)
     assert c["item"]["id"] == b["item"]["id"]  # undone item comes back first
     assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code == 400
+
+
+def test_an_undo_of_another_annotators_answer_is_refused(client, store, ready):
+    """New-user trial: bob's undo naming alice's item answered 200 ``undone: false``,
+    which reads as a retry of an undo that was applied."""
+    alice, bob = (annotator_token(client, ready, n) for n in ("alice", "bob"))
+    x = _next(client, ready, alice)
+    _answer(client, ready, alice, x)
+    _answer(client, ready, bob, _next(client, ready, bob))
+    r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(bob),
+                    json={"item_id": x["item"]["id"]})
+    assert r.status_code == 409 and "you have no answer to item" in r.json["error"], r.json
+    assert x["item"]["id"] in store.gold(ready)
+    r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(alice),
+                    json={"item_id": x["item"]["id"]})
+    assert r.json == {"item_id": x["item"]["id"], "undone": True}
+    r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(alice),
+                    json={"item_id": x["item"]["id"]})  # her retry
+    assert r.json == {"item_id": x["item"]["id"], "undone": False}
 
 
 def test_an_undo_sent_again_takes_back_nothing_more(client, store, ready):

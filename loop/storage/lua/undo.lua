@@ -3,21 +3,26 @@
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
 --       withdrawn answer is a change the models have not seen, like a new one),
 --       15 resolved, 16 row (item id -> row: which items exist), 17 audit, 18 reason,
---       19 annotators (last, for _revoked.lua)
+--       19 undone:<a> (the item of this annotator's last undo), 20 annotators (last,
+--       for _revoked.lua)
 -- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 the item whose answer is to
 --       go ('' = whichever is last), 5 token hash (last, for _revoked.lua)
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
 -- majority of the others. An item the admin resolved keeps its resolution and
 -- stays done. Returns the item id, or false with nothing to undo; with ARGV[4]
--- and another answer last, {'gone', item} when this annotator has no answer to
--- that item (undone already: a retry), {'not_last', last item}, or {'unknown', item}
--- when the project has no such item; an error 'revoked'.
+-- and another answer last, {'gone', item} when this annotator's last undo took that
+-- item's answer back (a retry), {'not_yours', item} when they have no answer to it
+-- otherwise (another annotator's, or an uploaded label), {'not_last', last item}, or
+-- {'unknown', item} when the project has no such item; an error 'revoked'.
 if revoked(ARGV[1]) then return redis.error_reply('revoked') end
 if ARGV[4] ~= '' then
   local last = redis.call('LINDEX', KEYS[1], 0)
   if last ~= ARGV[4] then
     if redis.call('HEXISTS', KEYS[16], ARGV[4]) == 0 then return {'unknown', ARGV[4]} end
-    if redis.call('SISMEMBER', KEYS[10], ARGV[4]) == 0 then return {'gone', ARGV[4]} end
+    if redis.call('SISMEMBER', KEYS[10], ARGV[4]) == 0 then
+      if redis.call('GET', KEYS[19]) == ARGV[4] then return {'gone', ARGV[4]} end
+      return {'not_yours', ARGV[4]}
+    end
     return {'not_last', last or ''}
   end
 end
@@ -31,6 +36,7 @@ if raw then
   end
 end
 redis.call('XADD', KEYS[3], '*', 'event', 'undo', 'item', id, 'annotator', ARGV[1])
+redis.call('SET', KEYS[19], id)
 if mine == nil then return id end
 local at = tonumber(mine.at)
 if at and at >= tonumber(ARGV[2]) then redis.call('DECR', KEYS[6]) end
