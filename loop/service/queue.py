@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.core.text import alike
 from loop.errors import (
     AlreadyAnswered,
     BadRequest,
@@ -25,15 +26,27 @@ MAX_HISTORY = 500
 
 
 def parse_label(labels: list[str], label: Any) -> int:
-    """A label given by name or index -> its index."""
+    """A label given by name or index -> its index. A name in another case, or with
+    spaces around it, is the label's (as in uploads: a project's labels never
+    differ only in case).
+
+    >>> parse_label(["ham", "spam"], " SPAM"), parse_label(["ham", "spam"], 0)
+    (1, 0)
+    """
     if label is None:
-        raise UnknownLabel(f"label missing: send one of {json.dumps(labels)} (or its index)")
-    if isinstance(label, str) and label in labels:
-        return labels.index(label)
+        raise UnknownLabel(f"label missing: send one of {json.dumps(labels)} (or its index "
+                           "from 0)")
+    if isinstance(label, str):
+        if label in labels:
+            return labels.index(label)
+        same = alike(label.strip(), labels)
+        if same is not None:
+            return labels.index(same)
     if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(labels):
         return label
     shown = shorten(json.dumps(label, default=repr))  # as it was sent: true, not True
-    raise UnknownLabel(f"unknown label {shown}; labels are {json.dumps(labels)}")
+    raise UnknownLabel(f"unknown label {shown}; labels are {json.dumps(labels)} (or their "
+                       f"index from 0 to {len(labels) - 1})")
 
 
 def _guess(proba: dict[str, np.ndarray | None], labels: list[str]) -> dict[str, Any] | None:

@@ -142,6 +142,14 @@ def test_unknown_label_and_bad_lease_change_nothing(client, store, ready):
                         json={"shown": shown})
         assert r.status_code == 400 and "shown" in r.json["error"]
     assert store.gold(ready) == {} and store.answer_log(ready) == []
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
+                    json={"item_id": iid, "label": 5, "lease_id": lid})
+    assert r.json["error"].endswith('labels are ["ham", "spam"] (or their index from 0 to 1)')
+    # a name in another case is the label's, as in uploads (new-user trial: an
+    # upload took "SPAM" for spam, an answer refused it)
+    r = client.post(f"/api/projects/{ready}/queue/answer", headers=auth(tok),
+                    json={"item_id": iid, "label": " SPAM", "lease_id": lid})
+    assert r.status_code == 200 and store.gold(ready)[iid]["label"] == 1, r.json
 
 
 def test_lease_expiry_returns_the_item(store, ready):
