@@ -712,7 +712,7 @@ def _diverse(order: np.ndarray, bucket: np.ndarray, cap: int, batch: int, X: Any
         # full, so only these are compared (with a few rules most of a pool is one
         # full pattern, and comparing every candidate walked all of it: 7-25 s per
         # ranking of 16,000-45,000 items, new-user trial)
-        cand = []
+        cand: list[int] = []
         while start < order.size and len(cand) < block:
             i = int(order[start])
             start += 1

@@ -95,6 +95,16 @@ class RecalibrationPolicy:
                                      or seconds_since_last >= self.seconds)
 
 
+def _steps(progress: models.Progress | None, before: int, total: int
+           ) -> models.Progress | None:
+    """``progress`` for one part of a job of ``total`` steps, ``before`` of them done
+    by the parts before it: an admin's recalibration reported its fast path's 2 of 2
+    steps, 100%, and then trained the end model for as long again (new-user trial)."""
+    if progress is None:
+        return None
+    return lambda done, _total: progress(before + done, total)
+
+
 class Recalibrator:
     """Decide, enqueue and run a project's recalibrations (see the module doc).
 
@@ -266,7 +276,8 @@ class Recalibrator:
         try:
             with KeepAlive(lock, self.owner):
                 since = s.since_recal(pid)
-                out = models.recalibrate(s, pid, self.queue_size, progress=progress,
+                out = models.recalibrate(s, pid, self.queue_size,
+                                         progress=_steps(progress, 0, 5 if full else 2),
                                          fence=lock.owned)
                 if not s.consume_since_recal(pid, since, lock=lock):
                     raise models.Superseded(f"project {pid}: this recalibration lost its "
@@ -286,7 +297,8 @@ class Recalibrator:
             record_failure(s, pid, "recal_status", exc)
             raise
         if full:
-            em = self.run_end_model(pid, point_id=out["id"], wait=True)
+            em = self.run_end_model(pid, point_id=out["id"], wait=True,
+                                    progress=_steps(progress, 2, 5))
             if em.get("skipped"):  # the label model was fitted: this run was not skipped
                 out["end_model_skipped"] = em["reason"]
             else:

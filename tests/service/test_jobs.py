@@ -390,3 +390,30 @@ def test_a_job_rq_is_about_to_queue_reads_as_queued_and_live(app, rconn, project
     assert job.get_status(refresh=True) == "ready_to_enqueue"
     assert service_jobs.job_status(rconn, job.id)["status"] == "queued"
     assert service_jobs.live_job(rconn, job.id)
+
+
+def test_an_admins_recalibration_counts_the_end_models_steps_in_its_progress(
+        client, rconn, project, monkeypatch):
+    """New-user trial: an admin's recalibration said 100% (its label model's 2 of 2
+    steps) and then trained the end model for as long again."""
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    client.post(f"/api/projects/{project}/jobs", headers=auth(), json={"type": "apply_lfs"})
+    run_burst(rconn)
+    seen = []
+    from rq.job import Job
+
+    real = Job.save_meta
+
+    def spy(job):  # each progress report, as the job stores it
+        if job.meta.get("type") == "recalibrate" and "progress" in job.meta:
+            seen.append((job.meta["progress"]["done"], job.meta["progress"]["total"]))
+        return real(job)
+
+    jid = _job(client, project, "recalibrate")
+    monkeypatch.setattr(Job, "save_meta", spy)
+    run_burst(rconn)
+    st = _status(client, jid)
+    assert st["status"] == "finished" and st["result"]["end_model"] is not None, st
+    assert st["progress"] == {"done": 5, "total": 5}
+    assert seen == [(d, 5) for d in range(1, 6)], seen
