@@ -178,9 +178,11 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
     gold = store.gold(pid)
-    balance = dict.fromkeys(labels, 0)
-    for g in gold.values():
-        balance[labels[g["label"]]] += 1
+    balance = dict.fromkeys(labels, 0)  # the gold the models learn from: answers and
+    for g in gold.values():  # uploaded labels not held out (new-user trial: "No labels
+        balance[labels[g["label"]]] += 1  # yet" beside 42 uploaded ones)
+    for c, n in store.uploaded_gold_counts(pid).items():
+        balance[labels[c]] += n
     agreed = store.get_value(pid, "agreement") or {}
     answers = store.answers(pid)
     multi = fleiss(([a["label"] for a in ans] for ans in answers.values()), k)

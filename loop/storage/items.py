@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -158,6 +159,10 @@ class ItemsMixin(StoreBase):
                 p.sadd(self._k(pid, "pool"), *unlabeled)
         if uploaded_gold:
             p.hset(self._k(pid, "ugold"), mapping=uploaded_gold)
+            held = set(eval_ids)
+            fitted = Counter(c for i, c in uploaded_gold.items() if i not in held)
+            for c, n in fitted.items():  # the dashboard's class balance, kept as it grows
+                p.hincrby(self._k(pid, "ugold_counts"), str(c), n)
         if eval_ids:
             p.sadd(self._k(pid, "eval"), *eval_ids)
         for digest, noted in uploads or []:
@@ -178,6 +183,32 @@ class ItemsMixin(StoreBase):
     def uploaded_gold_of(self, pid: str, ids: list[str]) -> list[int | None]:
         raws = self.r.hmget(self._k(pid, "ugold"), ids) if ids else []
         return [None if x is None else int(x) for x in raws]
+
+    def uploaded_gold_counts(self, pid: str) -> dict[int, int]:
+        """How many uploaded labels of each class the models learn from (the held-out
+        ones left out), by class index. Each upload adds its own; counts that do not
+        add up to the labels stored (a project uploaded to before they were kept) are
+        counted again from the labels."""
+        key = self._k(pid, "ugold_counts")
+        with self.r.pipeline(transaction=True) as p:
+            p.hgetall(key)
+            p.hlen(self._k(pid, "ugold"))
+            p.scard(self._k(pid, "eval"))
+            raw, n_labels, n_held = p.execute()
+        counts = {int(c): int(n) for c, n in raw.items()}
+        if sum(counts.values()) == n_labels - n_held:
+            return counts
+        with self.r.pipeline(transaction=True) as p:
+            p.hgetall(self._k(pid, "ugold"))
+            p.smembers(self._k(pid, "eval"))
+            labels, held = p.execute()
+        counts = dict(Counter(int(c) for i, c in labels.items() if i not in held))
+        with self.r.pipeline(transaction=True) as p:
+            p.delete(key)
+            if counts:
+                p.hset(key, mapping={str(c): n for c, n in counts.items()})
+            p.execute()
+        return counts
 
     def n_uploaded_gold(self, pid: str) -> int:
         return int(self.r.hlen(self._k(pid, "ugold")))

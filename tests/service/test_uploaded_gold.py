@@ -51,6 +51,15 @@ def test_uploaded_gold_outside_the_hold_out_is_fitted_on_and_never_queued(client
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert (m["n_gold"], m["n_uploaded_gold"], m["n_eval"]) == (0, 210, 140)
     assert m["queue_size"] == 0 and m["remaining"] == 0  # every item is known
+    # the class balance counts the uploaded labels fitted on (new-user trial: "No
+    # labels yet" beside them), kept as uploads come; counted again if they were not
+    fit_labels = [int(row["CLASS"]) for row in csv.DictReader(io.StringIO(
+        youtube_csv().decode())) if row["COMMENT_ID"] not in held_out]
+    want = {"ham": fit_labels.count(0), "spam": fit_labels.count(1)}
+    assert m["class_balance"] == want and sum(want.values()) == 210
+    store.r.delete(store._k(project, "ugold_counts"))  # a project from before
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert m["class_balance"] == want
 
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{project}/export?format=jsonl", headers=auth()).data.splitlines()]
