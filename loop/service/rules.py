@@ -52,6 +52,37 @@ MAX_EXAMPLES = 100
 EXAMPLE_CHARS = 500
 
 
+def excerpt(text: str, spans: list[tuple[int, int]], size: int = EXAMPLE_CHARS
+            ) -> tuple[str, list[list[int]]]:
+    """At most ``size`` characters of ``text`` around its first match (an ellipsis
+    where text is left out) and the matches' spans within them, cut at its edges.
+    A preview showed the first 500 characters, so a match further in was shown
+    nowhere, and a match running past them was not marked (new-user trial).
+
+    >>> excerpt("x" * 20 + " long tail", [(21, 25)], size=12)
+    ('…xx long ta…', [[4, 8]])
+    >>> excerpt("x" * 20 + " long", [(21, 25)], size=12)
+    ('…xxxxxx long', [[8, 12]])
+    >>> excerpt("ab" * 10, [(0, 18)], size=6)
+    ('ababa…', [[0, 5]])
+    """
+    if len(text) <= size:
+        return text, [[a, b] for a, b in spans if b <= len(text)]
+    first = min((a for a, _ in spans), default=0)
+    start = 0 if first < size // 2 else min(first - size // 4, len(text) - (size - 1))
+    head = "…" if start > 0 else ""
+    room = size - len(head)
+    if start + room >= len(text):
+        stop, tail = len(text), ""
+    else:
+        stop, tail = start + room - 1, "…"  # room for the closing ellipsis
+    out = head + text[start:stop] + tail
+    shift = len(head) - start
+    marks = [[max(a, start) + shift, min(b, stop) + shift] for a, b in spans
+             if a < stop and b > start]
+    return out, marks
+
+
 # -- the LFs a worker applies ------------------------------------------------------------
 #: Why an apply run cannot start in a project without LFs.
 NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or enable "
@@ -360,8 +391,7 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         if proba is not None and np.isfinite(proba[r]).all():  # the label model's
             k = int(proba[r].argmax())                        # rows without a vote: none
             guess = {"label": labels[k], "p": round(float(proba[r, k]), 3), "model": source}
-        text = shown(c.texts[r])[:EXAMPLE_CHARS]
-        marks = [[a, b] for a, b in rule.spans(c.texts[r]) if b <= len(text)]
+        text, marks = excerpt(shown(c.texts[r]), rule.spans(c.texts[r]))
         examples.append({"id": c.ids[r], "text": text, "marks": marks,
                          "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
     m = int(hit.sum())

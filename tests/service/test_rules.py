@@ -759,3 +759,26 @@ def test_a_project_whose_lfs_vote_nowhere_is_told_so_once(client, store, rconn):
     assert [j["type"] for j in failed] == ["recalibrate"], jobs
     assert failed[0]["attempts"] == 1 and "no LF votes on any item" in failed[0]["error"]
     assert "LF table" in failed[0]["error"]
+
+
+def test_a_preview_shows_the_part_of_a_long_item_its_rule_matches(client, store):
+    """New-user trial: an example showed an item's first 500 characters, so a match
+    further in was shown nowhere and a match running past them was not marked."""
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "long items", "labels": ["ham", "spam"], "text_field": "text"})
+    pid = r.json["id"]
+    long_text = "x" * 100_000 + " long"
+    body = "id,text\n" + "\n".join([f"a,{long_text}", "b,short one long"]) + "\n"
+    assert client.post(f"/api/projects/{pid}/items?id_field=id", data=body.encode(),
+                       headers={**auth(), "Content-Type": "text/csv"}).status_code == 201
+    url = f"/api/projects/{pid}/rules/preview"
+    got = client.post(url, headers=auth(), json={
+        "name": "long", "label": 1, "kind": "keywords", "keywords": ["long"]}).json
+    ex = {e["id"]: e for e in got["examples"]}
+    a = ex["a"]
+    assert len(a["text"]) == 500 and a["text"].startswith("…") and a["text"].endswith(" long")
+    assert [a["text"][s:e] for s, e in a["marks"]] == ["long"]
+    assert ex["b"]["text"] == "short one long" and ex["b"]["marks"] == [[10, 14]]
+    runs = client.post(url, headers=auth(), json={
+        "name": "xs", "label": 1, "kind": "regex", "pattern": "x{1000}"}).json
+    assert runs["examples"][0]["marks"][0] == [0, 499]  # to the excerpt's cut ("…")
