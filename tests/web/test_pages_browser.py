@@ -950,6 +950,19 @@ def test_sign_in_never_leaves_the_site(live: LiveServer, page: Any, path: str) -
     page.wait_for_url(f"{live.url}/new")
 
 
+def test_back_after_a_one_click_sign_in_skips_the_sign_in_page(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """New-user trial: Back from the page a sign-in link opened showed the sign-in
+    form again, empty, while signed in."""
+    pid, token = demo_project["pid"], demo_project["token"]
+    page.goto(f"{live.url}/healthz")
+    page.goto(f"{live.url}/signin?next=/p/{pid}/label#token={token}")
+    page.wait_for_url(f"{live.url}/p/{pid}/label")
+    page.go_back()
+    page.wait_for_load_state("load")
+    assert page.url == f"{live.url}/healthz", page.url
+
+
 def test_home_scores_a_project_without_held_out_labels_on_its_random_picks(
         live: LiveServer, new_project: Any, page: Any) -> None:
     """No uploaded labels: the home page's score is the models' on the random picks

@@ -35,7 +35,7 @@
       }
       Loop.setToken(token);
       status.textContent = "Signed in.";
-      location.href = next;
+      location.replace(next);  /* Back then leaves the site, not to this form again (new-user trial) */
     });
     if (!hash.get("token")) return;
     Loop.signedInOther(hash.get("token")).then(async function (now) {
