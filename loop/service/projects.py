@@ -75,7 +75,14 @@ def delete_project(store: RedisStore, pid: str, confirm: Any) -> dict[str, Any]:
 
 #: Colours labels get by default (in order), and keys that are not free for labels.
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
-           "#db2777", "#4b5563", "#65a30d")
+           "#db2777", "#4b5563", "#65a30d",
+           # lighter and darker shades for labels 11-20 (a new-user trial's 11th and
+           # 12th labels took the 1st's and 2nd's colours)
+           "#60a5fa", "#f87171", "#4ade80", "#c084fc", "#fb923c", "#22d3ee", "#facc15",
+           "#f472b6", "#9ca3af", "#a3e635")
+#: Keys labels get by default after 1..9 and 0: letters, those of the page's own
+#: shortcuts left out (an 11th label had no key: 16 Tabs to answer it).
+DEFAULT_KEYS = "1234567890abcdefijklmnopqrtvwxyz"
 RESERVED_KEYS = frozenset("sugh?")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -111,13 +118,15 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
                              "their characters are written; uploads and exports tell "
                              "labels apart by name, so give them names that differ")
     style, used = [], set()
+    asked = {str(x["key"]).lower() for x in raw if isinstance(x.get("key"), str)}
+    free = iter(c for c in DEFAULT_KEYS if c not in asked)  # not a key another label asks for
     for i, x in enumerate(raw):
         color = x.get("color") or PALETTE[i % len(PALETTE)]
         if not isinstance(color, str) or not _COLOR.match(color):
             raise BadRequest(f"label {names[i]!r}: color must look like #1f77b4, got {color!r}")
         key = x.get("key")
         if key in (None, ""):
-            key = str(i + 1) if i < 9 else ("0" if i == 9 else None)
+            key = next(free, None)  # past 32 labels: none (the buttons and the list)
         if key is not None:
             if (not isinstance(key, str) or len(key) != 1 or not key.isalnum()
                     or key.lower() in RESERVED_KEYS or key.lower() in used):

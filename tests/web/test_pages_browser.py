@@ -51,6 +51,11 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     page.wait_for_function("document.getElementById('answers-total').textContent === '5'")
     assert page.locator("#answers-today").inner_text() == "5"
     assert _me(live, pid, token)["answers_total"] == 5
+    # a key no label has says so, and answers nothing (new-user trial: silence)
+    press(page, "7")
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('No label has the key “7”')")
+    assert "1 " in page.locator("#status").inner_text() and _current_id(page) == seen[-1]
 
     # Skip the item on screen: the next one shows and nothing is stored.
     skipped = seen[-1]

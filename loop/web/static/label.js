@@ -650,6 +650,12 @@
     else if (k === "s") { ev.preventDefault(); skip(ev.timeStamp); }
     else if (k === "u") { ev.preventDefault(); undo(); }
     else if (k === "g") { ev.preventDefault(); toggleGuidelines(); }
+    else if (k.length === 1 && k.trim() && state.current) {
+      /* new-user trial: a key no label has did nothing, and said nothing */
+      const keys = Object.keys(state.keys).map(function (x) { return x + " " + state.labels[state.keys[x]]; });
+      status("No label has the key “" + k + "”. Keys: " + keys.join(", ") +
+             "; s skip, u undo, ? all shortcuts.");
+    }
   }
 
   document.addEventListener("DOMContentLoaded", async function () {

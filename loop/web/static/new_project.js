@@ -2,8 +2,11 @@
 "use strict";
 (function () {
   const $ = function (id) { return document.getElementById(id); };
+  /* as the server's (loop/service/projects.py: PALETTE, DEFAULT_KEYS) */
   const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
-    "#db2777", "#4b5563", "#65a30d"];
+    "#db2777", "#4b5563", "#65a30d", "#60a5fa", "#f87171", "#4ade80", "#c084fc", "#fb923c",
+    "#22d3ee", "#facc15", "#f472b6", "#9ca3af", "#a3e635"];
+  const KEYS = "1234567890abcdefijklmnopqrtvwxyz";
 
   function addLabel(name) {
     const box = $("label-rows");
@@ -11,7 +14,7 @@
     const row = Loop.el("div", { class: "label-row" },
       Loop.el("input", { type: "text", class: "l-name", "aria-label": "Label " + (i + 1) + " name", value: name || "", placeholder: "label name" }),
       Loop.el("input", { type: "color", class: "l-color", "aria-label": "Label " + (i + 1) + " colour", value: PALETTE[i % PALETTE.length] }),
-      Loop.el("input", { type: "text", class: "l-key mono", maxlength: "1", "aria-label": "Label " + (i + 1) + " key", placeholder: i < 9 ? String(i + 1) : (i === 9 ? "0" : "key") }),
+      Loop.el("input", { type: "text", class: "l-key mono", maxlength: "1", "aria-label": "Label " + (i + 1) + " key", placeholder: i < KEYS.length ? KEYS[i] : "key" }),
       Loop.el("button", { type: "button", class: "l-remove", "aria-label": "Remove label " + (i + 1), text: "×",
         onclick: function () { row.remove(); } }));
     box.appendChild(row);
