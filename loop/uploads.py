@@ -13,12 +13,13 @@ import io
 import itertools
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loop.core.text import hidden_char
+from loop.core.text import hidden_char, readable
 from loop.errors import MAX_ROW_ERRORS, BadUpload, TooLarge
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "text/tab-separated-values")
@@ -330,6 +331,20 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
 #: Control characters: a text of nothing else (a NUL) is empty to a reader.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+
+def _shows_nothing(text: str) -> bool:
+    r"""Whether ``text`` shows as nothing on the labeling page: markup it reads as
+    formatting (``<b></b>``, ``<br>``), ``&nbsp;``, control and invisible characters
+    (a zero-width space) only. A new-user trial's such items were stored and shown
+    as blank boxes.
+
+    >>> [_shows_nothing(t) for t in ("<b></b>", "&nbsp;", "\u200b", "\x00", "<3", "a")]
+    [True, True, True, True, False, False]
+    """
+    shown = readable(text)
+    return not "".join(ch for ch in shown
+                       if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+
 #: What to do about a CSV whose first line is a row of data, not column names.
 NO_HEADER = ("the first line of a CSV names its columns, and this one looks like data: "
              "add a line of column names at the top, separated as the rows are (label "
@@ -457,7 +472,7 @@ def parse_items(
             bad(f"{at_n}: text field {text_field!r} must be a string")
             continue
         core = text.strip()
-        if not core or (len(core) < 8 and not _CONTROL.sub("", core).strip()):
+        if not core or (len(core) <= 200 and _shows_nothing(core)):
             # nothing for an expert to read or a rule to match: almost always a
             # broken row (a shifted column, a stray line)
             at = f" (id {iid!r})" if id_field is not None else ""

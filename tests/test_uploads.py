@@ -98,3 +98,15 @@ def test_a_wrench_split_on_one_line_with_a_row_missing_a_field_is_read_row_by_ro
     with pytest.raises(BadUpload, match="item 3: text field 'data.text' must be a string"):
         parse_items(json.dumps(split).encode(), "json", ["ham", "spam"],
                     id_field="id", text_field="data.text")
+
+
+def test_a_text_that_shows_as_nothing_is_refused_as_empty():
+    """New-user trial: ``<b></b>``, ``<br><br>``, ``&nbsp;`` and a zero-width space
+    were stored and shown to annotators as blank boxes."""
+    data = "id,text\nh1,<b></b>\nh2,<br><br>\nh3,&nbsp;\nh4,\u200b\nok,<3 this\n".encode()
+    with pytest.raises(BadUpload) as e:
+        parse_items(data, "csv", ["a", "b"], id_field="id")
+    said = str(e.value) + " ".join(getattr(e.value, "errors", []) or [])
+    assert "4 problem(s)" in said and "(id 'h1'): text field 'text' is empty" in said, said
+    out = parse_items(b"id,text\nok,<3 this\n", "csv", ["a", "b"], id_field="id")
+    assert out.items[0]["text"] == "<3 this"
