@@ -253,7 +253,7 @@ def upload_items(pid: str) -> Any:
     """Upload items as CSV or JSON lines (``dry_run=1``: check, store nothing). In a
     project whose LFs were applied before, the LFs are applied to the new items and
     the models recalibrated (``apply_job``); so they are after the first upload with
-    LF votes (``votes_field``), which are LFs ready to apply."""
+    LF votes (``votes_field``) or to a project with rules, LFs ready to apply."""
     _store().get_project(pid)
     unknown = sorted(set(request.args) - set(UPLOAD_ARGS))
     if unknown:  # a typo (idfield) would otherwise upload with made-up ids
@@ -271,11 +271,15 @@ def upload_items(pid: str) -> Any:
         allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"),
         skip_stored=_bool_arg("skip_stored"), votes_field=request.args.get("votes_field") or None,
         votes_names=request.args.get("votes_names") or None)
-    applied = bool(_store().L_meta(pid)) or "votes" in out  # votes: LFs to apply now
+    # votes and rules are LFs ready to apply now (new-user trial: rules written before
+    # the first upload waited for a press of Apply, with nothing saying so)
+    applied = (bool(_store().L_meta(pid)) or "votes" in out
+               or any(r["enabled"] for r in _store().rules(pid).values()))
     if not dry and out["n_items"] and applied and rules.has_lfs(_store(), pid):
         # a project in use: the new items get their LF votes and join the queue (the
-        # first apply is the user's to start; fault trial: items uploaded to a
-        # running project stopped every recalibration until someone applied)
+        # first apply of an LF module is the user's to start; fault trial: items
+        # uploaded to a running project stopped every recalibration until someone
+        # applied)
         out["apply_job"] = _reapply(pid)
     return jsonify(out), 200 if dry else 201
 

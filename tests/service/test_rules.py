@@ -782,3 +782,22 @@ def test_a_preview_shows_the_part_of_a_long_item_its_rule_matches(client, store)
     runs = client.post(url, headers=auth(), json={
         "name": "xs", "label": 1, "kind": "regex", "pattern": "x{1000}"}).json
     assert runs["examples"][0]["marks"][0] == [0, 499]  # to the excerpt's cut ("…")
+
+
+def test_rules_written_before_the_first_upload_are_applied_by_it(client, store, rconn):
+    """New-user trial: rules saved before any item (no run: nothing to apply them to),
+    then an upload: nothing ran, the queue stayed empty and nothing said why."""
+    from svc_helpers import run_burst
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "rules first", "labels": ["ham", "spam"], "text_field": "CONTENT"}).json["id"]
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "check", "label": 1, "kind": "keywords", "keywords": ["check"]})
+    assert r.status_code == 201 and r.json["job_id"] is None, r.json
+    r = client.post(f"/api/projects/{pid}/items", data=youtube_csv(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201 and r.json.get("apply_job"), r.json
+    run_burst(rconn)
+    assert client.get(f"/api/jobs/{r.json['apply_job']}", headers=auth()).json[
+        "status"] == "finished"
+    assert store.queue_size(pid) > 0
