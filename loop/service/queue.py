@@ -299,8 +299,8 @@ def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str) -> d
 
 
 def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:
-    """This annotator's counts, their last answers (with labels) and how many
-    items still need answers."""
+    """This annotator's counts, their last answers (with labels), how many items
+    still need answers and how many items are leased now (``leased``)."""
     project = store.get_project(pid)
     labels = project["labels"]
     stats = store.annotator_stats(pid, annotator, n_history)
@@ -317,4 +317,7 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict
                        "text": text[:300]})
     return {"answers_total": stats["answers_total"], "answers_today": stats["answers_today"],
             "history": ids, "recent": recent, "remaining": store.pool_size(pid),
+            # of them, those someone holds now (new-user trial: "All done ... 2 items
+            # still need answers from others" were the leases of a closed tab)
+            "leased": store.n_leased(pid),
             "queue_size": store.queue_size(pid)}

@@ -308,6 +308,10 @@ class QueueMixin(StoreBase):
     def queue_size(self, pid: str) -> int:
         return int(self.r.zcard(self._k(pid, "queue")))
 
+    def n_leased(self, pid: str) -> int:
+        """Items leased now (their leases not yet expired)."""
+        return int(self.r.zcount(self._k(pid, "leasez"), f"({time.time()}", "+inf"))
+
     def queued_ids(self, pid: str) -> list[str]:
         """The ranked queue, best first."""
         return [x.decode() for x in self.r.zrevrange(self._k(pid, "queue"), 0, -1)]

@@ -333,6 +333,18 @@ def test_skip_undo_and_relabel(client, store, ready):
     assert client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok)).status_code == 400
 
 
+def test_me_says_how_many_items_are_open_on_someones_screen(client, store, ready):
+    """New-user trial: "All done ... 2 items still need answers from others" were the
+    items a closed tab still held."""
+    alice, bob = (annotator_token(client, ready, n) for n in ("alice2", "bob2"))
+    url = f"/api/projects/{ready}/queue/me"
+    assert client.get(url, headers=auth(bob)).json["leased"] == 0
+    got = _next(client, ready, alice)
+    assert client.get(url, headers=auth(bob)).json["leased"] == 1
+    _answer(client, ready, alice, got)
+    assert client.get(url, headers=auth(bob)).json["leased"] == 0
+
+
 def test_an_undo_of_another_annotators_answer_is_refused(client, store, ready):
     """New-user trial: bob's undo naming alice's item answered 200 ``undone: false``,
     which reads as a retry of an undo that was applied."""

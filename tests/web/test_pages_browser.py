@@ -1057,3 +1057,26 @@ def test_the_lf_table_says_what_the_check_on_random_gold_found(live: LiveServer,
         v > 0 for v in w.values()) > 1
     assert ("a blend the held-out labels weighed: " in told) == bool(blended), (told, check)
     assert not page.console_errors, page.console_errors
+
+
+def test_the_done_message_says_items_are_open_on_other_screens(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """New-user trial: "All done ... 2 items still need answers from others" were
+    the items a closed tab still held, back only minutes later, and nothing said so."""
+    from loop.demo.client import ApiClient
+
+    pid = tiny_project["pid"]
+    admin = ApiClient(live.url, "test-admin-key")
+    other = admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "away"})["token"]
+    ApiClient(live.url, other).call("POST", f"/api/projects/{pid}/queue/next", {})
+    sign_in(page, live.url, tiny_project["token"], pid)
+    for _ in range(2):
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        old = _current_id(page)
+        press(page, "1")
+        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    page.wait_for_function("document.getElementById('done-text').textContent"
+                           ".includes('you answered')")
+    done = page.locator("#done-text").inner_text()
+    assert "1 item still needs answers from others. 1 item is open on someone's screen " \
+        "now" in done, done

@@ -215,7 +215,11 @@
         (me.answers_total === 1 ? " item" : " items") + " (" + me.answers_today + " today). " +
         (!me.remaining ? "Every item has its answers." :
           me.remaining === 1 ? "1 item still needs answers from others." :
-            me.remaining + " items still need answers from others.");
+            me.remaining + " items still need answers from others.") +
+        /* new-user trial: those were held by a closed tab, and came back minutes later */
+        (me.leased ? " " + (me.leased === 1 ? "1 item is" : me.leased + " items are") +
+          " open on someone's screen now; an item not answered there within a few minutes " +
+          "comes back, so look in again later." : "");
     }, function () { /* keep the default text */ });
   }
 
