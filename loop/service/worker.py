@@ -304,8 +304,36 @@ class LoopScheduler(RQScheduler):
         self._worker_pool = connection.connection_pool  # closed in the forked process
 
     def start(self) -> Any:
-        self._worker_pid = os.getpid()
-        return super().start()
+        """Fork the scheduler process. Until it installs its own signal handlers
+        (``work()``), a stop signal it receives marks it to stop at once: with the
+        worker's handlers, which it inherits, a burst worker's SIGTERM, sent the
+        moment it ended (no jobs), raised inside the child's first log line, which
+        swallowed it, and the worker waited for that child for ever (CI: a burst
+        worker hung 60 s, 1 run in 3)."""
+        self._worker_pid = parent = os.getpid()
+        scheduler = self
+        before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+        def until_it_listens(signum: int, frame: Any) -> None:
+            if os.getpid() != parent:  # the child, before its own handlers
+                scheduler._stop_requested = True
+                return
+            handler = before[signal.Signals(signum)]  # the worker's, as before
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(parent, signum)
+
+        if threading.current_thread() is not threading.main_thread():
+            return super().start()  # (handlers are set in the main thread only)
+        for s in before:
+            signal.signal(s, until_it_listens)
+        try:
+            return super().start()
+        finally:
+            for s, handler in before.items():  # the worker's own again (in the worker)
+                signal.signal(s, handler)
 
     def work(self) -> None:
         _die_with_parent(signal.SIGTERM)

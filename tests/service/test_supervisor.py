@@ -458,3 +458,53 @@ def test_a_worker_stops_listening_for_commands_at_once(rconn):
         w.unsubscribe()
         took.append(time.monotonic() - t0)
     assert max(took) < 5, took
+
+
+def test_a_scheduler_told_to_stop_as_it_starts_stops(rconn):
+    """CI: a burst worker with no job sent SIGTERM to the scheduler process it had
+    just forked, before that process had its own signal handlers. The worker's, which
+    it inherits, raise (RQ's ``StopRequested``); raised inside the child's first log
+    line, logging swallowed it ("--- Logging error ---"), the scheduler ran on, and
+    the worker waited for it for ever (a burst worker hung 60 s, 1 run in 3)."""
+    import logging
+    import os
+    import signal
+
+    from rq import Queue
+
+    from loop.service.worker import LoopScheduler
+
+    class StopRequested(Exception):
+        pass
+
+    def worker_handler(signum, frame):  # what RQ's worker does on SIGTERM
+        raise StopRequested
+
+    class SlowStream(logging.Handler):  # a stream handler's emit: errors go to handleError
+        def emit(self, record):
+            try:
+                time.sleep(1.0)  # the child's first log line: the signal lands in it
+            except Exception:
+                self.handleError(record)
+
+    log = logging.getLogger("loop.test.slow_scheduler")
+    log.propagate, log.level = False, logging.INFO
+    log.addHandler(SlowStream())
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, worker_handler)
+    proc = None
+    try:
+        sched = LoopScheduler([Queue("loop", connection=rconn)], connection=rconn)
+        sched.log = log
+        proc = sched.start()
+        assert signal.getsignal(signal.SIGTERM) is worker_handler  # the worker's again
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.join(15)
+        assert not proc.is_alive(), "the scheduler ran on after its SIGTERM"
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join()
