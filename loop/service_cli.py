@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import socket
 import sys
+import time
 from typing import Any
 
 from loop.redis_server import redacted, with_password
@@ -49,23 +51,32 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
             "processes": [c.proc for c in sup.children], "connection": _Client(sup.redis_url)}
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, wait: float = 3.0) -> None:
     """Raise ``ValueError`` unless the web server could listen on ``host:port`` (bound
-    as gunicorn binds: with SO_REUSEADDR). Checked before anything starts: else the
-    service says it serves there while another process answers on the port, and its
-    web server fails five times before the supervisor gives up."""
+    as gunicorn binds: with SO_REUSEADDR) within ``wait`` seconds. Checked before
+    anything starts: else the service says it serves there while another process
+    answers on the port, and its web server fails five times before the supervisor
+    gives up. The wait: processes of a service just stopped or killed may hold the
+    port a moment longer (operator's trial: a restart right after a ``kill -9``)."""
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (OSError, UnicodeError) as exc:
         raise ValueError(f"cannot serve on {host}:{port}: {exc}; check --host") from None
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            raise ValueError(f"cannot serve on {host}:{port}: {exc.strerror or exc} (another "
-                             "process listens there?); stop it or choose another --port"
-                             ) from None
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(addr)
+                return
+            except OSError as exc:
+                # a service stopped a moment ago may still be letting the port go
+                if exc.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise ValueError(f"cannot serve on {host}:{port}: {exc.strerror or exc} "
+                                 "(another process listens there?); stop it or choose "
+                                 "another --port") from None
 
 
 class _Client:

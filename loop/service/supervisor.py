@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loop.service.worker import die_with_parent
+
 log = logging.getLogger("loop.serve")
 
 #: Threads per gunicorn worker: requests mostly wait on Redis, but more threads
@@ -72,7 +74,7 @@ class Child:
         if self.prepare is not None:
             self.prepare()
         self.proc = subprocess.Popen(self.cmd, env=self.env, start_new_session=True,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
     @property
     def pid(self) -> int | None:
@@ -150,7 +152,8 @@ class Supervisor:
             sys.executable, "-m", "gunicorn", "-k", "gthread",
             "--threads", str(web_threads or DEFAULT_WEB_THREADS),
             "-w", str(web_workers or default_web_workers()), "-b", f"{host}:{port}",
-            "--graceful-timeout", "4", "--no-control-socket", "loop.web:create_app()"], base))
+            "--graceful-timeout", "4", "--no-control-socket",
+            "-c", "python:loop.service.gunicorn_conf", "loop.web:create_app()"], base))
         self._stopping = False
 
     # -- starting and watching -------------------------------------------------------------
@@ -377,17 +380,6 @@ class Supervisor:
                 signal.signal(s, h)
         say("stopped")
         return code
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGKILL when the supervisor dies (Linux), so a
-    ``kill -9`` of ``loop serve`` leaves no orphan holding the port."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 def remove_partial_saves(redis_dir: Path) -> list[str]:

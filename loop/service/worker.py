@@ -267,7 +267,10 @@ def note_start(job: Any) -> None:
     job.save_meta()
 
 
-def _die_with_parent(sig: int = signal.SIGKILL) -> None:
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """In a child process: signal ``sig`` when its parent dies (Linux), so that a
+    ``kill -9`` of the parent leaves no orphan (a work horse taking jobs, a web
+    worker holding the port)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, sig)  # PR_SET_PDEATHSIG
@@ -336,7 +339,7 @@ class LoopScheduler(RQScheduler):
                 signal.signal(s, handler)
 
     def work(self) -> None:
-        _die_with_parent(signal.SIGTERM)
+        die_with_parent(signal.SIGTERM)
         close_inherited(self._worker_pool)
         if os.getppid() != getattr(self, "_worker_pid", os.getppid()):
             return  # the worker died while this process started
@@ -567,7 +570,7 @@ class LoopWorker(Worker):
                 self.scheduler.start()
 
     def main_work_horse(self, job: Any, queue: Any) -> None:
-        _die_with_parent()
+        die_with_parent()
         super().main_work_horse(job, queue)
 
     def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any,
