@@ -155,6 +155,14 @@ class Supervisor:
             "--graceful-timeout", "4", "--no-control-socket",
             "-c", "python:loop.service.gunicorn_conf", "loop.web:create_app()"], base))
         self._stopping = False
+        #: worker processes that live but send no heartbeat: since when, and said yet
+        self._silent_since: float | None = None
+        self._said_silent = False
+        self._next_beat_check = 0.0
+        from loop.service.settings import Settings
+
+        self.silent_after = Settings.from_env(base).stall_seconds
+        self._redis_password = base.get("LOOP_REDIS_PASSWORD") or ""
 
     # -- starting and watching -------------------------------------------------------------
     def start(self) -> None:
@@ -189,9 +197,53 @@ class Supervisor:
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
 
+    def check_heartbeats(self, now: float) -> None:
+        """Say when worker processes live but send no heartbeat (frozen: SIGSTOP, a
+        stalled VM, swapping) for ``LOOP_STALL_SECONDS``, and again when they do. A
+        frozen worker never exits, so nothing else here notices it (operator's trial:
+        both workers frozen for 153 s, and the log said nothing)."""
+        if now < self._next_beat_check or self._stopping:
+            return
+        self._next_beat_check = now + 5.0
+        running = [c for c in self.children if c.name.startswith("worker-") and c.alive()]
+        beating = self._alive_workers() if running else None
+        if beating is None:
+            return
+        silent = len(running) - beating
+        if silent <= 0:
+            if self._said_silent:
+                say(f"every worker sends its heartbeat again ({beating} alive)")
+            self._silent_since, self._said_silent = None, False
+            return
+        if self._silent_since is None:
+            self._silent_since = now
+        elif not self._said_silent and now - self._silent_since >= self.silent_after:
+            say(f"{silent} of {len(running)} worker processes run but have sent no "
+                f"heartbeat for {now - self._silent_since:.0f} s (frozen? SIGSTOP, a "
+                "stalled machine, swapping): their jobs wait, and /metrics says overdue "
+                "once answers do")
+            self._said_silent = True
+
+    def _alive_workers(self) -> int | None:
+        """Workers whose heartbeat is current (None: Redis does not answer)."""
+        import redis
+
+        from loop.redis_server import with_password
+        from loop.service.worker import alive_workers
+
+        client = redis.Redis.from_url(with_password(self.redis_url, self._redis_password),
+                                      socket_timeout=1)
+        try:
+            return alive_workers(client)
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            client.close()
+
     def poll(self) -> list[str]:
         """Restart children that died; returns the names restarted. Raises
         :class:`SupervisorGaveUp` when one died too often."""
+        self.check_heartbeats(time.monotonic())
         restarted = []
         for child in self.children:
             if child.alive() or self._stopping:

@@ -533,3 +533,38 @@ def test_a_scheduler_told_to_stop_as_it_starts_stops(rconn):
         if proc is not None and proc.is_alive():
             proc.kill()
             proc.join()
+
+
+@pytest.mark.slow
+def test_serve_says_when_a_worker_lives_but_sends_no_heartbeat(tmp_path):
+    """Operator's trial: both workers frozen (SIGSTOP) for 153 s, and loop serve's log
+    said nothing: a frozen process never exits. It says so after LOOP_STALL_SECONDS,
+    and again when the worker is back."""
+    port = _free_port()
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY, "LOOP_STALL_SECONDS": "3"}
+    env.pop("LOOP_REDIS_URL")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
+                                  str(port), "--data-dir", str(tmp_path / "var"),
+                                  "--workers", "1", "--web-workers", "1"], env=env,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = None
+    try:
+        assert _wait(lambda: (_health(f"http://127.0.0.1:{port}") or {}).get("workers") == 1,
+                     60), log.read_text()
+        worker = json.loads((tmp_path / "var" / "serve.json").read_text())["children"][
+            "worker-1"]
+        time.sleep(4)  # (a slow start may be said first: only what follows counts)
+        seen = len(log.read_text())
+        os.killpg(worker, signal.SIGSTOP)
+        assert _wait(lambda: "1 of 1 worker processes run but have sent no heartbeat"
+                     in log.read_text()[seen:], 60), log.read_text()[-2000:]
+        os.killpg(worker, signal.SIGCONT)
+        assert _wait(lambda: "every worker sends its heartbeat again"
+                     in log.read_text()[seen:], 60), log.read_text()[-2000:]
+    finally:
+        if worker is not None:
+            os.killpg(worker, signal.SIGCONT)
+        os.killpg(serve.pid, signal.SIGINT)
+        serve.wait(timeout=30)
