@@ -238,14 +238,7 @@ def test_a_full_redis_keeps_the_service_up_until_there_is_room(tmp_path):
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**worker_env(""), "LOOP_API_KEYS": KEY}
-    env.pop("LOOP_REDIS_URL")
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
-                                  str(port), "--data-dir", str(tmp_path / "var"),
-                                  "--workers", "1", "--web-workers", "1"], env=env,
-                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    serve, log = _serve_one_worker(tmp_path, port)
     r = redis.Redis(unix_socket_path=str(tmp_path / "var" / "redis" / "redis.sock"))
     try:
         assert _wait(lambda: (_health(base) or {}).get("workers") == 1, 60), "not up"
@@ -448,6 +441,21 @@ def test_loop_worker_is_the_worker_a_kill_stops_it(redis_url, rconn):
             w.wait()
 
 
+def _serve_one_worker(tmp_path: Path, port: int, **env_extra: str
+                      ) -> tuple[subprocess.Popen, Path]:
+    """``loop serve`` with one worker and one web worker on ``port``, its own Redis
+    and data under ``tmp_path / "var"``, its output in ``tmp_path / "serve.log"``."""
+    env = {**worker_env(""), "LOOP_API_KEYS": KEY, **env_extra}
+    env.pop("LOOP_REDIS_URL")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
+                                  str(port), "--data-dir", str(tmp_path / "var"),
+                                  "--workers", "1", "--web-workers", "1"], env=env,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return serve, log
+
+
 def _group(pgid: int) -> list[int]:
     """The live processes of process group ``pgid`` (zombies left out)."""
     out = []
@@ -541,14 +549,7 @@ def test_serve_says_when_a_worker_lives_but_sends_no_heartbeat(tmp_path):
     said nothing: a frozen process never exits. It says so after LOOP_STALL_SECONDS,
     and again when the worker is back."""
     port = _free_port()
-    env = {**worker_env(""), "LOOP_API_KEYS": KEY, "LOOP_STALL_SECONDS": "3"}
-    env.pop("LOOP_REDIS_URL")
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        serve = subprocess.Popen([sys.executable, "-m", "loop.cli", "serve", "--port",
-                                  str(port), "--data-dir", str(tmp_path / "var"),
-                                  "--workers", "1", "--web-workers", "1"], env=env,
-                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    serve, log = _serve_one_worker(tmp_path, port, LOOP_STALL_SECONDS="3")
     worker = None
     try:
         assert _wait(lambda: (_health(f"http://127.0.0.1:{port}") or {}).get("workers") == 1,

@@ -498,20 +498,25 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
 
 
-def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project: dict[str, str],
-                                                 page: Any) -> None:
-    """Answering the last item at once: the "nothing left" message counts it (it
-    asked for the counts while that answer was still being sent: "you answered 2
-    items ... 1 items still need answers")."""
-    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
-    for _ in range(3):
+def _answer_until_done(page: Any, n: int) -> str:
+    """Answer the ``n`` items on offer with key 1, at once; the "nothing left" text."""
+    for _ in range(n):
         page.wait_for_function("window.loopLabel.currentId() !== null")
         old = _current_id(page)
         press(page, "1")
         page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
     page.wait_for_function("document.getElementById('done-text').textContent"
                            ".includes('you answered')")
-    done = page.locator("#done-text").inner_text()
+    return str(page.locator("#done-text").inner_text())
+
+
+def test_the_done_message_counts_the_last_answer(live: LiveServer, tiny_project: dict[str, str],
+                                                 page: Any) -> None:
+    """Answering the last item at once: the "nothing left" message counts it (it
+    asked for the counts while that answer was still being sent: "you answered 2
+    items ... 1 items still need answers")."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    done = _answer_until_done(page, 3)
     assert "you answered 3 items" in done, done
     assert "Every item has its answers." in done, done
 
@@ -1070,13 +1075,6 @@ def test_the_done_message_says_items_are_open_on_other_screens(
     other = admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "away"})["token"]
     ApiClient(live.url, other).call("POST", f"/api/projects/{pid}/queue/next", {})
     sign_in(page, live.url, tiny_project["token"], pid)
-    for _ in range(2):
-        page.wait_for_function("window.loopLabel.currentId() !== null")
-        old = _current_id(page)
-        press(page, "1")
-        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
-    page.wait_for_function("document.getElementById('done-text').textContent"
-                           ".includes('you answered')")
-    done = page.locator("#done-text").inner_text()
+    done = _answer_until_done(page, 2)
     assert "1 item still needs answers from others. 1 item is open on someone's screen " \
         "now" in done, done
