@@ -224,15 +224,23 @@ class Supervisor:
                 "once answers do")
             self._said_silent = True
 
+    def _client(self) -> Any:
+        """A client of the service's Redis, with its password (``LOOP_REDIS_PASSWORD``
+        beside a URL without one), waiting at most a second for an answer."""
+        import redis
+
+        from loop.redis_server import with_password
+
+        return redis.Redis.from_url(with_password(self.redis_url, self._redis_password),
+                                    socket_timeout=1)
+
     def _alive_workers(self) -> int | None:
         """Workers whose heartbeat is current (None: Redis does not answer)."""
         import redis
 
-        from loop.redis_server import with_password
         from loop.service.worker import alive_workers
 
-        client = redis.Redis.from_url(with_password(self.redis_url, self._redis_password),
-                                      socket_timeout=1)
+        client = self._client()
         try:
             return alive_workers(client)
         except (redis.RedisError, OSError):
@@ -347,7 +355,7 @@ class Supervisor:
 
         from loop.redis_server import disk_refused, memory_full
 
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+        client = self._client()  # (without the password it never knew: always None)
         try:
             return memory_full(client) or disk_refused(client)
         except (redis.RedisError, OSError):

@@ -95,6 +95,17 @@ def test_a_password_of_any_characters_reaches_redis(tmp_path):
                                 env=env, capture_output=True, text=True, timeout=60,
                                 cwd=Path(__file__).parents[2])
         assert worker.returncode == 0, worker.stderr[-2000:]
+        # loop serve's own checks reach it too: how many workers beat, and whether
+        # Redis is full (without the password they always said "does not answer", and
+        # a full Redis's worker deaths counted towards stopping the whole service)
+        from loop.service.supervisor import Supervisor
+
+        sup = Supervisor(data_dir=str(tmp_path / "var"), redis_url=url, workers=1,
+                         env={"LOOP_REDIS_PASSWORD": secret})
+        assert sup._alive_workers() == 0 and sup._redis_full() is None
+        conn.mset({f"ballast:{i}": b"x" * 20_000 for i in range(200)})
+        conn.config_set("maxmemory", int(0.9 * conn.info("memory")["used_memory"]))
+        assert sup._redis_full(), "a full Redis not seen"
     finally:
         server.kill()
         server.wait()
