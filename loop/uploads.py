@@ -328,10 +328,6 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     return [_flat({("_key" if "id" in row else "id"): key, **row}) for key, row in obj.items()]
 
 
-#: Control characters: a text of nothing else (a NUL) is empty to a reader.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def _shows_nothing(text: str) -> bool:
     r"""Whether ``text`` shows as nothing on the labeling page: markup it reads as
     formatting (``<b></b>``, ``<br>``), ``&nbsp;``, control and invisible characters
@@ -344,6 +340,7 @@ def _shows_nothing(text: str) -> bool:
     shown = readable(text)
     return not "".join(ch for ch in shown
                        if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+
 
 #: What to do about a CSV whose first line is a row of data, not column names.
 NO_HEADER = ("the first line of a CSV names its columns, and this one looks like data: "

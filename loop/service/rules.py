@@ -89,11 +89,16 @@ NO_LFS = ("the project has no LFs yet: write a rule on its dashboard (Rules), or
           "one; through the API, POST it to the project's rules")
 
 
+def has_enabled_rule(store: RedisStore, pid: str, without: str | None = None) -> bool:
+    """Whether the project has an enabled rule other than ``without``."""
+    return any(r["enabled"] for n, r in store.rules(pid).items() if n != without)
+
+
 def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
     """Whether the project has an LF to apply (an LF module, uploaded LF votes, or
     an enabled rule other than ``without``), read without importing the module."""
-    return bool(store.get_project(pid).get("lf_module")) or bool(store.votes_spec(pid)) or any(
-        r["enabled"] for n, r in store.rules(pid).items() if n != without)
+    return (bool(store.get_project(pid).get("lf_module")) or bool(store.votes_spec(pid))
+            or has_enabled_rule(store, pid, without))
 
 
 def uploaded_lf_names(store: RedisStore, pid: str) -> list[str]:

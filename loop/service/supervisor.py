@@ -162,7 +162,6 @@ class Supervisor:
         from loop.service.settings import Settings
 
         self.silent_after = Settings.from_env(base).stall_seconds
-        self._redis_password = base.get("LOOP_REDIS_PASSWORD") or ""
 
     # -- starting and watching -------------------------------------------------------------
     def start(self) -> None:
@@ -176,7 +175,7 @@ class Supervisor:
     def _wait_redis(self, timeout: float = 20.0) -> None:
         import redis
 
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+        client = self._client()
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
@@ -225,14 +224,12 @@ class Supervisor:
             self._said_silent = True
 
     def _client(self) -> Any:
-        """A client of the service's Redis, with its password (``LOOP_REDIS_PASSWORD``
-        beside a URL without one), waiting at most a second for an answer."""
+        """A client of the service's Redis (``redis_url``, its password in it, as
+        :func:`~loop.service_cli.run_service` passes it), waiting at most a second
+        for an answer."""
         import redis
 
-        from loop.redis_server import with_password
-
-        return redis.Redis.from_url(with_password(self.redis_url, self._redis_password),
-                                    socket_timeout=1)
+        return redis.Redis.from_url(self.redis_url, socket_timeout=1)
 
     def _alive_workers(self) -> int | None:
         """Workers whose heartbeat is current (None: Redis does not answer)."""
@@ -355,7 +352,7 @@ class Supervisor:
 
         from loop.redis_server import disk_refused, memory_full
 
-        client = self._client()  # (without the password it never knew: always None)
+        client = self._client()
         try:
             return memory_full(client) or disk_refused(client)
         except (redis.RedisError, OSError):

@@ -314,12 +314,11 @@ class LoopScheduler(RQScheduler):
         swallowed it, and the worker waited for that child for ever (CI: a burst
         worker hung 60 s, 1 run in 3)."""
         self._worker_pid = parent = os.getpid()
-        scheduler = self
         before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
         def until_it_listens(signum: int, frame: Any) -> None:
             if os.getpid() != parent:  # the child, before its own handlers
-                scheduler._stop_requested = True
+                self._stop_requested = True
                 return
             handler = before[signal.Signals(signum)]  # the worker's, as before
             if callable(handler):

@@ -273,9 +273,9 @@ def upload_items(pid: str) -> Any:
         votes_names=request.args.get("votes_names") or None)
     # votes and rules are LFs ready to apply now (new-user trial: rules written before
     # the first upload waited for a press of Apply, with nothing saying so)
-    applied = (bool(_store().L_meta(pid)) or "votes" in out
-               or any(r["enabled"] for r in _store().rules(pid).values()))
-    if not dry and out["n_items"] and applied and rules.has_lfs(_store(), pid):
+    ready = rules.has_enabled_rule(_store(), pid) or (
+        (bool(_store().L_meta(pid)) or "votes" in out) and rules.has_lfs(_store(), pid))
+    if not dry and out["n_items"] and ready:
         # a project in use: the new items get their LF votes and join the queue (the
         # first apply of an LF module is the user's to start; fault trial: items
         # uploaded to a running project stopped every recalibration until someone

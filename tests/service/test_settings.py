@@ -95,13 +95,12 @@ def test_a_password_of_any_characters_reaches_redis(tmp_path):
                                 env=env, capture_output=True, text=True, timeout=60,
                                 cwd=Path(__file__).parents[2])
         assert worker.returncode == 0, worker.stderr[-2000:]
-        # loop serve's own checks reach it too: how many workers beat, and whether
-        # Redis is full (without the password they always said "does not answer", and
-        # a full Redis's worker deaths counted towards stopping the whole service)
+        # loop serve's own checks reach it too, with the URL it is given (the password
+        # in it, as run_service passes it): how many workers beat, whether Redis is full
         from loop.service.supervisor import Supervisor
 
-        sup = Supervisor(data_dir=str(tmp_path / "var"), redis_url=url, workers=1,
-                         env={"LOOP_REDIS_PASSWORD": secret})
+        sup = Supervisor(data_dir=str(tmp_path / "var"), redis_url=with_password(url, secret),
+                         workers=1)
         assert sup._alive_workers() == 0 and sup._redis_full() is None
         conn.mset({f"ballast:{i}": b"x" * 20_000 for i in range(200)})
         conn.config_set("maxmemory", int(0.9 * conn.info("memory")["used_memory"]))
