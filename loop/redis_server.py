@@ -53,12 +53,13 @@ class Connection:
 
 def with_password(url: str, password: str | None) -> str:
     """``url`` with ``password`` (any characters: it is percent-encoded) in place of
-    the one it may hold; ``url`` as it is without a password.
+    the one it may hold; ``url`` as it is without a password, and "" without a URL
+    (the embedded Redis, on an owner-only unix socket, takes no password).
 
     >>> with_password("redis://redis:6379/0", "a/b@c#d")
     'redis://:a%2Fb%40c%23d@redis:6379/0'
     """
-    if not password:
+    if not password or not url:
         return url
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]

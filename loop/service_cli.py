@@ -38,6 +38,10 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     # every setting checked here, where a bad one is one clear error (the web app
     # would refuse it too, but as a crash the supervisor restarts five times)
     settings = Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
+    if settings.redis_password and not settings.redis_url:
+        say("LOOP_REDIS_PASSWORD is set without LOOP_REDIS_URL: it is not used (the "
+            "embedded Redis listens only on a unix socket this user alone can open); "
+            "set LOOP_REDIS_URL to use a Redis of your own with that password")
     sup = Supervisor(data_dir=data_dir,
                      redis_url=with_password(settings.redis_url, settings.redis_password),
                      workers=workers, host=host, port=port, web_workers=web_workers,

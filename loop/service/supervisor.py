@@ -136,6 +136,9 @@ class Supervisor:
         if redis_url:
             self.redis_url = redis_url
         else:
+            # the embedded Redis is reached through a socket only this user can open and
+            # takes no password: a child that sent LOOP_REDIS_PASSWORD would fail to AUTH
+            base.pop("LOOP_REDIS_PASSWORD", None)
             redis_dir = self.redis_dir = self.data_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
             redis_dir.chmod(0o700)  # the answers and tokens' hashes: owner only

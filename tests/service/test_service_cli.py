@@ -58,3 +58,39 @@ def test_run_service_serves_the_api(tmp_path):
             assert json.load(r) == {"projects": []}
     finally:
         stop_service(info)
+
+
+@pytest.mark.slow
+def test_a_redis_password_without_a_redis_url_leaves_the_embedded_redis_working(
+        tmp_path, monkeypatch, capsys):
+    """LOOP_REDIS_PASSWORD set, LOOP_REDIS_URL not: the service ran on a broken URL
+    ("//:***@") and its children sent a password the embedded Redis never asked for.
+    Now the embedded Redis serves, the workers beat and the log says the password is
+    not used."""
+    from loop.service_cli import run_service, stop_service
+
+    monkeypatch.delenv("LOOP_REDIS_URL", raising=False)
+    monkeypatch.setenv("LOOP_REDIS_PASSWORD", "an-unused-secret/@#")
+    port = _free_port()
+    env = {k: v for k, v in worker_env("x").items() if k == "PYTHONPATH"}
+    info = run_service(workers=1, port=port, data_dir=str(tmp_path), api_keys="k1-long-enough",
+                       web_workers=1, wait=False, env=env)
+    try:
+        assert info["redis_url"].startswith("unix://") and "secret" not in info["redis_url"]
+        said = capsys.readouterr()
+        assert "LOOP_REDIS_PASSWORD is set without LOOP_REDIS_URL" in said.out + said.err
+        end = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{info['url']}/healthz?workers=1", timeout=2) as r:
+                    assert json.load(r)["ok"] is True  # the worker reached Redis and beats
+                    break
+            except OSError:
+                assert time.time() < end, "the service did not come up with its worker"
+                time.sleep(0.2)
+        req = urllib.request.Request(f"{info['url']}/api/projects",
+                                     headers={"Authorization": "Bearer k1-long-enough"})
+        with urllib.request.urlopen(req, timeout=5) as r:  # the web app reached it too
+            assert json.load(r) == {"projects": []}
+    finally:
+        stop_service(info)
