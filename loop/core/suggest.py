@@ -135,7 +135,7 @@ def suggest_rules(
     exclude: set[str] | frozenset[str] = frozenset(), min_precision: float = 0.7,
     min_support: int = 3, n_evidence: int = 5, name_prefix: str = "sug",
     min_fresh: float = MIN_FRESH, proba: np.ndarray | None = None,
-    min_model_precision: float = MIN_MODEL_PRECISION,
+    min_model_precision: float = MIN_MODEL_PRECISION, held_out: np.ndarray | None = None,
 ) -> list[Suggestion]:
     """The ``k`` best rule candidates from the gold labels ``y`` (-1 = unknown).
 
@@ -172,6 +172,10 @@ def suggest_rules(
     if gold.size == 0 or index.X.shape[1] == 0:
         return []
     unl = y < 0
+    if held_out is not None:
+        if np.shape(held_out) != (n,):
+            raise ValueError(f"held_out must have shape ({n},), got {np.shape(held_out)}")
+        unl &= ~np.asarray(held_out, dtype=bool)
     votes_for = _votes_for(L, n, n_classes)
     covered = votes_for.any(axis=0)
     X = index.X
@@ -216,8 +220,8 @@ def suggest_rules(
             out.append(s)
             terms[s.key] = int(t)
     if records is not None:
-        out += _field_candidates(records, y, votes_for, n_classes, min_precision, min_support,
-                                 exclude, name_prefix, proba, min_model_precision)
+        out += _field_candidates(records, y, unl, votes_for, n_classes, min_precision,
+                                 min_support, exclude, name_prefix, proba, min_model_precision)
     out.sort(key=lambda s: -s.score)
     out = _non_redundant(_dedupe(out), index, terms, votes_for, unl, min_fresh, k)
     for s in out:  # evidence: the gold rows behind it
@@ -325,8 +329,8 @@ def _dedupe(sugs: list[Suggestion]) -> list[Suggestion]:
     return kept
 
 
-def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, votes_for: np.ndarray,
-                      n_classes: int, min_precision: float, min_support: int,
+def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, unl: np.ndarray,
+                      votes_for: np.ndarray, n_classes: int, min_precision: float, min_support: int,
                       exclude: set[str] | frozenset[str], prefix: str,
                       proba: np.ndarray | None = None,
                       min_model_precision: float = 0.0) -> list[Suggestion]:
@@ -335,7 +339,6 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, votes_fo
     others = _votes_against(votes_for)
     share = class_shares(y[y >= 0], n_classes)
     fields = {f for r in records[:200] for f in r}
-    unl = y < 0
     P = None if proba is None else np.asarray(proba, dtype=np.float64)
     readable_rows = None if P is None else unl & np.isfinite(P).all(axis=1)
     for f in sorted(fields):

@@ -492,9 +492,13 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
         # no model fitted yet: a candidate cannot be checked beyond the few answers
         # behind it (re-trial: "reply" -> spam at 80% on 3 answers, 70% true)
         return [], c, y, True
+    held_out = np.zeros(n, dtype=bool)  # labels kept to score the models: not unlabeled
+    ev = store.rows_of(pid, list(store.eval_ids(pid)))
+    held_out[ev[(ev >= 0) & (ev < n)]] = True
     sugs = suggest_rules(c.texts, y, L, kk, k=k, index=_term_index(c), records=records,
                          exclude=exclude, min_fresh=0.0 if keep_redundant else MIN_FRESH,
-                         proba=proba, min_model_precision=min_model_precision)
+                         proba=proba, min_model_precision=min_model_precision,
+                         held_out=held_out & (y < 0))
     labels = project["labels"]
     taken = set(existing) | set(project.get("lfs", []))
     out = []

@@ -431,3 +431,38 @@ def test_whole_words_leave_out_nt_and_take_symbols_as_their_own_edge(monkeypatch
     before = r.fingerprint()
     monkeypatch.setattr(rules_module, "WHOLE_WORDS", "another way")
     assert r.fingerprint() != before
+
+
+def test_held_out_items_count_as_neither_gold_nor_unlabeled():
+    """Items whose labels only score the models were counted as unlabeled: a rule
+    "covered 1 unlabeled" on a project with nothing left to label (new-user trial)."""
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(100)]
+    texts, y = [], []
+    for _i in range(600):
+        label = int(rng.random() < 0.4)
+        toks = list(rng.choice(words, 5))
+        if label and rng.random() < 0.7:
+            toks.insert(1, "zebra")
+        texts.append(" ".join(toks))
+        y.append(label)
+    y = np.array(y)
+    gold = np.full(600, -1)
+    gold[:150] = y[:150]
+    held_out = np.zeros(600, dtype=bool)
+    held_out[150:400] = True  # labels kept to score the models: -1 in the gold
+    has = np.array([" zebra " in f" {t} " for t in texts])
+    L = np.full((600, 1), -1)
+
+    def zebra(**kw):
+        return next(s for s in suggest_rules(texts, gold, L, 2, k=50, min_fresh=0.0, **kw)
+                    if s.rule.keywords == ("zebra",))
+
+    assert zebra().coverage == int(has[150:].sum())
+    kept = zebra(held_out=held_out)
+    assert kept.coverage == kept.new_coverage == kept.fresh == int(has[400:].sum())
+    assert kept.precision == zebra().precision  # the gold's evidence is unchanged
+    held_out[400:] = True  # nothing left to label: no suggestion covers anything
+    assert suggest_rules(texts, gold, L, 2, k=50, min_fresh=0.0, held_out=held_out) == []
+    with pytest.raises(ValueError, match="held_out must have shape"):
+        suggest_rules(texts, gold, L, 2, held_out=held_out[:10])

@@ -13,6 +13,7 @@ from svc_helpers import apply_lfs_in_process, auth, prepare_project, youtube_csv
 from loop.core.apply import apply_lfs
 from loop.core.lf import Record
 from loop.core.rules import Rule
+from loop.demo.client import hold_out_gold
 from loop.service import models
 
 
@@ -215,7 +216,7 @@ def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, pr
 def test_suggestions_accept_and_reject(client, store, project):
     pid = project
     r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
-                    "&eval_fraction=0.5", data=youtube_csv(),
+                    "&eval_fraction=0.5", data=hold_out_gold(youtube_csv(), "CLASS", 0.7),
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json  # half the gold is fitted on: mined from
     apply_lfs_in_process(store, pid)
@@ -252,7 +253,7 @@ def test_suggestions_accept_and_reject(client, store, project):
 def _youtube_with_models(client, store, pid):
     """YouTube comments with half their gold held out, LFs applied, models fitted."""
     r = client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&gold_field=CLASS"
-                    "&eval_fraction=0.5", data=youtube_csv(),
+                    "&eval_fraction=0.5", data=hold_out_gold(youtube_csv(), "CLASS", 0.7),
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
