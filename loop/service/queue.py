@@ -320,4 +320,7 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict
             # of them, those someone holds now (new-user trial: "All done ... 2 items
             # still need answers from others" were the leases of a closed tab)
             "leased": store.n_leased(pid),
+            # of them, those whose answers disagree: a tie waits for one more answer
+            # or an admin's resolution (it read as if nobody had answered it)
+            "disputed": store.n_disputed(pid),
             "queue_size": store.queue_size(pid)}

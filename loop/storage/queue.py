@@ -308,6 +308,14 @@ class QueueMixin(StoreBase):
     def queue_size(self, pid: str) -> int:
         return int(self.r.zcard(self._k(pid, "queue")))
 
+    def n_disputed(self, pid: str) -> int:
+        """Answered items whose answers tie (no gold record; :meth:`disputes`)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hlen(self._k(pid, "answers"))
+        pipe.hlen(self._k(pid, "gold"))
+        n_answered, n_gold = pipe.execute()
+        return max(0, int(n_answered) - int(n_gold))
+
     def n_leased(self, pid: str) -> int:
         """Items leased now (their leases not yet expired)."""
         return int(self.r.zcount(self._k(pid, "leasez"), f"({time.time()}", "+inf"))

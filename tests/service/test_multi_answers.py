@@ -307,6 +307,13 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
         store.add_annotator(k2, name)
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
     assert iid not in store.gold(k2)
+
+    def disputed() -> int:  # as an annotator's done message counts them
+        n = services.me(store, k2, "a")["disputed"]
+        assert n == len(store.disputes(k2))
+        return n
+
+    assert disputed() == 1
     d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
     assert [(x["item_id"], x["waiting_for"], [a["label"] for a in x["answers"]])
             for x in d["disputes"]] == [(iid, "answer", ["ham", "spam"])]
@@ -320,17 +327,21 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
     assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["n_answers"] == 3
     assert iid not in _queued(store, k2)
     assert client.get(f"/api/projects/{k2}/disputes", headers=auth()).json["disputes"] == []
+    assert disputed() == 0
 
     # the tie-break undone: a tie again, open for another answer
     assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True}
     assert iid not in store.gold(k2) and iid in _queued(store, k2)
+    assert disputed() == 1
 
     # Two answers that agree, then a relabel that makes a tie: the item wants one more
     _answered_by(store, k2, first, [("a", "ham"), ("b", "ham")])
     assert store.gold(k2)[first]["label"] == 0 and first not in _queued(store, k2)
     assert services.relabel(store, k2, "b", first, "spam")["changed"]
     assert first not in store.gold(k2) and first in _queued(store, k2)
+    assert disputed() == 2
     assert services.relabel(store, k2, "b", first, "ham")["changed"]  # and back
+    assert disputed() == 1
     assert store.gold(k2)[first]["label"] == 0 and first not in _queued(store, k2)
     assert second in _queued(store, k2)
 

@@ -75,10 +75,10 @@ def demo_project(live: LiveServer) -> dict[str, str]:
 
 
 def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
-                  ) -> dict[str, str]:
+                  **settings: Any) -> dict[str, str]:
     """A project of ``texts`` (each with an AUTHOR field and a nested object's
     ``data.entity1``, as WRENCH's are stored), its LFs applied and its queue filled,
-    and an annotator's token."""
+    and an annotator's token; ``settings``: more of the project's settings."""
     import csv
     import io
 
@@ -86,7 +86,7 @@ def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
 
     api = live.admin
     p = api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
-                                           "lf_module": LF_MODULE})
+                                           "lf_module": LF_MODULE, **settings})
     pid = str(p["id"])
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
@@ -98,6 +98,12 @@ def _tiny_project(live: LiveServer, name: str, texts: list[str], annotator: str,
     for job in ("apply_lfs", "fit_label_model", "refill_queue"):
         api.run_job(pid, job, on_idle=live.run_jobs)
     return {"pid": pid, "token": add_annotator(live.admin, pid, annotator)}
+
+
+@pytest.fixture
+def pair_project(live: LiveServer) -> dict[str, str]:
+    """A new project of three items that each want two answers, none answered yet."""
+    return _tiny_project(live, "pairs", ["one", "two", "three"], "tina", answers_per_item=2)
 
 
 @pytest.fixture(scope="module")

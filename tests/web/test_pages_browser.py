@@ -1064,6 +1064,28 @@ def test_the_lf_table_says_what_the_check_on_random_gold_found(live: LiveServer,
     assert not page.console_errors, page.console_errors
 
 
+def test_the_done_message_counts_items_whose_answers_disagree(
+        live: LiveServer, pair_project: dict[str, str], page: Any) -> None:
+    """Two answers per item: a tie "still needed answers from others" like an item
+    nobody had answered, though only a third answer or the admin settles it."""
+    from loop.demo.client import ApiClient
+
+    project = pair_project
+    pid = project["pid"]
+    olga = ApiClient(live.url, live.admin.call(
+        "POST", f"/api/projects/{pid}/annotators", {"name": "olga"})["token"])
+    for _ in range(3):  # olga says spam to every item
+        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
+        olga.call("POST", f"/api/projects/{pid}/queue/answer",
+                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    sign_in(page, live.url, project["token"], pid)
+    done = _answer_until_done(page, 3)  # tina says ham (key 1) to each
+    assert "3 items still need answers from others. 3 items have answers that disagree: " \
+        "one more answer or an admin's decision (Disagreements, on the dashboard) settles " \
+        "them." in done, done
+    assert not page.console_errors, page.console_errors
+
+
 def test_the_done_message_says_items_are_open_on_other_screens(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: "All done ... 2 items still need answers from others" were

@@ -216,6 +216,10 @@
         (!me.remaining ? "Every item has its answers." :
           me.remaining === 1 ? "1 item still needs answers from others." :
             me.remaining + " items still need answers from others.") +
+        (me.disputed ? " " + (me.disputed === 1 ? "1 item has answers that disagree" :
+          me.disputed + " items have answers that disagree") +
+          ": one more answer or an admin's decision (Disagreements, on the dashboard) settles " +
+          (me.disputed === 1 ? "it." : "them.") : "") +
         /* new-user trial: those were held by a closed tab, and came back minutes later */
         (me.leased ? " " + (me.leased === 1 ? "1 item is" : me.leased + " items are") +
           " open on someone's screen now; an item not answered there within a few minutes " +
