@@ -1100,3 +1100,50 @@ def test_the_done_message_says_items_are_open_on_other_screens(
     done = _answer_until_done(page, 2)
     assert "1 item still needs answers from others. 1 item is open on someone's screen " \
         "now" in done, done
+
+
+def test_relation_entities_are_marked_in_the_text(live: LiveServer, page: Any) -> None:
+    """Relation data (WRENCH's semeval, chemprot) names two entities of each text by
+    their words and offsets; the page showed them only as fields below the text, so
+    which "cast" or "ferrets" (and which came first, the relation's direction) was
+    for the reader to find. Now each is marked in the text with its number: spans by
+    code points (an emoji before them), an entity without a usable span by its
+    first occurrence, an entity that is markup marked as the text it is."""
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "relations",
+                                                 "labels": ["part-whole", "other"]})["id"])
+    text_a = "\U0001F600 A cast of adorable ferrets ."
+    rows = {
+        "a": {"label": -1, "data": {"text": text_a, "entity1": "ferrets", "entity2": "cast",
+                                    "span1": [21, 28], "span2": [4, 8]}},
+        "b": {"label": -1, "data": {"text": "x <img src=x onerror=alert(1)> y <b>z</b>",
+                                    "entity1": "<img src=x onerror=alert(1)>",
+                                    "entity2": "nowhere", "span2": [90, 99]}},
+    }
+    assert text_a[21:28] == "ferrets" and text_a[4:8] == "cast"  # Python's offsets
+    api.call("POST", f"/api/projects/{pid}/items?text_field=data.text&id_field=id",
+             data=json.dumps(rows).encode(), content_type="application/json")
+    token = api.call("POST", f"/api/projects/{pid}/annotators", {"name": "rel"})["token"]
+    sign_in(page, live.url, token, pid)
+    seen = {}
+    for _ in range(2):
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        iid = _current_id(page)
+        seen[iid] = page.evaluate(
+            "Array.from(document.querySelectorAll('#item-text mark'))"
+            ".map(m => [m.textContent, m.dataset.n])")
+        if iid == "a":
+            assert page.locator("#item-text").inner_text().startswith("\U0001F600 A cast")
+            entities = page.evaluate("Array.from(document.querySelectorAll('#item-fields dd.ent'))"
+                                     ".map(d => [d.textContent, d.dataset.n])")
+            assert sorted(entities) == [["cast", "2"], ["ferrets", "1"]]
+        else:
+            assert page.locator("#item-text").inner_text() == \
+                "x <img src=x onerror=alert(1)> y z"
+            assert page.locator("#item-text img").count() == 0
+        press(page, "1")
+        if len(seen) < 2:
+            _wait_new_item(page, iid)
+    assert seen == {"a": [["cast", "2"], ["ferrets", "1"]],
+                    "b": [["<img src=x onerror=alert(1)>", "1"]]}, seen
+    assert page.dialogs == [] and not page.console_errors, page.console_errors

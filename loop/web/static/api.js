@@ -153,9 +153,10 @@
   /* Item text often carries HTML (<br />, &#39;, &amp;): show it as plain text, with
    * line breaks for <br> and block ends, formatting tags (b, i, a, span, p, ...)
    * dropped, entities decoded; any other tag (<script>, <img ...>) stays visible as
-   * the text it is. Never parsed as HTML: the result is only ever set with textContent. */
+   * the text it is. Never parsed as HTML: the result is only ever set with textContent.
+   * ``inner``: a piece of a text, its spaces at either end kept. */
   const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0", "#39": "'" };
-  function plainText(raw) {
+  function plainText(raw, inner) {
     if (raw === undefined || raw === null) return "";
     let s = String(raw);
     s = s.replace(/<\s*br\s*\/?\s*>/gi, "\n").replace(/<\s*\/\s*(p|div|li|h[1-6])\s*>/gi, "\n");
@@ -180,7 +181,8 @@
        browser shows as nothing */
     s = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g,
       function (c) { return "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]"; });
-    return s.replace(/\n{3,}/g, "\n\n").trim();
+    s = s.replace(/\n{3,}/g, "\n\n");
+    return inner ? s : s.trim();
   }
 
   /* A small, safe Markdown subset for guidelines: # headings, - and 1. lists, blank-line

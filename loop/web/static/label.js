@@ -120,6 +120,64 @@
 
   function isAbstain(v) { return v === -1 || v === "-1" || v === "abstain" || v === null; }
 
+  /* Relation data names two entities of its text (WRENCH's semeval and chemprot:
+     fields entity1 / entity2, and span1 / span2, their [start, end) offsets in code
+     points): marked in the text, numbered, since which is first decides a directed
+     relation. Without a usable span an entity's first occurrence is marked. A mark
+     overlapping an earlier one is left out. Returns [{start, end, n}] in code points. */
+  function entityMarks(raw, f) {
+    const cps = Array.from(raw);
+    const spans = {}, names = {};
+    for (const k of Object.keys(f)) {
+      const m = /^(span|entity)(\d+)$/i.exec(k.slice(k.lastIndexOf(".") + 1));
+      if (!m) continue;
+      let v = f[k];
+      if (m[1].toLowerCase() === "entity") {
+        if (typeof v === "string" && v.trim()) names[m[2]] = v;
+        continue;
+      }
+      if (typeof v === "string" && /^\s*\[\s*\d+\s*,\s*\d+\s*\]\s*$/.test(v)) v = JSON.parse(v);
+      if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && Number.isInteger(v[1]) &&
+          v[0] >= 0 && v[0] < v[1] && v[1] <= cps.length) spans[m[2]] = v;
+    }
+    const marks = [];
+    for (const n of Object.keys(names).concat(Object.keys(spans))) {
+      if (marks.some(function (m) { return m.n === n; })) continue;
+      let at = spans[n];
+      const name = names[n];
+      if (name && (!at || cps.slice(at[0], at[1]).join("") !== name)) {
+        const i = raw.indexOf(name);  // the span does not hold the entity: find it
+        at = i < 0 ? at : [Array.from(raw.slice(0, i)).length,
+                           Array.from(raw.slice(0, i)).length + Array.from(name).length];
+      }
+      if (at) marks.push({ start: at[0], end: at[1], n: n });
+    }
+    marks.sort(function (a, b) { return a.start - b.start || a.end - b.end; });
+    const kept = [];
+    for (const m of marks) {
+      if (!kept.length || m.start >= kept[kept.length - 1].end) kept.push(m);
+    }
+    return kept;
+  }
+
+  function showText(el, raw, marks) {
+    if (!marks.length) { el.textContent = Loop.plainText(raw); return; }
+    Loop.clear(el);
+    const cps = Array.from(raw);
+    const piece = function (a, b) { return Loop.plainText(cps.slice(a, b).join(""), true); };
+    let pos = 0;
+    for (const m of marks) {
+      let before = piece(pos, m.start);
+      if (pos === 0) before = before.replace(/^\s+/, "");
+      if (before) el.appendChild(document.createTextNode(before));
+      el.appendChild(Loop.el("mark", { class: "ent ent-" + m.n, "data-n": m.n, title: "entity " + m.n,
+        text: piece(m.start, m.end) }));
+      pos = m.end;
+    }
+    const after = piece(pos, cps.length).replace(/\s+$/, "");
+    if (after) el.appendChild(document.createTextNode(after));
+  }
+
   function renderItem() {
     const cur = state.current;
     const text = $("item-text");
@@ -150,9 +208,10 @@
     $("done").hidden = true;
     text.classList.remove("muted");
     Loop.setText("item-id", "#" + item.id);
-    text.textContent = Loop.plainText(item.text);
-
     const f = item.fields && typeof item.fields === "object" ? item.fields : {};
+    const raw = item.text === undefined || item.text === null ? "" : String(item.text);
+    showText(text, raw, entityMarks(raw, f));
+
     const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
     /* a nested object's field by its own name (WRENCH's "data.entity1" as "entity1",
        new-user trial), unless two would read the same; the full name on hover */
@@ -161,7 +220,10 @@
     for (const k of shown) {
       const v = Loop.plainText(f[k]);
       const name = shown.filter(function (o) { return own(o) === own(k); }).length > 1 ? k : own(k);
-      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: name, title: k }), Loop.el("dd", { text: v, title: v })));
+      const ent = /^entity(\d+)$/i.exec(own(k));  // coloured as its mark in the text
+      fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: name, title: k }),
+        Loop.el("dd", { text: v, title: v, class: ent ? "ent ent-" + ent[1] : null,
+          "data-n": ent ? ent[1] : null })));
     }
     fields.hidden = keys.length === 0;
 
