@@ -220,6 +220,9 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         if keyed is not None:
             return keyed, [None] * len(keyed)
         fmt = "jsonl"  # JSON lines named .json
+        whole_json = True
+    else:
+        whole_json = False
     if fmt == "csv":
         # a field as long as the upload may be (the csv module's default, 131,072
         # characters, refused a long text that JSON lines took)
@@ -269,6 +272,17 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
+            if whole_json and not rows:
+                # sent as JSON, and its first line is no object of JSON lines either:
+                # say where the document breaks (trial: "JSONL line 1" for a JSON body)
+                try:
+                    json.loads(text)
+                except json.JSONDecodeError as doc:
+                    raise BadUpload(f"invalid JSON (line {doc.lineno}, column {doc.colno}: "
+                                    f"{doc.msg}); JSON lines have one object per line"
+                                    ) from None
+                except (ValueError, RecursionError):
+                    pass
             raise BadUpload(f"JSONL line {n}: invalid JSON ({exc.msg})") from None
         except RecursionError:
             raise BadUpload(f"JSONL line {n}: nested too deeply") from None
@@ -534,7 +548,11 @@ def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
         cols += [c for c in r if c not in cols]
     out: dict[str, Any] = {"columns": cols, "rows": [{c: r.get(c) for c in cols}
                                                      for r in rows[:n]],
-                           "n_rows": len(rows)}
+                           "n_rows": len(rows),
+                           # rows with a value per column: a label column filled on every
+                           # row would leave nothing to label (trial: WRENCH's train.json)
+                           "filled": {c: sum(r.get(c) not in (None, "") for r in rows)
+                                      for c in cols}}
     if data.lstrip()[:1] not in (b"{", b"[") and _looks_like_data(cols):
         out["warning"] = NO_HEADER[0].upper() + NO_HEADER[1:] + "."
     return out

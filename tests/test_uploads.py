@@ -1,5 +1,7 @@
 """Reading uploaded files (``loop.uploads``): what new users' files look like."""
 
+import re
+
 import pytest
 
 from loop.errors import BadUpload
@@ -110,3 +112,16 @@ def test_a_text_that_shows_as_nothing_is_refused_as_empty():
     assert "4 problem(s)" in said and "(id 'h1'): text field 'text' is empty" in said, said
     out = parse_items(b"id,text\nok,<3 this\n", "csv", ["a", "b"], id_field="id")
     assert out.items[0]["text"] == "<3 this"
+
+
+def test_a_broken_json_body_says_where_the_document_breaks():
+    """Trial: a body sent as JSON that broke on its first line was "JSONL line 1:
+    invalid JSON", as if it had been sent as JSON lines."""
+    for data, said in [(b'{"a": ', "invalid JSON (line 1, column 7: Expecting value)"),
+                       (b'{"0": {"text": "a"},\n "1": }', "invalid JSON (line 2, column 7:")]:
+        with pytest.raises(BadUpload, match=re.escape(said)):
+            parse_items(data, "json", ["ham", "spam"])
+    # JSON lines (named .json or not) broken on a later line: that line, as before
+    for fmt in ("json", "jsonl"):
+        with pytest.raises(BadUpload, match="JSONL line 2: invalid JSON"):
+            parse_items(b'{"text": "a"}\n{"text": ', fmt, ["ham", "spam"])

@@ -126,7 +126,10 @@ def import_items(
     if votes is not None:
         out["votes"] = {"field": votes["field"], "n": votes["n"],
                         "lfs": lf_names(votes["field"], votes["n"], votes.get("names")),
-                        "n_items_with_votes": sum("votes" in i for i in parsed.items)}
+                        "n_items_with_votes": sum("votes" in i for i in parsed.items),
+                        # trial: "on 1340 of the rows" where 90 rows abstain everywhere
+                        "n_items_voted": sum(any(v >= 0 for v in i.get("votes") or ())
+                                             for i in parsed.items)}
     notes = []
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
     ids = [c for c in ("id", "ID", "Id") if c in kept]
@@ -151,8 +154,10 @@ def import_items(
                      "the items to label without known labels")
     elif parsed.items and len(parsed.gold) == len(parsed.items):
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
-        notes.append(f"every item has a known label ({gold_field!r}), so none is left to "
-                     "label; to label them yourself, upload without known labels")
+        # (of this file: a project may hold other items to label; trial)
+        notes.append(f"every row of this file has a known label ({gold_field!r}), so none of "
+                     "its items is put in the queue; to label them yourself, upload without "
+                     "known labels")
     if spec and parsed.items and not any("votes" in i for i in parsed.items):
         # new-user trial: votes in another column were kept as a field, unread
         lists = [c for c in kept if isinstance(kept[c], list)]

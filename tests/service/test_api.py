@@ -132,6 +132,10 @@ def test_a_wrench_file_uploads_as_it_is(client, project, store):
     assert r.status_code == 200, r.json
     assert r.json["columns"] == ["id", "label", "data.text", "data.meta.n", "weak_labels"]
     assert r.json["rows"][0]["data.text"] == "check out my channel"
+    # rows with a value per column: the Data page does not pick a label column that
+    # fills every row as known labels (nothing would be left to label)
+    assert r.json["filled"] == {"id": 2, "label": 2, "data.text": 2, "data.meta.n": 1,
+                                "weak_labels": 2}
     r = _upload(client, project, body, "application/json", id_field="id",
                 text_field="data.text", gold_field="label")
     assert r.status_code == 201 and r.json["n_items"] == 2 and r.json["n_gold"] == 2, r.json
@@ -189,8 +193,9 @@ def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     # every item with a known label: nothing will be left to label, said before import
     r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
                 gold_field="CLASS", dry_run="1")
-    assert r.json["note"] == ("every item has a known label ('CLASS'), so none is left to "
-                              "label; to label them yourself, upload without known labels")
+    assert r.json["note"] == ("every row of this file has a known label ('CLASS'), so none "
+                              "of its items is put in the queue; to label them yourself, "
+                              "upload without known labels")
     # ... unless they are all held out to score the models: a scoring set, said so
     r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
                 gold_field="CLASS", dry_run="1", eval_fraction="1")

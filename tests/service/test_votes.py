@@ -38,6 +38,8 @@ def test_a_wrench_file_with_its_weak_labels_is_labelled_by_them_as_the_core_does
     assert r.status_code == 201, r.json
     assert r.json["votes"]["n"] == 10 and r.json["votes"]["lfs"][-1] == "weak_labels[9]"
     assert r.json["votes"]["n_items_with_votes"] == len(rows)
+    voted = sum(any(v >= 0 for v in row["weak_labels"]) for row in rows.values())
+    assert r.json["votes"]["n_items_voted"] == voted < len(rows)  # the rest: all abstain
     assert r.json["apply_job"]  # votes are LFs ready to apply: no button to press first
     run_burst(rconn)
 
@@ -99,6 +101,7 @@ def test_later_uploads_read_the_same_column_and_items_without_votes_abstain(
            b'{"id": "d", "text": "no votes here"}\n'
     r = _upload(client, pid, more, "application/x-ndjson", id_field="id")
     assert r.status_code == 201 and r.json["votes"]["n_items_with_votes"] == 1, r.json
+    assert r.json["votes"]["n_items_voted"] == 1
     assert r.json["apply_job"]
     run_burst(rconn)
     L, _ = store.load_L(pid)

@@ -749,7 +749,12 @@ def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
                                           "buffer": json.dumps(part).encode()}])
     page.wait_for_function("document.getElementById('col-text').value === 'data.text'")
     assert page.locator("#col-votes").input_value() == "weak_labels"
-    page.select_option("#col-gold", "")
+    # its label column fills every row: not picked as known labels (none would be
+    # left to label, trial), left out of the fields, and the page says why
+    assert page.locator("#col-gold").input_value() == ""
+    assert page.locator("#drop-cols input[value='label']").is_checked()
+    assert "“label” has a label on every row, so it is not picked" in \
+        page.locator("#import-status").text_content()
     page.click("#check")
     page.wait_for_function("document.getElementById('import-status').textContent"
                            ".includes('rows are fine')")
@@ -929,9 +934,9 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
                                           "buffer": wrench}])
     page.wait_for_function("document.getElementById('col-text').value === 'data.text'")
     assert page.locator("#col-id").input_value() == "id"
-    assert page.locator("#col-gold").input_value() == "label"
-    # labeled yourself: no known labels, and the label column left out of the fields
-    page.select_option("#col-gold", "")
+    # a label on every row: not picked as known labels (none would be left to label),
+    # and the label column left out of the fields
+    assert page.locator("#col-gold").input_value() == ""
     assert page.locator("#drop-cols input[value='label']").is_checked()  # the answer
     # the lists of votes are read as LF votes unless told not to; then they are left
     # out: no reading for an annotator (new-user trial)

@@ -155,7 +155,14 @@
       : guessText(cols, r.body.rows, idCol);
     options($("col-text"), cols, tf, false);
     options($("col-id"), cols, idCol === tf ? undefined : idCol, true);
-    options($("col-gold"), cols, guess(cols, GOLD_NAMES), true);
+    /* a label column filled on every row is not picked: every item would have its
+       label and none would be left to label (trial: WRENCH's train.json); it is left
+       out instead, and can be picked to score the models with */
+    let goldCol = guess(cols, GOLD_NAMES);
+    const full = goldCol && r.body.filled && r.body.n_rows > 0 && r.body.filled[goldCol] === r.body.n_rows
+      ? goldCol : null;
+    if (full) goldCol = undefined;
+    options($("col-gold"), cols, goldCol, true);
     $("eval-box").hidden = !$("col-gold").value;
     fileRows = r.body.rows || [];
     /* LF votes computed elsewhere: a column of lists; the project's own column if it
@@ -180,7 +187,10 @@
     }
     $("mapping").hidden = false;
     if (r.body.warning) status("import-status", r.body.warning, true);
-    else status("import-status", "Pick the columns, then “Check”.");
+    else status("import-status", "Pick the columns, then “Check”." + (full ? " “" + full +
+      "” has a label on every row, so it is not picked as the known labels (every item " +
+      "would have one, and none would be left to label) and is left out; to score the " +
+      "models with it, pick it under “Known labels” with all of it held out." : ""));
   }
 
   /* One box per column that would be kept as a field (not the text, id or known
@@ -238,7 +248,9 @@
     const names = b.votes.lfs || [];
     return " LF votes (" + b.votes.field + "): " + b.votes.n + " LFs, " + names[0] +
       (names.length > 1 ? " to " + names[names.length - 1] : "") + ", on " +
-      b.votes.n_items_with_votes + " of the rows.";
+      b.votes.n_items_with_votes + " of the rows" +
+      (b.votes.n_items_voted === undefined || b.votes.n_items_voted === b.votes.n_items_with_votes ? "." :
+        " (" + b.votes.n_items_voted + " with at least one vote; on the others every LF abstains).");
   }
 
   async function check() {
