@@ -315,6 +315,9 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     by_class = api.call("GET", f"/api/projects/{pid}/metrics")["held_out_by_class"]
     spam = page.locator("#by-class tr", has_text="spam").locator("td")
     assert spam.nth(4).inner_text() == str(by_class["end_model"]["classes"]["spam"]["support"])
+    # the label model's F1 with its own count: it reads only the items an LF votes on
+    lm_spam = by_class["label_model"]["classes"]["spam"]
+    assert spam.nth(3).inner_text().endswith(f" of {lm_spam['support']}")
     assert "macro F1" in page.locator("#by-class-help").inner_text()
     # the random picks among the answers score the models as well, before they learn them
     unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]

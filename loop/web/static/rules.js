@@ -445,7 +445,8 @@
       li.appendChild(Loop.el("div", null,
         Loop.el("span", { class: "mono", text: describe(s.rule) }), " → ", Loop.el("strong", { text: s.label_name }),
         Loop.el("span", { class: "muted", text: " · right on " + s.n_right + " of " + s.n_gold +
-          " answered items (estimated precision " + Loop.pct(s.precision) + ": a few answers are a rough guide)" +
+          " gold items (answers and uploaded labels; estimated precision " + Loop.pct(s.precision) +
+          ": a few gold items are a rough guide)" +
           (s.model_precision == null ? "" : ", about " + Loop.pct(s.model_precision) +
           " on all its items as the models read them") + " · covers " + s.coverage + " unlabeled (" + s.new_coverage + " covered by no LF, " + s.fresh +
           " where no LF votes " + s.label_name + ") " }),
