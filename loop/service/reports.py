@@ -47,6 +47,7 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
                       random_gold=random_gold_rows(store, pid, y))
     rules = store.rules(pid)
     uploaded = set(uploaded_lf_names(store, pid))
+    off = store.lfs_off(pid)
     for r in rows:
         # a rule deleted or switched off keeps its column until the LFs are applied
         # again (new-user trial: shown for a moment as a module's LF); in a project
@@ -54,7 +55,9 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         rule = rules.get(r["name"])
         r["source"] = ("votes" if r["name"] in uploaded else "rule"
                        if rule is not None or not project.get("lf_module") else "module")
-        r["leaving"] = r["source"] == "rule" and not (rule or {}).get("enabled", False)
+        r["enabled"] = ((rule or {}).get("enabled", False) if r["source"] == "rule"
+                        else r["name"] not in off)
+        r["leaving"] = not r["enabled"]  # its column goes at the next apply run
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)
         r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
@@ -72,6 +75,14 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         e = errs.get(r["name"])
         r["error_example"] = None if e is None else {"item_id": e["example_id"],
                                                      "error": e["example_error"]}
+    # switched off and applied without: no column, listed so they can be switched on
+    shown = {r["name"] for r in rows}
+    for name in sorted(off - shown):
+        rows.append({"name": name, "source": "votes" if name in uploaded else "module",
+                     "enabled": False, "leaving": False, "polarity": [], "coverage": None,
+                     "overlaps": None, "conflicts": None, "correct": None, "incorrect": None,
+                     "empirical_accuracy": None, "learned_accuracy": None, "learned_assumed": False,
+                     "error_example": None})
     return {"lfs": rows, "n_gold": int((y >= 0).sum()), "gold_use": gold_use(summary)}
 
 

@@ -95,10 +95,61 @@ def has_enabled_rule(store: RedisStore, pid: str, without: str | None = None) ->
 
 
 def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
-    """Whether the project has an LF to apply (an LF module, uploaded LF votes, or
-    an enabled rule other than ``without``), read without importing the module."""
-    return (bool(store.get_project(pid).get("lf_module")) or bool(store.votes_spec(pid))
-            or has_enabled_rule(store, pid, without))
+    """Whether the project has an LF to apply (an LF of its module or of its uploaded
+    votes that is not switched off, or an enabled rule other than ``without``), read
+    without importing the module."""
+    return bool(source_lfs_on(store, pid)) or has_enabled_rule(store, pid, without)
+
+
+def source_lfs(store: RedisStore, pid: str) -> list[str]:
+    """The names of the project's LFs that are no rules: its module's (as created and
+    as last applied: the module may have grown) and its uploaded votes' columns."""
+    project = store.get_project(pid)
+    uploaded = uploaded_lf_names(store, pid)
+    module: list[str] = []
+    if project.get("lf_module"):
+        rules = store.rules(pid)
+        applied = store.L_meta(pid).get("lf_names") or []
+        module = list(dict.fromkeys(
+            [*project.get("lfs", []), *(x for x in applied if x not in rules)]))
+        module = [x for x in module if x not in uploaded]
+    return module + uploaded
+
+
+def source_lfs_on(store: RedisStore, pid: str) -> list[str]:
+    """:func:`source_lfs` without those switched off; a module whose LFs are not
+    known yet counts as one on."""
+    project = store.get_project(pid)
+    names = source_lfs(store, pid)
+    off = store.lfs_off(pid) if names else set()
+    on = [x for x in names if x not in off]
+    if project.get("lf_module") and not project.get("lfs") and not store.L_meta(pid):
+        on.append(project["lf_module"])
+    return on
+
+
+def switch_lf(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, Any]:
+    """Switch an LF of the project's module or of its uploaded votes on or off
+    (``data``: ``{"enabled": bool}``); off, its column is left out at the next apply
+    and the models stop reading it. Rules are switched as rules. Returns ``{name,
+    enabled, changed}``."""
+    if (not isinstance(data, dict) or set(data) != {"enabled"}
+            or not isinstance(data["enabled"], bool)):
+        raise BadRequest('send {"enabled": false} to switch the LF off, {"enabled": true} '
+                         "to switch it back on")
+    on = bool(data["enabled"])
+    if name in store.rules(pid):
+        raise BadRequest(f"{name!r} is a rule: switch it on the rules page (PUT "
+                         f"/rules/{name} with {{\"enabled\": {str(on).lower()}}})")
+    sources = source_lfs(store, pid)
+    if name not in sources and name not in store.lfs_off(pid):
+        shown = ", ".join(repr(x) for x in sources[:5]) + (", ..." if len(sources) > 5 else "")
+        raise NotFound(f"no LF {name!r} of an LF module or uploaded votes in this project"
+                       + (f" (its LFs: {shown})" if sources else ""))
+    changed = store.switch_lf(pid, name, on, sources, last_one=(
+        f"{name!r} is the project's only LF still on: switch another on, or write or "
+        "enable a rule first (the models would have no LF votes to read)"))
+    return {"name": name, "enabled": on, "changed": changed}
 
 
 def uploaded_lf_names(store: RedisStore, pid: str) -> list[str]:
@@ -116,6 +167,8 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
     if spec:
         lfs += votes_lfs(spec["field"], spec["n"], spec.get("names"))
     taken = {lf.name for lf in lfs}
+    off = store.lfs_off(pid)
+    lfs = [lf for lf in lfs if lf.name not in off]  # switched off: no column
     k = len(project["labels"])
     for name, rec in store.rules(pid).items():
         if rec["enabled"] and name not in taken:
@@ -227,9 +280,8 @@ def _keep_one(store: RedisStore, pid: str, name: str) -> str | None:
     of the rule taken away. Refused at once when that is plain now; else the
     message the write checks again in its transaction
     (:meth:`~loop.storage.rules.RulesMixin.write_rule`)."""
-    if (not store.L_meta(pid) or store.get_project(pid).get("lf_module")
-            or store.votes_spec(pid)):  # uploaded votes stay LFs (operator's trial)
-        return None
+    if not store.L_meta(pid) or source_lfs_on(store, pid):
+        return None  # uploaded votes stay LFs (operator's trial), unless switched off
     msg = f"rule {name!r} is the project's only enabled LF: write or enable another rule first"
     if not has_lfs(store, pid, without=name):
         raise Conflict(msg)

@@ -3,6 +3,9 @@
 * ``<p>:rules`` hash name -> JSON ``{rule, enabled, source, created_at, updated_at,
   history}`` (``history``: the earlier versions of the rule, newest last);
 * ``<p>:rules_rejected`` set of rule-suggestion keys never to propose again;
+* ``<p>:lfs_off`` set of the LFs of the project's module or of its uploaded votes
+  that are switched off (left out when the LFs are applied; rules have their own
+  ``enabled``);
 * ``<p>:rules_version`` a counter bumped by every change (caches key on it).
 """
 
@@ -109,6 +112,38 @@ class RulesMixin(StoreBase):
                 except WatchError:
                     continue
         raise Conflict("the rules changed while saving, again and again; try again")
+
+    def lfs_off(self, pid: str) -> set[str]:
+        """The module LFs and uploaded LFs switched off."""
+        return {x.decode() for x in self.r.smembers(self._k(pid, "lfs_off"))}
+
+    def switch_lf(self, pid: str, name: str, on: bool, sources: list[str],
+                  last_one: str) -> bool:
+        """Switch the module or uploaded LF ``name`` on or off; whether that changed
+        anything. ``sources``: every module and uploaded LF of the project; switching
+        off the last of them that is on while no rule is enabled is refused
+        (:class:`Conflict` saying ``last_one``), checked inside the transaction."""
+        key, rules_key = self._k(pid, "lfs_off"), self._k(pid, "rules")
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    self._watch_project(p, pid, key, rules_key)
+                    off = {x.decode() for x in p.smembers(key)}
+                    if (name not in off) == on:
+                        p.unwatch()
+                        return False
+                    after = off - {name} if on else off | {name}
+                    if not on and not [x for x in sources if x not in after] and not any(
+                            json.loads(v).get("enabled") for v in p.hvals(rules_key)):
+                        p.unwatch()
+                        raise Conflict(last_one)
+                    p.multi()
+                    (p.srem if on else p.sadd)(key, name)
+                    p.incr(self._k(pid, "rules_version"))
+                    p.execute()
+                    return True
+                except WatchError:
+                    continue
 
     def reject_suggestion(self, pid: str, key: str) -> None:
         def writes(p: Any) -> None:

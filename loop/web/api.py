@@ -385,6 +385,15 @@ def _reapply(pid: str) -> str | None:
                             recalibrate_after=True).id)
 
 
+@bp.put("/projects/<pid>/lfs/<name>")
+@admin_required
+def switch_lf(pid: str, name: str) -> Any:
+    """Switch an LF of the module or of the uploaded votes on or off; re-applies
+    and recalibrates when that changed anything."""
+    out = rules.switch_lf(_store(), pid, name, _body())
+    return jsonify({**out, "job_id": _reapply(pid) if out["changed"] else None})
+
+
 @bp.get("/projects/<pid>/rules")
 @admin_required
 def list_rules(pid: str) -> Any:

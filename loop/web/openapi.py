@@ -88,6 +88,11 @@ PATHS: dict[str, dict[str, Any]] = {
         "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
                    body={**RULE, "enabled": {"type": "boolean"}}),
         "delete": _op("delete a rule; re-applies")},
+    "/api/projects/{pid}/lfs/{name}": {
+        "put": _op("switch an LF of the module or of the uploaded votes off or on (rules: "
+                   "PUT /rules/{name}); re-applies and recalibrates when it changed (job_id); "
+                   "409 for the last LF on", body={"enabled": {"type": "boolean"}},
+                   required=("enabled",))},
     "/api/projects/{pid}/rules/preview": {"post": _op(
         "what a rule would do, nothing stored: coverage, overlaps and conflicts with the "
         "LFs, precision/recall on the gold so far, matched items with the model's guess and "

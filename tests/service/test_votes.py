@@ -254,3 +254,66 @@ def test_the_last_rule_of_a_project_with_votes_can_be_switched_off(client, store
     r = client.delete(f"{url}/song", headers=auth())
     assert r.status_code in (200, 204), r.json
     assert store.rules(pid) == {}
+
+
+def test_an_uploaded_lf_is_switched_off_and_on_again(client, store, rules_project, rconn):
+    """A bad LF among uploaded votes could only go by uploading the items again: now
+    it is switched off (its column is left out at the next apply, the models stop
+    reading it; the LF table still lists it to switch it on), and back on."""
+    pid = rules_project
+    rows = [{"id": "a", "text": "check out my channel", "weak_labels": [1, -1, 0]},
+            {"id": "b", "text": "love this song", "weak_labels": [-1, 0, 0]},
+            {"id": "c", "text": "subscribe pls", "weak_labels": [1, 1, -1]}]
+    r = _upload(client, pid, json.dumps(rows).encode(), id_field="id", votes_field="weak_labels")
+    assert r.status_code == 201, r.json
+    run_burst(rconn)
+    url = f"/api/projects/{pid}/lfs/weak_labels[1]"
+    r = client.put(url, headers=auth(), json={"enabled": False})
+    assert r.status_code == 200 and r.json["changed"] and r.json["job_id"], r.json
+    stats = {x["name"]: x for x in client.get(f"/api/projects/{pid}/lfs",
+                                              headers=auth()).json["lfs"]}
+    assert stats["weak_labels[1]"]["enabled"] is False and stats["weak_labels[1]"]["leaving"]
+    run_burst(rconn)
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == ["weak_labels[0]", "weak_labels[2]"]
+    assert L.tolist() == [[1, 0], [-1, 0], [1, -1]]
+    stats = {x["name"]: x for x in client.get(f"/api/projects/{pid}/lfs",
+                                              headers=auth()).json["lfs"]}
+    assert stats["weak_labels[1]"]["enabled"] is False and not stats["weak_labels[1]"]["leaving"]
+    assert stats["weak_labels[1]"]["coverage"] is None and stats["weak_labels[0]"]["enabled"]
+    # the same again: nothing changes, nothing is applied
+    r = client.put(url, headers=auth(), json={"enabled": False})
+    assert r.status_code == 200 and not r.json["changed"] and r.json["job_id"] is None
+    # bad requests change nothing
+    for body, code in [({"enabled": "no"}, 400), ({}, 400), ({"enabled": False, "x": 1}, 400)]:
+        assert client.put(url, headers=auth(), json=body).status_code == code
+    assert client.put(f"/api/projects/{pid}/lfs/nope", headers=auth(),
+                      json={"enabled": False}).status_code == 404
+    token = annotator_token(client, pid, "ann")
+    assert client.put(url, headers=auth(token), json={"enabled": True}).status_code == 403
+    # the last LF still on stays on: the models would have no votes to read
+    assert client.put(f"/api/projects/{pid}/lfs/weak_labels[0]", headers=auth(),
+                      json={"enabled": False}).status_code == 200
+    r = client.put(f"/api/projects/{pid}/lfs/weak_labels[2]", headers=auth(),
+                   json={"enabled": False})
+    assert r.status_code == 409 and "only LF still on" in r.json["error"], r.json
+    # a rule is switched as a rule
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "subscribe", "label": "spam", "kind": "keywords",
+        "keywords": ["subscribe"]}).status_code == 201
+    r = client.put(f"/api/projects/{pid}/lfs/subscribe", headers=auth(), json={"enabled": False})
+    assert r.status_code == 400 and "is a rule" in r.json["error"]
+    # with a rule on, the last uploaded LF may go too; then back on, all of them
+    assert client.put(f"/api/projects/{pid}/lfs/weak_labels[2]", headers=auth(),
+                      json={"enabled": False}).status_code == 200
+    run_burst(rconn)
+    # ... and then the rule is the last LF on: it stays on as well
+    r = client.put(f"/api/projects/{pid}/rules/subscribe", headers=auth(), json={"enabled": False})
+    assert r.status_code == 409 and "only enabled LF" in r.json["error"], r.json
+    for name in ("weak_labels[0]", "weak_labels[1]", "weak_labels[2]"):
+        r = client.put(f"/api/projects/{pid}/lfs/{name}", headers=auth(), json={"enabled": True})
+        assert r.status_code == 200 and r.json["changed"], r.json
+    run_burst(rconn)
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == ["weak_labels[0]", "weak_labels[1]", "weak_labels[2]", "subscribe"]
+    assert L[:, :3].tolist() == [[1, -1, 0], [-1, 0, 0], [1, 1, -1]]

@@ -832,11 +832,60 @@ def test_the_lf_table_folds_many_lfs_and_sorts_by_a_column(
     assert page.locator("#lf-head th[aria-sort]").count() == 1
     page.click("#lf-head button[data-sort=name]")  # names in their numbers' order
     first = page.locator("#lf-rows tr th").all_inner_texts()[:3]
-    assert [f.removesuffix("uploaded").strip() for f in first] == [
+    assert [f.split()[0].removesuffix("uploaded") for f in first] == [
         "weak_labels[0]", "weak_labels[1]", "weak_labels[2]"], first
     page.click("#lf-more")  # folded again, in the order chosen
     assert page.locator("#lf-rows tr").count() == 30
     assert not page.console_errors
+
+
+def test_an_uploaded_lf_is_switched_off_and_on_on_the_dashboard(
+        live: LiveServer, worker: None, page: Any, shared_data: Any) -> None:
+    """A bad LF among the uploaded votes: "Switch off" on its row applies the LFs
+    again without it (the row stays, marked off, with "Switch on"), and back."""
+    import time
+
+    rows = json.loads((shared_data / "youtube" / "train.json").read_text())
+    part = [{"id": k, "text": rows[k]["data"]["text"], "weak_labels": rows[k]["weak_labels"]}
+            for k in list(rows)[:200]]
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "Switch", "labels": ["ham", "spam"]})["id"]
+    out = api.call("POST", f"/api/projects/{pid}/items?id_field=id&votes_field=weak_labels",
+                   data="\n".join(json.dumps(r) for r in part).encode(),
+                   content_type="application/x-ndjson")
+    api.wait_job(out["apply_job"], timeout=120)
+
+    def state(name: str) -> dict[str, Any]:
+        return next(x for x in api.call("GET", f"/api/projects/{pid}/lfs")["lfs"]
+                    if x["name"] == name)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and state("weak_labels[3]").get("coverage") is None:
+        time.sleep(0.3)
+    _admin_dashboard(page, live, pid)
+    row = page.locator("#lf-rows tr", has=page.locator("th", has_text="weak_labels[3]"))
+    row.locator("button.lf-switch").click()
+    page.wait_for_function("document.getElementById('lf-switch-status').textContent"
+                           ".startsWith('Switched off weak_labels[3]')")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (state("weak_labels[3]")["leaving"]
+                                           or api.call("GET", f"/api/projects/{pid}")["lfs"]
+                                           .count("weak_labels[3]")):
+        time.sleep(0.3)
+    assert "weak_labels[3]" not in api.call("GET", f"/api/projects/{pid}")["lfs"]
+    page.reload()
+    row = page.locator("#lf-rows tr", has=page.locator("th", has_text="weak_labels[3]"))
+    row.locator("button:has-text('Switch on')").wait_for()
+    assert "off" in row.locator(".tag").all_inner_texts()
+    row.locator("button.lf-switch").click()
+    page.wait_for_function("document.getElementById('lf-switch-status').textContent"
+                           ".startsWith('Switched on weak_labels[3]')")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and "weak_labels[3]" not in api.call(
+            "GET", f"/api/projects/{pid}")["lfs"]:
+        time.sleep(0.3)
+    assert state("weak_labels[3]")["enabled"] is True
+    assert not page.console_errors, page.console_errors
 
 
 def test_votes_in_a_csv_cell_are_offered_as_lf_votes(live: LiveServer, page: Any) -> None:

@@ -318,12 +318,16 @@
         errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
       }
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
-      body.appendChild(Loop.el("tr", null,
+      body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null },
         Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
           r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving" : "rule",
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
               : null }) : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
-            title: "Its votes came with the items (the upload's LF votes column)." }) : null),
+            title: "Its votes came with the items (the upload's LF votes column)." }) : null,
+          r.source !== "rule" && r.enabled === false ? Loop.el("span", { class: "tag", text: r.leaving
+            ? "off, leaving" : "off", title: r.leaving ? "Switched off: its column goes when the LFs are " +
+            "applied again (running now)." : "Switched off: the models do not read its votes." }) : null,
+          r.source !== "rule" && r.enabled !== undefined ? switchButton(r) : null),
         Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
           title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
         Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
@@ -336,6 +340,35 @@
           text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
         errCell));
     }
+  }
+
+  /* An LF of the module or of the uploaded votes is switched off or on here (rules on
+     the rules page): a bad one can leave the models without editing the module or
+     uploading the items again. */
+  function switchSaid(msg, isError) {
+    const p = $("lf-switch-status");
+    p.textContent = msg;
+    p.hidden = !msg;
+    p.classList.toggle("error", !!isError);
+  }
+  function switchButton(r) {
+    const on = r.enabled !== false;
+    const b = Loop.el("button", { type: "button", class: "small lf-switch", text: on ? "Switch off" : "Switch on",
+      title: on ? "Leave its votes out: the LFs are applied again without it and the models recalibrated."
+        : "Read its votes again: the LFs are applied again with it and the models recalibrated." });
+    b.addEventListener("click", async function () {
+      b.disabled = true;
+      try {
+        const out = await Loop.api("PUT", base + "/lfs/" + encodeURIComponent(r.name), { enabled: !on });
+        switchSaid((on ? "Switched off " : "Switched on ") + r.name +
+          (out.job_id ? ": applying the LFs again and recalibrating (job " + out.job_id.slice(0, 8) + ")." : "."));
+        refresh();
+      } catch (e) {
+        switchSaid(e.message || String(e), true);
+        b.disabled = false;
+      }
+    });
+    return Loop.el("span", null, " ", b);
   }
 
   /* How the label model lets in the labels of items drawn at random (answers to
