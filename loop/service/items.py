@@ -149,9 +149,11 @@ def import_items(
                      f"known labels, or drop={answers[0]} to leave it out")
     if parsed.items and len(parsed.gold) == len(parsed.items) and eval_fraction >= 1.0:
         # new-user trial: a scoring set was told to upload without its labels
+        to_label = store.pool_size(pid)  # the project's items waiting for answers
         notes.append(f"all {len(parsed.gold)} known labels ({gold_field!r}) are held out to "
-                     "score the models, so none of these items is put in the queue: upload "
-                     "the items to label without known labels")
+                     "score the models, so none of these items is put in the queue" + (
+                         f" (the project's {to_label} items to label are)" if to_label else
+                         ": upload the items to label without known labels"))
     elif parsed.items and len(parsed.gold) == len(parsed.items):
         # re-trial: a labeled WRENCH split imported, then "All done" with nothing shown
         # (of this file: a project may hold other items to label; trial)

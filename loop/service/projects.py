@@ -178,8 +178,15 @@ def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
         raise BadRequest(f"annotator name may not hold '/', '\\', ';', ':', control or "
                          f"invisible characters, or be only dots; got {name!r}")
     store.get_project(pid)
-    token = store.add_annotator(pid, name.strip())
-    return {"name": name.strip(), "token": token}
+    name = name.strip()
+    n = store.annotator_stats(pid, name, 0)["answers_total"]
+    token = store.add_annotator(pid, name)
+    out: dict[str, Any] = {"name": name, "token": token}
+    if n:  # team lead's trial: the page asks first, the API said nothing
+        out["note"] = (f"the name {name!r} has {n} answer{'s' if n != 1 else ''}: they go with "
+                       "this token (its holder sees them and can undo the last); for another "
+                       "person, use another name")
+    return out
 
 
 def revoke_annotator(store: RedisStore, pid: str, name: str) -> dict[str, Any]:

@@ -147,12 +147,20 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
                  "label_model_guess": lm_guess,
                  "guess_hidden": hidden, "blind": blind,
                  # with the guess hidden, so is what the models say now
-                 "reason": None if blind else (got["reason"] or "model_uncertain") if hidden
-                 else _reason_now(got["reason"], guess, lm_guess)},
+                 "reason": None if blind else _more_answers(store, pid, got["item_id"])
+                 if got["answered"] and hidden else (got["reason"] or "model_uncertain")
+                 if hidden else _reason_now(got["reason"], guess, lm_guess)},
         "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
         "remaining": got["remaining"],
     }
     return out, got["queue_size"]
+
+
+def _more_answers(store: RedisStore, pid: str, item_id: str) -> str:
+    """Why an answered item is asked again (several answers per item): its answers
+    tie (``tie_break``) or it wants more (``more_answers``). Team lead's trial: such
+    items came as "model uncertain" or "random pick", which they were not."""
+    return "more_answers" if store.has_gold(pid, item_id) else "tie_break"
 
 
 def _strings(item_id: Any, lease_id: Any) -> None:
@@ -250,6 +258,23 @@ def _answers_out(ans: list[dict[str, Any]], labels: list[str]) -> list[dict[str,
              **({"changed_at": a["changed_at"]} if "changed_at" in a else {})} for a in ans]
 
 
+def tie_waits(store: RedisStore, pid: str, ties: dict[str, list[dict[str, Any]]],
+              k: int) -> dict[str, str]:
+    """What each tied item (id -> its answers) waits for: ``"admin"`` after k + 1
+    answers, or once every annotator whose token works has answered it or skipped
+    it (new-user trial: two annotators tied, and the item waited for a third who does
+    not exist; team lead's trial: for one who skipped it at every turn), else
+    ``"answer"``."""
+    can_answer = [a["name"] for a in store.annotators(pid) if not a.get("revoked_at")]
+    skipped = store.skipped_by(pid, can_answer, list(ties))
+    out = {}
+    for iid, ans in ties.items():
+        left = set(can_answer) - {a["annotator"] for a in ans}
+        left = {a for a in left if iid not in skipped[a]}
+        out[iid] = "admin" if len(ans) > k or not left else "answer"
+    return out
+
+
 def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
     """With ``answers_per_item`` > 1: the answered items whose answers tie (no gold
     label; they wait for one more answer, after k + 1, or once every annotator whose
@@ -263,17 +288,10 @@ def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
     texts = {i["id"]: i["text"] for i in store.items(pid, ids)}
     answers = dict(zip(done, store.answers_of(pid, list(done)), strict=True))
     k = store.answers_per_item(pid)
-    # new-user trial: two annotators tied, and the item waited for a third who does
-    # not exist
-    can_answer = {a["name"] for a in store.annotators(pid) if not a.get("revoked_at")}
-
-    def waits_for(ans: list[dict[str, Any]]) -> str:
-        left = can_answer - {a["annotator"] for a in ans}
-        return "admin" if len(ans) > k or not left else "answer"
-
+    waits = tie_waits(store, pid, open_, k)
     return {
         "answers_per_item": k,
-        "disputes": [{"item_id": iid, "text": texts.get(iid), "waiting_for": waits_for(ans),
+        "disputes": [{"item_id": iid, "text": texts.get(iid), "waiting_for": waits[iid],
                       "answers": _answers_out(ans, labels)}
                      for iid, ans in sorted(open_.items(), key=lambda x: x[1][-1]["at"])],
         "resolved": [{"item_id": iid, "text": texts.get(iid), "label": labels[int(r["label"])],
@@ -298,9 +316,14 @@ def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str) -> d
             "resolved": out == "resolved"}
 
 
-def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict[str, Any]:
+def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
+       done: bool = False) -> dict[str, Any]:
     """This annotator's counts, their last answers (with labels), how many items
-    still need answers and how many items are leased now (``leased``)."""
+    still need answers, how many of them tie (``disputed``) and how many items are
+    leased now (``leased``). ``done`` (the labeling page when nothing is left for
+    the annotator) adds how many ties wait for the admin (``disputed_for_admin``)
+    and how many leased items the annotator has not answered (``leased_for_you``:
+    those may come back to them)."""
     project = store.get_project(pid)
     labels = project["labels"]
     stats = store.annotator_stats(pid, annotator, n_history)
@@ -323,4 +346,17 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20) -> dict
             # of them, those whose answers disagree: a tie waits for one more answer
             # or an admin's resolution (it read as if nobody had answered it)
             "disputed": store.n_disputed(pid),
+            **(_done_detail(store, pid, annotator) if done else {}),
             "queue_size": store.queue_size(pid)}
+
+
+def _done_detail(store: RedisStore, pid: str, annotator: str) -> dict[str, int]:
+    """For an annotator with nothing left: the ties that wait for the admin, and the
+    leased items they have not answered (team lead's trial: "1 item is open on
+    someone's screen ... look in again later" was an item they had answered)."""
+    leased = store.live_lease_ids(pid)
+    mine = store.answered_among(pid, annotator, leased)
+    ties = store.disputes(pid) if store.n_disputed(pid) else {}
+    waits = tie_waits(store, pid, ties, store.answers_per_item(pid)) if ties else {}
+    return {"disputed_for_admin": sum(w == "admin" for w in waits.values()),
+            "leased_for_you": len([i for i in leased if i not in mine])}

@@ -316,6 +316,32 @@ class QueueMixin(StoreBase):
         n_answered, n_gold = pipe.execute()
         return max(0, int(n_answered) - int(n_gold))
 
+    def has_gold(self, pid: str, item_id: str) -> bool:
+        """Whether an answered item has a gold record (its answers do not tie)."""
+        return bool(self.r.hexists(self._k(pid, "gold"), item_id))
+
+    def skipped_by(self, pid: str, names: list[str], ids: list[str]) -> dict[str, set[str]]:
+        """Of ``ids``, those each annotator in ``names`` skipped (and has not answered)."""
+        if not names or not ids:
+            return {a: set() for a in names}
+        pipe = self.r.pipeline(transaction=False)
+        for a in names:
+            pipe.smismember(self._k(pid, "skips", a), ids)
+        return {a: {i for i, hit in zip(ids, got, strict=True) if hit}
+                for a, got in zip(names, pipe.execute(), strict=True)}
+
+    def live_lease_ids(self, pid: str) -> list[str]:
+        """Items leased now (their leases not yet expired)."""
+        return [x.decode() for x in
+                self.r.zrangebyscore(self._k(pid, "leasez"), f"({time.time()}", "+inf")]
+
+    def answered_among(self, pid: str, annotator: str, ids: list[str]) -> set[str]:
+        """Of ``ids``, those ``annotator`` has answered."""
+        if not ids:
+            return set()
+        got = self.r.smismember(self._k(pid, "answered", annotator), ids)
+        return {i for i, hit in zip(ids, got, strict=True) if hit}
+
     def n_leased(self, pid: str) -> int:
         """Items leased now (their leases not yet expired)."""
         return int(self.r.zcount(self._k(pid, "leasez"), f"({time.time()}", "+inf"))

@@ -600,9 +600,10 @@ def resolve(pid: str) -> Any:
 @annotator_required
 def queue_me(pid: str) -> Any:
     """This annotator's counts, recent answers (``?history=N``: the last N, 20 by
-    default, at most 500) and what remains."""
+    default, at most 500) and what remains (``?done=1``: also what the labeling page
+    says when nothing is left for them)."""
     n = whole_arg("history", "20", "a whole number of answers from 1 to "
                   f"{queue.MAX_HISTORY}")
     if not 1 <= n <= queue.MAX_HISTORY:
         raise BadRequest(f"history must be from 1 to {queue.MAX_HISTORY}, got {n}")
-    return jsonify(queue.me(_store(), pid, g.annotator, n_history=n))
+    return jsonify(queue.me(_store(), pid, g.annotator, n_history=n, done=_bool_arg("done")))

@@ -199,7 +199,15 @@ def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     # ... unless they are all held out to score the models: a scoring set, said so
     r = _upload(client, project, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
                 gold_field="CLASS", dry_run="1", eval_fraction="1")
-    assert r.json["note"] == (
+    n = client.get(f"/api/projects/{project}", headers=auth()).json["remaining"]
+    assert n > 0 and r.json["note"] == (  # the project's other items are to label
+        "all 2 known labels ('CLASS') are held out to score the models, so none of these "
+        f"items is put in the queue (the project's {n} items to label are)")
+    empty = client.post("/api/projects", headers=auth(), json={
+        "name": "scoring only", "labels": ["ham", "spam"], "text_field": "CONTENT"}).json["id"]
+    r = _upload(client, empty, b"CONTENT,CLASS\nfresh text,ham\nmore text,spam\n",
+                gold_field="CLASS", dry_run="1", eval_fraction="1")
+    assert r.json["note"] == (  # nothing else to label: say what to upload
         "all 2 known labels ('CLASS') are held out to score the models, so none of these "
         "items is put in the queue: upload the items to label without known labels")
 

@@ -100,9 +100,21 @@ def test_the_next_annotator_does_not_see_the_first_answer_as_the_models_guess(st
     assert second["item"]["id"] == item["id"]  # still the top item
     assert second["item"]["guess"] is None and second["item"]["guess_hidden"] is True
     assert second["item"]["votes"] == item["votes"]  # the LFs' votes are no answer
+    # why it is asked: it wants a second answer (team lead's trial: "model uncertain")
+    assert second["item"]["reason"] == "more_answers"
     # an item nobody has answered keeps its guess
     third, _ = services.lease_item(store, k2, "b", 60, shown=[item["id"]])
     assert third["item"]["guess"] is not None and third["item"]["guess_hidden"] is False
+    assert third["item"]["reason"] not in ("more_answers", "tie_break")
+    # b disagrees with a: for a third annotator the item is a tie-break
+    services.answer(store, k2, "b", item["id"], "ham", second["lease"]["id"])
+    seen: list[str] = []
+    for _ in range(100):
+        got, _ = services.lease_item(store, k2, "c", 60, shown=seen)
+        if got["item"]["id"] == item["id"]:
+            break
+        seen.append(got["item"]["id"])
+    assert got["item"]["id"] == item["id"] and got["item"]["reason"] == "tie_break"
 
 
 def test_refill_keeps_items_that_need_more_answers(store, k2):
@@ -284,6 +296,17 @@ def test_k1_projects_are_unchanged(client, store, project):
     assert lines[0] == "id,text,p_ham,p_spam,label,gold,source,annotator,answered_at,held_out"
 
 
+def _skipped_by(store, pid, item, who):
+    """Lease ``item`` to ``who`` and skip it (and the items offered before it)."""
+    seen: list[str] = []
+    while (x := store.lease_next_full(pid, who, 60, shown=seen)) is not None:
+        store.skip(pid, who, x["item_id"], x["lease_id"])
+        if x["item_id"] == item:
+            return
+        seen.append(x["item_id"])
+    raise AssertionError(f"{item} was not offered to {who}")
+
+
 def _answered_by(store, pid, item, pairs):
     """Answer ``item`` as each (annotator, label) in turn, leasing it to each."""
     for who, label in pairs:
@@ -314,9 +337,18 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
         return n
 
     assert disputed() == 1
+    # for the done message: the tie waits for c's answer, not the admin's; a's view
+    # of the leases counts only items a has not answered (team lead's trial)
+    assert services.me(store, k2, "a", done=True)["disputed_for_admin"] == 0
     d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
     assert [(x["item_id"], x["waiting_for"], [a["label"] for a in x["answers"]])
             for x in d["disputes"]] == [(iid, "answer", ["ham", "spam"])]
+    # c skips it (at every turn, in the team lead's trial): nobody is left who would
+    # answer it, so it waits for the admin (it stayed "one more answer")
+    _skipped_by(store, k2, iid, "c")
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert [x["waiting_for"] for x in d["disputes"]] == ["admin"]
+    assert services.me(store, k2, "a", done=True)["disputed_for_admin"] == 1
     # with c's token revoked nobody who has not answered it is left: the admin
     # settles it (new-user trial: a tie of the only two annotators waited for a third)
     store.revoke_annotator(k2, "c")
@@ -344,6 +376,20 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
     assert disputed() == 1
     assert store.gold(k2)[first]["label"] == 0 and first not in _queued(store, k2)
     assert second in _queued(store, k2)
+
+    # an item a answered, open on c's screen, will not come back to a: a's done
+    # message does not count it ("look in again later"; team lead's trial), b's does
+    _answered_by(store, k2, second, [("a", "ham")])
+    seen: list[str] = []
+    while (x := store.lease_next_full(k2, "c", 60, shown=seen))["item_id"] != second:
+        seen.append(x["item_id"])
+    assert second in store.live_lease_ids(k2)
+    held = set(store.live_lease_ids(k2))
+    answered = {w: {i for i, ans in store.answers(k2).items()
+                    if any(x["annotator"] == w for x in ans)} for w in ("a", "b")}
+    assert second in answered["a"] and second not in answered["b"]
+    for w in ("a", "b"):
+        assert services.me(store, k2, w, done=True)["leased_for_you"] == len(held - answered[w])
 
 
 def test_the_admin_resolves_a_tie_and_can_take_it_back(client, store, k2):

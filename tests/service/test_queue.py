@@ -735,3 +735,20 @@ def _lease_a_random_pick(store, pid: str, annotator: str, ttl: float) -> tuple[s
         if got["item_id"] == explored:
             return explored, got
         store.skip(pid, annotator, got["item_id"], got["lease_id"])
+
+
+def test_a_name_added_again_says_its_answers_go_with_the_new_token(client, ready):
+    """Team lead's trial: the page asks before a name is added again, since its answers
+    go with the new token (which can undo the last of them); the API said nothing."""
+    first = client.post(f"/api/projects/{ready}/annotators", headers=auth(),
+                        json={"name": "bob"}).json
+    assert "note" not in first  # a new name: no answers
+    got = client.post(f"/api/projects/{ready}/queue/next", headers=auth(first["token"])).json
+    assert client.post(f"/api/projects/{ready}/queue/answer", headers=auth(first["token"]), json={
+        "item_id": got["item"]["id"], "lease_id": got["lease"]["id"],
+        "label": "ham"}).status_code == 200
+    again = client.post(f"/api/projects/{ready}/annotators", headers=auth(),
+                        json={"name": "bob"}).json
+    assert again["note"] == ("the name 'bob' has 1 answer: they go with this token (its holder "
+                             "sees them and can undo the last); for another person, use "
+                             "another name"), again

@@ -724,7 +724,8 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     row.first.wait_for()
     assert row.count() == 1
     cells = row.first.locator("td")
-    assert cells.nth(0).inner_text() in texts
+    tie_id = cells.nth(0).locator(".item-id").inner_text().removeprefix("#")
+    assert cells.nth(0).inner_text() == f"#{tie_id} {texts[int(tie_id)]}"  # ids: row numbers
     assert sorted(cells.nth(1).inner_text().split(" · ")) == ["ann1: spam", "ann2: ham"]
     # both annotators answered it: nobody but the admin can settle it
     assert cells.nth(2).inner_text() == "you"
@@ -762,7 +763,13 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     # ann2's answers discarded (asked once more first): the pair goes, 3 items reopen
     button = page.locator("#a-rows tr[data-name='ann2'] button.discard")
     button.click()
-    assert button.inner_text() == "Discard all 4 of ann2's answers?"
+    assert button.inner_text() == "Discard all 4 of ann2's answers? Click again"
+    # armed, it says so, and Esc (or a few seconds, or focus leaving) disarms it (team
+    # lead's trial: an armed "Revoke bob?" stayed, and bob was never revoked)
+    assert "Click again to go ahead" in button.get_attribute("title")
+    button.press("Escape")
+    assert button.inner_text() == "Discard answers"
+    button.click()
     button.click()
     page.wait_for_function(
         "document.getElementById('list-status').textContent.includes('Discarded')")
@@ -1070,7 +1077,8 @@ def test_the_lf_table_says_what_the_check_on_random_gold_found(live: LiveServer,
 def test_the_done_message_counts_items_whose_answers_disagree(
         live: LiveServer, pair_project: dict[str, str], page: Any) -> None:
     """Two answers per item: a tie "still needed answers from others" like an item
-    nobody had answered, though only a third answer or the admin settles it."""
+    nobody had answered, though with both annotators' answers in only the admin
+    settles it."""
     from loop.demo.client import ApiClient
 
     project = pair_project
@@ -1083,9 +1091,10 @@ def test_the_done_message_counts_items_whose_answers_disagree(
                   {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
     sign_in(page, live.url, project["token"], pid)
     done = _answer_until_done(page, 3)  # tina says ham (key 1) to each
-    assert "3 items still need answers from others. 3 items have answers that disagree: " \
-        "one more answer or an admin's decision (Disagreements, on the dashboard) settles " \
-        "them." in done, done
+    # both annotators answered: the ties wait for the admin, nobody else
+    assert "(3 today). 3 items have answers that disagree and wait for an admin's decision " \
+        "(Disagreements, on the dashboard)." in done, done
+    assert "from others" not in done and "look in again" not in done
     assert not page.console_errors, page.console_errors
 
 
@@ -1150,3 +1159,22 @@ def test_relation_entities_are_marked_in_the_text(live: LiveServer, page: Any) -
     assert seen == {"a": [["cast", "2"], ["ferrets", "1"]],
                     "b": [["<img src=x onerror=alert(1)>", "1"]]}, seen
     assert page.dialogs == [] and not page.console_errors, page.console_errors
+
+
+def test_skipping_the_last_item_says_why_it_comes_back(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Team lead's trial: "s" on the last item left brought it straight back, eight
+    times, with only "Skipped" said."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    for _ in range(2):
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        old = _current_id(page)
+        press(page, "1")
+        _wait_new_item(page, old)
+    last = _current_id(page)
+    press(page, "s")
+    page.wait_for_function("document.getElementById('status').textContent.includes('is back')")
+    assert _current_id(page) == last
+    assert page.locator("#status").inner_text().startswith(
+        f"#{last} is back: it is the last item left for you")
+    assert not page.console_errors, page.console_errors

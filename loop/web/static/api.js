@@ -346,14 +346,33 @@
 
   /* A button that asks once more before it acts: the first click shows confirmText
    * (in the danger style), the second runs action(). */
+  /* A button that acts at its second click: the first arms it, showing confirmText
+     and saying so; it disarms after a few seconds, on Esc or when focus leaves it
+     (team lead's trial: armed, it stayed so with nothing said, and the revoke never
+     happened). */
+  const ARMED_MS = 6000;
   function confirmButton(attrs, confirmText, action) {
     const btn = el("button", Object.assign({ type: "button" }, attrs));
+    const text = btn.textContent, title = btn.getAttribute("title"), danger = btn.classList.contains("danger");
+    let timer = null;
+    function disarm() {
+      if (!btn.dataset.armed) return;
+      delete btn.dataset.armed;
+      clearTimeout(timer);
+      btn.textContent = text;
+      if (title === null) btn.removeAttribute("title"); else btn.setAttribute("title", title);
+      if (!danger) btn.classList.remove("danger");
+    }
     btn.addEventListener("click", function () {
-      if (btn.dataset.armed) { action(); return; }
+      if (btn.dataset.armed) { disarm(); action(); return; }
       btn.dataset.armed = "1";
-      btn.textContent = confirmText;
+      btn.textContent = confirmText + " Click again";
+      btn.setAttribute("title", "Click again to go ahead; Esc, or a few seconds, cancels.");
       btn.classList.add("danger");
+      timer = setTimeout(disarm, ARMED_MS);
     });
+    btn.addEventListener("keydown", function (e) { if (e.key === "Escape") disarm(); });
+    btn.addEventListener("blur", disarm);
     return btn;
   }
 

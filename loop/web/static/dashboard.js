@@ -628,9 +628,12 @@
   function answersText(answers) {
     return answers.map(function (a) { return a.annotator + ": " + a.label; }).join(" · ");
   }
+  /* the item's id shown (team lead's trial: the status lines and exports name ids,
+     which only the tooltip had) */
   function itemCell(d) {
     const t = d.text || "";
     return Loop.el("td", { class: "text", title: "item " + d.item_id + ": " + t },
+      Loop.el("span", { class: "mono muted item-id", text: "#" + d.item_id }), " ",
       t.length > 140 ? t.slice(0, 140) + "…" : t);
   }
   async function settle(itemId, label, btn) {

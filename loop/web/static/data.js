@@ -339,6 +339,9 @@
         $("eval-out").textContent = Loop.pct(Number($("eval-fraction").value));
         $("eval-box").hidden = !$("col-gold").value;  /* held out of the known labels */
         if (id !== "eval-fraction") dropBoxes();
+        /* another mapping: what was said of the last one no longer holds (team lead's
+           trial: "not picked as the known labels" stayed after picking them) */
+        status("import-status", "Pick the columns, then “Check”.");
       });
     });
     $("check").addEventListener("click", function () { check().catch(function (e) { status("import-status", e.message, true); }); });

@@ -19,6 +19,8 @@
     model_uncertain: "Model uncertain: the models are least sure about this item.",
     models_disagree: "Models disagree: the label model (from the LF votes) and the end model (from the text) guess different labels.",
     pattern_check: "Checks the LFs: few answers so far on items these LFs vote on; an answer here recalibrates them all.",
+    tie_break: "Tie-break: the answers so far disagree; yours can settle it.",
+    more_answers: "Another answer: the project asks for more than one answer per item.",
   };
   const SHORT_REASONS = {
     conflict: "LFs conflict", lf_conflict: "LFs conflict", abstain: "No LF fired",
@@ -27,6 +29,7 @@
     exploration: "Random pick", cold_start: "Cold start", lfs_conflict: "LFs conflict",
     no_lf_fired: "No LF fired", model_uncertain: "Model uncertain",
     models_disagree: "Models disagree", pattern_check: "Checks the LFs",
+    tie_break: "Tie-break", more_answers: "Another answer",
   };
   const POLL_MS = Math.max(200, Number(new URLSearchParams(location.search).get("poll_ms")) || 10000);
   const EMPTY_RETRY_MS = 5000;
@@ -208,6 +211,13 @@
     $("done").hidden = true;
     text.classList.remove("muted");
     Loop.setText("item-id", "#" + item.id);
+    if (state.skippedLast !== null && String(item.id) === state.skippedLast) {
+      /* team lead's trial: "s" on the last item brought it straight back, eight times,
+         with only "Skipped" said */
+      status("#" + item.id + " is back: it is the last item left for you, and a skipped item " +
+        "comes back when nothing else is left. Answer it, or stop here: it stays for others" +
+        (item.reason === "tie_break" ? " (or for an admin's decision)." : "."));
+    }
     const f = item.fields && typeof item.fields === "object" ? item.fields : {};
     const raw = item.text === undefined || item.text === null ? "" : String(item.text);
     showText(text, raw, entityMarks(raw, f));
@@ -271,19 +281,26 @@
   /* Counted after the answers still being sent (in the chain, which answer() fills
      before it shows the next item): else the last answer is missing from the count. */
   function showDone() {
-    enqueue(function () { return Loop.api("GET", base + "/queue/me"); }).then(function (me) {
+    enqueue(function () { return Loop.api("GET", base + "/queue/me?done=1"); }).then(function (me) {
       if (!me) return;
+      const n = function (x, one, many) { return x === 1 ? "1 " + one : x + " " + many; };
+      const admin = me.disputed_for_admin || 0;
+      const others = me.remaining - admin;  /* ties for the admin need no annotator */
+      const byAnswer = (me.disputed || 0) - admin;
+      /* leased items you have not answered: those may come back to you (team lead's
+         trial: "look in again later" for an item already answered) */
+      const back = me.leased_for_you === undefined ? me.leased : me.leased_for_you;
       $("done-text").textContent = "Nothing is left for you to label: you answered " + me.answers_total +
         (me.answers_total === 1 ? " item" : " items") + " (" + me.answers_today + " today). " +
-        (!me.remaining ? "Every item has its answers." :
-          me.remaining === 1 ? "1 item still needs answers from others." :
-            me.remaining + " items still need answers from others.") +
-        (me.disputed ? " " + (me.disputed === 1 ? "1 item has answers that disagree" :
-          me.disputed + " items have answers that disagree") +
-          ": one more answer or an admin's decision (Disagreements, on the dashboard) settles " +
-          (me.disputed === 1 ? "it." : "them.") : "") +
+        (!me.remaining ? "Every item has its answers." : others > 0
+          ? n(others, "item still needs", "items still need") + " answers from others" +
+            (byAnswer > 0 ? " (" + n(byAnswer, "of them has answers that disagree: one more answer or " +
+              "an admin's decision settles it", "of them have answers that disagree: one more answer or " +
+              "an admin's decision settles each") + ")" : "") + "." : "") +
+        (admin ? " " + n(admin, "item has answers that disagree and waits", "items have answers that " +
+          "disagree and wait") + " for an admin's decision (Disagreements, on the dashboard)." : "") +
         /* new-user trial: those were held by a closed tab, and came back minutes later */
-        (me.leased ? " " + (me.leased === 1 ? "1 item is" : me.leased + " items are") +
+        (back ? " " + n(back, "item is", "items are") +
           " open on someone's screen now; an item not answered there within a few minutes " +
           "comes back, so look in again later." : "");
     }, function () { /* keep the default text */ });
