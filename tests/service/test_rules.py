@@ -802,3 +802,28 @@ def test_rules_written_before_the_first_upload_are_applied_by_it(client, store, 
     assert client.get(f"/api/jobs/{r.json['apply_job']}", headers=auth()).json[
         "status"] == "finished"
     assert store.queue_size(pid) > 0
+
+
+def test_a_module_lf_is_switched_off_and_on_again(client, store, project):
+    """An LF of the project's module is switched off without editing the module: its
+    column goes at the next apply (the rest are not recomputed), and comes back."""
+    pid = prepare_project(store, client, project)
+    before, meta = store.load_L(pid)
+    names = list(meta["lf_names"])
+    name = names[1]
+    r = client.put(f"/api/projects/{pid}/lfs/{name}", headers=auth(), json={"enabled": False})
+    assert r.status_code == 200 and r.json["changed"], r.json
+    out = apply_lfs_in_process(store, pid)
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == [x for x in names if x != name]
+    assert np.array_equal(L, np.delete(before, 1, axis=1))
+    assert out["rows_computed"] == 0  # the other columns kept as they were
+    row = next(x for x in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+               if x["name"] == name)
+    assert row["source"] == "module" and row["enabled"] is False
+    assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is True
+    r = client.put(f"/api/projects/{pid}/lfs/{name}", headers=auth(), json={"enabled": True})
+    assert r.status_code == 200 and r.json["changed"]
+    apply_lfs_in_process(store, pid)
+    L, meta = store.load_L(pid)
+    assert meta["lf_names"] == names and np.array_equal(L, before)
