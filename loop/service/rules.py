@@ -275,13 +275,14 @@ def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
 
 
 def _keep_one(store: RedisStore, pid: str, name: str) -> str | None:
-    """A project without an LF module or uploaded LF votes keeps at least one
-    enabled rule once its LFs were applied: the models would go on using the votes
-    of the rule taken away. Refused at once when that is plain now; else the
-    message the write checks again in its transaction
+    """A project keeps at least one LF on once its LFs were applied (an enabled rule,
+    or an LF of its module or uploaded votes not switched off): the models would go
+    on using the votes of the rule taken away. Refused at once when that is plain
+    now; else the message the write checks again in its transaction, against the
+    rules and the switched-off LFs as they are then
     (:meth:`~loop.storage.rules.RulesMixin.write_rule`)."""
-    if not store.L_meta(pid) or source_lfs_on(store, pid):
-        return None  # uploaded votes stay LFs (operator's trial), unless switched off
+    if not store.L_meta(pid):
+        return None
     msg = f"rule {name!r} is the project's only enabled LF: write or enable another rule first"
     if not has_lfs(store, pid, without=name):
         raise Conflict(msg)
@@ -316,7 +317,8 @@ def update_rule(store: RedisStore, pid: str, name: str,
         if enabled == old["enabled"]:
             return _view(name, old, labels), False
         new = {**old, "enabled": enabled, "updated_at": time.time()}
-        store.write_rule(pid, name, new, expect=old, last_one=last_one)
+        store.write_rule(pid, name, new, expect=old, last_one=last_one,
+                         sources=source_lfs(store, pid))
         return _view(name, new, labels), True
     rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
                                else data))
@@ -327,14 +329,16 @@ def update_rule(store: RedisStore, pid: str, name: str,
     new = {**old, "rule": rule.to_dict(), "updated_at": time.time(),
            "enabled": _enabled(data, old["enabled"]),
            "history": history[-MAX_HISTORY:]}
-    store.write_rule(pid, rule.name, new, expect=old, rename_from=name, last_one=last_one)
+    store.write_rule(pid, rule.name, new, expect=old, rename_from=name, last_one=last_one,
+                     sources=source_lfs(store, pid))
     return _view(rule.name, new, labels), True
 
 
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     old = _existing(store, pid, name)
     last_one = _keep_one(store, pid, name) if old["enabled"] else None
-    store.write_rule(pid, name, None, expect=old, last_one=last_one)
+    store.write_rule(pid, name, None, expect=old, last_one=last_one,
+                     sources=source_lfs(store, pid))
     return {"deleted": name}
 
 

@@ -47,13 +47,16 @@ class RulesMixin(StoreBase):
 
     def write_rule(self, pid: str, name: str, record: dict[str, Any] | None,
                    expect: dict[str, Any] | None, rename_from: str | None = None,
-                   last_one: str | None = None) -> None:
+                   last_one: str | None = None, sources: tuple[str, ...] | list[str] = ()
+                   ) -> None:
         """Set (or with ``record=None`` delete) rule ``name`` if the stored record of
         ``rename_from or name`` is still ``expect`` (None: absent); else
         :class:`Conflict` (someone changed it meanwhile). ``last_one``: a write that
         would leave no enabled rule is refused with this message, checked inside the
         transaction (two deletes of the last two rules at once each saw the other
-        still there when the check ran before it)."""
+        still there when the check ran before it). ``sources``: the project's LFs
+        that are no rules (module, uploaded votes): the write is refused only if every
+        one of them is switched off too (:meth:`switch_lf`)."""
         key = self._k(pid, "rules")
         old_name = rename_from or name
         # WATCH sees any change to the project's rules; a change to another rule is
@@ -67,8 +70,8 @@ class RulesMixin(StoreBase):
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             with self.r.pipeline(transaction=True) as p:
                 try:
-                    votes_key = self._k(pid, "votes")
-                    self._watch_project(p, pid, key, votes_key)
+                    votes_key, off_key = self._k(pid, "votes"), self._k(pid, "lfs_off")
+                    self._watch_project(p, pid, key, votes_key, off_key)
                     raw = p.hget(key, old_name)
                     if raw is None and expect is not None:
                         # deleted (or renamed) meanwhile, e.g. by a delete sent twice at
@@ -97,7 +100,9 @@ class RulesMixin(StoreBase):
                     if last_one is not None and not (record or {}).get("enabled", False):
                         others = [json.loads(v) for n, v in p.hgetall(key).items()
                                   if n.decode() not in (old_name, name)]
-                        if not any(r.get("enabled") for r in others):
+                        off = {x.decode() for x in p.smembers(off_key)}
+                        if (not any(r.get("enabled") for r in others)
+                                and all(x in off for x in sources)):
                             raise Conflict(last_one)
                     p.multi()
                     if rename_from is not None and rename_from != name:

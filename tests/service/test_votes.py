@@ -317,3 +317,33 @@ def test_an_uploaded_lf_is_switched_off_and_on_again(client, store, rules_projec
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == ["weak_labels[0]", "weak_labels[1]", "weak_labels[2]", "subscribe"]
     assert L[:, :3].tolist() == [[1, -1, 0], [-1, 0, 0], [1, 1, -1]]
+
+
+def test_the_last_lf_on_stays_on_when_a_switch_and_a_rule_disable_cross(
+        client, store, rules_project, rconn):
+    """An uploaded LF switched off and the only rule disabled at the same moment: each
+    checked the other still on before it wrote. The rule's write checks again in its
+    transaction, against the switched-off LFs as they are then."""
+    from loop.errors import Conflict
+    from loop.service import rules as svc_rules
+
+    pid = rules_project
+    rows = b'[{"text": "check my channel", "L": [1]}, {"text": "nice song", "L": [0]}]'
+    assert _upload(client, pid, rows, votes_field="L").status_code == 201
+    run_burst(rconn)
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "song", "label": "ham", "kind": "keywords",
+        "keywords": ["song"]}).status_code == 201
+    run_burst(rconn)
+    old = store.rules(pid)["song"]
+    msg = svc_rules._keep_one(store, pid, "song")  # checked: the uploaded LF is on
+    assert msg
+    sources = svc_rules.source_lfs(store, pid)
+    assert sources == ["L[0]"]
+    # meanwhile the uploaded LF is switched off (the rule is on: allowed) ...
+    assert store.switch_lf(pid, "L[0]", False, sources, last_one="x")
+    # ... so the rule's disable, checked again when it writes, is refused
+    with pytest.raises(Conflict, match="only enabled LF"):
+        store.write_rule(pid, "song", {**old, "enabled": False}, expect=old, last_one=msg,
+                         sources=sources)
+    assert store.rules(pid)["song"]["enabled"]
