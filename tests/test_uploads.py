@@ -1,5 +1,6 @@
 """Reading uploaded files (``loop.uploads``): what new users' files look like."""
 
+import json
 import re
 
 import pytest
@@ -125,3 +126,20 @@ def test_a_broken_json_body_says_where_the_document_breaks():
     for fmt in ("json", "jsonl"):
         with pytest.raises(BadUpload, match="JSONL line 2: invalid JSON"):
             parse_items(b'{"text": "a"}\n{"text": ', fmt, ["ham", "spam"])
+
+
+def test_json_errors_say_the_column_and_nan_is_read_as_null():
+    """Fault trial: a one-line array broken at character 85,306 said only "line 1",
+    a control character's message ended in a dangling "at", and NaN (Python's json
+    writes it; JSON has none) was stored, then exported where no strict parser reads it."""
+    rows = json.dumps([{"id": f"x{k}", "text": f"t {k}"} for k in range(50)])
+    at = rows.index("t 25")
+    with pytest.raises(BadUpload, match=re.escape(  # the column of the comma
+            f"invalid JSON (line 1, column {at - 2}: Expecting ':' delimiter)")):
+        parse_items((rows[:at - 3] + "," + rows[at - 3:]).encode(), "json", ["ham", "spam"])
+    with pytest.raises(BadUpload, match=r"Invalid control character\)$"):
+        parse_items((rows[:at] + "\x01" + rows[at:]).encode(), "json", ["ham", "spam"])
+    for data, fmt in [(b'[{"text": "a", "x": NaN}, {"text": "b", "y": -Infinity}]', "json"),
+                      (b'{"text": "a", "x": NaN}\n{"text": "b", "y": -Infinity}\n', "jsonl")]:
+        got = parse_items(data, fmt, ["ham", "spam"])
+        assert [i["fields"] for i in got.items] == [{"x": None}, {"y": None}]
