@@ -75,14 +75,21 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         e = errs.get(r["name"])
         r["error_example"] = None if e is None else {"item_id": e["example_id"],
                                                      "error": e["example_error"]}
-    # switched off and applied without: no column, listed so they can be switched on
+    # switched off and applied without: no column, listed so they can be switched on;
+    # switched on (uploaded LFs) or enabled (rules) and not applied yet: listed as
+    # arriving (fault trial: an LF switched on vanished from the table until then)
     shown = {r["name"] for r in rows}
-    for name in sorted(off - shown):
-        rows.append({"name": name, "source": "votes" if name in uploaded else "module",
-                     "enabled": False, "leaving": False, "polarity": [], "coverage": None,
-                     "overlaps": None, "conflicts": None, "correct": None, "incorrect": None,
-                     "empirical_accuracy": None, "learned_accuracy": None, "learned_assumed": False,
-                     "error_example": None})
+    later = [(n, "votes" if n in uploaded else "module", False) for n in sorted(off - shown)]
+    later += [(n, "votes", True) for n in uploaded_lf_names(store, pid)
+              if n not in shown and n not in off]
+    later += [(n, "rule", True) for n, rec in rules.items()
+              if rec.get("enabled") and n not in shown and n not in uploaded]
+    for name, source, on in later:
+        rows.append({"name": name, "source": source, "enabled": on, "leaving": False,
+                     "arriving": on, "polarity": [], "coverage": None, "overlaps": None,
+                     "conflicts": None, "correct": None, "incorrect": None,
+                     "empirical_accuracy": None, "learned_accuracy": None,
+                     "learned_assumed": False, "error_example": None})
     return {"lfs": rows, "n_gold": int((y >= 0).sum()), "gold_use": gold_use(summary)}
 
 

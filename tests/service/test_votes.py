@@ -313,6 +313,11 @@ def test_an_uploaded_lf_is_switched_off_and_on_again(client, store, rules_projec
     for name in ("weak_labels[0]", "weak_labels[1]", "weak_labels[2]"):
         r = client.put(f"/api/projects/{pid}/lfs/{name}", headers=auth(), json={"enabled": True})
         assert r.status_code == 200 and r.json["changed"], r.json
+    # on, not applied yet: listed as arriving (fault trial: they vanished from the table)
+    stats = {x["name"]: x for x in client.get(f"/api/projects/{pid}/lfs",
+                                              headers=auth()).json["lfs"]}
+    assert all(stats[f"weak_labels[{j}]"]["enabled"] and stats[f"weak_labels[{j}]"]["arriving"]
+               for j in range(3)), stats
     run_burst(rconn)
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == ["weak_labels[0]", "weak_labels[1]", "weak_labels[2]", "subscribe"]

@@ -324,6 +324,8 @@
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
               : null }) : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
             title: "Its votes came with the items (the upload's LF votes column)." }) : null,
+          r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
+            "its column comes when the LFs are applied again (running now)." }) : null,
           r.source !== "rule" && r.enabled === false ? Loop.el("span", { class: "tag", text: r.leaving
             ? "off, leaving" : "off", title: r.leaving ? "Switched off: its column goes when the LFs are " +
             "applied again (running now)." : "Switched off: the models do not read its votes." }) : null,
