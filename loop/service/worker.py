@@ -125,18 +125,46 @@ def _abandon(connection: Any, reg: Any, entries: list[str]) -> None:
     reg.cleanup()
 
 
+# Atomically: a job a dead worker took and never started (still "queued") leaves the
+# started-job registry (and RQ's intermediate list) for the head of its queue, once.
+_HAND_BACK = """
+if redis.call('HGET', KEYS[4], 'status') ~= 'queued' then return 0 end
+if redis.call('ZREM', KEYS[3], ARGV[2]) == 0 then return 0 end
+redis.call('LREM', KEYS[2], 0, ARGV[1])
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+redis.call('LPUSH', KEYS[1], ARGV[1])
+return 1
+"""
+
+
 def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     """Fail or re-queue (RQ's abandoned-job handling) the started jobs of
-    ``LoopWorker`` workers whose liveness key expired; returns their ids."""
+    ``LoopWorker`` workers whose liveness key expired; a job such a worker took but
+    never started goes back to the head of its queue (RQ's handling passes over a
+    job that is not "started"). Returns their ids."""
+    from rq.job import Job
+
     found: list[str] = []
     for queue in queues:
         reg = StartedJobRegistry(queue=queue)
         dead = []
         for entry in _started_entries(connection, queue):
             job_id, _ = parse_composite_key(entry)
-            if is_dead(connection, connection.hget(f"rq:job:{job_id}", "worker_name")):
+            # a job whose worker died after it took the job and before its horse
+            # started it has no worker in its own record, only in its execution's
+            # (fault trial: such a unit of an apply run sat "queued" in the registry
+            # until its timeout, 5 min 40 s)
+            name = (connection.hget(f"rq:job:{job_id}", "worker_name")
+                    or connection.hget(f"rq:execution:{entry}", "worker_name"))
+            if not is_dead(connection, name):
+                continue
+            if connection.eval(_HAND_BACK, 4, queue.key, queue.intermediate_queue_key,
+                               reg.key, Job.key_for(job_id), job_id, entry):
+                log.warning("job %s, taken by a worker that died before starting it, "
+                            "queued again", job_id)
+            else:
                 dead.append(entry)
-                found.append(job_id)
+            found.append(job_id)
         if dead:
             _abandon(connection, reg, dead)
             log.warning("jobs of dead workers handed to RQ's abandoned-job handling: %s",

@@ -760,3 +760,31 @@ def test_a_locks_keep_alive_outlives_a_moment_without_redis(rconn, redis_server)
         rconn.delete("loop:test:keepalive")
         client.close()
         link.close()
+
+
+@pytest.mark.slow
+def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_handed_back(rconn):
+    """Fault trial: a worker killed after it took a job (its execution recorded, the
+    job in the started registry) and before its horse started it left the job
+    'queued' in the registry, its own record naming no worker, until the registry
+    entry's timeout (5 min 40 s). The sweep reads the worker from the execution."""
+    from rq import Queue, Retry
+    from rq.executions import Execution
+    from rq.registry import StartedJobRegistry
+
+    from loop.service.worker import WORKERS_KEY, sweep_abandoned
+
+    q = Queue("loop", connection=rconn)
+    job = q.enqueue("builtins.len", "ab", retry=Retry(max=2))
+    rconn.lmove(q.key, q.intermediate_queue_key)  # popped, as by a worker
+    rconn.sadd(WORKERS_KEY, "gone-worker")  # a LoopWorker whose liveness key expired
+    with rconn.pipeline() as pipe:
+        Execution.create(job, 600, pipeline=pipe, worker_name="gone-worker")
+        pipe.execute()
+    assert job.get_status(refresh=True) == "queued" and not rconn.hget(job.key, "worker_name")
+    assert job.id in StartedJobRegistry(queue=q).get_job_ids()
+    assert sweep_abandoned(rconn, [q]) == [job.id]
+    assert rconn.llen(q.intermediate_queue_key) == 0
+    assert job.id not in StartedJobRegistry(queue=q).get_job_ids()
+    assert q.job_ids == [job.id]  # queued again, once, for a live worker
+    assert sweep_abandoned(rconn, [q]) == [] and q.job_ids == [job.id]
