@@ -202,18 +202,25 @@ def test_a_word_no_more_precise_than_its_class_share_is_not_suggested():
     assert all(s.rule.label == 1 for s in sugs)  # nothing beats guessing ham by enough
 
 
-def test_suggestions_find_a_planted_rule_with_its_evidence():
-    rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(200)]
+def _planted(rng, n: int, n_words: int, length: int, share: float, hit: float, at: int
+             ) -> tuple[list[str], np.ndarray]:
+    """``n`` texts of random words; a ``share`` are class 1, and ``hit`` of those hold
+    the word "zebra" (the planted rule: "zebra" -> class 1) at position ``at``."""
+    words = [f"w{i}" for i in range(n_words)]
     texts, y = [], []
-    for _i in range(2000):
-        label = int(rng.random() < 0.3)
-        toks = list(rng.choice(words, 6))
-        if label and rng.random() < 0.6:
-            toks.insert(2, "zebra")  # the planted rule: "zebra" -> class 1
+    for _i in range(n):
+        label = int(rng.random() < share)
+        toks = list(rng.choice(words, length))
+        if label and rng.random() < hit:
+            toks.insert(at, "zebra")
         texts.append(" ".join(toks))
         y.append(label)
-    y = np.array(y)
+    return texts, np.array(y)
+
+
+def test_suggestions_find_a_planted_rule_with_its_evidence():
+    rng = np.random.default_rng(0)
+    texts, y = _planted(rng, 2000, 200, 6, 0.3, 0.6, 2)
     gold = np.full(2000, -1)
     known = rng.choice(2000, 150, replace=False)
     gold[known] = y[known]
@@ -436,17 +443,7 @@ def test_whole_words_leave_out_nt_and_take_symbols_as_their_own_edge(monkeypatch
 def test_held_out_items_count_as_neither_gold_nor_unlabeled():
     """Items whose labels only score the models were counted as unlabeled: a rule
     "covered 1 unlabeled" on a project with nothing left to label (new-user trial)."""
-    rng = np.random.default_rng(1)
-    words = [f"w{i}" for i in range(100)]
-    texts, y = [], []
-    for _i in range(600):
-        label = int(rng.random() < 0.4)
-        toks = list(rng.choice(words, 5))
-        if label and rng.random() < 0.7:
-            toks.insert(1, "zebra")
-        texts.append(" ".join(toks))
-        y.append(label)
-    y = np.array(y)
+    texts, y = _planted(np.random.default_rng(1), 600, 100, 5, 0.4, 0.7, 1)
     gold = np.full(600, -1)
     gold[:150] = y[:150]
     held_out = np.zeros(600, dtype=bool)

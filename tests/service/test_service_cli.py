@@ -34,6 +34,23 @@ def test_serve_on_a_port_in_use_says_so_and_starts_nothing(tmp_path, capsys):
     assert not (tmp_path / "var").exists()  # no Redis, no workers started
 
 
+def _serves_with_its_worker(info: dict) -> None:
+    """The service answers with its one worker alive, and lists no projects."""
+    end = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{info['url']}/healthz?workers=1", timeout=2) as r:
+                assert json.load(r)["ok"] is True  # and its one worker is alive
+                break
+        except OSError:
+            assert time.time() < end, "the service did not come up with its worker"
+            time.sleep(0.2)
+    req = urllib.request.Request(f"{info['url']}/api/projects",
+                                 headers={"Authorization": "Bearer k1-long-enough"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert json.load(r) == {"projects": []}
+
+
 @pytest.mark.slow
 def test_run_service_serves_the_api(tmp_path):
     from loop.service_cli import run_service, stop_service
@@ -43,19 +60,7 @@ def test_run_service_serves_the_api(tmp_path):
     info = run_service(workers=1, port=port, data_dir=str(tmp_path), api_keys="k1-long-enough",
                        web_workers=1, wait=False, env=env)
     try:
-        end = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{info['url']}/healthz?workers=1", timeout=2) as r:
-                    assert json.load(r)["ok"] is True  # and its one worker is alive
-                    break
-            except OSError:
-                assert time.time() < end, "gunicorn did not come up"
-                time.sleep(0.2)
-        req = urllib.request.Request(f"{info['url']}/api/projects",
-                                     headers={"Authorization": "Bearer k1-long-enough"})
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert json.load(r) == {"projects": []}
+        _serves_with_its_worker(info)
     finally:
         stop_service(info)
 
@@ -79,18 +84,6 @@ def test_a_redis_password_without_a_redis_url_leaves_the_embedded_redis_working(
         assert info["redis_url"].startswith("unix://") and "secret" not in info["redis_url"]
         said = capsys.readouterr()
         assert "LOOP_REDIS_PASSWORD is set without LOOP_REDIS_URL" in said.out + said.err
-        end = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{info['url']}/healthz?workers=1", timeout=2) as r:
-                    assert json.load(r)["ok"] is True  # the worker reached Redis and beats
-                    break
-            except OSError:
-                assert time.time() < end, "the service did not come up with its worker"
-                time.sleep(0.2)
-        req = urllib.request.Request(f"{info['url']}/api/projects",
-                                     headers={"Authorization": "Bearer k1-long-enough"})
-        with urllib.request.urlopen(req, timeout=5) as r:  # the web app reached it too
-            assert json.load(r) == {"projects": []}
+        _serves_with_its_worker(info)  # the worker and the web app reached Redis
     finally:
         stop_service(info)
