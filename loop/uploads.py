@@ -301,7 +301,9 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     """A row with its nested objects spread into dotted columns (WRENCH's
     ``{"data": {"text": ...}}`` -> ``data.text``), as pandas' ``json_normalize``
-    names them; lists stay values. A name the row already has is not overwritten.
+    names them; lists stay values. A name given twice with two values, as written
+    (``"a.b"``) and from a nested object (``"a": {"b": ...}``), is refused: one of
+    them was dropped without a word (fault trial).
 
     >>> _flat({"label": 1, "data": {"text": "hi", "meta": {"n": 2}}, "votes": [0, -1]})
     {'label': 1, 'data.text': 'hi', 'data.meta.n': 2, 'votes': [0, -1]}
@@ -309,12 +311,19 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
     if not any(isinstance(v, dict) for v in row.values()):
         return row
     out: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in out and out[name] != value:
+            raise BadUpload(f"the column {name!r} is given twice with different values, as "
+                            "written and from a nested object; rename one of them")
+        out.setdefault(name, value)
+
     for k, v in row.items():
         if isinstance(v, dict) and v:
             for kk, vv in _flat(v).items():
-                out.setdefault(f"{k}.{kk}", vv)
+                put(f"{k}.{kk}", vv)
         else:
-            out.setdefault(k, v)
+            put(k, v)
     return out
 
 

@@ -143,3 +143,14 @@ def test_json_errors_say_the_column_and_nan_is_read_as_null():
                       (b'{"text": "a", "x": NaN}\n{"text": "b", "y": -Infinity}\n', "jsonl")]:
         got = parse_items(data, fmt, ["ham", "spam"])
         assert [i["fields"] for i in got.items] == [{"x": None}, {"y": None}]
+
+
+def test_a_column_given_twice_as_written_and_nested_is_refused():
+    """Fault trial: {"a.b": "flat", "a": {"b": "nested"}} kept "flat" and dropped the
+    other without a word. The same value twice is no conflict."""
+    with pytest.raises(BadUpload, match="the column 'a.b' is given twice"):
+        parse_items(b'[{"a.b": "flat", "a": {"b": "nested"}, "text": "t"}]', "json",
+                    ["ham", "spam"])
+    got = parse_items(b'[{"a.b": "same", "a": {"b": "same"}, "text": "t"}]', "json",
+                      ["ham", "spam"])
+    assert got.items[0]["fields"] == {"a.b": "same"}
