@@ -147,20 +147,27 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
                  "label_model_guess": lm_guess,
                  "guess_hidden": hidden, "blind": blind,
                  # with the guess hidden, so is what the models say now
-                 "reason": None if blind else _more_answers(store, pid, got["item_id"])
-                 if got["answered"] and hidden else (got["reason"] or "model_uncertain")
-                 if hidden else _reason_now(got["reason"], guess, lm_guess)},
+                 "reason": _reason(store, pid, got, blind, hidden, guess, lm_guess)},
         "lease": {"id": got["lease_id"], "expires_at": got["expires_at"]},
         "remaining": got["remaining"],
     }
     return out, got["queue_size"]
 
 
-def _more_answers(store: RedisStore, pid: str, item_id: str) -> str:
-    """Why an answered item is asked again (several answers per item): its answers
-    tie (``tie_break``) or it wants more (``more_answers``). Team lead's trial: such
-    items came as "model uncertain" or "random pick", which they were not."""
-    return "more_answers" if store.has_gold(pid, item_id) else "tie_break"
+def _reason(store: RedisStore, pid: str, got: dict[str, Any], blind: bool, hidden: bool,
+            guess: Any, lm_guess: Any) -> str | None:
+    """Why the item is asked: none in a blind project; an answered item asked again
+    (several answers per item) because its answers tie (``tie_break``) or it wants
+    more (``more_answers``; team lead's trial: such items came as "model uncertain"
+    or "random pick", which they were not); with the guess hidden, the ranking's
+    reason as it was; else as the models read the item now."""
+    if blind:
+        return None
+    if hidden and got["answered"]:
+        return "more_answers" if store.has_gold(pid, got["item_id"]) else "tie_break"
+    if hidden:
+        return str(got["reason"] or "model_uncertain")
+    return _reason_now(got["reason"], guess, lm_guess)
 
 
 def _strings(item_id: Any, lease_id: Any) -> None:
@@ -269,8 +276,7 @@ def tie_waits(store: RedisStore, pid: str, ties: dict[str, list[dict[str, Any]]]
     skipped = store.skipped_by(pid, can_answer, list(ties))
     out = {}
     for iid, ans in ties.items():
-        left = set(can_answer) - {a["annotator"] for a in ans}
-        left = {a for a in left if iid not in skipped[a]}
+        left = {a for a in can_answer if iid not in skipped[a]} - {x["annotator"] for x in ans}
         out[iid] = "admin" if len(ans) > k or not left else "answer"
     return out
 
@@ -327,6 +333,7 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
     project = store.get_project(pid)
     labels = project["labels"]
     stats = store.annotator_stats(pid, annotator, n_history)
+    disputed = store.n_disputed(pid)
     ids = stats["history"]
     answers = store.answers_of(pid, ids)
     items = {i["id"]: i for i in store.items(pid, ids)}
@@ -345,18 +352,19 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
             "leased": store.n_leased(pid),
             # of them, those whose answers disagree: a tie waits for one more answer
             # or an admin's resolution (it read as if nobody had answered it)
-            "disputed": store.n_disputed(pid),
-            **(_done_detail(store, pid, annotator) if done else {}),
+            "disputed": disputed,
+            **(_done_detail(store, pid, annotator, disputed) if done else {}),
             "queue_size": store.queue_size(pid)}
 
 
-def _done_detail(store: RedisStore, pid: str, annotator: str) -> dict[str, int]:
+def _done_detail(store: RedisStore, pid: str, annotator: str, disputed: int
+                 ) -> dict[str, int]:
     """For an annotator with nothing left: the ties that wait for the admin, and the
     leased items they have not answered (team lead's trial: "1 item is open on
     someone's screen ... look in again later" was an item they had answered)."""
     leased = store.live_lease_ids(pid)
     mine = store.answered_among(pid, annotator, leased)
-    ties = store.disputes(pid) if store.n_disputed(pid) else {}
+    ties = store.disputes(pid) if disputed else {}
     waits = tie_waits(store, pid, ties, store.answers_per_item(pid)) if ties else {}
     return {"disputed_for_admin": sum(w == "admin" for w in waits.values()),
             "leased_for_you": len([i for i in leased if i not in mine])}

@@ -46,7 +46,8 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
                       errors={n: e["count"] for n, e in errs.items()},
                       random_gold=random_gold_rows(store, pid, y))
     rules = store.rules(pid)
-    uploaded = set(uploaded_lf_names(store, pid))
+    uploaded_names = uploaded_lf_names(store, pid)
+    uploaded = set(uploaded_names)
     off = store.lfs_off(pid)
     for r in rows:
         # a rule deleted or switched off keeps its column until the LFs are applied
@@ -80,8 +81,7 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     # arriving (fault trial: an LF switched on vanished from the table until then)
     shown = {r["name"] for r in rows}
     later = [(n, "votes" if n in uploaded else "module", False) for n in sorted(off - shown)]
-    later += [(n, "votes", True) for n in uploaded_lf_names(store, pid)
-              if n not in shown and n not in off]
+    later += [(n, "votes", True) for n in uploaded_names if n not in shown and n not in off]
     later += [(n, "rule", True) for n, rec in rules.items()
               if rec.get("enabled") and n not in shown and n not in uploaded]
     for name, source, on in later:

@@ -33,6 +33,13 @@ def _uploaded_name(spec: bytes | None, name: str) -> str | None:
     return alike(name, votes_names(d["field"], d["n"], d.get("names")))
 
 
+def _none_on(rule_records: Any, off: set[str], sources: Any) -> bool:
+    """Whether no LF would be on: no enabled rule among ``rule_records`` and every
+    LF of ``sources`` (module, uploaded votes) in ``off``."""
+    return (not any(r.get("enabled") for r in rule_records)
+            and all(x in off for x in sources))
+
+
 class RulesMixin(StoreBase):
     """Rules and rejected rule suggestions."""
 
@@ -101,8 +108,7 @@ class RulesMixin(StoreBase):
                         others = [json.loads(v) for n, v in p.hgetall(key).items()
                                   if n.decode() not in (old_name, name)]
                         off = {x.decode() for x in p.smembers(off_key)}
-                        if (not any(r.get("enabled") for r in others)
-                                and all(x in off for x in sources)):
+                        if _none_on(others, off, sources):
                             raise Conflict(last_one)
                     p.multi()
                     if rename_from is not None and rename_from != name:
@@ -138,8 +144,8 @@ class RulesMixin(StoreBase):
                         p.unwatch()
                         return False
                     after = off - {name} if on else off | {name}
-                    if not on and not [x for x in sources if x not in after] and not any(
-                            json.loads(v).get("enabled") for v in p.hvals(rules_key)):
+                    if not on and _none_on((json.loads(v) for v in p.hvals(rules_key)),
+                                           after, sources):
                         p.unwatch()
                         raise Conflict(last_one)
                     p.multi()
