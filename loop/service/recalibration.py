@@ -266,7 +266,10 @@ class Recalibrator:
                         "it re-checks for new answers when it ends"}
             fitted = (s.model_summary(pid, "label_model") or {}).get("state_version")
             if auto and fitted is not None and fitted == s.state_version(pid):
-                # asked for while another ran (a pause, a burst): that one took it all in
+                # asked for while another ran (a pause, a burst): that one took it all in.
+                # What was asked for is met: the dashboard said "waiting for a worker"
+                # a minute after such a run (a canceled run's check, say) with none owed
+                s.clear_recal_requested(pid, due_by=time.time())
                 lock.release()
                 return {"skipped": True, "reason": "nothing changed since the last "
                         "recalibration"}

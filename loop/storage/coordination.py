@@ -37,6 +37,9 @@ MAX_FLAG_TTL = 60
 _SET_MIN = ("local v = redis.call('GET', KEYS[1]) "
             "if (not v) or tonumber(ARGV[1]) < tonumber(v) then "
             "redis.call('SET', KEYS[1], ARGV[1]) end return 0")
+_DEL_IF_AT_MOST = ("local v = redis.call('GET', KEYS[1]) "
+                   "if v and tonumber(v) <= tonumber(ARGV[1]) then "
+                   "return redis.call('DEL', KEYS[1]) end return 0")
 
 
 class CoordinationMixin(StoreBase):
@@ -84,9 +87,15 @@ class CoordinationMixin(StoreBase):
         waits."""
         self.r.eval(_SET_MIN, 1, self._k(pid, "recal_requested_at"), repr(float(at)))
 
-    def clear_recal_requested(self, pid: str) -> None:
-        """A recalibration succeeded: no request is outstanding."""
-        self.r.delete(self._k(pid, "recal_requested_at"))
+    def clear_recal_requested(self, pid: str, due_by: float | None = None) -> None:
+        """A recalibration succeeded: no request is outstanding. With ``due_by``
+        (a run found the models current): only a request due by then is met; one
+        for later (a run scheduled by the time rule) still waits."""
+        key = self._k(pid, "recal_requested_at")
+        if due_by is None:
+            self.r.delete(key)
+        else:
+            self.r.eval(_DEL_IF_AT_MOST, 1, key, repr(float(due_by)))
 
     def recal_requested_at(self, pid: str) -> float | None:
         """When the oldest recalibration asked for since the last success was due."""

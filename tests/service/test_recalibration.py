@@ -119,8 +119,14 @@ def test_a_run_asked_for_while_another_took_everything_in_is_skipped(store, clie
     answer_n(client, ready, annotator_token(client, ready, "a"), 10, 0)
     assert "skipped" not in r.run(ready, auto=True)
     points = len(store.metrics_history(ready))
+    store.mark_recal_requested(ready, time.time())  # as by a canceled run's check
     out = r.run(ready, auto=True)  # nothing changed since
     assert out == {"skipped": True, "reason": "nothing changed since the last recalibration"}
+    # nothing is owed: the dashboard said "waiting for a worker" a minute later
+    assert store.recal_requested_at(ready) is None
+    store.mark_recal_requested(ready, time.time() + 30)  # the time rule's, for later
+    r.run(ready, auto=True)
+    assert store.recal_requested_at(ready) is not None
     assert len(store.metrics_history(ready)) == points
     assert not store.is_locked(ready, "recal")
     assert "skipped" not in r.run(ready)  # what an admin asks for runs
@@ -647,9 +653,9 @@ def test_answers_short_of_the_count_are_taken_in_when_the_time_rule_says(
     # one scheduled run for these 4 (and, when the 10 took over 3 s, one for those)
     assert 1 <= len(queue.scheduled_job_registry.get_job_ids()) <= 2
     time.sleep(3.2)
-    from rq import SimpleWorker
+    from svc_helpers import burst_worker
 
-    SimpleWorker([queue], connection=rconn).work(burst=True, with_scheduler=True)
+    burst_worker([queue], rconn).work(burst=True, with_scheduler=True)
     assert store.since_recal(ready) == 0
     assert store.model_summary(ready, "label_model")["n_gold"] == 14
     assert not store.has_flag(ready, "recal_when_due")  # the next answer schedules anew
@@ -774,8 +780,9 @@ def test_an_automatic_recalibration_goes_ahead_of_heavy_work_waiting(store, clie
     """Operator's trial: behind another project's backlog a small project's first rule
     took 3 min 22 s from save to fitted models. The runs that close the loop (about a
     second each) go to the head of the one queue; heavy work keeps its order."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
     from rq.job import Job
+    from svc_helpers import burst_worker
 
     q = Queue("loop", connection=rconn)
     heavy = [q.enqueue("time.sleep", 0, meta={"type": "train_end_model"}) for _ in range(3)]
@@ -784,6 +791,6 @@ def test_an_automatic_recalibration_goes_ahead_of_heavy_work_waiting(store, clie
     types = [Job.fetch(i, connection=rconn).meta.get("type") for i in q.job_ids]
     assert types[0] == "recalibrate" and types[1:4] == ["train_end_model"] * 3, types
     assert [i for i in q.job_ids if i in {j.id for j in heavy}] == [j.id for j in heavy]
-    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)
     assert store.since_recal(ready) == 0  # the one job run was the recalibration
     assert all(j.get_status(refresh=True) == "queued" for j in heavy)

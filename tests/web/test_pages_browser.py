@@ -455,14 +455,18 @@ def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
     from loop.service.recalibration import RecalibrationPolicy
 
     pid = demo_project["pid"]
+    store = live.app.extensions["loop"]["store"]
     live.run_jobs()
+    # a skipped run of an earlier test owes nothing: no warning before this test's ask
+    assert store.recal_requested_at(pid) is None
     monkeypatch.setattr(live.app.extensions["loop"]["recalibrator"], "policy",
-                        RecalibrationPolicy(every=10))  # this module's app never asks
+                        RecalibrationPolicy(every=10, min_gap=0))  # this module's never asks
     expert = ApiClient(live.url, add_annotator(live.admin, pid, "nobody-works"))
     for _ in range(10):  # a recalibration is due and enqueued; no worker runs it
         nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
         expert.call("POST", f"/api/projects/{pid}/queue/answer", {
             "item_id": nxt["item"]["id"], "label": "ham", "lease_id": nxt["lease"]["id"]})
+    assert store.recal_requested_at(pid) is not None
     monkeypatch.setattr(reports, "OVERDUE_AFTER", 0.0)  # as if a minute went by
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     warning = page.locator("#loop-warning")
@@ -470,6 +474,7 @@ def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
     text = warning.inner_text()
     assert "no worker is running" in text and "loop worker" in text, text
     live.run_jobs()  # a worker takes it: the warning goes at the next refresh
+    assert store.recal_requested_at(pid) is None
     page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
     warning.wait_for(state="hidden")
     assert not page.console_errors, page.console_errors
