@@ -380,7 +380,29 @@ class LoopScheduler(RQScheduler):
                              "again with Redis", exc)
 
 
-class LoopWorker(Worker):
+class PromptCommandChannel:
+    """An RQ worker whose command-channel thread reads for ``pubsub_sleep`` s at a
+    time. RQ waits up to 60 s per read, and unsubscribes at shutdown before
+    stopping that thread, which redis-py 8 serialises behind the read: a warm
+    shutdown (and a burst worker's end) then took up to 60 s whenever the thread
+    was between reads (1 time in 4; a worker SIGTERMed in a test outlived its 30 s).
+    Mixed in before RQ's worker class."""
+
+    #: How long the thread reading the worker's command channel waits per read.
+    pubsub_sleep = 1.0
+
+    def subscribe(self: Any) -> None:
+        # RQ's, with reads of pubsub_sleep seconds instead of 60
+        self.log.info("Worker %s: subscribing to channel %s", self.name,
+                      self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.pubsub_sleep, daemon=True,
+            exception_handler=self._pubsub_exception_handler)
+
+
+class LoopWorker(PromptCommandChannel, Worker):
     """See the module docstring."""
 
     #: Seconds after its last beat that a worker counts as dead.
@@ -432,23 +454,6 @@ class LoopWorker(Worker):
         proc = getattr(sched, "_process", None)
         if sched is not None and proc is not None and proc.is_alive():
             self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
-
-    #: How long the thread reading the worker's command channel waits per read.
-    #: RQ waits up to 60 s, and unsubscribes at shutdown before stopping that
-    #: thread, which redis-py 8 joins without a time limit: a warm shutdown then
-    #: took up to 60 s whenever the thread was between reads (1 time in 4; a
-    #: worker SIGTERMed in a test outlived its 30 s).
-    pubsub_sleep = 1.0
-
-    def subscribe(self) -> None:
-        # RQ's, with reads of pubsub_sleep seconds instead of 60
-        self.log.info("Worker %s: subscribing to channel %s", self.name,
-                      self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
-            sleep_time=self.pubsub_sleep, daemon=True,
-            exception_handler=self._pubsub_exception_handler)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         preload()

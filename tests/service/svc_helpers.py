@@ -48,12 +48,24 @@ def rq_worker_cmd(url: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "workers", "--url", url, "loop", *extra]
 
 
+def burst_worker(queues, connection):
+    """A real RQ SimpleWorker (jobs in this process) with the service's command
+    channel: RQ's own waited up to 60 s to end a burst, 1 run in 4 or so."""
+    from rq import SimpleWorker
+
+    from loop.service.worker import PromptCommandChannel
+
+    class BurstWorker(PromptCommandChannel, SimpleWorker):
+        pass
+
+    return BurstWorker(queues, connection=connection)
+
+
 def run_burst(rconn, queue_name="loop"):
     """Run every queued job in this process with a real SimpleWorker."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
-    q = Queue(queue_name, connection=rconn)
-    SimpleWorker([q], connection=rconn).work(burst=True)
+    burst_worker([Queue(queue_name, connection=rconn)], rconn).work(burst=True)
 
 
 def apply_lfs_in_process(store, pid: str, chunk_size: int = 200) -> dict:

@@ -92,15 +92,15 @@ def test_an_answer_stored_without_its_recalibration_reaches_the_models(
     assert len(asked) == 1  # the time rule's run, for one answer short of ten
     assert store.recal_requested_at(pid) is not None and _reconcile(rconn) == []
     # it runs when due (here at once, by the scheduler's burst)
-    from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
+    from svc_helpers import burst_worker
 
     q = Queue("loop", connection=rconn)
     reg = ScheduledJobRegistry(queue=q)
     for jid in reg.get_job_ids():
         q.enqueue_job(q.fetch_job(jid))
         reg.remove(jid)
-    SimpleWorker([q], connection=rconn).work(burst=True)
+    burst_worker([q], rconn).work(burst=True)
     assert store.since_recal(pid) == 0
     assert store.model_summary(pid, "label_model")["n_gold"] == 1
 

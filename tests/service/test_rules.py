@@ -400,17 +400,18 @@ def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, proj
     only; the second's run plans from the same published L, so its merge is
     superseded when the first publishes. It must not drop the second rule: the
     worker plans again from the new L, and the second job id follows that run."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+    from svc_helpers import burst_worker
 
     pid = prepare_project(store, client, project)
     apply_lfs_in_process(store, pid, chunk_size=300)  # the service's chunks: incremental
     q = Queue("loop", connection=rconn)
     a = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "x", "label": 1, "kind": "keywords", "keywords": ["video"]}).json["job_id"]
-    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # plans with x only
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)  # plans with x only
     b = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "y", "label": 1, "kind": "keywords", "keywords": ["song"]}).json["job_id"]
-    SimpleWorker([q], connection=rconn).work(burst=True)
+    burst_worker([q], rconn).work(burst=True)
     names = store.L_meta(pid)["lf_names"]
     assert "x" in names and "y" in names
     lfs = {s["name"] for s in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]}
@@ -426,7 +427,8 @@ def test_rules_saved_while_a_run_waits_share_that_run(client, store, project, rc
     """Rules saved while an apply run is queued and not started join that run: it
     reads the LFs when it starts. A rule saved once the run has started gets a run
     of its own."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+    from svc_helpers import burst_worker
 
     pid = prepare_project(store, client, project)
     apply_lfs_in_process(store, pid, chunk_size=300)
@@ -435,11 +437,11 @@ def test_rules_saved_while_a_run_waits_share_that_run(client, store, project, rc
         "name": f"r{i}", "label": 1, "kind": "keywords", "keywords": [w]}).json["job_id"]
         for i, w in enumerate(["video", "song", "love"])]
     assert len(set(ids)) == 1, ids
-    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # the run starts
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)  # the run starts
     later = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "r3", "label": 1, "kind": "keywords", "keywords": ["check"]}).json["job_id"]
     assert later != ids[0]
-    SimpleWorker([q], connection=rconn).work(burst=True)
+    burst_worker([q], rconn).work(burst=True)
     assert {"r0", "r1", "r2", "r3"} <= set(store.L_meta(pid)["lf_names"])
     for jid in (ids[0], later):
         assert client.get(f"/api/jobs/{jid}", headers=auth()).json["status"] == "finished"
@@ -471,18 +473,19 @@ def test_a_rule_edited_and_back_during_its_run_gives_way_without_an_error(
 def test_a_rule_edited_during_its_run_is_no_failure(client, store, project, rconn):
     """A rule edited after its run was planned: the run's units give way (the edit
     queued a newer run) instead of failing, and the newer run applies the edit."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+    from svc_helpers import burst_worker
 
     pid = prepare_project(store, client, project)
     apply_lfs_in_process(store, pid, chunk_size=300)
     q = Queue("loop", connection=rconn)
     first = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
         "name": "x", "label": 1, "kind": "keywords", "keywords": ["video"]}).json["job_id"]
-    SimpleWorker([q], connection=rconn).work(burst=True, max_jobs=1)  # planned: units wait
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)  # planned: units wait
     second = client.put(f"/api/projects/{pid}/rules/x", headers=auth(), json={
         "name": "x", "label": 1, "kind": "keywords", "keywords": ["song"]}).json["job_id"]
     assert second != first
-    SimpleWorker([q], connection=rconn).work(burst=True)
+    burst_worker([q], rconn).work(burst=True)
     listed = client.get(f"/api/projects/{pid}/jobs", headers=auth()).json["jobs"]
     assert [j["status"] for j in listed if j["status"] != "finished"] == [], listed
     st = client.get(f"/api/jobs/{first}", headers=auth()).json
