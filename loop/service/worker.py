@@ -382,10 +382,11 @@ class LoopScheduler(RQScheduler):
 
 class PromptCommandChannel:
     """An RQ worker whose command-channel thread reads for ``pubsub_sleep`` s at a
-    time. RQ waits up to 60 s per read, and unsubscribes at shutdown before
-    stopping that thread, which redis-py 8 serialises behind the read: a warm
-    shutdown (and a burst worker's end) then took up to 60 s whenever the thread
-    was between reads (1 time in 4; a worker SIGTERMed in a test outlived its 30 s).
+    time. RQ waits up to 60 s per read and unsubscribes at shutdown before it
+    stops that thread; redis-py 8's ``stop()`` then joins it with no time limit
+    while it waits out the read (for a subscription that is gone): a warm
+    shutdown, and a burst worker's end, took up to 60 s whenever the thread was
+    between reads (1 time in 4; a worker SIGTERMed in a test outlived its 30 s).
     Mixed in before RQ's worker class."""
 
     #: How long the thread reading the worker's command channel waits per read.
