@@ -84,6 +84,11 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
     later += [(n, "votes", True) for n in uploaded_names if n not in shown and n not in off]
     later += [(n, "rule", True) for n, rec in rules.items()
               if rec.get("enabled") and n not in shown and n not in uploaded]
+    # a module's LF switched back on, while the apply that brings its column is to
+    # come (once applied without it, it is no longer in the module)
+    if project.get("lf_module") and int(meta.get("rules_version") or 0) < store.rules_version(pid):
+        later += [(n, "module", True) for n in project.get("lfs", [])
+                  if n not in shown and n not in off and n not in rules and n not in uploaded]
     for name, source, on in later:
         rows.append({"name": name, "source": source, "enabled": on, "leaving": False,
                      "arriving": on, "polarity": [], "coverage": None, "overlaps": None,

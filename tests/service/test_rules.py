@@ -827,6 +827,15 @@ def test_a_module_lf_is_switched_off_and_on_again(client, store, project):
     assert client.get(f"/api/projects/{pid}", headers=auth()).json["has_lfs"] is True
     r = client.put(f"/api/projects/{pid}/lfs/{name}", headers=auth(), json={"enabled": True})
     assert r.status_code == 200 and r.json["changed"]
+
+    def row_of(lf: str) -> list[dict]:
+        return [x for x in client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+                if x["name"] == lf]
+
+    # on, its column still to come: listed as arriving (it vanished from the table)
+    assert [(x["source"], x["enabled"], x["arriving"]) for x in row_of(name)] == [
+        ("module", True, True)]
     apply_lfs_in_process(store, pid)
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == names and np.array_equal(L, before)
+    assert [(x["enabled"], x.get("arriving", False)) for x in row_of(name)] == [(True, False)]
