@@ -270,7 +270,7 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, parse_constant=_null)
+            obj = _loads(line)
         except json.JSONDecodeError as exc:
             if whole_json and not rows:
                 # sent as JSON, and its first line is no object of JSON lines either:
@@ -287,6 +287,8 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
                             f"{_json_msg(exc)})") from None
         except RecursionError:
             raise BadUpload(f"JSONL line {n}: nested too deeply") from None
+        except BadUpload as exc:
+            raise BadUpload(f"JSONL line {n}: {exc}") from None
         except ValueError:  # Python reads integers of at most 4,300 digits
             raise BadUpload(f"JSONL line {n}: a number has more than 4,300 digits; "
                             "write it as a string") from None
@@ -335,7 +337,7 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     with the same fields, or several keyed by numbers; else it is one row of JSON
     lines."""
     try:
-        obj = json.loads(text, parse_constant=_null)
+        obj = _loads(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
@@ -385,6 +387,30 @@ def _json_msg(exc: json.JSONDecodeError) -> str:
     return exc.msg.removesuffix(" at")
 
 
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One JSON object's fields; a field given twice with different values is a
+    :class:`BadUpload` (JSON readers keep the last value and drop the other without
+    a word; an operator's trial)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        for k, v in pairs:
+            if out[k] != v:
+                raise BadUpload(f"the field {k!r} is given twice in one object, with "
+                                f"different values ({_short(v)} and {_short(out[k])}); "
+                                "give it once")
+    return out
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` as uploads read JSON: NaN and Infinity as null, no field twice."""
+    return json.loads(text, parse_constant=_null, object_pairs_hook=_once_each)
+
+
 def _null(name: str) -> None:
     """NaN, Infinity and -Infinity (Python's json writes them; JSON has no such
     values): read as null, so that no export holds them (fault trial: NaN stored, then
@@ -395,7 +421,7 @@ def _null(name: str) -> None:
 def _json_array(text: str) -> tuple[list[dict[str, Any]], list[int | None]]:
     """The objects of a JSON array (``[{...}, {...}]``) and their numbers."""
     try:
-        obj = json.loads(text, parse_constant=_null)
+        obj = _loads(text)
     except json.JSONDecodeError as exc:
         # with the column: a file of one line holds every row on it (fault trial)
         raise BadUpload(f"invalid JSON (line {exc.lineno}, column {exc.colno}: "

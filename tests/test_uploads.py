@@ -154,3 +154,21 @@ def test_a_column_given_twice_as_written_and_nested_is_refused():
     got = parse_items(b'[{"a.b": "same", "a": {"b": "same"}, "text": "t"}]', "json",
                       ["ham", "spam"])
     assert got.items[0]["fields"] == {"a.b": "same"}
+
+
+def test_a_field_twice_in_one_object_is_refused():
+    """A JSON reader keeps the last of a field given twice and drops the other
+    without a word (left alone since session 50). The same value twice is kept."""
+    with pytest.raises(BadUpload, match=re.escape(
+            "the field 'label' is given twice in one object, with different values "
+            '("spam" and "ham")')):
+        parse_items(b'[{"text": "t", "label": "spam", "label": "ham"}]', "json",
+                    ["ham", "spam"])
+    with pytest.raises(BadUpload, match="^JSONL line 2: the field 'text' is given twice"):
+        parse_items(b'{"text": "a"}\n{"text": "b", "text": "c"}\n', "jsonl", ["ham", "spam"])
+    with pytest.raises(BadUpload, match="the field 'x' is given twice"):  # nested, WRENCH
+        parse_items(b'{"0": {"label": 0, "data": {"text": "a", "x": 1, "x": 2}},\n'
+                    b' "1": {"label": 1, "data": {"text": "b"}}}', "json", ["ham", "spam"])
+    got = parse_items(b'[{"text": "t", "label": "ham", "label": "ham"}]', "json",
+                      ["ham", "spam"])
+    assert got.items[0]["text"] == "t"
