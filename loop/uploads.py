@@ -170,7 +170,25 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
         if nul and any(isinstance(v, str) and "\x00" in v for v in r.values()):
             raise BadUpload(f"item {n} holds a NUL character (\\u0000); remove it and "
                             "upload again")
+        if n == 1 or fmt != "csv":  # a CSV's rows share the header's names
+            _check_names(r, n, fmt)
     return rows, lines
+
+
+def _check_names(row: dict[str, Any], n: int, fmt: str) -> None:
+    """A field needs a name the labeling page, rules and exports can show: not empty,
+    no control or invisible character (they were stored as given)."""
+    csv_ = fmt == "csv"
+    for k, v in row.items():
+        if not k.strip():
+            raise BadUpload(("the header names a column without a name (item 1's value: "
+                             if csv_ else f"item {n} has a field without a name ({k!r}: ")
+                            + f"{_short(v)}); name it, or leave it out of the file")
+        odd = hidden_char(k)
+        if odd is not None:
+            raise BadUpload(f"{'the header names a column' if csv_ else f'item {n} has a field'}"
+                            f" {k!r} whose name holds the control or invisible character "
+                            f"{odd}; rename it")
 
 
 def _refuse_utf16_without_mark(data: bytes) -> None:
@@ -215,7 +233,7 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         start = text.lstrip()[:1]
         if start == "[":
             rows, lines = _json_array(text)
-            return [_flat(r) for r in rows], lines
+            return [_flat_at(r, f"item {n}") for n, r in enumerate(rows, start=1)], lines
         keyed = _keyed_rows(text) if start == "{" else None
         if keyed is not None:
             return keyed, [None] * len(keyed)
@@ -295,12 +313,20 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         if not isinstance(obj, dict):
             raise BadUpload(f"JSONL line {n}: expected an object, got {type(obj).__name__}")
         _no_lone_surrogate(obj, line, f"JSONL line {n}: ")
-        rows.append(_flat(obj))
+        rows.append(_flat_at(obj, f"JSONL line {n}"))
         lines.append(n)
     return rows, lines
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
+def _flat_at(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """:func:`_flat`, its refusal saying where in the file the row is."""
+    try:
+        return _flat(row)
+    except BadUpload as exc:
+        raise BadUpload(f"{where}: {exc}") from None
+
+
+def _flat(row: dict[str, Any], inside: str | None = None) -> dict[str, Any]:
     """A row with its nested objects spread into dotted columns (WRENCH's
     ``{"data": {"text": ...}}`` -> ``data.text``), as pandas' ``json_normalize``
     names them; lists stay values. A name given twice with two values, as written
@@ -310,6 +336,11 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
     >>> _flat({"label": 1, "data": {"text": "hi", "meta": {"n": 2}}, "votes": [0, -1]})
     {'label': 1, 'data.text': 'hi', 'data.meta.n': 2, 'votes': [0, -1]}
     """
+    if inside is not None:  # a nested object's field needs a name, as a column does
+        blank = next((k for k in row if not k.strip()), None)
+        if blank is not None:
+            raise BadUpload(f"a field without a name inside {inside!r} ({blank!r}: "
+                            f"{_short(row[blank])}); name it, or leave it out of the file")
     if not any(isinstance(v, dict) for v in row.values()):
         return row
     out: dict[str, Any] = {}
@@ -322,7 +353,7 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
     for k, v in row.items():
         if isinstance(v, dict) and v:
-            for kk, vv in _flat(v).items():
+            for kk, vv in _flat(v, k if inside is None else f"{inside}.{k}").items():
                 put(f"{k}.{kk}", vv)
         else:
             put(k, v)
@@ -351,7 +382,8 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
         # (then a row missing a field is that row's problem, not a reason to read the
         # whole file as one row)
     _no_lone_surrogate(obj, text)
-    return [_flat({("_key" if "id" in row else "id"): key, **row}) for key, row in obj.items()]
+    return [_flat_at({("_key" if "id" in row else "id"): key, **row}, f"row {key!r}")
+            for key, row in obj.items()]
 
 
 def _shows_nothing(text: str) -> bool:

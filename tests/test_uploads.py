@@ -172,3 +172,27 @@ def test_a_field_twice_in_one_object_is_refused():
     got = parse_items(b'[{"text": "t", "label": "ham", "label": "ham"}]', "json",
                       ["ham", "spam"])
     assert got.items[0]["text"] == "t"
+
+
+@pytest.mark.parametrize(("data", "fmt", "says"), [
+    (b"text,,label\nhello,x,ham\n", "csv",
+     'the header names a column without a name (item 1\'s value: "x")'),
+    (b'[{"text": "a", "": 1}]', "json", "item 1 has a field without a name ('': 1)"),
+    (b'[{"text": "a", "data": {"m": {" ": 3}}}]', "json",
+     "item 1: a field without a name inside 'data.m' (' ': 3)"),
+    (b'{"text": "a", "data": {"": 3}}\n', "jsonl", "JSONL line 1: a field without a name"),
+    (b'{"text": "a"}\n{"text": "b", "x\\u200by": 1}\n', "jsonl",
+     "item 2 has a field 'x\\u200by' whose name holds the control or invisible character"),
+    (b"text,a\x01b\nhi,1\n", "csv", "the header names a column 'a\\x01b' whose name"),
+])
+def test_a_field_without_a_usable_name_is_refused(data, fmt, says):
+    """Left alone since session 50: a column named "" or with a NUL in its name was
+    stored, and shown on the labeling page as a blank or garbled name."""
+    with pytest.raises(BadUpload, match=re.escape(says)):
+        parse_items(data, fmt, ["ham", "spam"])
+    # a trailing separator's empty column, empty on every row, is no column; a name
+    # may end with a dot
+    assert parse_items(b'[{"text": "a", "No.": 1}]', "json", ["ham", "spam"]).items[0][
+        "fields"] == {"No.": 1}
+    got = parse_items(b"text,label,\nhello,ham,\n", "csv", ["ham", "spam"])
+    assert got.items[0]["fields"] == {"label": "ham"}
