@@ -233,7 +233,9 @@ class LabelingLoop:
 
         Items the last :meth:`query` drew at random count as random gold; pass
         ``random=True`` when all of ``idx`` were drawn at random by you (a random
-        dev set, say), so that they re-estimate LF precisions too.
+        dev set, say), so that they re-estimate LF precisions too. An item taught
+        before takes its new label (a correction); one given two labels in one
+        call is a ``ValueError``.
         """
         idx = _ids(idx, "idx", "item indices, e.g. np.flatnonzero(mask) for a bool mask")
         labels = _ids(labels, "labels", "class ids 0 .. n_classes - 1 (map label names "

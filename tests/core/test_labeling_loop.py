@@ -135,6 +135,8 @@ def test_labels_as_whole_floats_and_a_repeated_answer_are_taken():
     loop = LabelingLoop(np.array([[0, -1], [1, 1], [-1, 0]]), random_state=0)
     loop.teach(np.array([0, 2, 2]), np.array([1.0, 0.0, 0.0]))
     assert loop.y.tolist() == [1, -1, 0]
+    loop.teach([0], [0])  # a correction: the new label stands
+    assert loop.y.tolist() == [0, -1, 0] and loop.n_gold == 2
 
 
 def test_one_value_per_item_is_neither_texts_nor_features():
