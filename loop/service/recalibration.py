@@ -264,8 +264,7 @@ class Recalibrator:
                 self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
                 return {"skipped": True, "reason": "another recalibration is running; "
                         "it re-checks for new answers when it ends"}
-            fitted = (s.model_summary(pid, "label_model") or {}).get("state_version")
-            if auto and fitted is not None and fitted == s.state_version(pid):
+            if auto and self._models_current(pid):
                 # asked for while another ran (a pause, a burst): that one took it all in.
                 # What was asked for is met: the dashboard said "waiting for a worker"
                 # a minute after such a run (a canceled run's check, say) with none owed
@@ -310,6 +309,12 @@ class Recalibrator:
             self.request_end_model(pid, out["id"])
         self._recheck(pid)  # answers that came in during this run
         return out
+
+    def _models_current(self, pid: str) -> bool:
+        """Whether the label model was fitted on the project's state as it is now
+        (no answer, upload or apply since)."""
+        fitted = (self.store.model_summary(pid, "label_model") or {}).get("state_version")
+        return fitted is not None and fitted == self.store.state_version(pid)
 
     def _give_way_to_apply(self, pid: str) -> dict[str, Any] | None:
         """If items were uploaded since the LFs were applied: ask for the apply run
@@ -392,7 +397,15 @@ class Recalibrator:
         models, by a check a moment from now. The lock the canceled run held is
         freed; if its token does not name that job (taken by an older version),
         the check waits until the lock would have run out (fault trial: one answer whose run
-        was canceled stayed out with nothing to retry)."""
+        was canceled stayed out with nothing to retry). A canceled apply run meets
+        the request it carried when the models are current."""
+        if job_type == "apply_lfs":
+            # an apply run that was to recalibrate after it: with the models current,
+            # nothing is owed (operator's trial: "a recalibration has been waiting",
+            # with workers idle, until the next answer)
+            if self._models_current(pid):
+                self.store.clear_recal_requested(pid, due_by=time.time())
+            return
         name = {"recalibrate": "recal", "train_end_model": "end_model"}.get(job_type or "")
         if name is None:
             return

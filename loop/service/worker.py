@@ -69,6 +69,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.job import JobStatus
 from rq.registry import ReadyJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
@@ -541,6 +542,13 @@ class LoopWorker(PromptCommandChannel, Worker):
         threading.Thread(target=run, daemon=True, name="loop-reconcile").start()
 
     def execute_job(self, job: Any, queue: Any) -> None:
+        if job.get_status(refresh=True) == JobStatus.CANCELED:
+            # Canceled after this worker took it off the queue and before it started
+            # (operator's trial: a frozen worker's blocking pop had taken it; the
+            # cancel said "canceled", and the job ran once the worker thawed).
+            log.warning("job %s was canceled before it started; not running it", job.id)
+            queue.intermediate_queue.remove(job.id)
+            return
         note_start(job)  # before the fork: a horse killed at once is a run too
         os.environ[START_NOTED_ENV] = job.id
         try:

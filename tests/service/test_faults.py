@@ -788,3 +788,20 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_handed_back(rco
     assert job.id not in StartedJobRegistry(queue=q).get_job_ids()
     assert q.job_ids == [job.id]  # queued again, once, for a live worker
     assert sweep_abandoned(rconn, [q]) == [] and q.job_ids == [job.id]
+
+
+def test_a_job_canceled_after_a_worker_took_it_and_before_it_started_is_not_run(rconn):
+    """Operator's trial: a frozen worker's blocking pop had taken a queued apply run;
+    the cancel said "canceled", and the run ran when the worker thawed."""
+    from rq import Queue
+
+    from loop.service import jobs
+    from loop.service.worker import LoopWorker
+
+    q = Queue("loop", connection=rconn)
+    job = q.enqueue("builtins.len", "ab")
+    rconn.lmove(q.key, q.intermediate_queue_key)  # popped, as by a worker
+    assert jobs.cancel(rconn, job.id)["canceled"] == [job.id]
+    LoopWorker([q], connection=rconn).execute_job(job, q)  # as the worker thaws
+    assert job.get_status(refresh=True) == "canceled" and job.return_value() is None
+    assert rconn.llen(q.intermediate_queue_key) == 0

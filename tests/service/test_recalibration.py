@@ -626,6 +626,14 @@ def test_a_recalibration_waiting_for_a_worker_is_reported(store, client, rconn, 
     assert health()["waiting_since"] is not None and health()["overdue"]
     run_burst(rconn)
     assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
+    # operator's trial: such a run canceled before a worker took it left the warning
+    # up, with workers idle and nothing owed, until the next answer
+    r = client.post(f"/api/projects/{ready}/jobs", headers=auth(),
+                    json={"type": "apply_lfs", "recalibrate": True})
+    assert health()["overdue"]
+    assert client.post(f"/api/jobs/{r.json['job_id']}/cancel", headers=auth()).json[
+        "canceled"]
+    assert health() == {"workers": 0, "waiting_since": None, "overdue": False}
 
 
 def test_answers_short_of_the_count_are_taken_in_when_the_time_rule_says(

@@ -598,7 +598,9 @@
     if (lastError && lastError.at >= lp.waiting_since) {
       w.append(waits + "its last run failed: " + lastError.message + " " + hint(lastError.message));
     } else if (!lp.workers) {
-      w.append(waits + "no worker is running. Answers are saved; start one (",
+      /* by heartbeat: a frozen worker counts as none too (operator's trial) */
+      w.append(waits + "no worker is running (none has checked in for 12 s: stopped, killed or " +
+        "frozen). Answers are saved; start one (",
         Loop.el("code", { text: "loop worker" }), ", or with compose ",
         Loop.el("code", { text: "docker compose start worker" }), ") and the queue catches up.");
     } else {
