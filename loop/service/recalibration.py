@@ -157,7 +157,10 @@ class Recalibrator:
         s = self.store
         if not after_run and s.lock_holder_alive(pid, "recal", LOCK_TIMEOUT):
             # the running one re-checks the policy when it ends; a check once its lock
-            # would have run out covers a run that never ends (see run())
+            # would have run out covers a run that never ends (see run()). The answers
+            # wait from now: should that run be frozen, the dashboard's warning counts
+            # from now (operator's trial: from the check, 22 s late)
+            s.mark_recal_requested(pid, time.time())
             self._schedule_when_due(pid, LOCK_TIMEOUT + 2.0)
             return None
         if s.has_flag(pid, "recal_pending"):

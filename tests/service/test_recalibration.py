@@ -349,6 +349,8 @@ def test_a_run_that_never_ends_leaves_a_check_for_when_its_lock_runs_out(store, 
     tok = annotator_token(client, ready, "a")
     answer_n(client, ready, tok, 10, 0)  # due: the holder looks alive, so a check later
     assert [(j[0], round(j[2])) for j in jobs] == [("recalibrate", LOCK_TIMEOUT + 2)]
+    # they wait from now (a frozen run's answers were reported 22 s late)
+    assert time.time() - 5 < store.recal_requested_at(ready) <= time.time()
     store.clear_flag(ready, "recal_when_due")  # (as if that check had run, too early)
     out = r.run(ready, auto=True)  # RQ's re-run of the killed job
     assert out["skipped"] and "another recalibration is running" in out["reason"]
