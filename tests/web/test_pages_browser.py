@@ -447,6 +447,30 @@ def test_dashboard_flags_an_lf_the_answers_contradict(
     assert third.count() == 1 and "⚠" not in third.inner_text(), third.all_inner_texts()
 
 
+def test_a_class_without_held_out_items_has_no_scores_in_the_by_class_table(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New-user trial: a class with no held-out item read 0.0%, 0.0%, 0.0%."""
+    from loop.service import reports
+
+    real = reports.metrics
+
+    def no_spam_held_out(store: Any, project: str) -> dict[str, Any]:
+        out = real(store, project)
+        for m in ("end_model", "label_model"):
+            out["held_out_by_class"][m]["classes"]["spam"].update(
+                precision=0.0, recall=0.0, f1=0.0, support=0)
+        return out  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(reports, "metrics", no_spam_held_out)
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
+    cells = page.locator("#by-class tr", has_text="spam").locator("td").all_inner_texts()
+    assert cells == ["–", "–", "–", "– of 0", "0"], cells
+    ham = page.locator("#by-class tr", has_text="ham").locator("td").all_inner_texts()
+    assert ham[0].endswith("%"), ham
+
+
 def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
         live: LiveServer, demo_project: dict[str, str], page: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:

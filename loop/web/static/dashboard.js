@@ -719,12 +719,15 @@
       const e = em ? em.classes[c] : null, l = lm ? lm.classes[c] : null;
       const support = e ? e.support : l.support;
       const rare = support > 0 && e && e.recall < 0.5;
+      /* no held-out item of the class: nothing to score it on (new-user trial: 0.0%) */
+      const none = support === 0 ? "no held-out item of this class to score on" : null;
+      const share = function (v) { return e && !none ? fmtShare(v) : "–"; };
       body.appendChild(Loop.el("tr", null,
         Loop.el("th", { scope: "row", text: c }),
-        Loop.el("td", { class: "num", text: e ? fmtShare(e.precision) : "–" }),
-        Loop.el("td", { class: rare ? "num warn" : "num", text: e ? fmtShare(e.recall) : "–",
-          title: rare ? "The end model finds fewer than half of the held-out items of this class." : null }),
-        Loop.el("td", { class: "num", text: e ? fmtShare(e.f1) : "–" }),
+        Loop.el("td", { class: "num", text: share(e && e.precision), title: none }),
+        Loop.el("td", { class: rare ? "num warn" : "num", text: share(e && e.recall),
+          title: rare ? "The end model finds fewer than half of the held-out items of this class." : none }),
+        Loop.el("td", { class: "num", text: share(e && e.f1), title: none }),
         /* with its own count: it reads only the items an LF votes on (trial: "0.0%"
            beside 18 items was 1 item for the label model) */
         Loop.el("td", { class: "num", text: l ? (l.support ? fmtShare(l.f1) : "–") + " of " + l.support : "–",
