@@ -407,6 +407,20 @@ NO_HEADER = ("the first line of a CSV names its columns, and this one looks like
              "comma-separated one)")
 
 
+def _wrapped(rows: list[dict[str, Any]]) -> str:
+    """A hint when the file was one JSON object holding the items as a list under a
+    key (``{"items": [{...}, ...]}``, as many APIs return them): read as one row whose
+    field is that list (new-user trial: "text field 'items' must be a string")."""
+    if len(rows) != 1:
+        return ""
+    for k, v in rows[0].items():
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            return (f"; the file is one object holding a list of {len(v):,} objects in "
+                    f"{k!r}: upload that list itself (a JSON array of objects, one per "
+                    "item) or JSON lines")
+    return ""
+
+
 def _looks_like_data(names: list[str]) -> str:
     """A hint when a CSV's first line, read as column names, looks like a row of data
     (a name longer than any column name: a file without a header line)."""
@@ -499,7 +513,7 @@ def parse_items(
     if text_field not in cols:
         raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}: pass "
                         "text_field naming the column with the text to label"
-                        + _looks_like_data(list(rows[0])))
+                        + (_wrapped(rows) or _looks_like_data(list(rows[0]))))
     if id_field is not None and id_field not in cols:
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
@@ -563,7 +577,7 @@ def parse_items(
         seen.add(iid)
         text = r.get(text_field)
         if not isinstance(text, str):
-            bad(f"{at_n}: text field {text_field!r} must be a string")
+            bad(f"{at_n}: text field {text_field!r} must be a string" + _wrapped(rows))
             continue
         core = text.strip()
         if not core or (len(core) <= 200 and _shows_nothing(core)):
@@ -612,7 +626,8 @@ def parse_items(
             "one way")
     if problems:
         more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
-        summary = f"{n_problems} problem(s) in the file{more}, nothing was stored"
+        summary = (f"{n_problems} problem{'s' if n_problems != 1 else ''} in the file{more}, "
+                   "nothing was stored")
         raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
     if len(items) > 1 and all(_NUMBER.fullmatch(str(i["text"])) for i in items):
         # new-user trial: a file of one id column passed the Data page's check, its

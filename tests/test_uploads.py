@@ -110,7 +110,7 @@ def test_a_text_that_shows_as_nothing_is_refused_as_empty():
     with pytest.raises(BadUpload) as e:
         parse_items(data, "csv", ["a", "b"], id_field="id")
     said = str(e.value) + " ".join(getattr(e.value, "errors", []) or [])
-    assert "4 problem(s)" in said and "(id 'h1'): text field 'text' is empty" in said, said
+    assert "4 problems" in said and "(id 'h1'): text field 'text' is empty" in said, said
     out = parse_items(b"id,text\nok,<3 this\n", "csv", ["a", "b"], id_field="id")
     assert out.items[0]["text"] == "<3 this"
 
@@ -196,3 +196,16 @@ def test_a_field_without_a_usable_name_is_refused(data, fmt, says):
         "fields"] == {"No.": 1}
     got = parse_items(b"text,label,\nhello,ham,\n", "csv", ["ham", "spam"])
     assert got.items[0]["fields"] == {"label": "ham"}
+
+
+def test_one_object_holding_the_items_in_a_list_says_to_upload_the_list():
+    """New-user trial: {"items": [{...}, ...]} (as APIs return lists) was read as one
+    row, and the refusal said only "text field 'items' must be a string"."""
+    data = b'{"items": [{"text": "a"}, {"text": "b"}], "count": 2}'
+    for text_field in ("text", "items"):
+        with pytest.raises(BadUpload, match=re.escape(
+                "the file is one object holding a list of 2 objects in 'items': upload "
+                "that list itself")):
+            parse_items(data, "json", ["ham", "spam"], text_field=text_field)
+    with pytest.raises(BadUpload, match="; 1 problem in the file, nothing was stored$"):
+        parse_items(data, "json", ["ham", "spam"], text_field="items")

@@ -233,7 +233,8 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
             item["votes"] = got
     if problems:
         more = "" if count <= len(problems) else f" (first {len(problems)} shown)"
-        summary = f"{count} problem(s) in the column {field!r}{more}, nothing was stored"
+        summary = (f"{count} problem{'s' if count != 1 else ''} in the column {field!r}{more}, "
+                   "nothing was stored")
         raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
     if n is None:
         if given:

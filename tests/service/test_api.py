@@ -335,9 +335,9 @@ def test_an_upload_with_many_bad_rows_counts_them_all(client, project):
     rows = "".join(f"t{i},{'maybe' if i % 2 else 'spam'}\n" for i in range(100))
     r = _upload(client, project, ("CONTENT,CLASS\n" + rows).encode(), gold_field="CLASS")
     assert r.status_code == 400
-    assert f"50 problem(s) in the file (first {MAX_ROW_ERRORS} shown)" in r.json["error"]
+    assert f"50 problems in the file (first {MAX_ROW_ERRORS} shown)" in r.json["error"]
     assert len(r.json["errors"]) == MAX_ROW_ERRORS
-    assert r.json["summary"] == (f"50 problem(s) in the file (first {MAX_ROW_ERRORS} shown), "
+    assert r.json["summary"] == (f"50 problems in the file (first {MAX_ROW_ERRORS} shown), "
                                  "nothing was stored")
     assert r.json["error"] == r.json["errors"][0] + "; " + r.json["summary"]
 

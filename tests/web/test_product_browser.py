@@ -140,7 +140,7 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     assert "gold label 'maybe'" in page.locator("#row-errors").inner_text()
     # the summary above the list, without the row again
     said = page.locator("#import-status").inner_text()
-    assert said.startswith("1 problem(s) in the file, nothing was stored") and "maybe" not in said
+    assert said.startswith("1 problem in the file, nothing was stored") and "maybe" not in said
     assert page.locator("#import").is_disabled()
     assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 0
 

@@ -259,7 +259,7 @@
     const r = await send(base + "/items?" + query(true));
     if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
-    status("import-status", "All " + b.n_items + " rows are fine: " + b.n_gold + " with a known label (" +
+    status("import-status", (b.n_items === 1 ? "The 1 row is fine: " : "All " + b.n_items + " rows are fine: ") + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
       skippedNote(b) + goldNote(b) + votesNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
     $("import").disabled = false;
