@@ -76,14 +76,15 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         e = errs.get(r["name"])
         r["error_example"] = None if e is None else {"item_id": e["example_id"],
                                                      "error": e["example_error"]}
-    # switched off and applied without: no column, listed so they can be switched on;
+    # switched off (rules too: new-user trial) and applied without: no column, listed
+    # so they can be switched on;
     # switched on (uploaded LFs) or enabled (rules) and not applied yet: listed as
     # arriving (fault trial: an LF switched on vanished from the table until then)
     shown = {r["name"] for r in rows}
     later = [(n, "votes" if n in uploaded else "module", False) for n in sorted(off - shown)]
     later += [(n, "votes", True) for n in uploaded_names if n not in shown and n not in off]
-    later += [(n, "rule", True) for n, rec in rules.items()
-              if rec.get("enabled") and n not in shown and n not in uploaded]
+    later += [(n, "rule", bool(rec.get("enabled"))) for n, rec in rules.items()
+              if n not in shown and n not in uploaded]
     # a module's LF switched back on, while the apply that brings its column is to
     # come (once applied without it, it is no longer in the module)
     if project.get("lf_module") and int(meta.get("rules_version") or 0) < store.rules_version(pid):

@@ -153,7 +153,11 @@ def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, s
     out = apply_lfs_in_process(store, pid)
     assert out["rows_computed"] == 0 and np.array_equal(store.load_L(pid)[0], before)
     stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
-    assert {s["source"] for s in stats} == {"module"}
+    assert {s["source"] for s in stats if s["name"] != "my_stuff"} == {"module"}
+    # listed, off, so the table says where it went (new-user trial: it vanished)
+    mine = next(s for s in stats if s["name"] == "my_stuff")
+    assert (mine["source"], mine["enabled"], mine["leaving"], mine["arriving"],
+            mine["coverage"]) == ("rule", False, False, False, None)
 
 
 def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, project):

@@ -320,9 +320,11 @@
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
       body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null },
         Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
-          r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving" : "rule",
+          r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
+            : r.enabled === false ? "rule, off" : "rule",
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
-              : null }) : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
+              : r.enabled === false ? "Switched off: switch it on on the Rules page." : null })
+            : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
             title: "Its votes came with the items (the upload's LF votes column)." }) : null,
           r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
             "its column comes when the LFs are applied again (running now)." }) : null,
