@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from loop.errors import BadRequest, JobNotFound, TooLarge, shorten
+from loop.errors import BadRequest, JobNotFound, LoopError, TooLarge, shorten
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
@@ -352,10 +352,17 @@ def download_export(job_id: str) -> Any:
 
 
 def _file(data: bytes, fmt: str, pid: str) -> Response:
-    """An export file as a download named after the project."""
+    """An export file as a download named after the project: its name, then its id
+    (new-user trial: "4b37868d8b.csv" said nothing of what it held)."""
+    from werkzeug.utils import secure_filename
+
     mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    try:
+        name = secure_filename(str(_store().get_project(pid).get("name") or ""))[:60]
+    except LoopError:  # the project is gone; its export file is kept a while
+        name = ""
     return Response(data, mimetype=mime, headers={
-        "Content-Disposition": f"attachment; filename={pid}.{fmt}"})
+        "Content-Disposition": f"attachment; filename={name + '-' if name else ''}{pid}.{fmt}"})
 
 
 @bp.post("/jobs/<job_id>/cancel")

@@ -61,6 +61,8 @@ def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project
     assert st["progress"] == {"done": 2, "total": 2}  # built, stored
     got = client.get(st["result"]["download"], headers=auth())
     assert got.status_code == 200 and got.mimetype == "text/csv"
+    # named after the project: its name, then its id
+    assert got.headers["Content-Disposition"] == f"attachment; filename=yt-{project}.csv"
     assert got.data == client.get(f"/api/projects/{project}/export?format=csv",
                                   headers=auth()).data
     bad = client.post(f"/api/projects/{project}/jobs", headers=auth(),

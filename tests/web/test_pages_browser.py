@@ -383,7 +383,11 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
     row = page.locator(f"#job-rows tr[data-job='{out['job_id']}']")
     with page.expect_download() as dl:
         row.get_by_role("button", name="Download").click()
-    assert dl.value.suggested_filename == f"{pid}.csv"  # the name GET /export gives it
+    from werkzeug.utils import secure_filename
+
+    name = secure_filename(live.admin.call("GET", f"/api/projects/{pid}")["name"])
+    # the name GET /export gives it: the project's name, then its id
+    assert dl.value.suggested_filename == f"{name}-{pid}.csv"
     with open(dl.value.path(), encoding="utf-8") as f:
         assert f.readline().startswith(
             "id,text,p_ham,p_spam,label,gold,source,annotator,answered_at,held_out")

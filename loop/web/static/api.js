@@ -83,7 +83,9 @@
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
-    a.download = filename;
+    /* the server's name for it (an export: the project's name and id), else ours */
+    const named = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") || "");
+    a.download = named ? named[1] : filename;
     document.body.appendChild(a);
     a.click();
     a.remove();
