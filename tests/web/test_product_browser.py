@@ -144,6 +144,21 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     assert page.locator("#import").is_disabled()
     assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 0
 
+    # one JSON object holding the items in a list: previewed as JSON, and Check says to
+    # upload the list (new-user trial: "[object Object],[object Object]")
+    page.set_input_files("#file", files=[{
+        "name": "wrapped.json", "mimeType": "application/json",
+        "buffer": b'{"items": [{"CONTENT": "a"}, {"CONTENT": "b"}]}'}])
+    page.wait_for_function(
+        "document.getElementById('file-info').textContent.includes('wrapped.json')")
+    cell = page.locator("#preview-rows tr").first.locator("td").first
+    assert cell.inner_text() == '[{"CONTENT":"a"},{"CONTENT":"b"}]'
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('problem')")
+    said = page.locator("#import-status").inner_text() + page.locator("#row-errors").inner_text()
+    assert "upload that list itself" in said, said
+
     # the good file: check, import, apply the LFs and recalibrate (the worker runs them)
     content = good[0].index("CONTENT")
     good[1][content] = "Don&#39;t <b>miss</b> this caf&eacute;"

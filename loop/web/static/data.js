@@ -180,7 +180,9 @@
       rows.appendChild(Loop.el("tr", null, ...cols.map(function (c) {
         // shown as the labeling page will show it (entities decoded, tags dropped);
         // the tooltip has the cell as written in the file
-        const raw = row[c] === null || row[c] === undefined ? "" : String(row[c]);
+        // a list or an object as JSON (new-user trial: "[object Object],[object Object]")
+        const raw = row[c] === null || row[c] === undefined ? ""
+          : typeof row[c] === "object" ? JSON.stringify(row[c]) : String(row[c]);
         const v = Loop.plainText(raw);
         return Loop.el("td", { title: raw, text: v.length > 80 ? v.slice(0, 80) + "…" : v });
       })));
