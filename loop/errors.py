@@ -34,6 +34,15 @@ class BadUpload(BadRequest):
         self.errors = list(errors or [])
         self.summary = summary
 
+    @classmethod
+    def of_rows(cls, problems: list[str], count: int, where: str) -> BadUpload:
+        """The refusal of a file with ``count`` row problems, the first ``problems``
+        of them listed, found in ``where`` ("the file", "the column 'x'")."""
+        more = "" if count <= len(problems) else f" (first {len(problems)} shown)"
+        summary = (f"{count} problem{'s' if count != 1 else ''} in {where}{more}, "
+                   "nothing was stored")
+        return cls(f"{problems[0]}; {summary}", problems, summary)
+
 
 #: Row problems an upload reports at most.
 MAX_ROW_ERRORS = 20

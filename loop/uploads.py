@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loop.core.text import hidden_char, readable
-from loop.errors import MAX_ROW_ERRORS, BadUpload, TooLarge
+from loop.errors import MAX_ROW_ERRORS, BadUpload, TooLarge, shorten
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "text/tab-separated-values")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines")
@@ -448,8 +448,8 @@ def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _short(v: Any) -> str:
-    text = json.dumps(v, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """A value as JSON, cut to a length an error message can quote."""
+    return shorten(json.dumps(v, ensure_ascii=False), 40)
 
 
 def _loads(text: str) -> Any:
@@ -625,10 +625,7 @@ def parse_items(
             f"({only_name[4]}) only a class name of {labels}; write every label "
             "one way")
     if problems:
-        more = "" if n_problems <= len(problems) else f" (first {len(problems)} shown)"
-        summary = (f"{n_problems} problem{'s' if n_problems != 1 else ''} in the file{more}, "
-                   "nothing was stored")
-        raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
+        raise BadUpload.of_rows(problems, n_problems, "the file")
     if len(items) > 1 and all(_NUMBER.fullmatch(str(i["text"])) for i in items):
         # new-user trial: a file of one id column passed the Data page's check, its
         # ids to be stored as the texts to label

@@ -232,10 +232,7 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
             n = len(got) if n is None else n
             item["votes"] = got
     if problems:
-        more = "" if count <= len(problems) else f" (first {len(problems)} shown)"
-        summary = (f"{count} problem{'s' if count != 1 else ''} in the column {field!r}{more}, "
-                   "nothing was stored")
-        raise BadUpload(f"{problems[0]}; {summary}", problems, summary)
+        raise BadUpload.of_rows(problems, count, f"the column {field!r}")
     if n is None:
         if given:
             raise BadRequest(f"no row has LF votes in the column {field!r} (votes_field); "
