@@ -19,6 +19,7 @@ _WHERE = {
     "LabelModel": "loop.core.label_model",
     "MajorityVote": "loop.core.label_model",
     "LabelingLoop": "loop.core.labeling_loop",
+    "Rule": "loop.core.rules",
 }
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from loop.core.label_model import LabelModel, MajorityVote
     from loop.core.labeling_loop import LabelingLoop
     from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+    from loop.core.rules import Rule
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +50,7 @@ __all__ = [
     "LabelingFunction",
     "MajorityVote",
     "Record",
+    "Rule",
     "apply_lfs",
     "labeling_function",
 ]

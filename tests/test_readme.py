@@ -30,10 +30,11 @@ def test_library_examples_run():
         exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own README
     L, lm, loop, records = ns["L"], ns["lm"], ns["loop"], ns["records"]
     table = ns["table"]
-    assert list(table.index) == ["has_link", "short_comment"]
+    assert list(table.index) == ["has_link", "short_comment", "says_subscribe"]
+    assert table.loc["says_subscribe", "coverage"] > 0  # the rule votes
     assert {"coverage", "conflicts", "empirical_accuracy", "learned_accuracy",
             "errors"} <= set(table)
-    assert L.shape == (len(records), 2) and lm.predict_proba(L).shape == (len(records), 2)
+    assert L.shape == (len(records), 3) and lm.predict_proba(L).shape == (len(records), 2)
     assert loop.n_gold == 50 and ns["labels"].shape == (len(records),)
     truth = np.array(ns["truth"])
     with open(ROOT / "loop" / "demo" / "data" / "Youtube01-Psy.csv", newline="",
@@ -41,7 +42,7 @@ def test_library_examples_run():
         assert truth.tolist() == [int(r["CLASS"]) for r in csv.DictReader(f)]
     gold = loop.y >= 0
     assert np.array_equal(ns["labels"][gold], truth[gold])
-    # Two crude LFs and 50 answers: well above the 50% of either constant guess.
+    # Three crude LFs and 50 answers: well above the 50% of either constant guess.
     assert (ns["labels"] == truth).mean() > 0.7
 
 

@@ -48,6 +48,10 @@ def lf_summary(
     fired = L >= 0
     n_fired = fired.sum(axis=1)
     gold = None if y is None else check_gold(y, n)
+    if learned_accuracy is not None and np.shape(learned_accuracy) != (m,):
+        raise ValueError(f"learned_accuracy must hold one value per LF ({m}), got shape "
+                         f"{np.shape(learned_accuracy)}: pass the label model's accuracy_, "
+                         "fitted on this L")
     out = []
     for j in range(m):
         f = fired[:, j]

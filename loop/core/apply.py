@@ -42,7 +42,8 @@ class LFErrorSummary:
 class ApplyResult:
     """What :func:`apply_lfs` returns: the label matrix and the LF errors.
 
-    Unpacks as ``L, errors = apply_lfs(...)``.
+    Unpacks as ``L, errors = apply_lfs(...)``, and indexes as that pair does
+    (``apply_lfs(...)[0]`` is ``L``).
     """
 
     L: LabelMatrix
@@ -50,6 +51,12 @@ class ApplyResult:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.L, self.errors))
+
+    def __getitem__(self, i: int) -> Any:
+        return (self.L, self.errors)[i]
+
+    def __len__(self) -> int:
+        return 2
 
     def errors_as_dicts(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.errors.values() if e.count]
@@ -130,6 +137,8 @@ def apply_lfs(
     ----------
     lfs
         Labeling functions; column ``j`` of ``L`` holds the votes of ``lfs[j]``.
+        A rule (:class:`~loop.core.rules.Rule`, rules as data) is one too: it
+        votes as :meth:`~loop.core.rules.Rule.as_lf` does.
     records
         Dicts, or a pandas DataFrame (one record per row).
     n_classes
@@ -164,12 +173,13 @@ def apply_lfs(
     >>> L.ravel().tolist(), errors
     ([0, -1], {})
     """
+    lfs = [lf.as_lf() if callable(getattr(lf, "as_lf", None)) else lf for lf in lfs]
     for lf in lfs:
         if not isinstance(lf, LabelingFunction):
             raise TypeError(
                 f"{getattr(lf, '__name__', repr(lf))} is not a labeling function: wrap "
-                "it with @labeling_function() (from loop.core.lf import "
-                "labeling_function) so that it has a name and its own errors")
+                "it with @labeling_function() (from loop import labeling_function) "
+                "so that it has a name and its own errors")
     names = [lf.name for lf in lfs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})

@@ -28,20 +28,43 @@ def _texts(X: Any) -> list[str] | None:
     if isinstance(X, str):
         raise ValueError("X is one string; pass one text per item (a list of strings)")
     if isinstance(X, list | tuple):
-        return [str(t) for t in X]
+        return _strings(list(X))
     shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 2 and shape[1] == 1 and not hasattr(X, "tocsr"):
-        col = np.asarray(X)[:, 0]  # one column of texts (a DataFrame's [["text"]])
-        if col.dtype.kind in "OUS":
-            X, shape = col, col.shape
+    if shape is not None and len(shape) == 2 and not hasattr(X, "tocsr"):
+        a = np.asarray(X)
+        if a.dtype.kind in "OUS" and shape[1] == 1:
+            X, shape = a[:, 0], a[:, 0].shape  # one column of texts (a DataFrame's [["text"]])
+        elif a.dtype.kind in "OUS":
+            cols = list(getattr(X, "columns", []))
+            raise ValueError(
+                f"X has {shape[1]} columns, not all numbers"
+                + (f" ({', '.join(map(repr, cols[:5]))})" if cols else "")
+                + "; pass the items' texts (one column, e.g. X=df['text']) or a "
+                "feature matrix of numbers")
     if shape is not None and len(shape) == 1:
         a = np.asarray(X)
         if a.dtype.kind in "OUS":
-            return [str(t) for t in a.tolist()]
+            return _strings(a.tolist())
         raise ValueError(
             f"X is one {a.dtype} value per item; pass the items' texts (strings) or a "
             "2-D feature matrix of shape (n_items, n_features)")
     return None
+
+
+def _strings(texts: list[Any]) -> list[str]:
+    """``texts`` as strings; a ValueError naming the rows with no text (None or
+    NaN, a pandas column's missing value), which would otherwise be read as the
+    words "None" and "nan"."""
+    missing = [i for i, t in enumerate(texts)
+               if t is None or (isinstance(t, float) and t != t)
+               or type(t).__name__ == "NAType"]  # pandas.NA
+    if missing:
+        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"X has no text (None or NaN) at {len(missing)} row"
+            f"{'s' if len(missing) > 1 else ''} (position {rows}); give those items "
+            "a text, or an empty one (with pandas: df['text'].fillna(''))")
+    return [str(t) for t in texts]
 
 
 def _ids(values: Any, what: str, expected: str) -> np.ndarray:
@@ -64,7 +87,7 @@ class LabelingLoop:
     Parameters
     ----------
     L
-        (n_items, n_lfs) LF votes, -1 = abstain (``apply_lfs(...)[0]``).
+        (n_items, n_lfs) LF votes, -1 = abstain (``L, errors = apply_lfs(...)``).
     X
         The items' features for the end model: a matrix, or their texts (a list,
         or a one-dimensional array or pandas Series of strings; TF-IDF features

@@ -55,3 +55,9 @@ def test_the_errors_of_apply_lfs_are_counted_per_lf():
     rows = lf_summary(L, ["broken", "fine"], errors=errors)
     assert [r["errors"] for r in rows] == [3, 0]
     assert [r["errors"] for r in lf_summary(L, ["broken", "fine"], errors={"broken": 2})] == [2, 0]
+
+
+def test_learned_accuracies_of_another_matrix_are_refused():
+    L = np.array([[0, 1], [1, -1]])
+    with pytest.raises(ValueError, match=r"one value per LF \(2\), got shape \(1,\)"):
+        lf_summary(L, ["a", "b"], learned_accuracy=[0.5])

@@ -159,6 +159,26 @@ def test_a_column_of_texts_or_a_dataframe_of_features_is_taken_and_one_string_is
         LabelingLoop(L, "hello there")
 
 
+def test_a_whole_dataframe_or_a_missing_text_is_refused_saying_what_to_pass():
+    """New-user trial: a DataFrame of text and label failed deep in the end model's
+    fit ("could not convert string to float"), and a NaN text became the word "nan"."""
+    import pandas as pd
+
+    L = np.array([[0, -1], [1, 1], [-1, 0]])
+    df = pd.DataFrame({"text": ["hello there", None, "nice song"], "label": [0, 1, 0]})
+    with pytest.raises(ValueError, match=r"X has 2 columns, not all numbers \('text', "
+                                         r"'label'\); pass the items' texts .*X=df\['text'\]"):
+        LabelingLoop(L, df)
+    for X in (df["text"], df[["text"]], df["text"].tolist(), df["text"].astype("string")):
+        with pytest.raises(ValueError, match=r"no text \(None or NaN\) at 1 row \(position "
+                                             r"1\).*fillna\(''\)"):
+            LabelingLoop(L, X)
+    loop = LabelingLoop(L, df["text"].fillna(""), random_state=0)
+    assert loop.predict().shape == (3,)
+    with pytest.raises(ValueError, match="no text"):
+        loop.predict(["a new one", float("nan")])
+
+
 def test_new_items_are_labelled_by_the_same_models():
     """Tomorrow's items (or a test set): the end model reads their texts through the
     loop's own TF-IDF (new-user trial: nothing labelled items outside the pool)."""

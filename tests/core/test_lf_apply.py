@@ -100,6 +100,19 @@ def test_a_plain_function_is_told_to_be_wrapped():
         apply_lfs([has_link, has_word], [{"text": ""}])
 
 
+def test_a_rule_is_a_labeling_function_and_the_result_indexes_as_its_pair():
+    """New-user trial: a Rule passed to apply_lfs was told to be wrapped with
+    @labeling_function(), and apply_lfs(...)[0] (as a docstring said) raised."""
+    from loop import Rule
+
+    rule = Rule("says_free", 1, "keywords", keywords=("free",))
+    res = apply_lfs([has_link, rule], [{"text": "FREE http://x"}, {"text": "freedom"}],
+                    n_classes=2)
+    assert res[0].tolist() == [[1, 1], [-1, -1]] and res[1] == {} and len(res) == 2
+    L, errors = res
+    assert L is res.L and errors is res.errors
+
+
 def test_non_dict_records_are_rejected():
     with pytest.raises(TypeError, match="dicts or a pandas DataFrame"):
         apply_lfs([has_link], ["just a string"])
