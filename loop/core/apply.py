@@ -10,12 +10,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from loop.core.lf import ABSTAIN, LabelingFunction, Record
 from loop.core.types import LabelMatrix
+
+if TYPE_CHECKING:
+    from loop.core.rules import Rule
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -121,7 +124,7 @@ WARN_FAILING_SHARE = 0.5
 
 
 def apply_lfs(
-    lfs: Sequence[LabelingFunction],
+    lfs: Sequence[LabelingFunction | Rule],
     records: Any,
     *,
     n_classes: int | None = None,
@@ -173,14 +176,16 @@ def apply_lfs(
     >>> L.ravel().tolist(), errors
     ([0, -1], {})
     """
-    lfs = [lf.as_lf() if callable(getattr(lf, "as_lf", None)) else lf for lf in lfs]
-    for lf in lfs:
+    from loop.core.rules import Rule
+
+    fns: list[Any] = [lf.as_lf() if isinstance(lf, Rule) else lf for lf in lfs]
+    for lf in fns:
         if not isinstance(lf, LabelingFunction):
             raise TypeError(
                 f"{getattr(lf, '__name__', repr(lf))} is not a labeling function: wrap "
                 "it with @labeling_function() (from loop import labeling_function) "
                 "so that it has a name and its own errors")
-    names = [lf.name for lf in lfs]
+    names = [lf.name for lf in fns]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"LF names must be unique; repeated: {dup}")
@@ -190,7 +195,7 @@ def apply_lfs(
         raise ValueError(f"ids has {len(ids)} entries but there are {n} records")
     dtype = label_dtype(n_classes)
     hi = n_classes if n_classes is not None else int(np.iinfo(dtype).max) + 1
-    L = np.full((n, len(lfs)), ABSTAIN, dtype=dtype)
+    L = np.full((n, len(fns)), ABSTAIN, dtype=dtype)
     errors: dict[str, LFErrorSummary] = {}
 
     def record_error(lf: LabelingFunction, i: int, message: str) -> None:
@@ -205,7 +210,7 @@ def apply_lfs(
     # its errors are counted as any LF's
     one_by_one: list[tuple[int, LabelingFunction]] = []
     shared: dict[Any, Any] = {}
-    for j, lf in enumerate(lfs):
+    for j, lf in enumerate(fns):
         col = None
         if lf.batch is not None and n:
             try:
