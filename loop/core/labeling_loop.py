@@ -242,7 +242,9 @@ class LabelingLoop:
         return sel
 
     def query(self, n: int = 10, exclude: Any = None) -> np.ndarray:
-        """Indices of up to ``n`` unlabeled items to ask an expert about next.
+        """Indices of up to ``n`` unlabeled items to ask an expert about next:
+        fewer when fewer are left to ask (an item whose features are an answered
+        item's, the same text, is not asked; its answer is known).
 
         ``exclude``: a bool mask of further items never to ask about.
         """

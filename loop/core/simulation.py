@@ -77,6 +77,7 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         "dataset": ds.name,
         "metric": metric,
         "n_train": len(train.y),
+        "scored_on": "all" if ds.single_file else "test",
         "n_test": int(known.sum()),  # scored: the test rows with a gold label
         "n_test_unlabeled": int((~known).sum()),
         "models": models,
@@ -120,6 +121,10 @@ def simulate(
     train, test = train_test(ds)
     scored = scored_rows(ds, test)
     k = ds.n_classes
+    if ds.single_file and log is not None:
+        log(f"loop: {ds.name} is one file (all.json), so the rows fitted on are the rows "
+            "scored, answered ones too: the curve flatters the loop (give it a test.json "
+            "to score on rows it never sees)")
     # The simulated expert can only answer items whose gold label the file has.
     unknown = train.y < 0
     n_known = int(np.count_nonzero(~unknown))
@@ -173,19 +178,32 @@ def simulate(
                 f"n_gold={point['n_gold']} label_model={point['label_model']:.4f} "
                 f"end_model={'-' if end is None else format(end, '.4f')}"
             )
-        if loop.n_gold >= budget or loop.n_gold >= n_known:
+        stopped = None
+        if loop.n_gold >= budget:
+            break
+        if loop.n_gold >= n_known:
+            stopped = (f"every item with a gold label in the fit split was answered "
+                       f"({n_known})")
             break
         batch = loop.query(next_batch(loop.n_gold, budget, batch_size, stops), exclude=unknown)
         if batch.size == 0:
+            stopped = (f"the strategy asked for no more items: the {n_known - loop.n_gold} "
+                       "items with a gold label not answered copy the features of answered ones "
+                       "(their answers are known)")
             break
         loop.teach(batch, train.y[batch], refit=False)  # the simulated expert answers
-    out = {
+    out: dict[str, Any] = {
         "dataset": ds.name,
         "metric": metric,
         "strategy": strategy,
         "seed": seed,
+        "scored_on": "all" if ds.single_file else "test",
         "curve": curve,
     }
+    if stopped is not None:
+        out["stopped_before_budget"] = stopped
+        if log is not None:
+            log(f"loop: stopped at {loop.n_gold} of {budget} answers: {stopped}")
     if suggest_rules:
         out["rules"] = rules
     return out

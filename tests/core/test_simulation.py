@@ -31,8 +31,29 @@ def make_dataset(tmp_path, train_gold):
 def test_expert_only_answers_items_whose_gold_is_known(tmp_path, strategy):
     # Only the first 15 train rows have gold: the curve stops there, never loops.
     ds = make_dataset(tmp_path, lambda i, y: y if i < 15 else -1)
-    out = simulate(ds, budget=40, batch_size=10, seed=0, strategy=strategy)
+    logged = []
+    out = simulate(ds, budget=40, batch_size=10, seed=0, strategy=strategy, log=logged.append)
     assert [p["n_gold"] for p in out["curve"]] == [0, 10, 15]
+    # and it says why it stopped short (new-user trial: budget 1000 ended at 238, unexplained)
+    assert out["stopped_before_budget"] == ("every item with a gold label in the fit split "
+                                            "was answered (15)")
+    assert logged[-1].startswith("loop: stopped at 15 of 40 answers: every item")
+    assert out["scored_on"] == "test"
+    assert "stopped_before_budget" not in simulate(ds, budget=10, seed=0, strategy=strategy)
+
+
+def test_a_single_file_set_says_its_answered_rows_are_scored(tmp_path):
+    """An all.json set is fitted and scored on the same rows (the crowd sets); a
+    curve there counts the answered rows too, and the run says so."""
+    ds = make_dataset(tmp_path, None)
+    rows = json.loads((tmp_path / "train.json").read_text())
+    (tmp_path / "train.json").unlink()
+    (tmp_path / "test.json").unlink()
+    (tmp_path / "all.json").write_text(json.dumps(rows))
+    ds = load_wrench(tmp_path)
+    logged = []
+    out = simulate(ds, budget=10, seed=0, log=logged.append)
+    assert out["scored_on"] == "all" and "the rows fitted on are the rows scored" in logged[0]
 
 
 def test_no_train_gold_is_a_clear_error(tmp_path):
@@ -66,3 +87,19 @@ def test_test_rows_without_a_label_are_not_scored(tmp_path):
     (tmp_path / "test.json").write_text(json.dumps(test))
     with pytest.raises(DatasetError, match="has no gold labels"):
         evaluate(load_wrench(tmp_path), "acc")
+
+
+def test_a_run_that_runs_out_of_new_texts_says_so(tmp_path):
+    """Items whose text copies an answered one's are not asked (their answer is
+    known), so the run stops short of its budget, and says why."""
+    words = ["free cash now", "win a prize", "hello friend", "see you soon", "call me later"]
+    rows = {str(i): {"label": int(i % 5 < 2), "weak_labels": [int(i % 5 < 2), -1],
+                     "data": {"text": words[i % 5]}} for i in range(20)}
+    (tmp_path / "label.json").write_text(json.dumps({"0": "ham", "1": "spam"}))
+    (tmp_path / "train.json").write_text(json.dumps(rows))
+    (tmp_path / "test.json").write_text(json.dumps(rows))
+    out = simulate(load_wrench(tmp_path), budget=20, batch_size=5, seed=0)
+    assert out["curve"][-1]["n_gold"] == 5
+    assert out["stopped_before_budget"] == (
+        "the strategy asked for no more items: the 15 items with a gold label not answered "
+        "copy the features of answered ones (their answers are known)")
