@@ -96,7 +96,10 @@ def _parse_split(path: Path, n_classes: int) -> Split:
                 f"{path}: row {key!r} has {len(wl)} weak labels, earlier rows have {n_lfs}"
             )
         lab = -1 if row["label"] is None else row["label"]  # null: gold unknown
-        if not isinstance(lab, int) or not -1 <= lab < n_classes:
+        if isinstance(lab, bool) or not isinstance(lab, int):
+            raise DatasetError(f"{path}: row {key!r} has label {lab!r}, not a class id (a "
+                               "whole number, a key of label.json; -1 or null: unknown)")
+        if not -1 <= lab < n_classes:
             raise DatasetError(f"{path}: row {key!r} has label {lab!r} outside 0..{n_classes - 1}")
         ids.append(str(key))
         votes.append(wl)

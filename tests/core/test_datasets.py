@@ -26,6 +26,9 @@ def test_loads_any_wrench_directory(tmp_path):
     [
         ({"0": {"label": 0}}, "needs 'label' and 'weak_labels'"),
         ({"0": {"label": 5, "weak_labels": [0]}}, "outside"),
+        ({"0": {"label": "b", "weak_labels": [0]}}, r"has label 'b', not a class id \(a whole "
+                                                    r"number, a key of label.json"),
+        ({"0": {"label": True, "weak_labels": [0]}}, "has label True, not a class id"),
         ({"0": {"label": 0, "weak_labels": [0]}, "1": {"label": 0, "weak_labels": [3]}},
          r"row '1' has weak label 3 \(LF 0\); weak labels must be"),
         ({"0": {"label": 0, "weak_labels": [0]}, "1": {"label": 0, "weak_labels": [0, 1]}},
