@@ -271,6 +271,9 @@ class LabelingLoop:
             raise ValueError(f"item indices must be in [0, {self.y.size})")
         bad = labels[(labels < 0) | (labels >= self.n_classes)]
         if bad.size:
+            if int(bad[0]) == -1:
+                raise ValueError("labels must be class ids, got -1: to take an answer "
+                                 "back, forget(idx)")
             raise ValueError(
                 f"labels must be in [0, {self.n_classes}), got {int(bad[0])}: this loop "
                 f"has {self.n_classes} classes; if there are more, pass "
@@ -287,6 +290,18 @@ class LabelingLoop:
         self.y[idx] = labels
         self.random_gold[idx if random else
                          [i for i in idx.tolist() if i in self._random_picks]] = True
+        self._fitted = False
+        return self.fit() if refit else self
+
+    def forget(self, idx: Any, refit: bool = True) -> LabelingLoop:
+        """Take back the answers for items ``idx`` (a slip, an undo): they are
+        unlabeled again and may be asked again; items without an answer stay as
+        they are. (By default) refits, as :meth:`teach` does."""
+        idx = _ids(idx, "idx", "item indices, e.g. np.flatnonzero(mask) for a bool mask")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
+            raise ValueError(f"item indices must be in [0, {self.y.size})")
+        self.y[idx] = -1
+        self.random_gold[idx] = False
         self._fitted = False
         return self.fit() if refit else self
 

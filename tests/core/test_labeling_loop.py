@@ -139,6 +139,30 @@ def test_labels_as_whole_floats_and_a_repeated_answer_are_taken():
     assert loop.y.tolist() == [0, -1, 0] and loop.n_gold == 2
 
 
+def test_an_answer_taken_back_is_unlabeled_again_and_refits():
+    """New-user trial: teach(idx, [-1]) was refused with no way to take an answer back."""
+    L, texts, y = make_task(n=120)
+    loop = LabelingLoop(L, texts, random_state=0)
+    ask = loop.query(10)
+    loop.teach(ask, y[ask])
+    was_random = loop.random_gold.copy()
+    gone = np.concatenate([ask[was_random[ask]][:1], ask[~was_random[ask]][:2]])
+    kept = np.setdiff1d(ask, gone)
+    assert gone.size == 3
+    with pytest.raises(ValueError, match=r"got -1: to take an answer back, forget\(idx\)"):
+        loop.teach(ask[:1], [-1])
+    before = loop.end_model_
+    loop.forget(gone)
+    assert loop.n_gold == 7 and (loop.y[gone] == -1).all() and loop.end_model_ is not before
+    assert not loop.random_gold[gone].any()
+    assert (loop.random_gold[kept] == was_random[kept]).all()
+    assert loop.predict_proba()[kept].argmax(axis=1).tolist() == y[kept].tolist()
+    loop.forget(gone[:1])  # already unlabeled: nothing changes
+    assert loop.n_gold == 7
+    with pytest.raises(ValueError, match=r"item indices must be in \[0, 120\)"):
+        loop.forget([120])
+
+
 def test_one_value_per_item_is_neither_texts_nor_features():
     with pytest.raises(ValueError, match="pass the items' texts .* or a 2-D feature matrix"):
         LabelingLoop(np.array([[0], [1], [0]]), np.array([0.1, 0.2, 0.3]))
