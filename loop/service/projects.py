@@ -82,8 +82,8 @@ PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#c
            "#f472b6", "#9ca3af", "#a3e635")
 #: Keys labels get by default after 1..9 and 0: letters, those of the page's own
 #: shortcuts left out (an 11th label had no key: 16 Tabs to answer it).
-DEFAULT_KEYS = "1234567890abcdefijklmnopqrtvwxyz"
-RESERVED_KEYS = frozenset("sugh?")
+DEFAULT_KEYS = "1234567890abcdefijklnopqrtvwxyz"
+RESERVED_KEYS = frozenset("sughm?")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -131,8 +131,8 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
             if (not isinstance(key, str) or len(key) != 1 or not key.isalnum()
                     or key.lower() in RESERVED_KEYS or key.lower() in used):
                 raise BadRequest(f"label {names[i]!r}: key must be one free letter or digit "
-                                 "(not s: skip, u: undo, g: guidelines, h: help, or one "
-                                 f"already used), got {key!r}")
+                                 "(not s: skip, u: undo, g: guidelines, h: help, m: my "
+                                 f"answers, or one already used), got {key!r}")
             key = key.lower()
             used.add(key)
         style.append({"name": names[i], "color": color.lower(), "key": key})

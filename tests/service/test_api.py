@@ -86,14 +86,18 @@ def test_create_project_validates(client):
         "name": "Many", "labels": [f"c{i}" for i in range(100)], "text_field": "t" * 200,
         "guidelines": "# Classes\n\n- c0:\tthe first\r\n"})
     assert r.status_code == 201, r.json
-    # keys after 1..9 and 0 are letters, not the page's own (s, u, g, h) nor one another
+    # keys after 1..9 and 0 are letters, not the page's own (s, u, g, h, m) nor one another
     # label asks for; colours are not the first ones again (new-user trial: an 11th
     # label had no key and the 1st's colour)
     style = r.json["label_style"]
     assert [x["key"] for x in style[8:14]] == ["9", "0", "a", "b", "c", "d"]
     assert [x["key"] for x in style[14:20]] == ["e", "f", "i", "j", "k", "l"]
-    assert len({x["color"] for x in style[:20]}) == 20 and style[31]["key"] == "z"
-    assert style[32]["key"] is None
+    assert [x["key"] for x in style[20:22]] == ["n", "o"]
+    assert len({x["color"] for x in style[:20]}) == 20 and style[30]["key"] == "z"
+    assert style[31]["key"] is None
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "Mine", "labels": ["x", {"name": "y", "key": "M"}]})
+    assert r.status_code == 400 and "m: my answers" in r.json["error"], r.json
     r2 = client.post("/api/projects", headers=auth(), json={
         "name": "Asked", "labels": ["x", "y", {"name": "z", "key": "1"}]})
     assert [x["key"] for x in r2.json["label_style"]] == ["2", "3", "1"], r2.json

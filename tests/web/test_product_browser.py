@@ -308,6 +308,13 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     assert page.evaluate("window.loopLabel.currentId()") == current
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.tagName") == "BODY"
+    # m goes to the latest answer (keyboard trial: it took 17 Tab stops), Tab on
+    # to the one before
+    page.keyboard.press("m")
+    assert page.evaluate("document.activeElement.closest('li').dataset.item") == second
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('li').dataset.item") == first
+    page.keyboard.press("Escape")
     # arrow keys send no answer per step: they say how to change it
     sel.focus()
     page.keyboard.press("ArrowDown")

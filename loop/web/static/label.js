@@ -626,7 +626,7 @@
     add("s", "skip (it comes back when nothing else is left)");
     add("u", "undo your last answer");
     add("g", "show or hide the guidelines");
-    add("Tab", "to an earlier answer: then a label's key changes it (Esc: back to the item)");
+    add("m", "to your latest answer (Tab: the ones before): a label's key changes it (Esc: back to the item)");
     add("? or h", "this list");
     add("Esc", "close this list");
   }
@@ -695,6 +695,15 @@
      changed an earlier answer to "spam"). Arrow keys would change the answer one
      label at a time, each step sent: they say how to change it instead. Space and
      Alt+Down open the list, as in any select; Esc leaves it. */
+  /* m: to the latest of "My answers" (keyboard trial: 17 Tab stops away) */
+  function toMine() {
+    const sel = document.querySelector("#my-answers select");
+    if (!sel) { status("No answer of yours to change yet."); return; }
+    sel.focus();
+    sel.scrollIntoView({ block: "nearest" });
+    status("Your latest answer: a label's key changes it, Tab goes to the next, Esc back to the item.");
+  }
+
   function mineKey(ev, sel, itemId) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
@@ -737,6 +746,7 @@
     else if (k === "s") { ev.preventDefault(); skip(ev.timeStamp); }
     else if (k === "u") { ev.preventDefault(); undo(); }
     else if (k === "g") { ev.preventDefault(); toggleGuidelines(); }
+    else if (k === "m") { ev.preventDefault(); toMine(); }
     else if (k.length === 1 && k.trim() && state.current) {
       /* new-user trial: a key no label has did nothing, and said nothing */
       const keys = Object.keys(state.keys).map(function (x) { return x + " " + state.labels[state.keys[x]]; });

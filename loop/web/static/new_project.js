@@ -6,7 +6,7 @@
   const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04",
     "#db2777", "#4b5563", "#65a30d", "#60a5fa", "#f87171", "#4ade80", "#c084fc", "#fb923c",
     "#22d3ee", "#facc15", "#f472b6", "#9ca3af", "#a3e635"];
-  const KEYS = "1234567890abcdefijklmnopqrtvwxyz";
+  const KEYS = "1234567890abcdefijklnopqrtvwxyz";
 
   function addLabel(name) {
     const box = $("label-rows");
