@@ -23,6 +23,14 @@ class BadRequest(LoopError):
     """A request or argument is malformed."""
 
 
+class LFModuleNotOnWorker(BadRequest):
+    """The worker running a job cannot import the project's LF module, or has
+    another version of it than the worker that planned the apply run: a fault of
+    that worker's machine, not of the module. The job goes to another worker
+    (:func:`loop.service.tasks.try_elsewhere`) and fails once every live worker has
+    missed it."""
+
+
 class BadUpload(BadRequest):
     """An uploaded file is malformed, too large, or inconsistent. ``errors`` lists
     the problems found row by row (at most :data:`MAX_ROW_ERRORS`); ``summary``

@@ -98,9 +98,13 @@ class LabelingFunction:
 
     def fingerprint(self) -> str:
         """A hash of what decides this LF's votes: its name, the source (or, where
-        there is none, the bytecode) of its function and preprocessors, and its
-        resources. Two applies with equal fingerprints vote the same, so only
-        LFs whose fingerprint changed need to run again.
+        there is none, the bytecode) of its function and preprocessors, the rest of
+        the module that defines its function (constants and helpers decide its
+        votes too: an operator's trial edited a module-level regex and no LF was
+        applied again; the other LFs' definitions are left out, so editing one LF
+        changes only its fingerprint), and its resources. Two applies with equal
+        fingerprints vote the same, so only LFs whose fingerprint changed need to
+        run again. (An edit to another module that this one imports is not seen.)
 
         >>> def vote(x):
         ...     return 1
@@ -112,6 +116,7 @@ class LabelingFunction:
         h = hashlib.sha256(self.name.encode())
         for fn in (self.f, *self.pre):
             h.update(_code_text(fn).encode())
+        h.update(_module_text(self.f).encode())
         h.update(repr(sorted(self.resources.items(), key=lambda kv: kv[0])).encode())
         return h.hexdigest()[:16]
 
@@ -125,6 +130,31 @@ def _code_text(fn: Any) -> str:
         if code is None:
             return repr(fn)
         return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
+
+
+def _module_text(fn: Any) -> str:
+    """The source of the module that defines ``fn`` without the definitions of its
+    labeling functions ("" where Python has none: a function typed into a shell):
+    what they share, constants and helpers. Editing one LF changes its own
+    fingerprint only; editing what they share changes them all."""
+    module = inspect.getmodule(fn)
+    if module is None:
+        return ""
+    try:
+        lines = inspect.getsourcelines(module)[0]
+    except (OSError, TypeError):
+        return ""
+    drop: set[int] = set()
+    for value in list(vars(module).values()):
+        f = value.f if isinstance(value, LabelingFunction) else None
+        if f is None or inspect.getmodule(f) is not module:
+            continue
+        try:
+            src, start = inspect.getsourcelines(f)  # from its decorator on
+        except (OSError, TypeError):
+            continue
+        drop.update(range(max(start, 1) - 1, max(start, 1) - 1 + len(src)))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
 
 
 def labeling_function(

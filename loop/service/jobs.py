@@ -344,6 +344,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             # raised), and when the first began
             "attempts": len(starts), "first_started_at": iso(
                 datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
+            # the workers that could not run it for want of its LF module (in order)
+            "lf_module_misses": list(meta.get("lf_module_misses") or []),
             "status": state, "scheduled_for": iso(due),
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,

@@ -14,6 +14,9 @@ what changed since the published ``L`` (:func:`apply_unit`), and one
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +25,7 @@ import numpy as np
 
 from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
-from loop.errors import LFRunSuperseded, LFTimeout, NotReady
+from loop.errors import LFModuleNotOnWorker, LFRunSuperseded, LFTimeout, NotReady
 from loop.service.rules import NO_LFS, project_lfs, uploaded_lf_names
 from loop.storage import RedisStore
 
@@ -63,6 +66,7 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     version = store.new_L_version(pid)
     uploaded = [x for x in uploaded_lf_names(store, pid) if x in prints]
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
+           "planned_on": socket.gethostname(), "planned_at": time.time(),
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
            "uploaded": uploaded,
            "changed": changed, "units": units,
@@ -89,6 +93,7 @@ def apply_unit(
     project = store.get_project(pid)
     by_name = {lf.name: lf for lf in project_lfs(store, pid)}
     if _stale(p, by_name, u["lfs"]):
+        _not_this_modules_version(store, pid, p, project, by_name, u["lfs"])
         # a rule was edited or removed since the run was planned: the edit queued a
         # run of its own, and this one's merge gives way to it (told so: the rule may
         # be back as it was by the merge, which then found this unit missing and
@@ -121,6 +126,37 @@ def apply_unit(
     store.save_L_chunk(pid, version, unit, res.L, res.errors_as_dicts())
     return {"unit": unit, "rows": stop - start, "lfs": len(u["lfs"]),
             "n_errors": sum(e.count for e in res.errors.values())}
+
+
+def _not_this_modules_version(store: RedisStore, pid: str, plan: dict[str, Any],
+                              project: dict[str, Any], by_name: dict[str, Any],
+                              names: list[str]) -> None:
+    """Raise :class:`LFModuleNotOnWorker` when the LFs of ``names`` that differ from
+    the plan's are all the module's, and this worker's copy of the module was not
+    written since the run was planned: another version of it on this machine than
+    on the one that planned (operator's trial: two versions of a regex on two
+    machines made one ``L`` of both, silently). A module edited during the run is
+    the run given way to, as a rule edited during it is."""
+    module = project.get("lf_module")
+    if not module or module not in sys.modules:
+        return
+    others = set(store.rules(pid)) | set(uploaded_lf_names(store, pid))
+    differ = [x for x in names
+              if x not in by_name or by_name[x].fingerprint() != plan["fingerprints"][x]]
+    if not differ or any(x not in by_name or x in others for x in differ):
+        return
+    path = getattr(sys.modules[module], "__file__", None)
+    try:
+        written = os.path.getmtime(path) if path else None
+    except OSError:
+        written = None
+    if written is None or written >= float(plan.get("planned_at") or 0.0) - 1.0:
+        return
+    raise LFModuleNotOnWorker(
+        f"lf_module {module!r} on {socket.gethostname()} ({path}) is not the version the "
+        f"apply run was planned with on {plan.get('planned_on', 'another machine')}: "
+        f"{', '.join(differ)} differ there. Every machine that runs workers needs the same "
+        "version of the project's LF modules: copy it to each and restart their workers")
 
 
 def _stale(plan: dict[str, Any], by_name: dict[str, Any], names: list[str]) -> bool:

@@ -16,12 +16,13 @@ import importlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from typing import Any
 
 from loop.core.lf import LabelingFunction
-from loop.errors import BadRequest
+from loop.errors import BadRequest, LFModuleNotOnWorker
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -41,15 +42,18 @@ def load_lfs(module: str) -> list[LabelingFunction]:
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        where = ""
         if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
-            # a new user tried "my_lfs" against the running demo: say where it looks
+            # a new user tried "my_lfs" against the running demo: say where it looks;
+            # on a worker, the module may be on the other machines and not on this one
             path = os.environ.get("PYTHONPATH")
-            where = (f". Modules are imported from the service's working directory "
-                     f"({os.getcwd()})" + (f" and PYTHONPATH ({path})" if path else "") +
-                     ": put the module there (with docker compose, in ./lfs) and restart "
-                     "the workers, or write rules on the project's Rules page instead")
-        raise BadRequest(f"cannot import lf_module {module!r}: {exc}{where}") from None
+            raise LFModuleNotOnWorker(
+                f"cannot import lf_module {module!r} on {socket.gethostname()}: {exc}. "
+                f"Modules are imported from the working directory ({os.getcwd()})"
+                + (f" and PYTHONPATH ({path})" if path else "") + " of the service and "
+                "of every worker: put the module there on each machine that runs workers "
+                "(with docker compose, in ./lfs) and restart its workers, or write rules "
+                "on the project's Rules page instead") from None
+        raise BadRequest(f"cannot import lf_module {module!r}: {exc}") from None
     except Exception as exc:  # a syntax error, a NameError at import: say where
         raise BadRequest(f"lf_module {module!r} raised {type(exc).__name__} on import: "
                          f"{str(exc)[:300]}") from exc

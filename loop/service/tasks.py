@@ -12,7 +12,14 @@ from typing import Any
 
 from rq import Queue, get_current_job
 
-from loop.errors import BadRequest, LFRunSuperseded, LFTimeout, NotReady, ProjectNotFound
+from loop.errors import (
+    BadRequest,
+    LFModuleNotOnWorker,
+    LFRunSuperseded,
+    LFTimeout,
+    NotReady,
+    ProjectNotFound,
+)
 from loop.service import labeling, models
 from loop.service.jobs import (
     apply_covering,
@@ -24,7 +31,7 @@ from loop.service.jobs import (
 )
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator, record_failure
 from loop.service.settings import Settings
-from loop.service.worker import START_NOTED_ENV, note_start
+from loop.service.worker import START_NOTED_ENV, alive_workers, note_start
 from loop.storage import RedisStore
 
 #: Job id -> when this process's run of it started (a work horse runs one job).
@@ -97,6 +104,33 @@ def _no_more_tries(job: Any) -> None:
     job.save()
 
 
+#: A job missed this many times for want of its LF module fails even while some live
+#: worker has not tried it (all of them busy the whole time).
+MAX_MISSES = 50
+
+
+def try_elsewhere(job: Any) -> bool:
+    """After :class:`LFModuleNotOnWorker` in this worker: let another worker run the
+    job (True), or fail it for good once every live worker has missed it (False).
+
+    A module on some machines and not on others (operator's trial: a worker started
+    on a second machine took apply runs and failed them at once, and recalibrations
+    waited 10 minutes for the next try). The misses are kept in the job's meta
+    (``lf_module_misses``: the workers' names), so its record says where it could
+    not run; a worker that missed steps aside before its next job
+    (:meth:`loop.service.worker.LoopWorker.execute_job`)."""
+    meta = job.get_meta(refresh=True)
+    misses = [*(meta.get("lf_module_misses") or []), str(job.worker_name or "?")]
+    meta["lf_module_misses"] = misses
+    job.save_meta()
+    if len(set(misses)) >= max(alive_workers(job.connection), 1) or len(misses) >= MAX_MISSES:
+        _no_more_tries(job)
+        return False
+    job.retries_left = max(int(job.retries_left or 0), 1)
+    job.save()
+    return True
+
+
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)``; a :class:`NotReady` (a step it needs has not run, e.g.
     the LFs are not applied to new items) or a :class:`BadRequest` (the project's
@@ -105,6 +139,9 @@ def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
     reads as a worker that died twice)."""
     try:
         return fn(*args, **kw)
+    except LFModuleNotOnWorker:
+        try_elsewhere(job)
+        raise
     except (NotReady, BadRequest):
         _no_more_tries(job)
         raise
@@ -149,7 +186,8 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     try:
         p = _no_retry(job, labeling.plan, store, pid, chunk_size)
     except Exception as exc:  # kept for /metrics: recalibrations wait for this run
-        record_failure(store, pid, "apply_status", exc)
+        if not (isinstance(exc, LFModuleNotOnWorker) and job.retries_left):
+            record_failure(store, pid, "apply_status", exc)
         raise
     v = p["version"]
     units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
@@ -184,6 +222,10 @@ def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
         _no_more_tries(job)  # the same LF on the same items would hang again
         record_failure(RedisStore(job.connection), pid, "apply_status", exc)
         raise
+    except LFModuleNotOnWorker as exc:
+        if not try_elsewhere(job):
+            record_failure(RedisStore(job.connection), pid, "apply_status", exc)
+        raise
 
 
 @_of_project
@@ -201,14 +243,20 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
     try:
-        out = labeling.merge(store, pid, version)
-    except LFRunSuperseded:
-        if chunk_size is None or unit_timeout is None:  # enqueued before runs said how
-            return {"superseded": True, "up_to_date": False}
-        if labeling.up_to_date(store, pid):
-            return {"superseded": True, "up_to_date": True}
-        again = enqueue_apply(queue, store, pid, chunk_size, unit_timeout, recalibrate_size)
-        return {"superseded": True, "reapplied_as": again.id}
+        try:
+            out = labeling.merge(store, pid, version)
+        except LFRunSuperseded:
+            if chunk_size is None or unit_timeout is None:  # enqueued before runs said how
+                return {"superseded": True, "up_to_date": False}
+            if labeling.up_to_date(store, pid):
+                return {"superseded": True, "up_to_date": True}
+            again = enqueue_apply(queue, store, pid, chunk_size, unit_timeout,
+                                  recalibrate_size)
+            return {"superseded": True, "reapplied_as": again.id}
+    except LFModuleNotOnWorker as exc:  # the LFs are read only when the run gave way
+        if not try_elsewhere(job):
+            record_failure(store, pid, "apply_status", exc)
+        raise
     store.set_value(pid, "apply_status", {"ok_at": time.time(), "error": None})
     if recalibrate_size is not None:
         rc = enqueue_task(queue, store, "recalibrate",

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib.util
 import logging
 import os
 import signal
@@ -415,6 +416,9 @@ class LoopWorker(PromptCommandChannel, Worker):
     stranded_after = 6.0
     #: Seconds at most between an idle worker's looks for a running scheduler.
     scheduler_check_every = 5
+    #: Seconds a worker that could not run a job for want of its LF module waits
+    #: before its next (times its misses of that job, at most 10).
+    step_aside = 2.0
 
     @property
     def dequeue_timeout(self) -> int:
@@ -459,6 +463,7 @@ class LoopWorker(PromptCommandChannel, Worker):
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         preload()
+        self._check_lf_modules()
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(stop,), daemon=True,
                                 name="loop-liveness")
@@ -477,6 +482,32 @@ class LoopWorker(PromptCommandChannel, Worker):
                 if sched is not None:
                     p.hdel(SCHEDULERS_KEY, sched.name)
                 p.execute()
+
+    def _check_lf_modules(self) -> None:
+        """Log each project's LF module this worker's machine lacks (found without
+        running it): its apply runs go to other workers, and an operator starting
+        a worker on another machine learns here what to copy there."""
+        try:
+            from loop.storage import RedisStore
+
+            projects = RedisStore(self.connection).list_projects()
+        except Exception:  # Redis not there yet: the jobs will say
+            return
+        wanted: dict[str, list[str]] = {}
+        for p in projects:
+            if p.get("lf_module"):
+                wanted.setdefault(str(p["lf_module"]), []).append(str(p.get("name") or p["id"]))
+        for module, names in sorted(wanted.items()):
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                log.warning("this worker cannot find lf_module %r (projects: %s) in its "
+                            "working directory (%s) or PYTHONPATH (%s): it leaves their "
+                            "apply runs to other workers. Copy the module to this machine "
+                            "and restart the worker to run them here", module,
+                            ", ".join(names[:5]), os.getcwd(), os.environ.get("PYTHONPATH", ""))
 
     @property
     def _beat_connection(self) -> Any:
@@ -561,6 +592,26 @@ class LoopWorker(PromptCommandChannel, Worker):
             self._reap_horse()
             if self._wait_for_redis():
                 hand_back(self.connection, queue, job.id)
+            return
+        self._step_aside(job)
+
+    def _step_aside(self, job: Any) -> None:
+        """Wait a moment when this worker could not run ``job`` for want of its LF
+        module and the job went back to the queue: an idle worker that has the
+        module takes it meanwhile (:func:`loop.service.tasks.try_elsewhere`)."""
+        try:
+            misses = job.get_meta(refresh=True).get("lf_module_misses") or []
+            if not misses or misses[-1] != self.name or job.get_status(refresh=True) not in (
+                    JobStatus.QUEUED, JobStatus.SCHEDULED):
+                return
+        except Exception:  # the job is gone, or Redis is: nothing to step aside for
+            return
+        log.warning("this worker cannot run job %s (its LF module is not here, or not "
+                    "the version the run was planned with): leaving it to another worker",
+                    job.id)
+        until = time.monotonic() + min(10.0, self.step_aside * misses.count(self.name))
+        while time.monotonic() < until and not getattr(self, "_stop_requested", False):
+            time.sleep(0.1)
 
     def _reap_horse(self) -> None:
         """Wait for the work horse to end (it fails on its own without Redis)."""

@@ -36,6 +36,18 @@ def held_out_csv(files=("Youtube01-Psy.csv",)) -> bytes:
     return hold_out_gold(youtube_csv(files), "CLASS", EVAL_SHARE)
 
 
+def wait_until(pred, timeout=30.0, every=0.05) -> bool:
+    """Whether ``pred()`` came true within ``timeout`` seconds (asked every ``every``)."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
+
+
 def worker_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])

@@ -16,15 +16,7 @@ import time
 
 import pytest
 from svc_helpers import annotator_token, auth, rq_worker_cmd, worker_env, youtube_csv
-
-
-def _wait(pred, timeout=30.0, every=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(every)
-    return False
+from svc_helpers import wait_until as _wait
 
 
 class Workers:

@@ -409,6 +409,18 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(
     page.wait_for_function(f"['stopped', 'canceled'].includes({pill})", timeout=60000)
     assert ApiClient(live.url, ADMIN).call("GET", f"/api/jobs/{failed}")["status"] == "failed"
     _shot(page, "dashboard_job_error")
+    # a job that a worker without the LF module left to another says so (operator's
+    # trial: it showed "run 2 times", and nothing of where it could not run)
+    from rq.job import Job
+
+    job = Job.fetch(failed, connection=ext["redis"])
+    job.meta["lf_module_misses"] = ["w-b", "w-b"]
+    job.save_meta()
+    page.reload()
+    note = page.locator(f"tr[data-job='{failed}'] .job-note")
+    note.wait_for(timeout=30000)
+    assert note.inner_text() == ("Left to another worker by w-b: the project's LF module is "
+                                 "not on its machine (or is another version).")
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     # the chart is redrawn at the phone's width: its labels keep their 12 px

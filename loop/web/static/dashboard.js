@@ -533,6 +533,14 @@
         // why it did nothing, on the page (it was in the tooltip only)
         typeCell.appendChild(Loop.el("div", { class: "job-note", text: String(j.result.reason) }));
       }
+      const misses = Array.from(new Set(j.lf_module_misses || []));
+      if (misses.length) {
+        /* operator's trial: a worker on a machine without the LF module took the run;
+           the job then showed only "run 2 times" */
+        typeCell.appendChild(Loop.el("div", { class: "job-note", text: "Left to another worker by " +
+          misses.join(", ") + ": the project's LF module is not on " +
+          (misses.length > 1 ? "their machines" : "its machine") + " (or is another version)." }));
+      }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
         typeCell,
         Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
