@@ -231,6 +231,10 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "since_recalibration": store.since_recal(pid),
             "recalibration": _status(store, pid, "recal_status", "recal"),
             "end_model_training": _status(store, pid, "end_model_status", "end_model"),
+            # the last apply run's outcome: a recalibration that waits for LF votes
+            # waits for it (operator's trial: a failed run read as busy workers)
+            "apply_lfs": {k: v for k, v in _status(store, pid, "apply_status", "apply").items()
+                          if k != "running"},
             "loop": loop_health(store, pid)}
 
 

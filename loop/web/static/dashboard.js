@@ -449,6 +449,7 @@
 
   const HINTS = [
     [/canceled/i, "Canceled: start it again when you are ready."],
+    [/LFModuleNotOnWorker/, "No running worker could use the project's LF module: copy it to the machines that run workers (the same version everywhere), restart them, and apply the LFs again."],
     [/apply the LFs|LFs applied to every item/i, "Run “Apply LFs” after every upload: it recalibrates when it ends."],
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
@@ -597,7 +598,7 @@
   }
 
   /* The loop has stopped closing (no worker, or none free): say so, with what to do. */
-  function drawLoopWarning(lp, since, lastError) {
+  function drawLoopWarning(lp, since, lastError, applyError) {
     const w = $("loop-warning");
     Loop.clear(w);
     w.hidden = !lp.overdue;
@@ -607,6 +608,10 @@
       (since ? " (" + since + (since === 1 ? " answer" : " answers") + " not yet in the models)" : "") + ": ";
     if (lastError && lastError.at >= lp.waiting_since) {
       w.append(waits + "its last run failed: " + lastError.message + " " + hint(lastError.message));
+    } else if (applyError && applyError.at >= lp.waiting_since) {
+      /* operator's trial: a failed apply run read as "busy with other jobs, or frozen" */
+      w.append(waits + "the apply run it follows failed: " + applyError.message + " " +
+        hint(applyError.message));
     } else if (!lp.workers) {
       /* by heartbeat: a frozen worker counts as none too (operator's trial) */
       w.append(waits + "no worker is running (none has checked in for 12 s: stopped, killed or " +
@@ -802,7 +807,7 @@
       health.classList.toggle("warn-text", !!rc.last_error);
       health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
         : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
-      drawLoopWarning(v.loop || {}, v.since_recalibration, rc.last_error);
+      drawLoopWarning(v.loop || {}, v.since_recalibration, rc.last_error, (v.apply_lfs || {}).last_error);
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_agreement);
       const aa = v.annotator_agreement;
