@@ -213,8 +213,8 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
                 moved.append(job_id)
             connection.delete(seen_key, queue.intermediate_queue.get_first_seen_key(job_id))
     if moved:
-        log.warning("jobs popped by a worker that died before starting them, "
-                    "queued again: %s", moved)
+        log.warning("jobs popped by a worker that did not start them within %g s (it "
+                    "died, or is frozen), queued again: %s", after, moved)
     return moved
 
 
