@@ -31,6 +31,12 @@ class LFModuleNotOnWorker(BadRequest):
     missed it."""
 
 
+class LFModulesDiffer(BadRequest):
+    """The machines that run workers have different versions of a project's LF
+    module: an apply run fails at once rather than publish one machine's version
+    (never retried: it needs the operator)."""
+
+
 class BadUpload(BadRequest):
     """An uploaded file is malformed, too large, or inconsistent. ``errors`` lists
     the problems found row by row (at most :data:`MAX_ROW_ERRORS`); ``summary``

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import io
+import textwrap
+import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -121,10 +124,23 @@ class LabelingFunction:
         return h.hexdigest()[:16]
 
 
-def _code_text(fn: Any) -> str:
-    """The source of ``fn`` if Python can find it, else its bytecode and constants."""
+def _tokens(source: str) -> str:
+    """``source`` as its Python tokens, without comments and blank lines (editing a
+    comment changes no vote, and recomputed every column of a big project); the
+    text as it is where it does not tokenize."""
+    skip = (tokenize.COMMENT, tokenize.NL)
     try:
-        return inspect.getsource(fn)
+        toks = tokenize.generate_tokens(io.StringIO(textwrap.dedent(source)).readline)
+        return "\x00".join(f"{t.type}:{t.string}" for t in toks if t.type not in skip)
+    except (tokenize.TokenError, SyntaxError):
+        return source
+
+
+def _code_text(fn: Any) -> str:
+    """The source of ``fn`` (as tokens, :func:`_tokens`) if Python can find it,
+    else its bytecode and constants."""
+    try:
+        return _tokens(inspect.getsource(fn))
     except (OSError, TypeError):
         code = getattr(fn, "__code__", None)
         if code is None:
@@ -154,7 +170,7 @@ def _module_text(fn: Any) -> str:
         except (OSError, TypeError):
             continue
         drop.update(range(max(start, 1) - 1, max(start, 1) - 1 + len(src)))
-    return "".join(line for i, line in enumerate(lines) if i not in drop)
+    return _tokens("".join(line for i, line in enumerate(lines) if i not in drop))
 
 
 def labeling_function(

@@ -26,6 +26,7 @@ import numpy as np
 from loop.core.apply import LFErrorSummary, LFInterrupted, apply_lfs, chunk_bounds, merge_errors
 from loop.core.lf import LabelingFunction, Record
 from loop.errors import LFModuleNotOnWorker, LFRunSuperseded, LFTimeout, NotReady
+from loop.service.lf_modules import check_versions_agree
 from loop.service.rules import NO_LFS, project_lfs, uploaded_lf_names
 from loop.storage import RedisStore
 
@@ -44,6 +45,9 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     rules_version = store.rules_version(pid)
     if lfs is None:
         lfs = project_lfs(store, pid)
+        module = store.get_project(pid).get("lf_module")
+        if module:  # as the other machines' workers have it
+            check_versions_agree(store.r, str(module))
     if not lfs:
         raise NotReady(NO_LFS)
     names = [lf.name for lf in lfs]
@@ -156,7 +160,7 @@ def _not_this_modules_version(store: RedisStore, pid: str, plan: dict[str, Any],
         f"lf_module {module!r} on {socket.gethostname()} ({path}) is not the version the "
         f"apply run was planned with on {plan.get('planned_on', 'another machine')}: "
         f"{', '.join(differ)} differ there. Every machine that runs workers needs the same "
-        "version of the project's LF modules: copy it to each and restart their workers")
+        "version of the project's LF modules: copy it to each and restart their workers.")
 
 
 def _stale(plan: dict[str, Any], by_name: dict[str, Any], names: list[str]) -> bool:

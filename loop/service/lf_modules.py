@@ -12,17 +12,20 @@ cannot take a web worker down.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 from loop.core.lf import LabelingFunction
-from loop.errors import BadRequest, LFModuleNotOnWorker
+from loop.errors import BadRequest, LFModuleNotOnWorker, LFModulesDiffer
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -52,7 +55,7 @@ def load_lfs(module: str) -> list[LabelingFunction]:
                 + (f" and PYTHONPATH ({path})" if path else "") + " of the service and "
                 "of every worker: put the module there on each machine that runs workers "
                 "(with docker compose, in ./lfs) and restart its workers, or write rules "
-                "on the project's Rules page instead") from None
+                "on the project's Rules page instead.") from None
         raise BadRequest(f"cannot import lf_module {module!r}: {exc}") from None
     except Exception as exc:  # a syntax error, a NameError at import: say where
         raise BadRequest(f"lf_module {module!r} raised {type(exc).__name__} on import: "
@@ -72,6 +75,80 @@ def load_lfs(module: str) -> list[LabelingFunction]:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise BadRequest(f"lf_module {module!r}: LF names must be unique, repeated: {dup}")
     return lfs
+
+
+#: Seconds between two notes of a worker's LF-module versions (:func:`note_versions`).
+NOTE_EVERY = 30.0
+
+
+def _digest_of(path: str | None) -> str | None:
+    """A hash of the file at ``path`` (None: no file)."""
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def module_version(module: str) -> str | None:
+    """A hash of ``module``'s file as this machine would import it, found without
+    running it (None where it is not found)."""
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return _digest_of(getattr(loaded, "__file__", None))
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    return None if spec is None else _digest_of(spec.origin)
+
+
+def versions_key(module: str) -> str:
+    return f"loop:lf_module_versions:{module}"
+
+
+def note_versions(connection: Any, worker: str, modules: list[str]) -> None:
+    """Note, for each of ``modules``, the version this worker's machine has (kept
+    two notes' time): the worker that plans an apply run compares them with its
+    own (:func:`check_versions_agree`)."""
+    host, now = socket.gethostname(), time.time()
+    with connection.pipeline() as p:
+        for module in modules:
+            p.hset(versions_key(module), worker, json.dumps(
+                {"host": host, "version": module_version(module), "at": now}))
+            p.expire(versions_key(module), int(4 * NOTE_EVERY))
+        p.execute()
+
+
+def check_versions_agree(connection: Any, module: str) -> None:
+    """:class:`LFModulesDiffer` when a live worker on another machine noted another
+    version of ``module`` than this machine's, since this machine's copy was last
+    written (a note from before an edit here may be stale; one after it is not).
+    Operator's trial: with two versions on two machines, each apply run published
+    the version of the machine that planned it, and ``L`` flipped between them."""
+    from loop.service.worker import alive_key
+
+    mine = sys.modules.get(module)
+    path = getattr(mine, "__file__", None)
+    version = _digest_of(path)
+    if version is None:
+        return
+    written = os.path.getmtime(str(path))
+    host = socket.gethostname()
+    other: dict[str, list[str]] = {}
+    for worker, raw in connection.hgetall(versions_key(module)).items():
+        note = json.loads(raw)
+        name = worker.decode() if isinstance(worker, bytes) else str(worker)
+        if (note.get("host") == host or note.get("version") in (None, version)
+                or float(note.get("at", 0)) <= written
+                or not connection.exists(alive_key(name))):
+            continue
+        other.setdefault(f"{note['host']} (version {note['version']})", []).append(name)
+    if other:
+        theirs = "; ".join(f"{k}: worker {', '.join(sorted(v))}" for k, v in sorted(other.items()))
+        raise LFModulesDiffer(
+            f"the machines that run workers have different versions of lf_module {module!r}: "
+            f"{host} (version {version}, which planned this run) and {theirs}. Copy one "
+            "version to every machine, restart their workers, and apply the LFs again.")
 
 
 def check_lf_module(module: Any, timeout: float = 20.0) -> list[str]:

@@ -123,12 +123,28 @@ def try_elsewhere(job: Any) -> bool:
     misses = [*(meta.get("lf_module_misses") or []), str(job.worker_name or "?")]
     meta["lf_module_misses"] = misses
     job.save_meta()
+    if meta.get("run"):  # a unit or the merge: the run's record, which the page lists
+        _note_miss(job.connection, str(meta["run"]), str(job.worker_name or "?"))
     if len(set(misses)) >= max(alive_workers(job.connection), 1) or len(misses) >= MAX_MISSES:
         _no_more_tries(job)
         return False
     job.retries_left = max(int(job.retries_left or 0), 1)
     job.save()
     return True
+
+
+def _note_miss(connection: Any, run_id: str, worker: str) -> None:
+    """Add ``worker`` to the misses of the apply run ``run_id`` (its planning job)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        run = Job.fetch(run_id, connection=connection)
+    except NoSuchJobError:
+        return
+    meta = run.get_meta(refresh=True)
+    meta["lf_module_misses"] = [*(meta.get("lf_module_misses") or []), worker]
+    run.save_meta()
 
 
 def _no_retry(job: Any, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -192,13 +208,13 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     v = p["version"]
     units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
                           job_timeout=unit_timeout,
-                          meta={"type": "apply_lfs_unit", "project": pid,
+                          meta={"type": "apply_lfs_unit", "project": pid, "run": job.id,
                                 "progress": {"done": 0, "total": u["stop"] - u["start"]}})
              for i, u in enumerate(p["units"])]
     merge = enqueue_task(queue, store, "merge_lfs", pid, v, recalibrate_size, chunk_size,
                          unit_timeout, record=False,
                          depends_on=units or None,
-                         meta={"type": "merge_lfs", "project": pid})
+                         meta={"type": "merge_lfs", "project": pid, "run": job.id})
     job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
                      "merge_job": merge.id, "rows": p["rows"]})
     job.save_meta()

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib.util
 import logging
 import os
 import signal
@@ -483,31 +482,46 @@ class LoopWorker(PromptCommandChannel, Worker):
                     p.hdel(SCHEDULERS_KEY, sched.name)
                 p.execute()
 
+    def _lf_modules(self, connection: Any) -> dict[str, list[str]]:
+        """The projects' LF modules, each with the names of its projects."""
+        from loop.storage import RedisStore
+
+        wanted: dict[str, list[str]] = {}
+        for p in RedisStore(connection).list_projects():
+            if p.get("lf_module"):
+                wanted.setdefault(str(p["lf_module"]), []).append(str(p.get("name") or p["id"]))
+        return wanted
+
     def _check_lf_modules(self) -> None:
         """Log each project's LF module this worker's machine lacks (found without
         running it): its apply runs go to other workers, and an operator starting
-        a worker on another machine learns here what to copy there."""
-        try:
-            from loop.storage import RedisStore
+        a worker on another machine learns here what to copy there. Note the
+        versions it has (:func:`loop.service.lf_modules.note_versions`)."""
+        from loop.service.lf_modules import module_version, note_versions
 
-            projects = RedisStore(self.connection).list_projects()
+        try:
+            wanted = self._lf_modules(self.connection)
+            note_versions(self.connection, self.name, sorted(wanted))
         except Exception:  # Redis not there yet: the jobs will say
             return
-        wanted: dict[str, list[str]] = {}
-        for p in projects:
-            if p.get("lf_module"):
-                wanted.setdefault(str(p["lf_module"]), []).append(str(p.get("name") or p["id"]))
+        self._noted_at = time.monotonic()
         for module, names in sorted(wanted.items()):
-            try:
-                found = importlib.util.find_spec(module) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
+            if module_version(module) is None:
                 log.warning("this worker cannot find lf_module %r (projects: %s) in its "
                             "working directory (%s) or PYTHONPATH (%s): it leaves their "
                             "apply runs to other workers. Copy the module to this machine "
                             "and restart the worker to run them here", module,
                             ", ".join(names[:5]), os.getcwd(), os.environ.get("PYTHONPATH", ""))
+
+    def _note_lf_modules(self, connection: Any) -> None:
+        """Every :data:`~loop.service.lf_modules.NOTE_EVERY` s: note the versions of
+        the LF modules this machine has (a copy edited since is noted anew)."""
+        from loop.service.lf_modules import NOTE_EVERY, note_versions
+
+        if time.monotonic() - getattr(self, "_noted_at", 0.0) < NOTE_EVERY:
+            return
+        self._noted_at = time.monotonic()
+        note_versions(connection, self.name, sorted(self._lf_modules(connection)))
 
     @property
     def _beat_connection(self) -> Any:
@@ -545,6 +559,7 @@ class LoopWorker(PromptCommandChannel, Worker):
                     free_dead_locks(conn)
                     enqueue_ready(conn, self.queues)
                 self._maybe_reconcile()
+                self._note_lf_modules(conn)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 # Redis away: one line, not a traceback every beat (compose trial: 42
                 # tracebacks of 35 lines in a 15 s outage with 3 workers)

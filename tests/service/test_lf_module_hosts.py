@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -124,6 +125,14 @@ def test_a_worker_without_the_module_leaves_the_run_to_one_that_has_it(
     assert "leaving it to another worker" in log and f"cannot import lf_module '{MODULE}'" in log
     # ... and it said so when it started, with the project's name
     assert f"this worker cannot find lf_module '{MODULE}' (projects: two machines)" in log
+    # each noted the version its machine has, for the planners to compare
+    import json
+
+    from loop.service.lf_modules import module_version, versions_key
+
+    noted = {k.decode(): json.loads(v) for k, v in rconn.hgetall(versions_key(MODULE)).items()}
+    assert noted["without"]["version"] is None
+    assert noted["with"]["version"] == module_version(MODULE) is not None
 
 
 @pytest.mark.slow
@@ -173,9 +182,50 @@ def test_editing_what_a_modules_lfs_share_recomputes_them(client, store, module_
     sys.modules.pop(MODULE, None)
     pid = _project(client)
     first = apply_lfs_in_process(store, pid, chunk_size=300)
+    assert first["n_items"] == 350
+    # a comment changes no vote: nothing is recomputed (operator's re-trial: it
+    # recomputed every column)
+    path.write_text(path.read_text().replace("SHARED = 1", "SHARED = 1  # one\n# more\n"))
+    sys.modules.pop(MODULE, None)
+    assert labeling.plan(store, pid, 300)["changed"] == []
     path.write_text(path.read_text().replace("SHARED = 1", "SHARED = 2"))
     sys.modules.pop(MODULE, None)
-    assert first["n_items"] == 350
     plan = labeling.plan(store, pid, 300)
     assert plan["changed"] == store.L_meta(pid)["lf_names"]
     assert len(plan["changed"]) == 6
+
+
+def test_a_run_fails_when_another_machines_workers_have_another_version(
+        client, rconn, store, module_dir):
+    """Operator's re-trial: with two versions on two machines, each run published the
+    version of the machine that planned it, and L flipped between them. Now the
+    planner compares the versions the live workers noted and fails the run."""
+    import json
+
+    from loop.errors import LFModulesDiffer
+    from loop.service.lf_modules import module_version, note_versions, versions_key
+
+    pid = _project(client)
+    mine = module_version(MODULE)
+    assert mine is not None
+    later = time.time() + 5  # noted after this machine's copy was written
+
+    def note(worker, host, version, at=later, alive=True):
+        rconn.hset(versions_key(MODULE), worker, json.dumps(
+            {"host": host, "version": version, "at": at}))
+        rconn.sadd(WORKERS_KEY, worker)
+        if alive:
+            rconn.set(alive_key(worker), 1, ex=60)
+
+    note_versions(rconn, "here-1", [MODULE])  # this machine: never compared with itself
+    note("same-version", "m2", mine)
+    note("no-module", "m3", None)  # it leaves the runs to others
+    note("dead", "m4", "0123456789abcdef", alive=False)
+    note("before-the-edit", "m5", "fedcba9876543210", at=0.0)  # may be stale
+    assert labeling.plan(store, pid, 300)["units"]
+    note("skewed", "m6", "ffffffffffffffff")
+    with pytest.raises(LFModulesDiffer, match=(
+            r"different versions of lf_module 'lfs_one_machine': .* \(version "
+            f"{mine}, which planned this run\\) and m6 \\(version ffffffffffffffff\\): "
+            r"worker skewed\. Copy one version to every machine")):
+        labeling.plan(store, pid, 300)

@@ -507,13 +507,13 @@ def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
     from loop.service.recalibration import record_failure
 
     record_failure(store, pid, "apply_status", LFModuleNotOnWorker(
-        "cannot import lf_module 'gone' on m2: put the module there"))
+        "cannot import lf_module 'gone' on m2: put the module there."))
     page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
     page.wait_for_function("document.getElementById('loop-warning').textContent"
                            ".includes('the apply run it follows failed')")
     text = warning.inner_text()
     assert "failed: LFModuleNotOnWorker: cannot import lf_module 'gone' on m2" in text, text
-    assert "copy it to the machines that run workers" in text, text
+    assert "put the module there. When every machine that runs workers has the module" in text, text
     store.set_value(pid, "apply_status", {"ok_at": None, "error": None})
     live.run_jobs()  # a worker takes it: the warning goes at the next refresh
     assert store.recal_requested_at(pid) is None

@@ -449,7 +449,7 @@
 
   const HINTS = [
     [/canceled/i, "Canceled: start it again when you are ready."],
-    [/LFModuleNotOnWorker/, "No running worker could use the project's LF module: copy it to the machines that run workers (the same version everywhere), restart them, and apply the LFs again."],
+    [/LFModuleNotOnWorker|LFModulesDiffer/, "When every machine that runs workers has the module, the same version, apply the LFs again."],
     [/apply the LFs|LFs applied to every item/i, "Run “Apply LFs” after every upload: it recalibrates when it ends."],
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
