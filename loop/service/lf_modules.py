@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -95,11 +96,32 @@ def module_version(module: str) -> str | None:
     loaded = sys.modules.get(module)
     if loaded is not None:
         return _digest_of(getattr(loaded, "__file__", None))
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    return None if spec is None else _digest_of(spec.origin)
+    return _digest_of(_origin(module))
+
+
+def _origin(module: str) -> str | None:
+    """The file ``module`` would be imported from, found on ``sys.path`` without
+    importing its packages (a worker's own process never runs a project's code:
+    an ``__init__`` that exits would take the worker down). A package this process
+    has imported already (``loop`` itself) is asked as Python would."""
+    parts = module.split(".")
+    if parts[0] in sys.modules and len(parts) > 1:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+        return None if spec is None else spec.origin
+    path: list[str] | None = None
+    spec = None
+    for i in range(len(parts)):
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:i + 1]), path)
+        if spec is None:
+            return None
+        locations = spec.submodule_search_locations
+        path = None if locations is None else list(locations)
+        if path is None and i < len(parts) - 1:
+            return None
+    return None if spec is None else spec.origin
 
 
 def versions_key(module: str) -> str:

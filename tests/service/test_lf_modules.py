@@ -71,3 +71,22 @@ def test_load_lfs_in_a_worker(lf_dir, monkeypatch):
     assert [lf.name for lf in load_lfs("lfs_ok")] == ["lf"]
     with pytest.raises(BadRequest, match="no labeling functions"):
         load_lfs("lfs_none")
+
+
+def test_a_modules_version_is_found_without_running_its_package(tmp_path, monkeypatch):
+    """A worker notes the version of each project's module in its own process, which
+    must never run a project's code (an ``__init__`` that exits would stop it)."""
+    import sys
+
+    from loop.service.lf_modules import module_version
+
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "__init__.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "team" / "lfs.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = module_version("team.lfs")
+    assert first is not None and "team" not in sys.modules
+    (tmp_path / "team" / "lfs.py").write_text("X = 2\n")
+    assert module_version("team.lfs") not in (None, first)
+    assert module_version("team.nope") is None and module_version("nowhere_lfs") is None
+    assert module_version("loop.demo.youtube_lfs") is not None
