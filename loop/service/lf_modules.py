@@ -135,18 +135,21 @@ def note_versions(connection: Any, worker: str, modules: list[str]) -> None:
     host, now = socket.gethostname(), time.time()
     with connection.pipeline() as p:
         for module in modules:
+            loaded = sys.modules.get(module)
+            path = getattr(loaded, "__file__", None) if loaded is not None else _origin(module)
             p.hset(versions_key(module), worker, json.dumps(
-                {"host": host, "version": module_version(module), "at": now}))
+                {"host": host, "path": path, "version": _digest_of(path), "at": now}))
             p.expire(versions_key(module), int(4 * NOTE_EVERY))
         p.execute()
 
 
 def check_versions_agree(connection: Any, module: str) -> None:
-    """:class:`LFModulesDiffer` when a live worker on another machine noted another
-    version of ``module`` than this machine's, since this machine's copy was last
-    written (a note from before an edit here may be stale; one after it is not).
-    Operator's trial: with two versions on two machines, each apply run published
-    the version of the machine that planned it, and ``L`` flipped between them."""
+    """:class:`LFModulesDiffer` when a live worker noted another version of
+    ``module`` than the one this worker imported, since this copy was last written
+    (a note from before an edit here may be stale; one after it is not; workers
+    that read the same file note the same version). Operator's trial: with two
+    versions on two machines, each apply run published the version of the machine
+    that planned it, and ``L`` flipped between them."""
     from loop.service.worker import alive_key
 
     mine = sys.modules.get(module)
@@ -160,17 +163,18 @@ def check_versions_agree(connection: Any, module: str) -> None:
     for worker, raw in connection.hgetall(versions_key(module)).items():
         note = json.loads(raw)
         name = worker.decode() if isinstance(worker, bytes) else str(worker)
-        if (note.get("host") == host or note.get("version") in (None, version)
-                or float(note.get("at", 0)) <= written
+        if (note.get("version") in (None, version) or float(note.get("at", 0)) <= written
                 or not connection.exists(alive_key(name))):
             continue
-        other.setdefault(f"{note['host']} (version {note['version']})", []).append(name)
+        where = f"{note.get('host')} {note.get('path') or ''}".strip()
+        other.setdefault(f"{where} (version {note['version']})", []).append(name)
     if other:
         theirs = "; ".join(f"{k}: worker {', '.join(sorted(v))}" for k, v in sorted(other.items()))
         raise LFModulesDiffer(
-            f"the machines that run workers have different versions of lf_module {module!r}: "
-            f"{host} (version {version}, which planned this run) and {theirs}. Copy one "
-            "version to every machine, restart their workers, and apply the LFs again.")
+            f"the workers have different versions of lf_module {module!r}: {host} {path} "
+            f"(version {version}, which planned this run) and {theirs}. Copy one version "
+            "to every machine (and directory) workers import it from, restart those "
+            "workers, and apply the LFs again.")
 
 
 def check_lf_module(module: Any, timeout: float = 20.0) -> list[str]:

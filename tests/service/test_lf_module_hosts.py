@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -212,12 +213,13 @@ def test_a_run_fails_when_another_machines_workers_have_another_version(
 
     def note(worker, host, version, at=later, alive=True):
         rconn.hset(versions_key(MODULE), worker, json.dumps(
-            {"host": host, "version": version, "at": at}))
+            {"host": host, "path": f"/srv/{worker}/{MODULE}.py", "version": version,
+             "at": at}))
         rconn.sadd(WORKERS_KEY, worker)
         if alive:
             rconn.set(alive_key(worker), 1, ex=60)
 
-    note_versions(rconn, "here-1", [MODULE])  # this machine: never compared with itself
+    note_versions(rconn, "here-1", [MODULE])  # the same file: the same version
     note("same-version", "m2", mine)
     note("no-module", "m3", None)  # it leaves the runs to others
     note("dead", "m4", "0123456789abcdef", alive=False)
@@ -226,6 +228,13 @@ def test_a_run_fails_when_another_machines_workers_have_another_version(
     note("skewed", "m6", "ffffffffffffffff")
     with pytest.raises(LFModulesDiffer, match=(
             r"different versions of lf_module 'lfs_one_machine': .* \(version "
-            f"{mine}, which planned this run\\) and m6 \\(version ffffffffffffffff\\): "
-            r"worker skewed\. Copy one version to every machine")):
+            f"{mine}, which planned this run\\) and m6 /srv/skewed/lfs_one_machine.py "
+            r"\(version ffffffffffffffff\): worker skewed\. Copy one version to every")):
+        labeling.plan(store, pid, 300)
+    # ... and so does a worker of this machine that imports another copy (another
+    # working directory: the operator's re-trial ran both "machines" on one host)
+    rconn.hdel(versions_key(MODULE), "skewed")
+    note("other-dir", socket.gethostname(), "eeeeeeeeeeeeeeee")
+    with pytest.raises(LFModulesDiffer, match=r"/srv/other-dir/lfs_one_machine.py \(version "
+                                              r"eeeeeeeeeeeeeeee\): worker other-dir"):
         labeling.plan(store, pid, 300)
