@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import time
 from typing import Any
 
@@ -120,11 +121,13 @@ def try_elsewhere(job: Any) -> bool:
     not run; a worker that missed steps aside before its next job
     (:meth:`loop.service.worker.LoopWorker.execute_job`)."""
     meta = job.get_meta(refresh=True)
-    misses = [*(meta.get("lf_module_misses") or []), str(job.worker_name or "?")]
+    # the worker and its machine (a worker's name alone is often a random id)
+    me = f"{job.worker_name or '?'} on {socket.gethostname()}"
+    misses = [*(meta.get("lf_module_misses") or []), me]
     meta["lf_module_misses"] = misses
     job.save_meta()
     if meta.get("run"):  # a unit or the merge: the run's record, which the page lists
-        _note_miss(job.connection, str(meta["run"]), str(job.worker_name or "?"))
+        _note_miss(job.connection, str(meta["run"]), me)
     if len(set(misses)) >= max(alive_workers(job.connection), 1) or len(misses) >= MAX_MISSES:
         _no_more_tries(job)
         return False

@@ -615,7 +615,8 @@ class LoopWorker(PromptCommandChannel, Worker):
         module and the job went back to the queue: an idle worker that has the
         module takes it meanwhile (:func:`loop.service.tasks.try_elsewhere`)."""
         try:
-            misses = job.get_meta(refresh=True).get("lf_module_misses") or []
+            misses = [str(m).split(" on ")[0]
+                      for m in job.get_meta(refresh=True).get("lf_module_misses") or []]
             if not misses or misses[-1] != self.name or job.get_status(refresh=True) not in (
                     JobStatus.QUEUED, JobStatus.SCHEDULED):
                 return
