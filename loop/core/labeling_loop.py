@@ -31,10 +31,15 @@ def _texts(X: Any) -> list[str] | None:
         return _strings(list(X))
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) == 2 and not hasattr(X, "tocsr"):
-        a = np.asarray(X)
-        if a.dtype.kind in "OUS" and shape[1] == 1:
-            X, shape = a[:, 0], a[:, 0].shape  # one column of texts (a DataFrame's [["text"]])
-        elif a.dtype.kind in "OUS":
+        # the columns' kinds, without copying a DataFrame of features to find them
+        dtypes = getattr(X, "dtypes", None)
+        kinds = ({d.kind for d in dtypes} if dtypes is not None
+                 else {np.asarray(X).dtype.kind})
+        texts = bool(kinds & set("OUS"))
+        if texts and shape[1] == 1:
+            col = np.asarray(X)[:, 0]  # one column of texts (a DataFrame's [["text"]])
+            X, shape = col, col.shape
+        elif texts:
             cols = list(getattr(X, "columns", []))
             raise ValueError(
                 f"X has {shape[1]} columns, not all numbers"
@@ -79,6 +84,10 @@ def _ids(values: Any, what: str, expected: str) -> np.ndarray:
         raise ValueError(f"{what} must be {expected}; got {a.dtype} values such as "
                          f"{a[0]!r}")
     return a.astype(np.int64)
+
+
+#: What ``idx`` of :meth:`LabelingLoop.teach` and ``forget`` must be.
+_ITEM_IDS = "item indices, e.g. np.flatnonzero(mask) for a bool mask"
 
 
 class LabelingLoop:
@@ -262,13 +271,12 @@ class LabelingLoop:
         before takes its new label (a correction); one given two labels in one
         call is a ``ValueError``.
         """
-        idx = _ids(idx, "idx", "item indices, e.g. np.flatnonzero(mask) for a bool mask")
+        idx = _ids(idx, "idx", _ITEM_IDS)
         labels = _ids(labels, "labels", "class ids 0 .. n_classes - 1 (map label names "
                       "to their ids first)")
         if idx.shape != labels.shape:
             raise ValueError(f"{idx.size} items but {labels.size} labels")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
-            raise ValueError(f"item indices must be in [0, {self.y.size})")
+        self._in_range(idx)
         bad = labels[(labels < 0) | (labels >= self.n_classes)]
         if bad.size:
             if int(bad[0]) == -1:
@@ -293,13 +301,17 @@ class LabelingLoop:
         self._fitted = False
         return self.fit() if refit else self
 
+    def _in_range(self, idx: np.ndarray) -> np.ndarray:
+        """``idx``, or a ValueError when one is not an item of this loop."""
+        if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
+            raise ValueError(f"item indices must be in [0, {self.y.size})")
+        return idx
+
     def forget(self, idx: Any, refit: bool = True) -> LabelingLoop:
         """Take back the answers for items ``idx`` (a slip, an undo): they are
         unlabeled again and may be asked again; items without an answer stay as
         they are. (By default) refits, as :meth:`teach` does."""
-        idx = _ids(idx, "idx", "item indices, e.g. np.flatnonzero(mask) for a bool mask")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.y.size):
-            raise ValueError(f"item indices must be in [0, {self.y.size})")
+        idx = self._in_range(_ids(idx, "idx", _ITEM_IDS))
         self.y[idx] = -1
         self.random_gold[idx] = False
         self._fitted = False

@@ -35,6 +35,12 @@ def train_test(ds: Dataset) -> tuple[Split, Split]:
     return train, ds.splits["test"]
 
 
+def scored_on(ds: Dataset) -> str:
+    """The split :func:`train_test` scores on: ``all`` for a single-file set (the rows
+    fitted on), else ``test``."""
+    return "all" if ds.single_file else "test"
+
+
 def scored_rows(ds: Dataset, split: Split) -> np.ndarray:
     """The rows of ``split`` with a gold label (``label`` -1 is unknown: scored as
     wrong it would pull every score down); a DatasetError when there are none."""
@@ -77,7 +83,7 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         "dataset": ds.name,
         "metric": metric,
         "n_train": len(train.y),
-        "scored_on": "all" if ds.single_file else "test",
+        "scored_on": scored_on(ds),
         "n_test": int(known.sum()),  # scored: the test rows with a gold label
         "n_test_unlabeled": int((~known).sum()),
         "models": models,
@@ -197,7 +203,7 @@ def simulate(
         "metric": metric,
         "strategy": strategy,
         "seed": seed,
-        "scored_on": "all" if ds.single_file else "test",
+        "scored_on": scored_on(ds),
         "curve": curve,
     }
     if stopped is not None:

@@ -96,8 +96,9 @@ def apply_unit(
     start, stop = int(u["start"]), int(u["stop"])
     project = store.get_project(pid)
     by_name = {lf.name: lf for lf in project_lfs(store, pid)}
-    if _stale(p, by_name, u["lfs"]):
-        _not_this_modules_version(store, pid, p, project, by_name, u["lfs"])
+    changed = _stale(p, by_name, u["lfs"])
+    if changed:
+        _not_this_modules_version(store, pid, p, project, by_name, changed)
         # a rule was edited or removed since the run was planned: the edit queued a
         # run of its own, and this one's merge gives way to it (told so: the rule may
         # be back as it was by the merge, which then found this unit missing and
@@ -134,10 +135,10 @@ def apply_unit(
 
 def _not_this_modules_version(store: RedisStore, pid: str, plan: dict[str, Any],
                               project: dict[str, Any], by_name: dict[str, Any],
-                              names: list[str]) -> None:
-    """Raise :class:`LFModuleNotOnWorker` when the LFs of ``names`` that differ from
-    the plan's are all the module's, and this worker's copy of the module was not
-    written since the run was planned: another version of it on this machine than
+                              differ: list[str]) -> None:
+    """Raise :class:`LFModuleNotOnWorker` when the LFs ``differ`` (changed since the
+    plan, :func:`_stale`) are all the module's, and this worker's copy of the module
+    was not written since the run was planned: another version of it on this machine than
     on the one that planned (operator's trial: two versions of a regex on two
     machines made one ``L`` of both, silently). A module edited during the run is
     the run given way to, as a rule edited during it is."""
@@ -145,9 +146,7 @@ def _not_this_modules_version(store: RedisStore, pid: str, plan: dict[str, Any],
     if not module or module not in sys.modules:
         return
     others = set(store.rules(pid)) | set(uploaded_lf_names(store, pid))
-    differ = [x for x in names
-              if x not in by_name or by_name[x].fingerprint() != plan["fingerprints"][x]]
-    if not differ or any(x not in by_name or x in others for x in differ):
+    if any(x not in by_name or x in others for x in differ):
         return
     path = getattr(sys.modules[module], "__file__", None)
     try:
@@ -163,10 +162,10 @@ def _not_this_modules_version(store: RedisStore, pid: str, plan: dict[str, Any],
         "version of the project's LF modules: copy it to each and restart their workers.")
 
 
-def _stale(plan: dict[str, Any], by_name: dict[str, Any], names: list[str]) -> bool:
-    """Whether any LF of ``names`` is gone or changed since ``plan`` was made."""
-    return any(x not in by_name or by_name[x].fingerprint() != plan["fingerprints"][x]
-               for x in names)
+def _stale(plan: dict[str, Any], by_name: dict[str, Any], names: list[str]) -> list[str]:
+    """The LFs of ``names`` gone or changed since ``plan`` was made."""
+    return [x for x in names
+            if x not in by_name or by_name[x].fingerprint() != plan["fingerprints"][x]]
 
 
 def up_to_date(store: RedisStore, pid: str) -> bool:

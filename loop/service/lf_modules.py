@@ -93,10 +93,14 @@ def _digest_of(path: str | None) -> str | None:
 def module_version(module: str) -> str | None:
     """A hash of ``module``'s file as this machine would import it, found without
     running it (None where it is not found)."""
+    return _digest_of(_module_file(module))
+
+
+def _module_file(module: str) -> str | None:
+    """The file of ``module``: the one this process imported, else the one it would
+    import (:func:`_origin`)."""
     loaded = sys.modules.get(module)
-    if loaded is not None:
-        return _digest_of(getattr(loaded, "__file__", None))
-    return _digest_of(_origin(module))
+    return getattr(loaded, "__file__", None) if loaded is not None else _origin(module)
 
 
 def _origin(module: str) -> str | None:
@@ -128,19 +132,21 @@ def versions_key(module: str) -> str:
     return f"loop:lf_module_versions:{module}"
 
 
-def note_versions(connection: Any, worker: str, modules: list[str]) -> None:
+def note_versions(connection: Any, worker: str, modules: list[str]) -> dict[str, str | None]:
     """Note, for each of ``modules``, the version this worker's machine has (kept
     two notes' time): the worker that plans an apply run compares them with its
-    own (:func:`check_versions_agree`)."""
+    own (:func:`check_versions_agree`). Returns them (None: not found here)."""
     host, now = socket.gethostname(), time.time()
+    versions: dict[str, str | None] = {}
     with connection.pipeline() as p:
         for module in modules:
-            loaded = sys.modules.get(module)
-            path = getattr(loaded, "__file__", None) if loaded is not None else _origin(module)
+            path = _module_file(module)
+            versions[module] = _digest_of(path)
             p.hset(versions_key(module), worker, json.dumps(
-                {"host": host, "path": path, "version": _digest_of(path), "at": now}))
+                {"host": host, "path": path, "version": versions[module], "at": now}))
             p.expire(versions_key(module), int(4 * NOTE_EVERY))
         p.execute()
+    return versions
 
 
 def check_versions_agree(connection: Any, module: str) -> None:
@@ -152,8 +158,7 @@ def check_versions_agree(connection: Any, module: str) -> None:
     that planned it, and ``L`` flipped between them."""
     from loop.service.worker import alive_key
 
-    mine = sys.modules.get(module)
-    path = getattr(mine, "__file__", None)
+    path = _module_file(module)
     version = _digest_of(path)
     if version is None:
         return

@@ -233,8 +233,7 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "end_model_training": _status(store, pid, "end_model_status", "end_model"),
             # the last apply run's outcome: a recalibration that waits for LF votes
             # waits for it (operator's trial: a failed run read as busy workers)
-            "apply_lfs": {k: v for k, v in _status(store, pid, "apply_status", "apply").items()
-                          if k != "running"},
+            "apply_lfs": _outcome(store, pid, "apply_status"),
             "loop": loop_health(store, pid)}
 
 
@@ -260,10 +259,15 @@ def loop_health(store: RedisStore, pid: str) -> dict[str, Any]:
 
 
 def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any]:
+    # a lock whose holder stopped extending it (killed) is no run: it only runs out
+    return {"running": store.lock_holder_alive(pid, lock), **_outcome(store, pid, value)}
+
+
+def _outcome(store: RedisStore, pid: str, value: str) -> dict[str, Any]:
+    """When a step last ended well, and its last error (kept by ``record_failure``)."""
     st = store.get_value(pid, value) or {}
     err = st.get("error")
-    # a lock whose holder stopped extending it (killed) is no run: it only runs out
-    return {"running": store.lock_holder_alive(pid, lock), "last_ok_at": st.get("ok_at"),
+    return {"last_ok_at": st.get("ok_at"),
             "last_error": None if err is None else {"at": err["at"], "message": err["message"]}}
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import time
 from typing import Any
 
@@ -32,7 +31,7 @@ from loop.service.jobs import (
 )
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator, record_failure
 from loop.service.settings import Settings
-from loop.service.worker import START_NOTED_ENV, alive_workers, note_start
+from loop.service.worker import START_NOTED_ENV, alive_workers, miss_label, note_start
 from loop.storage import RedisStore
 
 #: Job id -> when this process's run of it started (a work horse runs one job).
@@ -121,8 +120,7 @@ def try_elsewhere(job: Any) -> bool:
     not run; a worker that missed steps aside before its next job
     (:meth:`loop.service.worker.LoopWorker.execute_job`)."""
     meta = job.get_meta(refresh=True)
-    # the worker and its machine (a worker's name alone is often a random id)
-    me = f"{job.worker_name or '?'} on {socket.gethostname()}"
+    me = miss_label(job.worker_name)
     misses = [*(meta.get("lf_module_misses") or []), me]
     meta["lf_module_misses"] = misses
     job.save_meta()

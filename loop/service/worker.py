@@ -60,6 +60,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from typing import Any
@@ -82,6 +83,12 @@ WORKERS_KEY = "loop:workers"
 #: Seconds a beat waits on Redis before it gives up and tries again at the next one
 #: (within a worker's liveness TTL of 12 s).
 BEAT_SOCKET_TIMEOUT = 5.0
+
+
+def miss_label(name: Any) -> str:
+    """A worker as a job's ``lf_module_misses`` names it: with its machine (a
+    worker's name alone is often a random id)."""
+    return f"{name or '?'} on {socket.gethostname()}"
 
 
 def alive_key(name: str) -> str:
@@ -497,16 +504,16 @@ class LoopWorker(PromptCommandChannel, Worker):
         running it): its apply runs go to other workers, and an operator starting
         a worker on another machine learns here what to copy there. Note the
         versions it has (:func:`loop.service.lf_modules.note_versions`)."""
-        from loop.service.lf_modules import module_version, note_versions
+        from loop.service.lf_modules import note_versions
 
         try:
             wanted = self._lf_modules(self.connection)
-            note_versions(self.connection, self.name, sorted(wanted))
+            versions = note_versions(self.connection, self.name, sorted(wanted))
         except Exception:  # Redis not there yet: the jobs will say
             return
         self._noted_at = time.monotonic()
         for module, names in sorted(wanted.items()):
-            if module_version(module) is None:
+            if versions[module] is None:
                 log.warning("this worker cannot find lf_module %r (projects: %s) in its "
                             "working directory (%s) or PYTHONPATH (%s): it leaves their "
                             "apply runs to other workers. Copy the module to this machine "
@@ -615,9 +622,9 @@ class LoopWorker(PromptCommandChannel, Worker):
         module and the job went back to the queue: an idle worker that has the
         module takes it meanwhile (:func:`loop.service.tasks.try_elsewhere`)."""
         try:
-            misses = [str(m).split(" on ")[0]
-                      for m in job.get_meta(refresh=True).get("lf_module_misses") or []]
-            if not misses or misses[-1] != self.name or job.get_status(refresh=True) not in (
+            me = miss_label(self.name)
+            misses = job.get_meta(refresh=True).get("lf_module_misses") or []
+            if not misses or misses[-1] != me or job.get_status(refresh=True) not in (
                     JobStatus.QUEUED, JobStatus.SCHEDULED):
                 return
         except Exception:  # the job is gone, or Redis is: nothing to step aside for
@@ -625,7 +632,7 @@ class LoopWorker(PromptCommandChannel, Worker):
         log.warning("this worker cannot run job %s (its LF module is not here, or not "
                     "the version the run was planned with): leaving it to another worker",
                     job.id)
-        until = time.monotonic() + min(10.0, self.step_aside * misses.count(self.name))
+        until = time.monotonic() + min(10.0, self.step_aside * misses.count(me))
         while time.monotonic() < until and not getattr(self, "_stop_requested", False):
             time.sleep(0.1)
 
