@@ -69,10 +69,13 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         a = b
     version = store.new_L_version(pid)
     uploaded = [x for x in uploaded_lf_names(store, pid) if x in prints]
+    rules = store.rules(pid)
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
            "planned_on": socket.gethostname(), "planned_at": time.time(),
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,
            "uploaded": uploaded,
+           # the module's LFs: a rule may not take one's name (rules._check)
+           "module": [x for x in names if x not in rules and x not in uploaded],
            "changed": changed, "units": units,
            "base_version": None if base is None else base["version"],
            "rules_version": rules_version,
@@ -245,7 +248,7 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
             "chunks": chunks, "n_items": n, "errors": errors, "applied_at": time.time(),
             "fingerprints": p["fingerprints"], "rules_version": p.get("rules_version"),
             # the LFs whose votes came with the items: never shown to annotators
-            "uploaded": p.get("uploaded", [])}
+            "uploaded": p.get("uploaded", []), "module": p.get("module")}
     store.publish_L(pid, meta)
     L, _ = store.load_L(pid)
     if L is None or L.shape[0] != n:

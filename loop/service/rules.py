@@ -104,16 +104,8 @@ def has_lfs(store: RedisStore, pid: str, without: str | None = None) -> bool:
 def source_lfs(store: RedisStore, pid: str) -> list[str]:
     """The names of the project's LFs that are no rules: its module's (as created and
     as last applied: the module may have grown) and its uploaded votes' columns."""
-    project = store.get_project(pid)
     uploaded = uploaded_lf_names(store, pid)
-    module: list[str] = []
-    if project.get("lf_module"):
-        rules = store.rules(pid)
-        applied = store.L_meta(pid).get("lf_names") or []
-        module = list(dict.fromkeys(
-            [*project.get("lfs", []), *(x for x in applied if x not in rules)]))
-        module = [x for x in module if x not in uploaded]
-    return module + uploaded
+    return [x for x in module_lf_names(store, pid) if x not in uploaded] + uploaded
 
 
 def source_lfs_on(store: RedisStore, pid: str) -> list[str]:
@@ -171,9 +163,34 @@ def project_lfs(store: RedisStore, pid: str) -> list[LabelingFunction]:
     lfs = [lf for lf in lfs if lf.name not in off]  # switched off: no column
     k = len(project["labels"])
     for name, rec in store.rules(pid).items():
-        if rec["enabled"] and name not in taken:
+        if rec["enabled"] and name in taken:
+            # an LF added to the module after the rule was written (a rule may not
+            # take a known LF's name): one of the two columns would hide the other
+            raise BadRequest(
+                f"the rule {name!r} and an LF of "
+                + (f"the module {project['lf_module']!r}" if spec is None
+                   or name not in votes_names(spec["field"], spec["n"], spec.get("names"))
+                   else "the uploaded votes")
+                + f" have the same name: rename the rule (Edit on the dashboard, or PUT "
+                f"/rules/{name} with a new \"name\") or the LF, then apply the LFs again")
+        if rec["enabled"]:
             lfs.append(Rule.from_dict(rec["rule"], k).as_lf())
     return lfs
+
+
+def module_lf_names(store: RedisStore, pid: str) -> list[str]:
+    """The names of the project's module LFs known without importing it: those it
+    was created with and those the last apply run found (the module may have grown)."""
+    project = store.get_project(pid)
+    if not project.get("lf_module"):
+        return []
+    meta = store.L_meta(pid) or {}
+    applied = meta.get("module")
+    if applied is None:  # a run from before the plan named them: not a rule, not votes
+        rules, uploaded = store.rules(pid), set(meta.get("uploaded") or [])
+        applied = [x for x in meta.get("lf_names") or [] if x not in rules
+                   and x not in uploaded]
+    return list(dict.fromkeys([*project.get("lfs", []), *applied]))
 
 
 # -- editing ------------------------------------------------------------------------------
@@ -193,7 +210,7 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     except ValueError as exc:
         msg = str(exc)
         raise BadRequest(msg if msg.startswith(("rule", "a rule")) else f"rule: {msg}") from None
-    if rule.name in project.get("lfs", []):
+    if rule.name in module_lf_names(store, pid):
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
                          f"{project['lf_module']!r}; pick another name")
     if alike(rule.name, uploaded_lf_names(store, pid)) is not None:
@@ -556,7 +573,7 @@ def _suggest(store: RedisStore, pid: str, k: int, keep_redundant: bool = False,
                          proba=proba, min_model_precision=min_model_precision,
                          held_out=held_out & (y < 0))
     labels = project["labels"]
-    taken = set(existing) | set(project.get("lfs", []))
+    taken = set(existing) | set(module_lf_names(store, pid))
     out = []
     for s in sugs:  # readable names: <label>_<words>
         r = s.rule

@@ -843,3 +843,62 @@ def test_a_module_lf_is_switched_off_and_on_again(client, store, project):
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == names and np.array_equal(L, before)
     assert [(x["enabled"], x.get("arriving", False)) for x in row_of(name)] == [(True, False)]
+
+
+def test_a_rule_and_a_module_lf_never_share_a_name(client, store, tmp_path, monkeypatch):
+    """New-user trial: an LF added to the module after the project was created, then a
+    rule renamed to its name, was accepted, and the LF table showed one row whose
+    votes were the LF's; an LF added under an enabled rule's name hid the rule's
+    column with no error. Both are refused now, each saying what to rename."""
+    import importlib
+    import os
+    import sys
+
+    from loop.errors import BadRequest
+
+    mod = "lfs_that_grows"
+    head = ("from loop import ABSTAIN, labeling_function\n\n@labeling_function()\n"
+            "def has_link(x):\n    return 1 if 'http' in x.text else ABSTAIN\n")
+
+    def write(src: str) -> None:  # as a worker's next job sees the edited file
+        (tmp_path / f"{mod}.py").write_text(src)
+        sys.modules.pop(mod, None)
+        importlib.invalidate_caches()
+
+    write(head)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ['PYTHONPATH']}")
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "grows", "labels": ["ham", "spam"], "lf_module": mod, "text_field": "CONTENT"})
+    assert r.status_code == 201, r.json
+    pid = r.json["id"]
+    prepare_project(store, client, pid)
+    write(head + "\n\n@labeling_function()\ndef says_check(x):\n"
+          "    return 1 if 'check' in x.text.lower() else ABSTAIN\n")
+    apply_lfs_in_process(store, pid)
+    assert store.L_meta(pid)["lf_names"] == ["has_link", "says_check"]
+    rule = {"name": "says_check", "label": 1, "kind": "keywords", "keywords": ["check"]}
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
+    assert r.status_code == 400 and "taken by an LF of the module" in r.json["error"], r.json
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                    json={**rule, "name": "check_rule"})
+    assert r.status_code == 201, r.json
+    r = client.put(f"/api/projects/{pid}/rules/check_rule", headers=auth(),
+                   json={"name": "says_check"})
+    assert r.status_code == 400 and "taken by an LF of the module" in r.json["error"], r.json
+    # a rule deleted before the next apply leaves its name free for a new rule
+    assert client.delete(f"/api/projects/{pid}/rules/check_rule",
+                         headers=auth()).status_code == 200
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                    json={**rule, "name": "check_rule", "keywords": ["subscribe"]})
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, pid)
+    assert store.L_meta(pid)["lf_names"] == ["has_link", "says_check", "check_rule"]
+    # the module gains an LF under the rule's name: the apply run says so, and stores
+    # nothing (the rule's column stays the rule's)
+    write(head + "\n\n@labeling_function()\ndef check_rule(x):\n    return 0\n")
+    before = store.L_meta(pid)["version"]
+    with pytest.raises(BadRequest, match="the rule 'check_rule' and an LF of the module "
+                       f"'{mod}' have the same name: rename the rule"):
+        apply_lfs_in_process(store, pid)
+    assert store.L_meta(pid)["version"] == before
