@@ -53,6 +53,9 @@ _SEP = "\x00"
 MATCHES = "readable-4"
 #: How keyword rules find whole words (:func:`_whole_words`); in their fingerprint.
 WHOLE_WORDS = "2: n't and symbol edges"
+#: What ``\b`` and ``\w`` mean in a regex rule (:func:`_unicode_boundaries`); in the fingerprint
+#: of a regex rule that has one.
+REGEX_BOUNDARIES = "1: words of any script"
 #: Matches running on past their text's end that a scan of joined texts takes before
 #: it searches the texts left one by one (see :meth:`Rule.match`): each read on to
 #: the end of all the texts ("(.*)(.*)(.*)(.*)(.*)x": 0.8 s on 100,000 texts), where
@@ -200,6 +203,8 @@ class Rule:
             del what["ignore_accents"]
         if self.kind == "keywords" and self.whole_word:
             what["whole_words"] = WHOLE_WORDS
+        if self.kind == "regex" and _unicode_boundaries(self.pattern)[1]:
+            what["boundaries"] = REGEX_BOUNDARIES
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- matching --------------------------------------------------------------------------
@@ -210,7 +215,7 @@ class Rule:
             return None
         if self._compiled is None:
             opts = self._options()
-            words = False
+            words, per_text = False, False
             keyword_src = None  # whole words: the keyword alone as group 1 (spans()
             # compiles it when asked: not on the matching path)
             if self.kind == "keywords":
@@ -223,11 +228,11 @@ class Rule:
                     src, keyword_src = _whole_words(kws, source)
             else:
                 # the texts have plain quotes only, in composed form (NFC)
-                src = plain_quotes(nfc(self.pattern))
+                src, per_text = _unicode_boundaries(plain_quotes(nfc(self.pattern)))
             try:
                 object.__setattr__(self, "_compiled", (
                     re2.compile(src, opts), re2.compile(src.encode(), opts), words,
-                    keyword_src))
+                    keyword_src, self.kind == "regex" and per_text))
             except re2.error as exc:
                 why = exc.args[0] if exc.args else exc
                 why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
@@ -270,6 +275,9 @@ class Rule:
             if words:  # the one group (of up to four) that took part
                 s, e = next(sp for g in range(1, len(m.groups()) + 1)
                             if (sp := m.span(g))[0] >= 0)
+            if self._compiled[4]:  # not the boundaries a \b took up around a word
+                s += s < e and not _in_word(t[s]) and e - s > 1 and _in_word(t[s + 1])
+                e -= s < e - 1 and not _in_word(t[e - 1]) and _in_word(t[e - 2])
             if e > s:
                 out.append((s, e))
             pos = e if e > pos else pos + 1  # a trailing boundary starts the next word
@@ -293,8 +301,8 @@ class Rule:
         out = np.zeros(batch.n, dtype=bool)
         pat = self.compiled(as_bytes=True)
         words = self._compiled[2]  # whole words: a match takes up its boundaries
-        if self.kind == "regex" and _ANCHORS.search(self.pattern):
-            # ^ and $ mean the ends of each text: search them one by one
+        if self.kind == "regex" and (_ANCHORS.search(self.pattern) or self._compiled[4]):
+            # ^ and $ mean the ends of each text (a \b reads them): one by one
             for i, t in enumerate(batch.texts):
                 out[i] = pat.search(t) is not None
             return out
@@ -366,6 +374,78 @@ _LEAD = rf"(?:^|[^{_IN_WORD}])"
 _TRAIL = rf"(?:$|[^{_IN_WORD}']|'(?:$|[^tT]|[tT][{_IN_WORD}]))"
 
 
+def _in_word(ch: str) -> bool:
+    return _WORD_CHAR.fullmatch(ch) is not None
+
+
+#: The end of a regex's text before a ``\b`` that starts a word: the pattern's or an
+#: alternative's start, a group's opening, inline flags.
+_OPENS = re.compile(r"(?:^|\||\((?:\?(?::|[a-zA-Z]+:?|P?<\w+>))?|\(\?[a-zA-Z]+\))$")
+_META = set("()[]{}|.*+?^$")
+
+
+def _unicode_boundaries(pattern: str) -> tuple[str, bool]:
+    r"""``pattern`` with each ``\b`` a boundary of words in any script (and ``\w``,
+    ``\W`` a character inside, outside words), and whether it had one. RE2's ``\b``
+    and ``\w`` know ASCII letters only (new-user trial:
+    ``\bọmọ\b`` matched none of 31 Yoruba headlines Python's ``re`` found) and RE2
+    has no look-around, so a ``\b`` becomes what a keyword rule's whole word takes
+    up (:data:`_LEAD`, :data:`_TRAIL`): a text's start or a character outside words
+    before a word, its end or one after. Next to a character outside words written
+    in the pattern (``" "``, ``-``, ``\s``) the ``\b`` is left out: that character
+    is the boundary. The pattern is then searched text by text, where ``^`` and
+    ``$`` are each text's ends."""
+    out: list[str] = []
+    found = False
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt == "b" and not in_class:
+                found = True
+                before, after = pattern[:i], pattern[i + 2:]
+                if _outside_word_end(before) or _outside_word_start(after):
+                    pass  # the written character is the boundary
+                elif _OPENS.search(before):
+                    out.append(f"(?:^|[^{_IN_WORD}])")
+                else:
+                    out.append(f"(?:$|[^{_IN_WORD}])")
+                i += 2
+                continue
+            if nxt == "w" or (nxt == "W" and not in_class):  # RE2's are ASCII too
+                found = True
+                out.append(f"[{'^' if nxt == 'W' else ''}{_IN_WORD}]" if not in_class
+                           else _IN_WORD)
+            else:
+                out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return ("".join(out), True) if found else (pattern, False)
+
+
+def _outside_word_end(before: str) -> bool:
+    r"""Does ``before`` (a pattern's text) end with one character outside words,
+    written as itself or as an escape (``\s``, ``\W``, ``\.``)?"""
+    if len(before) >= 2 and before[-2] == "\\" and (len(before) < 3 or before[-3] != "\\"):
+        return before[-1] in "sWnrtfv" or not before[-1].isalnum()
+    return bool(before) and before[-1] not in _META and not _in_word(before[-1]) \
+        and before[-1] != "\\"
+
+
+def _outside_word_start(after: str) -> bool:
+    """Does ``after`` start with one character outside words (itself or an escape)?"""
+    if after[:1] == "\\" and len(after) >= 2:
+        return after[1] in "sWnrtfv" or not after[1].isalnum()
+    return bool(after) and after[0] not in _META and not _in_word(after[0])
+
+
 def _whole_words(keywords: Sequence[str],
                  source: Any = re2.escape) -> tuple[str, str]:
     """The patterns of keywords as whole words: for matching, and with the keyword
@@ -374,12 +454,9 @@ def _whole_words(keywords: Sequence[str],
     that starts or ends with a symbol ("<script>", "£", "c++") is its own boundary
     there (new-user trial: "£" matched no price, "£5" has a digit after it).
     ``source(keyword)``: the pattern of one keyword."""
-    def inside(ch: str) -> bool:
-        return _WORD_CHAR.fullmatch(ch) is not None
-
     groups: dict[tuple[bool, bool], list[str]] = {}
     for w in filter(None, keywords):
-        groups.setdefault((inside(w[0]), inside(w[-1])), []).append(source(w))
+        groups.setdefault((_in_word(w[0]), _in_word(w[-1])), []).append(source(w))
     plain, captured = [], []
     for (lead, trail), ws in sorted(groups.items(), reverse=True):
         a, b = (_LEAD if lead else ""), (_TRAIL if trail else "")

@@ -256,6 +256,7 @@ def test_suggestions_find_a_planted_rule_with_its_evidence():
     Rule("across", 1, "regex", pattern=r"a\Wb|x.*y"),
     Rule("greedy", 1, "regex", pattern=r"a.*b"),  # runs on past its text: searched
     Rule("nested", 1, "regex", pattern=r"(.*)(.*)(.*)x"),  # one by one after a few
+    Rule("bounded", 1, "regex", pattern=r"\bé\b|\bab|y\b"),  # text by text
 ])
 def test_matching_many_texts_at_once_equals_one_by_one(rule):
     rng = np.random.default_rng(3)
@@ -280,6 +281,31 @@ def test_spans_mark_each_keyword_in_the_text_as_read():
     assert part.spans("abab xab") == [(0, 2), (2, 4), (6, 8)]
     assert Rule("r", 1, "regex", pattern=r"\d*").spans("a12b3") == [(1, 3), (4, 5)]
     assert Rule("f", 1, "field", field="n", op=">", value=1).spans("anything") == []
+
+
+def test_a_regex_reads_words_of_any_script_as_python_does():
+    r"""New-user trial: RE2's ``\b`` and ``\w`` know ASCII letters only, so ``\bọmọ\b``
+    matched none of 31 Yoruba headlines Python's ``re`` found, and ``(?i)\b(buhari|
+    ààrẹ)\b`` 20 of 28, silently. A regex rule now reads them as Python does."""
+    import re
+
+    texts = ["Àwọn ọmọ Nàìjíria", "ọmọge", "aọmọ", "ọmọ", "Ààrẹ Buhari sọ", "buharii",
+             "ÀÀRẸ náà", "cat dog", "category", "price 5% off", "x-ray", "foo  bar", "ọmọ!",
+             "café au lait", ""]
+    for pattern in [r"\bọmọ\b", r"(?i)\b(buhari|ààrẹ)\b", r"\bcat\b", r"\d+\b%",
+                    r"\bfoo\s+bar\b", r"x\b-\bray", r"\w+\b", r"\bcaf\w\b", r"\W\w",
+                    r"^\w+$", r"(\bcat|\bfoo)\b", r"\\b"]:
+        rule = Rule("r", 1, "regex", pattern=pattern)
+        want = [re.search(pattern, t) is not None for t in texts]
+        assert rule.match(texts).tolist() == want, pattern
+        assert [rule.matches(t) for t in texts] == want, pattern
+    # a combining mark belongs to its word, as in keyword rules (Python's \w: not)
+    assert Rule("r", 1, "regex", pattern=r"^\w+$").matches("ẹ̀")
+    # what a match shows is the word, not the boundary a \b took up around it
+    word = Rule("r", 1, "regex", pattern=r"\bọmọ\b")
+    assert [("Àwọn ọmọ rẹ ọmọ"[a:b]) for a, b in word.spans("Àwọn ọmọ rẹ ọmọ")] == ["ọmọ"] * 2
+    # rules with a \b are re-applied: their votes are not those of before
+    assert word.fingerprint() != Rule("r", 1, "regex", pattern="ọmọ").fingerprint()
 
 
 def test_the_fallback_search_finds_the_same_spans():
