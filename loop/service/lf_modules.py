@@ -33,6 +33,10 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 def check_module_name(module: Any) -> str:
     """``module`` if it is a dotted module path, else :class:`BadRequest`."""
+    if isinstance(module, str) and module.endswith(".py") and _DOTTED.match(module[:-3]):
+        # new-user trial: "yo_lfs.py" failed on import with "'yo_lfs' is not a package"
+        raise BadRequest(f"lf_module is a module's name, not its file: {module[:-3]!r} "
+                         f"for {module!r}")
     if not isinstance(module, str) or not _DOTTED.match(module) or len(module) > 200:
         raise BadRequest(f"lf_module must be a dotted module path such as 'my_lfs' or "
                          f"'team.lfs', got {module!r}")
@@ -93,10 +97,10 @@ def _digest_of(path: str | None) -> str | None:
 def module_version(module: str) -> str | None:
     """A hash of ``module``'s file as this machine would import it, found without
     running it (None where it is not found)."""
-    return _digest_of(_module_file(module))
+    return _digest_of(module_file(module))
 
 
-def _module_file(module: str) -> str | None:
+def module_file(module: str) -> str | None:
     """The file of ``module``: the one this process imported, else the one it would
     import (:func:`_origin`)."""
     loaded = sys.modules.get(module)
@@ -140,7 +144,7 @@ def note_versions(connection: Any, worker: str, modules: list[str]) -> dict[str,
     versions: dict[str, str | None] = {}
     with connection.pipeline() as p:
         for module in modules:
-            path = _module_file(module)
+            path = module_file(module)
             versions[module] = _digest_of(path)
             p.hset(versions_key(module), worker, json.dumps(
                 {"host": host, "path": path, "version": versions[module], "at": now}))
@@ -158,7 +162,7 @@ def check_versions_agree(connection: Any, module: str) -> None:
     that planned it, and ``L`` flipped between them."""
     from loop.service.worker import alive_key
 
-    path = _module_file(module)
+    path = module_file(module)
     version = _digest_of(path)
     if version is None:
         return

@@ -15,6 +15,7 @@ apply run is returned when one is queued, and the recalibrator's flags hold.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -29,6 +30,7 @@ from loop.service.jobs import (
     live_job,
     waiting_job,
 )
+from loop.service.lf_modules import module_file
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.rules import has_lfs
 from loop.service.settings import Settings
@@ -60,7 +62,8 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     if not why or not has_lfs(store, pid):
         return None
     err = (store.get_value(pid, "apply_status") or {}).get("error")
-    if err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE:
+    if (err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE
+            and not _module_written_since(store, pid, float(err.get("at", 0)))):
         return None
     r = store.r
     for recal in (True, False):  # a run waiting to start reads everything when it does
@@ -73,6 +76,19 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
                 "rules_version") or 0) >= now:
             return None  # ... and every rule saved so far
     return "; ".join(why)
+
+
+def _module_written_since(store: RedisStore, pid: str, at: float) -> bool:
+    """Whether the project's LF module, as this machine would import it, was written
+    after ``at``: a run that failed before is asked for again at once, not after
+    :data:`AFTER_FAILURE` (new-user trial: a rule saved while the module had a
+    syntax error was still not applied 90 s after the module was fixed)."""
+    module = store.get_project(pid).get("lf_module")
+    path = module_file(str(module)) if module else None
+    try:
+        return path is not None and os.path.getmtime(path) > at
+    except OSError:
+        return False
 
 
 def recalibration_coming(store: RedisStore, pid: str) -> bool:

@@ -57,6 +57,8 @@ def test_the_check_never_imports_in_this_process(lf_dir):
     assert "lfs_ok" not in sys.modules
     with pytest.raises(BadRequest, match="dotted module path"):
         check_lf_module("../lfs_ok")
+    with pytest.raises(BadRequest, match="a module's name, not its file: 'lfs_ok' for "):
+        check_lf_module("lfs_ok.py")
     # a module not on the path: where modules are looked for, and the way without one
     # (new-user trial: "my_lfs" against the running demo said only "No module named")
     with pytest.raises(BadRequest) as missing:

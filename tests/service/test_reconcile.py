@@ -130,3 +130,52 @@ def test_a_running_apply_covers_a_change_only_if_it_read_it(client, store, rconn
     assert "rules changed" in apply_wanted(store, pid)  # planned before the save
     store.save_apply_plan(pid, 99, {"n_items": n, "rules_version": before + 1})
     assert apply_wanted(store, pid) is None  # planned with it
+
+
+def test_a_run_that_failed_on_the_module_is_asked_again_once_it_is_fixed(
+        client, store, rconn, tmp_path, monkeypatch):
+    """New-user trial: a rule saved while the LF module had a syntax error was not
+    applied 90 s after the module was fixed (a failed run is asked for again only
+    after ``AFTER_FAILURE``, 10 minutes). A module written after the failure is
+    reason enough to try at once."""
+    import importlib
+    import os
+    import sys
+    import time
+
+    from svc_helpers import apply_lfs_in_process
+
+    from loop.errors import BadRequest
+
+    mod = "lfs_fixed_later"
+    good = ("from loop import ABSTAIN, labeling_function\n\n@labeling_function()\n"
+            "def has_link(x):\n    return 1 if 'http' in x.text else ABSTAIN\n")
+    path = tmp_path / f"{mod}.py"
+
+    def write(src: str, at: float) -> None:
+        path.write_text(src)
+        os.utime(path, (at, at))
+        sys.modules.pop(mod, None)
+        importlib.invalidate_caches()
+
+    write(good, time.time() - 100)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ['PYTHONPATH']}")
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "fixed", "labels": ["ham", "spam"], "lf_module": mod, "text_field": "CONTENT"})
+    pid = r.json["id"]
+    prepare_project(store, client, pid)
+    write("def (:\n", time.time() - 50)  # broken; then a rule saved, its run fails
+    rules.create_rule(store, pid, {"name": "says_sub", "label": 1, "kind": "keywords",
+                                   "keywords": ["subscribe"]})
+    from loop.service.tasks import record_failure
+
+    with pytest.raises(BadRequest, match="SyntaxError") as failed:
+        apply_lfs_in_process(store, pid)
+    record_failure(store, pid, "apply_status", failed.value)
+    assert apply_wanted(store, pid) is None  # it would fail alike: not asked again
+    write(good, time.time())  # fixed
+    assert "rules changed" in apply_wanted(store, pid)
+    assert len(_reconcile(rconn)) == 1
+    run_burst(rconn)
+    assert "says_sub" in store.L_meta(pid)["lf_names"]
