@@ -128,6 +128,9 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
             "correct": {u: int(c) for u, c in check["correct"].items()},
             "learns_precisions": check.get("use") in ("anchored", "gold"),
             "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
+            # its share of each prediction, blended with the model's (1: alone)
+            "gold_layer_weight": float((check.get("gold_layer") or {}).get("weight", 1.0))
+            if (check.get("gold_layer") or {}).get("used") else 0.0,
             "abstentions": bool(silent.get("used")),
             # how votes and silences are read when they are: "silence" or "rates"
             # (the heavier), and the blend of the readings (None before blends)

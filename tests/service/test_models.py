@@ -332,12 +332,18 @@ def test_the_lf_table_says_how_the_random_gold_is_used():
         "abstentions": {"used": False, "correct": 35}, "gold_layer": {"used": True}}})
     assert refused["check"] == {"use": "none", "n": 40, "correct": correct,
                                 "learns_precisions": False, "gold_layer": True,
-                                "abstentions": False, "reading": "silence", "weights": None}
+                                "gold_layer_weight": 1.0, "abstentions": False,
+                                "reading": "silence", "weights": None}
     w = {"votes": 0.1, "silence": 0.2, "rates": 0.7}
     rates = reports.gold_use({"n_random_gold": 100, "gold_check": {
         "use": "anchored", "n_random_gold": 100, "correct": correct,
         "abstentions": {"used": True, "reading": "rates", "weights": w, "correct": 80}}})["check"]
     assert rates["abstentions"] is True and rates["reading"] == "rates" and rates["weights"] == w
+    assert rates["gold_layer"] is False and rates["gold_layer_weight"] == 0.0
+    layered = reports.gold_use({"n_random_gold": 100, "gold_check": {
+        "use": "anchored", "n_random_gold": 100, "correct": correct,
+        "gold_layer": {"used": True, "weight": 0.4}}})["check"]
+    assert layered["gold_layer"] is True and layered["gold_layer_weight"] == 0.4
 
 
 def test_metrics_give_precision_recall_and_f1_per_class_on_the_held_out_items(

@@ -1113,11 +1113,12 @@ def test_the_lf_table_says_what_the_check_on_random_gold_found(live: LiveServer,
         assert told.startswith("At its last fit the label model did not learn accuracies "
                                "from the 120 labels"), told
         assert head + f"ignoring them it predicted {right} of 120 right" in told, told
-    # readings blended (when the check blends them, and not under the gold layer)
+    # readings blended (when the check blends them), and the gold layer's share
     w = check.get("weights") or {}
-    blended = check["abstentions"] and not check["gold_layer"] and sum(
-        v > 0 for v in w.values()) > 1
+    blended = check["abstentions"] and sum(v > 0 for v in w.values()) > 1
     assert ("a blend the held-out labels weighed: " in told) == bool(blended), (told, check)
+    layered = check["gold_layer"] and check["gold_layer_weight"] < 1
+    assert ("blended in at " in told) == bool(layered), (told, check)
     assert not page.console_errors, page.console_errors
 
 

@@ -1146,3 +1146,28 @@ def test_without_held_out_labels_the_chart_plots_the_scores_on_unseen_random_pic
     assert page.locator("#curve svg text.empty").count() == 0
     assert "right on random picks it had not seen yet" in page.locator("#curve-help").inner_text()
     assert not page.console_errors, page.console_errors
+
+
+def test_an_lf_that_raises_is_said_above_the_lf_table(live: LiveServer, worker: None,
+                                                       page: Any) -> None:
+    """New-user trial: an LF reading a field the items lack raised on every item; the
+    apply job finished, and only a red count in the Errors column (its error in a
+    tooltip) said so. The dashboard now says which LF raised, on how many items, with
+    an example, above the table."""
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {
+        "name": "Typo", "labels": ["ham", "spam"], "lf_module": "lfs_broken_field"})["id"]
+    body = _csv([["id", "text"], *[[str(i), f"comment {i} http://x"] for i in range(12)]])
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id", data=body,
+             content_type="text/csv")
+    # the first apply of a module is the user's to start
+    api.wait_job(api.call("POST", f"/api/projects/{pid}/jobs", {"type": "apply_lfs"})["job_id"],
+                 timeout=120)
+    _admin_dashboard(page, live, pid)
+    page.wait_for_function(
+        "document.getElementById('lf-gaps').textContent.includes('in_spam_section')")
+    told = page.locator("#lf-gaps").inner_text()
+    assert "“in_spam_section” raised an error on 12 items (e.g. item " in told, told
+    assert "section" in told.split("(e.g. item ", 1)[1], told
+    assert "has_link" not in told and "fix it in its module" in told, told
+    assert not page.console_errors

@@ -410,8 +410,10 @@
         " right, learning from them " + learned + ". They still label their own items.";
     if (c.gold_layer) {
       text += " It also corrects its output with a layer fitted on them (for LFs that vote together), " +
-        "which predicted them better still.";
-    } else if (c.abstentions && c.reading === "rates") {
+        (c.gold_layer_weight < 1 ? "blended in at " + Loop.pct(c.gold_layer_weight) +
+          " (the share that made them likeliest)." : "which predicted them better still.");
+    }
+    if (c.abstentions && c.reading === "rates") {
       text += " It also weighs each LF's vote by how often the LF fires on items of each label, and reads its " +
         "silence as a hint against the label it votes, which predicted them better" + blend(c.weights) + ".";
     } else if (c.abstentions) {
@@ -438,13 +440,28 @@
     for (const r of rows) for (const v of (r.polarity || [])) voted.add(v);
     const missing = rows.length ? labels.filter(function (x) { return !voted.has(x); }) : [];
     const gaps = $("lf-gaps");
-    gaps.hidden = !missing.length;
-    gaps.textContent = missing.length
-      ? "No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
+    /* an LF that raises abstains there: said here, not only in its Errors cell (new-user
+       trial: an LF reading a misspelt field raised on all 405 items, shown as a red
+       "405" whose error only a tooltip told) */
+    const broken = rows.filter(function (r) { return lfErrors(r) > 0; });
+    const raised = broken.slice(0, 3).map(function (r) {
+      const e = r.error_example;
+      return "“" + String(pick(r, ["name", "lf"])) + "” raised an error on " + lfErrors(r) +
+        (lfErrors(r) === 1 ? " item" : " items") + (e && e.error ? " (e.g. item " + e.item_id + ": " + e.error + ")" : "");
+    });
+    const parts = [];
+    if (missing.length) {
+      parts.push("No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
         ": the models learn " + (missing.length === 1 ? "that label" : "those labels") +
         " from answers alone, so until enough come in they give its items other labels. " +
-        "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export."
-      : "";
+        "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export.");
+    }
+    if (raised.length) {
+      parts.push(raised.join("; ") + (broken.length > 3 ? "; and " + (broken.length - 3) + " more LFs" : "") +
+        ". An LF abstains where it raises: fix it in its module and apply the LFs again.");
+    }
+    gaps.hidden = !parts.length;
+    gaps.textContent = parts.join(" ");
   }
 
   const HINTS = [
