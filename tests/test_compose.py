@@ -65,6 +65,8 @@ def test_compose_is_hardened():
     assert "redis-cli ping" in redis_block and "REDISCLI_AUTH" in redis_block
     assert text.count("condition: service_healthy") == 1  # in x-app: web and worker
     assert '"--access-logfile", "-"' in text
+    # a worker scaled down finishes its job (Docker's 10 s default killed a retrain)
+    assert "stop_grace_period: 2m" in text.split("\n  worker:\n")[1]
 
 
 def test_every_setting_reaches_the_containers():
