@@ -133,6 +133,12 @@ def _layer_regression() -> Any:
     return _Quiet(C=1.0, max_iter=GOLD_LAYER_MAX_ITER)
 
 
+def _is_weight(value: Any) -> bool:
+    """A blend weight of the gold layer kept from an earlier check: a number in (0, 1]."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and 0.0 < float(value) <= 1.0)
+
+
 def _layer_features(L: np.ndarray, proba: np.ndarray, n_classes: int) -> sp.csr_matrix:
     """The gold layer's inputs: one-hot votes and the log-posterior."""
     logp = np.log(np.clip(proba, 1e-6, 1.0))
@@ -285,10 +291,11 @@ class LabelModel(BaseEstimator):
         With the check on, also try a logistic regression on top, fitted on
         the random gold: its inputs are the LF votes (one-hot) and the model's
         log-posterior, so it can discount LFs that fire together or correct a
-        confused pair. It replaces the posterior only when it predicts held-out
-        random gold significantly better (see :meth:`fit`; ``gold_layer_``).
-        ``"use"``: fit the layer and use it without checking (a decision of an
-        earlier check kept, see ``gold_use``).
+        confused pair. Predictions blend its posterior with the model's by the
+        weight that makes held-out random gold likeliest (``gold_layer_weight_``;
+        0, no layer, where it does not help; see :meth:`fit`). ``"use"``: fit
+        the layer and predict by it alone, a weight in (0, 1]: blend it so,
+        without checking (a decision of an earlier check kept, see ``gold_use``).
     abstentions
         With the check on, also try reading an abstention as evidence at
         prediction: LF ``j`` silent on a row adds ``log(1 - coverage_[j, c])``
@@ -302,9 +309,8 @@ class LabelModel(BaseEstimator):
         weights that make the held-out random gold likeliest
         (:func:`~loop.core.metrics.mixture_weights`; ``reading_weights_``): on
         a hundred rows one reading is rarely significantly better than another,
-        a blend of them is better than either. Not with the gold layer, which
-        is checked first: LFs that fire together (youtube's keyword rules)
-        would count one silence many times. ``"use"`` / ``"rates"``: read
+        a blend of them is better than either. The gold layer reads the
+        readings' blend. ``"use"`` / ``"rates"``: read
         silences / rates without checking, a tuple of three weights: blend the
         readings so (a decision of an earlier check kept).
     gold_use
@@ -351,6 +357,8 @@ class LabelModel(BaseEstimator):
         (``gold_use``).
     gold_layer_ : the fitted gold layer (a scikit-learn ``LogisticRegression``),
         or None when it is not used.
+    gold_layer_weight_ : its weight in the blend with the model's posterior
+        (0 without a layer).
     abstentions_used_ : whether predictions read abstentions as evidence
         (``abstentions``): False, True, or ``"rates"`` (votes read by the
         firing rates too); with a blend, its heaviest reading.
@@ -373,7 +381,7 @@ class LabelModel(BaseEstimator):
         gold_check: bool = True,
         balance_strength: float = 20.0,
         gold_check_min: int = 30,
-        gold_layer: bool | str = True,
+        gold_layer: bool | str | float = True,
         gold_use: str | None = None,
         abstentions: bool | str | tuple[float, float, float] = True,
         max_iter: int = 100,
@@ -453,8 +461,10 @@ class LabelModel(BaseEstimator):
         self.gold_layer_: Any = None
         self.abstentions_used_: bool | str = False
         self.reading_weights_: np.ndarray | None = None
-        if self.gold_layer not in (True, False, "use"):
-            raise ValueError(f"gold_layer must be True, False or 'use', got {self.gold_layer!r}")
+        if self.gold_layer not in (True, False, "use") and not _is_weight(self.gold_layer):
+            raise ValueError("gold_layer must be True, False, 'use' or a weight in (0, 1], "
+                             f"got {self.gold_layer!r}")
+        self.gold_layer_weight_ = 0.0
         _check_abstentions(self.abstentions)
         if self.gold_use is not None:
             return self._fit_kept(L, y, random_gold)
@@ -469,16 +479,13 @@ class LabelModel(BaseEstimator):
                 checked = True
         self._fit_way(use, L, y, random_gold)
         if checked and self.gold_check_ is not None:
-            if self.gold_layer:
-                self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
-                    Lc, yv, rg, use)
             silent = self.gold_check_.get("abstentions")
-            if silent is not None and self.gold_layer_ is not None and silent["used"]:
-                # the layer reads the votes whole (it can weigh a silence itself)
-                silent.update(used=False, why="the gold layer is used")
             if silent and silent["used"]:
                 self._use_weights([silent["weights"][self.READING_NAMES[r]]
                                    for r in self.READINGS])
+            if self.gold_layer:  # on top of the readings as blended
+                self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
+                    Lc, yv, rg, use)
         return self
 
     def _use_weights(self, weights: Any) -> None:
@@ -507,10 +514,11 @@ class LabelModel(BaseEstimator):
                 "used": True, "kept": True, "reading": _reading_name(w),
                 "weights": {self.READING_NAMES[r]: float(x) for r, x in zip(self.READINGS, w,
                                                                              strict=True)}}
-        if self.gold_layer == "use":
+        if self.gold_layer == "use" or _is_weight(self.gold_layer):
             Lk, yk, rk = self._check_rows(*self._random_gold_rows(L, y, random_gold))
             self.gold_layer_, self.gold_check_["gold_layer"] = self._fit_gold_layer(
-                Lk, yk, rk, self.gold_use, check=False)
+                Lk, yk, rk, self.gold_use,
+                weight=1.0 if self.gold_layer == "use" else float(self.gold_layer))
         return self
 
     def _random_gold_rows(self, L: Any, y: Any, random_gold: Any
@@ -553,6 +561,12 @@ class LabelModel(BaseEstimator):
     #: correlated rules (0.48 -> 0.72 for one class of a 3-class family, 4 points
     #: worse than no gold at all), and EM ignored what 1,000 gold rows said of it.
     GOLD_USES = ("anchored", "gold", "clamp_only", "none")
+    #: Random gold rows from which the gold layer is blended in by the weight that
+    #: makes them likeliest; below, it is used alone where it predicts significantly
+    #: more of them right, else not at all. On sms's loop (30 random answers, 4 of
+    #: them spam) the weight put the layer, which called every item ham, at 1.0 and
+    #: took the end model's F1 from 0.968 to 0.545 (docs/label_model_design.md).
+    GOLD_LAYER_BLEND_MIN = 100
     #: How a prediction reads the votes (``abstentions_used_``): votes only (False),
     #: votes and silences (True), every vote and silence by the firing rates ("rates").
     READINGS: tuple[bool | str, ...] = (False, True, "rates")
@@ -642,13 +656,17 @@ class LabelModel(BaseEstimator):
         return out
 
     def _fit_gold_layer(self, L: Any, y: np.ndarray, rg: np.ndarray, use: str,
-                        check: bool = True) -> tuple[Any, dict[str, Any]]:
+                        weight: float | None = None) -> tuple[Any, dict[str, Any]]:
         """A logistic regression over the LF votes (one-hot) and this model's
-        log-posterior, fitted on the random gold, and whether it predicts held-out
-        random gold better than the model alone (three folds; the same sign test
-        as :meth:`_cross_check`). The model's posteriors of the gold rows it is
-        fitted on come from models fitted without them, as at prediction time.
-        ``check=False``: fitted and used without the comparison (a kept decision).
+        log-posterior, fitted on the random gold, and how much of a prediction it
+        makes: the weight of its posterior in a blend with the model's that makes
+        held-out random gold likeliest (three folds;
+        :func:`~loop.core.metrics.mixture_weights`; ``gold_layer_weight_``), from
+        :data:`GOLD_LAYER_BLEND_MIN` rows on; with fewer, 1 where it predicts more
+        of them right by two standard errors, else 0. The
+        model's posteriors of the gold rows it is fitted on come from models
+        fitted without them, as at prediction time. ``weight``: fitted and blended
+        so, without the held-out comparison (a kept decision).
         Returns ``(layer or None, report)``."""
         k = self.n_classes_
         idx = np.flatnonzero(rg)
@@ -663,20 +681,35 @@ class LabelModel(BaseEstimator):
             y_f[idx[fold]], rg_f[idx[fold]] = -1, False
             lp[fold] = self._fit_use(use, L, y_f, rg_f).predict_proba(L[idx[fold]])
         X = _layer_features(L[idx], lp, k)
-        if not check:
-            return _layer_regression().fit(X, yg), {"used": True, "kept": True}
-        right_model = lp.argmax(axis=1) == yg
-        right_layer = right_model.copy()
+        if weight is not None:
+            self.gold_layer_weight_ = float(weight)
+            return _layer_regression().fit(X, yg), {"used": True, "kept": True,
+                                                     "weight": float(weight)}
+        pl = np.zeros((idx.size, k))  # out-of-fold posteriors of the layer
         for fold in folds:
             rest = np.setdiff1d(np.arange(idx.size), fold)
             if np.unique(yg[rest]).size < 2:
+                pl[fold] = lp[fold]
                 continue
             clf = _layer_regression().fit(X[rest], yg[rest])
-            right_layer[fold] = clf.predict(X[fold]) == yg[fold]
-        used = significantly_better(right_layer, right_model)
-        report = {"used": used,
-                  "correct": {"model": int(right_model.sum()), "layer": int(right_layer.sum())}}
-        return (_layer_regression().fit(X, yg) if used else None), report
+            pl[np.ix_(fold, clf.classes_)] = clf.predict_proba(X[fold])
+        rows = np.arange(idx.size)
+        logp = np.log(np.clip(np.stack([lp[rows, yg], pl[rows, yg]], axis=1), 1e-6, None))
+        right_model, right_layer = lp.argmax(axis=1) == yg, pl.argmax(axis=1) == yg
+        if idx.size >= self.GOLD_LAYER_BLEND_MIN:
+            w = round(float(mixture_weights(logp)[1]), 3)  # as reported, and kept
+        else:  # too few rows to weigh it: all or nothing, on rows right
+            w = 1.0 if significantly_better(right_layer, right_model) else 0.0
+        blend = np.log(np.clip(np.exp(logp) @ [1 - w, w], 1e-6, None))
+        report = {"used": w > 0, "weight": w,
+                  "correct": {"model": int(right_model.sum()), "layer": int(right_layer.sum())},
+                  "log_likelihood": {"model": round(float(logp[:, 0].mean()), 4),
+                                     "layer": round(float(logp[:, 1].mean()), 4),
+                                     "blend": round(float(blend.mean()), 4)}}
+        if w <= 0:
+            return None, report
+        self.gold_layer_weight_ = w
+        return _layer_regression().fit(X, yg), report
 
     def _fit(self, L: Any, y: Any = None, random_gold: Any = None, anchor: float = 0.0
              ) -> LabelModel:
@@ -989,10 +1022,11 @@ class LabelModel(BaseEstimator):
         proba[~covered] = self.uncovered_prior_
         layer = getattr(self, "gold_layer_", None)
         if layer is not None:
+            w = float(getattr(self, "gold_layer_weight_", 1.0))
             out = np.zeros_like(proba)
             out[:, layer.classes_] = layer.predict_proba(
                 _layer_features(L, proba, self.n_classes_))
-            return out
+            return (1.0 - w) * proba + w * out if w < 1.0 else out
         return proba
 
     def _posterior(self, L: np.ndarray, reading: bool | str) -> tuple[np.ndarray, np.ndarray]:

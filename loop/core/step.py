@@ -96,8 +96,9 @@ def _kept_check(model: Any, checked: dict[str, Any] | None, n_random: int,
         return {}
     params = model.get_params()
     layer = params.get("gold_layer")
-    used = bool((checked.get("gold_layer") or {}).get("used"))
-    keep = {"gold_use": checked["use"], "gold_layer": "use" if layer and used else False}
+    found_layer = checked.get("gold_layer") or {}
+    weight = float(found_layer.get("weight", 1.0)) if found_layer.get("used") else 0.0
+    keep = {"gold_use": checked["use"], "gold_layer": weight if layer and weight > 0 else False}
     if "abstentions" in params:
         found = checked.get("abstentions") or {}
         silent = bool(found.get("used"))

@@ -283,12 +283,45 @@ def test_the_gold_layer_discounts_rules_that_fire_together():
                        abstentions=False).fit(L[tr], gold)
     lm = LabelModel(n_classes=3, random_state=0).fit(L[tr], gold)
     assert lm.gold_layer_ is not None and lm.gold_check_["gold_layer"]["used"]
-    assert not lm.abstentions_used_  # the layer reads the votes whole
+    found = lm.gold_check_["gold_layer"]
+    assert 0 < lm.gold_layer_weight_ == found["weight"] <= 1
+    assert found["log_likelihood"]["blend"] >= found["log_likelihood"]["model"]
     assert lm.score(L[te], y[te]) >= plain.score(L[te], y[te]) + 0.05
     assert np.allclose(lm.predict_proba(L[te]).sum(axis=1), 1.0)
     # no gold, or too little to check it: no layer
     assert LabelModel(n_classes=3).fit(L[tr]).gold_layer_ is None
     assert LabelModel(n_classes=3).fit(L[tr], _gold_sample(y[tr], 20, 0)).gold_layer_ is None
+
+
+def _rare_class_rules(seed: int, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """sms-like: a rare class (13%) with precise rules, broad rules for the other."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.13).astype(int)
+    L = np.full((n, 60), -1, dtype=np.int8)
+    for j in range(30):
+        L[rng.random(n) < np.where(y == 1, rng.uniform(0.02, 0.1), 0.0005), j] = 1
+    for j in range(30, 60):
+        L[rng.random(n) < np.where(y == 0, rng.uniform(0.005, 0.04), 0.01), j] = 0
+    return L, y
+
+
+def test_a_few_random_labels_do_not_weigh_the_gold_layer_in(monkeypatch):
+    """In sms's loop (30 random answers, 4 of them spam) the gold layer, blended in by
+    the weight that made those answers likeliest, took it over (weight 1.0) and
+    called every item ham: the end model's F1 fell from 0.968 to 0.545. Under
+    ``GOLD_LAYER_BLEND_MIN`` random labels the layer is all or nothing, on rows
+    right, as before the blend."""
+    L, y = _rare_class_rules(7)
+    rare = (L == 1).any(axis=1)  # where a rare-class rule votes
+    gold = _gold_sample(y, 30, 7)
+    assert y[gold >= 0].sum() == 1
+    lm = LabelModel(n_classes=2, random_state=0).fit(L, gold)
+    assert lm.gold_layer_ is None and lm.gold_layer_weight_ == 0.0
+    assert (lm.predict(L)[rare] == y[rare]).mean() > 0.85
+    monkeypatch.setattr(LabelModel, "GOLD_LAYER_BLEND_MIN", 0)  # weighed on 30 rows
+    weighed = LabelModel(n_classes=2, random_state=0).fit(L, gold)
+    assert weighed.gold_layer_weight_ == 1.0
+    assert (weighed.predict(L)[rare] == y[rare]).mean() < 0.6
 
 
 def test_the_gold_layer_is_not_used_when_it_predicts_no_better():
@@ -309,7 +342,8 @@ def test_abstentions_are_read_as_evidence_only_where_the_gold_says_they_help():
     L, y, _ = rules_task(n=6000, k=7, m=197, seed=34)
     tr, te = slice(0, 4000), slice(4000, 6000)
     gold = _gold_sample(y[tr], 500, 34)
-    off = LabelModel(n_classes=7, random_state=0, abstentions=False).fit(L[tr], gold)
+    off = LabelModel(n_classes=7, random_state=0, abstentions=False,
+                     gold_layer=False).fit(L[tr], gold)
     lm = LabelModel(n_classes=7, random_state=0).fit(L[tr], gold)
     assert lm.abstentions_used_ and lm.gold_check_["abstentions"]["used"]
     assert lm.gold_layer_ is None
