@@ -204,14 +204,13 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     the recalibration jobs (last success, last error)."""
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
-    gold = store.gold(pid)
+    gold, answers = store.gold_and_answers(pid)
     balance = dict.fromkeys(labels, 0)  # the gold the models learn from: answers and
     for g in gold.values():  # uploaded labels not held out (new-user trial: "No labels
         balance[labels[g["label"]]] += 1  # yet" beside 42 uploaded ones)
     for c, n in store.uploaded_gold_counts(pid).items():
         balance[labels[c]] += n
     agreed = store.get_value(pid, "agreement") or {}
-    answers = store.answers(pid)
     multi = fleiss(([a["label"] for a in ans] for ans in answers.values()), k)
     n_eval = store.n_eval(pid)
     return {"n_items": store.n_items(pid), "n_gold": len(gold), "n_eval": n_eval,
@@ -278,7 +277,7 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
     """A project's line on the home page: counts, latest scores, last recalibration."""
     project = store.get_project(pid)
     hist = store.metrics_history(pid)
-    gold = store.gold(pid)
+    gold, n_answers = store.gold_and_n_answers(pid)
 
     def latest(key: str) -> Any:  # a retrain's own point has no label-model score
         return next((h[key] for h in reversed(hist) if h.get(key) is not None), None)
@@ -287,7 +286,7 @@ def summary(store: RedisStore, pid: str) -> dict[str, Any]:
             "created_at": project.get("created_at"), "n_items": store.n_items(pid),
             "n_gold": len(gold), "answers_per_item": store.answers_per_item(pid),
             "unseen": unseen_scores(store, pid, gold),
-            "n_answers": store.n_answers(pid), "remaining": store.pool_size(pid),
+            "n_answers": n_answers, "remaining": store.pool_size(pid),
             "queue_size": store.queue_size(pid), "n_eval": store.n_eval(pid),
             "eval_too_small": 0 < store.n_eval(pid) < MIN_EVAL,
             "label_model": latest("label_model"), "end_model": latest("end_model"),

@@ -752,3 +752,34 @@ def test_a_name_added_again_says_its_answers_go_with_the_new_token(client, ready
     assert again["note"] == ("the name 'bob' has 1 answer: they go with this token (its holder "
                              "sees them and can undo the last); for another person, use "
                              "another name"), again
+
+
+def test_counts_read_while_answers_arrive_agree(client, store, ready):
+    """Operator's trial: under load /metrics had ``n_gold`` 1 to 5 below ``n_answers``
+    with one answer per item (gold and answers were read one after the other, and
+    answers arrived between). Read at one moment, every reading agrees."""
+    import threading
+
+    from loop.service import reports
+
+    tok = annotator_token(client, ready, "fast")
+    done = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def read() -> None:
+        while not done.is_set():
+            m = reports.metrics(store, ready)
+            s = reports.summary(store, ready)
+            seen.extend([(m["n_gold"], m["n_answers"]), (s["n_gold"], s["n_answers"])])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(25):
+            got = _next(client, ready, tok)
+            assert _answer(client, ready, tok, got).status_code == 200
+    finally:
+        done.set()
+        reader.join()
+    assert seen and all(g == a for g, a in seen), [x for x in seen if x[0] != x[1]][:5]
+    assert reports.metrics(store, ready)["n_gold"] == 25
