@@ -32,6 +32,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
+from loop.core.regex_words import TAKEN, unicode_words
 from loop.core.text import hidden_char, nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
@@ -53,9 +54,9 @@ _SEP = "\x00"
 MATCHES = "readable-4"
 #: How keyword rules find whole words (:func:`_whole_words`); in their fingerprint.
 WHOLE_WORDS = "2: n't and symbol edges"
-#: What ``\b`` and ``\w`` mean in a regex rule (:func:`_unicode_boundaries`); in the fingerprint
+#: What ``\b`` and ``\w`` mean in a regex rule (:mod:`loop.core.regex_words`); in the fingerprint
 #: of a regex rule that has one.
-REGEX_BOUNDARIES = "1: words of any script"
+REGEX_BOUNDARIES = "2: words of any script, at the ends"
 #: Matches running on past their text's end that a scan of joined texts takes before
 #: it searches the texts left one by one (see :meth:`Rule.match`): each read on to
 #: the end of all the texts ("(.*)(.*)(.*)(.*)(.*)x": 0.8 s on 100,000 texts), where
@@ -203,7 +204,7 @@ class Rule:
             del what["ignore_accents"]
         if self.kind == "keywords" and self.whole_word:
             what["whole_words"] = WHOLE_WORDS
-        if self.kind == "regex" and _unicode_boundaries(self.pattern)[1]:
+        if self.kind == "regex" and unicode_words(self.pattern)[1]:
             what["boundaries"] = REGEX_BOUNDARIES
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -228,7 +229,7 @@ class Rule:
                     src, keyword_src = _whole_words(kws, source)
             else:
                 # the texts have plain quotes only, in composed form (NFC)
-                src, per_text = _unicode_boundaries(plain_quotes(nfc(self.pattern)))
+                src, _, per_text = unicode_words(plain_quotes(nfc(self.pattern)))
             try:
                 object.__setattr__(self, "_compiled", (
                     re2.compile(src, opts), re2.compile(src.encode(), opts), words,
@@ -275,9 +276,13 @@ class Rule:
             if words:  # the one group (of up to four) that took part
                 s, e = next(sp for g in range(1, len(m.groups()) + 1)
                             if (sp := m.span(g))[0] >= 0)
-            if self._compiled[4]:  # not the boundaries a \b took up around a word
-                s += s < e and not _in_word(t[s]) and e - s > 1 and _in_word(t[s + 1])
-                e -= s < e - 1 and not _in_word(t[e - 1]) and _in_word(t[e - 2])
+            if self._compiled[4]:  # not the characters a \b took up around a word
+                for name, g in pat.groupindex.items():
+                    a, b = m.span(g) if name.startswith(TAKEN) else (-1, -1)
+                    if a >= 0 and a == s:
+                        s = b
+                    elif a >= 0 and b == e:
+                        e = a
             if e > s:
                 out.append((s, e))
             pos = e if e > pos else pos + 1  # a trailing boundary starts the next word
@@ -376,74 +381,6 @@ _TRAIL = rf"(?:$|[^{_IN_WORD}']|'(?:$|[^tT]|[tT][{_IN_WORD}]))"
 
 def _in_word(ch: str) -> bool:
     return _WORD_CHAR.fullmatch(ch) is not None
-
-
-#: The end of a regex's text before a ``\b`` that starts a word: the pattern's or an
-#: alternative's start, a group's opening, inline flags.
-_OPENS = re.compile(r"(?:^|\||\((?:\?(?::|[a-zA-Z]+:?|P?<\w+>))?|\(\?[a-zA-Z]+\))$")
-_META = set("()[]{}|.*+?^$")
-
-
-def _unicode_boundaries(pattern: str) -> tuple[str, bool]:
-    r"""``pattern`` with each ``\b`` a boundary of words in any script (and ``\w``,
-    ``\W`` a character inside, outside words), and whether it had one. RE2's ``\b``
-    and ``\w`` know ASCII letters only (new-user trial:
-    ``\bọmọ\b`` matched none of 31 Yoruba headlines Python's ``re`` found) and RE2
-    has no look-around, so a ``\b`` becomes what a keyword rule's whole word takes
-    up (:data:`_LEAD`, :data:`_TRAIL`): a text's start or a character outside words
-    before a word, its end or one after. Next to a character outside words written
-    in the pattern (``" "``, ``-``, ``\s``) the ``\b`` is left out: that character
-    is the boundary. The pattern is then searched text by text, where ``^`` and
-    ``$`` are each text's ends."""
-    out: list[str] = []
-    found = False
-    i, n, in_class = 0, len(pattern), False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            if nxt == "b" and not in_class:
-                found = True
-                before, after = pattern[:i], pattern[i + 2:]
-                if _outside_word_end(before) or _outside_word_start(after):
-                    pass  # the written character is the boundary
-                elif _OPENS.search(before):
-                    out.append(f"(?:^|[^{_IN_WORD}])")
-                else:
-                    out.append(f"(?:$|[^{_IN_WORD}])")
-                i += 2
-                continue
-            if nxt == "w" or (nxt == "W" and not in_class):  # RE2's are ASCII too
-                found = True
-                out.append(f"[{'^' if nxt == 'W' else ''}{_IN_WORD}]" if not in_class
-                           else _IN_WORD)
-            else:
-                out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-        elif ch == "]" and in_class:
-            in_class = False
-        out.append(ch)
-        i += 1
-    return ("".join(out), True) if found else (pattern, False)
-
-
-def _outside_word_end(before: str) -> bool:
-    r"""Does ``before`` (a pattern's text) end with one character outside words,
-    written as itself or as an escape (``\s``, ``\W``, ``\.``)?"""
-    if len(before) >= 2 and before[-2] == "\\" and (len(before) < 3 or before[-3] != "\\"):
-        return before[-1] in "sWnrtfv" or not before[-1].isalnum()
-    return bool(before) and before[-1] not in _META and not _in_word(before[-1]) \
-        and before[-1] != "\\"
-
-
-def _outside_word_start(after: str) -> bool:
-    """Does ``after`` start with one character outside words (itself or an escape)?"""
-    if after[:1] == "\\" and len(after) >= 2:
-        return after[1] in "sWnrtfv" or not after[1].isalnum()
-    return bool(after) and after[0] not in _META and not _in_word(after[0])
 
 
 def _whole_words(keywords: Sequence[str],

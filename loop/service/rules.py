@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.lf import LabelingFunction
+from loop.core.regex_words import ascii_words
 from loop.core.rules import KINDS, Rule, TextBatch, safe_name, shown
 from loop.core.suggest import (
     MIN_FRESH,
@@ -502,6 +503,8 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
                  "precision": right / int(gh.sum()) if gh.any() else None,
                  "recall": right / n_class if n_class else None},
         "examples": examples, "ms": round(1000 * (time.perf_counter() - t0), 1),
+        # RE2 reads its \b, \B or \w by ASCII letters only (loop.core.regex_words)
+        "ascii_words": rule.kind == "regex" and ascii_words(rule.pattern),
     }
 
 

@@ -286,25 +286,45 @@ def test_spans_mark_each_keyword_in_the_text_as_read():
 def test_a_regex_reads_words_of_any_script_as_python_does():
     r"""New-user trial: RE2's ``\b`` and ``\w`` know ASCII letters only, so ``\bọmọ\b``
     matched none of 31 Yoruba headlines Python's ``re`` found, and ``(?i)\b(buhari|
-    ààrẹ)\b`` 20 of 28, silently. A regex rule now reads them as Python does."""
+    ààrẹ)\b`` 20 of 28, silently. Where a ``\b`` can be read exactly (at the pattern's
+    ends, or next to a character written in it) it is; a pattern with any other ``\b``
+    is RE2's as before (re-trial: taking up a character after ``.*`` lost "Check out"
+    to ``\bcheck\b.*\bout\b``), and the rule editor says so (``ascii_words``)."""
     import re
 
+    import re2
+
+    from loop.core.regex_words import ascii_words
+
     texts = ["Àwọn ọmọ Nàìjíria", "ọmọge", "aọmọ", "ọmọ", "Ààrẹ Buhari sọ", "buharii",
-             "ÀÀRẸ náà", "cat dog", "category", "price 5% off", "x-ray", "foo  bar", "ọmọ!",
-             "café au lait", ""]
-    for pattern in [r"\bọmọ\b", r"(?i)\b(buhari|ààrẹ)\b", r"\bcat\b", r"\d+\b%",
-                    r"\bfoo\s+bar\b", r"x\b-\bray", r"\w+\b", r"\bcaf\w\b", r"\W\w",
-                    r"^\w+$", r"(\bcat|\bfoo)\b", r"\\b"]:
-        rule = Rule("r", 1, "regex", pattern=pattern)
-        want = [re.search(pattern, t) is not None for t in texts]
+             "ÀÀRẸ náà buhari", "cat dog", "category", "price 5% off", "x-ray", "foo  bar",
+             "ọmọ!", "Ọmọ ń lọ", "Ọmọwura dé", "Check out my channel", "free now", "café au lait",
+             "2024 odun", "-Olu", ""]
+    exact = [r"\bọmọ\b", r"(?i)\b(buhari|ààrẹ)\b", r"\bcat\b", r"\d+\b%", r"\bfoo\s+bar\b",
+             r"x\b-\bray", r"\w+\b", r"\bcaf\w\b", r"\W\w", r"^\w+$", r"(\bcat|\bfoo)\b", r"\\b",
+             r"\b\d{4}\b", r"(Buhari|Atiku)\b", r"ọmọ\b|\bcat", r"-\w+"]
+    for pattern in exact:
+        rule = Rule("r", 1, "regex", pattern=pattern)  # case-insensitive, as by default
+        want = [re.search(pattern, t, re.I) is not None for t in texts]
         assert rule.match(texts).tolist() == want, pattern
         assert [rule.matches(t) for t in texts] == want, pattern
+        assert not ascii_words(pattern), pattern
+    opts = re2.Options()
+    opts.case_sensitive = False
+    for pattern in [r"\bcheck\b.*\bout\b", r"(?i)ààrẹ\b.*\bbuhari", r"^\s*\bỌmọ\b", r"ọ\B"]:
+        rule = Rule("r", 1, "regex", pattern=pattern)
+        assert rule.match(texts).tolist() == [
+            re2.compile(pattern, opts).search(t) is not None for t in texts], pattern
+        assert ascii_words(pattern), pattern
+    assert Rule("r", 1, "regex", pattern=r"\bcheck\b.*\bout\b").matches("Check out my channel")
     # a combining mark belongs to its word, as in keyword rules (Python's \w: not)
     assert Rule("r", 1, "regex", pattern=r"^\w+$").matches("ẹ̀")
-    # what a match shows is the word, not the boundary a \b took up around it
+    # what a match shows is the word, not the character a \b took up around it,
+    # and every character the pattern itself wrote
     word = Rule("r", 1, "regex", pattern=r"\bọmọ\b")
     assert [("Àwọn ọmọ rẹ ọmọ"[a:b]) for a, b in word.spans("Àwọn ọmọ rẹ ọmọ")] == ["ọmọ"] * 2
-    # rules with a \b are re-applied: their votes are not those of before
+    assert Rule("r", 1, "regex", pattern=r"-\w+").spans("a -Olu") == [(2, 6)]
+    # rules read anew are re-applied: their votes are not those of before
     assert word.fingerprint() != Rule("r", 1, "regex", pattern="ọmọ").fingerprint()
 
 

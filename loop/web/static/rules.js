@@ -168,6 +168,14 @@
         text: "It matches no item, so saving it would change no label: check " + check +
           (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") + "." }));
     }
+    if (p.ascii_words) {
+      /* re-trial: a \b after .* or before \s* cannot be read for words of any script
+         in RE2; said, not left to a count that is silently short */
+      box.appendChild(Loop.el("p", { class: "warn-text preview-ascii",
+        text: "In this pattern \\b, \\B and \\w know ASCII letters only (a \\b next to .*, \\s* or a " +
+          "class is read so): a word in another script may be missed. Written only at the pattern's ends " +
+          "(\\bword\\b) they know every script; keywords always do." }));
+    }
     if (same.length) {
       /* rule author's trial: a copy of a rule was saved unsaid and doubled its evidence */
       box.appendChild(Loop.el("p", { class: "warn-text preview-same",
