@@ -69,7 +69,7 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
         a = b
     version = store.new_L_version(pid)
     uploaded = [x for x in uploaded_lf_names(store, pid) if x in prints]
-    rules = store.rules(pid)
+    rules = {x for x, rec in store.rules(pid).items() if rec["enabled"]}  # with a column
     out: dict[str, Any] = {"version": version, "n_items": n, "old_n": old_n,
            "planned_on": socket.gethostname(), "planned_at": time.time(),
            "chunk_size": chunk_size, "lfs": names, "fingerprints": prints, "same": same,

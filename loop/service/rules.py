@@ -211,9 +211,11 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     except ValueError as exc:
         msg = str(exc)
         raise BadRequest(msg if msg.startswith(("rule", "a rule")) else f"rule: {msg}") from None
-    if rule.name in module_lf_names(store, pid):
+    taken = alike(rule.name, module_lf_names(store, pid))
+    if taken is not None:  # one that differs only in case reads as the same on every page
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF of the module "
-                         f"{project['lf_module']!r}; pick another name")
+                         f"{project['lf_module']!r}"
+                         + (f" ({taken!r})" if taken != rule.name else "") + "; pick another name")
     if alike(rule.name, uploaded_lf_names(store, pid)) is not None:
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF whose votes were "
                          "uploaded with the items; pick another name")
@@ -334,6 +336,12 @@ def update_rule(store: RedisStore, pid: str, name: str,
         enabled = _enabled(data, old["enabled"])
         if enabled == old["enabled"]:
             return _view(name, old, labels), False
+        if enabled and alike(name, module_lf_names(store, pid)) is not None:
+            # re-trial: switched back on after the module took its name, its column
+            # and the LF's would share one (the apply run fails on it)
+            raise BadRequest(f"rule {name!r} has the name of an LF the module "
+                             f"{store.get_project(pid)['lf_module']!r} has since; rename "
+                             "the rule (or the LF) before switching it on")
         new = {**old, "enabled": enabled, "updated_at": time.time()}
         store.write_rule(pid, name, new, expect=old, last_one=last_one,
                          sources=source_lfs(store, pid))

@@ -881,6 +881,9 @@ def test_a_rule_and_a_module_lf_never_share_a_name(client, store, tmp_path, monk
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
     assert r.status_code == 400 and "taken by an LF of the module" in r.json["error"], r.json
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
+                    json={**rule, "name": "Says_Check"})  # reads as the same name
+    assert r.status_code == 400 and "('says_check')" in r.json["error"], r.json
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(),
                     json={**rule, "name": "check_rule"})
     assert r.status_code == 201, r.json
     r = client.put(f"/api/projects/{pid}/rules/check_rule", headers=auth(),
@@ -894,6 +897,24 @@ def test_a_rule_and_a_module_lf_never_share_a_name(client, store, tmp_path, monk
     assert r.status_code == 201, r.json
     apply_lfs_in_process(store, pid)
     assert store.L_meta(pid)["lf_names"] == ["has_link", "says_check", "check_rule"]
+    # a rule switched off while the module took its name is not switched on again
+    r = client.put(f"/api/projects/{pid}/rules/check_rule", headers=auth(),
+                   json={"enabled": False})
+    assert r.status_code == 200, r.json
+    write(head + "\n\n@labeling_function()\ndef check_rule(x):\n    return 0\n")
+    apply_lfs_in_process(store, pid)
+    r = client.put(f"/api/projects/{pid}/rules/check_rule", headers=auth(),
+                   json={"enabled": True})
+    assert r.status_code == 400 and "has since; rename the rule" in r.json["error"], r.json
+    r = client.put(f"/api/projects/{pid}/rules/check_rule", headers=auth(),
+                   json={"name": "check_rule2", "enabled": True})
+    assert r.status_code == 200, r.json
+    write(head)
+    apply_lfs_in_process(store, pid)
+    r = client.put(f"/api/projects/{pid}/rules/check_rule2", headers=auth(),
+                   json={"name": "check_rule"})
+    assert r.status_code == 200, r.json  # the module's LF of that name is gone again
+    apply_lfs_in_process(store, pid)
     # the module gains an LF under the rule's name: the apply run says so, and stores
     # nothing (the rule's column stays the rule's)
     write(head + "\n\n@labeling_function()\ndef check_rule(x):\n    return 0\n")

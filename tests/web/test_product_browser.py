@@ -1173,8 +1173,12 @@ def test_an_lf_that_raises_is_said_above_the_lf_table(live: LiveServer, worker: 
                  timeout=120)
     _admin_dashboard(page, live, pid)
     page.wait_for_function(
-        "document.getElementById('lf-gaps').textContent.includes('in_spam_section')")
-    told = page.locator("#lf-gaps").inner_text()
+        "document.getElementById('lf-raised').textContent.includes('in_spam_section')")
+    told = page.locator("#lf-raised").inner_text()
+    # above the table, apart from the note on labels no LF votes for
+    assert page.evaluate("document.getElementById('lf-raised').compareDocumentPosition("
+                         "document.getElementById('lf-rows')) & Node.DOCUMENT_POSITION_FOLLOWING")
+    assert "in_spam_section" not in page.locator("#lf-gaps").inner_text()
     assert "“in_spam_section” raised an error on 12 items (e.g. item " in told, told
     assert "section" in told.split("(e.g. item ", 1)[1], told
     assert "has_link" not in told and "fix it in its module" in told, told

@@ -449,24 +449,25 @@
       return "“" + String(pick(r, ["name", "lf"])) + "” raised an error on " + lfErrors(r) +
         (lfErrors(r) === 1 ? " item" : " items") + (e && e.error ? " (e.g. item " + e.item_id + ": " + e.error + ")" : "");
     });
-    const parts = [];
-    if (missing.length) {
-      parts.push("No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
+    gaps.hidden = !missing.length;
+    gaps.textContent = missing.length
+      ? "No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
         ": the models learn " + (missing.length === 1 ? "that label" : "those labels") +
         " from answers alone, so until enough come in they give its items other labels. " +
-        "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export.");
-    }
-    if (raised.length) {
-      parts.push(raised.join("; ") + (broken.length > 3 ? "; and " + (broken.length - 3) + " more LFs" : "") +
-        ". An LF abstains where it raises: fix it in its module and apply the LFs again.");
-    }
-    gaps.hidden = !parts.length;
-    gaps.textContent = parts.join(" ");
+        "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export."
+      : "";
+    const said = $("lf-raised");  // above the table: what went wrong comes first
+    said.hidden = !raised.length;
+    said.textContent = raised.length ? raised.join("; ") +
+      (broken.length > 3 ? "; and " + (broken.length - 3) + " more LFs" : "") +
+      ". An LF abstains where it raises: fix it in its module and apply the LFs again." : "";
   }
 
   const HINTS = [
     [/canceled/i, "Canceled: start it again when you are ready."],
     [/LFModuleNotOnWorker|LFModulesDiffer/, "When every machine that runs workers has the module, the same version, apply the LFs again."],
+    [/have the same name/, "Rename the rule (Edit, under Rules) or the LF: saving the rule applies the LFs again."],
+    [/lf_module .* raised \w+ on import/, "Fix the LF module, then apply the LFs again (new items or rule edits waiting for it are applied by themselves once its file is saved)."],
     [/apply the LFs|LFs applied to every item/i, "Run “Apply LFs” after every upload: it recalibrates when it ends."],
     [/upload items/i, "Import items on the Data page first."],
     [/fit the label model/i, "Run “Recalibrate” first."],
