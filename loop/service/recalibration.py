@@ -493,7 +493,12 @@ def record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -
     """Keep the last failure where the dashboard and ``/metrics`` show it (or, for an
     apply run, where a recalibration waiting for it finds it)."""
     prev = store.get_value(pid, name) or {}
-    store.set_value(pid, name, {"ok_at": prev.get("ok_at"), "error": {
-        "at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],
-        "traceback": "".join(traceback.format_exception(exc))[-4000:]}})
+    error = {"at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],
+             "traceback": "".join(traceback.format_exception(exc))[-4000:]}
+    module = store.get_project(pid).get("lf_module") if name == "apply_status" else None
+    if module:  # a run that failed is asked for again once the module is another
+        from loop.service.lf_modules import module_version
+
+        error["module_version"] = module_version(str(module))
+    store.set_value(pid, name, {"ok_at": prev.get("ok_at"), "error": error})
     log.error("project %s: %s failed", pid, name, exc_info=exc)

@@ -30,7 +30,7 @@ from loop.service.jobs import (
     live_job,
     waiting_job,
 )
-from loop.service.lf_modules import module_file
+from loop.service.lf_modules import module_file, module_version
 from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 from loop.service.rules import has_lfs
 from loop.service.settings import Settings
@@ -63,7 +63,7 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
         return None
     err = (store.get_value(pid, "apply_status") or {}).get("error")
     if (err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE
-            and not _module_written_since(store, pid, float(err.get("at", 0)))):
+            and not _module_changed_since(store, pid, err)):
         return None
     r = store.r
     for recal in (True, False):  # a run waiting to start reads everything when it does
@@ -78,15 +78,21 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     return "; ".join(why)
 
 
-def _module_written_since(store: RedisStore, pid: str, at: float) -> bool:
-    """Whether the project's LF module, as this machine would import it, was written
-    after ``at``: a run that failed before is asked for again at once, not after
-    :data:`AFTER_FAILURE` (new-user trial: a rule saved while the module had a
-    syntax error was still not applied 90 s after the module was fixed)."""
+def _module_changed_since(store: RedisStore, pid: str, err: dict[str, Any]) -> bool:
+    """Whether the project's LF module, as this machine would import it, is another
+    than when the run failed (``err``): then the run is asked for again at once, not
+    after :data:`AFTER_FAILURE` (new-user trial: a rule saved while the module had a
+    syntax error was still not applied 90 s after the module was fixed). Compared by
+    content (re-trial: a fixed copy put back with ``cp -p`` kept an older time), by
+    the file's time for a failure noted without it."""
     module = store.get_project(pid).get("lf_module")
-    path = module_file(str(module)) if module else None
+    if not module:
+        return False
+    if err.get("module_version") is not None:
+        return module_version(str(module)) not in (None, err["module_version"])
+    path = module_file(str(module))
     try:
-        return path is not None and os.path.getmtime(path) > at
+        return path is not None and os.path.getmtime(path) > float(err.get("at", 0))
     except OSError:
         return False
 

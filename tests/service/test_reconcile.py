@@ -174,7 +174,9 @@ def test_a_run_that_failed_on_the_module_is_asked_again_once_it_is_fixed(
         apply_lfs_in_process(store, pid)
     record_failure(store, pid, "apply_status", failed.value)
     assert apply_wanted(store, pid) is None  # it would fail alike: not asked again
-    write(good, time.time())  # fixed
+    write("def (:\n", time.time())  # saved again, as broken: still not
+    assert apply_wanted(store, pid) is None
+    write(good, time.time() - 100)  # fixed: a copy put back with its old time (cp -p)
     assert "rules changed" in apply_wanted(store, pid)
     assert len(_reconcile(rconn)) == 1
     run_burst(rconn)
