@@ -33,10 +33,15 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 def check_module_name(module: Any) -> str:
     """``module`` if it is a dotted module path, else :class:`BadRequest`."""
-    if isinstance(module, str) and module.endswith(".py") and _DOTTED.match(module[:-3]):
+    if isinstance(module, str) and module.lower().endswith(".py") and len(module) < 200:
         # new-user trial: "yo_lfs.py" failed on import with "'yo_lfs' is not a package"
-        raise BadRequest(f"lf_module is a module's name, not its file: {module[:-3]!r} "
-                         f"for {module!r}")
+        path = module[:-3].replace("\\", "/").strip("/")
+        folder, _, name = path.rpartition("/")
+        if _DOTTED.match(name):
+            raise BadRequest(
+                f"lf_module is a module's name, not its file: {name!r} for {module!r}"
+                + (f" (with the folder {folder!r} on PYTHONPATH, or "
+                   f"{path.replace('/', '.')!r} where it is a package)" if folder else ""))
     if not isinstance(module, str) or not _DOTTED.match(module) or len(module) > 200:
         raise BadRequest(f"lf_module must be a dotted module path such as 'my_lfs' or "
                          f"'team.lfs', got {module!r}")

@@ -59,6 +59,11 @@ def test_the_check_never_imports_in_this_process(lf_dir):
         check_lf_module("../lfs_ok")
     with pytest.raises(BadRequest, match="a module's name, not its file: 'lfs_ok' for "):
         check_lf_module("lfs_ok.py")
+    with pytest.raises(BadRequest, match="'lfs_ok' for 'lfs_ok.PY'"):
+        check_lf_module("lfs_ok.PY")
+    with pytest.raises(BadRequest, match="'yo' for 'lfs/yo.py' .with the folder 'lfs' on "
+                       "PYTHONPATH, or 'lfs.yo' where it is a package"):
+        check_lf_module("lfs/yo.py")
     # a module not on the path: where modules are looked for, and the way without one
     # (new-user trial: "my_lfs" against the running demo said only "No module named")
     with pytest.raises(BadRequest) as missing:
