@@ -55,30 +55,31 @@ def test_the_label_models_gold_check_is_kept_until_the_random_gold_grew_by_a_qua
     from loop.core.step import fit_label_model
     from loop.core.synthetic import rules_task
 
-    L, y, _ = rules_task(n=6000, k=3, m=81, seed=21)  # where the gold layer is used
+    L, y, _ = rules_task(n=6000, k=4, m=45, seed=3)  # where the gold layer is used
     tr, te = slice(0, 4000), slice(4000, 6000)
-    order = np.random.default_rng(21).permutation(4000)
+    order = np.random.default_rng(3).permutation(4000)
 
     def gold(n):
         g = np.full(4000, -1)
         g[order[:n]] = y[tr][order[:n]]
         return g
 
-    first = fit_label_model(L[tr], gold(1000), None, n_classes=3)
+    first = fit_label_model(L[tr], gold(1000), None, n_classes=4)
     assert first.gold_layer_ is not None and "kept" not in first.gold_check_
+    assert 0 < first.gold_layer_weight_ < 1  # blended in, and kept so
     # same gold, decisions kept: the same model, without the 15 fits
-    same = fit_label_model(L[tr], gold(1000), None, n_classes=3, checked=first.gold_check_)
+    same = fit_label_model(L[tr], gold(1000), None, n_classes=4, checked=first.gold_check_)
     assert same.gold_check_["kept"] and same.gold_check_["n_random_gold"] == 1000
     assert np.array_equal(same.predict_proba(L[te]), first.predict_proba(L[te]))
     # more gold, under a quarter more: still kept (and what was kept is carried on)
-    more = fit_label_model(L[tr], gold(1200), None, n_classes=3, checked=same.gold_check_)
+    more = fit_label_model(L[tr], gold(1200), None, n_classes=4, checked=same.gold_check_)
     assert more.gold_check_["kept"] and more.gold_layer_ is not None
     assert more.gold_check_["n_random_gold"] == 1000
     # a quarter more: checked again
-    again = fit_label_model(L[tr], gold(1250), None, n_classes=3, checked=more.gold_check_)
+    again = fit_label_model(L[tr], gold(1250), None, n_classes=4, checked=more.gold_check_)
     assert "kept" not in again.gold_check_ and again.gold_check_["n_random_gold"] == 1250
     # other LFs: checked again
-    other = fit_label_model(L[tr][:, :80], gold(1000), None, n_classes=3,
+    other = fit_label_model(L[tr][:, :44], gold(1000), None, n_classes=4,
                             checked=first.gold_check_)
     assert "kept" not in other.gold_check_
 
