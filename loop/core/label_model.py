@@ -47,7 +47,11 @@ def _check_abstentions(value: Any) -> None:
 
 
 def _reading_name(weights: Any) -> str:
-    """The heavier of the two readings besides votes alone: "silence" or "rates"."""
+    """The heavier of the two readings besides votes alone: "silence" or "rates";
+    "votes" when neither has any weight (a trial read "silence" beside a weight of
+    0 for it)."""
+    if weights[1] <= 0 and weights[2] <= 0:
+        return "votes"
     return "rates" if weights[2] > weights[1] else "silence"
 
 

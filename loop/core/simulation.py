@@ -79,7 +79,7 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         L = np.vstack([train.L, valid.L])
         y = np.concatenate([np.full(len(train.y), -1), valid.y])
         run("label_model_gold", LabelModel(n_classes=k, random_state=random_state), L, y)
-    return {
+    out: dict[str, Any] = {
         "dataset": ds.name,
         "metric": metric,
         "n_train": len(train.y),
@@ -88,6 +88,12 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         "n_test_unlabeled": int((~known).sum()),
         "models": models,
     }
+    if "label_model_gold" not in models:  # a trial: it was left out without a word
+        out["label_model_gold_skipped"] = (
+            "one file (all.json): no valid split to take gold from" if ds.single_file
+            else "no valid.json" if "valid" not in ds.splits
+            else "the valid split has no gold label")
+    return out
 
 
 def simulate(
@@ -204,6 +210,8 @@ def simulate(
         "strategy": strategy,
         "seed": seed,
         "scored_on": scored_on(ds),
+        "n_test": int(scored.sum()),  # scored: the test rows with a gold label
+        "n_test_unlabeled": int((~scored).sum()),
         "curve": curve,
     }
     if stopped is not None:

@@ -78,6 +78,12 @@ def test_test_rows_without_a_label_are_not_scored(tmp_path):
     (tmp_path / "test.json").write_text(json.dumps(test))
     half = evaluate(load_wrench(tmp_path), "acc")
     assert half["n_test"] == 50 and half["n_test_unlabeled"] == 50 and full["n_test"] == 100
+    # a data scientist's trial: simulate said nothing of it, and evaluate left the gold
+    # run out without a word where there is no valid split
+    curve = simulate(load_wrench(tmp_path), budget=10, seed=0)
+    assert curve["n_test"] == 50 and curve["n_test_unlabeled"] == 50
+    assert "label_model_gold" not in half["models"]
+    assert half["label_model_gold_skipped"] == "no valid.json"
     lm = half["models"]["label_model"]["score"]
     assert lm > 0.7 and abs(lm - full["models"]["label_model"]["score"]) < 0.1
     curve = simulate(load_wrench(tmp_path), budget=10, batch_size=10)["curve"]
