@@ -307,14 +307,32 @@ def test_label_with_guidelines_and_change_an_earlier_answer(live: LiveServer, wo
     assert gold[first]["label"] == 0 and current not in gold
     assert page.evaluate("window.loopLabel.currentId()") == current
     page.keyboard.press("Escape")
-    assert page.evaluate("document.activeElement.tagName") == "BODY"
+    # Esc: back to the item, shown and focused (annotators' trial: the page stayed
+    # scrolled to the list, the item off-screen while its keys answered it)
+    assert page.evaluate("document.activeElement.id") == "item-text"
     # m goes to the latest answer (keyboard trial: it took 17 Tab stops), Tab on
     # to the one before
+    page.set_viewport_size({"width": 1280, "height": 500})
     page.keyboard.press("m")
     assert page.evaluate("document.activeElement.closest('li').dataset.item") == second
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('li').dataset.item") == first
     page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.id") == "item-text"
+    assert page.evaluate("""(() => { const r = document.getElementById('item-text')
+        .getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; })()""")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    # the Keys dialog keeps the focus while open, and gives it back when closed
+    page.keyboard.press("?")
+    page.wait_for_selector("#help", state="visible")
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('help').contains(document.activeElement)")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.getElementById('help').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    assert page.evaluate("document.activeElement.id") == "item-text"
     # arrow keys send no answer per step: they say how to change it
     sel.focus()
     page.keyboard.press("ArrowDown")

@@ -515,6 +515,9 @@
       state.skippedLast = null;
       return;
     }
+    /* said at once: the undo waits behind answers on their way (annotators' trial: on
+       a slow network the old "Saved ..." stood for 10 s) */
+    status("Undoing your last answer…");
     enqueue(async function () {
       /* the answer this tab gave last, named: pressed again after an error (a 503 of
          an undo that was applied: operator's trial), it takes back nothing more */
@@ -638,11 +641,32 @@
     $("guidelines-btn").setAttribute("aria-expanded", String(show));
   }
 
+  /* The Keys dialog keeps the focus while open (it is modal: Tab went on to the page
+     behind it, annotators' trial) and gives it back where it was when it closes. */
+  let helpReturn = null;
   function toggleHelp(force) {
     const h = $("help");
     const show = force === undefined ? h.hidden : force;
+    if (show === !h.hidden) return;
     h.hidden = !show;
-    if (show) $("help-close").focus();
+    if (show) {
+      helpReturn = document.activeElement;
+      $("help-close").focus();
+    } else if (helpReturn && document.contains(helpReturn) && helpReturn !== document.body) {
+      helpReturn.focus();
+      helpReturn = null;
+    }
+  }
+  function trapHelpFocus(ev) {
+    const h = $("help");
+    if (h.hidden || ev.key !== "Tab") return;
+    const stops = Array.from(h.querySelectorAll("button, [href], select, input, [tabindex]:not([tabindex='-1'])"))
+      .filter(function (x) { return !x.disabled; });
+    if (!stops.length) return;
+    const first = stops[0], last = stops[stops.length - 1];
+    const inside = h.contains(document.activeElement);
+    if (ev.shiftKey && (document.activeElement === first || !inside)) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && (document.activeElement === last || !inside)) { ev.preventDefault(); first.focus(); }
   }
 
   function renderMine(recent) {
@@ -704,10 +728,20 @@
     status("Your latest answer: a label's key changes it, Tab goes to the next, Esc back to the item.");
   }
 
+  /* Esc from "My answers": the item is shown again, and its text has the focus
+     (annotators' trial: the page stayed scrolled down to the list, the item and the
+     status line off-screen, while the next key answered that unseen item) */
+  function backToItem() {
+    const text = $("item-text");
+    text.scrollIntoView({ block: "center" });
+    text.focus({ preventScroll: true });
+    status("Back to the item: its keys answer it.");
+  }
+
   function mineKey(ev, sel, itemId) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
-    if (k === "Escape") { sel.blur(); status("Back to the item: its keys answer it."); return; }
+    if (k === "Escape") { sel.blur(); backToItem(); return; }
     if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(k)) {
       ev.preventDefault();
       status("To change this answer press its new label's key, or Space to open the list.");
@@ -767,6 +801,7 @@
     $("help-btn").addEventListener("click", function () { toggleHelp(true); });
     $("help-close").addEventListener("click", function () { toggleHelp(false); });
     document.addEventListener("keydown", onKey);
+    document.addEventListener("keydown", trapHelpFocus);
     try {
       /* The API's project and metrics views are admin-only; this page's session view
          gives annotators what they need (labels, last_recalibrated_at). */
