@@ -144,6 +144,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             too = TooLarge(app.extensions["loop"]["settings"].max_upload_bytes
                            if upload else _api_body_limit(), upload=upload)
             return _drain_refused_body(jsonify({"error": str(too)})), too.status
+        if (exc.code == 404 and not request.path.startswith("/api/")
+                and request.accept_mimetypes.accept_html):
+            # a browser at an address with no page (annotators' trial: a raw JSON
+            # error for a guessed /p/<pid>/disputes)
+            from flask import render_template
+
+            return render_template("not_found.html", title="Not found",
+                                   path=request.path[:200]), 404
         resp = jsonify({"error": exc.description or exc.name})
         for key, value in exc.get_headers():  # e.g. a 405's Allow
             if key.lower() != "content-type":

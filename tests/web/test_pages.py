@@ -37,3 +37,19 @@ def test_pid_is_escaped_in_the_shell(app):
 @pytest.mark.slow
 def test_session_view_needs_a_token(app):
     assert app.test_client().get("/p/abc/label/session").status_code == 401
+
+
+@pytest.mark.slow
+def test_an_address_with_no_page_gets_a_page_in_a_browser(app):
+    """Annotators' trial: a guessed /p/<pid>/disputes showed a raw JSON error. A
+    browser gets a page pointing home (the path escaped); the API keeps JSON."""
+    client = app.test_client()
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    r = client.get("/p/abc/disputes", headers=html)
+    assert r.status_code == 404 and r.mimetype == "text/html"
+    assert b"No page here" in r.data and b'href="/"' in r.data
+    r = client.get("/p/<script>x/disputes", headers=html)
+    assert b"<script>x" not in r.data and b"&lt;script&gt;x" in r.data
+    r = client.get("/api/projects/abc/nothing", headers=html)
+    assert r.status_code == 404 and r.is_json
+    assert client.get("/p/abc/disputes").is_json  # no browser: JSON
