@@ -27,12 +27,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re2
+
 #: A character inside a word: a letter, a combining mark (Yoruba's tone marks, Hindi's
-#: vowel signs), a digit or _, in any script.
+#: vowel signs), a digit or _, in any script (keyword rules' whole words too).
 IN_WORD = r"\pL\pM\pN_"
+_WORD_CHAR = re2.compile(rf"[{IN_WORD}]")
 #: Named groups of the characters a rewritten ``\b`` takes up start with this.
 TAKEN = "_loop_b"
-_QUANT = set("*+?{")
+
+
+def in_word(ch: str) -> bool:
+    """Whether the character ``ch`` is inside words (:data:`IN_WORD`)."""
+    return _WORD_CHAR.fullmatch(ch) is not None
 
 
 @dataclass
@@ -101,18 +108,12 @@ def _tokens(pattern: str) -> list[_Tok]:
     return out
 
 
-def _in_word_char(ch: str) -> bool:
-    import unicodedata
-
-    return ch == "_" or unicodedata.category(ch)[0] in "LMN"
-
-
 def _word(t: _Tok | None) -> bool:
     """A token that is one character inside words."""
     if t is None:
         return False
     if t.kind == "lit":
-        return _in_word_char(t.text)
+        return in_word(t.text)
     return t.kind == "esc" and t.text in (r"\w", r"\d")
 
 
@@ -121,7 +122,7 @@ def _outside(t: _Tok | None) -> bool:
     if t is None:
         return False
     if t.kind == "lit":
-        return not _in_word_char(t.text)
+        return not in_word(t.text)
     return t.kind == "esc" and (t.text in (r"\s", r"\W", r"\n", r"\t", r"\r", r"\f", r"\v")
                                 or (len(t.text) == 2 and not t.text[1].isalnum()))
 
@@ -167,7 +168,7 @@ def _side(toks: list[_Tok], i: int, step: int) -> str | None:
         inner = t.text[1:-1].replace(r"\w", "a").replace(r"\d", "0")
         ranges = inner[1:-1].replace("-", "")  # a-z: a hyphen between two characters
         return "word" if inner and not inner.startswith("^") and all(
-            _in_word_char(c) for c in inner[:1] + ranges + inner[-1:]) else None
+            in_word(c) for c in inner[:1] + ranges + inner[-1:]) else None
     return "word" if _word(t) else "outside" if _outside(t) else None
 
 
@@ -241,12 +242,11 @@ def unicode_words(pattern: str) -> tuple[str, bool, bool]:
     toks = _tokens(pattern)
     out: list[str] = []
     taken = 0
-    in_class_w = (r"\w", IN_WORD)
     for i, t in enumerate(toks):
         if t.kind == "esc" and t.text in (r"\w", r"\W"):
             out.append(("[^" if t.text == r"\W" else "[") + IN_WORD + "]")
         elif t.kind == "class" and r"\w" in t.text:
-            out.append(t.text.replace(*in_class_w))
+            out.append(t.text.replace(r"\w", IN_WORD))
         elif t.kind == "esc" and t.text == r"\b":
             before, after = _side(toks, i, -1), _side(toks, i, 1)
             if {before, after} == {"word", "outside"}:

@@ -32,7 +32,7 @@ import numpy as np
 import re2
 
 from loop.core.lf import ABSTAIN, LabelingFunction
-from loop.core.regex_words import TAKEN, unicode_words
+from loop.core.regex_words import IN_WORD, TAKEN, in_word, unicode_words
 from loop.core.text import hidden_char, nfc, plain_quotes, readable
 
 KINDS = ("keywords", "regex", "field")
@@ -233,7 +233,7 @@ class Rule:
             try:
                 object.__setattr__(self, "_compiled", (
                     re2.compile(src, opts), re2.compile(src.encode(), opts), words,
-                    keyword_src, self.kind == "regex" and per_text))
+                    keyword_src, per_text))
             except re2.error as exc:
                 why = exc.args[0] if exc.args else exc
                 why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
@@ -366,21 +366,14 @@ class Rule:
         return lf
 
 
-#: A character inside a word: a letter, a combining mark (Yoruba's tone marks, Hindi's
-#: vowel signs), a digit or _, in any script (RE2's \b knows ASCII letters only:
-#: "café" ended a word at "é").
-_IN_WORD = r"\pL\pM\pN_"
-_WORD_CHAR = re2.compile(rf"[{_IN_WORD}]")
+#: Words are of any script (``IN_WORD``: RE2's \b knows ASCII letters only, "café"
+#: ended a word at "é").
 #: Before a whole word: a text's start or a character outside words.
-_LEAD = rf"(?:^|[^{_IN_WORD}])"
+_LEAD = rf"(?:^|[^{IN_WORD}])"
 #: After one: a text's end, or a character outside words, but not the apostrophe of
 #: "n't" ("won" is no word of "won't", nor "don" of "don't": new-user trial); a
 #: possessive or an elision stays a boundary ("apple's", "l'amour").
-_TRAIL = rf"(?:$|[^{_IN_WORD}']|'(?:$|[^tT]|[tT][{_IN_WORD}]))"
-
-
-def _in_word(ch: str) -> bool:
-    return _WORD_CHAR.fullmatch(ch) is not None
+_TRAIL = rf"(?:$|[^{IN_WORD}']|'(?:$|[^tT]|[tT][{IN_WORD}]))"
 
 
 def _whole_words(keywords: Sequence[str],
@@ -393,7 +386,7 @@ def _whole_words(keywords: Sequence[str],
     ``source(keyword)``: the pattern of one keyword."""
     groups: dict[tuple[bool, bool], list[str]] = {}
     for w in filter(None, keywords):
-        groups.setdefault((_in_word(w[0]), _in_word(w[-1])), []).append(source(w))
+        groups.setdefault((in_word(w[0]), in_word(w[-1])), []).append(source(w))
     plain, captured = [], []
     for (lead, trail), ws in sorted(groups.items(), reverse=True):
         a, b = (_LEAD if lead else ""), (_TRAIL if trail else "")

@@ -118,6 +118,7 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
     that gold which would hurt is not used."""
     check = summary.get("gold_check") or {}
     silent = check.get("abstentions") or {}
+    layer = check.get("gold_layer") or {}
     out: dict[str, Any] = {"fitted": bool(summary), "assumed_accuracy": ACCURACY_PRIOR,
                            "n_random_gold": int(summary.get("n_random_gold") or 0),
                            "check_from": GOLD_CHECK_MIN, "recheck_growth": RECHECK_GROWTH,
@@ -127,10 +128,9 @@ def gold_use(summary: dict[str, Any]) -> dict[str, Any]:
             "use": check.get("use"), "n": int(check.get("n_random_gold") or 0),
             "correct": {u: int(c) for u, c in check["correct"].items()},
             "learns_precisions": check.get("use") in ("anchored", "gold"),
-            "gold_layer": bool((check.get("gold_layer") or {}).get("used")),
+            "gold_layer": bool(layer.get("used")),
             # its share of each prediction, blended with the model's (1: alone)
-            "gold_layer_weight": float((check.get("gold_layer") or {}).get("weight", 1.0))
-            if (check.get("gold_layer") or {}).get("used") else 0.0,
+            "gold_layer_weight": float(layer.get("weight", 1.0)) if layer.get("used") else 0.0,
             "abstentions": bool(silent.get("used")),
             # how votes and silences are read when they are: "silence" or "rates"
             # (the heavier), and the blend of the readings (None before blends)
