@@ -271,12 +271,11 @@ class QueueMixin(StoreBase):
     # -- reads ---------------------------------------------------------------------------
     def gold(self, pid: str) -> dict[str, dict[str, Any]]:
         """Every item with an answer: id -> majority record ``{label, annotator, at, ...}``."""
-        return {a.decode(): json.loads(b) for a, b in self.r.hgetall(self._k(pid, "gold")).items()}
+        return _records(self.r.hgetall(self._k(pid, "gold")))
 
     def answers(self, pid: str) -> dict[str, list[dict[str, Any]]]:
         """Every item's individual answers: id -> ``[{label, annotator, at, lease}, ...]``."""
-        return {a.decode(): json.loads(b)
-                for a, b in self.r.hgetall(self._k(pid, "answers")).items()}
+        return _records(self.r.hgetall(self._k(pid, "answers")))
 
     def gold_and_answers(self, pid: str
                          ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
@@ -287,8 +286,7 @@ class QueueMixin(StoreBase):
             p.hgetall(self._k(pid, "gold"))
             p.hgetall(self._k(pid, "answers"))
             gold_raw, ans_raw = p.execute()
-        return ({a.decode(): json.loads(b) for a, b in gold_raw.items()},
-                {a.decode(): json.loads(b) for a, b in ans_raw.items()})
+        return _records(gold_raw), _records(ans_raw)
 
     def gold_and_n_answers(self, pid: str) -> tuple[dict[str, dict[str, Any]], int]:
         """:meth:`gold` and :meth:`n_answers` read at one moment (see
@@ -300,7 +298,7 @@ class QueueMixin(StoreBase):
             p.hgetall(self._k(pid, "gold"))
             p.hlen(self._k(pid, "answers"))
             gold_raw, n = p.execute()
-        return {a.decode(): json.loads(b) for a, b in gold_raw.items()}, int(n)
+        return _records(gold_raw), int(n)
 
     def n_answers(self, pid: str) -> int:
         """Every annotator's answers to every item, counted (k > 1: several per item)."""
@@ -391,3 +389,8 @@ class QueueMixin(StoreBase):
 
     def skipped_ids(self, pid: str, annotator: str) -> set[str]:
         return {x.decode() for x in self.r.smembers(self._k(pid, "skips", annotator))}
+
+
+def _records(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """A Redis hash of JSON values, item id -> decoded value."""
+    return {a.decode(): json.loads(b) for a, b in raw.items()}
