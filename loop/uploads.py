@@ -433,10 +433,10 @@ def _json_msg(exc: json.JSONDecodeError) -> str:
     return exc.msg.removesuffix(" at")
 
 
-def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """One JSON object's fields; a field given twice with different values is a
     :class:`BadUpload` (JSON readers keep the last value and drop the other without
-    a word; an operator's trial)."""
+    a word; an operator's trial). API bodies are read with it too."""
     out = dict(pairs)
     if len(out) != len(pairs):
         for k, v in pairs:
@@ -454,7 +454,7 @@ def _short(v: Any) -> str:
 
 def _loads(text: str) -> Any:
     """``json.loads`` as uploads read JSON: NaN and Infinity as null, no field twice."""
-    return json.loads(text, parse_constant=_null, object_pairs_hook=_once_each)
+    return json.loads(text, parse_constant=_null, object_pairs_hook=once_each)
 
 
 def _null(name: str) -> None:

@@ -145,7 +145,7 @@ class Rule:
         kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
         other = {"keywords": ("pattern", "field", "value"), "regex": ("keywords", "field", "value"),
                  "field": ("keywords", "pattern")}[kind]
-        stray = [f for f in other if d.get(f) not in (None, "", [])]
+        stray = [f for f in other if not _absent(f, d.get(f))]
         if stray:  # a pattern sent with a keywords rule was dropped without a word
             raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "
                              "rule's kind or leave those out")
@@ -447,6 +447,13 @@ def _span_search(pat: Any) -> Any:
         return None if m is None else (m.start(), m.end())
 
     return slow
+
+
+def _absent(key: str, value: Any) -> bool:
+    """Whether a rule field's value means "not given": None, or empty of a type the
+    field takes (a pattern of ``[]`` was read as none: security trial)."""
+    empty: tuple[Any, ...] = ("", []) if key in ("keywords", "value") else ("",)
+    return value is None or any(value == e and type(value) is type(e) for e in empty)
 
 
 def good_name(name: str) -> bool:

@@ -26,7 +26,8 @@ import time
 from typing import Any
 
 from loop.core.lf import LabelingFunction
-from loop.errors import BadRequest, LFModuleNotOnWorker, LFModulesDiffer
+from loop.core.rules import good_name
+from loop.errors import BadRequest, LFModuleNotOnWorker, LFModulesDiffer, shorten
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -81,6 +82,14 @@ def load_lfs(module: str) -> list[LabelingFunction]:
     if bad:
         raise BadRequest(f"lf_module {module!r}: LFS holds non-LFs, e.g. {bad[0][:80]}")
     names = [lf.name for lf in lfs]
+    # an LF's name is an L column and a URL path segment: one with a "/" could not be
+    # switched off (security trial); spaces are fine there
+    bad_name = next((n for n in names if not good_name(str(n).replace(" ", "_"))), None)
+    if bad_name is not None:
+        raise BadRequest(f"lf_module {module!r}: the LF name {shorten(str(bad_name), 60)!r} "
+                         "has a '/', '\\', a control or invisible character, is dots alone "
+                         "or is over 100 characters; give it another name "
+                         "(@labeling_function(name=...))")
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise BadRequest(f"lf_module {module!r}: LF names must be unique, repeated: {dup}")

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from loop.core.text import hidden_char, name_key
-from loop.errors import BadRequest, NotFound
+from loop.errors import BadRequest, NotFound, shorten
 from loop.service.lf_modules import check_lf_module
 from loop.storage import RedisStore
 
@@ -98,6 +98,12 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
         raise BadRequest(f"labels: a project has at most {MAX_LABELS} labels, got "
                          f"{len(labels)}; group rare classes under fewer labels")
     raw = [x if isinstance(x, dict) else {"name": x} for x in labels]
+    for x in raw:  # a misspelt "colour" stored the default colour (security trial)
+        odd = sorted(set(map(str, x)) - {"name", "color", "key"})
+        if odd:
+            raise BadRequest(f"label {shorten(str(x.get('name')), 40)!r}: unknown key"
+                             f"{'s' if len(odd) > 1 else ''} {', '.join(map(repr, odd))}; "
+                             "a label has name, color (#rrggbb) and key")
     names = [x.get("name") for x in raw]
     if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
         raise BadRequest("every label needs a non-empty name of at most 100 characters")

@@ -54,6 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from loop.web import api, openapi, pages
 
     app = Flask(__name__)
+    # "//x" is no path of ours: Werkzeug's redirect to the merged path is absolute,
+    # built from the request's Host header (security trial: "Host: evil.com" on
+    # /p//evil.com got "Location: http://evil.com/p/evil.com"); a 404 instead
+    app.url_map.merge_slashes = False
     app.config.from_mapping(Settings().as_config())
     app.config.from_prefixed_env("LOOP")
     if test_config:

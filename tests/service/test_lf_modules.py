@@ -22,6 +22,9 @@ MODULES = {
     "lfs_bad_list": ("LFS = [1, 2]\n", "non-LFs"),
     "lfs_dup": (LF + "\nLFS = [lf, lf]\n", "unique"),
     "lfs_syntax": ("def (:\n", "SyntaxError"),
+    # security trial: an LF named with "/" was taken and could never be switched off
+    "lfs_slash_name": (LF.replace("function()", "function(name='../x/pwn')"),
+                       "the LF name '../x/pwn' has a '/'"),
 }
 
 
