@@ -14,7 +14,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture(autouse=True)
 def _clean_loop_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith("LOOP_") and key != "LOOP_REQUIRE_BROWSER":
+        if key.startswith("LOOP_") and key not in ("LOOP_REQUIRE_BROWSER", "LOOP_REQUIRE_DOCKER"):
             monkeypatch.delenv(key, raising=False)
 
 

@@ -107,6 +107,12 @@ class Rule:
     value: Any = None
     _compiled: Any = dc_field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.kind == "field" and self.op == "in" and isinstance(self.value, str | list):
+            # "box, bottle" was compared letter by letter, a list was unhashable
+            # (README audit): the values as from_dict reads them
+            object.__setattr__(self, "value", tuple(_value_list(self.value)))
+
     # -- checking and (de)serialising ----------------------------------------------------
     @classmethod
     def from_dict(cls, d: Any, n_classes: int, also: Sequence[str] = ()) -> Rule:

@@ -34,6 +34,7 @@ S = {"type": "string"}
 INT = {"type": "integer"}
 UPLOAD = {"requestBody": {"content": {
     "text/csv": {"schema": S}, "application/x-ndjson": {"schema": S},
+    "application/json": {"schema": {}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}}}}}},
     "parameters": [*({"name": n, "in": "query", "schema": S}
@@ -55,7 +56,11 @@ RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or 
 
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "
-                            "is unreachable", auth=False)},
+                            "is unreachable, full (95% of maxmemory) or refusing writes, "
+                            "or with ?workers=N while fewer than N workers are alive",
+                            auth=False, extra={"parameters": [
+                                {"name": "workers", "in": "query",
+                                 "schema": {"type": "integer", "minimum": 0}}]})},
     "/openapi.json": {"get": _op("this document", auth=False)},
     "/api/projects": {
         "post": _op("create a project", "201", {"name": S, "labels": {
@@ -85,8 +90,11 @@ PATHS: dict[str, dict[str, Any]] = {
                     {**RULE, "enabled": {"type": "boolean"}},
                     required=("name", "label", "kind"))},
     "/api/projects/{pid}/rules/{name}": {
-        "put": _op("edit, rename, enable or disable a rule (history kept); re-applies",
-                   body={**RULE, "enabled": {"type": "boolean"}}),
+        "put": _op("edit, rename, enable or disable a rule (history kept); re-applies; "
+                   "409 when if_unchanged_since is not the rule's updated_at any more",
+                   body={**RULE, "enabled": {"type": "boolean"},
+                         "if_unchanged_since": {"type": "number", "description":
+                                                "the rule's updated_at as you read it"}}),
         "delete": _op("delete a rule; re-applies")},
     "/api/projects/{pid}/lfs/{name}": {
         "put": _op("switch an LF of the module or of the uploaded votes off or on (rules: "
@@ -97,7 +105,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "what a rule would do, nothing stored: coverage, overlaps and conflicts with the "
         "LFs, precision/recall on the gold so far, matched items with the model's guess and "
         "where the rule matched (marks: [start, end] offsets into each item's text)",
-        body={**RULE, "replacing": S})},
+        body={**RULE, "replacing": S, "examples": {
+            "type": "integer", "minimum": 1, "maximum": 100, "default": 8,
+            "description": "matched items to return"}})},
     "/api/projects/{pid}/rules/suggestions": {"get": _op(
         "rule candidates mined from the gold labels, with supporting and contradicting "
         "gold items", extra={"parameters": [{"name": "k", "in": "query", "schema": INT}]})},
@@ -194,8 +204,13 @@ PATHS: dict[str, dict[str, Any]] = {
             "item_id": S, "label": {"oneOf": [S, INT, {"type": "null"}]}},
         required=("item_id", "label"))},
     "/api/projects/{pid}/queue/me": {"get": _op(
-        "my counts, my last answers (?history=N, 1 to 500, default 20), remaining (items "
-        "that still need answers)")},
+        "my counts, my last answers, remaining (items that still need answers), disputed, "
+        "leased", extra={"parameters": [
+            {"name": "history", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20}},
+            {"name": "done", "in": "query", "description": "adds disputed_for_admin and "
+             "leased_for_you (the labeling page when nothing is left for you)",
+             "schema": {"type": "boolean"}}]})},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
         "answered_at, held_out, and the other uploaded fields (JSONL: an object; CSV: a "

@@ -117,6 +117,10 @@ def test_regex_and_field_rules():
     for bad in ("", " , ", [True], {"a": 1}, list(range(1001))):
         with pytest.raises(ValueError, match="'in' rule"):
             Rule.from_dict({**one_of.to_dict(), "value": bad}, 2)
+    # the library's own constructor reads the values the same way (README audit: its
+    # "5, x" was compared letter by letter, and a list was unhashable)
+    assert Rule("o", 0, "field", field="stars", op="in", value=" 5, x ,5") == one_of
+    assert Rule("o", 0, "field", field="stars", op="in", value=[2, 5.0]) == nums
     # a match never spans two items
     across = Rule.from_dict({"name": "ab", "label": 0, "kind": "regex", "pattern": "a.b"}, 2)
     assert across.match(["xa", "bx"]).tolist() == [False, False]
