@@ -16,11 +16,15 @@
   seconds (the web server first, then the workers, Redis last), frees the port
   and returns 0 after printing "stopped".
 * ``<data_dir>/serve.json`` says which process is which (for operators and tests).
+* One ``loop serve`` at a time runs the embedded Redis of a data directory: it holds
+  a lock on ``<data_dir>/serve.lock`` (released by the system when it exits, however
+  it exits), and a second one is refused before it starts anything.
 * If ``loop serve`` itself is killed, its children are killed too (Linux).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -133,9 +137,11 @@ class Supervisor:
         self._unsaved_state = False
         base = {**os.environ, **(env or {}), "LOOP_API_KEYS": api_keys,
                 "LOOP_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+        self._lock: Any = None
         if redis_url:
             self.redis_url = redis_url
         else:
+            self._lock = claim_data_dir(self.data_dir, self.url)
             # the embedded Redis is reached through a socket only this user can open and
             # takes no password: a child that sent LOOP_REDIS_PASSWORD would fail to AUTH
             base.pop("LOOP_REDIS_PASSWORD", None)
@@ -411,6 +417,9 @@ class Supervisor:
                     except subprocess.TimeoutExpired:
                         pass
         (self.data_dir / "serve.json").unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()  # the data directory is free for the next loop serve
+            self._lock = None
 
     def run(self, ready: Any = None) -> int:
         """Start (unless started), supervise until Ctrl-C / SIGTERM, stop; 0 on a
@@ -440,6 +449,35 @@ class Supervisor:
                 signal.signal(s, h)
         say("stopped")
         return code
+
+
+def claim_data_dir(data_dir: Path, url: str) -> Any:
+    """The open lock file that makes this process the one ``loop serve`` of
+    ``data_dir``'s embedded Redis; ``ValueError`` naming the other one if it is
+    taken (operator's trial: a second ``loop serve`` on one data directory started a
+    second Redis appending to the same file, and stopping it took the first
+    service's socket away, so that the first stopped at its next restart)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    f = open(data_dir / "serve.lock", "a+")  # noqa: SIM115 (held until stop())
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        try:
+            other = json.loads(f.read() or "{}")
+        except ValueError:
+            other = {}
+        f.close()
+        who = (f" (pid {other['pid']}, serving on {other['url']})"
+               if {"pid", "url"} <= set(other) else "")
+        raise ValueError(f"another loop serve{who} runs the embedded Redis of {data_dir}: "
+                         "stop it first (Ctrl-C), or give this one another --data-dir "
+                         "(two would write one append-only file)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(json.dumps({"pid": os.getpid(), "url": url}))
+    f.flush()
+    return f
 
 
 def remove_partial_saves(redis_dir: Path) -> list[str]:

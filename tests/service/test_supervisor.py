@@ -205,6 +205,18 @@ def test_kill_9_of_serve_itself_takes_its_children_along(tmp_path):
         held = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         held.request("GET", "/healthz")
         held.getresponse().read()
+        # a second loop serve on the same data directory is refused before it starts
+        # anything (operator's trial: it ran a second Redis on the same append-only
+        # file, and stopping it took the first one's socket away)
+        second = subprocess.run([sys.executable, "-m", "loop.cli", "serve", "--port",
+                                 str(_free_port()), "--data-dir", str(tmp_path),
+                                 "--workers", "1", "--web-workers", "1"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stderr[-600:]
+        assert f"another loop serve (pid {serve.pid}, serving on http://127.0.0.1:{port})" \
+            in second.stderr, second.stderr[-600:]
+        assert json.loads((tmp_path / "serve.json").read_text())["children"] == children
+        assert (_health(f"http://127.0.0.1:{port}") or {}).get("ok"), "the first one is down"
     finally:
         serve.kill()
         serve.wait()
