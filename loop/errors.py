@@ -109,6 +109,13 @@ class Conflict(LoopError):
     status = 409
 
 
+class OldProject(Conflict):
+    """A project an old version of ``loop`` made, whose stored data this one cannot
+    read (not migrated)."""
+
+    code = "old_project"
+
+
 class DuplicateUpload(Conflict):
     """A file whose items are all in the project already (the same rows, or the
     same texts): uploaded twice by mistake, most likely."""

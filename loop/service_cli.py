@@ -13,7 +13,7 @@ from typing import Any
 
 from loop.redis_server import redacted, with_password
 from loop.service.settings import Settings
-from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, say
+from loop.service.supervisor import DEFAULT_WEB_THREADS, Supervisor, SupervisorGaveUp, say
 
 
 def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
@@ -46,7 +46,11 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
                      redis_url=with_password(settings.redis_url, settings.redis_password),
                      workers=workers, host=host, port=port, web_workers=web_workers,
                      web_threads=web_threads, api_keys=keys, env=env)
-    sup.start()
+    try:
+        sup.start()
+    except SupervisorGaveUp as exc:  # Redis did not come up, or holds newer data
+        sup.stop()
+        raise ValueError(str(exc)) from None
     say(f"serving on {sup.url}  (redis: {redacted(sup.redis_url)}, workers: {workers}); "
         "Ctrl-C stops")
     if wait:

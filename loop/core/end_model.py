@@ -170,6 +170,26 @@ def make_text_features(texts: list[str], *others: list[str]) -> tuple[Any, ...]:
     return (feats.fit_transform(texts), *(feats.transform(o) for o in others))
 
 
+def features_version() -> str:
+    """What decides :func:`make_text_features`' matrix, hashed: the code of this
+    module and of :mod:`loop.core.text`, and scikit-learn's version. Features kept
+    across runs are rebuilt when it changes (upgrade trial: a new version's end
+    model went on training on the matrix the old version had built, another
+    vocabulary, until an upload changed the item count). Any change of that code
+    rebuilds them once, whether it changes them or not: a rebuild costs little."""
+    import hashlib
+    from pathlib import Path
+
+    import sklearn
+
+    from loop.core import text
+
+    h = hashlib.sha256(sklearn.__version__.encode())
+    for path in (__file__, text.__file__):
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def make_classifier(C: float = 4.0, random_state: Any = None,
                     max_iter: int = 200) -> LogisticRegression:
     """The default classifier over precomputed features: logistic regression fitted

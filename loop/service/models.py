@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.end_model import make_text_features
+from loop.core.end_model import features_version, make_text_features
 from loop.core.sampling import Selection
 from loop.core.step import fit_end_model, loop_step, rank, update_gold_weight
 from loop.errors import NotReady
@@ -22,6 +22,8 @@ from loop.storage import RedisStore
 from loop.storage.matrices import MODELS
 
 log = logging.getLogger(__name__)
+#: The text features' code version, once per process (each job would hash it again).
+_FEATURES_VERSION = features_version()
 Progress = Callable[[int, int], None]
 #: Asked right before a run writes anything: False when the run no longer holds
 #: its project's lock (it was paused past the lock's TTL and another run took over).
@@ -57,10 +59,12 @@ def text_features(store: RedisStore, st: State, build: bool = True) -> Any:
     """TF-IDF features of every item, built once per item set and kept in Redis.
 
     Items are append-only, so the item count identifies the item set; a new upload
-    makes the next end-model training rebuild them. ``build=False``: None when
-    they are not built yet (the fast path never builds them).
+    makes the next end-model training rebuild them, and so does another version of
+    the code that builds them (:func:`~loop.core.end_model.features_version`).
+    ``build=False``: None when they are not built yet (the fast path never builds
+    them).
     """
-    version = str(st.n)
+    version = f"{st.n}:{_FEATURES_VERSION}"
     X = store.load_features(st.pid, version)
     if X is None and build:
         texts = [i["text"] for i in store.items(st.pid)]

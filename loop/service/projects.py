@@ -65,7 +65,7 @@ def delete_project(store: RedisStore, pid: str, confirm: Any) -> dict[str, Any]:
     """Delete a project for good: its items, answers, rules, models, exports' list
     and annotators (their tokens stop working). ``confirm`` must be the project's
     name, so that no id pasted by mistake deletes anything."""
-    project = store.get_project(pid)
+    project = store.get_project(pid, any_schema=True)  # an old one can go too
     if confirm != project["name"]:
         raise BadRequest(f"to delete project {project['name']!r} with its items, answers, "
                          "rules and annotators for good, send {\"confirm\": \"<its name>\"}")

@@ -175,11 +175,29 @@ class Supervisor:
     # -- starting and watching -------------------------------------------------------------
     def start(self) -> None:
         """Start every child (Redis first, and wait until it answers)."""
+        if self.redis_dir is None:
+            self._check_format()  # an external Redis: before anything uses it
         for child in self.children:
             child.start()
             if child.name == "redis":
                 self._wait_redis()
+                self._check_format()
         self._write_state()
+
+    def _check_format(self) -> None:
+        """Give up with the reason when a newer ``loop`` wrote the data (rather than
+        start web and workers that would each refuse it, five times over)."""
+        import redis
+
+        from loop.storage.base import NewerData, claim_format
+
+        try:
+            claim_format(self._client())
+        except NewerData as exc:
+            self.stop()
+            raise SupervisorGaveUp(str(exc)) from None
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            pass  # an external Redis not up yet: web and workers check it
 
     def _wait_redis(self, timeout: float = 20.0) -> None:
         import redis

@@ -468,6 +468,13 @@ class LoopWorker(PromptCommandChannel, Worker):
             self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        from loop.storage.base import NewerData, claim_format
+
+        try:
+            claim_format(self.connection)
+        except NewerData as exc:  # no job of this version may touch that data
+            self.log.error("%s", exc)
+            raise SystemExit(2) from None
         preload()
         self._check_lf_modules()
         stop = threading.Event()

@@ -11,6 +11,47 @@ from typing import Any
 
 from loop.storage.scripts import Scripts
 
+#: The format of everything this version stores, as a whole (``loop:format``). Raise
+#: it with any change that a version before could misread (a new field in a record
+#: the old code parses strictly, a key read another way), and say in the README's
+#: upgrade notes what it changed. 3: the first version that writes it.
+FORMAT = 3
+_FORMAT_KEY = "loop:format"
+
+
+class NewerData(RuntimeError):
+    """The Redis holds data written by a newer ``loop`` than this one."""
+
+
+def claim_format(client: Any) -> int:
+    """Check the Redis's data format against this version's, and mark it as this
+    version's: the format it had (0: none yet). :class:`NewerData` when a newer
+    version wrote it (upgrade trial: a version a few days older, started on a newer
+    one's data, served 500s, failed every apply run of a rule the newer one had
+    saved, and let a rule replace ten uploaded vote columns without a word)."""
+    from redis.exceptions import WatchError
+
+    while True:
+        with client.pipeline(transaction=True) as p:
+            try:
+                p.watch(_FORMAT_KEY)
+                raw = p.get(_FORMAT_KEY)
+                had = int(raw) if raw else 0
+                if had > FORMAT:
+                    p.unwatch()
+                    raise NewerData(
+                        f"this Redis holds data written by a newer loop (data format {had}; "
+                        f"this one reads {FORMAT} and older): run that version or a newer "
+                        "one. Going back to an older version is not supported; its data "
+                        "stays as it is")
+                if had < FORMAT:
+                    p.multi()
+                    p.set(_FORMAT_KEY, FORMAT)
+                    p.execute()
+                return had
+            except WatchError:
+                continue
+
 
 class StoreBase:
     """The Redis client (bytes, not decoded) and the project key builder."""

@@ -19,11 +19,23 @@ import time
 import uuid
 from typing import Any
 
-from loop.errors import Conflict, ProjectNotFound
+from loop.errors import Conflict, OldProject, ProjectNotFound
 from loop.storage.base import StoreBase
 
 #: Project records written by this version of the store (see ``schema`` in the record).
 SCHEMA = 2
+
+
+def old_schema(project: dict[str, Any]) -> str | None:
+    """Why ``project`` (a record) cannot be used by this version, or None."""
+    had = project.get("schema", 1)
+    if had >= SCHEMA:
+        return None
+    return (f"project {project.get('name')!r} ({project.get('id')}) was made by a version "
+            f"of loop from before the service redesign (storage schema {had}; this one "
+            f"reads {SCHEMA}) and is not migrated: its data is left as it was. Use it with "
+            "the version that made it (export its labels there), or delete it here "
+            "(DELETE /api/projects/<id> with {\"confirm\": \"<its name>\"})")
 
 
 def token_hash(token: str) -> str:
@@ -55,19 +67,26 @@ class ProjectsMixin(StoreBase):
             p.execute()
         return project
 
-    def get_project(self, pid: str, fresh: bool = False) -> dict[str, Any]:
+    def get_project(self, pid: str, fresh: bool = False, any_schema: bool = False,
+                    ) -> dict[str, Any]:
         """The project record (cached per process for :attr:`project_cache_seconds`;
-        ``fresh``: read from Redis whatever the cache holds)."""
+        ``fresh``: read from Redis whatever the cache holds). :class:`OldProject` for
+        a project of an older storage schema (:data:`SCHEMA`), unless ``any_schema``:
+        its other keys are not what this version reads (upgrade trial: 500s from the
+        pages, a misleading "revoked" for its tokens)."""
         cached = None if fresh else self._projects.get(pid)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.project_cache_seconds:
-            return dict(cached[1])
-        raw = self.r.get(f"loop:project:{pid}") if _plain(pid) else None
-        if raw is None:
-            self._projects.pop(pid, None)
-            raise ProjectNotFound(f"no project {pid!r}")
-        project = dict(json.loads(raw))
-        self._projects[pid] = (now, project)
+            project = cached[1]
+        else:
+            raw = self.r.get(f"loop:project:{pid}") if _plain(pid) else None
+            if raw is None:
+                self._projects.pop(pid, None)
+                raise ProjectNotFound(f"no project {pid!r}")
+            project = dict(json.loads(raw))
+            self._projects[pid] = (now, project)
+        if not any_schema and old_schema(project):
+            raise OldProject(old_schema(project))
         return dict(project)
 
     def list_projects(self) -> list[dict[str, Any]]:

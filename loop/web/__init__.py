@@ -36,6 +36,21 @@ CSP = (
 )
 
 
+def _claim_format(client: Any) -> None:
+    """Refuse a Redis a newer ``loop`` wrote (:func:`loop.storage.base.claim_format`);
+    one that does not answer yet is checked by the workers (and ``/healthz`` says
+    it is down)."""
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisSlow
+
+    from loop.storage.base import claim_format
+
+    try:
+        claim_format(client)
+    except (RedisDown, RedisSlow, OSError) as exc:
+        log.warning("could not check the data format of Redis (%s); the workers will", exc)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
@@ -73,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     url = with_password(settings.redis_url, settings.redis_password)
     conn = connect(url or None, data_dir=f"{settings.data_dir}/redis")
     store = RedisStore(conn.client)
+    _claim_format(conn.client)
     queue = Queue(settings.queue_name, connection=conn.client)
 
     policy = RecalibrationPolicy.from_settings(settings)

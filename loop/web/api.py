@@ -16,6 +16,7 @@ from loop.errors import BadRequest, BadUpload, JobNotFound, LoopError, TooLarge,
 from loop.service import export as exports
 from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
+from loop.storage.projects import old_schema
 from loop.uploads import detect_format, lone_surrogate, once_each, preview
 from loop.web.auth import admin_key, admin_required, annotator_required, bearer_token, invalid_token
 
@@ -138,7 +139,8 @@ def create_project() -> Any:
 def list_projects() -> Any:
     """List projects with their progress (items, gold, queue, latest scores)."""
     store = _store()
-    return jsonify({"projects": [{**p, **reports.summary(store, p["id"])}
+    return jsonify({"projects": [{**p, "old_schema": old_schema(p)} if old_schema(p)
+                                 else {**p, **reports.summary(store, p["id"])}
                                  for p in store.list_projects()]})
 
 

@@ -102,7 +102,8 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             # read, not cached: another web worker may have deleted it a moment ago
             # (operator's trial: metrics and an export of a deleted project were a
             # 200 with nothing in them for the cache's 2 s)
-            current_app.extensions["loop"]["store"].get_project(kwargs["pid"], fresh=True)
+            current_app.extensions["loop"]["store"].get_project(kwargs["pid"], fresh=True,
+                                                                any_schema=True)
         return view(*args, **kwargs)
 
     return wrapped

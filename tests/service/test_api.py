@@ -902,3 +902,44 @@ def test_every_query_argument_and_body_key_a_route_reads_is_documented(app, clie
             for keys in re.findall(r"_body\(([^)]+)\)", src):
                 for key in re.findall(r'"(\w+)"', keys):
                     assert key in body, f"{method} {path}: body key {key!r} not in /openapi.json"
+
+
+def test_a_project_of_the_old_schema_says_so_and_can_be_deleted(client, rconn):
+    """Upgrade trial: a project made before the service redesign (storage schema 1,
+    not migrated) answered 500 on its pages' requests and called its tokens
+    revoked. Now its requests get a 409 saying what it is, the home page lists it
+    with that, and it can be deleted."""
+    import json
+
+    old = {"id": "0ld5c4e4a1", "name": "from 2026-11", "labels": ["a", "b"],
+           "created_at": 1.0}  # no "schema": version 1
+    rconn.set("loop:project:0ld5c4e4a1", json.dumps(old))
+    rconn.sadd("loop:projects", "0ld5c4e4a1")
+    rconn.set("loop:p:0ld5c4e4a1:L", b"not what this version reads")
+    for url in ("/api/projects/0ld5c4e4a1", "/api/projects/0ld5c4e4a1/lfs",
+                "/api/projects/0ld5c4e4a1/metrics"):
+        r = client.get(url, headers=auth())
+        assert r.status_code == 409 and r.json["code"] == "old_project", (url, r.json)
+        assert "storage schema 1" in r.json["error"] and "not migrated" in r.json["error"]
+    listed = client.get("/api/projects", headers=auth()).json["projects"]
+    assert [p["id"] for p in listed] == ["0ld5c4e4a1"] and "schema 1" in listed[0]["old_schema"]
+    r = client.delete("/api/projects/0ld5c4e4a1", headers=auth(),
+                      json={"confirm": "from 2026-11"})
+    assert r.status_code == 200, r.json
+    assert client.get("/api/projects", headers=auth()).json["projects"] == []
+    assert not rconn.keys("loop:p:0ld5c4e4a1:*")
+
+
+def test_data_a_newer_version_wrote_is_refused(redis_url, rconn):
+    """Upgrade trial: an older version started on a newer one's data served 500s and
+    failed every apply run of the newer one's rules. The data's format is marked
+    (``loop:format``), and a version older than the mark refuses to start."""
+    from loop.storage.base import FORMAT, NewerData
+    from loop.web import create_app
+
+    create_app({"TESTING": True, "REDIS_URL": redis_url, "API_KEYS": ADMIN})
+    assert int(rconn.get("loop:format")) == FORMAT  # marked by the first start
+    rconn.set("loop:format", FORMAT + 1)  # as a newer version would leave it
+    with pytest.raises(NewerData, match=f"newer loop \\(data format {FORMAT + 1}"):
+        create_app({"TESTING": True, "REDIS_URL": redis_url, "API_KEYS": ADMIN})
+    assert int(rconn.get("loop:format")) == FORMAT + 1  # left as it was

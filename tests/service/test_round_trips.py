@@ -268,6 +268,15 @@ def test_ranking_subsample_and_cached_features(store, ready, monkeypatch):
     assert calls == []  # features built once (by the fixture), then read from Redis
     assert out["end_model"] is not None
     assert np.isfinite(store.load_proba(ready, "end_model", 2)).all()
+    # upgrade trial: features another version of the code built (words only, another
+    # vocabulary) were kept until an upload changed the item count
+    import scipy.sparse as sp
+
+    n = store.n_items(ready)
+    store.save_features(ready, str(n), sp.csr_matrix(np.ones((n, 3))))  # as versions before
+    models.retrain_end_model(store, ready, 20)
+    assert calls == [1]
+    assert store.load_features(ready, str(n)) is None  # replaced, under this version
 
 
 def test_the_refill_check_of_next_is_one_round_trip(store, ready, monkeypatch):

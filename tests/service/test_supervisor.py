@@ -581,3 +581,25 @@ def test_serve_says_when_a_worker_lives_but_sends_no_heartbeat(tmp_path):
             os.killpg(worker, signal.SIGCONT)
         os.killpg(serve.pid, signal.SIGINT)
         serve.wait(timeout=30)
+
+
+def test_serve_and_workers_refuse_data_a_newer_version_wrote(tmp_path, redis_url, rconn):
+    """Upgrade trial: an older version started on a newer one's data served 500s.
+    ``loop serve`` now gives up before it starts a process, saying why, and a worker
+    started on its own exits (2) without touching a job."""
+    from svc_helpers import rq_worker_cmd
+
+    from loop.service.supervisor import Supervisor, SupervisorGaveUp
+    from loop.storage.base import FORMAT
+
+    rconn.set("loop:format", FORMAT + 1)
+    sup = Supervisor(data_dir=str(tmp_path), redis_url=redis_url, workers=1,
+                     port=_free_port(), api_keys=KEY)
+    with pytest.raises(SupervisorGaveUp, match="newer loop"):
+        sup.start()
+    assert not [c for c in sup.children if c.proc is not None]
+    worker = subprocess.run(rq_worker_cmd(redis_url, "--burst"), env=worker_env(redis_url),
+                            capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 2, worker.stderr[-800:]
+    assert "newer loop" in worker.stderr, worker.stderr[-800:]
+    assert int(rconn.get("loop:format")) == FORMAT + 1

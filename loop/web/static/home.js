@@ -44,6 +44,12 @@
   }
 
   function row(p, admin) {
+    if (p.old_schema) {  /* made by a version before the redesign: not readable here */
+      return Loop.el("tr", { "data-project": p.id },
+        Loop.el("th", { scope: "row" }, Loop.el("span", { class: "pname", text: p.name }),
+          Loop.el("span", { class: "muted small mono", text: " " + p.id })),
+        Loop.el("td", { colspan: "6", class: "muted small old-schema", text: p.old_schema }));
+    }
     /* the links twice: in their column, and under the name where a phone hides it */
     return Loop.el("tr", { "data-project": p.id },
       Loop.el("th", { scope: "row" }, Loop.el("span", { class: "pname", text: p.name }),
