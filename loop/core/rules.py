@@ -475,6 +475,13 @@ def good_name(name: str) -> bool:
         n.strip(".").strip()) and hidden_char(name, ("Cf",)) is None
 
 
+def good_lf_name(name: str) -> bool:
+    """Whether an LF of a module or of uploaded votes may be called ``name``: as
+    :func:`good_name`, but with spaces (an LF can be switched off by its name in a
+    URL path segment; one with a ``/`` could not be)."""
+    return good_name(name.replace(" ", "_"))
+
+
 def safe_name(text: str) -> str:
     """``text`` made into a valid rule name (runs of other characters become ``_``)."""
     return "_".join(x for x in _BAD_NAME.split(text) if x)[:100] or "rule"

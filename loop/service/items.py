@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.core.rules import good_lf_name
 from loop.core.text import alike
 from loop.core.votes import check_names, read_votes, votes_count
 from loop.core.votes import votes_names as lf_names
@@ -252,6 +253,11 @@ def _take_votes(items: list[dict[str, Any]], field: str, project: dict[str, Any]
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     every = lf_names(field, n, own)
+    if own is None and not good_lf_name(every[0]):  # re-trial: "v/x[0]" could not be switched off
+        raise BadRequest(f"the LFs of the votes column {field!r} would be named {every[0]!r} "
+                         f".. {every[-1]!r}, which a URL cannot name: give them names with "
+                         "votes_names=a,b,... (no '/', '\\', control or invisible "
+                         "characters)")
     others = [*rules, *(project.get("lfs") or [])]
     taken = next((x for x in every if alike(x, others) is not None), None)
     if taken is not None:

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from loop.core.lf import LabelingFunction
-from loop.core.rules import good_name
+from loop.core.rules import good_lf_name
 from loop.errors import BadRequest, LFModuleNotOnWorker, LFModulesDiffer, shorten
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -84,7 +84,7 @@ def load_lfs(module: str) -> list[LabelingFunction]:
     names = [lf.name for lf in lfs]
     # an LF's name is an L column and a URL path segment: one with a "/" could not be
     # switched off (security trial); spaces are fine there
-    bad_name = next((n for n in names if not good_name(str(n).replace(" ", "_"))), None)
+    bad_name = next((n for n in names if not good_lf_name(str(n))), None)
     if bad_name is not None:
         raise BadRequest(f"lf_module {module!r}: the LF name {shorten(str(bad_name), 60)!r} "
                          "has a '/', '\\', a control or invisible character, is dots alone "

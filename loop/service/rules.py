@@ -346,8 +346,7 @@ def update_rule(store: RedisStore, pid: str, name: str,
         store.write_rule(pid, name, new, expect=old, last_one=last_one,
                          sources=source_lfs(store, pid))
         return _view(name, new, labels), True
-    rule = _stored_name(_check(store, pid, {**old["rule"], **data} if isinstance(data, dict)
-                               else data))
+    rule = _stored_name(_check(store, pid, _edited(old["rule"], data)))
     same = rule == Rule.from_dict(old["rule"], len(labels))  # stored before a new flag too
     if same and _enabled(data, old["enabled"]) == old["enabled"]:
         return _view(name, old, labels), False
@@ -358,6 +357,26 @@ def update_rule(store: RedisStore, pid: str, name: str,
     store.write_rule(pid, rule.name, new, expect=old, rename_from=name, last_one=last_one,
                      sources=source_lfs(store, pid))
     return _view(rule.name, new, labels), True
+
+
+#: The fields of each kind of rule that no other kind takes.
+_KIND_FIELDS = {"keywords": ("keywords", "ignore_accents"), "regex": ("pattern",),
+                "field": ("field", "op", "value")}
+
+
+def _edited(old: dict[str, Any], data: Any) -> Any:
+    """A stored rule with the fields an edit sends; an edit to another kind leaves
+    the old kind's own fields behind (re-trial: the editor sent a keywords rule's
+    change to regex with its pattern, and the stored keywords came along: 400, "a
+    regex rule takes no keywords", so no rule could change its kind)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(old)
+    kind = data.get("kind", old.get("kind"))
+    if kind != old.get("kind"):
+        for f in _KIND_FIELDS.get(str(old.get("kind")), ()):
+            out.pop(f, None)
+    return {**out, **data}
 
 
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:

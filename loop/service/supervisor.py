@@ -196,8 +196,8 @@ class Supervisor:
         except NewerData as exc:
             self.stop()
             raise SupervisorGaveUp(str(exc)) from None
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            pass  # an external Redis not up yet: web and workers check it
+        except (redis.RedisError, OSError):
+            pass  # not up yet, or refusing writes: web and workers check it
 
     def _wait_redis(self, timeout: float = 20.0) -> None:
         import redis

@@ -468,6 +468,8 @@ class LoopWorker(PromptCommandChannel, Worker):
             self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        from redis.exceptions import RedisError
+
         from loop.storage.base import NewerData, claim_format
 
         try:
@@ -475,6 +477,8 @@ class LoopWorker(PromptCommandChannel, Worker):
         except NewerData as exc:  # no job of this version may touch that data
             self.log.error("%s", exc)
             raise SystemExit(2) from None
+        except RedisError as exc:  # full, or cannot save: the mark waits for a later start
+            self.log.warning("could not mark the data format of Redis: %s", exc)
         preload()
         self._check_lf_modules()
         stop = threading.Event()

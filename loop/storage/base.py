@@ -36,7 +36,13 @@ def claim_format(client: Any) -> int:
             try:
                 p.watch(_FORMAT_KEY)
                 raw = p.get(_FORMAT_KEY)
-                had = int(raw) if raw else 0
+                try:
+                    had = int(raw) if raw else 0
+                except ValueError:  # no version of loop writes that
+                    p.unwatch()
+                    raise NewerData(f"this Redis's data format mark ({_FORMAT_KEY}) is "
+                                    f"{raw!r}, which no version of loop writes: set it to "
+                                    "the version's that wrote the data") from None
                 if had > FORMAT:
                     p.unwatch()
                     raise NewerData(

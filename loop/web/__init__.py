@@ -38,16 +38,15 @@ CSP = (
 
 def _claim_format(client: Any) -> None:
     """Refuse a Redis a newer ``loop`` wrote (:func:`loop.storage.base.claim_format`);
-    one that does not answer yet is checked by the workers (and ``/healthz`` says
-    it is down)."""
-    from redis.exceptions import ConnectionError as RedisDown
-    from redis.exceptions import TimeoutError as RedisSlow
+    one that does not answer yet, or refuses the mark's write, is checked by the
+    workers (and ``/healthz`` says what is wrong with it)."""
+    from redis.exceptions import RedisError
 
     from loop.storage.base import claim_format
 
     try:
         claim_format(client)
-    except (RedisDown, RedisSlow, OSError) as exc:
+    except (RedisError, OSError) as exc:  # down, or refusing writes (full, cannot save)
         log.warning("could not check the data format of Redis (%s); the workers will", exc)
 
 

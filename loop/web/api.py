@@ -18,7 +18,7 @@ from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
 from loop.storage.projects import old_schema
 from loop.uploads import detect_format, lone_surrogate, once_each, preview
-from loop.web.auth import admin_key, admin_required, annotator_required, bearer_token, invalid_token
+from loop.web.auth import ADMIN, admin_required, annotator_required, bearer_token, identify
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -147,12 +147,9 @@ def list_projects() -> Any:
 @bp.get("/me")
 def whoami() -> Any:
     """Who the bearer token is: an admin, or an annotator of one project."""
-    token = bearer_token()
-    if admin_key(token):
+    who = identify(bearer_token())
+    if who is ADMIN:
         return jsonify({"role": "admin", "name": "admin", "projects": None})
-    who = _store().annotator_for_token(token)
-    if who is None:
-        raise invalid_token()
     return jsonify({"role": "annotator", "name": who["name"],
                     "projects": [reports.summary(_store(), who["project"])]})
 

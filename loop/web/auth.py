@@ -42,25 +42,6 @@ def _held_up() -> TooManyRequests | None:
         retry_after=left)
 
 
-def invalid_token() -> Unauthorized | TooManyRequests:
-    """The error for an unknown token: 401, counted against the client's address, or
-    429 once the address is over the refused-token limit. Annotator tokens are let
-    through whatever their address sent before (operator's trial: under docker
-    compose every client reaches the app from the Docker gateway's address, so one
-    client retrying a stale token held up every annotator for the minute); a guesser
-    learns nothing it could use from them: a token is 24 random bytes. Admin keys
-    are chosen by an operator and may be guessable, so they wait with the unknown
-    tokens (:func:`admin_key`: security trial, 800 guesses at 900 a second found
-    the key, the limit changing only the wrong guesses' status)."""
-    held = _held_up()
-    if held is not None:
-        return held
-    if _limit() > 0:
-        current_app.extensions["loop"]["store"].note_refused_token(
-            request.remote_addr or "-", REFUSED_WINDOW)
-    return Unauthorized(INVALID)
-
-
 def bearer_token() -> str:
     """The request's bearer token (401 without one)."""
     header = request.headers.get("Authorization", "")
@@ -75,16 +56,37 @@ def is_admin(token: str) -> bool:
     return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
 
 
-def admin_key(token: str) -> bool:
-    """Whether ``token`` is an admin key, for a request that it authorises: 429 while
-    the client's address is over the refused-token limit, whatever the key (a
-    guesser must not learn which of its guesses is right)."""
-    if not is_admin(token):
-        return False
+#: What :func:`identify` returns for an admin key.
+ADMIN = {"name": "admin", "project": None}
+
+
+def identify(token: str) -> dict[str, Any]:
+    """Who ``token`` is: :data:`ADMIN`, or an annotator's ``{project, name}``; else
+    the 401, or the 429 of an address over the refused-token limit.
+
+    Annotator tokens are let through whatever their address sent before (operator's
+    trial: under docker compose every client reaches the app from the Docker
+    gateway's address, so one client retrying a stale token held up every annotator
+    for the minute); a guesser learns nothing it could use from them: a token is 24
+    random bytes. Admin keys are chosen by an operator and may be guessable, so they
+    wait with the unknown tokens (security trial: 800 guesses at 900 a second found
+    the key, the limit changing only the wrong guesses' status), and a key and a
+    guess take the same steps to their 429 (re-trial: an admin key skipped the
+    token lookup, and its 429 came sooner: the right key among 1,000 stood out by
+    its time alone)."""
+    admin = is_admin(token)
+    who = current_app.extensions["loop"]["store"].annotator_for_token(token)
+    if who is not None and not admin:
+        return dict(who)
     held = _held_up()
     if held is not None:
         raise held
-    return True
+    if admin:
+        return ADMIN
+    if _limit() > 0:
+        current_app.extensions["loop"]["store"].note_refused_token(
+            request.remote_addr or "-", REFUSED_WINDOW)
+    raise Unauthorized(INVALID)
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,11 +94,8 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        token = bearer_token()
-        if not admin_key(token):
-            if current_app.extensions["loop"]["store"].annotator_for_token(token):
-                raise Forbidden("this needs an admin key")
-            raise invalid_token()
+        if identify(bearer_token()) is not ADMIN:
+            raise Forbidden("this needs an admin key")
         g.annotator, g.token_hash = "admin", ""
         if "pid" in kwargs:
             # read, not cached: another web worker may have deleted it a moment ago
@@ -115,12 +114,10 @@ def annotator_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = bearer_token()
-        if admin_key(token):
+        who = identify(token)
+        if who is ADMIN:
             g.annotator, g.token_hash = "admin", ""
         else:
-            who = current_app.extensions["loop"]["store"].annotator_for_token(token)
-            if who is None:
-                raise invalid_token()
             if who["project"] != kwargs.get("pid"):
                 raise Forbidden("this token belongs to another project")
             # the queue's scripts check it against the annotator's record: the token

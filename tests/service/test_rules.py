@@ -98,6 +98,17 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
         r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json=bad)
         assert r.status_code == 400, (bad, r.json)
     assert _rules(client, pid)[0]["rule"]["keywords"] == ["subscribe"]  # unchanged
+    # a rule changes its kind as the editor sends it: the new kind's fields only
+    # (re-trial: the stored keywords came along, "a regex rule takes no keywords")
+    for edit in ({"kind": "regex", "pattern": "sub+"},
+                 {"kind": "field", "field": "n", "op": ">", "value": 3},
+                 {"kind": "keywords", "keywords": ["subscribe"], "ignore_accents": True},
+                 {"kind": "regex", "pattern": "sub"}):
+        r = client.put(f"/api/projects/{pid}/rules/sub_rule", headers=auth(), json=edit)
+        assert r.status_code == 200 and r.json["changed"] is True, (edit, r.json)
+        stored = _rules(client, pid)[0]["rule"]
+        assert {k: stored[k] for k in edit} == edit, stored
+    assert stored["keywords"] == [] and stored["field"] == ""
     assert not _rules(client, pid)[0]["enabled"]
     # a rule can be created disabled (a draft): stored, not applied
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(),

@@ -170,7 +170,14 @@ def test_a_votes_column_no_row_has_is_a_400(client, store, rules_project):
     r = _upload(client, rules_project, b'[{"text": "an item of text", "wl": [1]}]',
                 votes_field="wl", drop="wl")
     assert r.status_code == 400 and "both" in r.json["error"]
+    # re-trial: a column "v/x" made the LFs "v/x[0]" .., which no URL could switch off
+    rows = b'[{"text": "an item of text", "v/x": [1, 0]}]'
+    r = _upload(client, rules_project, rows, votes_field="v%2Fx")
+    assert r.status_code == 400 and "'v/x[0]'" in r.json["error"], r.json
+    assert "votes_names" in r.json["error"]
     assert store.n_items(rules_project) == 0
+    r = _upload(client, rules_project, rows, votes_field="v%2Fx", votes_names="a,b")
+    assert r.status_code == 201 and r.json["votes"]["lfs"] == ["a", "b"], r.json
 
 
 def test_votes_from_a_csv_cell_are_read_as_json(client, store, rules_project, rconn):
