@@ -341,8 +341,12 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     return {"id": job.id, "type": meta.get("type"), "project": meta.get("project"),
             "auto": bool(meta.get("auto")),
             # runs of it so far (more than 1: re-run after its worker died or it
-            # raised), and when the first began
-            "attempts": len(starts), "first_started_at": iso(
+            # raised; a start a worker without the LF module gave up at once is no
+            # run: the dashboard said "run 2 times" of a job run once), and when the
+            # first began
+            "attempts": max(len(starts) - len(meta.get("lf_module_misses") or []),
+                            min(len(starts), 1)),
+            "first_started_at": iso(
                 datetime.fromtimestamp(starts[0], tz=UTC) if starts else None),
             # the workers that could not run it for want of its LF module (in order)
             "lf_module_misses": list(meta.get("lf_module_misses") or []),

@@ -120,6 +120,10 @@ def test_a_worker_without_the_module_leaves_the_run_to_one_that_has_it(
     assert st["status"] == "finished" and st["result"]["n_items"] == 350, st
     # the job's record says where
     assert set(st["lf_module_misses"]) == {f"without on {socket.gethostname()}"}, st
+    # ... and it was run once: the starts the other worker gave up are no runs (the
+    # dashboard said "run 2 times")
+    assert len(Job.fetch(jid, connection=rconn).meta["starts"]) > 1
+    assert st["attempts"] == 1, st
     assert (store.get_value(pid, "apply_status") or {}).get("error") is None
     # the published L is the module's votes on every row
     assert np.array_equal(store.load_L(pid)[0], _full(store, pid))
