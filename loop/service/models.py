@@ -294,7 +294,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                                 "gives them LF votes re-ranks the queue"}
     score = st.eval_score(proba)
     _check(fence, "end-model retrain", pid)
-    hist = store.metrics_history(pid)
+    hist = store.metrics_history(pid, last=100)  # its point is among the newest
     point = next((h for h in hist if h.get("id") == point_id), None) if point_id else (
         hist[-1] if hist else None)
     if point is not None and point.get("n_gold") == st.n_gold:

@@ -30,8 +30,12 @@ class HistoryMixin(StoreBase):
         return bool(self.scripts.update_metric([self._k(pid, "metrics")],
                                                [point_id, json.dumps(fields)]))
 
-    def metrics_history(self, pid: str) -> list[dict[str, Any]]:
-        return [json.loads(x) for x in self.r.lrange(self._k(pid, "metrics"), 0, -1)]
+    def metrics_history(self, pid: str, last: int | None = None) -> list[dict[str, Any]]:
+        """Every point, oldest first; ``last``: only the newest ``last`` (a soak
+        trial's project had 1,000 points an hour, each read whole by every home-page
+        line and retrain)."""
+        start = 0 if last is None else -last
+        return [json.loads(x) for x in self.r.lrange(self._k(pid, "metrics"), start, -1)]
 
     def record_job(self, pid: str, job_id: str, auto: bool = False) -> None:
         key = self._k(pid, "jobs", "auto") if auto else self._k(pid, "jobs")

@@ -959,3 +959,18 @@ def test_data_a_newer_version_wrote_is_refused(redis_url, rconn):
     with pytest.raises(NewerData, match=f"newer loop \\(data format {FORMAT + 1}"):
         create_app({"TESTING": True, "REDIS_URL": redis_url, "API_KEYS": ADMIN})
     assert int(rconn.get("loop:format")) == FORMAT + 1  # left as it was
+
+
+def test_metrics_carry_a_thinned_history_and_the_latest_scores(client, store, project):
+    """Soak trial: a point every few answers, each one sent by every /metrics and read
+    whole by every home-page line: 3 MB of them after a day at 4 answers a second."""
+    for i in range(1500):
+        store.append_metric(project, {"id": str(i), "n_gold": i, "label_model": i / 1500,
+                                      "end_model": None, "at": float(i)})
+    hist = client.get(f"/api/projects/{project}/metrics", headers=auth()).json["history"]
+    assert len(hist) == 1000 and hist[0]["n_gold"] == 0
+    assert [h["n_gold"] for h in hist[-200:]] == list(range(1300, 1500))  # newest: all
+    gaps = {b["n_gold"] - a["n_gold"] for a, b in zip(hist[:800], hist[1:801], strict=True)}
+    assert max(gaps) <= 2  # the older ones evenly spaced
+    (line,) = client.get("/api/projects", headers=auth()).json["projects"]
+    assert line["label_model"] == 1499 / 1500
