@@ -73,10 +73,10 @@ class Settings:
     #: (``stalled`` in the jobs API, a note on the dashboard): its worker may be
     #: frozen or overloaded. Time limits still decide when it is given up.
     stall_seconds: float = 120.0
-    #: Refused tokens one client address may send per minute (0: no limit); past it
-    #: every request of that address with a token gets 429 until the minute is over,
-    #: so a guesser learns nothing more (several hundred guesses a second were
-    #: answered before).
+    #: Different refused tokens one client address may send per minute (0: no
+    #: limit); past it its unknown tokens and admin keys get 429 until the minute is
+    #: over, so a guesser learns nothing more (several hundred guesses a second were
+    #: answered before); annotator tokens go on (see ``loop.web.auth.identify``).
     refused_tokens_per_minute: int = 300
     #: The workers' log level (RQ's; INFO logs four lines per job). The demo uses
     #: WARNING, so its sign-in links stay in view; failures are logged at any level.

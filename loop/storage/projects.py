@@ -212,25 +212,30 @@ class ProjectsMixin(StoreBase):
 
     @staticmethod
     def _refused_key(addr: str, window: int, now: float) -> str:
-        """The counter of refused tokens from ``addr`` in the window holding ``now``."""
-        return f"loop:refused:{addr}:{int(now // window)}"
+        """The set of the refused tokens (hashed) from ``addr`` in the window holding
+        ``now``."""
+        return f"loop:refused-tokens:{addr}:{int(now // window)}"
 
-    def note_refused_token(self, addr: str, window: int) -> int:
-        """Count a refused token from client address ``addr`` in the current window
-        of ``window`` seconds; the count so far."""
+    def note_refused_token(self, addr: str, window: int, token: str) -> int:
+        """Note a refused token from client address ``addr`` in the current window
+        of ``window`` seconds; how many different ones it sent so far. The same
+        token sent again counts once: a client retrying a stale token guesses
+        nothing (under docker compose it shares its address with every other
+        client, the admin included), a guesser sends a new one each time."""
         key = self._refused_key(addr, window, time.time())
         with self.r.pipeline(transaction=False) as p:
-            p.incr(key)
+            p.sadd(key, token_hash(token)[:16])
             p.expire(key, 2 * window)
-            n, _ = p.execute()
+            p.scard(key)
+            *_, n = p.execute()
         return int(n)
 
     def refused_tokens(self, addr: str, window: int) -> tuple[int, int]:
-        """Refused tokens from ``addr`` in the current window, and the seconds left
-        of it (at least 1)."""
+        """Different refused tokens from ``addr`` in the current window, and the
+        seconds left of it (at least 1)."""
         now = time.time()
-        raw = self.r.get(self._refused_key(addr, window, now))
-        return int(raw or 0), max(1, int(window - now % window + 0.999))
+        n = self.r.scard(self._refused_key(addr, window, now))
+        return int(n or 0), max(1, int(window - now % window + 0.999))
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
         """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""

@@ -36,7 +36,8 @@ def _held_up() -> TooManyRequests | None:
     if n < limit:
         return None
     return TooManyRequests(
-        f"{n} refused tokens from this address in the last minute: wait {left} s. "
+        f"{n} different refused tokens from this address in the last minute: wait "
+        f"{left} s. "
         "Check the token the client sends (the limit is LOOP_REFUSED_TOKENS_PER_MINUTE; "
         "annotator tokens go on, admin keys from this address wait too)",
         retry_after=left)
@@ -85,7 +86,7 @@ def identify(token: str) -> dict[str, Any]:
         return ADMIN
     if _limit() > 0:
         current_app.extensions["loop"]["store"].note_refused_token(
-            request.remote_addr or "-", REFUSED_WINDOW)
+            request.remote_addr or "-", REFUSED_WINDOW, token)
     raise Unauthorized(INVALID)
 
 
