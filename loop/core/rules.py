@@ -42,6 +42,9 @@ MAX_VALUES = 1000
 #: The keys of a rule's JSON form (:meth:`Rule.to_dict`).
 FIELDS = ("name", "label", "kind", "keywords", "whole_word", "case_sensitive",
           "ignore_accents", "pattern", "field", "op", "value")
+#: The fields of each kind of rule that no other kind takes.
+KIND_FIELDS = {"keywords": ("keywords", "ignore_accents"), "regex": ("pattern",),
+               "field": ("field", "op", "value")}
 #: Longest pattern (or keyword list, joined) a rule may have.
 MAX_PATTERN = 2000
 #: What a rule's name may not hold (it names an LF column and a URL path segment).
@@ -149,8 +152,9 @@ class Rule:
                              + ("lists the letters it takes ([eéè])" if kind == "regex"
                                 else "compares the field's value as it is"))
         kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
-        other = {"keywords": ("pattern", "field", "value"), "regex": ("keywords", "field", "value"),
-                 "field": ("keywords", "pattern")}[kind]
+        # the other kinds' fields (an op has a default; ignore_accents is checked above)
+        other = [f for k, fs in KIND_FIELDS.items() if k != kind for f in fs
+                 if f not in ("op", "ignore_accents")]
         stray = [f for f in other if not _absent(f, d.get(f))]
         if stray:  # a pattern sent with a keywords rule was dropped without a word
             raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "

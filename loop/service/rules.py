@@ -22,7 +22,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words
-from loop.core.rules import KINDS, Rule, TextBatch, safe_name, shown
+from loop.core.rules import KIND_FIELDS, KINDS, Rule, TextBatch, safe_name, shown
 from loop.core.suggest import (
     MIN_FRESH,
     MIN_MODEL_PRECISION,
@@ -359,11 +359,6 @@ def update_rule(store: RedisStore, pid: str, name: str,
     return _view(rule.name, new, labels), True
 
 
-#: The fields of each kind of rule that no other kind takes.
-_KIND_FIELDS = {"keywords": ("keywords", "ignore_accents"), "regex": ("pattern",),
-                "field": ("field", "op", "value")}
-
-
 def _edited(old: dict[str, Any], data: Any) -> Any:
     """A stored rule with the fields an edit sends; an edit to another kind leaves
     the old kind's own fields behind (re-trial: the editor sent a keywords rule's
@@ -374,7 +369,7 @@ def _edited(old: dict[str, Any], data: Any) -> Any:
     out = dict(old)
     kind = data.get("kind", old.get("kind"))
     if kind != old.get("kind"):
-        for f in _KIND_FIELDS.get(str(old.get("kind")), ()):
+        for f in KIND_FIELDS.get(str(old.get("kind")), ()):
             out.pop(f, None)
     return {**out, **data}
 
