@@ -187,17 +187,13 @@ class Supervisor:
     def _check_format(self) -> None:
         """Give up with the reason when a newer ``loop`` wrote the data (rather than
         start web and workers that would each refuse it, five times over)."""
-        import redis
-
         from loop.storage.base import NewerData, claim_format
 
-        try:
+        try:  # one that cannot be checked yet: web and workers check it
             claim_format(self._client())
         except NewerData as exc:
             self.stop()
             raise SupervisorGaveUp(str(exc)) from None
-        except (redis.RedisError, OSError):
-            pass  # not up yet, or refusing writes: web and workers check it
 
     def _wait_redis(self, timeout: float = 20.0) -> None:
         import redis

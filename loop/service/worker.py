@@ -468,17 +468,15 @@ class LoopWorker(PromptCommandChannel, Worker):
             self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        from redis.exceptions import RedisError
-
         from loop.storage.base import NewerData, claim_format
 
         try:
-            claim_format(self.connection)
+            unchecked = claim_format(self.connection)
         except NewerData as exc:  # no job of this version may touch that data
             self.log.error("%s", exc)
             raise SystemExit(2) from None
-        except RedisError as exc:  # full, or cannot save: the mark waits for a later start
-            self.log.warning("could not mark the data format of Redis: %s", exc)
+        if unchecked:  # full, or cannot save: a later start checks it
+            self.log.warning("%s", unchecked)
         preload()
         self._check_lf_modules()
         stop = threading.Event()

@@ -23,12 +23,24 @@ class NewerData(RuntimeError):
     """The Redis holds data written by a newer ``loop`` than this one."""
 
 
-def claim_format(client: Any) -> int:
+def claim_format(client: Any) -> str | None:
     """Check the Redis's data format against this version's, and mark it as this
-    version's: the format it had (0: none yet). :class:`NewerData` when a newer
-    version wrote it (upgrade trial: a version a few days older, started on a newer
-    one's data, served 500s, failed every apply run of a rule the newer one had
-    saved, and let a rule replace ten uploaded vote columns without a word)."""
+    version's. :class:`NewerData` when a newer version wrote it (upgrade trial: a
+    version a few days older, started on a newer one's data, served 500s, failed
+    every apply run of a rule the newer one had saved, and let a rule replace ten
+    uploaded vote columns without a word); None when checked, or why it could not
+    be (Redis down, or refusing writes: full, or unable to save), for a later start
+    to check it."""
+    from redis.exceptions import RedisError
+
+    try:
+        _claim_format(client)
+    except (RedisError, OSError) as exc:
+        return f"could not check the data format of Redis ({exc})"
+    return None
+
+
+def _claim_format(client: Any) -> None:
     from redis.exceptions import WatchError
 
     while True:
@@ -54,7 +66,7 @@ def claim_format(client: Any) -> int:
                     p.multi()
                     p.set(_FORMAT_KEY, FORMAT)
                     p.execute()
-                return had
+                return
             except WatchError:
                 continue
 

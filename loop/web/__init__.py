@@ -36,20 +36,6 @@ CSP = (
 )
 
 
-def _claim_format(client: Any) -> None:
-    """Refuse a Redis a newer ``loop`` wrote (:func:`loop.storage.base.claim_format`);
-    one that does not answer yet, or refuses the mark's write, is checked by the
-    workers (and ``/healthz`` says what is wrong with it)."""
-    from redis.exceptions import RedisError
-
-    from loop.storage.base import claim_format
-
-    try:
-        claim_format(client)
-    except (RedisError, OSError) as exc:  # down, or refusing writes (full, cannot save)
-        log.warning("could not check the data format of Redis (%s); the workers will", exc)
-
-
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
@@ -65,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from loop.service.jobs import enqueuer
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
+    from loop.storage.base import claim_format
     from loop.web import api, openapi, pages
 
     app = Flask(__name__)
@@ -87,7 +74,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     url = with_password(settings.redis_url, settings.redis_password)
     conn = connect(url or None, data_dir=f"{settings.data_dir}/redis")
     store = RedisStore(conn.client)
-    _claim_format(conn.client)
+    # a Redis a newer loop wrote is refused; one that cannot be checked yet is
+    # checked by the workers (and /healthz says what is wrong with it)
+    unchecked = claim_format(conn.client)
+    if unchecked:
+        log.warning("%s; the workers will", unchecked)
     queue = Queue(settings.queue_name, connection=conn.client)
 
     policy = RecalibrationPolicy.from_settings(settings)
