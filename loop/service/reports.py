@@ -204,7 +204,8 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
     the recalibration jobs (last success, last error)."""
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
-    if store.answers_per_item(pid) == 1:  # one answer an item: counting them is enough
+    per_item = store.answers_per_item(pid)
+    if per_item == 1:  # one answer an item: counting them is enough
         # (soak trial: decoding every answer took /metrics to 100 ms at 5,000 answers)
         gold, n_answers = store.gold_and_n_answers(pid)
         multi, n_disputed = None, max(0, n_answers - len(gold))
@@ -231,7 +232,7 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "held_out_by_class": {m: (store.model_summary(pid, m) or {}).get("held_out")
                                   for m in ("label_model", "end_model")},
             "agreement": agreed.get("agreement"), "n_agreement": agreed.get("n_covered"),
-            "answers_per_item": store.answers_per_item(pid),
+            "answers_per_item": per_item,
             "annotator_agreement": multi,
             "unseen": unseen_scores(store, pid, gold),
             "n_items_multi": 0 if multi is None else multi["n_items_multi"],

@@ -85,8 +85,9 @@ class ProjectsMixin(StoreBase):
                 raise ProjectNotFound(f"no project {pid!r}")
             project = dict(json.loads(raw))
             self._projects[pid] = (now, project)
-        if not any_schema and old_schema(project):
-            raise OldProject(old_schema(project))
+        why = None if any_schema else old_schema(project)
+        if why:
+            raise OldProject(why)
         return dict(project)
 
     def list_projects(self) -> list[dict[str, Any]]:

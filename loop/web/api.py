@@ -139,7 +139,7 @@ def create_project() -> Any:
 def list_projects() -> Any:
     """List projects with their progress (items, gold, queue, latest scores)."""
     store = _store()
-    return jsonify({"projects": [{**p, "old_schema": old_schema(p)} if old_schema(p)
+    return jsonify({"projects": [{**p, "old_schema": why} if (why := old_schema(p))
                                  else {**p, **reports.summary(store, p["id"])}
                                  for p in store.list_projects()]})
 
