@@ -2,7 +2,8 @@
 
 * ``<p>:metrics`` list of JSON points ``{id, n_gold, label_model, end_model, at,
   ...}``, appended by each recalibration; the end-model retrain that follows fills
-  in its score on the point with the same ``id`` (one Lua script: atomic);
+  in its score on the point with the same ``id`` (one Lua script: atomic); past
+  :data:`METRICS_CAP` points the older ones are thinned (:meth:`HistoryMixin.append_metric`);
 * ``<p>:jobs`` list of recent job ids someone asked for (newest first, 50 kept);
   ``<p>:jobs:auto`` the same for automatic ones (recalibrations after answers,
   refills), so a busy queue's runs never push a requested export or apply run out;
@@ -18,12 +19,23 @@ from typing import Any
 
 from loop.storage.base import StoreBase
 
+#: Most metrics points a project keeps in Redis (120 bytes each) ...
+METRICS_CAP = 4000
+#: ... of which the newest are never thinned (a retrain looks for its point among
+#: the newest 100; ``/metrics`` shows the newest 200 whole).
+METRICS_RECENT = 1000
+
 
 class HistoryMixin(StoreBase):
     """Metrics history, recent jobs and named values."""
 
-    def append_metric(self, pid: str, point: dict[str, Any]) -> None:
-        self.r.rpush(self._k(pid, "metrics"), json.dumps(point))
+    def append_metric(self, pid: str, point: dict[str, Any]) -> int:
+        """Append ``point``; past :data:`METRICS_CAP` points every second one of
+        those before the newest :data:`METRICS_RECENT` is dropped, the first kept
+        (a soak trial's project gained 1,000 points an hour, kept for ever).
+        Returns the number of points kept."""
+        return int(self.scripts.append_metric(
+            [self._k(pid, "metrics")], [json.dumps(point), METRICS_CAP, METRICS_RECENT]))
 
     def update_metric(self, pid: str, point_id: str, fields: dict[str, Any]) -> bool:
         """Merge ``fields`` into the point ``point_id`` (atomic); False if not found."""

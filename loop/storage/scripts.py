@@ -23,6 +23,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "skip": ("_revoked",),
     "release": (),
     "replace_queue": (),
+    "append_metric": (),
     "update_metric": (),
     "apply_progress": (),
 }

@@ -121,6 +121,23 @@ def test_an_end_model_trained_on_more_answers_gets_its_own_point(client, store, 
     assert hist[2]["label_model"] is None and hist[2]["end_model"] is not None
 
 
+def test_the_score_history_kept_in_redis_stays_under_its_cap(store, monkeypatch):
+    """A soak trial's project gained 1,000 points an hour, all kept: past the cap the
+    older points are thinned (every second one, the first kept), the newest whole,
+    and a retrain still finds its point among them."""
+    from loop.storage import history
+
+    monkeypatch.setattr(history, "METRICS_CAP", 40)
+    monkeypatch.setattr(history, "METRICS_RECENT", 10)
+    kept = [store.append_metric("p", {"id": f"i{n}", "n_gold": n}) for n in range(200)]
+    assert max(kept) == 40 and kept[:40] == list(range(1, 41))
+    got = [h["n_gold"] for h in store.metrics_history("p")]
+    assert len(got) <= 40 and got[0] == 0 and got[-10:] == list(range(190, 200))
+    assert got == sorted(got)  # still in order, older ones sparser
+    assert store.update_metric("p", "i195", {"end_model": 0.9})
+    assert [h for h in store.metrics_history("p") if h["n_gold"] == 195][0]["end_model"] == 0.9
+
+
 def test_a_new_L_is_published_in_one_switch(client, store, project):
     client.post(f"/api/projects/{project}/items", data=b"CONTENT\nhttp://x\nhi\nsubscribe\n",
                 headers={**auth(), "Content-Type": "text/csv"})
