@@ -231,12 +231,29 @@ class ProjectsMixin(StoreBase):
             *_, n = p.execute()
         return int(n)
 
-    def refused_tokens(self, addr: str, window: int) -> tuple[int, int]:
-        """Different refused tokens from ``addr`` in the current window, and the
-        seconds left of it (at least 1)."""
+    def refused_tokens(self, addr: str, window: int, limit: int) -> tuple[int, int]:
+        """Different refused tokens from ``addr`` over the last ``window`` seconds,
+        and the seconds to wait (at least 1) until that is under ``limit`` again if
+        nothing more is refused.
+
+        A sliding window, estimated from two counts: the current window's, and the
+        previous one's weighed by how much of it is still within the last ``window``
+        seconds (counting the clock minute alone let twice the limit through
+        across a minute's end)."""
         now = time.time()
-        n = self.r.scard(self._refused_key(addr, window, now))
-        return int(n or 0), max(1, int(window - now % window + 0.999))
+        with self.r.pipeline(transaction=False) as p:
+            p.scard(self._refused_key(addr, window, now))
+            p.scard(self._refused_key(addr, window, now - window))
+            cur, prev = (int(x or 0) for x in p.execute())
+        into = now % window
+        n = int(cur + prev * (1 - into / window))
+        if n < limit:
+            return n, 0
+        if cur >= limit:  # past this window's end, until its own count has slid out
+            wait = window - into + window * (1 - limit / cur)
+        else:
+            wait = window * (1 - (limit - cur) / prev) - into
+        return n, max(1, int(wait + 0.999))
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
         """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""

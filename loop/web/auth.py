@@ -32,7 +32,7 @@ def _held_up() -> TooManyRequests | None:
     if limit <= 0:
         return None
     store = current_app.extensions["loop"]["store"]
-    n, left = store.refused_tokens(request.remote_addr or "-", REFUSED_WINDOW)
+    n, left = store.refused_tokens(request.remote_addr or "-", REFUSED_WINDOW, limit)
     if n < limit:
         return None
     return TooManyRequests(
