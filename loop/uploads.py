@@ -163,6 +163,7 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
     element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row."""
     rows, lines = _all_rows(data, fmt)
     nul = b"\\u0000" in data  # JSON spells one so too
+    named: set[tuple[str, ...]] = set()  # the sets of field names checked already
     for n, r in enumerate(rows, start=1):
         if len(r) > MAX_COLUMNS:  # every field goes out with each lease of the item
             raise BadUpload(f"item {n} has {len(r):,} fields; at most {MAX_COLUMNS:,} are "
@@ -171,7 +172,10 @@ def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]
             raise BadUpload(f"item {n} holds a NUL character (\\u0000); remove it and "
                             "upload again")
         if n == 1 or fmt != "csv":  # a CSV's rows share the header's names
-            _check_names(r, n, fmt)
+            names = tuple(r)
+            if names not in named:  # speed trial: each JSON row's names, 1 s in 200,000
+                _check_names(r, n, fmt)
+                named.add(names)
     return rows, lines
 
 
@@ -395,9 +399,10 @@ def _shows_nothing(text: str) -> bool:
     >>> [_shows_nothing(t) for t in ("<b></b>", "&nbsp;", "\u200b", "\x00", "<3", "a")]
     [True, True, True, True, False, False]
     """
-    shown = readable(text)
-    return not "".join(ch for ch in shown
-                       if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
+    # the first character that shows decides (speed trial: joining a filtered copy
+    # of every short text took 1.5 s of a 200,000-row upload)
+    return not any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf")
+                   for ch in readable(text))
 
 
 #: What to do about a CSV whose first line is a row of data, not column names.

@@ -370,11 +370,11 @@ def _no_stored_ids(store: RedisStore, pid: str, items: list[dict[str, Any]],
 
 def texts_digest(items: list[dict[str, Any]]) -> str:
     """A digest of the texts of a file, in any order, whatever its other columns."""
-    h = hashlib.sha256()
-    for t in sorted(i["text"] for i in items):
-        h.update(json.dumps(t, ensure_ascii=False).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    # each text as JSON and a newline, as the digests stored by earlier versions
+    # were made, in one dumps (speed trial: one per text took 0.8 s of 200,000 rows)
+    texts = sorted(i["text"] for i in items)
+    joined = json.dumps(texts, ensure_ascii=False, separators=("\n", ":"))[1:-1]
+    return hashlib.sha256((joined + "\n" if texts else "").encode()).hexdigest()
 
 
 def content_digest(items: list[dict[str, Any]], gold: dict[str, int]) -> str:
