@@ -282,7 +282,9 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     job = _fetch(connection, job_id)
     meta = job.get_meta(refresh=True)
     status = job.get_status(refresh=False)
-    progress = dict(meta.get("progress", {"done": 0, "total": 0}))
+    # total None until the job says (speed trial: a total of 0 before the start had
+    # a client divide by it)
+    progress = dict(meta.get("progress", {"done": 0, "total": None}))
     # when it last showed a sign of work: its start, then each progress report
     signs = [epoch(job.started_at), progress.pop("at", None)]
     queued_since = epoch(job.enqueued_at)
@@ -295,6 +297,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     if status in ("canceled", "stopped"):
         error = meta.get("stop_reason") or "canceled"
     ended = job.ended_at
+    merge_waits = False  # an apply run whose units are done and whose merge waits
     if meta.get("type") == "apply_lfs" and status == "finished" and meta.get("merge_job"):
         # the plan is done: the run is as far as its units and merge are
         plan = result or {}
@@ -316,6 +319,9 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
         queued_since = epoch(merge["enqueued_at"])
         if status == "finished":
             progress["done"] = progress["total"]
+        # speed trial: a run went deferred -> queued -> finished, as if it had gone
+        # back; once its plan has run it is under way until its merge ends
+        merge_waits = str(getattr(status, "value", status)) in ("queued", "ready_to_enqueue")
         if status == "deferred":  # waits on its units: one that failed for good fails it
             bad = _ended_badly(connection, job.origin, meta.get("chunk_jobs", []))
             if bad is not None:
@@ -332,10 +338,12 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     state = str(status.value if hasattr(status, "value") else status)
     if state == "ready_to_enqueue":  # RQ 3: what it waited on ended, it is being queued
         state = "queued"  # (RQ's own step; it was shown raw, and counted as ended)
+    if merge_waits:
+        state = "deferred"
     running = state in ("started", "deferred")
     last = max((float(t) for t in signs if t is not None), default=None)
-    if state == "queued":  # no worker has taken it (none free, none running or all frozen)
-        last = queued_since
+    if state == "queued" or merge_waits:  # no worker has taken it (none free, none
+        last = queued_since  # running or all frozen)
     due = _scheduled_for(connection, job) if state == "scheduled" else None
     if due is not None and due.timestamp() < time.time():
         last = due.timestamp()  # due, and no scheduler has queued it since
@@ -358,6 +366,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             "status": state, "scheduled_for": iso(due),
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,
+            # queued, or an apply run whose merge is: no worker has taken it yet
+            "waiting_for_worker": state == "queued" or merge_waits,
             "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
             "error": error, "traceback": tb, "created_at": iso(job.created_at),
             "enqueued_at": iso(job.enqueued_at),

@@ -20,6 +20,29 @@ def _status(client, jid):
     return client.get(f"/api/jobs/{jid}", headers=auth()).json
 
 
+def test_an_apply_run_whose_units_are_done_is_not_shown_queued_again(client, rconn, project):
+    """Speed trial: a run showed deferred, then queued while its merge waited for a
+    worker, then finished, as if it had gone back to the start."""
+    from rq import Queue
+    from svc_helpers import burst_worker
+
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    first = _status(client, _job(client, project, "export"))
+    assert first["status"] == "queued" and first["waiting_for_worker"] is True
+    assert first["progress"] == {"done": 0, "total": None}  # not known before it starts
+    jid = _job(client, project, "apply_lfs")
+    assert _status(client, jid)["status"] == "queued"  # the plan waits for a worker
+    # the export, the plan and its two units of 300 rows run; the merge is left waiting
+    burst_worker([Queue("loop", connection=rconn)], rconn).work(burst=True, max_jobs=4)
+    st = _status(client, jid)
+    assert st["status"] == "deferred" and st["waiting_for_worker"] is True, st
+    assert st["progress"] == {"done": 350, "total": 350}
+    assert st["quiet_seconds"] is not None and st["quiet_seconds"] < 60  # since it waits
+    run_burst(rconn)
+    assert _status(client, jid)["status"] == "finished"
+
+
 @pytest.mark.slow
 def test_pipeline_jobs_and_auto_recalibration(app, client, rconn, store, project):
     client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
@@ -367,8 +390,8 @@ def test_an_apply_run_waiting_for_its_merge_is_quiet_since_the_merge_was_queued(
     merge.save()
     merge.set_status(JobStatus.QUEUED)
     st = _status(client, jid)
-    assert st["status"] == "queued" and 4 <= st["quiet_seconds"] < 60, st
-    assert st["stalled"] is False
+    assert st["status"] == "deferred" and 4 <= st["quiet_seconds"] < 60, st
+    assert st["stalled"] is False and st["waiting_for_worker"] is True
 
 
 def test_a_run_that_resumes_after_its_re_run_finished_keeps_that_runs_outcome(rconn):

@@ -574,7 +574,7 @@
         const q = Number(j.quiet_seconds) || 0;
         const quiet = q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
         const cell = Loop.el("td", { colspan: "7", class: "job-stall" });
-        if (st === "queued") {
+        if (st === "queued" || j.waiting_for_worker) {  // (an apply run's merge: deferred)
           cell.append(Loop.el("strong", { text: "Waiting for a worker for " + quiet + "." }), " ",
             "No worker has taken it: every worker is busy, frozen or stopped (see Jobs and the " +
             "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ", or with compose ",
