@@ -225,38 +225,13 @@ class Rule:
         if self.kind == "field":
             return None
         if self._compiled is None:
-            opts = self._options()
-            words, per_text = False, False
-            keyword_src = None  # whole words: the keyword alone as group 1 (spans()
-            # compiles it when asked: not on the matching path)
-            if self.kind == "keywords":
-                kws = [plain_quotes(nfc(w)) for w in self.keywords]
-                source = _accent_free_source if self.ignore_accents else re2.escape
-                alt = "|".join(source(w) for w in kws)
-                src = f"(?:{alt})"
-                if self.whole_word:
-                    words = True
-                    src, keyword_src = _whole_words(kws, source)
-            else:
-                # the texts have plain quotes only, in composed form (NFC)
-                src, _, per_text = unicode_words(plain_quotes(nfc(self.pattern)))
-            try:
-                object.__setattr__(self, "_compiled", (
-                    re2.compile(src, opts), re2.compile(src.encode(), opts), words,
-                    keyword_src, per_text))
-            except re2.error as exc:
-                why = exc.args[0] if exc.args else exc
-                why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
-                raise ValueError(f"pattern does not compile: {why} (RE2 syntax: no "
-                                 "look-around or backreferences)") from None
+            object.__setattr__(self, "_compiled", _compile(
+                self.kind, tuple(self.keywords or ()), self.pattern or "",
+                bool(self.whole_word), bool(self.ignore_accents), bool(self.case_sensitive)))
         return self._compiled[1 if as_bytes else 0]
 
     def _options(self) -> Any:
-        opts = re2.Options()
-        opts.case_sensitive = bool(self.case_sensitive)
-        opts.max_mem = 64 << 20
-        opts.log_errors = False
-        return opts
+        return _options(bool(self.case_sensitive))
 
     def matches(self, text: Any, record: Any = None) -> bool:
         """Does the rule match one item (its text, or its fields for a field rule)?"""
@@ -544,6 +519,47 @@ def _ordered(v: Any) -> tuple[int, float] | None:
             return None
         return (1, (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp())
     return None
+
+
+def _options(case_sensitive: bool) -> Any:
+    opts = re2.Options()
+    opts.case_sensitive = case_sensitive
+    opts.max_mem = 64 << 20
+    opts.log_errors = False
+    return opts
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(kind: str, keywords: tuple[str, ...], pattern: str, whole_word: bool,
+             ignore_accents: bool, case_sensitive: bool) -> tuple[Any, ...]:
+    """A keyword or regex rule's RE2 patterns (for ``str`` and for UTF-8 ``bytes``)
+    and how to read their matches, kept per process: a worker compiles the rules of
+    an apply run before it forks the units' work horses, which then find them here
+    (speed trial: each unit compiled every rule again, 0.1 s of 0.33 s for 25 rules
+    over 10,000 items)."""
+    opts = _options(case_sensitive)
+    words, per_text = False, False
+    keyword_src = None  # whole words: the keyword alone as group 1 (spans()
+    # compiles it when asked: not on the matching path)
+    if kind == "keywords":
+        kws = [plain_quotes(nfc(w)) for w in keywords]
+        source = _accent_free_source if ignore_accents else re2.escape
+        alt = "|".join(source(w) for w in kws)
+        src = f"(?:{alt})"
+        if whole_word:
+            words = True
+            src, keyword_src = _whole_words(kws, source)
+    else:
+        # the texts have plain quotes only, in composed form (NFC)
+        src, _, per_text = unicode_words(plain_quotes(nfc(pattern)))
+    try:
+        return (re2.compile(src, opts), re2.compile(src.encode(), opts), words,
+                keyword_src, per_text)
+    except re2.error as exc:
+        why = exc.args[0] if exc.args else exc
+        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+        raise ValueError(f"pattern does not compile: {why} (RE2 syntax: no "
+                         "look-around or backreferences)") from None
 
 
 def _value_list(value: Any) -> list[Any]:

@@ -84,6 +84,25 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     return out
 
 
+def warm_rules(store: RedisStore, pid: str) -> int:
+    """Compile the project's enabled keyword and regex rules into this process's
+    cache (:func:`loop.core.rules._compile`), so that the work horses a worker forks
+    for the units of an apply run find them compiled. Only rules: the LF module is
+    imported in the horses, never in the worker. Returns how many were compiled."""
+    from loop.core.rules import Rule
+
+    k = len(store.get_project(pid)["labels"])
+    n = 0
+    for rec in store.rules(pid).values():
+        if rec["enabled"]:
+            try:
+                Rule.from_dict(rec["rule"], k).compiled()
+                n += 1
+            except ValueError:  # the unit says so, in its own process
+                pass
+    return n
+
+
 def apply_unit(
     store: RedisStore, pid: str, version: int, unit: int, progress: Progress | None = None,
     interrupts: tuple[type[BaseException], ...] = (),

@@ -171,6 +171,27 @@ def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, s
             mine["coverage"]) == ("rule", False, False, False, None)
 
 
+def test_a_worker_compiles_a_projects_rules_once_for_the_units_it_forks(client, store,
+                                                                        project):
+    """Speed trial: each unit of an apply run, in its own work horse, compiled every
+    rule again (0.1 s of 0.33 s a unit). The worker compiles them before it forks;
+    the horse's rules, built anew from the stored records, find them compiled."""
+    from loop.core.rules import _compile
+    from loop.service import labeling
+
+    for rule in ({"name": "my_stuff", "kind": "regex", "pattern": r"my (channel|video)"},
+                 {"name": "subs", "kind": "keywords", "keywords": ["subscribe"]}):
+        r = client.post(f"/api/projects/{project}/rules", headers=auth(),
+                        json={"label": 1, **rule})
+        assert r.status_code == 201, r.json
+    _compile.cache_clear()
+    assert labeling.warm_rules(store, project) == 2
+    hits = _compile.cache_info().hits
+    rules = [Rule.from_dict(r["rule"], 2) for r in store.rules(project).values()]
+    assert all(r.compiled() is not None for r in rules)
+    assert _compile.cache_info().hits == hits + 2
+
+
 def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, project):
     pid = prepare_project(store, client, project, eval_fraction=0.5)
     # words of many spam comments: the known labels not held out (a random half,
