@@ -112,26 +112,53 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
         t, c = items.get(iid, {}).get("text"), one["label"]
         if t is not None:
             by_text[t] = c if by_text.get(t, c) == c else None
-    out = []
+    # each row's class probabilities, chosen per row and then built, rounded and
+    # argmaxed all at once (speed trial: numpy called per row and per class took
+    # 2.3 s of a 200,000-item export)
+    n = len(ids)
+    knowns: list[int | None] = [None] * n
+    sources: list[str | None] = [None] * n
+    hot_rows: list[int] = []  # rows of a known label, and its class
+    hot_classes: list[int] = []
+    from_em: list[int] = []
+    from_lm: list[int] = []
     for r, iid in enumerate(ids):
         g = gold.get(iid)
         known = g["label"] if g is not None else uploaded.get(iid)  # answers win
         copied = by_text.get(items.get(iid, {}).get("text") or "") if known is None else None
+        knowns[r] = known
         if known is not None:
-            p, source = np.eye(k)[known], "gold" if g is not None else "uploaded"
+            hot_rows.append(r)
+            hot_classes.append(known)
+            sources[r] = "gold" if g is not None else "uploaded"
         elif copied is not None and iid not in held_out:
-            p, source = np.eye(k)[copied], "copy"
+            hot_rows.append(r)
+            hot_classes.append(copied)
+            sources[r] = "copy"
         elif em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
-            p, source = em[r], "end_model"
+            from_em.append(r)
+            sources[r] = "end_model"
         elif lm is not None and len(lm) > r:
-            p, source = lm[r], "label_model"
-        else:
-            p, source = None, None
+            from_lm.append(r)
+            sources[r] = "label_model"
+    P = np.full((n, k), np.nan)
+    P[hot_rows] = 0.0  # a known label: 1 for its class, 0 for the others
+    P[hot_rows, hot_classes] = 1.0
+    if from_em:
+        P[from_em] = np.asarray(em)[from_em]
+    if from_lm:
+        P[from_lm] = np.asarray(lm)[from_lm]
+    top = np.nan_to_num(P, nan=-1.0).argmax(axis=1).tolist()
+    probs = P.tolist()
+    out = []
+    for r, iid in enumerate(ids):
+        g = gold.get(iid)
+        known, source, p = knowns[r], sources[r], probs[r] if sources[r] else None
         item = items.get(iid, {})
         row: dict[str, Any] = {"id": iid, "text": item.get("text")}
         for c, name in enumerate(labels):
-            row[f"p_{name}"] = None if p is None else round(float(p[c]), 6)
-        row["label"] = None if p is None else labels[int(np.argmax(p))]
+            row[f"p_{name}"] = None if p is None else round(p[c], 6)
+        row["label"] = None if p is None else labels[top[r]]
         row["gold"] = None if known is None else labels[known]
         row["source"] = source
         # with several answers per item, ``answers`` says who said what
@@ -209,17 +236,20 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     names = list(dict.fromkeys(f for r in rows for f in r.get("fields") or {}))
     as_col = {f: f"field:{f}" if f in cols or f.startswith("field:") or csv_safe(f) != f
               else f for f in names}
-    w = csv.DictWriter(buf, cols + list(as_col.values()), extrasaction="ignore")
-    w.writeheader()
+    w = csv.writer(buf)
+    w.writerow(cols + list(as_col.values()))
+    where = {f: len(cols) + i for i, f in enumerate(as_col)}
     for r in rows:
         if multi:  # operator's trial: who said what was in JSON lines only
             # a JSON object: labels may hold "; " or ": " (team lead's trial)
             r = {**r, "annotator": "; ".join(r["answers"]) or None,
                  "answers": json.dumps(r["answers"]) if r["answers"] else None,
                  "answers_at": json.dumps(r["answers_at"]) if r["answers_at"] else None}
-        out = {a: "" if b is None else csv_safe(b) for a, b in r.items() if a != "fields"}
+        # only text can start a formula (speed trial: every cell was checked)
+        out = ["" if (v := r[c]) is None else csv_safe(v) if isinstance(v, str) else v
+               for c in cols] + [""] * len(where)
         for f, v in (r.get("fields") or {}).items():
             v = json.dumps(v) if isinstance(v, list | dict) else v
-            out[as_col[f]] = "" if v is None else csv_safe(v)
+            out[where[f]] = "" if v is None else csv_safe(v)
         w.writerow(out)
     return buf.getvalue().encode()
