@@ -186,7 +186,7 @@ def import_items(
         return out
     try:
         store.add_items(pid, parsed.items, parsed.gold, eval_ids, first_row=start,
-                        uploads=uploads, votes=votes)
+                        uploads=uploads, votes=votes, ids_checked=True)  # at start
     except BadUpload as exc:
         if id_field is not None:
             raise
