@@ -613,6 +613,7 @@ class LoopWorker(PromptCommandChannel, Worker):
             return
         note_start(job)  # before the fork: a horse killed at once is a run too
         os.environ[START_NOTED_ENV] = job.id
+        self._in_job = True
         try:
             super().execute_job(job, queue)
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -624,7 +625,26 @@ class LoopWorker(PromptCommandChannel, Worker):
             if self._wait_for_redis():
                 hand_back(self.connection, queue, job.id)
             return
+        finally:
+            self._in_job = False
         self._step_aside(job)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's, waiting for Redis when it is gone between jobs. RQ beats right after
+        each job, outside :meth:`execute_job`'s handler, and quits the worker on any
+        error there (chaos trial: Redis exited of a full disk as a job ended, at that
+        very write, and the worker quit: a restart for nothing, counted towards the
+        service giving up). In a job (its horse running, or a pipeline's) the error
+        goes on to :meth:`execute_job`, which hands the job back."""
+        while True:
+            try:
+                return super().heartbeat(timeout, pipeline)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                if pipeline is not None or getattr(self, "_in_job", False):
+                    raise
+                log.warning("Redis went away between jobs (%s); waiting for it", exc)
+                if not self._wait_for_redis():
+                    return None  # told to stop meanwhile
 
     def _step_aside(self, job: Any) -> None:
         """Wait a moment when this worker could not run ``job`` for want of its LF

@@ -389,6 +389,51 @@ def test_a_worker_outlives_a_redis_outage_during_a_job(tmp_path):
         server.wait()
 
 
+def test_a_worker_waits_for_redis_gone_between_two_jobs(tmp_path):
+    """Chaos trial: Redis exited (a full disk) as a job ended; RQ's heartbeat right
+    after the job met the closed connection outside the job's handler, and the worker
+    quit ("found an unhandled exception"). Between jobs its heartbeat now waits for
+    Redis; in a job the error still goes to the job's handler (the job is handed
+    back)."""
+    import threading
+
+    import redis
+
+    from loop.service.supervisor import redis_command
+    from loop.service.worker import LoopWorker
+
+    sock = tmp_path / "r.sock"
+    conn = redis.Redis.from_url(f"unix://{sock}")
+    procs = []
+
+    def start_redis(after=0.0):
+        time.sleep(after)
+        sock.unlink(missing_ok=True)  # a killed server leaves it
+        procs.append(subprocess.Popen(redis_command(tmp_path, sock),
+                                      stdout=subprocess.DEVNULL, start_new_session=True))
+
+    start_redis()
+    assert _wait(lambda: sock.exists(), 10)
+    worker = LoopWorker(["loop"], connection=conn)
+    procs[0].kill()  # gone as the job ended; back a second later
+    procs[0].wait()
+    threading.Thread(target=start_redis, args=(1.0,), daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        worker.heartbeat()  # RQ's own raised ConnectionError here
+        assert time.monotonic() - t0 >= 0.9
+        assert conn.hget(worker.key, "last_heartbeat")  # it beat once Redis was back
+        worker._in_job = True
+        procs[1].kill()
+        procs[1].wait()
+        with pytest.raises(redis.ConnectionError):
+            worker.heartbeat()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store):
     import json
 
