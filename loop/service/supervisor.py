@@ -203,6 +203,7 @@ class Supervisor:
         while time.monotonic() < end:
             try:
                 client.ping()
+                self._compact(client)
                 return
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 redis_child = self.child("redis")
@@ -215,6 +216,20 @@ class Supervisor:
                         + " (its output is above)") from None
                 time.sleep(0.05)
         raise SupervisorGaveUp(f"the embedded Redis did not answer within {timeout:.0f} s")
+
+    def _compact(self, client: Any) -> None:
+        """Compact the embedded Redis's append-only file once it is up, when it has
+        grown (:func:`loop.redis_server.compact_aof`)."""
+        import redis
+
+        from loop.redis_server import compact_aof
+
+        try:
+            if compact_aof(client):
+                say("redis: compacting its append-only file (it had grown past "
+                    "16 MB before this start)")
+        except redis.RedisError as exc:  # a full disk: it says so itself, and retries
+            say(f"redis: could not start compacting its append-only file ({exc})")
 
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
