@@ -147,7 +147,8 @@ def test_a_key_pressed_while_the_next_item_loads_is_not_applied_and_says_so(
     assert "still loading" not in status.inner_text()  # the item is here now
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 2
-    assert not page.console_errors, page.console_errors
+    # the aborted request's own line, nothing else
+    assert all("ERR_FAILED" in m for m in page.console_errors), page.console_errors
 
 
 def test_a_double_press_does_not_answer_the_item_that_just_appeared(
@@ -169,7 +170,8 @@ def test_a_double_press_does_not_answer_the_item_that_just_appeared(
     _wait_new_item(page, second)
     page.evaluate("window.loopLabel.idle()")
     assert _me(live, pid, token)["answers_total"] == 2
-    assert not page.console_errors, page.console_errors
+    # the aborted request's own line, nothing else
+    assert all("ERR_FAILED" in m for m in page.console_errors), page.console_errors
 
 
 def test_space_after_a_clicked_answer_scrolls_and_answers_nothing(
@@ -1226,3 +1228,100 @@ def test_skipping_the_last_item_says_why_it_comes_back(
     assert page.locator("#status").inner_text().startswith(
         f"#{last} is back: it is the last item left for you")
     assert not page.console_errors, page.console_errors
+
+
+def test_a_changed_answer_that_fails_goes_back_and_says_so_on_its_row(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Phone trial: the change of an earlier answer failed, the select kept the new
+    label while the server kept the old one, and "Error: Failed to fetch" stood far
+    up the page, off-screen on a phone."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "changer")
+    first = _current_id(page)
+    press(page, "1")
+    _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sel = page.locator(f"#my-answers li[data-item='{first}'] select")
+    sel.wait_for()
+    stored = sel.input_value()
+    other = "spam" if stored == "ham" else "ham"
+    page.route("**/queue/relabel", lambda r: r.abort())
+    sel.select_option(other)
+    note = page.locator(f"#my-answers li[data-item='{first}'] .mine-note")
+    # where it is when said (polled each frame: a recalibration notice appearing later
+    # above the list may move it, as anything above it may)
+    at = page.wait_for_function("(id) => { const n = document.querySelector("
+                                "`#my-answers li[data-item='${id}'] .mine-note`);"
+                                " if (!n || !n.textContent.includes('not changed')) return false;"
+                                " const r = n.getBoundingClientRect(),"
+                                " s = n.parentNode.querySelector('select').getBoundingClientRect();"
+                                " return {top: r.top, bottom: r.bottom, below: r.top - s.bottom,"
+                                " height: window.innerHeight}; }", arg=first).json_value()
+    text = note.inner_text()
+    assert "Could not reach the server" in text and f"still “{stored}”" in text, text
+    assert "Failed to fetch" not in text
+    assert sel.input_value() == stored  # back to what the server keeps
+    assert "error" in (note.get_attribute("class") or "")
+    # said where the user is: on screen, under the select they changed
+    assert 0 <= at["top"] and at["bottom"] <= at["height"] + 1 and 0 <= at["below"] < 20, at
+    assert _me(live, pid, token)["recent"][0]["label"] == stored
+    page.unroute("**/queue/relabel")
+    sel.select_option(other)
+    page.wait_for_function("(id) => document.querySelector("
+                           "`#my-answers li[data-item='${id}'] .mine-note`).textContent"
+                           ".includes('Changed')", arg=first)
+    assert "error" not in (note.get_attribute("class") or "")
+    assert _me(live, pid, token)["recent"][0]["label"] == other
+    assert sel.input_value() == other
+
+
+def test_an_answer_that_fails_names_its_item_and_brings_it_back(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Phone trial: a failed answer said only "Error: Failed to fetch", under the
+    next item; nothing said which answer was lost, nor that it was; nothing showed
+    an answer on its way; the error stayed after requests worked again."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "lossy")
+    held: list[Any] = []
+    page.route("**/queue/answer", lambda r: held.append(r))
+    first = _current_id(page)
+    press(page, "2")
+    second = _wait_new_item(page, first)
+    page.wait_for_function("document.getElementById('saving').textContent.startsWith('Saving')")
+    assert page.locator("#saving").is_visible()
+    held[0].abort()
+    page.wait_for_function("document.getElementById('status').textContent.includes('not saved')")
+    status = page.locator("#status").inner_text()
+    assert f"#{first}" in status and "Could not reach the server" in status, status
+    assert "comes back after this item" in status and "Failed to fetch" not in status, status
+    assert page.locator("#saving").inner_text() == ""
+    page.unroute("**/queue/answer")
+    press(page, "1")  # answers the item on screen; the one not saved is next
+    _wait_new_item(page, second)
+    assert _current_id(page) == first
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Saved')")
+    press(page, "2")
+    _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    page.wait_for_function(f"document.getElementById('status').textContent.includes('#{first}')")
+    assert _me(live, pid, token)["answers_total"] == 2
+    # the aborted request's own line, nothing else
+    assert all("ERR_FAILED" in m for m in page.console_errors), page.console_errors
+
+
+def test_an_error_loading_the_next_item_goes_once_it_loads(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    pid = demo_project["pid"]
+    _label_with_next_ready(live, page, pid, "offline")
+    page.route("**/queue/next", lambda r: r.abort())
+    first = _current_id(page)
+    press(page, "1")
+    _wait_new_item(page, first)
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('Could not load the next item')")
+    assert "Failed to fetch" not in page.locator("#status").inner_text()
+    page.unroute("**/queue/next")
+    # the page tries again by itself; once that works, the error goes
+    page.wait_for_function("!document.getElementById('status').textContent"
+                           ".includes('Could not load')", timeout=20000)

@@ -28,6 +28,19 @@
     constructor(status, message, body) { super(message); this.status = status; this.body = body; }
   }
 
+  /* A request that got no answer at all (offline, server down, connection cut):
+     status 0, in words, instead of the browser's "Failed to fetch" (phone trial:
+     nobody could tell what failed, or what to do). Whether anything changed is for
+     the caller to say: a request cut off after it arrived may have been applied. */
+  const NETWORK = "Could not reach the server (network error)";
+  async function send(path, init) {
+    try { return await fetch(path, init); } catch (e) {
+      if (e && e.name === "AbortError") throw e;
+      throw new ApiError(0, NETWORK, null);
+    }
+  }
+  function isNetworkError(e) { return !!e && e.status === 0; }
+
   /* ``asToken``: call with that token instead of the stored one, and leave the stored
      one as it is whatever the answer (a sign-in being tried: tryToken). */
   async function api(method, path, body, asToken) {
@@ -39,7 +52,7 @@
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    const res = await send(path, init);
     if (res.status === 204) return null;
     let data = null;
     const type = res.headers.get("Content-Type") || "";
@@ -76,7 +89,7 @@
     const headers = {};
     const token = getToken();
     if (token) headers["Authorization"] = "Bearer " + token;
-    const res = await fetch(path, { headers: headers, cache: "no-store" });
+    const res = await send(path, { headers: headers, cache: "no-store" });
     if (res.status === 401 && token) dropToken(res.statusText);
     if (!res.ok) throw new ApiError(res.status, res.statusText, null);
     const blob = await res.blob();
@@ -379,7 +392,8 @@
   }
 
   window.Loop = {
-    api: api, download: download, el: el, setText: setText, clear: clear, pct: pct,
+    api: api, download: download, send: send, isNetworkError: isNetworkError,
+    el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,

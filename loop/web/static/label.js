@@ -44,6 +44,8 @@
     ready: [],          // [{item, lease}] shown next, in order
     history: [],        // items answered or skipped here, newest last (for undo)
     mineShown: 10,      // how many of my earlier answers "My answers" lists
+    mineNote: null,     // {item, text, isError}: the last change of one of them, said on its row
+    transientError: null, // the status line's error of a request the page repeats by itself
     chain: Promise.resolve(),
     prefetching: false,
     exhausted: false,
@@ -373,6 +375,7 @@
         state.prefetching = false;
       }
     }).then(function () {
+      clearTransient();
       if (!state.current && state.ready.length) {
         showNext();
       } else if (!state.current) {
@@ -382,9 +385,21 @@
         prefetch();
       }
     }, function (e) {
-      handleError(e);
+      if (e && e.status === 401) { handleError(e); return; }
+      transient("Could not load the next item: " + failure(e) + " Trying again in a few seconds.");
       setTimeout(prefetch, EMPTY_RETRY_MS);
     });
+  }
+
+  /* An error of a request the page repeats by itself (the next item, the counts):
+     said until one of them works again (phone trial: it stayed on after). */
+  function transient(text) {
+    status(text, true);
+    state.transientError = text;
+  }
+  function clearTransient() {
+    if (state.transientError !== null && $("status").textContent === state.transientError) status("");
+    state.transientError = null;
   }
 
   function handleError(e) {
@@ -398,7 +413,15 @@
       refreshProgress();  /* "Remaining" counted it still */
       return;
     }
-    status("Error: " + (e && e.message ? e.message : String(e)), true);
+    status("Error: " + failure(e), true);
+  }
+
+  /* An error in words; a network error says that nothing answered (what it means
+     for the request that failed, its caller says). */
+  function failure(e) {
+    if (Loop.isNetworkError(e)) return e.message + ": check your connection.";
+    const m = e && e.message ? e.message : String(e);
+    return /[.!?]$/.test(m) ? m : m + ".";
   }
 
   function flash(idx) {
@@ -454,8 +477,10 @@
       });
     });
     showNext();
+    pending();
     sent.then(function (res) {
       state.inFlight.delete(id);
+      pending();
       tellTabs("answered", id);
       /* the same item open in two tabs: the first answer counts */
       saidOnceSaved(res && res.duplicate
@@ -464,6 +489,7 @@
       refreshProgress();
     }, function (e) {
       state.inFlight.delete(id);
+      pending();
       state.history.pop();
       if (e && e.status === 401) {  /* re-trial: the sign-in page did not say it was lost */
         Loop.noteSignOut("your answer “" + labelName(idx) + "” for #" + cur.item.id + " was not saved");
@@ -474,8 +500,37 @@
         refreshProgress();
         return;
       }
-      handleError(e);
+      if (e && (e.status === 401 || e.status === 409)) { handleError(e); return; }
+      notSaved(cur, idx, e);
     });
+  }
+
+  /* An answer that did not arrive (no connection, a server error), said by the
+     item's id once the page has moved on (phone trial: "Error: Failed to fetch" under
+     the next item, naming nothing). Its lease is still this annotator's: the item is
+     shown again next, to be answered again (sent twice, it is stored once). */
+  function notSaved(cur, idx, e) {
+    const id = String(cur.item.id);
+    let back = "";
+    if (!known(id)) {
+      state.ready.unshift(cur);
+      if (state.current) back = " It comes back after this item: answer it again then.";
+      else { showNext(); back = " It is back on screen: answer it again."; }
+    }
+    status("Your answer “" + labelName(idx) + "” to #" + id + " was not saved: " + failure(e) + back, true);
+  }
+
+  /* "Saving…" while an answer or skip is on its way, shown only when it takes a
+     while (a quick one would flicker), in the item's heading: nothing moves. */
+  let pendingTimer = null;
+  function pending() {
+    const box = $("saving");
+    clearTimeout(pendingTimer);
+    if (!state.inFlight.size) { box.textContent = ""; return; }
+    pendingTimer = setTimeout(function () {
+      const n = state.inFlight.size;
+      box.textContent = n ? (n === 1 ? "Saving…" : "Saving " + n + "…") : "";
+    }, 300);
   }
 
   function skip(t0) {
@@ -493,13 +548,22 @@
       });
     });
     showNext();
+    pending();
     sent.then(function () {
       state.inFlight.delete(id);
+      pending();
       tellTabs("skipped", id);
       saidOnceSaved("Skipped #" + cur.item.id + ".", sentAt);
       refreshProgress();
     }, function (e) {
       state.inFlight.delete(id);
+      pending();
+      /* the item is still leased to this annotator: it comes back (the next item
+         fetched, else when its lease ends) */
+      if (e && e.status !== 401 && e.status !== 409) {
+        status("#" + id + " was not skipped: " + failure(e) + " It comes back to you; skip it again then.", true);
+        return;
+      }
       handleError(e);
     });
   }
@@ -561,7 +625,12 @@
         status("Undid the answer for #" + out.id + "; it went back to the queue.");
       }
       refreshProgress();
-    }, handleError);
+    }, function (e) {
+      if (e && e.status === 401) { handleError(e); return; }
+      /* the undo names its answer: pressed again, it takes back that one or says
+         it was undone already, never one more */
+      status("The undo may not have gone through: " + failure(e) + " Press u again to make sure.", true);
+    });
   }
 
   let progressTimer = null;
@@ -576,7 +645,11 @@
         Loop.setText("answers-total", me.answers_total);
         Loop.setText("remaining", me.remaining);
         renderMine(me.recent);
-      } catch (e) { handleError(e); }
+        clearTransient();
+      } catch (e) {
+        if (e && e.status === 401) handleError(e);
+        else transient("Could not update your counts and answers: " + failure(e));
+      }
     }, 50);
   }
 
@@ -688,11 +761,14 @@
       });
       /* a changed answer is sent, and the page has the keys again: a shortcut typed
          next is for the item on screen */
-      sel.addEventListener("change", function () { relabel(r.item_id, sel.value); sel.blur(); });
-      sel.addEventListener("keydown", function (ev) { mineKey(ev, sel, r.item_id); });
+      sel.addEventListener("change", function () { relabel(r, sel.value, sel); sel.blur(); });
+      sel.addEventListener("keydown", function (ev) { mineKey(ev, sel, r); });
+      const note = state.mineNote && state.mineNote.item === String(r.item_id) ? state.mineNote : null;
       const li = Loop.el("li", { "data-item": r.item_id },
         Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
-        sel);
+        sel,
+        Loop.el("span", { class: "mine-note" + (note && note.isError ? " error" : ""), role: "status",
+          text: note ? note.text : "" }));
       const st = state.style[state.labels.indexOf(r.label)];
       if (st && st.color) li.style.setProperty("--label-color", st.color);
       ol.appendChild(li);
@@ -703,14 +779,41 @@
     more.hidden = recent.length < state.mineShown || state.mineShown >= 500;
   }
 
-  function relabel(itemId, name) {
+  /* What a change of an earlier answer came to, said on its own row of "My answers"
+     (phone trial: said only in the status line, off-screen above the list) and kept
+     there when the list is redrawn. */
+  function mineSaid(itemId, text, isError) {
+    state.mineNote = { item: String(itemId), text: text, isError: !!isError };
+    status(text, isError);  /* first: a longer status line above moves the row down */
+    const li = Array.from($("my-answers").children).find(function (x) { return x.dataset.item === String(itemId); });
+    const note = li && li.querySelector(".mine-note");
+    if (note) {
+      note.textContent = text;
+      note.classList.toggle("error", !!isError);
+      /* the select may sit at the screen's edge, its row's message just below it */
+      if (text) note.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  /* ``r``: the row of "My answers" (its label: the one stored). A change that fails
+     puts the select back to it: it showed the new label while the server kept the
+     old one (phone trial). */
+  function relabel(r, name, sel) {
+    const itemId = r.item_id, was = r.label;
+    mineSaid(itemId, "Saving “" + name + "” for #" + itemId + "…");
     enqueue(function () {
       return Loop.api("POST", base + "/queue/relabel", { item_id: itemId, label: name });
     }).then(function (res) {
-      status(res.changed ? "Changed #" + itemId + " to “" + name + "”." : "#" + itemId + " was already “" + name + "”.");
+      r.label = name;
+      mineSaid(itemId, res.changed ? "Changed #" + itemId + " to “" + name + "”." : "#" + itemId + " was already “" + name + "”.");
       tellTabs("relabelled", itemId);
       refreshProgress();
-    }, handleError);
+    }, function (e) {
+      if (e && e.status === 401) { handleError(e); return; }
+      if (sel.value === name) sel.value = was;
+      mineSaid(itemId, "#" + itemId + " was not changed: " + failure(e) + " It is still “" + was +
+        "”: pick “" + name + "” again to retry.", true);
+    });
   }
 
   /* A key on an earlier answer's select (reached with Tab). A label's key changes
@@ -738,7 +841,8 @@
     status("Back to the item: its keys answer it.");
   }
 
-  function mineKey(ev, sel, itemId) {
+  function mineKey(ev, sel, r) {
+    const itemId = r.item_id;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
     if (k === "Escape") { sel.blur(); backToItem(); return; }
@@ -756,7 +860,7 @@
          the item on screen (re-trial: a double press answered it, unread); Tab or
          Esc go back to the item */
       const name = state.labels[state.keys[k]];
-      if (sel.value !== name) { sel.value = name; relabel(itemId, name); }
+      if (sel.value !== name) { sel.value = name; relabel(r, name, sel); }
       else status("#" + itemId + " is “" + name + "” already.");
       return;
     }
