@@ -351,7 +351,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
 
     # Start a job from the page; the jobs table shows it.
     page.get_by_role("button", name="Refill queue").click()
-    page.wait_for_function("document.getElementById('dash-status').textContent.includes('Started')")
+    page.wait_for_function("document.getElementById('action-status').textContent.includes('Started')")
     live.run_jobs()
     # Export downloads through fetch + Bearer.
     with page.expect_download() as dl:
@@ -1325,3 +1325,52 @@ def test_an_error_loading_the_next_item_goes_once_it_loads(
     # the page tries again by itself; once that works, the error goes
     page.wait_for_function("!document.getElementById('status').textContent"
                            ".includes('Could not load')", timeout=20000)
+
+
+def _on_screen(page: Any, selector: str) -> bool:
+    return bool(page.evaluate("""(s) => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector))
+
+
+def test_dashboard_actions_and_export_say_what_happened_beside_their_buttons(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Phone trial: "Could not start ..." and "Export failed: Failed to fetch" were
+    written at the page's top, off-screen from the buttons; a slow export showed
+    nothing and its button stayed enabled: a second tap downloaded the file twice."""
+    pid = demo_project["pid"]
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#job-rows tr")
+    page.route("**/api/projects/*/jobs", lambda r: r.abort() if r.request.method == "POST"
+               else r.continue_())
+    refill = page.get_by_role("button", name="Refill queue")
+    refill.click()
+    page.wait_for_function("document.getElementById('action-status').textContent"
+                           ".includes('Could not start')")
+    said = page.locator("#action-status").inner_text()
+    assert "Could not reach the server" in said and "press it again" in said, said
+    assert "Failed to fetch" not in said and _on_screen(page, "#action-status")
+    assert not refill.is_disabled()
+    page.unroute("**/api/projects/*/jobs")
+
+    held: list[Any] = []
+    page.route("**/export?*", lambda r: held.append(r))
+    csv_btn = page.get_by_role("button", name="Download CSV")
+    csv_btn.click()
+    page.wait_for_function("document.getElementById('export-status').textContent"
+                           ".startsWith('Preparing the export')")
+    assert csv_btn.is_disabled() and page.get_by_role("button", name="Download JSONL").is_disabled()
+    assert _on_screen(page, "#export-status")
+    held[0].abort()
+    page.wait_for_function("document.getElementById('export-status').textContent"
+                           ".startsWith('Export failed')")
+    said = page.locator("#export-status").inner_text()
+    assert "Could not reach the server" in said and "Nothing was downloaded" in said, said
+    assert not csv_btn.is_disabled() and _on_screen(page, "#export-status")
+    page.unroute("**/export?*")
+    with page.expect_download():
+        csv_btn.click()
+    page.wait_for_function("document.getElementById('export-status').textContent"
+                           ".startsWith('Downloaded CSV')")
+    assert page.locator("#dash-status").inner_text() == ""  # nothing said up there

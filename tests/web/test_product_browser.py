@@ -1023,6 +1023,10 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     for job in ("apply_lfs", "fit_label_model", "train_end_model", "refill_queue", "recalibrate"):
         button = page.locator(f".job-btn[data-job={job}]")
         assert button.is_disabled() and "write a rule first" in button.get_attribute("title")
+    # ... and says it as text too: a touch screen shows no tooltip (phone trial)
+    why = page.locator("#jobs-why")
+    assert why.is_visible() and "write a rule first" in why.inner_text()
+    assert "Apply LFs" in why.inner_text() and "Recalibrate" in why.inner_text()
     page.goto(f"{live.url}/p/{pid}/data")
     # a file of other column names: the text column is the one with text in it, the
     # id column is named like one (the first column was taken as the text, and

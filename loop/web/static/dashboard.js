@@ -648,6 +648,7 @@
      project before its first rule), no model to fit before the LFs were applied.
      (They said so only after a click, with an API request to send instead.) */
   function jobButtons(applied) {
+    const blocked = {};  // reason -> names of the buttons it greys out
     document.querySelectorAll(".job-btn").forEach(function (b) {
       const why = b.dataset.job === "apply_lfs"
         ? (hasLfs ? "" : "write a rule first (Rules, below)")
@@ -655,10 +656,25 @@
       if (why) {
         if (!b.dataset.blocked) b.dataset.title = b.title;
         b.disabled = true; b.title = why; b.dataset.blocked = "1";
+        (blocked[why] = blocked[why] || []).push(b.textContent.trim());
       } else if (b.dataset.blocked) {
         b.disabled = false; b.title = b.dataset.title || ""; delete b.dataset.blocked;
       }
     });
+    /* the reason as text too: a touch screen never shows a tooltip (phone trial) */
+    const reasons = Object.keys(blocked).map(function (why) {
+      return blocked[why].join(", ") + ": " + why + ".";
+    });
+    $("jobs-why").textContent = reasons.length ? "Greyed out until then. " + reasons.join(" ") : "";
+    $("jobs-why").hidden = !reasons.length;
+  }
+
+  /* A message under the control that caused it (the page's top is off-screen from
+     the Actions and Export buttons, on a phone especially: phone trial). */
+  function said(id, msg, isError) {
+    const p = $(id);
+    p.textContent = msg || "";
+    p.classList.toggle("error", !!isError);
   }
 
   /* Ties of answers (answers_per_item > 1) and the admin's resolutions. */
@@ -872,18 +888,43 @@
   }
 
   async function startJob(type, btn) {
+    const name = btn.textContent.trim();
     btn.disabled = true;
+    said("action-status", "Starting “" + name + "”…");
     try {
       // applying the LFs changes every model's input: recalibrate when it ends
       const body = type === "apply_lfs" ? { type: type, recalibrate: true } : { type: type };
       const res = await Loop.api("POST", base + "/jobs", body);
       const id = res && (res.id || res.job_id || (res.job && res.job.id));
-      status("Started " + type + (id ? " (job " + String(id).slice(0, 12) + ")" : "") + ".");
+      said("action-status", "Started “" + name + "”" + (id ? " (job " + String(id).slice(0, 12) + ")" : "") +
+        ": Recent jobs, below, follows it.");
       schedule(200);
     } catch (e) {
-      status(e.status === 403 ? "Starting jobs needs the admin API key." : "Could not start " + type + ": " + e.message, true);
+      said("action-status", e.status === 403 ? "Starting jobs needs the admin API key."
+        : Loop.isNetworkError(e)
+          /* cut off after it arrived, the job may have started: the table shows it */
+          ? "Could not start “" + name + "”: " + e.message + ". Check your connection and press it " +
+            "again (if it did start, Recent jobs, below, lists it)."
+          : "Could not start “" + name + "”: " + e.message, true);
     } finally {
-      btn.disabled = false;
+      btn.disabled = !!btn.dataset.blocked;
+    }
+  }
+
+  /* One export at a time, said while it is prepared (a big project's takes a while:
+     nothing showed, and a second tap downloaded the file twice; phone trial). */
+  async function exportFile(fmt) {
+    const buttons = document.querySelectorAll(".export-btn");
+    buttons.forEach(function (b) { b.disabled = true; });
+    said("export-status", "Preparing the export (" + fmt.toUpperCase() + ")… the download starts when it is ready.");
+    try {
+      await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt);
+      said("export-status", "Downloaded " + fmt.toUpperCase() + ".");
+    } catch (e) {
+      said("export-status", "Export failed: " + e.message + (Loop.isNetworkError(e)
+        ? ". Nothing was downloaded: check your connection and press it again." : ""), true);
+    } finally {
+      buttons.forEach(function (b) { b.disabled = false; });
     }
   }
 
@@ -920,13 +961,7 @@
     });
     initLfTable();
     document.querySelectorAll(".export-btn").forEach(function (b) {
-      b.addEventListener("click", async function () {
-        const fmt = b.dataset.format;
-        try {
-          await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt);
-          status("Downloaded " + fmt.toUpperCase() + ".");
-        } catch (e) { status("Export failed: " + e.message, true); }
-      });
+      b.addEventListener("click", function () { exportFile(b.dataset.format); });
     });
     try {
       const project = await Loop.api("GET", base);
