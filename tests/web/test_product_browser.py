@@ -741,6 +741,44 @@ def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServ
     assert all("status of 409" in e for e in page.console_errors)
 
 
+def test_an_import_that_fails_on_the_way_can_be_pressed_again(live: LiveServer,
+                                                              page: Any) -> None:
+    """Data trial: an import cut off said only "Failed to fetch" and left Import
+    disabled; during a slow one nothing said it was under way, and Check could be
+    pressed over it."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Cut off", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
+                                          "buffer": b"text\ncheck out my channel\ngreat video\n"}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Pick')")
+    page.click("#check")
+    page.wait_for_function("!document.getElementById('import').disabled")
+    held: list[Any] = []
+    page.route("**/items?*", lambda r: held.append(r))
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Importing rows.csv')")
+    assert page.is_disabled("#import") and page.is_disabled("#check")
+    held[0].abort()
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('nothing was stored')")
+    said = page.locator("#import-status").inner_text()
+    assert "Could not reach the server" in said and "press “Import” again" in said, said
+    assert "Failed to fetch" not in said
+    assert not page.is_disabled("#import") and not page.is_disabled("#check")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 0
+    page.unroute("**/items?*")
+    page.click("#import")  # as the message says
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('Imported 2')")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 2
+    assert all("ERR_FAILED" in e for e in page.console_errors), page.console_errors
+
+
 def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer,
                                                                 page: Any) -> None:
     """A file with ids uploaded again with rows added was refused whole; the Data page

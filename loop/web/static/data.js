@@ -83,7 +83,7 @@
   }
 
   async function send(path) {
-    const res = await fetch(path, { method: "POST", body: form(), cache: "no-store",
+    const res = await Loop.send(path, { method: "POST", body: form(), cache: "no-store",
       headers: { Authorization: "Bearer " + Loop.getToken() } });
     const body = await res.json().catch(function () { return {}; });
     return { ok: res.ok, status: res.status, body: body };
@@ -195,6 +195,18 @@
       "models with it, pick it under “Known labels” with all of it held out." : ""));
   }
 
+  /* A file chosen or dropped; a preview that got no answer says so (it was an
+     unhandled error, and the page stayed on "Reading ..."). */
+  function pick(f) {
+    choose(f).catch(function (e) {
+      $("mapping").hidden = true;
+      $("file").value = "";  /* the same file chosen again is a change */
+      status("import-status", e.message + (Loop.isNetworkError(e)
+        ? ": the file was not read, and nothing was stored. Check your connection and choose it again."
+        : ""), true);
+    });
+  }
+
   /* One box per column that would be kept as a field (not the text, id or known
      labels): checked, the column is left out of the stored items (re-trial: a WRENCH
      file's "label" column, not imported as known labels, was shown to annotators). */
@@ -255,10 +267,24 @@
         " (" + b.votes.n_items_voted + " with at least one vote; on the others every LF abstains).");
   }
 
+  /* While a file is checked or imported, neither button: a Check pressed during a
+     slow import said "Checking" over it, and its answer came first (data trial). */
+  function busy(on) {
+    $("check").disabled = on;
+    if (on) $("import").disabled = true;
+  }
+
   async function check() {
     showErrors(null);
     status("import-status", "Checking every row …");
-    const r = await send(base + "/items?" + query(true));
+    busy(true);
+    let r;
+    try { r = await send(base + "/items?" + query(true)); } catch (e) {
+      if (!Loop.isNetworkError(e)) throw e;
+      status("import-status", e.message + ": the file was not checked, and nothing was stored. " +
+        "Check your connection and press “Check” again.", true);
+      return;
+    } finally { busy(false); }
     if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
     status("import-status", (b.n_items === 1 ? "The 1 row is fine: " : "All " + b.n_items + " rows are fine: ") + b.n_gold + " with a known label (" +
@@ -268,8 +294,23 @@
   }
 
   async function doImport() {
-    $("import").disabled = true;
-    const r = await send(base + "/items?" + query(false));
+    busy(true);
+    status("import-status", "Importing " + file.name + " … (a big file takes a while; stay on this page)");
+    let r;
+    try { r = await send(base + "/items?" + query(false)); } catch (e) {
+      $("check").disabled = false;
+      if (!Loop.isNetworkError(e)) throw e;
+      /* cut off, the file most likely never arrived; if it did, it is not stored
+         twice: the same file again is refused as such (its ids, or its texts) */
+      status("import-status", e.message + ", so most likely nothing was stored. Check your " +
+        "connection and press “Import” again" + ($("allow-dup").checked
+          /* asked to import it again anyway: a second copy would be stored */
+          ? ", once a reload of this page shows (in the item count at the top) that it was not."
+          : ": if the file did arrive, the page says so instead of storing it twice."), true);
+      $("import").disabled = false;
+      return;
+    }
+    $("check").disabled = false;
     if (!r.ok) { refused(r); return; }
     noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
@@ -324,13 +365,13 @@
       if (e.status === 404) Loop.noProject(pid);
       else status("import-status", e.message, true);
     });
-    $("file").addEventListener("change", function () { if (this.files[0]) choose(this.files[0]); });
+    $("file").addEventListener("change", function () { if (this.files[0]) pick(this.files[0]); });
     const drop = $("drop");
     drop.addEventListener("dragover", function (ev) { ev.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
     drop.addEventListener("drop", function (ev) {
       ev.preventDefault(); drop.classList.remove("over");
-      if (ev.dataTransfer.files[0]) choose(ev.dataTransfer.files[0]);
+      if (ev.dataTransfer.files[0]) pick(ev.dataTransfer.files[0]);
     });
     $("allow-dup").addEventListener("change", check);
     $("skip-stored").addEventListener("change", check);
