@@ -1374,3 +1374,24 @@ def test_dashboard_actions_and_export_say_what_happened_beside_their_buttons(
     page.wait_for_function("document.getElementById('export-status').textContent"
                            ".startsWith('Downloaded CSV')")
     assert page.locator("#dash-status").inner_text() == ""  # nothing said up there
+
+
+def test_a_rule_saved_without_a_connection_says_so_in_words(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Trial: every page said the browser's "Failed to fetch" when the server could
+    not be reached, and nothing said whether anything had changed."""
+    pid = demo_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#rule-label option", state="attached")
+    page.fill("#rule-name", "says_offline")
+    page.fill("#rule-keywords", "offline")
+    page.wait_for_selector(".preview-stats")
+    page.route("**/rules", lambda r: r.abort() if r.request.method == "POST" else r.continue_())
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Could not reach the server')")
+    said = page.locator("#rule-status").inner_text()
+    assert "most likely nothing was changed" in said and "try again" in said, said
+    assert page.locator("#rule-name").input_value() == "says_offline"  # kept, to try again
+    rules = live.admin.call("GET", f"/api/projects/{pid}/rules")["rules"]
+    assert "says_offline" not in [r["name"] for r in rules]

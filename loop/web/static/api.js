@@ -30,13 +30,16 @@
 
   /* A request that got no answer at all (offline, server down, connection cut):
      status 0, in words, instead of the browser's "Failed to fetch" (phone trial:
-     nobody could tell what failed, or what to do). Whether anything changed is for
-     the caller to say: a request cut off after it arrived may have been applied. */
+     nobody could tell what failed, or what to do). A change cut off after it
+     arrived may have been applied: "most likely". A page that says more in its own
+     words starts from NETWORK. */
   const NETWORK = "Could not reach the server (network error)";
   async function send(path, init) {
     try { return await fetch(path, init); } catch (e) {
       if (e && e.name === "AbortError") throw e;
-      throw new ApiError(0, NETWORK, null);
+      const reads = !init || !init.method || init.method === "GET" || init.method === "HEAD";
+      throw new ApiError(0, NETWORK + (reads ? "" : ", so most likely nothing was changed") +
+        ": check your connection and try again.", null);
     }
   }
   function isNetworkError(e) { return !!e && e.status === 0; }
@@ -392,7 +395,7 @@
   }
 
   window.Loop = {
-    api: api, download: download, send: send, isNetworkError: isNetworkError,
+    api: api, download: download, send: send, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,

@@ -903,7 +903,7 @@
       said("action-status", e.status === 403 ? "Starting jobs needs the admin API key."
         : Loop.isNetworkError(e)
           /* cut off after it arrived, the job may have started: the table shows it */
-          ? "Could not start “" + name + "”: " + e.message + ". Check your connection and press it " +
+          ? "Could not start “" + name + "”: " + Loop.NETWORK + ". Check your connection and press it " +
             "again (if it did start, Recent jobs, below, lists it)."
           : "Could not start “" + name + "”: " + e.message, true);
     } finally {
@@ -921,8 +921,9 @@
       await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt);
       said("export-status", "Downloaded " + fmt.toUpperCase() + ".");
     } catch (e) {
-      said("export-status", "Export failed: " + e.message + (Loop.isNetworkError(e)
-        ? ". Nothing was downloaded: check your connection and press it again." : ""), true);
+      said("export-status", "Export failed: " + (Loop.isNetworkError(e)
+        ? Loop.NETWORK + ". Nothing was downloaded: check your connection and press it again."
+        : e.message), true);
     } finally {
       buttons.forEach(function (b) { b.disabled = false; });
     }

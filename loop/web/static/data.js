@@ -201,9 +201,8 @@
     choose(f).catch(function (e) {
       $("mapping").hidden = true;
       $("file").value = "";  /* the same file chosen again is a change */
-      status("import-status", e.message + (Loop.isNetworkError(e)
-        ? ": the file was not read, and nothing was stored. Check your connection and choose it again."
-        : ""), true);
+      status("import-status", Loop.isNetworkError(e) ? Loop.NETWORK + ": the file was not read, " +
+        "and nothing was stored. Check your connection and choose it again." : e.message, true);
     });
   }
 
@@ -281,7 +280,7 @@
     let r;
     try { r = await send(base + "/items?" + query(true)); } catch (e) {
       if (!Loop.isNetworkError(e)) throw e;
-      status("import-status", e.message + ": the file was not checked, and nothing was stored. " +
+      status("import-status", Loop.NETWORK + ": the file was not checked, and nothing was stored. " +
         "Check your connection and press “Check” again.", true);
       return;
     } finally { busy(false); }
@@ -302,7 +301,7 @@
       if (!Loop.isNetworkError(e)) throw e;
       /* cut off, the file most likely never arrived; if it did, it is not stored
          twice: the same file again is refused as such (its ids, or its texts) */
-      status("import-status", e.message + ", so most likely nothing was stored. Check your " +
+      status("import-status", Loop.NETWORK + ", so most likely nothing was stored. Check your " +
         "connection and press “Import” again" + ($("allow-dup").checked
           /* asked to import it again anyway: a second copy would be stored */
           ? ", once a reload of this page shows (in the item count at the top) that it was not."

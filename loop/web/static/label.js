@@ -419,7 +419,7 @@
   /* An error in words; a network error says that nothing answered (what it means
      for the request that failed, its caller says). */
   function failure(e) {
-    if (Loop.isNetworkError(e)) return e.message + ": check your connection.";
+    if (Loop.isNetworkError(e)) return Loop.NETWORK + ": check your connection.";
     const m = e && e.message ? e.message : String(e);
     return /[.!?]$/.test(m) ? m : m + ".";
   }
