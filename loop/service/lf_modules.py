@@ -66,7 +66,7 @@ def load_lfs(module: str) -> list[LabelingFunction]:
                 + (f" and PYTHONPATH ({path})" if path else "") + " of the service and "
                 "of every worker: put the module there on each machine that runs workers "
                 "(with docker compose, in ./lfs) and restart its workers, or write rules "
-                "on the project's Rules page instead.") from None
+                "in the Rules section of the project's dashboard instead.") from None
         raise BadRequest(f"cannot import lf_module {module!r}: {exc}") from None
     except Exception as exc:  # a syntax error, a NameError at import: say where
         raise BadRequest(f"lf_module {module!r} raised {type(exc).__name__} on import: "

@@ -323,7 +323,7 @@
           r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
             : r.enabled === false ? "rule, off" : "rule",
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
-              : r.enabled === false ? "Switched off: switch it on on the Rules page." : null })
+              : r.enabled === false ? "Switched off: switch it on under Rules, below." : null })
             : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
             title: "Its votes came with the items (the upload's LF votes column)." }) : null,
           r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
