@@ -1395,3 +1395,25 @@ def test_a_rule_saved_without_a_connection_says_so_in_words(
     assert page.locator("#rule-name").input_value() == "says_offline"  # kept, to try again
     rules = live.admin.call("GET", f"/api/projects/{pid}/rules")["rules"]
     assert "says_offline" not in [r["name"] for r in rules]
+
+
+def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Keyboard trial: opened with "h" on a page where nothing had the focus, closed
+    with Enter on its Close button, the dialog left the focus on the page's body."""
+    pid = demo_project["pid"]
+    _label_with_next_ready(live, page, pid, "keys")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("h")
+    page.wait_for_selector("#help", state="visible")
+    assert page.evaluate("document.activeElement.id") == "help-close"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#help", state="hidden")
+    assert page.evaluate("document.activeElement.id") == "item-text"
+    # opened from its button, it goes back to that button
+    page.focus("#help-btn")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#help", state="visible")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    assert page.evaluate("document.activeElement.id") == "help-btn"

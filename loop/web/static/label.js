@@ -725,10 +725,15 @@
     if (show) {
       helpReturn = document.activeElement;
       $("help-close").focus();
-    } else if (helpReturn && document.contains(helpReturn) && helpReturn !== document.body) {
-      helpReturn.focus();
-      helpReturn = null;
+      return;
     }
+    /* opened with nothing focused ("?" or "h" on the page): back to the item, whose
+       keys it was about (keyboard trial: the focus went to the page's body, and the
+       next Tab started from its top) */
+    const back = helpReturn && document.contains(helpReturn) && helpReturn !== document.body &&
+      !helpReturn.disabled && !h.contains(helpReturn) ? helpReturn : $("item-text");
+    helpReturn = null;
+    back.focus({ preventScroll: back.id === "item-text" });
   }
   function trapHelpFocus(ev) {
     const h = $("help");
