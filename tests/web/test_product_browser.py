@@ -490,6 +490,11 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.click("#rule-save")
     assert page.eval_on_selector("#rule-name", "e => e.matches(':invalid')")
     assert "no spaces" in page.eval_on_selector("#rule-name", "e => e.title")
+    # ... and as text under it: a touch screen never shows the tooltip (trial)
+    help_text = page.locator("#rule-name-help")
+    assert help_text.is_visible() and "no spaces" in help_text.inner_text()
+    red = page.eval_on_selector("#rule-name", "e => getComputedStyle(e).borderTopColor")
+    assert help_text.evaluate("e => getComputedStyle(e).color") == red  # as the field
     assert "says subscribe" not in [r["name"] for r in
                                     api.call("GET", f"/api/projects/{pid}/rules")["rules"]]
     page.fill("#rule-keywords", "")
@@ -1033,6 +1038,18 @@ def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveSe
     assert page.locator("#rule-status").inner_text() == ""
     assert page.locator("text=does not compile").count() == 1
     assert api.call("GET", f"/api/projects/{pid}/rules")["rules"] == []
+    # a rule saved, then the next one typed wrong at once: "Saved ..." goes (it stood
+    # above the new rule's error, as if that one were saved; trial)
+    page.fill("#rule-pattern", "check (out|it)")
+    page.wait_for_selector(".preview-stats")
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved bad_pattern')")
+    page.fill("#rule-name", "next_pattern")
+    page.select_option("#rule-kind", "regex")
+    page.fill("#rule-pattern", "[a-")
+    page.wait_for_selector("#rule-preview .status.error")
+    assert "Saved" not in page.locator("#rule-status").inner_text()
     assert all("status of 400" in e for e in page.console_errors)
 
 

@@ -134,6 +134,9 @@
       if (seq !== previewSeq) return;
       Loop.clear(box);
       box.appendChild(Loop.el("p", { class: "status error", text: e.message }));
+      /* "Saved <the last rule>: applying it" above this rule's error read as if this
+         one were saved (trial): that news is old now */
+      if (!$("rule-status").classList.contains("error")) status("");
       if (e.status === 400) {
         markInvalid(e.message);
         /* a save sent before this preview said the same: once is enough */
