@@ -512,7 +512,9 @@
   function notSaved(cur, idx, e) {
     const id = String(cur.item.id);
     let back = "";
-    if (!known(id)) {
+    /* a refusal (the item gone, the lease another's) is not tried again */
+    const retry = Loop.isNetworkError(e) || (e && e.status >= 500);
+    if (retry && !known(id)) {
       state.ready.unshift(cur);
       if (state.current) back = " It comes back after this item: answer it again then.";
       else { showNext(); back = " It is back on screen: answer it again."; }
@@ -772,7 +774,8 @@
       const li = Loop.el("li", { "data-item": r.item_id },
         Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
         sel,
-        Loop.el("span", { class: "mine-note" + (note && note.isError ? " error" : ""), role: "status",
+        /* not a live region: the status line says it to a screen reader already */
+        Loop.el("span", { class: "mine-note" + (note && note.isError ? " error" : ""),
           text: note ? note.text : "" }));
       const st = state.style[state.labels.indexOf(r.label)];
       if (st && st.color) li.style.setProperty("--label-color", st.color);
