@@ -168,9 +168,13 @@ class Supervisor:
         self._silent_since: float | None = None
         self._said_silent = False
         self._next_beat_check = 0.0
+        from loop.service.reports import OVERDUE_AFTER
         from loop.service.settings import Settings
 
-        self.silent_after = Settings.from_env(base).stall_seconds
+        # said no later than /metrics says the loop is overdue (chaos trial: both
+        # workers frozen, /metrics overdue and /healthz 0 workers, the log silent
+        # for the 120 s of LOOP_STALL_SECONDS)
+        self.silent_after = min(Settings.from_env(base).stall_seconds, OVERDUE_AFTER)
 
     # -- starting and watching -------------------------------------------------------------
     def start(self) -> None:
@@ -236,7 +240,8 @@ class Supervisor:
 
     def check_heartbeats(self, now: float) -> None:
         """Say when worker processes live but send no heartbeat (frozen: SIGSTOP, a
-        stalled VM, swapping) for ``LOOP_STALL_SECONDS``, and again when they do. A
+        stalled VM, swapping) for ``LOOP_STALL_SECONDS`` or a minute, whichever is
+        sooner, and again when they do. A
         frozen worker never exits, so nothing else here notices it (operator's trial:
         both workers frozen for 153 s, and the log said nothing)."""
         if now < self._next_beat_check or self._stopping:

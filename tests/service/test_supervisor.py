@@ -603,3 +603,17 @@ def test_serve_and_workers_refuse_data_a_newer_version_wrote(tmp_path, redis_url
     assert worker.returncode == 2, worker.stderr[-800:]
     assert "newer loop" in worker.stderr, worker.stderr[-800:]
     assert int(rconn.get("loop:format")) == FORMAT + 1
+
+
+def test_a_frozen_worker_is_logged_no_later_than_metrics_says_overdue(tmp_path):
+    """Chaos trial: both workers frozen, /metrics said overdue after 60 s and the log
+    nothing until LOOP_STALL_SECONDS (120 s) had passed."""
+    from loop.service.reports import OVERDUE_AFTER
+    from loop.service.supervisor import Supervisor
+
+    def after(**env):
+        return Supervisor(data_dir=str(tmp_path), redis_url="redis://localhost:1",
+                          env=env).silent_after
+
+    assert after() == OVERDUE_AFTER == 60.0
+    assert after(LOOP_STALL_SECONDS="3") == 3.0
