@@ -85,22 +85,24 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
 
 
 def warm_rules(store: RedisStore, pid: str) -> int:
-    """Compile the project's enabled keyword and regex rules into this process's
-    cache (:func:`loop.core.rules._compile`), so that the work horses a worker forks
-    for the units of an apply run find them compiled. Only rules: the LF module is
-    imported in the horses, never in the worker. Returns how many were compiled."""
-    from loop.core.rules import Rule
+    """Compile the project's enabled keyword and regex rules and keep them in this
+    process (:func:`loop.core.rules.keep_compiled`), so that the work horses a worker
+    forks for the units of an apply run find them compiled. Only rules: the LF module
+    is imported in the horses, never in the worker. A rule that does not compile is
+    left to the unit, which says so. Returns how many are kept."""
+    from loop.core.rules import Rule, keep_compiled
 
     k = len(store.get_project(pid)["labels"])
-    n = 0
+    rules = []
     for rec in store.rules(pid).values():
         if rec["enabled"]:
             try:
-                Rule.from_dict(rec["rule"], k).compiled()
-                n += 1
-            except ValueError:  # the unit says so, in its own process
-                pass
-    return n
+                rule = Rule.from_dict(rec["rule"], k)
+                rule.compiled()
+            except ValueError:
+                continue
+            rules.append(rule)
+    return keep_compiled(rules)
 
 
 def apply_unit(

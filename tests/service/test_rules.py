@@ -176,7 +176,7 @@ def test_a_worker_compiles_a_projects_rules_once_for_the_units_it_forks(client, 
     """Speed trial: each unit of an apply run, in its own work horse, compiled every
     rule again (0.1 s of 0.33 s a unit). The worker compiles them before it forks;
     the horse's rules, built anew from the stored records, find them compiled."""
-    from loop.core.rules import _compile
+    from loop.core import rules as core_rules
     from loop.service import labeling
 
     for rule in ({"name": "my_stuff", "kind": "regex", "pattern": r"my (channel|video)"},
@@ -184,12 +184,18 @@ def test_a_worker_compiles_a_projects_rules_once_for_the_units_it_forks(client, 
         r = client.post(f"/api/projects/{project}/rules", headers=auth(),
                         json={"label": 1, **rule})
         assert r.status_code == 201, r.json
-    _compile.cache_clear()
     assert labeling.warm_rules(store, project) == 2
-    hits = _compile.cache_info().hits
+    kept = dict(core_rules._KEPT)
     rules = [Rule.from_dict(r["rule"], 2) for r in store.rules(project).values()]
-    assert all(r.compiled() is not None for r in rules)
-    assert _compile.cache_info().hits == hits + 2
+    # the horse's rules, built anew, use the worker's compiled patterns
+    assert sorted(id(r.compiled()) for r in rules) == sorted(id(v[0]) for v in kept.values())
+    # an edit compiles the new pattern; only the project's rules as they are stay kept
+    client.put(f"/api/projects/{project}/rules/my_stuff", headers=auth(),
+               json={"pattern": r"my (channel|song)"})
+    assert labeling.warm_rules(store, project) == 2
+    assert len(core_rules._KEPT) == 2 and r"my (channel|song)" in {
+        k[2] for k in core_rules._KEPT}
+    assert any(v is kept[k] for k, v in core_rules._KEPT.items() if k in kept)  # subs
 
 
 def test_preview_reports_coverage_conflicts_and_gold_precision(client, store, project):
