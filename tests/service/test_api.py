@@ -762,19 +762,19 @@ def test_an_upload_whose_connection_is_lost_is_a_503_and_stores_nothing(
     connection as a WatchError, which was answered 409 "another upload was written
     at the same time". Here every client connection is killed (CLIENT KILL) between
     the transaction's WATCH and its EXEC."""
-    import loop.storage.items as items_mod
+    from loop.storage import RedisStore
 
-    real = items_mod._existing
+    real = RedisStore._watch_project
 
-    def then_kill(p, key, ids):
-        out = real(p, key, ids)
+    def then_kill(self, p, *args, **kw):
+        out = real(self, p, *args, **kw)
         rconn.client_kill_filter(_type="normal", skipme=True)
         return out
 
-    monkeypatch.setattr(items_mod, "_existing", then_kill)
+    monkeypatch.setattr(RedisStore, "_watch_project", then_kill)
     r = _upload(client, project, youtube_csv(), id_field="COMMENT_ID")
     assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.json
-    monkeypatch.setattr(items_mod, "_existing", real)
+    monkeypatch.setattr(RedisStore, "_watch_project", real)
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert m["n_items"] == 0
     assert _upload(client, project, youtube_csv(), id_field="COMMENT_ID").status_code == 201
