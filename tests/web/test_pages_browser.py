@@ -786,6 +786,9 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     row.first.locator("select").select_option("spam")
     settle.click()
     page.locator("#disputes-none").wait_for(state="visible")
+    # said under the table, not at the page's top (phone trial: off-screen there)
+    assert "Settled item" in page.locator("#disputes-status").inner_text()
+    assert page.locator("#dash-status").inner_text() == ""
     # the gold card follows at once, not at the next poll (12 s)
     page.wait_for_function("document.getElementById('n-gold').textContent === '4'",
                            timeout=5000)

@@ -539,8 +539,8 @@
           onclick: async function () {
             try {
               await Loop.download(j.result.download, pid + "." + fmt);
-              status("Downloaded the export of job " + j.id + ".");
-            } catch (e) { status("Download failed: " + e.message, true); }
+              said("jobs-status", "Downloaded the export of job " + j.id + ".");
+            } catch (e) { said("jobs-status", "Download failed: " + e.message, true); }
           } }));
       }
       const typeCell = Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
@@ -608,11 +608,13 @@
   async function cancel(id) {
     try {
       const res = await Loop.api("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel");
-      status(res && res.stopping && res.stopping.length
+      // said under the jobs table, beside the button (phone trial: messages written at
+      // the page's top were off-screen from the controls that caused them)
+      said("jobs-status", res && res.stopping && res.stopping.length
         ? "Asked job " + id + " to stop; if it was about to finish, it may still finish (see its status)."
         : "Canceled job " + id + ".");
       schedule(200);
-    } catch (e) { status("Could not cancel: " + e.message, true); }
+    } catch (e) { said("jobs-status", "Could not cancel: " + e.message, true); }
   }
 
   /* The loop has stopped closing (no worker, or none free): say so, with what to do. */
@@ -693,11 +695,11 @@
     if (btn) btn.disabled = true;
     try {
       await Loop.api("POST", base + "/resolve", { item_id: itemId, label: label });
-      status(label === null ? "Took the resolution of item " + itemId + " back."
+      said("disputes-status", label === null ? "Took the resolution of item " + itemId + " back."
         : "Settled item " + itemId + " as “" + label + "”; the models will learn it.");
       await refresh();  // the gold card's counts too, not at the next poll
     } catch (e) {
-      status("Could not settle item " + itemId + ": " + e.message, true);
+      said("disputes-status", "Could not settle item " + itemId + ": " + e.message, true);
       if (btn) btn.disabled = false;
     }
   }
