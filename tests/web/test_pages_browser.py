@@ -1420,3 +1420,22 @@ def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
     page.keyboard.press("Escape")
     page.wait_for_selector("#help", state="hidden")
     assert page.evaluate("document.activeElement.id") == "help-btn"
+
+
+def test_checkboxes_are_big_enough_for_a_finger_on_a_touch_screen(
+        live: LiveServer, chromium: Any) -> None:
+    """Phone trial: the dashboard's rule on/off boxes were 13 x 13 px."""
+    sizes = {}
+    for touch in (False, True):
+        ctx = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=touch,
+                                   has_touch=touch)
+        try:
+            page = ctx.new_page()
+            page.goto(f"{live.url}/signin?next=/new#token=test-admin-key")
+            page.wait_for_url(f"{live.url}/new")
+            box = page.locator("#p-blind").bounding_box()
+            sizes[touch] = (box["width"], box["height"])
+        finally:
+            ctx.close()
+    assert min(sizes[True]) >= 24, sizes
+    assert max(sizes[False]) < 20, sizes  # a mouse keeps the usual box
