@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,10 +71,16 @@ def label_model_rows(store: RedisStore, pid: str, ids: list[str], uploaded: dict
     return covered if significantly_better(lm_right, em_right) else None
 
 
-def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
-    """One row per item: id, text, p_<label> per class, label, gold, source,
-    annotator, held_out, and the item's other uploaded ``fields`` (in CSV a column
-    each, ``field:<name>`` where the name is taken).
+#: Items an export reads from Redis at a time.
+EXPORT_CHUNK = 5000
+
+
+def export_rows(store: RedisStore, pid: str,
+                ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """One row per item, in row order, made as they are read: id, text, p_<label>
+    per class, label, gold, source, annotator, held_out, and the item's other
+    uploaded ``fields`` (in CSV a column each, ``field:<name>`` where the name is
+    taken).
 
     ``source``: ``gold`` (answers), ``uploaded`` (an uploaded label), ``copy``
     (the same text as answered items, which agree: their answer), ``end_model``
@@ -94,8 +101,7 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     """
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
-    ids = store.item_ids(pid)
-    items = {it["id"]: it for it in store.items(pid, ids)}
+    ids = store.item_ids(pid) if ids is None else ids  # (given: the items as they were)
     gold = store.gold(pid)
     uploaded = store.uploaded_gold(pid)
     held_out = store.eval_ids(pid)
@@ -108,77 +114,89 @@ def export_rows(store: RedisStore, pid: str) -> list[dict[str, Any]]:
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
     by_text: dict[str, int | None] = {}
-    for iid, one in gold.items():
-        t, c = items.get(iid, {}).get("text"), one["label"]
+    for one in store.items(pid, list(gold)):
+        t, c = one.get("text"), gold[one["id"]]["label"]
         if t is not None:
             by_text[t] = c if by_text.get(t, c) == c else None
-    # each row's class probabilities, chosen per row and then built, rounded and
-    # argmaxed all at once (speed trial: numpy called per row and per class took
-    # 2.3 s of a 200,000-item export)
-    n = len(ids)
-    knowns: list[int | None] = [None] * n
-    sources: list[str | None] = [None] * n
-    hot_rows: list[int] = []  # rows of a known label, and its class
-    hot_classes: list[int] = []
-    from_em: list[int] = []
-    from_lm: list[int] = []
-    for r, iid in enumerate(ids):
-        g = gold.get(iid)
-        known = g["label"] if g is not None else uploaded.get(iid)  # answers win
-        copied = by_text.get(items.get(iid, {}).get("text") or "") if known is None else None
-        knowns[r] = known
-        if known is not None:
-            hot_rows.append(r)
-            hot_classes.append(known)
-            sources[r] = "gold" if g is not None else "uploaded"
-        elif copied is not None and iid not in held_out:
-            hot_rows.append(r)
-            hot_classes.append(copied)
-            sources[r] = "copy"
-        elif em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
-            from_em.append(r)
-            sources[r] = "end_model"
-        elif lm is not None and len(lm) > r:
-            from_lm.append(r)
-            sources[r] = "label_model"
-    P = np.full((n, k), np.nan)
-    P[hot_rows] = 0.0  # a known label: 1 for its class, 0 for the others
-    P[hot_rows, hot_classes] = 1.0
-    if from_em:
-        P[from_em] = np.asarray(em)[from_em]
-    if from_lm:
-        P[from_lm] = np.asarray(lm)[from_lm]
-    top = np.nan_to_num(P, nan=-1.0).argmax(axis=1).tolist()
-    probs = P.tolist()
-    out = []
-    for r, iid in enumerate(ids):
-        g = gold.get(iid)
-        known, source, p = knowns[r], sources[r], probs[r] if sources[r] else None
-        item = items.get(iid, {})
-        row: dict[str, Any] = {"id": iid, "text": item.get("text")}
-        for c, name in enumerate(labels):
-            row[f"p_{name}"] = None if p is None else round(p[c], 6)
-        row["label"] = None if p is None else labels[top[r]]
-        row["gold"] = None if known is None else labels[known]
-        row["source"] = source
-        # with several answers per item, ``answers`` says who said what
-        row["annotator"] = g.get("annotator") if g is not None and not multi else None
-        row["answered_at"] = _iso(g.get("at")) if g is not None else None
-        row["held_out"] = iid in held_out
-        row["fields"] = item.get("fields") or {}
-        if multi:
-            ans = answers.get(iid, [])
-            row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
-            row["answers_at"] = {a["annotator"]: _iso(a.get("changed_at", a["at"]))
-                                 for a in ans}
-            row["n_answers"] = len(ans)
-            ag = item_agreement(a["label"] for a in ans)
-            row["agreement"] = None if ag is None else round(ag, 6)
-            # answers that tie: no gold label until one more answer or the admin
-            row["disputed"] = bool(ans) and g is None
-            row["resolved_by"] = resolved[iid]["annotator"] if iid in resolved else None
-        out.append(row)
-    return out
+    # the items are read EXPORT_CHUNK at a time, and their rows made and given out so
+    # (speed trial: every item and every row held at once took 686 MB at 200,000
+    # items, in a web process for GET /export)
+    for a in range(0, len(ids), EXPORT_CHUNK):
+        part = ids[a : a + EXPORT_CHUNK]
+        items = {it["id"]: it for it in store.items(pid, part)}
+        # each row's class probabilities, chosen per row and then built, rounded and
+        # argmaxed all at once (speed trial: numpy called per row and per class)
+        n = len(part)
+        knowns: list[int | None] = [None] * n
+        sources: list[str | None] = [None] * n
+        hot_rows: list[int] = []  # rows of a known label, and its class
+        hot_classes: list[int] = []
+        from_em: list[int] = []
+        from_lm: list[int] = []
+        for j, iid in enumerate(part):
+            r = a + j
+            g = gold.get(iid)
+            known = g["label"] if g is not None else uploaded.get(iid)  # answers win
+            copied = (by_text.get(items.get(iid, {}).get("text") or "") if known is None
+                      else None)
+            knowns[j] = known
+            if known is not None:
+                hot_rows.append(j)
+                hot_classes.append(known)
+                sources[j] = "gold" if g is not None else "uploaded"
+            elif copied is not None and iid not in held_out:
+                hot_rows.append(j)
+                hot_classes.append(copied)
+                sources[j] = "copy"
+            elif em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
+                from_em.append(j)
+                sources[j] = "end_model"
+            elif lm is not None and len(lm) > r:
+                from_lm.append(j)
+                sources[j] = "label_model"
+        P = np.full((n, k), np.nan)
+        P[hot_rows] = 0.0  # a known label: 1 for its class, 0 for the others
+        P[hot_rows, hot_classes] = 1.0
+        if from_em:
+            P[from_em] = np.asarray(em)[[a + j for j in from_em]]
+        if from_lm:
+            P[from_lm] = np.asarray(lm)[[a + j for j in from_lm]]
+        top = np.nan_to_num(P, nan=-1.0).argmax(axis=1).tolist()
+        probs = P.tolist()
+        for j, iid in enumerate(part):
+            yield _row(iid, items.get(iid, {}), gold.get(iid), knowns[j], sources[j],
+                       probs[j] if sources[j] else None, top[j], labels, held_out, multi,
+                       answers, resolved)
+
+
+def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | None,
+         source: str | None, p: list[float] | None, top: int, labels: list[str],
+         held_out: set[str], multi: bool, answers: dict[str, Any],
+         resolved: dict[str, Any]) -> dict[str, Any]:
+    """One item's row of :func:`export_rows`."""
+    row: dict[str, Any] = {"id": iid, "text": item.get("text")}
+    for c, name in enumerate(labels):
+        row[f"p_{name}"] = None if p is None else round(p[c], 6)
+    row["label"] = None if p is None else labels[top]
+    row["gold"] = None if known is None else labels[known]
+    row["source"] = source
+    # with several answers per item, ``answers`` says who said what
+    row["annotator"] = g.get("annotator") if g is not None and not multi else None
+    row["answered_at"] = _iso(g.get("at")) if g is not None else None
+    row["held_out"] = iid in held_out
+    row["fields"] = item.get("fields") or {}
+    if multi:
+        ans = answers.get(iid, [])
+        row["answers"] = {a["annotator"]: labels[a["label"]] for a in ans}
+        row["answers_at"] = {a["annotator"]: _iso(a.get("changed_at", a["at"]))
+                             for a in ans}
+        row["n_answers"] = len(ans)
+        ag = item_agreement(a["label"] for a in ans)
+        row["agreement"] = None if ag is None else round(ag, 6)
+        # answers that tie: no gold label until one more answer or the admin
+        row["disputed"] = bool(ans) and g is None
+        row["resolved_by"] = resolved[iid]["annotator"] if iid in resolved else None
+    return row
 
 
 #: Export files an export job keeps per project (the newest), and for how long.
@@ -219,10 +237,16 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     """The export as ``csv`` (formula cells escaped) or ``jsonl`` (values as they are)."""
     if fmt not in FORMATS:
         raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
-    rows = export_rows(store, pid)
+    ids = store.item_ids(pid)
+    rows = export_rows(store, pid, ids)
+    raw = io.BytesIO()  # written as UTF-8 as it goes (a str buffer takes up to 4
+    buf = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # bytes a character)
     if fmt == "jsonl":
-        return "".join(json.dumps(r) + "\n" for r in rows).encode()
-    buf = io.StringIO()
+        for r in rows:
+            buf.write(json.dumps(r))
+            buf.write("\n")
+        buf.flush()
+        return raw.getvalue()
     labels = store.get_project(pid)["labels"]
     cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
             "annotator", "answered_at", "held_out"]
@@ -233,7 +257,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     # the CSV could not be joined back to the user's data); "field:" before a name
     # that is one of the columns above, or that a spreadsheet would run as a formula
     # (security trial: a column named =HYPERLINK(...) reached the header as it was)
-    names = list(dict.fromkeys(f for r in rows for f in r.get("fields") or {}))
+    names = _field_names(store, pid, ids)
     as_col = {f: f"field:{f}" if f in cols or f.startswith("field:") or csv_safe(f) != f
               else f for f in names}
     w = csv.writer(buf)
@@ -252,4 +276,15 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
             v = json.dumps(v) if isinstance(v, list | dict) else v
             out[where[f]] = "" if v is None else csv_safe(v)
         w.writerow(out)
-    return buf.getvalue().encode()
+    buf.flush()
+    return raw.getvalue()
+
+
+def _field_names(store: RedisStore, pid: str, ids: list[str]) -> list[str]:
+    """The names of the uploaded fields of the items ``ids``, in the order first met
+    (a CSV's columns, named before its rows are made)."""
+    names: dict[str, None] = {}
+    for a in range(0, len(ids), EXPORT_CHUNK):
+        for item in store.items(pid, ids[a : a + EXPORT_CHUNK]):
+            names.update(dict.fromkeys(item.get("fields") or {}))
+    return list(names)
