@@ -1439,3 +1439,28 @@ def test_checkboxes_are_big_enough_for_a_finger_on_a_touch_screen(
             ctx.close()
     assert min(sizes[True]) >= 24, sizes
     assert max(sizes[False]) < 20, sizes  # a mouse keeps the usual box
+
+
+def test_the_projects_page_keeps_the_sign_in_when_it_cannot_check_it(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Re-trial: the projects page forgot the token on any failed check: a dropped
+    connection, or a 429 of the address a guesser shares with everyone (under docker
+    compose, every client), signed the admin out. Only a refused token (401) does."""
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    for fail in (lambda r: r.abort(),
+                 lambda r: r.fulfill(status=429, content_type="application/json",
+                                     body='{"error": "too many refused tokens: wait 20 s"}')):
+        page.route("**/api/me", fail)
+        page.goto(f"{live.url}/")
+        page.wait_for_function("document.getElementById('home-status').textContent"
+                               ".includes('Could not check your sign-in')")
+        assert page.evaluate("localStorage.getItem('loop.token')") == "test-admin-key"
+        assert page.locator("#signin").is_hidden()
+        page.unroute("**/api/me")
+    page.goto(f"{live.url}/")
+    page.wait_for_selector("#project-rows tr")  # back, still signed in
+    page.route("**/api/me", lambda r: r.fulfill(status=401, content_type="application/json",
+                                                body='{"error": "invalid token"}'))
+    page.goto(f"{live.url}/")
+    page.locator("#signin").wait_for(state="visible")
+    assert not page.evaluate("localStorage.getItem('loop.token')")

@@ -69,6 +69,16 @@
   async function showProjects() {
     let who;
     try { who = await Loop.whoami(); } catch (e) {
+      if (e.status !== 401) {
+        // no answer, a 429 or a server error: the token may well be good, so it is
+        // kept (re-trial: a dropped connection, or a guesser's 429 from the address
+        // every compose client shares, signed the admin out)
+        $("projects").hidden = false;
+        $("home-status").textContent = "Could not check your sign-in: " + e.message +
+          " Reload the page to try again.";
+        $("home-status").classList.add("error");
+        return;
+      }
       Loop.clearToken();
       Loop.signedOutBecause();  /* said below */
       $("signin").hidden = false;
