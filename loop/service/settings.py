@@ -73,9 +73,9 @@ class Settings:
     #: (``stalled`` in the jobs API, a note on the dashboard): its worker may be
     #: frozen or overloaded. Time limits still decide when it is given up.
     stall_seconds: float = 120.0
-    #: Different refused tokens one client address may send per minute (0: no
-    #: limit); past it its unknown tokens and admin keys get 429 until the minute is
-    #: over, so a guesser learns nothing more (several hundred guesses a second were
+    #: Different refused tokens one client address may send in any 60 s (0: no
+    #: limit); past it its unknown tokens and admin keys get 429 until the count is
+    #: under it again, so a guesser learns nothing more (several hundred guesses a second were
     #: answered before); annotator tokens go on (see ``loop.web.auth.identify``).
     refused_tokens_per_minute: int = 300
     #: The workers' log level (RQ's; INFO logs four lines per job). The demo uses

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import time
 import uuid
@@ -212,48 +213,42 @@ class ProjectsMixin(StoreBase):
         return sorted(out, key=lambda a: a["created_at"])
 
     @staticmethod
-    def _refused_key(addr: str, window: int, now: float) -> str:
-        """The set of the refused tokens (hashed) from ``addr`` in the window holding
-        ``now``."""
-        return f"loop:refused-tokens:{addr}:{int(now // window)}"
+    def _refused_key(addr: str) -> str:
+        """The sorted set of the refused tokens (hashed) from ``addr``, each with
+        the time it was last sent."""
+        return f"loop:refused:{addr}"
 
     def note_refused_token(self, addr: str, window: int, token: str) -> int:
-        """Note a refused token from client address ``addr`` in the current window
-        of ``window`` seconds; how many different ones it sent so far. The same
-        token sent again counts once: a client retrying a stale token guesses
-        nothing (under docker compose it shares its address with every other
-        client, the admin included), a guesser sends a new one each time."""
-        key = self._refused_key(addr, window, time.time())
-        with self.r.pipeline(transaction=False) as p:
-            p.sadd(key, token_hash(token)[:16])
-            p.expire(key, 2 * window)
-            p.scard(key)
+        """Note a refused token from client address ``addr``; how many different
+        ones it sent in the last ``window`` seconds. The same token sent again
+        counts once: a client retrying a stale token guesses nothing (under docker
+        compose it shares its address with every other client, the admin
+        included), a guesser sends a new one each time."""
+        key, now = self._refused_key(addr), time.time()
+        with self.r.pipeline(transaction=True) as p:
+            p.zadd(key, {token_hash(token)[:16]: now})
+            p.zremrangebyscore(key, "-inf", now - window)
+            p.expire(key, int(window) + 1)
+            p.zcard(key)
             *_, n = p.execute()
         return int(n)
 
     def refused_tokens(self, addr: str, window: int, limit: int) -> tuple[int, int]:
-        """Different refused tokens from ``addr`` over the last ``window`` seconds,
-        and the seconds to wait (at least 1) until that is under ``limit`` again if
-        nothing more is refused.
-
-        A sliding window, estimated from two counts: the current window's, and the
-        previous one's weighed by how much of it is still within the last ``window``
-        seconds (counting the clock minute alone let twice the limit through
-        across a minute's end)."""
+        """Different refused tokens from ``addr`` in the last ``window`` seconds, and
+        the seconds to wait (at least 1; 0 under ``limit``) until that count is under
+        ``limit`` again if nothing more is refused. Each token is counted at the time
+        it was last sent (re-trial: counted per clock minute, or weighing the
+        previous minute as if spread over it, twice the limit got through across a
+        minute's end)."""
         now = time.time()
-        with self.r.pipeline(transaction=False) as p:
-            p.scard(self._refused_key(addr, window, now))
-            p.scard(self._refused_key(addr, window, now - window))
-            cur, prev = (int(x or 0) for x in p.execute())
-        into = now % window
-        n = int(cur + prev * (1 - into / window))
+        times = [t for _, t in self.r.zrangebyscore(self._refused_key(addr),
+                                                     f"({now - window}", "+inf",
+                                                     withscores=True)]
+        n = len(times)
         if n < limit:
             return n, 0
-        if cur >= limit:  # past this window's end, until its own count has slid out
-            wait = window - into + window * (1 - limit / cur)
-        else:
-            wait = window * (1 - (limit - cur) / prev) - into
-        return n, max(1, int(wait + 0.999))
+        # under the limit once the n - limit + 1 oldest are out of the window
+        return n, max(1, math.ceil(times[n - limit] + window - now))
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
         """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""
