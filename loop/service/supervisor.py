@@ -258,7 +258,12 @@ class Supervisor:
             self._silent_since, self._said_silent = None, False
             return
         if self._silent_since is None:
-            self._silent_since = now
+            from loop.service.worker import LoopWorker
+
+            # its last heartbeat was at least the liveness key's TTL ago (re-trial:
+            # counted from here, the log came 13 s after /metrics said overdue and
+            # understated the silence)
+            self._silent_since = now - LoopWorker.liveness_ttl
         elif not self._said_silent and now - self._silent_since >= self.silent_after:
             say(f"{silent} of {len(running)} worker processes run but have sent no "
                 f"heartbeat for {now - self._silent_since:.0f} s (frozen? SIGSTOP, a "

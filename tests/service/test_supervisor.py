@@ -617,3 +617,23 @@ def test_a_frozen_worker_is_logged_no_later_than_metrics_says_overdue(tmp_path):
 
     assert after() == OVERDUE_AFTER == 60.0
     assert after(LOOP_STALL_SECONDS="3") == 3.0
+
+
+def test_a_frozen_workers_silence_is_counted_from_its_last_heartbeat(tmp_path, monkeypatch):
+    """Re-trial: the silence was counted from when the worker's liveness key ran out
+    (12 s after its last heartbeat), so the log came after /metrics said overdue and
+    said 60 s of a 73 s silence."""
+    from loop.service import supervisor as sv
+    from loop.service.worker import LoopWorker
+
+    said: list[str] = []
+    monkeypatch.setattr(sv, "say", lambda msg, who="loop": said.append(msg))
+    sup = sv.Supervisor(data_dir=str(tmp_path), redis_url="redis://localhost:1", workers=1)
+    monkeypatch.setattr(sup.child("worker-1"), "alive", lambda: True)
+    monkeypatch.setattr(sup, "_alive_workers", lambda: 0)
+    t0 = 1000.0  # the first check that finds it silent
+    sup.check_heartbeats(t0)
+    sup.check_heartbeats(t0 + 60 - LoopWorker.liveness_ttl - 1)
+    assert not said
+    sup.check_heartbeats(t0 + 60 - LoopWorker.liveness_ttl + 4)
+    assert said and "no heartbeat for 64 s" in said[0], said
