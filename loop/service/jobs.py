@@ -298,6 +298,7 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
         error = meta.get("stop_reason") or "canceled"
     ended = job.ended_at
     merge_waits = False  # an apply run whose units are done and whose merge waits
+    units_wait = False  # an apply run none of whose units is running
     if meta.get("type") == "apply_lfs" and status == "finished" and meta.get("merge_job"):
         # the plan is done: the run is as far as its units and merge are
         plan = result or {}
@@ -328,6 +329,10 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
                 c = job_status(connection, bad)
                 status, error, tb = c["status"], c["error"], c["traceback"]
                 ended = c["ended_at"]
+            else:  # re-trial: units queued, none running (its worker frozen), and the
+                # run said it was not waiting for one
+                units_wait = not _any_started(connection, job.origin,
+                                              meta.get("chunk_jobs", []))
         elif status != "finished":
             error, tb = merge["error"], merge["traceback"]
 
@@ -366,8 +371,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
             "status": state, "scheduled_for": iso(due),
             "progress": progress, "result": result if status == "finished" else None,
             "quiet_seconds": quiet,
-            # queued, or an apply run whose merge is: no worker has taken it yet
-            "waiting_for_worker": state == "queued" or merge_waits,
+            # queued, or an apply run whose merge or units are: no worker has them
+            "waiting_for_worker": state == "queued" or merge_waits or units_wait,
             "stalled": quiet is not None and stall_seconds is not None and quiet >= stall_seconds,
             "error": error, "traceback": tb, "created_at": iso(job.created_at),
             "enqueued_at": iso(job.enqueued_at),
@@ -404,6 +409,19 @@ def _ended_badly(connection: Any, queue: str, ids: list[str]) -> str | None:
     out = set(FailedJobRegistry(queue=q).get_job_ids(cleanup=False))
     out |= set(CanceledJobRegistry(queue=q).get_job_ids(cleanup=False))
     return next((i for i in ids if i in out), None)
+
+
+def _any_started(connection: Any, queue: str, ids: list[str]) -> bool:
+    """Whether a worker is running any of ``ids`` (one registry read; its entries
+    are ``job_id:execution_id``)."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    reg = StartedJobRegistry(queue=Queue(queue, connection=connection))
+    started = {str(e, "utf-8") if isinstance(e, bytes) else str(e)
+               for e in connection.zrange(reg.key, 0, -1)}
+    wanted = set(ids)
+    return any(e.split(":", 1)[0] in wanted for e in started)
 
 
 def cancel(connection: Any, job_id: Any, reason: str = "canceled through the API"

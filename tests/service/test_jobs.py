@@ -33,8 +33,22 @@ def test_an_apply_run_whose_units_are_done_is_not_shown_queued_again(client, rco
     assert first["progress"] == {"done": 0, "total": None}  # not known before it starts
     jid = _job(client, project, "apply_lfs")
     assert _status(client, jid)["status"] == "queued"  # the plan waits for a worker
-    # the export, the plan and its two units of 300 rows run; the merge is left waiting
-    burst_worker([Queue("loop", connection=rconn)], rconn).work(burst=True, max_jobs=4)
+    # the export and the plan run; its two units of 300 rows wait, none running
+    # (re-trial: a run whose worker froze between units said it was not waiting)
+    burst_worker([Queue("loop", connection=rconn)], rconn).work(burst=True, max_jobs=2)
+    st = _status(client, jid)
+    assert st["status"] == "deferred" and st["waiting_for_worker"] is True, st
+    assert st["progress"] == {"done": 0, "total": 350}
+    from rq.job import Job
+    from rq.registry import StartedJobRegistry
+
+    started = StartedJobRegistry(queue=Queue("loop", connection=rconn)).key
+    unit = Job.fetch(jid, connection=rconn).meta["chunk_jobs"][0]
+    rconn.zadd(started, {f"{unit}:an-execution": time.time() + 60})  # as a worker has it
+    assert _status(client, jid)["waiting_for_worker"] is False
+    rconn.zrem(started, f"{unit}:an-execution")
+    # the units run; the merge is left waiting
+    burst_worker([Queue("loop", connection=rconn)], rconn).work(burst=True, max_jobs=2)
     st = _status(client, jid)
     assert st["status"] == "deferred" and st["waiting_for_worker"] is True, st
     assert st["progress"] == {"done": 350, "total": 350}
