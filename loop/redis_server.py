@@ -119,21 +119,34 @@ def memory_full(client: Any, share: float = 0.95) -> str | None:
     return None
 
 
-def compact_aof(client: Any, min_size: int = AOF_MIN_SIZE) -> bool:
+def compact_aof(client: Any, min_size: int = AOF_MIN_SIZE,
+                times_data: float | None = None) -> bool:
     """Rewrite (compact) the append-only file now when it holds ``min_size`` bytes
-    or more and no rewrite runs; True if one was started. For a Redis just started:
-    it takes the file's size at its start as the base its automatic rewrites wait to
-    double, so each restart on a grown file put the next compaction further off
+    or more (and, with ``times_data``, that many times the data Redis holds) and no
+    rewrite runs; True if one was started.
+
+    Redis takes the file's size at its start as the base its automatic rewrites wait
+    to double, so each restart on a grown file put the next compaction further off
     (chaos trial: 196 MB after nine restarts, 17 MB once rewritten, and the next
-    automatic rewrite due at 392 MB on a disk of 384). Raises what the client raises
-    when Redis does not answer."""
+    automatic rewrite due at 392 MB on a disk of 384): ``loop serve`` compacts its
+    embedded Redis once after each start, and workers check any Redis now and then
+    (``times_data``: only a file mostly history). Raises what the client raises when
+    Redis does not answer."""
     info = client.info("persistence")
     if not int(info.get("aof_enabled") or 0) or int(info.get("aof_rewrite_in_progress") or 0) \
             or int(info.get("aof_rewrite_scheduled") or 0):
         return False
-    if int(info.get("aof_current_size") or 0) < min_size:
+    size = int(info.get("aof_current_size") or 0)
+    if size < min_size:
         return False
-    client.bgrewriteaof()
+    if times_data is not None:
+        data = int(client.info("memory").get("used_memory_dataset") or 0)
+        if size < times_data * data:
+            return False
+    try:
+        client.bgrewriteaof()
+    except redis.ResponseError:  # another client's rewrite began meanwhile
+        return False
     return True
 
 

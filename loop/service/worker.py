@@ -466,6 +466,21 @@ class LoopWorker(PromptCommandChannel, Worker):
         proc = getattr(sched, "_process", None)
         if sched is not None and proc is not None and proc.is_alive():
             self.connection.hset(SCHEDULERS_KEY, sched.name, self.name)
+        self._compact_aof()
+
+    def _compact_aof(self) -> None:
+        """Compact Redis's append-only file when it has grown to four times the data
+        or more: after restarts Redis itself waits for it to double from its size at
+        the start (:func:`loop.redis_server.compact_aof`; docker compose's Redis has
+        no ``loop serve`` to compact it after each start)."""
+        from loop.redis_server import compact_aof
+
+        try:
+            if compact_aof(self.connection, times_data=4.0):
+                log.warning("compacting Redis's append-only file: it had grown to four "
+                            "times the data or more")
+        except redis.RedisError as exc:  # no permission (an external Redis), or gone
+            log.debug("could not check Redis's append-only file: %s", exc)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         from loop.storage.base import NewerData, claim_format

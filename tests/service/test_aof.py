@@ -125,3 +125,21 @@ def test_a_restarted_redis_compacts_the_file_it_grew_before(tmp_path):
         assert not compact_aof(r, min_size=1 << 20)  # compacted: nothing to do
     finally:
         _kill(proc)
+
+
+def test_a_file_mostly_history_is_compacted_by_the_workers_check(tmp_path):
+    """Docker compose's Redis has no loop serve to compact it after a start: workers
+    check now and then, and compact a file of four times the data or more."""
+    from loop.redis_server import compact_aof
+
+    proc, r = _start(tmp_path)
+    try:
+        r.set("big", "x" * (2 << 20))  # 2 MB of data, written once: not history
+        assert not compact_aof(r, min_size=1 << 20, times_data=4.0)
+        with r.pipeline(transaction=False) as p:
+            for i in range(3000):  # one small key written over and over: history
+                p.set("k", f"{i:04d}" * 1000)
+            p.execute()
+        assert compact_aof(r, min_size=1 << 20, times_data=4.0)
+    finally:
+        _kill(proc)
