@@ -1294,9 +1294,9 @@ def test_an_answer_that_fails_names_its_item_and_brings_it_back(
     page.wait_for_function("document.getElementById('saving').textContent.startsWith('Saving')")
     assert page.locator("#saving").is_visible()
     held[0].abort()
-    page.wait_for_function("document.getElementById('status').textContent.includes('not saved')")
+    page.wait_for_function("document.getElementById('status').textContent.includes('may not have')")
     status = page.locator("#status").inner_text()
-    assert f"#{first}" in status and "Could not reach the server" in status, status
+    assert f"#{first}" in status and "network error" in status, status
     assert "comes back after this item" in status and "Failed to fetch" not in status, status
     assert page.locator("#saving").inner_text() == ""
     page.unroute("**/queue/answer")
@@ -1311,6 +1311,44 @@ def test_an_answer_that_fails_names_its_item_and_brings_it_back(
     assert _me(live, pid, token)["answers_total"] == 2
     # the aborted request's own line, nothing else
     assert all("ERR_FAILED" in m for m in page.console_errors), page.console_errors
+
+
+def test_an_answer_whose_reply_is_cut_off_says_it_may_have_arrived_and_then_that_it_did(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Re-trial: an answer stored, its reply cut off, was said to be "not saved"; the
+    same answer given again said "nothing changed", as if it had failed, and another
+    label given again "was not saved", naming no answer that was."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "cutoff")
+
+    def stored_then_cut(route: Any) -> None:
+        route.fetch()
+        route.abort()
+
+    status = "document.getElementById('status').textContent"
+    for again, said in (("2", "kept once"), ("1", "so “ham” was not")):
+        page.route("**/queue/answer", stored_then_cut)
+        first = _current_id(page)
+        press(page, "2")  # "spam", stored; its reply lost
+        second = _wait_new_item(page, first)
+        page.wait_for_function(f"{status}.includes('may not have reached the server')")
+        text = page.locator("#status").inner_text()
+        assert f"“spam” to #{first}" in text and "not saved" not in text, text
+        page.unroute("**/queue/answer")
+        press(page, "1")
+        _wait_new_item(page, second)
+        assert _current_id(page) == first  # back, to be answered again
+        page.wait_for_function(f"{status}.startsWith('Saved')")
+        press(page, again)
+        page.wait_for_function(f"{status}.includes('saved after all')")
+        text = page.locator("#status").inner_text()
+        assert f"earlier answer “spam” to #{first} was saved after all" in text, text
+        assert said in text, text
+        assert "nothing changed" not in text, text
+        page.evaluate("window.loopLabel.idle()")
+        recent = {r["item_id"]: r["label"] for r in _me(live, pid, token)["recent"]}
+        assert recent[first] == "spam", recent
+    assert _me(live, pid, token)["answers_total"] == 4
 
 
 def test_an_error_loading_the_next_item_goes_once_it_loads(

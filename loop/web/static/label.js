@@ -55,6 +55,8 @@
     tooSoon: null,       // {at, text}: the last key refused as pressed before it was read
     inFlight: new Set(), // ids answered or skipped here whose request has not returned
     skippedLast: null,   // the id skipped by the last action here (undo does not take it back)
+    unconfirmed: {},     // id -> label index of an answer sent whose reply never came
+    nextError: null,     // why the next item did not load, shown in its place until one does
     metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
   };
   const stats = { latencies: [], shown: 0 };
@@ -482,9 +484,15 @@
       state.inFlight.delete(id);
       pending();
       tellTabs("answered", id);
-      /* the same item open in two tabs: the first answer counts */
+      const earlier = settle(id);
+      /* the same item open in two tabs: the first answer counts; answered again after
+         a reply that never came, the first send arrived after all (re-trial: "nothing
+         changed" read as a failure) */
       saidOnceSaved(res && res.duplicate
-        ? "#" + cur.item.id + " was answered “" + labelName(idx) + "” already (in another tab?); nothing changed."
+        ? (earlier !== undefined
+          ? "Your earlier answer “" + labelName(idx) + "” to #" + id + " was saved after all " +
+            "(only its reply was lost); it is kept once."
+          : "#" + cur.item.id + " was answered “" + labelName(idx) + "” already (in another tab?); nothing changed.")
         : "Saved “" + labelName(idx) + "” for #" + cur.item.id + ".", sentAt);
       refreshProgress();
     }, function (e) {
@@ -495,8 +503,12 @@
         Loop.noteSignOut("your answer “" + labelName(idx) + "” for #" + cur.item.id + " was not saved");
       }
       if (e && e.body && e.body.code === "already_answered") {
-        status("#" + cur.item.id + " was answered already (in another tab?), so “" +
-               labelName(idx) + "” was not saved. To change that answer, pick it under My answers.", true);
+        const earlier = settle(id);
+        status(earlier !== undefined && earlier !== idx
+          ? "Your earlier answer “" + labelName(earlier) + "” to #" + id + " was saved after all " +
+            "(only its reply was lost), so “" + labelName(idx) + "” was not. To change it, pick it under My answers."
+          : "#" + cur.item.id + " was answered already (in another tab?), so “" +
+            labelName(idx) + "” was not saved. To change that answer, pick it under My answers.", true);
         refreshProgress();
         return;
       }
@@ -508,18 +520,37 @@
   /* An answer that did not arrive (no connection, a server error), said by the
      item's id once the page has moved on (phone trial: "Error: Failed to fetch" under
      the next item, naming nothing). Its lease is still this annotator's: the item is
-     shown again next, to be answered again (sent twice, it is stored once). */
+     shown again next, to be answered again (sent twice, it is stored once). With no
+     reply at all the page cannot know: the answer may have been stored and only its
+     reply lost (re-trial: "was not saved" for an answer the server had), so it says
+     "may not", and the answer given again says which it was (settle). */
   function notSaved(cur, idx, e) {
     const id = String(cur.item.id);
+    const network = Loop.isNetworkError(e);
     let back = "";
     /* a refusal (the item gone, the lease another's) is not tried again */
-    const retry = Loop.isNetworkError(e) || (e && e.status >= 500);
+    const retry = network || (e && e.status >= 500);
     if (retry && !known(id)) {
       state.ready.unshift(cur);
       if (state.current) back = " It comes back after this item: answer it again then.";
       else { showNext(); back = " It is back on screen: answer it again."; }
     }
-    status("Your answer “" + labelName(idx) + "” to #" + id + " was not saved: " + failure(e) + back, true);
+    if (!network) {
+      status("Your answer “" + labelName(idx) + "” to #" + id + " was not saved: " + failure(e) + back, true);
+      return;
+    }
+    if (state.unconfirmed[id] === undefined) state.unconfirmed[id] = idx;
+    status("Your answer “" + labelName(idx) + "” to #" + id + " may not have reached the server " +
+      "(no reply came: a network error; check your connection)." + back +
+      (back ? " If the first one was saved, it is kept once, and the page says so." : ""), true);
+  }
+
+  /* The label of an answer to ``id`` whose reply never came (undefined if none):
+     the server's answer to this one says what became of it. */
+  function settle(id) {
+    const earlier = state.unconfirmed[id];
+    delete state.unconfirmed[id];
+    return earlier;
   }
 
   /* "Saving…" while an answer or skip is on its way, shown only when it takes a
