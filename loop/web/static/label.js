@@ -666,18 +666,23 @@
     });
   }
 
+  function readMine() { return Loop.api("GET", base + "/queue/me?history=" + state.mineShown); }
+  function showMine(me) {
+    Loop.setText("answers-today", me.answers_today);
+    Loop.setText("answers-total", me.answers_total);
+    Loop.setText("remaining", me.remaining);
+    renderMine(me.recent);
+  }
+
   let progressTimer = null;
   function refreshProgress() {
     if (progressTimer) return;
     progressTimer = setTimeout(async function () {
       progressTimer = null;
       try {
-        const me = await Loop.api("GET", base + "/queue/me?history=" + state.mineShown);
+        const me = await readMine();
         if (!me) return;
-        Loop.setText("answers-today", me.answers_today);
-        Loop.setText("answers-total", me.answers_total);
-        Loop.setText("remaining", me.remaining);
-        renderMine(me.recent);
+        showMine(me);
         clearTransient();
       } catch (e) {
         if (e && e.status === 401) handleError(e);
@@ -849,9 +854,39 @@
       refreshProgress();
     }, function (e) {
       if (e && e.status === 401) { handleError(e); return; }
+      if (Loop.isNetworkError(e)) { relabelUnconfirmed(r, name, sel); return; }
       if (sel.value === name) sel.value = was;
       mineSaid(itemId, "#" + itemId + " was not changed: " + failure(e) + " It is still “" + was +
         "”: pick “" + name + "” again to retry.", true);
+    });
+  }
+
+  /* A change whose reply never came may have been made (re-trial: "was not changed
+     ... still 'spam'" and the select put back, while the server had the new label):
+     the page asks the server what it has, as for "My answers", and shows that; only
+     if that fails too is the select put back, saying the change may not have gone
+     through. */
+  function relabelUnconfirmed(r, name, sel) {
+    const itemId = String(r.item_id), was = r.label;
+    const lost = "The change of #" + itemId + " to “" + name + "” could not be confirmed (no reply came: a network error)";
+    readMine().then(function (me) {
+      const row = me && (me.recent || []).find(function (x) { return String(x.item_id) === itemId; });
+      if (!row) throw new Error("not listed");
+      r.label = row.label;
+      showMine(me);
+      if (row.label === name) {
+        mineSaid(itemId, lost + ", but the server has it: #" + itemId + " is “" + name + "” now.");
+        tellTabs("relabelled", itemId);
+      } else {
+        mineSaid(itemId, lost + ", and the server still has “" + row.label + "” for #" + itemId +
+          ": pick “" + name + "” again to retry.", true);
+      }
+    }).catch(function (e) {
+      if (e && e.status === 401) { handleError(e); return; }
+      if (sel.value === name) sel.value = was;
+      mineSaid(itemId, lost + ", and the server could not be asked either, so it may not have gone " +
+        "through. It shows “" + was + "” again: check your connection, then pick “" + name +
+        "” again to make sure.", true);
     });
   }
 
