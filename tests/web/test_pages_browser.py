@@ -1409,6 +1409,38 @@ def test_an_error_loading_the_next_item_goes_once_it_loads(
                            ".includes('Could not load')", timeout=20000)
 
 
+def test_when_no_item_loads_that_is_said_in_its_place_over_the_counts_error(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Re-trial: with the next item and the counts both failing, once the items held
+    ran out the card said "Loading…" and the status line only that the counts failed:
+    the next item's error, and the last answer's "Saved ...", were overwritten."""
+    pid = demo_project["pid"]
+    _label_with_next_ready(live, page, pid, "stranded")
+    page.route("**/queue/next", lambda r: r.abort())
+    page.route("**/queue/me*", lambda r: r.abort())
+    first = _current_id(page)
+    press(page, "1")
+    second = _wait_new_item(page, first)
+    press(page, "2")  # the last item held
+    page.wait_for_function("window.loopLabel.currentId() === null")
+    text = "document.getElementById('item-text').textContent"
+    page.wait_for_function(f"{text}.startsWith('Could not load the next item')")
+    page.wait_for_function(f"document.getElementById('status').textContent"
+                           f".startsWith('Saved “spam” for #{second}')")
+    # the counts fail after it (asked 50 ms after the answer): they change neither
+    page.evaluate("window.loopLabel.idle()")
+    page.wait_for_timeout(1000)
+    assert "network error" in page.locator("#item-text").inner_text()
+    assert "error" in (page.locator("#item-text").get_attribute("class") or "")
+    status = page.locator("#status").inner_text()
+    assert status.startswith(f"Saved “spam” for #{second}") and "counts" not in status, status
+    page.unroute("**/queue/next")
+    page.unroute("**/queue/me*")
+    _wait_new_item(page, second)  # tried again by itself
+    assert "Could not" not in page.locator("#item-text").inner_text()
+    assert "error" not in (page.locator("#item-text").get_attribute("class") or "")
+
+
 def _on_screen(page: Any, selector: str) -> bool:
     return bool(page.evaluate("""(s) => {
         const r = document.querySelector(s).getBoundingClientRect();

@@ -46,6 +46,7 @@
     mineShown: 10,      // how many of my earlier answers "My answers" lists
     mineNote: null,     // {item, text, isError}: the last change of one of them, said on its row
     transientError: null, // the status line's error of a request the page repeats by itself
+    transientKind: null,  // whose: "next" (the next item) or "counts"
     chain: Promise.resolve(),
     prefetching: false,
     exhausted: false,
@@ -196,7 +197,11 @@
     $("skip-btn").disabled = !cur;
     if (!cur) {
       Loop.setText("item-id", "");
-      text.textContent = state.exhausted ? "" : "Loading…";
+      /* why nothing loads, where the item would be: kept there until one does (re-trial:
+         "Loading…" stayed, and the status line's message was overwritten) */
+      const failed = !state.exhausted && state.nextError !== null;
+      text.textContent = state.exhausted ? "" : failed ? state.nextError : "Loading…";
+      text.classList.toggle("error", failed);
       text.hidden = state.exhausted;
       $("done").hidden = !state.exhausted;
       if (state.exhausted) showDone();
@@ -213,7 +218,7 @@
     state.shownAt = performance.now();
     text.hidden = false;
     $("done").hidden = true;
-    text.classList.remove("muted");
+    text.classList.remove("muted", "error");
     Loop.setText("item-id", "#" + item.id);
     if (state.skippedLast !== null && String(item.id) === state.skippedLast) {
       /* team lead's trial: "s" on the last item brought it straight back, eight times,
@@ -323,6 +328,7 @@
 
   function showNext() {
     state.current = state.ready.shift() || null;
+    if (state.current) state.nextError = null;
     if (state.current && $("status").textContent === NOT_READY) status("");  // it is here now
     renderItem();
     if (state.current) {
@@ -378,6 +384,7 @@
       }
     }).then(function () {
       clearTransient();
+      state.nextError = null;
       if (!state.current && state.ready.length) {
         showNext();
       } else if (!state.current) {
@@ -388,20 +395,34 @@
       }
     }, function (e) {
       if (e && e.status === 401) { handleError(e); return; }
-      transient("Could not load the next item: " + failure(e) + " Trying again in a few seconds.");
+      const text = "Could not load the next item: " + failure(e) + " Trying again in a few seconds.";
+      if (state.current) transient(text, "next");
+      else {
+        /* nothing on screen: said in the item's place, the status line left to what
+           it said (the last answer's "Saved ...") */
+        state.nextError = text;
+        renderItem();
+      }
       setTimeout(prefetch, EMPTY_RETRY_MS);
     });
   }
 
   /* An error of a request the page repeats by itself (the next item, the counts):
-     said until one of them works again (phone trial: it stayed on after). */
-  function transient(text) {
+     said until one of them works again (phone trial: it stayed on after). The next
+     item's matters more: the counts' does not replace it, nor anything said while
+     no item is shown (the item's place says why). */
+  function transient(text, kind) {
+    if (kind === "counts" && (state.nextError !== null ||
+        (state.transientKind === "next" && $("status").textContent === state.transientError))) return;
     status(text, true);
     state.transientError = text;
+    state.transientKind = kind;
   }
-  function clearTransient() {
+  function clearTransient(kind) {
+    if (kind && state.transientKind !== kind) return;  /* counts read: the next item may still fail */
     if (state.transientError !== null && $("status").textContent === state.transientError) status("");
     state.transientError = null;
+    state.transientKind = null;
   }
 
   function handleError(e) {
@@ -683,10 +704,10 @@
         const me = await readMine();
         if (!me) return;
         showMine(me);
-        clearTransient();
+        clearTransient("counts");
       } catch (e) {
         if (e && e.status === 401) handleError(e);
-        else transient("Could not update your counts and answers: " + failure(e));
+        else transient("Could not update your counts and answers: " + failure(e), "counts");
       }
     }, 50);
   }
