@@ -784,6 +784,49 @@ def test_an_import_that_fails_on_the_way_can_be_pressed_again(live: LiveServer,
     assert all("ERR_FAILED" in e for e in page.console_errors), page.console_errors
 
 
+def test_an_import_stored_but_cut_off_counts_it_and_refuses_it_in_the_pages_words(
+        live: LiveServer, page: Any) -> None:
+    """Re-trial: an import stored, its reply cut off, then pressed again: refused as a
+    duplicate (rightly) under "0 items" at the top, and told to "upload with
+    allow_duplicate=1", an API option, where the page has a box for it."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Cut after", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.wait_for_function("document.getElementById('counts').textContent.startsWith('0 items')")
+    page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
+                                          "buffer": b"text\ncheck out my channel\ngreat video\n"}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Pick')")
+    page.click("#check")
+    page.wait_for_function("!document.getElementById('import').disabled")
+
+    def stored_then_cut(route: Any) -> None:
+        route.fetch()
+        route.abort()
+
+    page.route("**/items?*", stored_then_cut)
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('press “Import” again')")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 2
+    # the count at the top is read again after an import that failed on the way
+    page.wait_for_function("document.getElementById('counts').textContent.startsWith('2 items')")
+    page.unroute("**/items?*")
+    page.evaluate("document.getElementById('counts').textContent = ''")
+    page.click("#import")  # as the message says
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('uploaded already')")
+    said = page.locator("#import-status").inner_text()
+    assert "allow_duplicate" not in said and "id_field" not in said, said
+    assert "tick “Import them again anyway” below" in said, said
+    assert page.locator("#dup-box").is_visible()
+    # and after a refusal too
+    page.wait_for_function("document.getElementById('counts').textContent.startsWith('2 items')")
+    assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 2
+
+
 def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer,
                                                                 page: Any) -> None:
     """A file with ids uploaded again with rows added was refused whole; the Data page

@@ -109,7 +109,7 @@
      (the error message starts with the first row's problem, which the list shows too). */
   function refused(r) {
     const b = r.body || {};
-    const msg = b.summary ? b.summary + ":" : b.error || ("error " + r.status);
+    const msg = b.summary ? b.summary + ":" : pageWords(b.error) || ("error " + r.status);
     status("import-status", msg.charAt(0).toUpperCase() + msg.slice(1), true);
     showErrors(r.body);
     /* the same file again, by mistake most likely: importing it anyway is a choice */
@@ -118,6 +118,21 @@
     /* ids stored already: a file that grew imports its new rows (stored items never change) */
     if (/skip_stored=1/.test(b.error || "") && !$("skip-stored").checked) $("skip-box").hidden = false;
   }
+
+  /* The API's refusals name its query options; this page has boxes for them (re-trial:
+     "upload with allow_duplicate=1" told to someone with a checkbox before them). */
+  function pageWords(msg) {
+    return msg && String(msg)
+      .replace("imports its new rows with skip_stored", "imports its new rows: upload with skip_stored")
+      .replace(/ (?:upload )?with (?:allow_duplicate|skip_stored)=1 \(on the Data page: ([^)]*)\)/g,
+        function (m, box) { return " tick “" + box + "” below, then press “Import”"; })
+      .replace("with an id column (id_field)", "with an id column (“Id column” above)");
+  }
+
+  /* The item count at the top, after an import that ended in an error: it may have
+     been stored all the same (re-trial: "0 items" stood over a refusal that said the
+     file was there); a count that cannot be read leaves the line as it was. */
+  function recount() { counts().catch(function () { /* the import's message says more */ }); }
 
   function skippedNote(b) {
     return b.n_skipped ? " " + b.n_skipped + (b.n_skipped === 1 ? " row is" : " rows are") +
@@ -307,10 +322,11 @@
           ? ", once a reload of this page shows (in the item count at the top) that it was not."
           : ": if the file did arrive, the page says so instead of storing it twice."), true);
       $("import").disabled = false;
+      recount();
       return;
     }
     $("check").disabled = false;
-    if (!r.ok) { refused(r); return; }
+    if (!r.ok) { refused(r); recount(); return; }
     noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
       votesNote(r.body) + (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
