@@ -746,15 +746,13 @@ def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServ
     assert all("status of 409" in e for e in page.console_errors)
 
 
-def test_an_import_that_fails_on_the_way_can_be_pressed_again(live: LiveServer,
-                                                              page: Any) -> None:
-    """Data trial: an import cut off said only "Failed to fetch" and left Import
-    disabled; during a slow one nothing said it was under way, and Check could be
-    pressed over it."""
+def _checked_two_rows(page: Any, live: LiveServer, name: str) -> str:
+    """A new project's Data page with a file of two rows checked, ready to import."""
     pid = live.admin.call("POST", "/api/projects", {
-        "name": "Cut off", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+        "name": name, "labels": ["ham", "spam"], "text_field": "text"})["id"]
     _admin_dashboard(page, live, pid)
     page.goto(f"{live.url}/p/{pid}/data")
+    page.wait_for_function("document.getElementById('counts').textContent.startsWith('0 items')")
     page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
                                           "buffer": b"text\ncheck out my channel\ngreat video\n"}])
     page.wait_for_selector("#mapping", state="visible")
@@ -762,6 +760,15 @@ def test_an_import_that_fails_on_the_way_can_be_pressed_again(live: LiveServer,
         "document.getElementById('import-status').textContent.startsWith('Pick')")
     page.click("#check")
     page.wait_for_function("!document.getElementById('import').disabled")
+    return pid
+
+
+def test_an_import_that_fails_on_the_way_can_be_pressed_again(live: LiveServer,
+                                                              page: Any) -> None:
+    """Data trial: an import cut off said only "Failed to fetch" and left Import
+    disabled; during a slow one nothing said it was under way, and Check could be
+    pressed over it."""
+    pid = _checked_two_rows(page, live, "Cut off")
     held: list[Any] = []
     page.route("**/items?*", lambda r: held.append(r))
     page.click("#import")
@@ -789,18 +796,7 @@ def test_an_import_stored_but_cut_off_counts_it_and_refuses_it_in_the_pages_word
     """Re-trial: an import stored, its reply cut off, then pressed again: refused as a
     duplicate (rightly) under "0 items" at the top, and told to "upload with
     allow_duplicate=1", an API option, where the page has a box for it."""
-    pid = live.admin.call("POST", "/api/projects", {
-        "name": "Cut after", "labels": ["ham", "spam"], "text_field": "text"})["id"]
-    _admin_dashboard(page, live, pid)
-    page.goto(f"{live.url}/p/{pid}/data")
-    page.wait_for_function("document.getElementById('counts').textContent.startsWith('0 items')")
-    page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
-                                          "buffer": b"text\ncheck out my channel\ngreat video\n"}])
-    page.wait_for_selector("#mapping", state="visible")
-    page.wait_for_function(
-        "document.getElementById('import-status').textContent.startsWith('Pick')")
-    page.click("#check")
-    page.wait_for_function("!document.getElementById('import').disabled")
+    pid = _checked_two_rows(page, live, "Cut after")
 
     def stored_then_cut(route: Any) -> None:
         route.fetch()
