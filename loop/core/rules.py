@@ -548,8 +548,8 @@ def keep_compiled(rules: Sequence[Rule]) -> int:
     kept = {}
     for rule in rules:
         if rule.kind != "field":
-            key = rule._compile_key()
-            kept[key] = _KEPT.get(key) or _compile(*key)
+            rule.compiled()  # (one kept already, or compiled now: once either way)
+            kept[rule._compile_key()] = rule._compiled
     _KEPT.clear()
     _KEPT.update(kept)
     return len(kept)
