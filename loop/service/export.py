@@ -121,9 +121,8 @@ def export_rows(store: RedisStore, pid: str,
     # the items are read EXPORT_CHUNK at a time, and their rows made and given out so
     # (speed trial: every item and every row held at once took 686 MB at 200,000
     # items, in a web process for GET /export)
-    for a in range(0, len(ids), EXPORT_CHUNK):
-        part = ids[a : a + EXPORT_CHUNK]
-        items = {it["id"]: it for it in store.items(pid, part)}
+    for a, part, read in _chunks(store, pid, ids):
+        items = {it["id"]: it for it in read}
         # each row's class probabilities, chosen per row and then built, rounded and
         # argmaxed all at once (speed trial: numpy called per row and per class)
         n = len(part)
@@ -284,7 +283,15 @@ def _field_names(store: RedisStore, pid: str, ids: list[str]) -> list[str]:
     """The names of the uploaded fields of the items ``ids``, in the order first met
     (a CSV's columns, named before its rows are made)."""
     names: dict[str, None] = {}
-    for a in range(0, len(ids), EXPORT_CHUNK):
-        for item in store.items(pid, ids[a : a + EXPORT_CHUNK]):
+    for _, _, items in _chunks(store, pid, ids):
+        for item in items:
             names.update(dict.fromkeys(item.get("fields") or {}))
     return list(names)
+
+
+def _chunks(store: RedisStore, pid: str, ids: list[str],
+            ) -> Iterator[tuple[int, list[str], list[dict[str, Any]]]]:
+    """``(first row, ids, items)`` of ``ids``, :data:`EXPORT_CHUNK` items at a time."""
+    for a in range(0, len(ids), EXPORT_CHUNK):
+        part = ids[a : a + EXPORT_CHUNK]
+        yield a, part, store.items(pid, part)
