@@ -226,12 +226,12 @@ class Supervisor:
         grown (:func:`loop.redis_server.compact_aof`)."""
         import redis
 
-        from loop.redis_server import compact_aof
+        from loop.redis_server import AOF_MIN_SIZE, compact_aof
 
         try:
             if compact_aof(client):
                 say("redis: compacting its append-only file (it had grown past "
-                    "16 MB before this start)")
+                    f"{AOF_MIN_SIZE >> 20} MB before this start)")
         except redis.RedisError as exc:  # a full disk: it says so itself, and retries
             say(f"redis: could not start compacting its append-only file ({exc})")
 

@@ -8,11 +8,8 @@
   const $ = function (id) { return document.getElementById(id); };
   let labels = [];
 
-  function status(msg, isError) {
-    const s = $("dash-status");
-    s.textContent = msg || "";
-    s.classList.toggle("error", !!isError);
-  }
+  /* A message at the page's top (see said: one under the control that caused it). */
+  function status(msg, isError) { said("dash-status", msg, isError); }
 
   function svg(tag, attrs, text) {
     const n = document.createElementNS(SVGNS, tag);
