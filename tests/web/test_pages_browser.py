@@ -1233,17 +1233,24 @@ def test_skipping_the_last_item_says_why_it_comes_back(
     assert not page.console_errors, page.console_errors
 
 
+def _one_answered(live: LiveServer, page: Any, pid: str, name: str) -> tuple[str, str]:
+    """``name``'s token and the item they answered first (by key 1), the page on to
+    the next with nothing in flight: an earlier answer under "My answers"."""
+    token = _label_with_next_ready(live, page, pid, name)
+    first = _current_id(page)
+    press(page, "1")
+    _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    return token, first
+
+
 def test_a_changed_answer_that_fails_goes_back_and_says_so_on_its_row(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Phone trial: the change of an earlier answer failed, the select kept the new
     label while the server kept the old one, and "Error: Failed to fetch" stood far
     up the page, off-screen on a phone."""
     pid = demo_project["pid"]
-    token = _label_with_next_ready(live, page, pid, "changer")
-    first = _current_id(page)
-    press(page, "1")
-    _wait_new_item(page, first)
-    page.evaluate("window.loopLabel.idle()")
+    token, first = _one_answered(live, page, pid, "changer")
     page.set_viewport_size({"width": 390, "height": 844})
     sel = page.locator(f"#my-answers li[data-item='{first}'] select")
     sel.wait_for()
@@ -1286,11 +1293,7 @@ def test_a_changed_answer_whose_reply_is_cut_off_shows_what_the_server_has(
     new label. Now the page asks the server; only if that fails too does it put the
     select back, saying the change may not have gone through."""
     pid = demo_project["pid"]
-    token = _label_with_next_ready(live, page, pid, "recut")
-    first = _current_id(page)
-    press(page, "1")
-    _wait_new_item(page, first)
-    page.evaluate("window.loopLabel.idle()")
+    token, first = _one_answered(live, page, pid, "recut")
     row = f"#my-answers li[data-item='{first}']"
     page.locator(f"{row} select").wait_for()
     stored = page.locator(f"{row} select").input_value()
