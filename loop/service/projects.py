@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from loop.core.text import hidden_char, name_key
@@ -167,9 +168,15 @@ def check_guidelines(text: Any) -> str:
     return text
 
 
-def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
+#: The longest an annotator's token may be set to last (days): ten years.
+MAX_TOKEN_DAYS = 3650
+
+
+def add_annotator(store: RedisStore, pid: str, name: Any,
+                  expires_in_days: Any = None) -> dict[str, Any]:
     """A new token for annotator ``name`` (shown once; an earlier token of the same
-    name stops working)."""
+    name stops working). ``expires_in_days`` (a positive number, fractions allowed):
+    the token stops working by itself that long from now; None: when revoked."""
     # "Admin" beside the admin's own answers would pass for them on every page and in
     # the export (security trial): the reserved name is compared as names are
     if not isinstance(name, str) or not name.strip() or name_key(name.strip()) == "admin" \
@@ -183,11 +190,19 @@ def add_annotator(store: RedisStore, pid: str, name: Any) -> dict[str, Any]:
         # as "name: label; name: label" (a name "x: spam; y" read as two annotators)
         raise BadRequest(f"annotator name may not hold '/', '\\', ';', ':', control or "
                          f"invisible characters, or be only dots; got {name!r}")
+    expires_at = None
+    if expires_in_days is not None:
+        if (isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int | float)
+                or not 0 < expires_in_days <= MAX_TOKEN_DAYS):
+            raise BadRequest(f"expires_in_days must be a number of days above 0 and at most "
+                             f"{MAX_TOKEN_DAYS}, or null for a token that works until "
+                             f"revoked; got {expires_in_days!r}")
+        expires_at = time.time() + float(expires_in_days) * 86400
     store.get_project(pid)
     name = name.strip()
     n = store.annotator_stats(pid, name, 0)["answers_total"]
-    token = store.add_annotator(pid, name)
-    out: dict[str, Any] = {"name": name, "token": token}
+    token = store.add_annotator(pid, name, expires_at)
+    out: dict[str, Any] = {"name": name, "token": token, "expires_at": expires_at}
     if n:  # team lead's trial: the page asks first, the API said nothing
         out["note"] = (f"the name {name!r} has {n} answer{'s' if n != 1 else ''}: they go with "
                        "this token (its holder sees them and can undo the last); for another "

@@ -4,10 +4,11 @@
   creation, so cached per process for a few seconds: long enough to spare the
   reads of one request, short enough that a project whose data Redis lost stops
   answering); ``<p>:guidelines`` the labeling guidelines;
-* ``loop:tokens`` hash SHA-256(token) -> ``{project, name}``: tokens are stored
-  hashed (they are 192-bit random strings, so a plain hash is enough), shown once;
-* ``<p>:annotators`` hash name -> ``{token_hash, created_at}``. Adding a name again
-  revokes its old token.
+* ``loop:tokens`` hash SHA-256(token) -> ``{project, name, expires_at}``: tokens are
+  stored hashed (they are 192-bit random strings, so a plain hash is enough), shown
+  once; ``expires_at`` (epoch seconds) is None for a token that works until revoked;
+* ``<p>:annotators`` hash name -> ``{token_hash, created_at, expires_at}``. Adding a
+  name again revokes its old token.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ class ProjectsMixin(StoreBase):
         return raw.decode() if raw else ""
 
     # -- annotators ----------------------------------------------------------------------
-    def add_annotator(self, pid: str, name: str) -> str:
-        """Create a token for ``name`` (revoking any earlier one); returns the token."""
+    def add_annotator(self, pid: str, name: str, expires_at: float | None = None) -> str:
+        """Create a token for ``name`` (revoking any earlier one); returns the token.
+        ``expires_at`` (epoch seconds): when it stops working by itself."""
         token = secrets.token_urlsafe(24)
         h = token_hash(token)
         key = self._k(pid, "annotators")
@@ -171,8 +173,10 @@ class ProjectsMixin(StoreBase):
                     p.multi()
                     if old and json.loads(old).get("token_hash"):
                         p.hdel("loop:tokens", json.loads(old)["token_hash"])
-                    p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name}))
-                    p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time()}))
+                    p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name,
+                                                         "expires_at": expires_at}))
+                    p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time(),
+                                                  "expires_at": expires_at}))
                     p.execute()
                     break
                 except _watch_error():
@@ -203,13 +207,15 @@ class ProjectsMixin(StoreBase):
                     continue
 
     def annotators(self, pid: str) -> list[dict[str, Any]]:
-        """``[{name, created_at, revoked_at}]`` of the project's annotators, oldest
-        first (``revoked_at``: None while their token works)."""
+        """``[{name, created_at, revoked_at, expires_at}]`` of the project's
+        annotators, oldest first (``revoked_at``: None unless revoked; ``expires_at``:
+        None for a token that works until revoked)."""
         out = []
         for a, b in self.r.hgetall(self._k(pid, "annotators")).items():
             rec = json.loads(b)
             out.append({"name": a.decode(), "created_at": rec["created_at"],
-                        "revoked_at": rec.get("revoked_at")})
+                        "revoked_at": rec.get("revoked_at"),
+                        "expires_at": rec.get("expires_at")})
         return sorted(out, key=lambda a: a["created_at"])
 
     @staticmethod
@@ -251,7 +257,10 @@ class ProjectsMixin(StoreBase):
         return n, max(1, math.ceil(times[n - limit] + window - now))
 
     def annotator_for_token(self, token: str) -> dict[str, Any] | None:
-        """``{project, name}`` of a token, or None (cached ``token_cache_seconds``)."""
+        """``{project, name, expires_at}`` of a token, or None (cached
+        ``token_cache_seconds``). An expired token is still found: whoever asks
+        compares ``expires_at`` with the time (the caller says it expired, rather than
+        that it is unknown)."""
         h = token_hash(token)
         now = time.monotonic()
         hit = self._tokens.get(h)

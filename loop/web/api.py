@@ -210,8 +210,11 @@ def list_annotators(pid: str) -> Any:
 @bp.post("/projects/<pid>/annotators")
 @admin_required
 def add_annotator(pid: str) -> Any:
-    """Create an annotator token (shown once; re-adding a name revokes the old one)."""
-    return jsonify(projects.add_annotator(_store(), pid, _body("name").get("name"))), 201
+    """Create an annotator token (shown once; re-adding a name revokes the old one);
+    ``expires_in_days``: it stops working by itself after that long."""
+    body = _body("name", "expires_in_days")
+    return jsonify(projects.add_annotator(_store(), pid, body.get("name"),
+                                          body.get("expires_in_days"))), 201
 
 
 @bp.delete("/projects/<pid>/annotators/<name>")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -61,6 +63,16 @@ def is_admin(token: str) -> bool:
 ADMIN = {"name": "admin", "project": None}
 
 
+def expired(who: dict[str, Any], now: float | None = None) -> bool:
+    """Whether an annotator's token record (``expires_at``) is past its time."""
+    at = who.get("expires_at")
+    return at is not None and (time.time() if now is None else now) >= float(at)
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(float(t), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def identify(token: str) -> dict[str, Any]:
     """Who ``token`` is: :data:`ADMIN`, or an annotator's ``{project, name}``; else
     the 401, or the 429 of an address over the refused-token limit.
@@ -78,6 +90,10 @@ def identify(token: str) -> dict[str, Any]:
     admin = is_admin(token)
     who = current_app.extensions["loop"]["store"].annotator_for_token(token)
     if who is not None and not admin:
+        if expired(who):  # a token the service gave out, not a guess: said as such
+            raise Unauthorized(f"this token of annotator {who['name']!r} expired on "
+                               f"{_utc(who['expires_at'])}; ask the project's admin "
+                               "for a new one")
         return dict(who)
     held = _held_up()
     if held is not None:

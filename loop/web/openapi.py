@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from loop.service.projects import MAX_TOKEN_DAYS
+
 bp = Blueprint("openapi", __name__)
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": {
@@ -124,7 +126,12 @@ PATHS: dict[str, dict[str, Any]] = {
                                                   required=("guidelines",))},
     "/api/projects/{pid}/annotators": {
         "post": _op("create an annotator token (shown once; re-adding a name revokes its "
-                    "old token)", "201", {"name": S}, required=("name",)),
+                    "old token; expires_in_days: it stops working by itself after that "
+                    "many days, null or absent: when revoked)", "201",
+                    {"name": S, "expires_in_days": {"type": ["number", "null"],
+                                                    "exclusiveMinimum": 0,
+                                                    "maximum": MAX_TOKEN_DAYS}},
+                    required=("name",)),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
     "/api/projects/{pid}/annotators/{name}/answers": {"delete": _op(

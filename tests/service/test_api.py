@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from svc_helpers import ADMIN, apply_lfs_in_process, auth, youtube_csv
@@ -55,6 +56,41 @@ def test_annotator_token_is_limited_to_its_project_queue(client, project):
     other = client.post("/api/projects", headers=auth(), json={
         "name": "b", "labels": ["x", "y"], "lf_module": "lfs_youtube"}).json["id"]
     assert client.post(f"/api/projects/{other}/queue/next", headers=auth(tok)).status_code == 403
+
+
+def test_an_annotator_token_set_to_expire_stops_working_then(client, store, project):
+    """Tokens worked until revoked, whoever had a copy of one: an admin can now give
+    one a lifetime; past it the token is refused, saying so (not "mistyped"), and
+    is not counted as a guess."""
+    url = f"/api/projects/{project}/annotators"
+    for bad in (0, -1, "7", True, 3651, float("inf"), [1]):
+        r = client.post(url, headers=auth(), json={"name": "t", "expires_in_days": bad})
+        assert r.status_code == 400 and "expires_in_days" in r.json["error"], (bad, r.json)
+    assert client.get(url, headers=auth()).json["annotators"] == []
+    forever = client.post(url, headers=auth(), json={"name": "f", "expires_in_days": None}).json
+    assert forever["expires_at"] is None
+    t0 = time.time()
+    short = client.post(url, headers=auth(), json={"name": "t", "expires_in_days": 1.5 / 86400})
+    assert short.status_code == 201, short.json
+    assert t0 < short.json["expires_at"] <= time.time() + 1.5
+    rows = {a["name"]: a for a in client.get(url, headers=auth()).json["annotators"]}
+    assert rows["t"]["expires_at"] == short.json["expires_at"] and rows["f"]["expires_at"] is None
+    tok = short.json["token"]
+    assert client.get(f"/api/projects/{project}/queue/me", headers=auth(tok)).status_code == 200
+    time.sleep(max(0.0, short.json["expires_at"] - time.time()) + 0.05)
+    for _ in range(2):  # cached or not
+        r = client.post(f"/api/projects/{project}/queue/next", headers=auth(tok))
+        assert r.status_code == 401 and "'t' expired on" in r.json["error"], r.json
+        assert "admin for a new one" in r.json["error"]
+        client.application.extensions["loop"]["store"]._tokens.clear()
+    assert not store.r.keys("loop:refused:*")
+    assert client.get(f"/api/projects/{project}/queue/me",
+                      headers=auth(forever["token"])).status_code == 200
+    # the name added again: a new token (until revoked, unless asked otherwise)
+    again = client.post(url, headers=auth(), json={"name": "t"}).json
+    assert again["expires_at"] is None
+    assert client.get(f"/api/projects/{project}/queue/me",
+                      headers=auth(again["token"])).status_code == 200
 
 
 def test_create_project_validates(client):

@@ -213,6 +213,19 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     with pytest.raises(ApiError) as err:
         ApiClient(live.url, token).call("GET", "/api/me")
     assert err.value.status == 401
+    # a token given a lifetime says until when it works, on the page and the list
+    page.fill("#a-name", "yan")
+    page.select_option("#a-expires", "7")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent"
+                           ".includes('Created a token for yan, working until')")
+    (yan,) = [a for a in live.admin.call("GET", f"/api/projects/{pid}/annotators")["annotators"]
+              if a["name"] == "yan"]
+    assert abs(yan["expires_at"] - time.time() - 7 * 86400) < 60
+    works = page.locator("tr[data-name='yan'] td.token-works")
+    works.wait_for()
+    assert works.inner_text().startswith("until ") and "revoked" not in works.inner_text()
+    assert page.locator("tr[data-name='zoe'] td.token-works").inner_text() == ""
 
     # the home page lists the project with its progress
     page.goto(live.url + "/")

@@ -23,7 +23,7 @@
     const body = $("a-rows");
     Loop.clear(body);
     if (!data.annotators.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: "No annotators yet." })));
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "9", class: "muted", text: "No annotators yet." })));
     }
     for (const a of data.annotators) {
       body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total },
@@ -35,6 +35,7 @@
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
+        Loop.el("td", { class: "token-works" }, works(a)),
         Loop.el("td", { class: "wrap" }, a.role === "admin" ? null : a.revoked_at
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
@@ -44,6 +45,17 @@
             "Discard all " + a.answers_total + " of " + a.name + "'s answers?",
             function () { discard(a.name); }) : null)));
     }
+  }
+
+  /* Whether and until when an annotator's token works. */
+  function works(a) {
+    if (a.role === "admin" || a.revoked_at) return null;
+    if (a.expires_at === null || a.expires_at === undefined) return "until revoked";
+    if (a.expires_at * 1000 <= Date.now()) {
+      return Loop.el("span", { class: "muted", text: "expired " + Loop.when(a.expires_at) +
+        " (add the name again for a new token)" });
+    }
+    return "until " + Loop.when(a.expires_at);
   }
 
   /* Every answer of one annotator taken back (a careless one, or the wrong person):
@@ -121,7 +133,9 @@
       }
       replacing = null;
       try {
-        const a = await Loop.api("POST", base + "/annotators", { name: name });
+        const days = $("a-expires").value;
+        const a = await Loop.api("POST", base + "/annotators",
+          days ? { name: name, expires_in_days: Number(days) } : { name: name });
         const link = location.origin + "/signin?next=/p/" + encodeURIComponent(pid) + "/label" +
           "#token=" + encodeURIComponent(a.token);
         Loop.setText("nt-name", a.name);
@@ -129,7 +143,8 @@
         Loop.setText("nt-link", link);
         $("new-token").hidden = false;
         $("a-name").value = "";
-        status("Created a token for " + a.name + ".");
+        status("Created a token for " + a.name + (a.expires_at
+          ? ", working until " + Loop.when(a.expires_at) + "." : ", working until revoked."));
         await refresh();
       } catch (e) { status(e.message, true); }
     });
