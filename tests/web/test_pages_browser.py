@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -1000,6 +1001,16 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
     page.wait_for_selector("#signin:not([hidden])")
     said = page.locator("#signin-status").inner_text()
     assert f"for #{shown} was not saved" in said and "revoked" in said, said
+    # a token given a lifetime, past it: the page says it expired and asks for a new one
+    made = admin.call("POST", f"/api/projects/{pid}/annotators",
+                      {"name": "brief", "expires_in_days": 4 / 86400})
+    sign_in(page, live.url, made["token"], pid, "label")
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    page.wait_for_timeout(max(0.0, made["expires_at"] - time.time()) * 1000 + 300)
+    page.reload()
+    page.wait_for_selector("#signin:not([hidden])")
+    said = page.locator("#signin-status").inner_text()
+    assert "'brief' expired on" in said and said.endswith("Sign in with a new one."), said
 
 
 @pytest.mark.parametrize("path", ["signin", ""])

@@ -158,7 +158,7 @@
       } else if (why) {
         /* the server's reason may list the causes itself (re-trial: said twice) */
         $("signin-status").textContent = "You were signed out: the server no longer accepts your " +
-          "token (" + why + ")." + (/revoked|deleted/.test(why) ? " Sign in with a new one."
+          "token (" + why + ")." + (/revoked|deleted|expired/.test(why) ? " Sign in with a new one."
             : " It may have been revoked or replaced, or its project deleted: sign in with a new one.");
         $("signin-status").classList.add("error");
       }
