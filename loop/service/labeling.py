@@ -84,6 +84,21 @@ def plan(store: RedisStore, pid: str, chunk_size: int,
     return out
 
 
+#: Rows one job of an apply run computes at most, in units of ``chunk_size`` rows
+#: (speed trial: each unit in a job of its own cost a fresh work horse, about 0.1 s
+#: a unit beside 0.12 s of work for 25 rules on 10,000 items).
+ROWS_PER_JOB = 50_000
+
+
+def unit_groups(n_units: int, chunk_size: int, workers: int) -> list[list[int]]:
+    """The units of a run (``0..n_units-1``) in the jobs that compute them: runs of
+    consecutive units, each at most :data:`ROWS_PER_JOB` rows, and at least two jobs
+    per worker where there are units enough (the workers share the run)."""
+    most = max(1, ROWS_PER_JOB // max(1, chunk_size))
+    size = max(1, min(most, -(-n_units // max(2, 2 * workers))))
+    return [list(range(a, min(a + size, n_units))) for a in range(0, n_units, size)]
+
+
 def warm_rules(store: RedisStore, pid: str) -> int:
     """Compile the project's enabled keyword and regex rules and keep them in this
     process (:func:`loop.core.rules.keep_compiled`), so that the work horses a worker

@@ -207,11 +207,13 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
             record_failure(store, pid, "apply_status", exc)
         raise
     v = p["version"]
-    units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, i, record=False,
-                          job_timeout=unit_timeout,
+    rows = [u["stop"] - u["start"] for u in p["units"]]
+    groups = labeling.unit_groups(len(rows), chunk_size, alive_workers(job.connection))
+    units = [enqueue_task(queue, store, "apply_lfs_unit", pid, v, g, unit_timeout,
+                          record=False, job_timeout=unit_timeout * len(g),
                           meta={"type": "apply_lfs_unit", "project": pid, "run": job.id,
-                                "progress": {"done": 0, "total": u["stop"] - u["start"]}})
-             for i, u in enumerate(p["units"])]
+                                "progress": {"done": 0, "total": sum(rows[i] for i in g)}})
+             for g in groups]
     merge = enqueue_task(queue, store, "merge_lfs", pid, v, recalibrate_size, chunk_size,
                          unit_timeout, record=False,
                          depends_on=units or None,
@@ -219,30 +221,67 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
     job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
                      "merge_job": merge.id, "rows": p["rows"]})
     job.save_meta()
-    return {"version": v, "units": len(units), "rows": p["rows"],
+    return {"version": v, "units": len(rows), "unit_jobs": len(units), "rows": p["rows"],
             "lfs_recomputed": p["changed"], "new_rows": p["n_items"] - p["old_n"]}
 
 
 @_of_project
-def apply_lfs_unit(pid: str, version: int, unit: int) -> dict[str, Any]:
-    """Compute one unit of an apply run; past the job's time limit it fails naming
-    the LF and item, and is not retried."""
+def apply_lfs_unit(pid: str, version: int, unit: int | list[int],
+                   unit_timeout: int | None = None) -> dict[str, Any]:
+    """Compute units of an apply run, one after another in this work horse (a job per
+    unit cost a fresh horse each); each unit may take ``unit_timeout`` seconds, and
+    past it the job fails naming the LF and item, and is not retried. Units a
+    failed try of the job stored already are not computed again."""
     from rq.timeouts import JobTimeoutException
 
     job = _job()
-    try:
-        return labeling.apply_unit(RedisStore(job.connection), pid, version, unit,
-                                   progress=_progress(job), interrupts=(JobTimeoutException,))
-    except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
-        return {"unit": unit, "superseded": True}
-    except LFTimeout as exc:
-        _no_more_tries(job)  # the same LF on the same items would hang again
-        record_failure(RedisStore(job.connection), pid, "apply_status", exc)
-        raise
-    except LFModuleNotOnWorker as exc:
-        if not try_elsewhere(job):
-            record_failure(RedisStore(job.connection), pid, "apply_status", exc)
-        raise
+    store = RedisStore(job.connection)
+    todo = [unit] if isinstance(unit, int) else [int(u) for u in unit]
+    plan = store.apply_plan(pid, version)
+    sizes = [int(plan["units"][i]["stop"]) - int(plan["units"][i]["start"]) for i in todo]
+    report, before, out = _progress(job), 0, []
+    for i, n in zip(todo, sizes, strict=True):
+        if store.unit_stored(pid, version, i):
+            before += n
+            continue
+        if unit_timeout:
+            _unit_time_limit(unit_timeout)
+        try:
+            out.append(labeling.apply_unit(store, pid, version, i,
+                                           interrupts=(JobTimeoutException,),
+                                           progress=_offset(report, before, sum(sizes))))
+        except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
+            return {"units": todo, "superseded": True}
+        except LFTimeout as exc:
+            _no_more_tries(job)  # the same LF on the same items would hang again
+            record_failure(store, pid, "apply_status", exc)
+            raise
+        except LFModuleNotOnWorker as exc:
+            if not try_elsewhere(job):
+                record_failure(store, pid, "apply_status", exc)
+            raise
+        before += n
+    return {"units": todo, "rows": sum(sizes),
+            "n_errors": sum(int(o["n_errors"]) for o in out)}
+
+
+def _offset(report: Any, before: int, total: int) -> Any:
+    """A unit's progress reported as the job's: ``before`` rows done by its earlier
+    units, of ``total``."""
+    def unit_report(done: int, _: int) -> None:
+        report(before + done, total)
+
+    return unit_report
+
+
+def _unit_time_limit(seconds: int) -> None:
+    """Give the next unit of a job ``seconds`` of its own: RQ's time limit (an alarm
+    whose handler raises ``JobTimeoutException``, set for the whole job) is started
+    again. Only in a work horse under that handler."""
+    import signal
+
+    if callable(signal.getsignal(signal.SIGALRM)):
+        signal.alarm(seconds)
 
 
 @_of_project

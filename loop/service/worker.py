@@ -781,15 +781,25 @@ class LoopWorker(PromptCommandChannel, Worker):
         was reported as "work-horse terminated", naming nothing)."""
         meta = job.meta or {}
         if meta.get("type") == "apply_lfs_unit":
+            done = (meta.get("progress") or {}).get("done")
             try:
                 from loop.storage import RedisStore
 
                 pid, version, unit = job.args[:3]
-                u = RedisStore(self.connection).apply_plan(pid, int(version))["units"][int(unit)]
+                units = RedisStore(self.connection).apply_plan(pid, int(version))["units"]
+                # a job computes one unit or several in a row; its progress counts rows
+                # across them, so the unit it died in is the one that count falls in
+                group = [units[int(i)] for i in ([unit] if isinstance(unit, int) else unit)]
+                u, before = group[-1], 0
+                for g in group:
+                    if before + int(g["stop"]) - int(g["start"]) > int(done or 0):
+                        u = g
+                        break
+                    before += int(g["stop"]) - int(g["start"])
                 rows = f" to rows {int(u['start'])}-{int(u['stop']) - 1}"
+                done = None if done is None else int(done) - before
             except Exception:  # the plan expired or the project is gone
                 rows = ""
-            done = (meta.get("progress") or {}).get("done")
             return ("The worker process died while applying the "
                     f"LFs{rows}" + (f" ({done} done at its last report)" if done else "") +
                     ": an LF may end the process (os._exit, a crash in a C extension) or "

@@ -92,6 +92,11 @@ class MatricesMixin(StoreBase):
         raw = self.r.get(key)
         return None if raw is None else np.frombuffer(raw, dtype=np.int8).reshape(-1, n_lfs)
 
+    def unit_stored(self, pid: str, version: int, chunk: int) -> bool:
+        """Whether unit ``chunk`` of run ``version`` is stored (its votes and errors,
+        written together by :meth:`save_L_chunk`)."""
+        return bool(self.r.exists(self._k(pid, "L", str(version), "err", str(chunk))))
+
     def L_chunk_errors(self, pid: str, version: int, chunk: int) -> list[dict[str, Any]] | None:
         raw = self.r.get(self._k(pid, "L", str(version), "err", str(chunk)))
         return None if raw is None else list(json.loads(raw))
