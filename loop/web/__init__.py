@@ -95,6 +95,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         body: dict[str, Any] = {"error": shorten(str(exc), MAX_ERROR_CHARS)}
         if exc.code:
             body["code"] = exc.code
+        if isinstance(getattr(exc, "label", None), int):  # already answered: as what
+            body["label"] = exc.label  # type: ignore[attr-defined]
         if getattr(exc, "ids_stored", False):  # a duplicate upload importing cannot add
             body["ids_stored"] = True
         errors = getattr(exc, "errors", None)

@@ -1406,6 +1406,40 @@ def test_an_answer_whose_reply_is_cut_off_says_it_may_have_arrived_and_then_that
     assert _me(live, pid, token)["answers_total"] == 4
 
 
+def test_answered_twice_with_no_reply_the_page_names_the_answer_the_server_has(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """An answer lost on its way ("spam"), the same item answered again ("ham") and
+    stored with its reply cut off, then answered a third time: the page named the
+    first answer as the one "saved after all"; the server's refusal says which."""
+    pid = demo_project["pid"]
+    token = _label_with_next_ready(live, page, pid, "twice")
+
+    def stored_then_cut(route: Any) -> None:
+        route.fetch()
+        route.abort()
+
+    status = "document.getElementById('status').textContent"
+    first = _current_id(page)
+    for key, handler in (("2", lambda r: r.abort()), ("1", stored_then_cut)):
+        page.route("**/queue/answer", handler)
+        assert _current_id(page) == first
+        press(page, key)
+        other = _wait_new_item(page, first)
+        page.wait_for_function(f"{status}.includes('may not have reached the server')")
+        page.unroute("**/queue/answer")
+        press(page, "1")  # the item on screen; the one not confirmed comes next
+        _wait_new_item(page, other)
+        page.wait_for_function(f"{status}.startsWith('Saved')")
+    press(page, "2")
+    page.wait_for_function(f"{status}.includes('saved after all')")
+    text = page.locator("#status").inner_text()
+    assert f"earlier answer “ham” to #{first} was saved after all" in text, text
+    assert "so “spam” was not" in text, text
+    page.evaluate("window.loopLabel.idle()")
+    recent = {r["item_id"]: r["label"] for r in _me(live, pid, token)["recent"]}
+    assert recent[first] == "ham", recent
+
+
 def test_an_error_loading_the_next_item_goes_once_it_loads(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid = demo_project["pid"]

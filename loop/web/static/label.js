@@ -524,7 +524,10 @@
         Loop.noteSignOut("your answer “" + labelName(idx) + "” for #" + cur.item.id + " was not saved");
       }
       if (e && e.body && e.body.code === "already_answered") {
-        const earlier = settle(id);
+        /* the server says which answer it has (answered twice with no reply, with two
+           labels: the page had named its first, which may not be the one stored) */
+        const sent = settle(id);
+        const earlier = sent !== undefined && Number.isInteger(e.body.label) ? e.body.label : sent;
         status(earlier !== undefined && earlier !== idx
           ? "Your earlier answer “" + labelName(earlier) + "” to #" + id + " was saved after all " +
             "(only its reply was lost), so “" + labelName(idx) + "” was not. To change it, pick it under My answers."
