@@ -176,7 +176,10 @@ def import_items(
     uploads: list[tuple[str, dict[str, Any]]] = []
     if parsed.items:
         noted = {"at": time.time(), "n_items": len(parsed.items),
-                 "first_id": parsed.items[0]["id"], "last_id": parsed.items[-1]["id"]}
+                 "first_id": parsed.items[0]["id"], "last_id": parsed.items[-1]["id"],
+                 # the file's own names of the columns stored as text and id: a field
+                 # rule that names one is told what a rule calls it
+                 "text_field": text_field or project["text_field"], "id_field": id_field}
         texts = "texts:" + texts_digest(parsed.items)
         digest = content_digest(parsed.items, parsed.gold) if id_field is None else None
         if not allow_duplicate:

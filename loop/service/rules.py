@@ -255,7 +255,21 @@ def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str
         if name in seen:
             return
     raise BadRequest(f"rule: no item has a field {name!r}; the items' fields are "
-                     f"{', '.join(sorted(seen))}")
+                     f"{', '.join(sorted(seen))}{_renamed_column(store, pid, name)}")
+
+
+def _renamed_column(store: RedisStore, pid: str, name: str) -> str:
+    """Why a column of the user's file is no field: an upload stored it as the items'
+    text or ids, which a rule names ``text`` and ``id`` (new-user trial: a file of
+    ``msg_id`` and ``body`` columns, and the error listed "id, text" unexplained)."""
+    for noted in store.uploads_noted(pid):
+        if name != "text" and noted.get("text_field") == name:
+            return (f" ({name!r} is the column the items' text was uploaded from: a rule "
+                    "calls it 'text', and keyword and regex rules read it)")
+        if name != "id" and noted.get("id_field") == name:
+            return (f" ({name!r} is the column the items' ids were uploaded from: a rule "
+                    "calls it 'id')")
+    return ""
 
 
 def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:

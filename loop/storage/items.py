@@ -180,6 +180,11 @@ class ItemsMixin(StoreBase):
         raw = self.r.hget(self._k(pid, "uploads"), digest)
         return None if raw is None else dict(json.loads(raw))
 
+    def uploads_noted(self, pid: str) -> list[dict[str, Any]]:
+        """What was noted of every earlier upload (one entry per digest, so an upload
+        can be listed twice)."""
+        return [dict(json.loads(raw)) for raw in self.r.hvals(self._k(pid, "uploads"))]
+
     def uploaded_gold(self, pid: str) -> dict[str, int]:
         return {a.decode(): int(b) for a, b in self.r.hgetall(self._k(pid, "ugold")).items()}
 

@@ -572,6 +572,36 @@ def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
     assert r.status_code == 201 and r.json["rule"]["rule"]["value"] == authors, r.json
 
 
+def test_a_field_rule_on_the_files_text_or_id_column_says_what_a_rule_calls_it(client):
+    """A file of ``msg_id`` and ``body`` columns: a field rule on either is refused
+    (they are stored as the items' id and text), and the error says so instead of
+    listing "id, text" unexplained (new-user trial)."""
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "db", "labels": ["ham", "spam"]}).json["id"]
+    rows = "".join(f'{{"msg_id": {i}, "body": "message {i}", "sender": "s{i % 2}"}}\n'
+                   for i in range(6))
+    r = client.post(f"/api/projects/{pid}/items?id_field=msg_id&text_field=body",
+                    data=rows.encode(), headers={**auth(), "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 201, r.json
+    rule = {"name": "f", "label": 1, "kind": "field", "op": "==", "value": "x"}
+
+    def post(path, field):
+        return client.post(f"/api/projects/{pid}/{path}", headers=auth(),
+                           json={**rule, "field": field})
+
+    for field, says in [("body", "the items' text was uploaded from: a rule calls it 'text'"),
+                        ("msg_id", "the items' ids were uploaded from: a rule calls it 'id'")]:
+        for path in ("rules/preview", "rules"):
+            r = post(path, field)
+            assert r.status_code == 400, (path, r.json)
+            assert f"no item has a field {field!r}" in r.json["error"], r.json
+            assert says in r.json["error"], r.json
+    r = post("rules/preview", "nope")
+    assert r.status_code == 400 and "uploaded from" not in r.json["error"], r.json
+    for field in ("text", "id", "sender"):  # what a rule does call them works
+        assert post("rules/preview", field).status_code == 200, field
+
+
 def test_a_project_of_rules_only(client, store, rconn):
     """No LF module: the rules are the LFs, from the first one on."""
     from svc_helpers import annotator_token, run_burst
