@@ -398,6 +398,48 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
 
 
 
+def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """New-user trial: 55 answers, then a test set uploaded as held-out labels; the
+    runs before it have no score, yet their counts set the axis (0-100 for points at
+    55-77); and a lone point (or the first, on a round count) was drawn on the y axis,
+    its interval hidden by it."""
+    pid = tiny_project["pid"]
+    history: list[dict[str, Any]] = []
+
+    def metrics(route: Any) -> None:
+        body = route.fetch().json()
+        body.update(history=history, n_eval=500)
+        route.fulfill(json=body)
+
+    page.route("**/api/projects/*/metrics", metrics)
+
+    def drawn() -> tuple[list[str], float, list[float]]:
+        page.wait_for_selector("#curve svg g.series:not(.legend *) circle.point",
+                               state="attached")
+        ticks = page.locator("#curve svg g.axes text:not(.axis-label)").evaluate_all(
+            "els => els.map(e => e.textContent)")
+        axis = float(page.locator("#curve svg g.axes line.axis").nth(1).get_attribute("x1"))
+        xs = [float(c.get_attribute("cx")) for c in
+              page.locator("#curve svg g.series:not(.legend *) circle.point").all()]
+        return ticks, axis, xs
+
+    history[:] = ([{"n_gold": n, "label_model": None, "end_model": None, "at": n}
+                   for n in range(0, 55, 5)]
+                  + [{"n_gold": n, "label_model": 0.99, "end_model": 0.991, "at": 100 + n}
+                     for n in (55, 66, 77)])
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    ticks, axis, xs = drawn()
+    gold_ticks = [int(t) for t in ticks if "." not in t]
+    assert 0 < gold_ticks[0] < 55 <= 77 <= gold_ticks[-1], ticks
+    assert min(xs) > axis + 10, (axis, xs)
+    history[:] = [{"n_gold": 23, "label_model": 0.9, "end_model": 0.95, "at": 1}]
+    page.reload()
+    ticks, axis, xs = drawn()
+    assert min(xs) > axis + 10, (ticks, axis, xs)
+    assert not page.console_errors, page.console_errors
+
+
 def test_a_skipped_automatic_run_says_why_in_the_jobs_table(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """A skipped run's reason was in its tooltip only."""

@@ -74,10 +74,14 @@
       : "No evaluations yet.") + (fromPicks ? " Scores on random picks the models had not seen." : "")));
     // the axis starts near the first count when every point is far from 0 (420
     // uploaded labels, then 30 answers: the answers' effect took 6% of the width)
-    const counts = pts.map(function (h) { return Number(h.n_gold); });
+    // counted from the points drawn: runs before any label was held out have no score
+    // (new-user trial: 55 answers, then a test set uploaded: 0-100 for points at 55-77)
+    const counts = pts.filter(function (h) { return series.some(function (s) { return score(h, s.key); }); })
+      .map(function (h) { return Number(h.n_gold); });
     const gMin = counts.length ? Math.min(...counts) : 0, gMax = counts.length ? Math.max(...counts) : 0;
     const lead = Math.max(1, niceMax(Math.max(5, gMax - gMin) / 5));
-    const xMin = gMin > 0.25 * gMax ? Math.floor(gMin / lead) * lead : 0;
+    // a step before the first point, which the y axis would hide (and its interval)
+    const xMin = gMin > 0.25 * gMax ? Math.ceil(gMin / lead - 1) * lead : 0;
     const xMax = xMin + niceMax(Math.max(5, gMax - xMin));
     const yLo = values.length && Math.min(...values) >= 0.5 ? 0.5 : 0;
     const yHi = values.length && Math.max(...values) > 1 ? niceMax(Math.max(...values)) : 1;
