@@ -457,6 +457,15 @@
         " from answers alone, so until enough come in they give its items other labels. " +
         "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export."
       : "";
+    /* and where the labels are taken (new-user trial: the README's one spam LF
+       exported every item as spam, and only the LF section said why) */
+    const atExport = $("export-gaps");
+    atExport.hidden = !missing.length;
+    atExport.textContent = missing.length
+      ? "No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
+        ": the exported labels of items nobody answered may seldom or never be " +
+        (missing.length === 1 ? "that label" : "those labels") + " until enough answers come in."
+      : "";
     const said = $("lf-raised");  // above the table: what went wrong comes first
     said.hidden = !raised.length;
     said.textContent = raised.length ? raised.join("; ") +
