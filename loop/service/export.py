@@ -98,6 +98,12 @@ def export_rows(store: RedisStore, pid: str,
     ``agreement``, ``disputed`` (answers that tie: no gold) and ``resolved_by``
     (the admin who settled the label); ``gold`` is then the majority answer, or
     the resolution. ``answered_at``: when the gold answer was given (UTC, ISO 8601).
+    ``model_label``: the label the models give the item, known label or not (the
+    end model's, or the label model's where ``source`` would take it; None before
+    any fit): on the ``held_out`` rows, which no model is fitted on, it against
+    ``gold`` says how right the exported model labels are (the dashboard's held-out
+    score of the end model, where the end model labels the export); on answered
+    rows, where the models still disagree with the answers.
     """
     project = store.get_project(pid)
     labels, k = project["labels"], len(project["labels"])
@@ -132,8 +138,14 @@ def export_rows(store: RedisStore, pid: str,
         hot_classes: list[int] = []
         from_em: list[int] = []
         from_lm: list[int] = []
+        model_em: list[int] = []  # every row's model label, a known label or not
+        model_lm: list[int] = []
         for j, iid in enumerate(part):
             r = a + j
+            if em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
+                model_em.append(j)
+            elif lm is not None and len(lm) > r:
+                model_lm.append(j)
             g = gold.get(iid)
             known = g["label"] if g is not None else uploaded.get(iid)  # answers win
             copied = (by_text.get(items.get(iid, {}).get("text") or "") if known is None
@@ -162,16 +174,26 @@ def export_rows(store: RedisStore, pid: str,
             P[from_lm] = np.asarray(lm)[[a + j for j in from_lm]]
         top = np.nan_to_num(P, nan=-1.0).argmax(axis=1).tolist()
         probs = P.tolist()
+        # the models' label of every row, whatever label it has: the held-out rows'
+        # recompute the dashboard's held-out score (new-user trial: they were
+        # exported with their uploaded label only, so the score could not be checked)
+        M = np.full((n, k), -1.0)
+        if model_em:
+            M[model_em] = np.asarray(em)[[a + j for j in model_em]]
+        if model_lm:
+            M[model_lm] = np.asarray(lm)[[a + j for j in model_lm]]
+        mtop = M.argmax(axis=1).tolist()
+        modelled = set(model_em) | set(model_lm)
         for j, iid in enumerate(part):
             yield _row(iid, items.get(iid, {}), gold.get(iid), knowns[j], sources[j],
                        probs[j] if sources[j] else None, top[j], labels, held_out, multi,
-                       answers, resolved)
+                       answers, resolved, labels[mtop[j]] if j in modelled else None)
 
 
 def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | None,
          source: str | None, p: list[float] | None, top: int, labels: list[str],
          held_out: set[str], multi: bool, answers: dict[str, Any],
-         resolved: dict[str, Any]) -> dict[str, Any]:
+         resolved: dict[str, Any], model_label: str | None = None) -> dict[str, Any]:
     """One item's row of :func:`export_rows`."""
     row: dict[str, Any] = {"id": iid, "text": item.get("text")}
     for c, name in enumerate(labels):
@@ -179,6 +201,7 @@ def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | 
     row["label"] = None if p is None else labels[top]
     row["gold"] = None if known is None else labels[known]
     row["source"] = source
+    row["model_label"] = model_label
     # with several answers per item, ``answers`` says who said what
     row["annotator"] = g.get("annotator") if g is not None and not multi else None
     row["answered_at"] = _iso(g.get("at")) if g is not None else None
@@ -248,7 +271,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
         return raw.getvalue()
     labels = store.get_project(pid)["labels"]
     cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
-            "annotator", "answered_at", "held_out"]
+            "model_label", "annotator", "answered_at", "held_out"]
     multi = store.answers_per_item(pid) > 1
     if multi:
         cols += ["answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by"]

@@ -407,21 +407,33 @@ def test_export_and_lf_stats(client, store, ready):
     csv_r = client.get(f"/api/projects/{ready}/export?format=csv", headers=auth())
     assert csv_r.status_code == 200 and csv_r.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(csv_r.data.decode())))
-    std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "annotator",
-           "answered_at", "held_out"]
-    assert table[0][:10] == std
+    std = ["id", "text", "p_ham", "p_spam", "label", "gold", "source", "model_label",
+           "annotator", "answered_at", "held_out"]
+    assert table[0][:11] == std
     assert len(table) == 351
     rows = [json.loads(s) for s in client.get(
         f"/api/projects/{ready}/export?format=jsonl", headers=auth()).data.splitlines()]
     # the other uploaded columns too, as in JSON lines (new-user trial: the CSV could
     # not be joined back to the user's data)
     fields = list(rows[0]["fields"])
-    assert fields and table[0][10:] == fields
+    assert fields and table[0][11:] == fields
     assert [dict(zip(table[0], t, strict=True))[fields[0]] for t in table[1:]] == [
         str(r["fields"][fields[0]]) for r in rows]
     gold = [r for r in rows if r["source"] == "gold"]
     assert [(g["id"], g["gold"], g["label"], g["annotator"]) for g in gold] == [
         (x[0], "spam", "spam", "f")]
+    # every row says the models' label too, a known label or not: on the held-out
+    # rows the export's own check of the dashboard's held-out score (new-user trial)
+    lm, em = store.load_probas(ready, ["label_model", "end_model"], 2)
+    row_of = {iid: r for r, iid in enumerate(store.item_ids(ready))}
+    held = [r for r in rows if r["held_out"]]
+    assert held and all(r["source"] == "uploaded" for r in held)
+    model = em if em is not None else lm
+    assert [r["model_label"] for r in rows] == [
+        ["ham", "spam"][int(model[row_of[r["id"]]].argmax())] for r in rows]
+    assert all(r["model_label"] == r["label"] for r in rows
+               if r["source"] in ("end_model", "label_model"))
+    assert all(r["model_label"] in ("ham", "spam") and r["gold"] for r in held)
     # Each row carries its item's text, so the export alone is a training set.
     texts = {it["id"]: it["text"] for it in store.items(ready)}
     assert all(r["text"] == texts[r["id"]] for r in rows)

@@ -361,7 +361,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     with open(path, encoding="utf-8") as f:
         head = f.readline().strip()
     # the other uploaded columns follow (the demo's CLASS is the held-out gold)
-    assert head == ("id,text,p_ham,p_spam,label,gold,source,annotator,answered_at,held_out,"
+    assert head == ("id,text,p_ham,p_spam,label,gold,source,model_label,annotator,answered_at,held_out,"
                     "COMMENT_ID,AUTHOR,DATE")
 
     assert not page.dialogs
@@ -393,7 +393,7 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
     assert dl.value.suggested_filename == f"{name}-{pid}.csv"
     with open(dl.value.path(), encoding="utf-8") as f:
         assert f.readline().startswith(
-            "id,text,p_ham,p_spam,label,gold,source,annotator,answered_at,held_out")
+            "id,text,p_ham,p_spam,label,gold,source,model_label,annotator,answered_at,held_out")
     assert not page.console_errors, page.console_errors
 
 
