@@ -293,7 +293,8 @@ def test_k1_projects_are_unchanged(client, store, project):
     assert m["annotator_agreement"] is None and m["n_items_multi"] == 0
     lines = client.get(f"/api/projects/{project}/export?format=csv",
                        headers=auth()).data.decode().splitlines()
-    assert lines[0] == "id,text,p_ham,p_spam,label,gold,source,model_label,annotator,answered_at,held_out"
+    assert lines[0] == ("id,text,p_ham,p_spam,label,gold,source,model_label,annotator,"
+                        "answered_at,held_out")
 
 
 def _skipped_by(store, pid, item, who):
