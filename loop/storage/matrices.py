@@ -72,12 +72,15 @@ class MatricesMixin(StoreBase):
     def save_L_chunk(self, pid: str, version: int, chunk: int, L: np.ndarray,
                      errors: list[dict[str, Any]]) -> None:
         """Store one unit (rows x its LFs) of a (not yet published) ``L`` and its LF
-        errors."""
+        errors, unless that unit is stored already: a unit run twice (its worker frozen,
+        the unit run again elsewhere) computes the same rows, and the late copy, after
+        the merge published the key as a chunk of ``L``, put the 7-day expiry back on
+        it (operator's trial: the project would have lost that chunk a week later)."""
         with self.r.pipeline(transaction=True) as p:
             p.set(self.L_chunk_key(pid, version, chunk),
-                  np.ascontiguousarray(L, np.int8).tobytes(), ex=7 * 86400)
+                  np.ascontiguousarray(L, np.int8).tobytes(), ex=7 * 86400, nx=True)
             p.set(self._k(pid, "L", str(version), "err", str(chunk)), json.dumps(errors),
-                  ex=7 * 86400)
+                  ex=7 * 86400, nx=True)
             p.execute()
 
     def mark_unit_superseded(self, pid: str, version: int, chunk: int) -> None:

@@ -187,3 +187,26 @@ def test_each_unit_of_a_job_gets_the_time_limit_anew():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_a_unit_run_again_after_the_merge_leaves_the_published_L_for_good(
+        client, store, editable):
+    """Operator's trial (compose, a worker frozen with `docker pause` mid-unit): its
+    unit was run again elsewhere, the run merged and published the unit's key as a
+    chunk of L, then the frozen worker woke up and stored the unit again, with the
+    7-day expiry of an unpublished unit: the project's L would lose that chunk a week
+    later ("the published L has missing chunks")."""
+    from loop.service import labeling
+
+    pid, _ = editable
+    _upload(client, pid, youtube_csv())
+    plan = labeling.plan(store, pid, 64)
+    for i in range(len(plan["units"])):
+        labeling.apply_unit(store, pid, plan["version"], i)
+    labeling.merge(store, pid, plan["version"])
+    chunks = store.L_meta(pid)["chunks"]
+    assert store.L_chunk_key(pid, plan["version"], 0) in chunks  # published as is
+    L, _ = store.load_L(pid)
+    labeling.apply_unit(store, pid, plan["version"], 0)  # the frozen worker, late
+    assert [store.r.ttl(k) for k in chunks] == [-1] * len(chunks)
+    assert np.array_equal(store.load_L(pid)[0], L)
