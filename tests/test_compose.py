@@ -67,6 +67,10 @@ def test_compose_is_hardened():
     assert '"--access-logfile", "-"' in text
     # a worker scaled down finishes its job (Docker's 10 s default killed a retrain)
     assert "stop_grace_period: 2m" in text.split("\n  worker:\n")[1]
+    # operator's trial: Docker's json-file logs grew without end (web's access log,
+    # ~100 KB a minute for two annotators); each container's is capped
+    assert "max-size:" in text and "max-file:" in text
+    assert "logging: *logging" in redis_block and text.count("logging: *logging") == 2
 
 
 def test_every_setting_reaches_the_containers():
