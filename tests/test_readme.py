@@ -62,3 +62,12 @@ def test_library_loop_takes_a_pandas_series_of_texts():
     c = LabelingLoop(ns["L"], np.array(texts, dtype=object), n_classes=2,
                      random_state=0).query(10)
     assert a.tolist() == b.tolist() == c.tolist()
+
+
+def test_readme_upgrades_compose_with_build():
+    """Operator's trial: the upgrade steps said "update the checkout and start it
+    again"; `docker compose up` without `--build` starts the image built before, so
+    the upgraded service ran the old code, saying nothing."""
+    text = (ROOT / "README.md").read_text()
+    upgrading = text.split("### Upgrading")[1].split("\n### ")[0]
+    assert "--build" in upgrading
