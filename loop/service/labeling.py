@@ -285,7 +285,8 @@ def merge(store: RedisStore, pid: str, version: int) -> dict[str, Any]:
             "fingerprints": p["fingerprints"], "rules_version": p.get("rules_version"),
             # the LFs whose votes came with the items: never shown to annotators
             "uploaded": p.get("uploaded", []), "module": p.get("module")}
-    store.publish_L(pid, meta)
+    if not store.publish_L(pid, meta):
+        raise LFRunSuperseded("a later LF run was published during this one's merge")
     L, _ = store.load_L(pid)
     if L is None or L.shape[0] != n:
         raise NotReady(f"L has {0 if L is None else L.shape[0]} rows for {n} items; "

@@ -104,20 +104,37 @@ class MatricesMixin(StoreBase):
         raw = self.r.get(self._k(pid, "L", str(version), "err", str(chunk)))
         return None if raw is None else list(json.loads(raw))
 
-    def publish_L(self, pid: str, meta: dict[str, Any]) -> None:
+    def publish_L(self, pid: str, meta: dict[str, Any]) -> bool:
         """Switch to a new ``L`` (its chunks stored): one SET of the meta; chunks
-        the new meta does not reuse expire after :data:`OLD_L_TTL` seconds."""
-        old = self.L_meta(pid)
+        the new meta does not reuse expire after :data:`OLD_L_TTL` seconds. False,
+        and nothing changed, when a later run's ``L`` is published already: a merge
+        held up between its check and this (operator's trial) published an older
+        ``L`` over a newer one, whose chunks then expired."""
+        from redis.exceptions import WatchError
+
+        key = self._k(pid, "L", "meta")
         keep = set(meta["chunks"])
         with self.r.pipeline(transaction=True) as p:
-            p.set(self._k(pid, "L", "meta"), json.dumps(meta))
-            for key in meta["chunks"]:
-                p.persist(key)
-            for key in old.get("chunks", []):
-                if key not in keep:
-                    p.expire(key, OLD_L_TTL)
-            p.incr(self._k(pid, "version"))
-            p.execute()
+            while True:
+                try:
+                    p.watch(key)
+                    raw = p.get(key)
+                    old = json.loads(raw) if raw else {}
+                    if int(old.get("version", -1)) > int(meta["version"]):
+                        p.unwatch()
+                        return False
+                    p.multi()
+                    p.set(key, json.dumps(meta))
+                    for chunk in meta["chunks"]:
+                        p.persist(chunk)
+                    for chunk in old.get("chunks", []):
+                        if chunk not in keep:
+                            p.expire(chunk, OLD_L_TTL)
+                    p.incr(self._k(pid, "version"))
+                    p.execute()
+                    return True
+                except WatchError:
+                    continue
 
     def L_meta(self, pid: str) -> dict[str, Any]:
         raw = self.r.get(self._k(pid, "L", "meta"))

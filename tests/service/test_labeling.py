@@ -210,3 +210,24 @@ def test_a_unit_run_again_after_the_merge_leaves_the_published_L_for_good(
     labeling.apply_unit(store, pid, plan["version"], 0)  # the frozen worker, late
     assert [store.r.ttl(k) for k in chunks] == [-1] * len(chunks)
     assert np.array_equal(store.load_L(pid)[0], L)
+
+
+def test_an_older_runs_merge_never_publishes_over_a_newer_run(client, store, project):
+    """Operator's trial: a merge held up between its check of the published L and
+    its publish put an older run's L over a newer one (whose chunks then expired)."""
+    from loop.errors import LFRunSuperseded
+    from loop.service import labeling
+
+    _upload(client, project, youtube_csv())
+    older = labeling.plan(store, project, 100)
+    newer = labeling.plan(store, project, 100)
+    assert newer["version"] > older["version"] and older["base_version"] is None
+    for p in (older, newer):
+        for i in range(len(p["units"])):
+            labeling.apply_unit(store, project, p["version"], i)
+    labeling.merge(store, project, newer["version"])
+    published = store.L_meta(project)
+    with pytest.raises(LFRunSuperseded):
+        labeling.merge(store, project, older["version"])
+    assert store.L_meta(project) == published
+    assert all(store.r.ttl(k) == -1 for k in published["chunks"])
