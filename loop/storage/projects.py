@@ -99,9 +99,10 @@ class ProjectsMixin(StoreBase):
         return sorted(out, key=lambda p: p["created_at"])
 
     def delete_project(self, pid: str) -> None:
-        """Delete the project record and its annotators' tokens in one transaction
-        (from then on every request and job about it finds no project), then every
-        key of the project (:meth:`purge_project_keys`)."""
+        """Delete the project record, its annotators and their tokens in one
+        transaction (from then on every request and job about it finds no project,
+        and the queue's scripts refuse every annotator), then every key of the
+        project (:meth:`purge_project_keys`)."""
         ann = self._k(pid, "annotators")
         with self.r.pipeline(transaction=True) as p:
             while True:  # an annotator added meanwhile: read again (its token went on
@@ -113,6 +114,11 @@ class ProjectsMixin(StoreBase):
                     p.multi()
                     p.delete(f"loop:project:{pid}")
                     p.srem("loop:projects", pid)
+                    # the queue's scripts check the annotator's record: gone here, an
+                    # annotator's lease or answer is refused from this moment, not only
+                    # once the sweep below reaches the hash (concurrency trial: leases
+                    # taken between the sweep's scan and its unlink outlived the delete)
+                    p.delete(ann)
                     if any(hashes):
                         p.hdel("loop:tokens", *[h for h in hashes if h])
                     if exports:

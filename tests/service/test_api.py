@@ -725,6 +725,40 @@ def test_deleting_a_project_takes_all_of_it_and_nothing_else(client, project, rc
         store.purge_project_keys(other)
 
 
+def test_an_annotator_is_refused_from_the_moment_a_delete_commits(client, project, store,
+                                                                     rconn, monkeypatch):
+    """Concurrency trial: annotators leasing while their project was deleted took
+    leases after the sweep had listed the project's keys and before it unlinked them
+    (the annotators hash went with that same unlink), leaving ``leaseh``, ``leasez``
+    and ``mine:<a>`` behind. The delete's transaction drops the annotators too, so
+    the queue's scripts refuse them from the commit, before any sweep."""
+    from svc_helpers import annotator_token
+
+    from loop.errors import ProjectNotFound
+    from loop.storage.projects import token_hash
+
+    assert _upload(client, project, b"CONTENT\nhello there\nwin cash now\nnice song\n"
+                   ).status_code == 201
+    token = annotator_token(client, project, "ann")
+    first = store.lease_next_full(project, "ann", 300, token=token_hash(token))
+    assert first is not None  # leasing works before the delete
+    during = []
+    purge = store.purge_project_keys
+
+    def racing_purge(pid):  # an annotator's /next lands between commit and sweep
+        try:
+            during.append(store.lease_next_full(pid, "ann", 300, shown=[first["item_id"]],
+                                                token=token_hash(token)))
+        except ProjectNotFound as exc:
+            during.append(exc)
+        return purge(pid)
+
+    monkeypatch.setattr(store, "purge_project_keys", racing_purge)
+    store.delete_project(project)
+    assert len(during) == 1 and isinstance(during[0], ProjectNotFound), during
+    assert not [k for k in rconn.keys("*") if project.encode() in k and b"rq:" not in k]
+
+
 def test_writes_and_reads_just_after_a_delete_in_another_worker_are_404s(
         app, client, project, redis_url, store, rconn):
     """Operator's trial: a rule or guidelines saved through another web worker just
