@@ -86,6 +86,11 @@ class RulesMixin(StoreBase):
                         # else" instead of that it is gone)
                         raise NotFound(f"no rule {old_name!r} (deleted or renamed "
                                        "meanwhile); reload the rules")
+                    if raw is not None and expect is None:
+                        # a create that lost to another of the same name (concurrency
+                        # trial: told "was changed by someone else" of a rule it made)
+                        raise Conflict(f"a rule named {old_name!r} exists already (saved "
+                                       "meanwhile); edit it or pick another name")
                     if (json.loads(raw) if raw else None) != expect:
                         raise Conflict(f"rule {old_name!r} was changed by someone else; "
                                        "reload and try again")

@@ -739,6 +739,33 @@ def test_rules_deleted_and_disabled_at_once_all_go(app, client, store, project):
     assert all("no rule 'r0'" in r.json["error"] for r in codes if r.status_code == 404)
 
 
+def test_rules_created_with_one_name_at_once_are_told_it_exists(app, client, store, project):
+    """Concurrency trial: of six creates of one name at once, the one that lost
+    the transaction itself (past the check before it) was told the rule "was changed
+    by someone else; reload and try again", of a rule it never had."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loop.errors import Conflict
+
+    pid = prepare_project(store, client, project)
+    rec = {"rule": {"name": "dup", "kind": "keywords", "keywords": ["a"], "label": 1},
+           "enabled": True, "source": "editor", "created_at": 1.0, "updated_at": 1.0,
+           "history": []}
+    store.write_rule(pid, "dup", rec, expect=None)
+    with pytest.raises(Conflict, match="'dup' exists already"):  # the lost race itself
+        store.write_rule(pid, "dup", {**rec, "created_at": 2.0}, expect=None)
+
+    def create(w):
+        return app.test_client().post(f"/api/projects/{pid}/rules", headers=auth(), json={
+            "name": "same", "label": 1, "kind": "keywords", "keywords": [w]})
+
+    with ThreadPoolExecutor(6) as ex:
+        out = list(ex.map(create, ["w1", "w2", "w3", "w4", "w5", "w6"]))
+    assert sorted(r.status_code for r in out) == [201] + [409] * 5, [r.json for r in out]
+    assert all("'same' exists already" in r.json["error"] for r in out
+               if r.status_code == 409), [r.json for r in out]
+
+
 def test_an_edit_of_a_rule_changed_since_it_was_opened_is_refused(client, store, project):
     """Rule author's trial: two tabs edited one rule; the second save silently undid
     the first. An edit that says which version it was made on is refused once the
