@@ -128,6 +128,13 @@ class DuplicateUpload(Conflict):
         self.ids_stored = ids_stored
 
 
+class TokenExists(Conflict):
+    """An annotator added with ``replace: false`` has a working token: adding the
+    name again would revoke it."""
+
+    code = "token_exists"
+
+
 class LeaseConflict(Conflict):
     """The lease is unknown, expired, or held by someone else."""
 

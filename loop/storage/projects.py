@@ -21,7 +21,7 @@ import time
 import uuid
 from typing import Any
 
-from loop.errors import Conflict, OldProject, ProjectNotFound
+from loop.errors import Conflict, OldProject, ProjectNotFound, TokenExists
 from loop.storage.base import StoreBase
 
 #: Project records written by this version of the store (see ``schema`` in the record).
@@ -159,9 +159,13 @@ class ProjectsMixin(StoreBase):
         return raw.decode() if raw else ""
 
     # -- annotators ----------------------------------------------------------------------
-    def add_annotator(self, pid: str, name: str, expires_at: float | None = None) -> str:
+    def add_annotator(self, pid: str, name: str, expires_at: float | None = None,
+                      replace: bool = True) -> str:
         """Create a token for ``name`` (revoking any earlier one); returns the token.
-        ``expires_at`` (epoch seconds): when it stops working by itself."""
+        ``expires_at`` (epoch seconds): when it stops working by itself.
+        ``replace=False``: :class:`TokenExists` instead if ``name`` has a working token
+        now (checked in the transaction: two admins adding one name at once each got a
+        token, and the first one's was dead on arrival)."""
         token = secrets.token_urlsafe(24)
         h = token_hash(token)
         key = self._k(pid, "annotators")
@@ -176,9 +180,21 @@ class ProjectsMixin(StoreBase):
                         raise Conflict(f"annotator {alike!r} exists, and {name!r} differs "
                                        f"from it only in case; add {alike!r} to give them "
                                        "a new token, or pick a name that differs")
+                    rec = json.loads(old) if old else {}
+                    held = bool(rec.get("token_hash"))  # revoked: None
+                    working = held and (rec.get("expires_at") is None
+                                        or float(rec["expires_at"]) > time.time())
+                    if working and not replace:
+                        p.unwatch()
+                        made = time.strftime("%H:%M:%S UTC", time.gmtime(
+                            json.loads(old)["created_at"]))
+                        raise TokenExists(f"annotator {name!r} has a working token already "
+                                       f"(made at {made}): adding the name again revokes "
+                                       "it; send \"replace\": true to do that, or pick "
+                                       "another name")
                     p.multi()
-                    if old and json.loads(old).get("token_hash"):
-                        p.hdel("loop:tokens", json.loads(old)["token_hash"])
+                    if held:  # (an expired token too: its record goes)
+                        p.hdel("loop:tokens", rec["token_hash"])
                     p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name,
                                                          "expires_at": expires_at}))
                     p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time(),

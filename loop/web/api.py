@@ -210,11 +210,13 @@ def list_annotators(pid: str) -> Any:
 @bp.post("/projects/<pid>/annotators")
 @admin_required
 def add_annotator(pid: str) -> Any:
-    """Create an annotator token (shown once; re-adding a name revokes the old one);
-    ``expires_in_days``: it stops working by itself after that long."""
-    body = _body("name", "expires_in_days")
+    """Create an annotator token (shown once; re-adding a name revokes the old one,
+    unless ``"replace": false``); ``expires_in_days``: it stops working by itself
+    after that long."""
+    body = _body("name", "expires_in_days", "replace")
     return jsonify(projects.add_annotator(_store(), pid, body.get("name"),
-                                          body.get("expires_in_days"))), 201
+                                          body.get("expires_in_days"),
+                                          body.get("replace", True))), 201
 
 
 @bp.delete("/projects/<pid>/annotators/<name>")

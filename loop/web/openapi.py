@@ -126,11 +126,12 @@ PATHS: dict[str, dict[str, Any]] = {
                                                   required=("guidelines",))},
     "/api/projects/{pid}/annotators": {
         "post": _op("create an annotator token (shown once; re-adding a name revokes its "
-                    "old token; expires_in_days: it stops working by itself after that "
-                    "many days, null or absent: when revoked)", "201",
-                    {"name": S, "expires_in_days": {"type": ["number", "null"],
-                                                    "exclusiveMinimum": 0,
-                                                    "maximum": MAX_TOKEN_DAYS}},
+                    "old token, or with replace: false is a 409 while that token works; "
+                    "expires_in_days: it stops working by itself after that many days, "
+                    "null or absent: when revoked)", "201",
+                    {"name": S, "replace": {"type": "boolean"},
+                     "expires_in_days": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                                         "maximum": MAX_TOKEN_DAYS}},
                     required=("name",)),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},

@@ -86,11 +86,46 @@ def test_an_annotator_token_set_to_expire_stops_working_then(client, store, proj
     assert not store.r.keys("loop:refused:*")
     assert client.get(f"/api/projects/{project}/queue/me",
                       headers=auth(forever["token"])).status_code == 200
-    # the name added again: a new token (until revoked, unless asked otherwise)
-    again = client.post(url, headers=auth(), json={"name": "t"}).json
+    # the name added again: a new token (until revoked, unless asked otherwise); an
+    # expired token is no working one that "replace": false would keep
+    again = client.post(url, headers=auth(), json={"name": "t", "replace": False})
+    assert again.status_code == 201, again.json
+    again = again.json
     assert again["expires_at"] is None
     assert client.get(f"/api/projects/{project}/queue/me",
                       headers=auth(again["token"])).status_code == 200
+
+
+def test_a_name_added_with_replace_false_never_revokes_a_working_token(app, client, project):
+    """Concurrency trial: two admins adding one name at once each got a 201 and a
+    token, and the first token was dead on arrival (the page asks before it replaces
+    a name it lists, but neither page listed it yet). With ``"replace": false``, the
+    page's request for a name it believes new, a working token is a 409 instead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"/api/projects/{project}/annotators"
+
+    def add(name, **body):
+        return app.test_client().post(url, headers=auth(), json={"name": name, **body})
+
+    with ThreadPoolExecutor(4) as ex:
+        out = list(ex.map(lambda _: add("pat", replace=False), range(4)))
+    assert sorted(r.status_code for r in out) == [201, 409, 409, 409], [r.json for r in out]
+    made = next(r.json["token"] for r in out if r.status_code == 201)
+    for r in out:
+        if r.status_code == 409:
+            assert r.json["code"] == "token_exists" and "'pat' has a working token" in \
+                r.json["error"], r.json
+    assert client.get("/api/me", headers=auth(made)).json["name"] == "pat"
+    assert add("pat", replace="no").status_code == 400
+    # revoked, the name is free again; and replace (the default) revokes as before
+    assert client.delete(f"{url}/pat", headers=auth()).status_code == 200
+    again = add("pat", replace=False)
+    assert again.status_code == 201, again.json
+    newest = add("pat", replace=True)
+    assert newest.status_code == 201
+    assert client.get("/api/me", headers=auth(again.json["token"])).status_code == 401
+    assert client.get("/api/me", headers=auth(newest.json["token"])).status_code == 200
 
 
 def test_create_project_validates(client):

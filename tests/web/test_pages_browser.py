@@ -783,6 +783,33 @@ def test_a_project_is_deleted_from_its_dashboard_once_its_name_is_typed(
     assert not page.console_errors, page.console_errors
 
 
+def test_a_name_another_admin_added_meanwhile_is_not_replaced_unasked(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Concurrency trial: two admins adding one name at once each got a token, and
+    the first one's was dead on arrival. The page, whose list did not have the name,
+    says someone else added it and replaces that token only when pressed again."""
+    from loop.demo.client import ApiClient
+
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="annotators")
+    page.wait_for_function("document.getElementById('a-rows').children.length > 0")
+    theirs = live.admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "kim"})
+    page.fill("#a-name", "kim")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('meanwhile')")
+    assert page.locator("#a-status").inner_text() == (
+        "“kim” got a token meanwhile (someone else added the name): a new one revokes it. "
+        "Press “Create token” again to go ahead.")
+    assert page.locator("#new-token").is_hidden()
+    page.wait_for_selector("tr[data-name='kim']")
+    assert ApiClient(live.url, theirs["token"]).call("GET", "/api/me")["name"] == "kim"
+    page.click("#add-form button[type=submit]")  # pressed again: replaced, as asked
+    page.wait_for_selector("#new-token", state="visible")
+    mine = page.locator("#nt-token").inner_text()
+    assert ApiClient(live.url, mine).call("GET", "/api/me")["name"] == "kim"
+    assert [e for e in page.console_errors if "status of 409" not in e] == []  # the refusal
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     from loop.demo.client import LF_MODULE, ApiClient, add_annotator
 

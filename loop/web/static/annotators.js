@@ -131,11 +131,16 @@
             : "") + "Press “Create token” again to go ahead.", true);
         return;
       }
+      /* replace only what the admin was asked about: a token another admin made for
+         the name meanwhile is a 409, not revoked unseen (concurrency trial: two admins
+         adding one name at once each got a token, the first dead on arrival) */
+      const confirmed = replacing === name;
       replacing = null;
       try {
         const days = $("a-expires").value;
-        const a = await Loop.api("POST", base + "/annotators",
-          days ? { name: name, expires_in_days: Number(days) } : { name: name });
+        const body = { name: name, replace: confirmed };
+        if (days) body.expires_in_days = Number(days);
+        const a = await Loop.api("POST", base + "/annotators", body);
         const link = location.origin + "/signin?next=/p/" + encodeURIComponent(pid) + "/label" +
           "#token=" + encodeURIComponent(a.token);
         Loop.setText("nt-name", a.name);
@@ -146,7 +151,14 @@
         status("Created a token for " + a.name + (a.expires_at
           ? ", working until " + Loop.when(a.expires_at) + "." : ", working until revoked."));
         await refresh();
-      } catch (e) { status(e.message, true); }
+      } catch (e) {
+        if (e && e.body && e.body.code === "token_exists") {
+          replacing = name;  /* pressed again, it replaces that token */
+          status("“" + name + "” got a token meanwhile (someone else added the name): a new one " +
+            "revokes it. Press “Create token” again to go ahead.", true);
+          await refresh();
+        } else { status(e.message, true); }
+      }
     });
     $("copy-link").addEventListener("click", async function () {
       try { await navigator.clipboard.writeText($("nt-link").textContent); status("Link copied."); }
