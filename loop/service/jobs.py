@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import LockError
 from rq import Retry
 
 from loop.errors import BadRequest, Conflict, JobNotFound, NotReady
@@ -124,15 +125,28 @@ def enqueue_apply(queue: Queue, store: RedisStore, pid: str, chunk_size: int,
     key = _pending_apply_key(pid, recalibrate_size is not None)
     if recalibrate_size is not None:  # a recalibration waits on it: /metrics' loop says
         store.mark_recal_requested(pid, time.time())  # so, and when it is overdue
-    job = waiting_job(queue.connection, store.r.get(key))
-    if job is not None:
+    # the check and the enqueue as one (concurrency trial: four "apply" requests at
+    # once made four runs, each recalibrating after it); a lock not had within a few
+    # seconds only costs a second run, never the request
+    lock = store.r.lock(f"{key}:enqueue", timeout=10, blocking_timeout=5,
+                        thread_local=False)
+    held = lock.acquire()
+    try:
+        job = waiting_job(queue.connection, store.r.get(key))
+        if job is not None:
+            return job
+        job = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
+                           recalibrate_size,
+                           meta={"type": "apply_lfs", "project": pid, "auto": auto,
+                                 "progress": {"done": 0, "total": store.n_items(pid)}})
+        store.r.set(key, job.id, ex=86400)
         return job
-    job = enqueue_task(queue, store, "apply_lfs", pid, chunk_size, unit_timeout,
-                       recalibrate_size,
-                       meta={"type": "apply_lfs", "project": pid, "auto": auto,
-                             "progress": {"done": 0, "total": store.n_items(pid)}})
-    store.r.set(key, job.id, ex=86400)
-    return job
+    finally:
+        if held:
+            try:
+                lock.release()
+            except LockError:  # held past its timeout: taken over, nothing to free
+                pass
 
 
 def waiting_job(connection: Any, job_id: str | bytes | None) -> Job | None:

@@ -475,3 +475,35 @@ def test_an_admins_recalibration_counts_the_end_models_steps_in_its_progress(
     assert st["status"] == "finished" and st["result"]["end_model"] is not None, st
     assert st["progress"] == {"done": 5, "total": 5}
     assert seen == [(d, 5) for d in range(1, 6)], seen
+
+
+def test_apply_runs_asked_for_at_once_are_one_run(app, client, project, monkeypatch):
+    """Concurrency trial: four "apply_lfs" requests at once (a double click, two
+    admins saving rules) made four runs, each recalibrating after it; the run
+    queued and not yet started is returned instead, however close the requests."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    looked = service_jobs.waiting_job
+    together = threading.Barrier(4)
+
+    def slow_look(*a):  # each request looks before any of them enqueued
+        try:
+            together.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return looked(*a)
+
+    monkeypatch.setattr(service_jobs, "waiting_job", slow_look)
+
+    def ask(_):
+        r = app.test_client().post(f"/api/projects/{project}/jobs", headers=auth(),
+                                   json={"type": "apply_lfs", "recalibrate": True})
+        assert r.status_code == 202, r.json
+        return r.json["job_id"]
+
+    with ThreadPoolExecutor(4) as ex:
+        ids = set(ex.map(ask, range(4)))
+    assert len(ids) == 1, ids
