@@ -59,6 +59,11 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         r["enabled"] = ((rule or {}).get("enabled", False) if r["source"] == "rule"
                         else r["name"] not in off)
         r["leaving"] = not r["enabled"]  # its column goes at the next apply run
+        # an edited rule's column is the old definition's until the LFs are applied
+        # again (concurrency trial: its coverage was shown for the new one, unflagged)
+        r["changing"] = bool(rule is not None and r["enabled"] and r["source"] == "rule"
+                             and _rule_print(rule, len(project["labels"]))
+                             != (meta.get("fingerprints") or {}).get(r["name"]))
         r["polarity"] = [project["labels"][c] for c in r["polarity"]]
         r.setdefault("learned_accuracy", None)
         r["learned_accuracy"] = _nan_none(r["learned_accuracy"])
@@ -92,11 +97,22 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
                   if n not in shown and n not in off and n not in rules and n not in uploaded]
     for name, source, on in later:
         rows.append({"name": name, "source": source, "enabled": on, "leaving": False,
-                     "arriving": on, "polarity": [], "coverage": None, "overlaps": None,
-                     "conflicts": None, "correct": None, "incorrect": None,
+                     "arriving": on, "changing": False, "polarity": [], "coverage": None,
+                     "overlaps": None, "conflicts": None, "correct": None, "incorrect": None,
                      "empirical_accuracy": None, "learned_accuracy": None,
                      "learned_assumed": False, "error_example": None})
     return {"lfs": rows, "n_gold": int((y >= 0).sum()), "gold_use": gold_use(summary)}
+
+
+def _rule_print(rec: dict[str, Any], k: int) -> str | None:
+    """The fingerprint of a stored rule (as an apply run records it), or None if
+    it does not read as a rule."""
+    from loop.core.rules import Rule
+
+    try:
+        return Rule.from_dict(rec["rule"], k).fingerprint()
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 #: Random gold the label model needs before it checks how to use it.

@@ -153,6 +153,17 @@ def test_saving_a_rule_applies_only_its_column_and_equals_a_full_apply(client, s
     assert np.array_equal(L[:, :-1], before)  # the other columns as they were
     assert np.array_equal(L, _full(store, pid))
     assert (L[:, -1] == 1).sum() > 10
+    stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert not any(s["changing"] for s in stats)
+    # edited, its numbers are the old version's until the LFs are applied again: said
+    # so (concurrency trial: shown for the new definition, unflagged)
+    assert client.put(f"/api/projects/{pid}/rules/my_stuff", headers=auth(), json={
+        "pattern": r"my (channel|videos?)"}).status_code == 200
+    stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert [s["name"] for s in stats if s["changing"]] == ["my_stuff"]
+    apply_lfs_in_process(store, pid)
+    stats = client.get(f"/api/projects/{pid}/lfs", headers=auth()).json["lfs"]
+    assert not any(s["changing"] for s in stats)
     # disabling drops the column without computing anything
     client.put(f"/api/projects/{pid}/rules/my_stuff", headers=auth(), json={"enabled": False})
     # until the LFs are applied again its column stays: a rule on its way out, not a

@@ -327,6 +327,9 @@
               : r.enabled === false ? "Switched off: switch it on under Rules, below." : null })
             : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
             title: "Its votes came with the items (the upload's LF votes column)." }) : null,
+          /* (concurrency trial: an edited rule showed the old version's numbers, unflagged) */
+          r.changing ? Loop.el("span", { class: "tag", text: "updating", title: "Edited: its numbers " +
+            "are the previous version's until the LFs are applied again (running now)." }) : null,
           r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
             "its column comes when the LFs are applied again (running now)." }) : null,
           r.source !== "rule" && r.enabled === false ? Loop.el("span", { class: "tag", text: r.leaving
