@@ -1382,12 +1382,8 @@ def test_a_changed_answer_whose_reply_is_cut_off_shows_what_the_server_has(
     stored = page.locator(f"{row} select").input_value()
     other = "spam" if stored == "ham" else "ham"
 
-    def stored_then_cut(route: Any) -> None:
-        route.fetch()
-        route.abort()
-
     note = f"document.querySelector(`{row} .mine-note`).textContent"
-    page.route("**/queue/relabel", stored_then_cut)
+    page.route("**/queue/relabel", _stored_then_cut)
     page.locator(f"{row} select").select_option(other)
     page.wait_for_function(f"{note}.includes('not be confirmed')")
     text = page.locator(f"{row} .mine-note").inner_text()
@@ -1440,6 +1436,12 @@ def test_an_answer_that_fails_names_its_item_and_brings_it_back(
     assert all("ERR_FAILED" in m for m in page.console_errors), page.console_errors
 
 
+def _stored_then_cut(route: Any) -> None:
+    """A request that reaches the server, whose reply never reaches the page."""
+    route.fetch()
+    route.abort()
+
+
 def test_an_answer_whose_reply_is_cut_off_says_it_may_have_arrived_and_then_that_it_did(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Re-trial: an answer stored, its reply cut off, was said to be "not saved"; the
@@ -1448,13 +1450,9 @@ def test_an_answer_whose_reply_is_cut_off_says_it_may_have_arrived_and_then_that
     pid = demo_project["pid"]
     token = _label_with_next_ready(live, page, pid, "cutoff")
 
-    def stored_then_cut(route: Any) -> None:
-        route.fetch()
-        route.abort()
-
     status = "document.getElementById('status').textContent"
     for again, said in (("2", "kept once"), ("1", "so “ham” was not")):
-        page.route("**/queue/answer", stored_then_cut)
+        page.route("**/queue/answer", _stored_then_cut)
         first = _current_id(page)
         press(page, "2")  # "spam", stored; its reply lost
         second = _wait_new_item(page, first)
@@ -1486,13 +1484,9 @@ def test_answered_twice_with_no_reply_the_page_names_the_answer_the_server_has(
     pid = demo_project["pid"]
     token = _label_with_next_ready(live, page, pid, "twice")
 
-    def stored_then_cut(route: Any) -> None:
-        route.fetch()
-        route.abort()
-
     status = "document.getElementById('status').textContent"
     first = _current_id(page)
-    for key, handler in (("2", lambda r: r.abort()), ("1", stored_then_cut)):
+    for key, handler in (("2", lambda r: r.abort()), ("1", _stored_then_cut)):
         page.route("**/queue/answer", handler)
         assert _current_id(page) == first
         press(page, key)
