@@ -1085,6 +1085,44 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
     assert "'brief' expired on" in said and said.endswith("Sign in with a new one."), said
 
 
+def test_an_expired_token_is_said_expired_wherever_it_is_tried(live: LiveServer,
+                                                                demo_project: dict[str, str],
+                                                                page: Any) -> None:
+    """Re-trial: a token past its lifetime, opened by its one-click link (the link given
+    for 7 days, opened on day 8), was "not accepted (revoked or mistyped)", on the
+    sign-in page and the home page alike, though the server's 401 says it expired;
+    the annotators page asked "has a token already: a new one revokes it" of it, and
+    its "expired ... (add the name again ...)" on one line pushed Revoke out of a
+    laptop's view."""
+    from loop.demo.client import ApiClient
+
+    pid = demo_project["pid"]
+    admin = ApiClient(live.url, "test-admin-key")
+    made = admin.call("POST", f"/api/projects/{pid}/annotators",
+                      {"name": "lapsed", "expires_in_days": 1 / 86400})
+    time.sleep(max(0.0, made["expires_at"] - time.time()) + 0.3)
+    for where in (f"/signin?next=/p/{pid}/label", "/"):
+        page.goto(f"{live.url}{where}#token={made['token']}")
+        page.wait_for_function("document.getElementById('signin-status').textContent.trim()")
+        said = page.locator("#signin-status").inner_text()
+        assert "'lapsed' expired on" in said and "for a new one" in said, (where, said)
+        assert "mistyped" not in said, (where, said)
+    page.goto(f"{live.url}/#token=test-admin-key")
+    page.wait_for_selector("#project-rows tr")
+    page.goto(f"{live.url}/p/{pid}/annotators")
+    row = page.locator("tr[data-name='lapsed']")
+    row.wait_for()
+    assert row.locator("td.token-works").inner_text().startswith("expired ")
+    box = row.locator("button.revoke").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1280, box
+    page.fill("#a-name", "lapsed")  # no answers, nothing working to revoke: made at once
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('Created')")
+    assert "revokes" not in page.locator("#a-status").inner_text()
+    unexpected = [e for e in page.console_errors if "401" not in e]
+    assert not unexpected, unexpected
+
+
 @pytest.mark.parametrize("path", ["signin", ""])
 def test_sign_in_never_leaves_the_site(live: LiveServer, page: Any, path: str) -> None:
     """Fault trial: /signin?next=/%09/example.com/phish#token=... signed in, then the

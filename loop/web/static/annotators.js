@@ -26,7 +26,8 @@
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "9", class: "muted", text: "No annotators yet." })));
     }
     for (const a of data.annotators) {
-      body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total },
+      body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total,
+        "data-expires-at": a.expires_at },
         Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
         Loop.el("td", { class: "num", text: a.answers_total }),
@@ -35,7 +36,9 @@
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
         Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
-        Loop.el("td", { class: "token-works" }, works(a)),
+        /* "expired ... (add the name again ...)" is a sentence: it wraps (re-trial: on
+           one line it pushed Revoke out of a laptop's view) */
+        Loop.el("td", { class: expired(a) ? "token-works wrap" : "token-works" }, works(a)),
         Loop.el("td", { class: "wrap" }, a.role === "admin" ? null : a.revoked_at
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
@@ -47,11 +50,17 @@
     }
   }
 
+  /* Whether an annotator's token (not revoked) is past its time. */
+  function expired(a) {
+    return !a.revoked_at && a.expires_at !== null && a.expires_at !== undefined &&
+      a.expires_at * 1000 <= Date.now();
+  }
+
   /* Whether and until when an annotator's token works. */
   function works(a) {
     if (a.role === "admin" || a.revoked_at) return null;
     if (a.expires_at === null || a.expires_at === undefined) return "until revoked";
-    if (a.expires_at * 1000 <= Date.now()) {
+    if (expired(a)) {
       return Loop.el("span", { class: "muted", text: "expired " + Loop.when(a.expires_at) +
         " (add the name again for a new token)" });
     }
@@ -121,11 +130,16 @@
          let them see and undo the earlier person's answers): ask first (press again) */
       const row = Array.from(document.querySelectorAll("#a-rows tr[data-name]"))
         .find(function (tr) { return tr.dataset.name === name; });
-      const held = row && row.querySelector("button.revoke");
+      /* an expired token works no more: nothing to revoke (re-trial: "has a token
+         already: a new one revokes it" was asked of a token that had expired) */
+      const lapsed = !!row && row.dataset.expiresAt !== undefined &&
+        expired({ expires_at: Number(row.dataset.expiresAt) });
+      const held = row && !lapsed && row.querySelector("button.revoke");
       const answered = row ? Number(row.dataset.answers) || 0 : 0;
       if ((held || answered) && replacing !== name) {
         replacing = name;
-        status("“" + name + "” " + (held ? "has a token already: a new one revokes it. " : "was revoked. ") +
+        status("“" + name + "” " + (held ? "has a token already: a new one revokes it. "
+          : lapsed ? "has a token that expired. " : "was revoked. ") +
           (answered ? "The name's " + answered + (answered === 1 ? " answer goes" : " answers go") +
             " with the new token (its holder sees them and can undo the last); for another person, use another name. "
             : "") + "Press “Create token” again to go ahead.", true);

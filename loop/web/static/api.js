@@ -305,6 +305,17 @@
      one-click link had signed out a working session). */
   function tryToken(token) { return api("GET", "/api/me", undefined, token); }
 
+  /* Why a token tried (a link, a paste) was refused: ``otherwise``, or the server's
+     own words where it says the token expired (re-trial: an annotator's 7-day link
+     opened on day 8 said "revoked or mistyped", and nothing of asking for a new one). */
+  function refusedWhy(e, otherwise) {
+    const msg = String((e && e.message) || "");
+    if (e && e.status === 401 && /\bexpired\b/.test(msg)) {
+      return msg.charAt(0).toUpperCase() + msg.slice(1) + (/[.!]$/.test(msg) ? "" : ".");
+    }
+    return otherwise;
+  }
+
   /* After a refused token, what to add: " You are still signed in as before." where the
      stored one is still accepted, else "" (a stale one is dropped, so no page says
      "still signed in" over a sign-in that is gone too). */
@@ -401,7 +412,7 @@
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
-    stillSignedIn: stillSignedIn,
+    refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,

@@ -127,7 +127,8 @@
         }
         Loop.setToken(hash.get("token"));
       } catch (e) {
-        linkRefused = (e.status === 401 ? "The link's token was not accepted (revoked or mistyped)."
+        linkRefused = (e.status === 401
+          ? Loop.refusedWhy(e, "The link's token was not accepted (revoked or mistyped).")
           : "Could not sign in with the link: " + e.message) + await Loop.stillSignedIn();
       }
     }
@@ -136,7 +137,8 @@
       const token = $("token").value.trim();
       if (!token) { $("signin-status").textContent = "Paste a token first."; return; }
       try { await Loop.tryToken(token); } catch (e) {
-        $("signin-status").textContent = e.status === 401 ? "That token was not accepted." : e.message;
+        $("signin-status").textContent = e.status === 401
+          ? Loop.refusedWhy(e, "That token was not accepted.") : e.message;
         $("signin-status").classList.add("error");
         return;
       }

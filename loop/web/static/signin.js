@@ -22,7 +22,8 @@
       /* stored only once accepted: a refused token leaves the sign-in there was */
       let who;
       try { who = await Loop.tryToken(token); } catch (e) {
-        status.textContent = (e.status === 401 ? "That token was not accepted (revoked or mistyped)."
+        status.textContent = (e.status === 401
+          ? Loop.refusedWhy(e, "That token was not accepted (revoked or mistyped).")
           : "Could not sign in: " + e.message) + await Loop.stillSignedIn();
         status.classList.add("error");
         return;
