@@ -101,7 +101,7 @@ def after_delete(queue: Queue, store: RedisStore, pid: str, job_ids: list[str]) 
     (those a job that finished its step before it was stopped writes after it)."""
     for jid in job_ids:  # a heavy run held a worker for up to its time limit
         try:
-            cancel(store.r, jid, reason="its project was deleted")
+            cancel(store.r, jid, reason="its project was deleted", held=False)
         except (JobNotFound, Conflict):
             continue
     store.r.delete(*(_pending_apply_key(pid, r) for r in (False, True)),
@@ -438,13 +438,14 @@ def _any_started(connection: Any, queue: str, ids: list[str]) -> bool:
     return any(e.split(":", 1)[0] in wanted for e in started)
 
 
-def cancel(connection: Any, job_id: Any, reason: str = "canceled through the API"
-           ) -> dict[str, Any]:
+def cancel(connection: Any, job_id: Any, reason: str = "canceled by an admin",
+           held: bool = True) -> dict[str, Any]:
     """Stop a queued or running job (and the chunks of an apply run).
 
     ``canceled``: every job told to stop; ``stopping``: those of them already
     running, which are asked to stop and may still finish first (read the job's
-    status, whose ``error`` is ``reason``)."""
+    status, whose ``error`` is ``reason``). ``held``: a canceled apply run is not
+    asked for again by the workers' reconciler until the rules or the items change."""
     from rq.command import send_stop_job_command
     from rq.exceptions import InvalidJobOperation
 
@@ -473,4 +474,12 @@ def cancel(connection: Any, job_id: Any, reason: str = "canceled through the API
         stopped.append(jid)
     if not stopped and job_status(connection, job.id)["status"] in ("finished", "failed"):
         raise Conflict(f"job {job.id} already ended")
+    if held and stopped and meta.get("type") == "apply_lfs" and meta.get("project"):
+        # meant: the workers' reconciler does not start it again while nothing has
+        # changed since (re-trial: a run canceled for a slow LF came back 30 s later)
+        store = RedisStore(connection)
+        pid = str(meta["project"])
+        store.set_value(pid, "apply_canceled", {
+            "at": time.time(), "rules_version": store.rules_version(pid),
+            "n_items": store.n_items(pid)})
     return {"id": job.id, "canceled": stopped, "stopping": running}

@@ -61,6 +61,9 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
         why.append("rules changed since the LFs were applied")
     if not why or not has_lfs(store, pid):
         return None
+    stop = store.get_value(pid, "apply_canceled") or {}
+    if stop.get("rules_version") == now and stop.get("n_items") == n:
+        return None  # a run an admin canceled, nothing changed since: left canceled
     err = (store.get_value(pid, "apply_status") or {}).get("error")
     if (err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE
             and not _module_changed_since(store, pid, err)):

@@ -181,3 +181,28 @@ def test_a_run_that_failed_on_the_module_is_asked_again_once_it_is_fixed(
     assert len(_reconcile(rconn)) == 1
     run_burst(rconn)
     assert "says_sub" in store.L_meta(pid)["lf_names"]
+
+
+@pytest.mark.slow
+def test_an_apply_run_an_admin_canceled_is_not_started_again_until_something_changes(
+        client, store, rconn, project):
+    """Re-trial: an apply run canceled (a slow LF) was started again by the reconciler
+    30 s later ("rules changed since the LFs were applied"), though the page said
+    "start it again when you are ready"."""
+    pid = prepare_project(store, client, project)
+    run_burst(rconn)
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "slowish", "label": 1, "kind": "keywords", "keywords": ["subscribe"]})
+    assert r.status_code == 201
+    jid = r.json["job_id"]
+    assert client.post(f"/api/jobs/{jid}/cancel", headers=auth()).status_code == 200
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "canceled" and st["error"] == "canceled by an admin", st
+    assert apply_wanted(store, pid) is None and _reconcile(rconn) == []
+    # a rule saved since: wanted again (the reconciler covers a lost request as ever)
+    rules.create_rule(store, pid, {"name": "lost2", "label": 1, "kind": "keywords",
+                                   "keywords": ["check out"]})
+    assert "rules changed" in apply_wanted(store, pid)
+    assert len(_reconcile(rconn)) == 1
+    run_burst(rconn)
+    assert {"slowish", "lost2"} <= set(store.L_meta(pid)["lf_names"])
