@@ -417,7 +417,7 @@ def test_a_failed_jobs_error_and_cancel_on_the_dashboard(
     page.reload()  # 1,956 items x 10 ms: the run lasts about 20 s
     page.wait_for_selector(f"tr[data-job='{running}'] button.cancel", timeout=60000)
     pill = f"document.querySelector(\"tr[data-job='{running}'] .pill\").textContent"
-    page.wait_for_function(f"['started', 'deferred'].includes({pill})", timeout=60000)
+    page.wait_for_function(f"['started', 'under way'].includes({pill})", timeout=60000)
     # its worker frozen (SIGSTOP, as in a stalled VM): the row says the job stands still
     stalled = f"tr[data-job='{running}'] + tr.stall-row"
     assert page.locator(stalled).count() == 0

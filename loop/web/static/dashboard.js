@@ -575,7 +575,11 @@
       }
       body.appendChild(Loop.el("tr", { "data-job": j.id },
         typeCell,
-        Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""), text: st })),
+        /* an apply run whose units or merge run is "deferred" to RQ, which read as
+           "postponed" (re-trial): shown as under way */
+        Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""),
+          text: st === "deferred" ? "under way" : st,
+          title: st === "deferred" ? "Its units of work or their merge are queued or running (status deferred)." : null })),
         progCell,
         Loop.el("td", { text: st === "scheduled" && j.scheduled_for ? "due " + Loop.when(j.scheduled_for) :
           Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
