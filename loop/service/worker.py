@@ -126,11 +126,34 @@ def enqueue_ready(connection: Any, queues: list[Any]) -> list[str]:
     return done
 
 
+# Atomically: move entry ARGV[1] of the started-job registry KEYS[1] to KEYS[2] (score 0),
+# if it is still there (one caller handles it).
+_TAKE_ENTRY = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('EXPIRE', KEYS[2], 600)
+return 1
+"""
+
+
 def _abandon(connection: Any, reg: Any, entries: list[str]) -> None:
-    """Expire ``entries`` of the started-job registry ``reg`` and let RQ's cleanup
-    handle their jobs as abandoned (retried while they have retries left)."""
-    connection.zadd(reg.key, dict.fromkeys(entries, 0), xx=True)
-    reg.cleanup()
+    """Take ``entries`` out of the started-job registry ``reg`` and let RQ's cleanup
+    handle their jobs as abandoned (retried while they have retries left), in a
+    registry of their own: RQ's cleanup ends by removing every expired entry of the
+    registry it cleans, and so it removed, unhandled, the entry another worker had
+    just expired for its own cleanup (fault trial: Redis restarted while both workers
+    ran units of an apply run; both handed their jobs back at once, one was retried
+    and the other stayed "started" in no registry, the run stuck for good)."""
+    import uuid
+
+    own = StartedJobRegistry(queue=reg.get_queue())
+    own.key = f"{reg.key}:abandoned:{uuid.uuid4().hex}"
+    taken = [e for e in entries if connection.eval(_TAKE_ENTRY, 2, reg.key, own.key, e)]
+    if taken:
+        try:
+            own.cleanup()
+        finally:
+            connection.delete(own.key)
 
 
 # Atomically: a job a dead worker took and never started (still "queued") leaves the

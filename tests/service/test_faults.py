@@ -842,3 +842,44 @@ def test_a_job_canceled_after_a_worker_took_it_and_before_it_started_is_not_run(
     LoopWorker([q], connection=rconn).execute_job(job, q)  # as the worker thaws
     assert job.get_status(refresh=True) == "canceled" and job.return_value() is None
     assert rconn.llen(q.intermediate_queue_key) == 0
+
+
+def test_two_workers_handing_back_their_jobs_at_once_both_are_retried(rconn, monkeypatch):
+    """Fault trial: Redis restarted while both workers ran units of an apply run; both
+    handed their job back as it came back (``hand_back``), and RQ's cleanup in one
+    removed the entry the other had just expired, unhandled: that unit stayed
+    "started" in no registry and the run waited for it for good."""
+    from rq import Queue, Retry
+    from rq.executions import Execution
+    from rq.job import JobStatus
+    from rq.registry import StartedJobRegistry
+
+    from loop.service.worker import hand_back
+
+    q = Queue("loop", connection=rconn)
+    jobs = []
+    for name in ("w-a", "w-b"):
+        job = q.enqueue("builtins.len", "ab", retry=Retry(max=2))
+        rconn.lmove(q.key, q.intermediate_queue_key)
+        with rconn.pipeline() as pipe:
+            Execution.create(job, 600, pipeline=pipe, worker_name=name)
+            job.set_status(JobStatus.STARTED, pipeline=pipe)
+            pipe.execute()
+        jobs.append(job)
+    a, b = jobs
+    reg = StartedJobRegistry(queue=q)
+    b_entry = next(e for e in rconn.zrange(reg.key, 0, -1) if e.decode().startswith(b.id))
+    real = StartedJobRegistry.get_expired_job_ids
+
+    def racing(self, *args, **kw):  # the other worker expires its entry meanwhile
+        out = real(self, *args, **kw)
+        rconn.zadd(reg.key, {b_entry: 0}, xx=True)
+        return out
+
+    monkeypatch.setattr(StartedJobRegistry, "get_expired_job_ids", racing)
+    assert hand_back(rconn, q, a.id)
+    monkeypatch.setattr(StartedJobRegistry, "get_expired_job_ids", real)
+    hand_back(rconn, q, b.id)
+    assert a.get_status(refresh=True) == "queued" and b.get_status(refresh=True) == "queued"
+    assert sorted(q.job_ids) == sorted([a.id, b.id])
+    assert reg.get_job_ids() == [] and not rconn.keys(f"{reg.key}:*")
