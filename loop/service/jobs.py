@@ -460,11 +460,9 @@ def cancel(connection: Any, job_id: Any, reason: str = "canceled by an admin",
             continue
         j.meta["stop_reason"] = reason
         j.save_meta()
-        if st == "started":
-            try:
-                send_stop_job_command(connection, jid)
-            except InvalidJobOperation:
-                pass
+        if st == "started":  # stopped once the queued ones are canceled: a worker
+            # whose job is stopped takes the next one at once (fault trial: it took a
+            # unit of the same run not yet canceled, and computed it whole)
             running.append(jid)
         else:
             try:
@@ -472,6 +470,11 @@ def cancel(connection: Any, job_id: Any, reason: str = "canceled by an admin",
             except InvalidJobOperation:
                 continue
         stopped.append(jid)
+    for jid in running:
+        try:
+            send_stop_job_command(connection, jid)
+        except InvalidJobOperation:
+            pass
     if not stopped and job_status(connection, job.id)["status"] in ("finished", "failed"):
         raise Conflict(f"job {job.id} already ended")
     if held and stopped and meta.get("type") == "apply_lfs" and meta.get("project"):

@@ -244,6 +244,10 @@ def apply_lfs_unit(pid: str, version: int, unit: int | list[int],
         if store.unit_stored(pid, version, i):
             before += n
             continue
+        reason = job.get_meta(refresh=True).get("stop_reason")
+        if reason:  # canceled after a worker took it (fault trial: a canceled job of
+            # 3 units taken off the queue as the cancel ran computed all 3, 10 s)
+            return {"units": todo, "rows": before, "stopped": reason}
         if unit_timeout:
             _unit_time_limit(unit_timeout)
         try:

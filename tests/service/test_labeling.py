@@ -231,3 +231,30 @@ def test_an_older_runs_merge_never_publishes_over_a_newer_run(client, store, pro
         labeling.merge(store, project, older["version"])
     assert store.L_meta(project) == published
     assert all(store.r.ttl(k) == -1 for k in published["chunks"])
+
+
+def test_a_unit_job_canceled_after_a_worker_took_it_computes_no_more_units(
+        app, client, store, rconn, project):
+    """Fault trial: a run was canceled while a worker took one of its unit jobs off
+    the queue; the job ran its 3 units whole (10 s), the run long canceled. A job
+    of several units looks before each whether it was told to stop."""
+    from rq import Queue
+    from rq.job import Job
+    from svc_helpers import burst_worker, configure
+
+    configure(app, CHUNK_SIZE=50)
+    _upload(client, project, youtube_csv())
+    q = Queue("loop", connection=rconn)
+    burst_worker([q], rconn).work(burst=True)  # what the upload asked for
+    jid = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                      json={"type": "apply_lfs"}).json["job_id"]
+    store.r.delete(store._k(project, "L", "meta"))
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)  # the plan
+    run = Job.fetch(jid, connection=rconn)
+    first = Job.fetch(run.meta["chunk_jobs"][0], connection=rconn)
+    first.meta["stop_reason"] = "canceled through the API"  # as cancel() writes it
+    first.save_meta()
+    burst_worker([q], rconn).work(burst=True, max_jobs=1)
+    assert first.return_value()["stopped"] == "canceled through the API"
+    v = run.meta["L_version"]
+    assert not any(store.unit_stored(project, v, i) for i in first.args[2])
