@@ -257,6 +257,9 @@ def apply_lfs_unit(pid: str, version: int, unit: int | list[int],
         except LFRunSuperseded:  # the merge gives way to the newer run (not a failure)
             return {"units": todo, "superseded": True}
         except LFTimeout as exc:
+            if _run_again_since(job):  # frozen past its time limit and re-run elsewhere
+                return _outlived(job, {"units": todo, "skipped": True, "reason": (
+                    "this run was frozen past its time limit and the job ran again")})
             _no_more_tries(job)  # the same LF on the same items would hang again
             record_failure(store, pid, "apply_status", exc)
             raise
@@ -267,6 +270,18 @@ def apply_lfs_unit(pid: str, version: int, unit: int | list[int],
         before += n
     return {"units": todo, "rows": sum(sizes),
             "n_errors": sum(int(o["n_errors"]) for o in out)}
+
+
+def _run_again_since(job: Any) -> bool:
+    """Whether ``job`` was started again after this run began: this run was frozen
+    (SIGSTOP, a stalled machine) past its worker's liveness and the job re-run by
+    another worker. Its time limit, an alarm, ran on while it was frozen and fires as
+    it resumes (fault trial: the late run of a unit job whose re-run had finished
+    failed it "LF ... was still running ... hit its time limit", its record turned
+    from finished to failed and /metrics said the project's last apply run failed)."""
+    mine = RUN_STARTED.get(job.id)
+    starts = job.get_meta(refresh=True).get("starts") or []
+    return mine is not None and any(float(t) > mine for t in starts)
 
 
 def _offset(report: Any, before: int, total: int) -> Any:

@@ -258,3 +258,48 @@ def test_a_unit_job_canceled_after_a_worker_took_it_computes_no_more_units(
     assert first.return_value()["stopped"] == "canceled through the API"
     v = run.meta["L_version"]
     assert not any(store.unit_stored(project, v, i) for i in first.args[2])
+
+
+def test_a_unit_run_frozen_past_its_time_limit_and_re_run_keeps_the_re_runs_outcome(
+        store, rconn, project, monkeypatch):
+    """Fault trial: a worker and its work horse frozen (SIGSTOP) mid-unit for 70 s;
+    the job was re-run elsewhere and the run published L. On SIGCONT the horse's
+    time-limit alarm, run out while it was frozen, fired: the late run failed the
+    job ("LF ... was still running ... hit its time limit"), the job's record went
+    from finished to failed and /metrics said the project's last apply run failed."""
+    import time
+
+    from rq import Queue
+    from rq.results import Result
+
+    from loop.errors import LFTimeout
+    from loop.service import labeling, tasks
+
+    pid, v = project, 3
+    store.save_apply_plan(pid, v, {"units": [{"start": 0, "stop": 10, "lfs": ["a"]},
+                                             {"start": 10, "stop": 20, "lfs": ["a"]}]})
+    job = Queue("frozen", connection=rconn).enqueue("builtins.print", "x")
+    first, second = time.time() - 80, time.time() - 10
+    job.meta["starts"] = [first, second]  # the re-run's start noted by its worker
+    job.save_meta()
+    done = {"units": [0, 1], "rows": 20, "n_errors": 0}
+    Result.create(job, Result.Type.SUCCESSFUL, ttl=60, return_value=done)
+
+    def frozen(*a, **kw):
+        raise LFTimeout("LF 'a' was still running on item 'r3' when the unit of rows "
+                        "0-9 hit its time limit (LOOP_LF_CHUNK_TIMEOUT)")
+
+    monkeypatch.setattr(labeling, "apply_unit", frozen)
+    run = {"started": first}  # the frozen run's start (``_job`` notes it)
+
+    def current():
+        tasks.RUN_STARTED[job.id] = run["started"]
+        return job
+
+    monkeypatch.setattr(tasks, "_job", current)
+    assert tasks.apply_lfs_unit(pid, v, [0, 1], 8) == done  # the re-run's outcome
+    assert store.get_value(pid, "apply_status") is None  # no failure recorded
+    run["started"] = second  # the newest run itself: its time limit is real
+    with pytest.raises(LFTimeout):
+        tasks.apply_lfs_unit(pid, v, [0, 1], 8)
+    assert "time limit" in store.get_value(pid, "apply_status")["error"]["message"]
