@@ -281,7 +281,11 @@ def _run_again_since(job: Any) -> bool:
     from finished to failed and /metrics said the project's last apply run failed)."""
     mine = RUN_STARTED.get(job.id)
     starts = job.get_meta(refresh=True).get("starts") or []
-    return mine is not None and any(float(t) > mine for t in starts)
+    if mine is not None and any(float(t) > mine for t in starts):
+        return True
+    # handed back for a re-run (its worker counted dead) and not yet started again: a
+    # 20 s freeze failed the run, and the re-run then finished it
+    return str(getattr(s := job.get_status(refresh=True), "value", s)) != "started"
 
 
 def _offset(report: Any, before: int, total: int) -> Any:

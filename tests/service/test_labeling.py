@@ -299,7 +299,14 @@ def test_a_unit_run_frozen_past_its_time_limit_and_re_run_keeps_the_re_runs_outc
     monkeypatch.setattr(tasks, "_job", current)
     assert tasks.apply_lfs_unit(pid, v, [0, 1], 8) == done  # the re-run's outcome
     assert store.get_value(pid, "apply_status") is None  # no failure recorded
-    run["started"] = second  # the newest run itself: its time limit is real
+    run["started"] = second
+    Result.create(job, Result.Type.SUCCESSFUL, ttl=60, return_value=done)
+    job.meta["starts"] = [first]  # handed back, its re-run not started yet (queued)
+    job.save_meta()
+    run["started"] = first
+    assert tasks.apply_lfs_unit(pid, v, [0, 1], 8)["skipped"]
+    assert store.get_value(pid, "apply_status") is None
+    job.set_status("started")  # the run that is running: its time limit is real
     with pytest.raises(LFTimeout):
         tasks.apply_lfs_unit(pid, v, [0, 1], 8)
     assert "time limit" in store.get_value(pid, "apply_status")["error"]["message"]
