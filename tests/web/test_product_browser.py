@@ -226,6 +226,10 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
     works.wait_for()
     assert works.inner_text().startswith("until ") and "revoked" not in works.inner_text()
     assert page.locator("tr[data-name='zoe'] td.token-works").inner_text() == ""
+    # a laptop sees every row's buttons (the dates on one line pushed them out of view)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.evaluate("() => { const w = document.querySelector('#a-rows').closest("
+                         "'.table-wrap'); return w.scrollWidth <= w.clientWidth + 1; }")
 
     # the home page lists the project with its progress
     page.goto(live.url + "/")

@@ -35,10 +35,12 @@
           ? "–" : Loop.num(a.seconds_per_answer, a.seconds_per_answer < 10 ? 1 : 0) + " s" }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_others, a.n_compared_with_others) }),
         Loop.el("td", { class: "num", text: share(a.agreement_with_model, a.n_compared_with_model) }),
-        Loop.el("td", { text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
+        /* dates wrap: on one line the two token columns pushed the row's buttons out of
+           a laptop's view */
+        Loop.el("td", { class: "when", text: a.role === "admin" ? "admin key" : Loop.when(a.created_at) }),
         /* "expired ... (add the name again ...)" is a sentence: it wraps (re-trial: on
            one line it pushed Revoke out of a laptop's view) */
-        Loop.el("td", { class: expired(a) ? "token-works wrap" : "token-works" }, works(a)),
+        Loop.el("td", { class: expired(a) ? "token-works wrap" : "token-works when" }, works(a)),
         Loop.el("td", { class: "wrap" }, a.role === "admin" ? null : a.revoked_at
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
