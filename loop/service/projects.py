@@ -173,13 +173,19 @@ MAX_TOKEN_DAYS = 3650
 
 
 def add_annotator(store: RedisStore, pid: str, name: Any, expires_in_days: Any = None,
-                  replace: Any = True) -> dict[str, Any]:
+                  replace: Any = True, replaces_made_at: Any = None) -> dict[str, Any]:
     """A new token for annotator ``name`` (shown once; an earlier token of the same
-    name stops working, unless ``replace`` is false: then a 409 if it works now).
+    name stops working, unless ``replace`` is false: then a 409 if it works now; or
+    unless ``replaces_made_at`` is given and is not when the working token was made:
+    then a 409 too, another admin having made a new one since).
     ``expires_in_days`` (a positive number, fractions allowed): the token stops
     working by itself that long from now; None: when revoked."""
     if not isinstance(replace, bool):
         raise BadRequest(f"replace must be true or false; got {replace!r}")
+    if replaces_made_at is not None and (isinstance(replaces_made_at, bool) or not
+                                         isinstance(replaces_made_at, int | float)):
+        raise BadRequest("replaces_made_at must be the created_at of the token you mean "
+                         f"to replace (a number), or null; got {replaces_made_at!r}")
     # "Admin" beside the admin's own answers would pass for them on every page and in
     # the export (security trial): the reserved name is compared as names are
     if not isinstance(name, str) or not name.strip() or name_key(name.strip()) == "admin" \
@@ -204,7 +210,8 @@ def add_annotator(store: RedisStore, pid: str, name: Any, expires_in_days: Any =
     store.get_project(pid)
     name = name.strip()
     n = store.annotator_stats(pid, name, 0)["answers_total"]
-    token = store.add_annotator(pid, name, expires_at, replace=replace)
+    token = store.add_annotator(pid, name, expires_at, replace=replace,
+                                replaces_made_at=replaces_made_at)
     out: dict[str, Any] = {"name": name, "token": token, "expires_at": expires_at}
     if n:  # team lead's trial: the page asks first, the API said nothing
         out["note"] = (f"the name {name!r} has {n} answer{'s' if n != 1 else ''}: they go with "

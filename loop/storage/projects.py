@@ -160,7 +160,7 @@ class ProjectsMixin(StoreBase):
 
     # -- annotators ----------------------------------------------------------------------
     def add_annotator(self, pid: str, name: str, expires_at: float | None = None,
-                      replace: bool = True) -> str:
+                      replace: bool = True, replaces_made_at: float | None = None) -> str:
         """Create a token for ``name`` (revoking any earlier one); returns the token.
         ``expires_at`` (epoch seconds): when it stops working by itself.
         ``replace=False``: :class:`TokenExists` instead if ``name`` has a working token
@@ -184,6 +184,15 @@ class ProjectsMixin(StoreBase):
                     held = bool(rec.get("token_hash"))  # revoked: None
                     working = held and (rec.get("expires_at") is None
                                         or float(rec["expires_at"]) > time.time())
+                    if (working and replace and replaces_made_at is not None
+                            and abs(float(rec["created_at"]) - float(replaces_made_at)) > 1e-6):
+                        p.unwatch()  # (re-trial: an admin who confirmed replacing the
+                        # token they saw revoked the one another admin had just made)
+                        made = time.strftime("%H:%M:%S UTC", time.gmtime(rec["created_at"]))
+                        raise TokenExists(f"annotator {name!r} got another token (made at "
+                                          f"{made}) since you asked to replace theirs; "
+                                          "adding the name again would revoke that one: "
+                                          "reload the list and add it again if you mean to")
                     if working and not replace:
                         p.unwatch()
                         made = time.strftime("%H:%M:%S UTC", time.gmtime(

@@ -213,10 +213,11 @@ def add_annotator(pid: str) -> Any:
     """Create an annotator token (shown once; re-adding a name revokes the old one,
     unless ``"replace": false``); ``expires_in_days``: it stops working by itself
     after that long."""
-    body = _body("name", "expires_in_days", "replace")
+    body = _body("name", "expires_in_days", "replace", "replaces_made_at")
     return jsonify(projects.add_annotator(_store(), pid, body.get("name"),
                                           body.get("expires_in_days"),
-                                          body.get("replace", True))), 201
+                                          body.get("replace", True),
+                                          body.get("replaces_made_at"))), 201
 
 
 @bp.delete("/projects/<pid>/annotators/<name>")

@@ -126,10 +126,12 @@ PATHS: dict[str, dict[str, Any]] = {
                                                   required=("guidelines",))},
     "/api/projects/{pid}/annotators": {
         "post": _op("create an annotator token (shown once; re-adding a name revokes its "
-                    "old token, or with replace: false is a 409 while that token works; "
+                    "old token, or with replace: false is a 409 while that token works, "
+                    "and with replaces_made_at a 409 if the working token is another; "
                     "expires_in_days: it stops working by itself after that many days, "
                     "null or absent: when revoked)", "201",
                     {"name": S, "replace": {"type": "boolean"},
+                     "replaces_made_at": {"type": ["number", "null"]},
                      "expires_in_days": {"type": ["number", "null"], "exclusiveMinimum": 0,
                                          "maximum": MAX_TOKEN_DAYS}},
                     required=("name",)),

@@ -126,6 +126,15 @@ def test_a_name_added_with_replace_false_never_revokes_a_working_token(app, clie
     assert newest.status_code == 201
     assert client.get("/api/me", headers=auth(again.json["token"])).status_code == 401
     assert client.get("/api/me", headers=auth(newest.json["token"])).status_code == 200
+    # replacing the token one saw (its created_at) refuses to revoke a newer one
+    seen = {a["name"]: a for a in client.get(url, headers=auth()).json["annotators"]}["pat"]
+    other = add("pat")  # another admin, meanwhile
+    r = add("pat", replace=True, replaces_made_at=seen["created_at"])
+    assert r.status_code == 409 and "got another token" in r.json["error"], r.json
+    assert client.get("/api/me", headers=auth(other.json["token"])).status_code == 200
+    assert add("pat", replaces_made_at="x").status_code == 400
+    now = {a["name"]: a for a in client.get(url, headers=auth()).json["annotators"]}["pat"]
+    assert add("pat", replace=True, replaces_made_at=now["created_at"]).status_code == 201
 
 
 def test_create_project_validates(client):

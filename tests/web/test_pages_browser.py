@@ -807,6 +807,20 @@ def test_a_name_another_admin_added_meanwhile_is_not_replaced_unasked(
     page.wait_for_selector("#new-token", state="visible")
     mine = page.locator("#nt-token").inner_text()
     assert ApiClient(live.url, mine).call("GET", "/api/me")["name"] == "kim"
+    # asked about the listed token and confirming, while another admin makes a new one:
+    # that one is not revoked unseen either (re-trial: the confirmed replace revoked it)
+    page.wait_for_selector("tr[data-name='kim']")
+    page.fill("#a-name", "kim")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('again')")
+    newest = live.admin.call("POST", f"/api/projects/{pid}/annotators", {"name": "kim"})
+    page.click("#add-form button[type=submit]")  # confirms replacing the token it saw
+    page.wait_for_function("document.getElementById('a-status').textContent.includes('meanwhile')")
+    assert ApiClient(live.url, newest["token"]).call("GET", "/api/me")["name"] == "kim"
+    page.click("#add-form button[type=submit]")  # pressed again: replaces the newest
+    page.wait_for_function("document.getElementById('a-status').textContent.startsWith('Created')")
+    assert ApiClient(live.url, page.locator("#nt-token").inner_text()).call(
+        "GET", "/api/me")["name"] == "kim"
     assert [e for e in page.console_errors if "status of 409" not in e] == []  # the refusal
 
 

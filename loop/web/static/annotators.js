@@ -5,6 +5,7 @@
   const pid = Loop.pid();
   const base = "/api/projects/" + encodeURIComponent(pid);
   let replacing = null;  // a name whose token the next "Create token" may replace
+  let replacingMade = null;  // ... and when the token asked about was made
 
   /* What the add form did (a-status), or a row's action: revoke, discard (list-status,
      beside the table it changed). */
@@ -27,7 +28,7 @@
     }
     for (const a of data.annotators) {
       body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total,
-        "data-expires-at": a.expires_at },
+        "data-expires-at": a.expires_at, "data-created-at": a.created_at },
         Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
         Loop.el("td", { class: "num", text: a.answers_total }),
@@ -140,6 +141,7 @@
       const answered = row ? Number(row.dataset.answers) || 0 : 0;
       if ((held || answered) && replacing !== name) {
         replacing = name;
+        replacingMade = held && row.dataset.createdAt ? Number(row.dataset.createdAt) : null;
         status("“" + name + "” " + (held ? "has a token already: a new one revokes it. "
           : lapsed ? "has a token that expired. " : "was revoked. ") +
           (answered ? "The name's " + answered + (answered === 1 ? " answer goes" : " answers go") +
@@ -155,6 +157,9 @@
       try {
         const days = $("a-expires").value;
         const body = { name: name, replace: confirmed };
+        /* ... nor one made after the admin was asked (re-trial: a confirmed replace
+           revoked the token another admin had made in between) */
+        if (confirmed && replacingMade !== null) body.replaces_made_at = replacingMade;
         if (days) body.expires_in_days = Number(days);
         const a = await Loop.api("POST", base + "/annotators", body);
         const link = location.origin + "/signin?next=/p/" + encodeURIComponent(pid) + "/label" +
@@ -169,10 +174,14 @@
         await refresh();
       } catch (e) {
         if (e && e.body && e.body.code === "token_exists") {
-          replacing = name;  /* pressed again, it replaces that token */
           status("“" + name + "” got a token meanwhile (someone else added the name): a new one " +
             "revokes it. Press “Create token” again to go ahead.", true);
           await refresh();
+          /* pressed again, it replaces that token: the one now listed */
+          const now = Array.from(document.querySelectorAll("#a-rows tr[data-name]"))
+            .find(function (tr) { return tr.dataset.name === name; });
+          replacing = name;
+          replacingMade = now && now.dataset.createdAt ? Number(now.dataset.createdAt) : null;
         } else { status(e.message, true); }
       }
     });
