@@ -124,12 +124,11 @@ def test_units_go_to_jobs_in_runs_of_consecutive_units():
         assert all(len(g) * cs <= ROWS_PER_JOB or len(g) == 1 for g in groups)
 
 
-def test_an_apply_run_computes_its_units_several_to_a_job(app, client, store, rconn, project):
-    """Speed trial: each unit of 10,000 rows was a job of its own, in a fresh work
-    horse: about 0.1 s a unit on top of 0.12 s of work for 25 rules. The units go
-    to jobs in runs; a job tried again computes only the units not yet stored."""
+def _planned_in_units_of_50(app, client, store, rconn, project):
+    """The project's 350 items uploaded and applied, then an apply run of every LF
+    planned again (its L meta dropped) in units of 50 rows, its units queued: the
+    queue and the run's id."""
     from rq import Queue
-    from rq.job import Job
     from svc_helpers import burst_worker, configure
 
     configure(app, CHUNK_SIZE=50)
@@ -140,6 +139,17 @@ def test_an_apply_run_computes_its_units_several_to_a_job(app, client, store, rc
                       json={"type": "apply_lfs"}).json["job_id"]
     store.r.delete(store._k(project, "L", "meta"))  # everything to compute again
     burst_worker([q], rconn).work(burst=True, max_jobs=1)  # the plan
+    return q, jid
+
+
+def test_an_apply_run_computes_its_units_several_to_a_job(app, client, store, rconn, project):
+    """Speed trial: each unit of 10,000 rows was a job of its own, in a fresh work
+    horse: about 0.1 s a unit on top of 0.12 s of work for 25 rules. The units go
+    to jobs in runs; a job tried again computes only the units not yet stored."""
+    from rq.job import Job
+    from svc_helpers import burst_worker
+
+    q, jid = _planned_in_units_of_50(app, client, store, rconn, project)
     run = Job.fetch(jid, connection=rconn)
     assert run.return_value()["units"] == 7 and run.return_value()["unit_jobs"] == 2
     jobs = [Job.fetch(j, connection=rconn) for j in run.meta["chunk_jobs"]]
@@ -238,18 +248,10 @@ def test_a_unit_job_canceled_after_a_worker_took_it_computes_no_more_units(
     """Fault trial: a run was canceled while a worker took one of its unit jobs off
     the queue; the job ran its 3 units whole (10 s), the run long canceled. A job
     of several units looks before each whether it was told to stop."""
-    from rq import Queue
     from rq.job import Job
-    from svc_helpers import burst_worker, configure
+    from svc_helpers import burst_worker
 
-    configure(app, CHUNK_SIZE=50)
-    _upload(client, project, youtube_csv())
-    q = Queue("loop", connection=rconn)
-    burst_worker([q], rconn).work(burst=True)  # what the upload asked for
-    jid = client.post(f"/api/projects/{project}/jobs", headers=auth(),
-                      json={"type": "apply_lfs"}).json["job_id"]
-    store.r.delete(store._k(project, "L", "meta"))
-    burst_worker([q], rconn).work(burst=True, max_jobs=1)  # the plan
+    q, jid = _planned_in_units_of_50(app, client, store, rconn, project)
     run = Job.fetch(jid, connection=rconn)
     first = Job.fetch(run.meta["chunk_jobs"][0], connection=rconn)
     first.meta["stop_reason"] = "canceled through the API"  # as cancel() writes it
