@@ -765,6 +765,29 @@ def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServ
     assert all("status of 409" in e for e in page.console_errors)
 
 
+def test_a_file_chosen_before_the_data_page_is_ready_is_read(live: LiveServer,
+                                                              page: Any) -> None:
+    """CI: a file chosen while the Data page still asked who is signed in (a slow
+    server) came before its change listener, and the page showed nothing of it."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Early", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    _admin_dashboard(page, live, pid)
+    held: list[Any] = []
+    page.route("**/api/me", lambda r: held.append(r))
+    page.goto(f"{live.url}/p/{pid}/data", wait_until="domcontentloaded")
+    page.wait_for_function("document.getElementById('file') !== null")
+    page.set_input_files("#file", files=[{"name": "rows.csv", "mimeType": "text/csv",
+                                          "buffer": b"text\ncheck out my channel\n"}])
+    page.wait_for_timeout(300)
+    assert held, "the page asked nothing yet"
+    for r in held:
+        r.continue_()
+    page.unroute("**/api/me")
+    page.wait_for_selector("#mapping", state="visible")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Pick')")
+
+
 def _checked_two_rows(page: Any, live: LiveServer, name: str) -> str:
     """A new project's Data page with a file of two rows checked, ready to import."""
     pid = live.admin.call("POST", "/api/projects", {

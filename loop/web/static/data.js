@@ -381,6 +381,9 @@
       else status("import-status", e.message, true);
     });
     $("file").addEventListener("change", function () { if (this.files[0]) pick(this.files[0]); });
+    /* a file chosen while the page was still asking who is signed in (a slow server):
+       its change came before anyone listened (CI: the mapping never showed) */
+    if ($("file").files[0]) pick($("file").files[0]);
     const drop = $("drop");
     drop.addEventListener("dragover", function (ev) { ev.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
