@@ -429,13 +429,13 @@ def _any_started(connection: Any, queue: str, ids: list[str]) -> bool:
     """Whether a worker is running any of ``ids`` (one registry read; its entries
     are ``job_id:execution_id``)."""
     from rq import Queue
-    from rq.registry import StartedJobRegistry
+    from rq.utils import parse_composite_key
 
-    reg = StartedJobRegistry(queue=Queue(queue, connection=connection))
-    started = {str(e, "utf-8") if isinstance(e, bytes) else str(e)
-               for e in connection.zrange(reg.key, 0, -1)}
+    from loop.service.worker import started_entries
+
     wanted = set(ids)
-    return any(e.split(":", 1)[0] in wanted for e in started)
+    return any(parse_composite_key(e)[0] in wanted
+               for e in started_entries(connection, Queue(queue, connection=connection)))
 
 
 def cancel(connection: Any, job_id: Any, reason: str = "canceled by an admin",

@@ -108,7 +108,7 @@ def alive_workers(connection: Any) -> int:
                for n in connection.smembers(WORKERS_KEY))
 
 
-def _started_entries(connection: Any, queue: Any) -> list[str]:
+def started_entries(connection: Any, queue: Any) -> list[str]:
     """The ``job_id:execution_id`` entries of ``queue``'s started-job registry."""
     return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]
 
@@ -179,7 +179,7 @@ def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     for queue in queues:
         reg = StartedJobRegistry(queue=queue)
         dead = []
-        for entry in _started_entries(connection, queue):
+        for entry in started_entries(connection, queue):
             job_id, _ = parse_composite_key(entry)
             # a job whose worker died after it took the job and before its horse
             # started it has no worker in its own record, only in its execution's
@@ -227,7 +227,7 @@ def requeue_stranded(connection: Any, queues: list[Any], after: float) -> list[s
     moved: list[str] = []
     now = time.time()
     for queue in queues:
-        started = {parse_composite_key(e)[0] for e in _started_entries(connection, queue)}
+        started = {parse_composite_key(e)[0] for e in started_entries(connection, queue)}
         for raw in connection.lrange(queue.intermediate_queue_key, 0, -1):
             job_id = as_text(raw)
             if job_id in started:
@@ -261,7 +261,7 @@ def hand_back(connection: Any, queue: Any, job_id: str) -> bool:
     if status in ("finished", "failed", "stopped", "canceled"):
         return False
     reg = StartedJobRegistry(queue=queue)
-    mine = [e for e in _started_entries(connection, queue) if parse_composite_key(e)[0] == job_id]
+    mine = [e for e in started_entries(connection, queue) if parse_composite_key(e)[0] == job_id]
     if not mine:
         return False
     _abandon(connection, reg, mine)

@@ -40,6 +40,12 @@ def old_schema(project: dict[str, Any]) -> str | None:
             "(DELETE /api/projects/<id> with {\"confirm\": \"<its name>\"})")
 
 
+def token_expired(rec: dict[str, Any], now: float | None = None) -> bool:
+    """Whether an annotator's token record (its ``expires_at``) is past its time."""
+    at = rec.get("expires_at")
+    return at is not None and (time.time() if now is None else now) >= float(at)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -182,21 +188,19 @@ class ProjectsMixin(StoreBase):
                                        "a new token, or pick a name that differs")
                     rec = json.loads(old) if old else {}
                     held = bool(rec.get("token_hash"))  # revoked: None
-                    working = held and (rec.get("expires_at") is None
-                                        or float(rec["expires_at"]) > time.time())
+                    working = held and not token_expired(rec)
+                    made = (time.strftime("%H:%M:%S UTC", time.gmtime(rec["created_at"]))
+                            if working else "")
                     if (working and replace and replaces_made_at is not None
                             and abs(float(rec["created_at"]) - float(replaces_made_at)) > 1e-6):
                         p.unwatch()  # (re-trial: an admin who confirmed replacing the
                         # token they saw revoked the one another admin had just made)
-                        made = time.strftime("%H:%M:%S UTC", time.gmtime(rec["created_at"]))
                         raise TokenExists(f"annotator {name!r} got another token (made at "
                                           f"{made}) since you asked to replace theirs; "
                                           "adding the name again would revoke that one: "
                                           "reload the list and add it again if you mean to")
                     if working and not replace:
                         p.unwatch()
-                        made = time.strftime("%H:%M:%S UTC", time.gmtime(
-                            json.loads(old)["created_at"]))
                         raise TokenExists(f"annotator {name!r} has a working token already "
                                        f"(made at {made}): adding the name again revokes "
                                        "it; send \"replace\": true to do that, or pick "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -12,7 +11,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from loop.errors import Forbidden, TooManyRequests, Unauthorized
-from loop.storage.projects import token_hash
+from loop.storage.projects import token_expired, token_hash
 
 #: An unknown token: mistyped, revoked or replaced since it was given out, or of a
 #: deleted project (its tokens are deleted with it).
@@ -63,12 +62,6 @@ def is_admin(token: str) -> bool:
 ADMIN = {"name": "admin", "project": None}
 
 
-def expired(who: dict[str, Any], now: float | None = None) -> bool:
-    """Whether an annotator's token record (``expires_at``) is past its time."""
-    at = who.get("expires_at")
-    return at is not None and (time.time() if now is None else now) >= float(at)
-
-
 def _utc(t: float) -> str:
     return datetime.fromtimestamp(float(t), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -90,7 +83,7 @@ def identify(token: str) -> dict[str, Any]:
     admin = is_admin(token)
     who = current_app.extensions["loop"]["store"].annotator_for_token(token)
     if who is not None and not admin:
-        if expired(who):  # a token the service gave out, not a guess: said as such
+        if token_expired(who):  # a token the service gave out, not a guess: said as such
             raise Unauthorized(f"this token of annotator {who['name']!r} expired on "
                                f"{_utc(who['expires_at'])}; ask the project's admin "
                                "for a new one")
