@@ -136,16 +136,17 @@ def export_rows(store: RedisStore, pid: str,
         sources: list[str | None] = [None] * n
         hot_rows: list[int] = []  # rows of a known label, and its class
         hot_classes: list[int] = []
-        from_em: list[int] = []
-        from_lm: list[int] = []
-        model_em: list[int] = []  # every row's model label, a known label or not
-        model_lm: list[int] = []
+        # every row's model, a known label or not: where none is known it gives the
+        # row's label, and it is the row's model_label in any case (new-user trial:
+        # held-out rows were exported with their uploaded label only, so the
+        # dashboard's held-out score could not be checked from the export)
+        models: list[str | None] = [None] * n
         for j, iid in enumerate(part):
             r = a + j
             if em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
-                model_em.append(j)
+                models[j] = "end_model"
             elif lm is not None and len(lm) > r:
-                model_lm.append(j)
+                models[j] = "label_model"
             g = gold.get(iid)
             known = g["label"] if g is not None else uploaded.get(iid)  # answers win
             copied = (by_text.get(items.get(iid, {}).get("text") or "") if known is None
@@ -159,35 +160,23 @@ def export_rows(store: RedisStore, pid: str,
                 hot_rows.append(j)
                 hot_classes.append(copied)
                 sources[j] = "copy"
-            elif em is not None and len(em) > r and not (by_lm is not None and by_lm[r]):
-                from_em.append(j)
-                sources[j] = "end_model"
-            elif lm is not None and len(lm) > r:
-                from_lm.append(j)
-                sources[j] = "label_model"
-        P = np.full((n, k), np.nan)
+            else:
+                sources[j] = models[j]
+        M = np.full((n, k), np.nan)
+        for name, proba in (("end_model", em), ("label_model", lm)):
+            rows = [j for j in range(n) if models[j] == name]
+            if rows:
+                M[rows] = np.asarray(proba)[[a + j for j in rows]]
+        P = M.copy()  # a row without a known label takes its model's (NaN: none)
         P[hot_rows] = 0.0  # a known label: 1 for its class, 0 for the others
         P[hot_rows, hot_classes] = 1.0
-        if from_em:
-            P[from_em] = np.asarray(em)[[a + j for j in from_em]]
-        if from_lm:
-            P[from_lm] = np.asarray(lm)[[a + j for j in from_lm]]
         top = np.nan_to_num(P, nan=-1.0).argmax(axis=1).tolist()
         probs = P.tolist()
-        # the models' label of every row, whatever label it has: the held-out rows'
-        # recompute the dashboard's held-out score (new-user trial: they were
-        # exported with their uploaded label only, so the score could not be checked)
-        M = np.full((n, k), -1.0)
-        if model_em:
-            M[model_em] = np.asarray(em)[[a + j for j in model_em]]
-        if model_lm:
-            M[model_lm] = np.asarray(lm)[[a + j for j in model_lm]]
-        mtop = M.argmax(axis=1).tolist()
-        modelled = set(model_em) | set(model_lm)
+        mtop = np.nan_to_num(M, nan=-1.0).argmax(axis=1).tolist()
         for j, iid in enumerate(part):
             yield _row(iid, items.get(iid, {}), gold.get(iid), knowns[j], sources[j],
                        probs[j] if sources[j] else None, top[j], labels, held_out, multi,
-                       answers, resolved, labels[mtop[j]] if j in modelled else None)
+                       answers, resolved, labels[mtop[j]] if models[j] else None)
 
 
 def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | None,
