@@ -451,6 +451,12 @@ def cancel(connection: Any, job_id: Any, reason: str = "canceled by an admin",
 
     job = _fetch(connection, job_id)
     meta = job.get_meta(refresh=True)
+    if meta.get("type") == "apply_lfs" and meta.get("project") and job.get_status(
+            refresh=True) not in ("finished", "failed", "canceled", "stopped"):
+        # first: a run still planning has not noted its units' jobs yet, and enqueues
+        # them after this read (fault trial: a run canceled within ms of its start
+        # was computed and published); its plan, units and merge look for this note
+        RedisStore(connection).stop_run(str(meta["project"]), job.id, reason)
     ids = [job.id, *meta.get("chunk_jobs", []), *filter(None, [meta.get("merge_job")])]
     stopped, running = [], []
     for jid in ids:

@@ -218,11 +218,32 @@ def apply_lfs(pid: str, chunk_size: int, unit_timeout: int,
                          unit_timeout, record=False,
                          depends_on=units or None,
                          meta={"type": "merge_lfs", "project": pid, "run": job.id})
-    job.meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
-                     "merge_job": merge.id, "rows": p["rows"]})
+    meta = job.get_meta(refresh=True)  # a cancel may have written its reason meanwhile
+    meta.update({"L_version": v, "chunk_jobs": [u.id for u in units],
+                 "merge_job": merge.id, "rows": p["rows"]})
     job.save_meta()
-    return {"version": v, "units": len(rows), "unit_jobs": len(units), "rows": p["rows"],
-            "lfs_recomputed": p["changed"], "new_rows": p["n_items"] - p["old_n"]}
+    out = {"version": v, "units": len(rows), "unit_jobs": len(units), "rows": p["rows"],
+           "lfs_recomputed": p["changed"], "new_rows": p["n_items"] - p["old_n"]}
+    reason = store.run_stop_reason(pid, job.id)
+    if reason:  # canceled while planning: its cancel could not see these jobs
+        for j in (*units, merge):
+            _cancel_queued(j, reason)
+        out["stopped"] = reason
+    return out
+
+
+def _cancel_queued(job: Any, reason: str) -> None:
+    """Cancel ``job`` for ``reason`` unless a worker has taken it (a unit then looks
+    for its run's stop note before each unit)."""
+    from rq.exceptions import InvalidJobOperation
+
+    try:
+        if job.get_status(refresh=True) in ("queued", "deferred", "scheduled"):
+            job.meta["stop_reason"] = reason
+            job.save_meta()
+            job.cancel()
+    except InvalidJobOperation:
+        pass
 
 
 @_of_project
@@ -244,7 +265,8 @@ def apply_lfs_unit(pid: str, version: int, unit: int | list[int],
         if store.unit_stored(pid, version, i):
             before += n
             continue
-        reason = job.get_meta(refresh=True).get("stop_reason")
+        meta = job.get_meta(refresh=True)
+        reason = meta.get("stop_reason") or store.run_stop_reason(pid, meta.get("run"))
         if reason:  # canceled after a worker took it (fault trial: a canceled job of
             # 3 units taken off the queue as the cancel ran computed all 3, 10 s)
             return {"units": todo, "rows": before, "stopped": reason}
@@ -321,6 +343,9 @@ def merge_lfs(pid: str, version: int, recalibrate_size: int | None = None,
     job = _job()
     store = RedisStore(job.connection)
     queue = Queue(job.origin, connection=job.connection)
+    reason = store.run_stop_reason(pid, job.get_meta(refresh=True).get("run"))
+    if reason:  # its run was canceled: L stays as published
+        return {"stopped": reason}
     try:
         try:
             out = labeling.merge(store, pid, version)

@@ -37,6 +37,9 @@ MAX_FLAG_TTL = 60
 _SET_MIN = ("local v = redis.call('GET', KEYS[1]) "
             "if (not v) or tonumber(ARGV[1]) < tonumber(v) then "
             "redis.call('SET', KEYS[1], ARGV[1]) end return 0")
+#: Seconds an apply run's stop note is kept (as long as its plan).
+RUN_STOP_TTL = 7 * 86400
+
 _DEL_IF_AT_MOST = ("local v = redis.call('GET', KEYS[1]) "
                    "if v and tonumber(v) <= tonumber(ARGV[1]) then "
                    "return redis.call('DEL', KEYS[1]) end return 0")
@@ -63,6 +66,19 @@ class CoordinationMixin(StoreBase):
 
     def has_flag(self, pid: str, name: str) -> bool:
         return bool(self.r.exists(self._k(pid, "flag", name)))
+
+    def stop_run(self, pid: str, run_id: str, reason: str) -> None:
+        """Note that apply run ``run_id`` was told to stop, for its plan, units and
+        merge to read (a key of its own: the job's meta, where the reason is also
+        written, is saved whole by the running job and can lose it)."""
+        self.r.set(self._k(pid, "run_stopped", run_id), reason, ex=RUN_STOP_TTL)
+
+    def run_stop_reason(self, pid: str, run_id: str | None) -> str | None:
+        """Why apply run ``run_id`` was told to stop, or None."""
+        if not run_id:
+            return None
+        v = self.r.get(self._k(pid, "run_stopped", run_id))
+        return None if v is None else v.decode() if isinstance(v, bytes) else str(v)
 
     def lock(self, pid: str, name: str, timeout: float = 20.0) -> Any:
         """An owned lock ``name`` of project ``pid`` (not yet acquired)."""

@@ -262,6 +262,68 @@ def test_a_unit_job_canceled_after_a_worker_took_it_computes_no_more_units(
     assert not any(store.unit_stored(project, v, i) for i in first.args[2])
 
 
+def test_an_apply_run_canceled_while_it_plans_computes_and_publishes_nothing(
+        app, client, store, rconn, project, monkeypatch):
+    """Left open by a fault trial: a run canceled within ms of its start still ran.
+    The cancel read the run's meta before the run had noted its units' jobs (it
+    enqueues them after planning), and the run's own meta save then dropped the
+    stop reason; its units were computed and its merge published L."""
+    from rq import Queue
+    from rq.job import Job
+    from svc_helpers import burst_worker, configure
+
+    from loop.service import jobs, labeling
+
+    configure(app, CHUNK_SIZE=50)
+    _upload(client, project, youtube_csv())
+    q = Queue("loop", connection=rconn)
+    burst_worker([q], rconn).work(burst=True)  # what the upload asked for
+    store.r.delete(store._k(project, "L", "meta"))  # everything to compute again
+    jid = client.post(f"/api/projects/{project}/jobs", headers=auth(),
+                      json={"type": "apply_lfs"}).json["job_id"]
+    real_plan, said = labeling.plan, {}
+
+    def plan_while_canceled(*a, **kw):  # the admin's cancel lands as the run plans
+        said.update(jobs.cancel(rconn, jid))
+        return real_plan(*a, **kw)
+
+    monkeypatch.setattr(labeling, "plan", plan_while_canceled)
+    burst_worker([q], rconn).work(burst=True)
+    assert said["canceled"] == [jid] and said["stopping"] == [jid]
+    run = Job.fetch(jid, connection=rconn)
+    assert run.return_value()["stopped"] == "canceled by an admin"
+    assert run.get_meta(refresh=True)["stop_reason"] == "canceled by an admin"
+    v = run.meta["L_version"]
+    assert len(run.meta["chunk_jobs"]) == 2
+    assert not any(store.unit_stored(project, v, i) for i in range(7))
+    for j in (*run.meta["chunk_jobs"], run.meta["merge_job"]):
+        assert Job.fetch(j, connection=rconn).get_status(refresh=True) == "canceled"
+    assert not store.L_meta(project)  # nothing published
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "canceled" and st["error"] == "canceled by an admin", st
+
+
+def test_a_unit_of_a_canceled_run_taken_before_the_cancel_could_see_it_stops(
+        app, client, store, rconn, project):
+    """The same race, a unit job already taken by a worker when the run noted the
+    cancel: it looks for its run's stop note before each unit, as does the merge."""
+    from rq.job import Job
+    from svc_helpers import burst_worker
+
+    q, jid = _planned_in_units_of_50(app, client, store, rconn, project)
+    run = Job.fetch(jid, connection=rconn)
+    store.stop_run(project, jid, "canceled by an admin")  # as cancel() notes it first
+    burst_worker([q], rconn).work(burst=True)
+    v = run.meta["L_version"]
+    for j in run.meta["chunk_jobs"]:
+        assert Job.fetch(j, connection=rconn).return_value()["stopped"] == (
+            "canceled by an admin")
+    assert not any(store.unit_stored(project, v, i) for i in range(7))
+    merge = Job.fetch(run.meta["merge_job"], connection=rconn)
+    assert merge.return_value() == {"stopped": "canceled by an admin"}
+    assert not store.L_meta(project)
+
+
 def test_a_unit_run_frozen_past_its_time_limit_and_re_run_keeps_the_re_runs_outcome(
         store, rconn, project, monkeypatch):
     """Fault trial: a worker and its work horse frozen (SIGSTOP) mid-unit for 70 s;
