@@ -13,6 +13,7 @@ from loop.errors import (
     BadRequest,
     Conflict,
     ItemNotFound,
+    LeaseConflict,
     NotFound,
     UnknownLabel,
     shorten,
@@ -208,6 +209,36 @@ def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: An
     _strings(item_id, lease_id)
     store.skip(pid, annotator, item_id, lease_id, token)
     return {"skipped": True}
+
+
+#: Leases one release gives back at most (a page holds 21 at most: ``/next``'s
+#: ``shown`` list and one more).
+MAX_RELEASE = 21
+
+
+def release(store: RedisStore, pid: str, annotator: str, leases: Any,
+            token: str = "") -> dict[str, Any]:
+    """Give back leases ``[{item_id, lease_id}, ...]`` a closed page held, unanswered
+    and not marked skipped: the items go back to the queue now, not when the leases
+    expire (new-user trial: items a closed tab held were "open on someone's screen"
+    for minutes). A lease this annotator no longer holds (answered, expired, taken
+    by another) is left as it is: ``released`` and ``not_held`` list the item ids."""
+    store.get_project(pid)
+    if not isinstance(leases, list) or not leases or len(leases) > MAX_RELEASE:
+        raise BadRequest(f"leases must be a list of 1 to {MAX_RELEASE} objects "
+                         "{item_id, lease_id} as /queue/next returned them")
+    if not all(isinstance(x, dict) for x in leases):
+        raise BadRequest("each lease must be an object {item_id, lease_id}")
+    for x in leases:
+        _strings(x.get("item_id"), x.get("lease_id"))
+    out: dict[str, list[str]] = {"released": [], "not_held": []}
+    for x in leases:
+        try:
+            store.skip(pid, annotator, x["item_id"], x["lease_id"], token, release=True)
+            out["released"].append(x["item_id"])
+        except LeaseConflict:
+            out["not_held"].append(x["item_id"])
+    return out
 
 
 def undo(store: RedisStore, pid: str, annotator: str, token: str = "",

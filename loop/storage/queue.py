@@ -162,12 +162,14 @@ class QueueMixin(StoreBase):
         return status == "duplicate", int(extra)
 
     def skip(self, pid: str, annotator: str, item_id: str, lease_id: str,
-             token: str = "") -> None:
-        """Give a leased item back (others get it first)."""
+             token: str = "", release: bool = False) -> None:
+        """Give a leased item back (others get it first); ``release``: without
+        marking it skipped (the page showing it was closed, unanswered)."""
         k = self._k
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
                 k(pid, "mine", annotator), k(pid, "done"), k(pid, "annotators")]
-        err = self._run(pid, "skip", keys, [item_id, lease_id, annotator, token])
+        err = self._run(pid, "skip", keys, [item_id, lease_id, annotator,
+                                            "release" if release else "skip", token])
         if err:
             raise LeaseConflict(err.decode())
 

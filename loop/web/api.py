@@ -567,6 +567,14 @@ def queue_skip(pid: str) -> Any:
                               token=g.token_hash))
 
 
+@bp.post("/projects/<pid>/queue/release")
+@annotator_required
+def queue_release(pid: str) -> Any:
+    """Give back leases a closed page held, unanswered and not skipped."""
+    return jsonify(queue.release(_store(), pid, g.annotator, _body("leases").get("leases"),
+                                 token=g.token_hash))
+
+
 @bp.post("/projects/<pid>/queue/undo")
 @annotator_required
 def queue_undo(pid: str) -> Any:

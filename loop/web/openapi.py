@@ -199,6 +199,12 @@ PATHS: dict[str, dict[str, Any]] = {
         required=("item_id", "label", "lease_id"))},
     "/api/projects/{pid}/queue/skip": {"post": _op("give an item back", body={
         "item_id": S, "lease_id": S}, required=("item_id", "lease_id"))},
+    "/api/projects/{pid}/queue/release": {"post": _op(
+        "give back leases a closed page held, unanswered and not skipped (released and "
+        "not_held list item ids)", body={"leases": {
+            "type": "array", "minItems": 1, "maxItems": 21, "items": {
+                "type": "object", "properties": {"item_id": S, "lease_id": S},
+                "required": ["item_id", "lease_id"]}}}, required=("leases",))},
     "/api/projects/{pid}/queue/undo": {"post": _op(
         "undo my last answer; with item_id only if it is that item's (safe to retry: "
         "undone false once it was), 409 if another answer is last", body={"item_id": S})},

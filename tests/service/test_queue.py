@@ -282,6 +282,40 @@ def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project
     assert set(served[4:]) == set(served[:4])  # every skipped item came back
 
 
+def test_leases_a_closed_page_held_go_back_at_once_not_marked_skipped(client, store, ready):
+    """New-user trial: items a closed tab held were "open on someone's screen" for
+    minutes. The page gives its leases back as it closes (``/queue/release``): the
+    items are the next ones served, to anyone, this annotator too (a release is not
+    a skip); a lease no longer held is left as it is; bad input changes nothing."""
+    tok = annotator_token(client, ready, "rae")
+    a = _next(client, ready, tok)
+    b = _next(client, ready, tok, shown=[a["item"]["id"]])
+    leases = [{"item_id": x["item"]["id"], "lease_id": x["lease"]["id"]} for x in (a, b)]
+    url = f"/api/projects/{ready}/queue/release"
+    for bad in ({}, {"leases": []}, {"leases": "x"}, {"leases": [leases[0], "x"]},
+                {"leases": [{"item_id": a["item"]["id"]}]},
+                {"leases": [{"item_id": 3, "lease_id": "y"}]},
+                {"leases": leases * 11}, {"leases": leases, "more": 1}):
+        r = client.post(url, headers=auth(tok), json=bad)
+        assert r.status_code == 400 and r.json["error"], (bad, r.json)
+    assert store.n_leased(ready) == 2
+    other = annotator_token(client, ready, "sam")
+    r = client.post(url, headers=auth(other), json={"leases": leases})  # not theirs
+    assert r.status_code == 200 and r.json == {"released": [], "not_held": [
+        a["item"]["id"], b["item"]["id"]]}
+    assert store.n_leased(ready) == 2
+    r = client.post(url, headers=auth(tok), json={"leases": leases})
+    assert r.status_code == 200 and r.json == {"released": [a["item"]["id"], b["item"]["id"]],
+                                               "not_held": []}
+    assert store.n_leased(ready) == 0 and not store.skipped_ids(ready, "rae")
+    again = _next(client, ready, tok)  # not a skip: the first item comes back first
+    assert again["item"]["id"] == a["item"]["id"]
+    r = client.post(url, headers=auth(tok), json={"leases": leases})  # sent twice
+    assert r.json["not_held"] == [a["item"]["id"], b["item"]["id"]]
+    assert store.n_leased(ready) == 1  # the new lease stands
+    assert client.post(url, json={"leases": leases}).status_code == 401
+
+
 def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)

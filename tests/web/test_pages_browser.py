@@ -1302,6 +1302,33 @@ def test_the_done_message_says_items_are_open_on_other_screens(
         "now" in done, done
 
 
+def test_a_closed_tab_gives_its_items_back_unless_another_tab_is_open(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """New-user trial: the done message said items were "open on someone's screen",
+    held by a tab closed long before (until their leases expired, 5 minutes). A
+    closing labeling page gives back the items it holds, not marked skipped; a tab
+    closed while another of the same annotator is open leaves them to that one."""
+    pid, tok = tiny_project["pid"], tiny_project["token"]
+    other, errors, first = _two_tabs(page, live, tiny_project)
+    page.wait_for_function("window.loopLabel.readyCount() === 1")
+    other.wait_for_function("window.loopLabel.readyCount() === 1")
+    assert _me(live, pid, tok)["leased"] == 2
+    other.close(run_before_unload=True)
+    time.sleep(1.0)
+    assert _me(live, pid, tok)["leased"] == 2  # this tab shows them still
+    page.close(run_before_unload=True)
+    deadline = time.time() + 20
+    while _me(live, pid, tok)["leased"] and time.time() < deadline:
+        time.sleep(0.2)
+    me = _me(live, pid, tok)
+    assert me["leased"] == 0 and me["remaining"] == 3, me
+    from loop.demo.client import ApiClient
+
+    nxt = ApiClient(live.url, tok).call("POST", f"/api/projects/{pid}/queue/next", {})
+    assert nxt["item"]["id"] == first  # back at its place, not behind as a skip
+    assert not errors
+
+
 def test_relation_entities_are_marked_in_the_text(live: LiveServer, page: Any) -> None:
     """Relation data (WRENCH's semeval, chemprot) names two entities of each text by
     their words and offsets; the page showed them only as fields below the text, so

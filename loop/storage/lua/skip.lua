@@ -1,7 +1,8 @@
 -- Give a leased item back: others get it first; this annotator gets it again only
--- when nothing else is left for them (lease.lua step 5).
+-- when nothing else is left for them (lease.lua step 5). With ARGV[4] = 'release'
+-- (the page that showed it was closed) it is not marked skipped.
 -- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>, 6 done, 7 annotators
--- ARGV: 1 item, 2 lease id, 3 annotator, 4 token hash
+-- ARGV: 1 item, 2 lease id, 3 annotator, 4 'skip' or 'release', 5 token hash (last)
 -- Returns false on success, else the reason; an error 'revoked'.
 if revoked(ARGV[3]) then return redis.error_reply('revoked') end
 local l = redis.call('HGET', KEYS[2], ARGV[1])
@@ -19,6 +20,6 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 0 then  -- not settled meanwhile
   redis.call('ZADD', KEYS[3], d.priority, ARGV[1])
-  redis.call('SADD', KEYS[4], ARGV[1])
+  if ARGV[4] ~= 'release' then redis.call('SADD', KEYS[4], ARGV[1]) end
 end
 return false

@@ -68,6 +68,19 @@
     return data;
   }
 
+  /* A request sent as the page goes away (closed, reloaded, left): the browser
+     delivers it after the page is gone (fetch's keepalive, which unlike
+     sendBeacon can carry the token); nothing reads its answer. */
+  function sendOnLeave(path, body) {
+    const token = getToken();
+    if (!token) return;
+    try {
+      fetch(path, { method: "POST", keepalive: true, cache: "no-store", headers: {
+        "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+        body: JSON.stringify(body) }).catch(function () { /* the leases expire anyway */ });
+    } catch (e) { /* ditto */ }
+  }
+
   /* The server no longer accepts the stored token (revoked, replaced, a restarted
    * demo's key): forget it, so the sign-in page asks for a new one instead of
    * sending the browser straight back to the page that failed, and say why. */
@@ -406,7 +419,7 @@
   }
 
   window.Loop = {
-    api: api, download: download, send: send, isNetworkError: isNetworkError, NETWORK: NETWORK,
+    api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,

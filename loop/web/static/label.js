@@ -85,9 +85,23 @@
   function tellTabs(kind, itemId) {
     if (tabs) tabs.postMessage({ kind: kind, item_id: String(itemId), who: whoKey() });
   }
+  /* This annotator's other labeling tabs open now (each says "open" as it loads,
+     the others answer "here", and "closed" as it goes): a tab closed while another
+     is open leaves its leases to it, which may show the same items. */
+  const tabId = Math.random().toString(36).slice(2);
+  const otherTabs = new Set();
+  function sayToTabs(kind) {
+    if (tabs) tabs.postMessage({ kind: kind, tab: tabId, who: whoKey() });
+  }
   function onTabMessage(ev) {
     const m = ev.data || {};
     if (m.who !== whoKey()) return;  /* another annotator signed in in this browser */
+    if (m.kind === "open" || m.kind === "here") {
+      otherTabs.add(m.tab);
+      if (m.kind === "open") sayToTabs("here");
+      return;
+    }
+    if (m.kind === "closed") { otherTabs.delete(m.tab); return; }
     if (m.kind === "answered" || m.kind === "skipped") {
       state.ready = state.ready.filter(function (r) { return String(r.item.id) !== m.item_id; });
       if (state.current && String(state.current.item.id) === m.item_id) {
@@ -111,6 +125,24 @@
       e.preventDefault();
       e.returnValue = "";
     }
+  });
+
+  /* The items this page holds go back to the queue as it closes, not when their
+     leases expire minutes later (new-user trial: the done message said items were
+     "open on someone's screen", held by a tab closed long before). Not when the
+     page is kept to come back to (the back-forward cache), nor while another tab
+     of this annotator is open. */
+  window.addEventListener("pagehide", function (e) {
+    if (e.persisted) return;
+    sayToTabs("closed");
+    if (otherTabs.size) return;
+    const held = (state.current ? [state.current] : []).concat(state.ready).filter(function (r) {
+      return r.lease && !state.inFlight.has(String(r.item.id));
+    }).slice(0, 21);
+    if (!held.length) return;
+    Loop.sendOnLeave(base + "/queue/release", { leases: held.map(function (r) {
+      return { item_id: String(r.item.id), lease_id: String(r.lease.id) };
+    }) });
   });
 
   /* Serialize every request that changes queue state, in order. */
@@ -1041,7 +1073,7 @@
     }
     buildButtons();
     renderItem();
-    if (tabs) tabs.addEventListener("message", onTabMessage);
+    if (tabs) { tabs.addEventListener("message", onTabMessage); sayToTabs("open"); }
     prefetch();
     refreshProgress();
     pollMetrics();
