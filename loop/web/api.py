@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from loop.errors import BadRequest, BadUpload, JobNotFound, LoopError, TooLarge, shorten
+from loop.service import browse, items, jobs, projects, queue, reports, rules
 from loop.service import export as exports
-from loop.service import items, jobs, projects, queue, reports, rules
 from loop.service.settings import Settings
 from loop.storage.projects import old_schema
 from loop.uploads import detect_format, lone_surrogate, once_each, preview
@@ -497,6 +497,13 @@ def lfs(pid: str) -> Any:
 def metrics(pid: str) -> Any:
     """Project metrics and their history."""
     return jsonify(reports.metrics(_store(), pid))
+
+
+@bp.get("/projects/<pid>/items")
+@admin_required
+def list_items(pid: str) -> Any:
+    """Items searched and filtered, a page at a time, with their labels and LF votes."""
+    return jsonify(browse.browse(_store(), pid, request.args.to_dict(flat=True)))
 
 
 @bp.get("/projects/<pid>/export")

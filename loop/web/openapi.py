@@ -160,7 +160,14 @@ PATHS: dict[str, dict[str, Any]] = {
              "schema": S},
             {"name": "votes_names", "in": "query", "description": "the LFs' names, in "
              "the order of the votes, separated by commas (first upload with votes only; "
-             "default weak_labels[0], weak_labels[1], ...)", "schema": S}]})},
+             "default weak_labels[0], weak_labels[1], ...)", "schema": S}]}),
+        "get": _op(
+        "(admin) items searched and filtered, a page at a time: query q (text in the "
+        "item, any case, or its whole id), label, known (yes / no), disagree (1: the "
+        "models' label is not the known one), lf (the LF votes on it), offset, limit (1 to "
+        "200, 50 by default); total, items (id, text (2,000 characters at most; "
+        "text_truncated), label, source, confidence, known, model_label, held_out, "
+        "votes), labels, lfs")},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",

@@ -48,6 +48,12 @@ def data(pid: str) -> str:
     return render_template("data.html", pid=pid, title="Data")
 
 
+@bp.get("/p/<pid>/items")
+def items(pid: str) -> str:
+    """Search and filter the items: labels, known labels, the models' label, LF votes."""
+    return render_template("items.html", pid=pid, title="Items")
+
+
 @bp.get("/p/<pid>/annotators")
 def annotators(pid: str) -> str:
     """Create and revoke annotator tokens; their progress."""

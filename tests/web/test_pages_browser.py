@@ -593,6 +593,70 @@ def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], 
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
 
 
+def test_the_items_page_finds_items_by_text_lf_and_known_label(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """The data behind the numbers, in the browser: search the text, keep the items an
+    LF votes on or whose known label the models contradict, page through them; the
+    filters are in the address, so a reload or a link shows the same items."""
+    from loop.demo.client import ApiClient
+
+    pid = demo_project["pid"]
+    admin = ApiClient(live.url, "test-admin-key")
+    everything = admin.call("GET", f"/api/projects/{pid}/items?limit=200")
+    sign_in(page, live.url, "test-admin-key", pid, target="items")
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    total = everything["total"]
+    assert page.locator("#f-status").inner_text() == f"Items 1–50 of {total} items match."
+    assert page.locator("#i-rows tr").count() == 50
+    page.click("#next")
+    page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 51')")
+    assert "offset=50" in page.url
+    page.fill("#f-q", "CHECK OUT")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 1–')")
+    want = admin.call("GET", f"/api/projects/{pid}/items?q=check+out&limit=200")
+    assert 0 < want["total"] < total
+    texts = page.locator("#i-rows td.text").all_inner_texts()
+    assert len(texts) == min(50, want["total"]) and all("check out" in t.lower() for t in texts)
+    lf = everything["lfs"][0]
+    page.fill("#f-q", "")
+    page.select_option("#f-lf", lf)
+    page.wait_for_function("(lf) => new URL(location).searchParams.get('lf') === lf "
+                           "&& !document.getElementById('f-status').textContent.startsWith('Look')",
+                           arg=lf)
+    votes = page.locator("#i-rows td.votes").all_inner_texts()
+    assert votes and all(lf + ":" in v for v in votes)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.screenshot(path=str(DOCS_IMG / "items.png"))
+    page.reload()
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    assert page.locator("#f-lf").input_value() == lf
+    assert page.locator("#i-rows td.votes").all_inner_texts() == votes
+    page.select_option("#f-lf", "")
+    page.check("#f-disagree")
+    page.wait_for_function("new URL(location).searchParams.get('disagree') === '1' "
+                           "&& !document.getElementById('f-status').textContent.startsWith('Look')")
+    wrong = admin.call("GET", f"/api/projects/{pid}/items?disagree=1&limit=200")
+    assert page.locator("#i-rows tr.contradicted").count() == min(50, wrong["total"])
+    assert not page.console_errors, page.console_errors
+
+
+def test_the_items_page_shows_item_text_as_text(live: LiveServer, xss_project: dict[str, str],
+                                                page: Any) -> None:
+    sign_in(page, live.url, "test-admin-key", xss_project["pid"], target="items")
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    shown = page.locator("#i-rows td.text").all_inner_texts()  # a row wraps its lines
+    assert sorted(" ".join(t.split()) for t in shown) == sorted(" ".join(t.split())
+                                                                  for t in XSS_SHOWN)
+    assert page.locator("#i-rows td.text").evaluate_all(
+        "cells => cells.every(c => c.children.length === 0)")
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    bad = "img[src='x'], main script, svg[onload], a[href^='javascript']"
+    assert page.locator(bad).count() == 0
+
+
 def _answer_until_done(page: Any, n: int) -> str:
     """Answer the ``n`` items on offer with key 1, at once; the "nothing left" text."""
     for _ in range(n):

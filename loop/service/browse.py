@@ -1,0 +1,124 @@
+"""The Items page: a project's items searched and filtered, a page at a time.
+
+Each item comes with what the export says of it (its label and where that label
+comes from, its known label, the models' label) and the LF votes on it, so an
+admin can look at the data behind the numbers: where an LF votes, where the
+models contradict the answers, what a class's items look like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loop.errors import BadRequest
+from loop.service.export import export_rows
+from loop.storage import RedisStore
+
+#: Items one request returns at most, and by default.
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+#: Characters of an item's text returned (``text_truncated`` says when cut).
+MAX_TEXT = 2000
+#: Longest search string.
+MAX_QUERY = 200
+#: The query parameters taken, and the values of the two-way ones.
+PARAMS = ("q", "label", "known", "disagree", "lf", "offset", "limit")
+KNOWN = ("", "yes", "no")
+
+
+def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name, "")
+    if raw == "":
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        v = low - 1
+    if not low <= v <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}, got {raw[:40]!r}")
+    return v
+
+
+def _filters(args: Mapping[str, str], labels: list[str], lf_names: list[str]
+             ) -> dict[str, Any]:
+    unknown = sorted(set(args) - set(PARAMS))
+    if unknown:
+        raise BadRequest(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; this request takes "
+                         f"{', '.join(PARAMS)}")
+    q = args.get("q", "").strip()
+    if len(q) > MAX_QUERY:
+        raise BadRequest(f"q (the text searched for) is at most {MAX_QUERY} characters")
+    label = args.get("label", "")
+    if label and label not in labels:
+        raise BadRequest(f"label must be one of the project's labels {labels}, got "
+                         f"{label[:100]!r}")
+    known = args.get("known", "")
+    if known not in KNOWN:
+        raise BadRequest(f"known must be yes (items with a known label: an answer or an "
+                         f"uploaded label) or no, got {known[:40]!r}")
+    disagree = args.get("disagree", "")
+    if disagree not in ("", "0", "1"):
+        raise BadRequest(f"disagree must be 1 (items whose known label the models "
+                         f"contradict) or 0, got {disagree[:40]!r}")
+    lf = args.get("lf", "")
+    if lf and lf not in lf_names:
+        raise BadRequest(f"no LF {lf[:100]!r} in the LFs last applied"
+                         + (f" ({', '.join(lf_names[:20])}{', ...' if len(lf_names) > 20 else ''})"
+                            if lf_names else " (none yet: apply the LFs first)"))
+    return {"q": q.casefold(), "label": label, "known": known, "disagree": disagree == "1",
+            "lf": lf_names.index(lf) if lf else None,
+            "offset": _int(args, "offset", 0, 0, 10**9),
+            "limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)}
+
+
+def _keep(row: dict[str, Any], f: dict[str, Any], votes: Any) -> bool:
+    if f["q"] and f["q"] not in (row["text"] or "").casefold() and f["q"] != row["id"].casefold():
+        return False
+    if f["label"] and row["label"] != f["label"]:
+        return False
+    if f["known"] and (row["gold"] is not None) != (f["known"] == "yes"):
+        return False
+    if f["disagree"] and (row["gold"] is None or row["model_label"] is None
+                          or row["model_label"] == row["gold"]):
+        return False
+    return f["lf"] is None or (votes is not None and int(votes[f["lf"]]) >= 0)
+
+
+def browse(store: RedisStore, pid: str, args: Mapping[str, str]) -> dict[str, Any]:
+    """The items matching ``args`` (query parameters, all optional): ``q`` text in the
+    item (any case) or its whole id, ``label`` the item's label (as exported),
+    ``known`` yes / no (an answer or uploaded label), ``disagree=1`` the models' label
+    is not the known one, ``lf`` the LF votes on it; ``offset`` and ``limit`` (1 to
+    :data:`MAX_LIMIT`) the page. ``total``: how many match; ``items``: the page, in
+    the order the items were imported."""
+    labels = store.get_project(pid)["labels"]
+    L, meta = store.load_L(pid)
+    lf_names = list(meta.get("lf_names", [])) if L is not None else []
+    f = _filters(args, labels, lf_names)
+    start, stop = f["offset"], f["offset"] + f["limit"]
+    total, page = 0, []
+    for r, row in enumerate(export_rows(store, pid)):
+        votes = L[r] if L is not None and r < L.shape[0] else None
+        if not _keep(row, f, votes):
+            continue
+        if start <= total < stop:
+            page.append(_item(row, votes, lf_names, labels))
+        total += 1
+    return {"total": total, "offset": start, "limit": f["limit"], "items": page,
+            "labels": labels, "lfs": lf_names}
+
+
+def _item(row: dict[str, Any], votes: Any, lf_names: list[str], labels: list[str]
+          ) -> dict[str, Any]:
+    text = row["text"] or ""
+    label = row["label"]
+    return {"id": row["id"], "text": text[:MAX_TEXT], "text_truncated": len(text) > MAX_TEXT,
+            "label": label, "source": row["source"],
+            "confidence": None if label is None else row[f"p_{label}"],
+            "known": row["gold"], "model_label": row["model_label"],
+            "held_out": row["held_out"],
+            "votes": [] if votes is None else [
+                {"lf": lf_names[j], "label": labels[int(v)]}
+                for j, v in enumerate(votes) if 0 <= int(v) < len(labels)]}

@@ -1,0 +1,142 @@
+/* Items: search and filter a project's items, a page at a time (GET .../items).
+ * Item text, ids and LF names are untrusted: built with Loop.el / textContent only. */
+"use strict";
+(function () {
+  const $ = function (id) { return document.getElementById(id); };
+  const pid = Loop.pid();
+  const base = "/api/projects/" + encodeURIComponent(pid);
+  const PAGE = 50;
+  let offset = 0;
+  let seq = 0;  /* the newest request: an older reply arriving late is dropped */
+
+  function status(msg, isError) {
+    $("f-status").textContent = msg || "";
+    $("f-status").classList.toggle("error", !!isError);
+  }
+
+  /* The filters as query parameters, and in the page's address (a link or a reload
+     shows the same items). */
+  function params() {
+    const p = new URLSearchParams();
+    const q = $("f-q").value.trim();
+    if (q) p.set("q", q);
+    if ($("f-label").value) p.set("label", $("f-label").value);
+    if ($("f-known").value) p.set("known", $("f-known").value);
+    if ($("f-lf").value) p.set("lf", $("f-lf").value);
+    if ($("f-disagree").checked) p.set("disagree", "1");
+    return p;
+  }
+
+  function fromAddress() {
+    const p = new URLSearchParams(location.search);
+    $("f-q").value = p.get("q") || "";
+    $("f-known").value = p.get("known") || "";
+    $("f-disagree").checked = p.get("disagree") === "1";
+    offset = Math.max(0, Number(p.get("offset")) || 0);
+    return p;
+  }
+
+  function options(select, values, keep) {
+    const first = select.options[0];
+    Loop.clear(select);
+    select.appendChild(first);
+    for (const v of values) select.appendChild(Loop.el("option", { value: v, text: v }));
+    if (keep && values.indexOf(keep) !== -1) select.value = keep;
+  }
+
+  function labelCell(it) {
+    if (it.label === null) return Loop.el("td", { class: "muted", text: "–" });
+    const how = it.source === "gold" ? "answered" : it.source === "uploaded" ? "uploaded"
+      : it.source === "copy" ? "same text as an answered item"
+      : (it.source === "end_model" ? "end model" : "label model") +
+        (it.confidence === null ? "" : ", " + Loop.pct(it.confidence));
+    return Loop.el("td", null, it.label, Loop.el("span", { class: "muted small", text: " (" + how + ")" }));
+  }
+
+  function draw(data) {
+    const body = $("i-rows");
+    Loop.clear(body);
+    if (!data.items.length) {
+      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "6", class: "muted",
+        text: data.total ? "No items on this page." : "No items match." })));
+    }
+    for (const it of data.items) {
+      const contradicted = it.known !== null && it.model_label !== null && it.model_label !== it.known;
+      const votes = it.votes.length ? it.votes.map(function (v) { return v.lf + ": " + v.label; }).join(", ")
+        : "none";
+      body.appendChild(Loop.el("tr", { "data-item": it.id, class: contradicted ? "contradicted" : null },
+        Loop.el("th", { scope: "row", class: "name", text: Loop.plainText(it.id) }),
+        Loop.el("td", { class: "text", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
+        labelCell(it),
+        Loop.el("td", { text: it.known === null ? "–" : it.known + (it.held_out ? " (held out)" : "") }),
+        Loop.el("td", { class: "model", text: it.model_label === null ? "–" : it.model_label,
+          title: contradicted ? "The models say " + it.model_label + ", the known label " + it.known : null }),
+        Loop.el("td", { class: it.votes.length ? "votes" : "votes muted", text: votes })));
+    }
+    const last = Math.min(data.offset + data.items.length, data.total);
+    status(data.total ? (data.items.length ? "Items " + Loop.num(data.offset + 1, 0) + "–" +
+      Loop.num(last, 0) + " of " : "") + Loop.num(data.total, 0) +
+      (data.total === 1 ? " item matches." : " items match.") : "No items match.");
+    $("prev").disabled = data.offset <= 0;
+    $("next").disabled = last >= data.total;
+  }
+
+  async function load(keepLabel, keepLf) {
+    const p = params();
+    if (offset) p.set("offset", String(offset));
+    p.set("limit", String(PAGE));
+    const mine = ++seq;
+    status("Looking…");
+    try {
+      const data = await Loop.api("GET", base + "/items?" + p.toString());
+      if (mine !== seq) return;
+      options($("f-label"), data.labels, keepLabel);
+      options($("f-lf"), data.lfs, keepLf);
+      p.delete("limit");
+      history.replaceState(null, "", location.pathname + (p.toString() ? "?" + p.toString() : ""));
+      draw(data);
+    } catch (e) {
+      if (mine !== seq) return;
+      if (e.status === 404) { Loop.noProject(pid); return; }
+      status(e.message, true);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", async function () {
+    if (!Loop.requireToken()) return;
+    if (!await Loop.adminOnly("The Items page", pid)) return;
+    const start = fromAddress();
+    try {
+      Loop.setText("project-name", "· " + (await Loop.api("GET", base)).name);
+    } catch (e) {
+      if (e.status === 404) { Loop.noProject(pid); return; }
+      status(e.message, true);
+      return;
+    }
+    /* the label and LF lists come with the first reply: their choice in the address is
+       kept until then */
+    const label = start.get("label") || "";
+    const lf = start.get("lf") || "";
+    if (label) $("f-label").appendChild(Loop.el("option", { value: label, text: label }));
+    if (lf) $("f-lf").appendChild(Loop.el("option", { value: lf, text: lf }));
+    $("f-label").value = label;
+    $("f-lf").value = lf;
+    await load(label, lf);
+    $("find").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      offset = 0;
+      load($("f-label").value, $("f-lf").value);
+    });
+    for (const id of ["f-label", "f-known", "f-lf", "f-disagree"]) {
+      $(id).addEventListener("change", function () { offset = 0; load($("f-label").value, $("f-lf").value); });
+    }
+    $("prev").addEventListener("click", function () {
+      offset = Math.max(0, offset - PAGE);
+      load($("f-label").value, $("f-lf").value);
+    });
+    $("next").addEventListener("click", function () {
+      offset += PAGE;
+      load($("f-label").value, $("f-lf").value);
+    });
+  });
+})();
