@@ -639,6 +639,15 @@ def test_the_items_page_finds_items_by_text_lf_and_known_label(
                            "&& !document.getElementById('f-status').textContent.startsWith('Look')")
     wrong = admin.call("GET", f"/api/projects/{pid}/items?disagree=1&limit=200")
     assert page.locator("#i-rows tr.contradicted").count() == min(50, wrong["total"])
+    # the dashboard's LF table leads to the items each LF votes on
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector("#lf-rows tr th.mono a")
+    name = page.locator("#lf-rows tr th.mono a").first.inner_text()
+    page.locator("#lf-rows tr th.mono a").first.click()
+    page.wait_for_url(lambda url: "/items?lf=" in url)
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    assert page.locator("#f-lf").input_value() == name
+    assert all(name + ":" in v for v in page.locator("#i-rows td.votes").all_inner_texts())
     assert not page.console_errors, page.console_errors
 
 

@@ -320,7 +320,7 @@
       }
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
       body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null },
-        Loop.el("th", { scope: "row", class: "mono" }, String(pick(r, ["name", "lf"]) || "?"),
+        Loop.el("th", { scope: "row", class: "mono" }, lfName(r),
           r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
             : r.enabled === false ? "rule, off" : "rule",
             title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
@@ -348,6 +348,14 @@
           text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
         errCell));
     }
+  }
+
+  /* An LF's name, a link to the items it votes on (the Items page) once it has a column. */
+  function lfName(r) {
+    const name = String(pick(r, ["name", "lf"]) || "?");
+    if (r.arriving || !pick(r, ["name", "lf"])) return name;
+    return Loop.el("a", { href: "/p/" + encodeURIComponent(pid) + "/items?lf=" + encodeURIComponent(name),
+      title: "The items " + name + " votes on", text: name });
   }
 
   /* An LF of the module or of the uploaded votes is switched off or on here (rules on
