@@ -73,7 +73,11 @@ def _tokens(pattern: str) -> list[_Tok]:
             while j < n and pattern[j] != "]":
                 j += 2 if pattern[j] == "\\" else 1
                 if pattern[j - 1] == "[" and pattern[j:j + 1] == ":":  # [:alpha:]
-                    j = pattern.find(":]", j) + 2 or n
+                    # no ":]" after it: to the end (security trial: find()'s -1 + 2 sent
+                    # j back to 1, and "[[:", typed on the way to "[[:alpha:]]" and
+                    # previewed, spun a web thread at 100% CPU for ever)
+                    end = pattern.find(":]", j)
+                    j = end + 2 if end >= 0 else n
             out.append(_Tok("class", pattern[i:j + 1]))
             i = j + 1
         elif c == "(":

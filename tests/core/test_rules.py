@@ -287,6 +287,23 @@ def test_spans_mark_each_keyword_in_the_text_as_read():
     assert Rule("f", 1, "field", field="n", op=">", value=1).spans("anything") == []
 
 
+@pytest.mark.timeout(20)
+def test_every_prefix_of_a_posix_class_is_read_in_bounded_time():
+    """Security trial: a class holding ``[:`` with no ``:]`` after it (``[[:``, which
+    the rule editor previews as ``[[:alpha:]]`` is typed) sent the pattern reader
+    back to where it was, for ever: a web thread spun at 100% CPU per keystroke. Each
+    prefix now either compiles or is a ValueError saying why."""
+    for pattern in ("[[:", "[[:alpha:]]", "x[a[:b", "[^[:", "[[:]", r"\\b[[:"):
+        for end in range(1, len(pattern) + 1):
+            rule = Rule("r", 1, "regex", pattern=pattern[:end])
+            try:
+                rule.match(["a:b", "[[:"])
+            except ValueError as exc:
+                assert "does not compile" in str(exc)
+    assert Rule("r", 1, "regex", pattern="[[:alpha:]]+").match(["abc", "12"]).tolist() == [
+        True, False]
+
+
 def test_a_regex_reads_words_of_any_script_as_python_does():
     r"""New-user trial: RE2's ``\b`` and ``\w`` know ASCII letters only, so ``\bọmọ\b``
     matched none of 31 Yoruba headlines Python's ``re`` found, and ``(?i)\b(buhari|
