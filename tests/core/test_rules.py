@@ -304,6 +304,15 @@ def test_every_prefix_of_a_posix_class_is_read_in_bounded_time():
         True, False]
 
 
+def test_a_pattern_ending_in_a_class_escape_is_refused_as_a_bad_pattern():
+    r"""Security trial: ``[\`` (a class left open after a backslash, as typed on the
+    way to ``[\]]``) read past the pattern's end: an IndexError, a 500 on the rule
+    preview and save. It is a pattern that does not compile, as RE2 says."""
+    for pattern in ("[\\", "a[^\\", "[x\\", "[[:a\\"):
+        with pytest.raises(ValueError, match="does not compile"):
+            Rule("r", 1, "regex", pattern=pattern).compiled()
+
+
 def test_a_regex_reads_words_of_any_script_as_python_does():
     r"""New-user trial: RE2's ``\b`` and ``\w`` know ASCII letters only, so ``\bọmọ\b``
     matched none of 31 Yoruba headlines Python's ``re`` found, and ``(?i)\b(buhari|
