@@ -12,6 +12,7 @@ import difflib
 import io
 import itertools
 import json
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -459,7 +460,17 @@ def _short(v: Any) -> str:
 
 def _loads(text: str) -> Any:
     """``json.loads`` as uploads read JSON: NaN and Infinity as null, no field twice."""
-    return json.loads(text, parse_constant=_null, object_pairs_hook=once_each)
+    return json.loads(text, parse_constant=_null, parse_float=_finite,
+                      object_pairs_hook=once_each)
+
+
+def _finite(text: str) -> float | None:
+    """A JSON number with a fraction or exponent; null where it is too big for a float
+    (security trial: 1e999 was read as inf, stored, and written as Infinity into
+    the JSON lines export and the labeling page's item, where NaN and Infinity
+    spelled out are read as null)."""
+    x = float(text)
+    return x if math.isfinite(x) else None
 
 
 def _null(name: str) -> None:

@@ -145,6 +145,19 @@ def test_json_errors_say_the_column_and_nan_is_read_as_null():
         assert [i["fields"] for i in got.items] == [{"x": None}, {"y": None}]
 
 
+def test_a_number_too_big_for_a_float_is_read_as_null_as_infinity_is():
+    """Security trial: 1e999 (a valid JSON number, read by Python as inf) was stored
+    as it was read, then written as Infinity into the JSON lines export and the
+    labeling page's item (JSON.parse refuses it), where the spelled-out Infinity is
+    read as null."""
+    for data, fmt in [(b'[{"text": "a", "x": 1e999}, {"text": "b", "y": -1E+999}]', "json"),
+                      (b'{"text": "a", "x": 1e999}\n{"text": "b", "y": -1E+999}\n', "jsonl")]:
+        got = parse_items(data, fmt, ["ham", "spam"])
+        assert [i["fields"] for i in got.items] == [{"x": None}, {"y": None}]
+    got = parse_items(b'{"text": "a", "x": 1.5e300, "y": 0.1}\n', "jsonl", ["ham", "spam"])
+    assert got.items[0]["fields"] == {"x": 1.5e300, "y": 0.1}
+
+
 def test_a_column_given_twice_as_written_and_nested_is_refused():
     """Fault trial: {"a.b": "flat", "a": {"b": "nested"}} kept "flat" and dropped the
     other without a word. The same value twice is no conflict."""
