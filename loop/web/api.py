@@ -7,6 +7,7 @@ returns its result; domain errors become 4xx answers in ``create_app``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -69,7 +70,8 @@ def _json_object() -> dict[str, Any]:
                          "'Content-Type: application/json'")
     try:  # a key given twice is refused, as in uploads (security trial: the second
         # of two "guidelines" was stored without a word)
-        data = json.loads(raw, object_pairs_hook=once_each)
+        data = json.loads(raw, object_pairs_hook=once_each, parse_constant=_no_constant,
+                          parse_float=_finite)
     except BadUpload as exc:
         raise BadRequest(str(exc).replace("the field", "the key")) from None
     except (ValueError, RecursionError) as exc:
@@ -88,6 +90,23 @@ def _json_object() -> dict[str, Any]:
         raise BadRequest(f"body holds {bad}, half of a UTF-16 surrogate pair and not a "
                          "character; send the whole pair or the character itself")
     return data
+
+
+def _no_constant(name: str) -> None:
+    """NaN, Infinity and -Infinity in a body: refused (security trial: JSON has no
+    such values, yet Python's reader took them; a rule of value NaN was stored and
+    every /rules answer then held it, which JSON.parse refuses: the dashboard could
+    show no rule)."""
+    raise ValueError(f"{name} is no JSON number; send a finite number")
+
+
+def _finite(text: str) -> float:
+    """A body's number with a fraction or exponent; one too big for a float (1e999,
+    read as inf) is refused as :func:`_no_constant` refuses Infinity."""
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(f"{shorten(text)} is too big for a number; send a finite number")
+    return x
 
 
 def _float_arg(name: str, default: float) -> float:

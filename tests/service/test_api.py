@@ -65,7 +65,9 @@ def test_an_annotator_token_set_to_expire_stops_working_then(client, store, proj
     url = f"/api/projects/{project}/annotators"
     for bad in (0, -1, "7", True, 3651, float("inf"), [1]):
         r = client.post(url, headers=auth(), json={"name": "t", "expires_in_days": bad})
-        assert r.status_code == 400 and "expires_in_days" in r.json["error"], (bad, r.json)
+        # Infinity is no JSON: refused with the body (security trial)
+        what = "finite number" if bad == float("inf") else "expires_in_days"
+        assert r.status_code == 400 and what in r.json["error"], (bad, r.json)
     assert client.get(url, headers=auth()).json["annotators"] == []
     forever = client.post(url, headers=auth(), json={"name": "f", "expires_in_days": None}).json
     assert forever["expires_at"] is None
@@ -892,6 +894,26 @@ def test_an_upload_whose_connection_is_lost_is_a_503_and_stores_nothing(
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert m["n_items"] == 0
     assert _upload(client, project, youtube_csv(), id_field="COMMENT_ID").status_code == 201
+
+
+def test_a_body_with_nan_or_infinity_is_refused_and_stores_nothing(client, project):
+    """Security trial: NaN, Infinity and 1e999 (read as inf) were taken in API bodies;
+    a field rule of value NaN, or one of [1e999, 2], was stored and every later
+    /rules answer held NaN or Infinity, which JSON.parse refuses: the dashboard's
+    rule table said "Unexpected token 'N'" and no rule could be managed there."""
+    url = f"/api/projects/{project}/rules"
+    for op, value in [("==", "NaN"), ("==", "Infinity"), ("!=", "-Infinity"), ("==", "1e999"),
+                      ("in", "[1e999, 2]"), ("in", "[NaN]"), ("==", "-1E400")]:
+        r = client.post(url, headers=auth(), content_type="application/json",
+                        data='{"name": "n", "label": 0, "kind": "field", "field": "AUTHOR", '
+                             f'"op": "{op}", "value": {value}}}')
+        assert r.status_code == 400, (value, r.json)
+        assert "not valid JSON" in r.json["error"] and "finite" in r.json["error"], r.json
+    assert client.get(url, headers=auth()).json["rules"] == []
+    ok = client.post(url, headers=auth(), content_type="application/json",
+                     data='{"name": "n", "label": 0, "kind": "field", "field": "AUTHOR", '
+                          '"op": ">", "value": 1.5e300}')
+    assert ok.status_code == 201, ok.json
 
 
 def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
