@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from loop.errors import LoopError, TooLarge, shorten
@@ -36,6 +38,32 @@ CSP = (
 )
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with NaN and infinities written as null: JSON has no such
+    values, and a browser's JSON.parse refuses a whole answer holding one (security
+    trial: an uploaded 1e999, stored as inf by a version before the upload's check,
+    stopped an annotator's labeling page on that item for good, and a rule of value
+    NaN the dashboard's rule table). Bodies and uploads refuse or null them on the
+    way in; this is for values stored before, written by whatever path."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        try:
+            return super().dumps(obj, allow_nan=False, **kwargs)
+        except ValueError:  # "Out of range float values are not JSON compliant"
+            return super().dumps(_finite(obj), **kwargs)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float in it (dict values, list items) None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``LOOP_*`` environment, then ``test_config``."""
     from rq import Queue
@@ -55,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from loop.web import api, openapi, pages
 
     app = Flask(__name__)
+    app.json = _JSONProvider(app)
     # "//x" is no path of ours: Werkzeug's redirect to the merged path is absolute,
     # built from the request's Host header (security trial: "Host: evil.com" on
     # /p//evil.com got "Location: http://evil.com/p/evil.com"); a 404 instead
