@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -38,6 +39,28 @@ def csv_safe(value: Any) -> Any:
             and not _NUMBER.fullmatch(value)):
         return "'" + value
     return value
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float in it (dict values, list items) None:
+    JSON has no such values (security trial: an item field stored as inf, an
+    uploaded 1e999 before the upload's check, was written as Infinity, which JSON
+    readers and a browser's JSON.parse refuse)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """A JSON lines row, NaN and infinities as null (:func:`finite`)."""
+    try:
+        return json.dumps(row, allow_nan=False)
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        return json.dumps(finite(row))
 
 
 def _iso(t: Any) -> str | None:
@@ -254,7 +277,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     buf = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # bytes a character)
     if fmt == "jsonl":
         for r in rows:
-            buf.write(json.dumps(r))
+            buf.write(_json_line(r))
             buf.write("\n")
         buf.flush()
         return raw.getvalue()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from dataclasses import asdict
 from typing import Any
@@ -13,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from loop.errors import LoopError, TooLarge, shorten
+from loop.service.export import finite
 from loop.service.settings import Settings
 
 #: Longest error message (characters) an API answer carries.
@@ -50,18 +50,7 @@ class _JSONProvider(DefaultJSONProvider):
         try:
             return super().dumps(obj, allow_nan=False, **kwargs)
         except ValueError:  # "Out of range float values are not JSON compliant"
-            return super().dumps(_finite(obj), **kwargs)
-
-
-def _finite(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float in it (dict values, list items) None."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
+            return super().dumps(finite(obj), **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -944,6 +944,29 @@ def test_an_answer_writes_nan_or_infinity_stored_before_as_null(client, store, p
     assert client.get(f"/api/projects/{project}", headers=auth()).status_code == 200
 
 
+def test_the_json_lines_export_writes_infinity_stored_before_as_null(client, store, project):
+    """Security trial: an item field stored as inf (an uploaded 1e999, before the
+    upload's check) reached the JSON lines export as Infinity, which no strict JSON
+    reader takes (as NaN did before a fault trial's fix on the way in)."""
+    r = client.post(f"/api/projects/{project}/items", headers=auth(), content_type="text/csv",
+                    data=b"CONTENT,n\nfirst text,1\nsecond text,2\n")
+    assert r.status_code == 201, r.json
+    key = store._k(project, "items")
+    item_id = store.item_ids(project)[0]
+    item = json.loads(store.r.hget(key, item_id))
+    item["fields"]["n"] = float("inf")  # as stored before
+    store.r.hset(key, item_id, json.dumps(item))
+    r = client.get(f"/api/projects/{project}/export?format=jsonl", headers=auth())
+    assert r.status_code == 200
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the export")
+
+    rows = [json.loads(line, parse_constant=refuse)
+            for line in r.get_data(as_text=True).splitlines()]
+    assert [row["fields"]["n"] for row in rows] == [None, "2"]
+
+
 def test_a_body_that_is_not_json_says_what_is_wrong(client, project):
     url = f"/api/projects/{project}/queue/answer"
     r = client.post(url, headers=auth(), data='{"item_id": "x"}', content_type="text/plain")
