@@ -23,8 +23,10 @@ MAX_TEXT = 2000
 #: Longest search string.
 MAX_QUERY = 200
 #: The query parameters taken, and the values of the two-way ones.
-PARAMS = ("q", "label", "known", "disagree", "lf", "offset", "limit")
+PARAMS = ("q", "label", "known", "disagree", "lf", "covered", "sort", "offset", "limit")
 KNOWN = ("", "yes", "no")
+#: ``sort``: the order items were imported in, or the least sure label first.
+SORTS = ("", "confidence")
 
 
 def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -67,8 +69,16 @@ def _filters(args: Mapping[str, str], labels: list[str], lf_names: list[str]
         raise BadRequest(f"no LF {lf[:100]!r} in the LFs last applied"
                          + (f" ({', '.join(lf_names[:20])}{', ...' if len(lf_names) > 20 else ''})"
                             if lf_names else " (none yet: apply the LFs first)"))
+    covered = args.get("covered", "")
+    if covered not in KNOWN:
+        raise BadRequest(f"covered must be yes (items some LF votes on) or no (items no LF "
+                         f"votes on: where a new rule could help), got {covered[:40]!r}")
+    sort = args.get("sort", "")
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be confidence (the least sure label first) or left out "
+                         f"(the order the items were imported in), got {sort[:40]!r}")
     return {"q": q.casefold(), "label": label, "known": known, "disagree": disagree == "1",
-            "lf": lf_names.index(lf) if lf else None,
+            "lf": lf_names.index(lf) if lf else None, "covered": covered, "sort": sort,
             "offset": _int(args, "offset", 0, 0, 10**9),
             "limit": _int(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)}
 
@@ -83,6 +93,9 @@ def _keep(row: dict[str, Any], f: dict[str, Any], votes: Any) -> bool:
     if f["disagree"] and (row["gold"] is None or row["model_label"] is None
                           or row["model_label"] == row["gold"]):
         return False
+    if f["covered"] and (votes is not None and bool((votes >= 0).any())) != (
+            f["covered"] == "yes"):
+        return False
     return f["lf"] is None or (votes is not None and int(votes[f["lf"]]) >= 0)
 
 
@@ -90,22 +103,33 @@ def browse(store: RedisStore, pid: str, args: Mapping[str, str]) -> dict[str, An
     """The items matching ``args`` (query parameters, all optional): ``q`` text in the
     item (any case) or its whole id, ``label`` the item's label (as exported),
     ``known`` yes / no (an answer or uploaded label), ``disagree=1`` the models' label
-    is not the known one, ``lf`` the LF votes on it; ``offset`` and ``limit`` (1 to
-    :data:`MAX_LIMIT`) the page. ``total``: how many match; ``items``: the page, in
-    the order the items were imported."""
+    is not the known one, ``lf`` the LF votes on it, ``covered`` yes / no (some LF
+    votes on it / none does); ``sort=confidence`` the least sure label first (else
+    the order the items were imported in); ``offset`` and ``limit`` (1 to
+    :data:`MAX_LIMIT`) the page. ``total``: how many match; ``items``: the page."""
     labels = store.get_project(pid)["labels"]
     L, meta = store.load_L(pid)
     lf_names = list(meta.get("lf_names", [])) if L is not None else []
     f = _filters(args, labels, lf_names)
     start, stop = f["offset"], f["offset"] + f["limit"]
-    total, page = 0, []
+    total, page, sure = 0, [], []
     for r, row in enumerate(export_rows(store, pid)):
         votes = L[r] if L is not None and r < L.shape[0] else None
         if not _keep(row, f, votes):
             continue
-        if start <= total < stop:
+        if f["sort"]:  # every match's place first; the page's rows read again below
+            c = None if row["label"] is None else row[f"p_{row['label']}"]
+            sure.append((2.0 if c is None else float(c), r, row["id"]))
+        elif start <= total < stop:
             page.append(_item(row, votes, lf_names, labels))
         total += 1
+    if f["sort"]:  # the least sure first (no label at all: last), ties in import order
+        chosen = sorted(sure)[start:stop]
+        want = {r for _, r, _ in chosen}  # (a second pass: a row's place in the
+        # items is what its probabilities are read by)
+        rows = {r: x for r, x in enumerate(export_rows(store, pid)) if r in want}
+        page = [_item(rows[r], L[r] if L is not None and r < L.shape[0] else None,
+                      lf_names, labels) for _, r, _ in chosen if r in rows]
     return {"total": total, "offset": start, "limit": f["limit"], "items": page,
             "labels": labels, "lfs": lf_names}
 

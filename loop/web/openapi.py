@@ -164,7 +164,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op(
         "(admin) items searched and filtered, a page at a time: query q (text in the "
         "item, any case, or its whole id), label, known (yes / no), disagree (1: the "
-        "models' label is not the known one), lf (the LF votes on it), offset, limit (1 to "
+        "models' label is not the known one), lf (the LF votes on it), covered (yes / no: "
+        "some LF votes on it / none does), sort (confidence: the least sure first), offset, "
+        "limit (1 to "
         "200, 50 by default); total, items (id, text (2,000 characters at most; "
         "text_truncated), label, source, confidence, known, model_label, held_out, "
         "votes), labels, lfs")},

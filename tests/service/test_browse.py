@@ -77,6 +77,30 @@ def test_filters_each_narrow_to_what_they_say(client, store, ready):
                                 if L[r, col] >= 0 and x["gold"] is not None)
 
 
+def test_items_no_lf_votes_on_and_the_least_sure_first(client, store, ready):
+    """Where a new rule could help: the items no LF votes on; and the items the
+    models are least sure of, first."""
+    L, _ = store.load_L(ready)
+    silent = _get(client, ready, covered="no", limit=200).json
+    assert silent["total"] == int((~(L >= 0).any(axis=1)).sum()) > 0
+    assert all(x["votes"] == [] for x in silent["items"])
+    voted = _get(client, ready, covered="yes").json
+    assert voted["total"] + silent["total"] == 350
+    rows = list(export_rows(store, ready))
+    conf = [(2.0 if r["label"] is None else r[f"p_{r['label']}"], i) for i, r in enumerate(rows)]
+    want = [rows[i]["id"] for _, i in sorted(conf)]
+    first = _get(client, ready, sort="confidence").json
+    second = _get(client, ready, sort="confidence", offset=50).json
+    assert [x["id"] for x in first["items"] + second["items"]] == want[:100]
+    c = [x["confidence"] for x in first["items"]]
+    assert c == sorted(c) and first["total"] == 350
+    for x in first["items"]:  # the same rows as unsorted, only in another order
+        assert x == next(y for y in _get(client, ready, q=x["id"], limit=200).json["items"]
+                         if y["id"] == x["id"])
+    both = _get(client, ready, sort="confidence", covered="no", limit=200).json
+    assert {x["id"] for x in both["items"]} == {x["id"] for x in silent["items"]}
+
+
 def test_bad_parameters_are_a_400_naming_them_and_annotators_are_refused(client, ready):
     for bad, says in (({"label": "eggs"}, "label must be one of"),
                       ({"known": "maybe"}, "known must be"),
@@ -85,6 +109,8 @@ def test_bad_parameters_are_a_400_naming_them_and_annotators_are_refused(client,
                       ({"limit": "0"}, "limit must be"), ({"limit": "201"}, "limit must be"),
                       ({"offset": "-1"}, "offset must be"), ({"offset": "x"}, "offset must be"),
                       ({"q": "x" * 201}, "at most 200"),
+                      ({"covered": "some"}, "covered must be"),
+                      ({"sort": "newest"}, "sort must be"),
                       ({"lables": "spam"}, "unknown parameter 'lables'")):
         r = _get(client, ready, **bad)
         assert r.status_code == 400 and says in r.json["error"], (bad, r.json)

@@ -639,6 +639,15 @@ def test_the_items_page_finds_items_by_text_lf_and_known_label(
                            "&& !document.getElementById('f-status').textContent.startsWith('Look')")
     wrong = admin.call("GET", f"/api/projects/{pid}/items?disagree=1&limit=200")
     assert page.locator("#i-rows tr.contradicted").count() == min(50, wrong["total"])
+    page.uncheck("#f-disagree")
+    page.select_option("#f-covered", "no")
+    page.select_option("#f-sort", "confidence")
+    page.wait_for_function("new URL(location).searchParams.get('sort') === 'confidence' "
+                           "&& !document.getElementById('f-status').textContent.startsWith('Look')")
+    silent = admin.call("GET", f"/api/projects/{pid}/items?covered=no&sort=confidence")
+    assert page.locator("#i-rows tr").evaluate_all("rs => rs.map(r => r.dataset.item)") == [
+        x["id"] for x in silent["items"]]
+    assert all(v == "none" for v in page.locator("#i-rows td.votes").all_inner_texts())
     # the dashboard's LF table leads to the items each LF votes on
     page.goto(f"{live.url}/p/{pid}/dashboard")
     page.wait_for_selector("#lf-rows tr th.mono a")

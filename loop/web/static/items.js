@@ -22,7 +22,9 @@
     if (q) p.set("q", q);
     if ($("f-label").value) p.set("label", $("f-label").value);
     if ($("f-known").value) p.set("known", $("f-known").value);
+    if ($("f-covered").value) p.set("covered", $("f-covered").value);
     if ($("f-lf").value) p.set("lf", $("f-lf").value);
+    if ($("f-sort").value) p.set("sort", $("f-sort").value);
     if ($("f-disagree").checked) p.set("disagree", "1");
     return p;
   }
@@ -31,6 +33,8 @@
     const p = new URLSearchParams(location.search);
     $("f-q").value = p.get("q") || "";
     $("f-known").value = p.get("known") || "";
+    $("f-covered").value = p.get("covered") || "";
+    $("f-sort").value = p.get("sort") || "";
     $("f-disagree").checked = p.get("disagree") === "1";
     offset = Math.max(0, Number(p.get("offset")) || 0);
     return p;
@@ -127,7 +131,7 @@
       offset = 0;
       load($("f-label").value, $("f-lf").value);
     });
-    for (const id of ["f-label", "f-known", "f-lf", "f-disagree"]) {
+    for (const id of ["f-label", "f-known", "f-covered", "f-lf", "f-sort", "f-disagree"]) {
       $(id).addEventListener("change", function () { offset = 0; load($("f-label").value, $("f-lf").value); });
     }
     $("prev").addEventListener("click", function () {
