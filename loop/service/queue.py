@@ -230,6 +230,12 @@ def release(store: RedisStore, pid: str, annotator: str, leases: Any,
     if not all(isinstance(x, dict) for x in leases):
         raise BadRequest("each lease must be an object {item_id, lease_id}")
     for x in leases:
+        extra = sorted(set(x) - {"item_id", "lease_id"})
+        if extra:  # re-trial: {item_id, lease_id, label} released the item, the
+            # label dropped unsaid; a key a request does not take is a 400 (README, API)
+            raise BadRequest(f"unknown key{'s' if len(extra) > 1 else ''} "
+                             f"{', '.join(map(repr, extra))} in a lease; each lease "
+                             "takes item_id and lease_id")
         _strings(x.get("item_id"), x.get("lease_id"))
     out: dict[str, list[str]] = {"released": [], "not_held": []}
     for x in leases:

@@ -316,6 +316,20 @@ def test_leases_a_closed_page_held_go_back_at_once_not_marked_skipped(client, st
     assert client.post(url, json={"leases": leases}).status_code == 401
 
 
+def test_a_release_whose_lease_holds_a_key_it_does_not_take_is_refused(client, store, ready):
+    """Re-trial: ``{"leases": [{item_id, lease_id, label}]}`` released the item and
+    dropped the label unsaid; a key a request does not take is a 400 that changes
+    nothing, inside each lease as at the top of the body (README, API)."""
+    tok = annotator_token(client, ready, "rex")
+    a = _next(client, ready, tok)
+    lease = {"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]}
+    for extra in ({"label": "spam"}, {"itemid": "x"}):
+        r = client.post(f"/api/projects/{ready}/queue/release", headers=auth(tok),
+                        json={"leases": [lease, {**lease, **extra}]})
+        assert r.status_code == 400 and repr(next(iter(extra))) in r.json["error"], r.json
+    assert store.n_leased(ready) == 1
+
+
 def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)
