@@ -350,10 +350,12 @@
     }
   }
 
-  /* An LF's name, a link to the items it votes on (the Items page) once it has a column. */
+  /* An LF's name, a link to the items it votes on (the Items page) once it has a column:
+     not one switched off and applied without it (re-trial: its link led to "no LF ... in
+     the LFs last applied"); one leaving still has its column until the run ends. */
   function lfName(r) {
     const name = String(pick(r, ["name", "lf"]) || "?");
-    if (r.arriving || !pick(r, ["name", "lf"])) return name;
+    if (r.arriving || (r.enabled === false && !r.leaving) || !pick(r, ["name", "lf"])) return name;
     return Loop.el("a", { href: "/p/" + encodeURIComponent(pid) + "/items?lf=" + encodeURIComponent(name),
       title: "The items " + name + " votes on", text: name });
   }
