@@ -92,8 +92,22 @@ def _ids(value: Any, name: str) -> list[str]:
     return value
 
 
+#: Longest page id a ``/next`` or a release names.
+MAX_PAGE = 64
+
+
+def _page(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_PAGE:
+        raise BadRequest(f"page must be a string of 1 to {MAX_PAGE} characters (an id "
+                         "the page chose: its release names the leases it asked for)")
+    return value
+
+
 def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float,
-               shown: Any = None, token: str = "") -> tuple[dict[str, Any] | None, int]:
+               shown: Any = None, token: str = "", page: Any = None
+               ) -> tuple[dict[str, Any] | None, int]:
     """Lease the next item for ``annotator``: ``(response, queue length left)``.
 
     A lease they already hold comes back first (a reload, a second tab), except
@@ -104,12 +118,13 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
     item someone has answered comes without the models' guess (``guess_hidden``),
     so that each answer stays independent of the others; in a ``blind`` project
     every item comes without the guess and without the LF votes. LF votes uploaded
-    with the items are never shown.
+    with the items are never shown. ``page``: the asking page's id, kept with the
+    lease, so that the page's release finds it (:func:`release`).
     """
     project = store.get_project(pid)
     labels = project["labels"]
     got = store.lease_next_full(pid, annotator, lease_seconds, len(labels),
-                                shown=_ids(shown, "shown"), token=token)
+                                shown=_ids(shown, "shown"), token=token, page=_page(page))
     if got is None:
         return None, 0
     item = got["item"] or {"text": None, "fields": {}}
@@ -217,15 +232,22 @@ MAX_RELEASE = 21
 
 
 def release(store: RedisStore, pid: str, annotator: str, leases: Any,
-            token: str = "") -> dict[str, Any]:
+            token: str = "", page: Any = None, shown: Any = None) -> dict[str, Any]:
     """Give back leases ``[{item_id, lease_id}, ...]`` a closed page held, unanswered
     and not marked skipped: the items go back to the queue now, not when the leases
     expire (new-user trial: items a closed tab held were "open on someone's screen"
     for minutes). A lease this annotator no longer holds (answered, expired, taken
-    by another) is left as it is: ``released`` and ``not_held`` list the item ids."""
+    by another) is left as it is: ``released`` and ``not_held`` list the item ids.
+    ``page``: the page's id, as its ``/next`` requests sent it: the leases this
+    annotator holds that it asked for last go back too (re-trial: a tab closed right
+    after an answer key left the item its prefetch was leasing, whose reply it never
+    read, held for ``LEASE_SECONDS``), except items in ``shown`` (as ``/next``'s:
+    the page's, an answer to one may be on its way); ``leases`` may then be empty."""
     store.get_project(pid)
-    if not isinstance(leases, list) or not leases or len(leases) > MAX_RELEASE:
-        raise BadRequest(f"leases must be a list of 1 to {MAX_RELEASE} objects "
+    page, keep = _page(page), set(_ids(shown, "shown"))
+    low = 0 if page else 1
+    if not isinstance(leases, list) or len(leases) < low or len(leases) > MAX_RELEASE:
+        raise BadRequest(f"leases must be a list of {low} to {MAX_RELEASE} objects "
                          "{item_id, lease_id} as /queue/next returned them")
     if not all(isinstance(x, dict) for x in leases):
         raise BadRequest("each lease must be an object {item_id, lease_id}")
@@ -238,6 +260,9 @@ def release(store: RedisStore, pid: str, annotator: str, leases: Any,
                              "takes item_id and lease_id")
         _strings(x.get("item_id"), x.get("lease_id"))
     out: dict[str, list[str]] = {"released": [], "not_held": []}
+    named = keep | {x["item_id"] for x in leases}
+    leases = [*leases, *({"item_id": i, "lease_id": lid}
+                         for i, lid in store.page_leases(pid, annotator, page) if i not in named)]
     for x in leases:
         try:
             store.skip(pid, annotator, x["item_id"], x["lease_id"], token, release=True)

@@ -91,12 +91,13 @@ class QueueMixin(StoreBase):
 
     def lease_next_full(
         self, pid: str, annotator: str, ttl: float, n_classes: int = 2,
-        shown: list[str] | None = None, token: str = "",
+        shown: list[str] | None = None, token: str = "", page: str = "",
     ) -> dict[str, Any] | None:
         """Lease the next item for ``annotator`` (``lua/lease.lua`` says which), with
         what the ``/next`` response needs, in one round trip.
 
         ``shown``: item ids the caller already has on screen (never returned).
+        ``page``: the asking page's id, kept with the lease (:meth:`page_leases`).
         ``token``: the SHA-256 of the caller's token, checked against the
         annotator's record in the script (:class:`Unauthorized` once revoked or
         replaced); "" for an admin or an internal caller.
@@ -112,7 +113,8 @@ class QueueMixin(StoreBase):
                 k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
                 k(pid, "annotators")]
         out = self._run(pid, "lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
-                                             n_classes, json.dumps(list(shown or [])), token])
+                                             n_classes, json.dumps(list(shown or [])), page,
+                                             token])
         if not out:
             return None
         iid, lid, exp, item, row, reason, lrow, em, lm, version, qsize, pool, answered = out
@@ -160,6 +162,19 @@ class QueueMixin(StoreBase):
         if status == "relabel":
             raise AlreadyAnswered(f"you already answered item {item_id!r}", int(extra))
         return status == "duplicate", int(extra)
+
+    def page_leases(self, pid: str, annotator: str, page: str) -> list[tuple[str, str]]:
+        """``(item_id, lease_id)`` of the leases ``annotator`` holds that page ``page``
+        asked for last (its release names them: a page closed while its ``/next`` was
+        on its way never learnt that lease)."""
+        out = []
+        for raw in self.r.zrange(self._k(pid, "mine", annotator), 0, -1):
+            iid = raw.decode() if isinstance(raw, bytes) else str(raw)
+            rec = self.r.hget(self._k(pid, "leaseh"), iid)
+            d = json.loads(rec) if rec else {}
+            if page and d.get("page") == page and d.get("annotator") == annotator:
+                out.append((iid, str(d["id"])))
+        return out
 
     def skip(self, pid: str, annotator: str, item_id: str, lease_id: str,
              token: str = "", release: bool = False) -> None:

@@ -546,7 +546,8 @@ def queue_next(pid: str) -> Any:
     """Lease the next item (204 when nothing is left for this annotator)."""
     store, s = _store(), _settings()
     out, queued = queue.lease_item(store, pid, g.annotator, s.lease_seconds,
-                                   shown=_body("shown").get("shown"), token=g.token_hash)
+                                   shown=(b := _body("shown", "page")).get("shown"),
+                                   token=g.token_hash, page=b.get("page"))
     # Refill a short queue while the pool holds items it lacks; not when nothing is
     # left for this annotator (an idle page asks every few seconds).
     # (Before a label model exists, e.g. no rule yet, the queue hands out the pool
@@ -597,8 +598,9 @@ def queue_skip(pid: str) -> Any:
 @annotator_required
 def queue_release(pid: str) -> Any:
     """Give back leases a closed page held, unanswered and not skipped."""
-    return jsonify(queue.release(_store(), pid, g.annotator, _body("leases").get("leases"),
-                                 token=g.token_hash))
+    b = _body("leases", "page", "shown")
+    return jsonify(queue.release(_store(), pid, g.annotator, b.get("leases"),
+                                 token=g.token_hash, page=b.get("page"), shown=b.get("shown")))
 
 
 @bp.post("/projects/<pid>/queue/undo")

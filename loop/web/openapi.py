@@ -202,7 +202,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "lease the next item (a lease you already hold first, except items in shown); "
         "204 if nothing is left for you; with answers_per_item > 1 an item someone has "
         "answered comes with guess null and guess_hidden true",
-        body={"shown": {"type": "array", "items": S, "maxItems": 20}})},
+        body={"shown": {"type": "array", "items": S, "maxItems": 20},
+              "page": {"type": "string", "minLength": 1, "maxLength": 64}})},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
         "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S},
         required=("item_id", "label", "lease_id"))},
@@ -210,8 +211,11 @@ PATHS: dict[str, dict[str, Any]] = {
         "item_id": S, "lease_id": S}, required=("item_id", "lease_id"))},
     "/api/projects/{pid}/queue/release": {"post": _op(
         "give back leases a closed page held, unanswered and not skipped (released and "
-        "not_held list item ids)", body={"leases": {
-            "type": "array", "minItems": 1, "maxItems": 21, "items": {
+        "not_held list item ids; page: also the leases that page's /next asked for last, "
+        "except items in shown)",
+        body={"page": {"type": "string", "minLength": 1, "maxLength": 64},
+              "shown": {"type": "array", "items": S, "maxItems": 20}, "leases": {
+            "type": "array", "minItems": 0, "maxItems": 21, "items": {
                 "type": "object", "properties": {"item_id": S, "lease_id": S},
                 "required": ["item_id", "lease_id"]}}}, required=("leases",))},
     "/api/projects/{pid}/queue/undo": {"post": _op(

@@ -330,6 +330,45 @@ def test_a_release_whose_lease_holds_a_key_it_does_not_take_is_refused(client, s
     assert store.n_leased(ready) == 1
 
 
+def test_a_release_names_its_page_and_gives_back_the_lease_it_never_read(
+        client, store, ready):
+    """Re-trial: a tab closed right after an answer key left the item its prefetch
+    was leasing (the reply never read) held for LEASE_SECONDS. ``/next`` names the
+    asking page (``page``); its release gives back the leases that page asked for
+    last, except items it lists as ``shown`` (an answer to one may be on its way),
+    and not those another page renewed since."""
+    tok = annotator_token(client, ready, "pia")
+    url = f"/api/projects/{ready}/queue/release"
+
+    def nxt(page, shown=()):
+        return client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok),
+                           json={"shown": list(shown), "page": page}).json
+
+    a = nxt("tab-1")
+    b = nxt("tab-1", [a["item"]["id"]])  # the prefetch whose reply the page never read
+    for bad in ({"page": 3, "leases": []}, {"page": "", "leases": []},
+                {"page": "x" * 65, "leases": []}, {"leases": []},
+                {"page": "tab-1", "leases": [], "shown": "x"}):
+        r = client.post(url, headers=auth(tok), json=bad)
+        assert r.status_code == 400 and r.json["error"], (bad, r.json)
+    assert client.post(f"/api/projects/{ready}/queue/next", headers=auth(tok),
+                       json={"page": 7}).status_code == 400
+    assert store.n_leased(ready) == 2
+    r = client.post(url, headers=auth(tok), json={"page": "tab-2", "leases": []})
+    assert r.json == {"released": [], "not_held": []} and store.n_leased(ready) == 2
+    r = client.post(url, headers=auth(tok), json={
+        "page": "tab-1", "leases": [], "shown": [a["item"]["id"]]})  # a: being answered
+    assert r.status_code == 200 and r.json == {"released": [b["item"]["id"]], "not_held": []}
+    assert store.n_leased(ready) == 1
+    again = nxt("tab-2")  # another page renews a: it holds it now
+    assert again["lease"]["id"] == a["lease"]["id"]
+    r = client.post(url, headers=auth(tok), json={"page": "tab-1", "leases": []})
+    assert r.json == {"released": [], "not_held": []} and store.n_leased(ready) == 1
+    r = client.post(url, headers=auth(tok), json={"page": "tab-2", "leases": []})
+    assert r.json == {"released": [a["item"]["id"]], "not_held": []}
+    assert store.n_leased(ready) == 0 and not store.skipped_ids(ready, "pia")
+
+
 def test_skip_undo_and_relabel(client, store, ready):
     tok = annotator_token(client, ready, "dan")
     a = _next(client, ready, tok)

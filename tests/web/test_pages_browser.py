@@ -1411,6 +1411,42 @@ def test_a_closed_tab_gives_its_items_back_unless_another_tab_is_open(
     assert not errors
 
 
+def test_a_tab_closed_right_after_an_answer_gives_back_the_item_being_prefetched(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Re-trial: an answer key, then the tab closed at once: the next item's prefetch
+    was on its way, its lease made on the server and its reply never read, so the
+    item stayed "open on someone's screen" for LEASE_SECONDS. The page names itself
+    in its /next requests, and its release gives back what it asked for last."""
+    pid, tok = tiny_project["pid"], tiny_project["token"]
+    tab = page.context.new_page()  # this one leaves when asked (the answer on its way)
+    tab.on("dialog", lambda d: d.accept())
+    sign_in(tab, live.url, tok, pid)
+    tab.wait_for_function("window.loopLabel.currentId() !== null "
+                          "&& window.loopLabel.readyCount() === 1")
+    held: list[Any] = []
+
+    def prefetch_unread(route: Any) -> None:  # reaches the server; the page never hears
+        route.fetch()
+        held.append(route)
+
+    tab.route("**/queue/next", prefetch_unread)
+    press(tab, "1")
+    deadline = time.time() + 20
+    while not (held and _me(live, pid, tok)["answers_total"] == 1) and time.time() < deadline:
+        tab.wait_for_timeout(100)  # (route handlers run while Playwright is called)
+    me = _me(live, pid, tok)
+    assert held and me["leased"] == 2, me  # on screen, and the unread one
+    # the release is sent as the tab closes: not through the test's interception,
+    # which drops a closing page's requests (the /next held stays unanswered)
+    tab.unroute_all(behavior="ignoreErrors")
+    tab.close(run_before_unload=True)
+    deadline = time.time() + 20
+    while _me(live, pid, tok)["leased"] and time.time() < deadline:
+        time.sleep(0.2)
+    me = _me(live, pid, tok)
+    assert me["leased"] == 0, me
+
+
 def test_relation_entities_are_marked_in_the_text(live: LiveServer, page: Any) -> None:
     """Relation data (WRENCH's semeval, chemprot) names two entities of each text by
     their words and offsets; the page showed them only as fields below the text, so

@@ -3,7 +3,9 @@
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
 --       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 annotators
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
---       ids the caller already shows (never returned), 7 token hash
+--       ids the caller already shows (never returned), 7 the asking page's id ('' for
+--       none: the lease's `page`, so that page's release finds a lease whose answer
+--       it never got), 8 token hash
 -- Order: (1) expired leases go back to the queue; (2) a lease this annotator
 -- already holds (page reload, second tab) is renewed and returned; (3) the best
 -- queued item; (4) a random unlabeled item from the pool, when the ranked queue
@@ -16,6 +18,7 @@
 -- picks, and the next ranking may list one of them as an uncertain item; its answer
 -- is then no random draw, so the lease, not the ranking, sets the mark.
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
+local page = ARGV[7] ~= '' and ARGV[7] or nil
 if revoked(me) then return redis.error_reply('revoked') end
 local shown = {}
 for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
@@ -47,6 +50,7 @@ for _, id in ipairs(mine) do
   elseif not shown[id] then
     local exp = now + ttl
     d.expires_at = exp
+    d.page = page  -- the page renewing it holds it now
     redis.call('HSET', KEYS[3], id, cjson.encode(d))
     redis.call('ZADD', KEYS[2], exp, id)
     redis.call('ZADD', KEYS[13], exp, id)
@@ -64,7 +68,7 @@ local function lease(id, priority, random)
   -- the writes a full Redis refuses (maxmemory) first, the removal last: a refused
   -- lease leaves the item where it was, not out of the queue and unleased
   redis.call('ZADD', KEYS[2], exp, id)
-  redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = me,
+  redis.call('HSET', KEYS[3], id, cjson.encode({id = ARGV[3], annotator = me, page = page,
     priority = priority, expires_at = exp, reason = redis.call('HGET', KEYS[8], id) or nil}))
   redis.call('ZADD', KEYS[13], exp, id)
   redis.call('ZREM', KEYS[1], id)

@@ -139,8 +139,10 @@
     const held = (state.current ? [state.current] : []).concat(state.ready).filter(function (r) {
       return r.lease && !state.inFlight.has(String(r.item.id));
     }).slice(0, 21);
-    if (!held.length) return;
-    Loop.sendOnLeave(base + "/queue/release", { leases: held.map(function (r) {
+    /* with this page's id: the lease a /next still on its way asks for goes back too
+       (re-trial: a tab closed right after an answer key left the item its prefetch
+       was leasing held for 5 minutes); not those shown or being answered here */
+    Loop.sendOnLeave(base + "/queue/release", { page: tabId, shown: shownIds(), leases: held.map(function (r) {
       return { item_id: String(r.item.id), lease_id: String(r.lease.id) };
     }) });
   });
@@ -404,7 +406,7 @@
     enqueue(async function () {
       try {
         for (let tries = 0; tries < 3; tries++) {
-          const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds() }));
+          const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds(), page: tabId }));
           if (!got) { state.exhausted = true; break; }
           state.exhausted = false;
           if (known(got.item.id)) continue;
@@ -685,7 +687,7 @@
       }
       if (!res || res.item_id === undefined || res.item_id === null) return null;
       if (res.undone === false) return { gone: String(res.item_id) };
-      const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds() }));
+      const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds(), page: tabId }));
       return { id: String(res.item_id), got: got };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }
