@@ -349,6 +349,12 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
                                               meta.get("chunk_jobs", []))
         elif status != "finished":
             error, tb = merge["error"], merge["traceback"]
+        elif (result or {}).get("stopped"):  # its merge found the run told to stop
+            # (re-trial: a run canceled as it planned read "finished", no error, though
+            # the cancel was taken and nothing was published)
+            from rq.job import JobStatus
+
+            status, error = JobStatus.CANCELED, result["stopped"]
 
     def iso(t: Any) -> str | None:
         return t.isoformat() if t else None

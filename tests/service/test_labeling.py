@@ -322,6 +322,10 @@ def test_a_unit_of_a_canceled_run_taken_before_the_cancel_could_see_it_stops(
     merge = Job.fetch(run.meta["merge_job"], connection=rconn)
     assert merge.return_value() == {"stopped": "canceled by an admin"}
     assert not store.L_meta(project)
+    # re-trial: the run read "finished", no error, though the admin's cancel was
+    # taken (200) and nothing was published (its merge ended early, as told)
+    st = client.get(f"/api/jobs/{jid}", headers=auth()).json
+    assert st["status"] == "canceled" and st["error"] == "canceled by an admin", st
 
 
 def test_a_unit_run_frozen_past_its_time_limit_and_re_run_keeps_the_re_runs_outcome(
