@@ -657,6 +657,17 @@ def test_the_items_page_finds_items_by_text_lf_and_known_label(
     page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
     assert page.locator("#f-lf").input_value() == name
     assert all(name + ":" in v for v in page.locator("#i-rows td.votes").all_inner_texts())
+    # re-trial: an address past the end (fewer items match now): Previous shows the
+    # last page, not 50 fewer (?offset=5000 took 60 clicks of empty pages)
+    page.goto(f"{live.url}/p/{pid}/items?offset=5000")
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    assert page.locator("#i-rows tr[data-item]").count() == 0
+    page.click("#prev")
+    start = (total - 1) // 50 * 50
+    page.wait_for_function("document.getElementById('f-status').textContent"
+                           f".startsWith('Items {start + 1:,}–')")
+    assert page.locator("#i-rows tr[data-item]").count() == total - start
+    assert f"offset={start}" in page.url
     assert not page.console_errors, page.console_errors
 
 

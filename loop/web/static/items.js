@@ -7,6 +7,7 @@
   const base = "/api/projects/" + encodeURIComponent(pid);
   const PAGE = 50;
   let offset = 0;
+  let total = 0;  /* the last reply's: Previous from past the end goes to the last page */
   let seq = 0;  /* the newest request: an older reply arriving late is dropped */
 
   function status(msg, isError) {
@@ -77,6 +78,7 @@
           title: contradicted ? "The models say " + it.model_label + ", the known label " + it.known : null }),
         Loop.el("td", { class: it.votes.length ? "votes" : "votes muted", text: votes })));
     }
+    total = data.total;
     const last = Math.min(data.offset + data.items.length, data.total);
     status(data.total ? (data.items.length ? "Items " + Loop.num(data.offset + 1, 0) + "–" +
       Loop.num(last, 0) + " of " : "") + Loop.num(data.total, 0) +
@@ -135,7 +137,10 @@
       $(id).addEventListener("change", function () { offset = 0; load($("f-label").value, $("f-lf").value); });
     }
     $("prev").addEventListener("click", function () {
-      offset = Math.max(0, offset - PAGE);
+      /* past the end (an old link or reload, fewer items match now): the last page,
+         not 50 fewer (re-trial: ?offset=5000 of 1,956 took 60 clicks of empty pages) */
+      offset = total && offset >= total ? Math.floor((total - 1) / PAGE) * PAGE
+        : Math.max(0, offset - PAGE);
       load($("f-label").value, $("f-lf").value);
     });
     $("next").addEventListener("click", function () {
