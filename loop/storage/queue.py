@@ -50,6 +50,10 @@ import numpy as np
 from loop.errors import AlreadyAnswered, ItemNotFound, LeaseConflict, Unauthorized
 from loop.storage.base import StoreBase
 
+#: Seconds a closed labeling page stays marked closed (a /next of it still on its way
+#: leases nothing).
+PAGE_CLOSED_TTL = 600
+
 #: What a revoked annotator's lease or answer is told (the token may still be
 #: cached for a moment in this process; the queue's scripts check the record).
 REVOKED = ("this token was revoked or replaced (its name was added again); ask the "
@@ -111,7 +115,7 @@ class QueueMixin(StoreBase):
                 k(pid, "L", "meta"), k(pid, "proba", "end_model"),
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
                 k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
-                k(pid, "annotators")]
+                k(pid, "page_closed", page or "-"), k(pid, "annotators")]
         out = self._run(pid, "lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
                                              n_classes, json.dumps(list(shown or [])), page,
                                              token])
@@ -166,7 +170,10 @@ class QueueMixin(StoreBase):
     def page_leases(self, pid: str, annotator: str, page: str) -> list[tuple[str, str]]:
         """``(item_id, lease_id)`` of the leases ``annotator`` holds that page ``page``
         asked for last (its release names them: a page closed while its ``/next`` was
-        on its way never learnt that lease)."""
+        on its way never learnt that lease). Marks the page closed first: a ``/next``
+        of it that comes after leases nothing (lease.lua), one before is found here."""
+        if page:
+            self.r.set(self._k(pid, "page_closed", page), 1, ex=PAGE_CLOSED_TTL)
         out = []
         for raw in self.r.zrange(self._k(pid, "mine", annotator), 0, -1):
             iid = raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -1,7 +1,8 @@
 -- Lease the next item to an annotator (any answers_per_item k >= 1).
 -- KEYS: 1 queue, 2 leasez, 3 leaseh, 4 done, 5 skips:<a>, 6 items, 7 row, 8 reason,
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
---       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 annotators
+--       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 page_closed:<page> (its release
+--       came: nothing more is leased to it), 18 annotators (last, for _revoked.lua)
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
 --       ids the caller already shows (never returned), 7 the asking page's id ('' for
 --       none: the lease's `page`, so that page's release finds a lease whose answer
@@ -20,6 +21,9 @@
 local now, ttl, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
 local page = ARGV[7] ~= '' and ARGV[7] or nil
 if revoked(me) then return redis.error_reply('revoked') end
+-- the asking page was closed (a /next on its way as its release overtook it): its
+-- reply would go nowhere, and the item stay leased to nobody's screen (re-trial)
+if page and redis.call('EXISTS', KEYS[17]) == 1 then return nil end
 local shown = {}
 for _, id in ipairs(cjson.decode(ARGV[6])) do shown[id] = true end
 
