@@ -42,6 +42,14 @@ def _int(args: Mapping[str, str], name: str, default: int, low: int, high: int) 
     return v
 
 
+def _choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], say: str) -> str:
+    """Query parameter ``name``: one of ``choices`` ("" when left out), else a 400."""
+    v = args.get(name, "")
+    if v not in choices:
+        raise BadRequest(f"{name} must be {say}, got {v[:40]!r}")
+    return v
+
+
 def _filters(args: Mapping[str, str], labels: list[str], lf_names: list[str]
              ) -> dict[str, Any]:
     unknown = sorted(set(args) - set(PARAMS))
@@ -56,27 +64,19 @@ def _filters(args: Mapping[str, str], labels: list[str], lf_names: list[str]
     if label and label not in labels:
         raise BadRequest(f"label must be one of the project's labels {labels}, got "
                          f"{label[:100]!r}")
-    known = args.get("known", "")
-    if known not in KNOWN:
-        raise BadRequest(f"known must be yes (items with a known label: an answer or an "
-                         f"uploaded label) or no, got {known[:40]!r}")
-    disagree = args.get("disagree", "")
-    if disagree not in ("", "0", "1"):
-        raise BadRequest(f"disagree must be 1 (items whose known label the models "
-                         f"contradict) or 0, got {disagree[:40]!r}")
+    known = _choice(args, "known", KNOWN, "yes (items with a known label: an answer or an "
+                    "uploaded label) or no")
+    disagree = _choice(args, "disagree", ("", "0", "1"),
+                       "1 (items whose known label the models contradict) or 0")
     lf = args.get("lf", "")
     if lf and lf not in lf_names:
         raise BadRequest(f"no LF {lf[:100]!r} in the LFs last applied"
                          + (f" ({', '.join(lf_names[:20])}{', ...' if len(lf_names) > 20 else ''})"
                             if lf_names else " (none yet: apply the LFs first)"))
-    covered = args.get("covered", "")
-    if covered not in KNOWN:
-        raise BadRequest(f"covered must be yes (items some LF votes on) or no (items no LF "
-                         f"votes on: where a new rule could help), got {covered[:40]!r}")
-    sort = args.get("sort", "")
-    if sort not in SORTS:
-        raise BadRequest(f"sort must be confidence (the least sure label first) or left out "
-                         f"(the order the items were imported in), got {sort[:40]!r}")
+    covered = _choice(args, "covered", KNOWN, "yes (items some LF votes on) or no (items no "
+                      "LF votes on: where a new rule could help)")
+    sort = _choice(args, "sort", SORTS, "confidence (the least sure label first) or left out "
+                   "(the order the items were imported in)")
     return {"q": q.casefold(), "label": label, "known": known, "disagree": disagree == "1",
             "lf": lf_names.index(lf) if lf else None, "covered": covered, "sort": sort,
             "offset": _int(args, "offset", 0, 0, 10**9),
