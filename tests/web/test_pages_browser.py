@@ -686,6 +686,23 @@ def test_the_items_page_shows_item_text_as_text(live: LiveServer, xss_project: d
     assert page.locator(bad).count() == 0
 
 
+def test_the_items_page_shows_ids_as_they_are(live: LiveServer, page: Any) -> None:
+    """Re-trial: an id "<b>x</b>" showed as "x" (read as HTML text, as item text is),
+    which a search for the id shown then did not find."""
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "ids", "labels": ["a", "b"]})["id"])
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id",
+             data=b"id,text\n<b>x</b>,one\nab&amp;c,two\n", content_type="text/csv")
+    sign_in(page, live.url, "test-admin-key", pid, target="items")
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    assert page.locator("#i-rows th.name").all_inner_texts() == ["<b>x</b>", "ab&amp;c"]
+    page.fill("#f-q", "<b>x</b>")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('f-status').textContent"
+                           ".startsWith('Items 1–1 ')")
+    assert page.locator("#i-rows th.name").all_inner_texts() == ["<b>x</b>"]
+
+
 def _answer_until_done(page: Any, n: int) -> str:
     """Answer the ``n`` items on offer with key 1, at once; the "nothing left" text."""
     for _ in range(n):

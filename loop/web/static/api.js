@@ -187,6 +187,14 @@
    * the text it is. Never parsed as HTML: the result is only ever set with textContent.
    * ``inner``: a piece of a text, its spaces at either end kept. */
   const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0", "#39": "'" };
+  /* ``s`` with what a browser would not show as written made visible: direction
+     overrides and isolates, and control characters other than tab and line breaks,
+     as their code ("[U+202E]"). For values that are not HTML, such as ids. */
+  function visible(s) {
+    return String(s).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g,
+      function (c) { return "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]"; });
+  }
+
   function plainText(raw, inner) {
     if (raw === undefined || raw === null) return "";
     let s = String(raw);
@@ -210,8 +218,7 @@
        export read the characters in stored order; new-user trials), and control
        characters other than tab and line breaks (NUL, BEL, ESC, DEL, C1), which a
        browser shows as nothing */
-    s = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g,
-      function (c) { return "[U+" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "]"; });
+    s = visible(s);
     s = s.replace(/\n{3,}/g, "\n\n");
     return inner ? s : s.trim();
   }
@@ -427,7 +434,7 @@
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
-    plainText: plainText, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
+    plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
     pid: function () { return document.body.dataset.pid; },
   };

@@ -70,7 +70,9 @@
       const votes = it.votes.length ? it.votes.map(function (v) { return v.lf + ": " + v.label; }).join(", ")
         : "none";
       body.appendChild(Loop.el("tr", { "data-item": it.id, class: contradicted ? "contradicted" : null },
-        Loop.el("th", { scope: "row", class: "name", text: Loop.plainText(it.id) }),
+        /* an id is no HTML: shown as it is (re-trial: "<b>x</b>" showed as "x", which
+           a search for the id then did not find), its invisible characters made visible */
+        Loop.el("th", { scope: "row", class: "name", text: Loop.visible(it.id) }),
         Loop.el("td", { class: "text", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
         labelCell(it),
         Loop.el("td", { text: it.known === null ? "–" : it.known + (it.held_out ? " (held out)" : "") }),
