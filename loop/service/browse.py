@@ -8,6 +8,7 @@ models contradict the answers, what a class's items look like.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from typing import Any
 
@@ -112,26 +113,33 @@ def browse(store: RedisStore, pid: str, args: Mapping[str, str]) -> dict[str, An
     lf_names = list(meta.get("lf_names", [])) if L is not None else []
     f = _filters(args, labels, lf_names)
     start, stop = f["offset"], f["offset"] + f["limit"]
-    total, page, sure = 0, [], []
+    total, page = 0, []
+    # sort=confidence: the ``stop`` least sure matches so far, as a heap whose top is
+    # the surest of them (keys negated): one pass, its memory bounded by the page
+    least: list[tuple[float, int, dict[str, Any]]] = []
     for r, row in enumerate(export_rows(store, pid)):
         votes = L[r] if L is not None and r < L.shape[0] else None
         if not _keep(row, f, votes):
             continue
-        if f["sort"]:  # every match's place first; the page's rows read again below
-            c = None if row["label"] is None else row[f"p_{row['label']}"]
-            sure.append((2.0 if c is None else float(c), r, row["id"]))
-        elif start <= total < stop:
-            page.append(_item(row, votes, lf_names, labels))
         total += 1
-    if f["sort"]:  # the least sure first (no label at all: last), ties in import order
-        chosen = sorted(sure)[start:stop]
-        want = {r for _, r, _ in chosen}  # (a second pass: a row's place in the
-        # items is what its probabilities are read by)
-        rows = {r: x for r, x in enumerate(export_rows(store, pid)) if r in want}
-        page = [_item(rows[r], L[r] if L is not None and r < L.shape[0] else None,
-                      lf_names, labels) for _, r, _ in chosen if r in rows]
+        if f["sort"]:  # no label at all: last; ties in import order
+            c = _confidence(row)
+            key = (-(2.0 if c is None else c), -r)
+            if len(least) < stop:
+                heapq.heappush(least, (*key, _item(row, votes, lf_names, labels)))
+            elif key > least[0][:2]:
+                heapq.heapreplace(least, (*key, _item(row, votes, lf_names, labels)))
+        elif start < total <= stop:
+            page.append(_item(row, votes, lf_names, labels))
+    if f["sort"]:
+        page = [x[2] for x in sorted(least, key=lambda x: (-x[0], -x[1]))][start:stop]
     return {"total": total, "offset": start, "limit": f["limit"], "items": page,
             "labels": labels, "lfs": lf_names}
+
+
+def _confidence(row: dict[str, Any]) -> float | None:
+    """The probability of an exported row's label (None without one)."""
+    return None if row["label"] is None else float(row[f"p_{row['label']}"])
 
 
 def _item(row: dict[str, Any], votes: Any, lf_names: list[str], labels: list[str]
@@ -140,7 +148,7 @@ def _item(row: dict[str, Any], votes: Any, lf_names: list[str], labels: list[str
     label = row["label"]
     return {"id": row["id"], "text": text[:MAX_TEXT], "text_truncated": len(text) > MAX_TEXT,
             "label": label, "source": row["source"],
-            "confidence": None if label is None else row[f"p_{label}"],
+            "confidence": _confidence(row),
             "known": row["gold"], "model_label": row["model_label"],
             "held_out": row["held_out"],
             "votes": [] if votes is None else [
