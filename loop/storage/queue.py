@@ -172,14 +172,15 @@ class QueueMixin(StoreBase):
         asked for last (its release names them: a page closed while its ``/next`` was
         on its way never learnt that lease). Marks the page closed first: a ``/next``
         of it that comes after leases nothing (lease.lua), one before is found here."""
-        if page:
-            self.r.set(self._k(pid, "page_closed", page), 1, ex=PAGE_CLOSED_TTL)
+        if not page:
+            return []
+        self.r.set(self._k(pid, "page_closed", page), 1, ex=PAGE_CLOSED_TTL)
+        ids = [x.decode() for x in self.r.zrange(self._k(pid, "mine", annotator), 0, -1)]
+        recs = self.r.hmget(self._k(pid, "leaseh"), ids) if ids else []
         out = []
-        for raw in self.r.zrange(self._k(pid, "mine", annotator), 0, -1):
-            iid = raw.decode() if isinstance(raw, bytes) else str(raw)
-            rec = self.r.hget(self._k(pid, "leaseh"), iid)
+        for iid, rec in zip(ids, recs, strict=True):
             d = json.loads(rec) if rec else {}
-            if page and d.get("page") == page and d.get("annotator") == annotator:
+            if d.get("page") == page and d.get("annotator") == annotator:
                 out.append((iid, str(d["id"])))
         return out
 
