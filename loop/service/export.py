@@ -55,12 +55,13 @@ def finite(obj: Any) -> Any:
     return obj
 
 
-def _json_line(row: dict[str, Any]) -> str:
-    """A JSON lines row, NaN and infinities as null (:func:`finite`)."""
+def dumps_finite(obj: Any, dumps: Any = json.dumps, **kwargs: Any) -> str:
+    """``dumps(obj)`` with NaN and infinities written as null (:func:`finite`, only
+    where there are any: the common case is dumped once, unchanged)."""
     try:
-        return json.dumps(row, allow_nan=False)
+        return str(dumps(obj, allow_nan=False, **kwargs))
     except ValueError:  # "Out of range float values are not JSON compliant"
-        return json.dumps(finite(row))
+        return str(dumps(finite(obj), **kwargs))
 
 
 def _iso(t: Any) -> str | None:
@@ -277,7 +278,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
     buf = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # bytes a character)
     if fmt == "jsonl":
         for r in rows:
-            buf.write(_json_line(r))
+            buf.write(dumps_finite(r))
             buf.write("\n")
         buf.flush()
         return raw.getvalue()

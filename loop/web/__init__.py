@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from loop.errors import LoopError, TooLarge, shorten
-from loop.service.export import finite
+from loop.service.export import dumps_finite
 from loop.service.settings import Settings
 
 #: Longest error message (characters) an API answer carries.
@@ -47,10 +47,7 @@ class _JSONProvider(DefaultJSONProvider):
     way in; this is for values stored before, written by whatever path."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        try:
-            return super().dumps(obj, allow_nan=False, **kwargs)
-        except ValueError:  # "Out of range float values are not JSON compliant"
-            return super().dumps(finite(obj), **kwargs)
+        return dumps_finite(obj, super().dumps, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
