@@ -89,7 +89,11 @@
     $("next").disabled = last >= data.total;
   }
 
-  async function load(keepLabel, keepLf) {
+  /* The items the filters ask for; the label and LF lists come with the reply, and
+     keep the choice made in them. */
+  async function load() {
+    const keepLabel = $("f-label").value;
+    const keepLf = $("f-lf").value;
     const p = params();
     if (offset) p.set("offset", String(offset));
     p.set("limit", String(PAGE));
@@ -129,25 +133,25 @@
     if (lf) $("f-lf").appendChild(Loop.el("option", { value: lf, text: lf }));
     $("f-label").value = label;
     $("f-lf").value = lf;
-    await load(label, lf);
+    await load();
     $("find").addEventListener("submit", function (ev) {
       ev.preventDefault();
       offset = 0;
-      load($("f-label").value, $("f-lf").value);
+      load();
     });
     for (const id of ["f-label", "f-known", "f-covered", "f-lf", "f-sort", "f-disagree"]) {
-      $(id).addEventListener("change", function () { offset = 0; load($("f-label").value, $("f-lf").value); });
+      $(id).addEventListener("change", function () { offset = 0; load(); });
     }
     $("prev").addEventListener("click", function () {
       /* past the end (an old link or reload, fewer items match now): the last page,
          not 50 fewer (re-trial: ?offset=5000 of 1,956 took 60 clicks of empty pages) */
       offset = total && offset >= total ? Math.floor((total - 1) / PAGE) * PAGE
         : Math.max(0, offset - PAGE);
-      load($("f-label").value, $("f-lf").value);
+      load();
     });
     $("next").addEventListener("click", function () {
       offset += PAGE;
-      load($("f-label").value, $("f-lf").value);
+      load();
     });
   });
 })();
