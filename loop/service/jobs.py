@@ -332,8 +332,8 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
         # queued is the merge waiting for a worker: since its units let it go, not
         # since the run was asked for (units that finish after an outage)
         queued_since = epoch(merge["enqueued_at"])
-        if status == "finished":
-            progress["done"] = progress["total"]
+        if status == "finished" and not (result or {}).get("stopped"):
+            progress["done"] = progress["total"]  # (a stopped run got as far as it got)
         # speed trial: a run went deferred -> queued -> finished, as if it had gone
         # back; once its plan has run it is under way until its merge ends
         merge_waits = str(getattr(status, "value", status)) in ("queued", "ready_to_enqueue")

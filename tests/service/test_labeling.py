@@ -326,6 +326,8 @@ def test_a_unit_of_a_canceled_run_taken_before_the_cancel_could_see_it_stops(
     # taken (200) and nothing was published (its merge ended early, as told)
     st = client.get(f"/api/jobs/{jid}", headers=auth()).json
     assert st["status"] == "canceled" and st["error"] == "canceled by an admin", st
+    # and its progress says how far it got (no unit ran), not 100%
+    assert st["progress"]["done"] < st["progress"]["total"], st["progress"]
 
 
 def test_a_unit_run_frozen_past_its_time_limit_and_re_run_keeps_the_re_runs_outcome(
