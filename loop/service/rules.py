@@ -685,11 +685,16 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
 
 
 def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
-    """Never propose suggestion ``key`` again."""
+    """Never propose suggestion ``key`` again (409 when it is a saved rule: an accept
+    and a reject of one suggestion both answered 2xx, the rule staying)."""
     k = len(store.get_project(pid)["labels"])
     m = SUGGESTION_KEY.fullmatch(key) if isinstance(key, str) and len(key) <= 3000 else None
     if m is None or int(m.group(1)) >= k:
         raise BadRequest(f"key must be a suggestion's key (kind:what:label, as GET "
                          f".../rules/suggestions gives it), got {shorten(str(key))!r}")
+    for name, rec in store.rules(pid).items():  # accepted already (or written as such)
+        if rule_key(Rule.from_dict(rec["rule"], k)) == key:
+            raise Conflict(f"suggestion {key!r} is the rule {name!r} now: delete or switch "
+                           "off that rule instead")
     store.reject_suggestion(pid, key)
     return {"rejected": key}

@@ -334,9 +334,15 @@ def test_a_suggestion_shown_before_the_models_moved_is_still_accepted(client, st
     assert r.status_code == 201, r.json
     assert r.json["rule"]["rule"]["keywords"] == [word]
     assert r.json["rule"]["source"] == "suggestion"
+    accepted_as = r.json["rule"]["name"]
     # accepted once: a second click is a 404 (it is a rule now), and so is a rejected one
     assert client.post(f"/api/projects/{pid}/rules/suggestions/accept", headers=auth(),
                        json={"key": first["key"]}).status_code == 404
+    # and a reject of it now is a 409 naming the rule (was 200, the rule staying)
+    r = client.post(f"/api/projects/{pid}/rules/suggestions/reject", headers=auth(),
+                    json={"key": first["key"]})
+    assert r.status_code == 409 and accepted_as in r.json["error"], r.json
+    assert first["key"] not in store.rejected_suggestions(pid)
     other = next(s for s in shown if s["key"] != first["key"])
     client.post(f"/api/projects/{pid}/rules/suggestions/reject", headers=auth(),
                 json={"key": other["key"]})
