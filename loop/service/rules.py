@@ -297,7 +297,7 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
     rec: dict[str, Any] = {"rule": rule.to_dict(), "enabled": _enabled(data, True),
                            "source": source,
                            "created_at": now, "updated_at": now, "history": []}
-    store.write_rule(pid, rule.name, rec, expect=None)
+    store.write_rule(pid, rule.name, rec, expect=None, limit=MAX_RULES)
     return _view(rule.name, rec, store.get_project(pid)["labels"])
 
 

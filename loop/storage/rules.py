@@ -20,7 +20,7 @@ from redis.exceptions import WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
-from loop.errors import Conflict, NotFound
+from loop.errors import BadRequest, Conflict, NotFound
 from loop.storage.base import StoreBase
 
 
@@ -54,8 +54,8 @@ class RulesMixin(StoreBase):
 
     def write_rule(self, pid: str, name: str, record: dict[str, Any] | None,
                    expect: dict[str, Any] | None, rename_from: str | None = None,
-                   last_one: str | None = None, sources: tuple[str, ...] | list[str] = ()
-                   ) -> None:
+                   last_one: str | None = None, sources: tuple[str, ...] | list[str] = (),
+                   limit: int | None = None) -> None:
         """Set (or with ``record=None`` delete) rule ``name`` if the stored record of
         ``rename_from or name`` is still ``expect`` (None: absent); else
         :class:`Conflict` (someone changed it meanwhile). ``last_one``: a write that
@@ -63,7 +63,9 @@ class RulesMixin(StoreBase):
         transaction (two deletes of the last two rules at once each saw the other
         still there when the check ran before it). ``sources``: the project's LFs
         that are no rules (module, uploaded votes): the write is refused only if every
-        one of them is switched off too (:meth:`switch_lf`)."""
+        one of them is switched off too (:meth:`switch_lf`). ``limit``: a new rule
+        is refused (400) when the project holds that many, checked inside the
+        transaction (its check before it let 8 creates at once pass 500)."""
         key = self._k(pid, "rules")
         old_name = rename_from or name
         # WATCH sees any change to the project's rules; a change to another rule is
@@ -109,6 +111,10 @@ class RulesMixin(StoreBase):
                             raise Conflict(f"rule name {name!r} is taken by an LF whose "
                                            f"votes were uploaded with the items "
                                            f"({uploaded!r}); pick another name")
+                    if (limit is not None and record is not None and expect is None
+                            and p.hlen(key) >= limit):
+                        raise BadRequest(f"a project holds at most {limit} rules; delete "
+                                         "some first")
                     if last_one is not None and not (record or {}).get("enabled", False):
                         others = [json.loads(v) for n, v in p.hgetall(key).items()
                                   if n.decode() not in (old_name, name)]

@@ -723,6 +723,33 @@ def test_rules_added_at_once_by_several_clients_all_land(client, store, project)
     assert len(_rules(client, pid)) == 20
 
 
+def test_the_rule_limit_holds_for_creates_at_once(client, store, project, monkeypatch):
+    """Security trial: the limit of rules a project holds was checked before the
+    write's transaction, so creates at once could each see room for one more. A
+    create that lands between another's check and its write: the second is a 400."""
+    from loop.service import rules as service_rules
+
+    monkeypatch.setattr(service_rules, "MAX_RULES", 3)
+    pid = prepare_project(store, client, project)
+    for i in range(2):
+        assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+            "name": f"r{i}", "label": 1, "kind": "keywords",
+            "keywords": [f"w{i}"]}).status_code == 201
+    real = type(store).write_rule
+
+    def another_lands_first(self, pid_, name, record, expect, **kw):
+        if name == "late":  # its check saw 2 rules; another create lands meanwhile
+            real(self, pid_, "early", {**record, "rule": {**record["rule"], "name": "early"}},
+                 expect=None)
+        return real(self, pid_, name, record, expect, **kw)
+
+    monkeypatch.setattr(type(store), "write_rule", another_lands_first)
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "late", "label": 1, "kind": "keywords", "keywords": ["late"]})
+    assert r.status_code == 400 and "at most 3 rules" in r.json["error"], r.json
+    assert sorted(x["name"] for x in _rules(client, pid)) == ["early", "r0", "r1"]
+
+
 def test_rules_deleted_and_disabled_at_once_all_go(app, client, store, project):
     """Operator's trial: of 4 deletes and disables of different rules at once, 2
     were 409 "the rules changed while saving, again and again"."""
