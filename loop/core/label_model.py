@@ -550,6 +550,10 @@ class LabelModel(BaseEstimator):
         """``L`` and ``y`` checked, and the mask of the random gold rows."""
         Lc = check_label_matrix(L, n_classes=self.n_classes)
         yv = check_gold(y, Lc.shape[0], self.n_classes)
+        # The label space of the whole fit: the check's and the gold layer's refits
+        # leave out folds of the gold, and inferred from what is left they lost a
+        # class only the gold holds (an IndexError, with n_classes=None)
+        self._fit_n_classes = infer_n_classes(Lc, yv, self.n_classes)
         rg = yv >= 0
         if random_gold is not None:
             rg &= check_random_gold(random_gold, rg.size)
@@ -609,7 +613,9 @@ class LabelModel(BaseEstimator):
     def _fit_use(self, use: str, L: np.ndarray, y: np.ndarray, rg: np.ndarray) -> LabelModel:
         """A fresh copy fitted the way ``use`` says (no check), reading abstentions
         as this model does."""
-        model = clone(self).set_params(gold_check=False)._fit_way(use, L, y, rg)
+        model = clone(self).set_params(
+            gold_check=False, n_classes=getattr(self, "_fit_n_classes", self.n_classes),
+        )._fit_way(use, L, y, rg)
         model.abstentions_used_ = getattr(self, "abstentions_used_", False)
         model.reading_weights_ = getattr(self, "reading_weights_", None)
         return model

@@ -480,6 +480,20 @@ def test_n_classes_must_be_a_whole_number_of_at_least_two(k):
         LabelModel(n_classes=k).fit(np.array([[0, 1], [1, -1]]))
 
 
+def test_n_classes_inferred_from_gold_survives_the_gold_check():
+    """A class only the gold holds (no LF votes it) is in the label space of the
+    check's refits too: they leave out folds of the gold, and inferred from what
+    was left they lost it (an IndexError from a plain ``LabelModel().fit(L, y)``)."""
+    rng = np.random.default_rng(0)
+    L = rng.integers(-1, 2, (300, 4))  # LFs vote classes 0 and 1 only
+    y = rng.integers(0, 3, 300)  # the gold has a class 2
+    lm = LabelModel(random_state=0).fit(L, y)
+    assert lm.n_classes_ == 3 and lm.gold_check_ is not None
+    proba = lm.predict_proba(L)
+    assert proba.shape == (300, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
 def test_score_counts_only_rows_with_known_gold():
     """``score(L, y)`` reads ``y`` as ``fit`` does, -1 unknown: those rows are not
     scored (they were counted as wrong: 0.13 for a model right on 80% of them)."""
