@@ -94,6 +94,9 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
 
 #: A text that is only a number (an id or a count, not something to label).
 _NUMBER = re.compile(r"\s*[-+]?[\d.,]+\s*")
+#: A gold value read as a class index: digits, or a whole number written as a
+#: float (``1.0``), as pandas writes an int column that has missing values.
+_WHOLE_INDEX = re.compile(r"([0-9]+)(?:\.0*)?")
 #: Longest item id (characters).
 MAX_ID_CHARS = 200
 #: Most columns a CSV file may have.
@@ -620,8 +623,10 @@ def parse_items(
                 continue
             gs = str(g).strip()
             as_name = index.get(gs, folded.get(gs.casefold()))
-            as_index = int(gs) if gs.isascii() and gs.isdigit() and int(gs) < len(labels) \
-                else None
+            # "1.0" too: pandas writes a label column with empty cells (NaN) as
+            # floats, 0.0 and 1.0 (a user's to_csv was refused, label by label)
+            whole = _WHOLE_INDEX.fullmatch(gs)
+            as_index = int(whole[1]) if whole and int(whole[1]) < len(labels) else None
             if as_name is not None or as_index is not None:
                 readings.append((iid, gs, as_name, as_index, at_n))
             else:
@@ -631,6 +636,9 @@ def parse_items(
                         and sorted(x.casefold()) == sorted(gs.casefold())]
                 near = near or difflib.get_close_matches(gs, labels, n=1, cutoff=0.8)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
+                if not hint and gs in ("-1", "-1.0"):  # Snorkel's and WRENCH's unknown
+                    hint = ("; for an item whose label is unknown leave the cell empty "
+                            "(or null in JSON): -1 is not read as unknown")
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     # One reading for the whole column: every value a class name, else every value a
     # class index from 0 (new-user trial: with classes named "1".."5", a column of 0-4

@@ -236,3 +236,25 @@ def test_one_object_holding_the_items_in_a_list_says_to_upload_the_list():
             parse_items(data, "json", ["ham", "spam"], text_field=text_field)
     with pytest.raises(BadUpload, match="; 1 problem in the file, nothing was stored$"):
         parse_items(data, "json", ["ham", "spam"], text_field="items")
+
+
+def test_gold_indices_written_as_floats_by_pandas_are_read_as_indices():
+    """A label column with empty cells is a float column in pandas, and ``to_csv``
+    / ``to_json`` write 0.0 and 1.0: each was refused as "not one of the labels"."""
+    data = b"id,text,label\n1,hi,0.0\n2,win,1.0\n3,yo,\n"
+    out = parse_items(data, "csv", ["ham", "spam"], id_field="id", gold_field="label")
+    assert out.gold == {"1": 0, "2": 1} and out.by_index == 2
+    rows = b'{"id": 1, "text": "hi", "label": 1.0}\n{"id": 2, "text": "x", "label": null}\n'
+    out = parse_items(rows, "jsonl", ["ham", "spam"], id_field="id", gold_field="label")
+    assert out.gold == {"1": 1}
+    for bad in (b"1.5", b"2.0"):  # not a whole number, or no such class
+        with pytest.raises(BadUpload, match="is not one of"):
+            parse_items(b"id,text,label\n1,hi," + bad + b"\n", "csv", ["ham", "spam"],
+                        id_field="id", gold_field="label")
+
+
+def test_minus_one_as_unknown_gold_says_to_leave_the_cell_empty():
+    """Snorkel's and WRENCH's -1 for an unknown label: the refusal says what to do."""
+    with pytest.raises(BadUpload, match="leave the cell empty"):
+        parse_items(b"id,text,label\n1,hi,-1\n2,win,1\n", "csv", ["ham", "spam"],
+                    id_field="id", gold_field="label")
