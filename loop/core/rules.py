@@ -111,6 +111,34 @@ class Rule:
     _compiled: Any = dc_field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Rules made in Python (the README's library use) never pass through
+        # from_dict; unchecked, a typo voted silently on the wrong items: kind
+        # "keyword" was an empty regex that matched every item, keywords="win" the
+        # letters w, i and n as words (no item), label "spam" an error per item
+        if self.kind not in KINDS:
+            raise ValueError(f"rule {self.name!r}: kind must be one of {list(KINDS)}, "
+                             f"got {self.kind!r}")
+        if (isinstance(self.label, bool) or not isinstance(self.label, int | np.integer)
+                or self.label < 0):
+            raise ValueError(f"rule {self.name!r}: label must be a class index (0, 1, ...), "
+                             f"got {self.label!r}; map label names to their indices")
+        object.__setattr__(self, "label", int(self.label))
+        if isinstance(self.keywords, str):
+            raise ValueError(f"rule {self.name!r}: keywords must be a tuple or list of words "
+                             f"or phrases, got the string {self.keywords!r}: write "
+                             f"keywords=({self.keywords!r},)")
+        if not isinstance(self.keywords, tuple):  # a list: a rule is hashable
+            object.__setattr__(self, "keywords", tuple(self.keywords))
+        if self.kind == "keywords" and not any(str(w).strip() for w in self.keywords):
+            raise ValueError(f"rule {self.name!r}: a keywords rule needs keywords=(...) "
+                             "with 1 or more words or phrases")
+        if self.kind == "regex" and not self.pattern:
+            raise ValueError(f"rule {self.name!r}: a regex rule needs a pattern= (an empty "
+                             "one matches every item)")
+        if self.kind == "field" and (not self.field or self.op not in OPS):
+            raise ValueError(f"rule {self.name!r}: a field rule needs field= naming a field "
+                             f"and op= one of {list(OPS)}, got field={self.field!r}, "
+                             f"op={self.op!r}")
         if self.kind == "field" and self.op == "in" and isinstance(self.value, str | list):
             # "box, bottle" was compared letter by letter, a list was unhashable
             # (README audit): the values as from_dict reads them

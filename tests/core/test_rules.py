@@ -539,3 +539,27 @@ def test_held_out_items_count_as_neither_gold_nor_unlabeled():
     assert suggest_rules(texts, gold, L, 2, k=50, min_fresh=0.0, held_out=held_out) == []
     with pytest.raises(ValueError, match="held_out must have shape"):
         suggest_rules(texts, gold, L, 2, held_out=held_out[:10])
+
+
+def test_a_rule_made_in_python_is_checked_as_the_api_checks_one():
+    """The README builds rules with ``Rule(...)``, which never passed through
+    ``from_dict``'s checks: a typo voted silently on the wrong items (kind
+    "keyword" matched every item, keywords="win" none)."""
+    texts = ["Win a FREE prize now", "see you, ok?"]
+    bad = [
+        (dict(kind="keyword", keywords=("win",)), "kind must be one of"),
+        (dict(kind="keywords", keywords="win"), r"write keywords=\('win',\)"),
+        (dict(kind="keywords", keywords=()), "1 or more words"),
+        (dict(kind="regex"), "needs a pattern"),
+        (dict(kind="field", field="n", op="gt", value=3), "op= one of"),
+    ]
+    for kw, msg in bad:
+        with pytest.raises(ValueError, match=msg):
+            Rule("r", 1, **kw)
+    with pytest.raises(ValueError, match="label must be a class index"):
+        Rule("r", "spam", "keywords", keywords=("win",))
+    # a list of keywords and a numpy label are taken, as the tuple and int they mean
+    r = Rule("r", np.int64(1), "keywords", keywords=["win"])
+    assert r.keywords == ("win",) and type(r.label) is int
+    assert r.match(texts).tolist() == [True, False]
+    assert Rule.from_dict(r.to_dict(), 2) == r
