@@ -87,7 +87,8 @@ def _parse_split(path: Path, n_classes: int) -> Split:
         if not isinstance(row, dict) or "weak_labels" not in row or "label" not in row:
             raise DatasetError(f"{path}: row {key!r} needs 'label' and 'weak_labels'")
         wl = row["weak_labels"]
-        if not isinstance(wl, list) or not all(isinstance(v, int) for v in wl):
+        if not isinstance(wl, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                               for v in wl):  # true is no class id
             raise DatasetError(f"{path}: row {key!r} has non-integer weak_labels")
         if n_lfs is None:
             n_lfs = len(wl)
@@ -143,6 +144,9 @@ def load_wrench(path: str | Path) -> Dataset:
             raise ValueError
     except ValueError:
         raise DatasetError(f"{label_file} keys must be the class ids 0..k-1") from None
+    if len(label_names) < 2:  # else the label model's "n_classes must be ... >= 2"
+        raise DatasetError(f"{label_file} names {len(label_names)} class; a label space "
+                           "needs 2 or more (for spam: {\"0\": \"ham\", \"1\": \"spam\"})")
     ds = Dataset(root.name, label_names)
     for split in SPLITS:
         for name in (f"{split}.json", f"{split}.json.gz"):

@@ -55,3 +55,19 @@ def test_null_label_means_gold_unknown(tmp_path):
     write(tmp_path, "train.json", split)
     write(tmp_path, "test.json", split)
     assert load_wrench(tmp_path).splits["train"].y.tolist() == [-1, 0]
+
+
+def test_one_class_and_true_as_a_vote_are_named_in_the_files_terms(tmp_path):
+    """A label.json of one class was refused by the label model ("n_classes must be
+    a whole number >= 2"), not by the loader naming the file; a vote of ``true``
+    passed as class 1."""
+    split = {"0": {"label": 0, "weak_labels": [0, -1], "data": {"text": "x"}}}
+    write(tmp_path, "label.json", {"0": "ham"})
+    write(tmp_path, "train.json", split)
+    write(tmp_path, "test.json", split)
+    with pytest.raises(DatasetError, match=r"label.json names 1 class; a label space needs 2"):
+        load_wrench(tmp_path)
+    write(tmp_path, "label.json", {"0": "ham", "1": "spam"})
+    write(tmp_path, "train.json", {"0": {"label": 0, "weak_labels": [True, -1]}})
+    with pytest.raises(DatasetError, match="non-integer weak_labels"):
+        load_wrench(tmp_path)
