@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed
 
 from loop.errors import BadRequest, BadUpload, JobNotFound, LoopError, TooLarge, shorten
@@ -109,9 +110,10 @@ def _finite(text: str) -> float:
     return x
 
 
-def _float_arg(name: str, default: float) -> float:
-    """A float query argument, or ``default`` when absent; 400 when not a number."""
-    raw = request.args.get(name)
+def _float_arg(name: str, default: float, args: Any = None) -> float:
+    """A float query argument (of ``args``, default the query string), or ``default``
+    when absent; 400 when not a number."""
+    raw = (request.args if args is None else args).get(name)
     if raw is None:
         return default
     try:
@@ -130,10 +132,10 @@ def whole_arg(name: str, default: str, what: str) -> int:
     return int(raw)
 
 
-def _bool_arg(name: str) -> bool:
-    """A yes/no query argument (1 / true or 0 / false; absent: false); 400 otherwise
-    (``maybe`` must not mean yes)."""
-    raw = request.args.get(name, "0").strip().lower()
+def _bool_arg(name: str, args: Any = None) -> bool:
+    """A yes/no query argument (of ``args``, default the query string: 1 / true or 0 /
+    false; absent: false); 400 otherwise (``maybe`` must not mean yes)."""
+    raw = (request.args if args is None else args).get(name, "0").strip().lower()
     if raw not in ("0", "", "false", "1", "true"):
         raise BadRequest(f"{name} must be 1 / true or 0 / false, got {shorten(raw)!r}")
     return raw in ("1", "true")
@@ -268,6 +270,28 @@ def _upload() -> tuple[bytes, str]:
     return request.get_data(), detect_format(request.content_type)
 
 
+def _upload_args() -> MultiDict[str, str]:
+    """An upload's parameters: the query string's, and those a multipart upload sends
+    as form fields beside its file (``curl -F id_field=id``, ``requests.post(...,
+    files=..., data={"id_field": "id"})``: new-user trial, they were ignored without
+    a word, the ids made up and the gold labels left as a field). A form field the
+    upload does not take, or one the query string gives another value, is a 400."""
+    args = MultiDict(request.args)
+    if not (request.files or request.mimetype == "multipart/form-data"):
+        return args
+    for name in request.form:
+        if name not in UPLOAD_ARGS:
+            raise BadRequest(f"unknown form field {name!r}; an upload takes the file (field "
+                             f"'file') and {', '.join(UPLOAD_ARGS)}")
+        values = request.form.getlist(name)
+        given = request.args.getlist(name)
+        if given and name != "drop" and set(given) != set(values):
+            raise BadRequest(f"{name} is given twice, {given[0]!r} in the query string and "
+                             f"{values[0]!r} as a form field; give it once")
+        args.setlist(name, list(dict.fromkeys(given + values)))
+    return args
+
+
 #: The query parameters of an upload.
 UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
                "allow_duplicate", "skip_stored", "drop", "votes_field", "votes_names")
@@ -286,17 +310,18 @@ def upload_items(pid: str) -> Any:
         raise BadRequest(f"unknown query parameter {unknown[0]!r}; an upload takes "
                          f"{', '.join(UPLOAD_ARGS)}")
     data, fmt = _upload()
+    args = _upload_args()
     s = _settings()
-    dry = _bool_arg("dry_run")
+    dry = _bool_arg("dry_run", args)
     out = items.import_items(
-        _store(), pid, data, fmt, id_field=request.args.get("id_field") or None,
-        text_field=request.args.get("text_field") or None,
-        gold_field=request.args.get("gold_field") or None,
-        eval_fraction=_float_arg("eval_fraction", s.eval_fraction),
+        _store(), pid, data, fmt, id_field=args.get("id_field") or None,
+        text_field=args.get("text_field") or None,
+        gold_field=args.get("gold_field") or None,
+        eval_fraction=_float_arg("eval_fraction", s.eval_fraction, args),
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
-        allow_duplicate=_bool_arg("allow_duplicate"), drop=request.args.getlist("drop"),
-        skip_stored=_bool_arg("skip_stored"), votes_field=request.args.get("votes_field") or None,
-        votes_names=request.args.get("votes_names") or None)
+        allow_duplicate=_bool_arg("allow_duplicate", args), drop=args.getlist("drop"),
+        skip_stored=_bool_arg("skip_stored", args), votes_field=args.get("votes_field") or None,
+        votes_names=args.get("votes_names") or None)
     # votes and rules are LFs ready to apply now (new-user trial: rules written before
     # the first upload waited for a press of Apply, with nothing saying so)
     ready = rules.has_enabled_rule(_store(), pid) or (

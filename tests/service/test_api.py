@@ -310,6 +310,28 @@ def test_multipart_upload(client, project):
     assert r.status_code == 201 and r.json["n_items"] == 2
 
 
+def test_a_multipart_uploads_parameters_may_be_form_fields(client, project):
+    """New-user trial: ``curl -F file=@x.csv -F id_field=id`` (or requests' ``data=``
+    beside ``files=``) stored the items numbered by row, the gold labels as a field,
+    with no word that the parameters were not read."""
+    import io
+
+    def send(fields, query=""):
+        return client.post(f"/api/projects/{project}/items?dry_run=1{query}", headers=auth(),
+                           data={"file": (io.BytesIO(b"id,CONTENT,CLASS,x\na7,hi,1,3\n"
+                                                     b"b8,there,,4\n"), "x.csv"), **fields},
+                           content_type="multipart/form-data")
+
+    r = send({"id_field": "id", "gold_field": "CLASS", "drop": "x"})
+    assert r.status_code == 200 and r.json["n_gold"] == 1 and "note" not in r.json, r.json
+    r = send({"gold_field": "CLASS"}, "&gold_field=CLASS&id_field=id")  # the same, twice
+    assert r.status_code == 200 and r.json["n_gold"] == 1, r.json
+    r = send({"gold_field": "x"}, "&gold_field=CLASS")
+    assert r.status_code == 400 and "given twice" in r.json["error"], r.json
+    r = send({"idfield": "id"})
+    assert r.status_code == 400 and "unknown form field 'idfield'" in r.json["error"], r.json
+
+
 def test_a_multipart_upload_without_a_file_says_so(client, project):
     r = client.post(f"/api/projects/{project}/items", headers=auth(), data={"x": "1"},
                     content_type="multipart/form-data")
