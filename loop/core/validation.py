@@ -53,10 +53,16 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None) -> GoldVector
     if arr.ndim != 1 or arr.shape[0] != n_items:
         raise ValueError(f"y must have shape ({n_items},) to match L, got {arr.shape}")
     if arr.dtype.kind == "f":
+        if np.isnan(arr).any():  # a pandas column with missing labels (a user's df["label"])
+            raise ValueError("y holds NaN: use -1 for rows without a gold label (with "
+                             "pandas: y.fillna(-1).astype(int))")
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError("y must hold integer class ids or -1 (unlabeled)")
     elif arr.dtype.kind not in "iu":
-        raise ValueError(f"y must hold integers (class ids, -1 = unlabeled), got {arr.dtype}")
+        first = next((v for v in arr.tolist() if isinstance(v, str)), None)
+        raise ValueError(f"y must hold integers (class ids, -1 = unlabeled), got {arr.dtype}"
+                         + ("" if first is None else f" values such as {first!r}: map label "
+                            "names to their ids first"))
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < -1:
         raise ValueError(f"y holds {arr.min()}; use -1 for rows without a gold label")

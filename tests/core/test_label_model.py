@@ -509,3 +509,15 @@ def test_score_counts_only_rows_with_known_gold():
             model.score(L, np.full(600, -1))
         with pytest.raises(ValueError, match="shape"):
             model.score(L, y[:10])
+
+
+def test_gold_from_a_pandas_column_is_refused_saying_what_to_do():
+    """A label column with missing values (NaN) or of label names: the error says how
+    to make it the class ids and -1 that ``fit`` takes."""
+    L, y = synth(n=50, seed=4)
+    with_nan = np.where(np.arange(50) < 10, y, np.nan)
+    with pytest.raises(ValueError, match=r"NaN: use -1 .*fillna\(-1\)"):
+        LabelModel().fit(L, with_nan)
+    names = np.array(["ham", "spam"], dtype=object)[y]
+    with pytest.raises(ValueError, match="such as '(ham|spam)': map label names"):
+        LabelModel().fit(L, names)
