@@ -10,14 +10,18 @@ where known, clamp the posterior of their rows and so anchor every estimate.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from loop.core.metrics import mixture_weights, significantly_better
 from loop.core.types import Proba
@@ -133,22 +137,21 @@ def _one_hot_votes(P: np.ndarray, n_classes: int) -> sp.csr_matrix:
 GOLD_LAYER_MAX_ITER = 300
 
 
-def _layer_regression() -> Any:
+class _QuietRegression(LogisticRegression):  # type: ignore[misc]
     """The gold layer's classifier: one thread (on 2 busy cores, OpenMP threads made
-    a 178-row fit on semeval take 4 s instead of 0.2 s), quiet at its step limit."""
-    import warnings
+    a 178-row fit on semeval take 4 s instead of 0.2 s), quiet at its step limit.
+    At module level so that a fitted LabelModel pickles (a user's joblib.dump of a
+    model with a gold layer failed: "Can't pickle local object")."""
 
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return super().fit(X, y, sample_weight)
 
-    class _Quiet(LogisticRegression):  # type: ignore[misc]
-        def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
-            with warnings.catch_warnings(), threadpool_limits(1):
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                return super().fit(X, y, sample_weight)
 
-    return _Quiet(C=1.0, max_iter=GOLD_LAYER_MAX_ITER)
+def _layer_regression() -> Any:
+    """A new gold-layer classifier (:class:`_QuietRegression`)."""
+    return _QuietRegression(C=1.0, max_iter=GOLD_LAYER_MAX_ITER)
 
 
 def _is_weight(value: Any) -> bool:

@@ -521,3 +521,16 @@ def test_gold_from_a_pandas_column_is_refused_saying_what_to_do():
     names = np.array(["ham", "spam"], dtype=object)[y]
     with pytest.raises(ValueError, match="such as '(ham|spam)': map label names"):
         LabelModel().fit(L, names)
+
+
+def test_a_model_with_a_gold_layer_pickles():
+    """joblib.dump of a fitted model whose gold layer was on failed ("Can't pickle
+    local object '_layer_regression.<locals>._Quiet'")."""
+    import pickle
+
+    L, y = synth(n=400, seed=5)
+    y_part = np.where(np.arange(400) < 120, y, -1)
+    lm = LabelModel(gold_use="anchored", gold_layer="use", random_state=0).fit(L, y_part)
+    assert lm.gold_layer_ is not None
+    back = pickle.loads(pickle.dumps(lm))
+    np.testing.assert_allclose(back.predict_proba(L), lm.predict_proba(L))
