@@ -206,8 +206,13 @@ class MajorityVote(BaseEstimator):
         self.tie_policy = tie_policy
         self.random_state = random_state
 
-    def fit(self, L: Any, y: Any = None) -> MajorityVote:
-        """Record the label space; majority vote has nothing to learn."""
+    def fit(self, L: Any, y: Any = None, random_gold: Any = None) -> MajorityVote:
+        """Record the label space; majority vote has nothing to learn.
+
+        ``random_gold`` is taken as :meth:`LabelModel.fit` takes it, and not used,
+        so that majority vote can stand in for the label model of a
+        :class:`~loop.core.labeling_loop.LabelingLoop` (``label_model=MajorityVote()``
+        was a TypeError)."""
         if self.tie_policy not in TIE_POLICIES:
             raise ValueError(f"tie_policy must be one of {TIE_POLICIES}, got {self.tie_policy!r}")
         L = check_label_matrix(L, n_classes=self.n_classes)

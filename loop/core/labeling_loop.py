@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 
 from loop.core.end_model import EndModel, TextFeatures, make_classifier
 from loop.core.label_model import LabelModel
@@ -109,7 +110,9 @@ class LabelingLoop:
         ``batch_size`` is set by :meth:`query`.
     label_model, end_model
         Unfitted models, cloned on every fit (defaults: :class:`LabelModel`,
-        :class:`EndModel` over a logistic regression).
+        :class:`EndModel` over a logistic regression). A scikit-learn classifier
+        as ``end_model`` (``LogisticRegression()``, a pipeline) is wrapped in an
+        :class:`EndModel`, which trains it on the soft labels and the gold.
     random_state
         Seed for the default models and sampler.
     tune_gold_weight
@@ -180,6 +183,12 @@ class LabelingLoop:
         self.sampler = sampler if sampler is not None else LoopSampler(random_state=random_state)
         self.label_model = label_model if label_model is not None else LabelModel(
             n_classes=self.n_classes, random_state=random_state)
+        if end_model is not None and not isinstance(end_model, EndModel) \
+                and is_classifier(end_model):
+            # a plain classifier was fitted on the (n, k) soft labels as its y: "y
+            # should be a 1d array" from deep inside scikit-learn (a user's
+            # end_model=LogisticRegression())
+            end_model = EndModel(end_model, n_classes=self.n_classes)
         self.end_model = end_model if end_model is not None else EndModel(
             make_classifier(random_state=random_state), n_classes=self.n_classes)
         #: Gold labels so far, -1 where unknown.

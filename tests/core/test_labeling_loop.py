@@ -253,3 +253,25 @@ def test_held_out_items_are_not_taught():
     with pytest.raises(ValueError, match="item 3 is held out"):
         loop.teach([20, 3], [y[20], y[3]])
     assert loop.n_gold == 0
+
+
+def test_a_plain_classifier_and_majority_vote_can_be_the_loops_models():
+    """``end_model=LogisticRegression()`` failed deep in scikit-learn ("y should be a
+    1d array": it was fitted on the soft labels as its y) and
+    ``label_model=MajorityVote()`` with a TypeError (``random_gold``)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from loop.core.end_model import EndModel
+    from loop.core.label_model import MajorityVote
+
+    L, texts, y = make_task()
+    X = TfidfVectorizer().fit_transform(texts)
+    loop = LabelingLoop(L, X, end_model=LogisticRegression(max_iter=200),
+                        label_model=MajorityVote(random_state=0), random_state=0)
+    assert isinstance(loop.end_model, EndModel)
+    ask = loop.query(10)
+    loop.teach(ask, y[ask])
+    uncovered = ~(L >= 0).any(axis=1)
+    assert (loop.predict()[uncovered] == y[uncovered]).mean() > 0.85
+    assert isinstance(loop.label_model_, MajorityVote)
