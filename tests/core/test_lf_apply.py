@@ -236,3 +236,26 @@ def test_a_batch_that_fails_or_votes_outside_the_classes_runs_record_by_record()
     res = apply_lfs(lfs, [{"text": "x"}, {"text": "y"}], n_classes=2, warn=False)
     assert res.L.tolist() == [[1, -1], [1, -1]]
     assert res.errors["b"].count == 2 and "outside the label space" in res.errors["b"].example_error
+
+
+def test_nested_records_read_as_the_services_dotted_fields():
+    """An LF written as the README says (WRENCH's data.entity1 is x.data.entity1 or
+    x["data.entity1"]) failed on every nested record in the library, WRENCH's rows
+    as json.load reads them: x.data was a plain dict."""
+    from loop.core.lf import Record
+
+    @labeling_function()
+    def by_attr(x):
+        return 1 if x.data.entity1 == "a" else 0
+
+    @labeling_function()
+    def by_key(x):
+        return 1 if x["data.entity1"] == "a" else 0
+
+    nested = [{"data": {"entity1": "a"}}, {"data": {"entity1": "b"}}]
+    flat = [{"data.entity1": "a"}, {"data.entity1": "b"}]
+    for records in (nested, flat):
+        out = apply_lfs([by_attr, by_key], records, n_classes=2)
+        assert out.L.tolist() == [[1, 1], [0, 0]] and not out.errors
+    with pytest.raises(KeyError, match="no field 'data.y'"):
+        Record(nested[0])["data.y"]
