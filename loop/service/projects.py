@@ -106,6 +106,13 @@ def check_labels(labels: Any) -> tuple[list[str], list[dict[str, Any]]]:
                              f"{'s' if len(odd) > 1 else ''} {', '.join(map(repr, odd))}; "
                              "a label has name, color (#rrggbb) and key")
     names = [x.get("name") for x in raw]
+    number = next((x for x in names if isinstance(x, int | float) and not isinstance(x, bool)),
+                  None)
+    if number is not None:  # a data scientist's [0, 1] was told names were empty
+        raise BadRequest(f"labels are names (strings), got the number {number!r}: write "
+                         f"the names the annotators see, e.g. [\"ham\", \"spam\"] (or "
+                         f"[\"0\", \"1\"]); known labels in uploads may still be given "
+                         "as indices from 0")
     if not all(isinstance(x, str) and x.strip() and len(x) <= 100 for x in names):
         raise BadRequest("every label needs a non-empty name of at most 100 characters")
     for n in names:  # shown on every page and as export columns (p_<label>)

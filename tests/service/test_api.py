@@ -156,7 +156,9 @@ def test_create_project_validates(client):
     for labels, said in ((["africa", "Africa"], "differ only in case"),
                          (["caf\u00e9", "cafe\u0301"], "differ only in case"),
                          (["spam", "spam "], "starts or ends with a space"),
-                         (["a\u00a0", "b"], "starts or ends with a space")):
+                         (["a\u00a0", "b"], "starts or ends with a space"),
+                         # a data scientist's class ids were told the names were empty
+                         ([0, 1], "labels are names (strings), got the number 0")):
         r = client.post("/api/projects", headers=auth(), json={"name": "x", "labels": labels})
         assert r.status_code == 400 and said in r.json["error"], (labels, r.json)
     assert client.get("/api/projects/nope", headers=auth()).status_code == 404
