@@ -92,6 +92,9 @@ def evaluate(ds: Dataset, metric: str, random_state: int = 0) -> dict[str, Any]:
         out["label_model_gold_skipped"] = (
             "one file (all.json): no valid split to take gold from" if ds.single_file
             else "no valid.json" if "valid" not in ds.splits
+            # chemprot_partial was told its valid split had no gold label
+            else "no train.json: the valid split is the one fitted on, so its gold "
+                 "cannot anchor a fit on other rows" if "train" not in ds.splits
             else "the valid split has no gold label")
     return out
 

@@ -109,3 +109,15 @@ def test_a_run_that_runs_out_of_new_texts_says_so(tmp_path):
     assert out["stopped_before_budget"] == (
         "the strategy asked for no more items: the 15 items with a gold label not answered "
         "copy the features of answered ones (their answers are known)")
+
+
+def test_without_train_json_the_gold_runs_skip_is_not_blamed_on_the_valid_gold(tmp_path):
+    """chemprot_partial (valid.json and test.json): evaluate fits on valid, so it
+    cannot anchor a fit with valid's gold; it said "the valid split has no gold
+    label", though every valid row has one."""
+    from loop.core.simulation import evaluate
+
+    make_dataset(tmp_path, None)
+    (tmp_path / "train.json").rename(tmp_path / "valid.json")
+    out = evaluate(load_wrench(tmp_path), "acc")
+    assert out["label_model_gold_skipped"].startswith("no train.json"), out
