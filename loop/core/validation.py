@@ -59,7 +59,10 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None) -> GoldVector
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError("y must hold integer class ids or -1 (unlabeled)")
     elif arr.dtype.kind not in "iu":
-        first = next((v for v in arr.tolist() if isinstance(v, str)), None)
+        values = arr.tolist()
+        if any(v is None for v in values):  # [1, None, 0]: None for unknown, as in LFs
+            raise ValueError("y holds None: use -1 for rows without a gold label")
+        first = next((v for v in values if isinstance(v, str)), None)
         raise ValueError(f"y must hold integers (class ids, -1 = unlabeled), got {arr.dtype}"
                          + ("" if first is None else f" values such as {first!r}: map label "
                             "names to their ids first"))

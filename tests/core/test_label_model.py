@@ -518,6 +518,8 @@ def test_gold_from_a_pandas_column_is_refused_saying_what_to_do():
     with_nan = np.where(np.arange(50) < 10, y, np.nan)
     with pytest.raises(ValueError, match=r"NaN: use -1 .*fillna\(-1\)"):
         LabelModel().fit(L, with_nan)
+    with pytest.raises(ValueError, match="None: use -1"):
+        LabelModel().fit(L, [None if i % 2 else int(c) for i, c in enumerate(y)])
     names = np.array(["ham", "spam"], dtype=object)[y]
     with pytest.raises(ValueError, match="such as '(ham|spam)': map label names"):
         LabelModel().fit(L, names)
