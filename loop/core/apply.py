@@ -88,6 +88,8 @@ def as_records(records: Any) -> list[Record]:
             raise TypeError(
                 f"records must be dicts or a pandas DataFrame, got an item of type "
                 f"{type(r).__name__}"
+                + ("; for texts alone: [{'text': t} for t in texts], read as x.text"
+                   if isinstance(r, str) else "")
             )
     return out
 
@@ -178,6 +180,9 @@ def apply_lfs(
     """
     from loop.core.rules import Rule
 
+    if isinstance(lfs, LabelingFunction | Rule):  # was "object is not iterable"
+        raise TypeError(f"lfs must be a list of LFs, got the one LF {lfs.name!r}: pass "
+                        f"[{lfs.name}]")
     fns: list[Any] = [lf.as_lf() if isinstance(lf, Rule) else lf for lf in lfs]
     for lf in fns:
         if not isinstance(lf, LabelingFunction):

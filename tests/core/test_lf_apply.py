@@ -259,3 +259,16 @@ def test_nested_records_read_as_the_services_dotted_fields():
         assert out.L.tolist() == [[1, 1], [0, 0]] and not out.errors
     with pytest.raises(KeyError, match="no field 'data.y'"):
         Record(nested[0])["data.y"]
+
+
+def test_one_lf_or_bare_texts_are_refused_saying_what_to_pass():
+    """``apply_lfs(lf, df)`` said "'LabelingFunction' object is not iterable"; a
+    list of texts, "records must be dicts" without how to make them."""
+    @labeling_function()
+    def says_free(x):
+        return 1 if "free" in x.text else ABSTAIN
+
+    with pytest.raises(TypeError, match=r"got the one LF 'says_free': pass \[says_free\]"):
+        apply_lfs(says_free, [{"text": "free"}])
+    with pytest.raises(TypeError, match=r"\[\{'text': t\} for t in texts\]"):
+        apply_lfs([says_free], ["free stuff", "hi"])
