@@ -41,9 +41,14 @@ class Record(dict):  # type: ignore[type-arg]
             value = self[name]
         except KeyError as exc:
             raise AttributeError(exc.args[0]) from None
-        # a nested object: x.data.entity1 (it was a plain dict, whose .entity1 failed
-        # on every record, so an LF module written for the service abstained here)
-        return Record(value) if type(value) is dict else value
+        if type(value) is dict:
+            # a nested object: x.data.entity1 (it was a plain dict, whose .entity1
+            # failed on every record, so an LF module written for the service
+            # abstained here); kept in the record, so that x.data is x.data and a
+            # preprocessor's x.data["k"] = v is seen by the LF after it
+            value = Record(value)
+            self[name] = value
+        return value
 
     def __missing__(self, name: Any) -> Any:
         if isinstance(name, str):

@@ -259,6 +259,10 @@ def test_nested_records_read_as_the_services_dotted_fields():
         assert out.L.tolist() == [[1, 1], [0, 0]] and not out.errors
     with pytest.raises(KeyError, match="no field 'data.y'"):
         Record(nested[0])["data.y"]
+    # a preprocessor that writes into a nested object: the LF after it sees it
+    r = Record({"data": {"entity1": "a"}})
+    r.data["entity2"] = "b"
+    assert r.data is r.data and r.data.entity2 == "b" and r["data.entity2"] == "b"
 
 
 def test_one_lf_or_bare_texts_are_refused_saying_what_to_pass():
