@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from loop.core.text import token_pattern_for
 from loop.core.types import Proba
+from loop.core.validation import check_gold
 
 RESIDUALS = ("uniform", "as_given")
 GOLD_VIEWS = ("product", None)
@@ -451,9 +452,7 @@ class EndModel(BaseEstimator):
             raise ValueError(f"gold_view_shrink must be >= 0, got {self.gold_view_shrink}")
         n = len(X) if isinstance(X, list | tuple) else X.shape[0]
         k = int(self.n_classes)
-        gold = np.full(n, -1) if y is None else np.asarray(y, dtype=np.int64)
-        if gold.shape != (n,):
-            raise ValueError(f"y must have shape ({n},), got {gold.shape}")
+        gold = np.full(n, -1) if y is None else check_gold(y, n, k, against="X")
         #: the model fitted on the gold alone for ``gold_view`` (None without one)
         self.gold_view_model_: EndModel | None = None
         rows, labels, weights = [], [], []
@@ -566,3 +565,13 @@ class EndModel(BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class per item."""
         return self.predict_proba(X).argmax(axis=1)
+
+    def score(self, X: Any, y: Any) -> float:
+        """Accuracy of :meth:`predict` on the items whose ``y`` is known (-1: unknown),
+        as scikit-learn's classifiers score."""
+        n = len(X) if isinstance(X, list | tuple) else X.shape[0]
+        y = check_gold(y, n, int(self.n_classes), against="X")
+        known = y >= 0
+        if not known.any():
+            raise ValueError("y has no known label (every entry is -1): nothing to score")
+        return float((self.predict(X)[known] == y[known]).mean())

@@ -18,7 +18,7 @@ from loop.core.label_model import LabelModel
 from loop.core.sampling import LoopSampler, Selection
 from loop.core.step import fit_end_model, fit_label_model, rank, update_gold_weight
 from loop.core.types import Proba
-from loop.core.validation import check_label_matrix, infer_n_classes
+from loop.core.validation import check_label_matrix, check_rows, infer_n_classes
 
 
 def _texts(X: Any) -> list[str] | None:
@@ -158,9 +158,8 @@ class LabelingLoop:
         self.L = check_label_matrix(L, n_classes=n_classes)
         n = self.L.shape[0]
         #: Rows held out to score the models (see ``held_out``).
-        self.held_out = np.zeros(n, dtype=bool)
-        if held_out is not None:
-            self.held_out[np.asarray(held_out)] = True
+        self.held_out = (np.zeros(n, dtype=bool) if held_out is None
+                         else check_rows(held_out, n, "held_out"))
         self.n_classes = infer_n_classes(self.L, None, n_classes)
         texts = _texts(X)
         if X is not None and (n_x := len(texts) if texts is not None else X.shape[0]) != n:

@@ -47,11 +47,13 @@ def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L")
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def check_gold(y: Any, n_items: int, n_classes: int | None = None) -> GoldVector:
-    """Validate a gold vector: one entry per item, a class id or -1 (unknown)."""
+def check_gold(y: Any, n_items: int, n_classes: int | None = None, against: str = "L"
+               ) -> GoldVector:
+    """Validate a gold vector: one entry per item (of ``against``), a class id or -1
+    (unknown)."""
     arr = np.asarray(y)
     if arr.ndim != 1 or arr.shape[0] != n_items:
-        raise ValueError(f"y must have shape ({n_items},) to match L, got {arr.shape}")
+        raise ValueError(f"y must have shape ({n_items},) to match {against}, got {arr.shape}")
     if arr.dtype.kind == "f":
         if np.isnan(arr).any():  # a pandas column with missing labels (a user's df["label"])
             raise ValueError("y holds NaN: use -1 for rows without a gold label (with "
@@ -83,6 +85,29 @@ def check_random_gold(random_gold: Any, n_items: int) -> np.ndarray:
     if arr.shape != (n_items,):
         raise ValueError(f"random_gold must have shape ({n_items},) to match L, got {arr.shape}")
     return arr
+
+
+def check_rows(rows: Any, n_items: int, name: str) -> np.ndarray:
+    """``rows`` (an (n_items,) bool mask, or indices into the items) as a bool mask;
+    a clear error for indices out of range or a mask of another length (it was a
+    bare IndexError)."""
+    arr = np.asarray(rows)
+    if arr.dtype == bool:
+        if arr.shape != (n_items,):
+            raise ValueError(f"{name} as a mask must have shape ({n_items},), got {arr.shape}")
+        return arr.copy()
+    if arr.size == 0:
+        return np.zeros(n_items, dtype=bool)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise ValueError(f"{name} must be a bool mask of the {n_items} items or a list of "
+                         f"their indices, got {arr.dtype} of shape {arr.shape}")
+    bad = arr[(arr < -n_items) | (arr >= n_items)]
+    if bad.size:
+        raise ValueError(f"{name} holds index {int(bad[0])}, out of range for {n_items} items "
+                         f"(0..{n_items - 1})")
+    out = np.zeros(n_items, dtype=bool)
+    out[arr] = True
+    return out
 
 
 def infer_n_classes(L: LabelMatrix, y: GoldVector | None, n_classes: int | None) -> int:

@@ -250,3 +250,20 @@ def test_features_add_character_ngrams_unless_the_texts_are_long(monkeypatch):
     assert Xw.shape[1] == n_words
     with pytest.raises(ValueError, match="nothing to read"):
         make_text_features(["a", "?"])
+
+
+def test_end_model_scores_known_labels_and_says_what_y_must_be():
+    """A data scientist's trial: ``EndModel`` had no ``score``, and string labels in
+    ``y`` failed with a bare ``int()`` error."""
+    X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    y = np.array([0, 0, 1, 1])
+    em = EndModel(n_classes=2, estimator=make_classifier()).fit(X, y=y)
+    assert em.score(X, y) == 1.0
+    assert em.score(X, np.array([0, -1, 1, -1])) == 1.0  # unknown rows are not scored
+    with pytest.raises(ValueError, match="no known label"):
+        em.score(X, np.full(4, -1))
+    with pytest.raises(ValueError, match="map label names to their ids"):
+        EndModel(n_classes=2, estimator=make_classifier()).fit(X, y=["ham", "ham", "spam",
+                                                                      "spam"])
+    with pytest.raises(ValueError, match=r"shape \(4,\) to match X"):
+        EndModel(n_classes=2, estimator=make_classifier()).fit(X, y=[0, 1])

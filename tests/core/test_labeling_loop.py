@@ -275,3 +275,17 @@ def test_a_plain_classifier_and_majority_vote_can_be_the_loops_models():
     uncovered = ~(L >= 0).any(axis=1)
     assert (loop.predict()[uncovered] == y[uncovered]).mean() > 0.85
     assert isinstance(loop.label_model_, MajorityVote)
+
+
+def test_held_out_rows_out_of_range_or_of_another_length_are_named():
+    """A data scientist's trial: ``held_out=[10]`` for 10 items was a bare IndexError."""
+    L = np.array([[0, -1], [1, 1], [-1, 0]] * 3 + [[0, 0]])
+    with pytest.raises(ValueError, match="held_out holds index 10, out of range for 10"):
+        LabelingLoop(L, held_out=[10])
+    with pytest.raises(ValueError, match=r"held_out as a mask must have shape \(10,\)"):
+        LabelingLoop(L, held_out=np.ones(3, dtype=bool))
+    with pytest.raises(ValueError, match="bool mask of the 10 items or a list"):
+        LabelingLoop(L, held_out=["a"])
+    mask = LabelingLoop(L, held_out=[0, -1]).held_out  # indices, as numpy reads them
+    assert mask.tolist() == [True] + [False] * 8 + [True]
+    assert LabelingLoop(L, held_out=[]).held_out.sum() == 0
