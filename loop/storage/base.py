@@ -71,6 +71,15 @@ def _claim_format(client: Any) -> None:
                 continue
 
 
+def is_oom(exc: Exception) -> bool:
+    """Whether Redis refused a command for its maxmemory (redis-py raises
+    OutOfMemoryError for a command; in a transaction or a script it is a
+    ResponseError naming OOM)."""
+    from redis.exceptions import OutOfMemoryError
+
+    return isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc)
+
+
 class StoreBase:
     """The Redis client (bytes, not decoded) and the project key builder."""
 
@@ -113,6 +122,27 @@ class StoreBase:
         from loop.core.text import alike
 
         return alike(name, (f for f in (x.decode() for x in pipe.hkeys(key)) if f != besides))
+
+    def read_at_once(self, reads: Callable[[Any], object]) -> list[Any]:
+        """The replies of the reads ``reads`` queues on a pipeline, taken at one moment
+        (MULTI/EXEC: no write falls between them). A full Redis (maxmemory) refuses
+        every command queued in a transaction, reads included (operator's trial: the
+        projects list, /metrics and /queue/me were 503s "nothing was stored" while
+        Redis was full, the home page and dashboard dark when most needed); then they
+        are read in one pipeline without the transaction: a full Redis stores no
+        answer or upload between them either."""
+        from redis.exceptions import ResponseError
+
+        try:
+            with self.r.pipeline(transaction=True) as p:
+                reads(p)
+                return list(p.execute())
+        except ResponseError as exc:
+            if not is_oom(exc):
+                raise
+        with self.r.pipeline(transaction=False) as p:
+            reads(p)
+            return list(p.execute())
 
     def _while_project(self, pid: str, writes: Callable[[Any], None],
                        gone: str | None = None) -> list[Any]:

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import WatchError
+from redis.exceptions import ResponseError, WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
 from loop.errors import BadUpload, Conflict
-from loop.storage.base import StoreBase
+from loop.storage.base import StoreBase, is_oom
 
 #: Votes columns read so far, by project id (a project's is set once and never
 #: changes; project ids are never reused).
@@ -198,25 +198,29 @@ class ItemsMixin(StoreBase):
         add up to the labels stored (a project uploaded to before they were kept) are
         counted again from the labels."""
         key = self._k(pid, "ugold_counts")
-        with self.r.pipeline(transaction=True) as p:
-            p.hgetall(key)
-            p.hlen(self._k(pid, "ugold"))
-            p.scard(self._k(pid, "eval"))
-            raw, n_labels, n_held = p.execute()
+        raw, n_labels, n_held = self.read_at_once(lambda p: (
+            p.hgetall(key), p.hlen(self._k(pid, "ugold")), p.scard(self._k(pid, "eval"))))
         counts = {int(c): int(n) for c, n in raw.items()}
         if sum(counts.values()) == n_labels - n_held:
             return counts
-        with self.r.pipeline(transaction=True) as p:
-            p.hgetall(self._k(pid, "ugold"))
-            p.smembers(self._k(pid, "eval"))
-            labels, held = p.execute()
+        labels, held = self.read_at_once(lambda p: (
+            p.hgetall(self._k(pid, "ugold")), p.smembers(self._k(pid, "eval"))))
         counts = dict(Counter(int(c) for i, c in labels.items() if i not in held))
-        with self.r.pipeline(transaction=True) as p:
-            p.delete(key)
-            if counts:
-                p.hset(key, mapping={str(c): n for c, n in counts.items()})
-            p.execute()
+        self._keep_counts(key, counts)
         return counts
+
+    def _keep_counts(self, key: str, counts: dict[int, int]) -> None:
+        """Keep recounted ``counts`` at ``key`` for the next read; a full Redis keeps
+        nothing, and the read that recounted still answers (it is a cache)."""
+        try:
+            with self.r.pipeline(transaction=True) as p:
+                p.delete(key)
+                if counts:
+                    p.hset(key, mapping={str(c): n for c, n in counts.items()})
+                p.execute()
+        except ResponseError as exc:
+            if not is_oom(exc):
+                raise
 
     def n_uploaded_gold(self, pid: str) -> int:
         return int(self.r.hlen(self._k(pid, "ugold")))

@@ -257,11 +257,9 @@ class MatricesMixin(StoreBase):
                    ) -> tuple[np.ndarray, dict[str, Any], np.ndarray | None] | None:
         """A stored model's probabilities, summary and ``fit_gold`` (None when it
         was stored without), read together; None when there is none."""
-        with self.r.pipeline(transaction=True) as p:
-            p.get(self._k(pid, "proba", name))
-            p.get(self._k(pid, "model", name))
-            p.get(self._k(pid, "fitgold", name))
-            raw, summary, bits = p.execute()
+        raw, summary, bits = self.read_at_once(lambda p: (
+            p.get(self._k(pid, "proba", name)), p.get(self._k(pid, "model", name)),
+            p.get(self._k(pid, "fitgold", name))))
         if raw is None or summary is None:
             return None
         proba = np.frombuffer(raw, dtype=np.float64).reshape(-1, k)
@@ -302,10 +300,8 @@ class MatricesMixin(StoreBase):
         """The stored features if they were built for ``version``, else None."""
         import scipy.sparse as sp
 
-        with self.r.pipeline(transaction=True) as p:
-            p.get(self._k(pid, "features", "version"))
-            p.get(self._k(pid, "features"))
-            v, raw = p.execute()
+        v, raw = self.read_at_once(lambda p: (
+            p.get(self._k(pid, "features", "version")), p.get(self._k(pid, "features"))))
         if raw is None or v is None or v.decode() != version:
             return None
         return sp.load_npz(io.BytesIO(raw))

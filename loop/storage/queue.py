@@ -307,10 +307,8 @@ class QueueMixin(StoreBase):
         """:meth:`gold` and :meth:`answers` read at one moment: an answer stored
         between two reads was counted by one and not the other (operator's trial:
         under load /metrics had ``n_gold`` 1 to 5 below ``n_answers``)."""
-        with self.r.pipeline(transaction=True) as p:
-            p.hgetall(self._k(pid, "gold"))
-            p.hgetall(self._k(pid, "answers"))
-            gold_raw, ans_raw = p.execute()
+        gold_raw, ans_raw = self.read_at_once(lambda p: (
+            p.hgetall(self._k(pid, "gold")), p.hgetall(self._k(pid, "answers"))))
         return _records(gold_raw), _records(ans_raw)
 
     def gold_and_n_answers(self, pid: str) -> tuple[dict[str, dict[str, Any]], int]:
@@ -319,10 +317,8 @@ class QueueMixin(StoreBase):
         if self.answers_per_item(pid) != 1:
             gold, answers = self.gold_and_answers(pid)
             return gold, sum(len(a) for a in answers.values())
-        with self.r.pipeline(transaction=True) as p:
-            p.hgetall(self._k(pid, "gold"))
-            p.hlen(self._k(pid, "answers"))
-            gold_raw, n = p.execute()
+        gold_raw, n = self.read_at_once(lambda p: (
+            p.hgetall(self._k(pid, "gold")), p.hlen(self._k(pid, "answers"))))
         return _records(gold_raw), int(n)
 
     def n_answers(self, pid: str) -> int:
@@ -357,10 +353,8 @@ class QueueMixin(StoreBase):
 
     def n_disputed(self, pid: str) -> int:
         """Answered items whose answers tie (no gold record; :meth:`disputes`)."""
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hlen(self._k(pid, "answers"))
-        pipe.hlen(self._k(pid, "gold"))
-        n_answered, n_gold = pipe.execute()
+        n_answered, n_gold = self.read_at_once(lambda p: (
+            p.hlen(self._k(pid, "answers")), p.hlen(self._k(pid, "gold"))))
         return max(0, int(n_answered) - int(n_gold))
 
     def has_gold(self, pid: str, item_id: str) -> bool:

@@ -883,3 +883,30 @@ def test_two_workers_handing_back_their_jobs_at_once_both_are_retried(rconn, mon
     assert a.get_status(refresh=True) == "queued" and b.get_status(refresh=True) == "queued"
     assert sorted(q.job_ids) == sorted([a.id, b.id])
     assert reg.get_job_ids() == [] and not rconn.keys(f"{reg.key}:*")
+
+
+def test_a_full_redis_still_answers_the_pages_that_only_read(client, rconn, store,
+                                                              project):
+    """Operator's trial: with Redis at its maxmemory, the projects list, a project's
+    /metrics and an annotator's /queue/me were 503s ("nothing was stored") though they
+    store nothing: they read through MULTI/EXEC, and a full Redis refuses every
+    command queued in a transaction. The home page and the dashboard went dark just
+    when the operator needed them."""
+    from svc_helpers import annotator_token, answer_n, prepare_project
+
+    pid = prepare_project(store, client, project, end_model=True)
+    tok = annotator_token(client, pid, "a")
+    answer_n(client, pid, tok, 3, 1)
+    before = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    rconn.config_set("maxmemory", int(0.9 * int(rconn.info("memory")["used_memory"])))
+    try:
+        for path, who in (("/api/projects", auth()),
+                          (f"/api/projects/{pid}/metrics", auth()),
+                          (f"/api/projects/{pid}/queue/me", auth(tok))):
+            r = client.get(path, headers=who)
+            assert r.status_code == 200, (path, r.json)
+        metrics = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+        assert metrics["n_answers"] == before["n_answers"] == 3
+        assert metrics["n_gold"] == before["n_gold"]
+    finally:
+        rconn.config_set("maxmemory", 0)
