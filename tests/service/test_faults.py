@@ -891,7 +891,8 @@ def test_a_full_redis_still_answers_the_pages_that_only_read(client, rconn, stor
     /metrics and an annotator's /queue/me were 503s ("nothing was stored") though they
     store nothing: they read through MULTI/EXEC, and a full Redis refuses every
     command queued in a transaction. The home page and the dashboard went dark just
-    when the operator needed them."""
+    when the operator needed them. The rule suggestions were 503s too: the list
+    shown is remembered for Accept, a write a full Redis refuses."""
     from svc_helpers import annotator_token, answer_n, prepare_project
 
     pid = prepare_project(store, client, project, end_model=True)
@@ -902,9 +903,14 @@ def test_a_full_redis_still_answers_the_pages_that_only_read(client, rconn, stor
     try:
         for path, who in (("/api/projects", auth()),
                           (f"/api/projects/{pid}/metrics", auth()),
+                          (f"/api/projects/{pid}/rules/suggestions?k=5", auth()),
                           (f"/api/projects/{pid}/queue/me", auth(tok))):
             r = client.get(path, headers=who)
             assert r.status_code == 200, (path, r.json)
+        # the suggestions shown are remembered for Accept: not while full, and the
+        # list is still answered
+        store.note_shown_suggestions(pid, {"word:x": {"name": "x"}})
+        assert store.shown_suggestion(pid, "word:x") is None
         metrics = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
         assert metrics["n_answers"] == before["n_answers"] == 3
         assert metrics["n_gold"] == before["n_gold"]
