@@ -109,6 +109,12 @@ class Conflict(LoopError):
     status = 409
 
 
+class RuleChanged(Conflict):
+    """A rule's stored record changed between the read of an edit and its write."""
+
+    code = "rule_changed"
+
+
 class OldProject(Conflict):
     """A project an old version of ``loop`` made, whose stored data this one cannot
     read (not migrated)."""

@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError, WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
-from loop.errors import BadRequest, Conflict, NotFound
+from loop.errors import BadRequest, Conflict, NotFound, RuleChanged
 from loop.storage.base import StoreBase, is_oom
 
 
@@ -94,7 +94,7 @@ class RulesMixin(StoreBase):
                         raise Conflict(f"a rule named {old_name!r} exists already (saved "
                                        "meanwhile); edit it or pick another name")
                     if (json.loads(raw) if raw else None) != expect:
-                        raise Conflict(f"rule {old_name!r} was changed by someone else; "
+                        raise RuleChanged(f"rule {old_name!r} was changed by someone else; "
                                        "reload and try again")
                     if (rename_from is not None and rename_from != name
                             and p.hexists(key, name)):

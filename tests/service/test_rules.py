@@ -750,6 +750,40 @@ def test_the_rule_limit_holds_for_creates_at_once(client, store, project, monkey
     assert sorted(x["name"] for x in _rules(client, pid)) == ["early", "r0", "r1"]
 
 
+def test_an_edit_that_loses_a_race_with_another_is_made_on_the_new_version(
+        client, store, project, monkeypatch):
+    """Operator's trial: 18 of 46 edits of one rule at once, none sending
+    ``if_unchanged_since``, were 409 "changed by someone else". Without it an edit
+    applies to the rule as it is when written; with it, the 409 stands. A delete
+    deletes the rule as it is."""
+    pid = prepare_project(store, client, project)
+    url = f"/api/projects/{pid}/rules/free"
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+        "name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}).status_code == 201
+    real, raced = type(store).write_rule, []
+
+    def another_edit_lands_first(self, pid_, name, record, expect, **kw):
+        if not raced and expect is not None:  # between this edit's read and its write
+            raced.append(name)
+            other = {**expect, "rule": {**expect["rule"], "keywords": ["gratis"]},
+                     "updated_at": expect["updated_at"] + 1}
+            real(self, pid_, name, other, expect=expect)
+        return real(self, pid_, name, record, expect, **kw)
+
+    monkeypatch.setattr(type(store), "write_rule", another_edit_lands_first)
+    r = client.put(url, headers=auth(), json={"enabled": False})
+    assert r.status_code == 200, r.json
+    rule = next(x for x in _rules(client, pid) if x["name"] == "free")
+    assert rule["enabled"] is False and rule["rule"]["keywords"] == ["gratis"]  # both kept
+    raced.clear()
+    seen = rule["updated_at"]
+    r = client.put(url, headers=auth(), json={"keywords": ["win"], "if_unchanged_since": seen})
+    assert r.status_code == 409 and "changed by someone else" in r.json["error"], r.json
+    raced.clear()
+    assert client.delete(url, headers=auth()).status_code == 200
+    assert "free" not in {x["name"] for x in _rules(client, pid)}
+
+
 def test_rules_deleted_and_disabled_at_once_all_go(app, client, store, project):
     """Operator's trial: of 4 deletes and disables of different rules at once, 2
     were 409 "the rules changed while saving, again and again"."""
