@@ -377,6 +377,15 @@
   }
 
   /* -- suggestions --------------------------------------------------------------------- */
+  /* What Accept and Reject did, said in the suggestions card, beside the buttons: on a
+     phone the rule form's status line is a screen or two above them (trial: a refused
+     Reject said so out of sight). */
+  function sugStatus(msg, isError) {
+    const s = $("sug-status");
+    s.textContent = msg || "";
+    s.classList.toggle("error", !!isError);
+  }
+
   function evidence(title, items) {
     if (!items.length) return null;
     const ul = Loop.el("ul");
@@ -428,12 +437,12 @@
         accept.disabled = reject.disabled = true;
         try {
           const res = await Loop.api("POST", base + "/rules/suggestions/accept", { key: s.key });
-          status("Accepted " + res.rule.name + applying(res));
+          sugStatus("Accepted " + res.rule.name + applying(res));
           await Promise.all([loadRules(), loadSuggestions()]);
           refreshDashboard();
         } catch (e) {
           /* gone meanwhile (rejected in another tab, a rule already): the list is redrawn */
-          status(e.status === 404 ? "That suggestion is gone (rejected or saved as a rule " +
+          sugStatus(e.status === 404 ? "That suggestion is gone (rejected or saved as a rule " +
             "meanwhile): the list is up to date now." : e.message, true);
           if (e.status === 404) await loadSuggestions();
           else accept.disabled = reject.disabled = false;
@@ -446,7 +455,22 @@
           li.remove();
           // the last one gone: what is left to say (the next candidates, or why none)
           if (!list.querySelector("li[data-key]")) await loadSuggestions();
-        } catch (e) { status(e.message, true); accept.disabled = reject.disabled = false; }
+        } catch (e) {
+          /* accepted meanwhile (another tab, another admin): a rule now, which Reject
+             cannot take back. Said in words, without the API's key ("keywords:x:1"), and
+             the lists redrawn: it stayed offered, its Accept a "gone" (trial) */
+          if (e.status === 409) {
+            await Promise.all([loadRules().catch(function () { /* the message below */ }),
+              loadSuggestions()]);
+            const m = /is the rule '(.*)' now/.exec(e.message);
+            sugStatus("Not rejected: " + describe(s.rule) + " → " + s.label_name + " was accepted " +
+              "meanwhile and is the rule " + (m ? m[1] + " " : "") + "now. To stop its votes, " +
+              "switch it off or delete it in the rules table.", true);
+            return;
+          }
+          sugStatus(e.message, true);
+          accept.disabled = reject.disabled = false;
+        }
       });
       const wrong = s.n_gold - s.n_right;
       const details = Loop.el("details", { class: "evidence" }, Loop.el("summary", { text: "Evidence: " +
@@ -484,7 +508,7 @@
     $("rule-form").addEventListener("input", edited);
     $("rule-form").addEventListener("submit", save);
     $("rule-cancel").addEventListener("click", function () { fillForm(null, null); });
-    $("sug-refresh").addEventListener("click", loadSuggestions);
+    $("sug-refresh").addEventListener("click", function () { sugStatus(""); loadSuggestions(); });
     document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
     kindChanged();
     await Promise.all([loadRules().catch(function (e) { status(e.message, true); }), loadSuggestions()]);
