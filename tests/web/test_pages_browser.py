@@ -703,6 +703,34 @@ def test_the_items_page_shows_ids_as_they_are(live: LiveServer, page: Any) -> No
     assert page.locator("#i-rows th.name").all_inner_texts() == ["<b>x</b>"]
 
 
+def test_a_right_to_left_text_reads_right_to_left(live: LiveServer, new_project: Any,
+                                                  page: Any) -> None:
+    """New-user trial: a Hebrew or Arabic item was laid out left to right on the
+    labeling page, in My answers and on the Items page: "מה שלומך?" showed its "?"
+    first for a reader going from the right. Each text takes its own direction."""
+    texts = ["מה שלומך?", "مرحبا بالعالم!", "plain English, left to right"]
+    project = new_project("rtl", texts, "rina")
+    sign_in(page, live.url, project["token"], project["pid"])
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    rtl = "e => e.matches(':dir(rtl)')"
+    for _ in texts:
+        shown = page.locator("#item-text").inner_text()
+        assert page.locator("#item-text").evaluate(rtl) == (shown != texts[2]), shown
+        old = _current_id(page)
+        press(page, "1")
+        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    page.wait_for_selector("#my-answers li .mine-text >> nth=2")
+    mine = page.locator("#my-answers .mine-text")
+    dirs = mine.evaluate_all("els => els.map(e => [e.textContent, e.matches(':dir(rtl)')])")
+    assert sorted(dirs) == sorted([[t, t != texts[2]] for t in texts])
+
+    sign_in(page, live.url, "test-admin-key", project["pid"], target="items")
+    page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
+    cells = page.locator("#i-rows td.text").evaluate_all(
+        "cs => cs.map(c => [c.textContent, c.matches(':dir(rtl)'), getComputedStyle(c).textAlign])")
+    assert sorted(cells) == sorted([[t, t != texts[2], "start"] for t in texts])
+
+
 def _answer_until_done(page: Any, n: int) -> str:
     """Answer the ``n`` items on offer with key 1, at once; the "nothing left" text."""
     for _ in range(n):

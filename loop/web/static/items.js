@@ -73,7 +73,9 @@
         /* an id is no HTML: shown as it is (re-trial: "<b>x</b>" showed as "x", which
            a search for the id then did not find), its invisible characters made visible */
         Loop.el("th", { scope: "row", class: "name", text: Loop.visible(it.id) }),
-        Loop.el("td", { class: "text", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
+        /* dir=auto: a Hebrew or Arabic text reads right to left, its punctuation where
+           it belongs ("?שלום" was "שלום?" read from the right, new-user trial) */
+        Loop.el("td", { class: "text", dir: "auto", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
         labelCell(it),
         Loop.el("td", { text: it.known === null ? "–" : it.known + (it.held_out ? " (held out)" : "") }),
         Loop.el("td", { class: "model", text: it.model_label === null ? "–" : it.model_label,

@@ -263,6 +263,9 @@
     }
     const f = item.fields && typeof item.fields === "object" ? item.fields : {};
     const raw = item.text === undefined || item.text === null ? "" : String(item.text);
+    /* #item-text is dir="auto" (label.html), as every item text the pages show: a
+       Hebrew or Arabic item reads right to left, its "?" and "!" at its end, not at
+       its start (new-user trial) */
     showText(text, raw, entityMarks(raw, f));
 
     const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
@@ -275,7 +278,7 @@
       const name = shown.filter(function (o) { return own(o) === own(k); }).length > 1 ? k : own(k);
       const ent = /^entity(\d+)$/i.exec(own(k));  // coloured as its mark in the text
       fields.appendChild(Loop.el("div", null, Loop.el("dt", { text: name, title: k }),
-        Loop.el("dd", { text: v, title: v, class: ent ? "ent ent-" + ent[1] : null,
+        Loop.el("dd", { text: v, title: v, dir: "auto", class: ent ? "ent ent-" + ent[1] : null,
           "data-n": ent ? ent[1] : null })));
     }
     fields.hidden = keys.length === 0;
@@ -866,7 +869,7 @@
       sel.addEventListener("keydown", function (ev) { mineKey(ev, sel, r); });
       const note = state.mineNote && state.mineNote.item === String(r.item_id) ? state.mineNote : null;
       const li = Loop.el("li", { "data-item": r.item_id },
-        Loop.el("span", { class: "mine-text", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
+        Loop.el("span", { class: "mine-text", dir: "auto", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
         sel,
         /* not a live region: the status line says it to a screen reader already */
         Loop.el("span", { class: "mine-note" + (note && note.isError ? " error" : ""),

@@ -214,7 +214,7 @@
         const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? (ex.guess.model === "label_model" ? "label model: " : "end model: ") +
           ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
         ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
-          ...marked(ex.text, ex.marks)));
+          Loop.el("bdi", null, ...marked(ex.text, ex.marks))));
       }
       box.appendChild(ul);
       if (p.matched > p.examples.length && nExamples < 100) {
@@ -391,7 +391,7 @@
     const ul = Loop.el("ul");
     for (const it of items) {
       ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: it.gold + " · " }),
-        Loop.plainText(it.text)));
+        Loop.el("bdi", { text: Loop.plainText(it.text) })));
     }
     return Loop.el("div", null, Loop.el("strong", { text: title }), ul);
   }
