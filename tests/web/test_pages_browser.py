@@ -611,6 +611,14 @@ def test_the_items_page_finds_items_by_text_lf_and_known_label(
     page.click("#next")
     page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 51')")
     assert "offset=50" in page.url
+    # the new page from its first rows (new-user trial: the window stayed at the
+    # bottom, on rows 41-50 of the new page); Previous likewise
+    assert _on_screen(page, "#i-rows tr:first-child")
+    page.click("#prev")
+    page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 1–')")
+    assert _on_screen(page, "#i-rows tr:first-child")
+    page.click("#next")
+    page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 51')")
     page.fill("#f-q", "CHECK OUT")
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('f-status').textContent.startsWith('Items 1–')")

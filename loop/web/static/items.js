@@ -91,6 +91,14 @@
     $("next").disabled = last >= data.total;
   }
 
+  /* A page turned with the buttons under the table: its first rows on screen, not its
+     last (new-user trial: "Next" left the window where it was, at rows 41-50 of the
+     new page, 3,000 px under its first). */
+  function toTop() {
+    const top = $("f-status");
+    if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: "start" });
+  }
+
   /* The items the filters ask for; the label and LF lists come with the reply, and
      keep the choice made in them. */
   async function load() {
@@ -149,11 +157,11 @@
          not 50 fewer (re-trial: ?offset=5000 of 1,956 took 60 clicks of empty pages) */
       offset = total && offset >= total ? Math.floor((total - 1) / PAGE) * PAGE
         : Math.max(0, offset - PAGE);
-      load();
+      load().then(toTop);
     });
     $("next").addEventListener("click", function () {
       offset += PAGE;
-      load();
+      load().then(toTop);
     });
   });
 })();
