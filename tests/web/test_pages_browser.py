@@ -1929,6 +1929,44 @@ def test_rejecting_a_suggestion_accepted_meanwhile_says_so_beside_it(
     assert page.locator("#rule-status").inner_text() == ""
 
 
+def _key_on_layout(page: Any, key: str, code: str) -> None:
+    """A key press as a keyboard layout other than US English sends it: ``key`` what
+    it types, ``code`` the key it sits on (Playwright's press types US English)."""
+    page.wait_for_function("window.loopLabel.currentId() === null "
+                           "|| window.loopLabel.shownFor() >= 300")
+    page.evaluate("([key, code]) => document.body.dispatchEvent(new KeyboardEvent('keydown', "
+                  "{key: key, code: code, bubbles: true, cancelable: true}))", [key, code])
+
+
+def test_shortcuts_work_on_french_and_non_latin_keyboard_layouts(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Trial: on a French AZERTY keyboard the key marked 1 types "&" (the page said "No
+    label has the key “&”"), and on a Hebrew or Russian layout no letter shortcut
+    worked (s types "ד" or "ы"): a key counts as the one it sits on."""
+    pid, token = tiny_project["pid"], tiny_project["token"]
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    first = _current_id(page)
+    _key_on_layout(page, "&", "Digit1")  # AZERTY: answers the first label
+    second = _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 1
+    _key_on_layout(page, "ы", "KeyS")  # Russian layout: skips
+    _wait_new_item(page, second)
+    _key_on_layout(page, "ו", "KeyU")  # Hebrew layout: u (says a skip is not undone) ...
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('Undo takes back answers')")
+    _key_on_layout(page, "ו", "KeyU")  # ... and again: undoes the answer
+    page.wait_for_function(f"window.loopLabel.currentId() === {first!r}")
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 0
+    # a key of a Latin layout is what it types: "q" is no shortcut wherever it sits
+    _key_on_layout(page, "q", "KeyA")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('No label has the key “q”')")
+    assert _current_id(page) == first and not page.console_errors
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed

@@ -976,10 +976,25 @@
     status("Back to the item: its keys answer it.");
   }
 
+  /* The shortcut a key press means. ``ev.key`` is what the layout types: on a French
+     AZERTY keyboard the key marked 1 types "&" (the digit needs Shift), on a Hebrew,
+     Arabic, Greek or Russian one the key marked S types "ד", "س", "σ" or "ы" (trial:
+     "No label has the key “&”", and no shortcut worked on a Hebrew layout). Such a
+     key counts as the one it sits on (``ev.code``): the top row's digits whatever
+     they type but a shortcut, the letters only where the layout types no Latin. */
+  function keyOf(ev) {
+    const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    if (k.length !== 1 || state.keys[k] !== undefined || "sugm?h".indexOf(k) !== -1) return k;
+    const code = /^(?:Digit(\d)|Key([A-Z]))$/.exec(ev.code || "");
+    if (!code) return k;
+    if (code[1] !== undefined) return code[1];
+    return /[a-z0-9\s\p{P}\p{S}]/u.test(k) ? k : code[2].toLowerCase();
+  }
+
   function mineKey(ev, sel, r) {
     const itemId = r.item_id;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    const k = keyOf(ev);
     if (k === "Escape") { sel.blur(); backToItem(); return; }
     if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(k)) {
       ev.preventDefault();
@@ -1011,7 +1026,7 @@
   }
 
   function shortcut(ev) {
-    const k = ev.key.length === 1 ? ev.key.toLowerCase() : ev.key;
+    const k = keyOf(ev);
     if (k === "Escape") { toggleHelp(false); return; }
     if (k === "?" || k === "h") { ev.preventDefault(); toggleHelp(); return; }
     if (!$("help").hidden) return;
