@@ -384,6 +384,9 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
     live.admin.wait_job(out["job_id"], on_idle=live.run_jobs)
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     row = page.locator(f"#job-rows tr[data-job='{out['job_id']}']")
+    # the button says whose export it downloads (a screen reader heard only "Download")
+    assert row.get_by_role("button").get_attribute("aria-label") == (
+        f"Download the export of export {out['job_id'][:8]}")
     with page.expect_download() as dl:
         row.get_by_role("button", name="Download").click()
     from werkzeug.utils import secure_filename
@@ -396,6 +399,24 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
             "id,text,p_ham,p_spam,label,gold,source,model_label,annotator,answered_at,held_out")
     assert not page.console_errors, page.console_errors
 
+
+
+def test_each_cancel_button_names_its_job(live: LiveServer, tiny_project: dict[str, str],
+                                          page: Any) -> None:
+    """Screen-reader trial: two jobs waiting for a worker, and the buttons read "Cancel,
+    Cancel", nothing saying which job each stops."""
+    pid = tiny_project["pid"]
+    ids = [live.admin.call("POST", f"/api/projects/{pid}/jobs", {"type": t})["job_id"]
+           for t in ("refill_queue", "train_end_model")]  # queued: this module has no worker
+    try:
+        sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+        page.wait_for_selector(f"#job-rows tr[data-job='{ids[1]}'] button.cancel")
+        for job_id, kind in zip(ids, ("refill_queue", "train_end_model"), strict=True):
+            button = page.get_by_role("button", name=f"Cancel {kind} {job_id[:8]}", exact=True)
+            assert button.count() == 1
+            assert button.inner_text() == "Cancel"  # what a sighted user sees, as before
+    finally:
+        live.run_jobs()
 
 
 def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis(

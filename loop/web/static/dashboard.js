@@ -552,14 +552,17 @@
         progCell.appendChild(document.createTextNode(" " + Loop.pct(prog)));
       } else progCell.textContent = "–";
       const act = Loop.el("td");
+      /* named after their job: a screen reader going through the buttons heard "Cancel,
+         Cancel, Cancel" and "Download" with nothing to tell them apart (trial) */
+      const which = String(j.type || "job") + (j.auto ? " (auto)" : "") + " " + String(j.id || "").slice(0, 8);
       if (live) {
         act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
-          onclick: function () { cancel(j.id); } }));
+          "aria-label": "Cancel " + which, onclick: function () { cancel(j.id); } }));
       } else if (st === "finished" && j.result && j.result.download) {
         // an export job (started through the API): its file, kept a day
         const fmt = String(j.result.format || "jsonl");
         act.appendChild(Loop.el("button", { type: "button", class: "small", text: "Download",
-          onclick: async function () {
+          "aria-label": "Download the export of " + which, onclick: async function () {
             try {
               await Loop.download(j.result.download, pid + "." + fmt);
               said("jobs-status", "Downloaded the export of job " + j.id + ".");
