@@ -1988,6 +1988,22 @@ def test_shortcuts_work_on_french_and_non_latin_keyboard_layouts(
     assert _current_id(page) == first and not page.console_errors
 
 
+def test_the_data_pages_file_chooser_is_one_named_control(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Keyboard and screen-reader trial: the drop zone was a "button" in the tab order
+    that did nothing on Enter, wrapped around the real file input, which had no name
+    but "Choose File"."""
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="data")
+    page.wait_for_function("document.getElementById('project-name').textContent !== ''")
+    chooser = page.get_by_label("Drop a CSV, JSON lines or JSON file here")
+    assert chooser.evaluate("e => e.id") == "file"
+    named = page.get_by_role("button", name="Drop a CSV")  # a file input is a button
+    assert named.count() == 1 and named.evaluate("e => e.id") == "file"
+    page.focus("#signout")
+    page.keyboard.press("Tab")  # from the header's last control: the file input next
+    assert page.evaluate("document.activeElement.id") == "file"
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed
