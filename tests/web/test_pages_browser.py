@@ -333,6 +333,11 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert f"end model right on {em['right']} of {em['n']} (" in told, told
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
+    # each row's switch names its LF for a screen reader (trial: "Switch off" x 11)
+    assert page.locator("#lf-rows button.lf-switch").evaluate_all(
+        "bs => bs.map(b => b.getAttribute('aria-label'))") == [
+        "Switch off " + n for n in page.locator("#lf-rows tr th.mono").evaluate_all(
+            "ths => ths.map(t => t.firstChild.textContent.trim())")]
     # where the learned accuracies come from, and when the label model starts to
     # check that they help (30 answers, about 6 of them random picks: before the check)
     use = api.call("GET", f"/api/projects/{pid}/lfs")["gold_use"]
@@ -1065,13 +1070,19 @@ def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
                                                                             ["1", "0"]]
     # ann2's answers discarded (asked once more first): the pair goes, 3 items reopen
     button = page.locator("#a-rows tr[data-name='ann2'] button.discard")
+    # named after its annotator for a screen reader (trial: "Revoke", "Discard
+    # answers" on every row), the question too once armed
+    assert button.get_attribute("aria-label") == "Discard ann2's answers"
+    assert page.get_by_role("button", name="Revoke ann2", exact=True).count() == 1
     button.click()
     assert button.inner_text() == "Discard all 4 of ann2's answers? Click again"
+    assert button.get_attribute("aria-label") == button.inner_text()
     # armed, it says so, and Esc (or a few seconds, or focus leaving) disarms it (team
     # lead's trial: an armed "Revoke bob?" stayed, and bob was never revoked)
     assert "Click again to go ahead" in button.get_attribute("title")
     button.press("Escape")
     assert button.inner_text() == "Discard answers"
+    assert button.get_attribute("aria-label") == "Discard ann2's answers"
     button.click()
     button.click()
     page.wait_for_function(

@@ -45,9 +45,10 @@
         Loop.el("td", { class: "wrap" }, a.role === "admin" ? null : a.revoked_at
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
-          : Loop.confirmButton({ class: "revoke", text: "Revoke" },
+          : Loop.confirmButton({ class: "revoke", text: "Revoke", "aria-label": "Revoke " + a.name },
             "Revoke " + a.name + "?", function () { revoke(a.name); }),
-          a.answers_total ? Loop.confirmButton({ class: "discard", text: "Discard answers" },
+          a.answers_total ? Loop.confirmButton({ class: "discard", text: "Discard answers",
+            "aria-label": "Discard " + a.name + "'s answers" },
             "Discard all " + a.answers_total + " of " + a.name + "'s answers?",
             function () { discard(a.name); }) : null)));
     }

@@ -403,12 +403,16 @@
   function confirmButton(attrs, confirmText, action) {
     const btn = el("button", Object.assign({ type: "button" }, attrs));
     const text = btn.textContent, title = btn.getAttribute("title"), danger = btn.classList.contains("danger");
+    /* a name given for screen readers ("Revoke bob" where the button shows "Revoke")
+       says the question too while armed: else they never heard "Click again" */
+    const named = btn.getAttribute("aria-label");
     let timer = null;
     function disarm() {
       if (!btn.dataset.armed) return;
       delete btn.dataset.armed;
       clearTimeout(timer);
       btn.textContent = text;
+      if (named !== null) btn.setAttribute("aria-label", named);
       if (title === null) btn.removeAttribute("title"); else btn.setAttribute("title", title);
       if (!danger) btn.classList.remove("danger");
     }
@@ -416,6 +420,7 @@
       if (btn.dataset.armed) { disarm(); action(); return; }
       btn.dataset.armed = "1";
       btn.textContent = confirmText + " Click again";
+      if (named !== null) btn.setAttribute("aria-label", confirmText + " Click again");
       btn.setAttribute("title", "Click again to go ahead; Esc, or a few seconds, cancels.");
       btn.classList.add("danger");
       timer = setTimeout(disarm, ARMED_MS);

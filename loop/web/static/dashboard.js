@@ -371,7 +371,9 @@
   }
   function switchButton(r) {
     const on = r.enabled !== false;
+    /* its LF in its name: a screen reader heard "Switch off" eleven times (trial) */
     const b = Loop.el("button", { type: "button", class: "small lf-switch", text: on ? "Switch off" : "Switch on",
+      "aria-label": (on ? "Switch off " : "Switch on ") + r.name,
       title: on ? "Leave its votes out: the LFs are applied again without it and the models recalibrated."
         : "Read its votes again: the LFs are applied again with it and the models recalibrated." });
     b.addEventListener("click", async function () {

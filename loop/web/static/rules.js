@@ -264,8 +264,9 @@
       const toggle = Loop.el("input", { type: "checkbox", "aria-label": "enable " + r.name });
       toggle.checked = !!r.enabled;
       toggle.addEventListener("change", function () { change(r.name, "PUT", { enabled: toggle.checked }); });
-      const del = Loop.confirmButton({ class: "small danger", text: "Delete" }, "Really delete?",
-        function () { change(r.name, "DELETE"); });
+      /* Edit and Delete name their rule for a screen reader, as the checkbox does */
+      const del = Loop.confirmButton({ class: "small danger", text: "Delete", "aria-label": "Delete " + r.name },
+        "Really delete?", function () { change(r.name, "DELETE"); });
       body.appendChild(Loop.el("tr", { "data-rule": r.name },
         Loop.el("th", { scope: "row", class: "mono" }, r.name,
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
@@ -274,7 +275,7 @@
         Loop.el("td", { text: r.label_name }),
         Loop.el("td", null, toggle),
         Loop.el("td", { class: "rule-btns" },
-          Loop.el("button", { type: "button", class: "small", text: "Edit", onclick: function () { fillForm(r.name, r.rule, r.updated_at); $("rule-name").focus(); } }),
+          Loop.el("button", { type: "button", class: "small", text: "Edit", "aria-label": "Edit " + r.name, onclick: function () { fillForm(r.name, r.rule, r.updated_at); $("rule-name").focus(); } }),
           " ", del)));
     }
   }
