@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -2013,6 +2015,39 @@ def test_the_data_pages_file_chooser_is_one_named_control(
     page.focus("#signout")
     page.keyboard.press("Tab")  # from the header's last control: the file input next
     assert page.evaluate("document.activeElement.id") == "file"
+
+
+def test_a_disagreement_shows_its_text_as_the_labeling_page_does(live: LiveServer,
+                                                                 page: Any) -> None:
+    """Trial: the Disagreements table showed an item's text raw, "invoice \u202eexe.doc"
+    obeying its direction override (it read "invoice cod.exe") and markup as markup,
+    where the annotators had read "invoice [U+202E]exe.doc" and "fun <3"."""
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "bidi", "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE,
+                                                 "answers_per_item": 2})["id"])
+    texts = [XSS_TEXTS[3], XSS_TEXTS[2]]
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\n").writerows([["text"], *([t] for t in texts)])
+    api.call("POST", f"/api/projects/{pid}/items", data=buf.getvalue().encode(),
+             content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    for name, label in (("ann1", "spam"), ("ann2", "ham")):  # every item a tie
+        expert = ApiClient(live.url, add_annotator(api, pid, name))
+        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 2")
+    shown = {}
+    for cell in page.locator("#dispute-rows tr td:first-child").all():
+        item_id = cell.locator(".item-id").inner_text().removeprefix("#")
+        text = cell.inner_text().removeprefix(f"#{item_id} ")
+        shown[int(item_id)] = " ".join(text.split())
+    assert shown == {0: XSS_SHOWN[3], 1: " ".join(XSS_SHOWN[2].split())}
 
 
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(

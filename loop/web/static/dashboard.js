@@ -717,11 +717,16 @@
   }
   /* the item's id shown (team lead's trial: the status lines and exports name ids,
      which only the tooltip had) */
+  /* The text as the labeling page and the Items page show it (trial: "invoice
+     \u202Eexe.doc" read "invoice cod.exe" here and "invoice [U+202E]exe.doc" to the
+     annotators, and "&lt;3<br />" stayed markup): Loop.plainText, cut at a whole
+     character, in its own direction */
   function itemCell(d) {
-    const t = d.text || "";
-    return Loop.el("td", { class: "text", title: "item " + d.item_id + ": " + t },
+    const t = Array.from(Loop.plainText(d.text));
+    const shown = t.length > 140 ? t.slice(0, 140).join("") + "…" : t.join("");
+    return Loop.el("td", { class: "text", title: "item " + d.item_id + ": " + t.join("") },
       Loop.el("span", { class: "mono muted item-id", text: "#" + d.item_id }), " ",
-      t.length > 140 ? t.slice(0, 140) + "…" : t);
+      Loop.el("bdi", { text: shown }));
   }
   async function settle(itemId, label, btn) {
     if (btn) btn.disabled = true;
