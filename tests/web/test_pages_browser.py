@@ -2050,6 +2050,22 @@ def test_a_disagreement_shows_its_text_as_the_labeling_page_does(live: LiveServe
     assert shown == {0: XSS_SHOWN[3], 1: " ".join(XSS_SHOWN[2].split())}
 
 
+def test_the_rule_preview_shows_a_direction_override_as_its_code(
+        live: LiveServer, xss_project: dict[str, str], page: Any) -> None:
+    """Trial: the rule preview's examples obeyed a text's direction override
+    ("invoice \u202eexe.doc" read "invoice cod.exe"), where every other page shows
+    "[U+202E]"."""
+    sign_in(page, live.url, "test-admin-key", xss_project["pid"], target="dashboard")
+    page.wait_for_selector("#rule-label option", state="attached")
+    page.fill("#rule-name", "says_exe")
+    page.fill("#rule-keywords", "exe")
+    page.wait_for_selector(".rule-preview .examples li")
+    example = page.locator(".rule-preview .examples li").first
+    assert example.inner_text().endswith("invoice [U+202E]exe.doc"), example.inner_text()
+    assert example.locator("mark").inner_text() == "exe"
+    assert page.dialogs == []
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed

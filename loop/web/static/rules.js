@@ -228,18 +228,21 @@
   }
 
   /* An example's text (as the rule reads it) with what the rule matched in <mark>:
-     text nodes only, nothing parsed. The server's offsets count code points. */
+     text nodes only, nothing parsed. The server's offsets count code points. A
+     direction override or control character is shown as its code (Loop.visible), as
+     on every other page: obeyed, "\u202Eexe.doc" read "cod.exe" here (trial). */
   function marked(text, marks) {
     const chars = Array.from(text);
+    const piece = function (a, b) { return Loop.visible(chars.slice(a, b).join("")); };
     const out = [];
     let at = 0;
     for (const [a, b] of marks || []) {
       if (a < at || b <= a) continue;
-      if (a > at) out.push(chars.slice(at, a).join(""));
-      out.push(Loop.el("mark", { text: chars.slice(a, b).join("") }));
+      if (a > at) out.push(piece(at, a));
+      out.push(Loop.el("mark", { text: piece(a, b) }));
       at = b;
     }
-    if (at < chars.length) out.push(chars.slice(at).join(""));
+    if (at < chars.length) out.push(piece(at, chars.length));
     return out;
   }
 
