@@ -2066,6 +2066,32 @@ def test_the_rule_preview_shows_a_direction_override_as_its_code(
     assert page.dialogs == []
 
 
+def test_revoking_one_annotator_keeps_the_token_just_made_for_another(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Trial: a token is shown once; revoking carol hid the token just made for dave,
+    before it was copied, never to be shown again."""
+    sign_in(page, live.url, "test-admin-key", tiny_project["pid"], target="annotators")
+    page.wait_for_selector("#a-rows tr[data-name='tess']")
+    for name in ("carol", "dave"):
+        page.fill("#a-name", name)
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.getElementById('nt-name').textContent === {name!r}")
+    made = page.locator("#nt-token").inner_text()
+    revoke = page.locator("#a-rows tr[data-name='carol'] button.revoke")
+    revoke.click()
+    revoke.click()  # "Revoke carol?": confirmed
+    page.wait_for_function("document.getElementById('list-status').textContent"
+                           ".startsWith('Revoked carol')")
+    assert page.locator("#new-token").is_visible()
+    assert page.locator("#nt-token").inner_text() == made
+    revoke = page.locator("#a-rows tr[data-name='dave'] button.revoke")
+    revoke.click()
+    revoke.click()  # dave's own token revoked: the one shown works no more, and goes
+    page.wait_for_function("document.getElementById('list-status').textContent"
+                           ".startsWith('Revoked dave')")
+    assert page.locator("#new-token").is_hidden()
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed

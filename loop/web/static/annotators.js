@@ -110,7 +110,10 @@
     try {
       await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name));
       listStatus("Revoked " + name + "'s token (their answers stay; the items they held go back to the queue).");
-      $("new-token").hidden = true;
+      /* the token shown is gone only if it was this annotator's: another one's, shown
+         once, stays to be copied (trial: revoking carol hid the token just made for
+         dave, never to be shown again) */
+      if ($("nt-name").textContent === name) $("new-token").hidden = true;
       await refresh();
     } catch (e) { listStatus(e.message, true); }
   }
