@@ -421,12 +421,15 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
 
 def _done_detail(store: RedisStore, pid: str, annotator: str, disputed: int
                  ) -> dict[str, int]:
-    """For an annotator with nothing left: the ties that wait for the admin, and the
+    """For an annotator with nothing left: the ties that wait for the admin, the
     leased items they have not answered (team lead's trial: "1 item is open on
-    someone's screen ... look in again later" was an item they had answered)."""
+    someone's screen ... look in again later" was an item they had answered), and
+    how many items the project has (none imported yet read "Every item has its
+    answers": new-user trial, a sign-in link sent before the data)."""
     leased = store.live_lease_ids(pid)
     mine = store.answered_among(pid, annotator, leased)
     ties = store.disputes(pid) if disputed else {}
     waits = tie_waits(store, pid, ties, store.answers_per_item(pid)) if ties else {}
     return {"disputed_for_admin": sum(w == "admin" for w in waits.values()),
-            "leased_for_you": len([i for i in leased if i not in mine])}
+            "leased_for_you": len([i for i in leased if i not in mine]),
+            "n_items": store.n_items(pid)}

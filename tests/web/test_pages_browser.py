@@ -2092,6 +2092,26 @@ def test_revoking_one_annotator_keeps_the_token_just_made_for_another(
     assert page.locator("#new-token").is_hidden()
 
 
+def test_a_project_without_items_says_so_and_shows_the_first_once_imported(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial: a sign-in link sent before the data was imported opened on "All
+    done ... Every item has its answers"."""
+    from loop.demo.client import add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "later",
+                                                 "labels": ["ham", "spam"]})["id"])
+    sign_in(page, live.url, add_annotator(api, pid, "early"), pid)
+    page.wait_for_function("document.getElementById('done-text').textContent"
+                           ".startsWith('This project has no items yet')")
+    assert page.locator("#done").is_visible()
+    api.call("POST", f"/api/projects/{pid}/items", data=b"text\nfirst one\nsecond one\n",
+             content_type="text/csv")
+    page.wait_for_function("window.loopLabel.currentId() !== null")  # asked again by itself
+    assert page.locator("#item-text").inner_text() in ("first one", "second one")
+    assert not page.console_errors, page.console_errors
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed

@@ -336,6 +336,13 @@
       /* leased items you have not answered: those may come back to you (team lead's
          trial: "look in again later" for an item already answered) */
       const back = me.leased_for_you === undefined ? me.leased : me.leased_for_you;
+      if (me.n_items === 0) {
+        /* new-user trial: a link sent before the import said "Every item has its
+           answers"; the page asks again every few seconds, so the first item shows */
+        $("done-text").textContent = "This project has no items yet: an admin imports them (Data " +
+          "page). Keep this page open: the first item shows here once they are in.";
+        return;
+      }
       $("done-text").textContent = "Nothing is left for you to label: you answered " + me.answers_total +
         (me.answers_total === 1 ? " item" : " items") + " (" + me.answers_today + " today). " +
         (!me.remaining ? "Every item has its answers." : others > 0
