@@ -2112,6 +2112,30 @@ def test_a_project_without_items_says_so_and_shows_the_first_once_imported(
     assert not page.console_errors, page.console_errors
 
 
+def test_a_long_rule_name_keeps_every_rules_buttons_on_a_phone(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Phone trial: one rule with a 90-character name (or a long keyword) widened the
+    rules table, and every rule's switch, Edit and Delete sat off to the right."""
+    pid = tiny_project["pid"]
+    long_name = "spam_" + "verylongrulename" * 5
+    try:
+        for name, word in (("says_hi", "hi"), (long_name, "supercalifragilistic_" * 3)):
+            live.admin.call("POST", f"/api/projects/{pid}/rules", {
+                "name": name, "label": 1, "kind": "keywords", "keywords": [word]})
+        page.set_viewport_size({"width": 390, "height": 844})
+        sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+        page.wait_for_selector(f"#rule-rows tr[data-rule='{long_name}']")
+        for name in ("says_hi", long_name):
+            row = page.locator(f"#rule-rows tr[data-rule='{name}']")
+            for control in row.locator("button, input").all():
+                box = control.bounding_box()
+                assert box and box["x"] + box["width"] <= 390, (name, box)
+        assert page.evaluate("() => { const w = document.querySelector('.rules-table')"
+                             ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
+    finally:
+        live.run_jobs()
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed
