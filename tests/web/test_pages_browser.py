@@ -426,6 +426,38 @@ def test_each_cancel_button_names_its_job(live: LiveServer, tiny_project: dict[s
         live.run_jobs()
 
 
+def test_a_fast_second_click_does_not_cancel_another_job(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Browser trial: one Cancel redraws the jobs table, and a fast second click landed
+    on the Cancel of another job (an automatic recalibration nobody chose to stop).
+    For a second after a Cancel, another job's Cancel ignores clicks."""
+    pid = tiny_project["pid"]
+    ids = [live.admin.call("POST", f"/api/projects/{pid}/jobs", {"type": t})["job_id"]
+           for t in ("refill_queue", "train_end_model")]  # queued: this module has no worker
+
+    def status(job_id: str) -> str:
+        return str(live.admin.call("GET", f"/api/jobs/{job_id}")["status"])
+
+    try:
+        sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+        page.wait_for_selector(f"#job-rows tr[data-job='{ids[1]}'] button.cancel")
+        first = page.get_by_role("button", name=f"Cancel train_end_model {ids[1][:8]}")
+        other = page.get_by_role("button", name=f"Cancel refill_queue {ids[0][:8]}")
+        first.click()
+        other.click()  # at once, as the second click of a double-click
+        page.wait_for_timeout(300)
+        assert status(ids[1]) == "canceled" and status(ids[0]) == "queued"
+        page.wait_for_timeout(1000)  # a click meant for it, later, cancels it
+        page.get_by_role("button", name=f"Cancel refill_queue {ids[0][:8]}").click()
+        page.wait_for_function(
+            "s => document.getElementById('jobs-status').textContent.includes(s)",
+            arg=f"Canceled job {ids[0]}", timeout=10000)
+        assert status(ids[0]) == "canceled"
+        assert not page.console_errors, page.console_errors
+    finally:
+        live.run_jobs()
+
+
 def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: 55 answers, then a test set uploaded as held-out labels; the

@@ -559,7 +559,13 @@
       const which = String(j.type || "job") + (j.auto ? " (auto)" : "") + " " + String(j.id || "").slice(0, 8);
       if (live) {
         act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
-          "aria-label": "Cancel " + which, onclick: function () { cancel(j.id); } }));
+          "aria-label": "Cancel " + which, onclick: function () {
+            /* a Cancel redraws the table: a fast second click landed on the Cancel of
+               another job that moved under the pointer and stopped it (browser trial:
+               an automatic recalibration nobody chose to cancel) */
+            if (Date.now() - lastCancel.at < CANCEL_PAUSE_MS && lastCancel.id !== j.id) return;
+            cancel(j.id);
+          } }));
       } else if (st === "finished" && j.result && j.result.download) {
         // an export job (started through the API): its file, kept a day
         const fmt = String(j.result.format || "jsonl");
@@ -637,7 +643,13 @@
     return running;
   }
 
+  /* the last Cancel clicked, and for how long another job's Cancel ignores clicks */
+  const lastCancel = { at: 0, id: null };
+  const CANCEL_PAUSE_MS = 1000;
+
   async function cancel(id) {
+    lastCancel.at = Date.now();
+    lastCancel.id = id;
     try {
       const res = await Loop.api("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel");
       // said under the jobs table, beside the button (phone trial: messages written at
