@@ -39,6 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from loop.core.metrics import gold_accuracy
 from loop.core.text import token_pattern_for
 from loop.core.types import Proba
 from loop.core.validation import check_gold
@@ -569,9 +570,4 @@ class EndModel(BaseEstimator):
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of :meth:`predict` on the items whose ``y`` is known (-1: unknown),
         as scikit-learn's classifiers score."""
-        n = len(X) if isinstance(X, list | tuple) else X.shape[0]
-        y = check_gold(y, n, int(self.n_classes), against="X")
-        known = y >= 0
-        if not known.any():
-            raise ValueError("y has no known label (every entry is -1): nothing to score")
-        return float((self.predict(X)[known] == y[known]).mean())
+        return gold_accuracy(self.predict(X), y, int(self.n_classes), against="X")

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from loop.core.validation import check_gold
+
 METRICS = ("acc", "f1")
 
 
@@ -21,6 +23,26 @@ def score(metric: str, y_true: Any, y_pred: Any) -> float:
     if metric == "f1":
         return float(f1_score(np.asarray(y_true) == 1, np.asarray(y_pred) == 1, zero_division=0))
     raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def gold_accuracy(pred: np.ndarray, y: Any, n_classes: int | None = None,
+                  against: str = "L") -> float:
+    """Share of the rows with a known gold label (``y`` >= 0) that ``pred`` gets right
+    (the models' ``score``; ``y`` checked as :func:`~loop.core.validation.check_gold`
+    checks it, ``against`` naming what it must match in length).
+
+    ``y`` is coded as everywhere in this library, -1 where unknown: counted as
+    wrong, those rows pulled the score down by the share of unlabeled rows (a user's
+    ``lm.score(L, y)`` with 50 known labels of 300 said 0.13 for a model 0.8 right).
+
+    >>> gold_accuracy(np.array([0, 1, 1]), [0, -1, 0])
+    0.5
+    """
+    y = check_gold(y, len(pred), n_classes, against=against)
+    known = y >= 0
+    if not known.any():
+        raise ValueError("y has no known label (every entry is -1): nothing to score")
+    return float((pred[known] == y[known]).mean())
 
 
 def significantly_better(new_right: Any, old_right: Any) -> bool:
