@@ -17,7 +17,8 @@ import random
 import re
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,6 +40,8 @@ from loop.service.lf_modules import load_lfs
 from loop.service.queue import parse_label
 from loop.service.state import known_labels
 from loop.storage import RedisStore
+
+_T = TypeVar("_T")
 
 #: Most rules a project may have.
 MAX_RULES = 500
@@ -336,12 +339,20 @@ def update_rule(store: RedisStore, pid: str, name: str,
     API promises only with ``if_unchanged_since``). Returns the rule's view and
     whether anything changed: an edit that changes nothing writes nothing (no
     history entry; the caller re-applies nothing)."""
-    checked = isinstance(data, dict) and "if_unchanged_since" in data
+    if isinstance(data, dict) and "if_unchanged_since" in data:
+        return _update_rule_once(store, pid, name, data)
+    return _on_current(lambda: _update_rule_once(store, pid, name, data))
+
+
+def _on_current(write: Callable[[], _T]) -> _T:
+    """``write()`` (which reads a rule, then writes it expecting it unchanged), made
+    again on the rule as it is now when another write landed between its read and
+    its write (:class:`~loop.errors.RuleChanged`), up to 20 times."""
     for attempt in range(20):
         try:
-            return _update_rule_once(store, pid, name, data)
+            return write()
         except RuleChanged:
-            if checked or attempt == 19:
+            if attempt == 19:
                 raise
             time.sleep(random.uniform(0, 0.005))  # writers that collided retry apart
     raise AssertionError("unreachable")
@@ -410,18 +421,14 @@ def _edited(old: dict[str, Any], data: Any) -> Any:
 def delete_rule(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
     """Delete rule ``name`` as it is when deleted (an edit that lands between the
     read and the write is deleted with it, not a 409)."""
-    for attempt in range(20):
+    def delete() -> dict[str, Any]:
         old = _existing(store, pid, name)
         last_one = _keep_one(store, pid, name) if old["enabled"] else None
-        try:
-            store.write_rule(pid, name, None, expect=old, last_one=last_one,
-                             sources=source_lfs(store, pid))
-            return {"deleted": name}
-        except RuleChanged:
-            if attempt == 19:
-                raise
-            time.sleep(random.uniform(0, 0.005))
-    raise AssertionError("unreachable")
+        store.write_rule(pid, name, None, expect=old, last_one=last_one,
+                         sources=source_lfs(store, pid))
+        return {"deleted": name}
+
+    return _on_current(delete)
 
 
 # -- what the web process reads: texts, gold, L ----------------------------------------------
