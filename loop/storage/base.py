@@ -6,7 +6,8 @@ in the docstrings of the parts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from loop.storage.scripts import Scripts
@@ -80,6 +81,20 @@ def is_oom(exc: Exception) -> bool:
     return isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc)
 
 
+@contextmanager
+def unless_full() -> Iterator[None]:
+    """Run the block; if Redis refuses it for its maxmemory (:func:`is_oom`), go on
+    after it as if it had not run: for writes that are a cache or a courtesy, and
+    reads that have another way (:meth:`StoreBase.read_at_once`)."""
+    from redis.exceptions import ResponseError
+
+    try:
+        yield
+    except ResponseError as exc:
+        if not is_oom(exc):
+            raise
+
+
 class StoreBase:
     """The Redis client (bytes, not decoded) and the project key builder."""
 
@@ -131,15 +146,9 @@ class StoreBase:
         Redis was full, the home page and dashboard dark when most needed); then they
         are read in one pipeline without the transaction: a full Redis stores no
         answer or upload between them either."""
-        from redis.exceptions import ResponseError
-
-        try:
-            with self.r.pipeline(transaction=True) as p:
-                reads(p)
-                return list(p.execute())
-        except ResponseError as exc:
-            if not is_oom(exc):
-                raise
+        with unless_full(), self.r.pipeline(transaction=True) as p:
+            reads(p)
+            return list(p.execute())
         with self.r.pipeline(transaction=False) as p:
             reads(p)
             return list(p.execute())

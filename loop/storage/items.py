@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
 from loop.errors import BadUpload, Conflict
-from loop.storage.base import StoreBase, is_oom
+from loop.storage.base import StoreBase, unless_full
 
 #: Votes columns read so far, by project id (a project's is set once and never
 #: changes; project ids are never reused).
@@ -212,15 +212,11 @@ class ItemsMixin(StoreBase):
     def _keep_counts(self, key: str, counts: dict[int, int]) -> None:
         """Keep recounted ``counts`` at ``key`` for the next read; a full Redis keeps
         nothing, and the read that recounted still answers (it is a cache)."""
-        try:
-            with self.r.pipeline(transaction=True) as p:
-                p.delete(key)
-                if counts:
-                    p.hset(key, mapping={str(c): n for c, n in counts.items()})
-                p.execute()
-        except ResponseError as exc:
-            if not is_oom(exc):
-                raise
+        with unless_full(), self.r.pipeline(transaction=True) as p:
+            p.delete(key)
+            if counts:
+                p.hset(key, mapping={str(c): n for c, n in counts.items()})
+            p.execute()
 
     def n_uploaded_gold(self, pid: str) -> int:
         return int(self.r.hlen(self._k(pid, "ugold")))

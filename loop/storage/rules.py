@@ -16,12 +16,12 @@ import random
 import time
 from typing import Any
 
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
 from loop.errors import BadRequest, Conflict, NotFound, RuleChanged
-from loop.storage.base import StoreBase, is_oom
+from loop.storage.base import StoreBase, unless_full
 
 
 def _uploaded_name(spec: bytes | None, name: str) -> str | None:
@@ -188,13 +188,10 @@ class RulesMixin(StoreBase):
 
         if self.r.hlen(key) > most:  # a long-lived project: start over, keep these
             self.r.delete(key)
-        try:
+        # a full Redis (maxmemory) keeps none: the list is still shown (operator's
+        # trial: it was a 503), and Accept takes the candidate as it is then
+        with unless_full():
             self._while_project(pid, writes)
-        except ResponseError as exc:
-            # a full Redis (maxmemory) keeps none: the list is still shown (operator's
-            # trial: it was a 503), and Accept takes the candidate as it is then
-            if not is_oom(exc):
-                raise
 
     def shown_suggestion(self, pid: str, key: str) -> dict[str, Any] | None:
         """The rule of suggestion ``key`` as last shown, if remembered."""
