@@ -115,6 +115,16 @@ class RuleChanged(Conflict):
     code = "rule_changed"
 
 
+class SuggestionIsRule(Conflict):
+    """A suggestion rejected after it was accepted: it is the rule ``rule`` now."""
+
+    code = "suggestion_is_rule"
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 class OldProject(Conflict):
     """A project an old version of ``loop`` made, whose stored data this one cannot
     read (not migrated)."""

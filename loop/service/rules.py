@@ -35,7 +35,14 @@ from loop.core.suggest import (
 )
 from loop.core.text import alike
 from loop.core.votes import votes_lfs, votes_names
-from loop.errors import BadRequest, Conflict, NotFound, RuleChanged, shorten
+from loop.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    RuleChanged,
+    SuggestionIsRule,
+    shorten,
+)
 from loop.service.lf_modules import load_lfs
 from loop.service.queue import parse_label
 from loop.service.state import known_labels
@@ -729,7 +736,7 @@ def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
                          f".../rules/suggestions gives it), got {shorten(str(key))!r}")
     for name, rec in store.rules(pid).items():  # accepted already (or written as such)
         if rule_key(Rule.from_dict(rec["rule"], k)) == key:
-            raise Conflict(f"suggestion {key!r} is the rule {name!r} now: delete or switch "
-                           "off that rule instead")
+            raise SuggestionIsRule(f"suggestion {key!r} is the rule {name!r} now: delete or "
+                                   "switch off that rule instead", rule=name)
     store.reject_suggestion(pid, key)
     return {"rejected": key}

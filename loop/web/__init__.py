@@ -112,6 +112,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             body["code"] = exc.code
         if isinstance(getattr(exc, "label", None), int):  # already answered: as what
             body["label"] = exc.label  # type: ignore[attr-defined]
+        if isinstance(getattr(exc, "rule", None), str):  # a suggestion that is a rule now
+            body["rule"] = exc.rule  # type: ignore[attr-defined]
         if getattr(exc, "ids_stored", False):  # a duplicate upload importing cannot add
             body["ids_stored"] = True
         errors = getattr(exc, "errors", None)

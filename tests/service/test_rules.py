@@ -342,6 +342,7 @@ def test_a_suggestion_shown_before_the_models_moved_is_still_accepted(client, st
     r = client.post(f"/api/projects/{pid}/rules/suggestions/reject", headers=auth(),
                     json={"key": first["key"]})
     assert r.status_code == 409 and accepted_as in r.json["error"], r.json
+    assert r.json["code"] == "suggestion_is_rule" and r.json["rule"] == accepted_as
     assert first["key"] not in store.rejected_suggestions(pid)
     other = next(s for s in shown if s["key"] != first["key"])
     client.post(f"/api/projects/{pid}/rules/suggestions/reject", headers=auth(),

@@ -466,9 +466,9 @@
           if (e.status === 409) {
             await Promise.all([loadRules().catch(function () { /* the message below */ }),
               loadSuggestions()]);
-            const m = /is the rule '(.*)' now/.exec(e.message);
+            const rule = e.body && e.body.rule;
             sugStatus("Not rejected: " + describe(s.rule) + " → " + s.label_name + " was accepted " +
-              "meanwhile and is the rule " + (m ? m[1] + " " : "") + "now. To stop its votes, " +
+              "meanwhile and is the rule " + (rule ? rule + " " : "") + "now. To stop its votes, " +
               "switch it off or delete it in the rules table.", true);
             return;
           }
