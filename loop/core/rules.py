@@ -22,7 +22,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, datetime
@@ -268,8 +268,7 @@ class Rule:
     def matches(self, text: Any, record: Any = None) -> bool:
         """Does the rule match one item (its text, or its fields for a field rule)?"""
         if self.kind == "field":
-            value = None if record is None else record.get(self.field)
-            return _compare(value, self.op, self.value)
+            return _compare(field_value(record, self.field), self.op, self.value)
         return self.compiled().search(shown(text)) is not None
 
     def spans(self, text: Any, limit: int = 100) -> list[tuple[int, int]]:
@@ -317,7 +316,7 @@ class Rule:
             out = np.zeros(n, dtype=bool)
             recs = records if records is not None else [{}] * n
             for i, r in enumerate(recs):
-                out[i] = _compare(r.get(self.field), self.op, self.value)
+                out[i] = _compare(field_value(r, self.field), self.op, self.value)
             return out
         batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
         out = np.zeros(batch.n, dtype=bool)
@@ -464,6 +463,33 @@ def _span_search(pat: Any) -> Any:
         return None if m is None else (m.start(), m.end())
 
     return slow
+
+
+def field_value(record: Any, field: str) -> Any:
+    """The value of ``field`` in ``record``, or None: a field stored under its dotted
+    name (the service flattens an upload's nested objects: ``data.entity1``) or, in
+    a record still nested (WRENCH's rows as ``json.load`` reads them, in the library),
+    ``record["data"]["entity1"]``, as :class:`~loop.core.lf.Record` reads LFs' fields
+    (a data scientist's trial: a field rule on ``data.entity1`` matched no nested row).
+
+    >>> field_value({"data": {"entity1": "canons"}}, "data.entity1")
+    'canons'
+    >>> field_value({"data.entity1": "canons"}, "data.entity1"), field_value({}, "x")
+    ('canons', None)
+    """
+    if not isinstance(record, Mapping):
+        return None
+    if field in record:
+        return record[field]
+    dot = field.find(".")
+    while dot > 0:  # "a.b.c": {"a": {"b.c": ..}}, {"a": {"b": {"c": ..}}}, {"a.b": {"c": ..}}
+        inner = record.get(field[:dot])
+        if isinstance(inner, Mapping):
+            found = field_value(inner, field[dot + 1:])
+            if found is not None:
+                return found
+        dot = field.find(".", dot + 1)
+    return None
 
 
 def _absent(key: str, value: Any) -> bool:

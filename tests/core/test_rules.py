@@ -7,6 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from loop.core.apply import apply_lfs
+from loop.core.lf import Record
 from loop.core.rules import Rule, TextBatch
 from loop.core.suggest import TermIndex, suggest_rules
 
@@ -84,6 +86,21 @@ def test_a_combining_mark_is_part_of_its_word_and_accents_match_however_typed():
         r = Rule.from_dict({"name": "d", "label": 1, "kind": "keywords", "keywords": [typed]}, 2)
         assert r.match(texts).tolist() == [False, False, False, True, True], typed
         assert [r.matches(t) for t in texts] == r.match(texts).tolist()
+
+
+def test_field_rules_read_nested_records():
+    # a data scientist's trial: WRENCH rows as json.load reads them keep "data" an
+    # object, and a field rule on "data.entity1" matched none of them (LFs did)
+    rows = [{"data": {"entity1": "canons", "n": 3}}, {"data": {"entity1": "box"}},
+            {"data.entity1": "canons"}, {"data": "flat"}, {}]
+    r = Rule("ent", 1, "field", field="data.entity1", op="==", value="canons")
+    assert r.match([""] * 5, rows).tolist() == [True, False, True, False, False]
+    assert [r.matches("", x) for x in rows] == [True, False, True, False, False]
+    lf = r.as_lf()
+    assert [lf(Record(x)) for x in rows] == [1, -1, 1, -1, -1]
+    assert apply_lfs([r], rows).L.ravel().tolist() == [1, -1, 1, -1, -1]
+    big = Rule("big", 0, "field", field="data.n", op=">", value=2)
+    assert big.match([""] * 5, rows).tolist() == [True, False, False, False, False]
 
 
 def test_regex_and_field_rules():
