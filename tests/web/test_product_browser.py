@@ -252,6 +252,10 @@ def test_sign_in_at_home_create_import_apply_and_annotators(live: LiveServer, wo
                          ".parentElement; return w.scrollWidth <= w.clientWidth + 1; }")
     assert row.locator(".row-links a", has_text="Dashboard").is_visible()
     assert row.locator(".row-links a", has_text="Label").bounding_box()["x"] < 390
+    # each link's accessible name says which project it opens (a screen reader's list
+    # of links read "Label, Dashboard, ..." once per project)
+    assert page.get_by_role("link", name="Dashboard: Comments <i>2026</i>").count() == 1
+    assert row.locator("a[aria-label='Label: Comments <i>2026</i>']").count() == 2
     page.set_viewport_size({"width": 1280, "height": 800})
     unexpected = [e for e in page.console_errors if "status of 400" not in e]  # the bad file
     assert not unexpected, unexpected

@@ -33,12 +33,16 @@
 
   function links(p, admin, cls) {
     const id = encodeURIComponent(p.id);
-    const box = Loop.el(cls === "links" ? "td" : "div", { class: cls },
-      Loop.el("a", { href: "/p/" + id + "/label", text: "Label" }));
+    /* named after their project: a screen reader's list of links read "Label,
+       Dashboard, Data, Annotators" once per project, none saying which (browser trial) */
+    function link(page, text) {
+      return Loop.el("a", { href: "/p/" + id + "/" + page, text: text, "aria-label": text + ": " + p.name });
+    }
+    const box = Loop.el(cls === "links" ? "td" : "div", { class: cls }, link("label", "Label"));
     if (admin) {
-      box.appendChild(Loop.el("a", { href: "/p/" + id + "/dashboard", text: "Dashboard" }));
-      box.appendChild(Loop.el("a", { href: "/p/" + id + "/data", text: "Data" }));
-      box.appendChild(Loop.el("a", { href: "/p/" + id + "/annotators", text: "Annotators" }));
+      box.appendChild(link("dashboard", "Dashboard"));
+      box.appendChild(link("data", "Data"));
+      box.appendChild(link("annotators", "Annotators"));
     }
     return box;
   }
