@@ -393,6 +393,11 @@
     return { item: data.item, lease: data.lease || null };
   }
 
+  /* Lease the next item for this page, past the ones it shows (null: none left). */
+  async function leaseNext() {
+    return takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds(), page: tabId }));
+  }
+
   /* Ids of the items this page holds: the server returns a lease we already hold
      (a reload, a second tab) unless we list it here. */
   function shownIds() {
@@ -416,7 +421,7 @@
     enqueue(async function () {
       try {
         for (let tries = 0; tries < 3; tries++) {
-          const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds(), page: tabId }));
+          const got = await leaseNext();
           if (!got) { state.exhausted = true; break; }
           state.exhausted = false;
           if (known(got.item.id)) continue;
@@ -697,7 +702,7 @@
       }
       if (!res || res.item_id === undefined || res.item_id === null) return null;
       if (res.undone === false) return { gone: String(res.item_id) };
-      const got = takeNext(await Loop.api("POST", base + "/queue/next", { shown: shownIds(), page: tabId }));
+      const got = await leaseNext();
       return { id: String(res.item_id), got: got };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }
