@@ -2232,3 +2232,45 @@ def test_the_projects_page_keeps_the_sign_in_when_it_cannot_check_it(
     page.goto(f"{live.url}/")
     page.locator("#signin").wait_for(state="visible")
     assert not page.evaluate("localStorage.getItem('loop.token')")
+
+
+def test_a_field_value_cut_on_a_phone_opens_in_full_on_a_tap(
+        live: LiveServer, chromium: Any) -> None:
+    """Browser trial: a long field value was cut with an ellipsis, its title the only
+    way to read it in full, and a phone has no hover."""
+    from loop.demo.client import LF_MODULE, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "fields", "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE})["id"])
+    source = "https://example.org/" + "a-very-long-path/" * 12 + "end"
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\n").writerows(
+        [["text", "AUTHOR", "source"], ["check out my channel", "Kim", source]])
+    api.call("POST", f"/api/projects/{pid}/items", data=buf.getvalue().encode(),
+             content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    token = add_annotator(api, pid, "phoebe")
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                               has_touch=True, bypass_csp=True)  # (wait_for_function)
+    try:
+        page = ctx.new_page()
+        sign_in(page, live.url, token, pid)
+        page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+        cut = page.locator("#item-fields dd.cut")
+        assert cut.count() == 1 and cut.inner_text() == source
+        assert page.locator("#item-fields dd", has_text="Kim").get_attribute("role") is None
+        one_line = cut.bounding_box()["height"]
+        assert cut.get_attribute("aria-expanded") == "false"
+        cut.tap()
+        assert cut.get_attribute("aria-expanded") == "true"
+        assert cut.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # nothing hidden
+        box = cut.bounding_box()
+        assert box["height"] > 2 * one_line and box["x"] + box["width"] <= 390, box
+        cut.focus()
+        page.keyboard.press("Enter")  # the keyboard closes it too, and answers nothing
+        assert cut.get_attribute("aria-expanded") == "false"
+        assert page.evaluate("window.loopLabel.currentId()") is not None
+    finally:
+        ctx.close()

@@ -282,6 +282,23 @@
           "data-n": ent ? ent[1] : null })));
     }
     fields.hidden = keys.length === 0;
+    /* a value cut to one line opens in full on a click, a tap or Enter: its title
+       was the only way to read it, and a phone has no hover (browser trial) */
+    fields.querySelectorAll("dd").forEach(function (dd) {
+      if (dd.scrollWidth <= dd.clientWidth + 1) return;
+      dd.classList.add("cut");
+      dd.tabIndex = 0;
+      dd.setAttribute("role", "button");
+      dd.setAttribute("aria-expanded", "false");
+      const toggle = function () { dd.setAttribute("aria-expanded", String(dd.classList.toggle("open"))); };
+      dd.addEventListener("click", toggle);
+      dd.addEventListener("keydown", function (ev) {
+        if (ev.key !== "Enter" && ev.key !== " ") return;
+        ev.preventDefault();
+        ev.stopPropagation();
+        toggle();
+      });
+    });
 
     const reason = item.reason === undefined || item.reason === null ? "" : String(item.reason);
     const badge = $("reason");
