@@ -10,6 +10,7 @@ from loop.core.text import hidden_char, name_key
 from loop.errors import BadRequest, NotFound, shorten
 from loop.service.lf_modules import check_lf_module
 from loop.storage import RedisStore
+from loop.storage.projects import token_expired
 
 #: Upper bound on a project's ``answers_per_item``.
 MAX_ANSWERS_PER_ITEM = 20
@@ -251,7 +252,7 @@ def discard_answers(store: RedisStore, pid: str, name: str, confirm: Any) -> dic
     n, reopened = store.discard_answers(pid, name)
     rec = listed.get(name)
     out: dict[str, Any] = {"name": name, "discarded": n, "reopened": reopened}
-    if rec is not None and not rec["revoked_at"]:
+    if rec is not None and not rec["revoked_at"] and not token_expired(rec):
         out["note"] = (f"{name}'s token still works, so their new answers count; revoke "
                        "it (DELETE /annotators/<name>) to stop them answering")
     return out

@@ -19,6 +19,7 @@ from loop.errors import (
     shorten,
 )
 from loop.storage import RedisStore
+from loop.storage.projects import token_expired
 
 #: Most item ids a client may list as already on screen (``shown``).
 MAX_SHOWN = 20
@@ -332,9 +333,10 @@ def tie_waits(store: RedisStore, pid: str, ties: dict[str, list[dict[str, Any]]]
     """What each tied item (id -> its answers) waits for: ``"admin"`` after k + 1
     answers, or once every annotator whose token works has answered it or skipped
     it (new-user trial: two annotators tied, and the item waited for a third who does
-    not exist; team lead's trial: for one who skipped it at every turn), else
-    ``"answer"``."""
-    can_answer = [a["name"] for a in store.annotators(pid) if not a.get("revoked_at")]
+    not exist; team lead's trial: for one who skipped it at every turn, and for one
+    whose token had expired), else ``"answer"``."""
+    can_answer = [a["name"] for a in store.annotators(pid)
+                  if not a.get("revoked_at") and not token_expired(a)]
     skipped = store.skipped_by(pid, can_answer, list(ties))
     out = {}
     for iid, ans in ties.items():

@@ -393,6 +393,26 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
         assert services.me(store, k2, w, done=True)["leased_for_you"] == len(held - answered[w])
 
 
+def test_a_tie_waits_for_the_admin_once_the_only_other_token_expired(client, store, k2):
+    """Team lead's trial: the third annotator's token expired, and the 1-1 tie still
+    waited for "one more annotator", who could no longer answer; discarding the
+    expired annotator's answers said their token still worked."""
+    iid = store.queued_ids(k2)[0]
+    for name in ("a", "b"):
+        store.add_annotator(k2, name)
+    store.add_annotator(k2, "c", expires_at=time.time() + 60)
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert [x["waiting_for"] for x in d["disputes"]] == ["answer"]  # c can answer it
+    store.add_annotator(k2, "c", expires_at=time.time() - 1)
+    d = client.get(f"/api/projects/{k2}/disputes", headers=auth()).json
+    assert [x["waiting_for"] for x in d["disputes"]] == ["admin"]
+    assert services.me(store, k2, "a", done=True)["disputed_for_admin"] == 1
+    r = client.delete(f"/api/projects/{k2}/annotators/c/answers", headers=auth(),
+                      json={"confirm": "c"})
+    assert r.status_code == 200 and "note" not in r.json, r.json
+
+
 def test_the_admin_resolves_a_tie_and_can_take_it_back(client, store, k2):
     iid = store.queued_ids(k2)[0]
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
