@@ -654,6 +654,26 @@ def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back
                        ).status_code == 404  # nothing to take back now
 
 
+def test_ties_are_counted_beside_a_resolution_that_lost_its_answers(client, store, k2):
+    """Team lead's trial: the admin settled an item only a careless annotator had
+    answered, then discarded that annotator's answers; the resolution stayed gold with
+    no answer, and the annotators' count of ties (/queue/me) read 0, with nothing
+    said of the tie that waited for the admin."""
+    settled, tie = store.queued_ids(k2)[:2]
+    _answered_by(store, k2, settled, [("sloppy", "spam")])
+    services.resolve(store, k2, settled, "ham", "admin")
+    for name in ("a", "b"):
+        store.add_annotator(k2, name)
+    _answered_by(store, k2, tie, [("a", "ham"), ("b", "spam")])
+    store.discard_answers(k2, "sloppy")
+    assert settled in store.gold(k2) and settled not in store.answers(k2)
+    me = services.me(store, k2, "a", done=True)
+    assert me["disputed"] == len(store.disputes(k2)) == 1
+    assert me["disputed_for_admin"] == 1  # a and b answered it: nobody else can
+    m = client.get(f"/api/projects/{k2}/metrics", headers=auth()).json
+    assert m["n_disputed"] == 1
+
+
 def test_an_empty_relabel_says_what_is_missing(client, store, k2):
     r = client.post(f"/api/projects/{k2}/queue/relabel", headers=auth(), json={})
     assert r.status_code == 400 and r.json["error"].startswith("item_id missing"), r.json
