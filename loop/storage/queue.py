@@ -393,9 +393,15 @@ class QueueMixin(StoreBase):
                 for a, got in zip(names, pipe.execute(), strict=True)}
 
     def live_lease_ids(self, pid: str) -> list[str]:
-        """Items leased now (their leases not yet expired)."""
-        return [x.decode() for x in
-                self.r.zrangebyscore(self._k(pid, "leasez"), f"({time.time()}", "+inf")]
+        """Items leased now (their leases not yet expired) that still need answers. An
+        item settled while someone holds it (the admin resolved it, a relabel broke its
+        tie) keeps that lease until its holder's next ``/next`` or its expiry, and
+        comes back to nobody (team lead's trial: the done page said it was open on
+        someone's screen and might come back)."""
+        ids = [x.decode() for x in
+               self.r.zrangebyscore(self._k(pid, "leasez"), f"({time.time()}", "+inf")]
+        done = self.r.hmget(self._k(pid, "done"), ids) if ids else []
+        return [i for i, d in zip(ids, done, strict=True) if d is None]
 
     def answered_among(self, pid: str, annotator: str, ids: list[str]) -> set[str]:
         """Of ``ids``, those ``annotator`` has answered."""
@@ -405,8 +411,8 @@ class QueueMixin(StoreBase):
         return {i for i, hit in zip(ids, got, strict=True) if hit}
 
     def n_leased(self, pid: str) -> int:
-        """Items leased now (their leases not yet expired)."""
-        return int(self.r.zcount(self._k(pid, "leasez"), f"({time.time()}", "+inf"))
+        """Items leased now that still need answers (:meth:`live_lease_ids`)."""
+        return len(self.live_lease_ids(pid))
 
     def queued_ids(self, pid: str) -> list[str]:
         """The ranked queue, best first."""

@@ -631,6 +631,23 @@ def test_an_item_settled_while_someone_holds_it_is_not_served_to_them_again(clie
     assert other not in _queued(store, k2)
 
 
+def test_an_item_settled_while_someone_holds_it_is_not_counted_as_open(client, store, k2):
+    """Team lead's trial: the admin settled an item b had on screen; /queue/me went on
+    counting it leased ("open on someone's screen"), and c's done page said it might
+    come back to c, though it needed no more answers."""
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "spam")])
+    seen: list[str] = []
+    while (x := store.lease_next_full(k2, "b", 60, shown=seen))["item_id"] != iid:
+        seen.append(x["item_id"])
+        store.skip(k2, "b", x["item_id"], x["lease_id"])
+    assert services.me(store, k2, "c", done=True)["leased"] == 1
+    services.resolve(store, k2, iid, "ham", "admin")
+    me = services.me(store, k2, "c", done=True)
+    assert (me["leased"], me["leased_for_you"]) == (0, 0)
+    assert iid not in store.live_lease_ids(k2)
+
+
 def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back(client,
                                                                                store, k2):
     """Fault trial: c answered, the admin resolved, c undid: the item stayed gold with
