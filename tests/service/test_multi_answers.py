@@ -691,6 +691,27 @@ def test_ties_are_counted_beside_a_resolution_that_lost_its_answers(client, stor
     assert m["n_disputed"] == 1
 
 
+def test_a_gold_label_is_dated_from_when_it_was_given(client, store, k2):
+    """Team lead's trial: a changed answer kept the time of its first label, so the
+    export's answered_at dated a gold label from before anyone had given it (one
+    answer per item: the relabelled item said it was labelled at the first answer;
+    several: a majority made by a change was dated from the changed answer's start)."""
+    project = _make(client, store, 1)
+    x = store.lease_next_full(project, "a", 60)
+    services.answer(store, project, "a", x["item_id"], "ham", x["lease_id"])
+    iid = x["item_id"]
+    services.relabel(store, project, "a", iid, "spam")
+    (mine,) = store.answers(project)[iid]
+    assert store.gold(project)[iid]["at"] == mine["changed_at"] > mine["at"]
+
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    services.relabel(store, k2, "a", iid, "spam")  # a's change makes the majority
+    first, second = store.answers(k2)[iid]
+    g = store.gold(k2)[iid]
+    assert g["label"] == 1 and (g["at"], g["annotator"]) == (second["at"], "b")
+
+
 def test_an_empty_relabel_says_what_is_missing(client, store, k2):
     r = client.post(f"/api/projects/{k2}/queue/relabel", headers=auth(), json={})
     assert r.status_code == 400 and r.json["error"].startswith("item_id missing"), r.json

@@ -1,6 +1,8 @@
 -- Shared by answer.lua, undo.lua, relabel.lua and resolve.lua (prepended by
 -- scripts.py): the gold record of an item is the majority of its answers (the
--- record of the first answer of the winning label), or the admin's resolution
+-- record of the answer that gave the winning label first, a changed answer from
+-- its change: a relabel kept its first time, and the export dated a label from
+-- before anyone gave it; team lead's trial), or the admin's resolution
 -- where there is one. Two or more labels with the most answers are a tie: no gold
 -- record (the models do not learn a coin flip); the item waits for one more
 -- answer, and after k + 1 answers for an admin's resolution.
@@ -21,8 +23,12 @@ local function majority(list)
     end
   end
   if best == nil or tie then return nil end
-  local g = list[first[best]]
-  return cjson.encode({label = best, annotator = g.annotator, at = g.at, lease = g.lease,
+  local g, at = nil, nil
+  for _, a in ipairs(list) do
+    local t = tonumber(a.changed_at or a.at)
+    if a.label == best and (g == nil or t < at) then g, at = a, t end
+  end
+  return cjson.encode({label = best, annotator = g.annotator, at = at, lease = g.lease,
                        n_answers = #list})
 end
 
