@@ -261,6 +261,33 @@ def test_skipped_items_come_back_only_when_nothing_else_is_left(client, store, p
                       headers=auth(tok)).json["remaining"] == 0
 
 
+def test_the_leases_of_a_token_that_expired_go_to_the_others_once_nothing_else_is_left(
+        client, store, project):
+    """Team lead's trial: a token expired mid-item, and the two items its page held
+    (the shown one and the prefetched one) were kept from everyone for the lease's
+    five minutes: the others were told nothing was left. A revocation gives them
+    back at once; an expiry now gives them back to the first who has nothing else."""
+    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\n",
+                headers={**auth(), "Content-Type": "text/csv"})
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 10)
+    store.add_annotator(project, "brief", expires_at=time.time() + 60)
+    held = [store.lease_next(project, "brief", 60)[0]]
+    held.append(store.lease_next_full(project, "brief", 60, shown=held)["item_id"])
+    tok = annotator_token(client, project, "solo")
+    first = _next(client, project, tok)
+    _answer(client, project, tok, first)
+    assert _next(client, project, tok) is None  # brief's token works: theirs to answer
+    store.add_annotator(project, "brief", expires_at=time.time() - 1)
+    got = {(x := _next(client, project, tok))["item"]["id"]}
+    _answer(client, project, tok, x)
+    got.add((x := _next(client, project, tok))["item"]["id"])
+    _answer(client, project, tok, x)
+    assert got == set(held) and _next(client, project, tok) is None
+
+
 def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project):
     """Fault trial: once an annotator had skipped everything, next and skip returned
     the same skipped item for ever: r3, r2, r1, r0, r1, r2, r2, r2, r2, r2. They come

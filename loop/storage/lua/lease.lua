@@ -11,8 +11,10 @@
 -- already holds (page reload, second tab) is renewed and returned; (3) the best
 -- queued item; (4) a random unlabeled item from the pool, when the ranked queue
 -- has nothing for this annotator (marked as an exploration pick: a random draw);
--- (5) only then items this annotator skipped. Items answered k times, answered
--- or skipped by this annotator, or leased to anyone are passed over.
+-- (5) only then items this annotator skipped; (6) with nothing at all, the leases
+-- of annotators whose token expired go back to the queue, which is tried again.
+-- Items answered k times, answered or skipped by this annotator, or leased to anyone
+-- are passed over.
 -- Whether an item's answers are random gold (audit) is set by each lease until its
 -- first answer: they are when it was served as an exploration pick (drawn at random
 -- by the ranking it came from, or from the pool in (4)). A ranking draws many random
@@ -95,21 +97,25 @@ local function free(id, allow_skipped)
 end
 
 -- (3) the ranked queue; entries answered k times or leased are dropped on the way
-local kept = 0
-while true do
-  local ids = redis.call('ZREVRANGE', KEYS[1], kept, kept + 49, 'WITHSCORES')
-  if #ids == 0 then break end
-  for i = 1, #ids, 2 do
-    local id = ids[i]
-    if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('ZSCORE', KEYS[2], id) then
-      redis.call('ZREM', KEYS[1], id)
-    elseif free(id, false) then
-      return lease(id, tonumber(ids[i + 1]), redis.call('HGET', KEYS[8], id) == 'exploration')
-    else
-      kept = kept + 1
+local function from_queue()
+  local kept = 0
+  while true do
+    local ids = redis.call('ZREVRANGE', KEYS[1], kept, kept + 49, 'WITHSCORES')
+    if #ids == 0 then return nil end
+    for i = 1, #ids, 2 do
+      local id = ids[i]
+      if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('ZSCORE', KEYS[2], id) then
+        redis.call('ZREM', KEYS[1], id)
+      elseif free(id, false) then
+        return lease(id, tonumber(ids[i + 1]), redis.call('HGET', KEYS[8], id) == 'exploration')
+      else
+        kept = kept + 1
+      end
     end
   end
 end
+local out = from_queue()
+if out then return out end
 
 -- (4) a random unlabeled item from the pool
 local function from_pool(allow_skipped)
@@ -151,7 +157,32 @@ end
 local skips = redis.call('SMEMBERS', KEYS[5])
 local start = tonumber(string.sub(ARGV[3], 1, 8), 16) or 0
 for i = 0, #skips - 1 do
-  local out = skipped(skips[(start + i) % #skips + 1])
+  out = skipped(skips[(start + i) % #skips + 1])
+  if out then return out end
+end
+
+-- (6) nothing at all: the leases of annotators whose token expired go back to the
+-- queue, as a revocation gives back the revoked one's (team lead's trial: a token
+-- that expired mid-item held its page's two leases, the last items, from everyone
+-- for the lease's five minutes), and the queue is tried again
+local freed = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
+  local l = redis.call('HGET', KEYS[3], id)
+  local d = l and cjson.decode(l)
+  local rec = d and d.annotator ~= me and redis.call('HGET', KEYS[18], d.annotator)
+  local a = rec and cjson.decode(rec)
+  if a and a.expires_at ~= nil and a.expires_at ~= cjson.null
+      and tonumber(a.expires_at) <= now then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    if redis.call('HEXISTS', KEYS[4], id) == 0 then
+      redis.call('ZADD', KEYS[1], d.priority, id)
+      freed = freed + 1
+    end
+  end
+end
+if freed > 0 then
+  out = from_queue()
   if out then return out end
 end
 return false
