@@ -29,8 +29,8 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   are an unbiased sample and re-estimate LF precisions. A ranking's other random
   picks are not in it: the next ranking may list them as uncertain items, and an
   answer to one of those is no random draw. An answered random pick whose answer
-  is undone goes back on top of the queue as a random pick (``undo.lua``), so its
-  next answer is one too.
+  is undone (or discarded) goes back on top of the queue as a random pick
+  (``undo.lua``, ``discard.lua``), so its next answer is one too.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,
@@ -265,7 +265,7 @@ class QueueMixin(StoreBase):
              k(pid, "resolved"), k(pid, "done"), k(pid, "pending"), k(pid, "queue"),
              k(pid, "pool"), k(pid, "leasez"), k(pid, "hist", annotator),
              k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "log"),
-             k(pid, "version"), k(pid, "since_recal")],
+             k(pid, "version"), k(pid, "since_recal"), k(pid, "audit"), k(pid, "reason")],
             [annotator, self.answers_per_item(pid)])
         return int(n), int(reopened)
 

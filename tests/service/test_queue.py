@@ -888,6 +888,25 @@ def test_an_undone_random_pick_comes_back_as_one_and_its_answer_stays_random_gol
     assert picked not in store.audit_ids(ready)
 
 
+def test_a_random_pick_whose_answer_was_discarded_comes_back_as_one(store, ready):
+    """Team lead's trial: a careless annotator's answers discarded, their random
+    picks came back as the sampler's picks, and the answers others gave them no
+    longer counted as random gold (an undo kept the mark; a discard did not)."""
+    explored, got = _lease_a_random_pick(store, ready, "sloppy", ttl=60)
+    queue.answer(store, ready, "sloppy", explored, "spam", got["lease_id"])
+    others = [i for i in store.item_ids(ready) if i != explored][:3]
+    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
+                               store.state_version(ready))
+    store.discard_answers(ready, "sloppy")
+    seen: list[str] = []
+    while (again := store.lease_next_full(ready, "expert", 60, shown=seen))["item_id"] \
+            != explored:
+        seen.append(again["item_id"])
+    assert again["reason"] == "exploration"
+    queue.answer(store, ready, "expert", explored, "ham", again["lease_id"])
+    assert explored in store.audit_ids(ready)
+
+
 def _lease_a_random_pick(store, pid: str, annotator: str, ttl: float) -> tuple[str, dict]:
     """Walk the queue to its first random pick (the items before it are skipped) and
     lease it: its id and the lease."""
