@@ -398,6 +398,7 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
     labels = project["labels"]
     stats = store.annotator_stats(pid, annotator, n_history)
     disputed = store.n_disputed(pid)
+    remaining = store.pool_size(pid)
     ids = stats["history"]
     answers = store.answers_of(pid, ids)
     items = {i["id"]: i for i in store.items(pid, ids)}
@@ -410,20 +411,24 @@ def me(store: RedisStore, pid: str, annotator: str, n_history: int = 20,
         recent.append({"item_id": iid, "label": labels[int(mine["label"])], "at": mine["at"],
                        "text": text[:300]})
     return {"answers_total": stats["answers_total"], "answers_today": stats["answers_today"],
-            "history": ids, "recent": recent, "remaining": store.pool_size(pid),
+            "history": ids, "recent": recent, "remaining": remaining,
             # of them, those someone holds now (new-user trial: "All done ... 2 items
             # still need answers from others" were the leases of a closed tab)
             "leased": store.n_leased(pid),
             # of them, those whose answers disagree: a tie waits for one more answer
             # or an admin's resolution (it read as if nobody had answered it)
             "disputed": disputed,
-            **(_done_detail(store, pid, annotator, disputed) if done else {}),
+            **(_done_detail(store, pid, annotator, disputed, remaining) if done else {}),
             "queue_size": store.queue_size(pid)}
 
 
-def _done_detail(store: RedisStore, pid: str, annotator: str, disputed: int
-                 ) -> dict[str, int]:
-    """For an annotator with nothing left: the ties that wait for the admin, the
+def _done_detail(store: RedisStore, pid: str, annotator: str, disputed: int,
+                 remaining: int) -> dict[str, int]:
+    """For an annotator with nothing left: the ties that wait for the admin, how many
+    of the ``remaining`` items wait for an annotator's answer instead (a tie after
+    k + 1 answers needs no more and is not among them, while one that every
+    annotator answered is: team lead's trial, the page took the first kind off the
+    remaining too, and said nothing of an item that still needed an answer), the
     leased items they have not answered (team lead's trial: "1 item is open on
     someone's screen ... look in again later" was an item they had answered), and
     how many items the project has (none imported yet read "Every item has its
@@ -431,7 +436,10 @@ def _done_detail(store: RedisStore, pid: str, annotator: str, disputed: int
     leased = store.live_lease_ids(pid)
     mine = store.answered_among(pid, annotator, leased)
     ties = store.disputes(pid) if disputed else {}
-    waits = tie_waits(store, pid, ties, store.answers_per_item(pid)) if ties else {}
+    k = store.answers_per_item(pid)
+    waits = tie_waits(store, pid, ties, k) if ties else {}
+    admin_remaining = sum(w == "admin" and len(ties[i]) <= k for i, w in waits.items())
     return {"disputed_for_admin": sum(w == "admin" for w in waits.values()),
+            "waiting_for_others": max(0, remaining - admin_remaining),
             "leased_for_you": len([i for i in leased if i not in mine]),
             "n_items": store.n_items(pid)}

@@ -237,8 +237,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "leased", extra={"parameters": [
             {"name": "history", "in": "query",
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20}},
-            {"name": "done", "in": "query", "description": "adds disputed_for_admin and "
-             "leased_for_you (the labeling page when nothing is left for you)",
+            {"name": "done", "in": "query", "description": "adds disputed_for_admin, "
+             "waiting_for_others, leased_for_you and n_items (the labeling page when "
+             "nothing is left for you)",
              "schema": {"type": "boolean"}}]})},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "

@@ -413,6 +413,29 @@ def test_a_tie_waits_for_the_admin_once_the_only_other_token_expired(client, sto
     assert r.status_code == 200 and "note" not in r.json, r.json
 
 
+def test_the_done_count_of_items_others_answer_leaves_out_only_ties_in_it(client, store):
+    """Team lead's trial (three labels): a tie after k + 1 answers waits for the admin
+    and needs no more answers, so it is not among the remaining; the labeling page
+    took it off the remaining anyway and said nothing of the item that still needed
+    an answer from the others. A tie every annotator answered is among them."""
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "yt3", "labels": ["ham", "spam", "other"], "lf_module": "lfs_youtube",
+        "text_field": "CONTENT", "answers_per_item": 2})
+    pid = prepare_project(store, client, r.json["id"])
+    three, answered, everyone = store.queued_ids(pid)[:3]
+    for name in ("a", "b", "c", "d"):
+        store.add_annotator(pid, name)
+    _answered_by(store, pid, three, [("a", "ham"), ("b", "spam"), ("c", "other")])
+    _answered_by(store, pid, everyone, [("a", "ham"), ("b", "spam")])
+    _answered_by(store, pid, answered, [("a", "ham")])
+    store.revoke_annotator(pid, "c")
+    store.revoke_annotator(pid, "d")  # nobody but a and b can answer now
+    me = services.me(store, pid, "a", done=True)
+    assert me["disputed_for_admin"] == 2 and three not in store.queued_ids(pid)
+    # the others still answer every remaining item but the tie a and b both answered
+    assert me["waiting_for_others"] == me["remaining"] - 1
+
+
 def test_the_admin_resolves_a_tie_and_can_take_it_back(client, store, k2):
     iid = store.queued_ids(k2)[0]
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])

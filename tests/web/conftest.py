@@ -106,6 +106,13 @@ def pair_project(live: LiveServer) -> dict[str, str]:
     return _tiny_project(live, "pairs", ["one", "two", "three"], "tina", answers_per_item=2)
 
 
+@pytest.fixture
+def three_label_pairs(live: LiveServer) -> dict[str, str]:
+    """A new project of two items, three labels, two answers an item, none yet."""
+    return _tiny_project(live, "three", ["one", "two"], "tina", answers_per_item=2,
+                         labels=["ham", "spam", "other"])
+
+
 @pytest.fixture(scope="module")
 def xss_project(live: LiveServer) -> dict[str, str]:
     """A tiny project whose only items carry HTML/script payloads as text."""

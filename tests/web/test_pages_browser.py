@@ -1498,6 +1498,36 @@ def test_the_done_message_counts_items_whose_answers_disagree(
     assert not page.console_errors, page.console_errors
 
 
+def test_the_done_message_names_an_item_others_answer_beside_a_tie_for_the_admin(
+        live: LiveServer, three_label_pairs: dict[str, str], page: Any) -> None:
+    """Team lead's trial (three labels, two answers an item): a tie after three
+    answers waits for the admin and is not among the remaining items; the page took
+    it off them anyway, and said nothing of the item that still needed an answer."""
+    from loop.demo.client import ApiClient
+
+    project = three_label_pairs
+    pid = project["pid"]
+
+    def annotator(name: str) -> ApiClient:
+        return ApiClient(live.url, live.admin.call(
+            "POST", f"/api/projects/{pid}/annotators", {"name": name})["token"])
+
+    olga, pat = annotator("olga"), annotator("pat")
+    for _ in range(2):  # olga says spam to both items
+        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
+        olga.call("POST", f"/api/projects/{pid}/queue/answer",
+                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    first = pat.call("POST", f"/api/projects/{pid}/queue/next", {})
+    pat.call("POST", f"/api/projects/{pid}/queue/answer",  # pat says other to one
+             {"item_id": first["item"]["id"], "lease_id": first["lease"]["id"], "label": "other"})
+    sign_in(page, live.url, project["token"], pid)
+    done = _answer_until_done(page, 2)  # tina says ham (key 1) to both
+    # one tie waits for the admin; the other for pat, who has not answered it
+    assert "1 item still needs answers from others (1 of them has answers that disagree" \
+        in done, done
+    assert "1 item has answers that disagree and waits for an admin's decision" in done, done
+
+
 def test_the_done_message_says_items_are_open_on_other_screens(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """New-user trial: "All done ... 2 items still need answers from others" were

@@ -348,7 +348,10 @@
       if (!me) return;
       const n = function (x, one, many) { return x === 1 ? "1 " + one : x + " " + many; };
       const admin = me.disputed_for_admin || 0;
-      const others = me.remaining - admin;  /* ties for the admin need no annotator */
+      /* of the remaining items, those an annotator's answer settles (not the ties
+         for the admin; a tie after k + 1 answers is not among the remaining: team
+         lead's trial, an item that needed an answer went unsaid) */
+      const others = me.waiting_for_others;
       const byAnswer = (me.disputed || 0) - admin;
       /* leased items you have not answered: those may come back to you (team lead's
          trial: "look in again later" for an item already answered) */
