@@ -15,8 +15,11 @@ from loop.storage.scripts import Scripts
 #: The format of everything this version stores, as a whole (``loop:format``). Raise
 #: it with any change that a version before could misread (a new field in a record
 #: the old code parses strictly, a key read another way), and say in the README's
-#: upgrade notes what it changed. 3: the first version that writes it.
-FORMAT = 3
+#: upgrade notes what it changed. 3: the first version that writes it. 4: annotator
+#: tokens with a lifetime (``expires_at``, which 3's versions do not read: an expired
+#: token worked again after a downgrade, upgrade trial) and apply-run unit jobs of
+#: several units (a 3 worker failed each with a TypeError).
+FORMAT = 4
 _FORMAT_KEY = "loop:format"
 
 

@@ -1197,6 +1197,18 @@ def test_data_a_newer_version_wrote_is_refused(redis_url, rconn):
     assert int(rconn.get("loop:format")) == FORMAT + 1  # left as it was
 
 
+def test_data_with_token_lifetimes_is_kept_from_versions_that_ignore_them(client, rconn,
+                                                                        project):
+    """Upgrade trial: a version of data format 3 (before token lifetimes), started on
+    this version's data, let a token past its lifetime work again (200, not 401), and
+    failed every apply-run job of several units with a TypeError. This version marks
+    its data 4, which those versions refuse to start on."""
+    r = client.post(f"/api/projects/{project}/annotators", headers=auth(),
+                    json={"name": "t", "expires_in_days": 1})
+    assert r.status_code == 201, r.json
+    assert int(rconn.get("loop:format")) >= 4
+
+
 def test_metrics_carry_a_thinned_history_and_the_latest_scores(client, store, project):
     """Soak trial: a point every few answers, each one sent by every /metrics and read
     whole by every home-page line: 3 MB of them after a day at 4 answers a second."""
