@@ -500,6 +500,26 @@ def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis
     assert not page.console_errors, page.console_errors
 
 
+def test_the_dashboard_takes_down_its_load_error_once_a_poll_gets_through(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Upgrade trial: a dashboard open while the service restarted said "Some data
+    could not be loaded: Failed to fetch" for good, above numbers that went on
+    moving with every poll."""
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function("document.getElementById('n-items').textContent.trim() !== '–'")
+    said = page.locator("#dash-status")
+    page.route("**/api/projects/*/metrics", lambda r: r.abort())  # the service is down
+    page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
+    page.wait_for_function(
+        "document.getElementById('dash-status').textContent.includes('could not be loaded')")
+    page.unroute("**/api/projects/*/metrics")  # and back
+    page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
+    page.wait_for_function("document.getElementById('dash-status').textContent === ''",
+                           timeout=10000)
+    assert "error" not in (said.get_attribute("class") or "")
+
+
 def test_a_skipped_automatic_run_says_why_in_the_jobs_table(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """A skipped run's reason was in its tooltip only."""

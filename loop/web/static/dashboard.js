@@ -918,9 +918,19 @@
       const e = failed[0].reason;
       if (e && e.status === 401) { location.replace("/?next=" + encodeURIComponent(location.pathname)); return; }
       if (e && e.status === 403) { status("The dashboard needs the admin API key: sign in with it.", true); return false; }
-      status("Some data could not be loaded: " + (e && e.message), true);
+      pollFailed("Some data could not be loaded: " + (e && e.message));
+    } else if (pollSaid) {
+      pollFailed("");
     }
     return running;
+  }
+
+  /* A poll's failure is said until a poll gets through (upgrade trial: a dashboard
+     open across a restart said "Failed to fetch" for good while its numbers moved on). */
+  let pollSaid = "";
+  function pollFailed(msg) {
+    if (msg || $("dash-status").textContent === pollSaid) status(msg, !!msg);
+    pollSaid = msg;
   }
 
   let timer = null;
@@ -930,7 +940,7 @@
     timer = setTimeout(async function () {
       timer = null;
       let running = false;
-      try { running = await refresh(); } catch (e) { status(String(e), true); }
+      try { running = await refresh(); } catch (e) { pollFailed(String(e)); }
       document.dispatchEvent(new Event("loop:polled"));
       /* a rule just saved: its apply run may not have started at the first look
          (rule author's trial: the table then waited for the 12 s idle poll) */
