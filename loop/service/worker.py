@@ -76,6 +76,8 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.utils import as_text, parse_composite_key
 
+from loop.storage.base import FORMAT
+
 log = logging.getLogger(__name__)
 
 #: Set of worker names that keep a liveness key (only those are judged by it).
@@ -100,6 +102,33 @@ def is_dead(connection: Any, name: Any) -> bool:
     other classes keep no key and are never judged dead here)."""
     return bool(name and connection.sismember(WORKERS_KEY, name)
                 and not connection.exists(alive_key(as_text(name))))
+
+
+def stop_older_workers(connection: Any) -> list[str]:
+    """Tell each live worker of an older version to stop after its job (RQ's shutdown
+    command); their names. A worker's liveness key holds the data format its version
+    reads (:data:`~loop.storage.base.FORMAT`; "1" before it did): a worker left running
+    on the old code while the new version started, which then marked the data as its
+    own, goes on taking jobs (upgrade trial: it took the new version's apply-run jobs
+    and failed them, TypeError); started again, it refuses the mark. Run at every
+    beat: a command sent while that worker was cut off from Redis is lost."""
+    from rq.command import send_shutdown_command
+
+    names = sorted(as_text(n) for n in connection.smembers(WORKERS_KEY))
+    reads = connection.mget([alive_key(n) for n in names]) if names else []
+    older = [n for n, v in zip(names, reads, strict=True)
+             if v is not None and int(v) < FORMAT]
+    for name in older:
+        send_shutdown_command(connection, name)
+    if new := [n for n in older if n not in _TOLD_TO_STOP]:  # logged once, told each beat
+        _TOLD_TO_STOP.update(new)
+        log.warning("told %d worker(s) of an older loop (data format below %d) to stop: "
+                    "start them from this version: %s", len(new), FORMAT, ", ".join(new))
+    return older
+
+
+#: Workers :func:`stop_older_workers` logged it told to stop (in this process).
+_TOLD_TO_STOP: set[str] = set()
 
 
 def alive_workers(connection: Any) -> int:
@@ -596,7 +625,7 @@ class LoopWorker(PromptCommandChannel, Worker):
         # the set too, not only at start: after Redis lost its data (restored
         # without it, flushed) a worker must still be counted and judged by its key
         with self._beat_connection.pipeline() as p:
-            p.set(alive_key(self.name), "1", ex=self.liveness_ttl)
+            p.set(alive_key(self.name), FORMAT, ex=self.liveness_ttl)  # stop_older_workers
             p.sadd(WORKERS_KEY, self.name)
             p.execute()
 
@@ -612,6 +641,9 @@ class LoopWorker(PromptCommandChannel, Worker):
                     free_dead_schedulers(conn, self.queues)
                     free_dead_locks(conn)
                     enqueue_ready(conn, self.queues)
+                # by each worker: a worker of an older version may hold the janitor's
+                # key at every beat (upgrade trial: it did, and was never told)
+                stop_older_workers(conn)
                 self._maybe_reconcile()
                 self._note_lf_modules(conn)
             except (RedisConnectionError, RedisTimeoutError) as exc:

@@ -481,6 +481,30 @@ def _group(pgid: int) -> list[int]:
     return out
 
 
+def test_a_worker_of_an_older_version_is_told_to_stop(rconn):
+    """Upgrade trial: a worker left running on the old code while the new version
+    started (and marked the data as its own) took the new version's apply-run jobs
+    and failed them (TypeError). A worker's liveness key says the data format its
+    version reads; the janitor tells each live worker of an older one to stop."""
+    from rq import Queue
+
+    from loop.service.worker import LoopWorker, alive_key, stop_older_workers
+
+    LoopWorker([Queue("loop", connection=rconn)], connection=rconn, name="new")._beat_once()
+    rconn.sadd("loop:workers", "old", "gone")
+    rconn.set(alive_key("old"), "1", ex=12)  # as the versions before wrote it
+    sub = rconn.pubsub()
+    sub.subscribe("rq:pubsub:old", "rq:pubsub:new", "rq:pubsub:gone")
+    for _ in range(3):
+        assert sub.get_message(timeout=1)["type"] == "subscribe"
+    assert stop_older_workers(rconn) == ["old"]
+    told = sub.get_message(timeout=2)
+    assert told is not None and told["channel"] == b"rq:pubsub:old", told
+    assert json.loads(told["data"]) == {"command": "shutdown"}
+    assert sub.get_message(timeout=0.5) is None  # not this version's, not a dead one
+    sub.close()
+
+
 def test_a_worker_stops_listening_for_commands_at_once(rconn):
     """A warm shutdown (SIGTERM) took up to 60 s one time in four: RQ unsubscribes
     from the worker's command channel before stopping the thread that reads it, which
