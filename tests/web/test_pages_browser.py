@@ -500,6 +500,27 @@ def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis
     assert not page.console_errors, page.console_errors
 
 
+def test_an_answer_sent_while_the_server_is_down_is_said_and_nothing_stale_stays(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Restart trial (a labeling page open across an upgrade): an answer pressed while
+    the service was down said it may not have arrived, then "Could not load the next
+    item ... Trying again in a few seconds" replaced that within a second, and stayed
+    up once the server was back, with nothing tried again."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    page.wait_for_selector("#item-id:not(:empty)")
+    first = page.inner_text("#item-id")
+    page.route("**/api/**", lambda r: r.abort())  # the service is down
+    press(page, "1")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".includes('may not have reached the server')")
+    time.sleep(1.5)  # the next item's request has failed too
+    said = page.inner_text("#status")
+    assert "may not have reached the server" in said and first.lstrip("#") in said, said
+    page.unroute("**/api/**")  # and back
+    time.sleep(6.5)  # past the page's retry of the next item
+    assert "Could not load" not in page.inner_text("#status"), page.inner_text("#status")
+
+
 def test_the_dashboard_takes_down_its_load_error_once_a_poll_gets_through(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Upgrade trial: a dashboard open while the service restarted said "Some data

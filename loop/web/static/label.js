@@ -436,7 +436,7 @@
   /* Keep one item ready beyond the current one. */
   function prefetch() {
     if (state.prefetching) return;
-    if (state.current && state.ready.length >= 1) return;
+    if (state.current && state.ready.length >= 1) { clearTransient("next"); return; }
     state.prefetching = true;
     enqueue(async function () {
       try {
@@ -464,6 +464,10 @@
       }
     }, function (e) {
       if (e && e.status === 401) { handleError(e); return; }
+      /* an item came back meanwhile (an answer that did not arrive: restart trial, its
+         "may not have reached the server" was replaced by this, which then stayed up
+         with nothing left to try again once the server was back) */
+      if (state.current && state.ready.length >= 1) return;
       const text = "Could not load the next item: " + failure(e) + " Trying again in a few seconds.";
       if (state.current) transient(text, "next");
       else {
