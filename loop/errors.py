@@ -175,6 +175,11 @@ class LFRunSuperseded(NotReady):
     overwrite newer columns); the worker plans a new run if LFs are still missing."""
 
 
+class WorkHorseDied(LoopError):
+    """The process running a job died under it (killed, out of memory): the job
+    could not record its own failure, so its worker records this one."""
+
+
 class LFTimeout(LoopError):
     """An LF ran past the time limit of its apply-LFs chunk (never retried)."""
 

@@ -246,6 +246,9 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     :class:`Superseded` as for :func:`recalibrate`."""
     st = State(store, pid)
     _check_unseen(store, st)
+    # which label model it learns from, read before it (a newer one saved between the
+    # two reads only makes the reconciler retrain once more)
+    lm_fitted_at = (store.model_summary(pid, "label_model") or {}).get("fitted_at")
     lm = store.load_proba(pid, "label_model", st.k)
     if lm is None:
         raise NotReady("fit the label model first (job type recalibrate)")
@@ -268,7 +271,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _check(fence, "end-model retrain", pid)
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
-        "held_out": st.eval_report(proba),
+        "held_out": st.eval_report(proba), "lm_fitted_at": lm_fitted_at,
         "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0,
         also={"gold_view": gold_proba})
     lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows

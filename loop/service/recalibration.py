@@ -237,8 +237,10 @@ class Recalibrator:
         """Enqueue an end-model retrain unless one is enqueued already."""
         if not self.store.set_flag(pid, "end_model_pending", PENDING_TTL):
             return None
-        return self.enqueue("retrain_end_model", pid, self.queue_size, point_id,
-                            meta={"type": "train_end_model", "project": pid, "auto": True})
+        jid = self.enqueue("retrain_end_model", pid, self.queue_size, point_id,
+                           meta={"type": "train_end_model", "project": pid, "auto": True})
+        self.store.set_value(pid, "end_model_auto_job", jid)  # for the reconciler
+        return jid
 
     # -- running (inside a job) ------------------------------------------------------------
     def run(self, pid: str, *, full: bool = False, end_model: bool = True,

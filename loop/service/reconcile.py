@@ -10,6 +10,9 @@ until another came, 50,000 items without LF votes. Every :data:`EVERY` seconds o
 worker (:meth:`loop.service.worker.LoopWorker._beat`) looks at every project for
 such work and asks for it as the request would have. Nothing is asked twice: the
 apply run is returned when one is queued, and the recalibrator's flags hold.
+An end model whose last retrain failed for good (its work horse killed on
+every try, say) is retrained when it missed the newest label model (not
+within :data:`AFTER_FAILURE` of the failure).
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ import os
 import time
 from typing import Any
 
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from loop.errors import JobNotFound
 from loop.service.jobs import (
     _pending_apply_key,
     _running_apply_key,
     apply_covering,
     enqueue_apply,
     enqueuer,
+    job_status,
     live_job,
     waiting_job,
 )
@@ -114,6 +120,37 @@ def recalibration_coming(store: RedisStore, pid: str) -> bool:
             or live_job(r, r.get(_running_apply_key(pid))))
 
 
+def end_model_wanted(store: RedisStore, pid: str) -> str | None:
+    """Why project ``pid``'s end model needs a retrain that no job covers, or None:
+    the last retrain asked for failed for good (service trial: its work horse was
+    killed on each of its tries, and the end model, which labels the export and
+    ranks the queue, missed the last answers until another answer came), and the
+    end model was trained on another label model than the stored one. Not within
+    :data:`AFTER_FAILURE` of the failure: it would fail alike, and its error is on
+    the dashboard. (A label model fitted alone on purpose, ``fit_label_model``,
+    asks for no retrain, so none is owed.)"""
+    r = store.r
+    jid = store.get_value(pid, "end_model_auto_job")
+    try:
+        status = job_status(r, jid)["status"] if isinstance(jid, str) else None
+    except (JobNotFound, NoSuchJobError):
+        status = None  # ended long ago (a failed job's record is kept)
+    if status not in ("failed", "stopped"):
+        return None
+    lm = store.model_summary(pid, "label_model") or {}
+    em = store.model_summary(pid, "end_model") or {}
+    if lm.get("fitted_at") is None or em.get("lm_fitted_at") == lm["fitted_at"]:
+        return None
+    err = (store.get_value(pid, "end_model_status") or {}).get("error")
+    if err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE:
+        return None
+    if (store.lock_holder_alive(pid, "end_model") or store.has_flag(pid, "end_model_check")
+            or recalibration_coming(store, pid)):  # a recalibration asks for one
+        return None
+    return (f"the last end-model retrain {status}, and the end model knows "
+            f"{em.get('n_gold', 'no')} gold labels, the label model {lm.get('n_gold')}")
+
+
 def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> list[str]:
     """Ask for the work each project's stored state wants and no job covers (see the
     module docstring); returns the ids of the jobs asked for."""
@@ -140,6 +177,13 @@ def reconcile(connection: Any, queue: Any, settings: Settings | None = None) -> 
                 if jid is not None:
                     log.warning("project %s: %d answers since the last recalibration and "
                                 "none asked for (a request cut short?): %s", pid, since, jid)
+                    asked.append(jid)
+            elif since == 0 and (why := end_model_wanted(store, pid)) is not None:
+                store.clear_flag(pid, "end_model_pending")  # that run is gone
+                jid = recal.request_end_model(pid)
+                if jid is not None:
+                    log.warning("project %s: %s and no retrain is coming (one that failed "
+                                "for good?): %s", pid, why, jid)
                     asked.append(jid)
         except Exception:  # one project must not keep the others waiting
             log.exception("project %s: could not reconcile", pid)

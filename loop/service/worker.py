@@ -827,8 +827,33 @@ class LoopWorker(PromptCommandChannel, Worker):
             log.debug("could not reload the meta of job %s", job.id, exc_info=True)
         if exc_string.startswith("Work-horse terminated unexpectedly"):
             exc_string = exc_string.rstrip() + "\n" + self._horse_died(job)
+            self._note_model_failure(job)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
                                    exc_string=exc_string, execution=execution)
+
+    def _note_model_failure(self, job: Any) -> None:
+        """A recalibration or retrain whose horse died records no failure of its own:
+        record it where ``/metrics`` and the dashboard show it (service trial: a
+        retrain killed on each of its tries failed for good while ``/metrics`` said
+        no error). A run that then succeeds clears it."""
+        meta = job.meta or {}
+        name = {"recalibrate": "recal_status",
+                "train_end_model": "end_model_status"}.get(str(meta.get("type")))
+        pid = meta.get("project")
+        if name is None or not isinstance(pid, str):
+            return
+        from loop.errors import LoopError, WorkHorseDied
+        from loop.service.recalibration import record_failure
+        from loop.storage import RedisStore
+
+        store = RedisStore(self.connection)
+        try:
+            store.get_project(pid)  # not for a deleted project: it would leave a key
+            record_failure(store, pid, name, WorkHorseDied(
+                f"job {job.id}: the worker process running it died (killed, or out of "
+                "memory); it is run again while it has retries left"))
+        except (LoopError, redis.RedisError):
+            log.warning("could not record the failure of job %s", job.id, exc_info=True)
 
     def _horse_died(self, job: Any) -> str:
         """The last line of a job whose horse died, which the job list shows: what it

@@ -206,3 +206,56 @@ def test_an_apply_run_an_admin_canceled_is_not_started_again_until_something_cha
     assert len(_reconcile(rconn)) == 1
     run_burst(rconn)
     assert {"slowish", "lost2"} <= set(store.L_meta(pid)["lf_names"])
+
+
+@pytest.mark.slow
+def test_an_end_model_whose_retrain_failed_for_good_is_retrained(
+        client, store, rconn, project):
+    """Service trial: a retrain whose work horse was killed on each of its tries
+    failed for good, and nothing asked for another until the next answer: the end
+    model (the export's labels, the queue's ranking) kept missing the last answers,
+    while /metrics said no error and nothing overdue."""
+    from svc_helpers import burst_worker
+
+    from loop.service.jobs import enqueuer
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+    from loop.service.worker import LoopWorker
+
+    pid = prepare_project(store, client, project, end_model=True)
+    run_burst(rconn)
+    tok = annotator_token(client, pid, "ann")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
+    queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
+    q = Queue("loop", connection=rconn)
+    for jid in q.get_job_ids():
+        q.remove(jid)
+    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
+    out = recal.run(pid)  # the label model takes the answer in, and asks for a retrain
+    assert store.model_summary(pid, "label_model")["n_gold"] == 1 and "id" in out
+    (retrain,) = [q.fetch_job(j) for j in q.get_job_ids()]
+    assert retrain.meta["type"] == "train_end_model"
+    # its work horse dies on its last try: RQ fails it for good
+    q.remove(retrain.id)
+    worker = LoopWorker([q], connection=rconn)
+    retrain.retries_left = 0
+    worker.handle_job_failure(retrain, q, exc_string="Work-horse terminated unexpectedly; "
+                              "waitpid returned 9 (signal 9); ")
+    assert retrain.get_status(refresh=True) == "failed" and not q.count
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert "died" in m["end_model_training"]["last_error"]["message"]
+    store.clear_flag(pid, "end_model_pending")  # run out (a minute)
+    assert store.model_summary(pid, "end_model")["n_gold"] == 0
+    # once the error is old enough to try again, the reconciler asks for a retrain
+    import time
+
+    err = store.get_value(pid, "end_model_status")
+    err["error"]["at"] = time.time() - 3600
+    store.set_value(pid, "end_model_status", err)
+    asked = _reconcile(rconn)
+    assert len(asked) == 1 and _reconcile(rconn) == []  # one retrain, not a second
+    assert q.fetch_job(asked[0]).meta["type"] == "train_end_model"
+    burst_worker([q], rconn).work(burst=True)
+    assert store.model_summary(pid, "end_model")["n_gold"] == 1
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert m["end_model_training"]["last_error"] is None
+    assert _reconcile(rconn) == []
