@@ -16,6 +16,7 @@ import numpy as np
 from loop.agreement import item_agreement
 from loop.core.metrics import significantly_better
 from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
+from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
 
 FORMATS = ("csv", "jsonl")
@@ -116,7 +117,11 @@ def export_rows(store: RedisStore, pid: str,
     votes on where the held-out labels say the label model is the better there:
     :func:`label_model_rows`). ``annotator``: who
     gave the answer (``gold`` rows, one answer per item). ``held_out``: an uploaded label kept out
-    of every fit to score the models (the dashboard's held-out score). With
+    of every fit to score the models (the dashboard's held-out score).
+    ``random_gold``: the known label is random gold to the label model (an answer
+    to an item served as an exploration pick, or an uploaded label not held out),
+    which re-estimates LF precisions, as ``LabelingLoop.teach(idx, labels,
+    random=True)`` takes it. With
     ``answers_per_item`` > 1 also ``answers`` ``{annotator: label}``,
     ``answers_at`` ``{annotator: when}`` (its last change), ``n_answers``,
     ``agreement``, ``disputed`` (answers that tie: no gold) and ``resolved_by``
@@ -140,6 +145,9 @@ def export_rows(store: RedisStore, pid: str,
     resolved = store.resolutions(pid) if multi else {}
     lm, em = store.load_probas(pid, ["label_model", "end_model"], k)
     by_lm = label_model_rows(store, pid, ids, uploaded, held_out, lm, em)
+    # the known labels the label model takes as random gold (State's): what the
+    # answers alone do not say, and the library needs to fit as the service does
+    random = random_gold_rows(store, pid, known_labels(store, pid, len(ids), held_out=False))
     # an exact copy of an answered text is never asked about (the sampler skips it):
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
@@ -200,13 +208,15 @@ def export_rows(store: RedisStore, pid: str,
         for j, iid in enumerate(part):
             yield _row(iid, items.get(iid, {}), gold.get(iid), knowns[j], sources[j],
                        probs[j] if sources[j] else None, top[j], labels, held_out, multi,
-                       answers, resolved, labels[mtop[j]] if models[j] else None)
+                       answers, resolved, labels[mtop[j]] if models[j] else None,
+                       bool(random[a + j]))
 
 
 def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | None,
          source: str | None, p: list[float] | None, top: int, labels: list[str],
          held_out: set[str], multi: bool, answers: dict[str, Any],
-         resolved: dict[str, Any], model_label: str | None = None) -> dict[str, Any]:
+         resolved: dict[str, Any], model_label: str | None = None,
+         random_gold: bool = False) -> dict[str, Any]:
     """One item's row of :func:`export_rows`."""
     row: dict[str, Any] = {"id": iid, "text": item.get("text")}
     for c, name in enumerate(labels):
@@ -219,6 +229,7 @@ def _row(iid: str, item: dict[str, Any], g: dict[str, Any] | None, known: int | 
     row["annotator"] = g.get("annotator") if g is not None and not multi else None
     row["answered_at"] = _iso(g.get("at")) if g is not None else None
     row["held_out"] = iid in held_out
+    row["random_gold"] = random_gold
     row["fields"] = item.get("fields") or {}
     if multi:
         ans = answers.get(iid, [])
@@ -284,7 +295,7 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
         return raw.getvalue()
     labels = store.get_project(pid)["labels"]
     cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
-            "model_label", "annotator", "answered_at", "held_out"]
+            "model_label", "annotator", "answered_at", "held_out", "random_gold"]
     multi = store.answers_per_item(pid) > 1
     if multi:
         cols += ["answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by"]

@@ -243,7 +243,9 @@ PATHS: dict[str, dict[str, Any]] = {
              "schema": {"type": "boolean"}}]})},
     "/api/projects/{pid}/export": {"get": _op(
         "download labels: id, text, p_<label> per class, label, gold, source, annotator, "
-        "answered_at, held_out, and the other uploaded fields (JSONL: an object; CSV: a "
+        "answered_at, held_out, random_gold (the known label is random gold to the label "
+        "model: an exploration pick's answer, an uploaded label not held out), and the "
+        "other uploaded fields (JSONL: an object; CSV: a "
         "column each, field:<name> where the name is taken) (answers_per_item > 1 adds "
         "answers, answers_at, n_answers, agreement, disputed, resolved_by)",
         extra={"parameters": [

@@ -251,11 +251,11 @@ def test_agreement_kappa_and_export(client, store, k2):
 
     csv_r = client.get(f"/api/projects/{k2}/export?format=csv", headers=auth())
     rows = list(csv.DictReader(io.StringIO(csv_r.data.decode())))
-    assert list(rows[0])[:17] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
+    assert list(rows[0])[:18] == ["id", "text", "p_ham", "p_spam", "label", "gold", "source",
                                   "model_label", "annotator", "answered_at", "held_out",
-                                  "answers", "answers_at", "n_answers", "agreement",
-                                  "disputed", "resolved_by"]
-    assert list(rows[0])[17:] == ["AUTHOR", "DATE"]  # the other uploaded columns
+                                  "random_gold", "answers", "answers_at", "n_answers",
+                                  "agreement", "disputed", "resolved_by"]
+    assert list(rows[0])[18:] == ["AUTHOR", "DATE"]  # the other uploaded columns
     by_id = {r["id"]: r for r in rows}
     # operator's trial: the annotator column was empty and who said what was in JSON
     # lines only
@@ -294,7 +294,7 @@ def test_k1_projects_are_unchanged(client, store, project):
     lines = client.get(f"/api/projects/{project}/export?format=csv",
                        headers=auth()).data.decode().splitlines()
     assert lines[0] == ("id,text,p_ham,p_spam,label,gold,source,model_label,annotator,"
-                        "answered_at,held_out")
+                        "answered_at,held_out,random_gold")
 
 
 def _skipped_by(store, pid, item, who):

@@ -369,7 +369,7 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
         head = f.readline().strip()
     # the other uploaded columns follow (the demo's CLASS is the held-out gold)
     assert head == ("id,text,p_ham,p_spam,label,gold,source,model_label,annotator,"
-                    "answered_at,held_out,COMMENT_ID,AUTHOR,DATE")
+                    "answered_at,held_out,random_gold,COMMENT_ID,AUTHOR,DATE")
 
     assert not page.dialogs
     assert not page.console_errors, page.console_errors
