@@ -246,14 +246,20 @@ def enqueue(queue: Queue, store: RedisStore, settings: Settings, pid: str,
         # enqueues the units of work and the merge
         return enqueue_apply(queue, store, pid, settings.chunk_size,
                              settings.lf_chunk_timeout, size if recalibrate_after else None)
-    if job_type == "recalibrate":
-        return enqueue_task(queue, store, "recalibrate", pid, size, True,
+    if job_type in ("recalibrate", "train_end_model"):
+        from loop.service.recalibration import END_MODEL_JOB
+
+        job = (enqueue_task(queue, store, "recalibrate", pid, size, True,
                             meta={"type": job_type, "project": pid})
+               if job_type == "recalibrate" else
+               enqueue_task(queue, store, "retrain_end_model", pid, size, None, True,
+                            meta={"type": job_type, "project": pid}))
+        # an admin's run that fails for good is followed up as an automatic one is
+        # (service trial: the reconciler looked at automatic retrains only)
+        store.set_value(pid, END_MODEL_JOB, job.id)
+        return job
     if job_type == "fit_label_model":
         return enqueue_task(queue, store, "recalibrate", pid, size, False, False,
-                            meta={"type": job_type, "project": pid})
-    if job_type == "train_end_model":
-        return enqueue_task(queue, store, "retrain_end_model", pid, size, None, True,
                             meta={"type": job_type, "project": pid})
     if job_type == "refill_queue":
         return enqueue_task(queue, store, "refill_queue", pid, size,

@@ -49,6 +49,13 @@ CANCELED_CHECK_DELAY = 2.0
 PENDING_TTL = 60.0
 
 
+#: The project's value naming the last job asked to retrain its end model (an
+#: automatic retrain, or an admin's ``recalibrate`` / ``train_end_model``): the
+#: reconciler retrains an end model whose last retrain failed for good
+#: (:func:`loop.service.reconcile.end_model_wanted`).
+END_MODEL_JOB = "end_model_job"
+
+
 @dataclass(frozen=True)
 class RecalibrationPolicy:
     """When answers make a recalibration due.
@@ -239,7 +246,7 @@ class Recalibrator:
             return None
         jid = self.enqueue("retrain_end_model", pid, self.queue_size, point_id,
                            meta={"type": "train_end_model", "project": pid, "auto": True})
-        self.store.set_value(pid, "end_model_auto_job", jid)  # for the reconciler
+        self.store.set_value(pid, END_MODEL_JOB, jid)  # for the reconciler
         return jid
 
     # -- running (inside a job) ------------------------------------------------------------

@@ -37,7 +37,7 @@ from loop.service.jobs import (
     waiting_job,
 )
 from loop.service.lf_modules import module_file, module_version
-from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+from loop.service.recalibration import END_MODEL_JOB, RecalibrationPolicy, Recalibrator
 from loop.service.rules import has_lfs
 from loop.service.settings import Settings
 from loop.storage import RedisStore
@@ -122,7 +122,8 @@ def recalibration_coming(store: RedisStore, pid: str) -> bool:
 
 def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     """Why project ``pid``'s end model needs a retrain that no job covers, or None:
-    the last retrain asked for failed for good (service trial: its work horse was
+    the last retrain asked for (automatic, or an admin's ``recalibrate`` or
+    ``train_end_model``) failed for good (service trial: its work horse was
     killed on each of its tries, and the end model, which labels the export and
     ranks the queue, missed the last answers until another answer came), and the
     end model was trained on another label model than the stored one. Not within
@@ -130,7 +131,7 @@ def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     the dashboard. (A label model fitted alone on purpose, ``fit_label_model``,
     asks for no retrain, so none is owed.)"""
     r = store.r
-    jid = store.get_value(pid, "end_model_auto_job")
+    jid = store.get_value(pid, END_MODEL_JOB)
     try:
         status = job_status(r, jid)["status"] if isinstance(jid, str) else None
     except (JobNotFound, NoSuchJobError):

@@ -259,3 +259,49 @@ def test_an_end_model_whose_retrain_failed_for_good_is_retrained(
     m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
     assert m["end_model_training"]["last_error"] is None
     assert _reconcile(rconn) == []
+
+
+@pytest.mark.slow
+def test_an_admins_retrain_that_failed_for_good_is_followed_up_too(
+        client, store, rconn, project):
+    """Service trial, left over: only automatic retrains were followed up, so an
+    admin's train_end_model (or recalibrate) whose work horse died on every try left
+    the end model behind the label model until the next answer."""
+    import time
+
+    from svc_helpers import burst_worker
+
+    from loop.service.jobs import enqueuer
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+    from loop.service.worker import LoopWorker
+
+    pid = prepare_project(store, client, project, end_model=True)
+    run_burst(rconn)
+    tok = annotator_token(client, pid, "ann")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
+    queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
+    q = Queue("loop", connection=rconn)
+    for jid in q.get_job_ids():
+        q.remove(jid)
+    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
+    recal.run(pid)  # the label model takes the answer in (its retrain is dropped below)
+    for jid in q.get_job_ids():
+        q.remove(jid)
+    store.clear_flag(pid, "end_model_pending")
+    r = client.post(f"/api/projects/{pid}/jobs", json={"type": "train_end_model"},
+                    headers=auth())
+    assert r.status_code == 202, r.json
+    admin_job = q.fetch_job(r.json["job_id"])
+    q.remove(admin_job.id)
+    admin_job.retries_left = 0
+    LoopWorker([q], connection=rconn).handle_job_failure(
+        admin_job, q, exc_string="Work-horse terminated unexpectedly; waitpid returned 9; ")
+    assert admin_job.get_status(refresh=True) == "failed"
+    err = store.get_value(pid, "end_model_status")
+    err["error"]["at"] = time.time() - 3600  # old enough to try again
+    store.set_value(pid, "end_model_status", err)
+    asked = _reconcile(rconn)
+    assert len(asked) == 1 and q.fetch_job(asked[0]).meta["type"] == "train_end_model"
+    burst_worker([q], rconn).work(burst=True)
+    assert store.model_summary(pid, "end_model")["n_gold"] == 1
+    assert _reconcile(rconn) == []
