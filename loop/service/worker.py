@@ -849,9 +849,13 @@ class LoopWorker(PromptCommandChannel, Worker):
         store = RedisStore(self.connection)
         try:
             store.get_project(pid)  # not for a deleted project: it would leave a key
+            left = int(job.retries_left or 0)  # RQ retries after this, if any left
             record_failure(store, pid, name, WorkHorseDied(
                 f"job {job.id}: the worker process running it died (killed, or out of "
-                "memory); it is run again while it has retries left"))
+                "memory); " + (f"it is run again ({left} {'try' if left == 1 else 'tries'} "
+                               "left)" if left else
+                               "it had no tries left: the workers ask for another run by "
+                               "themselves, or start one from the dashboard's jobs")))
         except (LoopError, redis.RedisError):
             log.warning("could not record the failure of job %s", job.id, exc_info=True)
 

@@ -243,6 +243,7 @@ def test_an_end_model_whose_retrain_failed_for_good_is_retrained(
     assert retrain.get_status(refresh=True) == "failed" and not q.count
     m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
     assert "died" in m["end_model_training"]["last_error"]["message"]
+    assert "no tries left" in m["end_model_training"]["last_error"]["message"]  # not "run again"
     store.clear_flag(pid, "end_model_pending")  # run out (a minute)
     assert store.model_summary(pid, "end_model")["n_gold"] == 0
     # once the error is old enough to try again, the reconciler asks for a retrain
