@@ -29,8 +29,9 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   are an unbiased sample and re-estimate LF precisions. A ranking's other random
   picks are not in it: the next ranking may list them as uncertain items, and an
   answer to one of those is no random draw. An answered random pick whose answer
-  is undone (or discarded) goes back on top of the queue as a random pick
-  (``undo.lua``, ``discard.lua``), so its next answer is one too.
+  is undone (or discarded, or its answers taken back and then the admin's resolution)
+  goes back on top of the queue as a random pick (``undo.lua``, ``discard.lua``,
+  ``resolve.lua``), so its next answer is one too.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,
@@ -250,7 +251,8 @@ class QueueMixin(StoreBase):
         out = self.scripts.resolve(
             [k(pid, "resolved"), k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
              k(pid, "queue"), k(pid, "pool"), k(pid, "log"), k(pid, "version"),
-             k(pid, "since_recal"), k(pid, "answers"), k(pid, "leasez")],
+             k(pid, "since_recal"), k(pid, "answers"), k(pid, "leasez"), k(pid, "audit"),
+             k(pid, "reason")],
             [item_id, rec, self.answers_per_item(pid)])
         return out.decode() if out else None
 

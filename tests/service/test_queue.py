@@ -908,6 +908,27 @@ def test_a_random_pick_whose_answer_was_discarded_comes_back_as_one(store, ready
     assert explored in store.audit_ids(ready)
 
 
+def test_a_random_pick_comes_back_as_one_when_its_resolution_is_taken_back(store, ready):
+    """Team lead's trial, left over: a random pick the admin settled, whose answer was
+    then undone, came back as the sampler's pick once the resolution was taken back
+    (a ranking since had dropped its reason), and its next answer was no random gold."""
+    explored, got = _lease_a_random_pick(store, ready, "ann", ttl=60)
+    queue.answer(store, ready, "ann", explored, "spam", got["lease_id"])
+    assert store.resolve(ready, explored, 0, "admin") == "resolved"
+    assert queue.undo(store, ready, "ann", item_id=explored)["undone"] is True
+    others = [i for i in store.item_ids(ready) if i != explored][:3]
+    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
+                               store.state_version(ready))
+    assert store.resolve(ready, explored, None, "admin") == "unresolved"
+    seen: list[str] = []
+    while (again := store.lease_next_full(ready, "expert", 60, shown=seen))["item_id"] \
+            != explored:
+        seen.append(again["item_id"])
+    assert again["reason"] == "exploration"
+    queue.answer(store, ready, "expert", explored, "ham", again["lease_id"])
+    assert explored in store.audit_ids(ready)
+
+
 def _lease_a_random_pick(store, pid: str, annotator: str, ttl: float) -> tuple[str, dict]:
     """Walk the queue to its first random pick (the items before it are skipped) and
     lease it: its id and the lease."""

@@ -3,7 +3,7 @@
 -- no more answers. An empty record takes a resolution back (the majority rules
 -- again, and a tie wants answers again).
 -- KEYS: 1 resolved, 2 gold, 3 done, 4 pending, 5 queue, 6 pool, 7 log, 8 version,
---       9 since_recal, 10 answers, 11 leasez
+--       9 since_recal, 10 answers, 11 leasez, 12 audit, 13 reason
 -- ARGV: 1 item, 2 resolution record JSON ('' to take it back), 3 k
 -- Returns 'resolved', 'unresolved', or false when the item has neither answers nor
 -- a resolution (a resolution whose answers were all undone can still be changed or
@@ -21,6 +21,11 @@ else
 end
 put_gold(KEYS[2], ARGV[1], list, resolution)
 refile(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[11], ARGV[1], list, tonumber(ARGV[3]), resolution)
+-- a random pick whose answers were all taken back is served again as one once its
+-- resolution goes too, as after an undo or a discard (team lead's trial)
+if not resolution and #list == 0 and redis.call('SISMEMBER', KEYS[12], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[13], ARGV[1], 'exploration')
+end
 redis.call('XADD', KEYS[7], '*', 'event', 'resolve', 'item', ARGV[1], 'record', ARGV[2])
 redis.call('INCR', KEYS[8])
 redis.call('INCR', KEYS[9])
