@@ -106,18 +106,27 @@ def is_dead(connection: Any, name: Any) -> bool:
 
 def stop_older_workers(connection: Any) -> list[str]:
     """Tell each live worker of an older version to stop after its job (RQ's shutdown
-    command); their names. A worker's liveness key holds the data format its version
-    reads (:data:`~loop.storage.base.FORMAT`; "1" before it did): a worker left running
-    on the old code while the new version started, which then marked the data as its
-    own, goes on taking jobs (upgrade trial: it took the new version's apply-run jobs
-    and failed them, TypeError); started again, it refuses the mark. Run at every
-    beat: a command sent while that worker was cut off from Redis is lost."""
+    command); the names of those told now. A worker's liveness key holds the data
+    format its version reads (:data:`~loop.storage.base.FORMAT`; "1" before it did): a
+    worker left running on the old code while the new version started, which then
+    marked the data as its own, goes on taking jobs (upgrade trial: it took the new
+    version's apply-run jobs and failed them, TypeError); started again, it refuses
+    the mark. Run at every beat: a command sent while that worker was cut off from
+    Redis is lost. A worker that took the command while busy says so in its RQ record
+    (``shutdown_requested_date``) and is not told again: to RQ a second shutdown
+    command is a second Ctrl-C, a cold shutdown that kills the job it runs (re-trial:
+    told again at the next beat, 2 s later, an old worker killed its 20 s job)."""
     from rq.command import send_shutdown_command
 
     names = sorted(as_text(n) for n in connection.smembers(WORKERS_KEY))
     reads = connection.mget([alive_key(n) for n in names]) if names else []
     older = [n for n, v in zip(names, reads, strict=True)
              if v is not None and int(v) < FORMAT]
+    with connection.pipeline(transaction=False) as p:
+        for name in older:
+            p.hexists(Worker.redis_worker_namespace_prefix + name, "shutdown_requested_date")
+        stopping = p.execute() if older else []
+    older = [n for n, s in zip(older, stopping, strict=True) if not s]
     for name in older:
         send_shutdown_command(connection, name)
     if new := [n for n in older if n not in _TOLD_TO_STOP]:  # logged once, told each beat

@@ -502,6 +502,11 @@ def test_a_worker_of_an_older_version_is_told_to_stop(rconn):
     assert told is not None and told["channel"] == b"rq:pubsub:old", told
     assert json.loads(told["data"]) == {"command": "shutdown"}
     assert sub.get_message(timeout=0.5) is None  # not this version's, not a dead one
+    # busy, it noted the request (RQ) and stops after its job: a second command is a
+    # second Ctrl-C to RQ, a cold shutdown that kills that job (re-trial: it did)
+    rconn.hset("rq:worker:old", "shutdown_requested_date", "2026-12-06T19:29:32.000000Z")
+    assert stop_older_workers(rconn) == []
+    assert sub.get_message(timeout=0.5) is None
     sub.close()
 
 
