@@ -605,8 +605,7 @@ class LoopSampler(Sampler):
             if len(cands) < need:  # only near-duplicates left: fill by score
                 have = set(cands)
                 cands += [int(i) for i in rest if int(i) not in have][: need - len(cands)]
-            chosen += _deal(cands, bucket, cap, picks[1] if len(picks) > 1 else picks[0],
-                            need)
+            chosen += _deal(cands, bucket, cap, picks[1:], need)
         # Interleave the random picks evenly within each block, so a queue served
         # in this order mixes them in from the start at the batch's share.
         parts_out, parts_random = [], []
@@ -655,16 +654,22 @@ def _dense(M: Any) -> np.ndarray:
 DIVERSITY_WINDOW = 1000
 
 
-def _deal(cands: list[int], bucket: np.ndarray, cap: int, per_block: int, need: int
+def _deal(cands: list[int], bucket: np.ndarray, cap: int, sizes: list[int], need: int
           ) -> list[int]:
-    """``need`` of ``cands`` (best first) in blocks of ``per_block``, each with at
-    most ``cap`` items of one vote pattern where the candidates allow: an item over
-    its block's cap waits, first in line, for the next block."""
+    """``need`` of ``cands`` (best first) in blocks of ``sizes`` items (the last size
+    for any beyond), each with at most ``cap`` items of one vote pattern where the
+    candidates allow: an item over its block's cap waits, first in line, for the
+    next block. The sizes are those of the blocks the caller cuts the result into
+    (re-trial: dealt in blocks of the first size while a ranking's blocks held 9 or
+    10 sampler picks, a block of 10 spanned two dealt ones and held up to 6 items of
+    one pattern under a cap of 3)."""
     out: list[int] = []
     waiting: list[int] = []
     pos = 0
+    b = 0
     while len(out) < need and (waiting or pos < len(cands)):
-        size = min(per_block, need - len(out))
+        size = min(max(1, sizes[min(b, len(sizes) - 1)]), need - len(out))
+        b += 1
         counts: dict[int, int] = {}
         block: list[int] = []
         later: list[int] = []

@@ -345,3 +345,32 @@ def test_random_picks_are_served_in_random_order_not_by_index():
     assert np.median(first) > 1000  # not the lowest indices of the draw
     picks = RandomSampler(batch_size=200, random_state=0).select(None, L=Lb).indices
     assert not np.all(np.diff(picks) > 0)
+
+
+
+def test_every_block_keeps_the_pattern_cap_when_random_picks_spread_unevenly():
+    """Re-trial: past 50 gold the ranking's random picks are fewer than its blocks,
+    so its blocks hold 9 or 10 sampler picks; they were dealt in blocks of the
+    second block's size, and a block of the queue spanned two dealt ones: 4 items of
+    the one conflicting pattern where the cap is 3 (in 49 to 56 of 100 blocks)."""
+    from loop.core.label_model import unique_rows
+
+    rng = np.random.default_rng(1)
+    n = 20000
+    Lb = rng.choice([-1, 0, 1], size=(n, 8), p=[0.5, 0.25, 0.25]).astype(np.int8)
+    Lb[:200] = -1
+    Lb[:200, 0], Lb[:200, 1] = 1, 0  # one conflicting pattern, scored highest
+    lm = np.where(np.arange(n)[:, None] < 200, [[0.5, 0.5]], [[0.8, 0.2]])
+    lm = lm + rng.uniform(0, 0.01, size=(n, 2))
+    lm /= lm.sum(axis=1, keepdims=True)
+    _, bucket, _ = unique_rows(Lb)
+    for share in (0.05, 0.13):
+        for seed in range(3):
+            got = LoopSampler(batch_size=1000, random_share=share, random_state=seed
+                              ).select(None, L=Lb, lm_proba=lm)
+            picks = [int((~got.random[s:s + 10]).sum()) for s in range(0, 1000, 10)]
+            assert len(set(picks[1:])) == 2, picks  # the case: blocks of two sizes
+            for start in range(0, 1000, 10):
+                block = slice(start, start + 10)
+                picked = bucket[got.indices[block][~got.random[block]]]
+                assert np.count_nonzero(picked == bucket[0]) <= 3, (share, seed, start)
