@@ -289,6 +289,45 @@ def test_the_leases_of_a_token_that_expired_go_to_the_others_once_nothing_else_i
     assert got == set(held) and _next(client, project, tok) is None
 
 
+
+def test_an_annotator_with_nothing_left_reads_only_the_leases_of_expired_tokens(
+        client, store, project):
+    """Re-trial: the hand-back of expired tokens' leases read every live lease, and
+    each holder's record, at every /next of an annotator with nothing left (their
+    page asks every 5 s): 4.5 ms at 600 live leases against 1.7 ms before it, 11 ms
+    at 2,000. It now reads the annotators, then only the leases of expired tokens."""
+    body = "CONTENT\n" + "\n".join(f"item number {i}" for i in range(30)) + "\n"
+    client.post(f"/api/projects/{project}/items", data=body.encode(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 30)
+    shown: list[str] = []
+    for _ in range(20):
+        shown.append(store.lease_next_full(project, "busy", 60, shown=shown)["item_id"])
+    store.add_annotator(project, "gone", expires_at=time.time() + 60)
+    theirs = store.lease_next(project, "gone", 60)[0]
+    store.add_annotator(project, "gone", expires_at=time.time() - 1)
+    late: list[str] = []
+    while (x := store.lease_next_full(project, "late", 60, shown=late)) is not None:
+        late.append(x["item_id"])
+    assert len(late) == 10 and late[-1] == theirs  # 9 left, then gone's handed back
+    leaseh = store._k(project, "leaseh")  # now nothing is left for anyone
+    with store.r.monitor() as m:
+        store.r.set("loop:test:start", 1)
+        got = store.lease_next(project, "late2", 60)
+        store.r.set("loop:test:end", 1)
+        cmds = []
+        for ev in m.listen():
+            if "loop:test:end" in ev["command"]:
+                break
+            cmds.append(ev["command"])
+    assert got is None
+    reads = [c for c in cmds if c.upper().startswith("HGET ") and leaseh in c]
+    assert reads == []  # not one per live lease (30: busy's and late's)
+
+
 def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project):
     """Fault trial: once an annotator had skipped everything, next and skip returned
     the same skipped item for ever: r3, r2, r1, r0, r1, r2, r2, r2, r2, r2. They come

@@ -164,20 +164,33 @@ end
 -- (6) nothing at all: the leases of annotators whose token expired go back to the
 -- queue, as a revocation gives back the revoked one's (team lead's trial: a token
 -- that expired mid-item held its page's two leases, the last items, from everyone
--- for the lease's five minutes), and the queue is tried again
+-- for the lease's five minutes), and the queue is tried again. The annotators are
+-- read once, and then only the leases of those whose token
+-- expired (from their own zset of leases, ``mine:<a>``, whose key is this caller's
+-- with the name changed): read lease by lease with each holder's record, every /next
+-- of an annotator with nothing left (their page asks every 5 s) took 2.8 ms more at
+-- 600 live leases and 6 ms at 2,000 (re-trial).
+local mine_prefix = string.sub(KEYS[13], 1, #KEYS[13] - #me)
+local annotators = redis.call('HGETALL', KEYS[18])
 local freed = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
-  local l = redis.call('HGET', KEYS[3], id)
-  local d = l and cjson.decode(l)
-  local rec = d and d.annotator ~= me and redis.call('HGET', KEYS[18], d.annotator)
-  local a = rec and cjson.decode(rec)
+for i = 1, #annotators, 2 do
+  local name = annotators[i]
+  local a = name ~= me and cjson.decode(annotators[i + 1])
   if a and a.expires_at ~= nil and a.expires_at ~= cjson.null
       and tonumber(a.expires_at) <= now then
-    redis.call('ZREM', KEYS[2], id)
-    redis.call('HDEL', KEYS[3], id)
-    if redis.call('HEXISTS', KEYS[4], id) == 0 then
-      redis.call('ZADD', KEYS[1], d.priority, id)
-      freed = freed + 1
+    local theirs = mine_prefix .. name
+    for _, id in ipairs(redis.call('ZRANGE', theirs, 0, -1)) do
+      local l = redis.call('HGET', KEYS[3], id)
+      local d = l and cjson.decode(l)
+      redis.call('ZREM', theirs, id)
+      if d and d.annotator == name and redis.call('ZSCORE', KEYS[2], id) then
+        redis.call('ZREM', KEYS[2], id)
+        redis.call('HDEL', KEYS[3], id)
+        if redis.call('HEXISTS', KEYS[4], id) == 0 then
+          redis.call('ZADD', KEYS[1], d.priority, id)
+          freed = freed + 1
+        end
+      end
     end
   end
 end
