@@ -128,16 +128,18 @@ def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     ranks the queue, missed the last answers until another answer came), and the
     end model was trained on another label model than the stored one. Not within
     :data:`AFTER_FAILURE` of the failure: it would fail alike, and its error is on
-    the dashboard. (A label model fitted alone on purpose, ``fit_label_model``,
-    asks for no retrain, so none is owed.)"""
+    the dashboard. Not after an admin canceled it (status ``stopped``): as an apply
+    run's, a cancel holds, and the next answer's recalibration asks for a retrain.
+    (A label model fitted alone on purpose, ``fit_label_model``, asks for no
+    retrain, so none is owed.)"""
     r = store.r
     jid = store.get_value(pid, END_MODEL_JOB)
     try:
         status = job_status(r, jid)["status"] if isinstance(jid, str) else None
     except (JobNotFound, NoSuchJobError):
         status = None  # ended long ago (a failed job's record is kept)
-    if status not in ("failed", "stopped"):
-        return None
+    if status != "failed":  # "stopped" is an admin's cancel, which holds (re-trial:
+        return None         # a canceled retrain was asked for again 30 s later)
     lm = store.model_summary(pid, "label_model") or {}
     em = store.model_summary(pid, "end_model") or {}
     if lm.get("fitted_at") is None or em.get("lm_fitted_at") == lm["fitted_at"]:
@@ -148,7 +150,7 @@ def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     if (store.lock_holder_alive(pid, "end_model") or store.has_flag(pid, "end_model_check")
             or recalibration_coming(store, pid)):  # a recalibration asks for one
         return None
-    return (f"the last end-model retrain {status}, and the end model knows "
+    return ("the last end-model retrain failed, and the end model knows "
             f"{em.get('n_gold', 'no')} gold labels, the label model {lm.get('n_gold')}")
 
 

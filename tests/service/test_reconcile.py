@@ -306,3 +306,34 @@ def test_an_admins_retrain_that_failed_for_good_is_followed_up_too(
     burst_worker([q], rconn).work(burst=True)
     assert store.model_summary(pid, "end_model")["n_gold"] == 1
     assert _reconcile(rconn) == []
+
+
+@pytest.mark.slow
+def test_a_retrain_an_admin_canceled_is_not_started_again(client, store, rconn, project):
+    """Re-trial: the reconciler retrained an end model whose last retrain "failed or
+    stopped", and only cancel stops a job: a retrain an admin canceled while it ran
+    (a minute at 200,000 items) was asked for again at the next pass, 30 s later,
+    with no error to wait on. A cancel holds, as an apply run's does; the next
+    answer's recalibration asks for a retrain."""
+    from loop.service.jobs import enqueuer
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+
+    pid = prepare_project(store, client, project, end_model=True)
+    run_burst(rconn)
+    tok = annotator_token(client, pid, "ann")
+    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
+    queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
+    q = Queue("loop", connection=rconn)
+    for jid in q.get_job_ids():
+        q.remove(jid)
+    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
+    recal.run(pid)
+    (retrain,) = [q.fetch_job(j) for j in q.get_job_ids()]
+    q.remove(retrain.id)
+    # as cancel() leaves a running job: its reason noted, RQ's status "stopped"
+    retrain.meta["stop_reason"] = "canceled by an admin"
+    retrain.save_meta()
+    retrain.set_status("stopped")
+    store.clear_flag(pid, "end_model_pending")
+    assert store.model_summary(pid, "end_model")["n_gold"] == 0
+    assert _reconcile(rconn) == []
