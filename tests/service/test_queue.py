@@ -766,9 +766,7 @@ def test_a_held_item_keeps_why_it_was_asked_through_a_new_ranking(store, ready):
     of the items it leaves out because they are leased."""
     explored, got = _lease_a_random_pick(store, ready, "expert", ttl=60)
     assert got["reason"] == "exploration"
-    others = [i for i in store.item_ids(ready) if i != explored][:3]
-    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
-                               store.state_version(ready))
+    others = _rank_others_first(store, ready, explored)
     again = store.lease_next_full(ready, "expert", ttl=60)  # a reload: the held lease
     assert again["item_id"] == explored and again["lease_id"] == got["lease_id"]
     assert again["reason"] == "exploration"
@@ -909,9 +907,7 @@ def test_an_undone_random_pick_comes_back_as_one_and_its_answer_stays_random_gol
     queue.answer(store, ready, "expert", explored, "spam", got["lease_id"])
     assert explored in store.audit_ids(ready)
     # a new ranking meanwhile drops the answered item's reason
-    others = [i for i in store.item_ids(ready) if i != explored][:3]
-    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
-                               store.state_version(ready))
+    others = _rank_others_first(store, ready, explored)
     assert queue.undo(store, ready, "expert", item_id=explored)["undone"] is True
     again = store.lease_next_full(ready, "expert", ttl=60)
     assert again["item_id"] == explored and again["reason"] == "exploration"
@@ -934,17 +930,9 @@ def test_a_random_pick_whose_answer_was_discarded_comes_back_as_one(store, ready
     longer counted as random gold (an undo kept the mark; a discard did not)."""
     explored, got = _lease_a_random_pick(store, ready, "sloppy", ttl=60)
     queue.answer(store, ready, "sloppy", explored, "spam", got["lease_id"])
-    others = [i for i in store.item_ids(ready) if i != explored][:3]
-    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
-                               store.state_version(ready))
+    _rank_others_first(store, ready, explored)
     store.discard_answers(ready, "sloppy")
-    seen: list[str] = []
-    while (again := store.lease_next_full(ready, "expert", 60, shown=seen))["item_id"] \
-            != explored:
-        seen.append(again["item_id"])
-    assert again["reason"] == "exploration"
-    queue.answer(store, ready, "expert", explored, "ham", again["lease_id"])
-    assert explored in store.audit_ids(ready)
+    _served_again_as_a_random_pick(store, ready, explored)
 
 
 def test_a_random_pick_comes_back_as_one_when_its_resolution_is_taken_back(store, ready):
@@ -955,17 +943,29 @@ def test_a_random_pick_comes_back_as_one_when_its_resolution_is_taken_back(store
     queue.answer(store, ready, "ann", explored, "spam", got["lease_id"])
     assert store.resolve(ready, explored, 0, "admin") == "resolved"
     assert queue.undo(store, ready, "ann", item_id=explored)["undone"] is True
-    others = [i for i in store.item_ids(ready) if i != explored][:3]
-    assert store.replace_queue(ready, [(i, 1.0, "lfs_conflict") for i in others],
-                               store.state_version(ready))
+    _rank_others_first(store, ready, explored)
     assert store.resolve(ready, explored, None, "admin") == "unresolved"
+    _served_again_as_a_random_pick(store, ready, explored)
+
+
+def _rank_others_first(store, pid: str, item: str) -> list[str]:
+    """A ranking of three other items (returned): it drops the reasons of items not
+    in it."""
+    others = [i for i in store.item_ids(pid) if i != item][:3]
+    assert store.replace_queue(pid, [(i, 1.0, "lfs_conflict") for i in others],
+                               store.state_version(pid))
+    return others
+
+
+def _served_again_as_a_random_pick(store, pid: str, item: str) -> None:
+    """``item`` is leased again (others skipped past) as a random pick, and its next
+    answer is random gold."""
     seen: list[str] = []
-    while (again := store.lease_next_full(ready, "expert", 60, shown=seen))["item_id"] \
-            != explored:
+    while (again := store.lease_next_full(pid, "expert", 60, shown=seen))["item_id"] != item:
         seen.append(again["item_id"])
     assert again["reason"] == "exploration"
-    queue.answer(store, ready, "expert", explored, "ham", again["lease_id"])
-    assert explored in store.audit_ids(ready)
+    queue.answer(store, pid, "expert", item, "ham", again["lease_id"])
+    assert item in store.audit_ids(pid)
 
 
 def _lease_a_random_pick(store, pid: str, annotator: str, ttl: float) -> tuple[str, dict]:

@@ -5,6 +5,8 @@ operator's trial injected it with strace), then runs real RQ jobs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rq import Queue
 from svc_helpers import annotator_token, auth, prepare_project, run_burst
@@ -217,19 +219,9 @@ def test_an_end_model_whose_retrain_failed_for_good_is_retrained(
     while /metrics said no error and nothing overdue."""
     from svc_helpers import burst_worker
 
-    from loop.service.jobs import enqueuer
-    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.service.worker import LoopWorker
 
-    pid = prepare_project(store, client, project, end_model=True)
-    run_burst(rconn)
-    tok = annotator_token(client, pid, "ann")
-    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
-    queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
-    q = Queue("loop", connection=rconn)
-    for jid in q.get_job_ids():
-        q.remove(jid)
-    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
+    pid, q, recal = _one_answer_and_no_jobs(client, store, rconn, project)
     out = recal.run(pid)  # the label model takes the answer in, and asks for a retrain
     assert store.model_summary(pid, "label_model")["n_gold"] == 1 and "id" in out
     (retrain,) = [q.fetch_job(j) for j in q.get_job_ids()]
@@ -272,19 +264,9 @@ def test_an_admins_retrain_that_failed_for_good_is_followed_up_too(
 
     from svc_helpers import burst_worker
 
-    from loop.service.jobs import enqueuer
-    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.service.worker import LoopWorker
 
-    pid = prepare_project(store, client, project, end_model=True)
-    run_burst(rconn)
-    tok = annotator_token(client, pid, "ann")
-    got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
-    queue_service.answer(store, pid, "ann", got["item"]["id"], 1, got["lease"]["id"])
-    q = Queue("loop", connection=rconn)
-    for jid in q.get_job_ids():
-        q.remove(jid)
-    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
+    pid, q, recal = _one_answer_and_no_jobs(client, store, rconn, project)
     recal.run(pid)  # the label model takes the answer in (its retrain is dropped below)
     for jid in q.get_job_ids():
         q.remove(jid)
@@ -315,6 +297,23 @@ def test_a_retrain_an_admin_canceled_is_not_started_again(client, store, rconn, 
     (a minute at 200,000 items) was asked for again at the next pass, 30 s later,
     with no error to wait on. A cancel holds, as an apply run's does; the next
     answer's recalibration asks for a retrain."""
+
+    pid, q, recal = _one_answer_and_no_jobs(client, store, rconn, project)
+    recal.run(pid)
+    (retrain,) = [q.fetch_job(j) for j in q.get_job_ids()]
+    q.remove(retrain.id)
+    # as cancel() leaves a running job: its reason noted, RQ's status "stopped"
+    retrain.meta["stop_reason"] = "canceled by an admin"
+    retrain.save_meta()
+    retrain.set_status("stopped")
+    store.clear_flag(pid, "end_model_pending")
+    assert store.model_summary(pid, "end_model")["n_gold"] == 0
+    assert _reconcile(rconn) == []
+
+
+def _one_answer_and_no_jobs(client, store, rconn, project) -> tuple[str, Queue, Any]:
+    """A project with models and one answer none took in yet, its queue of jobs
+    emptied; a recalibrator that enqueues on that queue."""
     from loop.service.jobs import enqueuer
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
 
@@ -326,14 +325,4 @@ def test_a_retrain_an_admin_canceled_is_not_started_again(client, store, rconn, 
     q = Queue("loop", connection=rconn)
     for jid in q.get_job_ids():
         q.remove(jid)
-    recal = Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
-    recal.run(pid)
-    (retrain,) = [q.fetch_job(j) for j in q.get_job_ids()]
-    q.remove(retrain.id)
-    # as cancel() leaves a running job: its reason noted, RQ's status "stopped"
-    retrain.meta["stop_reason"] = "canceled by an admin"
-    retrain.save_meta()
-    retrain.set_status("stopped")
-    store.clear_flag(pid, "end_model_pending")
-    assert store.model_summary(pid, "end_model")["n_gold"] == 0
-    assert _reconcile(rconn) == []
+    return pid, q, Recalibrator(store, enqueuer(q, store), RecalibrationPolicy(), 30)
