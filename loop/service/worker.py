@@ -146,6 +146,14 @@ def alive_workers(connection: Any) -> int:
                for n in connection.smembers(WORKERS_KEY))
 
 
+def older_workers(connection: Any) -> int:
+    """How many of the live workers are of an older version (their liveness key
+    holds a data format below this one's, see :func:`stop_older_workers`)."""
+    names = [as_text(n) for n in connection.smembers(WORKERS_KEY)]
+    reads = connection.mget([alive_key(n) for n in names]) if names else []
+    return sum(v is not None and int(v) < FORMAT for v in reads)
+
+
 def started_entries(connection: Any, queue: Any) -> list[str]:
     """The ``job_id:execution_id`` entries of ``queue``'s started-job registry."""
     return [as_text(e) for e in connection.zrange(StartedJobRegistry(queue=queue).key, 0, -1)]

@@ -269,12 +269,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         frozen, never started): the API still takes answers then, but nothing
         carries them into the models, and a probe of the status code alone would
         not see it."""
-        from loop.service.worker import alive_workers
+        from loop.service.worker import alive_workers, older_workers
 
         need = (api.whole_arg("workers", "0", "a whole number >= 0")
                 if "workers" in request.args else None)
         try:
             alive = alive_workers(conn.client)
+            older = older_workers(conn.client)
             full = memory_full(conn.client)
             disk = disk_refused(conn.client)
         except Exception as exc:  # Redis down: say so, with 503
@@ -290,6 +291,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                             "error": f"{alive} of the {need} workers asked for are alive: "
                                      + ("answers are kept but do not reach the models"
                                         if not alive else "the loop runs, more slowly")}), 503
+        if older:  # compose upgrade trial: `up -d --build web` left them on the old code
+            return jsonify({"ok": True, "redis": "ok", "workers": alive,
+                            "older_workers": older,
+                            "note": f"{older} of the workers run an older version of loop: "
+                                    "build and start them from this one (docker compose "
+                                    "up -d --build); started again as they are, they "
+                                    "refuse the data"})
         return jsonify({"ok": True, "redis": "ok", "workers": alive})
 
     app.register_blueprint(api.bp)

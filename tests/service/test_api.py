@@ -1197,6 +1197,23 @@ def test_data_a_newer_version_wrote_is_refused(redis_url, rconn):
     assert int(rconn.get("loop:format")) == FORMAT + 1  # left as it was
 
 
+def test_healthz_counts_workers_of_an_older_version(client, rconn):
+    """Compose upgrade trial: `docker compose up -d --build web` (the web app upgraded,
+    its workers not) left the old workers taking the new version's jobs, and /healthz
+    counted them alive like any other (nothing tells them to stop without a worker of
+    this version); each that restarted refused the data. /healthz says so."""
+    from loop.service.worker import alive_key
+
+    rconn.sadd("loop:workers", "old", "new")
+    rconn.set(alive_key("old"), "1", ex=12)  # as the versions before wrote it
+    rconn.set(alive_key("new"), "4", ex=12)
+    body = client.get("/healthz").json
+    assert body["workers"] == 2 and body["older_workers"] == 1, body
+    assert "older version" in body["note"] and "--build" in body["note"], body
+    rconn.delete(alive_key("old"))
+    assert "older_workers" not in client.get("/healthz").json
+
+
 def test_data_with_token_lifetimes_is_kept_from_versions_that_ignore_them(client, rconn,
                                                                         project):
     """Upgrade trial: a version of data format 3 (before token lifetimes), started on
