@@ -140,6 +140,17 @@ def stop_older_workers(connection: Any) -> list[str]:
 _TOLD_TO_STOP: set[str] = set()
 
 
+def is_gone(connection: Any, name: Any) -> bool:
+    """Whether ``name`` is a worker RQ no longer knows: it left its registry (its
+    record, and its place among the LoopWorkers) and so cannot be running a job
+    still "started" under its name. A cold shutdown (a second signal while it
+    finished a job: compose's SIGTERM and a shutdown command, compose upgrade trial)
+    kills the job's horse and leaves so, the job unhandled until RQ's own cleanup,
+    minutes later."""
+    return bool(name and not connection.exists(
+        Worker.redis_worker_namespace_prefix + as_text(name)))
+
+
 def alive_workers(connection: Any) -> int:
     """How many ``LoopWorker`` processes keep their liveness key (alive now)."""
     return sum(bool(connection.exists(alive_key(as_text(n))))
@@ -216,7 +227,8 @@ return 1
 
 def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
     """Fail or re-queue (RQ's abandoned-job handling) the started jobs of
-    ``LoopWorker`` workers whose liveness key expired; a job such a worker took but
+    ``LoopWorker`` workers whose liveness key expired, and of workers gone from
+    RQ's registry (:func:`is_gone`); a job such a worker took but
     never started goes back to the head of its queue (RQ's handling passes over a
     job that is not "started"). Returns their ids."""
     from rq.job import Job
@@ -233,7 +245,7 @@ def sweep_abandoned(connection: Any, queues: list[Any]) -> list[str]:
             # until its timeout, 5 min 40 s)
             name = (connection.hget(f"rq:job:{job_id}", "worker_name")
                     or connection.hget(f"rq:execution:{entry}", "worker_name"))
-            if not is_dead(connection, name):
+            if not (is_dead(connection, name) or is_gone(connection, name)):
                 continue
             if connection.eval(_HAND_BACK, 4, queue.key, queue.intermediate_queue_key,
                                reg.key, Job.key_for(job_id), job_id, entry):

@@ -827,6 +827,34 @@ def test_a_job_taken_by_a_worker_that_died_before_starting_it_is_handed_back(rco
     assert sweep_abandoned(rconn, [q]) == [] and q.job_ids == [job.id]
 
 
+def test_a_started_job_of_a_worker_that_shut_down_cold_is_handed_back(rconn):
+    """Compose upgrade trial: a worker told to stop while compose stopped it (two
+    signals: RQ's cold shutdown) killed the horse of the apply-run unit it ran and
+    left the registry at once (its RQ record and its place among the LoopWorkers
+    gone), the job "started" under its name: the sweep judged no worker dead, and the
+    run showed done 0 of 5,071 for minutes, until RQ's own cleanup. A started job
+    whose worker RQ no longer knows is handed back as a dead worker's."""
+    from rq import Queue, Retry
+    from rq.executions import Execution
+    from rq.registry import StartedJobRegistry
+
+    from loop.service.worker import sweep_abandoned
+
+    q = Queue("loop", connection=rconn)
+    job = q.enqueue("builtins.len", "ab", retry=Retry(max=2))
+    rconn.lmove(q.key, q.intermediate_queue_key)  # popped, as by a worker
+    with rconn.pipeline() as pipe:
+        Execution.create(job, 600, pipeline=pipe, worker_name="cold-worker")
+        pipe.hset(job.key, mapping={"status": "started", "worker_name": "cold-worker"})
+        pipe.lrem(q.intermediate_queue_key, 1, job.id)
+        pipe.execute()
+    rconn.hset("rq:worker:live-worker", "state", "busy")  # another, registered, not judged
+    assert job.id in StartedJobRegistry(queue=q).get_job_ids()
+    assert sweep_abandoned(rconn, [q]) == [job.id]
+    assert job.id not in StartedJobRegistry(queue=q).get_job_ids()
+    assert q.job_ids == [job.id]  # queued again (retries left) for a live worker
+
+
 def test_a_job_canceled_after_a_worker_took_it_and_before_it_started_is_not_run(rconn):
     """Operator's trial: a frozen worker's blocking pop had taken a queued apply run;
     the cancel said "canceled", and the run ran when the worker thawed."""
