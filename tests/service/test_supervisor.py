@@ -510,26 +510,6 @@ def test_a_worker_of_an_older_version_is_told_to_stop(rconn):
     sub.close()
 
 
-def test_a_worker_of_an_older_version_told_to_stop_is_not_told_again(rconn):
-    """Compose upgrade trial: RQ's shutdown command is a SIGINT the worker sends
-    itself, and a second one while it finishes its job is a cold shutdown: told
-    again at the next beat (or stopped by compose's SIGTERM, then told), an old
-    worker killed the apply-run unit it ran instead of finishing it. A worker whose
-    RQ record says it is stopping already (RQ notes when a busy worker was asked)
-    is not told again."""
-    from loop.service.worker import alive_key, stop_older_workers
-
-    rconn.sadd("loop:workers", "old")
-    rconn.set(alive_key("old"), "1", ex=12)
-    rconn.hset("rq:worker:old", "shutdown_requested_date", "2026-12-06T19:47:42.000000Z")
-    sub = rconn.pubsub()
-    sub.subscribe("rq:pubsub:old")
-    assert sub.get_message(timeout=1)["type"] == "subscribe"
-    assert stop_older_workers(rconn) == ["old"]  # still of an older version
-    assert sub.get_message(timeout=1) is None  # but not told a second time
-    sub.close()
-
-
 def test_a_worker_stops_listening_for_commands_at_once(rconn):
     """A warm shutdown (SIGTERM) took up to 60 s one time in four: RQ unsubscribes
     from the worker's command channel before stopping the thread that reads it, which
