@@ -328,6 +328,30 @@ def test_an_annotator_with_nothing_left_reads_only_the_leases_of_expired_tokens(
     assert reads == []  # not one per live lease (30: busy's and late's)
 
 
+def test_a_handed_back_lease_the_asker_had_skipped_is_served_at_once(client, store, project):
+    """Re-trial: when the only lease an expired token gave back was an item the asker
+    had skipped, that /next answered 204 (it tried the queue again, which passes over
+    skipped items) and the labeling page waited 5 s to ask again."""
+    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\n",
+                headers={**auth(), "Content-Type": "text/csv"})
+    from svc_helpers import apply_lfs_in_process
+
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 10)
+    tok = annotator_token(client, project, "solo")
+    skipped = _next(client, project, tok)
+    r = client.post(f"/api/projects/{project}/queue/skip", headers=auth(tok),
+                    json={"item_id": skipped["item"]["id"], "lease_id": skipped["lease"]["id"]})
+    assert r.status_code == 200, r.json
+    _answer(client, project, tok, _next(client, project, tok))
+    store.add_annotator(project, "brief", expires_at=time.time() + 60)
+    assert store.lease_next(project, "brief", 60)[0] == skipped["item"]["id"]
+    assert _next(client, project, tok) is None  # brief's token works: theirs to answer
+    store.add_annotator(project, "brief", expires_at=time.time() - 1)
+    again = _next(client, project, tok)
+    assert again is not None and again["item"]["id"] == skipped["item"]["id"]
+
+
 def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project):
     """Fault trial: once an annotator had skipped everything, next and skip returned
     the same skipped item for ever: r3, r2, r1, r0, r1, r2, r2, r2, r2, r2. They come

@@ -154,17 +154,22 @@ local function skipped(sid)
 end
 -- (from a place the new lease id, random hex, picks: SRANDMEMBER in a script is not
 -- random on every Redis)
-local skips = redis.call('SMEMBERS', KEYS[5])
-local start = tonumber(string.sub(ARGV[3], 1, 8), 16) or 0
-for i = 0, #skips - 1 do
-  out = skipped(skips[(start + i) % #skips + 1])
-  if out then return out end
+local function from_skipped()
+  local skips = redis.call('SMEMBERS', KEYS[5])
+  local start = tonumber(string.sub(ARGV[3], 1, 8), 16) or 0
+  for i = 0, #skips - 1 do
+    local got = skipped(skips[(start + i) % #skips + 1])
+    if got then return got end
+  end
 end
+out = from_skipped()
+if out then return out end
 
 -- (6) nothing at all: the leases of annotators whose token expired go back to the
 -- queue, as a revocation gives back the revoked one's (team lead's trial: a token
 -- that expired mid-item held its page's two leases, the last items, from everyone
--- for the lease's five minutes), and the queue is tried again. The annotators are
+-- for the lease's five minutes), and the queue is tried again, then the items
+-- this annotator skipped (re-trial: one handed back was a 204). The annotators are
 -- read once, and then only the leases of those whose token
 -- expired (from their own zset of leases, ``mine:<a>``, whose key is this caller's
 -- with the name changed): read lease by lease with each holder's record, every /next
@@ -194,8 +199,8 @@ for i = 1, #annotators, 2 do
     end
   end
 end
-if freed > 0 then
-  out = from_queue()
+if freed > 0 then  -- the queue, then (the only ones handed back, maybe) skipped items
+  out = from_queue() or from_skipped()
   if out then return out end
 end
 return false
