@@ -35,6 +35,23 @@ def _answer(client, pid, token, got, label="ham"):
         "item_id": got["item"]["id"], "label": label, "lease_id": got["lease"]["id"]})
 
 
+def _skip(client, pid, token, got):
+    return client.post(f"/api/projects/{pid}/queue/skip", headers=auth(token), json={
+        "item_id": got["item"]["id"], "lease_id": got["lease"]["id"]})
+
+
+def _few_items_ready(client, store, pid, texts):
+    """Project ``pid`` with ``texts`` uploaded, its LFs applied and a label model and
+    queue fitted (in-process)."""
+    from svc_helpers import apply_lfs_in_process
+
+    csv = "".join(f"{t}\n" for t in ["CONTENT", *texts]).encode()
+    client.post(f"/api/projects/{pid}/items", data=csv,
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, pid)
+    models.recalibrate(store, pid, 10)
+
+
 def test_next_answer_and_me(client, ready):
     tok = annotator_token(client, ready, "alice")
     got = _next(client, ready, tok)
@@ -235,17 +252,10 @@ def test_next_falls_back_to_the_pool_when_the_ranked_queue_is_empty(client, stor
 def test_skipped_items_come_back_only_when_nothing_else_is_left(client, store, project):
     """Others get a skipped item first; the one who skipped it gets it again only
     when nothing else is left for them."""
-    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\n",
-                headers={**auth(), "Content-Type": "text/csv"})
-    from svc_helpers import apply_lfs_in_process
-
-    apply_lfs_in_process(store, project)
-    models.recalibrate(store, project, 10)
+    _few_items_ready(client, store, project, ["a", "b", "c"])
     tok = annotator_token(client, project, "solo")
     a = _next(client, project, tok)
-    r = client.post(f"/api/projects/{project}/queue/skip", headers=auth(tok),
-                    json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
-    assert r.status_code == 200
+    assert _skip(client, project, tok, a).status_code == 200
     other = store.lease_next(project, "other", 60)
     assert other[0] == a["item"]["id"]  # someone else gets it first
     queue.skip(store, project, "other", other[0], other[1])
@@ -268,12 +278,7 @@ def test_the_leases_of_a_token_that_expired_go_to_the_others_once_nothing_else_i
     (the shown one and the prefetched one) were kept from everyone for the lease's
     five minutes: the others were told nothing was left. A revocation gives them
     back at once; an expiry now gives them back to the first who has nothing else."""
-    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\n",
-                headers={**auth(), "Content-Type": "text/csv"})
-    from svc_helpers import apply_lfs_in_process
-
-    apply_lfs_in_process(store, project)
-    models.recalibrate(store, project, 10)
+    _few_items_ready(client, store, project, ["a", "b", "c"])
     store.add_annotator(project, "brief", expires_at=time.time() + 60)
     held = [store.lease_next(project, "brief", 60)[0]]
     held.append(store.lease_next_full(project, "brief", 60, shown=held)["item_id"])
@@ -332,17 +337,10 @@ def test_a_handed_back_lease_the_asker_had_skipped_is_served_at_once(client, sto
     """Re-trial: when the only lease an expired token gave back was an item the asker
     had skipped, that /next answered 204 (it tried the queue again, which passes over
     skipped items) and the labeling page waited 5 s to ask again."""
-    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\n",
-                headers={**auth(), "Content-Type": "text/csv"})
-    from svc_helpers import apply_lfs_in_process
-
-    apply_lfs_in_process(store, project)
-    models.recalibrate(store, project, 10)
+    _few_items_ready(client, store, project, ["a", "b"])
     tok = annotator_token(client, project, "solo")
     skipped = _next(client, project, tok)
-    r = client.post(f"/api/projects/{project}/queue/skip", headers=auth(tok),
-                    json={"item_id": skipped["item"]["id"], "lease_id": skipped["lease"]["id"]})
-    assert r.status_code == 200, r.json
+    assert _skip(client, project, tok, skipped).status_code == 200
     _answer(client, project, tok, _next(client, project, tok))
     store.add_annotator(project, "brief", expires_at=time.time() + 60)
     assert store.lease_next(project, "brief", 60)[0] == skipped["item"]["id"]
@@ -358,12 +356,7 @@ def test_skipped_items_come_back_in_turn_not_one_for_ever(client, store, project
     back from a random place in the skipped set (``lease.lua``), so each of the 4
     misses 20 serves with chance (3/4)^20: CI saw it once; 100 serves make that
     (3/4)^100."""
-    client.post(f"/api/projects/{project}/items", data=b"CONTENT\na\nb\nc\nd\n",
-                headers={**auth(), "Content-Type": "text/csv"})
-    from svc_helpers import apply_lfs_in_process
-
-    apply_lfs_in_process(store, project)
-    models.recalibrate(store, project, 10)
+    _few_items_ready(client, store, project, ["a", "b", "c", "d"])
     served = []
     for _ in range(104):
         x = store.lease_next_full(project, "a", 60)
@@ -472,9 +465,7 @@ def test_skip_undo_and_relabel(client, store, ready):
     r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
                     json={"item_id": a["item"]["id"], "lease_id": "an-old-lease"})
     assert r.status_code == 409 and "not your current lease" in r.json["error"], r.json
-    r = client.post(f"/api/projects/{ready}/queue/skip", headers=auth(tok),
-                    json={"item_id": a["item"]["id"], "lease_id": a["lease"]["id"]})
-    assert r.status_code == 200
+    assert _skip(client, ready, tok, a).status_code == 200
     b = _next(client, ready, tok)
     assert b["item"]["id"] != a["item"]["id"]  # not offered a skipped item while others remain
     _answer(client, ready, tok, b)
