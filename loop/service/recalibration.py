@@ -54,6 +54,9 @@ PENDING_TTL = 60.0
 #: reconciler retrains an end model whose last retrain failed for good
 #: (:func:`loop.service.reconcile.end_model_wanted`).
 END_MODEL_JOB = "end_model_job"
+#: The run (its lock, and ``<run>_status``: its last success or failure) of each job
+#: type that recalibrates: the label model and queue, or the end model.
+RUN_OF_JOB = {"recalibrate": "recal", "train_end_model": "end_model"}
 
 
 @dataclass(frozen=True)
@@ -418,7 +421,7 @@ class Recalibrator:
             if self._models_current(pid):
                 self.store.clear_recal_requested(pid, due_by=time.time())
             return
-        name = {"recalibrate": "recal", "train_end_model": "end_model"}.get(job_type or "")
+        name = RUN_OF_JOB.get(job_type or "")
         if name is None:
             return
         freed = bool(job_id) and self.store.free_lock_of_job(pid, name, str(job_id))

@@ -118,10 +118,7 @@ def stop_older_workers(connection: Any) -> list[str]:
     told again at the next beat, 2 s later, an old worker killed its 20 s job)."""
     from rq.command import send_shutdown_command
 
-    names = sorted(as_text(n) for n in connection.smembers(WORKERS_KEY))
-    reads = connection.mget([alive_key(n) for n in names]) if names else []
-    older = [n for n, v in zip(names, reads, strict=True)
-             if v is not None and int(v) < FORMAT]
+    older = _older_names(connection)
     with connection.pipeline(transaction=False) as p:
         for name in older:
             p.hexists(Worker.redis_worker_namespace_prefix + name, "shutdown_requested_date")
@@ -160,9 +157,15 @@ def alive_workers(connection: Any) -> int:
 def older_workers(connection: Any) -> int:
     """How many of the live workers are of an older version (their liveness key
     holds a data format below this one's, see :func:`stop_older_workers`)."""
-    names = [as_text(n) for n in connection.smembers(WORKERS_KEY)]
+    return len(_older_names(connection))
+
+
+def _older_names(connection: Any) -> list[str]:
+    """The live workers whose liveness key holds a data format below this one's,
+    sorted by name."""
+    names = sorted(as_text(n) for n in connection.smembers(WORKERS_KEY))
     reads = connection.mget([alive_key(n) for n in names]) if names else []
-    return sum(v is not None and int(v) < FORMAT for v in reads)
+    return [n for n, v in zip(names, reads, strict=True) if v is not None and int(v) < FORMAT]
 
 
 def started_entries(connection: Any, queue: Any) -> list[str]:
@@ -865,21 +868,21 @@ class LoopWorker(PromptCommandChannel, Worker):
         record it where ``/metrics`` and the dashboard show it (service trial: a
         retrain killed on each of its tries failed for good while ``/metrics`` said
         no error). A run that then succeeds clears it."""
-        meta = job.meta or {}
-        name = {"recalibrate": "recal_status",
-                "train_end_model": "end_model_status"}.get(str(meta.get("type")))
-        pid = meta.get("project")
-        if name is None or not isinstance(pid, str):
-            return
         from loop.errors import LoopError, WorkHorseDied
-        from loop.service.recalibration import record_failure
+        from loop.service.recalibration import RUN_OF_JOB, record_failure
         from loop.storage import RedisStore
+
+        meta = job.meta or {}
+        run = RUN_OF_JOB.get(str(meta.get("type")))
+        pid = meta.get("project")
+        if run is None or not isinstance(pid, str):
+            return
 
         store = RedisStore(self.connection)
         try:
             store.get_project(pid)  # not for a deleted project: it would leave a key
             left = int(job.retries_left or 0)  # RQ retries after this, if any left
-            record_failure(store, pid, name, WorkHorseDied(
+            record_failure(store, pid, f"{run}_status", WorkHorseDied(
                 f"job {job.id}: the worker process running it died (killed, or out of "
                 "memory); " + (f"it is run again ({left} {'try' if left == 1 else 'tries'} "
                                "left)" if left else
