@@ -353,6 +353,78 @@ def trial_mid_job(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
             proc.wait(timeout=30)
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (children, their work horses, Redis)."""
+    parent: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+def trial_plug(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """Pull the plug: SIGKILL `loop serve` and every process below it at once (web,
+    workers, their work horses, Redis), then start `loop serve` again on the same data
+    directory, while annotators keep answering."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        proc = serve(tmp, port, args.workers)
+        api = Api(f"http://127.0.0.1:{port}")
+        secs, closed = [], []
+        try:
+            assert wait(lambda: api.health()["workers"] == args.workers, 90), "not up"
+            pid, toks = demo_project(api, args.annotators)
+            with Annotators(api, pid, toks) as ann:
+                for _ in range(args.repeats):
+                    time.sleep(4)
+                    before = len(ann.acked)
+                    victims = [proc.pid, *descendants(proc.pid)]
+                    for v in victims:
+                        try:
+                            os.kill(v, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    proc.wait()
+                    wait(lambda vs=victims: not any(alive(v) for v in vs), 30)
+                    t0 = time.time()
+                    proc = serve(tmp, port, args.workers)
+                    ok = wait(lambda b=before: (api.health() or {}).get("workers")
+                              == args.workers and len(ann.acked) > b, 180)
+                    secs.append(time.time() - t0 if ok else float("nan"))
+                time.sleep(2)
+            # every acknowledged answer in the models: the label model's last fit counts them
+            want = len(ann.acked)
+
+            def fitted() -> bool:
+                _, m = api.call("GET", f"/api/projects/{pid}/metrics")
+                return max((int(h["n_gold"]) for h in m["history"]), default=0) >= want
+
+            t0 = time.time()
+            in_models = wait(fitted, 180, every=1.0)
+            closed.append(time.time() - t0)
+            rows.append({"trial": "pull the plug: SIGKILL `loop serve` and every process "
+                                  "below it at once, start it again (annotators answering)",
+                         "times": args.repeats, "seconds": secs, "acked": want,
+                         "lost": ann.lost(api),
+                         "note": "seconds from the restart until healthy and answering "
+                                 "again; every answer in the models "
+                                 + (f"{closed[0]:.0f} s after the last" if in_models
+                                    else "NOT within 180 s")})
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 def trial_fed(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     from loop.demo.client import demo_csv
 
@@ -513,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="run only these trials (e.g. trial_mid_job)")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
-    for trial in (trial_children, trial_mid_job, trial_fed):
+    for trial in (trial_children, trial_plug, trial_mid_job, trial_fed):
         if args.only and trial.__name__ not in args.only:
             continue
         print(f"== {trial.__name__}", file=sys.stderr, flush=True)
