@@ -550,10 +550,11 @@ def trial_compose(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         subprocess.run([*dc, "down", "-v"], cwd=ROOT, env=env, capture_output=True)
 
 
-def report(rows: list[dict[str, Any]], cmd: str) -> str:
+def report(rows: list[dict[str, Any]], cmd: str, load: float) -> str:
     lines = ["# Fault trials", "",
              f"Written by `bench/fault_trials.py` (`{cmd}`), "
-             f"{time.strftime('%Y-%m-%d')}, on {os.cpu_count()} shared cores, "
+             f"{time.strftime('%Y-%m-%d')}, on {os.cpu_count()} shared cores (load average "
+             f"{load:.1f} at the start: other work on the machine slows the restarts), "
              f"{platform.machine()}, Python {platform.python_version()}. `loop serve` ran "
              "as a subprocess (embedded Redis, 2 RQ workers, 2 gunicorn workers) with "
              "annotator threads answering through the API while processes were killed; every "
@@ -585,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="run only these trials (e.g. trial_mid_job)")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
+    load = os.getloadavg()[0]
     for trial in (trial_children, trial_plug, trial_mid_job, trial_fed):
         if args.only and trial.__name__ not in args.only:
             continue
@@ -592,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         trial(args, rows)
     if args.compose:
         trial_compose(args, rows)
-    text = report(rows, "bench/fault_trials.py " + " ".join(argv or sys.argv[1:]))
+    text = report(rows, "bench/fault_trials.py " + " ".join(argv or sys.argv[1:]), load)
     print(text)
     if not args.no_doc:
         DOC.write_text(text)
