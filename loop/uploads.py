@@ -33,6 +33,8 @@ class ParsedUpload:
     gold: dict[str, int] = field(default_factory=dict)
     #: How many gold labels were given as a class index (a number), not a name.
     by_index: int = 0
+    #: What the reading of the file left out or read otherwise, for the reply's note.
+    notes: list[str] = field(default_factory=list)
 
 
 def lone_surrogate(obj: Any) -> str | None:
@@ -165,11 +167,13 @@ def _csv_rows(text: str, delimiter: str, quoted: bool = True
     return rows, lines, list(reader.fieldnames) if reader.fieldnames else None
 
 
-def _rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
+def _rows(data: bytes, fmt: str, notes: list[str] | None = None,
+          ) -> tuple[list[dict[str, Any]], list[int | None]]:
     """The rows of a file and the line each starts on (a CSV's header is line 1, a
     quoted text may span lines; blank JSON lines are skipped; in a JSON array, the
-    element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row."""
-    rows, lines = _all_rows(data, fmt)
+    element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row.
+    ``notes`` gets what the reading left out (a pandas index column)."""
+    rows, lines = _all_rows(data, fmt, [] if notes is None else notes)
     nul = b"\\u0000" in data  # JSON spells one so too
     named: set[tuple[str, ...]] = set()  # the sets of field names checked already
     for n, r in enumerate(rows, start=1):
@@ -217,7 +221,8 @@ def _refuse_utf16_without_mark(data: bytes) -> None:
                         "UTF-8'; or iconv -f utf-16le -t utf-8) and upload it again")
 
 
-def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | None]]:
+def _all_rows(data: bytes, fmt: str, notes: list[str],
+              ) -> tuple[list[dict[str, Any]], list[int | None]]:
     """:func:`_rows` before its check of the number of fields."""
     # Excel's "Unicode Text" (tab-separated UTF-16): new-user trial, refused as "not
     # UTF-8" with advice (iconv -f cp1252) that made it NULs
@@ -281,6 +286,16 @@ def _all_rows(data: bytes, fmt: str) -> tuple[list[dict[str, Any]], list[int | N
         if len(names) > MAX_COLUMNS:  # 200,000 held a web worker 2 minutes (quadratic)
             raise BadUpload(f"the CSV header names {len(names):,} columns; at most "
                             f"{MAX_COLUMNS:,} are read: keep the text, id and label columns")
+        if names[0] == "" and names.count("") == 1 and _row_numbers(rows):
+            # pandas' to_csv (and R's write.csv) write an index so, a first column
+            # without a name
+            # (new-user trial: refused, "name it, or leave it out of the file")
+            names = names[1:]
+            for r in rows:
+                del r[""]
+            notes.append("the first column, which has no name and holds row numbers (an "
+                         "index, as pandas' to_csv writes it without index=False and R's "
+                         "write.csv without row.names=FALSE), is left out")
         if "" in names and all(not r.get("") for r in rows):
             # columns without a name or a value (Excel's "Category,Message,,"): left out
             names = [c for c in names if c != ""]
@@ -438,6 +453,14 @@ def _wrapped(rows: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _row_numbers(rows: list[dict[str, Any]]) -> bool:
+    """Whether every row's value in the column without a name is a row number, each
+    its own (pandas' index, ``0..n-1``, or what a filter or a sort left of it)."""
+    values = [r.get("") for r in rows]
+    return (all(isinstance(v, str) and v.isascii() and v.isdigit() for v in values)
+            and len(set(values)) == len(values))
+
+
 def _looks_like_data(names: list[str]) -> str:
     """A hint when a CSV's first line, read as column names, looks like a row of data
     (a name longer than any column name: a file without a header line)."""
@@ -531,7 +554,8 @@ def parse_items(
     ``drop``: columns left out of the items' stored fields (never shown)."""
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(max_bytes)  # len(data) may be a cut: do not quote it
-    rows, lines = _rows(data, fmt)
+    notes: list[str] = []
+    rows, lines = _rows(data, fmt, notes)
     if not rows:
         raise BadUpload("file has no items")
     if max_items is not None and len(rows) > max_items:
@@ -663,7 +687,7 @@ def parse_items(
         # ids to be stored as the texts to label
         raise BadUpload(f"every text in the column {text_field!r} is a number: is it the "
                         "text to label? Pass text_field naming the column with the text")
-    return ParsedUpload(items, gold, by_index)
+    return ParsedUpload(items, gold, by_index, notes)
 
 
 def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:

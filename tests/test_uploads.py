@@ -258,3 +258,32 @@ def test_minus_one_as_unknown_gold_says_to_leave_the_cell_empty():
     with pytest.raises(BadUpload, match="leave the cell empty"):
         parse_items(b"id,text,label\n1,hi,-1\n2,win,1\n", "csv", ["ham", "spam"],
                     id_field="id", gold_field="label")
+
+
+def test_the_index_column_pandas_to_csv_writes_is_left_out_and_said():
+    """New-user trial: ``df.to_csv(path)`` (pandas' default, index=True) starts each
+    row with the row number under a column without a name; the upload was refused,
+    "name it, or leave it out of the file", whatever the user meant to import."""
+    import pandas as pd
+
+    df = pd.DataFrame({"id": [1000, 1001, 1002, 1003], "label": ["ham", None, "spam", None],
+                       "text": ["Ok lar...", "WIN a prize, call now", "Free entry", "see u"]})
+    for frame in (df, df.iloc[[3, 0, 2]]):  # as written, and after a filter and a sort
+        out = parse_items(frame.to_csv().encode(), "csv", ["ham", "spam"], id_field="id",
+                          gold_field="label")
+        assert [i["id"] for i in out.items] == [str(i) for i in frame["id"]]
+        assert [i["text"] for i in out.items] == list(frame["text"])
+        assert all(i["fields"] == {} for i in out.items)
+        assert out.notes == ["the first column, which has no name and holds row numbers (an "
+                             "index, as pandas' to_csv writes it without index=False and R's "
+                             "write.csv without row.names=FALSE), is left out"]
+    assert parse_items(df.to_csv(index=False).encode(), "csv", ["ham", "spam"]).notes == []
+    # R's write.csv: its row names 1..n, under a quoted empty name
+    out = parse_items(b'"","id","text"\n"1","a","hi"\n"2","b","yo"\n', "csv", ["ham", "spam"],
+                      id_field="id")
+    assert [(i["id"], i["text"], i["fields"]) for i in out.items] == [("a", "hi", {}),
+                                                                      ("b", "yo", {})]
+    # a column without a name that holds anything else is still the user's to name
+    for data in (b",text\na,hi\nb,yo\n", b",text\n1,hi\n1,yo\n", b"text,\nhi,1\nyo,2\n"):
+        with pytest.raises(BadUpload, match="without a name"):
+            parse_items(data, "csv", ["ham", "spam"])

@@ -101,7 +101,7 @@ def import_items(
             gone = set(skipped)
             parsed = ParsedUpload([i for i in parsed.items if i["id"] not in gone],
                                   {k: v for k, v in parsed.gold.items() if k not in gone},
-                                  parsed.by_index)
+                                  parsed.by_index, parsed.notes)
     if id_field is None:
         parsed = _free_row_ids(store, pid, parsed, start)
     else:
@@ -131,7 +131,7 @@ def import_items(
                         # trial: "on 1340 of the rows" where 90 rows abstain everywhere
                         "n_items_voted": sum(any(v >= 0 for v in i.get("votes") or ())
                                              for i in parsed.items)}
-    notes = []
+    notes = list(parsed.notes)
     kept = parsed.items[0]["fields"] if parsed.items else {}  # the columns kept as fields
     ids = [c for c in ("id", "ID", "Id") if c in kept]
     if id_field is None and ids:  # multi-annotator trial: ids silently row numbers
@@ -280,7 +280,8 @@ def _free_row_ids(store: RedisStore, pid: str, parsed: ParsedUpload,
         return parsed
     new = {i["id"]: f"row-{i['id']}" for i in parsed.items}
     out = ParsedUpload([{**i, "id": new[i["id"]]} for i in parsed.items],
-                       {new[k]: v for k, v in parsed.gold.items()}, parsed.by_index)
+                       {new[k]: v for k, v in parsed.gold.items()}, parsed.by_index,
+                       parsed.notes)
     _no_stored_ids(store, pid, out.items, None, start)
     return out
 

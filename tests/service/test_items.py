@@ -389,3 +389,23 @@ def test_a_file_that_grew_imports_its_new_rows_with_skip_stored(client, store, p
     r = client.post(f"/api/projects/{project}/items?skip_stored=1", data=b"CONTENT\nx\n",
                     headers={**auth(), "Content-Type": "text/csv"})
     assert r.status_code == 400 and "skip_stored needs id_field" in r.json["error"]
+
+
+def test_a_pandas_to_csv_file_imports_without_its_index_and_the_reply_says_so(
+        client, store, project):
+    """New-user trial: ``df.to_csv(path)`` writes pandas' row numbers as a first column
+    without a name; the upload was a 400 and nothing could be imported as it was."""
+    import pandas as pd
+
+    df = pd.DataFrame({"id": ["a", "b", "c"], "CONTENT": ["hi there", "WIN now", "ok"],
+                       "label": ["ham", None, "spam"]})
+    r = client.post(f"/api/projects/{project}/items?id_field=id&gold_field=label"
+                    "&eval_fraction=0", data=df.to_csv().encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    assert ("index, as pandas' to_csv writes it without index=False and R's write.csv "
+            "without row.names=FALSE), is left out") in r.json["note"]
+    assert store.item_ids(project) == ["a", "b", "c"]
+    assert [(i["text"], i["fields"]) for i in store.items(project)] == [
+        ("hi there", {}), ("WIN now", {}), ("ok", {})]
+    assert store.uploaded_gold(project) == {"a": 0, "c": 1}
