@@ -397,7 +397,9 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     ``id`` (``_key`` if the row has an ``id``); None when the text is not such an
     object (then it is read as JSON lines). On one line it must hold several rows
     with the same fields, or several keyed by numbers; else it is one row of JSON
-    lines."""
+    lines. pandas' ``to_json()`` (an object per column, :func:`_by_row`) is read by
+    row, its index as ``id`` where the rows have no ``id`` (``set_index("id")``), else
+    left out (the row numbers of ``to_csv``'s index)."""
     try:
         obj = _loads(text)
     except (ValueError, RecursionError):
@@ -405,7 +407,10 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
                                                        for v in obj.values()):
         return None
-    if "\n" not in text.strip() and (len(obj) < 2 or (
+    by_row = _by_row(obj)
+    if by_row is not None:
+        obj = by_row
+    elif "\n" not in text.strip() and (len(obj) < 2 or (
             len({frozenset(v) for v in obj.values()}) > 1
             and not all(k.strip().isdigit() for k in obj))):
         return None  # one line: a row whose fields are objects ({"data": {...}}), unless
@@ -413,8 +418,34 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
         # (then a row missing a field is that row's problem, not a reason to read the
         # whole file as one row)
     _no_lone_surrogate(obj, text)
+    if by_row is not None:  # pandas' index: the ids if it is all there is, else noise
+        return [_flat_at(row if "id" in row else {"id": key, **row}, f"row {key!r}")
+                for key, row in obj.items()]
     return [_flat_at({("_key" if "id" in row else "id"): key, **row}, f"row {key!r}")
             for key, row in obj.items()]
+
+
+def _by_row(obj: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The rows of pandas' ``DataFrame.to_json()`` as it writes by default
+    (``orient="columns"``: an object per column, ``{"text": {"0": "hi", "1":
+    "yo"}}``) keyed by row, as WRENCH's splits are; None for other objects. Such a
+    column lists the same row numbers as every other (the index) and holds no object;
+    the columns are named, not numbered as WRENCH's rows are (new-user trial: its 500
+    rows were read as 3 items whose fields were the row numbers).
+
+    >>> _by_row({"text": {"0": "hi", "1": "yo"}, "label": {"0": "ham", "1": None}})
+    {'0': {'text': 'hi', 'label': 'ham'}, '1': {'text': 'yo', 'label': None}}
+    >>> _by_row({"0": {"text": "hi"}, "1": {"text": "yo"}}) is None
+    True
+    """
+    columns = list(obj.values())
+    index = list(columns[0])
+    if (not index or not all(k.isascii() and k.strip().isdigit() for k in index)
+            or all(k.strip().isdigit() for k in obj)
+            or any(c.keys() != columns[0].keys() for c in columns[1:])
+            or any(isinstance(v, dict) for c in columns for v in c.values())):
+        return None
+    return {i: {name: column[i] for name, column in obj.items()} for i in index}
 
 
 def _shows_nothing(text: str) -> bool:

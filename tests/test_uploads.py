@@ -287,3 +287,31 @@ def test_the_index_column_pandas_to_csv_writes_is_left_out_and_said():
     for data in (b",text\na,hi\nb,yo\n", b",text\n1,hi\n1,yo\n", b"text,\nhi,1\nyo,2\n"):
         with pytest.raises(BadUpload, match="without a name"):
             parse_items(data, "csv", ["ham", "spam"])
+
+
+def test_pandas_to_json_as_it_writes_by_default_is_read_by_row():
+    """New-user trial: ``df.to_json(path)`` writes an object per column keyed by row
+    (``orient="columns"``); its 500 rows were read as 3 items whose fields were the
+    row numbers, and the refusal listed 500 of them as the fields to pick a text from."""
+    import pandas as pd
+
+    df = pd.DataFrame({"id": [1000, 1001, 1002], "text": ["hi \u05e9\u05dc\u05d5\u05dd", "WIN",
+                                                          "ok \U0001f600"],
+                       "label": ["ham", None, "spam"], "score": [0.5, 1.25, None]})
+    want = [{"id": "1000", "text": "hi \u05e9\u05dc\u05d5\u05dd", "fields": {"score": 0.5}},
+            {"id": "1001", "text": "WIN", "fields": {"score": 1.25}},
+            {"id": "1002", "text": "ok \U0001f600", "fields": {"score": None}}]
+    for frame in (df, df.iloc[[2, 0, 1]]):  # as written, and after a sort
+        out = parse_items(frame.to_json().encode(), "json", ["ham", "spam"], id_field="id",
+                          gold_field="label")
+        assert out.items == [want[i] for i in frame.index]
+        assert out.gold == {"1000": 0, "1002": 1}
+    # the index is the ids where the frame has no id column (set_index("id"))
+    out = parse_items(df.set_index("id").to_json().encode(), "json", ["ham", "spam"],
+                      id_field="id", gold_field="label")
+    assert out.items == want and out.gold == {"1000": 0, "1002": 1}
+    # a WRENCH split (keyed by numbers) is read by row as before
+    wrench = {"0": {"label": 1, "data": {"text": "a"}}, "1": {"label": 0, "data": {"text": "b"}}}
+    out = parse_items(json.dumps(wrench).encode(), "json", ["ham", "spam"], id_field="id",
+                      text_field="data.text", gold_field="label")
+    assert [(i["id"], i["text"]) for i in out.items] == [("0", "a"), ("1", "b")]
