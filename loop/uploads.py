@@ -470,18 +470,23 @@ NO_HEADER = ("the first line of a CSV names its columns, and this one looks like
              "comma-separated one)")
 
 
-def _wrapped(rows: list[dict[str, Any]]) -> str:
+def _wrapped(rows: list[dict[str, Any]], text_field: str) -> str:
     """A hint when the file was one JSON object holding the items as a list under a
     key (``{"items": [{...}, ...]}``, as many APIs return them): read as one row whose
-    field is that list (new-user trial: "text field 'items' must be a string")."""
+    field is that list (new-user trial: "text field 'items' must be a string"). Of
+    several such lists, the one whose objects hold ``text_field``, else the longest
+    (pandas' ``to_json(orient="table")`` lists its columns in ``schema.fields``
+    before its rows in ``data``: the hint named the columns' list)."""
     if len(rows) != 1:
         return ""
-    for k, v in rows[0].items():
-        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            return (f"; the file is one object holding a list of {len(v):,} objects in "
-                    f"{k!r}: upload that list itself (a JSON array of objects, one per "
-                    "item) or JSON lines")
-    return ""
+    lists = [(k, v) for k, v in rows[0].items()
+             if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+    if not lists:
+        return ""
+    k, v = max(lists, key=lambda kv: (any(text_field in x for x in kv[1]), len(kv[1])))
+    return (f"; the file is one object holding a list of {len(v):,} objects in "
+            f"{k!r}: upload that list itself (a JSON array of objects, one per "
+            "item) or JSON lines")
 
 
 def _row_numbers(rows: list[dict[str, Any]]) -> bool:
@@ -595,7 +600,7 @@ def parse_items(
     if text_field not in cols:
         raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}: pass "
                         "text_field naming the column with the text to label"
-                        + (_wrapped(rows) or _looks_like_data(list(rows[0]))))
+                        + (_wrapped(rows, text_field) or _looks_like_data(list(rows[0]))))
     if id_field is not None and id_field not in cols:
         raise BadUpload(f"no id field {id_field!r}; fields are {sorted(cols)}")
     if gold_field is not None and gold_field not in cols:
@@ -659,7 +664,7 @@ def parse_items(
         seen.add(iid)
         text = r.get(text_field)
         if not isinstance(text, str):
-            bad(f"{at_n}: text field {text_field!r} must be a string" + _wrapped(rows))
+            bad(f"{at_n}: text field {text_field!r} must be a string" + _wrapped(rows, text_field))
             continue
         core = text.strip()
         if not core or (len(core) <= 200 and _shows_nothing(core)):

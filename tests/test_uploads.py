@@ -315,3 +315,19 @@ def test_pandas_to_json_as_it_writes_by_default_is_read_by_row():
     out = parse_items(json.dumps(wrench).encode(), "json", ["ham", "spam"], id_field="id",
                       text_field="data.text", gold_field="label")
     assert [(i["id"], i["text"]) for i in out.items] == [("0", "a"), ("1", "b")]
+
+
+def test_pandas_table_json_is_told_to_upload_its_rows_not_its_columns():
+    """New-user trial: ``df.to_json(orient="table")`` holds the columns' list in
+    ``schema.fields`` and the rows in ``data``; the refusal said to upload
+    ``schema.fields``, the list of columns."""
+    import pandas as pd
+
+    df = pd.DataFrame({"text": ["hi", "WIN", "ok", "yo", "so"], "label": ["ham"] * 5})
+    with pytest.raises(BadUpload, match=re.escape(
+            "a list of 5 objects in 'data': upload that list itself")):
+        parse_items(df.to_json(orient="table").encode(), "json", ["ham", "spam"])
+    # fewer rows than columns: the list whose objects hold the text is named
+    with pytest.raises(BadUpload, match=re.escape(
+            "a list of 2 objects in 'data': upload that list itself")):
+        parse_items(df.head(2).to_json(orient="table").encode(), "json", ["ham", "spam"])
