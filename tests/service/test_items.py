@@ -409,3 +409,26 @@ def test_a_pandas_to_csv_file_imports_without_its_index_and_the_reply_says_so(
     assert [(i["text"], i["fields"]) for i in store.items(project)] == [
         ("hi there", {}), ("WIN now", {}), ("ok", {})]
     assert store.uploaded_gold(project) == {"a": 0, "c": 1}
+
+
+def test_an_export_uploaded_again_with_gold_field_label_is_told_where_its_known_labels_are(
+        client, store, project):
+    """Round-trip trial: an export uploaded as a new project's items with the README's
+    ``gold_field=label`` took the models' labels as known labels, with no word."""
+    def up(pid, body, query):
+        return client.post(f"/api/projects/{pid}/items?{query}", data=body,
+                           headers={**auth(), "Content-Type": "text/csv"})
+
+    assert up(project, b"id,CONTENT,label\na,hi there,ham\nb,WIN now,\nc,free prize,spam\n",
+              "id_field=id&gold_field=label&eval_fraction=0").status_code == 201
+    export = client.get(f"/api/projects/{project}/export?format=csv", headers=auth())
+    assert export.status_code == 200
+    again = client.post("/api/projects", headers=auth(), json={
+        "name": "again", "labels": ["ham", "spam"], "text_field": "text"}).json["id"]
+    r = up(again, export.data, "id_field=id&gold_field=label&dry_run=1")
+    assert r.status_code == 200, r.json
+    assert ("the file looks like an export of loop, whose 'label' is not its known labels: "
+            "those are in 'gold'") in r.json["note"]
+    r = up(again, export.data, "id_field=id&gold_field=gold")
+    assert r.status_code == 201 and "export of loop" not in r.json.get("note", ""), r.json
+    assert store.uploaded_gold(again) == {"a": 0, "c": 1}

@@ -2345,3 +2345,32 @@ def test_a_field_value_cut_on_a_phone_opens_in_full_on_a_tap(
         assert page.evaluate("window.loopLabel.currentId()") is not None
     finally:
         ctx.close()
+
+
+def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Round-trip trial: an export imported again on the Data page as it was offered
+    lost every known label: its "label" (the models' label, on every row) was not
+    picked, and its "gold" column, which holds the known labels, was left out."""
+    from loop.demo.client import ApiClient
+
+    pid, token = tiny_project["pid"], tiny_project["token"]
+    annotator = ApiClient(live.url, token)
+    got = annotator.call("POST", f"/api/projects/{pid}/queue/next", {})
+    annotator.call("POST", f"/api/projects/{pid}/queue/answer",
+                   {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    export = live.admin.call("GET", f"/api/projects/{pid}/export?format=csv")
+    head = export.decode().splitlines()[0].split(",")
+    assert head[:2] == ["id", "text"] and "gold" in head and "label" in head
+    again = str(live.admin.call("POST", "/api/projects", {"name": "again",
+                                                          "labels": ["ham", "spam"]})["id"])
+    sign_in(page, live.url, "test-admin-key", again, target="data")
+    page.set_input_files("#file", files=[{"name": "export.csv", "mimeType": "text/csv",
+                                          "buffer": export}])
+    page.wait_for_selector("#mapping", state="visible")
+    assert page.locator("#col-gold").input_value() == "gold"
+    assert page.locator("#drop-cols input[value='label']").is_checked()  # the models' label
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    assert "1 with a known label" in page.locator("#import-status").text_content()

@@ -173,7 +173,10 @@
     /* a label column filled on every row is not picked: every item would have its
        label and none would be left to label (trial: WRENCH's train.json); it is left
        out instead, and can be picked to score the models with */
-    let goldCol = guess(cols, GOLD_NAMES);
+    /* a column named "gold" first: an export of loop holds the known labels there and
+       the models' label in "label", filled on every row (round-trip trial: an export
+       imported again on this page lost every known label, "gold" left out) */
+    let goldCol = guess(cols, ["gold"]) || guess(cols, GOLD_NAMES);
     const full = goldCol && r.body.filled && r.body.n_rows > 0 && r.body.filled[goldCol] === r.body.n_rows
       ? goldCol : null;
     if (full) goldCol = undefined;
