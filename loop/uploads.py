@@ -489,6 +489,48 @@ def _wrapped(rows: list[dict[str, Any]], text_field: str) -> str:
             "item) or JSON lines")
 
 
+#: The columns loop's export writes after ``id``, ``text`` and a ``p_<label>`` per
+#: class, before the items' own fields (:mod:`loop.service.export`); then, with
+#: several answers per item, :data:`EXPORT_MULTI`.
+EXPORT_OWN = ("label", "gold", "source", "model_label", "annotator", "answered_at",
+              "held_out", "random_gold")
+EXPORT_MULTI = ("answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by")
+
+
+def export_columns(names: list[str]) -> list[str] | None:
+    """The columns of loop's own export among a file's column ``names`` (its first
+    row's, in order) when the file is one, else None: what the export computed
+    (probabilities, the models' label, source, who answered and when...), as against
+    the items' text, id and uploaded fields.
+
+    >>> export_columns(["id", "text", "p_ham", "p_spam", *EXPORT_OWN, "field:label"])[:3]
+    ['p_ham', 'p_spam', 'label']
+    >>> export_columns(["id", "text", "label"]) is None
+    True
+    """
+    if names[:2] != ["id", "text"] or not set(EXPORT_OWN) <= set(names):
+        return None
+    probs = names[2:names.index("label")]
+    if not probs or not all(n.startswith("p_") for n in probs):
+        return None
+    # JSON lines: the answers' objects are spread into dotted columns, as any object
+    return probs + list(EXPORT_OWN) + [n for n in names if n in EXPORT_MULTI
+                                       or n.startswith(("answers.", "answers_at."))]
+
+
+def _field_name(name: str, json_: bool) -> str:
+    """An uploaded field's name as it was before loop's export wrote it: in CSV
+    ``field:<name>`` where the name is taken or would start a formula, in JSON lines
+    (``json_``) inside the object ``fields`` (read as ``fields.<name>``).
+
+    >>> _field_name("field:label", False), _field_name("fields.x", False)
+    ('label', 'fields.x')
+    >>> _field_name("fields.field:x", True), _field_name("field:x", True)
+    ('field:x', 'field:x')
+    """
+    return name.removeprefix("fields." if json_ else "field:")
+
+
 def _row_numbers(rows: list[dict[str, Any]]) -> bool:
     """Whether every row's value in the column without a name is a row number, each
     its own (pandas' index, ``0..n-1``, or what a filter or a sort left of it)."""
@@ -597,6 +639,24 @@ def parse_items(
     if max_items is not None and len(rows) > max_items:
         raise BadUpload(f"file has {len(rows)} items; the limit is {max_items}")
     cols = set(rows[0])
+    # an export of loop uploaded again (round-trip trial: its probabilities, the
+    # models' label and the rest were kept as fields, shown to annotators, blind
+    # projects' included, and the uploaded fields came back as field:<name> or
+    # fields.<name>)
+    own = export_columns(list(rows[0]))
+    # with several answers per item, JSON lines spread each row's answers into dotted
+    # columns (answers.<annotator>; answers: {} where none), which differ row by row
+    answers = own is not None and "n_answers" in own
+    json_ = fmt != "csv" or data.lstrip()[:1] in (b"{", b"[")  # as _all_rows reads it
+    if own is not None:
+        own = [c for c in own if c not in (text_field, gold_field, id_field)]
+        notes.append("the file is an export of loop: its own columns (" + ", ".join(
+            c for c in own if "." not in c) + ") are left out, and the uploaded fields "
+            "keep their names")
+        if gold_field is not None and gold_field != "gold" and "gold" in cols:
+            notes.append(f"its known labels are in 'gold', not {gold_field!r} ('label' is "
+                         "the models' label where none is known); to carry over only the "
+                         "known labels, upload with gold_field=gold")
     if text_field not in cols:
         raise BadUpload(f"no text field {text_field!r}; fields are {sorted(cols)}: pass "
                         "text_field naming the column with the text to label"
@@ -676,6 +736,11 @@ def parse_items(
             continue
         fields = {k: v for k, v in r.items()
                   if k not in (text_field, gold_field, id_field) and k not in drop}
+        if own is not None:
+            fields = {_field_name(k, json_): v for k, v in fields.items()
+                      if k not in own and not (k == "fields" and v == {})
+                      and not (answers and (k in EXPORT_MULTI or k.startswith(
+                          ("answers.", "answers_at."))))}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:
             g = r.get(gold_field)
@@ -742,4 +807,7 @@ def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
                                       for c in cols}}
     if data.lstrip()[:1] not in (b"{", b"[") and _looks_like_data(cols):
         out["warning"] = NO_HEADER[0].upper() + NO_HEADER[1:] + "."
+    own = export_columns(list(rows[0])) if rows else None
+    if own is not None:  # an export of loop: the columns the import leaves out
+        out["export_columns"] = own
     return out

@@ -143,13 +143,6 @@ def import_items(
         else:
             notes.append(f"the column {ids[0]!r} is kept as a field and the items are "
                          f"numbered by row; pass id_field={ids[0]} to use it as their ids")
-    if gold_field is not None and {"gold", "source", "model_label"} <= kept.keys():
-        # round-trip trial: an export uploaded again as the README's step says,
-        # gold_field=label, made the models' labels known labels on every row
-        notes.append(f"the file looks like an export of loop, whose {gold_field!r} is not "
-                     "its known labels: those are in 'gold' ('label' is the models' label "
-                     "where none is known); to carry over only the known labels, upload "
-                     "with gold_field=gold")
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
         notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "

@@ -287,6 +287,28 @@ def test_agreement_kappa_and_export(client, store, k2):
     assert pair["kappa"] == pytest.approx(0.5)
 
 
+def test_an_export_with_several_answers_uploaded_again_keeps_only_the_uploaded_fields(
+        client, store, k2):
+    """Round-trip trial: JSON lines spread each row's answers into its own dotted
+    columns (answers.a, answers_at.b), which were kept as fields of the items."""
+    ids = store.item_ids(k2)[:3]
+    for item, labels in zip(ids, [[0, 0], [0, 1], [1]], strict=True):
+        for who, c in zip(("a", "b"), labels, strict=False):
+            _answer(store, k2, who, item, c)
+    for fmt, mime in (("jsonl", "application/x-ndjson"), ("csv", "text/csv")):
+        export = client.get(f"/api/projects/{k2}/export?format={fmt}", headers=auth()).data
+        pid = client.post("/api/projects", headers=auth(), json={
+            "name": fmt, "labels": ["ham", "spam"], "text_field": "text"}).json["id"]
+        r = client.post(f"/api/projects/{pid}/items?id_field=id&gold_field=gold",
+                        data=export, headers={**auth(), "Content-Type": mime})
+        assert r.status_code == 201, r.json
+        assert "n_answers, agreement, disputed, resolved_by) are left out" in r.json["note"]
+        fields = [set(i["fields"]) for i in store.items(pid)]
+        assert fields == [{"AUTHOR", "DATE"}] * len(fields), (fmt, fields[:3])
+        gold = store.uploaded_gold(pid)
+        assert (gold[ids[0]], gold[ids[2]]) == (0, 1) and ids[1] not in gold  # a tie: none
+
+
 def test_k1_projects_are_unchanged(client, store, project):
     assert client.get(f"/api/projects/{project}", headers=auth()).json["answers_per_item"] == 1
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json

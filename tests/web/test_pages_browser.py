@@ -2370,7 +2370,17 @@ def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
     page.wait_for_selector("#mapping", state="visible")
     assert page.locator("#col-gold").input_value() == "gold"
     assert page.locator("#drop-cols input[value='label']").is_checked()  # the models' label
+    # what the export computed is left out, as the import leaves it out
+    for column in ("p_ham", "p_spam", "source", "model_label", "held_out", "random_gold"):
+        assert page.locator(f"#drop-cols input[value='{column}']").is_checked(), column
+    assert not page.locator("#drop-cols input[value='AUTHOR']").is_checked()
     page.click("#check")
     page.wait_for_function("document.getElementById('import-status').textContent"
                            ".includes('rows are fine')")
-    assert "1 with a known label" in page.locator("#import-status").text_content()
+    said = page.locator("#import-status").text_content()
+    assert "1 with a known label" in said and "the file is an export of loop" in said
+    page.click("#import")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('Imported 3 items')")
+    stored = live.app.extensions["loop"]["store"].items(again)
+    assert [set(i["fields"]) for i in stored] == [{"AUTHOR", "data.entity1"}] * 3

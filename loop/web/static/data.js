@@ -183,6 +183,7 @@
     options($("col-gold"), cols, goldCol, true);
     $("eval-box").hidden = !$("col-gold").value;
     fileRows = r.body.rows || [];
+    exportCols = r.body.export_columns || [];
     /* LF votes computed elsewhere: a column of lists; the project's own column if it
        has one, else one by a usual name (WRENCH's weak_labels) */
     const lists = cols.filter(listColumn);
@@ -228,6 +229,8 @@
      labels): checked, the column is left out of the stored items (re-trial: a WRENCH
      file's "label" column, not imported as known labels, was shown to annotators). */
   let fileCols = [], fileRows = [];
+  /* an export of loop: the columns it computed, which the import leaves out */
+  let exportCols = [];
   /* a column of lists in every row shown (WRENCH's weak_labels, a span's offsets):
      no reading for an annotator ("-1,-1,-1,..."), so left out unless unchecked
      (new-user trial) */
@@ -253,7 +256,7 @@
       /* a column that holds the answer, not imported as known labels: left out unless
          unchecked (compose trial: a WRENCH file's label was shown to annotators) */
       const on = shown.indexOf(c) !== -1 ? checked.indexOf(c) !== -1
-        : GOLD_NAMES.indexOf(c.toLowerCase()) !== -1 || listColumn(c);
+        : GOLD_NAMES.indexOf(c.toLowerCase()) !== -1 || listColumn(c) || exportCols.indexOf(c) !== -1;
       const input = Loop.el("input", { type: "checkbox", value: c, checked: on });
       input.addEventListener("change", function () { $("import").disabled = true; noDuplicate(); });
       box.appendChild(Loop.el("label", { class: "drop-col" }, input, " " + c));
