@@ -404,6 +404,10 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
         obj = _loads(text)
     except (ValueError, RecursionError):
         return None
+    split = _split_rows(obj)
+    if split is not None:
+        _no_lone_surrogate(obj, text)
+        return split
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
                                                        for v in obj.values()):
         return None
@@ -423,6 +427,32 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
                 for key, row in obj.items()]
     return [_flat_at({("_key" if "id" in row else "id"): key, **row}, f"row {key!r}")
             for key, row in obj.items()]
+
+
+def _split_rows(obj: Any) -> list[dict[str, Any]] | None:
+    """The rows of pandas' ``to_json(orient="split")`` (``{"columns": [...],
+    "index": [...], "data": [[...], ...]}``, ``index`` left out with
+    ``index=False``), its index as ``id`` where the rows have no ``id`` (as
+    :func:`_by_row`); None for other values (new-user trial: read as one row whose
+    fields were columns, index and data).
+
+    >>> _split_rows({"columns": ["text"], "index": [7, 9], "data": [["hi"], ["yo"]]})
+    [{'id': 7, 'text': 'hi'}, {'id': 9, 'text': 'yo'}]
+    """
+    if not isinstance(obj, dict) or set(obj) not in ({"columns", "index", "data"},
+                                                     {"columns", "data"}):
+        return None
+    columns, data = obj["columns"], obj["data"]
+    index = obj.get("index", [None] * len(data) if isinstance(data, list) else None)
+    if (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+            or not isinstance(data, list) or not isinstance(index, list)
+            or len(index) != len(data)
+            or not all(isinstance(r, list) and len(r) == len(columns) for r in data)):
+        return None
+    keep = "id" not in columns and "index" in obj
+    return [_flat_at({**({"id": i} if keep else {}), **dict(zip(columns, r, strict=True))},
+                     f"item {n}") for n, (i, r) in enumerate(zip(index, data, strict=True),
+                                                              start=1)]
 
 
 def _by_row(obj: dict[str, Any]) -> dict[str, dict[str, Any]] | None:

@@ -331,3 +331,22 @@ def test_pandas_table_json_is_told_to_upload_its_rows_not_its_columns():
     with pytest.raises(BadUpload, match=re.escape(
             "a list of 2 objects in 'data': upload that list itself")):
         parse_items(df.head(2).to_json(orient="table").encode(), "json", ["ham", "spam"])
+
+
+def test_pandas_split_json_is_read_by_row():
+    """New-user trial: ``df.to_json(orient="split")`` was read as one row whose
+    fields were columns, index and data, and refused for its missing text field."""
+    import pandas as pd
+
+    df = pd.DataFrame({"text": ["hi \U0001f600", "WIN", "ok"], "label": ["ham", None, "spam"],
+                       "n": [1, 2, 3]}, index=[10, 11, 12])
+    out = parse_items(df.to_json(orient="split").encode(), "json", ["ham", "spam"],
+                      id_field="id", gold_field="label")
+    assert [(i["id"], i["text"], i["fields"]) for i in out.items] == [
+        ("10", "hi \U0001f600", {"n": 1}), ("11", "WIN", {"n": 2}), ("12", "ok", {"n": 3})]
+    assert out.gold == {"10": 0, "12": 1}
+    # without its index, the rows are numbered as any file's
+    out = parse_items(df.to_json(orient="split", index=False).encode(), "json",
+                      ["ham", "spam"], gold_field="label", first_row=5)
+    assert [(i["id"], i["text"]) for i in out.items] == [("5", "hi \U0001f600"), ("6", "WIN"),
+                                                         ("7", "ok")]
