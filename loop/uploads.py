@@ -520,8 +520,8 @@ def _wrapped(rows: list[dict[str, Any]], text_field: str) -> str:
 
 
 #: The columns loop's export writes after ``id``, ``text`` and a ``p_<label>`` per
-#: class, before the items' own fields (:mod:`loop.service.export`); then, with
-#: several answers per item, :data:`EXPORT_MULTI`.
+#: class, before the items' own fields (:mod:`loop.service.export` writes these
+#: lists); then, with several answers per item, :data:`EXPORT_MULTI`.
 EXPORT_OWN = ("label", "gold", "source", "model_label", "annotator", "answered_at",
               "held_out", "random_gold")
 EXPORT_MULTI = ("answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by")

@@ -18,6 +18,7 @@ from loop.core.metrics import significantly_better
 from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
+from loop.uploads import EXPORT_MULTI, EXPORT_OWN
 
 FORMATS = ("csv", "jsonl")
 #: Cells starting with these are formulas to a spreadsheet (OWASP "CSV injection").
@@ -294,11 +295,10 @@ def export_bytes(store: RedisStore, pid: str, fmt: Any) -> bytes:
         buf.flush()
         return raw.getvalue()
     labels = store.get_project(pid)["labels"]
-    cols = ["id", "text", *[f"p_{x}" for x in labels], "label", "gold", "source",
-            "model_label", "annotator", "answered_at", "held_out", "random_gold"]
+    cols = ["id", "text", *[f"p_{x}" for x in labels], *EXPORT_OWN]
     multi = store.answers_per_item(pid) > 1
     if multi:
-        cols += ["answers", "answers_at", "n_answers", "agreement", "disputed", "resolved_by"]
+        cols += EXPORT_MULTI
     # the other uploaded columns, as uploaded (new-user trial: without an id column
     # the CSV could not be joined back to the user's data); "field:" before a name
     # that is one of the columns above, or that a spreadsheet would run as a formula
