@@ -730,6 +730,46 @@ def test_enter_during_a_save_two_tabs_editing_one_rule_and_a_copy_of_a_rule(
     assert [e for e in page.console_errors if "status of 409" not in e] == []
 
 
+def _two_rules(live: LiveServer, page: Any, name: str) -> str:
+    """A demo project with rules says_sub and says_check, its dashboard open."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name=name, files=("Youtube01-Psy.csv",))
+    for rule, words in (("says_sub", ["subscribe"]), ("says_check", ["check out"])):
+        api.call("POST", f"/api/projects/{pid}/rules",
+                 {"name": rule, "label": 1, "kind": "keywords", "keywords": words})
+    _admin_dashboard(page, live, pid)
+    page.wait_for_selector("#rule-rows tr[data-rule='says_check']")
+    return pid
+
+
+def test_a_rule_switched_off_and_on_in_the_tab_editing_it_is_still_saved(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Rule author's trial: a rule switched off and on again in the tab that was editing
+    it could not be saved there ("changed in another tab, or by someone else"): what
+    was typed had to be typed again."""
+    api = live.admin
+    pid = _two_rules(live, page, "Switch trial")
+    # switched off and on here, while this tab edits it: the edit is still saved
+    page.locator("#rule-rows tr[data-rule='says_sub'] button", has_text="Edit").click()
+    page.fill("#rule-keywords", "subscribe, sub")
+    page.wait_for_selector(".preview-stats")
+    box = "#rule-rows tr[data-rule='says_sub'] input[type=checkbox]"
+    page.click(box)
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Disabled says_sub')")
+    page.click(box)
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Enabled says_sub')")
+    page.press("#rule-keywords", "Enter")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved says_sub')")
+    rule = next(r for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+                if r["name"] == "says_sub")
+    assert rule["rule"]["keywords"] == ["subscribe", "sub"] and rule["enabled"]
+
+
 def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
                                                                  page: Any) -> None:
     """New-user trial: a file without an id column could be imported twice, every

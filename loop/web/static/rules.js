@@ -8,6 +8,7 @@
   let labels = [];
   let editing = null;      // name of the rule being edited, or null for a new one
   let editingAt = null;    // ... its updated_at when it was opened (a later change: 409)
+  let editingRule = null;  // ... the rule (JSON) as it was opened
   let previewTimer = null;
   let previewSeq = 0;
   let nExamples = 8;       // matched items the preview shows ("Show more" adds to it)
@@ -78,6 +79,7 @@
     editing = name;
     nExamples = 8;
     editingAt = name ? updatedAt : null;
+    editingRule = name ? JSON.stringify(rule) : null;
     $("rule-form-title").textContent = name ? "Edit rule " + name : "New rule";
     $("rule-cancel").hidden = !name;
     $("rule-name").value = rule ? rule.name : "";
@@ -289,6 +291,12 @@
       const did = method === "DELETE" ? "Deleted " : body && body.enabled === false ? "Disabled "
         : body && body.enabled === true ? "Enabled " : "Saved ";
       status(did + name + applying(res, method === "DELETE" || (body && body.enabled === false)));
+      /* switched off or on here while this tab edits it: the rule is the one opened, so
+         the edit stays this tab's to save (its updated_at moved: saving it answered
+         "changed in another tab, or by someone else", and what was typed had to be
+         typed again) */
+      if (method === "PUT" && res && res.rule && editing === name &&
+          JSON.stringify(res.rule.rule) === editingRule) editingAt = res.rule.updated_at;
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) {
