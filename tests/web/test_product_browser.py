@@ -770,6 +770,34 @@ def test_a_rule_switched_off_and_on_in_the_tab_editing_it_is_still_saved(
     assert rule["rule"]["keywords"] == ["subscribe", "sub"] and rule["enabled"]
 
 
+def test_an_edit_of_a_rule_renamed_elsewhere_is_kept_as_a_new_rule(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Rule author's trial: an edit of a rule renamed meanwhile elsewhere answered "no
+    rule ...", and what was typed could be saved only by typing it again after Cancel."""
+    api = live.admin
+    pid = _two_rules(live, page, "Rename trial")
+    # renamed by someone else while this tab edits it: what was typed stays, as a new rule
+    page.locator("#rule-rows tr[data-rule='says_check'] button", has_text="Edit").click()
+    page.fill("#rule-keywords", "check out, my channel")
+    page.wait_for_selector(".preview-stats")
+    api.call("PUT", f"/api/projects/{pid}/rules/says_check", {"name": "checks_out"})
+    page.press("#rule-keywords", "Enter")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".includes('was deleted or renamed')")
+    assert "your edit is not saved" in page.locator("#rule-status").inner_text()
+    assert page.locator("#rule-form-title").inner_text() == "New rule"
+    assert page.input_value("#rule-name") == "says_check"
+    assert page.input_value("#rule-keywords") == "check out, my channel"
+    page.wait_for_selector(".preview-stats")
+    page.press("#rule-keywords", "Enter")
+    page.wait_for_selector("#rule-rows tr[data-rule='says_check']")
+    rules = {r["name"]: r["rule"]["keywords"]
+             for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]}
+    assert rules == {"says_sub": ["subscribe"], "checks_out": ["check out"],
+                     "says_check": ["check out", "my channel"]}
+    assert [e for e in page.console_errors if "status of 404" not in e] == []
+
+
 def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
                                                                  page: Any) -> None:
     """New-user trial: a file without an id column could be imported twice, every

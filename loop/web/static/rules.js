@@ -378,7 +378,16 @@
       /* the preview shows a refused rule's reason already */
       const shown = Array.from($("rule-preview").querySelectorAll(".status.error"))
         .some(function (el) { return el.textContent === e.message; });
-      if (!shown) status(e.message, true);
+      if (e.status === 404 && editing) {
+        /* deleted or renamed (another tab, someone else) since it was opened: a PUT to
+           its old name can never land, and Cancel wiped what was typed. The form keeps
+           it as a new rule, saved only when asked */
+        const gone = editing;
+        fillForm(null, rule);
+        status("Rule “" + gone + "” was deleted or renamed (in another tab, or by someone else) " +
+          "after you opened it, so your edit is not saved. What you typed is in the form as a new " +
+          "rule: press Save rule to add it, or change it first.", true);
+      } else if (!shown) status(e.message, true);
       if (e.status === 400) markInvalid(e.message);
       /* changed or gone meanwhile (another tab): show the rules as they are now */
       if (e.status === 404 || e.status === 409) await loadRules().catch(function () { /* keep the message */ });
