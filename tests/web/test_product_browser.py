@@ -798,6 +798,44 @@ def test_an_edit_of_a_rule_renamed_elsewhere_is_kept_as_a_new_rule(
     assert [e for e in page.console_errors if "status of 404" not in e] == []
 
 
+def test_an_earlier_version_of_a_rule_is_loaded_from_the_edit_form_and_saved(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Rule author's trial: the rules table said "(v3)", earlier versions kept, but an
+    edit gone wrong could be undone only by remembering the old rule and typing it
+    again. The edit form lists them; Load puts one in the form, Save makes it current."""
+    api = live.admin
+    pid = _two_rules(live, page, "Versions trial")
+    for words in (["subscribe", "sub"], ["subscribe", "sub", "channel"]):
+        api.call("PUT", f"/api/projects/{pid}/rules/says_sub", {"keywords": words})
+    page.wait_for_selector("#rule-rows tr[data-rule='says_sub'] .muted")  # (v3)
+    page.locator("#rule-rows tr[data-rule='says_sub'] button", has_text="Edit").click()
+    versions = page.locator("#rule-versions")
+    assert versions.is_visible()
+    assert versions.locator("summary").inner_text() == "Earlier versions (2)"
+    versions.locator("summary").click()
+    items = versions.locator("li")
+    assert items.count() == 2
+    assert "“subscribe”, “sub”" in items.nth(0).inner_text()  # newest first
+    assert "“sub”" not in items.nth(1).inner_text()
+    versions.get_by_role("button", name="Load version 1 of says_sub").click()
+    assert page.input_value("#rule-keywords") == "subscribe"
+    assert page.input_value("#rule-name") == "says_sub"
+    assert "Version 1 is in the form" in page.locator("#rule-status").inner_text()
+    page.wait_for_selector(".preview-stats")
+    page.press("#rule-keywords", "Enter")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved says_sub')")
+    rule = next(r for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+                if r["name"] == "says_sub")
+    assert rule["rule"]["keywords"] == ["subscribe"]
+    assert [h["rule"]["keywords"] for h in rule["history"]] == [
+        ["subscribe"], ["subscribe", "sub"], ["subscribe", "sub", "channel"]]
+    assert versions.is_hidden()  # a fresh form: no rule's versions
+    page.locator("#rule-rows tr[data-rule='says_check'] button", has_text="Edit").click()
+    assert versions.is_hidden()  # a rule never edited has none
+    assert not page.console_errors
+
+
 def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
                                                                  page: Any) -> None:
     """New-user trial: a file without an id column could be imported twice, every

@@ -75,13 +75,19 @@
     return rule;
   }
 
-  function fillForm(name, rule, updatedAt) {
+  function fillForm(name, rule, updatedAt, history) {
     editing = name;
     nExamples = 8;
     editingAt = name ? updatedAt : null;
     editingRule = name ? JSON.stringify(rule) : null;
     $("rule-form-title").textContent = name ? "Edit rule " + name : "New rule";
     $("rule-cancel").hidden = !name;
+    showVersions(name, name ? history : null);
+    setFields(rule);
+  }
+
+  /* The form's fields from ``rule`` (a fresh form without one). */
+  function setFields(rule) {
     $("rule-name").value = rule ? rule.name : "";
     $("rule-label").value = rule ? String(rule.label) : "0";
     $("rule-kind").value = rule ? rule.kind : "keywords";
@@ -96,6 +102,37 @@
       ? (Array.isArray(rule.value) ? rule.value.join(", ") : String(rule.value)) : "";
     kindChanged();
     schedulePreview();
+  }
+
+  /* The rule being edited's earlier versions, newest first, each loadable into the form
+     (rule author's trial: "(v3)" said they were kept, and the only way back to one was
+     to remember it and type it again). Loaded, a version is previewed like any edit,
+     and Save makes it the current one (the one it replaces goes to the history). */
+  function showVersions(name, history) {
+    const box = $("rule-versions");
+    const list = box.querySelector("ol");
+    Loop.clear(list);
+    box.hidden = !(history && history.length);
+    if (box.hidden) return;
+    box.open = false;
+    box.querySelector("summary").textContent = "Earlier versions (" + history.length + ")";
+    list.setAttribute("reversed", "");
+    history.slice().reverse().forEach(function (h, i) {
+      const v = history.length - i;
+      const until = new Date(h.until * 1000).toLocaleString();
+      list.appendChild(Loop.el("li", null,
+        Loop.el("span", { class: "mono", text: describe(h.rule) }), " → " + (labels[h.rule.label] || h.rule.label) +
+        (h.rule.name !== name ? " (named " + h.rule.name + ")" : "") + " ",
+        Loop.el("span", { class: "muted", text: "until " + until + " " }),
+        Loop.el("button", { type: "button", class: "small", text: "Load", "aria-label": "Load version " + v + " of " + name,
+          onclick: function () {
+            setFields(Object.assign({}, h.rule, { name: $("rule-name").value || name }));
+            edited();
+            status("Version " + v + " is in the form: Save rule makes it the rule's current version " +
+              "(the one it replaces is kept among the earlier ones).");
+            $("rule-name").focus();
+          } })));
+    });
   }
 
   /* The form changed: a save's error is about the rule as it was, so it goes (the
@@ -280,7 +317,7 @@
         Loop.el("td", { text: r.label_name }),
         Loop.el("td", null, toggle),
         Loop.el("td", { class: "rule-btns" },
-          Loop.el("button", { type: "button", class: "small", text: "Edit", "aria-label": "Edit " + r.name, onclick: function () { fillForm(r.name, r.rule, r.updated_at); $("rule-name").focus(); } }),
+          Loop.el("button", { type: "button", class: "small", text: "Edit", "aria-label": "Edit " + r.name, onclick: function () { fillForm(r.name, r.rule, r.updated_at, r.history); $("rule-name").focus(); } }),
           " ", del)));
     }
   }
