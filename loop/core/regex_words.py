@@ -25,6 +25,7 @@ pattern so that it matches where Python's would:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import re2
@@ -279,3 +280,39 @@ def ascii_words(pattern: str) -> bool:
     return (not unicode_words(pattern)[1]
             and any(t.kind == "esc" and t.text in (r"\b", r"\B", r"\w", r"\W")
                     or (t.kind == "class" and r"\w" in t.text) for t in _tokens(pattern)))
+
+
+#: A range of letters in a class (``A-Z``, ``À-Ö``) or the class of capitals by name.
+_CAPITALS = re.compile(r"(?:[^\W\d_]-[^\W\d_]|\[:upper:\])")
+#: Inline flags that set case folding either way (``(?-i)``, ``(?s-i:``, ``(?i)``).
+_FLAG_I = re.compile(r"\(\?[a-zA-Z-]*i")
+
+
+def folds_capitals(pattern: str) -> bool:
+    r"""Whether ``pattern`` names capital letters (``[A-Z]``, ``[[:upper:]]``,
+    ``\p{Lu}``) that a rule ignoring case reads as any letter: ``\b[A-Z]{4,}\b``, meant
+    for shouting, matched 1,661 of youtube's 1,686 comments (293 with case). A pattern
+    that sets folding itself (``(?-i)``, ``(?i)``) or a class of small letters too
+    (``[A-Za-z]``) does not.
+
+    >>> [folds_capitals(p) for p in (r"\b[A-Z]{4,}\b", r"[A-Za-z]+", r"(?-i)[A-Z]")]
+    [True, False, False]
+    """
+    if _FLAG_I.search(pattern):
+        return False
+    for t in _tokens(pattern):
+        ranges = _CAPITALS.findall(t.text) if t.kind == "class" else []
+        if (any(map(_capitals, ranges)) and "[:lower:]" not in t.text
+                and not any(r[0].islower() for r in ranges)):
+            return True
+        if t.kind == "esc" and t.text in (r"\p{Lu}", r"\p{Upper}"):
+            return True
+    return False
+
+
+def _capitals(found: str) -> bool:
+    """A class's ``[:upper:]``, or a range of capitals wider than hex digits' ``A-F``."""
+    if found == "[:upper:]":
+        return True
+    a, b = found[0], found[2]
+    return a.isupper() and b.isupper() and ord(b) - ord(a) > 5

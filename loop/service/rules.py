@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from loop.core.lf import LabelingFunction
-from loop.core.regex_words import ascii_words
+from loop.core.regex_words import ascii_words, folds_capitals
 from loop.core.rules import KIND_FIELDS, KINDS, Rule, TextBatch, safe_name, shown
 from loop.core.suggest import (
     MIN_FRESH,
@@ -583,6 +583,10 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "examples": examples, "ms": round(1000 * (time.perf_counter() - t0), 1),
         # RE2 reads its \b, \B or \w by ASCII letters only (loop.core.regex_words)
         "ascii_words": rule.kind == "regex" and ascii_words(rule.pattern),
+        # a regex rule ignores case unless told: its [A-Z] reads any letter (trial: a
+        # "shouting" rule matched 1,661 of youtube's 1,686 comments; 293 with case)
+        "folds_capitals": (rule.kind == "regex" and not rule.case_sensitive
+                           and folds_capitals(rule.pattern)),
     }
 
 

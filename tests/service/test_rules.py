@@ -891,6 +891,24 @@ def test_the_preview_names_an_lf_a_rule_would_copy(client, store, project):
         "same_as"] == []
 
 
+def test_the_preview_says_a_regex_ignoring_case_reads_its_capitals_as_any_letter(
+        client, store, project):
+    """Rule author's trial: ``\\b[A-Z]{4,}\\b`` matched nearly every comment, as regex
+    rules ignore case unless told; the preview says so (``folds_capitals``), and not
+    once the rule is case sensitive."""
+    pid = prepare_project(store, client, project)
+    url = f"/api/projects/{pid}/rules/preview"
+    rule = {"label": 1, "kind": "regex", "pattern": r"\b[A-Z]{4,}\b"}
+    folded = client.post(url, headers=auth(), json=rule).json
+    exact = client.post(url, headers=auth(), json={**rule, "case_sensitive": True}).json
+    assert folded["folds_capitals"] is True and exact["folds_capitals"] is False
+    assert folded["matched"] > exact["matched"] > 0
+    for other in ({"kind": "regex", "pattern": r"[A-Za-z]{4,}"},
+                  {"kind": "keywords", "keywords": ["FREE"]}):
+        assert client.post(url, headers=auth(), json={"label": 1, **other}).json[
+            "folds_capitals"] is False
+
+
 def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_they_are(
         client, store, rconn):
     """New-user trial: a correct Politics rule was doubted ("the end model reads 100%

@@ -218,6 +218,11 @@
           "class is read so): a word in another script may be missed. Written only at the pattern's ends " +
           "(\\bword\\b) they know every script; keywords always do." }));
     }
+    if (p.folds_capitals) {
+      box.appendChild(Loop.el("p", { class: "warn-text preview-case",
+        text: "Case is ignored (case sensitive is not ticked), so the capitals this pattern names " +
+          "([A-Z], [[:upper:]], \\p{Lu}) match small letters too: tick case sensitive to match capitals only." }));
+    }
     if (same.length) {
       /* rule author's trial: a copy of a rule was saved unsaid and doubled its evidence */
       box.appendChild(Loop.el("p", { class: "warn-text preview-same",
