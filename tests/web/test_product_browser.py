@@ -836,6 +836,38 @@ def test_an_earlier_version_of_a_rule_is_loaded_from_the_edit_form_and_saved(
     assert not page.console_errors
 
 
+def test_a_screen_reader_hears_a_rule_previews_numbers_not_its_matched_items(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Rule author's trial: the whole preview box was a live region, so a screen reader
+    read out its numbers and every matched item (up to 8, and 100 after "Show more")
+    at each pause in typing. Its numbers and warnings are said; the items are there to
+    be read."""
+    _two_rules(live, page, "Reader trial")
+    page.fill("#rule-name", "says_song")
+    page.fill("#rule-keywords", "song")
+    page.wait_for_selector(".preview-stats")
+    live_boxes = page.evaluate("""() => { const out = [];
+        for (let e = document.getElementById('rule-preview'); e; e = e.parentElement)
+          if (e.getAttribute('aria-live') || e.getAttribute('role') === 'status') out.push(e.id);
+        return out; }""")
+    assert live_boxes == []
+    said = page.locator("#rule-preview-said")
+    assert said.get_attribute("role") == "status"
+    page.wait_for_function("document.getElementById('rule-preview-said').textContent !== ''")
+    stats = page.locator(".preview-stats").inner_text()
+    assert said.text_content().startswith(stats)
+    examples = page.locator("#rule-preview .examples li")
+    assert examples.count() > 0
+    for i in range(examples.count()):
+        assert examples.nth(i).locator("bdi").inner_text() not in said.text_content()
+    page.select_option("#rule-kind", "regex")
+    page.fill("#rule-pattern", "(unclosed")
+    page.wait_for_function("document.getElementById('rule-preview-said').textContent"
+                           ".includes('does not compile')")
+    page.fill("#rule-pattern", "")
+    page.wait_for_function("document.getElementById('rule-preview-said').textContent === ''")
+
+
 def test_the_same_file_imported_twice_is_stopped_on_the_data_page(live: LiveServer,
                                                                  page: Any) -> None:
     """New-user trial: a file without an id column could be imported twice, every

@@ -160,7 +160,7 @@
     const rule = formRule();
     const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
       || (rule.kind === "field" && (!rule.field || rule.value === ""));
-    if (empty) { Loop.clear(box); markInvalid(null); return; }
+    if (empty) { Loop.clear(box); say(""); markInvalid(null); return; }
     /* the name is checked at its field (its pattern): the preview shows the matches */
     if (!rule.name || !$("rule-name").checkValidity()) rule.name = "preview";
     if (editing) rule.replacing = editing;
@@ -173,6 +173,7 @@
       if (seq !== previewSeq) return;
       Loop.clear(box);
       box.appendChild(Loop.el("p", { class: "status error", text: e.message }));
+      say(e.message);
       /* "Saved <the last rule>: applying it" above this rule's error read as if this
          one were saved (trial): that news is old now */
       if (!$("rule-status").classList.contains("error")) status("");
@@ -252,6 +253,8 @@
           Loop.pct(mr.most_p, 0) + " on average), not " + p.label_name + ": is " +
           p.label_name + " the label you mean to vote?" }));
     }
+    /* the numbers and warnings, for a screen reader; the items are there to read */
+    say(Array.from(box.children).map(function (c) { return c.textContent; }).join(" "));
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
       for (const ex of p.examples) {
@@ -269,6 +272,13 @@
         } }, "Show more (" + p.examples.length + " of " + p.matched + " shown)"));
       }
     }
+  }
+
+  /* What a screen reader hears of the preview (#rule-preview is not a live region: it
+     read every matched item out at each pause in typing). Said only when it changed. */
+  function say(text) {
+    const live = $("rule-preview-said");
+    if (live.textContent !== text) live.textContent = text;
   }
 
   /* An example's text (as the rule reads it) with what the rule matched in <mark>:
@@ -405,6 +415,7 @@
       if (JSON.stringify(formRule()) === JSON.stringify(rule)) {
         fillForm(null, null);
         Loop.clear($("rule-preview"));
+        say("");
       } else {
         /* typed into while the save was on its way (the next rule, say): keep it */
         if (editing) {
