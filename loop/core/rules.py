@@ -65,6 +65,10 @@ REGEX_BOUNDARIES = "2: words of any script, at the ends"
 #: the end of all the texts ("(.*)(.*)(.*)(.*)(.*)x": 0.8 s on 100,000 texts), where
 #: the texts one by one take 0.2 s in all.
 MAX_CROSSINGS = 0
+#: Texts one search of the joined texts reads at most (see :meth:`Rule.match`): a
+#: pattern that runs on over the separators with a large program (a large repetition
+#: of ``.+``) costs its program's size per byte it reads.
+WINDOW = 64
 
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
@@ -335,9 +339,18 @@ class Rule:
         pos, end = 0, len(joined)
         crossed = 0
         while pos <= end:
-            span = search(joined, pos, end)
+            # a regex: within WINDOW texts at a time, so a match that runs on over the
+            # separators reads to the window's end, not to the end of all the texts
+            # (rule author's trial: "(.+\s?){1,300}x" took 9.6 s on sms's 4,571 texts
+            # that way, its texts one by one 0.4 s); whole words never run on
+            stop = end if words else min(
+                end, starts[min(n, bisect.bisect_right(starts, pos) - 1 + WINDOW)])
+            span = search(joined, pos, stop)
             if span is None:
-                break
+                if stop >= end:
+                    break
+                pos = stop
+                continue
             i = bisect.bisect_right(starts, span[0]) - 1
             if words and joined[span[0]] == 0:
                 i += 1  # the separator was the boundary before a word of the next text

@@ -187,6 +187,25 @@ def test_a_pattern_that_runs_on_past_its_text_is_not_quadratic():
         assert r.match(texts).all()
 
 
+@pytest.mark.timeout(120)
+def test_a_large_repetition_that_runs_on_past_its_text_reads_a_window_not_every_text():
+    """Rule author's trial: "(.+\\s?){1,999}x" (RE2: its program's size per byte read)
+    took 20 s on sms's 4,571 texts, its first search reading all of them joined; one
+    by one they take half a second. A search of the joined texts now reads a window of
+    them. Here 4,000 texts of 60 characters, about 20 s before, under 3 s now (1 s on
+    a quiet machine), with the same answer as text by text."""
+    rng = np.random.default_rng(1)
+    texts = ["".join(rng.choice(list("abcx yz"), 60)) for _ in range(4000)]
+    texts[::7] = ["no match here"] * len(texts[::7])
+    r = Rule("wide", 0, "regex", pattern=r"(.+\s?){1,999}x")
+    r.match(texts[:5])  # compiled
+    t0 = time.perf_counter()
+    got = r.match(texts)
+    assert time.perf_counter() - t0 < 3
+    assert got.tolist() == [r.matches(t) for t in texts]
+    assert 0 < got.sum() < len(texts)
+
+
 def test_rules_as_lfs_and_their_fingerprints():
     r = Rule.from_dict({"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}, 2)
     lf = r.as_lf()
