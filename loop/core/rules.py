@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import re
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ MAX_CROSSINGS = 0
 #: pattern that runs on over the separators with a large program (a large repetition
 #: of ``.+``) costs its program's size per byte it reads.
 WINDOW = 64
+#: ... and bytes, past the text it starts in (a deadline is checked between searches).
+WINDOW_BYTES = 1 << 16
 
 #: Line or text anchors, whose meaning a scan of joined texts would change.
 _ANCHORS = re2.compile(r"\^|\$|\\A|\\z|\\Z|\(\?[a-zA-Z]*m")
@@ -309,12 +312,15 @@ class Rule:
         return out
 
     def match(self, texts: Sequence[str] | TextBatch,
-              records: Sequence[Any] | None = None) -> np.ndarray:
+              records: Sequence[Any] | None = None,
+              deadline: float | None = None) -> np.ndarray:
         """(n,) bool: which of ``texts`` (or ``records``, for a field rule) it matches.
 
         One scan over the texts joined by NUL (:class:`TextBatch`; pass one to
         match many rules against the same texts), then a check of each row that
-        scan hit (so a match can never span two items)."""
+        scan hit (so a match can never span two items). With ``deadline`` (a
+        :func:`time.perf_counter` value), :class:`RuleTooSlow` once it has passed,
+        checked between searches, each of :data:`WINDOW` texts at most."""
         if self.kind == "field":
             n = len(texts) if records is None else len(records)
             out = np.zeros(n, dtype=bool)
@@ -326,9 +332,11 @@ class Rule:
         out = np.zeros(batch.n, dtype=bool)
         pat = self.compiled(as_bytes=True)
         words = self._compiled[2]  # whole words: a match takes up its boundaries
+        late = _late(deadline, batch.n)
         if self.kind == "regex" and (_ANCHORS.search(self.pattern) or self._compiled[4]):
             # ^ and $ mean the ends of each text (a \b reads them): one by one
             for i, t in enumerate(batch.texts):
+                late(i)
                 out[i] = pat.search(t) is not None
             return out
         # Search from the start of a text; a match inside that text marks it and
@@ -339,12 +347,14 @@ class Rule:
         pos, end = 0, len(joined)
         crossed = 0
         while pos <= end:
+            late(bisect.bisect_right(starts, pos) - 1)  # (between searches: one is never cut)
             # a regex: within WINDOW texts at a time, so a match that runs on over the
             # separators reads to the window's end, not to the end of all the texts
             # (rule author's trial: "(.+\s?){1,300}x" took 9.6 s on sms's 4,571 texts
             # that way, its texts one by one 0.4 s); whole words never run on
-            stop = end if words else min(
-                end, starts[min(n, bisect.bisect_right(starts, pos) - 1 + WINDOW)])
+            first = bisect.bisect_right(starts, pos) - 1
+            last = min(n, first + WINDOW, bisect.bisect_right(starts, pos + WINDOW_BYTES))
+            stop = end if words else min(end, starts[max(first + 1, last)])
             span = search(joined, pos, stop)
             if span is None:
                 if stop >= end:
@@ -368,6 +378,7 @@ class Rule:
                 # worker). The texts left are searched one by one, in linear time
                 # (each within its own bytes of the joined texts: no Match object).
                 for j in range(i + 1, n):
+                    late(j)
                     out[j] = search(joined, starts[j], starts[j + 1] - 1) is not None
                 break
         return out
@@ -403,6 +414,22 @@ _LEAD = rf"(?:^|[^{IN_WORD}])"
 #: "n't" ("won" is no word of "won't", nor "don" of "don't": new-user trial); a
 #: possessive or an elision stays a boundary ("apple's", "l'amour").
 _TRAIL = rf"(?:$|[^{IN_WORD}']|'(?:$|[^tT]|[tT][{IN_WORD}]))"
+
+
+class RuleTooSlow(ValueError):
+    """:meth:`Rule.match` passed its deadline: ``done`` of ``n`` texts were read."""
+
+    def __init__(self, done: int, n: int) -> None:
+        super().__init__(f"the rule ran out of time after {done:,} of {n:,} texts")
+        self.done, self.n = done, n
+
+
+def _late(deadline: float | None, n: int) -> Any:
+    """``late(i)``: raise :class:`RuleTooSlow` at text ``i`` once ``deadline`` passed."""
+    def late(i: int) -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise RuleTooSlow(max(i, 0), n)
+    return late
 
 
 def _whole_words(keywords: Sequence[str],

@@ -24,7 +24,15 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words, folds_capitals
-from loop.core.rules import KIND_FIELDS, KINDS, Rule, TextBatch, safe_name, shown
+from loop.core.rules import (
+    KIND_FIELDS,
+    KINDS,
+    Rule,
+    RuleTooSlow,
+    TextBatch,
+    safe_name,
+    shown,
+)
 from loop.core.suggest import (
     MIN_FRESH,
     MIN_MODEL_PRECISION,
@@ -62,6 +70,10 @@ N_EXAMPLES = 8
 MAX_EXAMPLES = 100
 #: Characters of an example's text a preview shows.
 EXAMPLE_CHARS = 500
+#: Longest a rule's preview may take over a project's items: it holds a web thread
+#: that long, at every pause in typing ("(.+\s?){1,999}x", linear time in RE2 but
+#: thousands of steps per character, reads a text of 20,000 characters in a second).
+RULE_SECONDS = 10.0
 
 
 def excerpt(text: str, spans: list[tuple[int, int]], size: int = EXAMPLE_CHARS
@@ -477,10 +489,12 @@ def _term_index(c: _Corpus) -> TermIndex:
         return c.index[1]
 
 
-def _hits(c: _Corpus, rule: Rule, project: dict[str, Any]) -> np.ndarray:
-    """(n_items,) bool: the items ``rule`` matches, as the worker's run would."""
+def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
+          deadline: float | None = None) -> np.ndarray:
+    """(n_items,) bool: the items ``rule`` matches, as the worker's run would
+    (:class:`~loop.core.rules.RuleTooSlow` past ``deadline``)."""
     return rule.match(c.batch if c.batch is not None else c.texts,
-                      _records(c, rule, project.get("text_field")))
+                      _records(c, rule, project.get("text_field")), deadline=deadline)
 
 
 def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, Any]] | None:
@@ -516,7 +530,15 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     rule = _check(store, pid, data)
     c = _corpus(store, pid)
     n = len(c.ids)
-    hit = _hits(c, rule, project)
+    try:
+        hit = _hits(c, rule, project, deadline=time.perf_counter() + RULE_SECONDS)
+    except RuleTooSlow as exc:
+        raise BadRequest(
+            f"rule: this pattern is too slow for these items: {RULE_SECONDS:g} s, the most a "
+            f"preview may take, read {exc.done:,} of the {exc.n:,} items. RE2 runs in linear "
+            "time, but a large repetition of a broad group, such as (.+\\s?){1,999}, costs "
+            "thousands of steps per character of a long text: use + or * instead of a large "
+            "count, or a narrower class than . or \\w") from None
     L, meta = store.load_L(pid)
     others = np.zeros((n, 0), dtype=np.int8)
     names: list[str] = []

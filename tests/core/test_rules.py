@@ -206,6 +206,23 @@ def test_a_large_repetition_that_runs_on_past_its_text_reads_a_window_not_every_
     assert 0 < got.sum() < len(texts)
 
 
+def test_a_match_past_its_deadline_stops_between_searches():
+    """The rule preview's time limit: a deadline passed stops the match at the next
+    search (of a window of texts, or one text), with how far it read; none, or one not
+    reached, changes nothing."""
+    from loop.core.rules import RuleTooSlow
+
+    texts = ["check out my channel", "nice song", "x" * 70_000, "subscribe"] * 50
+    for rule in (Rule("re", 1, "regex", pattern=r"my\s+channel"),
+                 Rule("anchored", 1, "regex", pattern=r"^nice"),
+                 Rule("wide", 1, "regex", pattern=r"(.*)(.*)x")):
+        with pytest.raises(RuleTooSlow) as exc:
+            rule.match(texts, deadline=time.perf_counter() - 1)
+        assert exc.value.done == 0 and exc.value.n == len(texts)
+        assert rule.match(texts, deadline=time.perf_counter() + 60).tolist() == [
+            rule.matches(t) for t in texts]
+
+
 def test_rules_as_lfs_and_their_fingerprints():
     r = Rule.from_dict({"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}, 2)
     lf = r.as_lf()

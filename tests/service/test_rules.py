@@ -909,6 +909,39 @@ def test_the_preview_says_a_regex_ignoring_case_reads_its_capitals_as_any_letter
             "folds_capitals"] is False
 
 
+def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
+        client, store, project, monkeypatch):
+    """Rule author's trial: ``(.+\\s?){1,999}x`` is linear time in RE2, but thousands of
+    steps per character: a second per text of 20,000 characters, and its preview held
+    a web thread that long per item at every pause in typing. A preview stops at its
+    time limit (lowered here to 1 s, on 40 such texts) with a 400 that says why and
+    what to change; a quick pattern on the same items is previewed as ever."""
+    import json
+    import time
+
+    from loop.service import rules as svc_rules
+
+    rng = np.random.default_rng(0)
+    rows = [{"id": f"t{i}", "text": ("check out " if i % 2 else "")
+             + "".join(rng.choice(list("abc xy"), 20_000))} for i in range(40)]
+    r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=text",
+                    headers=auth(), data="\n".join(map(json.dumps, rows)),
+                    content_type="application/x-ndjson")
+    assert r.status_code == 201, r.json
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0, raising=False)
+    url = f"/api/projects/{project}/rules/preview"
+    t0 = time.perf_counter()
+    r = client.post(url, headers=auth(), json={"label": 1, "kind": "regex",
+                                               "pattern": r"(.+\s?){1,999}x"})
+    assert time.perf_counter() - t0 < 20
+    assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
+    assert "of the 40 items" in r.json["error"]
+    assert "use + or * instead of a large count" in r.json["error"]
+    r = client.post(url, headers=auth(), json={"label": 1, "kind": "regex",
+                                               "pattern": r"\bcheck\s+out\b"})
+    assert r.status_code == 200 and r.json["matched"] == 20, r.json
+
+
 def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_they_are(
         client, store, rconn):
     """New-user trial: a correct Politics rule was doubted ("the end model reads 100%
