@@ -17,6 +17,7 @@ functions, so what the benchmarks measure is what the service runs:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,9 @@ def soft_labels(lm_proba: Proba, L: LabelMatrix) -> Proba:
 GOLD_WEIGHTS = (3.0, 10.0, 30.0, 100.0)
 #: Gold labels needed before the gold weight is chosen by cross-validation.
 MIN_GOLD_FOR_CV = 30
+#: Folds of that cross-validation, and the end models it fits in all.
+GOLD_WEIGHT_FOLDS = 3
+GOLD_WEIGHT_FITS = GOLD_WEIGHT_FOLDS * len(GOLD_WEIGHTS)
 
 
 def fit_end_model(
@@ -162,9 +166,10 @@ def fit_end_model(
 
 def choose_gold_weight(
     X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
-    end_model: Any = None, weights: tuple[float, ...] = GOLD_WEIGHTS, n_folds: int = 3,
-    max_rows: int | None = END_MODEL_MAX_ROWS, random_state: Any = 0,
-    judge: np.ndarray | None = None, leave_out: np.ndarray | None = None,
+    end_model: Any = None, weights: tuple[float, ...] = GOLD_WEIGHTS,
+    n_folds: int = GOLD_WEIGHT_FOLDS, max_rows: int | None = END_MODEL_MAX_ROWS,
+    random_state: Any = 0, judge: np.ndarray | None = None,
+    leave_out: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """How much should a gold row weigh against a soft-labeled one? What the gold
     says: for each weight in ``weights``, end models fitted on the soft labels
@@ -179,6 +184,10 @@ def choose_gold_weight(
     than the items at large do; it then always stays in the fit. With fewer than
     :data:`MIN_GOLD_FOR_CV` judge rows the end model's own weight stays.
 
+    ``progress(done, total)`` is called after each of the ``n_folds * len(weights)``
+    fits (none when there is too little gold to judge by): they take most of a
+    minute on 100,000 items, and a caller reports its progress meanwhile.
+
     Returns ``{"gold_weight", "n_gold", "n_judged", "correct": {weight: rows right}}``.
     """
     y = np.asarray(y, dtype=np.int64)
@@ -192,7 +201,7 @@ def choose_gold_weight(
     gold = judged
     folds = np.array_split(np.random.default_rng(0).permutation(gold), n_folds)
     right = {w: np.zeros(gold.size, dtype=bool) for w in weights}
-    pos = 0
+    pos, fits = 0, 0
     for fold in folds:
         y_f = y.copy()
         y_f[fold] = -1  # held out: back to unlabeled (a soft label where an LF voted)
@@ -201,6 +210,9 @@ def choose_gold_weight(
                               max_rows=max_rows, random_state=random_state, gold_weight=w,
                               leave_out=leave_out)
             right[w][pos:pos + fold.size] = m.predict(X[fold]) == y[fold]
+            fits += 1
+            if progress is not None:
+                progress(fits, len(folds) * len(weights))
         pos += fold.size
     # The end model's own weight stays unless another predicts the held-out gold
     # better by more than two standard errors of the paired difference: a few
@@ -220,17 +232,19 @@ def update_gold_weight(
     X: Any, lm_proba: Proba, L: LabelMatrix, y: np.ndarray, *, n_classes: int,
     current: float | None, chosen_at: int, end_model: Any = None,
     judge: np.ndarray | None = None, leave_out: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[float | None, int]:
     """``(gold_weight, chosen_at)`` for the next end model: re-chosen by
     :func:`choose_gold_weight` once there are :data:`MIN_GOLD_FOR_CV` gold labels
     and again each time the gold has grown by a quarter since it was last chosen
     (at ``chosen_at`` gold labels); else ``current``. ``LabelingLoop`` and the
-    service's end-model job both keep the weight this way."""
+    service's end-model job both keep the weight this way. ``progress``: as for
+    :func:`choose_gold_weight`, when it runs."""
     n_gold = int((np.asarray(y) >= 0).sum())
     if n_gold >= MIN_GOLD_FOR_CV and n_gold >= 1.25 * chosen_at:
         w = choose_gold_weight(X, lm_proba, L, y, n_classes=n_classes,
                                end_model=end_model, judge=judge,
-                               leave_out=leave_out)["gold_weight"]
+                               leave_out=leave_out, progress=progress)["gold_weight"]
         return float(w), n_gold
     return current, chosen_at
 

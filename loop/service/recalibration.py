@@ -293,8 +293,9 @@ class Recalibrator:
         try:
             with KeepAlive(lock, self.owner):
                 since = s.since_recal(pid)
+                steps = 2 + models.END_MODEL_STEPS if full else 2
                 out = models.recalibrate(s, pid, self.queue_size,
-                                         progress=_steps(progress, 0, 5 if full else 2),
+                                         progress=_steps(progress, 0, steps),
                                          fence=lock.owned)
                 if not s.consume_since_recal(pid, since, lock=lock):
                     raise models.Superseded(f"project {pid}: this recalibration lost its "
@@ -315,7 +316,7 @@ class Recalibrator:
             raise
         if full:
             em = self.run_end_model(pid, point_id=out["id"], wait=True,
-                                    progress=_steps(progress, 2, 5))
+                                    progress=_steps(progress, 2, 2 + models.END_MODEL_STEPS))
             if em.get("skipped"):  # the label model was fitted: this run was not skipped
                 out["end_model_skipped"] = em["reason"]
             else:

@@ -3,7 +3,12 @@
 import numpy as np
 
 from loop.core.end_model import EndModel, TextFeatures, make_classifier
-from loop.core.step import MIN_GOLD_FOR_CV, choose_gold_weight, update_gold_weight
+from loop.core.step import (
+    GOLD_WEIGHT_FITS,
+    MIN_GOLD_FOR_CV,
+    choose_gold_weight,
+    update_gold_weight,
+)
 
 
 def _task(n=600, seed=0):
@@ -47,6 +52,24 @@ def test_the_weight_is_chosen_again_only_when_the_gold_grew_by_a_quarter():
     y[100:120] = y_true[100:120]  # 120 < 1.25 * 100: kept
     assert update_gold_weight(X, lm, L, y, n_classes=2, current=-1.0, chosen_at=100) == \
         (-1.0, 100)
+
+
+def test_choosing_the_gold_weight_reports_each_of_its_fits():
+    """Speed trial: the service's retrain said nothing for 91 s while these fits ran."""
+    X, L, lm, y_true = _task()
+    y = np.full(len(y_true), -1)
+    y[:100] = y_true[:100]
+    seen = []
+    out = choose_gold_weight(X, lm, L, y, n_classes=2, progress=lambda *a: seen.append(a))
+    assert seen == [(i, GOLD_WEIGHT_FITS) for i in range(1, GOLD_WEIGHT_FITS + 1)]
+    assert len(out["correct"]) * 3 == GOLD_WEIGHT_FITS  # weights x folds
+    seen.clear()  # kept (too little new gold): no fit, no report
+    update_gold_weight(X, lm, L, y, n_classes=2, current=10.0, chosen_at=100,
+                       progress=lambda *a: seen.append(a))
+    assert seen == []
+    y[: MIN_GOLD_FOR_CV - 1], y[MIN_GOLD_FOR_CV - 1:] = y_true[: MIN_GOLD_FOR_CV - 1], -1
+    choose_gold_weight(X, lm, L, y, n_classes=2, progress=lambda *a: seen.append(a))
+    assert seen == []  # too little gold to judge by
 
 
 def test_the_label_models_gold_check_is_kept_until_the_random_gold_grew_by_a_quarter():

@@ -8,6 +8,7 @@ import pytest
 from svc_helpers import HELD_OUT_QUERY, annotator_token, answer_n, auth, held_out_csv, run_burst
 
 from loop.service import jobs as service_jobs
+from loop.service import models
 
 
 def _job(client, pid, kind):
@@ -473,8 +474,11 @@ def test_an_admins_recalibration_counts_the_end_models_steps_in_its_progress(
     run_burst(rconn)
     st = _status(client, jid)
     assert st["status"] == "finished" and st["result"]["end_model"] is not None, st
-    assert st["progress"] == {"done": 5, "total": 5}
-    assert seen == [(d, 5) for d in range(1, 6)], seen
+    steps = 2 + models.END_MODEL_STEPS  # the fast path's 2, then the retrain's
+    assert st["progress"] == {"done": steps, "total": steps}
+    # no gold weight to choose here (every uploaded label held out, no answer): the
+    # retrain's steps of its cross-validation are passed over at once
+    assert seen == [(1, steps), (2, steps), (3, steps), (steps - 1, steps), (steps, steps)], seen
 
 
 def test_apply_runs_asked_for_at_once_are_one_run(app, client, project, monkeypatch):

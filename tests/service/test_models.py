@@ -60,6 +60,27 @@ def test_the_service_and_labeling_loop_compute_the_same_step(client, store, proj
     assert m["n_agreement"] == int(covered.sum()) and m["agreement"] == pytest.approx(same.mean())
 
 
+@pytest.mark.slow
+def test_a_retrain_reports_each_fit_of_its_gold_weights_choice(client, store, project):
+    """Speed trial: a retrain that chose the gold weight at 100,000 items reported
+    1 of 3 steps, then nothing for 91 s, near the 120 s after which the dashboard
+    says a job made no progress and its worker may be frozen. Each of the
+    cross-validation's fits is a step of its own now; a retrain that keeps the
+    weight passes over them at once."""
+    client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                "&eval_fraction=0.3", data=held_out_csv(),
+                headers={**auth(), "Content-Type": "text/csv"})
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 40)
+    steps, seen = models.END_MODEL_STEPS, []
+    models.retrain_end_model(store, project, 40, progress=lambda d, t: seen.append((d, t)))
+    assert store.model_summary(project, "end_model")["gold_weight_at"] >= 30  # chosen now
+    assert seen == [(d, steps) for d in range(1, steps + 1)], seen
+    seen.clear()
+    models.retrain_end_model(store, project, 40, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, steps), (steps - 1, steps), (steps, steps)], seen
+
+
 def test_a_ranking_from_older_state_never_replaces_a_newer_one(store, project):
     store.add_items(project, [{"id": str(i), "text": "t", "fields": {}} for i in range(5)],
                     {}, [], first_row=0)
