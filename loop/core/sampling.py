@@ -9,11 +9,13 @@ End-model uncertainty uses modAL's measures; the LF-aware scores and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from modAL.uncertainty import _proba_entropy, _proba_margin, _proba_uncertainty
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from loop.core.label_model import unique_rows, vote_counts
@@ -141,6 +143,18 @@ class Selection:
     def __len__(self) -> int:
         return int(self.indices.size)
 
+    # A selection reads as its indices (``select`` returns "the indices of a
+    # batch"): ``L[sel]``, ``df.iloc[sel]``, ``list(sel)``, ``sel[:3]``,
+    # ``np.asarray(sel)``.
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices.tolist())
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.indices[key]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.indices if dtype is None else self.indices.astype(dtype)
+
     @property
     def random_indices(self) -> Indices:
         """The picks drawn at random, in selection order."""
@@ -179,8 +193,11 @@ def _top_k(scores: np.ndarray, mask: np.ndarray, k: int, rng: np.random.RandomSt
     return idx[order[:k]].astype(np.intp)
 
 
-class Sampler:
+class Sampler(BaseEstimator):
     """Base class: ``select`` returns up to ``batch_size`` indices not in ``exclude``.
+
+    A scikit-learn estimator as far as its settings go: ``get_params`` /
+    ``set_params``, ``sklearn.base.clone`` and a ``repr`` that shows them.
 
     Parameters
     ----------

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from modAL.models import ActiveLearner
 from modAL.uncertainty import uncertainty_sampling
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
 from loop.core.sampling import (
@@ -374,3 +375,35 @@ def test_every_block_keeps_the_pattern_cap_when_random_picks_spread_unevenly():
                 block = slice(start, start + 10)
                 picked = bucket[got.indices[block][~got.random[block]]]
                 assert np.count_nonzero(picked == bucket[0]) <= 3, (share, seed, start)
+
+
+@pytest.mark.parametrize("cls", [RandomSampler, UncertaintySampler, LFConflictSampler,
+                                 AbstainSampler, WeaSuLSampler, LoopSampler])
+def test_samplers_follow_the_estimator_contract(cls):
+    # The conventions ask samplers for clone / get_params / set_params; they had none
+    # (clone raised TypeError, repr was "<... object at 0x...>").
+    s = cls(batch_size=3, random_state=7)
+    assert s.get_params()["batch_size"] == 3 and s.get_params()["random_state"] == 7
+    twin = clone(s)
+    assert twin is not s and twin.get_params() == s.get_params()
+    assert s.set_params(batch_size=2) is s and s.batch_size == 2
+    assert repr(s).startswith(f"{cls.__name__}(") and "batch_size=2" in repr(s)
+    lm = np.array([[0.6, 0.4], [0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])
+    y = np.array([-1, -1, 0, -1])
+    a = s.select(lm, L=L, lm_proba=lm, y=y)
+    b = clone(s).select(lm, L=L, lm_proba=lm, y=y)
+    assert a.indices.tolist() == b.indices.tolist()
+
+
+def test_a_selection_reads_as_its_indices():
+    # select() "returns the indices of a batch"; the Selection it returns could not
+    # index anything: L[sel] and df.iloc[sel] raised, list(sel) was not iterable.
+    pd = pytest.importorskip("pandas")
+    sel = LoopSampler(batch_size=2, random_state=0).select(PROBA, L=L, lm_proba=PROBA)
+    idx = sel.indices
+    assert list(sel) == idx.tolist()
+    assert np.array_equal(np.asarray(sel), idx)
+    assert np.array_equal(L[sel], L[idx])
+    assert sel[0] == idx[0] and np.array_equal(sel[:1], idx[:1])
+    frame = pd.DataFrame({"text": ["a", "b", "c", "d"]})
+    assert frame.iloc[sel]["text"].tolist() == frame["text"].to_numpy()[idx].tolist()
