@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from loop.core.metrics import gold_accuracy
 from loop.core.text import token_pattern_for
 from loop.core.types import Proba
-from loop.core.validation import check_gold
+from loop.core.validation import as_texts, check_gold
 
 RESIDUALS = ("uniform", "as_given")
 GOLD_VIEWS = ("product", None)
@@ -328,7 +328,25 @@ def _used_columns(X: Any, estimator: Any) -> np.ndarray | None:
 def _take(X: Any, idx: np.ndarray) -> Any:
     if isinstance(X, list | tuple):
         return [X[i] for i in idx]
+    if hasattr(X, "iloc"):  # pandas: rows by position, whatever the index
+        return X.iloc[idx]
     return X[idx]
+
+
+def _inputs(X: Any, estimator: Any) -> Any:
+    """``X`` as :class:`EndModel` fits and predicts on it: texts as a list of
+    strings for the default text pipeline (a list, array or pandas Series, or a
+    DataFrame's one text column; a ValueError naming rows without a text, and for a
+    whole DataFrame of several columns); a pandas DataFrame of features as an array,
+    unless the estimator is a pipeline (which may pick its columns by name)."""
+    if isinstance(X, str):
+        raise ValueError("X is one string; pass one text per item (a list of strings)")
+    if estimator is None:  # the default pipeline reads texts
+        texts = as_texts(X)
+        return X if texts is None else texts
+    if hasattr(X, "columns") and not isinstance(estimator, Pipeline):
+        return X.to_numpy()
+    return X
 
 
 class EndModel(BaseEstimator):
@@ -451,6 +469,7 @@ class EndModel(BaseEstimator):
             raise ValueError(f"gold_view must be one of {GOLD_VIEWS}, got {self.gold_view!r}")
         if not float(self.gold_view_shrink) >= 0:
             raise ValueError(f"gold_view_shrink must be >= 0, got {self.gold_view_shrink}")
+        X = _inputs(X, self.estimator)
         n = len(X) if isinstance(X, list | tuple) else X.shape[0]
         k = int(self.n_classes)
         gold = np.full(n, -1) if y is None else check_gold(y, n, k, against="X")
@@ -460,7 +479,13 @@ class EndModel(BaseEstimator):
         if proba is not None:
             p = np.asarray(proba, dtype=np.float64)
             if p.shape != (n, k):
-                raise ValueError(f"proba must have shape ({n}, {k}), got {p.shape}")
+                raise ValueError(
+                    f"proba must have shape ({n}, {k}), got {p.shape}"
+                    + (": it holds soft labels, one row of class probabilities per item; "
+                       "gold labels (a class id or -1 per item) go in y, "
+                       "fit(X, y=labels)" if p.ndim == 1
+                       else f": for {p.shape[1]} classes, EndModel(n_classes={p.shape[1]})"
+                       if p.ndim == 2 and p.shape[0] == n and p.shape[1] >= 2 else ""))
             soft = np.isfinite(p).all(axis=1) & (gold < 0)
             soft &= np.nan_to_num(p).max(axis=1) >= self.min_confidence
             idx = np.flatnonzero(soft)
@@ -545,6 +570,7 @@ class EndModel(BaseEstimator):
     def predict_proba(self, X: Any) -> Proba:
         """(n_items, n_classes) class probabilities."""
         check_is_fitted(self, "classes_")
+        X = _inputs(X, self.estimator)
         n = len(X) if isinstance(X, list | tuple) else X.shape[0]
         if self.model_ is None:
             return np.tile(self.constant_, (n, 1))

@@ -18,59 +18,7 @@ from loop.core.label_model import LabelModel
 from loop.core.sampling import LoopSampler, Selection
 from loop.core.step import fit_end_model, fit_label_model, rank, update_gold_weight
 from loop.core.types import Proba
-from loop.core.validation import check_label_matrix, check_rows, infer_n_classes
-
-
-def _texts(X: Any) -> list[str] | None:
-    """``X`` as a list of texts if it is one (a list or tuple, or a one-dimensional
-    array or pandas Series of strings); None for a feature matrix or None."""
-    if X is None:
-        return None
-    if isinstance(X, str):
-        raise ValueError("X is one string; pass one text per item (a list of strings)")
-    if isinstance(X, list | tuple):
-        return _strings(list(X))
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) == 2 and not hasattr(X, "tocsr"):
-        # the columns' kinds, without copying a DataFrame of features to find them
-        dtypes = getattr(X, "dtypes", None)
-        kinds = ({d.kind for d in dtypes} if dtypes is not None
-                 else {np.asarray(X).dtype.kind})
-        texts = bool(kinds & set("OUS"))
-        if texts and shape[1] == 1:
-            col = np.asarray(X)[:, 0]  # one column of texts (a DataFrame's [["text"]])
-            X, shape = col, col.shape
-        elif texts:
-            cols = list(getattr(X, "columns", []))
-            raise ValueError(
-                f"X has {shape[1]} columns, not all numbers"
-                + (f" ({', '.join(map(repr, cols[:5]))})" if cols else "")
-                + "; pass the items' texts (one column, e.g. X=df['text']) or a "
-                "feature matrix of numbers")
-    if shape is not None and len(shape) == 1:
-        a = np.asarray(X)
-        if a.dtype.kind in "OUS":
-            return _strings(a.tolist())
-        raise ValueError(
-            f"X is one {a.dtype} value per item; pass the items' texts (strings) or a "
-            "2-D feature matrix of shape (n_items, n_features)")
-    return None
-
-
-def _strings(texts: list[Any]) -> list[str]:
-    """``texts`` as strings; a ValueError naming the rows with no text (None or
-    NaN, a pandas column's missing value), which would otherwise be read as the
-    words "None" and "nan"."""
-    missing = [i for i, t in enumerate(texts)
-               if t is None or (isinstance(t, float) and t != t)
-               or type(t).__name__ == "NAType"]  # pandas.NA
-    if missing:
-        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
-        raise ValueError(
-            f"X has no text (None or NaN) at {len(missing)} row"
-            f"{'s' if len(missing) > 1 else ''} (position {rows}); give those items "
-            "a text, or an empty one (with pandas: df['text'].fillna(''))")
-    return [str(t) for t in texts]
+from loop.core.validation import as_texts, check_label_matrix, check_rows, infer_n_classes
 
 
 def _ids(values: Any, what: str, expected: str) -> np.ndarray:
@@ -161,7 +109,7 @@ class LabelingLoop:
         self.held_out = (np.zeros(n, dtype=bool) if held_out is None
                          else check_rows(held_out, n, "held_out"))
         self.n_classes = infer_n_classes(self.L, None, n_classes)
-        texts = _texts(X)
+        texts = as_texts(X)
         if X is not None and (n_x := len(texts) if texts is not None else X.shape[0]) != n:
             raise ValueError(f"X has {n_x} rows for {n} rows of L")
         #: The TF-IDF features of the texts given as ``X`` (None for a feature
@@ -377,7 +325,7 @@ class LabelingLoop:
     def _new_features(self, X: Any) -> Any:
         """New items' end-model features: texts through the loop's own TF-IDF, a
         matrix as it is (it must have the loop's columns)."""
-        texts = _texts(X)
+        texts = as_texts(X)
         if texts is not None:
             if self.features_ is None:
                 raise ValueError("the loop was given a feature matrix, not texts: pass "

@@ -118,3 +118,55 @@ def infer_n_classes(L: LabelMatrix, y: GoldVector | None, n_classes: int | None)
     if y is not None and y.size:
         hi = max(hi, int(y.max()))
     return max(2, hi + 1)
+
+
+def as_texts(X: Any) -> list[str] | None:
+    """``X`` as a list of texts if it is one (a list or tuple, or a one-dimensional
+    array or pandas Series of strings); None for a feature matrix or None."""
+    if X is None:
+        return None
+    if isinstance(X, str):
+        raise ValueError("X is one string; pass one text per item (a list of strings)")
+    if isinstance(X, list | tuple):
+        return check_strings(list(X))
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and not hasattr(X, "tocsr"):
+        # the columns' kinds, without copying a DataFrame of features to find them
+        dtypes = getattr(X, "dtypes", None)
+        kinds = ({d.kind for d in dtypes} if dtypes is not None
+                 else {np.asarray(X).dtype.kind})
+        texts = bool(kinds & set("OUS"))
+        if texts and shape[1] == 1:
+            col = np.asarray(X)[:, 0]  # one column of texts (a DataFrame's [["text"]])
+            X, shape = col, col.shape
+        elif texts:
+            cols = list(getattr(X, "columns", []))
+            raise ValueError(
+                f"X has {shape[1]} columns, not all numbers"
+                + (f" ({', '.join(map(repr, cols[:5]))})" if cols else "")
+                + "; pass the items' texts (one column, e.g. X=df['text']) or a "
+                "feature matrix of numbers")
+    if shape is not None and len(shape) == 1:
+        a = np.asarray(X)
+        if a.dtype.kind in "OUS":
+            return check_strings(a.tolist())
+        raise ValueError(
+            f"X is one {a.dtype} value per item; pass the items' texts (strings) or a "
+            "2-D feature matrix of shape (n_items, n_features)")
+    return None
+
+
+def check_strings(texts: list[Any]) -> list[str]:
+    """``texts`` as strings; a ValueError naming the rows with no text (None or
+    NaN, a pandas column's missing value), which would otherwise be read as the
+    words "None" and "nan"."""
+    missing = [i for i, t in enumerate(texts)
+               if t is None or (isinstance(t, float) and t != t)
+               or type(t).__name__ == "NAType"]  # pandas.NA
+    if missing:
+        rows = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"X has no text (None or NaN) at {len(missing)} row"
+            f"{'s' if len(missing) > 1 else ''} (position {rows}); give those items "
+            "a text, or an empty one (with pandas: df['text'].fillna(''))")
+    return [str(t) for t in texts]

@@ -267,3 +267,46 @@ def test_end_model_scores_known_labels_and_says_what_y_must_be():
                                                                       "spam"])
     with pytest.raises(ValueError, match=r"shape \(4,\) to match X"):
         EndModel(n_classes=2, estimator=make_classifier()).fit(X, y=[0, 1])
+
+
+def test_pandas_inputs_are_read_by_position_and_checked_like_the_loops():
+    # A notebook's df["text"] after a filter or sort (an index not 0..n-1) was a
+    # KeyError listing every row number; the whole DataFrame a KeyError on its
+    # columns; a missing text was read as the word "None"; one string an
+    # AttributeError. Now rows are by position and the errors say what to pass.
+    pd = pytest.importorskip("pandas")
+    proba = np.where(Y[:, None] == 1, [0.2, 0.8], [0.8, 0.2])
+    shuffled = pd.Series(TEXTS, index=np.arange(len(TEXTS))[::-1] + 100)
+    on_list = EndModel(random_state=0).fit(TEXTS, proba)
+    on_series = EndModel(random_state=0).fit(shuffled, proba)
+    assert np.array_equal(on_series.predict_proba(shuffled), on_list.predict_proba(TEXTS))
+    frame = pd.DataFrame({"text": TEXTS}, index=shuffled.index)
+    assert np.array_equal(EndModel(random_state=0).fit(frame, proba).predict(frame),
+                          on_list.predict(TEXTS))
+    with pytest.raises(ValueError, match=r"3 columns.*X=df\['text'\]"):
+        EndModel().fit(frame.assign(n=1.0, author="x"), proba)
+    with pytest.raises(ValueError, match=r"no text \(None or NaN\) at 1 row \(position 2\)"):
+        EndModel().fit(TEXTS[:2] + [None] + TEXTS[3:], proba)
+    with pytest.raises(ValueError, match="X is one string"):
+        on_list.predict("love this song")
+
+
+def test_a_feature_frame_is_taken_by_position_too():
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.c_[Y + np.linspace(0, 0.5, len(Y)), np.ones(len(Y))]
+    frame = pd.DataFrame(X, columns=["a", "b"], index=np.arange(len(Y)) * 7 + 3)
+    gold = np.where(np.arange(len(Y)) < 12, Y, -1)
+    on_frame = EndModel(LogisticRegression()).fit(frame, None, gold)
+    on_array = EndModel(LogisticRegression()).fit(X, None, gold)
+    assert np.allclose(on_frame.predict_proba(frame), on_array.predict_proba(X))
+
+
+def test_gold_labels_passed_as_proba_say_where_they_go():
+    # scikit-learn's habit, fit(X, y), put the labels in proba: the error gave only
+    # the shape expected.
+    with pytest.raises(ValueError, match=r"gold labels .* go in y, fit\(X, y=labels\)"):
+        EndModel().fit(TEXTS, Y)
+    with pytest.raises(ValueError, match=r"EndModel\(n_classes=3\)"):
+        EndModel().fit(TEXTS, np.full((len(TEXTS), 3), 1 / 3))
