@@ -150,7 +150,8 @@ def apply_lfs(
         Size of the label space. Votes outside ``-1 .. n_classes - 1`` count as
         errors of that LF. ``None`` accepts any non-negative integer.
     ids
-        Record ids used in error examples (default: row positions).
+        Record ids used in error examples (default: a DataFrame's index, so that
+        ``df.loc[example_id]`` is the record; else row positions).
     progress
         Called as ``progress(n_done, n_total)`` every ``progress_every`` records
         and at the end.
@@ -194,6 +195,10 @@ def apply_lfs(
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"LF names must be unique; repeated: {dup}")
+    if ids is None and hasattr(records, "columns") and hasattr(records, "index"):
+        # a DataFrame's own row labels: after a filter or shuffle, position 0 is
+        # not df.loc[0], and an example named by position sent the user to another row
+        ids = records.index.tolist()
     recs = as_records(records)
     n = len(recs)
     if ids is not None and len(ids) != n:

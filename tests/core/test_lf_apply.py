@@ -276,3 +276,20 @@ def test_one_lf_or_bare_texts_are_refused_saying_what_to_pass():
         apply_lfs(says_free, [{"text": "free"}])
     with pytest.raises(TypeError, match=r"\[\{'text': t\} for t in texts\]"):
         apply_lfs([says_free], ["free stuff", "hi"])
+
+
+def test_a_dataframes_errors_name_its_rows_by_its_own_index():
+    # After df.sample() or a filter, the example was named by position (0), and
+    # df.loc[0] is another row: the user looked at a text the LF never failed on.
+    df = pd.DataFrame({"text": ["fine", None, "also fine"]}, index=[40, 7, 13])
+
+    @labeling_function()
+    def shouts(x):
+        return 1 if x.text.isupper() else ABSTAIN
+
+    L, errors = apply_lfs([shouts], df, n_classes=2, warn=False)
+    assert errors["shouts"].count == 1
+    assert errors["shouts"].example_id == 7
+    assert pd.isna(df.loc[errors["shouts"].example_id, "text"])
+    assert apply_lfs([shouts], df, n_classes=2, ids=["a", "b", "c"], warn=False
+                     ).errors["shouts"].example_id == "b"
