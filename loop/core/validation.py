@@ -19,6 +19,11 @@ def check_n_classes(n_classes: Any) -> int:
     return int(n_classes)
 
 
+def _missing(v: Any) -> bool:
+    """None, NaN or pandas' NA (whose ``!=`` is NA, not a bool)."""
+    return v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v)
+
+
 def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L") -> LabelMatrix:
     """Validate an (n_items, n_lfs) vote matrix and return it as a compact int array."""
     if n_classes is not None:
@@ -26,11 +31,23 @@ def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L")
     if hasattr(L, "toarray"):
         raise ValueError(f"{name} must be a dense (n_items, n_lfs) array, not a sparse matrix")
     arr = np.asarray(L)
+    if arr.dtype.kind == "O":  # pandas' nullable Int64 columns come out as objects
+        values = arr.ravel().tolist()
+        if any(_missing(v) for v in values):
+            raise ValueError(f"{name} holds missing values (None, NaN or pandas' NA): use -1 "
+                             f"where an LF abstains (with pandas: {name}.fillna(-1)"
+                             ".astype(int))")
+        if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                          for v in values):
+            arr = arr.astype(np.int64)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_items, n_lfs), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}): need at least one item and one LF")
     if arr.dtype.kind == "f":
+        if np.isnan(arr).any():  # a pandas frame of votes with missing cells
+            raise ValueError(f"{name} holds NaN: use -1 where an LF abstains (with pandas: "
+                             f"{name}.fillna(-1).astype(int))")
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must hold integer class ids or -1, found non-integers")
     elif arr.dtype.kind not in "iu":
@@ -52,6 +69,16 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None, against: str 
     """Validate a gold vector: one entry per item (of ``against``), a class id or -1
     (unknown)."""
     arr = np.asarray(y)
+    if arr.dtype.kind == "O":  # pandas' nullable Int64: objects, pd.NA where unknown
+        values = arr.ravel().tolist()
+        if any(v is None for v in values):  # [1, None, 0]: None for unknown, as in LFs
+            raise ValueError("y holds None: use -1 for rows without a gold label")
+        if any(_missing(v) for v in values):
+            raise ValueError("y holds NaN or pandas' NA: use -1 for rows without a gold label "
+                             "(with pandas: y.fillna(-1).astype(int))")
+        if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                          for v in values):
+            arr = arr.astype(np.int64)
     if arr.ndim != 1 or arr.shape[0] != n_items:
         raise ValueError(f"y must have shape ({n_items},) to match {against}, got {arr.shape}")
     if arr.dtype.kind == "f":
@@ -62,8 +89,6 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None, against: str 
             raise ValueError("y must hold integer class ids or -1 (unlabeled)")
     elif arr.dtype.kind not in "iu":
         values = arr.tolist()
-        if any(v is None for v in values):  # [1, None, 0]: None for unknown, as in LFs
-            raise ValueError("y holds None: use -1 for rows without a gold label")
         first = next((v for v in values if isinstance(v, str)), None)
         raise ValueError(f"y must hold integers (class ids, -1 = unlabeled), got {arr.dtype}"
                          + ("" if first is None else f" values such as {first!r}: map label "

@@ -536,3 +536,24 @@ def test_a_model_with_a_gold_layer_pickles():
     assert lm.gold_layer_ is not None
     back = pickle.loads(pickle.dumps(lm))
     np.testing.assert_allclose(back.predict_proba(L), lm.predict_proba(L))
+
+
+@pytest.mark.parametrize("model", [LabelModel, MajorityVote])
+def test_votes_and_gold_from_pandas_nullable_columns(model):
+    """Votes or gold in pandas' nullable Int64 (what a frame of votes with missing
+    cells becomes) were refused 'L must hold integers ..., got object', even with no
+    cell missing; a float frame with NaN cells said only 'found non-integers'. Now
+    whole-number columns are taken, and missing cells are named with what to do."""
+    pd = pytest.importorskip("pandas")
+    L, y = synth(n=60, seed=5)
+    frame = pd.DataFrame(L).astype("Int64")
+    gold = pd.Series(np.where(np.arange(60) < 20, y, -1)).astype("Int64")
+    expected = model().fit(L, gold.to_numpy(dtype=np.int64)).predict_proba(L)
+    assert np.array_equal(model().fit(frame, gold).predict_proba(frame), expected)
+    holes = pd.DataFrame(L).where(pd.DataFrame(L) >= 0)  # abstains as NaN
+    with pytest.raises(ValueError, match=r"L holds NaN: use -1 .*L\.fillna\(-1\)"):
+        model().fit(holes)
+    with pytest.raises(ValueError, match=r"L holds missing values .*L\.fillna\(-1\)"):
+        model().fit(holes.astype("Int64"))
+    with pytest.raises(ValueError, match=r"y holds NaN.*: use -1 .*fillna"):
+        model().fit(L, gold.where(gold >= 0))
