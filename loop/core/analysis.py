@@ -95,9 +95,11 @@ def lf_summary_frame(
     y: Any = None,
     learned_accuracy: Any = None,
     errors: Mapping[str, Any] | None = None,
+    random_gold: Any = None,
 ) -> Any:
-    """:func:`lf_summary` as a pandas DataFrame indexed by LF name."""
+    """:func:`lf_summary` as a pandas DataFrame indexed by LF name (the same
+    arguments)."""
     import pandas as pd
 
-    rows = lf_summary(L, names, y, learned_accuracy, errors)
+    rows = lf_summary(L, names, y, learned_accuracy, errors, random_gold)
     return pd.DataFrame(rows).set_index("name")

@@ -61,3 +61,15 @@ def test_learned_accuracies_of_another_matrix_are_refused():
     L = np.array([[0, 1], [1, -1]])
     with pytest.raises(ValueError, match=r"one value per LF \(2\), got shape \(1,\)"):
         lf_summary(L, ["a", "b"], learned_accuracy=[0.5])
+
+
+def test_the_frame_counts_the_random_gold_as_the_dicts_do():
+    # lf_summary takes random_gold; its DataFrame twin raised TypeError on it.
+    pytest.importorskip("pandas")
+    L = np.array([[0, 1], [0, -1], [1, 1], [-1, 0]])
+    y = np.array([0, 1, 1, 0])
+    random_gold = np.array([True, False, True, False])
+    frame = lf_summary_frame(L, ["a", "b"], y=y, random_gold=random_gold)
+    rows = lf_summary(L, ["a", "b"], y=y, random_gold=random_gold)
+    assert frame["random_correct"].tolist() == [r["random_correct"] for r in rows] == [2, 1]
+    assert frame["random_incorrect"].tolist() == [r["random_incorrect"] for r in rows] == [0, 1]
