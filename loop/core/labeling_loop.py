@@ -149,6 +149,14 @@ class LabelingLoop:
     def n_gold(self) -> int:
         return int((self.y >= 0).sum())
 
+    def __repr__(self) -> str:
+        """What a notebook shows for the loop: its size and progress."""
+        n, m = self.L.shape
+        inputs = ("texts" if self.features_ is not None
+                  else "features" if self.X is not None else "votes only")
+        return (f"LabelingLoop(n_items={n}, n_lfs={m}, n_classes={self.n_classes}, "
+                f"X={inputs}, n_gold={self.n_gold}, fitted={self._fitted})")
+
     def fit(self) -> LabelingLoop:
         """Refit the label model on ``L`` and all gold, then the end model on its
         soft labels (rows some LF covers) plus the gold (:mod:`loop.core.step`)."""

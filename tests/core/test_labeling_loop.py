@@ -289,3 +289,15 @@ def test_held_out_rows_out_of_range_or_of_another_length_are_named():
     mask = LabelingLoop(L, held_out=[0, -1]).held_out  # indices, as numpy reads them
     assert mask.tolist() == [True] + [False] * 8 + [True]
     assert LabelingLoop(L, held_out=[]).held_out.sum() == 0
+
+
+def test_a_notebook_shows_the_loops_size_and_progress_and_a_ranking_teaches():
+    # A notebook cell ending in `loop` showed "<...LabelingLoop object at 0x...>".
+    L, texts, y = make_task()
+    loop = LabelingLoop(L, texts, random_state=0)
+    assert repr(loop) == ("LabelingLoop(n_items=400, n_lfs=4, n_classes=2, X=texts, "
+                          "n_gold=0, fitted=False)")
+    sel = loop.rank(5)  # a Selection is its indices: teach takes it as query's array
+    loop.teach(sel, y[sel])
+    assert loop.n_gold == 5 and repr(loop).endswith("n_gold=5, fitted=True)")
+    assert "X=votes only" in repr(LabelingLoop(L))
