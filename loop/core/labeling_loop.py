@@ -196,8 +196,10 @@ class LabelingLoop:
             cols = cols[:, None]
         if cols.shape[0] != self.L.shape[0]:
             raise ValueError(f"columns have {cols.shape[0]} rows for {self.L.shape[0]} items")
-        self.L = check_label_matrix(np.hstack([self.L, cols.astype(self.L.dtype)]),
-                                    n_classes=self.n_classes)
+        # checked as they are given: cast to L's dtype first, a NaN (an abstain
+        # written as missing) became a vote for class 0 and 0.5 a vote for 0
+        cols = check_label_matrix(cols, n_classes=self.n_classes, name="columns")
+        self.L = check_label_matrix(np.hstack([self.L, cols]), n_classes=self.n_classes)
         self._fitted = False
         return self
 

@@ -301,3 +301,21 @@ def test_a_notebook_shows_the_loops_size_and_progress_and_a_ranking_teaches():
     loop.teach(sel, y[sel])
     assert loop.n_gold == 5 and repr(loop).endswith("n_gold=5, fitted=True)")
     assert "X=votes only" in repr(LabelingLoop(L))
+
+
+def test_new_lf_columns_are_checked_before_they_join_the_votes():
+    # add_lfs cast the columns to L's small int type first: a NaN where the new LF
+    # abstains became a vote for class 0 (a RuntimeWarning at most), 0.5 a vote for
+    # 0, and 300 "class 44".
+    L, texts, y = make_task(n=40)
+    loop = LabelingLoop(L, texts, random_state=0)
+    abstains_as_nan = np.where(y == 1, 1.0, np.nan)
+    with pytest.raises(ValueError, match=r"columns holds NaN: use -1"):
+        loop.add_lfs(abstains_as_nan)
+    with pytest.raises(ValueError, match="non-integers"):
+        loop.add_lfs(np.where(y == 1, 0.5, -1))
+    with pytest.raises(ValueError, match="class 300 but n_classes=2"):
+        loop.add_lfs(np.where(y == 1, 300, -1))
+    assert loop.L.shape == (40, 4)
+    loop.add_lfs(np.where(y == 1, 1, -1))
+    assert loop.L.shape == (40, 5) and loop.L[:, 4].tolist() == np.where(y == 1, 1, -1).tolist()
