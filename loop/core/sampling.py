@@ -20,6 +20,7 @@ from sklearn.utils import check_random_state
 
 from loop.core.label_model import unique_rows, vote_counts
 from loop.core.types import Indices, LabelMatrix, Proba
+from loop.core.validation import check_rows
 
 
 # -- pure scores --------------------------------------------------------------------
@@ -171,16 +172,10 @@ class Selection:
 
 
 def _pool(n: int, exclude: Any) -> np.ndarray:
-    mask = np.ones(n, dtype=bool)
-    if exclude is not None:
-        ex = np.asarray(exclude)
-        if ex.dtype == bool:
-            if ex.shape != (n,):
-                raise ValueError(f"exclude mask must have shape ({n},), got {ex.shape}")
-            mask &= ~ex
-        elif ex.size:
-            mask[ex.astype(np.intp)] = False
-    return mask
+    if exclude is None:
+        return np.ones(n, dtype=bool)
+    # an index out of range was a bare IndexError, and 1.5 excluded item 1
+    return ~check_rows(exclude, n, "exclude")
 
 
 def _top_k(scores: np.ndarray, mask: np.ndarray, k: int, rng: np.random.RandomState) -> Indices:
@@ -214,11 +209,20 @@ class Sampler(BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
 
-    def _check(self, n: int) -> None:
+    def _check(self, n: int, proba: Any = None, L: Any = None, lm_proba: Any = None,
+               y: Any = None, X: Any = None, gold_proba: Any = None) -> None:
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if n == 0:
             raise ValueError("there are no items to select from")
+        given = {"proba": proba, "L": L, "lm_proba": lm_proba, "y": y, "X": X,
+                 "gold_proba": gold_proba}
+        rows = {name: (a.shape[0] if hasattr(a, "shape") and len(a.shape) else len(a))
+                for name, a in given.items() if a is not None}
+        if len(set(rows.values())) > 1:  # was a numpy broadcast error from deep inside
+            sizes = ", ".join(f"{name} {r}" for name, r in rows.items())
+            raise ValueError(f"the inputs have different numbers of rows ({sizes}): pass "
+                             "one row per item in each")
 
     def select(
         self,
@@ -268,7 +272,7 @@ class RandomSampler(Sampler):
     def select(self, proba=None, *, L=None, lm_proba=None, y=None, X=None, exclude=None,  # type: ignore[no-untyped-def]
                gold_proba=None):
         n = _n_items(proba, L, lm_proba)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         rng = check_random_state(self.random_state)
         idx = np.flatnonzero(_pool(n, exclude))
         take = min(int(self.batch_size), idx.size)
@@ -317,7 +321,7 @@ class UncertaintySampler(Sampler):
             raise ValueError(f"source must be 'end_model' or 'label_model', got {self.source!r}")
         p = proba if self.source == "end_model" else lm_proba
         n = _n_items(proba, L, lm_proba)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         rng = check_random_state(self.random_state)
         if p is None:
             return RandomSampler(self.batch_size, rng).select(
@@ -338,7 +342,7 @@ class LFConflictSampler(Sampler):
         if L is None:
             raise ValueError("LFConflictSampler needs the vote matrix L")
         n = len(L)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         rng = check_random_state(self.random_state)
         scores = lf_conflict(L)
         top = _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
@@ -355,7 +359,7 @@ class AbstainSampler(Sampler):
         if L is None:
             raise ValueError("AbstainSampler needs the vote matrix L")
         n = len(L)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         rng = check_random_state(self.random_state)
         scores = -(np.asarray(L) >= 0).sum(axis=1).astype(np.float64)
         top = _top_k(scores, _pool(n, exclude), int(self.batch_size), rng)
@@ -378,7 +382,7 @@ class WeaSuLSampler(Sampler):
         if L is None or lm_proba is None:
             raise ValueError("WeaSuLSampler needs L and the label model's lm_proba")
         n = len(L)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         rng = check_random_state(self.random_state)
         k = lm_proba.shape[1]
         _, bucket, _ = unique_rows(np.asarray(L))
@@ -562,7 +566,7 @@ class LoopSampler(Sampler):
         if L is None or lm_proba is None:
             raise ValueError("LoopSampler needs L and the label model's lm_proba")
         n = len(L)
-        self._check(n)
+        self._check(n, proba, L, lm_proba, y, X, gold_proba)
         share = self.random_share
         if share is None:
             share = 0.2 if np.shape(lm_proba)[1] <= 2 else 0.5

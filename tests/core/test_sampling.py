@@ -407,3 +407,17 @@ def test_a_selection_reads_as_its_indices():
     assert sel[0] == idx[0] and np.array_equal(sel[:1], idx[:1])
     frame = pd.DataFrame({"text": ["a", "b", "c", "d"]})
     assert frame.iloc[sel]["text"].tolist() == frame["text"].to_numpy()[idx].tolist()
+
+
+def test_inputs_of_other_lengths_and_excluded_indices_out_of_range_say_so():
+    # An exclude index past the end was a bare IndexError, 1.5 excluded item 1, and
+    # an L of other rows than the probabilities a numpy broadcast error.
+    with pytest.raises(ValueError, match=r"exclude holds index 9, out of range for 4 items"):
+        UncertaintySampler(batch_size=2, random_state=0).select(PROBA, exclude=[9])
+    with pytest.raises(ValueError, match="exclude must be a bool mask .* or a list of their"):
+        UncertaintySampler(batch_size=2, random_state=0).select(PROBA, exclude=[1.5])
+    with pytest.raises(ValueError, match=r"different numbers of rows \(proba 4, L 3, "
+                                         r"lm_proba 4\)"):
+        LoopSampler(batch_size=2, random_state=0).select(PROBA, L=L[:3], lm_proba=PROBA)
+    picked = UncertaintySampler(batch_size=4, random_state=0).select(PROBA, exclude=[1, 3])
+    assert sorted(picked) == [0, 2]
