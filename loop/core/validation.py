@@ -30,7 +30,17 @@ def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L")
         n_classes = check_n_classes(n_classes)
     if hasattr(L, "toarray"):
         raise ValueError(f"{name} must be a dense (n_items, n_lfs) array, not a sparse matrix")
-    arr = np.asarray(L)
+    try:
+        arr = np.asarray(L)
+    except ValueError:  # numpy's "inhomogeneous shape": rows of different lengths
+        lengths = [len(r) if hasattr(r, "__len__") else 1 for r in L]
+        first = next((i for i, n in enumerate(lengths) if n != lengths[0]), None)
+        if first is None:
+            raise
+        raise ValueError(
+            f"{name} has rows of different lengths (row 0 has {lengths[0]} votes, row "
+            f"{first} has {lengths[first]}): give every item one vote per LF, -1 where "
+            "the LF abstains") from None
     if arr.dtype.kind == "O":  # pandas' nullable Int64 columns come out as objects
         values = arr.ravel().tolist()
         if any(_missing(v) for v in values):

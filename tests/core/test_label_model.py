@@ -557,3 +557,12 @@ def test_votes_and_gold_from_pandas_nullable_columns(model):
         model().fit(holes.astype("Int64"))
     with pytest.raises(ValueError, match=r"y holds NaN.*: use -1 .*fillna"):
         model().fit(L, gold.where(gold >= 0))
+
+
+def test_rows_of_votes_of_different_lengths_name_the_row():
+    """A hand-built list of vote rows with an LF missing on one row raised numpy's
+    'setting an array element with a sequence ... inhomogeneous shape'."""
+    with pytest.raises(ValueError, match=r"row 0 has 3 votes, row 2 has 2\).*-1 where"):
+        LabelModel().fit([[0, 1, -1], [1, 0, 1], [1, -1]])
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        MajorityVote().fit([[0, 1], [1, 0]]).predict([[0, 1], [1]])
