@@ -17,7 +17,7 @@ from loop.core.validation import check_gold, check_label_matrix
 
 def lf_summary(
     L: LabelMatrix,
-    names: Sequence[str] | None = None,
+    names: Sequence[Any] | None = None,
     y: Any = None,
     learned_accuracy: Any = None,
     errors: Mapping[str, Any] | None = None,
@@ -25,7 +25,8 @@ def lf_summary(
 ) -> list[dict[str, Any]]:
     """One dict per LF.
 
-    Keys: ``name``, ``polarity`` (sorted classes it votes), ``coverage``,
+    ``names``: the LFs' names, or the LFs (or rules) themselves. Keys: ``name``,
+    ``polarity`` (sorted classes it votes), ``coverage``,
     ``overlaps`` and ``conflicts`` (share of items where it votes and another LF
     votes / votes differently); with gold ``y`` (-1 = unknown): ``correct``,
     ``incorrect`` and ``empirical_accuracy`` (None without gold on its votes);
@@ -42,7 +43,10 @@ def lf_summary(
     """
     L = check_label_matrix(L)
     n, m = L.shape
-    names = list(names) if names is not None else [f"lf_{j}" for j in range(m)]
+    # the LFs themselves (snorkel's LFAnalysis(L, lfs)) are named by their name, as
+    # the errors of apply_lfs are keyed (objects as names counted no error at all)
+    names = ([getattr(x, "name", x) for x in names] if names is not None
+             else [f"lf_{j}" for j in range(m)])
     if len(names) != m:
         raise ValueError(f"names has {len(names)} entries but L has {m} LFs")
     fired = L >= 0
@@ -91,7 +95,7 @@ def lf_summary(
 
 def lf_summary_frame(
     L: LabelMatrix,
-    names: Sequence[str] | None = None,
+    names: Sequence[Any] | None = None,
     y: Any = None,
     learned_accuracy: Any = None,
     errors: Mapping[str, Any] | None = None,

@@ -73,3 +73,23 @@ def test_the_frame_counts_the_random_gold_as_the_dicts_do():
     rows = lf_summary(L, ["a", "b"], y=y, random_gold=random_gold)
     assert frame["random_correct"].tolist() == [r["random_correct"] for r in rows] == [2, 1]
     assert frame["random_incorrect"].tolist() == [r["random_incorrect"] for r in rows] == [0, 1]
+
+
+def test_the_lfs_themselves_name_the_rows_and_find_their_errors():
+    # Snorkel's habit, LFAnalysis(L, lfs): the rows were named
+    # "LabelingFunction('a')" and the errors of apply_lfs, keyed by name, were
+    # counted as 0 for every LF.
+    from loop import ABSTAIN, Rule, apply_lfs, labeling_function
+
+    @labeling_function()
+    def breaks(x):
+        return 1 if x.missing else ABSTAIN
+
+    rule = Rule("says_hi", 0, "keywords", keywords=("hi",))
+    L, errors = apply_lfs([breaks, rule], [{"text": "hi"}, {"text": "yo"}], n_classes=2,
+                          warn=False)
+    rows = lf_summary(L, [breaks, rule], errors=errors)
+    assert [r["name"] for r in rows] == ["breaks", "says_hi"]
+    assert [r["errors"] for r in rows] == [2, 0]
+    assert lf_summary_frame(L, [breaks, rule], errors=errors)["errors"].to_dict() == {
+        "breaks": 2, "says_hi": 0}
