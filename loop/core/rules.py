@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -610,6 +610,14 @@ def _ordered(v: Any) -> tuple[int, float] | None:
     n = _number(v)
     if n is not None:
         return (0, n)
+    if isinstance(v, date):  # a date or date-time object (a pandas Timestamp is one),
+        # as a DataFrame's date column gives them: they never compared, so a rule
+        # on such a field never fired
+        d = v if isinstance(v, datetime) else datetime(v.year, v.month, v.day)
+        try:
+            return (1, (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp())
+        except ValueError:  # pandas' NaT, a missing date
+            return None
     if isinstance(v, str) and _ISO_DATE.fullmatch(v.strip()):
         try:
             d = datetime.fromisoformat(v.strip())
@@ -702,6 +710,11 @@ def _compare(value: Any, op: str, target: Any) -> bool:
     if op in ("==", "!="):
         a, b = _number(value), _number(target)
         same = (a == b) if a is not None and b is not None else str(value) == str(target)
+        if isinstance(value, date):  # a date object against the rule's ISO date
+            x, y = _ordered(value), _ordered(target)
+            if x is None:
+                return False
+            same = y is not None and x == y
         return same if op == "==" else not same
     x, y = _ordered(value), _ordered(target)
     if x is None or y is None or x[0] != y[0]:  # a number and a date do not compare

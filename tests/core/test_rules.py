@@ -632,3 +632,27 @@ def test_a_regex_naming_capitals_in_a_rule_that_ignores_case_is_told():
     for pattern in (r"[A-Za-z]+", r"[a-zA-Z]", r"(?i)[A-Z]", r"(?-i)[A-Z]{4,}", r"[0-9A-F]{6}",
                     r"[[:upper:][:lower:]]", r"A-Z", r"free|win", r"[a-z]+"):
         assert not folds_capitals(pattern), pattern
+
+
+def test_a_condition_on_a_dataframes_date_column_compares_its_dates():
+    # pandas gives a date column's cells as Timestamps (and a column of dates as
+    # date objects): only ISO strings compared, so 'when > 2015-06-01' never fired on
+    # a library user's DataFrame, silently, and '==' compared "2015-01-01 00:00:00".
+    import datetime as dt
+
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({
+        "text": ["a", "b", "c", "d"],
+        "when": pd.to_datetime(["2015-01-01", "2016-02-02", None, "2014-05-05"]),
+        "day": [dt.date(2015, 1, 1), dt.date(2016, 1, 1), None, dt.date(2014, 1, 1)],
+    })
+    rules = [Rule("late", 1, "field", field="when", op=">", value="2015-06-01"),
+             Rule("on", 1, "field", field="when", op="==", value="2015-01-01"),
+             Rule("not_on", 1, "field", field="when", op="!=", value="2015-01-01"),
+             Rule("day_late", 1, "field", field="day", op=">=", value="2015-01-01"),
+             Rule("one_of", 1, "field", field="when", op="in",
+                  value=["2014-05-05", "2016-02-02"])]
+    L, errors = apply_lfs(rules, df, n_classes=2)
+    assert not errors
+    assert L.T.tolist() == [[-1, 1, -1, -1], [1, -1, -1, -1], [-1, 1, -1, 1],
+                            [1, 1, -1, -1], [-1, 1, -1, 1]]
