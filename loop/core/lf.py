@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import inspect
 import io
+import sys
 import textwrap
 import tokenize
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +76,17 @@ def _as_attributes(field: str) -> str:
     return f" or x.{field}" if all(p.isidentifier() for p in field.split(".")) else ""
 
 
+def _lookup(obj: Any, qualname: str) -> Any:
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _import_lf(module: str, qualname: str) -> Any:
+    """The LF a module's top level names ``qualname`` (see ``__reduce_ex__``)."""
+    return _lookup(importlib.import_module(module), qualname)
+
+
 class LabelingFunction:
     """A named function from one record to a class id or ``ABSTAIN``.
 
@@ -119,6 +132,19 @@ class LabelingFunction:
 
     def __repr__(self) -> str:
         return f"LabelingFunction({self.name!r})"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """An LF made by ``@labeling_function()`` at a module's top level pickles as
+        that module's name for it, as a plain function does: by value it failed
+        ("Can't pickle <function has_link>: it's not the same object as
+        lfs.has_link", the decorator having put the LF in the function's place), so
+        ``pickle.dumps(lfs)``, ``joblib.dump`` and a process pool's workers could not
+        take them. Any other LF pickles by value."""
+        module = sys.modules.get(getattr(self.f, "__module__", None) or "")
+        qualname = getattr(self.f, "__qualname__", "")
+        if module is not None and "<" not in qualname and _lookup(module, qualname) is self:
+            return _import_lf, (module.__name__, qualname)
+        return super().__reduce_ex__(protocol)
 
     def fingerprint(self) -> str:
         """A hash of what decides this LF's votes: its name, the source (or, where

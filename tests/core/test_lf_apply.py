@@ -293,3 +293,16 @@ def test_a_dataframes_errors_name_its_rows_by_its_own_index():
     assert pd.isna(df.loc[errors["shouts"].example_id, "text"])
     assert apply_lfs([shouts], df, n_classes=2, ids=["a", "b", "c"], warn=False
                      ).errors["shouts"].example_id == "b"
+
+
+def test_a_module_level_lf_pickles_by_reference():
+    # pickle.dumps([has_link]) failed: "Can't pickle <function has_link>: it's not the
+    # same object as ...has_link" (the decorator puts the LF in the function's place),
+    # so LFs could not be saved with joblib or sent to a process pool.
+    import pickle
+
+    again = pickle.loads(pickle.dumps([has_link, short_comment]))
+    assert again[0] is has_link and again[1] is short_comment
+    rows = [{"text": "see http://x"}, {"text": "a much longer comment"}]
+    assert np.array_equal(apply_lfs(again, rows, n_classes=2).L,
+                          apply_lfs([has_link, short_comment], rows, n_classes=2).L)
