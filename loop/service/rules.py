@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import pickle
 import random
 import re
+import select
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +31,7 @@ from loop.core.regex_words import ascii_words, folds_capitals
 from loop.core.rules import (
     KIND_FIELDS,
     KINDS,
+    WINDOW_BYTES,
     Rule,
     RuleTooSlow,
     TextBatch,
@@ -74,6 +79,9 @@ EXAMPLE_CHARS = 500
 #: that long, at every pause in typing ("(.+\s?){1,999}x", linear time in RE2 but
 #: thousands of steps per character, reads a text of 20,000 characters in a second).
 RULE_SECONDS = 10.0
+#: ... and a moment more for a preview in a child process to say how far it read
+#: before it is killed (:func:`_apart`).
+RULE_GRACE = 0.5
 
 
 def excerpt(text: str, spans: list[tuple[int, int]], size: int = EXAMPLE_CHARS
@@ -459,6 +467,8 @@ class _Corpus:
         self.texts: list[str] = []
         self.fields: list[dict[str, Any]] = []
         self.batch: TextBatch | None = None
+        #: bytes of the longest text (as a rule reads it)
+        self.longest = 0
         self.index: tuple[int, TermIndex] | None = None
         self.lock = threading.Lock()
 
@@ -479,6 +489,7 @@ def _corpus(store: RedisStore, pid: str) -> _Corpus:
             c.batch = None
         if c.batch is None:
             c.batch = TextBatch(c.texts)
+            c.longest = max(map(len, c.batch.texts), default=0)
         return c
 
 
@@ -495,6 +506,77 @@ def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
     (:class:`~loop.core.rules.RuleTooSlow` past ``deadline``)."""
     return rule.match(c.batch if c.batch is not None else c.texts,
                       _records(c, rule, project.get("text_field")), deadline=deadline)
+
+
+def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
+             ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+    """The items ``rule`` matches (:func:`_hits`) and where it matches the texts of
+    ``n_examples`` of them (rows in a fixed shuffle: "Show more" keeps the ones
+    shown), within :data:`RULE_SECONDS` (else :class:`RuleTooSlow`).
+
+    The deadline is checked between RE2's searches, and one search reads a window of
+    texts, but a text longer than the window alone: a regex over such a text can
+    outrun its deadline by minutes ("(.+\\s?){1,999}x" read a text of 1,000,000
+    characters in 61 s of a preview limited to 10 s, security trial), and no RE2 call
+    can be stopped. So a regex over items with a text longer than the window is
+    matched in a child process, killed at the limit (:func:`_apart`)."""
+    deadline = time.perf_counter() + RULE_SECONDS
+
+    def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+        hit = _hits(c, rule, project, deadline)
+        rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
+        return hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()}
+
+    if rule.kind == "regex" and c.longest > WINDOW_BYTES:
+        return _apart(work, deadline + RULE_GRACE, len(c.ids))  # type: ignore[no-any-return]
+    return work()
+
+
+def _apart(work: Callable[[], Any], deadline: float, n: int) -> Any:
+    """``work()`` run in a forked child process, which is killed at ``deadline``
+    (:class:`RuleTooSlow`, ``done`` -1 where the child could not say how far it read):
+    the web thread waiting for it is free again then, and no core goes on reading.
+    The child reads what the parent holds (copy on write), writes its answer to a pipe
+    and exits; it touches no Redis connection, lock or file of the parent's."""
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child: its coverage is not collected)
+        code = 1
+        try:
+            os.close(r)
+            from loop.service.worker import die_with_parent
+
+            die_with_parent()
+            try:
+                out: tuple[str, Any] = ("ok", work())
+            except RuleTooSlow as exc:
+                out = ("slow", exc.done)
+            with os.fdopen(w, "wb") as f:
+                pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                raise RuleTooSlow(-1, n)
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        os.kill(child, signal.SIGKILL)  # (not reaped yet: its pid is not reused)
+        os.waitpid(child, 0)
+    if not chunks:
+        raise RuntimeError("the rule preview's child process ended without an answer")
+    kind, value = pickle.loads(b"".join(chunks))
+    if kind == "slow":
+        raise RuleTooSlow(value, n)
+    return value
 
 
 def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, Any]] | None:
@@ -531,11 +613,13 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     c = _corpus(store, pid)
     n = len(c.ids)
     try:
-        hit = _hits(c, rule, project, deadline=time.perf_counter() + RULE_SECONDS)
+        hit, spans = _matched(c, rule, project, n_examples)
     except RuleTooSlow as exc:
+        read = (f"read {exc.done:,} of the {exc.n:,} items" if exc.done >= 0
+                else f"did not finish reading the {exc.n:,} items")
         raise BadRequest(
             f"rule: this pattern is too slow for these items: {RULE_SECONDS:g} s, the most a "
-            f"preview may take, read {exc.done:,} of the {exc.n:,} items. RE2 runs in linear "
+            f"preview may take, {read}. RE2 runs in linear "
             "time, but a large repetition of a broad group, such as (.+\\s?){1,999}, costs "
             "thousands of steps per character of a long text: use + or * instead of a large "
             "count, or a narrower class than . or \\w") from None
@@ -562,15 +646,13 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     n_class = int((y[g] == rule.label).sum())
     proba, source = _model_proba(store, pid, len(labels), n)
     rows = np.flatnonzero(hit)
-    # a fixed shuffle: asking for more examples keeps the ones shown and adds others
-    ex_rows = np.random.default_rng(0).permutation(rows)[:n_examples]
     examples = []
-    for r in ex_rows.tolist():  # in the shuffle's order: "Show more" appends
+    for r in spans:  # in the shuffle's order (_matched): "Show more" appends
         guess = None
         if proba is not None and np.isfinite(proba[r]).all():  # the label model's
             k = int(proba[r].argmax())                        # rows without a vote: none
             guess = {"label": labels[k], "p": round(float(proba[r, k]), 3), "model": source}
-        text, marks = excerpt(shown(c.texts[r]), rule.spans(c.texts[r]))
+        text, marks = excerpt(shown(c.texts[r]), spans[r])
         examples.append({"id": c.ids[r], "text": text, "marks": marks,
                          "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
     m = int(hit.sum())

@@ -939,6 +939,52 @@ def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
     assert r.status_code == 200 and r.json["matched"] == 20, r.json
 
 
+@pytest.mark.timeout(180)
+def test_a_preview_stops_at_its_time_limit_in_one_long_text_too(
+        client, store, project, monkeypatch):
+    """Security trial: the time limit was checked between RE2's searches, and a text
+    longer than a search's window is searched alone, in one call: over an item of
+    1,000,000 characters ``(.+\\s?){1,999}x`` held the web thread 61 s of a preview
+    limited to 10 s (any admin, at every pause in typing, up to every web thread). Such
+    items are matched in a child process, killed at the limit: the 400 comes about when
+    the limit says, and a quick pattern on the same items is previewed as in the web
+    process (the same matches and examples)."""
+    import json
+    import time
+
+    from loop.core.rules import WINDOW_BYTES
+    from loop.service import rules as svc_rules
+
+    rng = np.random.default_rng(0)
+    rows = [{"id": f"t{i}", "text": f"check out my channel {i}" if i % 3 else "nice song"}
+            for i in range(30)]
+    rows.append({"id": "long", "text": "check out " + "".join(rng.choice(list("abc xy"),
+                                                                       1_000_000))})
+    r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=text",
+                    headers=auth(), data="\n".join(map(json.dumps, rows)),
+                    content_type="application/x-ndjson")
+    assert r.status_code == 201, r.json
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0)
+    url = f"/api/projects/{project}/rules/preview"
+    t0 = time.perf_counter()
+    r = client.post(url, headers=auth(), json={"label": 1, "kind": "regex",
+                                               "pattern": r"(.+\s?){1,999}x"})
+    took = time.perf_counter() - t0
+    assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
+    assert "the 31 items" in r.json["error"]
+    # (61 s before, for this 1 s limit; generous for a shared machine)
+    assert took < 15, took
+    quick = {"label": 1, "kind": "regex", "pattern": r"\bcheck\s+out\b", "examples": 30}
+    apart = client.post(url, headers=auth(), json=quick)
+    assert apart.status_code == 200 and apart.json["matched"] == 21, apart.json
+    # the same preview in the web process (no text longer than a window, as it reads)
+    monkeypatch.setattr(svc_rules, "WINDOW_BYTES", 2_000_000)
+    here = client.post(url, headers=auth(), json=quick)
+    assert WINDOW_BYTES < 1_000_000 and here.status_code == 200
+    assert {k: v for k, v in apart.json.items() if k != "ms"} == {
+        k: v for k, v in here.json.items() if k != "ms"}
+
+
 def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_they_are(
         client, store, rconn):
     """New-user trial: a correct Politics rule was doubted ("the end model reads 100%
