@@ -80,7 +80,8 @@ class UnknownLabel(BadRequest):
 
 
 class TooManyRequests(LoopError):
-    """Too many refused tokens from one client address: ``retry_after`` seconds."""
+    """Too many requests at once (refused tokens from one client address, rule
+    previews in one web process): try again in ``retry_after`` seconds."""
 
     status = 429
 

@@ -54,6 +54,7 @@ from loop.errors import (
     NotFound,
     RuleChanged,
     SuggestionIsRule,
+    TooManyRequests,
     shorten,
 )
 from loop.service.lf_modules import load_lfs
@@ -82,6 +83,13 @@ RULE_SECONDS = 10.0
 #: ... and a moment more for a preview in a child process to say how far it read
 #: before it is killed (:func:`_apart`).
 RULE_GRACE = 0.5
+#: Rule previews one web process runs at once; one more is answered 429 at once.
+#: A preview may take RULE_SECONDS and the editor sends one at every pause in typing
+#: (previews of a slow pattern piled up in the web threads, and annotators' requests
+#: waited behind them: security trial, 16 previews held every thread of ``loop
+#: serve`` 10-21 s, an annotator's request 9.2 s).
+PREVIEW_SLOTS = 2
+_PREVIEWS = threading.BoundedSemaphore(PREVIEW_SLOTS)
 
 
 def excerpt(text: str, spans: list[tuple[int, int]], size: int = EXAMPLE_CHARS
@@ -596,7 +604,20 @@ def preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     """What a rule would do, before it is saved: coverage on all items, overlaps and
     conflicts with the current LFs (``same_as``: those that vote its label on exactly
     its items), precision and recall on the gold so far, and matched items with the
-    current model's guess."""
+    current model's guess (429 while :data:`PREVIEW_SLOTS` previews run in this
+    process)."""
+    if not _PREVIEWS.acquire(blocking=False):
+        raise TooManyRequests(
+            f"{PREVIEW_SLOTS} rule previews are running in this web process, the most at "
+            "once (so that annotators' requests are answered meanwhile; a preview may take "
+            f"{RULE_SECONDS:g} s): try again in a moment", retry_after=1)
+    try:
+        return _preview(store, pid, data)
+    finally:
+        _PREVIEWS.release()
+
+
+def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     project = store.get_project(pid)
     labels = project["labels"]

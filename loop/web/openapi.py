@@ -106,7 +106,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/rules/preview": {"post": _op(
         "what a rule would do, nothing stored: coverage, overlaps and conflicts with the "
         "LFs, precision/recall on the gold so far, matched items with the model's guess and "
-        "where the rule matched (marks: [start, end] offsets into each item's text)",
+        "where the rule matched (marks: [start, end] offsets into each item's text); 400 "
+        "past a 10 s time limit, 429 (Retry-After) while 2 previews run in the web process",
         body={**RULE, "replacing": S, "examples": {
             "type": "integer", "minimum": 1, "maximum": 100, "default": 8,
             "description": "matched items to return"}})},

@@ -985,6 +985,56 @@ def test_a_preview_stops_at_its_time_limit_in_one_long_text_too(
         k: v for k, v in here.json.items() if k != "ms"}
 
 
+@pytest.mark.timeout(180)
+def test_previews_beyond_a_web_processs_slots_are_answered_429_at_once(
+        app, client, project, monkeypatch):
+    """Security trial: each preview of a slow pattern holds a web thread up to its time
+    limit, and the editor sends one at every pause in typing: 16 sent at once held
+    every thread of ``loop serve`` 10-21 s, and an annotator's request waited 9.2 s
+    behind them. A web process runs PREVIEW_SLOTS previews at once; one more is a 429
+    at once (Retry-After), and previews go on once those finish."""
+    import json
+    import threading
+    import time
+
+    from loop.service import rules as svc_rules
+
+    rng = np.random.default_rng(0)
+    rows = [{"id": f"t{i}", "text": ("check out " if i % 2 else "")
+             + "".join(rng.choice(list("abc xy"), 20_000))} for i in range(40)]
+    r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=text",
+                    headers=auth(), data="\n".join(map(json.dumps, rows)),
+                    content_type="application/x-ndjson")
+    assert r.status_code == 201, r.json
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 3.0)
+    url = f"/api/projects/{project}/rules/preview"
+    slow = {"label": 1, "kind": "regex", "pattern": r"(.+\s?){1,999}x"}
+    quick = {"label": 1, "kind": "regex", "pattern": r"\bcheck\s+out\b"}
+    answers: list[int] = []
+
+    def send() -> None:
+        answers.append(app.test_client().post(url, headers=auth(), json=slow).status_code)
+
+    slots = getattr(svc_rules, "PREVIEW_SLOTS", 2)
+    busy = [threading.Thread(target=send) for _ in range(slots)]
+    for t in busy:
+        t.start()
+    taken = getattr(svc_rules, "_PREVIEWS", None)  # (both previews under way: no slot left)
+    end = time.monotonic() + 10
+    while (taken._value if taken else not answers) and time.monotonic() < end:
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    r = client.post(url, headers=auth(), json=quick)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1", r.json
+    assert "rule previews are running" in r.json["error"]
+    assert time.perf_counter() - t0 < 2  # at once, not after the previews it waited for
+    for t in busy:
+        t.join()
+    assert answers == [400] * slots
+    r = client.post(url, headers=auth(), json=quick)
+    assert r.status_code == 200 and r.json["matched"] == 20, r.json
+
+
 def test_the_preview_says_whether_the_models_know_a_rules_class_and_how_sure_they_are(
         client, store, rconn):
     """New-user trial: a correct Politics rule was doubted ("the end model reads 100%

@@ -1487,3 +1487,31 @@ def test_an_lf_that_raises_is_said_above_the_lf_table(live: LiveServer, worker: 
     assert "section" in told.split("(e.g. item ", 1)[1], told
     assert "has_link" not in told and "fix it in its module" in told, told
     assert not page.console_errors
+
+
+def test_a_preview_refused_while_the_previews_are_busy_is_sent_again(live: LiveServer,
+                                                                     worker: None,
+                                                                     page: Any) -> None:
+    """Security trial: a web process runs PREVIEW_SLOTS rule previews at once and
+    answers one more 429 (previews of a slow pattern held every web thread). The
+    editor says so and previews again a moment later, unasked, once a slot is free."""
+    from loop.demo.client import create_demo_project
+    from loop.service import rules as svc_rules
+
+    api = live.admin
+    pid = create_demo_project(api, name="Busy previews", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    taken = 0
+    try:
+        for _ in range(svc_rules.PREVIEW_SLOTS):  # every slot busy (as with slow previews)
+            taken += svc_rules._PREVIEWS.acquire(timeout=5)
+        page.fill("#rule-name", "says_check")
+        page.select_option("#rule-kind", "regex")
+        page.fill("#rule-pattern", r"\bcheck\b")
+        page.wait_for_selector("#rule-preview .status.error")
+        assert "rule previews are running" in page.locator("#rule-preview").inner_text()
+    finally:
+        for _ in range(taken):
+            svc_rules._PREVIEWS.release()
+    page.wait_for_selector(".preview-stats", timeout=10_000)  # sent again, not typed
+    assert "rule previews are running" not in page.locator("#rule-preview").inner_text()

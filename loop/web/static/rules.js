@@ -177,6 +177,9 @@
       /* "Saved <the last rule>: applying it" above this rule's error read as if this
          one were saved (trial): that news is old now */
       if (!$("rule-status").classList.contains("error")) status("");
+      /* previews of this web process all busy (a slow pattern, another admin): the
+         same preview again in a moment, unless typing schedules a newer one */
+      if (e.status === 429) previewTimer = setTimeout(preview, 1500);
       if (e.status === 400) {
         markInvalid(e.message);
         /* a save sent before this preview said the same: once is enough */
