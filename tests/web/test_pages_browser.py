@@ -1071,6 +1071,61 @@ def test_a_name_another_admin_added_meanwhile_is_not_replaced_unasked(
     assert [e for e in page.console_errors if "status of 409" not in e] == []  # the refusal
 
 
+def _all_tied(live: LiveServer, name: str, texts: list[str]) -> str:
+    """A project of ``texts``, two answers an item, where two annotators tie on every one."""
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE,
+                                                 "answers_per_item": 2})["id"])
+    data = ("text\n" + "\n".join(texts) + "\n").encode()
+    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    for ann, label in (("ann1", "spam"), ("ann2", "ham")):
+        expert = ApiClient(live.url, add_annotator(api, pid, ann))
+        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+    return pid
+
+
+def _focused_label(page: Any) -> str:
+    return str(page.evaluate("document.activeElement.getAttribute('aria-label') || "
+                             "document.activeElement.tagName"))
+
+
+def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
+        live: LiveServer, page: Any) -> None:
+    """Admin's keyboard trial: a "Settle as" list focused lost its focus to the page's
+    body at the dashboard's next poll (it redraws the table every 12 s), and settling
+    one with Enter did the same, so each next tie meant tabbing from the top of the
+    page again. Now the focus stays on the same item's control through a redraw, and
+    after a settle moves to the next tie's list."""
+    pid = _all_tied(live, "ties", ["check out my channel", "great song", "love it"])
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 3")
+    ids = [c.inner_text().removeprefix("#")
+           for c in page.locator("#dispute-rows tr .item-id").all()]
+    page.locator("#dispute-rows tr").nth(1).locator("select").focus()
+    page.keyboard.press("ArrowDown")  # chooses the first label
+    assert _focused_label(page) == f"Label for item {ids[1]}"
+    # the next poll redraws the table (its rows are new elements): the focus stays
+    page.evaluate("window.oldRow = document.querySelector('#dispute-rows tr')")
+    page.wait_for_function("!document.contains(window.oldRow)", timeout=30000)
+    assert _focused_label(page) == f"Label for item {ids[1]}"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Settle"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 2")
+    page.wait_for_function(
+        "document.getElementById('disputes-status').textContent.startsWith('Settled')")
+    # the settled item left; the tie now in its place has the focus
+    assert _focused_label(page) == f"Label for item {ids[2]}"
+    assert page.console_errors == []
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     from loop.demo.client import LF_MODULE, ApiClient, add_annotator
 

@@ -399,6 +399,33 @@
      and saying so; it disarms after a few seconds, on Esc or when focus leaves it
      (team lead's trial: armed, it stayed so with nothing said, and the revoke never
      happened). */
+  /* Redraw a table body (its rows marked data-key) without dropping the keyboard focus
+     in it: the control focused before (or `hint`, {key, nth}, one about to be
+     disabled by its own action) is focused again in the redrawn row of the same key;
+     if that row is gone (its item settled, say), the same control of the row now in
+     its place, else `fallback` (focusable) (keyboard trial: every 12 s poll of the
+     dashboard redrew the disagreements and left a chosen "Settle as" focused on the
+     page's body, and settling one did the same). */
+  const CONTROLS = "button, select, input, a[href], summary, [tabindex]";
+  function keepFocus(body, draw, hint, fallback) {
+    const act = document.activeElement;
+    let where = hint || null;
+    if (act && act !== document.body && body.contains(act) && act.closest("tr")) {
+      const tr = act.closest("tr");
+      where = { key: tr.dataset.key, nth: Array.from(tr.querySelectorAll(CONTROLS)).indexOf(act) };
+    }
+    const index = where ? Array.from(body.rows).findIndex(function (r) { return r.dataset.key === where.key; }) : -1;
+    const out = draw();
+    if (!where) return out;
+    const rows = Array.from(body.rows);
+    const row = rows.find(function (r) { return r.dataset.key === where.key; }) ||
+      rows[Math.min(Math.max(index, 0), rows.length - 1)];
+    const controls = row ? Array.from(row.querySelectorAll(CONTROLS)).filter(function (c) { return !c.disabled; }) : [];
+    const target = controls[Math.min(Math.max(where.nth, 0), controls.length - 1)] || fallback;
+    if (target) target.focus();
+    return out;
+  }
+
   const ARMED_MS = 6000;
   function confirmButton(attrs, confirmText, action) {
     const btn = el("button", Object.assign({ type: "button" }, attrs));
@@ -439,7 +466,7 @@
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
-    plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton,
+    plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton, keepFocus: keepFocus,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
     pid: function () { return document.body.dataset.pid; },
   };

@@ -740,7 +740,10 @@
       Loop.el("span", { class: "mono muted item-id", text: "#" + d.item_id }), " ",
       Loop.el("bdi", { text: shown }));
   }
+  let settling = null;  /* {key, nth}: the row whose Settle (or Take back) was pressed, till the redraw */
   async function settle(itemId, label, btn) {
+    const tr = btn && btn.closest("tr");
+    if (tr && tr.contains(document.activeElement)) settling = { key: tr.dataset.key, nth: 0 };
     if (btn) btn.disabled = true;
     try {
       await Loop.api("POST", base + "/resolve", { item_id: itemId, label: label });
@@ -749,7 +752,8 @@
       await refresh();  // the gold card's counts too, not at the next poll
     } catch (e) {
       said("disputes-status", "Could not settle item " + itemId + ": " + e.message, true);
-      if (btn) btn.disabled = false;
+      if (btn) { btn.disabled = false; if (settling) btn.focus(); }
+      settling = null;
     }
   }
   const settleChoice = {};  /* item id -> the label chosen to settle it, not yet sent */
@@ -757,6 +761,9 @@
     const d = await Loop.api("GET", base + "/disputes");
     $("disputes-card").hidden = false;
     const rows = $("dispute-rows");
+    const open = settling && rows.querySelector("tr[data-key]") &&
+      Array.from(rows.rows).some(function (r) { return r.dataset.key === settling.key; });
+    Loop.keepFocus(rows, function () {
     rows.replaceChildren();
     (d.disputes || []).forEach(function (x) {
       /* no label chosen until the admin chooses one (new-user trial: every row showed
@@ -769,20 +776,25 @@
       const btn = Loop.el("button", { type: "button", disabled: !sel.value,
         onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn); } }, "Settle");
       sel.addEventListener("change", function () { settleChoice[x.item_id] = sel.value; btn.disabled = !sel.value; });
-      rows.appendChild(Loop.el("tr", {}, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+      rows.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
         Loop.el("td", { text: x.waiting_for === "admin" ? "you" : "one more answer" }),
         Loop.el("td", {}, Loop.el("div", { class: "row" }, sel, btn))));
     });
+    }, open ? settling : null, $("disputes-status"));
     $("disputes-none").hidden = (d.disputes || []).length > 0;
     const done = $("resolved-rows");
+    const undoing = settling && !open ? settling : null;
+    Loop.keepFocus(done, function () {
     done.replaceChildren();
     (d.resolved || []).forEach(function (x) {
       const btn = Loop.el("button", { type: "button",
         title: "The answers decide again (a tie waits again)",
         onclick: function () { settle(x.item_id, null, btn); } }, "Take back");
-      done.appendChild(Loop.el("tr", {}, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+      done.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
         Loop.el("td", { text: x.label + " (" + x.by + ")" }), Loop.el("td", {}, btn)));
     });
+    }, undoing, $("disputes-status"));
+    settling = null;  /* used by the redraw after it (refresh() does not wait for this one) */
     Loop.setText("n-resolved", (d.resolved || []).length);
     $("resolved-details").hidden = !(d.resolved || []).length;
   }
