@@ -1298,6 +1298,36 @@ def test_admin_pages_refuse_an_annotator_with_one_message(
     assert not page.console_errors, page.console_errors
 
 
+def test_revoking_by_keyboard_keeps_the_focus_in_the_annotators_row(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Admin's keyboard trial: Revoke pressed twice with Enter redrew the table and left
+    the focus on the page's body (the next Tab started from the top of the page). Now
+    it stays in that annotator's row, on what is left to do there (Discard answers),
+    or on the line saying what was done when the row has nothing left."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    pid = tiny_project["pid"]
+    tess = ApiClient(live.url, tiny_project["token"])
+    nxt = tess.call("POST", f"/api/projects/{pid}/queue/next")
+    tess.call("POST", f"/api/projects/{pid}/queue/answer", {
+        "item_id": nxt["item"]["id"], "label": "spam", "lease_id": nxt["lease"]["id"]})
+    add_annotator(live.admin, pid, "una")  # no answers: only Revoke in the row
+    sign_in(page, live.url, "test-admin-key", pid, target="annotators")
+    page.locator("#a-rows tr[data-name='una'] button.revoke").wait_for()
+    for name in ("tess", "una"):
+        page.locator(f"#a-rows tr[data-name='{name}'] button.revoke").focus()
+        page.keyboard.press("Enter")  # arms it: "Revoke tess? Click again"
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.getElementById('list-status').textContent.startsWith('Revoked {name}')")
+        page.wait_for_function(
+            f"!document.querySelector(\"#a-rows tr[data-name='{name}'] button.revoke\")")
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label') || "
+                                "document.activeElement.id")
+        assert focused == ("Discard tess's answers" if name == "tess" else "list-status")
+    assert page.console_errors == []
+
+
 def test_a_project_that_does_not_exist_shows_no_dashboard(live: LiveServer, page: Any) -> None:
     for target in ("dashboard", "data", "annotators"):
         sign_in(page, live.url, "test-admin-key", "nosuchproject", target=target)

@@ -22,12 +22,18 @@
     const data = await Loop.api("GET", base + "/annotators");
     drawPairs(data.pairs || [], data.labels || []);
     const body = $("a-rows");
+    /* a row's Revoke or Discard pressed with the keyboard: the focus stays in that row
+       (or goes to the line saying what was done), not on the page's body */
+    Loop.keepFocus(body, function () { draw(body, data); }, null, $("list-status"));
+  }
+
+  function draw(body, data) {
     Loop.clear(body);
     if (!data.annotators.length) {
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "9", class: "muted", text: "No annotators yet." })));
     }
     for (const a of data.annotators) {
-      body.appendChild(Loop.el("tr", { "data-name": a.name, "data-answers": a.answers_total,
+      body.appendChild(Loop.el("tr", { "data-name": a.name, "data-key": a.name, "data-answers": a.answers_total,
         "data-expires-at": a.expires_at, "data-created-at": a.created_at },
         Loop.el("th", { scope: "row", class: "name", text: a.name }),
         Loop.el("td", { class: "num", text: a.answers_today }),
