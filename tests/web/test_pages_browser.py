@@ -1437,6 +1437,25 @@ def test_a_revoked_token_lands_on_the_sign_in_form_once(live: LiveServer,
     assert "'brief' expired on" in said and said.endswith("Sign in with a new one."), said
 
 
+def test_a_deleted_projects_link_says_the_project_may_be_gone(live: LiveServer,
+                                                              page: Any) -> None:
+    """Admin's trial: after the admin deleted a project, its annotator's one-click link
+    said only "That token was not accepted (revoked or mistyped)": neither that the
+    project may be gone nor whom to ask. Now both pages that take a link say it."""
+    from loop.demo.client import LF_MODULE, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "gone soon", "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE})["id"])
+    token = add_annotator(api, pid, "ana")
+    api.call("DELETE", f"/api/projects/{pid}", {"confirm": "gone soon"})
+    for where in (f"/signin?next=/p/{pid}/label", "/"):
+        page.goto(f"{live.url}{where}#token={token}")
+        page.wait_for_function("document.getElementById('signin-status').textContent.trim()")
+        said = page.locator("#signin-status").inner_text()
+        assert "its project was deleted" in said and "admin for a new one" in said, (where, said)
+
+
 def test_an_expired_token_is_said_expired_wherever_it_is_tried(live: LiveServer,
                                                                 demo_project: dict[str, str],
                                                                 page: Any) -> None:

@@ -132,7 +132,7 @@
         Loop.setToken(hash.get("token"));
       } catch (e) {
         linkRefused = (e.status === 401
-          ? Loop.refusedWhy(e, "The link's token was not accepted (revoked or mistyped).")
+          ? Loop.refusedWhy(e, "The link's token was not accepted: it was mistyped, revoked or replaced since, or its project was deleted. Ask the project's admin for a new one.")
           : "Could not sign in with the link: " + e.message) + await Loop.stillSignedIn();
       }
     }

@@ -23,7 +23,7 @@
       let who;
       try { who = await Loop.tryToken(token); } catch (e) {
         status.textContent = (e.status === 401
-          ? Loop.refusedWhy(e, "That token was not accepted (revoked or mistyped).")
+          ? Loop.refusedWhy(e, "That token was not accepted: it was mistyped, revoked or replaced since, or its project was deleted. Ask the project's admin for a new one.")
           : "Could not sign in: " + e.message) + await Loop.stillSignedIn();
         status.classList.add("error");
         return;
