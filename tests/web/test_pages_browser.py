@@ -1298,6 +1298,24 @@ def test_admin_pages_refuse_an_annotator_with_one_message(
     assert not page.console_errors, page.console_errors
 
 
+def test_an_lf_link_keeps_the_keyboard_focus_through_the_dashboards_poll(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Admin's keyboard trial: an LF's link in the Labeling functions table, reached
+    with Tab, lost the focus to the page's body at the dashboard's next poll (it redraws
+    the table), so Enter then did nothing and Tab started from the top of the page."""
+    pid = demo_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    link = page.locator("#lf-rows tr a").nth(1)
+    link.wait_for()
+    name = link.inner_text()
+    link.focus()
+    page.evaluate("window.oldRow = document.querySelector('#lf-rows tr')")
+    page.wait_for_function("!document.contains(window.oldRow)", timeout=30000)
+    assert page.evaluate("document.activeElement.tagName + ' ' + "
+                         "document.activeElement.textContent") == f"A {name}"
+    assert page.evaluate("document.activeElement.closest('#lf-rows') !== null")
+
+
 def test_revoking_by_keyboard_keeps_the_focus_in_the_annotators_row(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Admin's keyboard trial: Revoke pressed twice with Enter redrew the table and left

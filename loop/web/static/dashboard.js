@@ -302,6 +302,11 @@
         "; learned accuracy from the label model.";
     }
     const body = $("lf-rows");
+    /* each poll redraws the table: a link or switch focused in it keeps the focus (keyboard
+       trial: an LF's link lost it to the page's body within 12 s) */
+    Loop.keepFocus(body, function () { drawLfRows(body, data, all, rows); });
+  }
+  function drawLfRows(body, data, all, rows) {
     Loop.clear(body);
     drawGaps(all);
     drawGoldUse(data && data.gold_use);
@@ -319,7 +324,8 @@
         errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
       }
       const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
-      body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null },
+      body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null,
+        "data-key": String(pick(r, ["name", "lf"]) || "") },
         Loop.el("th", { scope: "row", class: "mono" }, lfName(r),
           r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
             : r.enabled === false ? "rule, off" : "rule",
