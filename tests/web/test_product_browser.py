@@ -1047,6 +1047,17 @@ def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer
     assert "2 rows are left out" in page.locator("#import-status").inner_text()
     assert live.admin.call("GET", f"/api/projects/{pid}")["n_items"] == 3
     assert page.locator("#skip-box").is_hidden()
+    # the same file once more: every row skipped leaves nothing to import (admin's
+    # trial: "All 0 rows are fine ... Press “Import”", which imported 0 items)
+    choose_and_check(b"id,text\na1,check out my channel\na2,love this song\n"
+                     b"a3,great video\n")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('already exist')")
+    page.check("#skip-stored")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Nothing to import')")
+    assert "(3 rows)" in page.locator("#import-status").inner_text()
+    assert page.is_disabled("#import")
     assert all("status of 400" in e for e in page.console_errors)
 
 

@@ -307,6 +307,13 @@
     } finally { busy(false); }
     if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
+    if (!b.n_items) {  /* every row left out (admin's trial: "All 0 rows are fine ... Press
+      “Import”", and Import then imported 0 items) */
+      status("import-status", "Nothing to import: every row's id is stored already (" + b.n_skipped +
+        (b.n_skipped === 1 ? " row" : " rows") + "), so the project has them all. Choose another file.");
+      $("import").disabled = true;
+      return;
+    }
     status("import-status", (b.n_items === 1 ? "The 1 row is fine: " : "All " + b.n_items + " rows are fine: ") + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
       skippedNote(b) + goldNote(b) + votesNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
