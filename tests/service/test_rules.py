@@ -909,16 +909,10 @@ def test_the_preview_says_a_regex_ignoring_case_reads_its_capitals_as_any_letter
             "folds_capitals"] is False
 
 
-def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
-        client, store, project, monkeypatch):
-    """Rule author's trial: ``(.+\\s?){1,999}x`` is linear time in RE2, but thousands of
-    steps per character: a second per text of 20,000 characters, and its preview held
-    a web thread that long per item at every pause in typing. A preview stops at its
-    time limit (lowered here to 1 s, on 40 such texts) with a 400 that says why and
-    what to change; a quick pattern on the same items is previewed as ever."""
+def _long_texts(client, project: str) -> None:
+    """40 texts of 20,000 characters, every other one starting "check out": a
+    large repetition such as ``(.+\\s?){1,999}x`` reads each in about a second."""
     import json
-
-    from loop.service import rules as svc_rules
 
     rng = np.random.default_rng(0)
     rows = [{"id": f"t{i}", "text": ("check out " if i % 2 else "")
@@ -927,6 +921,19 @@ def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
                     headers=auth(), data="\n".join(map(json.dumps, rows)),
                     content_type="application/x-ndjson")
     assert r.status_code == 201, r.json
+
+
+def test_a_preview_too_slow_for_the_items_stops_at_its_time_limit_and_says_why(
+        client, store, project, monkeypatch):
+    """Rule author's trial: ``(.+\\s?){1,999}x`` is linear time in RE2, but thousands of
+    steps per character: a second per text of 20,000 characters, and its preview held
+    a web thread that long per item at every pause in typing. A preview stops at its
+    time limit (lowered here to 1 s, on 40 such texts) with a 400 that says why and
+    what to change; a quick pattern on the same items is previewed as ever."""
+
+    from loop.service import rules as svc_rules
+
+    _long_texts(client, project)
     monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0)
     url = f"/api/projects/{project}/rules/preview"
     r = client.post(url, headers=auth(), json={"label": 1, "kind": "regex",
@@ -993,19 +1000,12 @@ def test_previews_beyond_a_web_processs_slots_are_answered_429_at_once(
     every thread of ``loop serve`` 10-21 s, and an annotator's request waited 9.2 s
     behind them. A web process runs PREVIEW_SLOTS previews at once; one more is a 429
     at once (Retry-After), and previews go on once those finish."""
-    import json
     import threading
     import time
 
     from loop.service import rules as svc_rules
 
-    rng = np.random.default_rng(0)
-    rows = [{"id": f"t{i}", "text": ("check out " if i % 2 else "")
-             + "".join(rng.choice(list("abc xy"), 20_000))} for i in range(40)]
-    r = client.post(f"/api/projects/{project}/items?id_field=id&text_field=text",
-                    headers=auth(), data="\n".join(map(json.dumps, rows)),
-                    content_type="application/x-ndjson")
-    assert r.status_code == 201, r.json
+    _long_texts(client, project)
     monkeypatch.setattr(svc_rules, "RULE_SECONDS", 3.0)
     url = f"/api/projects/{project}/rules/preview"
     slow = {"label": 1, "kind": "regex", "pattern": r"(.+\s?){1,999}x"}
