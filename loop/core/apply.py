@@ -163,7 +163,9 @@ def apply_lfs(
         Warn (``UserWarning``) about each LF that failed on every record, or on
         :data:`WARN_FAILING_SHARE` of them or more: those votes are abstentions,
         which would otherwise look like an LF that rarely fires (a misspelt field
-        name, a field most records lack). ``errors`` counts every failure.
+        name, a field most records lack). ``errors`` counts every failure. Also
+        about a field rule whose field no record has (it abstains on every one,
+        without an error).
 
     Returns
     -------
@@ -258,6 +260,19 @@ def apply_lfs(
     if progress is not None:
         progress(n, n)
     if warn:
+        from loop.core.rules import field_value
+
+        for j, rule in enumerate(lfs):
+            # a field rule on a field no record has abstains everywhere without an
+            # error (library trial: only an LF that fails is warned about)
+            if isinstance(rule, Rule) and rule.kind == "field" and n and not (
+                    L[:, j] >= 0).any() and all(
+                    field_value(x, rule.field) is None for x in recs):
+                have = sorted(str(k) for k in recs[0])
+                warnings.warn(f"rule {rule.name!r} reads the field {rule.field!r}, which none "
+                              f"of the {n} records has, so it abstains on every one; the "
+                              f"first record's fields: {have[:20]}", UserWarning,
+                              stacklevel=2)
         for e in errors.values():
             if e.count == n:
                 warnings.warn(f"LF {e.lf!r} failed on all {n} records, so it abstains on "

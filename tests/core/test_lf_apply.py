@@ -306,3 +306,21 @@ def test_a_module_level_lf_pickles_by_reference():
     rows = [{"text": "see http://x"}, {"text": "a much longer comment"}]
     assert np.array_equal(apply_lfs(again, rows, n_classes=2).L,
                           apply_lfs([has_link, short_comment], rows, n_classes=2).L)
+def test_a_field_rule_on_a_field_no_record_has_is_warned_about():
+    """Library trial: a rule on a misspelt field abstained on every record without a
+    word (an LF failing the same way is warned about); a field some record has, or
+    one the rule votes on, is not."""
+    from loop.core.rules import Rule
+
+    recs = [{"text": "a", "stars": 5}, {"text": "b", "stars": 1}]
+    typo = Rule("typo", 1, "field", field="star", op=">=", value=4)
+    with pytest.warns(UserWarning, match=r"rule 'typo' reads the field 'star', which none "
+                                         r"of the 2 records has.*'stars'"):
+        L, _ = apply_lfs([typo], recs, n_classes=2)
+    assert (L == -1).all()
+    never = Rule("never", 1, "field", field="stars", op=">", value=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L, _ = apply_lfs([never, Rule("ok", 1, "field", field="stars", op=">=", value=4)],
+                         recs, n_classes=2)
+    assert L.tolist() == [[-1, 1], [-1, -1]]
