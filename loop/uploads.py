@@ -543,9 +543,14 @@ def export_columns(names: list[str]) -> list[str] | None:
     probs = names[2:names.index("label")]
     if not probs or not all(n.startswith("p_") for n in probs):
         return None
-    # JSON lines: the answers' objects are spread into dotted columns, as any object
-    return probs + list(EXPORT_OWN) + [n for n in names if n in EXPORT_MULTI
-                                       or n.startswith(("answers.", "answers_at."))]
+    return probs + list(EXPORT_OWN) + [n for n in names if _multi_column(n)]
+
+
+def _multi_column(name: str) -> bool:
+    """Whether ``name`` is a column of an export with several answers per item
+    (:data:`EXPORT_MULTI`; in JSON lines the answers' objects are spread into dotted
+    columns, ``answers.<annotator>``, as any object, and differ row by row)."""
+    return name in EXPORT_MULTI or name.startswith(("answers.", "answers_at."))
 
 
 def _field_name(name: str, json_: bool) -> str:
@@ -769,8 +774,7 @@ def parse_items(
         if own is not None:
             fields = {_field_name(k, json_): v for k, v in fields.items()
                       if k not in own and not (k == "fields" and v == {})
-                      and not (answers and (k in EXPORT_MULTI or k.startswith(
-                          ("answers.", "answers_at."))))}
+                      and not (answers and _multi_column(k))}
         items.append({"id": iid, "text": text, "fields": fields})
         if gold_field is not None:
             g = r.get(gold_field)
