@@ -24,6 +24,19 @@ def _missing(v: Any) -> bool:
     return v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v)
 
 
+def _whole_numbers(arr: np.ndarray, missing: str) -> np.ndarray:
+    """An object array (pandas' nullable ``Int64`` comes out so) as int64 when it
+    holds whole numbers only; a ValueError saying ``missing`` when it holds a missing
+    value; else as it is, for the caller's own checks."""
+    values = arr.ravel().tolist()
+    if any(_missing(v) for v in values):
+        raise ValueError(missing)
+    if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                      for v in values):
+        return arr.astype(np.int64)
+    return arr
+
+
 def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L") -> LabelMatrix:
     """Validate an (n_items, n_lfs) vote matrix and return it as a compact int array."""
     if n_classes is not None:
@@ -42,14 +55,9 @@ def check_label_matrix(L: Any, *, n_classes: int | None = None, name: str = "L")
             f"{first} has {lengths[first]}): give every item one vote per LF, -1 where "
             "the LF abstains") from None
     if arr.dtype.kind == "O":  # pandas' nullable Int64 columns come out as objects
-        values = arr.ravel().tolist()
-        if any(_missing(v) for v in values):
-            raise ValueError(f"{name} holds missing values (None, NaN or pandas' NA): use -1 "
-                             f"where an LF abstains (with pandas: {name}.fillna(-1)"
-                             ".astype(int))")
-        if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
-                          for v in values):
-            arr = arr.astype(np.int64)
+        arr = _whole_numbers(arr, f"{name} holds missing values (None, NaN or pandas' NA): "
+                                  f"use -1 where an LF abstains (with pandas: "
+                                  f"{name}.fillna(-1).astype(int))")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_items, n_lfs), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -80,15 +88,10 @@ def check_gold(y: Any, n_items: int, n_classes: int | None = None, against: str 
     (unknown)."""
     arr = np.asarray(y)
     if arr.dtype.kind == "O":  # pandas' nullable Int64: objects, pd.NA where unknown
-        values = arr.ravel().tolist()
-        if any(v is None for v in values):  # [1, None, 0]: None for unknown, as in LFs
+        if any(v is None for v in arr.ravel().tolist()):  # [1, None, 0]: as in LFs
             raise ValueError("y holds None: use -1 for rows without a gold label")
-        if any(_missing(v) for v in values):
-            raise ValueError("y holds NaN or pandas' NA: use -1 for rows without a gold label "
-                             "(with pandas: y.fillna(-1).astype(int))")
-        if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool)
-                          for v in values):
-            arr = arr.astype(np.int64)
+        arr = _whole_numbers(arr, "y holds NaN or pandas' NA: use -1 for rows without a "
+                                  "gold label (with pandas: y.fillna(-1).astype(int))")
     if arr.ndim != 1 or arr.shape[0] != n_items:
         raise ValueError(f"y must have shape ({n_items},) to match {against}, got {arr.shape}")
     if arr.dtype.kind == "f":
