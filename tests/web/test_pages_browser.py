@@ -2317,6 +2317,36 @@ def test_revoking_one_annotator_keeps_the_token_just_made_for_another(
     assert page.locator("#new-token").is_hidden()
 
 
+def test_a_revoke_pressed_once_stays_armed_when_the_table_is_redrawn(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """CI: "Create token" redraws the annotators table when its answer comes; a Revoke
+    pressed once in between was replaced by a fresh button, so the second press asked
+    again and nothing was revoked. A redraw keeps a pressed-once button pressed once."""
+    sign_in(page, live.url, "test-admin-key", tiny_project["pid"], target="annotators")
+    page.wait_for_selector("#a-rows tr[data-name='tess'] button.revoke")
+    old = page.locator("#a-rows tr[data-name='tess'] button.revoke")
+    old.click()
+    assert old.get_attribute("data-armed") == "1"
+    page.evaluate("""() => {
+        const body = document.getElementById('a-rows');
+        const rows = Array.from(body.rows).map(r => r.cloneNode(true));
+        Loop.keepFocus(body, () => {
+            Loop.clear(body);
+            for (const r of rows) {
+                const held = r.querySelector('button.revoke');
+                if (held) held.replaceWith(Loop.confirmButton(
+                    {class: 'revoke', text: 'Revoke'}, 'Revoke?', () => { window.done = r.dataset.name; }));
+                body.appendChild(r);
+            }
+        });
+    }""")
+    fresh = page.locator("#a-rows tr[data-name='tess'] button.revoke")
+    assert fresh.get_attribute("data-armed") == "1"
+    assert page.evaluate("document.activeElement.closest('tr').dataset.name") == "tess"
+    fresh.click()
+    assert page.evaluate("window.done") == "tess"
+
+
 def test_a_project_without_items_says_so_and_shows_the_first_once_imported(
         live: LiveServer, page: Any) -> None:
     """New-user trial: a sign-in link sent before the data was imported opened on "All

@@ -410,6 +410,10 @@
   function keepFocus(body, draw, hint, fallback) {
     const act = document.activeElement;
     let where = hint || null;
+    /* a Revoke / Delete pressed once ("... Click again") stays so in the redrawn row: a
+       refresh landing between the two presses made the second one ask again (CI: a
+       revoke right after "Create token" was never done) */
+    const armed = !!(act && act.dataset && act.dataset.armed && body.contains(act));
     if (act && act !== document.body && body.contains(act) && act.closest("tr")) {
       const tr = act.closest("tr");
       where = { key: tr.dataset.key, nth: Array.from(tr.querySelectorAll(CONTROLS)).indexOf(act) };
@@ -423,12 +427,13 @@
     const controls = row ? Array.from(row.querySelectorAll(CONTROLS)).filter(function (c) { return !c.disabled; }) : [];
     const target = controls[Math.min(Math.max(where.nth, 0), controls.length - 1)] || fallback;
     if (target) target.focus();
+    if (target && armed && target.dataset.confirm && !target.dataset.armed) target.click();
     return out;
   }
 
   const ARMED_MS = 6000;
   function confirmButton(attrs, confirmText, action) {
-    const btn = el("button", Object.assign({ type: "button" }, attrs));
+    const btn = el("button", Object.assign({ type: "button", "data-confirm": "1" }, attrs));
     const text = btn.textContent, title = btn.getAttribute("title"), danger = btn.classList.contains("danger");
     /* a name given for screen readers ("Revoke bob" where the button shows "Revoke")
        says the question too while armed: else they never heard "Click again" */
