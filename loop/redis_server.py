@@ -31,7 +31,11 @@ SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "always",
                  # fill a small disk with history (re-trial: 4 -> 42 MB in 14 min on 40)
                  "auto-aof-rewrite-min-size": f"{AOF_MIN_SIZE >> 20}mb",
                  # full, it refuses writes (a 503 that says so); it never evicts data
-                 "maxmemory-policy": "noeviction"}
+                 "maxmemory-policy": "noeviction",
+                 # `loop backup` fetches a snapshot as a replica does: sent straight
+                 # from a forked child, not written to this disk first (Redis 6.2's
+                 # default: a copy of the whole data left beside the AOF), and at once
+                 "repl-diskless-sync": "yes", "repl-diskless-sync-delay": "0"}
 
 
 def server_args() -> list[str]:

@@ -127,6 +127,34 @@ def cmd_worker(args: argparse.Namespace) -> int:
     os.execve(cmd[0], cmd, {**os.environ, "LOOP_REDIS_URL": url})
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from loop.service.backup import BackupError, backup
+
+    url = with_password(args.redis_url or "", os.environ.get("LOOP_REDIS_PASSWORD")) \
+        if args.redis_url else ""
+    try:
+        got = backup(args.file, data_dir=args.data_dir, redis_url=url)
+    except (BackupError, ValueError) as exc:
+        print(f"loop: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {got.describe()} to {got.path}; restore with "
+          f"`loop restore {got.path} --data-dir <a new folder>`")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from loop.service.backup import BackupError, restore
+
+    try:
+        got = restore(args.file, args.data_dir)
+    except (BackupError, ValueError) as exc:
+        print(f"loop: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {got.describe()} into {got.path}; start it with "
+          f"`loop serve --data-dir {args.data_dir}`")
+    return 0
+
+
 def add_service_commands(sub: Any) -> None:
     """Add ``serve`` and ``worker`` to the ``loop`` CLI's subparsers."""
     s = sub.add_parser("serve", help="run Redis (embedded), rq workers and the web API")
@@ -139,6 +167,19 @@ def add_service_commands(sub: Any) -> None:
     s.add_argument("--web-threads", type=int, default=None,
                    help=f"threads per gunicorn worker (default {DEFAULT_WEB_THREADS})")
     s.set_defaults(func=cmd_serve)
+    b = sub.add_parser("backup", help="save the service's data to one file, while it runs")
+    b.add_argument("file", help="where to write the backup (a Redis snapshot)")
+    b.add_argument("--data-dir", default="var",
+                   help="the data directory `loop serve` runs on (default var)")
+    b.add_argument("--redis-url", default=os.environ.get("LOOP_REDIS_URL", ""),
+                   help="back up this Redis instead (default $LOOP_REDIS_URL, with "
+                        "$LOOP_REDIS_PASSWORD)")
+    b.set_defaults(func=cmd_backup)
+    r = sub.add_parser("restore", help="make a new data directory from a backup")
+    r.add_argument("file", help="a file `loop backup` wrote")
+    r.add_argument("--data-dir", required=True,
+                   help="the data directory to create (new, or without data)")
+    r.set_defaults(func=cmd_restore)
     w = sub.add_parser("worker", help="run one rq worker for the loop queue")
     w.add_argument("--url", help="Redis URL (default $LOOP_REDIS_URL)")
     w.add_argument("--queue", default="loop")

@@ -490,7 +490,7 @@ class Supervisor:
         return code
 
 
-def claim_data_dir(data_dir: Path, url: str) -> Any:
+def claim_data_dir(data_dir: Path, url: str, what: str = "loop serve") -> Any:
     """The open lock file that makes this process the one ``loop serve`` of
     ``data_dir``'s embedded Redis; ``ValueError`` naming the other one if it is
     taken (operator's trial: a second ``loop serve`` on one data directory started a
@@ -508,13 +508,15 @@ def claim_data_dir(data_dir: Path, url: str) -> Any:
             other = {}
         f.close()
         who = (f" (pid {other['pid']}, serving on {other['url']})"
-               if {"pid", "url"} <= set(other) else "")
-        raise ValueError(f"another loop serve{who} runs the embedded Redis of {data_dir}: "
+               if {"pid", "url"} <= set(other) and other["url"] else
+               f" (pid {other['pid']})" if "pid" in other else "")
+        raise ValueError(f"another {other.get('what', 'loop serve')}{who} runs the "
+                         f"embedded Redis of {data_dir}: "
                          "stop it first (Ctrl-C), or give this one another --data-dir "
                          "(two would write one append-only file)") from None
     f.seek(0)
     f.truncate()
-    f.write(json.dumps({"pid": os.getpid(), "url": url}))
+    f.write(json.dumps({"pid": os.getpid(), "url": url, "what": what}))
     f.flush()
     return f
 

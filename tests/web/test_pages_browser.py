@@ -2334,8 +2334,8 @@ def test_a_revoke_pressed_once_stays_armed_when_the_table_is_redrawn(
             Loop.clear(body);
             for (const r of rows) {
                 const held = r.querySelector('button.revoke');
-                if (held) held.replaceWith(Loop.confirmButton(
-                    {class: 'revoke', text: 'Revoke'}, 'Revoke?', () => { window.done = r.dataset.name; }));
+                if (held) held.replaceWith(Loop.confirmButton({class: 'revoke', text: 'Revoke'},
+                    'Revoke?', () => { window.done = r.dataset.name; }));
                 body.appendChild(r);
             }
         });

