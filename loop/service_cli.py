@@ -132,13 +132,26 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     url = with_password(args.redis_url or "", os.environ.get("LOOP_REDIS_PASSWORD")) \
         if args.redis_url else ""
+    to_stdout = args.file == "-"  # `docker compose exec -T web loop backup - > file`
     try:
-        got = backup(args.file, data_dir=args.data_dir, redis_url=url)
+        if to_stdout:
+            import shutil
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                got = backup(os.path.join(tmp, "backup.rdb"), data_dir=args.data_dir,
+                             redis_url=url)
+                with open(got.path, "rb") as f:
+                    shutil.copyfileobj(f, sys.stdout.buffer)
+                sys.stdout.flush()
+        else:
+            got = backup(args.file, data_dir=args.data_dir, redis_url=url)
     except (BackupError, ValueError) as exc:
         print(f"loop: error: {exc}", file=sys.stderr)
         return 1
-    print(f"backed up {got.describe()} to {got.path}; restore with "
-          f"`loop restore {got.path} --data-dir <a new folder>`")
+    print(f"backed up {got.describe()} to {'stdout' if to_stdout else got.path}; restore "
+          "with `loop restore FILE --data-dir <a new folder>` (README, Backups)",
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 
@@ -168,7 +181,7 @@ def add_service_commands(sub: Any) -> None:
                    help=f"threads per gunicorn worker (default {DEFAULT_WEB_THREADS})")
     s.set_defaults(func=cmd_serve)
     b = sub.add_parser("backup", help="save the service's data to one file, while it runs")
-    b.add_argument("file", help="where to write the backup (a Redis snapshot)")
+    b.add_argument("file", help="where to write the backup (a Redis snapshot); - for stdout")
     b.add_argument("--data-dir", default="var",
                    help="the data directory `loop serve` runs on (default var)")
     b.add_argument("--redis-url", default=os.environ.get("LOOP_REDIS_URL", ""),

@@ -50,10 +50,12 @@ def test_compose_file_is_valid():
 
 def test_compose_is_hardened():
     text = (ROOT / "docker-compose.yml").read_text()
-    assert "appendfsync" in text and "always" in text
+    start = (ROOT / "docker" / "redis-start.sh").read_text()  # the redis container's command
+    assert "--appendfsync always" in start and '--save ""' in start
     assert text.count("<<: *app") == 2  # web and worker: same image, differ in command
-    assert "--requirepass" in text and "LOOP_REDIS_PASSWORD" in text
+    assert '--requirepass "$REDISCLI_AUTH"' in start and "LOOP_REDIS_PASSWORD" in text
     redis_block = text.split("\n  redis:\n")[1].split("\n  web:")[0]
+    assert "./docker/redis-start.sh:/usr/local/bin/loop-redis-start:ro" in redis_block
     assert "ports" not in redis_block  # Redis is not published
     assert "USER loop" in (ROOT / "Dockerfile").read_text()  # web and worker not as root
     assert (ROOT / ".env.example").exists()
@@ -191,16 +193,14 @@ def test_compose_up_survives_kill_9_of_every_container(tmp_path):
                        capture_output=True, timeout=300)
 
 
-def _redis_script() -> str:
-    """The shell script the compose file runs in the redis container, as sh sees it."""
-    lines = (ROOT / "docker-compose.yml").read_text().split("\n  redis:\n")[1].splitlines()
-    start = lines.index("      - |") + 1
-    body = []
-    for line in lines[start:]:
-        if not line.startswith("        "):
-            break
-        body.append(line[8:])
-    return "\n".join(body).replace("$$", "$")
+REDIS_START = ROOT / "docker" / "redis-start.sh"
+
+
+def _run_redis(docker, name: str, data) -> None:
+    """The compose file's redis container (its start script) on the folder ``data``."""
+    docker("run", "-d", "--name", name, "-v", f"{data}:/data", "-v",
+           f"{REDIS_START}:/usr/local/bin/loop-redis-start:ro", "-e", "REDISCLI_AUTH=pw",
+           "-e", "LOOP_REDIS_MAXMEMORY=0", "redis:7", "sh", "/usr/local/bin/loop-redis-start")
 
 
 @pytest.mark.slow
@@ -234,8 +234,7 @@ def test_compose_redis_cuts_a_transaction_a_kill_left_unfinished(tmp_path):
             assert time.time() < deadline, out
             time.sleep(0.3)
 
-    docker("run", "-d", "--name", name, "-v", f"{data}:/data", "-e", "REDISCLI_AUTH=pw",
-           "-e", "LOOP_REDIS_MAXMEMORY=0", "redis:7", "sh", "-c", _redis_script())
+    _run_redis(docker, name, data)
     try:
         assert cli("set", "a", "1") == "OK"
         assert cli("rpush", "ids", "x0") == "1"
@@ -253,3 +252,78 @@ def test_compose_redis_cuts_a_transaction_a_kill_left_unfinished(tmp_path):
         assert "loop: cutting an unfinished transaction" in docker("logs", name)
     finally:
         docker("rm", "-f", name, check=False)
+
+
+@pytest.mark.slow
+def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
+    """``loop backup`` of the compose file's Redis 7 (by URL, as ``docker compose exec
+    web loop backup`` does), copied to ``/data/restore.rdb`` of an empty volume, is
+    the data at the next start, and stays so; into a volume with data it is refused
+    and nothing changes."""
+    from loop.service.backup import BackupError, backup, rdb_version, restore
+
+    if not _docker_usable():
+        msg = "no usable Docker engine (run ../shared/tools/docker-standins.sh as root)"
+        if os.environ.get("LOOP_REQUIRE_DOCKER") == "1":
+            pytest.fail(msg + " and LOOP_REQUIRE_DOCKER=1", pytrace=False)
+        pytest.skip(msg)
+
+    def docker(*args: str, check: bool = True) -> str:
+        out = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+        assert not check or out.returncode == 0, out.stderr
+        return out.stdout + out.stderr
+
+    def cli(name: str, *args: str) -> str:
+        deadline = time.time() + 60
+        while True:
+            out = docker("exec", name, "redis-cli", *args, check=False)
+            if not any(s in out for s in ("LOADING", "Could not connect", "not running",
+                                          "No such")):
+                return out.strip()
+            assert time.time() < deadline, out
+            time.sleep(0.3)
+
+    names = [f"loop-restore-test-{os.getpid()}-{i}" for i in range(3)]
+    folders = []
+    for i in range(3):
+        folders.append(tmp_path / f"data{i}")
+        folders[-1].mkdir()
+        folders[-1].chmod(0o777)
+    try:
+        first, again, refused = names
+        docker("run", "-d", "--name", first, "-p", "127.0.0.1::6379", "-v",
+               f"{folders[0]}:/data", "-v", f"{REDIS_START}:/usr/local/bin/loop-redis-start:ro",
+               "-e", "REDISCLI_AUTH=pw", "redis:7", "sh", "/usr/local/bin/loop-redis-start")
+        assert cli(first, "sadd", "loop:projects", "p1") == "1"
+        assert cli(first, "rpush", "answers", *[f"a{i}" for i in range(500)]) == "500"
+        port = docker("port", first, "6379").split(":")[-1].split()[0]
+        got = backup(tmp_path / "b.rdb", redis_url=f"redis://:pw@127.0.0.1:{port}/0")
+        assert got.projects == 1 and rdb_version(got.path) >= 10  # Redis 7's format
+        with pytest.raises(BackupError, match="Redis 7"):  # not for the embedded 6.2
+            restore(got.path, tmp_path / "embedded")
+
+        shutil.copy(got.path, folders[1] / "restore.rdb")
+        _run_redis(docker, again, folders[1])
+        assert cli(again, "llen", "answers") == "500"
+        assert cli(again, "smembers", "loop:projects") == "p1"
+        assert "loop: restored" in docker("logs", again)
+        assert not (folders[1] / "restore.rdb").exists()
+        assert cli(again, "rpush", "answers", "after") == "501"
+        docker("kill", again)  # SIGKILL: the restored data and the write since are on disk
+        docker("start", again)
+        assert cli(again, "llen", "answers") == "501"
+        assert docker("logs", again).count("loop: restored") == 1
+
+        docker("kill", first)
+        before = sorted(p.name for p in (folders[0] / "appendonlydir").iterdir())
+        shutil.copy(got.path, folders[0] / "restore.rdb")
+        docker("run", "--name", refused, "-v", f"{folders[0]}:/data", "-v",
+               f"{REDIS_START}:/usr/local/bin/loop-redis-start:ro", "-e", "REDISCLI_AUTH=pw",
+               "redis:7", "sh", "/usr/local/bin/loop-redis-start", check=False)
+        said = docker("logs", refused)
+        assert "not restoring /data/restore.rdb: this volume holds data already" in said, said
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", refused).strip() == "1"
+        assert sorted(p.name for p in (folders[0] / "appendonlydir").iterdir()) == before
+    finally:
+        for name in names:
+            docker("rm", "-f", name, check=False)
