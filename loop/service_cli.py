@@ -9,6 +9,7 @@ import secrets
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from loop.redis_server import redacted, with_password
@@ -139,7 +140,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                got = backup(os.path.join(tmp, "backup.rdb"), data_dir=args.data_dir,
+                got = backup(Path(tmp) / "backup.rdb", data_dir=args.data_dir,
                              redis_url=url)
                 with open(got.path, "rb") as f:
                     shutil.copyfileobj(f, sys.stdout.buffer)
