@@ -28,7 +28,8 @@ if [ -f "$r" ]; then
   if [ -e /data/appendonlydir ]; then
     echo "loop: not restoring $r: this volume holds data already (/data/appendonlydir)." \
       "Restore onto an empty volume (docker compose down -v deletes this one's data:" \
-      "back it up first), or delete $r to start on the data as it is" >&2
+      "back it up first), or start on the data as it is: docker compose run --rm" \
+      "--no-deps --entrypoint rm redis $r" >&2
     exit 1
   fi
   rm -rf /data/restoring
@@ -67,6 +68,8 @@ if [ -f "$r" ]; then
   echo "loop: restored $n keys from $r" >&2
 fi
 
+# `loop backup` fetches a snapshot as a replica does, at once (Redis waits 5 s for
+# more replicas by default)
 exec docker-entrypoint.sh redis-server --appendonly yes --appendfsync always \
-  --save "" --maxmemory "${LOOP_REDIS_MAXMEMORY:-0}" --maxmemory-policy noeviction \
+  --save "" --repl-diskless-sync yes --repl-diskless-sync-delay 0 --maxmemory "${LOOP_REDIS_MAXMEMORY:-0}" --maxmemory-policy noeviction \
   --requirepass "$REDISCLI_AUTH"

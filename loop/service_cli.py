@@ -129,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from loop.service.backup import BackupError, backup
+    from loop.service.backup import EMBEDDED_RDB_VERSION, BackupError, backup
 
     url = with_password(args.redis_url or "", os.environ.get("LOOP_REDIS_PASSWORD")) \
         if args.redis_url else ""
@@ -150,9 +150,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except (BackupError, ValueError) as exc:
         print(f"loop: error: {exc}", file=sys.stderr)
         return 1
-    print(f"backed up {got.describe()} to {'stdout' if to_stdout else got.path}; restore "
-          "with `loop restore FILE --data-dir <a new folder>` (README, Backups)",
-          file=sys.stderr if to_stdout else sys.stdout)
+    how = ("copy it to /data/restore.rdb of an empty Redis volume (Redis 7's format: "
+           "README, Backups)" if got.version > EMBEDDED_RDB_VERSION
+           else "`loop restore FILE --data-dir <a new folder>`")
+    print(f"backed up {got.describe()} to {'stdout' if to_stdout else got.path}; to restore "
+          f"it, {how}", file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 

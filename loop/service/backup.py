@@ -44,6 +44,8 @@ class Snapshot:
     size: int
     keys: int
     projects: int
+    #: The snapshot's format (RDB version; 0 for a restored data directory).
+    version: int = 0
 
     def describe(self) -> str:
         size = (f"{self.size / 2**20:.1f} MB" if self.size >= 2**20
@@ -119,13 +121,13 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
         if done.returncode != 0 or not os.path.getsize(tmp):
             said = " ".join(done.stdout.split())[-300:]
             raise BackupError(f"Redis did not send a snapshot: {said}")
-        rdb_version(Path(tmp))
+        version = rdb_version(Path(tmp))
         os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data directory
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return Snapshot(out, out.stat().st_size, keys, projects)
+    return Snapshot(out, out.stat().st_size, keys, projects, version)
 
 
 def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
