@@ -100,6 +100,8 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
     file beside it first, so ``out`` is whole or not there)."""
     import redis
 
+    from loop.service.worker import die_with_parent
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     client = redis.Redis.from_url(url, socket_timeout=10)
@@ -115,7 +117,8 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
     try:
         try:
             done = subprocess.run([redis_cli(), *args, "--rdb", tmp], env=env, timeout=timeout,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  preexec_fn=die_with_parent)
         except subprocess.TimeoutExpired:
             raise BackupError(f"the snapshot took longer than {timeout:.0f} s") from None
         if done.returncode != 0 or not os.path.getsize(tmp):
@@ -134,11 +137,14 @@ def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes],
     """The embedded Redis on ``redis_dir`` as ``loop serve`` runs it (``extra``
     arguments last, overriding), answering on a socket of its own."""
     from loop.service.supervisor import redis_command
+    from loop.service.worker import die_with_parent
 
     sock = redis_dir / "backup.sock"
     with tempfile.TemporaryFile() as said:  # what Redis says, shown if it fails to start
-        proc = subprocess.Popen([*redis_command(redis_dir, sock), *extra],
-                                stdout=said, stderr=subprocess.STDOUT)
+        # killed, ``loop backup`` takes its Redis along: else that one, left running on
+        # the directory it no longer claims, would sit beside the next loop serve's
+        proc = subprocess.Popen([*redis_command(redis_dir, sock), *extra], stdout=said,
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         try:
             return proc, _wait_up(proc, f"unix://{sock}")
         except BackupError as exc:
