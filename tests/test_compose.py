@@ -283,14 +283,14 @@ def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
             assert time.time() < deadline, out
             time.sleep(0.3)
 
-    names = [f"loop-restore-test-{os.getpid()}-{i}" for i in range(3)]
+    names = [f"loop-restore-test-{os.getpid()}-{i}" for i in range(4)]
     folders = []
     for i in range(3):
         folders.append(tmp_path / f"data{i}")
         folders[-1].mkdir()
         folders[-1].chmod(0o777)
     try:
-        first, again, refused = names
+        first, again, refused = names[:3]
         docker("run", "-d", "--name", first, "-p", "127.0.0.1::6379", "-v",
                f"{folders[0]}:/data", "-v", f"{REDIS_START}:/usr/local/bin/loop-redis-start:ro",
                "-e", "REDISCLI_AUTH=pw", "redis:7", "sh", "/usr/local/bin/loop-redis-start")
@@ -324,6 +324,23 @@ def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
         assert "not restoring /data/restore.rdb: this volume holds data already" in said, said
         assert docker("inspect", "-f", "{{.State.ExitCode}}", refused).strip() == "1"
         assert sorted(p.name for p in (folders[0] / "appendonlydir").iterdir()) == before
+
+        # a loop serve's backup (the embedded Redis 6.2's format) restores here too
+        from loop.redis_server import connect
+
+        embedded = connect(None, data_dir=str(tmp_path / "embedded-redis"))
+        try:
+            embedded.client.sadd("loop:projects", "p9")
+            embedded.client.rpush("answers", *[f"b{i}" for i in range(300)])
+            old = backup(tmp_path / "embedded.rdb", redis_url=embedded.url)
+        finally:
+            embedded.client.close()
+            embedded.shutdown()
+        assert rdb_version(old.path) < 10
+        shutil.copy(old.path, folders[2] / "restore.rdb")
+        _run_redis(docker, names[3], folders[2])
+        assert cli(names[3], "llen", "answers") == "300"
+        assert cli(names[3], "smembers", "loop:projects") == "p9"
     finally:
         for name in names:
             docker("rm", "-f", name, check=False)
