@@ -108,7 +108,9 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
     try:
         keys, projects = _counts(client)
     except redis.RedisError as exc:
-        raise BackupError(f"cannot reach Redis to back it up ({exc})") from None
+        raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was restarting "
+                          "(loop serve restarts a killed Redis within seconds), run the "
+                          "backup again") from None
     finally:
         client.close()
     args, env = _cli_target(url)
@@ -123,7 +125,8 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
             raise BackupError(f"the snapshot took longer than {timeout:.0f} s") from None
         if done.returncode != 0 or not os.path.getsize(tmp):
             said = " ".join(done.stdout.split())[-300:]
-            raise BackupError(f"Redis did not send a snapshot: {said}")
+            raise BackupError(f"Redis did not send a whole snapshot ({said}); nothing was "
+                              f"written to {out}: run the backup again")
         version = rdb_version(Path(tmp))
         os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data directory
         os.replace(tmp, out)
