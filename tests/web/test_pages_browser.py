@@ -2132,6 +2132,7 @@ def test_a_rule_saved_without_a_connection_says_so_in_words(
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_selector("#rule-label option", state="attached")
     page.fill("#rule-name", "says_offline")
+    page.select_option("#rule-label", "1")
     page.fill("#rule-keywords", "offline")
     page.wait_for_selector(".preview-stats")
     page.route("**/rules", lambda r: r.abort() if r.request.method == "POST" else r.continue_())
@@ -2283,6 +2284,7 @@ def test_the_rule_preview_shows_a_direction_override_as_its_code(
     sign_in(page, live.url, "test-admin-key", xss_project["pid"], target="dashboard")
     page.wait_for_selector("#rule-label option", state="attached")
     page.fill("#rule-name", "says_exe")
+    page.select_option("#rule-label", "1")
     page.fill("#rule-keywords", "exe")
     page.wait_for_selector(".rule-preview .examples li")
     example = page.locator(".rule-preview .examples li").first

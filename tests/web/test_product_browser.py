@@ -508,6 +508,7 @@ def test_rules_write_preview_save_and_suggestions(live: LiveServer, worker: None
     page.wait_for_selector("#rule-rows tr")
     # a name with a space is flagged at the name, before anything is sent
     page.fill("#rule-name", "says subscribe")
+    page.select_option("#rule-label", "1")
     page.fill("#rule-keywords", "subscribe")
     page.wait_for_selector(".preview-stats")  # the preview shows the matches all the same
     page.click("#rule-save")
@@ -846,6 +847,7 @@ def test_a_screen_reader_hears_a_rule_previews_numbers_not_its_matched_items(
     be read."""
     _two_rules(live, page, "Reader trial")
     page.fill("#rule-name", "says_song")
+    page.select_option("#rule-label", "1")
     page.fill("#rule-keywords", "song")
     page.wait_for_selector(".preview-stats")
     live_boxes = page.evaluate("""() => { const out = [];
@@ -1251,6 +1253,7 @@ def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveSe
     pid = create_demo_project(api, name="Bad pattern", files=("Youtube01-Psy.csv",))
     _admin_dashboard(page, live, pid)
     page.fill("#rule-name", "bad_pattern")
+    page.select_option("#rule-label", "1")
     page.select_option("#rule-kind", "regex")
     page.fill("#rule-pattern", "(check out")
     page.wait_for_selector("#rule-preview .status.error")
@@ -1291,6 +1294,7 @@ def test_a_pattern_that_does_not_compile_is_said_once_and_not_saved(live: LiveSe
     page.wait_for_function("document.getElementById('rule-status').textContent"
                            ".startsWith('Saved bad_pattern')")
     page.fill("#rule-name", "next_pattern")
+    page.select_option("#rule-label", "1")
     page.select_option("#rule-kind", "regex")
     page.fill("#rule-pattern", "[a-")
     page.wait_for_selector("#rule-preview .status.error")
@@ -1403,6 +1407,40 @@ def test_a_project_of_rules_only_in_the_browser(live: LiveServer, worker: None,
     page.set_viewport_size({"width": 1280, "height": 800})
     # the one console line: the browser's own note of the refused switch-off (409)
     assert all("409" in e for e in page.console_errors), page.console_errors
+
+
+def test_a_new_rule_votes_no_label_until_one_is_chosen(live: LiveServer, worker: None,
+                                                     page: Any) -> None:
+    """New-user trials: the rule form's label was the first one until changed, and a
+    gift-card rule was saved voting ham, the first label, unsaid. A new rule has no
+    label now: the preview asks for one, Save is stopped at the list, and the rule is
+    saved with the label chosen."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name="Choose a label", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    page.wait_for_selector("#rule-rows tr")
+    assert page.input_value("#rule-label") == ""
+    assert page.locator("#rule-label option:checked").inner_text() == "choose…"
+    page.fill("#rule-name", "says_check")
+    page.fill("#rule-keywords", "check out")
+    page.wait_for_selector(".preview-label")
+    assert "Choose the label it votes" in page.locator("#rule-preview").inner_text()
+    page.press("#rule-keywords", "Enter")
+    assert page.eval_on_selector("#rule-label", "e => e.matches(':invalid')")
+    assert page.evaluate("document.activeElement.id") == "rule-label"  # the browser says why
+    assert api.call("GET", f"/api/projects/{pid}/rules")["rules"] == []
+    page.select_option("#rule-label", "1")
+    page.wait_for_selector(".preview-stats")
+    assert "vote spam" in page.locator(".preview-stats").inner_text()
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved says_check')")
+    assert [(r["name"], r["rule"]["label"], r["label_name"]) for r in api.call(
+        "GET", f"/api/projects/{pid}/rules")["rules"]] == [("says_check", 1, "spam")]
+    assert page.input_value("#rule-label") == ""  # the next rule is chosen for anew
+    assert not page.console_errors, page.console_errors
 
 
 def test_a_rule_broad_for_its_number_of_classes_is_called_so(live: LiveServer,
@@ -1524,6 +1562,7 @@ def test_a_preview_refused_while_the_previews_are_busy_is_sent_again(live: LiveS
         for _ in range(svc_rules.PREVIEW_SLOTS):  # every slot busy (as with slow previews)
             taken += svc_rules._PREVIEWS.acquire(timeout=5)
         page.fill("#rule-name", "says_check")
+        page.select_option("#rule-label", "1")
         page.select_option("#rule-kind", "regex")
         page.fill("#rule-pattern", r"\bcheck\b")
         page.wait_for_selector("#rule-preview .status.error")

@@ -56,7 +56,8 @@
 
   function formRule() {
     const kind = $("rule-kind").value;
-    const rule = { name: $("rule-name").value.trim(), label: Number($("rule-label").value), kind: kind,
+    const chosen = $("rule-label").value;
+    const rule = { name: $("rule-name").value.trim(), label: chosen === "" ? null : Number(chosen), kind: kind,
                    case_sensitive: $("rule-case").checked };
     if (kind === "keywords") {
       rule.keywords = $("rule-keywords").value.split(",").map(function (w) { return w.trim(); })
@@ -89,7 +90,9 @@
   /* The form's fields from ``rule`` (a fresh form without one). */
   function setFields(rule) {
     $("rule-name").value = rule ? rule.name : "";
-    $("rule-label").value = rule ? String(rule.label) : "0";
+    /* no label until one is chosen (new-user trials: a rule saved with the first
+       label, the default, voted ham on gift-card spam, unsaid) */
+    $("rule-label").value = rule ? String(rule.label) : "";
     $("rule-kind").value = rule ? rule.kind : "keywords";
     $("rule-keywords").value = rule && rule.keywords ? rule.keywords.join(", ") : "";
     $("rule-whole").checked = rule ? rule.whole_word !== false : true;
@@ -161,6 +164,13 @@
     const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
       || (rule.kind === "field" && (!rule.field || rule.value === ""));
     if (empty) { Loop.clear(box); say(""); markInvalid(null); return; }
+    if (rule.label === null) {
+      Loop.clear(box);
+      box.appendChild(Loop.el("p", { class: "muted preview-label", text: "Choose the label it votes " +
+        "(“Votes”) to see what it matches and how often it is right." }));
+      say(""); markInvalid(null);
+      return;
+    }
     /* the name is checked at its field (its pattern): the preview shows the matches */
     if (!rule.name || !$("rule-name").checkValidity()) rule.name = "preview";
     if (editing) rule.replacing = editing;
@@ -580,7 +590,10 @@
     try { project = await Loop.api("GET", base); } catch (e) { return; }  // dashboard.js reports it
     labels = Loop.labelNames(project);
     const sel = $("rule-label");
+    sel.appendChild(Loop.el("option", { value: "", disabled: true, text: "choose…" }));
     labels.forEach(function (l, i) { sel.appendChild(Loop.el("option", { value: String(i), text: l })); });
+    sel.required = true;  /* Save asks for it (the browser says so at the list) */
+    sel.value = "";
     $("rule-kind").addEventListener("change", function () { kindChanged(); edited(); });
     $("rule-form").addEventListener("input", edited);
     $("rule-form").addEventListener("submit", save);
