@@ -191,27 +191,37 @@ def unseen_scores(store: RedisStore, pid: str, gold: dict[str, Any]) -> dict[str
     item's gold label now, over the items whose answer is a random pick now:
     ``n``, ``right``, ``low`` / ``high`` (95% Wilson interval), and ``recent_n`` /
     ``recent_right`` over the :data:`RECENT_UNSEEN` checks of the newest models (the
-    whole count lags: early models count too)."""
+    whole count lags: early models count too). The label model is checked where an LF
+    votes only; the end model's ``covered`` is ``{n, right}`` where an LF voted on the
+    item when it was checked, and ``silent`` where none did, so that the two models
+    are compared on the same items (``None`` while a check from before the end
+    model's noted whether an LF voted has not been given it by a run since)."""
     out: dict[str, Any] = {}
     # answers that are random picks now: an item a ranking drew at random but served
     # as an uncertain pick is not (an operator's trial counted it); an undone random
     # pick is served again as one (undo.lua), so its new answer is
     explored = store.audit_ids(pid)
     for name in MODELS:
-        got = []
+        got, voted = [], []
         for iid, v in store.unseen_checks(pid, name).items():
             g = gold.get(iid)
             if v == "-" or g is None or iid not in explored:
                 continue
-            pred, at = v.split(":")
+            pred, at, *where = v.split(":")
             got.append((int(at), int(pred) == int(g["label"])))
-        got.sort(key=lambda t: t[0])
+            voted.append(where[0] == "1" if where else None)
         n, right = len(got), sum(r for _, r in got)
+        by_vote: dict[str, Any] = {"covered": None, "silent": None}
+        if name == "end_model" and None not in voted:
+            for key, want in (("covered", True), ("silent", False)):
+                hits = [r for (_, r), v in zip(got, voted, strict=True) if v is want]
+                by_vote[key] = {"n": len(hits), "right": sum(hits)}
+        got.sort(key=lambda t: t[0])
         recent = [r for _, r in got[-RECENT_UNSEEN:]]
         low, high = proportion_interval(right, n) if n else (None, None)
         out[name] = {"n": n, "right": right, "low": low, "high": high,
                      "recent_n": len(recent), "recent_right": sum(recent),
-                     "curve": unseen_curve(got)}
+                     "curve": unseen_curve(got), **by_vote}
     return out
 
 

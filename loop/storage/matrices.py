@@ -16,8 +16,11 @@
   had gold when it was fitted (``np.packbits`` of a bool per item), written with them;
 * ``<p>:unseen:<name>`` hash item id -> ``"<class>:<n_gold>"``: the model's class for
   an exploration answer it had not seen, predicted by the model fitted on
-  ``n_gold`` gold labels, or ``"-"`` when it had seen it (or, for the label model,
-  no LF voted on it) when first looked at (``note_unseen``);
+  ``n_gold`` gold labels (the end model's adds ``":1"`` if an LF voted on the item
+  then, ``":0"`` if none did; checks noted before that get it from the LFs of the
+  next run that checks), or ``"-"``
+  when it had seen it (or, for the label model, no LF voted on it) when first
+  looked at (``note_unseen``);
 * ``<p>:features`` TF-IDF matrix of every item (float32 CSR ``.npz`` bytes) and
   ``<p>:features:version`` the item count it was built for.
 """
@@ -268,14 +271,19 @@ class MatricesMixin(StoreBase):
         return proba, dict(json.loads(summary)), fit
 
     # -- models' predictions of exploration answers they had not seen ----------------------
-    def note_unseen(self, pid: str, name: str, checks: dict[str, str]) -> None:
-        """Keep the first check of each item (HSETNX): a later model has seen it."""
+    def note_unseen(self, pid: str, name: str, checks: dict[str, str],
+                    replace: bool = False) -> None:
+        """Keep the first check of each item (HSETNX): a later model has seen it.
+        ``replace``: write them as given (a check completed with what it lacked)."""
         if not checks:
             return
         key = self._k(pid, "unseen", name)
         with self.r.pipeline(transaction=False) as p:
             for iid, value in checks.items():
-                p.hsetnx(key, iid, value)
+                if replace:
+                    p.hset(key, iid, value)
+                else:
+                    p.hsetnx(key, iid, value)
             p.execute()
 
     def unseen_checks(self, pid: str, name: str) -> dict[str, str]:

@@ -198,7 +198,9 @@ PATHS: dict[str, dict[str, Any]] = {
         "kappa, n_items_multi) over items with 2+ answers, null if none; unseen: per "
         "model, right of n exploration answers it predicted before it learned them, "
         "with a 95% Wilson interval (low, high) and the newest 50 (recent_n, "
-        "recent_right)")},
+        "recent_right); the label model's where an LF votes, the end model's also "
+        "split into covered and silent ({n, right} where an LF voted and where none "
+        "did)")},
     "/api/projects/{pid}/queue/next": {"post": _op(
         "lease the next item (a lease you already hold first, except items in shown); "
         "204 if nothing is left for you; with answers_per_item > 1 an item someone has "

@@ -333,6 +333,16 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     assert told.startswith("On the random picks: label model right on "
                            f"{lm['right']} of {lm['n']} where an LF votes"), told
     assert f"end model right on {em['right']} of {em['n']} (" in told, told
+    # ... and the end model on the items the label model is scored on, and on the rest,
+    # as /metrics counts them (a new user read "label model 94% where an LF votes, end
+    # model 71%" as the exported labels being the worse ones: 16 of the same 17 right)
+    split = [f"{c['right']} of the {c['n']} {where}" for c, where in (
+        (em["covered"], "where an LF votes"), (em["silent"], "where none does")) if c["n"]]
+    assert split and told.endswith("): " + ", ".join(split) + ". Random picks are the items "
+                                   "the queue draws at random among the others (badged "
+                                   "“Random pick”); each was predicted before its answer came, "
+                                   "so this is a held-out score. Earlier models count too, so "
+                                   "it lags the models a little."), told
     page.wait_for_selector("#lf-rows tr th.mono")
     assert page.locator("#lf-rows tr").count() == 11
     # each row's switch names its LF for a screen reader (trial: "Switch off" x 11)

@@ -814,8 +814,19 @@
       return name + " right on " + m.right + " of " + m.n + where + " (" + Loop.pct(m.right / m.n) +
         ", 95% interval " + Loop.pct(m.low) + "–" + Loop.pct(m.high) + ")";
     };
-    const parts = [one("label model", u.label_model, " where an LF votes"), one("end model", u.end_model, "")]
+    /* the end model on the same items as the label model, and on the rest: "label
+       model 94% where an LF votes, end model 71%" read as the exported labels being
+       the worse ones, where the end model had 16 of the same 17 right and its misses
+       were on items no LF votes on (new-user trial) */
+    const em = u.end_model;
+    const split = em && em.n && em.covered && em.silent
+      ? ": " + [[em.covered, " where an LF votes"], [em.silent, " where none does"]]
+        .filter(function (c) { return c[0].n; })
+        .map(function (c) { return c[0].right + " of the " + c[0].n + c[1]; }).join(", ")
+      : "";
+    const parts = [one("label model", u.label_model, " where an LF votes"), one("end model", em, "")]
       .filter(Boolean);
+    if (split && parts.length) parts[parts.length - 1] += split;
     out.hidden = !parts.length;
     if (!parts.length) return;
     out.textContent = (noEval ? "No held-out labels, but the random picks tell: " : "On the random picks: ") +
