@@ -257,12 +257,15 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     # much gold; else the retrain this run asks for fills it in (or gets its own
     # point), and an older model's score is not shown at a gold count it never saw
     trained_at = (store.model_summary(pid, "end_model") or {}).get("n_gold")
-    em_score = st.eval_score(em) if em is not None and trained_at == st.n_gold else None
+    ours = em is not None and trained_at == st.n_gold
     _check(fence, "recalibration", pid)  # paused after its model: no stale point either
     point = {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
              # where an LF votes, the only items it reads (see State.eval_covered)
              "label_model": st.eval_score(out.lm_proba, covered_only=True),
-             "end_model": em_score, "n_eval": int(st.eval_rows()[0].size),
+             "end_model": st.eval_score(em) if ours else None,
+             # ... and the end model there too, to read the two on the same items
+             "end_model_covered": st.eval_score(em, covered_only=True) if ours else None,
+             "n_eval": int(st.eval_rows()[0].size),
              "n_eval_covered": int(st.eval_covered().sum()), "at": time.time()}
     store.append_metric(pid, point)
     store.set_value(pid, "last_recalibrated_at", point["at"])
@@ -310,7 +313,10 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     _check(fence, "end-model retrain", pid)
     _save(store, pid, "end_model", proba, {
         "gold_weight": weight, "gold_weight_at": chosen_at, "n_gold": st.n_gold,
-        "held_out": st.eval_report(proba), "lm_fitted_at": lm_fitted_at,
+        "held_out": st.eval_report(proba),
+        # where an LF votes, the items the label model's report is on
+        "held_out_covered": st.eval_report(proba, covered_only=True),
+        "lm_fitted_at": lm_fitted_at,
         "fitted_at": time.time(), "state_version": st.version}, fit_gold=st.y >= 0,
         also={"gold_view": gold_proba})
     lm_now = store.load_proba(pid, "label_model", st.k)  # the newest, for what follows
@@ -335,16 +341,20 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                   "not_ranked": "items were added while it trained; the apply run that "
                                 "gives them LF votes re-ranks the queue"}
     score = st.eval_score(proba)
+    covered = st.eval_score(proba, covered_only=True)  # where the label model is scored
     _check(fence, "end-model retrain", pid)
     hist = store.metrics_history(pid, last=100)  # its point is among the newest
     point = next((h for h in hist if h.get("id") == point_id), None) if point_id else (
         hist[-1] if hist else None)
     if point is not None and point.get("n_gold") == st.n_gold:
-        store.update_metric(pid, point["id"], {"end_model": score})
+        store.update_metric(pid, point["id"], {"end_model": score, "end_model_covered": covered})
     else:  # trained on more answers than the recalibration that asked for it saw
         store.append_metric(pid, {"id": uuid.uuid4().hex[:12], "n_gold": st.n_gold,
                                   "label_model": None, "end_model": score,
-                                  "n_eval": int(st.eval_rows()[0].size), "at": time.time()})
+                                  "end_model_covered": covered,
+                                  "n_eval": int(st.eval_rows()[0].size),
+                                  "n_eval_covered": int(st.eval_covered().sum()),
+                                  "at": time.time()})
     if progress is not None:
         progress(steps, steps)
     return {"n_gold": st.n_gold, "end_model": score, **queued}

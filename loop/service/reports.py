@@ -255,8 +255,12 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
             "class_balance": balance, "history": thinned(store.metrics_history(pid)),
             # the last models' precision, recall and F1 per class on the held-out items
-            "held_out_by_class": {m: (store.model_summary(pid, m) or {}).get("held_out")
-                                  for m in ("label_model", "end_model")},
+            "held_out_by_class": {
+                **{m: (store.model_summary(pid, m) or {}).get("held_out")
+                   for m in ("label_model", "end_model")},
+                # the end model where an LF votes: the label model's items
+                "end_model_covered": (store.model_summary(pid, "end_model") or {}).get(
+                    "held_out_covered")},
             "agreement": agreed.get("agreement"), "n_agreement": agreed.get("n_covered"),
             "answers_per_item": per_item,
             "annotator_agreement": multi,

@@ -238,6 +238,19 @@ def test_the_label_models_score_counts_the_held_out_items_an_lf_votes_on(
         float((lm[rows[covered]].argmax(axis=1) == y[covered]).mean()))
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     assert m["history"][-1]["n_eval_covered"] == int(covered.sum())
+    assert point["end_model_covered"] is None  # no end model trained on this gold yet
+    # the end model is scored on those items too, to be read beside the label model
+    # (a new user read the label model's higher line as the exported labels being the
+    # worse ones, where on the same items the two were level)
+    models.retrain_end_model(store, project, 20)
+    em = store.load_proba(project, "end_model", 2)
+    m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    last = m["history"][-1]
+    assert last["end_model"] == pytest.approx(float((em[rows].argmax(axis=1) == y).mean()))
+    assert last["end_model_covered"] == pytest.approx(
+        float((em[rows[covered]].argmax(axis=1) == y[covered]).mean()))
+    assert m["held_out_by_class"]["end_model_covered"]["n"] == int(covered.sum())
+    assert m["held_out_by_class"]["end_model"]["n"] == rows.size
 
 
 def test_models_are_scored_on_exploration_answers_they_had_not_seen(client, store, project):

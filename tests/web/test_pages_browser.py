@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import time
 from typing import Any
@@ -314,6 +315,23 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     page.wait_for_function(
         "document.getElementById('curve-help').textContent.includes('where an LF votes')")
     assert "the end model on all" in page.locator("#curve-help").inner_text()
+    # ... and both on the items an LF votes on, the last scores there, as /metrics has
+    # them (a new user read the label model's higher line as the exported labels being
+    # the worse ones, where on the same items the two were level)
+    metrics = api.call("GET", f"/api/projects/{pid}/metrics")
+    hist = metrics["history"]
+    em_on = [h["end_model_covered"] for h in hist if h.get("end_model_covered") is not None]
+    lm_on = [h["label_model"] for h in hist if h.get("label_model") is not None]
+    n_on = [h["n_eval_covered"] for h in hist if h.get("n_eval_covered") is not None][-1]
+    assert em_on and lm_on, hist
+    page.wait_for_function(
+        "document.getElementById('curve-help').textContent.includes('the last end model')")
+    def js_pct(x: float) -> int:  # toFixed(0): a tie rounds up
+        return math.floor(100 * x + 0.5)
+
+    assert (f"the end model on all; on those {n_on} the last end model has "
+            f"{js_pct(em_on[-1])}%, the label model {js_pct(lm_on[-1])}%)"
+            in page.locator("#curve-help").inner_text()), page.locator("#curve-help").inner_text()
     # each class's precision, recall and F1 on the held-out labels, as /metrics has them
     page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
     assert page.locator("#by-class tr").count() == 2
@@ -324,6 +342,11 @@ def test_dashboard_plot_and_tables(live: LiveServer, demo_project: dict[str, str
     lm_spam = by_class["label_model"]["classes"]["spam"]
     assert spam.nth(3).inner_text().endswith(f" of {lm_spam['support']}")
     assert "macro F1" in page.locator("#by-class-help").inner_text()
+    em_cov = by_class["end_model_covered"]
+    assert em_cov["n"] == by_class["label_model"]["n"] == n_on
+    said = page.locator("#by-class-help").inner_text()
+    assert (f"on {by_class['end_model']['n']} items, {100 * em_cov['macro_f1']:.1f}% on the "
+            f"{n_on} an LF votes on; label model: macro F1 " in said), said
     # the random picks among the answers score the models as well, before they learn them
     unseen = api.call("GET", f"/api/projects/{pid}/metrics")["unseen"]
     lm, em = unseen["label_model"], unseen["end_model"]

@@ -805,6 +805,22 @@
     $("resolved-details").hidden = !(d.resolved || []).length;
   }
 
+  /* The last models on the same held-out items, those an LF votes on: the label
+     model's line above the end model's read as the exported labels being the worse
+     ones, where on those items the two were level (new-user trial, semeval: 71% and
+     71%, the end model 68% on all, the label model only guessing the balance on the
+     rest). "" until an end model was scored there. */
+  function sameItems(history, covered) {
+    const last = function (key) {
+      const h = (history || []).filter(function (p) { return typeof p[key] === "number"; });
+      return h.length ? h[h.length - 1][key] : null;
+    };
+    const em = last("end_model_covered"), lm = last("label_model");
+    if (em === null || lm === null) return "";
+    return "; on those " + covered + " the last end model has " + Loop.pct(em) +
+      ", the label model " + Loop.pct(lm);
+  }
+
   /* How the models did on exploration answers (random picks) they had not seen:
      a held-out check that needs no uploaded labels. */
   function drawUnseen(u, noEval) {
@@ -863,8 +879,11 @@
           title: l ? "on the " + l.support + " held-out items of this class an LF votes on" : null }),
         Loop.el("td", { class: "num", text: String(support) })));
     }
+    const emOn = r && r.end_model_covered;  /* the end model on the label model's items */
     $("by-class-help").textContent = (em && em.macro_f1 !== null ? "End model: macro F1 " +
-      fmtShare(em.macro_f1) + " on " + em.n + " items" : "") +
+      fmtShare(em.macro_f1) + " on " + em.n + " items" +
+      (emOn && emOn.macro_f1 !== null && lm && emOn.n === lm.n && emOn.n < em.n
+        ? ", " + fmtShare(emOn.macro_f1) + " on the " + emOn.n + " an LF votes on" : "") : "") +
       (lm && lm.macro_f1 !== null ? (em ? "; label" : "Label") + " model: macro F1 " +
         fmtShare(lm.macro_f1) + " on the " + lm.n + " of them an LF votes on" : "") + ".";
   }
@@ -910,7 +929,7 @@
           "random picks the models had not seen are plotted once there are 10.")
         : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
           (covered !== null && covered < v.n_eval ? " (the label model on the " + covered +
-            " of them where an LF votes, the end model on all)" : "") +
+            " of them where an LF votes, the end model on all" + sameItems(v.history, covered) + ")" : "") +
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little."
             : fewCovered ? ": the label model's line rests on fewer than " + v.min_eval +
               " items, so it says little." : ".");
