@@ -2426,6 +2426,58 @@ def test_a_long_rule_name_keeps_every_rules_buttons_on_a_phone(
         live.run_jobs()
 
 
+RELATIONS = ["Cause-Effect", "Component-Whole", "Content-Container", "Entity-Destination",
+             "Entity-Origin", "Instrument-Agency", "Member-Collection", "Message-Topic",
+             "Product-Producer"]
+
+
+def test_relation_labels_fit_the_items_and_by_class_tables_at_1280_px(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial (semeval's nine relations): at 1280 px the Items table ran off
+    its card, the LF votes cut mid-word behind a sideways scroll ("caused_by: Cause"),
+    because each label cell kept "Member-Collection (end model, 29%)" on one line; and
+    the dashboard's By class table hid its last column ("items") the same way."""
+    api = live.admin
+    pid = api.call("POST", "/api/projects", {"name": "relations", "labels": RELATIONS})["id"]
+    rows = ["id,text,entity1,entity2,label"]
+    for i in range(60):
+        label = RELATIONS[i % len(RELATIONS)]
+        words = {"Cause-Effect": "caused by", "Member-Collection": "a flock of"}.get(label, "with")
+        rows.append(f"r{i},The thing {i} came {words} the other thing {i % 7} .,thing,other,"
+                    + (label if i % 2 else ""))
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id&gold_field=label&eval_fraction=1",
+             data=("\n".join(rows) + "\n").encode(), content_type="text/csv")
+    for name, label, words in (("caused_by", 0, ["caused by"]), ("flock", 6, ["flock"])):
+        api.call("POST", f"/api/projects/{pid}/rules", {
+            "name": name, "label": label, "kind": "keywords", "keywords": words})
+    live.run_jobs()  # each rule's apply run, its recalibration and end-model retrain
+    api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    live.run_jobs()
+    assert api.call("GET", f"/api/projects/{pid}/metrics")["held_out_by_class"]["end_model"]
+
+    def overflow(table: str) -> Any:  # how far the table runs past its wrapper
+        return page.evaluate("s => { const w = document.querySelector(s).closest('.table-wrap');"
+                             " return w.scrollWidth - w.clientWidth; }", table)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live.url, "test-admin-key", pid, target="items")
+    page.wait_for_selector("#i-rows td.votes:not(.muted)")
+    assert "(end model, " in page.locator("#i-rows tr").first.inner_text()
+    assert overflow("#i-rows") <= 1
+    right = page.locator(".table-wrap").first.bounding_box()
+    for cell in page.locator("#i-rows td.votes").all()[:10]:
+        box = cell.bounding_box()
+        assert box and box["x"] + box["width"] <= right["x"] + right["width"] + 1, box
+    # a label's name stays on one line ("Member-" / "Collection" read as two labels)
+    name = page.locator("#i-rows td.label .name", has_text="Member-Collection").first
+    assert name.evaluate("e => e.getClientRects().length") == 1
+    page.goto(f"{live.url}/p/{pid}/dashboard")
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
+    assert page.locator("#by-class tr").count() == len(RELATIONS)
+    assert overflow("#by-class") <= 1
+    assert not page.console_errors, page.console_errors
+
+
 def test_the_keys_dialog_gives_the_focus_back_when_it_closes(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Keyboard trial: opened with "h" on a page where nothing had the focus, closed

@@ -55,7 +55,8 @@
       : it.source === "copy" ? "same text as an answered item"
       : (it.source === "end_model" ? "end model" : "label model") +
         (it.confidence === null ? "" : ", " + Loop.pct(it.confidence));
-    return Loop.el("td", null, it.label, Loop.el("span", { class: "muted small", text: " (" + how + ")" }));
+    return Loop.el("td", { class: "label" }, Loop.el("span", { class: "name", text: it.label }),
+      Loop.el("span", { class: "muted small", text: " (" + how + ")" }));
   }
 
   function draw(data) {
@@ -77,7 +78,9 @@
            it belongs ("?שלום" was "שלום?" read from the right, new-user trial) */
         Loop.el("td", { class: "text", dir: "auto", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
         labelCell(it),
-        Loop.el("td", { text: it.known === null ? "–" : it.known + (it.held_out ? " (held out)" : "") }),
+        it.known === null ? Loop.el("td", { text: "–" })
+          : Loop.el("td", { class: "label" }, Loop.el("span", { class: "name", text: it.known }),
+            it.held_out ? Loop.el("span", { class: "muted small", text: " (held out)" }) : null),
         Loop.el("td", { class: "model", text: it.model_label === null ? "–" : it.model_label,
           title: contradicted ? "The models say " + it.model_label + ", the known label " + it.known : null }),
         Loop.el("td", { class: it.votes.length ? "votes" : "votes muted", text: votes })));
