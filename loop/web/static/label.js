@@ -154,6 +154,12 @@
     return p;
   }
 
+  /* the first n characters (whole code points), with "…" if there were more */
+  function shorten(text, n) {
+    const chars = Array.from(text);
+    return chars.length > n ? chars.slice(0, n).join("").trimEnd() + "…" : text;
+  }
+
   function labelName(v) {
     if (v === null || v === undefined) return "–";
     if (typeof v === "number") return v < 0 ? "abstain" : (state.labels[v] !== undefined ? state.labels[v] : String(v));
@@ -905,7 +911,10 @@
       sel.addEventListener("keydown", function (ev) { mineKey(ev, sel, r); });
       const note = state.mineNote && state.mineNote.item === String(r.item_id) ? state.mineNote : null;
       const li = Loop.el("li", { "data-item": r.item_id },
-        Loop.el("span", { class: "mine-text", dir: "auto", title: Loop.plainText(r.text), text: Loop.plainText(r.text).slice(0, 70) || "#" + r.item_id }),
+        /* "…" where it is cut: with the text on a line of its own, 70 characters fit in
+           its two lines and ended mid-word ("from a diap") */
+        Loop.el("span", { class: "mine-text", dir: "auto", title: Loop.plainText(r.text),
+          text: shorten(Loop.plainText(r.text), 70) || "#" + r.item_id }),
         sel,
         /* not a live region: the status line says it to a screen reader already */
         Loop.el("span", { class: "mine-note" + (note && note.isError ? " error" : ""),
