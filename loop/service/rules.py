@@ -51,6 +51,7 @@ from loop.core.votes import votes_lfs, votes_names
 from loop.errors import (
     BadRequest,
     Conflict,
+    LoopError,
     NotFound,
     RuleChanged,
     SuggestionIsRule,
@@ -402,7 +403,7 @@ def _update_rule_once(store: RedisStore, pid: str, name: str,
         seen = data.pop("if_unchanged_since")
         if isinstance(seen, bool) or not isinstance(seen, int | float):
             raise BadRequest("if_unchanged_since must be the rule's updated_at as you read it")
-        if float(seen) != float(old["updated_at"]):
+        if float(seen) != float(old["updated_at"]) and not _already(store, pid, old, data):
             when = time.strftime("%H:%M:%S UTC", time.gmtime(old["updated_at"]))
             raise Conflict(f"rule {name!r} was changed at {when} (in another tab, or by "
                            "someone else) after you opened it; your edit is not saved: "
@@ -436,6 +437,23 @@ def _update_rule_once(store: RedisStore, pid: str, name: str,
     store.write_rule(pid, rule.name, new, expect=old, rename_from=name, last_one=last_one,
                      sources=source_lfs(store, pid))
     return _view(rule.name, new, labels), True
+
+
+def _already(store: RedisStore, pid: str, old: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Whether the rule ``old`` already is what the edit ``data`` asks for: then an
+    edit made on an older version overwrites nothing, and it is answered as one that
+    changes nothing (a client's retry trial: an edit whose reply was lost was sent
+    again with the same ``if_unchanged_since`` and refused, "changed in another tab,
+    or by someone else": the change was its own)."""
+    if set(data) == {"enabled"}:
+        return _enabled(data, old["enabled"]) == old["enabled"]
+    try:
+        rule = _stored_name(_check(store, pid, _edited(old["rule"], data)))
+    except LoopError:  # not an edit this rule could take: the 409 says why it failed
+        return False
+    n_labels = len(store.get_project(pid)["labels"])
+    return (rule == Rule.from_dict(old["rule"], n_labels)
+            and _enabled(data, old["enabled"]) == old["enabled"])
 
 
 def _edited(old: dict[str, Any], data: Any) -> Any:

@@ -876,6 +876,40 @@ def test_an_edit_of_a_rule_changed_since_it_was_opened_is_refused(client, store,
     assert d.status_code == 200
 
 
+def test_an_edit_sent_again_after_its_reply_was_lost_is_no_conflict(client, store, project):
+    """Client's retry trial (a flaky network between a script and the service): an
+    edit with ``if_unchanged_since`` was stored, its reply lost, and the same edit
+    sent again was a 409 "changed (in another tab, or by someone else)": the change
+    was its own. An edit the rule already is changes nothing, whatever version it
+    was made on: ``changed: false``; an edit of another content is still refused."""
+    pid = project
+    url = f"/api/projects/{pid}/rules"
+    opened = client.post(url, headers=auth(), json={
+        "name": "topic", "label": 1, "kind": "keywords",
+        "keywords": ["about"]}).json["rule"]["updated_at"]
+    edit = {"keywords": ["regarding"], "whole_word": False, "if_unchanged_since": opened}
+    first = client.put(f"{url}/topic", headers=auth(), json=edit)
+    assert first.status_code == 200 and first.json["changed"] is True, first.json
+    again = client.put(f"{url}/topic", headers=auth(), json=edit)
+    assert again.status_code == 200, again.json
+    assert again.json["changed"] is False and again.json["job_id"] is None
+    assert again.json["rule"]["updated_at"] == first.json["rule"]["updated_at"]
+    rec = store.rules(pid)["topic"]
+    assert rec["rule"]["keywords"] == ["regarding"] and len(rec["history"]) == 1
+    # switched off, then the switch sent again on the version it was made on
+    off = {"enabled": False, "if_unchanged_since": first.json["rule"]["updated_at"]}
+    client.post(url, headers=auth(), json={"name": "other", "label": 0, "kind": "keywords",
+                                            "keywords": ["hello"]})
+    assert client.put(f"{url}/topic", headers=auth(), json=off).json["changed"] is True
+    again = client.put(f"{url}/topic", headers=auth(), json=off)
+    assert again.status_code == 200 and again.json["changed"] is False, again.json
+    # another edit on the old version is refused as before, and changes nothing
+    other = client.put(f"{url}/topic", headers=auth(),
+                       json={"keywords": ["concerning"], "if_unchanged_since": opened})
+    assert other.status_code == 409 and "your edit is not saved" in other.json["error"]
+    assert store.rules(pid)["topic"]["rule"]["keywords"] == ["regarding"]
+
+
 def test_the_preview_names_an_lf_a_rule_would_copy(client, store, project):
     pid = prepare_project(store, client, project)
     rule = {"name": "my_stuff", "label": 1, "kind": "regex", "pattern": r"my (channel|video)"}
