@@ -218,9 +218,11 @@ def add_annotator(store: RedisStore, pid: str, name: Any, expires_in_days: Any =
     store.get_project(pid)
     name = name.strip()
     n = store.annotator_stats(pid, name, 0)["answers_total"]
+    made_at = time.time()
     token = store.add_annotator(pid, name, expires_at, replace=replace,
-                                replaces_made_at=replaces_made_at)
-    out: dict[str, Any] = {"name": name, "token": token, "expires_at": expires_at}
+                                replaces_made_at=replaces_made_at, made_at=made_at)
+    out: dict[str, Any] = {"name": name, "token": token, "created_at": made_at,
+                           "expires_at": expires_at}
     if n:  # team lead's trial: the page asks first, the API said nothing
         out["note"] = (f"the name {name!r} has {n} answer{'s' if n != 1 else ''}: they go with "
                        "this token (its holder sees them and can undo the last); for another "
@@ -228,10 +230,25 @@ def add_annotator(store: RedisStore, pid: str, name: Any, expires_in_days: Any =
     return out
 
 
-def revoke_annotator(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
+def revoke_annotator(store: RedisStore, pid: str, name: str,
+                     made_at: Any = None) -> dict[str, Any]:
+    """Revoke annotator ``name``'s token. ``made_at`` (the ``created_at`` of the token
+    meant, as listed or as its creation answered): only that token; a 409 if the
+    name has another working token (made since), and ``revoked: false`` when that
+    token works no more, so a revoke sent again after a lost reply, or delivered
+    late, never revokes the token made after it (client's retry trial: a late
+    revoke by name revoked the new token just made for the name)."""
+    if made_at is not None and (isinstance(made_at, bool)
+                                or not isinstance(made_at, int | float)):
+        raise BadRequest("made_at must be the created_at of the token you mean to revoke "
+                         f"(a number), or null; got {made_at!r}")
     store.get_project(pid)
-    if not store.revoke_annotator(pid, name):
+    done = store.revoke_annotator(pid, name, made_at)
+    if done == "none":
         raise NotFound(f"no annotator {name!r} with a working token in project {pid}")
+    if done == "gone":
+        return {"name": name, "revoked": False,
+                "note": "that token works no more (revoked already, or replaced)"}
     store.release_leases(pid, name)  # the items they held go back to the queue now
     return {"name": name, "revoked": True}
 

@@ -166,9 +166,11 @@ class ProjectsMixin(StoreBase):
 
     # -- annotators ----------------------------------------------------------------------
     def add_annotator(self, pid: str, name: str, expires_at: float | None = None,
-                      replace: bool = True, replaces_made_at: float | None = None) -> str:
+                      replace: bool = True, replaces_made_at: float | None = None,
+                      made_at: float | None = None) -> str:
         """Create a token for ``name`` (revoking any earlier one); returns the token.
-        ``expires_at`` (epoch seconds): when it stops working by itself.
+        ``expires_at`` (epoch seconds): when it stops working by itself; ``made_at``:
+        its ``created_at`` (default now), which names it to a later revoke.
         ``replace=False``: :class:`TokenExists` instead if ``name`` has a working token
         now (checked in the transaction: two admins adding one name at once each got a
         token, and the first one's was dead on arrival)."""
@@ -210,7 +212,8 @@ class ProjectsMixin(StoreBase):
                         p.hdel("loop:tokens", rec["token_hash"])
                     p.hset("loop:tokens", h, json.dumps({"project": pid, "name": name,
                                                          "expires_at": expires_at}))
-                    p.hset(key, name, json.dumps({"token_hash": h, "created_at": time.time(),
+                    p.hset(key, name, json.dumps({"token_hash": h,
+                                                  "created_at": made_at or time.time(),
                                                   "expires_at": expires_at}))
                     p.execute()
                     break
@@ -218,10 +221,14 @@ class ProjectsMixin(StoreBase):
                     continue
         return token
 
-    def revoke_annotator(self, pid: str, name: str) -> bool:
+    def revoke_annotator(self, pid: str, name: str, made_at: float | None = None) -> str:
         """Revoke ``name``'s token (the annotator stays listed, as revoked, with their
-        answers); False if there is no such annotator with a token. The items they
-        hold are given back by ``release_leases``."""
+        answers): ``"revoked"``, or ``"none"`` if there is no such annotator with a
+        token. The items they held are given back by ``release_leases``.
+        ``made_at``: only the token made then (its ``created_at``): ``"gone"`` when
+        that token works no more (revoked already, or replaced), and
+        :class:`TokenExists` if the name's working token is another: a revoke sent
+        again, or one arriving late, never revokes a token made since."""
         key = self._k(pid, "annotators")
         with self.r.pipeline(transaction=True) as p:
             while True:  # the record read and rewritten as one: a token added for the
@@ -229,15 +236,29 @@ class ProjectsMixin(StoreBase):
                     p.watch(key)
                     raw = p.hget(key, name)
                     rec = json.loads(raw) if raw else None
-                    if not rec or not rec.get("token_hash"):
+                    if not rec:
                         p.unwatch()
-                        return False
+                        return "none"
+                    held = bool(rec.get("token_hash"))
+                    if made_at is not None and abs(
+                            float(rec["created_at"]) - float(made_at)) > 1e-6:
+                        p.unwatch()
+                        if not held or token_expired(rec):
+                            return "gone"  # replaced, and its successor works no more
+                        made = time.strftime("%H:%M:%S UTC", time.gmtime(rec["created_at"]))
+                        raise TokenExists(f"annotator {name!r} got another token (made at "
+                                          f"{made}) since the one you mean to revoke; it "
+                                          "is left working: reload the list and revoke it "
+                                          "if you mean to")
+                    if not held:
+                        p.unwatch()
+                        return "none" if made_at is None else "gone"
                     p.multi()
                     p.hdel("loop:tokens", rec["token_hash"])
                     p.hset(key, name, json.dumps({**rec, "token_hash": None,
                                                   "revoked_at": time.time()}))
                     p.execute()
-                    return True
+                    return "revoked"
                 except _watch_error():
                     continue
 

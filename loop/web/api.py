@@ -244,9 +244,10 @@ def add_annotator(pid: str) -> Any:
 @bp.delete("/projects/<pid>/annotators/<name>")
 @admin_required
 def revoke_annotator(pid: str, name: str) -> Any:
-    """Revoke an annotator's token."""
-    _no_body()  # a malformed body is refused before the token is (operator's trial)
-    return jsonify(projects.revoke_annotator(_store(), pid, name))
+    """Revoke an annotator's token (``{"made_at"}``: only the token made then)."""
+    # a malformed body is refused before the token is (operator's trial)
+    made_at = _body("made_at").get("made_at")
+    return jsonify(projects.revoke_annotator(_store(), pid, name, made_at))
 
 
 @bp.delete("/projects/<pid>/annotators/<name>/answers")

@@ -137,7 +137,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                          "maximum": MAX_TOKEN_DAYS}},
                     required=("name",)),
         "get": _op("the project's annotators")},
-    "/api/projects/{pid}/annotators/{name}": {"delete": _op("revoke an annotator's token")},
+    "/api/projects/{pid}/annotators/{name}": {"delete": _op(
+        "revoke an annotator's token; with made_at (the token's created_at) only that "
+        "token: a 409 if the name's working token is another, revoked: false when that "
+        "token works no more", body={"made_at": {"type": ["number", "null"]}})},
     "/api/projects/{pid}/annotators/{name}/answers": {"delete": _op(
         "take back every answer an annotator gave: the other answers decide each item; "
         "items nobody else answered need answers again", body={"confirm": S},

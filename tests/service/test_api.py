@@ -142,6 +142,42 @@ def test_a_name_added_with_replace_false_never_revokes_a_working_token(app, clie
     assert add("pat", replace=True, replaces_made_at=now["created_at"]).status_code == 201
 
 
+def test_a_revoke_sent_again_or_late_never_revokes_the_token_made_since(client, project):
+    """Client's retry trial (a flaky network between a script and the service): a
+    revoke of ``pat`` timed out, was sent again (revoked), a new token was made for
+    the name, and then the first revoke, held in the network, arrived: it revoked
+    the new token. With ``made_at``, the ``created_at`` of the token meant (as its
+    creation answered, or as listed), a revoke takes only that token: sent again
+    it is ``revoked: false``, and against a token made since it is a 409."""
+    url = f"/api/projects/{project}/annotators"
+    first = client.post(url, headers=auth(), json={"name": "pat"}).json
+    assert isinstance(first["created_at"], float)
+    listed = {a["name"]: a for a in client.get(url, headers=auth()).json["annotators"]}
+    assert listed["pat"]["created_at"] == first["created_at"]
+    revoke = {"made_at": first["created_at"]}
+    r = client.delete(f"{url}/pat", headers=auth(), json=revoke)
+    assert r.status_code == 200 and r.json["revoked"] is True, r.json
+    again = client.delete(f"{url}/pat", headers=auth(), json=revoke)
+    assert again.status_code == 200 and again.json["revoked"] is False, again.json
+    assert "works no more" in again.json["note"]
+    new = client.post(url, headers=auth(), json={"name": "pat"}).json
+    late = client.delete(f"{url}/pat", headers=auth(), json=revoke)
+    assert late.status_code == 409 and late.json["code"] == "token_exists", late.json
+    assert "got another token" in late.json["error"]
+    nxt = f"/api/projects/{project}/queue/next"
+    assert client.post(nxt, headers=auth(new["token"]), json={}).status_code in (200, 204)
+    # the new token's own revoke takes it; a made_at that is no number is a 400
+    for bad in ("yesterday", True):
+        r = client.delete(f"{url}/pat", headers=auth(), json={"made_at": bad})
+        assert r.status_code == 400 and "made_at" in r.json["error"], bad
+    assert client.delete(f"{url}/pat", headers=auth(), json={"made_at": new["created_at"]}
+                         ).json["revoked"] is True
+    assert client.post(nxt, headers=auth(new["token"]), json={}).status_code == 401
+    # without made_at, as before: the name's working token, else a 404
+    assert client.delete(f"{url}/pat", headers=auth()).status_code == 404
+    assert client.delete(f"{url}/nobody", headers=auth(), json=revoke).status_code == 404
+
+
 def test_create_project_validates(client):
     bad = [{"name": "", "labels": ["a", "b"], "lf_module": "lfs_youtube"},
            {"name": "x", "labels": ["a"], "lf_module": "lfs_youtube"},
