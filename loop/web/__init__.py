@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from dataclasses import asdict
 from typing import Any
 
@@ -102,6 +103,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "settings": settings, "policy": asdict(policy),
         "recalibrator": Recalibrator(store, enqueuer(queue, store), policy,
                                      settings.queue_size),
+        # export files being sent now (loop.web.api.FILE_SLOTS)
+        "file_slots": threading.BoundedSemaphore(api.FILE_SLOTS),
     }
 
     @app.errorhandler(LoopError)

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import MethodNotAllowed
 
-from loop.errors import BadRequest, BadUpload, JobNotFound, LoopError, TooLarge, shorten
+from loop.errors import (
+    BadRequest,
+    BadUpload,
+    JobNotFound,
+    LoopError,
+    TooLarge,
+    TooManyRequests,
+    shorten,
+)
 from loop.service import browse, items, jobs, projects, queue, reports, rules
 from loop.service import export as exports
 from loop.service.settings import Settings
@@ -400,12 +409,55 @@ def get_job(job_id: str) -> Any:
 @admin_required
 def download_export(job_id: str) -> Any:
     """The file a finished export job built (kept a day; gone with its project)."""
-    return _file(*exports.download(_store().r, job_id))
+    return _sending(lambda: exports.download(_store().r, job_id))
 
 
-def _file(data: bytes, fmt: str, pid: str) -> Response:
+#: Export files one web process sends at once. Each holds one of its threads until
+#: the reader has taken the whole file (slow-reader trial: 20 scripts reading a
+#: 60,000-item export at 40 KB/s held every thread of both web processes, and
+#: /healthz, the pages and the annotators' answers waited 20 s and more: minutes);
+#: one more is a 429 with Retry-After, the rest of the threads stay free.
+FILE_SLOTS = 2
+#: Seconds a reader may take none of a :data:`SEND_CHUNK` before it is cut off (a
+#: reader that stopped reading held its slot for as long as its connection lived).
+SEND_STALL_SECONDS = 60
+#: Bytes written at a time (the stall limit is per write).
+SEND_CHUNK = 256 * 1024
+
+
+def _sending(build: Callable[[], tuple[bytes, str, str]]) -> Response:
+    """The export file ``build()`` returns (``(data, format, project)``), sent while
+    holding one of the process's :data:`FILE_SLOTS` (429 when none is free), given
+    back once it is sent or the reader is gone."""
+    slots = _ext()["file_slots"]
+    if not slots.acquire(blocking=False):
+        raise TooManyRequests(
+            f"{FILE_SLOTS} export files are being sent by this web process, the most at "
+            "once (each holds a thread until its reader has taken it all, and the others "
+            "answer the pages and the annotators): try again in a moment", retry_after=2)
+    held = [True]
+
+    def release() -> None:  # once: when the file is all sent, or the reader gone
+        if held[0]:
+            held[0] = False
+            slots.release()
+
+    try:
+        resp = _file(*build(), sent=release)
+    except BaseException:
+        release()
+        raise
+    resp.call_on_close(release)  # a reply never sent (HEAD) or cut off
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:  # gunicorn makes it blocking again at the next request
+        sock.settimeout(SEND_STALL_SECONDS)
+    return resp
+
+
+def _file(data: bytes, fmt: str, pid: str, sent: Callable[[], None]) -> Response:
     """An export file as a download named after the project: its name, then its id
-    (new-user trial: "4b37868d8b.csv" said nothing of what it held)."""
+    (new-user trial: "4b37868d8b.csv" said nothing of what it held); ``sent()`` once
+    it is all read out, or given up."""
     from werkzeug.utils import secure_filename
 
     mime = "text/csv" if fmt == "csv" else "application/x-ndjson"
@@ -413,7 +465,16 @@ def _file(data: bytes, fmt: str, pid: str) -> Response:
         name = secure_filename(str(_store().get_project(pid).get("name") or ""))[:60]
     except LoopError:  # the project is gone; its export file is kept a while
         name = ""
-    return Response(data, mimetype=mime, headers={
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            for a in range(0, len(data), SEND_CHUNK):
+                yield data[a : a + SEND_CHUNK]
+        finally:
+            sent()
+
+    return Response(chunks(), mimetype=mime, headers={
+        "Content-Length": str(len(data)),
         "Content-Disposition": f"attachment; filename={name + '-' if name else ''}{pid}.{fmt}"})
 
 
@@ -556,7 +617,9 @@ def list_items(pid: str) -> Any:
 def export(pid: str) -> Any:
     """Download labels as CSV or JSON lines."""
     fmt = request.args.get("format", "csv")
-    return _file(exports.export_bytes(_store(), pid, fmt), fmt, pid)
+    if fmt not in exports.FORMATS:  # said before a slot is taken
+        raise BadRequest(f"format must be csv or jsonl, got {fmt!r}")
+    return _sending(lambda: (exports.export_bytes(_store(), pid, fmt), fmt, pid))
 
 
 # -- the expert queue --------------------------------------------------------------------------

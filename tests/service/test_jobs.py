@@ -511,3 +511,42 @@ def test_apply_runs_asked_for_at_once_are_one_run(app, client, project, monkeypa
     with ThreadPoolExecutor(4) as ex:
         ids = set(ex.map(ask, range(4)))
     assert len(ids) == 1, ids
+
+
+def test_export_files_sent_at_once_are_bounded_so_the_rest_is_answered(client, rconn, project):
+    """Slow-reader trial: 20 scripts reading a 60,000-item export at 40 KB/s each
+    held a thread of the web process until they had read it all, every thread of
+    both processes: /healthz, the pages and the annotators' answers waited 20 s and
+    more. Now a web process sends at most ``FILE_SLOTS`` export files at once (the
+    direct export and an export job's download alike); one more is a 429 with
+    Retry-After, the other requests are answered meanwhile, and a slot is free
+    again once its file is read to the end or its reader gone."""
+    from loop.web.api import FILE_SLOTS
+
+    client.post(f"/api/projects/{project}/items?{HELD_OUT_QUERY}",
+                data=held_out_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    job = _job(client, project, "export")
+    run_burst(rconn)
+    url = f"/api/projects/{project}/export?format=jsonl"
+    download = _status(client, job)["result"]["download"]
+    # readers that have not read their file yet: each holds its slot
+    reading = [client.get(url, headers=auth()) for _ in range(FILE_SLOTS - 1)]
+    reading.append(client.get(download, headers=auth()))
+    assert all(r.status_code == 200 for r in reading)
+    for other in (url, download):
+        r = client.get(other, headers=auth())
+        assert r.status_code == 429 and r.headers["Retry-After"] == "2", r.json
+        assert "export files are being sent" in r.json["error"], r.json
+    # the rest is answered meanwhile
+    assert client.get(f"/api/projects/{project}", headers=auth()).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert client.get(f"/api/projects/{project}/export?format=xml",
+                      headers=auth()).status_code == 400
+    # read to its end: its slot is free, and the file was whole
+    whole = reading.pop(0).get_data()
+    assert len(whole.splitlines()) == 350 and whole.endswith(b"\n")
+    again = client.get(url, headers=auth())
+    assert again.status_code == 200 and again.get_data() == whole
+    # a reader gone before the end frees its slot too
+    reading.pop().close()
+    assert client.get(download, headers=auth()).get_data() == whole
