@@ -145,6 +145,25 @@ class DuplicateUpload(Conflict):
         self.ids_stored = ids_stored
 
 
+class RequestInProgress(Conflict):
+    """A request sent with an ``Idempotency-Key`` whose first send is still being
+    answered: try again in ``retry_after`` seconds."""
+
+    code = "request_in_progress"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReused(LoopError):
+    """An ``Idempotency-Key`` sent before with another request (another path, query
+    or body)."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
 class TokenExists(Conflict):
     """An annotator added with ``replace: false`` has a working token: adding the
     name again would revoke it."""

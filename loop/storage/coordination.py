@@ -158,6 +158,36 @@ class CoordinationMixin(StoreBase):
         return bool(self.r.eval(_FREE_IF_JOB, 2, self._k(pid, "lock", name),
                                 LOCK_OWNERS_KEY, f"{job_id}:"))
 
+    # -- requests sent with an Idempotency-Key (loop.web.idempotency) -------------------
+    @staticmethod
+    def _request_key(scope: str, key: str) -> str:
+        return f"loop:idem:{scope}:{key}"
+
+    def claim_request(self, scope: str, key: str, fingerprint: str,
+                      ttl: float) -> dict[str, Any] | None:
+        """Mark request ``key`` of caller ``scope`` (hashes) as running for up to
+        ``ttl`` seconds; None if it was not known, else its record as kept:
+        ``{"fingerprint", "state": "running"}`` or, once answered,
+        ``{"fingerprint", "state": "done", "status", "mimetype", "body"}``."""
+        name = self._request_key(scope, key)
+        mine = json.dumps({"fingerprint": fingerprint, "state": "running"})
+        if self.r.set(name, mine, nx=True, px=max(1, int(ttl * 1000))):
+            return None
+        raw = self.r.get(name)
+        if raw is None:  # expired just now: claim it again
+            return self.claim_request(scope, key, fingerprint, ttl)
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    def answer_request(self, scope: str, key: str, record: dict[str, Any],
+                       ttl: float) -> None:
+        """Keep the answer of a claimed request for ``ttl`` seconds."""
+        self.r.set(self._request_key(scope, key), json.dumps(record),
+                   px=max(1, int(ttl * 1000)))
+
+    def forget_request(self, scope: str, key: str) -> None:
+        """Drop a claimed request (it failed: a retry with its key runs it again)."""
+        self.r.delete(self._request_key(scope, key))
+
 
 def job_token(job_id: str | None) -> str | None:
     """A lock token that names the job whose run takes the lock (None: a random one):

@@ -67,7 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from loop.service.recalibration import RecalibrationPolicy, Recalibrator
     from loop.storage import RedisStore
     from loop.storage.base import claim_format
-    from loop.web import api, openapi, pages
+    from loop.web import api, idempotency, openapi, pages
 
     app = Flask(__name__)
     app.json = _JSONProvider(app)
@@ -165,6 +165,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # operator's trial: any annotator token could send 50 MB to /queue/answer
         if request.endpoint not in UPLOAD_ENDPOINTS:  # not by path: .../rules/items
             request.max_content_length = _api_body_limit()
+
+    idempotency.init_app(app, store)  # after body_limit: a body too big is refused first
 
     def _api_body_limit() -> int:
         return min(MAX_API_BODY, app.config.get("MAX_CONTENT_LENGTH") or MAX_API_BODY)

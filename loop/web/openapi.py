@@ -260,12 +260,28 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The header of every write (loop.web.idempotency).
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "a new key (a UUID, say) for each request, sent again with its "
+                   "retries: a 2xx reply is kept a day and given again "
+                   "(Idempotent-Replayed: true) instead of doing the request twice; 422 "
+                   "with another request, 409 while the first send is answered"}
+#: ... which POST /annotators takes but never replays (its reply is a token).
+NOT_REPLAYED = {**IDEMPOTENCY_KEY, "description": "not kept here: the reply is a token, "
+                "stored nowhere in clear; sent again, the request makes a new token, "
+                "which revokes the unseen one"}
+
+
 def spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, ops in PATHS.items():
         params = [{"name": n, "in": "path", "required": True, "schema": S}
                   for n in ("pid", "job_id", "name") if "{" + n + "}" in path]
-        paths[path] = {m: {**op, "parameters": params + op.get("parameters", [])}
+        paths[path] = {m: {**op, "parameters": params + op.get("parameters", []) + (
+                           [] if m not in ("post", "put", "delete") else [NOT_REPLAYED]
+                           if path == "/api/projects/{pid}/annotators" else [IDEMPOTENCY_KEY])}
                        for m, op in ops.items()}
     return {
         "openapi": "3.0.3",
