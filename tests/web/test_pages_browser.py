@@ -2157,6 +2157,38 @@ def test_dashboard_actions_and_export_say_what_happened_beside_their_buttons(
     assert page.locator("#dash-status").inner_text() == ""  # nothing said up there
 
 
+def test_an_export_waits_its_turn_while_the_server_sends_others(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Slow-reader trial: a web process sends at most FILE_SLOTS export files at once
+    and answers one more with a 429 and Retry-After; the dashboard said "Export
+    failed: TOO MANY REQUESTS". It says it waits, tries again, and downloads once a
+    file has gone out."""
+    pid = demo_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#job-rows tr")
+    slots = live.app.extensions["loop"]["file_slots"]
+    taken = 0
+    try:
+        while slots.acquire(blocking=False):  # as other readers' files being sent
+            taken += 1
+        csv_btn = page.get_by_role("button", name="Download CSV")
+        with page.expect_download() as got:
+            csv_btn.click()
+            page.wait_for_function("document.getElementById('export-status').textContent"
+                                   ".includes('trying again in 2 s')")
+            assert csv_btn.is_disabled() and _on_screen(page, "#export-status")
+            for _ in range(taken):  # those files have gone out
+                slots.release()
+            taken = 0
+        assert got.value.suggested_filename.endswith(f"{pid}.csv")
+        page.wait_for_function("document.getElementById('export-status').textContent"
+                               ".startsWith('Downloaded CSV')")
+        assert not csv_btn.is_disabled()
+    finally:
+        for _ in range(taken):
+            slots.release()
+
+
 def test_a_rule_saved_without_a_connection_says_so_in_words(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """Trial: every page said the browser's "Failed to fetch" when the server could

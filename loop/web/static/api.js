@@ -101,13 +101,28 @@
     return why;
   }
 
-  async function download(path, filename) {
+  /* ``onWait(seconds)``: told before each wait while the server sends as many export
+     files as it sends at once (429 with Retry-After: slow-reader trial); tried again
+     for up to about a minute. */
+  async function download(path, filename, onWait) {
     const headers = {};
     const token = getToken();
     if (token) headers["Authorization"] = "Bearer " + token;
-    const res = await send(path, { headers: headers, cache: "no-store" });
+    let res = null;
+    for (let waited = 0; ; ) {
+      res = await send(path, { headers: headers, cache: "no-store" });
+      if (res.status !== 429 || waited >= 60) break;
+      const wait = Math.min(Math.max(Number(res.headers.get("Retry-After")) || 2, 1), 10);
+      if (onWait) onWait(wait);
+      await new Promise(function (done) { setTimeout(done, wait * 1000); });
+      waited += wait;
+    }
     if (res.status === 401 && token) dropToken(res.statusText);
-    if (!res.ok) throw new ApiError(res.status, res.statusText, null);
+    if (!res.ok) {
+      let msg = res.statusText;
+      try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
+      throw new ApiError(res.status, msg, null);
+    }
     const blob = await res.blob();
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");

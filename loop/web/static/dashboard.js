@@ -1027,7 +1027,10 @@
     buttons.forEach(function (b) { b.disabled = true; });
     said("export-status", "Preparing the export (" + fmt.toUpperCase() + ")… the download starts when it is ready.");
     try {
-      await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt);
+      await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt, function (wait) {
+        said("export-status", "The server is sending as many exports as it sends at once; " +
+          "trying again in " + wait + " s…");
+      });
       said("export-status", "Downloaded " + fmt.toUpperCase() + ".");
     } catch (e) {
       said("export-status", "Export failed: " + (Loop.isNetworkError(e)
