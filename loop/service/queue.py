@@ -223,8 +223,9 @@ def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: An
     only when nothing else is left for them."""
     store.get_project(pid)
     _strings(item_id, lease_id)
-    store.skip(pid, annotator, item_id, lease_id, token)
-    return {"skipped": True}
+    # sent again (a retry after a lost reply): the same answer, duplicate as an answer's
+    return {"skipped": True,
+            "duplicate": store.skip(pid, annotator, item_id, lease_id, token)}
 
 
 #: Leases one release gives back at most (a page holds 21 at most: ``/next``'s

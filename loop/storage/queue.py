@@ -187,16 +187,20 @@ class QueueMixin(StoreBase):
         return out
 
     def skip(self, pid: str, annotator: str, item_id: str, lease_id: str,
-             token: str = "", release: bool = False) -> None:
+             token: str = "", release: bool = False) -> bool:
         """Give a leased item back (others get it first); ``release``: without
-        marking it skipped (the page showing it was closed, unanswered)."""
+        marking it skipped (the page showing it was closed, unanswered). True for a
+        skip sent again: the item is skipped by ``annotator`` already, its lease gone."""
         k = self._k
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "skips", annotator),
                 k(pid, "mine", annotator), k(pid, "done"), k(pid, "annotators")]
         err = self._run(pid, "skip", keys, [item_id, lease_id, annotator,
                                             "release" if release else "skip", token])
+        if err == 1:
+            return True
         if err:
             raise LeaseConflict(err.decode())
+        return False
 
     def release_leases(self, pid: str, annotator: str) -> int:
         """End every lease ``annotator`` holds (their token was revoked): the items

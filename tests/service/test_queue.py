@@ -333,6 +333,30 @@ def test_an_annotator_with_nothing_left_reads_only_the_leases_of_expired_tokens(
     assert reads == []  # not one per live lease (30: busy's and late's)
 
 
+def test_a_skip_sent_again_after_its_reply_was_lost_is_a_duplicate(client, store, project):
+    """Client's retry trial (a flaky network between a script and the service): a
+    skip was done, its reply lost, and the same skip sent again was a 409 "no active
+    lease on item ...", as if it had failed; once someone else had the item, "leased
+    by someone else". Sent again it is ``skipped`` and a ``duplicate``, as an answer
+    sent again is; a skip of an item never skipped still needs its lease."""
+    _few_items_ready(client, store, project, ["a", "b", "c"])
+    tok = annotator_token(client, project, "solo")
+    a = _next(client, project, tok)
+    first = _skip(client, project, tok, a)
+    assert first.status_code == 200 and first.json == {"skipped": True, "duplicate": False}
+    again = _skip(client, project, tok, a)
+    assert again.status_code == 200 and again.json == {"skipped": True, "duplicate": True}
+    other = store.lease_next(project, "other", 60)
+    assert other[0] == a["item"]["id"]  # someone else has it now
+    assert _skip(client, project, tok, a).json == {"skipped": True, "duplicate": True}
+    # the item was given back once: the other annotator still holds it
+    assert store.r.hget(store._k(project, "leaseh"), a["item"]["id"]) is not None
+    b = _next(client, project, tok)
+    _answer(client, project, tok, b)
+    r = _skip(client, project, tok, b)  # answered, never skipped
+    assert r.status_code == 409 and "no active lease" in r.json["error"], r.json
+
+
 def test_a_handed_back_lease_the_asker_had_skipped_is_served_at_once(client, store, project):
     """Re-trial: when the only lease an expired token gave back was an item the asker
     had skipped, that /next answered 204 (it tried the queue again, which passes over

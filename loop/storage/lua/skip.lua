@@ -3,11 +3,17 @@
 -- (the page that showed it was closed) it is not marked skipped.
 -- KEYS: 1 leasez, 2 leaseh, 3 queue, 4 skips:<a>, 5 mine:<a>, 6 done, 7 annotators
 -- ARGV: 1 item, 2 lease id, 3 annotator, 4 'skip' or 'release', 5 token hash (last)
--- Returns false on success, else the reason; an error 'revoked'.
+-- Returns false on success, 1 for a skip sent again (the item is skipped by this
+-- annotator, its lease gone: a retry after a lost reply), else the reason; an
+-- error 'revoked'.
 if revoked(ARGV[3]) then return redis.error_reply('revoked') end
 local l = redis.call('HGET', KEYS[2], ARGV[1])
-if not l then return 'no active lease on item ' .. ARGV[1] end
-local d = cjson.decode(l)
+local d = l and cjson.decode(l)
+if (not d or d.annotator ~= ARGV[3]) and ARGV[4] ~= 'release'
+    and redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then
+  return 1
+end
+if not d then return 'no active lease on item ' .. ARGV[1] end
 if d.annotator ~= ARGV[3] then
   return 'item ' .. ARGV[1] .. ' is leased by someone else'
 end
