@@ -18,19 +18,26 @@ token, which revokes the unseen one (``replace``, the default).
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
+from redis.exceptions import RedisError
 
 from loop.errors import BadRequest, IdempotencyKeyReused, RequestInProgress
 from loop.web.auth import bearer_token, identify
 
+log = logging.getLogger(__name__)
+
 HEADER = "Idempotency-Key"
 #: Seconds a reply is kept for a retry (as Stripe's keys, a day).
 KEEP_SECONDS = 86400
-#: Seconds a request is taken to be running at most; a retry past it (the web
-#: process died while answering) runs again.
-RUNNING_SECONDS = 600
+#: Seconds a request is taken to be running at most; a retry past it runs again.
+#: Short, as a claim the service could not drop stays this long (the web process
+#: died while answering, or Redis went away before the answer: a 503 whose retry
+#: is told 409, request_in_progress, until then). A longer request (a big upload)
+#: sent again past it runs again beside it: an upload is refused as a duplicate.
+RUNNING_SECONDS = 60
 #: Longest key, in characters (visible ASCII).
 MAX_KEY = 255
 #: Largest reply kept, in bytes (a bigger one is not kept: a retry runs again).
@@ -104,21 +111,30 @@ def init_app(app: Flask, store: Any) -> None:
             return resp
         scope, name, fingerprint = claimed
         body = None if resp.is_streamed else resp.get_data()
+        text = None
         if 200 <= resp.status_code < 300 and body is not None and len(body) <= MAX_KEPT:
             try:
                 text = body.decode()
             except UnicodeDecodeError:
-                text = None
+                pass
+        try:
             if text is not None:
                 store.answer_request(scope, name, {
                     "fingerprint": fingerprint, "state": "done", "status": resp.status_code,
                     "mimetype": resp.mimetype, "body": text}, KEEP_SECONDS)
-                return resp
-        store.forget_request(scope, name)
+            else:
+                store.forget_request(scope, name)
+        except RedisError as exc:  # the reply stands; the claim lapses by itself
+            log.warning("could not keep or drop the reply of %s %s for its %s (%s: %s); "
+                        "its claim lapses within %d s", request.method, request.path,
+                        HEADER, type(exc).__name__, exc, RUNNING_SECONDS)
         return resp
 
     @app.teardown_request
     def give_up(exc: BaseException | None) -> None:
         claimed = g.pop("idempotency", None)  # an error no handler answered
         if claimed is not None:
-            store.forget_request(claimed[0], claimed[1])
+            try:
+                store.forget_request(claimed[0], claimed[1])
+            except RedisError:  # lapses by itself
+                pass

@@ -148,3 +148,33 @@ def test_a_send_still_being_answered_is_a_409_and_tokens_are_never_kept(client, 
     assert client.post("/api/projects", headers=_key("x", auth("no-such-key-at-all")),
                        json={"name": "x", "labels": ["a", "b"]}).status_code == 401
     assert len(rconn.keys("loop:idem:*")) == before
+
+
+def test_a_claim_the_service_cannot_drop_lapses_within_a_minute(app, client, rconn, project,
+                                                                monkeypatch):
+    """Redis gone between a write's error and the dropping of its claim (its reply a
+    503, say): the reply stands, not a 500, and the claim lapses by itself within
+    RUNNING_SECONDS, its retries told 409 with Retry-After until then."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from loop.web.idempotency import RUNNING_SECONDS
+
+    store = app.extensions["loop"]["store"]
+
+    def down(*args):
+        raise RedisDown("gone")
+
+    url = f"/api/projects/{project}/rules"
+    rule = {"name": "r", "label": 1, "kind": "keywords", "keywords": ["x"]}
+    client.post(url, headers=auth(), json=rule)
+    monkeypatch.setattr(store, "forget_request", down)
+    r = client.post(url, headers=_key("rule-x"), json=rule)  # exists already: a 409
+    assert r.status_code == 409 and "exists already" in r.json["error"], r.json
+    monkeypatch.undo()
+    (name,) = rconn.keys("loop:idem:*")
+    assert 0 < rconn.pttl(name) <= RUNNING_SECONDS * 1000
+    busy = client.post(url, headers=_key("rule-x"), json=rule)
+    assert busy.status_code == 409 and busy.json["code"] == "request_in_progress"
+    rconn.delete(name)  # as RUNNING_SECONDS later
+    assert client.post(url, headers=_key("rule-x"), json=rule).json["error"].endswith(
+        "edit it or pick another name")
