@@ -2384,6 +2384,37 @@ def test_revoking_one_annotator_keeps_the_token_just_made_for_another(
     assert page.locator("#new-token").is_hidden()
 
 
+def test_revoke_on_the_annotators_page_never_takes_a_token_made_since_it_was_listed(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Retry trial: a revoke is by name, and one that arrived after a new token was
+    made for the name revoked the new one. The page revokes the token it lists (its
+    created_at): one another admin made for the name meanwhile is left working, and
+    the page says so; pressed again on the redrawn row, it goes."""
+    from loop.demo.client import ApiClient, ApiError
+
+    pid = tiny_project["pid"]
+    add = f"/api/projects/{pid}/annotators"
+    live.admin.call("POST", add, {"name": "pat"})
+    sign_in(page, live.url, "test-admin-key", pid, target="annotators")
+    page.wait_for_selector("#a-rows tr[data-name='pat']")
+    newer = ApiClient(live.url, live.admin.call("POST", add, {"name": "pat"})["token"])
+    revoke = page.locator("#a-rows tr[data-name='pat'] button.revoke")
+    revoke.click()
+    revoke.click()  # "Revoke pat?": confirmed
+    page.wait_for_function("document.getElementById('list-status').textContent"
+                           ".includes('got a new token since this list was shown')")
+    nxt = f"/api/projects/{pid}/queue/next"
+    newer.call("POST", nxt, {})  # works
+    revoke = page.locator("#a-rows tr[data-name='pat'] button.revoke")
+    revoke.click()
+    revoke.click()
+    page.wait_for_function("document.getElementById('list-status').textContent"
+                           ".startsWith('Revoked pat')")
+    with pytest.raises(ApiError) as refused:
+        newer.call("POST", nxt, {})
+    assert refused.value.status == 401
+
+
 def test_a_revoke_pressed_once_stays_armed_when_the_table_is_redrawn(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """CI: "Create token" redraws the annotators table when its answer comes; a Revoke

@@ -52,7 +52,7 @@
           ? Loop.el("span", { class: "muted", text: "revoked " + Loop.when(a.revoked_at) +
               " (add the name again for a new token)" })
           : Loop.confirmButton({ class: "revoke", text: "Revoke", "aria-label": "Revoke " + a.name },
-            "Revoke " + a.name + "?", function () { revoke(a.name); }),
+            "Revoke " + a.name + "?", function () { revoke(a.name, a.created_at); }),
           a.answers_total ? Loop.confirmButton({ class: "discard", text: "Discard answers",
             "aria-label": "Discard " + a.name + "'s answers" },
             "Discard all " + a.answers_total + " of " + a.name + "'s answers?",
@@ -112,16 +112,25 @@
     }
   }
 
-  async function revoke(name) {
+  /* Only the token listed (made at ``madeAt``): one another admin made for the name
+     since is not revoked unseen (retry trial: a revoke by name took the newer token). */
+  async function revoke(name, madeAt) {
     try {
-      await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name));
+      await Loop.api("DELETE", base + "/annotators/" + encodeURIComponent(name),
+        typeof madeAt === "number" ? { made_at: madeAt } : undefined);
       listStatus("Revoked " + name + "'s token (their answers stay; the items they held go back to the queue).");
       /* the token shown is gone only if it was this annotator's: another one's, shown
          once, stays to be copied (trial: revoking carol hid the token just made for
          dave, never to be shown again) */
       if ($("nt-name").textContent === name) $("new-token").hidden = true;
       await refresh();
-    } catch (e) { listStatus(e.message, true); }
+    } catch (e) {
+      if (e && e.body && e.body.code === "token_exists") {
+        listStatus("“" + name + "” got a new token since this list was shown (someone else " +
+          "added the name): it is left working. Press Revoke again to revoke that one.", true);
+        await refresh();
+      } else { listStatus(e.message, true); }
+    }
   }
 
   document.addEventListener("DOMContentLoaded", async function () {
