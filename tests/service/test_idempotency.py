@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 
+import pytest
 from svc_helpers import (
     HELD_OUT_QUERY,
     annotator_token,
@@ -178,3 +179,117 @@ def test_a_claim_the_service_cannot_drop_lapses_within_a_minute(app, client, rco
     rconn.delete(name)  # as RUNNING_SECONDS later
     assert client.post(url, headers=_key("rule-x"), json=rule).json["error"].endswith(
         "edit it or pick another name")
+
+
+class _CuttingProxy:
+    """A TCP proxy in front of the service that cuts the reply to the first send of
+    each POST: the request reaches the service and is done, its reply never reaches
+    the client (a flaky network, as the retry trial's)."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.upstream = ("127.0.0.1", port)
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.srv.getsockname()[1]}"
+        self.seen: set[str] = set()
+        self.cut: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def _conn(self, c) -> None:
+        import socket
+        import threading
+
+        first = c.recv(65536)
+        method, path = first.split(b"\r\n", 1)[0].decode().split()[:2]
+        cut = method == "POST" and path not in self.seen
+        self.seen.add(path)
+        u = socket.create_connection(self.upstream)
+        u.sendall(first)
+
+        def up() -> None:
+            try:
+                while data := c.recv(65536):
+                    u.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=up, daemon=True).start()
+        try:
+            while data := u.recv(65536):
+                if cut:  # the service has answered: the client never hears it
+                    self.cut.append(path)
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (c, u):  # shut down first: close alone leaves up()'s recv waiting,
+                try:          # and the client hears nothing until its timeout
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self.srv.close()
+
+
+@pytest.mark.slow
+def test_the_readmes_retrying_client_does_each_write_once(app, redis_url, tmp_path,
+                                                          monkeypatch):
+    """The README's Python client, run as written (its host and key aside) through
+    a proxy that cuts the reply to the first send of each POST: one project, its
+    items imported once, one rule, one export job, and the export's file."""
+    import re
+    import subprocess
+    import threading
+
+    from svc_helpers import ADMIN, ROOT, rq_worker_cmd, worker_env
+    from werkzeug.serving import make_server
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"A client that retries.*?```python\n(.*?)```", readme, re.S).group(1)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = _CuttingProxy(server.server_port)
+    worker = subprocess.Popen(rq_worker_cmd(redis_url), env=worker_env(redis_url),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = [("1", "free entry to win a prize", "spam"), ("2", "see you at home", "ham"),
+            ("3", "call now for your free ringtone", ""), ("4", "ok on my way", "")]
+    (tmp_path / "items.csv").write_text(
+        "id,text,label\n" + "".join(f"{i},{t},{g}\n" for i, t, g in rows))
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = (block.replace('"http://127.0.0.1:8000"', repr(proxy.url))
+                .replace('"my-long-secret-key"', repr(ADMIN)))
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        proxy.close()
+        server.shutdown()
+    # every write's first reply was cut, and each was done once
+    assert sorted(set(p.split("?")[0].rsplit("/", 1)[-1] for p in proxy.cut)) == [
+        "items", "jobs", "projects", "rules"], proxy.cut
+    client = app.test_client()
+    (project,) = client.get("/api/projects", headers=auth()).json["projects"]
+    pid = project["id"]
+    assert client.get(f"/api/projects/{pid}", headers=auth()).json["n_items"] == 4
+    rules = client.get(f"/api/projects/{pid}/rules", headers=auth()).json["rules"]
+    assert [r["name"] for r in rules] == ["says_free"]
+    asked = client.get(f"/api/projects/{pid}/jobs?auto=false", headers=auth()).json["jobs"]
+    assert [j["type"] for j in asked].count("export") == 1
+    exported = (tmp_path / "labels.csv").read_text().splitlines()
+    assert exported[0].startswith("id,text,") and len(exported) == 5
