@@ -2166,6 +2166,10 @@ def test_an_export_waits_its_turn_while_the_server_sends_others(
     pid = demo_project["pid"]
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_selector("#job-rows tr")
+    # the dashboard drawn whole (its numbers and chart), so nothing moves the export
+    # card while the test reads it (a CI run read its line below the window's edge)
+    page.wait_for_function("document.getElementById('n-items').textContent !== '–'"
+                           " && document.querySelector('#curve svg, #curve canvas') !== null")
     slots = live.app.extensions["loop"]["file_slots"]
     taken = 0
     try:

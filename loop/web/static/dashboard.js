@@ -727,6 +727,13 @@
     const p = $(id);
     p.textContent = msg || "";
     p.classList.toggle("error", !!isError);
+    /* the line beside the button pressed is read where it is: content drawn above it
+       meanwhile (the poll's tables, charts) could push it out of view (CI: an export
+       waiting its turn said so below the window's edge) */
+    if (msg && id !== "dash-status") {
+      const r = p.getBoundingClientRect();
+      if (r.height > 0 && (r.top < 0 || r.bottom > window.innerHeight)) p.scrollIntoView({ block: "nearest" });
+    }
   }
 
   /* Ties of answers (answers_per_item > 1) and the admin's resolutions. */
