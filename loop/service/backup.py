@@ -103,33 +103,46 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
     from loop.service.worker import die_with_parent
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:  # a folder it cannot write to is said before Redis is asked for anything
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise BackupError(f"cannot write the backup into {out.parent} ({exc.strerror}): "
+                          "give a file in a folder you can write to") from None
     try:
-        keys, projects = _counts(client)
-    except redis.RedisError as exc:
-        raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was restarting "
-                          "(loop serve restarts a killed Redis within seconds), run the "
-                          "backup again") from None
-    finally:
-        client.close()
-    args, env = _cli_target(url)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
+        client = redis.Redis.from_url(url, socket_timeout=10)
+        try:
+            keys, projects = _counts(client)
+        except redis.RedisError as exc:
+            raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was "
+                              "restarting (loop serve and docker compose restart a killed "
+                              "Redis within seconds), run the backup again") from None
+        finally:
+            client.close()
+        args, env = _cli_target(url)
         try:
             done = subprocess.run([redis_cli(), *args, "--rdb", tmp], env=env, timeout=timeout,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   preexec_fn=die_with_parent)
         except subprocess.TimeoutExpired:
             raise BackupError(f"the snapshot took longer than {timeout:.0f} s") from None
+        said = " ".join(done.stdout.split())[-300:]
+        if done.returncode != 0 and "Error writing data to file" in done.stdout:
+            free = shutil.disk_usage(out.parent).free
+            raise BackupError(f"could not write the backup into {out.parent} ({said}; "
+                              f"{free / 2**20:.1f} MB free there: is its disk full?); "
+                              f"nothing was written to {out}")
         if done.returncode != 0 or not os.path.getsize(tmp):
-            said = " ".join(done.stdout.split())[-300:]
             raise BackupError(f"Redis did not send a whole snapshot ({said}); nothing was "
                               f"written to {out}: run the backup again")
         version = rdb_version(Path(tmp))
-        os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data directory
-        os.replace(tmp, out)
+        try:
+            os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data dir
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise BackupError(f"cannot write {out} ({exc.strerror}); nothing was written "
+                              "there") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -199,7 +212,7 @@ def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snap
     backup (the directory claimed meanwhile, so no ``loop serve`` starts on it)."""
     if redis_url:
         return snapshot(redis_url, out)
-    from loop.service.supervisor import claim_data_dir, prepare_redis_dir
+    from loop.service.supervisor import DataDirBusy, claim_data_dir, prepare_redis_dir
 
     data_dir = Path(data_dir or "var").resolve()
     redis_dir = data_dir / "redis"
@@ -208,8 +221,12 @@ def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snap
                           "give the --data-dir that `loop serve` runs on, or --redis-url")
     try:
         lock = claim_data_dir(data_dir, "", "loop backup")
-    except ValueError:  # a loop serve runs it: ask its Redis
-        return snapshot(f"unix://{redis_dir / 'redis.sock'}", out)
+    except DataDirBusy as exc:
+        if exc.holder != "loop serve":  # another backup, or a restore, at rest
+            raise BackupError(str(exc)) from None
+        return snapshot(f"unix://{redis_dir / 'redis.sock'}", out)  # ask its Redis
+    except OSError as exc:
+        raise BackupError(f"cannot lock {data_dir} for the backup ({exc.strerror})") from None
     try:
         prepare_redis_dir(redis_dir)
         proc, url = _start_redis(redis_dir)

@@ -490,6 +490,14 @@ class Supervisor:
         return code
 
 
+class DataDirBusy(ValueError):
+    """A data directory another process holds; ``holder`` says which command."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 def claim_data_dir(data_dir: Path, url: str, what: str = "loop serve") -> Any:
     """The open lock file that makes this process the one ``loop serve`` of
     ``data_dir``'s embedded Redis; ``ValueError`` naming the other one if it is
@@ -510,10 +518,13 @@ def claim_data_dir(data_dir: Path, url: str, what: str = "loop serve") -> Any:
         who = (f" (pid {other['pid']}, serving on {other['url']})"
                if {"pid", "url"} <= set(other) and other["url"] else
                f" (pid {other['pid']})" if "pid" in other else "")
-        raise ValueError(f"another {other.get('what', 'loop serve')}{who} runs the "
-                         f"embedded Redis of {data_dir}: "
-                         "stop it first (Ctrl-C), or give this one another --data-dir "
-                         "(two would write one append-only file)") from None
+        holder = other.get("what", "loop serve")
+        if holder != "loop serve":  # a backup or restore: it ends by itself
+            raise DataDirBusy(f"{holder}{who} is using {data_dir}: wait until it is done "
+                              "(it says so when it ends), then run this again", holder) from None
+        raise DataDirBusy(f"another {holder}{who} runs the embedded Redis of {data_dir}: "
+                          "stop it first (Ctrl-C), or give this one another --data-dir "
+                          "(two would write one append-only file)", holder) from None
     f.seek(0)
     f.truncate()
     f.write(json.dumps({"pid": os.getpid(), "url": url, "what": what}))

@@ -195,3 +195,44 @@ def test_loop_backup_of_a_running_and_of_a_stopped_service(tmp_path, capsys):
         assert projects(info) == ["kept"]
     finally:
         stop_service(info)
+
+
+def _data_dir_at_rest(tmp_path, redis_url):
+    """A data directory at rest holding the test Redis's data, and its backup."""
+    backup(tmp_path / "b.rdb", redis_url=redis_url)
+    restore(tmp_path / "b.rdb", tmp_path / "var")
+    return tmp_path / "var"
+
+
+def test_a_backup_into_a_folder_it_cannot_write_says_so_and_writes_nothing(
+        tmp_path, redis_url, capsys):
+    from loop.cli import main
+
+    (tmp_path / "a-file").write_text("not a folder")
+    assert main(["backup", str(tmp_path / "a-file" / "b.rdb"), "--redis-url", redis_url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("loop: error: cannot write the backup into"), err
+    assert "Traceback" not in err
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_a_data_directory_another_backup_holds_is_named_not_taken_for_a_restarting_redis(
+        tmp_path, redis_url, capsys):
+    """Two ``loop backup`` of one data directory at rest, or a ``loop serve`` started
+    during one: the second is told to wait for the first, which it names."""
+    from loop.cli import main
+    from loop.service.supervisor import Supervisor, claim_data_dir
+
+    data = _data_dir_at_rest(tmp_path, redis_url)
+    held = claim_data_dir(data, "", "loop backup")  # as a backup at rest holds it
+    try:
+        assert main(["backup", str(tmp_path / "second.rdb"), "--data-dir", str(data)]) == 1
+        err = capsys.readouterr().err
+        assert "loop backup (pid" in err and "wait until it is done" in err, err
+        assert not (tmp_path / "second.rdb").exists()
+        with pytest.raises(ValueError, match=r"loop backup \(pid \d+\) is using .*wait until"):
+            Supervisor(data_dir=str(data))
+    finally:
+        held.close()
+    assert main(["backup", str(tmp_path / "second.rdb"), "--data-dir", str(data)]) == 0
+
