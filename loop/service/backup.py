@@ -18,8 +18,10 @@ once more to count what came back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -240,11 +242,13 @@ def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snap
 
 def restore(rdb: Path, data_dir: Path) -> Snapshot:
     """Make ``data_dir`` (new, or without data) a data directory holding the backup
-    ``rdb``, for ``loop serve --data-dir``."""
+    ``rdb``, for ``loop serve --data-dir``. Built in ``redis.restoring/`` beside
+    ``redis/``, which gets the append-only file only once it was loaded back whole: a
+    restore cut short leaves no data ``loop serve`` would start on, and is run again."""
     import redis
 
     from loop.service.aof import AOF_NAME
-    from loop.service.supervisor import claim_data_dir
+    from loop.service.supervisor import RESTORING_DIR, DataDirBusy, claim_data_dir
 
     rdb, data_dir = Path(rdb), Path(data_dir).resolve()
     if not rdb.is_file():
@@ -255,32 +259,39 @@ def restore(rdb: Path, data_dir: Path) -> Snapshot:
             f"{rdb} was taken from a Redis 7 or newer (snapshot format {version}); the "
             f"embedded Redis (6.2) reads format {EMBEDDED_RDB_VERSION} and older. Restore it "
             "into a Redis 7, as the README's docker compose section shows")
-    redis_dir = data_dir / "redis"
-    held = [p.name for p in (redis_dir / AOF_NAME, redis_dir / "loop.db") if p.exists()]
-    if held:
-        raise BackupError(f"{data_dir} holds data already ({', '.join(held)} in {redis_dir}): "
-                          "restore into a new --data-dir, or move this one away first")
-    lock = claim_data_dir(data_dir, "", "loop restore")
+    redis_dir, staging = data_dir / "redis", data_dir / RESTORING_DIR
+    _refuse_data(data_dir, redis_dir)
+    made = not data_dir.exists()
     try:
-        redis_dir.mkdir(parents=True, exist_ok=True)
-        redis_dir.chmod(0o700)
-        staged = redis_dir / "loop.db"
+        lock = claim_data_dir(data_dir, "", "loop restore")
+    except DataDirBusy as exc:
+        raise BackupError(str(exc)) from None
+    done = False
+    try:
+        _refuse_data(data_dir, redis_dir)  # again, now that no one else holds it
+        _end_orphaned_rewrite(staging)  # what a restore cut short left
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o700)
+        staged = staging / "loop.db"
         shutil.copyfile(rdb, staged)
         staged.chmod(0o600)
         try:
             # loaded from the snapshot, then written out as the append-only file, which
             # is what the embedded Redis loads from (it ignores a snapshot beside it)
-            proc, url = _start_redis(redis_dir, "--appendonly", "no")
-            try:
-                client = redis.Redis.from_url(url)
-                loaded = _counts(client)
-                client.config_set("appendonly", "yes")
-                _wait_rewritten(client)
-            finally:
-                _stop_redis(proc, url)
+            proc, url = _start_redis(staging, "--appendonly", "no")
+        except BackupError as exc:
+            raise BackupError(f"{rdb} could not be loaded: it is cut short or damaged "
+                              f"({exc}); nothing was restored: restore a whole backup "
+                              "(a backup that ended with `backed up ...`)") from None
+        try:
+            client = redis.Redis.from_url(url)
+            loaded = _counts(client)
+            client.config_set("appendonly", "yes")
+            _wait_rewritten(client)
         finally:
-            staged.unlink(missing_ok=True)
-        proc, url = _start_redis(redis_dir)  # as loop serve will: from the new file
+            _stop_redis(proc, url)
+        staged.unlink()
+        proc, url = _start_redis(staging)  # as loop serve will: from the new file
         try:
             client = redis.Redis.from_url(url)
             back = _counts(client)
@@ -289,13 +300,42 @@ def restore(rdb: Path, data_dir: Path) -> Snapshot:
         if back != loaded:
             raise BackupError(f"the restored data directory holds {back[0]:,} keys where the "
                               f"backup has {loaded[0]:,}: keep the backup, and report this")
+        redis_dir.mkdir(mode=0o700, exist_ok=True)
+        os.replace(staging / AOF_NAME, redis_dir / AOF_NAME)  # whole, or not there
+        done = True
+        shutil.rmtree(staging, ignore_errors=True)
         return Snapshot(data_dir, _size(redis_dir), *back)
-    except BaseException:
-        for f in redis_dir.glob("appendonly.aof*"):
-            f.unlink(missing_ok=True)
-        raise
     finally:
+        if not done:
+            shutil.rmtree(staging, ignore_errors=True)
         lock.close()
+        if not done and made:  # leave no empty data directory to start on by mistake
+            for leftover in (data_dir / "serve.lock", redis_dir, data_dir):
+                with contextlib.suppress(OSError):
+                    leftover.rmdir() if leftover.is_dir() else leftover.unlink()
+
+
+def _end_orphaned_rewrite(folder: Path) -> None:
+    """Kill the append-only-file writer a killed restore's Redis left running: a
+    forked child (``redis-aof-rewrite``, named in its ``temp-rewriteaof-<pid>.aof``)
+    outlives its killed Redis until it has written the whole file."""
+    for f in folder.glob("temp-rewriteaof-*.aof"):
+        pid = f.stem.rpartition("-")[2]
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes().startswith(
+                    b"redis-aof-rewrite"):
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:  # gone already
+            pass
+
+
+def _refuse_data(data_dir: Path, redis_dir: Path) -> None:
+    from loop.service.aof import AOF_NAME
+
+    held = [p.name for p in (redis_dir / AOF_NAME, redis_dir / "loop.db") if p.exists()]
+    if held:
+        raise BackupError(f"{data_dir} holds data already ({', '.join(held)} in {redis_dir}): "
+                          "restore into a new --data-dir, or move this one away first")
 
 
 def _wait_rewritten(client: Any, timeout: float = 3600.0) -> None:

@@ -142,6 +142,12 @@ class Supervisor:
             self.redis_url = redis_url
         else:
             self._lock = claim_data_dir(self.data_dir, self.url)
+            if (self.data_dir / RESTORING_DIR).exists():
+                # a restore cut short: started on, this directory would serve nothing
+                self._lock.close()
+                raise ValueError(f"a `loop restore` into {self.data_dir} was cut short "
+                                 f"({RESTORING_DIR}/ is left): run it again, it starts "
+                                 "over; or delete that folder to start without the backup")
             # the embedded Redis is reached through a socket only this user can open and
             # takes no password: a child that sent LOOP_REDIS_PASSWORD would fail to AUTH
             base.pop("LOOP_REDIS_PASSWORD", None)
@@ -488,6 +494,11 @@ class Supervisor:
                 signal.signal(s, h)
         say("stopped")
         return code
+
+
+#: Where ``loop restore`` builds a data directory's Redis files before it moves the
+#: append-only file into ``redis/``: left behind only by a restore cut short.
+RESTORING_DIR = "redis.restoring"
 
 
 class DataDirBusy(ValueError):

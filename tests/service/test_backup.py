@@ -236,3 +236,65 @@ def test_a_data_directory_another_backup_holds_is_named_not_taken_for_a_restarti
         held.close()
     assert main(["backup", str(tmp_path / "second.rdb"), "--data-dir", str(data)]) == 0
 
+
+def test_a_damaged_backup_is_refused_and_leaves_no_data_directory(tmp_path, redis_url):
+    whole = backup(tmp_path / "b.rdb", redis_url=redis_url).path.read_bytes()
+    (tmp_path / "cut.rdb").write_bytes(whole[: len(whole) // 2])
+    flipped = bytearray(whole)
+    flipped[len(whole) // 2] ^= 0xFF
+    (tmp_path / "flipped.rdb").write_bytes(bytes(flipped))
+    for name in ("cut.rdb", "flipped.rdb"):
+        with pytest.raises(BackupError, match="could not be loaded: it is cut short or damaged"):
+            restore(tmp_path / name, tmp_path / "new")
+        assert not (tmp_path / "new").exists()  # no empty directory to start on by mistake
+
+
+@pytest.mark.slow
+def test_a_restore_killed_midway_is_refused_by_loop_serve_and_runs_again(
+        store, client, project, redis_url, tmp_path):
+    """kill -9 of ``loop restore`` leaves no data ``loop serve`` would start on as an
+    empty service (it is refused, saying what to do), no Redis running, and the same
+    ``loop restore`` run again restores the backup whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from svc_helpers import ROOT
+
+    from loop.service.supervisor import Supervisor
+
+    pid = prepare_project(store, client, project)
+    before = _export(client, pid)
+    backup(tmp_path / "b.rdb", redis_url=redis_url)
+    data = tmp_path / "new"
+    cmd = [sys.executable, "-m", "loop.cli", "restore", str(tmp_path / "b.rdb"),
+           "--data-dir", str(data)]
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        assert wait_until(lambda: (data / "redis.restoring").exists() or proc.poll() is not None,
+                          timeout=60)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert (data / "redis.restoring").exists()
+    assert not (data / "redis" / "appendonly.aof").exists()
+
+    def redis_on(folder) -> bool:
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        return str(folder) in ps
+
+    assert wait_until(lambda: not redis_on(data), timeout=10)
+    with pytest.raises(ValueError, match="loop restore.*was cut short.*run it again"):
+        Supervisor(data_dir=str(data))
+
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "restored 1 project" in again.stdout
+    assert not (data / "redis.restoring").exists()
+    conn, app = _restored_app(data)
+    try:
+        assert _export(app.test_client(), pid) == before
+    finally:
+        conn.client.close()
+        conn.shutdown()
