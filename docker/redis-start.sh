@@ -42,8 +42,10 @@ if [ -f "$r" ]; then
   cli() { REDISCLI_AUTH="" redis-cli -s "$s" "$@"; }
   until [ "$(cli ping 2>/dev/null)" = PONG ]; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      echo "loop: $r could not be loaded (is it a loop backup?):" >&2
       cat /data/restoring/redis.log >&2
+      echo "loop: $r could not be loaded: it is cut short, damaged or not a loop backup" \
+        "(Redis's reason above); nothing was restored. Remove it (docker compose run --rm" \
+        "--no-deps --entrypoint rm redis $r), then copy a whole backup there" >&2
       exit 1
     fi
     sleep 0.2

@@ -283,7 +283,7 @@ def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
             assert time.time() < deadline, out
             time.sleep(0.3)
 
-    names = [f"loop-restore-test-{os.getpid()}-{i}" for i in range(4)]
+    names = [f"loop-restore-test-{os.getpid()}-{i}" for i in range(5)]
     folders = []
     for i in range(3):
         folders.append(tmp_path / f"data{i}")
@@ -324,6 +324,21 @@ def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
         assert "not restoring /data/restore.rdb: this volume holds data already" in said, said
         assert docker("inspect", "-f", "{{.State.ExitCode}}", refused).strip() == "1"
         assert sorted(p.name for p in (folders[0] / "appendonlydir").iterdir()) == before
+
+        # a backup cut short is refused, saying how to go on, and nothing is restored
+        cut = tmp_path / "data-cut"
+        cut.mkdir()
+        cut.chmod(0o777)
+        whole = got.path.read_bytes()
+        (cut / "restore.rdb").write_bytes(whole[: len(whole) // 2])
+        docker("run", "--name", names[4], "-v", f"{cut}:/data", "-v",
+               f"{REDIS_START}:/usr/local/bin/loop-redis-start:ro", "-e", "REDISCLI_AUTH=pw",
+               "redis:7", "sh", "/usr/local/bin/loop-redis-start", check=False)
+        said = docker("logs", names[4])
+        assert "could not be loaded: it is cut short, damaged" in said, said
+        assert "--entrypoint rm redis /data/restore.rdb" in said, said
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", names[4]).strip() == "1"
+        assert not (cut / "appendonlydir").exists()
 
         # a loop serve's backup (the embedded Redis 6.2's format) restores here too
         from loop.redis_server import connect
