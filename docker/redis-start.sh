@@ -51,16 +51,21 @@ if [ -f "$r" ]; then
     sleep 0.2
   done
   cli config set appendonly yes >/dev/null
-  while :; do
+  while :; do  # until written, or a write failed (Redis tries again and again)
     info=$(cli info persistence)
     case "$info" in
+      *"aof_last_bgrewrite_status:err"*) break;;
       *"aof_enabled:1"*"aof_rewrite_in_progress:0"*"aof_rewrite_scheduled:0"*) break;;
     esac
     sleep 0.2
   done
   case "$info" in *"aof_last_bgrewrite_status:ok"*) ;; *)
-    echo "loop: writing the append-only file from $r failed (disk full?):" >&2
-    cat /data/restoring/redis.log >&2; exit 1;;
+    cat /data/restoring/redis.log >&2
+    cli shutdown nosave >/dev/null 2>&1 || true
+    echo "loop: writing the append-only file from $r failed (is the volume's disk full?);" \
+      "nothing was restored: make room and start again, or go on without restoring" \
+      "(docker compose run --rm --no-deps --entrypoint rm redis $r)" >&2
+    exit 1;;
   esac
   n=$(cli dbsize)
   cli shutdown nosave >/dev/null 2>&1 || true

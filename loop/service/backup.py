@@ -287,7 +287,7 @@ def restore(rdb: Path, data_dir: Path) -> Snapshot:
             client = redis.Redis.from_url(url)
             loaded = _counts(client)
             client.config_set("appendonly", "yes")
-            _wait_rewritten(client)
+            _wait_rewritten(client, staging)
         finally:
             _stop_redis(proc, url)
         staged.unlink()
@@ -338,16 +338,20 @@ def _refuse_data(data_dir: Path, redis_dir: Path) -> None:
                           "restore into a new --data-dir, or move this one away first")
 
 
-def _wait_rewritten(client: Any, timeout: float = 3600.0) -> None:
-    """Wait until Redis has written its append-only file after ``appendonly yes``."""
+def _wait_rewritten(client: Any, folder: Path, timeout: float = 3600.0) -> None:
+    """Wait until Redis has written its append-only file after ``appendonly yes``.
+    A failed write is an error at once: Redis tries again and again (a disk without
+    room for the file held a restore for good)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = client.info("persistence")
+        if info.get("aof_last_bgrewrite_status") == "err":  # "ok" until a write failed
+            free = shutil.disk_usage(folder).free
+            raise BackupError(f"Redis could not write the append-only file into {folder} "
+                              f"({free / 2**20:.1f} MB free there: is the disk full?); "
+                              "nothing was restored")
         if (info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress")
                 and not info.get("aof_rewrite_scheduled")):
-            if info.get("aof_last_bgrewrite_status") != "ok":
-                raise BackupError("Redis could not write the append-only file (is the disk "
-                                  "full?); the data directory was left without data")
             return
         time.sleep(0.05)
     raise BackupError(f"writing the append-only file took longer than {timeout:.0f} s")

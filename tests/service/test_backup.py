@@ -298,3 +298,30 @@ def test_a_restore_killed_midway_is_refused_by_loop_serve_and_runs_again(
     finally:
         conn.client.close()
         conn.shutdown()
+
+
+def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reason(tmp_path):
+    """Redis retries a failed append-only-file write for ever: a restore onto a disk
+    without room for it waited an hour; it stops at the first failure, saying so."""
+    import os
+    import resource
+
+    import redis
+
+    from loop.service.backup import _start_redis, _wait_rewritten
+
+    folder = tmp_path / "redis.restoring"
+    folder.mkdir()
+    proc, url = _start_redis(folder, "--appendonly", "no")
+    client = redis.Redis.from_url(url)
+    try:
+        client.set("answers", os.urandom(300_000))  # incompressible
+        # files of 64 KB at most, as on a disk that has no more room
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+        client.config_set("appendonly", "yes")
+        with pytest.raises(BackupError, match="could not write the append-only file.*disk full"):
+            _wait_rewritten(client, tmp_path, timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+        client.close()
