@@ -131,8 +131,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from loop.service.backup import EMBEDDED_RDB_VERSION, BackupError, backup
 
-    url = with_password(args.redis_url or "", os.environ.get("LOOP_REDIS_PASSWORD")) \
-        if args.redis_url else ""
+    # a --data-dir given is what is backed up, whatever $LOOP_REDIS_URL says (a drill:
+    # with it set in the shell, `--data-dir var` backed up that Redis instead, unsaid)
+    raw = args.redis_url or ("" if args.data_dir else os.environ.get("LOOP_REDIS_URL", ""))
+    if args.redis_url and args.data_dir:
+        print("loop: error: give --data-dir or --redis-url, not both", file=sys.stderr)
+        return 2
+    url = with_password(raw, os.environ.get("LOOP_REDIS_PASSWORD")) if raw else ""
+    data_dir = Path(args.data_dir or "var")
     to_stdout = args.file == "-"  # `docker compose exec -T web loop backup - > file`
     try:
         if to_stdout:
@@ -140,13 +146,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                got = backup(Path(tmp) / "backup.rdb", data_dir=args.data_dir,
+                got = backup(Path(tmp) / "backup.rdb", data_dir=data_dir,
                              redis_url=url)
                 with open(got.path, "rb") as f:
                     shutil.copyfileobj(f, sys.stdout.buffer)
                 sys.stdout.flush()
         else:
-            got = backup(args.file, data_dir=args.data_dir, redis_url=url)
+            got = backup(args.file, data_dir=data_dir, redis_url=url)
     except (BackupError, ValueError) as exc:
         print(f"loop: error: {exc}", file=sys.stderr)
         return 1
@@ -185,11 +191,11 @@ def add_service_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_serve)
     b = sub.add_parser("backup", help="save the service's data to one file, while it runs")
     b.add_argument("file", help="where to write the backup (a Redis snapshot); - for stdout")
-    b.add_argument("--data-dir", default="var",
-                   help="the data directory `loop serve` runs on (default var)")
-    b.add_argument("--redis-url", default=os.environ.get("LOOP_REDIS_URL", ""),
-                   help="back up this Redis instead (default $LOOP_REDIS_URL, with "
-                        "$LOOP_REDIS_PASSWORD)")
+    b.add_argument("--data-dir", default=None,
+                   help="the data directory `loop serve` runs on (default var, or "
+                        "$LOOP_REDIS_URL's Redis when that is set)")
+    b.add_argument("--redis-url", default="",
+                   help="back up this Redis instead (with $LOOP_REDIS_PASSWORD)")
     b.set_defaults(func=cmd_backup)
     r = sub.add_parser("restore", help="make a new data directory from a backup")
     r.add_argument("file", help="a file `loop backup` wrote")

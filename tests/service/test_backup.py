@@ -325,3 +325,20 @@ def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reaso
         proc.kill()
         proc.wait()
         client.close()
+
+
+def test_a_data_dir_given_is_backed_up_whatever_loop_redis_url_says(
+        tmp_path, redis_url, monkeypatch, capsys):
+    """Drill: with LOOP_REDIS_URL set in the shell, `loop backup --data-dir var` backed
+    up that Redis instead of the directory, unsaid."""
+    from loop.cli import main
+
+    backup(tmp_path / "b.rdb", redis_url=redis_url)
+    restore(tmp_path / "b.rdb", tmp_path / "var")
+    monkeypatch.setenv("LOOP_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    assert main(["backup", str(tmp_path / "again.rdb"), "--data-dir",
+                 str(tmp_path / "var")]) == 0
+    assert (tmp_path / "again.rdb").stat().st_size > 0
+    assert main(["backup", str(tmp_path / "x.rdb"), "--data-dir", str(tmp_path / "var"),
+                 "--redis-url", redis_url]) == 2
+    assert "not both" in capsys.readouterr().err
