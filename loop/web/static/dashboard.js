@@ -731,8 +731,11 @@
        meanwhile (the poll's tables, charts) could push it out of view (CI: an export
        waiting its turn said so below the window's edge) */
     if (msg && id !== "dash-status") {
+      /* by whole pixels and a little more (scrollIntoView "nearest" left a two-line
+         message 0.44 px below the edge: scrolling snaps to whole pixels) */
       const r = p.getBoundingClientRect();
-      if (r.height > 0 && (r.top < 0 || r.bottom > window.innerHeight)) p.scrollIntoView({ block: "nearest" });
+      if (r.height > 0 && r.bottom > window.innerHeight) window.scrollBy(0, Math.ceil(r.bottom - window.innerHeight) + 8);
+      else if (r.height > 0 && r.top < 0) window.scrollBy(0, Math.floor(r.top) - 8);
     }
   }
 
