@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.end_model import features_version, make_text_features
-from loop.core.sampling import Selection
+from loop.core.sampling import Selection, copies
 from loop.core.step import (
     GOLD_WEIGHT_FITS,
     fit_end_model,
@@ -107,17 +107,30 @@ def save_agreement(store: RedisStore, st: State, lm: np.ndarray | None,
     store.set_value(st.pid, "agreement", {"agreement": same, "n_covered": n, "n_items": st.n})
 
 
-def publish_ranking(store: RedisStore, st: State, sel: Selection) -> dict[str, Any]:
+def publish_ranking(store: RedisStore, st: State, sel: Selection, X: Any = None,
+                    ) -> dict[str, Any]:
     """Write a ranking as the queue (unless one from newer state is there): the
     sampler's order is kept, random picks are marked "exploration" (an answer is
-    random gold when its item was leased as one, see ``lease.lua``)."""
+    random gold when its item was leased as one, see ``lease.lua``).
+
+    With the text features ``X`` the ranking was made with, the exact copies it
+    passed over (:func:`~loop.core.sampling.copies` of the items answered, held out
+    or leased, and of each other) leave the pool with it, so that the pool's random
+    draw never asks about them either, as the loop the benchmarks measure never does.
+    """
     n = len(sel)
     ids = store.ids_at(st.pid, sel.indices)
     ranking = [(iid, float(n - rank_) + float(sc) / 1e3,
                 "exploration" if r else _reason(st.L[i]))
                for rank_, (iid, i, sc, r) in enumerate(
                    zip(ids, sel.indices, sel.scores, sel.random, strict=True))]
-    replaced = store.replace_queue(st.pid, ranking, st.version)
+    twins = None
+    if X is not None and X.shape[0] == st.n:
+        taken = (st.y >= 0) | st.exclude()
+        taken[st.rows(store.pending_ids(st.pid))] = True  # a tie has no gold label
+        rows = np.flatnonzero(copies(X, taken))
+        twins = store.ids_at(st.pid, rows) if rows.size else []
+    replaced = store.replace_queue(st.pid, ranking, st.version, copies=twins)
     if not replaced:
         log.info("project %s: a ranking from newer state is queued; kept it", st.pid)
     return {"queue_size": n, "queue_replaced": replaced}
@@ -252,7 +265,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     save_agreement(store, st, out.lm_proba, em)
     if progress is not None:
         progress(1, 2)
-    queued = publish_ranking(store, st, out.selection)
+    queued = publish_ranking(store, st, out.selection, X)
     # the end model's score belongs on this point only if it was trained on this
     # much gold; else the retrain this run asks for fills it in (or gets its own
     # point), and an older model's score is not shown at a gold count it never saw
@@ -332,7 +345,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
             lm_now = lm
         sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X,
                    exclude=now.exclude(), gold_proba=gold_proba)
-        queued: dict[str, Any] = publish_ranking(store, now, sel)
+        queued: dict[str, Any] = publish_ranking(store, now, sel, X)
     else:
         # Items were added while it trained (fault trial: a broadcast error ranked 2,556
         # predictions against 2,856 items): the apply run that gives them their votes
@@ -367,7 +380,7 @@ def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:
     if lm is None or lm.shape[0] != st.n:
         raise NotReady("fit the label model first (job type recalibrate)")
     em, gold = _end_probas(store, st)
-    sel = rank(st.L, lm, st.y, queue_size, end_proba=em,
-               X=text_features(store, st, build=False), exclude=st.exclude(),
+    X = text_features(store, st, build=False)
+    sel = rank(st.L, lm, st.y, queue_size, end_proba=em, X=X, exclude=st.exclude(),
                gold_proba=gold)
-    return publish_ranking(store, st, sel)
+    return publish_ranking(store, st, sel, X)

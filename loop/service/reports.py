@@ -253,6 +253,9 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "eval_too_small": 0 < n_eval < MIN_EVAL, "min_eval": MIN_EVAL,
             "n_uploaded_gold": store.n_uploaded_gold(pid) - n_eval,
             "remaining": store.pool_size(pid), "queue_size": store.queue_size(pid),
+            # exact copies of another item: not asked, not remaining (the export
+            # gives a copy of an answered text its answer)
+            "n_copies": store.n_copies(pid),
             "class_balance": balance, "history": thinned(store.metrics_history(pid)),
             # the last models' precision, recall and F1 per class on the held-out items
             "held_out_by_class": {

@@ -10,7 +10,10 @@
   those ids (never queued, never fitted on; the rest are fitted on like answers);
 * ``<p>:pool`` set of the items that still need answers (neither uploaded with a
   label nor answered by ``answers_per_item`` annotators): what the queue may hand
-  out, and the "remaining" count;
+  out, and the "remaining" count; ``<p>:copies`` the items taken out of it for being
+  exact copies of an answered, held-out or leased item or of another one in it (set
+  with each ranking, ``replace_queue.lua``; the export gives a copy its text's
+  answer);
 * ``<p>:version`` a counter bumped by every change the models see (upload,
   answer, undo, relabel, a new ``L``): rankings carry the version they were made
   from, so an older one never replaces a newer one.
@@ -228,8 +231,13 @@ class ItemsMixin(StoreBase):
         return {x.decode() for x in self.r.smembers(self._k(pid, "eval"))}
 
     def pool_size(self, pid: str) -> int:
-        """Items that still need answers."""
+        """Items that still need answers (exact copies of another item are not
+        among them: :meth:`n_copies`)."""
         return int(self.r.scard(self._k(pid, "pool")))
+
+    def n_copies(self, pid: str) -> int:
+        """Items left out of the pool for being exact copies of another item."""
+        return int(self.r.scard(self._k(pid, "copies")))
 
     def state_version(self, pid: str) -> int:
         return int(self.r.get(self._k(pid, "version")) or 0)

@@ -288,16 +288,22 @@ class QueueMixin(StoreBase):
                 for a, b in self.r.hgetall(self._k(pid, "answers")).items() if a not in gold}
 
     def replace_queue(self, pid: str, ranking: list[tuple[str, float, str]],
-                      version: int) -> bool:
+                      version: int, copies: list[str] | None = None) -> bool:
         """Swap in ``ranking`` (item, priority, reason) made from state ``version``,
-        unless the queue already holds one made from newer state; True if swapped."""
+        unless the queue already holds one made from newer state; True if swapped.
+
+        ``copies``: the items that are exact copies of an answered, held-out, leased
+        or earlier unanswered one, at that state; they leave the pool (nothing hands
+        them out, "remaining" does not count them) until a ranking finds them no
+        copies. None: the ranking could not tell (no text features), the last list
+        stays."""
         k = self._k
-        args: list[Any] = [version]
+        args: list[Any] = [version, "" if copies is None else json.dumps(copies)]
         for iid, prio, reason in ranking:
             args += [iid, prio, reason]
         return bool(self.scripts.replace_queue(
             [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version"),
-             k(pid, "done"), k(pid, "leasez")],
+             k(pid, "done"), k(pid, "leasez"), k(pid, "pool"), k(pid, "copies")],
             args))
 
     # -- reads ---------------------------------------------------------------------------
@@ -426,6 +432,10 @@ class QueueMixin(StoreBase):
 
     def leased_ids(self, pid: str) -> set[str]:
         return {x.decode() for x in self.r.zrange(self._k(pid, "leasez"), 0, -1)}
+
+    def pending_ids(self, pid: str) -> set[str]:
+        """Answered items that need more answers (k > 1), ties among them."""
+        return {x.decode() for x in self.r.zrange(self._k(pid, "pending"), 0, -1)}
 
     def reason(self, pid: str, item_id: str) -> str | None:
         raw = self.r.hget(self._k(pid, "reason"), item_id)

@@ -900,6 +900,54 @@ def test_copies_of_an_answered_text_are_exported_with_its_answer(client, store, 
     assert rows[ids[5]]["source"] in ("label_model", "end_model")
 
 
+def test_nothing_hands_out_a_copy_of_an_answered_text_and_remaining_leaves_copies_out(
+        client, store, project):
+    """Soak trial: once the ranked queue had nothing left, the pool's random draw
+    served exact copies of answered texts (365 of its 429 draws), where the loop the
+    benchmarks measure never asks about one; and "remaining" counted them."""
+    from svc_helpers import apply_lfs_in_process
+
+    from loop.service.state import State
+
+    body = ("CONTENT\n" + "check out my channel\n" * 3 + "subscribe to me\n" * 2
+            + "".join(f"comment number {i}\n" for i in range(20))).encode()
+    assert client.post(f"/api/projects/{project}/items", data=body, headers={
+        **auth(), "Content-Type": "text/csv"}).status_code == 201
+    apply_lfs_in_process(store, project)
+    ids = store.item_ids(project)
+    text = {i: t["text"] for i, t in zip(ids, store.items(project), strict=True)}
+    # the second "check out my channel" is leased when the ranking is made: the
+    # first is then its copy
+    assert store.replace_queue(project, [(ids[1], 1.0, "test")], store.state_version(project))
+    held = store.lease_next(project, "a", ttl=60)
+    assert held[0] == ids[1]
+    models.text_features(store, State(store, project))  # as an end-model training does
+    models.recalibrate(store, project, 5)
+    assert store.n_copies(project) == 3  # ids 0 and 2, and the second "subscribe to me"
+    assert store.pool_size(project) == 25 - 3
+    metrics = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
+    assert (metrics["remaining"], metrics["n_copies"]) == (22, 3)
+
+    served = [ids[1]]
+    queue.answer(store, project, "a", ids[1], "ham", held[1])
+    while (got := store.lease_next(project, "b", ttl=60)) is not None:  # queue, then pool
+        served.append(got[0])
+        queue.answer(store, project, "b", got[0], "spam", got[1])
+    assert sorted(text[i] for i in served) == sorted(set(text.values()))
+    assert store.pool_size(project) == 0
+    me = client.get(f"/api/projects/{project}/queue/me?done=1",
+                    headers=auth(annotator_token(client, project, "c"))).json
+    assert (me["remaining"], me["waiting_for_others"]) == (0, 0)  # "Every item has ..."
+
+    # the leased item's answer undone: the next ranking finds the first copy of
+    # its text the one to ask again, and it is back in the pool (the others not)
+    queue.undo(store, project, "a")
+    models.refill(store, project, 5)
+    assert store.n_copies(project) == 3 and store.pool_size(project) == 1
+    got = store.lease_next(project, "b", ttl=60)
+    assert got is not None and got[0] == ids[0]
+
+
 def test_the_reason_shown_is_told_from_the_models_as_they_are_now():
     """New-user trial: "Model uncertain" beside an end-model guess 92% sure."""
     import numpy as np

@@ -921,6 +921,9 @@
       if (multi) drawDisputes().catch(function (e) { status("Could not load the disagreements: " + e.message, true); });
       Loop.setText("remaining", v.remaining);
       Loop.setText("queue-size", v.queue_size);
+      // copies are never asked (soak trial: the random pick served them once the queue was empty)
+      Loop.setText("copies-help", v.n_copies ? "; " + v.n_copies + (v.n_copies === 1
+        ? " more repeats" : " more repeat") + " another item's text: never asked" : "");
       const help = $("curve-help");
       // the label model is scored where an LF votes (it reads nothing else); the end
       // model, whose labels the export takes, on every held-out item
