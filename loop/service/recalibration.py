@@ -502,12 +502,31 @@ class Recalibrator:
         return out
 
 
+#: Seconds the service waits after a run failed before it asks for it again by
+#: itself (:mod:`loop.service.reconcile`); doubled after each failure in a row, up
+#: to :data:`MAX_AFTER_FAILURE`.
+AFTER_FAILURE = 600.0
+MAX_AFTER_FAILURE = 6 * 3600.0
+
+
+def retry_at(error: dict[str, Any]) -> float:
+    """When the service asks again by itself for a run that failed with ``error``
+    (kept by :func:`record_failure`): 10 minutes after one failure, twice as long
+    after each more in a row, 6 hours at most (operator's soak: a retrain that
+    failed alike every time was retried every 10 minutes for good, each a full fit)."""
+    n = max(1, int(error.get("n_failures", 1)))
+    return float(error.get("at", 0)) + min(AFTER_FAILURE * 2.0 ** (n - 1), MAX_AFTER_FAILURE)
+
+
 def record_failure(store: RedisStore, pid: str, name: str, exc: BaseException) -> None:
     """Keep the last failure where the dashboard and ``/metrics`` show it (or, for an
-    apply run, where a recalibration waiting for it finds it)."""
+    apply run, where a recalibration waiting for it finds it), and how many runs in
+    a row failed (a run that ends well clears it)."""
     prev = store.get_value(pid, name) or {}
+    before = prev.get("error") or {}
     error = {"at": time.time(), "message": f"{type(exc).__name__}: {exc}"[:500],
-             "traceback": "".join(traceback.format_exception(exc))[-4000:]}
+             "traceback": "".join(traceback.format_exception(exc))[-4000:],
+             "n_failures": int(before.get("n_failures", 1 if before else 0)) + 1}
     module = store.get_project(pid).get("lf_module") if name == "apply_status" else None
     if module:  # a run that failed is asked for again once the module is another
         from loop.service.lf_modules import module_version

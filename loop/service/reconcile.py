@@ -12,7 +12,8 @@ such work and asks for it as the request would have. Nothing is asked twice: the
 apply run is returned when one is queued, and the recalibrator's flags hold.
 An end model whose last retrain failed for good (its work horse killed on
 every try, say) is retrained when it missed the newest label model (not
-within :data:`AFTER_FAILURE` of the failure).
+before :func:`~loop.service.recalibration.retry_at` of the failure: 10 minutes
+after one, twice as long after each more in a row).
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from loop.service.jobs import (
     waiting_job,
 )
 from loop.service.lf_modules import module_file, module_version
-from loop.service.recalibration import END_MODEL_JOB, RecalibrationPolicy, Recalibrator
+from loop.service.recalibration import (
+    END_MODEL_JOB,
+    RecalibrationPolicy,
+    Recalibrator,
+    retry_at,
+)
 from loop.service.rules import has_lfs
 from loop.service.settings import Settings
 from loop.storage import RedisStore
@@ -46,9 +52,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two looks (by one worker at a time).
 EVERY = 30.0
-#: A failed apply run is not asked for again sooner than this (it would fail alike;
-#: its error is on the dashboard).
-AFTER_FAILURE = 600.0
 
 
 def apply_wanted(store: RedisStore, pid: str) -> str | None:
@@ -71,7 +74,7 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
     if stop.get("rules_version") == now and stop.get("n_items") == n:
         return None  # a run an admin canceled, nothing changed since: left canceled
     err = (store.get_value(pid, "apply_status") or {}).get("error")
-    if (err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE
+    if (err and time.time() < retry_at(err)  # it would fail alike; its error is shown
             and not _module_changed_since(store, pid, err)):
         return None
     r = store.r
@@ -90,10 +93,10 @@ def apply_wanted(store: RedisStore, pid: str) -> str | None:
 def _module_changed_since(store: RedisStore, pid: str, err: dict[str, Any]) -> bool:
     """Whether the project's LF module, as this machine would import it, is another
     than when the run failed (``err``): then the run is asked for again at once, not
-    after :data:`AFTER_FAILURE` (new-user trial: a rule saved while the module had a
-    syntax error was still not applied 90 s after the module was fixed). Compared by
-    content (re-trial: a fixed copy put back with ``cp -p`` kept an older time), by
-    the file's time for a failure noted without it."""
+    at :func:`~loop.service.recalibration.retry_at` (new-user trial: a rule saved
+    while the module had a syntax error was still not applied 90 s after the module
+    was fixed). Compared by content (re-trial: a fixed copy put back with ``cp -p``
+    kept an older time), by the file's time for a failure noted without it."""
     module = store.get_project(pid).get("lf_module")
     if not module:
         return False
@@ -126,12 +129,12 @@ def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     ``train_end_model``) failed for good (service trial: its work horse was
     killed on each of its tries, and the end model, which labels the export and
     ranks the queue, missed the last answers until another answer came), and the
-    end model was trained on another label model than the stored one. Not within
-    :data:`AFTER_FAILURE` of the failure: it would fail alike, and its error is on
-    the dashboard. Not after an admin canceled it (status ``stopped``): as an apply
-    run's, a cancel holds, and the next answer's recalibration asks for a retrain.
-    (A label model fitted alone on purpose, ``fit_label_model``, asks for no
-    retrain, so none is owed.)"""
+    end model was trained on another label model than the stored one. Not before
+    :func:`~loop.service.recalibration.retry_at` of the failure: it would fail
+    alike, and its error is on the dashboard. Not after an admin canceled it (status
+    ``stopped``): as an apply run's, a cancel holds, and the next answer's
+    recalibration asks for a retrain. (A label model fitted alone on purpose,
+    ``fit_label_model``, asks for no retrain, so none is owed.)"""
     r = store.r
     jid = store.get_value(pid, END_MODEL_JOB)
     try:
@@ -145,7 +148,7 @@ def end_model_wanted(store: RedisStore, pid: str) -> str | None:
     if lm.get("fitted_at") is None or em.get("lm_fitted_at") == lm["fitted_at"]:
         return None
     err = (store.get_value(pid, "end_model_status") or {}).get("error")
-    if err and time.time() - float(err.get("at", 0)) < AFTER_FAILURE:
+    if err and time.time() < retry_at(err):
         return None
     if (store.lock_holder_alive(pid, "end_model") or store.has_flag(pid, "end_model_check")
             or recalibration_coming(store, pid)):  # a recalibration asks for one

@@ -13,6 +13,7 @@ from loop.core.analysis import lf_summary
 from loop.core.label_model import ACCURACY_PRIOR, LabelModel
 from loop.core.metrics import proportion_interval
 from loop.core.step import RECHECK_GROWTH
+from loop.service.recalibration import retry_at
 from loop.service.rules import uploaded_lf_names
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
@@ -272,7 +273,11 @@ def metrics(store: RedisStore, pid: str) -> dict[str, Any]:
             "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
             "since_recalibration": store.since_recal(pid),
             "recalibration": _status(store, pid, "recal_status", "recal"),
-            "end_model_training": _status(store, pid, "end_model_status", "end_model"),
+            "end_model_training": {
+                **_status(store, pid, "end_model_status", "end_model"),
+                # the gold the end model (the export's labels, the queue's ranking)
+                # was trained on: a retrain that fails leaves it behind
+                "n_gold": (store.model_summary(pid, "end_model") or {}).get("n_gold")},
             # the last apply run's outcome: a recalibration that waits for LF votes
             # waits for it (operator's trial: a failed run read as busy workers)
             "apply_lfs": _outcome(store, pid, "apply_status"),
@@ -331,11 +336,15 @@ def _status(store: RedisStore, pid: str, value: str, lock: str) -> dict[str, Any
 
 
 def _outcome(store: RedisStore, pid: str, value: str) -> dict[str, Any]:
-    """When a step last ended well, and its last error (kept by ``record_failure``)."""
+    """When a step last ended well, and its last error (kept by ``record_failure``):
+    how many runs in a row failed, and from when the service asks for one again by
+    itself where one is owed."""
     st = store.get_value(pid, value) or {}
     err = st.get("error")
     return {"last_ok_at": st.get("ok_at"),
-            "last_error": None if err is None else {"at": err["at"], "message": err["message"]}}
+            "last_error": None if err is None else {
+                "at": err["at"], "message": err["message"],
+                "n_failures": int(err.get("n_failures", 1)), "retry_at": retry_at(err)}}
 
 
 def summary(store: RedisStore, pid: str) -> dict[str, Any]:

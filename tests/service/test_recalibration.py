@@ -804,3 +804,19 @@ def test_an_automatic_recalibration_goes_ahead_of_heavy_work_waiting(store, clie
     burst_worker([q], rconn).work(burst=True, max_jobs=1)
     assert store.since_recal(ready) == 0  # the one job run was the recalibration
     assert all(j.get_status(refresh=True) == "queued" for j in heavy)
+
+
+def test_failures_in_a_row_are_counted_and_a_run_that_ends_well_clears_them(store, project):
+    """Operator's soak: a retrain that failed alike every time was asked for again every
+    10 minutes for good. Each failure in a row doubles the wait, up to 6 hours."""
+    from loop.service.recalibration import record_failure, retry_at
+
+    for n in (1, 2, 3):
+        record_failure(store, project, "end_model_status", MemoryError("no room"))
+        err = store.get_value(project, "end_model_status")["error"]
+        assert err["n_failures"] == n and "MemoryError: no room" in err["message"]
+        assert retry_at(err) == err["at"] + 600 * 2 ** (n - 1)
+    assert retry_at({**err, "n_failures": 40}) == err["at"] + 6 * 3600
+    store.set_value(project, "end_model_status", {"ok_at": 1.0, "error": None})  # ended well
+    record_failure(store, project, "end_model_status", MemoryError("no room"))
+    assert store.get_value(project, "end_model_status")["error"]["n_failures"] == 1

@@ -238,11 +238,22 @@ def test_an_end_model_whose_retrain_failed_for_good_is_retrained(
     assert "no tries left" in m["end_model_training"]["last_error"]["message"]  # not "run again"
     store.clear_flag(pid, "end_model_pending")  # run out (a minute)
     assert store.model_summary(pid, "end_model")["n_gold"] == 0
-    # once the error is old enough to try again, the reconciler asks for a retrain
+    # once the error is old enough to try again, the reconciler asks for a retrain:
+    # 10 minutes after one failure, twice as long after each more in a row (operator's
+    # soak: a retrain failing alike was refitted every 10 minutes for good)
     import time
 
     err = store.get_value(pid, "end_model_status")
+    assert err["error"]["n_failures"] == 1
+    err["error"]["n_failures"] = 4  # 80 minutes
     err["error"]["at"] = time.time() - 3600
+    store.set_value(pid, "end_model_status", err)
+    assert _reconcile(rconn) == []
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    last = m["end_model_training"]["last_error"]
+    assert last["n_failures"] == 4 and last["retry_at"] == err["error"]["at"] + 4800
+    assert m["end_model_training"]["n_gold"] == 0  # left behind the answer
+    err["error"]["at"] = time.time() - 4900
     store.set_value(pid, "end_model_status", err)
     asked = _reconcile(rconn)
     assert len(asked) == 1 and _reconcile(rconn) == []  # one retrain, not a second

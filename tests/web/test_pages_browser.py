@@ -701,6 +701,36 @@ def test_dashboard_warns_while_a_recalibration_waits_for_a_worker(
     assert not page.console_errors, page.console_errors
 
 
+def test_dashboard_says_when_a_failed_retrain_leaves_the_end_model_behind(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Operator's soak: a retrain that failed showed only as a failed row of the jobs
+    table, which newer jobs push down, while the export kept the end model of fewer
+    answers; the reconciler asked for it again every 10 minutes, unsaid."""
+    from loop.service.recalibration import record_failure
+
+    pid = demo_project["pid"]
+    store = live.app.extensions["loop"]["store"]
+    live.run_jobs()
+    trained = store.model_summary(pid, "end_model")["n_gold"]
+    for _ in range(2):
+        record_failure(store, pid, "end_model_status", MemoryError("Unable to allocate 3.1 GiB"))
+    try:
+        sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+        warning = page.locator("#em-warning")
+        warning.wait_for(state="visible")
+        text = warning.inner_text()
+        assert text.startswith("The end model's last retrain failed (2 tries in a row): "
+                               "MemoryError: Unable to allocate 3.1 GiB"), text
+        assert f"from the end model trained on {trained} gold label" in text, text
+        assert "press Train end model once the cause is fixed" in text, text
+        assert page.get_by_role("status").filter(has_text="last retrain failed").count() == 1
+    finally:
+        store.set_value(pid, "end_model_status", {"ok_at": None, "error": None})
+    page.evaluate("document.dispatchEvent(new Event('loop:refresh'))")
+    warning.wait_for(state="hidden")
+    assert not page.console_errors, page.console_errors
+
+
 def test_item_text_is_never_html(live: LiveServer, xss_project: dict[str, str], page: Any) -> None:
     pid, token = xss_project["pid"], xss_project["token"]
     sign_in(page, live.url, token, pid)

@@ -696,6 +696,28 @@
     }
   }
 
+  /* A retrain that failed leaves the end model (the export's labels, the queue's
+     ranking) behind the answers; it showed only as a failed row of the jobs table,
+     which newer jobs push down. Said until a retrain ends well; its text is set only
+     when it changes, so a screen reader does not hear it at every poll. */
+  function drawEndModelWarning(em, nGold) {
+    const w = $("em-warning");
+    const err = em.last_error;
+    let text = "";
+    if (err && !em.running) {
+      const trained = typeof em.n_gold === "number" ? em.n_gold : 0;
+      const later = err.retry_at && err.retry_at * 1000 > Date.now() && trained < nGold;
+      text = "The end model's last retrain failed" +
+        (err.n_failures > 1 ? " (" + err.n_failures + " tries in a row)" : "") + ": " + err.message + " " +
+        hint(err.message) + " Until one ends well, the export's labels and the queue's ranking come from the end model " +
+        "trained on " + trained + (trained === 1 ? " gold label" : " gold labels") + " (" + nGold + " now): press " +
+        "Train end model once the cause is fixed" +
+        (later ? ", or the service tries again by itself from " + new Date(err.retry_at * 1000).toLocaleTimeString() : "") + ".";
+    }
+    w.hidden = !text;
+    if (w.textContent !== text) w.textContent = text;
+  }
+
   /* What the job buttons can do now: nothing to apply without an LF (a rules-only
      project before its first rule), no model to fit before the LFs were applied.
      (They said so only after a click, with an API request to send instead.) */
@@ -954,6 +976,7 @@
       health.textContent = rc.last_error ? "last run failed: " + rc.last_error.message
         : (rc.running ? "running now" : (v.since_recalibration ? v.since_recalibration + (v.since_recalibration === 1 ? " answer since" : " answers since") : ""));
       drawLoopWarning(v.loop || {}, v.since_recalibration, rc.last_error, (v.apply_lfs || {}).last_error);
+      drawEndModelWarning(v.end_model_training || {}, (v.n_gold || 0) + (v.n_uploaded_gold || 0));
       const ag = v.agreement;
       Loop.setText("agreement", ag === null || ag === undefined ? "–" : Loop.pct(ag) + " of " + v.n_agreement);
       const aa = v.annotator_agreement;
