@@ -117,7 +117,7 @@ class QueueMixin(StoreBase):
                 k(pid, "L", "meta"), k(pid, "proba", "end_model"),
                 k(pid, "proba", "label_model"), k(pid, "answered", annotator),
                 k(pid, "mine", annotator), k(pid, "pool"), k(pid, "audit"), k(pid, "answers"),
-                k(pid, "page_closed", page or "-"), k(pid, "annotators")]
+                k(pid, "page_closed", page or "-"), k(pid, "copies"), k(pid, "annotators")]
         out = self._run(pid, "lease", keys, [time.time(), ttl, uuid.uuid4().hex, annotator,
                                              n_classes, json.dumps(list(shown or [])), page,
                                              token])
@@ -296,9 +296,15 @@ class QueueMixin(StoreBase):
         or earlier unanswered one, at that state; they leave the pool (nothing hands
         them out, "remaining" does not count them) until a ranking finds them no
         copies. None: the ranking could not tell (no text features), the last list
-        stays."""
+        stays. Only what changed since the set as read here is sent (a ranking of
+        another state that lands between the read and the write is mended by the
+        next ranking)."""
         k = self._k
-        args: list[Any] = [version, "" if copies is None else json.dumps(copies)]
+        args: list[Any] = [version, "", ""]
+        if copies is not None:
+            now = {x.decode() for x in self.r.sscan_iter(k(pid, "copies"), count=10_000)}
+            new = set(copies)
+            args[1:] = [json.dumps(sorted(new - now)), json.dumps(sorted(now - new))]
         for iid, prio, reason in ranking:
             args += [iid, prio, reason]
         return bool(self.scripts.replace_queue(

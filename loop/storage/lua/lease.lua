@@ -2,7 +2,8 @@
 -- KEYS: 1 queue, 2 leasez, 3 leaseh, 4 done, 5 skips:<a>, 6 items, 7 row, 8 reason,
 --       9 L:meta, 10 proba:end_model, 11 proba:label_model, 12 answered:<a>,
 --       13 mine:<a>, 14 pool, 15 audit, 16 answers, 17 page_closed:<page> (its release
---       came: nothing more is leased to it), 18 annotators (last, for _revoked.lua)
+--       came: nothing more is leased to it), 18 copies, 19 annotators (last, for
+--       _revoked.lua)
 -- ARGV: 1 now, 2 ttl, 3 new lease id, 4 annotator, 5 n_classes, 6 JSON list of item
 --       ids the caller already shows (never returned), 7 the asking page's id ('' for
 --       none: the lease's `page`, so that page's release finds a lease whose answer
@@ -90,6 +91,9 @@ end
 
 local function free(id, allow_skipped)
   if shown[id] or redis.call('ZSCORE', KEYS[2], id) then return false end
+  -- an exact copy of another item (taken out of the pool by the rankings; one back in
+  -- it from an undone answer before the next ranking moves it again) is never asked
+  if redis.call('SISMEMBER', KEYS[18], id) == 1 then return false end
   if redis.call('HEXISTS', KEYS[4], id) == 1 then return false end
   if redis.call('SISMEMBER', KEYS[12], id) == 1 then return false end
   if not allow_skipped and redis.call('SISMEMBER', KEYS[5], id) == 1 then return false end
@@ -176,7 +180,7 @@ if out then return out end
 -- of an annotator with nothing left (their page asks every 5 s) took 2.8 ms more at
 -- 600 live leases and 6 ms at 2,000 (re-trial).
 local mine_prefix = string.sub(KEYS[13], 1, #KEYS[13] - #me)
-local annotators = redis.call('HGETALL', KEYS[18])
+local annotators = redis.call('HGETALL', KEYS[19])
 local freed = 0
 for i = 1, #annotators, 2 do
   local name = annotators[i]

@@ -1,10 +1,11 @@
 -- Swap in a new ranking, unless the queue holds one made from newer state.
 -- KEYS: 1 queue, 2 reason, 3 pending, 4 queue:version, 5 done, 6 leasez, 7 pool,
 --       8 copies
--- ARGV: 1 state version the ranking was made from, 2 JSON list of the items that are
---       exact copies of an answered, held-out, leased or earlier unanswered item
---       (:func:`loop.core.sampling.copies`; '' when the ranking had no features to
---       tell: the last list stays), then triples id, priority, reason
+-- ARGV: 1 state version the ranking was made from, 2 and 3 JSON lists of the items
+--       that became exact copies of an answered, held-out, leased or earlier
+--       unanswered item (:func:`loop.core.sampling.copies`) and of those that are no
+--       copies any more, since the copies set as the caller read it ('' when the
+--       ranking had no features to tell), then triples id, priority, reason
 -- Items that still need answers (k > 1, in pending) are merged in at their
 -- priority. Items answered or leased since the ranking's state was read are left
 -- out (leasing would skip them, but the queue's length would count them).
@@ -16,16 +17,15 @@ if tonumber(ARGV[1]) < cur then return 0 end
 -- served exact copies of answered texts: 365 of 429 draws in a soak) and "remaining"
 -- does not count them (the export gives them their text's answer). One that is no
 -- copy any more (its twin's answer undone) goes back, unless it needs no answers.
+-- Only the changes come: the whole list, 300,000 copies of a million items, held
+-- Redis for 0.9 s at every ranking.
 if ARGV[2] ~= '' then
-  local new = {}
-  for _, id in ipairs(cjson.decode(ARGV[2])) do new[id] = true end
-  for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
-    if not new[id] then
-      redis.call('SREM', KEYS[8], id)
-      if redis.call('HEXISTS', KEYS[5], id) == 0 then redis.call('SADD', KEYS[7], id) end
+  for _, id in ipairs(cjson.decode(ARGV[3])) do
+    if redis.call('SREM', KEYS[8], id) == 1 and redis.call('HEXISTS', KEYS[5], id) == 0 then
+      redis.call('SADD', KEYS[7], id)
     end
   end
-  for id in pairs(new) do redis.call('SMOVE', KEYS[7], KEYS[8], id) end
+  for _, id in ipairs(cjson.decode(ARGV[2])) do redis.call('SMOVE', KEYS[7], KEYS[8], id) end
 end
 -- why a pending item is asked stays with it (a held one's reason is in its lease
 -- record, which lease.lua serves it again with: a random pick's badge read "Checks
@@ -47,7 +47,7 @@ for i = 1, #kept, 1000 do
   redis.call('HSET', KEYS[2], unpack(kept, i, math.min(i + 999, #kept)))
 end
 local z, h = {}, {}
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 0
       and not redis.call('ZSCORE', KEYS[6], ARGV[i]) then
     z[#z + 1] = ARGV[i + 1]
