@@ -91,28 +91,57 @@ def copies(X: Any, taken: Any) -> np.ndarray:
     Rows without features are never copies. An item whose text an expert has
     answered, or that waits in the queue, is no question to ask again (new-user
     trial: SMS data holds 281 repeated messages, and one was served twice in a
-    row). Two random projections of each row stand for it, rounded so that the
-    same sum in another order still matches.
+    row). :func:`twins` finds the groups (the costly part, once per ``X``),
+    :func:`copies_among` the copies for a ``taken``.
 
     >>> X = np.array([[1., 0.], [0., 1.], [1., 0.], [0., 0.], [0., 1.], [0., 0.]])
     >>> copies(X, np.array([True, False, False, False, False, False])).tolist()
     [False, False, True, False, True, False]
     """
     taken = np.asarray(taken, dtype=bool)
-    n = taken.size
-    out = np.zeros(n, dtype=bool)
-    if X is None or n == 0:
-        return out
+    if X is None or taken.size == 0:
+        return np.zeros(taken.size, dtype=bool)
+    return copies_among(twins(X), taken)
+
+
+def twins(X: Any) -> np.ndarray:
+    """The rows of ``X`` whose feature vector another row has too, and a group
+    number each: a (2, n_twins) int64 array, rows in each group in row order, the
+    groups one after another. Rows without features have no twins.
+
+    Two random projections of each row stand for it, rounded so that the same sum
+    in another order still matches (a million rows: about a second).
+
+    >>> twins(np.array([[1., 0.], [0., 1.], [1., 0.], [0., 0.], [0., 0.]])).tolist()
+    [[0, 2], [0, 0]]
+    """
+    n = X.shape[0]
     r = np.random.default_rng(0).standard_normal((X.shape[1], 2))
     F = np.round(np.asarray(X @ r, dtype=np.float64).reshape(n, 2), 9)
-    has = np.abs(F).sum(axis=1) > 0
-    rows = np.flatnonzero(has)
-    # taken rows first, then the rest in row order: every row after the first of its
-    # group is a copy
-    order = rows[np.lexsort((rows, ~taken[rows], F[rows, 1], F[rows, 0]))]
-    same = np.zeros(order.size, dtype=bool)
-    same[1:] = (F[order[1:]] == F[order[:-1]]).all(axis=1)
-    out[order[same]] = True
+    rows = np.flatnonzero(np.abs(F).sum(axis=1) > 0)
+    order = rows[np.lexsort((rows, F[rows, 1], F[rows, 0]))]
+    start = np.ones(order.size, dtype=bool)
+    start[1:] = (F[order[1:]] != F[order[:-1]]).any(axis=1)
+    group = np.cumsum(start) - 1
+    keep = np.bincount(group)[group] > 1
+    _, renumbered = np.unique(group[keep], return_inverse=True)
+    return np.vstack([order[keep], renumbered]).astype(np.int64).reshape(2, -1)
+
+
+def copies_among(groups: np.ndarray, taken: Any) -> np.ndarray:
+    """:func:`copies` from the groups :func:`twins` found: in a group with a
+    ``taken`` row every row not taken is a copy, in one without, every row but its
+    first. A bool mask over the rows of ``taken``."""
+    taken = np.asarray(taken, dtype=bool)
+    out = np.zeros(taken.size, dtype=bool)
+    rows, group = np.asarray(groups[0]), np.asarray(groups[1])
+    if rows.size == 0:
+        return out
+    t = taken[rows]
+    any_taken = np.bincount(group, weights=t.astype(np.float64)) > 0
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    out[rows[np.where(any_taken[group], ~t, ~first)]] = True
     return out & ~taken
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from loop.core.end_model import features_version, make_text_features
-from loop.core.sampling import Selection, copies
+from loop.core.sampling import Selection, copies_among, twins
 from loop.core.step import (
     GOLD_WEIGHT_FITS,
     fit_end_model,
@@ -124,16 +124,27 @@ def publish_ranking(store: RedisStore, st: State, sel: Selection, X: Any = None,
                 "exploration" if r else _reason(st.L[i]))
                for rank_, (iid, i, sc, r) in enumerate(
                    zip(ids, sel.indices, sel.scores, sel.random, strict=True))]
-    twins = None
-    if X is not None and X.shape[0] == st.n:
-        taken = (st.y >= 0) | st.exclude()
-        taken[st.rows(store.pending_ids(st.pid))] = True  # a tie has no gold label
-        rows = np.flatnonzero(copies(X, taken))
-        twins = store.ids_at(st.pid, rows) if rows.size else []
-    replaced = store.replace_queue(st.pid, ranking, st.version, copies=twins)
+    replaced = store.replace_queue(st.pid, ranking, st.version, copies=_copies(store, st, X))
     if not replaced:
         log.info("project %s: a ranking from newer state is queued; kept it", st.pid)
     return {"queue_size": n, "queue_replaced": replaced}
+
+
+def _copies(store: RedisStore, st: State, X: Any) -> np.ndarray | None:
+    """The rows of the items that are exact copies of an answered, held-out, leased
+    or pending item or of an earlier one (:func:`~loop.core.sampling.copies`), or None without
+    features. The groups of twins are found once per item set and kept (a million
+    items: a second, which every ranking spent)."""
+    if X is None or X.shape[0] != st.n:
+        return None
+    version = f"{st.n}:{_FEATURES_VERSION}"
+    groups = store.load_twins(st.pid, version)
+    if groups is None:
+        groups = twins(X)
+        store.save_twins(st.pid, version, groups)
+    taken = (st.y >= 0) | st.exclude()
+    taken[st.rows(store.pending_ids(st.pid))] = True  # a tie has no gold label
+    return np.flatnonzero(copies_among(groups, taken))
 
 
 def check_unseen(store: RedisStore, st: State) -> int:

@@ -304,6 +304,24 @@ class MatricesMixin(StoreBase):
             p.execute()
         return X
 
+    def save_twins(self, pid: str, version: str, groups: np.ndarray) -> None:
+        """Keep the groups of rows with the same features
+        (:func:`loop.core.sampling.twins`) of the features built for ``version``."""
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(groups, dtype=np.int64), allow_pickle=False)
+        with self.r.pipeline(transaction=True) as p:
+            p.set(self._k(pid, "twins"), buf.getvalue())
+            p.set(self._k(pid, "twins", "version"), version)
+            p.execute()
+
+    def load_twins(self, pid: str, version: str) -> np.ndarray | None:
+        """The groups :meth:`save_twins` kept for ``version``, else None."""
+        v, raw = self.read_at_once(lambda p: (
+            p.get(self._k(pid, "twins", "version")), p.get(self._k(pid, "twins"))))
+        if raw is None or v is None or v.decode() != version:
+            return None
+        return np.asarray(np.load(io.BytesIO(raw), allow_pickle=False))
+
     def load_features(self, pid: str, version: str) -> Any:
         """The stored features if they were built for ``version``, else None."""
         import scipy.sparse as sp

@@ -45,7 +45,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,6 +72,9 @@ def _midnight() -> float:
 
 class QueueMixin(StoreBase):
     """Lease, answer, skip, undo, relabel; the ranked queue; answers and their log."""
+
+    if TYPE_CHECKING:  # of :class:`~loop.storage.items.ItemsMixin`, beside it in RedisStore
+        def ids_at(self, pid: str, rows: Any) -> list[str]: ...
 
     def _run(self, pid: str, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of project ``pid``'s queue scripts; a refused token
@@ -288,29 +291,48 @@ class QueueMixin(StoreBase):
                 for a, b in self.r.hgetall(self._k(pid, "answers")).items() if a not in gold}
 
     def replace_queue(self, pid: str, ranking: list[tuple[str, float, str]],
-                      version: int, copies: list[str] | None = None) -> bool:
+                      version: int, copies: Any = None) -> bool:
         """Swap in ``ranking`` (item, priority, reason) made from state ``version``,
         unless the queue already holds one made from newer state; True if swapped.
 
-        ``copies``: the items that are exact copies of an answered, held-out, leased
-        or earlier unanswered one, at that state; they leave the pool (nothing hands
-        them out, "remaining" does not count them) until a ranking finds them no
-        copies. None: the ranking could not tell (no text features), the last list
-        stays. Only what changed since the set as read here is sent (a ranking of
-        another state that lands between the read and the write is mended by the
-        next ranking)."""
+        ``copies``: the rows of the items that are exact copies of an answered,
+        held-out, leased or earlier unanswered one, at that state; they leave the pool
+        (nothing hands them out, "remaining" does not count them) until a ranking
+        finds them no copies. None: the ranking could not tell (no text features),
+        the last ones stay. Only the rows that changed since the last ranking's are
+        sent: the whole list (300,000 copies of a million items) held Redis for
+        0.9 s at every ranking. Should another ranking have changed them since they
+        were read here, they are compared with the copies set itself instead."""
         k = self._k
-        args: list[Any] = [version, "", ""]
-        if copies is not None:
-            now = {x.decode() for x in self.r.sscan_iter(k(pid, "copies"), count=10_000)}
-            new = set(copies)
-            args[1:] = [json.dumps(sorted(new - now)), json.dumps(sorted(now - new))]
+        keys = [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version"),
+                k(pid, "done"), k(pid, "leasez"), k(pid, "pool"), k(pid, "copies"),
+                k(pid, "copies", "rows"), k(pid, "copies", "gen")]
+        tail: list[Any] = []
         for iid, prio, reason in ranking:
-            args += [iid, prio, reason]
-        return bool(self.scripts.replace_queue(
-            [k(pid, "queue"), k(pid, "reason"), k(pid, "pending"), k(pid, "queue", "version"),
-             k(pid, "done"), k(pid, "leasez"), k(pid, "pool"), k(pid, "copies")],
-            args))
+            tail += [iid, prio, reason]
+        if copies is None:
+            return bool(self.scripts.replace_queue(keys, [version, "", "", "", "", *tail]))
+        new = np.asarray(copies, dtype=np.int64)
+        gen, raw = self.read_at_once(lambda p: (p.get(k(pid, "copies", "gen")),
+                                                p.get(k(pid, "copies", "rows"))))
+        for against_set in (gen is None or raw is None, True):
+            if against_set:  # the first time, or another ranking wrote in between
+                now = {x.decode() for x in self.r.sscan_iter(k(pid, "copies"), count=10_000)}
+                want = set(self.ids_at(pid, new))
+                add, drop, expect = sorted(want - now), sorted(now - want), "*"
+            else:
+                last = np.frombuffer(raw, dtype=np.int64)
+                size = int(max(new.max(initial=-1), last.max(initial=-1))) + 1
+                was, now_ = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+                was[last], now_[new] = True, True  # (np.setdiff1d: 0.4 s at 300,000)
+                add = self.ids_at(pid, np.flatnonzero(now_ & ~was))
+                drop = self.ids_at(pid, np.flatnonzero(was & ~now_))
+                expect = gen.decode()
+            out = self.scripts.replace_queue(keys, [version, json.dumps(add), json.dumps(drop),
+                                                    expect, new.tobytes(), *tail])
+            if int(out) >= 0:
+                return bool(out)
+        raise AssertionError("unreachable: a comparison with the copies set always applies")
 
     # -- reads ---------------------------------------------------------------------------
     def gold(self, pid: str) -> dict[str, dict[str, Any]]:

@@ -421,3 +421,31 @@ def test_inputs_of_other_lengths_and_excluded_indices_out_of_range_say_so():
         LoopSampler(batch_size=2, random_state=0).select(PROBA, L=L[:3], lm_proba=PROBA)
     picked = UncertaintySampler(batch_size=4, random_state=0).select(PROBA, exclude=[1, 3])
     assert sorted(picked) == [0, 2]
+
+
+def test_copies_are_the_rows_whose_features_a_taken_or_earlier_row_has_too():
+    """The groups of twins, found once per feature matrix and reused at every
+    ranking (the service's rankings of a million items spent a second on them each
+    time), give what the definition says, on rows drawn with many repeats."""
+    import scipy.sparse as sp
+
+    from loop.core.sampling import copies, copies_among, twins
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 3, size=(12, 6)).astype(float)  # a few all-zero rows too
+    X = base[rng.integers(0, 12, size=300)]
+    taken = rng.random(300) < 0.1
+    want = np.zeros(300, dtype=bool)
+    seen: dict[tuple[float, ...], list[int]] = {}
+    for i, row in enumerate(X):
+        if row.any():
+            seen.setdefault(tuple(row), []).append(i)
+    for members in seen.values():
+        keep = [i for i in members if taken[i]] or members[:1]
+        want[[i for i in members if i not in keep and not taken[i]]] = True
+    got = copies(sp.csr_matrix(X), taken)
+    assert got.tolist() == want.tolist() and 100 < want.sum() < 290
+    groups = twins(sp.csr_matrix(X))
+    assert copies_among(groups, taken).tolist() == want.tolist()
+    assert copies_among(groups, np.zeros(300, bool)).sum() == sum(
+        len(m) - 1 for m in seen.values())

@@ -1146,3 +1146,27 @@ def test_the_export_says_which_answers_are_random_gold(client, store, ready):
         f"/api/projects/{ready}/export?format=csv", headers=auth()).data.decode())))
     at = table[0].index("random_gold")
     assert sum(t[at] == "True" for t in table[1:]) == random.sum()
+
+
+def test_copies_told_from_rows_another_ranking_replaced_are_told_again_from_the_set(
+        store, project, monkeypatch):
+    """A ranking sends only the copies that changed since the last ranking's rows; one
+    whose read of those rows another ranking overtook is compared with the copies set
+    itself, so the set and the rows never drift apart."""
+    ids = [f"i{n}" for n in range(8)]
+    store.r.rpush(store._k(project, "ids"), *ids)
+    store.r.sadd(store._k(project, "pool"), *ids)
+    assert store.replace_queue(project, [], 1, copies=[1, 2])
+    assert store.r.smembers(store._k(project, "copies")) == {b"i1", b"i2"}
+    stale = store.read_at_once(lambda p: (p.get(store._k(project, "copies", "gen")),
+                                          p.get(store._k(project, "copies", "rows"))))
+    assert store.replace_queue(project, [], 2, copies=[2, 3])  # another ranking
+    monkeypatch.setattr(store, "read_at_once", lambda reads: stale)  # read before it
+    assert store.replace_queue(project, [], 3, copies=[2, 5])
+    assert store.r.smembers(store._k(project, "copies")) == {b"i2", b"i5"}
+    assert store.pool_size(project) == 6 and store.n_copies(project) == 2
+    monkeypatch.undo()
+    assert not store.replace_queue(project, [], 2, copies=[7])  # older: changes nothing
+    assert store.r.smembers(store._k(project, "copies")) == {b"i2", b"i5"}
+    assert store.replace_queue(project, [], 4, copies=None)  # no features: they stay
+    assert store.n_copies(project) == 2

@@ -1,17 +1,24 @@
 -- Swap in a new ranking, unless the queue holds one made from newer state.
 -- KEYS: 1 queue, 2 reason, 3 pending, 4 queue:version, 5 done, 6 leasez, 7 pool,
---       8 copies
+--       8 copies, 9 copies:rows, 10 copies:gen
 -- ARGV: 1 state version the ranking was made from, 2 and 3 JSON lists of the items
 --       that became exact copies of an answered, held-out, leased or earlier
 --       unanswered item (:func:`loop.core.sampling.copies`) and of those that are no
---       copies any more, since the copies set as the caller read it ('' when the
---       ranking had no features to tell), then triples id, priority, reason
+--       copies any more ('' when the ranking had no features to tell), 4 what they
+--       were told from: the copies:gen of the copies:rows the caller read, or '*' for
+--       the copies set itself, 5 the rows of every copy now (int64 bytes), then
+--       triples id, priority, reason
 -- Items that still need answers (k > 1, in pending) are merged in at their
 -- priority. Items answered or leased since the ranking's state was read are left
 -- out (leasing would skip them, but the queue's length would count them).
 -- Returns 1 if replaced, 0 if a newer ranking is already there.
 local cur = tonumber(redis.call('GET', KEYS[4]) or '-1')
 if tonumber(ARGV[1]) < cur then return 0 end
+-- the changes were told from rows another ranking has replaced since: the caller
+-- tells them again from the copies set itself (nothing is written before this)
+if ARGV[2] ~= '' and ARGV[4] ~= '*' and ARGV[4] ~= (redis.call('GET', KEYS[10]) or '') then
+  return -1
+end
 -- Copies leave the pool for the copies set, so that nothing hands them out (the
 -- ranking never lists one; the pool's random draw, once the ranking had nothing left,
 -- served exact copies of answered texts: 365 of 429 draws in a soak) and "remaining"
@@ -26,6 +33,8 @@ if ARGV[2] ~= '' then
     end
   end
   for _, id in ipairs(cjson.decode(ARGV[2])) do redis.call('SMOVE', KEYS[7], KEYS[8], id) end
+  redis.call('SET', KEYS[9], ARGV[5])
+  redis.call('INCR', KEYS[10])
 end
 -- why a pending item is asked stays with it (a held one's reason is in its lease
 -- record, which lease.lua serves it again with: a random pick's badge read "Checks
@@ -47,7 +56,7 @@ for i = 1, #kept, 1000 do
   redis.call('HSET', KEYS[2], unpack(kept, i, math.min(i + 999, #kept)))
 end
 local z, h = {}, {}
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 0
       and not redis.call('ZSCORE', KEYS[6], ARGV[i]) then
     z[#z + 1] = ARGV[i + 1]
