@@ -10,12 +10,16 @@ external Redis set the same two options (see ``docker-compose.yml``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: Size from which the append-only file is compacted (Redis: 64 MB), in bytes.
 AOF_MIN_SIZE = 16 << 20
@@ -186,6 +190,38 @@ def disk_full(path: str | os.PathLike[str], min_free: int = MIN_FREE_DISK) -> st
     if disk.free >= min(min_free, disk.total // 4):
         return None
     return f"{disk.free / 2**20:.1f} MB free on {path}"
+
+
+class RedisNotUp(RuntimeError):
+    """An embedded Redis that exited before it answered (``exited``), or did not
+    answer in time; the message says which, and what to look at."""
+
+    def __init__(self, message: str, exited: bool) -> None:
+        super().__init__(message)
+        self.exited = exited
+
+
+def wait_until_up(client: Any, proc: subprocess.Popen[bytes] | None,
+                  redis_dir: str | os.PathLike[str], timeout: float) -> None:
+    """Return once the embedded Redis ``proc``, started on ``redis_dir``, answers
+    ``client`` (while it loads its files it answers LOADING: that waits too).
+    :class:`RedisNotUp` when it exits first (saying whether its disk is full, see
+    :func:`disk_full`) or does not answer within ``timeout`` seconds. ``loop serve``
+    and ``loop backup`` / ``loop restore`` start it alike and wait here."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            if proc is None or proc.poll() is not None:
+                room = disk_full(redis_dir)
+                raise RedisNotUp(
+                    "the embedded Redis exited during start-up; "
+                    + (f"its disk is full ({room}): free space there"
+                       if room else f"is {redis_dir} readable?"), exited=True) from None
+            time.sleep(0.05)
+    raise RedisNotUp(f"the embedded Redis did not answer within {timeout:.0f} s", exited=False)
 
 
 def embedded_dir(url: str) -> str | None:

@@ -153,50 +153,43 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
 
 def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """The embedded Redis on ``redis_dir`` as ``loop serve`` runs it (``extra``
-    arguments last, overriding), answering on a socket of its own."""
+    arguments last, overriding), answering on a socket of its own, once it answers
+    (:func:`loop.redis_server.wait_until_up`)."""
+    import redis
+
+    from loop.redis_server import RedisNotUp, wait_until_up
     from loop.service.supervisor import redis_command
     from loop.service.worker import die_with_parent
 
     sock = redis_dir / "backup.sock"
+    url = f"unix://{sock}"
     with tempfile.TemporaryFile() as said:  # what Redis says, shown if it fails to start
         # killed, ``loop backup`` takes its Redis along: else that one, left running on
         # the directory it no longer claims, would sit beside the next loop serve's
         proc = subprocess.Popen([*redis_command(redis_dir, sock), *extra], stdout=said,
                                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        client = redis.Redis.from_url(url)
         try:
-            return proc, _wait_up(proc, f"unix://{sock}")
-        except BackupError as exc:
+            # loading a large snapshot or file takes a while
+            wait_until_up(client, proc, redis_dir, timeout=600)
+        except RedisNotUp as exc:
+            _stop_redis(proc, url, ask=False)
             said.seek(0)
             told = " ".join(said.read().decode(errors="replace").split())[-400:]
-            raise BackupError(f"the embedded Redis on {redis_dir} did not start ({exc}): "
-                              f"{told}") from None
+            raise BackupError(f"{exc}; Redis said: {told}") from None
+        finally:
+            client.close()
+    return proc, url
 
 
-def _wait_up(proc: subprocess.Popen[bytes], url: str) -> str:
-    """``url`` once the Redis ``proc`` answers there; BackupError if it exits first."""
+def _stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> None:
+    """Shut the Redis of :func:`_start_redis` down (its append-only file fsynced), or
+    kill it if it is stuck (or not ``ask``-ed); its socket goes too."""
     import redis
 
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 600  # loading a large snapshot or file takes a while
-    try:
-        while True:
-            try:
-                client.ping()
-                return url
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    _stop_redis(proc, None)
-                    raise BackupError("it exited" if proc.returncode else "no answer") from None
-                time.sleep(0.05)
-    finally:
-        client.close()
-
-
-def _stop_redis(proc: subprocess.Popen[bytes], url: str | None) -> None:
-    """Shut Redis down (its append-only file fsynced), or kill it if it is stuck."""
-    import redis
-
-    if url is not None and proc.poll() is None:
+    if proc.poll() is None and not ask:
+        proc.kill()
+    elif proc.poll() is None:
         try:
             redis.Redis.from_url(url, socket_timeout=30).shutdown(nosave=True)
         except redis.RedisError:
@@ -206,6 +199,7 @@ def _stop_redis(proc: subprocess.Popen[bytes], url: str | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    Path(urlsplit(url).path).unlink(missing_ok=True)
 
 
 def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snapshot:

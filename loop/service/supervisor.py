@@ -206,26 +206,15 @@ class Supervisor:
             raise SupervisorGaveUp(str(exc)) from None
 
     def _wait_redis(self, timeout: float = 20.0) -> None:
-        import redis
+        from loop.redis_server import RedisNotUp, wait_until_up
 
         client = self._client()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                client.ping()
-                self._compact(client)
-                return
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                redis_child = self.child("redis")
-                if not redis_child.alive():
-                    room = self._disk_full()
-                    raise SupervisorGaveUp(
-                        "the embedded Redis exited during start-up; "
-                        + (f"its disk is full ({room}): free space there"
-                           if room else f"is {self.data_dir / 'redis'} readable?")
-                        + " (its output is above)") from None
-                time.sleep(0.05)
-        raise SupervisorGaveUp(f"the embedded Redis did not answer within {timeout:.0f} s")
+        try:
+            wait_until_up(client, self.child("redis").proc, self.data_dir / "redis", timeout)
+        except RedisNotUp as exc:
+            raise SupervisorGaveUp(f"{exc} (its output is above)" if exc.exited
+                                   else str(exc)) from None
+        self._compact(client)
 
     def _compact(self, client: Any) -> None:
         """Compact the embedded Redis's append-only file once it is up, when it has

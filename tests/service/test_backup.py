@@ -308,7 +308,7 @@ def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reaso
 
     import redis
 
-    from loop.service.backup import _start_redis, _wait_rewritten
+    from loop.service.backup import _start_redis, _stop_redis, _wait_rewritten
 
     folder = tmp_path / "redis.restoring"
     folder.mkdir()
@@ -322,8 +322,7 @@ def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reaso
         with pytest.raises(BackupError, match="could not write the append-only file.*disk full"):
             _wait_rewritten(client, tmp_path, timeout=120)
     finally:
-        proc.kill()
-        proc.wait()
+        _stop_redis(proc, url, ask=False)
         client.close()
 
 
@@ -342,3 +341,36 @@ def test_a_data_dir_given_is_backed_up_whatever_loop_redis_url_says(
     assert main(["backup", str(tmp_path / "x.rdb"), "--data-dir", str(tmp_path / "var"),
                  "--redis-url", redis_url]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_loop_serve_and_loop_backup_say_alike_why_the_embedded_redis_did_not_start(tmp_path):
+    """Both start the embedded Redis on a data directory and wait for it in one way
+    (``loop.redis_server.wait_until_up``): a Redis that exits during start-up (here
+    on an append-only file that is not one) is named with the same reason."""
+    from loop.cli import main
+    from loop.service.supervisor import Supervisor, SupervisorGaveUp
+
+    data = tmp_path / "var"
+    (data / "redis").mkdir(parents=True)
+    (data / "redis" / "appendonly.aof").write_bytes(b"these are not Redis commands\n")
+    reason = f"the embedded Redis exited during start-up; is {data / 'redis'} readable?"
+
+    sup = Supervisor(data_dir=str(data), workers=0, port=_free_port())
+    try:
+        with pytest.raises(SupervisorGaveUp) as gave_up:
+            sup.start()
+    finally:
+        sup.stop()
+    assert str(gave_up.value) == f"{reason} (its output is above)"
+
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["backup", str(tmp_path / "b.rdb"), "--data-dir", str(data)]) == 1
+    said = err.getvalue()
+    assert said.startswith(f"loop: error: {reason}; Redis said: "), said
+    assert "append only file" in said, said  # Redis's own words: "Bad file format ..."
+    assert not (tmp_path / "b.rdb").exists() and not list(tmp_path.glob(".b.rdb.*"))
+
