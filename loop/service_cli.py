@@ -159,8 +159,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     how = ("copy it to /data/restore.rdb of an empty Redis volume (Redis 7's format: "
            "README, Backups)" if got.version > EMBEDDED_RDB_VERSION
            else "`loop restore FILE --data-dir <a new folder>`")
-    print(f"backed up {got.describe()} to {'stdout' if to_stdout else got.path}; to restore "
-          f"it, {how}", file=sys.stderr if to_stdout else sys.stdout)
+    print(f"backed up {got.describe()} to {'stdout' if to_stdout else got.path} "
+          f"({got.where_counted()}); to restore it, {how}",
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 

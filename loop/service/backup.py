@@ -48,11 +48,24 @@ class Snapshot:
     projects: int
     #: The snapshot's format (RDB version; 0 for a restored data directory).
     version: int = 0
+    #: Where ``keys`` and ``projects`` were counted: ``"file"`` (the file loaded back
+    #: by the embedded Redis) or ``"server"`` (the Redis backed up, as the backup
+    #: began: a Redis 7 snapshot the embedded 6.2 cannot load).
+    counted: str = "file"
 
     def describe(self) -> str:
         size = (f"{self.size / 2**20:.1f} MB" if self.size >= 2**20
                 else f"{self.size / 2**10:.0f} KB")
-        return f"{self.projects} project{'' if self.projects == 1 else 's'} ({size})"
+        return (f"{self.projects} project{'' if self.projects == 1 else 's'}, "
+                f"{self.keys:,} keys ({size})")
+
+    def where_counted(self) -> str:
+        """How far the counts of :meth:`describe` speak for the file."""
+        if self.counted == "file":
+            return "counted in the file, loaded back whole"
+        return ("counted on the server as the backup began, not in the file (a Redis 7 "
+                "snapshot, which the embedded Redis 6.2 cannot load): "
+                "answers acknowledged during the backup may be in it too")
 
 
 def redis_cli() -> str:
@@ -90,38 +103,48 @@ def rdb_version(path: Path) -> int:
     """The format version in an RDB file's header (``REDIS0009``: 9); BackupError if
     the file is no Redis snapshot."""
     with open(path, "rb") as f:
-        head = f.read(9)
+        return _header_version(f.read(9), str(path))
+
+
+def _header_version(head: bytes, what: str) -> int:
+    head = head[:9]
     if len(head) < 9 or not head.startswith(b"REDIS") or not head[5:].isdigit():
-        raise BackupError(f"{path} is not a loop backup (a Redis snapshot starts with "
-                          f"REDIS and its format number; this one starts with {head[:9]!r})")
+        raise BackupError(f"{what} is not a loop backup (a Redis snapshot starts with "
+                          f"REDIS and its format number; this one starts with {head!r})")
     return int(head[5:])
+
+
+def _live_counts(url: str) -> tuple[int, int]:
+    """Keys and projects of the Redis at ``url`` now (and whether it answers at all,
+    asked before any transfer begins)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    try:
+        return _counts(client)
+    except redis.RedisError as exc:
+        raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was "
+                          "restarting (loop serve and docker compose restart a killed "
+                          "Redis within seconds), run the backup again") from None
+    finally:
+        client.close()
 
 
 def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
     """Fetch a consistent snapshot of the Redis at ``url`` into ``out`` (written to a
-    file beside it first, so ``out`` is whole or not there)."""
-    import redis
-
+    file beside it first, so ``out`` is whole or not there), counted by loading it
+    back."""
     from loop.service.worker import die_with_parent
 
     out = Path(out)
     try:  # a folder it cannot write to is said before Redis is asked for anything
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-        os.close(fd)
     except OSError as exc:
         raise BackupError(f"cannot write the backup into {out.parent} ({exc.strerror}): "
                           "give a file in a folder you can write to") from None
     try:
-        client = redis.Redis.from_url(url, socket_timeout=10)
-        try:
-            keys, projects = _counts(client)
-        except redis.RedisError as exc:
-            raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was "
-                              "restarting (loop serve and docker compose restart a killed "
-                              "Redis within seconds), run the backup again") from None
-        finally:
-            client.close()
+        keys, projects = _live_counts(url)
         args, env = _cli_target(url)
         try:
             done = subprocess.run([redis_cli(), *args, "--rdb", tmp], env=env, timeout=timeout,
@@ -139,6 +162,10 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
             raise BackupError(f"Redis did not send a whole snapshot ({said}); nothing was "
                               f"written to {out}: run the backup again")
         version = rdb_version(Path(tmp))
+        counted = "server"
+        if version <= EMBEDDED_RDB_VERSION:  # else only a Redis 7 could load it
+            keys, projects = _count_file(Path(tmp), out)
+            counted = "file"
         try:
             os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data dir
             os.replace(tmp, out)
@@ -146,14 +173,45 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
             raise BackupError(f"cannot write {out} ({exc.strerror}); nothing was written "
                               "there") from None
     finally:
+        os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return Snapshot(out, out.stat().st_size, keys, projects, version)
+    return Snapshot(out, out.stat().st_size, keys, projects, version, counted)
 
 
-def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+def _count_file(rdb: Path, out: Path) -> tuple[int, int]:
+    """Keys and projects of the snapshot ``rdb``, loaded by an embedded Redis of its
+    own (nothing written: no append-only file, no saves): what the file holds, and a
+    proof that it loads."""
+    import redis
+
+    try:
+        proc, url = _start_redis(rdb.parent, "--dbfilename", rdb.name, "--appendonly", "no",
+                                 own_socket_dir=True)
+    except BackupError as exc:
+        raise BackupError(f"the snapshot Redis sent does not load back ({exc}); nothing "
+                          f"was written to {out}: run the backup again") from None
+    try:
+        client = redis.Redis.from_url(url)
+        try:
+            return _counts(client)
+        finally:
+            client.close()
+    finally:
+        _stop_redis(proc, url)
+
+
+#: The folder (under the system's temporary one) of the socket of a Redis that
+#: loads a backup file back: not the backup's folder, an operator's, where a socket
+#: would be left if ``loop backup`` were killed, and whose path may be too long for one.
+_SOCK_DIR_PREFIX = "loop-backup-"
+
+
+def _start_redis(redis_dir: Path, *extra: str,
+                 own_socket_dir: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     """The embedded Redis on ``redis_dir`` as ``loop serve`` runs it (``extra``
-    arguments last, overriding), answering on a socket of its own, once it answers
+    arguments last, overriding), answering on a socket of its own (in ``redis_dir``,
+    or with ``own_socket_dir`` in a temporary folder), once it answers
     (:func:`loop.redis_server.wait_until_up`)."""
     import redis
 
@@ -161,7 +219,8 @@ def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes],
     from loop.service.supervisor import redis_command
     from loop.service.worker import die_with_parent
 
-    sock = redis_dir / "backup.sock"
+    sock = (Path(tempfile.mkdtemp(prefix=_SOCK_DIR_PREFIX)) / "redis.sock" if own_socket_dir
+            else redis_dir / "backup.sock")
     url = f"unix://{sock}"
     with tempfile.TemporaryFile() as said:  # what Redis says, shown if it fails to start
         # killed, ``loop backup`` takes its Redis along: else that one, left running on
@@ -184,7 +243,8 @@ def _start_redis(redis_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes],
 
 def _stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> None:
     """Shut the Redis of :func:`_start_redis` down (its append-only file fsynced), or
-    kill it if it is stuck (or not ``ask``-ed); its socket goes too."""
+    kill it if it is stuck (or not ``ask``-ed); its socket goes too (and the
+    socket's folder, when it had one of its own)."""
     import redis
 
     if proc.poll() is None and not ask:
@@ -199,10 +259,15 @@ def _stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> No
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    Path(urlsplit(url).path).unlink(missing_ok=True)
+    sock = Path(urlsplit(url).path)
+    sock.unlink(missing_ok=True)
+    if sock.parent.name.startswith(_SOCK_DIR_PREFIX):
+        with contextlib.suppress(OSError):
+            sock.parent.rmdir()
 
 
-def backup(out: Path, data_dir: Path | None = None, redis_url: str = "") -> Snapshot:
+def backup(out: Path, data_dir: Path | None = None,
+           redis_url: str = "") -> Snapshot:
     """Back up ``redis_url``'s Redis, else the embedded one of ``data_dir``: through
     the socket of the ``loop serve`` running on it, else by starting it for the
     backup (the directory claimed meanwhile, so no ``loop serve`` starts on it)."""

@@ -374,3 +374,43 @@ def test_loop_serve_and_loop_backup_say_alike_why_the_embedded_redis_did_not_sta
     assert "append only file" in said, said  # Redis's own words: "Bad file format ..."
     assert not (tmp_path / "b.rdb").exists() and not list(tmp_path.glob(".b.rdb.*"))
 
+
+def _replica_waiting(rconn) -> bool:
+    """A backup (redis-cli --rdb, a replica) connected, its snapshot not forked yet."""
+    info = rconn.info("replication")
+    return any(isinstance(v, dict) and v.get("state") == "wait_bgsave"
+               for k, v in info.items() if k.startswith("slave"))
+
+
+def test_a_backup_counts_what_its_file_holds_not_the_server_as_it_began(
+        store, client, project, rconn, redis_url, tmp_path, capsys):
+    """A project made after the backup began but before Redis took its snapshot is in
+    the file: the backup says 2 projects, as the restore of that file does (it said
+    what the server held when the backup began: 1)."""
+    from loop.cli import main
+
+    prepare_project(store, client, project)
+    rconn.config_set("repl-diskless-sync-delay", "3")  # the snapshot taken 3 s after
+    try:
+        said: dict[str, int] = {}
+        run = threading.Thread(target=lambda: said.update(code=main(
+            ["backup", str(tmp_path / "b.rdb"), "--redis-url", redis_url])))
+        run.start()
+        try:
+            assert wait_until(lambda: _replica_waiting(rconn), timeout=30)
+            r = client.post("/api/projects", headers=auth(),
+                            json={"name": "made during the backup", "labels": ["a", "b"]})
+            assert r.status_code in (200, 201), r.json
+            made_before_snapshot = _replica_waiting(rconn)
+        finally:
+            run.join()
+    finally:
+        rconn.config_set("repl-diskless-sync-delay", "0")
+    if not made_before_snapshot:
+        pytest.skip("the machine was too slow: the snapshot was taken before the project")
+    assert said["code"] == 0
+    out = capsys.readouterr().out
+    assert out.startswith("backed up 2 projects, ") and "counted in the file" in out, out
+    keys = out.split(", ")[1].split(" keys")[0]
+    assert main(["restore", str(tmp_path / "b.rdb"), "--data-dir", str(tmp_path / "new")]) == 0
+    assert capsys.readouterr().out.startswith(f"restored 2 projects, {keys} keys ")
