@@ -141,21 +141,16 @@ def cmd_backup(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or "var")
     to_stdout = args.file == "-"  # `docker compose exec -T web loop backup - > file`
     try:
-        if to_stdout:
-            import shutil
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                got = backup(Path(tmp) / "backup.rdb", data_dir=data_dir,
-                             redis_url=url)
-                with open(got.path, "rb") as f:
-                    shutil.copyfileobj(f, sys.stdout.buffer)
-                sys.stdout.flush()
-        else:
-            got = backup(args.file, data_dir=data_dir, redis_url=url)
+        # to stdout as Redis sends it: a copy written first would take the room of the
+        # whole backup again (in a container, in its writable layer)
+        got = backup(sys.stdout.buffer if to_stdout else Path(args.file), data_dir=data_dir,
+                     redis_url=url)
     except (BackupError, ValueError) as exc:
         print(f"loop: error: {exc}", file=sys.stderr)
         return 1
+    if got.removed:
+        print(f"loop: removed {', '.join(got.removed)} from {Path(args.file).parent}: what a "
+              "backup of that name cut short (killed) left, never a backup", file=sys.stderr)
     how = ("copy it to /data/restore.rdb of an empty Redis volume (Redis 7's format: "
            "README, Backups)" if got.version > EMBEDDED_RDB_VERSION
            else "`loop restore FILE --data-dir <a new folder>`")

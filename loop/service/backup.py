@@ -19,15 +19,19 @@ once more to count what came back.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 #: The newest RDB format the embedded Redis (6.2) reads; Redis 7 writes 10 and later.
@@ -50,8 +54,10 @@ class Snapshot:
     version: int = 0
     #: Where ``keys`` and ``projects`` were counted: ``"file"`` (the file loaded back
     #: by the embedded Redis) or ``"server"`` (the Redis backed up, as the backup
-    #: began: a Redis 7 snapshot the embedded 6.2 cannot load).
+    #: began: a stream, or a Redis 7 snapshot the embedded 6.2 cannot load).
     counted: str = "file"
+    #: ``.part`` files of this backup's name that a backup cut short left, removed.
+    removed: tuple[str, ...] = ()
 
     def describe(self) -> str:
         size = (f"{self.size / 2**20:.1f} MB" if self.size >= 2**20
@@ -63,8 +69,9 @@ class Snapshot:
         """How far the counts of :meth:`describe` speak for the file."""
         if self.counted == "file":
             return "counted in the file, loaded back whole"
-        return ("counted on the server as the backup began, not in the file (a Redis 7 "
-                "snapshot, which the embedded Redis 6.2 cannot load): "
+        why = ("it went to stdout as it came" if self.version <= EMBEDDED_RDB_VERSION
+               else "a Redis 7 snapshot, which the embedded Redis 6.2 cannot load")
+        return (f"counted on the server as the backup began, not in the file ({why}): "
                 "answers acknowledged during the backup may be in it too")
 
 
@@ -130,12 +137,14 @@ def _live_counts(url: str) -> tuple[int, int]:
         client.close()
 
 
-def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
-    """Fetch a consistent snapshot of the Redis at ``url`` into ``out`` (written to a
-    file beside it first, so ``out`` is whole or not there), counted by loading it
-    back."""
+def snapshot(url: str, out: Path | BinaryIO, timeout: float = 3600.0) -> Snapshot:
+    """Fetch a consistent snapshot of the Redis at ``url`` into the file ``out``
+    (written to a ``.part`` file beside it first, so ``out`` is whole or not there;
+    counted by loading it back) or onto the binary stream ``out``."""
     from loop.service.worker import die_with_parent
 
+    if not isinstance(out, (str, os.PathLike)):
+        return _stream(url, out, timeout)
     out = Path(out)
     try:  # a folder it cannot write to is said before Redis is asked for anything
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +153,10 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
         raise BackupError(f"cannot write the backup into {out.parent} ({exc.strerror}): "
                           "give a file in a folder you can write to") from None
     try:
+        # held while this backup runs: a .part of this name whose lock is free was
+        # left by a backup killed midway (kill -9 leaves it), and is removed here
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        removed = _remove_cut_short(out, keep=Path(tmp))
         keys, projects = _live_counts(url)
         args, env = _cli_target(url)
         try:
@@ -176,7 +189,24 @@ def snapshot(url: str, out: Path, timeout: float = 3600.0) -> Snapshot:
         os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return Snapshot(out, out.stat().st_size, keys, projects, version, counted)
+    return Snapshot(out, out.stat().st_size, keys, projects, version, counted, removed)
+
+
+def _remove_cut_short(out: Path, keep: Path) -> tuple[str, ...]:
+    """Delete the ``.part`` files of backups to ``out`` that were killed midway
+    (their lock is free: no backup writes them now), but ``keep``."""
+    gone = []
+    for f in out.parent.glob(f".{glob.escape(out.name)}.*.part"):
+        if f == keep:
+            continue
+        try:
+            with open(f, "rb") as part:
+                fcntl.flock(part, fcntl.LOCK_EX | fcntl.LOCK_NB)  # else a backup runs
+                f.unlink()
+        except OSError:
+            continue
+        gone.append(f.name)
+    return tuple(sorted(gone))
 
 
 def _count_file(rdb: Path, out: Path) -> tuple[int, int]:
@@ -199,6 +229,65 @@ def _count_file(rdb: Path, out: Path) -> tuple[int, int]:
             client.close()
     finally:
         _stop_redis(proc, url)
+
+
+#: ``redis-cli --rdb -`` (6.2) writes the 40 characters that mark the end of a
+#: diskless transfer after the snapshot: to a file it cuts them off, to stdout not.
+_EOF_MARK = 40
+
+
+def _stream(url: str, sink: BinaryIO, timeout: float) -> Snapshot:
+    """The snapshot onto ``sink`` as Redis sends it (no copy on this disk: in a
+    container that is its writable layer), through ``redis-cli --rdb -``, less the
+    end mark that redis-cli leaves on it; BackupError, after what was written, if
+    the transfer did not end whole."""
+    from loop.service.worker import die_with_parent
+
+    keys, projects = _live_counts(url)
+    args, env = _cli_target(url)
+    sent, held, version = 0, b"", 0
+    with tempfile.TemporaryFile() as said:
+        proc = subprocess.Popen([redis_cli(), *args, "--rdb", "-"], env=env,
+                                stdout=subprocess.PIPE, stderr=said,
+                                preexec_fn=die_with_parent)
+        pipe = proc.stdout.fileno() if proc.stdout is not None else -1
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            while chunk := os.read(pipe, 1 << 20):
+                held += chunk
+                if len(held) <= _EOF_MARK + 9:
+                    continue
+                if not version:
+                    version = _header_version(held, "what Redis sent")
+                sink.write(held[:-_EOF_MARK])
+                sent += len(held) - _EOF_MARK
+                held = held[-_EOF_MARK:]
+            code = proc.wait()
+        except OSError as exc:  # stdout closed (a pipe's reader gone), a full disk
+            raise BackupError(f"could not write the backup to stdout ({exc.strerror}); "
+                              "what was written is not a backup") from None
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        said.seek(0)
+        told = " ".join(said.read().decode(errors="replace").split())
+    marked = "until EOF marker" in told
+    whole = re.search(r"after (\d+) bytes" if marked else r"writing (\d+) bytes", told)
+    if not marked and whole:
+        sink.write(held)
+        sent, held = sent + len(held), b""
+    if (code != 0 or "Transfer finished with success" not in told or not whole
+            or sent != int(whole.group(1)) or len(held) != (_EOF_MARK if marked else 0)):
+        late = f"; it took longer than {timeout:.0f} s" if code == -signal.SIGKILL else ""
+        raise BackupError(f"Redis did not send a whole snapshot ({told[-300:]}{late}); "
+                          "what was written to stdout is not a backup: run the backup again")
+    sink.flush()
+    return Snapshot(Path("-"), sent, keys, projects, version, "server")
 
 
 #: The folder (under the system's temporary one) of the socket of a Redis that
@@ -266,11 +355,12 @@ def _stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> No
             sock.parent.rmdir()
 
 
-def backup(out: Path, data_dir: Path | None = None,
+def backup(out: Path | BinaryIO, data_dir: Path | None = None,
            redis_url: str = "") -> Snapshot:
     """Back up ``redis_url``'s Redis, else the embedded one of ``data_dir``: through
     the socket of the ``loop serve`` running on it, else by starting it for the
-    backup (the directory claimed meanwhile, so no ``loop serve`` starts on it)."""
+    backup (the directory claimed meanwhile, so no ``loop serve`` starts on it).
+    ``out``: a file, or a binary stream (stdout) the snapshot is written onto."""
     if redis_url:
         return snapshot(redis_url, out)
     from loop.service.supervisor import DataDirBusy, claim_data_dir, prepare_redis_dir
@@ -312,6 +402,11 @@ def restore(rdb: Path, data_dir: Path) -> Snapshot:
     rdb, data_dir = Path(rdb), Path(data_dir).resolve()
     if not rdb.is_file():
         raise BackupError(f"no backup file {rdb}")
+    if rdb.name.endswith(".part"):  # whole or not, it never ended as a backup
+        raise BackupError(f"{rdb} is no backup but what a backup cut short left (`loop "
+                          "backup` writes into a .part file and gives it the backup's name "
+                          "only once it is whole): restore a backup that ended with "
+                          "`backed up ...`; nothing was restored")
     version = rdb_version(rdb)
     if version > EMBEDDED_RDB_VERSION:
         raise BackupError(

@@ -414,3 +414,71 @@ def test_a_backup_counts_what_its_file_holds_not_the_server_as_it_began(
     keys = out.split(", ")[1].split(" keys")[0]
     assert main(["restore", str(tmp_path / "b.rdb"), "--data-dir", str(tmp_path / "new")]) == 0
     assert capsys.readouterr().out.startswith(f"restored 2 projects, {keys} keys ")
+
+
+def test_loop_backup_to_stdout_is_the_snapshot_itself(
+        store, client, project, redis_url, tmp_path):
+    """``loop backup -`` streams the snapshot (no copy written first): what lands in
+    the shell's file restores the project, and ends where the snapshot ends (redis-cli
+    --rdb - leaves 40 more bytes after it, which loop backup cuts off)."""
+    import subprocess
+    import sys
+
+    from svc_helpers import ROOT
+
+    pid = prepare_project(store, client, project)
+    before = _export(client, pid)
+    with open(tmp_path / "b.rdb", "wb") as f:
+        done = subprocess.run([sys.executable, "-m", "loop.cli", "backup", "-", "--redis-url",
+                               redis_url], cwd=ROOT, stdout=f, stderr=subprocess.PIPE,
+                              text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("backed up 1 project, ") and "to stdout" in done.stderr
+    data = (tmp_path / "b.rdb").read_bytes()
+    assert data.startswith(b"REDIS0009") and data[-9] == 0xFF  # EOF, then the checksum
+    restore(tmp_path / "b.rdb", tmp_path / "new")
+    conn, app = _restored_app(tmp_path / "new")
+    try:
+        assert _export(app.test_client(), pid) == before
+    finally:
+        conn.client.close()
+        conn.shutdown()
+
+
+@pytest.mark.slow
+def test_a_backup_killed_midway_leaves_a_part_file_that_is_no_backup_and_the_next_removes(
+        store, client, project, rconn, redis_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from svc_helpers import ROOT
+
+    prepare_project(store, client, project)
+    cmd = [sys.executable, "-m", "loop.cli", "backup", str(tmp_path / "b.rdb"),
+           "--redis-url", redis_url]
+    rconn.config_set("repl-diskless-sync-delay", "3")  # a transfer under way, for the kill
+    try:
+        proc = subprocess.Popen(cmd, cwd=ROOT)
+        try:
+            assert wait_until(lambda: _replica_waiting(rconn), timeout=30)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait()
+    finally:
+        rconn.config_set("repl-diskless-sync-delay", "0")
+    left = list(tmp_path.glob(".b.rdb.*.part"))
+    assert len(left) == 1 and not (tmp_path / "b.rdb").exists()
+
+    with pytest.raises(BackupError, match="is no backup but what a backup cut short left"):
+        restore(left[0], tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert f"removed {left[0].name} from {tmp_path}" in again.stderr, again.stderr
+    assert again.stdout.startswith("backed up 1 project, ")
+    assert not list(tmp_path.glob(".b.rdb.*.part"))
+    restored = restore(tmp_path / "b.rdb", tmp_path / "new")
+    assert restored.projects == 1
