@@ -48,8 +48,10 @@ class Snapshot:
 
     path: Path
     size: int
+    #: Keys that do not expire (see :func:`_counts`).
     keys: int
     projects: int
+    answers: int
     #: The snapshot's format (RDB version; 0 for a restored data directory).
     version: int = 0
     #: Where ``keys`` and ``projects`` were counted: ``"file"`` (the file loaded back
@@ -63,7 +65,7 @@ class Snapshot:
         size = (f"{self.size / 2**20:.1f} MB" if self.size >= 2**20
                 else f"{self.size / 2**10:.0f} KB")
         return (f"{self.projects} project{'' if self.projects == 1 else 's'}, "
-                f"{self.keys:,} keys ({size})")
+                f"{self.answers:,} answer{'' if self.answers == 1 else 's'} ({size})")
 
     def where_counted(self) -> str:
         """How far the counts of :meth:`describe` speak for the file."""
@@ -102,8 +104,29 @@ def _cli_target(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _counts(client: Any) -> tuple[int, int]:
-    return int(client.dbsize()), int(client.scard("loop:projects"))
+def _counts(client: Any) -> tuple[int, int, int]:
+    """The keys that do not expire, the projects and the answers of the Redis of
+    ``client``: what a backup holds, and its restore must hold again. Keys that
+    expire (workers' liveness, locks, leases, RQ's job records) are not counted:
+    loading a snapshot drops those expired since it was taken, so their number
+    changes from one load of a file to the next (a backup said 173 keys and its
+    restore, minutes later, 164)."""
+    from loop.errors import LoopError
+    from loop.storage import RedisStore
+
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    space = client.info("keyspace").get(f"db{db}", {})
+    lasting = int(space.get("keys", 0)) - int(space.get("expires", 0))
+    store = RedisStore(client)
+
+    def answers(pid: str) -> int:
+        try:
+            return store.n_answers(pid)
+        except LoopError:  # its record gone (deleted as the snapshot was taken) or of an
+            return 0  # older version's schema: a count is no reason to fail a backup
+
+    projects = [x.decode() for x in client.smembers("loop:projects")]
+    return lasting, len(projects), sum(answers(pid) for pid in projects)
 
 
 def rdb_version(path: Path) -> int:
@@ -121,8 +144,8 @@ def _header_version(head: bytes, what: str) -> int:
     return int(head[5:])
 
 
-def _live_counts(url: str) -> tuple[int, int]:
-    """Keys and projects of the Redis at ``url`` now (and whether it answers at all,
+def _live_counts(url: str) -> tuple[int, int, int]:
+    """:func:`_counts` of the Redis at ``url`` now (and whether it answers at all,
     asked before any transfer begins)."""
     import redis
 
@@ -157,7 +180,7 @@ def snapshot(url: str, out: Path | BinaryIO, timeout: float = 3600.0) -> Snapsho
         # left by a backup killed midway (kill -9 leaves it), and is removed here
         fcntl.flock(fd, fcntl.LOCK_EX)
         removed = _remove_cut_short(out, keep=Path(tmp))
-        keys, projects = _live_counts(url)
+        counts = _live_counts(url)
         args, env = _cli_target(url)
         try:
             done = subprocess.run([redis_cli(), *args, "--rdb", tmp], env=env, timeout=timeout,
@@ -177,7 +200,7 @@ def snapshot(url: str, out: Path | BinaryIO, timeout: float = 3600.0) -> Snapsho
         version = rdb_version(Path(tmp))
         counted = "server"
         if version <= EMBEDDED_RDB_VERSION:  # else only a Redis 7 could load it
-            keys, projects = _count_file(Path(tmp), out)
+            counts = _count_file(Path(tmp), out)
             counted = "file"
         try:
             os.chmod(tmp, 0o600)  # answers and token hashes: owner only, as the data dir
@@ -189,7 +212,7 @@ def snapshot(url: str, out: Path | BinaryIO, timeout: float = 3600.0) -> Snapsho
         os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return Snapshot(out, out.stat().st_size, keys, projects, version, counted, removed)
+    return Snapshot(out, out.stat().st_size, *counts, version, counted, removed)
 
 
 def _remove_cut_short(out: Path, keep: Path) -> tuple[str, ...]:
@@ -209,8 +232,8 @@ def _remove_cut_short(out: Path, keep: Path) -> tuple[str, ...]:
     return tuple(sorted(gone))
 
 
-def _count_file(rdb: Path, out: Path) -> tuple[int, int]:
-    """Keys and projects of the snapshot ``rdb``, loaded by an embedded Redis of its
+def _count_file(rdb: Path, out: Path) -> tuple[int, int, int]:
+    """:func:`_counts` of the snapshot ``rdb``, loaded by an embedded Redis of its
     own (nothing written: no append-only file, no saves): what the file holds, and a
     proof that it loads."""
     import redis
@@ -243,7 +266,7 @@ def _stream(url: str, sink: BinaryIO, timeout: float) -> Snapshot:
     the transfer did not end whole."""
     from loop.service.worker import die_with_parent
 
-    keys, projects = _live_counts(url)
+    counts = _live_counts(url)
     args, env = _cli_target(url)
     sent, held, version = 0, b"", 0
     with tempfile.TemporaryFile() as said:
@@ -287,7 +310,7 @@ def _stream(url: str, sink: BinaryIO, timeout: float) -> Snapshot:
         raise BackupError(f"Redis did not send a whole snapshot ({told[-300:]}{late}); "
                           "what was written to stdout is not a backup: run the backup again")
     sink.flush()
-    return Snapshot(Path("-"), sent, keys, projects, version, "server")
+    return Snapshot(Path("-"), sent, *counts, version, "server")
 
 
 #: The folder (under the system's temporary one) of the socket of a Redis that
@@ -452,8 +475,10 @@ def restore(rdb: Path, data_dir: Path) -> Snapshot:
         finally:
             _stop_redis(proc, url)
         if back != loaded:
-            raise BackupError(f"the restored data directory holds {back[0]:,} keys where the "
-                              f"backup has {loaded[0]:,}: keep the backup, and report this")
+            raise BackupError(f"the restored data directory holds {back[0]:,} keys, "
+                              f"{back[2]:,} answers where the backup has {loaded[0]:,}, "
+                              f"{loaded[2]:,} (keys that do not expire): keep the backup, "
+                              "and report this")
         redis_dir.mkdir(mode=0o700, exist_ok=True)
         os.replace(staging / AOF_NAME, redis_dir / AOF_NAME)  # whole, or not there
         done = True
