@@ -161,7 +161,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from loop.service.backup import BackupError, restore
+    from loop.service.backup import BackupError
+    from loop.service.restore import restore
 
     try:
         got = restore(args.file, args.data_dir)

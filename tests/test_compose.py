@@ -260,7 +260,8 @@ def test_compose_redis_restores_a_backup_into_an_empty_volume_only(tmp_path):
     web loop backup`` does), copied to ``/data/restore.rdb`` of an empty volume, is
     the data at the next start, and stays so; into a volume with data it is refused
     and nothing changes."""
-    from loop.service.backup import BackupError, backup, rdb_version, restore
+    from loop.service.backup import BackupError, backup, rdb_version
+    from loop.service.restore import restore
 
     if not _docker_usable():
         msg = "no usable Docker engine (run ../shared/tools/docker-standins.sh as root)"

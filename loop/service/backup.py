@@ -1,5 +1,5 @@
-"""``loop backup`` and ``loop restore``: the service's whole data in one file, taken
-while it runs, and a data directory made from such a file.
+"""``loop backup``: the service's whole data in one file, taken while it runs
+(:mod:`loop.service.restore` makes a data directory from such a file).
 
 A backup is a Redis snapshot (an RDB file) fetched the way a replica fetches one
 (``redis-cli --rdb``): Redis forks and writes the data as it was at one instant, so
@@ -10,10 +10,6 @@ it. It works against the embedded Redis of a running ``loop serve`` (through its
 socket), against a data directory at rest (a Redis started on it for the backup, the
 directory claimed as ``loop serve`` claims it), and against any Redis by URL (docker
 compose's).
-
-A restore writes a new data directory for ``loop serve --data-dir``: the snapshot is
-loaded by the embedded Redis and written out as its append-only file, then loaded
-once more to count what came back.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -48,7 +43,7 @@ class Snapshot:
 
     path: Path
     size: int
-    #: Keys that do not expire (see :func:`_counts`).
+    #: Keys that do not expire (see :func:`key_counts`).
     keys: int
     projects: int
     answers: int
@@ -104,7 +99,7 @@ def _cli_target(url: str) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _counts(client: Any) -> tuple[int, int, int]:
+def key_counts(client: Any) -> tuple[int, int, int]:
     """The keys that do not expire, the projects and the answers of the Redis of
     ``client``: what a backup holds, and its restore must hold again. Keys that
     expire (workers' liveness, locks, leases, RQ's job records) are not counted:
@@ -145,13 +140,13 @@ def _header_version(head: bytes, what: str) -> int:
 
 
 def _live_counts(url: str) -> tuple[int, int, int]:
-    """:func:`_counts` of the Redis at ``url`` now (and whether it answers at all,
+    """:func:`key_counts` of the Redis at ``url`` now (and whether it answers at all,
     asked before any transfer begins)."""
     import redis
 
     client = redis.Redis.from_url(url, socket_timeout=10)
     try:
-        return _counts(client)
+        return key_counts(client)
     except redis.RedisError as exc:
         raise BackupError(f"cannot reach Redis to back it up ({exc}); if it was "
                           "restarting (loop serve and docker compose restart a killed "
@@ -233,13 +228,13 @@ def _remove_cut_short(out: Path, keep: Path) -> tuple[str, ...]:
 
 
 def _count_file(rdb: Path, out: Path) -> tuple[int, int, int]:
-    """:func:`_counts` of the snapshot ``rdb``, loaded by an embedded Redis of its
+    """:func:`key_counts` of the snapshot ``rdb``, loaded by an embedded Redis of its
     own (nothing written: no append-only file, no saves): what the file holds, and a
     proof that it loads."""
     import redis
 
     try:
-        proc, url = _start_redis(rdb.parent, "--dbfilename", rdb.name, "--appendonly", "no",
+        proc, url = start_redis(rdb.parent, "--dbfilename", rdb.name, "--appendonly", "no",
                                  own_socket_dir=True)
     except BackupError as exc:
         raise BackupError(f"the snapshot Redis sent does not load back ({exc}); nothing "
@@ -247,11 +242,11 @@ def _count_file(rdb: Path, out: Path) -> tuple[int, int, int]:
     try:
         client = redis.Redis.from_url(url)
         try:
-            return _counts(client)
+            return key_counts(client)
         finally:
             client.close()
     finally:
-        _stop_redis(proc, url)
+        stop_redis(proc, url)
 
 
 #: ``redis-cli --rdb -`` (6.2) writes the 40 characters that mark the end of a
@@ -319,7 +314,7 @@ def _stream(url: str, sink: BinaryIO, timeout: float) -> Snapshot:
 _SOCK_DIR_PREFIX = "loop-backup-"
 
 
-def _start_redis(redis_dir: Path, *extra: str,
+def start_redis(redis_dir: Path, *extra: str,
                  own_socket_dir: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     """The embedded Redis on ``redis_dir`` as ``loop serve`` runs it (``extra``
     arguments last, overriding), answering on a socket of its own (in ``redis_dir``,
@@ -344,7 +339,7 @@ def _start_redis(redis_dir: Path, *extra: str,
             # loading a large snapshot or file takes a while
             wait_until_up(client, proc, redis_dir, timeout=600)
         except RedisNotUp as exc:
-            _stop_redis(proc, url, ask=False)
+            stop_redis(proc, url, ask=False)
             said.seek(0)
             told = " ".join(said.read().decode(errors="replace").split())[-400:]
             raise BackupError(f"{exc}; Redis said: {told}") from None
@@ -353,8 +348,8 @@ def _start_redis(redis_dir: Path, *extra: str,
     return proc, url
 
 
-def _stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> None:
-    """Shut the Redis of :func:`_start_redis` down (its append-only file fsynced), or
+def stop_redis(proc: subprocess.Popen[bytes], url: str, ask: bool = True) -> None:
+    """Shut the Redis of :func:`start_redis` down (its append-only file fsynced), or
     kill it if it is stuck (or not ``ask``-ed); its socket goes too (and the
     socket's folder, when it had one of its own)."""
     import redis
@@ -403,138 +398,14 @@ def backup(out: Path | BinaryIO, data_dir: Path | None = None,
         raise BackupError(f"cannot lock {data_dir} for the backup ({exc.strerror})") from None
     try:
         prepare_redis_dir(redis_dir)
-        proc, url = _start_redis(redis_dir)
+        proc, url = start_redis(redis_dir)
         try:
             return snapshot(url, out)
         finally:
-            _stop_redis(proc, url)
+            stop_redis(proc, url)
     finally:
         lock.close()
 
 
-def restore(rdb: Path, data_dir: Path) -> Snapshot:
-    """Make ``data_dir`` (new, or without data) a data directory holding the backup
-    ``rdb``, for ``loop serve --data-dir``. Built in ``redis.restoring/`` beside
-    ``redis/``, which gets the append-only file only once it was loaded back whole: a
-    restore cut short leaves no data ``loop serve`` would start on, and is run again."""
-    import redis
-
-    from loop.service.aof import AOF_NAME
-    from loop.service.supervisor import RESTORING_DIR, DataDirBusy, claim_data_dir
-
-    rdb, data_dir = Path(rdb), Path(data_dir).resolve()
-    if not rdb.is_file():
-        raise BackupError(f"no backup file {rdb}")
-    if rdb.name.endswith(".part"):  # whole or not, it never ended as a backup
-        raise BackupError(f"{rdb} is no backup but what a backup cut short left (`loop "
-                          "backup` writes into a .part file and gives it the backup's name "
-                          "only once it is whole): restore a backup that ended with "
-                          "`backed up ...`; nothing was restored")
-    version = rdb_version(rdb)
-    if version > EMBEDDED_RDB_VERSION:
-        raise BackupError(
-            f"{rdb} was taken from a Redis 7 or newer (snapshot format {version}); the "
-            f"embedded Redis (6.2) reads format {EMBEDDED_RDB_VERSION} and older. Restore it "
-            "into a Redis 7, as the README's docker compose section shows")
-    redis_dir, staging = data_dir / "redis", data_dir / RESTORING_DIR
-    _refuse_data(data_dir, redis_dir)
-    made = not data_dir.exists()
-    try:
-        lock = claim_data_dir(data_dir, "", "loop restore")
-    except DataDirBusy as exc:
-        raise BackupError(str(exc)) from None
-    done = False
-    try:
-        _refuse_data(data_dir, redis_dir)  # again, now that no one else holds it
-        _end_orphaned_rewrite(staging)  # what a restore cut short left
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(mode=0o700)
-        staged = staging / "loop.db"
-        shutil.copyfile(rdb, staged)
-        staged.chmod(0o600)
-        try:
-            # loaded from the snapshot, then written out as the append-only file, which
-            # is what the embedded Redis loads from (it ignores a snapshot beside it)
-            proc, url = _start_redis(staging, "--appendonly", "no")
-        except BackupError as exc:
-            raise BackupError(f"{rdb} could not be loaded: it is cut short or damaged "
-                              f"({exc}); nothing was restored: restore a whole backup "
-                              "(a backup that ended with `backed up ...`)") from None
-        try:
-            client = redis.Redis.from_url(url)
-            loaded = _counts(client)
-            client.config_set("appendonly", "yes")
-            _wait_rewritten(client, staging)
-        finally:
-            _stop_redis(proc, url)
-        staged.unlink()
-        proc, url = _start_redis(staging)  # as loop serve will: from the new file
-        try:
-            client = redis.Redis.from_url(url)
-            back = _counts(client)
-        finally:
-            _stop_redis(proc, url)
-        if back != loaded:
-            raise BackupError(f"the restored data directory holds {back[0]:,} keys, "
-                              f"{back[2]:,} answers where the backup has {loaded[0]:,}, "
-                              f"{loaded[2]:,} (keys that do not expire): keep the backup, "
-                              "and report this")
-        redis_dir.mkdir(mode=0o700, exist_ok=True)
-        os.replace(staging / AOF_NAME, redis_dir / AOF_NAME)  # whole, or not there
-        done = True
-        shutil.rmtree(staging, ignore_errors=True)
-        return Snapshot(data_dir, _size(redis_dir), *back)
-    finally:
-        if not done:
-            shutil.rmtree(staging, ignore_errors=True)
-        lock.close()
-        if not done and made:  # leave no empty data directory to start on by mistake
-            for leftover in (data_dir / "serve.lock", redis_dir, data_dir):
-                with contextlib.suppress(OSError):
-                    leftover.rmdir() if leftover.is_dir() else leftover.unlink()
-
-
-def _end_orphaned_rewrite(folder: Path) -> None:
-    """Kill the append-only-file writer a killed restore's Redis left running: a
-    forked child (``redis-aof-rewrite``, named in its ``temp-rewriteaof-<pid>.aof``)
-    outlives its killed Redis until it has written the whole file."""
-    for f in folder.glob("temp-rewriteaof-*.aof"):
-        pid = f.stem.rpartition("-")[2]
-        try:
-            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").read_bytes().startswith(
-                    b"redis-aof-rewrite"):
-                os.kill(int(pid), signal.SIGKILL)
-        except OSError:  # gone already
-            pass
-
-
-def _refuse_data(data_dir: Path, redis_dir: Path) -> None:
-    from loop.service.aof import AOF_NAME
-
-    held = [p.name for p in (redis_dir / AOF_NAME, redis_dir / "loop.db") if p.exists()]
-    if held:
-        raise BackupError(f"{data_dir} holds data already ({', '.join(held)} in {redis_dir}): "
-                          "restore into a new --data-dir, or move this one away first")
-
-
-def _wait_rewritten(client: Any, folder: Path, timeout: float = 3600.0) -> None:
-    """Wait until Redis has written its append-only file after ``appendonly yes``.
-    A failed write is an error at once: Redis tries again and again (a disk without
-    room for the file held a restore for good)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = client.info("persistence")
-        if info.get("aof_last_bgrewrite_status") == "err":  # "ok" until a write failed
-            free = shutil.disk_usage(folder).free
-            raise BackupError(f"Redis could not write the append-only file into {folder} "
-                              f"({free / 2**20:.1f} MB free there: is the disk full?); "
-                              "nothing was restored")
-        if (info.get("aof_enabled") == 1 and not info.get("aof_rewrite_in_progress")
-                and not info.get("aof_rewrite_scheduled")):
-            return
-        time.sleep(0.05)
-    raise BackupError(f"writing the append-only file took longer than {timeout:.0f} s")
-
-
-def _size(folder: Path) -> int:
+def size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())

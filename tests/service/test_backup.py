@@ -16,7 +16,8 @@ from svc_helpers import (
 )
 from test_service_cli import _free_port
 
-from loop.service.backup import BackupError, backup, restore
+from loop.service.backup import BackupError, backup
+from loop.service.restore import restore
 
 
 def _export(client, pid: str) -> bytes:
@@ -315,11 +316,12 @@ def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reaso
 
     import redis
 
-    from loop.service.backup import _start_redis, _stop_redis, _wait_rewritten
+    from loop.service.backup import start_redis, stop_redis
+    from loop.service.restore import _wait_rewritten
 
     folder = tmp_path / "redis.restoring"
     folder.mkdir()
-    proc, url = _start_redis(folder, "--appendonly", "no")
+    proc, url = start_redis(folder, "--appendonly", "no")
     client = redis.Redis.from_url(url)
     try:
         client.set("answers", os.urandom(300_000))  # incompressible
@@ -329,7 +331,7 @@ def test_a_restore_whose_append_only_file_cannot_be_written_stops_with_the_reaso
         with pytest.raises(BackupError, match="could not write the append-only file.*disk full"):
             _wait_rewritten(client, tmp_path, timeout=120)
     finally:
-        _stop_redis(proc, url, ask=False)
+        stop_redis(proc, url, ask=False)
         client.close()
 
 
