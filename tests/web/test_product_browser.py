@@ -799,6 +799,38 @@ def test_an_edit_of_a_rule_renamed_elsewhere_is_kept_as_a_new_rule(
     assert [e for e in page.console_errors if "status of 404" not in e] == []
 
 
+def test_a_keyword_with_a_comma_survives_the_edit_form(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Review: the form split what it held on every comma, so a rule made through the
+    API with the keyword "1,000" became "1" and "000" when it was saved again from
+    the form, unsaid, and no keyword with a comma could be typed. A keyword with a
+    comma or a quote is shown, and typed, in double quotes."""
+    api = live.admin
+    pid = _two_rules(live, page, "Comma trial")
+    api.call("PUT", f"/api/projects/{pid}/rules/says_check",
+             {"keywords": ["check out", "1,000", 'say "hi"']})
+    page.locator("#rule-rows tr[data-rule='says_check'] .muted", has_text="(v2)").wait_for()
+    page.locator("#rule-rows tr[data-rule='says_check'] button", has_text="Edit").click()
+    assert page.input_value("#rule-keywords") == 'check out, "1,000", "say ""hi"""'
+    page.wait_for_selector(".preview-stats")
+    page.press("#rule-keywords", "Enter")  # saved again, untouched
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved says_check')")
+
+    def keywords(name: str) -> list[str]:
+        return next(r["rule"]["keywords"] for r in api.call(
+            "GET", f"/api/projects/{pid}/rules")["rules"] if r["name"] == name)
+
+    assert keywords("says_check") == ["check out", "1,000", 'say "hi"']
+    _write_keyword_rule(page, "pays", "1", ' "Smith, J.", refund ,"" , money back')
+    page.press("#rule-keywords", "Enter")  # it matches no item: Save asks once more
+    page.wait_for_function("document.getElementById('rule-save').textContent === 'Save anyway'")
+    page.click("#rule-save")
+    page.wait_for_selector("#rule-rows tr[data-rule='pays']")
+    assert keywords("pays") == ["Smith, J.", "refund", "money back"]
+    assert not page.console_errors
+
+
 def test_an_earlier_version_of_a_rule_is_loaded_from_the_edit_form_and_saved(
         live: LiveServer, worker: None, page: Any) -> None:
     """Rule author's trial: the rules table said "(v3)", earlier versions kept, but an

@@ -54,14 +54,43 @@
     $("rule-form").querySelector(".rule-case").hidden = kind === "field";
   }
 
+  /* Keywords as typed: comma separated, a keyword that holds a comma or a quote in
+     double quotes ("1,000", "say ""hi""") as a CSV cell. Split on every comma, a
+     rule made through the API with the keyword "1,000" became "1" and "000" when it
+     was saved again from this form, unsaid. */
+  function splitKeywords(text) {
+    const out = [];
+    let word = "", quoted = false, wasQuoted = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"' && text[i + 1] === '"') { word += '"'; i++; }
+        else if (c === '"') quoted = false;
+        else word += c;
+      } else if (c === '"' && !word.trim()) {
+        quoted = true; wasQuoted = true; word = "";
+      } else if (c === ",") {
+        out.push(wasQuoted ? word : word.trim()); word = ""; wasQuoted = false;
+      } else if (!(wasQuoted && /\s/.test(c))) {
+        word += c;
+      }
+    }
+    out.push(wasQuoted ? word : word.trim());
+    return out.filter(function (w) { return w.trim(); });
+  }
+  function joinKeywords(words) {
+    return words.map(function (w) {
+      return /[,"]/.test(w) || w !== w.trim() ? '"' + w.replace(/"/g, '""') + '"' : w;
+    }).join(", ");
+  }
+
   function formRule() {
     const kind = $("rule-kind").value;
     const chosen = $("rule-label").value;
     const rule = { name: $("rule-name").value.trim(), label: chosen === "" ? null : Number(chosen), kind: kind,
                    case_sensitive: $("rule-case").checked };
     if (kind === "keywords") {
-      rule.keywords = $("rule-keywords").value.split(",").map(function (w) { return w.trim(); })
-        .filter(function (w) { return w; });
+      rule.keywords = splitKeywords($("rule-keywords").value);
       rule.whole_word = $("rule-whole").checked;
       rule.ignore_accents = $("rule-accents").checked;
     } else if (kind === "regex") {
@@ -94,7 +123,7 @@
        label, the default, voted ham on gift-card spam, unsaid) */
     $("rule-label").value = rule ? String(rule.label) : "";
     $("rule-kind").value = rule ? rule.kind : "keywords";
-    $("rule-keywords").value = rule && rule.keywords ? rule.keywords.join(", ") : "";
+    $("rule-keywords").value = rule && rule.keywords ? joinKeywords(rule.keywords) : "";
     $("rule-whole").checked = rule ? rule.whole_word !== false : true;
     $("rule-case").checked = rule ? !!rule.case_sensitive : false;
     $("rule-accents").checked = rule ? !!rule.ignore_accents : false;
