@@ -226,6 +226,7 @@ def run_service(data: dict[str, Any], args: argparse.Namespace, say: Any) -> dic
                     ann.call("POST", f"/api/projects/{pid}/queue/answer",
                              {"item_id": item, "lease_id": nxt["lease"]["id"], "label": label})
                     n += 1
+                    out.setdefault("answered_at", []).append(time.time())
                     if n % 10 == 0:  # /jobs lists the last 50 automatic jobs: read it often
                         jobs_now()
                     if args.think and n < stop:  # the catch-up is timed from the last answer
@@ -261,6 +262,11 @@ def run_service(data: dict[str, Any], args: argparse.Namespace, say: Any) -> dic
                                         if r.get("random_gold") and r["id"].startswith("tr"))
             jobs_now()
             jobs = list(seen.values())
+            out["job_list"] = sorted(
+                ({k: j.get(k) for k in ("id", "type", "status", "auto", "created_at",
+                                        "enqueued_at", "started_at", "ended_at", "attempts",
+                                        "result")} for j in jobs),
+                key=lambda j: j["created_at"] or "")
             out["jobs"] = {"n": len(jobs),
                            "failed": sum(j.get("status") == "failed" for j in jobs),
                            "retried": sum((j.get("attempts") or 1) > 1 for j in jobs),
@@ -339,7 +345,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, cmdline: str
         "state with nothing pending (2 shared cores: noisy).",
         "",
         "| set | answers | service | in memory | service - memory | in memory, "
-        f"seeds 0-{args.spread_seeds - 1} | in memory, the service's answers "
+        f"seeds 0-{max(args.spread_seeds - 1, 0)} | in memory, the service's answers "
         "| end model fitted on | label model fitted on | catch-up (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
