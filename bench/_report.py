@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-SERVICE_DOC_HEAD = """# Service benchmarks: API load and recalibration latency
+SERVICE_DOC_HEAD = """# Service benchmarks: API load, recalibration latency, the loop end to end
 
-Written by `bench/api_load.py` and `bench/recalibration.py`; each rewrites its own
-section between the HTML comment markers below.
+Written by `bench/api_load.py`, `bench/recalibration.py` and `bench/service_loop.py`
+(and the other scripts named in each section); each rewrites its own section between
+the HTML comment markers below.
 """
 
 

@@ -60,7 +60,9 @@ class ApiClient:
                 raw = res.read()
                 if res.status == 204 or not raw:
                     return None
-                if "json" in res.headers.get("Content-Type", ""):
+                # a JSON document; JSON lines (application/x-ndjson: an export) come as
+                # bytes, as CSV does (a trial's script failed to parse an export as one)
+                if res.headers.get_content_type() == "application/json":
                     return json.loads(raw)
                 return raw
         except urllib.error.HTTPError as exc:

@@ -1451,6 +1451,10 @@ def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project
     rows = list(csv.DictReader(io.StringIO(raw.decode())))
     gold = {r["id"]: r["gold"] for r in rows if r["source"] == "gold"}
     assert gold == {first: "c9", second: "c2"}
+    # JSON lines come as they are (a trial's script failed: parsed as one JSON document)
+    lines = live.admin.call("GET", f"/api/projects/{pid}/export?format=jsonl")
+    assert {r["id"]: r["gold"] for r in map(json.loads, lines.splitlines())
+            if r["source"] == "gold"} == gold
     # the dashboard names the labels no LF votes for (the demo's LFs vote c0 and c1):
     # a new user's 3 rules for 7 labels exported 656 of 800 items as one label
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
