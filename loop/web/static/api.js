@@ -422,8 +422,12 @@
      dashboard redrew the disagreements and left a chosen "Settle as" focused on the
      page's body, and settling one did the same). */
   const CONTROLS = "button, select, input, a[href], summary, [tabindex]";
+  let heldFocus = null;  /* the button busy() disabled while it had the focus */
   function keepFocus(body, draw, hint, fallback) {
-    const act = document.activeElement;
+    /* a busy() button of the table lost the focus to the page's body: its row keeps it */
+    const stray = !document.activeElement || document.activeElement === document.body;
+    const act = stray && heldFocus && body.contains(heldFocus) ? heldFocus : document.activeElement;
+    if (act === heldFocus) heldFocus = null;
     let where = hint || null;
     /* a Revoke / Delete pressed once ("... Click again") stays so in the redrawn row: a
        refresh landing between the two presses made the second one ask again (CI: a
@@ -444,6 +448,39 @@
     if (target) target.focus();
     if (target && armed && target.dataset.confirm && !target.dataset.armed) target.click();
     return out;
+  }
+
+  /* A button disabled while its request runs: Chromium moves the keyboard focus off it
+     to the page's body, where Enter does nothing, Space scrolls the page and a screen
+     reader starts again from the top (accessibility trial: Recalibrate, Download CSV,
+     Switch off, Check and Import pressed with the keyboard all left the focus there).
+     busy(buttons, true) disables them, noting the one focused; busy(buttons, false)
+     enables them and gives it the focus back, unless the focus went elsewhere
+     meanwhile. */
+  function busy(buttons, on) {
+    const list = buttons instanceof Element ? [buttons] : Array.from(buttons);
+    if (on) {
+      if (list.indexOf(document.activeElement) !== -1) heldFocus = document.activeElement;
+      list.forEach(function (b) { b.disabled = true; });
+      return;
+    }
+    list.forEach(function (b) { b.disabled = false; });
+    if (list.indexOf(heldFocus) !== -1) giveFocusBack();
+  }
+  /* the focus a busy() button held, given back to it (or, while it stays disabled, to
+     `fallback`) if the page's body has it now */
+  function giveFocusBack(fallback) {
+    const held = heldFocus;
+    if (!held) return;
+    const act = document.activeElement;
+    if (act && act !== document.body && act !== held) { heldFocus = null; return; }  // moved on
+    const target = !held.disabled && held.isConnected ? held : fallback;
+    if (!target) {  // still disabled, nowhere else to go: kept for a later busy(false)
+      if (!held.isConnected) heldFocus = null;
+      return;
+    }
+    heldFocus = null;
+    target.focus({ preventScroll: true });
   }
 
   const ARMED_MS = 6000;
@@ -487,6 +524,7 @@
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton, keepFocus: keepFocus,
+    busy: busy, giveFocusBack: giveFocusBack,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
     pid: function () { return document.body.dataset.pid; },
   };

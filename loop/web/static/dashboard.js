@@ -383,7 +383,7 @@
       title: on ? "Leave its votes out: the LFs are applied again without it and the models recalibrated."
         : "Read its votes again: the LFs are applied again with it and the models recalibrated." });
     b.addEventListener("click", async function () {
-      b.disabled = true;
+      Loop.busy(b, true);  /* the redrawn row's switch gets the focus back (keepFocus) */
       try {
         const out = await Loop.api("PUT", base + "/lfs/" + encodeURIComponent(r.name), { enabled: !on });
         switchSaid((on ? "Switched off " : "Switched on ") + r.name +
@@ -391,7 +391,7 @@
         refresh();
       } catch (e) {
         switchSaid(e.message || String(e), true);
-        b.disabled = false;
+        Loop.busy(b, false);
       }
     });
     return Loop.el("span", null, " ", b);
@@ -1034,7 +1034,7 @@
 
   async function startJob(type, btn) {
     const name = btn.textContent.trim();
-    btn.disabled = true;
+    Loop.busy(btn, true);
     said("action-status", "Starting “" + name + "”…");
     try {
       // applying the LFs changes every model's input: recalibrate when it ends
@@ -1052,7 +1052,8 @@
             "again (if it did start, Recent jobs, below, lists it)."
           : "Could not start “" + name + "”: " + e.message, true);
     } finally {
-      btn.disabled = !!btn.dataset.blocked;
+      if (btn.dataset.blocked) btn.disabled = true;  // blocked meanwhile (no LF yet, say)
+      else Loop.busy(btn, false);
     }
   }
 
@@ -1060,7 +1061,7 @@
      nothing showed, and a second tap downloaded the file twice; phone trial). */
   async function exportFile(fmt) {
     const buttons = document.querySelectorAll(".export-btn");
-    buttons.forEach(function (b) { b.disabled = true; });
+    Loop.busy(buttons, true);
     said("export-status", "Preparing the export (" + fmt.toUpperCase() + ")… the download starts when it is ready.");
     try {
       await Loop.download(base + "/export?format=" + fmt, pid + "." + fmt, function (wait) {
@@ -1073,7 +1074,7 @@
         ? Loop.NETWORK + ". Nothing was downloaded: check your connection and press it again."
         : e.message), true);
     } finally {
-      buttons.forEach(function (b) { b.disabled = false; });
+      Loop.busy(buttons, false);
     }
   }
 

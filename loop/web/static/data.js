@@ -290,8 +290,11 @@
   /* While a file is checked or imported, neither button: a Check pressed during a
      slow import said "Checking" over it, and its answer came first (data trial). */
   function busy(on) {
-    $("check").disabled = on;
-    if (on) $("import").disabled = true;
+    /* the focus stays on the button pressed (Loop.busy); Import, done, gives it to
+       what it said (Import stays disabled: that file is in) */
+    if (on) { Loop.busy([$("check"), $("import")], true); return; }
+    Loop.busy($("check"), false);
+    Loop.giveFocusBack($("import-status"));  // Import pressed, and greyed out still
   }
 
   async function check() {
@@ -325,7 +328,8 @@
     status("import-status", "Importing " + file.name + " … (a big file takes a while; stay on this page)");
     let r;
     try { r = await send(base + "/items?" + query(false)); } catch (e) {
-      $("check").disabled = false;
+      if (Loop.isNetworkError(e)) $("import").disabled = false;  // press it again
+      busy(false);
       if (!Loop.isNetworkError(e)) throw e;
       /* cut off, the file most likely never arrived; if it did, it is not stored
          twice: the same file again is refused as such (its ids, or its texts) */
@@ -334,11 +338,10 @@
           /* asked to import it again anyway: a second copy would be stored */
           ? ", once a reload of this page shows (in the item count at the top) that it was not."
           : ": if the file did arrive, the page says so instead of storing it twice."), true);
-      $("import").disabled = false;
       recount();
       return;
     }
-    $("check").disabled = false;
+    busy(false);
     if (!r.ok) { refused(r); recount(); return; }
     noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
@@ -373,7 +376,7 @@
   }
 
   async function apply() {
-    $("apply").disabled = true;
+    Loop.busy($("apply"), true);
     try {
       for (const type of ["apply_lfs", "recalibrate"]) {
         const res = await Loop.api("POST", base + "/jobs", { type: type });
@@ -382,7 +385,7 @@
       }
       status("apply-status", "Done: LFs applied, models fitted, queue filled.");
       await counts();
-    } catch (e) { status("apply-status", e.message, true); } finally { $("apply").disabled = false; }
+    } catch (e) { status("apply-status", e.message, true); } finally { Loop.busy($("apply"), false); }
   }
 
   document.addEventListener("DOMContentLoaded", async function () {

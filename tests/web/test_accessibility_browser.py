@@ -1,0 +1,96 @@
+"""Keyboard and screen-reader use of the pages, in a real Chromium against the real
+service: where the focus goes after an action, and what the controls are called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from web_helpers import LiveServer, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# the focused element: its name (aria-label, a button's text), else its id
+FOCUSED = ("(() => { const e = document.activeElement;"
+           " if (!e || e === document.body) return 'body';"
+           " return e.getAttribute('aria-label') || (e.tagName === 'BUTTON' ? e.textContent.trim()"
+           " : e.id); })()")
+
+
+def _press_held(page: Any, button: Any, url_glob: str, method: str = "POST") -> None:
+    """Press ``button`` with Enter while its request (``method`` to ``url_glob``) is held
+    until the button is disabled and the browser has moved the focus off it."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if route.request.method == method and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(url_glob, hold)
+    button.focus()
+    page.keyboard.press("Enter")
+    for _ in range(300):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, f"no {method} {url_glob}"
+    page.wait_for_function("document.activeElement === document.body")  # Chromium's doing
+    held[0].continue_()
+    page.unroute(url_glob, hold)
+
+
+@pytest.mark.parametrize(("name", "url_glob", "method", "said"), [
+    ("Recalibrate", "**/jobs", "POST", ("#action-status", "Started “Recalibrate”")),
+    ("Download CSV", "**/export?format=csv", "GET", ("#export-status", "Downloaded CSV")),
+    ("Switch off has_link", "**/lfs/has_link", "PUT",
+     ("#lf-switch-status", "Switched off has_link")),
+])
+def test_a_dashboard_button_pressed_with_the_keyboard_keeps_the_focus(
+        live: LiveServer, demo_project: dict[str, str], page: Any, name: str, url_glob: str,
+        method: str, said: tuple[str, str]) -> None:
+    """Accessibility trial: a dashboard button pressed with Enter is disabled while its
+    request runs, and Chromium then moved the focus to the page's body: no focus ring,
+    Enter did nothing more, Space scrolled the page, and a screen reader was sent back
+    to the top. The focus is on that button (or the redrawn row's) once it is done."""
+    pid = demo_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    button = page.get_by_role("button", name=name, exact=True)
+    button.wait_for()
+    page.wait_for_function("document.querySelector('#lf-rows a') !== null")
+    _press_held(page, button, url_glob, method)
+    where, text = said
+    page.wait_for_function("([s, t]) => document.querySelector(s).textContent.startsWith(t)",
+                           arg=[where, text])
+    expected = "Switch on has_link" if name.startswith("Switch off") else name
+    page.wait_for_function(f"{FOCUSED} === {expected!r}")
+    if name.startswith("Switch off"):  # switched back on, by the keyboard again
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"{FOCUSED} === 'Switch off has_link'")
+    assert page.console_errors == []
+
+
+def test_check_and_import_on_the_data_page_keep_the_keyboard_focus(
+        live: LiveServer, page: Any) -> None:
+    """Accessibility trial: Check and Import, pressed with Enter, left the focus on the
+    page's body. Check keeps it; Import, which stays greyed out once the file is in,
+    hands it to the line saying what was imported."""
+    p = live.admin.call("POST", "/api/projects", {"name": "focus", "labels": ["ham", "spam"]})
+    sign_in(page, live.url, "test-admin-key", str(p["id"]), target="data")
+    page.set_input_files("#file", files=[{
+        "name": "items.csv", "mimeType": "text/csv",
+        "buffer": b"id,text\na1,first comment\na2,check out my channel\n"}])
+    check = page.get_by_role("button", name="Check", exact=True)
+    check.wait_for()
+    _press_held(page, check, "**/items?*")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".startsWith('All 2 rows are fine')")
+    page.wait_for_function(f"{FOCUSED} === 'Check'")
+    imp = page.get_by_role("button", name="Import", exact=True)
+    _press_held(page, imp, "**/items?*")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".startsWith('Imported 2 items')")
+    page.wait_for_function(f"{FOCUSED} === 'import-status'")
+    assert imp.is_disabled()
+    assert page.console_errors == []
