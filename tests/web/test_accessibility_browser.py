@@ -94,3 +94,26 @@ def test_check_and_import_on_the_data_page_keep_the_keyboard_focus(
     page.wait_for_function(f"{FOCUSED} === 'import-status'")
     assert imp.is_disabled()
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize(("target", "names"), [
+    ("items", ["Items"]),
+    ("annotators", ["Table of annotators"]),
+    ("dashboard", ["Labeling functions (scrolls sideways on small screens)", "Table of rules",
+                   "Recent jobs (scrolls sideways on small screens)"]),
+])
+def test_a_table_that_scrolls_sideways_is_a_named_region(
+        live: LiveServer, demo_project: dict[str, str], page: Any, target: str,
+        names: list[str]) -> None:
+    """Accessibility trial: the box around a wide table is a Tab stop (it scrolls
+    sideways on a phone), and on the Items, Annotators and Data pages a screen reader
+    heard nothing when it was reached; elsewhere its name was set on a plain box,
+    which screen readers need not read. Each is a region with a name."""
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target=target)
+    page.locator("table tbody tr").first.wait_for()
+    for name in names:
+        region = page.get_by_role("region", name=name, exact=True)
+        region.focus()
+        assert page.evaluate("document.activeElement.matches('.table-wrap')")
+        assert region.get_by_role("table").count() == 1
+    assert page.locator(".table-wrap[tabindex='0']:not([role='region'])").count() == 0
