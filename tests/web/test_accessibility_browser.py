@@ -117,3 +117,37 @@ def test_a_table_that_scrolls_sideways_is_a_named_region(
         assert page.evaluate("document.activeElement.matches('.table-wrap')")
         assert region.get_by_role("table").count() == 1
     assert page.locator(".table-wrap[tabindex='0']:not([role='region'])").count() == 0
+
+
+def test_turning_a_page_of_items_with_the_keyboard_puts_the_focus_on_its_rows(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial: Next and Previous, pressed with Enter, scrolled the new
+    page's first rows into view but left the focus on the button 3,000 px below them,
+    and on the last page (first, for Previous), where the button is greyed out, on the
+    page's body: the next Tab started from the top of the page. The focus is on the
+    table of items; one Tab on, the button that still turns the page."""
+    pid = demo_project["pid"]
+    total = live.admin.call("GET", f"/api/projects/{pid}/items?limit=1")["total"]
+    before_last = (total - 1) // 50 * 50 - 50
+    sign_in(page, live.url, "test-admin-key", pid, target=f"items?offset={before_last}")
+    status = page.get_by_role("status").filter(has_text="items match")
+    status.wait_for()
+    page.get_by_role("button", name="Next").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('f-status').textContent"
+                           f".startsWith('Items {before_last + 51}–')")
+    assert page.get_by_role("button", name="Next").is_disabled()
+    page.wait_for_function(f"{FOCUSED} === 'Items'")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "Previous"
+    page.goto(f"{live.url}/p/{pid}/items?offset=50")
+    status.wait_for()
+    page.get_by_role("button", name="Previous").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('f-status').textContent"
+                           ".startsWith('Items 1–50 ')")
+    assert page.get_by_role("button", name="Previous").is_disabled()
+    page.wait_for_function(f"{FOCUSED} === 'Items'")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "Next"
+    assert page.console_errors == []

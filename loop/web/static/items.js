@@ -96,10 +96,15 @@
 
   /* A page turned with the buttons under the table: its first rows on screen, not its
      last (new-user trial: "Next" left the window where it was, at rows 41-50 of the
-     new page, 3,000 px under its first). */
+     new page, 3,000 px under its first), and the keyboard focus on them: it stayed on
+     the button, 3,000 px under the rows on screen, and went to the page's body when
+     the button was greyed out on the first or last page (accessibility trial: the
+     next Tab started from the top of the page). Tab from the table reaches the
+     buttons again. */
   function toTop() {
     const top = $("f-status");
     if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: "start" });
+    $("i-table").focus({ preventScroll: true });
   }
 
   /* The items the filters ask for; the label and LF lists come with the reply, and
