@@ -151,3 +151,34 @@ def test_turning_a_page_of_items_with_the_keyboard_puts_the_focus_on_its_rows(
     page.keyboard.press("Tab")
     assert page.evaluate(FOCUSED) == "Next"
     assert page.console_errors == []
+
+
+def test_removing_a_label_row_by_keyboard_keeps_the_focus_and_renumbers_the_rows(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial on the new-project form: "Remove label 1" pressed with Enter
+    left the focus on the page's body, and the row left first was still read as
+    "Label 2" (its key shown as 2, where it gets 1); a label added next was a second
+    "Label 3". The focus goes to the row now in that place, and rows are named by it."""
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="label")
+    page.goto(f"{live.url}/new")
+    page.get_by_role("button", name="Add a label").click()  # three rows
+    page.get_by_role("textbox", name="Label 3 name").wait_for()
+    for i, name in enumerate(["ham", "spam", "other"], 1):
+        page.get_by_role("textbox", name=f"Label {i} name").fill(name)
+    page.get_by_role("button", name="Remove label 1").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "Remove label 1"  # the row now first: spam's
+    assert page.get_by_role("textbox", name="Label 1 name").input_value() == "spam"
+    assert page.get_by_role("textbox", name="Label 1 key").get_attribute("placeholder") == "1"
+    assert page.get_by_role("textbox", name="Label 2 name").input_value() == "other"
+    page.keyboard.press("Tab")  # spam's row is first: Tab goes on to the second row's name
+    assert page.evaluate(FOCUSED) == "Label 2 name"
+    page.get_by_role("button", name="Remove label 2").focus()
+    page.keyboard.press("Enter")  # the last row: the focus goes to the row before
+    assert page.evaluate(FOCUSED) == "Remove label 1"
+    page.keyboard.press("Enter")  # the only row: the focus goes to "Add a label"
+    assert page.evaluate(FOCUSED) == "Add a label"
+    page.keyboard.press("Enter")
+    assert page.get_by_role("textbox", name="Label 1 name").is_visible()
+    assert page.get_by_role("textbox", name="Label 2 name").count() == 0
+    assert page.console_errors == []

@@ -16,9 +16,31 @@
       Loop.el("input", { type: "color", class: "l-color", "aria-label": "Label " + (i + 1) + " colour", value: PALETTE[i % PALETTE.length] }),
       Loop.el("input", { type: "text", class: "l-key mono", maxlength: "1", "aria-label": "Label " + (i + 1) + " key", placeholder: i < KEYS.length ? KEYS[i] : "key" }),
       Loop.el("button", { type: "button", class: "l-remove", "aria-label": "Remove label " + (i + 1), text: "×",
-        onclick: function () { row.remove(); } }));
+        onclick: function () {
+          /* the focus to the row now in its place (else the one before, else "Add a
+             label"): it went to the page's body (accessibility trial) */
+          const next = row.nextElementSibling || row.previousElementSibling;
+          row.remove();
+          renumber();
+          (next ? next.querySelector(".l-remove") : $("add-label")).focus();
+        } }));
     box.appendChild(row);
     return row;
+  }
+
+  /* Each row named by its place, its key's placeholder the key that place gets by
+     default: renumbered when a row goes (accessibility trial: after "Remove label 1"
+     the first row was read as "Label 2", its key shown as 2 where it gets 1, and a
+     label added next was a second "Label 3"). */
+  function renumber() {
+    Array.from($("label-rows").children).forEach(function (row, i) {
+      const n = "Label " + (i + 1);
+      row.querySelector(".l-name").setAttribute("aria-label", n + " name");
+      row.querySelector(".l-color").setAttribute("aria-label", n + " colour");
+      row.querySelector(".l-key").setAttribute("aria-label", n + " key");
+      row.querySelector(".l-key").placeholder = i < KEYS.length ? KEYS[i] : "key";
+      row.querySelector(".l-remove").setAttribute("aria-label", "Remove label " + (i + 1));
+    });
   }
 
   function status(msg, isError) {
