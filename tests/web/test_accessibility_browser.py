@@ -182,3 +182,38 @@ def test_removing_a_label_row_by_keyboard_keeps_the_focus_and_renumbers_the_rows
     assert page.get_by_role("textbox", name="Label 1 name").is_visible()
     assert page.get_by_role("textbox", name="Label 2 name").count() == 0
     assert page.console_errors == []
+
+
+def test_the_rules_table_keeps_the_keyboard_focus_through_a_switch_an_edit_and_deletes(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial on the rule editor: a rule's "enable" box switched with
+    Space, "Cancel edit" and a confirmed Delete each left the focus on the page's body
+    (the table is redrawn; Cancel edit is hidden once pressed). The focus stays on the
+    box, goes back to the rule's Edit button, and to the row now in the deleted one's
+    place, or, with no rule left, to the line saying what was done."""
+    pid = demo_project["pid"]
+    for name, words in (("says_free", ["free"]), ("says_win", ["win"])):
+        live.admin.call("POST", f"/api/projects/{pid}/rules", {
+            "name": name, "label": "spam", "kind": "keywords", "keywords": words})
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    box = page.get_by_role("checkbox", name="enable says_free")
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Disabled says_free')")
+    page.wait_for_function(f"{FOCUSED} === 'enable says_free'")
+    assert not box.is_checked()
+    page.get_by_role("button", name="Edit says_win").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "rule-name"
+    page.get_by_role("button", name="Cancel edit").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "Edit says_win"
+    for name, then in (("says_free", "Delete says_win"), ("says_win", "rule-status")):
+        page.get_by_role("button", name=f"Delete {name}").focus()
+        page.keyboard.press("Enter")  # arms it
+        page.keyboard.press("Enter")
+        page.wait_for_function("t => document.getElementById('rule-status').textContent"
+                               ".startsWith(t)", arg=f"Deleted {name}")
+        page.wait_for_function(f"{FOCUSED} === {then!r}")
+    assert page.console_errors == []

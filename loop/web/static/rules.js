@@ -355,6 +355,12 @@
     if (onlyIfChanged && key === shownRules) return;
     shownRules = key;
     const body = $("rule-rows");
+    /* a rule's box or Delete used with the keyboard keeps the focus in its row (or the
+       row now in its place, else the line saying what was done): the redraw left it on
+       the page's body (accessibility trial) */
+    Loop.keepFocus(body, function () { drawRules(body, data); }, null, $("rule-status"));
+  }
+  function drawRules(body, data) {
     Loop.clear(body);
     if (!data.rules.length) {
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "5", class: "muted", text: "No rules yet: write one below or accept a suggestion." })));
@@ -366,7 +372,7 @@
       /* Edit and Delete name their rule for a screen reader, as the checkbox does */
       const del = Loop.confirmButton({ class: "small danger", text: "Delete", "aria-label": "Delete " + r.name },
         "Really delete?", function () { change(r.name, "DELETE"); });
-      body.appendChild(Loop.el("tr", { "data-rule": r.name },
+      body.appendChild(Loop.el("tr", { "data-rule": r.name, "data-key": r.name },
         Loop.el("th", { scope: "row", class: "mono" }, r.name,
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
           r.history.length ? Loop.el("span", { class: "muted", title: "earlier versions kept", text: " (v" + (r.history.length + 1) + ")" }) : null),
@@ -626,7 +632,15 @@
     $("rule-kind").addEventListener("change", function () { kindChanged(); edited(); });
     $("rule-form").addEventListener("input", edited);
     $("rule-form").addEventListener("submit", save);
-    $("rule-cancel").addEventListener("click", function () { fillForm(null, null); });
+    $("rule-cancel").addEventListener("click", function () {
+      /* the focus back to the rule's Edit button (else the form's first field): the
+         button pressed is hidden, and it went to the page's body (accessibility trial) */
+      const was = editing;
+      fillForm(null, null);
+      const row = Array.from($("rule-rows").rows).find(function (r) { return r.dataset.key === was; });
+      const edit = row && row.querySelector(".rule-btns button");
+      (edit || $("rule-name")).focus();
+    });
     $("sug-refresh").addEventListener("click", function () { sugStatus(""); loadSuggestions(); });
     document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
     kindChanged();
