@@ -3,6 +3,7 @@ service: where the focus goes after an action, and what the controls are called.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -216,4 +217,55 @@ def test_the_rules_table_keeps_the_keyboard_focus_through_a_switch_an_edit_and_d
         page.wait_for_function("t => document.getElementById('rule-status').textContent"
                                ".startsWith(t)", arg=f"Deleted {name}")
         page.wait_for_function(f"{FOCUSED} === {then!r}")
+    assert page.console_errors == []
+
+
+def _suggestion(word: str) -> dict[str, Any]:
+    rule = {"name": f"says_{word}", "label": 1, "kind": "keywords", "keywords": [word],
+            "whole_word": True, "case_sensitive": False, "ignore_accents": False}
+    return {"key": f"keywords:{word}:1", "rule": rule, "label_name": "spam", "precision": 0.9,
+            "n_gold": 4, "n_right": 4, "coverage": 3, "new_coverage": 2, "fresh": 3,
+            "against": 0, "model_precision": None, "score": 1.0, "support": [],
+            "contradict": []}
+
+
+def test_suggested_rules_name_their_buttons_and_keep_the_keyboard_focus(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial on the suggested rules: a screen reader heard "Accept" and
+    "Reject" once per suggestion, with no rule named, and pressing one with Enter left
+    the focus on the page's body (the item goes, the list is redrawn). Each button
+    names its rule; the focus goes to the same button of the suggestion now in that
+    place, or, with none left, to the line saying what was done. (The suggestions and
+    the server's answers to Accept and Reject are stood in for: mining them needs
+    answers and fitted models.)"""
+    offered = [_suggestion("free"), _suggestion("win"), _suggestion("gift")]
+
+    def suggestions(route: Any) -> None:
+        if route.request.method == "GET":
+            route.fulfill(status=200, content_type="application/json", body=json.dumps({
+                "suggestions": offered, "n_gold": 4, "redundant": [], "doubtful": [],
+                "min_model_precision": 0.6, "waiting_for_models": False}))
+            return
+        key = json.loads(route.request.post_data or "{}")["key"]
+        done = next(s for s in offered if s["key"] == key)
+        offered.remove(done)
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"rule": done["rule"], "job_id": None}))
+
+    page.route("**/rules/suggestions**", suggestions)
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    reject = page.get_by_role("button", name="Reject words “free” → spam", exact=True)
+    reject.focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Reject words “free” → spam").wait_for(state="detached")
+    page.wait_for_function(f"{FOCUSED} === 'Reject words “win” → spam'")
+    page.get_by_role("button", name="Accept words “gift” → spam", exact=True).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('sug-status').textContent"
+                           ".startsWith('Accepted says_gift')")
+    page.wait_for_function(f"{FOCUSED} === 'Accept words “win” → spam'")  # now last
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('sug-status').textContent"
+                           ".startsWith('Accepted says_win')")
+    page.wait_for_function(f"{FOCUSED} === 'sug-status'")
     assert page.console_errors == []

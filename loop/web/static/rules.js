@@ -518,6 +518,22 @@
     return Loop.el("div", null, Loop.el("strong", { text: title }), ul);
   }
 
+  /* Where the keyboard focus goes once a suggestion is accepted or rejected (its item
+     gone, the list redrawn): the same button of the suggestion now in its place, else
+     the line saying what was done; it went to the page's body (accessibility trial).
+     Only when the focus was in that item: a mouse user's is left alone. */
+  function sugFocus(li, cls) {
+    if (!li.contains(document.activeElement)) return function () { /* not the keyboard's */ };
+    const at = Array.from($("sug-list").querySelectorAll("li[data-key]")).indexOf(li);
+    return function () {
+      const act = document.activeElement;
+      if (act && act !== document.body && !li.contains(act)) return;  // moved on meanwhile
+      const items = Array.from($("sug-list").querySelectorAll("li[data-key]"));
+      const now = items[Math.min(at, items.length - 1)];
+      (now && now.querySelector("button." + cls) || $("sug-status")).focus();
+    };
+  }
+
   async function loadSuggestions() {
     const list = $("sug-list");
     let data;
@@ -553,30 +569,38 @@
     }
     for (const s of data.suggestions) {
       const li = Loop.el("li", { "data-key": s.key });
-      const accept = Loop.el("button", { type: "button", class: "small primary accept", text: "Accept" });
-      const reject = Loop.el("button", { type: "button", class: "small reject", text: "Reject" });
+      /* each names its rule for a screen reader, which heard "Accept" eight times */
+      const what = describe(s.rule) + " → " + s.label_name;
+      const accept = Loop.el("button", { type: "button", class: "small primary accept", text: "Accept",
+        "aria-label": "Accept " + what });
+      const reject = Loop.el("button", { type: "button", class: "small reject", text: "Reject",
+        "aria-label": "Reject " + what });
       accept.addEventListener("click", async function () {
-        accept.disabled = reject.disabled = true;
+        const back = sugFocus(li, "accept");
+        Loop.busy([accept, reject], true);
         try {
           const res = await Loop.api("POST", base + "/rules/suggestions/accept", { key: s.key });
           sugStatus("Accepted " + res.rule.name + applying(res));
           await Promise.all([loadRules(), loadSuggestions()]);
+          back();
           refreshDashboard();
         } catch (e) {
           /* gone meanwhile (rejected in another tab, a rule already): the list is redrawn */
           sugStatus(e.status === 404 ? "That suggestion is gone (rejected or saved as a rule " +
             "meanwhile): the list is up to date now." : e.message, true);
-          if (e.status === 404) await loadSuggestions();
-          else accept.disabled = reject.disabled = false;
+          if (e.status === 404) { await loadSuggestions(); back(); }
+          else Loop.busy([accept, reject], false);
         }
       });
       reject.addEventListener("click", async function () {
-        accept.disabled = reject.disabled = true;
+        const back = sugFocus(li, "reject");
+        Loop.busy([accept, reject], true);
         try {
           await Loop.api("POST", base + "/rules/suggestions/reject", { key: s.key });
           li.remove();
           // the last one gone: what is left to say (the next candidates, or why none)
           if (!list.querySelector("li[data-key]")) await loadSuggestions();
+          back();
         } catch (e) {
           /* accepted meanwhile (another tab, another admin): a rule now, which Reject
              cannot take back. Said in words, without the API's key ("keywords:x:1"), and
@@ -588,10 +612,11 @@
             sugStatus("Not rejected: " + describe(s.rule) + " → " + s.label_name + " was accepted " +
               "meanwhile and is the rule " + (rule ? rule + " " : "") + "now. To stop its votes, " +
               "switch it off or delete it in the rules table.", true);
+            back();
             return;
           }
           sugStatus(e.message, true);
-          accept.disabled = reject.disabled = false;
+          Loop.busy([accept, reject], false);
         }
       });
       const wrong = s.n_gold - s.n_right;
