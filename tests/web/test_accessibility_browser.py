@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from web_helpers import LiveServer, sign_in
+from web_helpers import LiveServer, press, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -268,4 +268,31 @@ def test_suggested_rules_name_their_buttons_and_keep_the_keyboard_focus(
     page.wait_for_function("document.getElementById('sug-status').textContent"
                            ".startsWith('Accepted says_win')")
     page.wait_for_function(f"{FOCUSED} === 'sug-status'")
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("how", ["button", "key"])
+def test_the_last_answer_puts_the_focus_on_all_done(
+        live: LiveServer, tiny_project: dict[str, str], page: Any, how: str) -> None:
+    """Accessibility trial on the labeling page: the last item answered with Enter on a
+    label button (or with its key, the focus on the item) greyed the buttons out and
+    hid the item, which left the focus on the page's body, and a screen reader heard
+    only "Saved ... for #n", never "All done". The focus goes to "All done"."""
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, tiny_project["token"], pid)
+    for n in range(3):
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        old = page.evaluate("window.loopLabel.currentId()")
+        if n < 2 or how == "key":
+            press(page, "1")
+        else:
+            page.wait_for_function("window.loopLabel.shownFor() >= 300")
+            page.get_by_role("button", name="1 ham").focus()
+            page.keyboard.press("Enter")
+        page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    page.get_by_role("heading", name="All done").wait_for()
+    page.wait_for_function("document.activeElement.id === 'done'")
+    assert page.evaluate("document.activeElement.textContent").strip().startswith("All done")
+    page.keyboard.press("Tab")  # on to what is left to do: Undo
+    assert page.evaluate(FOCUSED) == "u Undo"
     assert page.console_errors == []

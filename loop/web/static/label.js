@@ -244,7 +244,17 @@
       text.classList.toggle("error", failed);
       text.hidden = state.exhausted;
       $("done").hidden = !state.exhausted;
-      if (state.exhausted) showDone();
+      if (state.exhausted) {
+        showDone();
+        /* the last answer given with a label button or key: the focus on "All done",
+           which a screen reader then reads; it went to the page's body as the buttons
+           were greyed out and the item hidden, and only "Saved" was heard
+           (accessibility trial) */
+        const f = document.activeElement;
+        if (!f || f === document.body || f === text || (f.closest && f.closest(".label-buttons, #skip-btn"))) {
+          $("done").focus({ preventScroll: true });
+        }
+      }
       text.classList.add("muted");
       $("reason").hidden = true;
       Loop.setText("reason-text", "–");
@@ -407,7 +417,7 @@
          would press it again for this one, unread (new-user trial: "spam" saved for a
          ham message by the Space meant to scroll it): the focus goes to the item */
       const f = document.activeElement;
-      if (f && f.closest && f.closest(".label-buttons, #skip-btn")) {
+      if (f && f.closest && f.closest(".label-buttons, #skip-btn, #done")) {
         $("item-text").focus({ preventScroll: true });
       }
     }
