@@ -296,3 +296,42 @@ def test_the_last_answer_puts_the_focus_on_all_done(
     page.keyboard.press("Tab")  # on to what is left to do: Undo
     assert page.evaluate(FOCUSED) == "u Undo"
     assert page.console_errors == []
+
+
+CONTRAST = """(el) => {
+  const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  const cs = getComputedStyle(el);
+  const edge = rgb(cs.borderTopColor), inside = rgb(cs.backgroundColor);
+  const card = rgb(getComputedStyle(el.closest('.card')).backgroundColor);
+  return Math.min(ratio(edge, inside), ratio(edge, card));
+}"""
+
+
+def test_a_light_label_colour_still_shows_its_buttons_edge(
+        live: LiveServer, page: Any) -> None:
+    """Accessibility trial: a label's colour is its button's edge, and a light one (a
+    yellow #facc15, 1.4:1 on the button; the palette's 7th colour, #ca8a04, 2.75:1)
+    left the button without a visible edge, only its text. Light colours are
+    darkened there to 3:1 or more (WCAG's least for a control's outline)."""
+    from loop.demo.client import add_annotator
+
+    p = live.admin.call("POST", "/api/projects", {"name": "colours", "labels": [
+        {"name": "yes", "color": "#facc15"}, {"name": "no", "color": "#ca8a04"},
+        {"name": "maybe", "color": "#2563eb"}]})
+    pid = str(p["id"])
+    live.admin.call("POST", f"/api/projects/{pid}/items", data=b"text\none\ntwo\n",
+                    content_type="text/csv")
+    sign_in(page, live.url, add_annotator(live.admin, pid, "cleo"), pid)
+    buttons = page.locator(".label-btn")
+    buttons.first.wait_for()
+    for name in ("1 yes", "2 no", "3 maybe"):
+        assert page.get_by_role("button", name=name).evaluate(CONTRAST) >= 3.0, name
+    # a colour that shows already is kept as chosen
+    assert page.get_by_role("button", name="3 maybe").evaluate(
+        "el => getComputedStyle(el).borderTopColor") == "rgb(37, 99, 235)"
+    assert page.console_errors == []

@@ -826,6 +826,26 @@
     setTimeout(pollMetrics, POLL_MS);
   }
 
+  /* A label's colour as its button's edge, darkened where it is too light to see
+     against the button (under 3:1 on its background, WCAG's least for a control's
+     outline): a yellow label's button (#facc15: 1.4:1) showed no edge at all, only
+     its text (accessibility trial); the palette's 7th and 10th colours and most after
+     them are such. */
+  function edgeColor(hex) {
+    const m = /^#([0-9a-f]{6})$/i.exec(hex || "");
+    if (!m) return hex;
+    const lum = function (rgb) {
+      const c = rgb.map(function (v) { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    const back = lum([0xf3, 0xf8, 0xfd]);  /* .label-btn's background (the card's is white) */
+    let rgb = [0, 2, 4].map(function (i) { return parseInt(m[1].slice(i, i + 2), 16); });
+    for (let n = 0; n < 40 && (back + 0.05) / (lum(rgb) + 0.05) < 3; n++) {
+      rgb = rgb.map(function (v) { return Math.floor(v * 0.92); });
+    }
+    return "#" + rgb.map(function (v) { return v.toString(16).padStart(2, "0"); }).join("");
+  }
+
   function buildButtons() {
     const box = $("label-buttons");
     Loop.clear(box);
@@ -837,7 +857,7 @@
       const b = Loop.el("button", { type: "button", class: "label-btn", "data-index": String(i),
         "aria-keyshortcuts": key },
         key ? Loop.el("kbd", { text: key }) : null, " " + name);
-      if (st.color) b.style.setProperty("--label-color", st.color);
+      if (st.color) b.style.setProperty("--label-color", edgeColor(st.color));
       b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
       box.appendChild(b);
     });
