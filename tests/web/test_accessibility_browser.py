@@ -335,3 +335,32 @@ def test_a_light_label_colour_still_shows_its_buttons_edge(
     assert page.get_by_role("button", name="3 maybe").evaluate(
         "el => getComputedStyle(el).borderTopColor") == "rgb(37, 99, 235)"
     assert page.console_errors == []
+
+
+def test_the_keys_dialog_can_be_read_whole_when_zoomed_or_on_a_phone(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial at 200% zoom (a 1280 x 720 window is then 640 x 360) and on a
+    phone: the Keys dialog, taller than the window, was centred in it with nothing to
+    scroll, so its title, first keys and Close button were out of reach (Close had the
+    focus off-screen). It scrolls: its Close button shows, and its title once scrolled to."""
+    page.set_viewport_size({"width": 640, "height": 360})
+    sign_in(page, live.url, demo_project["token"], demo_project["pid"])
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    dialog.wait_for()
+    close = dialog.get_by_role("button", name="Close Esc")
+    assert page.evaluate(FOCUSED) == "Close Esc"
+
+    def on_screen(locator: Any) -> bool:
+        box = locator.bounding_box()
+        return bool(box and box["y"] >= 0 and box["y"] + box["height"] <= 360)
+
+    assert on_screen(close)
+    title = dialog.get_by_role("heading", name="Keyboard shortcuts")
+    title.scroll_into_view_if_needed()
+    assert on_screen(title)
+    assert on_screen(dialog.get_by_role("row").first)  # "1 answer “ham”"
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.console_errors == []
