@@ -364,3 +364,42 @@ def test_the_keys_dialog_can_be_read_whole_when_zoomed_or_on_a_phone(
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
     assert page.console_errors == []
+
+
+def test_the_jobs_table_keeps_the_focus_and_an_open_traceback_through_the_poll(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial: the dashboard's poll redraws the jobs table, and a Download
+    (or Cancel, or Traceback) reached with Tab lost the focus to the page's body within
+    12 s, and a traceback opened to be read closed again. Both outlast the poll. (The
+    failed job is stood in for in the jobs list: failing one takes a broken LF run.)"""
+    pid = demo_project["pid"]
+    out = live.admin.call("POST", f"/api/projects/{pid}/jobs", {"type": "export", "format": "csv"})
+    live.admin.wait_job(out["job_id"], on_idle=live.run_jobs)
+    failed = {"id": "f" * 36, "type": "apply_lfs", "status": "failed", "auto": False,
+              "error": "ValueError: boom",
+              "traceback": "Traceback (most recent call last):\n  boom",
+              "progress": None, "created_at": None, "enqueued_at": None, "started_at": None,
+              "ended_at": None}
+
+    def with_failed(route: Any) -> None:
+        reply = route.fetch()
+        data = reply.json()
+        jobs = data["jobs"] if isinstance(data, dict) else data
+        jobs.append(failed)
+        route.fulfill(response=reply, body=json.dumps(data))
+
+    page.route(f"**/api/projects/{pid}/jobs*", with_failed)
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    download = page.get_by_role("button", name=f"Download the export of export {out['job_id'][:8]}")
+    download.wait_for()
+    summary = page.locator("#job-rows summary", has_text="Traceback")
+    summary.focus()
+    page.keyboard.press("Enter")  # opens it
+    assert page.get_by_text("boom", exact=False).last.is_visible()
+    download.focus()
+    for _ in range(2):  # two polls
+        page.evaluate("window.oldRow = document.querySelector('#job-rows tr')")
+        page.wait_for_function("!document.contains(window.oldRow)", timeout=30000)
+    assert page.evaluate(FOCUSED) == f"Download the export of export {out['job_id'][:8]}"
+    assert page.locator("#job-rows details[open] pre").inner_text().endswith("boom")
+    assert page.console_errors == []

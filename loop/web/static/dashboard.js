@@ -535,9 +535,18 @@
     });
   }, 1000);
 
+  /* Each poll redraws the jobs table: a Cancel, Download or Traceback focused in it
+     keeps the focus (else the line saying what was done), and a traceback opened stays
+     open (accessibility trial: both were lost at the next poll, 3 to 12 s later). */
   function drawJobs(data) {
     const jobs = Array.isArray(data) ? data : (data && data.jobs) || [];
     const body = $("job-rows");
+    const open = Array.from(body.querySelectorAll("details[open]")).map(function (d) {
+      return d.closest("tr").dataset.key;
+    });
+    return Loop.keepFocus(body, function () { return drawJobRows(body, jobs, open); }, null, $("jobs-status"));
+  }
+  function drawJobRows(body, jobs, open) {
     Loop.clear(body);
     if (!jobs.length) {
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No jobs yet." })));
@@ -600,7 +609,7 @@
           misses.join(", ") + ": the project's LF module is not on " +
           (misses.length > 1 ? "their machines" : "its machine") + " (or is another version)." }));
       }
-      body.appendChild(Loop.el("tr", { "data-job": j.id },
+      body.appendChild(Loop.el("tr", { "data-job": j.id, "data-key": j.id },
         typeCell,
         /* an apply run whose units or merge run is "deferred" to RQ, which read as
            "postponed" (re-trial): shown as under way */
@@ -634,16 +643,17 @@
               "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
               "is given up and run again; Cancel stops it now." }));
         }
-        body.appendChild(Loop.el("tr", { class: "stall-row" }, cell));
+        body.appendChild(Loop.el("tr", { class: "stall-row", "data-key": j.id + ":stall" }, cell));
       }
       if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) {
         const cell = Loop.el("td", { colspan: "7", class: "job-error" },
           Loop.el("strong", { text: j.error }), " ", Loop.el("span", { text: hint(j.error) }));
         if (j.traceback) {
-          cell.appendChild(Loop.el("details", null, Loop.el("summary", { text: "Traceback" }),
+          cell.appendChild(Loop.el("details", { open: open.indexOf(j.id + ":error") !== -1 },
+            Loop.el("summary", { text: "Traceback" }),
             Loop.el("pre", { text: j.traceback })));
         }
-        body.appendChild(Loop.el("tr", { class: "error-row" }, cell));
+        body.appendChild(Loop.el("tr", { class: "error-row", "data-key": j.id + ":error" }, cell));
       }
     }
     return running;
