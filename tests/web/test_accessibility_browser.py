@@ -403,3 +403,33 @@ def test_the_jobs_table_keeps_the_focus_and_an_open_traceback_through_the_poll(
     assert page.evaluate(FOCUSED) == f"Download the export of export {out['job_id'][:8]}"
     assert page.locator("#job-rows details[open] pre").inner_text().endswith("boom")
     assert page.console_errors == []
+
+
+def test_settle_and_take_back_name_their_item(live: LiveServer, page: Any) -> None:
+    """Accessibility trial: a screen reader going through the disagreements' buttons
+    heard "Settle, Settle, Settle" and "Take back", with nothing to tell them apart
+    (their lists were named "Label for item n"). Each names its item."""
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "ties", "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE,
+                                                 "answers_per_item": 2})["id"])
+    api.call("POST", f"/api/projects/{pid}/items", data=b"text\nfirst one\nsecond one\n",
+             content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    for ann, label in (("ann1", "spam"), ("ann2", "ham")):
+        expert = ApiClient(live.url, add_annotator(api, pid, ann))
+        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    for item in ("0", "1"):
+        page.get_by_role("combobox", name=f"Label for item {item}").select_option("spam")
+        assert page.get_by_role("button", name=f"Settle item {item}", exact=True).is_enabled()
+    page.get_by_role("button", name="Settle item 1", exact=True).focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Settled by an admin (1)").click()
+    page.get_by_role("button", name="Take back the settling of item 1", exact=True).wait_for()
+    assert page.console_errors == []

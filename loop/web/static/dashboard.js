@@ -821,7 +821,9 @@
       sel.appendChild(Loop.el("option", { value: "", text: "choose…", disabled: true }));
       labels.forEach(function (l) { sel.appendChild(Loop.el("option", { value: l, text: l })); });
       sel.value = settleChoice[x.item_id] || "";
-      const btn = Loop.el("button", { type: "button", disabled: !sel.value,
+      /* named with their item, as its list is (a screen reader going through the
+         buttons heard "Settle, Settle, Settle": accessibility trial) */
+      const btn = Loop.el("button", { type: "button", disabled: !sel.value, "aria-label": "Settle item " + x.item_id,
         onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn); } }, "Settle");
       sel.addEventListener("change", function () { settleChoice[x.item_id] = sel.value; btn.disabled = !sel.value; });
       rows.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
@@ -835,7 +837,7 @@
     Loop.keepFocus(done, function () {
     done.replaceChildren();
     (d.resolved || []).forEach(function (x) {
-      const btn = Loop.el("button", { type: "button",
+      const btn = Loop.el("button", { type: "button", "aria-label": "Take back the settling of item " + x.item_id,
         title: "The answers decide again (a tie waits again)",
         onclick: function () { settle(x.item_id, null, btn); } }, "Take back");
       done.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
