@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from web_helpers import LiveServer, press, sign_in
+from web_helpers import LiveServer, all_tied, press, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -409,21 +409,7 @@ def test_settle_and_take_back_name_their_item(live: LiveServer, page: Any) -> No
     """Accessibility trial: a screen reader going through the disagreements' buttons
     heard "Settle, Settle, Settle" and "Take back", with nothing to tell them apart
     (their lists were named "Label for item n"). Each names its item."""
-    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
-
-    api = live.admin
-    pid = str(api.call("POST", "/api/projects", {"name": "ties", "labels": ["ham", "spam"],
-                                                 "lf_module": LF_MODULE,
-                                                 "answers_per_item": 2})["id"])
-    api.call("POST", f"/api/projects/{pid}/items", data=b"text\nfirst one\nsecond one\n",
-             content_type="text/csv")
-    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
-        api.run_job(pid, job, on_idle=live.run_jobs)
-    for ann, label in (("ann1", "spam"), ("ann2", "ham")):
-        expert = ApiClient(live.url, add_annotator(api, pid, ann))
-        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
-            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+    pid = all_tied(live, "ties", ["first one", "second one"])
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     for item in ("0", "1"):
         page.get_by_role("combobox", name=f"Label for item {item}").select_option("spam")

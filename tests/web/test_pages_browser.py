@@ -11,7 +11,16 @@ import time
 from typing import Any
 
 import pytest
-from web_helpers import DOCS_IMG, XSS_SHOWN, XSS_TEXTS, LiveServer, press, sign_in
+from web_helpers import (
+    DOCS_IMG,
+    XSS_SHOWN,
+    XSS_TEXTS,
+    LiveServer,
+    all_tied,
+    answered_twice,
+    press,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -438,7 +447,6 @@ def test_an_export_job_started_through_the_api_downloads_from_the_jobs_table(
         assert f.readline().startswith(
             "id,text,p_ham,p_spam,label,gold,source,model_label,annotator,answered_at,held_out")
     assert not page.console_errors, page.console_errors
-
 
 
 def test_each_cancel_button_names_its_job(live: LiveServer, tiny_project: dict[str, str],
@@ -1134,26 +1142,6 @@ def test_a_name_another_admin_added_meanwhile_is_not_replaced_unasked(
     assert [e for e in page.console_errors if "status of 409" not in e] == []  # the refusal
 
 
-def _all_tied(live: LiveServer, name: str, texts: list[str]) -> str:
-    """A project of ``texts``, two answers an item, where two annotators tie on every one."""
-    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
-
-    api = live.admin
-    pid = str(api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
-                                                 "lf_module": LF_MODULE,
-                                                 "answers_per_item": 2})["id"])
-    data = ("text\n" + "\n".join(texts) + "\n").encode()
-    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
-    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
-        api.run_job(pid, job, on_idle=live.run_jobs)
-    for ann, label in (("ann1", "spam"), ("ann2", "ham")):
-        expert = ApiClient(live.url, add_annotator(api, pid, ann))
-        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
-            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
-    return pid
-
-
 def _focused_label(page: Any) -> str:
     return str(page.evaluate("document.activeElement.getAttribute('aria-label') || "
                              "document.activeElement.tagName"))
@@ -1166,7 +1154,7 @@ def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
     one with Enter did the same, so each next tie meant tabbing from the top of the
     page again. Now the focus stays on the same item's control through a redraw, and
     after a settle moves to the next tie's list."""
-    pid = _all_tied(live, "ties", ["check out my channel", "great song", "love it"])
+    pid = all_tied(live, "ties", ["check out my channel", "great song", "love it"])
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 3")
     ids = [c.inner_text().removeprefix("#")
@@ -1190,25 +1178,10 @@ def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
 
 
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
-    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
-
     api = live.admin
-    p = api.call("POST", "/api/projects", {"name": "k2", "labels": ["ham", "spam"],
-                                           "lf_module": LF_MODULE, "answers_per_item": 2})
-    pid = str(p["id"])
     texts = ["check out my channel", "great song", "subscribe please", "love it"]
-    data = ("text\n" + "\n".join(texts) + "\n").encode()
-    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
-    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
-        api.run_job(pid, job, on_idle=live.run_jobs)
     # two annotators answer every item; they disagree on the first item they see
-    for name, first in (("ann1", "spam"), ("ann2", "ham")):
-        expert = ApiClient(live.url, add_annotator(api, pid, name))
-        label = first
-        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
-            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
-            label = "ham"
+    pid = answered_twice(live, "k2", texts, {"ann1": ["spam", "ham"], "ann2": ["ham"]})
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_function(
         "document.getElementById('annotator-agreement').textContent !== '–'")

@@ -86,3 +86,34 @@ def press(page: Any, key: str) -> None:
     page.wait_for_function("window.loopLabel && (window.loopLabel.currentId() === null"
                            " || window.loopLabel.shownFor() >= 300)")
     page.keyboard.press(key)
+
+
+def answered_twice(live: LiveServer, name: str, texts: list[str],
+                   answers: dict[str, list[str]]) -> str:
+    """A project of ``texts``, two answers an item, answered by each annotator of
+    ``answers`` in the queue's order: its labels one by one, the last one again for
+    the items after."""
+    from loop.demo.client import LF_MODULE, ApiClient, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": name, "labels": ["ham", "spam"],
+                                                 "lf_module": LF_MODULE,
+                                                 "answers_per_item": 2})["id"])
+    data = ("text\n" + "\n".join(texts) + "\n").encode()
+    api.call("POST", f"/api/projects/{pid}/items", data=data, content_type="text/csv")
+    for job in ("apply_lfs", "fit_label_model", "refill_queue"):
+        api.run_job(pid, job, on_idle=live.run_jobs)
+    for ann, labels in answers.items():
+        expert = ApiClient(live.url, add_annotator(api, pid, ann))
+        n = 0
+        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
+            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+                "item_id": nxt["item"]["id"], "label": labels[min(n, len(labels) - 1)],
+                "lease_id": nxt["lease"]["id"]})
+            n += 1
+    return pid
+
+
+def all_tied(live: LiveServer, name: str, texts: list[str]) -> str:
+    """A project of ``texts``, two answers an item, where two annotators tie on every one."""
+    return answered_twice(live, name, texts, {"ann1": ["spam"], "ann2": ["ham"]})
