@@ -53,6 +53,13 @@ def test_sign_in_label_skip_undo_by_keyboard(live: LiveServer, demo_project: dic
     reasons = ("LFs conflict", "No LF fired", "Model uncertain", "Models disagree",
                "Checks the LFs", "Random pick")
     assert page.locator("#reason").inner_text() in reasons
+    # coloured by what it says (a trial: every badge was blue, the CSS knew only
+    # older names of the reasons the service sends)
+    shown = page.locator("#reason").inner_text()
+    colour = {"LFs conflict": "rgb(253, 232, 232)", "Models disagree": "rgb(253, 232, 232)",
+              "No LF fired": "rgb(241, 236, 251)"}.get(shown, "rgb(224, 236, 250)")
+    assert page.locator("#reason").evaluate(
+        "e => getComputedStyle(e).backgroundColor") == colour, shown
     page.wait_for_function("document.getElementById('answers-total').textContent === '0'")
 
     seen = [_current_id(page)]
