@@ -27,7 +27,7 @@ from sklearn.base import clone
 from loop.core.end_model import EndModel, make_classifier
 from loop.core.label_model import LabelModel
 from loop.core.metrics import significantly_better
-from loop.core.sampling import LoopSampler, Selection, copies
+from loop.core.sampling import LoopSampler, Selection, copies, copies_among
 from loop.core.types import LabelMatrix, Proba
 
 #: Train the end model on at most this many soft-labeled rows (a uniform sample;
@@ -253,7 +253,7 @@ def rank(
     L: LabelMatrix, lm_proba: Proba, y: np.ndarray, n: int, *, end_proba: Proba | None = None,
     X: Any = None, exclude: Any = None, sampler: Any = None,
     max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
-    gold_proba: Proba | None = None,
+    gold_proba: Proba | None = None, twin_groups: np.ndarray | None = None,
 ) -> Selection:
     """Up to ``n`` items to ask an expert about next, best first.
 
@@ -267,6 +267,9 @@ def rank(
     (:meth:`~loop.core.end_model.EndModel.gold_view_proba`; None when it had
     none). Above ``max_rows`` candidates
     a uniform sample of them is ranked (seeded by the number of gold labels).
+    ``twin_groups``: :func:`~loop.core.sampling.twins` of ``X``, for a caller that
+    keeps them (finding them is the costly part: a second at a million rows); the
+    same copies either way.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -290,7 +293,12 @@ def rank(
         look = (np.arange(skip.size) if isinstance(sub, slice)
                 else np.union1d(sub, np.flatnonzero(skip)))
         skip = skip.copy()
-        skip[look[copies(X if isinstance(sub, slice) else X[look], skip[look])]] = True
+        if twin_groups is None:
+            skip[look[copies(X if isinstance(sub, slice) else X[look], skip[look])]] = True
+        else:  # the groups' rows outside ``look`` left out: copies among ``look`` alone
+            inside = np.zeros(skip.size, dtype=bool)
+            inside[look] = True
+            skip |= copies_among(twin_groups[:, inside[twin_groups[0]]], skip)
         if not skip[sub].size or skip[sub].all():
             return Selection.of([])
     s = copy.copy(sampler) if sampler is not None else LoopSampler(random_state=random_state)
@@ -318,10 +326,11 @@ def loop_step(
     end_proba: Proba | None = None, X: Any = None, exclude: Any = None, sampler: Any = None,
     label_model: Any = None, max_rows: int | None = RANK_MAX_ROWS, random_state: Any = 0,
     checked: dict[str, Any] | None = None, gold_proba: Proba | None = None,
+    twin_groups: np.ndarray | None = None,
 ) -> StepResult:
     """After new answers: refit the label model with all gold, then rank the next
     ``n`` items with it and the end model's last probabilities ``end_proba`` (and
-    its gold-only model's, ``gold_proba``: see :func:`rank`).
+    its gold-only model's, ``gold_proba``, and ``twin_groups``: see :func:`rank`).
     ``checked``: the label model's last gold check (see :func:`fit_label_model`).
 
     >>> L = np.array([[1, -1], [0, 0], [1, 1], [-1, 0], [-1, -1], [0, 1]])
@@ -334,5 +343,6 @@ def loop_step(
                          random_state=random_state, checked=checked)
     proba = lm.predict_proba(L)
     sel = rank(L, proba, y, n, end_proba=end_proba, X=X, exclude=exclude, sampler=sampler,
-               max_rows=max_rows, random_state=random_state, gold_proba=gold_proba)
+               max_rows=max_rows, random_state=random_state, gold_proba=gold_proba,
+               twin_groups=twin_groups)
     return StepResult(lm, proba, sel)

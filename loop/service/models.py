@@ -107,14 +107,14 @@ def save_agreement(store: RedisStore, st: State, lm: np.ndarray | None,
     store.set_value(st.pid, "agreement", {"agreement": same, "n_covered": n, "n_items": st.n})
 
 
-def publish_ranking(store: RedisStore, st: State, sel: Selection, X: Any = None,
-                    ) -> dict[str, Any]:
+def publish_ranking(store: RedisStore, st: State, sel: Selection,
+                    groups: np.ndarray | None = None) -> dict[str, Any]:
     """Write a ranking as the queue (unless one from newer state is there): the
     sampler's order is kept, random picks are marked "exploration" (an answer is
     random gold when its item was leased as one, see ``lease.lua``).
 
-    With the text features ``X`` the ranking was made with, the exact copies it
-    passed over (:func:`~loop.core.sampling.copies` of the items answered, held out
+    With the :func:`twin_groups` of the features the ranking was made with, the
+    exact copies it passed over (:func:`~loop.core.sampling.copies` of the items answered, held out
     or leased, and of each other) leave the pool with it, so that the pool's random
     draw never asks about them either, as the loop the benchmarks measure never does.
     """
@@ -124,17 +124,16 @@ def publish_ranking(store: RedisStore, st: State, sel: Selection, X: Any = None,
                 "exploration" if r else _reason(st.L[i]))
                for rank_, (iid, i, sc, r) in enumerate(
                    zip(ids, sel.indices, sel.scores, sel.random, strict=True))]
-    replaced = store.replace_queue(st.pid, ranking, st.version, copies=_copies(store, st, X))
+    replaced = store.replace_queue(st.pid, ranking, st.version, copies=_copies(store, st, groups))
     if not replaced:
         log.info("project %s: a ranking from newer state is queued; kept it", st.pid)
     return {"queue_size": n, "queue_replaced": replaced}
 
 
-def _copies(store: RedisStore, st: State, X: Any) -> np.ndarray | None:
-    """The rows of the items that are exact copies of an answered, held-out, leased
-    or pending item or of an earlier one (:func:`~loop.core.sampling.copies`), or None without
-    features. The groups of twins are found once per item set and kept (a million
-    items: a second, which every ranking spent)."""
+def twin_groups(store: RedisStore, st: State, X: Any) -> np.ndarray | None:
+    """:func:`~loop.core.sampling.twins` of the features ``X`` of ``st``'s items,
+    found once per item set and kept in Redis (a million items: a second, which every
+    ranking spent twice), or None without features."""
     if X is None or X.shape[0] != st.n:
         return None
     version = f"{st.n}:{_FEATURES_VERSION}"
@@ -142,6 +141,15 @@ def _copies(store: RedisStore, st: State, X: Any) -> np.ndarray | None:
     if groups is None:
         groups = twins(X)
         store.save_twins(st.pid, version, groups)
+    return groups
+
+
+def _copies(store: RedisStore, st: State, groups: np.ndarray | None) -> np.ndarray | None:
+    """The rows of the items that are exact copies of an answered, held-out, leased
+    or pending item or of an earlier one (:func:`~loop.core.sampling.copies`, from
+    :func:`twin_groups`), or None without features."""
+    if groups is None:
+        return None
     taken = (st.y >= 0) | st.exclude()
     taken[st.rows(store.pending_ids(st.pid))] = True  # a tie has no gold label
     return np.flatnonzero(copies_among(groups, taken))
@@ -257,12 +265,13 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
                        "which LFs fail and why; fix them or write a rule, then apply")
     _check_unseen(store, st)  # before this run's label model has seen the new answers
     X = text_features(store, st, build=False)
+    groups = twin_groups(store, st, X)
     em, gold = _end_probas(store, st)
     # the label model's last gold check: kept until the random gold grows by a quarter
     last = store.model_summary(pid, "label_model") or {}
     out = loop_step(st.L, st.y, st.random_gold, queue_size, n_classes=st.k, end_proba=em, X=X,
                     exclude=st.exclude(), checked=last.get("gold_check"),
-                    gold_proba=gold)
+                    gold_proba=gold, twin_groups=groups)
     _check(fence, "recalibration", pid)
     _save(store, pid, "label_model", out.lm_proba, {
         "accuracy": [None if not np.isfinite(a) else float(a)
@@ -276,7 +285,7 @@ def recalibrate(store: RedisStore, pid: str, queue_size: int, *,
     save_agreement(store, st, out.lm_proba, em)
     if progress is not None:
         progress(1, 2)
-    queued = publish_ranking(store, st, out.selection, X)
+    queued = publish_ranking(store, st, out.selection, groups)
     # the end model's score belongs on this point only if it was trained on this
     # much gold; else the retrain this run asks for fills it in (or gets its own
     # point), and an older model's score is not shown at a gold count it never saw
@@ -354,9 +363,10 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     if now is not None and now.n == st.n:
         if lm_now is None or lm_now.shape[0] != now.n:
             lm_now = lm
+        groups = twin_groups(store, now, X)
         sel = rank(now.L, lm_now, now.y, queue_size, end_proba=proba, X=X,
-                   exclude=now.exclude(), gold_proba=gold_proba)
-        queued: dict[str, Any] = publish_ranking(store, now, sel, X)
+                   exclude=now.exclude(), gold_proba=gold_proba, twin_groups=groups)
+        queued: dict[str, Any] = publish_ranking(store, now, sel, groups)
     else:
         # Items were added while it trained (fault trial: a broadcast error ranked 2,556
         # predictions against 2,856 items): the apply run that gives them their votes
@@ -392,6 +402,7 @@ def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:
         raise NotReady("fit the label model first (job type recalibrate)")
     em, gold = _end_probas(store, st)
     X = text_features(store, st, build=False)
+    groups = twin_groups(store, st, X)
     sel = rank(st.L, lm, st.y, queue_size, end_proba=em, X=X, exclude=st.exclude(),
-               gold_proba=gold)
-    return publish_ranking(store, st, sel, X)
+               gold_proba=gold, twin_groups=groups)
+    return publish_ranking(store, st, sel, groups)

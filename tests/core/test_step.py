@@ -111,6 +111,7 @@ def test_rank_never_asks_about_a_copy_of_an_answered_queued_or_other_candidate_i
     """New-user trial: SMS data repeats messages, and one was served twice in a row.
     A text the expert answered, or one waiting in the queue, is no new question; nor
     is one of two copies once the other is asked about (also when ranking a sample)."""
+    from loop.core.sampling import twins
     from loop.core.step import rank
 
     texts = ["win a free prize now", "see you at five", "win a free prize now",
@@ -123,6 +124,7 @@ def test_rank_never_asks_about_a_copy_of_an_answered_queued_or_other_candidate_i
     y[0] = 1  # answered: its two copies are out
     queued = np.zeros(len(texts), dtype=bool)
     queued[3] = True  # waits in the queue: its copy is out
+    groups = twins(X)
     for max_rows in (None, 3):
         sel = rank(L, lm, y, 10, X=X, exclude=queued, max_rows=max_rows, random_state=0)
         picked = [texts[i] for i in sel.indices]
@@ -130,6 +132,10 @@ def test_rank_never_asks_about_a_copy_of_an_answered_queued_or_other_candidate_i
         assert not {"win a free prize now", "call me later"} & set(picked)
         if max_rows is None:
             assert sorted(picked) == ["lunch?", "ok", "see you at five"]
+        # the groups a caller keeps (the service: once per item set) pick the same
+        kept = rank(L, lm, y, 10, X=X, exclude=queued, max_rows=max_rows, random_state=0,
+                    twin_groups=groups)
+        assert kept.indices.tolist() == sel.indices.tolist()
 
 
 def test_rows_left_out_are_not_fitted_even_by_their_soft_label():
