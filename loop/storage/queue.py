@@ -313,26 +313,33 @@ class QueueMixin(StoreBase):
         if copies is None:
             return bool(self.scripts.replace_queue(keys, [version, "", "", "", "", *tail]))
         new = np.asarray(copies, dtype=np.int64)
-        gen, raw = self.read_at_once(lambda p: (p.get(k(pid, "copies", "gen")),
-                                                p.get(k(pid, "copies", "rows"))))
-        for against_set in (gen is None or raw is None, True):
-            if against_set:  # the first time, or another ranking wrote in between
-                now = {x.decode() for x in self.r.sscan_iter(k(pid, "copies"), count=10_000)}
-                want = set(self.ids_at(pid, new))
-                add, drop, expect = sorted(want - now), sorted(now - want), "*"
-            else:
-                last = np.frombuffer(raw, dtype=np.int64)
-                size = int(max(new.max(initial=-1), last.max(initial=-1))) + 1
-                was, now_ = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
-                was[last], now_[new] = True, True  # (np.setdiff1d: 0.4 s at 300,000)
-                add = self.ids_at(pid, np.flatnonzero(now_ & ~was))
-                drop = self.ids_at(pid, np.flatnonzero(was & ~now_))
-                expect = gen.decode()
-            out = self.scripts.replace_queue(keys, [version, json.dumps(add), json.dumps(drop),
-                                                    expect, new.tobytes(), *tail])
-            if int(out) >= 0:
-                return bool(out)
-        raise AssertionError("unreachable: a comparison with the copies set always applies")
+        last = self.read_at_once(lambda p: (p.get(k(pid, "copies", "gen")),
+                                            p.get(k(pid, "copies", "rows"))))
+        out = self.scripts.replace_queue(keys, [version, *self._copy_changes(pid, new, last),
+                                                *tail])
+        if int(out) < 0:  # another ranking wrote its copies between the read and this
+            out = self.scripts.replace_queue(
+                keys, [version, *self._copy_changes(pid, new, None), *tail])
+        return bool(out)
+
+    def _copy_changes(self, pid: str, new: np.ndarray, last: list[Any] | None) -> list[Any]:
+        """``replace_queue.lua``'s ARGV 2-5 for the copy rows ``new``: the ids that
+        became copies and those that are no more, since the rows of the last ranking
+        (``last``: its ``copies:gen`` and ``copies:rows`` as read), or since the copies
+        set itself (``last`` None, or nothing written yet)."""
+        if last is None or last[0] is None or last[1] is None:
+            now = {x.decode() for x in self.r.sscan_iter(self._k(pid, "copies"), count=10_000)}
+            want = set(self.ids_at(pid, new))
+            return [json.dumps(sorted(want - now)), json.dumps(sorted(now - want)), "*",
+                    new.tobytes()]
+        gen, raw = last
+        before = np.frombuffer(raw, dtype=np.int64)
+        size = int(max(new.max(initial=-1), before.max(initial=-1))) + 1
+        was, now_ = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        was[before], now_[new] = True, True  # (np.setdiff1d: 0.4 s at 300,000)
+        return [json.dumps(self.ids_at(pid, np.flatnonzero(now_ & ~was))),
+                json.dumps(self.ids_at(pid, np.flatnonzero(was & ~now_))), gen.decode(),
+                new.tobytes()]
 
     # -- reads ---------------------------------------------------------------------------
     def gold(self, pid: str) -> dict[str, dict[str, Any]]:
