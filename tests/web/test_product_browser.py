@@ -828,6 +828,29 @@ def test_a_keyword_with_a_comma_survives_the_edit_form(
     page.click("#rule-save")
     page.wait_for_selector("#rule-rows tr[data-rule='pays']")
     assert keywords("pays") == ["Smith, J.", "refund", "money back"]
+    # a field rule's "one of" values too (an author "nobleMC | Minecraft, GFX and
+    # More!" became two values when the rule was saved again from the form)
+    authors = ["nobleMC | Minecraft, GFX and More!", "thevlogmasters Vlog, Challenges en "
+               "nog veel meer!", "Psy"]
+    api.call("POST", f"/api/projects/{pid}/rules", {
+        "name": "by_them", "label": 1, "kind": "field", "field": "AUTHOR", "op": "in",
+        "value": authors})
+    want = api.call("POST", f"/api/projects/{pid}/rules/preview", {
+        "name": "p", "label": 1, "kind": "field", "field": "AUTHOR", "op": "in",
+        "value": authors})["matched"]
+    assert want >= 2
+    page.locator("#rule-rows tr[data-rule='by_them'] button", has_text="Edit").click()
+    assert page.input_value("#rule-value") == (
+        '"nobleMC | Minecraft, GFX and More!", "thevlogmasters Vlog, Challenges en nog '
+        'veel meer!", Psy')
+    page.wait_for_function("document.querySelector('.preview-stats') && document."
+                           f"querySelector('.preview-stats').textContent.startsWith('{want} of')")
+    page.press("#rule-value", "Enter")  # saved again, untouched
+    page.wait_for_function("document.getElementById('rule-status').textContent"
+                           ".startsWith('Saved by_them')")
+    saved = next(r["rule"] for r in api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+                 if r["name"] == "by_them")
+    assert saved["value"] == authors
     assert not page.console_errors
 
 

@@ -99,8 +99,11 @@
       rule.field = $("rule-field").value.trim();
       rule.op = $("rule-op").value;
       const v = $("rule-value").value;
-      /* "one of": the values as typed, comma-separated (the server splits them) */
-      rule.value = v.trim() !== "" && !Number.isNaN(Number(v)) && ["==", "!=", "in"].indexOf(rule.op) === -1 ? Number(v) : v;
+      /* "one of": the values as typed, comma-separated, a value that holds a comma in
+         double quotes, as keywords (the form sent the text and the server split it
+         on every comma: an author "Smith, J." saved again from the form became two) */
+      rule.value = rule.op === "in" ? splitKeywords(v)
+        : v.trim() !== "" && !Number.isNaN(Number(v)) && ["==", "!="].indexOf(rule.op) === -1 ? Number(v) : v;
     }
     return rule;
   }
@@ -131,7 +134,7 @@
     $("rule-field").value = rule && rule.field ? rule.field : "";
     $("rule-op").value = rule && rule.op ? rule.op : "==";
     $("rule-value").value = rule && rule.value !== null && rule.value !== undefined
-      ? (Array.isArray(rule.value) ? rule.value.join(", ") : String(rule.value)) : "";
+      ? (Array.isArray(rule.value) ? joinKeywords(rule.value.map(String)) : String(rule.value)) : "";
     kindChanged();
     schedulePreview();
   }
@@ -191,7 +194,8 @@
     const box = $("rule-preview");
     const rule = formRule();
     const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
-      || (rule.kind === "field" && (!rule.field || rule.value === ""));
+      || (rule.kind === "field" && (!rule.field || rule.value === ""
+        || (Array.isArray(rule.value) && !rule.value.length)));
     if (empty) { Loop.clear(box); say(""); markInvalid(null); return; }
     if (rule.label === null) {
       Loop.clear(box);
