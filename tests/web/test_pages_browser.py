@@ -1029,6 +1029,14 @@ def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
                             "'not accepted')")  # the sign-in form, on either page
     assert "still signed in" not in other.locator("#signin-status").inner_text()
     assert other.evaluate("localStorage.getItem('loop.token')") is None
+    # the field itself says so to a screen reader, until a token is typed again
+    # (accessibility trial: only the line under it did)
+    field = other.locator("#token")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert field.get_attribute("aria-describedby") == "signin-status"
+    field.fill("")
+    field.type("x")
+    assert field.get_attribute("aria-invalid") is None
     other.close()
 
 

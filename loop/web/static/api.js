@@ -514,6 +514,25 @@
     return btn;
   }
 
+  /* The sign-in form's answer: ``text`` under the token field, which is marked invalid
+     (and described by it) until the token is typed again when ``refused`` (the
+     accessibility trial: a refused token was said, but the field itself did not say it). */
+  function signInSays(text, refused) {
+    const status = document.getElementById("signin-status");
+    const input = document.getElementById("token");
+    status.textContent = text;
+    status.classList.toggle("error", !!refused);
+    if (!input) return;
+    if (refused) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "signin-status");
+      input.addEventListener("input", function () { input.removeAttribute("aria-invalid"); },
+                             { once: true });
+    } else {
+      input.removeAttribute("aria-invalid");
+    }
+  }
+
   window.Loop = {
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
@@ -526,6 +545,7 @@
     plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton, keepFocus: keepFocus,
     busy: busy, giveFocusBack: giveFocusBack,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
+    signInSays: signInSays,
     pid: function () { return document.body.dataset.pid; },
   };
 })();

@@ -86,8 +86,7 @@
       Loop.clearToken();
       Loop.signedOutBecause();  /* said below */
       $("signin").hidden = false;
-      $("signin-status").textContent = e.status === 401 ? "That token is not valid (any more)." : e.message;
-      $("signin-status").classList.add("error");
+      Loop.signInSays(e.status === 401 ? "That token is not valid (any more)." : e.message, true);
       return;
     }
     const admin = who.role === "admin";
@@ -139,11 +138,10 @@
     $("signin-form").addEventListener("submit", async function (ev) {
       ev.preventDefault();
       const token = $("token").value.trim();
-      if (!token) { $("signin-status").textContent = "Paste a token first."; return; }
+      if (!token) { Loop.signInSays("Paste a token first.", true); $("token").focus(); return; }
       try { await Loop.tryToken(token); } catch (e) {
-        $("signin-status").textContent = e.status === 401
-          ? Loop.refusedWhy(e, "That token was not accepted.") : e.message;
-        $("signin-status").classList.add("error");
+        Loop.signInSays(e.status === 401
+          ? Loop.refusedWhy(e, "That token was not accepted.") : e.message, true);
         return;
       }
       Loop.setToken(token);
@@ -159,14 +157,13 @@
     if (!Loop.getToken()) {
       $("signin").hidden = false;
       if (linkRefused) {
-        $("signin-status").textContent = linkRefused;
-        $("signin-status").classList.add("error");
+        Loop.signInSays(linkRefused, true);
       } else if (why) {
         /* the server's reason may list the causes itself (re-trial: said twice) */
-        $("signin-status").textContent = "You were signed out: the server no longer accepts your " +
+        Loop.signInSays("You were signed out: the server no longer accepts your " +
           "token (" + why + ")." + (/revoked|deleted|expired/.test(why) ? " Sign in with a new one."
-            : " It may have been revoked or replaced, or its project deleted: sign in with a new one.");
-        $("signin-status").classList.add("error");
+            : " It may have been revoked or replaced, or its project deleted: sign in with a new one."),
+          true);
       }
       $("token").focus();
       return;

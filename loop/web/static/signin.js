@@ -18,24 +18,22 @@
     form.addEventListener("submit", async function (ev) {
       ev.preventDefault();
       const token = input.value.trim();
-      if (!token) { status.textContent = "Paste a token first."; input.focus(); return; }
+      if (!token) { Loop.signInSays("Paste a token first.", true); input.focus(); return; }
       /* stored only once accepted: a refused token leaves the sign-in there was */
       let who;
       try { who = await Loop.tryToken(token); } catch (e) {
-        status.textContent = (e.status === 401
+        Loop.signInSays((e.status === 401
           ? Loop.refusedWhy(e, "That token was not accepted: it was mistyped, revoked or replaced since, or its project was deleted. Ask the project's admin for a new one.")
-          : "Could not sign in: " + e.message) + await Loop.stillSignedIn();
-        status.classList.add("error");
+          : "Could not sign in: " + e.message) + await Loop.stillSignedIn(), true);
         return;
       }
       const m = /^\/p\/([^/]+)\//.exec(next);
       if (who.role !== "admin" && m && who.projects.every(function (p) { return p.id !== decodeURIComponent(m[1]); })) {
-        status.textContent = "This token belongs to another project." + await Loop.stillSignedIn();
-        status.classList.add("error");
+        Loop.signInSays("This token belongs to another project." + await Loop.stillSignedIn(), true);
         return;
       }
       Loop.setToken(token);
-      status.textContent = "Signed in.";
+      Loop.signInSays("Signed in.", false);
       location.replace(next);  /* Back then leaves the site, not to this form again (new-user trial) */
     });
     if (!hash.get("token")) return;
