@@ -419,3 +419,38 @@ def test_settle_and_take_back_name_their_item(live: LiveServer, page: Any) -> No
     page.get_by_text("Settled by an admin (1)").click()
     page.get_by_role("button", name="Take back the settling of item 1", exact=True).wait_for()
     assert page.console_errors == []
+
+
+def test_the_next_item_is_read_once_after_a_label_button(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Accessibility trial: after a label button was pressed, the next item's text was
+    both focused (read as the focused element) and changed in a live region (read
+    again). Its live region is off while the focus moves to it; with the keys, the
+    focus stays where it is and the live region reads the new text."""
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, tiny_project["token"], pid)
+    page.wait_for_function("window.loopLabel.currentId() !== null")
+    page.evaluate("""() => {
+        window.__reads = [];
+        const t = document.getElementById('item-text');
+        new MutationObserver(() => window.__reads.push(
+            [t.getAttribute('aria-live'), document.activeElement === t]))
+          .observe(t, {childList: true, characterData: true, subtree: true});
+    }""")
+    old = page.evaluate("window.loopLabel.currentId()")
+    page.wait_for_function("window.loopLabel.shownFor() >= 300")
+    page.get_by_role("button", name="1 ham").focus()
+    page.keyboard.press("Enter")  # a label button: the focus moves to the item
+    page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    page.wait_for_function("document.activeElement.id === 'item-text'")
+    reads = page.evaluate("window.__reads")
+    assert reads and all(live == "off" for live, _ in reads), reads
+    page.wait_for_function("document.getElementById('item-text')"
+                           ".getAttribute('aria-live') === 'polite'")
+    page.evaluate("window.__reads = []; document.activeElement.blur()")
+    old = page.evaluate("window.loopLabel.currentId()")
+    press(page, "1")  # a key, the focus on the page: the live region reads it
+    page.wait_for_function("(old) => window.loopLabel.currentId() !== old", arg=old)
+    reads = page.evaluate("window.__reads")
+    assert reads and all(live == "polite" and not focused for live, focused in reads), reads
+    assert page.console_errors == []

@@ -410,17 +410,25 @@
     state.current = state.ready.shift() || null;
     if (state.current) state.nextError = null;
     if (state.current && $("status").textContent === NOT_READY) status("");  // it is here now
+    /* a label button clicked for the item before keeps the focus, and Space or Enter
+       would press it again for this one, unread (new-user trial: "spam" saved for a
+       ham message by the Space meant to scroll it): the focus goes to the item. A
+       screen reader then reads the focused text: its live region is off meanwhile,
+       or the text was read twice (accessibility trial) */
+    const f = document.activeElement;
+    const moveFocus = !!(state.current && f && f.closest
+                         && f.closest(".label-buttons, #skip-btn, #done"));
+    const text = $("item-text");
+    if (moveFocus) text.setAttribute("aria-live", "off");
     renderItem();
     if (state.current) {
       markShown();
-      /* a label button clicked for the item before keeps the focus, and Space or Enter
-         would press it again for this one, unread (new-user trial: "spam" saved for a
-         ham message by the Space meant to scroll it): the focus goes to the item */
-      const f = document.activeElement;
-      if (f && f.closest && f.closest(".label-buttons, #skip-btn, #done")) {
-        $("item-text").focus({ preventScroll: true });
+      if (moveFocus) {
+        text.focus({ preventScroll: true });
+        setTimeout(function () { text.setAttribute("aria-live", "polite"); }, 500);
       }
     }
+    if (!moveFocus) text.setAttribute("aria-live", "polite");
     prefetch();
   }
 
