@@ -248,7 +248,7 @@
       Loop.el("strong", { text: p.matched + " of " + p.n_items + " items (" + Loop.pct(p.coverage, 1) + ")" }),
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
       ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + (p.n_lfs_compared === 1 ? " LF); " : " LFs); ") + gold + ". ",
-      Loop.el("span", { class: "muted", text: p.ms + " ms" })));
+      Loop.el("span", { class: "muted preview-ms", "aria-hidden": "true", text: p.ms + " ms" })));
     if (!p.matched) {
       /* saved, it would vote on nothing: almost always a typo or the wrong field */
       const check = rule.kind === "keywords" ? "the spelling of its words"
@@ -299,8 +299,14 @@
           Loop.pct(mr.most_p, 0) + " on average), not " + p.label_name + ": is " +
           p.label_name + " the label you mean to vote?" }));
     }
-    /* the numbers and warnings, for a screen reader; the items are there to read */
-    say(Array.from(box.children).map(function (c) { return c.textContent; }).join(" "));
+    /* the numbers and warnings, for a screen reader; the items are there to read. Not
+       the query's time: it differs at every preview, and each keystroke's preview was
+       read again for it alone (accessibility trial) */
+    say(Array.from(box.children).map(function (c) {
+      const quiet = c.cloneNode(true);
+      quiet.querySelectorAll("[aria-hidden=true]").forEach(function (x) { x.remove(); });
+      return quiet.textContent;
+    }).join(" ").trim());
     if (p.examples.length) {
       const ul = Loop.el("ul", { class: "examples" });
       for (const ex of p.examples) {
