@@ -715,7 +715,9 @@ def parse_items(
     index = {name: i for i, name in enumerate(labels)}
     # "HAM" for "ham": project labels never differ only in case, so this is one label
     folded = {name.casefold(): i for i, name in enumerate(labels)}
-    items, seen = [], set()
+    items: list[dict[str, Any]] = []
+    #: id -> (where the file has it first, that row)
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
     gold: dict[str, int] = {}
     by_index = 0
     #: (id, value, as a class name, as a class index, where) of each gold value
@@ -754,9 +756,17 @@ def parse_items(
                     f"{odd}; ids are shown in URLs, exports and the labeling page")
                 continue
         if iid in seen:
-            bad(f"{at_n}: duplicate id {iid!r}")
+            # new-user trial: "duplicate id 'x'" named neither the other row nor what
+            # to do, and real exports repeat whole rows (the UCI YouTube files do)
+            where, first = seen[iid]
+            if r == first:
+                bad(f"{at_n}: duplicate id {iid!r}: the same row as {where}; leave the "
+                    "copy out")
+            else:
+                bad(f"{at_n}: duplicate id {iid!r}, also {where} with other values; an "
+                    "id names one item: give one of them another id, or leave one out")
             continue
-        seen.add(iid)
+        seen[iid] = (at_n, r)
         text = r.get(text_field)
         if not isinstance(text, str):
             bad(f"{at_n}: text field {text_field!r} must be a string" + _wrapped(rows, text_field))

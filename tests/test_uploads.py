@@ -350,3 +350,18 @@ def test_pandas_split_json_is_read_by_row():
                       ["ham", "spam"], gold_field="label", first_row=5)
     assert [(i["id"], i["text"]) for i in out.items] == [("5", "hi \U0001f600"), ("6", "WIN"),
                                                          ("7", "ok")]
+
+
+def test_a_duplicate_id_names_the_other_row_and_what_to_do():
+    """New-user trial: "duplicate id 'x'" said neither where the first one was nor
+    what to do, and real files repeat whole rows (the UCI YouTube comments do)."""
+    data = (b"id,text,likes\r\nz1,great song,3\r\nz2,\"sub to me, pls\",0\r\n"
+            b"z1,great song,3\r\nz2,\"sub to me, pls\",7\r\n")
+    with pytest.raises(BadUpload) as e:
+        parse_items(data, "csv", ["ok", "spam"], id_field="id")
+    errors = e.value.errors
+    assert errors == [
+        "item 3 (line 4): duplicate id 'z1': the same row as item 1 (line 2); leave the "
+        "copy out",
+        "item 4 (line 5): duplicate id 'z2', also item 2 (line 3) with other values; an "
+        "id names one item: give one of them another id, or leave one out"]
