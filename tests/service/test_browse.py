@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from svc_helpers import annotator_token, answer_n, auth, prepare_project
 
@@ -133,3 +135,23 @@ def test_a_long_text_is_cut_and_says_so(client, store, project):
     assert short["label"] is None and short["model_label"] is None
     r = _get(client, project, lf="anything")
     assert r.status_code == 400 and "apply the LFs first" in r.json["error"]
+
+
+
+def test_a_search_finds_a_text_as_the_page_shows_it(client, project):
+    """New-user trial: the Items page showed "I'm A SUBSCRIBER" (uploaded as
+    ``I&#39;m``), "Café" (an e and a combining accent) and a text of two lines on one,
+    and searching for what it showed found none of them."""
+    texts = ["I&#39;m A SUBSCRIBER", "Cafe\u0301 au lait", "line one\r\nline two",
+             "<b>bold</b> &amp; <a href='x'>link</a>", "don\u2019t stop", "plain text"]
+    body = "\n".join(json.dumps({"id": f"t{i}", "CONTENT": t})
+                      for i, t in enumerate(texts)).encode()
+    r = client.post(f"/api/projects/{project}/items?id_field=id", headers=auth(),
+                    data=body, content_type="application/x-ndjson")
+    assert r.status_code == 201, r.json
+    for q, ids in [("i'm a subscriber", ["t0"]), ("I&#39;m", ["t0"]), ("Caf\u00e9", ["t1"]),
+                   ("line one line two", ["t2"]), ("bold & link", ["t3"]),
+                   ("don't", ["t4"]), ("don\u2019t", ["t4"]), ("t5", ["t5"]),
+                   ("nothing", []), ("<b>", ["t3"]), ("<br>", [])]:
+        got = _get(client, project, q=q).json
+        assert [x["id"] for x in got["items"]] == ids, (q, got)
