@@ -143,6 +143,16 @@ def import_items(
         else:
             notes.append(f"the column {ids[0]!r} is kept as a field and the items are "
                          f"numbered by row; pass id_field={ids[0]} to use it as their ids")
+    used = {"text": text_field or project["text_field"], "id": id_field}
+    for c in dict.fromkeys(("text", project["text_field"], "id")):
+        # new-user trial: a file with a "text" column beside the one uploaded as the
+        # text; a field rule on "text" read the items' text and matched nothing, unsaid
+        own = "id" if c == "id" else "text"
+        if c in kept and used[own] is not None and c != used[own]:
+            notes.append(f"the column {c!r} is kept as a field, which the labeling page "
+                         f"shows, but a field rule's {c!r} reads the items' own "
+                         f"{'ids' if own == 'id' else 'text'} (the column {used[own]!r}): "
+                         "rename the column in the file to write rules on it")
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
         notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "

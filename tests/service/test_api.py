@@ -310,6 +310,28 @@ def test_a_wrench_file_uploads_as_it_is(client, project, store):
     assert r.json["n_rows"] == 2 and r.json["columns"][:3] == ["id", "label", "data.text"]
 
 
+def test_a_text_or_id_column_beside_the_ones_used_is_said_to_be_out_of_rules_reach(
+        client, project):
+    """New-user trial: a file's own "text" and "id" columns, beside the columns
+    uploaded as the items' text and ids, were kept as fields that a field rule could
+    not read (its "text" and "id" are the item's own): a rule on them matched nothing,
+    with nothing to say why."""
+    data = (b"row,Comment,text,id\r\nr1,hello there,bonjour,A\r\n"
+            b"r2,check out my channel,regarde,B\r\n")
+    r = _upload(client, project, data, id_field="row", text_field="Comment")
+    assert r.status_code == 201, r.json
+    assert r.json["note"] == (
+        "the column 'text' is kept as a field, which the labeling page shows, but a field "
+        "rule's 'text' reads the items' own text (the column 'Comment'): rename the column "
+        "in the file to write rules on it; the column 'id' is kept as a field, which the "
+        "labeling page shows, but a field rule's 'id' reads the items' own ids (the column "
+        "'row'): rename the column in the file to write rules on it"), r.json
+    r = client.post(f"/api/projects/{project}/rules/preview", headers=auth(), json={
+        "name": "t", "label": 1, "kind": "field", "field": "text", "op": "==",
+        "value": "regarde"})
+    assert r.status_code == 200 and r.json["matched"] == 0, r.json  # as the note says
+
+
 def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     r = _upload(client, project, b"id,CONTENT\nA,hello there\nB,check out my channel\n")
     assert r.status_code == 201 and r.json["note"] == (
