@@ -702,6 +702,33 @@ def _value_list(value: Any) -> list[Any]:
     return out
 
 
+def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3
+                 ) -> tuple[int, list[str]]:
+    """How many of ``records`` hold a value of a ``<``, ``<=``, ``>`` or ``>=`` field
+    rule's field that is no number or date it can compare (never matched: ``1,234``,
+    ``12k``, ``05/20/2015``, or a date against a number), and the first
+    ``n_examples`` distinct such values; ``(0, [])`` for other rules.
+
+    >>> r = Rule("many_views", 1, "field", field="views", op=">", value=1000)
+    >>> uncomparable(r, [{"views": "1,234"}, {"views": "999"}, {"views": ""}, {}])
+    (1, ['1,234'])
+    """
+    if rule.kind != "field" or rule.op not in (">", ">=", "<", "<="):
+        return 0, []
+    target = _ordered(rule.value)
+    n, examples = 0, list[str]()
+    for rec in records:
+        v = field_value(rec, rule.field)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        x = _ordered(v)
+        if x is None or target is None or x[0] != target[0]:
+            n += 1
+            if len(examples) < n_examples and str(v) not in examples:
+                examples.append(str(v))
+    return n, examples
+
+
 def _compare(value: Any, op: str, target: Any) -> bool:
     if value is None or value == "":
         return False

@@ -37,6 +37,7 @@ from loop.core.rules import (
     TextBatch,
     safe_name,
     shown,
+    uncomparable,
 )
 from loop.core.suggest import (
     MIN_FRESH,
@@ -723,7 +724,11 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "gold": {"n_gold": int(g.sum()), "matched": int(gh.sum()), "right": right,
                  "precision": right / int(gh.sum()) if gh.any() else None,
                  "recall": right / n_class if n_class else None},
-        "examples": examples, "ms": round(1000 * (time.perf_counter() - t0), 1),
+        "examples": examples,
+        # values a < or > rule cannot read as numbers or dates never match (new-user
+        # trial: "views > 1000" passed over every "1,234" and "12,000", unsaid)
+        "uncomparable": _uncomparable(c, rule, project, hit),
+        "ms": round(1000 * (time.perf_counter() - t0), 1),
         # RE2 reads its \b, \B or \w by ASCII letters only (loop.core.regex_words)
         "ascii_words": rule.kind == "regex" and ascii_words(rule.pattern),
         # a regex rule ignores case unless told: its [A-Z] reads any letter (trial: a
@@ -731,6 +736,18 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "folds_capitals": (rule.kind == "regex" and not rule.case_sensitive
                            and folds_capitals(rule.pattern)),
     }
+
+
+def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray
+                  ) -> dict[str, Any] | None:
+    """Of a ``<``/``>`` field rule, the items whose value it cannot compare:
+    ``{n, examples}``, or None when there is none (or the rule is of another kind).
+    Only the items it does not match are read (``hit``: those it matches)."""
+    records = _records(c, rule, project.get("text_field"))
+    if records is None or rule.op not in (">", ">=", "<", "<="):
+        return None
+    n, examples = uncomparable(rule, [records[i] for i in np.flatnonzero(~hit)])
+    return {"n": n, "examples": examples} if n else None
 
 
 def _model_proba(store: RedisStore, pid: str, k: int, n: int

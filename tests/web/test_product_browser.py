@@ -904,6 +904,55 @@ def test_one_of_values_with_a_comma_or_in_quotes_are_read_as_typed(
     assert [e for e in page.console_errors if "status of 404" not in e] == []
 
 
+def test_a_field_rule_says_which_values_it_cannot_compare(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """New-user trial: "views > 1000" passed over every "1,234" of a spreadsheet's
+    export, and "posted >= 2015-05-21" every "05/20/2015", unsaid (the preview only
+    counted what matched). The preview says how many values it cannot compare, and
+    how it reads numbers and dates."""
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "Numbers trial",
+                                                 "labels": ["ok", "spam"]})["id"])
+    data = (b"id,text,views,posted\n1,a great song,\"1,234\",05/20/2015\n"
+            b"2,check my channel,\"12,000\",2015-05-21\n3,love it,999,2015-05-22\n"
+            b"4,sub pls,2500,21.05.2015\n5,so good,,2015-05-23\n")
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id", data=data,
+             content_type="text/csv")
+    _admin_dashboard(page, live, pid)
+    page.fill("#rule-name", "popular")
+    page.select_option("#rule-label", "spam")
+    page.select_option("#rule-kind", "field")
+    page.fill("#rule-field", "views")
+    page.select_option("#rule-op", ">")
+    page.fill("#rule-value", "1000")
+    warn = page.locator(".preview-uncomparable")
+    warn.wait_for()
+    assert page.locator(".preview-stats").inner_text().startswith("1 of 5 items")
+    assert warn.inner_text().startswith(
+        "2 items' values of views are no number it can compare (“1,234”, “12,000”), so it "
+        "never fires on them: numbers are read as written in code")
+    page.fill("#rule-field", "posted")
+    page.select_option("#rule-op", ">=")
+    page.fill("#rule-value", "2015-05-21")
+    page.wait_for_function("document.querySelector('.preview-uncomparable') && document"
+                           ".querySelector('.preview-uncomparable').textContent"
+                           ".includes('posted')")
+    assert warn.inner_text().startswith(
+        "2 items' values of posted are no date it can compare (“05/20/2015”, "
+        "“21.05.2015”), so it never fires on them: dates are read as ISO 8601")
+    page.fill("#rule-value", "2015-05-20T00:00")
+    page.fill("#rule-field", "views")
+    page.fill("#rule-value", "0")
+    page.wait_for_function("document.querySelector('.preview-stats') && document"
+                           ".querySelector('.preview-stats').textContent.startsWith('2 of 5')")
+    page.select_option("#rule-op", "==")  # equality reads values as text too: no warning
+    page.fill("#rule-value", "1,234")
+    page.wait_for_function("document.querySelector('.preview-stats') && document"
+                           ".querySelector('.preview-stats').textContent.startsWith('1 of 5')")
+    assert warn.count() == 0
+    assert [e for e in page.console_errors if "status of 404" not in e] == []
+
+
 def test_an_earlier_version_of_a_rule_is_loaded_from_the_edit_form_and_saved(
         live: LiveServer, worker: None, page: Any) -> None:
     """Rule author's trial: the rules table said "(v3)", earlier versions kept, but an

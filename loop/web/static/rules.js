@@ -257,6 +257,19 @@
         text: "It matches no item, so saving it would change no label: check " + check +
           (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") + "." }));
     }
+    const un = p.uncomparable;
+    if (un && un.n) {
+      /* new-user trial: "views > 1000" passed over every "1,234", and "posted >=
+         2015-05-21" every "05/20/2015": such values never match, unsaid */
+      const date = typeof rule.value === "string" && Number.isNaN(Number(rule.value));
+      box.appendChild(Loop.el("p", { class: "warn-text preview-uncomparable",
+        text: un.n + (un.n === 1 ? " item's value" : " items' values") + " of " + rule.field + " " +
+          (un.n === 1 ? "is" : "are") + " no " + (date ? "date" : "number") + " it can compare (" +
+          un.examples.map(function (v) { return "“" + v + "”"; }).join(", ") + (un.n > un.examples.length ? ", ..." : "") +
+          "), so it never fires on them: " + (date ? "dates are read as ISO 8601 (2015-05-20, 2015-05-20T17:15)"
+            : "numbers are read as written in code (1234.5: no thousands separators, units or %)") +
+          ". Stored items do not change: to compare them all, write them so in your file and import it into a new project." }));
+    }
     if (p.ascii_words) {
       /* re-trial: a \b after .* or before \s* cannot be read for words of any script
          in RE2; said, not left to a count that is silently short */
