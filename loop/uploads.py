@@ -164,7 +164,16 @@ def _csv_rows(text: str, delimiter: str, quoted: bool = True
         raise BadUpload(f"malformed CSV at line {reader.line_num + 1}: {shown} (a field that "
                         'starts with a quote must end with one; write a quote inside a '
                         'quoted field as two, "")') from None
-    return rows, lines, list(reader.fieldnames) if reader.fieldnames else None
+    names = list(reader.fieldnames) if reader.fieldnames else None
+    if names and any(c != c.strip() for c in names) and (
+            len({c.strip() for c in names}) == len(names)):
+        # "id, text, likes" (a header typed with spaces after its commas): the columns
+        # were " text" and " likes", and a field rule, its name trimmed by the editor,
+        # could never name " likes" (new-user trial); names as ids are, trimmed
+        names = [c.strip() for c in names]
+        rows = [{k.strip() if isinstance(k, str) else k: v for k, v in r.items()}
+                for r in rows]
+    return rows, lines, names
 
 
 def _rows(data: bytes, fmt: str, notes: list[str] | None = None,

@@ -365,3 +365,16 @@ def test_a_duplicate_id_names_the_other_row_and_what_to_do():
         "copy out",
         "item 4 (line 5): duplicate id 'z2', also item 2 (line 3) with other values; an "
         "id names one item: give one of them another id, or leave one out"]
+
+
+def test_a_header_typed_with_spaces_after_its_commas_names_its_columns_trimmed():
+    """New-user trial: "id, text, likes" made the columns " text" and " likes": the
+    text column was "missing" and a field rule on likes (the editor trims the field's
+    name) could never name " likes". The names are trimmed, as ids are; values keep
+    their spaces (a text is stored as uploaded)."""
+    out = parse_items(b"id, text, likes\n20, hello there, 3\n", "csv", ["a", "b"],
+                      id_field="id")
+    assert out.items == [{"id": "20", "text": " hello there", "fields": {"likes": " 3"}}]
+    # two names that trimming would make one are left as they are
+    out = parse_items(b"id,text,likes, likes\n1,hi,3,4\n", "csv", ["a", "b"], id_field="id")
+    assert out.items[0]["fields"] == {"likes": "3", " likes": "4"}
