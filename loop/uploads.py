@@ -841,6 +841,13 @@ def parse_items(
         # ids to be stored as the texts to label
         raise BadUpload(f"every text in the column {text_field!r} is a number: is it the "
                         "text to label? Pass text_field naming the column with the text")
+    if not json_ and _looks_like_data(list(cols)):
+        # new-user trial: UCI's SMSSpamCollection as it is, no header line: the Data
+        # page warned when the file was picked, and its Check then said "All 5573 rows
+        # are fine": the first message would be no item, and the "ham" column of labels
+        # a field the labeling page shows to annotators
+        notes.append(NO_HEADER + " (without one, the first row is no item, and its "
+                     "values name the columns)")
     return ParsedUpload(items, gold, by_index, notes)
 
 

@@ -378,3 +378,19 @@ def test_a_header_typed_with_spaces_after_its_commas_names_its_columns_trimmed()
     # two names that trimming would make one are left as they are
     out = parse_items(b"id,text,likes, likes\n1,hi,3,4\n", "csv", ["a", "b"], id_field="id")
     assert out.items[0]["fields"] == {"likes": "3", " likes": "4"}
+
+
+def test_a_file_without_a_header_line_is_said_so_when_it_passes():
+    """New-user trial: UCI's SMSSpamCollection as it is (no header line) passed the
+    Data page's Check, "All 5573 rows are fine", its first message taken as the
+    column names; the warning shown when the file was picked was gone by then."""
+    data = (b"ham\tGo until jurong point, crazy.. Available only in bugis n great world\n"
+            b"ham\tOk lar... Joking wif u oni...\nspam\tFree entry in 2 a wkly comp\n")
+    text = "Go until jurong point, crazy.. Available only in bugis n great world"
+    out = parse_items(data, "csv", ["ham", "spam"], text_field=text)
+    assert len(out.items) == 2
+    assert any(n.startswith("the first line of a CSV names its columns, and this one looks "
+                            "like data") and "the first row is no item" in n
+               for n in out.notes), out.notes
+    out = parse_items(b"label\ttext\nham\tOk lar\n", "csv", ["ham", "spam"])
+    assert out.notes == []
