@@ -1040,6 +1040,41 @@ def test_a_link_with_a_bad_token_keeps_the_sign_in_there_was(
     other.close()
 
 
+def test_an_admin_key_no_longer_accepted_says_why_it_may_have_changed(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """New-user trial: `loop serve` without LOOP_API_KEYS makes a new admin key at every
+    start; after Ctrl-C and a start the home page said only "That token is not valid
+    (any more)", and the admin, who had no one to ask, was left to guess. A key that
+    worked as the admin's says where the new one is; an annotator's token as before."""
+    page.goto(f"{live.url}/#token=test-admin-key")
+    page.wait_for_selector("#projects", state="visible")
+    # the service started again with another key: the stored one is refused
+    page.evaluate("localStorage.setItem('loop.token', 'the-key-of-the-last-start')")
+    page.reload()
+    page.wait_for_selector("#signin", state="visible")
+    said = page.locator("#signin-status").inner_text()
+    assert said.startswith("The admin key this browser signed in with is not accepted any "
+                           "more. An admin key loop serve generated is a new one at every "
+                           "start"), said
+    assert "LOOP_API_KEYS" in said
+    # and from another page, which signs out and asks for a key in place
+    page.goto(f"{live.url}/#token=test-admin-key")
+    page.wait_for_selector("#projects", state="visible")
+    page.evaluate("localStorage.setItem('loop.token', 'the-key-of-the-last-start')")
+    page.goto(f"{live.url}/p/{tiny_project['pid']}/dashboard")
+    page.wait_for_function("document.querySelector('#signin-status') && document"
+                           ".querySelector('#signin-status').textContent.includes('signed out')")
+    said = page.locator("#signin-status").inner_text()
+    assert "It was the admin key. An admin key loop serve generated is a new one" in said, said
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    page.evaluate("localStorage.setItem('loop.token', 'a-revoked-token')")
+    page.goto(f"{live.url}/")
+    page.wait_for_selector("#signin", state="visible")
+    assert page.locator("#signin-status").inner_text() == "That token is not valid (any more)."
+    assert not [e for e in page.console_errors if "401" not in e]
+
+
 @pytest.mark.parametrize("path", ["signin", ""])
 def test_a_link_with_another_working_token_asks_before_it_switches(
         live: LiveServer, tiny_project: dict[str, str], page: Any, path: str) -> None:

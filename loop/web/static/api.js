@@ -7,12 +7,21 @@
   function getToken() {
     try { return localStorage.getItem(KEY) || ""; } catch (e) { return ""; }
   }
+  /* "1" while the stored token is known to be an admin key (wasAdminKey) */
+  const ADMIN_FLAG = KEY + "-admin";
   function setToken(t) {
-    try { localStorage.setItem(KEY, t); } catch (e) { /* private mode */ }
+    try { localStorage.setItem(KEY, t); localStorage.removeItem(ADMIN_FLAG); } catch (e) { /* private mode */ }
     document.cookie = "loop_token=; Max-Age=0; Path=/; SameSite=Strict";
   }
   function clearToken() {
-    try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ }
+    try { localStorage.removeItem(KEY); localStorage.removeItem(ADMIN_FLAG); } catch (e) { /* ignore */ }
+  }
+  /* Whether the stored token was an admin key when it last worked: one the server
+     refuses now was most likely one loop serve generated, new at every start
+     (new-user trial: after Ctrl-C and a restart the home page said only "That token
+     is not valid (any more)"). */
+  function wasAdminKey() {
+    try { return localStorage.getItem(ADMIN_FLAG) === "1"; } catch (e) { return false; }
   }
 
   /* The sign-in is kept per browser. Signed in as someone else (or out) in another
@@ -85,7 +94,10 @@
    * demo's key): forget it, so the sign-in page asks for a new one instead of
    * sending the browser straight back to the page that failed, and say why. */
   function dropToken(msg) {
+    const admin = wasAdminKey();
     clearToken();
+    /* kept for the sign-in page to say where a new admin key comes from */
+    try { if (admin) localStorage.setItem(ADMIN_FLAG, "1"); } catch (e) { /* ignore */ }
     try { sessionStorage.setItem(KEY + "-why", String(msg || "the token was not accepted")); } catch (e) { /* ignore */ }
   }
   /* Add to why the page signed out (the labeling page: the answer it could not save). */
@@ -386,7 +398,13 @@
   }
 
   async function whoami() {
-    if (!me) me = api("GET", "/api/me").catch(function (e) { me = null; throw e; });
+    if (!me) me = api("GET", "/api/me").then(function (who) {
+      try {
+        if (who && who.role === "admin") localStorage.setItem(ADMIN_FLAG, "1");
+        else localStorage.removeItem(ADMIN_FLAG);
+      } catch (e) { /* private mode */ }
+      return who;
+    }).catch(function (e) { me = null; throw e; });
     return me;
   }
 
@@ -539,7 +557,7 @@
     showSignedIn: showSignedIn,
     num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
-    signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken,
+    signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton, keepFocus: keepFocus,

@@ -83,10 +83,13 @@
         $("home-status").classList.add("error");
         return;
       }
+      const admin = Loop.wasAdminKey();
       Loop.clearToken();
       Loop.signedOutBecause();  /* said below */
       $("signin").hidden = false;
-      Loop.signInSays(e.status === 401 ? "That token is not valid (any more)." : e.message, true);
+      Loop.signInSays(e.status !== 401 ? e.message : admin
+        ? "The admin key this browser signed in with is not accepted any more." + NEW_KEY
+        : "That token is not valid (any more).", true);
       return;
     }
     const admin = who.role === "admin";
@@ -111,6 +114,12 @@
       $("home-status").textContent = "Deleted the project “" + deleted + "”.";
     }
   }
+
+  /* new-user trial: after Ctrl-C and a start of loop serve without LOOP_API_KEYS the
+     page said only "That token is not valid (any more)" */
+  const NEW_KEY = " An admin key loop serve generated is a new one at every start (it prints " +
+    "it as it starts): sign in with the one it printed last, or set LOOP_API_KEYS to keep one " +
+    "across restarts.";
 
   document.addEventListener("DOMContentLoaded", async function () {
     const params = new URLSearchParams(location.search);
@@ -154,6 +163,8 @@
       return;
     }
     const why = Loop.signedOutBecause();
+    const wasAdmin = !Loop.getToken() && Loop.wasAdminKey();
+    if (wasAdmin) Loop.clearToken();  /* said once */
     if (!Loop.getToken()) {
       $("signin").hidden = false;
       if (linkRefused) {
@@ -161,7 +172,8 @@
       } else if (why) {
         /* the server's reason may list the causes itself (re-trial: said twice) */
         Loop.signInSays("You were signed out: the server no longer accepts your " +
-          "token (" + why + ")." + (/revoked|deleted|expired/.test(why) ? " Sign in with a new one."
+          "token (" + why + ")." + (wasAdmin ? " It was the admin key." + NEW_KEY
+            : /revoked|deleted|expired/.test(why) ? " Sign in with a new one."
             : " It may have been revoked or replaced, or its project deleted: sign in with a new one."),
           true);
       }
