@@ -332,6 +332,23 @@ def test_a_text_or_id_column_beside_the_ones_used_is_said_to_be_out_of_rules_rea
     assert r.status_code == 200 and r.json["matched"] == 0, r.json  # as the note says
 
 
+def test_a_column_of_label_names_under_another_name_is_pointed_out(client, project):
+    """New-user trial: a "reviewed" column with Spam / OK on one row in twenty, left
+    unpicked as the known labels on the Data page, passed Check without a word: it
+    would have been shown to annotators beside each text, the answer with it."""
+    rows = "".join(f"c{i},comment number {i},{('Spam' if i % 2 else 'HAM') if i % 4 == 0 else ''}"
+                   f",{i % 3}\n" for i in range(40))
+    rows += "c40,comment number 40,not sure,1\n"
+    data = f"id,CONTENT,reviewed,stars\n{rows}".encode()
+    r = _upload(client, project, data, id_field="id", dry_run="1")
+    assert r.status_code == 200 and r.json["note"] == (
+        "the column 'reviewed' holds label names on 10 rows and is kept as a field, which "
+        "the labeling page shows beside the text; pass gold_field=reviewed to import them "
+        "as known labels, or drop=reviewed to leave it out"), r.json
+    r = _upload(client, project, data, id_field="id", drop="reviewed")
+    assert r.status_code == 201 and "note" not in r.json, r.json
+
+
 def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     r = _upload(client, project, b"id,CONTENT\nA,hello there\nB,check out my channel\n")
     assert r.status_code == 201 and r.json["note"] == (
