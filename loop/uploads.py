@@ -817,6 +817,11 @@ def parse_items(
                 if not hint and gs in ("-1", "-1.0"):  # Snorkel's and WRENCH's unknown
                     hint = ("; for an item whose label is unknown leave the cell empty "
                             "(or null in JSON): -1 is not read as unknown")
+                elif not hint:
+                    # new-user trial: "?" and "not sure" in a column of known labels
+                    # were refused with nothing said of how to write "unknown"
+                    hint = ("; where the label is unknown leave the cell empty (or null in "
+                            "JSON)")
                 bad(f"{at_n}{at}: gold label {g!r} is not one of {labels}{hint}")
     # One reading for the whole column: every value a class name, else every value a
     # class index from 0 (new-user trial: with classes named "1".."5", a column of 0-4

@@ -394,3 +394,14 @@ def test_a_file_without_a_header_line_is_said_so_when_it_passes():
                for n in out.notes), out.notes
     out = parse_items(b"label\ttext\nham\tOk lar\n", "csv", ["ham", "spam"])
     assert out.notes == []
+
+
+def test_a_label_written_as_unknown_says_how_to_write_unknown():
+    """New-user trial: "?" and "not sure" in a column of known labels were refused
+    with nothing said of how to write that a label is unknown."""
+    with pytest.raises(BadUpload) as e:
+        parse_items(b"id,text,reviewed\n1,hi,spam\n2,yo,?\n3,hey,\n", "csv", ["ok", "spam"],
+                    id_field="id", gold_field="reviewed")
+    assert e.value.errors == [
+        "item 2 (line 3) (id '2'): gold label '?' is not one of ['ok', 'spam']; where the "
+        "label is unknown leave the cell empty (or null in JSON)"]
