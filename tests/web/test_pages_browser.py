@@ -2751,6 +2751,28 @@ def test_a_field_value_cut_on_a_phone_opens_in_full_on_a_tap(
         ctx.close()
 
 
+def test_the_data_pages_notes_say_what_to_pick_on_the_page(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial: Check said "pass gold_field=reviewed to import them as known
+    labels, or drop=reviewed to leave it out" on a page where nothing is passed: the
+    notes name the page's own boxes."""
+    pid = str(live.admin.call("POST", "/api/projects", {"name": "notes",
+                                                        "labels": ["ok", "spam"]})["id"])
+    rows = "".join(f"c{i},comment {i},{'Spam' if i % 3 else 'OK'}\n" for i in range(9))
+    sign_in(page, live.url, "test-admin-key", pid, target="data")
+    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
+                                          "buffer": f"id,text,reviewed by me\n{rows}".encode()}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.select_option("#col-id", "id")
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    said = page.locator("#import-status").text_content()
+    assert ("pick “reviewed by me” under “Known labels” to import them as known labels, or "
+            "tick “reviewed by me” under “Leave out” to leave it out") in said, said
+    assert "gold_field" not in said and "drop=" not in said
+
+
 def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Round-trip trial: an export imported again on the Data page as it was offered

@@ -319,8 +319,25 @@
     }
     status("import-status", (b.n_items === 1 ? "The 1 row is fine: " : "All " + b.n_items + " rows are fine: ") + b.n_gold + " with a known label (" +
       b.n_eval + " held out to score the models, " + b.n_fit_gold + " used for fitting)." +
-      skippedNote(b) + goldNote(b) + votesNote(b) + (b.note ? " Note: " + b.note + "." : "") + " Press “Import”.");
+      skippedNote(b) + goldNote(b) + votesNote(b) + (b.note ? " Note: " + pageNote(b.note) + "." : "") + " Press “Import”.");
     $("import").disabled = false;
+  }
+
+  /* An upload's note in this page's words: it names the API's parameters (new-user
+     trial: "pass gold_field=reviewed ..., or drop=reviewed" on a page where nothing is
+     passed). Column names are the file's (the longest first: one may hold another,
+     or a space). */
+  function pageNote(note) {
+    let out = String(note);
+    const cols = (fileCols || []).slice().sort(function (a, b) { return b.length - a.length; });
+    const say = [["upload with gold_field=", "pick “%” under “Known labels”"],
+                 ["pass gold_field=", "pick “%” under “Known labels”"],
+                 ["pass id_field=", "pick “%” as the “Id column”"],
+                 ["drop=", "tick “%” under “Leave out”"]];
+    for (const [param, words] of say) {
+      for (const c of cols) out = out.split(param + c).join(words.split("%").join(c));
+    }
+    return out;
   }
 
   async function doImport() {
@@ -345,7 +362,7 @@
     if (!r.ok) { refused(r); recount(); return; }
     noDuplicate();
     status("import-status", "Imported " + r.body.n_items + " items." + skippedNote(r.body) +
-      votesNote(r.body) + (r.body.note ? " Note: " + r.body.note + "." : "") + (r.body.apply_job
+      votesNote(r.body) + (r.body.note ? " Note: " + pageNote(r.body.note) + "." : "") + (r.body.apply_job
       ? " The LFs are being applied to them and the models recalibrated (job " +
         r.body.apply_job.slice(0, 8) + "): nothing else to do." : ""));
     await counts();
