@@ -1751,6 +1751,44 @@ def test_the_done_message_counts_items_whose_answers_disagree(
     assert not page.console_errors, page.console_errors
 
 
+def test_the_done_page_counts_remaining_items_as_the_done_message_does(
+        live: LiveServer, pair_project: dict[str, str], page: Any) -> None:
+    """Team lead's trial (two answers an item): with nothing left for them, two
+    annotators' pages said "Every item has its answers." beside "Remaining 4" for
+    minutes; the done message is read again every few seconds, the Progress card's
+    counts were not, so the admin settling ties (or a third annotator's answers)
+    left them as they were when the last answer was saved."""
+    from loop.demo.client import ApiClient
+
+    pid = pair_project["pid"]
+    olga = ApiClient(live.url, live.admin.call(
+        "POST", f"/api/projects/{pid}/annotators", {"name": "olga"})["token"])
+    for _ in range(3):  # olga says spam to every item
+        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
+        olga.call("POST", f"/api/projects/{pid}/queue/answer",
+                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    sign_in(page, live.url, pair_project["token"], pid)
+    done = _answer_until_done(page, 3)  # tina says ham (key 1): three ties for the admin
+    assert "3 items have answers that disagree" in done, done
+    page.wait_for_function("document.getElementById('remaining').textContent === '3'")
+    ties = live.admin.call("GET", f"/api/projects/{pid}/disputes")["disputes"]
+    live.admin.call("POST", f"/api/projects/{pid}/resolve",
+                    {"item_id": ties[0]["item_id"], "label": "spam"})
+    page.wait_for_function("document.getElementById('done-text').textContent"
+                           ".includes('2 items have answers that disagree')")
+    remaining = live.admin.call("GET", f"/api/projects/{pid}/metrics")["remaining"]
+    assert remaining == 2
+    assert page.locator("#remaining").inner_text() == "2"
+    for tie in ties[1:]:
+        live.admin.call("POST", f"/api/projects/{pid}/resolve",
+                        {"item_id": tie["item_id"], "label": "ham"})
+    page.wait_for_function("document.getElementById('done-text').textContent"
+                           ".includes('Every item has its answers.')")
+    assert page.locator("#remaining").inner_text() == "0"
+    assert page.locator("#answers-total").inner_text() == "3"
+    assert not page.console_errors, page.console_errors
+
+
 def test_the_done_message_names_an_item_others_answer_beside_a_tie_for_the_admin(
         live: LiveServer, three_label_pairs: dict[str, str], page: Any) -> None:
     """Team lead's trial (three labels, two answers an item): a tie after three

@@ -362,6 +362,12 @@
   function showDone() {
     enqueue(function () { return Loop.api("GET", base + "/queue/me?done=1"); }).then(function (me) {
       if (!me) return;
+      /* the Progress card from the same read: the message is read again every few
+         seconds, and "Every item has its answers." stood beside "Remaining 4" once
+         the admin had settled the ties (team lead's trial) */
+      Loop.setText("answers-today", me.answers_today);
+      Loop.setText("answers-total", me.answers_total);
+      Loop.setText("remaining", me.remaining);
       const n = function (x, one, many) { return x === 1 ? "1 " + one : x + " " + many; };
       const admin = me.disputed_for_admin || 0;
       /* of the remaining items, those an annotator's answer settles (not the ties
