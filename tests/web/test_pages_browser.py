@@ -1751,6 +1751,48 @@ def test_the_done_message_counts_items_whose_answers_disagree(
     assert not page.console_errors, page.console_errors
 
 
+def test_an_item_on_screen_past_its_lease_and_taken_by_another_says_so(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Team lead's trial: an annotator back from a break past the lease pressed a key
+    for the item on screen, which another annotator had been given meanwhile; the
+    page said "Error: item 1508 is leased by someone else." It now says that the
+    item was on screen longer than it is kept, that it is no longer theirs and that
+    the answer was not saved."""
+    from loop.demo.client import ApiClient
+    from loop.web import create_app
+
+    pid = tiny_project["pid"]
+    app = create_app({"TESTING": True, "REDIS_URL": live.app.config["REDIS_URL"],
+                      "API_KEYS": "test-admin-key", "QUEUE_SIZE": 60,
+                      "RECALIBRATE_EVERY": 0, "LEASE_SECONDS": 2})
+    short = LiveServer(app)  # the same service, its leases 2 s long
+    try:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        page.wait_for_function("window.loopLabel.currentId() !== null"
+                               " && window.loopLabel.readyCount() >= 1")
+        on_screen = _current_id(page)
+        time.sleep(2.5)  # the break: both leases of the page ran out
+        bea = ApiClient(short.url, live.admin.call(
+            "POST", f"/api/projects/{pid}/annotators", {"name": "bea"})["token"])
+        taken: list[str] = []
+        while on_screen not in taken:  # bea labels on meanwhile
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+        press(page, "1")
+        status = page.locator("#status")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('#' + id + ' was on your screen')", arg=on_screen)
+        said = status.inner_text()
+        assert "longer than an item is kept for you" in said, said
+        assert "your answer “ham” was not saved" in said, said
+        assert "leased by someone else" not in said, said
+        assert _me(live, pid, tiny_project["token"])["answers_total"] == 0
+    finally:
+        short.close()
+        app.extensions["loop"]["redis"].close()
+
+
 def test_the_done_page_counts_remaining_items_as_the_done_message_does(
         live: LiveServer, pair_project: dict[str, str], page: Any) -> None:
     """Team lead's trial (two answers an item): with nothing left for them, two

@@ -589,6 +589,7 @@
     if (!cur) { notReady(); return; }
     if (tooSoon(t0, "“" + labelName(idx) + "”")) return;
     const sentAt = performance.now();
+    const onScreen = sentAt - state.shownAt;  /* how long the item was read */
     state.skippedLast = null;
     state.pendingKeyAt = t0 === undefined ? performance.now() : t0;
     flash(idx);
@@ -636,6 +637,18 @@
             "(only its reply was lost), so “" + labelName(idx) + "” was not. To change it, pick it under My answers."
           : "#" + cur.item.id + " was answered already (in another tab?), so “" +
             labelName(idx) + "” was not saved. To change that answer, pick it under My answers.", true);
+        refreshProgress();
+        return;
+      }
+      if (e && e.status === 409 && /leased by someone else|no active lease/.test(e.message || "")) {
+        /* on screen past its lease (a break), the item went to another annotator:
+           "Error: item 1508 is leased by someone else." said neither why nor that
+           the answer was lost (team lead's trial) */
+        const secs = Math.round(onScreen / 1000);
+        status("#" + id + " was on your screen for " + (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min") +
+          ", longer than an item is kept for you, and it is no longer yours (another annotator " +
+          "has it now, or it went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
+          (state.current ? " Here is the next one." : ""), true);
         refreshProgress();
         return;
       }
