@@ -287,6 +287,42 @@ def test_agreement_kappa_and_export(client, store, k2):
     assert pair["kappa"] == pytest.approx(0.5)
 
 
+def test_agreement_leaves_out_the_answers_asked_only_to_break_a_tie(client, store, k2):
+    """Team lead's trial (four annotators, two answers an item, each answer right 85%
+    of the time): the dashboard said 80.5% agreement, kappa 0.54, the annotators page
+    62-65% for everyone and pair kappas of 0.09-0.29; on each item's first two answers
+    they agreed 71%. A third answer is asked only where the first two disagree, so
+    counting it reads a tie as 1/3 agreement (per item, up) and adds a disagreement to
+    every pair with the tie-breaker (per pair, down). Agreement is now read on each
+    item's first k answers, which every item gets whatever they say."""
+    ids = store.item_ids(k2)[:4]
+    for name in ("a", "b", "c"):
+        store.add_annotator(k2, name)
+    for item, labels in zip(ids, [[0, 0], [1, 1], [0, 0], [0, 1]], strict=True):
+        for who, c in zip(("a", "b"), labels, strict=True):
+            _answer(store, k2, who, item, c)
+    _answer(store, k2, "c", ids[3], 1)  # the tie-break
+    assert store.gold(k2)[ids[3]]["n_answers"] == 3
+    m = client.get(f"/api/projects/{k2}/metrics", headers=auth()).json
+    ag = m["annotator_agreement"]
+    assert ag["observed"] == pytest.approx(0.75)  # 3 of 4 items agree; was 0.83
+    assert ag["n_items_multi"] == 4 and ag["n_answers"] == 8
+    # p = (5/8, 3/8), P_e = 34/64: kappa = (0.75 - 0.53125) / 0.46875 (was 0.64)
+    assert ag["kappa"] == pytest.approx(7 / 15)
+    got = client.get(f"/api/projects/{k2}/annotators", headers=auth()).json
+    assert [(p["a"], p["b"], p["n_items"], p["observed"]) for p in got["pairs"]] == [
+        ("a", "b", 4, 0.75)]  # c's tie-break is no pair's (a-c and b-c: 0 and 1)
+    by = {a["name"]: a for a in got["annotators"]}
+    assert (by["a"]["agreement_with_others"], by["a"]["n_compared_with_others"]) == (0.75, 4)
+    assert by["c"]["agreement_with_others"] is None and by["c"]["n_compared_with_others"] == 0
+    assert by["c"]["answers_total"] == 1  # the answer still counts, and in the export
+    rows = [json.loads(s) for s in client.get(f"/api/projects/{k2}/export?format=jsonl",
+                                               headers=auth()).data.splitlines()]
+    tie = {r["id"]: r for r in rows}[ids[3]]
+    assert tie["n_answers"] == 3 and tie["gold"] == "spam"
+    assert tie["agreement"] == pytest.approx(1 / 3)  # the item's own answers, all of them
+
+
 def test_an_export_with_several_answers_uploaded_again_keeps_only_the_uploaded_fields(
         client, store, k2):
     """Round-trip trial: JSON lines spread each row's answers into its own dotted
