@@ -186,6 +186,13 @@ class AlreadyAnswered(Conflict):
         self.label = label
 
 
+class AnswersChanged(Conflict):
+    """An item settled with ``if_answers`` whose answers are others now (a tie
+    broken, an answer undone or changed since the admin read them)."""
+
+    code = "answers_changed"
+
+
 class NotReady(Conflict):
     """A step ran before the one it needs (e.g. fit before applying LFs)."""
 

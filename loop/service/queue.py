@@ -10,6 +10,7 @@ import numpy as np
 from loop.core.text import alike
 from loop.errors import (
     AlreadyAnswered,
+    AnswersChanged,
     BadRequest,
     Conflict,
     ItemNotFound,
@@ -372,14 +373,28 @@ def disputes(store: RedisStore, pid: str) -> dict[str, Any]:
     }
 
 
-def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str) -> dict[str, Any]:
+def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str,
+            if_answers: Any = None) -> dict[str, Any]:
     """The admin settles answered item ``item_id`` as ``label`` (its gold label from
-    now on, whatever its answers); ``label`` null takes a resolution back."""
+    now on, whatever its answers); ``label`` null takes a resolution back.
+    ``if_answers`` (``{annotator: label}``, the answers the admin read): only if the
+    item's answers are still those, else :class:`AnswersChanged` and nothing done."""
     project = store.get_project(pid)
     if not isinstance(item_id, str):
         raise BadRequest("item_id must be a string: the id of an answered item")
     c = None if label is None else parse_label(project["labels"], label)
-    out = store.resolve(pid, item_id, c, by)
+    seen = None
+    if if_answers is not None:
+        if not isinstance(if_answers, dict) or not all(isinstance(a, str) for a in if_answers):
+            raise BadRequest("if_answers must be the answers you read, {annotator: label}")
+        seen = {a: parse_label(project["labels"], v) for a, v in if_answers.items()}
+    out = store.resolve(pid, item_id, c, by, seen)
+    if out == "changed":
+        now = store.answers(pid).get(item_id) or []
+        said = ", ".join(f"{a['annotator']}: {project['labels'][int(a['label'])]}" for a in now)
+        raise AnswersChanged(f"item {item_id!r} was answered again after you read its answers "
+                             f"(now {said or 'none'}); nothing was settled: read them again "
+                             "and settle it if it still needs you")
     if out is None:
         raise NotFound(f"item {item_id!r} has no answers to resolve (a resolution settles "
                        "what annotators answered; GET /disputes lists the ties)")

@@ -248,10 +248,12 @@ class QueueMixin(StoreBase):
                          self.answers_per_item(pid), token])
         return out.decode() if out else None
 
-    def resolve(self, pid: str, item_id: str, label: int | None, by: str) -> str | None:
+    def resolve(self, pid: str, item_id: str, label: int | None, by: str,
+                if_answers: dict[str, int] | None = None) -> str | None:
         """The admin ``by`` settles answered item ``item_id`` as ``label`` (None: takes
-        a resolution back): ``"resolved"``, ``"unresolved"``, or None when the item
-        has no answers."""
+        a resolution back): ``"resolved"``, ``"unresolved"``, ``"changed"`` (the item's
+        answers, annotator -> class index, are not ``if_answers`` now: nothing done),
+        or None when the item has no answers."""
         k = self._k
         rec = "" if label is None else json.dumps(
             {"label": int(label), "annotator": by, "at": time.time(), "resolved": True})
@@ -260,7 +262,8 @@ class QueueMixin(StoreBase):
              k(pid, "queue"), k(pid, "pool"), k(pid, "log"), k(pid, "version"),
              k(pid, "since_recal"), k(pid, "answers"), k(pid, "leasez"), k(pid, "audit"),
              k(pid, "reason")],
-            [item_id, rec, self.answers_per_item(pid)])
+            [item_id, rec, self.answers_per_item(pid),
+             "" if if_answers is None else json.dumps(if_answers)])
         return out.decode() if out else None
 
     def discard_answers(self, pid: str, annotator: str) -> tuple[int, int]:

@@ -726,11 +726,12 @@ def disputes(pid: str) -> Any:
 @admin_required
 def resolve(pid: str) -> Any:
     """Settle an answered item's label (``label`` null: take the resolution back)."""
-    b = _body("item_id", "label")
+    b = _body("item_id", "label", "if_answers")
     if "label" not in b:
         raise BadRequest('send {"item_id": ..., "label": ...} (label null takes a '
                          "resolution back)")
-    out = queue.resolve(_store(), pid, b.get("item_id"), b.get("label"), g.annotator)
+    out = queue.resolve(_store(), pid, b.get("item_id"), b.get("label"), g.annotator,
+                        b.get("if_answers"))
     _answers_changed(pid)
     return jsonify(out)
 

@@ -235,8 +235,10 @@ PATHS: dict[str, dict[str, Any]] = {
         "answer")},
     "/api/projects/{pid}/resolve": {"post": _op(
         "(admin) settle an answered item's gold label whatever its answers; label null "
-        "takes the resolution back", body={
-            "item_id": S, "label": {"oneOf": [S, INT, {"type": "null"}]}},
+        "takes the resolution back; if_answers ({annotator: label}, the answers you "
+        "read): only if those are still its answers, else a 409 answers_changed", body={
+            "item_id": S, "label": {"oneOf": [S, INT, {"type": "null"}]},
+            "if_answers": {"type": "object", "additionalProperties": {"oneOf": [S, INT]}}},
         required=("item_id", "label"))},
     "/api/projects/{pid}/queue/me": {"get": _op(
         "my counts, my last answers, remaining (items that still need answers), disputed, "

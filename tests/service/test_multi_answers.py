@@ -555,6 +555,38 @@ def test_the_admins_relabel_of_an_item_it_never_answered_points_to_resolve(clien
     assert r.status_code == 400 and "label missing" in r.json["error"]
 
 
+def test_a_settlement_of_answers_changed_since_they_were_read_is_refused(client, store, k2):
+    """Team lead's trial: the dashboard lists a tie (a: ham, b: spam) waiting for one
+    more answer; while the admin chooses "ham", c's answer breaks it for spam, and
+    the click settled the item as ham over a 2-1 majority the admin never saw. With
+    ``if_answers`` (the answers the page showed) it is a 409 and nothing changes."""
+    iid = store.queued_ids(k2)[0]
+    for name in ("a", "b", "c"):
+        store.add_annotator(k2, name)
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    seen = {x["annotator"]: x["label"] for x in client.get(
+        f"/api/projects/{k2}/disputes", headers=auth()).json["disputes"][0]["answers"]}
+    assert seen == {"a": "ham", "b": "spam"}
+    _answered_by(store, k2, iid, [("c", "spam")])  # meanwhile
+    url = f"/api/projects/{k2}/resolve"
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham", "if_answers": seen})
+    assert r.status_code == 409 and r.json["code"] == "answers_changed", r.json
+    assert "a: ham, b: spam, c: spam" in r.json["error"], r.json
+    assert store.resolutions(k2) == {} and store.gold(k2)[iid]["label"] == 1
+    # a changed answer counts too; read again, the settlement goes through
+    services.relabel(store, k2, "c", iid, "ham")
+    now = {"a": "ham", "b": "spam", "c": "spam"}
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham", "if_answers": now})
+    assert r.status_code == 409, r.json
+    now["c"] = "ham"
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "spam", "if_answers": now})
+    assert r.status_code == 200 and r.json["resolved"], r.json
+    assert store.gold(k2)[iid]["label"] == 1
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham",
+                                                "if_answers": ["a"]})
+    assert r.status_code == 400 and "if_answers" in r.json["error"], r.json
+
+
 def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
     iid = store.queued_ids(k2)[0]
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])

@@ -1227,6 +1227,38 @@ def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
     assert page.console_errors == []
 
 
+def test_a_tie_broken_while_the_admin_chooses_is_not_settled_over_the_majority(
+        live: LiveServer, page: Any) -> None:
+    """Team lead's trial: the Disagreements table listed a tie (spam, ham) waiting for
+    one more answer; a third annotator broke it for ham while the admin chose spam,
+    and Settle stored spam over a 2-1 majority the admin never saw. The page sends
+    the answers it shows: the item is not settled, and the table shows it anew."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    pid = all_tied(live, "broken tie", ["check out my channel"])
+    ann3 = ApiClient(live.url, add_annotator(live.admin, pid, "ann3"))
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    row = page.locator("#dispute-rows tr")
+    row.first.wait_for()
+    assert row.first.locator("td").nth(2).inner_text() == "one more answer"
+    row.first.locator("select").select_option("spam")
+    got = ann3.call("POST", f"/api/projects/{pid}/queue/next", {})  # meanwhile
+    item = got["item"]["id"]
+    ann3.call("POST", f"/api/projects/{pid}/queue/answer",
+              {"item_id": item, "lease_id": got["lease"]["id"], "label": "ham"})
+    row.first.get_by_role("button", name="Settle").click()
+    page.wait_for_function("document.getElementById('disputes-status').textContent"
+                           ".includes('was answered again while you chose')")
+    assert f"Item {item} was answered again" in page.locator("#disputes-status").inner_text()
+    d = live.admin.call("GET", f"/api/projects/{pid}/disputes")
+    assert d["resolved"] == [] and d["disputes"] == []  # 2-1 for ham: settled by them
+    page.locator("#disputes-none").wait_for(state="visible")
+    export = json.loads(live.admin.call("GET", f"/api/projects/{pid}/export?format=jsonl"))
+    assert export["gold"] == "ham" and export["resolved_by"] is None
+    # the browser logs the refused settle's 409; nothing else went wrong
+    assert [e for e in page.console_errors if "409 (CONFLICT)" not in e] == []
+
+
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:
     api = live.admin
     texts = ["check out my channel", "great song", "subscribe please", "love it"]

@@ -4,14 +4,26 @@
 -- again, and a tie wants answers again).
 -- KEYS: 1 resolved, 2 gold, 3 done, 4 pending, 5 queue, 6 pool, 7 log, 8 version,
 --       9 since_recal, 10 answers, 11 leasez, 12 audit, 13 reason
--- ARGV: 1 item, 2 resolution record JSON ('' to take it back), 3 k
--- Returns 'resolved', 'unresolved', or false when the item has neither answers nor
--- a resolution (a resolution whose answers were all undone can still be changed or
--- taken back: the item is then unanswered again).
+-- ARGV: 1 item, 2 resolution record JSON ('' to take it back), 3 k, 4 the answers
+--       the admin saw, JSON {annotator: label} ('' for any)
+-- Returns 'resolved', 'unresolved', 'changed' (ARGV[4] is not the item's answers
+-- now: nothing done), or false when the item has neither answers nor a resolution
+-- (a resolution whose answers were all undone can still be changed or taken back:
+-- the item is then unanswered again).
 local raw = redis.call('HGET', KEYS[10], ARGV[1])
 if not raw and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 local list = {}
 if raw then list = cjson.decode(raw) end
+if ARGV[4] ~= '' then
+  -- a tie broken (or an answer undone, changed) since the admin's page read it: the
+  -- admin decides on what is there now (team lead's trial)
+  local seen, n = cjson.decode(ARGV[4]), 0
+  for _ in pairs(seen) do n = n + 1 end
+  if n ~= #list then return 'changed' end
+  for _, a in ipairs(list) do
+    if seen[a.annotator] ~= a.label then return 'changed' end
+  end
+end
 local resolution = ARGV[2]
 if resolution == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])

@@ -789,16 +789,32 @@
       Loop.el("bdi", { text: shown }));
   }
   let settling = null;  /* {key, nth}: the row whose Settle (or Take back) was pressed, till the redraw */
-  async function settle(itemId, label, btn) {
+  async function settle(itemId, label, btn, answers) {
     const tr = btn && btn.closest("tr");
     if (tr && tr.contains(document.activeElement)) settling = { key: tr.dataset.key, nth: 0 };
     if (btn) btn.disabled = true;
+    const body = { item_id: itemId, label: label };
+    /* the answers the row shows: a tie broken while the admin chose (team lead's
+       trial) is not settled over a majority they never saw */
+    if (answers) {
+      body.if_answers = {};
+      answers.forEach(function (a) { body.if_answers[a.annotator] = a.label; });
+    }
     try {
-      await Loop.api("POST", base + "/resolve", { item_id: itemId, label: label });
+      await Loop.api("POST", base + "/resolve", body);
       said("disputes-status", label === null ? "Took the resolution of item " + itemId + " back."
         : "Settled item " + itemId + " as “" + label + "”; the models will learn it.");
       await refresh();  // the gold card's counts too, not at the next poll
     } catch (e) {
+      if (e && e.body && e.body.code === "answers_changed") {
+        delete settleChoice[itemId];  /* chosen for answers that are others now */
+        said("disputes-status", "Item " + itemId + " was answered again while you chose, so it " +
+          "was not settled: its answers are shown as they are now." +
+          " Settle it again if it still needs you.", true);
+        settling = null;
+        await refresh();
+        return;
+      }
       said("disputes-status", "Could not settle item " + itemId + ": " + e.message, true);
       if (btn) { btn.disabled = false; if (settling) btn.focus(); }
       settling = null;
@@ -824,7 +840,7 @@
       /* named with their item, as its list is (a screen reader going through the
          buttons heard "Settle, Settle, Settle": accessibility trial) */
       const btn = Loop.el("button", { type: "button", disabled: !sel.value, "aria-label": "Settle item " + x.item_id,
-        onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn); } }, "Settle");
+        onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn, x.answers); } }, "Settle");
       sel.addEventListener("change", function () { settleChoice[x.item_id] = sel.value; btn.disabled = !sel.value; });
       rows.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
         Loop.el("td", { text: x.waiting_for === "admin" ? "you" : "one more answer" }),
