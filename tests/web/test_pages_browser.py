@@ -918,6 +918,18 @@ def test_a_right_to_left_text_reads_right_to_left(live: LiveServer, new_project:
     assert sorted(cells) == sorted([[t, t != texts[2], "start"] for t in texts])
 
 
+def _olga_says_spam(live: LiveServer, pid: str, n: int = 3) -> None:
+    """A new annotator, olga, answers spam to the first ``n`` items she is given."""
+    from loop.demo.client import ApiClient
+
+    olga = ApiClient(live.url, live.admin.call(
+        "POST", f"/api/projects/{pid}/annotators", {"name": "olga"})["token"])
+    for _ in range(n):
+        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
+        olga.call("POST", f"/api/projects/{pid}/queue/answer",
+                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+
+
 def _answer_until_done(page: Any, n: int) -> str:
     """Answer the ``n`` items on offer with key 1, at once; the "nothing left" text."""
     for _ in range(n):
@@ -1764,16 +1776,9 @@ def test_the_done_message_counts_items_whose_answers_disagree(
     """Two answers per item: a tie "still needed answers from others" like an item
     nobody had answered, though with both annotators' answers in only the admin
     settles it."""
-    from loop.demo.client import ApiClient
-
     project = pair_project
     pid = project["pid"]
-    olga = ApiClient(live.url, live.admin.call(
-        "POST", f"/api/projects/{pid}/annotators", {"name": "olga"})["token"])
-    for _ in range(3):  # olga says spam to every item
-        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
-        olga.call("POST", f"/api/projects/{pid}/queue/answer",
-                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    _olga_says_spam(live, pid)
     sign_in(page, live.url, project["token"], pid)
     done = _answer_until_done(page, 3)  # tina says ham (key 1) to each
     # both annotators answered: the ties wait for the admin, nobody else
@@ -1832,15 +1837,8 @@ def test_the_done_page_counts_remaining_items_as_the_done_message_does(
     minutes; the done message is read again every few seconds, the Progress card's
     counts were not, so the admin settling ties (or a third annotator's answers)
     left them as they were when the last answer was saved."""
-    from loop.demo.client import ApiClient
-
     pid = pair_project["pid"]
-    olga = ApiClient(live.url, live.admin.call(
-        "POST", f"/api/projects/{pid}/annotators", {"name": "olga"})["token"])
-    for _ in range(3):  # olga says spam to every item
-        got = olga.call("POST", f"/api/projects/{pid}/queue/next", {})
-        olga.call("POST", f"/api/projects/{pid}/queue/answer",
-                  {"item_id": got["item"]["id"], "lease_id": got["lease"]["id"], "label": "spam"})
+    _olga_says_spam(live, pid)
     sign_in(page, live.url, pair_project["token"], pid)
     done = _answer_until_done(page, 3)  # tina says ham (key 1): three ties for the admin
     assert "3 items have answers that disagree" in done, done
