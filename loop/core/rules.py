@@ -325,8 +325,22 @@ class Rule:
             n = len(texts) if records is None else len(records)
             out = np.zeros(n, dtype=bool)
             recs = records if records is not None else [{}] * n
+            # each distinct value compared once: a field's values repeat (authors,
+            # dates, categories), and comparing parses both sides (a date rule on
+            # 100,000 YouTube comments: 0.55 s, its preview over the 300 ms aim)
+            seen: dict[tuple[type, Any], bool] = {}
             for i, r in enumerate(recs):
-                out[i] = _compare(field_value(r, self.field), self.op, self.value)
+                v = field_value(r, self.field)
+                key = (type(v), v)  # 1, 1.0 and True are equal keys, not equal values
+                try:
+                    hit = seen.get(key)
+                except TypeError:  # a list or dict value: not kept
+                    hit, key = None, None
+                if hit is None:
+                    hit = _compare(v, self.op, self.value)
+                    if key is not None:
+                        seen[key] = hit
+                out[i] = hit
             return out
         batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
         out = np.zeros(batch.n, dtype=bool)

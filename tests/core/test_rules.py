@@ -103,6 +103,20 @@ def test_field_rules_read_nested_records():
     assert big.match([""] * 5, rows).tolist() == [True, False, False, False, False]
 
 
+def test_a_field_rule_matches_every_record_as_it_matches_each_one():
+    """match() compares each distinct value once (a field's values repeat): values that
+    are equal keys but not equal values (1, 1.0, True), values that cannot be keys
+    (lists) and missing ones still get their own answer."""
+    values = [1, 1.0, True, "1", " 1 ", [1], {"a": 1}, None, "", float("nan"), 2, "2015-01-02",
+              False, 0, "x"]
+    recs = [{"v": v} for v in values * 3] + [{}]
+    for op, target in (("==", 1), ("!=", 1), (">", 0), ("<=", 1), ("in", [1, "x"]),
+                       (">", "2015-01-01"), ("==", "True")):
+        rule = Rule("r", 1, "field", field="v", op=op, value=target)
+        one_by_one = [rule.matches("", r) for r in recs]
+        assert rule.match([""] * len(recs), recs).tolist() == one_by_one, (op, target)
+
+
 def test_regex_and_field_rules():
     rx = Rule.from_dict({"name": "link", "label": 1, "kind": "regex",
                          "pattern": r"https?://\S+"}, 2)
