@@ -1212,11 +1212,15 @@ def _focused_label(page: Any) -> str:
 def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
         live: LiveServer, page: Any) -> None:
     """Admin's keyboard trial: a "Settle as" list focused lost its focus to the page's
-    body at the dashboard's next poll (it redraws the table every 12 s), and settling
+    body at the dashboard's next poll (it redrew the table every 12 s), and settling
     one with Enter did the same, so each next tie meant tabbing from the top of the
-    page again. Now the focus stays on the same item's control through a redraw, and
-    after a settle moves to the next tie's list."""
+    page again. Now the focus stays on the same item's control through a redraw (its
+    row untouched when another tie's changed: team lead's trial), and after a settle
+    moves to the next tie's list."""
+    from loop.demo.client import ApiClient, add_annotator
+
     pid = all_tied(live, "ties", ["check out my channel", "great song", "love it"])
+    ann3 = ApiClient(live.url, add_annotator(live.admin, pid, "ann3"))
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 3")
     ids = [c.inner_text().removeprefix("#")
@@ -1224,18 +1228,55 @@ def test_settling_disagreements_by_keyboard_keeps_the_focus_in_the_table(
     page.locator("#dispute-rows tr").nth(1).locator("select").focus()
     page.keyboard.press("ArrowDown")  # chooses the first label
     assert _focused_label(page) == f"Label for item {ids[1]}"
-    # the next poll redraws the table (its rows are new elements): the focus stays
-    page.evaluate("window.oldRow = document.querySelector('#dispute-rows tr')")
+    # another tie is broken meanwhile: at the next poll its row goes, and the list
+    # focused is the same element still, its choice kept
+    page.evaluate("window.oldRow = document.querySelector('#dispute-rows tr');"
+                  "window.focused = document.activeElement")
+    got = ann3.call("POST", f"/api/projects/{pid}/queue/next", {"shown": ids[1:]})
+    assert got["item"]["id"] == ids[0]
+    ann3.call("POST", f"/api/projects/{pid}/queue/answer",
+              {"item_id": ids[0], "lease_id": got["lease"]["id"], "label": "ham"})
     page.wait_for_function("!document.contains(window.oldRow)", timeout=30000)
+    assert page.locator("#dispute-rows tr").count() == 2
+    assert page.evaluate("document.activeElement === window.focused")
     assert _focused_label(page) == f"Label for item {ids[1]}"
+    assert page.locator("#dispute-rows tr").first.locator("select").input_value() == "ham"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Settle"
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 2")
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 1")
     page.wait_for_function(
         "document.getElementById('disputes-status').textContent.startsWith('Settled')")
     # the settled item left; the tie now in its place has the focus
     assert _focused_label(page) == f"Label for item {ids[2]}"
+    assert page.console_errors == []
+
+
+def test_a_poll_that_changes_no_tie_leaves_the_disagreements_table_as_it_is(
+        live: LiveServer, page: Any) -> None:
+    """Team lead's trial, six annotators: the Disagreements table was drawn anew at
+    every poll though nothing in it had changed, so a click or a choice that spanned
+    a redraw did nothing. A poll that finds the same ties leaves the same elements."""
+    pid = all_tied(live, "same ties", ["check out my channel", "great song"])
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 2")
+    row = page.locator("#dispute-rows tr").nth(1)
+    row.locator("select").select_option("spam")
+    page.evaluate("""() => {
+        window.polls = 0;
+        document.addEventListener('loop:polled', () => { window.polls += 1; });
+        document.querySelectorAll('#dispute-rows tr, #dispute-rows select, #dispute-rows button')
+          .forEach((n) => { n.marked = true; });
+    }""")
+    # two polls: the first one's disagreements were read and drawn by the second
+    page.wait_for_function("window.polls >= 2", timeout=40000)
+    assert page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#dispute-rows tr, #dispute-rows select, #dispute-rows button'))
+        .every((n) => n.marked === true)""")
+    assert row.locator("select").input_value() == "spam"
+    row.get_by_role("button", name="Settle").click()
+    page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 1")
+    assert page.locator("#disputes-status").inner_text().startswith("Settled item")
     assert page.console_errors == []
 
 
@@ -1269,6 +1310,41 @@ def test_a_tie_broken_while_the_admin_chooses_is_not_settled_over_the_majority(
     assert export["gold"] == "ham" and export["resolved_by"] is None
     # the browser logs the refused settle's 409; nothing else went wrong
     assert [e for e in page.console_errors if "409 (CONFLICT)" not in e] == []
+
+
+def test_an_opened_pair_stays_open_when_the_annotators_list_is_read_again(
+        live: LiveServer, page: Any) -> None:
+    """An opened pair's confusion closed whenever the page read its lists again (a
+    token added, revoked, answers discarded). A pair whose numbers did not change
+    keeps its row as it was; one whose numbers changed is drawn again, still open."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    texts = ["check out my channel", "great song", "subscribe please", "love it"]
+    pid = answered_twice(live, "pairs open", texts, {"ann1": ["spam", "ham"], "ann2": ["ham"]})
+    sign_in(page, live.url, "test-admin-key", pid, target="annotators")
+    pair = page.locator("#pair-rows tr[data-pair='ann1|ann2']")
+    pair.wait_for()
+    pair.locator("summary").click()
+    page.evaluate("document.querySelector(\"#pair-rows tr[data-pair='ann1|ann2']\").marked = true")
+    page.fill("#a-name", "ann9")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('a-status').textContent.startsWith('Created')")
+    page.wait_for_selector("#a-rows tr[data-name='ann9']")
+    assert pair.evaluate("(tr) => tr.marked === true")
+    assert pair.locator("details").evaluate("(d) => d.open")
+    assert pair.locator("table.confusion").is_visible()
+    # ann1 takes an answer back: the pair's numbers change, its row is drawn again, open
+    ann1 = ApiClient(live.url, add_annotator(live.admin, pid, "ann1"))  # answers kept
+    ann1.call("POST", f"/api/projects/{pid}/queue/undo", {})
+    page.fill("#a-name", "ann8")
+    page.click("#add-form button[type=submit]")
+    page.wait_for_selector("#a-rows tr[data-name='ann8']")
+    page.wait_for_function("document.querySelector(\"#pair-rows tr[data-pair='ann1|ann2'] "
+                           "> td\").textContent === '3'")
+    assert pair.evaluate("(tr) => tr.marked === undefined")
+    assert pair.locator("details").evaluate("(d) => d.open")
+    assert pair.locator("table.confusion").is_visible()
+    assert page.console_errors == []
 
 
 def test_dashboard_annotator_agreement(live: LiveServer, page: Any) -> None:

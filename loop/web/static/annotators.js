@@ -93,9 +93,12 @@
   /* Each pair's agreement, and (opened) the confusion of their labels. */
   function drawPairs(pairs, labels) {
     $("pairs-card").hidden = !pairs.length;
-    const body = $("pair-rows");
-    Loop.clear(body);
-    for (const p of pairs) {
+    /* drawn again only where a pair's numbers changed, an opened pair kept open
+       (trial: adding, revoking or discarding redrew the table, closing the confusion
+       the admin was reading) */
+    Loop.syncRows($("pair-rows"), pairs, function (p) { return p.a + "|" + p.b; }, function (p) {
+      return [p, labels];
+    }, function (p) {
       const table = Loop.el("table", { class: "data confusion" },
         Loop.el("thead", null, Loop.el("tr", null, Loop.el("th", { scope: "col", text: p.a + " ↓ · " + p.b + " →" }),
           ...labels.map(function (l) { return Loop.el("th", { scope: "col", text: l }); }))),
@@ -103,13 +106,13 @@
           return Loop.el("tr", null, Loop.el("th", { scope: "row", text: labels[i] }),
             ...row.map(function (n, j) { return Loop.el("td", { class: i === j ? "num" : n ? "num warn" : "num", text: n }); }));
         })));
-      body.appendChild(Loop.el("tr", { "data-pair": p.a + "|" + p.b },
+      return Loop.el("tr", { "data-pair": p.a + "|" + p.b },
         Loop.el("th", { scope: "row", class: "name" },
           Loop.el("details", null, Loop.el("summary", { text: p.a + " · " + p.b }), table)),
         Loop.el("td", { class: "num", text: p.n_items }),
         Loop.el("td", { class: "num", text: Loop.pct(p.observed) }),
-        Loop.el("td", { class: "num", text: p.kappa === null ? "–" : Loop.num(p.kappa) })));
-    }
+        Loop.el("td", { class: "num", text: p.kappa === null ? "–" : Loop.num(p.kappa) }));
+    });
   }
 
   /* Only the token listed (made at ``madeAt``): one another admin made for the name

@@ -468,6 +468,50 @@
     return out;
   }
 
+  /* A table body kept in step with `items` (in order) row by row: only rows whose
+     content changed are drawn again (team lead's trial, six annotators: the
+     Disagreements table, rebuilt at every 3 s poll though nothing in it had changed,
+     lost an admin's click or choice that spanned a redraw). key(x) names an item's
+     row, sig(x) is what its row shows (compared with what it drew), build(x) makes
+     the <tr>. An unchanged row stays the same element where it is; a row drawn
+     again keeps its open <details> open; the focus is kept as keepFocus keeps it.
+     Returns whether anything changed. */
+  function syncRows(body, items, key, sig, build, hint, fallback) {
+    const want = items.map(function (x) {
+      return { key: String(key(x)), sig: JSON.stringify(sig(x)), x: x };
+    });
+    const have = Array.from(body.rows);
+    if (have.length === want.length && have.every(function (r, i) {
+      return r.dataset.key === want[i].key && r.loopSig === want[i].sig;
+    })) return false;
+    keepFocus(body, function () {
+      const old = {};
+      have.forEach(function (r) { if (r.dataset.key !== undefined) old[r.dataset.key] = r; });
+      const kept = new Set();
+      const rows = want.map(function (w) {
+        const r = old[w.key];
+        if (r && r.loopSig === w.sig && !kept.has(r)) { kept.add(r); return r; }
+        const tr = build(w.x);
+        tr.dataset.key = w.key;
+        tr.loopSig = w.sig;
+        if (r) {  /* the same item's row drawn again: what was open stays open */
+          const was = r.querySelectorAll("details"), now = tr.querySelectorAll("details");
+          was.forEach(function (d, i) { if (d.open && now[i]) now[i].open = true; });
+        }
+        return tr;
+      });
+      have.forEach(function (r) { if (!kept.has(r)) r.remove(); });
+      /* rows put in order, moving none that is in place already (a moved row loses
+         the focus, and an open list its popup) */
+      let at = body.firstElementChild;
+      rows.forEach(function (tr) {
+        if (tr === at) { at = at.nextElementSibling; return; }
+        body.insertBefore(tr, at);
+      });
+    }, hint, fallback);
+    return true;
+  }
+
   /* A button disabled while its request runs: Chromium moves the keyboard focus off it
      to the page's body, where Enter does nothing, Space scrolls the page and a screen
      reader starts again from the top (accessibility trial: Recalibrate, Download CSV,
@@ -561,6 +605,7 @@
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,
     pageRefused: pageRefused, adminOnly: adminOnly, noProject: noProject, safeNext: safeNext,
     plainText: plainText, visible: visible, markdown: markdown, whoami: whoami, confirmButton: confirmButton, keepFocus: keepFocus,
+    syncRows: syncRows,
     busy: busy, giveFocusBack: giveFocusBack,
     signedInOther: signedInOther, whoName: whoName, readLinksOpenedHere: readLinksOpenedHere,
     signInSays: signInSays,

@@ -827,9 +827,11 @@
     const rows = $("dispute-rows");
     const open = settling && rows.querySelector("tr[data-key]") &&
       Array.from(rows.rows).some(function (r) { return r.dataset.key === settling.key; });
-    Loop.keepFocus(rows, function () {
-    rows.replaceChildren();
-    (d.disputes || []).forEach(function (x) {
+    /* drawn again only where a row changed: redrawn at every poll, a click or a
+       choice that spanned one was lost (team lead's trial, six annotators) */
+    Loop.syncRows(rows, d.disputes || [], function (x) { return x.item_id; }, function (x) {
+      return [x.text, x.answers, x.waiting_for];
+    }, function (x) {
       /* no label chosen until the admin chooses one (new-user trial: every row showed
          the first label, which no annotator had given, one click from being stored);
          a choice survives the table's redraw at the next poll */
@@ -842,23 +844,21 @@
       const btn = Loop.el("button", { type: "button", disabled: !sel.value, "aria-label": "Settle item " + x.item_id,
         onclick: function () { if (sel.value) settle(x.item_id, sel.value, btn, x.answers); } }, "Settle");
       sel.addEventListener("change", function () { settleChoice[x.item_id] = sel.value; btn.disabled = !sel.value; });
-      rows.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+      return Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
         Loop.el("td", { text: x.waiting_for === "admin" ? "you" : "one more answer" }),
-        Loop.el("td", {}, Loop.el("div", { class: "row" }, sel, btn))));
-    });
+        Loop.el("td", {}, Loop.el("div", { class: "row" }, sel, btn)));
     }, open ? settling : null, $("disputes-status"));
     $("disputes-none").hidden = (d.disputes || []).length > 0;
     const done = $("resolved-rows");
     const undoing = settling && !open ? settling : null;
-    Loop.keepFocus(done, function () {
-    done.replaceChildren();
-    (d.resolved || []).forEach(function (x) {
+    Loop.syncRows(done, d.resolved || [], function (x) { return x.item_id; }, function (x) {
+      return [x.text, x.answers, x.label, x.by];
+    }, function (x) {
       const btn = Loop.el("button", { type: "button", "aria-label": "Take back the settling of item " + x.item_id,
         title: "The answers decide again (a tie waits again)",
         onclick: function () { settle(x.item_id, null, btn); } }, "Take back");
-      done.appendChild(Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
-        Loop.el("td", { text: x.label + " (" + x.by + ")" }), Loop.el("td", {}, btn)));
-    });
+      return Loop.el("tr", { "data-key": x.item_id }, itemCell(x), Loop.el("td", { class: "text", text: answersText(x.answers) }),
+        Loop.el("td", { text: x.label + " (" + x.by + ")" }), Loop.el("td", {}, btn));
     }, undoing, $("disputes-status"));
     settling = null;  /* used by the redraw after it (refresh() does not wait for this one) */
     Loop.setText("n-resolved", (d.resolved || []).length);
