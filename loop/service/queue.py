@@ -277,7 +277,13 @@ def release(store: RedisStore, pid: str, annotator: str, leases: Any,
 
 def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
          item_id: Any = None) -> dict[str, Any]:
-    """Take back this annotator's last answer: ``{"item_id", "undone": true}``.
+    """Take back this annotator's last answer: ``{"item_id", "undone": true,
+    "item_status", "other_answers", "answers_needed"}``, what became of the item
+    (``queued``: back in the queue; ``leased``: another annotator has it on screen,
+    back in the queue if they leave it; ``settled``: the other answers give it its
+    label; ``resolved``: the admin's label stands), the answers of others it keeps
+    and how many more it needs (team lead's trial: the labeling page said "it went
+    back to the queue" of an item another annotator held).
 
     ``item_id``: only if the last answer is to that item. Sent again (a retry after
     a timeout or a 503, when the first may have been applied), it is
@@ -291,19 +297,23 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
     out = store.undo(pid, annotator, token, item_id or "")
     if out is None:
         raise BadRequest("nothing to undo")
-    if isinstance(out, tuple):
-        why, other = out
-        if why == "gone":
-            return {"item_id": other, "undone": False}
-        if why == "unknown":
-            raise ItemNotFound(f"no item {shorten(other)!r} in this project")
-        if why == "not_yours":  # answered by another, an uploaded label, or never
-            raise Conflict(f"you have no answer to item {shorten(other)!r} to undo: only "
-                           "your own last answer is undone")
-        raise Conflict(f"your last answer is to item {other!r}, not {item_id!r}: only the "
-                       "last answer is undone (to change an earlier one, POST "
-                       f"/api/projects/{pid}/queue/relabel)")
-    return {"item_id": out, "undone": True}
+    if len(out) == 4:
+        _, done_id, what, n_other = out
+        k = store.answers_per_item(pid)
+        return {"item_id": done_id, "undone": True, "item_status": what,
+                "other_answers": n_other,
+                "answers_needed": 0 if what in ("settled", "resolved") else max(k - n_other, 1)}
+    why, other = out[0], out[1]
+    if why == "gone":
+        return {"item_id": other, "undone": False}
+    if why == "unknown":
+        raise ItemNotFound(f"no item {shorten(other)!r} in this project")
+    if why == "not_yours":  # answered by another, an uploaded label, or never
+        raise Conflict(f"you have no answer to item {shorten(other)!r} to undo: only "
+                       "your own last answer is undone")
+    raise Conflict(f"your last answer is to item {other!r}, not {item_id!r}: only the "
+                   "last answer is undone (to change an earlier one, POST "
+                   f"/api/projects/{pid}/queue/relabel)")
 
 
 def relabel(store: RedisStore, pid: str, annotator: str, item_id: Any, label: Any,

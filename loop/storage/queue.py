@@ -214,25 +214,31 @@ class QueueMixin(StoreBase):
         return int(self.scripts.release(keys, [annotator]))
 
     def undo(self, pid: str, annotator: str, token: str = "",
-             item_id: str = "") -> str | tuple[str, str] | None:
+             item_id: str = "") -> tuple[str, str] | tuple[str, str, str, int] | None:
         """Remove this annotator's last answer; the item goes back on top of the queue.
 
-        ``item_id``: only if the last answer is to that item; else ``("gone", item_id)``
-        when their last undo took it back (a retry), ``("not_yours", item_id)`` when
-        they have no answer to it otherwise, ``("not_last", last item)`` or
-        ``("unknown", item_id)``. None: nothing to undo."""
+        ``("undone", item, what, n_other)``: what became of the item, ``"resolved"``
+        (the admin's label stands), ``"settled"`` (the other answers give it its
+        label), ``"leased"`` (another annotator has it on screen) or ``"queued"``, and
+        how many answers of others it keeps. ``item_id``: only if the last answer is
+        to that item; else ``("gone", item_id)`` when their last undo took it back (a
+        retry), ``("not_yours", item_id)`` when they have no answer to it otherwise,
+        ``("not_last", last item)`` or ``("unknown", item_id)``. None: nothing to
+        undo."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
                 k(pid, "resolved"), k(pid, "row"), k(pid, "audit"), k(pid, "reason"),
-                k(pid, "undone", annotator), k(pid, "annotators")]
-        out = self._run(pid, "undo", keys,
-                        [annotator, _midnight(), self.answers_per_item(pid), item_id, token])
-        if isinstance(out, list):
-            return out[0].decode(), out[1].decode()
-        return out.decode() if out else None
+                k(pid, "undone", annotator), k(pid, "leaseh"), k(pid, "annotators")]
+        out = self._run(pid, "undo", keys, [annotator, _midnight(), self.answers_per_item(pid),
+                                            item_id, time.time(), token])
+        if not out:
+            return None
+        if len(out) == 4:
+            return out[0].decode(), out[1].decode(), out[2].decode(), int(out[3])
+        return out[0].decode(), out[1].decode()
 
     def relabel(self, pid: str, annotator: str, item_id: str, label: int,
                 token: str = "") -> str | None:

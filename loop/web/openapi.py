@@ -226,7 +226,9 @@ PATHS: dict[str, dict[str, Any]] = {
                 "required": ["item_id", "lease_id"]}}}, required=("leases",))},
     "/api/projects/{pid}/queue/undo": {"post": _op(
         "undo my last answer; with item_id only if it is that item's (safe to retry: "
-        "undone false once it was), 409 if another answer is last", body={"item_id": S})},
+        "undone false once it was), 409 if another answer is last; item_status says what "
+        "became of the item (queued, leased, settled, resolved), with other_answers and "
+        "answers_needed", body={"item_id": S})},
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
         "item_id": S, "label": {"oneOf": [S, INT]}}, required=("item_id", "label"))},
     "/api/projects/{pid}/disputes": {"get": _op(

@@ -168,7 +168,9 @@ def test_undo_removes_only_my_answer(store, k2):
     assert x[0] == iid
     services.answer(store, k2, "b", iid, "ham", x[1])
     assert iid not in store.gold(k2) and iid in store.disputes(k2)  # a tie: no gold
-    assert services.undo(store, k2, "a") == {"item_id": iid, "undone": True}
+    assert services.undo(store, k2, "a") == {"item_id": iid, "undone": True,
+                                             "item_status": "queued", "other_answers": 1,
+                                             "answers_needed": 1}
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["b"]
     assert store.gold(k2)[iid]["label"] == 0  # now b's answer alone
     assert store.annotator_stats(k2, "a")["answers_total"] == 0
@@ -184,6 +186,32 @@ def test_undo_removes_only_my_answer(store, k2):
     assert iid not in store.answers(k2) and iid not in store.gold(k2)
     with pytest.raises(BadRequest):
         services.undo(store, k2, "b")
+
+
+def test_an_undo_says_what_became_of_the_item(store, k2):
+    """Team lead's trial: after an undo the labeling page said the item "went back to
+    the queue", though another annotator held it, or the other answers settled it.
+    The reply says which, with the answers of others it keeps and how many more it
+    needs."""
+    def undo(who):
+        out = services.undo(store, k2, who, item_id=iid)
+        assert (out["item_id"], out["undone"]) == (iid, True)
+        return out["item_status"], out["other_answers"], out["answers_needed"]
+
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "spam")])
+    assert undo("a") == ("queued", 0, 2)  # nobody else's answer: back in the queue
+    _answered_by(store, k2, iid, [("a", "spam")])
+    held = store.lease_next_full(k2, "b", 60)
+    assert held["item_id"] == iid  # b has it on screen as a undoes: it stays b's
+    assert undo("a") == ("leased", 0, 2)
+    assert iid not in _queued(store, k2)
+    services.answer(store, k2, "b", iid, "spam", held["lease_id"])
+    _answered_by(store, k2, iid, [("a", "spam")])  # two answers that agree
+    assert undo("a") == ("queued", 1, 1)  # b's answer stands: one more wanted
+    _answered_by(store, k2, iid, [("a", "ham"), ("c", "spam")])  # a tie, broken by c
+    assert undo("a") == ("settled", 2, 0)  # b and c agree: asked no more
+    assert iid not in _queued(store, k2) and store.gold(k2)[iid]["label"] == 1
 
 
 def test_two_annotators_never_hold_the_same_item(redis_server, store, k2):
@@ -421,7 +449,9 @@ def test_a_tie_waits_for_one_more_answer_then_for_the_admin(client, store, k2):
     assert disputed() == 0
 
     # the tie-break undone: a tie again, open for another answer
-    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True}
+    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True,
+                                             "item_status": "queued", "other_answers": 2,
+                                             "answers_needed": 1}
     assert iid not in store.gold(k2) and iid in _queued(store, k2)
     assert disputed() == 1
 
@@ -592,7 +622,9 @@ def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
     client.post(f"/api/projects/{k2}/resolve", headers=auth(), json={"item_id": iid,
                                                                      "label": "spam"})
-    assert services.undo(store, k2, "b") == {"item_id": iid, "undone": True}
+    assert services.undo(store, k2, "b") == {"item_id": iid, "undone": True,
+                                             "item_status": "resolved", "other_answers": 1,
+                                             "answers_needed": 0}
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["a"]
     assert store.gold(k2)[iid]["label"] == 1 and store.gold(k2)[iid]["resolved"]
     assert iid not in _queued(store, k2)
@@ -769,7 +801,9 @@ def test_a_resolution_whose_answers_were_all_undone_can_be_changed_or_taken_back
     _answered_by(store, k2, iid, [("c", "ham")])
     url = f"/api/projects/{k2}/resolve"
     client.post(url, headers=auth(), json={"item_id": iid, "label": "spam"})
-    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True}
+    assert services.undo(store, k2, "c") == {"item_id": iid, "undone": True,
+                                             "item_status": "resolved", "other_answers": 0,
+                                             "answers_needed": 0}
     assert iid not in store.answers(k2) and store.gold(k2)[iid]["label"] == 1
     r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham"})
     assert r.status_code == 200 and store.gold(k2)[iid]["label"] == 0

@@ -24,6 +24,10 @@ def ready(store, client, project):
     return prepare_project(store, client, project)
 
 
+#: what an undo says of an item nobody else answered or holds, one answer an item
+QUEUED = {"item_status": "queued", "other_answers": 0, "answers_needed": 1}
+
+
 def _next(client, pid, token, shown=None):
     r = client.post(f"/api/projects/{pid}/queue/next", headers=auth(token),
                     json={} if shown is None else {"shown": shown})
@@ -522,7 +526,7 @@ def test_skip_undo_and_relabel(client, store, ready):
         "answer is undone"), r.json
     assert b["item"]["id"] in store.gold(ready)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok))
-    assert r.json == {"item_id": b["item"]["id"], "undone": True}
+    assert r.json == {"item_id": b["item"]["id"], "undone": True, **QUEUED}
     assert store.gold(ready) == {}
     me = client.get(f"/api/projects/{ready}/queue/me", headers=auth(tok)).json
     assert (me["answers_today"], me["answers_total"]) == (0, 0)
@@ -557,7 +561,7 @@ def test_an_undo_of_another_annotators_answer_is_refused(client, store, ready):
     assert x["item"]["id"] in store.gold(ready)
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(alice),
                     json={"item_id": x["item"]["id"]})
-    assert r.json == {"item_id": x["item"]["id"], "undone": True}
+    assert r.json == {"item_id": x["item"]["id"], "undone": True, **QUEUED}
     r = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(alice),
                     json={"item_id": x["item"]["id"]})  # her retry
     assert r.json == {"item_id": x["item"]["id"], "undone": False}
@@ -596,7 +600,7 @@ def test_an_undo_sent_again_takes_back_nothing_more(client, store, ready):
     assert set(store.gold(ready)) == set(got[:2])
     # and the last one named is undone as asked
     r = client.post(url, headers=auth(tok), json={"item_id": got[1]})
-    assert r.json == {"item_id": got[1], "undone": True}
+    assert r.json == {"item_id": got[1], "undone": True, **QUEUED}
     assert set(store.gold(ready)) == {got[0]}
 
 

@@ -241,6 +241,36 @@ def test_undo_names_the_answer_it_takes_back(
     assert not page.console_errors, page.console_errors
 
 
+def test_an_undo_says_another_annotator_holds_the_item(live: LiveServer, page: Any) -> None:
+    """Team lead's trial, two answers an item: after an undo the page said the item
+    "went back to the queue", though another annotator had it on screen. It says
+    what the server did with it."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    texts = ["check out my channel", "great song", "subscribe please", "love it"]
+    pid = answered_twice(live, "undo held", texts, {})
+    token = add_annotator(live.admin, pid, "ann1")
+    ann2 = ApiClient(live.url, add_annotator(live.admin, pid, "ann2"))
+    sign_in(page, live.url, token, pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    first = _current_id(page)
+    press(page, "1")
+    _wait_new_item(page, first)
+    page.evaluate("window.loopLabel.idle()")
+    held = ann2.call("POST", f"/api/projects/{pid}/queue/next", {})
+    assert held["item"]["id"] == first  # wanting its second answer: on ann2's screen
+    press(page, "u")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".startsWith('Undid the answer')")
+    assert page.locator("#status").inner_text() == (
+        f"Undid the answer for #{first}; another annotator has it on screen now, so it is "
+        "theirs to answer (it comes back to the queue if they leave it unanswered).")
+    assert _current_id(page) != first
+    page.evaluate("window.loopLabel.idle()")
+    assert _me(live, pid, token)["answers_total"] == 0
+    assert not page.console_errors, page.console_errors
+
+
 def test_closing_the_tab_with_an_answer_unsent_asks_first(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     pid = demo_project["pid"]

@@ -3,18 +3,36 @@
 --       9 pending, 10 answered:<a>, 11 leasez, 12 pool, 13 version, 14 since_recal (a
 --       withdrawn answer is a change the models have not seen, like a new one),
 --       15 resolved, 16 row (item id -> row: which items exist), 17 audit, 18 reason,
---       19 undone:<a> (the item of this annotator's last undo), 20 annotators (last,
---       for _revoked.lua)
+--       19 undone:<a> (the item of this annotator's last undo), 20 leaseh, 21
+--       annotators (last, for _revoked.lua)
 -- ARGV: 1 annotator, 2 start of today (unix s), 3 k, 4 the item whose answer is to
---       go ('' = whichever is last), 5 token hash (last, for _revoked.lua)
+--       go ('' = whichever is last), 5 now (unix s), 6 token hash (last, for
+--       _revoked.lua)
 -- With k > 1 only this annotator's answer goes; the gold record becomes the
 -- majority of the others. An item the admin resolved keeps its resolution and
--- stays done. Returns the item id, or false with nothing to undo; with ARGV[4]
+-- stays done. Returns {'undone', item, what became of it, the other answers it
+-- keeps} (what: 'resolved', the admin's label stands; 'settled', the other answers
+-- give it its label; 'leased', another annotator has it on screen; 'queued'), or
+-- false with nothing to undo; with ARGV[4]
 -- and another answer last, {'gone', item} when this annotator's last undo took that
 -- item's answer back (a retry), {'not_yours', item} when they have no answer to it
 -- otherwise (another annotator's, or an uploaded label), {'not_last', last item}, or
 -- {'unknown', item} when the project has no such item; an error 'revoked'.
 if revoked(ARGV[1]) then return redis.error_reply('revoked') end
+-- the reply: what became of the item (the labeling page said "it went back to the
+-- queue" of an item another annotator held, or that the other answers settled:
+-- team lead's trial)
+local function undone(id, n_other)
+  local what = 'queued'
+  if redis.call('HEXISTS', KEYS[15], id) == 1 then what = 'resolved'
+  elseif redis.call('HEXISTS', KEYS[8], id) == 1 then what = 'settled'
+  else
+    local exp = redis.call('ZSCORE', KEYS[11], id)
+    local l = exp and tonumber(exp) > tonumber(ARGV[5]) and redis.call('HGET', KEYS[20], id)
+    if l and cjson.decode(l).annotator ~= ARGV[1] then what = 'leased' end
+  end
+  return {'undone', id, what, n_other}
+end
 if ARGV[4] ~= '' then
   local last = redis.call('LINDEX', KEYS[1], 0)
   if last ~= ARGV[4] then
@@ -37,7 +55,7 @@ if raw then
 end
 redis.call('XADD', KEYS[3], '*', 'event', 'undo', 'item', id, 'annotator', ARGV[1])
 redis.call('SET', KEYS[19], id)
-if mine == nil then return id end
+if mine == nil then return undone(id, #keep) end
 local at = tonumber(mine.at)
 if at and at >= tonumber(ARGV[2]) then redis.call('DECR', KEYS[6]) end
 redis.call('DECR', KEYS[5])
@@ -48,10 +66,10 @@ local resolution = redis.call('HGET', KEYS[15], id)
 if #keep == 0 then redis.call('HDEL', KEYS[2], id)
 else redis.call('HSET', KEYS[2], id, cjson.encode(keep)) end
 put_gold(KEYS[7], id, keep, resolution)  -- a resolution stays the gold label
-if resolution then return id end  -- and the item stays done
+if resolution then return undone(id, #keep) end  -- and the item stays done
 if #keep > 0 and settled(keep, tonumber(ARGV[3]), false) then  -- a tie-break undone
   redis.call('HSET', KEYS[8], id, #keep)
-  return id
+  return undone(id, #keep)
 end
 redis.call('HDEL', KEYS[8], id)
 redis.call('SADD', KEYS[12], id)
@@ -67,4 +85,4 @@ if not redis.call('ZSCORE', KEYS[11], id) then redis.call('ZADD', KEYS[4], p, id
 if #keep == 0 and redis.call('SISMEMBER', KEYS[17], id) == 1 then
   redis.call('HSET', KEYS[18], id, 'exploration')
 end
-return id
+return undone(id, #keep)

@@ -741,6 +741,25 @@
     });
   }
 
+  /* What became of an item whose answer was undone and that this page was not given
+     back, as the server says (team lead's trial: "it went back to the queue" of an
+     item another annotator held, or that the other answers had settled). */
+  function undoneWhere(res) {
+    const more = res.answers_needed === 1 ? "one more answer" : res.answers_needed + " more answers";
+    if (res.item_status === "leased") {
+      return "another annotator has it on screen now, so it is theirs to answer (it comes " +
+        "back to the queue if they leave it unanswered).";
+    }
+    if (res.item_status === "settled") {
+      return "the other annotators' answers give it its label, so it needs no more answers.";
+    }
+    if (res.item_status === "resolved") {
+      return "an admin settled its label, so it needs no more answers.";
+    }
+    return "it went back to the queue" + (res.other_answers && res.answers_needed
+      ? ", where it needs " + more + "." : ".");
+  }
+
   /* Undo puts the item back on top of the queue, unleased: lease it again to relabel. */
   function undo() {
     /* new-user trial: "u" right after "s" undid the answer before the skip, a good
@@ -770,7 +789,7 @@
       if (!res || res.item_id === undefined || res.item_id === null) return null;
       if (res.undone === false) return { gone: String(res.item_id) };
       const got = await leaseNext();
-      return { id: String(res.item_id), got: got };
+      return { id: String(res.item_id), got: got, res: res };
     }).then(function (out) {
       if (!out) { status("Nothing to undo."); return; }
       if (out.stale) {
@@ -795,7 +814,7 @@
       } else {
         if (out.got && !known(out.got.item.id)) state.ready.push(out.got);
         if (!state.current) showNext();
-        status("Undid the answer for #" + out.id + "; it went back to the queue.");
+        status("Undid the answer for #" + out.id + "; " + undoneWhere(out.res));
       }
       refreshProgress();
     }, function (e) {
