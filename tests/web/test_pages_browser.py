@@ -1545,7 +1545,13 @@ def test_an_lf_link_keeps_the_keyboard_focus_through_the_dashboards_poll(
     link.wait_for()
     name = link.inner_text()
     link.focus()
-    page.evaluate("window.oldRow = document.querySelector('#lf-rows tr')")
+    # another LF switched off: its row is drawn again (and the others' numbers move
+    # once the LFs are applied without it), and the focus stays on the link
+    other = next(n for n in page.locator("#lf-rows tr th.mono a").all_inner_texts()
+                 if n != name)
+    page.evaluate("window.oldRow = Array.from(document.querySelectorAll('#lf-rows tr'))"
+                  f".find((t) => t.dataset.key === {other!r})")
+    live.admin.call("PUT", f"/api/projects/{pid}/lfs/{other}", {"enabled": False})
     page.wait_for_function("!document.contains(window.oldRow)", timeout=30000)
     assert page.evaluate("document.activeElement.tagName + ' ' + "
                          "document.activeElement.textContent") == f"A {name}"
@@ -3026,3 +3032,29 @@ def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
                            ".includes('Imported 3 items')")
     stored = live.app.extensions["loop"]["store"].items(again)
     assert [set(i["fields"]) for i in stored] == [{"AUTHOR", "data.entity1"}] * 3
+
+
+def test_a_poll_that_changes_no_lf_leaves_the_lf_table_as_it_is(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """As the Disagreements table (team lead's trial): the LF table was drawn anew at
+    every poll though no LF's numbers had changed, so a click on a link or a switch
+    that spanned a redraw was lost. A poll that finds the same numbers leaves the
+    same elements; a switch redraws its row, with its new state."""
+    pid = demo_project["pid"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_function("document.querySelector('#lf-rows a') !== null")
+    page.evaluate("""() => {
+        window.polls = 0;
+        document.addEventListener('loop:polled', () => { window.polls += 1; });
+        document.querySelectorAll('#lf-rows tr, #lf-rows a, #lf-rows button')
+          .forEach((n) => { n.marked = true; });
+    }""")
+    page.wait_for_function("window.polls >= 2", timeout=40000)
+    assert page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#lf-rows tr, #lf-rows a, #lf-rows button')).every((n) => n.marked === true)""")
+    row = page.locator("#lf-rows tr", has=page.locator("th", has_text="has_link"))
+    row.get_by_role("button", name="Switch off has_link").click()
+    row.get_by_role("button", name="Switch on has_link").wait_for()
+    assert page.evaluate("""() => { const r = Array.from(document.querySelectorAll(
+        '#lf-rows tr')).find((t) => t.dataset.key === 'has_link'); return r.marked; }""") is None
+    assert page.console_errors == []

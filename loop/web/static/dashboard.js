@@ -302,58 +302,61 @@
         "; learned accuracy from the label model.";
     }
     const body = $("lf-rows");
-    /* each poll redraws the table: a link or switch focused in it keeps the focus (keyboard
-       trial: an LF's link lost it to the page's body within 12 s) */
-    Loop.keepFocus(body, function () { drawLfRows(body, data, all, rows); });
-  }
-  function drawLfRows(body, data, all, rows) {
-    Loop.clear(body);
     drawGaps(all);
     drawGoldUse(data && data.gold_use);
     if (!rows.length) {
-      body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: hasLfs
-        ? "No LF statistics yet: run “Apply LFs”."
-        : "No LFs yet: write a rule (Rules, below). Answers given before then count once it is saved." })));
+      Loop.keepFocus(body, function () {
+        Loop.clear(body);
+        body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "8", class: "muted", text: hasLfs
+          ? "No LF statistics yet: run “Apply LFs”."
+          : "No LFs yet: write a rule (Rules, below). Answers given before then count once it is saved." })));
+      });
       return;
     }
-    for (const r of rows) {
-      const errs = pick(r, ["errors", "n_errors", "error_count"]);
-      const nErr = lfErrors(r);
-      let errText = typeof errs === "object" && errs !== null && errs.example_error ? String(errs.example_error) : "";
-      if (r.error_example && r.error_example.error) {
-        errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
-      }
-      const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
-      body.appendChild(Loop.el("tr", { class: r.enabled === false ? "lf-off" : null,
-        "data-key": String(pick(r, ["name", "lf"]) || "") },
-        Loop.el("th", { scope: "row", class: "mono" }, lfName(r),
-          r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
-            : r.enabled === false ? "rule, off" : "rule",
-            title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
-              : r.enabled === false ? "Switched off: switch it on under Rules, below." : null })
-            : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
-            title: "Its votes came with the items (the upload's LF votes column)." }) : null,
-          /* (concurrency trial: an edited rule showed the old version's numbers, unflagged) */
-          r.changing ? Loop.el("span", { class: "tag", text: "updating", title: "Edited: its numbers " +
-            "are the previous version's until the LFs are applied again (running now)." }) : null,
-          r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
-            "its column comes when the LFs are applied again (running now)." }) : null,
-          r.source !== "rule" && r.enabled === false ? Loop.el("span", { class: "tag", text: r.leaving
-            ? "off, leaving" : "off", title: r.leaving ? "Switched off: its column goes when the LFs are " +
-            "applied again (running now)." : "Switched off: the models do not read its votes." }) : null,
-          r.source !== "rule" && r.enabled !== undefined ? switchButton(r) : null),
-        Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
-          title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
-        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
-        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
-        Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
-        empCell(r),
-        Loop.el("td", { class: r.learned_assumed ? "num muted" : "num",
-          title: r.learned_assumed ? "Assumed, not learned yet: a one-sided LF's precision is learned from " +
-            "answers to random picks (exploration) and uploaded labels, and there are none yet." : null,
-          text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
-        errCell));
+    /* each poll redraws only the LFs whose numbers changed: a link or switch focused in
+       the table keeps the focus (keyboard trial: an LF's link lost it to the page's body
+       within 12 s), and a click on a row nothing changed in is never lost to a redraw
+       (as the Disagreements table: a trial of six annotators) */
+    Loop.syncRows(body, rows, function (r) { return String(pick(r, ["name", "lf"]) || ""); },
+                  function (r) { return r; }, lfRow);
+  }
+  function lfRow(r) {
+    const errs = pick(r, ["errors", "n_errors", "error_count"]);
+    const nErr = lfErrors(r);
+    let errText = typeof errs === "object" && errs !== null && errs.example_error ? String(errs.example_error) : "";
+    if (r.error_example && r.error_example.error) {
+      errText = "e.g. item " + r.error_example.item_id + ": " + r.error_example.error;
     }
+    const errCell = Loop.el("td", { class: nErr ? "warn num" : "num", title: errText || null, text: nErr === undefined ? "–" : String(nErr) });
+    return Loop.el("tr", { class: r.enabled === false ? "lf-off" : null,
+      "data-key": String(pick(r, ["name", "lf"]) || "") },
+      Loop.el("th", { scope: "row", class: "mono" }, lfName(r),
+        r.source === "rule" ? Loop.el("span", { class: "tag", text: r.leaving ? "rule, leaving"
+          : r.enabled === false ? "rule, off" : "rule",
+          title: r.leaving ? "Deleted or switched off: it goes when the LFs are applied again (running now)."
+            : r.enabled === false ? "Switched off: switch it on under Rules, below." : null })
+          : r.source === "votes" ? Loop.el("span", { class: "tag", text: "uploaded",
+          title: "Its votes came with the items (the upload's LF votes column)." }) : null,
+        /* (concurrency trial: an edited rule showed the old version's numbers, unflagged) */
+        r.changing ? Loop.el("span", { class: "tag", text: "updating", title: "Edited: its numbers " +
+          "are the previous version's until the LFs are applied again (running now)." }) : null,
+        r.arriving ? Loop.el("span", { class: "tag", text: "arriving", title: "On, not applied yet: " +
+          "its column comes when the LFs are applied again (running now)." }) : null,
+        r.source !== "rule" && r.enabled === false ? Loop.el("span", { class: "tag", text: r.leaving
+          ? "off, leaving" : "off", title: r.leaving ? "Switched off: its column goes when the LFs are " +
+          "applied again (running now)." : "Switched off: the models do not read its votes." }) : null,
+        r.source !== "rule" && r.enabled !== undefined ? switchButton(r) : null),
+      Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
+        title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
+      Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
+      Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),
+      Loop.el("td", { class: "num", text: fmtShare(pick(r, ["conflicts", "conflict"])) }),
+      empCell(r),
+      Loop.el("td", { class: r.learned_assumed ? "num muted" : "num",
+        title: r.learned_assumed ? "Assumed, not learned yet: a one-sided LF's precision is learned from " +
+          "answers to random picks (exploration) and uploaded labels, and there are none yet." : null,
+        text: fmtShare(pick(r, ["learned_acc", "learned_accuracy", "weight"])) + (r.learned_assumed ? " (assumed)" : "") }),
+      errCell);
   }
 
   /* An LF's name, a link to the items it votes on (the Items page) once it has a column:
@@ -388,7 +391,9 @@
         const out = await Loop.api("PUT", base + "/lfs/" + encodeURIComponent(r.name), { enabled: !on });
         switchSaid((on ? "Switched off " : "Switched on ") + r.name +
           (out.job_id ? ": applying the LFs again and recalibrating (job " + out.job_id.slice(0, 8) + ")." : "."));
-        refresh();
+        await refresh();
+        /* its row is drawn again once its numbers say the switch; until then this one */
+        if (b.isConnected) Loop.busy(b, false);
       } catch (e) {
         switchSaid(e.message || String(e), true);
         Loop.busy(b, false);
