@@ -731,12 +731,23 @@ def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3
         return 0, []
     target = _ordered(rule.value)
     n, examples = 0, list[str]()
+    # each distinct value read once, as match() does: parsing every unmatched one
+    # again took 0.25-0.5 s at 100,000 items, the preview's match itself 0.05-0.13 s
+    seen: dict[tuple[type, Any], bool] = {}
     for rec in records:
         v = field_value(rec, rule.field)
         if v is None or (isinstance(v, str) and not v.strip()):
             continue
-        x = _ordered(v)
-        if x is None or target is None or x[0] != target[0]:
+        try:
+            bad, kept = seen.get((type(v), v)), True
+        except TypeError:  # a list or dict value: not kept
+            bad, kept = None, False
+        if bad is None:
+            x = _ordered(v)
+            bad = x is None or target is None or x[0] != target[0]
+            if kept:
+                seen[(type(v), v)] = bad
+        if bad:
             n += 1
             if len(examples) < n_examples and str(v) not in examples:
                 examples.append(str(v))

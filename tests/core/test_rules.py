@@ -670,3 +670,25 @@ def test_a_condition_on_a_dataframes_date_column_compares_its_dates():
     assert not errors
     assert L.T.tolist() == [[-1, 1, -1, -1], [1, -1, -1, -1], [-1, 1, -1, 1],
                             [1, 1, -1, -1], [-1, 1, -1, 1]]
+
+
+def test_uncomparable_reads_each_distinct_value_once(monkeypatch):
+    """uncomparable() parses each distinct value once, as match() does (the preview
+    read every unmatched item's value again: 0.25-0.5 s at 100,000 items, its match
+    0.05 s), and counts every item as it did one by one."""
+    import loop.core.rules as rules
+
+    values = ["1,234", "999", 1, 1.0, True, [1], {"a": 1}, "", None, "05/20/2015",
+              "2015-01-02", float("nan")]
+    recs = [{"v": v} for v in values * 50] + [{}]
+    rule = Rule("r", 1, "field", field="v", op=">", value=1000)
+    one_by_one = sum(rules.uncomparable(rule, [r])[0] for r in recs)
+    calls = []
+    real = rules._ordered
+    monkeypatch.setattr(rules, "_ordered", lambda v: calls.append(v) or real(v))
+    n, examples = rules.uncomparable(rule, recs)
+    assert n == one_by_one == 50 * 7  # "1,234", True, [1], {"a": 1}, "05/20/2015", the
+    assert examples == ["1,234", "True", "[1]"]  # date, nan
+    # the rule's value, each hashable distinct value once (nan is no key of itself),
+    # and the list and the dict at every item
+    assert len(calls) < 1 + 9 + 50 + 50 + 50
