@@ -400,9 +400,11 @@ def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str,
         seen = {a: parse_label(project["labels"], v) for a, v in if_answers.items()}
     out = store.resolve(pid, item_id, c, by, seen)
     if out == "changed":
-        now = store.answers(pid).get(item_id) or []
+        now = store.answers_of(pid, [item_id])[0]  # (not every item's: O(answered items))
         said = ", ".join(f"{a['annotator']}: {project['labels'][int(a['label'])]}" for a in now)
-        raise AnswersChanged(f"item {item_id!r} was answered again after you read its answers "
+        how = ("was answered again" if len(now) > len(seen or {}) else
+               "had an answer changed or taken back")
+        raise AnswersChanged(f"item {item_id!r} {how} after you read its answers "
                              f"(now {said or 'none'}); nothing was settled: read them again "
                              "and settle it if it still needs you")
     if out is None:

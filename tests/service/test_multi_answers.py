@@ -617,6 +617,30 @@ def test_a_settlement_of_answers_changed_since_they_were_read_is_refused(client,
     assert r.status_code == 400 and "if_answers" in r.json["error"], r.json
 
 
+def test_a_settlement_of_answers_all_taken_back_since_is_refused_as_changed(client, store, k2):
+    """A tie both annotators undid while the admin chose: the Settle (with the
+    answers it read) was a 404 "has no answers to resolve (... GET /disputes lists
+    the ties)", which the dashboard showed as it was, the table not read again. It is
+    the 409 ``answers_changed`` the README promises, naming the answers now (none)."""
+    iid = store.queued_ids(k2)[0]
+    _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])
+    seen = {"a": "ham", "b": "spam"}
+    services.undo(store, k2, "a")
+    url = f"/api/projects/{k2}/resolve"
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham", "if_answers": seen})
+    assert r.status_code == 409 and r.json["code"] == "answers_changed", r.json
+    assert "taken back" in r.json["error"] and "(now b: spam)" in r.json["error"], r.json
+    services.undo(store, k2, "b")
+    r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham", "if_answers": seen})
+    assert r.status_code == 409 and r.json["code"] == "answers_changed", r.json
+    assert "(now none)" in r.json["error"], r.json
+    assert store.resolutions(k2) == {} and iid not in store.gold(k2)
+    # without if_answers (or with the answers there are: none) it is still a 404
+    for body in ({}, {"if_answers": {}}):
+        r = client.post(url, headers=auth(), json={"item_id": iid, "label": "ham", **body})
+        assert r.status_code == 404, r.json
+
+
 def test_an_undo_keeps_a_resolution_and_the_item_done(client, store, k2):
     iid = store.queued_ids(k2)[0]
     _answered_by(store, k2, iid, [("a", "ham"), ("b", "spam")])

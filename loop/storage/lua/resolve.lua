@@ -11,7 +11,6 @@
 -- (a resolution whose answers were all undone can still be changed or taken back:
 -- the item is then unanswered again).
 local raw = redis.call('HGET', KEYS[10], ARGV[1])
-if not raw and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 local list = {}
 if raw then list = cjson.decode(raw) end
 if ARGV[4] ~= '' then
@@ -24,6 +23,9 @@ if ARGV[4] ~= '' then
     if seen[a.annotator] ~= a.label then return 'changed' end
   end
 end
+-- (after the check: answers read and all taken back since are 'changed' too, not "no
+-- answers", which the dashboard said of a tie both annotators undid)
+if not raw and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 local resolution = ARGV[2]
 if resolution == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
