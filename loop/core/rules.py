@@ -333,12 +333,12 @@ class Rule:
                 v = field_value(r, self.field)
                 key = (type(v), v)  # 1, 1.0 and True are equal keys, not equal values
                 try:
-                    hit = seen.get(key)
+                    hit, kept = seen.get(key), True
                 except TypeError:  # a list or dict value: not kept
-                    hit, key = None, None
+                    hit, kept = None, False
                 if hit is None:
                     hit = _compare(v, self.op, self.value)
-                    if key is not None:
+                    if kept:
                         seen[key] = hit
                 out[i] = hit
             return out
