@@ -19,10 +19,13 @@ from loop.storage import RedisStore
 N_LFS = 20
 
 
-def synth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(y, L, texts)`` for ``n`` items."""
+def synth(n: int, seed: int = 0, y: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(y, L, texts)`` for ``n`` items (``y``: their classes, 0 or 1, instead of
+    random ones; the LFs vote on those)."""
     rng = np.random.default_rng(seed)
-    y = (rng.random(n) < 0.5).astype(np.int64)
+    drawn = (rng.random(n) < 0.5).astype(np.int64)
+    y = drawn if y is None else np.asarray(y, dtype=np.int64)
     acc = rng.uniform(0.55, 0.95, N_LFS)
     cov = rng.uniform(0.05, 0.5, N_LFS)
     fires = rng.random((n, N_LFS)) < cov
@@ -40,11 +43,17 @@ def synth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def write_project(store: RedisStore, n: int, n_eval: int = 1000, seed: int = 0,
                   chunk_size: int = 1000, texts: list[str] | None = None,
+                  fields: list[dict[str, Any]] | None = None,
+                  classes: list[int] | None = None,
                   **project: Any) -> tuple[str, np.ndarray]:
     """A project of ``n`` synthetic items with ``L`` published and ``n_eval`` items
     held out with their class; returns ``(pid, y)``. ``texts``: the items' texts
-    instead of synthetic ones (repeated to ``n``)."""
-    y, L, synthetic = synth(n, seed)
+    instead of synthetic ones (repeated to ``n``); ``fields``: their uploaded fields
+    (repeated alike; none without); ``classes``: the texts' own classes (repeated
+    alike), which the LFs then vote on, so rules found in the texts agree with the
+    models."""
+    y, L, synthetic = synth(n, seed, None if classes is None
+                            else np.array([classes[i % len(classes)] for i in range(n)]))
     texts = synthetic if texts is None else [texts[i % len(texts)] for i in range(n)]
     names = [f"lf{j}" for j in range(N_LFS)]
     pid = store.create_project({"name": f"synthetic-{n}", "labels": ["neg", "pos"],
@@ -55,7 +64,8 @@ def write_project(store: RedisStore, n: int, n_eval: int = 1000, seed: int = 0,
     step = 100_000
     for a in range(0, n, step):
         rows = range(a, min(n, a + step))
-        items = [{"id": str(i), "text": texts[i], "fields": {}} for i in rows]
+        items = [{"id": str(i), "text": texts[i],
+                  "fields": fields[i % len(fields)] if fields else {}} for i in rows]
         ev = [str(i) for i in rows if i in eval_rows]
         store.add_items(pid, items, {i: int(y[int(i)]) for i in ev}, ev, first_row=a)
     version = store.new_L_version(pid)
