@@ -1331,8 +1331,8 @@ def test_a_tie_broken_while_the_admin_chooses_is_not_settled_over_the_majority(
               {"item_id": item, "lease_id": got["lease"]["id"], "label": "ham"})
     row.first.get_by_role("button", name="Settle").click()
     page.wait_for_function("document.getElementById('disputes-status').textContent"
-                           ".includes('was answered again while you chose')")
-    assert f"Item {item} was answered again" in page.locator("#disputes-status").inner_text()
+                           ".includes(\"'s answers changed while you chose\")")
+    assert f"Item {item}'s answers changed" in page.locator("#disputes-status").inner_text()
     d = live.admin.call("GET", f"/api/projects/{pid}/disputes")
     assert d["resolved"] == [] and d["disputes"] == []  # 2-1 for ham: settled by them
     page.locator("#disputes-none").wait_for(state="visible")

@@ -813,7 +813,8 @@
     } catch (e) {
       if (e && e.body && e.body.code === "answers_changed") {
         delete settleChoice[itemId];  /* chosen for answers that are others now */
-        said("disputes-status", "Item " + itemId + " was answered again while you chose, so it " +
+        /* answered again, or an answer changed or taken back (the server says which) */
+        said("disputes-status", "Item " + itemId + "'s answers changed while you chose, so it " +
           "was not settled: its answers are shown as they are now." +
           " Settle it again if it still needs you.", true);
         settling = null;
