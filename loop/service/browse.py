@@ -115,9 +115,7 @@ def _found(q: str, q_shown: str, text: str) -> bool:
 
 
 def _keep(row: dict[str, Any], f: dict[str, Any], votes: Any) -> bool:
-    if f["q"] and not _found(f["q"], f["q_shown"], row["text"] or "") and (
-            f["q"] != row["id"].casefold()):
-        return False
+    # the text search last: it reads the whole text, the other filters one value
     if f["label"] and row["label"] != f["label"]:
         return False
     if f["known"] and (row["gold"] is not None) != (f["known"] == "yes"):
@@ -128,7 +126,10 @@ def _keep(row: dict[str, Any], f: dict[str, Any], votes: Any) -> bool:
     if f["covered"] and (votes is not None and bool((votes >= 0).any())) != (
             f["covered"] == "yes"):
         return False
-    return f["lf"] is None or (votes is not None and int(votes[f["lf"]]) >= 0)
+    if f["lf"] is not None and (votes is None or int(votes[f["lf"]]) < 0):
+        return False
+    return not f["q"] or _found(f["q"], f["q_shown"], row["text"] or "") or (
+        f["q"] == row["id"].casefold())
 
 
 def browse(store: RedisStore, pid: str, args: Mapping[str, str]) -> dict[str, Any]:
