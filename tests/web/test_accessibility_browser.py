@@ -212,7 +212,8 @@ def test_the_rules_table_keeps_the_keyboard_focus_through_a_switch_an_edit_and_d
     assert page.evaluate(FOCUSED) == "Edit says_win"
     for name, then in (("says_free", "Delete says_win"), ("says_win", "rule-status")):
         page.get_by_role("button", name=f"Delete {name}").focus()
-        page.keyboard.press("Enter")  # arms it
+        page.keyboard.press("Enter")  # arms it: the question names the rule
+        assert page.evaluate(FOCUSED) == f"Delete {name}? Click again"
         page.keyboard.press("Enter")
         page.wait_for_function("t => document.getElementById('rule-status').textContent"
                                ".startsWith(t)", arg=f"Deleted {name}")

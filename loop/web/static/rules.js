@@ -394,7 +394,9 @@
       toggle.addEventListener("change", function () { change(r.name, "PUT", { enabled: toggle.checked }); });
       /* Edit and Delete name their rule for a screen reader, as the checkbox does */
       const del = Loop.confirmButton({ class: "small danger", text: "Delete", "aria-label": "Delete " + r.name },
-        "Really delete?", function () { change(r.name, "DELETE"); });
+        /* the armed question names the rule too (a screen reader heard only "Really
+           delete? Click again", not which rule: new-user trial) */
+        "Delete " + r.name + "?", function () { change(r.name, "DELETE"); });
       body.appendChild(Loop.el("tr", { "data-rule": r.name, "data-key": r.name },
         Loop.el("th", { scope: "row", class: "mono" }, r.name,
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
