@@ -23,7 +23,7 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
@@ -328,19 +328,9 @@ class Rule:
             # each distinct value compared once: a field's values repeat (authors,
             # dates, categories), and comparing parses both sides (a date rule on
             # 100,000 YouTube comments: 0.55 s, its preview over the 300 ms aim)
-            seen: dict[tuple[type, Any], bool] = {}
+            hits = _per_value(lambda v: _compare(v, self.op, self.value))
             for i, r in enumerate(recs):
-                v = field_value(r, self.field)
-                key = (type(v), v)  # 1, 1.0 and True are equal keys, not equal values
-                try:
-                    hit, kept = seen.get(key), True
-                except TypeError:  # a list or dict value: not kept
-                    hit, kept = None, False
-                if hit is None:
-                    hit = _compare(v, self.op, self.value)
-                    if kept:
-                        seen[key] = hit
-                out[i] = hit
+                out[i] = hits(field_value(r, self.field))
             return out
         batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
         out = np.zeros(batch.n, dtype=bool)
@@ -730,28 +720,47 @@ def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3
     if rule.kind != "field" or rule.op not in (">", ">=", "<", "<="):
         return 0, []
     target = _ordered(rule.value)
+
+    def unreadable(v: Any) -> bool:
+        x = _ordered(v)
+        return x is None or target is None or x[0] != target[0]
+
     n, examples = 0, list[str]()
     # each distinct value read once, as match() does: parsing every unmatched one
     # again took 0.25-0.5 s at 100,000 items, the preview's match itself 0.05-0.13 s
-    seen: dict[tuple[type, Any], bool] = {}
+    bad_value = _per_value(unreadable)
     for rec in records:
         v = field_value(rec, rule.field)
         if v is None or (isinstance(v, str) and not v.strip()):
             continue
-        try:
-            bad, kept = seen.get((type(v), v)), True
-        except TypeError:  # a list or dict value: not kept
-            bad, kept = None, False
-        if bad is None:
-            x = _ordered(v)
-            bad = x is None or target is None or x[0] != target[0]
-            if kept:
-                seen[(type(v), v)] = bad
-        if bad:
+        if bad_value(v):
             n += 1
             if len(examples) < n_examples and str(v) not in examples:
                 examples.append(str(v))
     return n, examples
+
+
+def _per_value(fn: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``fn``, computed once per distinct value: a field's values repeat over the
+    items. Values are told apart by type too (1, 1.0 and True are equal keys, not
+    equal values); a value that cannot be a key (a list, a dict) is computed each time.
+
+    >>> calls = []
+    >>> f = _per_value(lambda v: calls.append(v) or type(v) is int)
+    >>> [f(v) for v in (1, 1, True, [1], [1])], len(calls)
+    ([True, True, False, False, False], 4)
+    """
+    seen: dict[tuple[type, Any], bool] = {}
+
+    def once(v: Any) -> bool:
+        try:
+            return seen[(type(v), v)]
+        except KeyError:
+            out = seen[(type(v), v)] = fn(v)
+            return out
+        except TypeError:  # unhashable
+            return fn(v)
+    return once
 
 
 def _compare(value: Any, op: str, target: Any) -> bool:
