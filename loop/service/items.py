@@ -173,20 +173,21 @@ def import_items(
                          f"shows, but a field rule's {c!r} reads the items' own "
                          f"{'ids' if own == 'id' else 'text'} (the column {used[own]!r}): "
                          "rename the column in the file to write rules on it")
+    def answers_shown(c: str, holds: str, them: str) -> str:
+        """The note on a column that looks like the answers, kept as a field."""
+        return (f"the column {c!r}{holds} is kept as a field, which the labeling page "
+                f"shows beside the text; pass gold_field={c} to import {them} as known "
+                f"labels, or drop={c} to leave it out")
+
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field
-        notes.append(f"the column {answers[0]!r} is kept as a field, which the labeling page "
-                     f"shows beside the text; pass gold_field={answers[0]} to import it as "
-                     f"known labels, or drop={answers[0]} to leave it out")
+        notes.append(answers_shown(answers[0], "", "it"))
     some = parsed.items[:LABEL_COLUMN_ROWS]  # 0.24 s per 100,000 rows read
     of = f" of the first {len(some):,}" if len(some) < len(parsed.items) else ""
     for c, n in _label_columns(some, project["labels"], skip=answers):
         # new-user trial: a "reviewed" column of Spam / OK on one row in twenty, not
         # picked as the known labels, would have been shown to annotators as a field
-        notes.append(f"the column {c!r} holds label names on {n} rows{of} and is kept as a "
-                     "field, which the labeling page shows beside the text; pass "
-                     f"gold_field={c} to import them as known labels, or drop={c} to leave "
-                     "it out")
+        notes.append(answers_shown(c, f" holds label names on {n} rows{of} and", "them"))
     if parsed.items and len(parsed.gold) == len(parsed.items) and eval_fraction >= 1.0:
         # new-user trial: a scoring set was told to upload without its labels
         to_label = store.pool_size(pid)  # the project's items waiting for answers
