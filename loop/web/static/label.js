@@ -365,9 +365,7 @@
       /* the Progress card from the same read: the message is read again every few
          seconds, and "Every item has its answers." stood beside "Remaining 4" once
          the admin had settled the ties (team lead's trial) */
-      Loop.setText("answers-today", me.answers_today);
-      Loop.setText("answers-total", me.answers_total);
-      Loop.setText("remaining", me.remaining);
+      showCounts(me);
       const n = function (x, one, many) { return x === 1 ? "1 " + one : x + " " + many; };
       const admin = me.disputed_for_admin || 0;
       /* of the remaining items, those an annotator's answer settles (not the ties
@@ -826,10 +824,14 @@
   }
 
   function readMine() { return Loop.api("GET", base + "/queue/me?history=" + state.mineShown); }
-  function showMine(me) {
+  /* the Progress card's counts, from a read of /queue/me */
+  function showCounts(me) {
     Loop.setText("answers-today", me.answers_today);
     Loop.setText("answers-total", me.answers_total);
     Loop.setText("remaining", me.remaining);
+  }
+  function showMine(me) {
+    showCounts(me);
     renderMine(me.recent);
   }
 
