@@ -1110,6 +1110,9 @@ def test_an_admin_key_no_longer_accepted_says_why_it_may_have_changed(
     assert "It was the admin key. An admin key loop serve generated is a new one" in said, said
     sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    # off the labeling page first: its next request with the revoked token would send it
+    # to the sign-in page itself, racing the goto below (CI: net::ERR_ABORTED)
+    page.goto(f"{live.url}/signin")
     page.evaluate("localStorage.setItem('loop.token', 'a-revoked-token')")
     page.goto(f"{live.url}/")
     page.wait_for_selector("#signin", state="visible")
