@@ -27,12 +27,25 @@ GOLD_LIKE = ("label", "labels", "class", "gold", "sentiment", "category", "targe
 LABEL_COLUMN_ROWS = 20_000
 
 
+def _numeral(text: str) -> bool:
+    """Is ``text`` a number as written ("0", "1", "2.5")?"""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _label_columns(items: list[dict[str, Any]], labels: list[str], skip: list[str],
                    ) -> list[tuple[str, int]]:
     """The fields (but ``skip``) whose values, where there is one, are the project's
-    label names (any case) on 3 rows or more and 90% of them or more: known labels
+    label names that are not numbers (any case) on 3 rows or more and 90% of them or more: known labels
     under a name of the user's own, with how many rows have one."""
-    names = {x.casefold() for x in labels}
+    # labels named "0" / "1": a column of 0/1 is as likely a flag of the user's own
+    # ("verified"); those are pointed out only by their column's name (GOLD_LIKE)
+    names = {x.casefold() for x in labels if not _numeral(x)}
+    if not names:
+        return []
     seen: dict[str, list[int]] = {}  # field -> [rows with a value, of them label names]
     for it in items:
         for c, v in it["fields"].items():

@@ -349,6 +349,17 @@ def test_a_column_of_label_names_under_another_name_is_pointed_out(client, proje
     assert r.status_code == 201 and "note" not in r.json, r.json
 
 
+def test_a_column_of_flags_is_no_column_of_label_names_when_the_labels_are_numerals(client):
+    """Left from session 64: with labels named "0" and "1" (a WRENCH-style project), a
+    column of 0/1 flags ("verified") was said to hold label names."""
+    r = client.post("/api/projects", headers=auth(), json={
+        "name": "digits", "labels": ["0", "1"], "text_field": "CONTENT"})
+    assert r.status_code == 201, r.json
+    data = "id,CONTENT,verified\n" + "".join(f"c{i},comment {i},{i % 2}\n" for i in range(20))
+    r = _upload(client, r.json["id"], data.encode(), id_field="id", dry_run="1")
+    assert r.status_code == 200 and "note" not in r.json, r.json
+
+
 def test_an_id_column_not_named_as_the_id_field_is_pointed_out(client, project):
     r = _upload(client, project, b"id,CONTENT\nA,hello there\nB,check out my channel\n")
     assert r.status_code == 201 and r.json["note"] == (
