@@ -42,7 +42,17 @@ OPS = ("==", "!=", ">", ">=", "<", "<=", "in")
 MAX_VALUES = 1000
 #: The keys of a rule's JSON form (:meth:`Rule.to_dict`).
 FIELDS = ("name", "label", "kind", "keywords", "whole_word", "case_sensitive",
-          "ignore_accents", "pattern", "field", "op", "value")
+          "ignore_accents", "pattern", "field", "op", "value", "conditions")
+#: The keys of one of a rule's extra conditions (:meth:`Condition.to_dict`): what a
+#: rule's own condition takes, and ``not``.
+CONDITION_FIELDS = ("kind", "keywords", "whole_word", "case_sensitive", "ignore_accents",
+                    "pattern", "field", "op", "value", "not")
+#: Most extra conditions one rule may carry (:attr:`Rule.conditions`).
+MAX_CONDITIONS = 5
+#: The name of the rule a condition tests with (:attr:`Condition.test`).
+CONDITION_NAME = "condition"
+#: The comparisons a value must be a number or a date for.
+ORDERED_OPS = (">", ">=", "<", "<=")
 #: The fields of each kind of rule that no other kind takes.
 KIND_FIELDS = {"keywords": ("keywords", "ignore_accents"), "regex": ("pattern",),
                "field": ("field", "op", "value")}
@@ -95,10 +105,21 @@ class Rule:
         (RE2 syntax) matches somewhere in the text; ``"field"``: ``field op
         value`` holds for an uploaded field (numbers compared as numbers; ``in``:
         equal to one of a list of values, given as a list or comma-separated).
+    conditions
+        Up to :data:`MAX_CONDITIONS` more conditions that must all hold too
+        (:class:`Condition`, or its JSON form: a rule's own fields without name
+        and label, and ``"not": true`` for "and not"); each of any kind. An OR is
+        two rules of one label.
 
     >>> r = Rule("says_free", 1, "keywords", keywords=("free", "win money"))
     >>> r.match(["FREE stuff", "freedom", "you win money"]).tolist()
     [True, False, True]
+    >>> free = Rule("free", 1, "keywords", keywords=("free",), conditions=[
+    ...     {"kind": "keywords", "keywords": ["free of charge"], "not": True},
+    ...     {"kind": "field", "field": "source", "op": "==", "value": "sms"}])
+    >>> free.match(["free now", "free of charge", "free now"],
+    ...            [{"source": "sms"}, {"source": "sms"}, {"source": "web"}]).tolist()
+    [True, False, False]
     >>> Rule("ng", 0, "keywords", keywords=("Naijiria",), ignore_accents=True).match(
     ...     ["Nàìjíríà ni", "Naijiria", "Naija"]).tolist()
     [True, True, False]
@@ -115,6 +136,7 @@ class Rule:
     field: str = ""
     op: str = "=="
     value: Any = None
+    conditions: tuple[Condition, ...] = ()
     _compiled: Any = dc_field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +172,9 @@ class Rule:
             # "box, bottle" was compared letter by letter, a list was unhashable
             # (README audit): the values as from_dict reads them
             object.__setattr__(self, "value", tuple(_value_list(self.value)))
+        if self.conditions:  # checked; a tuple of Conditions (a rule is hashable) from
+            # a list, or from their JSON form (library use)
+            object.__setattr__(self, "conditions", _conditions(self.conditions, self.name))
 
     # -- checking and (de)serialising ----------------------------------------------------
     @classmethod
@@ -173,64 +198,9 @@ class Rule:
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < n_classes:
             raise ValueError(f"rule label must be a class index 0..{n_classes - 1}, "
                              f"got {label!r}")
-        kind = d.get("kind")
-        if kind not in KINDS:
-            raise ValueError(f"rule kind must be one of {list(KINDS)}, got {kind!r}")
-        flags = {"whole_word": d.get("whole_word", True),
-                 "case_sensitive": d.get("case_sensitive", False),
-                 "ignore_accents": d.get("ignore_accents", False)}
-        for flag, v in flags.items():
-            if not isinstance(v, bool):  # "false" would be truthy
-                raise ValueError(f"{flag} must be true or false, got {json.dumps(v, default=repr)}")
-        if flags["ignore_accents"] and kind != "keywords":
-            raise ValueError(f"ignore_accents is for keyword rules; a {kind} rule "
-                             + ("lists the letters it takes ([eéè])" if kind == "regex"
-                                else "compares the field's value as it is"))
-        kw: dict[str, Any] = {"name": name.strip(), "label": label, "kind": kind, **flags}
-        # the other kinds' fields (an op has a default; ignore_accents is checked above)
-        other = [f for k, fs in KIND_FIELDS.items() if k != kind for f in fs
-                 if f not in ("op", "ignore_accents")]
-        stray = [f for f in other if not _absent(f, d.get(f))]
-        if stray:  # a pattern sent with a keywords rule was dropped without a word
-            raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "
-                             "rule's kind or leave those out")
-        if kind == "keywords":
-            words = d.get("keywords")
-            if isinstance(words, str):
-                words = [w for w in words.split(",")]
-            if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-                raise ValueError("keywords must be a list of words or phrases")
-            odd = next((c for c in map(hidden_char, words) if c), None)
-            if odd:  # a NUL or an escape sequence is no word anyone sees or types
-                raise ValueError(f"keywords hold the control or invisible character {odd}; "
-                                 "write them without")
-            words = [" ".join(w.split()) for w in words if w.strip()]
-            if not words or sum(map(len, words)) > MAX_PATTERN:
-                raise ValueError(f"keywords: give 1 or more words or phrases (at most "
-                                 f"{MAX_PATTERN} characters in all)")
-            kw["keywords"] = tuple(dict.fromkeys(words))
-        elif kind == "regex":
-            pattern = d.get("pattern")
-            if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
-                raise ValueError(f"pattern must be a regular expression of 1 to {MAX_PATTERN} "
-                                 "characters")
-            kw["pattern"] = pattern
-        else:
-            fld, op = d.get("field"), d.get("op", "==")
-            if not isinstance(fld, str) or not fld:
-                raise ValueError("field must name an uploaded field")
-            if op not in OPS:
-                raise ValueError(f"op must be one of {list(OPS)}, got {op!r}")
-            value = d.get("value")
-            if op == "in":
-                value = tuple(_value_list(value))  # a tuple: a rule is hashable
-            elif not isinstance(value, str | int | float) or isinstance(value, bool):
-                raise ValueError("value must be a string or a number")
-            if op not in ("==", "!=", "in") and _ordered(value) is None:
-                raise ValueError(f"{op} needs a number or a date (ISO 8601: 2015-01-31, "
-                                 f"2015-01-31T12:00), got {value!r}")
-            kw.update(field=fld, op=op, value=value)
-        rule = cls(**kw)
+        kw = _test_fields(d)
+        rule = cls(name=name.strip(), label=label, **kw,
+                   conditions=_conditions(d.get("conditions"), name.strip()))
         rule.compiled()  # a bad pattern fails here, as a ValueError
         return rule
 
@@ -240,11 +210,17 @@ class Rule:
                 "case_sensitive": self.case_sensitive, "ignore_accents": self.ignore_accents,
                 "pattern": self.pattern,
                 "field": self.field, "op": self.op,
-                "value": list(self.value) if isinstance(self.value, tuple) else self.value}
+                "value": list(self.value) if isinstance(self.value, tuple) else self.value,
+                "conditions": [c.to_dict() for c in self.conditions]}
 
     def fingerprint(self) -> str:
-        """What decides its votes, hashed (see :meth:`LabelingFunction.fingerprint`)."""
+        """What decides its votes, hashed (see :meth:`LabelingFunction.fingerprint`).
+        A rule without conditions has the fingerprint it had before rules took them
+        (its saved LF column stays); each condition adds its own, and ``not``."""
         what = {**self.to_dict(), "matches": MATCHES}
+        del what["conditions"]
+        if self.conditions:
+            what["conditions"] = [[c.negate, c.test.fingerprint()] for c in self.conditions]
         if not self.ignore_accents:  # rules saved before the flag keep their columns
             del what["ignore_accents"]
         if self.kind == "keywords" and self.whole_word:
@@ -272,8 +248,27 @@ class Rule:
         return (self.kind, tuple(self.keywords or ()), self.pattern or "",
                 bool(self.whole_word), bool(self.ignore_accents), bool(self.case_sensitive))
 
+    def tests(self) -> list[tuple[Rule, bool]]:
+        """What it checks: ``(rule, negate)`` for its own condition (itself: its
+        ``_own_*`` methods), then each of its :attr:`conditions`."""
+        return [(self, False), *((c.test, c.negate) for c in self.conditions)]
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether its own condition or one of its conditions reads the item's text."""
+        return any(t.kind != "field" for t, _ in self.tests())
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields its own condition and its conditions read, each once."""
+        return tuple(dict.fromkeys(t.field for t, _ in self.tests() if t.kind == "field"))
+
     def matches(self, text: Any, record: Any = None) -> bool:
-        """Does the rule match one item (its text, or its fields for a field rule)?"""
+        """Does the rule match one item (its text, or its fields for a field
+        condition)? Its own condition and each of its conditions (or not) hold."""
+        return all(t._own_matches(text, record) != neg for t, neg in self.tests())
+
+    def _own_matches(self, text: Any, record: Any) -> bool:
         if self.kind == "field":
             return _compare(field_value(record, self.field), self.op, self.value)
         return self.compiled().search(shown(text)) is not None
@@ -282,7 +277,22 @@ class Rule:
         """Where a keyword or regex rule matches ``text``: up to ``limit`` ``(start,
         end)`` character offsets into the text as read (:func:`shown`), in order and
         not overlapping, each a keyword (never its word boundaries) or a non-empty
-        regex match; ``[]`` for a field rule. For highlighting what a rule found."""
+        regex match; ``[]`` for a field rule. For highlighting what a rule found.
+        A rule with conditions: the matches of its own condition and of those that
+        are no ``not`` (spans that overlap are joined)."""
+        if not self.conditions:
+            return self._own_spans(text, limit)
+        found = sorted(sp for t, neg in self.tests() if not neg
+                       for sp in t._own_spans(text, limit))
+        out: list[tuple[int, int]] = []
+        for s, e in found:
+            if out and s <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], e))
+            else:
+                out.append((s, e))
+        return out[:limit]
+
+    def _own_spans(self, text: Any, limit: int) -> list[tuple[int, int]]:
         if self.kind == "field":
             return []
         t = shown(text)
@@ -320,7 +330,21 @@ class Rule:
         match many rules against the same texts), then a check of each row that
         scan hit (so a match can never span two items). With ``deadline`` (a
         :func:`time.perf_counter` value), :class:`RuleTooSlow` once it has passed,
-        checked between searches, each of :data:`WINDOW` texts at most."""
+        checked between searches, each of :data:`WINDOW` texts at most. Each of
+        its :attr:`conditions` is matched so, over all the items, and the rows
+        combined (none left: the rest are not read)."""
+        out = self._own_match(texts, records, deadline)
+        for c in self.conditions:
+            if not out.any():
+                break
+            hit = c.test._own_match(texts, records, deadline)
+            out &= ~hit if c.negate else hit
+        return out
+
+    def _own_match(self, texts: Sequence[str] | TextBatch,
+                   records: Sequence[Any] | None = None,
+                   deadline: float | None = None) -> np.ndarray:
+        """:meth:`match` of its own condition alone."""
         if self.kind == "field":
             n = len(texts) if records is None else len(records)
             out = np.zeros(n, dtype=bool)
@@ -396,18 +420,92 @@ class Rule:
             return rule.label if rule.matches(text, x) else ABSTAIN
 
         def batch(records: Sequence[Any], shared: dict[Any, Any]) -> np.ndarray:
-            if rule.kind == "field":
+            if not rule.reads_text:
                 hit = rule.match(records, records)
             else:  # the texts joined once for every rule of the call
                 if "rules.texts" not in shared:
                     shared["rules.texts"] = TextBatch(
                         [(x.get("text") if hasattr(x, "get") else None) or "" for x in records])
-                hit = rule.match(shared["rules.texts"])
+                hit = rule.match(shared["rules.texts"], records if rule.fields else None)
             return np.where(hit, rule.label, ABSTAIN)
 
         lf = LabelingFunction(self.name, vote, batch=batch)
         lf.fingerprint = self.fingerprint  # type: ignore[method-assign]
         return lf
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One more condition of a rule (:attr:`Rule.conditions`): ``test`` must match
+    too, or with ``negate`` must not. ``test`` is a rule of its own condition only
+    (named :data:`CONDITION_NAME`, label 0: neither is used), so a condition is
+    matched, highlighted and fingerprinted as a rule is.
+
+    >>> c = Condition.from_dict({"kind": "regex", "pattern": "of charge", "not": True})
+    >>> c.negate, c.test.pattern, Condition.from_dict(c.to_dict()) == c
+    (True, 'of charge', True)
+    """
+
+    test: Rule
+    negate: bool = False
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "condition") -> Condition:
+        """A condition from its JSON form: the fields of a rule's own condition and
+        ``not``; ``ValueError`` starting with ``where`` ("condition 2") and naming
+        what is wrong, as for a rule (:func:`_test_fields`)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: must be an object such as {{\"kind\": \"keywords\", "
+                             f"\"keywords\": [\"free of charge\"], \"not\": true}}")
+        unknown = sorted(set(map(str, d)) - set(CONDITION_FIELDS))
+        if unknown:
+            raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(map(repr, unknown))}; a condition has "
+                             f"{', '.join(CONDITION_FIELDS)}")
+        negate = d.get("not", False)
+        if not isinstance(negate, bool):
+            raise ValueError(f"{where}: not must be true or false, got "
+                             f"{json.dumps(negate, default=repr)}")
+        try:
+            test = Rule(CONDITION_NAME, 0, **_test_fields(
+                {k: v for k, v in d.items() if k != "not"}, "kind"))
+            test.compiled()  # a bad pattern fails here
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        return cls(test, negate)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Its JSON form: its kind, that kind's fields, the flags, and ``not``."""
+        t = self.test
+        d = {k: v for k, v in t.to_dict().items()
+             if k in ("kind", "whole_word", "case_sensitive", *KIND_FIELDS[t.kind])}
+        if t.kind == "field":
+            d["op"] = t.op
+        return {**d, "not": self.negate}
+
+
+def _conditions(given: Any, rule: str) -> tuple[Condition, ...]:
+    """A rule's conditions as given (a list of :class:`Condition` or of their JSON
+    form, or None), checked: at most :data:`MAX_CONDITIONS`, each one's error named
+    by its place ("condition 2: ..."), no condition of a condition."""
+    if given is None:
+        return ()
+    if not isinstance(given, list | tuple):
+        raise ValueError("conditions must be a list of conditions, each "
+                         '{"kind": ..., its fields, "not": true or false}')
+    if len(given) > MAX_CONDITIONS:
+        raise ValueError(f"a rule takes at most {MAX_CONDITIONS} conditions beside its "
+                         f"own, got {len(given)}; write an LF module for more")
+    out = []
+    for i, c in enumerate(given, 1):
+        if not isinstance(c, Condition):
+            c = Condition.from_dict(c, f"condition {i}")
+        elif (not isinstance(c.test, Rule) or not isinstance(c.negate, bool)
+              or c.test.conditions):
+            raise ValueError(f"rule {rule!r}: condition {i} must test a rule without "
+                             "conditions of its own, and negate must be true or false")
+        out.append(c)
+    return tuple(out)
 
 
 #: Words are of any script (``IN_WORD``: RE2's \b knows ASCII letters only, "café"
@@ -434,6 +532,71 @@ def _late(deadline: float | None, n: int) -> Any:
         if deadline is not None and time.perf_counter() > deadline:
             raise RuleTooSlow(max(i, 0), n)
     return late
+
+
+def _test_fields(d: dict[str, Any], kind_is: str = "rule kind") -> dict[str, Any]:
+    """The fields of a rule's own condition (or of one of its :class:`Condition` s)
+    in its JSON form ``d``: the kind, the flags and the kind's own fields, checked
+    (``ValueError`` naming what is wrong; ``kind_is``: what the message on a bad kind
+    calls it). Rules and their conditions are checked by this one reading."""
+    kind = d.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"{kind_is} must be one of {list(KINDS)}, got {kind!r}")
+    flags = {"whole_word": d.get("whole_word", True),
+             "case_sensitive": d.get("case_sensitive", False),
+             "ignore_accents": d.get("ignore_accents", False)}
+    for flag, v in flags.items():
+        if not isinstance(v, bool):  # "false" would be truthy
+            raise ValueError(f"{flag} must be true or false, got {json.dumps(v, default=repr)}")
+    if flags["ignore_accents"] and kind != "keywords":
+        raise ValueError(f"ignore_accents is for keyword rules; a {kind} rule "
+                         + ("lists the letters it takes ([eéè])" if kind == "regex"
+                            else "compares the field's value as it is"))
+    kw: dict[str, Any] = {"kind": kind, **flags}
+    # the other kinds' fields (an op has a default; ignore_accents is checked above)
+    other = [f for k, fs in KIND_FIELDS.items() if k != kind for f in fs
+             if f not in ("op", "ignore_accents")]
+    stray = [f for f in other if not _absent(f, d.get(f))]
+    if stray:  # a pattern sent with a keywords rule was dropped without a word
+        raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "
+                         "rule's kind or leave those out")
+    if kind == "keywords":
+        words = d.get("keywords")
+        if isinstance(words, str):
+            words = [w for w in words.split(",")]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise ValueError("keywords must be a list of words or phrases")
+        odd = next((c for c in map(hidden_char, words) if c), None)
+        if odd:  # a NUL or an escape sequence is no word anyone sees or types
+            raise ValueError(f"keywords hold the control or invisible character {odd}; "
+                             "write them without")
+        words = [" ".join(w.split()) for w in words if w.strip()]
+        if not words or sum(map(len, words)) > MAX_PATTERN:
+            raise ValueError(f"keywords: give 1 or more words or phrases (at most "
+                             f"{MAX_PATTERN} characters in all)")
+        kw["keywords"] = tuple(dict.fromkeys(words))
+    elif kind == "regex":
+        pattern = d.get("pattern")
+        if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_PATTERN:
+            raise ValueError(f"pattern must be a regular expression of 1 to {MAX_PATTERN} "
+                             "characters")
+        kw["pattern"] = pattern
+    else:
+        fld, op = d.get("field"), d.get("op", "==")
+        if not isinstance(fld, str) or not fld:
+            raise ValueError("field must name an uploaded field")
+        if op not in OPS:
+            raise ValueError(f"op must be one of {list(OPS)}, got {op!r}")
+        value = d.get("value")
+        if op == "in":
+            value = tuple(_value_list(value))  # a tuple: a rule is hashable
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError("value must be a string or a number")
+        if op not in ("==", "!=", "in") and _ordered(value) is None:
+            raise ValueError(f"{op} needs a number or a date (ISO 8601: 2015-01-31, "
+                             f"2015-01-31T12:00), got {value!r}")
+        kw.update(field=fld, op=op, value=value)
+    return kw
 
 
 def _whole_words(keywords: Sequence[str],
@@ -653,9 +816,10 @@ def keep_compiled(rules: Sequence[Rule]) -> int:
     web process previews one pattern per keystroke. Returns how many are kept."""
     kept = {}
     for rule in rules:
-        if rule.kind != "field":
-            rule.compiled()  # (one kept already, or compiled now: once either way)
-            kept[rule._compile_key()] = rule._compiled
+        for test, _ in rule.tests():  # (and its conditions')
+            if test.kind != "field":
+                test.compiled()  # (one kept already, or compiled now: once either way)
+                kept[test._compile_key()] = test._compiled
     _KEPT.clear()
     _KEPT.update(kept)
     return len(kept)
@@ -706,37 +870,47 @@ def _value_list(value: Any) -> list[Any]:
     return out
 
 
-def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3
-                 ) -> tuple[int, list[str]]:
-    """How many of ``records`` hold a value of a ``<``, ``<=``, ``>`` or ``>=`` field
-    rule's field that is no number or date it can compare (never matched: ``1,234``,
+def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
+                 hit: Sequence[bool] | np.ndarray | None = None) -> tuple[int, list[str]]:
+    """How many of ``records`` hold a value of the field of a ``<``, ``<=``, ``>`` or
+    ``>=`` condition (the rule's own or one of its :attr:`~Rule.conditions`) that is
+    no number or date it can compare (such a comparison never holds: ``1,234``,
     ``12k``, ``05/20/2015``, or a date against a number), and the first
-    ``n_examples`` distinct such values; ``(0, [])`` for other rules.
+    ``n_examples`` distinct such values; ``(0, [])`` for rules without one. With
+    ``hit`` (which records the rule matches), only the records where that decided
+    the vote: those it does not match, and for an "and not" condition those it
+    matches.
 
     >>> r = Rule("many_views", 1, "field", field="views", op=">", value=1000)
     >>> uncomparable(r, [{"views": "1,234"}, {"views": "999"}, {"views": ""}, {}])
     (1, ['1,234'])
     """
-    if rule.kind != "field" or rule.op not in (">", ">=", "<", "<="):
-        return 0, []
-    target = _ordered(rule.value)
+    checks = []
+    for t, neg in rule.tests():
+        if t.kind == "field" and t.op in ORDERED_OPS:
+            target = _ordered(t.value)
 
-    def unreadable(v: Any) -> bool:
-        x = _ordered(v)
-        return x is None or target is None or x[0] != target[0]
+            def unreadable(v: Any, target: Any = target) -> bool:
+                x = _ordered(v)
+                return x is None or target is None or x[0] != target[0]
 
+            # each distinct value read once, as match() does: parsing every unmatched
+            # one again took 0.25-0.5 s at 100,000 items, the match itself 0.05-0.13 s
+            checks.append((t.field, neg, _per_value(unreadable)))
     n, examples = 0, list[str]()
-    # each distinct value read once, as match() does: parsing every unmatched one
-    # again took 0.25-0.5 s at 100,000 items, the preview's match itself 0.05-0.13 s
-    bad_value = _per_value(unreadable)
-    for rec in records:
-        v = field_value(rec, rule.field)
-        if v is None or (isinstance(v, str) and not v.strip()):
-            continue
-        if bad_value(v):
+    if not checks:
+        return n, examples
+    for i, rec in enumerate(records):
+        for fld, neg, bad_value in checks:
+            if hit is not None and bool(hit[i]) != neg:
+                continue
+            v = field_value(rec, fld)
+            if v is None or (isinstance(v, str) and not v.strip()) or not bad_value(v):
+                continue
             n += 1
             if len(examples) < n_examples and str(v) not in examples:
                 examples.append(str(v))
+            break
     return n, examples
 
 

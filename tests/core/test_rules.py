@@ -692,3 +692,127 @@ def test_uncomparable_reads_each_distinct_value_once(monkeypatch):
     # the rule's value, each hashable distinct value once (nan is no key of itself),
     # and the list and the dict at every item
     assert len(calls) < 1 + 9 + 50 + 50 + 50
+
+
+# -- rules with conditions (AND / AND NOT) ----------------------------------------------------
+def test_a_plain_rules_fingerprint_is_as_before_conditions():
+    """Saved projects keep their LF columns: these are the fingerprints of the code
+    before rules took conditions."""
+    assert Rule("says_free", 1, "keywords", keywords=("free", "win money")).fingerprint() == (
+        "ef47709cf40f4c37")
+    assert Rule("r", 0, "regex", pattern=r"\bfree\b").fingerprint() == "81f2bbddd73c04f4"
+    assert Rule("f", 0, "field", field="source", op="==", value="twitter").fingerprint() == (
+        "7601577c2b535b30")
+    assert Rule("f", 0, "field", field="source", op="in", value=("a", "b")).fingerprint() == (
+        "e2e0359df1cbda06")
+
+
+def _free(*conditions, **kw):
+    return Rule.from_dict({"name": "free", "label": 1, "kind": "keywords",
+                           "keywords": ["free"], "conditions": list(conditions), **kw}, 2)
+
+
+def test_and_not_a_phrase_and_a_field_condition():
+    texts = ["FREE entry now", "it is free of charge", "free free of charge", "no offer",
+             "Free!", None]
+    recs = [{"source": "sms"}, {"source": "sms"}, {"source": "web"}, {"source": "sms"},
+            {"source": "twitter"}, {}]
+    plain = _free()
+    r = _free({"kind": "keywords", "keywords": ["free of charge"], "not": True})
+    assert plain.match(texts).tolist() == [True, True, True, False, True, False]
+    assert r.match(texts).tolist() == [True, False, False, False, True, False]
+    both = _free({"kind": "keywords", "keywords": ["free of charge"], "not": True},
+                 {"kind": "field", "field": "source", "op": "in", "value": "sms, twitter"})
+    assert both.match(texts, recs).tolist() == [True, False, False, False, True, False]
+    only_web = _free({"kind": "field", "field": "source", "op": "==", "value": "web"})
+    assert only_web.match(TextBatch(texts), recs).tolist() == [
+        False, False, True, False, False, False]
+    # one item at a time agrees with the scan of them all
+    for rule in (r, both, only_web):
+        assert [rule.matches(t, x) for t, x in zip(texts, recs, strict=True)] == (
+            rule.match(texts, recs).tolist())
+    # a field rule "unless" a regex: the condition reads the text
+    web = Rule.from_dict({"name": "web", "label": 0, "kind": "field", "field": "source",
+                          "op": "==", "value": "sms", "conditions": [
+                              {"kind": "regex", "pattern": r"of\s+charge", "not": True}]}, 2)
+    assert web.match(TextBatch(texts), recs).tolist() == [True, False, False, True, False, False]
+    assert [web.matches(t, x) for t, x in zip(texts, recs, strict=True)] == (
+        web.match(TextBatch(texts), recs).tolist())
+    # as an LF (the worker's path): the records carry text and fields alike
+    rows = [{"text": t, **x} for t, x in zip(texts, recs, strict=True)]
+    L = apply_lfs([both.as_lf(), web.as_lf()], rows).L
+    assert L[:, 0].tolist() == [1, -1, -1, -1, 1, -1]
+    assert L[:, 1].tolist() == [0, -1, -1, 0, -1, -1]
+    assert [both.as_lf()(Record(x)) for x in rows] == L[:, 0].tolist()
+
+
+def test_conditions_highlight_only_what_is_found_and_round_trip():
+    r = _free({"kind": "regex", "pattern": "entry|now"},
+              {"kind": "keywords", "keywords": ["charge"], "not": True})
+    assert r.spans("free entry now") == [(0, 4), (5, 10), (11, 14)]
+    on_field = Rule.from_dict({"name": "f", "label": 0, "kind": "field", "field": "source",
+                               "op": "==", "value": "sms", "conditions": [
+                                   {"kind": "keywords", "keywords": ["win"]}]}, 2)
+    assert on_field.spans("you win") == [(4, 7)]
+    d = r.to_dict()
+    assert d["conditions"] == [
+        {"kind": "regex", "pattern": "entry|now", "whole_word": True, "case_sensitive": False,
+         "not": False},
+        {"kind": "keywords", "keywords": ["charge"], "whole_word": True, "case_sensitive": False,
+         "ignore_accents": False, "not": True}]
+    back = Rule.from_dict(d, 2)
+    assert back == r and hash(back) == hash(r) and back.fingerprint() == r.fingerprint()
+    assert _free().to_dict()["conditions"] == []
+    # made in Python with their JSON form: the same rule
+    assert Rule("free", 1, "keywords", keywords=("free",),
+                conditions=d["conditions"]) == r
+
+
+def test_a_rules_fingerprint_changes_with_each_condition():
+    base = {"kind": "keywords", "keywords": ["free of charge"], "not": True}
+    r = _free(base)
+    fps = {r.fingerprint(), _free().fingerprint(),
+           _free({**base, "not": False}).fingerprint(),
+           _free({**base, "keywords": ["of charge"]}).fingerprint(),
+           _free({**base, "whole_word": False}).fingerprint(),
+           _free({**base, "case_sensitive": True}).fingerprint(),
+           _free({"kind": "regex", "pattern": "free of charge", "not": True}).fingerprint(),
+           _free(base, {"kind": "field", "field": "x", "op": "==", "value": 1}).fingerprint(),
+           _free(base, {"kind": "field", "field": "x", "op": "==", "value": 2}).fingerprint()}
+    assert len(fps) == 9
+    assert _free(base).fingerprint() == r.fingerprint()
+
+
+@pytest.mark.parametrize("conditions, error", [
+    ([{"kind": "keywords", "keywords": ["x"], "name": "n"}], "condition 1: unknown key 'name'"),
+    ([{"kind": "keywords", "keywords": ["x"]}, {"kind": "regex", "pattern": "("}],
+     "condition 2: pattern does not compile"),
+    ([{"kind": "keywords", "keywords": []}], "condition 1: keywords: give 1 or more"),
+    ([{"kind": "keyword", "keywords": ["x"]}], "condition 1: kind must be one of"),
+    ([{"kind": "keywords", "keywords": ["x"], "not": "true"}],
+     "condition 1: not must be true or false"),
+    ([{"kind": "field", "field": "v", "op": ">", "value": "soon"}], "condition 1: > needs"),
+    ([{"kind": "keywords", "keywords": ["x"], "conditions": []}],
+     "condition 1: unknown key 'conditions'"),
+    (["x"], "condition 1: must be an object"),
+    ({"kind": "keywords"}, "conditions must be a list"),
+    ([{"kind": "keywords", "keywords": [str(i)]} for i in range(6)], "at most 5 conditions"),
+])
+def test_bad_conditions_are_refused_by_their_place(conditions, error):
+    with pytest.raises(ValueError, match=error):
+        Rule.from_dict({"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"],
+                        "conditions": conditions}, 2)
+
+
+def test_uncomparable_counts_the_values_of_field_conditions():
+    from loop.core.rules import uncomparable
+
+    r = _free({"kind": "field", "field": "views", "op": ">", "value": 1000})
+    recs = [{"views": "1,234"}, {"views": "2000"}, {"views": "12k"}, {}]
+    assert uncomparable(r, recs) == (2, ["1,234", "12k"])
+    # with the rule's matches: "and not views > 1000" keeps the items it cannot read
+    neg = _free({"kind": "field", "field": "views", "op": ">", "value": 1000, "not": True})
+    hit = neg.match(["free"] * 4, recs)
+    assert hit.tolist() == [True, False, True, True]
+    assert uncomparable(neg, recs, hit=hit) == (2, ["1,234", "12k"])
+    assert uncomparable(neg, recs, hit=~hit) == (0, [])
