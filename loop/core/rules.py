@@ -494,7 +494,7 @@ def _conditions(given: Any, rule: str) -> tuple[Condition, ...]:
         raise ValueError("conditions must be a list of conditions, each "
                          '{"kind": ..., its fields, "not": true or false}')
     if len(given) > MAX_CONDITIONS:
-        raise ValueError(f"a rule takes at most {MAX_CONDITIONS} conditions beside its "
+        raise ValueError(f"conditions: a rule takes at most {MAX_CONDITIONS} beside its "
                          f"own, got {len(given)}; write an LF module for more")
     out = []
     for i, c in enumerate(given, 1):

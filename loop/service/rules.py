@@ -31,6 +31,7 @@ from loop.core.regex_words import ascii_words, folds_capitals
 from loop.core.rules import (
     KIND_FIELDS,
     KINDS,
+    ORDERED_OPS,
     WINDOW_BYTES,
     Rule,
     RuleTooSlow,
@@ -260,8 +261,9 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     if alike(rule.name, uploaded_lf_names(store, pid)) is not None:
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF whose votes were "
                          "uploaded with the items; pick another name")
-    if rule.kind == "field":
-        _check_field(store, pid, project, rule.field)
+    for i, (test, _) in enumerate(rule.tests()):
+        if test.kind == "field":
+            _check_field(store, pid, project, test.field, f"condition {i}: " if i else "")
     return rule
 
 
@@ -282,10 +284,11 @@ def _enabled(data: Any, default: bool) -> bool:
     return value
 
 
-def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str) -> None:
-    """A field rule must name a field the items have (looked for in every item up
-    to 1,000, else in 200 spread over the upload order; before any upload,
-    anything goes)."""
+def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str,
+                 where: str = "") -> None:
+    """A field rule (or a rule's field condition: ``where``, "condition 2: ", says
+    which) must name a field the items have (looked for in every item up to 1,000,
+    else in 200 spread over the upload order; before any upload, anything goes)."""
     n = store.n_items(pid)
     if n == 0:
         return
@@ -295,7 +298,7 @@ def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str
         seen.update(it.get("fields", {}))
         if name in seen:
             return
-    raise BadRequest(f"rule: no item has a field {name!r}; the items' fields are "
+    raise BadRequest(f"rule: {where}no item has a field {name!r}; the items' fields are "
                      f"{', '.join(sorted(seen))}{_renamed_column(store, pid, name)}")
 
 
@@ -554,7 +557,7 @@ def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
         rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
         return hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()}
 
-    if rule.kind == "regex" and c.longest > WINDOW_BYTES:
+    if any(t.kind == "regex" for t, _ in rule.tests()) and c.longest > WINDOW_BYTES:
         return _apart(work, deadline + RULE_GRACE, len(c.ids))  # type: ignore[no-any-return]
     return work()
 
@@ -607,15 +610,22 @@ def _apart(work: Callable[[], Any], deadline: float, n: int) -> Any:
 
 
 def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, Any]] | None:
-    """What a field rule reads of each item, as the worker's LFs see it: the uploaded
-    fields, then ``id``, ``text`` and the text field's own name (the item's own)."""
-    if rule.kind != "field":
+    """What a field rule (or a rule's field conditions) reads of each item, as the
+    worker's LFs see it: the uploaded fields, then ``id``, ``text`` and the text
+    field's own name (the item's own)."""
+    fields = rule.fields
+    if not fields:
         return None
-    if rule.field == "id":
+    own = [f for f in fields if f in ("id", "text", text_field or "text")]
+    if not own:
+        return c.fields
+    if fields == ("id",):
         return [{"id": i} for i in c.ids]
-    if rule.field in ("text", text_field or "text"):
-        return [{rule.field: t} for t in c.texts]
-    return c.fields
+    if len(fields) == 1:
+        return [{fields[0]: t} for t in c.texts]
+    # fields and the item's own beside them (a rule with conditions): one dict each
+    return [{**f, **{x: (i if x == "id" else t) for x in own}}
+            for i, t, f in zip(c.ids, c.texts, c.fields, strict=True)]
 
 
 # -- preview ------------------------------------------------------------------------------
@@ -730,24 +740,30 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "uncomparable": _uncomparable(c, rule, project, hit),
         "ms": round(1000 * (time.perf_counter() - t0), 1),
         # RE2 reads its \b, \B or \w by ASCII letters only (loop.core.regex_words)
-        "ascii_words": rule.kind == "regex" and ascii_words(rule.pattern),
+        "ascii_words": any(t.kind == "regex" and ascii_words(t.pattern)
+                           for t, _ in rule.tests()),
         # a regex rule ignores case unless told: its [A-Z] reads any letter (trial: a
         # "shouting" rule matched 1,661 of youtube's 1,686 comments; 293 with case)
-        "folds_capitals": (rule.kind == "regex" and not rule.case_sensitive
-                           and folds_capitals(rule.pattern)),
+        "folds_capitals": any(t.kind == "regex" and not t.case_sensitive
+                              and folds_capitals(t.pattern) for t, _ in rule.tests()),
     }
 
 
 def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray
                   ) -> dict[str, Any] | None:
-    """Of a ``<``/``>`` field rule, the items whose value it cannot compare:
-    ``{n, examples}``, or None when there is none (or the rule is of another kind).
-    Only the items it does not match are read (``hit``: those it matches)."""
+    """Of a ``<``/``>`` field rule (or field condition), the items whose value it
+    cannot compare where that decided the vote (:func:`~loop.core.rules.uncomparable`:
+    of its own or a positive condition, an item it does not match; of an "and not"
+    condition, one it matches): ``{n, examples, fields, negated}`` (the fields of
+    those comparisons, whether one is an "and not"), or None when there is none."""
+    tests = [(t, neg) for t, neg in rule.tests() if t.kind == "field" and t.op in ORDERED_OPS]
     records = _records(c, rule, project.get("text_field"))
-    if records is None or rule.op not in (">", ">=", "<", "<="):
+    if records is None or not tests:
         return None
-    n, examples = uncomparable(rule, [records[i] for i in np.flatnonzero(~hit)])
-    return {"n": n, "examples": examples} if n else None
+    n, examples = uncomparable(rule, records, hit=hit)
+    return {"n": n, "examples": examples,
+            "fields": list(dict.fromkeys(t.field for t, _ in tests)),
+            "negated": any(neg for _, neg in tests)} if n else None
 
 
 def _model_proba(store: RedisStore, pid: str, k: int, n: int
@@ -899,7 +915,8 @@ def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
         raise BadRequest(f"key must be a suggestion's key (kind:what:label, as GET "
                          f".../rules/suggestions gives it), got {shorten(str(key))!r}")
     for name, rec in store.rules(pid).items():  # accepted already (or written as such)
-        if rule_key(Rule.from_dict(rec["rule"], k)) == key:
+        rule = Rule.from_dict(rec["rule"], k)
+        if not rule.conditions and rule_key(rule) == key:
             raise SuggestionIsRule(f"suggestion {key!r} is the rule {name!r} now: delete or "
                                    "switch off that rule instead", rule=name)
     store.reject_suggestion(pid, key)

@@ -796,7 +796,8 @@ def test_a_rules_fingerprint_changes_with_each_condition():
      "condition 1: unknown key 'conditions'"),
     (["x"], "condition 1: must be an object"),
     ({"kind": "keywords"}, "conditions must be a list"),
-    ([{"kind": "keywords", "keywords": [str(i)]} for i in range(6)], "at most 5 conditions"),
+    ([{"kind": "keywords", "keywords": [str(i)]} for i in range(6)],
+     "conditions: a rule takes at most 5 beside its own"),
 ])
 def test_bad_conditions_are_refused_by_their_place(conditions, error):
     with pytest.raises(ValueError, match=error):

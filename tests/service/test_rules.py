@@ -1275,3 +1275,108 @@ def test_a_rule_and_a_module_lf_never_share_a_name(client, store, tmp_path, monk
                        f"'{mod}' have the same name: rename the rule"):
         apply_lfs_in_process(store, pid)
     assert store.L_meta(pid)["version"] == before
+
+
+# -- rules with conditions (AND / AND NOT) ----------------------------------------------------
+def _recs(items):
+    return [Record({**i["fields"], "id": i["id"], "text": i["text"], "CONTENT": i["text"]})
+            for i in items]
+
+
+def test_a_rule_with_conditions_is_previewed_saved_applied_and_edited(client, store, project):
+    pid = prepare_project(store, client, project, eval_fraction=0.5)
+    items = store.items(pid)
+    texts = [i["text"] for i in items]
+    base = {"name": "says_check_out", "label": 1, "kind": "keywords", "keywords": ["check out"]}
+    url = f"/api/projects/{pid}/rules"
+    plain = client.post(f"{url}/preview", headers=auth(), json=base).json
+    # "check out" and not "subscribe", not on the first item (by id) nor by one author:
+    # the item's own id and an uploaded field read together
+    first = items[0]
+    conditions = [{"kind": "keywords", "keywords": ["subscribe"], "not": True},
+                  {"kind": "field", "field": "id", "op": "!=", "value": first["id"]},
+                  {"kind": "field", "field": "AUTHOR", "op": "==",
+                   "value": first["fields"]["AUTHOR"], "not": True}]
+    rule = {**base, "conditions": conditions}
+    r = client.post(f"{url}/preview", headers=auth(), json=rule)
+    assert r.status_code == 200, r.json
+    p = r.json
+    want = Rule.from_dict(rule, 2).match(texts, _recs(items))
+    assert 0 < p["matched"] == int(want.sum()) < plain["matched"]
+    assert not Rule.from_dict(rule, 2).match(texts[:1], _recs(items[:1]))[0]
+    assert p["rule"]["conditions"][0] == {"kind": "keywords", "keywords": ["subscribe"],
+                                          "whole_word": True, "case_sensitive": False,
+                                          "ignore_accents": False, "not": True}
+    # its numbers are those of its items
+    L, _ = store.load_L(pid)
+    assert p["overlaps"] == int((L[want] >= 0).any(axis=1).sum())
+    assert p["conflicts"] == int(((L[want] >= 0) & (L[want] != 1)).any(axis=1).sum())
+    assert p["gold"]["matched"] <= plain["gold"]["matched"]
+    for e in p["examples"]:  # only what it found is marked: never the word it is without
+        assert "subscribe" not in e["text"].lower()
+        assert e["marks"] and all(e["text"][a:b].lower() == "check out" for a, b in e["marks"])
+    # saved, it is applied as its preview said, and equals a full apply
+    r = client.post(url, headers=auth(), json=rule)
+    assert r.status_code == 201 and r.json["rule"]["rule"]["conditions"] == p["rule"][
+        "conditions"], r.json
+    apply_lfs_in_process(store, pid)
+    L, meta = store.load_L(pid)
+    col = L[:, meta["lf_names"].index("says_check_out")]
+    assert ((col == 1) == want).all() and np.array_equal(L, _full(store, pid))
+    # edited: the conditions go to the history, and come back as they were
+    r = client.put(f"{url}/says_check_out", headers=auth(), json={"conditions": conditions[:1]})
+    assert r.status_code == 200 and r.json["changed"] is True, r.json
+    (saved,) = _rules(client, pid)
+    assert [c["kind"] for c in saved["rule"]["conditions"]] == ["keywords"]
+    assert len(saved["history"][0]["rule"]["conditions"]) == 3
+    r = client.put(f"{url}/says_check_out", headers=auth(), json={"conditions": conditions[:1]})
+    assert r.json["changed"] is False
+    # a rule saved before rules took conditions (no key) is the same rule without them
+    r = client.put(f"{url}/says_check_out", headers=auth(), json={"conditions": []})
+    assert r.json["changed"] is True
+    rec = store.rules(pid)["says_check_out"]
+    old = {k: v for k, v in rec["rule"].items() if k != "conditions"}
+    assert Rule.from_dict(old, 2) == Rule.from_dict(rec["rule"], 2)
+    assert Rule.from_dict(old, 2).fingerprint() == Rule.from_dict(rec["rule"], 2).fingerprint()
+
+
+def test_bad_conditions_are_a_400_naming_the_condition_and_store_nothing(client, store,
+                                                                          project):
+    pid = prepare_project(store, client, project)
+    url = f"/api/projects/{pid}/rules"
+    good = {"name": "says_check_out", "label": 1, "kind": "keywords", "keywords": ["check out"],
+            "conditions": [{"kind": "keywords", "keywords": ["subscribe"], "not": True}]}
+    assert client.post(url, headers=auth(), json=good).status_code == 201
+    stored = store.rules(pid)
+    ok = {"kind": "keywords", "keywords": ["x"]}
+    for bad, why in [
+            ([ok, {**ok, "nam": "y"}], "condition 2: unknown key 'nam'"),
+            ([{**ok, "not": "yes"}], 'condition 1: not must be true or false, got "yes"'),
+            ([ok, {"kind": "regex", "pattern": "(a"}], "condition 2: pattern does not compile"),
+            ([{"kind": "field", "field": "NOPE", "value": "1"}],
+             "condition 1: no item has a field 'NOPE'"),
+            ([{**ok, "kind": "field"}], "condition 1: a field rule takes no keywords"),
+            ([ok] * 6, "conditions: a rule takes at most 5 beside its own"),
+            ("subscribe", "conditions must be a list")]:
+        for method, path in (("post", url), ("put", f"{url}/says_check_out"),
+                             ("post", f"{url}/preview")):
+            body = {**good, "name": "other" if method == "post" else "says_check_out",
+                    "conditions": bad}
+            r = getattr(client, method)(path, headers=auth(), json=body)
+            assert r.status_code == 400 and why in r.json["error"], (method, path, bad, r.json)
+            assert r.json["error"].startswith("rule: "), r.json
+    assert store.rules(pid) == stored
+
+
+def test_a_slow_condition_stops_the_preview_at_its_time_limit(client, store, project,
+                                                               monkeypatch):
+    from loop.service import rules as svc_rules
+
+    _long_texts(client, project)
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", 1.0)
+    url = f"/api/projects/{project}/rules/preview"
+    rule = {"label": 1, "kind": "keywords", "keywords": ["check out"]}
+    assert client.post(url, headers=auth(), json=rule).json["matched"] == 20
+    r = client.post(url, headers=auth(), json={**rule, "conditions": [
+        {"kind": "regex", "pattern": r"(.+\s?){1,999}x", "not": True}]})
+    assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
