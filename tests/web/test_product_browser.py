@@ -799,6 +799,73 @@ def test_an_edit_of_a_rule_renamed_elsewhere_is_kept_as_a_new_rule(
     assert [e for e in page.console_errors if "status of 404" not in e] == []
 
 
+def test_a_keyword_rule_with_an_and_not_condition_is_built_saved_and_edited(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """'check out' and not 'subscribe', built with the keyboard in the editor: the
+    preview's count drops to the API's, only 'check out' is marked, the rule saves
+    with its condition, the rules table reads it, its column is applied (the LF table
+    shows it) and Edit brings the condition back."""
+    from loop.demo.client import create_demo_project
+
+    api = live.admin
+    pid = create_demo_project(api, name="Conditions", files=("Youtube01-Psy.csv",))
+    rule = {"name": "check_not_sub", "label": 1, "kind": "keywords", "keywords": ["check out"]}
+    plain = api.call("POST", f"/api/projects/{pid}/rules/preview", rule)["matched"]
+    want = api.call("POST", f"/api/projects/{pid}/rules/preview", {**rule, "conditions": [
+        {"kind": "keywords", "keywords": ["subscribe"], "not": True}]})["matched"]
+    assert 0 < want < plain
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "check_not_sub", "1", "check out")
+    page.wait_for_function("document.querySelector('.preview-stats').textContent"
+                           f".startsWith('{plain} of')")
+    page.focus("#rule-add-not")
+    page.keyboard.press("Enter")
+    row = page.locator("#rule-conditions li")
+    assert row.count() == 1 and row.get_attribute("aria-label") == "Condition 1"
+    assert row.get_attribute("role") == "group"
+    # the focus is in the new row's words, each field labelled
+    assert page.evaluate("document.activeElement.classList.contains('cond-keywords')")
+    assert row.get_by_label("Words or phrases, comma separated").count() == 1
+    assert row.locator("select.cond-join").input_value() == "not"
+    assert page.get_by_role("button", name="Remove condition 1").count() == 1
+    page.keyboard.type("subscribe")
+    page.wait_for_function("document.querySelector('.preview-stats') && document"
+                           f".querySelector('.preview-stats').textContent.startsWith('{want} of')")
+    marks = page.locator(".rule-preview .examples mark").all_inner_texts()
+    assert marks and {m.lower() for m in marks} == {"check out"}, marks
+    page.keyboard.press("Enter")  # saved from the condition's field, as from any other
+    page.wait_for_selector("#rule-rows tr[data-rule='check_not_sub']")
+    desc = page.locator("#rule-rows tr[data-rule='check_not_sub'] td.rule-desc").inner_text()
+    assert desc == "words “check out” · and not words “subscribe”", desc
+    assert page.locator("#rule-conditions li").count() == 0  # a fresh form
+    (saved,) = api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+    assert saved["rule"]["conditions"] == [{"kind": "keywords", "keywords": ["subscribe"],
+                                            "whole_word": True, "case_sensitive": False,
+                                            "ignore_accents": False, "not": True}]
+    # applied by the worker: the LF table lists it, covering the items the preview said
+    page.wait_for_function(
+        "[...document.querySelectorAll('#lf-rows th')].some(t => "
+        "t.textContent.startsWith('check_not_sub') && t.querySelector('.tag'))",
+        timeout=90000)
+    lf = next(x for x in api.call("GET", f"/api/projects/{pid}/lfs")["lfs"]
+              if x["name"] == "check_not_sub")
+    assert round(lf["coverage"] * 350) == want
+    # Edit: the condition is back in its row; removed with the keyboard, the count
+    # is the plain rule's again
+    page.get_by_role("button", name="Edit check_not_sub").click()
+    row = page.locator("#rule-conditions li")
+    assert row.count() == 1 and row.locator("select.cond-join").input_value() == "not"
+    assert row.locator("input.cond-keywords").input_value() == "subscribe"
+    page.get_by_role("button", name="Remove condition 1").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#rule-conditions li").count() == 0
+    assert page.evaluate("document.activeElement.id") == "rule-add-and"
+    page.wait_for_function("document.querySelector('.preview-stats') && document"
+                           f".querySelector('.preview-stats').textContent.startsWith('{plain} of')")
+    page.click("#rule-cancel")
+    assert not page.console_errors
+
+
 def test_a_keyword_with_a_comma_survives_the_edit_form(
         live: LiveServer, worker: None, page: Any) -> None:
     """Review: the form split what it held on every comma, so a rule made through the

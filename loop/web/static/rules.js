@@ -37,7 +37,14 @@
   }
   function refreshDashboard() { document.dispatchEvent(new Event("loop:refresh")); }
 
+  /* A rule as the tables read it: its own condition, then each more one
+     (“words “free” · and not words “free of charge””). */
   function describe(rule) {
+    return describeOne(rule) + (rule.conditions || []).map(function (c) {
+      return " · " + (c.not ? "and not " : "and ") + describeOne(c);
+    }).join("");
+  }
+  function describeOne(rule) {
     if (rule.kind === "keywords") {
       return (rule.whole_word ? "words " : "text ") + rule.keywords.map(function (k) { return "“" + k + "”"; }).join(", ") +
         (rule.ignore_accents ? " (any accents)" : "");
@@ -98,14 +105,131 @@
     } else {
       rule.field = $("rule-field").value.trim();
       rule.op = $("rule-op").value;
-      const v = $("rule-value").value;
-      /* "one of": the values as typed, comma-separated, a value that holds a comma in
-         double quotes, as keywords (the form sent the text and the server split it
-         on every comma: an author "Smith, J." saved again from the form became two) */
-      rule.value = rule.op === "in" ? splitKeywords(v)
-        : v.trim() !== "" && !Number.isNaN(Number(v)) && ["==", "!="].indexOf(rule.op) === -1 ? Number(v) : v;
+      rule.value = fieldValue(rule.op, $("rule-value").value);
     }
+    rule.conditions = conditionRows().map(rowCondition).filter(function (c) { return !isEmpty(c); });
     return rule;
+  }
+
+  /* A field condition's value as typed. "one of": the values, comma-separated, a value
+     that holds a comma in double quotes, as keywords (the form sent the text and the
+     server split it on every comma: an author "Smith, J." saved again from the form
+     became two) */
+  function fieldValue(op, v) {
+    return op === "in" ? splitKeywords(v)
+      : v.trim() !== "" && !Number.isNaN(Number(v)) && ["==", "!="].indexOf(op) === -1 ? Number(v) : v;
+  }
+
+  /* Nothing typed yet for a rule's (or a condition's) kind: nothing to preview. */
+  function isEmpty(rule) {
+    return (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
+      || (rule.kind === "field" && (!rule.field || rule.value === ""
+        || (Array.isArray(rule.value) && !rule.value.length)));
+  }
+
+  /* -- more conditions ("and", "and not") ----------------------------------------------- */
+  const MAX_CONDITIONS = 5;
+  function conditionRows() { return Array.from($("rule-conditions").children); }
+
+  /* A row of the form for one more condition: joined by "and" or "and not", its kind,
+     and that kind's fields as the rule's own has them, each labelled; Remove. */
+  function addCondition(cond, focus) {
+    const list = $("rule-conditions");
+    if (list.children.length >= MAX_CONDITIONS) return null;
+    const c = cond || { kind: "keywords", not: false };
+    const opt = function (value, text, on) { return Loop.el("option", { value: value, text: text, selected: on }); };
+    const join = Loop.el("select", { class: "cond-join" }, opt("and", "and", !c.not), opt("not", "and not", !!c.not));
+    const kind = Loop.el("select", { class: "cond-kind" }, opt("keywords", "keywords", c.kind === "keywords"),
+      opt("regex", "regular expression", c.kind === "regex"), opt("field", "field condition", c.kind === "field"));
+    const text = function (cls, value, extra) {
+      const input = Loop.el("input", Object.assign({ type: "text", class: cls }, extra || {}));
+      input.value = value || "";
+      return input;
+    };
+    const box = function (cls, on) {
+      const input = Loop.el("input", { type: "checkbox", class: cls });
+      input.checked = !!on;
+      return input;
+    };
+    const ops = Loop.el("select", { class: "cond-op" });
+    ["==", "!=", ">", ">=", "<", "<="].forEach(function (o) { ops.appendChild(opt(o, o, c.op === o)); });
+    ops.appendChild(opt("in", "one of", c.op === "in"));
+    const value = c.value === null || c.value === undefined ? ""
+      : Array.isArray(c.value) ? joinKeywords(c.value.map(String)) : String(c.value);
+    const title = Loop.el("span", { class: "cond-title" });
+    const remove = Loop.el("button", { type: "button", class: "small cond-remove", text: "Remove" });
+    const li = Loop.el("li", { class: "rule-condition", role: "group" },
+      Loop.el("label", null, title, join),
+      Loop.el("label", null, "Kind", kind),
+      Loop.el("div", { class: "cond-part", "data-kind": "keywords" },
+        Loop.el("label", null, "Words or phrases, comma separated",
+          text("cond-keywords", c.keywords ? joinKeywords(c.keywords) : "", { placeholder: "e.g. free of charge" })),
+        Loop.el("label", { class: "inline" }, box("cond-whole", c.whole_word !== false), " whole words"),
+        Loop.el("label", { class: "inline" }, box("cond-accents", c.ignore_accents), " ignore accents")),
+      Loop.el("div", { class: "cond-part", "data-kind": "regex" },
+        Loop.el("label", null, "Pattern (RE2 syntax)", text("cond-pattern mono", c.pattern))),
+      Loop.el("div", { class: "cond-part", "data-kind": "field" },
+        Loop.el("label", null, "Field", text("cond-field", c.field, { placeholder: "a column of your file" })),
+        Loop.el("label", null, "Op", ops),
+        Loop.el("label", null, "Value", text("cond-value", value))),
+      Loop.el("label", { class: "inline cond-case-label" }, box("cond-case", c.case_sensitive), " case sensitive"),
+      remove);
+    kind.addEventListener("change", function () { condKindChanged(li); });
+    remove.addEventListener("click", function () {
+      const rows = conditionRows();
+      const at = rows.indexOf(li);
+      li.remove();
+      renumber();
+      /* the focus to the next row's Remove (else the one before, else "+ and"): the
+         button pressed is gone */
+      const left = conditionRows();
+      const next = left[Math.min(at, left.length - 1)];
+      (next ? next.querySelector(".cond-remove") : $("rule-add-and")).focus();
+      edited();
+    });
+    list.appendChild(li);
+    condKindChanged(li);
+    renumber();
+    if (focus) li.querySelector(".cond-part:not([hidden]) input").focus();
+    return li;
+  }
+
+  function condKindChanged(li) {
+    const kind = li.querySelector(".cond-kind").value;
+    li.querySelectorAll(".cond-part").forEach(function (d) { d.hidden = d.dataset.kind !== kind; });
+    li.querySelector(".cond-case-label").hidden = kind === "field";
+  }
+
+  /* Each row's number, in its title and in the names a screen reader hears. */
+  function renumber() {
+    const rows = conditionRows();
+    rows.forEach(function (li, i) {
+      const n = "Condition " + (i + 1);
+      li.setAttribute("aria-label", n);
+      li.querySelector(".cond-title").textContent = n;
+      li.querySelector(".cond-remove").setAttribute("aria-label", "Remove condition " + (i + 1));
+    });
+    $("rule-add-and").disabled = $("rule-add-not").disabled = rows.length >= MAX_CONDITIONS;
+  }
+
+  /* One row as the API takes a condition. */
+  function rowCondition(li) {
+    const q = function (cls) { return li.querySelector("." + cls); };
+    const c = { kind: q("cond-kind").value, not: q("cond-join").value === "not" };
+    if (c.kind === "keywords") {
+      c.keywords = splitKeywords(q("cond-keywords").value);
+      c.whole_word = q("cond-whole").checked;
+      c.ignore_accents = q("cond-accents").checked;
+      c.case_sensitive = q("cond-case").checked;
+    } else if (c.kind === "regex") {
+      c.pattern = q("cond-pattern").value;
+      c.case_sensitive = q("cond-case").checked;
+    } else {
+      c.field = q("cond-field").value.trim();
+      c.op = q("cond-op").value;
+      c.value = fieldValue(c.op, q("cond-value").value);
+    }
+    return c;
   }
 
   function fillForm(name, rule, updatedAt, history) {
@@ -135,6 +259,9 @@
     $("rule-op").value = rule && rule.op ? rule.op : "==";
     $("rule-value").value = rule && rule.value !== null && rule.value !== undefined
       ? (Array.isArray(rule.value) ? joinKeywords(rule.value.map(String)) : String(rule.value)) : "";
+    Loop.clear($("rule-conditions"));
+    ((rule && rule.conditions) || []).forEach(function (c) { addCondition(c, false); });
+    renumber();
     kindChanged();
     schedulePreview();
   }
@@ -193,9 +320,7 @@
   async function preview() {
     const box = $("rule-preview");
     const rule = formRule();
-    const empty = (rule.kind === "keywords" && !rule.keywords.length) || (rule.kind === "regex" && !rule.pattern)
-      || (rule.kind === "field" && (!rule.field || rule.value === ""
-        || (Array.isArray(rule.value) && !rule.value.length)));
+    const empty = isEmpty(rule);
     if (empty) { Loop.clear(box); say(""); markInvalid(null); return; }
     if (rule.label === null) {
       Loop.clear(box);
@@ -261,12 +386,18 @@
     if (un && un.n) {
       /* new-user trial: "views > 1000" passed over every "1,234", and "posted >=
          2015-05-21" every "05/20/2015": such values never match, unsaid */
-      const date = typeof rule.value === "string" && Number.isNaN(Number(rule.value));
+      /* the comparison: the rule's own, or one of its conditions' (un.fields) */
+      const fields = un.fields || [rule.field];
+      const cmp = [rule].concat(rule.conditions || []).find(function (c) {
+        return c.kind === "field" && fields.indexOf(c.field) >= 0 && ["<", "<=", ">", ">="].indexOf(c.op) >= 0;
+      }) || rule;
+      const date = typeof cmp.value === "string" && Number.isNaN(Number(cmp.value));
       box.appendChild(Loop.el("p", { class: "warn-text preview-uncomparable",
-        text: un.n + (un.n === 1 ? " item's value" : " items' values") + " of " + rule.field + " " +
+        text: un.n + (un.n === 1 ? " item's value" : " items' values") + " of " + fields.join(", ") + " " +
           (un.n === 1 ? "is" : "are") + " no " + (date ? "date" : "number") + " it can compare (" +
           un.examples.map(function (v) { return "“" + v + "”"; }).join(", ") + (un.n > un.examples.length ? ", ..." : "") +
-          "), so it never fires on them: " + (date ? "dates are read as ISO 8601 (2015-05-20, 2015-05-20T17:15)"
+          "), so " + (un.negated ? "the comparison never holds on them (an “and not” of it lets them through): "
+            : "it never fires on them: ") + (date ? "dates are read as ISO 8601 (2015-05-20, 2015-05-20T17:15)"
             : "numbers are read as written in code (1234.5: no thousands separators, units or %)") +
           ". Stored items do not change: to compare them all, write them so in your file and import it into a new project." }));
     }
@@ -458,6 +589,13 @@
     }
     const rule = formRule();
     if (invalid) return;  /* (Enter in a field) the preview says what to fix */
+    /* a condition row left empty is not part of the preview: said, never saved unsaid */
+    const blank = conditionRows().findIndex(function (li) { return isEmpty(rowCondition(li)); });
+    if (blank >= 0) {
+      status("Condition " + (blank + 1) + " is empty: fill it in or remove it.", true);
+      conditionRows()[blank].querySelector(".cond-part:not([hidden]) input").focus();
+      return;
+    }
     if (previewed !== ruleKey(rule)) {
       /* saved (Enter) before the preview of what was typed came back (re-trial: a
          typo saved at once): preview it now, then decide */
@@ -680,6 +818,8 @@
     sel.required = true;  /* Save asks for it (the browser says so at the list) */
     sel.value = "";
     $("rule-kind").addEventListener("change", function () { kindChanged(); edited(); });
+    $("rule-add-and").addEventListener("click", function () { if (addCondition({ kind: "keywords", not: false }, true)) edited(); });
+    $("rule-add-not").addEventListener("click", function () { if (addCondition({ kind: "keywords", not: true }, true)) edited(); });
     $("rule-form").addEventListener("input", edited);
     $("rule-form").addEventListener("submit", save);
     $("rule-cancel").addEventListener("click", function () {
