@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -817,3 +818,32 @@ def test_uncomparable_counts_the_values_of_field_conditions():
     assert hit.tolist() == [True, False, True, True]
     assert uncomparable(neg, recs, hit=hit) == (2, ["1,234", "12k"])
     assert uncomparable(neg, recs, hit=~hit) == (0, [])
+
+
+def test_each_condition_reads_only_the_rows_left_and_agrees_with_one_item_at_a_time(
+        monkeypatch):
+    """A condition is matched over the rows the ones before it left (TextBatch.take),
+    whatever its kind: anchors, whole words at a text's edges, a field."""
+    from loop.core import rules as rules_module
+
+    rng = np.random.default_rng(0)
+    words = ["free", "of", "charge", "win", "Free", "now", "café", "x", "&amp;", "<br>"]
+    texts = [" ".join(rng.choice(words, rng.integers(0, 6))) for _ in range(300)]
+    recs = [{"n": int(v)} for v in rng.integers(0, 10, 300)]
+    rule = _free({"kind": "regex", "pattern": "^free", "not": True},
+                 {"kind": "keywords", "keywords": ["charge", "win"]},
+                 {"kind": "field", "field": "n", "op": ">", "value": 3},
+                 {"kind": "regex", "pattern": r"now$|\bof\b"})
+    seen = []
+    real = rules_module.Rule._own_match
+
+    def counting(self, texts, records=None, deadline=None):
+        seen.append(len(texts))
+        return real(self, texts, records, deadline)
+
+    monkeypatch.setattr(rules_module.Rule, "_own_match", counting)
+    hit = rule.match(TextBatch(texts), recs)
+    monkeypatch.undo()
+    assert hit.tolist() == [rule.matches(t, x) for t, x in zip(texts, recs, strict=True)]
+    assert hit.tolist() == rule.match(texts, recs).tolist()
+    assert 0 < hit.sum() and seen[0] == 300 and all(a > b for a, b in itertools.pairwise(seen))
