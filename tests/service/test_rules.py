@@ -1380,3 +1380,22 @@ def test_a_slow_condition_stops_the_preview_at_its_time_limit(client, store, pro
     r = client.post(url, headers=auth(), json={**rule, "conditions": [
         {"kind": "regex", "pattern": r"(.+\s?){1,999}x", "not": True}]})
     assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
+
+
+def test_the_preview_counts_the_values_a_field_condition_cannot_compare(client, store, project):
+    """DATE holds dates: "DATE > 5" compares none of them. As an "and" condition it
+    never holds (the rule's own items are counted among those it does not match);
+    as an "and not" it never excludes (counted among those it matches)."""
+    pid = prepare_project(store, client, project)
+    url = f"/api/projects/{pid}/rules/preview"
+    rule = {"label": 1, "kind": "keywords", "keywords": ["check out"]}
+    plain = client.post(url, headers=auth(), json=rule).json
+    assert plain["uncomparable"] is None
+    cond = {"kind": "field", "field": "DATE", "op": ">", "value": 5}
+    p = client.post(url, headers=auth(), json={**rule, "conditions": [cond]}).json
+    assert p["matched"] == 0
+    un = p["uncomparable"]
+    assert un["fields"] == ["DATE"] and un["negated"] is False and un["n"] == store.n_items(pid)
+    p = client.post(url, headers=auth(), json={**rule, "conditions": [{**cond, "not": True}]}).json
+    assert p["matched"] == plain["matched"] > 0
+    assert p["uncomparable"]["n"] == plain["matched"] and p["uncomparable"]["negated"] is True
