@@ -39,8 +39,8 @@ def _numeral(text: str) -> bool:
 def _label_columns(items: list[dict[str, Any]], labels: list[str], skip: list[str],
                    ) -> list[tuple[str, int]]:
     """The fields (but ``skip``) whose values, where there is one, are the project's
-    label names that are not numbers (any case) on 3 rows or more and 90% of them or more: known labels
-    under a name of the user's own, with how many rows have one."""
+    label names that are not numbers (any case) on 3 rows or more and 90% of them or
+    more: known labels under a name of the user's own, with how many rows have one."""
     # labels named "0" / "1": a column of 0/1 is as likely a flag of the user's own
     # ("verified"); those are pointed out only by their column's name (GOLD_LIKE)
     names = {x.casefold() for x in labels if not _numeral(x)}
