@@ -540,128 +540,146 @@
     });
   }, 1000);
 
-  /* Each poll redraws the jobs table: a Cancel, Download or Traceback focused in it
-     keeps the focus (else the line saying what was done), and a traceback opened stays
-     open (accessibility trial: both were lost at the next poll, 3 to 12 s later). */
+  /* Each poll redraws only the rows of the jobs table whose content changed
+     (Loop.syncRows): a Cancel, Download or Traceback focused in it keeps the focus
+     (else the line saying what was done), and a traceback opened stays open
+     (accessibility trial: both were lost at the next poll, 3 to 12 s later); a click
+     on a row nothing changed in is no longer lost to a redraw (it was in the
+     Disagreements table: a trial of six annotators). */
   function drawJobs(data) {
     const jobs = Array.isArray(data) ? data : (data && data.jobs) || [];
     const body = $("job-rows");
-    const open = Array.from(body.querySelectorAll("details[open]")).map(function (d) {
-      return d.closest("tr").dataset.key;
-    });
-    return Loop.keepFocus(body, function () { return drawJobRows(body, jobs, open); }, null, $("jobs-status"));
-  }
-  function drawJobRows(body, jobs, open) {
-    Loop.clear(body);
     if (!jobs.length) {
+      Loop.clear(body);
       body.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "7", class: "muted", text: "No jobs yet." })));
       return false;
     }
-    let running = false;
     // the last 10 jobs someone asked for and the last 5 automatic ones (a busy
     // queue recalibrates every few answers), newest first
     const asked = jobs.filter(function (j) { return !j.auto; }).slice(0, 10);
     const auto = jobs.filter(function (j) { return j.auto; }).slice(0, 5);
     const shown = jobs.filter(function (j) { return asked.indexOf(j) !== -1 || auto.indexOf(j) !== -1; });
+    const rows = [];  /* each job's row, and under it what holds it up or why it failed */
     for (const j of shown) {
       const st = String(j.status || "unknown");
       const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(st) !== -1;
-      if (live) running = true;
-      const prog = j.progress && j.progress.total ? j.progress.done / j.progress.total : null;
-      const progCell = Loop.el("td", { class: "num" });
-      if (prog !== null) {
-        progCell.appendChild(Loop.el("progress", { max: "1", value: String(prog), "aria-label": "progress" }));
-        progCell.appendChild(document.createTextNode(" " + Loop.pct(prog)));
-      } else progCell.textContent = "–";
-      const act = Loop.el("td");
-      /* named after their job: a screen reader going through the buttons heard "Cancel,
-         Cancel, Cancel" and "Download" with nothing to tell them apart (trial) */
-      const which = String(j.type || "job") + (j.auto ? " (auto)" : "") + " " + String(j.id || "").slice(0, 8);
-      if (live) {
-        act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
-          "aria-label": "Cancel " + which, onclick: function () {
-            /* a Cancel redraws the table: a fast second click landed on the Cancel of
-               another job that moved under the pointer and stopped it (browser trial:
-               an automatic recalibration nobody chose to cancel) */
-            if (Date.now() - lastCancel.at < CANCEL_PAUSE_MS && lastCancel.id !== j.id) return;
-            cancel(j.id);
-          } }));
-      } else if (st === "finished" && j.result && j.result.download) {
-        // an export job (started through the API): its file, kept a day
-        const fmt = String(j.result.format || "jsonl");
-        act.appendChild(Loop.el("button", { type: "button", class: "small", text: "Download",
-          "aria-label": "Download the export of " + which, onclick: async function () {
-            try {
-              await Loop.download(j.result.download, pid + "." + fmt);
-              said("jobs-status", "Downloaded the export of job " + j.id + ".");
-            } catch (e) { said("jobs-status", "Download failed: " + e.message, true); }
-          } }));
-      }
-      const typeCell = Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
-          (j.result && j.result.superseded ? " (superseded)" : "") +
-          (j.attempts > 1 ? " (run " + j.attempts + " times)" : ""),
-          title: j.result && j.result.superseded ? "A newer run of the LFs took its place: it wrote nothing, " +
-            "the newer run applies every LF." : (j.result && j.result.reason) || null });
-      if (j.result && j.result.skipped && j.result.reason) {
-        // why it did nothing, on the page (it was in the tooltip only)
-        typeCell.appendChild(Loop.el("div", { class: "job-note", text: String(j.result.reason) }));
-      }
-      const misses = Array.from(new Set(j.lf_module_misses || []));
-      if (misses.length) {
-        /* operator's trial: a worker on a machine without the LF module took the run;
-           the job then showed only "run 2 times" */
-        typeCell.appendChild(Loop.el("div", { class: "job-note", text: "Left to another worker by " +
-          misses.join(", ") + ": the project's LF module is not on " +
-          (misses.length > 1 ? "their machines" : "its machine") + " (or is another version)." }));
-      }
-      body.appendChild(Loop.el("tr", { "data-job": j.id, "data-key": j.id },
-        typeCell,
-        /* an apply run whose units or merge run is "deferred" to RQ, which read as
-           "postponed" (re-trial): shown as under way */
-        Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""),
-          text: st === "deferred" ? "under way" : st,
-          title: st === "deferred" ? "Its units of work or their merge are queued or running (status deferred)." : null })),
-        progCell,
-        Loop.el("td", { text: st === "scheduled" && j.scheduled_for ? "due " + Loop.when(j.scheduled_for) :
-          Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
-        tookCell(j),
-        Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "").slice(0, 8) }),
-        act));
-      if (live && j.stalled) {
-        // no progress for a while: say so, rather than a bar that silently stands still
-        const q = Number(j.quiet_seconds) || 0;
-        const quiet = q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
-        const cell = Loop.el("td", { colspan: "7", class: "job-stall" });
-        if (st === "queued" || j.waiting_for_worker) {  // (an apply run's merge: deferred)
-          cell.append(Loop.el("strong", { text: "Waiting for a worker for " + quiet + "." }), " ",
-            "No worker has taken it: every worker is busy, frozen or stopped (see Jobs and the " +
-            "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ", or with compose ",
-            Loop.el("code", { text: "docker compose up -d --scale worker=3" }), ") and it runs.");
-        } else if (st === "scheduled") {
-          cell.append(Loop.el("strong", { text: "Due " + quiet + " ago, still not queued." }), " ",
-            "No scheduler has moved it to the queue: the scheduler runs inside a worker " +
-            "(one at a time), so no worker is running or they cannot reach Redis (see the " +
-            "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ") and it runs.");
-        } else {
-          cell.append(Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
-            Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
-              "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
-              "is given up and run again; Cancel stops it now." }));
-        }
-        body.appendChild(Loop.el("tr", { class: "stall-row", "data-key": j.id + ":stall" }, cell));
-      }
-      if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) {
-        const cell = Loop.el("td", { colspan: "7", class: "job-error" },
-          Loop.el("strong", { text: j.error }), " ", Loop.el("span", { text: hint(j.error) }));
-        if (j.traceback) {
-          cell.appendChild(Loop.el("details", { open: open.indexOf(j.id + ":error") !== -1 },
-            Loop.el("summary", { text: "Traceback" }),
-            Loop.el("pre", { text: j.traceback })));
-        }
-        body.appendChild(Loop.el("tr", { class: "error-row", "data-key": j.id + ":error" }, cell));
-      }
+      rows.push({ part: "job", j: j, st: st, live: live });
+      if (live && j.stalled) rows.push({ part: "stall", j: j, st: st });
+      if (j.error && (st === "failed" || st === "stopped" || st === "canceled")) rows.push({ part: "error", j: j, st: st });
     }
-    return running;
+    Loop.syncRows(body, rows, function (r) { return r.part === "job" ? r.j.id : r.j.id + ":" + r.part; },
+                  jobRowShows, jobRow, null, $("jobs-status"));
+    return rows.some(function (r) { return r.live; });
+  }
+  /* What a row of the jobs table shows (a running job's time counts up by itself). */
+  function jobRowShows(r) {
+    const j = r.j;
+    if (r.part === "stall") return [r.st, j.waiting_for_worker, quietFor(j)];
+    if (r.part === "error") return [j.error, j.traceback];
+    return [r.st, j.type, j.auto, j.result, j.attempts, j.lf_module_misses, j.progress,
+            j.scheduled_for, j.first_started_at, j.started_at, j.enqueued_at, j.ended_at];
+  }
+  function quietFor(j) {
+    const q = Number(j.quiet_seconds) || 0;
+    return q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
+  }
+  function jobRow(r) {
+    if (r.part === "stall") return stallRow(r.j, r.st);
+    if (r.part === "error") return errorRow(r.j);
+    const j = r.j, st = r.st;
+    const prog = j.progress && j.progress.total ? j.progress.done / j.progress.total : null;
+    const progCell = Loop.el("td", { class: "num" });
+    if (prog !== null) {
+      progCell.appendChild(Loop.el("progress", { max: "1", value: String(prog), "aria-label": "progress" }));
+      progCell.appendChild(document.createTextNode(" " + Loop.pct(prog)));
+    } else progCell.textContent = "–";
+    const act = Loop.el("td");
+    /* named after their job: a screen reader going through the buttons heard "Cancel,
+       Cancel, Cancel" and "Download" with nothing to tell them apart (trial) */
+    const which = String(j.type || "job") + (j.auto ? " (auto)" : "") + " " + String(j.id || "").slice(0, 8);
+    if (r.live) {
+      act.appendChild(Loop.el("button", { type: "button", class: "cancel", text: "Cancel",
+        "aria-label": "Cancel " + which, onclick: function () {
+          /* a Cancel redraws the table: a fast second click landed on the Cancel of
+             another job that moved under the pointer and stopped it (browser trial:
+             an automatic recalibration nobody chose to cancel) */
+          if (Date.now() - lastCancel.at < CANCEL_PAUSE_MS && lastCancel.id !== j.id) return;
+          cancel(j.id);
+        } }));
+    } else if (st === "finished" && j.result && j.result.download) {
+      // an export job (started through the API): its file, kept a day
+      const fmt = String(j.result.format || "jsonl");
+      act.appendChild(Loop.el("button", { type: "button", class: "small", text: "Download",
+        "aria-label": "Download the export of " + which, onclick: async function () {
+          try {
+            await Loop.download(j.result.download, pid + "." + fmt);
+            said("jobs-status", "Downloaded the export of job " + j.id + ".");
+          } catch (e) { said("jobs-status", "Download failed: " + e.message, true); }
+        } }));
+    }
+    const typeCell = Loop.el("td", { text: String(j.type || "–") + (j.auto ? " (auto)" : "") + (j.result && j.result.skipped ? " (skipped)" : "") +
+        (j.result && j.result.superseded ? " (superseded)" : "") +
+        (j.attempts > 1 ? " (run " + j.attempts + " times)" : ""),
+        title: j.result && j.result.superseded ? "A newer run of the LFs took its place: it wrote nothing, " +
+          "the newer run applies every LF." : (j.result && j.result.reason) || null });
+    if (j.result && j.result.skipped && j.result.reason) {
+      // why it did nothing, on the page (it was in the tooltip only)
+      typeCell.appendChild(Loop.el("div", { class: "job-note", text: String(j.result.reason) }));
+    }
+    const misses = Array.from(new Set(j.lf_module_misses || []));
+    if (misses.length) {
+      /* operator's trial: a worker on a machine without the LF module took the run;
+         the job then showed only "run 2 times" */
+      typeCell.appendChild(Loop.el("div", { class: "job-note", text: "Left to another worker by " +
+        misses.join(", ") + ": the project's LF module is not on " +
+        (misses.length > 1 ? "their machines" : "its machine") + " (or is another version)." }));
+    }
+    return Loop.el("tr", { "data-job": j.id },
+      typeCell,
+      /* an apply run whose units or merge run is "deferred" to RQ, which read as
+         "postponed" (re-trial): shown as under way */
+      Loop.el("td", null, Loop.el("span", { class: "pill st-" + st.replace(/[^a-z_]/g, ""),
+        text: st === "deferred" ? "under way" : st,
+        title: st === "deferred" ? "Its units of work or their merge are queued or running (status deferred)." : null })),
+      progCell,
+      Loop.el("td", { text: st === "scheduled" && j.scheduled_for ? "due " + Loop.when(j.scheduled_for) :
+        Loop.when(j.first_started_at || j.started_at || j.enqueued_at) }),
+      tookCell(j),
+      Loop.el("td", { class: "mono", title: j.id, text: String(j.id || "").slice(0, 8) }),
+      act);
+  }
+  /* under a job that has made no progress for a while: says so, rather than a bar
+     that silently stands still */
+  function stallRow(j, st) {
+    const quiet = quietFor(j);
+    const cell = Loop.el("td", { colspan: "7", class: "job-stall" });
+    if (st === "queued" || j.waiting_for_worker) {  // (an apply run's merge: deferred)
+      cell.append(Loop.el("strong", { text: "Waiting for a worker for " + quiet + "." }), " ",
+        "No worker has taken it: every worker is busy, frozen or stopped (see Jobs and the " +
+        "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ", or with compose ",
+        Loop.el("code", { text: "docker compose up -d --scale worker=3" }), ") and it runs.");
+    } else if (st === "scheduled") {
+      cell.append(Loop.el("strong", { text: "Due " + quiet + " ago, still not queued." }), " ",
+        "No scheduler has moved it to the queue: the scheduler runs inside a worker " +
+        "(one at a time), so no worker is running or they cannot reach Redis (see the " +
+        "workers' log). Start one (", Loop.el("code", { text: "loop worker" }), ") and it runs.");
+    } else {
+      cell.append(Loop.el("strong", { text: "No progress for " + quiet + "." }), " ",
+        Loop.el("span", { text: "Its worker may be frozen or overloaded: see the workers' log. " +
+          "The job's time limit (LOOP_LF_CHUNK_TIMEOUT for an apply-LFs unit) decides when it " +
+          "is given up and run again; Cancel stops it now." }));
+    }
+    return Loop.el("tr", { class: "stall-row" }, cell);
+  }
+  function errorRow(j) {
+    const cell = Loop.el("td", { colspan: "7", class: "job-error" },
+      Loop.el("strong", { text: j.error }), " ", Loop.el("span", { text: hint(j.error) }));
+    if (j.traceback) {
+      cell.appendChild(Loop.el("details", null,
+        Loop.el("summary", { text: "Traceback" }),
+        Loop.el("pre", { text: j.traceback })));
+    }
+    return Loop.el("tr", { class: "error-row" }, cell);
   }
 
   /* the last Cancel clicked, and for how long another job's Cancel ignores clicks */
