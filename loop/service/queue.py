@@ -229,9 +229,28 @@ def skip(store: RedisStore, pid: str, annotator: str, item_id: Any, lease_id: An
             "duplicate": store.skip(pid, annotator, item_id, lease_id, token)}
 
 
-#: Leases one release gives back at most (a page holds 21 at most: ``/next``'s
-#: ``shown`` list and one more).
+#: Leases one release gives back, or one renewal extends, at most (a page holds 21
+#: at most: ``/next``'s ``shown`` list and one more).
 MAX_RELEASE = 21
+
+
+def _leases(leases: Any, low: int) -> list[dict[str, str]]:
+    """``[{item_id, lease_id}, ...]`` as a release or a renewal takes it (``low`` to
+    :data:`MAX_RELEASE` of them), or :class:`BadRequest` saying what is wrong."""
+    if not isinstance(leases, list) or len(leases) < low or len(leases) > MAX_RELEASE:
+        raise BadRequest(f"leases must be a list of {low} to {MAX_RELEASE} objects "
+                         "{item_id, lease_id} as /queue/next returned them")
+    if not all(isinstance(x, dict) for x in leases):
+        raise BadRequest("each lease must be an object {item_id, lease_id}")
+    for x in leases:
+        extra = sorted(set(x) - {"item_id", "lease_id"})
+        if extra:  # re-trial: {item_id, lease_id, label} released the item, the
+            # label dropped unsaid; a key a request does not take is a 400 (README, API)
+            raise BadRequest(f"unknown key{'s' if len(extra) > 1 else ''} "
+                             f"{', '.join(map(repr, extra))} in a lease; each lease "
+                             "takes item_id and lease_id")
+        _strings(x.get("item_id"), x.get("lease_id"))
+    return leases
 
 
 def release(store: RedisStore, pid: str, annotator: str, leases: Any,
@@ -248,20 +267,7 @@ def release(store: RedisStore, pid: str, annotator: str, leases: Any,
     the page's, an answer to one may be on its way); ``leases`` may then be empty."""
     store.get_project(pid)
     page, keep = _page(page), set(_ids(shown, "shown"))
-    low = 0 if page else 1
-    if not isinstance(leases, list) or len(leases) < low or len(leases) > MAX_RELEASE:
-        raise BadRequest(f"leases must be a list of {low} to {MAX_RELEASE} objects "
-                         "{item_id, lease_id} as /queue/next returned them")
-    if not all(isinstance(x, dict) for x in leases):
-        raise BadRequest("each lease must be an object {item_id, lease_id}")
-    for x in leases:
-        extra = sorted(set(x) - {"item_id", "lease_id"})
-        if extra:  # re-trial: {item_id, lease_id, label} released the item, the
-            # label dropped unsaid; a key a request does not take is a 400 (README, API)
-            raise BadRequest(f"unknown key{'s' if len(extra) > 1 else ''} "
-                             f"{', '.join(map(repr, extra))} in a lease; each lease "
-                             "takes item_id and lease_id")
-        _strings(x.get("item_id"), x.get("lease_id"))
+    leases = _leases(leases, 0 if page else 1)
     out: dict[str, list[str]] = {"released": [], "not_held": []}
     named = keep | {x["item_id"] for x in leases}
     leases = [*leases, *({"item_id": i, "lease_id": lid}
@@ -273,6 +279,29 @@ def release(store: RedisStore, pid: str, annotator: str, leases: Any,
         except LeaseConflict:
             out["not_held"].append(x["item_id"])
     return out
+
+
+def renew(store: RedisStore, pid: str, annotator: str, leases: Any, lease_seconds: float,
+          token: str = "") -> dict[str, Any]:
+    """Extend leases ``[{item_id, lease_id}, ...]`` (1 to :data:`MAX_RELEASE`) the
+    annotator's page holds to ``lease_seconds`` from now, as the labeling page does
+    while its annotator is there (an expert reading a long item past the lease had
+    their answer refused once another annotator was given the item). ``renewed``:
+    ``[{item_id, expires_at}]``; ``not_renewed``: ``[{item_id, reason}]``, the reason
+    ``expired`` (not brought back, even if nobody took the item since), ``answered``
+    (by this annotator), ``settled`` (it needs no more answers), ``taken`` (leased to
+    another annotator now) or ``not_held`` (released, skipped, replaced by a newer
+    lease of theirs, or never theirs). One Redis round trip (``lua/renew.lua``): only
+    leases live at that moment are extended, so a renewal never makes a token hold
+    more than ``/next`` leased it."""
+    store.get_project(pid)
+    got = store.renew_leases(pid, annotator,
+                             [(x["item_id"], x["lease_id"]) for x in _leases(leases, 1)],
+                             lease_seconds, token)
+    return {"renewed": [{"item_id": i, "expires_at": w} for i, w in got
+                        if isinstance(w, float)],
+            "not_renewed": [{"item_id": i, "reason": w} for i, w in got if isinstance(w, str)],
+            "lease_seconds": lease_seconds}
 
 
 def undo(store: RedisStore, pid: str, annotator: str, token: str = "",

@@ -35,7 +35,7 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,
-``release.lua``) are one set for every k >= 1.
+``release.lua``, ``renew.lua``) are one set for every k >= 1.
 """
 
 from __future__ import annotations
@@ -212,6 +212,25 @@ class QueueMixin(StoreBase):
         keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "queue"), k(pid, "done"),
                 k(pid, "mine", annotator)]
         return int(self.scripts.release(keys, [annotator]))
+
+    def renew_leases(self, pid: str, annotator: str, leases: list[tuple[str, str]],
+                     ttl: float, token: str = "") -> list[tuple[str, float | str]]:
+        """Extend ``annotator``'s live leases ``(item_id, lease_id)`` to ``ttl`` seconds
+        from now (``lua/renew.lua``): ``(item_id, new expiry)`` for each one renewed,
+        ``(item_id, reason)`` for the others (``expired``, ``answered``, ``settled``,
+        ``taken``, ``not_held``), in the order given. Only a lease live now is
+        extended, so a renewal never brings back a lease nor adds one.
+        :class:`Unauthorized` once the token is revoked or replaced."""
+        k = self._k
+        keys = [k(pid, "leasez"), k(pid, "leaseh"), k(pid, "done"), k(pid, "mine", annotator),
+                k(pid, "answered", annotator), k(pid, "annotators")]
+        flat = self._run(pid, "renew", keys, [time.time(), ttl, annotator,
+                                              json.dumps([list(x) for x in leases]), token])
+        out: list[tuple[str, float | str]] = []
+        for i in range(0, len(flat), 2):
+            why = flat[i + 1].decode()
+            out.append((flat[i].decode(), why if why[0].isalpha() else float(why)))
+        return out
 
     def undo(self, pid: str, annotator: str, token: str = "",
              item_id: str = "") -> tuple[str, str] | tuple[str, str, str, int] | None:

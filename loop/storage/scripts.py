@@ -22,6 +22,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "discard": ("_majority",),
     "skip": ("_revoked",),
     "release": (),
+    "renew": ("_revoked",),
     "replace_queue": (),
     "append_metric": (),
     "update_metric": (),

@@ -692,6 +692,16 @@ def queue_release(pid: str) -> Any:
                                  token=g.token_hash, page=b.get("page"), shown=b.get("shown")))
 
 
+@bp.post("/projects/<pid>/queue/renew")
+@annotator_required
+def queue_renew(pid: str) -> Any:
+    """Extend the live leases a page holds (the labeling page: while its annotator is
+    there)."""
+    b = _body("leases")
+    return jsonify(queue.renew(_store(), pid, g.annotator, b.get("leases"),
+                               _settings().lease_seconds, token=g.token_hash))
+
+
 @bp.post("/projects/<pid>/queue/undo")
 @annotator_required
 def queue_undo(pid: str) -> Any:

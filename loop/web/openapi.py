@@ -224,6 +224,14 @@ PATHS: dict[str, dict[str, Any]] = {
             "type": "array", "minItems": 0, "maxItems": 21, "items": {
                 "type": "object", "properties": {"item_id": S, "lease_id": S},
                 "required": ["item_id", "lease_id"]}}}, required=("leases",))},
+    "/api/projects/{pid}/queue/renew": {"post": _op(
+        "extend leases you hold now to LEASE_SECONDS from now (renewed: item_id, "
+        "expires_at; not_renewed: item_id, reason: expired, answered, settled, taken or "
+        "not_held); an expired lease is never brought back",
+        body={"leases": {
+            "type": "array", "minItems": 1, "maxItems": 21, "items": {
+                "type": "object", "properties": {"item_id": S, "lease_id": S},
+                "required": ["item_id", "lease_id"]}}}, required=("leases",))},
     "/api/projects/{pid}/queue/undo": {"post": _op(
         "undo my last answer; with item_id only if it is that item's (safe to retry: "
         "undone false once it was), 409 if another answer is last; item_status says what "
