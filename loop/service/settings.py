@@ -46,8 +46,14 @@ class Settings:
     queue_size: int = 1000
     #: Share of ``queue_size`` below which ``/next`` enqueues a refill (0: never).
     queue_low_water: float = 0.25
-    #: Seconds an item stays leased to an annotator.
+    #: Seconds an item stays leased to an annotator (the labeling page renews the
+    #: leases it holds at half this while its annotator is there).
     lease_seconds: float = 300.0
+    #: Seconds without a key, click, pointer move or scroll after which the labeling
+    #: page counts its annotator as gone and stops renewing its leases (as it does
+    #: while the tab is hidden): they lapse ``lease_seconds`` later at most, and the
+    #: items go to the others.
+    label_idle_seconds: float = 600.0
     #: Default ``answers_per_item`` of new projects.
     answers_per_item: int = 1
     #: Recalibrate after this many answers (0: never).
@@ -115,7 +121,8 @@ class Settings:
                      "max_items", "lf_chunk_timeout"):
             if getattr(self, name) < 1:
                 raise ValueError(f"LOOP_{name.upper()} must be >= 1, got {getattr(self, name)}")
-        for name in ("lease_seconds", "lf_import_timeout", "stall_seconds"):
+        for name in ("lease_seconds", "label_idle_seconds", "lf_import_timeout",
+                     "stall_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"LOOP_{name.upper()} must be > 0, got {getattr(self, name)}")
         for name in ("queue_low_water", "eval_fraction"):

@@ -84,10 +84,15 @@ def label_session(pid: str) -> Any:
     """What the labeling page needs and an annotator token may read: the project's
     name, labels and guidelines, and when the model was last recalibrated."""
     store = current_app.extensions["loop"]["store"]
+    settings = current_app.extensions["loop"]["settings"]
     project = store.get_project(pid)
     return jsonify({"id": pid, "name": project.get("name"), "labels": project["labels"],
                     "label_style": project.get("label_style") or [],
                     "answers_per_item": project.get("answers_per_item", 1),
                     "blind": bool(project.get("blind", False)),
                     "guidelines": store.guidelines(pid),
-                    "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at")})
+                    "last_recalibrated_at": store.get_value(pid, "last_recalibrated_at"),
+                    # the page renews its leases at half this while its annotator is
+                    # there (a key, a click or a scroll within idle_seconds, the tab shown)
+                    "lease_seconds": settings.lease_seconds,
+                    "idle_seconds": settings.label_idle_seconds})

@@ -1909,14 +1909,15 @@ def test_an_item_on_screen_past_its_lease_and_taken_by_another_says_so(
     for the item on screen, which another annotator had been given meanwhile; the
     page said "Error: item 1508 is leased by someone else." It now says that the
     item was on screen longer than it is kept, that it is no longer theirs and that
-    the answer was not saved."""
+    the answer was not saved. (The page renews its leases while its annotator is
+    there: the break is an idle one, past the page's idle limit, 1 s here.)"""
     from loop.demo.client import ApiClient
     from loop.web import create_app
 
     pid = tiny_project["pid"]
     app = create_app({"TESTING": True, "REDIS_URL": live.app.config["REDIS_URL"],
                       "API_KEYS": "test-admin-key", "QUEUE_SIZE": 60,
-                      "RECALIBRATE_EVERY": 0, "LEASE_SECONDS": 2})
+                      "RECALIBRATE_EVERY": 0, "LEASE_SECONDS": 2, "LABEL_IDLE_SECONDS": 1})
     short = LiveServer(app)  # the same service, its leases 2 s long
     try:
         sign_in(page, short.url, tiny_project["token"], pid)

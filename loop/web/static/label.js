@@ -59,6 +59,7 @@
     unconfirmed: {},     // id -> label index of an answer sent whose reply never came
     nextError: null,     // why the next item did not load, shown in its place until one does
     metricsUrl: "/p/" + encodeURIComponent(pid) + "/label/session",
+    errorAt: -Infinity,  // performance.now() when the status line last said an error
   };
   const stats = { latencies: [], shown: 0 };
   window.loopLabel = {
@@ -66,6 +67,7 @@
     currentId: function () { return state.current ? String(state.current.item.id) : null; },
     shownFor: function () { return state.current ? performance.now() - state.shownAt : null; },
     readyCount: function () { return state.ready.length; },
+    readyIds: function () { return state.ready.map(function (r) { return String(r.item.id); }); },
     idle: function () { return state.chain.then(function () { return true; }); },
   };
 
@@ -116,6 +118,7 @@
     const s = $("status");
     s.textContent = msg || "";
     s.classList.toggle("error", !!isError);
+    if (isError) state.errorAt = performance.now();
   }
 
   /* An answer is sent after the ones before it: closing the tab right after a key
@@ -146,6 +149,119 @@
       return { item_id: String(r.item.id), lease_id: String(r.lease.id) };
     }) });
   });
+
+  /* Every item this page holds (the one on screen, the one prefetched) is leased to
+     this annotator for the server's LEASE_SECONDS; a lease was never renewed, so an
+     expert who read a long item, looked something up or took a call past it had
+     the answer refused once the item went to someone else. While the annotator is
+     here (the tab shown, and a key, click, pointer move or scroll within
+     idle_seconds, 10 minutes by default) the page renews them at half the lease
+     time; a hidden tab or an idle annotator lets them lapse, and the items go to
+     the others. A renewal that says the item on screen is lost is said at once. */
+  const presence = {
+    lastActive: performance.now(), before: performance.now(), leaseMs: 300000, idleMs: 600000,
+    renewedAt: performance.now(), renewing: false, started: false,
+  };
+  function here() {
+    return document.visibilityState === "visible" &&
+      performance.now() - presence.lastActive < presence.idleMs;
+  }
+  function renewDue() {
+    return presence.started && here() && !presence.renewing &&
+      performance.now() - presence.renewedAt >= presence.leaseMs / 2;
+  }
+  function onActivity() {
+    presence.before = presence.lastActive;  /* the activity before this one */
+    presence.lastActive = performance.now();
+    if (renewDue()) renewLeases();
+  }
+  function minutes(ms) {
+    const m = Math.round(ms / 60000);
+    return m < 2 ? Math.round(ms / 1000) + " s" : m + " min";
+  }
+  /* said beside an error said a moment ago (an answer refused as the same key came
+     back to the page), not over it */
+  function sayAlso(text) {
+    const s = $("status");
+    const prev = s.classList.contains("error") && performance.now() - state.errorAt < 5000 ? s.textContent : "";
+    status(prev ? prev + " " + text : text, true);
+  }
+  function renewLeases() {
+    const held = (state.current ? [state.current] : []).concat(state.ready).filter(function (r) {
+      return r.lease && !state.inFlight.has(String(r.item.id));
+    }).slice(0, 21);
+    const asked = performance.now();
+    if (!held.length) { presence.renewedAt = asked; return; }
+    presence.renewing = true;
+    Loop.api("POST", base + "/queue/renew", { leases: held.map(function (r) {
+      return { item_id: String(r.item.id), lease_id: String(r.lease.id) };
+    }) }).then(function (res) {
+      presence.renewedAt = asked;
+      (res && res.not_renewed || []).forEach(function (x) {
+        const r = held.find(function (h) { return String(h.item.id) === String(x.item_id); });
+        if (r) notRenewed(r, x.reason, asked);
+      });
+    }, function (e) {
+      if (e && e.status === 401) handleError(e);
+      /* else tried again at the next tick */
+    }).finally(function () { presence.renewing = false; });
+  }
+  /* A lease the page holds that was not renewed: one prefetched is dropped (the next
+     is fetched); the one on screen that expired comes back by /next if nobody took
+     it meanwhile (a lease you hold comes back first), else the page says so. */
+  function notRenewed(r, reason, asked) {
+    if (state.inFlight.has(String(r.item.id))) return;  /* being answered here now */
+    const idx = state.ready.indexOf(r);
+    if (idx >= 0) { state.ready.splice(idx, 1); prefetch(); return; }
+    if (state.current !== r) return;  /* answered or skipped meanwhile */
+    const id = String(r.item.id);
+    if (reason === "expired") {
+      enqueue(function () {
+        return Loop.api("POST", base + "/queue/next", {
+          shown: shownIds().filter(function (x) { return x !== id; }), page: tabId });
+      }).then(function (data) {
+        const got = takeNext(data);
+        if (got && String(got.item.id) === id && state.current === r) { r.lease = got.lease; return; }
+        if (got && !known(got.item.id)) state.ready.push(got);
+        if (state.current === r) lost(r, "taken", asked);
+      }, function () { /* the answer says what became of it */ });
+      return;
+    }
+    lost(r, reason, asked);
+  }
+  function lost(r, reason, asked) {
+    const id = String(r.item.id);
+    const away = minutes(Math.max(0, asked - presence.before));
+    showNext();
+    const next = state.current ? " Here is the next one." : "";
+    if (reason === "settled") {
+      sayAlso("#" + id + " was settled meanwhile (others answered it, or the admin did): it needs no answer from you." + next);
+    } else if (reason === "answered") {
+      sayAlso("#" + id + " was answered already (in another tab?)." + next);
+    } else {
+      sayAlso("#" + id + " is no longer yours: this page was hidden or idle for " + away +
+        ", and an item is kept for you only " + minutes(presence.leaseMs) + " after you leave, so " +
+        (reason === "taken" ? "another annotator has it now." : "it went back to the others.") + next);
+    }
+    refreshProgress();
+  }
+
+  function leaseTimes(session) {  /* the service's, as the page's session says them */
+    const lease = Number(session.lease_seconds), idle = Number(session.idle_seconds);
+    if (lease > 0) presence.leaseMs = lease * 1000;
+    if (idle > 0) presence.idleMs = idle * 1000;
+  }
+  function startRenewing() {
+    presence.started = true;
+    ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"].forEach(function (t) {
+      document.addEventListener(t, onActivity, { capture: true, passive: true });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") onActivity();
+    });
+    setInterval(function () { if (renewDue()) renewLeases(); },
+                Math.max(250, Math.min(presence.leaseMs / 4, 15000)));
+  }
 
   /* Serialize every request that changes queue state, in order. */
   function enqueue(fn) {
@@ -644,7 +760,8 @@
            the answer was lost (team lead's trial) */
         const secs = Math.round(onScreen / 1000);
         status("#" + id + " was on your screen for " + (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min") +
-          ", longer than an item is kept for you, and it is no longer yours (another annotator " +
+          ", longer than an item is kept for you while this page is hidden or idle (" +
+          minutes(presence.leaseMs) + "), and it is no longer yours (another annotator " +
           "has it now, or it went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
           (state.current ? " Here is the next one." : ""), true);
         refreshProgress();
@@ -1185,6 +1302,7 @@
       const project = await Loop.api("GET", state.metricsUrl);
       state.labels = Loop.labelNames(project);
       state.style = project.label_style || [];
+      leaseTimes(project);
       if (project && project.name) {
         document.title = "Label · " + project.name + " · loop";
         Loop.setText("project-name", project.name);
@@ -1216,6 +1334,7 @@
     }
     buildButtons();
     renderItem();
+    startRenewing();
     if (tabs) { tabs.addEventListener("message", onTabMessage); sayToTabs("open"); }
     prefetch();
     refreshProgress();

@@ -1,0 +1,119 @@
+"""The labeling page keeps the items it holds while its annotator is there (it renews
+their leases, ``/queue/renew``), and lets them lapse while the tab is hidden or the
+annotator idle. Real Chromium; the service's leases a few seconds long."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from web_helpers import LiveServer, press, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@contextmanager
+def _short(live: LiveServer, lease: float, idle: float) -> Iterator[LiveServer]:
+    """The same service (its Redis), its leases ``lease`` s long and the page's idle
+    limit ``idle`` s."""
+    from loop.web import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": live.app.config["REDIS_URL"],
+                      "API_KEYS": "test-admin-key", "QUEUE_SIZE": 60,
+                      "RECALIBRATE_EVERY": 0, "LEASE_SECONDS": lease,
+                      "LABEL_IDLE_SECONDS": idle})
+    server = LiveServer(app)
+    try:
+        yield server
+    finally:
+        server.close()
+        app.extensions["loop"]["redis"].close()
+
+
+def _held(page: Any) -> list[str]:
+    """The item on screen, then the one prefetched."""
+    page.wait_for_function("window.loopLabel.currentId() !== null"
+                           " && window.loopLabel.readyCount() >= 1")
+    return [str(x) for x in page.evaluate("[window.loopLabel.currentId()]"
+                                          ".concat(window.loopLabel.readyIds())")]
+
+
+def _bea(live: LiveServer, short: LiveServer, pid: str) -> Any:
+    from loop.demo.client import ApiClient
+
+    return ApiClient(short.url, live.admin.call(
+        "POST", f"/api/projects/{pid}/annotators", {"name": "bea"})["token"])
+
+
+def test_a_page_in_use_keeps_its_item_past_the_lease_and_saves_the_answer(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """An expert reading one item for two and a half lease times (4 s here, 300 s in
+    service), moving the mouse now and then: the page renews its leases, so another
+    annotator is never given the item on screen nor the next one, and the answer is
+    stored (it was refused once the item had gone to someone else)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=4, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        held = _held(page)
+        bea = _bea(live, short, pid)
+        given: list[str] = []
+        end = time.time() + 10
+        while time.time() < end:
+            page.mouse.move(200 + len(given) % 7 * 20, 300)  # reading, scrolling along
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": given})
+            if got is not None:
+                given.append(str(got["item"]["id"]))
+            time.sleep(0.5)
+        assert len(given) == 1 and not set(given) & set(held), (given, held)
+        lease = short.app.extensions["loop"]["store"].lease_of(pid, held[0])
+        assert lease is not None and lease["annotator"] == "tess"
+        assert page.evaluate("window.loopLabel.currentId()") == held[0]
+        press(page, "1")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('Saved “ham” for #' + id)", arg=held[0])
+        answers = short.app.extensions["loop"]["store"].answers(pid)
+        assert [(a["annotator"], a["label"]) for a in answers[held[0]]] == [("tess", 0)]
+        assert list(answers) == [held[0]]  # bea answered nothing
+    assert not page.console_errors, page.console_errors
+
+
+@pytest.mark.parametrize("away", ["hidden", "idle"])
+def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
+        live: LiveServer, tiny_project: dict[str, str], page: Any, away: str) -> None:
+    """A tab left hidden, or a visible one with no key, click, pointer move or scroll
+    within the idle limit, renews nothing: its items go to the others once their
+    leases end (2 s here). Back on the page, its first renewal says at once that
+    the item on screen is no longer theirs, before any answer is refused."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600 if away == "hidden" else 1) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        renewals: list[str] = []
+        page.on("request", lambda r: "/queue/renew" in r.url and renewals.append(r.url))
+        if away == "hidden":
+            page.evaluate("Object.defineProperty(document, 'visibilityState', "
+                          "{configurable: true, get: () => 'hidden'});"
+                          "document.dispatchEvent(new Event('visibilitychange'))")
+        on_screen = _held(page)[0]
+        time.sleep(3)  # away: both leases of the page run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while on_screen not in taken:
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+        assert renewals == []
+        if away == "hidden":
+            page.evaluate("delete document.visibilityState;"
+                          "document.dispatchEvent(new Event('visibilitychange'))")
+        else:
+            page.mouse.move(300, 300)
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+        said = page.locator("#status").inner_text()
+        assert "hidden or idle" in said and "another annotator has it now" in said, said
+        assert page.evaluate("window.loopLabel.currentId()") != on_screen
+        assert len(renewals) == 1
+    assert not page.console_errors, page.console_errors
