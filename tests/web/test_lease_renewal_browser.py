@@ -117,3 +117,39 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
         assert page.evaluate("window.loopLabel.currentId()") != on_screen
         assert len(renewals) == 1
     assert not page.console_errors, page.console_errors
+
+
+def test_an_item_whose_lease_lapsed_while_nobody_took_it_stays_on_screen_and_is_saved(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Back to a tab hidden past the lease, the item on screen untaken meanwhile: the
+    renewal finds its lease expired (never brought back by a renewal), and the page
+    leases it again by ``/next`` (a lease you held comes back first), saying nothing;
+    the answer is stored."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        replies: list[Any] = []
+        page.on("response", lambda r: "/queue/renew" in r.url and replies.append(r.json()))
+        page.evaluate("Object.defineProperty(document, 'visibilityState', "
+                      "{configurable: true, get: () => 'hidden'});"
+                      "document.dispatchEvent(new Event('visibilitychange'))")
+        on_screen = _held(page)[0]
+        time.sleep(3)
+        store = short.app.extensions["loop"]["store"]
+        assert store.lease_of(pid, on_screen) is None  # lapsed
+        page.evaluate("delete document.visibilityState;"
+                      "document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_function("(id) => { const l = window.loopLabel; return l.currentId() === id"
+                               " && l.readyCount() >= 1; }", arg=on_screen)
+        deadline = time.time() + 30
+        while (store.lease_of(pid, on_screen) is None or not replies) and time.time() < deadline:
+            page.wait_for_timeout(100)  # (Playwright's events come in its calls, not in sleeps)
+        assert {"item_id": on_screen, "reason": "expired"} in replies[0]["not_renewed"], replies
+        assert store.lease_of(pid, on_screen)["annotator"] == "tess"
+        assert "no longer yours" not in page.locator("#status").inner_text()
+        press(page, "2")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('Saved “spam” for #' + id)", arg=on_screen)
+        assert [(a["annotator"], a["label"]) for a in store.answers(pid)[on_screen]] == [
+            ("tess", 1)]
+    assert not page.console_errors, page.console_errors

@@ -199,7 +199,7 @@
       presence.renewedAt = asked;
       (res && res.not_renewed || []).forEach(function (x) {
         const r = held.find(function (h) { return String(h.item.id) === String(x.item_id); });
-        if (r) notRenewed(r, x.reason, asked);
+        if (r) notRenewed(r, x.reason, asked, held);
       });
     }, function (e) {
       if (e && e.status === 401) handleError(e);
@@ -209,7 +209,7 @@
   /* A lease the page holds that was not renewed: one prefetched is dropped (the next
      is fetched); the one on screen that expired comes back by /next if nobody took
      it meanwhile (a lease you hold comes back first), else the page says so. */
-  function notRenewed(r, reason, asked) {
+  function notRenewed(r, reason, asked, held) {
     if (state.inFlight.has(String(r.item.id))) return;  /* being answered here now */
     const idx = state.ready.indexOf(r);
     if (idx >= 0) { state.ready.splice(idx, 1); prefetch(); return; }
@@ -217,8 +217,10 @@
     const id = String(r.item.id);
     if (reason === "expired") {
       enqueue(function () {
-        return Loop.api("POST", base + "/queue/next", {
-          shown: shownIds().filter(function (x) { return x !== id; }), page: tabId });
+        /* not the others it held (one prefetched and dropped may have lapsed too) */
+        const others = held.map(function (h) { return String(h.item.id); }).concat(shownIds());
+        return Loop.api("POST", base + "/queue/next", { page: tabId,
+          shown: Array.from(new Set(others)).filter(function (x) { return x !== id; }).slice(0, 20) });
       }).then(function (data) {
         const got = takeNext(data);
         if (got && String(got.item.id) === id && state.current === r) { r.lease = got.lease; return; }
