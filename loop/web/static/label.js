@@ -176,8 +176,7 @@
     if (renewDue()) renewLeases();
   }
   function minutes(ms) {
-    const m = Math.round(ms / 60000);
-    return m < 2 ? Math.round(ms / 1000) + " s" : m + " min";
+    return ms < 120000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
   }
   /* said beside an error said a moment ago (an answer refused as the same key came
      back to the page), not over it */
@@ -261,8 +260,10 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") onActivity();
     });
+    /* checked every eighth of the lease time, or every 15 s if that is sooner: the
+       leases are renewed at most 5/8 of it after the last renewal */
     setInterval(function () { if (renewDue()) renewLeases(); },
-                Math.max(250, Math.min(presence.leaseMs / 4, 15000)));
+                Math.max(250, Math.min(presence.leaseMs / 8, 15000)));
   }
 
   /* Serialize every request that changes queue state, in order. */
