@@ -113,7 +113,8 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
         page.wait_for_function("(id) => document.getElementById('status').textContent"
                                ".includes('#' + id + ' is no longer yours')", arg=on_screen)
         said = page.locator("#status").inner_text()
-        assert "hidden or idle" in said and "another annotator has it now" in said, said
+        assert f"this page was {away} for " in said, said
+        assert "another annotator has it now" in said, said
         assert page.evaluate("window.loopLabel.currentId()") != on_screen
         assert len(renewals) == 1
     assert not page.console_errors, page.console_errors

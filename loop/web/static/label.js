@@ -159,8 +159,11 @@
      time; a hidden tab or an idle annotator lets them lapse, and the items go to
      the others. A renewal that says the item on screen is lost is said at once. */
   const presence = {
-    lastActive: performance.now(), before: performance.now(), leaseMs: 300000, idleMs: 600000,
+    lastActive: performance.now(), leaseMs: 300000, idleMs: 600000,
     renewedAt: performance.now(), renewing: false, started: false,
+    hiddenAt: null,        // performance.now() when the tab was hidden, while it is
+    returnedAt: -Infinity, // when the annotator last came back, after awayFor ms
+    awayFor: 0, awayHow: "",  // ... "hidden" or "idle"
   };
   function here() {
     return document.visibilityState === "visible" &&
@@ -171,8 +174,14 @@
       performance.now() - presence.renewedAt >= presence.leaseMs / 2;
   }
   function onActivity() {
-    presence.before = presence.lastActive;  /* the activity before this one */
-    presence.lastActive = performance.now();
+    const now = performance.now();
+    if (presence.hiddenAt !== null || now - presence.lastActive >= presence.idleMs) {
+      presence.awayHow = presence.hiddenAt !== null ? "hidden" : "idle";
+      presence.awayFor = now - (presence.hiddenAt !== null ? presence.hiddenAt : presence.lastActive);
+      presence.returnedAt = now;
+      presence.hiddenAt = null;
+    }
+    presence.lastActive = now;
     if (renewDue()) renewLeases();
   }
   function minutes(ms) {
@@ -232,7 +241,11 @@
   }
   function lost(r, reason, asked) {
     const id = String(r.item.id);
-    const away = minutes(Math.max(0, asked - presence.before));
+    /* this renewal came as the annotator came back, or the page could not renew in time */
+    const why = asked - presence.returnedAt < 30000
+      ? "this page was " + presence.awayHow + " for " + minutes(presence.awayFor) +
+        ", and an item is kept for you only " + minutes(presence.leaseMs) + " after you leave"
+      : "its lease ran out before this page could renew it (was the server out of reach?)";
     showNext();
     const next = state.current ? " Here is the next one." : "";
     if (reason === "settled") {
@@ -240,8 +253,7 @@
     } else if (reason === "answered") {
       sayAlso("#" + id + " was answered already (in another tab?)." + next);
     } else {
-      sayAlso("#" + id + " is no longer yours: this page was hidden or idle for " + away +
-        ", and an item is kept for you only " + minutes(presence.leaseMs) + " after you leave, so " +
+      sayAlso("#" + id + " is no longer yours: " + why + ", so " +
         (reason === "taken" ? "another annotator has it now." : "it went back to the others.") + next);
     }
     refreshProgress();
@@ -257,8 +269,10 @@
     ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"].forEach(function (t) {
       document.addEventListener(t, onActivity, { capture: true, passive: true });
     });
+    if (document.visibilityState === "hidden") presence.hiddenAt = performance.now();
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") onActivity();
+      else if (presence.hiddenAt === null) presence.hiddenAt = performance.now();
     });
     /* checked every eighth of the lease time, or every 15 s if that is sooner: the
        leases are renewed at most 5/8 of it after the last renewal */
