@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from loop.service.rules import has_lfs
 from loop.web.auth import annotator_required
 
 bp = Blueprint(
@@ -95,4 +96,6 @@ def label_session(pid: str) -> Any:
                     # the page renews its leases at half this while its annotator is
                     # there (a key, a click or a scroll within idle_seconds, the tab shown)
                     "lease_seconds": settings.lease_seconds,
-                    "idle_seconds": settings.label_idle_seconds})
+                    "idle_seconds": settings.label_idle_seconds,
+                    # none yet: the page says so where it lists an item's LF votes
+                    "has_lfs": has_lfs(store, pid)})

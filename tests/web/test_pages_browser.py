@@ -3062,3 +3062,21 @@ def test_a_poll_that_changes_no_lf_leaves_the_lf_table_as_it_is(
     assert page.evaluate("""() => { const r = Array.from(document.querySelectorAll(
         '#lf-rows tr')).find((t) => t.dataset.key === 'has_link'); return r.marked; }""") is None
     assert page.console_errors == []
+
+
+def test_an_item_of_a_project_without_lfs_says_there_are_none_yet(
+        live: LiveServer, page: Any) -> None:
+    """Left from session 64: in a project with no LF at all (rules to be written), each
+    item said "No LF fired", as if rules had been tried on it."""
+    from loop.demo.client import add_annotator
+
+    p = live.admin.call("POST", "/api/projects", {"name": "no rules yet",
+                                                  "labels": ["ham", "spam"]})
+    pid = str(p["id"])
+    live.admin.call("POST", f"/api/projects/{pid}/items", content_type="text/csv",
+                    data=b"id,text\na1,first comment\na2,check out my channel\n")
+    sign_in(page, live.url, add_annotator(live.admin, pid, "ann"), pid)
+    page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    assert page.locator("#votes").inner_text().strip() == (
+        "The project has no LFs yet: your answers count once the admin writes a rule")
+    assert page.console_errors == []

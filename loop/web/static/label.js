@@ -476,7 +476,9 @@
     const unshown = item.uploaded_votes || 0;  /* votes that came with the items: not shown */
     if (!list.length && !unshown) {
       votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
-        text: item.blind ? "Hidden: blind labeling" : "No LF fired" })));
+        text: item.blind ? "Hidden: blind labeling" : state.hasLfs === false
+          ? "The project has no LFs yet: your answers count once the admin writes a rule"
+          : "No LF fired" })));
     }
     if (unshown) {
       votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
@@ -990,6 +992,7 @@
     try {
       const m = await Loop.api("GET", state.metricsUrl);
       const at = m ? m.last_recalibrated_at : null;
+      if (m && typeof m.has_lfs === "boolean") state.hasLfs = m.has_lfs;
       if (state.recalibratedAt === undefined) {
         state.recalibratedAt = at === undefined ? null : at;
       } else if (at && at !== state.recalibratedAt) {
@@ -1320,6 +1323,7 @@
       state.labels = Loop.labelNames(project);
       state.style = project.label_style || [];
       leaseTimes(project);
+      state.hasLfs = project.has_lfs;
       if (project && project.name) {
         document.title = "Label · " + project.name + " · loop";
         Loop.setText("project-name", project.name);
