@@ -379,3 +379,85 @@ def _field_candidates(records: Sequence[dict[str, Any]], y: np.ndarray, unl: np.
             if s.key not in exclude:
                 out.append(s)
     return out
+
+
+@dataclass
+class Exclusion:
+    """An "and not" keyword that would make a rule more precise on the gold: of the
+    answered items the rule matches, ``wrong`` it gets wrong and ``right`` it gets
+    right hold ``keyword``; ``precision`` is the rule's on its answered items once
+    they are left out (``before``: as it is)."""
+
+    keyword: str
+    wrong: int
+    right: int
+    precision: float
+    before: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"condition": {"kind": "keywords", "keywords": [self.keyword], "not": True},
+                "keyword": self.keyword, "wrong": self.wrong, "right": self.right,
+                "precision": self.precision, "before": self.before}
+
+
+def suggest_exclusions(texts: Sequence[str], y: Sequence[int] | np.ndarray, label: int, *,
+                       k: int = 3, min_wrong: int = 3, max_right_share: float = 0.25,
+                       skip: Sequence[str] = ()) -> list[Exclusion]:
+    """Up to ``k`` words or two-word phrases whose "and not" would leave out mostly
+    items a rule gets wrong: ``texts`` and ``y`` are the answered items it matches
+    and their known labels, ``label`` the class it votes. A candidate holds in at
+    least ``min_wrong`` of the wrong ones and, of the items it holds in, at most a
+    share ``max_right_share`` are right ones; it must keep some right item, and
+    ``skip`` (the rule's own keywords, any case) is never proposed. Counted with the
+    condition itself (whole words, case and accents as a keyword rule reads them),
+    ranked by wrong items left out less right ones, then fewer right ones; of those
+    that leave out the same items, only the first is kept.
+
+    Few answers make a weak case: a candidate is evidence to look at (the preview
+    lists the items), not a rule to take on trust.
+
+    >>> texts = ["free gift", "free entry win", "free of charge help", "is it free of charge",
+    ...          "free of charge, ask me", "free prize", "totally free of charge"]
+    >>> best = suggest_exclusions(texts, [1, 1, 0, 0, 0, 1, 0], 1, skip=["free"])[0]
+    >>> best.keyword, best.wrong, best.right, best.before, best.precision
+    ('of charge', 4, 0, 0.42857142857142855, 1.0)
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if len(texts) != len(y):
+        raise ValueError(f"texts and y differ in length: {len(texts)} and {len(y)}")
+    wrong = y != label
+    if int(wrong.sum()) < min_wrong or not (~wrong).any():
+        return []
+    index = TermIndex(texts, min_df=min_wrong)
+    if index.X.shape[1] == 0:
+        return []
+    X = index.X
+    w_by = np.asarray(X[np.flatnonzero(wrong)].sum(axis=0)).ravel()
+    r_by = np.asarray(X[np.flatnonzero(~wrong)].sum(axis=0)).ravel()
+    own = {s.casefold() for s in skip}
+    cands = [t for t in np.flatnonzero(w_by >= min_wrong)
+             if r_by[t] <= max_right_share * (w_by[t] + r_by[t])
+             and not all(w in STOP for w in str(index.terms[t]).split())
+             and str(index.terms[t]).casefold() not in own]
+    # at equal counts a phrase before its word ("of charge" is safer on the unanswered
+    # items than "charge"), and one without the rule's own words first
+    words_of = {t: str(index.terms[t]).casefold().split() for t in cands}
+    cands.sort(key=lambda t: (-(w_by[t] - r_by[t]), r_by[t],
+                              any(w in own for w in words_of[t]), -len(words_of[t])))
+    n_right = int((~wrong).sum())
+    before = n_right / len(y)
+    out: list[Exclusion] = []
+    seen: set[bytes] = set()
+    for t in cands[:4 * k]:  # the counts as the condition itself reads the texts
+        term = str(index.terms[t])
+        hit = Rule("exclusion", 0, "keywords", keywords=(term,)).match(list(texts))
+        w, r = int((hit & wrong).sum()), int((hit & ~wrong).sum())
+        key = np.packbits(hit).tobytes()  # "of charge" leaves out what "charge" does
+        if (w < min_wrong or r > max_right_share * (w + r) or r >= n_right
+                or key in seen):
+            continue
+        seen.add(key)
+        left = len(y) - w - r
+        out.append(Exclusion(term, w, r, (n_right - r) / left, before))
+    out.sort(key=lambda e: (-(e.wrong - e.right), e.right))
+    return out[:k]

@@ -46,6 +46,7 @@ from loop.core.suggest import (
     Suggestion,
     TermIndex,
     rule_key,
+    suggest_exclusions,
     suggest_rules,
 )
 from loop.core.text import alike
@@ -735,6 +736,8 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
                  "precision": right / int(gh.sum()) if gh.any() else None,
                  "recall": right / n_class if n_class else None},
         "examples": examples,
+        # "and not" words that would leave out mostly the answered items it gets wrong
+        "exclusions": _exclusions(c, rule, y, gh),
         # values a < or > rule cannot read as numbers or dates never match (new-user
         # trial: "views > 1000" passed over every "1,234" and "12,000", unsaid)
         "uncomparable": _uncomparable(c, rule, project, hit),
@@ -747,6 +750,24 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "folds_capitals": any(t.kind == "regex" and not t.case_sensitive
                               and folds_capitals(t.pattern) for t, _ in rule.tests()),
     }
+
+
+#: Most answered items a preview reads for its "and not" suggestions (a random sample
+#: of them beyond that).
+EXCLUSION_GOLD = 1000
+
+
+def _exclusions(c: _Corpus, rule: Rule, y: np.ndarray, gh: np.ndarray) -> list[dict[str, Any]]:
+    """Up to 3 "and not" keywords that would make the rule more precise on the
+    answered items it matches (:func:`~loop.core.suggest.suggest_exclusions`), none
+    of the words it names already."""
+    rows = np.flatnonzero(gh)
+    if rows.size > EXCLUSION_GOLD:
+        rows = np.sort(np.random.default_rng(0).choice(rows, EXCLUSION_GOLD, replace=False))
+    own = [w for t, _ in rule.tests() if t.kind == "keywords" for w in t.keywords]
+    found = suggest_exclusions([c.texts[r] or "" for r in rows], y[rows], rule.label,
+                               skip=own)
+    return [e.to_dict() for e in found]
 
 
 def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray

@@ -847,3 +847,21 @@ def test_each_condition_reads_only_the_rows_left_and_agrees_with_one_item_at_a_t
     assert hit.tolist() == [rule.matches(t, x) for t, x in zip(texts, recs, strict=True)]
     assert hit.tolist() == rule.match(texts, recs).tolist()
     assert 0 < hit.sum() and seen[0] == 300 and all(a > b for a, b in itertools.pairwise(seen))
+
+
+def test_an_exclusion_is_offered_only_on_enough_wrong_answers_and_never_the_rules_own_word():
+    from loop.core.suggest import suggest_exclusions
+
+    texts = ["free prize", "free entry", "free of charge a", "free of charge b", "win free"]
+    # two wrong answers are too few to go on (min_wrong 3)
+    assert suggest_exclusions(texts, [1, 1, 0, 0, 1], 1) == []
+    texts += ["free of charge c"]
+    found = suggest_exclusions(texts, [1, 1, 0, 0, 1, 0], 1, skip=["FREE"])
+    assert [(e.keyword, e.wrong, e.right) for e in found][:1] == [("of charge", 3, 0)]
+    assert all("free" != e.keyword for e in found)
+    # a word in every matched item would leave out the right ones too: never offered
+    assert suggest_exclusions(texts, [1, 1, 0, 0, 1, 0], 1, skip=["charge"])[0].keyword != "free"
+    # nothing wrong, nothing to leave out
+    assert suggest_exclusions(texts, [1] * 6, 1) == []
+    with pytest.raises(ValueError, match="differ in length"):
+        suggest_exclusions(texts, [1], 1)

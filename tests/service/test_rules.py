@@ -455,6 +455,33 @@ def test_no_suggestion_says_when_the_candidates_would_repeat_the_lfs(client, sto
     assert all(x["label_name"] == "spam" and x["fresh"] == 0 for x in got["redundant"])
 
 
+def test_the_preview_suggests_an_and_not_that_leaves_out_the_answers_it_gets_wrong(
+        client, project):
+    """A rule on "free" votes spam, and the answers say "free of charge" is ham: the
+    preview offers "and not" "of charge", with the answered items it would leave out;
+    taken, the rule is right on every answered item it matches and nothing more is
+    offered."""
+    rows = ["COMMENT_ID,CONTENT,CLASS"]
+    rows += [f"s{i},free prize number {i},1" for i in range(6)]
+    rows += [f"h{i},it is free of charge {i},0" for i in range(4)]
+    rows += [f"u{i},free of charge or free prize u{i}," for i in range(5)]  # unanswered
+    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                    "&eval_fraction=0", data="\n".join(rows).encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    rule = {"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}
+    got = client.post(f"/api/projects/{project}/rules/preview", headers=auth(), json=rule).json
+    assert got["gold"]["precision"] == 0.6
+    best = got["exclusions"][0]
+    assert best["keyword"] == "of charge" and (best["wrong"], best["right"]) == (4, 0), best
+    assert best["before"] == 0.6 and best["precision"] == 1.0
+    assert best["condition"] == {"kind": "keywords", "keywords": ["of charge"], "not": True}
+    got = client.post(f"/api/projects/{project}/rules/preview", headers=auth(), json={
+        **rule, "conditions": [best["condition"]]}).json
+    assert got["gold"]["precision"] == 1.0 and got["exclusions"] == [], got["gold"]
+    assert got["matched"] == 6  # the unanswered items hold "of charge" too
+
+
 def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, project, rconn):
     """Two rules saved a moment apart: the first rule's run plans with the first
     only; the second's run plans from the same published L, so its merge is

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1798,3 +1799,37 @@ def test_a_preview_refused_while_the_previews_are_busy_is_sent_again(live: LiveS
             svc_rules._PREVIEWS.release()
     page.wait_for_selector(".preview-stats", timeout=10_000)  # sent again, not typed
     assert "rule previews are running" not in page.locator("#rule-preview").inner_text()
+
+
+def test_the_preview_offers_an_and_not_from_the_answers_and_one_click_adds_it(
+        live: LiveServer, page: Any) -> None:
+    """A rule on "free" votes spam where the answers say "free of charge" is ham: the
+    preview offers "and not “of charge”"; pressed with the keyboard it becomes a
+    condition row (focus in its words), and the preview says the rule is then right
+    on every answered item it matches."""
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "exclusions",
+                                                 "labels": ["ham", "spam"]})["id"])
+    rows = ["id,text,label"] + [f"s{i},free prize number {i},spam" for i in range(6)]
+    rows += [f"h{i},it is free of charge {i},ham" for i in range(4)]
+    rows += [f"u{i},free entry u{i}," for i in range(5)]
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id&gold_field=label&eval_fraction=0",
+             data="\n".join(rows).encode(), content_type="text/csv")
+    _admin_dashboard(page, live, pid)
+    page.wait_for_selector("#rule-name")
+    page.fill("#rule-name", "says_free")
+    page.select_option("#rule-label", "1")
+    page.fill("#rule-keywords", "free")
+    offer = page.get_by_role("button", name=re.compile("^Add and not “of charge” \\(4 answered"))
+    offer.wait_for(timeout=10000)
+    assert "precision 60%" in page.locator(".preview-stats").inner_text()
+    offer.focus()
+    page.keyboard.press("Enter")
+    row = page.locator("#rule-conditions li")
+    assert row.count() == 1 and row.locator("select.cond-join").input_value() == "not"
+    assert row.locator("input.cond-keywords").input_value() == "of charge"
+    assert page.evaluate("document.activeElement.classList.contains('cond-keywords')")
+    page.wait_for_function("document.querySelector('.preview-stats').textContent"
+                           ".includes('precision 100%')")
+    assert page.locator(".preview-exclusions").count() == 0
+    assert not page.console_errors

@@ -374,6 +374,26 @@
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
       ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + (p.n_lfs_compared === 1 ? " LF); " : " LFs); ") + gold + ". ",
       Loop.el("span", { class: "muted preview-ms", "aria-hidden": "true", text: p.ms + " ms" })));
+    const ex = (p.exclusions || []).filter(function () { return conditionRows().length < MAX_CONDITIONS; });
+    if (ex.length) {
+      /* words most of the answered items it gets wrong hold, and few it gets right:
+         one click adds the "and not" (the expert reads the items it leaves out in the
+         preview that follows) */
+      const tip = Loop.el("p", { class: "preview-exclusions" },
+        "Sharper with " + (ex.length === 1 ? "this" : "one of these") + " (from the answers): ");
+      ex.forEach(function (e, i) {
+        const what = "and not “" + e.keyword + "”";
+        const why = e.wrong + " answered " + (e.wrong === 1 ? "item" : "items") + " it gets wrong and " +
+          e.right + " it gets right left out: precision on the answers " + Loop.pct(e.before) + " to " + Loop.pct(e.precision);
+        if (i) tip.appendChild(document.createTextNode(" "));
+        tip.appendChild(Loop.el("button", { type: "button", class: "small exclusion", title: why,
+          "aria-label": "Add " + what + " (" + why + ")", text: what, onclick: function () {
+            if (addCondition(e.condition, true)) { status("Added " + what + "."); edited(); }
+          } }));
+        tip.appendChild(Loop.el("span", { class: "muted", text: " (" + e.wrong + " wrong, " + e.right + " right)" }));
+      });
+      box.appendChild(tip);
+    }
     if (!p.matched) {
       /* saved, it would vote on nothing: almost always a typo or the wrong field */
       const check = rule.kind === "keywords" ? "the spelling of its words"
