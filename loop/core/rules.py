@@ -897,22 +897,28 @@ def _value_list(value: Any) -> list[Any]:
 
 
 def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
-                 hit: Sequence[bool] | np.ndarray | None = None) -> tuple[int, list[str]]:
+                 hit: Sequence[bool] | np.ndarray | None = None,
+                 texts: Sequence[str] | TextBatch | None = None,
+                 deadline: float | None = None) -> tuple[int, list[str]]:
     """How many of ``records`` hold a value of the field of a ``<``, ``<=``, ``>`` or
     ``>=`` condition (the rule's own or one of its :attr:`~Rule.conditions`) that is
     no number or date it can compare (such a comparison never holds: ``1,234``,
     ``12k``, ``05/20/2015``, or a date against a number), and the first
     ``n_examples`` distinct such values; ``(0, [])`` for rules without one. With
     ``hit`` (which records the rule matches), only the records where that decided
-    the vote: those it does not match, and for an "and not" condition those it
-    matches.
+    the vote: of an "and not" condition, those it matches; else those it does not
+    match only because of such values, every other condition holding on them (read
+    in ``texts``, one a record, else in each record's ``text``; ``deadline`` as for
+    :meth:`Rule.match`): "free" and "views > 1000" counted every item without
+    "free" whose views read "1,234", though it never fired on them anyway.
 
     >>> r = Rule("many_views", 1, "field", field="views", op=">", value=1000)
     >>> uncomparable(r, [{"views": "1,234"}, {"views": "999"}, {"views": ""}, {}])
     (1, ['1,234'])
     """
+    tests = rule.tests()
     checks = []
-    for t, neg in rule.tests():
+    for j, (t, _) in enumerate(tests):
         if t.kind == "field" and t.op in ORDERED_OPS:
             target = _ordered(t.value)
 
@@ -922,22 +928,40 @@ def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
 
             # each distinct value read once, as match() does: parsing every unmatched
             # one again took 0.25-0.5 s at 100,000 items, the match itself 0.05-0.13 s
-            checks.append((t.field, neg, _per_value(unreadable)))
-    n, examples = 0, list[str]()
+            checks.append((j, _per_value(unreadable)))
     if not checks:
-        return n, examples
-    for i, rec in enumerate(records):
-        for fld, neg, bad_value in checks:
+        return 0, []
+    bad = np.zeros((len(tests), len(records)), dtype=bool)  # test j cannot compare item i
+    for j, bad_value in checks:
+        t, neg = tests[j]
+        for i, rec in enumerate(records):
             if hit is not None and bool(hit[i]) != neg:
                 continue
-            v = field_value(rec, fld)
-            if v is None or (isinstance(v, str) and not v.strip()) or not bad_value(v):
-                continue
-            n += 1
-            if len(examples) < n_examples and str(v) not in examples:
-                examples.append(str(v))
+            v = field_value(rec, t.field)
+            if v is not None and not (isinstance(v, str) and not v.strip()) and bad_value(v):
+                bad[j, i] = True
+    if hit is not None and len(tests) > 1:
+        # an item it does not match: only if every other condition holds on it (an
+        # uncomparable value of another "and" comparison counts as holding here)
+        rows = np.flatnonzero(bad[[j for j, _ in checks if not tests[j][1]]].any(axis=0))
+        if len(rows):
+            sub_texts = (texts.take(rows) if isinstance(texts, TextBatch)
+                         else [texts[i] for i in rows] if texts is not None
+                         else [(records[i].get("text") if hasattr(records[i], "get") else None)
+                               or "" for i in rows])
+            sub_records = [records[i] for i in rows]
+            ok = np.ones(len(rows), dtype=bool)
+            for j, (t, neg) in enumerate(tests):
+                ok &= (t._own_match(sub_texts, sub_records, deadline) != neg) | bad[j, rows]
+            bad[:, rows[~ok]] = False
+    examples = list[str]()
+    for i in np.flatnonzero(bad.any(axis=0)).tolist():
+        if len(examples) >= n_examples:
             break
-    return n, examples
+        v = str(field_value(records[i], tests[int(bad[:, i].argmax())][0].field))
+        if v not in examples:
+            examples.append(v)
+    return int(bad.any(axis=0).sum()), examples
 
 
 def _per_value(fn: Callable[[Any], bool]) -> Callable[[Any], bool]:

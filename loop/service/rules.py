@@ -540,10 +540,11 @@ def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
 
 
 def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
-             ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
-    """The items ``rule`` matches (:func:`_hits`) and where it matches the texts of
+             ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None]:
+    """The items ``rule`` matches (:func:`_hits`), where it matches the texts of
     ``n_examples`` of them (rows in a fixed shuffle: "Show more" keeps the ones
-    shown), within :data:`RULE_SECONDS` (else :class:`RuleTooSlow`).
+    shown) and the values it could not compare (:func:`_uncomparable`, which may read
+    the texts again), within :data:`RULE_SECONDS` (else :class:`RuleTooSlow`).
 
     The deadline is checked between RE2's searches, and one search reads a window of
     texts, but a text longer than the window alone: a regex over such a text can
@@ -553,10 +554,11 @@ def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
     matched in a child process, killed at the limit (:func:`_apart`)."""
     deadline = time.perf_counter() + RULE_SECONDS
 
-    def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]]]:
+    def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None]:
         hit = _hits(c, rule, project, deadline)
         rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
-        return hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()}
+        return (hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()},
+                _uncomparable(c, rule, project, hit, deadline))
 
     if any(t.kind == "regex" for t, _ in rule.tests()) and c.longest > WINDOW_BYTES:
         return _apart(work, deadline + RULE_GRACE, len(c.ids))  # type: ignore[no-any-return]
@@ -664,7 +666,7 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     c = _corpus(store, pid)
     n = len(c.ids)
     try:
-        hit, spans = _matched(c, rule, project, n_examples)
+        hit, spans, un = _matched(c, rule, project, n_examples)
     except RuleTooSlow as exc:
         read = (f"read {exc.done:,} of the {exc.n:,} items" if exc.done >= 0
                 else f"did not finish reading the {exc.n:,} items")
@@ -740,7 +742,7 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "exclusions": _exclusions(c, rule, y, gh),
         # values a < or > rule cannot read as numbers or dates never match (new-user
         # trial: "views > 1000" passed over every "1,234" and "12,000", unsaid)
-        "uncomparable": _uncomparable(c, rule, project, hit),
+        "uncomparable": un,
         "ms": round(1000 * (time.perf_counter() - t0), 1),
         # RE2 reads its \b, \B or \w by ASCII letters only (loop.core.regex_words)
         "ascii_words": any(t.kind == "regex" and ascii_words(t.pattern)
@@ -770,18 +772,20 @@ def _exclusions(c: _Corpus, rule: Rule, y: np.ndarray, gh: np.ndarray) -> list[d
     return [e.to_dict() for e in found]
 
 
-def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray
-                  ) -> dict[str, Any] | None:
+def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray,
+                  deadline: float | None = None) -> dict[str, Any] | None:
     """Of a ``<``/``>`` field rule (or field condition), the items whose value it
     cannot compare where that decided the vote (:func:`~loop.core.rules.uncomparable`:
-    of its own or a positive condition, an item it does not match; of an "and not"
-    condition, one it matches): ``{n, examples, fields, negated}`` (the fields of
-    those comparisons, whether one is an "and not"), or None when there is none."""
+    of its own or a positive condition, an item it does not match only for that; of
+    an "and not" condition, one it matches): ``{n, examples, fields, negated}`` (the
+    fields of those comparisons, whether one is an "and not"), or None when there is
+    none."""
     tests = [(t, neg) for t, neg in rule.tests() if t.kind == "field" and t.op in ORDERED_OPS]
     records = _records(c, rule, project.get("text_field"))
     if records is None or not tests:
         return None
-    n, examples = uncomparable(rule, records, hit=hit)
+    n, examples = uncomparable(rule, records, hit=hit, deadline=deadline,
+                               texts=c.batch if c.batch is not None else c.texts)
     return {"n": n, "examples": examples,
             "fields": list(dict.fromkeys(t.field for t, _ in tests)),
             "negated": any(neg for _, neg in tests)} if n else None

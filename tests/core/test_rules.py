@@ -820,6 +820,40 @@ def test_uncomparable_counts_the_values_of_field_conditions():
     assert uncomparable(neg, recs, hit=~hit) == (0, [])
 
 
+def test_uncomparable_with_hits_counts_only_the_items_the_values_kept_out():
+    """Review: "free" and "views > 1000" counted every item without "free" whose views
+    read "1,234" (it never fires on those anyway): an item is counted only when its
+    uncomparable values alone kept the rule from matching it."""
+    from loop.core.rules import TextBatch, uncomparable
+
+    r = _free({"kind": "field", "field": "views", "op": ">", "value": 1000})
+    texts = ["free", "hello", "free", "free", "hello"]
+    recs = [{"views": "1,234"}, {"views": "1,234"}, {"views": "12k"}, {"views": "2000"},
+            {"views": "n/a"}]
+    hit = r.match(texts, recs)
+    assert hit.tolist() == [False, False, False, True, False]
+    assert uncomparable(r, recs) == (4, ["1,234", "12k", "n/a"])  # without hits: all
+    # the texts from the records themselves, as the worker's records hold them
+    with_text = [{**x, "text": t} for x, t in zip(recs, texts, strict=True)]
+    assert uncomparable(r, with_text, hit=hit) == (2, ["1,234", "12k"])
+    # or given apart, as the preview has them
+    for given in (texts, TextBatch(texts)):
+        assert uncomparable(r, recs, hit=hit, texts=given) == (2, ["1,234", "12k"])
+    # its own comparison, and an "and not" keyword: an item the keyword excludes is
+    # no item the comparison decided
+    own = Rule.from_dict({"name": "views", "label": 1, "kind": "field", "field": "views",
+                          "op": ">", "value": 1000, "conditions": [
+                              {"kind": "keywords", "keywords": ["hello"], "not": True}]}, 2)
+    hit = own.match(texts, recs)
+    assert uncomparable(own, recs, hit=hit, texts=texts) == (2, ["1,234", "12k"])
+    # two comparisons an item cannot read: counted once, though neither held
+    two = _free({"kind": "field", "field": "views", "op": ">", "value": 1000},
+                {"kind": "field", "field": "likes", "op": "<", "value": 5})
+    recs2 = [{"views": "1,234", "likes": "many"}, {"views": "1,234", "likes": 9}]
+    hit = two.match(["free", "free"], recs2)
+    assert uncomparable(two, recs2, hit=hit, texts=["free", "free"]) == (1, ["1,234"])
+
+
 def test_each_condition_reads_only_the_rows_left_and_agrees_with_one_item_at_a_time(
         monkeypatch):
     """A condition is matched over the rows the ones before it left (TextBatch.take),
