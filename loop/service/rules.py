@@ -583,7 +583,7 @@ def _apart(work: Callable[[], Any], deadline: float, n: int) -> Any:
             try:
                 out: tuple[str, Any] = ("ok", work())
             except RuleTooSlow as exc:
-                out = ("slow", exc.done)
+                out = ("slow", (exc.done, exc.condition))
             with os.fdopen(w, "wb") as f:
                 pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
@@ -608,7 +608,7 @@ def _apart(work: Callable[[], Any], deadline: float, n: int) -> Any:
         raise RuntimeError("the rule preview's child process ended without an answer")
     kind, value = pickle.loads(b"".join(chunks))
     if kind == "slow":
-        raise RuleTooSlow(value, n)
+        raise RuleTooSlow(value[0], n, value[1])
     return value
 
 
@@ -670,8 +670,14 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     except RuleTooSlow as exc:
         read = (f"read {exc.done:,} of the {exc.n:,} items" if exc.done >= 0
                 else f"did not finish reading the {exc.n:,} items")
+        # which pattern, of a rule with conditions (None: the child process was
+        # stopped before it could say)
+        which = ("this pattern" if not rule.conditions
+                 else f"the pattern of condition {exc.condition}" if exc.condition
+                 else "the rule's own pattern" if exc.condition == 0
+                 else "one of its patterns")
         raise BadRequest(
-            f"rule: this pattern is too slow for these items: {RULE_SECONDS:g} s, the most a "
+            f"rule: {which} is too slow for these items: {RULE_SECONDS:g} s, the most a "
             f"preview may take, {read}. RE2 runs in linear "
             "time, but a large repetition of a broad group, such as (.+\\s?){1,999}, costs "
             "thousands of steps per character of a long text: use + or * instead of a large "

@@ -235,6 +235,28 @@ def test_a_match_past_its_deadline_stops_between_searches():
             rule.matches(t) for t in texts]
 
 
+def test_a_rule_past_its_deadline_says_which_condition_it_was_matching():
+    from loop.core.rules import RuleTooSlow
+
+    texts = ["check out my channel", "nice song"] * 10
+    recs = [{"n": i} for i in range(len(texts))]
+    past = time.perf_counter() - 1
+    for conditions, at in [([], 0), ([{"kind": "regex", "pattern": "x"}], 0)]:
+        rule = _free(*conditions)
+        with pytest.raises(RuleTooSlow) as exc:
+            rule.match(texts, recs, deadline=past)
+        assert exc.value.condition == at
+    # a field comparison is never timed: the regex after it is the one that stops
+    rule = Rule.from_dict({"name": "n", "label": 1, "kind": "field", "field": "n", "op": ">=",
+                           "value": 0, "conditions": [
+                               {"kind": "field", "field": "n", "op": "<", "value": 99},
+                               {"kind": "regex", "pattern": "song", "not": True}]}, 2)
+    with pytest.raises(RuleTooSlow) as exc:
+        rule.match(texts, recs, deadline=past)
+    assert exc.value.condition == 2 and exc.value.n == len(texts)
+    assert "(condition 2)" in str(exc.value)
+
+
 def test_rules_as_lfs_and_their_fingerprints():
     r = Rule.from_dict({"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}, 2)
     lf = r.as_lf()

@@ -1409,6 +1409,28 @@ def test_a_slow_condition_stops_the_preview_at_its_time_limit(client, store, pro
     assert r.status_code == 400 and "too slow for these items" in r.json["error"], r.json
 
 
+def test_a_preview_past_its_time_limit_names_the_pattern_it_was_matching(
+        client, store, project, monkeypatch):
+    """Review: "this pattern is too slow" of a rule with three patterns did not say
+    which one to change. (Field comparisons are never timed: the own condition and
+    condition 1 pass a deadline already gone, condition 2's regex does not.)"""
+    from loop.service import rules as svc_rules
+
+    pid = prepare_project(store, client, project)
+    monkeypatch.setattr(svc_rules, "RULE_SECONDS", -1.0)
+    url = f"/api/projects/{pid}/rules/preview"
+    fields = {"label": 1, "kind": "field", "field": "id", "op": "!=", "value": "none"}
+    for rule, which in [
+            ({**fields, "conditions": [{"kind": "field", "field": "id", "op": "!=", "value": "x"},
+                                       {"kind": "regex", "pattern": "check", "not": True}]},
+             "the pattern of condition 2 is too slow"),
+            ({"label": 1, "kind": "regex", "pattern": "check", "conditions": [
+                {"kind": "regex", "pattern": "out"}]}, "the rule's own pattern is too slow"),
+            ({"label": 1, "kind": "regex", "pattern": "check"}, "this pattern is too slow")]:
+        r = client.post(url, headers=auth(), json=rule)
+        assert r.status_code == 400 and r.json["error"].startswith(f"rule: {which} "), r.json
+
+
 def test_the_preview_counts_the_values_a_field_condition_cannot_compare(client, store, project):
     """DATE holds dates: "DATE > 5" compares none of them. As an "and" condition it
     never holds (the rule's own items are counted: those it does not match only for
