@@ -262,16 +262,21 @@ def apply_lfs(
     if warn:
         from loop.core.rules import field_value
 
-        for j, rule in enumerate(lfs):
-            # a field rule on a field no record has abstains everywhere without an
-            # error (library trial: only an LF that fails is warned about)
-            if isinstance(rule, Rule) and rule.kind == "field" and n and not (
-                    L[:, j] >= 0).any() and all(
-                    field_value(x, rule.field) is None for x in recs):
-                have = sorted(str(k) for k in recs[0])
-                warnings.warn(f"rule {rule.name!r} reads the field {rule.field!r}, which none "
-                              f"of the {n} records has, so it abstains on every one; the "
-                              f"first record's fields: {have[:20]}", UserWarning,
+        for rule in lfs:
+            # a field rule (or a rule's field condition) on a field no record has
+            # abstains everywhere without an error (library trial: only an LF that
+            # fails is warned about); an "and not" of one excludes nothing
+            if not isinstance(rule, Rule) or not n:
+                continue
+            for k, (t, neg) in enumerate(rule.tests()):
+                if t.kind != "field" or any(field_value(x, t.field) is not None for x in recs):
+                    continue
+                have = sorted(str(f) for f in recs[0])
+                warnings.warn(f"rule {rule.name!r}" + (f", condition {k}," if k else "")
+                              + f" reads the field {t.field!r}, which none of the {n} records "
+                              + "has, so " + ("its 'and not' excludes nothing" if neg
+                                              else "it abstains on every one")
+                              + f"; the first record's fields: {have[:20]}", UserWarning,
                               stacklevel=2)
         for e in errors.values():
             if e.count == n:

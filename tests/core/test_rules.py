@@ -921,3 +921,33 @@ def test_an_exclusion_is_offered_only_on_enough_wrong_answers_and_never_the_rule
     assert suggest_exclusions(texts, [1] * 6, 1) == []
     with pytest.raises(ValueError, match="differ in length"):
         suggest_exclusions(texts, [1], 1)
+
+
+def test_apply_warns_of_a_field_condition_no_record_has():
+    """Review: a library rule's condition on a misspelt field abstained everywhere
+    ("and") or excluded nothing ("and not") unsaid; a rule's own field was warned of."""
+    import warnings
+
+    from loop.core.apply import apply_lfs
+
+    recs = [{"text": "free now", "stars": 5}, {"text": "free gift", "stars": 1}]
+    rule = _free({"kind": "field", "field": "star", "op": ">=", "value": 4})
+    with pytest.warns(UserWarning, match=r"rule 'free', condition 1, reads the field 'star', "
+                                         r"which none of the 2 records has, so it abstains "
+                                         r"on every one.*'stars'"):
+        L, _ = apply_lfs([rule], recs, n_classes=2)
+    assert (L == -1).all()
+    rule = _free({"kind": "keywords", "keywords": ["gift"]},
+                 {"kind": "field", "field": "star", "op": ">=", "value": 4, "not": True})
+    with pytest.warns(UserWarning, match=r"condition 2, reads the field 'star'.*so its 'and "
+                                         r"not' excludes nothing"):
+        apply_lfs([rule], recs, n_classes=2)
+    own = Rule("typo", 1, "field", field="star", op=">=", value=4)  # as it was said
+    with pytest.warns(UserWarning, match=r"rule 'typo' reads the field 'star', which none "
+                                         r"of the 2 records has, so it abstains on every one"):
+        apply_lfs([own], recs, n_classes=2)
+    fine = _free({"kind": "field", "field": "stars", "op": ">=", "value": 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L, _ = apply_lfs([fine], recs, n_classes=2)
+    assert L[:, 0].tolist() == [1, -1]
