@@ -867,6 +867,30 @@ def test_a_keyword_rule_with_an_and_not_condition_is_built_saved_and_edited(
     assert not page.console_errors
 
 
+def test_a_rule_whose_conditions_leave_no_item_says_to_check_them(
+        live: LiveServer, worker: None, page: Any) -> None:
+    """Review: "check out · and 'no such word'" matched nothing, and the preview told
+    the author to check the spelling of the rule's own words, which match plenty."""
+    from loop.demo.client import create_demo_project
+
+    pid = create_demo_project(live.admin, name="Conditions", files=("Youtube01-Psy.csv",))
+    _admin_dashboard(page, live, pid)
+    _write_keyword_rule(page, "check_and", "1", "check out")
+    assert page.locator(".preview-none").count() == 0
+    page.click("#rule-add-and")
+    page.keyboard.type("zzqx")
+    page.wait_for_function("document.querySelector('.preview-stats') && document"
+                           ".querySelector('.preview-stats').textContent.startsWith('0 of')")
+    hint = page.locator(".preview-none").inner_text()
+    assert "check the spelling of its words, and its condition (" in hint, hint
+    page.click("#rule-add-not")
+    page.keyboard.type("subscribe")
+    page.wait_for_function("document.querySelector('.preview-none') && document"
+                           ".querySelector('.preview-none').textContent.includes('its 2 "
+                           "conditions')")
+    assert not page.console_errors
+
+
 def test_a_keyword_with_a_comma_survives_the_edit_form(
         live: LiveServer, worker: None, page: Any) -> None:
     """Review: the form split what it held on every comma, so a rule made through the

@@ -398,9 +398,14 @@
       /* saved, it would vote on nothing: almost always a typo or the wrong field */
       const check = rule.kind === "keywords" ? "the spelling of its words"
         : rule.kind === "regex" ? "the pattern" : "the field's name and the value as the data holds it";
+      /* its conditions may be what leaves nothing (review: only the rule's own
+         words were pointed at, "check out · and subscribe" matched none) */
+      const n = (rule.conditions || []).length;
       box.appendChild(Loop.el("p", { class: "warn-text preview-none",
         text: "It matches no item, so saving it would change no label: check " + check +
-          (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") + "." }));
+          (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") +
+          (n ? (n === 1 ? ", and its condition" : ", and its " + n + " conditions") +
+            " (an item must meet each “and” and none of the “and not”; remove one to see what it keeps)" : "") + "." }));
     }
     const un = p.uncomparable;
     if (un && un.n) {
