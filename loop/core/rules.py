@@ -483,7 +483,7 @@ class Condition:
                              f"{json.dumps(negate, default=repr)}")
         try:
             test = Rule(CONDITION_NAME, 0, **_test_fields(
-                {k: v for k, v in d.items() if k != "not"}, "kind"))
+                {k: v for k, v in d.items() if k != "not"}, "condition"))
             test.compiled()  # a bad pattern fails here
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
@@ -553,14 +553,15 @@ def _late(deadline: float | None, n: int) -> Any:
     return late
 
 
-def _test_fields(d: dict[str, Any], kind_is: str = "rule kind") -> dict[str, Any]:
+def _test_fields(d: dict[str, Any], what: str = "rule") -> dict[str, Any]:
     """The fields of a rule's own condition (or of one of its :class:`Condition` s)
     in its JSON form ``d``: the kind, the flags and the kind's own fields, checked
-    (``ValueError`` naming what is wrong; ``kind_is``: what the message on a bad kind
-    calls it). Rules and their conditions are checked by this one reading."""
+    (``ValueError`` naming what is wrong; ``what``: what the messages call it, "rule"
+    or "condition"). Rules and their conditions are checked by this one reading."""
     kind = d.get("kind")
     if kind not in KINDS:
-        raise ValueError(f"{kind_is} must be one of {list(KINDS)}, got {kind!r}")
+        raise ValueError(f"{'rule kind' if what == 'rule' else 'kind'} must be one of "
+                         f"{list(KINDS)}, got {kind!r}")
     flags = {"whole_word": d.get("whole_word", True),
              "case_sensitive": d.get("case_sensitive", False),
              "ignore_accents": d.get("ignore_accents", False)}
@@ -568,7 +569,7 @@ def _test_fields(d: dict[str, Any], kind_is: str = "rule kind") -> dict[str, Any
         if not isinstance(v, bool):  # "false" would be truthy
             raise ValueError(f"{flag} must be true or false, got {json.dumps(v, default=repr)}")
     if flags["ignore_accents"] and kind != "keywords":
-        raise ValueError(f"ignore_accents is for keyword rules; a {kind} rule "
+        raise ValueError(f"ignore_accents is for keyword {what}s; a {kind} {what} "
                          + ("lists the letters it takes ([eéè])" if kind == "regex"
                             else "compares the field's value as it is"))
     kw: dict[str, Any] = {"kind": kind, **flags}
@@ -577,8 +578,8 @@ def _test_fields(d: dict[str, Any], kind_is: str = "rule kind") -> dict[str, Any
              if f not in ("op", "ignore_accents")]
     stray = [f for f in other if not _absent(f, d.get(f))]
     if stray:  # a pattern sent with a keywords rule was dropped without a word
-        raise ValueError(f"a {kind} rule takes no {', '.join(stray)}; set kind to the "
-                         "rule's kind or leave those out")
+        raise ValueError(f"a {kind} {what} takes no {', '.join(stray)}; set kind to the "
+                         f"{what}'s kind or leave those out")
     if kind == "keywords":
         words = d.get("keywords")
         if isinstance(words, str):

@@ -1382,7 +1382,10 @@ def test_bad_conditions_are_a_400_naming_the_condition_and_store_nothing(client,
             ([ok, {"kind": "regex", "pattern": "(a"}], "condition 2: pattern does not compile"),
             ([{"kind": "field", "field": "NOPE", "value": "1"}],
              "condition 1: no item has a field 'NOPE'"),
-            ([{**ok, "kind": "field"}], "condition 1: a field rule takes no keywords"),
+            ([{**ok, "kind": "field"}], "condition 1: a field condition takes no keywords; "
+                                        "set kind to the condition's kind"),
+            ([{"kind": "regex", "pattern": "a", "ignore_accents": True}],
+             "condition 1: ignore_accents is for keyword conditions; a regex condition"),
             ([ok] * 6, "conditions: a rule takes at most 5 beside its own"),
             ("subscribe", "conditions must be a list")]:
         for method, path in (("post", url), ("put", f"{url}/says_check_out"),
