@@ -323,7 +323,7 @@ class Rule:
 
     def match(self, texts: Sequence[str] | TextBatch,
               records: Sequence[Any] | None = None,
-              deadline: float | None = None) -> np.ndarray:
+              deadline: float | None = None, failed: np.ndarray | None = None) -> np.ndarray:
         """(n,) bool: which of ``texts`` (or ``records``, for a field rule) it matches.
 
         One scan over the texts joined by NUL (:class:`TextBatch`; pass one to
@@ -334,12 +334,17 @@ class Rule:
         its :attr:`conditions` is matched so in turn, over the rows every condition
         before it matched (:meth:`TextBatch.take`: no text is read again), so each
         one reads fewer (a keyword rule with 5 conditions at 100,000 items: 850 ms
-        when each read every item, a fraction of that so)."""
+        when each read every item, a fraction of that so). ``failed``, an (n,) int
+        array, is filled with the test (:meth:`tests`: 0 its own condition, k its
+        k-th condition) each item failed, -1 where it matches (:func:`uncomparable`
+        reads no test before that one again)."""
         try:
             out = self._own_match(texts, records, deadline)
         except RuleTooSlow as exc:
             raise RuleTooSlow(exc.done, exc.n, 0) from None
         n = len(out)
+        if failed is not None:
+            failed[:] = np.where(out, -1, 0)
         for k, c in enumerate(self.conditions, 1):
             rows = np.flatnonzero(out).tolist()
             if not rows:
@@ -353,7 +358,10 @@ class Rule:
                 hit = c.test._own_match(sub_texts, sub_records, deadline)
             except RuleTooSlow as exc:  # said of all the items, not of the rows left
                 raise RuleTooSlow(rows[min(max(exc.done, 0), len(rows) - 1)], n, k) from None
-            out[rows] = hit != c.negate
+            held = hit != c.negate
+            if failed is not None:
+                failed[np.asarray(rows)[~held]] = k
+            out[rows] = held
         return out
 
     def _own_match(self, texts: Sequence[str] | TextBatch,
@@ -907,7 +915,8 @@ def _value_list(value: Any) -> list[Any]:
 def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
                  hit: Sequence[bool] | np.ndarray | None = None,
                  texts: Sequence[str] | TextBatch | None = None,
-                 deadline: float | None = None) -> tuple[int, list[str]]:
+                 deadline: float | None = None,
+                 failed: Sequence[int] | np.ndarray | None = None) -> tuple[int, list[str]]:
     """How many of ``records`` hold a value of the field of a ``<``, ``<=``, ``>`` or
     ``>=`` condition (the rule's own or one of its :attr:`~Rule.conditions`) that is
     no number or date it can compare (such a comparison never holds: ``1,234``,
@@ -917,8 +926,9 @@ def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
     the vote: of an "and not" condition, those it matches; else those it does not
     match only because of such values, every other condition holding on them (read
     in ``texts``, one a record, else in each record's ``text``; ``deadline`` as for
-    :meth:`Rule.match`): "free" and "views > 1000" counted every item without
-    "free" whose views read "1,234", though it never fired on them anyway.
+    :meth:`Rule.match`; with the ``failed`` that match filled, only the tests after
+    the one each item failed are read): "free" and "views > 1000" counted every
+    item without "free" whose views read "1,234", though it never fired on them.
 
     >>> r = Rule("many_views", 1, "field", field="views", op=">", value=1000)
     >>> uncomparable(r, [{"views": "1,234"}, {"views": "999"}, {"views": ""}, {}])
@@ -952,21 +962,29 @@ def uncomparable(rule: Rule, records: Sequence[Any], n_examples: int = 3,
         # an item it does not match: only if every other condition holds on it (an
         # uncomparable value of another "and" comparison counts as holding here)
         rows = np.flatnonzero(bad[[j for j, _ in checks if not tests[j][1]]].any(axis=0))
-        if len(rows):
-            sub_texts = (texts.take(rows) if isinstance(texts, TextBatch)
-                         else [texts[i] for i in rows] if texts is not None
-                         else [(records[i].get("text") if hasattr(records[i], "get") else None)
-                               or "" for i in rows])
-            sub_records = [records[i] for i in rows]
-            ok = np.ones(len(rows), dtype=bool)
-            for j, (t, neg) in enumerate(tests):
-                try:
-                    held = t._own_match(sub_texts, sub_records, deadline) != neg
-                except RuleTooSlow as exc:  # said of all the items, as match() does
-                    raise RuleTooSlow(int(rows[min(max(exc.done, 0), len(rows) - 1)]),
-                                      len(records), j) from None
-                ok &= held | bad[j, rows]
-            bad[:, rows[~ok]] = False
+        if failed is not None:  # the tests before the one it failed held; that one
+            first = np.asarray(failed)[rows]  # must be a comparison it cannot read
+            ok = bad[first, rows]
+        else:
+            first, ok = np.full(len(rows), -1), np.ones(len(rows), dtype=bool)
+        for j, (t, neg) in enumerate(tests):
+            ask = ok & (first < j)
+            left = rows[ask]
+            if not len(left):
+                continue
+            sub_records = [records[i] for i in left]
+            sub_texts = (sub_records if t.kind == "field" else texts.take(left)
+                         if isinstance(texts, TextBatch)
+                         else [texts[i] for i in left] if texts is not None
+                         else [(r.get("text") if hasattr(r, "get") else None) or ""
+                               for r in sub_records])
+            try:
+                held = t._own_match(sub_texts, sub_records, deadline) != neg
+            except RuleTooSlow as exc:  # said of all the items, as match() does
+                raise RuleTooSlow(int(left[min(max(exc.done, 0), len(left) - 1)]),
+                                  len(records), j) from None
+            ok[ask] = held | bad[j, left]
+        bad[:, rows[~ok]] = False
     examples = list[str]()
     for i in np.flatnonzero(bad.any(axis=0)).tolist():
         if len(examples) >= n_examples:

@@ -532,11 +532,13 @@ def _term_index(c: _Corpus) -> TermIndex:
 
 
 def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
-          deadline: float | None = None) -> np.ndarray:
+          deadline: float | None = None, failed: np.ndarray | None = None) -> np.ndarray:
     """(n_items,) bool: the items ``rule`` matches, as the worker's run would
-    (:class:`~loop.core.rules.RuleTooSlow` past ``deadline``)."""
+    (:class:`~loop.core.rules.RuleTooSlow` past ``deadline``; ``failed``: see
+    :meth:`~loop.core.rules.Rule.match`)."""
     return rule.match(c.batch if c.batch is not None else c.texts,
-                      _records(c, rule, project.get("text_field")), deadline=deadline)
+                      _records(c, rule, project.get("text_field")), deadline=deadline,
+                      failed=failed)
 
 
 def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
@@ -555,10 +557,11 @@ def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
     deadline = time.perf_counter() + RULE_SECONDS
 
     def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None]:
-        hit = _hits(c, rule, project, deadline)
+        failed = np.empty(len(c.ids), dtype=np.int64)  # the test each item failed
+        hit = _hits(c, rule, project, deadline, failed)
         rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
         return (hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()},
-                _uncomparable(c, rule, project, hit, deadline))
+                _uncomparable(c, rule, project, hit, deadline, failed))
 
     if any(t.kind == "regex" for t, _ in rule.tests()) and c.longest > WINDOW_BYTES:
         return _apart(work, deadline + RULE_GRACE, len(c.ids))  # type: ignore[no-any-return]
@@ -779,7 +782,8 @@ def _exclusions(c: _Corpus, rule: Rule, y: np.ndarray, gh: np.ndarray) -> list[d
 
 
 def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray,
-                  deadline: float | None = None) -> dict[str, Any] | None:
+                  deadline: float | None = None, failed: np.ndarray | None = None,
+                  ) -> dict[str, Any] | None:
     """Of a ``<``/``>`` field rule (or field condition), the items whose value it
     cannot compare where that decided the vote (:func:`~loop.core.rules.uncomparable`:
     of its own or a positive condition, an item it does not match only for that; of
@@ -790,7 +794,7 @@ def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarr
     records = _records(c, rule, project.get("text_field"))
     if records is None or not tests:
         return None
-    n, examples = uncomparable(rule, records, hit=hit, deadline=deadline,
+    n, examples = uncomparable(rule, records, hit=hit, deadline=deadline, failed=failed,
                                texts=c.batch if c.batch is not None else c.texts)
     return {"n": n, "examples": examples,
             "fields": list(dict.fromkeys(t.field for t, _ in tests)),

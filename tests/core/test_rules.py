@@ -951,3 +951,62 @@ def test_apply_warns_of_a_field_condition_no_record_has():
         warnings.simplefilter("error")
         L, _ = apply_lfs([fine], recs, n_classes=2)
     assert L[:, 0].tolist() == [1, -1]
+
+
+def test_uncomparable_agrees_with_its_definition_item_by_item():
+    """Random rules with comparisons among their conditions: what match() says each
+    item failed (``failed``) is the first test that does not hold, and uncomparable()
+    counts, with or without it, exactly the items the definition names: not matched
+    only because of values an "and" comparison cannot read, or matched with one an
+    "and not" comparison cannot read."""
+    import random
+
+    from loop.core.rules import TextBatch, _ordered, field_value, uncomparable
+
+    rng = random.Random(7)
+    words = ["free", "win", "cash", "of charge", "song"]
+    values = ["1,234", "12k", 5, "2000", "", None, "2015-01-01", 999]
+
+    def test_of():
+        kind = rng.choice(["keywords", "regex", "field", "field"])
+        if kind == "keywords":
+            return {"kind": kind, "keywords": [rng.choice(words)]}
+        if kind == "regex":
+            return {"kind": kind, "pattern": rng.choice(["fr.e", "ca?sh", "^win"])}
+        return {"kind": "field", "field": rng.choice(["a", "b"]),
+                "op": rng.choice([">", "<=", "==", "!="]), "value": rng.choice([1000, 10])}
+
+    def unreadable(t, rec):
+        v = field_value(rec, t.field)
+        if t.kind != "field" or t.op not in (">", ">=", "<", "<=") or v in (None, ""):
+            return False
+        x, y = _ordered(v), _ordered(t.value)
+        return x is None or y is None or x[0] != y[0]
+
+    some = 0  # rules with an item counted
+    for _ in range(150):
+        own = test_of()
+        conds = [{**test_of(), "not": rng.random() < 0.4} for _ in range(rng.randint(0, 4))]
+        rule = Rule.from_dict({"name": "r", "label": 1, **own, "conditions": conds}, 2)
+        n = rng.randint(1, 30)
+        texts = [" ".join(rng.choice(words) for _ in range(3)) for _ in range(n)]
+        recs = [{k: v for k in ("a", "b") if (v := rng.choice(values)) is not None}
+                for _ in range(n)]
+        failed = np.empty(n, dtype=np.int64)
+        hit = rule.match(TextBatch(texts), recs, failed=failed)
+        tests = rule.tests()
+        want, holds = 0, []
+        for i in range(n):
+            held = [t._own_matches(texts[i], recs[i]) != neg for t, neg in tests]
+            holds.append(held)
+            assert failed[i] == (held.index(False) if False in held else -1)
+            bad = [unreadable(t, recs[i]) and not neg for t, neg in tests]
+            if hit[i]:
+                want += any(unreadable(t, recs[i]) for t, neg in tests if neg)
+            else:
+                want += any(bad) and all(h or b for h, b in zip(held, bad, strict=True))
+        got = uncomparable(rule, recs, hit=hit, texts=texts)
+        assert got[0] == want, (rule, texts, recs, holds, got)
+        assert uncomparable(rule, recs, hit=hit, texts=TextBatch(texts), failed=failed) == got
+        some += want > 0
+    assert some >= 30, some
