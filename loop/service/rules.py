@@ -318,8 +318,15 @@ def _renamed_column(store: RedisStore, pid: str, name: str) -> str:
 
 
 def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
-    return {"name": name, **rec, "label_name": labels[rec["rule"]["label"]],
-            "history": rec.get("history", [])}
+    """A stored rule as the API answers it. A rule (or an earlier version) stored
+    before rules took conditions lists none, ``[]``, as every rule's JSON does (it
+    had no key: a client reading it failed on the rules it had)."""
+    def listed(rule: dict[str, Any]) -> dict[str, Any]:
+        return {**rule, "conditions": rule.get("conditions") or []}
+
+    return {"name": name, **rec, "rule": listed(rec["rule"]),
+            "label_name": labels[rec["rule"]["label"]],
+            "history": [{**h, "rule": listed(h["rule"])} for h in rec.get("history", [])]}
 
 
 def list_rules(store: RedisStore, pid: str) -> list[dict[str, Any]]:

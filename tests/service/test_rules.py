@@ -1367,6 +1367,27 @@ def test_a_rule_with_conditions_is_previewed_saved_applied_and_edited(client, st
     assert Rule.from_dict(old, 2).fingerprint() == Rule.from_dict(rec["rule"], 2).fingerprint()
 
 
+def test_a_rule_stored_before_conditions_lists_none(client, store, project):
+    """Review: a rule (and its history) stored before rules took conditions had no
+    "conditions" key in the API's answers, which say a rule's JSON always lists them."""
+    import json
+
+    pid = prepare_project(store, client, project)
+    url = f"/api/projects/{pid}/rules"
+    rule = {"name": "says_check_out", "label": 1, "kind": "keywords", "keywords": ["check out"]}
+    assert client.post(url, headers=auth(), json=rule).status_code == 201
+    assert client.put(f"{url}/says_check_out", headers=auth(),
+                      json={"keywords": ["check out", "my channel"]}).status_code == 200
+    rec = store.rules(pid)["says_check_out"]  # as an older version stored it
+    del rec["rule"]["conditions"], rec["history"][0]["rule"]["conditions"]
+    store.r.hset(store._k(pid, "rules"), "says_check_out", json.dumps(rec))
+    (got,) = client.get(url, headers=auth()).json["rules"]
+    assert got["rule"]["conditions"] == [] and got["history"][0]["rule"]["conditions"] == []
+    r = client.put(f"{url}/says_check_out", headers=auth(), json={"enabled": False})
+    assert r.status_code == 200 and r.json["rule"]["rule"]["conditions"] == [], r.json
+    assert "conditions" not in store.rules(pid)["says_check_out"]["rule"]  # nothing rewritten
+
+
 def test_bad_conditions_are_a_400_naming_the_condition_and_store_nothing(client, store,
                                                                           project):
     pid = prepare_project(store, client, project)
