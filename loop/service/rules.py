@@ -549,11 +549,13 @@ def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
 
 
 def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
-             ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None]:
+             ) -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None,
+                        list[int]]:
     """The items ``rule`` matches (:func:`_hits`), where it matches the texts of
     ``n_examples`` of them (rows in a fixed shuffle: "Show more" keeps the ones
     shown) and the values it could not compare (:func:`_uncomparable`, which may read
-    the texts again), within :data:`RULE_SECONDS` (else :class:`RuleTooSlow`).
+    the texts again), and how many items are left after its own condition and after
+    each of its conditions, within :data:`RULE_SECONDS` (else :class:`RuleTooSlow`).
 
     The deadline is checked between RE2's searches, and one search reads a window of
     texts, but a text longer than the window alone: a regex over such a text can
@@ -563,12 +565,15 @@ def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
     matched in a child process, killed at the limit (:func:`_apart`)."""
     deadline = time.perf_counter() + RULE_SECONDS
 
-    def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None]:
+    def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None,
+                        list[int]]:
         failed = np.empty(len(c.ids), dtype=np.int64)  # the test each item failed
         hit = _hits(c, rule, project, deadline, failed)
         rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
+        # an item is left after test j when it failed none, or one after j
+        steps = [int(((failed < 0) | (failed > j)).sum()) for j in range(len(rule.tests()))]
         return (hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()},
-                _uncomparable(c, rule, project, hit, deadline, failed))
+                _uncomparable(c, rule, project, hit, deadline, failed), steps)
 
     if any(t.kind == "regex" for t, _ in rule.tests()) and c.longest > WINDOW_BYTES:
         return _apart(work, deadline + RULE_GRACE, len(c.ids))  # type: ignore[no-any-return]
@@ -676,7 +681,7 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
     c = _corpus(store, pid)
     n = len(c.ids)
     try:
-        hit, spans, un = _matched(c, rule, project, n_examples)
+        hit, spans, un, steps = _matched(c, rule, project, n_examples)
     except RuleTooSlow as exc:
         read = (f"read {exc.done:,} of the {exc.n:,} items" if exc.done >= 0
                 else f"did not finish reading the {exc.n:,} items")
@@ -747,6 +752,8 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "rule": rule.to_dict(), "label_name": labels[rule.label], "n_items": n,
         "models": models,
         "matched": m, "coverage": m / n if n else 0.0,
+        # the items left after its own condition, then after each of its conditions
+        "steps": steps,
         "new_coverage": int((hit & ~covered).sum()),
         "overlaps": int(over.sum()), "conflicts": int(conf.sum()),
         "n_lfs_compared": int(others.shape[1]), "same_as": same_as,

@@ -480,6 +480,11 @@ def test_the_preview_suggests_an_and_not_that_leaves_out_the_answers_it_gets_wro
         **rule, "conditions": [best["condition"]]}).json
     assert got["gold"]["precision"] == 1.0 and got["exclusions"] == [], got["gold"]
     assert got["matched"] == 6  # the unanswered items hold "of charge" too
+    # the items left after the rule's own words, then after its condition
+    assert got["steps"] == [15, 6]
+    got = client.post(f"/api/projects/{project}/rules/preview", headers=auth(), json={
+        **rule, "conditions": [best["condition"], {"kind": "keywords", "keywords": ["zzz"]}]}).json
+    assert got["steps"] == [15, 6, 0] and got["matched"] == 0
 
 
 def test_a_rule_saved_while_another_rules_run_is_applied_too(client, store, project, rconn):

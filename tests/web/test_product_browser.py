@@ -1856,4 +1856,7 @@ def test_the_preview_offers_an_and_not_from_the_answers_and_one_click_adds_it(
     page.wait_for_function("document.querySelector('.preview-stats').textContent"
                            ".includes('precision 100%')")
     assert page.locator(".preview-exclusions").count() == 0
+    # what the condition took away
+    assert page.locator(".preview-steps").inner_text() == (
+        "words “free”: 15 → and not words “of charge”: 11 items")
     assert not page.console_errors

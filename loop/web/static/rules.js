@@ -374,6 +374,15 @@
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
       ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + (p.n_lfs_compared === 1 ? " LF); " : " LFs); ") + gold + ". ",
       Loop.el("span", { class: "muted preview-ms", "aria-hidden": "true", text: p.ms + " ms" })));
+    const steps = p.steps || [];
+    if (steps.length > 1 && p.rule && p.rule.conditions) {
+      /* what each condition takes away (review: a count of the whole rule did not say
+         which condition left no item, or which one did the work) */
+      box.appendChild(Loop.el("p", { class: "muted preview-steps", text: describeOne(p.rule) + ": " +
+        steps[0] + p.rule.conditions.map(function (c, i) {
+          return " → " + (c.not ? "and not " : "and ") + describeOne(c) + ": " + steps[i + 1];
+        }).join("") + " items" }));
+    }
     const ex = (p.exclusions || []).filter(function () { return conditionRows().length < MAX_CONDITIONS; });
     if (ex.length) {
       /* words most of the answered items it gets wrong hold, and few it gets right:
