@@ -41,6 +41,13 @@ RULES = [
      "value": "2014-11-01"},
     {"name": "r_author", "label": 1, "kind": "field", "field": "AUTHOR", "op": "in",
      "value": ["Psy", "Katy Perry", "M.E.S"]},
+    # rules with conditions: each reads the items the ones before it left
+    {"name": "r_and_not", "label": 0, "kind": "keywords", "keywords": ["song"],
+     "conditions": [{"kind": "keywords", "keywords": ["check out"], "not": True}]},
+    {"name": "r_three", "label": 1, "kind": "regex", "pattern": r"https?://\S+",
+     "conditions": [{"kind": "keywords", "keywords": ["love"], "not": True},
+                    {"kind": "field", "field": "DATE", "op": ">=", "value": "2014-11-01"},
+                    {"kind": "regex", "pattern": "[A-Z]{6,}", "not": True}]},
 ]
 
 
@@ -105,7 +112,13 @@ def main() -> None:
     what = {"keywords": lambda x: "keywords " + ", ".join(x["keywords"]),
             "regex": lambda x: f"regex `{x['pattern']}`",
             "field": lambda x: f"field `{x['field']} {x['op']} {x['value']}`"}
-    table = "\n".join(f"| {what[x['kind']](x)} | {m:,} | {1000 * med:.0f} | {1000 * p95:.0f} |"
+
+    def rule_text(x: dict) -> str:  # its own condition, then each more one
+        return what[x["kind"]](x) + "".join(
+            f" and{' not' if c.get('not') else ''} {what[c['kind']](c)}"
+            for c in x.get("conditions", ()))
+
+    table = "\n".join(f"| {rule_text(x)} | {m:,} | {1000 * med:.0f} | {1000 * p95:.0f} |"
                       for x, m, med, p95 in rows)
     body = f"""## Rule editor: preview and suggestions at {a.n:,} items
 
