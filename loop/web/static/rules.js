@@ -374,6 +374,13 @@
       " vote " + p.label_name + "; " + p.new_coverage + " covered by no LF yet; overlaps " + p.overlaps +
       ", conflicts " + p.conflicts + " (with " + p.n_lfs_compared + (p.n_lfs_compared === 1 ? " LF); " : " LFs); ") + gold + ". ",
       Loop.el("span", { class: "muted preview-ms", "aria-hidden": "true", text: p.ms + " ms" })));
+    const blanks = conditionRows().map(function (li, i) { return isEmpty(rowCondition(li)) ? i + 1 : 0; })
+      .filter(Boolean);
+    if (blanks.length) {
+      /* review: an empty row was left out of the preview without a word (Save says so) */
+      box.appendChild(Loop.el("p", { class: "muted preview-blank", text: "Condition " + blanks.join(", ") +
+        (blanks.length === 1 ? " is" : " are") + " empty and left out of this preview." }));
+    }
     const steps = p.steps || [];
     if (steps.length > 1 && p.rule && p.rule.conditions) {
       /* what each condition takes away (review: a count of the whole rule did not say
