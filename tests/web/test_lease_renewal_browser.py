@@ -120,6 +120,47 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
     assert not page.console_errors, page.console_errors
 
 
+def test_back_to_an_idle_page_only_the_item_on_screen_is_said_lost_not_the_one_prefetched(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Idle past the lease: another annotator takes the item on screen and answers the
+    one prefetched. Back on the page, the renewal says both were lost; the page says
+    so of the item on screen only, and shows an item still to answer. It said the
+    prefetched one (put on screen by the first loss) "was settled meanwhile" too: an
+    item the annotator never saw (user trial)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=1) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        page.wait_for_function("window.loopLabel.currentId() !== null"
+                               " && window.loopLabel.readyCount() >= 1")
+        on_screen, prefetched = _held(page)[:2]
+        time.sleep(3)  # idle: both leases of the page run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while not {on_screen, prefetched} <= set(taken):
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+            if taken[-1] == prefetched:
+                bea.call("POST", f"/api/projects/{pid}/queue/answer",
+                         {"item_id": prefetched, "lease_id": got["lease"]["id"], "label": 0})
+        replies: list[Any] = []
+        page.on("response", lambda r: "/queue/renew" in r.url and replies.append(r.json()))
+        page.mouse.move(300, 300)
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+        deadline = time.time() + 30
+        while not replies and time.time() < deadline:
+            page.wait_for_timeout(100)
+        assert {"item_id": prefetched, "reason": "settled"} in replies[0]["not_renewed"], replies
+        page.wait_for_function("() => { const id = window.loopLabel.currentId();"
+                               " return id !== null; }")
+        page.wait_for_timeout(500)  # anything more the renewal's reply would say
+        said = page.locator("#status").inner_text()
+        assert f"#{prefetched}" not in said, said
+        assert page.evaluate("String(window.loopLabel.currentId())") not in (on_screen, prefetched)
+    assert not page.console_errors, page.console_errors
+
+
 def test_an_item_whose_lease_lapsed_while_nobody_took_it_stays_on_screen_and_is_saved(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Back to a tab hidden past the lease, the item on screen untaken meanwhile: the

@@ -205,10 +205,14 @@
       return { item_id: String(r.item.id), lease_id: String(r.lease.id) };
     }) }).then(function (res) {
       presence.renewedAt = asked;
-      (res && res.not_renewed || []).forEach(function (x) {
-        const r = held.find(function (h) { return String(h.item.id) === String(x.item_id); });
-        if (r) notRenewed(r, x.reason, asked, held);
-      });
+      const lapsed = (res && res.not_renewed || []).map(function (x) {
+        return { r: held.find(function (h) { return String(h.item.id) === String(x.item_id); }), reason: x.reason };
+      }).filter(function (x) { return x.r; });
+      /* the prefetched ones first, dropped unsaid; then the one on screen, whose loss
+         shows the next: taken first, it put the prefetched item on screen, which was
+         then said to be "settled meanwhile", an item the annotator never saw (trial) */
+      lapsed.sort(function (a, b) { return (a.r === state.current) - (b.r === state.current); });
+      lapsed.forEach(function (x) { notRenewed(x.r, x.reason, asked, held); });
     }, function (e) {
       if (e && e.status === 401) handleError(e);
       /* else tried again at the next tick */
