@@ -246,9 +246,16 @@
   function lost(r, reason, asked) {
     const id = String(r.item.id);
     /* this renewal came as the annotator came back, or the page could not renew in time */
+    /* how long an item is kept once the page stops renewing: a lease from a hidden
+       tab's last renewal; from the last key or move, the idle limit and then a lease
+       ("kept for you only 30 s after you leave" was said of a page idle for 2 min,
+       whose item was kept 90 s: trial) */
+    const kept = presence.awayHow === "idle"
+      ? minutes(presence.idleMs + presence.leaseMs) + " after your last key, click, pointer move or scroll"
+      : minutes(presence.leaseMs) + " after the page is hidden";
     const why = asked - presence.returnedAt < 30000
       ? "this page was " + presence.awayHow + " for " + minutes(presence.awayFor) +
-        ", and an item is kept for you only " + minutes(presence.leaseMs) + " after you leave"
+        ", and an item is kept for you at most " + kept
       : "its lease ran out before this page could renew it (was the server out of reach?)";
     showNext();
     const next = state.current ? " Here is the next one." : "";
