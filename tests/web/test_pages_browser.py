@@ -2645,6 +2645,41 @@ def test_the_rule_preview_shows_a_direction_override_as_its_code(
     assert page.dialogs == []
 
 
+def test_the_rule_preview_doubts_a_label_the_models_read_otherwise_unless_the_answers_agree(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Trial: "ur" → spam previewed "precision 100% on 5 of 71 known labels", and
+    below it "The end model reads 72% of its 78 items as ham ...: is spam the label
+    you mean to vote?". The answers among its items say the label is meant: the
+    doubt is for a label the answers do not back (the models here as the trial's)."""
+    gold: dict[str, Any] = {}
+
+    def preview(route: Any) -> None:
+        body = route.fetch().json()
+        body["models"] = {"model": "end_model", "n": 78, "agree": 0.3, "most": "ham",
+                          "most_share": 0.72, "most_p": 0.68, "label_taught": True}
+        body["gold"] = {**body["gold"], **gold}
+        route.fulfill(json=body)
+
+    page.route("**/rules/preview", preview)
+    sign_in(page, live.url, "test-admin-key", tiny_project["pid"], target="dashboard")
+    page.wait_for_selector("#rule-label option", state="attached")
+    page.fill("#rule-name", "says_ur")
+    page.select_option("#rule-label", "1")
+    gold.update(n_gold=71, matched=2, right=0, precision=0.0, recall=0.0)  # few, wrong
+    page.fill("#rule-keywords", "song")
+    page.wait_for_selector(".preview-against")
+    assert "is spam the label you mean to vote?" in page.locator(".preview-against").inner_text()
+    gold.update(matched=5, right=5, precision=1.0, recall=0.15)  # the answers agree
+    page.fill("#rule-keywords", "great")
+    page.wait_for_function("document.querySelector('.preview-stats') && document.query"
+                           "Selector('.preview-stats').textContent.includes('precision 100%')")
+    assert page.locator(".preview-against").count() == 0
+    gold.update(matched=6, right=2, precision=2 / 6)  # the answers mostly say otherwise
+    page.fill("#rule-keywords", "first")
+    page.wait_for_selector(".preview-against")
+    assert page.dialogs == []
+
+
 def test_revoking_one_annotator_keeps_the_token_just_made_for_another(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Trial: a token is shown once; revoking carol hid the token just made for dave,

@@ -472,8 +472,12 @@
           (rule.kind === "regex" ? " (does the pattern match an empty string?)" : "") + "." }));
     }
     const mr = p.models;
+    /* the answers among its items say its label more often than not: that is the
+       label meant, whatever the models read (trial: "precision 100% on 5 known
+       labels" of "ur" → spam, and below it "is spam the label you mean to vote?") */
+    const goldSays = g.matched >= 3 && g.precision >= 0.5;
     if (mr && mr.n >= 5 && mr.most !== p.label_name && mr.most_share >= 0.6 &&
-        mr.most_p >= 0.6 && mr.label_taught) {
+        mr.most_p >= 0.6 && mr.label_taught && !goldSays) {
       /* new-user trial: a gift-card rule voted ham (the first label, the default) on
          items the end model read as spam at 71-88%, and nothing said so. Only when the
          models are sure and something taught them the rule's class: a second trial's
