@@ -76,3 +76,12 @@ def test_f1_on_more_than_two_classes_and_a_negative_budget_are_refused(tmp_path,
         main(["simulate", str(tmp_path), "--budget", "-5"])
     assert stop.value.code == 2
     assert "--budget: must be 0 or more, got -5" in capsys.readouterr().err
+
+
+def test_python_m_loop_is_the_loop_command():
+    """Trial: ``python -m loop serve`` said "No module named loop.__main__; 'loop' is a
+    package and cannot be directly executed"."""
+    out = subprocess.run([sys.executable, "-m", "loop", "--help"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: loop ") and "serve" in out.stdout, out.stdout
