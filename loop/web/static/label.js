@@ -790,8 +790,9 @@
            the answer was lost (team lead's trial) */
         const secs = Math.round(onScreen / 1000);
         status("#" + id + " was on your screen for " + (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min") +
-          ", longer than an item is kept for you while this page is hidden or idle (" +
-          minutes(presence.leaseMs) + "), and it is no longer yours (another annotator " +
+          ", longer than an item is kept for you once this page is hidden (at most " +
+          minutes(presence.leaseMs) + ") or idle (at most " + minutes(presence.idleMs + presence.leaseMs) +
+          " after your last key, click, pointer move or scroll), and it is no longer yours (another annotator " +
           "has it now, or it went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
           (state.current ? " Here is the next one." : ""), true);
         refreshProgress();
