@@ -3116,6 +3116,9 @@ def test_an_item_of_a_project_without_lfs_says_there_are_none_yet(
                     data=b"id,text\na1,first comment\na2,check out my channel\n")
     sign_in(page, live.url, add_annotator(live.admin, pid, "ann"), pid)
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    # saved now, learnt from later ("your answers count once the admin writes a rule"
+    # read, in a user trial, as if the answers given before it were not kept)
     assert page.locator("#votes").inner_text().strip() == (
-        "The project has no LFs yet: your answers count once the admin writes a rule")
+        "The project has no LFs yet: your answers are saved, and the models learn from"
+        " them once the admin writes a rule")
     assert page.console_errors == []

@@ -488,7 +488,7 @@
     if (!list.length && !unshown) {
       votes.appendChild(Loop.el("tr", null, Loop.el("td", { colspan: "2", class: "muted",
         text: item.blind ? "Hidden: blind labeling" : state.hasLfs === false
-          ? "The project has no LFs yet: your answers count once the admin writes a rule"
+          ? "The project has no LFs yet: your answers are saved, and the models learn from them once the admin writes a rule"
           : "No LF fired" })));
     }
     if (unshown) {
