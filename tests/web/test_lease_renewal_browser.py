@@ -114,12 +114,13 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
                                ".includes('#' + id + ' is no longer yours')", arg=on_screen)
         said = page.locator("#status").inner_text()
         assert f"this page was {away} for " in said, said
-        # how long the item was kept: a lease from a hidden tab's last renewal; the
-        # idle limit and a lease from the last key or move ("only 2 s after you
-        # leave" was said of an idle page, whose item was kept 3 s)
-        kept = ("at most 2 s after the page is hidden" if away == "hidden"
-                else "at most 3 s after your last key, click, pointer move or scroll")
-        assert f"an item is kept for you {kept}, so another annotator has it now" in said, said
+        # how long the item was kept: once hidden, or idle for the idle limit, the rest
+        # of a lease ("only 2 s after you leave" was said of an idle page, whose item
+        # was kept up to 3 s)
+        kept = ("hidden" if away == "hidden"
+                else "idle for 1 s (no key, click, pointer move or scroll)")
+        assert (f"and once a page is {kept}, an item stays yours at most 2 s more, so another"
+                " annotator has it now") in said, said
         assert page.evaluate("window.loopLabel.currentId()") != on_screen
         assert len(renewals) == 1
     assert not page.console_errors, page.console_errors

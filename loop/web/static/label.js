@@ -246,16 +246,15 @@
   function lost(r, reason, asked) {
     const id = String(r.item.id);
     /* this renewal came as the annotator came back, or the page could not renew in time */
-    /* how long an item is kept once the page stops renewing: a lease from a hidden
-       tab's last renewal; from the last key or move, the idle limit and then a lease
-       ("kept for you only 30 s after you leave" was said of a page idle for 2 min,
-       whose item was kept 90 s: trial) */
-    const kept = presence.awayHow === "idle"
-      ? minutes(presence.idleMs + presence.leaseMs) + " after your last key, click, pointer move or scroll"
-      : minutes(presence.leaseMs) + " after the page is hidden";
+    /* how long an item is kept once the page stops renewing: once hidden, or once idle
+       for the idle limit, the rest of its lease ("kept for you only 30 s after you
+       leave" was said of a page idle for 2 min, whose item was kept up to 90 s: trial) */
+    const kept = (presence.awayHow === "idle" ? "idle for " + minutes(presence.idleMs) +
+      " (no key, click, pointer move or scroll)" : "hidden") + ", an item stays yours at most " +
+      minutes(presence.leaseMs) + " more";
     const why = asked - presence.returnedAt < 30000
       ? "this page was " + presence.awayHow + " for " + minutes(presence.awayFor) +
-        ", and an item is kept for you at most " + kept
+        ", and once a page is " + kept
       : "its lease ran out before this page could renew it (was the server out of reach?)";
     showNext();
     const next = state.current ? " Here is the next one." : "";
@@ -790,9 +789,9 @@
            the answer was lost (team lead's trial) */
         const secs = Math.round(onScreen / 1000);
         status("#" + id + " was on your screen for " + (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min") +
-          ", longer than an item is kept for you once this page is hidden (at most " +
-          minutes(presence.leaseMs) + ") or idle (at most " + minutes(presence.idleMs + presence.leaseMs) +
-          " after your last key, click, pointer move or scroll), and it is no longer yours (another annotator " +
+          "; once this page is hidden, or idle for " + minutes(presence.idleMs) + " (no key, click, pointer " +
+          "move or scroll), an item stays yours at most " + minutes(presence.leaseMs) +
+          " more, and this one is no longer yours (another annotator " +
           "has it now, or it went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
           (state.current ? " Here is the next one." : ""), true);
         refreshProgress();
