@@ -167,6 +167,42 @@ def test_back_to_an_idle_page_only_the_item_on_screen_is_said_lost_not_the_one_p
     assert not page.console_errors, page.console_errors
 
 
+def test_back_to_an_idle_page_the_prefetched_item_nobody_took_comes_next_at_once(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Idle past the lease: another annotator takes the item on screen, and the one
+    prefetched is nobody's (its lease only expired). Back on the page, that one is
+    shown next at once, leased again, and the page says "Here is the next one"
+    (re-trial: it was dropped, "Loading…" came instead and nothing said a next one)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=1) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        page.wait_for_function("window.loopLabel.currentId() !== null"
+                               " && window.loopLabel.readyCount() >= 1")
+        on_screen, prefetched = _held(page)[:2]
+        time.sleep(3)  # idle: both leases of the page run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while on_screen not in taken:
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+            if taken[-1] == prefetched:  # given back: nobody's
+                bea.call("POST", f"/api/projects/{pid}/queue/skip",
+                         {"item_id": prefetched, "lease_id": got["lease"]["id"]})
+        page.mouse.move(300, 300)
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+        said = page.locator("#status").inner_text()
+        assert said.endswith("Here is the next one."), said
+        assert page.evaluate("String(window.loopLabel.currentId())") == prefetched
+        store = short.app.extensions["loop"]["store"]
+        deadline = time.time() + 30
+        while store.lease_of(pid, prefetched) is None and time.time() < deadline:
+            page.wait_for_timeout(100)
+        assert store.lease_of(pid, prefetched)["annotator"] == "tess"
+    assert not page.console_errors, page.console_errors
+
+
 def test_an_item_whose_lease_lapsed_while_nobody_took_it_stays_on_screen_and_is_saved(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Back to a tab hidden past the lease, the item on screen untaken meanwhile: the

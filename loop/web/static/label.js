@@ -208,10 +208,14 @@
       const lapsed = (res && res.not_renewed || []).map(function (x) {
         return { r: held.find(function (h) { return String(h.item.id) === String(x.item_id); }), reason: x.reason };
       }).filter(function (x) { return x.r; });
-      /* the prefetched ones first, dropped unsaid; then the one on screen, whose loss
-         shows the next: taken first, it put the prefetched item on screen, which was
-         then said to be "settled meanwhile", an item the annotator never saw (trial) */
-      lapsed.sort(function (a, b) { return (a.r === state.current) - (b.r === state.current); });
+      /* the prefetched ones that are gone first, dropped unsaid; then the one on
+         screen, whose loss shows the next: taken first, it put the prefetched item on
+         screen, which was then said to be "settled meanwhile", an item the annotator
+         never saw (trial). A prefetched one only expired comes last: put on screen by
+         that loss, it is leased again by /next, unsaid (dropped, "Loading…" came
+         instead of it, and no "Here is the next one": re-trial) */
+      const order = function (x) { return x.r === state.current ? 1 : x.reason === "expired" ? 2 : 0; };
+      lapsed.sort(function (a, b) { return order(a) - order(b); });
       lapsed.forEach(function (x) { notRenewed(x.r, x.reason, asked, held); });
     }, function (e) {
       if (e && e.status === 401) handleError(e);
