@@ -3116,6 +3116,9 @@ def test_an_item_of_a_project_without_lfs_says_there_are_none_yet(
                     data=b"id,text\na1,first comment\na2,check out my channel\n")
     sign_in(page, live.url, add_annotator(live.admin, pid, "ann"), pid)
     page.wait_for_function("window.loopLabel && window.loopLabel.currentId() !== null")
+    # no estimates to keep honest yet (new-user trial)
+    assert page.locator("#reason-text").inner_text() == (
+        "Random pick: with no LF yet, items come in random order.")
     # saved now, learnt from later ("your answers count once the admin writes a rule"
     # read, in a user trial, as if the answers given before it were not kept)
     assert page.locator("#votes").inner_text().strip() == (

@@ -473,7 +473,10 @@
       ? "Models disagree: the label model (from the LF votes) says " + labelName(lg.label) + " (" +
         Loop.pct(lg.confidence) + "), the end model (from the text) " + labelName(eg.label) + " (" +
         Loop.pct(eg.confidence) + ")."
-      : REASONS[reason] || (reason ? reason : "–"));
+      /* before any LF there are no estimates to keep honest (new-user trial) */
+      : reason === "exploration" && state.hasLfs === false
+        ? "Random pick: with no LF yet, items come in random order."
+        : REASONS[reason] || (reason ? reason : "–"));
 
     const g = item.guess || {};
     const conf = Number(g.confidence);
