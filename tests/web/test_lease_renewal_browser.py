@@ -109,9 +109,7 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
             page.evaluate("delete document.visibilityState;"
                           "document.dispatchEvent(new Event('visibilitychange'))")
         else:
-            page.mouse.move(300, 300)
-        page.wait_for_function("(id) => document.getElementById('status').textContent"
-                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+            _come_back(page, on_screen)
         said = page.locator("#status").inner_text()
         assert f"this page was {away} for " in said, said
         # how long the item was kept: once hidden, or idle for the idle limit, the rest
@@ -126,6 +124,25 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
     assert not page.console_errors, page.console_errors
 
 
+def _idle_past_both_leases(page: Any, live: LiveServer, short: Any,
+                           tiny_project: dict[str, str]) -> tuple[str, str, Any]:
+    """Signed in on the labeling page, an item on screen and one prefetched, then idle
+    until both leases ran out: those two items, and another annotator's client."""
+    sign_in(page, short.url, tiny_project["token"], tiny_project["pid"])
+    page.wait_for_function("window.loopLabel.currentId() !== null"
+                           " && window.loopLabel.readyCount() >= 1")
+    on_screen, prefetched = _held(page)[:2]
+    time.sleep(3)  # idle: both leases of the page run out
+    return on_screen, prefetched, _bea(live, short, tiny_project["pid"])
+
+
+def _come_back(page: Any, on_screen: str) -> None:
+    """The annotator moves the mouse: the page says the item on screen is lost."""
+    page.mouse.move(300, 300)
+    page.wait_for_function("(id) => document.getElementById('status').textContent"
+                           ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+
+
 def test_back_to_an_idle_page_only_the_item_on_screen_is_said_lost_not_the_one_prefetched(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Idle past the lease: another annotator takes the item on screen and answers the
@@ -135,12 +152,7 @@ def test_back_to_an_idle_page_only_the_item_on_screen_is_said_lost_not_the_one_p
     item the annotator never saw (user trial)."""
     pid = tiny_project["pid"]
     with _short(live, lease=2, idle=1) as short:
-        sign_in(page, short.url, tiny_project["token"], pid)
-        page.wait_for_function("window.loopLabel.currentId() !== null"
-                               " && window.loopLabel.readyCount() >= 1")
-        on_screen, prefetched = _held(page)[:2]
-        time.sleep(3)  # idle: both leases of the page run out
-        bea = _bea(live, short, pid)
+        on_screen, prefetched, bea = _idle_past_both_leases(page, live, short, tiny_project)
         taken: list[str] = []
         while not {on_screen, prefetched} <= set(taken):
             got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
@@ -151,9 +163,7 @@ def test_back_to_an_idle_page_only_the_item_on_screen_is_said_lost_not_the_one_p
                          {"item_id": prefetched, "lease_id": got["lease"]["id"], "label": 0})
         replies: list[Any] = []
         page.on("response", lambda r: "/queue/renew" in r.url and replies.append(r.json()))
-        page.mouse.move(300, 300)
-        page.wait_for_function("(id) => document.getElementById('status').textContent"
-                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+        _come_back(page, on_screen)
         deadline = time.time() + 30
         while not replies and time.time() < deadline:
             page.wait_for_timeout(100)
@@ -175,12 +185,7 @@ def test_back_to_an_idle_page_the_prefetched_item_nobody_took_comes_next_at_once
     (re-trial: it was dropped, "Loading…" came instead and nothing said a next one)."""
     pid = tiny_project["pid"]
     with _short(live, lease=2, idle=1) as short:
-        sign_in(page, short.url, tiny_project["token"], pid)
-        page.wait_for_function("window.loopLabel.currentId() !== null"
-                               " && window.loopLabel.readyCount() >= 1")
-        on_screen, prefetched = _held(page)[:2]
-        time.sleep(3)  # idle: both leases of the page run out
-        bea = _bea(live, short, pid)
+        on_screen, prefetched, bea = _idle_past_both_leases(page, live, short, tiny_project)
         taken: list[str] = []
         while on_screen not in taken:
             got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
@@ -189,9 +194,7 @@ def test_back_to_an_idle_page_the_prefetched_item_nobody_took_comes_next_at_once
             if taken[-1] == prefetched:  # given back: nobody's
                 bea.call("POST", f"/api/projects/{pid}/queue/skip",
                          {"item_id": prefetched, "lease_id": got["lease"]["id"]})
-        page.mouse.move(300, 300)
-        page.wait_for_function("(id) => document.getElementById('status').textContent"
-                               ".includes('#' + id + ' is no longer yours')", arg=on_screen)
+        _come_back(page, on_screen)
         said = page.locator("#status").inner_text()
         assert said.endswith("Here is the next one."), said
         assert page.evaluate("String(window.loopLabel.currentId())") == prefetched
