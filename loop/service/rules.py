@@ -36,6 +36,7 @@ from loop.core.rules import (
     Rule,
     RuleTooSlow,
     TextBatch,
+    field_value,
     safe_name,
     shown,
     uncomparable,
@@ -763,6 +764,9 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "examples": examples,
         # "and not" words that would leave out mostly the answered items it gets wrong
         "exclusions": _exclusions(c, rule, y, gh),
+        # matching nothing: the values of an == / "one of" field test stored in another
+        # case (new-user trial: "source == Forwarded" matched none of "forwarded")
+        "case_differs": _case_differs(c, rule, project) if not m else [],
         # values a < or > rule cannot read as numbers or dates never match (new-user
         # trial: "views > 1000" passed over every "1,234" and "12,000", unsaid)
         "uncomparable": un,
@@ -775,6 +779,28 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
         "folds_capitals": any(t.kind == "regex" and not t.case_sensitive
                               and folds_capitals(t.pattern) for t, _ in rule.tests()),
     }
+
+
+def _case_differs(c: _Corpus, rule: Rule, project: dict[str, Any]) -> list[dict[str, Any]]:
+    """Of each ``==`` or ``in`` field test (the rule's own or a condition, not an
+    "and not") whose values no item holds as written, up to 3 values items hold that
+    differ from them in case only: ``[{field, as_stored}]``."""
+    tests = [t for t, neg in rule.tests() if t.kind == "field" and t.op in ("==", "in")
+             and not neg]
+    records = _records(c, rule, project.get("text_field")) if tests else None
+    out = []
+    for t in tests:
+        wanted = t.value if isinstance(t.value, tuple) else (t.value,)
+        exact = {str(v) for v in wanted}
+        folded = {v.casefold() for v in exact}
+        seen = {str(v) for v in (field_value(r, t.field) for r in records or ())
+                if v is not None}
+        if seen & exact:
+            continue
+        near = sorted(v for v in seen if v.casefold() in folded)[:3]
+        if near:
+            out.append({"field": t.field, "as_stored": near})
+    return out
 
 
 #: Most answered items a preview reads for its "and not" suggestions (a random sample

@@ -620,6 +620,16 @@ def test_a_field_rule_must_name_a_field_the_items_have(client, store, project):
     assert p["matched"] == sum(each) > 0, p
     r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule)
     assert r.status_code == 201 and r.json["rule"]["rule"]["value"] == authors, r.json
+    # a value stored in another case: matches nothing, and the preview says how it is
+    # stored (new-user trial: "source == Forwarded" matched none of "forwarded")
+    shout = {**bad, "field": "AUTHOR", "value": authors[0].upper()}
+    assert authors[0].upper() != authors[0]
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=shout).json
+    assert p["matched"] == 0 and p["case_differs"] == [
+        {"field": "AUTHOR", "as_stored": [authors[0]]}], p["case_differs"]
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json={
+        **shout, "value": authors[0]}).json
+    assert p["matched"] > 0 and p["case_differs"] == []
 
 
 def test_a_field_rule_on_the_files_text_or_id_column_says_what_a_rule_calls_it(client):

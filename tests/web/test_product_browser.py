@@ -60,6 +60,17 @@ def _write_keyword_rule(page: Any, name: str, label: str, words: str) -> None:
     page.wait_for_selector(".preview-stats", timeout=10000)
 
 
+def _write_field_rule(page: Any, name: str, label: str, field: str, value: str,
+                      op: str = "==") -> None:
+    """Fill the new-rule form with a field rule (the preview follows by itself)."""
+    page.fill("#rule-name", name)
+    page.select_option("#rule-label", label)
+    page.select_option("#rule-kind", "field")
+    page.fill("#rule-field", field)
+    page.select_option("#rule-op", op)
+    page.fill("#rule-value", value)
+
+
 def _save_asks_again(page: Any, api: Any, pid: str, name: str, why: str) -> None:
     """Save is pressed for rule ``name`` the preview doubts: the page says ``why`` and
     asks once more ("Save anyway"); nothing is stored."""
@@ -985,12 +996,7 @@ def test_one_of_values_with_a_comma_or_in_quotes_are_read_as_typed(
     assert value("known_fans") == ["Smith, John", "Lee"]
     if page.is_visible("#rule-cancel"):
         page.click("#rule-cancel")
-    page.fill("#rule-name", "promoters")
-    page.select_option("#rule-label", "spam")
-    page.select_option("#rule-kind", "field")
-    page.fill("#rule-field", "author")
-    page.select_option("#rule-op", "in")
-    page.fill("#rule-value", '"Park", Smith ,"Kim"')
+    _write_field_rule(page, "promoters", "spam", "author", '"Park", Smith ,"Kim"', op="in")
     page.wait_for_function("document.querySelector('.preview-stats') && document"
                            ".querySelector('.preview-stats').textContent.startsWith('3 of 6')")
     page.click("#rule-save")
@@ -1862,4 +1868,23 @@ def test_the_preview_offers_an_and_not_from_the_answers_and_one_click_adds_it(
     # what the condition took away
     assert page.locator(".preview-steps").inner_text() == (
         "words “free”: 15 → and not words “of charge”: 11 items")
+    assert not page.console_errors
+
+
+def test_a_field_value_in_another_case_says_how_the_items_hold_it(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """New-user trial: "source == Forwarded" matched none of the items' "forwarded", and
+    the preview said only to check the value."""
+    pid = demo_project["pid"]
+    _admin_dashboard(page, live, pid)
+    page.wait_for_selector("#rule-rows tr")
+    _write_field_rule(page, "by_lucky", "1", "AUTHOR", "luckymusiqlive")
+    none = page.locator(".preview-none", has_text="holds")
+    none.wait_for(timeout=10000)
+    assert none.inner_text().endswith(
+        "The items' AUTHOR holds “LuckyMusiqLive”: a field's value is compared as written,"
+        " capitals and all."), none.inner_text()
+    page.fill("#rule-value", "LuckyMusiqLive")
+    page.wait_for_function("document.querySelector('.preview-stats') && !document"
+                           ".querySelector('.preview-none')")
     assert not page.console_errors

@@ -421,7 +421,12 @@
         text: "It matches no item, so saving it would change no label: check " + check +
           (rule.case_sensitive && rule.kind !== "field" ? " and its case" : "") +
           (n ? (n === 1 ? ", and its condition" : ", and its " + n + " conditions") +
-            " (an item must meet each “and” and none of the “and not”; remove one to see what it keeps)" : "") + "." }));
+            " (an item must meet each “and” and none of the “and not”; remove one to see what it keeps)" : "") + "." +
+          (p.case_differs || []).map(function (d) {
+            /* new-user trial: "source == Forwarded" matched none of "forwarded", unsaid */
+            return " The items' " + d.field + " holds " + d.as_stored.map(function (v) { return "“" + v + "”"; }).join(", ") +
+              ": a field's value is compared as written, capitals and all.";
+          }).join("") }));
     }
     const un = p.uncomparable;
     if (un && un.n) {
