@@ -1120,6 +1120,18 @@ def test_an_admin_key_no_longer_accepted_says_why_it_may_have_changed(
     assert not [e for e in page.console_errors if "401" not in e]
 
 
+def test_the_pages_say_how_long_by_one_rule(live: LiveServer, page: Any) -> None:
+    """A lease, an idle page, an item on screen and a quiet job were each put in words
+    by its own copy of one rule, one rounding first and one not, so 119.6 s read
+    "120 s" in one message and "2 min" in the next. Seconds under two minutes,
+    whole minutes from there, rounded once."""
+    page.goto(f"{live.url}/signin")
+    said = page.evaluate("""() => [0, -5, 400, 1500, 59_600, 119_400, 119_600, 120_000,
+                                    150_000, 5_400_000, 'x'].map(Loop.duration)""")
+    assert said == ["0 s", "0 s", "0 s", "2 s", "60 s", "119 s", "2 min", "2 min",
+                    "3 min", "90 min", "0 s"]
+
+
 @pytest.mark.parametrize("path", ["signin", ""])
 def test_a_link_with_another_working_token_asks_before_it_switches(
         live: LiveServer, tiny_project: dict[str, str], page: Any, path: str) -> None:

@@ -877,7 +877,18 @@ def test_a_keyword_rule_with_an_and_not_condition_is_built_saved_and_edited(
     assert page.evaluate("document.activeElement.id") == "rule-add-and"
     page.wait_for_function("document.querySelector('.preview-stats') && document"
                            f".querySelector('.preview-stats').textContent.startsWith('{plain} of')")
-    page.click("#rule-cancel")
+    # Escape from a field leaves the edit, unsaved, back on the rule's Edit button
+    page.locator("#rule-name").focus()
+    page.keyboard.press("Escape")
+    assert page.locator("#rule-form-title").inner_text() == "New rule"
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert focused == "Edit check_not_sub", focused
+    (saved,) = api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+    assert len(saved["rule"]["conditions"]) == 1
+    page.locator("#rule-name").fill("half_typed")  # a new rule's typing stays
+    page.keyboard.press("Escape")
+    assert page.locator("#rule-name").input_value() == "half_typed"
+    page.locator("#rule-name").fill("")
     assert not page.console_errors
 
 

@@ -181,6 +181,12 @@
     if (x === undefined || x === null || Number.isNaN(Number(x))) return "–";
     return (100 * Number(x)).toFixed(digits === undefined ? 0 : digits) + "%";
   }
+  /* "N s" under two minutes, "N min" from there: one rule for every "for how long"
+     the pages say (a lease, an idle page, a quiet job) */
+  function duration(ms) {
+    const secs = Math.round(Math.max(0, Number(ms) || 0) / 1000);
+    return secs < 120 ? secs + " s" : Math.round(secs / 60) + " min";
+  }
   function num(x, digits) {
     if (x === undefined || x === null || Number.isNaN(Number(x))) return "–";
     return Number(x).toFixed(digits === undefined ? 2 : digits);
@@ -599,7 +605,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

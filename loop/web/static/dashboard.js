@@ -579,10 +579,7 @@
     return [r.st, j.type, j.auto, j.result, j.attempts, j.lf_module_misses, j.progress,
             j.scheduled_for, j.first_started_at, j.started_at, j.enqueued_at, j.ended_at];
   }
-  function quietFor(j) {
-    const q = Number(j.quiet_seconds) || 0;
-    return q < 120 ? Math.round(q) + " s" : Math.round(q / 60) + " min";
-  }
+  function quietFor(j) { return Loop.duration(1000 * (Number(j.quiet_seconds) || 0)); }
   function jobRow(r) {
     if (r.part === "stall") return stallRow(r.j, r.st);
     if (r.part === "error") return errorRow(r.j);

@@ -184,9 +184,6 @@
     presence.lastActive = now;
     if (renewDue()) renewLeases();
   }
-  function minutes(ms) {
-    return ms < 120000 ? Math.round(ms / 1000) + " s" : Math.round(ms / 60000) + " min";
-  }
   /* said beside an error said a moment ago (an answer refused as the same key came
      back to the page), not over it */
   function sayAlso(text) {
@@ -253,11 +250,11 @@
     /* how long an item is kept once the page stops renewing: once hidden, or once idle
        for the idle limit, the rest of its lease ("kept for you only 30 s after you
        leave" was said of a page idle for 2 min, whose item was kept up to 90 s: trial) */
-    const kept = (presence.awayHow === "idle" ? "idle for " + minutes(presence.idleMs) +
+    const kept = (presence.awayHow === "idle" ? "idle for " + Loop.duration(presence.idleMs) +
       " (no key, click, pointer move or scroll)" : "hidden") + ", an item stays yours at most " +
-      minutes(presence.leaseMs) + " more";
+      Loop.duration(presence.leaseMs) + " more";
     const why = asked - presence.returnedAt < 30000
-      ? "this page was " + presence.awayHow + " for " + minutes(presence.awayFor) +
+      ? "this page was " + presence.awayHow + " for " + Loop.duration(presence.awayFor) +
         ", and once a page is " + kept
       : "its lease ran out before this page could renew it (was the server out of reach?)";
     showNext();
@@ -794,10 +791,9 @@
         /* on screen past its lease (a break), the item went to another annotator:
            "Error: item 1508 is leased by someone else." said neither why nor that
            the answer was lost (team lead's trial) */
-        const secs = Math.round(onScreen / 1000);
-        status("#" + id + " was on your screen for " + (secs < 120 ? secs + " s" : Math.round(secs / 60) + " min") +
-          "; once this page is hidden, or idle for " + minutes(presence.idleMs) + " (no key, click, pointer " +
-          "move or scroll), an item stays yours at most " + minutes(presence.leaseMs) +
+        status("#" + id + " was on your screen for " + Loop.duration(onScreen) +
+          "; once this page is hidden, or idle for " + Loop.duration(presence.idleMs) + " (no key, click, pointer " +
+          "move or scroll), an item stays yours at most " + Loop.duration(presence.leaseMs) +
           " more, and this one is no longer yours (another annotator " +
           "has it now, or it went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
           (state.current ? " Here is the next one." : ""), true);

@@ -881,6 +881,14 @@
       const edit = row && row.querySelector(".rule-btns button");
       (edit || $("rule-name")).focus();
     });
+    /* Escape leaves an edit as Cancel edit does (what was changed is not saved); a
+       new rule's typing stays, and an armed button's Escape only disarms it */
+    $("rule-form").addEventListener("keydown", function (e) {
+      if (e.key !== "Escape" || $("rule-cancel").hidden || e.defaultPrevented) return;
+      if (e.target.dataset && e.target.dataset.armed === "1") return;
+      e.preventDefault();
+      $("rule-cancel").click();
+    });
     $("sug-refresh").addEventListener("click", function () { sugStatus(""); loadSuggestions(); });
     document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
     kindChanged();
