@@ -14,9 +14,11 @@ from workers import WORKER_CLASS
 if __name__ == "__main__":
     # --with-scheduler: one worker at a time (RQ's lock) runs the scheduler that
     # enqueues delayed jobs (a recalibration asked for inside the minimum gap).
-    # LOOP_WORKER_LOG_LEVEL and the Redis settings, checked by Settings (only these
-    # are read here: the web app checks the rest). The Redis URL reaches RQ through
-    # its environment (RQ_REDIS_URL), never the command line, where any user of the
+    # Every LOOP_* setting is checked here as the web app checks it, so a worker
+    # refuses to start where the web app would (a placeholder key from .env.example,
+    # LOOP_LEASE_SECONDS=nan): docker compose's workers ran on with the placeholder,
+    # their reconciler failing every 30 s (operator's trial). The Redis URL reaches
+    # RQ through its environment (RQ_REDIS_URL), never the command line, where any user of the
     # machine reads it in ps: --url is taken off, LOOP_REDIS_PASSWORD put in.
     args = sys.argv[1:]
     url = os.environ.get("LOOP_REDIS_URL", "")
@@ -30,8 +32,8 @@ if __name__ == "__main__":
         args.remove(a)
     try:
         settings = Settings.from_mapping({
-            "WORKER_LOG_LEVEL": os.environ.get("LOOP_WORKER_LOG_LEVEL"), "REDIS_URL": url,
-            "REDIS_PASSWORD": os.environ.get("LOOP_REDIS_PASSWORD")})
+            **{k[5:]: v for k, v in os.environ.items() if k.startswith("LOOP_")},
+            "REDIS_URL": url})
     except ValueError as exc:
         sys.exit(str(exc))
     if url:

@@ -140,3 +140,24 @@ def test_serve_refuses_a_placeholder_key_before_starting_anything(tmp_path, caps
     assert main(["serve", "--data-dir", str(tmp_path)]) == 2
     assert "placeholder" in capsys.readouterr().err
     assert not (tmp_path / "redis").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"LOOP_API_KEYS": "change-me"}, "LOOP_API_KEYS holds the placeholder"),
+    ({"LOOP_API_KEYS": "good-long-key-1", "LOOP_LEASE_SECONDS": "nan"},
+     "LOOP_LEASE_SECONDS must be a finite number"),
+])
+def test_a_worker_refuses_the_settings_the_web_app_refuses(env, says):
+    """Operator's trial (docker compose with .env.example's placeholder key): web
+    restarted, refusing it, but the worker ran on, its reconciler failing every 30 s.
+    It exits before it connects to Redis (none listens on this URL)."""
+    import os
+    import subprocess
+    import sys
+
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
+    run_env.update(env, LOOP_REDIS_URL="redis://127.0.0.1:1/0")
+    worker = subprocess.run([sys.executable, "-m", "workers", "--burst", "loop"],
+                            env=run_env, capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).parents[2])
+    assert worker.returncode != 0 and says in worker.stderr, worker.stderr[-2000:]
