@@ -48,6 +48,27 @@ def test_compose_file_is_valid():
     assert out.returncode == 0, out.stderr
 
 
+
+def test_a_single_quoted_secret_in_env_reaches_the_containers_whole(tmp_path):
+    """Operator's trial: .env's `LOOP_REDIS_PASSWORD=a #b` reached the containers as
+    `a` (compose reads an unquoted ' #' as a comment), unsaid; README and .env.example
+    say to single-quote such a value, and this checks that compose then passes it whole."""
+    exe = _compose_cmd()
+    if exe is None:
+        pytest.skip("docker-compose not installed: apt-get install docker-compose")
+    secret = "p@ss #1$x"  # README's example
+    (tmp_path / ".env").write_text("LOOP_API_KEYS=ci-check-key-only\n"
+                                   f"LOOP_REDIS_PASSWORD='{secret}'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
+    out = subprocess.run([*exe, "--env-file", str(tmp_path / ".env"), "-f",
+                          str(ROOT / "docker-compose.yml"), "config"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # web, worker (LOOP_REDIS_PASSWORD) and redis (REDISCLI_AUTH); config writes $ as $$
+    got = re.findall(r"^ +(?:LOOP_REDIS_PASSWORD|REDISCLI_AUTH): (.*)$", out.stdout, re.M)
+    assert len(got) == 3, out.stdout
+    assert {g.strip("'\"").replace("$$", "$") for g in got} == {secret}, got
+
 def test_compose_is_hardened():
     text = (ROOT / "docker-compose.yml").read_text()
     start = (ROOT / "docker" / "redis-start.sh").read_text()  # the redis container's command
