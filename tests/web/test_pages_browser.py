@@ -3137,3 +3137,41 @@ def test_an_item_of_a_project_without_lfs_says_there_are_none_yet(
         "The project has no LFs yet: your answers are saved, and the models learn from"
         " them once the admin writes a rule")
     assert page.console_errors == []
+
+
+def test_per_class_lists_follow_the_projects_label_order_not_the_names(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial (twelve relation labels, "Other" last): the class balance and the
+    By class table listed "Other" before "Product-Producer(e2,e1)", by name, not as the
+    labeling page's keys; and the Data page's check of a known-label column of numbers
+    said "0 = ham, 1 = spam" of a project whose class 0 is spam."""
+    api = live.admin
+    labels = ["spam", "ham"]  # not in the order of their names
+    pid = str(api.call("POST", "/api/projects", {"name": "order", "labels": labels})["id"])
+    rows = "".join(f"o{i},{'free prize now' if i % 2 else 'see you at lunch'} {i},"
+                   f"{'spam' if i % 2 else 'ham'}\n" for i in range(40))
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id&gold_field=label&eval_fraction=0.5",
+             data=f"id,text,label\n{rows}".encode(), content_type="text/csv")
+    api.call("POST", f"/api/projects/{pid}/rules", {
+        "name": "says_free", "label": 0, "kind": "keywords", "keywords": ["free"]})
+    live.run_jobs()  # the rule's apply run, its recalibration and end-model retrain
+    api.run_job(pid, "recalibrate", on_idle=live.run_jobs)
+    live.run_jobs()
+    assert api.call("GET", f"/api/projects/{pid}/metrics")["held_out_by_class"]["end_model"]
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#balance li >> nth=1")
+    assert page.locator("#balance .bar-label").all_inner_texts() == labels
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr >> nth=1")
+    assert page.locator("#by-class th").all_inner_texts() == labels
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.set_input_files("#file", files=[{"name": "coded.csv", "mimeType": "text/csv",
+                                          "buffer": b"text,label\nwin cash,0\nsee you,1\n"}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.select_option("#col-gold", "label")
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    said = page.locator("#import-status").text_content()
+    assert "Known labels: spam 1, ham 1." in said, said
+    assert "Numbers are class indices from 0: 0 = spam, 1 = ham." in said, said
+    assert not page.console_errors, page.console_errors

@@ -207,6 +207,17 @@
     });
   }
 
+  /* The keys of a per-class object (class name -> value) in the order of the project's
+     labels, any others after: JSON objects reach the pages with their keys sorted by
+     name (Flask's), so a class balance listed "Other" before "Product-Producer", and a
+     numeric known-label column of a project labeled spam, ham was said to read
+     "0 = ham, 1 = spam" (new-user trial, multi-class). */
+  function inLabelOrder(obj, labels) {
+    const keys = Object.keys(obj || {});
+    const known = (labels || []).filter(function (l) { return keys.indexOf(l) !== -1; });
+    return known.concat(keys.filter(function (k) { return known.indexOf(k) === -1; }));
+  }
+
   function requireToken() {
     if (getToken()) return true;
     const next = location.pathname + location.search;
@@ -605,7 +616,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, duration: duration, when: when, labelNames: labelNames, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

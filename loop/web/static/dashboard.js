@@ -166,7 +166,7 @@
     let entries = [];
     if (Array.isArray(balance)) entries = balance.map(function (v, i) { return [labels[i] || String(i), Number(v)]; });
     else if (balance && typeof balance === "object") {
-      entries = Object.keys(balance).map(function (k) {
+      entries = Loop.inLabelOrder(balance, labels).map(function (k) {
         const idx = Number(k);
         return [Number.isInteger(idx) && labels[idx] !== undefined ? labels[idx] : k, Number(balance[k])];
       });
@@ -940,7 +940,7 @@
     box.hidden = !(em || lm);
     if (box.hidden) return;
     Loop.clear(body);
-    const names = Object.keys((em || lm).classes);
+    const names = Loop.inLabelOrder((em || lm).classes, labels);
     for (const c of names) {
       const e = em ? em.classes[c] : null, l = lm ? lm.classes[c] : null;
       const support = e ? e.support : l.support;

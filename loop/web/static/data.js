@@ -268,7 +268,7 @@
      from 0 (the labeling page's keys count from 1), so say what each became. */
   function goldNote(b) {
     if (!b.n_gold || !b.gold_counts) return "";
-    const names = Object.keys(b.gold_counts);
+    const names = Loop.inLabelOrder(b.gold_counts, Loop.labelNames(project));
     const counts = names.filter(function (n) { return b.gold_counts[n]; })
       .map(function (n) { return n + " " + b.gold_counts[n]; }).join(", ");
     const index = b.gold_by_index ? " Numbers are class indices from 0: " +
