@@ -3175,3 +3175,55 @@ def test_per_class_lists_follow_the_projects_label_order_not_the_names(
     assert "Known labels: spam 1, ham 1." in said, said
     assert "Numbers are class indices from 0: 0 = spam, 1 = ham." in said, said
     assert not page.console_errors, page.console_errors
+
+
+#: Whether the "(...)" in an element's text lies on one line.
+_PARENS_ON_ONE_LINE = """el => {
+  const text = el.textContent, a = text.indexOf('(');
+  if (a < 0) return true;
+  const b = text.indexOf(')', a) + 1, r = document.createRange();
+  const w = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let n, seen = 0, started = false;
+  while ((n = w.nextNode())) {
+    const len = n.textContent.length;
+    if (!started && a < seen + len) { r.setStart(n, a - seen); started = true; }
+    if (b <= seen + len) { r.setEnd(n, b - seen); break; }
+    seen += len;
+  }
+  return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size === 1;
+}"""
+
+
+def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial (semeval's relations with their direction, twelve labels): at
+    1280 px the labeling buttons read "Entity-Destination(e" / "1,e2)" and
+    "Content-Container(e1," / "e2)", and the dashboard's class balance the same: the
+    direction, the one part that tells two labels apart, was cut in two."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    labels = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Content-Container(e1,e2)",
+              "Entity-Destination(e1,e2)", "Member-Collection(e2,e1)",
+              "Product-Producer(e2,e1)", "Other"]
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "directed", "labels": labels})["id"])
+    texts = "".join(f"The thing {i} went into the box {i} .\n" for i in range(12))
+    api.call("POST", f"/api/projects/{pid}/items", data=f"text\n{texts}".encode(),
+             content_type="text/csv")
+    token = add_annotator(api, pid, "dora")
+    expert = ApiClient(live.url, token)
+    for label in labels[:-1]:  # gold of each class for the class balance
+        nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
+        expert.call("POST", f"/api/projects/{pid}/queue/answer", {
+            "item_id": nxt["item"]["id"], "lease_id": nxt["lease"]["id"], "label": label})
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live.url, token, pid)
+    page.wait_for_selector(".label-btn >> nth=6")
+    for button in page.locator(".label-btn").all():
+        assert button.evaluate(_PARENS_ON_ONE_LINE), button.inner_text()
+    assert page.locator(".label-btn").nth(3).text_content() == "4 Entity-Destination(e1,e2)"
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#balance .bar-label >> nth=6")
+    for name in page.locator("#balance .bar-label").all():
+        assert name.evaluate(_PARENS_ON_ONE_LINE), name.inner_text()
+    assert not page.console_errors, page.console_errors

@@ -170,6 +170,19 @@
     return node;
   }
 
+  /* A label's name with a line break allowed before each "(": "Entity-Destination(e1,e2)"
+     on a labeling button or a class-balance bar broke inside its direction, "(e" /
+     "1,e2)", the one part that tells it from "(e2,e1)" (new-user trial, semeval's
+     directed relation names). */
+  function labelText(name) {
+    const out = document.createDocumentFragment();
+    String(name).split(/(?=\()/).forEach(function (part, i) {
+      if (i) out.appendChild(document.createElement("wbr"));
+      out.appendChild(document.createTextNode(part));
+    });
+    return out;
+  }
+
   function setText(id, value) {
     const node = typeof id === "string" ? document.getElementById(id) : id;
     if (node) node.textContent = value === undefined || value === null ? "–" : String(value);
@@ -616,7 +629,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, duration: duration, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

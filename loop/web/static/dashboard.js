@@ -178,7 +178,7 @@
       const share = total > 1.0001 ? e[1] / total : e[1];
       const bar = Loop.el("span", { class: "bar" }, Loop.el("span", { class: "fill" }));
       bar.firstChild.style.width = Math.round(100 * share) + "%";
-      list.appendChild(Loop.el("li", null, Loop.el("span", { class: "bar-label", text: e[0] }), bar,
+      list.appendChild(Loop.el("li", null, Loop.el("span", { class: "bar-label" }, Loop.labelText(e[0])), bar,
         Loop.el("span", { class: "bar-value", text: Loop.pct(share) + (total > 1.0001 ? " (" + e[1] + ")" : "") })));
     }
     box.appendChild(list);

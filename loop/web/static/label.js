@@ -1055,7 +1055,7 @@
       if (key) state.keys[key] = i;
       const b = Loop.el("button", { type: "button", class: "label-btn", "data-index": String(i),
         "aria-keyshortcuts": key },
-        key ? Loop.el("kbd", { text: key }) : null, " " + name);
+        key ? Loop.el("kbd", { text: key }) : null, " ", Loop.labelText(name));
       if (st.color) b.style.setProperty("--label-color", edgeColor(st.color));
       b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
       box.appendChild(b);
