@@ -188,9 +188,17 @@ def import_items(
                          "rename the column in the file to write rules on it")
     def answers_shown(c: str, holds: str, them: str) -> str:
         """The note on a column that looks like the answers, kept as a field."""
-        return (f"the column {c!r}{holds} is kept as a field, which the labeling page "
-                f"shows beside the text; pass gold_field={c} to import {them} as known "
-                f"labels, or drop={c} to leave it out")
+        if dry_run:
+            return (f"the column {c!r}{holds} is kept as a field, which the labeling page "
+                    f"shows beside the text; pass gold_field={c} to import {them} as known "
+                    f"labels, or drop={c} to leave it out")
+        # imported: the same advice read as what to do next, and the file sent again
+        # with gold_field was refused (an upload never changes stored items; 409,
+        # nothing to import: multi-class trial)
+        return (f"the column {c!r}{holds} was kept as a field, which the labeling page "
+                f"shows beside the text; an upload never changes stored items: to import "
+                f"{them} as known labels instead, upload the file to a new project and "
+                f"pass gold_field={c} (or drop={c} to leave it out)")
 
     answers = [c for c in kept if c.lower() in GOLD_LIKE]
     if answers:  # compose trial: a WRENCH file's "label" shown to annotators as a field

@@ -349,6 +349,23 @@ def test_a_column_of_label_names_under_another_name_is_pointed_out(client, proje
     assert r.status_code == 201 and "note" not in r.json, r.json
 
 
+def test_after_an_import_the_note_on_a_label_column_says_what_still_works(client, project):
+    """Multi-class trial: imported with its "known_label" column unpicked, the Data
+    page said again "pick it under Known labels to import them as known labels"; the
+    file sent again so was refused (409: its items are stored, and an upload never
+    changes them)."""
+    rows = "".join(f"c{i},comment number {i},{'Spam' if i % 4 == 0 else ''}\n" for i in range(20))
+    data = f"id,CONTENT,known_label\n{rows}".encode()
+    r = _upload(client, project, data, id_field="id")
+    assert r.status_code == 201 and r.json["note"] == (
+        "the column 'known_label' holds label names on 5 rows and was kept as a field, "
+        "which the labeling page shows beside the text; an upload never changes stored "
+        "items: to import them as known labels instead, upload the file to a new project "
+        "and pass gold_field=known_label (or drop=known_label to leave it out)"), r.json
+    r = _upload(client, project, data, id_field="id", gold_field="known_label")
+    assert r.status_code == 409, r.json  # what the note no longer advises
+
+
 def test_a_column_of_flags_is_no_column_of_label_names_when_the_labels_are_numerals(client):
     """Left from session 64: with labels named "0" and "1" (a WRENCH-style project), a
     column of 0/1 flags ("verified") was said to hold label names."""
