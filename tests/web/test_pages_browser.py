@@ -3227,3 +3227,52 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     for name in page.locator("#balance .bar-label").all():
         assert name.evaluate(_PARENS_ON_ONE_LINE), name.inner_text()
     assert not page.console_errors, page.console_errors
+
+
+def test_one_or_no_held_out_item_under_an_lf_is_said_in_words(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multi-class trial (semeval, 15 held-out labels, four rules): the chart's help
+    read "the label model on the 1 of them where an LF votes, the end model on all; on
+    those 1 the last end model has 100%", and By class "on the 1 of them an LF votes
+    on"; with no such item, "the label model on the 0 of them"."""
+    from loop.service import reports
+
+    real = reports.metrics
+    covered = {"n": 1}
+
+    def few_covered(store: Any, project: str) -> dict[str, Any]:
+        out = real(store, project)
+        n = covered["n"]
+        out.update(n_eval=15, eval_too_small=True, min_eval=30)
+        out["history"] = [{"at": 1.0, "id": "p1", "n_gold": 35, "n_eval": 15,
+                           "n_eval_covered": n, "end_model": 0.4,
+                           "end_model_covered": 1.0 if n else None,
+                           "label_model": 1.0 if n else None}]
+        cls = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": n}
+        out["held_out_by_class"] = {
+            "end_model": {"n": 15, "macro_f1": 0.4, "classes": {"ham": {**cls, "support": 15}}},
+            "end_model_covered": {"n": n, "macro_f1": 1.0} if n else None,
+            "label_model": {"n": n, "macro_f1": 1.0, "classes": {"ham": cls}} if n else None}
+        return out  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(reports, "metrics", few_covered)
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    page.wait_for_function("document.getElementById('curve-help').textContent"
+                           ".includes('15 held-out')")
+    said = page.locator("#curve-help").inner_text()
+    assert ("(the label model on the one of them where an LF votes, the end model on all; "
+            "on that one the last end model has 100%, the label model 100%)") in said, said
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
+    said = page.locator("#by-class-help").inner_text()
+    assert "100.0% on the one an LF votes on; label model: macro F1 100.0% on the one of them" \
+        in said, said
+    covered["n"] = 0
+    page.reload()
+    page.wait_for_function("document.getElementById('curve-help').textContent"
+                           ".includes('15 held-out')")
+    said = page.locator("#curve-help").inner_text()
+    assert ("Accuracy on 15 held-out uploaded labels (the end model; no LF votes on any of "
+            "them, so the label model has no score)") in said, said
+    assert "the 0 of them" not in said
+    assert not page.console_errors, page.console_errors

@@ -898,8 +898,8 @@
     };
     const em = last("end_model_covered"), lm = last("label_model");
     if (em === null || lm === null) return "";
-    return "; on those " + covered + " the last end model has " + Loop.pct(em) +
-      ", the label model " + Loop.pct(lm);
+    return (covered === 1 ? "; on that one" : "; on those " + covered) + " the last end model has " +
+      Loop.pct(em) + ", the label model " + Loop.pct(lm);
   }
 
   /* How the models did on exploration answers (random picks) they had not seen:
@@ -964,9 +964,9 @@
     $("by-class-help").textContent = (em && em.macro_f1 !== null ? "End model: macro F1 " +
       fmtShare(em.macro_f1) + " on " + em.n + " items" +
       (emOn && emOn.macro_f1 !== null && lm && emOn.n === lm.n && emOn.n < em.n
-        ? ", " + fmtShare(emOn.macro_f1) + " on the " + emOn.n + " an LF votes on" : "") : "") +
+        ? ", " + fmtShare(emOn.macro_f1) + " on the " + (emOn.n === 1 ? "one" : emOn.n) + " an LF votes on" : "") : "") +
       (lm && lm.macro_f1 !== null ? (em ? "; label" : "Label") + " model: macro F1 " +
-        fmtShare(lm.macro_f1) + " on the " + lm.n + " of them an LF votes on" : "") + ".";
+        fmtShare(lm.macro_f1) + " on the " + (lm.n === 1 ? "one" : lm.n) + " of them an LF votes on" : "") + ".";
   }
 
   async function refresh() {
@@ -1012,7 +1012,10 @@
         : "No held-out labels: upload some known labels (Data page) to score the models, or answer on: " +
           "random picks the models had not seen are plotted once there are 10.")
         : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
-          (covered !== null && covered < v.n_eval ? " (the label model on the " + covered +
+          /* in words for one and none (multi-class trial: "the label model on the 1 of
+             them where an LF votes ...; on those 1 the last end model has 100%") */
+          (covered === 0 && v.n_eval ? " (the end model; no LF votes on any of them, so the label model has no score)"
+            : covered !== null && covered < v.n_eval ? " (the label model on the " + (covered === 1 ? "one" : covered) +
             " of them where an LF votes, the end model on all" + sameItems(v.history, covered) + ")" : "") +
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little."
             : fewCovered ? ": the label model's line rests on fewer than " + v.min_eval +
