@@ -1656,6 +1656,8 @@ def test_keys_1_to_9_and_0_answer_ten_labels(live: LiveServer, ten_label_project
     gaps = page.locator("#lf-gaps").inner_text()
     assert gaps.startswith("No LF votes for “c2”, “c3”") and "“c9”" in gaps, gaps
     assert "“c0”" not in gaps and "“c1”" not in gaps, gaps
+    # of several labels, "their items" (multi-class trial: "they give its items")
+    assert "until enough come in they give their items other labels" in gaps, gaps
     # ... and says so where the labels are taken, under Export (new-user trial)
     at_export = page.locator("#export-gaps").inner_text()
     assert at_export.startswith("No LF votes for “c2”, “c3”") and "exported labels" in at_export

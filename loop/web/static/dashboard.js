@@ -480,7 +480,8 @@
     gaps.textContent = missing.length
       ? "No LF votes for " + missing.map(function (x) { return "“" + x + "”"; }).join(", ") +
         ": the models learn " + (missing.length === 1 ? "that label" : "those labels") +
-        " from answers alone, so until enough come in they give its items other labels. " +
+        " from answers alone, so until enough come in they give " + (missing.length === 1 ? "its" : "their") +
+        " items other labels. " +
         "Write a rule for " + (missing.length === 1 ? "it" : "each") + ", or check the end model's labels there before you export."
       : "";
     /* and where the labels are taken (new-user trial: the README's one spam LF
