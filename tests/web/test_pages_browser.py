@@ -3278,3 +3278,31 @@ def test_one_or_no_held_out_item_under_an_lf_is_said_in_words(
             "them, so the label model has no score)") in said, said
     assert "the 0 of them" not in said
     assert not page.console_errors, page.console_errors
+
+
+def test_labels_named_like_numbers_keep_their_names(live: LiveServer, page: Any) -> None:
+    """Multi-class trial (sentiment labels "-1", "0", "+1"): the class balance named
+    its bars "-1", "-1", "0" (the name "0" read as class 0, "+1" as class 1), and the
+    labeling page showed a rule's vote for "-1" as "abstain"."""
+    from loop.demo.client import add_annotator
+
+    api = live.admin
+    labels = ["-1", "0", "+1"]
+    pid = str(api.call("POST", "/api/projects", {"name": "sentiment", "labels": labels})["id"])
+    gold = ["-1", "0", "0", "+1", "+1", "+1"]
+    rows = "".join(f"s{i},known {i},{y}\n" for i, y in enumerate(gold))
+    rows += "".join(f"u{i},an awful day {i},\n" for i in range(4))
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id&gold_field=y&eval_fraction=0",
+             data=f"id,text,y\n{rows}".encode(), content_type="text/csv")
+    api.call("POST", f"/api/projects/{pid}/rules", {
+        "name": "says_awful", "label": "-1", "kind": "keywords", "keywords": ["awful"]})
+    live.run_jobs()  # the rule's apply run and its recalibration
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#balance li >> nth=2")
+    assert page.locator("#balance .bar-label").all_inner_texts() == labels
+    shares = page.locator("#balance .bar-value").all_inner_texts()
+    assert shares == ["17% (1)", "33% (2)", "50% (3)"], shares
+    sign_in(page, live.url, add_annotator(api, pid, "sam"), pid)
+    page.wait_for_selector("#votes td.mono")
+    assert page.locator("#votes tr").first.locator("td").all_inner_texts() == ["says_awful", "-1"]
+    assert not page.console_errors, page.console_errors

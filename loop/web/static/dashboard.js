@@ -167,7 +167,9 @@
     if (Array.isArray(balance)) entries = balance.map(function (v, i) { return [labels[i] || String(i), Number(v)]; });
     else if (balance && typeof balance === "object") {
       entries = Loop.inLabelOrder(balance, labels).map(function (k) {
-        const idx = Number(k);
+        /* a class index only where it is no label's name (trial: labels "-1", "0",
+           "+1" read "-1", "-1", "0": "0" taken for class 0, "+1" for class 1) */
+        const idx = labels.indexOf(k) === -1 ? Number(k) : NaN;
         return [Number.isInteger(idx) && labels[idx] !== undefined ? labels[idx] : k, Number(balance[k])];
       });
     }

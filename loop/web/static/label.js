@@ -310,7 +310,11 @@
     return String(v);
   }
 
-  function isAbstain(v) { return v === -1 || v === "-1" || v === "abstain" || v === null; }
+  /* A vote comes as its label's name: "-1" is a label there may be (sentiment: "-1",
+     "0", "+1"; trial: its LF's vote read "abstain"), "abstain" only if none is. */
+  function isAbstain(v) {
+    return v === -1 || v === null || ((v === "-1" || v === "abstain") && state.labels.indexOf(v) === -1);
+  }
 
   /* Relation data names two entities of its text (WRENCH's semeval and chemprot:
      fields entity1 / entity2, and span1 / span2, their [start, end) offsets in code
