@@ -3306,3 +3306,21 @@ def test_labels_named_like_numbers_keep_their_names(live: LiveServer, page: Any)
     page.wait_for_selector("#votes td.mono")
     assert page.locator("#votes tr").first.locator("td").all_inner_texts() == ["says_awful", "-1"]
     assert not page.console_errors, page.console_errors
+
+
+def test_the_labeling_page_shows_an_items_fields_in_the_files_order(
+        live: LiveServer, page: Any) -> None:
+    """Trial: a file's columns subject, from, date were shown as date, from, subject
+    (the reply's object came with its keys sorted by name), and of a file of more
+    than 8 columns the page showed the first 8 by name, not the file's first 8."""
+    from loop.demo.client import add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "mail", "labels": ["ok", "spam"]})["id"])
+    api.call("POST", f"/api/projects/{pid}/items",
+             data=b"text,subject,from,date\nsee you at noon,Lunch?,Ann,2026-01-02\n",
+             content_type="text/csv")
+    sign_in(page, live.url, add_annotator(api, pid, "max"), pid)
+    page.wait_for_selector("#item-fields dt >> nth=2")
+    assert page.locator("#item-fields dt").all_inner_texts() == ["subject", "from", "date"]
+    assert not page.console_errors, page.console_errors

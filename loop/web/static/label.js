@@ -432,7 +432,10 @@
        its start (new-user trial) */
     showText(text, raw, entityMarks(raw, f));
 
-    const keys = Object.keys(f).filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
+    /* in the file's order (the server's field_order: the object's keys come sorted) */
+    const order = Array.isArray(item.field_order) ? item.field_order.filter(function (k) { return k in f; }) : [];
+    const keys = order.concat(Object.keys(f).filter(function (k) { return order.indexOf(k) === -1; }))
+      .filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
     /* a nested object's field by its own name (WRENCH's "data.entity1" as "entity1",
        new-user trial), unless two would read the same; the full name on hover */
     const shown = keys.filter(function (k) { return String(f[k]) !== String(item.id); }).slice(0, 8);
