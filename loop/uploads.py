@@ -856,9 +856,52 @@ def parse_items(
     return ParsedUpload(items, gold, by_index, notes)
 
 
-def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
+#: Rows of a file read for a column of label names under another name.
+LABEL_COLUMN_ROWS = 20_000
+
+
+def _numeral(text: str) -> bool:
+    """Is ``text`` a number as written ("0", "1", "2.5")?"""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def label_columns(rows: Sequence[dict[str, Any]], labels: Sequence[str],
+                  skip: Sequence[str] = ()) -> list[tuple[str, int]]:
+    """The columns of ``rows`` (but ``skip``) whose values, where there is one, are
+    the label names ``labels`` that are not numbers (any case) on 3 rows or more and
+    90% of them or more: known labels under a name of the user's own, with how many
+    rows have one.
+
+    >>> rows = [{"t": "x", "verdict": v} for v in ["Spam", "ok", "", "OK"]]
+    >>> label_columns(rows, ["OK", "Spam"])
+    [('verdict', 3)]
+    """
+    # labels named "0" / "1": a column of 0/1 is as likely a flag of the user's own
+    # ("verified"); those are pointed out only by their column's name
+    names = {x.casefold() for x in labels if not _numeral(x)}
+    if not names:
+        return []
+    seen: dict[str, list[int]] = {}  # column -> [rows with a value, of them label names]
+    for row in rows:
+        for c, v in row.items():
+            if c in skip or v is None or (isinstance(v, str) and not v.strip()):
+                continue
+            n = seen.setdefault(c, [0, 0])
+            n[0] += 1
+            n[1] += isinstance(v, str) and v.strip().casefold() in names
+    return [(c, hits) for c, (filled, hits) in seen.items()
+            if hits >= 3 and hits >= 0.9 * filled]
+
+
+def preview(data: bytes, fmt: str, n: int = 5, labels: Sequence[str] = ()) -> dict[str, Any]:
     """The columns and first ``n`` rows of a file, for picking the id, text and gold
-    columns before an upload (no validation of the rows)."""
+    columns before an upload (no validation of the rows); with the project's
+    ``labels``, ``label_columns``: the columns that hold those names
+    (:func:`label_columns`), its known labels under a name of the user's own."""
     rows, _ = _rows(data, fmt)
     cols: list[str] = []
     for r in rows[:50]:
@@ -872,6 +915,8 @@ def preview(data: bytes, fmt: str, n: int = 5) -> dict[str, Any]:
                                       for c in cols}}
     if data.lstrip()[:1] not in (b"{", b"[") and _looks_like_data(cols):
         out["warning"] = NO_HEADER[0].upper() + NO_HEADER[1:] + "."
+    if labels:  # new-user trial: "known_label" was not offered, and imported as a field
+        out["label_columns"] = [c for c, _ in label_columns(rows[:LABEL_COLUMN_ROWS], labels)]
     own = export_columns(list(rows[0])) if rows else None
     if own is not None:  # an export of loop: the columns the import leaves out
         out["export_columns"] = own

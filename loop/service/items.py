@@ -18,46 +18,11 @@ from loop.core.votes import check_names, read_votes, votes_count
 from loop.core.votes import votes_names as lf_names
 from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
 from loop.storage import RedisStore
-from loop.uploads import ParsedUpload, parse_items
+from loop.uploads import LABEL_COLUMN_ROWS, ParsedUpload, label_columns, parse_items
 
 #: Column names that usually hold the answer: kept as a field, annotators would see it
 #: (the Data page's GOLD_NAMES, which it picks as known labels and else leaves out).
 GOLD_LIKE = ("label", "labels", "class", "gold", "sentiment", "category", "target", "y")
-#: Rows of an upload read for a column of label names under another name.
-LABEL_COLUMN_ROWS = 20_000
-
-
-def _numeral(text: str) -> bool:
-    """Is ``text`` a number as written ("0", "1", "2.5")?"""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _label_columns(items: list[dict[str, Any]], labels: list[str], skip: list[str],
-                   ) -> list[tuple[str, int]]:
-    """The fields (but ``skip``) whose values, where there is one, are the project's
-    label names that are not numbers (any case) on 3 rows or more and 90% of them or
-    more: known labels under a name of the user's own, with how many rows have one."""
-    # labels named "0" / "1": a column of 0/1 is as likely a flag of the user's own
-    # ("verified"); those are pointed out only by their column's name (GOLD_LIKE)
-    names = {x.casefold() for x in labels if not _numeral(x)}
-    if not names:
-        return []
-    seen: dict[str, list[int]] = {}  # field -> [rows with a value, of them label names]
-    for it in items:
-        for c, v in it["fields"].items():
-            if c in skip or v is None or (isinstance(v, str) and not v.strip()):
-                continue
-            n = seen.setdefault(c, [0, 0])
-            n[0] += 1
-            n[1] += isinstance(v, str) and v.strip().casefold() in names
-    return [(c, hits) for c, (filled, hits) in seen.items()
-            if hits >= 3 and hits >= 0.9 * filled]
-
-
 def import_items(
     store: RedisStore, pid: str, data: bytes, fmt: str, *, id_field: str | None = None,
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
@@ -205,7 +170,7 @@ def import_items(
         notes.append(answers_shown(answers[0], "", "it"))
     some = parsed.items[:LABEL_COLUMN_ROWS]  # 0.24 s per 100,000 rows read
     of = f" of the first {len(some):,}" if len(some) < len(parsed.items) else ""
-    for c, n in _label_columns(some, project["labels"], skip=answers):
+    for c, n in label_columns([it["fields"] for it in some], project["labels"], skip=answers):
         # new-user trial: a "reviewed" column of Spam / OK on one row in twenty, not
         # picked as the known labels, would have been shown to annotators as a field
         notes.append(answers_shown(c, f" holds label names on {n} rows{of} and", "them"))

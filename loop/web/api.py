@@ -349,11 +349,11 @@ def upload_items(pid: str) -> Any:
 @admin_required
 def preview_items(pid: str) -> Any:
     """The columns and first rows of a file (nothing is checked or stored)."""
-    _store().get_project(pid)
+    labels = _store().get_project(pid)["labels"]
     data, fmt = _upload()
     if len(data) > _settings().max_upload_bytes:
         raise TooLarge(_settings().max_upload_bytes)
-    return jsonify(preview(data, fmt))
+    return jsonify(preview(data, fmt, labels=labels))
 
 
 # -- jobs --------------------------------------------------------------------------------

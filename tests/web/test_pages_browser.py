@@ -3091,6 +3091,30 @@ def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
     assert [set(i["fields"]) for i in stored] == [{"AUTHOR", "data.entity1"}] * 3
 
 
+def test_a_column_of_label_names_under_a_name_of_its_own_is_offered_as_known_labels(
+        live: LiveServer, page: Any) -> None:
+    """Multi-class trial: a "known_label" column of the project's label names, on one
+    row in four, was not picked (only usual names are), so it was imported as a field
+    annotators see, and the file could not be sent again with it as known labels. The
+    page picks a column that holds label names; one filled on every row it leaves."""
+    pid = str(live.admin.call("POST", "/api/projects", {
+        "name": "relations", "labels": ["Cause-Effect", "Other", "Member-Collection"]})["id"])
+    names = ["Cause-Effect", "", "", "other", "Member-Collection", "", "", "Other"] * 2
+    rows = "".join(f"{i},text number {i},{'Member-Collection' if i % 2 else 'Other'},{n}\n"
+                   for i, n in enumerate(names))
+    data = f"id,text,all_rows,known_label\n{rows}".encode()
+    sign_in(page, live.url, "test-admin-key", pid, target="data")
+    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
+                                          "buffer": data}])
+    page.wait_for_selector("#mapping", state="visible")
+    assert page.locator("#col-gold").input_value() == "known_label"
+    assert page.locator("#col-text").input_value() == "text"
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    assert "8 with a known label" in page.locator("#import-status").text_content()
+
+
 def test_a_poll_that_changes_no_lf_leaves_the_lf_table_as_it_is(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """As the Disagreements table (team lead's trial): the LF table was drawn anew at

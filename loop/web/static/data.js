@@ -176,7 +176,12 @@
     /* a column named "gold" first: an export of loop holds the known labels there and
        the models' label in "label", filled on every row (round-trip trial: an export
        imported again on this page lost every known label, "gold" left out) */
-    let goldCol = guess(cols, ["gold"]) || guess(cols, GOLD_NAMES);
+    let goldCol = guess(cols, ["gold"]) || guess(cols, GOLD_NAMES) ||
+      /* else a column that holds the project's label names (multi-class trial:
+         "known_label" was not offered, and was imported as a field annotators see) */
+      (r.body.label_columns || []).find(function (c) {
+        return c !== tf && c !== idCol && !(r.body.filled && r.body.filled[c] === r.body.n_rows);
+      });
     const full = goldCol && r.body.filled && r.body.n_rows > 0 && r.body.filled[goldCol] === r.body.n_rows
       ? goldCol : null;
     if (full) goldCol = undefined;
