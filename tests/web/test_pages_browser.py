@@ -578,6 +578,45 @@ def test_the_charts_gold_axis_spans_the_points_drawn_and_none_sits_on_the_y_axis
     assert not page.console_errors, page.console_errors
 
 
+def test_a_score_on_few_held_out_items_is_drawn_with_its_interval(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Multi-class trial (15 held-out labels, one of them under an LF): the label
+    model's line sat at 100% from that one item, over the whole chart, with nothing
+    but the help text to say how little it rests on. A score on fewer than min_eval
+    held-out items is drawn with its 95% interval, as the random picks' are, and
+    every point's tooltip says how many items it was scored on."""
+    from loop.core.metrics import proportion_interval
+
+    def metrics(route: Any) -> None:
+        body = route.fetch().json()
+        body.update(n_eval=15, min_eval=30, eval_too_small=True, history=[
+            {"n_gold": 35, "n_eval": 15, "n_eval_covered": 1, "label_model": 1.0,
+             "end_model": 0.4, "at": 1},
+            {"n_gold": 45, "n_eval": 500, "n_eval_covered": 200, "label_model": 0.9,
+             "end_model": 0.8, "at": 2}])
+        route.fulfill(json=body)
+
+    page.route("**/api/projects/*/metrics", metrics)
+    sign_in(page, live.url, "test-admin-key", tiny_project["pid"], target="dashboard")
+    points = "#curve svg g.series:not(.legend *) circle.point"
+    page.wait_for_function(f"document.querySelectorAll('{points}').length === 4")
+    titles = page.locator(f"{points} title").all_text_contents()
+    low, high = proportion_interval(1, 1)
+    assert (f"Label model: right on 1 of 1 held-out items (100%, 95% interval "
+            f"{100 * low:.0f}%–{100 * high:.0f}%) at 35 gold") in titles[0], titles
+    low, high = proportion_interval(6, 15)
+    assert (f"End model: right on 6 of 15 held-out items (40%, 95% interval "
+            f"{100 * low:.0f}%–{100 * high:.0f}%) at 35 gold") in titles[2], titles
+    # 200 and 500 items: no interval drawn, the count in the tooltip
+    assert titles[1].startswith("Label model: 0.900 on 200 held-out items at 45 gold"), titles
+    assert titles[3].startswith("End model: 0.800 on 500 held-out items at 45 gold"), titles
+    assert page.locator("#curve svg line.whisker").count() == 2
+    # the y axis reaches down to the label model's interval (0.21)
+    ticks = page.locator("#curve svg g.axes text:not(.axis-label)").all_text_contents()
+    assert "0.00" in ticks, ticks
+    assert not page.console_errors, page.console_errors
+
+
 def test_an_answer_sent_while_the_server_is_down_is_said_and_nothing_stale_stays(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """Restart trial (a labeling page open across an upgrade): an answer pressed while

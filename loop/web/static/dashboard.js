@@ -28,10 +28,24 @@
   /* history: [{n_gold, label_model, end_model, at}] -> SVG line chart, drawn at the
    * width it is shown at (a 640-wide drawing scaled to a phone made its text 7 px);
    * redrawn when the window is resized. */
-  let lastHistory = [], lastPicks = null;
-  function drawCurve(history, picks) {
+  let lastHistory = [], lastPicks = null, lastMinEval = 0;
+  /* 95% Wilson interval of ``right`` of ``n`` (loop.core.metrics.proportion_interval) */
+  function wilson(right, n) {
+    const z = 1.96, p = right / n, d = 1 + z * z / n;
+    const mid = (p + z * z / (2 * n)) / d;
+    const half = z * Math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d;
+    return [Math.max(0, mid - half), Math.min(1, mid + half)];
+  }
+  /* the held-out items a point's score of model ``key`` rests on (the label model's:
+     those an LF votes on) */
+  function heldOutN(h, key) {
+    const n = Number(key === "label_model" ? h.n_eval_covered : h.n_eval);
+    return Number.isFinite(n) && n > 0 ? n : null;
+  }
+  function drawCurve(history, picks, minEval) {
     lastHistory = history || [];
     lastPicks = picks || null;
+    lastMinEval = minEval || 0;
     const box = $("curve");
     const shown = box.clientWidth || 640;
     Loop.clear(box);
@@ -49,7 +63,21 @@
     const values = [];
     // a score is a number; null (nothing held out to score on) is no point, not 0
     const score = function (h, key) { return typeof h[key] === "number" && Number.isFinite(h[key]); };
-    pts.forEach(function (h) { series.forEach(function (s) { if (score(h, s.key)) values.push(h[s.key]); }); });
+    // a score on fewer than minEval held-out items gets its interval, as the random
+    // picks' do (multi-class trial: the label model's line sat at 100% from one item,
+    // over the whole chart)
+    const few = {};
+    pts.forEach(function (h, i) {
+      series.forEach(function (s) {
+        if (!score(h, s.key)) return;
+        values.push(h[s.key]);
+        const n = heldOutN(h, s.key);
+        if (n !== null && n < lastMinEval) {
+          few[s.key + i] = wilson(Math.round(h[s.key] * n), n);
+          values.push(...few[s.key + i]);
+        }
+      });
+    });
     // no held-out labels: the models' scores on random picks they had not seen, in
     // groups, each with its 95% interval (new-user trial: the chart stayed empty)
     let fromPicks = false;
@@ -106,6 +134,7 @@
       transform: "rotate(-90 14 " + (M.t + H - M.b) / 2 + ")" }, "score"));
     root.appendChild(axes);
 
+    const at = new Map(pts.map(function (h, i) { return [h, i]; }));
     series.forEach(function (s) {
       const sp = pts.filter(function (h) { return score(h, s.key); });
       if (!sp.length) return;
@@ -127,12 +156,19 @@
         const earlier = latest.get(Number(h.n_gold)) !== h;
         const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5,
           class: earlier ? "point earlier" : "point" });
-        const k = h.pick;
-        c.appendChild(svg("title", {}, k
+        const k = h.pick || (few[s.key + at.get(h)] && {
+          n: heldOutN(h, s.key), right: Math.round(h[s.key] * heldOutN(h, s.key)),
+          low: few[s.key + at.get(h)][0], high: few[s.key + at.get(h)][1], heldOut: true });
+        const n = heldOutN(h, s.key);
+        c.appendChild(svg("title", {}, k && k.heldOut
+          ? s.name + ": right on " + k.right + " of " + k.n + " held-out items (" + Loop.pct(k.right / k.n) +
+            ", 95% interval " + Loop.pct(k.low) + "–" + Loop.pct(k.high) + ") at " + h.n_gold + " gold" +
+            (h.at ? ", " + Loop.when(h.at) : "") : k
           ? s.name + ": right on " + k.right + " of " + k.n + " random picks it had not seen (" + Loop.pct(k.right / k.n) +
             ", 95% interval " + Loop.pct(k.low) + "–" + Loop.pct(k.high) + "), predicted by models of " +
             (k.from === k.to ? k.from : k.from + "–" + k.to) + " gold labels"
-          : s.name + ": " + Number(h[s.key]).toFixed(3) + " at " + h.n_gold + " gold" +
+          : s.name + ": " + Number(h[s.key]).toFixed(3) + (n !== null ? " on " + n + " held-out items" : "") +
+            " at " + h.n_gold + " gold" +
             (h.at ? ", " + Loop.when(h.at) : "") +
             (earlier ? " (an earlier run at this count; the line shows the latest)" : "")));
         if (k) {  // its interval: what a group of a dozen picks can say
@@ -1043,7 +1079,7 @@
         ? nMulti + (nMulti === 1 ? " item" : " items") + " with 2+ answers"
         : "no items with 2+ answers");
       Loop.setText("recalibrated", Loop.when(v.last_recalibrated_at));
-      drawCurve(v.history, v.n_eval ? null : v.unseen);
+      drawCurve(v.history, v.n_eval ? null : v.unseen, v.min_eval);
       drawBalance(v.class_balance);
     }
     if (lfs.status === "fulfilled") {
@@ -1185,7 +1221,7 @@
     let resized = null;
     window.addEventListener("resize", function () {
       clearTimeout(resized);
-      resized = setTimeout(function () { drawCurve(lastHistory, lastPicks); }, 150);
+      resized = setTimeout(function () { drawCurve(lastHistory, lastPicks, lastMinEval); }, 150);
     });
     document.addEventListener("loop:refresh", function () { busyUntil = Date.now() + 20000; schedule(300); });
     schedule(0);
