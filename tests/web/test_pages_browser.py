@@ -17,6 +17,7 @@ from web_helpers import (
     XSS_TEXTS,
     LiveServer,
     all_tied,
+    answer_next,
     answered_twice,
     press,
     sign_in,
@@ -2672,9 +2673,8 @@ def test_a_disagreement_shows_its_text_as_the_labeling_page_does(live: LiveServe
         api.run_job(pid, job, on_idle=live.run_jobs)
     for name, label in (("ann1", "spam"), ("ann2", "ham")):  # every item a tie
         expert = ApiClient(live.url, add_annotator(api, pid, name))
-        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
-            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-                "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+        while answer_next(expert, pid, label) is not None:
+            pass
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_function("document.querySelectorAll('#dispute-rows tr').length === 2")
     shown = {}
@@ -2939,9 +2939,7 @@ def test_my_answers_show_a_long_label_whole_and_some_of_the_text(
     token = add_annotator(live.admin, pid, "rita")
     expert = ApiClient(live.url, token)
     for label in ("Instrument-Agency", "Component-Whole", "Member-Collection"):
-        nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
-        expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-            "item_id": nxt["item"]["id"], "lease_id": nxt["lease"]["id"], "label": label})
+        answer_next(expert, pid, label)
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, live.url, token, pid)
     page.wait_for_selector("#my-answers li[data-item] >> nth=2")
@@ -3278,9 +3276,7 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     token = add_annotator(api, pid, "dora")
     expert = ApiClient(live.url, token)
     for label in labels[:-1]:  # gold of each class for the class balance
-        nxt = expert.call("POST", f"/api/projects/{pid}/queue/next")
-        expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-            "item_id": nxt["item"]["id"], "lease_id": nxt["lease"]["id"], "label": label})
+        answer_next(expert, pid, label)
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, live.url, token, pid)
     page.wait_for_selector(".label-btn >> nth=6")

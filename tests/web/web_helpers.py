@@ -88,6 +88,17 @@ def press(page: Any, key: str) -> None:
     page.keyboard.press(key)
 
 
+def answer_next(client: Any, pid: str, label: str) -> dict[str, Any] | None:
+    """Lease the queue's next item as ``client`` and answer it ``label``: the item, or
+    None when nothing is left to answer."""
+    nxt = client.call("POST", f"/api/projects/{pid}/queue/next")
+    if nxt is None:
+        return None
+    client.call("POST", f"/api/projects/{pid}/queue/answer", {
+        "item_id": nxt["item"]["id"], "label": label, "lease_id": nxt["lease"]["id"]})
+    return nxt["item"]  # type: ignore[no-any-return]
+
+
 def answered_twice(live: LiveServer, name: str, texts: list[str],
                    answers: dict[str, list[str]]) -> str:
     """A project of ``texts``, two answers an item, answered by each annotator of
@@ -106,10 +117,7 @@ def answered_twice(live: LiveServer, name: str, texts: list[str],
     for ann, labels in answers.items():
         expert = ApiClient(live.url, add_annotator(api, pid, ann))
         n = 0
-        while (nxt := expert.call("POST", f"/api/projects/{pid}/queue/next")) is not None:
-            expert.call("POST", f"/api/projects/{pid}/queue/answer", {
-                "item_id": nxt["item"]["id"], "label": labels[min(n, len(labels) - 1)],
-                "lease_id": nxt["lease"]["id"]})
+        while answer_next(expert, pid, labels[min(n, len(labels) - 1)]) is not None:
             n += 1
     return pid
 
