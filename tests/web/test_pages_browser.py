@@ -3152,6 +3152,31 @@ def test_a_column_of_label_names_under_a_name_of_its_own_is_offered_as_known_lab
     assert "8 with a known label" in page.locator("#import-status").text_content()
 
 
+def test_a_column_of_label_names_is_offered_where_a_usual_name_fills_every_row(
+        live: LiveServer, page: Any) -> None:
+    """New-user trial: a file with a "category" on every row (music, gaming, news) and
+    a "verdict" of the project's label names on one row in five. "category" has a
+    usual name, so it was guessed and then, filled on every row, not picked, and
+    nothing was: "verdict" was to be imported as a field annotators see, while Check
+    said to pick it under Known labels. The page picks "verdict"."""
+    pid = str(live.admin.call("POST", "/api/projects", {
+        "name": "verdicts", "labels": ["ham", "spam"]})["id"])
+    rows = "".join(f"text number {i},{['music', 'gaming', 'news'][i % 3]},"
+                   f"{['ham', 'Spam'][i % 2] if i % 5 == 0 else ''}\n" for i in range(30))
+    data = f"text,category,verdict\n{rows}".encode()
+    sign_in(page, live.url, "test-admin-key", pid, target="data")
+    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
+                                          "buffer": data}])
+    page.wait_for_selector("#mapping", state="visible")
+    assert page.locator("#col-gold").input_value() == "verdict"
+    assert page.locator("#drop-cols input[value='category']").is_checked()
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    said = page.locator("#import-status").text_content()
+    assert "6 with a known label" in said and "under “Known labels”" not in said, said
+
+
 def test_a_poll_that_changes_no_lf_leaves_the_lf_table_as_it_is(
         live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
     """As the Disagreements table (team lead's trial): the LF table was drawn anew at

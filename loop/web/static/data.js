@@ -176,12 +176,19 @@
     /* a column named "gold" first: an export of loop holds the known labels there and
        the models' label in "label", filled on every row (round-trip trial: an export
        imported again on this page lost every known label, "gold" left out) */
-    let goldCol = guess(cols, ["gold"]) || guess(cols, GOLD_NAMES) ||
-      /* else a column that holds the project's label names (multi-class trial:
-         "known_label" was not offered, and was imported as a field annotators see) */
-      (r.body.label_columns || []).find(function (c) {
-        return c !== tf && c !== idCol && !(r.body.filled && r.body.filled[c] === r.body.n_rows);
-      });
+    const filledAll = function (c) { return !!(r.body.filled && r.body.filled[c] === r.body.n_rows); };
+    const byName = guess(cols, ["gold"]) || guess(cols, GOLD_NAMES);
+    /* else a column that holds the project's label names (multi-class trial:
+       "known_label" was not offered, and was imported as a field annotators see); so
+       too where the column of a usual name is filled on every row, which is not
+       picked (trial: a "category" of every row, and a "verdict" of Spam / ham on one
+       row in five, shown to annotators while Check said to pick it); never a column
+       an export of loop computed (its models' labels) */
+    const byValues = (r.body.label_columns || []).find(function (c) {
+      return c !== tf && c !== idCol && !filledAll(c) &&
+        (r.body.export_columns || []).indexOf(c) === -1;
+    });
+    let goldCol = byName && !(filledAll(byName) && byValues) ? byName : byValues;
     const full = goldCol && r.body.filled && r.body.n_rows > 0 && r.body.filled[goldCol] === r.body.n_rows
       ? goldCol : null;
     if (full) goldCol = undefined;
