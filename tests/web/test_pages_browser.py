@@ -1172,6 +1172,37 @@ def test_the_pages_say_how_long_by_one_rule(live: LiveServer, page: Any) -> None
                     "3 min", "90 min", "0 s"]
 
 
+def test_the_jobs_table_says_how_long_a_job_took_by_the_same_rule(
+        live: LiveServer, demo_project: dict[str, str], page: Any) -> None:
+    """New-user trial: the jobs table put a job's time in words by a rule of its own,
+    whole minutes from 60 s, so a run of 90 s "took 2 min" where the stall line under
+    a job says "90 s". Tenths under a minute, then Loop.duration's seconds under two
+    minutes and whole minutes from there. (The jobs are stood in for in the list.)"""
+    pid = demo_project["pid"]
+
+    def job(n: int, took: float) -> dict[str, Any]:
+        return {"id": f"{n:08d}" + "e" * 28, "type": "train_end_model", "status": "finished",
+                "auto": False, "progress": None, "created_at": None, "enqueued_at": None,
+                "started_at": "2026-01-01T00:00:00+00:00",
+                "ended_at": f"2026-01-01T00:{int(took) // 60:02d}:{took % 60:06.3f}+00:00"}
+
+    def with_jobs(route: Any) -> None:
+        reply = route.fetch()
+        data = reply.json()
+        jobs = data["jobs"] if isinstance(data, dict) else data
+        jobs[:0] = [job(1, 30.25), job(2, 90), job(3, 150)]
+        route.fulfill(response=reply, body=json.dumps(data))
+
+    page.route(f"**/api/projects/{pid}/jobs*", with_jobs)
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    took = {}
+    for n in (1, 2, 3):
+        row = page.locator("#job-rows tr", has_text=f"{n:08d}")
+        row.wait_for()
+        took[n] = [t for t in row.locator("td").all_inner_texts() if t.endswith((" s", " min"))]
+    assert took == {1: ["30.3 s"], 2: ["90 s"], 3: ["3 min"]}, took
+
+
 @pytest.mark.parametrize("path", ["signin", ""])
 def test_a_link_with_another_working_token_asks_before_it_switches(
         live: LiveServer, tiny_project: dict[str, str], page: Any, path: str) -> None:

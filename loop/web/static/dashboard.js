@@ -555,7 +555,9 @@
     return h ? h[1] : "See the details; fix the cause and start the job again.";
   }
 
-  function seconds(s) { return s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min"; }
+  /* tenths under a minute, then the pages' one rule (a job of 90 s "took 2 min" in
+     its row while its stall line said "no progress for 90 s": new-user trial) */
+  function seconds(s) { return s < 60 ? s.toFixed(1) + " s" : Loop.duration(1000 * s); }
   function took(j) {
     const live = ["queued", "started", "deferred", "scheduled", "running"].indexOf(j.status) !== -1;
     if (!j.started_at || (!j.ended_at && !live)) return "–";
