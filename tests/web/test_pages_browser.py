@@ -3395,6 +3395,41 @@ def test_one_or_no_held_out_item_under_an_lf_is_said_in_words(
     assert not page.console_errors, page.console_errors
 
 
+def test_a_single_held_out_label_is_said_as_one(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New-user trial (one uploaded label, held out, an LF voting on it): the chart's
+    help read "Accuracy on 1 held-out uploaded labels" and By class "End model: macro
+    F1 100.0% on 1 items"."""
+    from loop.service import reports
+
+    real = reports.metrics
+
+    def one_held_out(store: Any, project: str) -> dict[str, Any]:
+        out = real(store, project)
+        out.update(n_eval=1, eval_too_small=True, min_eval=30)
+        out["history"] = [{"at": 1.0, "id": "p1", "n_gold": 35, "n_eval": 1,
+                           "n_eval_covered": 1, "end_model": 1.0,
+                           "end_model_covered": 1.0, "label_model": 1.0}]
+        cls = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+        out["held_out_by_class"] = {
+            "end_model": {"n": 1, "macro_f1": 1.0, "classes": {"spam": cls}},
+            "end_model_covered": {"n": 1, "macro_f1": 1.0},
+            "label_model": {"n": 1, "macro_f1": 1.0, "classes": {"spam": cls}}}
+        return out  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(reports, "metrics", one_held_out)
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    page.wait_for_function("document.getElementById('curve-help').textContent"
+                           ".includes('1 held-out')")
+    said = page.locator("#curve-help").inner_text()
+    assert said.startswith("Accuracy on 1 held-out uploaded label: fewer than 30"), said
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
+    said = page.locator("#by-class-help").inner_text()
+    assert said.startswith("End model: macro F1 100.0% on 1 item;"), said
+    assert not page.console_errors, page.console_errors
+
+
 def test_labels_named_like_numbers_keep_their_names(live: LiveServer, page: Any) -> None:
     """Multi-class trial (sentiment labels "-1", "0", "+1"): the class balance named
     its bars "-1", "-1", "0" (the name "0" read as class 0, "+1" as class 1), and the

@@ -1003,7 +1003,7 @@
     }
     const emOn = r && r.end_model_covered;  /* the end model on the label model's items */
     $("by-class-help").textContent = (em && em.macro_f1 !== null ? "End model: macro F1 " +
-      fmtShare(em.macro_f1) + " on " + em.n + " items" +
+      fmtShare(em.macro_f1) + " on " + em.n + (em.n === 1 ? " item" : " items") +
       (emOn && emOn.macro_f1 !== null && lm && emOn.n === lm.n && emOn.n < em.n
         ? ", " + fmtShare(emOn.macro_f1) + " on the " + (emOn.n === 1 ? "one" : emOn.n) + " an LF votes on" : "") : "") +
       (lm && lm.macro_f1 !== null ? (em ? "; label" : "Label") + " model: macro F1 " +
@@ -1052,7 +1052,7 @@
           "Upload some known labels (Data page) for a finer score."
         : "No held-out labels: upload some known labels (Data page) to score the models, or answer on: " +
           "random picks the models had not seen are plotted once there are 10.")
-        : "Accuracy on " + v.n_eval + " held-out uploaded labels" +
+        : "Accuracy on " + v.n_eval + (v.n_eval === 1 ? " held-out uploaded label" : " held-out uploaded labels") +
           /* in words for one and none (multi-class trial: "the label model on the 1 of
              them where an LF votes ...; on those 1 the last end model has 100%") */
           (covered === 0 && v.n_eval ? " (the end model; no LF votes on any of them, so the label model has no score)"
