@@ -52,6 +52,11 @@ class LabelModelBehind(NotReady):
     recalibration that follows their apply run fits it on them (then retrains)."""
 
 
+class NothingToLearn(NotReady):
+    """No LF votes on an item outside the held-out labels, and no answers: the end
+    model has nothing to be trained on yet (a retrain is skipped, not failed)."""
+
+
 def _check(fence: Fence | None, what: str, pid: str) -> None:
     if fence is not None and not fence():
         raise Superseded(f"project {pid}: this {what} lost its lock while it ran (paused "
@@ -328,12 +333,20 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
     if lm.shape[0] != st.n:
         raise LabelModelBehind(f"the label model knows {lm.shape[0]:,} of {st.n:,} items: "
                                "a recalibration fits it on the new ones, then retrains")
+    held_out = st.eval_rows()[0]  # scored on, never fitted on (not even a soft label)
+    fit_rows = np.ones(st.n, dtype=bool)
+    fit_rows[held_out] = False
+    if not ((st.L[fit_rows] >= 0).any() or (st.y[fit_rows] >= 0).any()):
+        # re-trial: a first rule that matched only held-out items failed the retrain
+        # with "nothing to train on" and a traceback in the worker's log
+        raise NothingToLearn("no LF votes on an item outside the held-out labels, and no "
+                             "answers yet: the end model has nothing to learn from; it is "
+                             "trained once an LF votes on other items or an answer comes")
     X = text_features(store, st)
     steps = END_MODEL_STEPS
     if progress is not None:
         progress(1, steps)
     last = store.model_summary(pid, "end_model") or {}
-    held_out = st.eval_rows()[0]  # scored on, never fitted on (not even a soft label)
     weight, chosen_at = update_gold_weight(
         X, lm, st.L, st.y, n_classes=st.k, current=last.get("gold_weight"),
         chosen_at=int(last.get("gold_weight_at", 0)), judge=st.random_gold,

@@ -492,6 +492,8 @@ class Recalibrator:
             if isinstance(exc, models.LabelModelBehind):  # operator's trial: a retrain
                 self.request(pid)  # right after an upload's merge was a failed job
                 return {"skipped": True, "reason": str(exc)}
+            if isinstance(exc, models.NothingToLearn):  # not a fault: the next answer
+                return {"skipped": True, "reason": str(exc)}  # or rule asks again
             record_failure(s, pid, "end_model_status", exc)
             raise
         newer = (s.model_summary(pid, "label_model") or {}).get("fitted_at") != fitted

@@ -240,6 +240,45 @@ def test_a_retrain_before_the_label_model_saw_new_items_asks_for_a_recalibration
     assert (store.get_value(pid, "end_model_status") or {}).get("error") is None
 
 
+def test_a_retrain_with_votes_only_on_held_out_items_is_skipped_saying_why(
+        store, client, rconn):
+    """Re-trial: a first rule that matched only held-out items, before any answer,
+    failed the end model's retrain ("nothing to train on: no soft labels and no gold
+    labels", a traceback in the worker's log). It is skipped, saying why; nothing is
+    recorded as a failure, and a vote on another item trains it."""
+    from svc_helpers import run_burst
+
+    from loop.service import models
+    from loop.service.recalibration import RecalibrationPolicy, Recalibrator
+
+    pid = client.post("/api/projects", headers=auth(), json={  # rules only, no LF module
+        "name": "rules", "labels": ["ham", "spam"]}).json["id"]
+    plain = "text\n" + "".join(f"an ordinary comment {i}\n" for i in range(20))
+    r = client.post(f"/api/projects/{pid}/items", data=plain.encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    known = "text,gold\n" + "".join(f"zebra crossing {i},{i % 2}\n" for i in range(6))
+    r = client.post(f"/api/projects/{pid}/items?gold_field=gold&eval_fraction=1",
+                    data=known.encode(), headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201 and r.json["n_eval"] == 6, r.json
+    rule = {"name": "zebra", "label": 1, "kind": "keywords", "keywords": ["zebra"]}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule).status_code == 201
+    run_burst(rconn)  # applied: it votes on the 6 held-out items only
+    models.recalibrate(store, pid, 20)
+    recal = Recalibrator(store, lambda f, *a, **kw: "j", RecalibrationPolicy(every=1, min_gap=0),
+                         20)
+    out = recal.run_end_model(pid)
+    assert out.get("skipped") and "nothing to learn from" in out["reason"], out
+    assert (store.get_value(pid, "end_model_status") or {}).get("error") is None
+    assert store.model_summary(pid, "end_model") is None
+    rule = {"name": "ordinary", "label": 0, "kind": "keywords", "keywords": ["ordinary"]}
+    assert client.post(f"/api/projects/{pid}/rules", headers=auth(), json=rule).status_code == 201
+    run_burst(rconn)
+    models.recalibrate(store, pid, 20)
+    assert recal.run_end_model(pid)["n_gold"] == 0
+    assert store.model_summary(pid, "end_model") is not None
+
+
 def test_a_recalibration_that_finds_items_without_votes_asks_for_an_apply(store, client,
                                                                           project):
     """The safety net whatever added the items: a run never fails for good on them."""
