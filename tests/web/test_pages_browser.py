@@ -3473,4 +3473,15 @@ def test_the_labeling_page_shows_an_items_fields_in_the_files_order(
     sign_in(page, live.url, add_annotator(api, pid, "max"), pid)
     page.wait_for_selector("#item-fields dt >> nth=2")
     assert page.locator("#item-fields dt").all_inner_texts() == ["subject", "from", "date"]
+    # of 11 columns the file's first 8, and the page says 3 more were left out
+    names = [f"c{10 - i}" for i in range(11)]
+    row = ",".join(f"value {i}" for i in range(11))
+    pid = str(api.call("POST", "/api/projects", {"name": "wide", "labels": ["ok", "spam"]})["id"])
+    api.call("POST", f"/api/projects/{pid}/items",
+             data=f"text,{','.join(names)}\nhello,{row}\n".encode(), content_type="text/csv")
+    sign_in(page, live.url, add_annotator(api, pid, "max"), pid)
+    page.wait_for_selector("#item-fields .fields-more")
+    assert page.locator("#item-fields dt").all_inner_texts()[:8] == names[:8]
+    assert page.locator("#item-fields .fields-more dd").inner_text() == (
+        "3 more fields not shown here (the export has every field)")
     assert not page.console_errors, page.console_errors

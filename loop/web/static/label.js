@@ -448,6 +448,12 @@
         Loop.el("dd", { text: v, title: v, dir: "auto", class: ent ? "ent ent-" + ent[1] : null,
           "data-n": ent ? ent[1] : null })));
     }
+    const more = keys.filter(function (k) { return String(f[k]) !== String(item.id); }).length - shown.length;
+    if (more > 0) {  // (re-trial: the ninth column on were left out, unsaid)
+      fields.appendChild(Loop.el("div", { class: "fields-more" }, Loop.el("dt", { text: "…" }),
+        Loop.el("dd", { text: more + (more === 1 ? " more field" : " more fields") +
+          " not shown here (the export has every field)" })));
+    }
     fields.hidden = keys.length === 0;
     /* a value cut to one line opens in full on a click, a tap or Enter: its title
        was the only way to read it, and a phone has no hover (browser trial) */
