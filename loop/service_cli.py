@@ -33,12 +33,14 @@ def run_service(workers: int = 2, host: str = "127.0.0.1", port: int = 8000,
     """
     check_port_free(host, port)
     keys = api_keys or os.environ.get("LOOP_API_KEYS") or ""  # " " is refused below
-    if not keys:
+    generated = not keys
+    if generated:
         keys = secrets.token_urlsafe(16)
-        say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")
     # every setting checked here, where a bad one is one clear error (the web app
     # would refuse it too, but as a crash the supervisor restarts five times)
     settings = Settings.from_env({**os.environ, "LOOP_API_KEYS": keys})
+    if generated:  # said once the settings hold (re-trial: a key printed, then refused)
+        say(f"generated an admin API key (set LOOP_API_KEYS to choose your own): {keys}")
     if settings.redis_password and not settings.redis_url:
         say("LOOP_REDIS_PASSWORD is set without LOOP_REDIS_URL: it is not used (the "
             "embedded Redis listens only on a unix socket this user alone can open); "

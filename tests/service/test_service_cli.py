@@ -34,6 +34,21 @@ def test_serve_on_a_port_in_use_says_so_and_starts_nothing(tmp_path, capsys):
     assert not (tmp_path / "var").exists()  # no Redis, no workers started
 
 
+def test_serve_with_a_bad_setting_says_why_and_prints_no_key(tmp_path, capsys, monkeypatch):
+    """Re-trial: with LOOP_LEASE_SECONDS=nan, loop serve printed "generated an admin
+    API key ..." and then refused the setting: a key for a service that never ran."""
+    from loop.cli import main
+
+    monkeypatch.delenv("LOOP_API_KEYS", raising=False)
+    monkeypatch.setenv("LOOP_LEASE_SECONDS", "nan")
+    rc = main(["serve", "--port", str(_free_port()), "--data-dir", str(tmp_path / "var")])
+    err = capsys.readouterr()
+    assert rc == 2
+    assert "LOOP_LEASE_SECONDS must be a finite number, got nan" in err.err, err
+    assert "generated" not in err.out + err.err and "serving on" not in err.out + err.err
+    assert not (tmp_path / "var").exists()
+
+
 def _serves_with_its_worker(info: dict) -> None:
     """The service answers with its one worker alive, and lists no projects."""
     end = time.time() + 30
