@@ -596,9 +596,9 @@ def test_a_full_redis_is_a_503_that_says_so_and_loses_nothing(client, rconn, sto
     tok = annotator_token(client, pid, "a")
     got = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json
     used = int(rconn.info("memory")["used_memory"])
-    # full: every write that adds memory is refused (below what it holds: a tiny
-    # Redis's use moves by more than a few % as clients come and go)
-    rconn.config_set("maxmemory", int(0.9 * used))
+    # full: every write that adds memory is refused (well below what it holds: a
+    # tiny Redis's use moves by more than a few % as clients come and go)
+    rconn.config_set("maxmemory", int(0.5 * used))
     try:
         r = client.post(f"/api/projects/{pid}/queue/answer", headers=auth(tok), json={
             "item_id": got["item"]["id"], "label": 1, "lease_id": got["lease"]["id"]})
@@ -927,7 +927,9 @@ def test_a_full_redis_still_answers_the_pages_that_only_read(client, rconn, stor
     tok = annotator_token(client, pid, "a")
     answer_n(client, pid, tok, 3, 1)
     before = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
-    rconn.config_set("maxmemory", int(0.9 * int(rconn.info("memory")["used_memory"])))
+    # well below what it holds (CI: at 90% a write still went in, the use having
+    # fallen by more than a tenth as the requests' clients came and went)
+    rconn.config_set("maxmemory", int(0.5 * int(rconn.info("memory")["used_memory"])))
     try:
         for path, who in (("/api/projects", auth()),
                           (f"/api/projects/{pid}/metrics", auth()),
