@@ -3111,10 +3111,7 @@ def test_the_data_pages_notes_say_what_to_pick_on_the_page(
                                           "buffer": f"id,text,reviewed by me\n{rows}".encode()}])
     page.wait_for_selector("#mapping", state="visible")
     page.select_option("#col-id", "id")
-    page.click("#check")
-    page.wait_for_function("document.getElementById('import-status').textContent"
-                           ".includes('rows are fine')")
-    said = page.locator("#import-status").text_content()
+    said = _checked(page)
     assert ("pick “reviewed by me” under “Known labels” to import them as known labels, or "
             "tick “reviewed by me” under “Leave out” to leave it out") in said, said
     assert "gold_field" not in said and "drop=" not in said
@@ -3147,16 +3144,29 @@ def test_an_export_dropped_on_the_data_page_keeps_its_known_labels(
     for column in ("p_ham", "p_spam", "source", "model_label", "held_out", "random_gold"):
         assert page.locator(f"#drop-cols input[value='{column}']").is_checked(), column
     assert not page.locator("#drop-cols input[value='AUTHOR']").is_checked()
-    page.click("#check")
-    page.wait_for_function("document.getElementById('import-status').textContent"
-                           ".includes('rows are fine')")
-    said = page.locator("#import-status").text_content()
+    said = _checked(page)
     assert "1 with a known label" in said and "the file is an export of loop" in said
     page.click("#import")
     page.wait_for_function("document.getElementById('import-status').textContent"
                            ".includes('Imported 3 items')")
     stored = live.app.extensions["loop"]["store"].items(again)
     assert [set(i["fields"]) for i in stored] == [{"AUTHOR", "data.entity1"}] * 3
+
+
+def _drop_on_data_page(page: Any, live: LiveServer, pid: str, data: bytes) -> None:
+    """The admin drops ``data`` as a CSV file on project ``pid``'s Data page."""
+    sign_in(page, live.url, "test-admin-key", pid, target="data")
+    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
+                                          "buffer": data}])
+    page.wait_for_selector("#mapping", state="visible")
+
+
+def _checked(page: Any) -> str:
+    """What the Data page says after Check, once every row is fine."""
+    page.click("#check")
+    page.wait_for_function("document.getElementById('import-status').textContent"
+                           ".includes('rows are fine')")
+    return str(page.locator("#import-status").text_content())
 
 
 def test_a_column_of_label_names_under_a_name_of_its_own_is_offered_as_known_labels(
@@ -3171,16 +3181,10 @@ def test_a_column_of_label_names_under_a_name_of_its_own_is_offered_as_known_lab
     rows = "".join(f"{i},text number {i},{'Member-Collection' if i % 2 else 'Other'},{n}\n"
                    for i, n in enumerate(names))
     data = f"id,text,all_rows,known_label\n{rows}".encode()
-    sign_in(page, live.url, "test-admin-key", pid, target="data")
-    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
-                                          "buffer": data}])
-    page.wait_for_selector("#mapping", state="visible")
+    _drop_on_data_page(page, live, pid, data)
     assert page.locator("#col-gold").input_value() == "known_label"
     assert page.locator("#col-text").input_value() == "text"
-    page.click("#check")
-    page.wait_for_function("document.getElementById('import-status').textContent"
-                           ".includes('rows are fine')")
-    assert "8 with a known label" in page.locator("#import-status").text_content()
+    assert "8 with a known label" in _checked(page)
 
 
 def test_a_column_of_label_names_is_offered_where_a_usual_name_fills_every_row(
@@ -3195,16 +3199,10 @@ def test_a_column_of_label_names_is_offered_where_a_usual_name_fills_every_row(
     rows = "".join(f"text number {i},{['music', 'gaming', 'news'][i % 3]},"
                    f"{['ham', 'Spam'][i % 2] if i % 5 == 0 else ''}\n" for i in range(30))
     data = f"text,category,verdict\n{rows}".encode()
-    sign_in(page, live.url, "test-admin-key", pid, target="data")
-    page.set_input_files("#file", files=[{"name": "mine.csv", "mimeType": "text/csv",
-                                          "buffer": data}])
-    page.wait_for_selector("#mapping", state="visible")
+    _drop_on_data_page(page, live, pid, data)
     assert page.locator("#col-gold").input_value() == "verdict"
     assert page.locator("#drop-cols input[value='category']").is_checked()
-    page.click("#check")
-    page.wait_for_function("document.getElementById('import-status').textContent"
-                           ".includes('rows are fine')")
-    said = page.locator("#import-status").text_content()
+    said = _checked(page)
     assert "6 with a known label" in said and "under “Known labels”" not in said, said
 
 
@@ -3287,10 +3285,7 @@ def test_per_class_lists_follow_the_projects_label_order_not_the_names(
                                           "buffer": b"text,label\nwin cash,0\nsee you,1\n"}])
     page.wait_for_selector("#mapping", state="visible")
     page.select_option("#col-gold", "label")
-    page.click("#check")
-    page.wait_for_function("document.getElementById('import-status').textContent"
-                           ".includes('rows are fine')")
-    said = page.locator("#import-status").text_content()
+    said = _checked(page)
     assert "Known labels: spam 1, ham 1." in said, said
     assert "Numbers are class indices from 0: 0 = spam, 1 = ham." in said, said
     assert not page.console_errors, page.console_errors
@@ -3346,6 +3341,30 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     assert not page.console_errors, page.console_errors
 
 
+def _few_held_out(real: Any, n_eval: int, covered: Any, end_score: float,
+                  label: str) -> Any:
+    """``reports.metrics`` as ``real`` gives it, but with ``n_eval`` held-out labels,
+    ``covered()`` of them under an LF (the label model right on all), the end model
+    scoring ``end_score``, and one class ``label`` in By class."""
+    def metrics(store: Any, project: str) -> dict[str, Any]:
+        out = real(store, project)
+        n = covered()
+        out.update(n_eval=n_eval, eval_too_small=True, min_eval=30)
+        out["history"] = [{"at": 1.0, "id": "p1", "n_gold": 35, "n_eval": n_eval,
+                           "n_eval_covered": n, "end_model": end_score,
+                           "end_model_covered": 1.0 if n else None,
+                           "label_model": 1.0 if n else None}]
+        cls = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": n}
+        out["held_out_by_class"] = {
+            "end_model": {"n": n_eval, "macro_f1": end_score,
+                          "classes": {label: {**cls, "support": n_eval}}},
+            "end_model_covered": {"n": n, "macro_f1": 1.0} if n else None,
+            "label_model": {"n": n, "macro_f1": 1.0, "classes": {label: cls}} if n else None}
+        return out  # type: ignore[no-any-return]
+
+    return metrics
+
+
 def test_one_or_no_held_out_item_under_an_lf_is_said_in_words(
         live: LiveServer, demo_project: dict[str, str], page: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -3355,25 +3374,9 @@ def test_one_or_no_held_out_item_under_an_lf_is_said_in_words(
     on"; with no such item, "the label model on the 0 of them"."""
     from loop.service import reports
 
-    real = reports.metrics
     covered = {"n": 1}
-
-    def few_covered(store: Any, project: str) -> dict[str, Any]:
-        out = real(store, project)
-        n = covered["n"]
-        out.update(n_eval=15, eval_too_small=True, min_eval=30)
-        out["history"] = [{"at": 1.0, "id": "p1", "n_gold": 35, "n_eval": 15,
-                           "n_eval_covered": n, "end_model": 0.4,
-                           "end_model_covered": 1.0 if n else None,
-                           "label_model": 1.0 if n else None}]
-        cls = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": n}
-        out["held_out_by_class"] = {
-            "end_model": {"n": 15, "macro_f1": 0.4, "classes": {"ham": {**cls, "support": 15}}},
-            "end_model_covered": {"n": n, "macro_f1": 1.0} if n else None,
-            "label_model": {"n": n, "macro_f1": 1.0, "classes": {"ham": cls}} if n else None}
-        return out  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(reports, "metrics", few_covered)
+    monkeypatch.setattr(reports, "metrics", _few_held_out(
+        reports.metrics, 15, lambda: covered["n"], 0.4, "ham"))
     sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
     page.wait_for_function("document.getElementById('curve-help').textContent"
                            ".includes('15 held-out')")
@@ -3403,22 +3406,8 @@ def test_a_single_held_out_label_is_said_as_one(
     F1 100.0% on 1 items"."""
     from loop.service import reports
 
-    real = reports.metrics
-
-    def one_held_out(store: Any, project: str) -> dict[str, Any]:
-        out = real(store, project)
-        out.update(n_eval=1, eval_too_small=True, min_eval=30)
-        out["history"] = [{"at": 1.0, "id": "p1", "n_gold": 35, "n_eval": 1,
-                           "n_eval_covered": 1, "end_model": 1.0,
-                           "end_model_covered": 1.0, "label_model": 1.0}]
-        cls = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
-        out["held_out_by_class"] = {
-            "end_model": {"n": 1, "macro_f1": 1.0, "classes": {"spam": cls}},
-            "end_model_covered": {"n": 1, "macro_f1": 1.0},
-            "label_model": {"n": 1, "macro_f1": 1.0, "classes": {"spam": cls}}}
-        return out  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(reports, "metrics", one_held_out)
+    monkeypatch.setattr(reports, "metrics", _few_held_out(
+        reports.metrics, 1, lambda: 1, 1.0, "spam"))
     sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
     page.wait_for_function("document.getElementById('curve-help').textContent"
                            ".includes('1 held-out')")
