@@ -31,9 +31,7 @@ if __name__ == "__main__":
         url = a.split("=", 1)[1]
         args.remove(a)
     try:
-        settings = Settings.from_mapping({
-            **{k[5:]: v for k, v in os.environ.items() if k.startswith("LOOP_")},
-            "REDIS_URL": url})
+        settings = Settings.from_env({**os.environ, "LOOP_REDIS_URL": url})
     except ValueError as exc:
         sys.exit(str(exc))
     if url:

@@ -42,6 +42,14 @@
     const n = Number(key === "label_model" ? h.n_eval_covered : h.n_eval);
     return Number.isFinite(n) && n > 0 ? n : null;
   }
+  /* a score on fewer than minEval held-out items, with its interval (as a random
+     pick's group: {n, right, low, high}); null for a score on more */
+  function fewHeldOut(h, key, minEval) {
+    const n = heldOutN(h, key);
+    if (n === null || n >= minEval) return null;
+    const right = Math.round(h[key] * n), ci = wilson(right, n);
+    return { n: n, right: right, low: ci[0], high: ci[1], heldOut: true };
+  }
   function drawCurve(history, picks, minEval) {
     lastHistory = history || [];
     lastPicks = picks || null;
@@ -66,16 +74,12 @@
     // a score on fewer than minEval held-out items gets its interval, as the random
     // picks' do (multi-class trial: the label model's line sat at 100% from one item,
     // over the whole chart)
-    const few = {};
-    pts.forEach(function (h, i) {
+    pts.forEach(function (h) {
       series.forEach(function (s) {
         if (!score(h, s.key)) return;
         values.push(h[s.key]);
-        const n = heldOutN(h, s.key);
-        if (n !== null && n < lastMinEval) {
-          few[s.key + i] = wilson(Math.round(h[s.key] * n), n);
-          values.push(...few[s.key + i]);
-        }
+        const few = fewHeldOut(h, s.key, lastMinEval);
+        if (few) values.push(few.low, few.high);
       });
     });
     // no held-out labels: the models' scores on random picks they had not seen, in
@@ -134,7 +138,6 @@
       transform: "rotate(-90 14 " + (M.t + H - M.b) / 2 + ")" }, "score"));
     root.appendChild(axes);
 
-    const at = new Map(pts.map(function (h, i) { return [h, i]; }));
     series.forEach(function (s) {
       const sp = pts.filter(function (h) { return score(h, s.key); });
       if (!sp.length) return;
@@ -156,9 +159,7 @@
         const earlier = latest.get(Number(h.n_gold)) !== h;
         const c = svg("circle", { cx: x(Number(h.n_gold)).toFixed(1), cy: y(Number(h[s.key])).toFixed(1), r: 3.5,
           class: earlier ? "point earlier" : "point" });
-        const k = h.pick || (few[s.key + at.get(h)] && {
-          n: heldOutN(h, s.key), right: Math.round(h[s.key] * heldOutN(h, s.key)),
-          low: few[s.key + at.get(h)][0], high: few[s.key + at.get(h)][1], heldOut: true });
+        const k = h.pick || fewHeldOut(h, s.key, lastMinEval);
         const n = heldOutN(h, s.key);
         c.appendChild(svg("title", {}, k && k.heldOut
           ? s.name + ": right on " + k.right + " of " + k.n + " held-out items (" + Loop.pct(k.right / k.n) +

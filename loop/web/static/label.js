@@ -438,7 +438,8 @@
       .filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
     /* a nested object's field by its own name (WRENCH's "data.entity1" as "entity1",
        new-user trial), unless two would read the same; the full name on hover */
-    const shown = keys.filter(function (k) { return String(f[k]) !== String(item.id); }).slice(0, 8);
+    const listed = keys.filter(function (k) { return String(f[k]) !== String(item.id); });
+    const shown = listed.slice(0, 8);
     const own = function (k) { return k.slice(k.lastIndexOf(".") + 1) || k; };
     for (const k of shown) {
       const v = Loop.plainText(f[k]);
@@ -448,7 +449,7 @@
         Loop.el("dd", { text: v, title: v, dir: "auto", class: ent ? "ent ent-" + ent[1] : null,
           "data-n": ent ? ent[1] : null })));
     }
-    const more = keys.filter(function (k) { return String(f[k]) !== String(item.id); }).length - shown.length;
+    const more = listed.length - shown.length;
     if (more > 0) {  // (re-trial: the ninth column on were left out, unsaid)
       fields.appendChild(Loop.el("div", { class: "fields-more" }, Loop.el("dt", { text: "…" }),
         Loop.el("dd", { text: more + (more === 1 ? " more field" : " more fields") +
