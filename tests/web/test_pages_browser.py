@@ -3406,8 +3406,9 @@ def test_a_single_held_out_label_is_said_as_one(
     F1 100.0% on 1 items"."""
     from loop.service import reports
 
+    covered = {"n": 1}
     monkeypatch.setattr(reports, "metrics", _few_held_out(
-        reports.metrics, 1, lambda: 1, 1.0, "spam"))
+        reports.metrics, 1, lambda: covered["n"], 1.0, "spam"))
     sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
     page.wait_for_function("document.getElementById('curve-help').textContent"
                            ".includes('1 held-out')")
@@ -3416,6 +3417,46 @@ def test_a_single_held_out_label_is_said_as_one(
     page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
     said = page.locator("#by-class-help").inner_text()
     assert said.startswith("End model: macro F1 100.0% on 1 item;"), said
+    # no LF votes on it: "no LF votes on any of them" said of one item
+    covered["n"] = 0
+    page.reload()
+    page.wait_for_function("document.getElementById('curve-help').textContent"
+                           ".includes('1 held-out')")
+    said = page.locator("#curve-help").inner_text()
+    assert ("Accuracy on 1 held-out uploaded label (the end model; no LF votes on it, so "
+            "the label model has no score)") in said, said
+    assert not page.console_errors, page.console_errors
+
+
+def test_a_class_with_no_held_out_item_under_an_lf_has_no_label_model_score(
+        live: LiveServer, demo_project: dict[str, str], page: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multi-class trial: By class's label-model column read "– of 0" for a class
+    whose held-out items no LF votes on; it says nothing to score there instead."""
+    from loop.service import reports
+
+    few = _few_held_out(reports.metrics, 12, lambda: 5, 0.75, "spam")
+
+    def metrics(store: Any, project: str) -> dict[str, Any]:
+        out = few(store, project)
+        by = out["held_out_by_class"]
+        by["end_model"]["classes"]["ham"] = {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                             "support": 7}
+        by["label_model"]["classes"]["ham"] = {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                               "support": 0}
+        return out
+
+    monkeypatch.setattr(reports, "metrics", metrics)
+    sign_in(page, live.url, "test-admin-key", demo_project["pid"], target="dashboard")
+    page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr >> nth=1")
+    ham = page.locator("#by-class tr", has_text="ham").locator("td")
+    assert ham.nth(3).inner_text() == "–"
+    assert ham.nth(3).get_attribute("title") == \
+        "no held-out item of this class that an LF votes on"
+    spam = page.locator("#by-class tr", has_text="spam").locator("td")
+    assert spam.nth(3).inner_text() == "100.0% of 5"
+    assert spam.nth(3).get_attribute("title") == \
+        "on the 5 held-out items of this class an LF votes on"
     assert not page.console_errors, page.console_errors
 
 

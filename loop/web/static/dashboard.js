@@ -998,8 +998,10 @@
         Loop.el("td", { class: "num", text: share(e && e.f1), title: none }),
         /* with its own count: it reads only the items an LF votes on (trial: "0.0%"
            beside 18 items was 1 item for the label model) */
-        Loop.el("td", { class: "num", text: l ? (l.support ? fmtShare(l.f1) : "–") + " of " + l.support : "–",
-          title: l ? "on the " + l.support + " held-out items of this class an LF votes on" : null }),
+        Loop.el("td", { class: "num", text: l && l.support ? fmtShare(l.f1) + " of " + l.support : "–",
+          /* none of the class's held-out items under an LF: nothing to score ("– of 0") */
+          title: !l ? null : l.support ? "on the " + (l.support === 1 ? "one held-out item" : l.support +
+            " held-out items") + " of this class an LF votes on" : "no held-out item of this class that an LF votes on" }),
         Loop.el("td", { class: "num", text: String(support) })));
     }
     const emOn = r && r.end_model_covered;  /* the end model on the label model's items */
@@ -1056,7 +1058,8 @@
         : "Accuracy on " + v.n_eval + (v.n_eval === 1 ? " held-out uploaded label" : " held-out uploaded labels") +
           /* in words for one and none (multi-class trial: "the label model on the 1 of
              them where an LF votes ...; on those 1 the last end model has 100%") */
-          (covered === 0 && v.n_eval ? " (the end model; no LF votes on any of them, so the label model has no score)"
+          (covered === 0 && v.n_eval ? " (the end model; no LF votes on " + (v.n_eval === 1 ? "it" : "any of them") +
+            ", so the label model has no score)"
             : covered !== null && covered < v.n_eval ? " (the label model on the " + (covered === 1 ? "one" : covered) +
             " of them where an LF votes, the end model on all" + sameItems(v.history, covered) + ")" : "") +
           (v.eval_too_small ? ": fewer than " + v.min_eval + ", so the scores say little."
