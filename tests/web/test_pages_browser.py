@@ -3341,6 +3341,59 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     assert not page.console_errors, page.console_errors
 
 
+#: The characters before each place the element's text goes on to a new line.
+_LINE_BREAKS_AFTER = """el => {
+  const text = el.textContent, r = document.createRange(), out = [];
+  const w = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let n, seen = 0, top = null;
+  while ((n = w.nextNode())) {
+    for (let i = 0; i < n.textContent.length; i++) {
+      r.setStart(n, i); r.setEnd(n, i + 1);
+      const rect = r.getClientRects()[0];
+      if (rect && rect.width > 0) {
+        const t = Math.round(rect.top);
+        if (top !== null && t > top + 2) out.push(text[seen + i - 1]);
+        top = t;
+      }
+    }
+    seen += n.textContent.length;
+  }
+  return out;
+}"""
+
+
+def test_a_label_named_with_underscores_breaks_after_one(
+        live: LiveServer, page: Any) -> None:
+    """A label name built with "_" is one word to the browser, which broke it at any
+    letter on a narrow labeling button or class-balance bar ("not_spa" / "m_or_promo");
+    it breaks after an underscore."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    labels = ["not_spam_or_promotion_of_a_channel", "spam_asking_for_subscribers_or_views",
+              "other"]
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "snake", "labels": labels})["id"])
+    texts = "".join(f"Comment number {i} here\n" for i in range(6))
+    api.call("POST", f"/api/projects/{pid}/items", data=f"text\n{texts}".encode(),
+             content_type="text/csv")
+    token = add_annotator(api, pid, "dora")
+    expert = ApiClient(live.url, token)
+    for label in labels[:2]:  # gold of each class for the class balance
+        answer_next(expert, pid, label)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live.url, token, pid)
+    page.wait_for_selector(".label-btn >> nth=2")
+    breaks = [page.locator(".label-btn").nth(i).evaluate(_LINE_BREAKS_AFTER) for i in (0, 1)]
+    assert any(breaks), breaks  # narrow enough to break
+    assert set(sum(breaks, [])) <= {"_", " "}, breaks
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#balance .bar-label >> nth=1")
+    breaks = [name.evaluate(_LINE_BREAKS_AFTER)
+              for name in page.locator("#balance .bar-label").all()]
+    assert set(sum(breaks, [])) <= {"_", " "}, breaks
+    assert not page.console_errors, page.console_errors
+
+
 def _few_held_out(real: Any, n_eval: int, covered: Any, end_score: float,
                   label: str) -> Any:
     """``reports.metrics`` as ``real`` gives it, but with ``n_eval`` held-out labels,

@@ -176,7 +176,9 @@
      directed relation names). */
   function labelText(name) {
     const out = document.createDocumentFragment();
-    String(name).split(/(?=\()/).forEach(function (part, i) {
+    /* and after each "_": a name built with underscores is one word to the browser,
+       which broke it at any letter ("not_spa" / "m_or_promo") */
+    String(name).split(/(?=\()|(?<=_)/).forEach(function (part, i) {
       if (i) out.appendChild(document.createElement("wbr"));
       out.appendChild(document.createTextNode(part));
     });
