@@ -157,10 +157,9 @@ def lease_item(store: RedisStore, pid: str, annotator: str, lease_seconds: float
         lm_guess = _guess({"label_model": got["proba"].get("label_model")}, labels)
     out = {
         "item": {"id": got["item_id"], "text": item["text"], "fields": item["fields"],
-                 # the columns in the file's order: a JSON object reaches the page with
-                 # its keys sorted by name (trial: a file's subject, from, date read
-                 # date, from, subject, and of many columns the page showed the first
-                 # 8 by name)
+                 # the columns in the file's order, as "fields" also comes now, for
+                 # readers that sort JSON objects (trial: when Flask sorted them, a
+                 # file's subject, from, date read date, from, subject)
                  "field_order": list(item["fields"]),
                  "votes": [] if blind else votes,
                  # votes of uploaded LFs on it, never shown (see above)

@@ -45,7 +45,14 @@ class _JSONProvider(DefaultJSONProvider):
     trial: an uploaded 1e999, stored as inf by a version before the upload's check,
     stopped an annotator's labeling page on that item for good, and a rule of value
     NaN the dashboard's rule table). Bodies and uploads refuse or null them on the
-    way in; this is for values stored before, written by whatever path."""
+    way in; this is for values stored before, written by whatever path.
+
+    Keys in the order they were put in, not sorted: a project's per-class numbers
+    (class balance, a preview's ``gold_counts``) in its labels' order, and an
+    item's fields in its file's (sorted, a ``spam, ham`` project's counts came
+    ``ham`` first to every API reader)."""
+
+    sort_keys = False
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return dumps_finite(obj, super().dumps, **kwargs)

@@ -246,6 +246,27 @@ def test_upload_csv_and_jsonl(client, project):
     assert m["n_items"] == 352
 
 
+def test_per_class_numbers_and_fields_come_in_the_projects_and_files_order(client):
+    """API reader's trial: Flask wrote every JSON object with its keys sorted, so a
+    ``spam, ham`` project's ``gold_counts`` and ``class_balance`` came ``ham`` first
+    and an item's fields by name; they come in the labels' and the file's order."""
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "order", "labels": ["spam", "ham"]}).json["id"]
+    rows = "".join(f"{i},{'spam' if i % 3 else 'ham'},msg {i} here,x,y\n" for i in range(12))
+    r = _upload(client, pid, f"id,label,text,zeta,alpha\n{rows}".encode(), id_field="id",
+                gold_field="label", eval_fraction="0")
+    assert r.status_code == 201, r.json
+    assert list(r.json["gold_counts"]) == ["spam", "ham"]
+    assert r.get_data(as_text=True).index('"spam"') < r.get_data(as_text=True).index('"ham"')
+    m = client.get(f"/api/projects/{pid}/metrics", headers=auth()).json
+    assert list(m["class_balance"]) == ["spam", "ham"], m["class_balance"]
+    _upload(client, pid, b"text,zeta,alpha\nnew one,1,2\n")
+    tok = client.post(f"/api/projects/{pid}/annotators", headers=auth(),
+                      json={"name": "ann"}).json["token"]
+    item = client.post(f"/api/projects/{pid}/queue/next", headers=auth(tok)).json["item"]
+    assert list(item["fields"]) == item["field_order"] == ["zeta", "alpha"]
+
+
 def test_a_wrench_file_uploads_as_it_is(client, project, store):
     """New-user trial: WRENCH's ``train.json`` (one object of rows keyed by id, the
     text nested in ``data``) was "JSONL line 1: invalid JSON"; as an array, its
