@@ -135,6 +135,37 @@ class RulesMixin(StoreBase):
                     continue
         raise Conflict("the rules changed while saving, again and again; try again")
 
+    def add_rules(self, pid: str, records: dict[str, dict[str, Any]], limit: int) -> None:
+        """Add the new rules ``records`` (by name) in one transaction: all, or none
+        when one is refused as :meth:`write_rule` refuses a new rule (:class:`Conflict`
+        naming every name taken by a rule, also in another case, or by an uploaded LF;
+        400 past ``limit`` rules)."""
+        key, votes_key = self._k(pid, "rules"), self._k(pid, "votes")
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    self._watch_project(p, pid, key, votes_key)
+                    spec = p.get(votes_key)
+                    taken = [f"{n!r}" + (f" (as {a!r})" if a != n else "")
+                             for n in records
+                             if (a := self.alike_name(p, key, n, besides="")
+                                 or _uploaded_name(spec, n)) is not None]
+                    if taken:
+                        raise Conflict(f"the project has rules or uploaded LFs named "
+                                       f"{', '.join(taken)} already: rename those in the "
+                                       "file, or delete the project's")
+                    if p.hlen(key) + len(records) > limit:
+                        raise BadRequest(f"a project holds at most {limit} rules: it has "
+                                         f"{p.hlen(key)}, and the file adds {len(records)}")
+                    p.multi()
+                    for name, record in records.items():
+                        p.hset(key, name, json.dumps(record))
+                    p.incr(self._k(pid, "rules_version"))
+                    p.execute()
+                    return
+                except WatchError:
+                    continue
+
     def lfs_off(self, pid: str) -> set[str]:
         """The module LFs and uploaded LFs switched off."""
         return {x.decode() for x in self.r.smembers(self._k(pid, "lfs_off"))}

@@ -524,8 +524,13 @@ def list_rules(pid: str) -> Any:
 @bp.post("/projects/<pid>/rules")
 @admin_required
 def create_rule(pid: str) -> Any:
-    """Add a rule; applies its column and recalibrates."""
-    out = rules.create_rule(_store(), pid, _body())
+    """Add a rule, or with ``{"rules": [...]}`` several at once (all or none: a file
+    of rules saved from ``GET /rules``); applies their columns and recalibrates."""
+    data = _body()
+    if "rules" in data:
+        added = rules.import_rules(_store(), pid, data)
+        return jsonify({"rules": added, "job_id": _reapply(pid)}), 201
+    out = rules.create_rule(_store(), pid, data)
     return jsonify({"rule": out, "job_id": _reapply(pid)}), 201
 
 

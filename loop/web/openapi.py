@@ -86,11 +86,19 @@ PATHS: dict[str, dict[str, Any]] = {
                       body={"confirm": S}, required=("confirm",))},
     "/api/projects/{pid}/rules": {
         "get": _op("the project's rules (keywords, regex, field conditions) and history"),
-        "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400); "
-                    "its column is applied and the models recalibrated (job_id; null while the "
-                    "project has no item or no enabled LF)", "201",
-                    {**RULE, "enabled": {"type": "boolean"}},
-                    required=("name", "label", "kind"))},
+        "post": _op("add a rule (enabled unless enabled is false; unknown keys are a 400), "
+                    "or several at once, all or none, with {rules: [...]}: each as this takes "
+                    "one or as GET lists it (a file of another project's rules; labels by "
+                    "label_name), names taken here a 409 naming them; their columns are "
+                    "applied and the models recalibrated (job_id; null while the project has "
+                    "no item or no enabled LF)", "201", extra={"requestBody": {
+                        "required": True, "content": {"application/json": {"schema": {
+                            "oneOf": [
+                                {"type": "object", "required": ["name", "label", "kind"],
+                                 "properties": {**RULE, "enabled": {"type": "boolean"}}},
+                                {"type": "object", "required": ["rules"], "properties": {
+                                    "rules": {"type": "array", "minItems": 1,
+                                              "items": {"type": "object"}}}}]}}}}})},
     "/api/projects/{pid}/rules/{name}": {
         "put": _op("edit, rename, enable or disable a rule (history kept); re-applies; "
                    "409 when if_unchanged_since is not the rule's updated_at any more",

@@ -1492,3 +1492,79 @@ def test_the_preview_counts_the_values_a_field_condition_cannot_compare(client, 
     p = client.post(url, headers=auth(), json={**rule, "conditions": [{**cond, "not": True}]}).json
     assert p["matched"] == plain["matched"] > 0
     assert p["uncomparable"]["n"] == plain["matched"] and p["uncomparable"]["negated"] is True
+
+
+def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(client, store):
+    """Rules as data: a project's rules, as GET /rules lists them (saved to a file),
+    are added to another project in one request, all or none, each voting for the
+    label of its name there (the second project lists its labels in another order)."""
+    def make(labels: list[str]) -> str:
+        pid = client.post("/api/projects", headers=auth(), json={
+            "name": "p", "labels": labels, "text_field": "CONTENT"}).json["id"]
+        assert client.post(f"/api/projects/{pid}/items?id_field=COMMENT_ID&drop=CLASS",
+                           data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"}
+                           ).status_code == 201
+        return str(pid)
+
+    a, b = make(["ham", "spam"]), make(["spam", "ham", "other"])
+    for rule in ({"name": "check_out", "label": "spam", "kind": "keywords",
+                  "keywords": ["check out", "subscribe"]},
+                 {"name": "song", "label": "ham", "kind": "keywords", "keywords": ["song"],
+                  "conditions": [{"kind": "keywords", "keywords": ["check"], "not": True}]},
+                 {"name": "link", "label": "spam", "kind": "regex", "pattern": r"https?://"},
+                 {"name": "by_author", "label": "ham", "kind": "field", "field": "AUTHOR",
+                  "op": "==", "value": "Nobody", "enabled": False}):
+        assert client.post(f"/api/projects/{a}/rules", headers=auth(), json=rule
+                           ).status_code == 201
+    assert client.put(f"/api/projects/{a}/rules/song", headers=auth(), json={
+        "keywords": ["song", "songs"]}).status_code == 200  # a history to leave behind
+    saved = client.get(f"/api/projects/{a}/rules", headers=auth()).json
+
+    def b_rules() -> list:
+        return client.get(f"/api/projects/{b}/rules", headers=auth()).json["rules"]
+
+    bad = [  # each refused whole, nothing stored
+        ([saved["rules"][0], {**saved["rules"][2], "rule": {**saved["rules"][2]["rule"],
+                                                           "pattern": "(unclosed"}}],
+         400, "rule 2 ('link'): "),
+        ([saved["rules"][0], saved["rules"][0]], 400, "rule 2 ('check_out'): rule 1 is named"),
+        ([{**saved["rules"][1], "label_name": "neutral"}], 400, "rule 1 ('song'): "),
+        ([{**saved["rules"][1], "colour": "red"}], 400, "unknown key 'colour'"),
+        ([], 400, "list of 1 to"),
+    ]
+    for rules, status, said in bad:
+        r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": rules})
+        assert r.status_code == status and said in r.json["error"], r.json
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": [], "x": 1})
+    assert r.status_code == 400, r.json
+    assert b_rules() == []
+
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json=saved)
+    assert r.status_code == 201 and r.json["job_id"], r.json
+    got = b_rules()
+    assert [x["name"] for x in got] == [x["name"] for x in saved["rules"]]
+    for x, y in zip(got, saved["rules"], strict=True):
+        assert x["label_name"] == y["label_name"] and x["enabled"] == y["enabled"]
+        assert {**x["rule"], "label": None} == {**y["rule"], "label": None}
+        assert x["source"] == "import" and x["history"] == []
+    # again: every name taken, one 409 naming them, nothing added
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json=saved)
+    assert r.status_code == 409 and "'check_out', 'song', 'link', 'by_author'" in r.json[
+        "error"], r.json
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": [
+        {"name": "Song", "label": "other", "kind": "keywords", "keywords": ["x"]}]})
+    assert r.status_code == 409 and "'Song' (as 'song')" in r.json["error"], r.json
+    assert len(b_rules()) == 4
+    # as POST /rules takes one, too; then each rule votes the same items, by label name
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": [
+        {"name": "other_one", "label": "other", "kind": "keywords", "keywords": ["zzz"]}]})
+    assert r.status_code == 201 and r.json["rules"][0]["label_name"] == "other", r.json
+    names = {}
+    for pid in (a, b):
+        apply_lfs_in_process(store, pid)
+        L, meta = store.load_L(pid)
+        labels = store.get_project(pid)["labels"]
+        names[pid] = {n: [labels[v] if v >= 0 else None for v in L[:, j]]
+                      for j, n in enumerate(meta["lf_names"])}
+    for rule in ("check_out", "song", "link"):
+        assert names[a][rule] == names[b][rule] and any(names[a][rule]), rule

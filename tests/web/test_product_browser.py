@@ -1899,3 +1899,62 @@ def test_a_field_value_in_another_case_says_how_the_items_hold_it(
     page.wait_for_function("document.querySelector('.preview-stats') && !document"
                            ".querySelector('.preview-none')")
     assert not page.console_errors
+
+
+def test_rules_saved_to_a_file_are_added_to_another_project_from_it(
+        live: LiveServer, page: Any, tmp_path: Any) -> None:
+    """Rules as data: one project's rules saved to a file on its dashboard and added
+    from that file on another's (all or none: again, each name taken, nothing added;
+    a file that is no file of rules is said so)."""
+    from loop.demo.client import demo_csv
+
+    api = live.admin
+
+    def make(labels: list[str]) -> str:
+        pid = str(api.call("POST", "/api/projects", {"name": "r", "labels": labels,
+                                                     "text_field": "CONTENT"})["id"])
+        api.call("POST", f"/api/projects/{pid}/items", data=demo_csv(("Youtube01-Psy.csv",)),
+                 content_type="text/csv")
+        return pid
+
+    a, b = make(["ham", "spam"]), make(["spam", "ham"])
+    for rule in ({"name": "says_subscribe", "label": "spam", "kind": "keywords",
+                  "keywords": ["subscribe"]},
+                 {"name": "says_song", "label": "ham", "kind": "keywords", "keywords": ["song"],
+                  "conditions": [{"kind": "keywords", "keywords": ["check"], "not": True}]}):
+        api.call("POST", f"/api/projects/{a}/rules", rule)
+    _admin_dashboard(page, live, a)
+    page.wait_for_selector("#rule-rows tr[data-rule=says_song]")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Save rules to a file").click()
+    saved = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(saved)
+    assert saved.name == f"{a}-rules.json"
+    assert [r["name"] for r in json.loads(saved.read_text())["rules"]] == [
+        "says_subscribe", "says_song"]
+    page.wait_for_function("document.getElementById('rules-file-status').textContent"
+                           ".includes('Saved')")
+
+    page.goto(f"{live.url}/p/{b}/dashboard")
+    page.wait_for_selector("#rule-rows td.muted")  # no rules yet
+    page.set_input_files("#rules-file", files=[{"name": "notes.json", "mimeType":
+                                                "application/json", "buffer": b"{\"a\": 1"}])
+    page.wait_for_function("document.getElementById('rules-file-status').textContent"
+                           ".includes('no file of rules')")
+    assert "error" in (page.locator("#rules-file-status").get_attribute("class") or "")
+    page.set_input_files("#rules-file", str(saved))
+    page.wait_for_function("document.getElementById('rules-file-status').textContent"
+                           f".includes('Added 2 rules from {saved.name}')")
+    page.wait_for_selector("#rule-rows tr[data-rule=says_song]")
+    rows = page.locator("#rule-rows tr")
+    assert rows.count() == 2
+    song = page.locator("#rule-rows tr[data-rule=says_song] td").all_inner_texts()
+    assert "and not" in song[0] and song[1] == "ham", song
+    assert api.call("GET", f"/api/projects/{b}/rules")["rules"][1]["rule"]["label"] == 1
+    page.set_input_files("#rules-file", str(saved))  # again: every name is taken
+    page.wait_for_function("document.getElementById('rules-file-status').textContent"
+                           ".includes('Nothing added')")
+    said = page.locator("#rules-file-status").inner_text()
+    assert "'says_subscribe', 'says_song'" in said and "already" in said, said
+    assert page.locator("#rule-rows tr").count() == 2
+    assert [e for e in page.console_errors if "status of 409" not in e] == []  # the refusal

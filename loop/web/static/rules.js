@@ -611,6 +611,46 @@
     }
   }
 
+  /* Rules as data: the rules as GET /rules lists them, to a file; a file of them
+     (saved here or in another project) added at once, all or none: each votes for
+     the label of its name here. */
+  function fileStatus(text, isError) {
+    const s = $("rules-file-status");
+    s.textContent = text;
+    s.classList.toggle("error", !!isError);
+  }
+  async function saveFile() {
+    try {
+      await Loop.download(base + "/rules", Loop.pid() + "-rules.json");
+      fileStatus("Saved the rules to a file.");
+    } catch (e) { fileStatus("Saving failed: " + e.message, true); }
+  }
+  async function addFromFile() {
+    const input = $("rules-file"), file = input.files[0];
+    if (!file) return;
+    let rules;
+    try {
+      const data = JSON.parse(await file.text());
+      rules = Array.isArray(data) ? data : data && data.rules;
+      if (!Array.isArray(rules)) throw new Error("no list of rules in it");
+    } catch (e) {
+      fileStatus(file.name + " is no file of rules (" + e.message + "): save one with “Save rules to a file”.", true);
+      input.value = "";
+      return;
+    }
+    try {
+      const res = await Loop.api("POST", base + "/rules", { rules: rules });
+      const n = res.rules.length;
+      fileStatus("Added " + n + (n === 1 ? " rule" : " rules") + " from " + file.name +
+        (res.job_id ? ": applying them and recalibrating (job " + res.job_id.slice(0, 8) + ")." : "."));
+      await Promise.all([loadRules(), loadSuggestions()]);
+      refreshDashboard();
+    } catch (e) {
+      fileStatus("Nothing added from " + file.name + ": " + e.message, true);
+    }
+    input.value = "";  /* the same file chosen again is a change again */
+  }
+
   /* ``removed``: the rule was deleted or disabled: the LFs left are re-applied. */
   function applying(res, removed) {
     if (res && res.changed === false) return ": nothing changed, so nothing is re-applied.";
@@ -889,6 +929,8 @@
       e.preventDefault();
       $("rule-cancel").click();
     });
+    $("rules-save-file").addEventListener("click", saveFile);
+    $("rules-file").addEventListener("change", addFromFile);
     $("sug-refresh").addEventListener("click", function () { sugStatus(""); loadSuggestions(); });
     document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
     kindChanged();
