@@ -20,6 +20,7 @@ _WHERE = {
     "MajorityVote": "loop.core.label_model",
     "LabelingLoop": "loop.core.labeling_loop",
     "Rule": "loop.core.rules",
+    "read_rules": "loop.core.rule_files",
 }
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from loop.core.label_model import LabelModel, MajorityVote
     from loop.core.labeling_loop import LabelingLoop
     from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+    from loop.core.rule_files import read_rules
     from loop.core.rules import Rule
 
 
@@ -53,5 +55,6 @@ __all__ = [
     "Rule",
     "apply_lfs",
     "labeling_function",
+    "read_rules",
 ]
 __version__ = "0.1.0"

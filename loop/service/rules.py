@@ -28,6 +28,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words, folds_capitals
+from loop.core.rule_files import flat_rule, where
 from loop.core.rules import (
     KIND_FIELDS,
     KINDS,
@@ -354,18 +355,13 @@ def create_rule(store: RedisStore, pid: str, data: Any, source: str = "editor",
     return _view(rule.name, rec, store.get_project(pid)["labels"])
 
 
-#: The keys of a rule as ``GET /rules`` lists it that an import reads (its history,
-#: source and times stay with the project it came from).
-LISTED_FIELDS = ("name", "rule", "enabled", "label_name", "source", "created_at",
-                 "updated_at", "history")
-
-
 def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]:
     """Add the rules of ``data["rules"]`` at once, all or none: each as ``POST
-    /rules`` takes one, or as ``GET /rules`` lists it (the file another project's
-    rules were saved to: its label read by ``label_name``, so a rule votes for the
-    label of that name here). Each is checked as a new rule is (400 naming the rule
-    by its place and name); names already taken here are one 409 naming them all."""
+    /rules`` takes one, or as ``GET /rules`` lists it (a rules file,
+    :mod:`loop.core.rule_files`: its label read by ``label_name``, so a rule votes
+    for the label of that name here). Each is checked as a new rule is (400 naming
+    the rule by its place and name); names already taken here are one 409 naming
+    them all."""
     if not isinstance(data, dict) or set(data) != {"rules"}:
         raise BadRequest('send {"rules": [...]}: the rules as GET /rules lists them, or '
                          "as POST /rules takes one")
@@ -376,42 +372,23 @@ def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]
     out: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}  # name: place in the file
     for i, entry in enumerate(given, 1):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        where = f"rule {i}" + (f" ({name!r})" if isinstance(name, str) else "")
         try:
-            rule = _stored_name(_check(store, pid, _flat(entry)))
-        except BadRequest as exc:
-            raise BadRequest(f"{where}: {exc}") from None
+            flat = flat_rule(entry)
+            rule = _stored_name(_check(store, pid, flat))
+        except (BadRequest, ValueError) as exc:
+            raise BadRequest(f"{where(i, entry)}: {exc}") from None
         twin = alike(rule.name, seen)
         if twin is not None:
-            raise BadRequest(f"{where}: rule {seen[twin]} is named {twin!r} too"
+            raise BadRequest(f"{where(i, entry)}: rule {seen[twin]} is named {twin!r} too"
                              + (" (in another case)" if twin != rule.name else ""))
         seen[rule.name] = i
         # created in the file's order (the rules list is sorted by creation)
-        out[rule.name] = {"rule": rule.to_dict(), "enabled": _enabled(_flat(entry), True),
+        out[rule.name] = {"rule": rule.to_dict(), "enabled": _enabled(flat, True),
                           "source": "import", "created_at": now + i * 1e-6,
                           "updated_at": now + i * 1e-6, "history": []}
     store.add_rules(pid, out, MAX_RULES)
     labels = store.get_project(pid)["labels"]
     return [_view(name, rec, labels) for name, rec in out.items()]
-
-
-def _flat(entry: Any) -> Any:
-    """A rule of an import as ``POST /rules`` takes one: one listed by ``GET /rules``
-    (``{"name", "rule": {...}, "enabled", "label_name", ...}``) made flat, its label
-    by name; any other entry as it is."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("rule"), dict):
-        return entry
-    unknown = sorted(set(entry) - set(LISTED_FIELDS))
-    if unknown:
-        raise BadRequest(f"unknown key{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(map(repr, unknown))}; a listed rule has "
-                         f"{', '.join(LISTED_FIELDS)}")
-    flat = {**entry["rule"], "name": entry.get("name", entry["rule"].get("name")),
-            "enabled": entry.get("enabled", True)}
-    if "label_name" in entry:
-        flat["label"] = entry["label_name"]
-    return flat
 
 
 def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:

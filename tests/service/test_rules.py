@@ -1568,3 +1568,13 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
                       for j, n in enumerate(meta["lf_names"])}
     for rule in ("check_out", "song", "link"):
         assert names[a][rule] == names[b][rule] and any(names[a][rule]), rule
+    # the library reads the same file: its rules (the enabled ones) vote as the service's
+    from loop import apply_lfs, read_rules
+
+    labels = store.get_project(b)["labels"]
+    lib = read_rules(saved, labels)
+    assert [r.name for r in lib] == ["check_out", "song", "link"]
+    items = store.items(b, store.item_ids(b, 0, store.n_items(b)))
+    L, _ = apply_lfs(lib, [{"text": i["text"], **i["fields"]} for i in items], n_classes=3)
+    for j, rule in enumerate(lib):
+        assert [labels[v] if v >= 0 else None for v in L[:, j]] == names[b][rule.name]

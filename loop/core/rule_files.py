@@ -1,0 +1,96 @@
+"""Rules kept in files: what the service's "Save rules to a file" writes (``GET
+/api/projects/<pid>/rules``), read back as :class:`~loop.core.rules.Rule` s, by the
+library or by another project of the service.
+
+A file holds ``{"rules": [...]}`` (or the list alone), each entry a rule as the
+service lists it, ``{"name", "rule": {...}, "enabled", "label_name", ...}``, or a
+rule's own JSON form (:meth:`Rule.to_dict`, a label by name or class index). A rule
+votes for the label of its name (``label_name``) wherever it is read, so a file
+saved in a project of labels ``ham, spam`` serves one of ``spam, ham, other``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from loop.core.rules import Rule
+from loop.core.text import alike
+
+#: The keys of a rule as the service lists it. Read: ``name``, ``rule``, ``enabled``
+#: and ``label_name``; its history, source and times stay with the project it came
+#: from.
+LISTED_FIELDS = ("name", "rule", "enabled", "label_name", "source", "created_at",
+                 "updated_at", "history")
+
+
+def rule_entries(data: Any) -> list[Any]:
+    """The entries of a rules file's JSON: ``{"rules": [...]}`` or the list
+    (``ValueError`` for anything else)."""
+    entries = data.get("rules") if isinstance(data, dict) and set(data) == {"rules"} else data
+    if not isinstance(entries, list):
+        raise ValueError('a rules file holds {"rules": [...]}, as the service saves it '
+                         "(GET /api/projects/<pid>/rules), or a list of rules")
+    return entries
+
+
+def flat_rule(entry: Any) -> Any:
+    """An entry of a rules file as a rule's own JSON form: one the service lists,
+    made flat (its label by name, its ``enabled`` kept); any other entry as it is.
+    ``ValueError`` for a listed rule with a key none of :data:`LISTED_FIELDS`."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("rule"), dict):
+        return entry
+    unknown = sorted(set(map(str, entry)) - set(LISTED_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(map(repr, unknown))}; a listed rule has "
+                         f"{', '.join(LISTED_FIELDS)}")
+    flat = {**entry["rule"], "name": entry.get("name", entry["rule"].get("name")),
+            "enabled": entry.get("enabled", True)}
+    if "label_name" in entry:
+        flat["label"] = entry["label_name"]
+    return flat
+
+
+def where(i: int, entry: Any) -> str:
+    """How an error names the ``i``-th entry (from 1): its place and name."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"rule {i}" + (f" ({name!r})" if isinstance(name, str) else "")
+
+
+def read_rules(source: Any, labels: Sequence[str], enabled_only: bool = True) -> list[Rule]:
+    """The rules of a rules file: ``source`` its path, or its JSON read already.
+    A label named is read against ``labels`` (in any case; a class index as it
+    is). Disabled rules are left out unless ``enabled_only`` is False. A
+    ``ValueError`` names the first entry that is wrong by its place and name.
+
+    >>> rules = read_rules({"rules": [{"name": "says_free", "rule": {
+    ...     "kind": "keywords", "keywords": ["free"], "label": 0}, "label_name": "spam"}]},
+    ...     labels=["ham", "spam"])
+    >>> rules[0].label, rules[0].keywords
+    (1, ('free',))
+    """
+    if isinstance(source, str | os.PathLike):
+        with open(source, encoding="utf-8") as f:
+            source = json.load(f)
+    labels = list(labels)
+    out = []
+    for i, entry in enumerate(rule_entries(source), 1):
+        try:
+            d = flat_rule(entry)
+            if isinstance(d, dict) and isinstance(d.get("label"), str):
+                name = alike(d["label"].strip(), labels)
+                if name is None:
+                    raise ValueError(f"label {d['label']!r} is none of {labels}")
+                d = {**d, "label": labels.index(name)}
+            on = d.get("enabled", True) if isinstance(d, dict) else True
+            if not isinstance(on, bool):
+                raise ValueError("enabled must be true or false")
+            rule = Rule.from_dict(d, len(labels), also=("enabled",))
+        except ValueError as exc:
+            raise ValueError(f"{where(i, entry)}: {exc}") from None
+        if on or not enabled_only:
+            out.append(rule)
+    return out

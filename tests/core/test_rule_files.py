@@ -1,0 +1,57 @@
+"""Rules files: what the service saves, read back by the library."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from loop.core.rule_files import read_rules
+from loop.core.rules import Rule
+
+LISTED = {"rules": [
+    {"name": "says_free", "rule": {"name": "says_free", "label": 1, "kind": "keywords",
+                                   "keywords": ["free"], "whole_word": True,
+                                   "case_sensitive": False, "ignore_accents": False,
+                                   "pattern": "", "field": "", "op": "==", "value": "",
+                                   "conditions": [{"kind": "keywords",
+                                                   "keywords": ["free of charge"],
+                                                   "whole_word": True,
+                                                   "case_sensitive": False,
+                                                   "not": True}]},
+     "label_name": "spam", "enabled": True, "source": "editor", "created_at": 1.0,
+     "updated_at": 2.0, "history": [{"rule": {}, "until": 1.5}]},
+    {"name": "off", "rule": {"name": "off", "label": 0, "kind": "regex", "pattern": "x+"},
+     "label_name": "ham", "enabled": False},
+]}
+
+
+def test_a_saved_file_is_read_with_labels_by_name(tmp_path):
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(LISTED))
+    rules = read_rules(path, ["spam", "ham", "other"])  # another order: by name
+    assert [r.name for r in rules] == ["says_free"]  # the disabled one left out
+    assert rules[0].label == 0 and rules[0].conditions[0].negate
+    assert [r.name for r in read_rules(str(path), ["ham", "spam"], enabled_only=False)] == [
+        "says_free", "off"]
+    # a rule's own JSON form too, label by name in any case or by index
+    flat = [Rule("a", 1, "keywords", keywords=("win",)).to_dict(),
+            {"name": "b", "label": "SPAM", "kind": "regex", "pattern": "https?://"}]
+    assert [(r.name, r.label) for r in read_rules(flat, ["ham", "spam"])] == [
+        ("a", 1), ("b", 1)]
+
+
+@pytest.mark.parametrize("data, said", [
+    ({"rules": [LISTED["rules"][0], {**LISTED["rules"][1], "label_name": "neutral"}]},
+     "rule 2 ('off'): label 'neutral' is none of ['ham', 'spam']"),
+    ({"rules": [{**LISTED["rules"][0], "colour": "red"}]},
+     "rule 1 ('says_free'): unknown key 'colour'"),
+    ([{"name": "c", "label": 0, "kind": "regex", "pattern": "(x"}], "rule 1 ('c'): "),
+    ([{"name": "d", "label": 0, "kind": "regex", "pattern": "x", "enabled": "no"}],
+     "rule 1 ('d'): enabled must be true or false"),
+    ({"rule": []}, "a rules file holds"),
+])
+def test_what_is_wrong_is_named_by_place_and_name(data, said):
+    with pytest.raises(ValueError) as err:
+        read_rules(data, ["ham", "spam"])
+    assert said in str(err.value)
