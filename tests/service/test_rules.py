@@ -1578,3 +1578,38 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
     L, _ = apply_lfs(lib, [{"text": i["text"], **i["fields"]} for i in items], n_classes=3)
     for j, rule in enumerate(lib):
         assert [labels[v] if v >= 0 else None for v in L[:, j]] == names[b][rule.name]
+
+
+def test_rule_files_added_at_once_land_whole_or_not_at_all(client, store, project,
+                                                           monkeypatch):
+    """Imports at once: files of other names all land; the same file sent by several
+    clients lands once (the others a 409, nothing of theirs stored); two files that
+    fit the limit apart but not together: one lands, the other is a 400."""
+    import threading
+
+    from loop.service import rules as service_rules
+
+    pid = prepare_project(store, client, project)
+
+    def at_once(files):
+        out = [0] * len(files)
+
+        def send(k):
+            out[k] = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={
+                "rules": [{"name": n, "label": 1, "kind": "keywords", "keywords": [n]}
+                          for n in files[k]]}).status_code
+
+        threads = [threading.Thread(target=send, args=(k,)) for k in range(len(files))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sorted(out)
+
+    assert at_once([[f"r{k}_{i}" for i in range(5)] for k in range(4)]) == [201] * 4
+    assert len(_rules(client, pid)) == 20
+    assert at_once([["x0", "x1", "x2"]] * 4) == [201, 409, 409, 409]
+    assert len(_rules(client, pid)) == 23
+    monkeypatch.setattr(service_rules, "MAX_RULES", 26)
+    assert at_once([["y0", "y1"], ["z0", "z1"]]) == [201, 400]
+    assert len(_rules(client, pid)) == 25
