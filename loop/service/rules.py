@@ -366,6 +366,8 @@ def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]
         raise BadRequest('send {"rules": [...]}: the rules as GET /rules lists them, or '
                          "as POST /rules takes one")
     given = data["rules"]
+    if given == []:  # "Save rules to a file" of a project without rules
+        raise BadRequest("the file holds no rules: save one from a project that has some")
     if not isinstance(given, list) or not 1 <= len(given) <= MAX_RULES:
         raise BadRequest(f"rules must be a list of 1 to {MAX_RULES} rules")
     now = time.time()

@@ -1530,7 +1530,8 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
         ([saved["rules"][0], saved["rules"][0]], 400, "rule 2 ('check_out'): rule 1 is named"),
         ([{**saved["rules"][1], "label_name": "neutral"}], 400, "rule 1 ('song'): "),
         ([{**saved["rules"][1], "colour": "red"}], 400, "unknown key 'colour'"),
-        ([], 400, "list of 1 to"),
+        ([], 400, "the file holds no rules"),
+        ({"a": 1}, 400, "list of 1 to"),
     ]
     for rules, status, said in bad:
         r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": rules})
