@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from loop.core.rules import MAX_CONDITIONS
+from loop.service.browse import MAX_LIMIT
 from loop.service.projects import MAX_TOKEN_DAYS
 
 bp = Blueprint("openapi", __name__)
@@ -55,6 +57,29 @@ RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or 
         "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<=", "in"]},
         "value": {"oneOf": [S, {"type": "number"}, {"type": "array", "items": {
             "oneOf": [S, {"type": "number"}]}, "description": "op in: the values"}]}}
+#: One of a rule's extra conditions: a rule's own fields but no name or label, and not.
+CONDITION = {"type": "object", "properties": {
+    **{k: v for k, v in RULE.items() if k not in ("name", "label")},
+    "not": {"type": "boolean", "default": False, "description": "\"and not\": the "
+            "condition must not hold"}}, "required": ["kind"]}
+RULE["conditions"] = {"type": "array", "maxItems": MAX_CONDITIONS, "items": CONDITION,
+                      "description": "more conditions that must all hold too"}
+#: GET /items' query parameters (loop.service.browse.PARAMS).
+BROWSE = [{"name": n, "in": "query", "description": d, "schema": sch} for n, d, sch in (
+    ("q", "text in the item (any case) or its whole id", S),
+    ("label", "the item's label, as the export gives it", S),
+    ("known", "yes / no: an answer or uploaded label", {"type": "string", "enum": [
+        "yes", "no"]}),
+    ("disagree", "1: the models' label is not the known one", {"type": "string", "enum": [
+        "0", "1"]}),
+    ("lf", "an LF's name: the items it votes on", S),
+    ("covered", "yes / no: some LF votes on it / none does", {"type": "string", "enum": [
+        "yes", "no"]}),
+    ("sort", "confidence: the least sure label first (else the import order)",
+     {"type": "string", "enum": ["confidence"]}),
+    ("offset", "items to pass over", {"type": "integer", "minimum": 0, "default": 0}),
+    ("limit", "items on the page", {"type": "integer", "minimum": 1,
+                                    "maximum": MAX_LIMIT, "default": 50}))]
 
 PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "
@@ -181,7 +206,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "limit (1 to "
         "200, 50 by default); total, items (id, text (2,000 characters at most; "
         "text_truncated), label, source, confidence, known, model_label, held_out, "
-        "votes), labels, lfs")},
+        "votes), labels, lfs", extra={"parameters": BROWSE})},
     "/api/projects/{pid}/jobs": {
         "post": _op("enqueue a job", "202", {"type": {"type": "string", "enum": [
             "apply_lfs", "fit_label_model", "refill_queue", "train_end_model", "recalibrate",

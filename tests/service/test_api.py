@@ -1363,3 +1363,24 @@ def test_metrics_carry_a_thinned_history_and_the_latest_scores(client, store, pr
     assert max(gaps) <= 2  # the older ones evenly spaced
     (line,) = client.get("/api/projects", headers=auth()).json["projects"]
     assert line["label_model"] == 1499 / 1500
+
+
+def test_openapi_lists_a_rules_conditions_and_the_items_pages_parameters(client):
+    """Data scientist's trial: /openapi.json, "the full schema", had no ``conditions``
+    in a rule's body (POST and PUT /rules, /rules/preview), though the routes take it
+    and the README shows it, and none of GET /items' query parameters (q, label, ...,
+    limit), read through ``browse`` rather than the view: a client generated from it
+    could not send either."""
+    from loop.core.rules import CONDITION_FIELDS, FIELDS
+    from loop.service.browse import PARAMS
+
+    spec = client.get("/openapi.json").json["paths"]
+    for path, method in (("/api/projects/{pid}/rules", "post"),
+                         ("/api/projects/{pid}/rules/{name}", "put"),
+                         ("/api/projects/{pid}/rules/preview", "post")):
+        body = spec[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert set(FIELDS) <= set(body["properties"]), (path, set(FIELDS) - set(body["properties"]))
+        cond = body["properties"]["conditions"]["items"]["properties"]
+        assert set(cond) == set(CONDITION_FIELDS), (path, set(cond) ^ set(CONDITION_FIELDS))
+    params = {p["name"] for p in spec["/api/projects/{pid}/items"]["get"]["parameters"]}
+    assert set(PARAMS) <= params, set(PARAMS) - params
