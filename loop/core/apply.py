@@ -7,6 +7,7 @@ example, so the person who wrote the LF can fix it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,36 @@ class LFInterrupted(BaseException):
 #: An LF failing on this share of the records or more is warned about (a field most
 #: records lack: a library trial's LF failed on 74% of them, and only ``errors`` said so).
 WARN_FAILING_SHARE = 0.5
+
+#: A TypeError of text used as a number: ``"11" >= 10``, ``"11" + 1``.
+_TEXT_AS_NUMBER = re.compile(r"'str' and '(?:int|float)'|'(?:int|float)' and 'str'"
+                             r"|concatenate str \(not \"(?:int|float)\"\)")
+
+
+def _text_number_hint(exc: Exception, x: Record) -> str:
+    """What to write when an LF used a field holding a number as text as a number:
+    a CSV's cells reach the LFs as text, a DataFrame's int column as ints, so an LF
+    tried on a DataFrame failed on every item uploaded as CSV. Names the record's
+    first such field; empty for any other error.
+
+    >>> print(_text_number_hint(TypeError("'>=' not supported between instances of "
+    ...                                   "'str' and 'int'"), Record({"text": "hi", "n": "3"})))
+    ; x.n is text (a CSV's cells are): convert it, e.g. int(x.n)
+    """
+    if not isinstance(exc, TypeError) or not _TEXT_AS_NUMBER.search(str(exc)):
+        return ""
+    for name in x:
+        value = x[name]
+        if not isinstance(value, str):
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        get = f"x.{name}" if str(name).isidentifier() else f"x[{name!r}]"
+        cast = "int" if number.is_integer() and "." not in value else "float"
+        return f"; {get} is text (a CSV's cells are): convert it, e.g. {cast}({get})"
+    return ""
 
 
 def apply_lfs(
@@ -243,7 +274,8 @@ def apply_lfs(
             except interrupts as exc:
                 raise LFInterrupted(lf.name, ids[i] if ids is not None else i) from exc
             except Exception as exc:  # noqa: BLE001 - an LF bug must not stop the run
-                record_error(lf, i, f"{type(exc).__name__}: {exc}")
+                record_error(lf, i, f"{type(exc).__name__}: {exc}"
+                                    + _text_number_hint(exc, x))
                 continue
             if v is None or v == ABSTAIN:
                 continue

@@ -324,3 +324,33 @@ def test_a_field_rule_on_a_field_no_record_has_is_warned_about():
         L, _ = apply_lfs([never, Rule("ok", 1, "field", field="stars", op=">=", value=4)],
                          recs, n_classes=2)
     assert L.tolist() == [[-1, 1], [-1, -1]]
+
+
+def test_an_lf_comparing_a_csv_value_as_a_number_is_told_the_value_is_text():
+    """Data scientist's trial: ``x.n_digits >= 10`` ran in the library on a
+    DataFrame (an int column) and failed on every item of the same rows uploaded as
+    CSV, whose cells reach the LFs as text: "TypeError: '>=' not supported between
+    instances of 'str' and 'int'" said nothing of why, nor what to write."""
+    @labeling_function()
+    def many_digits(x):
+        return 1 if x.n_digits >= 10 else ABSTAIN
+
+    @labeling_function()
+    def plus_one(x):
+        return 1 if x.n_digits + 1 > 10 else ABSTAIN
+
+    rows = [{"text": "call 0800 123 4567", "n_digits": "11"}, {"text": "hi", "n_digits": "0"}]
+    _, errors = apply_lfs([many_digits, plus_one], rows, n_classes=2, warn=False)
+    for name in ("many_digits", "plus_one"):
+        msg = errors[name].example_error
+        assert msg.startswith("TypeError: "), msg
+        assert "is text (a CSV's cells are): convert it, e.g. int(x.n_digits)" in msg, msg
+    L, errors = apply_lfs([many_digits], pd.DataFrame({"text": ["a", "b"], "n_digits": [11, 0]}),
+                          n_classes=2)
+    assert L[:, 0].tolist() == [1, ABSTAIN] and not errors
+    @labeling_function()
+    def other_type_error(x):
+        return len(5)
+
+    _, errors = apply_lfs([other_type_error], rows, n_classes=2, warn=False)
+    assert "CSV" not in errors["other_type_error"].example_error
