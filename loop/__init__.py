@@ -21,6 +21,12 @@ _WHERE = {
     "LabelingLoop": "loop.core.labeling_loop",
     "Rule": "loop.core.rules",
     "read_rules": "loop.core.rule_files",
+    "AbstainSampler": "loop.core.sampling",
+    "LFConflictSampler": "loop.core.sampling",
+    "LoopSampler": "loop.core.sampling",
+    "RandomSampler": "loop.core.sampling",
+    "UncertaintySampler": "loop.core.sampling",
+    "WeaSuLSampler": "loop.core.sampling",
 }
 
 if TYPE_CHECKING:
@@ -30,6 +36,14 @@ if TYPE_CHECKING:
     from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
     from loop.core.rule_files import read_rules
     from loop.core.rules import Rule
+    from loop.core.sampling import (
+        AbstainSampler,
+        LFConflictSampler,
+        LoopSampler,
+        RandomSampler,
+        UncertaintySampler,
+        WeaSuLSampler,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -46,13 +60,19 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ABSTAIN",
+    "AbstainSampler",
     "ApplyResult",
+    "LFConflictSampler",
     "LabelModel",
     "LabelingLoop",
     "LabelingFunction",
+    "LoopSampler",
     "MajorityVote",
+    "RandomSampler",
     "Record",
     "Rule",
+    "UncertaintySampler",
+    "WeaSuLSampler",
     "apply_lfs",
     "labeling_function",
     "read_rules",

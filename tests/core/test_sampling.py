@@ -449,3 +449,20 @@ def test_copies_are_the_rows_whose_features_a_taken_or_earlier_row_has_too():
     assert copies_among(groups, taken).tolist() == want.tolist()
     assert copies_among(groups, np.zeros(300, bool)).sum() == sum(
         len(m) - 1 for m in seen.values())
+
+
+def test_the_samplers_are_public_names_of_loop():
+    """Data scientist's trial: the README's loop takes ``sampler=`` and lists the
+    sampler classes, but ``from loop import UncertaintySampler`` was an
+    ImportError: they were importable from ``loop.core.sampling`` only."""
+    import loop
+
+    for cls in (AbstainSampler, LFConflictSampler, LoopSampler, RandomSampler,
+                UncertaintySampler, WeaSuLSampler):
+        assert getattr(loop, cls.__name__) is cls and cls.__name__ in loop.__all__
+    from loop import LabelingLoop
+    from loop import UncertaintySampler as Public
+
+    L = np.array([[0, -1], [1, 1], [-1, 0], [1, -1]] * 5)
+    lp = LabelingLoop(L, n_classes=2, sampler=Public(batch_size=3, random_state=0))
+    assert len(lp.query(3)) == 3
