@@ -264,8 +264,10 @@ def test_the_readmes_retrying_client_does_each_write_once(app, redis_url, tmp_pa
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     proxy = _CuttingProxy(server.server_port)
-    worker = subprocess.Popen(rq_worker_cmd(redis_url), env=worker_env(redis_url),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # two workers, as loop serve starts: the export can run beside the rule's apply run
+    workers = [subprocess.Popen(rq_worker_cmd(redis_url), env=worker_env(redis_url),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
     rows = [("1", "free entry to win a prize", "spam"), ("2", "see you at home", "ham"),
             ("3", "call now for your free ringtone", ""), ("4", "ok on my way", "")]
     (tmp_path / "items.csv").write_text(
@@ -276,8 +278,10 @@ def test_the_readmes_retrying_client_does_each_write_once(app, redis_url, tmp_pa
                 .replace('"my-long-secret-key"', repr(ADMIN)))
         exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - our own README
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
         proxy.close()
         server.shutdown()
     # every write's first reply was cut, and each was done once
@@ -293,3 +297,9 @@ def test_the_readmes_retrying_client_does_each_write_once(app, redis_url, tmp_pa
     assert [j["type"] for j in asked].count("export") == 1
     exported = (tmp_path / "labels.csv").read_text().splitlines()
     assert exported[0].startswith("id,text,") and len(exported) == 5
+    # data scientist's trial: the export, asked for right after the rule, ran before
+    # the rule's apply run and recalibration, and held no label but the uploaded ones
+    import csv
+
+    labels = {r["id"]: (r["label"], r["source"]) for r in csv.DictReader(exported)}
+    assert all(label and source for label, source in labels.values()), labels
