@@ -176,13 +176,14 @@ def _csv_rows(text: str, delimiter: str, quoted: bool = True
     return rows, lines, names
 
 
-def _rows(data: bytes, fmt: str, notes: list[str] | None = None,
+def _rows(data: bytes, fmt: str, notes: list[str] | None = None, text_field: str | None = None,
           ) -> tuple[list[dict[str, Any]], list[int | None]]:
     """The rows of a file and the line each starts on (a CSV's header is line 1, a
     quoted text may span lines; blank JSON lines are skipped; in a JSON array, the
     element's number is the item's: None). At most :data:`MAX_COLUMNS` fields a row.
-    ``notes`` gets what the reading left out (a pandas index column)."""
-    rows, lines = _all_rows(data, fmt, [] if notes is None else notes)
+    ``notes`` gets what the reading left out (a pandas index column); ``text_field``,
+    where known, tells pandas' columns from rows keyed by id (:func:`_by_row`)."""
+    rows, lines = _all_rows(data, fmt, [] if notes is None else notes, text_field)
     nul = b"\\u0000" in data  # JSON spells one so too
     named: set[tuple[str, ...]] = set()  # the sets of field names checked already
     for n, r in enumerate(rows, start=1):
@@ -230,7 +231,7 @@ def _refuse_utf16_without_mark(data: bytes) -> None:
                         "UTF-8'; or iconv -f utf-16le -t utf-8) and upload it again")
 
 
-def _all_rows(data: bytes, fmt: str, notes: list[str],
+def _all_rows(data: bytes, fmt: str, notes: list[str], text_field: str | None = None,
               ) -> tuple[list[dict[str, Any]], list[int | None]]:
     """:func:`_rows` before its check of the number of fields."""
     # Excel's "Unicode Text" (tab-separated UTF-16): new-user trial, refused as "not
@@ -264,7 +265,7 @@ def _all_rows(data: bytes, fmt: str, notes: list[str],
         if start == "[":
             rows, lines = _json_array(text)
             return [_flat_at(r, f"item {n}") for n, r in enumerate(rows, start=1)], lines
-        keyed = _keyed_rows(text) if start == "{" else None
+        keyed = _keyed_rows(text, text_field) if start == "{" else None
         if keyed is not None:
             return keyed, [None] * len(keyed)
         fmt = "jsonl"  # JSON lines named .json
@@ -400,7 +401,7 @@ def _flat(row: dict[str, Any], inside: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
+def _keyed_rows(text: str, text_field: str | None = None) -> list[dict[str, Any]] | None:
     """The rows of one JSON object of objects keyed by id (WRENCH's ``train.json``:
     ``{"0": {"label": 1, "data": {"text": ...}}, ...}``), each with its key as
     ``id`` (``_key`` if the row has an ``id``); None when the text is not such an
@@ -420,7 +421,7 @@ def _keyed_rows(text: str) -> list[dict[str, Any]] | None:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, dict)
                                                        for v in obj.values()):
         return None
-    by_row = _by_row(obj)
+    by_row = _by_row(obj, text_field)
     if by_row is not None:
         obj = by_row
     elif "\n" not in text.strip() and (len(obj) < 2 or (
@@ -464,14 +465,22 @@ def _split_rows(obj: Any) -> list[dict[str, Any]] | None:
                                                               start=1)]
 
 
-def _by_row(obj: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+def _by_row(obj: dict[str, Any], text_field: str | None = None,
+            ) -> dict[str, dict[str, Any]] | None:
     """The rows of pandas' ``DataFrame.to_json()`` as it writes by default
     (``orient="columns"``: an object per column, ``{"text": {"0": "hi", "1":
     "yo"}}``) keyed by row, as WRENCH's splits are; None for other objects. Such a
     column lists the same row numbers as every other (the index) and holds no object;
     the columns are named, not numbered as WRENCH's rows are (new-user trial: its 500
-    rows were read as 3 items whose fields were the row numbers).
+    rows were read as 3 items whose fields were the row numbers). An index of ids
+    (``set_index("id")``, ids such as ``sms00001``) is told from rows keyed by id by
+    the text field: one of the columns, not a field of the rows (data scientist's
+    trial: 5,574 rows read as 3 items of 5,574 fields each); or, the text field
+    unknown (a preview), by more rows than a row may have fields.
 
+    >>> _by_row({"text": {"a7": "hi", "b9": "yo"}, "label": {"a7": "ham", "b9": None}},
+    ...         text_field="text")
+    {'a7': {'text': 'hi', 'label': 'ham'}, 'b9': {'text': 'yo', 'label': None}}
     >>> _by_row({"text": {"0": "hi", "1": "yo"}, "label": {"0": "ham", "1": None}})
     {'0': {'text': 'hi', 'label': 'ham'}, '1': {'text': 'yo', 'label': None}}
     >>> _by_row({"0": {"text": "hi"}, "1": {"text": "yo"}}) is None
@@ -479,7 +488,9 @@ def _by_row(obj: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     """
     columns = list(obj.values())
     index = list(columns[0])
-    if (not index or not all(k.isascii() and k.strip().isdigit() for k in index)
+    ids = (text_field in obj and text_field not in columns[0] if text_field is not None
+           else len(index) > MAX_COLUMNS)
+    if (not index or not (ids or all(k.isascii() and k.strip().isdigit() for k in index))
             or all(k.strip().isdigit() for k in obj)
             or any(c.keys() != columns[0].keys() for c in columns[1:])
             or any(isinstance(v, dict) for c in columns for v in c.values())):
@@ -677,7 +688,7 @@ def parse_items(
     if max_bytes is not None and len(data) > max_bytes:
         raise TooLarge(max_bytes)  # len(data) may be a cut: do not quote it
     notes: list[str] = []
-    rows, lines = _rows(data, fmt, notes)
+    rows, lines = _rows(data, fmt, notes, text_field)
     if not rows:
         raise BadUpload("file has no items")
     if max_items is not None and len(rows) > max_items:

@@ -317,6 +317,38 @@ def test_pandas_to_json_as_it_writes_by_default_is_read_by_row():
     assert [(i["id"], i["text"]) for i in out.items] == [("0", "a"), ("1", "b")]
 
 
+
+def test_pandas_to_json_with_an_index_of_ids_that_are_not_numbers_is_read_by_row():
+    """Data scientist's trial: ``df.set_index("id").to_json(path)`` with ids such as
+    ``sms00001`` was refused, "item 1 has 5,575 fields": only an index of numbers
+    was taken for pandas' row labels, so each column was read as one row. The text
+    field tells the two apart: a column of pandas, a field of rows keyed by id."""
+    import pandas as pd
+
+    from loop.uploads import preview
+
+    df = pd.DataFrame({"id": ["sms00001", "sms00002", "sms00003"],
+                       "text": ["hi there", "WIN a prize", "ok"],
+                       "label": ["ham", None, "spam"], "n_digits": [0, 12, 0]})
+    data = df.set_index("id").to_json().encode()
+    out = parse_items(data, "json", ["ham", "spam"], id_field="id", gold_field="label")
+    assert [(i["id"], i["text"], i["fields"]) for i in out.items] == [
+        ("sms00001", "hi there", {"n_digits": 0}), ("sms00002", "WIN a prize", {"n_digits": 12}),
+        ("sms00003", "ok", {"n_digits": 0})]
+    assert out.gold == {"sms00001": 0, "sms00003": 1}
+    other = df.rename(columns={"text": "body"}).set_index("id").to_json().encode()
+    out = parse_items(other, "json", ["ham", "spam"], id_field="id", text_field="body")
+    assert [i["text"] for i in out.items] == ["hi there", "WIN a prize", "ok"]
+    # rows keyed by ids that are not numbers (WRENCH's form) are read by row as before
+    keyed = {"a1": {"text": "hi", "label": "ham"}, "b2": {"text": "yo", "label": "spam"}}
+    out = parse_items(json.dumps(keyed).encode(), "json", ["ham", "spam"], id_field="id",
+                      gold_field="label")
+    assert [(i["id"], i["text"]) for i in out.items] == [("a1", "hi"), ("b2", "yo")]
+    # a preview, before the text column is picked: by row once there are more rows
+    # than a row may have fields
+    big = pd.DataFrame({"id": [f"s{i:05d}" for i in range(1500)], "text": ["hi"] * 1500})
+    assert preview(big.set_index("id").to_json().encode(), "json")["columns"] == ["id", "text"]
+
 def test_pandas_table_json_is_told_to_upload_its_rows_not_its_columns():
     """New-user trial: ``df.to_json(orient="table")`` holds the columns' list in
     ``schema.fields`` and the rows in ``data``; the refusal said to upload
