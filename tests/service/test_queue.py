@@ -361,6 +361,19 @@ def test_a_skip_sent_again_after_its_reply_was_lost_is_a_duplicate(client, store
     assert r.status_code == 409 and "no active lease" in r.json["error"], r.json
 
 
+
+def test_an_answer_to_an_item_one_skipped_says_it_may_have_been_skipped(client, store,
+                                                                         project):
+    """Data scientist's trial: a script that skipped an item and then answered it with
+    the same lease was told "it was never leased to you, or its lease expired", neither
+    of which was so."""
+    _few_items_ready(client, store, project, ["a", "b", "c"])
+    tok = annotator_token(client, project, "solo")
+    a = _next(client, project, tok)
+    assert _skip(client, project, tok, a).status_code == 200
+    r = _answer(client, project, tok, a)
+    assert r.status_code == 409 and "you skipped or released it" in r.json["error"], r.json
+
 def test_a_handed_back_lease_the_asker_had_skipped_is_served_at_once(client, store, project):
     """Re-trial: when the only lease an expired token gave back was an item the asker
     had skipped, that /next answered 204 (it tried the queue again, which passes over

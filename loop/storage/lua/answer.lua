@@ -30,7 +30,8 @@ local l = redis.call('HGET', KEYS[3], ARGV[1])
 if not l then
   if redis.call('HEXISTS', KEYS[10], ARGV[1]) == 0 then return {'notfound', '0'} end
   return {'conflict', 'no active lease on item ' .. ARGV[1] .. ': it was never leased to ' ..
-          'you, or its lease expired; get an item with /queue/next and answer with its lease id'}
+          'you, or you skipped or released it, or its lease expired; get an item with ' ..
+          '/queue/next and answer with its lease id'}
 end
 local d = cjson.decode(l)
 if d.annotator ~= ARGV[4] then
