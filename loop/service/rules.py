@@ -1016,8 +1016,26 @@ def accept_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     match = ([shown_rule] if shown_rule is not None else
              [s.rule.to_dict() for s in _suggest(store, pid, 100)[0] if s.key == key])
     if not match:
+        # accepted already: a click sent again, or a retry whose reply was lost (data
+        # scientist's trial: a 404 "load the suggestions again", where the README
+        # promised a 409 made already)
+        name = _rule_of_suggestion(store, pid, key)
+        if name is not None:
+            raise SuggestionIsRule(f"suggestion {key!r} is the rule {name!r} already "
+                                   "(accepted before); nothing was changed", rule=name)
         raise NotFound(f"no current suggestion {key!r}; load the suggestions again")
     return create_rule(store, pid, match[0], source="suggestion")
+
+
+def _rule_of_suggestion(store: RedisStore, pid: str, key: str) -> str | None:
+    """The name of the saved rule that suggestion ``key`` is (accepted, or written
+    as such), else None."""
+    k = len(store.get_project(pid)["labels"])
+    for name, rec in store.rules(pid).items():
+        rule = Rule.from_dict(rec["rule"], k)
+        if not rule.conditions and rule_key(rule) == key:
+            return str(name)
+    return None
 
 
 def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
@@ -1028,10 +1046,9 @@ def reject_suggestion(store: RedisStore, pid: str, key: Any) -> dict[str, Any]:
     if m is None or int(m.group(1)) >= k:
         raise BadRequest(f"key must be a suggestion's key (kind:what:label, as GET "
                          f".../rules/suggestions gives it), got {shorten(str(key))!r}")
-    for name, rec in store.rules(pid).items():  # accepted already (or written as such)
-        rule = Rule.from_dict(rec["rule"], k)
-        if not rule.conditions and rule_key(rule) == key:
-            raise SuggestionIsRule(f"suggestion {key!r} is the rule {name!r} now: delete or "
-                                   "switch off that rule instead", rule=name)
+    name = _rule_of_suggestion(store, pid, key)  # accepted already (or written as such)
+    if name is not None:
+        raise SuggestionIsRule(f"suggestion {key!r} is the rule {name!r} now: delete or "
+                               "switch off that rule instead", rule=name)
     store.reject_suggestion(pid, key)
     return {"rejected": key}

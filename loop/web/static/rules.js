@@ -838,10 +838,12 @@
           back();
           refreshDashboard();
         } catch (e) {
-          /* gone meanwhile (rejected in another tab, a rule already): the list is redrawn */
-          sugStatus(e.status === 404 ? "That suggestion is gone (rejected or saved as a rule " +
+          /* gone meanwhile (rejected in another tab, a rule already: 409
+             suggestion_is_rule): the list is redrawn */
+          const gone = e.status === 404 || (e.body && e.body.code === "suggestion_is_rule");
+          sugStatus(gone ? "That suggestion is gone (rejected or saved as a rule " +
             "meanwhile): the list is up to date now." : e.message, true);
-          if (e.status === 404) { await loadSuggestions(); back(); }
+          if (gone) { await loadSuggestions(); back(); }
           else Loop.busy([accept, reject], false);
         }
       });
