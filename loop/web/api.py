@@ -30,8 +30,27 @@ from loop.service.settings import Settings
 from loop.storage.projects import old_schema
 from loop.uploads import detect_format, lone_surrogate, once_each, preview
 from loop.web.auth import ADMIN, admin_required, annotator_required, bearer_token, identify
+from loop.web.openapi import query_params
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def _known_query_args() -> None:
+    """A query parameter the route does not take is a 400 naming it, as an upload's
+    and ``/items``' are (data scientist's trial: ``/export?fromat=jsonl`` sent CSV
+    without a word, which ``pd.read_json`` then failed on); what each route takes is
+    what ``/openapi.json`` lists."""
+    rule = request.url_rule
+    if rule is None or not request.args or rule.rule == "/api/projects/<pid>/items":
+        return  # an upload checks its form fields too, and /items' reads are the service's
+    taken = query_params(rule.rule, request.method)
+    unknown = sorted(set(request.args) - set(taken or ())) if taken is not None else []
+    if unknown:
+        raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(shorten(u)) for u in unknown)}; this request "
+                         + (f"takes {', '.join(taken or ())}" if taken else
+                            "takes no query parameters"))
 
 
 def _ext() -> dict[str, Any]:

@@ -339,6 +339,21 @@ def spec() -> dict[str, Any]:
     }
 
 
+_QUERY: dict[tuple[str, str], list[str]] = {}
+
+
+def query_params(rule: str, method: str) -> list[str] | None:
+    """The query parameters a route takes, as this document lists them (``rule`` as
+    Flask writes it, ``/api/projects/<pid>/export``); None for a route it does not
+    describe."""
+    if not _QUERY:
+        for path, ops in spec()["paths"].items():
+            for m, op in ops.items():
+                _QUERY[path, m] = [p["name"] for p in op["parameters"] if p["in"] == "query"]
+    path = rule.replace("<", "{").replace(">", "}")
+    return _QUERY.get((path, "get" if method == "HEAD" else method.lower()))
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI document."""
