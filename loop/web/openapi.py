@@ -165,15 +165,16 @@ PATHS: dict[str, dict[str, Any]] = {
                     "expires_in_days: it stops working by itself after that many days, "
                     "null or absent: when revoked)", "201",
                     {"name": S, "replace": {"type": "boolean"},
-                     "replaces_made_at": {"type": ["number", "null"]},
-                     "expires_in_days": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                     "replaces_made_at": {"type": "number", "nullable": True},
+                     "expires_in_days": {"type": "number", "nullable": True, "minimum": 0,
+                                         "exclusiveMinimum": True,
                                          "maximum": MAX_TOKEN_DAYS}},
                     required=("name",)),
         "get": _op("the project's annotators")},
     "/api/projects/{pid}/annotators/{name}": {"delete": _op(
         "revoke an annotator's token; with made_at (the token's created_at) only that "
         "token: a 409 if the name's working token is another, revoked: false when that "
-        "token works no more", body={"made_at": {"type": ["number", "null"]}})},
+        "token works no more", body={"made_at": {"type": "number", "nullable": True}})},
     "/api/projects/{pid}/annotators/{name}/answers": {"delete": _op(
         "take back every answer an annotator gave: the other answers decide each item; "
         "items nobody else answered need answers again", body={"confirm": S},
@@ -280,7 +281,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "(admin) settle an answered item's gold label whatever its answers; label null "
         "takes the resolution back; if_answers ({annotator: label}, the answers you "
         "read): only if those are still its answers, else a 409 answers_changed", body={
-            "item_id": S, "label": {"oneOf": [S, INT, {"type": "null"}]},
+            "item_id": S, "label": {"oneOf": [S, INT], "nullable": True},
             "if_answers": {"type": "object", "additionalProperties": {"oneOf": [S, INT]}}},
         required=("item_id", "label"))},
     "/api/projects/{pid}/queue/me": {"get": _op(

@@ -1410,3 +1410,31 @@ def test_an_unknown_query_parameter_is_a_400_naming_what_the_route_takes(client,
                 f"/api/projects/{pid}/rules/suggestions?k=3", f"/api/projects/{pid}/items?limit=5",
                 "/healthz?workers=0"):
         assert client.get(url, headers=auth()).status_code in (200, 503), url
+
+
+def test_openapi_json_is_openapi_3_0_as_it_says(client):
+    """Data scientist's trial: /openapi.json says "openapi": "3.0.3" but wrote three
+    schemas in 3.1's words (``"type": ["number", "null"]``, ``{"type": "null"}``, a
+    number for ``exclusiveMinimum``), which a 3.0 validator (openapi-spec-validator)
+    refused, and so would a client generator: 3.0 says ``nullable: true`` and a
+    boolean ``exclusiveMinimum``."""
+    spec = client.get("/openapi.json").json
+    assert spec["openapi"].startswith("3.0.")
+    types = {"string", "number", "integer", "boolean", "array", "object"}
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if "type" in node and not isinstance(node["type"], dict):
+                assert node["type"] in types, (where, node["type"])
+            for key in ("exclusiveMinimum", "exclusiveMaximum", "nullable"):
+                assert isinstance(node.get(key, False), bool), (where, key, node[key])
+            for k, v in node.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}/{i}")
+
+    walk(spec["paths"], "")
+    body = spec["paths"]["/api/projects/{pid}/annotators"]["post"]["requestBody"]
+    days = body["content"]["application/json"]["schema"]["properties"]["expires_in_days"]
+    assert days["nullable"] and days["exclusiveMinimum"] is True and days["minimum"] == 0
