@@ -432,6 +432,10 @@ def resolve(store: RedisStore, pid: str, item_id: Any, label: Any, by: str,
             raise BadRequest("if_answers must be the answers you read, {annotator: label}")
         seen = {a: parse_label(project["labels"], v) for a, v in if_answers.items()}
     out = store.resolve(pid, item_id, c, by, seen)
+    if out == "changed" and store.rows_of(pid, [item_id])[0] < 0:
+        # data scientist's trial: an id of no item, sent with if_answers, was a 409
+        # "had an answer changed or taken back", to be read again
+        raise ItemNotFound(f"no item {shorten(item_id)!r} in this project")
     if out == "changed":
         now = store.answers_of(pid, [item_id])[0]  # (not every item's: O(answered items))
         said = ", ".join(f"{a['annotator']}: {project['labels'][int(a['label'])]}" for a in now)

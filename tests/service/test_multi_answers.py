@@ -534,6 +534,10 @@ def test_the_admin_resolves_a_tie_and_can_take_it_back(client, store, k2):
             ({"item_id": iid, "label": "eggs"}, 400, "unknown label"),
             ({"item_id": 7, "label": "ham"}, 400, "item_id must be a string"),
             ({"item_id": "nope", "label": "ham"}, 404, "has no answers to resolve"),
+            # data scientist's trial: with if_answers, an id of no item was a 409
+            # answers_changed, "had an answer changed or taken back"
+            ({"item_id": "nope", "label": "ham", "if_answers": {"a": "ham"}}, 404,
+             "no item 'nope' in this project"),
             ({"item_id": iid, "label": "ham", "x": 1}, 400, "unknown key 'x'")]:
         r = client.post(url, headers=auth(), json=body)
         assert r.status_code == code and words in r.json["error"], (body, r.json)
