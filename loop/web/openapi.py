@@ -347,10 +347,9 @@ def query_params(rule: str, method: str) -> list[str] | None:
     """The query parameters a route takes, as this document lists them (``rule`` as
     Flask writes it, ``/api/projects/<pid>/export``); None for a route it does not
     describe."""
-    if not _QUERY:
-        for path, ops in spec()["paths"].items():
-            for m, op in ops.items():
-                _QUERY[path, m] = [p["name"] for p in op["parameters"] if p["in"] == "query"]
+    if not _QUERY:  # built whole, then published: a thread never reads half of it
+        _QUERY.update({(path, m): [p["name"] for p in op["parameters"] if p["in"] == "query"]
+                       for path, ops in spec()["paths"].items() for m, op in ops.items()})
     path = rule.replace("<", "{").replace(">", "}")
     return _QUERY.get((path, "get" if method == "HEAD" else method.lower()))
 
