@@ -386,6 +386,8 @@ def start_job(pid: str) -> Any:
         raise BadRequest(f"recalibrate must be true or false, got {json.dumps(after)}")
     if after and body.get("type") != "apply_lfs":
         raise BadRequest("recalibrate: true goes with type apply_lfs only")
+    if "format" in body and body.get("type") != "export":  # not dropped without a word
+        raise BadRequest("format goes with type export only (an export's file: csv or jsonl)")
     job = jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, body.get("type"),
                        recalibrate_after=after, fmt=body.get("format", "jsonl"))
     return jsonify({"job_id": job.id}), 202

@@ -1438,3 +1438,16 @@ def test_openapi_json_is_openapi_3_0_as_it_says(client):
     body = spec["paths"]["/api/projects/{pid}/annotators"]["post"]["requestBody"]
     days = body["content"]["application/json"]["schema"]["properties"]["expires_in_days"]
     assert days["nullable"] and days["exclusiveMinimum"] is True and days["minimum"] == 0
+
+
+def test_a_jobs_format_goes_with_an_export_only(client, project):
+    """Data scientist's trial: ``{"type": "recalibrate", "format": "csv"}`` was taken,
+    its format dropped without a word, where ``recalibrate: true`` with any type but
+    apply_lfs is a 400."""
+    url = f"/api/projects/{project}/jobs"
+    r = client.post(url, headers=auth(), json={"type": "recalibrate", "format": "csv"})
+    assert r.status_code == 400, r.json
+    assert r.json["error"].startswith("format goes with type export only")
+    assert client.get(url, headers=auth()).json["jobs"] == []
+    assert client.post(url, headers=auth(), json={"type": "export", "format": "csv"}
+                       ).status_code == 202
