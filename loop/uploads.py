@@ -475,8 +475,8 @@ def _by_row(obj: dict[str, Any], text_field: str | None = None,
     rows were read as 3 items whose fields were the row numbers). An index of ids
     (``set_index("id")``, ids such as ``sms00001``) is told from rows keyed by id by
     the text field: one of the columns, not a field of the rows (data scientist's
-    trial: 5,574 rows read as 3 items of 5,574 fields each); or, the text field
-    unknown (a preview), by more rows than a row may have fields.
+    trial: 5,574 rows read as 3 items of 5,574 fields each), or by more rows than a
+    row may have fields.
 
     >>> _by_row({"text": {"a7": "hi", "b9": "yo"}, "label": {"a7": "ham", "b9": None}},
     ...         text_field="text")
@@ -488,8 +488,8 @@ def _by_row(obj: dict[str, Any], text_field: str | None = None,
     """
     columns = list(obj.values())
     index = list(columns[0])
-    ids = (text_field in obj and text_field not in columns[0] if text_field is not None
-           else len(index) > MAX_COLUMNS)
+    ids = (text_field is not None and text_field in obj and text_field not in columns[0]
+           ) or len(index) > MAX_COLUMNS
     if (not index or not (ids or all(k.isascii() and k.strip().isdigit() for k in index))
             or all(k.strip().isdigit() for k in obj)
             or any(c.keys() != columns[0].keys() for c in columns[1:])
@@ -908,12 +908,14 @@ def label_columns(rows: Sequence[dict[str, Any]], labels: Sequence[str],
             if hits >= 3 and hits >= 0.9 * filled]
 
 
-def preview(data: bytes, fmt: str, n: int = 5, labels: Sequence[str] = ()) -> dict[str, Any]:
+def preview(data: bytes, fmt: str, n: int = 5, labels: Sequence[str] = (),
+            text_field: str | None = None) -> dict[str, Any]:
     """The columns and first ``n`` rows of a file, for picking the id, text and gold
     columns before an upload (no validation of the rows); with the project's
     ``labels``, ``label_columns``: the columns that hold those names
-    (:func:`label_columns`), its known labels under a name of the user's own."""
-    rows, _ = _rows(data, fmt)
+    (:func:`label_columns`), its known labels under a name of the user's own;
+    ``text_field``, the project's, tells pandas' columns from rows (:func:`_by_row`)."""
+    rows, _ = _rows(data, fmt, text_field=text_field)
     cols: list[str] = []
     for r in rows[:50]:
         cols += [c for c in r if c not in cols]

@@ -344,10 +344,13 @@ def test_pandas_to_json_with_an_index_of_ids_that_are_not_numbers_is_read_by_row
     out = parse_items(json.dumps(keyed).encode(), "json", ["ham", "spam"], id_field="id",
                       gold_field="label")
     assert [(i["id"], i["text"]) for i in out.items] == [("a1", "hi"), ("b2", "yo")]
-    # a preview, before the text column is picked: by row once there are more rows
-    # than a row may have fields
-    big = pd.DataFrame({"id": [f"s{i:05d}" for i in range(1500)], "text": ["hi"] * 1500})
-    assert preview(big.set_index("id").to_json().encode(), "json")["columns"] == ["id", "text"]
+    # a preview, before the text column is picked: by the project's text field, or by
+    # more rows than a row may have fields
+    assert preview(data, "json", text_field="text")["columns"] == ["id", "text", "label",
+                                                                   "n_digits"]
+    big = pd.DataFrame({"id": [f"s{i:05d}" for i in range(1500)], "body": ["hi"] * 1500})
+    assert preview(big.set_index("id").to_json().encode(), "json", text_field="text"
+                   )["columns"] == ["id", "body"]
 
 def test_pandas_table_json_is_told_to_upload_its_rows_not_its_columns():
     """New-user trial: ``df.to_json(orient="table")`` holds the columns' list in

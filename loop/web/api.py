@@ -368,11 +368,12 @@ def upload_items(pid: str) -> Any:
 @admin_required
 def preview_items(pid: str) -> Any:
     """The columns and first rows of a file (nothing is checked or stored)."""
-    labels = _store().get_project(pid)["labels"]
+    project = _store().get_project(pid)
     data, fmt = _upload()
     if len(data) > _settings().max_upload_bytes:
         raise TooLarge(_settings().max_upload_bytes)
-    return jsonify(preview(data, fmt, labels=labels))
+    return jsonify(preview(data, fmt, labels=project["labels"],
+                           text_field=project["text_field"]))
 
 
 # -- jobs --------------------------------------------------------------------------------
