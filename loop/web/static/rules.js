@@ -642,7 +642,7 @@
       const res = await Loop.api("POST", base + "/rules", { rules: rules });
       const n = res.rules.length;
       fileStatus("Added " + n + (n === 1 ? " rule" : " rules") + " from " + file.name +
-        (res.job_id ? ": applying them and recalibrating (job " + res.job_id.slice(0, 8) + ")." : "."));
+        (res.job_id ? ": applying " + (n === 1 ? "it" : "them") + " and recalibrating (job " + res.job_id.slice(0, 8) + ")." : "."));
       await Promise.all([loadRules(), loadSuggestions()]);
       refreshDashboard();
     } catch (e) {
