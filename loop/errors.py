@@ -156,6 +156,14 @@ class RequestInProgress(Conflict):
         self.retry_after = retry_after
 
 
+class UploadCollided(Conflict):
+    """Another upload to the project was written while this one was: nothing of
+    this one was stored; send it again (``retry_after`` seconds)."""
+
+    code = "upload_collided"
+    retry_after = 1
+
+
 class IdempotencyKeyReused(LoopError):
     """An ``Idempotency-Key`` sent before with another request (another path, query
     or body)."""

@@ -31,7 +31,7 @@ from redis.exceptions import WatchError
 
 from loop.core.text import alike
 from loop.core.votes import votes_names
-from loop.errors import BadUpload, Conflict
+from loop.errors import BadUpload, Conflict, UploadCollided
 from loop.storage.base import StoreBase, unless_full
 
 #: Votes columns read so far, by project id (a project's is set once and never
@@ -111,9 +111,9 @@ class ItemsMixin(StoreBase):
                     return
                 except WatchError:
                     if int(self.r.llen(ids_key)) != first_row:
-                        raise Conflict("another upload to this project was written at the "
-                                       "same time; nothing of this one was stored: send it "
-                                       "again") from None
+                        raise UploadCollided("another upload to this project was written "
+                                             "at the same time; nothing of this one was "
+                                             "stored: send it again") from None
                     # nobody else uploaded: a rule saved meanwhile (checked again), or
                     # the connection lost inside the transaction (Redis restarting),
                     # which redis-py reports as a WatchError: tried again, then a 503

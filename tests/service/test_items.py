@@ -56,6 +56,8 @@ def test_concurrent_uploads_of_distinct_ids(app, store, project):
         assert codes in ([201, 201], [201, 409], [201, 400]), codes
         for r in res:
             assert r.status_code == 201 or r.json["error"]
+            if r.status_code == 409:  # a client can tell it to send it again
+                assert r.json["code"] == "upload_collided" and r.headers["Retry-After"], r.json
         if codes == [201, 201]:
             break  # serialized by chance: both went in, one after the other
         # one got 409 (or 400: it ran after the other and saw its ids): send it again
@@ -85,8 +87,9 @@ def test_a_conflicting_write_is_a_409_that_writes_nothing(store, project):
     items = [{"id": "x", "text": "t", "fields": {}}]
     store.add_items(project, items, {}, [], first_row=0)
     before = store.item_ids(project)
-    with pytest.raises(Conflict, match="send it again"):  # planned before the first landed
+    with pytest.raises(Conflict, match="send it again") as err:  # planned before the first
         store.add_items(project, [{"id": "y", "text": "t", "fields": {}}], {}, [], first_row=0)
+    assert err.value.code == "upload_collided"  # API trial: a 409 a retrying client can read
     assert store.item_ids(project) == before and store.pool_size(project) == 1
 
 
