@@ -634,9 +634,37 @@ def test_an_answer_sent_while_the_server_is_down_is_said_and_nothing_stale_stays
     time.sleep(1.5)  # the next item's request has failed too
     said = page.inner_text("#status")
     assert "may not have reached the server" in said and first.lstrip("#") in said, said
+    # team session: while `loop serve` restarted, the page said only "check your
+    # connection" to annotators whose connections were fine
+    assert "the server is down or restarting" in said, said
     page.unroute("**/api/**")  # and back
     time.sleep(6.5)  # past the page's retry of the next item
     assert "Could not load" not in page.inner_text("#status"), page.inner_text("#status")
+
+
+def test_an_answer_sent_offline_says_the_browser_is_offline(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """No reply because this browser is offline is said as that, not as a server that
+    is down; back online, the answer given again is saved."""
+    sign_in(page, live.url, tiny_project["token"], tiny_project["pid"])
+    page.wait_for_selector("#item-id:not(:empty)")
+    first = page.inner_text("#item-id").lstrip("#")
+    page.context.set_offline(True)
+    press(page, "1")
+    page.wait_for_function("document.getElementById('status').textContent"
+                           ".includes('may not have reached the server')")
+    said = page.inner_text("#status")
+    assert f"#{first}" in said and "this browser is offline" in said, said
+    assert "restarting" not in said, said
+    page.context.set_offline(False)
+    press(page, "1")  # the item on screen; the one not confirmed comes back next
+    page.wait_for_function(f"window.loopLabel.currentId() === {json.dumps(first)}")
+    press(page, "1")
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Saved')")
+    page.evaluate("window.loopLabel.idle()")
+    me = live.admin.call("GET", f"/api/projects/{tiny_project['pid']}/annotators")
+    tess = next(a for a in me["annotators"] if a["name"] == "tess")
+    assert tess["answers_total"] == 2, tess
 
 
 def test_the_dashboard_takes_down_its_load_error_once_a_poll_gets_through(

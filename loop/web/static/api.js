@@ -41,14 +41,20 @@
      status 0, in words, instead of the browser's "Failed to fetch" (phone trial:
      nobody could tell what failed, or what to do). A change cut off after it
      arrived may have been applied: "most likely". A page that says more in its own
-     words starts from NETWORK. */
-  const NETWORK = "Could not reach the server (network error)";
+     words starts from NETWORK. Offline, the browser knows; online, no reply means
+     the server is down or restarting, or the connection dropped on the way (team
+     session: annotators were told "check your connection", and only that, while
+     `loop serve` restarted and their connections were fine). */
+  function network() {
+    return "Could not reach the server (network error: " + (navigator.onLine === false
+      ? "this browser is offline)" : "it is down or restarting, or the connection dropped)");
+  }
   async function send(path, init) {
     try { return await fetch(path, init); } catch (e) {
       if (e && e.name === "AbortError") throw e;
       const reads = !init || !init.method || init.method === "GET" || init.method === "HEAD";
-      throw new ApiError(0, NETWORK + (reads ? "" : ", so most likely nothing was changed") +
-        ": check your connection and try again.", null);
+      throw new ApiError(0, network() + (reads ? "" : ", so most likely nothing was changed") +
+        ": check your connection and try again in a moment.", null);
     }
   }
   function isNetworkError(e) { return !!e && e.status === 0; }
@@ -628,7 +634,7 @@
   }
 
   window.Loop = {
-    api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, NETWORK: NETWORK,
+    api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, get NETWORK() { return network(); },
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
     num: num, duration: duration, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, getToken: getToken, setToken: setToken,

@@ -843,7 +843,9 @@
     }
     if (state.unconfirmed[id] === undefined) state.unconfirmed[id] = idx;
     status("Your answer “" + labelName(idx) + "” to #" + id + " may not have reached the server " +
-      "(no reply came: a network error; check your connection)." + back +
+      "(no reply came: a network error; " + (navigator.onLine === false
+        ? "this browser is offline: check your connection"
+        : "the server is down or restarting, or the connection dropped") + ")." + back +
       (back ? " If the first one was saved, it is kept once, and the page says so." : ""), true);
   }
 
