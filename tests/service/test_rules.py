@@ -1620,3 +1620,31 @@ def test_rule_files_added_at_once_land_whole_or_not_at_all(client, store, projec
     monkeypatch.setattr(service_rules, "MAX_RULES", 26)
     assert at_once([["y0", "y1"], ["z0", "z1"]]) == [201, 400]
     assert len(_rules(client, pid)) == 25
+
+
+def test_a_web_process_keeps_the_texts_of_a_few_projects_only(client, monkeypatch):
+    """Team session: each project previewed (deleted ones too) stayed in every web
+    process's memory, its texts and term index, for as long as the process ran."""
+    from loop.service import rules
+
+    monkeypatch.setattr(rules, "_CORPORA", type(rules._CORPORA)())
+    most = getattr(rules, "MAX_CORPORA", 4)
+    pids = []
+    for k in range(most + 2):
+        pid = client.post("/api/projects", headers=auth(), json={
+            "name": f"p{k}", "labels": ["ham", "spam"]}).json["id"]
+        rows = "".join(f'{{"id": {i}, "text": "free message {k} {i}"}}\n' for i in range(4))
+        r = client.post(f"/api/projects/{pid}/items", data=rows.encode(),
+                        headers={**auth(), "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 201, r.json
+        pids.append(pid)
+    rule = {"name": "free", "label": 1, "kind": "keywords", "keywords": ["free"]}
+    for pid in pids + [pids[-3]]:  # the third last one used again: kept
+        r = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule)
+        assert r.status_code == 200 and r.json["coverage"] == 1.0, r.json
+    kept = list(rules._CORPORA)
+    assert len(kept) == most, kept
+    assert kept[-1] == pids[-3] and pids[0] not in kept and pids[1] not in kept, kept
+    # one evicted is read again when it is next previewed
+    r = client.post(f"/api/projects/{pids[0]}/rules/preview", headers=auth(), json=rule)
+    assert r.status_code == 200 and r.json["n_items"] == 4, r.json
