@@ -60,6 +60,44 @@ def where(i: int, entry: Any) -> str:
     return f"rule {i}" + (f" ({name!r})" if isinstance(name, str) else "")
 
 
+def unknown_labels(entries: list[Any], labels: Sequence[str], whose: str) -> str | None:
+    """What is wrong with a file whose rules vote for labels by name that are none of
+    ``labels`` (``whose``: how to call them, "this project's labels"), all named at
+    once with the rules that vote for them (new-user trial: a file saved in a project
+    of ``ham, spam`` added to one of ``spam_or_promotion, not_spam`` named the first
+    rule's label alone, and not the key to change); None if every name is a label.
+
+    >>> print(unknown_labels([{"name": "a", "rule": {"label": 1}, "label_name": "spam"}],
+    ...                      ["ham", "junk"], "the labels given"))  # doctest: +ELLIPSIS
+    label 'spam' (a) is none of the labels given (ham, junk): ... "label_name" in the file ...
+    """
+    missing: dict[str, list[str]] = {}
+    keys: set[str] = set()
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            continue
+        listed = isinstance(entry.get("rule"), dict)
+        key = "label_name" if listed and "label_name" in entry else "label"
+        label = entry[key] if key in entry else (entry["rule"].get("label") if listed else None)
+        if isinstance(label, str) and alike(label.strip(), list(labels)) is None:
+            name = entry.get("name")
+            missing.setdefault(label, []).append(name if isinstance(name, str) else f"rule {i}")
+            keys.add(key)
+    if not missing:
+        return None
+    named = [f"{label!r} (" + (", ".join(at) if len(at) <= 3 else
+                               f"{', '.join(at[:3])} and {len(at) - 3} more") + ")"
+             for label, at in missing.items()]
+    some = len(named) > 1
+    said = ", ".join(named[:-1]) + " and " + named[-1] if some else named[0]
+    several = sum(map(len, missing.values())) > 1
+    return (f"label{'s' if some else ''} {said} {'are' if some else 'is'} "
+            f"none of {whose} ({', '.join(labels)}): a rule votes for the label of its "
+            f"name, so set {'each' if several else 'its'} rule's "
+            f"{' or '.join(json.dumps(k) for k in sorted(keys, reverse=True))} in the file "
+            "to one of them")
+
+
 def read_rules(source: Any, labels: Sequence[str], enabled_only: bool = True) -> list[Rule]:
     """The rules of a rules file: ``source`` its path, or its JSON read already.
     A label named is read against ``labels`` (in any case; a class index as it
@@ -76,8 +114,12 @@ def read_rules(source: Any, labels: Sequence[str], enabled_only: bool = True) ->
         with open(source, encoding="utf-8") as f:
             source = json.load(f)
     labels = list(labels)
+    entries = rule_entries(source)
+    wrong = unknown_labels(entries, labels, "the labels given")
+    if wrong is not None:
+        raise ValueError(f"{wrong}, or pass labels= with the file's labels")
     out = []
-    for i, entry in enumerate(rule_entries(source), 1):
+    for i, entry in enumerate(entries, 1):
         try:
             d = flat_rule(entry)
             if isinstance(d, dict) and isinstance(d.get("label"), str):

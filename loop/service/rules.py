@@ -29,7 +29,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words, folds_capitals
-from loop.core.rule_files import flat_rule, where
+from loop.core.rule_files import flat_rule, unknown_labels, where
 from loop.core.rules import (
     KIND_FIELDS,
     KINDS,
@@ -371,6 +371,9 @@ def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]
         raise BadRequest("the file holds no rules: save one from a project that has some")
     if not isinstance(given, list) or not 1 <= len(given) <= MAX_RULES:
         raise BadRequest(f"rules must be a list of 1 to {MAX_RULES} rules")
+    wrong = unknown_labels(given, store.get_project(pid)["labels"], "this project's labels")
+    if wrong is not None:
+        raise BadRequest(wrong)
     now = time.time()
     out: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}  # name: place in the file

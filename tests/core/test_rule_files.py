@@ -43,7 +43,9 @@ def test_a_saved_file_is_read_with_labels_by_name(tmp_path):
 
 @pytest.mark.parametrize("data, said", [
     ({"rules": [LISTED["rules"][0], {**LISTED["rules"][1], "label_name": "neutral"}]},
-     "rule 2 ('off'): label 'neutral' is none of ['ham', 'spam']"),
+     "label 'neutral' (off) is none of the labels given (ham, spam): a rule votes for "
+     'the label of its name, so set its rule\'s "label_name" in the file to one of '
+     "them, or pass labels= with the file's labels"),
     ({"rules": [{**LISTED["rules"][0], "colour": "red"}]},
      "rule 1 ('says_free'): unknown key 'colour'"),
     ([{"name": "c", "label": 0, "kind": "regex", "pattern": "(x"}], "rule 1 ('c'): "),

@@ -1534,7 +1534,7 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
                                                            "pattern": "(unclosed"}}],
          400, "rule 2 ('link'): "),
         ([saved["rules"][0], saved["rules"][0]], 400, "rule 2 ('check_out'): rule 1 is named"),
-        ([{**saved["rules"][1], "label_name": "neutral"}], 400, "rule 1 ('song'): "),
+        ([{**saved["rules"][1], "label_name": "neutral"}], 400, "label 'neutral' (song) is "),
         ([{**saved["rules"][1], "colour": "red"}], 400, "unknown key 'colour'"),
         ([], 400, "the file holds no rules"),
         ({"a": 1}, 400, "list of 1 to"),
@@ -1648,3 +1648,30 @@ def test_a_web_process_keeps_the_texts_of_a_few_projects_only(client, monkeypatc
     # one evicted is read again when it is next previewed
     r = client.post(f"/api/projects/{pids[0]}/rules/preview", headers=auth(), json=rule)
     assert r.status_code == 200 and r.json["n_items"] == 4, r.json
+
+
+def test_a_rules_file_whose_labels_are_not_the_projects_names_them_all_and_the_key(
+        client):
+    """New-user trial: a file saved in a project of ``ham, spam``, added to one of
+    ``spam_or_promotion, not_spam``, was refused naming rule 1's label alone (and
+    "or their index from 0 to 1"); the 400 names every label missing, the rules that
+    vote for it and the key to change in the file; nothing is added."""
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "p", "labels": ["spam_or_promotion", "not_spam"]}).json["id"]
+    listed = {"name": "a", "rule": {"name": "a", "label": 1, "kind": "keywords",
+                                    "keywords": ["win"]}, "enabled": True}
+    rules = [{**listed, "label_name": "spam"},
+             {**listed, "name": "b", "label_name": "ham"},
+             {**listed, "name": "c", "label_name": "SPAM"},
+             {**listed, "name": "d", "label_name": "Not_Spam"}]
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={"rules": rules})
+    assert r.status_code == 400, r.json
+    assert r.json["error"] == (
+        "labels 'spam' (a), 'ham' (b) and 'SPAM' (c) are none of this project's labels "
+        "(spam_or_promotion, not_spam): a rule votes for the label of its name, so set "
+        'each rule\'s "label_name" in the file to one of them'), r.json
+    r = client.post(f"/api/projects/{pid}/rules", headers=auth(), json={"rules": [
+        {"name": "e", "label": "ham", "kind": "regex", "pattern": "x"}]})
+    assert r.status_code == 400 and r.json["error"].startswith("label 'ham' (e) is none")
+    assert 'set its rule\'s "label" in the file' in r.json["error"], r.json
+    assert client.get(f"/api/projects/{pid}/rules", headers=auth()).json["rules"] == []
