@@ -392,9 +392,23 @@ def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]
         out[rule.name] = {"rule": rule.to_dict(), "enabled": _enabled(flat, True),
                           "source": "import", "created_at": now + i * 1e-6,
                           "updated_at": now + i * 1e-6, "history": []}
+    _not_again(store.rules(pid), out)
     store.add_rules(pid, out, MAX_RULES)
     labels = store.get_project(pid)["labels"]
     return [_view(name, rec, labels) for name, rec in out.items()]
+
+
+def _not_again(stored: dict[str, Any], new: dict[str, dict[str, Any]]) -> None:
+    """A file whose every rule is here already, as the file has it, is a 409 saying
+    so (new-user trial: the same file added twice was told to rename its rules, which
+    would have added each rule a second time under another name)."""
+    same = [n for n, rec in new.items() if n in stored and stored[n]["rule"] == rec["rule"]]
+    if same and len(same) == len(new):
+        names = ", ".join(map(repr, same[:10])) + (f" and {len(same) - 10} more"
+                                                   if len(same) > 10 else "")
+        raise Conflict(f"the file's {'rule is' if len(same) == 1 else 'rules are'} here "
+                       f"already, as the file has {'it' if len(same) == 1 else 'them'} "
+                       f"({names}): added from it before? Nothing was added")
 
 
 def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:

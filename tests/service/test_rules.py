@@ -1554,9 +1554,17 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
         assert x["label_name"] == y["label_name"] and x["enabled"] == y["enabled"]
         assert {**x["rule"], "label": None} == {**y["rule"], "label": None}
         assert x["source"] == "import" and x["history"] == []
-    # again: every name taken, one 409 naming them, nothing added
+    # again: every rule here already as the file has it, one 409 saying so (new-user
+    # trial: it said to rename them), nothing added
     r = client.post(f"/api/projects/{b}/rules", headers=auth(), json=saved)
-    assert r.status_code == 409 and "'check_out', 'song', 'link', 'by_author'" in r.json[
+    assert r.status_code == 409 and r.json["error"] == (
+        "the file's rules are here already, as the file has them ('check_out', 'song', "
+        "'link', 'by_author'): added from it before? Nothing was added"), r.json
+    # a name taken by another rule: the 409 names every name taken
+    edited = {"rules": [saved["rules"][0], {**saved["rules"][1], "rule": {
+        **saved["rules"][1]["rule"], "keywords": ["songs"]}}]}
+    r = client.post(f"/api/projects/{b}/rules", headers=auth(), json=edited)
+    assert r.status_code == 409 and "'check_out', 'song' already: rename" in r.json[
         "error"], r.json
     r = client.post(f"/api/projects/{b}/rules", headers=auth(), json={"rules": [
         {"name": "Song", "label": "other", "kind": "keywords", "keywords": ["x"]}]})
