@@ -381,8 +381,9 @@ def import_rules(store: RedisStore, pid: str, data: Any) -> list[dict[str, Any]]
         try:
             flat = flat_rule(entry)
             rule = _stored_name(_check(store, pid, flat))
-        except (BadRequest, ValueError) as exc:
-            raise BadRequest(f"{where(i, entry)}: {exc}") from None
+        except (BadRequest, ValueError) as exc:  # "rule 1 ('x'): keywords: ...", not
+            msg = str(exc)                         # "rule 1 ('x'): rule: keywords: ..."
+            raise BadRequest(f"{where(i, entry)}: {msg.removeprefix('rule: ')}") from None
         twin = alike(rule.name, seen)
         if twin is not None:
             raise BadRequest(f"{where(i, entry)}: rule {seen[twin]} is named {twin!r} too"

@@ -1534,6 +1534,8 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
                                                            "pattern": "(unclosed"}}],
          400, "rule 2 ('link'): "),
         ([saved["rules"][0], saved["rules"][0]], 400, "rule 2 ('check_out'): rule 1 is named"),
+        ([{**saved["rules"][0], "rule": {**saved["rules"][0]["rule"], "keywords": []}}], 400,
+         "rule 1 ('check_out'): keywords: give 1 or more"),  # not "...: rule: keywords"
         ([{**saved["rules"][1], "label_name": "neutral"}], 400, "label 'neutral' (song) is "),
         ([{**saved["rules"][1], "colour": "red"}], 400, "unknown key 'colour'"),
         ([], 400, "the file holds no rules"),
