@@ -283,6 +283,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         not see it."""
         from loop.service.worker import alive_workers, older_workers
 
+        api.known_query_args("/healthz")
         need = (api.whole_arg("workers", "0", "a whole number >= 0")
                 if "workers" in request.args else None)
         try:

@@ -44,7 +44,14 @@ def _known_query_args() -> None:
     rule = request.url_rule
     if rule is None or not request.args or rule.rule == "/api/projects/<pid>/items":
         return  # an upload checks its form fields too, and /items' reads are the service's
-    taken = query_params(rule.rule, request.method)
+    known_query_args(rule.rule)
+
+
+def known_query_args(route: str) -> None:
+    """400 naming a query parameter ``route`` (as Flask writes it) does not take, as
+    ``/openapi.json`` lists them; also ``/healthz``'s (new-user trial: a probe's
+    ``/healthz?worker=2`` was a 200 whatever the workers, the typo unseen)."""
+    taken = query_params(route, request.method)
     unknown = sorted(set(request.args) - set(taken or ())) if taken is not None else []
     if unknown:
         raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "

@@ -17,6 +17,10 @@ def test_healthz_and_openapi_need_no_key(client):
     assert r.status_code == 503 and r.json["workers"] == 0 and "1 workers" in r.json["error"]
     assert "do not reach the models" in r.json["error"]  # none alive (some: "more slowly")
     assert client.get("/healthz?workers=0").status_code == 200
+    # a typo is a 400 naming what it takes, not a 200 whatever the workers (new-user trial)
+    r = client.get("/healthz?worker=2")
+    assert r.status_code == 400 and r.json["error"] == (
+        "unknown query parameter 'worker'; this request takes workers"), r.json
     for bad in ("x", "-1", "1.5", "\u00b2", "9" * 40):
         r = client.get("/healthz", query_string={"workers": bad})
         assert r.status_code == 400 and "whole number" in r.json["error"], bad
