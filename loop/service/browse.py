@@ -59,7 +59,7 @@ def _filters(args: Mapping[str, str], labels: list[str], lf_names: list[str]
              ) -> dict[str, Any]:
     unknown = sorted(set(args) - set(PARAMS))
     if unknown:
-        raise BadRequest(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+        raise BadRequest(f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(map(repr, unknown))}; this request takes "
                          f"{', '.join(PARAMS)}")
     q = args.get("q", "").strip()

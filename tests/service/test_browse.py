@@ -113,7 +113,8 @@ def test_bad_parameters_are_a_400_naming_them_and_annotators_are_refused(client,
                       ({"q": "x" * 201}, "at most 200"),
                       ({"covered": "some"}, "covered must be"),
                       ({"sort": "newest"}, "sort must be"),
-                      ({"lables": "spam"}, "unknown parameter 'lables'")):
+                      ({"lables": "spam"},
+                       "unknown query parameter 'lables'; this request takes q,")):
         r = _get(client, ready, **bad)
         assert r.status_code == 400 and says in r.json["error"], (bad, r.json)
     tok = annotator_token(client, ready, "nosy")
