@@ -409,7 +409,7 @@ def _not_again(stored: dict[str, Any], new: dict[str, dict[str, Any]]) -> None:
                                                    if len(same) > 10 else "")
         raise Conflict(f"the file's {'rule is' if len(same) == 1 else 'rules are'} here "
                        f"already, as the file has {'it' if len(same) == 1 else 'them'} "
-                       f"({names}): added from it before? Nothing was added")
+                       f"({names}): added from it before?")
 
 
 def _existing(store: RedisStore, pid: str, name: str) -> dict[str, Any]:
