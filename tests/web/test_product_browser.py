@@ -1932,16 +1932,25 @@ def test_rules_saved_to_a_file_are_added_to_another_project_from_it(
     assert saved.name == f"{a}-rules.json"
     assert [r["name"] for r in json.loads(saved.read_text())["rules"]] == [
         "says_subscribe", "says_song"]
+    # indented, to read and edit by hand (new-user trial: one line of JSON)
+    assert saved.read_text().startswith('{\n  "rules": [\n    {\n      "name": "says_subscribe"')
     page.wait_for_function("document.getElementById('rules-file-status').textContent"
                            ".includes('Saved')")
 
     page.goto(f"{live.url}/p/{b}/dashboard")
     page.wait_for_selector("#rule-rows td.muted")  # no rules yet
-    page.set_input_files("#rules-file", files=[{"name": "notes.json", "mimeType":
-                                                "application/json", "buffer": b"{\"a\": 1"}])
-    page.wait_for_function("document.getElementById('rules-file-status').textContent"
-                           ".includes('no file of rules')")
-    assert "error" in (page.locator("#rules-file-status").get_attribute("class") or "")
+    # what is wrong with a file that is no file of rules, before anything is sent
+    # (new-user trial: each was "no file of rules ... save one", nothing to fix)
+    for buffer, said, also in (
+            (b"{\"rules\": [{\"a\": 1,}]}", "notes.json is not valid JSON (", "fix it there"),
+            (b" \n", "notes.json is empty: save a project's rules", ""),
+            (b"{\"a\": 1}", "notes.json holds no list of rules: a file of rules is", "")):
+        page.set_input_files("#rules-file", files=[{"name": "notes.json", "mimeType":
+                                                    "application/json", "buffer": buffer}])
+        page.wait_for_function("said => document.getElementById('rules-file-status')"
+                               ".textContent.startsWith(said)", arg=said)
+        assert also in page.locator("#rules-file-status").inner_text()
+        assert "error" in (page.locator("#rules-file-status").get_attribute("class") or "")
     page.set_input_files("#rules-file", str(saved))
     page.wait_for_function("document.getElementById('rules-file-status').textContent"
                            f".includes('Added 2 rules from {saved.name}')")

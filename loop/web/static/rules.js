@@ -619,22 +619,40 @@
     s.textContent = text;
     s.classList.toggle("error", !!isError);
   }
+  /* indented, a key a line (as GET /rules lists them): a file one can read and edit by
+     hand, and keep under version control (new-user trial: it was one line of JSON) */
   async function saveFile() {
     try {
-      await Loop.download(base + "/rules", Loop.pid() + "-rules.json");
+      const data = await Loop.api("GET", base + "/rules");
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2) + "\n"],
+                                               { type: "application/json" }));
+      const a = Loop.el("a", { href: url, download: Loop.pid() + "-rules.json" });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
       fileStatus("Saved the rules to a file.");
     } catch (e) { fileStatus("Saving failed: " + e.message, true); }
+  }
+  /* What is wrong with a file before it is sent: empty, not JSON (where: a file edited
+     by hand), or JSON without a list of rules (new-user trial: each was "no file of
+     rules ... save one", which told a hand-edited file's author nothing to fix). */
+  function notRules(name, text) {
+    if (!text.trim()) return name + " is empty: save a project's rules with “Save rules to a file” and add that file.";
+    let data;
+    try { data = JSON.parse(text); } catch (e) {
+      return name + " is not valid JSON (" + e.message + "): fix it there, or save the rules again with “Save rules to a file”.";
+    }
+    const rules = Array.isArray(data) ? data : data && data.rules;
+    if (!Array.isArray(rules)) return name + " holds no list of rules: a file of rules is {\"rules\": [...]}, as “Save rules to a file” writes it.";
+    return rules;
   }
   async function addFromFile() {
     const input = $("rules-file"), file = input.files[0];
     if (!file) return;
-    let rules;
-    try {
-      const data = JSON.parse(await file.text());
-      rules = Array.isArray(data) ? data : data && data.rules;
-      if (!Array.isArray(rules)) throw new Error("no list of rules in it");
-    } catch (e) {
-      fileStatus(file.name + " is no file of rules (" + e.message + "): save one with “Save rules to a file”.", true);
+    const rules = notRules(file.name, await file.text());
+    if (typeof rules === "string") {
+      fileStatus(rules, true);
       input.value = "";
       return;
     }
