@@ -98,6 +98,23 @@ def unknown_labels(entries: list[Any], labels: Sequence[str], whose: str) -> str
             "to one of them")
 
 
+def _load(path: str | os.PathLike[str]) -> Any:
+    """A rules file's JSON; a ``ValueError`` naming the file if it is empty or not
+    JSON (new-user trial: a bare ``JSONDecodeError: Expecting value: line 1 column 1``
+    named neither the file nor what it should hold)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not text.strip():
+        raise ValueError(f"{os.fspath(path)} is empty: a rules file holds the rules as the "
+                         "service's 'Save rules to a file' writes them")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{os.fspath(path)} is not valid JSON ({exc}): a rules file holds "
+                         "the rules as the service's 'Save rules to a file' writes them"
+                         ) from None
+
+
 def read_rules(source: Any, labels: Sequence[str], enabled_only: bool = True) -> list[Rule]:
     """The rules of a rules file: ``source`` its path, or its JSON read already.
     A label named is read against ``labels`` (in any case; a class index as it
@@ -111,8 +128,7 @@ def read_rules(source: Any, labels: Sequence[str], enabled_only: bool = True) ->
     (1, ('free',))
     """
     if isinstance(source, str | os.PathLike):
-        with open(source, encoding="utf-8") as f:
-            source = json.load(f)
+        source = _load(source)
     labels = list(labels)
     entries = rule_entries(source)
     wrong = unknown_labels(entries, labels, "the labels given")

@@ -57,3 +57,20 @@ def test_what_is_wrong_is_named_by_place_and_name(data, said):
     with pytest.raises(ValueError) as err:
         read_rules(data, ["ham", "spam"])
     assert said in str(err.value)
+
+
+@pytest.mark.parametrize("text, said", [
+    ("", "is empty: a rules file holds"),
+    (" \n", "is empty: a rules file holds"),
+    ("id,text\n1,hi\n", "is not valid JSON (Expecting value: line 1 column 1 (char 0))"),
+    ('{"rules": [{"name": "a",}]}', "is not valid JSON (Expecting property name enclosed "
+     "in double quotes: line 1 column 25"),
+])
+def test_a_file_that_is_empty_or_no_json_is_named_with_what_is_wrong(tmp_path, text, said):
+    """New-user trial: ``read_rules`` of an empty file, a CSV or a file edited by hand
+    with a stray comma raised a bare ``JSONDecodeError`` naming no file."""
+    path = tmp_path / "my_rules.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as err:
+        read_rules(path, ["ham", "spam"])
+    assert str(err.value).startswith(f"{path} ") and said in str(err.value), str(err.value)
