@@ -1944,6 +1944,7 @@ def test_rules_saved_to_a_file_are_added_to_another_project_from_it(
     for buffer, said, also in (
             (b"{\"rules\": [{\"a\": 1,}]}", "notes.json is not valid JSON (", "fix it there"),
             (b" \n", "notes.json is empty: save a project's rules", ""),
+            (b"id,text\n1,hi\n", "notes.json is no JSON (it starts \u201cid,text", "the JSON"),
             (b"{\"a\": 1}", "notes.json holds no list of rules: a file of rules is", "")):
         page.set_input_files("#rules-file", files=[{"name": "notes.json", "mimeType":
                                                     "application/json", "buffer": buffer}])

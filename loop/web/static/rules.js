@@ -641,6 +641,10 @@
     if (!text.trim()) return name + " is empty: save a project's rules with “Save rules to a file” and add that file.";
     let data;
     try { data = JSON.parse(text); } catch (e) {
+      const start = text.trim();
+      if (start[0] !== "{" && start[0] !== "[") {  /* a CSV, notes: nothing to fix there */
+        return name + " is no JSON (it starts “" + start.slice(0, 20).replace(/\s+/g, " ") + "…”): a file of rules is the JSON “Save rules to a file” writes.";
+      }
       return name + " is not valid JSON (" + e.message + "): fix it there, or save the rules again with “Save rules to a file”.";
     }
     const rules = Array.isArray(data) ? data : data && data.rules;
