@@ -1938,7 +1938,10 @@ def test_rules_saved_to_a_file_are_added_to_another_project_from_it(
                            ".includes('Saved')")
 
     page.goto(f"{live.url}/p/{b}/dashboard")
-    page.wait_for_selector("#rule-rows td.muted")  # no rules yet
+    page.wait_for_selector("#rule-rows td.muted")  # no rules yet: nothing to save
+    page.get_by_role("button", name="Save rules to a file").click()
+    page.wait_for_function("document.getElementById('rules-file-status').textContent"
+                           ".startsWith('This project has no rules yet')")
     # what is wrong with a file that is no file of rules, before anything is sent
     # (new-user trial: each was "no file of rules ... save one", nothing to fix)
     for buffer, said, also in (

@@ -624,6 +624,10 @@
   async function saveFile() {
     try {
       const data = await Loop.api("GET", base + "/rules");
+      if (!data.rules.length) {  /* a file of no rules adds nothing anywhere */
+        fileStatus("This project has no rules yet: write one below, then save them.", true);
+        return;
+      }
       const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2) + "\n"],
                                                { type: "application/json" }));
       const a = Loop.el("a", { href: url, download: Loop.pid() + "-rules.json" });
