@@ -1929,13 +1929,13 @@ def test_rules_saved_to_a_file_are_added_to_another_project_from_it(
         page.get_by_role("button", name="Save rules to a file").click()
     saved = tmp_path / dl.value.suggested_filename
     dl.value.save_as(saved)
-    assert saved.name == f"{a}-rules.json"
+    assert saved.name == f"r-{a}-rules.json"  # as an export: the project's name and id
     assert [r["name"] for r in json.loads(saved.read_text())["rules"]] == [
         "says_subscribe", "says_song"]
     # indented, to read and edit by hand (new-user trial: one line of JSON)
     assert saved.read_text().startswith('{\n  "rules": [\n    {\n      "name": "says_subscribe"')
     page.wait_for_function("document.getElementById('rules-file-status').textContent"
-                           ".includes('Saved')")
+                           f" === 'Saved 2 rules to {saved.name}.'")
 
     page.goto(f"{live.url}/p/{b}/dashboard")
     page.wait_for_selector("#rule-rows td.muted")  # no rules yet: nothing to save

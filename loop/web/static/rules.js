@@ -628,14 +628,22 @@
         fileStatus("This project has no rules yet: write one below, then save them.", true);
         return;
       }
+      /* named as an export is, by the project's name and id: several projects' files
+         in one folder are told apart (as werkzeug's secure_filename writes the name) */
+      const project = await Loop.api("GET", base);
+      const name = String(project.name || "").normalize("NFKD").replace(/[^\x20-\x7e]/g, "")
+        .trim().replace(/\s+/g, "_").replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[._]+|[._]+$/g, "")
+        .slice(0, 60);
       const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2) + "\n"],
                                                { type: "application/json" }));
-      const a = Loop.el("a", { href: url, download: Loop.pid() + "-rules.json" });
+      const filename = (name ? name + "-" : "") + Loop.pid() + "-rules.json";
+      const a = Loop.el("a", { href: url, download: filename });
       document.body.appendChild(a);
       a.click();
       a.remove();
       setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
-      fileStatus("Saved the rules to a file.");
+      const n = data.rules.length;
+      fileStatus("Saved " + n + (n === 1 ? " rule" : " rules") + " to " + filename + ".");
     } catch (e) { fileStatus("Saving failed: " + e.message, true); }
   }
   /* What is wrong with a file before it is sent: empty, not JSON (where: a file edited
