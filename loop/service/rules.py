@@ -321,14 +321,16 @@ def _renamed_column(store: RedisStore, pid: str, name: str) -> str:
 
 
 def _view(name: str, rec: dict[str, Any], labels: list[str]) -> dict[str, Any]:
-    """A stored rule as the API answers it. A rule (or an earlier version) stored
-    before rules took conditions lists none, ``[]``, as every rule's JSON does (it
-    had no key: a client reading it failed on the rules it had)."""
+    """A stored rule as the API answers it, its ``label_name`` (the label it votes for
+    wherever its file is added) next to its name, not after its history (new-user
+    trial: in a saved file, one read ``"label": 1`` and missed it). A rule (or an
+    earlier version) stored before rules took conditions lists none, ``[]``, as every
+    rule's JSON does (it had no key: a client reading it failed on the rules it had)."""
     def listed(rule: dict[str, Any]) -> dict[str, Any]:
         return {**rule, "conditions": rule.get("conditions") or []}
 
-    return {"name": name, **rec, "rule": listed(rec["rule"]),
-            "label_name": labels[rec["rule"]["label"]],
+    return {"name": name, "label_name": labels[rec["rule"]["label"]], **rec,
+            "rule": listed(rec["rule"]),
             "history": [{**h, "rule": listed(h["rule"])} for h in rec.get("history", [])]}
 
 

@@ -1525,6 +1525,8 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
     assert client.put(f"/api/projects/{a}/rules/song", headers=auth(), json={
         "keywords": ["song", "songs"]}).status_code == 200  # a history to leave behind
     saved = client.get(f"/api/projects/{a}/rules", headers=auth()).json
+    # the label it votes for by name comes next to its name, before its rule and history
+    assert [list(r)[:3] for r in saved["rules"]] == [["name", "label_name", "rule"]] * 4
 
     def b_rules() -> list:
         return client.get(f"/api/projects/{b}/rules", headers=auth()).json["rules"]
