@@ -39,7 +39,8 @@ def rule_entries(data: Any) -> list[Any]:
 def flat_rule(entry: Any) -> Any:
     """An entry of a rules file as a rule's own JSON form: one the service lists,
     made flat (its label by name, its ``enabled`` kept); any other entry as it is.
-    ``ValueError`` for a listed rule with a key none of :data:`LISTED_FIELDS`."""
+    ``ValueError`` for a listed rule with a key none of :data:`LISTED_FIELDS`, or whose
+    rule's label, by name, is not its ``label_name``."""
     if not isinstance(entry, dict) or not isinstance(entry.get("rule"), dict):
         return entry
     unknown = sorted(set(map(str, entry)) - set(LISTED_FIELDS))
@@ -47,6 +48,12 @@ def flat_rule(entry: Any) -> Any:
         raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} "
                          f"{', '.join(map(repr, unknown))}; a listed rule has "
                          f"{', '.join(LISTED_FIELDS)}")
+    named, inner = entry.get("label_name"), entry["rule"].get("label")
+    if (isinstance(named, str) and isinstance(inner, str)
+            and named.strip().casefold() != inner.strip().casefold()):
+        # edited by hand, the one read first (new-user trial): label_name would win unseen
+        raise ValueError(f'its rule\'s "label" {inner!r} and its "label_name" {named!r} '
+                         'differ: a listed rule votes for its "label_name"; set that one')
     flat = {**entry["rule"], "name": entry.get("name", entry["rule"].get("name")),
             "enabled": entry.get("enabled", True)}
     if "label_name" in entry:

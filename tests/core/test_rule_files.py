@@ -52,6 +52,8 @@ def test_a_saved_file_is_read_with_labels_by_name(tmp_path):
     ([{"name": "d", "label": 0, "kind": "regex", "pattern": "x", "enabled": "no"}],
      "rule 1 ('d'): enabled must be true or false"),
     ({"rule": []}, "a rules file holds"),
+    ({"rules": [{**LISTED["rules"][0], "rule": {**LISTED["rules"][0]["rule"], "label": "ham"}}]},
+     "rule 1 ('says_free'): its rule's \"label\" 'ham' and its \"label_name\" 'spam' differ"),
 ])
 def test_what_is_wrong_is_named_by_place_and_name(data, said):
     with pytest.raises(ValueError) as err:

@@ -1540,6 +1540,8 @@ def test_rules_saved_from_one_project_are_imported_into_another_all_or_none(clie
          "rule 1 ('check_out'): keywords: give 1 or more"),  # not "...: rule: keywords"
         ([{**saved["rules"][1], "label_name": "neutral"}], 400, "label 'neutral' (song) is "),
         ([{**saved["rules"][1], "colour": "red"}], 400, "unknown key 'colour'"),
+        ([{**saved["rules"][1], "rule": {**saved["rules"][1]["rule"], "label": "spam"}}], 400,
+         "rule 1 ('song'): its rule's \"label\" 'spam' and its \"label_name\" 'ham' differ"),
         ([], 400, "the file holds no rules"),
         ({"a": 1}, 400, "list of 1 to"),
     ]
