@@ -475,8 +475,9 @@ def _by_row(obj: dict[str, Any], text_field: str | None = None,
     rows were read as 3 items whose fields were the row numbers). An index of ids
     (``set_index("id")``, ids such as ``sms00001``) is told from rows keyed by id by
     the text field: one of the columns, not a field of the rows (data scientist's
-    trial: 5,574 rows read as 3 items of 5,574 fields each), or by more rows than a
-    row may have fields.
+    trial: 5,574 rows read as 3 items of 5,574 fields each), by more rows than a
+    row may have fields, or, the text field being no field of the rows either, by
+    more rows than columns.
 
     >>> _by_row({"text": {"a7": "hi", "b9": "yo"}, "label": {"a7": "ham", "b9": None}},
     ...         text_field="text")
@@ -488,8 +489,12 @@ def _by_row(obj: dict[str, Any], text_field: str | None = None,
     """
     columns = list(obj.values())
     index = list(columns[0])
-    ids = (text_field is not None and text_field in obj and text_field not in columns[0]
-           ) or len(index) > MAX_COLUMNS
+    ids = ((text_field is not None and text_field in obj and text_field not in columns[0])
+           or len(index) > MAX_COLUMNS
+           # nor a field of rows keyed by id: more rows than columns, as a frame has
+           # (new-user trial: on the Data page of a project whose text field is not the
+           # file's, 30 rows of text and author were previewed as 2 rows of 30 fields)
+           or (text_field not in columns[0] and len(index) > len(obj)))
     if (not index or not (ids or all(k.isascii() and k.strip().isdigit() for k in index))
             or all(k.strip().isdigit() for k in obj)
             or any(c.keys() != columns[0].keys() for c in columns[1:])

@@ -352,6 +352,32 @@ def test_pandas_to_json_with_an_index_of_ids_that_are_not_numbers_is_read_by_row
     assert preview(big.set_index("id").to_json().encode(), "json", text_field="text"
                    )["columns"] == ["id", "body"]
 
+def test_a_frame_indexed_by_ids_is_previewed_by_row_whatever_the_projects_text_field():
+    """New-user trial: on the Data page of a project whose text field (``CONTENT``) is
+    not the file's column, ``df.set_index("id").to_json()`` of 30 comments with text
+    and author was previewed as 2 rows (``text``, ``author``) of 30 fields named by
+    the ids, and "Check" found "All 2 rows are fine". More rows than columns, the text
+    field a field of neither, is a frame; rows keyed by id that hold it stay rows."""
+    import pandas as pd
+
+    from loop.uploads import preview
+
+    df = pd.DataFrame({"id": [f"z{i:03d}x" for i in range(30)],
+                       "text": [f"comment {i}" for i in range(30)],
+                       "author": [f"a{i}" for i in range(30)]})
+    data = df.set_index("id").to_json().encode()
+    got = preview(data, "json", text_field="CONTENT")
+    assert got["columns"] == ["id", "text", "author"] and got["n_rows"] == 30, got["columns"]
+    assert got["rows"][0] == {"id": "z000x", "text": "comment 0", "author": "a0"}
+    out = parse_items(data, "json", ["ham", "spam"], id_field="id", text_field="text")
+    assert len(out.items) == 30 and out.items[29]["id"] == "z029x"
+    # rows keyed by id with fewer rows than fields, the text field among them: rows
+    keyed = {"a1": {"text": "hi", "label": "ham", "src": "x"},
+             "b2": {"text": "yo", "label": "spam", "src": "y"}}
+    got = preview(json.dumps(keyed).encode(), "json", text_field="text")
+    assert got["columns"] == ["id", "text", "label", "src"] and got["n_rows"] == 2
+
+
 def test_pandas_table_json_is_told_to_upload_its_rows_not_its_columns():
     """New-user trial: ``df.to_json(orient="table")`` holds the columns' list in
     ``schema.fields`` and the rows in ``data``; the refusal said to upload
