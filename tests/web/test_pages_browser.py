@@ -2615,56 +2615,10 @@ def test_a_rule_saved_without_a_connection_says_so_in_words(
     assert "says_offline" not in [r["name"] for r in rules]
 
 
-def test_rejecting_a_suggestion_accepted_meanwhile_says_so_beside_it(
-        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
-    """Two-tab trial: a suggestion accepted in one tab and rejected in the other got
-    the server's 409 as it is ("suggestion 'keywords:channel:1' is the rule ...") in the
-    rule form's status line, out of sight on a phone, and stayed offered with working
-    buttons (its Accept then said "gone")."""
-    pid = tiny_project["pid"]
-    rule = {"name": "spam_channel", "label": 1, "kind": "keywords", "keywords": ["channel"],
-            "whole_word": True, "case_sensitive": False, "ignore_accents": False}
-    offered = {"suggestions": [{
-        "key": "keywords:channel:1", "rule": rule, "label_name": "spam", "precision": 0.9,
-        "n_gold": 4, "n_right": 4, "coverage": 3, "new_coverage": 2, "fresh": 3,
-        "against": 0, "model_precision": None, "score": 1.0, "support": [],
-        "contradict": []}], "n_gold": 4, "redundant": [], "doubtful": [],
-        "min_model_precision": 0.6, "waiting_for_models": False}
-    shown: list[int] = []
-
-    def once(route: Any) -> None:  # the list as this tab read it, before the accept
-        if shown:
-            route.continue_()
-        else:
-            shown.append(1)
-            route.fulfill(status=200, content_type="application/json", body=json.dumps(offered))
-
-    page.route("**/rules/suggestions?*", once)
-    page.set_viewport_size({"width": 390, "height": 844})
-    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
-    item = page.locator("#sug-list li[data-key='keywords:channel:1']")
-    item.wait_for()
-    # ... accepted meanwhile, elsewhere: the real server now has it as a rule
-    live.admin.call("POST", f"/api/projects/{pid}/rules", rule)
-    item.locator("button.reject").click()
-    page.wait_for_function("document.getElementById('sug-status') && "
-                           "document.getElementById('sug-status').textContent !== ''")
-    said = page.locator("#sug-status").inner_text()
-    assert said.startswith("Not rejected") and "spam_channel" in said, said
-    assert "keywords:channel:1" not in said, said
-    assert _on_screen(page, "#sug-status")
-    item.wait_for(state="detached")  # no longer offered: it is a rule
-    page.wait_for_selector("#rule-rows tr[data-rule='spam_channel']")
-    assert page.locator("#rule-status").inner_text() == ""
-
-
-
-def test_accepting_a_suggestion_accepted_meanwhile_says_it_is_gone(
-        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
-    """Data scientist's trial: a suggestion accepted again is a 409 suggestion_is_rule
-    now (it was a 404); the dashboard still says it is gone and redraws the list,
-    rather than show the server's message with the suggestion offered as before."""
-    pid = tiny_project["pid"]
+def _suggestion_accepted_elsewhere(live: LiveServer, pid: str, page: Any) -> Any:
+    """The dashboard offering the suggestion ``channel`` -> spam as this tab read it,
+    then that suggestion accepted elsewhere (the server has it as a rule now): its
+    item in the list."""
     rule = {"name": "spam_channel", "label": 1, "kind": "keywords", "keywords": ["channel"],
             "whole_word": True, "case_sensitive": False, "ignore_accents": False}
     offered = {"suggestions": [{
@@ -2687,12 +2641,42 @@ def test_accepting_a_suggestion_accepted_meanwhile_says_it_is_gone(
     item = page.locator("#sug-list li[data-key='keywords:channel:1']")
     item.wait_for()
     live.admin.call("POST", f"/api/projects/{pid}/rules", rule)  # accepted elsewhere
+    return item
+
+
+def test_rejecting_a_suggestion_accepted_meanwhile_says_so_beside_it(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Two-tab trial: a suggestion accepted in one tab and rejected in the other got
+    the server's 409 as it is ("suggestion 'keywords:channel:1' is the rule ...") in the
+    rule form's status line, out of sight on a phone, and stayed offered with working
+    buttons (its Accept then said "gone")."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    item = _suggestion_accepted_elsewhere(live, tiny_project["pid"], page)
+    item.locator("button.reject").click()
+    page.wait_for_function("document.getElementById('sug-status') && "
+                           "document.getElementById('sug-status').textContent !== ''")
+    said = page.locator("#sug-status").inner_text()
+    assert said.startswith("Not rejected") and "spam_channel" in said, said
+    assert "keywords:channel:1" not in said, said
+    assert _on_screen(page, "#sug-status")
+    item.wait_for(state="detached")  # no longer offered: it is a rule
+    page.wait_for_selector("#rule-rows tr[data-rule='spam_channel']")
+    assert page.locator("#rule-status").inner_text() == ""
+
+
+def test_accepting_a_suggestion_accepted_meanwhile_says_it_is_gone(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Data scientist's trial: a suggestion accepted again is a 409 suggestion_is_rule
+    now (it was a 404); the dashboard still says it is gone and redraws the list,
+    rather than show the server's message with the suggestion offered as before."""
+    item = _suggestion_accepted_elsewhere(live, tiny_project["pid"], page)
     item.locator("button.accept").click()
     page.wait_for_function("document.getElementById('sug-status') && "
                            "document.getElementById('sug-status').textContent !== ''")
     said = page.locator("#sug-status").inner_text()
     assert said.startswith("That suggestion is gone"), said
     item.wait_for(state="detached")
+
 
 def _key_on_layout(page: Any, key: str, code: str) -> None:
     """A key press as a keyboard layout other than US English sends it: ``key`` what
