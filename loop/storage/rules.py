@@ -146,17 +146,17 @@ class RulesMixin(StoreBase):
                 try:
                     self._watch_project(p, pid, key, votes_key)
                     spec = p.get(votes_key)
+                    have = [x.decode() for x in p.hkeys(key)]  # read once, not per name
                     taken = [f"{n!r}" + (f" (as {a!r})" if a != n else "")
                              for n in records
-                             if (a := self.alike_name(p, key, n, besides="")
-                                 or _uploaded_name(spec, n)) is not None]
+                             if (a := alike(n, have) or _uploaded_name(spec, n)) is not None]
                     if taken:
                         raise Conflict(f"the project has rules or uploaded LFs named "
                                        f"{', '.join(taken)} already: rename those in the "
                                        "file, or delete the project's")
-                    if p.hlen(key) + len(records) > limit:
+                    if len(have) + len(records) > limit:
                         raise BadRequest(f"a project holds at most {limit} rules: it has "
-                                         f"{p.hlen(key)}, and the file adds {len(records)}")
+                                         f"{len(have)}, and the file adds {len(records)}")
                     p.multi()
                     for name, record in records.items():
                         p.hset(key, name, json.dumps(record))

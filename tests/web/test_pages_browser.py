@@ -3356,26 +3356,36 @@ _PARENS_ON_ONE_LINE = """el => {
 }"""
 
 
+def _each_label_answered(live: LiveServer, name: str, labels: list[str],
+                         texts: list[str]) -> tuple[str, str]:
+    """A project of ``labels`` and ``texts`` whose annotator dora answered one item
+    with each label but the last (gold of each class for the class balance): its id
+    and dora's token."""
+    from loop.demo.client import ApiClient, add_annotator
+
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": name, "labels": labels})["id"])
+    rows = "".join(f"{t}\n" for t in texts)
+    api.call("POST", f"/api/projects/{pid}/items", data=f"text\n{rows}".encode(),
+             content_type="text/csv")
+    token = add_annotator(api, pid, "dora")
+    expert = ApiClient(live.url, token)
+    for label in labels[:-1]:
+        answer_next(expert, pid, label)
+    return pid, token
+
+
 def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
         live: LiveServer, page: Any) -> None:
     """New-user trial (semeval's relations with their direction, twelve labels): at
     1280 px the labeling buttons read "Entity-Destination(e" / "1,e2)" and
     "Content-Container(e1," / "e2)", and the dashboard's class balance the same: the
     direction, the one part that tells two labels apart, was cut in two."""
-    from loop.demo.client import ApiClient, add_annotator
-
     labels = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Content-Container(e1,e2)",
               "Entity-Destination(e1,e2)", "Member-Collection(e2,e1)",
               "Product-Producer(e2,e1)", "Other"]
-    api = live.admin
-    pid = str(api.call("POST", "/api/projects", {"name": "directed", "labels": labels})["id"])
-    texts = "".join(f"The thing {i} went into the box {i} .\n" for i in range(12))
-    api.call("POST", f"/api/projects/{pid}/items", data=f"text\n{texts}".encode(),
-             content_type="text/csv")
-    token = add_annotator(api, pid, "dora")
-    expert = ApiClient(live.url, token)
-    for label in labels[:-1]:  # gold of each class for the class balance
-        answer_next(expert, pid, label)
+    pid, token = _each_label_answered(
+        live, "directed", labels, [f"The thing {i} went into the box {i} ." for i in range(12)])
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, live.url, token, pid)
     page.wait_for_selector(".label-btn >> nth=6")
@@ -3415,19 +3425,10 @@ def test_a_label_named_with_underscores_breaks_after_one(
     """A label name built with "_" is one word to the browser, which broke it at any
     letter on a narrow labeling button or class-balance bar ("not_spa" / "m_or_promo");
     it breaks after an underscore."""
-    from loop.demo.client import ApiClient, add_annotator
-
     labels = ["not_spam_or_promotion_of_a_channel", "spam_asking_for_subscribers_or_views",
               "other"]
-    api = live.admin
-    pid = str(api.call("POST", "/api/projects", {"name": "snake", "labels": labels})["id"])
-    texts = "".join(f"Comment number {i} here\n" for i in range(6))
-    api.call("POST", f"/api/projects/{pid}/items", data=f"text\n{texts}".encode(),
-             content_type="text/csv")
-    token = add_annotator(api, pid, "dora")
-    expert = ApiClient(live.url, token)
-    for label in labels[:2]:  # gold of each class for the class balance
-        answer_next(expert, pid, label)
+    pid, token = _each_label_answered(
+        live, "snake", labels, [f"Comment number {i} here" for i in range(6)])
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live.url, token, pid)
     page.wait_for_selector(".label-btn >> nth=2")
