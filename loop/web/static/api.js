@@ -141,13 +141,18 @@
       try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
       throw new ApiError(res.status, msg, null);
     }
-    const blob = await res.blob();
+    /* the server's name for it (an export: the project's name and id), else ours */
+    const named = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") || "");
+    saveBlob(await res.blob(), named ? named[1] : filename);
+  }
+
+  /* The browser saves ``blob`` as a file named ``filename`` (a download it did not
+     fetch itself: an export, a file of rules made on the page). */
+  function saveBlob(blob, filename) {
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
-    /* the server's name for it (an export: the project's name and id), else ours */
-    const named = /filename="?([^";]+)"?/.exec(res.headers.get("Content-Disposition") || "");
-    a.download = named ? named[1] : filename;
+    a.download = filename;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -637,7 +642,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, get NETWORK() { return network(); },
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, duration: duration, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, saveBlob: saveBlob, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

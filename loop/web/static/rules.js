@@ -6,6 +6,7 @@
   const base = "/api/projects/" + encodeURIComponent(pid);
   const $ = function (id) { return document.getElementById(id); };
   let labels = [];
+  let projectName = "";    // names a saved file of rules, as an export is named
   let editing = null;      // name of the rule being edited, or null for a new one
   let editingAt = null;    // ... its updated_at when it was opened (a later change: 409)
   let editingRule = null;  // ... the rule (JSON) as it was opened
@@ -630,18 +631,12 @@
       }
       /* named as an export is, by the project's name and id: several projects' files
          in one folder are told apart (as werkzeug's secure_filename writes the name) */
-      const project = await Loop.api("GET", base);
-      const name = String(project.name || "").normalize("NFKD").replace(/[^\x20-\x7e]/g, "")
+      const name = projectName.normalize("NFKD").replace(/[^\x20-\x7e]/g, "")
         .trim().replace(/\s+/g, "_").replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[._]+|[._]+$/g, "")
         .slice(0, 60);
-      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2) + "\n"],
-                                               { type: "application/json" }));
       const filename = (name ? name + "-" : "") + Loop.pid() + "-rules.json";
-      const a = Loop.el("a", { href: url, download: filename });
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      Loop.saveBlob(new Blob([JSON.stringify(data, null, 2) + "\n"], { type: "application/json" }),
+                    filename);
       const n = data.rules.length;
       fileStatus("Saved " + n + (n === 1 ? " rule" : " rules") + " to " + filename + ".");
     } catch (e) { fileStatus("Saving failed: " + e.message, true); }
@@ -938,6 +933,7 @@
     let project;
     try { project = await Loop.api("GET", base); } catch (e) { return; }  // dashboard.js reports it
     labels = Loop.labelNames(project);
+    projectName = String(project.name || "");
     const sel = $("rule-label");
     sel.appendChild(Loop.el("option", { value: "", disabled: true, text: "choose…" }));
     labels.forEach(function (l, i) { sel.appendChild(Loop.el("option", { value: String(i), text: l })); });
