@@ -309,7 +309,7 @@ def renew(store: RedisStore, pid: str, annotator: str, leases: Any, lease_second
 
 
 def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
-         item_id: Any = None) -> dict[str, Any]:
+         item_id: Any = None, hold_seconds: float = 0.0) -> dict[str, Any]:
     """Take back this annotator's last answer: ``{"item_id", "undone": true,
     "item_status", "other_answers", "answers_needed"}``, what became of the item
     (``queued``: back in the queue; ``leased``: another annotator has it on screen,
@@ -317,6 +317,11 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
     label; ``resolved``: the admin's label stands), the answers of others it keeps
     and how many more it needs (team lead's trial: the labeling page said "it went
     back to the queue" of an item another annotator held).
+
+    ``hold_seconds``: an item back in the queue is leased to this annotator for that
+    long, ``"lease": {"id", "expires_at"}`` in the reply, and their next ``/next``
+    serves it (team session: unleased on top of the queue, another annotator's page
+    took it in the moment before the undoer's asked for it again).
 
     ``item_id``: only if the last answer is to that item. Sent again (a retry after
     a timeout or a 503, when the first may have been applied), it is
@@ -327,15 +332,18 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
     store.get_project(pid)
     if item_id is not None and (not isinstance(item_id, str) or not item_id):
         raise BadRequest("item_id must be the id (a string) of the item whose answer to undo")
-    out = store.undo(pid, annotator, token, item_id or "")
+    out = store.undo(pid, annotator, token, item_id or "", hold_seconds)
     if out is None:
         raise BadRequest("nothing to undo")
-    if len(out) == 4:
-        _, done_id, what, n_other = out
+    if len(out) >= 4:
+        done_id, what, n_other = str(out[1]), str(out[2]), int(out[3])
         k = store.answers_per_item(pid)
-        return {"item_id": done_id, "undone": True, "item_status": what,
-                "other_answers": n_other,
-                "answers_needed": 0 if what in ("settled", "resolved") else max(k - n_other, 1)}
+        reply = {"item_id": done_id, "undone": True, "item_status": what,
+                 "other_answers": n_other,
+                 "answers_needed": 0 if what in ("settled", "resolved") else max(k - n_other, 1)}
+        if len(out) == 6:
+            reply["lease"] = {"id": out[4], "expires_at": out[5]}
+        return reply
     why, other = out[0], out[1]
     if why == "gone":
         return {"item_id": other, "undone": False}

@@ -30,8 +30,8 @@ Keys (``<p>`` = ``loop:p:<pid>``; ``<a>`` an annotator):
   picks are not in it: the next ranking may list them as uncertain items, and an
   answer to one of those is no random draw. An answered random pick whose answer
   is undone (or discarded, or its answers taken back and then the admin's resolution)
-  goes back on top of the queue as a random pick (``undo.lua``, ``discard.lua``,
-  ``resolve.lua``), so its next answer is one too.
+  goes back on top of the queue as a random pick (``undo.lua``, which leases it to
+  the undoer first; ``discard.lua``, ``resolve.lua``), so its next answer is one too.
 
 The scripts (``lua/lease.lua``, ``answer.lua``, ``skip.lua``, ``undo.lua``,
 ``relabel.lua``, ``resolve.lua``, ``discard.lua``, ``replace_queue.lua``,
@@ -232,14 +232,17 @@ class QueueMixin(StoreBase):
             out.append((flat[i].decode(), why if why[0].isalpha() else float(why)))
         return out
 
-    def undo(self, pid: str, annotator: str, token: str = "",
-             item_id: str = "") -> tuple[str, str] | tuple[str, str, str, int] | None:
-        """Remove this annotator's last answer; the item goes back on top of the queue.
+    def undo(self, pid: str, annotator: str, token: str = "", item_id: str = "",
+             hold: float = 0.0) -> tuple[Any, ...] | None:
+        """Remove this annotator's last answer; the item goes back on top of the queue,
+        or with ``hold`` seconds is leased to them for that long to answer again (their
+        next :meth:`lease_next_full` returns it; unanswered, it goes back on top).
 
         ``("undone", item, what, n_other)``: what became of the item, ``"resolved"``
         (the admin's label stands), ``"settled"`` (the other answers give it its
         label), ``"leased"`` (another annotator has it on screen) or ``"queued"``, and
-        how many answers of others it keeps. ``item_id``: only if the last answer is
+        how many answers of others it keeps; held, ``("undone", item, "queued",
+        n_other, lease_id, expires_at)``. ``item_id``: only if the last answer is
         to that item; else ``("gone", item_id)`` when their last undo took it back (a
         retry), ``("not_yours", item_id)`` when they have no answer to it otherwise,
         ``("not_last", last item)`` or ``("unknown", item_id)``. None: nothing to
@@ -250,11 +253,15 @@ class QueueMixin(StoreBase):
                 k(pid, "done"), k(pid, "pending"), k(pid, "answered", annotator),
                 k(pid, "leasez"), k(pid, "pool"), k(pid, "version"), k(pid, "since_recal"),
                 k(pid, "resolved"), k(pid, "row"), k(pid, "audit"), k(pid, "reason"),
-                k(pid, "undone", annotator), k(pid, "leaseh"), k(pid, "annotators")]
+                k(pid, "undone", annotator), k(pid, "leaseh"), k(pid, "mine", annotator),
+                k(pid, "annotators")]
         out = self._run(pid, "undo", keys, [annotator, _midnight(), self.answers_per_item(pid),
-                                            item_id, time.time(), token])
+                                            item_id, time.time(), hold, uuid.uuid4().hex, token])
         if not out:
             return None
+        if len(out) == 6:
+            return (out[0].decode(), out[1].decode(), out[2].decode(), int(out[3]),
+                    out[4].decode(), float(out[5]))
         if len(out) == 4:
             return out[0].decode(), out[1].decode(), out[2].decode(), int(out[3])
         return out[0].decode(), out[1].decode()

@@ -742,7 +742,8 @@ def queue_undo(pid: str) -> Any:
     """Undo this annotator's last answer; like an answer, it may trigger a recalibration.
     ``{"item_id"}``: only if the last answer is to that item (a retry is safe)."""
     b = _body("item_id")
-    out = queue.undo(_store(), pid, g.annotator, token=g.token_hash, item_id=b.get("item_id"))
+    out = queue.undo(_store(), pid, g.annotator, token=g.token_hash, item_id=b.get("item_id"),
+                     hold_seconds=_settings().lease_seconds)
     _answers_changed(pid)
     return jsonify(out)
 

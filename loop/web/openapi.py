@@ -270,7 +270,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "undo my last answer; with item_id only if it is that item's (safe to retry: "
         "undone false once it was), 409 if another answer is last; item_status says what "
         "became of the item (queued, leased, settled, resolved), with other_answers and "
-        "answers_needed", body={"item_id": S})},
+        "answers_needed; queued, it is held for you (lease: id, expires_at; your next "
+        "/next serves it, or answer with that lease)", body={"item_id": S})},
     "/api/projects/{pid}/queue/relabel": {"post": _op("change my earlier answer", body={
         "item_id": S, "label": {"oneOf": [S, INT]}}, required=("item_id", "label"))},
     "/api/projects/{pid}/disputes": {"get": _op(

@@ -924,7 +924,8 @@
       ? ", where it needs " + more + "." : ".");
   }
 
-  /* Undo puts the item back on top of the queue, unleased: lease it again to relabel. */
+  /* Undo leases the item back to this annotator (held for them, not on top of the
+     queue for anyone): the next lease serves it, to relabel. */
   function undo() {
     /* new-user trial: "u" right after "s" undid the answer before the skip, a good
        one, and the skipped item did not come back. A skip is not undone (the item
