@@ -9,6 +9,8 @@ End-model uncertainty uses modAL's measures; the LF-aware scores and
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +128,49 @@ def twins(X: Any) -> np.ndarray:
     keep = np.bincount(group)[group] > 1
     _, renumbered = np.unique(group[keep], return_inverse=True)
     return np.vstack([order[keep], renumbered]).astype(np.int64).reshape(2, -1)
+
+
+def split_twins(groups: np.ndarray, keys: Any) -> np.ndarray:
+    """:func:`twins` kept only among rows of the same key: ``keys`` gives one per
+    row of ``groups`` (in its order), and each group is split by them, a row left
+    alone dropped. For relation data, the entity pair (:func:`entity_key`): one
+    sentence names several pairs, each a question of its own.
+
+    >>> split_twins(np.array([[0, 2, 4], [0, 0, 0]]), ["a", "b", "a"]).tolist()
+    [[0, 4], [0, 0]]
+    """
+    rows, group = np.asarray(groups[0]), np.asarray(groups[1])
+    if rows.size == 0:
+        return np.asarray(groups, dtype=np.int64).reshape(2, -1)
+    _, codes = np.unique(np.asarray([str(k) for k in keys]), return_inverse=True)
+    order = np.lexsort((rows, codes, group))
+    rows, group, codes = rows[order], group[order], codes[order]
+    start = np.ones(rows.size, dtype=bool)
+    start[1:] = (group[1:] != group[:-1]) | (codes[1:] != codes[:-1])
+    new = np.cumsum(start) - 1
+    keep = np.bincount(new)[new] > 1
+    _, renumbered = np.unique(new[keep], return_inverse=True)
+    return np.vstack([rows[keep], renumbered]).astype(np.int64).reshape(2, -1)
+
+
+def entity_key(fields: Any) -> str:
+    """The entities a relation item names: its fields ``entity1``, ``span1``, ...
+    (also nested, ``data.entity1``), as the labeling page marks them, as one string;
+    ``""`` for an item without them.
+
+    >>> entity_key({"entity1": "AOX", "entity2": "NE", "span1": [3, 6], "year": 2001})
+    '[["entity1", "AOX"], ["entity2", "NE"], ["span1", [3, 6]]]'
+    >>> entity_key({"author": "x"}), entity_key(None)
+    ('', '')
+    """
+    if not isinstance(fields, dict):
+        return ""
+    pairs = sorted((k, v) for k, v in fields.items()
+                   if _ENTITY_FIELD.fullmatch(str(k).rsplit(".", 1)[-1]))
+    return json.dumps(pairs, ensure_ascii=False) if pairs else ""
+
+
+_ENTITY_FIELD = re.compile(r"(?:entity|span)\d+", re.IGNORECASE)
 
 
 def copies_among(groups: np.ndarray, taken: Any) -> np.ndarray:

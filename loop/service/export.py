@@ -15,6 +15,7 @@ import numpy as np
 
 from loop.agreement import item_agreement
 from loop.core.metrics import significantly_better
+from loop.core.sampling import entity_key
 from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore
@@ -152,11 +153,13 @@ def export_rows(store: RedisStore, pid: str,
     # an exact copy of an answered text is never asked about (the sampler skips it):
     # it takes the answer, where the copies answered agree (re-trial: a repeated SMS
     # answered ham was exported as spam from the label model in its copies)
-    by_text: dict[str, int | None] = {}
+    # (relation data: of the same entity pair too, :func:`entity_key`)
+    by_text: dict[tuple[str, str], int | None] = {}
     for one in store.items(pid, list(gold)):
         t, c = one.get("text"), gold[one["id"]]["label"]
         if t is not None:
-            by_text[t] = c if by_text.get(t, c) == c else None
+            key = (t, entity_key(one.get("fields")))
+            by_text[key] = c if by_text.get(key, c) == c else None
     # the items are read EXPORT_CHUNK at a time, and their rows made and given out so
     # (speed trial: every item and every row held at once took 686 MB at 200,000
     # items, in a web process for GET /export)
@@ -182,8 +185,9 @@ def export_rows(store: RedisStore, pid: str,
                 models[j] = "label_model"
             g = gold.get(iid)
             known = g["label"] if g is not None else uploaded.get(iid)  # answers win
-            copied = (by_text.get(items.get(iid, {}).get("text") or "") if known is None
-                      else None)
+            one = items.get(iid, {})
+            copied = (by_text.get((one.get("text") or "", entity_key(one.get("fields"))))
+                      if known is None else None)
             knowns[j] = known
             if known is not None:
                 hot_rows.append(j)
