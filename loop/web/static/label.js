@@ -432,10 +432,15 @@
        its start (new-user trial) */
     showText(text, raw, entityMarks(raw, f));
 
+    /* a span's offsets (a CSV's "[34, 37]") are its entity's mark, not a field */
+    const spanOf = function (k) {
+      const m = /^span(\d+)$/i.exec(k.slice(k.lastIndexOf(".") + 1));
+      return !!m && (k.slice(0, k.lastIndexOf(".") + 1) + "entity" + m[1]) in f;
+    };
     /* in the file's order (the server's field_order: the object's keys come sorted) */
     const order = Array.isArray(item.field_order) ? item.field_order.filter(function (k) { return k in f; }) : [];
     const keys = order.concat(Object.keys(f).filter(function (k) { return order.indexOf(k) === -1; }))
-      .filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object"; });
+      .filter(function (k) { return f[k] !== null && f[k] !== "" && typeof f[k] !== "object" && !spanOf(k); });
     /* a nested object's field by its own name (WRENCH's "data.entity1" as "entity1",
        new-user trial), unless two would read the same; the full name on hover */
     const listed = keys.filter(function (k) { return String(f[k]) !== String(item.id); });
