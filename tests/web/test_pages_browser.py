@@ -3400,17 +3400,19 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     direction, the one part that tells two labels apart, was cut in two."""
     labels = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Content-Container(e1,e2)",
               "Entity-Destination(e1,e2)", "Member-Collection(e2,e1)",
-              "Product-Producer(e2,e1)", "Other"]
+              "Product-Producer(e2,e1)", "CPR:4 Downregulator / inhibitor", "Other"]
     pid, token = _each_label_answered(
         live, "directed", labels, [f"The thing {i} went into the box {i} ." for i in range(12)])
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in(page, live.url, token, pid)
-    page.wait_for_selector(".label-btn >> nth=6")
+    page.wait_for_selector(".label-btn >> nth=7")
     for button in page.locator(".label-btn").all():
         assert button.evaluate(_PARENS_ON_ONE_LINE), button.inner_text()
+    # chemprot's long word whole (it read "Downregulato" / "r / inhibitor")
+    assert set(page.locator(".label-btn").nth(6).evaluate(_LINE_BREAKS_AFTER)) <= {" "}
     assert page.locator(".label-btn").nth(3).text_content() == "4 Entity-Destination(e1,e2)"
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
-    page.wait_for_selector("#balance .bar-label >> nth=6")
+    page.wait_for_selector("#balance .bar-label >> nth=7")
     for name in page.locator("#balance .bar-label").all():
         assert name.evaluate(_PARENS_ON_ONE_LINE), name.inner_text()
     assert not page.console_errors, page.console_errors

@@ -1067,6 +1067,27 @@
     return "#" + rgb.map(function (v) { return v.toString(16).padStart(2, "0"); }).join("");
   }
 
+  /* The width a button needs for the longest word of a label's name (where
+     labelText's breaks, a space or a hyphen split it), padding and borders
+     included: the grid's columns are at least that wide, so a word is never cut in
+     two (chemprot trial, ten labels at 1280 px: "Downregulato" / "r / inhibitor") */
+  function longestWord(box) {
+    const b = box.querySelector(".label-btn");
+    if (!b) return 0;
+    const cs = getComputedStyle(b);
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = cs.fontWeight + " " + cs.fontSize + " " + cs.fontFamily;
+    let widest = 0;
+    state.labels.forEach(function (name) {
+      String(name).split(/\s+|(?<=-)|(?=\()|(?<=_)/).forEach(function (w) {
+        widest = Math.max(widest, ctx.measureText(w).width);
+      });
+    });
+    const px = function (v) { return parseFloat(v) || 0; };
+    return Math.ceil(widest + px(cs.paddingLeft) + px(cs.paddingRight) +
+                     px(cs.borderLeftWidth) + px(cs.borderRightWidth) + 2);
+  }
+
   function buildButtons() {
     const box = $("label-buttons");
     Loop.clear(box);
@@ -1082,6 +1103,7 @@
       b.addEventListener("click", function (ev) { answer(i, ev.timeStamp); });
       box.appendChild(b);
     });
+    box.style.setProperty("--label-word", longestWord(box) + "px");
     const rows = $("help-keys");
     Loop.clear(rows);
     const add = function (k, what) {
