@@ -3397,10 +3397,14 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     """New-user trial (semeval's relations with their direction, twelve labels): at
     1280 px the labeling buttons read "Entity-Destination(e" / "1,e2)" and
     "Content-Container(e1," / "e2)", and the dashboard's class balance the same: the
-    direction, the one part that tells two labels apart, was cut in two."""
+    direction, the one part that tells two labels apart, was cut in two. Chemprot
+    trial (ten labels): "Downregulato" / "r / inhibitor" on its button, and the rules'
+    Edit and Delete and the LF table's last column out of sight at 1280 px, behind a
+    sideways scroll, each label name kept on one line."""
     labels = ["Cause-Effect(e1,e2)", "Cause-Effect(e2,e1)", "Content-Container(e1,e2)",
               "Entity-Destination(e1,e2)", "Member-Collection(e2,e1)",
-              "Product-Producer(e2,e1)", "CPR:4 Downregulator / inhibitor", "Other"]
+              "Product-Producer(e2,e1)", "CPR:4 Downregulator / inhibitor",
+              "CPR:9 Substrate or product of the chemical", "Other"]
     pid, token = _each_label_answered(
         live, "directed", labels, [f"The thing {i} went into the box {i} ." for i in range(12)])
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -3411,10 +3415,21 @@ def test_a_directed_relation_label_breaks_before_its_direction_not_inside_it(
     # chemprot's long word whole (it read "Downregulato" / "r / inhibitor")
     assert set(page.locator(".label-btn").nth(6).evaluate(_LINE_BREAKS_AFTER)) <= {" "}
     assert page.locator(".label-btn").nth(3).text_content() == "4 Entity-Destination(e1,e2)"
+    for name, label in (("antagonist_words", 7), ("moves_into", 3)):
+        live.admin.call("POST", f"/api/projects/{pid}/rules", {
+            "name": name, "label": label, "kind": "regex",
+            "pattern": r"\b(inhibit\w*|suppress\w*|decreas\w*|reduc\w*|went into)"})
+    live.run_jobs()
     sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
     page.wait_for_selector("#balance .bar-label >> nth=7")
     for name in page.locator("#balance .bar-label").all():
         assert name.evaluate(_PARENS_ON_ONE_LINE), name.inner_text()
+    # the rules' Edit and Delete, and the LF table's last column, in sight (a label
+    # name kept on one line ran them off their cards)
+    page.wait_for_selector("#lf-rows th:has-text('moves_into')")
+    for rows in ("#rule-rows", "#lf-rows"):
+        assert page.evaluate("s => { const w = document.querySelector(s).closest('.table-wrap');"
+                             " return w.scrollWidth <= w.clientWidth + 1; }", rows), rows
     assert not page.console_errors, page.console_errors
 
 

@@ -385,7 +385,7 @@
           ? "off, leaving" : "off", title: r.leaving ? "Switched off: its column goes when the LFs are " +
           "applied again (running now)." : "Switched off: the models do not read its votes." }) : null,
         r.source !== "rule" && r.enabled !== undefined ? switchButton(r) : null),
-      Loop.el("td", { class: "votes", text: (r.polarity || []).join(", ") || "–",
+      Loop.el("td", { class: "votes wrap", text: (r.polarity || []).join(", ") || "–",
         title: r.polarity && r.polarity.length ? null : "It has voted on no item yet." }),
       Loop.el("td", { class: "num", text: fmtShare(pick(r, ["coverage"])) }),
       Loop.el("td", { class: "num", text: fmtShare(pick(r, ["overlaps", "overlap"])) }),

@@ -584,7 +584,7 @@
           r.source === "suggestion" ? Loop.el("span", { class: "tag", text: "suggested" }) : null,
           r.history.length ? Loop.el("span", { class: "muted", title: "earlier versions kept", text: " (v" + (r.history.length + 1) + ")" }) : null),
         Loop.el("td", { class: "mono rule-desc", text: describe(r.rule) }),
-        Loop.el("td", { text: r.label_name }),
+        Loop.el("td", { class: "wrap", text: r.label_name }),
         Loop.el("td", null, toggle),
         Loop.el("td", { class: "rule-btns" },
           Loop.el("button", { type: "button", class: "small", text: "Edit", "aria-label": "Edit " + r.name, onclick: function () { fillForm(r.name, r.rule, r.updated_at, r.history); $("rule-name").focus(); } }),
