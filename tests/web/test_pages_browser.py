@@ -2953,14 +2953,14 @@ RELATIONS = ["Cause-Effect", "Component-Whole", "Content-Container", "Entity-Des
              "Product-Producer"]
 
 
-def _relations_project(live: LiveServer) -> str:
-    """A project of semeval's nine relation labels, half its 60 items with a held-out
-    known label, two rules applied and both models fitted."""
+def _relations_project(live: LiveServer, labels: list[str] = RELATIONS) -> str:
+    """A project of semeval's nine relation labels (or ``labels``), half its 60 items
+    with a held-out known label, two rules applied and both models fitted."""
     api = live.admin
-    pid = str(api.call("POST", "/api/projects", {"name": "relations", "labels": RELATIONS})["id"])
+    pid = str(api.call("POST", "/api/projects", {"name": "relations", "labels": labels})["id"])
     rows = ["id,text,entity1,entity2,label"]
     for i in range(60):
-        label = RELATIONS[i % len(RELATIONS)]
+        label = labels[i % len(labels)]
         words = {"Cause-Effect": "caused by", "Member-Collection": "a flock of"}.get(label, "with")
         tail = "" if i % 2 else " in a story that went on past the river and the hills"
         rows.append(f"r{i},The thing {i} came {words} the other thing {i % 7}{tail} .,thing,other,"
@@ -2982,8 +2982,10 @@ def test_relation_labels_fit_the_items_and_by_class_tables_at_1280_px(
     """New-user trial (semeval's nine relations): at 1280 px the Items table ran off
     its card, the LF votes cut mid-word behind a sideways scroll ("caused_by: Cause"),
     because each label cell kept "Member-Collection (end model, 29%)" on one line; and
-    the dashboard's By class table hid its last column ("items") the same way."""
-    pid = _relations_project(live)
+    the dashboard's By class table hid its last column ("items") the same way. Chemprot
+    trial: a label name as long as "CPR:2 Regulator (direct or indirect)", kept on one
+    line, ran the Items table 300 px off its card and By class hid "items" again."""
+    pid = _relations_project(live, [*RELATIONS[:-1], "Product-Producer (direct or indirect)"])
 
     def overflow(table: str) -> Any:  # how far the table runs past its wrapper
         return page.evaluate("s => { const w = document.querySelector(s).closest('.table-wrap');"

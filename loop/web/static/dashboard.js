@@ -991,7 +991,7 @@
       const none = support === 0 ? "no held-out item of this class to score on" : null;
       const share = function (v) { return e && !none ? fmtShare(v) : "–"; };
       body.appendChild(Loop.el("tr", null,
-        Loop.el("th", { scope: "row", text: c }),
+        Loop.el("th", { scope: "row", class: "name", text: c }),
         Loop.el("td", { class: "num", text: share(e && e.precision), title: none }),
         Loop.el("td", { class: rare ? "num warn" : "num", text: share(e && e.recall),
           title: rare ? "The end model finds fewer than half of the held-out items of this class." : none }),

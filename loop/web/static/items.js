@@ -49,13 +49,25 @@
     if (keep && values.indexOf(keep) !== -1) select.value = keep;
   }
 
+  /* A label's name, broken between its words only: "Member-" / "Collection" read as
+     two labels, and on one line chemprot's "CPR:2 Regulator (direct or indirect)"
+     ran the table 300 px off a 1280 px screen (trial) */
+  function nameEl(name, cls) {
+    const out = Loop.el("span", { class: cls || "name" });
+    String(name).split(" ").forEach(function (w, i) {
+      if (i) out.appendChild(document.createTextNode(" "));
+      out.appendChild(Loop.el("span", { class: "word", text: w }));
+    });
+    return out;
+  }
+
   function labelCell(it) {
     if (it.label === null) return Loop.el("td", { class: "muted", text: "–" });
     const how = it.source === "gold" ? "answered" : it.source === "uploaded" ? "uploaded"
       : it.source === "copy" ? "same text as an answered item"
       : (it.source === "end_model" ? "end model" : "label model") +
         (it.confidence === null ? "" : ", " + Loop.pct(it.confidence));
-    return Loop.el("td", { class: "label" }, Loop.el("span", { class: "name", text: it.label }),
+    return Loop.el("td", { class: "label" }, nameEl(it.label),
       Loop.el("span", { class: "muted small", text: " (" + how + ")" }));
   }
 
@@ -79,10 +91,10 @@
         Loop.el("td", { class: "text", dir: "auto", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
         labelCell(it),
         it.known === null ? Loop.el("td", { text: "–" })
-          : Loop.el("td", { class: "label" }, Loop.el("span", { class: "name", text: it.known }),
+          : Loop.el("td", { class: "label" }, nameEl(it.known),
             it.held_out ? Loop.el("span", { class: "muted small", text: " (held out)" }) : null),
-        Loop.el("td", { class: "model", text: it.model_label === null ? "–" : it.model_label,
-          title: contradicted ? "The models say " + it.model_label + ", the known label " + it.known : null }),
+        Loop.el("td", { class: "model", title: contradicted ? "The models say " + it.model_label +
+          ", the known label " + it.known : null }, it.model_label === null ? "–" : nameEl(it.model_label)),
         Loop.el("td", { class: it.votes.length ? "votes" : "votes muted", text: votes })));
     }
     total = data.total;
