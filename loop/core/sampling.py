@@ -173,6 +173,24 @@ def entity_key(fields: Any) -> str:
 _ENTITY_FIELD = re.compile(r"(?:entity|span)\d+", re.IGNORECASE)
 
 
+def entities(fields: Any) -> dict[str, str]:
+    """The entities a relation item names, ``{"entity1": ..., "entity2": ...}`` by
+    number (fields ``entity1``, ... also nested, by their own name), for pages that
+    list items: without them two pairs of one sentence read the same.
+
+    >>> entities({"data.entity2": "NE", "entity1": "AOX", "span1": [3, 6], "x": "y"})
+    {'entity1': 'AOX', 'entity2': 'NE'}
+    """
+    if not isinstance(fields, dict):
+        return {}
+    found = {}
+    for k, v in fields.items():
+        m = re.fullmatch(r"entity(\d+)", str(k).rsplit(".", 1)[-1], re.IGNORECASE)
+        if m and isinstance(v, str) and v.strip():
+            found[int(m.group(1))] = v
+    return {f"entity{n}": found[n] for n in sorted(found)}
+
+
 def copies_among(groups: np.ndarray, taken: Any) -> np.ndarray:
     """:func:`copies` from the groups :func:`twins` found: in a group with a
     ``taken`` row every row not taken is a copy, in one without, every row but its

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from loop.core.sampling import entities
 from loop.core.text import readable
 from loop.errors import BadRequest
 from loop.service.export import export_rows
@@ -182,7 +183,7 @@ def _item(row: dict[str, Any], votes: Any, lf_names: list[str], labels: list[str
             "label": label, "source": row["source"],
             "confidence": _confidence(row),
             "known": row["gold"], "model_label": row["model_label"],
-            "held_out": row["held_out"],
+            "held_out": row["held_out"], "entities": entities(row.get("fields")),
             "votes": [] if votes is None else [
                 {"lf": lf_names[j], "label": labels[int(v)]}
                 for j, v in enumerate(votes) if 0 <= int(v) < len(labels)]}

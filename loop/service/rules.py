@@ -43,6 +43,7 @@ from loop.core.rules import (
     shown,
     uncomparable,
 )
+from loop.core.sampling import entities
 from loop.core.suggest import (
     MIN_FRESH,
     MIN_MODEL_PRECISION,
@@ -802,6 +803,7 @@ def _preview(store: RedisStore, pid: str, data: Any) -> dict[str, Any]:
             guess = {"label": labels[k], "p": round(float(proba[r, k]), 3), "model": source}
         text, marks = excerpt(shown(c.texts[r]), spans[r])
         examples.append({"id": c.ids[r], "text": text, "marks": marks,
+                         "entities": entities(c.fields[r]) if c.fields else {},
                          "gold": labels[y[r]] if y[r] >= 0 else None, "guess": guess})
     m = int(hit.sum())
     # what the models read its items as: a rule voting ham on items they read as spam

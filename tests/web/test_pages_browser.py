@@ -960,11 +960,14 @@ def test_the_items_page_shows_item_text_as_text(live: LiveServer, xss_project: d
                                                 page: Any) -> None:
     sign_in(page, live.url, "test-admin-key", xss_project["pid"], target="items")
     page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
-    shown = page.locator("#i-rows td.text").all_inner_texts()  # a row wraps its lines
+    shown = page.locator("#i-rows td.text").evaluate_all(  # (its entity line aside)
+        "cells => cells.map(c => c.firstChild.textContent)")
     assert sorted(" ".join(t.split()) for t in shown) == sorted(" ".join(t.split())
                                                                   for t in XSS_SHOWN)
-    assert page.locator("#i-rows td.text").evaluate_all(
-        "cells => cells.every(c => c.children.length === 0)")
+    assert page.locator("#i-rows td.text").evaluate_all(  # the text as text, and the
+        "cells => cells.every(c => Array.from(c.children).every(e => e.matches("  # names too
+        "'.entity-line') && Array.from(e.children).every(n => !n.children.length)))")
+    assert "entity1 <i>e1</i>" in page.locator("#i-rows td.text .entity-line").all_inner_texts()
     page.wait_for_timeout(300)
     assert page.dialogs == []
     bad = "img[src='x'], main script, svg[onload], a[href^='javascript']"
@@ -1012,7 +1015,8 @@ def test_a_right_to_left_text_reads_right_to_left(live: LiveServer, new_project:
     sign_in(page, live.url, "test-admin-key", project["pid"], target="items")
     page.wait_for_function("document.getElementById('f-status').textContent.includes('match')")
     cells = page.locator("#i-rows td.text").evaluate_all(
-        "cs => cs.map(c => [c.textContent, c.matches(':dir(rtl)'), getComputedStyle(c).textAlign])")
+        "cs => cs.map(c => [c.firstChild.textContent, c.matches(':dir(rtl)'),"
+        " getComputedStyle(c).textAlign])")  # (the entity line under it aside)
     assert sorted(cells) == sorted([[t, t != texts[2], "start"] for t in texts])
 
 
@@ -2777,7 +2781,8 @@ def test_the_rule_preview_shows_a_direction_override_as_its_code(
     page.fill("#rule-keywords", "exe")
     page.wait_for_selector(".rule-preview .examples li")
     example = page.locator(".rule-preview .examples li").first
-    assert example.inner_text().endswith("invoice [U+202E]exe.doc"), example.inner_text()
+    assert example.locator("bdi").inner_text().endswith("invoice [U+202E]exe.doc"), \
+        example.inner_text()
     assert example.locator("mark").inner_text() == "exe"
     assert page.dialogs == []
 
@@ -3003,10 +3008,18 @@ def test_relation_labels_fit_the_items_and_by_class_tables_at_1280_px(
     # a label's name stays on one line ("Member-" / "Collection" read as two labels)
     name = page.locator("#i-rows td.label .name", has_text="Member-Collection").first
     assert name.evaluate("e => e.getClientRects().length") == 1
+    # each row names its entity pair, as the rule preview's items do (two pairs of
+    # one sentence read the same without: chemprot trial)
+    assert page.locator("#i-rows td.text .entity-line").first.inner_text() == \
+        "entity1 thing · entity2 other"
     page.goto(f"{live.url}/p/{pid}/dashboard")
     page.wait_for_selector("#by-class-box:not([hidden]) #by-class tr")
     assert page.locator("#by-class tr").count() == len(RELATIONS)
     assert overflow("#by-class") <= 1
+    page.select_option("#rule-label", "6")
+    page.fill("#rule-keywords", "flock")
+    assert page.locator("#rule-preview .examples li .entity-line").first.inner_text() == \
+        "entity1 thing · entity2 other"
     assert not page.console_errors, page.console_errors
 
 

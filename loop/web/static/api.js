@@ -196,6 +196,20 @@
     return out;
   }
 
+  /* A relation item's entities ({entity1: "AOX", entity2: "NE"}) as a line of marks
+     coloured as the labeling page's, or null: two pairs of one sentence read the same
+     without them (chemprot trial) */
+  function entityLine(ents) {
+    const names = Object.keys(ents || {});
+    if (!names.length) return null;
+    const out = el("span", { class: "entity-line" });
+    names.forEach(function (k, i) {
+      out.appendChild(document.createTextNode((i ? " · " : "") + k + " "));
+      out.appendChild(el("span", { class: "ent-name ent-" + k.slice(6), text: ents[k], dir: "auto" }));
+    });
+    return out;
+  }
+
   function setText(id, value) {
     const node = typeof id === "string" ? document.getElementById(id) : id;
     if (node) node.textContent = value === undefined || value === null ? "–" : String(value);
@@ -642,7 +656,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, get NETWORK() { return network(); },
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, duration: duration, saveBlob: saveBlob, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, saveBlob: saveBlob, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, entityLine: entityLine, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

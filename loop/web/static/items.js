@@ -88,7 +88,8 @@
         Loop.el("th", { scope: "row", class: "name", text: Loop.visible(it.id) }),
         /* dir=auto: a Hebrew or Arabic text reads right to left, its punctuation where
            it belongs ("?שלום" was "שלום?" read from the right, new-user trial) */
-        Loop.el("td", { class: "text", dir: "auto", text: Loop.plainText(it.text) + (it.text_truncated ? " …" : "") }),
+        Loop.el("td", { class: "text", dir: "auto" }, Loop.plainText(it.text) + (it.text_truncated ? " …" : ""),
+          Loop.entityLine(it.entities)),
         labelCell(it),
         it.known === null ? Loop.el("td", { text: "–" })
           : Loop.el("td", { class: "label" }, nameEl(it.known),

@@ -508,7 +508,7 @@
         const who = ex.gold ? "gold: " + ex.gold : (ex.guess ? (ex.guess.model === "label_model" ? "label model: " : "end model: ") +
           ex.guess.label + " " + Loop.pct(ex.guess.p) : "");
         ul.appendChild(Loop.el("li", null, Loop.el("span", { class: "muted", text: who + " · " }),
-          Loop.el("bdi", null, ...marked(ex.text, ex.marks))));
+          Loop.el("bdi", null, ...marked(ex.text, ex.marks)), Loop.entityLine(ex.entities)));
       }
       box.appendChild(ul);
       if (p.matched > p.examples.length && nExamples < 100) {
