@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.end_model import features_version, make_text_features
+from loop.core.end_model import features_version, make_text_features, relation_text
 from loop.core.sampling import Selection, copies_among, entity_key, split_twins, twins
 from loop.core.step import (
     GOLD_WEIGHT_FITS,
@@ -84,7 +84,7 @@ def text_features(store: RedisStore, st: State, build: bool = True) -> Any:
     version = f"{st.n}:{_FEATURES_VERSION}"
     X = store.load_features(st.pid, version)
     if X is None and build:
-        texts = [i["text"] for i in store.items(st.pid)]
+        texts = [relation_text(i["text"], i.get("fields")) for i in store.items(st.pid)]
         (X,) = make_text_features(texts)
         X = store.save_features(st.pid, version, X)
     return X

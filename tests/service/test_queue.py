@@ -956,7 +956,8 @@ def test_a_sentence_naming_two_entity_pairs_is_two_questions_not_copies(
     """New-user trial (chemprot, one sentence per entity pair): 855 of 3,214 items
     were never asked for repeating another pair's sentence, and the export gave each
     the answer of that other pair (`copy`), where chemprot's pairs of one sentence
-    differ in 397 items. Items of one text and one pair are still copies."""
+    differ in 397 items. Items of one text and one pair are still copies. And the
+    end model, whose labels the export takes, read the text alone."""
     from svc_helpers import apply_lfs_in_process
 
     from loop.service.state import State
@@ -968,7 +969,9 @@ def test_a_sentence_naming_two_entity_pairs_is_two_questions_not_copies(
         **auth(), "Content-Type": "text/csv"}).status_code == 201
     apply_lfs_in_process(store, project)
     ids = store.item_ids(project)
-    models.text_features(store, State(store, project))  # as an end-model training does
+    X = models.text_features(store, State(store, project))  # as an end-model training does
+    # the end model reads the pair too: every pair of a sentence got one label
+    assert (X[0] != X[1]).nnz and not (X[1] != X[2]).nnz
     models.recalibrate(store, project, 5)
     assert store.n_copies(project) == 1  # the second (A, C) only
     assert store.replace_queue(project, [(ids[0], 1.0, "test")], 10**6)
