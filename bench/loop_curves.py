@@ -123,7 +123,7 @@ def run_dataset(name: str, seeds: list[int], budget: int, batch: int) -> dict:
     metric = METRIC.get(name, "acc")
     train, test = train_test(ds)
     k = ds.n_classes
-    X, X_test = make_text_features(train.texts, test.texts)
+    X, X_test = make_text_features(train.model_texts, test.model_texts)
     covered = (train.L >= 0).any(axis=1)
     grid = schedule(budget, batch, REPORT_AT)
     curves = {m: np.full((len(seeds), len(grid)), np.nan) for m in METHODS}

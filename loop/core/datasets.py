@@ -41,6 +41,19 @@ class Split:
             return None
         return [d["text"] for d in self.data]
 
+    @property
+    def model_texts(self) -> list[str] | None:
+        """:attr:`texts` as the end model reads them, as the service's does: a
+        relation item's entity pair after its text
+        (:func:`~loop.core.end_model.relation_text`; semeval, chemprot), any other
+        text as it is."""
+        from loop.core.end_model import relation_text
+
+        texts = self.texts
+        if texts is None:
+            return None
+        return [relation_text(t, d) for t, d in zip(texts, self.data, strict=True)]
+
     def take(self, idx: Any) -> Split:
         idx = np.asarray(idx, dtype=np.intp)
         return Split(

@@ -148,10 +148,10 @@ def simulate(
             f"{ds.name}: the fit split has no gold labels (all -1), so no expert can be "
             "simulated; use 'loop evaluate', or add gold labels to train.json"
         )
-    texts, test_texts = train.texts, test.texts
+    texts, test_texts = train.texts, test.texts  # what rules read
     X_feat = X_test = None
-    if texts is not None and test_texts is not None:
-        X_feat, X_test = make_text_features(texts, test_texts)
+    if texts is not None and test_texts is not None:  # what the end model reads
+        X_feat, X_test = make_text_features(train.model_texts or [], test.model_texts or [])
     loop = LabelingLoop(train.L, X_feat, n_classes=k, random_state=seed,
                         sampler=make_sampler(strategy, batch_size=batch_size, random_state=seed))
     curve: list[dict[str, Any]] = []

@@ -71,3 +71,25 @@ def test_one_class_and_true_as_a_vote_are_named_in_the_files_terms(tmp_path):
     write(tmp_path, "train.json", {"0": {"label": 0, "weak_labels": [True, -1]}})
     with pytest.raises(DatasetError, match="non-integer weak_labels"):
         load_wrench(tmp_path)
+
+
+def test_the_end_model_reads_a_relation_items_pair_as_the_service_does(tmp_path):
+    """One loop: the service's end model reads a relation item's entity pair after its
+    text (chemprot trial: every pair of a sentence was exported with one label); the
+    simulation and the benchmarks read the same, and rules the text alone."""
+    from loop.core.end_model import relation_text
+
+    text = "Aspirin blocks COX-1 but not COX-2 ."
+    write(tmp_path, "label.json", {"0": "none", "1": "inhibits"})
+    rows = {str(i): {"label": i, "weak_labels": [-1], "data": {
+        "text": text, "entity1": e, "entity2": "Aspirin", "span1": s, "span2": [0, 7]}}
+        for i, (e, s) in enumerate([("COX-2", [27, 32]), ("COX-1", [15, 20])])}
+    rows["2"] = {"label": 0, "weak_labels": [-1], "data": {"text": "no pair"}}
+    write(tmp_path, "train.json", rows)
+    write(tmp_path, "test.json", rows)
+    tr = load_wrench(tmp_path).splits["train"]
+    assert tr.texts == [text, text, "no pair"]
+    read = tr.model_texts
+    assert read == [relation_text(d["text"], d) for d in tr.data]
+    assert read[0] != read[1] and read[2] == "no pair"
+    assert read[1].endswith("e1_cox e2_aspirin btw_blocks e2_first")
