@@ -21,6 +21,7 @@ _WHERE = {
     "LabelingLoop": "loop.core.labeling_loop",
     "Rule": "loop.core.rules",
     "read_rules": "loop.core.rule_files",
+    "relation_text": "loop.core.end_model",
     "AbstainSampler": "loop.core.sampling",
     "LFConflictSampler": "loop.core.sampling",
     "LoopSampler": "loop.core.sampling",
@@ -31,6 +32,7 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from loop.core.apply import ApplyResult, apply_lfs
+    from loop.core.end_model import relation_text
     from loop.core.label_model import LabelModel, MajorityVote
     from loop.core.labeling_loop import LabelingLoop
     from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
@@ -76,5 +78,6 @@ __all__ = [
     "apply_lfs",
     "labeling_function",
     "read_rules",
+    "relation_text",
 ]
 __version__ = "0.1.0"
