@@ -375,6 +375,38 @@ def free_dead_locks(connection: Any) -> list[str]:
     return freed
 
 
+def forget_dead_workers(connection: Any) -> list[str]:
+    """Take out of :data:`WORKERS_KEY` the ``LoopWorker`` workers that died without
+    stopping (kill -9, out of memory, a lost machine) once nothing can be theirs:
+    their liveness key expired, RQ dropped their record (its TTL, minutes after their
+    last heartbeat: by then the sweeps have handed back their jobs and freed their
+    scheduler lock) and no lock is listed with their name; and out of
+    :data:`SCHEDULERS_KEY` the schedulers of workers no longer among them. Only a
+    worker's clean exit took its name out: each one killed left it for good, and
+    every ``/healthz``, ``/metrics`` and beat read each name (soak trial: one more
+    for each kill -9). A worker cut off that long adds itself again at its next
+    beat. Returns the names taken out."""
+    import json
+
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    names = sorted(as_text(n) for n in connection.smembers(WORKERS_KEY))
+    owners = {json.loads(v).get("owner") for v in connection.hvals(LOCK_OWNERS_KEY)}
+    with connection.pipeline(transaction=False) as p:
+        for n in names:
+            p.exists(alive_key(n), Worker.redis_worker_namespace_prefix + n)
+        found = p.execute() if names else []
+    gone = [n for n, f in zip(names, found, strict=True) if not f and n not in owners]
+    if gone:
+        connection.srem(WORKERS_KEY, *gone)
+    kept = set(names) - set(gone)
+    stale = [s for s, w in connection.hgetall(SCHEDULERS_KEY).items()
+             if as_text(w) not in kept and not connection.exists(alive_key(as_text(w)))]
+    if stale:
+        connection.hdel(SCHEDULERS_KEY, *stale)
+    return gone
+
+
 #: Set by a worker to the id of the job whose run it noted (its horse inherits it).
 START_NOTED_ENV = "LOOP_START_NOTED"
 
@@ -672,6 +704,7 @@ class LoopWorker(PromptCommandChannel, Worker):
                     requeue_stranded(conn, self.queues, self.stranded_after)
                     free_dead_schedulers(conn, self.queues)
                     free_dead_locks(conn)
+                    forget_dead_workers(conn)
                     enqueue_ready(conn, self.queues)
                 # by each worker: a worker of an older version may hold the janitor's
                 # key at every beat (upgrade trial: it did, and was never told)

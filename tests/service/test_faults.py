@@ -455,6 +455,42 @@ def test_the_locks_of_a_dead_worker_are_freed_and_a_live_ones_kept(rconn, store)
     assert not rconn.hexists(LOCK_OWNERS_KEY, live.name)  # released: unlisted
 
 
+def test_a_killed_workers_name_is_forgotten_once_nothing_can_be_its(rconn):
+    """Soak trial: every kill -9 of a worker (and of loop serve: both workers) left its
+    name among the LoopWorkers for good, read by every /healthz, /metrics and beat.
+    It goes once its liveness key and RQ's record of it are gone and it holds no
+    lock; so does a scheduler of a worker no longer listed."""
+    import json
+
+    from rq import Worker
+
+    from loop.service.worker import (
+        SCHEDULERS_KEY,
+        WORKERS_KEY,
+        alive_key,
+        alive_workers,
+        forget_dead_workers,
+        is_dead,
+    )
+    from loop.storage.coordination import LOCK_OWNERS_KEY
+
+    rconn.sadd(WORKERS_KEY, "killed", "here", "just-died", "holds-a-lock")
+    rconn.set(alive_key("here"), "4", ex=12)
+    rconn.hset(Worker.redis_worker_namespace_prefix + "just-died", "name", "just-died")
+    rconn.hset(LOCK_OWNERS_KEY, "loop:p:p1:lock:recal",
+               json.dumps({"owner": "holds-a-lock", "token": "t"}))
+    rconn.hset(SCHEDULERS_KEY, mapping={"s-killed": "killed", "s-here": "here",
+                                        "s-before": "forgotten-earlier"})
+    assert forget_dead_workers(rconn) == ["killed"]
+    assert {x.decode() for x in rconn.smembers(WORKERS_KEY)} == {
+        "here", "just-died", "holds-a-lock"}
+    assert {x.decode() for x in rconn.hkeys(SCHEDULERS_KEY)} == {"s-here"}
+    # the ones kept are still judged by their key: a dead one's jobs and locks handled
+    assert is_dead(rconn, "just-died") and is_dead(rconn, "holds-a-lock")
+    assert alive_workers(rconn) == 1
+    assert forget_dead_workers(rconn) == []
+
+
 def _horse_of(worker_pid):
     """The pid of ``worker_pid``'s work horse (RQ forks it into its own process group;
     the scheduler, the worker's other child, stays in the worker's)."""
