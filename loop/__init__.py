@@ -21,7 +21,7 @@ _WHERE = {
     "LabelingLoop": "loop.core.labeling_loop",
     "Rule": "loop.core.rules",
     "read_rules": "loop.core.rule_files",
-    "relation_text": "loop.core.end_model",
+    "relation_text": "loop.core.relations",
     "AbstainSampler": "loop.core.sampling",
     "LFConflictSampler": "loop.core.sampling",
     "LoopSampler": "loop.core.sampling",
@@ -32,10 +32,10 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from loop.core.apply import ApplyResult, apply_lfs
-    from loop.core.end_model import relation_text
     from loop.core.label_model import LabelModel, MajorityVote
     from loop.core.labeling_loop import LabelingLoop
     from loop.core.lf import ABSTAIN, LabelingFunction, Record, labeling_function
+    from loop.core.relations import relation_text
     from loop.core.rule_files import read_rules
     from loop.core.rules import Rule
     from loop.core.sampling import (

@@ -45,9 +45,9 @@ class Split:
     def model_texts(self) -> list[str] | None:
         """:attr:`texts` as the end model reads them, as the service's does: a
         relation item's entity pair after its text
-        (:func:`~loop.core.end_model.relation_text`; semeval, chemprot), any other
+        (:func:`~loop.core.relations.relation_text`; semeval, chemprot), any other
         text as it is."""
-        from loop.core.end_model import relation_text
+        from loop.core.relations import relation_text
 
         texts = self.texts
         if texts is None:

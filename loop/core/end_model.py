@@ -26,8 +26,6 @@ accumulates.
 
 from __future__ import annotations
 
-import json
-import re
 import warnings
 from typing import Any
 
@@ -162,62 +160,6 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return (sp.hstack(parts, format="csr") * scale).astype(np.float32)
 
 
-def relation_text(text: str, fields: Any) -> str:
-    r"""``text`` as the end model reads it: for a relation item (fields ``entity1``
-    and ``entity2``, with ``span1`` and ``span2`` their ``[start, end)`` offsets, as
-    WRENCH's chemprot and semeval; also nested, ``data.entity1``) a line of tokens
-    after it naming the pair: each entity's words (``e1_``, ``e2_``), the words
-    between the two (``btw_``) and which comes first. Without it every pair of one
-    sentence got one label (chemprot trial: all 141 sentences whose unanswered pairs
-    differ were exported alike); with it a classifier on 600 chemprot answers is
-    3.0 points more accurate. Any other item's text is returned as it is.
-
-    >>> relation_text("Aspirin blocks COX-1 in cells.", {"entity1": "COX-1",
-    ...     "entity2": "Aspirin", "span1": [15, 20], "span2": [0, 7]})
-    'Aspirin blocks COX-1 in cells.\ne1_cox e2_aspirin btw_blocks e2_first'
-    >>> relation_text("no pair here", {"author": "x"})
-    'no pair here'
-    """
-    if not isinstance(fields, dict):
-        return text
-    found: dict[str, dict[str, Any]] = {}
-    for k, v in fields.items():
-        m = _RELATION_FIELD.fullmatch(str(k).rsplit(".", 1)[-1])
-        if m:
-            found.setdefault(m.group(2), {})[m.group(1).lower()] = v
-    one, two = found.get("1", {}), found.get("2", {})
-    if not (isinstance(one.get("entity"), str) and isinstance(two.get("entity"), str)):
-        return text
-    at1, at2 = (_mention(text, e["entity"], e.get("span")) for e in (one, two))
-    extra = [f"e1_{w}" for w in _WORD.findall(one["entity"].lower())]
-    extra += [f"e2_{w}" for w in _WORD.findall(two["entity"].lower())]
-    if at1 is not None and at2 is not None:
-        (a1, b1), (a2, b2) = at1, at2
-        between = text[b1:a2] if a1 <= a2 else text[b2:a1]
-        extra += [f"btw_{w}" for w in _WORD.findall(between.lower())]
-        extra.append("e1_first" if a1 <= a2 else "e2_first")
-    return text + "\n" + " ".join(extra)
-
-
-_RELATION_FIELD = re.compile(r"(entity|span)(\d+)", re.IGNORECASE)
-_WORD = re.compile(r"\w\w+")
-
-
-def _mention(text: str, name: str, span: Any) -> tuple[int, int] | None:
-    """Where ``name`` is in ``text``: at ``span`` (a pair of offsets, or a CSV
-    cell's ``"[3, 6]"``) where that holds it, else its first occurrence, or None."""
-    if isinstance(span, str):
-        try:
-            span = json.loads(span)
-        except ValueError:
-            span = None
-    if (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)
-            and 0 <= span[0] < span[1] <= len(text) and text[span[0]:span[1]] == name):
-        return span[0], span[1]
-    i = text.find(name) if name else -1
-    return (i, i + len(name)) if i >= 0 else None
-
-
 def make_text_features(texts: list[str], *others: list[str]) -> tuple[Any, ...]:
     """:class:`TextFeatures` of ``texts`` (the vocabulary is learned there) and of
     ``others``.
@@ -232,20 +174,21 @@ def make_text_features(texts: list[str], *others: list[str]) -> tuple[Any, ...]:
 
 def features_version() -> str:
     """What decides :func:`make_text_features`' matrix, hashed: the code of this
-    module and of :mod:`loop.core.text`, and scikit-learn's version. Features kept
-    across runs are rebuilt when it changes (upgrade trial: a new version's end
-    model went on training on the matrix the old version had built, another
-    vocabulary, until an upload changed the item count). Any change of that code
-    rebuilds them once, whether it changes them or not: a rebuild costs little."""
+    module, of :mod:`loop.core.text` and of :mod:`loop.core.relations` (what the
+    service gives it to read), and scikit-learn's version. Features kept across runs
+    are rebuilt when it changes (upgrade trial: a new version's end model went on
+    training on the matrix the old version had built, another vocabulary, until an
+    upload changed the item count). Any change of that code rebuilds them once,
+    whether it changes them or not: a rebuild costs little."""
     import hashlib
     from pathlib import Path
 
     import sklearn
 
-    from loop.core import text
+    from loop.core import relations, text
 
     h = hashlib.sha256(sklearn.__version__.encode())
-    for path in (__file__, text.__file__):
+    for path in (__file__, text.__file__, relations.__file__):
         h.update(Path(path).read_bytes())
     return h.hexdigest()[:12]
 

@@ -9,8 +9,6 @@ End-model uncertainty uses modAL's measures; the LF-aware scores and
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +131,7 @@ def twins(X: Any) -> np.ndarray:
 def split_twins(groups: np.ndarray, keys: Any) -> np.ndarray:
     """:func:`twins` kept only among rows of the same key: ``keys`` gives one per
     row of ``groups`` (in its order), and each group is split by them, a row left
-    alone dropped. For relation data, the entity pair (:func:`entity_key`): one
+    alone dropped. For relation data, the entity pair (:func:`loop.core.relations.entity_key`): one
     sentence names several pairs, each a question of its own.
 
     >>> split_twins(np.array([[0, 2, 4], [0, 0, 0]]), ["a", "b", "a"]).tolist()
@@ -151,44 +149,6 @@ def split_twins(groups: np.ndarray, keys: Any) -> np.ndarray:
     keep = np.bincount(new)[new] > 1
     _, renumbered = np.unique(new[keep], return_inverse=True)
     return np.vstack([rows[keep], renumbered]).astype(np.int64).reshape(2, -1)
-
-
-def entity_key(fields: Any) -> str:
-    """The entities a relation item names: its fields ``entity1``, ``span1``, ...
-    (also nested, ``data.entity1``), as the labeling page marks them, as one string;
-    ``""`` for an item without them.
-
-    >>> entity_key({"entity1": "AOX", "entity2": "NE", "span1": [3, 6], "year": 2001})
-    '[["entity1", "AOX"], ["entity2", "NE"], ["span1", [3, 6]]]'
-    >>> entity_key({"author": "x"}), entity_key(None)
-    ('', '')
-    """
-    if not isinstance(fields, dict):
-        return ""
-    pairs = sorted((k, v) for k, v in fields.items()
-                   if _ENTITY_FIELD.fullmatch(str(k).rsplit(".", 1)[-1]))
-    return json.dumps(pairs, ensure_ascii=False) if pairs else ""
-
-
-_ENTITY_FIELD = re.compile(r"(?:entity|span)\d+", re.IGNORECASE)
-
-
-def entities(fields: Any) -> dict[str, str]:
-    """The entities a relation item names, ``{"entity1": ..., "entity2": ...}`` by
-    number (fields ``entity1``, ... also nested, by their own name), for pages that
-    list items: without them two pairs of one sentence read the same.
-
-    >>> entities({"data.entity2": "NE", "entity1": "AOX", "span1": [3, 6], "x": "y"})
-    {'entity1': 'AOX', 'entity2': 'NE'}
-    """
-    if not isinstance(fields, dict):
-        return {}
-    found = {}
-    for k, v in fields.items():
-        m = re.fullmatch(r"entity(\d+)", str(k).rsplit(".", 1)[-1], re.IGNORECASE)
-        if m and isinstance(v, str) and v.strip():
-            found[int(m.group(1))] = v
-    return {f"entity{n}": found[n] for n in sorted(found)}
 
 
 def copies_among(groups: np.ndarray, taken: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from loop.core.sampling import entities
+from loop.core.relations import entities
 from loop.core.text import readable
 from loop.errors import BadRequest
 from loop.service.export import export_rows

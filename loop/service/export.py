@@ -15,7 +15,7 @@ import numpy as np
 
 from loop.agreement import item_agreement
 from loop.core.metrics import significantly_better
-from loop.core.sampling import entity_key
+from loop.core.relations import entity_key
 from loop.errors import BadRequest, JobNotFound, NotReady, ProjectNotFound
 from loop.service.state import known_labels, random_gold_rows
 from loop.storage import RedisStore

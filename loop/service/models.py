@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from loop.core.end_model import features_version, make_text_features, relation_text
-from loop.core.sampling import Selection, copies_among, entity_key, split_twins, twins
+from loop.core.end_model import features_version, make_text_features
+from loop.core.relations import entity_key, relation_text
+from loop.core.sampling import Selection, copies_among, split_twins, twins
 from loop.core.step import (
     GOLD_WEIGHT_FITS,
     fit_end_model,

@@ -29,6 +29,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words, folds_capitals
+from loop.core.relations import entities
 from loop.core.rule_files import flat_rule, unknown_labels, where
 from loop.core.rules import (
     KIND_FIELDS,
@@ -43,7 +44,6 @@ from loop.core.rules import (
     shown,
     uncomparable,
 )
-from loop.core.sampling import entities
 from loop.core.suggest import (
     MIN_FRESH,
     MIN_MODEL_PRECISION,

@@ -77,7 +77,7 @@ def test_the_end_model_reads_a_relation_items_pair_as_the_service_does(tmp_path)
     """One loop: the service's end model reads a relation item's entity pair after its
     text (chemprot trial: every pair of a sentence was exported with one label); the
     simulation and the benchmarks read the same, and rules the text alone."""
-    from loop.core.end_model import relation_text
+    from loop.core.relations import relation_text
 
     text = "Aspirin blocks COX-1 but not COX-2 ."
     write(tmp_path, "label.json", {"0": "none", "1": "inhibits"})
