@@ -187,13 +187,42 @@
      directed relation names). */
   function labelText(name) {
     const out = document.createDocumentFragment();
-    /* and after each "_": a name built with underscores is one word to the browser,
-       which broke it at any letter ("not_spa" / "m_or_promo") */
-    String(name).split(/(?=\()|(?<=_)/).forEach(function (part, i) {
-      if (i) out.appendChild(document.createElement("wbr"));
-      out.appendChild(document.createTextNode(part));
+    labelWords(name).forEach(function (parts, i) {
+      if (i) out.appendChild(document.createTextNode(" "));
+      parts.forEach(function (part, j) {
+        if (j) out.appendChild(document.createElement("wbr"));
+        out.appendChild(document.createTextNode(part));
+      });
     });
     return out;
+  }
+
+  /* A label's name as the pages may break it: its words (split at spaces), each a
+     list of parts with a break allowed between them: before each "(", and after each
+     "_" (a name built with underscores is one word to the browser, which broke it at
+     any letter, "not_spa" / "m_or_promo"). labelText, the labeling page's button
+     widths and the Items page's label cells all break names here. */
+  function labelWords(name) {
+    return String(name).split(" ").map(function (w) { return w.split(/(?=\()|(?<=_)/); });
+  }
+
+  /* A field of a relation item (WRENCH's semeval, chemprot: entity1, span1, ..., also
+     nested, "data.entity1"), as loop.core.relations reads it: {prefix, kind: "entity"
+     or "span", n}, or null for any other field. */
+  function relationField(key) {
+    const at = String(key).lastIndexOf(".") + 1;
+    const m = /^(entity|span)(\d+)$/i.exec(String(key).slice(at));
+    return m ? { prefix: String(key).slice(0, at), kind: m[1].toLowerCase(), n: m[2] } : null;
+  }
+  /* Whether `key` is a relation's span offsets beside its entity among `keys` (span1
+     with entity1, under one prefix): the entity's mark on the labeling page, never a
+     field an annotator reads. */
+  function spanColumn(key, keys) {
+    const r = relationField(key);
+    return !!r && r.kind === "span" && keys.some(function (o) {
+      const e = relationField(o);
+      return !!e && e.kind === "entity" && e.n === r.n && e.prefix === r.prefix;
+    });
   }
 
   /* A relation item's entities ({entity1: "AOX", entity2: "NE"}) as a line of marks
@@ -656,7 +685,7 @@
     api: api, download: download, send: send, sendOnLeave: sendOnLeave, isNetworkError: isNetworkError, get NETWORK() { return network(); },
     el: el, setText: setText, clear: clear, pct: pct,
     showSignedIn: showSignedIn,
-    num: num, duration: duration, saveBlob: saveBlob, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, entityLine: entityLine, getToken: getToken, setToken: setToken,
+    num: num, duration: duration, saveBlob: saveBlob, when: when, labelNames: labelNames, inLabelOrder: inLabelOrder, labelText: labelText, labelWords: labelWords, entityLine: entityLine, relationField: relationField, spanColumn: spanColumn, getToken: getToken, setToken: setToken,
     clearToken: clearToken, requireToken: requireToken, ApiError: ApiError,
     signedOutBecause: signedOutBecause, noteSignOut: noteSignOut, tryToken: tryToken, wasAdminKey: wasAdminKey,
     refusedWhy: refusedWhy, stillSignedIn: stillSignedIn,

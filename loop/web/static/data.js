@@ -255,13 +255,7 @@
      labeling page marks the entity there (chemprot trial: left out, 412 of 6,428
      entities were marked at another place of the text, "AR" inside "p14ARF");
      annotators never see them as a field */
-  function spanColumn(c) {
-    const m = /^span(\d+)$/i.exec(c.slice(c.lastIndexOf(".") + 1));
-    return !!m && fileCols.some(function (o) {
-      return o.slice(0, o.lastIndexOf(".") + 1) === c.slice(0, c.lastIndexOf(".") + 1) &&
-        o.slice(o.lastIndexOf(".") + 1).toLowerCase() === "entity" + m[1];
-    });
-  }
+  function spanColumn(c) { return Loop.spanColumn(c, fileCols); }
   /* a list, or a CSV cell holding one as JSON ("[1,-1,0]": LF votes written out) */
   function asList(v) {
     if (Array.isArray(v)) return v;

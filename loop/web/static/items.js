@@ -49,14 +49,17 @@
     if (keep && values.indexOf(keep) !== -1) select.value = keep;
   }
 
-  /* A label's name, broken between its words only: "Member-" / "Collection" read as
-     two labels, and on one line chemprot's "CPR:2 Regulator (direct or indirect)"
-     ran the table 300 px off a 1280 px screen (trial) */
+  /* A label's name, broken only where Loop.labelWords allows: "Member-" /
+     "Collection" read as two labels, and on one line chemprot's "CPR:2 Regulator
+     (direct or indirect)" ran the table 300 px off a 1280 px screen (trial) */
   function nameEl(name, cls) {
     const out = Loop.el("span", { class: cls || "name" });
-    String(name).split(" ").forEach(function (w, i) {
+    Loop.labelWords(name).forEach(function (parts, i) {
       if (i) out.appendChild(document.createTextNode(" "));
-      out.appendChild(Loop.el("span", { class: "word", text: w }));
+      parts.forEach(function (part, j) {
+        if (j) out.appendChild(document.createElement("wbr"));
+        out.appendChild(Loop.el("span", { class: "word", text: part }));
+      });
     });
     return out;
   }

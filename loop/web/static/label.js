@@ -325,16 +325,16 @@
     const cps = Array.from(raw);
     const spans = {}, names = {};
     for (const k of Object.keys(f)) {
-      const m = /^(span|entity)(\d+)$/i.exec(k.slice(k.lastIndexOf(".") + 1));
-      if (!m) continue;
+      const r = Loop.relationField(k);
+      if (!r) continue;
       let v = f[k];
-      if (m[1].toLowerCase() === "entity") {
-        if (typeof v === "string" && v.trim()) names[m[2]] = v;
+      if (r.kind === "entity") {
+        if (typeof v === "string" && v.trim()) names[r.n] = v;
         continue;
       }
       if (typeof v === "string" && /^\s*\[\s*\d+\s*,\s*\d+\s*\]\s*$/.test(v)) v = JSON.parse(v);
       if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && Number.isInteger(v[1]) &&
-          v[0] >= 0 && v[0] < v[1] && v[1] <= cps.length) spans[m[2]] = v;
+          v[0] >= 0 && v[0] < v[1] && v[1] <= cps.length) spans[r.n] = v;
     }
     const marks = [];
     for (const n of Object.keys(names).concat(Object.keys(spans))) {
@@ -433,10 +433,8 @@
     showText(text, raw, entityMarks(raw, f));
 
     /* a span's offsets (a CSV's "[34, 37]") are its entity's mark, not a field */
-    const spanOf = function (k) {
-      const m = /^span(\d+)$/i.exec(k.slice(k.lastIndexOf(".") + 1));
-      return !!m && (k.slice(0, k.lastIndexOf(".") + 1) + "entity" + m[1]) in f;
-    };
+    const fieldKeys = Object.keys(f);
+    const spanOf = function (k) { return Loop.spanColumn(k, fieldKeys); };
     /* in the file's order (the server's field_order: the object's keys come sorted) */
     const order = Array.isArray(item.field_order) ? item.field_order.filter(function (k) { return k in f; }) : [];
     const keys = order.concat(Object.keys(f).filter(function (k) { return order.indexOf(k) === -1; }))
@@ -1068,7 +1066,7 @@
   }
 
   /* The width a button needs for the longest word of a label's name (where
-     labelText's breaks, a space or a hyphen split it), padding and borders
+     Loop.labelWords' breaks or a hyphen split it), padding and borders
      included: the grid's columns are at least that wide, so a word is never cut in
      two (chemprot trial, ten labels at 1280 px: "Downregulato" / "r / inhibitor") */
   function longestWord(box) {
@@ -1079,8 +1077,10 @@
     ctx.font = cs.fontWeight + " " + cs.fontSize + " " + cs.fontFamily;
     let widest = 0;
     state.labels.forEach(function (name) {
-      String(name).split(/\s+|(?<=-)|(?=\()|(?<=_)/).forEach(function (w) {
-        widest = Math.max(widest, ctx.measureText(w).width);
+      Loop.labelWords(name).flat().forEach(function (part) {
+        part.split(/(?<=-)/).forEach(function (w) {
+          widest = Math.max(widest, ctx.measureText(w).width);
+        });
       });
     });
     const px = function (v) { return parseFloat(v) || 0; };
