@@ -335,16 +335,16 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
     out = store.undo(pid, annotator, token, item_id or "", hold_seconds)
     if out is None:
         raise BadRequest("nothing to undo")
-    if len(out) >= 4:
-        done_id, what, n_other = str(out[1]), str(out[2]), int(out[3])
+    if out.outcome == "undone":
+        what, n_other = out.status, out.other_answers
         k = store.answers_per_item(pid)
-        reply = {"item_id": done_id, "undone": True, "item_status": what,
+        reply = {"item_id": out.item_id, "undone": True, "item_status": what,
                  "other_answers": n_other,
                  "answers_needed": 0 if what in ("settled", "resolved") else max(k - n_other, 1)}
-        if len(out) == 6:
-            reply["lease"] = {"id": out[4], "expires_at": out[5]}
+        if out.lease_id:
+            reply["lease"] = {"id": out.lease_id, "expires_at": out.expires_at}
         return reply
-    why, other = out[0], out[1]
+    why, other = out.outcome, out.item_id
     if why == "gone":
         return {"item_id": other, "undone": False}
     if why == "unknown":

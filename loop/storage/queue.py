@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,27 @@ def _today() -> str:
 
 def _midnight() -> float:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What :meth:`QueueMixin.undo` did.
+
+    ``outcome``: ``"undone"``, or why nothing was: ``"gone"`` (their last undo took
+    ``item_id``'s answer back: a retry), ``"not_yours"`` (they have no answer to it),
+    ``"not_last"`` (``item_id`` is their last answer's item) or ``"unknown"`` (no
+    such item). Undone: ``status``, what became of the item (``"resolved"``: the
+    admin's label stands; ``"settled"``: the other answers give it its label;
+    ``"leased"``: another annotator has it on screen; ``"queued"``), the answers of
+    others it keeps, and held for the undoer, the lease's id and end (epoch seconds).
+    """
+
+    outcome: str
+    item_id: str
+    status: str = ""
+    other_answers: int = 0
+    lease_id: str = ""
+    expires_at: float = 0.0
 
 
 class QueueMixin(StoreBase):
@@ -233,20 +255,14 @@ class QueueMixin(StoreBase):
         return out
 
     def undo(self, pid: str, annotator: str, token: str = "", item_id: str = "",
-             hold: float = 0.0) -> tuple[Any, ...] | None:
+             hold: float = 0.0) -> Undone | None:
         """Remove this annotator's last answer; the item goes back on top of the queue,
         or with ``hold`` seconds is leased to them for that long to answer again (their
         next :meth:`lease_next_full` returns it; unanswered, it goes back on top).
 
-        ``("undone", item, what, n_other)``: what became of the item, ``"resolved"``
-        (the admin's label stands), ``"settled"`` (the other answers give it its
-        label), ``"leased"`` (another annotator has it on screen) or ``"queued"``, and
-        how many answers of others it keeps; held, ``("undone", item, "queued",
-        n_other, lease_id, expires_at)``. ``item_id``: only if the last answer is
-        to that item; else ``("gone", item_id)`` when their last undo took it back (a
-        retry), ``("not_yours", item_id)`` when they have no answer to it otherwise,
-        ``("not_last", last item)`` or ``("unknown", item_id)``. None: nothing to
-        undo."""
+        ``item_id``: only if the last answer is to that item (:class:`Undone` says
+        why not; its ``item_id`` is then their last answer's item for
+        ``"not_last"``). None: nothing to undo."""
         k = self._k
         keys = [k(pid, "hist", annotator), k(pid, "answers"), k(pid, "log"), k(pid, "queue"),
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "gold"),
@@ -260,11 +276,11 @@ class QueueMixin(StoreBase):
         if not out:
             return None
         if len(out) == 6:
-            return (out[0].decode(), out[1].decode(), out[2].decode(), int(out[3]),
-                    out[4].decode(), float(out[5]))
+            return Undone(out[0].decode(), out[1].decode(), out[2].decode(), int(out[3]),
+                          out[4].decode(), float(out[5]))
         if len(out) == 4:
-            return out[0].decode(), out[1].decode(), out[2].decode(), int(out[3])
-        return out[0].decode(), out[1].decode()
+            return Undone(out[0].decode(), out[1].decode(), out[2].decode(), int(out[3]))
+        return Undone(out[0].decode(), out[1].decode())
 
     def relabel(self, pid: str, annotator: str, item_id: str, label: int,
                 token: str = "") -> str | None:
