@@ -187,7 +187,7 @@ def export_rows(store: RedisStore, pid: str,
             known = g["label"] if g is not None else uploaded.get(iid)  # answers win
             one = items.get(iid, {})
             copied = (by_text.get((one.get("text") or "", entity_key(one.get("fields"))))
-                      if known is None else None)
+                      if known is None and by_text else None)
             knowns[j] = known
             if known is not None:
                 hot_rows.append(j)
