@@ -55,11 +55,17 @@ def store(rconn):
 
 
 @pytest.fixture
-def app(redis_url):
+def app_config():
+    """More settings for :func:`app` (a test parametrizes it to change them)."""
+    return {}
+
+
+@pytest.fixture
+def app(redis_url, app_config):
     from loop.web import create_app
 
     app = create_app({"TESTING": True, "REDIS_URL": redis_url, "API_KEYS": ADMIN,
-                      "CHUNK_SIZE": 300, "QUEUE_SIZE": 60})
+                      "CHUNK_SIZE": 300, "QUEUE_SIZE": 60, **app_config})
     yield app
     app.extensions["loop"]["redis"].close()
 
