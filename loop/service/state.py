@@ -151,11 +151,17 @@ class State:
         p, r, f, n = precision_recall_fscore_support(
             y_true, pred, labels=list(range(self.k)), zero_division=0)
         present = n > 0  # the macro mean over the classes the held-out items have
+        predicted = np.bincount(pred, minlength=self.k)
+
+        def score(x: float, defined: bool) -> float | None:
+            # 0/0 is no score (a class with no held-out item read F1 0.0)
+            return round(float(x), 6) if defined else None
+
         return {"n": int(y_true.size),
                 "macro_f1": float(f[present].mean()) if present.any() else None,
-                "classes": {labels[c]: {"precision": round(float(p[c]), 6),
-                                        "recall": round(float(r[c]), 6),
-                                        "f1": round(float(f[c]), 6), "support": int(n[c])}
+                "classes": {labels[c]: {"precision": score(p[c], predicted[c] > 0),
+                                        "recall": score(r[c], n[c] > 0),
+                                        "f1": score(f[c], n[c] > 0), "support": int(n[c])}
                             for c in range(self.k)}}
 
     def eval_covered(self) -> np.ndarray:

@@ -445,3 +445,24 @@ def test_metrics_give_precision_recall_and_f1_per_class_on_the_held_out_items(
     assert m["label_model"]["n"] == int(covered.sum())
     assert m["label_model"]["classes"]["ham"]["f1"] == pytest.approx(
         f1_score(y[covered], lm, pos_label=0), abs=1e-6)
+
+
+def test_a_score_per_class_that_is_zero_over_zero_is_null(client, store, project):
+    """A class no held-out item has has no recall or F1 (they read 0.0, as if the
+    model missed every one), and one the model never gives no precision."""
+    from svc_helpers import prepare_project
+
+    pid = prepare_project(store, client, project, end_model=False)
+    st = State(store, pid)
+    rows, y = st.eval_rows()
+    all_ham = np.tile([1.0, 0.0], (st.n, 1))
+    spam = st.eval_report(all_ham)["classes"]["spam"]
+    assert spam["support"] > 0 and spam["precision"] is None
+    assert spam["recall"] == 0.0 and spam["f1"] == 0.0
+    ham_only = rows[y == 0]
+    all_spam = np.tile([0.0, 1.0], (st.n, 1))
+    st.eval_rows = lambda: (ham_only, np.zeros(ham_only.size, dtype=int))  # type: ignore[method-assign]
+    report = st.eval_report(all_spam)
+    spam = report["classes"]["spam"]
+    assert spam["support"] == 0 and spam["recall"] is None and spam["f1"] is None
+    assert spam["precision"] == 0.0 and report["macro_f1"] == 0.0
