@@ -178,7 +178,8 @@ def behind(m: dict[str, Any], jobs: list[dict[str, Any]], n_answers: int) -> lis
 def service_score(m: dict[str, Any], metric: str, positive: str) -> float | None:
     if metric == "f1":
         rep = (m.get("held_out_by_class") or {}).get("end_model")
-        return None if rep is None else float(rep["classes"][positive]["f1"])
+        f1 = None if rep is None else rep["classes"][positive]["f1"]
+        return None if f1 is None else float(f1)  # null: no held-out item of it
     pt = newest_end_point(m["history"])
     return None if pt is None else float(pt["end_model"])
 
