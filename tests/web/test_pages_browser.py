@@ -3265,6 +3265,9 @@ def test_a_relations_span_columns_are_kept_and_other_list_columns_left_out(
     assert page.locator("#drop-cols input[value='scores']").is_checked()
     for column in ("span1", "span2", "entity1", "entity2"):
         assert not page.locator(f"#drop-cols input[value='{column}']").is_checked(), column
+    # nor are spans offered as a column of LF votes (they were, on a file's first read)
+    offered = page.eval_on_selector_all("#col-votes option", "os => os.map(o => o.value)")
+    assert "scores" in offered and "span1" not in offered and "span2" not in offered
 
 
 def test_a_column_of_label_names_is_offered_where_a_usual_name_fills_every_row(

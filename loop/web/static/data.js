@@ -198,6 +198,7 @@
     exportCols = r.body.export_columns || [];
     /* LF votes computed elsewhere: a column of lists; the project's own column if it
        has one, else one by a usual name (WRENCH's weak_labels) */
+    fileCols = cols;  // what spanColumn reads (set by dropBoxes, below, too late for this)
     const lists = cols.filter(listColumn);
     const had = project && project.votes ? project.votes.field : null;
     options($("col-votes"), lists, had && lists.indexOf(had) !== -1 ? had
