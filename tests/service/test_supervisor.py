@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from svc_helpers import HELD_OUT_QUERY, held_out_csv, worker_env
+from svc_helpers import HELD_OUT_QUERY, held_out_csv, remove_scratch, worker_env
 
 KEY = "serve-test-key"
 
@@ -422,6 +422,7 @@ def test_a_redis_that_cannot_save_says_so_with_503s(tmp_path):
             server.flushall()
             server.shutdown()
         finally:
+            remove_scratch(server)
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
