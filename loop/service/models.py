@@ -413,7 +413,7 @@ def retrain_end_model(store: RedisStore, pid: str, queue_size: int, *,
                                   "at": time.time()})
     if progress is not None:
         progress(steps, steps)
-    return {"n_gold": st.n_gold, "end_model": score, **queued}
+    return {"n_gold": st.n_gold, "end_model": score, "end_model_covered": covered, **queued}
 
 
 def refill(store: RedisStore, pid: str, queue_size: int) -> dict[str, Any]:

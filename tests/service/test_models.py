@@ -242,10 +242,13 @@ def test_the_label_models_score_counts_the_held_out_items_an_lf_votes_on(
     # the end model is scored on those items too, to be read beside the label model
     # (a new user read the label model's higher line as the exported labels being the
     # worse ones, where on the same items the two were level)
-    models.retrain_end_model(store, project, 20)
+    retrained = models.retrain_end_model(store, project, 20)
     em = store.load_proba(project, "end_model", 2)
     m = client.get(f"/api/projects/{project}/metrics", headers=auth()).json
     last = m["history"][-1]
+    # the retrain's job result says it too (the recalibration's had null)
+    assert last["end_model_covered"] is not None
+    assert retrained["end_model_covered"] == pytest.approx(last["end_model_covered"])
     assert last["end_model"] == pytest.approx(float((em[rows].argmax(axis=1) == y).mean()))
     assert last["end_model_covered"] == pytest.approx(
         float((em[rows[covered]].argmax(axis=1) == y[covered]).mean()))
