@@ -6,6 +6,7 @@ import hashlib
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from loop.core.rules import good_lf_name
 from loop.core.text import alike
 from loop.core.votes import check_names, read_votes, votes_count
 from loop.core.votes import votes_names as lf_names
-from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload
+from loop.errors import MAX_ROW_ERRORS, BadRequest, BadUpload, DuplicateUpload, shorten
 from loop.storage import RedisStore
 from loop.uploads import LABEL_COLUMN_ROWS, ParsedUpload, label_columns, parse_items
 
@@ -426,3 +427,45 @@ def _auto_hint(id_field: str | None, start: int) -> str:
     return (f" (without id_field each item's id is its row number, from {start} here, "
             "and an earlier upload gave that id explicitly: upload with id_field naming "
             "an id column)")
+
+
+def add_known_labels(store: RedisStore, pid: str, labels: Any,
+                     eval_fraction: float = 0.3) -> dict[str, Any]:
+    """Known labels for items stored already (``labels``: ``{item id: label}``, each
+    label by name or class index), as an upload's gold column gives new items: a
+    seeded ``eval_fraction`` of them is held out to score the models (items of one
+    text on one side), the rest fitted on. An item with an answer keeps it (answers
+    win: listed in ``answered``); one with this label already is counted in
+    ``n_unchanged``; one with another uploaded label, an unknown id or label is a
+    4xx, with nothing stored. A labeled item leaves the queue, and a lease on it ends
+    (its annotator's answer is refused: ``n_unleased``)."""
+    from loop.service.queue import parse_label
+
+    project = store.get_project(pid)
+    if not isinstance(labels, dict) or not labels:
+        raise BadRequest('send "labels": {"<item id>": "<label>", ...}, the items\' ids '
+                         "(as uploaded) and each one's label by name or class index")
+    if not 0.0 <= eval_fraction <= 1.0:
+        raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    wanted: dict[str, int] = {}
+    for iid, label in labels.items():
+        try:
+            wanted[iid] = parse_label(project["labels"], label)
+        except BadRequest as exc:
+            raise type(exc)(f"item {shorten(repr(iid))}: {exc}") from None
+    ids = sorted(wanted)
+    stored = store.existing_ids(pid, ids)
+    # held out among those without a label yet (items of one text on one side)
+    new = [i for i, c in zip(stored, store.uploaded_gold_of(pid, stored), strict=True)
+           if c is None]
+    seed = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
+    hold = held_out(store.items(pid, new), {i: wanted[i] for i in new}, eval_fraction,
+                    f"{pid}:labels:{seed}")
+    got = store.add_labels(pid, wanted, hold)
+    answered = set(got.answered)
+    counts = Counter(wanted[i] for i in ids if i not in answered)
+    return {"n_labeled": got.n_labeled, "n_held_out": got.n_held_out,
+            "n_unchanged": got.n_unchanged, "n_answered": len(got.answered),
+            "answered": got.answered[:20], "n_unleased": got.n_unleased,
+            "gold_counts": {project["labels"][c]: counts.get(c, 0)
+                            for c in range(len(project["labels"]))}}

@@ -6,8 +6,9 @@
 * ``<p>:votes`` JSON ``{field, n}`` (and ``names``, when given): the column of
   uploaded LF votes and how many LFs it holds, set by the first upload that has
   them and never changed;
-* ``<p>:ugold`` hash id -> class from the upload; ``<p>:eval`` the held-out part of
-  those ids (never queued, never fitted on; the rest are fitted on like answers);
+* ``<p>:ugold`` hash id -> class from the upload (or given later,
+  ``lua/add_labels.lua``); ``<p>:eval`` the held-out part of those ids (never
+  queued, never fitted on; the rest are fitted on like answers);
 * ``<p>:pool`` set of the items that still need answers (neither uploaded with a
   label nor answered by ``answers_per_item`` annotators): what the queue may hand
   out, and the "remaining" count; ``<p>:copies`` the items taken out of it for being
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,8 +41,51 @@ from loop.storage.base import StoreBase, unless_full
 _VOTES_SEEN: dict[str, dict[str, Any]] = {}
 
 
+@dataclass(frozen=True)
+class LabelsAdded:
+    """What :meth:`ItemsMixin.add_labels` did."""
+
+    n_labeled: int  #: items given their label now
+    n_held_out: int  #: ... of which held out to score the models
+    answered: list[str]  #: items left as they were: they have answers, which win
+    n_unchanged: int  #: items that had that label already
+    n_unleased: int  #: labeled items whose lease ended (their annotator's answer is refused)
+
+
 class ItemsMixin(StoreBase):
     """Items, uploaded gold, the held-out set and the pool of unlabeled items."""
+
+    def add_labels(self, pid: str, labels: dict[str, int], hold: list[str]) -> LabelsAdded:
+        """Give stored items known labels (``labels``: id -> class index), as an
+        upload's gold column gives new ones, all at once (``lua/add_labels.lua``):
+        ``hold`` are held out to score the models, the others are fitted on. An
+        item with an answer keeps it (counted in ``answered``); an item that has
+        another uploaded label is a :class:`Conflict` and an id not stored a
+        :class:`BadUpload`, with nothing stored."""
+        k = self._k
+        keys = [self.project_key(pid), k(pid, "row"), k(pid, "answers"), k(pid, "ugold"),
+                k(pid, "ugold_counts"), k(pid, "eval"), k(pid, "pool"), k(pid, "queue"),
+                k(pid, "leasez"), k(pid, "leaseh"), k(pid, "copies"), k(pid, "copies", "gen"),
+                k(pid, "version"), k(pid, "queue", "version")]
+        out = self.scripts.add_labels(keys, [json.dumps(labels), json.dumps(hold)])
+        what = out[0].decode()
+        if what == "gone":
+            raise self.project_gone(pid)
+        if what == "unknown":
+            ids = sorted(json.loads(out[1]))
+            raise BadUpload(f"{len(ids)} item id{'s are' if len(ids) > 1 else ' is'} not "
+                            f"stored in this project: {', '.join(map(repr, ids[:20]))}"
+                            f"{' ...' if len(ids) > 20 else ''}; upload the items first "
+                            "(nothing was stored)")
+        if what == "conflict":
+            had = sorted((str(i), int(c)) for i, c in json.loads(out[1]))
+            raise Conflict(f"{len(had)} item{'s have' if len(had) > 1 else ' has'} another "
+                           "uploaded label already: "
+                           + ", ".join(f"{i!r} (class {c})" for i, c in had[:20])
+                           + (" ..." if len(had) > 20 else "")
+                           + "; uploaded labels are not changed (nothing was stored)")
+        return LabelsAdded(int(out[1]), int(out[2]), sorted(json.loads(out[3])),
+                           int(out[4]), int(out[5]))
 
     def n_items(self, pid: str) -> int:
         return int(self.r.llen(self._k(pid, "ids")))

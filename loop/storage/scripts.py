@@ -27,6 +27,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "append_metric": (),
     "update_metric": (),
     "apply_progress": (),
+    "add_labels": (),
 }
 
 

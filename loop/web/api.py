@@ -371,6 +371,24 @@ def upload_items(pid: str) -> Any:
     return jsonify(out), 200 if dry else 201
 
 
+@bp.post("/projects/<pid>/labels")
+@admin_required
+def add_labels(pid: str) -> Any:
+    """Known labels for items stored already (``{"labels": {id: label}}``), held out
+    in part as an upload's are; the models then recalibrate (``job_id``)."""
+    body = _body("labels", "eval_fraction")
+    fraction = body.get("eval_fraction", _settings().eval_fraction)
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise BadRequest(f"eval_fraction must be a number from 0 to 1, got {fraction!r}")
+    out = items.add_known_labels(_store(), pid, body.get("labels"), float(fraction))
+    meta = _store().L_meta(pid)
+    ready = bool(meta) and meta.get("n_items") == _store().n_items(pid)
+    out["job_id"] = (str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid,
+                                      "recalibrate").id)
+                     if out["n_labeled"] and ready else None)
+    return jsonify(out), 201 if out["n_labeled"] else 200
+
+
 @bp.post("/projects/<pid>/items/preview")
 @admin_required
 def preview_items(pid: str) -> Any:

@@ -152,6 +152,15 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/projects/{pid}/rules/suggestions/reject": {"post": _op(
         "never propose a suggestion again", body={"key": S}, required=("key",))},
     "/api/me": {"get": _op("who the token is: admin, or an annotator with their project")},
+    "/api/projects/{pid}/labels": {"post": _op(
+        "known labels for items stored already (each by name or class index), all or "
+        "none: a seeded eval_fraction held out to score the models (default "
+        "LOOP_EVAL_FRACTION), the rest fitted on; an item with an answer keeps it; "
+        "another uploaded label, an unknown id or label is a 4xx; then a recalibration "
+        "(job_id)", "201",
+        {"labels": {"type": "object", "additionalProperties": {"oneOf": [S, {"type": "integer"}]}},
+         "eval_fraction": {"type": "number", "minimum": 0, "maximum": 1}},
+        required=("labels",))},
     "/api/projects/{pid}/items/preview": {"post": _op(
         "columns and first rows of a file (nothing checked or stored)", extra={
             "requestBody": UPLOAD["requestBody"]})},

@@ -130,3 +130,79 @@ def test_held_out_is_a_plain_sample_when_every_text_is_new():
     items = [{"id": str(i), "text": f"t{i}", "fields": {}} for i in range(10)]
     gold = {str(i): i % 2 for i in range(10)}
     assert held_out(items, gold, 0.3, "s") == random.Random("s").sample(sorted(gold), 3)
+
+
+def _truth():
+    return {r["COMMENT_ID"]: ["ham", "spam"][int(r["CLASS"])]
+            for r in csv.DictReader(io.StringIO(youtube_csv().decode()))}
+
+
+def test_known_labels_for_stored_items_are_held_out_in_part_and_never_asked(
+        client, store, project):
+    """Labels that come after the items (a colleague's spreadsheet): there was no
+    way to add them but to answer item by item. A share is held out as an
+    upload's; an answered item keeps its answer; a leased one's lease ends."""
+    import pytest
+
+    from loop.errors import LeaseConflict
+
+    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID",
+                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, project)
+    models.recalibrate(store, project, 500)
+    answered_id, lease, _ = store.lease_next(project, "a", 60)
+    store.store_answer(project, "a", answered_id, 1, lease)
+    leased_id, held_lease, _ = store.lease_next(project, "a", 60)
+    before = store.state_version(project)
+    truth = _truth()
+    ids = [answered_id, leased_id, *[i for i in truth if i not in (answered_id, leased_id)][:98]]
+    body = {"labels": {i: truth[i] for i in ids}, "eval_fraction": 0.5}
+    r = client.post(f"/api/projects/{project}/labels", headers=auth(), json=body)
+    assert r.status_code == 201, r.json
+    out = r.json
+    assert (out["n_labeled"], out["n_answered"], out["answered"], out["n_unleased"]) == (
+        99, 1, [answered_id], 1)
+    assert 35 <= out["n_held_out"] <= 64 and out["job_id"]
+    assert sum(out["gold_counts"].values()) == 99
+    assert store.uploaded_gold(project) == {i: ["ham", "spam"].index(truth[i]) for i in ids[1:]}
+    assert store.n_eval(project) == out["n_held_out"]
+    st = State(store, project)
+    assert int((st.y >= 0).sum()) == 1 + 99 - out["n_held_out"]  # the answer, the fitted
+    with pytest.raises(LeaseConflict):  # its label is known: the lease ended
+        store.store_answer(project, "a", leased_id, 0, held_lease)
+    # a ranking made before the labels cannot queue them again ...
+    assert not store.replace_queue(project, [(ids[2], 1.0, "model_uncertain")], before)
+    # ... and nothing hands one out
+    leased: list[str] = []
+    while (x := store.lease_next_full(project, "b", 60, shown=leased)) is not None:
+        leased.append(x["item_id"])
+    assert len(leased) == len(truth) - 100 and not set(leased) & set(ids)
+    # sent again (a retry): nothing changes
+    again = client.post(f"/api/projects/{project}/labels", headers=auth(), json=body)
+    assert again.status_code == 200 and again.json["n_labeled"] == 0
+    assert (again.json["n_unchanged"], again.json["job_id"]) == (99, None)
+
+
+def test_known_labels_that_cannot_be_stored_are_refused_whole(client, store, project, rconn):
+    r = client.post(f"/api/projects/{project}/items?id_field=COMMENT_ID&gold_field=CLASS"
+                    "&eval_fraction=0", data=youtube_csv(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    truth = _truth()
+    first, second = list(truth)[:2]
+    other = "spam" if truth[first] == "ham" else "ham"
+    before = {k: rconn.dump(k) for k in rconn.keys("*")}
+    url = f"/api/projects/{project}/labels"
+    for body, status, said in (
+            ({"labels": {"nope": "spam", second: truth[second]}}, 400, "'nope'"),
+            ({"labels": {second: "eggs"}}, 400, f"item '{second}': unknown label \"eggs\""),
+            ({"labels": {first: other, second: truth[second]}}, 409, "another uploaded label"),
+            ({"labels": [first]}, 400, '"labels": {'),
+            ({"labels": {}}, 400, '"labels": {'),
+            ({"labels": {first: other}, "eval_fraction": "half"}, 400, "eval_fraction"),
+            ({"labels": {first: other}, "eval_fraction": 2}, 400, "eval_fraction"),
+            ({"label": {first: other}}, 400, "'label'")):
+        r = client.post(url, headers=auth(), json=body)
+        assert r.status_code == status and said in r.json["error"], (body, r.json)
+    assert {k: rconn.dump(k) for k in rconn.keys("*")} == before
