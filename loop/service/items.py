@@ -29,7 +29,7 @@ def import_items(
     text_field: str | None = None, gold_field: str | None = None, eval_fraction: float = 0.3,
     max_bytes: int | None = None, max_items: int | None = None, dry_run: bool = False,
     allow_duplicate: bool = False, drop: Sequence[str] = (), skip_stored: bool = False,
-    votes_field: str | None = None, votes_names: Any = None,
+    votes_field: str | None = None, votes_names: Any = None, stored_labels: bool = False,
 ) -> dict[str, Any]:
     """Validate the whole file, then append every item in one transaction.
 
@@ -46,7 +46,9 @@ def import_items(
     order, are those of one earlier upload. With ids, an id already in the project
     is refused, unless ``skip_stored``: then the rows whose id is stored already are
     left out (``n_skipped``, ``skipped_ids``: the first 20), so that a file that grew
-    can be uploaded again for its new rows; stored items are never changed.
+    can be uploaded again for its new rows; stored items are never changed, except
+    with ``stored_labels`` (which skips them too): their rows' known labels go to them,
+    as :func:`add_known_labels` gives them (``stored_labels`` in the reply).
 
     Of the uploaded gold labels (``gold_field``), a seeded ``eval_fraction`` is
     held out to score the models (never queued, never fitted on); the rest are
@@ -64,9 +66,13 @@ def import_items(
     """
     if not 0.0 <= eval_fraction <= 1.0:
         raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
-    if skip_stored and id_field is None:
-        raise BadRequest("skip_stored needs id_field: without it items are numbered by "
-                         "row, so no row of a file is 'stored already'")
+    for flag, on in (("skip_stored", skip_stored), ("stored_labels", stored_labels)):
+        if on and id_field is None:
+            raise BadRequest(f"{flag} needs id_field: without it items are numbered by "
+                             "row, so no row of a file is 'stored already'")
+    if stored_labels and gold_field is None:
+        raise BadRequest("stored_labels gives the stored items the known labels of "
+                         "gold_field: name that column too")
     project = store.get_project(pid)
     start = store.n_items(pid)
     spec = store.votes_spec(pid)
@@ -94,10 +100,13 @@ def import_items(
     # ids already stored: refused (with ids) or avoided (row numbers), once here;
     # add_items checks again in its transaction
     skipped: list[str] = []
-    if skip_stored:
+    for_stored: dict[str, int] = {}  # stored_labels: the stored rows' known labels
+    if skip_stored or stored_labels:
         skipped = store.existing_ids(pid, [i["id"] for i in parsed.items])
         if skipped:
             gone = set(skipped)
+            if stored_labels:
+                for_stored = {k: v for k, v in parsed.gold.items() if k in gone}
             parsed = ParsedUpload([i for i in parsed.items if i["id"] not in gone],
                                   {k: v for k, v in parsed.gold.items() if k not in gone},
                                   parsed.by_index, parsed.notes)
@@ -121,7 +130,7 @@ def import_items(
            # while the labeling keys count from 1; say which class each number became
            "gold_counts": {name: int(n) for name, n in zip(labels, counts, strict=True)},
            "gold_by_index": parsed.by_index}
-    if skip_stored:
+    if skip_stored or stored_labels:
         out.update(n_skipped=len(skipped), skipped_ids=skipped[:20])
     if votes is not None:
         out["votes"] = {"field": votes["field"], "n": votes["n"],
@@ -161,6 +170,12 @@ def import_items(
         # imported: the same advice read as what to do next, and the file sent again
         # with gold_field was refused (an upload never changes stored items; 409,
         # nothing to import: multi-class trial)
+        if id_field is not None:  # the same rows again find their items by id
+            return (f"the column {c!r}{holds} was kept as a field, which the labeling "
+                    f"page shows beside the text; to import {them} as known labels of "
+                    f"these items, upload the file again with gold_field={c} and "
+                    "stored_labels=1 (on the Data page: Give rows whose id is stored "
+                    "already their known labels)")
         return (f"the column {c!r}{holds} was kept as a field, which the labeling page "
                 f"shows beside the text; an upload never changes stored items: to import "
                 f"{them} as known labels instead, upload the file to a new project and "
@@ -212,6 +227,11 @@ def import_items(
         if not allow_duplicate:
             _not_uploaded_before(store, pid, parsed.items, digest, texts)
         uploads = [(texts, noted)] + ([(digest, noted)] if digest else [])
+    if stored_labels:
+        # first: all or none, and sent again it changes nothing, so a retry after the
+        # items below failed (another upload at the same moment) stores them then
+        out["stored_labels"] = ({"n": len(for_stored)} if dry_run else
+                                _label_stored(store, pid, project, for_stored, eval_fraction))
     if dry_run or not parsed.items:  # (every row stored already, with skip_stored)
         return out
     try:
@@ -453,6 +473,17 @@ def add_known_labels(store: RedisStore, pid: str, labels: Any,
             wanted[iid] = parse_label(project["labels"], label)
         except BadRequest as exc:
             raise type(exc)(f"item {shorten(repr(iid))}: {exc}") from None
+    return _label_stored(store, pid, project, wanted, eval_fraction)
+
+
+def _label_stored(store: RedisStore, pid: str, project: dict[str, Any],
+                  wanted: dict[str, int], eval_fraction: float) -> dict[str, Any]:
+    """Give stored items the class indices ``wanted`` (:meth:`RedisStore.add_labels`),
+    a seeded ``eval_fraction`` of those without a label yet held out."""
+    if not wanted:
+        return {"n_labeled": 0, "n_held_out": 0, "n_unchanged": 0, "n_answered": 0,
+                "answered": [], "n_unleased": 0,
+                "gold_counts": dict.fromkeys(project["labels"], 0)}
     ids = sorted(wanted)
     stored = store.existing_ids(pid, ids)
     # held out among those without a label yet (items of one text on one side)

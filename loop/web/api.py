@@ -330,7 +330,8 @@ def _upload_args() -> MultiDict[str, str]:
 
 #: The query parameters of an upload.
 UPLOAD_ARGS = ("id_field", "text_field", "gold_field", "eval_fraction", "dry_run",
-               "allow_duplicate", "skip_stored", "drop", "votes_field", "votes_names")
+               "allow_duplicate", "skip_stored", "stored_labels", "drop", "votes_field",
+               "votes_names")
 
 
 @bp.post("/projects/<pid>/items")
@@ -357,7 +358,8 @@ def upload_items(pid: str) -> Any:
         max_bytes=s.max_upload_bytes, max_items=s.max_items, dry_run=dry,
         allow_duplicate=_bool_arg("allow_duplicate", args), drop=args.getlist("drop"),
         skip_stored=_bool_arg("skip_stored", args), votes_field=args.get("votes_field") or None,
-        votes_names=args.get("votes_names") or None)
+        votes_names=args.get("votes_names") or None,
+        stored_labels=_bool_arg("stored_labels", args))
     # votes and rules are LFs ready to apply now (new-user trial: rules written before
     # the first upload waited for a press of Apply, with nothing saying so)
     ready = rules.has_enabled_rule(_store(), pid) or (
@@ -368,6 +370,8 @@ def upload_items(pid: str) -> Any:
         # uploaded to a running project stopped every recalibration until someone
         # applied)
         out["apply_job"] = _reapply(pid)
+    elif not dry and (out.get("stored_labels") or {}).get("n_labeled"):
+        out["stored_labels"]["job_id"] = _recalibrate_if_ready(pid)
     return jsonify(out), 200 if dry else 201
 
 
@@ -381,12 +385,17 @@ def add_labels(pid: str) -> Any:
     if isinstance(fraction, bool) or not isinstance(fraction, int | float):
         raise BadRequest(f"eval_fraction must be a number from 0 to 1, got {fraction!r}")
     out = items.add_known_labels(_store(), pid, body.get("labels"), float(fraction))
-    meta = _store().L_meta(pid)
-    ready = bool(meta) and meta.get("n_items") == _store().n_items(pid)
-    out["job_id"] = (str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid,
-                                      "recalibrate").id)
-                     if out["n_labeled"] and ready else None)
+    out["job_id"] = _recalibrate_if_ready(pid) if out["n_labeled"] else None
     return jsonify(out), 201 if out["n_labeled"] else 200
+
+
+def _recalibrate_if_ready(pid: str) -> str | None:
+    """A recalibration that fits new known labels; None while the LFs have not been
+    applied to every item (the run that applies them recalibrates after)."""
+    meta = _store().L_meta(pid)
+    if not meta or meta.get("n_items") != _store().n_items(pid):
+        return None
+    return str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, "recalibrate").id)
 
 
 @bp.post("/projects/<pid>/items/preview")

@@ -194,11 +194,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "dry_run=1 checks and stores nothing (200); errors list the bad rows; a file "
         "uploaded before (its rows, or all its texts) is a 409 (code duplicate_upload) "
         "unless allow_duplicate=1; skip_stored=1 (with id_field) leaves out the rows "
-        "whose id is stored already (n_skipped, skipped_ids); the reply counts known "
-        "labels per class (gold_counts) and may carry a note", "201",
+        "whose id is stored already (n_skipped, skipped_ids); stored_labels=1 (with "
+        "id_field and gold_field) leaves them out too and gives those items their rows' "
+        "known labels (stored_labels in the reply, as POST /labels answers); the reply "
+        "counts known labels per class (gold_counts) and may carry a note", "201",
         extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
-            for n in ("dry_run", "allow_duplicate", "skip_stored")),
+            for n in ("dry_run", "allow_duplicate", "skip_stored", "stored_labels")),
             {"name": "drop", "in": "query", "description": "a column not kept as a field "
              "(repeatable)", "schema": {"type": "array", "items": S}, "explode": True},
             {"name": "votes_field", "in": "query", "description": "a column of LF votes "

@@ -384,11 +384,18 @@ def test_after_an_import_the_note_on_a_label_column_says_what_still_works(client
     r = _upload(client, project, data, id_field="id")
     assert r.status_code == 201 and r.json["note"] == (
         "the column 'known_label' holds label names on 5 rows and was kept as a field, "
-        "which the labeling page shows beside the text; an upload never changes stored "
-        "items: to import them as known labels instead, upload the file to a new project "
-        "and pass gold_field=known_label (or drop=known_label to leave it out)"), r.json
+        "which the labeling page shows beside the text; to import them as known labels "
+        "of these items, upload the file again with gold_field=known_label and "
+        "stored_labels=1 (on the Data page: Give rows whose id is stored already their "
+        "known labels)"), r.json
     r = _upload(client, project, data, id_field="id", gold_field="known_label")
-    assert r.status_code == 409, r.json  # what the note no longer advises
+    assert r.status_code == 409, r.json  # what the note does not advise
+    r = _upload(client, project, data, id_field="id", gold_field="known_label",
+                stored_labels="1")  # what it does
+    assert r.status_code == 201 and r.json["stored_labels"]["n_labeled"] == 5, r.json
+    # without an id column the same rows would be new items: a new project it is
+    r = _upload(client, project, data.replace(b"comment number", b"remark"))
+    assert "upload the file to a new project" in r.json["note"], r.json
 
 
 def test_a_column_of_flags_is_no_column_of_label_names_when_the_labels_are_numerals(client):

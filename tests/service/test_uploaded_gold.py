@@ -206,3 +206,29 @@ def test_known_labels_that_cannot_be_stored_are_refused_whole(client, store, pro
         r = client.post(url, headers=auth(), json=body)
         assert r.status_code == status and said in r.json["error"], (body, r.json)
     assert {k: rconn.dump(k) for k in rconn.keys("*")} == before
+
+
+def test_a_file_sent_again_with_its_label_column_gives_stored_items_their_labels(
+        client, store, project):
+    """New-user trial: a label column first kept as a field; the note said to upload
+    the file to a new project to import it as known labels. Now the file again with
+    stored_labels=1 gives the stored items their labels and imports its new rows."""
+    data = youtube_csv().decode().splitlines(keepends=True)
+    url = f"/api/projects/{project}/items?id_field=COMMENT_ID"
+    r = client.post(url, data="".join(data[:301]).encode(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201 and "stored_labels=1" in r.json["note"], r.json
+    r = client.post(url + "&gold_field=CLASS&stored_labels=1&eval_fraction=0.5",
+                    data=youtube_csv(), headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.json
+    got = r.json
+    assert (got["n_items"], got["n_gold"], got["n_skipped"]) == (50, 50, 300)
+    assert got["stored_labels"]["n_labeled"] == 300
+    assert 100 <= got["stored_labels"]["n_held_out"] <= 200
+    truth = {i: ["ham", "spam"].index(c) for i, c in _truth().items()}
+    assert store.uploaded_gold(project) == truth
+    assert store.n_eval(project) == got["n_eval"] + got["stored_labels"]["n_held_out"]
+    assert store.pool_size(project) == 0
+    r = client.post(url + "&stored_labels=1", data=youtube_csv(),
+                    headers={**auth(), "Content-Type": "text/csv"})
+    assert r.status_code == 400 and "gold_field" in r.json["error"]

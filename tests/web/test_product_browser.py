@@ -1334,6 +1334,38 @@ def test_a_file_that_grew_imports_its_new_rows_on_the_data_page(live: LiveServer
     assert all("status of 400" in e for e in page.console_errors)
 
 
+def test_known_labels_that_came_later_go_to_the_stored_items_from_the_data_page(
+        live: LiveServer, page: Any) -> None:
+    """Items imported without labels, then a colleague's file of some of them with a
+    label column: refused on the Data page as "already exist" with no way to add the
+    labels but answering each item. A box now gives the stored items their labels."""
+    pid = live.admin.call("POST", "/api/projects", {
+        "name": "Later", "labels": ["ham", "spam"], "text_field": "text"})["id"]
+    live.admin.call("POST", f"/api/projects/{pid}/items?id_field=id",
+                    data=b"id,text\na1,check out my channel\na2,love this song\n"
+                         b"a3,great video\n", content_type="text/csv")
+    _admin_dashboard(page, live, pid)
+    page.goto(f"{live.url}/p/{pid}/data")
+    page.set_input_files("#file", files=[{"name": "labels.csv", "mimeType": "text/csv",
+                                          "buffer": b"id,text,label\na1,check out my channel,"
+                                                    b"spam\na2,love this song,ham\n"}])
+    page.wait_for_selector("#mapping", state="visible")
+    page.select_option("#col-gold", "label")  # (a column filled on every row is not picked)
+    page.click("#check")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('already exist')")
+    assert page.locator("#labels-box").is_visible()
+    page.check("#stored-labels")  # checks again
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.startsWith('Nothing new')")
+    assert "2 items get their known label" in page.locator("#import-status").inner_text()
+    page.click("#import")
+    page.wait_for_function(
+        "document.getElementById('import-status').textContent.includes('were given')")
+    assert live.admin.call("GET", f"/api/projects/{pid}/items?known=yes")["total"] == 2
+    assert page.locator("#labels-box").is_hidden()
+
+
 def test_a_wrench_file_with_its_votes_is_labelled_by_them_in_the_browser(
         live: LiveServer, worker: None, page: Any, shared_data: Any) -> None:
     """WRENCH's train.json on the Data page: its weak_labels are read as LF votes by

@@ -102,6 +102,7 @@
     if (dry) q.set("dry_run", "1");
     if ($("allow-dup").checked) q.set("allow_duplicate", "1");
     if ($("skip-stored").checked && $("col-id").value) q.set("skip_stored", "1");
+    if ($("stored-labels").checked && $("col-id").value && $("col-gold").value) q.set("stored_labels", "1");
     return q.toString();
   }
 
@@ -117,6 +118,11 @@
     if (b.code === "duplicate_upload" && !b.ids_stored) $("dup-box").hidden = false;
     /* ids stored already: a file that grew imports its new rows (stored items never change) */
     if (/skip_stored=1/.test(b.error || "") && !$("skip-stored").checked) $("skip-box").hidden = false;
+    /* ... and, with a known-labels column, a file whose labels came later gives them
+       to the stored items (they were refused here as "already exist") */
+    if (/skip_stored=1/.test(b.error || "") && $("col-gold").value && !$("stored-labels").checked) {
+      $("labels-box").hidden = false;
+    }
   }
 
   /* The API's refusals name its query options; this page has boxes for them (re-trial:
@@ -124,7 +130,7 @@
   function pageWords(msg) {
     return msg && String(msg)
       .replace("imports its new rows with skip_stored", "imports its new rows: upload with skip_stored")
-      .replace(/ (?:upload )?with (?:allow_duplicate|skip_stored)=1 \(on the Data page: ([^)]*)\)/g,
+      .replace(/ (?:upload )?with (?:allow_duplicate|skip_stored|stored_labels)=1 \(on the Data page: ([^)]*)\)/g,
         function (m, box) { return " tick “" + box + "” below, then press “Import”"; })
       .replace("with an id column (id_field)", "with an id column (“Id column” above)");
   }
@@ -135,6 +141,20 @@
   function recount() { counts().catch(function () { /* the import's message says more */ }); }
 
   function skippedNote(b) {
+    const given = b.stored_labels;  // stored_labels: the stored rows' known labels
+    const stored = " " + b.n_skipped + (b.n_skipped === 1 ? " row's id is" : " rows' ids are") +
+      " stored already: ";
+    if (given && given.n !== undefined) {  // checked, not imported yet
+      return stored + given.n + (given.n === 1 ? " item gets its" : " items get their") + " known label.";
+    }
+    if (given) {
+      return stored + given.n_labeled + (given.n_labeled === 1 ? " item was" : " items were") +
+        " given its known label" +
+        (given.n_held_out ? " (" + given.n_held_out + " held out to score the models)" : "") +
+        (given.n_unchanged ? "; " + given.n_unchanged + " had it already" : "") +
+        (given.n_answered ? "; " + given.n_answered + " answered already keep their answers" : "") + "." +
+        (given.job_id ? " The models are being recalibrated with them (job " + given.job_id.slice(0, 8) + ")." : "");
+    }
     return b.n_skipped ? " " + b.n_skipped + (b.n_skipped === 1 ? " row is" : " rows are") +
       " left out: " + (b.n_skipped === 1 ? "its id is" : "their ids are") + " stored already." : "";
   }
@@ -145,6 +165,8 @@
     $("dup-box").hidden = true;
     $("skip-stored").checked = false;
     $("skip-box").hidden = true;
+    $("stored-labels").checked = false;
+    $("labels-box").hidden = true;
   }
 
   function showErrors(body) {
@@ -329,6 +351,11 @@
     } finally { busy(false); }
     if (!r.ok) { refused(r); $("import").disabled = true; return; }
     const b = r.body;
+    if (!b.n_items && b.stored_labels && b.stored_labels.n) {  /* labels for stored items only */
+      status("import-status", "Nothing new to import." + skippedNote(b) + " Press “Import”.");
+      $("import").disabled = false;
+      return;
+    }
     if (!b.n_items) {  /* every row left out (admin's trial: "All 0 rows are fine ... Press
       “Import”", and Import then imported 0 items) */
       status("import-status", "Nothing to import: every row's id is stored already (" + b.n_skipped +
@@ -445,6 +472,7 @@
     });
     $("allow-dup").addEventListener("change", check);
     $("skip-stored").addEventListener("change", check);
+    $("stored-labels").addEventListener("change", check);
     ["col-text", "col-id", "col-gold", "col-votes", "eval-fraction"].forEach(function (id) {
       $(id).addEventListener("input", function () {
         $("import").disabled = true;
