@@ -10,6 +10,7 @@ item's text (:func:`entities`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, NamedTuple
@@ -43,10 +44,80 @@ def relation_fields(fields: Any) -> list[RelationField]:
         return []
     out = []
     for k, v in fields.items():
-        m = _RELATION_FIELD.fullmatch(str(k).rsplit(".", 1)[-1])
-        if m:
-            out.append(RelationField(k, m.group(1).lower(), m.group(2), v))
+        if isinstance(v, dict):  # a record still nested (WRENCH's rows, in the library)
+            out += [f._replace(key=f"{k}.{f.key}") for f in relation_fields(v)]
+            continue
+        named = _relation_key(k) if isinstance(k, str) else None
+        if named is not None:
+            out.append(RelationField(k, *named, v))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _relation_key(key: str) -> tuple[str, str] | None:
+    """``(kind, number)`` of a relation field's key, or None: read once per key (the
+    same few keys of every item; rules read the pair of 100,000 items at a time)."""
+    m = _RELATION_FIELD.fullmatch(key.rsplit(".", 1)[-1])
+    return (m.group(1).lower(), m.group(2)) if m else None
+
+
+def _pair(text: str, fields: Any
+          ) -> tuple[tuple[int, int] | None, tuple[int, int] | None] | None:
+    """Where a relation item's entity 1 and entity 2 are in ``text`` (each None where
+    it is not found), or None for an item without two entities."""
+    found: dict[str, dict[str, Any]] = {}
+    for f in relation_fields(fields):
+        found.setdefault(f.number, {})[f.kind] = f.value
+    one, two = found.get("1", {}), found.get("2", {})
+    if not (isinstance(one.get("entity"), str) and isinstance(two.get("entity"), str)):
+        return None
+    return (_mention(text, one["entity"], one.get("span")),
+            _mention(text, two["entity"], two.get("span")))
+
+
+def between(text: str, fields: Any) -> tuple[int, int] | None:
+    """``(start, end)``: where the words between a relation item's two entities are
+    in ``text`` (from the end of the one that comes first to the start of the other;
+    empty where they touch or overlap), or None for an item without a pair of
+    entities, or whose entities are not both in ``text``. What a keyword or regex
+    rule reading ``"between"`` reads (:attr:`loop.core.rules.Rule.reads`).
+
+    >>> text = "Aspirin blocks COX-1 in cells."
+    >>> a, b = between(text, {"entity1": "COX-1", "entity2": "Aspirin",
+    ...                       "span1": [15, 20], "span2": [0, 7]})
+    >>> text[a:b]
+    ' blocks '
+    >>> between(text, {"entity1": "COX-1"}), between(text, {"entity1": "COX-1",
+    ...                                                     "entity2": "COX-2"})
+    (None, None)
+    """
+    at = _pair(text, fields)
+    if at is None:
+        return None
+    one, two = at
+    if one is None or two is None:
+        return None
+    (a1, b1), (a2, b2) = one, two
+    start, end = (b1, a2) if a1 <= a2 else (b2, a1)
+    return (start, max(start, end))
+
+
+def mention(text: str, fields: Any, key: str) -> tuple[int, int] | None:
+    """Where the entity of the field ``key`` (``data.entity2``) of a relation item is
+    in ``text`` (at its span where that holds it, else its first occurrence), or None
+    (no such entity field, or not in ``text``): where a rule that reads that field
+    marks what it found.
+
+    >>> mention("Aspirin blocks COX-1.", {"entity2": "COX-1", "span2": [15, 20]}, "entity2")
+    (15, 20)
+    >>> mention("Aspirin blocks COX-1.", {"entity2": "COX-1"}, "author")
+    """
+    rel = relation_fields(fields)
+    own = next((f for f in rel if f.key == key and f.kind == "entity"), None)
+    if own is None or not isinstance(own.value, str):
+        return None
+    span = next((f.value for f in rel if f.kind == "span" and f.number == own.number), None)
+    return _mention(text, own.value, span)
 
 
 def relation_text(text: str, fields: Any) -> str:
@@ -64,20 +135,16 @@ def relation_text(text: str, fields: Any) -> str:
     >>> relation_text("no pair here", {"author": "x"})
     'no pair here'
     """
-    found: dict[str, dict[str, Any]] = {}
-    for f in relation_fields(fields):
-        found.setdefault(f.number, {})[f.kind] = f.value
-    one, two = found.get("1", {}), found.get("2", {})
-    if not (isinstance(one.get("entity"), str) and isinstance(two.get("entity"), str)):
+    at = _pair(text, fields)
+    if at is None:
         return text
-    at1, at2 = (_mention(text, e["entity"], e.get("span")) for e in (one, two))
-    extra = [f"e1_{w}" for w in _WORD.findall(one["entity"].lower())]
-    extra += [f"e2_{w}" for w in _WORD.findall(two["entity"].lower())]
-    if at1 is not None and at2 is not None:
-        (a1, b1), (a2, b2) = at1, at2
-        between = text[b1:a2] if a1 <= a2 else text[b2:a1]
-        extra += [f"btw_{w}" for w in _WORD.findall(between.lower())]
-        extra.append("e1_first" if a1 <= a2 else "e2_first")
+    named = {f.number: f.value for f in relation_fields(fields) if f.kind == "entity"}
+    extra = [f"e1_{w}" for w in _WORD.findall(named["1"].lower())]
+    extra += [f"e2_{w}" for w in _WORD.findall(named["2"].lower())]
+    if at[0] is not None and at[1] is not None:
+        a, b = between(text, fields) or (0, 0)
+        extra += [f"btw_{w}" for w in _WORD.findall(text[a:b].lower())]
+        extra.append("e1_first" if at[0][0] <= at[1][0] else "e2_first")
     return text + "\n" + " ".join(extra)
 
 

@@ -109,7 +109,9 @@ def rule_key(r: Rule) -> str:
     """What a rule matches and votes, whatever its name (see :attr:`Suggestion.key`)."""
     what = {"keywords": "|".join(r.keywords), "regex": r.pattern,
             "field": f"{r.field}{r.op}{r.value}"}[r.kind]
-    return f"{r.kind}:{what.lower()}:{r.label}"
+    # (one that reads something else than the text, "between": no suggestion's key)
+    reads = f"@{r.reads}" if r.kind != "field" and r.reads != "text" else ""
+    return f"{r.kind}:{what.lower()}{reads}:{r.label}"
 
 
 class TermIndex:

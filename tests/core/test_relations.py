@@ -23,3 +23,18 @@ def test_an_item_without_a_pair_is_read_as_it_is() -> None:
     assert relation_text("COX-1 alone", one_entity) == "COX-1 alone"
     assert entities({"entity1": " ", "entity2": 7}) == {}
     assert entity_key({"text": "x"}) == "" and relation_fields(["entity1"]) == []
+
+
+def test_the_words_between_a_pair_and_an_entitys_mention() -> None:
+    from loop.core.relations import between, mention
+
+    text = "Aspirin blocks COX-1 in cells."
+    fields = {"data": {"entity1": "COX-1", "entity2": "Aspirin", "span1": [15, 20],
+                       "span2": [0, 7]}}  # nested, as json.load reads WRENCH's rows
+    assert [f.key for f in relation_fields(fields)][:2] == ["data.entity1", "data.entity2"]
+    assert between(text, fields) == (7, 15) and mention(text, fields, "data.entity1") == (15, 20)
+    # a span that does not hold the entity: its first occurrence; not in the text: no pair
+    assert between(text, {"entity1": "Aspirin", "entity2": "cells", "span2": [0, 3]}) == (7, 24)
+    assert between(text, {"entity1": "Aspirin", "entity2": "COX-2"}) is None
+    assert between(text, {"entity1": "COX-1", "entity2": "COX-1"}) == (20, 20)
+    assert mention(text, fields, "data.span1") is None

@@ -1010,3 +1010,126 @@ def test_uncomparable_agrees_with_its_definition_item_by_item():
         assert uncomparable(rule, recs, hit=hit, texts=TextBatch(texts), failed=failed) == got
         some += want > 0
     assert some >= 30, some
+
+
+# -- what a keyword or regex rule reads: the text, between a relation's entities, a field ----
+_SENT = "Aspirin inhibits COX-1 but not the D2 receptor."
+_PAIRS = [  # two pairs of one sentence (chemprot's rows), then items without a pair
+    {"data.entity1": "Aspirin", "data.entity2": "COX-1", "data.span1": [0, 7],
+     "data.span2": [17, 22]},
+    {"data.entity1": "D2 receptor", "data.entity2": "COX-1", "data.span1": [35, 46],
+     "data.span2": [17, 22]},
+    {"data.entity1": "Aspirin"},
+    {},
+]
+_TEXTS = [_SENT, _SENT, _SENT, "inhibits"]
+
+
+def _reads(reads, kind="keywords", **kw):
+    what = {"keywords": ["inhibits"]} if kind == "keywords" else {"pattern": "^$"}
+    return Rule.from_dict({"name": "r", "label": 1, "kind": kind, **what, **kw,
+                           **({"reads": reads} if reads is not None else {})}, 2)
+
+
+def test_a_rule_reads_between_the_entities_of_each_pair():
+    """One sentence, two pairs: only the pair with "inhibits" between them matches;
+    an item without a pair matches no rule reading between, not even ^$."""
+    text = _reads(None)
+    between = _reads("between")
+    assert text.match(_TEXTS).tolist() == [True, True, True, True]
+    assert between.match(_TEXTS, _PAIRS).tolist() == [True, False, False, False]
+    assert between.match(TextBatch(_TEXTS), _PAIRS).tolist() == [True, False, False, False]
+    # entities that touch: empty words between them, which ^$ matches; no pair: no match
+    touching = [{"entity1": "ab", "entity2": "cd"}, {}]
+    assert _reads("between", "regex").match(["abcd", ""], touching).tolist() == [True, False]
+    # "and not" words between: holds on an item without a pair, as for a missing field
+    unless = Rule.from_dict({"name": "r", "label": 1, "kind": "keywords", "keywords": ["COX-1"],
+                             "conditions": [{"kind": "keywords", "keywords": ["but not"],
+                                             "reads": "between", "not": True}]}, 2)
+    assert unless.match(_TEXTS, _PAIRS).tolist() == [True, False, True, False]
+    # records still nested (WRENCH's rows in the library) read alike
+    nested = [{"data": {k[5:]: v for k, v in p.items()}} for p in _PAIRS]
+    assert between.match(_TEXTS, nested).tolist() == [True, False, False, False]
+    for rule in (between, unless):  # one item at a time, and as an LF, agree with the scan
+        assert [rule.matches(t, x) for t, x in zip(_TEXTS, _PAIRS, strict=True)] == (
+            rule.match(_TEXTS, _PAIRS).tolist())
+        rows = [{"text": t, **x} for t, x in zip(_TEXTS, _PAIRS, strict=True)]
+        assert apply_lfs([rule.as_lf()], rows).L[:, 0].tolist() == [
+            1 if h else -1 for h in rule.match(_TEXTS, _PAIRS)]
+    with pytest.raises(ValueError, match="reads 'between': pass the items' fields as records"):
+        between.match(_TEXTS)
+
+
+def test_a_rule_reads_a_field_and_what_it_reads_is_kept_per_records():
+    receptor = _reads("data.entity1", keywords=["receptor"])
+    assert receptor.match(_TEXTS, _PAIRS).tolist() == [False, True, False, False]
+    nested = [{"data": {"entity1": "D2 receptor"}}, {"data": {"entity1": 7}}]
+    assert receptor.match(["", ""], nested).tolist() == [True, False]
+    # the same texts with other records (another project's, a preview's): read again
+    batch = TextBatch(_TEXTS)
+    between = _reads("between")
+    assert between.match(batch, _PAIRS).tolist() == [True, False, False, False]
+    swapped = [_PAIRS[1], _PAIRS[0], {}, {}]
+    assert between.match(batch, swapped).tolist() == [False, True, False, False]
+    assert receptor.match(batch, swapped).tolist() == [True, False, False, False]
+
+
+def test_what_a_rule_reads_is_in_its_json_and_fingerprint_only_when_not_the_text():
+    """Rules, files and API bodies without ``reads`` mean what they meant, with the
+    fingerprints they had (the fingerprints above); reading anything else changes it."""
+    plain = _reads(None)
+    assert "reads" not in plain.to_dict() and plain == _reads("text")
+    assert _reads("text").fingerprint() == plain.fingerprint()
+    assert Rule("says_free", 1, "keywords", keywords=("free", "win money"),
+                reads="text").fingerprint() == "ef47709cf40f4c37"
+    fps = {plain.fingerprint(), _reads("between").fingerprint(),
+           _reads("data.entity1").fingerprint(), _reads("data.entity2").fingerprint()}
+    assert len(fps) == 4
+    between = _reads("between")
+    assert between.to_dict()["reads"] == "between"
+    assert Rule.from_dict(between.to_dict(), 2) == between
+    cond = {"kind": "keywords", "keywords": ["inhibits"], "whole_word": True,
+            "case_sensitive": False, "ignore_accents": False, "reads": "between", "not": False}
+    r = _free(cond)
+    assert r.to_dict()["conditions"] == [cond]
+    assert Rule.from_dict(r.to_dict(), 2).fingerprint() == r.fingerprint() != _free(
+        {**cond, "reads": "text"}).fingerprint()
+    assert _free({**cond, "reads": "text"}).fingerprint() == _free(
+        {k: v for k, v in cond.items() if k != "reads"}).fingerprint()
+    assert r.fields == () and r.reads_pair and _free(
+        {**cond, "reads": "entity2"}).fields == ("entity2",)
+
+
+@pytest.mark.parametrize("d, error", [
+    ({"kind": "field", "field": "x", "op": "==", "value": 1, "reads": "between"},
+     "a field rule compares the value of its field; reads is for keyword and regex rules"),
+    ({"kind": "keywords", "keywords": ["x"], "reads": ""}, "reads must be 'text'"),
+    ({"kind": "regex", "pattern": "x", "reads": ["between"]}, "reads must be 'text'"),
+    ({"kind": "keywords", "keywords": ["x"], "conditions": [
+        {"kind": "field", "field": "x", "value": 1, "reads": "entity2"}]},
+     "condition 1: a field condition compares the value of its field"),
+])
+def test_bad_reads_are_refused_saying_what_to_write(d, error):
+    with pytest.raises(ValueError, match=error):
+        Rule.from_dict({"name": "r", "label": 1, **d}, 2)
+    with pytest.raises(ValueError, match="a field rule compares its field= with its value"):
+        Rule("f", 0, "field", field="x", value=1, reads="between")
+
+
+def test_a_rule_reading_between_or_an_entity_marks_its_matches_in_the_text():
+    between = _reads("between", keywords=["inhibits", "not"])
+    at = _SENT.index("inhibits")
+    assert between.spans(_SENT, record=_PAIRS[0]) == [(at, at + len("inhibits"))]
+    assert between.spans(_SENT, record=_PAIRS[1]) == [(_SENT.index("not"), _SENT.index("not") + 3)]
+    assert between.spans(_SENT) == [] and between.spans(_SENT, record={}) == []
+    receptor = _reads("data.entity1", keywords=["receptor"])
+    assert receptor.spans(_SENT, record=_PAIRS[1]) == [(38, 46)]  # in the entity, at its span
+    assert _reads("title", keywords=["receptor"]).spans(
+        _SENT, record={"title": "receptor"}) == []  # a field not in the text: no mark
+    # a text the page reads otherwise ("&amp;"): offsets into the text as read
+    amp = "A &amp; B inhibits C"
+    assert between.spans(amp, record={"entity1": "B", "entity2": "C"}) == [(6, 14)]
+    assert Rule.from_dict({"name": "r", "label": 1, "kind": "keywords", "keywords": ["COX-1"],
+                           "conditions": [{"kind": "keywords", "keywords": ["inhibits"],
+                                           "reads": "between"}]}, 2).spans(
+        _SENT, record=_PAIRS[0]) == [(at, at + len("inhibits")), (17, 22)]
