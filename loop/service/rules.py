@@ -32,9 +32,11 @@ from loop.core.regex_words import ascii_words, folds_capitals
 from loop.core.relations import entities
 from loop.core.rule_files import flat_rule, unknown_labels, where
 from loop.core.rules import (
+    BETWEEN,
     KIND_FIELDS,
     KINDS,
     ORDERED_OPS,
+    TEXT,
     WINDOW_BYTES,
     Rule,
     RuleTooSlow,
@@ -267,8 +269,13 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
         raise BadRequest(f"rule name {rule.name!r} is taken by an LF whose votes were "
                          "uploaded with the items; pick another name")
     for i, (test, _) in enumerate(rule.tests()):
+        where = f"condition {i}: " if i else ""
         if test.kind == "field":
-            _check_field(store, pid, project, test.field, f"condition {i}: " if i else "")
+            _check_field(store, pid, project, test.field, where)
+        elif test.reads == BETWEEN:
+            _check_pair(store, pid, where)
+        elif test.reads != TEXT:
+            _check_field(store, pid, project, test.reads, where, reads=True)
     return rule
 
 
@@ -289,22 +296,66 @@ def _enabled(data: Any, default: bool) -> bool:
     return value
 
 
-def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str,
-                 where: str = "") -> None:
-    """A field rule (or a rule's field condition: ``where``, "condition 2: ", says
-    which) must name a field the items have (looked for in every item up to 1,000,
-    else in 200 spread over the upload order; before any upload, anything goes)."""
+def _sample(store: RedisStore, pid: str) -> list[dict[str, Any]]:
+    """The items a rule's fields are looked for in: every item up to 1,000, else 200
+    spread over the upload order."""
     n = store.n_items(pid)
     if n == 0:
-        return
+        return []
     ids = store.ids_at(pid, np.linspace(0, n - 1, 200).astype(int)) if n > 1000 else None
+    return store.items(pid, ids)
+
+
+def _check_field(store: RedisStore, pid: str, project: dict[str, Any], name: str,
+                 where: str = "", reads: bool = False) -> None:
+    """A field rule (or a rule's field condition: ``where``, "condition 2: ", says
+    which), or a keyword or regex one that ``reads`` a field, must name a field the
+    items have (looked for in :func:`_sample`; before any upload, anything goes)."""
     seen = {"id", "text", project.get("text_field") or "text"}
-    for it in store.items(pid, ids):
+    items = _sample(store, pid)
+    if not items:
+        return
+    for it in items:
         seen.update(it.get("fields", {}))
         if name in seen:
             return
+    if reads:
+        seen -= {"text"}  # (reads "text" is the item's text: not one of the fields here)
+        raise BadRequest(
+            f"rule: {where}reads {name!r}, but no item has a field {name!r}: set reads to "
+            f"{TEXT!r} (the item's text)"
+            + (f", {BETWEEN!r} (the words between its two entities)"
+               if any(entities(it.get("fields")) for it in items) else "")
+            + f" or one of the items' fields: {', '.join(sorted(seen))}"
+            + _renamed_column(store, pid, name))
     raise BadRequest(f"rule: {where}no item has a field {name!r}; the items' fields are "
                      f"{', '.join(sorted(seen))}{_renamed_column(store, pid, name)}")
+
+
+def readable(store: RedisStore, pid: str) -> dict[str, Any]:
+    """What a keyword or regex rule can read of the items besides their text (the
+    rule editor's "Reads" list), as looked for in :func:`_sample`: ``fields``, the
+    uploaded fields that hold a text or a number (not a span's offsets), and
+    ``between``, whether some item names a pair of entities (fields ``entity1``,
+    ``entity2``)."""
+    items = _sample(store, pid)
+    fields = {k for it in items for k, v in (it.get("fields") or {}).items()
+              if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    return {"fields": sorted(fields),
+            "between": any(len(entities(it.get("fields"))) >= 2 for it in items)}
+
+
+def _check_pair(store: RedisStore, pid: str, where: str = "") -> None:
+    """A keyword or regex rule reading the words between a relation's entities
+    (``where`` as for :func:`_check_field`) needs items that name a pair."""
+    items = _sample(store, pid)
+    if not items or any(len(entities(it.get("fields"))) >= 2 for it in items):
+        return
+    raise BadRequest(
+        f"rule: {where}reads {BETWEEN!r}, the words between a relation item's two "
+        "entities, but no item names a pair of entities (fields entity1 and entity2, with "
+        f"span1 and span2 their offsets, as WRENCH's chemprot and semeval give them): set "
+        f"reads to {TEXT!r} (the item's text) or to one of the items' fields")
 
 
 def _renamed_column(store: RedisStore, pid: str, name: str) -> str:
@@ -542,6 +593,8 @@ def _edited(old: dict[str, Any], data: Any) -> Any:
     if kind != old.get("kind"):
         for f in KIND_FIELDS.get(str(old.get("kind")), ()):
             out.pop(f, None)
+        if kind == "field":  # what a keyword or regex rule read: a field rule takes none
+            out.pop("reads", None)
     return {**out, **data}
 
 
@@ -614,13 +667,15 @@ def _term_index(c: _Corpus) -> TermIndex:
 
 
 def _hits(c: _Corpus, rule: Rule, project: dict[str, Any],
-          deadline: float | None = None, failed: np.ndarray | None = None) -> np.ndarray:
+          deadline: float | None = None, failed: np.ndarray | None = None,
+          records: list[dict[str, Any]] | None = None) -> np.ndarray:
     """(n_items,) bool: the items ``rule`` matches, as the worker's run would
     (:class:`~loop.core.rules.RuleTooSlow` past ``deadline``; ``failed``: see
-    :meth:`~loop.core.rules.Rule.match`)."""
+    :meth:`~loop.core.rules.Rule.match`; ``records``: its :func:`_records`, read
+    already)."""
     return rule.match(c.batch if c.batch is not None else c.texts,
-                      _records(c, rule, project.get("text_field")), deadline=deadline,
-                      failed=failed)
+                      _records(c, rule, project.get("text_field")) if records is None
+                      else records, deadline=deadline, failed=failed)
 
 
 def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
@@ -643,11 +698,14 @@ def _matched(c: _Corpus, rule: Rule, project: dict[str, Any], n_examples: int,
     def work() -> tuple[np.ndarray, dict[int, list[tuple[int, int]]], dict[str, Any] | None,
                         list[int]]:
         failed = np.empty(len(c.ids), dtype=np.int64)  # the test each item failed
-        hit = _hits(c, rule, project, deadline, failed)
+        records = _records(c, rule, project.get("text_field"))
+        hit = _hits(c, rule, project, deadline, failed, records)
         rows = np.random.default_rng(0).permutation(np.flatnonzero(hit))[:n_examples]
         # an item is left after test j when it failed none, or one after j
         steps = [int(((failed < 0) | (failed > j)).sum()) for j in range(len(rule.tests()))]
-        return (hit, {r: rule.spans(c.texts[r]) for r in rows.tolist()},
+        # (a rule reading the words between a relation's entities marks them there)
+        return (hit, {r: rule.spans(c.texts[r], record=None if records is None
+                                    else records[r]) for r in rows.tolist()},
                 _uncomparable(c, rule, project, hit, deadline, failed), steps)
 
     if any(t.kind == "regex" for t, _ in rule.tests()) and c.longest > WINDOW_BYTES:
@@ -707,14 +765,14 @@ def _records(c: _Corpus, rule: Rule, text_field: str | None) -> list[dict[str, A
     worker's LFs see it: the uploaded fields, then ``id``, ``text`` and the text
     field's own name (the item's own)."""
     fields = rule.fields
-    if not fields:
+    if not fields and not rule.reads_pair:
         return None
     own = [f for f in fields if f in ("id", "text", text_field or "text")]
-    if not own:
-        return c.fields
-    if fields == ("id",):
+    if not own:  # (the same list each time: what a rule reads of it is kept with the
+        return c.fields  # texts, TextBatch.read_parts)
+    if fields == ("id",) and not rule.reads_pair:
         return [{"id": i} for i in c.ids]
-    if len(fields) == 1:
+    if len(fields) == 1 and not rule.reads_pair:
         return [{fields[0]: t} for t in c.texts]
     # fields and the item's own beside them (a rule with conditions): one dict each
     return [{**f, **{x: (i if x == "id" else t) for x in own}}

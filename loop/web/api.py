@@ -628,6 +628,14 @@ def preview_rule(pid: str) -> Any:
     return jsonify(rules.preview(_store(), pid, _body()))
 
 
+@bp.get("/projects/<pid>/rules/readable")
+@admin_required
+def rules_readable(pid: str) -> Any:
+    """What a keyword or regex rule can read besides the text: the uploaded fields,
+    and whether the items name a pair of entities (``reads: "between"``)."""
+    return jsonify(rules.readable(_store(), pid))
+
+
 @bp.get("/projects/<pid>/rules/suggestions")
 @admin_required
 def rule_suggestions(pid: str) -> Any:

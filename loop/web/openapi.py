@@ -56,7 +56,11 @@ RULE = {"name": S, "label": {"oneOf": [S, INT], "description": "a label name or 
                            "match one another"}, "pattern": S, "field": S,
         "op": {"type": "string", "enum": ["==", "!=", ">", ">=", "<", "<=", "in"]},
         "value": {"oneOf": [S, {"type": "number"}, {"type": "array", "items": {
-            "oneOf": [S, {"type": "number"}]}, "description": "op in: the values"}]}}
+            "oneOf": [S, {"type": "number"}]}, "description": "op in: the values"}]},
+        "reads": {"type": "string", "default": "text", "description": "keyword and regex "
+                  "rules: what they read, \"text\" the item's text, \"between\" the "
+                  "words between a relation item's two entities (entity1, entity2), else "
+                  "the uploaded field of that name; an item without it: no match"}}
 #: One of a rule's extra conditions: a rule's own fields but no name or label, and not.
 CONDITION = {"type": "object", "properties": {
     **{k: v for k, v in RULE.items() if k not in ("name", "label")},
@@ -144,6 +148,10 @@ PATHS: dict[str, dict[str, Any]] = {
         body={**RULE, "replacing": S, "examples": {
             "type": "integer", "minimum": 1, "maximum": 100, "default": 8,
             "description": "matched items to return"}})},
+    "/api/projects/{pid}/rules/readable": {"get": _op(
+        "what a keyword or regex rule can read besides the text: {fields: the uploaded "
+        "fields holding a text or a number, between: whether items name a pair of "
+        "entities}")},
     "/api/projects/{pid}/rules/suggestions": {"get": _op(
         "rule candidates mined from the gold labels, with supporting and contradicting "
         "gold items", extra={"parameters": [{"name": "k", "in": "query", "schema": INT}]})},

@@ -1689,3 +1689,76 @@ def test_a_rules_file_whose_labels_are_not_the_projects_names_them_all_and_the_k
     assert r.status_code == 400 and r.json["error"].startswith("label 'ham' (e) is none")
     assert 'set its rule\'s "label" in the file' in r.json["error"], r.json
     assert client.get(f"/api/projects/{pid}/rules", headers=auth()).json["rules"] == []
+
+
+def test_a_rule_reading_between_a_relations_entities_through_the_api(client, store):
+    """Relation items (one sentence, several entity pairs, as chemprot's): a rule
+    that reads the words between the entities, or an entity's field, votes per pair,
+    its preview marks what it found in the text, and it goes through a rules file."""
+    import json
+
+    pid, copy = (client.post("/api/projects", headers=auth(), json={
+        "name": name, "labels": ["inhibitor", "other"]}).json["id"] for name in ("rel", "copy"))
+    s = "Aspirin inhibits COX-1 but not the D2 receptor."
+    pairs = [("Aspirin", [0, 7], "COX-1", [17, 22]),
+             ("D2 receptor", [35, 46], "COX-1", [17, 22]),
+             ("Aspirin", [0, 7], "D2 receptor", [35, 46])]
+    rows = "".join(json.dumps({"id": f"p{i}", "text": s, "data": {
+        "entity1": a, "span1": sa, "entity2": b, "span2": sb}}) + "\n"
+        for i, (a, sa, b, sb) in enumerate(pairs))
+    rows += json.dumps({"id": "plain", "text": "it inhibits", "data": {}}) + "\n"
+    for project in (pid, copy):
+        r = client.post(f"/api/projects/{project}/items?id_field=id", data=rows.encode(),
+                        headers={**auth(), "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 201, r.json
+    rule = {"name": "inhibits_between", "label": "inhibitor", "kind": "keywords",
+            "keywords": ["inhibits"], "reads": "between", "conditions": [
+                {"kind": "keywords", "keywords": ["receptor"], "reads": "data.entity2",
+                 "not": True}]}
+    url = f"/api/projects/{pid}/rules"
+    # what the editor offers to read: the fields, and between the entities
+    assert client.get(f"{url}/readable", headers=auth()).json == {
+        "fields": ["data.entity1", "data.entity2"], "between": True}
+    p = client.post(f"{url}/preview", headers=auth(), json=rule).json
+    assert p["matched"] == 1 and p["steps"] == [2, 1], p  # p0; p2 names a receptor
+    (ex,) = p["examples"]
+    assert ex["id"] == "p0" and ex["marks"] == [[8, 16]], ex
+    assert ex["text"][8:16] == "inhibits" and p["rule"]["reads"] == "between"
+    # what is wrong says what to write instead
+    r = client.post(f"{url}/preview", headers=auth(), json={**rule, "reads": "entity9"})
+    assert r.status_code == 400, r.json
+    assert "reads 'entity9', but no item has a field 'entity9': set reads to 'text'" in (
+        r.json["error"]) and "'between'" in r.json["error"] and "data.entity2" in r.json["error"]
+    # saved and applied (the worker's path): a vote on the pair, not on the sentence
+    r = client.post(url, headers=auth(), json=rule)
+    assert r.status_code == 201, r.json
+    apply_lfs_in_process(store, pid)
+    L, meta = store.load_L(pid)
+    col = L[:, meta["lf_names"].index("inhibits_between")]
+    assert dict(zip(store.item_ids(pid), col.tolist(), strict=True)) == {
+        "p0": 0, "p1": -1, "p2": -1, "plain": -1}
+    # a rules file round trip (into a project of the same items): the same rule, the
+    # same fingerprint
+    saved = client.get(url, headers=auth()).json
+    assert saved["rules"][0]["rule"]["conditions"][0]["reads"] == "data.entity2"
+    before = Rule.from_dict(saved["rules"][0]["rule"], 2)
+    r = client.post(f"/api/projects/{copy}/rules", headers=auth(), json={"rules": saved["rules"]})
+    assert r.status_code == 201, r.json
+    after = Rule.from_dict(_rules(client, copy)[0]["rule"], 2)
+    assert after == before and after.fingerprint() == before.fingerprint()
+    assert after.reads == "between" and after.conditions[0].test.reads == "data.entity2"
+    # changed to a field rule, it reads no more what the keywords read
+    r = client.put(f"{url}/inhibits_between", headers=auth(), json={
+        "kind": "field", "field": "data.entity1", "op": "==", "value": "Aspirin"})
+    assert r.status_code == 200, r.json
+    assert "reads" not in _rules(client, pid)[0]["rule"]
+    # items without a pair: reading between them is refused, saying what to read
+    other = client.post("/api/projects", headers=auth(), json={
+        "name": "plain", "labels": ["a", "b"]}).json["id"]
+    assert client.post(f"/api/projects/{other}/items", data=b'{"text": "x"}\n', headers={
+        **auth(), "Content-Type": "application/x-ndjson"}).status_code == 201
+    r = client.post(f"/api/projects/{other}/rules/preview", headers=auth(), json={
+        **rule, "label": 0, "conditions": []})
+    assert r.status_code == 400 and "no item names a pair of entities" in r.json["error"]
+    assert client.get(f"/api/projects/{other}/rules/readable", headers=auth()).json == {
+        "fields": [], "between": False}
