@@ -3669,3 +3669,46 @@ def test_the_labeling_page_shows_an_items_fields_in_the_files_order(
     assert page.locator("#item-fields .fields-more dd").inner_text() == (
         "3 more fields not shown here (the export has every field)")
     assert not page.console_errors, page.console_errors
+
+
+def test_the_rule_editor_reads_between_a_relations_entities(
+        live: LiveServer, page: Any) -> None:
+    """Relation items (one sentence, two pairs): the editor offers what a rule reads
+    (the text, between the entities, each field), previews the words found between
+    the entities marked in the sentence, saves it so and the table says so."""
+    api = live.admin
+    pid = str(api.call("POST", "/api/projects", {"name": "relations",
+                                                 "labels": ["inhibitor", "other"]})["id"])
+    s = "Aspirin inhibits COX-1 but not the D2 receptor."
+    rows = [{"id": "p0", "text": s, "data": {"entity1": "Aspirin", "span1": [0, 7],
+                                             "entity2": "COX-1", "span2": [17, 22]}},
+            {"id": "p1", "text": s, "data": {"entity1": "D2 receptor", "span1": [35, 46],
+                                             "entity2": "COX-1", "span2": [17, 22]}}]
+    api.call("POST", f"/api/projects/{pid}/items?id_field=id",
+             data="".join(json.dumps(r) + "\n" for r in rows).encode(),
+             content_type="application/x-ndjson")
+    sign_in(page, live.url, "test-admin-key", pid, target="dashboard")
+    page.wait_for_selector("#rule-reads option[value=between]", state="attached")
+    assert page.locator("#rule-reads option").all_inner_texts() == [
+        "the text", "between the entities", "the field data.entity1", "the field data.entity2"]
+    page.fill("#rule-name", "inhibits_between")
+    page.select_option("#rule-label", "0")
+    page.fill("#rule-keywords", "inhibits")
+    page.wait_for_function("document.querySelector('.preview-stats') && "
+                           "document.querySelector('.preview-stats').textContent.includes('2')")
+    page.select_option("#rule-reads", "between")
+    page.click("#rule-add-not")  # and not "receptor" in entity 1
+    cond = page.locator(".rule-condition").first
+    cond.locator(".cond-keywords").fill("receptor")
+    cond.locator(".cond-reads").select_option("data.entity1")
+    page.wait_for_function("(document.querySelector('.preview-steps') || {}).textContent "
+                           "=== 'words “inhibits” between the entities: 1 → and not words "
+                           "“receptor” in data.entity1: 1 items'")
+    assert page.locator("#rule-preview mark").first.inner_text() == "inhibits"
+    page.click("#rule-save")
+    page.wait_for_function("document.getElementById('rule-rows').textContent.includes("
+                           "'words “inhibits” between the entities · and not words "
+                           "“receptor” in data.entity1')")
+    (saved,) = api.call("GET", f"/api/projects/{pid}/rules")["rules"]
+    assert saved["rule"]["reads"] == "between"
+    assert saved["rule"]["conditions"][0]["reads"] == "data.entity1"

@@ -22,6 +22,9 @@
   let previewed = null;    // the rule (JSON) the last preview that came back was for
 
   let saidAt = 0;
+  /* what a keyword or regex rule can read besides the text (GET /rules/readable):
+     the uploaded fields, and whether the items name a pair of entities */
+  let readable = { fields: [], between: false };
   function status(msg, isError) {
     const s = $("rule-status");
     s.textContent = msg || "";
@@ -48,11 +51,40 @@
   function describeOne(rule) {
     if (rule.kind === "keywords") {
       return (rule.whole_word ? "words " : "text ") + rule.keywords.map(function (k) { return "“" + k + "”"; }).join(", ") +
-        (rule.ignore_accents ? " (any accents)" : "");
+        (rule.ignore_accents ? " (any accents)" : "") + readsWhere(rule.reads);
     }
-    if (rule.kind === "regex") return "/" + rule.pattern + "/";
+    if (rule.kind === "regex") return "/" + rule.pattern + "/" + readsWhere(rule.reads);
     if (rule.op === "in") return rule.field + " one of " + rule.value.map(function (v) { return JSON.stringify(v); }).join(", ");
     return rule.field + " " + rule.op + " " + JSON.stringify(rule.value);
+  }
+
+  /* Where a keyword or regex rule looks, as the tables say it ("" for the text). */
+  function readsWhere(reads) {
+    if (!reads || reads === "text") return "";
+    return reads === "between" ? " between the entities" : " in " + reads;
+  }
+
+  /* The choices of what a rule or condition reads: the text, between the entities
+     (when the items name a pair), each uploaded field; ``value`` is kept among them
+     (a rule saved before the fields were known). */
+  function fillReads(select, value) {
+    const want = value || select.value || "text";
+    Loop.clear(select);
+    const choices = [["text", "the text"]];
+    if (readable.between || want === "between") choices.push(["between", "between the entities"]);
+    readable.fields.concat(want !== "text" && want !== "between" && readable.fields.indexOf(want) < 0 ? [want] : [])
+      .forEach(function (f) { choices.push([f, "the field " + f]); });
+    choices.forEach(function (c) {
+      select.appendChild(Loop.el("option", { value: c[0], text: c[1], selected: c[0] === want }));
+    });
+    select.value = want;
+    return choices.length;
+  }
+
+  /* The "Reads" choice shows for keywords and regular expressions, when there is a
+     choice (a project of texts alone: none). */
+  function showReads(label, select, kind) {
+    label.hidden = kind === "field" || select.options.length < 2;
   }
 
   /* -- the form ------------------------------------------------------------------------ */
@@ -60,6 +92,7 @@
     const kind = $("rule-kind").value;
     document.querySelectorAll(".rule-kind").forEach(function (d) { d.hidden = d.dataset.kind !== kind; });
     $("rule-form").querySelector(".rule-case").hidden = kind === "field";
+    showReads($("rule-form").querySelector(".rule-reads"), $("rule-reads"), kind);
   }
 
   /* Keywords as typed: comma separated, a keyword that holds a comma or a quote in
@@ -108,6 +141,7 @@
       rule.op = $("rule-op").value;
       rule.value = fieldValue(rule.op, $("rule-value").value);
     }
+    if (kind !== "field") rule.reads = $("rule-reads").value || "text";
     rule.conditions = conditionRows().map(rowCondition).filter(function (c) { return !isEmpty(c); });
     return rule;
   }
@@ -157,6 +191,8 @@
     ops.appendChild(opt("in", "one of", c.op === "in"));
     const value = c.value === null || c.value === undefined ? ""
       : Array.isArray(c.value) ? joinKeywords(c.value.map(String)) : String(c.value);
+    const reads = Loop.el("select", { class: "cond-reads" });
+    fillReads(reads, c.reads);
     const title = Loop.el("span", { class: "cond-title" });
     const remove = Loop.el("button", { type: "button", class: "small cond-remove", text: "Remove" });
     const li = Loop.el("li", { class: "rule-condition", role: "group" },
@@ -174,6 +210,7 @@
         Loop.el("label", null, "Op", ops),
         Loop.el("label", null, "Value", text("cond-value", value))),
       Loop.el("label", { class: "inline cond-case-label" }, box("cond-case", c.case_sensitive), " case sensitive"),
+      Loop.el("label", { class: "cond-reads-label" }, "Reads", reads),
       remove);
     kind.addEventListener("change", function () { condKindChanged(li); });
     remove.addEventListener("click", function () {
@@ -199,6 +236,7 @@
     const kind = li.querySelector(".cond-kind").value;
     li.querySelectorAll(".cond-part").forEach(function (d) { d.hidden = d.dataset.kind !== kind; });
     li.querySelector(".cond-case-label").hidden = kind === "field";
+    showReads(li.querySelector(".cond-reads-label"), li.querySelector(".cond-reads"), kind);
   }
 
   /* Each row's number, in its title and in the names a screen reader hears. */
@@ -225,6 +263,9 @@
     } else if (c.kind === "regex") {
       c.pattern = q("cond-pattern").value;
       c.case_sensitive = q("cond-case").checked;
+    }
+    if (c.kind !== "field") {
+      c.reads = q("cond-reads").value || "text";
     } else {
       c.field = q("cond-field").value.trim();
       c.op = q("cond-op").value;
@@ -256,6 +297,7 @@
     $("rule-case").checked = rule ? !!rule.case_sensitive : false;
     $("rule-accents").checked = rule ? !!rule.ignore_accents : false;
     $("rule-pattern").value = rule && rule.pattern ? rule.pattern : "";
+    fillReads($("rule-reads"), rule && rule.reads ? rule.reads : "text");
     $("rule-field").value = rule && rule.field ? rule.field : "";
     $("rule-op").value = rule && rule.op ? rule.op : "==";
     $("rule-value").value = rule && rule.value !== null && rule.value !== undefined
@@ -924,6 +966,20 @@
     }
   }
 
+  /* What rules can read besides the text; the form's choices are filled again
+     (what each one reads kept). */
+  async function loadReadable() {
+    try {
+      readable = await Loop.api("GET", base + "/rules/readable");
+    } catch (e) { return; }  /* the text alone, as before */
+    fillReads($("rule-reads"));
+    kindChanged();
+    conditionRows().forEach(function (li) {
+      fillReads(li.querySelector(".cond-reads"));
+      condKindChanged(li);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", async function () {
     if (!Loop.getToken()) return;  // dashboard.js sends the visitor to sign in
     try {
@@ -965,7 +1021,9 @@
     $("rules-file").addEventListener("change", addFromFile);
     $("sug-refresh").addEventListener("click", function () { sugStatus(""); loadSuggestions(); });
     document.addEventListener("loop:polled", function () { loadRules(true).catch(function () { /* the dashboard says */ }); });
+    fillReads($("rule-reads"), "text");
     kindChanged();
-    await Promise.all([loadRules().catch(function (e) { status(e.message, true); }), loadSuggestions()]);
+    await Promise.all([loadRules().catch(function (e) { status(e.message, true); }), loadSuggestions(),
+      loadReadable()]);
   });
 })();
