@@ -122,7 +122,8 @@ class Rule:
         ``data.entity2``), which an item without it does not have. A rule matches
         no item that lacks what it reads (even ``^$``); an "and not" condition
         holds on it. Left out of the rule's JSON form when ``"text"``, so rules
-        written before it mean what they meant, and keep their fingerprints.
+        written before it mean what they meant, and keep their fingerprints. (An
+        uploaded field named ``text`` or ``between`` is read by a field rule only.)
     conditions
         Up to :data:`MAX_CONDITIONS` more conditions that must all hold too
         (:class:`Condition`, or its JSON form: a rule's own fields without name
