@@ -29,7 +29,7 @@ import numpy as np
 
 from loop.core.lf import LabelingFunction
 from loop.core.regex_words import ascii_words, folds_capitals
-from loop.core.relations import entities
+from loop.core.relations import between, entities
 from loop.core.rule_files import flat_rule, unknown_labels, where
 from loop.core.rules import (
     BETWEEN,
@@ -944,14 +944,25 @@ EXCLUSION_GOLD = 1000
 def _exclusions(c: _Corpus, rule: Rule, y: np.ndarray, gh: np.ndarray) -> list[dict[str, Any]]:
     """Up to 3 "and not" keywords that would make the rule more precise on the
     answered items it matches (:func:`~loop.core.suggest.suggest_exclusions`), none
-    of the words it names already."""
+    of the words it names already; of a rule that reads between a relation's
+    entities, words there, in conditions that read there too."""
     rows = np.flatnonzero(gh)
     if rows.size > EXCLUSION_GOLD:
         rows = np.sort(np.random.default_rng(0).choice(rows, EXCLUSION_GOLD, replace=False))
     own = [w for t, _ in rule.tests() if t.kind == "keywords" for w in t.keywords]
-    found = suggest_exclusions([c.texts[r] or "" for r in rows], y[rows], rule.label,
-                               skip=own)
-    return [e.to_dict() for e in found]
+    texts = [c.texts[r] or "" for r in rows]
+    if rule.kind != "field" and rule.reads == BETWEEN:
+        # words between the entities, as the rule reads them: a word elsewhere in a
+        # sentence whose other pairs it gets right is no reason to leave a pair out
+        texts = [t[a:b] for t, (a, b) in (
+            (t, between(t, c.fields[r]) or (0, 0)) for t, r in
+            zip(map(shown, texts), rows.tolist(), strict=True))]
+    found = suggest_exclusions(texts, y[rows], rule.label, skip=own)
+    out = [e.to_dict() for e in found]
+    if rule.kind != "field" and rule.reads == BETWEEN:
+        for e in out:
+            e["condition"]["reads"] = BETWEEN
+    return out
 
 
 def _uncomparable(c: _Corpus, rule: Rule, project: dict[str, Any], hit: np.ndarray,

@@ -1762,3 +1762,31 @@ def test_a_rule_reading_between_a_relations_entities_through_the_api(client, sto
     assert r.status_code == 400 and "no item names a pair of entities" in r.json["error"]
     assert client.get(f"/api/projects/{other}/rules/readable", headers=auth()).json == {
         "fields": [], "between": False}
+
+
+def test_a_between_rules_and_not_offers_are_words_between_the_entities(client):
+    """The preview's "and not" offers of a rule reading between the entities are
+    mined there: "never" between the entities of the pairs it gets wrong, and
+    elsewhere in the sentences of those it gets right, is one."""
+    import json
+
+    pid = client.post("/api/projects", headers=auth(), json={
+        "name": "rel", "labels": ["inhibitor", "other"]}).json["id"]
+    rows = [(f"Drug{i} inhibits COX{i}, never mind.", i, "inhibitor") for i in range(4)]
+    rows += [(f"Drug{i} never inhibits COX{i}.", i, "other") for i in range(4, 7)]
+    body = "".join(json.dumps({"text": t, "label": y, "data": {
+        "entity1": f"Drug{i}", "entity2": f"COX{i}"}}) + "\n" for t, i, y in rows)
+    r = client.post(f"/api/projects/{pid}/items?gold_field=label&eval_fraction=0",
+                    data=body.encode(), headers={**auth(), "Content-Type": "application/x-ndjson"})
+    assert r.status_code == 201, r.json
+    rule = {"name": "inhibits", "label": 0, "kind": "keywords", "keywords": ["inhibits"]}
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json=rule).json
+    # "never" alone is in every sentence: only the phrase "never inhibits" is offered
+    assert p["matched"] == 7 and "never" not in [e["keyword"] for e in p["exclusions"]], p
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(),
+                    json={**rule, "reads": "between"}).json
+    assert p["matched"] == 7 and [e["condition"] for e in p["exclusions"]] == [
+        {"kind": "keywords", "keywords": ["never"], "not": True, "reads": "between"}], p
+    p = client.post(f"/api/projects/{pid}/rules/preview", headers=auth(), json={
+        **rule, "reads": "between", "conditions": [p["exclusions"][0]["condition"]]}).json
+    assert p["steps"] == [7, 4] and p["gold"]["precision"] == 1.0, p
