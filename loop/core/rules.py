@@ -53,6 +53,9 @@ TEXT = "text"
 #: What it reads of a relation item to read the words between its two entities
 #: (:func:`loop.core.relations.between`).
 BETWEEN = "between"
+#: How the words between a relation's entities are found (:func:`~loop.core.relations.between`);
+#: in the fingerprint of a rule that reads them, so a change of it re-applies those rules.
+PAIRS = "1: at spans, else first occurrences; first entity's end to second's start"
 #: Longest field name a rule may read.
 MAX_READS = 200
 #: Most extra conditions one rule may carry (:attr:`Rule.conditions`).
@@ -263,6 +266,8 @@ class Rule:
             what["whole_words"] = WHOLE_WORDS
         if self.kind == "regex" and unicode_words(self.pattern)[1]:
             what["boundaries"] = REGEX_BOUNDARIES
+        if self.kind != "field" and self.reads == BETWEEN:
+            what["pairs"] = PAIRS
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
     # -- matching --------------------------------------------------------------------------
