@@ -862,8 +862,13 @@ def test_a_keyword_rule_with_an_and_not_condition_is_built_saved_and_edited(
         "[...document.querySelectorAll('#lf-rows th')].some(t => "
         "t.textContent.startsWith('check_not_sub') && t.querySelector('.tag'))",
         timeout=90000)
-    lf = next(x for x in api.call("GET", f"/api/projects/{pid}/lfs")["lfs"]
-              if x["name"] == "check_not_sub")
+    # (the table lists a rule as soon as it is saved; its coverage once applied: on
+    # loaded cores that came seconds later, and coverage read null)
+    deadline = time.time() + 90
+    while (lf := next(x for x in api.call("GET", f"/api/projects/{pid}/lfs")["lfs"]
+                      if x["name"] == "check_not_sub"))["coverage"] is None:
+        assert time.time() < deadline, "the rule was never applied"
+        time.sleep(0.2)
     assert round(lf["coverage"] * 350) == want
     # Edit: the condition is back in its row; removed with the keyboard, the count
     # is the plain rule's again
