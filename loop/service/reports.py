@@ -60,6 +60,7 @@ def lf_stats(store: RedisStore, pid: str) -> dict[str, Any]:
         r["enabled"] = ((rule or {}).get("enabled", False) if r["source"] == "rule"
                         else r["name"] not in off)
         r["leaving"] = not r["enabled"]  # its column goes at the next apply run
+        r["arriving"] = False  # applied: every row names it, as the API reference does
         # an edited rule's column is the old definition's until the LFs are applied
         # again (concurrency trial: its coverage was shown for the new one, unflagged)
         r["changing"] = bool(rule is not None and r["enabled"] and r["source"] == "rule"

@@ -1245,7 +1245,7 @@ def test_a_module_lf_is_switched_off_and_on_again(client, store, project):
     apply_lfs_in_process(store, pid)
     L, meta = store.load_L(pid)
     assert meta["lf_names"] == names and np.array_equal(L, before)
-    assert [(x["enabled"], x.get("arriving", False)) for x in row_of(name)] == [(True, False)]
+    assert [(x["enabled"], x["arriving"]) for x in row_of(name)] == [(True, False)]
 
 
 def test_a_rule_and_a_module_lf_never_share_a_name(client, store, tmp_path, monkeypatch):
