@@ -181,7 +181,7 @@ def switch_lf(store: RedisStore, pid: str, name: str, data: Any) -> dict[str, An
                          "to switch it back on")
     on = bool(data["enabled"])
     if name in store.rules(pid):
-        raise BadRequest(f"{name!r} is a rule: switch it on the rules page (PUT "
+        raise BadRequest(f"{name!r} is a rule: switch it under Rules on the dashboard (PUT "
                          f"/rules/{name} with {{\"enabled\": {str(on).lower()}}})")
     sources = source_lfs(store, pid)
     if name not in sources and name not in store.lfs_off(pid):
