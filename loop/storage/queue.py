@@ -170,7 +170,7 @@ class QueueMixin(StoreBase):
 
         Raises :class:`ItemNotFound` for an unknown item, :class:`LeaseConflict`
         when the lease is not (or no longer) this annotator's and
-        :class:`AlreadyAnswered` when this lease's answer had another label, and
+        :class:`AlreadyAnswered` when their answer to it has another label, and
         :class:`Unauthorized` once the annotator is revoked. A lease past its
         expiry is still accepted until the item is leased to someone else.
         """

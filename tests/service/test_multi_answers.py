@@ -155,7 +155,7 @@ def test_duplicate_submission_stored_once_and_lease_owner_checked(store, k2):
         services.answer(store, k2, "c", iid2, 0, lid2)
     with pytest.raises(LeaseConflict):
         services.answer(store, k2, "b", iid2, 0, "forged")
-    with pytest.raises(LeaseConflict):  # a's old lease is not a second answer by a
+    with pytest.raises(AlreadyAnswered):  # not a second answer by a: a's answer is told
         services.answer(store, k2, "a", iid2, 0, lid2)
     assert [a["annotator"] for a in store.answers(k2)[iid]] == ["a"]
     assert services.answer(store, k2, "a", iid, 1, lid)["duplicate"] is True

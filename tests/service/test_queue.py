@@ -128,6 +128,29 @@ def test_another_label_on_an_answered_lease_is_a_409_that_points_to_relabel(
     assert store.gold(ready)[iid]["label"] == 0
 
 
+def test_an_answer_sent_again_with_a_lease_from_before_an_undo_is_told_what_is_stored(
+        client, store, ready):
+    """API audit: answered, undone and answered again (the undo's new lease), a send
+    of the first answer arriving late was a 409 "you already answered item 3" with no
+    code and no word of what was stored; now as on the answering lease: the same label
+    a duplicate, another a 409 ``already_answered`` naming it and pointing to relabel."""
+    tok = annotator_token(client, ready, "finn")
+    first = _next(client, ready, tok)
+    assert _answer(client, ready, tok, first, "ham").json["duplicate"] is False
+    iid = first["item"]["id"]
+    undone = client.post(f"/api/projects/{ready}/queue/undo", headers=auth(tok),
+                         json={"item_id": iid}).json
+    assert undone["undone"] is True and undone["lease"]["id"] != first["lease"]["id"]
+    again = {"item": first["item"], "lease": undone["lease"]}
+    assert _answer(client, ready, tok, again, "spam").json["duplicate"] is False
+    r = _answer(client, ready, tok, first, "ham")  # the first send, late
+    assert r.status_code == 409 and r.json["code"] == "already_answered", r.json
+    assert r.json["label"] == 1 and "/queue/relabel" in r.json["error"]
+    r = _answer(client, ready, tok, first, "spam")
+    assert r.status_code == 200 and r.json["duplicate"] is True, r.json
+    assert store.gold(ready)[iid]["label"] == 1 and len(store.answer_log(ready)) == 3
+
+
 def test_a_stale_lease_of_the_holder_says_so(client, ready):
     tok = annotator_token(client, ready, "eve")
     got = _next(client, ready, tok)

@@ -5,7 +5,7 @@
 -- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k, 6 token hash
 -- Returns {'stored', answers since recalibration} |
 --         {'duplicate', answers since recalibration} |
---         {'relabel', label stored before} (the same lease, another label) |
+--         {'relabel', label stored before} (another label than this annotator's) |
 --         {'conflict', reason} | {'notfound', '0'}; an error 'revoked'
 if revoked(ARGV[4]) then return redis.error_reply('revoked') end
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -13,13 +13,13 @@ local list = {}
 if raw then list = cjson.decode(raw) end
 for _, a in ipairs(list) do
   if a.annotator == ARGV[4] then
-    if a.lease == ARGV[2] then
-      if a.label == cjson.decode(ARGV[3]).label then
-        return {'duplicate', tostring(tonumber(redis.call('GET', KEYS[7]) or '0'))}
-      end
-      return {'relabel', tostring(a.label)}
+    -- this lease's answer, or one sent with a lease from before an undo (a late
+    -- send; API audit: that was a bare 409): the same label is a duplicate,
+    -- another one says what is stored
+    if a.label == cjson.decode(ARGV[3]).label then
+      return {'duplicate', tostring(tonumber(redis.call('GET', KEYS[7]) or '0'))}
     end
-    return {'conflict', 'you already answered item ' .. ARGV[1]}
+    return {'relabel', tostring(a.label)}
   end
 end
 if redis.call('HEXISTS', KEYS[12], ARGV[1]) == 1 then
