@@ -98,7 +98,8 @@ class RulesMixin(StoreBase):
                                        "reload and try again")
                     if (rename_from is not None and rename_from != name
                             and p.hexists(key, name)):
-                        raise Conflict(f"a rule named {name!r} exists already")
+                        raise Conflict(f"a rule named {name!r} exists already; rename this "
+                                       "one to another name, or delete that rule first")
                     if record is not None and (expect is None or old_name != name):
                         alike = self.alike_name(p, key, name, besides=old_name)
                         if alike:  # both would read as one rule on the dashboard

@@ -68,6 +68,9 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
                        json={**new, "name": "other"}).status_code == 201
     r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Sub_Rule"})
     assert r.status_code == 409 and "only in case" in r.json["error"], r.json
+    # (API audit: a rename onto another rule's name said only "exists already")
+    r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "sub_rule"})
+    assert r.status_code == 409 and "rename this one to another name" in r.json["error"]
     r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Other"})
     assert r.status_code == 200, r.json
     assert client.delete(f"/api/projects/{pid}/rules/Other", headers=auth()).status_code == 200
