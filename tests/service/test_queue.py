@@ -389,6 +389,7 @@ def test_a_skip_sent_again_after_its_reply_was_lost_is_a_duplicate(client, store
     _answer(client, project, tok, b)
     r = _skip(client, project, tok, b)  # answered, never skipped
     assert r.status_code == 409 and "no active lease" in r.json["error"], r.json
+    assert "you answered" in r.json["error"] and "/queue/next" in r.json["error"]
 
 
 

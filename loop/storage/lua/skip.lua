@@ -13,7 +13,11 @@ if (not d or d.annotator ~= ARGV[3]) and ARGV[4] ~= 'release'
     and redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then
   return 1
 end
-if not d then return 'no active lease on item ' .. ARGV[1] end
+if not d then  -- API audit: it said only this, not why nor what to do
+  return 'no active lease on item ' .. ARGV[1] .. ' to give back: it was never leased ' ..
+         'to you, or you answered or released it, or its lease expired, so there is ' ..
+         'nothing to skip; /queue/next gives you your next item'
+end
 if d.annotator ~= ARGV[3] then
   return 'item ' .. ARGV[1] .. ' is leased by someone else'
 end
