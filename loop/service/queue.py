@@ -334,7 +334,8 @@ def undo(store: RedisStore, pid: str, annotator: str, token: str = "",
         raise BadRequest("item_id must be the id (a string) of the item whose answer to undo")
     out = store.undo(pid, annotator, token, item_id or "", hold_seconds)
     if out is None:
-        raise BadRequest("nothing to undo")
+        raise BadRequest("nothing to undo: you have no answer in this project left to take "
+                         "back (GET /queue/me lists your answers)")
     if out.outcome == "undone":
         what, n_other = out.status, out.other_answers
         k = store.answers_per_item(pid)

@@ -116,6 +116,7 @@ def test_an_undo_sent_again_with_its_key_takes_back_one_answer(client, store, pr
     # an answer's key is the annotator's own: the admin's same key is another request
     r = client.post(url, headers=_key("undo-1"), json={})
     assert r.status_code == 400 and "nothing to undo" in r.json["error"]
+    assert "no answer in this project left" in r.json["error"]  # (API audit: it said no more)
 
 
 def test_a_send_still_being_answered_is_a_409_and_tokens_are_never_kept(client, rconn,
