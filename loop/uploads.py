@@ -90,7 +90,8 @@ def detect_format(content_type: str | None, filename: str | None = None) -> str:
         return "csv"  # sniffed in _rows: JSON if it starts with { or [
     raise BadUpload(
         f"unsupported content type {ct or '(none)'!r}: send text/csv, application/x-ndjson "
-        "(JSON lines) or application/json (JSON lines or an array of objects)"
+        "(JSON lines) or application/json (JSON lines, an array of objects, or one object "
+        "of rows keyed by id as WRENCH's train.json)"
     )
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from loop.errors import BadUpload
-from loop.uploads import parse_items
+from loop.uploads import detect_format, parse_items
 
 
 def test_a_windows_file_is_refused_with_its_line_and_how_to_save_it():
@@ -466,3 +466,11 @@ def test_a_label_written_as_unknown_says_how_to_write_unknown():
     assert e.value.errors == [
         "item 2 (line 3) (id '2'): gold label '?' is not one of ['ok', 'spam']; where the "
         "label is unknown leave the cell empty (or null in JSON)"]
+
+
+def test_an_unsupported_content_type_names_every_json_shape_read():
+    """API audit: the 400 named JSON lines and arrays only, while one object of rows
+    keyed by id (WRENCH's train.json) is read too."""
+    with pytest.raises(BadUpload, match="keyed by id") as e:
+        detect_format("application/pdf", "")
+    assert "text/csv" in str(e.value) and "an array of objects" in str(e.value)
