@@ -18,9 +18,13 @@ _ERR = {"description": "error", "content": {"application/json": {"schema": {
 
 def _op(summary: str, status: str = "200", body: dict[str, Any] | None = None,
         auth: bool = True, extra: dict[str, Any] | None = None,
-        required: tuple[str, ...] = ()) -> dict[str, Any]:
+        required: tuple[str, ...] = (), also: dict[str, str] | None = None) -> dict[str, Any]:
+    """``also``: the other statuses it answers besides ``status`` and 4xx errors (API
+    audit: /next's 204 and a dry run's 200 were only in the summaries)."""
     op: dict[str, Any] = {"summary": summary, "responses": {status: {"description": "ok"},
                                                              "4XX": _ERR}}
+    for code, what in (also or {}).items():
+        op["responses"][code] = {"description": what}
     if body is not None:
         schema: dict[str, Any] = {"type": "object", "properties": body}
         if required:
@@ -89,7 +93,9 @@ PATHS: dict[str, dict[str, Any]] = {
     "/healthz": {"get": _op("Redis answers and how many workers are alive; 503 when Redis "
                             "is unreachable, full (95% of maxmemory) or refusing writes, "
                             "or with ?workers=N while fewer than N workers are alive",
-                            auth=False, extra={"parameters": [
+                            auth=False, also={"503": "Redis unreachable or full, or fewer "
+                                                     "workers alive than ?workers asks"},
+                            extra={"parameters": [
                                 {"name": "workers", "in": "query",
                                  "schema": {"type": "integer", "minimum": 0}}]})},
     "/openapi.json": {"get": _op("this document", auth=False)},
@@ -206,6 +212,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "id_field and gold_field) leaves them out too and gives those items their rows' "
         "known labels (stored_labels in the reply, as POST /labels answers); the reply "
         "counts known labels per class (gold_counts) and may carry a note", "201",
+        also={"200": "dry_run=1: the file checked, nothing stored"},
         extra={**UPLOAD, "parameters": [*UPLOAD["parameters"], *(
             {"name": n, "in": "query", "schema": {"type": "boolean"}}
             for n in ("dry_run", "allow_duplicate", "skip_stored", "stored_labels")),
@@ -262,7 +269,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "204 if nothing is left for you; with answers_per_item > 1 an item someone has "
         "answered comes with guess null and guess_hidden true",
         body={"shown": {"type": "array", "items": S, "maxItems": 20},
-              "page": {"type": "string", "minLength": 1, "maxLength": 64}})},
+              "page": {"type": "string", "minLength": 1, "maxLength": 64}},
+        also={"204": "nothing is left for you"})},
     "/api/projects/{pid}/queue/answer": {"post": _op("store a gold label", body={
         "item_id": S, "label": {"oneOf": [S, INT]}, "lease_id": S},
         required=("item_id", "label", "lease_id"))},

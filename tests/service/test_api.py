@@ -1291,6 +1291,16 @@ def test_every_query_argument_and_body_key_a_route_reads_is_documented(app, clie
                     assert key in body, f"{method} {path}: body key {key!r} not in /openapi.json"
 
 
+def test_the_other_success_statuses_a_route_answers_are_in_openapi(client):
+    """API audit: /openapi.json listed only 200 for /queue/next (204 when nothing is
+    left), 201 for an upload (200 for a dry run) and no 503 for /healthz, so a client
+    made from it took those replies for errors."""
+    spec = client.get("/openapi.json").json["paths"]
+    assert "204" in spec["/api/projects/{pid}/queue/next"]["post"]["responses"]
+    assert {"200", "201"} <= set(spec["/api/projects/{pid}/items"]["post"]["responses"])
+    assert "503" in spec["/healthz"]["get"]["responses"]
+
+
 def test_a_project_of_the_old_schema_says_so_and_can_be_deleted(client, rconn):
     """Upgrade trial: a project made before the service redesign (storage schema 1,
     not migrated) answered 500 on its pages' requests and called its tokens
