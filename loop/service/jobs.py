@@ -317,6 +317,10 @@ def job_status(connection: Any, job_id: Any, _hops: int = 0,
     if status in ("canceled", "stopped"):
         error = meta.get("stop_reason") or "canceled"
     ended = job.ended_at
+    if status == "stopped" and ended is None:  # RQ notes a stop as a result, not an end
+        # (API audit: a job stopped while it ran read ended_at null, as if it still ran)
+        res = job.latest_result()
+        ended = getattr(res, "created_at", None)
     merge_waits = False  # an apply run whose units are done and whose merge waits
     units_wait = False  # an apply run none of whose units is running
     if meta.get("type") == "apply_lfs" and status == "finished" and meta.get("merge_job"):

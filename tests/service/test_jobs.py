@@ -232,6 +232,30 @@ def test_failed_job_reports_error(client, rconn, project):
     assert "apply the LFs" in m["recalibration"]["last_error"]["message"]
 
 
+def test_a_job_stopped_while_it_ran_says_when_it_ended(rconn, project):
+    """API audit: a retrain canceled while it ran read ``status: stopped`` with
+    ``ended_at`` null for good, as if it still ran. RQ's worker leaves such a job
+    as made here: status stopped, a failure result, no end time of its own."""
+    from datetime import UTC, datetime
+
+    from rq import Queue
+    from rq.results import Result
+
+    from loop.storage import RedisStore
+
+    job = service_jobs.enqueue_task(Queue("loop", connection=rconn), RedisStore(rconn),
+                                    "train_end_model", project, 60, False,
+                                    meta={"type": "train_end_model", "project": project})
+    job.started_at = datetime.now(UTC)
+    job.meta["stop_reason"] = "canceled by an admin"
+    job.save()
+    job.set_status("stopped")
+    Result.create_failure(job, 60, "rq.exceptions.StopRequested: stopped by user")
+    st = service_jobs.job_status(rconn, job.id)
+    assert st["status"] == "stopped" and st["error"] == "canceled by an admin", st
+    assert st["ended_at"] and st["ended_at"] >= st["started_at"], st
+
+
 def test_a_job_of_a_project_deleted_while_it_waited_fails_once_saying_so(rconn, project):
     """Operator's trial: a recalibration of a project deleted meanwhile failed on its
     missing keys (IndexError), was run twice more, and only then said "no project"."""
