@@ -252,8 +252,10 @@ RESERVED_NAMES = ("preview", "suggestions")
 def _check(store: RedisStore, pid: str, data: Any) -> Rule:
     project = store.get_project(pid)
     labels = list(project["labels"])
-    if isinstance(data, dict) and isinstance(data.get("label"), str):
-        data = {**data, "label": parse_label(labels, data["label"])}  # named, as for answers
+    if isinstance(data, dict) and "label" in data:
+        # named, as for answers; a bad one says the names too (API audit: "a class
+        # index 0..1, got -1" left out that names are taken)
+        data = {**data, "label": parse_label(labels, data["label"])}
     _enabled(data, True)  # checked with the rest; create_rule and update_rule read it
     try:
         rule = Rule.from_dict(data, len(labels), also=("enabled",))

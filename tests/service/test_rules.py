@@ -32,7 +32,9 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
     assert r.json["job_id"] is None  # no items yet: nothing to apply
     for bad, why in [({**new, "name": "x2", "kind": "regex", "keywords": [],
                        "pattern": "(unclosed"}, "does not compile"),
-                     ({**new, "name": "x3", "label": 5}, "class index"),
+                     ({**new, "name": "x3", "label": 5},
+                      'labels are ["ham", "spam"] (or their index from 0 to 1)'),
+                     ({**new, "name": "x9", "label": -1}, 'unknown label -1; labels are'),
                      ({**new, "name": "x5", "label": "eggs"}, 'labels are ["ham", "spam"]'),
                      ({**new, "name": "link"}, "taken by an LF of the module"),
                      ({**new, "name": "x4", "kind": "field", "field": "n", "op": ">",
