@@ -770,7 +770,8 @@ def parse_items(
             # surrounding spaces never tell two items apart (a CSV's "1, text")
             iid = "" if raw is None else str(raw).strip()
             if not iid:
-                bad(f"{at_n}: empty id field {id_field!r}")
+                bad(f"{at_n}: empty id field {id_field!r}: give the row an id, or leave "
+                    "it out of the file (or upload without id_field: rows numbered)")
                 continue
             if len(iid) > MAX_ID_CHARS:  # an id is in every lease, answer and export row
                 bad(f"{at_n}: id of {len(iid):,} characters in id field {id_field!r}; "

@@ -428,6 +428,16 @@ def test_a_duplicate_id_names_the_other_row_and_what_to_do():
         "id names one item: give one of them another id, or leave one out"]
 
 
+def test_an_empty_id_says_what_to_do():
+    """API audit: "empty id field 'id'" said what was wrong, not what to do."""
+    with pytest.raises(BadUpload) as e:
+        parse_items(b"id,text\nz1,great song\n ,no id here\n", "csv", ["ok", "spam"],
+                    id_field="id")
+    assert e.value.errors == [
+        "item 2 (line 3): empty id field 'id': give the row an id, or leave it out of the "
+        "file (or upload without id_field: rows numbered)"]
+
+
 def test_a_header_typed_with_spaces_after_its_commas_names_its_columns_trimmed():
     """New-user trial: "id, text, likes" made the columns " text" and " likes": the
     text column was "missing" and a field rule on likes (the editor trims the field's
