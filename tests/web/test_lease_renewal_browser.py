@@ -240,3 +240,44 @@ def test_an_item_whose_lease_lapsed_while_nobody_took_it_stays_on_screen_and_is_
         assert [(a["annotator"], a["label"]) for a in store.answers(pid)[on_screen]] == [
             ("tess", 1)]
     assert not page.console_errors, page.console_errors
+
+
+def test_a_key_pressed_on_return_as_the_lapsed_item_is_leased_again_moves_on(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Back to a tab hidden past the lease, nobody took the item on screen: the first
+    renewal finds its lease expired and the page leases it again by ``/next``; a key
+    pressed before that reply comes answers it (stored once), and the page moves on.
+    The reply put the answered item back on screen under "Saved “ham” for #…" (user
+    trial: a second key on it was then refused as "answered already")."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        page.evaluate("Object.defineProperty(document, 'visibilityState', "
+                      "{configurable: true, get: () => 'hidden'});"
+                      "document.dispatchEvent(new Event('visibilitychange'))")
+        on_screen = _held(page)[0]
+        time.sleep(3)  # hidden: both leases lapse, nobody takes them
+        held_back: list[Any] = []  # the page's /next, held until the key is pressed
+        pressed: list[bool] = []
+        page.route("**/queue/next", lambda route: route.continue_() if pressed
+                   else held_back.append(route))
+        page.evaluate("delete document.visibilityState;"
+                      "document.dispatchEvent(new Event('visibilitychange'))")
+        deadline = time.time() + 30
+        while not held_back and time.time() < deadline:
+            page.wait_for_timeout(50)
+        assert held_back, "no /next after the renewal"
+        page.keyboard.press("1")
+        pressed.append(True)
+        for route in held_back:
+            route.continue_()
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('Saved “ham” for #' + id)", arg=on_screen)
+        page.wait_for_function("window.loopLabel.currentId() !== null")
+        page.evaluate("window.loopLabel.idle()")
+        assert page.evaluate("String(window.loopLabel.currentId())") != on_screen
+        assert on_screen not in page.evaluate("window.loopLabel.readyIds()")
+        store = short.app.extensions["loop"]["store"]
+        assert [(a["annotator"], a["label"]) for a in store.answers(pid)[on_screen]] == [
+            ("tess", 0)]
+    assert not page.console_errors, page.console_errors

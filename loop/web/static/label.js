@@ -230,6 +230,8 @@
     const id = String(r.item.id);
     if (reason === "expired") {
       enqueue(function () {
+        /* answered or skipped meanwhile (a key pressed on coming back): not leased again */
+        if (state.current !== r) return null;
         /* not the others it held (one prefetched and dropped may have lapsed too) */
         const others = held.map(function (h) { return String(h.item.id); }).concat(shownIds());
         return Loop.api("POST", base + "/queue/next", { page: tabId,
@@ -237,7 +239,9 @@
       }).then(function (data) {
         const got = takeNext(data);
         if (got && String(got.item.id) === id && state.current === r) { r.lease = got.lease; return; }
-        if (got && !known(got.item.id)) state.ready.push(got);
+        /* not the item whose answer is on its way: leased again as the key was
+           pressed, it came back on screen under "Saved" (user trial) */
+        if (got && !known(got.item.id) && !state.inFlight.has(String(got.item.id))) state.ready.push(got);
         if (state.current === r) lost(r, "taken", asked);
       }, function () { /* the answer says what became of it */ });
       return;
