@@ -4,6 +4,7 @@ annotator idle. Real Chromium; the service's leases a few seconds long."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -281,3 +282,42 @@ def test_a_key_pressed_on_return_as_the_lapsed_item_is_leased_again_moves_on(
         assert [(a["annotator"], a["label"]) for a in store.answers(pid)[on_screen]] == [
             ("tess", 0)]
     assert not page.console_errors, page.console_errors
+
+
+def test_back_to_a_page_that_did_not_run_past_the_lease_it_says_it_was_asleep(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """A page whose scripts did not run for longer than the lease (the browser froze
+    the tab, the computer slept; here the debugger pauses it), shown throughout and
+    its annotator active just before: another annotator took its item meanwhile.
+    A key pressed as it runs again: the page says the item was lost because the page
+    was asleep, not "once this page is hidden, or idle for 10 min", neither of
+    which it was (user trial)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        on_screen = _held(page)[0]
+        page.mouse.move(300, 300)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Debugger.enable")
+        cdp.send("Debugger.pause")
+        time.sleep(3)  # asleep: both leases of the page run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while on_screen not in taken:
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+        cdp.send("Debugger.resume")
+        page.keyboard.press("1")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('#' + id + ' ')", arg=on_screen)
+        said = page.locator("#status").inner_text()
+        assert re.search(r"this page was asleep for [3-9] s, and once a page is asleep \(the"
+                         r" computer slept, or the browser froze this tab: nothing runs then\), an"
+                         r" item stays yours at most 2 s more, so another annotator has it now",
+                         said), said
+        assert page.evaluate("window.loopLabel.currentId()") != on_screen
+        store = short.app.extensions["loop"]["store"]
+        assert on_screen not in store.answers(pid)
+    # the answer's refusal (409) is the only error the browser logs
+    assert all("409" in e for e in page.console_errors), page.console_errors

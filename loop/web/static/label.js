@@ -157,25 +157,60 @@
      here (the tab shown, and a key, click, pointer move or scroll within
      idle_seconds, 10 minutes by default) the page renews them at half the lease
      time; a hidden tab or an idle annotator lets them lapse, and the items go to
-     the others. A renewal that says the item on screen is lost is said at once. */
+     the others. A renewal that says the item on screen is lost is said at once.
+     A page that did not run (the computer asleep, the browser froze the tab)
+     renews nothing either: back, it says so as "asleep". */
+  /* The page's time for all this: performance.now(), plus the time the computer
+     slept, which performance.now() leaves out in Chromium on Linux and macOS (and
+     Firefox, Safari; MDN "Ticking during sleep"), as do the page's timers: the wall
+     clock's jump past it. Without it, a page back from a sleep past the lease
+     counted itself renewed and its annotator there, renewed nothing, and said of an
+     answer refused that its item had been on screen for a few seconds. */
+  const clock = (function () {
+    let p0 = performance.now(), w0 = Date.now(), slept = 0;
+    return function () {
+      const p = performance.now(), w = Date.now();
+      const more = (w - w0) - (p - p0);
+      if (more > 1000) slept += more;  /* not a wall clock set back, nor its small steps */
+      p0 = p;
+      w0 = w;
+      return p + slept;
+    };
+  })();
   const presence = {
-    lastActive: performance.now(), leaseMs: 300000, idleMs: 600000,
-    renewedAt: performance.now(), renewing: false, started: false,
-    hiddenAt: null,        // performance.now() when the tab was hidden, while it is
+    lastActive: clock(), leaseMs: 300000, idleMs: 600000,
+    renewedAt: clock(), renewing: false, started: false,
+    hiddenAt: null,        // clock() when the tab was hidden, while it is
+    ranAt: clock(),        // when the page last ran (its tick, a key, a move...)
     returnedAt: -Infinity, // when the annotator last came back, after awayFor ms
-    awayFor: 0, awayHow: "",  // ... "hidden" or "idle"
+    awayFor: 0, awayHow: "",  // ... "hidden", "idle" or "asleep"
   };
+  function tickMs() { return Math.max(250, Math.min(presence.leaseMs / 8, 15000)); }
   function here() {
     return document.visibilityState === "visible" &&
-      performance.now() - presence.lastActive < presence.idleMs;
+      clock() - presence.lastActive < presence.idleMs;
   }
   function renewDue() {
     return presence.started && here() && !presence.renewing &&
-      performance.now() - presence.renewedAt >= presence.leaseMs / 2;
+      clock() - presence.renewedAt >= presence.leaseMs / 2;
+  }
+  /* The page runs at ``now``: a gap since it last ran far past its tick, shown, is a
+     sleep (trial: a page frozen 24 s with 20 s leases said its item lapsed "once
+     this page is hidden, or idle for 30 s", neither of which it was). */
+  function ran(now) {
+    const gap = now - presence.ranAt;
+    presence.ranAt = now;
+    if (presence.hiddenAt === null && gap > Math.max(2 * tickMs() + 500, presence.leaseMs / 4)) {
+      presence.awayHow = "asleep";
+      presence.awayFor = gap;
+      presence.returnedAt = now;
+    }
   }
   function onActivity() {
-    const now = performance.now();
-    if (presence.hiddenAt !== null || now - presence.lastActive >= presence.idleMs) {
+    const now = clock();
+    ran(now);
+    const slept = presence.awayHow === "asleep" && presence.returnedAt > presence.lastActive;
+    if (presence.hiddenAt !== null || (!slept && now - presence.lastActive >= presence.idleMs)) {
       presence.awayHow = presence.hiddenAt !== null ? "hidden" : "idle";
       presence.awayFor = now - (presence.hiddenAt !== null ? presence.hiddenAt : presence.lastActive);
       presence.returnedAt = now;
@@ -183,6 +218,21 @@
     }
     presence.lastActive = now;
     if (renewDue()) renewLeases();
+  }
+  /* Why the page lost an item at ``at``, if it came back from being away just
+     before (null if not): "this page was hidden for 2 min, and once a page is
+     hidden, an item stays yours at most 5 min more" */
+  function awayWhy(at) {
+    if (at - presence.returnedAt >= 30000) return null;
+    /* how long an item is kept once the page stops renewing: once hidden, or once idle
+       for the idle limit, the rest of its lease ("kept for you only 30 s after you
+       leave" was said of a page idle for 2 min, whose item was kept up to 90 s: trial) */
+    const kept = (presence.awayHow === "idle" ? "idle for " + Loop.duration(presence.idleMs) +
+      " (no key, click, pointer move or scroll)" : presence.awayHow === "asleep"
+      ? "asleep (the computer slept, or the browser froze this tab: nothing runs then)" : "hidden") +
+      ", an item stays yours at most " + Loop.duration(presence.leaseMs) + " more";
+    return "this page was " + presence.awayHow + " for " + Loop.duration(presence.awayFor) +
+      ", and once a page is " + kept;
   }
   /* said beside an error said a moment ago (an answer refused as the same key came
      back to the page), not over it */
@@ -195,7 +245,7 @@
     const held = (state.current ? [state.current] : []).concat(state.ready).filter(function (r) {
       return r.lease && !state.inFlight.has(String(r.item.id));
     }).slice(0, 21);
-    const asked = performance.now();
+    const asked = clock();
     if (!held.length) { presence.renewedAt = asked; return; }
     presence.renewing = true;
     Loop.api("POST", base + "/queue/renew", { leases: held.map(function (r) {
@@ -251,16 +301,8 @@
   function lost(r, reason, asked) {
     const id = String(r.item.id);
     /* this renewal came as the annotator came back, or the page could not renew in time */
-    /* how long an item is kept once the page stops renewing: once hidden, or once idle
-       for the idle limit, the rest of its lease ("kept for you only 30 s after you
-       leave" was said of a page idle for 2 min, whose item was kept up to 90 s: trial) */
-    const kept = (presence.awayHow === "idle" ? "idle for " + Loop.duration(presence.idleMs) +
-      " (no key, click, pointer move or scroll)" : "hidden") + ", an item stays yours at most " +
-      Loop.duration(presence.leaseMs) + " more";
-    const why = asked - presence.returnedAt < 30000
-      ? "this page was " + presence.awayHow + " for " + Loop.duration(presence.awayFor) +
-        ", and once a page is " + kept
-      : "its lease ran out before this page could renew it (was the server out of reach?)";
+    const why = awayWhy(asked) ||
+      "its lease ran out before this page could renew it (was the server out of reach?)";
     showNext();
     const next = state.current ? " Here is the next one." : "";
     if (reason === "settled") {
@@ -284,15 +326,15 @@
     ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"].forEach(function (t) {
       document.addEventListener(t, onActivity, { capture: true, passive: true });
     });
-    if (document.visibilityState === "hidden") presence.hiddenAt = performance.now();
+    if (document.visibilityState === "hidden") presence.hiddenAt = clock();
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible") onActivity();
-      else if (presence.hiddenAt === null) presence.hiddenAt = performance.now();
+      else if (presence.hiddenAt === null) { ran(clock()); presence.hiddenAt = clock(); }
     });
     /* checked every eighth of the lease time, or every 15 s if that is sooner: the
        leases are renewed at most 5/8 of it after the last renewal */
-    setInterval(function () { if (renewDue()) renewLeases(); },
-                Math.max(250, Math.min(presence.leaseMs / 8, 15000)));
+    presence.ranAt = clock();
+    setInterval(function () { ran(clock()); if (renewDue()) renewLeases(); }, tickMs());
   }
 
   /* Serialize every request that changes queue state, in order. */
@@ -811,7 +853,18 @@
       if (e && e.status === 409 && /leased by someone else|no active lease/.test(e.message || "")) {
         /* on screen past its lease (a break), the item went to another annotator:
            "Error: item 1508 is leased by someone else." said neither why nor that
-           the answer was lost (team lead's trial) */
+           the answer was lost (team lead's trial). Its key pressed as the page came
+           back (shown again, awake again): why it was lost is why the page was away
+           (trial: "on your screen for 24 s; once this page is hidden, or idle for
+           30 s ..." of a page frozen for 24 s, neither hidden nor idle) */
+        const why = awayWhy(clock());
+        if (why) {
+          status("#" + id + " is no longer yours: " + why + ", so another annotator has it now (or it " +
+            "went back to the queue): your answer “" + labelName(idx) + "” was not saved." +
+            (state.current ? " Here is the next one." : ""), true);
+          refreshProgress();
+          return;
+        }
         status("#" + id + " was on your screen for " + Loop.duration(onScreen) +
           "; once this page is hidden, or idle for " + Loop.duration(presence.idleMs) + " (no key, click, pointer " +
           "move or scroll), an item stays yours at most " + Loop.duration(presence.leaseMs) +
