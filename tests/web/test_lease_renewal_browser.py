@@ -321,3 +321,28 @@ def test_back_to_a_page_that_did_not_run_past_the_lease_it_says_it_was_asleep(
         assert on_screen not in store.answers(pid)
     # the answer's refusal (409) is the only error the browser logs
     assert all("409" in e for e in page.console_errors), page.console_errors
+
+
+def test_a_renewal_that_fails_is_tried_again_at_the_next_tick_not_at_every_move(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """Offline (or the server down) with the annotator moving the mouse: a renewal
+    that failed is tried again at the page's next tick (every 250 ms with 2 s
+    leases), not at each pointer move. One went out at every move (user trial: 40 in
+    18 s offline, each failing at once; a mouse moves up to 60 times a second)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        _held(page)
+        renewals: list[float] = []
+        page.on("request", lambda r: "/queue/renew" in r.url and renewals.append(time.time()))
+        page.context.set_offline(True)
+        page.wait_for_timeout(1200)  # a renewal is due (half the lease)
+        start = time.time()
+        for i in range(6):  # 120 pointer moves in a second or two
+            page.mouse.move(100 + 40 * (i % 2), 300, steps=20)
+            page.wait_for_timeout(100)
+        took = time.time() - start
+        page.context.set_offline(False)
+        n = sum(1 for t in renewals if t >= start)
+        assert 1 <= n <= took / 0.125 + 2, (n, took)
+    assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors

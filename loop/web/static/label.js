@@ -180,6 +180,7 @@
   const presence = {
     lastActive: clock(), leaseMs: 300000, idleMs: 600000,
     renewedAt: clock(), renewing: false, started: false,
+    failedAt: -Infinity,   // when a renewal last got no reply or an error
     hiddenAt: null,        // clock() when the tab was hidden, while it is
     ranAt: clock(),        // when the page last ran (its tick, a key, a move...)
     returnedAt: -Infinity, // when the annotator last came back, after awayFor ms
@@ -190,9 +191,14 @@
     return document.visibilityState === "visible" &&
       clock() - presence.lastActive < presence.idleMs;
   }
+  /* A renewal that failed is tried again at the next tick, not at the next pointer
+     move: offline or with the server down, one went out at every move of the mouse
+     (40 in 18 s offline in a trial, at most 60 a second), each failing at once, and a
+     server answering 503 would be asked as often. */
   function renewDue() {
+    const now = clock();
     return presence.started && here() && !presence.renewing &&
-      clock() - presence.renewedAt >= presence.leaseMs / 2;
+      now - presence.renewedAt >= presence.leaseMs / 2 && now - presence.failedAt >= tickMs() / 2;
   }
   /* The page runs at ``now``: a gap since it last ran far past its tick, shown, is a
      sleep (trial: a page frozen 24 s with 20 s leases said its item lapsed "once
@@ -267,6 +273,7 @@
     }, function (e) {
       if (e && e.status === 401) handleError(e);
       /* else tried again at the next tick */
+      presence.failedAt = clock();
     }).finally(function () { presence.renewing = false; });
   }
   /* A lease the page holds that was not renewed: one prefetched is dropped (the next
