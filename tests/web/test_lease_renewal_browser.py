@@ -346,3 +346,40 @@ def test_a_renewal_that_fails_is_tried_again_at_the_next_tick_not_at_every_move(
         n = sum(1 for t in renewals if t >= start)
         assert 1 <= n <= took / 0.125 + 2, (n, took)
     assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors
+
+
+def test_an_item_whose_answer_got_no_reply_and_went_to_another_is_said_lost(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """An answer given offline is not saved, and the page says its item comes back to
+    be answered again. Offline past the lease, another annotator took that item:
+    back online, the first renewal finds it taken, and the page says the answer did
+    not reach the server and the item went to another annotator. It was dropped
+    unsaid, and the item never came back (user trial)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        on_screen = _held(page)[0]
+        page.context.set_offline(True)
+        press(page, "1")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+        time.sleep(3)  # offline: the page's leases run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while on_screen not in taken:
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+        page.context.set_offline(False)
+        with page.expect_response(lambda r: "/queue/renew" in r.url and r.ok):
+            page.mouse.move(300, 300)
+        page.evaluate("window.loopLabel.idle()")
+        said = page.locator("#status").inner_text()
+        assert (f"Your answer “ham” to #{on_screen} did not reach the server, and #{on_screen} is"
+                " no longer yours: its lease ran out before this page could renew it (was this"
+                " browser offline, or the server out of reach?), so it went to another"
+                " annotator; it does not come back.") in said, said
+        assert on_screen not in [page.evaluate("window.loopLabel.currentId()"),
+                                 *page.evaluate("window.loopLabel.readyIds()")]
+        assert on_screen not in short.app.extensions["loop"]["store"].answers(pid)
+    assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors

@@ -282,7 +282,25 @@
   function notRenewed(r, reason, asked, held) {
     if (state.inFlight.has(String(r.item.id))) return;  /* being answered here now */
     const idx = state.ready.indexOf(r);
-    if (idx >= 0) { state.ready.splice(idx, 1); prefetch(); return; }
+    if (idx >= 0) {
+      state.ready.splice(idx, 1);
+      prefetch();
+      /* one whose answer got no reply, which the page said would come back to be
+         answered again: said, not dropped unsaid (trial: offline past the lease, the
+         item went to another annotator, and nothing more was said of it, nor of the
+         answer lost). Only expired, it comes back by /next (a lease you held). */
+      const id = String(r.item.id), sent = state.unconfirmed[id];
+      if (sent === undefined || reason === "expired") return;
+      delete state.unconfirmed[id];
+      sayAlso(reason === "answered"
+        ? "Your answer “" + labelName(sent) + "” to #" + id + " reached the server after all (only its " +
+          "reply was lost), or you answered it in another tab: it needs no answer again."
+        : "Your answer “" + labelName(sent) + "” to #" + id + " did not reach the server, and #" + id +
+          (reason === "settled" ? " was settled meanwhile (others answered it, or the admin did): it needs no answer from you."
+            : " is no longer yours: " + (awayWhy(asked) || LAPSED) + ", so it went to another annotator; " +
+              "it does not come back."));
+      return;
+    }
     if (state.current !== r) return;  /* answered or skipped meanwhile */
     const id = String(r.item.id);
     if (reason === "expired") {
@@ -305,11 +323,11 @@
     }
     lost(r, reason, asked);
   }
+  const LAPSED = "its lease ran out before this page could renew it (was this browser offline, or the server out of reach?)";
   function lost(r, reason, asked) {
     const id = String(r.item.id);
     /* this renewal came as the annotator came back, or the page could not renew in time */
-    const why = awayWhy(asked) ||
-      "its lease ran out before this page could renew it (was the server out of reach?)";
+    const why = awayWhy(asked) || LAPSED;
     showNext();
     const next = state.current ? " Here is the next one." : "";
     if (reason === "settled") {
