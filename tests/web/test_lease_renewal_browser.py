@@ -109,6 +109,9 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
         if away == "hidden":
             page.evaluate("delete document.visibilityState;"
                           "document.dispatchEvent(new Event('visibilitychange'))")
+            # said once the renewal's reply is in (read at once, it failed 2 runs in 4)
+            page.wait_for_function("(id) => document.getElementById('status').textContent"
+                                   ".includes('#' + id + ' is no longer yours')", arg=on_screen)
         else:
             _come_back(page, on_screen)
         said = page.locator("#status").inner_text()
