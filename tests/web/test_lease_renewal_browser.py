@@ -386,3 +386,38 @@ def test_an_item_whose_answer_got_no_reply_and_went_to_another_is_said_lost(
                                  *page.evaluate("window.loopLabel.readyIds()")]
         assert on_screen not in short.app.extensions["loop"]["store"].answers(pid)
     assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors
+
+
+def test_back_from_a_sleep_the_page_counts_the_time_performance_now_left_out(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """The computer sleeps past the lease (Playwright's clock: the page's timers and
+    ``performance.now()`` stop, then the wall clock jumps on waking and they go on,
+    as Chromium on Linux and macOS does), and another annotator takes the item on
+    screen. Back on waking (a mouse move), the page renews at once and says it was
+    asleep that long. It counted the sleep as no time at all: it renewed only at its
+    next due time, and blamed the server ("was the server out of reach?"). (No key
+    here: the clock fakes ``performance.now()``, not an event's ``timeStamp``.)"""
+    import datetime
+
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        page.clock.install()
+        sign_in(page, short.url, tiny_project["token"], pid)
+        on_screen = _held(page)[0]
+        page.mouse.move(300, 300)
+        page.clock.pause_at(datetime.datetime.now() + datetime.timedelta(milliseconds=50))
+        time.sleep(3)  # asleep: both leases of the page run out
+        bea = _bea(live, short, pid)
+        taken: list[str] = []
+        while on_screen not in taken:
+            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+            assert got is not None, taken
+            taken.append(str(got["item"]["id"]))
+        page.clock.set_system_time(datetime.datetime.now())
+        page.clock.resume()
+        _come_back(page, on_screen)
+        said = page.locator("#status").inner_text()
+        assert re.search(rf"#{on_screen} is no longer yours: this page was asleep for [3-9] s",
+                         said), said
+        assert page.evaluate("window.loopLabel.currentId()") != on_screen
+    assert not page.console_errors, page.console_errors
