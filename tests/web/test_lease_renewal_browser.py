@@ -421,3 +421,33 @@ def test_back_from_a_sleep_the_page_counts_the_time_performance_now_left_out(
                          said), said
         assert page.evaluate("window.loopLabel.currentId()") != on_screen
     assert not page.console_errors, page.console_errors
+
+
+def test_back_online_the_page_no_longer_says_the_browser_is_offline(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """An answer given offline: the page says the browser is offline and the item
+    comes back after the next one. Back online, it says so at once and where the
+    item is (user trial: "this browser is offline: check your connection" stood on,
+    online again, until the next key); the item answered again is stored once."""
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, tiny_project["token"], pid)
+    on_screen = _held(page)[0]
+    page.context.set_offline(True)
+    press(page, "1")
+    page.wait_for_function("(id) => document.getElementById('status').textContent"
+                           ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.getElementById('status').textContent"
+                           ".startsWith('Back online.')", timeout=5000)
+    said = page.locator("#status").inner_text()
+    assert said == (f"Back online. Your answer “ham” to #{on_screen} did not reach the server"
+                    " while this browser was offline; it comes back after this item: answer it"
+                    " again then."), said
+    press(page, "2")  # the item between
+    page.wait_for_function("(id) => window.loopLabel.currentId() === id", arg=on_screen)
+    press(page, "1")
+    page.wait_for_function("(id) => document.getElementById('status').textContent"
+                           ".includes('Saved “ham” for #' + id)", arg=on_screen)
+    answers = live.app.extensions["loop"]["store"].answers(pid)
+    assert [(a["annotator"], a["label"]) for a in answers[on_screen]] == [("tess", 0)]
+    assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors

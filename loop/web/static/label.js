@@ -932,7 +932,22 @@
         ? "this browser is offline: check your connection"
         : "the server is down or restarting, or the connection dropped") + ")." + back +
       (back ? " If the first one was saved, it is kept once, and the page says so." : ""), true);
+    state.offlineNote = navigator.onLine === false && back ? { id: id, idx: idx, text: $("status").textContent } : null;
   }
+  /* Back online, a message that says "this browser is offline" is out of date (trial:
+     it stood 8 s and more after the connection was back, until the next key): it
+     says where the item is now, to be answered again. */
+  window.addEventListener("online", function () {
+    const n = state.offlineNote;
+    state.offlineNote = null;
+    if (!n || $("status").textContent !== n.text || state.unconfirmed[n.id] === undefined) return;
+    const where = state.current && String(state.current.item.id) === n.id ? "it is on screen: answer it again."
+      : known(n.id) ? "it comes back after this item: answer it again then." : null;
+    if (where) {
+      status("Back online. Your answer “" + labelName(n.idx) + "” to #" + n.id + " did not reach the " +
+        "server while this browser was offline; " + where);
+    }
+  });
 
   /* The label of an answer to ``id`` whose reply never came (undefined if none):
      the server's answer to this one says what became of it. */
