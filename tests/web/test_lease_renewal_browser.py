@@ -451,3 +451,29 @@ def test_back_online_the_page_no_longer_says_the_browser_is_offline(
     answers = live.app.extensions["loop"]["store"].answers(pid)
     assert [(a["annotator"], a["label"]) for a in answers[on_screen]] == [("tess", 0)]
     assert all("ERR_INTERNET_DISCONNECTED" in e for e in page.console_errors), page.console_errors
+
+
+def test_once_the_server_answers_again_the_page_says_the_answer_did_not_reach_it(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """An answer whose connection was refused (the server restarting): the page says
+    it may not have reached the server and the item comes back. The next renewal
+    of the item's lease (2 s leases here) shows it was not stored, and the page
+    says so, no longer that the server is down (user trial: said 15 s after the
+    server was back, until the next key)."""
+    pid = tiny_project["pid"]
+    with _short(live, lease=2, idle=600) as short:
+        sign_in(page, short.url, tiny_project["token"], pid)
+        on_screen = _held(page)[0]
+        page.route("**/queue/answer", lambda route: route.abort("connectionrefused"))
+        press(page, "1")
+        page.wait_for_function("(id) => document.getElementById('status').textContent"
+                               ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+        page.unroute("**/queue/answer")
+        page.mouse.move(300, 300)
+        page.wait_for_function("() => document.getElementById('status').textContent"
+                               ".startsWith('The server answers again')", timeout=5000)
+        said = page.locator("#status").inner_text()
+        assert said == (f"The server answers again: your answer “ham” to #{on_screen} did not"
+                        " reach it; it comes back after this item: answer it again then."), said
+        assert on_screen not in short.app.extensions["loop"]["store"].answers(pid)
+    assert all("ERR_CONNECTION_REFUSED" in e for e in page.console_errors), page.console_errors

@@ -270,6 +270,11 @@
       const order = function (x) { return x.r === state.current ? 1 : x.reason === "expired" ? 2 : 0; };
       lapsed.sort(function (a, b) { return order(a) - order(b); });
       lapsed.forEach(function (x) { notRenewed(x.r, x.reason, asked, held); });
+      (res && res.renewed || []).forEach(function (x) {
+        unsentSaid(String(x.item_id), function (label, id) {
+          return "The server answers again: your answer “" + label + "” to #" + id + " did not reach it; ";
+        });
+      });
     }, function (e) {
       if (e && e.status === 401) handleError(e);
       /* else tried again at the next tick */
@@ -932,21 +937,27 @@
         ? "this browser is offline: check your connection"
         : "the server is down or restarting, or the connection dropped") + ")." + back +
       (back ? " If the first one was saved, it is kept once, and the page says so." : ""), true);
-    state.offlineNote = navigator.onLine === false && back ? { id: id, idx: idx, text: $("status").textContent } : null;
+    state.unsentNote = back ? { id: id, idx: idx, text: $("status").textContent } : null;
   }
-  /* Back online, a message that says "this browser is offline" is out of date (trial:
-     it stood 8 s and more after the connection was back, until the next key): it
-     says where the item is now, to be answered again. */
-  window.addEventListener("online", function () {
-    const n = state.offlineNote;
-    state.offlineNote = null;
-    if (!n || $("status").textContent !== n.text || state.unconfirmed[n.id] === undefined) return;
+  /* Back online, or the server answering again, a message that says "this browser is
+     offline" or "the server is down or restarting" is out of date (trial: it stood
+     on, 8 s online again, 15 s after the server was back, until the next key): said
+     again as it is now, with where the item is, to be answered again. A renewal of
+     the item's lease says its answer was not stored (one stored is "answered"). */
+  function unsentSaid(id, how) {
+    const n = state.unsentNote;
+    if (!n || (id !== null && n.id !== id)) return;
+    state.unsentNote = null;
+    if ($("status").textContent !== n.text || state.unconfirmed[n.id] === undefined) return;
     const where = state.current && String(state.current.item.id) === n.id ? "it is on screen: answer it again."
       : known(n.id) ? "it comes back after this item: answer it again then." : null;
-    if (where) {
-      status("Back online. Your answer “" + labelName(n.idx) + "” to #" + n.id + " did not reach the " +
-        "server while this browser was offline; " + where);
-    }
+    if (where) status(how(labelName(n.idx), n.id) + where);
+  }
+  window.addEventListener("online", function () {
+    unsentSaid(null, function (label, id) {
+      return "Back online. Your answer “" + label + "” to #" + id + " did not reach the server " +
+        "while this browser was offline; ";
+    });
   });
 
   /* The label of an answer to ``id`` whose reply never came (undefined if none):
