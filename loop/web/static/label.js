@@ -271,7 +271,7 @@
       lapsed.sort(function (a, b) { return order(a) - order(b); });
       lapsed.forEach(function (x) { notRenewed(x.r, x.reason, asked, held); });
       (res && res.renewed || []).forEach(function (x) {
-        unsentSaid(String(x.item_id), function (label, id) {
+        unsentSaid(String(x.item_id), asked, function (label, id) {
           return "The server answers again: your answer “" + label + "” to #" + id + " did not reach it; ";
         });
       });
@@ -937,16 +937,17 @@
         ? "this browser is offline: check your connection"
         : "the server is down or restarting, or the connection dropped") + ")." + back +
       (back ? " If the first one was saved, it is kept once, and the page says so." : ""), true);
-    state.unsentNote = back ? { id: id, idx: idx, text: $("status").textContent } : null;
+    state.unsentNote = back ? { id: id, idx: idx, at: clock(), text: $("status").textContent } : null;
   }
   /* Back online, or the server answering again, a message that says "this browser is
      offline" or "the server is down or restarting" is out of date (trial: it stood
      on, 8 s online again, 15 s after the server was back, until the next key): said
      again as it is now, with where the item is, to be answered again. A renewal of
-     the item's lease says its answer was not stored (one stored is "answered"). */
-  function unsentSaid(id, how) {
+     the item's lease asked after that says its answer was not stored (one stored is
+     "answered"). */
+  function unsentSaid(id, asked, how) {
     const n = state.unsentNote;
-    if (!n || (id !== null && n.id !== id)) return;
+    if (!n || (id !== null && (n.id !== id || asked < n.at))) return;
     state.unsentNote = null;
     if ($("status").textContent !== n.text || state.unconfirmed[n.id] === undefined) return;
     const where = state.current && String(state.current.item.id) === n.id ? "it is on screen: answer it again."
@@ -954,7 +955,7 @@
     if (where) status(how(labelName(n.idx), n.id) + where);
   }
   window.addEventListener("online", function () {
-    unsentSaid(null, function (label, id) {
+    unsentSaid(null, null, function (label, id) {
       return "Back online. Your answer “" + label + "” to #" + id + " did not reach the server " +
         "while this browser was offline; ";
     });
