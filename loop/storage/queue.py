@@ -182,7 +182,7 @@ class QueueMixin(StoreBase):
                 k(pid, "n", annotator), k(pid, "n", annotator, _today()), k(pid, "row"),
                 k(pid, "gold"), k(pid, "done"), k(pid, "pending"),
                 k(pid, "answered", annotator), k(pid, "mine", annotator), k(pid, "pool"),
-                k(pid, "version"), k(pid, "resolved"), k(pid, "annotators")]
+                k(pid, "version"), k(pid, "resolved"), k(pid, "ugold"), k(pid, "annotators")]
         status, extra = (x.decode() for x in self._run(
             pid, "answer", keys,
             [item_id, lease_id, rec, annotator, self.answers_per_item(pid), token]))

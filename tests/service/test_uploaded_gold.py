@@ -169,8 +169,8 @@ def test_known_labels_for_stored_items_are_held_out_in_part_and_never_asked(
     assert store.n_eval(project) == out["n_held_out"]
     st = State(store, project)
     assert int((st.y >= 0).sum()) == 1 + 99 - out["n_held_out"]  # the answer, the fitted
-    with pytest.raises(LeaseConflict):  # its label is known: the lease ended
-        store.store_answer(project, "a", leased_id, 0, held_lease)
+    with pytest.raises(LeaseConflict, match="was given a known label meanwhile"):
+        store.store_answer(project, "a", leased_id, 0, held_lease)  # the lease ended
     # a ranking made before the labels cannot queue them again ...
     assert not store.replace_queue(project, [(ids[2], 1.0, "model_uncertain")], before)
     # ... and nothing hands one out

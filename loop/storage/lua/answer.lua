@@ -1,7 +1,8 @@
 -- Store one annotator's answer to a leased item, once (any k >= 1).
 -- KEYS: 1 answers, 2 leasez, 3 leaseh, 4 queue, 5 log, 6 hist:<a>, 7 since_recal,
 --       8 n:<a>, 9 n:<a>:<day>, 10 row, 11 gold, 12 done, 13 pending,
---       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version, 18 resolved, 19 annotators
+--       14 answered:<a>, 15 mine:<a>, 16 pool, 17 version, 18 resolved, 19 ugold,
+--       20 annotators (last, for _revoked.lua)
 -- ARGV: 1 item, 2 lease id, 3 answer record JSON, 4 annotator, 5 k, 6 token hash
 -- Returns {'stored', answers since recalibration} |
 --         {'duplicate', answers since recalibration} |
@@ -29,6 +30,12 @@ end
 local l = redis.call('HGET', KEYS[3], ARGV[1])
 if not l then
   if redis.call('HEXISTS', KEYS[10], ARGV[1]) == 0 then return {'notfound', '0'} end
+  -- given a known label while it was leased (POST /labels ends its lease)
+  if redis.call('HEXISTS', KEYS[19], ARGV[1]) == 1 then
+    return {'conflict', 'item ' .. ARGV[1] .. ' was given a known label meanwhile (an ' ..
+            'admin added labels of items): it needs no answer; get the next item with ' ..
+            '/queue/next'}
+  end
   return {'conflict', 'no active lease on item ' .. ARGV[1] .. ': it was never leased to ' ..
           'you, or you skipped or released it, or its lease expired; get an item with ' ..
           '/queue/next and answer with its lease id'}
