@@ -1291,6 +1291,26 @@ def test_an_item_answered_in_another_tab_says_so_in_words(
     assert all("409" in e for e in errors) and not page.console_errors, errors
 
 
+def test_an_item_given_a_known_label_while_on_screen_says_so_by_its_number(
+        live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
+    """An admin adds known labels of items (POST /labels), one of them on an
+    annotator's screen: their answer read "Error: no active lease on item 1: it was
+    never leased to you, or you skipped or released it, or its lease expired"."""
+    pid = tiny_project["pid"]
+    sign_in(page, live.url, tiny_project["token"], pid)
+    page.wait_for_function("document.getElementById('item-id').textContent.length > 0")
+    shown = page.locator("#item-id").inner_text().lstrip("#").strip()
+    out = live.admin.call("POST", f"/api/projects/{pid}/labels", {"labels": {shown: "ham"}})
+    assert out["n_unleased"] == 1, out
+    press(page, "2")
+    page.wait_for_function("document.getElementById('status').textContent.includes('known label')")
+    assert page.locator("#status").inner_text() == (
+        f"#{shown} was given a known label meanwhile (an admin added labels of items): your "
+        "answer was not needed. Here is the next one.")
+    (known,) = live.admin.call("GET", f"/api/projects/{pid}/items?known=yes")["items"]
+    assert known["label"] == "ham"
+
+
 def test_a_project_is_deleted_from_its_dashboard_once_its_name_is_typed(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     pid = tiny_project["pid"]

@@ -773,10 +773,18 @@
       location.replace("/?next=" + encodeURIComponent(location.pathname));
       return;
     }
+    const which = /item (\S+) (?:was|needs)/.exec((e && e.message) || "");
+    const that = which ? "#" + which[1] : "That item";
     if (e && e.status === 409 && /needs no more answers/.test(e.message || "")) {
       /* settled by others or the admin while on screen: nobody's mistake (re-trial) */
-      status("That item was settled meanwhile (others answered it, or the admin did): your answer was not needed. Here is the next one.");
+      status(that + " was settled meanwhile (others answered it, or the admin did): your answer was not needed. Here is the next one.");
       refreshProgress();  /* "Remaining" counted it still */
+      return;
+    }
+    if (e && e.status === 409 && /given a known label meanwhile/.test(e.message || "")) {
+      /* an admin added known labels of items, this one among them (POST /labels) */
+      status(that + " was given a known label meanwhile (an admin added labels of items): your answer was not needed. Here is the next one.");
+      refreshProgress();
       return;
     }
     status("Error: " + failure(e), true);
