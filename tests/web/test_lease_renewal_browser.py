@@ -49,6 +49,29 @@ def _bea(live: LiveServer, short: LiveServer, pid: str) -> Any:
         "POST", f"/api/projects/{pid}/annotators", {"name": "bea"})["token"])
 
 
+def _take_until(bea: Any, pid: str, item: str) -> list[str]:
+    """Another annotator (``bea``) leases items until ``item`` is among them (the item
+    a page held went to someone else); the ids leased, in order."""
+    taken: list[str] = []
+    while item not in taken:
+        got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
+        assert got is not None, taken
+        taken.append(str(got["item"]["id"]))
+    return taken
+
+
+def _answer_offline(page: Any, url: str, token: str, pid: str) -> str:
+    """The annotator signs in, the browser goes offline and they answer the item on
+    screen (the page says it may not have reached the server); its id."""
+    sign_in(page, url, token, pid)
+    on_screen = _held(page)[0]
+    page.context.set_offline(True)
+    press(page, "1")
+    page.wait_for_function("(id) => document.getElementById('status').textContent"
+                           ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+    return str(on_screen)
+
+
 def test_a_page_in_use_keeps_its_item_past_the_lease_and_saves_the_answer(
         live: LiveServer, tiny_project: dict[str, str], page: Any) -> None:
     """An expert reading one item for two and a half lease times (4 s here, 300 s in
@@ -100,11 +123,7 @@ def test_a_hidden_or_idle_page_lets_its_leases_lapse_and_says_so_on_return(
         on_screen = _held(page)[0]
         time.sleep(3)  # away: both leases of the page run out
         bea = _bea(live, short, pid)
-        taken: list[str] = []
-        while on_screen not in taken:
-            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
-            assert got is not None, taken
-            taken.append(str(got["item"]["id"]))
+        _take_until(bea, pid, on_screen)
         assert renewals == []
         if away == "hidden":
             page.evaluate("delete document.visibilityState;"
@@ -305,11 +324,7 @@ def test_back_to_a_page_that_did_not_run_past_the_lease_it_says_it_was_asleep(
         cdp.send("Debugger.pause")
         time.sleep(3)  # asleep: both leases of the page run out
         bea = _bea(live, short, pid)
-        taken: list[str] = []
-        while on_screen not in taken:
-            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
-            assert got is not None, taken
-            taken.append(str(got["item"]["id"]))
+        _take_until(bea, pid, on_screen)
         cdp.send("Debugger.resume")
         page.keyboard.press("1")
         page.wait_for_function("(id) => document.getElementById('status').textContent"
@@ -360,19 +375,10 @@ def test_an_item_whose_answer_got_no_reply_and_went_to_another_is_said_lost(
     unsaid, and the item never came back (user trial)."""
     pid = tiny_project["pid"]
     with _short(live, lease=2, idle=600) as short:
-        sign_in(page, short.url, tiny_project["token"], pid)
-        on_screen = _held(page)[0]
-        page.context.set_offline(True)
-        press(page, "1")
-        page.wait_for_function("(id) => document.getElementById('status').textContent"
-                               ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+        on_screen = _answer_offline(page, short.url, tiny_project["token"], pid)
         time.sleep(3)  # offline: the page's leases run out
         bea = _bea(live, short, pid)
-        taken: list[str] = []
-        while on_screen not in taken:
-            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
-            assert got is not None, taken
-            taken.append(str(got["item"]["id"]))
+        _take_until(bea, pid, on_screen)
         page.context.set_offline(False)
         with page.expect_response(lambda r: "/queue/renew" in r.url and r.ok):
             page.mouse.move(300, 300)
@@ -408,11 +414,7 @@ def test_back_from_a_sleep_the_page_counts_the_time_performance_now_left_out(
         page.clock.pause_at(datetime.datetime.now() + datetime.timedelta(milliseconds=50))
         time.sleep(3)  # asleep: both leases of the page run out
         bea = _bea(live, short, pid)
-        taken: list[str] = []
-        while on_screen not in taken:
-            got = bea.call("POST", f"/api/projects/{pid}/queue/next", {"shown": taken})
-            assert got is not None, taken
-            taken.append(str(got["item"]["id"]))
+        _take_until(bea, pid, on_screen)
         page.clock.set_system_time(datetime.datetime.now())
         page.clock.resume()
         _come_back(page, on_screen)
@@ -430,12 +432,7 @@ def test_back_online_the_page_no_longer_says_the_browser_is_offline(
     item is (user trial: "this browser is offline: check your connection" stood on,
     online again, until the next key); the item answered again is stored once."""
     pid = tiny_project["pid"]
-    sign_in(page, live.url, tiny_project["token"], pid)
-    on_screen = _held(page)[0]
-    page.context.set_offline(True)
-    press(page, "1")
-    page.wait_for_function("(id) => document.getElementById('status').textContent"
-                           ".includes('to #' + id + ' may not have reached')", arg=on_screen)
+    on_screen = _answer_offline(page, live.url, tiny_project["token"], pid)
     page.context.set_offline(False)
     page.wait_for_function("() => document.getElementById('status').textContent"
                            ".startsWith('Back online.')", timeout=5000)
