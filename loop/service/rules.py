@@ -249,7 +249,9 @@ def module_lf_names(store: RedisStore, pid: str) -> list[str]:
 RESERVED_NAMES = ("preview", "suggestions")
 
 
-def _check(store: RedisStore, pid: str, data: Any) -> Rule:
+def _check(store: RedisStore, pid: str, data: Any, also: tuple[str, ...] = ()) -> Rule:
+    """``data`` as a :class:`Rule` of project ``pid``; a 400 saying what is wrong.
+    ``also``: keys the request took besides a rule's (named in an unknown key's 400)."""
     project = store.get_project(pid)
     labels = list(project["labels"])
     if isinstance(data, dict) and "label" in data:
@@ -258,7 +260,7 @@ def _check(store: RedisStore, pid: str, data: Any) -> Rule:
         data = {**data, "label": parse_label(labels, data["label"])}
     _enabled(data, True)  # checked with the rest; create_rule and update_rule read it
     try:
-        rule = Rule.from_dict(data, len(labels), also=("enabled",))
+        rule = Rule.from_dict(data, len(labels), also=("enabled", *also))
     except ValueError as exc:
         msg = str(exc)
         raise BadRequest(msg if msg.startswith(("rule", "a rule")) else f"rule: {msg}") from None
@@ -553,7 +555,8 @@ def _update_rule_once(store: RedisStore, pid: str, name: str,
         store.write_rule(pid, name, new, expect=old, last_one=last_one,
                          sources=source_lfs(store, pid))
         return _view(name, new, labels), True
-    rule = _stored_name(_check(store, pid, _edited(old["rule"], data)))
+    rule = _stored_name(_check(store, pid, _edited(old["rule"], data),
+                               also=("if_unchanged_since",)))
     same = rule == Rule.from_dict(old["rule"], len(labels))  # stored before a new flag too
     if same and _enabled(data, old["enabled"]) == old["enabled"]:
         return _view(name, old, labels), False

@@ -70,6 +70,10 @@ def test_rule_crud_keeps_history_and_refuses_bad_input(client, store, project):
                        json={**new, "name": "other"}).status_code == 201
     r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "Sub_Rule"})
     assert r.status_code == 409 and "only in case" in r.json["error"], r.json
+    # an edit's misspelt key names what an edit takes, if_unchanged_since too (audit)
+    r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(),
+                   json={"if_unchanged_sinse": 1.0})
+    assert r.status_code == 400 and "enabled, if_unchanged_since" in r.json["error"], r.json
     # (API audit: a rename onto another rule's name said only "exists already")
     r = client.put(f"/api/projects/{pid}/rules/other", headers=auth(), json={"name": "sub_rule"})
     assert r.status_code == 409 and "rename this one to another name" in r.json["error"]
