@@ -468,11 +468,15 @@ def add_known_labels(store: RedisStore, pid: str, labels: Any,
     if not 0.0 <= eval_fraction <= 1.0:
         raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
     wanted: dict[str, int] = {}
-    for iid, label in labels.items():
+    for key, label in labels.items():
+        iid = key.strip()  # as uploads trim ids (a spreadsheet's " a1")
         try:
-            wanted[iid] = parse_label(project["labels"], label)
+            c = parse_label(project["labels"], label)
         except BadRequest as exc:
             raise type(exc)(f"item {shorten(repr(iid))}: {exc}") from None
+        if wanted.setdefault(iid, c) != c:
+            raise BadRequest(f"item {shorten(repr(iid))} is given two labels (its id "
+                             "written with spaces around it once); give it one")
     return _label_stored(store, pid, project, wanted, eval_fraction)
 
 

@@ -199,6 +199,7 @@ def test_known_labels_that_cannot_be_stored_are_refused_whole(client, store, pro
             ({"labels": {second: "eggs"}}, 400, f"item '{second}': unknown label \"eggs\""),
             ({"labels": {first: other, second: truth[second]}}, 409, "another uploaded label"),
             ({"labels": [first]}, 400, '"labels": {'),
+            ({"labels": {second: "ham", f" {second}": "spam"}}, 400, "two labels"),
             ({"labels": {}}, 400, '"labels": {'),
             ({"labels": {first: other}, "eval_fraction": "half"}, 400, "eval_fraction"),
             ({"labels": {first: other}, "eval_fraction": 2}, 400, "eval_fraction"),
