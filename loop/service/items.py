@@ -64,8 +64,7 @@ def import_items(
     ``votes_names``: the LFs' names, in the order of the votes (a list, or one
     string separated by commas), with the first upload of votes only.
     """
-    if not 0.0 <= eval_fraction <= 1.0:
-        raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    _check_fraction(eval_fraction)
     for flag, on in (("skip_stored", skip_stored), ("stored_labels", stored_labels)):
         if on and id_field is None:
             raise BadRequest(f"{flag} needs id_field: without it items are numbered by "
@@ -465,8 +464,7 @@ def add_known_labels(store: RedisStore, pid: str, labels: Any,
     if not isinstance(labels, dict) or not labels:
         raise BadRequest('send "labels": {"<item id>": "<label>", ...}, the items\' ids '
                          "(as uploaded) and each one's label by name or class index")
-    if not 0.0 <= eval_fraction <= 1.0:
-        raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
+    _check_fraction(eval_fraction)
     wanted: dict[str, int] = {}
     for key, label in labels.items():
         iid = key.strip()  # as uploads trim ids (a spreadsheet's " a1")
@@ -478,6 +476,11 @@ def add_known_labels(store: RedisStore, pid: str, labels: Any,
             raise BadRequest(f"item {shorten(repr(iid))} is given two labels (its id "
                              "written with spaces around it once); give it one")
     return _label_stored(store, pid, project, wanted, eval_fraction)
+
+
+def _check_fraction(eval_fraction: float) -> None:
+    if not 0.0 <= eval_fraction <= 1.0:
+        raise BadRequest(f"eval_fraction must be between 0 and 1, got {eval_fraction}")
 
 
 def _label_stored(store: RedisStore, pid: str, project: dict[str, Any],

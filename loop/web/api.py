@@ -20,6 +20,7 @@ from loop.errors import (
     BadUpload,
     JobNotFound,
     LoopError,
+    NotReady,
     TooLarge,
     TooManyRequests,
     shorten,
@@ -392,10 +393,10 @@ def add_labels(pid: str) -> Any:
 def _recalibrate_if_ready(pid: str) -> str | None:
     """A recalibration that fits new known labels; None while the LFs have not been
     applied to every item (the run that applies them recalibrates after)."""
-    meta = _store().L_meta(pid)
-    if not meta or meta.get("n_items") != _store().n_items(pid):
+    try:  # jobs.enqueue checks that the LFs were applied to every item
+        return str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, "recalibrate").id)
+    except NotReady:
         return None
-    return str(jobs.enqueue(_ext()["queue"], _store(), _settings(), pid, "recalibrate").id)
 
 
 @bp.post("/projects/<pid>/items/preview")
